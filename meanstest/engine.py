@@ -1,0 +1,49 @@
+"""The contract shared by the two engines: the reference calculator and the kernels.
+
+Both take an `EngineInput` (validated tables of the households to assess) and return an
+`EngineOutput` whose three tables must be equal value for value. The pipeline owns
+everything that is not a rule of one household: validation, rank, digests, versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class EngineInput:
+    """What an engine needs to assess households.
+
+    households: only the households to assess (all valid), canonical columns
+        (current_programs always present, null = none), in output order.
+    persons, supporters: the rows of those households only, in bundle order.
+    sources: every source table by canonical name (all six present, possibly empty);
+        rows whose person_id matches nobody are simply never joined.
+    policies: the distinct resolved packs used; policy_index[i] is the pack of
+        households row i (int32 array, len = households.num_rows).
+    duplicates: person_id -> sorted distinct household_ids of every households row of
+        the bundle (rejected ones included) in which that person is a member, only for
+        persons that are members of more than one (RULES.md §8 DUPLICATE_PERSON).
+    """
+
+    households: pa.Table
+    persons: pa.Table
+    supporters: pa.Table
+    sources: dict[str, pa.Table]
+    policies: list  # list[meanstest.policy.Policy]
+    policy_index: np.ndarray
+    duplicates: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EngineOutput:
+    """results: schema.ENGINE_RESULT_COLUMNS, one row per input household, same order.
+    members: schema.OUTPUTS["members"], households order then persons order.
+    findings: schema.OUTPUTS["findings"], in the canonical order of docs/engine.md."""
+
+    results: pa.Table
+    members: pa.Table
+    findings: pa.Table

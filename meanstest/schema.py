@@ -1,0 +1,244 @@
+"""The bundle and output tables of DATA.md: column names, Arrow types, nullability, enums.
+
+This module is the single place that spells the data contract; readers, writers,
+validators, generators and engines all take their column lists from here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: pa.DataType
+    nullable: bool = False
+    enum: tuple[str, ...] | None = None
+    optional: bool = False  # the column itself may be absent from the file
+
+
+def _c(name, type_, nullable=False, enum=None, optional=False) -> Column:
+    return Column(name, type_, nullable, tuple(enum) if enum else None, optional)
+
+
+AREAS = ("urban", "rural")
+PREV_STATUSES = ("none", "dibao", "tekun", "low_income", "phase_out")
+RELATIONS = ("head", "spouse", "child", "parent", "grandchild", "sibling", "other")
+STUDENT_LEVELS = ("none", "preschool", "primary", "junior", "senior", "vocational", "college")
+OCCUPATIONS = ("employed", "flexible", "farming", "unemployed", "retired", "none")
+SECTORS = ("public", "enterprise", "self_employed", "flexible", "farming", "none")
+EXEMPT_REASONS = ("none", "dibao", "serious_illness", "severe_disability", "imprisoned", "student")
+INCOME_TYPES = ("wage", "labour", "business", "interest", "rental", "other")
+ROLES = ("self_employed", "legal_rep", "shareholder")
+PRODUCTS = ("deposit", "wealth", "securities", "fund", "insurance")
+VEHICLE_TYPES = ("car", "truck", "motorcycle", "agricultural", "mobility")
+PROPERTY_USES = ("residential", "commercial", "office", "industrial", "other")
+ACQUISITIONS = ("purchase", "self_built", "inheritance", "resettlement", "gift")
+RECORD_TYPES = (
+    "pension_benefit",
+    "unemployment_benefit",
+    "injury_benefit",
+    "pension_contribution",
+    "medical_settlement",
+    "employment",
+)
+SCHEMES = ("employee", "resident", "none")
+EMPLOYER_TYPES = ("government", "public_institution", "enterprise", "none")
+TRANSFER_TYPES = ("pension_benefit", "unemployment_benefit", "injury_benefit")
+
+STATUSES = ("VETOED", "TEKUN", "DIBAO", "PHASE_OUT", "DIBAO_SINGLE", "LOW_INCOME", "NOT_ELIGIBLE")
+TRANSITIONS = ("NEW", "CONTINUE", "ADJUST", "PHASE_OUT", "EXIT", "NONE")
+EMPLOYMENT_BASES = ("verified", "imputed_work", "imputed_land", "none")
+VETO_CODES = tuple(f"V{i:02d}" for i in range(1, 15))
+UNDECLARED_CODES = (
+    "UNDECLARED_INCOME",
+    "UNDECLARED_VEHICLE",
+    "UNDECLARED_PROPERTY",
+    "UNDECLARED_ASSETS",
+)
+# Department names used by SOURCE_NOT_CHECKED, in the order of the checked_* flags.
+DEPARTMENTS = ("tax", "bank", "vehicle", "housing", "social_insurance")
+PROGRAM_REQUIRES = ("any", "student", "medical", "no_home", "work_capable", "disability", "elderly")
+
+S = pa.string()
+D32 = pa.date32()
+I8, I32, I64 = pa.int8(), pa.int32(), pa.int64()
+B = pa.bool_()
+
+TABLES: dict[str, tuple[Column, ...]] = {
+    "households": (
+        _c("household_id", S),
+        _c("jurisdiction", S),
+        _c("area", S, enum=AREAS),
+        _c("assessment_date", D32),
+        _c("consent_signed", B),
+        _c("checked_tax", B),
+        _c("checked_bank", B),
+        _c("checked_vehicle", B),
+        _c("checked_housing", B),
+        _c("checked_social_insurance", B),
+        _c("declared_income_monthly", I64, nullable=True),
+        _c("declared_vehicles", I32, nullable=True),
+        _c("declared_properties", I32, nullable=True),
+        _c("declared_financial_assets", I64, nullable=True),
+        _c("prev_status", S, enum=PREV_STATUSES),
+        _c("prev_benefit", I64),
+        _c("current_programs", pa.list_(S), nullable=True, optional=True),
+    ),
+    "persons": (
+        _c("household_id", S),
+        _c("person_id", S),
+        _c("relation", S, enum=RELATIONS),
+        _c("birth_date", D32),
+        _c("health", I8),
+        _c("student_level", S, enum=STUDENT_LEVELS),
+        _c("occupation", S, enum=OCCUPATIONS),
+        _c("refused_job_offers", I8),
+        _c("tuition", I64),
+    ),
+    "supporters": (
+        _c("household_id", S),
+        _c("supporter_id", S),
+        _c("birth_date", D32),
+        _c("health", I8),
+        _c("employment_sector", S, enum=SECTORS),
+        _c("exempt_reason", S, enum=EXEMPT_REASONS),
+        _c("supported_count", I8),
+    ),
+    "tax_income": (
+        _c("person_id", S),
+        _c("income_type", S, enum=INCOME_TYPES),
+        _c("amount", I64),
+        _c("record_id", S),
+    ),
+    "business_registration": (
+        _c("person_id", S),
+        _c("role", S, enum=ROLES),
+        _c("annual_turnover", I64),
+        _c("employees", I32),
+        _c("record_id", S),
+    ),
+    "bank": (
+        _c("person_id", S),
+        _c("institution", S),
+        _c("product", S, enum=PRODUCTS),
+        _c("balance", I64),
+        _c("interest", I64),
+        _c("record_id", S),
+    ),
+    "vehicle": (
+        _c("person_id", S),
+        _c("plate", S),
+        _c("vehicle_type", S, enum=VEHICLE_TYPES),
+        _c("value", I64),
+        _c("registered_on", D32),
+        _c("record_id", S),
+    ),
+    "property": (
+        _c("person_id", S),
+        _c("property_id", S),
+        _c("use", S, enum=PROPERTY_USES),
+        _c("area", I64),
+        _c("share", I32),
+        _c("acquired_on", D32),
+        _c("acquisition", S, enum=ACQUISITIONS),
+        _c("disposed_on", D32, nullable=True),
+        _c("rental_income", I64),
+        _c("record_id", S),
+    ),
+    "social_insurance": (
+        _c("person_id", S),
+        _c("record_type", S, enum=RECORD_TYPES),
+        _c("amount", I64),
+        _c("reimbursed", I64),
+        _c("scheme", S, enum=SCHEMES),
+        _c("employer_type", S, enum=EMPLOYER_TYPES),
+        _c("record_id", S),
+    ),
+}
+
+CASE_TABLES = ("households", "persons", "supporters")
+SOURCE_TABLES = (
+    "tax_income",
+    "business_registration",
+    "bank",
+    "vehicle",
+    "property",
+    "social_insurance",
+)
+
+
+def arrow_schema(table: str) -> pa.Schema:
+    """The canonical Arrow schema of a bundle table (all columns, optional ones included)."""
+    return pa.schema([pa.field(c.name, c.type, nullable=True) for c in TABLES[table]])
+
+
+def empty_table(table: str) -> pa.Table:
+    return arrow_schema(table).empty_table()
+
+
+L = pa.list_(S)
+OUTPUTS: dict[str, pa.Schema] = {
+    "results": pa.schema(
+        [
+            ("household_id", S),
+            ("status", S),
+            ("benefit", I64),
+            ("phaseout_months", I32),
+            ("pci", I64),
+            ("standard", I64),
+            ("gross_income", I64),
+            ("medical", I64),
+            ("education", I64),
+            ("pension", I64),
+            ("net_income", I64),
+            ("financial_assets", I64),
+            ("circle", I8),
+            ("transition", S),
+            ("vetoes", L),
+            ("difficulty_index", I32),
+            ("rank", I64),
+            ("provisional", B),
+            ("eligible_programs", L),
+            ("policy_id", S),
+            ("policy_digest", S),
+            ("input_digest", S),
+            ("engine_version", S),
+        ]
+    ),
+    "members": pa.schema(
+        [
+            ("household_id", S),
+            ("person_id", S),
+            ("age", I32),
+            ("labour_coefficient", I32),
+            ("employment", I64),
+            ("employment_basis", S),
+            ("member_income", I64),
+            ("verified_income", I64),
+        ]
+    ),
+    "findings": pa.schema(
+        [
+            ("household_id", S),
+            ("code", S),
+            ("severity", S),
+            ("person_id", S),
+            ("source", S),
+            ("record_id", S),
+            ("detail", S),
+        ]
+    ),
+    "rejects": pa.schema([("household_id", S), ("reasons", L)]),
+}
+
+# Columns of `results` that the engines compute; the pipeline adds the rest
+# (rank over the whole run, policy id and digest, input digest, engine version).
+ENGINE_RESULT_COLUMNS = tuple(
+    n
+    for n in OUTPUTS["results"].names
+    if n not in ("rank", "policy_id", "policy_digest", "input_digest", "engine_version")
+)
