@@ -1,0 +1,166 @@
+"""The reference calculator: RULES.md in plain Python, one function per section.
+
+Written to be read next to the spec by an auditor; it is the oracle the kernels are
+tested against and, through `Trace`, the source of explanation traces. Households are
+plain dicts (Arrow `to_pylist` rows); money is int fen, ratios int per-mille.
+Everything that is not a rule of one household (validation, rank, digests) lives in the
+pipeline; the order and wording of findings is fixed in docs/engine.md.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from meanstest import schema
+from meanstest.arith import age, rhu
+from meanstest.engine import EngineInput, EngineOutput
+from meanstest.reference.income import deductions, labour_coefficient, member_income, support
+from meanstest.reference.model import NO_TRACE, Finding, Household, Trace
+from meanstest.reference.outcome import circle, difficulty_index, programs, status, transition
+from meanstest.reference.veto import (
+    duplicate_findings,
+    source_findings,
+    undeclared_findings,
+    vetoes,
+)
+
+__all__ = ["Finding", "Household", "Trace", "assess_household", "households", "run"]
+
+
+# One household, all sections in order ---------------------------------------------------
+
+
+def assess_household(hh: Household, tr: Trace = NO_TRACE) -> tuple[dict, list[dict], list]:
+    """RULES.md §1–§11 for one household: (result row, member rows, findings)."""
+    row, pack, d = hh.row, hh.pack, hh.row["assessment_date"]
+    n = len(hh.members)
+    ages = [age(m["birth_date"], d) for m in hh.members]
+    cs = [
+        labour_coefficient(a, m["health"], m["student_level"], pack, tr)
+        for m, a in zip(hh.members, ages)
+    ]
+    incomes = [member_income(hh, m, c, tr) for m, c in zip(hh.members, cs)]
+    gross = sum(i["member_income"] for i in incomes) + sum(
+        support(hh, s, tr) for s in hh.supporters
+    )
+    medical, education, pension = deductions(hh, tr)
+    net = max(0, gross - medical - education - pension)
+    standard = pack["standards"][f"dibao_{row['area']}"]
+    facts = {
+        "ages": ages,
+        "coefficients": cs,
+        "incomes": incomes,
+        "verified_income": sum(i["verified_income"] for i in incomes),
+        "medical": medical,
+        "pci": rhu(net, 12 * n),
+        "standard": standard,
+        "low_income": rhu(standard * pack["standards"]["low_income_ratio"], 1000),
+        "financial_assets": sum(r["balance"] for _, r in hh.member_rows("bank")),
+    }
+    tr.note(
+        "§5",
+        "pci",
+        facts["pci"],
+        net_income=net,
+        n=n,
+        standard=standard,
+        low_income=facts["low_income"],
+        financial_assets=facts["financial_assets"],
+    )
+    facts["undeclared"] = undeclared_findings(hh, facts)
+    facts["vetoes"] = vetoes(hh, facts, tr)
+    state, benefit, months = status(hh, facts, tr)
+    eligible, routing = programs(hh, state, facts)
+    checks = source_findings(hh)
+    result = {
+        "household_id": row["household_id"],
+        "status": state,
+        "benefit": benefit,
+        "phaseout_months": months,
+        "pci": facts["pci"],
+        "standard": standard,
+        "gross_income": gross,
+        "medical": medical,
+        "education": education,
+        "pension": pension,
+        "net_income": net,
+        "financial_assets": facts["financial_assets"],
+        "circle": circle(state, facts, pack),
+        "transition": transition(state, benefit, row["prev_status"], row["prev_benefit"]),
+        "vetoes": [f.code for f in facts["vetoes"]],
+        "difficulty_index": difficulty_index(hh, facts, tr),
+        "provisional": bool(checks),
+        "eligible_programs": eligible,
+    }
+    tr.note(
+        "§7",
+        "result",
+        state,
+        benefit=benefit,
+        circle=result["circle"],
+        transition=result["transition"],
+    )
+    members = [
+        {
+            "household_id": row["household_id"],
+            "person_id": m["person_id"],
+            "age": a,
+            "labour_coefficient": c,
+            "employment": i["employment"],
+            "employment_basis": i["employment_basis"],
+            "member_income": i["member_income"],
+            "verified_income": i["verified_income"],
+        }
+        for m, a, c, i in zip(hh.members, ages, cs, incomes)
+    ]
+    findings = facts["vetoes"] + facts["undeclared"] + checks + duplicate_findings(hh) + routing
+    return result, members, findings
+
+
+# The engine entry point -----------------------------------------------------------------
+
+
+def households(inp: EngineInput):
+    """Yield a `Household` per households row of the input, records joined by person_id."""
+    by_household: dict[str, list[dict]] = {}
+    for p in inp.persons.to_pylist():
+        by_household.setdefault(p["household_id"], []).append(p)
+    supporters: dict[str, list[dict]] = {}
+    for s in inp.supporters.to_pylist():
+        supporters.setdefault(s["household_id"], []).append(s)
+    records: dict[str, dict[str, list[dict]]] = {}
+    for table in schema.SOURCE_TABLES:
+        per_person: dict[str, list[dict]] = {}
+        for r in inp.sources[table].to_pylist():
+            per_person.setdefault(r["person_id"], []).append(r)
+        for rows in per_person.values():
+            rows.sort(key=lambda r: r["record_id"])
+        records[table] = per_person
+    for i, row in enumerate(inp.households.to_pylist()):
+        pack = inp.policies[int(inp.policy_index[i])].params
+        yield Household(
+            row,
+            by_household.get(row["household_id"], []),
+            supporters.get(row["household_id"], []),
+            records,
+            pack,
+            inp.duplicates,
+        )
+
+
+def run(inp: EngineInput) -> EngineOutput:
+    """Assess every household of `inp` with the reference calculator."""
+    results, members, findings = [], [], []
+    for hh in households(inp):
+        result, member_rows, found = assess_household(hh)
+        results.append(result)
+        members.extend(member_rows)
+        findings.extend({"household_id": hh.row["household_id"], **f.__dict__} for f in found)
+    result_schema = pa.schema(
+        [schema.OUTPUTS["results"].field(n) for n in schema.ENGINE_RESULT_COLUMNS]
+    )
+    return EngineOutput(
+        pa.Table.from_pylist(results, schema=result_schema),
+        pa.Table.from_pylist(members, schema=schema.OUTPUTS["members"]),
+        pa.Table.from_pylist(findings, schema=schema.OUTPUTS["findings"]),
+    )

@@ -1,0 +1,179 @@
+"""Reference calculator, RULES.md §2–§5: labour coefficient, income, support, deductions."""
+
+from __future__ import annotations
+
+from meanstest.arith import age, rhu
+from meanstest.reference.model import NO_TRACE, Household, Trace, owned_property, owned_vehicle
+
+# §2 labour coefficient ------------------------------------------------------------------
+
+
+def labour_coefficient(
+    years: int, health: int, student_level: str, pack: dict, tr: Trace = NO_TRACE
+) -> int:
+    """劳动力系数 c(p), in per-mille (RULES.md §2)."""
+    imp = pack["imputation"]
+    if years < 16:
+        tr.note("§2", "labour_coefficient", 0, reason="age < 16", age=years)
+        return 0
+    if student_level in imp["student_levels_without_labour"]:
+        tr.note("§2", "labour_coefficient", 0, reason="full-time student", level=student_level)
+        return 0
+    bands = imp["age_bands"]
+    band = next((i for i, bound in enumerate(bands) if years <= bound), len(bands))
+    c = imp["labour_coefficient"][health - 1][band]
+    tr.note("§2", "labour_coefficient", c, age=years, health=health, band=band, age_bands=bands)
+    return c
+
+
+# §3 income of a member ------------------------------------------------------------------
+
+
+def source_income(hh: Household, person_id: str) -> dict[str, int]:
+    """wage, business, other and transfer sums from a person's own records (§3)."""
+    sums = {"wage": 0, "business": 0, "other": 0, "transfer": 0}
+    for r in hh.rows("tax_income", person_id):
+        kind = r["income_type"]
+        if kind in ("wage", "labour"):
+            sums["wage"] += r["amount"]
+        elif kind in ("business", "other"):
+            sums[kind] += r["amount"]
+    counted = hh.pack["imputation"]["counted_transfers"]
+    for r in hh.rows("social_insurance", person_id):
+        if r["record_type"] in counted:
+            sums["transfer"] += r["amount"]
+    return sums
+
+
+def imputed_work_income(c: int, pack: dict) -> int:
+    """务工收入 = 劳动力系数 × 最低工资标准 × 务工月数 (§3)."""
+    imp = pack["imputation"]
+    return rhu(c * imp["min_wage_monthly"] * imp["work_months"], 1000)
+
+
+def member_income(hh: Household, m: dict, c: int, tr: Trace = NO_TRACE) -> dict:
+    """Employment (verified or imputed) and member_income of one member (RULES.md §3)."""
+    d = hh.row["assessment_date"]
+    pid = m["person_id"]
+    inc = source_income(hh, pid)
+    prop = sum(r["interest"] for r in hh.rows("bank", pid))
+    prop += sum(
+        rhu(r["rental_income"] * r["share"], 1000)
+        for r in hh.rows("property", pid)
+        if owned_property(r, d)
+    )
+    imp = hh.pack["imputation"]
+    if inc["wage"] > 0:
+        employment, basis = inc["wage"], "verified"
+    elif c == 0:
+        employment, basis = 0, "none"
+    elif m["occupation"] == "farming" and hh.row["area"] == "rural":
+        employment = rhu(c * imp["rural_income_annual"] * imp["land_ratio"], 1000 * 1000)
+        basis = "imputed_land"
+    else:
+        employment, basis = imputed_work_income(c, hh.pack), "imputed_work"
+    rest = inc["business"] + inc["other"] + prop + inc["transfer"]
+    out = {
+        "employment": employment,
+        "employment_basis": basis,
+        "member_income": employment + rest,
+        "verified_income": inc["wage"] + rest,
+        "property": prop,
+        **inc,
+    }
+    tr.note("§3", f"member {pid}", out["member_income"], **out)
+    return out
+
+
+# §4 support from supporters -------------------------------------------------------------
+
+
+def supporter_elevated(hh: Household, s: dict) -> bool:
+    """子女拥有大宗资产/豪华车辆/高档住宅: the supporter's ratio is raised (§4)."""
+    d, veto, pid = hh.row["assessment_date"], hh.pack["veto"], s["supporter_id"]
+    luxury = any(
+        owned_vehicle(r, d)
+        and r["vehicle_type"] in veto["vehicle_types"]
+        and r["value"] > veto["vehicle_value_limit"]
+        for r in hh.rows("vehicle", pid)
+    )
+    homes = {
+        r["property_id"]
+        for r in hh.rows("property", pid)
+        if r["use"] == "residential" and owned_property(r, d)
+    }
+    balance = sum(r["balance"] for r in hh.rows("bank", pid))
+    return (
+        luxury
+        or len(homes) > veto["max_residential_properties"]
+        or balance > hh.pack["support"]["supporter_asset_limit"]
+    )
+
+
+def support(hh: Household, s: dict, tr: Trace = NO_TRACE) -> int:
+    """赡养/抚养/扶养费 owed by one supporter, annual fen (RULES.md §4)."""
+    sup = hh.pack["support"]
+    if s["exempt_reason"] != "none":
+        tr.note("§4", f"support {s['supporter_id']}", 0, exempt=s["exempt_reason"])
+        return 0
+    inc = source_income(hh, s["supporter_id"])
+    income = inc["wage"] + inc["business"] + inc["other"] + inc["transfer"]
+    if income == 0:
+        years = age(s["birth_date"], hh.row["assessment_date"])
+        income = imputed_work_income(
+            labour_coefficient(years, s["health"], "none", hh.pack), hh.pack
+        )
+    ratio = sup["sector_ratio"][s["employment_sector"]]
+    if supporter_elevated(hh, s):
+        ratio += sup["elevated_bonus"]
+    owed = min(
+        rhu(income * ratio * s["supported_count"], 1000), rhu(income * sup["cap_ratio"], 1000)
+    )
+    tr.note(
+        "§4",
+        f"support {s['supporter_id']}",
+        owed,
+        income=income,
+        ratio=ratio,
+        supported_count=s["supported_count"],
+        cap_ratio=sup["cap_ratio"],
+    )
+    return owed
+
+
+# §5 rigid expenses ----------------------------------------------------------------------
+
+
+def deductions(hh: Household, tr: Trace = NO_TRACE) -> tuple[int, int, int]:
+    """刚性支出: medical, education and pension deductions (RULES.md §5)."""
+    ded = hh.pack["deductions"]
+    out_of_pocket = sum(
+        max(0, r["amount"] - r["reimbursed"])
+        for _, r in hh.member_rows("social_insurance")
+        if r["record_type"] == "medical_settlement"
+    )
+    medical = min(ded["medical_cap"], out_of_pocket)
+    caps = ded["tuition_cap"]
+    education = sum(
+        min(m["tuition"], caps[m["student_level"]])
+        for m in hh.members
+        if m["student_level"] in caps
+    )
+    pension = 0
+    for m in hh.members:
+        paid = sum(
+            r["amount"]
+            for r in hh.rows("social_insurance", m["person_id"])
+            if r["record_type"] == "pension_contribution"
+        )
+        pension += min(paid, ded["pension_contribution_cap"])
+    tr.note(
+        "§5",
+        "deductions",
+        medical + education + pension,
+        medical=medical,
+        medical_cap=ded["medical_cap"],
+        education=education,
+        pension=pension,
+    )
+    return medical, education, pension
