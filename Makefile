@@ -1,0 +1,24 @@
+# Two entry points (README): `make demo` runs the main job on built-in sample data,
+# `make test` runs the test suite. Both create the pinned virtualenv on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip==25.3
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+.PHONY: demo test lint
+demo: $(STAMP)
+	$(BIN)/meanstest synth --households 20000 --seed 1 --bad-fraction 0.01 --out out/demo/bundle
+	$(BIN)/meanstest review out/demo/bundle --out out/demo/review
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
