@@ -1,0 +1,108 @@
+"""The `meanstest` command line. Errors are one clear line and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from meanstest.errors import MeansTestError
+
+EXIT_USAGE = 2
+EXIT_ERROR = 1
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse would exit 2 with usage; keep that
+        self.print_usage(sys.stderr)
+        print(f"meanstest: error: {message}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="meanstest", description="Means-test verification and assessment.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    r = sub.add_parser("review", help="assess every household of a bundle")
+    r.add_argument("bundle", help="bundle folder (<table>.parquet or .arrow files)")
+    r.add_argument("--policies", help="policy library folder (default: packaged packs)")
+    r.add_argument("--out", required=True, help="output folder")
+    r.add_argument("--engine", choices=("fast", "reference"), default="fast")
+    r.add_argument("--quiet", action="store_true", help="print nothing on success")
+
+    s = sub.add_parser("synth", help="write a synthetic district bundle")
+    s.add_argument("--households", type=int, required=True)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", required=True)
+    s.add_argument("--bad-fraction", type=float, default=0.0)
+    s.add_argument("--format", choices=("parquet", "arrow"), default="parquet")
+    return p
+
+
+def _review(args) -> int:
+    from meanstest.pipeline import assess, write_outputs
+
+    bundle = Path(args.bundle)
+    if not bundle.is_dir():
+        raise MeansTestError(f"bundle folder not found: {bundle}")
+    started = time.perf_counter()
+    assessment = assess(bundle, args.policies, engine=args.engine)
+    write_outputs(assessment, args.out)
+    s = assessment.summary
+    if not args.quiet:
+        elapsed = time.perf_counter() - started
+        print(
+            f"households read {s['households_read']}: assessed {s['assessed']}, "
+            f"rejected {s['rejected']} ({elapsed:.2f} s)"
+        )
+        for status, count in s["by_status"].items():
+            print(f"  {status:<13} {count}")
+        yuan = s["total_monthly_benefit"] // 100
+        print(
+            f"total monthly benefit {yuan} yuan; provisional {s['provisional']}; "
+            f"unmatched source rows {s['unmatched_source_rows']}"
+        )
+        print(f"outputs in {args.out}")
+    if not s["accounting_closes"]:
+        print(
+            "meanstest: error: accounting does not close (read != assessed + rejected)",
+            file=sys.stderr,
+        )
+        return EXIT_ERROR
+    return 0
+
+
+def _synth(args) -> int:
+    from meanstest.synth import write_synth
+
+    if args.households < 1:
+        raise MeansTestError("--households must be at least 1")
+    if not 0.0 <= args.bad_fraction <= 1.0:
+        raise MeansTestError("--bad-fraction must be between 0 and 1")
+    counts = write_synth(
+        args.out, args.households, args.seed, bad_fraction=args.bad_fraction, format=args.format
+    )
+    print(", ".join(f"{t} {n}" for t, n in counts.items()) + f" → {args.out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return {"review": _review, "synth": _synth}[args.command](args)
+    except MeansTestError as e:
+        print(f"meanstest: error: {e.message}", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as e:
+        print(
+            f"meanstest: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr
+        )
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("meanstest: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,148 @@
+"""The assessment pipeline: bundle → validation → engine → run-level columns → outputs.
+
+The CLI, the service and the notebooks all call `assess`; nothing here is a rule of one
+household (those live in `reference/` and `kernels/`). What belongs to the whole run
+is here: the difficulty-index rank, digests, the engine version, the summary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from meanstest import schema
+from meanstest.digest import input_digests
+from meanstest.engine import EngineInput, EngineOutput
+from meanstest.errors import MeansTestError
+
+ENGINE_VERSION = "meanstest 0.1.0"
+ENGINES = ("fast", "reference")
+
+
+@dataclass
+class Assessment:
+    """The four output tables of DATA.md and the run's accounting."""
+
+    results: pa.Table
+    members: pa.Table
+    findings: pa.Table
+    rejects: pa.Table
+    summary: dict = field(default_factory=dict)
+
+    def tables(self) -> dict[str, pa.Table]:
+        return {
+            "results": self.results,
+            "members": self.members,
+            "findings": self.findings,
+            "rejects": self.rejects,
+        }
+
+
+def load_policies(policies=None):
+    """A PolicyLibrary from a library object, a folder path, or None (packaged packs)."""
+    from meanstest import policy
+
+    if policies is None:
+        return policy.default_library()
+    if isinstance(policies, (str, Path)):
+        return policy.load_library(policies)
+    return policies
+
+
+def run_engine(inp: EngineInput, engine: str = "fast") -> EngineOutput:
+    if engine == "fast":
+        from meanstest import fast
+
+        return fast.run(inp)
+    if engine == "reference":
+        from meanstest import reference
+
+        return reference.run(inp)
+    raise MeansTestError(f"unknown engine {engine!r} (choose one of {', '.join(ENGINES)})")
+
+
+def rank(results: pa.Table) -> pa.Array:
+    """§9 rank: difficulty_index descending, then household_id ascending; 1 = most difficult."""
+    order = pc.sort_indices(
+        results, [("difficulty_index", "descending"), ("household_id", "ascending")]
+    ).to_numpy()
+    ranks = np.empty(len(order), dtype=np.int64)
+    ranks[order] = np.arange(1, len(order) + 1)
+    return pa.array(ranks)
+
+
+def finish_results(inp: EngineInput, out: EngineOutput) -> pa.Table:
+    """Add the run-level columns (rank, policy id/digest, input digest, engine version)."""
+    res = out.results
+    idx = inp.policy_index
+    ids = np.array([p.id for p in inp.policies] or [""], dtype=object)
+    digests = np.array([p.digest for p in inp.policies] or [""], dtype=object)
+    extra = {
+        "rank": rank(res),
+        "policy_id": pa.array(ids[idx].tolist() if len(idx) else [], pa.string()),
+        "policy_digest": pa.array(digests[idx].tolist() if len(idx) else [], pa.string()),
+        "input_digest": pa.array(
+            input_digests(inp.households, inp.persons, inp.supporters, inp.sources), pa.string()
+        ),
+        "engine_version": pa.array([ENGINE_VERSION] * res.num_rows, pa.string()),
+    }
+    cols = [
+        res.column(n) if n in res.column_names else extra[n]
+        for n in schema.OUTPUTS["results"].names
+    ]
+    return pa.Table.from_arrays(cols, schema=schema.OUTPUTS["results"])
+
+
+def summarise(validation, results: pa.Table) -> dict:
+    """Counts a director reads first: statuses, benefit total, rejects, accounting."""
+    statuses = {s: 0 for s in schema.STATUSES}
+    for value in results["status"].to_pylist():
+        statuses[value] += 1
+    assessed, rejected = results.num_rows, validation.rejects.num_rows
+    return {
+        "households_read": validation.households_read,
+        "assessed": assessed,
+        "rejected": rejected,
+        "accounting_closes": validation.households_read == assessed + rejected,
+        "by_status": statuses,
+        "total_monthly_benefit": int(pc.sum(results["benefit"]).as_py() or 0),
+        "provisional": int(pc.sum(pc.cast(results["provisional"], pa.int64())).as_py() or 0),
+        "unmatched_source_rows": validation.unmatched_source_rows,
+    }
+
+
+def assess(bundle_or_tables, policies=None, engine: str = "fast") -> Assessment:
+    """Assess every household of a bundle (folder path or dict of Arrow tables).
+
+    Bad households are rejected with every reason (never raised); the call raises only
+    when the bundle cannot be read at all or the policy library is invalid.
+    """
+    from meanstest.bundle import read_bundle
+    from meanstest.validate import validate
+
+    library = load_policies(policies)
+    if isinstance(bundle_or_tables, (str, Path)):
+        tables = read_bundle(bundle_or_tables)
+    else:
+        tables = dict(bundle_or_tables)
+    validation = validate(tables, library)
+    inp = validation.engine_input
+    out = run_engine(inp, engine)
+    results = finish_results(inp, out)
+    return Assessment(
+        results, out.members, out.findings, validation.rejects, summarise(validation, results)
+    )
+
+
+def write_outputs(assessment: Assessment, out_dir) -> None:
+    """Write results, members, findings, rejects as Parquet, each atomically."""
+    from meanstest.bundle import write_table_atomic
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, table in assessment.tables().items():
+        write_table_atomic(table, out / f"{name}.parquet")
