@@ -3,7 +3,6 @@
 import datetime as dt
 
 import pytest
-
 from builders import assess_case, pack, person
 
 

@@ -1,0 +1,71 @@
+"""RULES.md §4: support from supporters — ratio by sector, cap, exemptions, elevated rate."""
+
+import datetime as dt
+
+import pytest
+from builders import assess_case, person, record, supporter
+
+ELDER = dt.date(1950, 1, 1)  # c = 0, so G is the support alone
+
+
+def _gross(engine, sups, records=()):
+    result, _, _ = assess_case(engine, [person(ELDER)], supporters=sups, records=records)
+    return result["gross_income"]
+
+
+def test_support_ratio_times_supported_count(engine):  # §4 min(I×r×k, I×cap)
+    s = supporter(dt.date(1975, 1, 1), employment_sector="flexible", supported_count=2)
+    rec = [record("tax_income", s, amount=1000000)]
+    assert _gross(engine, [s], rec) == 1000000 * 50 * 2 // 1000  # 100‰ < cap 500‰
+
+
+def test_support_capped(engine):  # §4 cap_ratio
+    s = supporter(dt.date(1975, 1, 1), employment_sector="public", supported_count=6)
+    rec = [record("tax_income", s, amount=1000000)]
+    assert _gross(engine, [s], rec) == 500000  # 600‰ capped at 500‰
+
+
+@pytest.mark.parametrize(
+    "reason", ["dibao", "serious_illness", "severe_disability", "imprisoned", "student"]
+)
+def test_exempt_supporters_owe_nothing(engine, reason):  # §4 exempt_reason ≠ none
+    s = supporter(dt.date(1975, 1, 1), exempt_reason=reason)
+    assert _gross(engine, [s], [record("tax_income", s, amount=1000000)]) == 0
+
+
+def test_supporter_without_income_is_imputed(engine):  # §4 I_s = 0 → imputed work income
+    s = supporter(dt.date(1983, 7, 1), health=2, employment_sector="enterprise")  # 41 → 700
+    assert _gross(engine, [s]) == (700 * 198000 * 8 // 1000) * 80 // 1000  # 1108800 × 80‰
+
+
+def test_supporter_property_income_not_counted(engine):  # §4 property income excluded
+    s = supporter(dt.date(1975, 1, 1), employment_sector="enterprise")
+    rec = [record("tax_income", s, amount=100000), record("bank", s, interest=50000)]
+    assert _gross(engine, [s], rec) == 8000
+
+
+@pytest.mark.parametrize(
+    "asset,elevated",
+    [
+        (("vehicle", {"value": 5000001}), True),
+        (("vehicle", {"value": 5000000}), False),
+        (("vehicle", {"value": 9000000, "vehicle_type": "motorcycle"}), False),
+        (("vehicle", {"value": 9000000, "registered_on": dt.date(2024, 7, 2)}), False),
+        (("bank", {"balance": 50000001}), True),
+        (("bank", {"balance": 50000000}), False),
+    ],
+)
+def test_elevated_bonus_for_large_assets(engine, asset, elevated):  # §4 elevated_bonus
+    s = supporter(dt.date(1975, 1, 1), employment_sector="enterprise")
+    table, kw = asset
+    rec = [record("tax_income", s, amount=100000), record(table, s, **kw)]
+    assert _gross(engine, [s], rec) == 100000 * (130 if elevated else 80) // 1000
+
+
+def test_elevated_for_two_residential_properties(engine):  # §4 > max_residential_properties
+    s = supporter(dt.date(1975, 1, 1), employment_sector="enterprise")
+    rec = [record("tax_income", s, amount=100000), record("property", s, property_id="A"),
+           record("property", s, property_id="B")]
+    assert _gross(engine, [s], rec) == 13000
+    rec[2] = record("property", s, property_id="A")  # same property twice: one distinct
+    assert _gross(engine, [s], rec) == 8000
