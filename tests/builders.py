@@ -92,7 +92,7 @@ _RECORD_DEFAULTS = {
     "bank": {"institution": "农村信用合作联社", "product": "deposit", "balance": 0, "interest": 0},
     "vehicle": {"plate": "蒙D00001", "vehicle_type": "car", "value": 0,
                 "registered_on": dt.date(2015, 1, 1)},
-    "property": {"property_id": "P1", "use": "residential", "area": 6000, "share": 1000,
+    "property": {"property_id": "P1", "use": "residential", "area": 4000, "share": 1000,
                  "acquired_on": dt.date(2005, 1, 1), "acquisition": "self_built",
                  "disposed_on": None, "rental_income": 0},
     "social_insurance": {"record_type": "pension_contribution", "amount": 0, "reimbursed": 0,
