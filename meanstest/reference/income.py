@@ -81,7 +81,12 @@ def member_income(hh: Household, m: dict, c: int, tr: Trace = NO_TRACE) -> dict:
         "property": prop,
         **inc,
     }
-    tr.note("§3", f"member {pid}", out["member_income"], **out)
+    used = [
+        r["record_id"]
+        for table in ("tax_income", "bank", "property", "social_insurance")
+        for r in hh.rows(table, pid)
+    ]
+    tr.note("§3", f"member {pid}", out["member_income"], **out, records=used)
     return out
 
 

@@ -37,6 +37,7 @@ def status(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> tuple[str, int, 
     s, low, pci, n = facts["standard"], facts["low_income"], facts["pci"], len(hh.members)
     ages, cs = facts["ages"], facts["coefficients"]
     if facts["vetoes"]:
+        tr.note("§7", "VETOED", 0, vetoes=[f.code for f in facts["vetoes"]])
         return "VETOED", 0, 0
     no_labour = all(
         c == 0 and (a >= 60 or a < 16 or m["health"] in (5, 6))
@@ -54,13 +55,24 @@ def status(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> tuple[str, int, 
         return "DIBAO", benefit, 0
     if pci <= low:
         if row["prev_status"] == "dibao" and row["prev_benefit"] > 0:
+            tr.note(
+                "§7",
+                "PHASE_OUT",
+                yuan(row["prev_benefit"]),
+                pci=pci,
+                low_income=low,
+                prev_benefit=row["prev_benefit"],
+                months=pack["phaseout"]["months"],
+            )
             return "PHASE_OUT", yuan(row["prev_benefit"]), pack["phaseout"]["months"]
         ill = [inc for m, inc in zip(hh.members, facts["incomes"]) if m["health"] in (5, 6)]
         single = yuan(sum(max(0, s - rhu(inc["member_income"], 12)) for inc in ill))
         if ill and single > 0:
             tr.note("§7", "DIBAO_SINGLE", single, standard=s)
             return "DIBAO_SINGLE", single, 0
+        tr.note("§7", "LOW_INCOME", 0, pci=pci, low_income=low)
         return "LOW_INCOME", 0, 0
+    tr.note("§7", "NOT_ELIGIBLE", 0, pci=pci, low_income=low)
     return "NOT_ELIGIBLE", 0, 0
 
 

@@ -165,7 +165,16 @@ def vetoes(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> list[Finding]:
         found["V14"] = _records_finding("V14", "vehicle", recent_cars)
 
     enabled = [code for code in schema.VETO_CODES if code in found and code in veto["enabled"]]
-    tr.note("§6", "vetoes", enabled, checked=list(veto["enabled"]))
+    for code in veto["enabled"]:
+        f = found.get(code)
+        tr.note(
+            "§6",
+            code,
+            f is not None,
+            evidence=f.record_id if f else None,
+            detail=f.detail if f else "",
+        )
+    tr.note("§6", "vetoes", enabled, enabled_rules=list(veto["enabled"]))
     return [found[code] for code in enabled]
 
 
