@@ -31,6 +31,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--engine", choices=("fast", "reference"), default="fast")
     r.add_argument("--quiet", action="store_true", help="print nothing on success")
 
+    e = sub.add_parser("explain", help="show the calculation of one household step by step")
+    e.add_argument("bundle")
+    e.add_argument("household_id")
+    e.add_argument("--policies", help="policy library folder (default: packaged packs)")
+    e.add_argument("--lang", choices=("zh", "en"), default="zh")
+    e.add_argument("--format", choices=("text", "json", "html"), default="text")
+
     s = sub.add_parser("synth", help="write a synthetic district bundle")
     s.add_argument("--households", type=int, required=True)
     s.add_argument("--seed", type=int, default=0)
@@ -73,6 +80,28 @@ def _review(args) -> int:
     return 0
 
 
+def _explain(args) -> int:
+    from meanstest.bundle import read_bundle
+    from meanstest.explain import render, trace_household
+    from meanstest.pipeline import load_policies
+    from meanstest.validate import validate
+
+    validation = validate(read_bundle(args.bundle), load_policies(args.policies))
+    rejected = dict(
+        zip(
+            validation.rejects["household_id"].to_pylist(),
+            validation.rejects["reasons"].to_pylist(),
+        )
+    )
+    if args.household_id in rejected:
+        raise MeansTestError(
+            f"household {args.household_id} is rejected: " + "; ".join(rejected[args.household_id])
+        )
+    explanation = trace_household(validation.engine_input, args.household_id)
+    sys.stdout.write(render(explanation, args.lang, args.format))
+    return 0
+
+
 def _synth(args) -> int:
     from meanstest.synth import write_synth
 
@@ -90,7 +119,7 @@ def _synth(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"review": _review, "synth": _synth}[args.command](args)
+        return {"review": _review, "synth": _synth, "explain": _explain}[args.command](args)
     except MeansTestError as e:
         print(f"meanstest: error: {e.message}", file=sys.stderr)
         return EXIT_ERROR
