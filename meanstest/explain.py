@@ -112,8 +112,7 @@ def render(explanation: dict, lang: str = "zh", fmt: str = "text") -> str:
             f"status={r['status']} benefit={r['benefit']} pci={r['pci']} "
             f"circle={r['circle']} transition={r['transition']}"
         )
-        lines += ["", summary]}",
-        ]
+        lines += ["", summary]
         return "\n".join(lines) + "\n"
     if fmt == "html":
         cells = "".join(
