@@ -1,0 +1,45 @@
+"""Progress of long work: a bar on a terminal, plain periodic lines otherwise, or nothing."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+class Progress:
+    """Households done, rate and ETA, written to `stream` (stderr by default)."""
+
+    def __init__(self, total: int, label: str = "households", *, quiet: bool = False,
+                 stream=None, interval: float = 5.0) -> None:
+        self.total, self.label, self.quiet = total, label, quiet
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.interval = 0.2 if self.tty else interval
+        self.started = time.monotonic()
+        self.last = 0.0
+        self.done = 0
+
+    def update(self, done: int, *, force: bool = False) -> None:
+        self.done = done
+        now = time.monotonic()
+        if self.quiet or (not force and now - self.last < self.interval):
+            return
+        self.last = now
+        elapsed = max(now - self.started, 1e-9)
+        rate = done / elapsed
+        eta = (self.total - done) / rate if rate > 0 else float("inf")
+        eta_text = f"{eta:,.0f} s" if eta != float("inf") else "?"
+        text = (f"{done:,}/{self.total:,} {self.label}  {rate:,.0f}/s  ETA {eta_text}")
+        if self.tty:
+            width = 30
+            filled = int(width * done / self.total) if self.total else width
+            self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {text}\x1b[K")
+        else:
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.update(self.done, force=True)
+        if self.tty and not self.quiet:
+            self.stream.write("\n")
+            self.stream.flush()
