@@ -29,7 +29,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--policies", help="policy library folder (default: packaged packs)")
     r.add_argument("--out", required=True, help="output folder")
     r.add_argument("--engine", choices=("fast", "reference"), default="fast")
-    r.add_argument("--quiet", action="store_true", help="print nothing on success")
+    r.add_argument("--quiet", action="store_true", help="no progress and no summary")
+    r.add_argument("--chunk-size", type=int, default=500_000, help="households per chunk")
+    r.add_argument("--restart", action="store_true", help="discard an interrupted review")
 
     e = sub.add_parser("explain", help="show the calculation of one household step by step")
     e.add_argument("bundle")
@@ -48,20 +50,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _review(args) -> int:
-    from meanstest.pipeline import assess, write_outputs
+    from meanstest.pipeline import load_policies
+    from meanstest.review import ReviewOptions, run_review
 
-    bundle = Path(args.bundle)
-    if not bundle.is_dir():
-        raise MeansTestError(f"bundle folder not found: {bundle}")
     started = time.perf_counter()
-    assessment = assess(bundle, args.policies, engine=args.engine)
-    write_outputs(assessment, args.out)
-    s = assessment.summary
+    options = ReviewOptions(
+        chunk_size=args.chunk_size, engine=args.engine, quiet=args.quiet, restart=args.restart
+    )
+    s = run_review(args.bundle, args.out, load_policies(args.policies), options)
     if not args.quiet:
         elapsed = time.perf_counter() - started
         print(
             f"households read {s['households_read']}: assessed {s['assessed']}, "
-            f"rejected {s['rejected']} ({elapsed:.2f} s)"
+            f"rejected {s['rejected']} ({elapsed:.2f} s, {s['chunks']} chunk(s))"
         )
         for status, count in s["by_status"].items():
             print(f"  {status:<13} {count}")
@@ -70,7 +71,7 @@ def _review(args) -> int:
             f"total monthly benefit {yuan} yuan; provisional {s['provisional']}; "
             f"unmatched source rows {s['unmatched_source_rows']}"
         )
-        print(f"outputs in {args.out}")
+        print(f"outputs and summary.json in {args.out}")
     if not s["accounting_closes"]:
         print(
             "meanstest: error: accounting does not close (read != assessed + rejected)",
