@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,6 +46,12 @@ OUTPUTS = ("results", "members", "findings", "rejects")
 
 class ResumeRefused(MeansTestError):
     """An interrupted review exists for different inputs, policies or arguments."""
+
+
+def fault_point(name: str) -> None:
+    """Crash here (SIGKILL) when MEANSTEST_FAULT_AT names this point: the resume tests' hook."""
+    if os.environ.get("MEANSTEST_FAULT_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 # Person keys ------------------------------------------------------------------------------
@@ -355,6 +362,7 @@ def spool(
                 unmatched += _route_by_person(batch, plan, writers)
             start += batch.num_rows
         writers.close()
+        fault_point(f"spool:{table}")
     return unmatched
 
 
@@ -396,6 +404,7 @@ def assess_chunk(folder: Path, parts: Path, library, plan: Plan, engine: str) ->
         ("changes", changes),
     ):
         write_parquet_atomic(table, parts / f"{name}.parquet")
+    fault_point(f"chunk:{folder.name}")
     return {
         "households_read": validation.households_read,
         "assessed": results.num_rows,
@@ -491,6 +500,7 @@ def finish(part_dirs: list[Path], out: Path) -> None:
             writers[name].write_table(
                 pq.read_table(d / f"{name}.parquet").cast(schema.OUTPUTS[name])
             )
+        fault_point("finish:partial")  # outputs half-written, still under .tmp names
         c = pq.read_table(d / "changes.parquet")
         changes_schema = changes_schema or c.schema
         change_tables.append(c)
@@ -509,6 +519,7 @@ def finish(part_dirs: list[Path], out: Path) -> None:
         with open(tmp[name], "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp[name], out / f"{name}.parquet")
+        fault_point(f"finish:{name}")
 
 
 # The review ---------------------------------------------------------------------------------

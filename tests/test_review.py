@@ -1,0 +1,109 @@
+"""The annual review (issue 3): chunking, kill -9 and resume, refusal to resume, accounting."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from meanstest import synth
+from meanstest.bundle import write_bundle
+from meanstest.policy import default_library
+from meanstest.review import ResumeRefused, ReviewOptions, run_review
+
+OUTPUTS = ("results", "members", "findings", "rejects")
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bundle")
+    write_bundle(synth.generate(300, seed=7, bad_fraction=0.05), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reference_run(bundle, tmp_path_factory):
+    out = tmp_path_factory.mktemp("whole")
+    summary = run_review(
+        bundle, out, default_library(), ReviewOptions(chunk_size=10_000, quiet=True)
+    )
+    return out, summary
+
+
+def _tables(out: Path):
+    return {name: pq.read_table(out / f"{name}.parquet") for name in OUTPUTS}
+
+
+def _cli(bundle, out, *extra, env=None):
+    cmd = [
+        sys.executable,
+        "-m",
+        "meanstest.cli",
+        "review",
+        str(bundle),
+        "--out",
+        str(out),
+        "--quiet",
+        "--chunk-size",
+        "40",
+        *extra,
+    ]
+    return subprocess.run(cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True)
+
+
+def test_accounting_closes(reference_run):
+    _, summary = reference_run
+    assert summary["accounting_closes"]
+    assert summary["households_read"] == summary["assessed"] + summary["rejected"]
+    assert summary["rejected"] > 0
+
+
+@pytest.mark.parametrize("chunk_size", [1, 7, 10_000])
+def test_results_identical_whatever_the_chunk_size(bundle, reference_run, tmp_path, chunk_size):
+    run_review(
+        bundle, tmp_path, default_library(), ReviewOptions(chunk_size=chunk_size, quiet=True)
+    )
+    whole = _tables(reference_run[0])
+    for name, table in _tables(tmp_path).items():
+        assert table.equals(whole[name]), name
+
+
+@pytest.mark.parametrize(
+    "point", ["spool:persons", "chunk:000000", "chunk:000003", "finish:partial", "finish:members"]
+)
+def test_kill_and_resume_gives_identical_outputs(bundle, reference_run, tmp_path, point):
+    killed = _cli(bundle, tmp_path, env={"MEANSTEST_FAULT_AT": point})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    resumed = _cli(bundle, tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    whole = _tables(reference_run[0])
+    for name, table in _tables(tmp_path).items():
+        assert table.equals(whole[name]), (point, name)
+    assert not (tmp_path / ".review").exists()
+    assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_changed_input_refuses_to_resume(bundle, tmp_path):
+    copy = tmp_path / "bundle"
+    copy.mkdir()
+    for f in bundle.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    out = tmp_path / "out"
+    assert _cli(copy, out, env={"MEANSTEST_FAULT_AT": "chunk:000001"}).returncode < 0
+    bank = copy / "bank.parquet"
+    os.utime(bank, ns=(bank.stat().st_atime_ns, bank.stat().st_mtime_ns + 10**9))
+    with pytest.raises(ResumeRefused, match="bank"):
+        run_review(copy, out, default_library(), ReviewOptions(chunk_size=40, quiet=True))
+    refused = _cli(copy, out)
+    assert refused.returncode == 1 and "--restart" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert _cli(copy, out, "--restart").returncode == 0
+
+
+def test_changed_arguments_refuse_to_resume(bundle, tmp_path):
+    assert _cli(bundle, tmp_path, env={"MEANSTEST_FAULT_AT": "chunk:000000"}).returncode < 0
+    with pytest.raises(ResumeRefused, match="chunk size"):
+        run_review(bundle, tmp_path, default_library(), ReviewOptions(chunk_size=41, quiet=True))
