@@ -9,8 +9,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from meanstest import synth
-from meanstest.bundle import write_bundle
+synth = pytest.importorskip("meanstest.synth")
+write_bundle = pytest.importorskip("meanstest.bundle").write_bundle
 from meanstest.policy import default_library
 from meanstest.review import ResumeRefused, ReviewOptions, run_review
 
