@@ -31,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress and no summary")
     r.add_argument("--chunk-size", type=int, default=500_000, help="households per chunk")
     r.add_argument("--restart", action="store_true", help="discard an interrupted review")
+    r.add_argument("--report", action="store_true", help="also write report.html")
+
+    rp = sub.add_parser("report", help="write report.html for a review output folder")
+    rp.add_argument("out_dir")
 
     e = sub.add_parser("explain", help="show the calculation of one household step by step")
     e.add_argument("bundle")
@@ -71,6 +75,12 @@ def _review(args) -> int:
             f"unmatched source rows {s['unmatched_source_rows']}"
         )
         print(f"outputs and summary.json in {args.out}")
+    if args.report:
+        from meanstest.report import write_report
+
+        path = write_report(args.out)
+        if not args.quiet:
+            print(f"report: {path}")
     if not s["accounting_closes"]:
         print(
             "meanstest: error: accounting does not close (read != assessed + rejected)",
@@ -102,6 +112,13 @@ def _explain(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from meanstest.report import write_report
+
+    print(write_report(args.out_dir))
+    return 0
+
+
 def _synth(args) -> int:
     from meanstest.synth import write_synth
 
@@ -119,7 +136,9 @@ def _synth(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"review": _review, "synth": _synth, "explain": _explain}[args.command](args)
+        return {"review": _review, "synth": _synth, "explain": _explain, "report": _report}[
+            args.command
+        ](args)
     except MeansTestError as e:
         print(f"meanstest: error: {e.message}", file=sys.stderr)
         return EXIT_ERROR

@@ -406,11 +406,41 @@ def assess_chunk(folder: Path, parts: Path, library, plan: Plan, engine: str) ->
         write_parquet_atomic(table, parts / f"{name}.parquet")
     fault_point(f"chunk:{folder.name}")
     return {
+        "by_jurisdiction": by_jurisdiction(tables["households"], inp.households, results),
         "households_read": validation.households_read,
         "assessed": results.num_rows,
         "rejected": validation.rejects.num_rows,
         "unmatched_source_rows": validation.unmatched_source_rows,
     }
+
+
+def by_jurisdiction(all_households: pa.Table, assessed: pa.Table, results: pa.Table) -> dict:
+    """Per jurisdiction: households read, assessed, enrolled, total monthly benefit."""
+    out: dict[str, dict[str, int]] = {}
+    for j in all_households["jurisdiction"].to_pylist():
+        key = j if j is not None else "(null)"
+        out.setdefault(key, {"households": 0, "assessed": 0, "enrolled": 0, "benefit": 0})
+        out[key]["households"] += 1
+    enrolled = ("TEKUN", "DIBAO", "DIBAO_SINGLE", "PHASE_OUT")
+    for j, st, b in zip(
+        assessed["jurisdiction"].to_pylist(),
+        results["status"].to_pylist(),
+        results["benefit"].to_pylist(),
+    ):
+        out[j]["assessed"] += 1
+        out[j]["enrolled"] += st in enrolled
+        out[j]["benefit"] += b
+    return out
+
+
+def _merge_jurisdictions(chunks) -> dict:
+    merged: dict[str, dict[str, int]] = {}
+    for c in chunks:
+        for j, counts in c["by_jurisdiction"].items():
+            m = merged.setdefault(j, dict.fromkeys(counts, 0))
+            for k, v in counts.items():
+                m[k] += v
+    return dict(sorted(merged.items()))
 
 
 # Finish -------------------------------------------------------------------------------------
@@ -589,6 +619,7 @@ def run_review(bundle, out, library, options: ReviewOptions | None = None) -> di
         "unmatched_source_rows": state["unmatched_spool"]
         + sum(c["unmatched_source_rows"] for c in chunks),
         "orphan_rows": plan.orphan_rows,
+        "by_jurisdiction": _merge_jurisdictions(chunks),
         "chunks": plan.n_chunks,
         "chunk_size": opts.chunk_size,
     }
