@@ -9,9 +9,9 @@ import pytest
 synth = pytest.importorskip("meanstest.synth")
 write_bundle = pytest.importorskip("meanstest.bundle").write_bundle
 
-from meanstest.policy import default_library  # noqa: E402
-from meanstest.report import write_report  # noqa: E402
-from meanstest.review import ReviewOptions, run_review  # noqa: E402
+from meanstest.policy import default_library
+from meanstest.report import write_report
+from meanstest.review import ReviewOptions, run_review
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
