@@ -129,7 +129,7 @@ def fingerprint(files: dict[str, Path], library, chunk_size: int, engine: str) -
         }
     return {
         "inputs": inputs,
-        "policies": sorted((p.id, p.digest) for p in library.packs),
+        "policies": sorted([p.id, p.digest] for p in library.packs),
         "chunk_size": chunk_size,
         "engine": engine,
         "engine_version": ENGINE_VERSION,
