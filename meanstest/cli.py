@@ -33,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--restart", action="store_true", help="discard an interrupted review")
     r.add_argument("--report", action="store_true", help="also write report.html")
 
+    rr = sub.add_parser("reproduce", help="recompute a review's results and report mismatches")
+    rr.add_argument("out_dir", help="review output folder")
+    rr.add_argument("--bundle", required=True, help="the bundle the review was run on")
+    rr.add_argument("--policies", help="policy library folder (default: packaged packs)")
+
     rp = sub.add_parser("report", help="write report.html for a review output folder")
     rp.add_argument("out_dir")
 
@@ -112,6 +117,17 @@ def _explain(args) -> int:
     return 0
 
 
+def _reproduce(args) -> int:
+    from meanstest.pipeline import load_policies
+    from meanstest.reproduce import reproduce_review
+
+    ok, problems = reproduce_review(args.out_dir, args.bundle, load_policies(args.policies))
+    for p in problems:
+        print(p)
+    print(f"reproduced {ok} household(s); {len(problems)} discrepancy(ies)")
+    return EXIT_ERROR if problems else 0
+
+
 def _report(args) -> int:
     from meanstest.report import write_report
 
@@ -136,9 +152,13 @@ def _synth(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        return {"review": _review, "synth": _synth, "explain": _explain, "report": _report}[
-            args.command
-        ](args)
+        return {
+            "review": _review,
+            "synth": _synth,
+            "explain": _explain,
+            "report": _report,
+            "reproduce": _reproduce,
+        }[args.command](args)
     except MeansTestError as e:
         print(f"meanstest: error: {e.message}", file=sys.stderr)
         return EXIT_ERROR
