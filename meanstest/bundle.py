@@ -1,0 +1,349 @@
+"""Bundles (DATA.md "Bundle"): a folder with one `<table>.parquet` or `<table>.arrow`
+(Arrow IPC file format) per table of schema.TABLES.
+
+Reading is strict about what would change a value and lenient about what would not:
+
+- an absent table has no rows (an empty table of the canonical schema);
+- a table present in both formats is an error (which one would be the truth?);
+- a missing required column is an error naming file and column; an absent optional
+  column (`current_programs`) becomes a column of nulls;
+- extra columns are ignored (departments add audit columns; they are not ours to judge);
+- a column's type must be the canonical one, except encodings of the same values:
+  any integer type where an integer is expected (cast with overflow checking; a value
+  that does not fit is an error), large_string / string_view / dictionary-encoded
+  strings for strings (decoded), date64 for date32, a list of any of those string
+  types for list<string>, and the null type (a column with no values) for any column;
+- files other than `<table>.parquet` / `<table>.arrow` are ignored, including the
+  `.tmp` files an interrupted `write_bundle` may leave.
+
+Every failure is a BundleError naming the file and the reason, never a raw pyarrow
+traceback. The result tables have exactly `schema.arrow_schema(table)`.
+
+A table file is read in two steps — its schema is checked and a `_Plan` of casts made,
+then the data is read and conformed — so `iter_table` reuses the plan per Parquet row
+group or IPC record batch (chunked streaming).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyarrow import ipc
+
+from meanstest import schema
+from meanstest.errors import BundleError
+
+FORMATS = {"parquet": ".parquet", "arrow": ".arrow"}
+_READ_ERRORS = (pa.ArrowException, OSError, ValueError, TypeError, IndexError)
+
+
+# ------------------------------------------------------------------------ reading --
+
+
+def read_bundle(path: str | os.PathLike) -> dict[str, pa.Table]:
+    """Every table of schema.TABLES, canonical schema, absent ones empty."""
+    folder = Path(path)
+    if not folder.exists():
+        raise BundleError(f"{folder}: bundle folder not found", file=str(folder))
+    if not folder.is_dir():
+        raise BundleError(f"{folder}: a bundle is a folder, this is a file", file=str(folder))
+    tables = {}
+    for name in schema.TABLES:
+        file = table_file(folder, name)
+        tables[name] = schema.empty_table(name) if file is None else read_table(file, name)
+    return tables
+
+
+def table_file(folder: Path, name: str) -> Path | None:
+    """The file holding table `name` in the bundle folder, None when absent."""
+    found = [folder / f"{name}{s}" for s in FORMATS.values() if (folder / f"{name}{s}").exists()]
+    if len(found) > 1:
+        raise BundleError(
+            f"{found[0]}: table {name} is in the bundle twice ({found[0].name} and "
+            f"{found[1].name}); keep one format",
+            file=str(found[0]),
+        )
+    return found[0] if found else None
+
+
+def read_table(file: str | os.PathLike, name: str) -> pa.Table:
+    """One table file (format by suffix), checked and conformed to the canonical schema."""
+    file = Path(file)
+    if name not in schema.TABLES:
+        raise BundleError(f"{file}: unknown table {name!r}", file=str(file))
+    source = _TableFile.open(file)
+    plan = _Plan.make(name, source.schema, str(file))
+    return plan.apply(source.read(plan.read_columns))
+
+
+def iter_table(file: str | os.PathLike, name: str):
+    """The same table as `read_table`, one Parquet row group / IPC record batch at a
+    time (each a canonical pa.Table), for chunked reading of large bundles."""
+    file = Path(file)
+    if name not in schema.TABLES:
+        raise BundleError(f"{file}: unknown table {name!r}", file=str(file))
+    source = _TableFile.open(file)
+    plan = _Plan.make(name, source.schema, str(file))
+    for batch in source.batches(plan.read_columns):
+        yield plan.apply(batch)
+
+
+class _TableFile:
+    """An opened Parquet or Arrow IPC file: its Arrow schema, and its data."""
+
+    def __init__(self, file: Path, kind: str, handle) -> None:
+        self.file, self.kind, self._handle = file, kind, handle
+
+    @classmethod
+    def open(cls, file: Path) -> _TableFile:
+        kind = next((k for k, s in FORMATS.items() if file.name.endswith(s)), None)
+        if kind is None:
+            raise BundleError(f"{file}: not a .parquet or .arrow file", file=str(file))
+        try:
+            size = file.stat().st_size
+        except OSError as e:
+            raise BundleError(f"{file}: cannot open: {e.strerror or e}", file=str(file)) from None
+        if size == 0:
+            raise BundleError(f"{file}: empty file (0 bytes)", file=str(file))
+        try:
+            if kind == "parquet":
+                return cls(file, kind, pq.ParquetFile(file))
+            return cls(file, kind, ipc.open_file(pa.memory_map(str(file), "r")))
+        except _READ_ERRORS as e:
+            raise BundleError(
+                f"{file}: cannot read {cls._what(kind, file)}: {_reason(e)}", file=str(file)
+            ) from None
+
+    @staticmethod
+    def _what(kind: str, file: Path) -> str:
+        if kind == "parquet":
+            return "Parquet file"
+        try:  # a common mistake: the IPC *stream* format under an .arrow name
+            with pa.OSFile(str(file)) as f:
+                ipc.open_stream(f).schema  # noqa: B018
+            return "Arrow IPC file (this is the IPC stream format; write the file format)"
+        except _READ_ERRORS:
+            return "Arrow IPC file"
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self._handle.schema_arrow if self.kind == "parquet" else self._handle.schema
+
+    def read(self, columns: list[str]) -> pa.Table:
+        try:
+            if self.kind == "parquet":
+                return self._handle.read(columns=columns, use_threads=True)
+            return self._handle.read_all().select(columns)
+        except _READ_ERRORS as e:
+            raise BundleError(
+                f"{self.file}: cannot read {self.kind} data (truncated or corrupt?): {_reason(e)}",
+                file=str(self.file),
+            ) from None
+
+    def batches(self, columns: list[str]):
+        """Parquet row groups / IPC record batches, one at a time."""
+        try:
+            if self.kind == "parquet":
+                for i in range(self._handle.num_row_groups):
+                    yield self._handle.read_row_group(i, columns=columns)
+            else:
+                for i in range(self._handle.num_record_batches):
+                    yield self._handle.get_batch(i).select(columns)
+        except _READ_ERRORS as e:
+            raise BundleError(
+                f"{self.file}: cannot read {self.kind} data (truncated or corrupt?): {_reason(e)}",
+                file=str(self.file),
+            ) from None
+
+
+def _reason(e: Exception) -> str:
+    text = str(e).strip() or type(e).__name__
+    return text.splitlines()[0]
+
+
+# --------------------------------------------------------------------- conforming --
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """How a file's columns become the canonical table: for each canonical column, the
+    source column (None: absent optional column → nulls) and whether to cast."""
+
+    name: str
+    file: str
+    sources: tuple[str | None, ...]
+
+    @classmethod
+    def make(cls, name: str, found: pa.Schema, file: str) -> _Plan:
+        sources = []
+        for col in schema.TABLES[name]:
+            index = found.get_field_index(col.name)
+            if index == -1:
+                if found.get_all_field_indices(col.name):
+                    raise BundleError(
+                        f"{file}: column {col.name} appears more than once",
+                        file=file,
+                        column=col.name,
+                    )
+                if col.optional:
+                    sources.append(None)
+                    continue
+                raise BundleError(
+                    f"{file}: missing required column {col.name} (table {name})",
+                    file=file,
+                    column=col.name,
+                )
+            got = found.field(index).type
+            if not _compatible(col.type, got):
+                raise BundleError(
+                    f"{file}: column {col.name}: expected {col.type}, found {got}",
+                    file=file,
+                    column=col.name,
+                    expected=str(col.type),
+                    found=str(got),
+                )
+            sources.append(col.name)
+        return cls(name, file, tuple(sources))
+
+    @property
+    def read_columns(self) -> list[str]:
+        return [s for s in self.sources if s is not None]
+
+    def apply(self, data: pa.Table | pa.RecordBatch) -> pa.Table:
+        target = schema.arrow_schema(self.name)
+        if isinstance(data, pa.RecordBatch):
+            data = pa.Table.from_batches([data])
+        arrays = []
+        for field, src in zip(target, self.sources, strict=True):
+            if src is None:
+                arrays.append(pa.nulls(data.num_rows, field.type))
+                continue
+            column = data.column(src)
+            if column.type != field.type:
+                column = self._cast(column, field)
+            arrays.append(column)
+        return pa.Table.from_arrays(arrays, schema=target)
+
+    def _cast(self, column: pa.ChunkedArray, field: pa.Field) -> pa.ChunkedArray:
+        try:  # dictionaries decode, integers cast with overflow checks
+            return column.cast(field.type, safe=True)
+        except _READ_ERRORS as e:
+            raise BundleError(
+                f"{self.file}: column {field.name}: cannot convert {column.type} to "
+                f"{field.type}: {_reason(e)}",
+                file=self.file,
+                column=field.name,
+            ) from None
+
+
+def _is_string(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        return _is_string(t.value_type)
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def _compatible(expected: pa.DataType, got: pa.DataType) -> bool:
+    """Whether `got` holds the same values as `expected` in another encoding."""
+    if got == expected or pa.types.is_null(got):
+        return True
+    if pa.types.is_dictionary(got) and not _is_string(got):
+        return _compatible(expected, got.value_type)
+    if pa.types.is_integer(expected):
+        return pa.types.is_integer(got)
+    if pa.types.is_string(expected):
+        return _is_string(got)
+    if pa.types.is_date32(expected):
+        return pa.types.is_date64(got)
+    if pa.types.is_list(expected):
+        return (pa.types.is_list(got) or pa.types.is_large_list(got)) and (
+            _is_string(got.value_type) or pa.types.is_null(got.value_type)
+        )
+    return False
+
+
+def conform(name: str, table: pa.Table, file: str | None = None) -> pa.Table:
+    """`table` as table `name` of the canonical schema (the read rules above)."""
+    if name not in schema.TABLES:
+        raise BundleError(
+            f"unknown table {name!r} (tables: {', '.join(schema.TABLES)})", table=name
+        )
+    target = schema.arrow_schema(name)
+    if table.schema.equals(target):  # fast path: already canonical (metadata ignored)
+        return table
+    return _Plan.make(name, table.schema, file or f"table {name}").apply(table)
+
+
+def conform_tables(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """All tables of schema.TABLES, conformed; absent ones empty; unknown names refused."""
+    unknown = sorted(set(tables) - set(schema.TABLES))
+    if unknown:
+        raise BundleError(
+            f"unknown table(s) {', '.join(unknown)} (tables: {', '.join(schema.TABLES)})"
+        )
+    return {
+        name: conform(name, tables[name]) if name in tables else schema.empty_table(name)
+        for name in schema.TABLES
+    }
+
+
+# ------------------------------------------------------------------------ writing --
+
+
+def write_bundle(
+    tables: dict[str, pa.Table], path: str | os.PathLike, format: str = "parquet"
+) -> None:
+    """Write the given tables (conformed) as `<table>.<format>` in folder `path`,
+    each atomically. Tables not given are left as they are; a file of the same table in
+    the other format is removed, so the bundle stays readable."""
+    if format not in FORMATS:
+        raise BundleError(f"unknown bundle format {format!r} (choose parquet or arrow)")
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    conformed = {name: conform(name, t) for name, t in tables.items()}
+    for name, table in conformed.items():
+        write_table_atomic(table, folder / f"{name}{FORMATS[format]}")
+        for other in FORMATS.values():
+            stale = folder / f"{name}{other}"
+            if other != FORMATS[format] and stale.exists():
+                stale.unlink()
+
+
+def write_table_atomic(table: pa.Table, path: str | os.PathLike) -> None:
+    """Write one table (Parquet or Arrow IPC file, by suffix) to `<path>.tmp`, fsync it,
+    then rename it over `path`: readers see the old file or the new, never half."""
+    path = Path(path)
+    kind = next((k for k, s in FORMATS.items() if path.name.endswith(s)), None)
+    if kind is None:
+        raise BundleError(f"{path}: write as .parquet or .arrow", file=str(path))
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        with open(tmp, "wb") as f:
+            if kind == "parquet":
+                pq.write_table(table, f)
+            else:
+                with ipc.new_file(f, table.schema) as writer:
+                    writer.write_table(table)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        _fsync_folder(path.parent)
+    except (OSError, pa.ArrowException) as e:
+        tmp.unlink(missing_ok=True)
+        raise BundleError(f"{path}: cannot write: {_reason(e)}", file=str(path)) from None
+
+
+def _fsync_folder(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # not every platform opens folders
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

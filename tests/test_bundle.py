@@ -1,0 +1,327 @@
+"""DATA.md "Bundle": reading and writing bundle folders, and every BundleError."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from pyarrow import ipc
+from test_validate import valid_bundle
+
+from meanstest import schema
+from meanstest.bundle import (
+    conform,
+    iter_table,
+    read_bundle,
+    read_table,
+    write_bundle,
+    write_table_atomic,
+)
+from meanstest.errors import BundleError, MeansTestError
+
+
+def canonical(tables):
+    return {name: conform(name, t) for name, t in tables.items()}
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "arrow"])
+def test_round_trip(tmp_path, fmt):
+    tables = valid_bundle()
+    write_bundle(tables, tmp_path, format=fmt)
+    assert sorted(os.listdir(tmp_path)) == sorted(f"{n}.{fmt}" for n in schema.TABLES)
+    back = read_bundle(tmp_path)
+    assert list(back) == list(schema.TABLES)
+    for name, table in canonical(tables).items():
+        assert back[name].schema == schema.arrow_schema(name)
+        assert back[name].equals(table), name
+
+
+def test_absent_tables_are_empty_with_the_canonical_schema(tmp_path):
+    write_bundle({"households": valid_bundle()["households"]}, tmp_path)
+    back = read_bundle(tmp_path)
+    assert back["households"].num_rows == 3
+    for name in schema.TABLES:
+        assert back[name].schema == schema.arrow_schema(name)
+    assert back["vehicle"].num_rows == 0
+
+
+def test_absent_current_programs_becomes_nulls(tmp_path):
+    hh = valid_bundle()["households"].drop_columns(["current_programs"])
+    pq.write_table(hh, tmp_path / "households.parquet")
+    back = read_bundle(tmp_path)["households"]
+    assert back.schema == schema.arrow_schema("households")
+    assert back["current_programs"].null_count == 3
+
+
+def test_extra_columns_are_ignored(tmp_path):
+    bank = valid_bundle()["bank"]
+    bank = bank.append_column("audit_note", pa.array(["x"] * bank.num_rows))
+    pq.write_table(bank, tmp_path / "bank.parquet")
+    assert read_bundle(tmp_path)["bank"].column_names == schema.arrow_schema("bank").names
+
+
+def test_other_encodings_of_the_same_values_are_accepted(tmp_path):
+    persons = valid_bundle()["persons"]
+    odd = pa.table(
+        {
+            "household_id": persons["household_id"].cast(pa.large_string()),
+            "person_id": persons["person_id"].dictionary_encode(),
+            "relation": persons["relation"],
+            "birth_date": persons["birth_date"].cast(pa.date64()),
+            "health": persons["health"].cast(pa.int64()),
+            "student_level": persons["student_level"],
+            "occupation": persons["occupation"],
+            "refused_job_offers": persons["refused_job_offers"].cast(pa.uint16()),
+            "tuition": persons["tuition"].cast(pa.int32()),
+        }
+    )
+    ipc_path = tmp_path / "persons.arrow"
+    with ipc.new_file(ipc_path, odd.schema) as w:
+        w.write_table(odd)
+    back = read_bundle(tmp_path)["persons"]
+    assert back.schema == schema.arrow_schema("persons")
+    assert back.equals(conform("persons", persons))
+
+
+def test_an_all_null_column_of_null_type_is_accepted(tmp_path):
+    hh = valid_bundle()["households"]
+    hh = hh.set_column(
+        hh.schema.get_field_index("declared_vehicles"), "declared_vehicles", pa.nulls(3)
+    )
+    pq.write_table(hh, tmp_path / "households.parquet")
+    assert read_bundle(tmp_path)["households"]["declared_vehicles"].null_count == 3
+
+
+# ------------------------------------------------------------------ BundleErrors --
+
+
+def error_of(path) -> BundleError:
+    with pytest.raises(BundleError) as info:
+        read_bundle(path)
+    assert isinstance(info.value, MeansTestError)
+    assert "Traceback" not in info.value.message
+    return info.value
+
+
+def test_not_a_folder(tmp_path):
+    e = error_of(tmp_path / "nowhere")
+    assert "bundle folder not found" in e.message
+    (tmp_path / "file").write_text("x")
+    assert "is a file" in error_of(tmp_path / "file").message
+
+
+def test_missing_required_column_names_file_and_column(tmp_path):
+    pq.write_table(valid_bundle()["persons"].drop_columns(["health"]), tmp_path / "persons.parquet")
+    e = error_of(tmp_path)
+    assert (
+        e.message
+        == f"{tmp_path / 'persons.parquet'}: missing required column health (table persons)"
+    )
+    assert e.attrs["column"] == "health"
+
+
+def test_wrong_type_names_file_column_expected_and_found(tmp_path):
+    bank = valid_bundle()["bank"]
+    bank = bank.set_column(
+        bank.schema.get_field_index("balance"), "balance", bank["balance"].cast(pa.float64())
+    )
+    pq.write_table(bank, tmp_path / "bank.parquet")
+    e = error_of(tmp_path)
+    assert e.message == f"{tmp_path / 'bank.parquet'}: column balance: expected int64, found double"
+    assert (e.attrs["expected"], e.attrs["found"]) == ("int64", "double")
+
+
+@pytest.mark.parametrize(
+    "column,array,found",
+    [
+        (
+            "birth_date",
+            pa.array([dt.datetime(1960, 1, 1)] * 6, pa.timestamp("ms")),
+            "timestamp[ms]",
+        ),
+        ("health", pa.array(["1"] * 6), "string"),
+        ("person_id", pa.array([1] * 6), "int64"),
+    ],
+)
+def test_other_wrong_types(tmp_path, column, array, found):
+    persons = valid_bundle()["persons"]
+    persons = persons.set_column(persons.schema.get_field_index(column), column, array)
+    pq.write_table(persons, tmp_path / "persons.parquet")
+    assert error_of(tmp_path).message.endswith(
+        f"column {column}: expected "
+        f"{schema.arrow_schema('persons').field(column).type}"
+        f", found {found}"
+    )
+
+
+def test_integer_overflow_is_an_error_not_a_wraparound(tmp_path):
+    persons = valid_bundle()["persons"]
+    persons = persons.set_column(
+        persons.schema.get_field_index("health"), "health", pa.array([1, 2, 300, 1, 1, 1])
+    )
+    pq.write_table(persons, tmp_path / "persons.parquet")
+    e = error_of(tmp_path)
+    assert "column health: cannot convert int64 to int8" in e.message
+
+
+def test_duplicate_column_is_an_error(tmp_path):
+    bank = valid_bundle()["bank"]
+    bank = bank.append_column("balance", bank["balance"])
+    pq.write_table(bank, tmp_path / "bank.parquet")
+    assert "column balance appears more than once" in error_of(tmp_path).message
+
+
+def test_truncated_parquet(tmp_path):
+    pq.write_table(valid_bundle()["bank"], tmp_path / "bank.parquet")
+    data = (tmp_path / "bank.parquet").read_bytes()
+    (tmp_path / "bank.parquet").write_bytes(data[: len(data) // 2])
+    e = error_of(tmp_path)
+    assert e.message.startswith(f"{tmp_path / 'bank.parquet'}: cannot read Parquet file: ")
+
+
+def test_corrupt_parquet_data_pages(tmp_path):
+    path = tmp_path / "bank.parquet"
+    pq.write_table(valid_bundle(50)["bank"], path, compression="snappy")
+    data = bytearray(path.read_bytes())
+    for i in range(8, len(data) // 2):  # keep the magic and the footer, break the pages
+        data[i] = 0xFF
+    path.write_bytes(bytes(data))
+    e = error_of(tmp_path)
+    assert e.message.startswith(f"{path}: cannot read")
+
+
+def test_empty_file(tmp_path):
+    (tmp_path / "households.parquet").write_bytes(b"")
+    assert error_of(tmp_path).message == f"{tmp_path / 'households.parquet'}: empty file (0 bytes)"
+
+
+def test_garbage_arrow_file(tmp_path):
+    (tmp_path / "vehicle.arrow").write_bytes(b"this is not arrow at all")
+    assert error_of(tmp_path).message.startswith(
+        f"{tmp_path / 'vehicle.arrow'}: cannot read Arrow IPC file: "
+    )
+
+
+def test_ipc_stream_format_is_named(tmp_path):
+    table = valid_bundle()["vehicle"]
+    with ipc.new_stream(tmp_path / "vehicle.arrow", table.schema) as w:
+        w.write_table(table)
+    assert "this is the IPC stream format" in error_of(tmp_path).message
+
+
+def test_both_formats_of_one_table(tmp_path):
+    table = valid_bundle()["bank"]
+    pq.write_table(table, tmp_path / "bank.parquet")
+    with ipc.new_file(tmp_path / "bank.arrow", table.schema) as w:
+        w.write_table(table)
+    e = error_of(tmp_path)
+    assert "table bank is in the bundle twice (bank.parquet and bank.arrow)" in e.message
+
+
+def test_read_table_of_an_unknown_table(tmp_path):
+    pq.write_table(valid_bundle()["bank"], tmp_path / "bank.parquet")
+    with pytest.raises(BundleError, match="unknown table 'banks'"):
+        read_table(tmp_path / "bank.parquet", "banks")
+
+
+def test_conform_refuses_unknown_tables():
+    with pytest.raises(BundleError, match="unknown table 'household'"):
+        conform("household", valid_bundle()["households"])
+
+
+# ------------------------------------------------------------------------ writing --
+
+
+def test_write_table_atomic_leaves_no_temporary_file(tmp_path):
+    table = valid_bundle()["tax_income"]
+    write_table_atomic(table, tmp_path / "out.parquet")
+    write_table_atomic(table, tmp_path / "out.arrow")
+    assert sorted(os.listdir(tmp_path)) == ["out.arrow", "out.parquet"]
+    assert pq.read_table(tmp_path / "out.parquet").equals(table)
+    assert ipc.open_file(tmp_path / "out.arrow").read_all().equals(table)
+
+
+def test_write_table_atomic_replaces_an_old_file(tmp_path):
+    path = tmp_path / "rejects.parquet"
+    path.write_bytes(b"old")
+    table = pa.table({"x": [1, 2]})
+    write_table_atomic(table, path)
+    assert pq.read_table(path).equals(table)
+
+
+def test_write_table_atomic_refuses_other_suffixes(tmp_path):
+    with pytest.raises(BundleError, match="write as .parquet or .arrow"):
+        write_table_atomic(pa.table({"x": [1]}), tmp_path / "out.csv")
+
+
+def test_a_failed_write_keeps_the_old_file_and_removes_the_temporary(tmp_path, monkeypatch):
+    path = tmp_path / "bank.parquet"
+    write_table_atomic(valid_bundle()["bank"], path)
+    before = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pq, "write_table", boom)
+    with pytest.raises(BundleError, match="cannot write: disk full"):
+        write_table_atomic(valid_bundle()["bank"], path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["bank.parquet"]
+
+
+def test_leftover_temporary_files_are_ignored(tmp_path):
+    write_bundle(valid_bundle(), tmp_path)
+    (tmp_path / "bank.parquet.tmp").write_bytes(b"half a file")
+    assert read_bundle(tmp_path)["bank"].num_rows == 3
+
+
+def test_write_bundle_switching_format_removes_the_old_file(tmp_path):
+    write_bundle(valid_bundle(), tmp_path, format="arrow")
+    write_bundle(valid_bundle(), tmp_path, format="parquet")
+    assert not any(n.endswith(".arrow") for n in os.listdir(tmp_path))
+    assert read_bundle(tmp_path)["persons"].num_rows == 6
+
+
+def test_write_bundle_refuses_unknown_formats_and_tables(tmp_path):
+    with pytest.raises(BundleError, match="unknown bundle format 'csv'"):
+        write_bundle(valid_bundle(), tmp_path, format="csv")
+    with pytest.raises(BundleError, match="unknown table 'banks'"):
+        write_bundle({"banks": valid_bundle()["bank"]}, tmp_path)
+
+
+def test_write_bundle_conforms_tables(tmp_path):
+    persons = valid_bundle()["persons"]
+    persons = persons.set_column(
+        persons.schema.get_field_index("health"), "health", persons["health"].cast(pa.int64())
+    )
+    write_bundle({"persons": persons}, tmp_path)
+    assert pq.read_schema(tmp_path / "persons.parquet").field("health").type == pa.int8()
+
+
+def test_the_example_bundle_reads():
+    tables = read_bundle("/work/shared/examples/district-150422/bundle")
+    assert tables["households"].num_rows == 600
+    assert all(tables[n].schema == schema.arrow_schema(n) for n in schema.TABLES)
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "arrow"])
+def test_iter_table_reads_row_group_by_row_group(tmp_path, suffix):
+    persons = valid_bundle(40)["persons"]
+    odd = persons.set_column(
+        persons.schema.get_field_index("health"), "health", persons["health"].cast(pa.int64())
+    )
+    path = tmp_path / f"persons.{suffix}"
+    if suffix == "parquet":
+        pq.write_table(odd, path, row_group_size=25)
+    else:
+        with ipc.new_file(path, odd.schema) as w:
+            for batch in odd.to_batches(max_chunksize=25):
+                w.write_batch(batch)
+    parts = list(iter_table(path, "persons"))
+    assert [p.num_rows for p in parts] == [25, 25, 25, 5]
+    assert all(p.schema == schema.arrow_schema("persons") for p in parts)
+    assert pa.concat_tables(parts).equals(read_table(path, "persons"))
+    assert read_table(path, "persons").equals(conform("persons", persons))

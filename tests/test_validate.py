@@ -1,0 +1,947 @@
+"""DATA.md "Bad input": one broken fixture per reject reason, the accounting invariant,
+duplicates, and the example bundle of district 150422.
+
+`valid_bundle()` makes three valid households (HH000, HH001, HH002), each with two
+members, one supporter and one row of every source table for its head; each case breaks
+one field of HH001 and checks that exactly HH001 is rejected, with a reason naming
+table, column, record and rule, and that the others are still assessed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from meanstest import ids, schema
+from meanstest.errors import BundleError
+from meanstest.policy import Policy
+from meanstest.validate import validate
+
+D = dt.date(2024, 7, 1)
+DAY = dt.timedelta(days=1)
+EXAMPLE = Path("/work/shared/examples/district-150422")
+PROGRAMS = {
+    "medical_assistance": {"statuses": ["DIBAO"], "requires": "medical"},
+    "education_assistance": {"statuses": ["DIBAO"], "requires": "student"},
+}
+
+
+def pack(jurisdiction="150422", effective_from=dt.date(2024, 1, 1), programs=PROGRAMS):
+    pid = f"T{jurisdiction}-{effective_from.year}"
+    params = {"policy": {"id": pid, "jurisdiction": jurisdiction}, "programs": programs}
+    return Policy(pid, jurisdiction, "test", effective_from, params, "digest-" + pid)
+
+
+class FakeLibrary:
+    """PolicyLibrary's selection contract (POLICY.md "Selecting"), counting the calls."""
+
+    def __init__(self, *packs: Policy) -> None:
+        self.packs = packs or (pack(),)
+        self.calls: list[tuple[str, dt.date]] = []
+
+    @staticmethod
+    def candidates(j: str) -> list[str]:
+        return list(dict.fromkeys([j, j[:4] + "00", j[:2] + "0000"]))
+
+    def select(self, j: str, d: dt.date) -> Policy | None:
+        self.calls.append((j, d))
+        for code in self.candidates(j):
+            found = [p for p in self.packs if p.jurisdiction == code and p.effective_from <= d]
+            if found:
+                return max(found, key=lambda p: p.effective_from)
+        return None
+
+
+def resident_id(birth: dt.date, seq: int) -> str:
+    body = f"150422{birth:%Y%m%d}{seq:03d}"
+    return body + ids.check_character(body)
+
+
+def valid_rows(n: int = 3) -> dict[str, list[dict]]:
+    rows: dict[str, list[dict]] = {name: [] for name in schema.TABLES}
+    for i in range(n):
+        hid = f"HH{i:03d}"
+        rows["households"].append(
+            {
+                "household_id": hid,
+                "jurisdiction": "150422",
+                "area": "rural",
+                "assessment_date": D,
+                "consent_signed": True,
+                "checked_tax": True,
+                "checked_bank": True,
+                "checked_vehicle": True,
+                "checked_housing": True,
+                "checked_social_insurance": True,
+                "declared_income_monthly": None if i else 100000,
+                "declared_vehicles": 0,
+                "declared_properties": 1,
+                "declared_financial_assets": None,
+                "prev_status": "none",
+                "prev_benefit": 0,
+                "current_programs": ["medical_assistance"] if i == 1 else None,
+            }
+        )
+        for k, (relation, birth) in enumerate(
+            (("head", dt.date(1960, 1, 1) + i * DAY), ("spouse", dt.date(1962, 3, 1) + i * DAY))
+        ):
+            rows["persons"].append(
+                {
+                    "household_id": hid,
+                    "person_id": resident_id(birth, 10 * i + k),
+                    "relation": relation,
+                    "birth_date": birth,
+                    "health": 1,
+                    "student_level": "none",
+                    "occupation": "farming",
+                    "refused_job_offers": 0,
+                    "tuition": 0,
+                }
+            )
+        birth = dt.date(1985, 5, 1) + i * DAY
+        rows["supporters"].append(
+            {
+                "household_id": hid,
+                "supporter_id": resident_id(birth, 500 + i),
+                "birth_date": birth,
+                "health": 1,
+                "employment_sector": "enterprise",
+                "exempt_reason": "none",
+                "supported_count": 2,
+            }
+        )
+        head = rows["persons"][2 * i]["person_id"]
+        rows["tax_income"].append(
+            {"person_id": head, "income_type": "wage", "amount": 100, "record_id": f"TAX{i}"}
+        )
+        rows["business_registration"].append(
+            {
+                "person_id": head,
+                "role": "self_employed",
+                "annual_turnover": 0,
+                "employees": 0,
+                "record_id": f"BIZ{i}",
+            }
+        )
+        rows["bank"].append(
+            {
+                "person_id": head,
+                "institution": "ICBC",
+                "product": "deposit",
+                "balance": 1000,
+                "interest": 1,
+                "record_id": f"BNK{i}",
+            }
+        )
+        rows["vehicle"].append(
+            {
+                "person_id": head,
+                "plate": f"蒙D1234{i}",
+                "vehicle_type": "car",
+                "value": 100,
+                "registered_on": dt.date(2020, 1, 1),
+                "record_id": f"VEH{i}",
+            }
+        )
+        rows["property"].append(
+            {
+                "person_id": head,
+                "property_id": f"P{i}",
+                "use": "residential",
+                "area": 8000,
+                "share": 1000,
+                "acquired_on": dt.date(2010, 1, 1),
+                "acquisition": "purchase",
+                "disposed_on": None,
+                "rental_income": 0,
+                "record_id": f"property.csv:{i + 2}",
+            }
+        )
+        rows["social_insurance"].append(
+            {
+                "person_id": head,
+                "record_type": "pension_contribution",
+                "amount": 10,
+                "reimbursed": 0,
+                "scheme": "employee",
+                "employer_type": "enterprise",
+                "record_id": f"SI{i}",
+            }
+        )
+    return rows
+
+
+def tables_of(rows: dict[str, list[dict]]) -> dict[str, pa.Table]:
+    return {
+        name: pa.Table.from_pylist(r, schema=schema.arrow_schema(name)) for name, r in rows.items()
+    }
+
+
+def valid_bundle(n: int = 3) -> dict[str, pa.Table]:
+    return tables_of(valid_rows(n))
+
+
+def rejected(v) -> dict[str, list[list[str]]]:
+    out: dict[str, list[list[str]]] = {}
+    for r in v.rejects.to_pylist():
+        out.setdefault(r["household_id"], []).append(r["reasons"])
+    return out
+
+
+def assert_accounting(v) -> None:
+    assert v.households_read == v.engine_input.households.num_rows + v.rejects.num_rows
+
+
+def test_a_valid_bundle_is_all_assessed():
+    lib = FakeLibrary()
+    v = validate(valid_bundle(), lib)
+    assert v.rejects.num_rows == 0
+    assert v.engine_input.households["household_id"].to_pylist() == ["HH000", "HH001", "HH002"]
+    assert v.engine_input.persons.num_rows == 6 and v.engine_input.supporters.num_rows == 3
+    assert set(v.engine_input.sources) == set(schema.SOURCE_TABLES)
+    assert [p.id for p in v.engine_input.policies] == ["T150422-2024"]
+    assert v.engine_input.policy_index.dtype == np.int32
+    assert v.engine_input.policy_index.tolist() == [0, 0, 0]
+    assert (v.unmatched_source_rows, v.orphan_rows, v.households_read) == (0, 0, 3)
+    assert v.engine_input.duplicates == {}
+    assert lib.calls == [("150422", D)]  # one call per distinct (jurisdiction, date)
+    for name in schema.TABLES:
+        table = getattr(v.engine_input, name, None) or v.engine_input.sources.get(name)
+        assert table.schema == schema.arrow_schema(name)
+    assert v.rejects.schema == schema.OUTPUTS["rejects"]
+
+
+# ------------------------------------------------------ one fixture per reason --
+
+P = "{person}"  # the source row's person_id, filled in by the test
+NULL = "null in a required column"
+CASES = [
+    # households (row 1 = HH001)
+    ("households", 1, {"checked_bank": None}, "checked_bank", NULL),
+    ("households", 1, {"consent_signed": None}, "consent_signed", NULL),
+    ("households", 1, {"prev_benefit": None}, "prev_benefit", NULL),
+    ("households", 1, {"area": ""}, "area", "unknown enum value (''; allowed urban|rural)"),
+    (
+        "households",
+        1,
+        {"area": "Urban"},
+        "area",
+        "unknown enum value ('Urban'; allowed urban|rural)",
+    ),
+    (
+        "households",
+        1,
+        {"prev_status": "dibao2"},
+        "prev_status",
+        "unknown enum value ('dibao2'; allowed none|dibao|tekun|low_income|phase_out)",
+    ),
+    ("households", 1, {"prev_benefit": -100}, "prev_benefit", "negative money (-100)"),
+    (
+        "households",
+        1,
+        {"declared_income_monthly": -1},
+        "declared_income_monthly",
+        "negative money (-1)",
+    ),
+    (
+        "households",
+        1,
+        {"declared_financial_assets": -5},
+        "declared_financial_assets",
+        "negative money (-5)",
+    ),
+    ("households", 1, {"declared_vehicles": -1}, "declared_vehicles", "negative count (-1)"),
+    ("households", 1, {"declared_properties": -2}, "declared_properties", "negative count (-2)"),
+    (
+        "households",
+        1,
+        {"jurisdiction": "15042"},
+        "jurisdiction",
+        "jurisdiction not 6 digits ('15042')",
+    ),
+    (
+        "households",
+        1,
+        {"jurisdiction": "15042a"},
+        "jurisdiction",
+        "jurisdiction not 6 digits ('15042a')",
+    ),
+    ("households", 1, {"jurisdiction": None}, "jurisdiction", NULL),
+    (
+        "households",
+        1,
+        {"jurisdiction": "110105"},
+        "jurisdiction",
+        (
+            "no policy pack (jurisdiction 110105, assessment_date 2024-07-01; "
+            "tried 110105, 110100, 110000)"
+        ),
+    ),
+    (
+        "households",
+        1,
+        {"assessment_date": dt.date(2023, 7, 1)},
+        "jurisdiction",
+        (
+            "no policy pack (jurisdiction 150422, assessment_date 2023-07-01; "
+            "tried 150422, 150400, 150000)"
+        ),
+    ),
+    ("households", 1, {"assessment_date": None}, "assessment_date", NULL),
+    (
+        "households",
+        1,
+        {"current_programs": ["low_income_allowance"]},
+        "current_programs",
+        (
+            "program not defined by the household's pack ('low_income_allowance'; "
+            "pack T150422-2024 defines education_assistance, medical_assistance)"
+        ),
+    ),
+    (
+        "households",
+        1,
+        {"current_programs": ["medical_assistance", None]},
+        "current_programs",
+        "null program name",
+    ),
+    # persons (row 2 = the head of HH001)
+    (
+        "persons",
+        2,
+        {"relation": "cousin"},
+        "relation",
+        "unknown enum value ('cousin'; allowed head|spouse|child|parent|grandchild|sibling|other)",
+    ),
+    ("persons", 2, {"health": 9}, "health", "health outside 1..6 (9)"),
+    ("persons", 2, {"health": 0}, "health", "health outside 1..6 (0)"),
+    ("persons", 2, {"health": None}, "health", NULL),
+    (
+        "persons",
+        2,
+        {"student_level": "phd"},
+        "student_level",
+        "unknown enum value ('phd'; allowed none|preschool|primary|junior|senior|vocational|college)",
+    ),
+    (
+        "persons",
+        2,
+        {"occupation": "astronaut"},
+        "occupation",
+        "unknown enum value ('astronaut'; allowed employed|flexible|farming|unemployed|retired|none)",
+    ),
+    ("persons", 2, {"refused_job_offers": -1}, "refused_job_offers", "negative count (-1)"),
+    ("persons", 2, {"tuition": -1}, "tuition", "negative money (-1)"),
+    (
+        "persons",
+        2,
+        {"person_id": "150422196001020103"},
+        "person_id",
+        "bad GB 11643 check character ('3', expected '0')",
+    ),
+    (
+        "persons",
+        2,
+        {"person_id": "15042219600102010x"},
+        "person_id",
+        (
+            "malformed ID ('15042219600102010x': need 17 digits and a check character 0-9 "
+            "or upper-case X)"
+        ),
+    ),
+    (
+        "persons",
+        2,
+        {"person_id": "1504221960010201"},
+        "person_id",
+        (
+            "malformed ID ('1504221960010201': need 17 digits and a check character 0-9 "
+            "or upper-case X)"
+        ),
+    ),
+    (
+        "persons",
+        2,
+        {"birth_date": dt.date(1960, 1, 3)},
+        "person_id",
+        "ID and birth_date disagree (ID says 19600102, birth_date 1960-01-03)",
+    ),
+    ("persons", 2, {"birth_date": None}, "birth_date", NULL),
+    # supporters (row 1 = the supporter of HH001)
+    ("supporters", 1, {"health": 7}, "health", "health outside 1..6 (7)"),
+    (
+        "supporters",
+        1,
+        {"employment_sector": "army"},
+        "employment_sector",
+        "unknown enum value ('army'; allowed public|enterprise|self_employed|flexible|farming|none)",
+    ),
+    (
+        "supporters",
+        1,
+        {"exempt_reason": "retired"},
+        "exempt_reason",
+        (
+            "unknown enum value ('retired'; allowed none|dibao|serious_illness|severe_disability|"
+            "imprisoned|student)"
+        ),
+    ),
+    ("supporters", 1, {"supported_count": 0}, "supported_count", "supported_count below 1 (0)"),
+    ("supporters", 1, {"supported_count": None}, "supported_count", NULL),
+    (
+        "supporters",
+        1,
+        {"birth_date": dt.date(1985, 6, 2)},
+        "supporter_id",
+        "ID and birth_date disagree (ID says 19850502, birth_date 1985-06-02)",
+    ),
+    # source tables (row 1 = a record of the head of HH001)
+    (
+        "tax_income",
+        1,
+        {"income_type": "bonus"},
+        "income_type",
+        f"unknown enum value (person {P}; 'bonus'; allowed wage|labour|business|interest|rental|other)",
+    ),
+    ("tax_income", 1, {"amount": -1}, "amount", f"negative money (person {P}; -1)"),
+    ("tax_income", 1, {"record_id": None}, "record_id", f"{NULL} (person {P})"),
+    (
+        "business_registration",
+        1,
+        {"role": "owner"},
+        "role",
+        f"unknown enum value (person {P}; 'owner'; allowed self_employed|legal_rep|shareholder)",
+    ),
+    (
+        "business_registration",
+        1,
+        {"annual_turnover": -1},
+        "annual_turnover",
+        f"negative money (person {P}; -1)",
+    ),
+    (
+        "business_registration",
+        1,
+        {"employees": -1},
+        "employees",
+        f"negative count (person {P}; -1)",
+    ),
+    (
+        "bank",
+        1,
+        {"product": "gold"},
+        "product",
+        f"unknown enum value (person {P}; 'gold'; allowed deposit|wealth|securities|fund|insurance)",
+    ),
+    ("bank", 1, {"balance": -1}, "balance", f"negative money (person {P}; -1)"),
+    ("bank", 1, {"interest": -2}, "interest", f"negative money (person {P}; -2)"),
+    ("bank", 1, {"institution": None}, "institution", f"{NULL} (person {P})"),
+    (
+        "vehicle",
+        1,
+        {"vehicle_type": "boat"},
+        "vehicle_type",
+        f"unknown enum value (person {P}; 'boat'; allowed car|truck|motorcycle|agricultural|mobility)",
+    ),
+    ("vehicle", 1, {"value": -1}, "value", f"negative money (person {P}; -1)"),
+    ("vehicle", 1, {"registered_on": None}, "registered_on", f"{NULL} (person {P})"),
+    (
+        "property",
+        1,
+        {"use": "farm"},
+        "use",
+        (
+            f"unknown enum value (person {P}; 'farm'; allowed residential|commercial|office|"
+            "industrial|other)"
+        ),
+    ),
+    ("property", 1, {"area": -1}, "area", f"negative area (person {P}; -1)"),
+    ("property", 1, {"share": 0}, "share", f"share outside 1..1000 (person {P}; 0)"),
+    ("property", 1, {"share": 1001}, "share", f"share outside 1..1000 (person {P}; 1001)"),
+    (
+        "property",
+        1,
+        {"acquisition": "theft"},
+        "acquisition",
+        (
+            f"unknown enum value (person {P}; 'theft'; allowed purchase|self_built|inheritance|"
+            "resettlement|gift)"
+        ),
+    ),
+    (
+        "property",
+        1,
+        {"disposed_on": dt.date(2009, 12, 31)},
+        "disposed_on",
+        f"disposed before acquired (person {P}; acquired_on 2010-01-01, disposed_on 2009-12-31)",
+    ),
+    ("property", 1, {"rental_income": -1}, "rental_income", f"negative money (person {P}; -1)"),
+    ("property", 1, {"acquired_on": None}, "acquired_on", f"{NULL} (person {P})"),
+    (
+        "social_insurance",
+        1,
+        {"record_type": "bonus"},
+        "record_type",
+        (
+            f"unknown enum value (person {P}; 'bonus'; allowed pension_benefit|unemployment_benefit|"
+            "injury_benefit|pension_contribution|medical_settlement|employment)"
+        ),
+    ),
+    ("social_insurance", 1, {"amount": -1}, "amount", f"negative money (person {P}; -1)"),
+    ("social_insurance", 1, {"reimbursed": -1}, "reimbursed", f"negative money (person {P}; -1)"),
+    (
+        "social_insurance",
+        1,
+        {"scheme": "private"},
+        "scheme",
+        f"unknown enum value (person {P}; 'private'; allowed employee|resident|none)",
+    ),
+    (
+        "social_insurance",
+        1,
+        {"employer_type": ""},
+        "employer_type",
+        f"unknown enum value (person {P}; ''; allowed government|public_institution|enterprise|none)",
+    ),
+]
+KEY_COLUMNS = {"households": "household_id", "persons": "person_id", "supporters": "supporter_id"}
+
+
+@pytest.mark.parametrize(
+    "table,row,changes,column,problem",
+    CASES,
+    ids=[f"{c[0]}.{'+'.join(c[2])}={next(iter(c[2].values()))!r}" for c in CASES],
+)
+def test_one_broken_field_rejects_exactly_its_household(table, row, changes, column, problem):
+    rows = valid_rows()
+    rows[table][row].update(changes)
+    v = validate(tables_of(rows), FakeLibrary())
+    broken = rows[table][row]
+    key = broken[KEY_COLUMNS.get(table, "record_id")]
+    key = key if key is not None else f"(row {row + 1})"
+    problem = problem.replace(P, str(broken.get("person_id")))
+    assert rejected(v) == {"HH001": [[f"{table}.{column} record={key}: {problem}"]]}
+    assert v.engine_input.households["household_id"].to_pylist() == ["HH000", "HH002"]
+    assert_accounting(v)
+
+
+def test_the_fixtures_exercise_every_enum_and_every_sign_rule():
+    from meanstest import validate as mv
+
+    broken = {(t, c) for t, _, _, c, p in CASES if "enum" in p or "negative" in p}
+    for name, cols in schema.TABLES.items():
+        for col in cols:
+            if col.enum:
+                assert (name, col.name) in broken, (name, col.name)
+    for name, cols in {**mv.MONEY, **mv.COUNTS}.items():
+        for col in cols:
+            assert (name, col) in broken, (name, col)
+
+
+def test_null_household_id_is_keyed_by_row():
+    rows = valid_rows()
+    rows["households"][1]["household_id"] = None
+    v = validate(tables_of(rows), FakeLibrary())
+    assert v.rejects.to_pylist() == [
+        {"household_id": None, "reasons": [f"households.household_id record=(row 2): {NULL}"]}
+    ]
+    assert v.orphan_rows == 3  # the two members and the supporter of the former HH001
+    assert v.unmatched_source_rows == 6  # the head's records now match nobody
+    assert_accounting(v)
+
+
+def test_null_person_id_is_keyed_by_row():
+    rows = valid_rows()
+    rows["persons"][2]["person_id"] = None
+    v = validate(tables_of(rows), FakeLibrary())
+    assert rejected(v) == {"HH001": [[f"persons.person_id record=(row 3): {NULL}"]]}
+
+
+def test_bad_birth_date_in_the_id():
+    rows = valid_rows()
+    body = "15042219600231010"
+    rows["persons"][2]["person_id"] = body + ids.check_character(body)
+    v = validate(tables_of(rows), FakeLibrary())
+    value = rows["persons"][2]["person_id"]
+    assert rejected(v) == {
+        "HH001": [
+            [
+                (
+                    f"persons.person_id record={value}: bad birth date in ID "
+                    f"({value!r}: 19600231 is not a date)"
+                )
+            ]
+        ]
+    }
+
+
+def test_bad_supporter_id():
+    rows = valid_rows()
+    good = rows["supporters"][1]["supporter_id"]
+    wrong = "0" if good[-1] != "0" else "1"
+    rows["supporters"][1]["supporter_id"] = good[:17] + wrong
+    v = validate(tables_of(rows), FakeLibrary())
+    assert rejected(v) == {
+        "HH001": [
+            [
+                (
+                    f"supporters.supporter_id record={good[:17] + wrong}: "
+                    f"bad GB 11643 check character ({wrong!r}, expected {good[-1]!r})"
+                )
+            ]
+        ]
+    }
+
+
+def test_a_source_row_with_a_bad_id_matches_nobody_and_is_only_counted():
+    rows = valid_rows()
+    rows["bank"][1]["person_id"] = "15042219600102010x"
+    v = validate(tables_of(rows), FakeLibrary())
+    assert v.rejects.num_rows == 0
+    assert v.unmatched_source_rows == 1
+
+
+def test_a_bad_id_shared_by_a_member_and_a_source_row_is_reported_on_both():
+    rows = valid_rows()
+    bad = "15042219600102010x"
+    rows["persons"][2]["person_id"] = bad
+    rows["tax_income"][1]["person_id"] = bad
+    v = validate(tables_of(rows), FakeLibrary())
+    problem = f"malformed ID ({bad!r}: need 17 digits and a check character 0-9 or upper-case X)"
+    assert rejected(v) == {
+        "HH001": [
+            [
+                f"persons.person_id record={bad}: {problem}",
+                f"tax_income.person_id record=TAX1: {problem}",
+            ]
+        ]
+    }
+
+
+def test_no_members():
+    rows = valid_rows()
+    rows["persons"] = [p for p in rows["persons"] if p["household_id"] != "HH001"]
+    v = validate(tables_of(rows), FakeLibrary())
+    assert rejected(v) == {
+        "HH001": [["persons.household_id record=HH001: household has no members"]]
+    }
+    assert v.unmatched_source_rows == 6
+
+
+def test_same_person_twice_as_members():
+    rows = valid_rows()
+    head = rows["persons"][2]
+    rows["persons"][3].update(person_id=head["person_id"], birth_date=head["birth_date"])
+    v = validate(tables_of(rows), FakeLibrary())
+    assert rejected(v) == {
+        "HH001": [
+            [
+                (
+                    f"persons.person_id record={head['person_id']}: same person twice in one "
+                    "household (2 member rows)"
+                )
+            ]
+        ]
+    }
+
+
+def test_same_person_as_member_and_supporter():
+    rows = valid_rows()
+    head = rows["persons"][2]
+    rows["supporters"][1].update(supporter_id=head["person_id"], birth_date=head["birth_date"])
+    v = validate(tables_of(rows), FakeLibrary())
+    assert rejected(v) == {
+        "HH001": [
+            [
+                (
+                    f"persons.person_id record={head['person_id']}: same person twice in one "
+                    "household (1 member row, 1 supporter row)"
+                )
+            ]
+        ]
+    }
+
+
+def test_same_person_twice_as_supporters():
+    rows = valid_rows()
+    rows["supporters"].append(dict(rows["supporters"][1]))
+    v = validate(tables_of(rows), FakeLibrary())
+    sid = rows["supporters"][1]["supporter_id"]
+    assert rejected(v) == {
+        "HH001": [
+            [
+                (
+                    f"supporters.supporter_id record={sid}: same person twice in one household "
+                    "(2 supporter rows)"
+                )
+            ]
+        ]
+    }
+
+
+def test_duplicate_household_id_rejects_every_row_with_it():
+    rows = valid_rows()
+    rows["households"][2]["household_id"] = "HH001"
+    v = validate(tables_of(rows), FakeLibrary())
+    reason = "households.household_id record=HH001: duplicate household_id (2 rows)"
+    assert v.rejects.to_pylist() == [
+        {"household_id": "HH001", "reasons": [reason]},
+        {"household_id": "HH001", "reasons": [reason]},
+    ]
+    assert v.engine_input.households["household_id"].to_pylist() == ["HH000"]
+    assert v.orphan_rows == 3  # HH002's members and supporter
+    assert_accounting(v)
+
+
+def test_an_invalid_source_row_rejects_every_household_of_its_person():
+    rows = valid_rows()
+    head = rows["persons"][2]  # member of HH001, and now supporter of HH002 too
+    rows["supporters"][2].update(supporter_id=head["person_id"], birth_date=head["birth_date"])
+    rows["tax_income"][1]["amount"] = -1
+    v = validate(tables_of(rows), FakeLibrary())
+    reason = f"tax_income.amount record=TAX1: negative money (person {head['person_id']}; -1)"
+    assert rejected(v) == {"HH001": [[reason]], "HH002": [[reason]]}
+
+
+def test_every_reason_listed_once_in_canonical_order():
+    rows = valid_rows()
+    rows["households"][1].update(prev_benefit=-1, area="town")
+    rows["persons"][3]["health"] = 9
+    rows["persons"][2]["tuition"] = -5
+    rows["supporters"][1]["health"] = 0
+    rows["property"][1]["share"] = 0
+    rows["tax_income"][1]["amount"] = -1
+    rows["tax_income"].append(dict(rows["tax_income"][1]))  # the same bad record twice
+    v = validate(tables_of(rows), FakeLibrary())
+    head, spouse = rows["persons"][2]["person_id"], rows["persons"][3]["person_id"]
+    sid = rows["supporters"][1]["supporter_id"]
+    assert rejected(v) == {
+        "HH001": [
+            [
+                "households.area record=HH001: unknown enum value ('town'; allowed urban|rural)",
+                "households.prev_benefit record=HH001: negative money (-1)",
+                f"persons.tuition record={head}: negative money (-5)",
+                f"persons.health record={spouse}: health outside 1..6 (9)",
+                f"supporters.health record={sid}: health outside 1..6 (0)",
+                f"tax_income.amount record=TAX1: negative money (person {head}; -1)",
+                f"property.share record=property.csv:3: share outside 1..1000 (person {head}; 0)",
+            ]
+        ]
+    }
+
+
+def test_orphans_and_unmatched_source_rows_are_counted_not_rejected():
+    rows = valid_rows()
+    rows["persons"][3]["household_id"] = "HH999"  # spouse of HH001: no such household
+    rows["supporters"].append(dict(rows["supporters"][0], household_id="HH998", health=99))
+    rows["bank"].append(
+        dict(
+            rows["bank"][0],
+            person_id=resident_id(dt.date(1990, 1, 1), 1),
+            balance=-1,
+            record_id="BNK-nobody",
+        )
+    )
+    v = validate(tables_of(rows), FakeLibrary())
+    assert v.rejects.num_rows == 0
+    assert (v.orphan_rows, v.unmatched_source_rows) == (2, 1)
+    assert v.engine_input.persons.num_rows == 5
+
+
+def test_source_rows_of_orphans_only_are_unmatched():
+    rows = valid_rows()
+    for p in rows["persons"][2:4]:
+        p["household_id"] = "HH999"
+    rows["households"].pop(1)
+    rows["tax_income"][1]["amount"] = -1
+    v = validate(tables_of(rows), FakeLibrary())
+    assert v.rejects.num_rows == 0
+    assert v.unmatched_source_rows == 6
+
+
+def test_duplicates_lists_members_of_several_households_rejected_ones_included():
+    rows = valid_rows()
+    head = rows["persons"][2]
+    rows["persons"].append(dict(head, household_id="HH002", relation="parent"))
+    rows["persons"].append(dict(head, household_id="HH002", relation="parent"))
+    rows["households"][2]["prev_benefit"] = -1
+    v = validate(tables_of(rows), FakeLibrary())
+    assert v.engine_input.duplicates == {head["person_id"]: ["HH001", "HH002"]}
+    assert set(rejected(v)) == {"HH002"}  # HH002: negative money and the person twice
+    assert len(rejected(v)["HH002"][0]) == 2
+
+
+def test_supporters_are_not_duplicates():
+    rows = valid_rows()
+    rows["supporters"][2].update(
+        supporter_id=rows["persons"][2]["person_id"], birth_date=rows["persons"][2]["birth_date"]
+    )
+    v = validate(tables_of(rows), FakeLibrary())
+    assert v.engine_input.duplicates == {}
+    assert v.rejects.num_rows == 0
+
+
+def test_policies_selected_once_per_distinct_pair_and_indexed():
+    rows = valid_rows(6)
+    for i, (j, d) in enumerate(
+        [
+            ("150422", D),
+            ("150421", D),
+            ("150422", D),
+            ("150421", D),
+            ("110105", D),
+            ("150422", dt.date(2025, 1, 1)),
+        ]
+    ):
+        rows["households"][i].update(jurisdiction=j, assessment_date=d)
+    lib = FakeLibrary(pack(), pack("150400"), pack("150422", dt.date(2025, 1, 1)))
+    v = validate(tables_of(rows), lib)
+    assert sorted(lib.calls) == sorted(
+        {("150422", D), ("150421", D), ("110105", D), ("150422", dt.date(2025, 1, 1))}
+    )
+    assert set(rejected(v)) == {"HH004"}
+    packs = [p.id for p in v.engine_input.policies]
+    assert packs == ["T150422-2024", "T150400-2024", "T150422-2025"]
+    assert v.engine_input.policy_index.tolist() == [0, 1, 0, 1, 2]
+
+
+def test_programs_are_checked_against_the_households_own_pack():
+    rows = valid_rows()
+    rows["households"][1]["current_programs"] = ["medical_assistance", "medical_assistance"]
+    rows["households"][2]["current_programs"] = []
+    rows["households"][0]["jurisdiction"] = "150421"
+    rows["households"][0]["current_programs"] = ["medical_assistance"]
+    lib = FakeLibrary(pack(), pack("150400", programs={}))
+    v = validate(tables_of(rows), lib)
+    assert rejected(v) == {
+        "HH000": [
+            [
+                (
+                    "households.current_programs record=HH000: program not defined by the "
+                    "household's pack ('medical_assistance'; pack T150400-2024 defines none)"
+                )
+            ]
+        ]
+    }
+
+
+def test_current_programs_column_may_be_absent():
+    tables = valid_bundle()
+    tables["households"] = tables["households"].drop_columns(["current_programs"])
+    v = validate(tables, FakeLibrary())
+    assert v.rejects.num_rows == 0
+    assert v.engine_input.households["current_programs"].null_count == 3
+
+
+def test_missing_tables_are_empty_and_unknown_tables_refused():
+    tables = valid_bundle()
+    for name in schema.SOURCE_TABLES:
+        del tables[name]
+    v = validate(tables, FakeLibrary())
+    assert v.rejects.num_rows == 0
+    assert all(t.num_rows == 0 for t in v.engine_input.sources.values())
+    with pytest.raises(BundleError, match="unknown table"):
+        validate({"household": valid_bundle()["households"]}, FakeLibrary())
+
+
+def test_an_empty_bundle():
+    v = validate({}, FakeLibrary())
+    assert (v.households_read, v.rejects.num_rows, v.engine_input.households.num_rows) == (0, 0, 0)
+    assert v.engine_input.policy_index.tolist() == []
+
+
+def test_chunked_tables_validate_like_contiguous_ones():
+    tables = valid_bundle()
+    tables["persons"] = pa.concat_tables(
+        [tables["persons"].slice(0, 3), tables["persons"].slice(3)]
+    )
+    tables["bank"] = pa.concat_tables([tables["bank"].slice(0, 1), tables["bank"].slice(1)])
+    v = validate(tables, FakeLibrary())
+    assert v.rejects.num_rows == 0 and v.engine_input.persons.num_rows == 6
+
+
+# --------------------------------------------------------------- the example --
+
+
+def test_example_bundle_rejects_the_same_households_as_the_other_implementation():
+    from meanstest.bundle import read_bundle
+    from meanstest.policy import load_library
+
+    v = validate(read_bundle(EXAMPLE / "bundle"), load_library(EXAMPLE / "policies"))
+    expected = pq.read_table(EXAMPLE / "expected" / "rejects.parquet")
+    assert v.rejects.num_rows == expected.num_rows == 20
+    assert v.rejects["household_id"].to_pylist() == expected["household_id"].to_pylist()
+    assert len(set(expected["household_id"].to_pylist())) == 19
+    theirs = dict(zip(expected["household_id"].to_pylist(), expected["reasons"].to_pylist()))
+    ours = dict(zip(v.rejects["household_id"].to_pylist(), v.rejects["reasons"].to_pylist()))
+    for hid, reasons in theirs.items():
+        assert reasons[0] == ours[hid][0], hid  # the same first reason, word for word
+    assert_accounting(v)
+
+
+# ------------------------------------------------------------ property test --
+
+ID_COLUMNS = {"person_id", "supporter_id", "household_id"}
+
+
+def interesting(col: schema.Column):
+    t = col.type
+    options = [st.none()]
+    if pa.types.is_string(t):
+        options += [st.text(max_size=20), st.sampled_from(col.enum or ("", "x"))]
+    elif pa.types.is_integer(t):
+        low, high = -(2 ** (t.bit_width - 1)), 2 ** (t.bit_width - 1) - 1
+        options += [st.integers(low, high), st.integers(max(low, -3), min(high, 1002))]
+    elif pa.types.is_date32(t):
+        options += [st.dates(dt.date(1900, 1, 1), dt.date(2030, 12, 31))]
+    elif pa.types.is_boolean(t):
+        options += [st.booleans()]
+    elif pa.types.is_list(t):
+        options += [st.lists(st.one_of(st.none(), st.sampled_from([*PROGRAMS, "x"])), max_size=3)]
+    return st.one_of(options)
+
+
+@st.composite
+def mutations(draw):
+    name = draw(st.sampled_from(list(schema.TABLES)))
+    col = draw(st.sampled_from(schema.TABLES[name]))
+    n_rows = {"households": 4, "persons": 8, "supporters": 4}.get(name, 4)
+    row = draw(st.integers(0, n_rows - 1))
+    return name, row, col.name, draw(interesting(col))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(mutations(), min_size=1, max_size=3))
+def test_any_mutation_rejects_only_affected_households(changes):
+    rows = valid_rows(4)
+    touched: set[str] = set()
+    for name, row, column, value in changes:
+        record = rows[name][row]
+        for c in ID_COLUMNS & set(record):
+            touched.add(record[c])
+        record[column] = value
+        for c in ID_COLUMNS & set(record):
+            touched.add(record[c])
+    v = validate(tables_of(rows), FakeLibrary())
+    assert_accounting(v)
+    affected = set()
+    for h in rows["households"]:
+        people = {
+            p[k]
+            for t, k in (("persons", "person_id"), ("supporters", "supporter_id"))
+            for p in rows[t]
+            if p["household_id"] == h["household_id"]
+        }
+        if h["household_id"] in touched or people & touched:
+            affected.add(h["household_id"])
+    assert set(rejected(v)) <= affected | {None}
+    for reasons in v.rejects["reasons"].to_pylist():
+        assert reasons and len(reasons) == len(set(reasons))
+    assert v.engine_input.households.num_rows == len(v.engine_input.policy_index)
