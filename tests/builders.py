@@ -20,6 +20,18 @@ from meanstest import schema
 from meanstest.engine import EngineInput
 from meanstest.policy import Policy, digest_of
 
+
+def _example() -> Path:
+    """The shared example district beside the checkout (../shared/examples)."""
+    for root in (Path(__file__).resolve().parents[2], Path("/work")):
+        path = root / "shared" / "examples" / "district-150422"
+        if path.exists():
+            return path
+    return Path(__file__).resolve().parents[2] / "shared" / "examples" / "district-150422"
+
+
+EXAMPLE = _example()
+
 PACK_FILE = Path(__file__).resolve().parents[1] / "meanstest" / "policies" / "150422-2024.toml"
 D = dt.date(2024, 7, 1)
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

@@ -8,6 +8,7 @@ import os
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from builders import EXAMPLE
 from pyarrow import ipc
 from test_validate import valid_bundle
 
@@ -302,7 +303,7 @@ def test_write_bundle_conforms_tables(tmp_path):
 
 
 def test_the_example_bundle_reads():
-    tables = read_bundle("/work/shared/examples/district-150422/bundle")
+    tables = read_bundle(EXAMPLE / "bundle")
     assert tables["households"].num_rows == 600
     assert all(tables[n].schema == schema.arrow_schema(n) for n in schema.TABLES)
 

@@ -3,13 +3,14 @@
 import datetime as dt
 import hashlib
 
+import builders
 import pyarrow.parquet as pq
 import pytest
 
 from meanstest import schema
 from meanstest.digest import input_digests
 
-EXAMPLE = "/work/shared/examples/district-150422/bundle"
+EXAMPLE = str(builders.EXAMPLE / "bundle")
 
 
 def _field(v):

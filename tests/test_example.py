@@ -6,17 +6,15 @@ members on labour_coefficient, employment and member_income, findings as a multi
 """
 
 from collections import Counter
-from pathlib import Path
 
+import builders
 import pyarrow.parquet as pq
 import pytest
 
 from meanstest import assess
 from meanstest.policy import load_library
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "shared" / "examples" / "district-150422"
-if not EXAMPLE.exists():
-    EXAMPLE = Path("/work/shared/examples/district-150422")
+EXAMPLE = builders.EXAMPLE
 COLUMNS = [
     "status",
     "benefit",

@@ -15,6 +15,7 @@ import json
 import tomllib
 from pathlib import Path
 
+import builders
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -32,7 +33,7 @@ from meanstest.policy import (
 FIXTURES = Path(__file__).parent / "fixtures" / "policies"
 PACKAGED = Path(__file__).parent.parent / "meanstest" / "policies"
 DEFAULT_PACK = PACKAGED / "150422-2024.toml"
-SHARED_EXAMPLE = Path("/work/shared/examples/district-150422/policies/150422-2024.toml")
+SHARED_EXAMPLE = builders.EXAMPLE / "policies" / "150422-2024.toml"
 EXAMPLE_DIGEST = "88c842d8e1ef0f1f306faa52a1b728c39e768f7f1b1e9a2962a455dead927deb"
 DEFAULT_TEXT = DEFAULT_PACK.read_text(encoding="utf-8")
 

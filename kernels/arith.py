@@ -1,0 +1,110 @@
+"""RULES.md §0 in numba: rounding, saturating limits, calendar arithmetic on day numbers.
+
+Twins of `meanstest.arith` (which the reference uses); kernels import only numpy and
+numba, so the few lines are repeated here and the tests check that the two agree.
+Dates are days since 1970-01-01 (proleptic Gregorian, H. Hinnant's civil algorithms).
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+INT64_MAX = 2**63 - 1
+
+
+@njit(cache=True)
+def rhu(a, b):
+    """a/b rounded half up, a >= 0, b > 0."""
+    return (2 * a + b) // (2 * b)
+
+
+@njit(cache=True)
+def yuan(x):
+    """x fen rounded half up to a whole yuan, in fen."""
+    return rhu(x, 100) * 100
+
+
+@njit(cache=True)
+def limit_times(a, b):
+    """a × b for non-negative a, b, saturated at int64's maximum.
+
+    Only used for thresholds (limit × n, months × S × n): a threshold too large for
+    int64 is never exceeded by an int64 amount, so saturating keeps the comparison exact
+    where a pack sets a limit to "practically infinite".
+    """
+    if a == 0 or b == 0:
+        return 0
+    if a > INT64_MAX // b:
+        return INT64_MAX
+    return a * b
+
+
+@njit(cache=True)
+def limit_plus(a, b):
+    """a + b for non-negative a, b, saturated at int64's maximum (thresholds only)."""
+    if a > INT64_MAX - b:
+        return INT64_MAX
+    return a + b
+
+
+@njit(cache=True)
+def civil_from_days(z):
+    """Day number -> (year, month, day)."""
+    z = z + 719468
+    era = (z if z >= 0 else z - 146096) // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    y = yoe + era * 400 + (1 if m <= 2 else 0)
+    return y, m, d
+
+
+@njit(cache=True)
+def days_from_civil(y, m, d):
+    """(year, month, day) -> day number."""
+    y = y - (1 if m <= 2 else 0)
+    era = (y if y >= 0 else y - 399) // 400
+    yoe = y - era * 400
+    mp = m - 3 if m > 2 else m + 9
+    doy = (153 * mp + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+@njit(cache=True)
+def days_in_month(y, m):
+    if m == 2:
+        leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
+        return 29 if leap else 28
+    if m == 4 or m == 6 or m == 9 or m == 11:
+        return 30
+    return 31
+
+
+@njit(cache=True)
+def age_years(birth, on):
+    """Full years at `on` of a person born on `birth` (both day numbers)."""
+    by, bm, bd = civil_from_days(birth)
+    y, m, d = civil_from_days(on)
+    before = m < bm or (m == bm and d < bd)
+    return y - by - (1 if before else 0)
+
+
+@njit(cache=True)
+def add_months(day, months):
+    """`day` shifted by `months`, the day of month clamped to the month's end."""
+    y, m, d = civil_from_days(day)
+    total = y * 12 + (m - 1) + months
+    y2 = total // 12
+    m2 = total - y2 * 12 + 1
+    dim = days_in_month(y2, m2)
+    return days_from_civil(y2, m2, min(dim, d))
+
+
+@njit(cache=True)
+def within_months(day, on, months):
+    """ "Within N months before D": add_months(D, -N) < day <= D."""
+    return add_months(on, -months) < day <= on

@@ -1,0 +1,268 @@
+"""The array layout the kernels read and write: column numbers, parameter slots, groups.
+
+Assembly (`meanstest.assemble`) fills these arrays from Arrow tables and a policy pack;
+the kernels index them with the constants below, which numba folds at compile time.
+Codes of enumerations are the index of the value in the schema's enum tuple (the same
+order is spelled out here so that kernels import only numpy and numba). Dates are days
+since 1970-01-01 (int32); money is int64 fen; ratios int64 per-mille.
+
+Groups (namedtuples of numpy arrays, so a kernel takes five arguments, not fifty):
+
+- `Households`: codes int32 [H, HC_*], money int64 [H, HM_*],
+  member_off / supporter_off int64 [H + 1] (slots of household h are
+  off[h]..off[h+1]-1, persons-table order).
+- `People`: member_codes int32 [M, MC_*], member_money int64 [M, MM_*],
+  supporter_codes int32 [S, SC_*], person_ranges int64 [P, 2 * N_TABLES] (rows
+  [start, end) of a distinct person in each table's sorted rows, column 2*t, 2*t+1),
+  instance_off int64 [M, N_TABLES] (first "record instance" of a member slot: the k-th
+  row of the slot's person in table t is instance instance_off[slot, t] + k; a person
+  who is a member of two households has two slots and two sets of instances).
+- `Records`: per table, codes int32 [rows, *] and money int64 [rows, *], rows sorted by
+  (person, record_id).
+- `Pack`: params int64 [packs, N_PARAMS], program_statuses int64 [packs, max programs]
+  (bit per STATUSES index), program_requires int64 [packs, max programs]
+  (PROGRAM_REQUIRES index), program_count int64 [packs].
+- `Outputs`: household int64 [H, O_*], member int64 [M, MO_*], evidence_slot and
+  evidence_instance int64 [H, 14] (first triggering member slot / record instance per
+  veto code, -1 none), instance_vetoes int32 per table [instances] (bit v set when that
+  record instance triggers veto V(v+1) for its household), scratch int64
+  [threads, width] (per-thread workspace for distinct counting; not an output).
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+# -- enumerations (index = code), same order as meanstest.schema -----------------------
+AREAS = ("urban", "rural")
+PREV_STATUSES = ("none", "dibao", "tekun", "low_income", "phase_out")
+STUDENT_LEVELS = ("none", "preschool", "primary", "junior", "senior", "vocational", "college")
+OCCUPATIONS = ("employed", "flexible", "farming", "unemployed", "retired", "none")
+SECTORS = ("public", "enterprise", "self_employed", "flexible", "farming", "none")
+EXEMPT_REASONS = ("none", "dibao", "serious_illness", "severe_disability", "imprisoned", "student")
+INCOME_TYPES = ("wage", "labour", "business", "interest", "rental", "other")
+ROLES = ("self_employed", "legal_rep", "shareholder")
+VEHICLE_TYPES = ("car", "truck", "motorcycle", "agricultural", "mobility")
+PROPERTY_USES = ("residential", "commercial", "office", "industrial", "other")
+ACQUISITIONS = ("purchase", "self_built", "inheritance", "resettlement", "gift")
+RECORD_TYPES = (
+    "pension_benefit",
+    "unemployment_benefit",
+    "injury_benefit",
+    "pension_contribution",
+    "medical_settlement",
+    "employment",
+)
+SCHEMES = ("employee", "resident", "none")
+EMPLOYER_TYPES = ("government", "public_institution", "enterprise", "none")
+STATUSES = ("VETOED", "TEKUN", "DIBAO", "PHASE_OUT", "DIBAO_SINGLE", "LOW_INCOME", "NOT_ELIGIBLE")
+TRANSITIONS = ("NEW", "CONTINUE", "ADJUST", "PHASE_OUT", "EXIT", "NONE")
+EMPLOYMENT_BASES = ("verified", "imputed_work", "imputed_land", "none")
+PROGRAM_REQUIRES = ("any", "student", "medical", "no_home", "work_capable", "disability", "elderly")
+N_VETOES = 14
+N_UNDECLARED = 4
+N_DEPARTMENTS = 5
+
+AREA_RURAL = 1
+PREV_NONE, PREV_DIBAO, PREV_TEKUN, PREV_LOW_INCOME, PREV_PHASE_OUT = 0, 1, 2, 3, 4
+LEVEL_NONE, LEVEL_PRESCHOOL = 0, 1
+OCC_FLEXIBLE, OCC_FARMING, OCC_UNEMPLOYED, OCC_NONE = 1, 2, 3, 5
+EXEMPT_NONE = 0
+INCOME_WAGE, INCOME_LABOUR, INCOME_BUSINESS, INCOME_OTHER = 0, 1, 2, 5
+ROLE_SELF_EMPLOYED = 0
+USE_RESIDENTIAL, USE_OTHER = 0, 4
+ACQ_PURCHASE = 0
+RT_PENSION_CONTRIBUTION, RT_MEDICAL, RT_EMPLOYMENT = 3, 4, 5
+SCHEME_RESIDENT = 1
+EMPLOYER_GOVERNMENT, EMPLOYER_PUBLIC_INSTITUTION = 0, 1
+(ST_VETOED, ST_TEKUN, ST_DIBAO, ST_PHASE_OUT, ST_DIBAO_SINGLE, ST_LOW_INCOME, ST_NOT_ELIGIBLE) = (
+    range(7)
+)
+TR_NEW, TR_CONTINUE, TR_ADJUST, TR_PHASE_OUT, TR_EXIT, TR_NONE = range(6)
+BASIS_VERIFIED, BASIS_IMPUTED_WORK, BASIS_IMPUTED_LAND, BASIS_NONE = range(4)
+(REQ_ANY, REQ_STUDENT, REQ_MEDICAL, REQ_NO_HOME, REQ_WORK_CAPABLE, REQ_DISABILITY, REQ_ELDERLY) = (
+    range(7)
+)
+NOT_DISPOSED = 2**31 - 1  # disposed_on null: never "disposed within", always "> D"
+NULL = -1  # a declared_* value that is not declared
+
+# -- source tables (order of meanstest.schema.SOURCE_TABLES) ---------------------------
+TAX, BUSINESS, BANK, VEHICLE, PROPERTY, SOCIAL = range(6)
+N_TABLES = 6
+
+# -- households -------------------------------------------------------------------------
+HC_DATE, HC_AREA, HC_CONSENT, HC_CHECKED, HC_PREV_STATUS, HC_PACK = 0, 1, 2, 3, 8, 9
+N_HC = 10  # HC_CHECKED .. HC_CHECKED+4: tax, bank, vehicle, housing, social_insurance
+(
+    HM_DECLARED_INCOME,
+    HM_DECLARED_VEHICLES,
+    HM_DECLARED_PROPERTIES,
+    HM_DECLARED_ASSETS,
+    HM_PREV_BENEFIT,
+    HM_CURRENT_PROGRAMS,
+) = range(6)
+N_HM = 6
+
+# -- members and supporters -------------------------------------------------------------
+MC_PERSON, MC_BIRTH, MC_HEALTH, MC_STUDENT, MC_OCCUPATION, MC_REFUSED = range(6)
+N_MC = 6
+MM_TUITION = 0
+N_MM = 1
+SC_PERSON, SC_BIRTH, SC_HEALTH, SC_SECTOR, SC_EXEMPT, SC_COUNT = range(6)
+N_SC = 6
+
+# -- source record columns ---------------------------------------------------------------
+TC_INCOME_TYPE = 0  # tax_income codes
+TM_AMOUNT = 0
+KM_BALANCE, KM_INTEREST = 0, 1  # bank money
+BC_ROLE, BC_EMPLOYEES = 0, 1  # business_registration codes
+BM_TURNOVER = 0
+VC_PLATE, VC_TYPE, VC_REGISTERED = 0, 1, 2  # vehicle codes (plate: code of distinct plate)
+VM_VALUE = 0
+PC_PROPERTY, PC_USE, PC_SHARE, PC_ACQUIRED, PC_ACQUISITION, PC_DISPOSED = range(6)
+PM_AREA, PM_RENTAL = 0, 1
+SIC_RECORD_TYPE, SIC_SCHEME, SIC_EMPLOYER = 0, 1, 2
+SIM_AMOUNT, SIM_REIMBURSED = 0, 1
+
+# -- policy parameters (POLICY.md), one int64 row per pack --------------------------------
+# fmt: off
+_names = [
+    "dibao_urban", "dibao_rural", "low_income_ratio", "tekun_ratio",
+    "min_wage_monthly", "work_months", "rural_income_annual", "land_ratio",
+    *[f"age_bands[{i}]" for i in range(4)],
+    *[f"labour_coefficient[{h}][{b}]" for h in range(6) for b in range(5)],
+    "student_levels_without_labour (bit per STUDENT_LEVELS)",
+    "counted_transfers (bit per RECORD_TYPES 0..2)",
+    *[f"sector_ratio.{s}" for s in SECTORS],
+    "elevated_bonus", "cap_ratio", "supporter_asset_limit",
+    "medical_cap", *[f"tuition_cap.{s} (0 = absent)" for s in STUDENT_LEVELS],
+    "pension_contribution_cap",
+    "veto.enabled (bit v-1 for Vv)", "vehicle_types (bit per VEHICLE_TYPES)",
+    "vehicle_value_limit", "max_vehicles", "max_residential_properties",
+    "residential_area_per_capita_limit", "financial_asset_months", "business_turnover_limit",
+    "insurance_grade_limit", "recent_purchase_months", "recent_transfer_months",
+    "recent_vehicle_months", "refused_work_min_coefficient", "refused_work_min_count",
+    "declaration_tolerance_ratio", "declaration_tolerance_abs",
+    "asset_declaration_tolerance_abs",
+    "addons.elderly_70", "addons.severe_disability", "addons.serious_illness",
+    "addons.child_under_16",
+    "phaseout.months", "circle3_ratio", "circle4_ratio",
+    "member_cap", "income_max", "asset_max", "age_70", "age_60", "age_child",
+    *[f"health_points[{i}]" for i in range(6)],
+    *[f"student_points.{s} (0 = absent)" for s in STUDENT_LEVELS],
+    "extra_property_penalty", "vehicle_penalty", "asset_penalty", "asset_penalty_months",
+]
+# fmt: on
+PARAM_NAMES = tuple(_names)
+N_PARAMS = len(PARAM_NAMES)
+_at = {n: i for i, n in enumerate(PARAM_NAMES)}
+P_DIBAO_URBAN = _at["dibao_urban"]
+P_LOW_INCOME_RATIO = _at["low_income_ratio"]
+P_TEKUN_RATIO = _at["tekun_ratio"]
+P_MIN_WAGE = _at["min_wage_monthly"]
+P_WORK_MONTHS = _at["work_months"]
+P_RURAL_INCOME = _at["rural_income_annual"]
+P_LAND_RATIO = _at["land_ratio"]
+P_AGE_BANDS = _at["age_bands[0]"]
+P_LABOUR = _at["labour_coefficient[0][0]"]
+P_NO_LABOUR_LEVELS = _at["student_levels_without_labour (bit per STUDENT_LEVELS)"]
+P_COUNTED_TRANSFERS = _at["counted_transfers (bit per RECORD_TYPES 0..2)"]
+P_SECTOR_RATIO = _at["sector_ratio.public"]
+P_ELEVATED_BONUS = _at["elevated_bonus"]
+P_CAP_RATIO = _at["cap_ratio"]
+P_SUPPORTER_ASSET_LIMIT = _at["supporter_asset_limit"]
+P_MEDICAL_CAP = _at["medical_cap"]
+P_TUITION_CAP = _at["tuition_cap.none (0 = absent)"]
+P_PENSION_CAP = _at["pension_contribution_cap"]
+P_VETO_ENABLED = _at["veto.enabled (bit v-1 for Vv)"]
+P_VEHICLE_TYPES = _at["vehicle_types (bit per VEHICLE_TYPES)"]
+P_VEHICLE_VALUE_LIMIT = _at["vehicle_value_limit"]
+P_MAX_VEHICLES = _at["max_vehicles"]
+P_MAX_RESIDENTIAL = _at["max_residential_properties"]
+P_AREA_LIMIT = _at["residential_area_per_capita_limit"]
+P_ASSET_MONTHS = _at["financial_asset_months"]
+P_TURNOVER_LIMIT = _at["business_turnover_limit"]
+P_INSURANCE_GRADE_LIMIT = _at["insurance_grade_limit"]
+P_RECENT_PURCHASE = _at["recent_purchase_months"]
+P_RECENT_TRANSFER = _at["recent_transfer_months"]
+P_RECENT_VEHICLE = _at["recent_vehicle_months"]
+P_REFUSED_COEFFICIENT = _at["refused_work_min_coefficient"]
+P_REFUSED_COUNT = _at["refused_work_min_count"]
+P_DECLARATION_RATIO = _at["declaration_tolerance_ratio"]
+P_DECLARATION_ABS = _at["declaration_tolerance_abs"]
+P_ASSET_DECLARATION_ABS = _at["asset_declaration_tolerance_abs"]
+P_ADDON_ELDERLY = _at["addons.elderly_70"]
+P_ADDON_SEVERE = _at["addons.severe_disability"]
+P_ADDON_SERIOUS = _at["addons.serious_illness"]
+P_ADDON_CHILD = _at["addons.child_under_16"]
+P_PHASEOUT_MONTHS = _at["phaseout.months"]
+P_CIRCLE3 = _at["circle3_ratio"]
+P_CIRCLE4 = _at["circle4_ratio"]
+P_MEMBER_CAP = _at["member_cap"]
+P_INCOME_MAX = _at["income_max"]
+P_ASSET_MAX = _at["asset_max"]
+P_AGE_70 = _at["age_70"]
+P_AGE_60 = _at["age_60"]
+P_AGE_CHILD = _at["age_child"]
+P_HEALTH_POINTS = _at["health_points[0]"]
+P_STUDENT_POINTS = _at["student_points.none (0 = absent)"]
+P_EXTRA_PROPERTY_PENALTY = _at["extra_property_penalty"]
+P_VEHICLE_PENALTY = _at["vehicle_penalty"]
+P_ASSET_PENALTY = _at["asset_penalty"]
+P_ASSET_PENALTY_MONTHS = _at["asset_penalty_months"]
+del _at, _names
+
+# -- outputs -----------------------------------------------------------------------------
+(
+    O_STATUS,
+    O_BENEFIT,
+    O_PHASEOUT,
+    O_PCI,
+    O_STANDARD,
+    O_GROSS,
+    O_MEDICAL,
+    O_EDUCATION,
+    O_PENSION,
+    O_NET,
+    O_ASSETS,
+    O_CIRCLE,
+    O_TRANSITION,
+    O_VETOES,
+    O_INDEX,
+    O_NOT_CHECKED,
+    O_ELIGIBLE,
+    O_UNDECLARED,
+    O_VERIFIED_MONTHLY,
+    O_INCOME_TOLERANCE,
+    O_OWNED_VEHICLES,
+    O_OWNED_PROPERTIES,
+    O_ASSET_TOLERANCE,
+) = range(23)
+N_O = 23  # O_VETOES, O_UNDECLARED, O_NOT_CHECKED, O_ELIGIBLE are bitmasks
+(
+    MO_AGE,
+    MO_COEFFICIENT,
+    MO_EMPLOYMENT,
+    MO_BASIS,
+    MO_INCOME,
+    MO_VERIFIED,
+    MO_REFUSED_WORK,
+    MO_RESIDENT_CONTRIBUTION,
+) = range(8)
+N_MO = 8  # MO_REFUSED_WORK: 1 when the member triggers V11; MO_RESIDENT_CONTRIBUTION: V08
+
+Households = namedtuple("Households", "codes money member_off supporter_off")
+People = namedtuple(
+    "People", "member_codes member_money supporter_codes person_ranges instance_off"
+)
+Records = namedtuple(
+    "Records",
+    "tax_codes tax_money business_codes business_money bank_money vehicle_codes "
+    "vehicle_money property_codes property_money social_codes social_money",
+)
+Pack = namedtuple("Pack", "params program_statuses program_requires program_count")
+Outputs = namedtuple(
+    "Outputs",
+    "household member evidence_slot evidence_instance business_vetoes bank_vetoes "
+    "vehicle_vetoes property_vetoes social_vetoes scratch",
+)

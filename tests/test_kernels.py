@@ -1,0 +1,259 @@
+"""The kernels (meanstest.fast) against the reference calculator, to the fen.
+
+- random bundles (seeded batches and hypothesis examples) under the default pack and
+  extreme ones: results, members and findings tables equal value for value;
+- the same outputs with 1 thread and with all threads;
+- the kernel wrapper refuses wrong dtypes with a TypeError naming the argument;
+- the example district's bundle against its expected outputs (one more implementation);
+- the kernels' calendar twins against meanstest.arith (RULES.md §0).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import datetime as dt
+
+import builders
+import numba
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+import strategies
+from hypothesis import HealthCheck, given, settings
+from meanstest.kernels import arith as karith
+from meanstest.kernels import assess
+
+from meanstest import arith, fast, schema
+from meanstest.assemble import assemble
+from meanstest.engine import EngineInput
+
+reference = pytest.importorskip("meanstest.reference")
+
+PACKS = strategies.packs()
+EXAMPLE = builders.EXAMPLE
+
+
+def assert_same(inp: EngineInput) -> None:
+    """fast.run(inp) == reference.run(inp), table by table, first differing row shown."""
+    want, got = reference.run(inp), fast.run(inp)
+    for name in ("results", "members", "findings"):
+        a, b = getattr(want, name), getattr(got, name)
+        assert a.schema == b.schema, name
+        if not a.equals(b):
+            rows_a, rows_b = a.to_pylist(), b.to_pylist()
+            for i, (x, y) in enumerate(zip(rows_a, rows_b)):
+                assert x == y, f"{name} row {i}"
+            assert len(rows_a) == len(rows_b), f"{name}: {len(rows_a)} != {len(rows_b)} rows"
+
+
+# (1) equality with the reference -------------------------------------------------------
+
+
+@pytest.mark.parametrize("batch", range(20))
+def test_random_batches_equal_reference(batch):
+    """20 × 500 random households, then the same again with prev_status/prev_benefit
+    taken from the first run (CONTINUE, ADJUST, PHASE_OUT): 20,000 households."""
+    inp = strategies.random_input(1000 + batch, PACKS, 500)
+    assert_same(inp)
+    assert_same(strategies.with_previous(inp, reference.run(inp).results, batch))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(strategies.engine_inputs(PACKS))
+def test_hypothesis_bundles_equal_reference(inp):
+    assert_same(inp)
+
+
+def test_every_pack_is_exercised():
+    inp = strategies.random_input(7, PACKS, 400)
+    assert set(inp.policy_index.tolist()) == set(range(len(PACKS)))
+    codes = set(fast.run(inp).findings["code"].to_pylist())
+    assert {"V01", "V02", "V04", "V11", "V13", "PROGRAM_MISSED", "PROGRAM_UNDUE"} <= codes
+
+
+def test_no_households():
+    inp = strategies.random_input(3, PACKS, 3)
+    empty = dataclasses.replace(
+        inp,
+        households=inp.households.slice(0, 0),
+        persons=inp.persons.slice(0, 0),
+        supporters=inp.supporters.slice(0, 0),
+        policy_index=np.zeros(0, np.int32),
+    )
+    assert_same(empty)
+
+
+# (2) thread count ----------------------------------------------------------------------
+
+
+def test_one_thread_and_all_threads_agree():
+    inp = strategies.random_input(99, PACKS, 3000)
+    a = assemble(inp)
+    default = numba.get_num_threads()
+    many = assess(a.households, a.people, a.records, a.pack)
+    tables = fast.run(inp)
+    try:
+        numba.set_num_threads(1)
+        one = assess(a.households, a.people, a.records, a.pack)
+        tables_one = fast.run(inp)
+    finally:
+        numba.set_num_threads(default)
+    for field in many._fields:
+        if field == "scratch":  # per-thread workspace, not an output
+            continue
+        np.testing.assert_array_equal(getattr(many, field), getattr(one, field), field)
+    for name in ("results", "members", "findings"):
+        assert getattr(tables, name).equals(getattr(tables_one, name))
+
+
+# (3) dtype discipline at the wrapper ----------------------------------------------------
+
+
+def test_wrapper_refuses_wrong_dtypes():
+    a = assemble(strategies.random_input(5, PACKS, 4))
+    hh, people, records, pack = a.households, a.people, a.records, a.pack
+    cases = [
+        ((hh._replace(codes=hh.codes.astype(np.int64)), people, records, pack), "Households.codes"),
+        (
+            (hh._replace(money=hh.money.astype(np.float64)), people, records, pack),
+            "Households.money",
+        ),
+        (
+            (
+                hh,
+                people._replace(person_ranges=people.person_ranges.astype(np.int32)),
+                records,
+                pack,
+            ),
+            "People.person_ranges",
+        ),
+        (
+            (hh, people._replace(member_codes=people.member_codes[:, :3]), records, pack),
+            "People.member_codes",
+        ),
+        (
+            (
+                hh,
+                people,
+                records._replace(vehicle_money=records.vehicle_money.astype(np.uint64)),
+                pack,
+            ),
+            "Records.vehicle_money",
+        ),
+        ((hh, people, records, pack._replace(params=pack.params.astype(np.int32))), "Pack.params"),
+        ((hh, people, records, pack._replace(program_count=[1])), "Pack.program_count"),
+        ((tuple(hh), people, records, pack), "Households"),
+    ]
+    for args, name in cases:
+        with pytest.raises(TypeError, match=name.replace(".", r"\.")):
+            assess(*args)
+
+
+# (4) the example district ---------------------------------------------------------------
+
+
+def _read(table: str) -> pa.Table:
+    path = EXAMPLE / "bundle" / f"{table}.parquet"
+    return pq.read_table(path) if path.exists() else schema.empty_table(table)
+
+
+def example_input() -> tuple[EngineInput, dict[str, pa.Table]]:
+    tables = {t: _read(t) for t in schema.TABLES}
+    expected = {
+        t: pq.read_table(EXAMPLE / "expected" / f"{t}.parquet")
+        for t in ("results", "members", "findings")
+    }
+    ids = expected["results"]["household_id"]
+    persons = tables["persons"]
+    homes: dict[str, set] = collections.defaultdict(set)
+    for pid, hid in zip(persons["person_id"].to_pylist(), persons["household_id"].to_pylist()):
+        homes[pid].add(hid)
+    households = tables["households"].filter(pc.is_in(tables["households"]["household_id"], ids))
+    inp = EngineInput(
+        households=households,
+        persons=persons.filter(pc.is_in(persons["household_id"], ids)),
+        supporters=tables["supporters"].filter(pc.is_in(tables["supporters"]["household_id"], ids)),
+        sources={t: tables[t] for t in schema.SOURCE_TABLES},
+        policies=[strategies.make_policy(strategies.default_params())],
+        policy_index=np.zeros(households.num_rows, np.int32),
+        duplicates={p: sorted(h) for p, h in homes.items() if len(h) > 1},
+    )
+    return inp, expected
+
+
+RESULT_COLUMNS = (
+    "status",
+    "benefit",
+    "pci",
+    "gross_income",
+    "medical",
+    "education",
+    "pension",
+    "net_income",
+    "financial_assets",
+    "circle",
+    "transition",
+    "vetoes",
+    "difficulty_index",
+    "provisional",
+    "eligible_programs",
+)
+
+
+def test_example_bundle_matches_expected_outputs():
+    inp, expected = example_input()
+    out = fast.run(inp)
+    want = {r["household_id"]: r for r in expected["results"].to_pylist()}
+    assert out.results.num_rows == len(want)
+    for row in out.results.to_pylist():
+        exp = want[row["household_id"]]
+        assert {c: row[c] for c in RESULT_COLUMNS} == {c: exp[c] for c in RESULT_COLUMNS}, row[
+            "household_id"
+        ]
+    members = {(r["household_id"], r["person_id"]): r for r in expected["members"].to_pylist()}
+    assert out.members.num_rows == len(members)
+    for row in out.members.to_pylist():
+        exp = members[(row["household_id"], row["person_id"])]
+        for c in ("labour_coefficient", "employment", "member_income"):
+            assert row[c] == exp[c], (row["household_id"], row["person_id"], c)
+
+    def multiset(t):
+        return collections.Counter(zip(t["household_id"].to_pylist(), t["code"].to_pylist()))
+
+    assert multiset(out.findings) == multiset(expected["findings"])
+    assert_same(inp)
+
+
+# §0 calendar twins -----------------------------------------------------------------------
+
+
+def test_calendar_twins_agree_with_arith():
+    """RULES.md §0: age in full years, add_months with month-end clamping, windows."""
+    epoch = dt.date(1970, 1, 1)
+    rng = np.random.default_rng(0)
+    days = [
+        dt.date(2024, 2, 29),
+        dt.date(2024, 3, 31),
+        dt.date(2023, 3, 1),
+        dt.date(1900, 2, 28),
+        dt.date(2000, 2, 29),
+        dt.date(1969, 12, 31),
+    ]
+    days += [epoch + dt.timedelta(days=int(x)) for x in rng.integers(-40000, 40000, 300)]
+    for d in days:
+        z = (d - epoch).days
+        assert karith.civil_from_days(z) == (d.year, d.month, d.day)
+        assert karith.days_from_civil(d.year, d.month, d.day) == z
+        for k in (-25, -24, -12, -1, 0, 1, 13):
+            assert karith.add_months(z, k) == (arith.add_months(d, k) - epoch).days
+        for b in days[:8]:
+            assert karith.age_years((b - epoch).days, z) == arith.age(b, d)
+        for months in (0, 1, 12):
+            for delta in (-1, 0, 1):
+                e = arith.add_months(d, -months) + dt.timedelta(days=delta)
+                assert karith.within_months((e - epoch).days, z, months) == (
+                    arith.within_months(e, d, months)
+                )
