@@ -9,8 +9,15 @@ import time
 class Progress:
     """Households done, rate and ETA, written to `stream` (stderr by default)."""
 
-    def __init__(self, total: int, label: str = "households", *, quiet: bool = False,
-                 stream=None, interval: float = 5.0) -> None:
+    def __init__(
+        self,
+        total: int,
+        label: str = "households",
+        *,
+        quiet: bool = False,
+        stream=None,
+        interval: float = 5.0,
+    ) -> None:
         self.total, self.label, self.quiet = total, label, quiet
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
@@ -29,7 +36,7 @@ class Progress:
         rate = done / elapsed
         eta = (self.total - done) / rate if rate > 0 else float("inf")
         eta_text = f"{eta:,.0f} s" if eta != float("inf") else "?"
-        text = (f"{done:,}/{self.total:,} {self.label}  {rate:,.0f}/s  ETA {eta_text}")
+        text = f"{done:,}/{self.total:,} {self.label}  {rate:,.0f}/s  ETA {eta_text}"
         if self.tty:
             width = 30
             filled = int(width * done / self.total) if self.total else width

@@ -65,8 +65,12 @@ def pack(**changes) -> Policy:
         params[section][key] = value
     p = params["policy"]
     return Policy(
-        p["id"], p["jurisdiction"], p["name"], dt.date.fromisoformat(p["effective_from"]),
-        params, digest_of(params),
+        p["id"],
+        p["jurisdiction"],
+        p["name"],
+        dt.date.fromisoformat(p["effective_from"]),
+        params,
+        digest_of(params),
     )
 
 
@@ -102,13 +106,29 @@ _RECORD_DEFAULTS = {
     "tax_income": {"income_type": "wage", "amount": 0},
     "business_registration": {"role": "self_employed", "annual_turnover": 0, "employees": 0},
     "bank": {"institution": "农村信用合作联社", "product": "deposit", "balance": 0, "interest": 0},
-    "vehicle": {"plate": "蒙D00001", "vehicle_type": "car", "value": 0,
-                "registered_on": dt.date(2015, 1, 1)},
-    "property": {"property_id": "P1", "use": "residential", "area": 4000, "share": 1000,
-                 "acquired_on": dt.date(2005, 1, 1), "acquisition": "self_built",
-                 "disposed_on": None, "rental_income": 0},
-    "social_insurance": {"record_type": "pension_contribution", "amount": 0, "reimbursed": 0,
-                         "scheme": "resident", "employer_type": "none"},
+    "vehicle": {
+        "plate": "蒙D00001",
+        "vehicle_type": "car",
+        "value": 0,
+        "registered_on": dt.date(2015, 1, 1),
+    },
+    "property": {
+        "property_id": "P1",
+        "use": "residential",
+        "area": 4000,
+        "share": 1000,
+        "acquired_on": dt.date(2005, 1, 1),
+        "acquisition": "self_built",
+        "disposed_on": None,
+        "rental_income": 0,
+    },
+    "social_insurance": {
+        "record_type": "pension_contribution",
+        "amount": 0,
+        "reimbursed": 0,
+        "scheme": "resident",
+        "employer_type": "none",
+    },
 }
 
 
@@ -151,7 +171,10 @@ def engine_input(households, members, supporters=(), records=(), policies=None, 
         pa.Table.from_pylist(list(households), schema=schema.arrow_schema("households")),
         pa.Table.from_pylist(list(members), schema=schema.arrow_schema("persons")),
         pa.Table.from_pylist(list(supporters), schema=schema.arrow_schema("supporters")),
-        {t: pa.Table.from_pylist(rows, schema=schema.arrow_schema(t)) for t, rows in sources.items()},
+        {
+            t: pa.Table.from_pylist(rows, schema=schema.arrow_schema(t))
+            for t, rows in sources.items()
+        },
         policies,
         index,
         duplicates or {},

@@ -10,8 +10,14 @@ def test_worked_example(engine):
     spouse = person(dt.date(1981, 11, 2), relation="spouse", health=4, occupation="flexible")
     son = person(dt.date(2007, 9, 1), relation="child", student_level="senior", tuition=450000)
     records = [
-        record("social_insurance", spouse, record_type="medical_settlement",
-               amount=3000000, reimbursed=1800000, scheme="none"),
+        record(
+            "social_insurance",
+            spouse,
+            record_type="medical_settlement",
+            amount=3000000,
+            reimbursed=1800000,
+            scheme="none",
+        ),
         record("bank", head, balance=800000, interest=12000),
     ]
     result, members, findings = assess_case(engine, [head, spouse, son], records=records)
@@ -30,6 +36,8 @@ def test_worked_example(engine):
     # §11: medical > 0, a student, no home owned; nobody work-capable (c ≥ 500 and out of
     # work): the spouse (flexible) has c = 300 and the head farms.
     assert result["eligible_programs"] == [
-        "education_assistance", "housing_assistance", "medical_assistance",
+        "education_assistance",
+        "housing_assistance",
+        "medical_assistance",
     ]
     assert sorted(f["detail"] for f in findings) == sorted(result["eligible_programs"])

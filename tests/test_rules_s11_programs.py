@@ -40,21 +40,26 @@ def test_work_capable_and_student(engine):  # §11 work_capable, student
 
 
 def test_missed_and_undue_findings(engine):  # §11 漏救 / 错救, one per program
-    eligible, routing = _route(engine, [person(ELDER)],
-                               current_programs=["elderly_subsidy", "elderly_subsidy"])
+    eligible, routing = _route(
+        engine, [person(ELDER)], current_programs=["elderly_subsidy", "elderly_subsidy"]
+    )
     assert eligible == ["housing_assistance"]
-    assert routing == [("PROGRAM_MISSED", "housing_assistance"),
-                       ("PROGRAM_UNDUE", "elderly_subsidy")]
+    assert routing == [
+        ("PROGRAM_MISSED", "housing_assistance"),
+        ("PROGRAM_UNDUE", "elderly_subsidy"),
+    ]
 
 
 def test_vetoed_households_qualify_for_nothing(engine):  # §11 not vetoed
-    eligible, routing = _route(engine, [person(ELDER)], consent_signed=False,
-                               current_programs=["housing_assistance"])
+    eligible, routing = _route(
+        engine, [person(ELDER)], consent_signed=False, current_programs=["housing_assistance"]
+    )
     assert eligible == [] and routing == [("PROGRAM_UNDUE", "housing_assistance")]
 
 
-@pytest.mark.parametrize("programs", [{}, {"housing_assistance": {"statuses": [],
-                                                                   "requires": "any"}}])
+@pytest.mark.parametrize(
+    "programs", [{}, {"housing_assistance": {"statuses": [], "requires": "any"}}]
+)
 def test_pack_without_programs_or_empty_statuses(engine, programs):  # §11
     eligible, routing = _route(engine, [person(ELDER)], policy=_with_programs(programs))
     assert eligible == [] and routing == []

@@ -14,18 +14,18 @@ def _c(engine, birth, policy=None, **kw):
 @pytest.mark.parametrize(
     "birth,health,expected",
     [
-        (dt.date(2008, 7, 2), 1, 0),       # 15 the day before the 16th birthday: c = 0
-        (dt.date(2008, 7, 1), 1, 1000),    # 16 on D: band ≤40, healthy
-        (dt.date(1984, 7, 1), 1, 1000),    # exactly 40: still band ≤40
-        (dt.date(1983, 7, 1), 1, 900),     # 41: band 41–50
-        (dt.date(1974, 7, 1), 2, 700),     # 50, chronic illness
-        (dt.date(1973, 7, 1), 3, 400),     # 51, mild disability
-        (dt.date(1968, 7, 1), 4, 100),     # 56, major chronic illness: band 56–60
-        (dt.date(1964, 7, 1), 1, 500),     # exactly 60: last bounded band
-        (dt.date(1964, 6, 30), 1, 500),    # turned 60 the day before D: still 60
-        (dt.date(1963, 7, 1), 1, 0),       # 61: above the last bound
-        (dt.date(1990, 1, 1), 5, 0),       # serious illness
-        (dt.date(1990, 1, 1), 6, 0),       # severe disability
+        (dt.date(2008, 7, 2), 1, 0),  # 15 the day before the 16th birthday: c = 0
+        (dt.date(2008, 7, 1), 1, 1000),  # 16 on D: band ≤40, healthy
+        (dt.date(1984, 7, 1), 1, 1000),  # exactly 40: still band ≤40
+        (dt.date(1983, 7, 1), 1, 900),  # 41: band 41–50
+        (dt.date(1974, 7, 1), 2, 700),  # 50, chronic illness
+        (dt.date(1973, 7, 1), 3, 400),  # 51, mild disability
+        (dt.date(1968, 7, 1), 4, 100),  # 56, major chronic illness: band 56–60
+        (dt.date(1964, 7, 1), 1, 500),  # exactly 60: last bounded band
+        (dt.date(1964, 6, 30), 1, 500),  # turned 60 the day before D: still 60
+        (dt.date(1963, 7, 1), 1, 0),  # 61: above the last bound
+        (dt.date(1990, 1, 1), 5, 0),  # serious illness
+        (dt.date(1990, 1, 1), 6, 0),  # severe disability
     ],
 )
 def test_table_cell(engine, birth, health, expected):  # §2 rule 3

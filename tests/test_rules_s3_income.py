@@ -14,8 +14,10 @@ def _member(engine, who, records=(), policy=None, **kw):
 
 def test_wage_and_labour_are_verified_employment(engine):  # §3 wage > 0
     m = person(ADULT, occupation="employed")
-    rec = [record("tax_income", m, amount=300000), record("tax_income", m, income_type="labour",
-                                                          amount=50000)]
+    rec = [
+        record("tax_income", m, amount=300000),
+        record("tax_income", m, income_type="labour", amount=50000),
+    ]
     out = _member(engine, m, rec)
     assert (out["employment"], out["employment_basis"]) == (350000, "verified")
     assert out["member_income"] == out["verified_income"] == 350000
@@ -53,15 +55,18 @@ def test_business_other_property_transfer_counted_interest_rental_tax_not(engine
         record("tax_income", m, income_type="business", amount=20000),
         record("tax_income", m, income_type="other", amount=3000),
         record("tax_income", m, income_type="interest", amount=999999),  # informational
-        record("tax_income", m, income_type="rental", amount=999999),    # informational
+        record("tax_income", m, income_type="rental", amount=999999),  # informational
         record("bank", m, balance=10, interest=400),
-        record("property", m, rental_income=10001, share=500),          # rhu(5000.5) = 5001
-        record("property", m, property_id="P2", rental_income=7777,
-               disposed_on=dt.date(2024, 1, 1)),                          # not owned at D
-        record("social_insurance", m, record_type="pension_benefit", amount=60000,
-               scheme="employee"),
-        record("social_insurance", m, record_type="unemployment_benefit", amount=5000,
-               scheme="none"),
+        record("property", m, rental_income=10001, share=500),  # rhu(5000.5) = 5001
+        record(
+            "property", m, property_id="P2", rental_income=7777, disposed_on=dt.date(2024, 1, 1)
+        ),  # not owned at D
+        record(
+            "social_insurance", m, record_type="pension_benefit", amount=60000, scheme="employee"
+        ),
+        record(
+            "social_insurance", m, record_type="unemployment_benefit", amount=5000, scheme="none"
+        ),
         record("social_insurance", m, record_type="pension_contribution", amount=8000),
     ]
     out = _member(engine, m, rec)
@@ -70,8 +75,10 @@ def test_business_other_property_transfer_counted_interest_rental_tax_not(engine
 
 def test_counted_transfers_are_a_parameter(engine):  # §3 counted_transfers
     m = person(ADULT, occupation="employed")
-    rec = [record("tax_income", m, amount=1),
-           record("social_insurance", m, record_type="injury_benefit", amount=700, scheme="none")]
+    rec = [
+        record("tax_income", m, amount=1),
+        record("social_insurance", m, record_type="injury_benefit", amount=700, scheme="none"),
+    ]
     assert _member(engine, m, rec)["member_income"] == 701
     policy = pack(imputation__counted_transfers=["pension_benefit"])
     assert _member(engine, m, rec, policy=policy)["member_income"] == 1
@@ -79,6 +86,8 @@ def test_counted_transfers_are_a_parameter(engine):  # §3 counted_transfers
 
 def test_property_acquired_after_d_earns_nothing(engine):  # §0 owned at D
     m = person(ADULT, occupation="employed")
-    rec = [record("tax_income", m, amount=1),
-           record("property", m, rental_income=5000, acquired_on=dt.date(2024, 7, 2))]
+    rec = [
+        record("tax_income", m, amount=1),
+        record("property", m, rental_income=5000, acquired_on=dt.date(2024, 7, 2)),
+    ]
     assert _member(engine, m, rec)["member_income"] == 1

@@ -64,8 +64,11 @@ def test_elevated_bonus_for_large_assets(engine, asset, elevated):  # §4 elevat
 
 def test_elevated_for_two_residential_properties(engine):  # §4 > max_residential_properties
     s = supporter(dt.date(1975, 1, 1), employment_sector="enterprise")
-    rec = [record("tax_income", s, amount=100000), record("property", s, property_id="A"),
-           record("property", s, property_id="B")]
+    rec = [
+        record("tax_income", s, amount=100000),
+        record("property", s, property_id="A"),
+        record("property", s, property_id="B"),
+    ]
     assert _gross(engine, [s], rec) == 13000
     rec[2] = record("property", s, property_id="A")  # same property twice: one distinct
     assert _gross(engine, [s], rec) == 8000

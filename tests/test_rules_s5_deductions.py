@@ -15,14 +15,34 @@ def _result(engine, members, records):
 def test_medical_out_of_pocket_per_row_and_capped(engine):  # §5 medical
     m = person(ELDER)
     rec = [
-        record("social_insurance", m, record_type="medical_settlement", amount=100, reimbursed=300,
-               scheme="none"),  # max(0, −200) = 0, not −200
-        record("social_insurance", m, record_type="medical_settlement", amount=5000,
-               reimbursed=1000, scheme="none"),
+        record(
+            "social_insurance",
+            m,
+            record_type="medical_settlement",
+            amount=100,
+            reimbursed=300,
+            scheme="none",
+        ),  # max(0, −200) = 0, not −200
+        record(
+            "social_insurance",
+            m,
+            record_type="medical_settlement",
+            amount=5000,
+            reimbursed=1000,
+            scheme="none",
+        ),
     ]
     assert _result(engine, [m], rec)["medical"] == 4000
-    rec.append(record("social_insurance", m, record_type="medical_settlement", amount=9000000,
-                      reimbursed=0, scheme="none"))
+    rec.append(
+        record(
+            "social_insurance",
+            m,
+            record_type="medical_settlement",
+            amount=9000000,
+            reimbursed=0,
+            scheme="none",
+        )
+    )
     assert _result(engine, [m], rec)["medical"] == 6000000  # medical_cap
 
 
@@ -35,19 +55,28 @@ def test_tuition_capped_per_level_and_uncapped_levels_deduct_nothing(engine):  #
 
 def test_pension_contribution_capped_per_member(engine):  # §5 pension
     a, b = person(ELDER), person(ELDER)
-    rec = [record("social_insurance", a, amount=300000), record("social_insurance", a, amount=300000),
-           record("social_insurance", b, amount=1000, scheme="employee")]
+    rec = [
+        record("social_insurance", a, amount=300000),
+        record("social_insurance", a, amount=300000),
+        record("social_insurance", b, amount=1000, scheme="employee"),
+    ]
     assert _result(engine, [a, b], rec)["pension"] == 400000 + 1000
 
 
 def test_net_income_never_negative_and_pci_rounded(engine):  # §5 N = max(0, …), pci = rhu
     m = person(ELDER, occupation="retired")
-    rec = [record("social_insurance", m, record_type="pension_benefit", amount=100006,
-                  scheme="employee")]
+    rec = [
+        record(
+            "social_insurance", m, record_type="pension_benefit", amount=100006, scheme="employee"
+        )
+    ]
     r = _result(engine, [m], rec)
     assert r["net_income"] == 100006 and r["pci"] == 8334  # 100006 / 12 = 8333.8
-    rec.append(record("social_insurance", m, record_type="medical_settlement", amount=500000,
-                      scheme="none"))
+    rec.append(
+        record(
+            "social_insurance", m, record_type="medical_settlement", amount=500000, scheme="none"
+        )
+    )
     r = _result(engine, [m], rec)
     assert r["net_income"] == 0 and r["pci"] == 0
 

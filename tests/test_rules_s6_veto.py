@@ -18,16 +18,21 @@ def test_v01_vehicle_value_over_limit(engine):
     result, found = _veto(engine, [m], [record("vehicle", m, "VEH2", value=5000001)])
     assert result["status"] == "VETOED" and result["vetoes"] == ["V01"]
     assert (found[0]["person_id"], found[0]["source"], found[0]["record_id"]) == (
-        m["person_id"], "vehicle", "VEH2")
+        m["person_id"],
+        "vehicle",
+        "VEH2",
+    )
     result, _ = _veto(engine, [m], [record("vehicle", m, value=5000000)])
     assert result["vetoes"] == []  # at the limit: not more than
 
 
 def test_v01_by_count_has_no_record_evidence(engine):
     m = person(ELDER)
-    rec = [record("vehicle", m, "A", plate="蒙D1", value=10),
-           record("vehicle", m, "B", plate="蒙D2", vehicle_type="truck", value=10),
-           record("vehicle", m, "C", plate="蒙D3", vehicle_type="motorcycle", value=10)]
+    rec = [
+        record("vehicle", m, "A", plate="蒙D1", value=10),
+        record("vehicle", m, "B", plate="蒙D2", vehicle_type="truck", value=10),
+        record("vehicle", m, "C", plate="蒙D3", vehicle_type="motorcycle", value=10),
+    ]
     result, found = _veto(engine, [m], rec)
     assert result["vetoes"] == ["V01"]
     assert found[0]["record_id"] is None and found[0]["detail"] == "records A, B"
@@ -37,7 +42,10 @@ def test_v01_by_count_has_no_record_evidence(engine):
 
 def test_v01_same_plate_twice_counts_once(engine):
     a, b = person(ELDER), person(ELDER)
-    rec = [record("vehicle", a, plate="蒙D1", value=10), record("vehicle", b, plate="蒙D1", value=10)]
+    rec = [
+        record("vehicle", a, plate="蒙D1", value=10),
+        record("vehicle", b, plate="蒙D1", value=10),
+    ]
     assert _veto(engine, [a, b], rec)[0]["vetoes"] == []
 
 
@@ -70,8 +78,9 @@ def test_v04_financial_assets(engine):
 def test_v05_business(engine):
     m = person(ELDER)
     for role in ("legal_rep", "shareholder"):
-        assert _veto(engine, [m], [record("business_registration", m, role=role)])[0][
-            "vetoes"] == ["V05"]
+        assert _veto(engine, [m], [record("business_registration", m, role=role)])[0]["vetoes"] == [
+            "V05"
+        ]
     at = record("business_registration", m, annual_turnover=10000000)
     over = record("business_registration", m, annual_turnover=10000001)
     assert _veto(engine, [m], [at])[0]["vetoes"] == []
@@ -80,23 +89,36 @@ def test_v05_business(engine):
 
 def test_v06_public_employee(engine):
     m = person(ELDER)
-    for employer, vetoed in (("government", True), ("public_institution", True),
-                             ("enterprise", False)):
-        rec = [record("social_insurance", m, record_type="employment", employer_type=employer,
-                      scheme="employee")]
+    for employer, vetoed in (
+        ("government", True),
+        ("public_institution", True),
+        ("enterprise", False),
+    ):
+        rec = [
+            record(
+                "social_insurance",
+                m,
+                record_type="employment",
+                employer_type=employer,
+                scheme="employee",
+            )
+        ]
         assert (_veto(engine, [m], rec)[0]["vetoes"] == ["V06"]) is vetoed
 
 
 def test_v07_employer(engine):
     m = person(ELDER)
-    assert _veto(engine, [m], [record("business_registration", m, employees=1)])[0][
-        "vetoes"] == ["V07"]
+    assert _veto(engine, [m], [record("business_registration", m, employees=1)])[0]["vetoes"] == [
+        "V07"
+    ]
 
 
 def test_v08_insurance_grade_sum_per_member(engine):
     a, b = person(ELDER), person(ELDER)
-    rec = [record("social_insurance", a, "S1", amount=200000),
-           record("social_insurance", b, "S2", amount=200000)]
+    rec = [
+        record("social_insurance", a, "S1", amount=200000),
+        record("social_insurance", b, "S2", amount=200000),
+    ]
     assert _veto(engine, [a, b], rec)[0]["vetoes"] == []  # each 2,000 yuan ≤ 3,000
     rec.append(record("social_insurance", b, "S3", amount=100001))
     result, found = _veto(engine, [a, b], rec)
@@ -111,8 +133,15 @@ def test_v09_recent_purchase_even_if_disposed(engine):
     edge = dt.date(2022, 7, 1)  # exactly 24 months before D: outside
     rec = [record("property", m, acquisition="purchase", acquired_on=edge)]
     assert _veto(engine, [m], rec)[0]["vetoes"] == []
-    rec = [record("property", m, acquisition="purchase", acquired_on=dt.date(2022, 7, 2),
-                  disposed_on=dt.date(2023, 1, 1))]
+    rec = [
+        record(
+            "property",
+            m,
+            acquisition="purchase",
+            acquired_on=dt.date(2022, 7, 2),
+            disposed_on=dt.date(2023, 1, 1),
+        )
+    ]
     assert _veto(engine, [m], rec)[0]["vetoes"] == ["V09", "V10"]  # the resale is V10 too
     rec = [record("property", m, acquisition="inheritance", acquired_on=dt.date(2023, 1, 1))]
     assert _veto(engine, [m], rec)[0]["vetoes"] == []
@@ -144,8 +173,9 @@ def test_v12_no_consent(engine):
 
 def test_v13_false_declaration(engine):
     m = person(ELDER)
-    result, found = _veto(engine, [m], [record("vehicle", m, vehicle_type="motorcycle")],
-                          declared_vehicles=0)
+    result, found = _veto(
+        engine, [m], [record("vehicle", m, vehicle_type="motorcycle")], declared_vehicles=0
+    )
     assert result["vetoes"] == ["V13"]
     assert found[0]["detail"] == "findings UNDECLARED_VEHICLE"
 
@@ -168,8 +198,9 @@ def test_every_triggered_veto_is_reported_in_code_order(engine):  # §6 all, not
 def test_only_enabled_vetoes_apply(engine):  # §6 veto.enabled
     m = person(ELDER)
     policy = pack(veto__enabled=["V01"])
-    result, found = _veto(engine, [m], [record("property", m, use="office")], policy=policy,
-                          consent_signed=False)
+    result, found = _veto(
+        engine, [m], [record("property", m, use="office")], policy=policy, consent_signed=False
+    )
     assert result["vetoes"] == [] and found == [] and result["status"] != "VETOED"
 
 
@@ -178,8 +209,13 @@ def test_undeclared_is_warning_when_v13_disabled(engine, disabled):  # §8 sever
     m = person(ELDER)
     codes_on = [c for c in pack().params["veto"]["enabled"] if c != disabled]
     result, _, findings = assess_case(
-        engine, [m], records=[record("bank", m, balance=200001)], declared_financial_assets=0,
-        policy=pack(veto__enabled=codes_on))
+        engine,
+        [m],
+        records=[record("bank", m, balance=200001)],
+        declared_financial_assets=0,
+        policy=pack(veto__enabled=codes_on),
+    )
     assert result["vetoes"] == []
     assert [(f["code"], f["severity"]) for f in findings if f["code"].startswith("UNDECL")] == [
-        ("UNDECLARED_ASSETS", "warning")]
+        ("UNDECLARED_ASSETS", "warning")
+    ]

@@ -11,8 +11,9 @@ ELDER = dt.date(1949, 1, 1)  # 75: c = 0, elderly_70 add-on
 def _worker(engine, wage, members=(), **kw):
     """A healthy 34-year-old earning `wage` a year, plus `members`."""
     w = person(dt.date(1990, 1, 1), occupation="employed")
-    result, _, _ = assess_case(engine, [w, *members], records=[record("tax_income", w, amount=wage)],
-                               **kw)
+    result, _, _ = assess_case(
+        engine, [w, *members], records=[record("tax_income", w, amount=wage)], **kw
+    )
     return result
 
 
@@ -53,14 +54,16 @@ def test_dibao_at_the_standard_is_not_dibao(engine):  # §7.3 pci < S strictly
 def test_phase_out(engine):  # §7.4 渐退期
     result = _worker(engine, 800000, prev_status="dibao", prev_benefit=50050)
     assert (result["status"], result["benefit"], result["phaseout_months"]) == (
-        "PHASE_OUT", 50100, 6)
+        "PHASE_OUT",
+        50100,
+        6,
+    )
     assert (result["transition"], result["circle"]) == ("PHASE_OUT", 2)
 
 
 def test_phase_out_never_twice(engine):  # §7: prev phase_out is treated like low_income
     result = _worker(engine, 800000, prev_status="phase_out", prev_benefit=50000)
-    assert (result["status"], result["benefit"], result["transition"]) == (
-        "LOW_INCOME", 0, "EXIT")
+    assert (result["status"], result["benefit"], result["transition"]) == ("LOW_INCOME", 0, "EXIT")
     assert result["phaseout_months"] == 0
 
 
@@ -68,19 +71,19 @@ def test_dibao_single_for_seriously_ill_member(engine):  # §7.4 单人保
     ill = person(dt.date(1974, 1, 1), health=5)
     result = _worker(engine, 1600000, [ill])  # pci 66,667: between S and L
     assert (result["status"], result["benefit"], result["transition"]) == (
-        "DIBAO_SINGLE", 57000, "NEW")
+        "DIBAO_SINGLE",
+        57000,
+        "NEW",
+    )
 
 
 def test_low_income_up_to_l(engine):  # §7.4 pci ≤ L = 85,500
     assert _worker(engine, 1026000)["status"] == "LOW_INCOME"  # pci = L
     result = _worker(engine, 1026012)  # pci 85,501
-    assert (result["status"], result["circle"], result["transition"]) == (
-        "NOT_ELIGIBLE", 3, "NONE")
+    assert (result["status"], result["circle"], result["transition"]) == ("NOT_ELIGIBLE", 3, "NONE")
 
 
-@pytest.mark.parametrize(
-    "wage,circle", [(1539000, 3), (1539012, 4), (2052000, 4), (2052012, 0)]
-)
+@pytest.mark.parametrize("wage,circle", [(1539000, 3), (1539012, 4), (2052000, 4), (2052012, 0)])
 def test_circles_3_and_4(engine, wage, circle):  # §7 circle bounds 128,250 / 171,000
     assert _worker(engine, wage)["circle"] == circle
 
@@ -91,16 +94,27 @@ def test_urban_standard(engine):  # §5 S by area
 
 
 def test_vetoed_household(engine):  # §7.1 VETOED: benefit 0, circle 0, EXIT from dibao
-    result, _, _ = assess_case(engine, [person(ELDER)], consent_signed=False,
-                               prev_status="dibao", prev_benefit=74100)
+    result, _, _ = assess_case(
+        engine, [person(ELDER)], consent_signed=False, prev_status="dibao", prev_benefit=74100
+    )
     assert (result["status"], result["benefit"], result["circle"], result["transition"]) == (
-        "VETOED", 0, 0, "EXIT")
+        "VETOED",
+        0,
+        0,
+        "EXIT",
+    )
 
 
 @pytest.mark.parametrize(
     "prev,prev_benefit,transition",
-    [("none", 0, "NEW"), ("low_income", 0, "NEW"), ("phase_out", 3000, "NEW"),
-     ("dibao", 74100, "CONTINUE"), ("tekun", 74100, "CONTINUE"), ("tekun", 70000, "ADJUST")],
+    [
+        ("none", 0, "NEW"),
+        ("low_income", 0, "NEW"),
+        ("phase_out", 3000, "NEW"),
+        ("dibao", 74100, "CONTINUE"),
+        ("tekun", 74100, "CONTINUE"),
+        ("tekun", 70000, "ADJUST"),
+    ],
 )
 def test_transitions_of_enrolled(engine, prev, prev_benefit, transition):  # §7 transition
     result, _, _ = assess_case(engine, [person(ELDER)], prev_status=prev, prev_benefit=prev_benefit)

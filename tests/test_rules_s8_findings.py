@@ -30,17 +30,20 @@ def test_undeclared_income_tolerance(engine):  # §8: max(rhu(d × 100‰), 10,0
 def test_undeclared_income_absolute_floor(engine):  # §8 declaration_tolerance_abs
     w = person(dt.date(1990, 1, 1), occupation="employed")
     rec = [record("tax_income", w, amount=120000)]  # 10,000 / month, declared 0
-    assert "UNDECLARED_INCOME" not in codes(_findings(engine, [w], rec,
-                                                      declared_income_monthly=0)[1])
+    assert "UNDECLARED_INCOME" not in codes(
+        _findings(engine, [w], rec, declared_income_monthly=0)[1]
+    )
 
 
 def test_undeclared_vehicle_and_property_count_distinct_owned(engine):  # §8
     m = person(ELDER)
-    rec = [record("vehicle", m, plate="A", vehicle_type="motorcycle"),
-           record("vehicle", m, plate="A", vehicle_type="motorcycle"),
-           record("vehicle", m, plate="B", registered_on=dt.date(2025, 1, 1)),  # not owned
-           record("property", m, property_id="X"),
-           record("property", m, property_id="Y", disposed_on=dt.date(2020, 1, 1))]
+    rec = [
+        record("vehicle", m, plate="A", vehicle_type="motorcycle"),
+        record("vehicle", m, plate="A", vehicle_type="motorcycle"),
+        record("vehicle", m, plate="B", registered_on=dt.date(2025, 1, 1)),  # not owned
+        record("property", m, property_id="X"),
+        record("property", m, property_id="Y", disposed_on=dt.date(2020, 1, 1)),
+    ]
     _, f = _findings(engine, [m], rec, declared_vehicles=1, declared_properties=1)
     assert "UNDECLARED_VEHICLE" not in codes(f) and "UNDECLARED_PROPERTY" not in codes(f)
     _, f = _findings(engine, [m], rec, declared_vehicles=0, declared_properties=0)
@@ -50,16 +53,23 @@ def test_undeclared_vehicle_and_property_count_distinct_owned(engine):  # §8
 def test_undeclared_assets(engine):  # §8 FA > declared + 100,000
     m = person(ELDER)
     rec = [record("bank", m, balance=300000)]
-    assert "UNDECLARED_ASSETS" not in codes(_findings(engine, [m], rec,
-                                                      declared_financial_assets=200000)[1])
-    assert "UNDECLARED_ASSETS" in codes(_findings(engine, [m], rec,
-                                                  declared_financial_assets=199999)[1])
+    assert "UNDECLARED_ASSETS" not in codes(
+        _findings(engine, [m], rec, declared_financial_assets=200000)[1]
+    )
+    assert "UNDECLARED_ASSETS" in codes(
+        _findings(engine, [m], rec, declared_financial_assets=199999)[1]
+    )
 
 
 def test_source_not_checked_marks_provisional_and_still_uses_rows(engine):  # §8
     m = person(ELDER)
-    result, f = _findings(engine, [m], [record("bank", m, balance=10**9)], checked_bank=False,
-                          checked_social_insurance=False)
+    result, f = _findings(
+        engine,
+        [m],
+        [record("bank", m, balance=10**9)],
+        checked_bank=False,
+        checked_social_insurance=False,
+    )
     assert result["provisional"] is True and result["vetoes"] == ["V04"]
     unchecked = [(x["source"], x["severity"]) for x in f if x["code"] == "SOURCE_NOT_CHECKED"]
     assert unchecked == [("bank", "warning"), ("social_insurance", "warning")]
@@ -68,11 +78,17 @@ def test_source_not_checked_marks_provisional_and_still_uses_rows(engine):  # §
 def test_duplicate_person_one_finding_per_household(engine):  # §8 DUPLICATE_PERSON
     shared = person(ELDER)
     hh = [household(household_id="H1"), household(household_id="H2")]
-    ms = [{"household_id": "H1", **shared}, {"household_id": "H2", **shared},
-          {"household_id": "H2", **person(ELDER)}]
+    ms = [
+        {"household_id": "H1", **shared},
+        {"household_id": "H2", **shared},
+        {"household_id": "H2", **person(ELDER)},
+    ]
     dups = {shared["person_id"]: ["H1", "H2"]}
     out = engine(engine_input(hh, ms, duplicates=dups))
-    found = [(f["household_id"], f["person_id"], f["detail"]) for f in out.findings.to_pylist()
-             if f["code"] == "DUPLICATE_PERSON"]
+    found = [
+        (f["household_id"], f["person_id"], f["detail"])
+        for f in out.findings.to_pylist()
+        if f["code"] == "DUPLICATE_PERSON"
+    ]
     detail = "member of households H1, H2"
     assert found == [("H1", shared["person_id"], detail), ("H2", shared["person_id"], detail)]

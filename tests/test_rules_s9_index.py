@@ -19,9 +19,12 @@ def test_index_components(engine):  # §9 age, health, student, income, asset po
     kid = person(dt.date(2010, 1, 1), student_level="junior")  # 20 + 0 (no junior points)
     col = person(dt.date(2004, 1, 1), student_level="college")  # 0 + 50
     w = person(dt.date(1990, 1, 1), occupation="employed")
-    rec = [record("tax_income", w, amount=1368000),  # pci 28,500 = S/2 → income 200
-           record("property", w, property_id="A"), record("property", w, property_id="B"),
-           record("vehicle", w, vehicle_type="motorcycle")]
+    rec = [
+        record("tax_income", w, amount=1368000),  # pci 28,500 = S/2 → income 200
+        record("property", w, property_id="A"),
+        record("property", w, property_id="B"),
+        record("vehicle", w, vehicle_type="motorcycle"),
+    ]
     result, _, _ = assess_case(engine, [old, kid, col, w], records=rec)
     assert result["pci"] == 28500
     # assets: 200 − 100 (one extra home) − 50 (a vehicle) = 50; the household is vetoed (V02)
@@ -42,6 +45,10 @@ def test_no_income_points_at_or_above_standard(engine):
 
 
 def test_rank_by_index_then_household_id():  # §9 rank; ties broken by household_id
-    results = pa.table({"household_id": ["B", "A", "C", "D"],
-                        "difficulty_index": pa.array([500, 500, 900, 10], pa.int32())})
+    results = pa.table(
+        {
+            "household_id": ["B", "A", "C", "D"],
+            "difficulty_index": pa.array([500, 500, 900, 10], pa.int32()),
+        }
+    )
     assert rank(results).to_pylist() == [3, 2, 1, 4]
