@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 import time
 
@@ -17,6 +18,11 @@ class _Parser(argparse.ArgumentParser):
         self.print_usage(sys.stderr)
         print(f"meanstest: error: {message}", file=sys.stderr)
         sys.exit(EXIT_USAGE)
+
+
+# Subcommands that live with their feature: name -> module with `HELP` (one line),
+# `add_arguments(parser)` and `run(args) -> int` (raising MeansTestError on bad input).
+FEATURES: dict[str, str] = {}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--bad-fraction", type=float, default=0.0)
     s.add_argument("--format", choices=("parquet", "arrow"), default="parquet")
+
+    for name, module in FEATURES.items():
+        feature = importlib.import_module(module)
+        feature.add_arguments(sub.add_parser(name, help=feature.HELP))
     return p
 
 
@@ -152,6 +162,8 @@ def _synth(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        if args.command in FEATURES:
+            return importlib.import_module(FEATURES[args.command]).run(args)
         return {
             "review": _review,
             "synth": _synth,
