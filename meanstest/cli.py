@@ -22,7 +22,9 @@ class _Parser(argparse.ArgumentParser):
 
 # Subcommands that live with their feature: name -> module with `HELP` (one line),
 # `add_arguments(parser)` and `run(args) -> int` (raising MeansTestError on bad input).
-FEATURES: dict[str, str] = {}
+FEATURES: dict[str, str] = {
+    "check": "meanstest.cases",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
