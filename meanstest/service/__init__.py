@@ -1,0 +1,1 @@
+"""The gRPC service (docs/service.md): `meanstest serve`, its conversions, auth and journal."""

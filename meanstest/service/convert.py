@@ -1,0 +1,302 @@
+"""Protobuf ↔ Arrow: the one place where `meanstest.v1` message types meet tables.
+
+Input: a household message carries its members, supporters and the source records of
+those people; flattening gives the bundle tables of DATA.md. Every input scalar has
+explicit presence, so an absent field is a null exactly as in a bundle and the
+pipeline's validation rejects it. What a bundle cannot hold and validation cannot see —
+a date that is not `YYYY-MM-DD`, a value outside its Arrow integer type — makes a
+*conversion reject* of that household here. The same source record carried by two
+households (a person who is a member of one and a supporter of another) is kept once:
+rows equal in every column are one department record.
+
+Output: result tables become `Result`/`Member`/`Finding`/`Reject` messages; Arrow IPC
+streams are cut into chunks no larger than the configured maximum.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from operator import attrgetter
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from meanstest import schema
+from meanstest.digest import table_lines
+from meanstest.errors import MeansTestError
+from meanstest.v1 import meanstest_pb2 as pb
+
+NESTED = ("persons", "supporters") + schema.SOURCE_TABLES
+MESSAGES = {
+    "persons": pb.Person,
+    "supporters": pb.Supporter,
+    "tax_income": pb.TaxIncome,
+    "business_registration": pb.BusinessRegistration,
+    "bank": pb.Bank,
+    "vehicle": pb.Vehicle,
+    "property": pb.Property,
+    "social_insurance": pb.SocialInsurance,
+}
+KEY = {"households": "household_id", "persons": "person_id", "supporters": "supporter_id"}
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_INT_RANGE = {pa.int8(): (-(1 << 7), (1 << 7) - 1), pa.int32(): (-(1 << 31), (1 << 31) - 1)}
+
+
+class Conversion:
+    """Flattened tables plus the households rejected while converting (id -> reasons)."""
+
+    def __init__(self, tables: dict[str, pa.Table], rejects: dict[str, list[str]], rows: int):
+        self.tables = tables
+        self.rejects = rejects
+        self.rejected_rows = rows  # households rows removed (a duplicated id counts twice)
+
+
+def _columns(table: str) -> list[schema.Column]:
+    return [c for c in schema.TABLES[table] if c.name != "household_id" or table == "households"]
+
+
+def _values(msgs: Sequence, name: str, repeated: bool) -> list:
+    if repeated:  # current_programs: a Programs message, absent = null
+        return [list(getattr(m, name).names) if m.HasField(name) else None for m in msgs]
+    get = attrgetter(name)
+    return [get(m) if m.HasField(name) else None for m in msgs]
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.by_household: dict[int, list[str]] = {}
+
+    def add(self, owners: np.ndarray, rows: np.ndarray, message) -> None:
+        for r in rows:
+            self.by_household.setdefault(int(owners[r]), []).append(message(int(r)))
+
+
+def _column(col: schema.Column, values: list, table: str, keys: list, owners, problems):
+    """One column as Arrow, recording dates and integers that do not fit."""
+    if col.type == pa.date32():
+        text = pa.array(values, pa.string())
+        shaped = pc.match_substring_regex(text, _DATE.pattern)
+        parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
+        bad = pc.and_kleene(pc.is_valid(text), pc.or_(pc.invert(shaped), pc.is_null(parsed)))
+        bad_rows = np.flatnonzero(bad.to_numpy(zero_copy_only=False))
+        problems.add(
+            owners,
+            bad_rows,
+            lambda r: f"{table}.{col.name} record={keys[r]}: not a date YYYY-MM-DD ({values[r]!r})",
+        )
+        return pc.cast(pc.if_else(bad, pa.scalar(None, pa.timestamp("s")), parsed), pa.date32())
+    if col.type in _INT_RANGE:
+        lo, hi = _INT_RANGE[col.type]
+        raw = pa.array(values, pa.int64())
+        outside = pc.or_kleene(pc.less(raw, lo), pc.greater(raw, hi))
+        bad_rows = np.flatnonzero(pc.fill_null(outside, False).to_numpy(zero_copy_only=False))
+        problems.add(
+            owners,
+            bad_rows,
+            lambda r: f"{table}.{col.name} record={keys[r]}: {values[r]} does not fit {col.type}",
+        )
+        return pc.cast(pc.if_else(outside, pa.scalar(None, pa.int64()), raw), col.type)
+    return pa.array(values, col.type)
+
+
+def households_to_tables(households: Sequence[pb.Household]) -> Conversion:
+    """Flatten household messages into the bundle tables (DATA.md), with conversion rejects."""
+    problems = _Problems()
+    hh_ids = [h.household_id if h.HasField("household_id") else None for h in households]
+    tables: dict[str, pa.Table] = {}
+    owners_of: dict[str, np.ndarray] = {}
+    for name in ("households",) + NESTED:
+        if name == "households":
+            msgs, owners = households, np.arange(len(households))
+        else:
+            get = attrgetter(name)
+            lists = [get(h) for h in households]
+            msgs = [m for rows in lists for m in rows]
+            owners = np.repeat(np.arange(len(households)), [len(rows) for rows in lists])
+        key = KEY.get(name, "record_id")
+        keys = [getattr(m, key) for m in msgs]
+        arrays = {}
+        for col in _columns(name):
+            if name != "households" and col.name == "household_id":
+                continue
+            values = _values(msgs, col.name, pa.types.is_list(col.type))
+            arrays[col.name] = _column(col, values, name, keys, owners, problems)
+        if name in ("persons", "supporters"):
+            ids = pa.array([hh_ids[i] for i in owners], pa.string())
+            arrays = {"household_id": ids, **arrays}
+        tables[name] = pa.table(arrays, schema=_schema(name))
+        owners_of[name] = owners
+    return _drop_rejected(tables, owners_of, problems.by_household, hh_ids)
+
+
+def _schema(name: str) -> pa.Schema:
+    return pa.schema([pa.field(c.name, c.type) for c in schema.TABLES[name]])
+
+
+def _drop_rejected(tables, owners_of, by_household: dict[int, list[str]], hh_ids) -> Conversion:
+    rejects: dict[str, list[str]] = {}
+    for i, reasons in sorted(by_household.items()):
+        rejects.setdefault(hh_ids[i], []).extend(reasons)
+    drop = np.array([hid in rejects for hid in hh_ids], dtype=bool)
+    out = {}
+    for name, table in tables.items():
+        keep = ~drop[owners_of[name]] if len(owners_of[name]) else np.zeros(0, bool)
+        table = table.filter(pa.array(keep, pa.bool_())) if drop.any() else table
+        out[name] = _unique_rows(name, table) if name in schema.SOURCE_TABLES else table
+    return Conversion(out, rejects, int(drop.sum()))
+
+
+def _unique_rows(name: str, table: pa.Table) -> pa.Table:
+    """Rows equal in every column kept once, in first-seen order."""
+    if table.num_rows < 2:
+        return table
+    codes = pc.dictionary_encode(table_lines(name, table)).indices.to_numpy()
+    _, first = np.unique(codes, return_index=True)
+    if len(first) == table.num_rows:
+        return table
+    return table.take(pa.array(np.sort(first)))
+
+
+# Tables -> messages (the client side, and tests) -----------------------------------------
+
+
+def _text(value) -> object:
+    if isinstance(value, list):  # a null program entry has no protobuf form: "" stays invalid
+        return pb.Programs(names=["" if v is None else v for v in value])
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def tables_to_households(tables: dict[str, pa.Table]) -> list[pb.Household]:
+    """Nest bundle tables into household messages; a source row goes to every household
+    whose member or supporter it names (rows naming nobody are left out: they are
+    ignored by an assessment anyway)."""
+    hh = tables["households"].to_pylist()
+    out = [pb.Household(**_present(row, "households")) for row in hh]
+    first: dict[str, int] = {}  # a duplicated household_id: its rows go to the first copy
+    for i, row in enumerate(hh):
+        first.setdefault(row["household_id"], i)
+    people: dict[str, list[int]] = {}
+    for name, id_col in (("persons", "person_id"), ("supporters", "supporter_id")):
+        table = tables.get(name)
+        for row in table.to_pylist() if table is not None else []:
+            i = first.get(row["household_id"])
+            if i is None:
+                continue
+            getattr(out[i], name).add(**_present(row, name))
+            homes = people.setdefault(row[id_col], [])
+            if i not in homes:
+                homes.append(i)
+    for name in schema.SOURCE_TABLES:
+        table = tables.get(name)
+        for row in table.to_pylist() if table is not None else []:
+            for i in people.get(row["person_id"], []):
+                getattr(out[i], name).add(**_present(row, name))
+    return out
+
+
+def _present(row: dict, name: str) -> dict:
+    if name not in ("households",):
+        row = {k: v for k, v in row.items() if k != "household_id"}
+    fields = {
+        k: _text(v)
+        for k, v in row.items()
+        if v is not None and k in {c.name for c in schema.TABLES[name]}
+    }
+    if name == "households":
+        fields.update({k: v for k, v in row.items() if k == "household_id" and v is not None})
+    return fields
+
+
+# Output tables <-> messages ---------------------------------------------------------------
+
+OUTPUT_MESSAGES = {"results": pb.Result, "members": pb.Member, "findings": pb.Finding}
+
+
+def outputs_to_response(tables: dict[str, pa.Table]) -> pb.AssessResponse:
+    response = pb.AssessResponse()
+    for name, cls in OUTPUT_MESSAGES.items():
+        field = getattr(response, name)
+        field.extend(
+            cls(**{k: v for k, v in row.items() if v is not None})
+            for row in tables[name].to_pylist()
+        )
+    response.rejects.extend(
+        pb.Reject(household_id=r["household_id"], reasons=r["reasons"])
+        for r in tables["rejects"].to_pylist()
+    )
+    return response
+
+
+def response_to_tables(response: pb.AssessResponse) -> dict[str, pa.Table]:
+    """The four output tables of DATA.md from a response (the client side)."""
+    out = {}
+    for name in ("results", "members", "findings", "rejects"):
+        sch = schema.OUTPUTS[name]
+        msgs = getattr(response, name)
+        cols = {}
+        for f in sch:
+            if pa.types.is_list(f.type):
+                cols[f.name] = [list(getattr(m, f.name)) for m in msgs]
+            elif name == "findings" and f.name in ("person_id", "record_id"):
+                cols[f.name] = [getattr(m, f.name) if m.HasField(f.name) else None for m in msgs]
+            else:
+                cols[f.name] = [getattr(m, f.name) for m in msgs]
+        out[name] = pa.table(cols, schema=sch)
+    return out
+
+
+# Arrow IPC chunks ----------------------------------------------------------------------------
+
+
+def table_chunks(name: str, table: pa.Table, chunk_bytes: int) -> Iterator[pb.ArrowChunk]:
+    """A table's Arrow IPC stream cut into ArrowChunk messages of at most `chunk_bytes`."""
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table, max_chunksize=65_536)
+    data = memoryview(sink.getbuffer())
+    n = len(data)
+    for start in range(0, max(n, 1), chunk_bytes):
+        end = min(start + chunk_bytes, n)
+        yield pb.ArrowChunk(table=name, data=bytes(data[start:end]), last=end >= n)
+
+
+def tables_to_chunks(tables: dict[str, pa.Table], chunk_bytes: int) -> Iterator[pb.ArrowChunk]:
+    for name, table in tables.items():
+        yield from table_chunks(name, table, chunk_bytes)
+
+
+def chunks_to_tables(chunks: Iterable[pb.ArrowChunk], allowed: Iterable[str]) -> dict:
+    """Reassemble ArrowChunk messages into tables; names outside `allowed` are refused."""
+    allowed = set(allowed)
+    parts: dict[str, list[bytes]] = {}
+    done: set[str] = set()
+    for i, chunk in enumerate(chunks):
+        if chunk.table not in allowed:
+            raise MeansTestError(
+                f"chunk {i}: unknown table {chunk.table!r} (allowed: {', '.join(sorted(allowed))})",
+                field="table",
+            )
+        if chunk.table in done:
+            raise MeansTestError(
+                f"chunk {i}: table {chunk.table} sent after its last chunk", field="table"
+            )
+        parts.setdefault(chunk.table, []).append(chunk.data)
+        if chunk.last:
+            done.add(chunk.table)
+    if missing := set(parts) - done:
+        raise MeansTestError(
+            f"table(s) {', '.join(sorted(missing))} ended without a chunk marked last", field="last"
+        )
+    out = {}
+    for name, pieces in parts.items():
+        try:
+            out[name] = pa.ipc.open_stream(pa.py_buffer(b"".join(pieces))).read_all()
+        except (pa.ArrowInvalid, OSError) as e:
+            raise MeansTestError(
+                f"table {name}: not an Arrow IPC stream ({e})", field="data"
+            ) from e
+    return out

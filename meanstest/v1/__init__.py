@@ -1,0 +1,1 @@
+"""Generated from proto/meanstest/v1 by grpcio-tools; do not edit (tests/test_service_proto.py)."""
