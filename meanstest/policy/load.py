@@ -1,0 +1,122 @@
+"""Reading and resolving packs: the TOML loader, `extends` inheritance and the packaged
+library."""
+
+from __future__ import annotations
+
+import functools
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+
+from meanstest.errors import PolicyError
+from meanstest.policy.digest import _plain, digest_of
+from meanstest.policy.library import Policy, PolicyLibrary, _check_unique_dates
+from meanstest.policy.validation import _check_policy_table, _Pack, _validate
+
+
+def _merge(parent: dict, child: dict) -> dict:
+    """Tables merge key by key, recursively; anything else in the child replaces."""
+    out = dict(parent)
+    for k, v in child.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def library_from_dicts(raws: Mapping[str, dict], path: str = "<memory>") -> PolicyLibrary:
+    """Build a library from already parsed packs: file name -> TOML document.
+
+    This is `load_library` without the reading; the file names are used in errors.
+    """
+    files = sorted(raws)
+    if not files:
+        raise PolicyError(path, "(library)", "no *.toml policy packs in this folder")
+    heads = {f: _check_policy_table(_Pack(f), raws[f]) for f in files}
+    by_id: dict[str, str] = {}
+    for f in files:
+        pid = heads[f]["id"]
+        if pid in by_id:
+            raise PolicyError(
+                f,
+                "policy.id",
+                f"duplicate id {pid!r}, also in {by_id[pid]}; valid: one pack per id",
+            )
+        by_id[pid] = f
+    _check_unique_dates((f, heads[f]["jurisdiction"], heads[f]["effective_from"]) for f in files)
+
+    resolved: dict[str, dict] = {}
+    depth: dict[str, int] = {}
+
+    def resolve(f: str, chain: tuple[str, ...]) -> dict:
+        if f in resolved:
+            return resolved[f]
+        body = {k: v for k, v in raws[f].items() if k != "policy"}
+        own = {k: v for k, v in heads[f].items() if k != "extends"}
+        parent_id = heads[f].get("extends")
+        if parent_id is None:
+            merged, depth[f] = body, 0
+        else:
+            if parent_id not in by_id:
+                raise PolicyError(
+                    f,
+                    "policy.extends",
+                    f"missing parent: no pack with id {parent_id!r}; "
+                    f"valid: one of {', '.join(sorted(by_id))}",
+                )
+            pf = by_id[parent_id]
+            if pf == f or pf in chain:
+                loop = [*chain[chain.index(pf) :], f] if pf in chain else [f]
+                cycle = " -> ".join([*(heads[x]["id"] for x in loop), parent_id])
+                raise PolicyError(
+                    f, "policy.extends", f"cycle: {cycle}; valid: a chain ending in a base pack"
+                )
+            parent = resolve(pf, (*chain, f))
+            merged = _merge({k: v for k, v in parent.items() if k != "policy"}, body)
+            depth[f] = depth[pf] + 1
+        resolved[f] = {"policy": own, **merged}
+        return resolved[f]
+
+    for f in files:
+        resolve(f, ())
+    for f in sorted(files, key=lambda x: (depth[x], x)):
+        _validate(_Pack(f), resolved[f])
+    packs = []
+    for f in files:
+        h, params = heads[f], _plain(resolved[f])
+        packs.append(
+            Policy(
+                h["id"],
+                h["jurisdiction"],
+                h["name"],
+                h["effective_from"],
+                params,
+                digest_of(params),
+                f,
+            )
+        )
+    return PolicyLibrary(packs, path)
+
+
+def load_library(path: str | Path) -> PolicyLibrary:
+    """Read, resolve and validate every `*.toml` pack of a folder (POLICY.md)."""
+    folder = Path(path)
+    if not folder.is_dir():
+        raise PolicyError(str(folder), "(library)", "not a folder; valid: a folder of *.toml packs")
+    raws: dict[str, dict] = {}
+    for file in sorted(folder.glob("*.toml")):
+        if file.name.startswith(".") or not file.is_file():
+            continue
+        try:
+            text = file.read_bytes().decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError) as e:
+            raise PolicyError(str(file), "(file)", f"cannot be read as UTF-8 text: {e}") from e
+        try:
+            raws[str(file)] = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as e:
+            raise PolicyError(str(file), "(syntax)", f"invalid TOML: {e}") from e
+    return library_from_dicts(raws, str(folder))
+
+
+@functools.cache
+def default_library() -> PolicyLibrary:
+    """The packaged library (meanstest/policies), loaded once."""
+    return load_library(Path(__file__).parent.with_name("policies"))
