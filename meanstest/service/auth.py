@@ -1,0 +1,125 @@
+"""Callers, bearer tokens and jurisdictions; TLS credentials.
+
+Tokens file (TOML), one table per caller; only the SHA-256 of a token is stored:
+
+    [[caller]]
+    name = "township-03"
+    token_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+    jurisdictions = ["150422"]      # exact codes, prefixes such as "1504*", or "*"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+from meanstest.errors import MeansTestError
+from meanstest.service.errors import PermissionDenied, Unauthenticated
+
+_PATTERN = re.compile(r"\*|[0-9]{1,5}\*|[0-9]{6}")
+_HEX = re.compile(r"[0-9a-f]{64}")
+_KEYS = {"name", "token_sha256", "jurisdictions"}
+
+
+@dataclass(frozen=True)
+class Caller:
+    name: str
+    jurisdictions: tuple[str, ...]
+
+    def allows(self, jurisdiction: str) -> bool:
+        return any(
+            p == "*" or p == jurisdiction or (p.endswith("*") and jurisdiction.startswith(p[:-1]))
+            for p in self.jurisdictions
+        )
+
+    def check(self, jurisdiction: str | None, what: str) -> None:
+        """PERMISSION_DENIED unless the caller may see a well-formed jurisdiction. A malformed
+        or absent one is left to validation, which rejects that household (no result)."""
+        well_formed = bool(jurisdiction) and re.fullmatch(r"[0-9]{6}", jurisdiction)
+        if well_formed and not self.allows(jurisdiction):
+            raise PermissionDenied(
+                f"caller {self.name} may not assess jurisdiction {jurisdiction} ({what})",
+                field="jurisdiction",
+            )
+
+
+ANONYMOUS = Caller("anonymous", ("*",))
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+class Tokens:
+    """token hash -> Caller, from a tokens file."""
+
+    def __init__(self, callers: dict[str, Caller]) -> None:
+        self.callers = callers
+
+    @classmethod
+    def load(cls, path: str | Path) -> Tokens:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise MeansTestError(f"{path}: cannot read the tokens file ({e})") from e
+        unknown = set(raw) - {"caller"}
+        if unknown:
+            raise MeansTestError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+        callers: dict[str, Caller] = {}
+        for i, entry in enumerate(raw.get("caller", [])):
+            where = f"{path}: caller[{i}]"
+            if not isinstance(entry, dict) or set(entry) != _KEYS:
+                raise MeansTestError(f"{where}: needs exactly the keys {', '.join(sorted(_KEYS))}")
+            digest, js = entry["token_sha256"], entry["jurisdictions"]
+            if not isinstance(digest, str) or not _HEX.fullmatch(digest):
+                raise MeansTestError(f"{where}.token_sha256: not 64 lower-case hex digits")
+            if digest in callers:
+                raise MeansTestError(f"{where}.token_sha256: the same token as another caller")
+            if (
+                not isinstance(js, list)
+                or not js
+                or not all(isinstance(j, str) and _PATTERN.fullmatch(j) for j in js)
+            ):
+                raise MeansTestError(
+                    f"{where}.jurisdictions: a non-empty list of 6-digit codes, "
+                    'prefixes ending in * (e.g. "1504*") or "*"'
+                )
+            callers[digest] = Caller(str(entry["name"]), tuple(js))
+        if not callers:
+            raise MeansTestError(f"{path}: no [[caller]] entries")
+        return cls(callers)
+
+    def authenticate(self, metadata) -> Caller:
+        token = None
+        for key, value in metadata or ():
+            if key == "authorization":
+                scheme, _, rest = value.partition(" ")
+                if scheme.lower() == "bearer" and rest.strip():
+                    token = rest.strip()
+        if token is None:
+            raise Unauthenticated("missing bearer token (metadata authorization: Bearer <token>)")
+        caller = self.callers.get(token_hash(token))
+        if caller is None:
+            raise Unauthenticated("unknown bearer token")
+        return caller
+
+
+def server_credentials(cert: str, key: str, client_ca: str | None = None):
+    """TLS (and mutual TLS when `client_ca` is given) from PEM files."""
+
+    def read(p: str) -> bytes:
+        try:
+            return Path(p).read_bytes()
+        except OSError as e:
+            raise MeansTestError(f"{p}: cannot read ({e.strerror})") from e
+
+    return grpc.ssl_server_credentials(
+        [(read(key), read(cert))],
+        root_certificates=read(client_ca) if client_ca else None,
+        require_client_auth=client_ca is not None,
+    )

@@ -1,0 +1,406 @@
+"""The MeansTest servicer and server: the same pipeline as `meanstest review`, over gRPC.
+
+Every call: authenticate (bearer token) → check the caller's jurisdictions → convert →
+`meanstest.pipeline.assess` → journal entry, fsync'd → response. Errors go through
+`errors.STATUS_TABLE`; nothing about a household (IDs, amounts) reaches the log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent import futures
+from dataclasses import dataclass, field
+
+import grpc
+import pyarrow as pa
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from meanstest import schema
+from meanstest.errors import MeansTestError, PolicyError
+from meanstest.pipeline import ENGINE_VERSION, assess
+from meanstest.service import convert
+from meanstest.service.auth import ANONYMOUS, Caller, Tokens
+from meanstest.service.errors import (
+    DeadlineExpired,
+    InvalidArgument,
+    NotFound,
+    abort,
+    status_of,
+)
+from meanstest.service.journal import Journal, households_section
+from meanstest.v1 import meanstest_pb2 as pb
+from meanstest.v1 import meanstest_pb2_grpc as pb_grpc
+
+log = logging.getLogger("meanstest.service")
+SERVICE = pb.DESCRIPTOR.services_by_name["MeansTest"].full_name
+OUTPUT_TABLES = ("results", "members", "findings", "rejects")
+
+
+@dataclass
+class ServiceConfig:
+    library: object  # PolicyLibrary
+    journal: Journal | None = None
+    tokens: Tokens | None = None  # None = no authentication (loopback only; see cli)
+    engine: str = "fast"
+    max_message_bytes: int = 16 << 20
+    max_concurrent_calls: int = 16
+    workers: int = 8
+    # Test hook: called with (stage, context) at each checkpoint of a call.
+    on_stage: Callable[[str, grpc.ServicerContext], None] | None = None
+    chunk_bytes: int = field(default=0)
+
+    def __post_init__(self) -> None:
+        if not self.chunk_bytes:  # room for the ArrowChunk framing
+            self.chunk_bytes = max(1024, min(1 << 20, self.max_message_bytes - 4096))
+
+
+class _Call:
+    """One call's bookkeeping: caller, stages, deadline, journal entry."""
+
+    def __init__(self, service: MeansTestService, method: str, context) -> None:
+        self.service, self.method, self.context = service, method, context
+        self.caller: Caller | None = None
+        self.started = time.perf_counter()
+        self.households = 0
+
+    def stage(self, name: str) -> None:
+        hook = self.service.config.on_stage
+        if hook is not None:
+            hook(name, self.context)
+        remaining = self.context.time_remaining()
+        if remaining is not None and remaining <= 0:
+            raise DeadlineExpired(f"deadline passed before {name}; the work was abandoned")
+
+    def journal(self, status: str, **fields) -> None:
+        journal = self.service.config.journal
+        if journal is None or self.caller is None:
+            return
+        entry = {"caller": self.caller.name, "method": self.method, "status": status}
+        entry |= {"engine_version": ENGINE_VERSION, "households": [], "rejects": []}
+        journal.append(entry | fields)
+
+    def done(self, status: str) -> None:
+        ms = (time.perf_counter() - self.started) * 1000
+        who = self.caller.name if self.caller else "-"
+        log.info(
+            "%s caller=%s households=%d status=%s %.1fms",
+            self.method,
+            who,
+            self.households,
+            status,
+            ms,
+        )
+
+
+class MeansTestService(pb_grpc.MeansTestServicer):
+    def __init__(self, config: ServiceConfig) -> None:
+        self.config = config
+        # numba's parallel kernels are not re-entrant across threads: one engine run at a
+        # time (it uses every core), while conversion and I/O of other calls overlap.
+        self._engine = threading.Lock()
+
+    # --- the frame of every call -------------------------------------------------------
+
+    def _run(self, method: str, context, body: Callable[[_Call], object]):
+        call = _Call(self, method, context)
+        try:
+            tokens = self.config.tokens
+            call.caller = (
+                tokens.authenticate(context.invocation_metadata()) if tokens else ANONYMOUS
+            )
+            result = body(call)
+            call.done("OK")
+            return result
+        except Exception as e:  # noqa: BLE001 - STATUS_TABLE maps every exception
+            code, _ = status_of(e)
+            if not isinstance(e, grpc.RpcError):
+                try:
+                    call.journal(code.name, households=[], error=type(e).__name__)
+                except OSError:
+                    log.exception("journal write failed")
+            call.done(code.name)
+            abort(context, e)
+
+    def _assess_tables(self, call: _Call, tables: dict[str, pa.Table], extra_rejects=None):
+        call.stage("engine")
+        with self._engine:
+            assessment = assess(tables, self.config.library, engine=self.config.engine)
+        outputs = assessment.tables()
+        if extra_rejects:
+            outputs["rejects"] = pa.concat_tables([outputs["rejects"], extra_rejects])
+        call.households = outputs["results"].num_rows + outputs["rejects"].num_rows
+        call.stage("journal")
+        return outputs
+
+    def _check_households(self, call: _Call, households) -> None:
+        for h in households:
+            call.caller.check(h.jurisdiction if h.HasField("jurisdiction") else None, "Assess")
+
+    def _assess_message(self, call: _Call, request: pb.AssessRequest) -> pb.AssessResponse:
+        self._check_households(call, request.households)
+        call.stage("convert")
+        conv = convert.households_to_tables(request.households)
+        extra = None
+        if conv.rejects:
+            rows = [
+                (h.household_id, conv.rejects[h.household_id])
+                for h in request.households
+                if h.HasField("household_id") and h.household_id in conv.rejects
+            ]
+            extra = pa.table(
+                {"household_id": [r[0] for r in rows], "reasons": [r[1] for r in rows]},
+                schema=schema.OUTPUTS["rejects"],
+            )
+        outputs = self._assess_tables(call, conv.tables, extra)
+        response = convert.outputs_to_response(outputs)
+        digest = hashlib.sha256(response.SerializeToString(deterministic=True)).hexdigest()
+        call.journal(
+            "OK",
+            output_digest=digest,
+            **households_section(outputs["results"], outputs["members"], outputs["rejects"]),
+        )
+        return response
+
+    # --- RPCs ------------------------------------------------------------------------------
+
+    def Assess(self, request, context):
+        return self._run("Assess", context, lambda call: self._assess_message(call, request))
+
+    def AssessStream(self, request_iterator, context):
+        call = _Call(self, "AssessStream", context)
+        try:
+            tokens = self.config.tokens
+            call.caller = (
+                tokens.authenticate(context.invocation_metadata()) if tokens else ANONYMOUS
+            )
+            for request in request_iterator:
+                yield self._assess_message(call, request)
+            call.done("OK")
+        except Exception as e:  # noqa: BLE001 - STATUS_TABLE maps every exception
+            code, _ = status_of(e)
+            try:
+                call.journal(code.name, error=type(e).__name__)
+            except OSError:
+                log.exception("journal write failed")
+            call.done(code.name)
+            abort(context, e)
+
+    def AssessArrow(self, request_iterator, context):
+        def body(call: _Call):
+            tables = convert.chunks_to_tables(request_iterator, schema.TABLES)
+            if "households" not in tables:
+                raise InvalidArgument("no households table among the chunks", field="table")
+            households = tables["households"]
+            if "jurisdiction" in households.column_names:
+                for j in pa.compute.unique(households["jurisdiction"]).to_pylist():
+                    call.caller.check(j, "AssessArrow")
+            outputs = self._assess_tables(call, tables)
+            chunks = list(convert.tables_to_chunks(outputs, self.config.chunk_bytes))
+            digest = hashlib.sha256()
+            for c in chunks:
+                digest.update(c.data)
+            call.journal(
+                "OK",
+                output_digest=digest.hexdigest(),
+                **households_section(outputs["results"], outputs["members"], outputs["rejects"]),
+            )
+            return chunks
+
+        yield from self._run("AssessArrow", context, body)
+
+    def Explain(self, request, context):
+        def body(call: _Call) -> pb.Explanation:
+            from meanstest.explain import render, trace_household
+            from meanstest.validate import validate
+
+            if not request.HasField("household"):
+                raise InvalidArgument("no household to explain", field="household")
+            h = request.household
+            lang = request.lang or "zh"
+            if lang not in ("zh", "en"):
+                raise InvalidArgument(f"unknown lang {lang!r} (zh or en)", field="lang")
+            call.caller.check(h.jurisdiction if h.HasField("jurisdiction") else None, "Explain")
+            conv = convert.households_to_tables([h])
+            if conv.rejects:
+                raise InvalidArgument("; ".join(*conv.rejects.values()), field="household")
+            validation = validate(conv.tables, self.config.library)
+            if validation.rejects.num_rows:
+                reasons = validation.rejects["reasons"][0].as_py()
+                raise InvalidArgument(
+                    "household is rejected: " + "; ".join(reasons), field="household"
+                )
+            outputs = self._assess_tables(call, conv.tables)
+            explanation = trace_household(validation.engine_input, h.household_id)
+            response = convert.outputs_to_response(outputs)
+            out = pb.Explanation(
+                household_id=explanation["household_id"],
+                policy_id=explanation["policy_id"],
+                policy_digest=explanation["policy_digest"],
+                result=response.results[0],
+                members=response.members,
+                findings=response.findings,
+                text=render(explanation, lang, "text"),
+            )
+            for s in explanation["steps"]:
+                out.steps.add(
+                    section=s["section"],
+                    label=s["label"],
+                    value_json=_json(s["value"]),
+                    inputs={k: _json(v) for k, v in s["inputs"].items()},
+                )
+            call.journal(
+                "OK",
+                output_digest=hashlib.sha256(out.SerializeToString(deterministic=True)).hexdigest(),
+                **households_section(outputs["results"], outputs["members"], outputs["rejects"]),
+            )
+            return out
+
+        return self._run("Explain", context, body)
+
+    def ListPolicies(self, request, context):
+        def body(call: _Call) -> pb.ListPoliciesResponse:
+            packs = list(self.config.library.packs)
+            if request.jurisdiction:
+                codes = set(self.config.library.candidates(request.jurisdiction))
+                packs = [p for p in packs if p.jurisdiction in codes]
+            return pb.ListPoliciesResponse(policies=[_summary(p) for p in packs])
+
+        return self._run("ListPolicies", context, body)
+
+    def GetPolicy(self, request, context):
+        def body(call: _Call) -> pb.PolicyPack:
+            library = self.config.library
+            if request.id:
+                try:
+                    pack = library.by_id(request.id)
+                except PolicyError as e:
+                    raise NotFound(e.problem, field="id") from None
+            elif request.jurisdiction or request.date:
+                try:
+                    day = dt.date.fromisoformat(request.date)
+                except ValueError:
+                    raise InvalidArgument(
+                        f"date {request.date!r} is not YYYY-MM-DD", field="date"
+                    ) from None
+                pack = library.select(request.jurisdiction, day)
+                if pack is None:
+                    tried = ", ".join(library.candidates(request.jurisdiction))
+                    raise NotFound(
+                        f"no policy pack for jurisdiction {request.jurisdiction} on {day} "
+                        f"(tried {tried})",
+                        field="jurisdiction",
+                    )
+            else:
+                raise InvalidArgument("give id, or jurisdiction and date", field="id")
+            return pb.PolicyPack(summary=_summary(pack), params_json=_canonical(pack.params))
+
+        return self._run("GetPolicy", context, body)
+
+
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _canonical(params: dict) -> str:
+    return json.dumps(params, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _summary(p) -> pb.PolicySummary:
+    return pb.PolicySummary(
+        id=p.id,
+        jurisdiction=p.jurisdiction,
+        name=p.name,
+        effective_from=p.effective_from.isoformat(),
+        digest=p.digest,
+    )
+
+
+def warm_up(config: ServiceConfig) -> None:
+    """Run the engine once on a few synthetic households (compiles or loads the kernels)."""
+    from meanstest import synth
+
+    packs = list(config.library.packs)
+    if not packs:
+        raise MeansTestError("the policy library has no packs")
+    pack = packs[0]
+    tables = synth.generate(16, seed=0)
+    hh = tables["households"]
+    n = hh.num_rows
+    hh = hh.set_column(
+        hh.schema.get_field_index("jurisdiction"), "jurisdiction", pa.array([pack.jurisdiction] * n)
+    )
+    day = max(pack.effective_from, dt.date(2024, 7, 1))
+    hh = hh.set_column(
+        hh.schema.get_field_index("assessment_date"),
+        "assessment_date",
+        pa.array([day] * n, pa.date32()),
+    )
+    tables["households"] = hh
+    assess(tables, config.library, engine=config.engine)
+
+
+@dataclass
+class Running:
+    server: grpc.Server
+    port: int
+    health: health.HealthServicer
+    service: MeansTestService
+
+    def set_serving(self, serving: bool) -> None:
+        status = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in ("", SERVICE):
+            self.health.set(name, status)
+
+    def stop(self, grace: float | None) -> threading.Event:
+        self.set_serving(False)
+        return self.server.stop(grace)
+
+
+def start(config: ServiceConfig, address: str, credentials=None, warm: bool = True) -> Running:
+    """Build, bind and start the server; health says SERVING only after the warm-up."""
+    opts = [
+        ("grpc.max_receive_message_length", config.max_message_bytes),
+        ("grpc.max_send_message_length", config.max_message_bytes),
+        ("grpc.so_reuseport", 0),
+    ]
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="meanstest"),
+        options=opts,
+        maximum_concurrent_rpcs=config.max_concurrent_calls,
+    )
+    service = MeansTestService(config)
+    pb_grpc.add_MeansTestServicer_to_server(service, server)
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (
+            SERVICE,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
+        server,
+    )
+    if credentials is None:
+        port = server.add_insecure_port(address)
+    else:
+        port = server.add_secure_port(address, credentials)
+    if port == 0:
+        raise MeansTestError(f"cannot bind {address}")
+    running = Running(server, port, health_servicer, service)
+    running.set_serving(False)
+    server.start()
+    if warm:
+        warm_up(config)
+    running.set_serving(True)
+    return running
