@@ -24,6 +24,8 @@ class _Parser(argparse.ArgumentParser):
 # `add_arguments(parser)` and `run(args) -> int` (raising MeansTestError on bad input).
 FEATURES: dict[str, str] = {
     "check": "meanstest.cases",
+    "serve": "meanstest.service.cli",
+    "journal": "meanstest.service.journal_cli",
 }
 
 

@@ -1,0 +1,116 @@
+"""`meanstest serve`: the gRPC service, secure by default (docs/service.md)."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from meanstest.errors import MeansTestError
+
+HELP = "serve assessments over gRPC (TLS, bearer tokens, audit journal)"
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--policies", help="policy library folder (default: packaged packs)")
+    p.add_argument("--port", type=int, default=50051, help="0 = any free port")
+    p.add_argument("--host", help="address to bind (default 0.0.0.0 with TLS, else 127.0.0.1)")
+    p.add_argument("--port-file", help="write the bound port to this file once serving")
+    p.add_argument("--tls-cert", help="server certificate (PEM)")
+    p.add_argument("--tls-key", help="server private key (PEM)")
+    p.add_argument("--tls-client-ca", help="CA for client certificates: mutual TLS")
+    p.add_argument("--plaintext-loopback", action="store_true", help="no TLS, loopback only")
+    p.add_argument("--insecure", action="store_true", help="no TLS on any address")
+    p.add_argument("--tokens", help="TOML file of token hashes -> caller and jurisdictions")
+    p.add_argument("--no-auth", action="store_true", help="no tokens (loopback only)")
+    p.add_argument("--journal", required=True, help="append-only audit journal (JSON Lines)")
+    p.add_argument("--engine", choices=("fast", "reference"), default="fast")
+    p.add_argument("--max-message-mb", type=int, default=16)
+    p.add_argument("--max-concurrent-calls", type=int, default=16)
+    p.add_argument("--workers", type=int, default=8)
+    p.add_argument("--grace", type=float, default=30.0, help="seconds to finish calls on SIGTERM")
+    p.add_argument("--log-level", default="INFO")
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_security(args) -> tuple[str, bool]:
+    """(host, tls) after the secure-by-default rules; MeansTestError when refused."""
+    tls = bool(args.tls_cert or args.tls_key)
+    if tls and not (args.tls_cert and args.tls_key):
+        raise MeansTestError("--tls-cert and --tls-key go together")
+    if args.tls_client_ca and not tls:
+        raise MeansTestError("--tls-client-ca needs --tls-cert and --tls-key")
+    host = args.host or ("0.0.0.0" if tls else "127.0.0.1")
+    if not tls:
+        if not (args.plaintext_loopback or args.insecure):
+            raise MeansTestError(
+                "refusing to serve without TLS: give --tls-cert/--tls-key, or "
+                "--plaintext-loopback (127.0.0.1 only), or --insecure"
+            )
+        if args.plaintext_loopback and not _loopback(host):
+            raise MeansTestError(f"--plaintext-loopback: {host} is not a loopback address")
+    if args.no_auth and args.tokens:
+        raise MeansTestError("--no-auth and --tokens exclude each other")
+    if not args.no_auth and not args.tokens:
+        raise MeansTestError("refusing to serve without --tokens (or --no-auth on loopback)")
+    if args.no_auth and not _loopback(host):
+        raise MeansTestError(f"--no-auth is for loopback only, not {host}")
+    for name in ("port", "max_message_mb", "max_concurrent_calls", "workers"):
+        if getattr(args, name) < (0 if name == "port" else 1):
+            raise MeansTestError(f"--{name.replace('_', '-')} must be positive")
+    return host, tls
+
+
+def run(args) -> int:
+    from meanstest.pipeline import load_policies
+    from meanstest.service.auth import Tokens, server_credentials
+    from meanstest.service.journal import Journal
+    from meanstest.service.server import ServiceConfig, start
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    host, tls = check_security(args)
+    creds = server_credentials(args.tls_cert, args.tls_key, args.tls_client_ca) if tls else None
+    config = ServiceConfig(
+        library=load_policies(args.policies),
+        journal=Journal(args.journal),
+        tokens=Tokens.load(args.tokens) if args.tokens else None,
+        engine=args.engine,
+        max_message_bytes=args.max_message_mb << 20,
+        max_concurrent_calls=args.max_concurrent_calls,
+        workers=args.workers,
+    )
+    address = f"[{host}]:{args.port}" if ":" in host else f"{host}:{args.port}"
+    running = start(config, address, creds)
+    stopping = threading.Event()
+
+    def on_signal(signum, frame) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    bound = f"{host}:{running.port}"
+    if args.port_file:
+        tmp = Path(args.port_file + ".tmp")
+        tmp.write_text(str(running.port))
+        tmp.replace(args.port_file)
+    print(f"meanstest serving on {bound} ({'TLS' if tls else 'plaintext'})", flush=True)
+    while not stopping.wait(0.5):
+        pass
+    print(f"meanstest: stopping, finishing calls for up to {args.grace:g} s", file=sys.stderr)
+    running.stop(args.grace).wait()
+    config.journal.close()
+    print("meanstest: stopped", file=sys.stderr)
+    return 0
