@@ -1,0 +1,290 @@
+"""A profile applied to a batch of raw rows: canonical rows, or quarantine entries.
+
+For each canonical column, in this order: the raw cell (text; a Parquet value of the
+column's own type is taken as it is), trimmed, empty = null; the department's
+clean-up; the profile's value map; otherwise the column's normaliser (`normalise`);
+then an empty cell takes the profile's default, is null in a nullable column, or is
+an `empty_required` error. A row with any bad cell goes to the quarantine whole, one
+entry per bad cell (DATA.md: file, line, column, raw value, reason), and is not in the
+output; every other row is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from meanstest.adapters import normalise as N
+from meanstest.adapters.base import Adapter
+from meanstest.adapters.profile import Profile, kind
+from meanstest.adapters.readers import RawBatch
+
+from meanstest import schema
+from meanstest.ids import valid_mask
+
+QUARANTINE = pa.schema(
+    [
+        ("table", pa.string()),
+        ("file", pa.string()),
+        ("line", pa.int64()),
+        ("record_id", pa.string()),
+        ("column", pa.string()),
+        ("raw_column", pa.string()),
+        ("raw_value", pa.string()),
+        ("reason", pa.string()),
+        ("detail", pa.string()),
+    ]
+)
+
+
+@dataclass
+class Mapped:
+    table: pa.Table  # canonical schema, the rows that mapped
+    quarantine: pa.Table  # QUARANTINE, one entry per bad cell or unreadable row
+    rows_quarantined: int
+
+
+@dataclass
+class _Cells:
+    values: pa.Array
+    bad: np.ndarray  # bool per row
+    text: pa.Array | None  # the raw text (for quarantine entries)
+    explain: object  # raw text -> CellError
+
+
+def map_batch(
+    profile: Profile,
+    adapter: Adapter,
+    batch: RawBatch,
+    file_name: str,
+    overrides: dict[str, object] | None = None,
+) -> Mapped:
+    """Map one RawBatch. `overrides` gives constants for unmapped columns (the
+    households' checked_* flags decided by the ingest manifest)."""
+    overrides = overrides or {}
+    n = batch.num_rows
+    table = profile.table
+    out: dict[str, pa.Array] = {}
+    cells: dict[str, _Cells] = {}
+    for c in schema.TABLES[table]:
+        if c.name == "record_id":
+            continue
+        if c.name in profile.columns:
+            cell = _mapped(profile, adapter, c, batch.columns[profile.columns[c.name]])
+            cells[c.name] = cell
+            out[c.name] = cell.values
+        elif c.name in profile.defaults:
+            out[c.name] = _constant(profile.defaults[c.name], c.type, n)
+        elif c.name in overrides:
+            out[c.name] = _constant(overrides[c.name], c.type, n)
+        else:  # nullable, optional or a checked_* flag without a manifest decision
+            out[c.name] = pa.nulls(n, c.type)
+    lines = pa.array(batch.lines, pa.int64())
+    where = pc.binary_join_element_wise(f"{file_name}:", pc.cast(lines, pa.string()), "")
+    if "record_id" in {c.name for c in schema.TABLES[table]}:
+        if "record_id" in profile.columns:
+            key = N.clean_text(batch.columns[profile.columns["record_id"]])
+            clean = adapter.cleaners.get(f"{table}.record_id")
+            key = clean(key) if clean else key
+            where_or_key = pc.coalesce(pc.if_else(pc.equal(key, ""), None, key), where)
+        else:
+            where_or_key = where
+        out["record_id"] = where_or_key
+        record = where_or_key
+    else:
+        record = where
+    bad = np.zeros(n, dtype=np.bool_)
+    for cell in cells.values():
+        bad |= cell.bad
+    entries = _entries(profile, file_name, batch, cells, record)
+    good = pa.array(~bad)
+    names = [c.name for c in schema.TABLES[table]]
+    mapped = pa.table({k: out[k] for k in names}, schema=schema.arrow_schema(table))
+    if bad.any():
+        mapped = mapped.filter(good)
+    return Mapped(mapped, entries, int(bad.sum()) + len(batch.problems))
+
+
+def _constant(value, type_: pa.DataType, n: int) -> pa.Array:
+    return pa.array([value] * n, type_) if n else pa.array([], type_)
+
+
+def _mapped(profile: Profile, adapter: Adapter, c: schema.Column, raw: pa.Array) -> _Cells:
+    k = kind(profile.table, c)
+    if isinstance(raw, pa.ChunkedArray):
+        raw = raw.combine_chunks()
+    typed = _typed(profile, c, k, raw)
+    if typed is not None:
+        return typed
+    text = N.clean_text(raw)
+    clean = adapter.cleaners.get(f"{profile.table}.{c.name}")
+    if clean is not None:
+        text = clean(text)
+    n = len(text)
+    is_mapped = np.zeros(n, dtype=np.bool_)
+    if c.name in profile.values and k != "list":
+        vmap = profile.values[c.name]
+        idx = pc.index_in(text, pa.array(list(vmap), pa.string()))
+        is_mapped = valid_mask(idx)
+        targets = pa.array(list(vmap.values()), c.type)
+        mapped_values = targets.take(idx)
+        text_rest = pc.if_else(pa.array(is_mapped), pa.scalar(None, pa.string()), text)
+    else:
+        mapped_values, text_rest = None, text
+    values, bad, explain = _parse(profile, c, k, text_rest)
+    if mapped_values is not None:
+        values = pc.if_else(pa.array(is_mapped), mapped_values, values)
+    empty = ~valid_mask(text)
+    if c.name in profile.defaults and empty.any():
+        values = pc.if_else(pa.array(empty), _constant(profile.defaults[c.name], c.type, n), values)
+    elif not (c.nullable or c.optional):
+        missing = ~valid_mask(values) & ~bad  # empty, or mapped to an empty cell
+        if missing.any():
+            bad = bad | missing
+            explain = _empty_or(explain, c.name)
+    return _Cells(values, bad, text, explain)
+
+
+def _typed(profile: Profile, c: schema.Column, k: str, raw: pa.Array) -> _Cells | None:
+    """A Parquet column already of the canonical kind, taken without text parsing."""
+    t = raw.type
+    if c.name in profile.values or pa.types.is_string(t) or pa.types.is_large_string(t):
+        return None
+    ok = None
+    if k == "date" and (pa.types.is_date(t) or pa.types.is_timestamp(t)):
+        ok = pc.cast(raw, pa.date32())
+    elif k == "boolean" and pa.types.is_boolean(t):
+        ok = raw
+    elif pa.types.is_integer(t) and (
+        k == "integer" or (k in ("money", "area") and profile.unit(c.name) in ("fen", "centi_m2"))
+    ):
+        wide = pc.cast(raw, pa.int64()) if not pa.types.is_uint64(t) else None
+        if wide is None:
+            return None
+        lo, hi = N.INT_RANGES[c.type]
+        inside = pc.fill_null(pc.and_(pc.greater_equal(wide, lo), pc.less_equal(wide, hi)), True)
+        bad = ~inside.to_numpy(zero_copy_only=False)
+        values = pc.cast(pc.if_else(inside, wide, pa.scalar(None, pa.int64())), c.type)
+        cells = _Cells(values, bad, pc.cast(raw, pa.string()), _integer_explain(c.type))
+        return _nulls(cells, c, profile)
+    if ok is None:
+        return None
+    return _nulls(_Cells(ok, np.zeros(len(raw), np.bool_), pc.cast(raw, pa.string()), None), c, profile)
+
+
+def _nulls(cells: _Cells, c: schema.Column, profile: Profile) -> _Cells:
+    empty = ~valid_mask(cells.values) & ~cells.bad
+    if not empty.any():
+        return cells
+    if c.name in profile.defaults:
+        default = _constant(profile.defaults[c.name], c.type, len(empty))
+        cells.values = pc.if_else(pa.array(empty), default, cells.values)
+    elif not (c.nullable or c.optional):
+        cells.bad = cells.bad | empty
+        cells.explain = _empty_or(cells.explain, c.name)
+    return cells
+
+
+def _empty_or(explain, column: str):
+    def f(raw: str | None) -> N.CellError:
+        if raw is None or raw.strip() == "" or explain is None:
+            return N.CellError("empty_required", f"{column} is required (the cell is empty)")
+        return explain(raw)
+
+    return f
+
+
+def _integer_explain(type_):
+    return lambda raw: N.integer_reason(raw, type_)
+
+
+def _reference(fn):
+    """An explain function from a one-value reference that raises CellError."""
+
+    def f(raw: str) -> N.CellError:
+        try:
+            fn(raw)
+        except N.CellError as e:
+            return e
+        raise AssertionError(f"the vectorised normaliser rejected {raw!r}, the reference not")
+
+    return f
+
+
+def _parse(profile: Profile, c: schema.Column, k: str, text: pa.StringArray):
+    """(values, bad mask, explain) of the non-null cells of `text`."""
+    if k == "id":
+        values, bad = N.ids(text)
+        return values, bad, _reference(N.id_one)
+    if k in ("money", "area"):
+        if profile.unit(c.name) in ("yuan", "m2"):
+            values, bad = N.fen(text)
+            return values, bad, _reference(N.fen_one)
+        values, bad = N.integers(text, c.type)
+        return values, bad, _integer_explain(c.type)
+    if k == "integer":
+        values, bad = N.integers(text, c.type)
+        return values, bad, _integer_explain(c.type)
+    if k == "date":
+        formats = profile.date_formats(c.name)
+        values, bad = N.dates(text, formats)
+        return values, bad, _reference(lambda raw: N.date_one(raw, formats))
+    if k == "boolean":
+        values, bad = N.booleans(text)
+        return values, bad, _reference(N.boolean_one)
+    if k == "enum":
+        ok = pc.fill_null(pc.is_in(text, pa.array(c.enum, pa.string())), False)
+        bad = valid_mask(text) & ~ok.to_numpy(zero_copy_only=False)
+        values = pc.if_else(ok, text, pa.scalar(None, pa.string()))
+        return values, bad, _reference(lambda raw: N.enum_one(raw, c.enum))
+    if k == "list":
+        return _programs(profile, c, text), np.zeros(len(text), np.bool_), None
+    return text, np.zeros(len(text), np.bool_), None
+
+
+def _programs(profile: Profile, c: schema.Column, text: pa.StringArray) -> pa.Array:
+    """current_programs: names split on the list separator, trimmed, empty names
+    dropped, each through the value map (program names are the pack's to check)."""
+    vmap = profile.values.get(c.name, {})
+    sep = profile.list_separator
+    out = []
+    for cell in text.to_pylist():
+        if cell is None:
+            out.append(None)
+            continue
+        names = (x.strip() for x in cell.split(sep))
+        out.append([vmap.get(x, x) for x in names if x])
+    return pa.array(out, c.type)
+
+
+def _entries(profile, file_name, batch: RawBatch, cells: dict[str, _Cells], record) -> pa.Table:
+    rows: dict[str, list] = {f.name: [] for f in QUARANTINE}
+
+    def add(line, rec, column, raw_column, raw_value, err: N.CellError) -> None:
+        for key, v in zip(
+            QUARANTINE.names,
+            (profile.table, file_name, line, rec, column, raw_column, raw_value, err.reason, err.detail),
+            strict=True,
+        ):
+            rows[key].append(v)
+
+    for p in batch.problems:
+        add(p.line, f"{file_name}:{p.line}", "", "", p.raw, N.CellError(p.reason, p.detail))
+    for name, cell in cells.items():
+        idx = np.flatnonzero(cell.bad)
+        if not len(idx):
+            continue
+        texts = cell.text.take(pa.array(idx)).to_pylist()
+        recs = record.take(pa.array(idx)).to_pylist()
+        for i, raw_text, rec in zip(idx, texts, recs, strict=True):
+            err = cell.explain(raw_text)
+            raw_value = _raw(batch.columns[profile.columns[name]], int(i))
+            add(int(batch.lines[i]), rec, name, profile.columns[name], raw_value, err)
+    return pa.table(rows, schema=QUARANTINE)
+
+
+def _raw(column: pa.Array, i: int) -> str | None:
+    v = column[i].as_py()
+    return v if v is None or isinstance(v, str) else str(v)

@@ -1,0 +1,325 @@
+"""Cell normalisation of DATA.md "Adapter profiles" (清洗规则), exact and without floats.
+
+Two layers, as everywhere in meanstest: a deliberately simple one-value reference
+(`id_one`, `fen_one`, `integer_one`, `date_one`, ...) that raises `CellError` with the
+quarantine reason, and vectorised twins over Arrow string arrays (`ids`, `fen`,
+`integers`, `dates`) that return the values and a mask of the bad rows. The tests
+compare the two on random input (hypothesis); the quarantine detail of a bad cell is
+always the reference's message, so both layers agree on what is wrong and why.
+
+Every raw cell arrives as text (Parquet and JSON values are turned into their literal
+text first, see `readers`), trimmed of surrounding whitespace; an empty cell is null.
+
+- ID: all whitespace removed, full-width digits (and a full-width X) become ASCII, a
+  lower-case x becomes X, then the GB 11643 check of `meanstest.ids`.
+- Amount in yuan: ``[+-]`` digits, optionally grouped by commas in threes from the
+  left ("12,345.60"), optionally a point and one or two decimals → int fen.
+  "12.345", "1.2e3", "1,23.4", "12.", ".5", "¥5" are errors, never guesses.
+- Area in m² with up to two decimals → int centi-m² (the same grammar).
+- Integer (fen, counts, ‰, health): ``[+-]`` digits only, within the column's type.
+- Date: the profile's strptime formats tried in order; only %Y %m %d %H %M %S %% are
+  allowed, with the digit patterns of Python's `_strptime`, and the date must exist
+  (2024-02-30 is an error, not 2024-03-01 as Arrow's strptime would have it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from meanstest import ids as idlib
+
+
+class CellError(ValueError):
+    """A raw cell that cannot be mapped: `reason` (a code of REASONS) and a detail."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason, self.detail = reason, detail
+
+
+# Quarantine reason codes (DATA.md: unparseable amount or date, unmapped enum value,
+# bad ID, empty required cell; plus what a reader can meet in a raw file).
+REASONS = {
+    "empty_required": "empty cell in a required column",
+    "bad_id": "resident ID fails the GB 11643 check after normalisation",
+    "bad_amount": "not a decimal amount with at most two decimals",
+    "bad_integer": "not an integer",
+    "out_of_range": "integer outside the column's type",
+    "bad_date": "not a date in any of the profile's formats",
+    "unmapped_value": "neither in the profile's value map nor a canonical value",
+    "bad_boolean": "not true or false (map other spellings in [values])",
+    "bad_row": "a CSV row with the wrong number of fields",
+    "bad_json": "a JSON Lines line that is not one JSON object",
+}
+
+# Python's str.isspace() set, in RE2 syntax (RE2's \s is ASCII only).
+WHITESPACE = r"[\t\n\x0b\f\r\x1c-\x1f\x85\p{Z}]"
+_FULLWIDTH = {0xFF10 + i: 48 + i for i in range(10)} | {0xFF38: 88, 0xFF58: 88, 0x78: 88}
+_HAS_FULLWIDTH = "[０-９ｘＸ]"
+
+_AMOUNT = r"^(?P<s>[+-]?)(?P<w>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<f>[0-9]{1,2}))?$"
+_INTEGER = r"^(?P<s>[+-]?)(?P<w>[0-9]+)$"
+MAX_DIGITS = 16  # integer digits of an amount: 10^16 yuan in fen still fits int64
+_INT_DIGITS = 18
+_AMOUNT_RE, _INTEGER_RE = re.compile(_AMOUNT), re.compile(_INTEGER)
+
+_I64 = pa.int64()
+INT_RANGES = {
+    pa.int8(): (-(2**7), 2**7 - 1),
+    pa.int32(): (-(2**31), 2**31 - 1),
+    pa.int64(): (-(2**63), 2**63 - 1),
+}
+
+
+# ------------------------------------------------------------------ text cells --
+
+
+def clean_text(values: pa.Array) -> pa.StringArray:
+    """Trimmed text of every cell, an empty (or all-whitespace) cell null."""
+    if values.type != pa.string():
+        values = values.cast(pa.string())
+    trimmed = pc.utf8_trim_whitespace(values)
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+
+
+# ------------------------------------------------------------------------- IDs --
+
+
+def clean_id_one(raw: str) -> str:
+    """The ID text after normalisation (before the check)."""
+    return "".join(ch for ch in raw if not ch.isspace()).translate(_FULLWIDTH)
+
+
+def id_one(raw: str) -> str:
+    """A raw ID cell → the canonical ID, or CellError bad_id."""
+    value = clean_id_one(raw)
+    problems = idlib.id_problems(value)
+    if problems:
+        raise CellError("bad_id", "; ".join(problems))
+    return value
+
+
+def clean_ids(values: pa.StringArray) -> pa.StringArray:
+    out = pc.replace_substring_regex(values, WHITESPACE, "")
+    out = pc.replace_substring(out, "x", "X")
+    wide = pc.fill_null(pc.match_substring_regex(out, _HAS_FULLWIDTH), False)
+    if pc.any(wide).as_py():  # rare: translate just those cells in Python
+        rows = np.flatnonzero(wide.to_numpy(zero_copy_only=False))
+        fixed = out.to_pylist()
+        for r in rows:
+            fixed[r] = fixed[r].translate(_FULLWIDTH)
+        out = pa.array(fixed, pa.string())
+    return out
+
+
+def ids(values: pa.StringArray) -> tuple[pa.StringArray, np.ndarray]:
+    """Vectorised `id_one` over non-null cells: (canonical IDs, bad mask)."""
+    out = clean_ids(values)
+    check = idlib.check_ids(out)
+    present = idlib.valid_mask(values)
+    return out, present & (check.flags != 0)
+
+
+# --------------------------------------------------------------------- amounts --
+
+
+def fen_one(raw: str) -> int:
+    """A yuan amount ("12,345.60") → int fen (1234560), or CellError bad_amount."""
+    m = _AMOUNT_RE.match(raw)
+    whole = m.group(2).replace(",", "") if m else ""
+    if not m or len(whole) > MAX_DIGITS:
+        raise CellError(
+            "bad_amount",
+            f"{raw!r} is not yuan with at most two decimals "
+            f"(digits, optional thousands commas, up to {MAX_DIGITS} integer digits)",
+        )
+    fen = int(whole) * 100 + int((m.group(3) or "").ljust(2, "0"))
+    return -fen if m.group(1) == "-" else fen
+
+
+def format_yuan(fen: int, thousands: bool = False, decimals: int = 2) -> str:
+    """int fen → yuan text: 1234560 → "12345.60" ("12,345.60" with thousands;
+    decimals=1 or 0 where the fen allow it). The inverse of `fen_one`."""
+    sign, fen = ("-" if fen < 0 else ""), abs(fen)
+    whole, cents = divmod(fen, 100)
+    text = f"{whole:,}" if thousands else str(whole)
+    if decimals == 2 or cents % (10 ** (2 - decimals)):
+        return f"{sign}{text}.{cents:02d}"
+    return f"{sign}{text}" + (f".{cents // 10}" if decimals == 1 else "")
+
+
+def fen(values: pa.StringArray) -> tuple[pa.Int64Array, np.ndarray]:
+    """Vectorised `fen_one` over non-null cells: (int64 fen, bad mask)."""
+    parts = pc.extract_regex(values, _AMOUNT)
+    whole = pc.replace_substring(parts.field("w"), ",", "")
+    ok = _matched(parts) & (pc.utf8_length(whole).to_numpy(zero_copy_only=False) <= MAX_DIGITS)
+    digits = pc.binary_join_element_wise(whole, pc.utf8_rpad(parts.field("f"), 2, "0"), "")
+    out = pc.cast(pc.if_else(ok, digits, "0"), pa.int64())
+    out = pc.if_else(pc.equal(parts.field("s"), "-"), pc.negate(out), out)
+    return _with_nulls(out, ok), idlib.valid_mask(values) & ~ok
+
+
+# -------------------------------------------------------------------- integers --
+
+
+def integer_one(raw: str, type_: pa.DataType = _I64) -> int:
+    """An integer cell → int within `type_`, or CellError bad_integer / out_of_range."""
+    m = _INTEGER_RE.match(raw)
+    if not m:
+        raise CellError("bad_integer", f"{raw!r} is not an integer (digits only)")
+    value = int(raw)
+    lo, hi = INT_RANGES[type_]
+    if not lo <= value <= hi:
+        raise CellError("out_of_range", f"{raw} does not fit {type_} ({lo}..{hi})")
+    return value
+
+
+def integers(values: pa.StringArray, type_: pa.DataType) -> tuple[pa.Array, np.ndarray]:
+    """Vectorised `integer_one`: (values of `type_`, bad mask)."""
+    parts = pc.extract_regex(values, _INTEGER)
+    digits = parts.field("w")
+    ok = _matched(parts) & (pc.utf8_length(digits).to_numpy(zero_copy_only=False) <= _INT_DIGITS)
+    text = pc.binary_join_element_wise(parts.field("s"), digits, "")
+    wide = pc.cast(pc.if_else(ok, text, "0"), pa.int64()).to_numpy()
+    lo, hi = INT_RANGES[type_]
+    ok &= (wide >= lo) & (wide <= hi)
+    out = pa.array(np.where(ok, wide, 0).astype(type_.to_pandas_dtype()), type_, mask=~ok)
+    return out, idlib.valid_mask(values) & ~ok
+
+
+def integer_reason(raw: str, type_: pa.DataType) -> CellError:
+    """The CellError of a bad integer cell (for the quarantine detail)."""
+    try:
+        integer_one(raw, type_)
+    except CellError as e:
+        return e
+    return CellError("out_of_range", f"{raw} has more than {_INT_DIGITS} digits")
+
+
+# ----------------------------------------------------------------------- dates --
+
+_DIRECTIVES = {  # the digit patterns of CPython's _strptime, ASCII digits only
+    "Y": "[0-9]{4}",
+    "m": "1[0-2]|0[1-9]|[1-9]",
+    "d": "3[01]|[12][0-9]|0[1-9]|[1-9]",
+    "H": "2[0-3]|[01][0-9]|[0-9]",
+    "M": "[0-5][0-9]|[0-9]",
+    "S": "6[01]|[0-5][0-9]|[0-9]",
+}
+_MONTH_DAYS = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def date_pattern(fmt: str) -> tuple[str, tuple[str, ...]]:
+    """A strptime format → (anchored regex, directive of each group). ValueError names
+    a directive that is not allowed, or a format without %Y, %m and %d."""
+    out, order, i = ["^"], [], 0
+    while i < len(fmt):
+        ch = fmt[i]
+        if ch == "%":
+            if i + 1 >= len(fmt):
+                raise ValueError(f"format {fmt!r} ends with a lone %")
+            d = fmt[i + 1]
+            if d == "%":
+                out.append("%")
+            elif d in _DIRECTIVES:
+                if d in order:
+                    raise ValueError(f"format {fmt!r} has %{d} twice")
+                out.append(f"(?P<{d}>{_DIRECTIVES[d]})")
+                order.append(d)
+            else:
+                allowed = " ".join(f"%{k}" for k in _DIRECTIVES)
+                raise ValueError(f"format {fmt!r}: %{d} is not supported (use {allowed} %%)")
+            i += 2
+        elif ch in " \t":
+            out.append("[ \t]+")
+            while i < len(fmt) and fmt[i] in " \t":
+                i += 1
+        else:
+            out.append(re.escape(ch))
+            i += 1
+    if not {"Y", "m", "d"} <= set(order):
+        raise ValueError(f"format {fmt!r} needs %Y, %m and %d")
+    return "".join(out) + "$", tuple(order)
+
+
+def date_one(raw: str, formats: tuple[str, ...]) -> dt.date:
+    """A date cell → the first format's date that exists, or CellError bad_date."""
+    for fmt in formats:
+        pattern, _ = date_pattern(fmt)
+        m = re.match(pattern, raw)
+        if m:
+            f = {k: int(v) for k, v in m.groupdict().items()}
+            try:
+                return dt.date(f["Y"], f["m"], f["d"])
+            except ValueError:
+                continue
+    raise CellError("bad_date", f"{raw!r} is not a date in any of {list(formats)}")
+
+
+def dates(values: pa.StringArray, formats: tuple[str, ...]) -> tuple[pa.Array, np.ndarray]:
+    """Vectorised `date_one`: (date32, bad mask)."""
+    n = len(values)
+    days = np.zeros(n, dtype=np.int64)
+    done = np.zeros(n, dtype=np.bool_)
+    for fmt in formats:
+        pattern, _ = date_pattern(fmt)
+        parts = pc.extract_regex(values, pattern)
+        matched = _matched(parts)
+        if not matched.any():
+            continue
+        y, m, d = (
+            pc.cast(pc.if_else(matched, parts.field(k), "1"), pa.int64()).to_numpy() for k in "Ymd"
+        )
+        leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
+        last = _MONTH_DAYS[m] - ((m == 2) & ~leap)
+        good = matched & ~done & (y >= 1) & (d <= last)
+        days = np.where(good, _days_from_civil(y, m, d), days)
+        done |= good
+    present = idlib.valid_mask(values)
+    out = pa.array(days.astype(np.int32), pa.date32(), mask=~done)
+    return out, present & ~done
+
+
+def _matched(parts: pa.StructArray) -> np.ndarray:
+    """Rows where extract_regex matched (its struct is null elsewhere)."""
+    return idlib.valid_mask(parts)
+
+
+def _with_nulls(values: pa.Array, ok: np.ndarray) -> pa.Array:
+    return pc.if_else(pa.array(ok), values, pa.scalar(None, values.type))
+
+
+def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """Days since 1970-01-01 of valid (y, m, d) (H. Hinnant's algorithm)."""
+    yy = np.where(m <= 2, y - 1, y)
+    era = np.floor_divide(yy, 400)
+    yoe = yy - era * 400
+    doy = (153 * ((m + 9) % 12) + 2) // 5 + d - 1
+    return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+
+
+# ------------------------------------------------------------- enums, booleans --
+
+
+def enum_one(raw: str, allowed: tuple[str, ...]) -> str:
+    if raw not in allowed:
+        raise CellError("unmapped_value", f"{raw!r} is not in the value map nor one of {allowed}")
+    return raw
+
+
+def boolean_one(raw: str) -> bool:
+    if raw not in ("true", "false"):
+        raise CellError("bad_boolean", f"{raw!r} is not true or false (map it in [values])")
+    return raw == "true"
+
+
+def booleans(values: pa.StringArray) -> tuple[pa.Array, np.ndarray]:
+    t, f = pc.equal(values, "true"), pc.equal(values, "false")
+    ok = pc.fill_null(pc.or_(t, f), False)
+    out = pc.if_else(ok, t, pa.scalar(None, pa.bool_()))
+    return out, idlib.valid_mask(values) & ~ok.to_numpy(zero_copy_only=False)

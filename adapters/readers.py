@@ -1,0 +1,314 @@
+"""Readers of raw department exports: CSV (any encoding, BOM or not, any delimiter),
+JSON Lines and Parquet, streamed in batches so a 5 GB export is never loaded whole.
+
+Each reader yields `RawBatch`es: the raw columns (strings for CSV and JSON Lines, the
+file's own types for Parquet), the physical line of each row, and the rows that could
+not be read as a row at all (a CSV row with the wrong number of fields, a JSON Lines
+line that is not an object), which go to the quarantine.
+
+Line numbers are exact physical lines (DATA.md: 1-based, the CSV header is line 1;
+Parquet: the 1-based row number). pyarrow's serial CSV reader numbers records (a
+quoted field may hold newlines, so a record can span lines) and reports the numbers of
+the rows it rejects; a row's physical line is its record number plus the newlines held
+in the fields of every record before it. A blank line is not a row: it is counted in
+`blank_lines`, never in the rows read. Lines end in "\\n" or "\\r\\n" (a lone "\\r"
+inside a quoted field is not counted as a line break).
+"""
+
+from __future__ import annotations
+
+import csv as pycsv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from meanstest.adapters.profile import Profile, ProfileError
+
+from meanstest.errors import MeansTestError
+
+BLOCK_BYTES = 8 << 20  # CSV block per batch
+JSONL_LINES = 65_536  # JSON Lines per batch
+PARQUET_ROWS = 262_144
+
+
+class ExportError(MeansTestError):
+    """A raw export cannot be read at all (names the file and the reason)."""
+
+
+@dataclass
+class RawRowProblem:
+    line: int
+    reason: str  # bad_row | bad_json
+    detail: str
+    raw: str
+
+
+@dataclass
+class RawBatch:
+    columns: dict[str, pa.Array]  # raw column name -> values
+    lines: np.ndarray  # int64 physical line of each row
+    problems: list[RawRowProblem] = field(default_factory=list)
+    blank_lines: int = 0
+    position: int = 0  # bytes of the file consumed so far (for progress)
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.lines)
+
+
+def open_export(path: str | Path, profile: Profile):
+    """The reader of one export file under `profile`; `.header` is checked against
+    the profile's mapped columns on opening, before any row is read."""
+    path = Path(path)
+    if not path.is_file():
+        raise ExportError(f"{path}: raw export not found", file=str(path))
+    reader = {"csv": CsvExport, "jsonl": JsonlExport, "parquet": ParquetExport}[profile.format]
+    export = reader(path, profile)
+    missing = [raw for raw in profile.columns.values() if raw not in export.header]
+    if missing:
+        found = ", ".join(export.header[:30]) or "none"
+        raise ProfileError(
+            profile.path,
+            "columns",
+            f"{path}: no column {missing[0]!r} in the export (columns found: {found})",
+        )
+    return export
+
+
+def _needed(profile: Profile) -> list[str]:
+    return list(dict.fromkeys(profile.columns.values()))
+
+
+class CsvExport:
+    def __init__(self, path: Path, profile: Profile) -> None:
+        self.path, self.profile = path, profile
+        try:
+            with open(path, encoding=profile.encoding, newline="") as f:
+                head = f.read(1)
+                if head != "\ufeff":  # a UTF-8 BOM (any "utf-8" accepts one)
+                    f.seek(0)
+                for _ in range(profile.skip_rows):
+                    f.readline()
+                self.header = next(pycsv.reader(f, delimiter=profile.delimiter), [])
+        except (UnicodeDecodeError, LookupError) as e:
+            raise ExportError(f"{path}: not {profile.encoding} text: {e}", file=str(path)) from None
+        self.header = [h.strip() for h in self.header]
+        dup = {h for h in self.header if self.header.count(h) > 1} & set(_needed(profile))
+        if dup:
+            raise ExportError(f"{path}: column {min(dup)!r} appears twice in the header")
+        self.header_lines = profile.skip_rows + 1 + sum(h.count("\n") for h in self.header)
+
+    def batches(self) -> Iterator[RawBatch]:
+        p = self.profile
+        rejected: list[tuple[int, str]] = []  # (record number, text) in order
+
+        def on_invalid(row) -> str:
+            rejected.append((row.number, row.text))
+            return "skip"
+
+        read = pacsv.ReadOptions(
+            use_threads=False,  # the serial reader knows record numbers
+            block_size=BLOCK_BYTES,
+            skip_rows=p.skip_rows + 1,
+            column_names=self.header,
+            encoding=p.encoding,
+        )
+        parse = pacsv.ParseOptions(
+            delimiter=p.delimiter,
+            newlines_in_values=True,
+            ignore_empty_lines=False,
+            invalid_row_handler=on_invalid,
+        )
+        convert = pacsv.ConvertOptions(
+            column_types=dict.fromkeys(self.header, pa.string()), strings_can_be_null=False
+        )
+        needed = _needed(p)
+        # pyarrow numbers records from 1 at the file's start; the first data record is
+        # number skip_rows + 2, its line header_lines + 1 (a header may hold newlines)
+        first = p.skip_rows + 2
+        newlines_before = self.header_lines - (p.skip_rows + 1)
+        valid_seen = 0  # valid records (blank ones included) before this batch
+        bad_numbers: list[int] = []
+        pending: list[tuple[int, str]] = []
+        bad_newlines: list[int] = []
+        taken = 0
+        source = pa.OSFile(str(self.path))
+        try:
+            reader = pacsv.open_csv(
+                source, read_options=read, parse_options=parse, convert_options=convert
+            )
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    batch = None
+                # rows rejected while parsing this block (serial: none from a later block)
+                fresh = rejected[taken:]
+                taken = len(rejected)
+                if batch is None and not pending and not fresh:
+                    break
+                n = 0 if batch is None else batch.num_rows
+                cols = {} if batch is None else dict(zip(self.header, batch.columns))
+                field_nl = np.zeros(n, dtype=np.int64)
+                blank = np.ones(n, dtype=np.bool_)
+                for arr in cols.values():
+                    field_nl += pc.count_substring(arr, "\n").to_numpy()
+                    blank &= pc.equal(arr, "").to_numpy(zero_copy_only=False)
+                for number, text in fresh:
+                    bad_numbers.append(number)
+                    bad_newlines.append(text.count("\n"))
+                nb = np.asarray(bad_numbers, dtype=np.int64)
+                nl = np.concatenate(([0], np.cumsum(bad_newlines, dtype=np.int64)))
+                # record number of each valid row: the k-th record that was not rejected
+                k = valid_seen + np.arange(n, dtype=np.int64)
+                gaps = nb - first - np.arange(len(nb), dtype=np.int64)
+                number = first + k + np.searchsorted(gaps, k, side="right")
+                within = np.concatenate(([0], np.cumsum(field_nl)))  # before row i (+ total)
+                lines = number + newlines_before + within[:-1] + nl[np.searchsorted(nb, number)]
+                # a rejected record may be reported a block early: place it once the valid
+                # records before it are known (all of them at the end of the file)
+                pending.extend(fresh)
+                problems, waiting = [], []
+                for number_bad, text in pending:
+                    if batch is not None and (n == 0 or number_bad > number[-1]):
+                        waiting.append((number_bad, text))
+                        continue
+                    before = newlines_before + within[np.searchsorted(number, number_bad)]
+                    line = number_bad + before + nl[np.searchsorted(nb, number_bad)]
+                    fields = len(_split(text, p.delimiter))
+                    detail = f"{fields} field(s), the header has {len(self.header)}"
+                    problems.append(RawRowProblem(int(line), "bad_row", detail, text))
+                pending = waiting
+                valid_seen += n
+                newlines_before += int(within[-1])
+                keep = ~blank
+                out = {name: cols[name] for name in needed} if n else {}
+                if n and not keep.all():
+                    mask = pa.array(keep)
+                    out = {name: a.filter(mask) for name, a in out.items()}
+                yield RawBatch(out, lines[keep], problems, int(blank.sum()), source.tell())
+                if batch is None:
+                    break
+        except pa.ArrowInvalid as e:
+            raise ExportError(
+                f"{self.path}: cannot parse as CSV: {e}", file=str(self.path)
+            ) from None
+        finally:
+            source.close()
+
+
+def _split(text: str, delimiter: str) -> list[str]:
+    try:
+        return next(pycsv.reader(io.StringIO(text), delimiter=delimiter))
+    except (StopIteration, pycsv.Error):
+        return [text]
+
+
+class JsonlExport:
+    """One JSON object per line. Numbers keep their literal text (12345.60 stays
+    "12345.60", never a float); true/false become "true"/"false"; an array (for
+    `current_programs`) is joined with the profile's list separator. The header is the
+    keys of the first batch of lines; a key absent from a line is an empty cell."""
+
+    def __init__(self, path: Path, profile: Profile) -> None:
+        self.path, self.profile = path, profile
+        keys: dict[str, None] = {}
+        with open(path, "rb") as f:
+            for i, raw in enumerate(f):
+                if i == JSONL_LINES:
+                    break
+                obj = self._parse(raw, i + 1)
+                if isinstance(obj, dict):
+                    keys.update(dict.fromkeys(obj))
+        self.header = list(keys)
+
+    def _parse(self, raw: bytes, line: int) -> dict | RawRowProblem | None:
+        """The object of one line, None for a blank line, or the problem."""
+        if not raw.strip():
+            return None
+        try:
+            text = raw.decode(self.profile.encoding)
+            if line == 1 and text.startswith("\ufeff"):
+                text = text[1:]
+            obj = json.loads(text, parse_float=str, parse_int=str)
+        except (ValueError, UnicodeDecodeError) as e:
+            return RawRowProblem(line, "bad_json", str(e), _lossy(raw))
+        if not isinstance(obj, dict):
+            return RawRowProblem(line, "bad_json", "not a JSON object", _lossy(raw))
+        return obj
+
+    def batches(self) -> Iterator[RawBatch]:
+        needed = _needed(self.profile)
+        sep = self.profile.list_separator
+        with open(self.path, "rb") as f:
+            line, chunk = 0, []
+            for raw in f:
+                line += 1
+                chunk.append(raw)
+                if len(chunk) == JSONL_LINES:
+                    yield self._batch(chunk, line - len(chunk), needed, sep, f.tell())
+                    chunk = []
+            if chunk:
+                yield self._batch(chunk, line - len(chunk), needed, sep, f.tell())
+
+    def _batch(self, chunk, before, needed, sep, position) -> RawBatch:
+        lines, problems, blank = [], [], 0
+        cols: dict[str, list] = {name: [] for name in needed}
+        for i, raw in enumerate(chunk):
+            obj = self._parse(raw, before + i + 1)
+            if obj is None:
+                blank += 1
+            elif isinstance(obj, RawRowProblem):
+                problems.append(obj)
+            else:
+                lines.append(before + i + 1)
+                for name in needed:
+                    cols[name].append(_cell(obj.get(name), sep))
+        arrays = {name: pa.array(v, pa.string()) for name, v in cols.items()}
+        return RawBatch(arrays, np.asarray(lines, np.int64), problems, blank, position)
+
+
+def _cell(v, sep: str) -> str | None:
+    if v is None or isinstance(v, str):
+        return v
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, list):
+        return sep.join("" if x is None else _cell(x, sep) for x in v)
+    return json.dumps(v, ensure_ascii=False)
+
+
+def _lossy(raw: bytes) -> str:
+    return raw.decode("utf-8", errors="replace").rstrip("\r\n")[:500]
+
+
+class ParquetExport:
+    """Parquet rows keep their types (mapping decides: a date column stays a date, an
+    amount in yuan is read exactly from a decimal or its text); line = 1-based row."""
+
+    def __init__(self, path: Path, profile: Profile) -> None:
+        self.path, self.profile = path, profile
+        try:
+            self._file = pq.ParquetFile(path)
+        except (pa.ArrowException, OSError) as e:
+            raise ExportError(f"{path}: cannot read Parquet: {e}", file=str(path)) from None
+        self.header = self._file.schema_arrow.names
+
+    def batches(self) -> Iterator[RawBatch]:
+        needed = _needed(self.profile)
+        row = 0
+        total = max(1, self._file.metadata.num_rows)
+        size = self.path.stat().st_size
+        for batch in self._file.iter_batches(batch_size=PARQUET_ROWS, columns=needed):
+            n = batch.num_rows
+            cols = {name: batch.column(name) for name in needed}
+            lines = np.arange(row + 1, row + n + 1, dtype=np.int64)
+            row += n
+            yield RawBatch(cols, lines, [], 0, position=size * row // total)

@@ -1,0 +1,252 @@
+"""`meanstest ingest MANIFEST.toml --out BUNDLE` (数据导入): raw department exports →
+a bundle ready for `meanstest review`, plus `quarantine.parquet` and `ingest.json`.
+
+DATA.md "Ingest manifest": `[[source]]` entries name a profile and its raw files
+(relative paths are relative to the manifest's folder); several sources may fill one
+table. Everything that can be checked before a row is read is: the manifest's keys,
+every profile (strictly, `adapters.profile`), that every file exists and that its
+header (CSV), keys (JSON Lines, first batch) or schema (Parquet) has every column its
+profile maps. Then each file is streamed batch by batch and written as it is mapped,
+so memory is bounded by a batch, whatever the export's size.
+
+households' `checked_*` flags come from the case export where its profile maps them;
+a flag the profile does not map is true exactly when the manifest lists at least one
+file for that department (tax: tax_income or business_registration; bank; vehicle;
+housing: property; social_insurance).
+
+`ingest.json` holds, per file, its SHA-256, bytes, rows read = rows mapped + rows
+quarantined (and blank lines, which are not rows), and per profile its SHA-256, so an
+auditor can tie every bundle row to the bytes it came from. It is deterministic: the
+same manifest, profiles and files give the same bundle and the same ingest.json.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import tomllib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from meanstest import schema
+from meanstest.adapters import ADAPTERS, adapter_for
+from meanstest.adapters.mapping import QUARANTINE, map_batch
+from meanstest.adapters.profile import CHECKED, Profile, ProfileError, load_profile
+from meanstest.adapters.readers import open_export
+from meanstest.bundle import FORMATS
+from meanstest.errors import MeansTestError
+from meanstest.progress import Progress
+
+HELP = "map raw department exports to a bundle with their profiles (quarantine + ingest.json)"
+MANIFEST_KEYS = ("source", "description")
+SOURCE_KEYS = ("profile", "files", "description")
+PROGRESS_BYTES = 64 << 20  # files at least this large get a progress line
+
+
+@dataclass(frozen=True)
+class Source:
+    profile: Profile
+    files: tuple[Path, ...]
+
+
+def load_manifest(path: str | Path) -> list[Source]:
+    """The manifest's sources with their profiles loaded and checked."""
+    path = Path(path)
+    name = str(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ProfileError(name, "-", f"cannot read manifest: {e.strerror or e}") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+        raise ProfileError(name, "-", f"not valid UTF-8 TOML: {e}") from None
+    for k in doc:
+        if k not in MANIFEST_KEYS:
+            raise ProfileError(name, k, f"unknown key (valid: {', '.join(MANIFEST_KEYS)})")
+    entries = doc.get("source")
+    if not isinstance(entries, list) or not entries:
+        raise ProfileError(name, "source", "need at least one [[source]] with profile and files")
+    base = path.parent
+    profiles: dict[Path, Profile] = {}
+    sources = []
+    for i, entry in enumerate(entries):
+        key = f"source[{i}]"
+        if not isinstance(entry, dict):
+            raise ProfileError(name, key, "each [[source]] is a table")
+        for k in entry:
+            if k not in SOURCE_KEYS:
+                raise ProfileError(name, f"{key}.{k}", f"unknown key (valid: {', '.join(SOURCE_KEYS)})")
+        prof, files = entry.get("profile"), entry.get("files")
+        if not isinstance(prof, str) or not prof:
+            raise ProfileError(name, f"{key}.profile", "need the profile's path")
+        if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
+            raise ProfileError(name, f"{key}.files", "need a non-empty list of file paths")
+        ppath = (base / prof).resolve()
+        if ppath not in profiles:
+            profiles[ppath] = load_profile(base / prof)
+        sources.append(Source(profiles[ppath], tuple(base / f for f in files)))
+    seen = Counter(f.resolve() for s in sources for f in s.files)
+    twice = [f for f, n in seen.items() if n > 1]
+    if twice:
+        raise ProfileError(name, "files", f"{twice[0]} is listed twice (its rows would be doubled)")
+    return sources
+
+
+def checked_overrides(sources: list[Source]) -> dict[str, bool]:
+    """households.checked_* for flags no case profile maps: true iff the manifest has a
+    file of that department."""
+    tables = {s.profile.table for s in sources}
+    return {a.flag: bool(tables & set(a.tables)) for a in ADAPTERS if a.flag}
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def ingest(manifest: str | Path, out: str | Path, *, quiet: bool = True, stream=None) -> dict:
+    """Run a manifest; write the bundle, quarantine.parquet and ingest.json to `out`.
+    Returns the ingest.json document."""
+    stream = stream or sys.stderr
+    sources = load_manifest(manifest)
+    exports = [(s, f, open_export(f, s.profile)) for s in sources for f in s.files]
+    overrides = checked_overrides(sources)
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    writers, counts = {}, dict.fromkeys(schema.TABLES, 0)
+    tmp = {t: folder / f"{t}.parquet.tmp" for t in schema.TABLES}
+    qtmp = folder / "quarantine.parquet.tmp"
+    files_doc, reasons = [], Counter()
+    try:
+        for t in schema.TABLES:
+            writers[t] = pq.ParquetWriter(tmp[t], schema.arrow_schema(t))
+        qwriter = pq.ParquetWriter(qtmp, QUARANTINE)
+        writers["quarantine"] = qwriter
+        for source, path, export in exports:
+            p = source.profile
+            adapter = adapter_for(p.table)
+            size = path.stat().st_size
+            progress = Progress(size, "bytes", quiet=quiet or size < PROGRESS_BYTES, stream=stream)
+            flags = {k: v for k, v in overrides.items() if k not in p.columns}
+            doc = {
+                "file": str(path),
+                "profile": p.path,
+                "table": p.table,
+                "department": adapter.department,
+                "sha256": file_digest(path),
+                "bytes": size,
+                "rows_read": 0,
+                "rows_mapped": 0,
+                "rows_quarantined": 0,
+                "blank_lines": 0,
+            }
+            for batch in export.batches():
+                mapped = map_batch(p, adapter, batch, path.name, flags if p.table == "households" else None)
+                writers[p.table].write_table(mapped.table)
+                if mapped.quarantine.num_rows:
+                    qwriter.write_table(mapped.quarantine)
+                    reasons.update(mapped.quarantine.column("reason").to_pylist())
+                doc["rows_mapped"] += mapped.table.num_rows
+                doc["rows_quarantined"] += mapped.rows_quarantined
+                doc["rows_read"] += batch.num_rows + len(batch.problems)
+                doc["blank_lines"] += batch.blank_lines
+                progress.update(batch.position)
+            progress.close()
+            counts[p.table] += doc["rows_mapped"]
+            files_doc.append(doc)
+        for w in writers.values():
+            w.close()
+        writers.clear()
+        for t in schema.TABLES:
+            os.replace(tmp[t], folder / f"{t}.parquet")
+            for suffix in FORMATS.values():
+                if suffix != ".parquet":
+                    (folder / f"{t}{suffix}").unlink(missing_ok=True)
+        os.replace(qtmp, folder / "quarantine.parquet")
+    finally:
+        for w in writers.values():
+            w.close()
+        for f in [*tmp.values(), qtmp]:
+            f.unlink(missing_ok=True)
+    document = _document(manifest, sources, files_doc, counts, reasons, overrides)
+    _write_json(document, folder / "ingest.json")
+    return document
+
+
+def _document(manifest, sources, files_doc, counts, reasons, overrides) -> dict:
+    profiles = {s.profile.path: s.profile for s in sources}
+    case_maps = {
+        flag
+        for s in sources
+        if s.profile.table == "households"
+        for flag in CHECKED
+        if flag in s.profile.columns
+    }
+    return {
+        "manifest": str(manifest),
+        "manifest_sha256": file_digest(Path(manifest)),
+        "profiles": [
+            {"profile": p.path, "table": p.table, "format": p.format, "sha256": p.digest}
+            for p in profiles.values()
+        ],
+        "files": files_doc,
+        "tables": counts,
+        "quarantine": {
+            "rows": sum(f["rows_quarantined"] for f in files_doc),
+            "entries": sum(reasons.values()),
+            "by_reason": dict(sorted(reasons.items())),
+        },
+        "checked": {
+            flag: ("case export" if flag in case_maps else value)
+            for flag, value in overrides.items()
+        },
+        "accounting_closes": all(
+            f["rows_read"] == f["rows_mapped"] + f["rows_quarantined"] for f in files_doc
+        ),
+    }
+
+
+def _write_json(doc: dict, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# ------------------------------------------------------------------------------ CLI --
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("manifest", help="ingest manifest (TOML: [[source]] profile + files)")
+    parser.add_argument("--out", required=True, help="bundle folder to write")
+    parser.add_argument("--quiet", action="store_true", help="no per-file lines, no progress")
+
+
+def run(args) -> int:
+    doc = ingest(args.manifest, args.out, quiet=args.quiet)
+    if not args.quiet:
+        for f in doc["files"]:
+            print(
+                f"{f['table']:<22} {f['file']}: read {f['rows_read']} = mapped "
+                f"{f['rows_mapped']} + quarantined {f['rows_quarantined']}"
+                + (f" ({f['blank_lines']} blank lines)" if f["blank_lines"] else "")
+                + f"  sha256 {f['sha256'][:12]}"
+            )
+        q = doc["quarantine"]
+        print(", ".join(f"{t} {n}" for t, n in doc["tables"].items()) + f" → {args.out}")
+        print(
+            f"quarantine: {q['rows']} row(s), {q['entries']} entr(y/ies) "
+            + (", ".join(f"{r} {n}" for r, n in q["by_reason"].items()) or "")
+            + f"; quarantine.parquet and ingest.json in {args.out}"
+        )
+    if not doc["accounting_closes"]:
+        raise MeansTestError("ingest accounting does not close (read != mapped + quarantined)")
+    return 0
+
+
