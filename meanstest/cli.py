@@ -44,7 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--report", action="store_true", help="also write report.html")
 
     rr = sub.add_parser("reproduce", help="recompute a review's results and report mismatches")
-    rr.add_argument("out_dir", help="review output folder")
+    rr.add_argument("out_dir", nargs="?", help="review output folder")
+    rr.add_argument("--journal", help="the service's audit journal, instead of a review folder")
     rr.add_argument("--bundle", required=True, help="the bundle the review was run on")
     rr.add_argument("--policies", help="policy library folder (default: packaged packs)")
 
@@ -133,9 +134,14 @@ def _explain(args) -> int:
 
 def _reproduce(args) -> int:
     from meanstest.pipeline import load_policies
-    from meanstest.reproduce import reproduce_review
+    from meanstest.reproduce import reproduce_journal, reproduce_review
 
-    ok, problems = reproduce_review(args.out_dir, args.bundle, load_policies(args.policies))
+    if (args.out_dir is None) == (args.journal is None):
+        raise MeansTestError("reproduce: give a review folder or --journal FILE (one of them)")
+    if args.journal:
+        ok, problems = reproduce_journal(args.journal, args.bundle, load_policies(args.policies))
+    else:
+        ok, problems = reproduce_review(args.out_dir, args.bundle, load_policies(args.policies))
     for p in problems:
         print(p)
     print(f"reproduced {ok} household(s); {len(problems)} discrepancy(ies)")

@@ -6,10 +6,15 @@ For each household of a review output folder the auditor learns one of:
 - `policy changed` — the pack that applies now is not the one used (policy_digest);
 - `result differs` — same input and policy, different stored values (tampered or a bug);
 - `missing` / `not in review` — the household is on one side only.
+
+`reproduce_journal` does the same for the service's audit journal: it checks the hash
+chain, then every household of every answered call against the bundle, by input,
+policy and result digest (docs/service.md).
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,3 +84,46 @@ def reproduce_review(out_dir, bundle, policies=None) -> tuple[int, list[Discrepa
         raise MeansTestError(f"{out}: not a review output folder ({e})") from e
     again = assess(bundle, policies, engine="reference")
     return compare(stored, again.results.to_pylist(), members, again.members.to_pylist())
+
+
+def reproduce_journal(journal, bundle, policies=None) -> tuple[int, list[Discrepancy]]:
+    """Recompute every household answered in a service journal with the reference
+    calculator; a broken hash chain is itself a discrepancy (and stops the check)."""
+    from meanstest.pipeline import assess
+    from meanstest.service.journal import result_digests, verify
+
+    _, _, broken = verify(journal)
+    if broken:
+        return 0, [Discrepancy("journal", f"hash chain broken at {broken}")]
+    again = assess(bundle, policies, engine="reference")
+    rows = again.results.select(["household_id", "policy_id", "policy_digest", "input_digest"])
+    now = {
+        r["household_id"]: r | {"result_digest": d}
+        for r, d in zip(rows.to_pylist(), result_digests(again.results, again.members))
+    }
+    rejected = set(again.rejects["household_id"].to_pylist())
+    ok, out = 0, []
+    with open(journal, encoding="utf-8") as f:
+        entries = [json.loads(line) for line in f if line.strip()]
+    for entry in entries:
+        if entry.get("status") != "OK":
+            continue
+        where = f"entry {entry['seq']} ({entry['method']})"
+        for h in entry.get("households", []):
+            hid = h["household_id"]
+            r = now.get(hid)
+            if r is None:
+                why = "rejected now" if hid in rejected else "not in the bundle"
+                out.append(Discrepancy(hid, f"{where}: not assessed now ({why})"))
+            elif h["input_digest"] != r["input_digest"]:
+                out.append(Discrepancy(hid, f"{where}: input changed"))
+            elif (h["policy_id"], h["policy_digest"]) != (r["policy_id"], r["policy_digest"]):
+                out.append(Discrepancy(hid, f"{where}: policy changed"))
+            elif h["result_digest"] != r["result_digest"]:
+                out.append(Discrepancy(hid, f"{where}: result differs", ["result_digest"]))
+            else:
+                ok += 1
+        for rj in entry.get("rejects", []):
+            if rj["household_id"] in now:
+                out.append(Discrepancy(rj["household_id"], f"{where}: rejected then, assessed now"))
+    return ok, out
