@@ -126,7 +126,17 @@ MEMBER_FIELDS = (
     "member_income",
     "verified_income",
 )
-EVIDENCE_FIELDS = ("code", "severity", "person", "person_id", "source", "record_id", "detail")
+EVIDENCE_FIELDS = (
+    "code",
+    "severity",
+    "person",
+    "person_id",
+    "source",
+    "record_id",
+    "detail",
+    "null",
+)
+NULLABLE = ("person_id", "record_id")
 _TOP = ("case", "policy", "household", "other_households", "persons", "supporters", "expected")
 
 
@@ -343,7 +353,7 @@ def load_case(path: str | Path) -> Case:
             rows.append(r)
         tables[table] = pa.Table.from_pylist(rows, schema=schema.arrow_schema(table))
 
-    expected = _expected(ld, raw["expected"], members)
+    expected = _expected(ld, raw["expected"], members, people)
     return Case(
         path, meta["title"], tables, home_ids[0], pack, overrides, expected, members, people
     )
@@ -358,7 +368,7 @@ def _households(homes: list[dict]) -> pa.Table:
     return table
 
 
-def _expected(ld: _Loader, raw, members: dict[str, str]) -> dict:
+def _expected(ld: _Loader, raw, members: dict[str, str], people: dict[str, str]) -> dict:
     exp = dict(ld.table("expected", raw, "expected outputs"))
     valid = (*RESULT_FIELDS, "members", "findings", "evidence")
     for k in exp:
@@ -389,6 +399,17 @@ def _expected(ld: _Loader, raw, members: dict[str, str]) -> dict:
                 )
         if "code" not in ev:
             raise ld.fail(f"expected.evidence[{i}].code", "missing key (required)")
+        if "person" in ev and ev["person"] not in people:
+            raise ld.fail(f"expected.evidence[{i}].person", f"no person with key {ev['person']!r}")
+        if isinstance(ev.get("detail"), str):  # "{key}" stands for that person's ID
+            for label, pid in people.items():
+                ev["detail"] = ev["detail"].replace("{" + label + "}", pid)
+        nulls = ev.get("null", [])
+        if not isinstance(nulls, list) or not set(nulls) <= set(NULLABLE):
+            raise ld.fail(
+                f"expected.evidence[{i}].null",
+                f"valid: an array of the columns expected null ({', '.join(NULLABLE)})",
+            )
     return exp
 
 
@@ -484,9 +505,10 @@ def _compare(case: Case, engine: str, out) -> list[Difference]:
     if "findings" in exp:
         d("findings", sorted(exp["findings"]), sorted(f["code"] for f in found))
     for i, ev in enumerate(exp.get("evidence", [])):
-        want = {k: v for k, v in ev.items() if k != "person"}
+        want = {k: v for k, v in ev.items() if k not in ("person", "null")}
         if "person" in ev:
-            want["person_id"] = case.people.get(ev["person"], ev["person"])
+            want["person_id"] = case.people[ev["person"]]
+        want.update({k: None for k in ev.get("null", [])})
         same = [f for f in found if f["code"] == ev["code"]]
         if not any(all(f[k] == v for k, v in want.items()) for f in same):
             got = [{k: f[k] for k in want} for f in same] or "no finding with this code"
