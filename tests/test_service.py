@@ -1,0 +1,489 @@
+"""The gRPC service (issue 5) against a real in-process server on loopback, over TLS.
+
+Every RPC; results equal `meanstest review`; per-household rejects; policies; health and
+reflection; bearer tokens and jurisdictions; TLS and mutual TLS with certificates made
+here; journal entries written before the answer; no IDs in the log.
+"""
+
+import functools
+import hashlib
+import json
+import logging
+import operator
+
+import grpc
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+from fixtures.tls.pki import make_pki
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
+
+from meanstest import synth
+from meanstest.bundle import read_bundle, write_bundle
+from meanstest.policy import default_library
+from meanstest.review import ReviewOptions, run_review
+from meanstest.service import convert
+from meanstest.service.auth import Tokens, server_credentials, token_hash
+from meanstest.service.client import ClientTLS, MeansTestClient
+from meanstest.service.errors import mask_id, redact
+from meanstest.service.journal import Journal, result_digests, verify
+from meanstest.service.server import SERVICE, ServiceConfig, start
+from meanstest.v1 import meanstest_pb2 as pb
+
+TOKENS = {"all": "token-all", "township": "token-150422", "league": "token-1504"}
+GRANTS = {"all": ["*"], "township": ["150422"], "league": ["1504*"]}
+
+
+def write_tokens(path):
+    lines = []
+    for name, token in TOKENS.items():
+        grants = ", ".join(f'"{g}"' for g in GRANTS[name])
+        lines += [
+            "[[caller]]",
+            f'name = "{name}"',
+            f'token_sha256 = "{token_hash(token)}"',
+            f"jurisdictions = [{grants}]",
+            "",
+        ]
+    path.write_text("\n".join(lines))
+    return path
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, pki):
+    folder = tmp_path_factory.mktemp("server")
+    config = ServiceConfig(
+        default_library(),
+        journal=Journal(folder / "journal.jsonl"),
+        tokens=Tokens.load(write_tokens(folder / "tokens.toml")),
+    )
+    creds = server_credentials(str(pki["server"]), str(pki["server-key"]))
+    running = start(config, "127.0.0.1:0", creds)
+    yield running, folder / "journal.jsonl"
+    running.stop(None).wait()
+    config.journal.close()
+
+
+def client(server, pki, who="all", **kw):
+    running, _ = server
+    tls = ClientTLS.files(pki["ca"])
+    return MeansTestClient(f"localhost:{running.port}", token=TOKENS.get(who, who), tls=tls, **kw)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory):
+    path = tmp_path_factory.mktemp("bundle")
+    write_bundle(synth.generate(240, seed=7, bad_fraction=0.1), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def reviewed(bundle, tmp_path_factory):
+    out = tmp_path_factory.mktemp("review")
+    run_review(bundle, out, default_library(), ReviewOptions(quiet=True))
+    return {n: pq.read_table(out / f"{n}.parquet") for n in convert.OUTPUT_MESSAGES} | {
+        "rejects": pq.read_table(out / "rejects.parquet")
+    }
+
+
+def null_program_households(tables):
+    """Households with a null current_programs entry: protobuf sends it as "" (still a
+    reject, with the "not defined by the pack" reason instead of "null program name")."""
+    hh = tables["households"].to_pylist()
+    return {h["household_id"] for h in hh if None in (h.get("current_programs") or [])}
+
+
+def code_of(excinfo) -> grpc.StatusCode:
+    return excinfo.value.code()
+
+
+def bad_request_fields(error) -> list[str]:
+    status = rpc_status.from_call(error)
+    fields = []
+    for detail in status.details:
+        br = error_details_pb2.BadRequest()
+        assert detail.Unpack(br)
+        fields += [v.field for v in br.field_violations]
+    return fields
+
+
+def households_of(tables, jurisdiction=None):
+    msgs = convert.tables_to_households(tables)
+    return [h for h in msgs if jurisdiction is None or h.jurisdiction == jurisdiction]
+
+
+# Same results as `meanstest review` ---------------------------------------------------------
+
+
+def test_assess_equals_review(server, pki, bundle, reviewed):
+    tables = read_bundle(bundle)
+    with client(server, pki) as c:
+        out = c.assess(tables)
+    for name in ("results", "members", "findings"):
+        assert out[name].equals(reviewed[name]), name
+    assert (
+        out["rejects"]["household_id"].to_pylist()
+        == reviewed["rejects"]["household_id"].to_pylist()
+    )
+    skip = null_program_households(tables)
+    got = {r["household_id"]: r["reasons"] for r in out["rejects"].to_pylist()}
+    want = {r["household_id"]: r["reasons"] for r in reviewed["rejects"].to_pylist()}
+    assert {k: v for k, v in got.items() if k not in skip} == {
+        k: v for k, v in want.items() if k not in skip
+    }
+
+
+def test_assess_arrow_equals_review(server, pki, bundle, reviewed):
+    with client(server, pki) as c:
+        out = c.assess_arrow(bundle)
+    for name in ("results", "members", "findings", "rejects"):
+        assert out[name].equals(reviewed[name]), name
+
+
+def test_assess_stream_one_answer_per_message(server, pki, bundle, reviewed):
+    groups: dict[str, list] = {}  # a duplicated household_id stays in one message
+    for h in households_of(read_bundle(bundle)):
+        groups.setdefault(h.household_id, []).append(h)
+    ids = list(groups)
+    batches = [
+        functools.reduce(operator.iadd, (groups[i] for i in ids[k : k + 100]), [])
+        for k in range(0, len(ids), 100)
+    ]
+    with client(server, pki) as c:
+        answers = list(c.assess_stream(iter(batches)))
+    assert len(answers) == len(batches)
+    tables = [convert.response_to_tables(a) for a in answers]
+    for t in tables:  # rank is over the households of one message
+        assert sorted(t["results"]["rank"].to_pylist()) == list(range(1, t["results"].num_rows + 1))
+    for name in ("results", "members"):
+        got = pa.concat_tables([t[name] for t in tables])
+        want = reviewed[name]
+        if name == "results":
+            got, want = got.drop_columns(["rank"]), want.drop_columns(["rank"])
+        keys = [("household_id", "ascending")] + (
+            [("person_id", "ascending")] if name == "members" else []
+        )
+        assert got.sort_by(keys).equals(want.sort_by(keys)), name
+
+
+def test_arrow_path_never_needs_a_large_message(tmp_path, bundle, reviewed):
+    config = ServiceConfig(default_library(), max_message_bytes=48 << 10)
+    running = start(config, "127.0.0.1:0", warm=False)
+    try:
+        with MeansTestClient(f"127.0.0.1:{running.port}", max_message_bytes=48 << 10) as c:
+            out = c.assess_arrow(bundle)
+            assert out["results"].equals(reviewed["results"])
+            with pytest.raises(grpc.RpcError) as e:  # the protobuf path needs one big message
+                c.assess(read_bundle(bundle))
+            assert code_of(e) == grpc.StatusCode.RESOURCE_EXHAUSTED
+    finally:
+        running.stop(None).wait()
+
+
+# One bad household never fails the call --------------------------------------------------
+
+
+def _good_households(n=3):
+    tables = synth.generate(60, seed=3)
+    msgs = households_of(tables, "150422")
+    return [m for m in msgs if m.persons][:n]
+
+
+def test_bad_households_are_rejects_not_failures(server, pki):
+    good, bad_date, no_pack = _good_households(3)
+    bad_date.persons[0].birth_date = "1970-13-45"
+    no_pack.jurisdiction = "110105"
+    request = [good, bad_date, no_pack]
+    with client(server, pki) as c:
+        response = c.assess_households(request)
+    assert [r.household_id for r in response.results] == [good.household_id]
+    reasons = {r.household_id: list(r.reasons) for r in response.rejects}
+    assert set(reasons) == {bad_date.household_id, no_pack.household_id}
+    (why,) = reasons[bad_date.household_id]
+    assert "persons.birth_date" in why and "not a date YYYY-MM-DD" in why and "1970-13-45" in why
+    assert any("110105" in r and "2024-07-01" in r for r in reasons[no_pack.household_id])
+
+
+def test_absent_required_field_is_a_reject(server, pki):
+    (h,) = _good_households(1)
+    h.ClearField("area")
+    with client(server, pki) as c:
+        response = c.assess_households([h])
+    assert not response.results
+    assert response.rejects[0].reasons == [
+        f"households.area record={h.household_id}: null in a required column"
+    ]
+
+
+# Explain and policies -----------------------------------------------------------------------
+
+
+def test_explain_trace_matches_assess(server, pki):
+    (h,) = _good_households(1)
+    with client(server, pki) as c:
+        assessed = c.assess_households([h]).results[0]
+        zh = c.stub.Explain(pb.ExplainRequest(household=h), metadata=c.metadata)
+        en = c.stub.Explain(pb.ExplainRequest(household=h, lang="en"), metadata=c.metadata)
+    assert zh.result == assessed and zh.policy_id == assessed.policy_id
+    sections = {s.section for s in zh.steps}
+    assert {"§2", "§3", "§5"} <= sections
+    pci = [s for s in zh.steps if s.label == "pci"]
+    assert pci and json.loads(pci[0].value_json) == assessed.pci
+    assert "劳动力系数" in zh.text and "labour_coefficient" in en.text
+    assert f"status={assessed.status}" in en.text
+
+
+def test_explain_rejected_household_is_invalid_argument(server, pki):
+    (h,) = _good_households(1)
+    h.persons[0].health = 9
+    with client(server, pki) as c, pytest.raises(grpc.RpcError) as e:
+        c.stub.Explain(pb.ExplainRequest(household=h), metadata=c.metadata)
+    assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT
+    assert "health outside 1..6" in e.value.details()
+    assert bad_request_fields(e.value) == ["household"]
+
+
+def test_list_and_get_policies(server, pki):
+    library = default_library()
+    with client(server, pki) as c:
+        listed = c.list_policies()
+        local = c.list_policies("150422")
+        by_id = c.get_policy(id="150422-2024")
+        in_force = c.get_policy(jurisdiction="150404", date="2024-07-01")
+    assert [p.id for p in listed] == [p.id for p in library.packs]
+    assert {p.jurisdiction for p in local} == {"150422", "150400", "150000"}
+    assert by_id.summary.digest == library.by_id("150422-2024").digest
+    assert hashlib.sha256(by_id.params_json.encode()).hexdigest() == by_id.summary.digest
+    assert json.loads(by_id.params_json) == library.by_id("150422-2024").params
+    assert (
+        in_force.summary.id
+        == library.select(
+            "150404", pc.strptime(pa.scalar("2024-07-01"), "%Y-%m-%d", "s").as_py().date()
+        ).id
+    )
+
+
+@pytest.mark.parametrize(
+    "request_, code, field",
+    [
+        (
+            {"jurisdiction": "110105", "date": "2024-07-01"},
+            grpc.StatusCode.NOT_FOUND,
+            "jurisdiction",
+        ),
+        ({"id": "999999-2099"}, grpc.StatusCode.NOT_FOUND, "id"),
+        (
+            {"jurisdiction": "150422", "date": "2024-13-01"},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "date",
+        ),
+        ({}, grpc.StatusCode.INVALID_ARGUMENT, "id"),
+    ],
+)
+def test_get_policy_errors(server, pki, request_, code, field):
+    with client(server, pki) as c, pytest.raises(grpc.RpcError) as e:
+        c.get_policy(**request_)
+    assert code_of(e) == code and bad_request_fields(e.value) == [field]
+    if code == grpc.StatusCode.NOT_FOUND and field == "jurisdiction":
+        assert "110105" in e.value.details() and "2024-07-01" in e.value.details()
+    assert "Traceback" not in e.value.details()
+
+
+# Malformed requests -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "chunks, field",
+    [
+        ([pb.ArrowChunk(table="nonsense", data=b"", last=True)], "table"),
+        ([pb.ArrowChunk(table="households", data=b"not arrow", last=True)], "data"),
+        ([pb.ArrowChunk(table="households", data=b"", last=False)], "last"),
+        ([], "table"),
+    ],
+)
+def test_malformed_arrow_is_invalid_argument(server, pki, chunks, field):
+    with client(server, pki) as c, pytest.raises(grpc.RpcError) as e:
+        list(c.stub.AssessArrow(iter(chunks), metadata=c.metadata))
+    assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT
+    assert bad_request_fields(e.value) == [field]
+
+
+def test_explain_without_household(server, pki):
+    with client(server, pki) as c, pytest.raises(grpc.RpcError) as e:
+        c.stub.Explain(pb.ExplainRequest(lang="fr"), metadata=c.metadata)
+    assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT
+    assert bad_request_fields(e.value) == ["household"]
+
+
+# Authentication and jurisdictions -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("token", [None, "wrong-token"])
+def test_unauthenticated(server, pki, token):
+    running, _ = server
+    tls = ClientTLS.files(pki["ca"])
+    with (
+        MeansTestClient(f"localhost:{running.port}", token=token, tls=tls) as c,
+        pytest.raises(grpc.RpcError) as e,
+    ):
+        c.list_policies()
+    assert code_of(e) == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_cross_jurisdiction_is_permission_denied(server, pki):
+    tables = synth.generate(200, seed=5)
+    other = households_of(tables, "150404")[:1]
+    mine = _good_households(1)
+    assert other
+    with client(server, pki, "township") as c:
+        assert c.assess_households(mine).results  # its own jurisdiction works
+        for call in (
+            lambda: c.assess_households(mine + other),
+            lambda: c.stub.Explain(pb.ExplainRequest(household=other[0]), metadata=c.metadata),
+            lambda: c.assess_arrow(convert.households_to_tables(mine + other).tables),
+        ):
+            with pytest.raises(grpc.RpcError) as e:
+                call()
+            assert code_of(e) == grpc.StatusCode.PERMISSION_DENIED
+            assert "150404" in e.value.details()
+    with client(server, pki, "league") as c:  # "1504*" covers 150404
+        assert c.assess_households(other).results
+
+
+# TLS ------------------------------------------------------------------------------------------
+
+
+def test_plaintext_client_cannot_talk_to_tls_server(server):
+    running, _ = server
+    with (
+        MeansTestClient(f"127.0.0.1:{running.port}", token=TOKENS["all"], timeout=5) as c,
+        pytest.raises(grpc.RpcError) as e,
+    ):
+        c.list_policies()
+    assert code_of(e) == grpc.StatusCode.UNAVAILABLE
+
+
+def test_client_that_trusts_another_ca_fails(server, pki):
+    running, _ = server
+    tls = ClientTLS.files(pki["stranger"])
+    with (
+        MeansTestClient(f"localhost:{running.port}", token="x", tls=tls, timeout=5) as c,
+        pytest.raises(grpc.RpcError) as e,
+    ):
+        c.list_policies()
+    assert code_of(e) == grpc.StatusCode.UNAVAILABLE
+
+
+def test_mutual_tls(pki):
+    creds = server_credentials(str(pki["server"]), str(pki["server-key"]), str(pki["ca"]))
+    running = start(ServiceConfig(default_library()), "127.0.0.1:0", creds, warm=False)
+    target = f"localhost:{running.port}"
+    try:
+        good = ClientTLS.files(pki["ca"], pki["client"], pki["client-key"])
+        with MeansTestClient(target, tls=good) as c:
+            assert c.list_policies()
+        for tls in (
+            ClientTLS.files(pki["ca"]),
+            ClientTLS.files(pki["ca"], pki["stranger"], pki["stranger-key"]),
+        ):
+            with (
+                MeansTestClient(target, tls=tls, timeout=5) as c,
+                pytest.raises(grpc.RpcError) as e,
+            ):
+                c.list_policies()
+            assert code_of(e) == grpc.StatusCode.UNAVAILABLE
+    finally:
+        running.stop(None).wait()
+
+
+# Health and reflection ---------------------------------------------------------------------
+
+
+def test_health_and_reflection(server, pki):
+    from google.protobuf import descriptor_pool, message_factory
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+        ProtoReflectionDescriptorDatabase,
+    )
+
+    running, _ = server
+    creds = grpc.ssl_channel_credentials(pki["ca"].read_bytes())
+    with grpc.secure_channel(f"localhost:{running.port}", creds) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for name in ("", SERVICE):
+            reply = health.Check(health_pb2.HealthCheckRequest(service=name))
+            assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        db = ProtoReflectionDescriptorDatabase(channel)
+        assert SERVICE in db.get_services()
+        pool = descriptor_pool.DescriptorPool(db)
+        method = pool.FindServiceByName(SERVICE).FindMethodByName("ListPolicies")
+        request_cls = message_factory.GetMessageClass(method.input_type)
+        reply_cls = message_factory.GetMessageClass(method.output_type)
+        call = channel.unary_unary(
+            f"/{SERVICE}/ListPolicies",
+            request_serializer=request_cls.SerializeToString,
+            response_deserializer=reply_cls.FromString,
+        )
+        reply = call(request_cls(), metadata=(("authorization", f"Bearer {TOKENS['all']}"),))
+    assert [p.id for p in reply.policies] == [p.id for p in default_library().packs]
+
+
+# Journal and logs ---------------------------------------------------------------------------
+
+
+def test_journal_entry_is_written_before_the_answer(server, pki):
+    _running, journal = server
+    hs = _good_households(2)
+    with client(server, pki, "township") as c:
+        response = c.assess_households(hs)
+        last = json.loads(journal.read_text().splitlines()[-1])  # read as soon as answered
+    assert last["method"] == "Assess" and last["caller"] == "township" and last["status"] == "OK"
+    got = {h["household_id"]: h for h in last["households"]}
+    tables = convert.response_to_tables(response)
+    digests = result_digests(tables["results"], tables["members"])
+    for r, d in zip(response.results, digests):
+        assert got[r.household_id]["input_digest"] == r.input_digest
+        assert got[r.household_id]["policy_digest"] == r.policy_digest
+        assert got[r.household_id]["result_digest"] == d
+    digest = hashlib.sha256(response.SerializeToString(deterministic=True)).hexdigest()
+    assert last["output_digest"] == digest
+    assert verify(journal)[2] is None
+
+
+def test_refused_call_is_journalled(server, pki):
+    _running, journal = server
+    other = households_of(synth.generate(200, seed=5), "150404")[:1]
+    with client(server, pki, "township") as c, pytest.raises(grpc.RpcError):
+        c.assess_households(other)
+    last = json.loads(journal.read_text().splitlines()[-1])
+    assert (last["status"], last["caller"], last["households"]) == (
+        "PERMISSION_DENIED",
+        "township",
+        [],
+    )
+
+
+def test_log_holds_no_ids_or_amounts(server, pki, caplog):
+    hs = _good_households(2)
+    secrets = {p.person_id for h in hs for p in h.persons} | {
+        str(r.balance) for h in hs for r in h.bank if r.balance > 999
+    }
+    with caplog.at_level(logging.DEBUG, logger="meanstest.service"), client(server, pki) as c:
+        c.assess_households(hs)
+        with pytest.raises(grpc.RpcError):
+            c.get_policy(jurisdiction="110105", date="2024-07-01")
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Assess" in text
+    assert not [s for s in secrets if s in text]
+
+
+def test_masking():
+    assert mask_id("15042219660405000X") == "150422********000X"
+    assert redact("bad ID 15042219660405000X in row 3") == "bad ID 150422********000X in row 3"

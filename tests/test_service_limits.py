@@ -1,0 +1,110 @@
+"""Deadlines and overload: work is abandoned when the deadline passes, and calls beyond
+the concurrency bound get RESOURCE_EXHAUSTED instead of queueing without end."""
+
+import json
+import queue
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+import pytest
+
+from meanstest import synth
+from meanstest.policy import default_library
+from meanstest.service import convert
+from meanstest.service.client import MeansTestClient
+from meanstest.service.journal import Journal
+from meanstest.service.server import ServiceConfig, start
+
+
+def _households(n=2):
+    msgs = convert.tables_to_households(synth.generate(40, seed=3))
+    return [m for m in msgs if m.jurisdiction == "150422" and m.persons][:n]
+
+
+class Stages:
+    """Test hook: records each call's stages; stalls a call that asks for it (metadata
+    x-test-stall) at the engine stage until its deadline has passed."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def __call__(self, stage, context) -> None:
+        self.seen.append(stage)
+        stall = ("x-test-stall", "1") in tuple(context.invocation_metadata())
+        if stall and stage == "engine":
+            for _ in range(1000):  # bounded: at most 10 s
+                remaining = context.time_remaining()
+                if remaining is not None and remaining <= 0:
+                    return
+                time.sleep(0.01)
+
+
+@pytest.fixture
+def limited(tmp_path):
+    stages = Stages()
+    config = ServiceConfig(
+        default_library(),
+        journal=Journal(tmp_path / "journal.jsonl"),
+        max_concurrent_calls=1,
+        workers=4,
+        on_stage=stages,
+    )
+    running = start(config, "127.0.0.1:0", warm=False)
+    yield running, stages, tmp_path / "journal.jsonl"
+    running.stop(None).wait()
+    config.journal.close()
+
+
+def test_deadline_mid_call_abandons_the_work(limited):
+    running, stages, journal = limited
+    with MeansTestClient(f"127.0.0.1:{running.port}") as c:
+        with pytest.raises(grpc.RpcError) as e:
+            c.stub.Assess(
+                convert.pb.AssessRequest(households=_households()),
+                timeout=1.0,
+                metadata=(("x-test-stall", "1"),),
+            )
+        assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert stages.seen == ["convert", "engine"]  # never reached the journal stage
+        last = json.loads(journal.read_text().splitlines()[-1])
+        assert last["status"] == "DEADLINE_EXCEEDED" and last["households"] == []
+        assert c.assess_households(_households()).results  # the server is fine
+
+
+def test_overload_is_resource_exhausted(limited):
+    running, _, _ = limited
+    target = f"127.0.0.1:{running.port}"
+    held: queue.Queue = queue.Queue()
+    households = _households()
+
+    def requests():
+        while (item := held.get(timeout=30)) is not None:
+            yield item
+
+    with MeansTestClient(target) as c:
+        stream = c.stub.AssessStream(requests())
+        held.put(convert.pb.AssessRequest(households=households))
+        assert next(stream).results  # the one allowed call is now in progress
+
+        def one(_):
+            with MeansTestClient(target) as other:
+                try:
+                    other.assess_households(households)
+                    return grpc.StatusCode.OK
+                except grpc.RpcError as e:
+                    return e.code()
+
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(pool.map(one, range(8)))
+        assert codes == [grpc.StatusCode.RESOURCE_EXHAUSTED] * 8
+        held.put(None)
+        assert list(stream) == []
+        # the slot is free again once the stream has ended (bounded wait for the server)
+        for _ in range(100):
+            if one(0) == grpc.StatusCode.OK:
+                break
+            threading.Event().wait(0.05)
+        else:
+            pytest.fail("the server did not accept calls after the stream ended")
