@@ -171,7 +171,9 @@ def _typed(profile: Profile, c: schema.Column, k: str, raw: pa.Array) -> _Cells 
         return _nulls(cells, c, profile)
     if ok is None:
         return None
-    return _nulls(_Cells(ok, np.zeros(len(raw), np.bool_), pc.cast(raw, pa.string()), None), c, profile)
+    return _nulls(
+        _Cells(ok, np.zeros(len(raw), np.bool_), pc.cast(raw, pa.string()), None), c, profile
+    )
 
 
 def _nulls(cells: _Cells, c: schema.Column, profile: Profile) -> _Cells:
@@ -246,7 +248,8 @@ def _parse(profile: Profile, c: schema.Column, k: str, text: pa.StringArray):
 
 def _programs(profile: Profile, c: schema.Column, text: pa.StringArray) -> pa.Array:
     """current_programs: names split on the list separator, trimmed, empty names
-    dropped, each through the value map (program names are the pack's to check)."""
+    dropped, each through the value map (program names are the pack's to check); a
+    name mapped to "" stands for no program ("无" → [], while an empty cell is null)."""
     vmap = profile.values.get(c.name, {})
     sep = profile.list_separator
     out = []
@@ -255,7 +258,8 @@ def _programs(profile: Profile, c: schema.Column, text: pa.StringArray) -> pa.Ar
             out.append(None)
             continue
         names = (x.strip() for x in cell.split(sep))
-        out.append([vmap.get(x, x) for x in names if x])
+        mapped = (vmap.get(x, x) for x in names if x)
+        out.append([x for x in mapped if x is not None])  # "无" = "" maps to no program
     return pa.array(out, c.type)
 
 
@@ -265,13 +269,23 @@ def _entries(profile, file_name, batch: RawBatch, cells: dict[str, _Cells], reco
     def add(line, rec, column, raw_column, raw_value, err: N.CellError) -> None:
         for key, v in zip(
             QUARANTINE.names,
-            (profile.table, file_name, line, rec, column, raw_column, raw_value, err.reason, err.detail),
+            (
+                profile.table,
+                file_name,
+                line,
+                rec,
+                column,
+                raw_column,
+                raw_value,
+                err.reason,
+                err.detail,
+            ),
             strict=True,
         ):
             rows[key].append(v)
 
     for p in batch.problems:
-        add(p.line, f"{file_name}:{p.line}", "", "", p.raw, N.CellError(p.reason, p.detail))
+        add(p.line, f"{file_name}:{p.line}", None, None, p.raw, N.CellError(p.reason, p.detail))
     for name, cell in cells.items():
         idx = np.flatnonzero(cell.bad)
         if not len(idx):

@@ -189,8 +189,8 @@ class CsvExport:
                 valid_seen += n
                 newlines_before += int(within[-1])
                 keep = ~blank
-                out = {name: cols[name] for name in needed} if n else {}
-                if n and not keep.all():
+                out = {name: cols.get(name, pa.array([], pa.string())) for name in needed}
+                if not keep.all():
                     mask = pa.array(keep)
                     out = {name: a.filter(mask) for name, a in out.items()}
                 yield RawBatch(out, lines[keep], problems, int(blank.sum()), source.tell())

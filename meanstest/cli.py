@@ -26,6 +26,7 @@ FEATURES: dict[str, str] = {
     "check": "meanstest.cases",
     "serve": "meanstest.service.cli",
     "journal": "meanstest.service.journal_cli",
+    "ingest": "meanstest.ingest",
 }
 
 
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--bad-fraction", type=float, default=0.0)
     s.add_argument("--format", choices=("parquet", "arrow"), default="parquet")
+    s.add_argument("--raw", help="also write it as raw department exports + manifest here")
 
     for name, module in FEATURES.items():
         feature = importlib.import_module(module)
@@ -166,6 +168,11 @@ def _synth(args) -> int:
         args.out, args.households, args.seed, bad_fraction=args.bad_fraction, format=args.format
     )
     print(", ".join(f"{t} {n}" for t, n in counts.items()) + f" → {args.out}")
+    if args.raw:
+        from meanstest.bundle import read_bundle
+        from meanstest.rawsynth import write_raw
+
+        print(f"raw exports → {write_raw(args.raw, read_bundle(args.out), args.seed)}")
     return 0
 
 

@@ -79,7 +79,9 @@ def load_manifest(path: str | Path) -> list[Source]:
             raise ProfileError(name, key, "each [[source]] is a table")
         for k in entry:
             if k not in SOURCE_KEYS:
-                raise ProfileError(name, f"{key}.{k}", f"unknown key (valid: {', '.join(SOURCE_KEYS)})")
+                raise ProfileError(
+                    name, f"{key}.{k}", f"unknown key (valid: {', '.join(SOURCE_KEYS)})"
+                )
         prof, files = entry.get("profile"), entry.get("files")
         if not isinstance(prof, str) or not prof:
             raise ProfileError(name, f"{key}.profile", "need the profile's path")
@@ -148,7 +150,9 @@ def ingest(manifest: str | Path, out: str | Path, *, quiet: bool = True, stream=
                 "blank_lines": 0,
             }
             for batch in export.batches():
-                mapped = map_batch(p, adapter, batch, path.name, flags if p.table == "households" else None)
+                mapped = map_batch(
+                    p, adapter, batch, path.name, flags if p.table == "households" else None
+                )
                 writers[p.table].write_table(mapped.table)
                 if mapped.quarantine.num_rows:
                     qwriter.write_table(mapped.quarantine)
@@ -248,5 +252,3 @@ def run(args) -> int:
     if not doc["accounting_closes"]:
         raise MeansTestError("ingest accounting does not close (read != mapped + quarantined)")
     return 0
-
-
