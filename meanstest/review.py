@@ -28,6 +28,7 @@ import json
 import os
 import shutil
 import signal
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -150,21 +151,48 @@ def _explain_change(old: dict, new: dict) -> str:
     return "state differs"
 
 
+class WriteFailed(MeansTestError):
+    """An output or state file could not be written (disk full, read-only, quota)."""
+
+
+@contextmanager
+def writing(path: Path, *tmps: Path):
+    """Name `path` in any write error and leave none of `tmps` behind when one happens."""
+    try:
+        yield
+    except OSError as e:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+        reason = os.strerror(e.errno) if e.errno else str(e)
+        raise WriteFailed(f"{path}: cannot write: {reason}", file=str(path)) from None
+
+
 def write_json_atomic(path: Path, data) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False, indent=2, default=str)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with writing(path, tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, indent=2, default=str)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
 
 
 def write_parquet_atomic(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(table, tmp)
-    with open(tmp, "rb+") as f:
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    with writing(path, tmp):
+        pq.write_table(table, tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+
+def _close_quietly(writers) -> None:
+    """Close Parquet writers after a failure: their own errors add nothing to the first."""
+    for w in writers:
+        try:
+            w.close()
+        except OSError:
+            pass
 
 
 @dataclass
@@ -299,22 +327,34 @@ class _ChunkWriters:
     def __init__(self, spool: Path, table: str) -> None:
         self.spool, self.table, self.writers = spool, table, {}
 
+    def _tmp(self, chunk: int) -> Path:
+        return self.spool / f"{chunk:06d}" / f"{self.table}.parquet.tmp"
+
     def write(self, chunk: int, batch: pa.Table) -> None:
         if batch.num_rows == 0:
             return
-        w = self.writers.get(chunk)
-        if w is None:
-            folder = self.spool / f"{chunk:06d}"
-            folder.mkdir(parents=True, exist_ok=True)
-            w = pq.ParquetWriter(folder / f"{self.table}.parquet.tmp", batch.schema)
-            self.writers[chunk] = w
-        w.write_table(batch)
+        tmp = self._tmp(chunk)
+        with writing(tmp):
+            w = self.writers.get(chunk)
+            if w is None:
+                tmp.parent.mkdir(parents=True, exist_ok=True)
+                w = pq.ParquetWriter(tmp, batch.schema)
+                self.writers[chunk] = w
+            w.write_table(batch)
 
     def close(self) -> None:
         for chunk, w in self.writers.items():
-            w.close()
-            folder = self.spool / f"{chunk:06d}"
-            os.replace(folder / f"{self.table}.parquet.tmp", folder / f"{self.table}.parquet")
+            tmp = self._tmp(chunk)
+            with writing(tmp):
+                w.close()
+                os.replace(tmp, tmp.with_suffix(""))
+        self.writers = {}
+
+    def abort(self) -> None:
+        _close_quietly(self.writers.values())
+        for chunk in self.writers:
+            self._tmp(chunk).unlink(missing_ok=True)
+        self.writers = {}
 
 
 def _route_by_row(batch: pa.RecordBatch, chunk_of_row: np.ndarray, writers: _ChunkWriters):
@@ -352,16 +392,21 @@ def spool(
     for table, path in files.items():
         writers = _ChunkWriters(spool_dir, table)
         start = 0
-        for batch in _iter_batches(path, batch_rows):
-            if table == "households":
-                _route_by_row(batch, plan.household_chunk[start : start + batch.num_rows], writers)
-            elif table in ("persons", "supporters"):
-                rows = plan.persons_chunk if table == "persons" else plan.supporters_chunk
-                _route_by_row(batch, rows[start : start + batch.num_rows], writers)
-            else:
-                unmatched += _route_by_person(batch, plan, writers)
-            start += batch.num_rows
-        writers.close()
+        try:
+            for batch in _iter_batches(path, batch_rows):
+                if table == "households":
+                    rows = plan.household_chunk[start : start + batch.num_rows]
+                    _route_by_row(batch, rows, writers)
+                elif table in ("persons", "supporters"):
+                    rows = plan.persons_chunk if table == "persons" else plan.supporters_chunk
+                    _route_by_row(batch, rows[start : start + batch.num_rows], writers)
+                else:
+                    unmatched += _route_by_person(batch, plan, writers)
+                start += batch.num_rows
+            writers.close()
+        except BaseException:
+            writers.abort()
+            raise
         fault_point(f"spool:{table}")
     return unmatched
 
@@ -515,9 +560,42 @@ def finish(part_dirs: list[Path], out: Path) -> None:
         )
     )
     ranks = rank(all_keys)
-    tmp = {name: out / f"{name}.parquet.tmp" for name in (*OUTPUTS, "changes")}
-    writers = {name: pq.ParquetWriter(tmp[name], schema.OUTPUTS[name]) for name in OUTPUTS}
-    changes_schema = None
+    tmp = {name: out / f"{name}.parquet.tmp" for name in OUTPUTS}
+    writers = {}
+    try:
+        change_tables = _stream_parts(part_dirs, ranks, tmp, writers)
+        for name, w in writers.items():
+            with writing(tmp[name]):
+                w.close()
+        writers = {}
+        changes = pa.concat_tables(change_tables) if change_tables else None
+        for t in CHANGE_LISTS:
+            path = out / f"changes_{t.lower()}.parquet"
+            table = (
+                changes.filter(pc.equal(changes["transition"], t))
+                if changes is not None
+                else (pa.table({"household_id": pa.array([], pa.string())}))
+            )
+            write_parquet_atomic(table, path)
+        for name in OUTPUTS:
+            with writing(out / f"{name}.parquet", tmp[name]):
+                with open(tmp[name], "rb+") as f:
+                    os.fsync(f.fileno())
+                os.replace(tmp[name], out / f"{name}.parquet")
+            fault_point(f"finish:{name}")
+    except BaseException:
+        _close_quietly(writers.values())
+        for path in tmp.values():
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _stream_parts(part_dirs, ranks, tmp: dict, writers: dict) -> list[pa.Table]:
+    """Append every part to the outputs' temporary files, results with their global rank;
+    returns the parts' change lists. Opens the writers into `writers` (the caller closes)."""
+    for name in OUTPUTS:
+        with writing(tmp[name]):
+            writers[name] = pq.ParquetWriter(tmp[name], schema.OUTPUTS[name])
     change_tables = []
     offset = 0
     for d in part_dirs:
@@ -525,31 +603,15 @@ def finish(part_dirs: list[Path], out: Path) -> None:
         i = r.schema.get_field_index("rank")
         r = r.set_column(i, "rank", ranks.slice(offset, r.num_rows))
         offset += r.num_rows
-        writers["results"].write_table(r.cast(schema.OUTPUTS["results"]))
+        with writing(tmp["results"]):
+            writers["results"].write_table(r.cast(schema.OUTPUTS["results"]))
         for name in ("members", "findings", "rejects"):
-            writers[name].write_table(
-                pq.read_table(d / f"{name}.parquet").cast(schema.OUTPUTS[name])
-            )
+            part = pq.read_table(d / f"{name}.parquet").cast(schema.OUTPUTS[name])
+            with writing(tmp[name]):
+                writers[name].write_table(part)
         fault_point("finish:partial")  # outputs half-written, still under .tmp names
-        c = pq.read_table(d / "changes.parquet")
-        changes_schema = changes_schema or c.schema
-        change_tables.append(c)
-    for w in writers.values():
-        w.close()
-    changes = pa.concat_tables(change_tables) if change_tables else None
-    for t in CHANGE_LISTS:
-        path = out / f"changes_{t.lower()}.parquet"
-        table = (
-            changes.filter(pc.equal(changes["transition"], t))
-            if changes is not None
-            else (pa.table({"household_id": pa.array([], pa.string())}))
-        )
-        write_parquet_atomic(table, path)
-    for name in OUTPUTS:
-        with open(tmp[name], "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp[name], out / f"{name}.parquet")
-        fault_point(f"finish:{name}")
+        change_tables.append(pq.read_table(d / "changes.parquet"))
+    return change_tables
 
 
 # The review ---------------------------------------------------------------------------------
