@@ -1,0 +1,202 @@
+"""The audit journal: hash chain, tamper detection (edit, delete, insert, reorder),
+`meanstest journal verify`, and `meanstest reproduce --journal`."""
+
+import itertools
+import json
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from meanstest import assess, synth
+from meanstest.bundle import read_bundle, write_bundle
+from meanstest.cli import main
+from meanstest.errors import MeansTestError
+from meanstest.service.journal import (
+    GENESIS,
+    Journal,
+    canonical,
+    entry_hash,
+    households_section,
+    verify,
+)
+
+
+def _entry(i: int) -> dict:
+    return {"caller": "t", "method": "Assess", "status": "OK", "households": [], "n": i}
+
+
+@pytest.fixture
+def journal(tmp_path):
+    path = tmp_path / "journal.jsonl"
+    j = Journal(path)
+    for i in range(5):
+        j.append(_entry(i))
+    j.close()
+    return path
+
+
+def lines(path):
+    return path.read_text().splitlines()
+
+
+def write(path, rows):
+    path.write_text("".join(r + "\n" for r in rows))
+
+
+def test_chain_links_every_entry(journal):
+    entries = [json.loads(x) for x in lines(journal)]
+    assert [e["seq"] for e in entries] == [1, 2, 3, 4, 5]
+    assert entries[0]["prev"] == GENESIS
+    for before, after in itertools.pairwise(entries):
+        assert after["prev"] == before["hash"] == entry_hash(before)
+    assert lines(journal)[0] == canonical(entries[0])
+    assert verify(journal) == (5, entries[-1]["hash"], None)
+
+
+def test_reopened_journal_continues_the_chain(journal):
+    j = Journal(journal)
+    j.append(_entry(5))
+    j.close()
+    count, _head, problem = verify(journal)
+    assert (count, problem) == (6, None)
+
+
+def test_edit_is_detected(journal):
+    rows = lines(journal)
+    rows[2] = rows[2].replace('"n":2', '"n":7')
+    write(journal, rows)
+    count, _, problem = verify(journal)
+    assert count == 2 and problem.startswith("line 3 (seq 3): edited")
+
+
+def test_edit_with_a_recomputed_hash_is_detected(journal):
+    rows = [json.loads(x) for x in lines(journal)]
+    rows[2]["n"] = 7
+    rows[2]["hash"] = entry_hash(rows[2])
+    write(journal, [canonical(r) for r in rows])
+    count, _, problem = verify(journal)
+    assert count == 3 and problem.startswith("line 4 (seq 4): chain broken")
+
+
+def test_delete_is_detected(journal):
+    rows = lines(journal)
+    write(journal, rows[:1] + rows[2:])
+    _, _, problem = verify(journal)
+    assert problem.startswith("line 2 (seq 3): chain broken")
+
+
+def test_insert_is_detected(journal):
+    rows = [json.loads(x) for x in lines(journal)]
+    forged = _entry(99) | {"seq": 2, "prev": rows[0]["hash"], "time": rows[0]["time"]}
+    forged["hash"] = entry_hash(forged)
+    write(journal, [canonical(r) for r in rows[:1] + [forged] + rows[1:]])
+    _, _, problem = verify(journal)
+    assert problem.startswith("line 3 (seq 2): chain broken")
+
+
+def test_reorder_is_detected(journal):
+    rows = lines(journal)
+    rows[1], rows[3] = rows[3], rows[1]
+    write(journal, rows)
+    _, _, problem = verify(journal)
+    assert problem.startswith("line 2 (seq 4): chain broken")
+
+
+def test_journal_will_not_extend_a_tampered_tail(journal):
+    rows = lines(journal)
+    write(journal, rows[:-1] + [rows[-1].replace('"n":4', '"n":5')])
+    with pytest.raises(MeansTestError, match="fails its hash"):
+        Journal(journal)
+
+
+def test_verify_cli(journal, capsys):
+    head = json.loads(lines(journal)[-1])["hash"]
+    assert main(["journal", "verify", str(journal)]) == 0
+    assert f"5 entries, chain intact; head {head}" in capsys.readouterr().out
+    assert main(["journal", "verify", str(journal), "--head", head]) == 0
+    write(journal, lines(journal)[:-1])  # a cut-off tail shows only against a kept head
+    assert main(["journal", "verify", str(journal), "--head", head]) == 1
+    rows = lines(journal)
+    write(journal, [rows[0], rows[2], rows[1], rows[3]])
+    assert main(["journal", "verify", str(journal)]) == 1
+    assert "BROKEN at line 2 (seq 3)" in capsys.readouterr().out
+
+
+# reproduce --journal ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A bundle and a journal of two answered calls on its households (as the server
+    writes them: households_section of the pipeline's outputs)."""
+    bundle = tmp_path / "bundle"
+    write_bundle(synth.generate(80, seed=21, bad_fraction=0.05), bundle)
+    tables = read_bundle(bundle)
+    ids = tables["households"]["household_id"]
+    path = tmp_path / "journal.jsonl"
+    j = Journal(path)
+    for part in (pc.less(ids, "HH000000040"), pc.greater_equal(ids, "HH000000040")):
+        sub = {name: t for name, t in tables.items()}
+        sub["households"] = tables["households"].filter(part)
+        out = assess(sub)
+        section = households_section(out.results, out.members, out.rejects)
+        j.append({"caller": "t", "method": "Assess", "status": "OK"} | section)
+    j.append({"caller": "t", "method": "Assess", "status": "PERMISSION_DENIED", "households": []})
+    j.close()
+    return bundle, path
+
+
+def test_journal_reproduces(served, capsys):
+    bundle, path = served
+    assert main(["reproduce", "--journal", str(path), "--bundle", str(bundle)]) == 0
+    answered = sum(len(json.loads(x)["households"]) for x in lines(path))
+    assert answered > 60
+    assert f"reproduced {answered} household(s); 0 discrepancy(ies)" in capsys.readouterr().out
+
+
+def test_changed_input_is_reported(served, capsys):
+    bundle, path = served
+    first = json.loads(lines(path)[0])["households"][0]["household_id"]
+    tables = read_bundle(bundle)
+    hh = tables["households"]
+    i = hh["household_id"].to_pylist().index(first)
+    prev = hh["prev_benefit"].to_pylist()
+    prev[i] += 100
+    tables["households"] = hh.set_column(
+        hh.schema.get_field_index("prev_benefit"), "prev_benefit", pa.array(prev, pa.int64())
+    )
+    write_bundle(tables, bundle)
+    assert main(["reproduce", "--journal", str(path), "--bundle", str(bundle)]) == 1
+    assert f"{first}: entry 1 (Assess): input changed" in capsys.readouterr().out
+
+
+def test_forged_result_is_reported(served, capsys):
+    bundle, path = served
+    rows = [json.loads(x) for x in lines(path)]
+    victim = rows[1]["households"][0]
+    victim["benefit"] += 1000
+    victim["result_digest"] = "0" * 64  # a forger who also rewrites the whole chain
+    prev = GENESIS
+    for r in rows:
+        r["prev"] = prev
+        r["hash"] = prev = entry_hash(r)
+    write(path, [canonical(r) for r in rows])
+    assert verify(path)[2] is None
+    assert main(["reproduce", "--journal", str(path), "--bundle", str(bundle)]) == 1
+    out = capsys.readouterr().out
+    assert f"{victim['household_id']}: entry 2 (Assess): result differs (result_digest)" in out
+
+
+def test_broken_chain_is_reported(served, capsys):
+    bundle, path = served
+    rows = lines(path)
+    write(path, [rows[1], rows[0], rows[2]])
+    assert main(["reproduce", "--journal", str(path), "--bundle", str(bundle)]) == 1
+    assert "journal: hash chain broken at line 1" in capsys.readouterr().out
+
+
+def test_reproduce_needs_one_source(served, capsys):
+    bundle, _path = served
+    assert main(["reproduce", "--bundle", str(bundle)]) == 1
+    assert "give a review folder or --journal" in capsys.readouterr().err
