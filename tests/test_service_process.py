@@ -1,0 +1,118 @@
+"""`meanstest serve` as a subprocess: refuses insecure set-ups, serves over TLS with
+tokens, lists itself by reflection, answers correctly, and drains on SIGTERM."""
+
+import os
+import queue
+import signal
+import subprocess
+import sys
+import time
+
+import grpc
+import pytest
+from fixtures.tls.pki import make_pki
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+    ProtoReflectionDescriptorDatabase,
+)
+
+from meanstest import assess, synth
+from meanstest.cli import main
+from meanstest.service import convert
+from meanstest.service.auth import token_hash
+from meanstest.service.client import ClientTLS, MeansTestClient
+from meanstest.service.journal import verify
+from meanstest.service.server import SERVICE
+
+TOKEN = "process-test-token"
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        ([], "refusing to serve without TLS"),
+        (["--plaintext-loopback", "--host", "0.0.0.0", "--no-auth"], "not a loopback address"),
+        (["--insecure", "--host", "0.0.0.0", "--no-auth"], "--no-auth is for loopback only"),
+        (["--plaintext-loopback"], "refusing to serve without --tokens"),
+        (["--tls-cert", "x.pem"], "--tls-cert and --tls-key go together"),
+        (["--tls-client-ca", "ca.pem", "--insecure"], "--tls-client-ca needs"),
+    ],
+)
+def test_insecure_setups_are_refused(tmp_path, capsys, flags, message):
+    assert main(["serve", "--journal", str(tmp_path / "j.jsonl"), *flags]) == 1
+    assert message in capsys.readouterr().err
+
+
+def _wait_for(path, proc, limit=120.0):
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if path.exists():
+            return int(path.read_text())
+        if proc.poll() is not None:
+            pytest.fail(f"serve exited early: {proc.stderr.read()}")
+        time.sleep(0.1)
+    pytest.fail("serve did not start in time")
+
+
+@pytest.fixture
+def served(tmp_path):
+    pki = make_pki(tmp_path / "pki")
+    tokens = tmp_path / "tokens.toml"
+    tokens.write_text(
+        f'[[caller]]\nname = "proc"\ntoken_sha256 = "{token_hash(TOKEN)}"\njurisdictions = ["*"]\n'
+    )
+    port_file = tmp_path / "port"
+    journal = tmp_path / "journal.jsonl"
+    cmd = [
+        sys.executable, "-m", "meanstest.cli", "serve", "--port", "0",
+        "--port-file", str(port_file), "--host", "127.0.0.1",
+        "--tls-cert", str(pki["server"]), "--tls-key", str(pki["server-key"]),
+        "--tokens", str(tokens), "--journal", str(journal), "--grace", "20",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = _wait_for(port_file, proc)
+        yield proc, f"localhost:{port}", pki, journal
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+
+
+def test_subprocess_serves_and_drains_on_sigterm(served):
+    proc, target, pki, journal = served
+    tables = synth.generate(60, seed=9, bad_fraction=0.1)
+    expected = assess(tables)
+    creds = grpc.ssl_channel_credentials(pki["ca"].read_bytes())
+    with grpc.secure_channel(target, creds) as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        reply = health.Check(health_pb2.HealthCheckRequest(service=SERVICE), timeout=10)
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        assert SERVICE in ProtoReflectionDescriptorDatabase(channel).get_services()
+
+    with MeansTestClient(target, token=TOKEN, tls=ClientTLS.files(pki["ca"])) as c:
+        out = c.assess(tables)
+        for name in ("results", "members", "findings"):
+            assert out[name].equals(expected.tables()[name]), name
+
+        # an in-flight stream survives SIGTERM and is answered to the end
+        held: queue.Queue = queue.Queue()
+
+        def requests():
+            while (item := held.get(timeout=30)) is not None:
+                yield item
+
+        batch = convert.pb.AssessRequest(households=convert.tables_to_households(tables)[:5])
+        stream = c.stub.AssessStream(requests(), metadata=c.metadata)
+        held.put(batch)
+        first = next(stream)
+        os.kill(proc.pid, signal.SIGTERM)
+        held.put(batch)
+        second = next(stream)
+        held.put(None)
+        assert list(stream) == []
+        assert first == second and first.results
+    assert proc.wait(timeout=60) == 0
+    assert "stopped" in proc.stderr.read()
+    count, _, problem = verify(journal)
+    assert problem is None and count == 3  # Assess, then two stream messages
