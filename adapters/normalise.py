@@ -184,8 +184,8 @@ def integers(values: pa.StringArray, type_: pa.DataType) -> tuple[pa.Array, np.n
     parts = pc.extract_regex(values, _INTEGER)
     digits = parts.field("w")
     ok = _matched(parts) & (pc.utf8_length(digits).to_numpy(zero_copy_only=False) <= _INT_DIGITS)
-    text = pc.binary_join_element_wise(parts.field("s"), digits, "")
-    wide = pc.cast(pc.if_else(ok, text, "0"), pa.int64()).to_numpy()
+    wide = pc.cast(pc.if_else(ok, digits, "0"), pa.int64()).to_numpy()
+    wide = np.where(pc.equal(parts.field("s"), "-").to_numpy(zero_copy_only=False), -wide, wide)
     lo, hi = INT_RANGES[type_]
     ok &= (wide >= lo) & (wide <= hi)
     out = pa.array(np.where(ok, wide, 0).astype(type_.to_pandas_dtype()), type_, mask=~ok)

@@ -1,0 +1,306 @@
+"""DATA.md "Adapter profiles": every normalisation rule, the vectorised normalisers
+against their one-value references (hypothesis), and the fen ↔ yuan round trip."""
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from meanstest.adapters import normalise as N
+
+from meanstest.ids import check_character
+
+FAST = settings(max_examples=150, deadline=None)
+
+
+def _valid_id(body17: str) -> str:
+    return body17 + check_character(body17)
+
+
+ID_X = "11010519491231002X"  # the check character of this body is X
+ID_7 = _valid_id("15042219800101001")
+
+
+# ------------------------------------------------------------------------ amounts --
+
+
+@pytest.mark.parametrize(
+    "raw, fen",
+    [
+        ("12,345.60", 1234560),
+        ("12345.6", 1234560),
+        ("12345", 1234500),
+        ("0.05", 5),
+        ("-3.5", -350),
+        ("+7", 700),
+        ("1,234,567.89", 123456789),
+        ("007", 700),
+        ("9999999999999999.99", 999999999999999999),
+    ],
+)
+def test_yuan_to_fen_exact(raw, fen):
+    assert N.fen_one(raw) == fen
+    values, bad = N.fen(pa.array([raw]))
+    assert values.to_pylist() == [fen] and not bad.any()
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "12.345",
+        "1.2e3",
+        "",
+        "1,23.4",
+        "12.",
+        ".5",
+        "¥5",
+        "5元",
+        "1 000",
+        "１２",
+        "1,2345",
+        "12,34",
+        "--1",
+        "0x10",
+        "NaN",
+        "99999999999999999",
+    ],
+)
+def test_amounts_that_are_errors_not_guesses(raw):
+    with pytest.raises(N.CellError) as e:
+        N.fen_one(raw)
+    assert e.value.reason == "bad_amount"
+    values, bad = N.fen(pa.array([raw]))
+    assert values.to_pylist() == [None] and bad.tolist() == [True]
+
+
+@FAST
+@given(
+    st.integers(-(10**17), 10**17),
+    st.booleans(),
+    st.sampled_from((0, 1, 2)),
+)
+def test_fen_formatted_yuan_fen_round_trip(fen, thousands, decimals):
+    text = N.format_yuan(fen, thousands=thousands, decimals=decimals)
+    assert N.fen_one(text) == fen
+    assert N.fen(pa.array([text]))[0].to_pylist() == [fen]
+
+
+@FAST
+@given(st.lists(st.text("0123456789,.-+e ", max_size=12), max_size=20))
+def test_vectorised_amounts_agree_with_reference(cells):
+    values, bad = N.fen(pa.array(cells, pa.string()))
+    for raw, v, b in zip(cells, values.to_pylist(), bad, strict=True):
+        try:
+            expected = N.fen_one(raw)
+        except N.CellError:
+            assert b and v is None, raw
+        else:
+            assert not b and v == expected, raw
+
+
+# ----------------------------------------------------------------------- integers --
+
+
+@pytest.mark.parametrize(
+    "raw, type_, value",
+    [
+        ("5", pa.int8(), 5),
+        ("-128", pa.int8(), -128),
+        ("+3", pa.int32(), 3),
+        ("0012", pa.int64(), 12),
+    ],
+)
+def test_integers(raw, type_, value):
+    assert N.integer_one(raw, type_) == value
+    assert N.integers(pa.array([raw]), type_)[0].to_pylist() == [value]
+
+
+@pytest.mark.parametrize(
+    "raw, type_, reason",
+    [("128", pa.int8(), "out_of_range"), ("2147483648", pa.int32(), "out_of_range"),
+     ("1.5", pa.int32(), "bad_integer"), ("1,000", pa.int32(), "bad_integer"),
+     ("三", pa.int8(), "bad_integer"), ("99999999999999999999", pa.int64(), "out_of_range")],
+)  # fmt: skip
+def test_integer_errors(raw, type_, reason):
+    assert N.integer_reason(raw, type_).reason == reason
+    values, bad = N.integers(pa.array([raw]), type_)
+    assert values.to_pylist() == [None] and bad.tolist() == [True]
+
+
+@FAST
+@given(
+    st.lists(
+        st.one_of(st.text("0123456789-+ .", max_size=21), st.integers().map(str)), max_size=20
+    ),
+    st.sampled_from((pa.int8(), pa.int32(), pa.int64())),
+)
+def test_vectorised_integers_agree_with_reference(cells, type_):
+    values, bad = N.integers(pa.array(cells, pa.string()), type_)
+    for raw, v, b in zip(cells, values.to_pylist(), bad, strict=True):
+        try:
+            expected = N.integer_one(raw, type_) if len(raw.lstrip("+-")) <= 18 else None
+        except N.CellError:
+            expected = None
+        assert (v, bool(b)) == (expected, expected is None), raw
+
+
+# -------------------------------------------------------------------------- dates --
+
+FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y年%m月%d日")
+
+
+@pytest.mark.parametrize(
+    "raw, date",
+    [("2024-01-05", dt.date(2024, 1, 5)), ("20240105", dt.date(2024, 1, 5)),
+     ("2024/1/5", dt.date(2024, 1, 5)), ("2024年1月5日", dt.date(2024, 1, 5)),
+     ("2024-02-29", dt.date(2024, 2, 29))],
+)  # fmt: skip
+def test_dates_in_the_profiles_formats_in_order(raw, date):
+    assert N.date_one(raw, FORMATS) == date
+    assert N.dates(pa.array([raw]), FORMATS)[0].to_pylist() == [date]
+
+
+@pytest.mark.parametrize(
+    "raw", ["2024-02-30", "2023-02-29", "2024-13-01", "0000-01-01", "24-01-05", "2024-01-05x",
+            "2024.01.05", "2024-1-", "2024/01-05"],
+)  # fmt: skip
+def test_dates_that_do_not_exist_or_match_are_errors(raw):
+    # Arrow's own strptime would read 2024-02-30 as 2024-03-01; we never do.
+    with pytest.raises(N.CellError) as e:
+        N.date_one(raw, FORMATS)
+    assert e.value.reason == "bad_date"
+    assert N.dates(pa.array([raw]), FORMATS)[1].tolist() == [True]
+
+
+def test_the_first_matching_format_wins():
+    # "%Y%m%d" vs "%Y%d%m": 20240102 is 2 January under the first, 1 February under the other
+    assert N.date_one("20240102", ("%Y%m%d", "%Y%d%m")) == dt.date(2024, 1, 2)
+    assert N.date_one("20240102", ("%Y%d%m", "%Y%m%d")) == dt.date(2024, 2, 1)
+    assert N.dates(pa.array(["20240102"]), ("%Y%d%m", "%Y%m%d"))[0].to_pylist() == [
+        dt.date(2024, 2, 1)
+    ]
+
+
+@pytest.mark.parametrize(
+    "fmt, problem",
+    [("%y-%m-%d", "%y is not supported"), ("%Y-%m", "needs %Y, %m and %d"),
+     ("%Y-%m-%d%", "lone %"), ("%Y-%m-%d-%d", "%d twice"), ("%b %d %Y", "%b is not supported")],
+)  # fmt: skip
+def test_bad_date_formats(fmt, problem):
+    with pytest.raises(ValueError, match=problem):
+        N.date_pattern(fmt)
+
+
+@FAST
+@given(
+    st.lists(st.text("0123456789-/ ", min_size=4, max_size=12), max_size=20),
+    st.lists(st.sampled_from(("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%d/%m/%Y", "%Y-%m-%d %H:%M")),
+             min_size=1, max_size=3),
+)  # fmt: skip
+def test_vectorised_dates_agree_with_reference_and_with_strptime(cells, formats):
+    formats = tuple(formats)
+    values, bad = N.dates(pa.array(cells, pa.string()), formats)
+    for raw, v, b in zip(cells, values.to_pylist(), bad, strict=True):
+        try:
+            expected = N.date_one(raw, formats)
+        except N.CellError:
+            expected = None
+        assert (v, bool(b)) == (expected, expected is None), raw
+        python = None  # datetime.strptime on ASCII digits, first format that parses
+        for f in formats:
+            try:
+                python = dt.datetime.strptime(raw, f).date()
+                break
+            except ValueError:
+                continue
+        if " " not in raw:  # strptime lets "%H" match " 1"; profiles trim cells first
+            assert expected == python, raw
+
+
+# ---------------------------------------------------------------------------- IDs --
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [ID_X, ID_X.lower(), f" {ID_X[:6]} {ID_X[6:14]} {ID_X[14:]}\t", "１１０１０５１９４９１２３１００２Ｘ",
+     "110105\u300019491231002x", ID_X[:-1] + "ｘ"],
+)  # fmt: skip
+def test_id_whitespace_fullwidth_and_lowercase_x_are_normalised(raw):
+    assert N.id_one(raw) == ID_X
+    values, bad = N.ids(pa.array([raw]))
+    assert values.to_pylist() == [ID_X] and not bad.any()
+
+
+@pytest.mark.parametrize(
+    "raw, words",
+    [(ID_7[:-1] + str((int(ID_7[-1]) + 1) % 10), "check character"), (ID_7[:-1], "malformed"),
+     ("150422198002300012", "birth date"), ("15042219800101001Y", "malformed")],
+)  # fmt: skip
+def test_bad_ids_after_normalisation(raw, words):
+    with pytest.raises(N.CellError) as e:
+        N.id_one(raw)
+    assert e.value.reason == "bad_id" and words in e.value.detail
+    assert N.ids(pa.array([raw]))[1].tolist() == [True]
+
+
+_DIRT = st.sampled_from(["", " ", "\t", "\u3000", "\xa0"])
+
+
+@FAST
+@given(st.lists(st.tuples(st.text("0123456789", min_size=17, max_size=17), st.booleans(),
+                          st.lists(st.tuples(st.integers(0, 18), _DIRT), max_size=3),
+                          st.booleans()), max_size=10))  # fmt: skip
+def test_vectorised_ids_agree_with_reference(specs):
+    cells = []
+    for body, valid, dirt, wide in specs:
+        value = _valid_id(body) if valid else body + "x"
+        value = value.lower()
+        for pos, ws in dirt:
+            value = value[:pos] + ws + value[pos:]
+        if wide:
+            value = value.translate(str.maketrans("0123", "０１２３"))
+        cells.append(value)
+    values, bad = N.ids(N.clean_text(pa.array(cells, pa.string())))
+    for raw, v, b in zip(cells, values.to_pylist(), bad, strict=True):
+        try:
+            expected = N.id_one(raw)
+        except N.CellError:
+            assert b, raw
+        else:
+            assert not b and v == expected, raw
+
+
+def test_whitespace_pattern_is_pythons_isspace():
+    import re
+
+    import pyarrow.compute as pc
+
+    chars = [chr(c) for c in range(0x3100)] + ["\ufeff", "\u200b"]
+    matched = pc.match_substring_regex(pa.array(chars), N.WHITESPACE).to_pylist()
+    assert [c for c, m in zip(chars, matched, strict=True) if m] == [
+        c for c in chars if c.isspace()
+    ]
+    assert re.compile(r"\s").pattern  # (the RE2 class differs from Python's \s: hence ours)
+
+
+# -------------------------------------------------------------- text, enum, bool --
+
+
+def test_cells_are_trimmed_and_empty_is_null():
+    assert N.clean_text(pa.array([" a ", "", "   ", "\u3000b", None])).to_pylist() == [
+        "a", None, None, "b", None,
+    ]  # fmt: skip
+
+
+def test_booleans_and_enums():
+    assert N.boolean_one("true") is True and N.boolean_one("false") is False
+    with pytest.raises(N.CellError) as e:
+        N.boolean_one("是")
+    assert e.value.reason == "bad_boolean"
+    values, bad = N.booleans(pa.array(["true", "false", "True", None]))
+    assert values.to_pylist() == [True, False, None, None] and bad.tolist() == [0, 0, 1, 0]
+    assert N.enum_one("car", ("car", "truck")) == "car"
+    with pytest.raises(N.CellError) as e:
+        N.enum_one("Car", ("car", "truck"))
+    assert e.value.reason == "unmapped_value"
