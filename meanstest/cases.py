@@ -293,6 +293,8 @@ def load_case(path: str | Path) -> Case:
     first = set()
     for i, p in enumerate(ld.array("persons", raw.get("persons", []))):
         key = f"persons[{i}]"
+        if p.get("same_as") in births and "birth_date" not in p:
+            p = {**p, "birth_date": births[p["same_as"]]}
         r = ld.row(key, p, PERSON, "persons")
         label = r["key"] or f"p{i + 1}"
         if label in people:
