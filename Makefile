@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-.PHONY: demo test lint
+.PHONY: demo test lint bench
 demo: $(STAMP)
 	$(BIN)/meanstest synth --households 20000 --seed 1 --bad-fraction 0.01 --out out/demo/bundle
 	$(BIN)/meanstest review out/demo/bundle --out out/demo/review
@@ -22,3 +22,12 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+# Benchmarks (benches/, not part of `make test`): synth bundles are cached in
+# ~/.cache/meanstest/bench; SIZES=10000,100000,1000000 for the district scale.
+SIZES ?= 10000,100000
+bench: $(STAMP)
+	mkdir -p out/bench
+	MEANSTEST_BENCH_SIZES=$(SIZES) $(BIN)/python -m pytest benches -p no:cacheprovider \
+		--benchmark-json=out/bench/benchmarks.json
+	$(BIN)/python benches/report.py out/bench/benchmarks.json benches/RESULTS.md

@@ -17,6 +17,9 @@ from pathlib import Path
 from meanstest import synth
 
 SEED = 2024
+DEFAULT_SIZES = "10000,100000"
+SIZES = [int(s) for s in os.environ.get("MEANSTEST_BENCH_SIZES", DEFAULT_SIZES).split(",") if s]
+SAMPLE = 10_000  # households the reference calculator is timed on (scaled per household)
 
 
 def cache_root() -> Path:
@@ -38,6 +41,39 @@ def bundle_path(n: int, seed: int = SEED) -> Path:
     synth.write_synth(tmp, n, seed)
     os.replace(tmp, path)
     return path
+
+
+_inputs: dict[int, object] = {}
+_assembled: dict[int, object] = {}
+
+
+def engine_input(n: int):
+    """The validated EngineInput of the n-household bundle (read once per session)."""
+    if n not in _inputs:
+        from meanstest.bundle import read_bundle
+        from meanstest.policy import default_library
+        from meanstest.validate import validate
+
+        if n != SAMPLE:  # one district size in memory at a time (1M households: GBs)
+            for k in [k for k in _inputs if k != SAMPLE]:
+                _inputs.pop(k)
+                _assembled.pop(k, None)
+        _inputs[n] = validate(read_bundle(bundle_path(n)), default_library()).engine_input
+    return _inputs[n]
+
+
+def assembled(n: int):
+    """`meanstest.assemble.assemble` of engine_input(n), once per session."""
+    if n not in _assembled:
+        from meanstest.assemble import assemble
+
+        _assembled[n] = assemble(engine_input(n))
+    return _assembled[n]
+
+
+def rounds_for(n: int, small: int, large: int = 1) -> int:
+    """Fewer rounds at district scale, where one round takes seconds."""
+    return small if n < 1_000_000 else large
 
 
 if __name__ == "__main__":  # python benches/bench_data.py 10000 100000 1000000

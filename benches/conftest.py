@@ -1,0 +1,36 @@
+"""Benchmarks (pytest-benchmark), not tests: `make bench` runs them and writes RESULTS.md.
+
+Sizes: MEANSTEST_BENCH_SIZES, comma-separated household counts (default "10000,100000";
+`make bench SIZES=10000,100000,1000000` for the district scale). Bundles come from
+`meanstest synth` and are cached outside the repo (bench_data.py). Every figure is a
+ratio against a baseline measured in the same run on the same data; the report
+(report.py) computes the ratios from what each benchmark leaves in `extra_info`:
+
+- `households`: how many households the timed call handled (per-household figures);
+- `versus`: list of test names (same size) this figure is divided by in the report;
+- anything else numeric (bytes, peak_rss_mib, ...) is printed beside the figure.
+
+Benchmarks by other engineers (gRPC, Spark) need nothing more than `households`
+and `versus` to appear in the report with their ratios.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from bench_data import SIZES, bundle_path
+
+
+def pytest_generate_tests(metafunc):
+    if "households" in metafunc.fixturenames:
+        metafunc.parametrize("households", SIZES, ids=[f"{n}hh" for n in SIZES], scope="session")
+
+
+@pytest.fixture
+def bundle(households) -> Path:
+    return bundle_path(households)
