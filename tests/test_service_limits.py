@@ -67,6 +67,11 @@ def test_deadline_mid_call_abandons_the_work(limited):
                 metadata=(("x-test-stall", "1"),),
             )
         assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        # the client gave up at its deadline; the server notices and records the abandon
+        for _ in range(500):  # bounded wait: at most 10 s
+            if journal.exists() and journal.read_text():
+                break
+            time.sleep(0.02)
         assert stages.seen == ["convert", "engine"]  # never reached the journal stage
         last = json.loads(journal.read_text().splitlines()[-1])
         assert last["status"] == "DEADLINE_EXCEEDED" and last["households"] == []
