@@ -296,7 +296,7 @@ def _entries(profile, file_name, batch: RawBatch, cells: dict[str, _Cells], reco
             err = cell.explain(raw_text)
             raw_value = _raw(batch.columns[profile.columns[name]], int(i))
             add(int(batch.lines[i]), rec, name, profile.columns[name], raw_value, err)
-    return pa.table(rows, schema=QUARANTINE)
+    return pa.table(rows, schema=QUARANTINE).sort_by([("line", "ascending")])  # stable
 
 
 def _raw(column: pa.Array, i: int) -> str | None:

@@ -1,0 +1,162 @@
+"""Raw export readers (DATA.md "Adapter profiles"): exact physical line numbers in
+streamed CSV whatever the block size, encodings and BOMs, delimiters, JSON Lines
+without floats, Parquet rows, and header checks before any row is read."""
+
+import csv
+import decimal
+import io
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from meanstest.adapters import readers
+from meanstest.adapters.profile import ProfileError, parse_profile
+
+TAX = {"person_id": "身份证号", "income_type": "收入类型", "amount": "金额"}
+
+
+def _profile(fmt="csv", columns=TAX, **head):
+    return parse_profile({"profile": {"table": "tax_income", "format": fmt, **head},
+                          "columns": columns, "units": {"amount": "yuan"}}, "t.toml")  # fmt: skip
+
+
+def _rows(path, profile):
+    out, problems, blank = [], [], 0
+    for b in readers.open_export(path, profile).batches():
+        cols = list(b.columns.values())
+        out += [(line, *(c[i].as_py() for c in cols)) for i, line in enumerate(b.lines.tolist())]
+        problems += [(p.line, p.reason) for p in b.problems]
+        blank += b.blank_lines
+    return out, problems, blank
+
+
+_KINDS = st.sampled_from(("row", "row", "row", "blank", "short", "long", "quoted_newlines"))
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(_KINDS, max_size=50), st.sampled_from((64, 97, 200, 1 << 20)), st.booleans())
+def test_csv_line_numbers_are_exact_physical_lines(tmp_path, kinds, block, crlf):
+    """Rows, blank lines, rows with too few / too many fields and quoted fields holding
+    newlines, streamed in blocks of any size: every row and every bad row gets the line
+    it starts on (header = line 1)."""
+    readers.BLOCK_BYTES, saved = block, readers.BLOCK_BYTES
+    try:
+        records, expected, bad, line = ["身份证号,收入类型,金额"], [], [], 2
+        for i, k in enumerate(kinds):
+            text = {"row": f"{i},wage,{i}", "blank": "", "short": f"{i},wage",
+                    "long": f"{i},wage,1,2", "quoted_newlines": f'"{i}\n\nx",wage,{i}'}[k]  # fmt: skip
+            records.append(text)
+            if k in ("row", "quoted_newlines"):
+                expected.append((line, text.split(",")[0].strip('"'), "wage", str(i)))
+            elif k in ("short", "long"):
+                bad.append((line, "bad_row"))
+            line += text.count("\n") + 1
+        nl = "\r\n" if crlf else "\n"
+        path = tmp_path / "tax.csv"
+        path.write_bytes((nl.join(records) + nl).encode("gb18030"))
+        rows, problems, blank = _rows(path, _profile(encoding="gb18030"))
+        assert rows == expected
+        assert sorted(problems) == bad
+        assert blank == kinds.count("blank")
+    finally:
+        readers.BLOCK_BYTES = saved
+
+
+@pytest.mark.parametrize(
+    "encoding, bom, delimiter",
+    [("gb18030", b"", ","), ("utf-8", b"\xef\xbb\xbf", ","), ("utf-8", b"", ";"),
+     ("gbk", b"", "\t"), ("utf-16", b"", "|")],
+)  # fmt: skip
+def test_csv_encodings_boms_and_delimiters(tmp_path, encoding, bom, delimiter):
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\n").writerows(
+        [list(TAX.values()), ["110", "工资薪金所得", "1,234.50"]]
+    )
+    text = out.getvalue()
+    path = tmp_path / "x.csv"
+    path.write_bytes(bom + text.encode(encoding))
+    rows, problems, _ = _rows(path, _profile(encoding=encoding, delimiter=delimiter))
+    assert rows == [(2, "110", "工资薪金所得", "1,234.50")] and problems == []
+
+
+def test_csv_title_lines_before_the_header(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_bytes(
+        "巴林左旗税务局 收入明细\n导出日期 2024-07-01\n身份证号,收入类型,金额\n1,a,2\n".encode(
+            "gb18030"
+        )
+    )
+    rows, _, _ = _rows(path, _profile(encoding="gb18030", skip_rows=2))
+    assert rows == [(4, "1", "a", "2")]
+
+
+def test_header_without_a_mapped_column_is_an_error_before_any_row(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_bytes("身份证号,所得项目,金额\n1,a,2\n".encode("gb18030"))
+    with pytest.raises(ProfileError) as e:
+        readers.open_export(path, _profile(encoding="gb18030"))
+    assert (
+        e.value.file == "t.toml" and "收入类型" in e.value.problem and str(path) in e.value.problem
+    )
+
+
+def test_a_file_in_the_wrong_encoding_is_a_clear_error(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_bytes("身份证号,收入类型,金额\n".encode("gb18030"))
+    with pytest.raises(readers.ExportError, match="not utf-8 text"):
+        readers.open_export(path, _profile(encoding="utf-8"))
+    with pytest.raises(readers.ExportError, match="not found"):
+        readers.open_export(tmp_path / "absent.csv", _profile())
+
+
+def test_jsonl_numbers_keep_their_literal_text(tmp_path):
+    path = tmp_path / "x.jsonl"
+    lines = [
+        '\ufeff{"身份证号": "1", "收入类型": "wage", "金额": 12345.60}',
+        "",
+        '{"身份证号": "2", "收入类型": "wage", "金额": 0.1}',
+        "[1, 2]",
+        '{"身份证号": 3, "收入类型": true, "金额": "1,000"}',
+        "{broken",
+        '{"身份证号": "4", "金额": 5}',
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    rows, problems, blank = _rows(path, _profile("jsonl"))
+    assert rows == [
+        (1, "1", "wage", "12345.60"),
+        (3, "2", "wage", "0.1"),
+        (5, "3", "true", "1,000"),
+        (7, "4", None, "5"),  # a key absent from a line is an empty cell
+    ]
+    assert problems == [(4, "bad_json"), (6, "bad_json")] and blank == 1
+
+
+def test_jsonl_header_is_the_keys_of_the_first_lines(tmp_path):
+    path = tmp_path / "x.jsonl"
+    path.write_text(json.dumps({"身份证号": "1", "金额": "2"}, ensure_ascii=False) + "\n", "utf-8")
+    with pytest.raises(ProfileError, match="no column '收入类型'"):
+        readers.open_export(path, _profile("jsonl"))
+
+
+def test_parquet_rows_are_numbered_from_one_and_keep_their_types(tmp_path):
+    path = tmp_path / "x.parquet"
+    amounts = pa.array(
+        [decimal.Decimal("12.30"), None, decimal.Decimal("1.05")], pa.decimal128(18, 2)
+    )
+    pq.write_table(pa.table({"身份证号": ["a", "b", "c"], "收入类型": ["w"] * 3, "金额": amounts,
+                             "备注": ["", "", ""]}), path, row_group_size=2)  # fmt: skip
+    readers.PARQUET_ROWS, saved = 2, readers.PARQUET_ROWS
+    try:
+        batches = list(readers.open_export(path, _profile("parquet")).batches())
+    finally:
+        readers.PARQUET_ROWS = saved
+    assert [b.lines.tolist() for b in batches] == [[1, 2], [3]]
+    assert batches[0].columns["金额"].type == pa.decimal128(18, 2)
+    assert "备注" not in batches[0].columns  # only the mapped columns are read
+    with pytest.raises(ProfileError, match="no column 'x'"):
+        readers.open_export(path, _profile("parquet", {**TAX, "record_id": "x"}))

@@ -1,0 +1,334 @@
+"""`meanstest ingest` (DATA.md "Ingest manifest", "Adapter profiles"): the synthetic
+district round trip (canonical bundle → raw exports → ingest → the same bundle, the
+same review), counts that reconcile per file, every quarantine reason, the checked_*
+flags, and a new export layout that needs only a new profile."""
+
+import hashlib
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from meanstest.adapters import PROFILES
+from meanstest.adapters.normalise import REASONS
+from meanstest.adapters.profile import ProfileError
+
+from meanstest import schema
+from meanstest.bundle import read_bundle
+from meanstest.cli import main
+from meanstest.ingest import ingest
+from meanstest.pipeline import assess
+from meanstest.rawsynth import write_raw
+from meanstest.synth import generate
+
+N_HOUSEHOLDS = 400
+
+
+def _rows(table: pa.Table) -> list:
+    return sorted(map(repr, table.to_pylist()))
+
+
+@pytest.fixture(scope="module")
+def district(tmp_path_factory):
+    root = tmp_path_factory.mktemp("district")
+    tables = generate(N_HOUSEHOLDS, 11)
+    manifest = write_raw(root / "raw", tables, seed=11)
+    doc = ingest(manifest, root / "bundle")
+    return tables, manifest, root / "bundle", doc
+
+
+def test_round_trip_gives_back_the_canonical_bundle(district):
+    tables, _, bundle, doc = district
+    ingested = read_bundle(bundle)
+    for name in schema.TABLES:
+        assert ingested[name].num_rows == tables[name].num_rows, name
+        assert _rows(ingested[name]) == _rows(tables[name]), name
+    assert doc["tables"] == {t: tables[t].num_rows for t in schema.TABLES}
+
+
+def test_review_of_the_ingested_district_equals_review_of_the_synthetic_bundle(district):
+    tables, _, bundle, _ = district
+    a = assess(tables, engine="reference")
+    b = assess(read_bundle(bundle), engine="reference")
+    for name in ("results", "members", "findings", "rejects"):
+        x, y = getattr(a, name), getattr(b, name)
+        if "input_digest" in x.column_names:  # digests the row order of the input files
+            x, y = x.drop_columns(["input_digest"]), y.drop_columns(["input_digest"])
+        assert _rows(x) == _rows(y), name
+    assert a.results.num_rows > 0
+
+
+def test_counts_reconcile_per_file_and_hashes_are_the_files(district):
+    _, manifest, bundle, doc = district
+    assert doc["accounting_closes"]
+    for f in doc["files"]:
+        assert f["rows_read"] == f["rows_mapped"] + f["rows_quarantined"]
+        with open(f["file"], "rb") as fh:
+            assert f["sha256"] == hashlib.sha256(fh.read()).hexdigest()
+    for p in doc["profiles"]:
+        with open(p["profile"], "rb") as fh:
+            assert p["sha256"] == hashlib.sha256(fh.read()).hexdigest()
+    saved = json.loads((bundle / "ingest.json").read_text("utf-8"))
+    assert saved == json.loads(json.dumps(doc))
+    q = pq.read_table(bundle / "quarantine.parquet")
+    assert q.num_rows == doc["quarantine"]["entries"]
+    per_file = {}
+    for file, line in zip(q.column("file").to_pylist(), q.column("line").to_pylist(), strict=True):
+        per_file.setdefault(file, set()).add(line)
+    for f in doc["files"]:
+        name = f["file"].rsplit("/", 1)[-1]
+        assert len(per_file.get(name, ())) == f["rows_quarantined"], name
+
+
+def test_every_unmappable_row_is_quarantined_with_line_column_value_and_reason(district):
+    _, manifest, bundle, _ = district
+    q = pq.read_table(bundle / "quarantine.parquet").to_pylist()
+    reasons = {r["reason"] for r in q}
+    assert reasons == set(REASONS) - {"out_of_range", "bad_integer", "bad_boolean"}
+    raw = manifest.parent
+    for r in q:
+        assert r["detail"] and r["line"] >= 1 and r["file"]
+        if r["column"] and r["file"].endswith(".csv"):  # the raw value is on that line
+            folder = {"households": "case", "persons": "case", "supporters": "case"}.get(
+                r["table"], None
+            )
+            path = next(raw.rglob(r["file"])) if folder is None else raw / folder / r["file"]
+            enc = "utf-8-sig" if r["table"] == "persons" else "gb18030"
+            line = path.read_bytes().decode(enc).split("\n")[r["line"] - 1]
+            assert (r["raw_value"] or "") in line
+
+
+def test_checked_flags_come_from_the_manifest_when_the_case_profile_lacks_them(tmp_path):
+    """DATA.md: a department counts as checked for every household when the manifest
+    lists at least one file for it."""
+    tables = generate(30, 5)
+    manifest = write_raw(tmp_path / "raw", tables, seed=5, dirt=False)
+    text = (PROFILES / "case_households.toml").read_text("utf-8")
+    lines = [ln for ln in text.splitlines() if not ln.startswith("checked_")]
+    keep, out = True, []
+    for ln in lines:  # drop the [values.checked_*] sections too
+        if ln.startswith("[values.checked_"):
+            keep = False
+        elif ln.startswith("["):
+            keep = True
+        if keep:
+            out.append(ln)
+    (tmp_path / "raw" / "profiles" / "case_households.toml").write_text("\n".join(out), "utf-8")
+    m = manifest.read_text("utf-8").split("\n[[source]]")
+    m = [s for s in m if "vehicle" not in s and "property" not in s]  # no vehicle, no housing
+    manifest.write_text("\n[[source]]".join(m), "utf-8")
+    doc = ingest(manifest, tmp_path / "bundle")
+    hh = read_bundle(tmp_path / "bundle")["households"]
+    assert set(hh.column("checked_tax").to_pylist()) == {True}
+    assert set(hh.column("checked_bank").to_pylist()) == {True}
+    assert set(hh.column("checked_vehicle").to_pylist()) == {False}
+    assert set(hh.column("checked_housing").to_pylist()) == {False}
+    assert doc["checked"]["checked_vehicle"] is False and doc["checked"]["checked_tax"] is True
+
+
+def test_checked_flags_mapped_by_the_case_profile_win(district):
+    tables, _, bundle, doc = district
+    got = read_bundle(bundle)["households"]
+    assert _rows(got.select(["household_id", "checked_bank"])) == _rows(
+        tables["households"].select(["household_id", "checked_bank"])
+    )
+    assert doc["checked"]["checked_bank"] == "case export"
+
+
+OTHER_LAYOUT = """
+# 另一旗县 人社局 待遇发放表: GBK, semicolons, a title line, other headers and names
+[profile]
+table = "social_insurance"
+format = "csv"
+encoding = "gbk"
+delimiter = ";"
+skip_rows = 1
+
+[columns]
+person_id = "证件号"
+record_type = "待遇类别"
+amount = "发放金额（元）"
+scheme = "参保类型"
+record_id = "单据号"
+
+[values.record_type]
+"退休金" = "pension_benefit"
+"失业金" = "unemployment_benefit"
+
+[values.scheme]
+"企业职工" = "employee"
+"居民" = "resident"
+
+[units]
+amount = "yuan"
+
+[defaults]
+reimbursed = 0
+employer_type = "none"
+"""
+
+
+def test_a_differently_shaped_export_needs_only_a_new_profile(tmp_path):
+    (tmp_path / "si.toml").write_text(OTHER_LAYOUT, "utf-8")
+    raw = ("某某旗人力资源和社会保障局 2024年6月待遇发放\n证件号;待遇类别;发放金额（元）;参保类型;单据号\n"
+           "11010519491231002x;退休金;2,150.5;企业职工;A-1\n"
+           " 110105 19491231002X ;失业金;1200;居民;\n"
+           "150422198001010016;退休金;3.456;居民;A-3\n"
+           "150422198001010016;工伤金;10;居民;A-4\n")  # fmt: skip
+    (tmp_path / "si.csv").write_bytes(raw.encode("gbk"))
+    (tmp_path / "m.toml").write_text('[[source]]\nprofile = "si.toml"\nfiles = ["si.csv"]\n')
+    doc = ingest(tmp_path / "m.toml", tmp_path / "out")
+    si = read_bundle(tmp_path / "out")["social_insurance"].to_pylist()
+    pid = "11010519491231002X"
+    assert si == [
+        {"person_id": pid, "record_type": "pension_benefit", "amount": 215050, "reimbursed": 0,
+         "scheme": "employee", "employer_type": "none", "record_id": "A-1"},
+        {"person_id": pid, "record_type": "unemployment_benefit", "amount": 120000,
+         "reimbursed": 0, "scheme": "resident", "employer_type": "none", "record_id": "si.csv:4"},
+    ]  # fmt: skip
+    q = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
+    assert [(r["line"], r["column"], r["raw_value"], r["reason"]) for r in q] == [
+        (5, "amount", "3.456", "bad_amount"),
+        (6, "record_type", "工伤金", "unmapped_value"),
+    ]
+    assert doc["files"][0]["rows_read"] == 4 and doc["files"][0]["rows_quarantined"] == 2
+    assert doc["checked"]["checked_social_insurance"] is True
+
+
+def test_values_mapped_to_an_empty_cell_and_defaults_for_empty_cells(tmp_path):
+    prof = """
+[profile]
+table = "property"
+format = "jsonl"
+[columns]
+person_id = "证件号"
+property_id = "单元号"
+use = "用途"
+area = "面积"
+share = "份额"
+acquired_on = "登记日期"
+acquisition = "取得方式"
+disposed_on = "注销日期"
+rental_income = "租金"
+[values.disposed_on]
+"无" = ""
+[units]
+area = "m2"
+[defaults]
+share = 1000
+rental_income = 0
+"""
+    (tmp_path / "p.toml").write_text(prof, "utf-8")
+    rows = [
+        {"证件号": "11010519491231002X", "单元号": "U1", "用途": "residential", "面积": 85.5,
+         "份额": "", "登记日期": "2001-02-03", "取得方式": "purchase", "注销日期": "无", "租金": None},
+        {"证件号": "11010519491231002X", "单元号": "U2", "用途": "office", "面积": "1,200.25",
+         "份额": 500, "登记日期": "2001-02-03", "取得方式": "gift", "注销日期": "2010-01-01",
+         "租金": "3600"},
+    ]  # fmt: skip
+    text = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n"
+    (tmp_path / "p.jsonl").write_text(text, "utf-8")
+    (tmp_path / "m.toml").write_text('[[source]]\nprofile = "p.toml"\nfiles = ["p.jsonl"]\n')
+    ingest(tmp_path / "m.toml", tmp_path / "out")
+    got = read_bundle(tmp_path / "out")["property"].to_pylist()
+    assert [(r["area"], r["share"], r["disposed_on"], r["rental_income"]) for r in got] == [
+        (8550, 1000, None, 0),
+        (120025, 500, __import__("datetime").date(2010, 1, 1), 3600),
+    ]
+    assert [r["record_id"] for r in got] == ["p.jsonl:1", "p.jsonl:2"]
+
+
+def test_parquet_typed_columns_and_out_of_range_integers(tmp_path):
+    prof = """
+[profile]
+table = "business_registration"
+format = "parquet"
+[columns]
+person_id = "pid"
+role = "role"
+annual_turnover = "turnover"
+employees = "employees"
+"""
+    (tmp_path / "b.toml").write_text(prof, "utf-8")
+    pq.write_table(pa.table({
+        "pid": ["11010519491231002X"] * 3,
+        "role": ["legal_rep"] * 3,
+        "turnover": pa.array([100, 200, None], pa.int64()),
+        "employees": pa.array([3, 2**40, 1], pa.int64()),
+    }), tmp_path / "b.parquet")  # fmt: skip
+    (tmp_path / "m.toml").write_text('[[source]]\nprofile = "b.toml"\nfiles = ["b.parquet"]\n')
+    doc = ingest(tmp_path / "m.toml", tmp_path / "out")
+    got = read_bundle(tmp_path / "out")["business_registration"].to_pylist()
+    assert [(r["annual_turnover"], r["employees"], r["record_id"]) for r in got] == [
+        (100, 3, "b.parquet:1")
+    ]
+    q = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
+    assert [(r["line"], r["column"], r["reason"]) for r in q] == [
+        (2, "employees", "out_of_range"),
+        (3, "annual_turnover", "empty_required"),
+    ]
+    assert doc["files"][0]["rows_read"] == 3
+
+
+def _manifest(tmp_path, text):
+    (tmp_path / "m.toml").write_text(text, "utf-8")
+    return tmp_path / "m.toml"
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("[[source]]\nprofile = 'x.toml'\nfiles = ['a.csv']\ncolour = 1\n", "source[0].colour"),
+        ("[[sources]]\nprofile = 'x.toml'\n", "sources: unknown key"),
+        ("[[source]]\nprofile = 'x.toml'\nfiles = []\n", "non-empty list"),
+        ("description = 'no sources'\n", "at least one [[source]]"),
+        ("[[source]]\nprofile = 'absent.toml'\nfiles = ['a.csv']\n", "cannot read"),
+    ],
+)
+def test_manifest_errors_are_clear_and_before_any_row(tmp_path, text, words):
+    with pytest.raises(ProfileError, match=words.replace("[", r"\[").replace("]", r"\]")):
+        ingest(_manifest(tmp_path, text), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_raw_file_or_column_fails_before_anything_is_written(tmp_path):
+    (tmp_path / "v.toml").write_text((PROFILES / "vehicle.toml").read_text("utf-8"), "utf-8")
+    m = _manifest(tmp_path, "[[source]]\nprofile = 'v.toml'\nfiles = ['v.csv']\n")
+    with pytest.raises(Exception, match="raw export not found"):
+        ingest(m, tmp_path / "out")
+    (tmp_path / "v.csv").write_bytes("身份证号,号牌号码\n1,2\n".encode("gb18030"))
+    with pytest.raises(ProfileError, match="no column '车辆类型'"):
+        ingest(m, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+    m = _manifest(tmp_path, "[[source]]\nprofile = 'v.toml'\nfiles = ['v.csv', './v.csv']\n")
+    with pytest.raises(ProfileError, match="listed twice"):
+        ingest(m, tmp_path / "out")
+
+
+def test_cli_ingest_prints_counts_and_feeds_review(tmp_path, capsys):
+    manifest = write_raw(tmp_path / "raw", generate(40, 2), seed=2)
+    assert main(["ingest", str(manifest), "--out", str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    assert "case_households.csv: read 46 = mapped 40 + quarantined 6" in out
+    assert "quarantine:" in out and "bad_json" in out
+    assert (
+        main(
+            [
+                "review",
+                str(tmp_path / "b"),
+                "--out",
+                str(tmp_path / "r"),
+                "--quiet",
+                "--engine",
+                "reference",
+            ]
+        )
+        == 0
+    )
+    assert (
+        pq.read_table(tmp_path / "r" / "results.parquet").num_rows
+        + pq.read_table(tmp_path / "r" / "rejects.parquet").num_rows
+        == 40
+    )
+    assert main(["ingest", str(tmp_path / "absent.toml"), "--out", str(tmp_path / "c")]) == 1
+    assert "meanstest: error:" in capsys.readouterr().err
