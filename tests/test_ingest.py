@@ -59,7 +59,7 @@ def test_review_of_the_ingested_district_equals_review_of_the_synthetic_bundle(d
 
 
 def test_counts_reconcile_per_file_and_hashes_are_the_files(district):
-    _, manifest, bundle, doc = district
+    _, _, bundle, doc = district
     assert doc["accounting_closes"]
     for f in doc["files"]:
         assert f["rows_read"] == f["rows_mapped"] + f["rows_quarantined"]
