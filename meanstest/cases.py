@@ -430,6 +430,14 @@ def case_library(case: Case, library):
             chosen = library.by_id(case.pack)
         except PolicyError as e:
             raise CaseError(case.path, "policy.pack", e.problem) from None
+        for h in case.tables["households"].to_pylist():
+            if h["assessment_date"] < chosen.effective_from:
+                raise CaseError(
+                    case.path,
+                    "policy.pack",
+                    f"pack {chosen.id} is effective from {chosen.effective_from}, after "
+                    f"household {h['household_id']}'s assessment_date {h['assessment_date']}",
+                )
     else:
         h = case.tables["households"].to_pylist()[0]
         chosen = library.select(h["jurisdiction"] or "150422", h["assessment_date"])
