@@ -8,7 +8,8 @@ the row's values in DATA.md column order, separated by TAB:
   - strings with `\\` → `\\\\`, TAB → `\\t`, LF → `\\n`, CR → `\\r`;
   - a list (current_programs) is its escaped entries joined by `,` (null entry `\\N`).
 Lines are sorted by their UTF-8 bytes, each ends with LF, and the digest is the
-hex SHA-256 of the concatenation. Built with Arrow compute, not per-row Python.
+hex SHA-256 of the concatenation. Lines are built with Arrow compute; sorting and
+joining run in a numba kernel (meanstest.kernels.canonical), hashing in hashlib.
 """
 
 from __future__ import annotations
@@ -20,11 +21,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from meanstest import schema
+from meanstest.ids import IdIndex, StringIndex
+from meanstest.kernels.canonical import group_texts
 
 NULL = "\\N"
 
 
+_SPECIAL = r"[\\\t\n\r]"
+
+
 def _escape(arr: pa.Array) -> pa.Array:
+    if not pc.any(pc.match_substring_regex(arr, _SPECIAL)).as_py():
+        return arr  # the common case: nothing to escape, no four passes over the column
     for old, new in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
         arr = pc.replace_substring(arr, old, new)
     return arr
@@ -69,41 +77,56 @@ def input_digests(
 ) -> list[str]:
     """input_digest of every households row, in order."""
     n = households.num_rows
-    hh_index = pa.table(
-        {"household_id": households["household_id"], "_h": pa.array(np.arange(n, dtype=np.int64))}
-    )
-    parts = [pa.table({"_h": hh_index["_h"], "_line": table_lines("households", households)})]
-    people = []
+    if n == 0:
+        return []
+    homes = StringIndex(households["household_id"])
+    lines = [table_lines("households", households)]
+    owners = [np.arange(n, dtype=np.int64)]
+    refs = [np.arange(n, dtype=np.int64)]
+    base = n
+    people_h = []
     for name, table, id_col in (
         ("persons", persons, "person_id"),
         ("supporters", supporters, "supporter_id"),
     ):
-        joined = pa.table(
-            {
-                "household_id": table["household_id"],
-                "_pid": table[id_col],
-                "_line": table_lines(name, table),
-            }
-        ).join(hh_index, "household_id", join_type="inner")
-        parts.append(joined.select(["_h", "_line"]))
-        people.append(joined.select(["_pid", "_h"]))
-    people_t = pa.concat_tables(people).group_by(["_pid", "_h"]).aggregate([])
+        h = homes.lookup(table["household_id"]).astype(np.int64)
+        keep = np.flatnonzero(h >= 0)
+        lines.append(table_lines(name, table))
+        owners.append(h[keep])
+        refs.append(base + keep)
+        base += table.num_rows
+        people_h.append(h)
+    ids = pa.chunked_array(
+        [persons["person_id"].combine_chunks(), supporters["supporter_id"].combine_chunks()],
+        pa.string(),
+    )
+    people = IdIndex(ids)
+    # distinct (person code, household) pairs, sorted by person code
+    h_all = np.concatenate(people_h)
+    pairs = np.unique(people.codes[h_all >= 0].astype(np.int64) * n + h_all[h_all >= 0])
+    pair_code, pair_h = pairs // n, pairs % n
     for name in schema.SOURCE_TABLES:
         table = sources[name]
         if table.num_rows == 0:
             continue
-        lines = pa.table({"_pid": table["person_id"], "_line": table_lines(name, table)})
-        parts.append(lines.join(people_t, "_pid", join_type="inner").select(["_h", "_line"]))
-    allrows = pa.concat_tables(parts)
-    order = pc.sort_indices(allrows, [("_h", "ascending"), ("_line", "ascending")])
-    allrows = allrows.take(order)
-    lines = pc.binary_join_element_wise(allrows["_line"], pa.scalar(""), "\n")
-    lines = pc.cast(lines, pa.large_string()).combine_chunks()
-    owner = allrows["_h"].to_numpy()
+        code = people.lookup(table["person_id"])
+        lo = np.searchsorted(pair_code, code, side="left")
+        hi = np.searchsorted(pair_code, code, side="right")
+        counts = np.where(code >= 0, hi - lo, 0)
+        rows = np.repeat(np.arange(table.num_rows, dtype=np.int64), counts)
+        within = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
+        owners.append(pair_h[np.repeat(lo, counts) + within])
+        refs.append(base + rows)
+        lines.append(table_lines(name, table))
+        base += table.num_rows
+    text = pa.concat_arrays([pc.cast(a, pa.large_string()) for a in lines])
+    owner, ref = np.concatenate(owners), np.concatenate(refs)
+    order = np.argsort(owner, kind="stable")
+    bounds = np.searchsorted(owner[order], np.arange(n + 1))
     offsets = np.frombuffer(
-        lines.buffers()[1], dtype=np.int64, count=len(lines) + 1, offset=8 * lines.offset
+        text.buffers()[1], dtype=np.int64, count=len(text) + 1, offset=8 * text.offset
     )
-    data = memoryview(lines.buffers()[2] or b"")
-    bounds = np.searchsorted(owner, np.arange(n + 1))
-    starts = offsets[bounds]
-    return [hashlib.sha256(data[starts[i] : starts[i + 1]]).hexdigest() for i in range(n)]
+    data = np.frombuffer(text.buffers()[2] or b"\0", dtype=np.uint8)
+    canonical, starts = group_texts(offsets, data, ref[order], bounds)
+    view = memoryview(canonical)
+    return [hashlib.sha256(view[starts[i] : starts[i + 1]]).hexdigest() for i in range(n)]
