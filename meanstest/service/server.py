@@ -343,7 +343,12 @@ def warm_up(config: ServiceConfig) -> None:
         pa.array([day] * n, pa.date32()),
     )
     tables["households"] = hh
-    assess(tables, config.library, engine=config.engine)
+    # Each input path once (bundle-like, protobuf-converted, Arrow IPC): whatever array
+    # layouts they hand the kernels are compiled (or loaded) before SERVING.
+    via_proto = convert.households_to_tables(convert.tables_to_households(tables)).tables
+    via_ipc = convert.chunks_to_tables(convert.tables_to_chunks(tables, 1 << 20), schema.TABLES)
+    for t in (tables, via_proto, via_ipc):
+        assess(t, config.library, engine=config.engine)
 
 
 @dataclass
