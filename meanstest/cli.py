@@ -40,7 +40,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help="output folder")
     r.add_argument("--engine", choices=("fast", "reference"), default="fast")
     r.add_argument("--quiet", action="store_true", help="no progress and no summary")
-    r.add_argument("--chunk-size", type=int, default=500_000, help="households per chunk")
+    r.add_argument(
+        "--chunk-size",
+        type=int,
+        default=200_000,
+        help="households per chunk (memory grows about 12 KB per household of a chunk)",
+    )
     r.add_argument("--restart", action="store_true", help="discard an interrupted review")
     r.add_argument("--report", action="store_true", help="also write report.html")
 

@@ -197,7 +197,7 @@ def _close_quietly(writers) -> None:
 
 @dataclass
 class ReviewOptions:
-    chunk_size: int = 500_000
+    chunk_size: int = 200_000  # peak memory about 2.5 GB (1M-household synthetic district)
     engine: str = "fast"
     quiet: bool = False
     restart: bool = False
