@@ -97,46 +97,15 @@ SOURCES = {
         "employer_type": "none",
     },
 }
-RESULT_FIELDS = (
-    "status",
-    "benefit",
-    "phaseout_months",
-    "pci",
-    "standard",
-    "gross_income",
-    "medical",
-    "education",
-    "pension",
-    "net_income",
-    "financial_assets",
-    "circle",
-    "transition",
-    "vetoes",
-    "difficulty_index",
-    "rank",
-    "provisional",
-    "eligible_programs",
-    "policy_id",
+# Expected values a case may state: every engine output column but the run's digests.
+RESULT_FIELDS = tuple(
+    n
+    for n in schema.OUTPUTS["results"].names
+    if n not in ("household_id", "policy_digest", "input_digest", "engine_version")
 )
-MEMBER_FIELDS = (
-    "age",
-    "labour_coefficient",
-    "employment",
-    "employment_basis",
-    "member_income",
-    "verified_income",
-)
-EVIDENCE_FIELDS = (
-    "code",
-    "severity",
-    "person",
-    "person_id",
-    "source",
-    "record_id",
-    "detail",
-    "null",
-)
+MEMBER_FIELDS = schema.OUTPUTS["members"].names[2:]  # after household_id, person_id
 NULLABLE = ("person_id", "record_id")
+EVIDENCE_FIELDS = ("code", "severity", "person", "source", "detail", "null", *NULLABLE)
 _TOP = ("case", "policy", "household", "other_households", "persons", "supporters", "expected")
 
 
@@ -287,87 +256,88 @@ def load_case(path: str | Path) -> Case:
         raise ld.fail("other_households", "a household id is used twice")
     jurisdiction = homes[0]["jurisdiction"] or "150422"
 
-    people: dict[str, str] = {}
-    births: dict[str, dt.date] = {}
-    persons, supporters, members = [], [], {}
-    first = set()
-    for i, p in enumerate(ld.array("persons", raw.get("persons", []))):
-        key = f"persons[{i}]"
-        if p.get("same_as") in births and "birth_date" not in p:
-            p = {**p, "birth_date": births[p["same_as"]]}
-        r = ld.row(key, p, PERSON, "persons")
-        label = r["key"] or f"p{i + 1}"
-        if label in people:
-            raise ld.fail(f"{key}.key", f"key {label!r} is used twice")
-        home = r["household"] or home_ids[0]
-        if home not in home_ids:
-            raise ld.fail(f"{key}.household", f"no household {home!r}; valid: {home_ids}")
-        if r["same_as"] is not None:  # the same person as an earlier member (two households)
-            if r["same_as"] not in people:
-                raise ld.fail(f"{key}.same_as", f"no earlier person with key {r['same_as']!r}")
-            r["person_id"], r["birth_date"] = people[r["same_as"]], births[r["same_as"]]
-        pid = r["person_id"] or ld.new_id(r["birth_date"], jurisdiction)
-        people[label], births[label] = pid, r["birth_date"]
-        relation = r["relation"] or ("head" if home not in first else "other")
-        first.add(home)
-        if home == home_ids[0]:
-            members[label] = pid
-        cols = {k: v for k, v in r.items() if k not in ("key", "household", "same_as")}
-        persons.append({**cols, "household_id": home, "person_id": pid, "relation": relation})
-    if not any(p["household_id"] == home_ids[0] for p in persons):
-        raise ld.fail("persons", f"household {home_ids[0]} has no [[persons]] (n ≥ 1)")
-    for i, s in enumerate(ld.array("supporters", raw.get("supporters", []))):
-        key = f"supporters[{i}]"
-        r = ld.row(key, s, SUPPORTER, "supporters")
-        label = r["key"] or f"s{i + 1}"
-        if label in people:
-            raise ld.fail(f"{key}.key", f"key {label!r} is used twice")
-        home = r["household"] or home_ids[0]
-        if home not in home_ids:
-            raise ld.fail(f"{key}.household", f"no household {home!r}; valid: {home_ids}")
-        sid = r["supporter_id"] or ld.new_id(r["birth_date"], jurisdiction)
-        people[label] = sid
-        cols = {k: v for k, v in r.items() if k not in ("key", "household")}
-        supporters.append({**cols, "household_id": home, "supporter_id": sid})
-
+    people, members, persons, supporters = _people(ld, raw, home_ids, jurisdiction)
     tables = {
-        "households": _households(homes),
+        "households": pa.Table.from_pylist(
+            [{"household_id": h.pop("id"), **h} for h in homes],
+            schema=schema.arrow_schema("households"),
+        ),
         "persons": pa.Table.from_pylist(persons, schema=schema.arrow_schema("persons")),
         "supporters": pa.Table.from_pylist(supporters, schema=schema.arrow_schema("supporters")),
+        **{t: _source_table(ld, raw, t, people) for t in SOURCES},
     }
-    for table, spec in SOURCES.items():
-        rows = []
-        for i, src in enumerate(ld.array(table, raw.get(table, []))):
-            key = f"{table}[{i}]"
-            src = dict(src)
-            who, pid = src.pop("who", None), src.pop("person_id", None)
-            if (who is None) == (pid is None):
-                raise ld.fail(f"{key}.who", "give exactly one of who (a person key) or person_id")
-            if who is not None and who not in people:
-                raise ld.fail(f"{key}.who", f"no person or supporter with key {who!r}")
-            rid = src.pop("record_id", f"{table}:{i + 1}")
-            r = ld.row(key, src, spec, table)
-            r["person_id"] = people[who] if who is not None else ld.typed(key, pid, None, "")
-            r["record_id"] = ld.typed(f"{key}.record_id", rid, table, "record_id")
-            for ident in ("plate", "property_id"):
-                if ident in r and r[ident] is None:
-                    r[ident] = r["record_id"]
-            rows.append(r)
-        tables[table] = pa.Table.from_pylist(rows, schema=schema.arrow_schema(table))
-
     expected = _expected(ld, raw["expected"], members, people)
     return Case(
         path, meta["title"], tables, home_ids[0], pack, overrides, expected, members, people
     )
 
 
-def _households(homes: list[dict]) -> pa.Table:
+def _people(ld: _Loader, raw: dict, home_ids: list[str], jurisdiction: str):
+    """Persons and supporters rows; keys -> IDs of everyone and of the case's members."""
+    people: dict[str, str] = {}
+    births: dict[str, dt.date] = {}
+    persons, supporters, members, seen = [], [], {}, set()
+
+    def place(key: str, r: dict, label: str) -> str:
+        if label in people:
+            raise ld.fail(f"{key}.key", f"key {label!r} is used twice")
+        home = r["household"] or home_ids[0]
+        if home not in home_ids:
+            raise ld.fail(f"{key}.household", f"no household {home!r}; valid: {home_ids}")
+        return home
+
+    for i, p in enumerate(ld.array("persons", raw.get("persons", []))):
+        key = f"persons[{i}]"
+        if p.get("same_as") in births and "birth_date" not in p:
+            p = {**p, "birth_date": births[p["same_as"]]}
+        r = ld.row(key, p, PERSON, "persons")
+        label = r["key"] or f"p{i + 1}"
+        home = place(key, r, label)
+        if r["same_as"] is not None:  # the same person as an earlier member (two households)
+            if r["same_as"] not in people:
+                raise ld.fail(f"{key}.same_as", f"no earlier person with key {r['same_as']!r}")
+            r["person_id"], r["birth_date"] = people[r["same_as"]], births[r["same_as"]]
+        pid = r["person_id"] or ld.new_id(r["birth_date"], jurisdiction)
+        people[label], births[label] = pid, r["birth_date"]
+        relation = r["relation"] or ("head" if home not in seen else "other")
+        seen.add(home)
+        if home == home_ids[0]:
+            members[label] = pid
+        cols = {k: v for k, v in r.items() if k not in ("key", "household", "same_as")}
+        persons.append({**cols, "household_id": home, "person_id": pid, "relation": relation})
+    if home_ids[0] not in seen:
+        raise ld.fail("persons", f"household {home_ids[0]} has no [[persons]] (n ≥ 1)")
+    for i, s in enumerate(ld.array("supporters", raw.get("supporters", []))):
+        key = f"supporters[{i}]"
+        r = ld.row(key, s, SUPPORTER, "supporters")
+        label = r["key"] or f"s{i + 1}"
+        home = place(key, r, label)
+        sid = r["supporter_id"] or ld.new_id(r["birth_date"], jurisdiction)
+        people[label] = sid
+        cols = {k: v for k, v in r.items() if k not in ("key", "household")}
+        supporters.append({**cols, "household_id": home, "supporter_id": sid})
+    return people, members, persons, supporters
+
+
+def _source_table(ld: _Loader, raw: dict, table: str, people: dict[str, str]) -> pa.Table:
     rows = []
-    for h in homes:
-        row = {k: v for k, v in h.items() if k != "id"}
-        rows.append({"household_id": h["id"], **row})
-    table = pa.Table.from_pylist(rows, schema=schema.arrow_schema("households"))
-    return table
+    for i, src in enumerate(ld.array(table, raw.get(table, []))):
+        key = f"{table}[{i}]"
+        src = dict(src)
+        who, pid = src.pop("who", None), src.pop("person_id", None)
+        if (who is None) == (pid is None):
+            raise ld.fail(f"{key}.who", "give exactly one of who (a person key) or person_id")
+        if who is not None and who not in people:
+            raise ld.fail(f"{key}.who", f"no person or supporter with key {who!r}")
+        rid = src.pop("record_id", f"{table}:{i + 1}")
+        r = ld.row(key, src, SOURCES[table], table)
+        r["person_id"] = people[who] if who is not None else ld.typed(key, pid, None, "")
+        r["record_id"] = ld.typed(f"{key}.record_id", rid, table, "record_id")
+        for ident in ("plate", "property_id"):  # default: every row its own vehicle/property
+            if ident in r and r[ident] is None:
+                r[ident] = r["record_id"]
+        rows.append(r)
+    return pa.Table.from_pylist(rows, schema=schema.arrow_schema(table))
 
 
 def _expected(ld: _Loader, raw, members: dict[str, str], people: dict[str, str]) -> dict:
