@@ -343,9 +343,11 @@ def _source_table(ld: _Loader, raw: dict, table: str, people: dict[str, str]) ->
 def _expected(ld: _Loader, raw, members: dict[str, str], people: dict[str, str]) -> dict:
     exp = dict(ld.table("expected", raw, "expected outputs"))
     valid = (*RESULT_FIELDS, "members", "findings", "evidence")
-    for k in exp:
+    for k, v in exp.items():
         if k not in valid:
             raise ld.fail(f"expected.{k}", f"unknown key; valid: {', '.join(valid)}")
+        if k in RESULT_FIELDS:
+            _output_type(ld, f"expected.{k}", v, schema.OUTPUTS["results"].field(k).type)
     ms = ld.table("expected.members", exp.get("members", {}), "one table per person key")
     for label, values in ms.items():
         if label not in members:
@@ -353,12 +355,15 @@ def _expected(ld: _Loader, raw, members: dict[str, str], people: dict[str, str])
                 f"expected.members.{label}",
                 f"no member with this key in the case's household; valid: {', '.join(members)}",
             )
-        for k in ld.table(f"expected.members.{label}", values, "member values"):
+        for k, v in ld.table(f"expected.members.{label}", values, "member values").items():
             if k not in MEMBER_FIELDS:
                 raise ld.fail(
                     f"expected.members.{label}.{k}",
                     f"unknown key; valid: {', '.join(MEMBER_FIELDS)}",
                 )
+            _output_type(
+                ld, f"expected.members.{label}.{k}", v, schema.OUTPUTS["members"].field(k).type
+            )
     findings = exp.get("findings", [])
     if not isinstance(findings, list) or not all(isinstance(c, str) for c in findings):
         raise ld.fail("expected.findings", "wrong type; valid: an array of finding codes")
@@ -383,6 +388,20 @@ def _expected(ld: _Loader, raw, members: dict[str, str], people: dict[str, str])
                 f"valid: an array of the columns expected null ({', '.join(NULLABLE)})",
             )
     return exp
+
+
+def _output_type(ld: _Loader, key: str, value, arrow_type: pa.DataType) -> None:
+    """An expected value has the output column's type (an integer, never a float)."""
+    if pa.types.is_list(arrow_type):
+        ok, what = isinstance(value, list) and all(isinstance(v, str) for v in value), "an array"
+    elif pa.types.is_integer(arrow_type):
+        ok, what = isinstance(value, int) and not isinstance(value, bool), "an integer"
+    elif pa.types.is_boolean(arrow_type):
+        ok, what = isinstance(value, bool), "true or false"
+    else:
+        ok, what = isinstance(value, str), "a string"
+    if not ok:
+        raise ld.fail(key, f"wrong type: got {type(value).__name__} {value!r}; valid: {what}")
 
 
 # -- running ------------------------------------------------------------------------------
@@ -525,7 +544,10 @@ def add_arguments(parser) -> None:
 def run(args) -> int:
     import sys
 
+    from meanstest.pipeline import load_policies
+
     engines = ENGINES if args.engine == "both" else (args.engine,)
+    library = load_policies(args.policies)  # a bad library is an error of its own (exit 1)
     try:
         files = case_files(args.cases)
     except CaseError as e:
@@ -534,7 +556,7 @@ def run(args) -> int:
     malformed = failed = 0
     for f in files:
         try:
-            diffs = run_case(load_case(f), args.policies, engines)
+            diffs = run_case(load_case(f), library, engines)
         except CaseError as e:
             print(f"meanstest: error: {e.message}", file=sys.stderr)
             malformed += 1

@@ -234,6 +234,13 @@ MALFORMED = [
         "no person or supporter",
     ),
     ("expected_key", MINIMAL + "benfit = 1\n", "expected.benfit", "unknown key"),
+    ("expected_float", MINIMAL + "benefit = 74100.0\n", "expected.benefit", "an integer"),
+    (
+        "member_type",
+        MINIMAL + '\n[expected.members.m]\nage = "74"\n',
+        "expected.members.m.age",
+        "an integer",
+    ),
     (
         "member_key",
         MINIMAL + "\n[expected.members.x]\nage = 74\n",
@@ -325,3 +332,19 @@ def test_defaults_fill_a_short_case(tmp_path):
 
     assert id_problems(p["person_id"]) == []
     assert run_case(case) == []  # 74, no income, no supporters: TEKUN
+
+
+def test_check_command_uses_the_policies_folder(tmp_path, capsys):
+    """--policies DIR: the case's pack comes from that library. Here 150422-2024 with
+    dibao_rural 60,000: the worked example's benefit becomes 60,000 × 3 = 180,000."""
+    from meanstest.policy import default_library
+
+    library = tmp_path / "policies"
+    library.mkdir()
+    text = Path(default_library().by_id("150422-2024").path).read_text("utf-8")
+    assert "dibao_rural = 57000" in text
+    (library / "pack.toml").write_text(text.replace("dibao_rural = 57000", "dibao_rural = 60000"))
+    assert cli.main(["check", str(WORKED), "--policies", str(library), "--engine", "fast"]) == 1
+    out = capsys.readouterr().out
+    assert f"{WORKED}: [fast] benefit: expected 171000, got 180000" in out
+    assert "[reference]" not in out
