@@ -107,7 +107,17 @@ def test_subprocess_serves_and_drains_on_sigterm(served):
         held.put(batch)
         first = next(stream)
         os.kill(proc.pid, signal.SIGTERM)
-        held.put(batch)
+        for _ in range(200):  # bounded: the server stops taking new calls within ~0.5 s
+            try:
+                c.list_policies(timeout=5)
+            except grpc.RpcError as e:
+                # grpcio refuses calls arriving during the grace period as CANCELLED
+                assert e.code() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE)
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("new calls were still accepted after SIGTERM")
+        held.put(batch)  # ... while the call in flight goes on
         second = next(stream)
         held.put(None)
         assert list(stream) == []
