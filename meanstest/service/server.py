@@ -75,8 +75,10 @@ class _Call:
         if hook is not None:
             hook(name, self.context)
         remaining = self.context.time_remaining()
-        if remaining is not None and remaining <= 0:
-            raise DeadlineExpired(f"deadline passed before {name}; the work was abandoned")
+        if (remaining is not None and remaining <= 0) or not self.context.is_active():
+            raise DeadlineExpired(
+                f"deadline passed (or the call was cancelled) before {name}; work abandoned"
+            )
 
     def journal(self, status: str, **fields) -> None:
         journal = self.service.config.journal
