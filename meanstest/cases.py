@@ -145,15 +145,6 @@ class Difference:
 
 # -- loading ------------------------------------------------------------------------------
 
-_TYPES = {
-    pa.string(): (str, "a string"),
-    pa.int8(): (int, "an integer"),
-    pa.int32(): (int, "an integer"),
-    pa.int64(): (int, "an integer"),
-    pa.bool_(): (bool, "true or false"),
-    pa.date32(): (dt.date, "a TOML date without quotes, e.g. 2024-07-01"),
-}
-
 
 class _Loader:
     def __init__(self, path: str) -> None:
@@ -190,22 +181,9 @@ class _Loader:
 
     def typed(self, key: str, value, table: str | None, name: str):
         columns = {c.name: c for c in schema.TABLES.get(table or "", ())}
-        if name == "id":
-            name = "household_id"
-        column = columns.get(name)
-        if column is None:  # key, household, same_as, who: plain strings
-            kind, what = str, "a string"
-        elif column.type == pa.list_(pa.string()):
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise self.fail(key, "wrong type; valid: an array of strings")
-            return value
-        else:
-            kind, what = _TYPES[column.type]
-        ok = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
-        if kind is dt.date and isinstance(value, dt.datetime):
-            ok = False
-        if not ok:
-            raise self.fail(key, f"wrong type: got {type(value).__name__} {value!r}; valid: {what}")
+        column = columns.get("household_id" if name == "id" else name)
+        # key, household, same_as, who and person_id of a source row: plain strings
+        _check_type(self, key, value, column.type if column else pa.string())
         if column is not None and column.enum and value not in column.enum:
             raise self.fail(key, f"unknown value {value!r}; valid: {', '.join(column.enum)}")
         return value
@@ -347,7 +325,7 @@ def _expected(ld: _Loader, raw, members: dict[str, str], people: dict[str, str])
         if k not in valid:
             raise ld.fail(f"expected.{k}", f"unknown key; valid: {', '.join(valid)}")
         if k in RESULT_FIELDS:
-            _output_type(ld, f"expected.{k}", v, schema.OUTPUTS["results"].field(k).type)
+            _check_type(ld, f"expected.{k}", v, schema.OUTPUTS["results"].field(k).type)
     ms = ld.table("expected.members", exp.get("members", {}), "one table per person key")
     for label, values in ms.items():
         if label not in members:
@@ -361,7 +339,7 @@ def _expected(ld: _Loader, raw, members: dict[str, str], people: dict[str, str])
                     f"expected.members.{label}.{k}",
                     f"unknown key; valid: {', '.join(MEMBER_FIELDS)}",
                 )
-            _output_type(
+            _check_type(
                 ld, f"expected.members.{label}.{k}", v, schema.OUTPUTS["members"].field(k).type
             )
     findings = exp.get("findings", [])
@@ -390,14 +368,17 @@ def _expected(ld: _Loader, raw, members: dict[str, str], people: dict[str, str])
     return exp
 
 
-def _output_type(ld: _Loader, key: str, value, arrow_type: pa.DataType) -> None:
-    """An expected value has the output column's type (an integer, never a float)."""
+def _check_type(ld: _Loader, key: str, value, arrow_type: pa.DataType) -> None:
+    """value has the TOML type of the column (integers are never floats or booleans)."""
     if pa.types.is_list(arrow_type):
         ok, what = isinstance(value, list) and all(isinstance(v, str) for v in value), "an array"
     elif pa.types.is_integer(arrow_type):
         ok, what = isinstance(value, int) and not isinstance(value, bool), "an integer"
     elif pa.types.is_boolean(arrow_type):
         ok, what = isinstance(value, bool), "true or false"
+    elif pa.types.is_date(arrow_type):
+        ok = isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+        what = "a TOML date without quotes, e.g. 2024-07-01"
     else:
         ok, what = isinstance(value, str), "a string"
     if not ok:

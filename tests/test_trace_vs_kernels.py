@@ -5,7 +5,7 @@ kernels' result").
 For every household of seeded random bundles (tests/strategies.py, default and extreme
 packs, half of them with prev_status/prev_benefit from an earlier run), the
 explanation of `meanstest.explain.trace_household` is compared with `fast.run`:
-its result and member rows, and the values of the steps an auditor reads — §2
+its result, member and finding rows, and the values of the steps an auditor reads — §2
 coefficients and §3 member incomes in member order, §4 support, §5 deductions and pci,
 §6 vetoes, §7 decision, §9 index.
 """
@@ -124,11 +124,15 @@ def test_trace_ends_in_the_kernels_values(seed):
         members.setdefault(m["household_id"], []).append(m)
     results = {r["household_id"]: r for r in out.results.to_pylist()}
     assert len(results) == inp.households.num_rows == HOUSEHOLDS
+    findings: dict[str, list[dict]] = {}
+    for f in out.findings.to_pylist():
+        findings.setdefault(f.pop("household_id"), []).append(f)
     traced = 0
     for part, small in chunks(inp, 25):
         for hid in part:
             explanation = trace_household(small, hid)
             check_household(explanation, results[hid], members.get(hid, []))
+            assert explanation["findings"] == findings.get(hid, []), f"{hid} findings"
             text = render(explanation, "en", "text")
             assert f"status={results[hid]['status']} benefit={results[hid]['benefit']}" in text
             traced += 1
