@@ -93,7 +93,11 @@ def _column(col: schema.Column, values: list, table: str, keys: list, owners, pr
         text = pa.array(values, pa.string())
         shaped = pc.match_substring_regex(text, _DATE.pattern)
         parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
-        bad = pc.and_kleene(pc.is_valid(text), pc.or_(pc.invert(shaped), pc.is_null(parsed)))
+        # a day that does not exist (1970-02-30) must not roll over into the next month
+        same = pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), text), False)
+        bad = pc.and_kleene(
+            pc.is_valid(text), pc.invert(pc.and_(pc.fill_null(shaped, False), same))
+        )
         bad_rows = np.flatnonzero(bad.to_numpy(zero_copy_only=False))
         problems.add(
             owners,

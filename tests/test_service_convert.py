@@ -1,0 +1,92 @@
+"""Protobuf ↔ Arrow conversion (meanstest/service/convert.py), without a server."""
+
+import pyarrow as pa
+import pytest
+
+from meanstest import assess, synth
+from meanstest.service import convert
+from meanstest.service.convert import households_to_tables, tables_to_households
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return synth.generate(150, seed=13, bad_fraction=0.1)
+
+
+def _with_property(msgs):
+    return next(h for h in msgs if h.property and h.persons)
+
+
+@pytest.mark.parametrize(
+    "edit, reason",
+    [
+        (lambda h: setattr(h.persons[0], "health", 300), "persons.health record={pid}: 300 does not fit int8"),
+        (lambda h: setattr(h.persons[0], "birth_date", "1970-02-30"), "persons.birth_date record={pid}: not a date YYYY-MM-DD ('1970-02-30')"),
+        (lambda h: setattr(h.property[0], "disposed_on", "yesterday"), "property.disposed_on record={rid}: not a date YYYY-MM-DD ('yesterday')"),
+        (lambda h: setattr(h, "assessment_date", "2024-7-1"), "households.assessment_date record={hid}: not a date YYYY-MM-DD ('2024-7-1')"),
+    ],
+)  # fmt: skip
+def test_values_a_bundle_cannot_hold_reject_their_household(tables, edit, reason):
+    msgs = tables_to_households(tables)
+    h = _with_property(msgs)
+    edit(h)
+    conv = households_to_tables(msgs)
+    want = reason.format(
+        pid=h.persons[0].person_id, rid=h.property[0].record_id, hid=h.household_id
+    )
+    assert conv.rejects == {h.household_id: [want]}
+    assert h.household_id not in conv.tables["households"]["household_id"].to_pylist()
+    assert conv.tables["households"].num_rows == len(msgs) - 1
+    persons_left = set(conv.tables["persons"]["household_id"].to_pylist())
+    assert h.household_id not in persons_left
+
+
+def test_nested_tables_equal_the_bundle(tables):
+    conv = households_to_tables(tables_to_households(tables))
+    assert conv.rejects == {}
+    for name in ("households", "persons", "supporters"):
+        assert conv.tables[name].equals(tables[name].select(conv.tables[name].column_names)), name
+    # both null and [] survive (they digest differently)
+    programs = conv.tables["households"]["current_programs"].to_pylist()
+    assert None in programs and [] in programs
+
+
+def test_a_record_carried_twice_is_kept_once(tables):
+    msgs = tables_to_households(tables)
+    h = next(m for m in msgs if m.bank)
+    once = households_to_tables(msgs).tables["bank"].num_rows
+    h.bank.append(h.bank[0])  # the same department record again
+    assert households_to_tables(msgs).tables["bank"].num_rows == once
+    changed = h.bank.add()
+    changed.CopyFrom(h.bank[0])
+    changed.balance += 1  # a different record is kept
+    assert households_to_tables(msgs).tables["bank"].num_rows == once + 1
+
+
+def test_absent_field_is_null():
+    h = convert.pb.Household(household_id="H1")
+    h.persons.add(person_id="150422196407020004")
+    conv = households_to_tables([h])
+    row = conv.tables["households"].to_pylist()[0]
+    assert row["household_id"] == "H1" and row["area"] is None and row["prev_benefit"] is None
+    assert conv.tables["persons"].to_pylist()[0]["health"] is None
+
+
+def test_response_round_trip(tables):
+    out = assess(tables).tables()
+    back = convert.response_to_tables(convert.outputs_to_response(out))
+    for name, table in out.items():
+        assert back[name].equals(table), name
+    nullable = [f for f in back["findings"].to_pylist() if f["record_id"] is None]
+    assert nullable  # nullable finding columns stay null, not ""
+
+
+def test_arrow_chunks_respect_the_size(tables):
+    chunks = list(convert.table_chunks("persons", tables["persons"], 4096))
+    assert len(chunks) > 1 and all(len(c.data) <= 4096 for c in chunks)
+    assert [c.last for c in chunks] == [False] * (len(chunks) - 1) + [True]
+    back = convert.chunks_to_tables(chunks, ["persons"])["persons"]
+    assert back.equals(tables["persons"])
+    empty = list(convert.table_chunks("bank", tables["bank"].slice(0, 0), 4096))
+    assert convert.chunks_to_tables(empty, ["bank"])["bank"].num_rows == 0
+    assert isinstance(back, pa.Table)
