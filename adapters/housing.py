@@ -8,6 +8,8 @@ ADAPTER = Adapter(
     department="housing",
     tables=("property",),
     flag="checked_housing",
-    cleaners={"property.property_id": no_whitespace, "property.record_id": no_whitespace},
+    cleaners={
+        "property.property_id": no_whitespace,
+    },
     description="不动产登记 房屋产权",
 )

@@ -81,20 +81,18 @@ def map_batch(
             out[c.name] = _constant(overrides[c.name], c.type, n)
         else:  # nullable, optional or a checked_* flag without a manifest decision
             out[c.name] = pa.nulls(n, c.type)
-    lines = pa.array(batch.lines, pa.int64())
-    where = pc.binary_join_element_wise(f"{file_name}:", pc.cast(lines, pa.string()), "")
-    if "record_id" in {c.name for c in schema.TABLES[table]}:
-        if "record_id" in profile.columns:
-            key = N.clean_text(batch.columns[profile.columns["record_id"]])
-            clean = adapter.cleaners.get(f"{table}.record_id")
-            key = clean(key) if clean else key
-            where_or_key = pc.coalesce(pc.if_else(pc.equal(key, ""), None, key), where)
-        else:
-            where_or_key = where
-        out["record_id"] = where_or_key
-        record = where_or_key
-    else:
-        record = where
+    has_record_id = any(c.name == "record_id" for c in schema.TABLES[table])
+    key = None
+    if "record_id" in profile.columns:  # the department's key, trimmed; empty: file:line
+        key = N.clean_text(batch.columns[profile.columns["record_id"]])
+    if key is None or key.null_count:
+        where = pc.binary_join_element_wise(
+            f"{file_name}:", pc.cast(pa.array(batch.lines, pa.int64()), pa.string()), ""
+        )
+        key = where if key is None else pc.coalesce(key, where)
+    if has_record_id:
+        out["record_id"] = key
+    record = key if has_record_id or "record_id" in profile.columns else None
     bad = np.zeros(n, dtype=np.bool_)
     for cell in cells.values():
         bad |= cell.bad
@@ -118,6 +116,21 @@ def _mapped(profile: Profile, adapter: Adapter, c: schema.Column, raw: pa.Array)
     typed = _typed(profile, c, k, raw)
     if typed is not None:
         return typed
+    # Normalise each distinct raw value once: IDs, dates and value names repeat (a
+    # person's rows, a month's dates), so this is most of ingest's speed.
+    if raw.type != pa.string():
+        raw = raw.cast(pa.string())
+    if k in ("money", "area", "integer"):  # mostly distinct values, and a fast kernel
+        return _distinct(profile, adapter, c, k, raw)
+    encoded = pc.dictionary_encode(pc.fill_null(raw, ""))
+    index = encoded.indices
+    u = _distinct(profile, adapter, c, k, encoded.dictionary)
+    rows = index.to_numpy(zero_copy_only=False)
+    text = pa.DictionaryArray.from_arrays(index, u.text)
+    return _Cells(u.values.take(index), u.bad[rows], text, u.explain)
+
+
+def _distinct(profile: Profile, adapter: Adapter, c: schema.Column, k: str, raw) -> _Cells:
     text = N.clean_text(raw)
     clean = adapter.cleaners.get(f"{profile.table}.{c.name}")
     if clean is not None:
@@ -291,7 +304,11 @@ def _entries(profile, file_name, batch: RawBatch, cells: dict[str, _Cells], reco
         if not len(idx):
             continue
         texts = cell.text.take(pa.array(idx)).to_pylist()
-        recs = record.take(pa.array(idx)).to_pylist()
+        recs = (
+            record.take(pa.array(idx)).to_pylist()
+            if record is not None
+            else [f"{file_name}:{batch.lines[i]}" for i in idx]
+        )
         for i, raw_text, rec in zip(idx, texts, recs, strict=True):
             err = cell.explain(raw_text)
             raw_value = _raw(batch.columns[profile.columns[name]], int(i))

@@ -6,6 +6,8 @@ quarantine reason, and vectorised twins over Arrow string arrays (`ids`, `fen`,
 `integers`, `dates`) that return the values and a mask of the bad rows. The tests
 compare the two on random input (hypothesis); the quarantine detail of a bad cell is
 always the reference's message, so both layers agree on what is wrong and why.
+Amounts and integers are parsed by one numba pass over the Arrow string buffers
+(`_decimal_kernel`): a regex with captures cost ~1.3 µs a cell, the kernel ~20 ns.
 
 Every raw cell arrives as text (Parquet and JSON values are turned into their literal
 text first, see `readers`), trimmed of surrounding whitespace; an empty cell is null.
@@ -27,6 +29,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -155,13 +158,66 @@ def format_yuan(fen: int, thousands: bool = False, decimals: int = 2) -> str:
 
 def fen(values: pa.StringArray) -> tuple[pa.Int64Array, np.ndarray]:
     """Vectorised `fen_one` over non-null cells: (int64 fen, bad mask)."""
-    parts = pc.extract_regex(values, _AMOUNT)
-    whole = pc.replace_substring(parts.field("w"), ",", "")
-    ok = _matched(parts) & (pc.utf8_length(whole).to_numpy(zero_copy_only=False) <= MAX_DIGITS)
-    digits = pc.binary_join_element_wise(whole, pc.utf8_rpad(parts.field("f"), 2, "0"), "")
-    out = pc.cast(pc.if_else(ok, digits, "0"), pa.int64())
-    out = pc.if_else(pc.equal(parts.field("s"), "-"), pc.negate(out), out)
-    return _with_nulls(out, ok), idlib.valid_mask(values) & ~ok
+    out, ok = _decimal(values, commas=True, decimals=2, max_digits=MAX_DIGITS)
+    return pa.array(out, pa.int64(), mask=~ok), idlib.valid_mask(values) & ~ok
+
+
+def _decimal(values, commas: bool, decimals: int, max_digits: int):
+    """(int64 values, parsed mask) of a string column, by `_decimal_kernel`."""
+    arr = idlib.string_array(values)
+    n = len(arr)
+    out = np.zeros(n, dtype=np.int64)
+    ok = np.zeros(n, dtype=np.bool_)
+    offsets, data = idlib._offsets(arr), idlib._data(arr)  # the Arrow buffers, as ids.py
+    _decimal_kernel(offsets, data, idlib.valid_mask(arr), commas, decimals, max_digits, out, ok)
+    return out, ok
+
+
+@numba.njit(cache=True, nogil=True)
+def _decimal_kernel(offsets, data, valid, commas, decimals, max_digits, out, ok):
+    """The grammar of _AMOUNT (commas) or _INTEGER (no commas, decimals 0), one pass
+    over the UTF-8 bytes: [+-] digits (grouped 1-3,3,3… when commas) [. 1..decimals]."""
+    for i in range(len(offsets) - 1):
+        s, e = offsets[i], offsets[i + 1]
+        if not valid[i] or s == e:
+            continue
+        p, neg = s, False
+        if data[p] == 43 or data[p] == 45:  # + -
+            neg = data[p] == 45
+            p += 1
+        value, digits, group, groups, good = 0, 0, 0, 0, True
+        while p < e and good:
+            c = data[p]
+            if 48 <= c <= 57:
+                value = value * 10 + (c - 48)
+                digits += 1
+                group += 1
+                good = digits <= max_digits
+            elif c == 44 and commas:
+                good = (1 <= group <= 3) if groups == 0 else group == 3
+                groups += 1
+                group = 0
+            else:
+                break
+            p += 1
+        if not good or digits == 0 or (groups > 0 and group != 3):
+            continue
+        frac, places = 0, 0
+        if p < e:
+            if data[p] != 46 or decimals == 0:  # .
+                continue
+            p += 1
+            while p < e and 48 <= data[p] <= 57 and places <= decimals:
+                frac = frac * 10 + (data[p] - 48)
+                places += 1
+                p += 1
+            if p != e or places == 0 or places > decimals:
+                continue
+        for _ in range(places, decimals):
+            frac *= 10
+        v = value * 10**decimals + frac
+        out[i] = -v if neg else v
+        ok[i] = True
 
 
 # -------------------------------------------------------------------- integers --
@@ -181,11 +237,7 @@ def integer_one(raw: str, type_: pa.DataType = _I64) -> int:
 
 def integers(values: pa.StringArray, type_: pa.DataType) -> tuple[pa.Array, np.ndarray]:
     """Vectorised `integer_one`: (values of `type_`, bad mask)."""
-    parts = pc.extract_regex(values, _INTEGER)
-    digits = parts.field("w")
-    ok = _matched(parts) & (pc.utf8_length(digits).to_numpy(zero_copy_only=False) <= _INT_DIGITS)
-    wide = pc.cast(pc.if_else(ok, digits, "0"), pa.int64()).to_numpy()
-    wide = np.where(pc.equal(parts.field("s"), "-").to_numpy(zero_copy_only=False), -wide, wide)
+    wide, ok = _decimal(values, commas=False, decimals=0, max_digits=_INT_DIGITS)
     lo, hi = INT_RANGES[type_]
     ok &= (wide >= lo) & (wide <= hi)
     out = pa.array(np.where(ok, wide, 0).astype(type_.to_pandas_dtype()), type_, mask=~ok)
@@ -288,10 +340,6 @@ def dates(values: pa.StringArray, formats: tuple[str, ...]) -> tuple[pa.Array, n
 def _matched(parts: pa.StructArray) -> np.ndarray:
     """Rows where extract_regex matched (its struct is null elsewhere)."""
     return idlib.valid_mask(parts)
-
-
-def _with_nulls(values: pa.Array, ok: np.ndarray) -> pa.Array:
-    return pc.if_else(pa.array(ok), values, pa.scalar(None, values.type))
 
 
 def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:

@@ -2,12 +2,11 @@
 pensions, unemployment and injury benefits, contributions, medical settlements and
 employment records (`social_insurance`). Answers households.checked_social_insurance."""
 
-from meanstest.adapters.base import Adapter, no_whitespace
+from meanstest.adapters.base import Adapter
 
 ADAPTER = Adapter(
     department="social_insurance",
     tables=("social_insurance",),
     flag="checked_social_insurance",
-    cleaners={"social_insurance.record_id": no_whitespace},
     description="人社、医保 待遇、缴费、结算、就业登记",
 )

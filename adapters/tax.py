@@ -2,15 +2,11 @@
 (`tax_income`), and the business registrations it holds for market regulation
 (`business_registration`). Answers households.checked_tax."""
 
-from meanstest.adapters.base import Adapter, no_whitespace
+from meanstest.adapters.base import Adapter
 
 ADAPTER = Adapter(
     department="tax",
     tables=("tax_income", "business_registration"),
     flag="checked_tax",
-    cleaners={
-        "tax_income.record_id": no_whitespace,
-        "business_registration.record_id": no_whitespace,
-    },
     description="税务局 个人所得税明细、市场主体登记",
 )

@@ -15,6 +15,8 @@ ADAPTER = Adapter(
     department="vehicle",
     tables=("vehicle",),
     flag="checked_vehicle",
-    cleaners={"vehicle.plate": plate, "vehicle.record_id": no_whitespace},
+    cleaners={
+        "vehicle.plate": plate,
+    },
     description="公安交管 机动车登记",
 )
