@@ -11,7 +11,7 @@ output; every other row is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -44,6 +44,9 @@ class Mapped:
     table: pa.Table  # canonical schema, the rows that mapped
     quarantine: pa.Table  # QUARANTINE, one entry per bad cell or unreadable row
     rows_quarantined: int
+    # whose data the quarantined rows were: household_id (case tables) or person_id
+    # (source tables) of each quarantined row where that cell itself was good
+    owners: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -100,9 +103,14 @@ def map_batch(
     good = pa.array(~bad)
     names = [c.name for c in schema.TABLES[table]]
     mapped = pa.table({k: out[k] for k in names}, schema=schema.arrow_schema(table))
+    owners: list[str] = []
     if bad.any():
         mapped = mapped.filter(good)
-    return Mapped(mapped, entries, int(bad.sum()) + len(batch.problems))
+        owner = cells.get("household_id" if table in schema.CASE_TABLES else "person_id")
+        if owner is not None:
+            rows = pa.array(bad & ~owner.bad)
+            owners = [v for v in owner.values.filter(rows).to_pylist() if v is not None]
+    return Mapped(mapped, entries, int(bad.sum()) + len(batch.problems), owners)
 
 
 def _constant(value, type_: pa.DataType, n: int) -> pa.Array:

@@ -58,6 +58,7 @@ REASONS = {
     "bad_boolean": "not true or false (map other spellings in [values])",
     "bad_row": "a CSV row with the wrong number of fields",
     "bad_json": "a JSON Lines line that is not one JSON object",
+    "held_household": "ingest --hold: a household left out because rows of it were quarantined",
 }
 
 # Python's str.isspace() set, in RE2 syntax (RE2's \s is ASCII only).

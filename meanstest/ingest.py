@@ -31,6 +31,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from meanstest import schema
@@ -113,9 +115,13 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def ingest(manifest: str | Path, out: str | Path, *, quiet: bool = True, stream=None) -> dict:
+def ingest(
+    manifest: str | Path, out: str | Path, *, quiet: bool = True, stream=None, hold: bool = False
+) -> dict:
     """Run a manifest; write the bundle, quarantine.parquet and ingest.json to `out`.
-    Returns the ingest.json document."""
+    Returns the ingest.json document. With `hold`, affected households (see
+    `affected_households`) are left out of the bundle, with their members and
+    supporters, and listed in the quarantine as held_household."""
     stream = stream or sys.stderr
     sources = load_manifest(manifest)
     exports = [(s, f, open_export(f, s.profile)) for s in sources for f in s.files]
@@ -126,6 +132,7 @@ def ingest(manifest: str | Path, out: str | Path, *, quiet: bool = True, stream=
     tmp = {t: folder / f"{t}.parquet.tmp" for t in schema.TABLES}
     qtmp = folder / "quarantine.parquet.tmp"
     files_doc, reasons = [], Counter()
+    owners: dict[str, Counter] = {"household": Counter(), "person": Counter()}
     try:
         for t in schema.TABLES:
             writers[t] = pq.ParquetWriter(tmp[t], schema.arrow_schema(t))
@@ -157,6 +164,8 @@ def ingest(manifest: str | Path, out: str | Path, *, quiet: bool = True, stream=
                 if mapped.quarantine.num_rows:
                     qwriter.write_table(mapped.quarantine)
                     reasons.update(mapped.quarantine.column("reason").to_pylist())
+                kind = "household" if p.table in schema.CASE_TABLES else "person"
+                owners[kind].update((o, p.table) for o in mapped.owners)
                 doc["rows_mapped"] += mapped.table.num_rows
                 doc["rows_quarantined"] += mapped.rows_quarantined
                 doc["rows_read"] += batch.num_rows + len(batch.problems)
@@ -166,7 +175,16 @@ def ingest(manifest: str | Path, out: str | Path, *, quiet: bool = True, stream=
             counts[p.table] += doc["rows_mapped"]
             files_doc.append(doc)
         for w in writers.values():
-            w.close()
+            if w is not qwriter:
+                w.close()
+        affected = affected_households(tmp, owners)
+        if hold and affected:
+            held = _hold(tmp, set(affected))
+            for t, n in held.items():
+                counts[t] -= n
+            qwriter.write_table(_held_entries(affected))
+            reasons["held_household"] += len(affected)
+        qwriter.close()
         writers.clear()
         for t in schema.TABLES:
             os.replace(tmp[t], folder / f"{t}.parquet")
@@ -180,8 +198,74 @@ def ingest(manifest: str | Path, out: str | Path, *, quiet: bool = True, stream=
         for f in [*tmp.values(), qtmp]:
             f.unlink(missing_ok=True)
     document = _document(manifest, sources, files_doc, counts, reasons, overrides)
+    document["affected_households"] = {
+        "count": len(affected),
+        "held": bool(hold and affected),
+        "household_ids": sorted(affected),
+    }
     _write_json(document, folder / "ingest.json")
     return document
+
+
+def affected_households(tmp: dict[str, Path], owners: dict[str, Counter]) -> dict[str, Counter]:
+    """Households of the bundle some of whose rows were quarantined: their own case
+    rows (by household_id), or source rows of a member or supporter (by person_id).
+    Their assessment would lack those rows. -> household_id: Counter(table: rows)."""
+    if not owners["household"] and not owners["person"]:
+        return {}
+    ids = set(pq.read_table(tmp["households"], columns=["household_id"]).column(0).to_pylist())
+    found: dict[str, Counter] = {}
+    for (h, table), n in owners["household"].items():
+        if h in ids:
+            found.setdefault(h, Counter())[table] += n
+    if owners["person"]:
+        by_person: dict[str, Counter] = {}
+        for (person, table), n in owners["person"].items():
+            by_person.setdefault(person, Counter())[table] += n
+        for t, col in (("persons", "person_id"), ("supporters", "supporter_id")):
+            rows = pq.read_table(tmp[t], columns=["household_id", col])
+            for h, person in zip(
+                rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True
+            ):
+                if person in by_person and h in ids:
+                    found.setdefault(h, Counter()).update(by_person[person])
+    return found
+
+
+def _hold(tmp: dict[str, Path], households: set[str]) -> dict[str, int]:
+    """Rewrite the case tables without `households`; rows removed per table."""
+    removed = {}
+    keep_out = pa.array(sorted(households), pa.string())
+    for t in schema.CASE_TABLES:
+        source = pq.ParquetFile(tmp[t])
+        path = tmp[t].with_name(tmp[t].name + ".held")
+        n = 0
+        with pq.ParquetWriter(path, schema.arrow_schema(t)) as w:
+            for batch in source.iter_batches():
+                keep = pc.invert(pc.is_in(batch.column("household_id"), value_set=keep_out))
+                kept = pa.Table.from_batches([batch]).filter(keep)
+                n += batch.num_rows - kept.num_rows
+                w.write_table(kept)
+        os.replace(path, tmp[t])
+        removed[t] = n
+    return removed
+
+
+def _held_entries(affected: dict[str, Counter]) -> pa.Table:
+    ids = sorted(affected)
+    detail = [
+        "held back: quarantined rows of it or its members ("
+        + ", ".join(f"{t} {n}" for t, n in sorted(affected[h].items()))
+        + ")"
+        for h in ids
+    ]
+    n = len(ids)
+    return pa.table(
+        {"table": ["households"] * n, "file": [None] * n, "line": pa.nulls(n, pa.int64()),
+         "record_id": ids, "column": [None] * n, "raw_column": [None] * n,
+         "raw_value": [None] * n, "reason": ["held_household"] * n, "detail": detail},
+        schema=QUARANTINE,
+    )  # fmt: skip
 
 
 def _document(manifest, sources, files_doc, counts, reasons, overrides) -> dict:
@@ -230,10 +314,15 @@ def add_arguments(parser) -> None:
     parser.add_argument("manifest", help="ingest manifest (TOML: [[source]] profile + files)")
     parser.add_argument("--out", required=True, help="bundle folder to write")
     parser.add_argument("--quiet", action="store_true", help="no per-file lines, no progress")
+    parser.add_argument(
+        "--hold",
+        action="store_true",
+        help="leave households with quarantined rows (theirs or their members') out of the bundle",
+    )
 
 
 def run(args) -> int:
-    doc = ingest(args.manifest, args.out, quiet=args.quiet)
+    doc = ingest(args.manifest, args.out, quiet=args.quiet, hold=args.hold)
     if not args.quiet:
         for f in doc["files"]:
             print(
@@ -249,6 +338,14 @@ def run(args) -> int:
             + (", ".join(f"{r} {n}" for r, n in q["by_reason"].items()) or "")
             + f"; quarantine.parquet and ingest.json in {args.out}"
         )
+        a = doc["affected_households"]
+        if a["count"]:
+            print(
+                f"{a['count']} household(s) "
+                + ("held back (not in the bundle)" if a["held"] else "in the bundle")
+                + " have quarantined rows of their own or of a member or supporter"
+                + ("" if a["held"] else "; their review lacks those rows (--hold leaves them out)")
+            )
     if not doc["accounting_closes"]:
         raise MeansTestError("ingest accounting does not close (read != mapped + quarantined)")
     return 0

@@ -84,7 +84,12 @@ def test_every_unmappable_row_is_quarantined_with_line_column_value_and_reason(d
     _, manifest, bundle, _ = district
     q = pq.read_table(bundle / "quarantine.parquet").to_pylist()
     reasons = {r["reason"] for r in q}
-    assert reasons == set(REASONS) - {"out_of_range", "bad_integer", "bad_boolean"}
+    assert reasons == set(REASONS) - {
+        "out_of_range",
+        "bad_integer",
+        "bad_boolean",
+        "held_household",
+    }
     raw = manifest.parent
     for r in q:
         assert r["detail"] and r["line"] >= 1 and r["file"]
@@ -332,3 +337,52 @@ def test_cli_ingest_prints_counts_and_feeds_review(tmp_path, capsys):
     )
     assert main(["ingest", str(tmp_path / "absent.toml"), "--out", str(tmp_path / "c")]) == 1
     assert "meanstest: error:" in capsys.readouterr().err
+
+
+def test_affected_households_are_reported_and_held_back_with_hold(tmp_path):
+    """A quarantined row of a household (case export) or of a member's source record
+    makes the household's assessment incomplete: ingest names it, and --hold leaves it
+    (members and supporters too) out of the bundle."""
+    tables = generate(30, 4)
+    manifest = write_raw(tmp_path / "raw", tables, seed=4, dirt=False)
+    persons = tables["persons"].to_pylist()
+    member, other = (
+        persons[0],
+        next(p for p in persons if p["household_id"] != persons[0]["household_id"]),
+    )
+    with open(tmp_path / "raw" / "tax" / "tax_income.jsonl", "a", encoding="utf-8") as f:
+        f.write(
+            json.dumps(
+                {
+                    "纳税人识别号": member["person_id"],
+                    "所得项目": "工资薪金所得",
+                    "收入额": "12.345",
+                    "明细流水号": "T-BAD",
+                },
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
+        f.write(json.dumps({"纳税人识别号": "123", "所得项目": "工资薪金所得", "收入额": "1",
+                            "明细流水号": "T-NOBODY"}, ensure_ascii=False) + "\n")  # fmt: skip
+    with open(tmp_path / "raw" / "case" / "case_persons.csv", "a", encoding="utf-8") as f:
+        f.write(f"{other['household_id']},11010519491231002X,子女,1949-13-31,健康,非在校,无,0,0\n")
+    doc = ingest(manifest, tmp_path / "plain")
+    expected = sorted({member["household_id"], other["household_id"]})
+    assert doc["affected_households"] == {"count": 2, "held": False, "household_ids": expected}
+    assert _rows(read_bundle(tmp_path / "plain")["households"]) == _rows(tables["households"])
+
+    doc = ingest(manifest, tmp_path / "held", hold=True)
+    assert (
+        doc["affected_households"]["held"]
+        and doc["affected_households"]["household_ids"] == expected
+    )
+    held = read_bundle(tmp_path / "held")
+    for name in schema.CASE_TABLES:
+        keep = [r for r in tables[name].to_pylist() if r["household_id"] not in expected]
+        assert sorted(map(repr, held[name].to_pylist())) == sorted(map(repr, keep)), name
+        assert doc["tables"][name] == len(keep)
+    q = pq.read_table(tmp_path / "held" / "quarantine.parquet").to_pylist()
+    held_rows = [r for r in q if r["reason"] == "held_household"]
+    assert [r["record_id"] for r in held_rows] == expected
+    assert "tax_income 1" in held_rows[expected.index(member["household_id"])]["detail"]
