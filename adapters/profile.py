@@ -143,9 +143,12 @@ def parse_profile(doc: dict, name: str, digest: str = "") -> Profile:
     if fmt == "parquet" and "encoding" in head:
         raise err("profile.encoding", "Parquet files carry their own encoding; remove the key")
     try:
-        codecs.lookup(encoding)
+        codec = codecs.lookup(encoding).name
     except LookupError:
         raise err("profile.encoding", f"unknown encoding {encoding!r}") from None
+    if fmt == "jsonl" and codec.startswith(("utf-16", "utf-32")):
+        raise err("profile.encoding", f"{encoding}: JSON Lines are read line by line in bytes; "
+                  "use an ASCII-compatible encoding (utf-8, gb18030, ...)")  # fmt: skip
     delimiter = _text(head, "delimiter", ",", err)
     if fmt != "csv" and "delimiter" in head:
         raise err("profile.delimiter", "only CSV profiles have a delimiter")

@@ -247,7 +247,7 @@ def test_bad_ids_after_normalisation(raw, words):
 _DIRT = st.sampled_from(["", " ", "\t", "\u3000", "\xa0"])
 
 
-@FAST
+@settings(max_examples=60, deadline=None)  # each example runs the parallel ID kernel
 @given(st.lists(st.tuples(st.text("0123456789", min_size=17, max_size=17), st.booleans(),
                           st.lists(st.tuples(st.integers(0, 18), _DIRT), max_size=3),
                           st.booleans()), max_size=10))  # fmt: skip

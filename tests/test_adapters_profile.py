@@ -95,6 +95,8 @@ BROKEN = [
     (('[units]', '[defaults]\nregistered_on = "2024-01-01"\n[units]'), "defaults.registered_on",
      "TOML date"),
     (('format = "csv"', 'format = "csv"\nskip_rows = -1'), "profile.skip_rows", ">= 0"),
+    (('format = "csv"\nencoding = "gb18030"', 'format = "jsonl"\nencoding = "utf-16"'),
+     "profile.encoding", "ASCII-compatible"),
 ]  # fmt: skip
 
 

@@ -386,3 +386,21 @@ def test_affected_households_are_reported_and_held_back_with_hold(tmp_path):
     held_rows = [r for r in q if r["reason"] == "held_household"]
     assert [r["record_id"] for r in held_rows] == expected
     assert "tax_income 1" in held_rows[expected.index(member["household_id"])]["detail"]
+
+
+def test_large_files_get_a_progress_line_and_empty_exports_map_nothing(tmp_path, monkeypatch):
+    import io
+
+    import meanstest.ingest as ing
+
+    (tmp_path / "v.toml").write_text((PROFILES / "vehicle.toml").read_text("utf-8"), "utf-8")
+    header = "身份证号,号牌号码,车辆类型,评估价值(元),初次登记日期,机动车序号\n"
+    (tmp_path / "v.csv").write_bytes(header.encode("gb18030"))
+    (tmp_path / "w.csv").write_bytes((header + "\n\n").encode("gb18030"))
+    m = _manifest(tmp_path, "[[source]]\nprofile = 'v.toml'\nfiles = ['v.csv', 'w.csv']\n")
+    monkeypatch.setattr(ing, "PROGRESS_BYTES", 1)
+    stream = io.StringIO()
+    doc = ingest(m, tmp_path / "out", quiet=False, stream=stream)
+    assert "bytes" in stream.getvalue() and "/s" in stream.getvalue()
+    assert [(f["rows_read"], f["blank_lines"]) for f in doc["files"]] == [(0, 0), (0, 2)]
+    assert read_bundle(tmp_path / "out")["vehicle"].num_rows == 0
