@@ -97,7 +97,24 @@ def load_manifest(path: str | Path) -> list[Source]:
     twice = [f for f, n in seen.items() if n > 1]
     if twice:
         raise ProfileError(name, "files", f"{twice[0]} is listed twice (its rows would be doubled)")
+    names: dict[tuple[str, str], Path] = {}
+    for s in sources:
+        if "record_id" in s.profile.columns or "record_id" not in _columns(s.profile.table):
+            continue
+        for f in s.files:
+            other = names.setdefault((s.profile.table, f.name), f)
+            if other != f:
+                raise ProfileError(
+                    name,
+                    "files",
+                    f"{other} and {f} both fill {s.profile.table} without a department key: "
+                    f"their record_ids '{f.name}:<line>' would collide; rename one",
+                )
     return sources
+
+
+def _columns(table: str) -> set[str]:
+    return {c.name for c in schema.TABLES[table]}
 
 
 def checked_overrides(sources: list[Source]) -> dict[str, bool]:

@@ -308,6 +308,11 @@ def test_missing_raw_file_or_column_fails_before_anything_is_written(tmp_path):
     m = _manifest(tmp_path, "[[source]]\nprofile = 'v.toml'\nfiles = ['v.csv', './v.csv']\n")
     with pytest.raises(ProfileError, match="listed twice"):
         ingest(m, tmp_path / "out")
+    county = (PROFILES / "vehicle_county.toml").read_text("utf-8")
+    (tmp_path / "c.toml").write_text(county, "utf-8")
+    m = _manifest(tmp_path, "[[source]]\nprofile = 'c.toml'\nfiles = ['a/v.csv', 'b/v.csv']\n")
+    with pytest.raises(ProfileError, match="record_ids 'v.csv:<line>' would collide"):
+        ingest(m, tmp_path / "out")
 
 
 def test_cli_ingest_prints_counts_and_feeds_review(tmp_path, capsys):
