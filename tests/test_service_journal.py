@@ -200,3 +200,36 @@ def test_reproduce_needs_one_source(served, capsys):
     bundle, _path = served
     assert main(["reproduce", "--bundle", str(bundle)]) == 1
     assert "give a review folder or --journal" in capsys.readouterr().err
+
+
+def test_result_digest_is_the_documented_text():
+    """docs/service.md: results row without rank and engine_version, plus members rows,
+    as canonical lines (docs/digests.md), sorted, LF-ended; SHA-256 hex."""
+    import hashlib
+
+    from meanstest.service.journal import result_digests
+
+    out = assess(synth.generate(60, seed=2, bad_fraction=0.1))
+
+    def text(v):
+        if v is None:
+            return "\\N"
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        if isinstance(v, list):
+            return ",".join(text(x) for x in v)
+        return str(v).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+
+    members = out.members.to_pylist()
+    want = []
+    for row in out.results.to_pylist():
+        keep = [v for k, v in row.items() if k not in ("rank", "engine_version")]
+        lines = ["\t".join(["results"] + [text(v) for v in keep])]
+        lines += [
+            "\t".join(["members"] + [text(v) for v in m.values()])
+            for m in members
+            if m["household_id"] == row["household_id"]
+        ]
+        body = "".join(x + "\n" for x in sorted(lines, key=str.encode))
+        want.append(hashlib.sha256(body.encode()).hexdigest())
+    assert result_digests(out.results, out.members) == want

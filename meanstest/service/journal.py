@@ -75,10 +75,15 @@ def result_digests(results: pa.Table, members: pa.Table) -> list[str]:
     ).join(owner, "household_id", join_type="inner")
     rows = pa.concat_tables([res, mem.select(["_h", "_line"])])
     rows = rows.take(pc.sort_indices(rows, [("_h", "ascending"), ("_line", "ascending")]))
-    grouped: list[list[str]] = [[] for _ in range(n)]
-    for h, line in zip(rows["_h"].to_pylist(), rows["_line"].to_pylist()):
-        grouped[h].append(line)
-    return [hashlib.sha256("".join(x + "\n" for x in g).encode()).hexdigest() for g in grouped]
+    # one buffer of LF-ended lines; each household's lines are one contiguous slice
+    text = pc.binary_join_element_wise(rows["_line"], pa.scalar(""), "\n")
+    text = pc.cast(text, pa.large_string()).combine_chunks()
+    offsets = np.frombuffer(
+        text.buffers()[1], dtype=np.int64, count=len(text) + 1, offset=8 * text.offset
+    )
+    data = memoryview(text.buffers()[2] or b"")
+    starts = offsets[np.searchsorted(rows["_h"].to_numpy(), np.arange(n + 1))]
+    return [hashlib.sha256(data[starts[i] : starts[i + 1]]).hexdigest() for i in range(n)]
 
 
 def reasons_digest(reasons: list[str]) -> str:
