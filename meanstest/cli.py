@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("bundle", help="bundle folder (<table>.parquet or .arrow files)")
     r.add_argument("--policies", help="policy library folder (default: packaged packs)")
     r.add_argument("--out", required=True, help="output folder")
-    r.add_argument("--engine", choices=("fast", "reference"), default="fast")
+    r.add_argument("--engine", choices=("fast", "reference", "spark"), default="fast")
+    r.add_argument("--master", help="Spark master URL for --engine spark (default: local[*])")
     r.add_argument("--quiet", action="store_true", help="no progress and no summary")
     r.add_argument(
         "--chunk-size",
@@ -80,6 +81,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _review(args) -> int:
+    if args.engine == "spark":
+        from meanstest.spark import review_cli
+
+        return review_cli(args)
     from meanstest.pipeline import load_policies
     from meanstest.review import ReviewOptions, run_review
 

@@ -1,0 +1,229 @@
+"""Province scale on Apache Spark: the single-machine review's rules, Spark's shuffles.
+
+`review_spark(spark, bundle, policies, out)` reviews a bundle whose tables are Parquet
+files or folders (possibly partitioned by jurisdiction) and writes what `meanstest
+review` writes — results, members, findings, rejects, the changes lists and
+summary.json — as Parquet folders partitioned by jurisdiction. Values are identical to
+the single-machine review; docs/spark.md is the deployment guide.
+
+How it runs:
+
+1. read — each table as a DataFrame, its columns checked by the bundle reader's own
+   rules (meanstest.bundle) and cast to the canonical types; `_row` is the row's place
+   in the table (file order, then row order), kept so each household's rows reach the
+   engine in bundle order and a reject naming "(row N)" names the bundle's row.
+2. co-locate — one Spark row per household_id: its households rows, members and
+   supporters (joined by household_id), the source records of every member and
+   supporter (joined by person ID in Spark SQL) and the run-wide DUPLICATE_PERSON list
+   of its members, as lists of structs, hash-partitioned by household_id.
+3. assess — `mapInArrow` hands each Arrow batch of households to `_assess_batch`, which
+   runs the very same `validate` and fast engine (`meanstest.kernels`) as the
+   single-machine review; no pandas in between. The policy library is resolved once
+   on the driver and broadcast; numba's on-disk cache compiles the kernels once.
+4. finish — the §9 rank over the whole run (a range sort in Spark, no single-partition
+   window), the outputs written by jurisdiction, the summary aggregated in Spark.
+
+A batch may hold many households; a source record of a person in two of them arrives
+twice and is kept once (by `_row`), so a batch is exactly the bundle restricted to its
+households — the argument that makes the review chunks of meanstest.review correct.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from meanstest import schema
+from meanstest.errors import MeansTestError
+from meanstest.spark.frames import co_locate, read_frames, spark_schema
+from meanstest.spark.worker import (
+    CHANGES_SCHEMA,
+    ENROLLED,
+    KIND,
+    OUTPUTS,
+    _assess_partition,
+    out_schema,
+)
+
+_MID_BITS = 33  # monotonically_increasing_id: partition << 33 | row within partition
+
+
+# The review -----------------------------------------------------------------------------
+
+
+def _rank(results, partitions: int):
+    """§9 rank over the whole run: difficulty_index descending, household_id ascending.
+
+    A range sort, then each row's place = rows of earlier partitions + its place in its
+    own (read from monotonically_increasing_id); no single-partition window."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    order = [F.col("difficulty_index").desc(), F.col("household_id").asc()]
+    keyed = (
+        results.repartitionByRange(partitions, *order)
+        .sortWithinPartitions(*order)
+        .withColumn("_mid", F.monotonically_increasing_id())
+        .persist(StorageLevel.MEMORY_AND_DISK)
+    )
+    part = F.shiftright("_mid", _MID_BITS)
+    counts = {r.p: r["count"] for r in keyed.groupBy(part.alias("p")).count().collect()}
+    offsets, at = [], 0
+    for p in range(max(counts, default=-1) + 1):
+        offsets.append(F.lit(at))
+        at += counts.get(p, 0)
+    within = F.col("_mid").bitwiseAND(F.lit((1 << _MID_BITS) - 1))
+    offset = F.element_at(F.array(*offsets), (part + 1).cast("int")) if offsets else F.lit(0)
+    rank = F.when(F.col("_mid") >= 0, offset + within + 1)  # nullable, as in schema.OUTPUTS
+    return keyed.withColumn("rank", rank).drop("_mid"), keyed
+
+
+def _write(df, path: Path, columns: list[str], by: tuple[str, ...] = ()) -> None:
+    """One output as a Parquet folder partitioned by jurisdiction (one task, so one file,
+    per jurisdiction)."""
+    keys = [*by, "jurisdiction"]
+    data = df.select(*[c for c in columns if c not in by], *keys).repartition(*keys)
+    data.write.mode("overwrite").partitionBy(*keys).parquet(str(path))
+
+
+def review_spark(spark, bundle, policies=None, out_path=None, partitions: int | None = None):
+    """Review `bundle` (folder of Parquet files/folders or .arrow files, or a dict of Arrow
+    tables) on `spark` into `out_path`; returns the summary (also summary.json).
+
+    `partitions`: how many household groups the run is cut into (default: twice the
+    cluster's cores); each is assessed by one task, batch by batch."""
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    from meanstest.pipeline import load_policies
+    from meanstest.review import write_json_atomic
+
+    if out_path is None:
+        raise MeansTestError("review_spark needs an output folder (out_path)")
+    library = load_policies(policies)
+    out = Path(out_path)
+    partitions = partitions or max(2, spark.sparkContext.defaultParallelism * 2)
+    grouped = co_locate(read_frames(spark, bundle), partitions)
+    broadcast = spark.sparkContext.broadcast(library)
+    staged = grouped.mapInArrow(_assess_partition(broadcast), spark_schema(out_schema())).persist(
+        StorageLevel.MEMORY_AND_DISK
+    )
+
+    def kind(name):
+        return staged.where(F.col("_kind") == KIND[name]).select("jurisdiction", f"{name}.*")
+
+    tallies = [
+        r[0] for r in staged.where(F.col("_kind") == KIND["tally"]).select("_tally").collect()
+    ]
+    ranked, keyed = _rank(kind("results"), partitions)
+    if out.exists():
+        for name in (*OUTPUTS, "summary.json"):
+            target = out / name
+            if target.is_dir():
+                shutil.rmtree(target)
+    out.mkdir(parents=True, exist_ok=True)
+    _write(ranked.sortWithinPartitions("rank"), out / "results", schema.OUTPUTS["results"].names)
+    for name in ("members", "findings", "rejects"):
+        _write(kind(name), out / name, schema.OUTPUTS[name].names)
+    _write(kind("changes"), out / "changes", CHANGES_SCHEMA.names, by=("transition",))
+    summary = summarise(tallies, partitions)
+    write_json_atomic(out / "summary.json", summary)
+    for df in (keyed, staged):
+        df.unpersist()
+    broadcast.unpersist()
+    return summary
+
+
+def summarise(tallies: list[str], partitions: int) -> dict:
+    """summary.json of meanstest.review from the batches' tallies."""
+    from collections import Counter
+
+    total: dict = {}
+    for text in tallies:
+        for key, value in json.loads(text).items():
+            if isinstance(value, int):
+                total[key] = total.get(key, 0) + value
+            elif key == "by_jurisdiction":
+                merged = total.setdefault(key, {})
+                for j, counts in value.items():
+                    m = merged.setdefault(j, dict.fromkeys(counts, 0))
+                    for k, v in counts.items():
+                        m[k] += v
+            else:
+                total.setdefault(key, Counter()).update(value)
+    get = total.get
+    status, reasons = get("by_status", Counter()), get("rejects_by_reason", Counter())
+    circle, transition = get("by_circle", Counter()), get("by_transition", Counter())
+    veto, read = get("by_veto", Counter()), get("households_read", 0)
+    benefit = get("total_monthly_benefit", 0)
+    return {
+        "households_read": read,
+        "assessed": get("assessed", 0),
+        "rejected": get("rejected", 0),
+        "unmatched_source_rows": get("unmatched_source_rows", 0),
+        "orphan_rows": get("orphan_rows", 0),
+        "by_jurisdiction": dict(sorted(get("by_jurisdiction", {}).items())),
+        "chunks": partitions,
+        "chunk_size": -(-read // partitions),
+        "accounting_closes": read == get("assessed", 0) + get("rejected", 0),
+        "by_status": {s: status.get(s, 0) for s in schema.STATUSES},
+        "by_circle": {str(c): circle.get(str(c), 0) for c in range(5)},
+        "by_transition": {t: transition.get(t, 0) for t in schema.TRANSITIONS},
+        "by_veto": {v: veto.get(v, 0) for v in schema.VETO_CODES},
+        "total_monthly_benefit": benefit,
+        "mean_monthly_benefit_of_recipients": benefit // max(1, sum(status[s] for s in ENROLLED)),
+        "provisional": get("provisional", 0),
+        "rejects_by_reason": dict(sorted(reasons.items())),
+    }
+
+
+# The command line -----------------------------------------------------------------------
+
+
+def session(master: str | None = None, app: str = "meanstest review"):
+    """A SparkSession: `master` when given, else spark-submit's (or pyspark's local[*])."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise MeansTestError(
+            "--engine spark needs pyspark: pip install 'meanstest[spark]' (and Java 17)"
+        ) from None
+    builder = SparkSession.builder.appName(app)
+    if master:
+        builder = builder.master(master)
+    return builder.getOrCreate()
+
+
+def review_cli(args) -> int:
+    """`meanstest review --engine spark [--master URL] BUNDLE --out DIR`."""
+    from meanstest.pipeline import load_policies
+
+    if getattr(args, "report", False):
+        raise MeansTestError("--report is not available with --engine spark yet")
+    started = time.perf_counter()
+    library = load_policies(args.policies)
+    spark = session(args.master)
+    s = review_spark(spark, args.bundle, library, args.out)
+    if not args.quiet:
+        print(
+            f"households read {s['households_read']}: assessed {s['assessed']}, "
+            f"rejected {s['rejected']} ({time.perf_counter() - started:.2f} s on Spark "
+            f"{spark.version}, master {spark.sparkContext.master}, {s['chunks']} partitions)"
+        )
+        for status, count in s["by_status"].items():
+            print(f"  {status:<13} {count}")
+        print(
+            f"total monthly benefit {s['total_monthly_benefit'] // 100} yuan; provisional "
+            f"{s['provisional']}; unmatched source rows {s['unmatched_source_rows']}"
+        )
+        print(f"outputs (Parquet folders by jurisdiction) and summary.json in {args.out}")
+    if not s["accounting_closes"]:
+        print(
+            "meanstest: error: accounting does not close (read != assessed + rejected)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

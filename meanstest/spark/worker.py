@@ -1,0 +1,182 @@
+"""The executor side: one Arrow batch of co-located households through the same
+`validate` and fast engine as the single-machine review (meanstest.review.assess_chunk).
+
+Nothing here imports pyspark at module level but `_assess_partition`'s closure, so the
+batch function is tested without a cluster.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from meanstest import schema
+
+OUTPUTS = ("results", "members", "findings", "rejects", "changes")
+KIND = {name: i for i, name in enumerate((*OUTPUTS, "tally"))}
+CHANGE_LISTS = ("NEW", "EXIT", "ADJUST", "PHASE_OUT")
+CHANGE_COLUMNS = ("household_id", "status", "benefit", "transition", "pci", "circle")
+ENROLLED = ("TEKUN", "DIBAO", "DIBAO_SINGLE", "PHASE_OUT")
+_ROW_REF = re.compile(r"^(\w+)\.(\w+) record=\(row (\d+)\)")
+_LIST = pa.list_(pa.string())
+CHANGES_SCHEMA = pa.schema(
+    [schema.OUTPUTS["results"].field(c) for c in CHANGE_COLUMNS]
+    + [("prev_status", pa.string()), ("prev_benefit", pa.int64())]
+)
+DUPLICATE = pa.struct([("person_id", pa.string()), ("households", _LIST)])
+
+
+def out_schema() -> pa.Schema:
+    """The one schema of `_assess_batch`'s output: a kind tag, the household's
+    jurisdiction, one struct per output (null unless it is that kind) and, on the one
+    "tally" row of each batch, its summary counts as JSON."""
+    outputs = dict(schema.OUTPUTS, changes=CHANGES_SCHEMA)
+    fields = [pa.field("_kind", pa.int8()), pa.field("jurisdiction", pa.string())]
+    fields += [pa.field(name, pa.struct(list(outputs[name]))) for name in OUTPUTS]
+    return pa.schema([*fields, pa.field("_tally", pa.string())])
+
+
+def _flatten(lists: pa.Array, dedupe: bool) -> tuple[pa.Table, np.ndarray]:
+    """A batch's list<struct> column as one table in `_row` order, and the `_row`s."""
+    flat = pc.list_flatten(lists)
+    table = pa.Table.from_struct_array(flat) if len(flat) else None
+    if table is None:
+        fields = lists.type.value_type
+        table = pa.schema(list(fields)).empty_table()
+    rows = table.column("_row").to_numpy()
+    order = np.argsort(rows, kind="stable")
+    if dedupe and len(order):
+        keep = np.r_[True, rows[order][1:] != rows[order][:-1]]
+        order = order[keep]
+    return table.take(pa.array(order)).drop_columns(["_row"]), rows[order]
+
+
+def _global_rows(reasons: list[str], rows: dict[str, np.ndarray]) -> list[str]:
+    """'(row K)' of a batch-local table → the bundle's row number."""
+    out = []
+    for text in reasons:
+        m = _ROW_REF.match(text)
+        if m and m.group(1) in rows:
+            n = int(rows[m.group(1)][int(m.group(3)) - 1]) + 1
+            text = f"{text[: m.start(3)]}{n}{text[m.end(3) :]}"
+        out.append(text)
+    return out
+
+
+def _kind_batch(kind: str, jurisdiction: pa.Array, table: pa.Table | None, tally=None):
+    target = out_schema()
+    n = len(jurisdiction)
+    cols = [pa.array(np.full(n, KIND[kind], np.int8)), jurisdiction.cast(pa.string())]
+    for name in OUTPUTS:
+        typ = target.field(name).type
+        if name == kind:
+            arrays = [table.column(f.name).combine_chunks().cast(f.type) for f in typ]
+            cols.append(pa.StructArray.from_arrays(arrays, fields=list(typ)))
+        else:
+            cols.append(pa.nulls(n, typ))
+    cols.append(pa.array([tally], pa.string()) if tally is not None else pa.nulls(n, pa.string()))
+    return pa.RecordBatch.from_arrays(cols, schema=target)
+
+
+def _tally(tables, validation, results: pa.Table, reasons: list[list[str]]) -> str:
+    """The batch's share of summary.json (meanstest.review's counts, same functions)."""
+    from collections import Counter
+
+    from meanstest.review import _reason_rule, by_jurisdiction
+
+    rules = Counter()
+    for r in reasons:
+        rules.update({_reason_rule(x) for x in r})
+    tally = {
+        "households_read": validation.households_read,
+        "assessed": results.num_rows,
+        "rejected": validation.rejects.num_rows,
+        "unmatched_source_rows": validation.unmatched_source_rows,
+        "orphan_rows": validation.orphan_rows,
+        "by_jurisdiction": by_jurisdiction(
+            tables["households"], validation.engine_input.households, results
+        ),
+        "by_status": Counter(results["status"].to_pylist()),
+        "by_circle": Counter(str(c) for c in results["circle"].to_pylist()),
+        "by_transition": Counter(results["transition"].to_pylist()),
+        "by_veto": Counter(pc.list_flatten(results["vetoes"]).to_pylist()),
+        "total_monthly_benefit": int(pc.sum(results["benefit"]).as_py() or 0),
+        "provisional": int(pc.sum(pc.cast(results["provisional"], pa.int64())).as_py() or 0),
+        "rejects_by_reason": rules,
+    }
+    return json.dumps(tally, ensure_ascii=False)
+
+
+def _assess_batch(batch: pa.RecordBatch, library) -> list[pa.RecordBatch]:
+    """The single-machine review's assess step (meanstest.review.assess_chunk) on the
+    households of one Arrow batch."""
+    from meanstest.pipeline import finish_results, run_engine
+    from meanstest.validate import validate
+
+    tables, rows = {}, {}
+    for name in schema.TABLES:
+        col = batch.column(name)
+        tables[name], rows[name] = _flatten(col, dedupe=name in schema.SOURCE_TABLES)
+    dup = pc.list_flatten(batch.column("duplicates"))
+    duplicates = dict(
+        zip(dup.field("person_id").to_pylist(), dup.field("households").to_pylist(), strict=True)
+    )
+    validation = validate(tables, library)
+    inp = validation.engine_input
+    wanted = set(inp.persons["person_id"].to_pylist()) & set(duplicates)
+    inp = dataclasses.replace(inp, duplicates={k: duplicates[k] for k in sorted(wanted)})
+    out = run_engine(inp, "fast")
+    results = finish_results(inp, out)
+
+    valid = inp.households
+    jurisdiction_of = dict(
+        zip(valid["household_id"].to_pylist(), valid["jurisdiction"].to_pylist(), strict=True)
+    )
+
+    def jurisdictions(hids: pa.ChunkedArray) -> pa.Array:
+        return pa.array([jurisdiction_of[h] for h in hids.to_pylist()], pa.string())
+
+    households = tables["households"]
+    ok = pc.fill_null(pc.is_in(households["household_id"], valid["household_id"]), False)
+    rejected_rows = households.filter(pc.invert(ok))
+    rejects = validation.rejects
+    if rejected_rows.num_rows != rejects.num_rows:
+        raise RuntimeError("rejects out of step with households rows (a bug in meanstest.spark)")
+    reasons = [_global_rows(r, rows) for r in rejects["reasons"].to_pylist()]
+    rejects = pa.table(
+        {"household_id": rejects["household_id"], "reasons": pa.array(reasons, _LIST)}
+    )
+
+    changes = results.select(list(CHANGE_COLUMNS))
+    changes = changes.append_column("prev_status", valid["prev_status"])
+    changes = changes.append_column("prev_benefit", valid["prev_benefit"])
+    changes = changes.filter(pc.is_in(changes["transition"], pa.array(CHANGE_LISTS)))
+    return [
+        _kind_batch("results", valid["jurisdiction"].combine_chunks(), results),
+        _kind_batch("members", jurisdictions(out.members["household_id"]), out.members),
+        _kind_batch("findings", jurisdictions(out.findings["household_id"]), out.findings),
+        _kind_batch("rejects", rejected_rows["jurisdiction"].combine_chunks(), rejects),
+        _kind_batch("changes", jurisdictions(changes["household_id"]), changes),
+        _kind_batch(
+            "tally", pa.nulls(1, pa.string()), None, _tally(tables, validation, results, reasons)
+        ),
+    ]
+
+
+def _assess_partition(library_broadcast):
+    def assess(batches):
+        import numba
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, context.cpus())))
+        library = library_broadcast.value
+        for batch in batches:
+            yield from _assess_batch(batch, library)
+
+    return assess

@@ -1,0 +1,287 @@
+"""Province scale on Spark (issue 8): `meanstest review --engine spark` gives the
+single-machine review's results, members, findings, rejects, change lists and summary
+value for value, on a synthetic bundle with bad rows, in local[2] mode.
+
+One SparkSession for the module and one Spark review (through the CLI, of a bundle
+with bad rows, a null household_id, an orphan member and a source row of nobody); the
+reader's handling of partitioned folders and in-memory tables is checked on its own."""
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+
+pytest.importorskip("pyspark", reason="pyspark not installed (pip install -e '.[spark]')")
+if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+    pytest.skip("Spark needs Java 17: no JAVA_HOME and no java on PATH", allow_module_level=True)
+
+from meanstest import cli, schema, synth
+from meanstest.bundle import conform_tables, write_bundle
+from meanstest.errors import BundleError
+from meanstest.policy import default_library
+from meanstest.review import ReviewOptions, run_review
+from meanstest.spark import summarise
+from meanstest.spark.frames import arrow_type, read_frames, spark_type
+from meanstest.spark.worker import _global_rows
+
+OUTPUTS = ("results", "members", "findings", "rejects")
+
+
+@pytest.fixture(scope="module")
+def spark():
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master("local[2]")
+        .appName("meanstest tests")
+        .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
+        .config("spark.sql.shuffle.partitions", "4")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()
+
+
+def _read_output(folder: Path) -> pa.Table:
+    """A Spark output folder (hive-partitioned), the partition columns dropped."""
+    table = ds.dataset(folder, format="parquet", partitioning="hive").to_table()
+    return table.drop_columns(
+        [c for c in ("jurisdiction", "transition") if c in table.column_names]
+    )
+
+
+def _rows(table: pa.Table) -> list:
+    return sorted(table.to_pylist(), key=repr)
+
+
+def _odd_bundle() -> dict[str, pa.Table]:
+    """A synthetic district with bad rows (5%), plus rows the generator never makes: a
+    households row whose household_id is null, a member of no household, and a source
+    row whose person_id is null."""
+    t = conform_tables(synth.generate(1200, seed=11, bad_fraction=0.05))
+    hh = t["households"]
+    null_id = hh.slice(3, 1).set_column(0, "household_id", pa.nulls(1, pa.string()))
+    t["households"] = pa.concat_tables([hh.slice(0, 40), null_id, hh.slice(40)])
+    orphan = t["persons"].slice(0, 1).set_column(0, "household_id", pa.array(["NO-SUCH-HOME"]))
+    t["persons"] = pa.concat_tables([t["persons"], orphan])
+    bank = t["bank"]
+    nobody = bank.slice(0, 1).set_column(0, "person_id", pa.nulls(1, pa.string()))
+    t["bank"] = pa.concat_tables([bank, nobody])
+    return t
+
+
+@pytest.fixture(scope="module")
+def reviews(spark, tmp_path_factory):
+    """The same bundle reviewed by `meanstest review` and by `meanstest review --engine
+    spark --master local[2]` (the module's session)."""
+    root = tmp_path_factory.mktemp("spark")
+    bundle = root / "bundle"
+    write_bundle(_odd_bundle(), bundle)
+    single = run_review(bundle, root / "single", default_library(), ReviewOptions(quiet=True))
+    argv = ["review", str(bundle), "--out", str(root / "spark"), "--quiet"]
+    code = cli.main([*argv, "--engine", "spark", "--master", "local[2]"])
+    return root, single, code
+
+
+@pytest.mark.parametrize("name", OUTPUTS)
+def test_outputs_identical_to_single_machine_review(reviews, name):
+    root, _, code = reviews
+    assert code == 0
+    expected = pq.read_table(root / "single" / f"{name}.parquet")
+    got = _read_output(root / "spark" / name)
+
+    def fields(s):
+        return [(f.name, str(f.type), f.nullable) for f in s]
+
+    assert fields(got.schema) == fields(schema.OUTPUTS[name])
+    assert got.num_rows == expected.num_rows > 0
+    assert _rows(got) == _rows(expected)
+
+
+def test_bundle_has_bad_rows_and_cross_household_findings(reviews):
+    """The comparison means something: rejects of many kinds, run-wide duplicates."""
+    root = reviews[0]
+    rejects = _read_output(root / "spark" / "rejects")
+    kinds = {
+        r.split(": ", 1)[1].split(" (")[0] for rs in rejects["reasons"].to_pylist() for r in rs
+    }
+    assert {"duplicate household_id", "no policy pack", "household has no members"} <= kinds
+    findings = _read_output(root / "spark" / "findings")
+    assert "DUPLICATE_PERSON" in findings["code"].to_pylist()
+
+
+def test_change_lists_identical(reviews):
+    root = reviews[0]
+    got = _read_output(root / "spark" / "changes")
+    changes = ds.dataset(root / "spark" / "changes", partitioning="hive").to_table()
+    expected = [pq.read_table(root / "single" / f"changes_{t.lower()}.parquet") for t in
+                ("NEW", "EXIT", "ADJUST", "PHASE_OUT")]  # fmt: skip
+    assert sum(t.num_rows for t in expected) == got.num_rows > 0
+    want = pa.concat_tables([t.select(got.column_names) for t in expected])
+    assert _rows(got) == _rows(want)
+    assert set(changes["transition"].to_pylist()) <= {"NEW", "EXIT", "ADJUST", "PHASE_OUT"}
+
+
+def test_summary_identical_but_for_chunking(reviews):
+    import json
+
+    root, single, _ = reviews
+    got = json.loads((root / "spark" / "summary.json").read_text(encoding="utf-8"))
+    drop = ("chunks", "chunk_size")
+    assert {k: v for k, v in got.items() if k not in drop} == {
+        k: v for k, v in single.items() if k not in drop
+    }
+    assert got["rejected"] > 0 and got["accounting_closes"]
+
+
+def test_results_partitioned_by_jurisdiction(reviews):
+    root = reviews[0]
+    folders = {p.name for p in (root / "spark" / "results").iterdir() if p.is_dir()}
+    table = ds.dataset(root / "spark" / "results", partitioning="hive").to_table()
+    assert folders == {f"jurisdiction={j}" for j in set(table["jurisdiction"].to_pylist())}
+    assert len(folders) > 1
+
+
+def test_odd_rows_are_in_the_comparison(reviews):
+    """The null household_id is rejected naming its bundle row; the orphan and the
+    source row of nobody are counted, not lost."""
+    root, single, _ = reviews
+    rejects = _read_output(root / "spark" / "rejects")
+    texts = [r for rs in rejects["reasons"].to_pylist() for r in rs]
+    assert "households.household_id record=(row 41): null in a required column" in texts
+    assert single["orphan_rows"] >= 1 and single["unmatched_source_rows"] >= 1
+
+
+# Reading a partitioned bundle -------------------------------------------------------
+
+
+def _write_partitioned(tables: dict[str, pa.Table], folder: Path) -> dict[str, pa.Table]:
+    """households as jurisdiction=…/part-k.parquet (two files each), persons as a folder
+    of two files, the rest as single files; returns the tables in the order Spark reads
+    them (files by path, rows in file order)."""
+    hh = tables["households"]
+    ordered = []
+    for j in sorted(set(hh["jurisdiction"].to_pylist())):
+        part = hh.filter(pc.equal(hh["jurisdiction"], j))
+        where = folder / "households" / f"jurisdiction={j}"
+        where.mkdir(parents=True)
+        half = part.num_rows // 2
+        for k, piece in enumerate((part.slice(0, half), part.slice(half))):
+            pq.write_table(piece.drop_columns(["jurisdiction"]), where / f"part-{k}.parquet")
+            ordered.append(piece)
+    persons = tables["persons"]
+    (folder / "persons").mkdir()
+    half = persons.num_rows // 2
+    pq.write_table(persons.slice(0, half), folder / "persons" / "part-0.parquet")
+    pq.write_table(persons.slice(half), folder / "persons" / "part-1.parquet")
+    write_bundle({n: t for n, t in tables.items() if n not in ("households", "persons")}, folder)
+    columns = schema.arrow_schema("households").names
+    return {**tables, "households": pa.concat_tables([p.select(columns) for p in ordered])}
+
+
+def _collect(df, name) -> pa.Table:
+    rows = sorted(df.collect(), key=lambda r: r["_row"])
+    assert [r["_row"] for r in rows] == list(range(len(rows))), "bundle row numbers"
+    if not rows:
+        return schema.empty_table(name)
+    table = pa.Table.from_pylist([r.asDict() for r in rows]).drop_columns(["_row"])
+    return table.cast(schema.arrow_schema(name))
+
+
+def test_partitioned_folders_read_in_bundle_order(spark, tmp_path):
+    t = conform_tables(synth.generate(40, seed=5, bad_fraction=0.1))
+    t = {n: t[n] for n in ("households", "persons", "bank")}
+    expected = _write_partitioned(t, tmp_path)
+    frames = read_frames(spark, tmp_path)
+    assert set(frames) == set(schema.TABLES)
+    for name in ("households", "persons", "bank", "vehicle"):
+        got = _collect(frames[name], name)
+        want = expected.get(name, schema.empty_table(name))
+        assert got.equals(want), name  # jurisdiction=150422 stays the string "150422"
+
+
+def test_in_memory_tables_read_as_given(spark):
+    t = conform_tables(synth.generate(10, seed=3))
+    frames = read_frames(spark, {"households": t["households"], "tax_income": t["tax_income"]})
+    assert _collect(frames["households"], "households").equals(t["households"])
+    assert _collect(frames["tax_income"], "tax_income").equals(t["tax_income"])
+    assert frames["persons"].count() == 0
+
+
+# Pieces -----------------------------------------------------------------------------
+
+
+def test_reader_refuses_a_column_of_the_wrong_type(spark, tmp_path):
+    t = conform_tables(synth.generate(5, seed=1))
+    hh = t["households"]
+    i = hh.schema.get_field_index("consent_signed")
+    t["households"] = hh.set_column(i, "consent_signed", pc.cast(hh["consent_signed"], pa.string()))
+    pq.write_table(t["households"], tmp_path / "households.parquet")
+    with pytest.raises(BundleError, match="consent_signed: expected bool, found string"):
+        read_frames(spark, tmp_path)
+
+
+def test_reader_refuses_a_table_twice_and_no_households(spark, tmp_path):
+    with pytest.raises(BundleError, match="no households table"):
+        read_frames(spark, tmp_path)
+    t = conform_tables(synth.generate(5, seed=1))
+    write_bundle({"households": t["households"]}, tmp_path)
+    (tmp_path / "households").mkdir()
+    with pytest.raises(BundleError, match="table households is in the bundle twice"):
+        read_frames(spark, tmp_path)
+
+
+def test_type_mapping_round_trips_every_canonical_type():
+    for name in schema.TABLES:
+        for field in schema.arrow_schema(name):
+            assert arrow_type(spark_type(field.type)) == field.type, (name, field)
+
+
+def test_batch_row_numbers_become_bundle_row_numbers():
+    rows = {"households": np.array([4, 17, 30]), "persons": np.array([2, 9])}
+    reasons = [
+        "households.household_id record=(row 2): null in a required column",
+        "persons.person_id record=(row 1): null in a required column",
+        "persons.health record=110101199001011237: health outside 1..6 (9)",
+    ]
+    assert _global_rows(reasons, rows) == [
+        "households.household_id record=(row 18): null in a required column",
+        "persons.person_id record=(row 3): null in a required column",
+        reasons[2],
+    ]
+
+
+def test_tallies_merge_like_review_chunks():
+    import json
+
+    a = {"households_read": 3, "assessed": 2, "rejected": 1, "unmatched_source_rows": 1,
+         "orphan_rows": 0, "total_monthly_benefit": 500, "provisional": 1,
+         "by_jurisdiction": {"150422": {"households": 3, "assessed": 2, "enrolled": 1,
+                                         "benefit": 500}},
+         "by_status": {"DIBAO": 1, "NOT_ELIGIBLE": 1}, "by_circle": {"0": 2},
+         "by_transition": {"NEW": 1, "NONE": 1}, "by_veto": {},
+         "rejects_by_reason": {"persons.health: health outside 1..6": 1}}  # fmt: skip
+    b = {**a, "by_jurisdiction": {"150402": {"households": 3, "assessed": 2, "enrolled": 1,
+                                             "benefit": 500}}}  # fmt: skip
+    s = summarise([json.dumps(a), json.dumps(b)], partitions=2)
+    assert s["households_read"] == 6 and s["assessed"] == 4 and s["accounting_closes"]
+    assert s["by_status"]["DIBAO"] == 2 and s["by_status"]["TEKUN"] == 0
+    assert list(s["by_jurisdiction"]) == ["150402", "150422"]
+    assert s["rejects_by_reason"] == {"persons.health: health outside 1..6": 2}
+    assert s["mean_monthly_benefit_of_recipients"] == 500
+    assert s["chunks"] == 2 and s["chunk_size"] == 3
+
+
+def test_cli_refuses_report_with_spark(tmp_path, capsys):
+    code = cli.main(["review", str(tmp_path), "--out", str(tmp_path / "o"), "--engine", "spark",
+                     "--report"])  # fmt: skip
+    assert code == 1
+    assert "--report is not available with --engine spark" in capsys.readouterr().err
