@@ -3,6 +3,7 @@
 
 import itertools
 import json
+import shutil
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -126,10 +127,11 @@ def test_verify_cli(journal, capsys):
 # reproduce --journal ---------------------------------------------------------------------
 
 
-@pytest.fixture
-def served(tmp_path):
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory):
     """A bundle and a journal of two answered calls on its households (as the server
     writes them: households_section of the pipeline's outputs)."""
+    tmp_path = tmp_path_factory.mktemp("served")
     bundle = tmp_path / "bundle"
     write_bundle(synth.generate(80, seed=21, bad_fraction=0.05), bundle)
     tables = read_bundle(bundle)
@@ -145,6 +147,15 @@ def served(tmp_path):
     j.append({"caller": "t", "method": "Assess", "status": "PERMISSION_DENIED", "households": []})
     j.close()
     return bundle, path
+
+
+@pytest.fixture
+def served(pristine, tmp_path):
+    """A private copy of the pristine bundle and journal (tests edit them)."""
+    bundle, path = pristine
+    shutil.copytree(bundle, tmp_path / "bundle")
+    shutil.copy(path, tmp_path / "journal.jsonl")
+    return tmp_path / "bundle", tmp_path / "journal.jsonl"
 
 
 def test_journal_reproduces(served, capsys):
