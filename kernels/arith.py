@@ -7,24 +7,24 @@ Dates are days since 1970-01-01 (proleptic Gregorian, H. Hinnant's civil algorit
 
 from __future__ import annotations
 
-from numba import njit
+from .jit import serial
 
 INT64_MAX = 2**63 - 1
 
 
-@njit(cache=True)
+@serial
 def rhu(a, b):
     """a/b rounded half up, a >= 0, b > 0."""
     return (2 * a + b) // (2 * b)
 
 
-@njit(cache=True)
+@serial
 def yuan(x):
     """x fen rounded half up to a whole yuan, in fen."""
     return rhu(x, 100) * 100
 
 
-@njit(cache=True)
+@serial
 def limit_times(a, b):
     """a × b for non-negative a, b, saturated at int64's maximum.
 
@@ -39,7 +39,7 @@ def limit_times(a, b):
     return a * b
 
 
-@njit(cache=True)
+@serial
 def limit_plus(a, b):
     """a + b for non-negative a, b, saturated at int64's maximum (thresholds only)."""
     if a > INT64_MAX - b:
@@ -47,7 +47,7 @@ def limit_plus(a, b):
     return a + b
 
 
-@njit(cache=True)
+@serial
 def civil_from_days(z):
     """Day number -> (year, month, day)."""
     z = z + 719468
@@ -62,7 +62,7 @@ def civil_from_days(z):
     return y, m, d
 
 
-@njit(cache=True)
+@serial
 def days_from_civil(y, m, d):
     """(year, month, day) -> day number."""
     y = y - (1 if m <= 2 else 0)
@@ -74,7 +74,7 @@ def days_from_civil(y, m, d):
     return era * 146097 + doe - 719468
 
 
-@njit(cache=True)
+@serial
 def days_in_month(y, m):
     if m == 2:
         leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
@@ -84,16 +84,23 @@ def days_in_month(y, m):
     return 31
 
 
-@njit(cache=True)
+@serial
 def age_years(birth, on):
     """Full years at `on` of a person born on `birth` (both day numbers)."""
-    by, bm, bd = civil_from_days(birth)
     y, m, d = civil_from_days(on)
+    return age_on(birth, y, m, d)
+
+
+@serial
+def age_on(birth, y, m, d):
+    """Full years on the civil date (y, m, d) of a person born on day number `birth`
+    (the household's date is converted once, not once per member)."""
+    by, bm, bd = civil_from_days(birth)
     before = m < bm or (m == bm and d < bd)
     return y - by - (1 if before else 0)
 
 
-@njit(cache=True)
+@serial
 def add_months(day, months):
     """`day` shifted by `months`, the day of month clamped to the month's end."""
     y, m, d = civil_from_days(day)
@@ -104,7 +111,7 @@ def add_months(day, months):
     return days_from_civil(y2, m2, min(dim, d))
 
 
-@njit(cache=True)
+@serial
 def within_months(day, on, months):
     """ "Within N months before D": add_months(D, -N) < day <= D."""
     return add_months(on, -months) < day <= on

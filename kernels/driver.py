@@ -9,9 +9,9 @@ so the result does not depend on the number of threads.
 from __future__ import annotations
 
 import numpy as np
-from numba import config, get_thread_id, njit, prange
+from numba import config, get_thread_id, prange
 
-from .arith import age_years, rhu
+from .arith import age_on, civil_from_days, rhu
 from .income import (
     education_deduction,
     employment_income,
@@ -21,6 +21,7 @@ from .income import (
     record_sums,
     support,
 )
+from .jit import parallel, serial
 from .layout import (
     BANK,
     BUSINESS,
@@ -88,7 +89,7 @@ from .outcome import circle, difficulty_index, eligible_programs, status, transi
 from .veto import vetoes
 
 
-@njit(cache=True)
+@serial
 def assess_household(h, hh, people, records, pack, out, work):
     """RULES.md §2–§11 for household h (serial); `work` is the thread's scratch row."""
     codes, money = hh.codes, hh.money
@@ -107,8 +108,9 @@ def assess_household(h, hh, people, records, pack, out, work):
     out_of_pocket = 0
     education = 0
     pension = 0
+    year, month, day = civil_from_days(d)
     for slot in range(m0, m1):
-        age = age_years(mcodes[slot, MC_BIRTH], d)
+        age = age_on(mcodes[slot, MC_BIRTH], year, month, day)
         level = mcodes[slot, MC_STUDENT]
         c = labour_coefficient(age, mcodes[slot, MC_HEALTH], level, par)
         wage, business, other, prop, transfer, balance, medical, contribution, resident = (
@@ -205,7 +207,7 @@ def assess_household(h, hh, people, records, pack, out, work):
     )
 
 
-@njit(parallel=True, cache=True)
+@parallel
 def _assess_all(hh, people, records, pack, out):
     for h in prange(hh.codes.shape[0]):
         # the scratch row only holds values for distinct counting while one household

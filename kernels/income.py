@@ -7,9 +7,8 @@ calls them per household. `par` is the pack's int64 parameter row
 
 from __future__ import annotations
 
-from numba import njit
-
 from .arith import age_years, rhu
+from .jit import serial
 from .layout import (
     AREA_RURAL,
     BANK,
@@ -76,13 +75,13 @@ from .layout import (
 )
 
 
-@njit(cache=True)
+@serial
 def owned_property(codes, r, d):
     """§0 owned at D: acquired_on <= D and (disposed_on null or disposed_on > D)."""
     return codes[r, PC_ACQUIRED] <= d and codes[r, PC_DISPOSED] > d
 
 
-@njit(cache=True)
+@serial
 def count_distinct(buf, k):
     """Number of distinct values among buf[:k]; sorts buf[:k] in place.
 
@@ -111,7 +110,7 @@ def count_distinct(buf, k):
     return count
 
 
-@njit(cache=True)
+@serial
 def _sift_down(buf, root, end):
     while 2 * root + 1 < end:
         child = 2 * root + 1
@@ -126,7 +125,7 @@ def _sift_down(buf, root, end):
 # §2 -------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@serial
 def labour_coefficient(age, health, level, par):
     """§2 劳动力系数 c (‰)."""
     if age < 16:
@@ -144,7 +143,7 @@ def labour_coefficient(age, health, level, par):
 # §3 -------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@serial
 def record_sums(person, d, par, people, records):
     """§3 and §5 sums over one person's own records.
 
@@ -198,7 +197,7 @@ def record_sums(person, d, par, people, records):
     return wage, business, other, prop, transfer, balance, medical, contribution, resident
 
 
-@njit(cache=True)
+@serial
 def employment_income(wage, c, occupation, area, par):
     """§3 务工/土地经营收入: (employment, basis) — verified wage, else imputed."""
     if wage > 0:
@@ -210,7 +209,7 @@ def employment_income(wage, c, occupation, area, par):
     return imputed_work_income(c, par), BASIS_IMPUTED_WORK
 
 
-@njit(cache=True)
+@serial
 def imputed_work_income(c, par):
     """务工收入 = 劳动力系数 × 最低工资标准 × 务工月数."""
     return rhu(c * par[P_MIN_WAGE] * par[P_WORK_MONTHS], 1000)
@@ -219,7 +218,7 @@ def imputed_work_income(c, par):
 # §4 -------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@serial
 def supporter_elevated(person, balance, d, par, people, records, work):
     """§4 子女拥有大宗资产/豪华车辆/高档住宅: the elevated_bonus applies."""
     ranges = people.person_ranges
@@ -242,7 +241,7 @@ def supporter_elevated(person, balance, d, par, people, records, work):
     return balance > par[P_SUPPORTER_ASSET_LIMIT]
 
 
-@njit(cache=True)
+@serial
 def support(slot, d, par, people, records, work):
     """§4 赡养/抚养/扶养费 of one supporter slot (annual fen)."""
     codes = people.supporter_codes
@@ -269,21 +268,21 @@ def support(slot, d, par, people, records, work):
 # §5 -------------------------------------------------------------------------------------
 
 
-@njit(cache=True)
+@serial
 def education_deduction(level, tuition, par):
     """§5 min(tuition, tuition_cap[level]); a level without a cap (0) deducts 0."""
     cap = par[P_TUITION_CAP + level]
     return min(cap, tuition)
 
 
-@njit(cache=True)
+@serial
 def pension_deduction(contribution, par):
     """§5 min(Σ pension_contribution, pension_contribution_cap), per member."""
     cap = par[P_PENSION_CAP]
     return min(cap, contribution)
 
 
-@njit(cache=True)
+@serial
 def medical_deduction(out_of_pocket, par):
     """§5 min(medical_cap, Σ over members of max(0, amount − reimbursed))."""
     cap = par[P_MEDICAL_CAP]

@@ -6,9 +6,8 @@ Serial routines for one household; member facts (age, c, income) are already in
 
 from __future__ import annotations
 
-from numba import njit
-
 from .arith import limit_times, rhu, yuan
+from .jit import serial
 from .layout import (
     EXEMPT_NONE,
     LEVEL_PRESCHOOL,
@@ -69,7 +68,7 @@ from .layout import (
 )
 
 
-@njit(cache=True)
+@serial
 def addon(age, health, par):
     """§7 分类施保: the largest add-on (‰ of S) the member qualifies for."""
     best = 0
@@ -84,7 +83,7 @@ def addon(age, health, par):
     return best
 
 
-@njit(cache=True)
+@serial
 def tekun_members(m0, m1, s0, s1, people, out):
     """§7 step 2 without the income test: nobody can work and nobody is liable to support."""
     for slot in range(m0, m1):
@@ -100,7 +99,7 @@ def tekun_members(m0, m1, s0, s1, people, out):
     return True
 
 
-@njit(cache=True)
+@serial
 def status(vetoed, m0, m1, s0, s1, n, pci, standard, low, prev, prev_benefit, par, people, out):
     """§7 steps 1–5: (status, benefit, phaseout_months)."""
     if vetoed:
@@ -131,7 +130,7 @@ def status(vetoed, m0, m1, s0, s1, n, pci, standard, low, prev, prev_benefit, pa
     return ST_NOT_ELIGIBLE, 0, 0
 
 
-@njit(cache=True)
+@serial
 def circle(state, pci, standard, low, par):
     """§7 四级信息圈 (0 = outside every circle, and every vetoed household)."""
     if state == ST_VETOED:
@@ -147,7 +146,7 @@ def circle(state, pci, standard, low, par):
     return 0
 
 
-@njit(cache=True)
+@serial
 def transition(state, benefit, prev, prev_benefit):
     """§7 transition against prev_status."""
     enrolled = state == ST_TEKUN or state == ST_DIBAO or state == ST_DIBAO_SINGLE
@@ -162,7 +161,7 @@ def transition(state, benefit, prev, prev_benefit):
     return TR_NONE
 
 
-@njit(cache=True)
+@serial
 def difficulty_index(m0, m1, n, pci, standard, fa, residential, any_vehicle, par, people, out):
     """§9 家庭困难指数 0–1000."""
     points = 0
@@ -189,7 +188,7 @@ def difficulty_index(m0, m1, n, pci, standard, fa, residential, any_vehicle, par
     return min(1000, total)
 
 
-@njit(cache=True)
+@serial
 def member_meets(requires, slot, par, people, out):
     """§11 the member conditions of `requires` (student, medical, work_capable, ...)."""
     health = people.member_codes[slot, MC_HEALTH]
@@ -210,7 +209,7 @@ def member_meets(requires, slot, par, people, out):
     return False
 
 
-@njit(cache=True)
+@serial
 def requirement_holds(requires, m0, m1, medical, residential, par, people, out):
     """§11 the `requires` condition of a program for the household."""
     if requires == REQ_ANY:
@@ -225,7 +224,7 @@ def requirement_holds(requires, m0, m1, medical, residential, par, people, out):
     return False
 
 
-@njit(cache=True)
+@serial
 def eligible_programs(pack_row, state, m0, m1, medical, residential, par, pack, people, out):
     """§11 可享受: bit i set when program i (pack's names by code point) qualifies."""
     if state == ST_VETOED:

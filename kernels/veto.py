@@ -8,10 +8,9 @@ are meaningful only for the vetoes that end up in the household's O_VETOES mask.
 
 from __future__ import annotations
 
-from numba import njit
-
-from .arith import limit_plus, limit_times, rhu, within_months
+from .arith import add_months, limit_plus, limit_times, rhu
 from .income import count_distinct, owned_property
+from .jit import serial
 from .layout import (
     ACQ_PURCHASE,
     BANK,
@@ -80,7 +79,7 @@ from .layout import (
 V01, V02, V03, V04, V05, V06, V07, V08, V09, V10, V11, V12, V13, V14 = range(14)
 
 
-@njit(cache=True)
+@serial
 def _evidence(slots, instances, h, code, slot, instance):
     """Keep the first triggering (member slot, record instance) of veto `code`."""
     if slots[h, code] == -1 and instances[h, code] == -1:
@@ -88,7 +87,7 @@ def _evidence(slots, instances, h, code, slot, instance):
         instances[h, code] = instance
 
 
-@njit(cache=True)
+@serial
 def _rows(people, slot, table):
     """(first row, end row, first instance) of a member slot's rows of `table`."""
     person = people.member_codes[slot, MC_PERSON]
@@ -97,7 +96,7 @@ def _rows(people, slot, table):
     return start, end, people.instance_off[slot, table]
 
 
-@njit(cache=True)
+@serial
 def vehicle_vetoes(h, m0, m1, d, par, people, records, out, work):
     """V01 VEHICLE and V14 RECENT_VEHICLE; also the distinct owned vehicles (any type)."""
     # arrays are bound to names: numba handles a store through a namedtuple
@@ -110,12 +109,14 @@ def vehicle_vetoes(h, m0, m1, d, par, people, records, out, work):
     n_any = 0
     by_value = False
     recent = False
+    # "within N months before D" (§0) is since < day <= D; `since` once per household
+    since = add_months(d, -par[P_RECENT_VEHICLE])
     for slot in range(m0, m1):
         start, end, first = _rows(people, slot, VEHICLE)
         for r in range(start, end):
             inst = first + r - start
             veto_type = (par[P_VEHICLE_TYPES] >> codes[r, VC_TYPE]) & 1
-            if veto_type and within_months(codes[r, VC_REGISTERED], d, par[P_RECENT_VEHICLE]):
+            if veto_type and since < codes[r, VC_REGISTERED] <= d:
                 recent = True
                 bits[inst] |= 1 << V14
                 _evidence(ev_slot, ev_inst, h, V14, slot, inst)
@@ -141,7 +142,7 @@ def vehicle_vetoes(h, m0, m1, d, par, people, records, out, work):
     return by_value or by_count, recent, count_distinct(any_plates, n_any)
 
 
-@njit(cache=True)
+@serial
 def property_vetoes(h, m0, m1, n, d, par, people, records, out, work):
     """V02 HOUSING, V03 NONRESIDENTIAL, V09 RECENT_PURCHASE, V10 RECENT_TRANSFER.
 
@@ -158,17 +159,18 @@ def property_vetoes(h, m0, m1, n, d, par, people, records, out, work):
     nonresidential = False
     purchase = False
     transfer = False
+    since_purchase = add_months(d, -par[P_RECENT_PURCHASE])
+    since_transfer = add_months(d, -par[P_RECENT_TRANSFER])
     for slot in range(m0, m1):
         start, end, first = _rows(people, slot, PROPERTY)
         for r in range(start, end):
             inst = first + r - start
-            if codes[r, PC_ACQUISITION] == ACQ_PURCHASE and within_months(
-                codes[r, PC_ACQUIRED], d, par[P_RECENT_PURCHASE]
-            ):
+            acquired = codes[r, PC_ACQUIRED]
+            if codes[r, PC_ACQUISITION] == ACQ_PURCHASE and since_purchase < acquired <= d:
                 purchase = True
                 bits[inst] |= 1 << V09
                 _evidence(ev_slot, ev_inst, h, V09, slot, inst)
-            if within_months(codes[r, PC_DISPOSED], d, par[P_RECENT_TRANSFER]):
+            if since_transfer < codes[r, PC_DISPOSED] <= d:
                 transfer = True
                 bits[inst] |= 1 << V10
                 _evidence(ev_slot, ev_inst, h, V10, slot, inst)
@@ -192,7 +194,7 @@ def property_vetoes(h, m0, m1, n, d, par, people, records, out, work):
     return housing, nonresidential, purchase, transfer, owned, n_residential
 
 
-@njit(cache=True)
+@serial
 def business_vetoes(h, m0, m1, par, people, records, out):
     """V05 BUSINESS and V07 EMPLOYER."""
     # arrays are bound to names: numba handles a store through a namedtuple
@@ -217,7 +219,7 @@ def business_vetoes(h, m0, m1, par, people, records, out):
     return business, employer
 
 
-@njit(cache=True)
+@serial
 def social_vetoes(h, m0, m1, par, people, records, out):
     """V06 PUBLIC_EMPLOYEE and V08 INSURANCE_GRADE."""
     # arrays are bound to names: numba handles a store through a namedtuple
@@ -246,7 +248,7 @@ def social_vetoes(h, m0, m1, par, people, records, out):
     return public, grade
 
 
-@njit(cache=True)
+@serial
 def financial_veto(h, m0, m1, n, fa, standard, par, people, out):
     """V04 FINANCIAL: FA > financial_asset_months × S × n; every member bank row listed."""
     if fa <= limit_times(limit_times(par[P_ASSET_MONTHS], standard), n):
@@ -259,7 +261,7 @@ def financial_veto(h, m0, m1, n, fa, standard, par, people, out):
     return True
 
 
-@njit(cache=True)
+@serial
 def refused_work_veto(h, m0, m1, par, people, out):
     """V11 REFUSED_WORK: c >= refused_work_min_coefficient and refusals >= the count."""
     # arrays are bound to names: numba handles a store through a namedtuple
@@ -278,7 +280,7 @@ def refused_work_veto(h, m0, m1, par, people, out):
     return refused
 
 
-@njit(cache=True)
+@serial
 def undeclared(h, verified, owned_vehicles, owned_properties, fa, par, money, out):
     """§8 UNDECLARED_INCOME / _VEHICLE / _PROPERTY / _ASSETS as a 4-bit mask."""
     o = out.household
@@ -307,7 +309,7 @@ def undeclared(h, verified, owned_vehicles, owned_properties, fa, par, money, ou
     return mask
 
 
-@njit(cache=True)
+@serial
 def vetoes(
     h, m0, m1, n, d, fa, standard, verified, consent, par, hh_money, people, records, out, work
 ):
