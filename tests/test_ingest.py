@@ -51,10 +51,7 @@ def test_review_of_the_ingested_district_equals_review_of_the_synthetic_bundle(d
     a = assess(tables, engine="reference")
     b = assess(read_bundle(bundle), engine="reference")
     for name in ("results", "members", "findings", "rejects"):
-        x, y = getattr(a, name), getattr(b, name)
-        if "input_digest" in x.column_names:  # digests the row order of the input files
-            x, y = x.drop_columns(["input_digest"]), y.drop_columns(["input_digest"])
-        assert _rows(x) == _rows(y), name
+        assert _rows(getattr(a, name)) == _rows(getattr(b, name)), name  # input_digest too
     assert a.results.num_rows > 0
 
 
