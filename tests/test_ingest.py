@@ -406,3 +406,39 @@ def test_large_files_get_a_progress_line_and_empty_exports_map_nothing(tmp_path,
     assert "bytes" in stream.getvalue() and "/s" in stream.getvalue()
     assert [(f["rows_read"], f["blank_lines"]) for f in doc["files"]] == [(0, 0), (0, 2)]
     assert read_bundle(tmp_path / "out")["vehicle"].num_rows == 0
+
+
+def test_bad_boolean_and_bad_integer_cells_and_a_bad_profile_before_any_row(tmp_path):
+    cols = {c.name: c.name for c in schema.TABLES["households"] if not c.optional}
+    prof = (
+        "[profile]\ntable = 'households'\nformat = 'jsonl'\n[columns]\n"
+        + "".join(f"{k} = '{v}'\n" for k, v in cols.items())
+        + "[values.area]\n'农村' = 'rural'\n"
+    )
+    (tmp_path / "h.toml").write_text(prof, "utf-8")
+    row = {"household_id": "H1", "jurisdiction": "150422", "area": "农村",
+           "assessment_date": "2024-07-01", "consent_signed": True, "checked_tax": True,
+           "checked_bank": True, "checked_vehicle": True, "checked_housing": True,
+           "checked_social_insurance": True, "declared_income_monthly": None,
+           "declared_vehicles": "", "declared_properties": 1, "declared_financial_assets": None,
+           "prev_status": "none", "prev_benefit": 0}  # fmt: skip
+    rows = [row, {**row, "household_id": "H2", "consent_signed": "yes"},
+            {**row, "household_id": "H3", "declared_vehicles": "1.5"}]  # fmt: skip
+    text = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n"
+    (tmp_path / "h.jsonl").write_text(text, "utf-8")
+    m = _manifest(tmp_path, "[[source]]\nprofile = 'h.toml'\nfiles = ['h.jsonl']\n")
+    doc = ingest(m, tmp_path / "out")
+    got = read_bundle(tmp_path / "out")["households"].to_pylist()
+    assert [(r["household_id"], r["declared_vehicles"], r["declared_properties"]) for r in got] == [
+        ("H1", None, 1)
+    ]
+    q = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
+    assert [(r["line"], r["record_id"], r["column"], r["reason"]) for r in q] == [
+        (2, "h.jsonl:2", "consent_signed", "bad_boolean"),
+        (3, "h.jsonl:3", "declared_vehicles", "bad_integer"),
+    ]
+    assert doc["affected_households"]["count"] == 0  # H2 and H3 are not in the bundle
+    (tmp_path / "h.toml").write_text(prof + "[profile.extra]\n", "utf-8")
+    with pytest.raises(ProfileError, match="profile.extra: unknown key"):
+        ingest(m, tmp_path / "out2")
+    assert not (tmp_path / "out2").exists()
