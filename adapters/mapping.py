@@ -126,7 +126,11 @@ def _mapped(profile: Profile, adapter: Adapter, c: schema.Column, raw: pa.Array)
         return typed
     # Normalise each distinct raw value once: IDs, dates and value names repeat (a
     # person's rows, a month's dates), so this is most of ingest's speed.
-    if raw.type != pa.string():
+    if pa.types.is_decimal(raw.type) and raw.type.scale > 2:  # 12.300 is 12.30 exactly
+        raw = pc.replace_substring_regex(
+            raw.cast(pa.string()), r"^([+-]?[0-9]+\.[0-9]{2})0+$", r"\1"
+        )
+    elif raw.type != pa.string():  # a float is its shortest round-trip text: 0.1 is "0.1"
         raw = raw.cast(pa.string())
     if k in ("money", "area", "integer"):  # mostly distinct values, and a fast kernel
         return _distinct(profile, adapter, c, k, raw)

@@ -312,29 +312,27 @@ def test_missing_raw_file_or_column_fails_before_anything_is_written(tmp_path):
         ingest(m, tmp_path / "out")
 
 
-def test_cli_ingest_prints_counts_and_feeds_review(tmp_path, capsys):
-    manifest = write_raw(tmp_path / "raw", generate(40, 2), seed=2)
-    assert main(["ingest", str(manifest), "--out", str(tmp_path / "b")]) == 0
+def test_cli_synth_raw_then_ingest_then_review(tmp_path, capsys):
+    """The issue's end-to-end flow: meanstest synth --raw, meanstest ingest, meanstest
+    review — the review of the ingested bundle equals the review of the synthetic one."""
+    bundle, raw, ingested = tmp_path / "bundle", tmp_path / "raw", tmp_path / "ingested"
+    assert main(["synth", "--households", "40", "--seed", "2", "--out", str(bundle),
+                 "--raw", str(raw)]) == 0  # fmt: skip
+    assert "raw exports →" in capsys.readouterr().out
+    assert main(["ingest", str(raw / "manifest.toml"), "--out", str(ingested)]) == 0
     out = capsys.readouterr().out
     assert "case_households.csv: read 46 = mapped 40 + quarantined 6" in out
     assert "quarantine:" in out and "bad_json" in out
+    for b in (bundle, ingested):
+        args = ["review", str(b), "--out", str(b) + "-review", "--quiet", "--engine", "reference"]
+        assert main(args) == 0
+    for name in ("results", "members", "findings", "rejects"):
+        x = pq.read_table(f"{bundle}-review/{name}.parquet")
+        y = pq.read_table(f"{ingested}-review/{name}.parquet")
+        assert _rows(x) == _rows(y), name
     assert (
-        main(
-            [
-                "review",
-                str(tmp_path / "b"),
-                "--out",
-                str(tmp_path / "r"),
-                "--quiet",
-                "--engine",
-                "reference",
-            ]
-        )
-        == 0
-    )
-    assert (
-        pq.read_table(tmp_path / "r" / "results.parquet").num_rows
-        + pq.read_table(tmp_path / "r" / "rejects.parquet").num_rows
+        pq.read_table(f"{ingested}-review/results.parquet").num_rows
+        + pq.read_table(f"{ingested}-review/rejects.parquet").num_rows
         == 40
     )
     assert main(["ingest", str(tmp_path / "absent.toml"), "--out", str(tmp_path / "c")]) == 1
@@ -442,3 +440,38 @@ def test_bad_boolean_and_bad_integer_cells_and_a_bad_profile_before_any_row(tmp_
     with pytest.raises(ProfileError, match="profile.extra: unknown key"):
         ingest(m, tmp_path / "out2")
     assert not (tmp_path / "out2").exists()
+
+
+def test_parquet_decimal_and_float_amounts_in_yuan_are_read_exactly(tmp_path):
+    import decimal
+
+    prof = """
+[profile]
+table = "bank"
+format = "parquet"
+[columns]
+person_id = "pid"
+institution = "inst"
+product = "product"
+balance = "balance"
+interest = "interest"
+[units]
+balance = "yuan"
+interest = "yuan"
+"""
+    (tmp_path / "b.toml").write_text(prof, "utf-8")
+    d = decimal.Decimal
+    pq.write_table(pa.table({
+        "pid": ["11010519491231002X"] * 4, "inst": ["农村信用合作联社"] * 4, "product": ["deposit"] * 4,
+        "balance": pa.array([d("12345.600"), d("0.010"), d("1.005"), d("-2.000")], pa.decimal128(18, 3)),
+        "interest": pa.array([12.5, 0.1, 0.1 + 0.2, 3.0], pa.float64()),
+    }), tmp_path / "b.parquet")  # fmt: skip
+    (tmp_path / "m.toml").write_text('[[source]]\nprofile = "b.toml"\nfiles = ["b.parquet"]\n')
+    ingest(tmp_path / "m.toml", tmp_path / "out")
+    got = read_bundle(tmp_path / "out")["bank"].to_pylist()
+    assert [(r["balance"], r["interest"]) for r in got] == [(1234560, 1250), (1, 10), (-200, 300)]
+    q = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
+    assert [(r["line"], r["column"], r["raw_value"], r["reason"]) for r in q] == [
+        (3, "balance", "1.005", "bad_amount"),  # fractions of a fen are an error, not rounded
+        (3, "interest", "0.30000000000000004", "bad_amount"),  # a float with more decimals
+    ]
