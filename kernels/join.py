@@ -139,6 +139,39 @@ def lookup_strings(table, offsets, data, q_offsets, q_data, q_valid):
 
 
 @njit(cache=True)
+def _less(offsets, data, i, j):
+    """String i < string j, byte by byte, a prefix first (Arrow's order of strings)."""
+    a, b = offsets[i], offsets[j]
+    na, nb = offsets[i + 1] - a, offsets[j + 1] - b
+    for k in range(min(na, nb)):
+        if data[a + k] != data[b + k]:
+            return data[a + k] < data[b + k]
+    return na < nb
+
+
+@njit(cache=True)
+def sort_runs(codes, offsets, data):
+    """Permutation sorting the rows of each run of equal `codes` by their string (stable
+    insertion sort: runs are a person's few records, usually already in order)."""
+    n = codes.shape[0]
+    perm = np.arange(n)
+    start = 0
+    while start < n:
+        end = start + 1
+        while end < n and codes[end] == codes[start]:
+            end += 1
+        for i in range(start + 1, end):
+            v = perm[i]
+            j = i - 1
+            while j >= start and _less(offsets, data, v, perm[j]):
+                perm[j + 1] = perm[j]
+                j -= 1
+            perm[j + 1] = v
+        start = end
+    return perm
+
+
+@njit(cache=True)
 def grouped_offsets(offsets, data, h_offsets, h_data):
     """Offsets [H + 1] when the rows' keys come in runs that are exactly the households
     in order (the common layout of a bundle); an empty array otherwise."""
@@ -171,12 +204,12 @@ def ranges_from_counts(counts):
     person code: start of p = rows of persons before p."""
     n_p, n_t = counts.shape
     ranges = np.empty((n_p, 2 * n_t), np.int64)
-    for t in range(n_t):
-        total = 0
-        for p in range(n_p):
-            ranges[p, 2 * t] = total
-            total += counts[p, t]
-            ranges[p, 2 * t + 1] = total
+    total = np.zeros(n_t, np.int64)
+    for p in range(n_p):  # row by row: both arrays are row-major
+        for t in range(n_t):
+            ranges[p, 2 * t] = total[t]
+            total[t] += counts[p, t]
+            ranges[p, 2 * t + 1] = total[t]
     return ranges
 
 

@@ -25,6 +25,7 @@ from meanstest.kernels import layout as L
 from meanstest.kernels.layout import Households, Pack, People, Records
 
 I32, I64 = np.int32, np.int64
+RUN_INSERTION_SORT = 64  # records of one person sorted in numba up to this many
 
 
 @dataclass
@@ -274,10 +275,7 @@ class SortedSource:
         rid = table.column("record_id").combine_chunks()
         if len(keep) < table.num_rows:
             rid = rid.take(pa.array(keep))
-        key = pa.table({"code": code[keep], "record_id": rid})
-        order = _np(
-            pc.sort_indices(key, sort_keys=[("code", "ascending"), ("record_id", "ascending")])
-        )
+        order = _by_person_then_record(code[keep], rid)
         self.rows = keep[order]
         self.code = code[self.rows]
         self.table = table
@@ -312,10 +310,46 @@ class SortedSource:
         return self._joined(values, name, null).astype(I32)
 
 
+def _by_person_then_record(code: np.ndarray, rid: pa.Array) -> np.ndarray:
+    """The stable order of rows by (person code, record_id).
+
+    A stable integer sort by person, then only the persons whose record_ids are not
+    already ascending in that order are sorted by record_id (department exports come
+    sorted by record id, so usually none are): a full sort on a string key costs about
+    ten times as much at district scale (benches/ANALYSIS.md). Same order as Arrow's
+    stable sort on both keys."""
+    if rid.null_count:  # not in validated input; keep Arrow's null placement
+        key = pa.table({"code": code, "record_id": rid})
+        keys = [("code", "ascending"), ("record_id", "ascending")]
+        return _np(pc.sort_indices(key, sort_keys=keys))
+    order = np.argsort(code, kind="stable")
+    if len(order) < 2:
+        return order
+    by_code = code[order]
+    rid_sorted = rid.take(pa.array(order))
+    descending = _np(pc.less(rid_sorted.slice(1), rid_sorted.slice(0, len(order) - 1)))
+    unsorted = (by_code[1:] == by_code[:-1]) & descending.astype(bool)
+    if not unsorted.any():
+        return order
+    starts = np.flatnonzero(np.diff(by_code, prepend=by_code[0] - 1))
+    if np.diff(starts, append=len(order)).max() <= RUN_INSERTION_SORT:
+        offsets, data, _ = string_buffers(rid_sorted)
+        return order[join.sort_runs(by_code, offsets, data)]
+    # a person with very many records: the rows of the persons out of order are
+    # contiguous runs of `order`, in person order; Arrow sorts them
+    rows = np.nonzero(np.isin(by_code, np.unique(by_code[1:][unsorted])))[0]
+    sub = pa.table({"code": by_code[rows], "record_id": rid_sorted.take(pa.array(rows))})
+    keys = [("code", "ascending"), ("record_id", "ascending")]
+    order[rows] = order[rows][_np(pc.sort_indices(sub, sort_keys=keys))]
+    return order
+
+
 def _distinct_codes(column) -> np.ndarray:
-    """Equal strings -> equal int32 codes (plates, property_ids)."""
-    offsets, data, _ = string_buffers(column)
-    return join.encode_strings(offsets, data)[0].astype(I32)
+    """Equal strings -> equal int32 codes (plates, property_ids); only equality matters
+    to the kernels (distinct counts), so Arrow's hash encoding serves."""
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    return _np(pc.dictionary_encode(column).indices).astype(I32)
 
 
 class HouseholdIndex:
