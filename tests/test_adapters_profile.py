@@ -171,3 +171,17 @@ def test_unmapped_optional_columns_are_allowed():
                     if not (c.name.startswith(("checked_", "declared_")) or c.optional)},
     }  # fmt: skip
     assert parse_profile(hh, "x").table == "households"
+
+
+def test_department_clean_ups():
+    """Vehicle plates lose inner spaces and are upper-cased; property ids and household
+    ids lose inner spaces; nothing else is touched."""
+    import pyarrow as pa
+
+    def clean(table, column, values):
+        return adapter_for(table).cleaners[f"{table}.{column}"](pa.array(values)).to_pylist()
+
+    assert clean("vehicle", "plate", ["蒙d 12a45", "蒙DAB123"]) == ["蒙D12A45", "蒙DAB123"]
+    assert clean("property", "property_id", ["P150422- 0012\u30003"]) == ["P150422-00123"]
+    assert clean("persons", "household_id", ["HH 0001"]) == ["HH0001"]
+    assert "jurisdiction" not in " ".join(adapter_for("households").cleaners)
