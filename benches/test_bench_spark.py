@@ -66,7 +66,7 @@ def test_spark_review(benchmark, households, bundle, tmp_path_factory, cores):
     def review():
         summaries.append(review_spark(spark, bundle, default_library(), out))
 
-    benchmark.pedantic(review, rounds=rounds_for(households, 2, 1))
+    benchmark.pedantic(review, rounds=1)  # minutes at 100k on 2 shared cores
     assert summaries[-1]["households_read"] == households
     assert summaries[-1]["accounting_closes"]
     versus = ["test_single_machine_review"] if cores == 2 else ["test_spark_review[local2]"]

@@ -31,14 +31,13 @@ households — the argument that makes the review chunks of meanstest.review cor
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
 
 from meanstest import schema
 from meanstest.errors import MeansTestError
-from meanstest.spark.frames import co_locate, read_frames, spark_schema
+from meanstest.spark.frames import Storage, co_locate, read_frames, spark_schema
 from meanstest.spark.worker import (
     CHANGES_SCHEMA,
     ENROLLED,
@@ -49,6 +48,7 @@ from meanstest.spark.worker import (
 )
 
 _MID_BITS = 33  # monotonically_increasing_id: partition << 33 | row within partition
+RESULTS = schema.OUTPUTS["results"].names
 
 
 # The review -----------------------------------------------------------------------------
@@ -81,7 +81,7 @@ def _rank(results, partitions: int):
     return keyed.withColumn("rank", rank).drop("_mid"), keyed
 
 
-def _write(df, path: Path, columns: list[str], by: tuple[str, ...] = ()) -> None:
+def _write(df, path: str, columns: list[str], by: tuple[str, ...] = ()) -> None:
     """One output as a Parquet folder partitioned by jurisdiction (one task, so one file,
     per jurisdiction)."""
     keys = [*by, "jurisdiction"]
@@ -99,12 +99,10 @@ def review_spark(spark, bundle, policies=None, out_path=None, partitions: int | 
     from pyspark.sql import functions as F
 
     from meanstest.pipeline import load_policies
-    from meanstest.review import write_json_atomic
 
     if out_path is None:
         raise MeansTestError("review_spark needs an output folder (out_path)")
     library = load_policies(policies)
-    out = Path(out_path)
     partitions = partitions or max(2, spark.sparkContext.defaultParallelism * 2)
     grouped = co_locate(read_frames(spark, bundle), partitions)
     broadcast = spark.sparkContext.broadcast(library)
@@ -119,18 +117,17 @@ def review_spark(spark, bundle, policies=None, out_path=None, partitions: int | 
         r[0] for r in staged.where(F.col("_kind") == KIND["tally"]).select("_tally").collect()
     ]
     ranked, keyed = _rank(kind("results"), partitions)
-    if out.exists():
-        for name in (*OUTPUTS, "summary.json"):
-            target = out / name
-            if target.is_dir():
-                shutil.rmtree(target)
-    out.mkdir(parents=True, exist_ok=True)
-    _write(ranked.sortWithinPartitions("rank"), out / "results", schema.OUTPUTS["results"].names)
+    out = Storage(spark, out_path)
+    for name in (*OUTPUTS, "summary.json"):
+        out.remove(out.join(name))
+    if not out.remote:
+        Path(out.root).mkdir(parents=True, exist_ok=True)
+    _write(ranked.sortWithinPartitions("rank"), out.join("results"), RESULTS)
     for name in ("members", "findings", "rejects"):
-        _write(kind(name), out / name, schema.OUTPUTS[name].names)
-    _write(kind("changes"), out / "changes", CHANGES_SCHEMA.names, by=("transition",))
+        _write(kind(name), out.join(name), schema.OUTPUTS[name].names)
+    _write(kind("changes"), out.join("changes"), CHANGES_SCHEMA.names, by=("transition",))
     summary = summarise(tallies, partitions)
-    write_json_atomic(out / "summary.json", summary)
+    out.write_text(out.join("summary.json"), json.dumps(summary, ensure_ascii=False, indent=2))
     for df in (keyed, staged):
         df.unpersist()
     broadcast.unpersist()

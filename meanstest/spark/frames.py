@@ -8,6 +8,9 @@ lists of structs (see meanstest.spark).
 
 from __future__ import annotations
 
+import json
+import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -81,17 +84,70 @@ def spark_schema(s: pa.Schema):
 # Reading --------------------------------------------------------------------------------
 
 
-def _table_path(folder: Path, name: str) -> Path | None:
-    found = [
-        p
-        for p in (folder / f"{name}.parquet", folder / name, folder / f"{name}.arrow")
-        if p.exists()
-    ]
+class Storage:
+    """A folder on the driver's file system, or behind a URI (hdfs://, s3a://, file:/…)
+    through the Hadoop FileSystem of the Spark session, as a cluster's bundles are."""
+
+    def __init__(self, spark, root) -> None:
+        self.spark, self.root = spark, str(root).rstrip("/") or "/"
+        self.remote = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/", self.root) is not None
+
+    def join(self, name: str) -> str:
+        return f"{self.root}/{name}"
+
+    def _hadoop(self, path: str):
+        jvm = self.spark.sparkContext._jvm
+        p = jvm.org.apache.hadoop.fs.Path(path)
+        return p.getFileSystem(self.spark.sparkContext._jsc.hadoopConfiguration()), p
+
+    def exists(self, path: str) -> bool:
+        if not self.remote:
+            return Path(path).exists()
+        fs, p = self._hadoop(path)
+        return bool(fs.exists(p))
+
+    def is_dir(self, path: str) -> bool:
+        if not self.remote:
+            return Path(path).is_dir()
+        fs, p = self._hadoop(path)
+        return bool(fs.exists(p) and fs.getFileStatus(p).isDirectory())
+
+    def remove(self, path: str) -> None:
+        if not self.remote:
+            target = Path(path)
+            if target.is_dir():
+                shutil.rmtree(target)
+            elif target.exists():
+                target.unlink()
+            return
+        fs, p = self._hadoop(path)
+        fs.delete(p, True)
+
+    def write_text(self, path: str, text: str) -> None:
+        """Written under a temporary name, then renamed into place."""
+        if not self.remote:
+            from meanstest.review import write_json_atomic
+
+            write_json_atomic(Path(path), json.loads(text))
+            return
+        fs, p = self._hadoop(path + ".tmp")
+        stream = fs.create(p, True)
+        try:
+            stream.write(bytearray(text.encode("utf-8")))
+        finally:
+            stream.close()
+        fs.delete(self._hadoop(path)[1], False)
+        fs.rename(p, self._hadoop(path)[1])
+
+
+def _table_path(store: Storage, name: str) -> str | None:
+    candidates = (f"{name}.parquet", name, f"{name}.arrow")
+    found = [store.join(c) for c in candidates if store.exists(store.join(c))]
     if len(found) > 1:
+        a, b = (f.rsplit("/", 1)[1] for f in found[:2])
         raise BundleError(
-            f"{found[0]}: table {name} is in the bundle twice ({found[0].name} and "
-            f"{found[1].name}); keep one",
-            file=str(found[0]),
+            f"{found[0]}: table {name} is in the bundle twice ({a} and {b}); keep one",
+            file=found[0],
         )
     return found[0] if found else None
 
@@ -111,7 +167,7 @@ def _canonical(df, name: str, file: str):
     return cols
 
 
-def _read_parquet(spark, path: Path, name: str):
+def _read_parquet(spark, path: str, name: str):
     from pyspark.sql import functions as F
 
     conf = "spark.sql.sources.partitionColumnTypeInference.enabled"
@@ -155,17 +211,19 @@ def read_frames(spark, bundle) -> dict:
 
         tables = conform_tables(bundle)
         return {name: _from_arrow(spark, t, name) for name, t in tables.items()}
-    folder = Path(bundle)
-    if not folder.is_dir():
-        raise BundleError(f"{folder}: bundle folder not found", file=str(folder))
+    store = Storage(spark, bundle)
+    if not store.is_dir(store.root):
+        raise BundleError(f"{store.root}: bundle folder not found", file=store.root)
     frames = {}
     for name in schema.TABLES:
-        path = _table_path(folder, name)
+        path = _table_path(store, name)
         if path is None and name == "households":
-            raise BundleError(f"{folder}: no households table (households.parquet or folder)")
+            raise BundleError(f"{store.root}: no households table (households.parquet or folder)")
         if path is None:
             frames[name] = _from_arrow(spark, schema.empty_table(name), name)
-        elif path.suffix == ".arrow":  # IPC files are read on the driver (district size)
+        elif path.endswith(".arrow"):  # IPC files are read on the driver (district size)
+            if store.remote:
+                raise BundleError(f"{path}: Arrow IPC tables must be local; write Parquet")
             frames[name] = _from_arrow(spark, read_table(path, name), name)
         else:
             frames[name] = _read_parquet(spark, path, name)
