@@ -124,7 +124,15 @@ def clean_ids(values: pa.StringArray) -> pa.StringArray:
 def ids(values: pa.StringArray) -> tuple[pa.StringArray, np.ndarray]:
     """Vectorised `id_one` over non-null cells: (canonical IDs, bad mask)."""
     out = clean_ids(values)
-    check = idlib.check_ids(out)
+    if len(out) <= 1 << 16:  # one block of the parallel kernel: other threads only spin
+        saved = numba.get_num_threads()
+        numba.set_num_threads(1)
+        try:
+            check = idlib.check_ids(out)
+        finally:
+            numba.set_num_threads(saved)
+    else:
+        check = idlib.check_ids(out)
     present = idlib.valid_mask(values)
     return out, present & (check.flags != 0)
 
@@ -319,9 +327,12 @@ def dates(values: pa.StringArray, formats: tuple[str, ...]) -> tuple[pa.Array, n
     n = len(values)
     days = np.zeros(n, dtype=np.int64)
     done = np.zeros(n, dtype=np.bool_)
-    for fmt in formats:
+    todo = np.flatnonzero(idlib.valid_mask(values))
+    for fmt in formats:  # each format only on the cells no earlier format parsed
+        if not len(todo):
+            break
         pattern, _ = date_pattern(fmt)
-        parts = pc.extract_regex(values, pattern)
+        parts = pc.extract_regex(values.take(pa.array(todo)), pattern)
         matched = _matched(parts)
         if not matched.any():
             continue
@@ -330,9 +341,10 @@ def dates(values: pa.StringArray, formats: tuple[str, ...]) -> tuple[pa.Array, n
         )
         leap = (y % 4 == 0) & ((y % 100 != 0) | (y % 400 == 0))
         last = _MONTH_DAYS[m] - ((m == 2) & ~leap)
-        good = matched & ~done & (y >= 1) & (d <= last)
-        days = np.where(good, _days_from_civil(y, m, d), days)
-        done |= good
+        good = matched & (y >= 1) & (d <= last)
+        days[todo[good]] = _days_from_civil(y[good], m[good], d[good])
+        done[todo[good]] = True
+        todo = todo[~good]
     present = idlib.valid_mask(values)
     out = pa.array(days.astype(np.int32), pa.date32(), mask=~done)
     return out, present & ~done
