@@ -33,7 +33,8 @@ from meanstest.adapters.profile import Profile, ProfileError
 
 from meanstest.errors import MeansTestError
 
-BLOCK_BYTES = 8 << 20  # CSV block per batch
+BLOCK_BYTES = 8 << 20  # CSV block per batch (and the longest CSV record)
+MAX_LINE_BYTES = 16 << 20  # a longer JSON Lines line (or CSV header) is never read whole
 JSONL_LINES = 65_536  # JSON Lines per batch
 PARQUET_ROWS = 262_144
 
@@ -95,10 +96,13 @@ class CsvExport:
                 if head != "\ufeff":  # a UTF-8 BOM (any "utf-8" accepts one)
                     f.seek(0)
                 for _ in range(profile.skip_rows):
-                    f.readline()
-                self.header = next(pycsv.reader(f, delimiter=profile.delimiter), [])
+                    f.readline(MAX_LINE_BYTES)
+                lines = _bounded_text_lines(f, path)
+                self.header = next(pycsv.reader(lines, delimiter=profile.delimiter), [])
         except (UnicodeDecodeError, LookupError) as e:
             raise ExportError(f"{path}: not {profile.encoding} text: {e}", file=str(path)) from None
+        except pycsv.Error as e:
+            raise ExportError(f"{path}: cannot read the CSV header: {e}", file=str(path)) from None
         self.header = [h.strip() for h in self.header]
         dup = {h for h in self.header if self.header.count(h) > 1} & set(_needed(profile))
         if dup:
@@ -193,11 +197,39 @@ class CsvExport:
                 if batch is None:
                     break
         except pa.ArrowInvalid as e:
+            why = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
+            if "straddl" in why:  # pyarrow's words for a record longer than a block
+                why = f"a record longer than {BLOCK_BYTES >> 20} MB (an unclosed quote?)"
             raise ExportError(
-                f"{self.path}: cannot parse as CSV: {e}", file=str(self.path)
+                f"{self.path}: cannot parse as CSV: {why}", file=str(self.path)
             ) from None
         finally:
             source.close()
+
+
+def _bounded_text_lines(f, path: Path):
+    """Lines of a text file for the header reader, none longer than MAX_LINE_BYTES."""
+    while line := f.readline(MAX_LINE_BYTES):
+        if len(line) == MAX_LINE_BYTES and not line.endswith("\n"):
+            raise ExportError(
+                f"{path}: a header line longer than {MAX_LINE_BYTES >> 20} MB", file=str(path)
+            )
+        yield line
+
+
+class _TooLong(bytes):
+    """The first bytes of a JSON Lines line longer than MAX_LINE_BYTES (skipped unread)."""
+
+
+def _bounded_lines(f):
+    """Lines of a binary file; an over-long line is skipped in bounded reads and yielded
+    as a _TooLong prefix, so memory stays bounded whatever the file holds."""
+    while raw := f.readline(MAX_LINE_BYTES + 1):
+        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while (rest := f.readline(1 << 20)) and not rest.endswith(b"\n"):
+                pass
+            raw = _TooLong(raw[:500])
+        yield raw
 
 
 def _newlines_and_blanks(columns: list[pa.Array], n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -236,7 +268,7 @@ class JsonlExport:
         self.path, self.profile = path, profile
         keys: dict[str, None] = {}
         with open(path, "rb") as f:
-            for i, raw in enumerate(f):
+            for i, raw in enumerate(_bounded_lines(f)):
                 if i == JSONL_LINES:
                     break
                 obj = self._parse(raw, i + 1)
@@ -246,6 +278,9 @@ class JsonlExport:
 
     def _parse(self, raw: bytes, line: int) -> dict | RawRowProblem | None:
         """The object of one line, None for a blank line, or the problem."""
+        if isinstance(raw, _TooLong):
+            detail = f"line longer than {MAX_LINE_BYTES >> 20} MB"
+            return RawRowProblem(line, "bad_json", detail, _lossy(raw))
         if not raw.strip():
             return None
         try:
@@ -253,10 +288,12 @@ class JsonlExport:
             if line == 1 and text.startswith("\ufeff"):
                 text = text[1:]
             obj = json.loads(text, parse_float=str, parse_int=str)
-        except (ValueError, UnicodeDecodeError) as e:
-            return RawRowProblem(line, "bad_json", str(e), _lossy(raw))
+        except (ValueError, UnicodeDecodeError, RecursionError) as e:  # deep nesting too
+            return RawRowProblem(line, "bad_json", str(e) or type(e).__name__, _lossy(raw))
         if not isinstance(obj, dict):
             return RawRowProblem(line, "bad_json", "not a JSON object", _lossy(raw))
+        if b"\\u" in raw and not _encodable(obj):  # "\ud800": a lone surrogate
+            return RawRowProblem(line, "bad_json", "a lone surrogate escape", _lossy(raw))
         return obj
 
     def batches(self) -> Iterator[RawBatch]:
@@ -264,7 +301,7 @@ class JsonlExport:
         sep = self.profile.list_separator
         with open(self.path, "rb") as f:
             line, chunk = 0, []
-            for raw in f:
+            for raw in _bounded_lines(f):
                 line += 1
                 chunk.append(raw)
                 if len(chunk) == JSONL_LINES:
@@ -288,6 +325,14 @@ class JsonlExport:
                     cols[name].append(_cell(obj.get(name), sep))
         arrays = {name: pa.array(v, pa.string()) for name, v in cols.items()}
         return RawBatch(arrays, np.asarray(lines, np.int64), problems, blank, position)
+
+
+def _encodable(obj) -> bool:
+    try:
+        json.dumps(obj, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _cell(v, sep: str) -> str | None:

@@ -80,6 +80,16 @@ def read_table(file: str | os.PathLike, name: str) -> pa.Table:
     return plan.apply(source.read(plan.read_columns))
 
 
+def check_table(file: str | os.PathLike, name: str):
+    """The checks of `read_table` that need only the file's schema (no data is read).
+    Returns the conformer: `.apply(batch)` makes any batch of the file canonical (values
+    cast with the same checks, errors naming this file)."""
+    file = Path(file)
+    if name not in schema.TABLES:
+        raise BundleError(f"{file}: unknown table {name!r}", file=str(file))
+    return _Plan.make(name, _TableFile.open(file).schema, str(file))
+
+
 def iter_table(file: str | os.PathLike, name: str):
     """The same table as `read_table`, one Parquet row group / IPC record batch at a
     time (each a canonical pa.Table), for chunked reading of large bundles."""

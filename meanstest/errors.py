@@ -2,11 +2,32 @@
 
 from __future__ import annotations
 
+import re
+
+# A resident ID (18 characters, or the old 15-digit form's 17-digit neighbours) inside
+# any text: error messages and logs show it masked, 150422********123X.
+_ID = re.compile(r"[0-9]{6}([0-9]{7,8})([0-9]{3}[0-9Xx])")
+
+
+def mask_id(value: str) -> str:
+    """A resident ID as messages and logs may show it: first 6 and last 4 kept."""
+    if len(value) <= 10:
+        return "*" * len(value)
+    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+def redact(text: str) -> str:
+    """`text` with every ID-shaped run of digits masked."""
+    return _ID.sub(lambda m: mask_id(m.group(0)), text)
+
 
 class MeansTestError(Exception):
-    """Root of every error meanstest raises on purpose (bad input, bad policy, bad usage)."""
+    """Root of every error meanstest raises on purpose (bad input, bad policy, bad usage).
+    Its message never carries a full ID number (masked here, whatever the caller passed):
+    messages reach stderr, logs and gRPC status details."""
 
     def __init__(self, message: str, **attrs: object) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.attrs = attrs

@@ -207,8 +207,11 @@ def write_raw(out_dir, tables: dict[str, pa.Table], seed: int = 0, *, dirt: bool
         p = load_profile(out / "profiles" / f"{keyed}.toml")
         w = _Writer(p, rng, dirt)
         typed = frozenset(("money", "date")) if p.format == "parquet" else frozenset()
-        extra = [w.broken(plain[i % len(plain)], how, typed) for i, how in enumerate(UNMAPPABLE)]
-        extra = extra if dirt and plain else []
+        extra = (  # an empty table has no row to break
+            [w.broken(plain[i % len(plain)], how, typed) for i, how in enumerate(UNMAPPABLE)]
+            if dirt and plain
+            else []
+        )
         file = out / folder / f"{keyed}.{_EXT[p.format]}"
         header = [p.columns[c.name] for c in w.cols]
         raw_rows = [w.row(r) for r in plain]

@@ -38,6 +38,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from meanstest import schema
+from meanstest.bundle import check_table
 from meanstest.errors import BundleError, MeansTestError
 from meanstest.progress import Progress
 
@@ -214,20 +215,30 @@ def _read_columns(path: Path, columns: list[str]) -> pa.Table:
         with pa.memory_map(str(path)) as src:
             return pa.ipc.open_file(src).read_all().select(columns)
     except (pa.ArrowException, OSError, KeyError) as e:
-        raise BundleError(f"{path}: cannot read columns {', '.join(columns)}: {e}") from e
+        first = (str(e).strip() or type(e).__name__).splitlines()[0]
+        raise BundleError(f"{path}: cannot read columns {', '.join(columns)}: {first}") from e
 
 
-def _iter_batches(path: Path, batch_rows: int):
+def _iter_batches(path: Path, batch_rows: int, table: str):
+    """The file's rows in batches, conformed to the canonical schema here, so that a
+    value that does not fit its column is an error naming the bundle's file."""
+    conformer = check_table(path, table)
+    src = None
     try:
         if path.suffix == ".parquet":
-            yield from pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
+            batches = pq.ParquetFile(path).iter_batches(batch_size=batch_rows)
         else:
-            with pa.memory_map(str(path)) as src:
-                reader = pa.ipc.open_file(src)
-                for i in range(reader.num_record_batches):
-                    yield reader.get_batch(i)
+            src = pa.memory_map(str(path))
+            reader = pa.ipc.open_file(src)
+            batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
+        for batch in batches:
+            yield from conformer.apply(batch).combine_chunks().to_batches()
     except (pa.ArrowException, OSError) as e:
-        raise BundleError(f"{path}: cannot read: {e}") from e
+        first = (str(e).strip() or type(e).__name__).splitlines()[0]
+        raise BundleError(f"{path}: cannot read (truncated or corrupt?): {first}") from e
+    finally:
+        if src is not None:
+            src.close()
 
 
 @dataclass
@@ -393,7 +404,7 @@ def spool(
         writers = _ChunkWriters(spool_dir, table)
         start = 0
         try:
-            for batch in _iter_batches(path, batch_rows):
+            for batch in _iter_batches(path, batch_rows, table):
                 if table == "households":
                     rows = plan.household_chunk[start : start + batch.num_rows]
                     _route_by_row(batch, rows, writers)
@@ -626,6 +637,8 @@ def run_review(bundle, out, library, options: ReviewOptions | None = None) -> di
     if not bundle.is_dir():
         raise BundleError(f"bundle folder not found: {bundle}")
     files = bundle_files(bundle)
+    for table, path in files.items():  # schemas first: a bad table creates no output
+        check_table(path, table)
     out.mkdir(parents=True, exist_ok=True)
     state_dir = out / STATE_DIR
     state_path = state_dir / "state.json"

@@ -153,6 +153,8 @@ def _valid(arr: pa.Array) -> np.ndarray:
 
 def _at(values: np.ndarray, index: np.ndarray, missing=False) -> np.ndarray:
     """values[index], `missing` where index < 0."""
+    if not len(values):  # every index is < 0 (e.g. the only household_id is null)
+        return np.full(np.shape(index), missing, dtype=np.asarray(missing).dtype)
     return np.where(index >= 0, values[np.maximum(index, 0)], missing)
 
 
