@@ -11,6 +11,7 @@ Tokens file (TOML), one table per caller; only the SHA-256 of a token is stored:
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import tomllib
 from dataclasses import dataclass
@@ -103,7 +104,10 @@ class Tokens:
                     token = rest.strip()
         if token is None:
             raise Unauthenticated("missing bearer token (metadata authorization: Bearer <token>)")
-        caller = self.callers.get(token_hash(token))
+        digest, caller = token_hash(token), None
+        for stored, who in self.callers.items():  # every entry, in constant time each
+            if hmac.compare_digest(stored, digest):
+                caller = who
         if caller is None:
             raise Unauthenticated("unknown bearer token")
         return caller

@@ -1,0 +1,236 @@
+"""Security checks (issue 9): no full ID number in any error message or log line;
+plaintext refused off loopback without --insecure; tokens stored hashed and compared
+in constant time; no RPC — Explain included — reaches another jurisdiction's household.
+
+The rejects table and Explain traces are data for authorised callers and may carry
+full IDs; stderr, logs and gRPC status details may not (150422********123X).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import hmac
+import logging
+import re
+
+import grpc
+import pyarrow as pa
+import pytest
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
+from meanstest import synth
+from meanstest.bundle import write_bundle
+from meanstest.cli import main
+from meanstest.errors import BundleError, MeansTestError, redact
+from meanstest.policy import default_library
+from meanstest.service import convert
+from meanstest.service.auth import Tokens, token_hash
+from meanstest.service.cli import add_arguments, check_security
+from meanstest.service.client import MeansTestClient
+from meanstest.service.errors import status_of
+from meanstest.service.journal import Journal
+from meanstest.service.server import ServiceConfig, start
+from meanstest.v1 import meanstest_pb2 as pb
+
+FULL_ID = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+TOKENS = {"mine": ("token-mine", '["150422"]'), "league": ("token-league", '["1504*"]')}
+
+
+def households(jurisdiction: str, n: int = 1) -> list[pb.Household]:
+    msgs = convert.tables_to_households(synth.generate(120, seed=11))
+    found = [h for h in msgs if h.jurisdiction == jurisdiction and h.persons][:n]
+    assert len(found) == n
+    return found
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sec")
+    tokens = folder / "tokens.toml"
+    tokens.write_text(
+        "".join(
+            f'[[caller]]\nname = "{n}"\ntoken_sha256 = "{token_hash(t)}"\njurisdictions = {j}\n'
+            for n, (t, j) in TOKENS.items()
+        )
+    )
+    config = ServiceConfig(
+        default_library(), journal=Journal(folder / "j.jsonl"), tokens=Tokens.load(tokens)
+    )
+    running = start(config, "127.0.0.1:0")
+    yield f"127.0.0.1:{running.port}"
+    running.stop(None).wait()
+    config.journal.close()
+
+
+def client(target, who="mine"):
+    return MeansTestClient(target, token=TOKENS[who][0])
+
+
+# no full ID in messages and logs --------------------------------------------------------
+
+
+def test_every_error_message_is_masked():
+    text = "persons.health record=15042219700101123X: health outside 1..6"
+    for exc in (MeansTestError(text), BundleError(text)):
+        assert exc.message == str(exc) == redact(text)
+        assert "150422********123X" in exc.message and not FULL_ID.search(exc.message)
+
+
+def test_cli_explain_of_a_rejected_household_masks_ids(tmp_path, capsys):
+    tables = synth.generate(20, seed=4)
+    persons = tables["persons"]
+    health = persons["health"].to_pylist()
+    health[0] = 9
+    i = persons.schema.get_field_index("health")
+    tables["persons"] = persons.set_column(i, "health", pa.array(health, pa.int8()))
+    write_bundle(tables, tmp_path / "b")
+    hid = persons["household_id"][0].as_py()
+    pid = persons["person_id"][0].as_py()
+    assert main(["explain", str(tmp_path / "b"), hid]) == 1
+    err = capsys.readouterr().err
+    assert "health outside 1..6" in err and pid[:6] in err
+    assert pid not in err and not FULL_ID.search(err)
+
+
+def test_cli_ingest_of_a_headerless_export_masks_ids(tmp_path, capsys):
+    row = "150422197001011233,蒙D12345,小型轿车,50000.00,2015-06-01,VEH1\n"
+    (tmp_path / "v.csv").write_bytes(row.encode("gb18030"))
+    (tmp_path / "m.toml").write_text(
+        '[[source]]\nprofile = "'
+        + str(__import__("pathlib").Path(__file__).parents[1] / "adapters/profiles/vehicle.toml")
+        + '"\nfiles = ["v.csv"]\n'
+    )
+    assert main(["ingest", str(tmp_path / "m.toml"), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    assert "150422********1233" in err and not FULL_ID.search(err)
+
+
+def test_grpc_status_details_and_logs_mask_ids(served, caplog):
+    (h,) = households("150422")
+    h.persons[0].health = 9
+    pid = h.persons[0].person_id
+    with caplog.at_level(logging.DEBUG, logger="meanstest.service"), client(served) as c:
+        with pytest.raises(grpc.RpcError) as e:
+            c.stub.Explain(pb.ExplainRequest(household=h), metadata=c.metadata)
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        details = e.value.details()
+        status = rpc_status.from_call(e.value)
+        c.assess_households([h])  # a reject in the answer (data), a log line (not data)
+    descriptions = []
+    for d in status.details:
+        br = error_details_pb2.BadRequest()
+        d.Unpack(br)
+        descriptions += [v.description for v in br.field_violations]
+    assert "health outside 1..6" in details and descriptions
+    logs = "\n".join(r.getMessage() for r in caplog.records)
+    for text in (details, *descriptions, status.message, logs):
+        assert pid not in text and not FULL_ID.search(text), text
+
+
+def test_internal_error_detail_is_masked_in_the_log(caplog):
+    with caplog.at_level(logging.ERROR, logger="meanstest.service"):
+        code, message = status_of(KeyError("15042219700101123X"))
+    assert code == grpc.StatusCode.INTERNAL and "15042219700101123X" not in message
+    logs = "\n".join(r.getMessage() for r in caplog.records)
+    assert "150422********123X" in logs and not FULL_ID.search(logs)
+
+
+# plaintext only on loopback -------------------------------------------------------------
+
+
+def _args(*flags: str):
+    p = argparse.ArgumentParser()
+    add_arguments(p)
+    return p.parse_args(["--journal", "j", "--tokens", "t.toml", *flags])
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "10.0.0.5", "example.org"])
+def test_plaintext_off_loopback_is_refused_without_insecure(host):
+    with pytest.raises(MeansTestError, match="refusing to serve without TLS"):
+        check_security(_args("--host", host))
+    with pytest.raises(MeansTestError, match="is not a loopback address"):
+        check_security(_args("--host", host, "--plaintext-loopback"))
+    assert check_security(_args("--host", host, "--insecure")) == (host, False)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1", "localhost", "127.8.9.10"])
+def test_plaintext_loopback_is_allowed(host):
+    assert check_security(_args("--host", host, "--plaintext-loopback")) == (host, False)
+
+
+# tokens ------------------------------------------------------------------------------------
+
+
+def test_tokens_are_stored_hashed_and_compared_in_constant_time(tmp_path, monkeypatch):
+    path = tmp_path / "tokens.toml"
+    path.write_text(
+        '[[caller]]\nname = "a"\ntoken_sha256 = "' + token_hash("alpha") + '"\n'
+        'jurisdictions = ["150422"]\n[[caller]]\nname = "b"\ntoken_sha256 = "'
+        + token_hash("bravo")
+        + '"\njurisdictions = ["*"]\n'
+    )
+    tokens = Tokens.load(path)
+    assert token_hash("alpha") == hashlib.sha256(b"alpha").hexdigest()
+    held = repr(vars(tokens))
+    assert "alpha" not in held and "bravo" not in held  # only hashes are held
+    calls, real = [], hmac.compare_digest
+
+    def spy(a, b):
+        calls.append((a, b))
+        return real(a, b)
+
+    monkeypatch.setattr("meanstest.service.auth.hmac.compare_digest", spy)
+    assert tokens.authenticate((("authorization", "Bearer bravo"),)).name == "b"
+    assert len(calls) == 2  # every stored hash is compared, the match does not stop early
+    calls.clear()
+    with pytest.raises(MeansTestError):
+        tokens.authenticate((("authorization", "Bearer wrong"),))
+    assert len(calls) == 2
+    assert all(b == token_hash("wrong") for _, b in calls)
+
+
+# jurisdictions -----------------------------------------------------------------------------
+
+
+def test_no_rpc_reaches_another_jurisdiction(served):
+    mine, other = households("150422"), households("150404")
+    with client(served) as c:
+        assert c.assess_households(mine).results
+        refused = [
+            lambda: c.assess_households(other),
+            lambda: c.assess_households(mine + other),
+            lambda: list(c.assess_stream([mine, other])),
+            lambda: c.stub.Explain(pb.ExplainRequest(household=other[0]), metadata=c.metadata),
+            lambda: c.assess_arrow(convert.households_to_tables(other).tables),
+            lambda: c.assess_arrow(_dictionary(convert.households_to_tables(mine + other).tables)),
+        ]
+        for call in refused:
+            with pytest.raises(grpc.RpcError) as e:
+                call()
+            assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with client(served, "league") as c:  # "1504*" covers 150404
+        assert c.assess_households(other).results
+
+
+def _dictionary(tables):
+    hh = tables["households"]
+    i = hh.schema.get_field_index("jurisdiction")
+    tables["households"] = hh.set_column(i, "jurisdiction", hh["jurisdiction"].dictionary_encode())
+    return tables
+
+
+@pytest.mark.parametrize("code", ["150404 ", " 150404", "15040４", "１５０４０４", "150404\n", ""])
+def test_a_disguised_jurisdiction_never_yields_a_result(served, code):
+    (h,) = households("150404")
+    h.jurisdiction = code
+    with client(served) as c:
+        response = c.assess_households([h])
+        explained = None
+        try:
+            explained = c.stub.Explain(pb.ExplainRequest(household=h), metadata=c.metadata)
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.INVALID_ARGUMENT  # rejected, never explained
+    assert not response.results and [r.household_id for r in response.rejects] == [h.household_id]
+    assert explained is None
