@@ -23,7 +23,7 @@ from .layout import (
     INCOME_WAGE,
     KM_BALANCE,
     KM_INTEREST,
-    LEVEL_NONE,
+    NO_LEVEL,
     OCC_FARMING,
     P_AGE_BANDS,
     P_CAP_RATIO,
@@ -127,10 +127,10 @@ def _sift_down(buf, root, end):
 
 @serial
 def labour_coefficient(age, health, level, par):
-    """§2 劳动力系数 c (‰)."""
+    """§2 劳动力系数 c (‰); level NO_LEVEL (a supporter) skips the student step."""
     if age < 16:
         return 0
-    if (par[P_NO_LABOUR_LEVELS] >> level) & 1:
+    if level >= 0 and (par[P_NO_LABOUR_LEVELS] >> level) & 1:
         return 0
     band = 4
     for i in range(4):
@@ -254,8 +254,8 @@ def support(slot, d, par, people, records, work):
     income = wage + business + other + transfer  # property income not counted
     if income == 0:
         age = age_years(codes[slot, SC_BIRTH], d)
-        # "supporters have no student level": level none, as for a member with none
-        c = labour_coefficient(age, codes[slot, SC_HEALTH], LEVEL_NONE, par)
+        # "supporters have no student level": §2 step 2 does not apply to them
+        c = labour_coefficient(age, codes[slot, SC_HEALTH], NO_LEVEL, par)
         income = imputed_work_income(c, par)
     ratio = par[P_SECTOR_RATIO + codes[slot, SC_SECTOR]]
     if supporter_elevated(person, balance, d, par, people, records, work):

@@ -3,7 +3,7 @@
 import datetime as dt
 
 import pytest
-from builders import assess_case, person, record, supporter
+from builders import assess_case, pack, person, record, supporter
 
 ELDER = dt.date(1950, 1, 1)  # c = 0, so G is the support alone
 
@@ -36,6 +36,18 @@ def test_exempt_supporters_owe_nothing(engine, reason):  # §4 exempt_reason ≠
 def test_supporter_without_income_is_imputed(engine):  # §4 I_s = 0 → imputed work income
     s = supporter(dt.date(1983, 7, 1), health=2, employment_sector="enterprise")  # 41 → 700
     assert _gross(engine, [s]) == (700 * 198000 * 8 // 1000) * 80 // 1000  # 1108800 × 80‰
+
+
+def test_supporter_has_no_student_level(engine):  # §4 "supporters have no student level"
+    """A pack that lists `none` among the levels without labour zeroes members with no
+    student level (§2 step 2), but a supporter has no student level at all: the step
+    does not apply, and I_s is still imputed."""
+    policy = pack(imputation__student_levels_without_labour=["none", "senior"])
+    s = supporter(dt.date(1983, 7, 1), health=2, employment_sector="enterprise")  # 41 → 700
+    adult = person(dt.date(1983, 7, 1), occupation="flexible")
+    result, members, _ = assess_case(engine, [adult], supporters=[s], policy=policy)
+    assert members[0]["labour_coefficient"] == 0  # the member's level none is listed
+    assert result["gross_income"] == (700 * 198000 * 8 // 1000) * 80 // 1000
 
 
 def test_supporter_property_income_not_counted(engine):  # §4 property income excluded

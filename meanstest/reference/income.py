@@ -9,9 +9,10 @@ from meanstest.reference.model import NO_TRACE, Household, Trace, owned_property
 
 
 def labour_coefficient(
-    years: int, health: int, student_level: str, pack: dict, tr: Trace = NO_TRACE
+    years: int, health: int, student_level: str | None, pack: dict, tr: Trace = NO_TRACE
 ) -> int:
-    """劳动力系数 c(p), in per-mille (RULES.md §2)."""
+    """劳动力系数 c(p), in per-mille (RULES.md §2). A supporter has no student level
+    (None): step 2 does not apply to them, whatever levels the pack lists."""
     imp = pack["imputation"]
     if years < 16:
         tr.note("§2", "labour_coefficient", 0, reason="age < 16", age=years)
@@ -126,7 +127,7 @@ def support(hh: Household, s: dict, tr: Trace = NO_TRACE) -> int:
     if income == 0:
         years = age(s["birth_date"], hh.row["assessment_date"])
         income = imputed_work_income(
-            labour_coefficient(years, s["health"], "none", hh.pack), hh.pack
+            labour_coefficient(years, s["health"], None, hh.pack), hh.pack
         )
     ratio = sup["sector_ratio"][s["employment_sector"]]
     if supporter_elevated(hh, s):
