@@ -40,6 +40,7 @@ import pyarrow.parquet as pq
 from meanstest import schema
 from meanstest.bundle import check_table
 from meanstest.errors import BundleError, MeansTestError
+from meanstest.ids import StringIndex, id_keys, string_array, take
 from meanstest.progress import Progress
 
 STATE_DIR = ".review"
@@ -65,30 +66,11 @@ def person_keys(ids: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     Returns (keys, odd): `odd` marks strings that are not of that shape; their key is
     a per-string code ≥ 2^62 from a small Python dict (they are rare: bad input).
     """
-    ids = pc.cast(ids, pa.string())
-    if isinstance(ids, pa.ChunkedArray):
-        ids = ids.combine_chunks()
-    n = len(ids)
-    keys = np.zeros(n, dtype=np.int64)
-    lengths = pc.fill_null(pc.binary_length(ids), 0).to_numpy(zero_copy_only=False)
-    shaped = pc.fill_null(pc.match_substring_regex(ids, r"^[0-9]{17}[0-9X]$"), False)
-    shaped = shaped.to_numpy(zero_copy_only=False) & (lengths == 18)
-    if shaped.any():
-        good = pc.filter(ids, pa.array(shaped))
-        raw = np.frombuffer(pa.concat_arrays([good]).buffers()[2], dtype=np.uint8)
-        offsets = np.frombuffer(good.buffers()[1], dtype=np.int32)[good.offset :][: len(good) + 1]
-        starts = offsets[:-1]
-        mat = raw[starts[:, None] + np.arange(18)].astype(np.int64) - 48
-        check = np.where(mat[:, 17] == ord("X") - 48, 10, mat[:, 17])
-        k = np.zeros(len(good), dtype=np.int64)
-        for j in range(17):
-            k = k * 10 + mat[:, j]
-        keys[shaped] = k * 11 + check
-    odd = ~shaped
+    keys = id_keys(ids)
+    odd = keys < 0
     if odd.any():
-        for i in np.nonzero(odd)[0]:
-            value = ids[int(i)].as_py()
-            keys[i] = _odd_key(value)
+        values = take(string_array(ids), np.flatnonzero(odd)).to_pylist()
+        keys[odd] = [_odd_key(v) for v in values]
     return keys, odd
 
 
@@ -254,51 +236,55 @@ class Plan:
     orphan_rows: int
 
 
-def _chunk_of_household_id(hids: pa.Array, chunk_size: int) -> tuple[pa.Table, np.ndarray]:
-    n = len(hids)
-    rows = pa.table({"household_id": hids, "_i": pa.array(np.arange(n, dtype=np.int64))})
-    first = rows.group_by("household_id").aggregate([("_i", "min")])
-    chunk = pc.divide(first["_i_min"], pa.scalar(chunk_size, pa.int64()))
-    by_id = pa.table({"household_id": first["household_id"], "_chunk": pc.cast(chunk, pa.int32())})
-    joined = rows.join(by_id, "household_id", join_type="left outer").sort_by("_i")
-    own = np.arange(n, dtype=np.int64) // chunk_size  # a null household_id stays in place
-    chunk = joined["_chunk"].to_numpy(zero_copy_only=False)
-    chunk = np.where(pc.is_null(joined["_chunk"]).to_numpy(zero_copy_only=False), own, chunk)
-    return by_id, chunk.astype(np.int32)
+def _chunk_of_household_id(hids: pa.Array, chunk_size: int) -> tuple[StringIndex, np.ndarray]:
+    """Each households row's chunk: that of the first row with its household_id (so
+    every row of a duplicated id lands in one chunk); a null id stays where it is."""
+    index = StringIndex(hids)
+    chunk_of_code = (index.first // chunk_size).astype(np.int32)
+    own = (np.arange(len(hids), dtype=np.int64) // chunk_size).astype(np.int32)
+    codes = index.codes
+    return index, np.where(codes >= 0, chunk_of_code[np.maximum(codes, 0)], own)
 
 
-def _rows_chunk(hids: pa.Array, by_id: pa.Table) -> np.ndarray:
-    n = len(hids)
-    rows = pa.table({"household_id": hids, "_i": pa.array(np.arange(n, dtype=np.int64))})
-    joined = rows.join(by_id, "household_id", join_type="left outer").sort_by("_i")
-    return pc.fill_null(joined["_chunk"], -1).to_numpy()
+def _rows_chunk(hids: pa.Array, index: StringIndex, household_chunk: np.ndarray) -> np.ndarray:
+    """The chunk of each row's household (-1: no households row has that id)."""
+    codes = index.lookup(hids)
+    chunk_of_code = household_chunk[index.first]
+    return np.where(codes >= 0, chunk_of_code[np.maximum(codes, 0)], -1).astype(np.int32)
+
+
+def _distinct_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (a, b) pairs sorted by a then b (np.unique(axis=0) without its copies)."""
+    order = np.lexsort((b, a))
+    a, b = a[order], b[order]
+    new = np.ones(len(a), dtype=bool)
+    new[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    return a[new], b[new]
 
 
 def make_plan(files: dict[str, Path], chunk_size: int) -> Plan:
     hids = _read_columns(files["households"], ["household_id"])["household_id"].combine_chunks()
     n = len(hids)
-    by_id, household_chunk = _chunk_of_household_id(hids, chunk_size)
+    index, household_chunk = _chunk_of_household_id(hids, chunk_size)
     people_keys, people_chunks, chunks = [], [], {}
-    member_rows = None
+    duplicates: dict[str, list[str]] = {}
     for table, id_col in (("persons", "person_id"), ("supporters", "supporter_id")):
         if table not in files:
             chunks[table] = np.zeros(0, np.int32)
             continue
         t = _read_columns(files[table], ["household_id", id_col])
-        c = _rows_chunk(t["household_id"].combine_chunks(), by_id)
+        c = _rows_chunk(t["household_id"], index, household_chunk)
         chunks[table] = c
         keys, _ = person_keys(t[id_col])
         people_keys.append(keys[c >= 0])
         people_chunks.append(c[c >= 0])
         if table == "persons":
-            member_rows = t.filter(pa.array(c >= 0))
+            duplicates = duplicate_members(t, keys, index.lookup(t["household_id"]))
+        del t
     keys = np.concatenate(people_keys) if people_keys else np.zeros(0, np.int64)
     kchunk = np.concatenate(people_chunks) if people_chunks else np.zeros(0, np.int32)
-    pairs = (
-        np.unique(np.stack([keys, kchunk.astype(np.int64)], axis=1), axis=0)
-        if len(keys)
-        else (np.zeros((0, 2), np.int64))
-    )
+    del people_keys, people_chunks
+    keys, kchunk = _distinct_pairs(keys, kchunk)
     orphans = int(sum((c < 0).sum() for c in chunks.values()))
     return Plan(
         n,
@@ -306,27 +292,36 @@ def make_plan(files: dict[str, Path], chunk_size: int) -> Plan:
         household_chunk,
         chunks["persons"],
         chunks["supporters"],
-        pairs[:, 0].copy(),
-        pairs[:, 1].astype(np.int32),
-        duplicate_members(member_rows),
+        keys,
+        kchunk.astype(np.int32),
+        duplicates,
         orphans,
     )
 
 
-def duplicate_members(persons: pa.Table | None) -> dict[str, list[str]]:
-    """person_id → sorted distinct household_ids, for persons in more than one (§8)."""
-    if persons is None or persons.num_rows == 0:
-        return {}
-    pairs = persons.group_by(["person_id", "household_id"]).aggregate([])
-    counts = pairs.group_by("person_id").aggregate([("household_id", "count")])
-    multi = counts.filter(pc.greater(counts["household_id_count"], 1))["person_id"]
+def duplicate_members(
+    persons: pa.Table, keys: np.ndarray, homes: np.ndarray
+) -> dict[str, list[str]]:
+    """person_id → sorted distinct household_ids, for persons who are members of more
+    than one households row of the bundle (§8). `keys` are the rows' person keys and
+    `homes` their households' codes (-1: no households row; such rows do not count).
+    The candidates found by key are regrouped by their exact strings."""
+    row = np.flatnonzero(homes >= 0)
+    k, _ = _distinct_pairs(keys[row], homes[row].astype(np.int64))
+    first = np.ones(len(k), dtype=bool)
+    first[1:] = k[1:] != k[:-1]
+    starts = np.flatnonzero(first)
+    counts = np.diff(np.append(starts, len(k)))
+    multi = k[starts[counts > 1]]
     if len(multi) == 0:
         return {}
-    rows = pairs.filter(pc.is_in(pairs["person_id"], multi)).to_pylist()
-    out: dict[str, list[str]] = {}
-    for r in rows:
-        out.setdefault(r["person_id"], []).append(r["household_id"])
-    return {k: sorted(v) for k, v in out.items()}
+    rows = row[np.isin(keys[row], multi)]
+    pids = take(persons["person_id"], rows).to_pylist()
+    hids = take(persons["household_id"], rows).to_pylist()
+    out: dict[str, set[str]] = {}
+    for pid, hid in zip(pids, hids):
+        out.setdefault(pid, set()).add(hid)
+    return {pid: sorted(h) for pid, h in out.items() if len(h) > 1}
 
 
 # Spool --------------------------------------------------------------------------------------
