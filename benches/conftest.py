@@ -16,6 +16,7 @@ and `versus` to appear in the report with their ratios.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -34,3 +35,11 @@ def pytest_generate_tests(metafunc):
 @pytest.fixture
 def bundle(households) -> Path:
     return bundle_path(households)
+
+
+_LOAD_AT_START = os.getloadavg()
+
+
+def pytest_benchmark_update_json(config, benchmarks, output_json):
+    """How busy the machine was: the report prints it beside the figures."""
+    output_json["load_average"] = {"start": _LOAD_AT_START, "end": os.getloadavg()}

@@ -61,7 +61,11 @@ def versions() -> dict:
 
 
 def _name(b: dict) -> str:
-    return b["name"].split("[")[0]
+    """The test name with its other parameters but without the size:
+    test_spark_review[local2-10000hh] -> test_spark_review[local2]."""
+    base, _, ids = b["name"].partition("[")
+    rest = [p for p in ids.rstrip("]").split("-") if p and not p.endswith("hh")]
+    return f"{base}[{'-'.join(rest)}]" if rest else base
 
 
 def _size(b: dict) -> int | None:
@@ -143,6 +147,12 @@ def render(data: dict) -> str:
     sizes = sorted({n for _, n in by if n})
     m, v = machine(), versions()
     when = data.get("datetime", dt.datetime.now(dt.UTC).isoformat())
+    load = data.get("load_average")
+    if load:
+        m["load"] = (
+            f"{' '.join(f'{x:.1f}' for x in load['start'])} at the start of the run, "
+            f"{' '.join(f'{x:.1f}' for x in load['end'])} at its end"
+        )
     threads = by.get(("test_kernels", sizes[0]), {}).get("extra_info", {}).get("threads", "?")
     out = [
         "# Benchmark results",
@@ -154,13 +164,15 @@ def render(data: dict) -> str:
         f"- **Date**: {when}",
         (
             f"- **Machine**: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; "
-            f"numba threads {threads}; load average at report time {m['load']}"
+            f"numba threads {threads}; load average (1, 5, 15 min) {m['load']}"
         ),
         "- **Versions**: " + ", ".join(f"{k} {x}" for k, x in v.items()),
         (
             f"- **Sizes**: {', '.join(f'{n:,}' for n in sizes)} households "
             "(`meanstest synth`, seed 2024)"
         ),
+        "- **Benchmark files in this run**: "
+        + ", ".join(sorted({b["fullname"].split("::")[0] for b in data["benchmarks"]})),
         "",
         "> The machine was shared with other engineers' test runs while this ran: every",
         "> figure is the minimum of its rounds and every ratio is taken within this run,",

@@ -44,7 +44,7 @@ def test_review_end_to_end(benchmark, households, bundle, tmp_path_factory):
     out = tmp_path_factory.mktemp(f"review{households}") / "out"
     runs = []
     benchmark.pedantic(
-        lambda: runs.append(run_review(bundle, out)), rounds=rounds_for(households, 3, 2)
+        lambda: runs.append(run_review(bundle, out)), rounds=rounds_for(households, 3, 1)
     )
     summary = runs[-1]["summary"]
     assert summary["accounting_closes"] and summary["households_read"] == households
