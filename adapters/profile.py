@@ -121,6 +121,8 @@ def load_profile(path: str | Path) -> Profile:
         doc = tomllib.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ProfileError(name, "-", f"not valid UTF-8 TOML: {e}") from None
+    except RecursionError:  # tomllib recurses per nesting level
+        raise ProfileError(name, "-", "not valid UTF-8 TOML: nested too deeply") from None
     return parse_profile(doc, name, hashlib.sha256(raw).hexdigest())
 
 

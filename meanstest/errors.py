@@ -6,7 +6,7 @@ import re
 
 # A resident ID (18 characters, or the old 15-digit form's 17-digit neighbours) inside
 # any text: error messages and logs show it masked, 150422********123X.
-_ID = re.compile(r"[0-9]{6}([0-9]{7,8})([0-9]{3}[0-9Xx])")
+_ID = re.compile(r"(?<![0-9])[0-9]{6}([0-9]{7,8})([0-9]{3}[0-9Xx])(?![0-9])")  # not in longer runs
 
 
 def mask_id(value: str) -> str:

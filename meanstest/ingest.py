@@ -66,6 +66,8 @@ def load_manifest(path: str | Path) -> list[Source]:
         raise ProfileError(name, "-", f"cannot read manifest: {e.strerror or e}") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ProfileError(name, "-", f"not valid UTF-8 TOML: {e}") from None
+    except RecursionError:  # tomllib recurses per nesting level
+        raise ProfileError(name, "-", "not valid UTF-8 TOML: nested too deeply") from None
     for k in doc:
         if k not in MANIFEST_KEYS:
             raise ProfileError(name, k, f"unknown key (valid: {', '.join(MANIFEST_KEYS)})")

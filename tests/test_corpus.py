@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tomllib
 from pathlib import Path
 
@@ -209,3 +210,49 @@ def test_bundle_with_a_huge_string(tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["households_read"] == summary["assessed"] + summary["rejected"] == 3
     assert summary["rejected"] >= 1
+
+
+# policy packs ------------------------------------------------------------------------------
+
+PACKS = Path(__file__).parents[1] / "meanstest" / "policies"
+SOME_BUNDLE = CORPUS / "bundle" / "null-persons-health"
+
+
+def _library(case: dict, tmp_path: Path) -> Path:
+    src = CORPUS / "policy" / case["name"]
+    if case.get("alone"):
+        if src.is_file():
+            return src
+        empty = tmp_path / "empty"  # git keeps no empty folder
+        empty.mkdir()
+        return empty
+    lib = tmp_path / "lib"
+    shutil.copytree(PACKS, lib)
+    for f in src.iterdir():
+        shutil.copyfile(f, lib / f.name)
+    return lib
+
+
+def _review_with(lib: Path, tmp_path: Path, capsys):
+    out = tmp_path / "review"
+    argv = ["review", str(SOME_BUNDLE), "--policies", str(lib), "--out", str(out), "--quiet"]
+    code, _, err = run_cli(argv, capsys)
+    return code, err, out
+
+
+@pytest.mark.parametrize("case", cases("policy"))
+def test_policy(case, tmp_path, capsys):
+    code, err, out = _review_with(_library(case, tmp_path), tmp_path, capsys)
+    assert code == 1, err
+    assert_clear_error(err, case["expect"])
+    assert_nothing_written(out)
+
+
+def test_policy_nested_too_deeply_for_the_parser(tmp_path, capsys):
+    lib = tmp_path / "lib"
+    shutil.copytree(PACKS, lib)
+    (lib / "deep.toml").write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")
+    code, err, out = _review_with(lib, tmp_path, capsys)
+    assert code == 1
+    assert_clear_error(err, "nested too deeply")
+    assert_nothing_written(out)

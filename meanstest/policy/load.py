@@ -22,6 +22,18 @@ def _merge(parent: dict, child: dict) -> dict:
     return out
 
 
+MAX_EXTENDS_DEPTH = 64  # province → prefecture → county → yearly editions: far fewer
+
+
+def _too_deep(file: str) -> PolicyError:
+    return PolicyError(
+        file,
+        "policy.extends",
+        f"chain of more than {MAX_EXTENDS_DEPTH} packs; valid: at most "
+        f"{MAX_EXTENDS_DEPTH} levels of extends",
+    )
+
+
 def library_from_dicts(raws: Mapping[str, dict], path: str = "<memory>") -> PolicyLibrary:
     """Build a library from already parsed packs: file name -> TOML document.
 
@@ -63,6 +75,8 @@ def library_from_dicts(raws: Mapping[str, dict], path: str = "<memory>") -> Poli
                     f"valid: one of {', '.join(sorted(by_id))}",
                 )
             pf = by_id[parent_id]
+            if len(chain) >= MAX_EXTENDS_DEPTH:  # before the recursion gets deep
+                raise _too_deep(f)
             if pf == f or pf in chain:
                 loop = [*chain[chain.index(pf) :], f] if pf in chain else [f]
                 cycle = " -> ".join([*(heads[x]["id"] for x in loop), parent_id])
@@ -72,6 +86,8 @@ def library_from_dicts(raws: Mapping[str, dict], path: str = "<memory>") -> Poli
             parent = resolve(pf, (*chain, f))
             merged = _merge({k: v for k, v in parent.items() if k != "policy"}, body)
             depth[f] = depth[pf] + 1
+            if depth[f] > MAX_EXTENDS_DEPTH:  # whatever order the packs resolve in
+                raise _too_deep(f)
         resolved[f] = {"policy": own, **merged}
         return resolved[f]
 
@@ -113,6 +129,8 @@ def load_library(path: str | Path) -> PolicyLibrary:
             raws[str(file)] = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
             raise PolicyError(str(file), "(syntax)", f"invalid TOML: {e}") from e
+        except RecursionError:  # tomllib recurses per nesting level
+            raise PolicyError(str(file), "(syntax)", "invalid TOML: nested too deeply") from None
     return library_from_dicts(raws, str(folder))
 
 

@@ -66,7 +66,7 @@ class Tokens:
     def load(cls, path: str | Path) -> Tokens:
         try:
             raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as e:
             raise MeansTestError(f"{path}: cannot read the tokens file ({e})") from e
         unknown = set(raw) - {"caller"}
         if unknown:
