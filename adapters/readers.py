@@ -366,7 +366,18 @@ class ParquetExport:
         row = 0
         total = max(1, self._file.metadata.num_rows)
         size = self.path.stat().st_size
-        for batch in self._file.iter_batches(batch_size=PARQUET_ROWS, columns=needed):
+        batches = self._file.iter_batches(batch_size=PARQUET_ROWS, columns=needed)
+        while True:
+            try:
+                batch = next(batches)
+            except StopIteration:
+                return
+            except (pa.ArrowException, OSError) as e:  # a corrupt page (found by fuzzing)
+                why = (str(e).strip() or type(e).__name__).splitlines()[0]
+                raise ExportError(
+                    f"{self.path}: cannot read Parquet data (truncated or corrupt?): {why}",
+                    file=str(self.path),
+                ) from None
             n = batch.num_rows
             cols = {name: batch.column(name) for name in needed}
             lines = np.arange(row + 1, row + n + 1, dtype=np.int64)

@@ -267,10 +267,25 @@ PROFILES = {
 }  # fmt: skip
 
 
+# atheris findings (fuzz/findings/readers-*): first byte = profile index of the harness
+FINDINGS = Path(__file__).parents[2] / "fuzz" / "findings"
+HARNESS_PROFILES = ("property", "case_persons", "tax_income", "bank")
+FINDING_EXPECT = {"readers-parquet-corrupt-snappy": (1, "cannot read Parquet data")}
+
+
+def finding_cases() -> None:
+    for name, (code, fragment) in FINDING_EXPECT.items():
+        data = (FINDINGS / name).read_bytes()
+        profile = HARNESS_PROFILES[data[0] % len(HARNESS_PROFILES)]
+        suffix = {"bank": "parquet", "tax_income": "jsonl"}.get(profile, "csv")
+        CASES.append((f"fuzz-{name}", f"export.{suffix}", data[1:], profile, code, fragment))
+
+
 def build() -> list[dict]:
     shutil.rmtree(HERE, ignore_errors=True)
     (HERE / "files").mkdir(parents=True)
     parquet_cases()
+    finding_cases()
     rows = []
     for name, file, data, profile, code, fragment in CASES:
         folder = HERE / "files" / name
