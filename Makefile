@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,spark]'
 	touch $(STAMP)
 
-.PHONY: demo test lint bench
+.PHONY: demo test lint bench fuzz
 demo: $(STAMP)
 	$(BIN)/meanstest synth --households 20000 --seed 1 --bad-fraction 0.01 --out out/demo/bundle
 	$(BIN)/meanstest review out/demo/bundle --out out/demo/review
@@ -31,3 +31,15 @@ bench: $(STAMP)
 	MEANSTEST_BENCH_SIZES=$(SIZES) $(BIN)/python -m pytest benches -p no:cacheprovider \
 		--benchmark-json=out/bench/benchmarks.json
 	$(BIN)/python benches/report.py out/bench/benchmarks.json benches/RESULTS.md
+
+# Fuzzing (fuzz/, not part of `make test`): each atheris harness for FUZZ_SECONDS,
+# starting from seeds made from a synthetic district; crashes land in out/fuzz/.
+FUZZ_SECONDS ?= 300
+fuzz: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[fuzz]'
+	mkdir -p out/fuzz
+	$(BIN)/python fuzz/seeds.py out/fuzz/corpus
+	cd out/fuzz && ../../$(BIN)/python ../../fuzz/fuzz_readers.py -max_total_time=$(FUZZ_SECONDS) \
+		-timeout=120 -rss_limit_mb=4000 corpus/readers
+	cd out/fuzz && ../../$(BIN)/python ../../fuzz/fuzz_proto.py -max_total_time=$(FUZZ_SECONDS) \
+		-timeout=120 -rss_limit_mb=4000 corpus/proto
