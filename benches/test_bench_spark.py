@@ -11,7 +11,9 @@ docs/spark.md turns the figures into a province projection.
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 
 import pytest
 from bench_data import rounds_for
@@ -29,6 +31,7 @@ def spark_session(cores: int):
     """A local[cores] session; the session of another core count is stopped first."""
     from pyspark.sql import SparkSession
 
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     if cores not in _session:
         for other in list(_session):
             _session.pop(other).stop()

@@ -8,6 +8,7 @@ reader's handling of partitioned folders and in-memory tables is checked on its 
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,8 @@ OUTPUTS = ("results", "members", "findings", "rejects")
 def spark():
     from pyspark.sql import SparkSession
 
+    # the executors' Python is this one (make test does not put .venv/bin on PATH)
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (
         SparkSession.builder.master("local[2]")
         .appName("meanstest tests")

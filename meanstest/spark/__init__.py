@@ -31,6 +31,7 @@ households — the argument that makes the review chunks of meanstest.review cor
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -188,6 +189,9 @@ def session(master: str | None = None, app: str = "meanstest review"):
         raise MeansTestError(
             "--engine spark needs pyspark: pip install 'meanstest[spark]' (and Java 17)"
         ) from None
+    local = (master or "local").startswith("local")
+    if local and "PYSPARK_PYTHON" not in os.environ and "PYSPARK_GATEWAY_PORT" not in os.environ:
+        os.environ["PYSPARK_PYTHON"] = sys.executable  # not whatever python3 is on PATH
     builder = SparkSession.builder.appName(app)
     if master:
         builder = builder.master(master)
