@@ -217,7 +217,9 @@ def validate(tables: dict[str, pa.Table], library) -> Validation:
 
     p_check = ids.check_ids(persons["person_id"])
     s_check = ids.check_ids(supporters["supporter_id"])
-    everyone = pa.chunked_array(persons["person_id"].chunks + supporters["supporter_id"].chunks)
+    everyone = pa.chunked_array(  # typed: a filtered table may have no chunks at all
+        persons["person_id"].chunks + supporters["supporter_id"].chunks, type=pa.string()
+    )
     people = ids.IdIndex(everyone, _concat_checks(p_check, s_check))
     p_code, s_code = people.codes[: persons.num_rows], people.codes[persons.num_rows :]
     p_in = (p_home >= 0) & (p_code >= 0)
