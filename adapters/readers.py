@@ -357,7 +357,7 @@ class ParquetExport:
         self.path, self.profile = path, profile
         try:
             self._file = pq.ParquetFile(path)
-        except (pa.ArrowException, OSError) as e:
+        except (pa.ArrowException, OSError, ValueError) as e:  # ValueError: a non-UTF-8 name
             raise ExportError(f"{path}: cannot read Parquet: {e}", file=str(path)) from None
         self.header = self._file.schema_arrow.names
 

@@ -147,7 +147,9 @@ class _TableFile:
         try:
             if self.kind == "parquet":
                 return self._handle.read(columns=columns, use_threads=True)
-            return self._handle.read_all().select(columns)
+            table = self._handle.read_all().select(columns)
+            table.validate(full=True)  # IPC trusts its offsets; a forged one must not pass
+            return table
         except _READ_ERRORS as e:
             raise BundleError(
                 f"{self.file}: cannot read {self.kind} data (truncated or corrupt?): {_reason(e)}",
@@ -162,7 +164,9 @@ class _TableFile:
                     yield self._handle.read_row_group(i, columns=columns)
             else:
                 for i in range(self._handle.num_record_batches):
-                    yield self._handle.get_batch(i).select(columns)
+                    batch = self._handle.get_batch(i).select(columns)
+                    batch.validate(full=True)
+                    yield batch
         except _READ_ERRORS as e:
             raise BundleError(
                 f"{self.file}: cannot read {self.kind} data (truncated or corrupt?): {_reason(e)}",

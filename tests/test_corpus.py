@@ -341,3 +341,22 @@ def test_grpc_enormous_repeated_field(grpc_server):
     big = pb.AssessRequest(households=[pb.Household(household_id="x" * (17 << 20))])
     status, details, _ = _send(target, "Assess", big.SerializeToString())
     assert status == "RESOURCE_EXHAUSTED", details
+
+
+def test_grpc_forged_arrow_offsets_are_refused(grpc_server):
+    """An atheris finding (fuzz/findings/proto-arrow-forged-offsets): an IPC stream whose
+    string offsets point past its data crashed the server (segfault in the kernels)."""
+    import grpc
+
+    from meanstest.service.client import MeansTestClient
+    from meanstest.v1 import meanstest_pb2 as pb
+
+    target, _ = grpc_server
+    data = (Path(__file__).parents[1] / "fuzz/findings/proto-arrow-forged-offsets").read_bytes()
+    chunk = pb.ArrowChunk(table="households", data=data[1:], last=True)
+    with MeansTestClient(target) as c:
+        with pytest.raises(grpc.RpcError) as e:
+            list(c.stub.AssessArrow(iter([chunk]), timeout=60))
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "not an Arrow IPC stream" in e.value.details()
+        assert c.list_policies(timeout=30)  # still serving

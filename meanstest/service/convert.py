@@ -311,7 +311,11 @@ def chunks_to_tables(chunks: Iterable[pb.ArrowChunk], allowed: Iterable[str]) ->
     out = {}
     for name, pieces in parts.items():
         try:
-            out[name] = pa.ipc.open_stream(pa.py_buffer(b"".join(pieces))).read_all()
+            table = pa.ipc.open_stream(pa.py_buffer(b"".join(pieces))).read_all()
+            # IPC reading trusts the buffers' offsets; a forged one would send the kernels
+            # out of bounds (found by fuzzing: a segfault of the server), so check them all
+            table.validate(full=True)
+            out[name] = table
         except (pa.ArrowInvalid, OSError) as e:
             raise MeansTestError(
                 f"table {name}: not an Arrow IPC stream ({e})", field="data"

@@ -270,7 +270,10 @@ PROFILES = {
 # atheris findings (fuzz/findings/readers-*): first byte = profile index of the harness
 FINDINGS = Path(__file__).parents[2] / "fuzz" / "findings"
 HARNESS_PROFILES = ("property", "case_persons", "tax_income", "bank")
-FINDING_EXPECT = {"readers-parquet-corrupt-snappy": (1, "cannot read Parquet data")}
+FINDING_EXPECT = {
+    "readers-parquet-corrupt-snappy": (1, "cannot read Parquet data"),
+    "readers-parquet-non-utf8-name": (1, "cannot read Parquet"),
+}
 
 
 def finding_cases() -> None:
