@@ -129,8 +129,9 @@ def labour_coefficient(age, health, level, rows, params):
     for i in range(3, -1, -1):
         band = np.where(age <= params[rows, L.P_AGE_BANDS + i], i, band)
     c = params[rows, L.P_LABOUR + (health - 1) * 5 + band]
-    student = (params[rows, L.P_NO_LABOUR_LEVELS] >> level) & 1
-    return np.where((age < 16) | (student == 1), 0, c)
+    # level NO_LEVEL (-1, a supporter: RULES.md §4) skips the student step
+    student = (level >= 0) & ((params[rows, L.P_NO_LABOUR_LEVELS] >> np.maximum(level, 0)) & 1 == 1)
+    return np.where((age < 16) | student, 0, c)
 
 
 def record_sums(people, records, params, person, own_d, own_pk, own_h):
@@ -179,7 +180,11 @@ def support(people, records, params, d, pk, supporter_off):
     s, inst = record_sums(people, records, params, sc[:, L.SC_PERSON], sd, spk, sh)
     income = s["wage"] + s["business"] + s["other"] + s["transfer"]
     c = labour_coefficient(
-        age_years(sc[:, L.SC_BIRTH], sd), sc[:, L.SC_HEALTH], np.zeros(len(sc), I64), spk, params
+        age_years(sc[:, L.SC_BIRTH], sd),
+        sc[:, L.SC_HEALTH],
+        np.full(len(sc), L.NO_LEVEL, I64),
+        spk,
+        params,
     )
     income = np.where(income == 0, imputed_work(c, spk, params), income)
     veh = inst[L.VEHICLE]
