@@ -201,6 +201,11 @@ def _read_columns(path: Path, columns: list[str]) -> pa.Table:
         raise BundleError(f"{path}: cannot read columns {', '.join(columns)}: {first}") from e
 
 
+def _valid(batch: pa.RecordBatch) -> pa.RecordBatch:
+    batch.validate(full=True)  # IPC trusts its offsets; a forged one must not reach kernels
+    return batch
+
+
 def _iter_batches(path: Path, batch_rows: int, table: str):
     """The file's rows in batches, conformed to the canonical schema here, so that a
     value that does not fit its column is an error naming the bundle's file."""
@@ -212,7 +217,7 @@ def _iter_batches(path: Path, batch_rows: int, table: str):
         else:
             src = pa.memory_map(str(path))
             reader = pa.ipc.open_file(src)
-            batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
+            batches = (_valid(reader.get_batch(i)) for i in range(reader.num_record_batches))
         for batch in batches:
             yield from conformer.apply(batch).combine_chunks().to_batches()
     except (pa.ArrowException, OSError) as e:
@@ -246,13 +251,6 @@ def _chunk_of_household_id(hids: pa.Array, chunk_size: int) -> tuple[StringIndex
     return index, np.where(codes >= 0, chunk_of_code[np.maximum(codes, 0)], own)
 
 
-def _rows_chunk(hids: pa.Array, index: StringIndex, household_chunk: np.ndarray) -> np.ndarray:
-    """The chunk of each row's household (-1: no households row has that id)."""
-    codes = index.lookup(hids)
-    chunk_of_code = household_chunk[index.first]
-    return np.where(codes >= 0, chunk_of_code[np.maximum(codes, 0)], -1).astype(np.int32)
-
-
 def _distinct_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct (a, b) pairs sorted by a then b (np.unique(axis=0) without its copies)."""
     order = np.lexsort((b, a))
@@ -272,15 +270,17 @@ def make_plan(files: dict[str, Path], chunk_size: int) -> Plan:
         if table not in files:
             chunks[table] = np.zeros(0, np.int32)
             continue
-        t = _read_columns(files[table], ["household_id", id_col])
-        c = _rows_chunk(t["household_id"], index, household_chunk)
-        chunks[table] = c
-        keys, _ = person_keys(t[id_col])
+        # one column at a time: at 10M households each is a gigabyte of strings
+        homes = index.lookup(_read_columns(files[table], ["household_id"])["household_id"])
+        c = np.where(homes >= 0, household_chunk[index.first][np.maximum(homes, 0)], -1)
+        chunks[table] = c = c.astype(np.int32)
+        ids = _read_columns(files[table], [id_col])[id_col]
+        keys, _ = person_keys(ids)
         people_keys.append(keys[c >= 0])
         people_chunks.append(c[c >= 0])
         if table == "persons":
-            duplicates = duplicate_members(t, keys, index.lookup(t["household_id"]))
-        del t
+            duplicates = duplicate_members(ids, keys, homes, index)
+        del ids, homes
     keys = np.concatenate(people_keys) if people_keys else np.zeros(0, np.int64)
     kchunk = np.concatenate(people_chunks) if people_chunks else np.zeros(0, np.int32)
     del people_keys, people_chunks
@@ -300,24 +300,27 @@ def make_plan(files: dict[str, Path], chunk_size: int) -> Plan:
 
 
 def duplicate_members(
-    persons: pa.Table, keys: np.ndarray, homes: np.ndarray
+    person_ids, keys: np.ndarray, homes: np.ndarray, index: StringIndex
 ) -> dict[str, list[str]]:
     """person_id → sorted distinct household_ids, for persons who are members of more
-    than one households row of the bundle (§8). `keys` are the rows' person keys and
-    `homes` their households' codes (-1: no households row; such rows do not count).
-    The candidates found by key are regrouped by their exact strings."""
+    than one households row of the bundle (§8). `keys` are the persons rows' person keys
+    and `homes` their households' codes in `index` (-1: no households row; such rows do
+    not count). The candidates found by key are regrouped by their exact strings."""
     row = np.flatnonzero(homes >= 0)
-    k, _ = _distinct_pairs(keys[row], homes[row].astype(np.int64))
-    first = np.ones(len(k), dtype=bool)
-    first[1:] = k[1:] != k[:-1]
-    starts = np.flatnonzero(first)
-    counts = np.diff(np.append(starts, len(k)))
-    multi = k[starts[counts > 1]]
+    order = row[np.argsort(keys[row], kind="stable")]
+    del row
+    k, h = keys[order], homes[order]
+    new = np.ones(len(k), dtype=bool)
+    new[1:] = k[1:] != k[:-1]
+    run_start = np.maximum.accumulate(np.where(new, np.arange(len(k)), 0))
+    multi = np.unique(k[h != h[run_start]])  # keys whose rows name two households
+    del new, run_start, h
     if len(multi) == 0:
         return {}
-    rows = row[np.isin(keys[row], multi)]
-    pids = take(persons["person_id"], rows).to_pylist()
-    hids = take(persons["household_id"], rows).to_pylist()
+    lo, hi = np.searchsorted(k, multi, side="left"), np.searchsorted(k, multi, side="right")
+    rows = np.concatenate([order[a:b] for a, b in zip(lo.tolist(), hi.tolist())])
+    pids = take(person_ids, rows).to_pylist()
+    hids = index.values(homes[rows]).to_pylist()
     out: dict[str, set[str]] = {}
     for pid, hid in zip(pids, hids):
         out.setdefault(pid, set()).add(hid)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -109,3 +110,32 @@ def test_changed_arguments_refuse_to_resume(bundle, tmp_path):
     assert _cli(bundle, tmp_path, env={"MEANSTEST_FAULT_AT": "chunk:000000"}).returncode < 0
     with pytest.raises(ResumeRefused, match="chunk size"):
         run_review(bundle, tmp_path, default_library(), ReviewOptions(chunk_size=41, quiet=True))
+
+
+def test_plan_finds_every_duplicate_member_exactly(tmp_path):
+    """plan.duplicates (§8 DUPLICATE_PERSON across the whole bundle, rejected households
+    included) equals a plain grouping of the persons rows, malformed IDs included."""
+    from meanstest.review import bundle_files, make_plan
+
+    tables = synth.generate(600, seed=31, bad_fraction=0.1)
+    persons = tables["persons"]
+    rows = persons.slice(0, 40).to_pylist()
+    hids = persons["household_id"].to_pylist()
+    extra = []
+    for i, row in enumerate(rows[::4]):  # members also listed in a household far away
+        extra.append({**row, "household_id": hids[-1 - 7 * i]})
+    odd = {**rows[1], "person_id": "15042219x"}  # malformed: keyed by its string
+    extra += [{**odd, "household_id": hids[0]}, {**odd, "household_id": hids[-1]}]
+    tables["persons"] = pa.concat_tables(
+        [persons, pa.Table.from_pylist(extra, schema=persons.schema)]
+    )
+    write_bundle(tables, tmp_path)
+    homes = set(tables["households"]["household_id"].to_pylist())
+    naive: dict = {}
+    for row in tables["persons"].to_pylist():
+        if row["household_id"] in homes:
+            naive.setdefault(row["person_id"], set()).add(row["household_id"])
+    want = {pid: sorted(h) for pid, h in naive.items() if len(h) > 1}
+    assert want  # the synthetic district has persons in several households
+    for chunk_size in (1, 50, 10_000):
+        assert make_plan(bundle_files(tmp_path), chunk_size).duplicates == want
