@@ -69,6 +69,7 @@ ID_COLUMNS = {"persons": "person_id", "supporters": "supporter_id"}
 NULL = "null in a required column"
 _SIX_DIGITS = re.compile(r"[0-9]{6}")
 _LAST = 1 << 20  # order of a reason after every column reason of its row
+_FIRST_DAY, _LAST_DAY = -719_162, 2_932_896  # 0001-01-01 and 9999-12-31, days from 1970
 
 
 @dataclass(frozen=True)
@@ -408,7 +409,10 @@ def _households_issues(households: pa.Table, homes: ids.StringIndex, rows_of, li
 
     date = _flat(households["assessment_date"])
     days = _ints(date.cast(pa.int32())).astype(np.int64)
-    ask = well & _valid(date)
+    # date32 reaches beyond Python's dates (found by fuzzing: an OverflowError)
+    far = _valid(date) & ((days < _FIRST_DAY) | (days > _LAST_DAY))
+    issues.add("assessment_date", np.flatnonzero(far), "date outside 0001-01-01..9999-12-31")
+    ask = well & _valid(date) & ~far
     pair = pc.dictionary_encode(pa.array(np.where(ask, (j_index << 32) + days + (1 << 31), -1)))
     packs, pack_of_pair, detail_of_pair, index_of_pack = [], [], [], {}
     for key in pair.dictionary.to_pylist():

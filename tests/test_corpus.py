@@ -360,3 +360,24 @@ def test_grpc_forged_arrow_offsets_are_refused(grpc_server):
         assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "not an Arrow IPC stream" in e.value.details()
         assert c.list_policies(timeout=30)  # still serving
+
+
+def test_grpc_arrow_date_beyond_python_dates_is_a_reject(grpc_server):
+    """An atheris finding (fuzz/findings/proto-arrow-far-date): an assessment_date past
+    9999-12-31 (date32 holds it) ended the call with an OverflowError."""
+    from meanstest.service.client import MeansTestClient
+    from meanstest.v1 import meanstest_pb2 as pb
+
+    target, _ = grpc_server
+    data = (Path(__file__).parents[1] / "fuzz/findings/proto-arrow-far-date").read_bytes()
+    sent = convert_tables([pb.ArrowChunk(table="households", data=data[1:], last=True)])
+    with MeansTestClient(target) as c:
+        out = c.assess_arrow(sent, timeout=60)
+    assert out["results"].num_rows + out["rejects"].num_rows == sent["households"].num_rows
+
+
+def convert_tables(chunks):
+    from meanstest import schema
+    from meanstest.service import convert
+
+    return convert.chunks_to_tables(chunks, schema.TABLES)
