@@ -248,6 +248,8 @@ def _chunk_of_household_id(hids: pa.Array, chunk_size: int) -> tuple[StringIndex
     chunk_of_code = (index.first // chunk_size).astype(np.int32)
     own = (np.arange(len(hids), dtype=np.int64) // chunk_size).astype(np.int32)
     codes = index.codes
+    if not len(chunk_of_code):  # every household_id is null
+        return index, own
     return index, np.where(codes >= 0, chunk_of_code[np.maximum(codes, 0)], own)
 
 
@@ -272,7 +274,12 @@ def make_plan(files: dict[str, Path], chunk_size: int) -> Plan:
             continue
         # one column at a time: at 10M households each is a gigabyte of strings
         homes = index.lookup(_read_columns(files[table], ["household_id"])["household_id"])
-        c = np.where(homes >= 0, household_chunk[index.first][np.maximum(homes, 0)], -1)
+        first_chunk = household_chunk[index.first]  # empty when every household_id is null
+        c = (
+            np.where(homes >= 0, first_chunk[np.maximum(homes, 0)], -1)
+            if len(first_chunk)
+            else (np.full(len(homes), -1))
+        )
         chunks[table] = c = c.astype(np.int32)
         ids = _read_columns(files[table], [id_col])[id_col]
         keys, _ = person_keys(ids)
