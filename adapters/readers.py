@@ -196,6 +196,10 @@ class CsvExport:
                 yield RawBatch(out, lines[keep], problems, int(blank.sum()), source.tell())
                 if batch is None:
                     break
+        except UnicodeDecodeError as e:  # past the header (found by fuzzing)
+            raise ExportError(
+                f"{self.path}: not {p.encoding} text: {e}", file=str(self.path)
+            ) from None
         except pa.ArrowInvalid as e:
             why = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
             if "straddl" in why:  # pyarrow's words for a record longer than a block

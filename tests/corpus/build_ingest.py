@@ -273,6 +273,7 @@ HARNESS_PROFILES = ("property", "case_persons", "tax_income", "bank")
 FINDING_EXPECT = {
     "readers-parquet-corrupt-snappy": (1, "cannot read Parquet data"),
     "readers-parquet-non-utf8-name": (1, "cannot read Parquet"),
+    "readers-csv-gb18030-incomplete": (1, "not gb18030 text"),
 }
 
 
