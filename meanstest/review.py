@@ -44,6 +44,7 @@ from meanstest.ids import StringIndex, id_keys, string_array, take
 from meanstest.progress import Progress
 
 STATE_DIR = ".review"
+DONE_DIR = ".review.discarded"
 OUTPUTS = ("results", "members", "findings", "rejects")
 
 
@@ -630,6 +631,26 @@ def _stream_parts(part_dirs, ranks, tmp: dict, writers: dict) -> list[pa.Table]:
     return change_tables
 
 
+def _output_names() -> list[str]:
+    """Every file a review writes into its output folder (each via `<name>.tmp`)."""
+    changes = [f"changes_{t.lower()}.parquet" for t in CHANGE_LISTS]
+    return [*(f"{n}.parquet" for n in OUTPUTS), *changes, "summary.json"]
+
+
+def _discard(folder: Path) -> None:
+    """Remove a state folder so that a kill at any moment leaves it whole or gone: it is
+    renamed first (atomic), then deleted; a leftover is deleted by the next run."""
+    if folder.exists() and folder.name != DONE_DIR:
+        trash = folder.with_name(DONE_DIR)
+        if trash.exists():
+            shutil.rmtree(trash)
+        os.replace(folder, trash)
+        fault_point("discard")  # renamed, not yet deleted
+        folder = trash
+    if folder.exists():
+        shutil.rmtree(folder)
+
+
 # The review ---------------------------------------------------------------------------------
 
 
@@ -648,8 +669,11 @@ def run_review(bundle, out, library, options: ReviewOptions | None = None) -> di
     state_dir = out / STATE_DIR
     state_path = state_dir / "state.json"
     fp = fingerprint(files, library, opts.chunk_size, opts.engine)
+    _discard(out / DONE_DIR)  # a finished review's state, killed while being removed
+    for name in _output_names():  # a killed run's outputs, never renamed into place
+        (out / f"{name}.tmp").unlink(missing_ok=True)
     if opts.restart and state_dir.exists():
-        shutil.rmtree(state_dir)
+        _discard(state_dir)
     state = None
     if state_path.exists():
         state = json.loads(state_path.read_text(encoding="utf-8"))
@@ -659,7 +683,7 @@ def run_review(bundle, out, library, options: ReviewOptions | None = None) -> di
                 f"{_explain_change(state['fingerprint'], fp)}; rerun with --restart to start over"
             )
     elif state_dir.exists():
-        shutil.rmtree(state_dir)  # killed before its state was first written
+        _discard(state_dir)  # killed before its state was first written
     if state is None:
         state_dir.mkdir(parents=True)
         state = {"fingerprint": fp, "spooled": False, "chunks": {}}
@@ -706,5 +730,5 @@ def run_review(bundle, out, library, options: ReviewOptions | None = None) -> di
     summary = summarise_parts(part_dirs, accounting)
     finish(part_dirs, out)
     write_json_atomic(out / "summary.json", summary)
-    shutil.rmtree(state_dir)
+    _discard(state_dir)
     return summary

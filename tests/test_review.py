@@ -75,7 +75,15 @@ def test_results_identical_whatever_the_chunk_size(bundle, reference_run, tmp_pa
 
 
 @pytest.mark.parametrize(
-    "point", ["spool:persons", "chunk:000000", "chunk:000003", "finish:partial", "finish:members"]
+    "point",
+    [
+        "spool:persons",
+        "chunk:000000",
+        "chunk:000003",
+        "finish:partial",
+        "finish:members",
+        "discard",
+    ],
 )
 def test_kill_and_resume_gives_identical_outputs(bundle, reference_run, tmp_path, point):
     killed = _cli(bundle, tmp_path, env={"MEANSTEST_FAULT_AT": point})
@@ -86,6 +94,7 @@ def test_kill_and_resume_gives_identical_outputs(bundle, reference_run, tmp_path
     for name, table in _tables(tmp_path).items():
         assert table.equals(whole[name]), (point, name)
     assert not (tmp_path / ".review").exists()
+    assert not (tmp_path / ".review.discarded").exists()
     assert not list(tmp_path.glob("*.tmp"))
 
 
