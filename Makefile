@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 .PHONY: demo test lint bench fuzz
 demo: $(STAMP)
 	$(BIN)/meanstest synth --households 20000 --seed 1 --bad-fraction 0.01 --out out/demo/bundle
-	$(BIN)/meanstest review out/demo/bundle --out out/demo/review
+	$(BIN)/meanstest review out/demo/bundle --out out/demo/review --report
 
 test: $(STAMP)
 	$(BIN)/ruff check .
