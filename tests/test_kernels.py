@@ -257,3 +257,18 @@ def test_calendar_twins_agree_with_arith():
                 assert karith.within_months((e - epoch).days, z, months) == (
                     arith.within_months(e, d, months)
                 )
+
+
+def test_kernel_enumerations_match_the_schema():
+    """kernels/ imports only numpy and numba, so it repeats the enumerations of
+    meanstest.schema (a value's index is its code): they must stay identical."""
+    from meanstest.kernels import layout
+
+    shared = [
+        name
+        for name in dir(layout)
+        if name.isupper() and isinstance(getattr(layout, name), tuple) and hasattr(schema, name)
+    ]
+    assert {"STATUSES", "STUDENT_LEVELS", "RECORD_TYPES", "VEHICLE_TYPES"} <= set(shared)
+    for name in shared:
+        assert getattr(layout, name) == getattr(schema, name), name

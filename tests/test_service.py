@@ -23,12 +23,12 @@ from grpc_status import rpc_status
 
 from meanstest import synth
 from meanstest.bundle import read_bundle, write_bundle
+from meanstest.errors import mask_id, redact
 from meanstest.policy import default_library
 from meanstest.review import ReviewOptions, run_review
 from meanstest.service import convert
 from meanstest.service.auth import Tokens, server_credentials, token_hash
 from meanstest.service.client import ClientTLS, MeansTestClient
-from meanstest.service.errors import mask_id, redact
 from meanstest.service.journal import Journal, result_digests, verify
 from meanstest.service.server import SERVICE, ServiceConfig, start
 from meanstest.v1 import meanstest_pb2 as pb

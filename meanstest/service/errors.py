@@ -8,7 +8,6 @@ redacted of anything shaped like a resident ID.
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 
 import grpc
@@ -16,7 +15,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from meanstest.errors import BundleError, MeansTestError, PolicyError
+from meanstest.errors import BundleError, MeansTestError, PolicyError, redact
 
 log = logging.getLogger("meanstest.service")
 
@@ -60,20 +59,6 @@ STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (PolicyError, grpc.StatusCode.FAILED_PRECONDITION),
     (MeansTestError, grpc.StatusCode.INVALID_ARGUMENT),
 )
-
-_ID = re.compile(r"[0-9]{6}([0-9]{7,8})([0-9]{3}[0-9Xx])")
-
-
-def mask_id(value: str) -> str:
-    """A resident ID as logs may show it: 150422********123X (first 6, last 4 kept)."""
-    if len(value) <= 10:
-        return "*" * len(value)
-    return value[:6] + "*" * (len(value) - 10) + value[-4:]
-
-
-def redact(text: str) -> str:
-    """`text` with every ID-shaped run of digits masked."""
-    return _ID.sub(lambda m: mask_id(m.group(0)), text)
 
 
 def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
