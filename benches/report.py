@@ -174,9 +174,18 @@ def render(data: dict) -> str:
         "- **Benchmark files in this run**: "
         + ", ".join(sorted({b["fullname"].split("::")[0] for b in data["benchmarks"]})),
         "",
-        "> The machine was shared with other engineers' test runs while this ran: every",
-        "> figure is the minimum of its rounds and every ratio is taken within this run,",
-        "> but absolute times are noisy (a quiet machine will be faster).",
+        *(
+            [
+                "> The machine was busy with other work while this ran (load average above",
+                "> its core count): every figure is the minimum of its rounds and every ratio",
+                "> is taken within this run, but absolute times are noisy.",
+            ]
+            if load and max(load["start"][0], load["end"][0]) > os.cpu_count()
+            else [
+                "> Every figure is the minimum of its rounds; every ratio is taken within",
+                "> this run, on the same data.",
+            ]
+        ),
         "",
         f"## Targets ({TARGETS_DOC})",
         "",
