@@ -66,13 +66,23 @@ def member_income(hh: Household, m: dict, c: int, tr: Trace = NO_TRACE) -> dict:
     imp = hh.pack["imputation"]
     if inc["wage"] > 0:
         employment, basis = inc["wage"], "verified"
+        formula = f"wage {employment}"
     elif c == 0:
         employment, basis = 0, "none"
+        formula = "c = 0 → 0"
     elif m["occupation"] == "farming" and hh.row["area"] == "rural":
         employment = rhu(c * imp["rural_income_annual"] * imp["land_ratio"], 1000 * 1000)
         basis = "imputed_land"
+        formula = (
+            f"rhu(c {c} × rural_income_annual {imp['rural_income_annual']} × land_ratio "
+            f"{imp['land_ratio']}, 1000 × 1000) = {employment}"
+        )
     else:
         employment, basis = imputed_work_income(c, hh.pack), "imputed_work"
+        formula = (
+            f"rhu(c {c} × min_wage_monthly {imp['min_wage_monthly']} × work_months "
+            f"{imp['work_months']}, 1000) = {employment}"
+        )
     rest = inc["business"] + inc["other"] + prop + inc["transfer"]
     out = {
         "employment": employment,
@@ -87,7 +97,7 @@ def member_income(hh: Household, m: dict, c: int, tr: Trace = NO_TRACE) -> dict:
         for table in ("tax_income", "bank", "property", "social_insurance")
         for r in hh.rows(table, pid)
     ]
-    tr.note("§3", f"member {pid}", out["member_income"], **out, records=used)
+    tr.note("§3", f"member {pid}", out["member_income"], **out, formula=formula, records=used)
     return out
 
 
