@@ -19,6 +19,25 @@ NONRESIDENTIAL = ("commercial", "office", "industrial")
 # §6 one-vote veto -----------------------------------------------------------------------
 
 
+# The [veto] parameters each rule reads, shown with their values in the trace.
+VETO_PARAMETERS = {
+    "V01": ("vehicle_types", "vehicle_value_limit", "max_vehicles"),
+    "V02": ("max_residential_properties", "residential_area_per_capita_limit"),
+    "V03": (),
+    "V04": ("financial_asset_months",),
+    "V05": ("business_turnover_limit",),
+    "V06": (),
+    "V07": (),
+    "V08": ("insurance_grade_limit",),
+    "V09": ("recent_purchase_months",),
+    "V10": ("recent_transfer_months",),
+    "V11": ("refused_work_min_coefficient", "refused_work_min_count"),
+    "V12": (),
+    "V13": (),
+    "V14": ("vehicle_types", "recent_vehicle_months"),
+}
+
+
 def _records_finding(code: str, source: str, hits: list, evidence=None) -> Finding:
     """A veto finding whose detail lists every triggering (member, row)."""
     first = evidence if evidence is not None else (hits[0] if hits else None)
@@ -171,6 +190,7 @@ def vetoes(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> list[Finding]:
             "§6",
             code,
             f is not None,
+            **{name: veto[name] for name in VETO_PARAMETERS[code]},
             evidence=f.record_id if f else None,
             detail=f.detail if f else "",
         )
