@@ -40,6 +40,9 @@ def test_english_trace_shows_the_employment_formula(district, capsys):
     for row in results.to_pylist():
         code, out, _ = _explain(capsys, path, row["household_id"], "--lang", "en")
         assert code == 0 and out.startswith("Calculation of household")
+        assert "pci = rhu(N " in out and "medical_formula=min(medical_cap 6000000" in out
+        if row["status"] == "DIBAO":
+            assert "formula=yuan((S " in out
         if "imputed_work" in out:
             assert "formula=rhu(c " in out and "min_wage_monthly 198000" in out
             return

@@ -66,6 +66,12 @@ def assess_household(hh: Household, tr: Trace = NO_TRACE) -> tuple[dict, list[di
         standard=standard,
         low_income=facts["low_income"],
         financial_assets=facts["financial_assets"],
+        formula=(
+            f"N = max(0, G {gross} − {medical} − {education} − {pension}) = {net}; "
+            f"pci = rhu(N {net}, 12 × n {n}) = {facts['pci']}; L = rhu(S {standard} × "
+            f"low_income_ratio {pack['standards']['low_income_ratio']}, 1000) = "
+            f"{facts['low_income']}"
+        ),
     )
     facts["undeclared"] = undeclared_findings(hh, facts)
     facts["vetoes"] = vetoes(hh, facts, tr)

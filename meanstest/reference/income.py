@@ -134,25 +134,32 @@ def support(hh: Household, s: dict, tr: Trace = NO_TRACE) -> int:
         return 0
     inc = source_income(hh, s["supporter_id"])
     income = inc["wage"] + inc["business"] + inc["other"] + inc["transfer"]
-    if income == 0:
+    imputed = income == 0
+    if imputed:
         years = age(s["birth_date"], hh.row["assessment_date"])
-        income = imputed_work_income(
-            labour_coefficient(years, s["health"], None, hh.pack), hh.pack
-        )
+        income = imputed_work_income(labour_coefficient(years, s["health"], None, hh.pack), hh.pack)
     ratio = sup["sector_ratio"][s["employment_sector"]]
-    if supporter_elevated(hh, s):
+    elevated = supporter_elevated(hh, s)
+    if elevated:
         ratio += sup["elevated_bonus"]
-    owed = min(
-        rhu(income * ratio * s["supported_count"], 1000), rhu(income * sup["cap_ratio"], 1000)
-    )
+    share = rhu(income * ratio * s["supported_count"], 1000)
+    cap = rhu(income * sup["cap_ratio"], 1000)
+    owed = min(share, cap)
     tr.note(
         "§4",
         f"support {s['supporter_id']}",
         owed,
         income=income,
+        income_imputed=imputed,
+        sector=s["employment_sector"],
         ratio=ratio,
+        elevated=elevated,
         supported_count=s["supported_count"],
         cap_ratio=sup["cap_ratio"],
+        formula=(
+            f"min(rhu(I {income} × r {ratio} × k {s['supported_count']}, 1000) = {share}, "
+            f"rhu(I {income} × cap_ratio {sup['cap_ratio']}, 1000) = {cap}) = {owed}"
+        ),
     )
     return owed
 
@@ -188,8 +195,10 @@ def deductions(hh: Household, tr: Trace = NO_TRACE) -> tuple[int, int, int]:
         "deductions",
         medical + education + pension,
         medical=medical,
-        medical_cap=ded["medical_cap"],
+        medical_formula=f"min(medical_cap {ded['medical_cap']}, out of pocket {out_of_pocket})",
         education=education,
+        tuition_cap=dict(caps),
         pension=pension,
+        pension_contribution_cap=ded["pension_contribution_cap"],
     )
     return medical, education, pension

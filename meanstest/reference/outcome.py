@@ -46,12 +46,29 @@ def status(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> tuple[str, int, 
     no_liable = all(sp["exempt_reason"] != "none" for sp in hh.supporters)
     if no_labour and no_liable and pci < s:
         benefit = yuan(rhu(s * pack["standards"]["tekun_ratio"], 1000) * n)
-        tr.note("§7", "TEKUN", benefit, standard=s, tekun_ratio=pack["standards"]["tekun_ratio"])
+        ratio = pack["standards"]["tekun_ratio"]
+        tr.note(
+            "§7",
+            "TEKUN",
+            benefit,
+            standard=s,
+            tekun_ratio=ratio,
+            formula=f"yuan(rhu(S {s} × tekun_ratio {ratio}, 1000) × n {n}) = {benefit}",
+        )
         return "TEKUN", benefit, 0
     if pci < s:
         extra = sum(rhu(s * addon(m, a, pack["addons"]), 1000) for m, a in zip(hh.members, ages))
         benefit = yuan((s - pci) * n + extra)
-        tr.note("§7", "DIBAO", benefit, standard=s, pci=pci, n=n, addons=extra)
+        tr.note(
+            "§7",
+            "DIBAO",
+            benefit,
+            standard=s,
+            pci=pci,
+            n=n,
+            addons=extra,
+            formula=f"yuan((S {s} − pci {pci}) × n {n} + add-ons {extra}) = {benefit}",
+        )
         return "DIBAO", benefit, 0
     if pci <= low:
         if row["prev_status"] == "dibao" and row["prev_benefit"] > 0:
