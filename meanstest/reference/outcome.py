@@ -44,6 +44,17 @@ def status(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> tuple[str, int, 
         for m, a, c in zip(hh.members, ages, cs)
     )
     no_liable = all(sp["exempt_reason"] != "none" for sp in hh.supporters)
+    tr.note(
+        "§7",
+        "checks in order",
+        "not vetoed",
+        tekun_no_labour=no_labour,
+        tekun_no_liable_supporter=no_liable,
+        pci_below_standard=pci < s,
+        pci_at_most_low_income=pci <= low,
+        prev_status=row["prev_status"],
+        prev_benefit=row["prev_benefit"],
+    )
     if no_labour and no_liable and pci < s:
         benefit = yuan(rhu(s * pack["standards"]["tekun_ratio"], 1000) * n)
         ratio = pack["standards"]["tekun_ratio"]
