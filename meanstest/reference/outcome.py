@@ -68,7 +68,8 @@ def status(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> tuple[str, int, 
         )
         return "TEKUN", benefit, 0
     if pci < s:
-        extra = sum(rhu(s * addon(m, a, pack["addons"]), 1000) for m, a in zip(hh.members, ages))
+        addons = [rhu(s * addon(m, a, pack["addons"]), 1000) for m, a in zip(hh.members, ages)]
+        extra = sum(addons)
         benefit = yuan((s - pci) * n + extra)
         tr.note(
             "§7",
@@ -78,6 +79,8 @@ def status(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> tuple[str, int, 
             pci=pci,
             n=n,
             addons=extra,
+            addon_per_member=addons,
+            addon_ratios=dict(pack["addons"]),
             formula=f"yuan((S {s} − pci {pci}) × n {n} + add-ons {extra}) = {benefit}",
         )
         return "DIBAO", benefit, 0
@@ -96,7 +99,8 @@ def status(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> tuple[str, int, 
         ill = [inc for m, inc in zip(hh.members, facts["incomes"]) if m["health"] in (5, 6)]
         single = yuan(sum(max(0, s - rhu(inc["member_income"], 12)) for inc in ill))
         if ill and single > 0:
-            tr.note("§7", "DIBAO_SINGLE", single, standard=s)
+            gaps = " + ".join(f"max(0, S {s} − rhu({inc['member_income']}, 12))" for inc in ill)
+            tr.note("§7", "DIBAO_SINGLE", single, standard=s, formula=f"yuan({gaps}) = {single}")
             return "DIBAO_SINGLE", single, 0
         tr.note("§7", "LOW_INCOME", 0, pci=pci, low_income=low)
         return "LOW_INCOME", 0, 0
