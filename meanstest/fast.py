@@ -44,23 +44,9 @@ VETO_SOURCES = (
     "households",
     "vehicle",
 )
-# veto index -> source table of its detail records (None: not a record list)
-VETO_TABLES = (
-    "vehicle",
-    "property",
-    "property",
-    "bank",
-    "business_registration",
-    "social_insurance",
-    "business_registration",
-    "social_insurance",
-    "property",
-    "property",
-    None,
-    None,
-    None,
-    "vehicle",
-)
+# veto index -> source table of its detail records (None: a row of households/persons,
+# not a list of source records)
+VETO_TABLES = tuple(None if t in ("households", "persons") else t for t in VETO_SOURCES)
 UNDECLARED_SOURCES = ("tax_income", "vehicle", "property", "bank")
 _VETO_ARRAY = {
     "vehicle": "vehicle_vetoes",
