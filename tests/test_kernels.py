@@ -4,22 +4,16 @@
   extreme ones: results, members and findings tables equal value for value;
 - the same outputs with 1 thread and with all threads;
 - the kernel wrapper refuses wrong dtypes with a TypeError naming the argument;
-- the example district's bundle against its expected outputs (one more implementation);
 - the kernels' calendar twins against meanstest.arith (RULES.md §0).
 """
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import datetime as dt
 
-import builders
 import numba
 import numpy as np
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 import pytest
 import strategies
 from hypothesis import HealthCheck, given, settings
@@ -33,7 +27,6 @@ from meanstest.engine import EngineInput
 reference = pytest.importorskip("meanstest.reference")
 
 PACKS = strategies.packs()
-EXAMPLE = builders.EXAMPLE
 
 
 def assert_same(inp: EngineInput) -> None:
@@ -150,81 +143,6 @@ def test_wrapper_refuses_wrong_dtypes():
     for args, name in cases:
         with pytest.raises(TypeError, match=name.replace(".", r"\.")):
             assess(*args)
-
-
-# (4) the example district ---------------------------------------------------------------
-
-
-def _read(table: str) -> pa.Table:
-    path = EXAMPLE / "bundle" / f"{table}.parquet"
-    return pq.read_table(path) if path.exists() else schema.empty_table(table)
-
-
-def example_input() -> tuple[EngineInput, dict[str, pa.Table]]:
-    tables = {t: _read(t) for t in schema.TABLES}
-    expected = {
-        t: pq.read_table(EXAMPLE / "expected" / f"{t}.parquet")
-        for t in ("results", "members", "findings")
-    }
-    ids = expected["results"]["household_id"]
-    persons = tables["persons"]
-    homes: dict[str, set] = collections.defaultdict(set)
-    for pid, hid in zip(persons["person_id"].to_pylist(), persons["household_id"].to_pylist()):
-        homes[pid].add(hid)
-    households = tables["households"].filter(pc.is_in(tables["households"]["household_id"], ids))
-    inp = EngineInput(
-        households=households,
-        persons=persons.filter(pc.is_in(persons["household_id"], ids)),
-        supporters=tables["supporters"].filter(pc.is_in(tables["supporters"]["household_id"], ids)),
-        sources={t: tables[t] for t in schema.SOURCE_TABLES},
-        policies=[strategies.make_policy(strategies.default_params())],
-        policy_index=np.zeros(households.num_rows, np.int32),
-        duplicates={p: sorted(h) for p, h in homes.items() if len(h) > 1},
-    )
-    return inp, expected
-
-
-RESULT_COLUMNS = (
-    "status",
-    "benefit",
-    "pci",
-    "gross_income",
-    "medical",
-    "education",
-    "pension",
-    "net_income",
-    "financial_assets",
-    "circle",
-    "transition",
-    "vetoes",
-    "difficulty_index",
-    "provisional",
-    "eligible_programs",
-)
-
-
-def test_example_bundle_matches_expected_outputs():
-    inp, expected = example_input()
-    out = fast.run(inp)
-    want = {r["household_id"]: r for r in expected["results"].to_pylist()}
-    assert out.results.num_rows == len(want)
-    for row in out.results.to_pylist():
-        exp = want[row["household_id"]]
-        assert {c: row[c] for c in RESULT_COLUMNS} == {c: exp[c] for c in RESULT_COLUMNS}, row[
-            "household_id"
-        ]
-    members = {(r["household_id"], r["person_id"]): r for r in expected["members"].to_pylist()}
-    assert out.members.num_rows == len(members)
-    for row in out.members.to_pylist():
-        exp = members[(row["household_id"], row["person_id"])]
-        for c in ("labour_coefficient", "employment", "member_income"):
-            assert row[c] == exp[c], (row["household_id"], row["person_id"], c)
-
-    def multiset(t):
-        return collections.Counter(zip(t["household_id"].to_pylist(), t["code"].to_pylist()))
-
-    assert multiset(out.findings) == multiset(expected["findings"])
-    assert_same(inp)
 
 
 # §0 calendar twins -----------------------------------------------------------------------
