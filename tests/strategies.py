@@ -7,8 +7,8 @@ RULES.md: ages 15/16/40/50/55/60/70 ± a day at D, Feb-29 birthdays, month-end d
 amounts at limits ± 1, window edges ± 1 day, shared property_ids and plates, persons
 in two households, declared_* near the true value, unchecked sources, no consent.
 
-Packs (`packs()`) start from the parsed default pack of the example district (read with
-tomllib here: this module does not depend on the policy loader) and include extreme
+Packs (`packs()`) start from the packaged default pack (builders.default_params, read
+with tomllib: these tests do not depend on the policy loader) and include extreme
 ones: every veto off and no programs, zero tolerances, ratios of 1000, coefficient
 tables of all 1000 or all 0, `statuses = []`, limits near int64's maximum.
 """
@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import tomllib
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from builders import default_params
 
 from meanstest import schema
 from meanstest.engine import EngineInput
 from meanstest.policy import Policy, digest_of
 
-PACK_FILE = Path(__file__).resolve().parents[1] / "meanstest" / "policies" / "150422-2024.toml"
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK = "10X98765432"
 DATES = (
@@ -44,19 +42,6 @@ BIG = 2**63 - 1
 
 
 # -- packs --------------------------------------------------------------------------------
-
-
-def _plain(o):
-    if isinstance(o, dict):
-        return {k: _plain(v) for k, v in o.items()}
-    if isinstance(o, list):
-        return [_plain(v) for v in o]
-    return o.isoformat() if isinstance(o, dt.date) else o
-
-
-def default_params() -> dict:
-    with open(PACK_FILE, "rb") as f:
-        return _plain(tomllib.load(f))
 
 
 def make_policy(params: dict) -> Policy:
