@@ -215,6 +215,14 @@ def _assess_all(hh, people, records, pack, out):
         assess_household(h, hh, people, records, pack, out, out.scratch[get_thread_id()])
 
 
+@serial
+def _assess_serial(hh, people, records, pack, out):
+    # no parallel region: a call of a few households (the service) starts no threads
+    # and never waits on them
+    for h in range(hh.codes.shape[0]):
+        assess_household(h, hh, people, records, pack, out, out.scratch[0])
+
+
 def _check(name: str, a, dtype, ncols: int | None = None) -> None:
     if not isinstance(a, np.ndarray) or a.dtype != dtype:
         got = a.dtype if isinstance(a, np.ndarray) else type(a).__name__
@@ -249,9 +257,14 @@ def _work_width(hh: Households, people: People) -> int:
     return 2 * max(widest, 1)
 
 
-def assess(hh: Households, people: People, records: Records, pack: Pack) -> Outputs:
+def assess(
+    hh: Households, people: People, records: Records, pack: Pack, *, threads: bool = True
+) -> Outputs:
     """Assess every household (RULES.md §2–§11) and return the filled `Outputs`.
 
+    `threads=False` runs the households one after another on the calling thread (no
+    parallel region): for calls of a few households, where starting and waking the
+    thread pool costs more than the work. The outputs are identical either way.
     Arrays must be C-contiguous with the dtypes and widths of `kernels.layout`;
     anything else is refused with a TypeError naming the argument."""
     for group, cls in ((hh, Households), (people, People), (records, Records), (pack, Pack)):
@@ -332,8 +345,10 @@ def assess(hh: Households, people: People, records: Records, pack: Pack) -> Outp
         vehicle_vetoes=np.zeros(counts[VEHICLE], I32),
         property_vetoes=np.zeros(counts[PROPERTY], I32),
         social_vetoes=np.zeros(counts[SOCIAL], I32),
-        scratch=np.zeros((config.NUMBA_NUM_THREADS, _work_width(hh, people)), I64),
+        scratch=np.zeros(
+            (config.NUMBA_NUM_THREADS if threads else 1, _work_width(hh, people)), I64
+        ),
     )
     if n_h:
-        _assess_all(hh, people, records, pack, out)
+        (_assess_all if threads else _assess_serial)(hh, people, records, pack, out)
     return out

@@ -33,11 +33,20 @@ class MeansTestError(Exception):
         self.attrs = attrs
 
 
+def one_line(text: str) -> str:
+    """`text` with control characters written as escapes (a TOML key may hold a newline:
+    the error naming it must still be one line)."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 class PolicyError(MeansTestError):
     """A policy pack or library is invalid: names the file, the key and the problem."""
 
     def __init__(self, file: str, key: str, problem: str) -> None:
-        super().__init__(f"{file}: {key}: {problem}", file=file, key=key, problem=problem)
+        message = f"{one_line(file)}: {one_line(key)}: {one_line(problem)}"
+        super().__init__(message, file=file, key=key, problem=problem)
         self.file = file
         self.key = key
         self.problem = problem

@@ -137,10 +137,11 @@ def _enum(codes: np.ndarray, enum) -> pa.Array:
     return _str(list(enum)).take(pa.array(codes.astype(np.int32)))
 
 
-def run(inp: EngineInput) -> EngineOutput:
-    """Assess every household of `inp` with the kernels."""
+def run(inp: EngineInput, *, threads: bool = True) -> EngineOutput:
+    """Assess every household of `inp` with the kernels (`threads=False`: on the calling
+    thread only, for calls of a few households)."""
     a = assemble(inp)
-    out = assess(a.households, a.people, a.records, a.pack)
+    out = assess(a.households, a.people, a.records, a.pack, threads=threads)
     return EngineOutput(_results(a, out), _members(a, out), _findings(inp, a, out))
 
 

@@ -94,12 +94,16 @@ def test_one_thread_and_all_threads_agree():
         tables_one = fast.run(inp)
     finally:
         numba.set_num_threads(default)
+    unthreaded = assess(a.households, a.people, a.records, a.pack, threads=False)
     for field in many._fields:
         if field == "scratch":  # per-thread workspace, not an output
             continue
         np.testing.assert_array_equal(getattr(many, field), getattr(one, field), field)
+        np.testing.assert_array_equal(getattr(many, field), getattr(unthreaded, field), field)
+    tables_unthreaded = fast.run(inp, threads=False)
     for name in ("results", "members", "findings"):
         assert getattr(tables, name).equals(getattr(tables_one, name))
+        assert getattr(tables, name).equals(getattr(tables_unthreaded, name))
 
 
 # (3) dtype discipline at the wrapper ----------------------------------------------------

@@ -883,3 +883,16 @@ def test_unmutated_property_libraries_are_valid():
     """The property test's starting point is valid, so every rejection is the mutation's."""
     lib = library_from_dicts({"base.toml": copy.deepcopy(BASE), "child.toml": copy.deepcopy(CHILD)})
     assert lib.by_id("child").params["support"]["sector_ratio"]["farming"] == 50
+
+
+def test_a_key_holding_a_newline_is_named_on_one_line():
+    """POLICY.md "Inheritance": an unknown key is named in the error; a key with control
+    characters (a quoted TOML key may hold "\\n") is written escaped, so the error stays one
+    line in logs and gRPC details."""
+    child = copy.deepcopy(CHILD)
+    child["standards"] = {**child.get("standards", {}), "dibao\nurban": 1}
+    with pytest.raises(PolicyError) as info:
+        library_from_dicts({"base.toml": copy.deepcopy(BASE), "child.toml": child})
+    assert "\n" not in info.value.message
+    assert "standards.dibao\\nurban" in info.value.message
+    assert info.value.key == "standards.dibao\nurban"  # the attribute keeps the real key
