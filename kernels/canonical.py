@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .memory import big_endian_word, copy_bytes
+from .memory import big_endian_word, copy_bytes, prefetch
 from .sha256 import DIGEST_SIZE, sha256
 
 BLOCK = 1 << 10  # groups per parallel block
@@ -235,6 +235,19 @@ def _largest(line_off, refs, bounds, lo, hi):
     return lines, size
 
 
+AHEAD = 4  # groups whose lines are being fetched while one is hashed
+
+
+@serial
+def _fetch(text, line_off, refs, bounds, g):
+    """Prefetch the lines of group g (their first two cache lines each)."""
+    if g < bounds.shape[0] - 1:
+        for k in range(bounds[g], bounds[g + 1]):
+            s = line_off[refs[k]]
+            prefetch(text, s)
+            prefetch(text, min(s + 64, text.shape[0] - 1))
+
+
 @jit
 def digest_groups_openssl(init, update, final, text, line_off, refs, bounds, lo, hi, out, ok):
     """out[g] = SHA-256 of group g's text for g in lo..hi, with OpenSSL's SHA256_Init /
@@ -244,6 +257,7 @@ def digest_groups_openssl(init, update, final, text, line_off, refs, bounds, lo,
     buf = np.empty(max(size, 1), dtype=np.uint8)
     context = np.empty(CONTEXT_BYTES, dtype=np.uint8)
     for g in range(lo, hi):
+        _fetch(text, line_off, refs, bounds, g + AHEAD)
         n = group_text(text, line_off, refs, bounds[g], bounds[g + 1], spare, buf)
         ok[g] = (
             init(context.ctypes.data) == 1
@@ -262,6 +276,7 @@ def digest_groups_numba(text, line_off, refs, bounds, lo, hi, out, ok):
     state = np.empty(8, dtype=np.uint32)
     tail = np.empty(128, dtype=np.uint8)
     for g in range(lo, hi):
+        _fetch(text, line_off, refs, bounds, g + AHEAD)
         n = group_text(text, line_off, refs, bounds[g], bounds[g + 1], spare, buf)
         sha256(buf, 0, n, out[g], w, state, tail)
         ok[g] = True
@@ -302,14 +317,15 @@ def digest_blocks_numba(text, line_off, refs, bounds, out, ok):
 # -- 3. hex ------------------------------------------------------------------------------
 
 
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_HEX = np.frombuffer(b"".join(b"%02x" % k for k in range(256)), dtype=np.uint8)
 
 
 @serial
 def hex_rows(digests, groups, out):
     """out[i] = lower-case hex of digests[groups[i]] (64 bytes per row)."""
     for i in range(groups.shape[0]):
-        d = digests[groups[i]]
+        g = groups[i]
         for k in range(DIGEST_SIZE):
-            out[i, 2 * k] = _HEX[d[k] >> 4]
-            out[i, 2 * k + 1] = _HEX[d[k] & 15]
+            b = np.uint64(digests[g, k]) * np.uint64(2)
+            out[i, 2 * k] = _HEX[b]
+            out[i, 2 * k + 1] = _HEX[b + np.uint64(1)]

@@ -8,7 +8,8 @@ copying the canonical text byte by byte cost 10x a memcpy. So:
 - `big_endian_word(data, p)`: data[p:p + 8] as a big-endian uint64 (one unaligned load
   and a byte swap), so that comparing words compares bytes in order;
 - `pointer(address)`: an int64 address as a pointer, for numba.carray views of Arrow
-  buffers (the caller keeps the buffers alive while the kernel runs).
+  buffers (the caller keeps the buffers alive while the kernel runs);
+- `prefetch(data, i)`: a hint to fetch data[i] into cache.
 
 Neither checks bounds: callers pass ranges inside the arrays (as numba's own indexing
 does with boundscheck off). `dst` and `src` must not overlap.
@@ -75,5 +76,27 @@ def pointer(typingctx, address):
 
     def codegen(context, builder, signature, args):
         return builder.inttoptr(args[0], ir.IntType(8).as_pointer())
+
+    return sig, codegen
+
+
+@intrinsic
+def prefetch(typingctx, data, index):
+    """Ask the CPU to fetch data[index] into cache (no effect on results): the lines of a
+    household lie anywhere in the text when the bundle's rows are not in household order,
+    and fetching the next households' lines while hashing this one hides that latency."""
+    if not (isinstance(data, types.Array) and data.ndim == 1 and isinstance(index, types.Integer)):
+        return None
+    sig = types.void(data, types.intp)
+
+    def codegen(context, builder, signature, args):
+        a, i = args
+        array = context.make_array(signature.args[0])(context, builder, a)
+        address = builder.bitcast(builder.gep(array.data, [i]), ir.IntType(8).as_pointer())
+        i32 = ir.IntType(32)
+        signature_ = ir.FunctionType(ir.VoidType(), [address.type, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, signature_, "llvm.prefetch.p0")
+        builder.call(fn, [address, i32(0), i32(3), i32(1)])  # read, keep, data cache
+        return context.get_dummy_value()
 
     return sig, codegen

@@ -82,10 +82,27 @@ def bit(bits, bit_offset, i):
 
 
 @inline
+def copy_short(out, p, src, s, n):
+    """out[p:p + n] = src[s:s + n]; most fields are under 16 bytes, where two
+    overlapping fixed-size moves beat a call to memcpy."""
+    if n >= 8 and n <= 16:
+        copy_bytes(out, p, src, s, 8)
+        copy_bytes(out, p + n - 8, src, s + n - 8, 8)
+    elif n >= 4 and n < 8:
+        copy_bytes(out, p, src, s, 4)
+        copy_bytes(out, p + n - 4, src, s + n - 4, 4)
+    elif n < 4:
+        for k in range(n):
+            out[p + k] = src[s + k]
+    else:
+        copy_bytes(out, p, src, s, n)
+
+
+@inline
 def put(src, out, p, write):
     """The bytes of `src` at p (as they are)."""
     if write:
-        copy_bytes(out, p, src, 0, src.shape[0])
+        copy_short(out, p, src, 0, src.shape[0])
     return p + src.shape[0]
 
 
@@ -94,7 +111,7 @@ def put_string(data, start, stop, escape, out, p, write):
     """data[start:stop] at p, escaped when `escape` (the column holds a byte to escape)."""
     if not escape:
         if write:
-            copy_bytes(out, p, data, start, stop - start)
+            copy_short(out, p, data, start, stop - start)
         return p + stop - start
     for q in range(start, stop):
         c = data[q]
@@ -331,15 +348,24 @@ def null_rows(pos, out, write, lo, hi):
 
 @inline
 def any_escape(data, start, stop):
-    """Whether data[start:stop] holds a byte that is written escaped."""
-    found = 0
-    n = np.uint64(stop - start)
-    q = np.uint64(0)
-    while q < n:  # unsigned index: no wraparound check, so the loop vectorises
-        c = data[np.uint64(start) + q]
-        found |= (c == 92) | (c == 9) | (c == 10) | (c == 13)
+    """Whether data[start:stop] holds a byte that is written escaped. In blocks of 64
+    bytes with unsigned indices and a uint8 flag, so that LLVM vectorises the compares
+    (0.35 ns a byte; a bool flag or signed indices: 3-4x slower)."""
+    q, end = np.uint64(start), np.uint64(stop)
+    while q + np.uint64(64) <= end:
+        found = np.uint8(0)
+        for k in range(64):
+            c = data[q + np.uint64(k)]
+            found |= (c == 92) | (c == 9) | (c == 10) | (c == 13)
+        if found:
+            return True
+        q += np.uint64(64)
+    while q < end:
+        c = data[q]
+        if c == 92 or c == 9 or c == 10 or c == 13:
+            return True
         q += np.uint64(1)
-    return found != 0
+    return False
 
 
 # -- column chunks: descriptors, views, drivers ----------------------------------------------
@@ -422,24 +448,31 @@ def _int_chunk(d, pos, out, write, a, z):
 
 
 @ref
-def _list_chunk(d, escape, pos, out, write, a, z):
-    bits = _u8(d[VALID], d[VALID_COUNT])
-    data = _u8(d[C], d[C_COUNT])
-    item_bits = _u8(d[D], d[D_COUNT])
-    if d[A_WIDTH] == 4:
-        lists = _i32(d[A], d[A_COUNT]).astype(np.int64)  # a few lists: copied
-    else:
-        lists = _i64(d[A], d[A_COUNT])
-    if d[B_WIDTH] == 4:
-        items = _i32(d[B], d[B_COUNT]).astype(np.int64)
-    else:
-        items = _i64(d[B], d[B_COUNT])
+def _lists(lists, items, d, escape, pos, out, write, a, z):
+    bits, data, item_bits = (
+        _u8(d[VALID], d[VALID_COUNT]),
+        _u8(d[C], d[C_COUNT]),
+        _u8(d[D], d[D_COUNT]),
+    )
     if not write:
         escape[0] = any_escape(data, items[lists[a]], items[lists[z]])
     list_rows(
         lists, bits, d[VALID_BIT], items, data, item_bits, d[D_BIT], escape[0], pos, out,
         write, a, z,
     )  # fmt: skip
+
+
+@ref
+def _list_chunk(d, escape, pos, out, write, a, z):
+    # views of each width: a conversion here would copy the whole column per window
+    if d[A_WIDTH] == 4 and d[B_WIDTH] == 4:
+        _lists(_i32(d[A], d[A_COUNT]), _i32(d[B], d[B_COUNT]), d, escape, pos, out, write, a, z)
+    elif d[A_WIDTH] == 4:
+        _lists(_i32(d[A], d[A_COUNT]), _i64(d[B], d[B_COUNT]), d, escape, pos, out, write, a, z)
+    elif d[B_WIDTH] == 4:
+        _lists(_i64(d[A], d[A_COUNT]), _i32(d[B], d[B_COUNT]), d, escape, pos, out, write, a, z)
+    else:
+        _lists(_i64(d[A], d[A_COUNT]), _i64(d[B], d[B_COUNT]), d, escape, pos, out, write, a, z)
 
 
 @ref

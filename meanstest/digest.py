@@ -51,7 +51,7 @@ _NOWHERE = np.empty(0, dtype=np.uint8)  # `out` of the width pass, never written
 
 # -- columns: Arrow arrays → descriptors of their buffers (kernels.render) ---------------
 
-WINDOW = 1 << 13  # rows of a table that go through all its columns together (in cache)
+WINDOW = 2048  # rows of a table that go through all its columns together (in L2)
 
 
 def _is_text(t: pa.DataType) -> bool:
@@ -147,6 +147,11 @@ class _Columns:
         d[width_at], d[count_at] = width, len(arr) + 1
         if bufs[2] is not None:
             d[data_at], d[size_at] = bufs[2].address, bufs[2].size
+        if len(arr):  # the kernels trust the offsets to lie within the data
+            ends = np.frombuffer(bufs[1], dtype=np.int64 if width == 8 else np.int32)
+            lo, hi = int(ends[arr.offset]), int(ends[arr.offset + len(arr)])
+            if not 0 <= lo <= hi <= (0 if bufs[2] is None else bufs[2].size):
+                raise ValueError(f"input_digest: a malformed string array ({lo}..{hi})")
 
 
 def _render(tables, threads: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -470,8 +475,9 @@ def input_digests(
     `threads=False` runs on the calling thread only (a call of a few households)."""
     if households.num_rows == 0:
         return []
-    hexes = _hex(households, persons, supporters, sources, owners, threads).tobytes().decode()
-    return [hexes[k : k + 64] for k in range(0, len(hexes), 64)]
+    return input_digest_array(  # Arrow makes the Python strings 3x faster than slicing
+        households, persons, supporters, sources, owners, threads=threads
+    ).to_pylist()
 
 
 def input_digest_array(
