@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .memory import big_endian_word, copy_bytes, prefetch
+from .memory import big_endian_word, call_c, copy_bytes, prefetch
 from .sha256 import DIGEST_SIZE, sha256
 
 BLOCK = 1 << 10  # groups per parallel block
@@ -249,9 +249,9 @@ def _fetch(text, line_off, refs, bounds, g):
 
 
 @jit
-def digest_groups_openssl(init, update, final, text, line_off, refs, bounds, lo, hi, out, ok):
+def digest_groups_openssl(functions, text, line_off, refs, bounds, lo, hi, out, ok):
     """out[g] = SHA-256 of group g's text for g in lo..hi, with OpenSSL's SHA256_Init /
-    _Update / _Final (ok[g] = 1 when all three returned 1)."""
+    _Update / _Final at the addresses functions[0..2] (ok[g]: all three returned 1)."""
     lines, size = _largest(line_off, refs, bounds, lo, hi)
     spare = np.empty(lines, dtype=np.int64)
     buf = np.empty(max(size, 1), dtype=np.uint8)
@@ -259,11 +259,16 @@ def digest_groups_openssl(init, update, final, text, line_off, refs, bounds, lo,
     for g in range(lo, hi):
         _fetch(text, line_off, refs, bounds, g + AHEAD)
         n = group_text(text, line_off, refs, bounds[g], bounds[g + 1], spare, buf)
-        ok[g] = (
-            init(context.ctypes.data) == 1
-            and update(context.ctypes.data, buf.ctypes.data, n) == 1
-            and final(out[g].ctypes.data, context.ctypes.data) == 1
-        )
+        ok[g] = _openssl(functions, context, buf.ctypes.data, n, out[g])
+
+
+@serial
+def _openssl(functions, context, data, size, digest):
+    """SHA-256 of `size` bytes at address `data` into digest; whether all calls said 1."""
+    a = call_c(functions[0], (context.ctypes.data,))
+    b = call_c(functions[1], (context.ctypes.data, data, size))
+    c = call_c(functions[2], (digest.ctypes.data, context.ctypes.data))
+    return a == 1 and b == 1 and c == 1
 
 
 @jit
@@ -283,27 +288,23 @@ def digest_groups_numba(text, line_off, refs, bounds, lo, hi, out, ok):
 
 
 @jit
-def openssl_ranges(init, update, final, data, starts, out):
-    """out[g] = SHA-256 of data[starts[g]:starts[g + 1]] with OpenSSL's functions (the
-    same calls as digest_groups_openssl); returns whether every call succeeded."""
+def openssl_ranges(functions, data, starts, out):
+    """out[g] = SHA-256 of data[starts[g]:starts[g + 1]] with OpenSSL's functions (as
+    digest_groups_openssl calls them); returns whether every call succeeded."""
     context = np.empty(CONTEXT_BYTES, dtype=np.uint8)
     ok = True
     for g in range(starts.shape[0] - 1):
-        ok &= init(context.ctypes.data) == 1
-        ok &= (
-            update(context.ctypes.data, data[starts[g] :].ctypes.data, starts[g + 1] - starts[g])
-            == 1
-        )
-        ok &= final(out[g].ctypes.data, context.ctypes.data) == 1
+        at = data.ctypes.data + starts[g]
+        ok &= _openssl(functions, context, at, starts[g + 1] - starts[g], out[g])
     return ok
 
 
 @parallel
-def digest_blocks_openssl(init, update, final, text, line_off, refs, bounds, out, ok):
+def digest_blocks_openssl(functions, text, line_off, refs, bounds, out, ok):
     n = bounds.shape[0] - 1
     for b in prange((n + BLOCK - 1) // BLOCK):
         lo, hi = b * BLOCK, min(n, (b + 1) * BLOCK)
-        digest_groups_openssl(init, update, final, text, line_off, refs, bounds, lo, hi, out, ok)
+        digest_groups_openssl(functions, text, line_off, refs, bounds, lo, hi, out, ok)
 
 
 @parallel

@@ -63,17 +63,17 @@ class _Columns:
     buffers they address (kept alive here while the kernels read them)."""
 
     def __init__(self) -> None:
-        self.rows: list[np.ndarray] = []
+        self.rows: list[list[int]] = []
         self.keep: list = []
 
     def add(self, arr: pa.Array, start: int, label: str) -> None:
         """One chunk holding table rows start..start + len(arr)."""
-        d = np.zeros(R.N_FIELDS, dtype=np.int64)
+        d = [0] * R.N_FIELDS  # a list: a call of one household describes ~50 chunks
         d[R.START], d[R.STOP] = start, start + len(arr)
         self._describe(arr, d, label)
         self.rows.append(d)
 
-    def _describe(self, arr: pa.Array, d: np.ndarray, label: str) -> None:
+    def _describe(self, arr: pa.Array, d: list, label: str) -> None:
         t, n, off = arr.type, len(arr), arr.offset
         self.keep.append(arr)
         bufs = arr.buffers()
@@ -208,7 +208,8 @@ def _render_columns(columns, n: int, name: bytes, label: str, threads: bool):
 
 
 def _table_columns(name: str, table: pa.Table) -> list:
-    return [table.column(c.name) for c in schema.TABLES[name] if c.name in table.column_names]
+    present = set(table.column_names)
+    return [table.column(c.name) for c in schema.TABLES[name] if c.name in present]
 
 
 def _string_array(line_off: np.ndarray, text: np.ndarray, skip: int = 0) -> pa.Array:
@@ -304,10 +305,10 @@ def _codes(owners, field: str, rows: int) -> np.ndarray:
 # -- SHA-256 -----------------------------------------------------------------------------
 
 
-def _openssl_sha256():
-    """OpenSSL's SHA256_Init / _Update / _Final, from the libcrypto that Python's hashlib
-    is linked with (symbols of an extension module's dependencies resolve through its
-    handle), checked on one message; None when any of that fails."""
+def _openssl_sha256() -> np.ndarray | None:
+    """The addresses of OpenSSL's SHA256_Init / _Update / _Final, from the libcrypto that
+    Python's hashlib is linked with (symbols of an extension module's dependencies
+    resolve through its handle), checked on one message; None when any of that fails."""
     try:
         import _hashlib
 
@@ -331,11 +332,11 @@ def _openssl_sha256():
         and md.raw == hashlib.sha256(message).digest()
     ):
         return None
-    return fns
+    return np.array([ctypes.cast(f, ctypes.c_void_p).value for f in fns], dtype=np.int64)
 
 
 _OPENSSL = _openssl_sha256()
-SHA256 = "openssl" if _OPENSSL else "numba"
+SHA256 = "numba" if _OPENSSL is None else "openssl"
 
 
 def _digests(line_off, text, refs, bounds, threads: bool) -> np.ndarray:
@@ -346,9 +347,9 @@ def _digests(line_off, text, refs, bounds, threads: bool) -> np.ndarray:
     parallel = threads and n > K.BLOCK
     if _OPENSSL is not None:
         if parallel:
-            K.digest_blocks_openssl(*_OPENSSL, text, line_off, refs, bounds, out, ok)
+            K.digest_blocks_openssl(_OPENSSL, text, line_off, refs, bounds, out, ok)
         else:
-            K.digest_groups_openssl(*_OPENSSL, text, line_off, refs, bounds, 0, n, out, ok)
+            K.digest_groups_openssl(_OPENSSL, text, line_off, refs, bounds, 0, n, out, ok)
     elif parallel:
         K.digest_blocks_numba(text, line_off, refs, bounds, out, ok)
     else:
@@ -433,6 +434,8 @@ def _lines_by_household(households, persons, supporters, sources, owners, thread
 def _referenced(table: pa.Table, code: np.ndarray, person_off):
     """Only the rows some household reads, when most rows are read by none (a source
     table of a whole bundle for a few households): they need no text."""
+    if len(code) < 4096:  # a few rows: rendering them is cheaper than choosing
+        return table, code
     read = code >= 0
     if person_off is not None:  # a person's rows are read by each of their households
         households_of = np.append(np.diff(person_off), 0)  # code -1 → the appended 0

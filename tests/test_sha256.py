@@ -45,7 +45,7 @@ def test_numba_sha256_equals_hashlib_for_every_length(messages):
 def test_openssl_sha256_equals_hashlib_for_every_length(messages):
     data, starts = _packed(messages)
     out = np.zeros((len(messages), 32), dtype=np.uint8)
-    assert openssl_ranges(*digest._OPENSSL, data, starts, out)
+    assert openssl_ranges(digest._OPENSSL, data, starts, out)
     assert [row.tobytes() for row in out] == _expected(messages)
 
 
