@@ -315,6 +315,33 @@ def digest_blocks_numba(text, line_off, refs, bounds, out, ok):
         digest_groups_numba(text, line_off, refs, bounds, lo, hi, out, ok)
 
 
+@parallel
+def group_texts(offsets, data, refs, bounds):
+    """The text of every group g: lines refs[bounds[g]:bounds[g+1]] (line x is
+    data[offsets[x]:offsets[x + 1]]) sorted by bytes, each followed by LF, all groups back
+    to back; returns (text, starts) with group g at text[starts[g]:starts[g + 1]]. For
+    texts hashed elsewhere (meanstest.service.journal); `refs` is left as it is."""
+    n = bounds.shape[0] - 1
+    size = np.zeros(n + 1, dtype=np.int64)
+    for g in prange(n):
+        s = 0
+        for k in range(bounds[g], bounds[g + 1]):
+            s += offsets[refs[k] + 1] - offsets[refs[k]] + 1
+        size[g + 1] = s
+    starts = np.cumsum(size)
+    text = np.empty(starts[n], dtype=np.uint8)
+    order = refs.copy()
+    for b in prange((n + BLOCK - 1) // BLOCK):
+        lo, hi = b * BLOCK, min(n, (b + 1) * BLOCK)
+        lines = 1
+        for g in range(lo, hi):
+            lines = max(lines, bounds[g + 1] - bounds[g])
+        spare = np.empty(lines, dtype=np.int64)
+        for g in range(lo, hi):
+            group_text(data, offsets, order, bounds[g], bounds[g + 1], spare, text[starts[g] :])
+    return text, starts
+
+
 # -- 3. hex ------------------------------------------------------------------------------
 
 

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 import strategies
 from hypothesis import given, settings
-from meanstest.kernels.canonical import group_text
+from meanstest.kernels.canonical import group_text, group_texts
 
 from meanstest import digest, schema, synth
 from meanstest.bundle import read_bundle, write_bundle
@@ -484,6 +484,25 @@ def test_a_groups_lines_are_sorted_by_bytes_and_each_ends_with_lf(groups):
         size = group_text(text, line_off, refs, start, start + len(g), spare, buf)
         assert buf[:size].tobytes() == b"".join(x + b"\n" for x in sorted(g))
         start += len(g)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.binary(max_size=12).filter(lambda b: b"\n" not in b), max_size=6)))
+def test_group_texts_sort_lines_by_bytes_and_end_each_with_lf(groups):
+    """kernels.canonical.group_texts, the same sort for texts hashed by the service's
+    journal."""
+    lines = [line for g in groups for line in g]
+    offsets = np.cumsum([0] + [len(x) for x in lines]).astype(np.int64)
+    data = np.frombuffer(b"".join(lines) or b"\0", dtype=np.uint8)
+    bounds = np.cumsum([0] + [len(g) for g in groups]).astype(np.int64)
+    refs = np.arange(len(lines), dtype=np.int64)[::-1].copy()  # refs in any order
+    before = refs.copy()
+    text, starts = group_texts(offsets, data, refs, bounds)
+    assert (refs == before).all()
+    for k, g in enumerate(groups):
+        mine = [lines[r] for r in refs[bounds[k] : bounds[k + 1]]]
+        want = b"".join(x + b"\n" for x in sorted(mine))
+        assert text[starts[k] : starts[k + 1]].tobytes() == want
 
 
 def test_sha256_backend_does_not_change_a_digest(district, monkeypatch):
