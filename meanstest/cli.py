@@ -48,6 +48,18 @@ def _parser() -> argparse.ArgumentParser:
         help="households per chunk (memory grows about 12 KB per household of a chunk)",
     )
     r.add_argument("--restart", action="store_true", help="discard an interrupted review")
+    r.add_argument(
+        "--memory-limit",
+        type=float,
+        metavar="GIB",
+        help="review in memory when the bundle fits this many GiB (default: half the "
+        "machine's memory, at most 8), else spool it to disk chunk by chunk",
+    )
+    r.add_argument(
+        "--spool",
+        action="store_true",
+        help="spool the bundle to disk and assess it chunk by chunk, resumable after a kill",
+    )
     r.add_argument("--report", action="store_true", help="also write report.html")
 
     rr = sub.add_parser("reproduce", help="recompute a review's results and report mismatches")
@@ -89,8 +101,14 @@ def _review(args) -> int:
     from meanstest.review import ReviewOptions, run_review
 
     started = time.perf_counter()
+    limit = None if args.memory_limit is None else int(args.memory_limit * (1 << 30))
     options = ReviewOptions(
-        chunk_size=args.chunk_size, engine=args.engine, quiet=args.quiet, restart=args.restart
+        chunk_size=args.chunk_size,
+        engine=args.engine,
+        quiet=args.quiet,
+        restart=args.restart,
+        memory_limit=limit,
+        spool=args.spool,
     )
     s = run_review(args.bundle, args.out, load_policies(args.policies), options)
     if not args.quiet:
