@@ -194,3 +194,19 @@ def test_plan_finds_every_duplicate_member_exactly(tmp_path):
     for chunk_size in (1, 50, 10_000):
         assert make_plan(file_columns(bundle_files(tmp_path)), chunk_size).duplicates == want
         assert make_plan(table_columns(tables), chunk_size).duplicates == want
+
+
+def test_first_run_says_the_kernels_are_compiling(bundle, tmp_path, monkeypatch, capsys):
+    """Issue 12 #8: a run that must compile the kernels says so instead of sitting at 0/s;
+    once they are compiled (numba's cache written) the notice is gone."""
+    import meanstest.review as review
+    from meanstest.progress import kernels_need_compiling
+
+    run_review(bundle, tmp_path / "a", default_library(), ReviewOptions(chunk_size=100))
+    assert "compiling kernels" not in capsys.readouterr().err
+    assert not kernels_need_compiling()
+    monkeypatch.setattr(review, "kernels_need_compiling", lambda: True)
+    run_review(bundle, tmp_path / "b", default_library(), ReviewOptions(chunk_size=100))
+    assert "compiling kernels, first run only" in capsys.readouterr().err
+    run_review(bundle, tmp_path / "c", default_library(), ReviewOptions(quiet=True))
+    assert capsys.readouterr().err == ""
