@@ -44,8 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--chunk-size",
         type=int,
-        default=200_000,
-        help="households per chunk (memory grows about 12 KB per household of a chunk)",
+        help="households per chunk (default: as many as the memory limit allows in memory, "
+        "200,000 when spooled; memory grows about 6 KB per household of a chunk)",
     )
     r.add_argument("--restart", action="store_true", help="discard an interrupted review")
     r.add_argument(

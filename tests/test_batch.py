@@ -10,7 +10,6 @@ import pytest
 from meanstest import synth
 from meanstest.batch import Tally, assess_batch, reason_rule
 from meanstest.policy import default_library
-from meanstest.review import ReviewOptions
 from meanstest.review import _chunks_in_memory as chunks_in_memory
 
 
@@ -45,7 +44,7 @@ def test_tally_survives_json(whole):
 
 @pytest.mark.parametrize("chunk_size", [1, 13, 100])
 def test_tallies_of_chunks_merge_to_the_tally_of_the_whole(tables, whole, chunk_size):
-    n_chunks, chunks, total = chunks_in_memory(tables, ReviewOptions(chunk_size=chunk_size))
+    n_chunks, chunks, total = chunks_in_memory(tables, chunk_size)
     assert n_chunks == -(-240 // chunk_size)
     for part, duplicates in chunks:
         total = total.merge(assess_batch(part, default_library(), duplicates=duplicates).tally)
@@ -53,7 +52,7 @@ def test_tallies_of_chunks_merge_to_the_tally_of_the_whole(tables, whole, chunk_
 
 
 def test_merge_is_order_free(tables):
-    _, chunks, _ = chunks_in_memory(tables, ReviewOptions(chunk_size=60))
+    _, chunks, _ = chunks_in_memory(tables, 60)
     tallies = [assess_batch(p, default_library(), duplicates=d).tally for p, d in chunks]
     forward, backward = Tally(), Tally()
     for t in tallies:

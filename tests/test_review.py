@@ -199,7 +199,7 @@ def test_plan_finds_every_duplicate_member_exactly(tmp_path):
 def test_first_run_says_the_kernels_are_compiling(bundle, tmp_path, monkeypatch, capsys):
     """Issue 12 #8: a run that must compile the kernels says so instead of sitting at 0/s;
     once they are compiled (numba's cache written) the notice is gone."""
-    import meanstest.review as review
+    from meanstest import review
     from meanstest.progress import kernels_need_compiling
 
     run_review(bundle, tmp_path / "a", default_library(), ReviewOptions(chunk_size=100))

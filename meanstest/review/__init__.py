@@ -4,12 +4,12 @@ A review takes one of two paths, chosen by the bundle's decoded size against the
 limit (`ReviewOptions.memory_limit`):
 
 - **in memory** (a district: 1M households decode to about 1.3 GB): the bundle is read
-  once; its households are assessed chunk by chunk (`chunk_size`; one chunk when it
-  holds them all), each chunk's rows selected in memory (a zero-copy slice when the
-  bundle is written household by household); members, findings and rejects are
+  once and assessed as one batch when memory allows, else chunk by chunk (`chunk_size`),
+  each chunk's rows selected in memory (a zero-copy slice when the bundle is written
+  household by household); members, findings and rejects are
   appended to the outputs as each chunk finishes, results once the §9 rank over the
   run is known. Nothing is spooled and every output is written once. A review killed
-  on this path leaves no output behind and is simply run again.
+  on this path keeps no state and is simply run again.
 - **spooled** (a province, or a machine short of memory): `plan` assigns every row
   a chunk, `spool` streams each table once into per-chunk bundles under OUT/.review/,
   and the chunks are assessed one at a time, each recorded in OUT/.review/state.json
@@ -81,10 +81,14 @@ __all__ = [
 ]
 
 GiB = 1 << 30
-# Peak memory of the in-memory path, measured (benches/ANALYSIS.md): about this many
-# times the bundle's decoded size, plus this many bytes per household of one chunk.
+SPOOL_CHUNK = 200_000  # households per chunk of a spooled review unless told otherwise
+# Peak memory of the in-memory path, measured (benches/ANALYSIS.md): a fixed base, about
+# this many times the bundle's decoded size (the tables, the results kept for the rank),
+# and this many bytes per household of the chunk being assessed.
+_PEAK_BASE = 512 << 20
 _PEAK_PER_DECODED_BYTE = 3
 _PEAK_PER_CHUNK_HOUSEHOLD = 6_000
+_MIN_CHUNK = 20_000  # below this a chunked in-memory review is slower than spooling
 
 
 def default_memory_limit() -> int:
@@ -98,7 +102,7 @@ def default_memory_limit() -> int:
 
 @dataclass
 class ReviewOptions:
-    chunk_size: int = 200_000
+    chunk_size: int | None = None  # households per chunk; None: as large as memory allows
     engine: str = "fast"
     quiet: bool = False
     restart: bool = False
@@ -120,11 +124,19 @@ def decoded_size(files: dict[str, Path]) -> int:
     return total
 
 
-def fits_in_memory(files: dict[str, Path], households: int, opts: ReviewOptions) -> bool:
+def in_memory_chunk(files: dict[str, Path], households: int, opts: ReviewOptions) -> int | None:
+    """The chunk size of an in-memory review of this bundle, None when it does not fit
+    the memory limit (then it is spooled). Without a chunk size, one chunk holds every
+    household if memory allows, else the largest chunk that fits."""
     limit = opts.memory_limit if opts.memory_limit is not None else default_memory_limit()
-    chunk = min(households, opts.chunk_size)
-    peak = _PEAK_PER_DECODED_BYTE * decoded_size(files) + _PEAK_PER_CHUNK_HOUSEHOLD * chunk
-    return peak <= limit
+    room = limit - _PEAK_BASE - _PEAK_PER_DECODED_BYTE * decoded_size(files)
+    fits = max(0, room) // _PEAK_PER_CHUNK_HOUSEHOLD
+    want = max(1, households) if opts.chunk_size is None else min(opts.chunk_size, households)
+    if want <= fits:
+        return max(1, want)
+    if opts.chunk_size is None and fits >= _MIN_CHUNK:
+        return int(fits)
+    return None
 
 
 def _households_in(files: dict[str, Path]) -> int:
@@ -142,7 +154,7 @@ def run_review(bundle, out, library, options: ReviewOptions | None = None) -> di
     """Review a bundle into `out`; resumes an interrupted (spooled) review of the same
     inputs. Returns the summary (also written to summary.json)."""
     opts = options or ReviewOptions()
-    if opts.chunk_size < 1:
+    if opts.chunk_size is not None and opts.chunk_size < 1:
         raise MeansTestError("chunk size must be at least 1 household")
     bundle, out = Path(bundle), Path(out)
     if not bundle.is_dir():
@@ -157,17 +169,19 @@ def run_review(bundle, out, library, options: ReviewOptions | None = None) -> di
     state_dir = out / STATE_DIR
     if opts.restart and state_dir.exists():
         discard(state_dir)
-    fp = fingerprint(files, library, opts.chunk_size, opts.engine)
+    spool_chunk = opts.chunk_size or SPOOL_CHUNK
+    fp = fingerprint(files, library, spool_chunk, opts.engine)
     state = _resumable_state(state_dir, fp)
     if opts.engine == "fast" and kernels_need_compiling():
         note("compiling kernels, first run only (about a minute)", quiet=opts.quiet)
-    if state is None and not opts.spool and fits_in_memory(files, _households_in(files), opts):
+    chunk = None
+    if state is None and not opts.spool:
+        chunk = in_memory_chunk(files, _households_in(files), opts)
+    if chunk is not None:
         if state_dir.exists():
             discard(state_dir)  # killed before its state was first written
-        summary = _review_in_memory(files, out, library, opts)
-    else:
-        summary = _review_spooled(files, out, library, opts, state, fp)
-    return summary
+        return _review_in_memory(files, out, library, opts, chunk)
+    return _review_spooled(files, out, library, opts, state, fp, spool_chunk)
 
 
 def _resumable_state(state_dir: Path, fp: dict) -> dict | None:
@@ -189,14 +203,14 @@ def _resumable_state(state_dir: Path, fp: dict) -> dict | None:
 
 
 def _chunks_in_memory(
-    tables: dict[str, pa.Table], opts: ReviewOptions
+    tables: dict[str, pa.Table], chunk_size: int
 ) -> tuple[int, Iterator[tuple[dict, dict | None]], Tally]:
     """(number of chunks, the chunks' tables and duplicates lists, the rows no chunk
     holds as a tally). One chunk holding every household is the bundle itself."""
     n = tables["households"].num_rows
-    if n <= opts.chunk_size:
+    if n <= chunk_size:
         return 1, iter([(tables, None)]), Tally()
-    plan: Plan = make_plan(table_columns(tables), opts.chunk_size)
+    plan: Plan = make_plan(table_columns(tables), chunk_size)
     rows: dict[str, list] = {}
     unmatched = 0
     for name in schema.TABLES:
@@ -217,7 +231,9 @@ def _chunks_in_memory(
     return plan.n_chunks, chunks(), outside
 
 
-def _review_in_memory(files: dict[str, Path], out: Path, library, opts: ReviewOptions) -> dict:
+def _review_in_memory(
+    files: dict[str, Path], out: Path, library, opts: ReviewOptions, chunk_size: int
+) -> dict:
     tables = {
         t: read_table(files[t], t) if t in files else schema.empty_table(t) for t in schema.TABLES
     }
@@ -225,7 +241,7 @@ def _review_in_memory(files: dict[str, Path], out: Path, library, opts: ReviewOp
     progress = Progress(n, quiet=opts.quiet)
     outputs = OutputFiles(out)
     try:
-        n_chunks, chunks, tally = _chunks_in_memory(tables, opts)
+        n_chunks, chunks, tally = _chunks_in_memory(tables, chunk_size)
         results, changes, done = [], [], 0
         for c, (part, duplicates) in enumerate(chunks):
             batch = assess_batch(part, library, opts.engine, duplicates=duplicates)
@@ -248,7 +264,7 @@ def _review_in_memory(files: dict[str, Path], out: Path, library, opts: ReviewOp
         outputs.abort()
         raise
     write_change_lists(out, changes)
-    summary = tally.summary(n_chunks, opts.chunk_size)
+    summary = tally.summary(n_chunks, chunk_size)
     write_summary(out, summary)
     return summary
 
@@ -260,7 +276,7 @@ _RANK_KEYS = ["household_id", "difficulty_index"]
 
 
 def _review_spooled(
-    files: dict[str, Path], out: Path, library, opts: ReviewOptions, state, fp
+    files: dict[str, Path], out: Path, library, opts: ReviewOptions, state, fp, chunk_size: int
 ) -> dict:
     state_dir = out / STATE_DIR
     state_path = state_dir / "state.json"
@@ -271,7 +287,7 @@ def _review_spooled(
         state = {"fingerprint": fp, "spooled": False, "chunks": {}}
         write_json_atomic(state_path, state)
 
-    plan = make_plan(file_columns(files), opts.chunk_size)
+    plan = make_plan(file_columns(files), chunk_size)
     spool_dir, parts_dir = state_dir / "spool", state_dir / "parts"
     progress = Progress(plan.n_households, quiet=opts.quiet)
     if not state["spooled"]:
@@ -302,7 +318,7 @@ def _review_spooled(
         tally = tally.merge(Tally.from_json(json.dumps(state["chunks"][key])))
     part_dirs = [parts_dir / f"{c:06d}" for c in range(plan.n_chunks)]
     _finish_spooled(part_dirs, out)
-    summary = tally.summary(plan.n_chunks, opts.chunk_size)
+    summary = tally.summary(plan.n_chunks, chunk_size)
     write_summary(out, summary)
     discard(state_dir)
     return summary
