@@ -141,7 +141,9 @@ class _Issues:
 
 
 def _take(table: pa.Table, column: str, rows: np.ndarray) -> list:
-    return table.column(column).take(pa.array(rows, type=pa.int64())).to_pylist()
+    if not len(rows):  # the usual case: no bad row, no Arrow call
+        return []
+    return ids.take(table.column(column), rows).to_pylist()
 
 
 def _flat(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -174,37 +176,46 @@ def _check_columns(issues: _Issues, enums: dict, keep: np.ndarray | None = None)
     where `keep` (all when None). Enumeration codes go to enums[(table, column)]."""
     name, table = issues.name, issues.table
 
-    def where(mask: np.ndarray) -> np.ndarray:
-        return np.flatnonzero(mask if keep is None else mask & keep)
+    def where(bad: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(bad if keep is None else bad & keep)
 
     for col in schema.TABLES[name]:
         arr = _flat(table.column(col.name))
-        valid = _valid(arr)
-        if not col.nullable and arr.null_count:
-            issues.add(col.name, where(~valid), NULL)
+        nulls = arr.null_count
+        if not col.nullable and nulls:
+            issues.add(col.name, where(~_valid(arr)), NULL)
         if col.enum:
             codes = enums[name, col.name] = enum_codes(arr, col.enum)
-            rows = where(codes == UNKNOWN_CODE)
-            allowed = "|".join(col.enum)
-            values = _take(table, col.name, rows)
-            issues.add(
-                col.name,
-                rows,
-                "unknown enum value",
-                [f"{v!r}; allowed {allowed}" for v in values],
-                k=1,
-            )
-        rule = None
-        if col.name in MONEY.get(name, ()):
-            rule, low, high = "negative money", 0, None
-        elif col.name in COUNTS.get(name, ()):
-            rule, low, high = "negative count", 0, None
-        elif (name, col.name) in RANGES:
-            rule, low, high = RANGES[name, col.name]
+            unknown = codes == UNKNOWN_CODE
+            if unknown.any():
+                rows = where(unknown)
+                allowed = "|".join(col.enum)
+                values = _take(table, col.name, rows)
+                issues.add(
+                    col.name,
+                    rows,
+                    "unknown enum value",
+                    [f"{v!r}; allowed {allowed}" for v in values],
+                    k=1,
+                )
+        rule = _RULES.get((name, col.name))
         if rule is not None:
+            rule, low, high = rule
             v = numbers(arr)
-            rows = where(valid & (v < low if high is None else (v < low) | (v > high)))
-            issues.add(col.name, rows, rule, [str(x) for x in v[rows].tolist()], k=2)
+            bad = v < low if high is None else (v < low) | (v > high)
+            if nulls:
+                bad &= _valid(arr)
+            if bad.any():
+                rows = where(bad)
+                issues.add(col.name, rows, rule, [str(x) for x in v[rows].tolist()], k=2)
+
+
+# (table, column) -> (rule, lowest, highest) of every signed or bounded column
+_RULES = {
+    **{(t, c): ("negative money", 0, None) for t, cols in MONEY.items() for c in cols},
+    **{(t, c): ("negative count", 0, None) for t, cols in COUNTS.items() for c in cols},
+    **RANGES,
+}
 
 
 def validate(tables: dict[str, pa.Table], library) -> Validation:
@@ -521,6 +532,8 @@ def _duplicates(households, ip: ids.IdPass, p) -> dict[str, list[str]]:
 
 
 def _rejects(households, codes, rows, row_reasons, found) -> pa.Table:
+    if not len(rows):
+        return schema.OUTPUTS["rejects"].empty_table()
     reasons = []
     for r in rows.tolist():
         texts = [text for _, _, text in sorted(row_reasons.get(r, ()))]
