@@ -13,10 +13,29 @@ UNKNOWN_CODE = -1  # enum code of a value outside the enumeration
 BLOCK = 1 << 16
 
 
+AMBIGUOUS = -3  # in an enum's dispatch table: several values share (length, first byte)
+
+
+def enum_dispatch(e_offsets: np.ndarray, e_data: np.ndarray) -> np.ndarray:
+    """int8 [64, 256]: the one enum value with that (byte length, first byte), -1 none,
+    AMBIGUOUS when several (then every value is compared)."""
+    table = np.full((64, 256), UNKNOWN_CODE, dtype=np.int8)
+    for e in range(len(e_offsets) - 1):
+        s, n = e_offsets[e], e_offsets[e + 1] - e_offsets[e]
+        if n == 0 or n >= 64:
+            table[:, :] = AMBIGUOUS  # not worth a special case: compare everything
+            return table
+        first = e_data[s]
+        table[n, first] = e if table[n, first] == UNKNOWN_CODE else AMBIGUOUS
+    return table
+
+
 @numba.njit(cache=True, nogil=True)
-def enum_rows(offsets, data, valid, e_offsets, e_data, start, stop, out):
+def enum_rows(offsets, data, valid, e_offsets, e_data, dispatch, start, stop, out):
     """out[i] = index of row i's string among the enumeration's strings (e_offsets /
-    e_data), UNKNOWN_CODE if none, NULL_CODE if null; rows start..stop-1."""
+    e_data), UNKNOWN_CODE if none, NULL_CODE if null; rows start..stop-1. `dispatch`
+    (enum_dispatch) names the one candidate by (length, first byte), so a row is
+    compared with one value only."""
     n_e = e_offsets.shape[0] - 1
     for i in range(start, stop):
         if not valid[i]:
@@ -25,7 +44,19 @@ def enum_rows(offsets, data, valid, e_offsets, e_data, start, stop, out):
         s = offsets[i]
         length = offsets[i + 1] - s
         code = UNKNOWN_CODE
-        for e in range(n_e):
+        if length == 0 or length >= 64:
+            first, last = 0, n_e  # compare with every value
+            if dispatch[0, 0] != AMBIGUOUS:
+                first, last = 0, 0
+        else:
+            d = dispatch[length, data[s]]
+            if d == AMBIGUOUS:
+                first, last = 0, n_e
+            elif d >= 0:
+                first, last = d, d + 1
+            else:
+                first, last = 0, 0
+        for e in range(first, last):
             es = e_offsets[e]
             if e_offsets[e + 1] - es != length:
                 continue
@@ -41,12 +72,11 @@ def enum_rows(offsets, data, valid, e_offsets, e_data, start, stop, out):
 
 
 @numba.njit(cache=True, nogil=True, parallel=True)
-def enum_parallel(offsets, data, valid, e_offsets, e_data, out):
+def enum_parallel(offsets, data, valid, e_offsets, e_data, dispatch, out):
     n = offsets.shape[0] - 1
     for block in numba.prange((n + BLOCK - 1) // BLOCK):
-        enum_rows(
-            offsets, data, valid, e_offsets, e_data, block * BLOCK, min(n, (block + 1) * BLOCK), out
-        )
+        start, stop = block * BLOCK, min(n, (block + 1) * BLOCK)
+        enum_rows(offsets, data, valid, e_offsets, e_data, dispatch, start, stop, out)
 
 
 @numba.njit(cache=True, nogil=True)

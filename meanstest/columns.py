@@ -52,8 +52,8 @@ def enum_codes(column: pa.ChunkedArray | pa.Array, enum: tuple[str, ...]) -> np.
     arr = ids.string_array(column)
     n = len(arr)
     out = np.empty(n, dtype=np.int8)
-    e_off, e_data = _enum_buffers(enum)
-    buffers = ids._offsets(arr), ids._data(arr), ids.valid_mask(arr), e_off, e_data
+    e_off, e_data, dispatch = _enum_buffers(enum)
+    buffers = ids._offsets(arr), ids._data(arr), ids.valid_mask(arr), e_off, e_data, dispatch
     if n < ids.K.SERIAL_BELOW:
         C.enum_rows(*buffers, 0, n, out)
     else:
@@ -61,14 +61,14 @@ def enum_codes(column: pa.ChunkedArray | pa.Array, enum: tuple[str, ...]) -> np.
     return out
 
 
-_ENUM_BUFFERS: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
+_ENUM_BUFFERS: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
-def _enum_buffers(enum: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+def _enum_buffers(enum: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if enum not in _ENUM_BUFFERS:
         encoded = [v.encode() for v in enum]
         off = np.zeros(len(enum) + 1, dtype=np.int64)
         np.cumsum([len(b) for b in encoded], out=off[1:])
         data = np.frombuffer(b"".join(encoded) or b"\0", dtype=np.uint8).copy()
-        _ENUM_BUFFERS[enum] = off, data
+        _ENUM_BUFFERS[enum] = off, data, C.enum_dispatch(off, data)
     return _ENUM_BUFFERS[enum]

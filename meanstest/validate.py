@@ -238,7 +238,9 @@ def validate(tables: dict[str, pa.Table], library) -> Validation:
     p_code, s_code = ip.person_code, ip.supporter_code
     p_in = (p_home >= 0) & (p_code >= 0)
     s_in = (s_home >= 0) & (s_code >= 0)
-    in_household = ip.in_household()
+    in_household = np.zeros(len(people), dtype=bool)
+    in_household[p_code[p_in]] = True
+    in_household[s_code[s_in]] = True
     enums = ip.enums
 
     packs, policy_of, house = _households_issues(households, codes, rows_of, library, enums)
@@ -284,9 +286,9 @@ def validate(tables: dict[str, pa.Table], library) -> Validation:
             for order, sub, text in reasons:
                 source_reasons.append((int(code[row]), (group, row, order, sub), text))
     if source_reasons:
-        off, homes_of = ip.households_of_people()
+        homes_of = _homes_of({c for c, _, _ in source_reasons}, p, s, len(people))
         for c, order, text in source_reasons:
-            for h in homes_of[off[c] : off[c + 1]].tolist():
+            for h in homes_of[c]:
                 found.add(h, order, text)
 
     row_reasons = house.reasons()
@@ -504,6 +506,19 @@ def _same_person_twice(found, persons, supporters, p, s, n_people) -> None:
         pid = (persons if group == 0 else supporters)[column][first].as_py()
         text = f"{table}.{column} record={pid}: same person twice in one household ({counts})"
         found.add(home[at], (group, first, _LAST, 0), text)
+
+
+def _homes_of(codes: set[int], p, s, n_people) -> dict[int, list[int]]:
+    """people code -> household codes where that person is a member or supporter (only
+    the few people with an invalid source row: no pass over everybody's households)."""
+    wanted = np.zeros(n_people, dtype=bool)
+    wanted[list(codes)] = True
+    out: dict[int, set[int]] = {c: set() for c in codes}
+    for home, code, inside in (p, s):
+        rows = np.flatnonzero(inside & _at(wanted, code))
+        for c, h in zip(code[rows].tolist(), home[rows].tolist(), strict=True):
+            out[c].add(h)
+    return {c: sorted(hs) for c, hs in out.items()}
 
 
 def _duplicates(households, ip: ids.IdPass, p) -> dict[str, list[str]]:

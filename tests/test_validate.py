@@ -988,3 +988,25 @@ def test_the_id_pass_travels_with_the_engine_input(seed):
     # a replaced table makes the carried pass ignored, never misused
     other = dataclasses.replace(inp, persons=inp.persons.slice(0, 0))
     assert other.id_pass() is not carried
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "ab", "b", "", "abc", "é", "x" * 70]), min_size=1, max_size=5),
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.sampled_from(["a", "ab", "b", "", "abc", "é", "ba", "x" * 70]),
+            st.text(max_size=4),
+        ),
+        max_size=40,
+    ),
+)
+def test_enum_codes_equal_python_index(enum, values):
+    """The enumeration kernel (dispatch on length and first byte, then one compare)
+    against list.index, with shared first bytes, prefixes, empty and long values."""
+    from meanstest.columns import enum_codes
+
+    enum = tuple(dict.fromkeys(enum))
+    got = enum_codes(pa.array(values, pa.string()), enum).tolist()
+    assert got == [-2 if v is None else (enum.index(v) if v in enum else -1) for v in values]
