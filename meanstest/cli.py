@@ -124,7 +124,7 @@ def _review(args) -> int:
 
 def _explain(args) -> int:
     from meanstest.bundle import read_bundle
-    from meanstest.explain import render, trace_household
+    from meanstest.explain import explain_household, render
     from meanstest.pipeline import load_policies
     from meanstest.validate import validate
 
@@ -139,7 +139,7 @@ def _explain(args) -> int:
         raise MeansTestError(
             f"household {args.household_id} is rejected: " + "; ".join(rejected[args.household_id])
         )
-    explanation = trace_household(validation.engine_input, args.household_id)
+    explanation = explain_household(validation.engine_input, args.household_id)
     sys.stdout.write(render(explanation, args.lang, args.format))
     return 0
 
