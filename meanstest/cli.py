@@ -150,12 +150,22 @@ def _reproduce(args) -> int:
 
     if (args.out_dir is None) == (args.journal is None):
         raise MeansTestError("reproduce: give a review folder or --journal FILE (one of them)")
+    moved = []
     if args.journal:
         ok, problems = reproduce_journal(args.journal, args.bundle, load_policies(args.policies))
     else:
-        ok, problems = reproduce_review(args.out_dir, args.bundle, load_policies(args.policies))
+        ok, problems, moved = reproduce_review(
+            args.out_dir, args.bundle, load_policies(args.policies)
+        )
     for p in problems:
         print(p)
+    if moved:
+        print(
+            f"rank only: {len(moved)} household(s) reproduced but moved in the ranking because "
+            "other households changed (not discrepancies): "
+            + ", ".join(map(str, moved[:20]))
+            + (f", … and {len(moved) - 20} more" if len(moved) > 20 else "")
+        )
     print(f"reproduced {ok} household(s); {len(problems)} discrepancy(ies)")
     return EXIT_ERROR if problems else 0
 
