@@ -7,6 +7,8 @@ import importlib
 import sys
 import time
 
+from meanstest import labels
+from meanstest.amounts import money
 from meanstest.errors import MeansTestError
 
 EXIT_USAGE = 2
@@ -31,7 +33,10 @@ FEATURES: dict[str, str] = {
 
 
 def _parser() -> argparse.ArgumentParser:
+    from meanstest.pipeline import ENGINE_VERSION
+
     p = _Parser(prog="meanstest", description="Means-test verification and assessment.")
+    p.add_argument("--version", action="version", version=ENGINE_VERSION)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     r = sub.add_parser("review", help="assess every household of a bundle")
@@ -100,11 +105,10 @@ def _review(args) -> int:
             f"rejected {s['rejected']} ({elapsed:.2f} s, {s['chunks']} chunk(s))"
         )
         for status, count in s["by_status"].items():
-            print(f"  {status:<13} {count}")
-        yuan = s["total_monthly_benefit"] // 100
+            print(f"  {status:<13} {count:>9,}  {labels.of(labels.STATUS, status, 'zh')}")
         print(
-            f"total monthly benefit {yuan} yuan; provisional {s['provisional']}; "
-            f"unmatched source rows {s['unmatched_source_rows']}"
+            f"total monthly benefit {money(s['total_monthly_benefit'], 'zh', 'month')}; "
+            f"provisional {s['provisional']}; unmatched source rows {s['unmatched_source_rows']}"
         )
         print(f"outputs and summary.json in {args.out}")
     if args.report:
