@@ -13,6 +13,7 @@ import re
 import pyarrow.parquet as pq
 import pytest
 from builders import engine_input, household, person, record
+from chromium import dom, needs_chromium, screenshot
 
 from meanstest import cli, labels, schema, synth
 from meanstest.amounts import money
@@ -221,3 +222,26 @@ def test_unknown_household_is_one_clear_error(district, capsys):
     assert err.strip() == (
         "meanstest: error: household NO-SUCH-HOUSEHOLD is not among the assessed households"
     )
+
+
+# Rendered by Chromium: what an official sees and prints ---------------------------------
+
+
+@needs_chromium
+def test_explain_documents_render_in_chromium(district, capsys, tmp_path):
+    """A vetoed and an enrolled household's documents, in Chinese, as Chromium renders
+    them (screenshots printed for a person to look at)."""
+    path, results = district
+    vetoed = next(r for r in results if r["vetoes"])
+    enrolled = next(r for r in results if r["status"] in ("DIBAO", "TEKUN"))
+    for row in (vetoed, enrolled):
+        _, out, _ = _explain(capsys, path, row["household_id"], "--format", "html")
+        page = tmp_path / f"explain-{row['household_id']}.html"
+        page.write_text(out, encoding="utf-8")
+        text = visible_text(dom(page, tmp_path))
+        assert "家庭经济状况核算核对表" in text and "一、认定结论" in text
+        assert labels.STATUS[row["status"]][0] in text
+        assert money(row["benefit"], "zh", "month") in text
+        assert not STATUS_CODES.search(human_part(text))
+        shot = screenshot(page, tmp_path, f"explain-{row['household_id']}", "900,3000")
+        assert shot.stat().st_size > 10_000

@@ -163,7 +163,7 @@ def checks(s: dict, ctx: Ctx) -> Step:
             f"previous status {prev}, benefit {ctx.m(i['prev_benefit'], 'month')}",
         ),
     ]
-    title = ctx.t(f"{ctx.sec('§7')}:依次判断", f"{ctx.sec('§7')}: checks in order")
+    title = ctx.t("依次判断", "Checks in order")
     return Step("§7", title, lines)
 
 
@@ -255,7 +255,7 @@ def decision(s: dict, ctx: Ctx) -> Step:
                 f"pci {ctx.m(i['pci'])} above the low-income standard {ctx.m(i['low_income'])}",
             )
         ]
-    title = ctx.t(f"{ctx.sec('§7')}:认定结果与救助金", f"{ctx.sec('§7')}: status and benefit")
+    title = ctx.t("认定结果与救助金", "Status and benefit")
     return Step("§7", title, lines, outcome)
 
 
@@ -278,7 +278,7 @@ def circle(s: dict, ctx: Ctx) -> Step:
             "outside",
         ),
     ]
-    title = ctx.t(f"{ctx.sec('§7')}:四级信息圈", f"{ctx.sec('§7')}: information circle")
+    title = ctx.t("四级信息圈", "Information circle")
     return Step("§7", title, lines, labels.of(labels.CIRCLE, s["value"], ctx.lang))
 
 
@@ -294,7 +294,7 @@ def transition(s: dict, ctx: Ctx) -> Step:
             f"{ctx.m(i['benefit'], 'month')}",
         )
     ]
-    title = ctx.t(f"{ctx.sec('§7')}:动态管理", f"{ctx.sec('§7')}: transition")
+    title = ctx.t("动态管理", "Transition")
     return Step("§7", title, lines, labels.of(labels.TRANSITION, s["value"], ctx.lang))
 
 
@@ -345,7 +345,7 @@ def undeclared(s: dict, ctx: Ctx) -> Step:
             )
         ]
     outcome = ctx.t("发现疑点", "finding") if hit else ctx.t("未发现疑点", "no finding")
-    title = f"{ctx.sec('§8')}: {labels.finding(code, ctx.lang)}"
+    title = ctx.t("核对疑点:", "Finding: ") + labels.finding(code, ctx.lang)
     return Step("§8", title, lines, outcome, "hit" if hit else "")
 
 

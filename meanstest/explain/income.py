@@ -181,7 +181,7 @@ def deductions(s: dict, ctx: Ctx) -> Step:
         )
     if not paid_any:
         lines.append(ctx.t("养老保险缴费:无 → 0.00 元", "Pension contributions: none → 0.00 yuan"))
-    title = ctx.t(f"{ctx.sec('§5')}:刚性支出", f"{ctx.sec('§5')}: rigid expenses")
+    title = ctx.t("刚性支出", "Rigid expenses")
     return Step("§5", title, lines, ctx.t("刚性支出合计 ", "total ") + ctx.m(s["value"], "year"))
 
 
@@ -218,5 +218,5 @@ def pci(s: dict, ctx: Ctx) -> Step:
             f"Financial assets FA (members' balances) = {ctx.m(i['financial_assets'])}",
         ),
     ]
-    title = ctx.t(f"{ctx.sec('§5')}:月人均收入", f"{ctx.sec('§5')}: per-capita income")
+    title = ctx.t("月人均收入", "Per-capita income")
     return Step("§5", title, lines, ctx.t("月人均收入 ", "pci ") + ctx.m(s["value"], "month"))
