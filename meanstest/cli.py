@@ -85,6 +85,20 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def summary_lines(s: dict) -> list[str]:
+    """A review summary's statuses (code and name) and total benefit in yuan, for the
+    console of every engine."""
+    lines = [
+        f"  {status:<13} {count:>9,}  {labels.of(labels.STATUS, status, 'zh')}"
+        for status, count in s["by_status"].items()
+    ]
+    lines.append(
+        f"total monthly benefit {money(s['total_monthly_benefit'], 'zh', 'month')}; "
+        f"provisional {s['provisional']}; unmatched source rows {s['unmatched_source_rows']}"
+    )
+    return lines
+
+
 def _review(args) -> int:
     if args.engine == "spark":
         from meanstest.spark import review_cli
@@ -104,12 +118,7 @@ def _review(args) -> int:
             f"households read {s['households_read']}: assessed {s['assessed']}, "
             f"rejected {s['rejected']} ({elapsed:.2f} s, {s['chunks']} chunk(s))"
         )
-        for status, count in s["by_status"].items():
-            print(f"  {status:<13} {count:>9,}  {labels.of(labels.STATUS, status, 'zh')}")
-        print(
-            f"total monthly benefit {money(s['total_monthly_benefit'], 'zh', 'month')}; "
-            f"provisional {s['provisional']}; unmatched source rows {s['unmatched_source_rows']}"
-        )
+        print("\n".join(summary_lines(s)))
         print(f"outputs and summary.json in {args.out}")
     if args.report:
         from meanstest.report import write_report

@@ -94,11 +94,11 @@ def _text_table(t: Table) -> list[str]:
     for n, r in enumerate(t.rows):
         if n:
             out.append("")
-        mark = ["◆"] if n in t.marks else []
         for h, v in zip(t.header, r):
             first, *more = v.split("\n")
             out += [f"{_pad(h, label)}  {first}"] + [" " * (label + 2) + x for x in more]
-        out += mark
+        if n in t.marks:
+            out[-1] += " ◆"
     return out
 
 

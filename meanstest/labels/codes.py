@@ -120,7 +120,7 @@ VETO_RULE: dict[str, Name] = {  # {name}: the pack's parameter, in its unit
         "a {vehicle_types} worth more than {vehicle_value_limit}, or more than {max_vehicles}",
     ),
     "V02": (
-        "住宅超过 {max_residential_properties} 套,或住宅面积超过 人均 "
+        "住宅超过 {max_residential_properties} 套,或住宅面积超过人均 "
         + "{residential_area_per_capita_limit} × 家庭人数",
         "more than {max_residential_properties} residential properties, or more area than "
         + "{residential_area_per_capita_limit} × members",
