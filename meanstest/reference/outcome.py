@@ -85,7 +85,9 @@ def status(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> tuple[str, int, 
             gap=gap,
             addons=extra,
             addon_per_member=addons,
-            addon_ratio_per_member=[addon(m, a, pack["addons"]) for m, a in zip(hh.members, ages)],
+            addon_ratio_per_member=[addon(m, a, pack["addons"]) for m, a in zip(hh.members, ages)]
+            if tr.enabled
+            else [],
             addon_ratios=dict(pack["addons"]),
             formula=f"yuan((S {s} − pci {pci}) × n {n} + add-ons {extra}) = {benefit}",
         )
@@ -301,7 +303,7 @@ def programs(
         and requirement_holds(p["requires"], hh, facts)
     )
     current = set(hh.row.get("current_programs") or [])
-    for name in sorted(defined):
+    for name in sorted(defined) if tr.enabled else ():
         p = defined[name]
         tr.note(
             "§11",

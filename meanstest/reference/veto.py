@@ -152,7 +152,8 @@ def vetoes(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> list[Finding]:
         if r["acquisition"] == "purchase"
         and within_months(r["acquired_on"], d, veto["recent_purchase_months"])
     ]
-    measured["V09"] = {"after": add_months(d, -veto["recent_purchase_months"]), "until": d}
+    if tr.enabled:
+        measured["V09"] = {"after": add_months(d, -veto["recent_purchase_months"]), "until": d}
     if purchases:
         found["V09"] = _records_finding("V09", "property", purchases)
 
@@ -161,7 +162,8 @@ def vetoes(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> list[Finding]:
         for m, r in hh.member_rows("property")
         if within_months(r["disposed_on"], d, veto["recent_transfer_months"])
     ]
-    measured["V10"] = {"after": add_months(d, -veto["recent_transfer_months"]), "until": d}
+    if tr.enabled:
+        measured["V10"] = {"after": add_months(d, -veto["recent_transfer_months"]), "until": d}
     if transfers:
         found["V10"] = _records_finding("V10", "property", transfers)
 
@@ -171,12 +173,16 @@ def vetoes(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> list[Finding]:
         if c >= veto["refused_work_min_coefficient"]
         and m["refused_job_offers"] >= veto["refused_work_min_count"]
     ]
-    measured["V11"] = {
-        "members": [
-            (m["person_id"], c, m["refused_job_offers"])
-            for m, c in zip(hh.members, facts["coefficients"])
-        ]
-    }
+    measured["V11"] = (
+        {}
+        if not tr.enabled
+        else {
+            "members": [
+                (m["person_id"], c, m["refused_job_offers"])
+                for m, c in zip(hh.members, facts["coefficients"])
+            ]
+        }
+    )
     if refusing:
         found["V11"] = Finding(
             "V11",
@@ -204,12 +210,13 @@ def vetoes(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> list[Finding]:
         if r["vehicle_type"] in veto["vehicle_types"]
         and within_months(r["registered_on"], d, veto["recent_vehicle_months"])
     ]
-    measured["V14"] = {"after": add_months(d, -veto["recent_vehicle_months"]), "until": d}
+    if tr.enabled:
+        measured["V14"] = {"after": add_months(d, -veto["recent_vehicle_months"]), "until": d}
     if recent_cars:
         found["V14"] = _records_finding("V14", "vehicle", recent_cars)
 
     enabled = [code for code in schema.VETO_CODES if code in found and code in veto["enabled"]]
-    for code in veto["enabled"]:
+    for code in veto["enabled"] if tr.enabled else ():
         f = found.get(code)
         tr.note(
             "§6",
