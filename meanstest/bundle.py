@@ -224,7 +224,8 @@ class _Plan:
             got = found.field(index).type
             if not _compatible(col.type, got):
                 raise BundleError(
-                    f"{file}: column {col.name}: expected {col.type}, found {got}",
+                    f"{file}: {_hint(col.name, col.type, got)}"
+                    f"column {col.name}: expected {col.type}, found {got}",
                     file=file,
                     column=col.name,
                     expected=str(col.type),
@@ -409,6 +410,18 @@ def _compatible(expected: pa.DataType, got: pa.DataType) -> bool:
             _is_string(got.value_type) or pa.types.is_null(got.value_type)
         )
     return False
+
+
+def _hint(name: str, expected: pa.DataType, got: pa.DataType) -> str:
+    """How to fix a common mismatch, said before it: timestamps (what pandas writes for
+    datetime64) where dates belong."""
+    if pa.types.is_date32(expected) and pa.types.is_timestamp(got):
+        return (
+            f"column {name} holds timestamps, not dates: write it as date32 (pandas "
+            f"df[{name!r}] = df[{name!r}].dt.date; pyarrow pc.cast(table[{name!r}], "
+            "pa.date32()), after checking the times are midnight in the intended time zone); "
+        )
+    return ""
 
 
 def conform(name: str, table: pa.Table, file: str | None = None) -> pa.Table:
