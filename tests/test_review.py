@@ -65,7 +65,7 @@ def test_accounting_closes(reference_run):
 
 
 @pytest.mark.parametrize("spooled", [False, True], ids=["in-memory", "spooled"])
-@pytest.mark.parametrize("chunk_size", [1, 7, 10_000])
+@pytest.mark.parametrize("chunk_size", [pytest.param(1, marks=pytest.mark.slow), 7, 10_000])
 def test_results_identical_whatever_the_chunk_size_and_path(
     bundle, reference_run, tmp_path, chunk_size, spooled
 ):
