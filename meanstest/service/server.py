@@ -1,8 +1,15 @@
 """The MeansTest servicer and server: the same pipeline as `meanstest review`, over gRPC.
 
 Every call: authenticate (bearer token) → check the caller's jurisdictions → convert →
-`meanstest.pipeline.assess` → journal entry, fsync'd → response. Errors go through
+assess → journal entry, fdatasync'd (group commit) → response. Errors go through
 `errors.STATUS_TABLE`; nothing about a household (IDs, amounts) reaches the log.
+
+Two ways through for protobuf calls, with the same answers: a call of a few households
+takes the small-call path (`small`: scalar, serial kernel, no lock, no parallel region);
+a larger one (or one the small path declines) is converted column by column and runs
+`meanstest.pipeline.assess` under the engine lock, the only place parallel regions run.
+`Assess` and `AssessStream` take and return raw bytes (generic handlers), so a response
+is serialised once and its journal digest is of the very bytes sent.
 """
 
 from __future__ import annotations
@@ -19,13 +26,14 @@ from dataclasses import dataclass, field
 
 import grpc
 import pyarrow as pa
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from meanstest import schema
 from meanstest.errors import MeansTestError, PolicyError
 from meanstest.pipeline import ENGINE_VERSION, assess
-from meanstest.service import convert
+from meanstest.service import convert, small, threads
 from meanstest.service.auth import ANONYMOUS, Caller, Tokens
 from meanstest.service.errors import (
     DeadlineExpired,
@@ -35,8 +43,8 @@ from meanstest.service.errors import (
     status_of,
 )
 from meanstest.service.journal import Journal, households_section
+from meanstest.service.small_engine import PackCache
 from meanstest.v1 import meanstest_pb2 as pb
-from meanstest.v1 import meanstest_pb2_grpc as pb_grpc
 
 log = logging.getLogger("meanstest.service")
 SERVICE = pb.DESCRIPTOR.services_by_name["MeansTest"].full_name
@@ -101,12 +109,14 @@ class _Call:
         )
 
 
-class MeansTestService(pb_grpc.MeansTestServicer):
+class MeansTestService:
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
-        # numba's parallel kernels are not re-entrant across threads: one engine run at a
-        # time (it uses every core), while conversion and I/O of other calls overlap.
+        # Every parallel region (validation's ID check, the kernels, the digests) runs
+        # under this lock: one bulk engine run at a time (it uses every core), so parallel
+        # regions never collide; conversion, small calls and I/O of other calls overlap.
         self._engine = threading.Lock()
+        self.packs = PackCache()  # kernel arrays of the packs, for small calls
 
     # --- the frame of every call -------------------------------------------------------
 
@@ -145,35 +155,46 @@ class MeansTestService(pb_grpc.MeansTestServicer):
         for h in households:
             call.caller.check(h.jurisdiction if h.HasField("jurisdiction") else None, "Assess")
 
-    def _assess_message(self, call: _Call, request: pb.AssessRequest) -> pb.AssessResponse:
+    def _assess_bytes(self, call: _Call, data: bytes) -> bytes:
+        """One AssessRequest (serialised) → its AssessResponse (serialised), journaled."""
+        try:
+            request = pb.AssessRequest.FromString(data)
+        except DecodeError as e:
+            raise InvalidArgument(f"not an AssessRequest ({e})", field="households") from None
         self._check_households(call, request.households)
         call.stage("convert")
-        conv = convert.households_to_tables(request.households)
-        extra = None
-        if conv.rejects:
-            rows = [
-                (h.household_id, conv.rejects[h.household_id])
-                for h in request.households
-                if h.HasField("household_id") and h.household_id in conv.rejects
-            ]
-            extra = pa.table(
-                {"household_id": [r[0] for r in rows], "reasons": [r[1] for r in rows]},
-                schema=schema.OUTPUTS["rejects"],
-            )
-        outputs = self._assess_tables(call, conv.tables, extra)
-        response = convert.outputs_to_response(outputs)
-        digest = hashlib.sha256(response.SerializeToString(deterministic=True)).hexdigest()
-        call.journal(
-            "OK",
-            output_digest=digest,
-            **households_section(outputs["results"], outputs["members"], outputs["rejects"]),
-        )
-        return response
+        answer = None
+        if self.config.engine == "fast":
+            answer = small.assess(request.households, self.config.library, self.packs)
+        if answer is not None:
+            call.households = len(answer.results) + len(answer.rejects)
+            call.stage("engine")
+            body = small.response(answer).SerializeToString(deterministic=True)
+            call.stage("journal")
+            section = small.journal_section(answer)
+        else:
+            conv = convert.households_to_tables(request.households)
+            extra = None
+            if conv.rejects:
+                rows = [
+                    (h.household_id, conv.rejects[h.household_id])
+                    for h in request.households
+                    if h.HasField("household_id") and h.household_id in conv.rejects
+                ]
+                extra = pa.table(
+                    {"household_id": [r[0] for r in rows], "reasons": [r[1] for r in rows]},
+                    schema=schema.OUTPUTS["rejects"],
+                )
+            outputs = self._assess_tables(call, conv.tables, extra)
+            body = convert.outputs_to_response(outputs).SerializeToString(deterministic=True)
+            section = households_section(outputs["results"], outputs["members"], outputs["rejects"])
+        call.journal("OK", output_digest=hashlib.sha256(body).hexdigest(), **section)
+        return body
 
     # --- RPCs ------------------------------------------------------------------------------
 
     def Assess(self, request, context):
-        return self._run("Assess", context, lambda call: self._assess_message(call, request))
+        return self._run("Assess", context, lambda call: self._assess_bytes(call, request))
 
     def AssessStream(self, request_iterator, context):
         call = _Call(self, "AssessStream", context)
@@ -183,7 +204,7 @@ class MeansTestService(pb_grpc.MeansTestServicer):
                 tokens.authenticate(context.invocation_metadata()) if tokens else ANONYMOUS
             )
             for request in request_iterator:
-                yield self._assess_message(call, request)
+                yield self._assess_bytes(call, request)
             call.done("OK")
         except Exception as e:  # noqa: BLE001 - STATUS_TABLE maps every exception
             code, _ = status_of(e)
@@ -232,7 +253,8 @@ class MeansTestService(pb_grpc.MeansTestServicer):
             conv = convert.households_to_tables([h])
             if conv.rejects:
                 raise InvalidArgument("; ".join(*conv.rejects.values()), field="household")
-            validation = validate(conv.tables, self.config.library)
+            with self._engine:  # validation runs parallel regions too
+                validation = validate(conv.tables, self.config.library)
             if validation.rejects.num_rows:
                 reasons = validation.rejects["reasons"][0].as_py()
                 raise InvalidArgument(
@@ -324,6 +346,35 @@ def _summary(p) -> pb.PolicySummary:
     )
 
 
+def _handlers(service: MeansTestService) -> grpc.GenericRpcHandler:
+    """The MeansTest methods; Assess and AssessStream on raw bytes (see module docstring)."""
+
+    def unary(method, request=None, response=None):
+        return grpc.unary_unary_rpc_method_handler(
+            method,
+            request_deserializer=request and request.FromString,
+            response_serializer=response and response.SerializeToString,
+        )
+
+    return grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            "Assess": unary(service.Assess),
+            "AssessStream": grpc.stream_stream_rpc_method_handler(service.AssessStream),
+            "AssessArrow": grpc.stream_stream_rpc_method_handler(
+                service.AssessArrow,
+                request_deserializer=pb.ArrowChunk.FromString,
+                response_serializer=pb.ArrowChunk.SerializeToString,
+            ),
+            "Explain": unary(service.Explain, pb.ExplainRequest, pb.Explanation),
+            "ListPolicies": unary(
+                service.ListPolicies, pb.ListPoliciesRequest, pb.ListPoliciesResponse
+            ),
+            "GetPolicy": unary(service.GetPolicy, pb.GetPolicyRequest, pb.PolicyPack),
+        },
+    )
+
+
 def warm_up(config: ServiceConfig) -> None:
     """Run the engine once on a few synthetic households (compiles or loads the kernels)."""
     from meanstest import synth
@@ -351,6 +402,8 @@ def warm_up(config: ServiceConfig) -> None:
     via_ipc = convert.chunks_to_tables(convert.tables_to_chunks(tables, 1 << 20), schema.TABLES)
     for t in (tables, via_proto, via_ipc):
         assess(t, config.library, engine=config.engine)
+    if config.engine == "fast":  # the small-call path's serial kernel
+        small.assess(convert.tables_to_households(tables)[:2], config.library, PackCache())
 
 
 @dataclass
@@ -376,6 +429,7 @@ class Running:
 
 def start(config: ServiceConfig, address: str, credentials=None, warm: bool = True) -> Running:
     """Build, bind and start the server; health says SERVING only after the warm-up."""
+    threads.pin()
     opts = [
         ("grpc.max_receive_message_length", config.max_message_bytes),
         ("grpc.max_send_message_length", config.max_message_bytes),
@@ -387,7 +441,7 @@ def start(config: ServiceConfig, address: str, credentials=None, warm: bool = Tr
         maximum_concurrent_rpcs=config.max_concurrent_calls,
     )
     service = MeansTestService(config)
-    pb_grpc.add_MeansTestServicer_to_server(service, server)
+    server.add_generic_rpc_handlers((_handlers(service),))
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(
