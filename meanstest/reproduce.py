@@ -14,7 +14,6 @@ policy and result digest (docs/service.md).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
