@@ -181,9 +181,10 @@ def test_declined_calls():
 def test_input_digest_text_is_the_documented_one():
     h = convert.tables_to_households(synth.generate(1, seed=9))[0]
     answer = small.assess([h], LIBRARY, PackCache())
-    assert answer.results[0]["input_digest"] == hashlib.sha256(b"").hexdigest() or len(
-        answer.results[0]["input_digest"]
-    ) == 64
+    assert (
+        answer.results[0]["input_digest"] == hashlib.sha256(b"").hexdigest()
+        or len(answer.results[0]["input_digest"]) == 64
+    )
     assert small.text(None) == "\\N" and small.text(True) == "true"
     assert small.text("a\tb\\c\nd\re") == "a\\tb\\\\c\\nd\\re"
     assert small.text(["x,y", None]) == "x,y,\\N"
