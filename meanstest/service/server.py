@@ -141,11 +141,15 @@ class MeansTestService:
             call.done(code.name)
             abort(context, e)
 
-    def _assess_tables(self, call: _Call, tables: dict[str, pa.Table], extra_rejects=None):
-        call.stage("engine")
+    def assess_tables(self, tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+        """The bulk pipeline under the engine lock (also the Flight endpoint's engine)."""
         with self._engine:
             assessment = assess(tables, self.config.library, engine=self.config.engine)
-        outputs = assessment.tables()
+        return assessment.tables()
+
+    def _assess_tables(self, call: _Call, tables: dict[str, pa.Table], extra_rejects=None):
+        call.stage("engine")
+        outputs = self.assess_tables(tables)
         if extra_rejects:
             outputs["rejects"] = pa.concat_tables([outputs["rejects"], extra_rejects])
         call.households = outputs["results"].num_rows + outputs["rejects"].num_rows
