@@ -256,17 +256,27 @@ def _drop_rejected(tables, owners_of, by_household: dict[int, list[str]], hh_ids
 
 
 def _unique_rows(name: str, table: pa.Table) -> pa.Table:
-    """Rows equal in every column kept once, in first-seen order."""
+    """Rows equal in every column kept once, in first-seen order. Only rows whose
+    record_id occurs more than once can be equal, so only those are compared whole."""
     if table.num_rows < 2:
         return table
-    rid = table["record_id"]
-    if rid.null_count < 2 and pc.count_distinct(rid).as_py() == table.num_rows - rid.null_count:
-        return table  # distinct record ids: no two rows can be equal in every column
-    codes = pc.dictionary_encode(table_lines(name, table)).indices.to_numpy()
-    _, first = np.unique(codes, return_index=True)
-    if len(first) == table.num_rows:
+    rid = table["record_id"].combine_chunks()
+    ids = pc.dictionary_encode(rid).indices
+    codes = pc.fill_null(ids, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    counts = np.bincount(codes + 1)  # nulls (code -1) count in slot 0
+    shared = counts[codes + 1] > 1
+    candidates = np.flatnonzero(shared)
+    if not len(candidates):
         return table
-    return table.take(pa.array(np.sort(first)))
+    lines = table_lines(name, table.take(pa.array(candidates, pa.int64())))
+    line_codes = pc.dictionary_encode(lines).indices.to_numpy()
+    _, first = np.unique(line_codes, return_index=True)
+    if len(first) == len(candidates):
+        return table
+    keep = np.ones(table.num_rows, bool)
+    keep[candidates] = False
+    keep[candidates[first]] = True
+    return table.filter(pa.array(keep))
 
 
 # Tables -> messages (the client side, and tests) -----------------------------------------

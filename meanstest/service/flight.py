@@ -94,16 +94,16 @@ class AssessFlight(fl.FlightServerBase):
             if context.is_cancelled():
                 raise DeadlineExpired("the call was cancelled before the engine ran")
             tables = nested.nested_to_tables(request)
-            outputs = self.service.assess_tables(tables)
+            outputs, digests = self.service.assess_tables(tables)
             answer = nested.answer_table(outputs)
             households = answer.num_rows
-            self._journal(caller, "OK", answer_digest(answer), outputs)
+            self._journal(caller, "OK", answer_digest(answer), outputs, digests)
             writer.begin(answer.schema)
             writer.write_table(answer, max_chunksize=65_536)
         except Exception as e:  # noqa: BLE001 - every failure becomes a Flight status
             status = type(e).__name__
             try:
-                self._journal(caller, _code(e), None, None, error=type(e).__name__)
+                self._journal(caller, _code(e), None, None, None, error=type(e).__name__)
             except OSError:
                 log.exception("journal write failed")
             raise _flight_error(e) from None
@@ -117,7 +117,7 @@ class AssessFlight(fl.FlightServerBase):
                 ms,
             )
 
-    def _journal(self, caller, status, digest, outputs, **fields) -> None:
+    def _journal(self, caller, status, digest, outputs, digests=None, **fields) -> None:
         journal = self.service.config.journal
         if journal is None:
             return
@@ -127,7 +127,9 @@ class AssessFlight(fl.FlightServerBase):
         entry |= {"engine_version": ENGINE_VERSION, "households": [], "rejects": []}
         if outputs is not None:
             entry["output_digest"] = digest
-            entry |= households_section(outputs["results"], outputs["members"], outputs["rejects"])
+            entry |= households_section(
+                outputs["results"], outputs["members"], outputs["rejects"], digests
+            )
         journal.append(entry | fields)
 
 

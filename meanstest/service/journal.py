@@ -51,6 +51,7 @@ import pyarrow.compute as pc
 from meanstest import schema
 from meanstest.digest import _text  # the canonical value text of docs/digests.md
 from meanstest.errors import MeansTestError
+from meanstest.kernels.canonical import group_texts
 
 GENESIS = "0" * 64
 INLINE_ROWS = 1000  # households (or rejects) of one entry written inline; more: a blob
@@ -86,41 +87,46 @@ def _lines(name: str, table: pa.Table, columns) -> pa.Array:
 
 
 def result_digests(results: pa.Table, members: pa.Table) -> list[str]:
-    """result_digest of every results row, in order (see module docstring)."""
+    """result_digest of every results row, in order (see module docstring). Runs a
+    parallel region (kernels.canonical): in the server, under the engine lock."""
     n = results.num_rows
     if n == 0:
         return []
-    owner = pa.table(
-        {"household_id": results["household_id"], "_h": pa.array(np.arange(n, dtype=np.int64))}
+    ids = results["household_id"].combine_chunks()
+    owner_m = pc.fill_null(pc.index_in(members["household_id"], value_set=ids), -1)
+    text = pa.concat_arrays(
+        [
+            pc.cast(_lines("results", results, RESULT_COLUMNS), pa.large_string()),
+            pc.cast(_lines("members", members, schema.OUTPUTS["members"].names), pa.large_string()),
+        ]
     )
-    res = pa.table({"_h": owner["_h"], "_line": _lines("results", results, RESULT_COLUMNS)})
-    mem = pa.table(
-        {
-            "household_id": members["household_id"],
-            "_line": _lines("members", members, schema.OUTPUTS["members"].names),
-        }
-    ).join(owner, "household_id", join_type="inner")
-    rows = pa.concat_tables([res, mem.select(["_h", "_line"])])
-    rows = rows.take(pc.sort_indices(rows, [("_h", "ascending"), ("_line", "ascending")]))
-    # one buffer of LF-ended lines; each household's lines are one contiguous slice
-    text = pc.binary_join_element_wise(rows["_line"], pa.scalar(""), "\n")
-    text = pc.cast(text, pa.large_string()).combine_chunks()
+    owner = np.concatenate(
+        [np.arange(n, dtype=np.int64), owner_m.to_numpy(zero_copy_only=False).astype(np.int64)]
+    )
+    refs = np.flatnonzero(owner >= 0)
+    refs = refs[np.argsort(owner[refs], kind="stable")]
+    bounds = np.searchsorted(owner[refs], np.arange(n + 1))
     offsets = np.frombuffer(
         text.buffers()[1], dtype=np.int64, count=len(text) + 1, offset=8 * text.offset
     )
-    data = memoryview(text.buffers()[2] or b"")
-    starts = offsets[np.searchsorted(rows["_h"].to_numpy(), np.arange(n + 1))]
-    return [hashlib.sha256(data[starts[i] : starts[i + 1]]).hexdigest() for i in range(n)]
+    data = np.frombuffer(text.buffers()[2] or b"\0", dtype=np.uint8)
+    canonical, starts = group_texts(offsets, data, refs, bounds)
+    view = memoryview(canonical)
+    return [hashlib.sha256(view[starts[i] : starts[i + 1]]).hexdigest() for i in range(n)]
 
 
 def reasons_digest(reasons: list[str]) -> str:
     return hashlib.sha256("".join(r + "\n" for r in reasons).encode("utf-8")).hexdigest()
 
 
-def households_section(results: pa.Table, members: pa.Table, rejects: pa.Table) -> dict:
+def households_section(
+    results: pa.Table, members: pa.Table, rejects: pa.Table, digests: list[str] | None = None
+) -> dict:
     """The `households` and `rejects` parts of an entry for one answered assessment:
-    lists, or Arrow tables (`Journal.append` writes those as blobs) past INLINE_ROWS."""
-    digests = result_digests(results, members)
+    lists, or Arrow tables (`Journal.append` writes those as blobs) past INLINE_ROWS.
+    `digests`: the result_digests, if already computed (under the engine lock)."""
+    if digests is None:
+        digests = result_digests(results, members)
     table = pa.table(
         {
             **{c: results[c] for c in _HOUSEHOLD_KEYS[:-1]},

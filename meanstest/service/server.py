@@ -42,7 +42,7 @@ from meanstest.service.errors import (
     abort,
     status_of,
 )
-from meanstest.service.journal import Journal, households_section
+from meanstest.service.journal import Journal, households_section, result_digests
 from meanstest.service.small_engine import PackCache
 from meanstest.v1 import meanstest_pb2 as pb
 
@@ -78,6 +78,7 @@ class _Call:
         self.caller: Caller | None = None
         self.started = time.perf_counter()
         self.households = 0
+        self.digests: list | None = None  # result_digests, computed under the engine lock
 
     def stage(self, name: str) -> None:
         hook = self.service.config.on_stage
@@ -141,15 +142,17 @@ class MeansTestService:
             call.done(code.name)
             abort(context, e)
 
-    def assess_tables(self, tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
-        """The bulk pipeline under the engine lock (also the Flight endpoint's engine)."""
+    def assess_tables(self, tables: dict[str, pa.Table]) -> tuple[dict[str, pa.Table], list]:
+        """The bulk pipeline and the results' journal digests, under the engine lock (both
+        run parallel regions); also the Flight endpoint's engine."""
         with self._engine:
-            assessment = assess(tables, self.config.library, engine=self.config.engine)
-        return assessment.tables()
+            outputs = assess(tables, self.config.library, engine=self.config.engine).tables()
+            digests = result_digests(outputs["results"], outputs["members"])
+        return outputs, digests
 
     def _assess_tables(self, call: _Call, tables: dict[str, pa.Table], extra_rejects=None):
         call.stage("engine")
-        outputs = self.assess_tables(tables)
+        outputs, call.digests = self.assess_tables(tables)
         if extra_rejects:
             outputs["rejects"] = pa.concat_tables([outputs["rejects"], extra_rejects])
         call.households = outputs["results"].num_rows + outputs["rejects"].num_rows
@@ -188,7 +191,9 @@ class MeansTestService:
             conv = convert.request_to_tables(decoded)
         outputs = self._assess_tables(call, conv.tables, conv.rejects_table())
         body = wire_out.encode_response(outputs)
-        section = households_section(outputs["results"], outputs["members"], outputs["rejects"])
+        section = households_section(
+            outputs["results"], outputs["members"], outputs["rejects"], call.digests
+        )
         call.journal("OK", output_digest=hashlib.sha256(body).hexdigest(), **section)
         return body
 
@@ -233,7 +238,9 @@ class MeansTestService:
             call.journal(
                 "OK",
                 output_digest=digest.hexdigest(),
-                **households_section(outputs["results"], outputs["members"], outputs["rejects"]),
+                **households_section(
+                    outputs["results"], outputs["members"], outputs["rejects"], call.digests
+                ),
             )
             return chunks
 
@@ -283,7 +290,9 @@ class MeansTestService:
             call.journal(
                 "OK",
                 output_digest=hashlib.sha256(out.SerializeToString(deterministic=True)).hexdigest(),
-                **households_section(outputs["results"], outputs["members"], outputs["rejects"]),
+                **households_section(
+                    outputs["results"], outputs["members"], outputs["rejects"], call.digests
+                ),
             )
             return out
 
