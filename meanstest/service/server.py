@@ -178,17 +178,21 @@ class MeansTestService:
                 section = small.journal_section(answer)
                 call.journal("OK", output_digest=hashlib.sha256(body).hexdigest(), **section)
                 return body
+        conv = None
         decoded = wire.decode(data)
-        if decoded is None:  # bytes the column reader leaves to the protobuf library
+        if decoded is not None:
+            try:
+                for j in convert.request_jurisdictions(decoded):
+                    call.caller.check(j, "Assess")
+                call.stage("convert")
+                conv = convert.request_to_tables(decoded)
+            except wire.NotUTF8:
+                conv = None
+        if conv is None:  # bytes the column reader leaves to the protobuf library
             request = _parse(data)
             self._check_households(call, request.households)
             call.stage("convert")
             conv = convert.households_to_tables(request.households)
-        else:
-            for j in convert.request_jurisdictions(decoded):
-                call.caller.check(j, "Assess")
-            call.stage("convert")
-            conv = convert.request_to_tables(decoded)
         outputs = self._assess_tables(call, conv.tables, conv.rejects_table())
         body = wire_out.encode_response(outputs)
         section = households_section(

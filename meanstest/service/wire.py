@@ -12,8 +12,10 @@ directions with the protobuf library on random messages.
 Decoding follows the protobuf rules that can occur here: a scalar seen twice keeps the
 last value, an embedded `Programs` seen twice is merged, unknown fields (and known
 fields with another wire type) are skipped. Anything else — groups, a truncated or
-overlong varint, a length past the end — returns an error code, and the caller hands
-the bytes to the protobuf library instead (which accepts them, or raises DecodeError).
+overlong varint, a length past the end — returns None, and the caller hands the bytes
+to the protobuf library instead (which accepts them, or raises DecodeError); a string
+that is not UTF-8 raises NotUTF8 (an ArrowInvalid) when its column is built, with the
+same consequence.
 """
 
 from __future__ import annotations
@@ -64,11 +66,6 @@ def _spec():
 
 
 KIND, COLUMN, COLUMNS = _spec()
-STRING_COLUMNS = np.zeros((len(MESSAGES), max(len(c) for c in COLUMNS)), np.bool_)
-for _m in range(len(MESSAGES)):
-    for _f in range(WIDTH):
-        if KIND[_m, _f] == STRING:
-            STRING_COLUMNS[_m, COLUMN[_m, _f]] = True
 
 
 @njit(cache=True, inline="always", _nrt=False)
@@ -230,53 +227,6 @@ def _request(buf, kind, column, vals, lens, counts, owners, prog, fill):
     return 0
 
 
-@_serial
-def _utf8(buf, s, n):
-    """Whether buf[s:s+n] is well-formed UTF-8 (no overlong forms, no surrogates)."""
-    i, e = s, s + n
-    while i < e:
-        b = buf[i]
-        if b < 0x80:
-            i += 1
-            continue
-        if 0xC2 <= b <= 0xDF:
-            need, lo, hi = 1, 0x80, 0xBF
-        elif 0xE0 <= b <= 0xEF:
-            need = 2
-            lo = 0xA0 if b == 0xE0 else 0x80
-            hi = 0x9F if b == 0xED else 0xBF
-        elif 0xF0 <= b <= 0xF4:
-            need = 3
-            lo = 0x90 if b == 0xF0 else 0x80
-            hi = 0x8F if b == 0xF4 else 0xBF
-        else:
-            return False
-        if i + need >= e:
-            return False
-        if buf[i + 1] < lo or buf[i + 1] > hi:
-            return False
-        for k in range(2, need + 1):
-            if buf[i + k] < 0x80 or buf[i + k] > 0xBF:
-                return False
-        i += need + 1
-    return True
-
-
-@_serial
-def _all_utf8(buf, vals, lens, strings, prog):
-    for m in range(strings.shape[0]):
-        for c in range(strings.shape[1]):
-            if not strings[m, c]:
-                continue
-            for r in range(lens[m].shape[0]):
-                if lens[m][r, c] > 0 and not _utf8(buf, vals[m][r, c], lens[m][r, c]):
-                    return False
-    for r in range(prog.shape[0]):
-        if not _utf8(buf, prog[r, 1], prog[r, 2]):
-            return False
-    return True
-
-
 @njit(cache=True)
 def gather(buf, starts, lengths):
     """Arrow string buffers (int32 offsets, bytes) of buf[starts[i]:starts[i]+lengths[i]]
@@ -292,6 +242,10 @@ def gather(buf, starts, lengths):
         for k in range(max(lengths[i], 0)):
             data[o + k] = buf[s + k]
     return offsets, data
+
+
+class NotUTF8(pa.ArrowInvalid):
+    """A string field of the request is not UTF-8 (the protobuf library refuses those)."""
 
 
 class Decoded:
@@ -347,6 +301,10 @@ def _strings(buf, starts, lengths) -> pa.Array:
     arr = pa.StringArray.from_buffers(
         len(starts), pa.py_buffer(offsets), pa.py_buffer(data), validity, nulls
     )
+    try:
+        arr.validate(full=True)
+    except pa.ArrowInvalid as e:
+        raise NotUTF8(str(e)) from None
     return arr
 
 
@@ -367,8 +325,6 @@ def decode(data: bytes) -> Decoded | None:
     filled = np.zeros(10, I64)
     if _request(buf, *args, vals, lens, filled, owners, programs, True) < 0:
         return None
-    if not _all_utf8(buf, vals, lens, STRING_COLUMNS, programs):
-        return None  # not UTF-8: the protobuf library refuses it, naming the problem
     return Decoded(buf, vals, lens, owners, programs)
 
 
