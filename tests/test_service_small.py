@@ -175,7 +175,9 @@ def test_declined_calls():
     assert small.assess([anonymous], LIBRARY, PackCache()) is None
     same_id = [msgs[0], msgs[0]]
     assert small.assess(same_id, LIBRARY, PackCache()) is None
-    assert small.assess(msgs * 5, LIBRARY, PackCache()) is None  # over MAX_HOUSEHOLDS
+    many = convert.tables_to_households(synth.generate(small.MAX_HOUSEHOLDS + 1, seed=6))
+    assert small.assess(many, LIBRARY, PackCache()) is None
+    assert small.assess(many[:-1], LIBRARY, PackCache()) is not None
 
 
 def test_input_digest_text_is_the_documented_one():
