@@ -19,6 +19,7 @@ from meanstest.service.journal import (
     canonical,
     entry_hash,
     households_section,
+    result_digests,
     verify,
 )
 
@@ -293,7 +294,20 @@ def test_a_large_call_s_households_are_a_blob(tmp_path, large):
     assert len(line) < 2000 and '"households_blob"' in line  # not a list of 1,300 dicts
     assert verify(tmp_path / "j.jsonl")[2] is None
     entry = read_entries(tmp_path / "j.jsonl")[0]
-    assert entry["households"] == section["households"].to_pylist()
+    from meanstest.service.journal import _expand
+
+    assert entry["households"] == _expand(section["households"].to_pylist())
+    assert (
+        entry["households"][0]["result_digest"]
+        == result_digests(
+            large["results"].slice(0, 1),
+            large["members"].filter(
+                pa.compute.equal(
+                    large["members"]["household_id"], entry["households"][0]["household_id"]
+                )
+            ),
+        )[0]
+    )
     assert len(entry["households"]) == large["results"].num_rows
 
 

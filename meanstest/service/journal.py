@@ -141,9 +141,37 @@ def households_section(
         }
     )
     return {
-        "households": table if table.num_rows > INLINE_ROWS else table.to_pylist(),
-        "rejects": rejected if rejected.num_rows > INLINE_ROWS else rejected.to_pylist(),
+        "households": _compact(table) if table.num_rows > INLINE_ROWS else table.to_pylist(),
+        "rejects": _compact(rejected) if rejected.num_rows > INLINE_ROWS else rejected.to_pylist(),
     }
+
+
+_DIGESTS = ("input_digest", "result_digest", "reasons_digest")
+
+
+def _compact(table: pa.Table) -> pa.Table:
+    """A blob's table: digests as 32 raw bytes, repeated texts dictionary-encoded
+    (~90 bytes a household instead of ~340 of JSON); `_expand` undoes it."""
+    columns = {}
+    for name in table.column_names:
+        col = table[name].combine_chunks()
+        if name in _DIGESTS:
+            raw = bytes.fromhex("".join(col.to_pylist()))
+            col = pa.FixedSizeBinaryArray.from_buffers(
+                pa.binary(32), len(col), [None, pa.py_buffer(raw)]
+            )
+        elif name in ("policy_id", "policy_digest", "status"):
+            col = pc.dictionary_encode(col)
+        columns[name] = col
+    return pa.table(columns)
+
+
+def _expand(rows: list[dict]) -> list[dict]:
+    for row in rows:
+        for name in _DIGESTS:
+            if name in row:
+                row[name] = row[name].hex()
+    return rows
 
 
 def _ipc(table: pa.Table) -> bytes:
@@ -331,7 +359,8 @@ def read_entries(path: str | Path) -> list[dict]:
                 ref = entry.pop(f"{key}_blob", None)
                 if ref is not None:
                     data = _blob(blobs, ref)
-                    entry[key] = pa.ipc.open_stream(pa.py_buffer(data)).read_all().to_pylist()
+                    table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+                    entry[key] = _expand(table.to_pylist())
             out.append(entry)
     return out
 
