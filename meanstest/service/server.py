@@ -169,7 +169,11 @@ class MeansTestService:
             request = _parse(data)
             self._check_households(call, request.households)
             call.stage("convert")
-            answer = small.assess(request.households, self.config.library, self.packs)
+            try:
+                answer = small.assess(request.households, self.config.library, self.packs)
+            except Exception as e:  # noqa: BLE001 - a bug there must not cost the answer
+                log.error("small-call path failed (%s); bulk path used", type(e).__name__)
+                answer = None
             if answer is not None:
                 call.households = len(answer.results) + len(answer.rejects)
                 call.stage("engine")
