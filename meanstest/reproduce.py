@@ -21,7 +21,6 @@ policy and result digest (docs/service.md).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -122,7 +121,7 @@ def reproduce_journal(journal, bundle, policies=None) -> tuple[int, list[Discrep
     """Recompute every household answered in a service journal with the reference
     calculator; a broken hash chain is itself a discrepancy (and stops the check)."""
     from meanstest.pipeline import assess
-    from meanstest.service.journal import result_digests, verify
+    from meanstest.service.journal import read_entries, result_digests, verify
 
     _, _, broken = verify(journal)
     if broken:
@@ -135,9 +134,7 @@ def reproduce_journal(journal, bundle, policies=None) -> tuple[int, list[Discrep
     }
     rejected = set(again.rejects["household_id"].to_pylist())
     ok, out = 0, []
-    with open(journal, encoding="utf-8") as f:
-        entries = [json.loads(line) for line in f if line.strip()]
-    for entry in entries:
+    for entry in read_entries(journal):  # large calls' households are in blobs
         if entry.get("status") != "OK":
             continue
         where = f"entry {entry['seq']} ({entry['method']})"
