@@ -256,7 +256,7 @@ class MeansTestService:
 
     def Explain(self, request, context):
         def body(call: _Call) -> pb.Explanation:
-            from meanstest.explain import render, trace_household
+            from meanstest.explain import explain_household, render
             from meanstest.validate import validate
 
             if not request.HasField("household"):
@@ -277,7 +277,8 @@ class MeansTestService:
                     "household is rejected: " + "; ".join(reasons), field="household"
                 )
             outputs = self._assess_tables(call, conv.tables)
-            explanation = trace_household(validation.engine_input, h.household_id)
+            with self._engine:  # the input digest runs a parallel region
+                explanation = explain_household(validation.engine_input, h.household_id)
             response = convert.outputs_to_response(outputs)
             out = pb.Explanation(
                 household_id=explanation["household_id"],
