@@ -1,4 +1,5 @@
-"""RULES.md §0 in numba: rounding, saturating limits, calendar arithmetic on day numbers.
+"""RULES.md §0 in numba: rounding, saturating limits, calendar arithmetic on day numbers,
+ownership at D and counting by distinct code.
 
 Twins of `meanstest.arith` (which the reference uses); kernels import only numpy and
 numba, so the few lines are repeated here and the tests check that the two agree.
@@ -7,7 +8,7 @@ Dates are days since 1970-01-01 (proleptic Gregorian, H. Hinnant's civil algorit
 
 from __future__ import annotations
 
-from .jit import serial
+from .jit import inline, serial
 
 INT64_MAX = 2**63 - 1
 
@@ -91,7 +92,7 @@ def age_years(birth, on):
     return age_on(birth, y, m, d)
 
 
-@serial
+@inline
 def age_on(birth, y, m, d):
     """Full years on the civil date (y, m, d) of a person born on day number `birth`
     (the household's date is converted once, not once per member)."""
@@ -104,6 +105,13 @@ def age_on(birth, y, m, d):
 def add_months(day, months):
     """`day` shifted by `months`, the day of month clamped to the month's end."""
     y, m, d = civil_from_days(day)
+    return add_months_civil(y, m, d, months)
+
+
+@serial
+def add_months_civil(y, m, d, months):
+    """add_months of the civil date (y, m, d), as a day number (the household's date is
+    converted once, then shifted by each window)."""
     total = y * 12 + (m - 1) + months
     y2 = total // 12
     m2 = total - y2 * 12 + 1
@@ -115,3 +123,62 @@ def add_months(day, months):
 def within_months(day, on, months):
     """ "Within N months before D": add_months(D, -N) < day <= D."""
     return add_months(on, -months) < day <= on
+
+
+@serial
+def owned_property(acquired, disposed, d):
+    """§0 owned at D: acquired_on <= D and (disposed_on null or disposed_on > D); a null
+    disposed_on arrives as NOT_DISPOSED, later than every D."""
+    return acquired <= d and disposed > d
+
+
+@serial
+def owned_vehicle(registered, d):
+    """§0 owned at D: registered_on <= D."""
+    return registered <= d
+
+
+@inline
+def count_distinct(buf, k):
+    """§0 "count by distinct plate / property_id": distinct values among buf[:k]; sorts
+    buf[:k] in place. Most households have 0 or 1 such rows: no call for those."""
+    if k <= 1:
+        return k
+    return _count_sorted(buf, k)
+
+
+@serial
+def _count_sorted(buf, k):
+    """Distinct values among buf[:k], k > 1: insertion sort for the few values a
+    household has, heapsort beyond (plain loops, cheaper here than numba's sort)."""
+    if k <= 16:
+        for i in range(1, k):
+            v = buf[i]
+            j = i - 1
+            while j >= 0 and buf[j] > v:
+                buf[j + 1] = buf[j]
+                j -= 1
+            buf[j + 1] = v
+    else:
+        for start in range(k // 2 - 1, -1, -1):
+            _sift_down(buf, start, k)
+        for end in range(k - 1, 0, -1):
+            buf[0], buf[end] = buf[end], buf[0]
+            _sift_down(buf, 0, end)
+    count = 1
+    for i in range(1, k):
+        if buf[i] != buf[i - 1]:
+            count += 1
+    return count
+
+
+@serial
+def _sift_down(buf, root, end):
+    while 2 * root + 1 < end:
+        child = 2 * root + 1
+        if child + 1 < end and buf[child] < buf[child + 1]:
+            child += 1
+        if buf[root] >= buf[child]:
+            return
+        buf[root], buf[child] = buf[child], buf[root]
+        root = child

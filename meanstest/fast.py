@@ -1,9 +1,15 @@
 """The fast engine: assemble → numba kernels → the three Arrow output tables.
 
 Same contract as `meanstest.reference.run` (meanstest.engine), same tables value for
-value; findings follow docs/engine.md (order, evidence, detail text). Output tables are
-built with Arrow compute over the kernel's integer outputs; the only Python loops run
-over codes and packs, never over rows.
+value; findings follow docs/engine.md (order, evidence, detail text).
+
+The tables are built from the kernels' output columns without a pass per row in
+Python: integer columns are wrapped as they are, strings are taken from small
+dictionaries (statuses, codes, program names) by index, and every finding is written
+straight to its final row — a household's findings start at the running sum of the
+counts before it, and a finding's place among them is the number of lower bits set in
+its category's mask — so nothing is sorted. Python loops run over codes, tables and
+programs, never over rows.
 """
 
 from __future__ import annotations
@@ -18,16 +24,10 @@ from meanstest.engine import EngineInput, EngineOutput
 from meanstest.kernels import assess
 from meanstest.kernels import layout as L
 
-I64 = np.int64
+I8, I32, I64 = np.int8, np.int32, np.int64
 STR = pa.string()
-# findings of one household sort by this sub-key (docs/engine.md "Order of findings")
-_K_UNDECLARED = 14
-_K_SOURCE = 18
-_K_DUPLICATE = 1 << 8
-_K_MISSED = 1 << 28
-_K_UNDUE = 1 << 29
-_K_SHIFT = 31
 
+# veto index -> canonical table of its evidence and detail records (RULES.md §6)
 VETO_SOURCES = (
     "vehicle",
     "property",
@@ -44,97 +44,90 @@ VETO_SOURCES = (
     "households",
     "vehicle",
 )
-# veto index -> source table of its detail records (None: a row of households/persons,
-# not a list of source records)
-VETO_TABLES = tuple(None if t in ("households", "persons") else t for t in VETO_SOURCES)
 UNDECLARED_SOURCES = ("tax_income", "vehicle", "property", "bank")
-_VETO_ARRAY = {
+# kernels' record-instance bits per table (tables of VETO_SOURCES with records)
+_BITS = {
     "vehicle": "vehicle_vetoes",
     "property": "property_vetoes",
     "bank": "bank_vetoes",
     "business_registration": "business_vetoes",
     "social_insurance": "social_vetoes",
 }
-# vetoes whose person_id/record_id are always null (aggregates, households rows)
+# vetoes whose person_id and record_id are always null (aggregates, households rows)
 _NO_EVIDENCE = {1, 3, 11, 12}
+V01, V11, V12, V13 = 0, 10, 11, 12
+CODES = (
+    *schema.VETO_CODES,
+    *schema.UNDECLARED_CODES,
+    "SOURCE_NOT_CHECKED",
+    "DUPLICATE_PERSON",
+    "PROGRAM_MISSED",
+    "PROGRAM_UNDUE",
+)
+_C_UNDECLARED = L.N_VETOES
+_C_NOT_CHECKED, _C_DUPLICATE, _C_MISSED, _C_UNDUE = range(len(CODES) - 4, len(CODES))
+SEVERITIES = ("veto", "warning")
+SOURCES = tuple(dict.fromkeys((*VETO_SOURCES, *UNDECLARED_SOURCES, *schema.DEPARTMENTS, "persons")))
 
 
 def _str(values) -> pa.Array:
     return pa.array(values, STR)
 
 
-def _lists(mask: np.ndarray, width: int, names_flat: pa.Array, base: np.ndarray) -> pa.Array:
-    """list<string> per row from a bitmask: names_flat[base[row] + bit], bits ascending."""
-    bits = (mask[:, None] >> np.arange(width, dtype=I64)) & 1
-    rows, cols = np.nonzero(bits)
-    offsets = np.zeros(len(mask) + 1, np.int32)
-    np.cumsum(bits.sum(axis=1), out=offsets[1:])
-    values = names_flat.take(pa.array(base[rows] + cols)) if len(rows) else _str([])
+def _take(dictionary, indices: np.ndarray) -> pa.Array:
+    """dictionary[indices] as a string array (indices < 0: null)."""
+    values = dictionary if isinstance(dictionary, pa.Array) else _str(list(dictionary))
+    if len(indices) and indices.min() < 0:
+        return values.take(pa.array(indices, mask=indices < 0))
+    return values.take(pa.array(indices))
+
+
+def _set_bits(mask: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, bit) of every set bit among the low `width` bits, row-major, bits ascending."""
+    rows = np.flatnonzero(mask)
+    if not len(rows) or width == 0:
+        return np.zeros(0, I64), np.zeros(0, I64)
+    bits = (mask[rows, None].astype(I64) >> np.arange(width, dtype=I64)) & 1
+    r, bit = np.nonzero(bits)
+    return rows[r], bit
+
+
+def _lists(mask: np.ndarray, width: int, names: pa.Array, base: np.ndarray) -> pa.Array:
+    """list<string> per row from a bitmask: names[base[row] + bit], bits ascending."""
+    offsets = np.zeros(len(mask) + 1, I32)
+    np.cumsum(np.bitwise_count(mask), out=offsets[1:])
+    rows, bit = _set_bits(mask, width)
+    values = names.take(pa.array(base[rows] + bit)) if len(rows) else _str([])
     return pa.ListArray.from_arrays(pa.array(offsets), values)
 
 
 def _join(prefix: str, groups: np.ndarray, n_groups: int, values: pa.Array) -> pa.Array:
     """prefix + ", ".join(values of group g), for g in 0..n_groups-1 (groups ascending)."""
-    offsets = np.zeros(n_groups + 1, np.int32)
+    offsets = np.zeros(n_groups + 1, I32)
     np.cumsum(np.bincount(groups, minlength=n_groups), out=offsets[1:])
     lists = pa.ListArray.from_arrays(pa.array(offsets), values)
     return pc.binary_join_element_wise(prefix, pc.binary_join(lists, ", "), "")
 
 
-class _Findings:
-    """Blocks of finding rows, concatenated and sorted by (household, sub-key) at the end."""
-
-    def __init__(self, household_ids: pa.Array) -> None:
-        self.household_ids = household_ids
-        self.blocks: list[tuple[np.ndarray, dict]] = []
-
-    def add(self, hh: np.ndarray, sub, code, severity, person, source, record, detail):
-        n = len(hh)
-        if n == 0:
-            return
-
-        def col(v):
-            if v is None:
-                return pa.nulls(n, STR)
-            if isinstance(v, str):
-                return _repeat(v, n)
-            return v
-
-        key = (hh.astype(I64) << _K_SHIFT) + sub
-        self.blocks.append(
-            (
-                key,
-                {
-                    "code": col(code),
-                    "severity": col(severity),
-                    "person_id": col(person),
-                    "source": col(source),
-                    "record_id": col(record),
-                    "detail": col(detail),
-                    "_hh": pa.array(hh.astype(I64)),
-                },
-            )
-        )
-
-    def table(self) -> pa.Table:
-        names = schema.OUTPUTS["findings"].names
-        if not self.blocks:
-            return schema.OUTPUTS["findings"].empty_table()
-        key = np.concatenate([k for k, _ in self.blocks])
-        cols = {c: pa.concat_arrays([b[c] for _, b in self.blocks]) for c in [*names[1:], "_hh"]}
-        order = pa.array(np.argsort(key, kind="stable"))
-        hh = cols.pop("_hh").take(order)
-        data = {"household_id": self.household_ids.take(hh)}
-        data.update({c: cols[c].take(order) for c in names[1:]})
-        return pa.Table.from_pydict(data, schema=schema.OUTPUTS["findings"])
+def _with_bit(mask: np.ndarray, rows: np.ndarray, bit: int) -> np.ndarray:
+    """The rows (among `rows`, where mask != 0) with `bit` set in mask."""
+    return rows[((mask[rows] >> bit) & 1).astype(bool)]
 
 
-def _repeat(value: str, n: int) -> pa.Array:
-    return pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)), _str([value])).cast(STR)
+def _below(mask: np.ndarray, bit) -> np.ndarray:
+    """Set bits of `mask` below `bit` (a scalar or one per row): a finding's place within
+    its category."""
+    return np.bitwise_count(mask & ((np.int64(1) << bit) - 1)).astype(I64)
 
 
-def _enum(codes: np.ndarray, enum) -> pa.Array:
-    return _str(list(enum)).take(pa.array(codes.astype(np.int32)))
+def _run_starts(groups: np.ndarray) -> np.ndarray:
+    """Whether each element starts a run of equal values (groups ascending)."""
+    return np.concatenate(([True], groups[1:] != groups[:-1])) if len(groups) else groups > 0
+
+
+def _first_per_group(groups: np.ndarray) -> np.ndarray:
+    """Index of the first element of each run of equal values (groups ascending)."""
+    return np.flatnonzero(_run_starts(groups))
 
 
 def run(inp: EngineInput, *, threads: bool = True) -> EngineOutput:
@@ -152,33 +145,34 @@ def _program_names(a: Assembled) -> tuple[pa.Array, np.ndarray, int]:
     return _str(flat), base, width
 
 
+def _pack_rows(a: Assembled) -> np.ndarray:
+    return a.households.codes[:, L.HC_PACK].astype(I64)
+
+
 def _results(a: Assembled, out) -> pa.Table:
-    o = out.household
-    n_h = o.shape[0]
-    pack_rows = a.households.codes[:, L.HC_PACK].astype(I64)
+    money, codes = out.household_money, out.household_codes
+    n_h = codes.shape[1]
     names, base, width = _program_names(a)
-    vetoes = _lists(o[:, L.O_VETOES], L.N_VETOES, _str(list(schema.VETO_CODES)), np.zeros(n_h, I64))
-    eligible = _lists(
-        o[:, L.O_ELIGIBLE], width, names, base[pack_rows] if n_h else np.zeros(0, I64)
-    )
+    vetoes = _lists(codes[L.OC_VETOES], L.N_VETOES, _str(schema.VETO_CODES), np.zeros(n_h, I64))
+    eligible = _lists(money[L.OM_ELIGIBLE], width, names, base[_pack_rows(a)])
     cols = {
         "household_id": a.household_ids,
-        "status": _enum(o[:, L.O_STATUS], schema.STATUSES),
-        "benefit": pa.array(o[:, L.O_BENEFIT]),
-        "phaseout_months": pa.array(o[:, L.O_PHASEOUT].astype(np.int32)),
-        "pci": pa.array(o[:, L.O_PCI]),
-        "standard": pa.array(o[:, L.O_STANDARD]),
-        "gross_income": pa.array(o[:, L.O_GROSS]),
-        "medical": pa.array(o[:, L.O_MEDICAL]),
-        "education": pa.array(o[:, L.O_EDUCATION]),
-        "pension": pa.array(o[:, L.O_PENSION]),
-        "net_income": pa.array(o[:, L.O_NET]),
-        "financial_assets": pa.array(o[:, L.O_ASSETS]),
-        "circle": pa.array(o[:, L.O_CIRCLE].astype(np.int8)),
-        "transition": _enum(o[:, L.O_TRANSITION], schema.TRANSITIONS),
+        "status": _take(schema.STATUSES, codes[L.OC_STATUS]),
+        "benefit": pa.array(money[L.OM_BENEFIT]),
+        "phaseout_months": pa.array(codes[L.OC_PHASEOUT]),
+        "pci": pa.array(money[L.OM_PCI]),
+        "standard": pa.array(money[L.OM_STANDARD]),
+        "gross_income": pa.array(money[L.OM_GROSS]),
+        "medical": pa.array(money[L.OM_MEDICAL]),
+        "education": pa.array(money[L.OM_EDUCATION]),
+        "pension": pa.array(money[L.OM_PENSION]),
+        "net_income": pa.array(money[L.OM_NET]),
+        "financial_assets": pa.array(money[L.OM_ASSETS]),
+        "circle": pa.array(codes[L.OC_CIRCLE].astype(I8)),
+        "transition": _take(schema.TRANSITIONS, codes[L.OC_TRANSITION]),
         "vetoes": vetoes,
-        "difficulty_index": pa.array(o[:, L.O_INDEX].astype(np.int32)),
-        "provisional": pa.array(o[:, L.O_NOT_CHECKED] != 0),
+        "difficulty_index": pa.array(codes[L.OC_INDEX]),
+        "provisional": pa.array(codes[L.OC_NOT_CHECKED] != 0),
         "eligible_programs": eligible,
     }
     result_schema = pa.schema(
@@ -188,18 +182,42 @@ def _results(a: Assembled, out) -> pa.Table:
 
 
 def _members(a: Assembled, out) -> pa.Table:
-    m = out.member
+    money, codes = out.member_money, out.member_codes
     cols = {
         "household_id": a.household_ids.take(pa.array(a.member_household)),
         "person_id": a.member_ids,
-        "age": pa.array(m[:, L.MO_AGE].astype(np.int32)),
-        "labour_coefficient": pa.array(m[:, L.MO_COEFFICIENT].astype(np.int32)),
-        "employment": pa.array(m[:, L.MO_EMPLOYMENT]),
-        "employment_basis": _enum(m[:, L.MO_BASIS], schema.EMPLOYMENT_BASES),
-        "member_income": pa.array(m[:, L.MO_INCOME]),
-        "verified_income": pa.array(m[:, L.MO_VERIFIED]),
+        "age": pa.array(codes[L.MOC_AGE]),
+        "labour_coefficient": pa.array(codes[L.MOC_COEFFICIENT]),
+        "employment": pa.array(money[L.MOM_EMPLOYMENT]),
+        "employment_basis": _take(schema.EMPLOYMENT_BASES, codes[L.MOC_BASIS]),
+        "member_income": pa.array(money[L.MOM_INCOME]),
+        "verified_income": pa.array(money[L.MOM_VERIFIED]),
     }
     return pa.Table.from_pydict(cols, schema=schema.OUTPUTS["members"])
+
+
+class _Strings:
+    """A string column filled block by block at given rows: each block adds its values
+    (or indexes values added once, a dictionary); rows never filled are null."""
+
+    def __init__(self, n: int, filled: bool) -> None:
+        self.index = np.empty(n, I64) if filled else np.full(n, -1, I64)
+        self.parts: list[pa.Array] = []
+        self.size = 0
+
+    def add(self, values: pa.Array) -> int:
+        """Append values; returns the index of the first."""
+        first = self.size
+        self.parts.append(values)
+        self.size += len(values)
+        return first
+
+    def put(self, rows: np.ndarray, values: pa.Array) -> None:
+        self.index[rows] = self.add(values) + np.arange(len(values), dtype=I64)
+
+    def column(self) -> pa.Array:
+        values = pa.concat_arrays(self.parts) if self.parts else _str([])
+        return _take(values, self.index)
 
 
 def _ints(values: np.ndarray) -> pa.Array:
@@ -207,152 +225,162 @@ def _ints(values: np.ndarray) -> pa.Array:
 
 
 def _findings(inp: EngineInput, a: Assembled, out) -> pa.Table:
-    o = out.household
-    n_h = o.shape[0]
-    f = _Findings(a.household_ids)
-    pack_rows = a.households.codes[:, L.HC_PACK].astype(I64)
-    enabled = a.pack.params[:, L.P_VETO_ENABLED][pack_rows] if n_h else np.zeros(0, I64)
-    veto_mask = o[:, L.O_VETOES]
-    member_off = a.households.member_off
-    # §6 vetoes
-    for v in range(L.N_VETOES):
-        hh = np.nonzero((veto_mask >> v) & 1)[0]
-        if not len(hh):
-            continue
-        code = schema.VETO_CODES[v]
-        slot = out.evidence_slot[hh, v]
-        inst = out.evidence_instance[hh, v]
-        person = record = None
-        if v not in _NO_EVIDENCE:
-            person = a.member_ids.take(
-                pa.array(np.where(slot >= 0, slot, 0)),
-            )
-            person = pc.if_else(pa.array(slot >= 0), person, pa.nulls(len(hh), STR))
-        table = VETO_TABLES[v]
-        if table is not None and v not in _NO_EVIDENCE:
-            ids = a.record_ids[table]
-            has = inst >= 0
-            rows, _ = a.instances(table, inst[has])
-            record = pa.nulls(len(hh), STR)
-            if has.any():
-                record = pc.replace_with_mask(record, pa.array(has), ids.take(pa.array(rows)))
-        if table is not None:
-            bits = getattr(out, _VETO_ARRAY[table])
-            sel = np.nonzero((bits >> v) & 1)[0]
-            rows, slots = a.instances(table, sel)
-            owner = a.member_household[slots]
-            keep = ((veto_mask[owner] >> v) & 1).astype(bool)
-            values = a.record_ids[table].take(pa.array(rows[keep]))
-            detail = _join("records ", np.searchsorted(hh, owner[keep]), len(hh), values)
-        elif v == 10:  # V11: the triggering members
-            sel = np.nonzero(out.member[:, L.MO_REFUSED_WORK])[0]
-            owner = a.member_household[sel]
-            keep = ((veto_mask[owner] >> v) & 1).astype(bool)
-            sel, owner = sel[keep], owner[keep]
-            detail = _join(
-                "members ", np.searchsorted(hh, owner), len(hh), a.member_ids.take(pa.array(sel))
-            )
-        elif v == 11:
-            detail = "consent_signed is false"
-        else:  # V13: the UNDECLARED_* codes found, in order
-            und = o[hh, L.O_UNDECLARED]
-            texts = {
-                m: "findings "
-                + ", ".join(c for i, c in enumerate(schema.UNDECLARED_CODES) if (m >> i) & 1)
-                for m in np.unique(und).tolist()
-            }
-            detail = _str([texts[m] for m in und.tolist()])
-        f.add(hh, v, code, "veto", person, VETO_SOURCES[v], record, detail)
-    # §8 UNDECLARED_*
-    und = o[:, L.O_UNDECLARED]
-    for i, code in enumerate(schema.UNDECLARED_CODES):
-        hh = np.nonzero((und >> i) & 1)[0]
-        if not len(hh):
-            continue
-        severity = pc.if_else(pa.array(((enabled[hh] >> 12) & 1).astype(bool)), "veto", "warning")
-        money = a.households.money
-        if i == 0:
-            detail = pc.binary_join_element_wise(
-                "verified ",
-                _ints(o[hh, L.O_VERIFIED_MONTHLY]),
-                " > declared ",
-                _ints(money[hh, L.HM_DECLARED_INCOME]),
-                " + tolerance ",
-                _ints(o[hh, L.O_INCOME_TOLERANCE]),
-                "",
-            )
-        elif i in (1, 2):
-            owned = o[hh, L.O_OWNED_VEHICLES if i == 1 else L.O_OWNED_PROPERTIES]
-            declared = money[hh, L.HM_DECLARED_VEHICLES if i == 1 else L.HM_DECLARED_PROPERTIES]
-            detail = pc.binary_join_element_wise(
-                "owned ", _ints(owned), " > declared ", _ints(declared), ""
-            )
-        else:
-            detail = pc.binary_join_element_wise(
-                "financial assets ",
-                _ints(o[hh, L.O_ASSETS]),
-                " > declared ",
-                _ints(money[hh, L.HM_DECLARED_ASSETS]),
-                " + tolerance ",
-                _ints(o[hh, L.O_ASSET_TOLERANCE]),
-                "",
-            )
-        f.add(hh, _K_UNDECLARED + i, code, severity, None, UNDECLARED_SOURCES[i], None, detail)
-    # §8 SOURCE_NOT_CHECKED
-    nc = o[:, L.O_NOT_CHECKED]
-    for k, dept in enumerate(schema.DEPARTMENTS):
-        hh = np.nonzero((nc >> k) & 1)[0]
-        f.add(
-            hh,
-            _K_SOURCE + k,
-            "SOURCE_NOT_CHECKED",
-            "warning",
-            None,
-            dept,
-            None,
-            f"checked_{dept} is false",
-        )
-    # §8 DUPLICATE_PERSON
+    money, codes = out.household_money, out.household_codes
+    n_h = codes.shape[1]
+    pack_rows = _pack_rows(a)
+    member_household = a.member_household
+    vetoes, und, unchecked = codes[L.OC_VETOES], codes[L.OC_UNDECLARED], codes[L.OC_NOT_CHECKED]
+    names, base, width = _program_names(a)
+    eligible, current = money[L.OM_ELIGIBLE], a.current_programs
+    missed, undue = eligible & ~current, current & ~eligible
+    # §8 DUPLICATE_PERSON: member slots (persons order) whose person_id is duplicated
+    dup_slots, dup_texts = np.zeros(0, I64), None
     if inp.duplicates and len(a.member_ids):
         keys = sorted(inp.duplicates)
         where = pc.index_in(a.member_ids, value_set=_str(keys))
-        slots = np.nonzero(_valid(where))[0]
-        if len(slots):
-            texts = _str(["member of households " + ", ".join(inp.duplicates[k]) for k in keys])
-            which = pc.take(where, pa.array(slots))
-            hh = a.member_household[slots]
-            f.add(
-                hh,
-                _K_DUPLICATE + (slots - member_off[hh]),
-                "DUPLICATE_PERSON",
-                "warning",
-                a.member_ids.take(pa.array(slots)),
-                "persons",
-                None,
-                texts.take(which),
+        dup_slots = np.flatnonzero(np.asarray(pc.is_valid(where)))
+        texts = _str(["member of households " + ", ".join(inp.duplicates[k]) for k in keys])
+        dup_texts = texts.take(where.take(pa.array(dup_slots)))
+    dup_household = member_household[dup_slots]
+    # where each household's findings start, and each category within them
+    categories = [
+        np.bitwise_count(vetoes),
+        np.bitwise_count(und),
+        np.bitwise_count(unchecked),
+        np.bincount(dup_household, minlength=n_h),
+        np.bitwise_count(missed),
+        np.bitwise_count(undue),
+    ]
+    total = np.zeros(n_h, I64)
+    starts = []
+    for count in categories:
+        starts.append(total.copy())
+        total += count
+    offsets = np.zeros(n_h + 1, I64)
+    np.cumsum(total, out=offsets[1:])
+    at_veto, at_und, at_unchecked, at_dup, at_missed, at_undue = (offsets[:-1] + s for s in starts)
+    n = int(offsets[-1])
+    code = np.empty(n, I8)
+    severity = np.empty(n, I8)
+    source = np.empty(n, I8)
+    person = np.full(n, -1, I64)  # member slot
+    record = _Strings(n, filled=False)
+    detail = _Strings(n, filled=True)
+    # §6 vetoes: evidence and detail from the kernels' record-instance bits
+    instances = {}
+    for table, field in _BITS.items():
+        bits = getattr(out, field)
+        sel = np.flatnonzero(bits)
+        rows, slots = a.instances(table, sel)
+        instances[table] = (bits[sel], rows, slots, member_household[slots])
+    vetoed = np.flatnonzero(vetoes)
+    for v in range(L.N_VETOES):
+        hh = _with_bit(vetoes, vetoed, v)
+        if not len(hh):
+            continue
+        at = at_veto[hh] + _below(vetoes[hh], v)
+        code[at], severity[at], source[at] = v, 0, SOURCES.index(VETO_SOURCES[v])
+        table = VETO_SOURCES[v]
+        if table in _BITS:
+            bits, rows, slots, owner = instances[table]
+            hit = ((bits >> v) & 1).astype(bool)
+            ids = a.record_ids[table]
+            values = ids.take(pa.array(rows[hit]))
+            groups = np.searchsorted(hh, owner[hit])
+            detail.put(at, _join("records ", groups, len(hh), values))
+            if v not in _NO_EVIDENCE:  # the household's first instance with the bit
+                if v == V01:
+                    hit = ((bits >> L.V01_BY_VALUE) & 1).astype(bool)
+                first = _first_per_group(owner[hit])
+                where = at[np.searchsorted(hh, owner[hit][first])]
+                person[where] = slots[hit][first]
+                record.put(where, ids.take(pa.array(rows[hit][first])))
+        elif v == V11:  # the triggering members
+            slots = np.flatnonzero(out.member_codes[L.MOC_REFUSED_WORK])
+            owner = member_household[slots]
+            ids = a.member_ids.take(pa.array(slots))
+            detail.put(at, _join("members ", np.searchsorted(hh, owner), len(hh), ids))
+            first = _first_per_group(owner)
+            person[at[np.searchsorted(hh, owner[first])]] = slots[first]
+        elif v == V12:
+            detail.index[at] = detail.add(_str(["consent_signed is false"]))
+        else:  # V13: the UNDECLARED_* codes found, in order
+            texts = [
+                "findings "
+                + ", ".join(c for i, c in enumerate(schema.UNDECLARED_CODES) if (m >> i) & 1)
+                for m in range(1 << L.N_UNDECLARED)
+            ]
+            detail.index[at] = detail.add(_str(texts)) + und[hh]
+    # §8 UNDECLARED_*
+    hm = a.households.money
+    found = np.flatnonzero(und)
+    for i in range(L.N_UNDECLARED):
+        hh = _with_bit(und, found, i)
+        if not len(hh):
+            continue
+        at = at_und[hh] + _below(und[hh], i)
+        v13 = (a.pack.params[pack_rows[hh], L.P_VETO_ENABLED] >> V13) & 1
+        code[at], severity[at] = _C_UNDECLARED + i, 1 - v13
+        source[at] = SOURCES.index(UNDECLARED_SOURCES[i])
+        if i == 0:
+            text = pc.binary_join_element_wise(
+                "verified ",
+                _ints(money[L.OM_VERIFIED_MONTHLY, hh]),
+                " > declared ",
+                _ints(hm[hh, L.HM_DECLARED_INCOME]),
+                " + tolerance ",
+                _ints(money[L.OM_INCOME_TOLERANCE, hh]),
+                "",
             )
-    # §11 PROGRAM_MISSED / PROGRAM_UNDUE
-    names, base, width = _program_names(a)
-    eligible, current = o[:, L.O_ELIGIBLE], a.current_programs
-    for sub, code, mask in (
-        (_K_MISSED, "PROGRAM_MISSED", eligible & ~current),
-        (_K_UNDUE, "PROGRAM_UNDUE", current & ~eligible),
+        elif i in (1, 2):
+            owned = codes[L.OC_OWNED_VEHICLES if i == 1 else L.OC_OWNED_PROPERTIES, hh]
+            declared = hm[hh, L.HM_DECLARED_VEHICLES if i == 1 else L.HM_DECLARED_PROPERTIES]
+            text = pc.binary_join_element_wise(
+                "owned ", _ints(owned), " > declared ", _ints(declared), ""
+            )
+        else:
+            text = pc.binary_join_element_wise(
+                "financial assets ",
+                _ints(money[L.OM_ASSETS, hh]),
+                " > declared ",
+                _ints(hm[hh, L.HM_DECLARED_ASSETS]),
+                " + tolerance ",
+                _ints(a.pack.params[pack_rows[hh], L.P_ASSET_DECLARATION_ABS]),
+                "",
+            )
+        detail.put(at, text)
+    # §8 SOURCE_NOT_CHECKED
+    provisional = np.flatnonzero(unchecked)
+    for k, dept in enumerate(schema.DEPARTMENTS):
+        hh = _with_bit(unchecked, provisional, k)
+        at = at_unchecked[hh] + _below(unchecked[hh], k)
+        code[at], severity[at], source[at] = _C_NOT_CHECKED, 1, SOURCES.index(dept)
+        detail.index[at] = detail.add(_str([f"checked_{dept} is false"]))
+    # §8 DUPLICATE_PERSON, members in persons order
+    if len(dup_slots):
+        k = np.arange(len(dup_slots))
+        rank = k - np.maximum.accumulate(np.where(_run_starts(dup_household), k, 0))
+        at = at_dup[dup_household] + rank
+        code[at], severity[at], source[at] = _C_DUPLICATE, 1, SOURCES.index("persons")
+        person[at] = dup_slots
+        detail.put(at, dup_texts)
+    # §11 PROGRAM_MISSED / PROGRAM_UNDUE, one per program, names by code point
+    program_names = detail.add(names)
+    for category, mask, at_category in (
+        (_C_MISSED, missed, at_missed),
+        (_C_UNDUE, undue, at_undue),
     ):
-        bits = (mask[:, None] >> np.arange(width, dtype=I64)) & 1
-        hh, bit = np.nonzero(bits)
-        if len(hh):
-            f.add(
-                hh,
-                sub + bit,
-                code,
-                "warning",
-                None,
-                "households",
-                None,
-                names.take(pa.array(base[pack_rows[hh]] + bit)),
-            )
-    return f.table()
-
-
-def _valid(arr) -> np.ndarray:
-    return np.asarray(pc.is_valid(arr).to_numpy(zero_copy_only=False), dtype=bool)
+        hh, bit = _set_bits(mask, width)
+        at = at_category[hh] + _below(mask[hh], bit)
+        code[at], severity[at], source[at] = category, 1, SOURCES.index("households")
+        detail.index[at] = program_names + base[pack_rows[hh]] + bit
+    data = [
+        a.household_ids.take(pa.array(np.repeat(np.arange(n_h, dtype=I64), total))),
+        _take(CODES, code),
+        _take(SEVERITIES, severity),
+        _take(a.member_ids, person),
+        _take(SOURCES, source),
+        record.column(),
+        detail.column(),
+    ]
+    return pa.Table.from_arrays(data, schema=schema.OUTPUTS["findings"])
