@@ -45,7 +45,7 @@ def limit_plus(a, b):
 
 def civil_from_days(z):
     z = z.astype(I64) + 719468
-    era = np.where(z >= 0, z, z - 146096) // 146097
+    era = z // 146097
     doe = z - era * 146097
     yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
     doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
@@ -57,7 +57,7 @@ def civil_from_days(z):
 
 def days_from_civil(y, m, d):
     y = y - (m <= 2)
-    era = np.where(y >= 0, y, y - 399) // 400
+    era = y // 400
     yoe = y - era * 400
     doy = (153 * np.where(m > 2, m - 3, m + 9) + 2) // 5 + d - 1
     return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468

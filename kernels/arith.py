@@ -3,7 +3,8 @@ ownership at D and counting by distinct code.
 
 Twins of `meanstest.arith` (which the reference uses); kernels import only numpy and
 numba, so the few lines are repeated here and the tests check that the two agree.
-Dates are days since 1970-01-01 (proleptic Gregorian, H. Hinnant's civil algorithms).
+Dates are days since 1970-01-01 (proleptic Gregorian; H. Hinnant's and C. Neri and
+L. Schneider's civil algorithms).
 """
 
 from __future__ import annotations
@@ -48,11 +49,41 @@ def limit_plus(a, b):
     return a + b
 
 
+# C. Neri and L. Schneider, "Euclidean affine functions and their application to
+# calendar algorithms" (2022): day number -> civil date in a few multiplications and
+# shifts on non-negative values (no floor-division fix-ups). Day numbers are shifted by
+# 82 eras of 400 years so that every date from year -32,800 on is non-negative.
+_ERAS = 82
+_SHIFT_DAYS = 719468 + 146097 * _ERAS  # 1970-01-01 from 0000-03-01, plus the eras
+_SHIFT_YEARS = 400 * _ERAS
+
+
 @serial
 def civil_from_days(z):
     """Day number -> (year, month, day)."""
+    n = z + _SHIFT_DAYS
+    if n < 0:
+        return _civil_from_days_any(z)
+    n1 = 4 * n + 3
+    century = n1 // 146097
+    n2 = (n1 % 146097) // 4 * 4 + 3
+    p2 = 2939745 * n2
+    year = 100 * century + (p2 >> 32)
+    day_of_year = (p2 & 0xFFFFFFFF) // 2939745 // 4  # from March 1
+    n3 = 2141 * day_of_year + 197913
+    month = n3 >> 16
+    day = (n3 & 0xFFFF) // 2141 + 1
+    if day_of_year >= 306:  # January, February: the next civil year
+        return year - _SHIFT_YEARS + 1, month - 12, day
+    return year - _SHIFT_YEARS, month, day
+
+
+@serial
+def _civil_from_days_any(z):
+    """Day number -> (year, month, day) for any day number (H. Hinnant's algorithm; his
+    C++ corrects truncating division for negative eras, numba's // already floors)."""
     z = z + 719468
-    era = (z if z >= 0 else z - 146096) // 146097
+    era = z // 146097
     doe = z - era * 146097
     yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
     doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
@@ -67,7 +98,7 @@ def civil_from_days(z):
 def days_from_civil(y, m, d):
     """(year, month, day) -> day number."""
     y = y - (1 if m <= 2 else 0)
-    era = (y if y >= 0 else y - 399) // 400
+    era = y // 400  # floor division: no correction for negative years
     yoe = y - era * 400
     mp = m - 3 if m > 2 else m + 9
     doy = (153 * mp + 2) // 5 + d - 1

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from .arith import add_months_civil, age_on, civil_from_days, count_distinct, rhu
 from .income import (
-    bank_sums,
     education_deduction,
     employment_income,
     labour_coefficient,
@@ -95,7 +94,7 @@ from .outcome import (
     transition,
     unable_to_work,
 )
-from .records import business_rows, property_rows, social_rows, vehicle_rows
+from .records import bank_rows, business_rows, property_rows, social_rows, vehicle_rows
 from .veto import (
     V01,
     V02,
@@ -105,6 +104,7 @@ from .veto import (
     financial,
     housing,
     insurance_grade,
+    mark_financial,
     mark_housing,
     mark_resident_contributions,
     mark_vehicle_count,
@@ -112,7 +112,6 @@ from .veto import (
     too_many_vehicles,
     undeclared,
     veto_mask,
-    write_bank_bits,
 )
 
 
@@ -185,8 +184,12 @@ def assess_household(h, dates, hh, people, records, pack, out, work):
             ranges[person, 2 * TAX],
             ranges[person, 2 * TAX + 1],
         )
-        interest, balance = bank_sums(
-            records.bank_money, ranges[person, 2 * BANK], ranges[person, 2 * BANK + 1]
+        interest, balance = bank_rows(
+            records.bank_money,
+            out.bank_vetoes,
+            ranges[person, 2 * BANK],
+            ranges[person, 2 * BANK + 1],
+            ioff[slot, BANK],
         )
         rental, share_area, n_ids, f_property = property_rows(
             pcodes,
@@ -291,14 +294,13 @@ def assess_household(h, dates, hh, people, records, pack, out, work):
                 person = mcodes[slot, MC_PERSON]
                 start, end = ranges[person, 2 * PROPERTY], ranges[person, 2 * PROPERTY + 1]
                 mark_housing(pcodes, pbits, start, end, ioff[slot, PROPERTY], d)
-    v04 = financial(fa, standard, n, par)
-    if v04:
+    if financial(fa, standard, n, par):
         found |= 1 << V04
-    v04 = v04 and (enabled >> V04) & 1 == 1
-    for slot in range(m0, m1):
-        person = mcodes[slot, MC_PERSON]
-        count = ranges[person, 2 * BANK + 1] - ranges[person, 2 * BANK]
-        write_bank_bits(out.bank_vetoes, ioff[slot, BANK], count, v04)
+        if (enabled >> V04) & 1:
+            for slot in range(m0, m1):
+                person = mcodes[slot, MC_PERSON]
+                count = ranges[person, 2 * BANK + 1] - ranges[person, 2 * BANK]
+                mark_financial(out.bank_vetoes, ioff[slot, BANK], count)
     # §8
     undeclared_mask, monthly, tolerance = undeclared(
         h, verified, owned_vehicles, owned_properties, fa, par, money

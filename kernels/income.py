@@ -2,8 +2,9 @@
 
 A member's rows are read once, in the pass that also checks the §6 vetoes
 (`kernels.records`); what a row adds to the §3 and §5 sums is decided here (`tax_sums`,
-`bank_sums`, `rental_income`, `counted_transfer`, `out_of_pocket`). Supporters (§4) have
-no vetoes: `support` reads their rows itself, once per table. `par` is the pack's int64
+`rental_income`, `counted_transfer`, `out_of_pocket`; bank interest is property income
+and balances are FA, summed as they are). Supporters (§4) have no vetoes: `support`
+reads their rows itself, once per table. `par` is the pack's int64
 parameter row (layout in `kernels.layout`), `d` the assessment date as a day number.
 """
 
@@ -111,7 +112,7 @@ def tax_sums(codes, money, start, end):
 
 @inline
 def bank_sums(money, start, end):
-    """(Σ interest, Σ balance) of one person's bank rows: §3 property income and §5 FA."""
+    """(Σ interest, Σ balance) of one supporter's bank rows (a member's: `records`)."""
     interest = 0
     balance = 0
     for r in range(start, end):

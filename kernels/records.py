@@ -18,6 +18,8 @@ from .layout import (
     BC_EMPLOYEES,
     BC_ROLE,
     BM_TURNOVER,
+    KM_BALANCE,
+    KM_INTEREST,
     PC_ACQUIRED,
     PC_ACQUISITION,
     PC_DISPOSED,
@@ -95,6 +97,20 @@ def property_rows(codes, money, bits, start, end, first, d, windows, keep, lists
         bits[first + r - start] = b & keep
         found |= b
     return rental, area, (n_homes, n_owned), found
+
+
+@inline
+def bank_rows(money, bits, start, end, first):
+    """A member's bank rows: (Σ interest, Σ balance) for §3 property income and §5 FA.
+    Bank rows have no row check: their bits are written 0 here, and set afterwards only
+    if V04 fires."""
+    interest = 0
+    balance = 0
+    for r in range(start, end):
+        interest += money[r, KM_INTEREST]
+        balance += money[r, KM_BALANCE]
+        bits[first + r - start] = 0
+    return interest, balance
 
 
 @inline

@@ -225,9 +225,7 @@ def mark_resident_contributions(codes, bits, start, end, first):
 
 
 @serial
-def write_bank_bits(bits, first, count, fired):
-    """V04: every bank row of the members is listed when it fires; each bank instance
-    is written here once (bank rows have no row check)."""
-    value = (1 << V04) if fired else 0
+def mark_financial(bits, first, count):
+    """V04: every bank row of one member is listed."""
     for k in range(first, first + count):
-        bits[k] = value
+        bits[k] |= 1 << V04

@@ -241,6 +241,22 @@ def test_calendar_twins_agree_with_arith():
                 )
 
 
+def test_calendar_far_from_today():
+    """§0 day numbers of any int32 date (date32) round-trip through the civil date, and
+    the fast conversion (from year -32,800 on) agrees with the general one; a day
+    number and its successor are one day apart in the proleptic Gregorian calendar."""
+    rng = np.random.default_rng(1)
+    days = [-(2**31), 2**31 - 1, -719469, -719470, -719468, *range(-13_000_000, -12_600_000, 997)]
+    days += rng.integers(-(2**31), 2**31, 2000).tolist()
+    for z in days:
+        y, m, d = karith._civil_from_days_any(z)
+        assert karith.days_from_civil(y, m, d) == z
+        if z >= -12_699_422:  # year -32,800 and later
+            assert karith.civil_from_days(z) == (y, m, d)
+        y2, m2, d2 = karith._civil_from_days_any(z + 1) if z < 2**31 - 1 else (y, m, d + 1)
+        assert (y2, m2, d2) == (y, m, d + 1) or d2 == 1 and d == karith.days_in_month(y, m)
+
+
 def test_kernel_enumerations_match_the_schema():
     """kernels/ imports only numpy and numba, so it repeats the enumerations of
     meanstest.schema (a value's index is its code): they must stay identical."""
