@@ -79,7 +79,10 @@ def _assess_all(hh, people, records, pack, out):
 def _assess_serial(hh, people, records, pack, out):
     # no parallel region: a call of a few households (the service) starts no threads
     # and never waits on them
-    assess_households(0, hh.codes.shape[0], hh, people, records, pack, out, out.scratch[0])
+    # np.int64(0), not 0: a literal argument would compile assess_households a second
+    # time, specialised for it (as long again as everything else)
+    first = np.int64(0)
+    assess_households(first, hh.codes.shape[0], hh, people, records, pack, out, out.scratch[0])
 
 
 def _check(name: str, a, dtype, ncols: int | None = None) -> None:
