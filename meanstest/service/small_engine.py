@@ -22,7 +22,7 @@ import numpy as np
 
 from meanstest import schema
 from meanstest.assemble import assemble_packs
-from meanstest.fast import _NO_EVIDENCE, UNDECLARED_SOURCES, VETO_SOURCES, VETO_TABLES
+from meanstest.fast import _NO_EVIDENCE, UNDECLARED_SOURCES, VETO_SOURCES
 from meanstest.kernels import Households, People, Records
 from meanstest.kernels import assess as kernel_assess
 from meanstest.kernels import layout as L
@@ -68,9 +68,7 @@ class PackCache:
         key = tuple((p.id, p.digest) for p in packs)
         hit = self._cache.get(key)
         if hit is None:
-            pack, names = assemble_packs(packs)
-            enabled = [int(x) for x in pack.params[:, L.P_VETO_ENABLED]]
-            hit = self._cache[key] = (pack, names, enabled)
+            hit = self._cache[key] = assemble_packs(packs)
         return hit
 
 
@@ -88,7 +86,7 @@ def run(valid: list[Valid], cache: PackCache) -> list[Answer]:
     for v in valid:
         if all(p is not v.pack for p in packs):
             packs.append(v.pack)
-    pack, names, enabled = cache.get(packs)
+    pack, names = cache.get(packs)
     pack_rows = [next(i for i, p in enumerate(packs) if p is v.pack) for v in valid]
     n_h = len(valid)
     hcodes = np.empty((n_h, L.N_HC), I32)
@@ -185,7 +183,7 @@ def run(valid: list[Valid], cache: PackCache) -> list[Answer]:
         pack,
         threads=False,
     )
-    ctx = _Context(out, names, enabled, rows, ranges, instance_off, mcodes, members, hmoney)
+    ctx = _Context(out, names, pack.params, rows, ranges, instance_off, mcodes, members, hmoney)
     return [
         ctx.answer(h, v, pack_rows[h], int(member_off[h]), int(member_off[h + 1]), current[h])
         for h, v in enumerate(valid)
@@ -266,76 +264,67 @@ class _Context:
     """Reads one household's rows of the kernel outputs (fast._results, _members and
     _findings for one household)."""
 
-    def __init__(self, out, names, enabled, rows, ranges, instance_off, mcodes, members, money):
-        self.out, self.names, self.enabled, self.rows = out, names, enabled, rows
+    def __init__(self, out, names, params, rows, ranges, instance_off, mcodes, members, money):
+        self.out, self.names, self.params, self.rows = out, names, params, rows
         self.ranges, self.instance_off, self.mcodes = ranges, instance_off, mcodes
         self.members, self.money = members, money
 
     def answer(self, h: int, v: Valid, prow: int, m0: int, m1: int, current: int) -> Answer:
-        o = [int(x) for x in self.out.household[h]]
+        m = [int(x) for x in self.out.household_money[:, h]]
+        c = [int(x) for x in self.out.household_codes[:, h]]
         hid = v.row["household_id"]
         names = self.names[prow]
         result = {
             "household_id": hid,
-            "status": schema.STATUSES[o[L.O_STATUS]],
-            "benefit": o[L.O_BENEFIT],
-            "phaseout_months": o[L.O_PHASEOUT],
-            "pci": o[L.O_PCI],
-            "standard": o[L.O_STANDARD],
-            "gross_income": o[L.O_GROSS],
-            "medical": o[L.O_MEDICAL],
-            "education": o[L.O_EDUCATION],
-            "pension": o[L.O_PENSION],
-            "net_income": o[L.O_NET],
-            "financial_assets": o[L.O_ASSETS],
-            "circle": o[L.O_CIRCLE],
-            "transition": schema.TRANSITIONS[o[L.O_TRANSITION]],
-            "vetoes": [schema.VETO_CODES[b] for b in _bits(o[L.O_VETOES], L.N_VETOES)],
-            "difficulty_index": o[L.O_INDEX],
-            "provisional": o[L.O_NOT_CHECKED] != 0,
-            "eligible_programs": [names[b] for b in _bits(o[L.O_ELIGIBLE], len(names))],
+            "status": schema.STATUSES[c[L.OC_STATUS]],
+            "benefit": m[L.OM_BENEFIT],
+            "phaseout_months": c[L.OC_PHASEOUT],
+            "pci": m[L.OM_PCI],
+            "standard": m[L.OM_STANDARD],
+            "gross_income": m[L.OM_GROSS],
+            "medical": m[L.OM_MEDICAL],
+            "education": m[L.OM_EDUCATION],
+            "pension": m[L.OM_PENSION],
+            "net_income": m[L.OM_NET],
+            "financial_assets": m[L.OM_ASSETS],
+            "circle": c[L.OC_CIRCLE],
+            "transition": schema.TRANSITIONS[c[L.OC_TRANSITION]],
+            "vetoes": [schema.VETO_CODES[b] for b in _bits(c[L.OC_VETOES], L.N_VETOES)],
+            "difficulty_index": c[L.OC_INDEX],
+            "provisional": c[L.OC_NOT_CHECKED] != 0,
+            "eligible_programs": [names[b] for b in _bits(m[L.OM_ELIGIBLE], len(names))],
         }
-        member_rows = []
-        for slot in range(m0, m1):
-            mo = self.out.member[slot]
-            member_rows.append(
-                {
-                    "household_id": hid,
-                    "person_id": self.members[slot]["person_id"],
-                    "age": int(mo[L.MO_AGE]),
-                    "labour_coefficient": int(mo[L.MO_COEFFICIENT]),
-                    "employment": int(mo[L.MO_EMPLOYMENT]),
-                    "employment_basis": schema.EMPLOYMENT_BASES[int(mo[L.MO_BASIS])],
-                    "member_income": int(mo[L.MO_INCOME]),
-                    "verified_income": int(mo[L.MO_VERIFIED]),
-                }
-            )
-        findings = self._findings(h, o, hid, prow, m0, m1, current, names)
+        mm, mc = self.out.member_money, self.out.member_codes
+        member_rows = [
+            {
+                "household_id": hid,
+                "person_id": self.members[slot]["person_id"],
+                "age": int(mc[L.MOC_AGE, slot]),
+                "labour_coefficient": int(mc[L.MOC_COEFFICIENT, slot]),
+                "employment": int(mm[L.MOM_EMPLOYMENT, slot]),
+                "employment_basis": schema.EMPLOYMENT_BASES[int(mc[L.MOC_BASIS, slot])],
+                "member_income": int(mm[L.MOM_INCOME, slot]),
+                "verified_income": int(mm[L.MOM_VERIFIED, slot]),
+            }
+            for slot in range(m0, m1)
+        ]
+        findings = self._findings(h, m, c, hid, prow, m0, m1, current, names)
         return Answer(result, member_rows, findings)
 
-    def _record(self, table: str, inst: int) -> dict:
-        """The sorted row of a record instance (Assembled.instances for one instance)."""
-        t = _T[table]
-        off = self.instance_off[:, t]
-        slot = int(np.searchsorted(off, inst, side="right")) - 1
-        person = self.mcodes[slot, L.MC_PERSON]
-        return self.rows[table][int(self.ranges[person, 2 * t] + inst - off[slot])]
-
-    def _veto_records(self, table: str, v: int, m0: int, m1: int) -> list[str]:
+    def _instances(self, table: str, bit: int, m0: int, m1: int):
+        """(member slot, sorted row) of every record instance of the household's members
+        with `bit` set, members in persons order, records in record_id order."""
         t = _T[table]
         bits = getattr(self.out, _VETO_BITS[table])
-        found = []
         for slot in range(m0, m1):
             person = self.mcodes[slot, L.MC_PERSON]
             start, end = self.ranges[person, 2 * t], self.ranges[person, 2 * t + 1]
             first = self.instance_off[slot, t]
             for k in range(int(end - start)):
-                if (int(bits[first + k]) >> v) & 1:
-                    found.append(self.rows[table][int(start + k)]["record_id"])
-        return found
+                if (int(bits[first + k]) >> bit) & 1:
+                    yield slot, self.rows[table][int(start + k)]
 
-    def _findings(self, h, o, hid, prow, m0, m1, current, names) -> list[dict]:
-        out = self.out
+    def _findings(self, h, m, c, hid, prow, m0, m1, current, names) -> list[dict]:
         found: list[tuple[int, dict]] = []
 
         def add(sub, code, severity, person, source, record, detail):
@@ -354,51 +343,55 @@ class _Context:
                 )
             )
 
-        for v in _bits(o[L.O_VETOES], L.N_VETOES):
-            table = VETO_TABLES[v]
+        for v in _bits(c[L.OC_VETOES], L.N_VETOES):
+            table = VETO_SOURCES[v]
             person = record = None
-            if v not in _NO_EVIDENCE:
-                slot = int(out.evidence_slot[h, v])
-                person = self.members[slot]["person_id"] if slot >= 0 else None
-                inst = int(out.evidence_instance[h, v])
-                if table is not None and inst >= 0:
-                    record = self._record(table, inst)["record_id"]
-            if table is not None:
-                detail = "records " + ", ".join(self._veto_records(table, v, m0, m1))
+            if table in _VETO_BITS:
+                hits = list(self._instances(table, v, m0, m1))
+                detail = "records " + ", ".join(r["record_id"] for _, r in hits)
+                if v not in _NO_EVIDENCE:  # the first record with the bit (V01: by value)
+                    if v == 0:
+                        hits = list(self._instances(table, L.V01_BY_VALUE, m0, m1))
+                    if hits:
+                        slot, row = hits[0]
+                        person, record = self.members[slot]["person_id"], row["record_id"]
             elif v == 10:
                 refused = [
                     self.members[s]["person_id"]
                     for s in range(m0, m1)
-                    if out.member[s, L.MO_REFUSED_WORK]
+                    if self.out.member_codes[L.MOC_REFUSED_WORK, s]
                 ]
                 detail = "members " + ", ".join(refused)
+                person = refused[0] if refused else None
             elif v == 11:
                 detail = "consent_signed is false"
             else:
                 detail = "findings " + ", ".join(
-                    schema.UNDECLARED_CODES[i] for i in _bits(o[L.O_UNDECLARED], 4)
+                    schema.UNDECLARED_CODES[i] for i in _bits(c[L.OC_UNDECLARED], 4)
                 )
             add(v, schema.VETO_CODES[v], "veto", person, VETO_SOURCES[v], record, detail)
         money = [int(x) for x in self.money[h]]
-        severity = "veto" if (self.enabled[prow] >> 12) & 1 else "warning"
-        for i in _bits(o[L.O_UNDECLARED], 4):
+        par = self.params[prow]
+        severity = "veto" if (int(par[L.P_VETO_ENABLED]) >> 12) & 1 else "warning"
+        for i in _bits(c[L.OC_UNDECLARED], 4):
             if i == 0:
                 detail = (
-                    f"verified {o[L.O_VERIFIED_MONTHLY]} > declared "
-                    f"{money[L.HM_DECLARED_INCOME]} + tolerance {o[L.O_INCOME_TOLERANCE]}"
+                    f"verified {m[L.OM_VERIFIED_MONTHLY]} > declared "
+                    f"{money[L.HM_DECLARED_INCOME]} + tolerance {m[L.OM_INCOME_TOLERANCE]}"
                 )
             elif i in (1, 2):
-                owned = o[L.O_OWNED_VEHICLES if i == 1 else L.O_OWNED_PROPERTIES]
+                owned = c[L.OC_OWNED_VEHICLES if i == 1 else L.OC_OWNED_PROPERTIES]
                 declared = money[L.HM_DECLARED_VEHICLES if i == 1 else L.HM_DECLARED_PROPERTIES]
                 detail = f"owned {owned} > declared {declared}"
             else:
                 detail = (
-                    f"financial assets {o[L.O_ASSETS]} > declared "
-                    f"{money[L.HM_DECLARED_ASSETS]} + tolerance {o[L.O_ASSET_TOLERANCE]}"
+                    f"financial assets {m[L.OM_ASSETS]} > declared "
+                    f"{money[L.HM_DECLARED_ASSETS]} + tolerance "
+                    f"{int(par[L.P_ASSET_DECLARATION_ABS])}"
                 )
             code = schema.UNDECLARED_CODES[i]
             add(14 + i, code, severity, None, UNDECLARED_SOURCES[i], None, detail)
-        for k in _bits(o[L.O_NOT_CHECKED], len(schema.DEPARTMENTS)):
+        for k in _bits(c[L.OC_NOT_CHECKED], len(schema.DEPARTMENTS)):
             dept = schema.DEPARTMENTS[k]
             add(
                 18 + k,
@@ -409,7 +402,7 @@ class _Context:
                 None,
                 f"checked_{dept} is false",
             )
-        eligible = o[L.O_ELIGIBLE]
+        eligible = m[L.OM_ELIGIBLE]
         for sub, code, mask in (
             (1 << 28, "PROGRAM_MISSED", eligible & ~current),
             (1 << 29, "PROGRAM_UNDUE", current & ~eligible),
