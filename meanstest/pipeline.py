@@ -53,11 +53,12 @@ def load_policies(policies=None):
     return policies
 
 
-def run_engine(inp: EngineInput, engine: str = "fast") -> EngineOutput:
+def run_engine(inp: EngineInput, engine: str = "fast", *, threads: bool = True) -> EngineOutput:
+    """Run `engine` on validated input (`threads=False`: the kernels on this thread only)."""
     if engine == "fast":
         from meanstest import fast
 
-        return fast.run(inp)
+        return fast.run(inp, threads=threads)
     if engine == "reference":
         from meanstest import reference
 
@@ -97,45 +98,23 @@ def finish_results(inp: EngineInput, out: EngineOutput) -> pa.Table:
     return pa.Table.from_arrays(cols, schema=schema.OUTPUTS["results"])
 
 
-def summarise(validation, results: pa.Table) -> dict:
-    """Counts a director reads first: statuses, benefit total, rejects, accounting."""
-    statuses = {s: 0 for s in schema.STATUSES}
-    for value in results["status"].to_pylist():
-        statuses[value] += 1
-    assessed, rejected = results.num_rows, validation.rejects.num_rows
-    return {
-        "households_read": validation.households_read,
-        "assessed": assessed,
-        "rejected": rejected,
-        "accounting_closes": validation.households_read == assessed + rejected,
-        "by_status": statuses,
-        "total_monthly_benefit": int(pc.sum(results["benefit"]).as_py() or 0),
-        "provisional": int(pc.sum(pc.cast(results["provisional"], pa.int64())).as_py() or 0),
-        "unmatched_source_rows": validation.unmatched_source_rows,
-    }
-
-
 def assess(bundle_or_tables, policies=None, engine: str = "fast") -> Assessment:
     """Assess every household of a bundle (folder path or dict of Arrow tables).
 
     Bad households are rejected with every reason (never raised); the call raises only
     when the bundle cannot be read at all or the policy library is invalid.
     """
+    from meanstest.batch import assess_batch
     from meanstest.bundle import read_bundle
-    from meanstest.validate import validate
 
     library = load_policies(policies)
     if isinstance(bundle_or_tables, (str, Path)):
         tables = read_bundle(bundle_or_tables)
     else:
         tables = dict(bundle_or_tables)
-    validation = validate(tables, library)
-    inp = validation.engine_input
-    out = run_engine(inp, engine)
-    results = finish_results(inp, out)
-    return Assessment(
-        results, out.members, out.findings, validation.rejects, summarise(validation, results)
-    )
+    batch = assess_batch(tables, library, engine)
+    summary = batch.tally.summary(chunks=1, chunk_size=batch.tally.households_read)
+    return Assessment(batch.results, batch.members, batch.findings, batch.rejects, summary)
 
 
 def write_outputs(assessment: Assessment, out_dir) -> None:

@@ -50,3 +50,23 @@ class Progress:
         if self.tty and not self.quiet:
             self.stream.write("\n")
             self.stream.flush()
+
+
+def kernels_need_compiling() -> bool:
+    """True when the household kernel is not in numba's on-disk cache (first run after
+    installing or changing meanstest): its compilation then takes about a minute, which
+    the user should be told about instead of watching a progress line sit at 0/s."""
+    try:
+        from meanstest.kernels import driver
+
+        return not driver._assess_all._cache._cache_file._load_index()
+    except Exception:  # noqa: BLE001 - numba internals moved: no notice, never a crash
+        return False
+
+
+def note(text: str, *, quiet: bool = False, stream=None) -> None:
+    """One line of information about long work (not progress), unless quiet."""
+    if not quiet:
+        stream = stream or sys.stderr
+        stream.write(text + "\n")
+        stream.flush()

@@ -72,12 +72,18 @@ def _assert_nothing_half_written(out: Path, killed: bool = False) -> None:
         assert not list(out.glob("*.tmp")), sorted(p.name for p in out.iterdir())
 
 
+PATHS = [pytest.param([], id="in-memory"), pytest.param(["--spool"], id="spooled")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("run", range(RUNS))
-def test_random_sigkills_then_resume_give_identical_outputs(bundle, whole, tmp_path, run):
+def test_random_sigkills_then_resume_give_identical_outputs(bundle, whole, tmp_path, run, path):
     """Kill at seeded random moments until the review completes; a run that completes
-    before its first kill is discarded and retried with kills drawn from a shorter span."""
+    before its first kill is discarded and retried with kills drawn from a shorter span.
+    The spooled path resumes; the in-memory path starts over."""
     rnd = random.Random(run)
-    args = [*_command(bundle, tmp_path), "--quiet", "--chunk-size", "50"]
+    args = [*_command(bundle, tmp_path), "--quiet", "--chunk-size", "50", *path]
     started = time.monotonic()
     subprocess.run(args, check=True, capture_output=True)  # how long a whole run takes here
     span = time.monotonic() - started
@@ -128,12 +134,21 @@ def small_disk(tmp_path):
     subprocess.run(["umount", str(disk)], check=False, capture_output=True)
 
 
-@pytest.mark.parametrize("size", ["64k", "160k", "320k"])
-def test_disk_full_fails_cleanly_and_resumes(bundle, whole, small_disk, size):
+# Disk sizes that run out at different steps: the spooled path writes the spool, the
+# parts, then the outputs (~150 KB here); the in-memory path only the outputs: members,
+# findings and rejects first, then results, then the change lists and summary.json.
+DISKS = [
+    *(pytest.param([], size, id=f"in-memory-{size}") for size in ("64k", "120k", "144k")),
+    *(pytest.param(["--spool"], size, id=f"spooled-{size}") for size in ("64k", "160k", "320k")),
+]
+
+
+@pytest.mark.parametrize(("path", "size"), DISKS)
+def test_disk_full_fails_cleanly_and_resumes(bundle, whole, small_disk, size, path):
     out = small_disk / "review"
     _tmpfs(small_disk, size, remount=True)
     failed = subprocess.run(
-        [*_command(bundle, out), "--quiet", "--chunk-size", "50"],
+        [*_command(bundle, out), "--quiet", "--chunk-size", "50", *path],
         capture_output=True,
         text=True,
         check=False,

@@ -64,14 +64,56 @@ def test_accounting_closes(reference_run):
     assert summary["rejected"] > 0
 
 
-@pytest.mark.parametrize("chunk_size", [1, 7, 10_000])
-def test_results_identical_whatever_the_chunk_size(bundle, reference_run, tmp_path, chunk_size):
-    run_review(
-        bundle, tmp_path, default_library(), ReviewOptions(chunk_size=chunk_size, quiet=True)
+@pytest.mark.parametrize("spooled", [False, True], ids=["in-memory", "spooled"])
+@pytest.mark.parametrize("chunk_size", [pytest.param(1, marks=pytest.mark.slow), 7, 10_000])
+def test_results_identical_whatever_the_chunk_size_and_path(
+    bundle, reference_run, tmp_path, chunk_size, spooled
+):
+    summary = run_review(
+        bundle,
+        tmp_path,
+        default_library(),
+        ReviewOptions(chunk_size=chunk_size, quiet=True, spool=spooled),
     )
     whole = _tables(reference_run[0])
     for name, table in _tables(tmp_path).items():
         assert table.equals(whole[name]), name
+    for name in ("new", "exit", "adjust", "phase_out"):
+        got = pq.read_table(tmp_path / f"changes_{name}.parquet")
+        assert got.equals(pq.read_table(reference_run[0] / f"changes_{name}.parquet")), name
+    assert {k: v for k, v in summary.items() if k not in ("chunks", "chunk_size")} == {
+        k: v for k, v in reference_run[1].items() if k not in ("chunks", "chunk_size")
+    }
+
+
+def test_a_bundle_over_the_memory_limit_is_spooled(bundle, reference_run, tmp_path):
+    """A bundle that does not fit the memory limit takes the spooled path (its state
+    folder appears while it runs) and gives the same outputs."""
+    killed = _cli(
+        bundle, tmp_path, "--memory-limit", "0", env={"MEANSTEST_FAULT_AT": "chunk:000000"}
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert (tmp_path / ".review" / "state.json").exists()
+    assert _cli(bundle, tmp_path, "--memory-limit", "0").returncode == 0
+    whole = _tables(reference_run[0])
+    for name, table in _tables(tmp_path).items():
+        assert table.equals(whole[name]), name
+
+
+@pytest.mark.parametrize("point", ["chunk:000003", "finish:partial", "finish:members"])
+def test_killed_in_memory_review_leaves_no_state_and_reruns_identically(
+    bundle, reference_run, tmp_path, point
+):
+    """The in-memory path keeps no state: a kill leaves at most whole tables and `.tmp`
+    files, and the next run starts over to the same outputs, removing the `.tmp` files."""
+    killed = _cli(bundle, tmp_path, env={"MEANSTEST_FAULT_AT": point})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    assert not (tmp_path / ".review").exists()
+    assert _cli(bundle, tmp_path).returncode == 0
+    whole = _tables(reference_run[0])
+    for name, table in _tables(tmp_path).items():
+        assert table.equals(whole[name]), (point, name)
+    assert not list(tmp_path.glob("*.tmp"))
 
 
 @pytest.mark.parametrize(
@@ -86,7 +128,8 @@ def test_results_identical_whatever_the_chunk_size(bundle, reference_run, tmp_pa
     ],
 )
 def test_kill_and_resume_gives_identical_outputs(bundle, reference_run, tmp_path, point):
-    killed = _cli(bundle, tmp_path, env={"MEANSTEST_FAULT_AT": point})
+    """The spooled path resumes after its last finished step."""
+    killed = _cli(bundle, tmp_path, "--spool", env={"MEANSTEST_FAULT_AT": point})
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     resumed = _cli(bundle, tmp_path)
     assert resumed.returncode == 0, resumed.stderr
@@ -104,7 +147,8 @@ def test_changed_input_refuses_to_resume(bundle, tmp_path):
     for f in bundle.iterdir():
         (copy / f.name).write_bytes(f.read_bytes())
     out = tmp_path / "out"
-    assert _cli(copy, out, env={"MEANSTEST_FAULT_AT": "chunk:000001"}).returncode < 0
+    killed = _cli(copy, out, "--spool", env={"MEANSTEST_FAULT_AT": "chunk:000001"})
+    assert killed.returncode < 0
     bank = copy / "bank.parquet"
     os.utime(bank, ns=(bank.stat().st_atime_ns, bank.stat().st_mtime_ns + 10**9))
     with pytest.raises(ResumeRefused, match="bank"):
@@ -116,7 +160,8 @@ def test_changed_input_refuses_to_resume(bundle, tmp_path):
 
 
 def test_changed_arguments_refuse_to_resume(bundle, tmp_path):
-    assert _cli(bundle, tmp_path, env={"MEANSTEST_FAULT_AT": "chunk:000000"}).returncode < 0
+    killed = _cli(bundle, tmp_path, "--spool", env={"MEANSTEST_FAULT_AT": "chunk:000000"})
+    assert killed.returncode < 0
     with pytest.raises(ResumeRefused, match="chunk size"):
         run_review(bundle, tmp_path, default_library(), ReviewOptions(chunk_size=41, quiet=True))
 
@@ -124,7 +169,7 @@ def test_changed_arguments_refuse_to_resume(bundle, tmp_path):
 def test_plan_finds_every_duplicate_member_exactly(tmp_path):
     """plan.duplicates (§8 DUPLICATE_PERSON across the whole bundle, rejected households
     included) equals a plain grouping of the persons rows, malformed IDs included."""
-    from meanstest.review import bundle_files, make_plan
+    from meanstest.review.plan import bundle_files, id_tables, make_plan
 
     tables = synth.generate(600, seed=31, bad_fraction=0.1)
     persons = tables["persons"]
@@ -147,4 +192,42 @@ def test_plan_finds_every_duplicate_member_exactly(tmp_path):
     want = {pid: sorted(h) for pid, h in naive.items() if len(h) > 1}
     assert want  # the synthetic district has persons in several households
     for chunk_size in (1, 50, 10_000):
-        assert make_plan(bundle_files(tmp_path), chunk_size).duplicates == want
+        assert make_plan(id_tables(bundle_files(tmp_path)), chunk_size).duplicates == want
+        assert make_plan(tables, chunk_size).duplicates == want
+
+
+def test_first_run_says_the_kernels_are_compiling(bundle, tmp_path, monkeypatch, capsys):
+    """Issue 12 #8: a run that must compile the kernels says so instead of sitting at 0/s;
+    once they are compiled (numba's cache written) the notice is gone."""
+    from meanstest import review
+    from meanstest.progress import kernels_need_compiling
+
+    run_review(bundle, tmp_path / "a", default_library(), ReviewOptions(chunk_size=100))
+    assert "compiling kernels" not in capsys.readouterr().err
+    assert not kernels_need_compiling()
+    monkeypatch.setattr(review, "kernels_need_compiling", lambda: True)
+    run_review(bundle, tmp_path / "b", default_library(), ReviewOptions(chunk_size=100))
+    assert "compiling kernels, first run only" in capsys.readouterr().err
+    run_review(bundle, tmp_path / "c", default_library(), ReviewOptions(quiet=True))
+    assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "arrow"])
+def test_id_column_not_utf8_is_a_clear_error_naming_the_file(tmp_path, suffix):
+    """DATA.md strings are UTF-8: a bundle whose persons.person_id holds other bytes is
+    refused with one error naming the file and the column (docs/decisions.md, issue 12
+    #5), never a UnicodeDecodeError traceback, on both review paths."""
+    tables = synth.generate(20, seed=3)
+    ids = tables["persons"]["person_id"].combine_chunks().cast(pa.binary()).to_pylist()
+    ids[4] = b"\xff\xfe" + ids[4][2:]
+    bad = pa.array(ids, pa.binary()).view(pa.string())
+    tables["persons"] = tables["persons"].set_column(
+        tables["persons"].schema.get_field_index("person_id"), "person_id", bad
+    )
+    write_bundle(tables, tmp_path / "bundle", format=suffix)
+    for extra in ((), ("--spool",)):
+        done = _cli(tmp_path / "bundle", tmp_path / "out", *extra)
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stderr and "UnicodeDecodeError" not in done.stderr
+        assert f"persons.{suffix}" in done.stderr and "person_id" in done.stderr
+        assert "UTF8" in done.stderr or "UTF-8" in done.stderr, done.stderr

@@ -8,7 +8,6 @@ reader's handling of partitioned folders and in-memory tables is checked on its 
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +16,8 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+
+pytestmark = pytest.mark.slow  # a JVM per module, ~1.5 min
 
 pytest.importorskip("pyspark", reason="pyspark not installed (pip install -e '.[spark]')")
 if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
@@ -36,17 +37,18 @@ OUTPUTS = ("results", "members", "findings", "rejects")
 
 @pytest.fixture(scope="module")
 def spark():
-    from pyspark.sql import SparkSession
+    from meanstest.spark import session as spark_session
 
-    # the executors' Python is this one (make test does not put .venv/bin on PATH)
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("meanstest tests")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.shuffle.partitions", "4")
-        .getOrCreate()
+    # the same start as `meanstest review --engine spark`: this Python on the executors,
+    # Java 17/21, a loopback driver, one retry of a gateway that exits while starting
+    session = spark_session(
+        "local[2]",
+        "meanstest tests",
+        conf={
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.sql.shuffle.partitions": "4",
+        },
     )
     session.sparkContext.setLogLevel("ERROR")
     yield session

@@ -37,11 +37,10 @@ import time
 from pathlib import Path
 
 from meanstest import schema
+from meanstest.batch import CHANGES_SCHEMA, Tally
 from meanstest.errors import MeansTestError
 from meanstest.spark.frames import Storage, co_locate, read_frames, spark_schema
 from meanstest.spark.worker import (
-    CHANGES_SCHEMA,
-    ENROLLED,
     KIND,
     OUTPUTS,
     _assess_partition,
@@ -136,66 +135,88 @@ def review_spark(spark, bundle, policies=None, out_path=None, partitions: int | 
 
 
 def summarise(tallies: list[str], partitions: int) -> dict:
-    """summary.json of meanstest.review from the batches' tallies."""
-    from collections import Counter
-
-    total: dict = {}
+    """summary.json of meanstest.review from the batches' tallies (Tally JSON)."""
+    total = Tally()
     for text in tallies:
-        for key, value in json.loads(text).items():
-            if isinstance(value, int):
-                total[key] = total.get(key, 0) + value
-            elif key == "by_jurisdiction":
-                merged = total.setdefault(key, {})
-                for j, counts in value.items():
-                    m = merged.setdefault(j, dict.fromkeys(counts, 0))
-                    for k, v in counts.items():
-                        m[k] += v
-            else:
-                total.setdefault(key, Counter()).update(value)
-    get = total.get
-    status, reasons = get("by_status", Counter()), get("rejects_by_reason", Counter())
-    circle, transition = get("by_circle", Counter()), get("by_transition", Counter())
-    veto, read = get("by_veto", Counter()), get("households_read", 0)
-    benefit = get("total_monthly_benefit", 0)
-    return {
-        "households_read": read,
-        "assessed": get("assessed", 0),
-        "rejected": get("rejected", 0),
-        "unmatched_source_rows": get("unmatched_source_rows", 0),
-        "orphan_rows": get("orphan_rows", 0),
-        "by_jurisdiction": dict(sorted(get("by_jurisdiction", {}).items())),
-        "chunks": partitions,
-        "chunk_size": -(-read // partitions),
-        "accounting_closes": read == get("assessed", 0) + get("rejected", 0),
-        "by_status": {s: status.get(s, 0) for s in schema.STATUSES},
-        "by_circle": {str(c): circle.get(str(c), 0) for c in range(5)},
-        "by_transition": {t: transition.get(t, 0) for t in schema.TRANSITIONS},
-        "by_veto": {v: veto.get(v, 0) for v in schema.VETO_CODES},
-        "total_monthly_benefit": benefit,
-        "mean_monthly_benefit_of_recipients": benefit // max(1, sum(status[s] for s in ENROLLED)),
-        "provisional": get("provisional", 0),
-        "rejects_by_reason": dict(sorted(reasons.items())),
-    }
+        total = total.merge(Tally.from_json(text))
+    return total.summary(partitions, -(-total.households_read // partitions))
 
 
 # The command line -----------------------------------------------------------------------
 
 
-def session(master: str | None = None, app: str = "meanstest review"):
-    """A SparkSession: `master` when given, else spark-submit's (or pyspark's local[*])."""
+_JAVA_HOMES = ("/usr/lib/jvm/java-17-openjdk-amd64", "/usr/lib/jvm/java-17-openjdk-arm64")
+
+
+def _java_major(java: str) -> int | None:
+    """The major version `java -version` reports, None if it does not run."""
+    import re
+    import subprocess
+
     try:
+        done = subprocess.run(
+            [java, "-version"], capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    m = re.search(r'version "(\d+)', done.stderr)
+    return int(m.group(1)) if m else None
+
+
+def _local_java() -> None:
+    """For a Spark started here: Java 17 when the java found first is another version
+    (pyspark 4.1 supports 17 and 21; a newer JDK on PATH makes the gateway exit), and the
+    driver bound to loopback (a machine whose host name does not resolve cannot start
+    one otherwise)."""
+    import shutil
+
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    home = os.environ.get("JAVA_HOME")
+    java = os.path.join(home, "bin", "java") if home else shutil.which("java")
+    if java and _java_major(java) in (17, 21):
+        return
+    for candidate in _JAVA_HOMES:
+        if os.access(os.path.join(candidate, "bin", "java"), os.X_OK):
+            os.environ["JAVA_HOME"] = candidate
+            return
+    found = "no java" if not java else f"{java} (version {_java_major(java)})"
+    raise MeansTestError(
+        f"--engine spark needs Java 17 or 21 and found {found}: install "
+        "openjdk-17-jre-headless or set JAVA_HOME"
+    )
+
+
+def session(master: str | None = None, app: str = "meanstest review", conf: dict | None = None):
+    """A SparkSession: `master` when given, else spark-submit's (or pyspark's local[*]).
+
+    A local session starts its own JVM: it gets Java 17/21 and a loopback driver, and a
+    gateway that exits while starting is started once more (a JVM killed by a loaded
+    machine's memory pressure) before the error is raised."""
+    try:
+        from pyspark.errors import PySparkRuntimeError
         from pyspark.sql import SparkSession
     except ImportError:
         raise MeansTestError(
             "--engine spark needs pyspark: pip install 'meanstest[spark]' (and Java 17)"
         ) from None
     local = (master or "local").startswith("local")
-    if local and "PYSPARK_PYTHON" not in os.environ and "PYSPARK_GATEWAY_PORT" not in os.environ:
-        os.environ["PYSPARK_PYTHON"] = sys.executable  # not whatever python3 is on PATH
+    launching = "PYSPARK_GATEWAY_PORT" not in os.environ  # not inside spark-submit
+    if local and launching:
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # not python3 on PATH
+        _local_java()
     builder = SparkSession.builder.appName(app)
     if master:
         builder = builder.master(master)
-    return builder.getOrCreate()
+    for key, value in (conf or {}).items():
+        builder = builder.config(key, value)
+    for attempt in (1, 2):
+        try:
+            return builder.getOrCreate()
+        except PySparkRuntimeError as e:
+            if attempt == 2 or not launching or "JAVA_GATEWAY_EXITED" not in str(e):
+                raise MeansTestError(f"cannot start Spark: {e}") from e
+            time.sleep(2)
+    raise AssertionError("unreachable")
 
 
 def review_cli(args) -> int:

@@ -7,8 +7,6 @@ batch function is tested without a cluster.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import re
 
 import numpy as np
@@ -16,18 +14,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from meanstest import schema
+from meanstest.batch import CHANGES_SCHEMA, assess_batch
 
 OUTPUTS = ("results", "members", "findings", "rejects", "changes")
 KIND = {name: i for i, name in enumerate((*OUTPUTS, "tally"))}
-CHANGE_LISTS = ("NEW", "EXIT", "ADJUST", "PHASE_OUT")
-CHANGE_COLUMNS = ("household_id", "status", "benefit", "transition", "pci", "circle")
-ENROLLED = ("TEKUN", "DIBAO", "DIBAO_SINGLE", "PHASE_OUT")
 _ROW_REF = re.compile(r"^(\w+)\.(\w+) record=\(row (\d+)\)")
 _LIST = pa.list_(pa.string())
-CHANGES_SCHEMA = pa.schema(
-    [schema.OUTPUTS["results"].field(c) for c in CHANGE_COLUMNS]
-    + [("prev_status", pa.string()), ("prev_benefit", pa.int64())]
-)
 DUPLICATE = pa.struct([("person_id", pa.string()), ("households", _LIST)])
 
 
@@ -83,41 +75,9 @@ def _kind_batch(kind: str, jurisdiction: pa.Array, table: pa.Table | None, tally
     return pa.RecordBatch.from_arrays(cols, schema=target)
 
 
-def _tally(tables, validation, results: pa.Table, reasons: list[list[str]]) -> str:
-    """The batch's share of summary.json (meanstest.review's counts, same functions)."""
-    from collections import Counter
-
-    from meanstest.review import _reason_rule, by_jurisdiction
-
-    rules = Counter()
-    for r in reasons:
-        rules.update({_reason_rule(x) for x in r})
-    tally = {
-        "households_read": validation.households_read,
-        "assessed": results.num_rows,
-        "rejected": validation.rejects.num_rows,
-        "unmatched_source_rows": validation.unmatched_source_rows,
-        "orphan_rows": validation.orphan_rows,
-        "by_jurisdiction": by_jurisdiction(
-            tables["households"], validation.engine_input.households, results
-        ),
-        "by_status": Counter(results["status"].to_pylist()),
-        "by_circle": Counter(str(c) for c in results["circle"].to_pylist()),
-        "by_transition": Counter(results["transition"].to_pylist()),
-        "by_veto": Counter(pc.list_flatten(results["vetoes"]).to_pylist()),
-        "total_monthly_benefit": int(pc.sum(results["benefit"]).as_py() or 0),
-        "provisional": int(pc.sum(pc.cast(results["provisional"], pa.int64())).as_py() or 0),
-        "rejects_by_reason": rules,
-    }
-    return json.dumps(tally, ensure_ascii=False)
-
-
 def _assess_batch(batch: pa.RecordBatch, library) -> list[pa.RecordBatch]:
-    """The single-machine review's assess step (meanstest.review.assess_chunk) on the
-    households of one Arrow batch."""
-    from meanstest.pipeline import finish_results, run_engine
-    from meanstest.validate import validate
-
+    """The single-machine review's assessment step (meanstest.batch.assess_batch) on
+    the households of one Arrow batch, tagged for the driver."""
     tables, rows = {}, {}
     for name in schema.TABLES:
         col = batch.column(name)
@@ -126,14 +86,8 @@ def _assess_batch(batch: pa.RecordBatch, library) -> list[pa.RecordBatch]:
     duplicates = dict(
         zip(dup.field("person_id").to_pylist(), dup.field("households").to_pylist(), strict=True)
     )
-    validation = validate(tables, library)
-    inp = validation.engine_input
-    wanted = set(inp.persons["person_id"].to_pylist()) & set(duplicates)
-    inp = dataclasses.replace(inp, duplicates={k: duplicates[k] for k in sorted(wanted)})
-    out = run_engine(inp, "fast")
-    results = finish_results(inp, out)
-
-    valid = inp.households
+    b = assess_batch(tables, library, "fast", duplicates=duplicates)
+    valid = b.engine_input.households
     jurisdiction_of = dict(
         zip(valid["household_id"].to_pylist(), valid["jurisdiction"].to_pylist(), strict=True)
     )
@@ -144,27 +98,19 @@ def _assess_batch(batch: pa.RecordBatch, library) -> list[pa.RecordBatch]:
     households = tables["households"]
     ok = pc.fill_null(pc.is_in(households["household_id"], valid["household_id"]), False)
     rejected_rows = households.filter(pc.invert(ok))
-    rejects = validation.rejects
-    if rejected_rows.num_rows != rejects.num_rows:
+    if rejected_rows.num_rows != b.rejects.num_rows:
         raise RuntimeError("rejects out of step with households rows (a bug in meanstest.spark)")
-    reasons = [_global_rows(r, rows) for r in rejects["reasons"].to_pylist()]
+    reasons = [_global_rows(r, rows) for r in b.rejects["reasons"].to_pylist()]
     rejects = pa.table(
-        {"household_id": rejects["household_id"], "reasons": pa.array(reasons, _LIST)}
+        {"household_id": b.rejects["household_id"], "reasons": pa.array(reasons, _LIST)}
     )
-
-    changes = results.select(list(CHANGE_COLUMNS))
-    changes = changes.append_column("prev_status", valid["prev_status"])
-    changes = changes.append_column("prev_benefit", valid["prev_benefit"])
-    changes = changes.filter(pc.is_in(changes["transition"], pa.array(CHANGE_LISTS)))
     return [
-        _kind_batch("results", valid["jurisdiction"].combine_chunks(), results),
-        _kind_batch("members", jurisdictions(out.members["household_id"]), out.members),
-        _kind_batch("findings", jurisdictions(out.findings["household_id"]), out.findings),
+        _kind_batch("results", valid["jurisdiction"].combine_chunks(), b.results),
+        _kind_batch("members", jurisdictions(b.members["household_id"]), b.members),
+        _kind_batch("findings", jurisdictions(b.findings["household_id"]), b.findings),
         _kind_batch("rejects", rejected_rows["jurisdiction"].combine_chunks(), rejects),
-        _kind_batch("changes", jurisdictions(changes["household_id"]), changes),
-        _kind_batch(
-            "tally", pa.nulls(1, pa.string()), None, _tally(tables, validation, results, reasons)
-        ),
+        _kind_batch("changes", jurisdictions(b.changes["household_id"]), b.changes),
+        _kind_batch("tally", pa.nulls(1, pa.string()), None, b.tally.to_json()),
     ]
 
 

@@ -1,0 +1,234 @@
+"""One batch of households through validation and an engine, and the counts of a run.
+
+`assess_batch` is the one assessment step of every front end: `pipeline.assess` (one
+batch: the CLI's small runs, the service), the district review (a batch per chunk) and
+the Spark worker (a batch per Arrow batch of co-located households). `Tally` holds a
+batch's share of summary.json; tallies merge (in any grouping: the counts are sums), so
+the review and Spark build the same summary from their batches.
+
+Rank (§9) is over one run: a batch's results are ranked within the batch, which is the
+run's rank when the run is one batch; the review and Spark rank again over the whole run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from meanstest import schema
+from meanstest.engine import EngineInput, EngineOutput
+
+ENROLLED = ("TEKUN", "DIBAO", "DIBAO_SINGLE", "PHASE_OUT")
+CHANGE_LISTS = ("NEW", "EXIT", "ADJUST", "PHASE_OUT")
+CHANGE_COLUMNS = ("household_id", "status", "benefit", "transition", "pci", "circle")
+CHANGES_SCHEMA = pa.schema(
+    [schema.OUTPUTS["results"].field(c) for c in CHANGE_COLUMNS]
+    + [("prev_status", pa.string()), ("prev_benefit", pa.int64())]
+)
+_JURISDICTION_COUNTS = ("households", "assessed", "enrolled", "benefit")
+
+
+def reason_rule(reason: str) -> str:
+    """'persons.health record=…: health outside 1..6 (9)' → 'persons.health: health outside
+    1..6': a reject reason without its record and value, to count rejects by rule."""
+    where, _, problem = reason.partition(": ")
+    column = where.split(" record=")[0]
+    return f"{column}: {problem.split(' (')[0]}"
+
+
+def _counts(values: pa.ChunkedArray | pa.Array) -> Counter:
+    """value → count, by Arrow's value_counts (nulls are not counted)."""
+    vc = pc.value_counts(values)
+    if len(vc) == 0:
+        return Counter()
+    keys, counts = vc.field("values").to_pylist(), vc.field("counts").to_pylist()
+    return Counter({k: c for k, c in zip(keys, counts, strict=True) if k is not None})
+
+
+@dataclass
+class Tally:
+    """A batch's (or a run's) counts for summary.json. Every field is a sum over
+    households, so `merge` in any order and grouping gives the run's counts."""
+
+    households_read: int = 0
+    assessed: int = 0
+    rejected: int = 0
+    unmatched_source_rows: int = 0
+    orphan_rows: int = 0
+    total_monthly_benefit: int = 0
+    provisional: int = 0
+    by_jurisdiction: dict = field(default_factory=dict)
+    by_status: Counter = field(default_factory=Counter)
+    by_circle: Counter = field(default_factory=Counter)
+    by_transition: Counter = field(default_factory=Counter)
+    by_veto: Counter = field(default_factory=Counter)
+    rejects_by_reason: Counter = field(default_factory=Counter)
+
+    @classmethod
+    def of(cls, households: pa.Table, validation, results: pa.Table) -> Tally:
+        """The counts of one batch: `households` as read (rejected rows included), its
+        validation and its results."""
+        assessed = validation.engine_input.households
+        reasons = Counter()
+        for rs in validation.rejects["reasons"].to_pylist():  # rejects are few
+            reasons.update({reason_rule(r) for r in rs})
+        return cls(
+            households_read=validation.households_read,
+            assessed=results.num_rows,
+            rejected=validation.rejects.num_rows,
+            unmatched_source_rows=validation.unmatched_source_rows,
+            orphan_rows=validation.orphan_rows,
+            total_monthly_benefit=int(pc.sum(results["benefit"]).as_py() or 0),
+            provisional=int(pc.sum(pc.cast(results["provisional"], pa.int64())).as_py() or 0),
+            by_jurisdiction=_by_jurisdiction(households["jurisdiction"], assessed, results),
+            by_status=_counts(results["status"]),
+            by_circle=Counter({str(k): v for k, v in _counts(results["circle"]).items()}),
+            by_transition=_counts(results["transition"]),
+            by_veto=_counts(pc.list_flatten(results["vetoes"])),
+            rejects_by_reason=reasons,
+        )
+
+    def merge(self, other: Tally) -> Tally:
+        """The counts of both batches (a new Tally)."""
+        merged = Tally()
+        for f in dataclasses.fields(Tally):
+            a, b = getattr(self, f.name), getattr(other, f.name)
+            if f.name == "by_jurisdiction":
+                out = {j: dict(c) for j, c in a.items()}
+                for j, counts in b.items():
+                    m = out.setdefault(j, dict.fromkeys(_JURISDICTION_COUNTS, 0))
+                    for k, v in counts.items():
+                        m[k] += v
+                setattr(merged, f.name, out)
+            elif isinstance(a, Counter):
+                setattr(merged, f.name, a + b)
+            else:
+                setattr(merged, f.name, a + b)
+        return merged
+
+    def to_json(self) -> str:
+        # not dataclasses.asdict: it rebuilds a Counter from its (key, count) pairs
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return json.dumps(data, ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Tally:
+        data = json.loads(text)
+        for f in dataclasses.fields(cls):
+            if f.name.startswith(("by_", "rejects_")) and f.name != "by_jurisdiction":
+                data[f.name] = Counter(data.get(f.name, {}))
+        return cls(**data)
+
+    def summary(self, chunks: int, chunk_size: int) -> dict:
+        """summary.json: what a director reads first (counts, money in fen)."""
+        enrolled = sum(self.by_status.get(s, 0) for s in ENROLLED)
+        return {
+            "households_read": self.households_read,
+            "assessed": self.assessed,
+            "rejected": self.rejected,
+            "unmatched_source_rows": self.unmatched_source_rows,
+            "orphan_rows": self.orphan_rows,
+            "by_jurisdiction": dict(sorted(self.by_jurisdiction.items())),
+            "chunks": chunks,
+            "chunk_size": chunk_size,
+            "accounting_closes": self.households_read == self.assessed + self.rejected,
+            "by_status": {s: self.by_status.get(s, 0) for s in schema.STATUSES},
+            "by_circle": {str(c): self.by_circle.get(str(c), 0) for c in range(5)},
+            "by_transition": {t: self.by_transition.get(t, 0) for t in schema.TRANSITIONS},
+            "by_veto": {v: self.by_veto.get(v, 0) for v in schema.VETO_CODES},
+            "total_monthly_benefit": self.total_monthly_benefit,
+            "mean_monthly_benefit_of_recipients": self.total_monthly_benefit // max(1, enrolled),
+            "provisional": self.provisional,
+            "rejects_by_reason": dict(sorted(self.rejects_by_reason.items())),
+        }
+
+
+def _by_jurisdiction(all_jurisdictions, assessed: pa.Table, results: pa.Table) -> dict:
+    """Per jurisdiction: households read (a null code counts as "(null)"), assessed,
+    enrolled and their total monthly benefit."""
+    out: dict[str, dict[str, int]] = {}
+    for j, n in _counts(pc.fill_null(all_jurisdictions, "(null)")).items():
+        out[j] = {"households": n, "assessed": 0, "enrolled": 0, "benefit": 0}
+    if results.num_rows == 0:
+        return out
+    enrolled = pc.cast(pc.is_in(results["status"], pa.array(ENROLLED)), pa.int64())
+    grouped = (
+        pa.table(
+            {"j": assessed["jurisdiction"], "e": enrolled, "b": results["benefit"]},
+        )
+        .group_by("j")
+        .aggregate([("j", "count"), ("e", "sum"), ("b", "sum")])
+    )
+    for j, n, e, b in zip(*(grouped[c].to_pylist() for c in ("j", "j_count", "e_sum", "b_sum"))):
+        out[j].update(assessed=n, enrolled=e, benefit=b)
+    return out
+
+
+@dataclass
+class Batch:
+    """The outputs of one batch: the four tables of DATA.md (results ranked within the
+    batch), the change lists' rows and the batch's tally."""
+
+    results: pa.Table
+    members: pa.Table
+    findings: pa.Table
+    rejects: pa.Table
+    changes: pa.Table
+    tally: Tally
+    engine_input: EngineInput
+
+
+def changes_of(inp: EngineInput, results: pa.Table) -> pa.Table:
+    """The rows of the change lists (NEW, EXIT, ADJUST, PHASE_OUT) with prev status."""
+    changes = results.select(list(CHANGE_COLUMNS))
+    changes = changes.append_column("prev_status", inp.households["prev_status"])
+    changes = changes.append_column("prev_benefit", inp.households["prev_benefit"])
+    return changes.filter(pc.is_in(changes["transition"], pa.array(CHANGE_LISTS)))
+
+
+def assess_batch(
+    tables: dict[str, pa.Table],
+    library,
+    engine: str = "fast",
+    *,
+    duplicates: dict[str, list[str]] | None = None,
+    threads: bool = True,
+) -> Batch:
+    """Validate and assess one batch of households (a bundle's tables, or a part of one
+    holding every row of its households and of their members' and supporters' records).
+
+    `duplicates`: the run's DUPLICATE_PERSON list (person_id → households) when the
+    batch is part of a larger run; by default the batch's own."""
+    from meanstest.pipeline import finish_results, run_engine
+    from meanstest.validate import validate
+
+    validation = validate(tables, library)
+    inp = validation.engine_input
+    if duplicates is not None:
+        inp = _with_duplicates(inp, duplicates)
+    out: EngineOutput = run_engine(inp, engine, threads=threads)
+    results = finish_results(inp, out)
+    return Batch(
+        results,
+        out.members,
+        out.findings,
+        validation.rejects,
+        changes_of(inp, results),
+        Tally.of(tables["households"], validation, results),
+        inp,
+    )
+
+
+def _with_duplicates(inp: EngineInput, duplicates: dict[str, list[str]]) -> EngineInput:
+    """`inp` with the run's DUPLICATE_PERSON entries of its own members only."""
+    if not duplicates:
+        return dataclasses.replace(inp, duplicates={})
+    ids = inp.persons["person_id"]
+    found = pc.filter(ids, pc.is_in(ids, value_set=pa.array(list(duplicates), pa.string())))
+    wanted = sorted(set(pc.unique(found).to_pylist()))
+    return dataclasses.replace(inp, duplicates={k: duplicates[k] for k in wanted})

@@ -1,0 +1,345 @@
+"""The district annual review (年审): every household of a bundle, bounded in memory.
+
+A review takes one of two paths, chosen by the bundle's decoded size against the memory
+limit (`ReviewOptions.memory_limit`):
+
+- **in memory** (a district: 1M households decode to about 1.3 GB): the bundle is read
+  once and assessed as one batch when memory allows, else chunk by chunk (`chunk_size`),
+  each chunk's rows selected in memory (a zero-copy slice when the bundle is written
+  household by household); members, findings and rejects are
+  appended to the outputs as each chunk finishes, results once the §9 rank over the
+  run is known. Nothing is spooled and every output is written once. A review killed
+  on this path keeps no state and is simply run again.
+- **spooled** (a province, or a machine short of memory): `plan` assigns every row
+  a chunk, `spool` streams each table once into per-chunk bundles under OUT/.review/,
+  and the chunks are assessed one at a time, each recorded in OUT/.review/state.json
+  when its parts are written. A review killed at any point and started again with the
+  same arguments resumes after its last finished chunk; if the inputs, the policies or
+  the arguments changed, it refuses (`--restart` starts over). Memory is bounded by a
+  chunk, the person key index (8 bytes + chunk per person) and the two rank columns.
+
+Both paths give identical outputs (tests/test_review.py), whatever the chunk size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from meanstest import schema
+from meanstest.batch import Tally, assess_batch
+from meanstest.bundle import check_table, read_table
+from meanstest.errors import BundleError, MeansTestError
+from meanstest.progress import Progress, kernels_need_compiling, note
+from meanstest.review.finish import (
+    STREAMED,
+    OutputFiles,
+    output_names,
+    ranks,
+    with_rank,
+    write_change_lists,
+    write_summary,
+)
+from meanstest.review.plan import (
+    Plan,
+    bundle_files,
+    group_by_chunk,
+    id_tables,
+    make_plan,
+    select_rows,
+)
+from meanstest.review.spool import assess_spooled, spool
+from meanstest.review.state import (
+    DONE_DIR,
+    STATE_DIR,
+    ResumeRefused,
+    WriteFailed,
+    discard,
+    explain_change,
+    fault_point,
+    fingerprint,
+    write_json_atomic,
+)
+
+__all__ = [
+    "ResumeRefused",
+    "ReviewOptions",
+    "WriteFailed",
+    "bundle_files",
+    "make_plan",
+    "run_review",
+    "write_json_atomic",
+]
+
+GiB = 1 << 30
+SPOOL_CHUNK = 200_000  # households per chunk of a spooled review unless told otherwise
+# Peak memory of the in-memory path, measured (benches/ANALYSIS.md): a fixed base, about
+# this many times the bundle's decoded size (the tables, the results kept for the rank),
+# and this many bytes per household of the chunk being assessed.
+_PEAK_BASE = 512 << 20
+_PEAK_PER_DECODED_BYTE = 3
+_PEAK_PER_CHUNK_HOUSEHOLD = 6_000
+_MIN_CHUNK = 20_000  # below this a chunked in-memory review is slower than spooling
+
+
+def default_memory_limit() -> int:
+    """Half of this machine's memory, at most 8 GiB."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 8 * GiB
+    return min(8 * GiB, total // 2)
+
+
+@dataclass
+class ReviewOptions:
+    chunk_size: int | None = None  # households per chunk; None: as large as memory allows
+    engine: str = "fast"
+    quiet: bool = False
+    restart: bool = False
+    batch_rows: int = 262_144
+    memory_limit: int | None = None  # bytes; None: default_memory_limit()
+    spool: bool = False  # force the spooled path (resumable chunk by chunk)
+
+
+def decoded_size(files: dict[str, Path]) -> int:
+    """The bundle's size once read into Arrow, from the files' metadata (Parquet: the
+    uncompressed size of every row group; Arrow IPC: the file's size)."""
+    total = 0
+    for path in files.values():
+        if path.suffix == ".parquet":
+            meta = pq.ParquetFile(path).metadata
+            total += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
+        else:
+            total += path.stat().st_size
+    return total
+
+
+def in_memory_chunk(files: dict[str, Path], households: int, opts: ReviewOptions) -> int | None:
+    """The chunk size of an in-memory review of this bundle, None when it does not fit
+    the memory limit (then it is spooled). Without a chunk size, one chunk holds every
+    household if memory allows, else the largest chunk that fits."""
+    limit = opts.memory_limit if opts.memory_limit is not None else default_memory_limit()
+    room = limit - _PEAK_BASE - _PEAK_PER_DECODED_BYTE * decoded_size(files)
+    fits = max(0, room) // _PEAK_PER_CHUNK_HOUSEHOLD
+    want = max(1, households) if opts.chunk_size is None else min(opts.chunk_size, households)
+    if want <= fits:
+        return max(1, want)
+    if opts.chunk_size is None and fits >= _MIN_CHUNK:
+        return int(fits)
+    return None
+
+
+def _households_in(files: dict[str, Path]) -> int:
+    path = files["households"]
+    if path.suffix == ".parquet":
+        return pq.ParquetFile(path).metadata.num_rows
+    with pa.memory_map(str(path)) as src:
+        return pa.ipc.open_file(src).read_all().num_rows  # counts only: buffers are mapped
+
+
+# The review ---------------------------------------------------------------------------------
+
+
+def run_review(bundle, out, library, options: ReviewOptions | None = None) -> dict:
+    """Review a bundle into `out`; resumes an interrupted (spooled) review of the same
+    inputs. Returns the summary (also written to summary.json)."""
+    opts = options or ReviewOptions()
+    if opts.chunk_size is not None and opts.chunk_size < 1:
+        raise MeansTestError("chunk size must be at least 1 household")
+    bundle, out = Path(bundle), Path(out)
+    if not bundle.is_dir():
+        raise BundleError(f"bundle folder not found: {bundle}")
+    files = bundle_files(bundle)
+    for table, path in files.items():  # schemas first: a bad table creates no output
+        check_table(path, table)
+    out.mkdir(parents=True, exist_ok=True)
+    discard(out / DONE_DIR)  # a finished review's state, killed while being removed
+    for name in output_names():  # a killed run's outputs, never renamed into place
+        (out / f"{name}.tmp").unlink(missing_ok=True)
+    state_dir = out / STATE_DIR
+    if opts.restart and state_dir.exists():
+        discard(state_dir)
+    spool_chunk = opts.chunk_size or SPOOL_CHUNK
+    fp = fingerprint(files, library, spool_chunk, opts.engine)
+    state = _resumable_state(state_dir, fp)
+    if opts.engine == "fast" and kernels_need_compiling():
+        note("compiling kernels, first run only (about a minute)", quiet=opts.quiet)
+    chunk = None
+    if state is None and not opts.spool:
+        chunk = in_memory_chunk(files, _households_in(files), opts)
+    if chunk is not None:
+        if state_dir.exists():
+            discard(state_dir)  # killed before its state was first written
+        return _review_in_memory(files, out, library, opts, chunk)
+    return _review_spooled(files, out, library, opts, state, fp, spool_chunk)
+
+
+def _resumable_state(state_dir: Path, fp: dict) -> dict | None:
+    """The state of an interrupted spooled review of the same inputs, None if there is
+    none; refuses (ResumeRefused) one of different inputs, policies or arguments."""
+    path = state_dir / "state.json"
+    if not path.exists():
+        return None
+    state = json.loads(path.read_text(encoding="utf-8"))
+    if state["fingerprint"] != fp:
+        raise ResumeRefused(
+            f"{state_dir.parent} holds an interrupted review that cannot be resumed: "
+            f"{explain_change(state['fingerprint'], fp)}; rerun with --restart to start over"
+        )
+    return state
+
+
+# In memory ----------------------------------------------------------------------------------
+
+
+def _chunks_in_memory(
+    tables: dict[str, pa.Table], chunk_size: int
+) -> tuple[int, Iterator[tuple[dict, dict | None]], Tally]:
+    """(number of chunks, the chunks' tables and duplicates lists, the rows no chunk
+    holds as a tally). One chunk holding every household is the bundle itself."""
+    n = tables["households"].num_rows
+    if n <= chunk_size:
+        return 1, iter([(tables, None)]), Tally()
+    plan: Plan = make_plan(tables, chunk_size)
+    rows: dict[str, list] = {}
+    unmatched = 0
+    for name in schema.TABLES:
+        if name in ("households", "persons", "supporters"):
+            chunk = plan.chunk_of_row(name)
+            rows[name] = group_by_chunk(np.arange(len(chunk)), chunk, plan.n_chunks)
+        else:
+            r, c, missed = plan.route(tables[name]["person_id"])
+            unmatched += missed
+            rows[name] = group_by_chunk(r, c, plan.n_chunks)
+    outside = Tally(unmatched_source_rows=unmatched, orphan_rows=plan.orphan_rows)
+
+    def chunks():
+        for c in range(plan.n_chunks):
+            part = {name: select_rows(tables[name], rows[name][c]) for name in schema.TABLES}
+            yield part, plan.duplicates
+
+    return plan.n_chunks, chunks(), outside
+
+
+def _review_in_memory(
+    files: dict[str, Path], out: Path, library, opts: ReviewOptions, chunk_size: int
+) -> dict:
+    tables = {
+        t: read_table(files[t], t) if t in files else schema.empty_table(t) for t in schema.TABLES
+    }
+    n = tables["households"].num_rows
+    progress = Progress(n, quiet=opts.quiet)
+    outputs = OutputFiles(out)
+    try:
+        n_chunks, chunks, tally = _chunks_in_memory(tables, chunk_size)
+        results, changes, done = [], [], 0
+        for c, (part, duplicates) in enumerate(chunks):
+            batch = assess_batch(part, library, opts.engine, duplicates=duplicates)
+            for name in STREAMED:
+                outputs.append(name, getattr(batch, name))
+            results.append(batch.results)
+            changes.append(batch.changes)
+            tally = tally.merge(batch.tally)
+            done += batch.tally.households_read
+            progress.update(done)
+            fault_point(f"chunk:{c:06d}")
+        del chunks, tables
+        progress.close()
+        every = pa.concat_tables(results) if results else schema.OUTPUTS["results"].empty_table()
+        del results
+        outputs.append("results", with_rank(every, ranks(every.select(_RANK_KEYS))))
+        fault_point("finish:partial")  # outputs written, still under .tmp names
+        outputs.close()
+    except BaseException:
+        outputs.abort()
+        raise
+    write_change_lists(out, changes)
+    summary = tally.summary(n_chunks, chunk_size)
+    write_summary(out, summary)
+    return summary
+
+
+_RANK_KEYS = ["household_id", "difficulty_index"]
+
+
+# Spooled -----------------------------------------------------------------------------------
+
+
+def _review_spooled(
+    files: dict[str, Path], out: Path, library, opts: ReviewOptions, state, fp, chunk_size: int
+) -> dict:
+    state_dir = out / STATE_DIR
+    state_path = state_dir / "state.json"
+    if state is None:
+        if state_dir.exists():
+            discard(state_dir)  # killed before its state was first written
+        state_dir.mkdir(parents=True)
+        state = {"fingerprint": fp, "spooled": False, "chunks": {}}
+        write_json_atomic(state_path, state)
+
+    plan = make_plan(id_tables(files), chunk_size)
+    spool_dir, parts_dir = state_dir / "spool", state_dir / "parts"
+    progress = Progress(plan.n_households, quiet=opts.quiet)
+    if not state["spooled"]:
+        if spool_dir.exists():
+            shutil.rmtree(spool_dir)
+        state["unmatched_spool"] = spool(files, plan, spool_dir, opts.batch_rows)
+        state["spooled"] = True
+        write_json_atomic(state_path, state)
+
+    done = sum(c["households_read"] for c in state["chunks"].values())
+    progress.update(done, force=True)
+    for chunk in range(plan.n_chunks):
+        key = f"{chunk:06d}"
+        if key in state["chunks"]:
+            continue
+        parts = parts_dir / key
+        if parts.exists():
+            shutil.rmtree(parts)
+        tally = assess_spooled(spool_dir / key, parts, library, plan, opts.engine)
+        state["chunks"][key] = json.loads(tally.to_json())
+        write_json_atomic(state_path, state)
+        done += tally.households_read
+        progress.update(done)
+    progress.close()
+
+    tally = Tally(unmatched_source_rows=state["unmatched_spool"], orphan_rows=plan.orphan_rows)
+    for key in sorted(state["chunks"]):
+        tally = tally.merge(Tally.from_json(json.dumps(state["chunks"][key])))
+    part_dirs = [parts_dir / f"{c:06d}" for c in range(plan.n_chunks)]
+    _finish_spooled(part_dirs, out)
+    summary = tally.summary(plan.n_chunks, chunk_size)
+    write_summary(out, summary)
+    discard(state_dir)
+    return summary
+
+
+def _finish_spooled(part_dirs: list[Path], out: Path) -> None:
+    """Global rank, then stream the parts into the outputs (each renamed into place)."""
+    keys = [pq.read_table(d / "results.parquet", columns=_RANK_KEYS) for d in part_dirs]
+    rank = ranks(pa.concat_tables(keys)) if keys else pa.array([], pa.int64())
+    outputs = OutputFiles(out)
+    changes, offset = [], 0
+    try:
+        for d in part_dirs:
+            r = pq.read_table(d / "results.parquet")
+            outputs.append("results", with_rank(r, rank.slice(offset, r.num_rows)))
+            offset += r.num_rows
+            for name in STREAMED:
+                outputs.append(name, pq.read_table(d / f"{name}.parquet"))
+            fault_point("finish:partial")  # outputs half-written, still under .tmp names
+            changes.append(pq.read_table(d / "changes.parquet"))
+        outputs.close()
+    except BaseException:
+        outputs.abort()
+        raise
+    write_change_lists(out, changes)

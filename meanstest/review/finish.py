@@ -1,0 +1,103 @@
+"""The review's outputs: written once, under `.tmp` names, renamed into place at the end.
+
+Members, findings and rejects are appended as each batch of households is assessed;
+results wait for the §9 rank over the whole run (their difficulty indexes are all that
+rank needs); the change lists and summary.json come last.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from meanstest import schema
+from meanstest.batch import CHANGE_LISTS, CHANGES_SCHEMA
+from meanstest.review.state import (
+    close_quietly,
+    fault_point,
+    write_json_atomic,
+    write_parquet_atomic,
+    writing,
+)
+
+OUTPUTS = ("results", "members", "findings", "rejects")
+STREAMED = ("members", "findings", "rejects")
+
+
+def output_names() -> list[str]:
+    """Every file a review writes into its output folder (each via `<name>.tmp`)."""
+    changes = [f"changes_{t.lower()}.parquet" for t in CHANGE_LISTS]
+    return [*(f"{n}.parquet" for n in OUTPUTS), *changes, "summary.json"]
+
+
+def ranks(difficulty: pa.Table) -> pa.Array:
+    """§9 rank over the run from every result's (household_id, difficulty_index)."""
+    from meanstest.pipeline import rank
+
+    return rank(difficulty)
+
+
+class OutputFiles:
+    """The four output tables of one review, being written."""
+
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.tmp = {name: out / f"{name}.parquet.tmp" for name in OUTPUTS}
+        self.writers: dict[str, pq.ParquetWriter] = {}
+
+    def _writer(self, name: str) -> pq.ParquetWriter:
+        w = self.writers.get(name)
+        if w is None:
+            with writing(self.tmp[name], self.tmp[name]):
+                w = self.writers[name] = pq.ParquetWriter(self.tmp[name], schema.OUTPUTS[name])
+        return w
+
+    def append(self, name: str, table: pa.Table) -> None:
+        w = self._writer(name)
+        with writing(self.tmp[name]):
+            w.write_table(table.cast(schema.OUTPUTS[name]))
+
+    def close(self) -> None:
+        """Close every table (an empty one is still written), fsync, rename into place."""
+        for name in OUTPUTS:
+            w = self._writer(name)
+            with writing(self.tmp[name]):
+                w.close()
+        self.writers = {}
+        for name in OUTPUTS:
+            path = self.out / f"{name}.parquet"
+            with writing(path, self.tmp[name]):
+                with open(self.tmp[name], "rb+") as f:
+                    os.fsync(f.fileno())
+                os.replace(self.tmp[name], path)
+            fault_point(f"finish:{name}")
+
+    def abort(self) -> None:
+        close_quietly(self.writers.values())
+        self.writers = {}
+        for path in self.tmp.values():
+            path.unlink(missing_ok=True)
+
+
+def with_rank(results: pa.Table, rank: pa.Array) -> pa.Table:
+    i = results.schema.get_field_index("rank")
+    return results.set_column(i, schema.OUTPUTS["results"].field("rank"), rank)
+
+
+def write_change_lists(out: Path, changes: list[pa.Table]) -> None:
+    """changes_new/exit/adjust/phase_out.parquet: the households whose status changes."""
+    every = pa.concat_tables([c.cast(CHANGES_SCHEMA) for c in changes]) if changes else None
+    for t in CHANGE_LISTS:
+        if every is None:
+            table = CHANGES_SCHEMA.empty_table()
+        else:
+            table = every.filter(pc.equal(every["transition"], t))
+        write_parquet_atomic(table, out / f"changes_{t.lower()}.parquet")
+
+
+def write_summary(out: Path, summary: dict) -> None:
+    write_json_atomic(out / "summary.json", summary)

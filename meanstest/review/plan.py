@@ -1,0 +1,195 @@
+"""The review plan: which chunk every row of the bundle belongs to.
+
+Households are numbered in bundle order and cut into chunks of `chunk_size`; every row
+with the same household_id goes to the chunk of its first row (so duplicate ids are seen
+together, and rejected together). Members and supporters go to their household's chunk;
+a source row goes to the chunk(s) of its person (a person who is a member or supporter
+in two chunks is copied to both). The plan is built from the ID columns alone, one
+column at a time, whether the bundle is in memory or still on disk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from meanstest import schema
+from meanstest.bundle import check_utf8
+from meanstest.errors import BundleError
+from meanstest.ids import IdPass, take
+
+ID_COLUMNS = {
+    "households": ["household_id"],
+    "persons": ["household_id", "person_id"],
+    "supporters": ["household_id", "supporter_id"],
+}
+
+
+def bundle_files(bundle: Path) -> dict[str, Path]:
+    """table → its file in the bundle folder (absent tables are left out)."""
+    files = {}
+    for table in schema.TABLES:
+        found = [p for p in (bundle / f"{table}.parquet", bundle / f"{table}.arrow") if p.exists()]
+        if len(found) > 1:
+            raise BundleError(f"{bundle}: both {table}.parquet and {table}.arrow exist")
+        if found:
+            files[table] = found[0]
+    if "households" not in files:
+        raise BundleError(f"{bundle}: no households table (households.parquet or .arrow)")
+    return files
+
+
+def read_columns(path: Path, table: str, columns: list[str]) -> pa.Table:
+    """Some columns of one bundle file, with the reader's own checks: an IPC file's
+    offsets validated in full, strings that are not UTF-8 named by column and row."""
+    try:
+        if path.suffix == ".parquet":
+            got = pq.read_table(path, columns=columns)
+        else:
+            with pa.memory_map(str(path)) as src:
+                got = pa.ipc.open_file(src).read_all().select(columns)
+            try:
+                got.validate(full=True)  # IPC trusts its offsets: a forged one must not pass
+            except pa.ArrowException:
+                check_utf8(got, table, str(path))  # names the row when that is the problem
+                raise
+    except (pa.ArrowException, OSError, KeyError) as e:
+        first = (str(e).strip() or type(e).__name__).splitlines()[0]
+        raise BundleError(
+            f"{path}: cannot read columns {', '.join(columns)} of table {table}: {first}",
+            file=str(path),
+        ) from e
+    check_utf8(got, table, str(path))
+    return got
+
+
+def id_tables(files: dict[str, Path]) -> dict[str, pa.Table]:
+    """The ID columns of households, persons and supporters, read from the bundle's
+    files (absent tables empty): what the plan is made of."""
+    out = {}
+    for table, columns in ID_COLUMNS.items():
+        if table in files:
+            out[table] = read_columns(files[table], table, columns)
+        else:
+            out[table] = schema.empty_table(table).select(columns)
+    return out
+
+
+@dataclass
+class Plan:
+    n_households: int
+    n_chunks: int
+    household_chunk: np.ndarray  # int32 per households row
+    persons_chunk: np.ndarray  # int32 per persons row, -1 = no households row
+    supporters_chunk: np.ndarray
+    ids: IdPass  # of the households, persons and supporters rows
+    chunk_off: np.ndarray  # people code c is in chunks chunks[chunk_off[c]:chunk_off[c+1]]
+    chunks: np.ndarray
+    duplicates: dict[str, list[str]]
+    orphan_rows: int
+
+    def chunk_of_row(self, table: str) -> np.ndarray:
+        """households/persons/supporters: each row's chunk (-1: none)."""
+        return {
+            "households": self.household_chunk,
+            "persons": self.persons_chunk,
+            "supporters": self.supporters_chunk,
+        }[table]
+
+    def route(self, person_ids, codes: np.ndarray | None = None):
+        """Source rows → (rows, chunks): one entry per (row, chunk of its person), by
+        row, and the number of rows whose person is in no chunk (unmatched). `codes`:
+        the rows' people codes when already known (IdPass.source_code)."""
+        code = self.ids.people.lookup(person_ids) if codes is None else codes
+        known = code >= 0
+        at = np.where(known, code, 0)
+        count = np.where(known, self.chunk_off[at + 1] - self.chunk_off[at], 0)
+        rows = np.repeat(np.arange(len(code), dtype=np.int64), count)
+        start = np.repeat(self.chunk_off[at] - (np.cumsum(count) - count), count)
+        chunks = self.chunks[start + np.arange(len(rows), dtype=np.int64)]
+        return rows, chunks.astype(np.int32), int((count == 0).sum())
+
+
+def make_plan(tables: dict[str, pa.Table], chunk_size: int) -> Plan:
+    """The plan of a bundle from its households, persons and supporters tables (only
+    their ID columns are read; `id_tables` reads just those from files). Households
+    are numbered in bundle order; every row with the same household_id goes to the
+    chunk of its first row (duplicate ids are seen, and rejected, together)."""
+    from meanstest.kernels import join
+
+    ids = IdPass.of({name: tables[name] for name in ID_COLUMNS})
+    n = len(ids.household_code)
+    own = (np.arange(n, dtype=np.int64) // chunk_size).astype(np.int32)
+    first_chunk = (ids.household_first // chunk_size).astype(np.int32)  # by household code
+    known = ids.household_code >= 0  # a null id stays in its own row's chunk
+    household_chunk = np.where(known, first_chunk[np.maximum(ids.household_code, 0)], own)
+
+    def chunk_of(homes: np.ndarray) -> np.ndarray:
+        out = np.full(len(homes), -1, np.int32)
+        out[homes >= 0] = first_chunk[homes[homes >= 0]]
+        return out
+
+    persons_chunk, supporters_chunk = chunk_of(ids.person_home), chunk_of(ids.supporter_home)
+    people = np.concatenate([ids.person_code, ids.supporter_code])
+    chunk_off, chunks = join.distinct_groups(
+        people, np.concatenate([persons_chunk, supporters_chunk]), len(ids.people)
+    )
+    orphans = int((persons_chunk < 0).sum() + (supporters_chunk < 0).sum())
+    return Plan(
+        n,
+        max(1, -(-n // chunk_size)),
+        household_chunk.astype(np.int32),
+        persons_chunk,
+        supporters_chunk,
+        ids,
+        chunk_off,
+        chunks,
+        duplicate_members(ids, tables["households"]["household_id"]),
+        orphans,
+    )
+
+
+def duplicate_members(ids: IdPass, household_ids) -> dict[str, list[str]]:
+    """person_id → sorted distinct household_ids, for persons who are members of more
+    than one households row of the bundle (§8; rejected households included, rows of
+    no households row not counted)."""
+    from meanstest.kernels import join
+
+    off, homes = join.distinct_groups(ids.person_code, ids.person_home, len(ids.people))
+    multi = np.flatnonzero(np.diff(off) > 1)
+    if len(multi) == 0:
+        return {}
+    pids = ids.people.values(multi).to_pylist()
+    names = take(household_ids, ids.household_first[homes]).to_pylist()
+    return {
+        pid: sorted(names[off[c] : off[c + 1]]) for pid, c in zip(pids, multi.tolist(), strict=True)
+    }
+
+
+# Rows of each chunk ---------------------------------------------------------------------
+
+
+def group_by_chunk(rows: np.ndarray, chunks: np.ndarray, n_chunks: int):
+    """(rows of chunk 0, rows of chunk 1, …), each ascending, from (row, chunk) pairs
+    given in ascending row order (entries with chunk -1 belong to none)."""
+    keep = chunks >= 0
+    rows, chunks = rows[keep], chunks[keep]
+    order = np.argsort(chunks, kind="stable")
+    bounds = np.searchsorted(chunks[order], np.arange(n_chunks + 1))
+    rows = rows[order]
+    return [rows[bounds[c] : bounds[c + 1]] for c in range(n_chunks)]
+
+
+def select_rows(table: pa.Table, rows: np.ndarray) -> pa.Table:
+    """table[rows] (rows ascending): a zero-copy slice when they are one run, as in a
+    bundle written household by household."""
+    if len(rows) == 0:
+        return table.slice(0, 0)
+    first, last = int(rows[0]), int(rows[-1])
+    if last - first + 1 == len(rows):
+        return table.slice(first, len(rows))
+    return table.take(pa.array(rows))

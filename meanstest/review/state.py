@@ -1,0 +1,127 @@
+"""A review's state on disk: its fingerprint, atomic writes, fault points and clean-up.
+
+Everything a review writes goes to `<name>.tmp` first and is renamed into place, so a
+kill at any moment leaves each file whole or absent; state folders are renamed before
+they are deleted for the same reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+from contextlib import contextmanager
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from meanstest.errors import MeansTestError
+
+STATE_DIR = ".review"
+DONE_DIR = ".review.discarded"
+
+
+class ResumeRefused(MeansTestError):
+    """An interrupted review exists for different inputs, policies or arguments."""
+
+
+class WriteFailed(MeansTestError):
+    """An output or state file could not be written (disk full, read-only, quota)."""
+
+
+def fault_point(name: str) -> None:
+    """Crash here (SIGKILL) when MEANSTEST_FAULT_AT names this point: the resume tests' hook."""
+    if os.environ.get("MEANSTEST_FAULT_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def fingerprint(files: dict[str, Path], library, chunk_size: int, engine: str) -> dict:
+    """What a resumed review must share with the interrupted one."""
+    from meanstest.pipeline import ENGINE_VERSION
+
+    inputs = {}
+    for table, path in sorted(files.items()):
+        st = path.stat()
+        inputs[table] = {
+            "file": str(path.resolve()),
+            "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns,
+        }
+    return {
+        "inputs": inputs,
+        "policies": sorted([p.id, p.digest] for p in library.packs),
+        "chunk_size": chunk_size,
+        "engine": engine,
+        "engine_version": ENGINE_VERSION,
+    }
+
+
+def explain_change(old: dict, new: dict) -> str:
+    """Why an interrupted review's fingerprint `old` refuses the new run's `new`."""
+    for key in ("inputs", "policies", "chunk_size", "engine", "engine_version"):
+        if old.get(key) != new.get(key):
+            if key == "inputs":
+                changed = [
+                    t for t in set(old[key]) | set(new[key]) if old[key].get(t) != new[key].get(t)
+                ]
+                return "input tables changed since the interrupted review: " + ", ".join(
+                    sorted(changed)
+                )
+            return f"{key.replace('_', ' ')} changed since the interrupted review"
+    return "state differs"
+
+
+@contextmanager
+def writing(path: Path, *tmps: Path):
+    """Name `path` in any write error and leave none of `tmps` behind when one happens."""
+    try:
+        yield
+    except OSError as e:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+        reason = os.strerror(e.errno) if e.errno else str(e)
+        raise WriteFailed(f"{path}: cannot write: {reason}", file=str(path)) from None
+
+
+def write_json_atomic(path: Path, data) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with writing(path, tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, indent=2, default=str)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+
+def write_parquet_atomic(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    with writing(path, tmp):
+        pq.write_table(table, tmp)
+        with open(tmp, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+
+def close_quietly(writers) -> None:
+    """Close Parquet writers after a failure: their own errors add nothing to the first."""
+    for w in writers:
+        try:
+            w.close()
+        except OSError:
+            pass
+
+
+def discard(folder: Path) -> None:
+    """Remove a state folder so that a kill at any moment leaves it whole or gone: it is
+    renamed first (atomic), then deleted; a leftover is deleted by the next run."""
+    if folder.exists() and folder.name != DONE_DIR:
+        trash = folder.with_name(DONE_DIR)
+        if trash.exists():
+            shutil.rmtree(trash)
+        os.replace(folder, trash)
+        fault_point("discard")  # renamed, not yet deleted
+        folder = trash
+    if folder.exists():
+        shutil.rmtree(folder)

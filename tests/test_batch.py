@@ -1,0 +1,84 @@
+"""meanstest.batch: the one assessment step of the CLI, the review and Spark, and the
+counts (Tally) that every front end merges into summary.json."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from meanstest import synth
+from meanstest.batch import Tally, assess_batch, reason_rule
+from meanstest.policy import default_library
+from meanstest.review import _chunks_in_memory as chunks_in_memory
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return synth.generate(240, seed=41, bad_fraction=0.08)
+
+
+@pytest.fixture(scope="module")
+def whole(tables):
+    return assess_batch(tables, default_library())
+
+
+def test_tally_counts_the_batch(whole):
+    t = whole.tally
+    results = whole.results
+    assert t.households_read == t.assessed + t.rejected == 240
+    assert t.rejected == whole.rejects.num_rows > 0
+    assert t.by_status == Counter(results["status"].to_pylist())
+    assert t.total_monthly_benefit == sum(results["benefit"].to_pylist())
+    assert sum(v["households"] for v in t.by_jurisdiction.values()) == 240
+    assert sum(v["assessed"] for v in t.by_jurisdiction.values()) == t.assessed
+    vetoes = Counter(v for vs in results["vetoes"].to_pylist() for v in vs)
+    assert t.by_veto == vetoes
+
+
+def test_tally_survives_json(whole):
+    again = Tally.from_json(whole.tally.to_json())
+    assert again == whole.tally
+    assert isinstance(again.by_status, Counter)
+
+
+@pytest.mark.parametrize("chunk_size", [pytest.param(1, marks=pytest.mark.slow), 13, 100])
+def test_tallies_of_chunks_merge_to_the_tally_of_the_whole(tables, whole, chunk_size):
+    n_chunks, chunks, total = chunks_in_memory(tables, chunk_size)
+    assert n_chunks == -(-240 // chunk_size)
+    for part, duplicates in chunks:
+        total = total.merge(assess_batch(part, default_library(), duplicates=duplicates).tally)
+    assert total == whole.tally
+
+
+def test_merge_is_order_free(tables):
+    _, chunks, _ = chunks_in_memory(tables, 60)
+    tallies = [assess_batch(p, default_library(), duplicates=d).tally for p, d in chunks]
+    forward, backward = Tally(), Tally()
+    for t in tallies:
+        forward = forward.merge(t)
+    for t in reversed(tallies):
+        backward = backward.merge(t)
+    assert forward == backward
+
+
+def test_unthreaded_batch_is_identical(tables, whole):
+    alone = assess_batch(tables, default_library(), threads=False)
+    for name in ("results", "members", "findings", "rejects", "changes"):
+        assert getattr(alone, name).equals(getattr(whole, name)), name
+
+
+def test_changes_are_the_households_whose_status_changes(whole):
+    transitions = set(whole.changes["transition"].to_pylist())
+    assert transitions <= {"NEW", "EXIT", "ADJUST", "PHASE_OUT"}
+    expected = sum(
+        t in ("NEW", "EXIT", "ADJUST", "PHASE_OUT") for t in whole.results["transition"].to_pylist()
+    )
+    assert whole.changes.num_rows == expected
+
+
+def test_reason_rule_drops_the_record_and_the_value():
+    assert (
+        reason_rule("persons.health record=150422199001011234: health outside 1..6 (9)")
+        == "persons.health: health outside 1..6"
+    )
