@@ -204,15 +204,18 @@ def assess_batch(
 
     `duplicates`: the run's DUPLICATE_PERSON list (person_id → households) when the
     batch is part of a larger run; by default the batch's own."""
-    from meanstest.pipeline import finish_results, run_engine
+    from meanstest.pipeline import finish_results, input_digest_column, run_engine
     from meanstest.validate import validate
 
     validation = validate(tables, library)
     inp = validation.engine_input
     if duplicates is not None:
         inp = _with_duplicates(inp, duplicates)
+    # digests before the engine: their text (about the bundle's decoded size) is freed
+    # before the engine's outputs exist, which lowers the batch's peak memory
+    digests = input_digest_column(inp, threads=threads)
     out: EngineOutput = run_engine(inp, engine, threads=threads)
-    results = finish_results(inp, out)
+    results = finish_results(inp, out, digests)
     return Batch(
         results,
         out.members,

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from meanstest import schema
-from meanstest.digest import input_digests
+from meanstest.digest import input_digest_array
 from meanstest.engine import EngineInput, EngineOutput
 from meanstest.errors import MeansTestError
 
@@ -76,20 +76,40 @@ def rank(results: pa.Table) -> pa.Array:
     return pa.array(ranks)
 
 
-def finish_results(inp: EngineInput, out: EngineOutput) -> pa.Table:
-    """Add the run-level columns (rank, policy id/digest, input digest, engine version)."""
+def input_digest_column(inp: EngineInput, *, threads: bool = True) -> pa.Array:
+    """input_digest of every household of `inp`, with the codes of validation's ID pass
+    when it describes these tables (no ID is hashed again)."""
+    ids = inp.ids
+    if ids is not None and not ids.describes(
+        inp.households, inp.persons, inp.supporters, inp.sources
+    ):
+        ids = None
+    return input_digest_array(
+        inp.households, inp.persons, inp.supporters, inp.sources, ids, threads=threads
+    )
+
+
+def _repeat(values: list[str], index: np.ndarray) -> pa.Array:
+    """values[index] as a string array, without a Python string per row."""
+    return pa.array(values or [""], pa.string()).take(pa.array(index, pa.int64()))
+
+
+def finish_results(
+    inp: EngineInput, out: EngineOutput, input_digest: pa.Array | None = None
+) -> pa.Table:
+    """Add the run-level columns (rank, policy id/digest, input digest, engine version).
+    `input_digest`: input_digest_column(inp), when already computed."""
     res = out.results
-    idx = inp.policy_index
-    ids = np.array([p.id for p in inp.policies] or [""], dtype=object)
-    digests = np.array([p.digest for p in inp.policies] or [""], dtype=object)
+    rows = res.num_rows
+    idx = np.asarray(inp.policy_index, dtype=np.int64) if rows else np.zeros(0, np.int64)
+    if input_digest is None:
+        input_digest = input_digest_column(inp)
     extra = {
         "rank": rank(res),
-        "policy_id": pa.array(ids[idx].tolist() if len(idx) else [], pa.string()),
-        "policy_digest": pa.array(digests[idx].tolist() if len(idx) else [], pa.string()),
-        "input_digest": pa.array(
-            input_digests(inp.households, inp.persons, inp.supporters, inp.sources), pa.string()
-        ),
-        "engine_version": pa.array([ENGINE_VERSION] * res.num_rows, pa.string()),
+        "policy_id": _repeat([p.id for p in inp.policies], idx),
+        "policy_digest": _repeat([p.digest for p in inp.policies], idx),
+        "input_digest": input_digest,
+        "engine_version": _repeat([ENGINE_VERSION], np.zeros(rows, np.int64)),
     }
     cols = [
         res.column(n) if n in res.column_names else extra[n]
