@@ -357,3 +357,39 @@ def hex_rows(digests, groups, out):
             b = np.uint64(digests[g, k]) * np.uint64(2)
             out[i, 2 * k] = _HEX[b]
             out[i, 2 * k + 1] = _HEX[b + np.uint64(1)]
+
+
+# -- 4. digests slab by slab ---------------------------------------------------------------
+
+
+@serial
+def slab_ranges(refs, bounds, table_start, edges, lo, hi):
+    """For slab s (groups edges[s]..edges[s + 1]) and table t: the least and one past the
+    greatest line id of table t (lines table_start[t]..table_start[t + 1]) that the slab's
+    groups read, into lo[s, t] and hi[s, t] (lo = hi = 0: none)."""
+    n_tables = table_start.shape[0] - 1
+    for s in range(edges.shape[0] - 1):
+        for t in range(n_tables):
+            lo[s, t] = table_start[n_tables]
+            hi[s, t] = 0
+        for k in range(bounds[edges[s]], bounds[edges[s + 1]]):
+            r = refs[k]
+            t = 0
+            while table_start[t + 1] <= r:
+                t += 1
+            lo[s, t] = min(lo[s, t], r)
+            hi[s, t] = max(hi[s, t], r + 1)
+        for t in range(n_tables):
+            if hi[s, t] == 0:
+                lo[s, t] = 0
+
+
+@serial
+def relabel(refs, table_start, shift, out):
+    """out[k] = refs[k] + shift[t], t the table of line refs[k]: a line's id in a slab."""
+    for k in range(refs.shape[0]):
+        r = refs[k]
+        t = 0
+        while table_start[t + 1] <= r:
+            t += 1
+        out[k] = r + shift[t]

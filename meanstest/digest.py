@@ -154,9 +154,28 @@ class _Columns:
                 raise ValueError(f"input_digest: a malformed string array ({lo}..{hi})")
 
 
-def _render(tables, threads: bool) -> tuple[np.ndarray, np.ndarray]:
+class _Scratch:
+    """Arrays by name, reused from call to call when large enough (`get` gives a view of
+    the asked size): new memory costs its page faults, about 1 s per GB here."""
+
+    def __init__(self, keep: bool = False) -> None:
+        self.keep = keep
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, size: int, dtype) -> np.ndarray:
+        if not self.keep:
+            return np.empty(size, dtype=dtype)
+        a = self._arrays.get(name)
+        if a is None or len(a) < size:
+            grown = size if a is None else max(size, len(a) + len(a) // 4)
+            a = self._arrays[name] = np.empty(grown, dtype=dtype)
+        return a[:size]
+
+
+def _render(tables, threads: bool, scratch: _Scratch | None = None):
     """Every row's line, table after table: (offsets int64 [rows + 1], text uint8).
-    `tables`: (name bytes, label, columns (arrays or chunked arrays), rows).
+    `tables`: (name bytes, label, columns (arrays or chunked arrays), rows); `scratch`:
+    arrays to render into (the slabs of `_slab_digests`), else new ones.
 
     Rows go through all columns a window at a time (kernels.render): a column after
     column pass over a whole table would fetch each line from memory once per column."""
@@ -187,14 +206,17 @@ def _render(tables, threads: bool) -> tuple[np.ndarray, np.ndarray]:
         np.zeros((len(windows), widest), dtype=np.uint8),  # escape flags of the width pass
     )
     run = R.render_parallel if threads and base > WINDOW else R.render_serial
-    line_off = np.zeros(base + 1, dtype=np.int64)
+    scratch = scratch or _Scratch()
+    line_off = scratch.get("line_off", base + 1, np.int64)
+    line_off[0] = 0
     widths = line_off[1:]  # first the width of every line, then (cumsum) where it starts
     for t, (name, _, _, n) in enumerate(tables):
         widths[table_rows[t][0] : table_rows[t][0] + n] = len(name)
     run(*args, widths, _NOWHERE, False)
     np.cumsum(line_off, out=line_off)
-    text = np.empty(line_off[-1], dtype=np.uint8)
-    pos = line_off[:-1].copy()
+    text = scratch.get("text", int(line_off[-1]), np.uint8)
+    pos = scratch.get("pos", base, np.int64)
+    pos[:] = line_off[:-1]
     run(*args, pos, text, True)
     if not np.array_equal(pos, line_off[1:]):  # the two passes share their code: never
         raise RuntimeError("input_digest: rendered widths and bytes disagree")
@@ -365,6 +387,15 @@ def _digests(line_off, text, refs, bounds, threads: bool) -> np.ndarray:
 def _lines_by_household(households, persons, supporters, sources, owners, threads: bool):
     """The canonical lines and which group each households row reads:
     (line offsets, text, refs, bounds, group of each households row)."""
+    tables, refs, bounds, group = _groups(households, persons, supporters, sources, owners, threads)
+    line_off, text = _render(tables, threads)
+    return line_off, text, refs, bounds, group
+
+
+def _groups(households, persons, supporters, sources, owners, threads: bool):
+    """Which lines each group reads, before any line is rendered: (tables to render, in
+    `_render`'s form; refs; bounds: group g reads lines refs[bounds[g]:bounds[g + 1]],
+    numbered over the tables back to back; group of each households row)."""
     n = households.num_rows
     if owners is None:
         owners = owners_of(households, persons, supporters, sources)
@@ -411,7 +442,6 @@ def _lines_by_household(households, persons, supporters, sources, owners, thread
         tables.append((name.encode(), name, _table_columns(name, table), table.num_rows))
         codes.append(code.astype(np.int32))
         via.append(name in schema.SOURCE_TABLES)
-    line_off, text = _render(tables, threads)
     code = np.concatenate(codes)
     table_end = np.cumsum([len(c) for c in codes]).astype(np.int64)
     table_via = np.array(via, dtype=np.bool_)
@@ -428,7 +458,54 @@ def _lines_by_household(households, persons, supporters, sources, owners, thread
         K.fill_lines(*args, 0, len(code), slots[0], refs)
     else:
         K.fill_segments(*args, slots, refs)
-    return line_off, text, refs, bounds, group
+    return tables, refs, bounds, group
+
+
+# Slabs: a bundle written household by household (as synth and most exports write it)
+# has each group's lines near those of its neighbours, so groups are rendered and hashed
+# a slab at a time: the text in memory is a slab's (~SLAB_LINES x 80 bytes), not the
+# bundle's (1.2 GB at 1M households), and its arrays are reused from slab to slab.
+SLAB_LINES = 1 << 20  # lines read by one slab's groups (at least one group per slab)
+SLAB_SPREAD = 2  # slabs only when they render at most this many times the lines read
+
+
+def _slab_digests(tables, refs, bounds, threads: bool) -> np.ndarray | None:
+    """SHA-256 of every group (as `_digests`), slab by slab; None when the groups' lines
+    are too scattered over the tables for slabs to pay (then all is rendered at once)."""
+    n_groups, total = len(bounds) - 1, int(bounds[-1])
+    if total <= SLAB_LINES:
+        return None
+    edges = [0]
+    while edges[-1] < n_groups:
+        g0 = edges[-1]
+        g1 = int(np.searchsorted(bounds, bounds[g0] + SLAB_LINES, side="left"))
+        edges.append(min(n_groups, max(g1, g0 + 1)))
+    edges = np.array(edges, dtype=np.int64)
+    table_start = np.zeros(len(tables) + 1, dtype=np.int64)
+    table_start[1:] = np.cumsum([n for *_, n in tables])
+    lo = np.empty((len(edges) - 1, len(tables)), dtype=np.int64)
+    hi = np.empty_like(lo)
+    K.slab_ranges(refs, bounds, table_start, edges, lo, hi)
+    if int((hi - lo).sum()) > SLAB_SPREAD * total:
+        return None
+    out = np.empty((n_groups, 32), dtype=np.uint8)
+    scratch = _Scratch(keep=True)
+    for s in range(len(edges) - 1):
+        part, shift, base = [], np.zeros(len(tables), dtype=np.int64), 0
+        for t, (name, label, cols, _) in enumerate(tables):
+            a, z = int(lo[s, t] - table_start[t]), int(hi[s, t] - table_start[t])
+            if z <= a:
+                continue
+            part.append((name, label, [c.slice(a, z - a) for c in cols], z - a))
+            shift[t] = base - a - table_start[t]  # line id in the slab - line id
+            base += z - a
+        line_off, text = _render(part, threads, scratch)
+        g0, g1 = int(edges[s]), int(edges[s + 1])
+        read = refs[bounds[g0] : bounds[g1]]
+        local = scratch.get("refs", len(read), np.int64)
+        K.relabel(read, table_start, shift, local)
+        out[g0:g1] = _digests(line_off, text, local, bounds[g0 : g1 + 1] - bounds[g0], threads)
+    return out
 
 
 def _referenced(table: pa.Table, code: np.ndarray, person_off):
@@ -453,10 +530,12 @@ def _referenced(table: pa.Table, code: np.ndarray, person_off):
 
 def _hex(households, persons, supporters, sources, owners, threads) -> np.ndarray:
     n = households.num_rows
-    line_off, text, refs, bounds, group = _lines_by_household(
-        households, persons, supporters, sources, owners, threads
-    )
-    digests = _digests(line_off, text, refs, bounds, threads)
+    tables, refs, bounds, group = _groups(households, persons, supporters, sources, owners, threads)
+    digests = _slab_digests(tables, refs, bounds, threads)
+    if digests is None:
+        line_off, text = _render(tables, threads)
+        digests = _digests(line_off, text, refs, bounds, threads)
+        del line_off, text
     out = np.empty((n, 64), dtype=np.uint8)
     K.hex_rows(digests, group, out)
     return out

@@ -509,3 +509,50 @@ def test_sha256_backend_does_not_change_a_digest(district, monkeypatch):
     expected = digests_of(district)
     monkeypatch.setattr(digest, "_OPENSSL", None)
     assert digests_of(district) == expected
+
+
+# -- slab by slab (digest.SLAB_LINES) ------------------------------------------------------
+
+
+@pytest.mark.parametrize("slab", [1, 7, 60, 1000])
+def test_slabs_of_any_size_give_the_auditors_digests(district, monkeypatch, slab):
+    """Groups rendered and hashed a slab at a time (a household-ordered bundle) give the
+    digests of the auditor's script, whatever the slab size (one group per slab too)."""
+    monkeypatch.setattr(digest, "SLAB_LINES", slab)
+    auditor = Auditor(district)
+    hids = district["households"]["household_id"].to_pylist()
+    assert digests_of(district) == [auditor.digest(h) for h in hids]
+    assert digests_of(district, threads=False) == [auditor.digest(h) for h in hids]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_slabs_of_random_scrambled_bundles_equal_the_whole_render(monkeypatch, seed):
+    """On random hostile bundles, sliced, chunked and re-encoded (shuffled rows: slabs
+    are refused as too scattered, and taken when SLAB_SPREAD allows anything), slab by
+    slab and all at once give the same digests as the auditor's script."""
+    tables = scrambled(tables_of(strategies.random_input(seed, n_households=40)), seed)
+    auditor = Auditor(tables)
+    expected = [auditor.digest(h) for h in tables["households"]["household_id"].to_pylist()]
+    monkeypatch.setattr(digest, "SLAB_LINES", 1 + seed * 5)
+    assert digests_of(tables) == expected
+    monkeypatch.setattr(digest, "SLAB_SPREAD", 10**9)  # slabs even when scattered
+    assert digests_of(tables) == expected
+
+
+def test_slabs_are_taken_for_a_household_ordered_bundle_and_not_for_a_shuffled_one(
+    district, monkeypatch
+):
+    monkeypatch.setattr(digest, "SLAB_LINES", 50)
+    taken = []
+    real = digest._render
+
+    def render(tables, threads, scratch=None):
+        taken.append(scratch is not None)
+        return real(tables, threads, scratch)
+
+    monkeypatch.setattr(digest, "_render", render)
+    digests_of(district)
+    assert taken and all(taken)
+    taken.clear()
+    digests_of(_shuffled_all(district, 4))
+    assert taken == [False]

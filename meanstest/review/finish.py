@@ -3,11 +3,17 @@
 Members, findings and rejects are appended as each batch of households is assessed;
 results wait for the §9 rank over the whole run (their difficulty indexes are all that
 rank needs); the change lists and summary.json come last.
+
+Each output file is written by a thread of its own (Parquet encoding releases the GIL),
+its batches in the order they were appended: the files are encoded side by side and
+while the next batch is assessed. A write error is raised by the next `append` or
+`close` of that file.
 """
 
 from __future__ import annotations
 
 import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pyarrow as pa
@@ -42,12 +48,14 @@ def ranks(difficulty: pa.Table) -> pa.Array:
 
 
 class OutputFiles:
-    """The four output tables of one review, being written."""
+    """The four output tables of one review, being written (each by its own thread)."""
 
     def __init__(self, out: Path) -> None:
         self.out = out
         self.tmp = {name: out / f"{name}.parquet.tmp" for name in OUTPUTS}
         self.writers: dict[str, pq.ParquetWriter] = {}
+        self._threads = {name: ThreadPoolExecutor(1, f"write-{name}") for name in OUTPUTS}
+        self._pending: dict[str, Future] = {}
 
     def _writer(self, name: str) -> pq.ParquetWriter:
         w = self.writers.get(name)
@@ -56,17 +64,30 @@ class OutputFiles:
                 w = self.writers[name] = pq.ParquetWriter(self.tmp[name], schema.OUTPUTS[name])
         return w
 
-    def append(self, name: str, table: pa.Table) -> None:
+    def _write(self, name: str, table: pa.Table) -> None:
         w = self._writer(name)
         with writing(self.tmp[name]):
             w.write_table(table.cast(schema.OUTPUTS[name]))
 
+    def _wait(self, name: str) -> None:
+        """The file's earlier writes done (their error, if any, raised here)."""
+        pending = self._pending.pop(name, None)
+        if pending is not None:
+            pending.result()
+
+    def append(self, name: str, table: pa.Table) -> None:
+        """Write `table` after the file's earlier batches, on the file's thread."""
+        self._wait(name)
+        self._pending[name] = self._threads[name].submit(self._write, name, table)
+
     def close(self) -> None:
         """Close every table (an empty one is still written), fsync, rename into place."""
         for name in OUTPUTS:
+            self._wait(name)
             w = self._writer(name)
             with writing(self.tmp[name]):
                 w.close()
+        self._stop()
         self.writers = {}
         for name in OUTPUTS:
             path = self.out / f"{name}.parquet"
@@ -77,10 +98,18 @@ class OutputFiles:
             fault_point(f"finish:{name}")
 
     def abort(self) -> None:
+        for pending in self._pending.values():
+            pending.exception()  # wait; the first error is the one being raised
+        self._pending = {}
+        self._stop()
         close_quietly(self.writers.values())
         self.writers = {}
         for path in self.tmp.values():
             path.unlink(missing_ok=True)
+
+    def _stop(self) -> None:
+        for thread in self._threads.values():
+            thread.shutdown(wait=True)
 
 
 def with_rank(results: pa.Table, rank: pa.Array) -> pa.Table:
