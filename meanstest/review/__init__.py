@@ -81,12 +81,18 @@ __all__ = [
 
 GiB = 1 << 30
 SPOOL_CHUNK = 200_000  # households per chunk of a spooled review unless told otherwise
-# Peak memory of the in-memory path, measured (benches/ANALYSIS.md): a fixed base, about
-# this many times the bundle's decoded size (the tables, the results kept for the rank),
-# and this many bytes per household of the chunk being assessed.
-_PEAK_BASE = 512 << 20
-_PEAK_PER_DECODED_BYTE = 3
-_PEAK_PER_CHUNK_HOUSEHOLD = 6_000
+# Peak memory of the in-memory path, measured (peak RSS of `meanstest review`, docs/
+# decisions.md "issue 12: the memory model"): a fixed base (interpreter, numba, Arrow's
+# pools), then either, for one chunk holding every household, this many times the
+# bundle's decoded size (the tables, the ID pass, the engine's arrays and the outputs;
+# 4.1 GiB at 1M households), or, chunk by chunk, this many times the decoded size (the
+# tables and the plan) and this many bytes per household of the chunk being assessed
+# (its rows selected, validated and assessed). Measured at 100k, 200k and 1M: one chunk
+# 0.78 / 1.29 / 4.14 GiB; 1M in chunks of 250k / 500k 3.52 / 4.25 GiB.
+_PEAK_BASE = 640 << 20
+_PEAK_PER_DECODED_BYTE_ONE_CHUNK = 5.5
+_PEAK_PER_DECODED_BYTE = 3.2
+_PEAK_PER_CHUNK_HOUSEHOLD = 3_300
 _MIN_CHUNK = 20_000  # below this a chunked in-memory review is slower than spooling
 
 
@@ -128,9 +134,12 @@ def in_memory_chunk(files: dict[str, Path], households: int, opts: ReviewOptions
     the memory limit (then it is spooled). Without a chunk size, one chunk holds every
     household if memory allows, else the largest chunk that fits."""
     limit = opts.memory_limit if opts.memory_limit is not None else default_memory_limit()
-    room = limit - _PEAK_BASE - _PEAK_PER_DECODED_BYTE * decoded_size(files)
-    fits = max(0, room) // _PEAK_PER_CHUNK_HOUSEHOLD
+    decoded = decoded_size(files)
     want = max(1, households) if opts.chunk_size is None else min(opts.chunk_size, households)
+    if want >= households and _PEAK_BASE + _PEAK_PER_DECODED_BYTE_ONE_CHUNK * decoded <= limit:
+        return max(1, want)
+    room = limit - _PEAK_BASE - _PEAK_PER_DECODED_BYTE * decoded
+    fits = max(0, room) // _PEAK_PER_CHUNK_HOUSEHOLD
     if want <= fits:
         return max(1, want)
     if opts.chunk_size is None and fits >= _MIN_CHUNK:
@@ -250,6 +259,8 @@ def _review_in_memory(
             changes.append(batch.changes)
             tally = tally.merge(batch.tally)
             done += batch.tally.households_read
+            # this chunk's tables, ID pass and engine input go before the next is selected
+            del part, batch
             progress.update(done)
             fault_point(f"chunk:{c:06d}")
         del chunks, tables
