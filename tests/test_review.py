@@ -237,7 +237,7 @@ def test_the_memory_model_picks_one_chunk_then_smaller_chunks_then_spooling(monk
     """A district of 1M households (760 MB decoded, measured peak 4.1 GiB in one chunk) is
     reviewed in one chunk under the default 8 GiB, in chunks under 4 GiB, spooled under
     2 GiB; a chunk size asked for is kept when it fits."""
-    import meanstest.review as review
+    from meanstest import review
 
     monkeypatch.setattr(review, "decoded_size", lambda files: 760_000_000)
     gib = 1 << 30
@@ -251,3 +251,19 @@ def test_the_memory_model_picks_one_chunk_then_smaller_chunks_then_spooling(monk
     assert chunk(2) is None
     assert chunk(8, chunk_size=100_000) == 100_000
     assert chunk(2, chunk_size=100_000) is None
+
+
+def test_an_output_write_error_is_raised_and_leaves_no_tmp_files(tmp_path):
+    """Output files are written by threads of their own: a batch that cannot be written
+    fails the review at that file's next append or close, and abort removes the .tmp
+    files."""
+    from meanstest import schema
+    from meanstest.review.finish import OutputFiles
+
+    outputs = OutputFiles(tmp_path)
+    outputs.append("rejects", schema.OUTPUTS["rejects"].empty_table())
+    outputs.append("members", pa.table({"household_id": ["H1"]}))  # not the members schema
+    with pytest.raises((ValueError, KeyError, pa.ArrowException)):
+        outputs.append("members", schema.OUTPUTS["members"].empty_table())
+    outputs.abort()
+    assert not list(tmp_path.iterdir())
