@@ -266,7 +266,7 @@ def _codes(ip: ids.IdPass, table_name: str, table: pa.Table, column: str, enum, 
         codes = codes[rows]
     if len(codes) and codes.min() < 0:
         raise ValueError(f"{table_name}.{column}: value outside {', '.join(enum)}")
-    return codes.astype(I32)
+    return codes.astype(I32, copy=False)
 
 
 def _distinct_codes(table: pa.Table, column: str, rows: np.ndarray) -> np.ndarray:
@@ -348,7 +348,9 @@ def assemble(inp: EngineInput) -> Assembled:
         ip, "persons", persons, "occupation", L.OCCUPATIONS, m_order
     )
     mcodes[:, L.MC_REFUSED] = numbers(persons.column("refused_job_offers"))[m_order]
-    mmoney = numbers(persons.column("tuition"))[m_order].astype(I64).reshape(n_m, L.N_MM)
+    mmoney = (
+        numbers(persons.column("tuition"))[m_order].astype(I64, copy=False).reshape(n_m, L.N_MM)
+    )
     scodes = np.empty((n_s, L.N_SC), I32)
     scodes[:, L.SC_PERSON] = slot_codes[n_m:]
     scodes[:, L.SC_BIRTH] = numbers(supporters.column("birth_date"))[s_order]
@@ -375,7 +377,7 @@ def assemble(inp: EngineInput) -> Assembled:
     def money(name, *cols):
         return np.stack(
             [_source_values(src[name], rows[name], c, name) for c in cols], axis=1
-        ).astype(I64)
+        ).astype(I64, copy=False)
 
     def codes(name, *cols):
         out = []
@@ -384,7 +386,7 @@ def assemble(inp: EngineInput) -> Assembled:
                 out.append(_codes(ip, name, src[name], c[0], c[1], rows[name]))
             else:
                 out.append(_source_values(src[name], rows[name], c, name))
-        return np.stack(out, axis=1).astype(I32)
+        return np.stack(out, axis=1).astype(I32, copy=False)
 
     tax_codes = codes("tax_income", ("income_type", L.INCOME_TYPES))
     tax_money = money("tax_income", "amount")
@@ -406,7 +408,7 @@ def assemble(inp: EngineInput) -> Assembled:
             codes("vehicle", "registered_on")[:, 0],
         ],
         axis=1,
-    ).astype(I32)
+    ).astype(I32, copy=False)
     vehicle_money = money("vehicle", "value")
     property_codes = np.stack(
         [
@@ -418,7 +420,7 @@ def assemble(inp: EngineInput) -> Assembled:
             _source_values(prop, rows["property"], "disposed_on", "property", L.NOT_DISPOSED),
         ],
         axis=1,
-    ).astype(I32)
+    ).astype(I32, copy=False)
     property_money = money("property", "area", "rental_income")
     # record instances: the rows of each member slot's person, slot after slot
     instance_off = join.instance_offsets(mcodes[:, L.MC_PERSON].astype(I64), counts)
