@@ -184,24 +184,33 @@ def _ints(length: int, item: _Int):
     return check
 
 
-def _age_bands(pack: _Pack, key: str, value: object) -> None:
-    valid = "4 strictly increasing ages, e.g. [40, 50, 55, 60]"
-    arr = pack.array(key, value, valid)
-    if len(arr) != 4:
-        raise pack.fail(key, f"has {len(arr)} values; valid: {valid}")
-    for i, v in enumerate(arr):
-        AGE(pack, _join(key, i), v)
-        if i and v <= arr[i - 1]:
-            raise pack.fail(_join(key, i), f"{v} does not exceed {arr[i - 1]}; valid: {valid}")
+def _ages(length: int, item: _Int):
+    valid = f"{length} strictly increasing ages, e.g. [40, 50, 55, 60]"
+
+    def check(pack: _Pack, key: str, value: object) -> None:
+        arr = pack.array(key, value, valid)
+        if len(arr) != length:
+            raise pack.fail(key, f"has {len(arr)} values; valid: {valid}")
+        for i, v in enumerate(arr):
+            item(pack, _join(key, i), v)
+            if i and v <= arr[i - 1]:
+                raise pack.fail(_join(key, i), f"{v} does not exceed {arr[i - 1]}; valid: {valid}")
+
+    return check
 
 
-def _labour_coefficient(pack: _Pack, key: str, value: object) -> None:
-    valid = "6 rows (health 1..6) of 5 shares (age bands)"
-    rows = pack.array(key, value, valid)
-    if len(rows) != 6:
-        raise pack.fail(key, f"has {len(rows)} rows; valid: {valid}")
-    for i, row in enumerate(rows):
-        _ints(5, SHARE)(pack, _join(key, i), row)
+def _grid(length: int, width: int, item: _Int):
+    """The labour coefficient table: a row per health level, a share per age band."""
+    valid = f"{length} rows (health 1..{length}) of {width} shares (age bands)"
+
+    def check(pack: _Pack, key: str, value: object) -> None:
+        rows = pack.array(key, value, valid)
+        if len(rows) != length:
+            raise pack.fail(key, f"has {len(rows)} rows; valid: {valid}")
+        for i, row in enumerate(rows):
+            _ints(width, item)(pack, _join(key, i), row)
+
+    return check
 
 
 def _program(pack: _Pack, key: str, value: object) -> None:
@@ -261,8 +270,8 @@ def _check(p: Param) -> Callable[[_Pack, str, object], None]:
     if p.shape == "ints":
         return _ints(p.length, _CHECKS[p.check])
     if p.shape == "ages":
-        return _age_bands
-    return _labour_coefficient
+        return _ages(p.length, _CHECKS[p.check])
+    return _grid(p.length, p.width, _CHECKS[p.check])
 
 
 # Every key of a pack and its check, in the order of POLICY.md's default pack: the
