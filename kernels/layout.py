@@ -34,6 +34,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 
+from .registry import PARAMS, VETOES, Param
+
 # -- enumerations (index = code), same order as meanstest.schema -----------------------
 AREAS = ("urban", "rural")
 PREV_STATUSES = ("none", "dibao", "tekun", "low_income", "phase_out")
@@ -60,7 +62,7 @@ STATUSES = ("VETOED", "TEKUN", "DIBAO", "PHASE_OUT", "DIBAO_SINGLE", "LOW_INCOME
 TRANSITIONS = ("NEW", "CONTINUE", "ADJUST", "PHASE_OUT", "EXIT", "NONE")
 EMPLOYMENT_BASES = ("verified", "imputed_work", "imputed_land", "none")
 PROGRAM_REQUIRES = ("any", "student", "medical", "no_home", "work_capable", "disability", "elderly")
-N_VETOES = 14
+N_VETOES = len(VETOES)  # veto bit v: VETOES[v] (registry order)
 N_UNDECLARED = 4
 N_DEPARTMENTS = 5
 
@@ -127,92 +129,84 @@ SIC_RECORD_TYPE, SIC_SCHEME, SIC_EMPLOYER = 0, 1, 2
 SIM_AMOUNT, SIM_REIMBURSED = 0, 1
 
 # -- policy parameters (POLICY.md), one int64 row per pack --------------------------------
-# fmt: off
-_names = [
-    "dibao_urban", "dibao_rural", "low_income_ratio", "tekun_ratio",
-    "min_wage_monthly", "work_months", "rural_income_annual", "land_ratio",
-    *[f"age_bands[{i}]" for i in range(4)],
-    *[f"labour_coefficient[{h}][{b}]" for h in range(6) for b in range(5)],
-    "student_levels_without_labour (bit per STUDENT_LEVELS)",
-    "counted_transfers (bit per RECORD_TYPES 0..2)",
-    *[f"sector_ratio.{s}" for s in SECTORS],
-    "elevated_bonus", "cap_ratio", "supporter_asset_limit",
-    "medical_cap", *[f"tuition_cap.{s} (0 = absent)" for s in STUDENT_LEVELS],
-    "pension_contribution_cap",
-    "veto.enabled (bit v-1 for Vv)", "vehicle_types (bit per VEHICLE_TYPES)",
-    "vehicle_value_limit", "max_vehicles", "max_residential_properties",
-    "residential_area_per_capita_limit", "financial_asset_months", "business_turnover_limit",
-    "insurance_grade_limit", "recent_purchase_months", "recent_transfer_months",
-    "recent_vehicle_months", "refused_work_min_coefficient", "refused_work_min_count",
-    "declaration_tolerance_ratio", "declaration_tolerance_abs",
-    "asset_declaration_tolerance_abs",
-    "addons.elderly_70", "addons.severe_disability", "addons.serious_illness",
-    "addons.child_under_16",
-    "phaseout.months", "circle3_ratio", "circle4_ratio",
-    "member_cap", "income_max", "asset_max", "age_70", "age_60", "age_child",
-    *[f"health_points[{i}]" for i in range(6)],
-    *[f"student_points.{s} (0 = absent)" for s in STUDENT_LEVELS],
-    "extra_property_penalty", "vehicle_penalty", "asset_penalty", "asset_penalty_months",
-]
-# fmt: on
-PARAM_NAMES = tuple(_names)
+# The row is registry.PARAMS in order, each parameter taking the cells `cells(p)` names:
+# an integer one; names one (bit per index in its enumeration: veto.enabled bit v-1 for
+# Vv, counted_transfers bit per RECORD_TYPES 0..2); a map one per name of its enumeration
+# (0 = absent); ints and ages `length`; the labour grid rows × width, row-major.
+# P_<NAME> is the first cell of a parameter, found by its path.
+_ENUMS = {"SECTORS": SECTORS, "STUDENT_LEVELS": STUDENT_LEVELS}
+
+
+def cells(p: Param) -> list[str]:
+    """The names of the int64 cells parameter `p` takes in the packed row."""
+    if p.shape == "map":
+        return [f"{p.path}.{k}" for k in _ENUMS[p.enum]]
+    if p.shape == "grid":
+        return [f"{p.path}[{r}][{c}]" for r in range(p.length) for c in range(p.width)]
+    if p.shape in ("ints", "ages"):
+        return [f"{p.path}[{i}]" for i in range(p.length)]
+    return [p.path]
+
+
+PARAM_NAMES = tuple(name for p in PARAMS for name in cells(p))
 N_PARAMS = len(PARAM_NAMES)
-_at = {n: i for i, n in enumerate(PARAM_NAMES)}
-P_DIBAO_URBAN = _at["dibao_urban"]
-P_LOW_INCOME_RATIO = _at["low_income_ratio"]
-P_TEKUN_RATIO = _at["tekun_ratio"]
-P_MIN_WAGE = _at["min_wage_monthly"]
-P_WORK_MONTHS = _at["work_months"]
-P_RURAL_INCOME = _at["rural_income_annual"]
-P_LAND_RATIO = _at["land_ratio"]
-P_AGE_BANDS = _at["age_bands[0]"]
-P_LABOUR = _at["labour_coefficient[0][0]"]
-P_NO_LABOUR_LEVELS = _at["student_levels_without_labour (bit per STUDENT_LEVELS)"]
-P_COUNTED_TRANSFERS = _at["counted_transfers (bit per RECORD_TYPES 0..2)"]
-P_SECTOR_RATIO = _at["sector_ratio.public"]
-P_ELEVATED_BONUS = _at["elevated_bonus"]
-P_CAP_RATIO = _at["cap_ratio"]
-P_SUPPORTER_ASSET_LIMIT = _at["supporter_asset_limit"]
-P_MEDICAL_CAP = _at["medical_cap"]
-P_TUITION_CAP = _at["tuition_cap.none (0 = absent)"]
-P_PENSION_CAP = _at["pension_contribution_cap"]
-P_VETO_ENABLED = _at["veto.enabled (bit v-1 for Vv)"]
-P_VEHICLE_TYPES = _at["vehicle_types (bit per VEHICLE_TYPES)"]
-P_VEHICLE_VALUE_LIMIT = _at["vehicle_value_limit"]
-P_MAX_VEHICLES = _at["max_vehicles"]
-P_MAX_RESIDENTIAL = _at["max_residential_properties"]
-P_AREA_LIMIT = _at["residential_area_per_capita_limit"]
-P_ASSET_MONTHS = _at["financial_asset_months"]
-P_TURNOVER_LIMIT = _at["business_turnover_limit"]
-P_INSURANCE_GRADE_LIMIT = _at["insurance_grade_limit"]
-P_RECENT_PURCHASE = _at["recent_purchase_months"]
-P_RECENT_TRANSFER = _at["recent_transfer_months"]
-P_RECENT_VEHICLE = _at["recent_vehicle_months"]
-P_REFUSED_COEFFICIENT = _at["refused_work_min_coefficient"]
-P_REFUSED_COUNT = _at["refused_work_min_count"]
-P_DECLARATION_RATIO = _at["declaration_tolerance_ratio"]
-P_DECLARATION_ABS = _at["declaration_tolerance_abs"]
-P_ASSET_DECLARATION_ABS = _at["asset_declaration_tolerance_abs"]
+_at = {name: i for i, name in enumerate(PARAM_NAMES)}
+_at.update({p.path: _at[cells(p)[0]] for p in PARAMS})
+P_DIBAO_URBAN = _at["standards.dibao_urban"]
+P_LOW_INCOME_RATIO = _at["standards.low_income_ratio"]
+P_TEKUN_RATIO = _at["standards.tekun_ratio"]
+P_MIN_WAGE = _at["imputation.min_wage_monthly"]
+P_WORK_MONTHS = _at["imputation.work_months"]
+P_RURAL_INCOME = _at["imputation.rural_income_annual"]
+P_LAND_RATIO = _at["imputation.land_ratio"]
+P_AGE_BANDS = _at["imputation.age_bands"]
+P_LABOUR = _at["imputation.labour_coefficient"]
+P_NO_LABOUR_LEVELS = _at["imputation.student_levels_without_labour"]
+P_COUNTED_TRANSFERS = _at["imputation.counted_transfers"]
+P_SECTOR_RATIO = _at["support.sector_ratio"]
+P_ELEVATED_BONUS = _at["support.elevated_bonus"]
+P_CAP_RATIO = _at["support.cap_ratio"]
+P_SUPPORTER_ASSET_LIMIT = _at["support.supporter_asset_limit"]
+P_MEDICAL_CAP = _at["deductions.medical_cap"]
+P_TUITION_CAP = _at["deductions.tuition_cap"]
+P_PENSION_CAP = _at["deductions.pension_contribution_cap"]
+P_VETO_ENABLED = _at["veto.enabled"]
+P_VEHICLE_TYPES = _at["veto.vehicle_types"]
+P_VEHICLE_VALUE_LIMIT = _at["veto.vehicle_value_limit"]
+P_MAX_VEHICLES = _at["veto.max_vehicles"]
+P_MAX_RESIDENTIAL = _at["veto.max_residential_properties"]
+P_AREA_LIMIT = _at["veto.residential_area_per_capita_limit"]
+P_ASSET_MONTHS = _at["veto.financial_asset_months"]
+P_TURNOVER_LIMIT = _at["veto.business_turnover_limit"]
+P_INSURANCE_GRADE_LIMIT = _at["veto.insurance_grade_limit"]
+P_RECENT_PURCHASE = _at["veto.recent_purchase_months"]
+P_RECENT_TRANSFER = _at["veto.recent_transfer_months"]
+P_RECENT_VEHICLE = _at["veto.recent_vehicle_months"]
+P_REFUSED_COEFFICIENT = _at["veto.refused_work_min_coefficient"]
+P_REFUSED_COUNT = _at["veto.refused_work_min_count"]
+P_DECLARATION_RATIO = _at["veto.declaration_tolerance_ratio"]
+P_DECLARATION_ABS = _at["veto.declaration_tolerance_abs"]
+P_ASSET_DECLARATION_ABS = _at["veto.asset_declaration_tolerance_abs"]
 P_ADDON_ELDERLY = _at["addons.elderly_70"]
 P_ADDON_SEVERE = _at["addons.severe_disability"]
 P_ADDON_SERIOUS = _at["addons.serious_illness"]
 P_ADDON_CHILD = _at["addons.child_under_16"]
 P_PHASEOUT_MONTHS = _at["phaseout.months"]
-P_CIRCLE3 = _at["circle3_ratio"]
-P_CIRCLE4 = _at["circle4_ratio"]
-P_MEMBER_CAP = _at["member_cap"]
-P_INCOME_MAX = _at["income_max"]
-P_ASSET_MAX = _at["asset_max"]
-P_AGE_70 = _at["age_70"]
-P_AGE_60 = _at["age_60"]
-P_AGE_CHILD = _at["age_child"]
-P_HEALTH_POINTS = _at["health_points[0]"]
-P_STUDENT_POINTS = _at["student_points.none (0 = absent)"]
-P_EXTRA_PROPERTY_PENALTY = _at["extra_property_penalty"]
-P_VEHICLE_PENALTY = _at["vehicle_penalty"]
-P_ASSET_PENALTY = _at["asset_penalty"]
-P_ASSET_PENALTY_MONTHS = _at["asset_penalty_months"]
-del _at, _names
+P_CIRCLE3 = _at["circles.circle3_ratio"]
+P_CIRCLE4 = _at["circles.circle4_ratio"]
+P_MEMBER_CAP = _at["index.member_cap"]
+P_INCOME_MAX = _at["index.income_max"]
+P_ASSET_MAX = _at["index.asset_max"]
+P_AGE_70 = _at["index.age_70"]
+P_AGE_60 = _at["index.age_60"]
+P_AGE_CHILD = _at["index.age_child"]
+P_HEALTH_POINTS = _at["index.health_points"]
+P_STUDENT_POINTS = _at["index.student_points"]
+P_EXTRA_PROPERTY_PENALTY = _at["index.extra_property_penalty"]
+P_VEHICLE_PENALTY = _at["index.vehicle_penalty"]
+P_ASSET_PENALTY = _at["index.asset_penalty"]
+P_ASSET_PENALTY_MONTHS = _at["index.asset_penalty_months"]
+del _at
 
 # -- outputs -----------------------------------------------------------------------------
 # One row per output column ([columns, H] or [columns, M]): every column is a contiguous
@@ -255,7 +249,7 @@ N_MOC = 4  # member_codes; MOC_REFUSED_WORK: 1 when the member is V11's evidence
 # instance is listed in the detail of veto V(v+1) *and that veto fired* for the
 # household; bit V01_BY_VALUE marks the vehicles that trigger V01 by their value (the
 # first of them is V01's evidence).
-V01_BY_VALUE = 14
+V01_BY_VALUE = N_VETOES
 
 Households = namedtuple("Households", "codes money member_off supporter_off")
 People = namedtuple(

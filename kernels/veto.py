@@ -50,8 +50,12 @@ from .layout import (
     VC_REGISTERED,
     VC_TYPE,
 )
+from .registry import VETO_BIT
 
-V01, V02, V03, V04, V05, V06, V07, V08, V09, V10, V11, V12, V13, V14 = range(14)
+# bit of each rule in the masks: its index in the registry (kernels/registry.py)
+V01, V02, V03, V04, V05, V06, V07, V08, V09, V10, V11, V12, V13, V14 = (
+    VETO_BIT[f"V{i:02d}"] for i in range(1, 15)
+)
 
 # row checks ------------------------------------------------------------------------------
 

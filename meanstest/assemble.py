@@ -29,6 +29,7 @@ from meanstest.engine import EngineInput
 from meanstest.kernels import join
 from meanstest.kernels import layout as L
 from meanstest.kernels.layout import Households, Pack, People, Records
+from meanstest.registry import PARAMS, Param
 
 I32, I64 = np.int32, np.int64
 RUN_INSERTION_SORT = 64  # records of one person sorted in numba up to this many
@@ -78,70 +79,20 @@ def _bits(names, enum) -> int:
     return sum(1 << enum.index(x) for x in names)
 
 
+def _cells(p: Param, value) -> list[int]:
+    """One parameter's cells (layout.cells): names as bits, maps by enumeration order."""
+    if p.shape == "names":
+        return [_bits(value, getattr(schema, p.enum))]
+    if p.shape == "map":
+        return [value.get(k, 0) for k in getattr(schema, p.enum)]
+    if p.shape == "grid":
+        return [v for row in value for v in row]
+    return list(value) if p.shape in ("ints", "ages") else [value]
+
+
 def pack_params(params: dict) -> np.ndarray:
-    """One pack's parameters in the layout of `layout.PARAM_NAMES`."""
-    st, im, su = params["standards"], params["imputation"], params["support"]
-    de, ve, ad = params["deductions"], params["veto"], params["addons"]
-    ci, ix = params["circles"], params["index"]
-    # fmt: off
-    row = [
-        st["dibao_urban"],
-        st["dibao_rural"],
-        st["low_income_ratio"],
-        st["tekun_ratio"],
-        im["min_wage_monthly"],
-        im["work_months"],
-        im["rural_income_annual"],
-        im["land_ratio"],
-        *im["age_bands"],
-        *[v for band in im["labour_coefficient"] for v in band],
-        _bits(im["student_levels_without_labour"], L.STUDENT_LEVELS),
-        _bits(im["counted_transfers"], L.RECORD_TYPES),
-        *[su["sector_ratio"][s] for s in L.SECTORS],
-        su["elevated_bonus"],
-        su["cap_ratio"],
-        su["supporter_asset_limit"],
-        de["medical_cap"],
-        *[de["tuition_cap"].get(s, 0) for s in L.STUDENT_LEVELS],
-        de["pension_contribution_cap"],
-        _bits(ve["enabled"], schema.VETO_CODES),
-        _bits(ve["vehicle_types"], L.VEHICLE_TYPES),
-        ve["vehicle_value_limit"],
-        ve["max_vehicles"],
-        ve["max_residential_properties"],
-        ve["residential_area_per_capita_limit"],
-        ve["financial_asset_months"],
-        ve["business_turnover_limit"],
-        ve["insurance_grade_limit"],
-        ve["recent_purchase_months"],
-        ve["recent_transfer_months"],
-        ve["recent_vehicle_months"],
-        ve["refused_work_min_coefficient"],
-        ve["refused_work_min_count"],
-        ve["declaration_tolerance_ratio"],
-        ve["declaration_tolerance_abs"],
-        ve["asset_declaration_tolerance_abs"],
-        ad["elderly_70"],
-        ad["severe_disability"],
-        ad["serious_illness"],
-        ad["child_under_16"],
-        params["phaseout"]["months"],
-        ci["circle3_ratio"],
-        ci["circle4_ratio"],
-        ix["member_cap"],
-        ix["income_max"],
-        ix["asset_max"],
-        ix["age_70"],
-        ix["age_60"],
-        ix["age_child"],
-        *ix["health_points"],
-        *[ix["student_points"].get(s, 0) for s in L.STUDENT_LEVELS],
-        ix["extra_property_penalty"],
-        ix["vehicle_penalty"],
-        ix["asset_penalty"],
-        ix["asset_penalty_months"],
-    ]
-    # fmt: on
+    """One pack's parameters in the layout of `layout.PARAM_NAMES` (registry order)."""
+    row = [v for p in PARAMS for v in _cells(p, params[p.section][p.key])]
     if len(row) != L.N_PARAMS:
         raise ValueError(
             f"pack {params['policy']['id']}: {len(row)} parameters, expected {L.N_PARAMS}"

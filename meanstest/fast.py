@@ -23,27 +23,13 @@ from meanstest.assemble import Assembled, assemble
 from meanstest.engine import EngineInput, EngineOutput
 from meanstest.kernels import assess
 from meanstest.kernels import layout as L
+from meanstest.kernels.registry import VETO_BIT, VETOES
 
 I8, I32, I64 = np.int8, np.int32, np.int64
 STR = pa.string()
 
 # veto index -> canonical table of its evidence and detail records (RULES.md §6)
-VETO_SOURCES = (
-    "vehicle",
-    "property",
-    "property",
-    "bank",
-    "business_registration",
-    "social_insurance",
-    "business_registration",
-    "social_insurance",
-    "property",
-    "property",
-    "persons",
-    "households",
-    "households",
-    "vehicle",
-)
+VETO_SOURCES = tuple(v.source for v in VETOES)
 UNDECLARED_SOURCES = ("tax_income", "vehicle", "property", "bank")
 # kernels' record-instance bits per table (tables of VETO_SOURCES with records)
 _BITS = {
@@ -54,8 +40,8 @@ _BITS = {
     "social_insurance": "social_vetoes",
 }
 # vetoes whose person_id and record_id are always null (aggregates, households rows)
-_NO_EVIDENCE = {1, 3, 11, 12}
-V01, V11, V12, V13 = 0, 10, 11, 12
+_NO_EVIDENCE = {i for i, v in enumerate(VETOES) if v.evidence in ("aggregate", "household")}
+V01, V11, V12, V13 = (VETO_BIT[c] for c in ("V01", "V11", "V12", "V13"))
 CODES = (
     *schema.VETO_CODES,
     *schema.UNDECLARED_CODES,

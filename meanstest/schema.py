@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from meanstest.kernels import registry
+
 
 @dataclass(frozen=True)
 class Column:
@@ -52,7 +54,7 @@ TRANSFER_TYPES = ("pension_benefit", "unemployment_benefit", "injury_benefit")
 STATUSES = ("VETOED", "TEKUN", "DIBAO", "PHASE_OUT", "DIBAO_SINGLE", "LOW_INCOME", "NOT_ELIGIBLE")
 TRANSITIONS = ("NEW", "CONTINUE", "ADJUST", "PHASE_OUT", "EXIT", "NONE")
 EMPLOYMENT_BASES = ("verified", "imputed_work", "imputed_land", "none")
-VETO_CODES = tuple(f"V{i:02d}" for i in range(1, 15))
+VETO_CODES = registry.VETO_CODES  # the veto registry (kernels/registry.py), in bit order
 UNDECLARED_CODES = (
     "UNDECLARED_INCOME",
     "UNDECLARED_VEHICLE",

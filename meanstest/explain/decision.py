@@ -109,7 +109,8 @@ def vetoes(rules: list[dict], summary: dict, ctx: Ctx) -> Step:
     else:
         lines = [
             ctx.t(
-                "本政策启用全部 14 条否决规则,逐条核对如下:", "The pack enables all 14 veto rules:"
+                f"本政策启用全部 {len(labels.VETO)} 条否决规则,逐条核对如下:",
+                f"The pack enables all {len(labels.VETO)} veto rules:",
             )
         ]
     header = [

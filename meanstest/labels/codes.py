@@ -3,6 +3,8 @@ transitions, vetoes and their rules, findings, severities, sources, programs."""
 
 from __future__ import annotations
 
+from meanstest.kernels.registry import VETOES
+
 Name = tuple[str, str]  # (zh, en)
 
 # RULES.md sections ----------------------------------------------------------------------
@@ -97,73 +99,11 @@ EMPLOYMENT_BASIS: dict[str, Name] = {
 }
 
 # Vetoes: the name says the rule; VETO_RULE is the rule with its parameters -------------
+# Both come from the veto registry (kernels/registry.py); {name} in a rule is the pack's
+# parameter, in its unit.
 
-VETO: dict[str, Name] = {
-    "V01": ("车辆超标", "vehicle over the limit"),
-    "V02": ("住房超标", "housing over the limit"),
-    "V03": ("拥有非住宅房产", "non-residential property"),
-    "V04": ("金融资产超标", "financial assets over the limit"),
-    "V05": ("经营企业或大额个体经营", "business owner or large self-employment"),
-    "V06": ("机关事业单位在职", "public-sector employee"),
-    "V07": ("雇佣他人", "employs staff"),
-    "V08": ("养老保险缴费档次超标", "pension contribution grade over the limit"),
-    "V09": ("近期购房", "recent property purchase"),
-    "V10": ("近期转让房产", "recent property transfer"),
-    "V11": ("有劳动能力拒不就业", "refused work while able"),
-    "V12": ("未签署核对授权", "no consent to verification"),
-    "V13": ("隐瞒或虚报家庭经济状况", "false declaration"),
-    "V14": ("近期购车", "recent vehicle purchase"),
-}
-VETO_RULE: dict[str, Name] = {  # {name}: the pack's parameter, in its unit
-    "V01": (
-        "{vehicle_types}价值超过 {vehicle_value_limit},或此类车辆超过 {max_vehicles} 辆",
-        "a {vehicle_types} worth more than {vehicle_value_limit}, or more than {max_vehicles}",
-    ),
-    "V02": (
-        "住宅超过 {max_residential_properties} 套,或住宅面积超过人均 "
-        + "{residential_area_per_capita_limit} × 家庭人数",
-        "more than {max_residential_properties} residential properties, or more area than "
-        + "{residential_area_per_capita_limit} × members",
-    ),
-    "V03": ("拥有商业、办公或工业用房", "owns commercial, office or industrial property"),
-    "V04": (
-        "家庭金融资产 > {financial_asset_months} × 低保标准 × 家庭人数",
-        "financial assets > {financial_asset_months} × standard × members",
-    ),
-    "V05": (
-        "企业法定代表人或股东,或个体经营年营业额超过 {business_turnover_limit}",
-        "legal representative or shareholder, or self-employed with turnover above "
-        + "{business_turnover_limit}",
-    ),
-    "V06": ("在机关或事业单位就业", "employed by a government body or public institution"),
-    "V07": ("经营中雇佣 1 人以上", "a registered business with employees"),
-    "V08": (
-        "某成员城乡居民养老保险年缴费超过 {insurance_grade_limit}",
-        "a member's resident pension contributions above {insurance_grade_limit}",
-    ),
-    "V09": (
-        "核定日前 {recent_purchase_months}内购买房产(已出售的也算)",
-        "a property bought within {recent_purchase_months} before the date (even if sold)",
-    ),
-    "V10": (
-        "核定日前 {recent_transfer_months}内转让房产",
-        "a property disposed of within {recent_transfer_months} before the date",
-    ),
-    "V11": (
-        "劳动力系数不低于 {refused_work_min_coefficient} 且拒绝工作 {refused_work_min_count} 次以上",
-        "labour coefficient at least {refused_work_min_coefficient} and at least "
-        + "{refused_work_min_count} job offers refused",
-    ),
-    "V12": ("未签署家庭经济状况核对授权书", "no signed authorisation for verification"),
-    "V13": (
-        "有未如实申报的收入、车辆、房产或金融资产(见 §8)",
-        "an undeclared income, vehicle, property or asset finding (§8)",
-    ),
-    "V14": (
-        "核定日前 {recent_vehicle_months}内登记{vehicle_types}",
-        "a {vehicle_types} registered within {recent_vehicle_months} before the date",
-    ),
-}
+VETO: dict[str, Name] = {v.code: (v.zh, v.en) for v in VETOES}
+VETO_RULE: dict[str, Name] = {v.code: (v.rule_zh, v.rule_en) for v in VETOES}
 
 FINDING: dict[str, Name] = {
     "UNDECLARED_INCOME": ("未如实申报收入", "undeclared income"),

@@ -3,6 +3,7 @@ parameters with their units, and the rules of validate's reject reasons."""
 
 from __future__ import annotations
 
+from meanstest.kernels.registry import PARAMS
 from meanstest.labels.codes import CIRCLE, EMPLOYMENT_BASIS, PREV_STATUS, STATUS, TRANSITION, Name
 
 # Enumeration values, by column ----------------------------------------------------------
@@ -220,87 +221,12 @@ COLUMN: dict[str, Name] = {
     "reasons": ("原因", "reasons"),
 }
 
-# Policy parameters (POLICY.md), with the unit their value is in -------------------------
+# Policy parameters (POLICY.md), with the unit their value is in (the parameter registry,
+# kernels/registry.py) ---------------------------------------------------------------------
 # Units: fen_month (fen per person per month), fen_year, fen, permille, centi_m2, months,
 # count, list (of codes), table (nested), date, text.
 
-PARAMETER: dict[str, tuple[str, str, str]] = {
-    "dibao_urban": ("城市低保标准", "urban dibao standard", "fen_month"),
-    "dibao_rural": ("农村低保标准", "rural dibao standard", "fen_month"),
-    "low_income_ratio": ("低收入标准倍数", "low-income ratio", "permille"),
-    "tekun_ratio": ("特困供养标准倍数", "tekun ratio", "permille"),
-    "min_wage_monthly": ("最低工资标准(月)", "minimum wage (month)", "fen"),
-    "work_months": ("务工月数", "work months", "months"),
-    "rural_income_annual": ("农牧民人均可支配收入(年)", "rural income per capita (year)", "fen"),
-    "land_ratio": ("土地经营收入比例", "land income ratio", "permille"),
-    "age_bands": ("年龄段上限", "age band bounds", "list"),
-    "labour_coefficient": ("劳动力系数表", "labour coefficient table", "table"),
-    "student_levels_without_labour": (
-        "不计劳动力的在学阶段",
-        "student levels without labour",
-        "list",
-    ),
-    "counted_transfers": ("计入收入的社保待遇", "counted transfers", "list"),
-    "sector_ratio": ("赡养费比例(按就业领域)", "support ratio by sector", "table"),
-    "elevated_bonus": ("大额资产赡养人加计比例", "elevated bonus", "permille"),
-    "cap_ratio": ("赡养费上限比例", "support cap ratio", "permille"),
-    "supporter_asset_limit": ("赡养人存款上限", "supporter asset limit", "fen"),
-    "medical_cap": ("医疗支出扣减上限(年)", "medical deduction cap (year)", "fen"),
-    "tuition_cap": ("学费扣减上限(年)", "tuition cap (year)", "table"),
-    "pension_contribution_cap": (
-        "养老保险缴费扣减上限(年)",
-        "pension contribution cap (year)",
-        "fen",
-    ),
-    "enabled": ("启用的否决规则", "enabled veto rules", "list"),
-    "vehicle_types": ("否决车辆类型", "veto vehicle types", "list"),
-    "vehicle_value_limit": ("车辆价值上限", "vehicle value limit", "fen"),
-    "max_vehicles": ("车辆数上限", "maximum vehicles", "count"),
-    "max_residential_properties": ("住宅套数上限", "maximum homes", "count"),
-    "residential_area_per_capita_limit": (
-        "人均住宅面积上限",
-        "residential area per member",
-        "centi_m2",
-    ),
-    "financial_asset_months": ("金融资产月数", "financial asset months", "months"),
-    "business_turnover_limit": ("个体经营年营业额上限", "business turnover limit", "fen"),
-    "insurance_grade_limit": (
-        "居民养老保险年缴费上限",
-        "resident pension contribution limit",
-        "fen",
-    ),
-    "recent_purchase_months": ("购房追溯月数", "recent purchase months", "months"),
-    "recent_transfer_months": ("转让房产追溯月数", "recent transfer months", "months"),
-    "recent_vehicle_months": ("购车追溯月数", "recent vehicle months", "months"),
-    "refused_work_min_coefficient": (
-        "拒绝就业最低劳动力系数",
-        "refused-work coefficient",
-        "permille",
-    ),
-    "refused_work_min_count": ("拒绝就业次数", "refused-work count", "count"),
-    "declaration_tolerance_ratio": ("申报收入容差比例", "declaration tolerance ratio", "permille"),
-    "declaration_tolerance_abs": ("申报收入容差金额(月)", "declaration tolerance (month)", "fen"),
-    "asset_declaration_tolerance_abs": ("申报金融资产容差", "asset declaration tolerance", "fen"),
-    "elderly_70": ("70 岁以上老人加发比例", "add-on aged 70+", "permille"),
-    "severe_disability": ("重度残疾加发比例", "add-on severe disability", "permille"),
-    "serious_illness": ("重病加发比例", "add-on serious illness", "permille"),
-    "child_under_16": ("16 岁以下儿童加发比例", "add-on child under 16", "permille"),
-    "months": ("渐退期月数", "phase-out months", "months"),
-    "circle3_ratio": ("第三圈上限倍数", "circle 3 ratio", "permille"),
-    "circle4_ratio": ("第四圈上限倍数", "circle 4 ratio", "permille"),
-    "member_cap": ("成员分上限", "member points cap", "count"),
-    "income_max": ("收入分满分", "income points maximum", "count"),
-    "asset_max": ("资产分满分", "asset points maximum", "count"),
-    "age_70": ("70 岁以上分", "points aged 70+", "count"),
-    "age_60": ("60–69 岁分", "points aged 60-69", "count"),
-    "age_child": ("16 岁以下分", "points under 16", "count"),
-    "health_points": ("健康状况分", "health points", "list"),
-    "student_points": ("在学分", "student points", "table"),
-    "extra_property_penalty": ("多套住房扣分", "extra property penalty", "count"),
-    "vehicle_penalty": ("有车扣分", "vehicle penalty", "count"),
-    "asset_penalty": ("金融资产扣分", "asset penalty", "count"),
-    "asset_penalty_months": ("金融资产扣分月数", "asset penalty months", "months"),
-}
+PARAMETER: dict[str, tuple[str, str, str]] = {p.key: (p.zh, p.en, p.unit) for p in PARAMS}
 
 # Reject rules (validate.py's reason texts, by the rule's opening words) -----------------
 

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from meanstest.errors import PolicyError
+from meanstest.registry import PARAMS, Param
 from meanstest.schema import (
     PROGRAM_REQUIRES,
     SECTORS,
@@ -183,24 +184,33 @@ def _ints(length: int, item: _Int):
     return check
 
 
-def _age_bands(pack: _Pack, key: str, value: object) -> None:
-    valid = "4 strictly increasing ages, e.g. [40, 50, 55, 60]"
-    arr = pack.array(key, value, valid)
-    if len(arr) != 4:
-        raise pack.fail(key, f"has {len(arr)} values; valid: {valid}")
-    for i, v in enumerate(arr):
-        AGE(pack, _join(key, i), v)
-        if i and v <= arr[i - 1]:
-            raise pack.fail(_join(key, i), f"{v} does not exceed {arr[i - 1]}; valid: {valid}")
+def _ages(length: int, item: _Int):
+    valid = f"{length} strictly increasing ages, e.g. [40, 50, 55, 60]"
+
+    def check(pack: _Pack, key: str, value: object) -> None:
+        arr = pack.array(key, value, valid)
+        if len(arr) != length:
+            raise pack.fail(key, f"has {len(arr)} values; valid: {valid}")
+        for i, v in enumerate(arr):
+            item(pack, _join(key, i), v)
+            if i and v <= arr[i - 1]:
+                raise pack.fail(_join(key, i), f"{v} does not exceed {arr[i - 1]}; valid: {valid}")
+
+    return check
 
 
-def _labour_coefficient(pack: _Pack, key: str, value: object) -> None:
-    valid = "6 rows (health 1..6) of 5 shares (age bands)"
-    rows = pack.array(key, value, valid)
-    if len(rows) != 6:
-        raise pack.fail(key, f"has {len(rows)} rows; valid: {valid}")
-    for i, row in enumerate(rows):
-        _ints(5, SHARE)(pack, _join(key, i), row)
+def _grid(length: int, width: int, item: _Int):
+    """The labour coefficient table: a row per health level, a share per age band."""
+    valid = f"{length} rows (health 1..{length}) of {width} shares (age bands)"
+
+    def check(pack: _Pack, key: str, value: object) -> None:
+        rows = pack.array(key, value, valid)
+        if len(rows) != length:
+            raise pack.fail(key, f"has {len(rows)} rows; valid: {valid}")
+        for i, row in enumerate(rows):
+            _ints(width, item)(pack, _join(key, i), row)
+
+    return check
 
 
 def _program(pack: _Pack, key: str, value: object) -> None:
@@ -226,61 +236,50 @@ def _programs(pack: _Pack, key: str, value: object) -> None:
         _program(pack, _join(key, name), program)
 
 
-def _all(check: Callable[[_Pack, str, object], None], keys: str) -> dict:
-    return dict.fromkeys(keys.split(), check)
-
-
-# Every key of a pack and its check, in the order of POLICY.md's default pack.
-_SCHEMA: dict[str, dict[str, Callable[[_Pack, str, object], None]]] = {
-    "standards": {
-        **_all(FEN, "dibao_urban dibao_rural"),
-        **_all(MULTIPLIER, "low_income_ratio tekun_ratio"),
-    },
-    "imputation": {
-        "min_wage_monthly": FEN,
-        "work_months": MONTHS,
-        "rural_income_annual": FEN,
-        "land_ratio": SHARE,
-        "age_bands": _age_bands,
-        "labour_coefficient": _labour_coefficient,
-        "student_levels_without_labour": _names(STUDENT_LEVELS, "student level"),
-        "counted_transfers": _names(TRANSFER_TYPES, "transfer type"),
-    },
-    "support": {
-        "sector_ratio": _map(SECTORS, "sector", SHARE, exact=True),
-        **_all(SHARE, "elevated_bonus cap_ratio"),
-        "supporter_asset_limit": FEN,
-    },
-    "deductions": {
-        "medical_cap": FEN,
-        "tuition_cap": _map(STUDENT_LEVELS, "student level", FEN, exact=False),
-        "pension_contribution_cap": FEN,
-    },
-    "veto": {
-        "enabled": _names(VETO_CODES, "veto code"),
-        "vehicle_types": _names(VEHICLE_TYPES, "vehicle type"),
-        "vehicle_value_limit": FEN,
-        **_all(COUNT, "max_vehicles max_residential_properties"),
-        "residential_area_per_capita_limit": _Int("centi-m²"),
-        "financial_asset_months": MONTHS,
-        **_all(FEN, "business_turnover_limit insurance_grade_limit"),
-        **_all(MONTHS, "recent_purchase_months recent_transfer_months recent_vehicle_months"),
-        "refused_work_min_coefficient": SHARE,
-        "refused_work_min_count": COUNT,
-        "declaration_tolerance_ratio": SHARE,
-        **_all(FEN, "declaration_tolerance_abs asset_declaration_tolerance_abs"),
-    },
-    "addons": _all(SHARE, "elderly_70 severe_disability serious_illness child_under_16"),
-    "phaseout": {"months": _Int("months, below 12", high=11)},
-    "circles": _all(_Int("‰ of the low-income standard"), "circle3_ratio circle4_ratio"),
-    "index": {
-        **_all(POINTS, "member_cap income_max asset_max age_70 age_60 age_child"),
-        "health_points": _ints(6, POINTS),
-        "student_points": _map(STUDENT_LEVELS, "student level", POINTS, exact=False),
-        **_all(POINTS, "extra_property_penalty vehicle_penalty asset_penalty"),
-        "asset_penalty_months": MONTHS,
-    },
+# The constraint of an integer parameter (registry.CHECKS), as its error messages say it.
+_CHECKS: dict[str, _Int] = {
+    "fen": FEN,
+    "count": COUNT,
+    "months": MONTHS,
+    "points": POINTS,
+    "share": SHARE,
+    "multiplier": MULTIPLIER,
+    "age": AGE,
+    "centi_m2": _Int("centi-m²"),
+    "months_below_12": _Int("months, below 12", high=11),
+    "low_income_permille": _Int("‰ of the low-income standard"),
 }
+# The enumerations parameters name (registry Param.enum) and what one value is called.
+_ENUMS: dict[str, tuple[tuple[str, ...], str]] = {
+    "STUDENT_LEVELS": (STUDENT_LEVELS, "student level"),
+    "TRANSFER_TYPES": (TRANSFER_TYPES, "transfer type"),
+    "SECTORS": (SECTORS, "sector"),
+    "VETO_CODES": (VETO_CODES, "veto code"),
+    "VEHICLE_TYPES": (VEHICLE_TYPES, "vehicle type"),
+}
+
+
+def _check(p: Param) -> Callable[[_Pack, str, object], None]:
+    """The check of one registry parameter (its shape and constraint)."""
+    if p.shape == "int":
+        return _CHECKS[p.check]
+    if p.shape == "names":
+        return _names(*_ENUMS[p.enum])
+    if p.shape == "map":
+        return _map(*_ENUMS[p.enum], _CHECKS[p.check], exact=p.exact)
+    if p.shape == "ints":
+        return _ints(p.length, _CHECKS[p.check])
+    if p.shape == "ages":
+        return _ages(p.length, _CHECKS[p.check])
+    return _grid(p.length, p.width, _CHECKS[p.check])
+
+
+# Every key of a pack and its check, in the order of POLICY.md's default pack: the
+# parameter registry (kernels/registry.py).
+_SCHEMA: dict[str, dict[str, Callable[[_Pack, str, object], None]]] = {}
+for _p in PARAMS:
+    _SCHEMA.setdefault(_p.section, {})[_p.key] = _check(_p)
+del _p
 _SECTIONS = ("policy", *_SCHEMA, "programs")
 _POLICY_KEYS = ("id", "jurisdiction", "name", "effective_from", "extends")
 

@@ -12,6 +12,7 @@ from meanstest.reference.model import (
     owned_property,
     owned_vehicle,
 )
+from meanstest.registry import VETOES
 
 NONRESIDENTIAL = ("commercial", "office", "industrial")
 
@@ -20,22 +21,7 @@ NONRESIDENTIAL = ("commercial", "office", "industrial")
 
 
 # The [veto] parameters each rule reads, shown with their values in the trace.
-VETO_PARAMETERS = {
-    "V01": ("vehicle_types", "vehicle_value_limit", "max_vehicles"),
-    "V02": ("max_residential_properties", "residential_area_per_capita_limit"),
-    "V03": (),
-    "V04": ("financial_asset_months",),
-    "V05": ("business_turnover_limit",),
-    "V06": (),
-    "V07": (),
-    "V08": ("insurance_grade_limit",),
-    "V09": ("recent_purchase_months",),
-    "V10": ("recent_transfer_months",),
-    "V11": ("refused_work_min_coefficient", "refused_work_min_count"),
-    "V12": (),
-    "V13": (),
-    "V14": ("vehicle_types", "recent_vehicle_months"),
-}
+VETO_PARAMETERS = {v.code: v.params for v in VETOES}
 
 
 def _records_finding(code: str, source: str, hits: list, evidence=None) -> Finding:

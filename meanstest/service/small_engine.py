@@ -22,7 +22,8 @@ import numpy as np
 
 from meanstest import schema
 from meanstest.assemble import assemble_packs
-from meanstest.fast import _NO_EVIDENCE, UNDECLARED_SOURCES, VETO_SOURCES
+from meanstest.fast import _BITS as _VETO_BITS
+from meanstest.fast import _NO_EVIDENCE, UNDECLARED_SOURCES, V01, V11, V12, V13, VETO_SOURCES
 from meanstest.kernels import Households, People, Records
 from meanstest.kernels import assess as kernel_assess
 from meanstest.kernels import layout as L
@@ -30,13 +31,6 @@ from meanstest.kernels import layout as L
 I32, I64 = np.int32, np.int64
 EPOCH = dt.date(1970, 1, 1)
 _T = {name: t for t, name in enumerate(schema.SOURCE_TABLES)}
-_VETO_BITS = {
-    "vehicle": "vehicle_vetoes",
-    "property": "property_vetoes",
-    "bank": "bank_vetoes",
-    "business_registration": "business_vetoes",
-    "social_insurance": "social_vetoes",
-}
 
 
 @dataclass
@@ -350,12 +344,12 @@ class _Context:
                 hits = list(self._instances(table, v, m0, m1))
                 detail = "records " + ", ".join(r["record_id"] for _, r in hits)
                 if v not in _NO_EVIDENCE:  # the first record with the bit (V01: by value)
-                    if v == 0:
+                    if v == V01:
                         hits = list(self._instances(table, L.V01_BY_VALUE, m0, m1))
                     if hits:
                         slot, row = hits[0]
                         person, record = self.members[slot]["person_id"], row["record_id"]
-            elif v == 10:
+            elif v == V11:
                 refused = [
                     self.members[s]["person_id"]
                     for s in range(m0, m1)
@@ -363,7 +357,7 @@ class _Context:
                 ]
                 detail = "members " + ", ".join(refused)
                 person = refused[0] if refused else None
-            elif v == 11:
+            elif v == V12:
                 detail = "consent_signed is false"
             else:
                 detail = "findings " + ", ".join(
@@ -372,7 +366,7 @@ class _Context:
             add(v, schema.VETO_CODES[v], "veto", person, VETO_SOURCES[v], record, detail)
         money = [int(x) for x in self.money[h]]
         par = self.params[prow]
-        severity = "veto" if (int(par[L.P_VETO_ENABLED]) >> 12) & 1 else "warning"
+        severity = "veto" if (int(par[L.P_VETO_ENABLED]) >> V13) & 1 else "warning"
         for i in _bits(c[L.OC_UNDECLARED], 4):
             if i == 0:
                 detail = (
@@ -390,11 +384,11 @@ class _Context:
                     f"{int(par[L.P_ASSET_DECLARATION_ABS])}"
                 )
             code = schema.UNDECLARED_CODES[i]
-            add(14 + i, code, severity, None, UNDECLARED_SOURCES[i], None, detail)
+            add(L.N_VETOES + i, code, severity, None, UNDECLARED_SOURCES[i], None, detail)
         for k in _bits(c[L.OC_NOT_CHECKED], len(schema.DEPARTMENTS)):
             dept = schema.DEPARTMENTS[k]
             add(
-                18 + k,
+                L.N_VETOES + L.N_UNDECLARED + k,
                 "SOURCE_NOT_CHECKED",
                 "warning",
                 None,
