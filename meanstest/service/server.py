@@ -42,7 +42,7 @@ from meanstest.service.errors import (
     abort,
     status_of,
 )
-from meanstest.service.journal import Journal, households_section, result_digests
+from meanstest.service.journal import Journal, households_section, result_digest_bytes
 from meanstest.service.small_engine import PackCache
 from meanstest.v1 import meanstest_pb2 as pb
 
@@ -78,7 +78,7 @@ class _Call:
         self.caller: Caller | None = None
         self.started = time.perf_counter()
         self.households = 0
-        self.digests: list | None = None  # result_digests, computed under the engine lock
+        self.digests = None  # result_digest_bytes, computed under the engine lock
 
     def stage(self, name: str) -> None:
         hook = self.service.config.on_stage
@@ -142,12 +142,12 @@ class MeansTestService:
             call.done(code.name)
             abort(context, e)
 
-    def assess_tables(self, tables: dict[str, pa.Table]) -> tuple[dict[str, pa.Table], list]:
+    def assess_tables(self, tables: dict[str, pa.Table]) -> tuple[dict[str, pa.Table], object]:
         """The bulk pipeline and the results' journal digests, under the engine lock (both
         run parallel regions); also the Flight endpoint's engine."""
         with self._engine:
             outputs = assess(tables, self.config.library, engine=self.config.engine).tables()
-            digests = result_digests(outputs["results"], outputs["members"])
+            digests = result_digest_bytes(outputs["results"], outputs["members"])
         return outputs, digests
 
     def _assess_tables(self, call: _Call, tables: dict[str, pa.Table], extra_rejects=None):
