@@ -216,12 +216,19 @@ def request_to_tables(decoded: wire.Decoded) -> Conversion:
     for m, name in enumerate(("households",) + NESTED):
         names = wire.COLUMNS[m]
         raw[name] = {}
+        texts = [  # every text column of the table, gathered in one pass
+            col.name
+            for col in _columns(name)
+            if col.name != "current_programs"
+            and (pa.types.is_string(col.type) or col.type == pa.date32())
+        ]
+        gathered = decoded.string_columns(m, [names.index(t) for t in texts])
         for col in _columns(name):
             c = names.index(col.name)
             if col.name == "current_programs":
                 raw[name][col.name] = decoded.program_lists(c)
-            elif pa.types.is_string(col.type) or col.type == pa.date32():
-                raw[name][col.name] = decoded.strings(m, c)
+            elif col.name in texts:
+                raw[name][col.name] = gathered[texts.index(col.name)]
             elif pa.types.is_boolean(col.type):
                 raw[name][col.name] = decoded.bools(m, c)
             else:

@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 from numba import njit
 
+from meanstest.kernels.memory import big_endian_word, copy_bytes
 from meanstest.v1 import meanstest_pb2 as pb
 
 I64 = np.int64
@@ -35,6 +36,7 @@ MESSAGES = [pb.Household.DESCRIPTOR] + [
 ]
 INT, INT32, BOOL, STRING, CHILD, PROGRAMS = 1, 2, 3, 4, 5, 6
 WIDTH = 32  # field numbers are below 32
+_HIGH_BITS = np.uint64(0x8080808080808080)
 # no reference counting: passing the tuples of arrays down would count 18 arrays up and
 # down per nested message (kernels/jit.py says why that is slow); nothing here allocates
 _serial = njit(cache=True, _nrt=False)
@@ -190,7 +192,9 @@ def _household(buf, pos, end, h, kind, column, vals, lens, counts, owners, prog,
                 counts[child] += 1
                 if fill:
                     owners[child][r] = h
-                if _leaf(buf, pos, pos + n, child, r, kind, column, vals, lens, fill) < 0:
+                # the counting pass needs only the number of rows: a row's own fields are
+                # read (and checked) by the filling pass, which declines bad bytes alike
+                if fill and _leaf(buf, pos, pos + n, child, r, kind, column, vals, lens, fill) < 0:
                     return -1
             else:  # Programs: present, and its names appended (a repeat merges)
                 if fill:
@@ -227,21 +231,104 @@ def _request(buf, kind, column, vals, lens, counts, owners, prog, fill):
     return 0
 
 
+@_serial
+def _utf8(buf, s, n):
+    """buf[s:s+n] is well-formed UTF-8 (as Python's and upb's decoders define it: no
+    overlong forms, no surrogates, nothing above U+10FFFF)."""
+    i, end = s, s + n
+    while i < end:
+        if i + 8 <= end and big_endian_word(buf, i) & _HIGH_BITS == 0:
+            i += 8  # eight ASCII bytes
+            continue
+        b = buf[i]
+        if b < 0x80:
+            i += 1
+            continue
+        if 0xC2 <= b <= 0xDF:
+            need, lo, hi = 1, 0x80, 0xBF
+        elif b == 0xE0:
+            need, lo, hi = 2, 0xA0, 0xBF
+        elif b == 0xED:
+            need, lo, hi = 2, 0x80, 0x9F
+        elif 0xE1 <= b <= 0xEF:
+            need, lo, hi = 2, 0x80, 0xBF
+        elif b == 0xF0:
+            need, lo, hi = 3, 0x90, 0xBF
+        elif b == 0xF4:
+            need, lo, hi = 3, 0x80, 0x8F
+        elif 0xF1 <= b <= 0xF3:
+            need, lo, hi = 3, 0x80, 0xBF
+        else:
+            return False
+        if i + need >= end:  # its continuation bytes run past the value
+            return False
+        c = buf[i + 1]
+        if c < lo or c > hi:
+            return False
+        for k in range(2, need + 1):
+            c = buf[i + k]
+            if c < 0x80 or c > 0xBF:
+                return False
+        i += need + 1
+    return True
+
+
+def utf8_ok(data: bytes) -> bool:
+    """`_utf8` of a whole bytes object (tests compare it with Python's decoder)."""
+    return bool(
+        _utf8(np.frombuffer(data, np.uint8) if data else np.zeros(1, np.uint8), 0, len(data))
+    )
+
+
+@njit(cache=True)
+def gather_columns(buf, vals, lens, cols):
+    """Arrow string buffers of columns `cols` of one message kind (value = buf[vals[i, c]:
+    vals[i, c] + lens[i, c]], absent when lens < 0), in one pass over the rows in request
+    order, so the request bytes are read front to back once. Returns (int32 offsets
+    [len(cols), rows + 1], each column's first byte in data [len(cols) + 1], data, ok:
+    every value is UTF-8)."""
+    n, k = vals.shape[0], cols.shape[0]
+    offsets = np.zeros((k, n + 1), np.int32)
+    base = np.zeros(k + 1, np.int64)
+    for j in range(k):
+        c = cols[j]
+        total = 0
+        for i in range(n):
+            total += max(lens[i, c], 0)
+            offsets[j, i + 1] = total
+        base[j + 1] = base[j] + total
+    data = np.empty(max(base[k], 1), np.uint8)
+    ok = True
+    for i in range(n):
+        for j in range(k):
+            c = cols[j]
+            ln = lens[i, c]
+            if ln <= 0:
+                continue
+            s = vals[i, c]
+            copy_bytes(data, base[j] + offsets[j, i], buf, s, ln)
+            if ok and not _utf8(buf, s, ln):
+                ok = False
+    return offsets, base, data, ok
+
+
 @njit(cache=True)
 def gather(buf, starts, lengths):
     """Arrow string buffers (int32 offsets, bytes) of buf[starts[i]:starts[i]+lengths[i]]
-    (absent rows, length -1, are empty)."""
+    (absent rows, length -1, are empty); ok: every value is UTF-8."""
     n = len(starts)
     offsets = np.zeros(n + 1, np.int32)
     for i in range(n):
         offsets[i + 1] = offsets[i] + max(lengths[i], 0)
     data = np.empty(max(offsets[n], 1), np.uint8)
+    ok = True
     for i in range(n):
         s = starts[i]
-        o = offsets[i]
-        for k in range(max(lengths[i], 0)):
-            data[o + k] = buf[s + k]
-    return offsets, data
+        if lengths[i] > 0:
+            copy_bytes(data, offsets[i], buf, s, lengths[i])
+        if ok and lengths[i] > 0 and not _utf8(buf, s, lengths[i]):
+            ok = False
+    return offsets, data, ok
 
 
 class NotUTF8(pa.ArrowInvalid):
@@ -264,6 +351,20 @@ class Decoded:
     def strings(self, m: int, c: int) -> pa.Array:
         starts, lengths = self.vals[m][:, c], self.lens[m][:, c]
         return _strings(self.buf, starts, lengths)
+
+    def string_columns(self, m: int, cs: list[int]) -> list[pa.Array]:
+        """`strings(m, c)` of every c in cs, gathered in one pass over the request."""
+        if not cs:
+            return []
+        lens = self.lens[m]
+        offsets, base, data, ok = gather_columns(self.buf, self.vals[m], lens, np.array(cs, I64))
+        if not ok:
+            raise NotUTF8("a string field is not UTF-8")
+        n = len(lens)
+        return [
+            _string_array(n, offsets[j], data[base[j] : base[j + 1]], lens[:, c] < 0)
+            for j, c in enumerate(cs)
+        ]
 
     def ints(self, m: int, c: int) -> pa.Array:
         absent = self.lens[m][:, c] < 0
@@ -289,23 +390,21 @@ class Decoded:
         )
 
 
+def _string_array(n: int, offsets, data, absent: np.ndarray) -> pa.Array:
+    nulls = int(absent.sum())
+    validity = pa.py_buffer(np.packbits(~absent, bitorder="little")) if nulls else None
+    return pa.StringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(data), validity, nulls
+    )
+
+
 def _strings(buf, starts, lengths) -> pa.Array:
     starts = np.ascontiguousarray(starts)
     lengths = np.ascontiguousarray(lengths)
-    offsets, data = gather(buf, starts, lengths)
-    absent = lengths < 0
-    validity = None
-    nulls = int(absent.sum())
-    if nulls:
-        validity = pa.py_buffer(np.packbits(~absent, bitorder="little"))
-    arr = pa.StringArray.from_buffers(
-        len(starts), pa.py_buffer(offsets), pa.py_buffer(data), validity, nulls
-    )
-    try:
-        arr.validate(full=True)
-    except pa.ArrowInvalid as e:
-        raise NotUTF8(str(e)) from None
-    return arr
+    offsets, data, ok = gather(buf, starts, lengths)
+    if not ok:
+        raise NotUTF8("a string field is not UTF-8")
+    return _string_array(len(starts), offsets, data, lengths < 0)
 
 
 def decode(data: bytes) -> Decoded | None:
