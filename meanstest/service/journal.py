@@ -38,7 +38,6 @@ import ctypes
 import ctypes.util
 import datetime as dt
 import hashlib
-import io
 import json
 import os
 import threading
@@ -211,8 +210,9 @@ def _expand(rows: list[dict]) -> list[dict]:
     return rows
 
 
-def _ipc(table: pa.Table) -> bytes:
-    sink = io.BytesIO()
+def _ipc(table: pa.Table):
+    """The table as one Arrow IPC stream (a pa.Buffer)."""
+    sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     return sink.getvalue()

@@ -32,7 +32,7 @@ from grpc_reflection.v1alpha import reflection
 
 from meanstest import schema
 from meanstest.errors import MeansTestError, PolicyError
-from meanstest.pipeline import ENGINE_VERSION, assess
+from meanstest.pipeline import ENGINE_VERSION, assess, finish_results, run_engine
 from meanstest.service import convert, small, threads, wire, wire_out
 from meanstest.service.auth import ANONYMOUS, Caller, Tokens
 from meanstest.service.errors import (
@@ -146,7 +146,7 @@ class MeansTestService:
         """The bulk pipeline and the results' journal digests, under the engine lock (both
         run parallel regions); also the Flight endpoint's engine."""
         with self._engine:
-            outputs = assess(tables, self.config.library, engine=self.config.engine).tables()
+            outputs = pipeline_tables(tables, self.config.library, self.config.engine)
             digests = result_digest_bytes(outputs["results"], outputs["members"])
         return outputs, digests
 
@@ -345,6 +345,23 @@ class MeansTestService:
             return pb.PolicyPack(summary=_summary(pack), params_json=_canonical(pack.params))
 
         return self._run("GetPolicy", context, body)
+
+
+def pipeline_tables(tables: dict[str, pa.Table], library, engine: str) -> dict[str, pa.Table]:
+    """The four tables of `meanstest.pipeline.assess` — the steps of batch.assess_batch:
+    validation, engine, run-level columns — without the run's summary and change lists,
+    which a call does not return (tests compare the answers with meanstest.assess)."""
+    from meanstest.validate import validate
+
+    validation = validate(tables, library)
+    inp = validation.engine_input
+    out = run_engine(inp, engine)
+    return {
+        "results": finish_results(inp, out),
+        "members": out.members,
+        "findings": out.findings,
+        "rejects": validation.rejects,
+    }
 
 
 def _parse(data: bytes) -> pb.AssessRequest:

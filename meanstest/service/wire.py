@@ -285,10 +285,12 @@ def gather_columns(buf, vals, lens, cols):
     """Arrow string buffers of columns `cols` of one message kind (value = buf[vals[i, c]:
     vals[i, c] + lens[i, c]], absent when lens < 0), in one pass over the rows in request
     order, so the request bytes are read front to back once. Returns (int32 offsets
-    [len(cols), rows + 1], each column's first byte in data [len(cols) + 1], data, ok:
+    [len(cols), >= rows + 1], each column's first byte in data [len(cols) + 1], data, ok:
     every value is UTF-8)."""
     n, k = vals.shape[0], cols.shape[0]
-    offsets = np.zeros((k, n + 1), np.int32)
+    # every column's offsets and bytes start on a 64-byte boundary, as Arrow's own
+    # buffers do (Acero warns of, and may copy, buffers that are not aligned)
+    offsets = np.zeros((k, (n + 16) // 16 * 16), np.int32)
     base = np.zeros(k + 1, np.int64)
     for j in range(k):
         c = cols[j]
@@ -296,7 +298,7 @@ def gather_columns(buf, vals, lens, cols):
         for i in range(n):
             total += max(lens[i, c], 0)
             offsets[j, i + 1] = total
-        base[j + 1] = base[j] + total
+        base[j + 1] = base[j] + (total + 63) // 64 * 64
     data = np.empty(max(base[k], 1), np.uint8)
     ok = True
     for i in range(n):
@@ -362,7 +364,7 @@ class Decoded:
             raise NotUTF8("a string field is not UTF-8")
         n = len(lens)
         return [
-            _string_array(n, offsets[j], data[base[j] : base[j + 1]], lens[:, c] < 0)
+            _string_array(n, offsets[j, : n + 1], data[base[j] : base[j + 1]], lens[:, c] < 0)
             for j, c in enumerate(cs)
         ]
 
