@@ -28,6 +28,7 @@ from meanstest import schema
 from meanstest.digest import table_lines
 from meanstest.errors import MeansTestError
 from meanstest.service import wire
+from meanstest.service.dedup import shared_ids
 from meanstest.v1 import meanstest_pb2 as pb
 
 NESTED = ("persons", "supporters") + schema.SOURCE_TABLES
@@ -266,12 +267,7 @@ def _unique_rows(name: str, table: pa.Table) -> pa.Table:
     record_id occurs more than once can be equal, so only those are compared whole."""
     if table.num_rows < 2:
         return table
-    rid = table["record_id"].combine_chunks()
-    ids = pc.dictionary_encode(rid).indices
-    codes = pc.fill_null(ids, -1).to_numpy(zero_copy_only=False).astype(np.int64)
-    counts = np.bincount(codes + 1)  # nulls (code -1) count in slot 0
-    shared = counts[codes + 1] > 1
-    candidates = np.flatnonzero(shared)
+    candidates = np.flatnonzero(shared_ids(table["record_id"]))
     if not len(candidates):
         return table
     lines = table_lines(name, table.take(pa.array(candidates, pa.int64())))
