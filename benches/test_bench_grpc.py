@@ -41,7 +41,7 @@ from meanstest.bundle import read_bundle
 from meanstest.policy import default_library
 from meanstest.service import convert
 from meanstest.service.client import MeansTestClient
-from meanstest.service.flight import flight_assess, start_flight
+from meanstest.service.flight import flight_assess, flight_client, start_flight
 from meanstest.service.journal import Journal
 from meanstest.service.server import ServiceConfig, start
 from meanstest.v1 import meanstest_pb2 as pb
@@ -86,9 +86,10 @@ def service(tmp_path_factory):
     config, running = _serve(tmp_path_factory.mktemp("grpc-bench"))
     flight = start_flight(running.service)
     client = MeansTestClient(f"127.0.0.1:{running.port}", max_message_bytes=MAX_MESSAGE)
-    client.flight = f"grpc+tcp://127.0.0.1:{flight.port}"
+    client.flight = flight_client(f"grpc+tcp://127.0.0.1:{flight.port}")  # one connection
     yield client
     client.close()
+    client.flight.close()
     flight.shutdown()
     running.stop(None).wait()
     config.journal.close()
@@ -101,9 +102,10 @@ def shm_service():
     config, running = _serve(folder)
     flight = start_flight(running.service)
     client = MeansTestClient(f"127.0.0.1:{running.port}", max_message_bytes=MAX_MESSAGE)
-    client.flight = f"grpc+tcp://127.0.0.1:{flight.port}"
+    client.flight = flight_client(f"grpc+tcp://127.0.0.1:{flight.port}")  # one connection
     yield client
     client.close()
+    client.flight.close()
     flight.shutdown()
     running.stop(None).wait()
     config.journal.close()

@@ -32,7 +32,7 @@ from grpc_reflection.v1alpha import reflection
 
 from meanstest import schema
 from meanstest.errors import MeansTestError, PolicyError
-from meanstest.pipeline import ENGINE_VERSION, assess, finish_results, run_engine
+from meanstest.pipeline import ENGINE_VERSION, finish_results, run_engine
 from meanstest.service import convert, small, threads, wire, wire_out
 from meanstest.service.auth import ANONYMOUS, Caller, Tokens
 from meanstest.service.errors import (
@@ -421,37 +421,6 @@ def _handlers(service: MeansTestService) -> grpc.GenericRpcHandler:
     )
 
 
-def warm_up(config: ServiceConfig) -> None:
-    """Run the engine once on a few synthetic households (compiles or loads the kernels)."""
-    from meanstest import synth
-
-    packs = list(config.library.packs)
-    if not packs:
-        raise MeansTestError("the policy library has no packs")
-    pack = packs[0]
-    tables = synth.generate(16, seed=0)
-    hh = tables["households"]
-    n = hh.num_rows
-    hh = hh.set_column(
-        hh.schema.get_field_index("jurisdiction"), "jurisdiction", pa.array([pack.jurisdiction] * n)
-    )
-    day = max(pack.effective_from, dt.date(2024, 7, 1))
-    hh = hh.set_column(
-        hh.schema.get_field_index("assessment_date"),
-        "assessment_date",
-        pa.array([day] * n, pa.date32()),
-    )
-    tables["households"] = hh
-    # Each input path once (bundle-like, protobuf-converted, Arrow IPC): whatever array
-    # layouts they hand the kernels are compiled (or loaded) before SERVING.
-    via_proto = convert.households_to_tables(convert.tables_to_households(tables)).tables
-    via_ipc = convert.chunks_to_tables(convert.tables_to_chunks(tables, 1 << 20), schema.TABLES)
-    for t in (tables, via_proto, via_ipc):
-        assess(t, config.library, engine=config.engine)
-    if config.engine == "fast":  # the small-call path's serial kernel
-        small.assess(convert.tables_to_households(tables)[:2], config.library, PackCache())
-
-
 @dataclass
 class Running:
     server: grpc.Server
@@ -508,6 +477,8 @@ def start(config: ServiceConfig, address: str, credentials=None, warm: bool = Tr
     running.set_serving(False)
     server.start()
     if warm:
+        from meanstest.service.warm import warm_up
+
         warm_up(config)
     running.set_serving(True)
     return running

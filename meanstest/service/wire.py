@@ -24,7 +24,8 @@ import numpy as np
 import pyarrow as pa
 from numba import njit
 
-from meanstest.kernels.memory import big_endian_word, copy_bytes
+from meanstest.kernels.columns import _utf8_ok  # RFC 3629, as the bundle reader checks
+from meanstest.kernels.memory import copy_bytes
 from meanstest.v1 import meanstest_pb2 as pb
 
 I64 = np.int64
@@ -36,7 +37,6 @@ MESSAGES = [pb.Household.DESCRIPTOR] + [
 ]
 INT, INT32, BOOL, STRING, CHILD, PROGRAMS = 1, 2, 3, 4, 5, 6
 WIDTH = 32  # field numbers are below 32
-_HIGH_BITS = np.uint64(0x8080808080808080)
 # no reference counting: passing the tuples of arrays down would count 18 arrays up and
 # down per nested message (kernels/jit.py says why that is slow); nothing here allocates
 _serial = njit(cache=True, _nrt=False)
@@ -231,52 +231,11 @@ def _request(buf, kind, column, vals, lens, counts, owners, prog, fill):
     return 0
 
 
-@_serial
-def _utf8(buf, s, n):
-    """buf[s:s+n] is well-formed UTF-8 (as Python's and upb's decoders define it: no
-    overlong forms, no surrogates, nothing above U+10FFFF)."""
-    i, end = s, s + n
-    while i < end:
-        if i + 8 <= end and big_endian_word(buf, i) & _HIGH_BITS == 0:
-            i += 8  # eight ASCII bytes
-            continue
-        b = buf[i]
-        if b < 0x80:
-            i += 1
-            continue
-        if 0xC2 <= b <= 0xDF:
-            need, lo, hi = 1, 0x80, 0xBF
-        elif b == 0xE0:
-            need, lo, hi = 2, 0xA0, 0xBF
-        elif b == 0xED:
-            need, lo, hi = 2, 0x80, 0x9F
-        elif 0xE1 <= b <= 0xEF:
-            need, lo, hi = 2, 0x80, 0xBF
-        elif b == 0xF0:
-            need, lo, hi = 3, 0x90, 0xBF
-        elif b == 0xF4:
-            need, lo, hi = 3, 0x80, 0x8F
-        elif 0xF1 <= b <= 0xF3:
-            need, lo, hi = 3, 0x80, 0xBF
-        else:
-            return False
-        if i + need >= end:  # its continuation bytes run past the value
-            return False
-        c = buf[i + 1]
-        if c < lo or c > hi:
-            return False
-        for k in range(2, need + 1):
-            c = buf[i + k]
-            if c < 0x80 or c > 0xBF:
-                return False
-        i += need + 1
-    return True
-
-
 def utf8_ok(data: bytes) -> bool:
-    """`_utf8` of a whole bytes object (tests compare it with Python's decoder)."""
+    """The reader's UTF-8 check of a whole bytes object (tests compare it with Python's
+    decoder): meanstest.kernels.columns' check, the one the bundle reader uses too."""
     return bool(
-        _utf8(np.frombuffer(data, np.uint8) if data else np.zeros(1, np.uint8), 0, len(data))
+        _utf8_ok(np.frombuffer(data, np.uint8) if data else np.zeros(1, np.uint8), 0, len(data))
     )
 
 
@@ -309,7 +268,7 @@ def gather_columns(buf, vals, lens, cols):
                 continue
             s = vals[i, c]
             copy_bytes(data, base[j] + offsets[j, i], buf, s, ln)
-            if ok and not _utf8(buf, s, ln):
+            if ok and not _utf8_ok(buf, s, s + ln):
                 ok = False
     return offsets, base, data, ok
 
@@ -328,7 +287,7 @@ def gather(buf, starts, lengths):
         s = starts[i]
         if lengths[i] > 0:
             copy_bytes(data, offsets[i], buf, s, lengths[i])
-        if ok and lengths[i] > 0 and not _utf8(buf, s, lengths[i]):
+        if ok and lengths[i] > 0 and not _utf8_ok(buf, s, s + lengths[i]):
             ok = False
     return offsets, data, ok
 
