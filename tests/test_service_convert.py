@@ -117,15 +117,3 @@ def test_shared_record_ids_are_found_as_arrow_finds_them(values, cut):
     assert shared_ids(part).tolist() == _shared_by_arrow(part)
     chunked = pa.chunked_array([whole.slice(0, cut), whole.slice(cut)], pa.string())
     assert shared_ids(chunked).tolist() == _shared_by_arrow(whole)
-
-
-@pytest.mark.parametrize("chunk_bytes", [1024, 4096, 1 << 20])
-def test_chunk_messages_are_the_library_s_bytes(tables, chunk_bytes):
-    """chunk_messages writes ArrowChunk bytes itself: exactly upb's serialisation of
-    tables_to_chunks' messages (empty tables and the last-piece flag included)."""
-    some = {"persons": tables["persons"], "bank": tables["bank"].slice(0, 0)}
-    some["households"] = tables["households"]
-    got = list(convert.chunk_messages(some, chunk_bytes))
-    want = list(convert.tables_to_chunks(some, chunk_bytes))
-    assert [m for _, m in got] == [c.SerializeToString(deterministic=True) for c in want]
-    assert [bytes(d) for d, _ in got] == [c.data for c in want]

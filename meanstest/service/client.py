@@ -61,12 +61,6 @@ class MeansTestClient:
                 opts.append(("grpc.ssl_target_name_override", tls.server_name))
             self.channel = grpc.secure_channel(target, creds, options=opts)
         self.stub = pb_grpc.MeansTestStub(self.channel)
-        # AssessArrow with requests sent as serialised ArrowChunk bytes (chunk_messages)
-        self._assess_arrow = self.channel.stream_stream(
-            "/meanstest.v1.MeansTest/AssessArrow",
-            request_serializer=None,
-            response_deserializer=pb.ArrowChunk.FromString,
-        )
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
         self.chunk_bytes = max(1024, min(1 << 20, max_message_bytes - 4096))
@@ -103,8 +97,8 @@ class MeansTestClient:
             from meanstest.bundle import read_bundle
 
             bundle = read_bundle(bundle)
-        messages = (m for _, m in convert.chunk_messages(bundle, self.chunk_bytes))
-        replies = self._assess_arrow(messages, **self._kw(timeout))
+        chunks = convert.tables_to_chunks(bundle, self.chunk_bytes)
+        replies = self.stub.AssessArrow(chunks, **self._kw(timeout))
         out = convert.chunks_to_tables(replies, schema.OUTPUTS)
         return {name: out.get(name, schema.OUTPUTS[name].empty_table()) for name in schema.OUTPUTS}
 

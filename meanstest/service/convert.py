@@ -372,16 +372,12 @@ def response_to_tables(response: pb.AssessResponse) -> dict[str, pa.Table]:
 # Arrow IPC chunks ----------------------------------------------------------------------------
 
 
-def _ipc_stream(table: pa.Table) -> memoryview:
+def table_chunks(name: str, table: pa.Table, chunk_bytes: int) -> Iterator[pb.ArrowChunk]:
+    """A table's Arrow IPC stream cut into ArrowChunk messages of at most `chunk_bytes`."""
     sink = pa.BufferOutputStream()  # Arrow's own buffer: no Python write() per buffer
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table, max_chunksize=65_536)
-    return memoryview(sink.getvalue())
-
-
-def table_chunks(name: str, table: pa.Table, chunk_bytes: int) -> Iterator[pb.ArrowChunk]:
-    """A table's Arrow IPC stream cut into ArrowChunk messages of at most `chunk_bytes`."""
-    data = _ipc_stream(table)
+    data = memoryview(sink.getvalue())
     n = len(data)
     for start in range(0, max(n, 1), chunk_bytes):
         end = min(start + chunk_bytes, n)
@@ -391,36 +387,6 @@ def table_chunks(name: str, table: pa.Table, chunk_bytes: int) -> Iterator[pb.Ar
 def tables_to_chunks(tables: dict[str, pa.Table], chunk_bytes: int) -> Iterator[pb.ArrowChunk]:
     for name, table in tables.items():
         yield from table_chunks(name, table, chunk_bytes)
-
-
-def _varint(v: int) -> bytes:
-    out = bytearray()
-    while v >= 0x80:
-        out.append(v & 0x7F | 0x80)
-        v >>= 7
-    out.append(v)
-    return bytes(out)
-
-
-def chunk_messages(tables: dict[str, pa.Table], chunk_bytes: int) -> Iterator[tuple]:
-    """(data piece, serialised ArrowChunk) of each message of `tables_to_chunks`, written
-    without message objects: the data is copied once, into the message bytes (building
-    an ArrowChunk and serialising it copied each piece twice more; 131 MB for a
-    100,000-household bundle). The bytes are upb's deterministic serialisation (tested)."""
-    for name, table in tables.items():
-        data = _ipc_stream(table)
-        label = name.encode()
-        head = b"\x0a" + _varint(len(label)) + label if label else b""
-        n = len(data)
-        for start in range(0, max(n, 1), chunk_bytes):
-            end = min(start + chunk_bytes, n)
-            piece = data[start:end]
-            parts = [head]
-            if end > start:
-                parts += [b"\x12", _varint(end - start), piece]
-            if end >= n:
-                parts.append(b"\x18\x01")
-            yield piece, b"".join(parts)
 
 
 def chunks_to_tables(chunks: Iterable[pb.ArrowChunk], allowed: Iterable[str]) -> dict:

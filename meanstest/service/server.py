@@ -240,11 +240,10 @@ class MeansTestService:
                 for j in pa.compute.unique(households["jurisdiction"]).to_pylist():
                     call.caller.check(j, "AssessArrow")
             outputs = self._assess_tables(call, tables)
-            chunks = []  # serialised ArrowChunk messages (the handler sends bytes)
+            chunks = list(convert.tables_to_chunks(outputs, self.config.chunk_bytes))
             digest = hashlib.sha256()
-            for data, message in convert.chunk_messages(outputs, self.config.chunk_bytes):
-                digest.update(data)
-                chunks.append(message)
+            for c in chunks:
+                digest.update(c.data)
             call.journal(
                 "OK",
                 output_digest=digest.hexdigest(),
@@ -410,7 +409,8 @@ def _handlers(service: MeansTestService) -> grpc.GenericRpcHandler:
             "AssessStream": grpc.stream_stream_rpc_method_handler(service.AssessStream),
             "AssessArrow": grpc.stream_stream_rpc_method_handler(
                 service.AssessArrow,
-                request_deserializer=pb.ArrowChunk.FromString,  # answers: bytes already
+                request_deserializer=pb.ArrowChunk.FromString,
+                response_serializer=pb.ArrowChunk.SerializeToString,
             ),
             "Explain": unary(service.Explain, pb.ExplainRequest, pb.Explanation),
             "ListPolicies": unary(
