@@ -376,7 +376,10 @@ def table_chunks(name: str, table: pa.Table, chunk_bytes: int) -> Iterator[pb.Ar
     """A table's Arrow IPC stream cut into ArrowChunk messages of at most `chunk_bytes`."""
     sink = pa.BufferOutputStream()  # Arrow's own buffer: no Python write() per buffer
     with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table, max_chunksize=65_536)
+        # the table's own batches, not cut to 65,536 rows: the receiver's pipeline runs
+        # on the arrays as read, and validating 100,000 households cut into 65,536-row
+        # batches took ~0.3 s more CPU (combining them again)
+        writer.write_table(table)
     data = memoryview(sink.getvalue())
     n = len(data)
     for start in range(0, max(n, 1), chunk_bytes):
