@@ -258,7 +258,9 @@ def test_result_digests_of_a_large_call_are_the_documented_text(large):
     from meanstest.service.journal import result_digest_bytes
 
     got = result_digest_bytes(large["results"], large["members"])
-    assert [bytes(d).hex() for d in got] == _documented_result_digests(large["results"], large["members"])
+    assert [bytes(d).hex() for d in got] == _documented_result_digests(
+        large["results"], large["members"]
+    )
 
 
 @pytest.mark.parametrize("households", [40, 1300])
