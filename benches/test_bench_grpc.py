@@ -11,7 +11,12 @@ measured in the same run on the same households:
   call, the durable cost) and on tmpfs (what the service itself costs);
 - the machine: name, CPU, cores, load average, and numba's threading layer.
 
-Plaintext loopback; the journal is on in every gRPC/Flight figure.
+Plaintext loopback; the journal is on in every gRPC/Flight figure: on disk (fdatasync
+waits for the disk, and on a shared VM for its other tenants' writes too) and on tmpfs
+(the service's own cost). Every throughput figure also records the least process CPU
+time of a round (`process_cpu_ms`: client, server and all their threads, this one
+process) and the in-process baseline's over it (`cpu_throughput_vs_inprocess`): on a
+shared machine CPU time moves less than wall time with the other tenants.
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from meanstest.bundle import read_bundle
 from meanstest.policy import default_library
 from meanstest.service import convert
 from meanstest.service.client import MeansTestClient
-from meanstest.service.flight import flight_assess, start_flight
+from meanstest.service.flight import flight_assess, flight_client, start_flight
 from meanstest.service.journal import Journal
 from meanstest.service.server import ServiceConfig, start
 from meanstest.v1 import meanstest_pb2 as pb
@@ -81,9 +86,10 @@ def service(tmp_path_factory):
     config, running = _serve(tmp_path_factory.mktemp("grpc-bench"))
     flight = start_flight(running.service)
     client = MeansTestClient(f"127.0.0.1:{running.port}", max_message_bytes=MAX_MESSAGE)
-    client.flight = f"grpc+tcp://127.0.0.1:{flight.port}"
+    client.flight = flight_client(f"grpc+tcp://127.0.0.1:{flight.port}")  # one connection
     yield client
     client.close()
+    client.flight.close()
     flight.shutdown()
     running.stop(None).wait()
     config.journal.close()
@@ -94,9 +100,13 @@ def shm_service():
     """The same server with its journal on tmpfs (fdatasync costs nothing there)."""
     folder = Path(tempfile.mkdtemp(dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
     config, running = _serve(folder)
+    flight = start_flight(running.service)
     client = MeansTestClient(f"127.0.0.1:{running.port}", max_message_bytes=MAX_MESSAGE)
+    client.flight = flight_client(f"grpc+tcp://127.0.0.1:{flight.port}")  # one connection
     yield client
     client.close()
+    client.flight.close()
+    flight.shutdown()
     running.stop(None).wait()
     config.journal.close()
     for f in folder.iterdir():
@@ -141,51 +151,111 @@ def _percentiles(times: list[float]) -> tuple[float, float]:
     return times[len(times) // 2] * 1000, times[int(len(times) * 0.99) - 1] * 1000
 
 
+CPU: dict[int, float] = {}  # households -> in-process assess, process CPU seconds
+
+
+def _run(benchmark, households, fn):
+    """benchmark.pedantic of fn, and the least process CPU time (client, server and every
+    thread of this process) of one round."""
+    cpu: list[float] = []
+
+    def timed():
+        started = time.process_time()
+        out = fn()
+        cpu.append(time.process_time() - started)
+        return out
+
+    return benchmark.pedantic(timed, **rounds(households)), min(cpu)
+
+
+def _cpu_info(households: int, cpu: float) -> dict:
+    info = {"process_cpu_ms": round(cpu * 1000, 1)}
+    if households in CPU:
+        info["cpu_throughput_vs_inprocess"] = round(CPU[households] / cpu, 2)
+    return info
+
+
 def test_grpc_baseline_inprocess(benchmark, households, bundle):
     tables = read_bundle(bundle)
     library = default_library()
-    benchmark.pedantic(lambda: assess(tables, library), **rounds(households))
-    benchmark.extra_info.update(households=households, **machine())
-
-
-def test_grpc_assess(benchmark, households, bundle, service):
-    requests = messages(bundle)
-
-    def run():
-        return sum(len(service.stub.Assess(r).results) for r in requests)
-
-    assert benchmark.pedantic(run, **rounds(households)) > 0
+    _, cpu = _run(benchmark, households, lambda: assess(tables, library))
+    CPU[households] = cpu
     benchmark.extra_info.update(
-        households=households, per_call=PER_CALL, versus=["test_grpc_baseline_inprocess"]
+        households=households, process_cpu_ms=round(cpu * 1000, 1), **machine()
     )
 
 
-def test_grpc_assess_stream(benchmark, households, bundle, service):
+# journal: on disk (the durable cost, whatever the disk's other tenants are doing) and on
+# tmpfs (what the service itself costs); the same server code either way
+JOURNALS = ["disk", "tmpfs"]
+
+
+def _client(journal, service, shm_service):
+    return service if journal == "disk" else shm_service
+
+
+@pytest.mark.parametrize("journal", JOURNALS)
+def test_grpc_assess(benchmark, households, bundle, journal, service, shm_service):
+    client = _client(journal, service, shm_service)
     requests = messages(bundle)
 
     def run():
-        return sum(len(r.results) for r in service.stub.AssessStream(iter(requests)))
+        return sum(len(client.stub.Assess(r).results) for r in requests)
 
-    assert benchmark.pedantic(run, **rounds(households)) > 0
+    out, cpu = _run(benchmark, households, run)
+    assert out > 0
     benchmark.extra_info.update(
-        households=households, per_message=PER_CALL, versus=["test_grpc_baseline_inprocess"]
+        households=households,
+        per_call=PER_CALL,
+        versus=["test_grpc_baseline_inprocess"],
+        **_cpu_info(households, cpu),
     )
 
 
-def test_grpc_assess_arrow(benchmark, households, bundle, service):
+@pytest.mark.parametrize("journal", JOURNALS)
+def test_grpc_assess_stream(benchmark, households, bundle, journal, service, shm_service):
+    client = _client(journal, service, shm_service)
+    requests = messages(bundle)
+
+    def run():
+        return sum(len(r.results) for r in client.stub.AssessStream(iter(requests)))
+
+    out, cpu = _run(benchmark, households, run)
+    assert out > 0
+    benchmark.extra_info.update(
+        households=households,
+        per_message=PER_CALL,
+        versus=["test_grpc_baseline_inprocess"],
+        **_cpu_info(households, cpu),
+    )
+
+
+@pytest.mark.parametrize("journal", JOURNALS)
+def test_grpc_assess_arrow(benchmark, households, bundle, journal, service, shm_service):
+    client = _client(journal, service, shm_service)
     tables = read_bundle(bundle)
-    out = benchmark.pedantic(lambda: service.assess_arrow(tables), **rounds(households))
+    out, cpu = _run(benchmark, households, lambda: client.assess_arrow(tables))
     assert out["results"].num_rows + out["rejects"].num_rows == households
-    benchmark.extra_info.update(households=households, versus=["test_grpc_baseline_inprocess"])
+    benchmark.extra_info.update(
+        households=households,
+        versus=["test_grpc_baseline_inprocess"],
+        **_cpu_info(households, cpu),
+    )
 
 
-def test_grpc_flight(benchmark, households, bundle, service):
+@pytest.mark.parametrize("journal", JOURNALS)
+def test_grpc_flight(benchmark, households, bundle, journal, service, shm_service):
     from meanstest.service import nested
 
+    client = _client(journal, service, shm_service)
     request = nested.tables_to_nested(read_bundle(bundle))  # the client's data, as Arrow
-    out = benchmark.pedantic(lambda: flight_assess(service.flight, request), **rounds(households))
+    out, cpu = _run(benchmark, households, lambda: flight_assess(client.flight, request))
     assert out["results"].num_rows + out["rejects"].num_rows == households
-    benchmark.extra_info.update(households=households, versus=["test_grpc_baseline_inprocess"])
+    benchmark.extra_info.update(
+        households=households,
+        versus=["test_grpc_baseline_inprocess"],
+        **_cpu_info(households, cpu),
+    )
 
 
 def _singles(bundle) -> list[bytes]:

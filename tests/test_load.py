@@ -68,10 +68,11 @@ def work():
 def test_four_times_capacity(server, work):
     # capacity: one client, sequential calls, for a bounded count
     with MeansTestClient(server) as c:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for batch, _ in work * 2:
             c.assess_households(batch, timeout=30)
         capacity = 2 * len(work) / (time.perf_counter() - started)
+        cpu_ms = (time.process_time() - cpu) * 1000 / (2 * len(work))  # client and server
     rate = 4 * capacity
     rss_before = _rss_mb()
     codes: Counter = Counter()
@@ -113,7 +114,8 @@ def test_four_times_capacity(server, work):
     rss_after = _rss_mb()
     total = sum(codes.values())
     print(
-        f"\nload: capacity {capacity:.1f} calls/s (20 households each), offered {rate:.1f}/s "
+        f"\nload: capacity {capacity:.1f} calls/s (20 households each; process CPU "
+        f"{cpu_ms:.1f} ms a call, load average {os.getloadavg()[0]:.1f}), offered {rate:.1f}/s "
         f"for {SECONDS:.0f} s by {CLIENTS} clients: {total} calls, "
         + ", ".join(f"{c.name} {n}" for c, n in codes.most_common())
         + f"; RSS {rss_before:.0f} -> {rss_after:.0f} MB"

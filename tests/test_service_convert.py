@@ -2,6 +2,8 @@
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meanstest import assess, synth
 from meanstest.service import convert
@@ -90,3 +92,28 @@ def test_arrow_chunks_respect_the_size(tables):
     empty = list(convert.table_chunks("bank", tables["bank"].slice(0, 0), 4096))
     assert convert.chunks_to_tables(empty, ["bank"])["bank"].num_rows == 0
     assert isinstance(back, pa.Table)
+
+
+def _shared_by_arrow(ids: pa.Array) -> list[bool]:
+    """The readable definition: ids occurring more than once (null counts as one value)."""
+    values = ids.to_pylist()
+    return [values.count(v) > 1 for v in values]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.none(), st.sampled_from(["", "R1", "R2", "记录", "R1 "]), st.text(max_size=4))
+    ),
+    st.integers(0, 3),
+)
+def test_shared_record_ids_are_found_as_arrow_finds_them(values, cut):
+    """dedup.shared_ids (a hash table in numba) marks exactly the rows whose record_id
+    another row has, on sliced and chunked arrays too."""
+    from meanstest.service.dedup import shared_ids
+
+    whole = pa.array(values, pa.string())
+    part = whole.slice(min(cut, len(values)))
+    assert shared_ids(part).tolist() == _shared_by_arrow(part)
+    chunked = pa.chunked_array([whole.slice(0, cut), whole.slice(cut)], pa.string())
+    assert shared_ids(chunked).tolist() == _shared_by_arrow(whole)

@@ -15,7 +15,7 @@ from meanstest import assess, synth
 from meanstest.policy import default_library
 from meanstest.service import nested
 from meanstest.service.auth import Tokens
-from meanstest.service.flight import COMMAND, flight_assess, start_flight
+from meanstest.service.flight import COMMAND, flight_assess, flight_client, start_flight
 from meanstest.service.journal import Journal, read_entries, verify
 from meanstest.service.server import ServiceConfig, start
 
@@ -60,6 +60,22 @@ def test_flight_equals_assess_and_is_journaled(served, pki, tables):
     assert entry["method"] == "Flight.DoExchange" and entry["status"] == "OK"
     assert len(entry["households"]) == want["results"].num_rows  # from its blob
     assert "households_blob" in json.loads(journal.read_text().splitlines()[-1])
+
+
+def test_a_kept_client_answers_call_after_call(served, pki):
+    """One FlightClient (one connection) for several calls of random bundles, each
+    answer equal to meanstest.assess of its households."""
+    location, _ = served
+    client = flight_client(location, ca=pki["ca"].read_bytes())
+    try:
+        for seed in (41, 42, 43):
+            tables = synth.generate(40 + seed, seed=seed, bad_fraction=0.1)
+            out = flight_assess(client, tables, TOKENS["all"])
+            want = assess(tables).tables()
+            for name in want:
+                assert out[name].equals(want[name]), (seed, name)
+    finally:
+        client.close()
 
 
 def test_flight_needs_a_token(served, pki, tables):

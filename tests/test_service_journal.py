@@ -214,14 +214,10 @@ def test_reproduce_needs_one_source(served, capsys):
     assert "give a review folder or --journal" in capsys.readouterr().err
 
 
-def test_result_digest_is_the_documented_text():
-    """docs/service.md: results row without rank and engine_version, plus members rows,
-    as canonical lines (docs/digests.md), sorted, LF-ended; SHA-256 hex."""
+def _documented_result_digests(results: pa.Table, members: pa.Table) -> list[str]:
+    """docs/service.md, read literally: results row without rank and engine_version, plus
+    members rows, as canonical lines (docs/digests.md), sorted, LF-ended; SHA-256 hex."""
     import hashlib
-
-    from meanstest.service.journal import result_digests
-
-    out = assess(synth.generate(60, seed=2, bad_fraction=0.1))
 
     def text(v):
         if v is None:
@@ -232,19 +228,52 @@ def test_result_digest_is_the_documented_text():
             return ",".join(text(x) for x in v)
         return str(v).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
 
-    members = out.members.to_pylist()
+    by_household: dict = {}
+    for m in members.to_pylist():
+        by_household.setdefault(m["household_id"], []).append(m)
     want = []
-    for row in out.results.to_pylist():
+    for row in results.to_pylist():
         keep = [v for k, v in row.items() if k not in ("rank", "engine_version")]
         lines = ["\t".join(["results"] + [text(v) for v in keep])]
         lines += [
             "\t".join(["members"] + [text(v) for v in m.values()])
-            for m in members
-            if m["household_id"] == row["household_id"]
+            for m in by_household.get(row["household_id"], [])
         ]
         body = "".join(x + "\n" for x in sorted(lines, key=str.encode))
         want.append(hashlib.sha256(body.encode()).hexdigest())
-    assert result_digests(out.results, out.members) == want
+    return want
+
+
+def test_result_digest_is_the_documented_text():
+    from meanstest.service.journal import result_digests
+
+    out = assess(synth.generate(60, seed=2, bad_fraction=0.1))
+    assert result_digests(out.results, out.members) == _documented_result_digests(
+        out.results, out.members
+    )
+
+
+def test_result_digests_of_a_large_call_are_the_documented_text(large):
+    """Past 1,024 households the digests run in parallel blocks: the same texts."""
+    from meanstest.service.journal import result_digest_bytes
+
+    got = result_digest_bytes(large["results"], large["members"])
+    assert [bytes(d).hex() for d in got] == _documented_result_digests(
+        large["results"], large["members"]
+    )
+
+
+@pytest.mark.parametrize("households", [40, 1300])
+def test_section_is_the_same_from_hex_or_raw_digests(households, large):
+    from meanstest.service.journal import result_digest_bytes, result_digests
+
+    out = large if households > 1000 else assess(synth.generate(40, seed=5)).tables()
+    args = (out["results"], out["members"], out["rejects"])
+    raw = households_section(*args, result_digest_bytes(*args[:2]))
+    hexes = households_section(*args, result_digests(*args[:2]))
+    for key in ("households", "rejects"):
+        a, b = raw[key], hexes[key]
+        assert a.equals(b) if isinstance(a, pa.Table) else a == b, key
 
 
 # issue 13: group commit, blobs for large calls -------------------------------------------

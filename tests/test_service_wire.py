@@ -108,6 +108,44 @@ def test_bad_utf8_is_declined():
         pb.AssessRequest.FromString(broken)
 
 
+def _utf8_like_python(data: bytes) -> None:
+    try:
+        data.decode("utf-8")
+        want = True
+    except UnicodeDecodeError:
+        want = False
+    assert wire.utf8_ok(data) == want, data
+
+
+# bytes near UTF-8's edges: lead bytes of every length, continuation bytes, surrogates
+_EDGE_BYTES = bytes.fromhex("00417f808f909fa0bfc0c1c2dfe0e1ecedeeeff0f1f3f4f5ff")
+_EDGES = st.lists(st.sampled_from(list(_EDGE_BYTES)), max_size=8).map(bytes)
+
+
+@SETTINGS
+@given(st.one_of(st.binary(max_size=40), _EDGES, st.text(max_size=20).map(str.encode)))
+def test_the_utf8_check_is_python_s(data):
+    """The reader checks UTF-8 itself (while gathering strings): as strictly as the
+    decoders of Python and upb, so it declines exactly the texts the library refuses."""
+    _utf8_like_python(data)
+
+
+@SETTINGS
+@given(st.lists(st.text(max_size=6), min_size=1, max_size=4), st.data())
+def test_a_bad_byte_in_any_text_column_is_declined(texts, data):
+    """One string of any nested table made invalid: the whole request is declined."""
+    household = pb.Household(household_id="§HH1", jurisdiction="150422")
+    for t in texts:
+        household.persons.add(person_id="P" + t, occupation=t + "§occ")
+        household.bank.add(record_id="§rec" + t, person_id="P" + t)
+    raw = pb.AssessRequest(households=[household]).SerializeToString()
+    assert read(raw) is not None
+    marker = data.draw(st.sampled_from(["§HH1", "§occ", "§rec"])).encode()
+    at = raw.index(marker)  # the lead byte of § (C2 A7) made an overlong form's: C0 A7
+    broken = raw[:at] + b"\xc0" + raw[at + 1 :]
+    assert read(broken) is None
+
+
 @pytest.mark.parametrize("seed", [3, 4])
 def test_response_bytes_are_the_library_s(seed):
     out = assess(synth.generate(200, seed=seed, bad_fraction=0.2)).tables()

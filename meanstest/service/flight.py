@@ -14,7 +14,6 @@ stream (`answer_digest`).
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 import threading
 import time
@@ -58,7 +57,7 @@ class _AuthFactory(fl.ServerMiddlewareFactory):
 
 
 def answer_digest(answer: pa.Table) -> str:
-    sink = io.BytesIO()
+    sink = pa.BufferOutputStream()  # Arrow's own buffer: no Python write() per buffer
     with pa.ipc.new_stream(sink, answer.schema) as writer:
         writer.write_table(answer)
     return hashlib.sha256(sink.getvalue()).hexdigest()
@@ -163,14 +162,23 @@ def start_flight(service, host: str = "127.0.0.1", port: int = 0, tls=None, clie
     return server
 
 
-def flight_assess(location: str, tables, token=None, ca=None, cert=None, key=None):
-    """Client: assess bundle tables over Flight; the four output tables."""
+def flight_client(location: str, ca=None, cert=None, key=None) -> fl.FlightClient:
+    """A Flight client of the service (TLS root, and for mutual TLS a certificate and key,
+    PEM bytes); keep it for many calls: each new client opens a new connection."""
     kw = {}
     if ca is not None:
         kw["tls_root_certs"] = ca
     if cert is not None:
         kw |= {"cert_chain": cert, "private_key": key}
-    client = fl.FlightClient(location, **kw)
+    return fl.FlightClient(location, **kw)
+
+
+def flight_assess(location, tables, token=None, ca=None, cert=None, key=None):
+    """Client: assess bundle tables (or a request table) over Flight; the four output
+    tables. `location` is a URI (a client is opened and closed for the call) or a
+    FlightClient from `flight_client` (kept open: no new connection per call)."""
+    own = not isinstance(location, fl.FlightClient)
+    client = flight_client(location, ca, cert, key) if own else location
     try:
         options = fl.FlightCallOptions(
             headers=[(b"authorization", f"Bearer {token}".encode())] if token else []
@@ -184,4 +192,5 @@ def flight_assess(location: str, tables, token=None, ca=None, cert=None, key=Non
         writer.close()
         return nested.answer_to_tables(answer)
     finally:
-        client.close()
+        if own:
+            client.close()

@@ -38,7 +38,6 @@ import ctypes
 import ctypes.util
 import datetime as dt
 import hashlib
-import io
 import json
 import os
 import threading
@@ -49,9 +48,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from meanstest import schema
-from meanstest.digest import _text  # the canonical value text of docs/digests.md
+
+# the canonical lines and their per-household SHA-256 of docs/digests.md
+from meanstest.digest import _digests, _render
 from meanstest.errors import MeansTestError
-from meanstest.kernels.canonical import group_texts
 
 GENESIS = "0" * 64
 INLINE_ROWS = 1000  # households (or rejects) of one entry written inline; more: a blob
@@ -68,6 +68,7 @@ _HOUSEHOLD_KEYS = (
 RESULT_COLUMNS = tuple(
     n for n in schema.OUTPUTS["results"].names if n not in ("rank", "engine_version")
 )
+MEMBER_COLUMNS = tuple(schema.OUTPUTS["members"].names)
 
 
 def canonical(obj) -> str:
@@ -79,26 +80,24 @@ def entry_hash(entry: dict) -> str:
     return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
 
 
-def _lines(name: str, table: pa.Table, columns) -> pa.Array:
-    cols = [_text(table.column(c)) for c in columns]
-    prefix = pa.array([name] * table.num_rows, pa.string())
-    out = pc.binary_join_element_wise(prefix, *cols, "\t")
-    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+def result_digest_bytes(results: pa.Table, members: pa.Table, *, threads: bool = True):
+    """result_digest of every results row, in order, as raw SHA-256 bytes (uint8 [n, 32]).
 
-
-def result_digests(results: pa.Table, members: pa.Table) -> list[str]:
-    """result_digest of every results row, in order (see module docstring). Runs a
-    parallel region (kernels.canonical): in the server, under the engine lock."""
+    The canonical lines are rendered and each household's lines sorted and hashed by the
+    input digest's kernels (meanstest.digest: one pass over the Arrow buffers, OpenSSL's
+    SHA-256): a `results` line of RESULT_COLUMNS and the `members` lines of the household.
+    Runs parallel regions when `threads`: in the server, under the engine lock."""
     n = results.num_rows
     if n == 0:
-        return []
+        return np.zeros((0, 32), np.uint8)
     ids = results["household_id"].combine_chunks()
     owner_m = pc.fill_null(pc.index_in(members["household_id"], value_set=ids), -1)
-    text = pa.concat_arrays(
+    line_off, text = _render(
         [
-            pc.cast(_lines("results", results, RESULT_COLUMNS), pa.large_string()),
-            pc.cast(_lines("members", members, schema.OUTPUTS["members"].names), pa.large_string()),
-        ]
+            (b"results", "results", [results.column(c) for c in RESULT_COLUMNS], n),
+            (b"members", "members", [members.column(c) for c in MEMBER_COLUMNS], members.num_rows),
+        ],
+        threads,
     )
     owner = np.concatenate(
         [np.arange(n, dtype=np.int64), owner_m.to_numpy(zero_copy_only=False).astype(np.int64)]
@@ -106,13 +105,12 @@ def result_digests(results: pa.Table, members: pa.Table) -> list[str]:
     refs = np.flatnonzero(owner >= 0)
     refs = refs[np.argsort(owner[refs], kind="stable")]
     bounds = np.searchsorted(owner[refs], np.arange(n + 1))
-    offsets = np.frombuffer(
-        text.buffers()[1], dtype=np.int64, count=len(text) + 1, offset=8 * text.offset
-    )
-    data = np.frombuffer(text.buffers()[2] or b"\0", dtype=np.uint8)
-    canonical, starts = group_texts(offsets, data, refs, bounds)
-    view = memoryview(canonical)
-    return [hashlib.sha256(view[starts[i] : starts[i + 1]]).hexdigest() for i in range(n)]
+    return _digests(line_off, text, refs, bounds, threads)
+
+
+def result_digests(results: pa.Table, members: pa.Table) -> list[str]:
+    """result_digest of every results row, in order, as hex (see module docstring)."""
+    return _hex_texts(result_digest_bytes(results, members)).to_pylist()
 
 
 def reasons_digest(reasons: list[str]) -> str:
@@ -120,19 +118,15 @@ def reasons_digest(reasons: list[str]) -> str:
 
 
 def households_section(
-    results: pa.Table, members: pa.Table, rejects: pa.Table, digests: list[str] | None = None
+    results: pa.Table, members: pa.Table, rejects: pa.Table, digests=None
 ) -> dict:
     """The `households` and `rejects` parts of an entry for one answered assessment:
     lists, or Arrow tables (`Journal.append` writes those as blobs) past INLINE_ROWS.
-    `digests`: the result_digests, if already computed (under the engine lock)."""
+    `digests`: the result digests, if already computed (under the engine lock), as
+    `result_digest_bytes` (uint8 [n, 32]) or hex texts."""
     if digests is None:
-        digests = result_digests(results, members)
-    table = pa.table(
-        {
-            **{c: results[c] for c in _HOUSEHOLD_KEYS[:-1]},
-            "result_digest": pa.array(digests, pa.string()),
-        }
-    )
+        digests = result_digest_bytes(results, members)
+    raw = np.asarray(digests, np.uint8) if isinstance(digests, np.ndarray) else None
     reasons = rejects["reasons"].to_pylist() if rejects.num_rows else []
     rejected = pa.table(
         {
@@ -140,13 +134,58 @@ def households_section(
             "reasons_digest": pa.array([reasons_digest(r) for r in reasons], pa.string()),
         }
     )
+    columns = {c: results[c] for c in _HOUSEHOLD_KEYS[:-1]}
+    if results.num_rows > INLINE_ROWS:
+        columns["result_digest"] = _fixed(raw) if raw is not None else _raw_digests(digests)
+        households = _compact(pa.table(columns))
+    else:
+        hexes = _hex_texts(raw) if raw is not None else pa.array(digests, pa.string())
+        households = pa.table(columns | {"result_digest": hexes}).to_pylist()
     return {
-        "households": _compact(table) if table.num_rows > INLINE_ROWS else table.to_pylist(),
+        "households": households,
         "rejects": _compact(rejected) if rejected.num_rows > INLINE_ROWS else rejected.to_pylist(),
     }
 
 
 _DIGESTS = ("input_digest", "result_digest", "reasons_digest")
+_HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
+_NIBBLE = np.full(256, -1, np.int16)  # lowercase hex digit → its value (as _HEX writes)
+_NIBBLE[_HEX] = np.arange(16)
+
+
+def _fixed(raw: np.ndarray) -> pa.Array:
+    """uint8 [n, 32] → fixed_size_binary(32)."""
+    data = pa.py_buffer(np.ascontiguousarray(raw).tobytes())
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(32), len(raw), [None, data])
+
+
+def _hex_texts(raw: np.ndarray) -> pa.Array:
+    """uint8 [n, 32] → their lowercase hex texts (an Arrow string array)."""
+    n = len(raw)
+    out = np.empty((n, 64), np.uint8)
+    out[:, 0::2] = _HEX[raw >> 4]
+    out[:, 1::2] = _HEX[raw & 15]
+    offsets = np.arange(0, 64 * n + 1, 64, dtype=np.int32)
+    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(out))
+
+
+def _raw_digests(col) -> pa.Array:
+    """Hex digest texts (no nulls) → fixed_size_binary(32)."""
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    if not isinstance(col, pa.Array):
+        col = pa.array(col, pa.string())
+    n = len(col)
+    if n and col.null_count == 0 and pa.types.is_string(col.type):
+        offsets = np.frombuffer(col.buffers()[1], np.int32, n + 1, col.offset * 4)
+        if offsets[-1] - offsets[0] == 64 * n and (np.diff(offsets) == 64).all():
+            text = np.frombuffer(col.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
+            nibbles = _NIBBLE[text.reshape(n, 64)]
+            if (nibbles >= 0).all():
+                raw = (nibbles[:, 0::2] << 4 | nibbles[:, 1::2]).astype(np.uint8)
+                return _fixed(raw)
+    raw = bytes.fromhex("".join(col.to_pylist()))
+    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(32), len(col), [None, pa.py_buffer(raw)])
 
 
 def _compact(table: pa.Table) -> pa.Table:
@@ -155,11 +194,8 @@ def _compact(table: pa.Table) -> pa.Table:
     columns = {}
     for name in table.column_names:
         col = table[name].combine_chunks()
-        if name in _DIGESTS:
-            raw = bytes.fromhex("".join(col.to_pylist()))
-            col = pa.FixedSizeBinaryArray.from_buffers(
-                pa.binary(32), len(col), [None, pa.py_buffer(raw)]
-            )
+        if name in _DIGESTS and col.type != pa.binary(32):
+            col = _raw_digests(col)
         elif name in ("policy_id", "policy_digest", "status"):
             col = pc.dictionary_encode(col)
         columns[name] = col
@@ -174,8 +210,9 @@ def _expand(rows: list[dict]) -> list[dict]:
     return rows
 
 
-def _ipc(table: pa.Table) -> bytes:
-    sink = io.BytesIO()
+def _ipc(table: pa.Table):
+    """The table as one Arrow IPC stream (a pa.Buffer)."""
+    sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     return sink.getvalue()

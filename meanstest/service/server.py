@@ -32,7 +32,7 @@ from grpc_reflection.v1alpha import reflection
 
 from meanstest import schema
 from meanstest.errors import MeansTestError, PolicyError
-from meanstest.pipeline import ENGINE_VERSION, assess
+from meanstest.pipeline import ENGINE_VERSION, finish_results, run_engine
 from meanstest.service import convert, small, threads, wire, wire_out
 from meanstest.service.auth import ANONYMOUS, Caller, Tokens
 from meanstest.service.errors import (
@@ -42,7 +42,7 @@ from meanstest.service.errors import (
     abort,
     status_of,
 )
-from meanstest.service.journal import Journal, households_section, result_digests
+from meanstest.service.journal import Journal, households_section, result_digest_bytes
 from meanstest.service.small_engine import PackCache
 from meanstest.v1 import meanstest_pb2 as pb
 
@@ -50,6 +50,7 @@ log = logging.getLogger("meanstest.service")
 SERVICE = pb.DESCRIPTOR.services_by_name["MeansTest"].full_name
 OUTPUT_TABLES = ("results", "members", "findings", "rejects")
 SMALL_BYTES = 256 << 10  # requests up to this size are parsed to try the small-call path
+SERIAL_HOUSEHOLDS = 256  # bulk calls of at most this many households: serial kernels
 
 
 @dataclass
@@ -78,7 +79,7 @@ class _Call:
         self.caller: Caller | None = None
         self.started = time.perf_counter()
         self.households = 0
-        self.digests: list | None = None  # result_digests, computed under the engine lock
+        self.digests = None  # result_digest_bytes, computed under the engine lock
 
     def stage(self, name: str) -> None:
         hook = self.service.config.on_stage
@@ -142,12 +143,12 @@ class MeansTestService:
             call.done(code.name)
             abort(context, e)
 
-    def assess_tables(self, tables: dict[str, pa.Table]) -> tuple[dict[str, pa.Table], list]:
+    def assess_tables(self, tables: dict[str, pa.Table]) -> tuple[dict[str, pa.Table], object]:
         """The bulk pipeline and the results' journal digests, under the engine lock (both
         run parallel regions); also the Flight endpoint's engine."""
         with self._engine:
-            outputs = assess(tables, self.config.library, engine=self.config.engine).tables()
-            digests = result_digests(outputs["results"], outputs["members"])
+            outputs = pipeline_tables(tables, self.config.library, self.config.engine)
+            digests = result_digest_bytes(outputs["results"], outputs["members"])
         return outputs, digests
 
     def _assess_tables(self, call: _Call, tables: dict[str, pa.Table], extra_rejects=None):
@@ -347,6 +348,25 @@ class MeansTestService:
         return self._run("GetPolicy", context, body)
 
 
+def pipeline_tables(tables: dict[str, pa.Table], library, engine: str) -> dict[str, pa.Table]:
+    """The four tables of `meanstest.pipeline.assess` — the steps of batch.assess_batch:
+    validation, engine, run-level columns — without the run's summary and change lists,
+    which a call does not return (tests compare the answers with meanstest.assess)."""
+    from meanstest.validate import validate
+
+    validation = validate(tables, library)
+    inp = validation.engine_input
+    # a few hundred households take less time than waking the thread pool (on a busy
+    # machine, milliseconds): the kernels run on this thread; the outputs are identical
+    out = run_engine(inp, engine, threads=inp.households.num_rows > SERIAL_HOUSEHOLDS)
+    return {
+        "results": finish_results(inp, out),
+        "members": out.members,
+        "findings": out.findings,
+        "rejects": validation.rejects,
+    }
+
+
 def _parse(data: bytes) -> pb.AssessRequest:
     try:
         return pb.AssessRequest.FromString(data)
@@ -399,37 +419,6 @@ def _handlers(service: MeansTestService) -> grpc.GenericRpcHandler:
             "GetPolicy": unary(service.GetPolicy, pb.GetPolicyRequest, pb.PolicyPack),
         },
     )
-
-
-def warm_up(config: ServiceConfig) -> None:
-    """Run the engine once on a few synthetic households (compiles or loads the kernels)."""
-    from meanstest import synth
-
-    packs = list(config.library.packs)
-    if not packs:
-        raise MeansTestError("the policy library has no packs")
-    pack = packs[0]
-    tables = synth.generate(16, seed=0)
-    hh = tables["households"]
-    n = hh.num_rows
-    hh = hh.set_column(
-        hh.schema.get_field_index("jurisdiction"), "jurisdiction", pa.array([pack.jurisdiction] * n)
-    )
-    day = max(pack.effective_from, dt.date(2024, 7, 1))
-    hh = hh.set_column(
-        hh.schema.get_field_index("assessment_date"),
-        "assessment_date",
-        pa.array([day] * n, pa.date32()),
-    )
-    tables["households"] = hh
-    # Each input path once (bundle-like, protobuf-converted, Arrow IPC): whatever array
-    # layouts they hand the kernels are compiled (or loaded) before SERVING.
-    via_proto = convert.households_to_tables(convert.tables_to_households(tables)).tables
-    via_ipc = convert.chunks_to_tables(convert.tables_to_chunks(tables, 1 << 20), schema.TABLES)
-    for t in (tables, via_proto, via_ipc):
-        assess(t, config.library, engine=config.engine)
-    if config.engine == "fast":  # the small-call path's serial kernel
-        small.assess(convert.tables_to_households(tables)[:2], config.library, PackCache())
 
 
 @dataclass
@@ -488,6 +477,8 @@ def start(config: ServiceConfig, address: str, credentials=None, warm: bool = Tr
     running.set_serving(False)
     server.start()
     if warm:
+        from meanstest.service.warm import warm_up
+
         warm_up(config)
     running.set_serving(True)
     return running

@@ -24,6 +24,8 @@ import numpy as np
 import pyarrow as pa
 from numba import njit
 
+from meanstest.kernels.columns import _utf8_ok  # RFC 3629, as the bundle reader checks
+from meanstest.kernels.memory import copy_bytes
 from meanstest.v1 import meanstest_pb2 as pb
 
 I64 = np.int64
@@ -190,7 +192,9 @@ def _household(buf, pos, end, h, kind, column, vals, lens, counts, owners, prog,
                 counts[child] += 1
                 if fill:
                     owners[child][r] = h
-                if _leaf(buf, pos, pos + n, child, r, kind, column, vals, lens, fill) < 0:
+                # the counting pass needs only the number of rows: a row's own fields are
+                # read (and checked) by the filling pass, which declines bad bytes alike
+                if fill and _leaf(buf, pos, pos + n, child, r, kind, column, vals, lens, fill) < 0:
                     return -1
             else:  # Programs: present, and its names appended (a repeat merges)
                 if fill:
@@ -227,21 +231,65 @@ def _request(buf, kind, column, vals, lens, counts, owners, prog, fill):
     return 0
 
 
+def utf8_ok(data: bytes) -> bool:
+    """The reader's UTF-8 check of a whole bytes object (tests compare it with Python's
+    decoder): meanstest.kernels.columns' check, the one the bundle reader uses too."""
+    return bool(
+        _utf8_ok(np.frombuffer(data, np.uint8) if data else np.zeros(1, np.uint8), 0, len(data))
+    )
+
+
+@njit(cache=True)
+def gather_columns(buf, vals, lens, cols):
+    """Arrow string buffers of columns `cols` of one message kind (value = buf[vals[i, c]:
+    vals[i, c] + lens[i, c]], absent when lens < 0), in one pass over the rows in request
+    order, so the request bytes are read front to back once. Returns (int32 offsets
+    [len(cols), >= rows + 1], each column's first byte in data [len(cols) + 1], data, ok:
+    every value is UTF-8)."""
+    n, k = vals.shape[0], cols.shape[0]
+    # every column's offsets and bytes start on a 64-byte boundary, as Arrow's own
+    # buffers do (Acero warns of, and may copy, buffers that are not aligned)
+    offsets = np.zeros((k, (n + 16) // 16 * 16), np.int32)
+    base = np.zeros(k + 1, np.int64)
+    for j in range(k):
+        c = cols[j]
+        total = 0
+        for i in range(n):
+            total += max(lens[i, c], 0)
+            offsets[j, i + 1] = total
+        base[j + 1] = base[j] + (total + 63) // 64 * 64
+    data = np.empty(max(base[k], 1), np.uint8)
+    ok = True
+    for i in range(n):
+        for j in range(k):
+            c = cols[j]
+            ln = lens[i, c]
+            if ln <= 0:
+                continue
+            s = vals[i, c]
+            copy_bytes(data, base[j] + offsets[j, i], buf, s, ln)
+            if ok and not _utf8_ok(buf, s, s + ln):
+                ok = False
+    return offsets, base, data, ok
+
+
 @njit(cache=True)
 def gather(buf, starts, lengths):
     """Arrow string buffers (int32 offsets, bytes) of buf[starts[i]:starts[i]+lengths[i]]
-    (absent rows, length -1, are empty)."""
+    (absent rows, length -1, are empty); ok: every value is UTF-8."""
     n = len(starts)
     offsets = np.zeros(n + 1, np.int32)
     for i in range(n):
         offsets[i + 1] = offsets[i] + max(lengths[i], 0)
     data = np.empty(max(offsets[n], 1), np.uint8)
+    ok = True
     for i in range(n):
         s = starts[i]
-        o = offsets[i]
-        for k in range(max(lengths[i], 0)):
-            data[o + k] = buf[s + k]
-    return offsets, data
+        if lengths[i] > 0:
+            copy_bytes(data, offsets[i], buf, s, lengths[i])
+        if ok and lengths[i] > 0 and not _utf8_ok(buf, s, s + lengths[i]):
+            ok = False
+    return offsets, data, ok
 
 
 class NotUTF8(pa.ArrowInvalid):
@@ -264,6 +312,20 @@ class Decoded:
     def strings(self, m: int, c: int) -> pa.Array:
         starts, lengths = self.vals[m][:, c], self.lens[m][:, c]
         return _strings(self.buf, starts, lengths)
+
+    def string_columns(self, m: int, cs: list[int]) -> list[pa.Array]:
+        """`strings(m, c)` of every c in cs, gathered in one pass over the request."""
+        if not cs:
+            return []
+        lens = self.lens[m]
+        offsets, base, data, ok = gather_columns(self.buf, self.vals[m], lens, np.array(cs, I64))
+        if not ok:
+            raise NotUTF8("a string field is not UTF-8")
+        n = len(lens)
+        return [
+            _string_array(n, offsets[j, : n + 1], data[base[j] : base[j + 1]], lens[:, c] < 0)
+            for j, c in enumerate(cs)
+        ]
 
     def ints(self, m: int, c: int) -> pa.Array:
         absent = self.lens[m][:, c] < 0
@@ -289,23 +351,21 @@ class Decoded:
         )
 
 
+def _string_array(n: int, offsets, data, absent: np.ndarray) -> pa.Array:
+    nulls = int(absent.sum())
+    validity = pa.py_buffer(np.packbits(~absent, bitorder="little")) if nulls else None
+    return pa.StringArray.from_buffers(
+        n, pa.py_buffer(offsets), pa.py_buffer(data), validity, nulls
+    )
+
+
 def _strings(buf, starts, lengths) -> pa.Array:
     starts = np.ascontiguousarray(starts)
     lengths = np.ascontiguousarray(lengths)
-    offsets, data = gather(buf, starts, lengths)
-    absent = lengths < 0
-    validity = None
-    nulls = int(absent.sum())
-    if nulls:
-        validity = pa.py_buffer(np.packbits(~absent, bitorder="little"))
-    arr = pa.StringArray.from_buffers(
-        len(starts), pa.py_buffer(offsets), pa.py_buffer(data), validity, nulls
-    )
-    try:
-        arr.validate(full=True)
-    except pa.ArrowInvalid as e:
-        raise NotUTF8(str(e)) from None
-    return arr
+    offsets, data, ok = gather(buf, starts, lengths)
+    if not ok:
+        raise NotUTF8("a string field is not UTF-8")
+    return _string_array(len(starts), offsets, data, lengths < 0)
 
 
 def decode(data: bytes) -> Decoded | None:
