@@ -288,21 +288,18 @@ def test_cli_refuses_report_with_spark(tmp_path, capsys):
     assert "--report is not available with --engine spark" in capsys.readouterr().err
 
 
-def test_a_batch_of_rows_of_no_household_is_counted_not_assessed():
-    """A batch may hold only buckets (orphan members, source rows of nobody)."""
+def test_a_partition_of_rows_of_no_household_is_counted_not_assessed():
+    """A partition may hold no households row at all (an orphan member, a source row of
+    nobody)."""
     import json
 
-    from meanstest.spark.worker import DUPLICATE, _assess_batch
+    from meanstest.spark.layout import packed_table
+    from meanstest.spark.worker import _assess_batch
 
     t = conform_tables(synth.generate(3, seed=1))
-    member = t["persons"].slice(0, 1).append_column("_row", pa.array([0], pa.int64()))
-    columns = {"_k": pa.array(["\x01p:0"])}
-    for name in schema.TABLES:
-        fields = [*schema.arrow_schema(name), pa.field("_row", pa.int64())]
-        rows = member.to_pylist() if name == "persons" else []
-        columns[name] = pa.array([rows], pa.list_(pa.struct(fields)))
-    columns["duplicates"] = pa.array([[]], pa.list_(DUPLICATE))
-    out = _assess_batch(pa.RecordBatch.from_pydict(columns), default_library())
+    rows = packed_table({"persons": t["persons"].slice(0, 1), "bank": t["bank"].slice(0, 1)})
+    out = _assess_batch(rows, default_library())
     assert [b.num_rows for b in out] == [0, 0, 0, 0, 0, 1]
     tally = json.loads(out[-1].column("_tally")[0].as_py())
     assert tally["orphan_rows"] == 1 and tally["households_read"] == 0
+    assert tally["unmatched_source_rows"] == 1

@@ -18,10 +18,7 @@ import pyarrow as pa
 
 from meanstest import schema
 from meanstest.errors import BundleError, MeansTestError
-
-_NULL_KEY = "\x00row:"  # group key of a households row whose household_id is null
-_NO_HOUSEHOLD = "\x01"  # group keys of rows of no household
-
+from meanstest.spark.layout import DUPLICATES, SLOTS, TAG, slots_of
 
 # Arrow <-> Spark types ------------------------------------------------------------------
 
@@ -233,80 +230,96 @@ def read_frames(spark, bundle) -> dict:
 # Co-location ----------------------------------------------------------------------------
 
 
-def _struct(name: str):
+def _packed(df, part: str, h):
+    """`df`'s rows (canonical columns + `_row`) in the packed layout (meanstest.spark.
+    layout), with `_h`, the hash that picks their partition."""
     from pyspark.sql import functions as F
 
-    return F.struct(*[c.name for c in schema.TABLES[name]], "_row").alias(name)
-
-
-def _bucket(tag: str, partitions: int):
-    """Key of rows that belong to no household (orphans, unmatched source rows): spread
-    over the partitions, counted by the executors, never assessed."""
-    from pyspark.sql import functions as F
-
-    bucket = F.pmod(F.col("_row"), F.lit(partitions)).cast("string")
-    return F.concat(F.lit(f"{_NO_HOUSEHOLD}{tag}:"), bucket)
+    by_slot = {slot: name for name, slot in slots_of(part)}
+    cols = [F.lit(TAG[part]).cast("byte").alias("_tag"), F.col("_row"), h.alias("_h")]
+    for slot, typ in SLOTS:
+        value = F.col(by_slot[slot]) if slot in by_slot else F.lit(None)
+        cols.append(value.cast(spark_type(typ)).alias(slot))
+    return df.select(*cols)
 
 
 def co_locate(frames: dict, partitions: int):
-    """One row per household key: list<struct> per table (+ `duplicates`), hash
-    partitioned by household_id into `partitions` partitions.
+    """Every row of the bundle in the partition of its household, as packed rows
+    (meanstest.spark.layout): `partitions` partitions, each holding every row of its
+    households and of their members' and supporters' records.
 
-    Members and supporters go to their household_id (an orphan's group has no
-    households row, so validate counts it as an orphan); source rows are joined to the
-    members and supporters of households rows by person ID, once per household; a
-    source row matching nobody goes to a bucket of its own and is counted unmatched."""
+    A household's partition is the hash of its household_id (`_h`, Spark's hash
+    partitioning). Households, members and supporters carry their household_id; a
+    member or supporter whose household has no households row (an orphan) lands in a
+    partition with no such household, where validate counts it. Source rows have only a
+    person ID: one join with the members and supporters of households rows (`_people`,
+    keys only) sends a copy to the partition of each of that person's households (two
+    copies in one partition are one row to the worker); a row of nobody lands anywhere,
+    where validate counts it unmatched. The DUPLICATE_PERSON list of the whole run
+    (`_duplicates`) goes to the partitions of the duplicated persons' households."""
     from pyspark.sql import functions as F
 
     hh, persons, supporters = frames["households"], frames["persons"], frames["supporters"]
-    ids = hh.select("household_id").where(F.col("household_id").isNotNull()).distinct()
-    people = (
-        persons.select("household_id", F.col("person_id").alias("_pid"), F.lit(True).alias("_m"))
-        .unionByName(
-            supporters.select(
-                "household_id", F.col("supporter_id").alias("_pid"), F.lit(False).alias("_m")
-            )
-        )
-        .join(ids, "household_id", "left_semi")
-    )
-    pairs = people.where("_m").select(F.col("_pid").alias("person_id"), "household_id").distinct()
-    dups = (
-        pairs.groupBy("person_id")
-        .agg(F.count("*").alias("_n"), F.sort_array(F.collect_list("household_id")).alias("hh"))
-        .where(F.col("_n") > 1)
-    )
-    people = people.select("household_id", "_pid").distinct()
-
-    def own(df, tag):
-        return F.coalesce(df["household_id"], _bucket(tag, partitions)).alias("_k")
-
-    key = F.coalesce("household_id", F.concat(F.lit(_NULL_KEY), F.col("_row").cast("string")))
-    parts = [
-        hh.select(key.alias("_k"), _struct("households")),
-        persons.select(own(persons, "p"), _struct("persons")),
-        supporters.select(own(supporters, "s"), _struct("supporters")),
-        pairs.join(dups, "person_id").select(
-            F.col("household_id").alias("_k"),
-            F.struct("person_id", F.col("hh").alias("households")).alias("duplicates"),
-        ),
-    ]
+    own = F.when(F.col("household_id").isNull(), F.hash("_row")).otherwise(F.hash("household_id"))
+    people = _people(frames, partitions)
+    routes = people.select("_pid", F.hash("household_id").alias("_rh")).hint("shuffle_hash")
     sources = None
     for name in schema.SOURCE_TABLES:
-        src = frames[name].select("person_id", "_row", _struct(name))
-        sources = src if sources is None else sources.unionByName(src, allowMissingColumns=True)
-    joined = sources.join(people, sources["person_id"] == people["_pid"], "left")
-    parts.append(
-        joined.select(
-            F.coalesce("household_id", _bucket("u", partitions)).alias("_k"),
-            *schema.SOURCE_TABLES,
-        )
-    )
+        packed = _packed(frames[name], name, F.lit(0))  # person_id is slot s0
+        sources = packed if sources is None else sources.union(packed)
+    bucket = F.pmod(F.col("_row"), F.lit(partitions)).cast("int")  # rows of nobody
+    names = sources.columns
+    joined = sources.join(routes, sources["s0"] == routes["_pid"], "left")
+    parts = [
+        _packed(hh, "households", own),
+        _packed(persons, "persons", F.hash("household_id")),
+        _packed(supporters, "supporters", F.hash("household_id")),
+        joined.select(*[F.coalesce("_rh", bucket).alias(c) if c == "_h" else c for c in names]),
+        _duplicates(people),
+    ]
     union = parts[0]
     for p in parts[1:]:
-        union = union.unionByName(p, allowMissingColumns=True)
-    names = [*schema.TABLES, "duplicates"]
-    return (
-        union.repartition(partitions, "_k")
-        .groupBy("_k")
-        .agg(*[F.collect_list(n).alias(n) for n in names])
+        union = union.union(p)  # same layout, by position
+    return union.repartition(partitions, "_h").drop("_h")
+
+
+def _people(frames: dict, partitions: int):
+    """(household_id, _pid, _m) of every member (_m) and supporter of a households row,
+    hash-partitioned by person ID (the join of the source rows and the duplicates
+    both use that one exchange)."""
+    from pyspark.sql import functions as F
+
+    ids = frames["households"].select("household_id").where(F.col("household_id").isNotNull())
+    members = frames["persons"].select(
+        "household_id", F.col("person_id").alias("_pid"), F.lit(True).alias("_m")
     )
+    helpers = frames["supporters"].select(
+        "household_id", F.col("supporter_id").alias("_pid"), F.lit(False).alias("_m")
+    )
+    people = members.union(helpers).where(F.col("_pid").isNotNull())
+    return people.join(ids.distinct(), "household_id", "left_semi").repartition(partitions, "_pid")
+
+
+def _duplicates(people):
+    """The run's DUPLICATE_PERSON entries (members of more than one households row:
+    person_id → sorted household_ids), one row per (person, household). Persons in
+    two or more member rows are found by a count (no strings in the aggregate), and
+    only their rows are collected."""
+    from pyspark.sql import functions as F
+
+    member = F.col("_m").cast("int")
+    twice = people.groupBy("_pid").agg(F.sum(member).alias("_n")).where("_n > 1")
+    homes = F.sort_array(F.collect_set(F.when(F.col("_m"), F.col("household_id"))))
+    dups = (
+        people.join(F.broadcast(twice.select("_pid")), "_pid")
+        .groupBy("_pid")
+        .agg(homes.alias("households"))
+        .where(F.size("households") > 1)
+    )
+    rows = dups.select("_pid", "households", F.explode("households").alias("_home")).select(
+        F.col("_pid").alias("person_id"),
+        "households",
+        F.lit(0).cast("long").alias("_row"),
+        F.hash("_home").alias("_h"),
+    )
+    return _packed(rows, DUPLICATES, F.col("_h"))

@@ -15,12 +15,12 @@ import pyarrow.compute as pc
 
 from meanstest import schema
 from meanstest.batch import CHANGES_SCHEMA, assess_batch
+from meanstest.spark.layout import unpack
 
 OUTPUTS = ("results", "members", "findings", "rejects", "changes")
 KIND = {name: i for i, name in enumerate((*OUTPUTS, "tally"))}
 _ROW_REF = re.compile(r"^(\w+)\.(\w+) record=\(row (\d+)\)")
 _LIST = pa.list_(pa.string())
-DUPLICATE = pa.struct([("person_id", pa.string()), ("households", _LIST)])
 
 
 def out_schema() -> pa.Schema:
@@ -31,21 +31,6 @@ def out_schema() -> pa.Schema:
     fields = [pa.field("_kind", pa.int8()), pa.field("jurisdiction", pa.string())]
     fields += [pa.field(name, pa.struct(list(outputs[name]))) for name in OUTPUTS]
     return pa.schema([*fields, pa.field("_tally", pa.string())])
-
-
-def _flatten(lists: pa.Array, dedupe: bool) -> tuple[pa.Table, np.ndarray]:
-    """A batch's list<struct> column as one table in `_row` order, and the `_row`s."""
-    flat = pc.list_flatten(lists)
-    table = pa.Table.from_struct_array(flat) if len(flat) else None
-    if table is None:
-        fields = lists.type.value_type
-        table = pa.schema(list(fields)).empty_table()
-    rows = table.column("_row").to_numpy()
-    order = np.argsort(rows, kind="stable")
-    if dedupe and len(order):
-        keep = np.r_[True, rows[order][1:] != rows[order][:-1]]
-        order = order[keep]
-    return table.take(pa.array(order)).drop_columns(["_row"]), rows[order]
 
 
 def _global_rows(reasons: list[str], rows: dict[str, np.ndarray]) -> list[str]:
@@ -75,17 +60,10 @@ def _kind_batch(kind: str, jurisdiction: pa.Array, table: pa.Table | None, tally
     return pa.RecordBatch.from_arrays(cols, schema=target)
 
 
-def _assess_batch(batch: pa.RecordBatch, library) -> list[pa.RecordBatch]:
+def _assess_batch(rows: pa.Table, library) -> list[pa.RecordBatch]:
     """The single-machine review's assessment step (meanstest.batch.assess_batch) on
-    the households of one Arrow batch, tagged for the driver."""
-    tables, rows = {}, {}
-    for name in schema.TABLES:
-        col = batch.column(name)
-        tables[name], rows[name] = _flatten(col, dedupe=name in schema.SOURCE_TABLES)
-    dup = pc.list_flatten(batch.column("duplicates"))
-    duplicates = dict(
-        zip(dup.field("person_id").to_pylist(), dup.field("households").to_pylist(), strict=True)
-    )
+    the households of one partition's packed rows, tagged for the driver."""
+    tables, numbers, duplicates = unpack(rows)
     b = assess_batch(tables, library, "fast", duplicates=duplicates)
     valid = b.engine_input.households
     jurisdiction_of = dict(
@@ -100,7 +78,7 @@ def _assess_batch(batch: pa.RecordBatch, library) -> list[pa.RecordBatch]:
     rejected_rows = households.filter(pc.invert(ok))
     if rejected_rows.num_rows != b.rejects.num_rows:
         raise RuntimeError("rejects out of step with households rows (a bug in meanstest.spark)")
-    reasons = [_global_rows(r, rows) for r in b.rejects["reasons"].to_pylist()]
+    reasons = [_global_rows(r, numbers) for r in b.rejects["reasons"].to_pylist()]
     rejects = pa.table(
         {"household_id": b.rejects["household_id"], "reasons": pa.array(reasons, _LIST)}
     )
@@ -122,7 +100,8 @@ def _assess_partition(library_broadcast):
         context = TaskContext.get()
         numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, context.cpus())))
         library = library_broadcast.value
-        for batch in batches:
-            yield from _assess_batch(batch, library)
+        rows = [b for b in batches if b.num_rows]
+        if rows:  # a partition holds every row of its households: one batch
+            yield from _assess_batch(pa.Table.from_batches(rows), library)
 
     return assess
