@@ -42,44 +42,38 @@ from meanstest.batch import CHANGES_SCHEMA, Tally
 from meanstest.errors import MeansTestError
 from meanstest.spark.frames import Storage, co_locate, read_frames, spark_schema
 from meanstest.spark.worker import (
+    INDEX_VALUES,
     KIND,
     OUTPUTS,
     _assess_partition,
     out_schema,
 )
 
-_MID_BITS = 33  # monotonically_increasing_id: partition << 33 | row within partition
 RESULTS = schema.OUTPUTS["results"].names
 
 
 # The review -----------------------------------------------------------------------------
 
 
-def _rank(results, partitions: int):
+def _rank(spark, results, counts: list[int]):
     """§9 rank over the whole run: difficulty_index descending, household_id ascending.
 
-    A range sort, then each row's place = rows of earlier partitions + its place in its
-    own (read from monotonically_increasing_id); no single-partition window."""
-    from pyspark import StorageLevel
+    `counts[d]` is how many results have index d (the batches count them), so a result
+    of index d comes after the sum of counts above d; within one index, a window orders
+    the households by household_id. One shuffle of the results by index, no sampling
+    pass, no counting pass."""
+    from pyspark.sql import Window
     from pyspark.sql import functions as F
 
-    order = [F.col("difficulty_index").desc(), F.col("household_id").asc()]
-    keyed = (
-        results.repartitionByRange(partitions, *order)
-        .sortWithinPartitions(*order)
-        .withColumn("_mid", F.monotonically_increasing_id())
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
-    part = F.shiftright("_mid", _MID_BITS)
-    counts = {r.p: r["count"] for r in keyed.groupBy(part.alias("p")).count().collect()}
-    offsets, at = [], 0
-    for p in range(max(counts, default=-1) + 1):
-        offsets.append(F.lit(at))
-        at += counts.get(p, 0)
-    within = F.col("_mid").bitwiseAND(F.lit((1 << _MID_BITS) - 1))
-    offset = F.element_at(F.array(*offsets), (part + 1).cast("int")) if offsets else F.lit(0)
-    rank = F.when(F.col("_mid") >= 0, offset + within + 1)  # nullable, as in schema.OUTPUTS
-    return keyed.withColumn("rank", rank).drop("_mid"), keyed
+    before, above = [], 0
+    for d in range(len(counts) - 1, -1, -1):
+        before.append((d, above))
+        above += counts[d]
+    offsets = spark.createDataFrame(before, "difficulty_index int, _before long")
+    within = F.row_number().over(Window.partitionBy("difficulty_index").orderBy("household_id"))
+    rank = F.when(F.col("difficulty_index").isNotNull(), F.col("_before") + within)
+    joined = results.join(F.broadcast(offsets), "difficulty_index", "left")
+    return joined.withColumn("rank", rank.cast("long")).drop("_before")
 
 
 def _write(df, path: str, columns: list[str], by: tuple[str, ...] = ()) -> None:
@@ -145,23 +139,22 @@ def _review(spark, bundle, policies, out_path, partitions):
     def kind(name):
         return staged.where(F.col("_kind") == KIND[name]).select("jurisdiction", f"{name}.*")
 
-    tallies = [
-        r[0] for r in staged.where(F.col("_kind") == KIND["tally"]).select("_tally").collect()
-    ]
-    ranked, keyed = _rank(kind("results"), partitions)
+    rows = staged.where(F.col("_kind") == KIND["tally"]).select("_tally", "_index").collect()
+    tallies = [r[0] for r in rows]
+    counts = [sum(c) for c in zip(*(json.loads(r[1]) for r in rows))] or [0] * INDEX_VALUES
+    ranked = _rank(spark, kind("results"), counts)
     out = Storage(spark, out_path)
     for name in (*OUTPUTS, "summary.json"):
         out.remove(out.join(name))
     if not out.remote:
         Path(out.root).mkdir(parents=True, exist_ok=True)
-    _write(ranked.sortWithinPartitions("rank"), out.join("results"), RESULTS)
+    _write(ranked, out.join("results"), RESULTS)
     for name in ("members", "findings", "rejects"):
         _write(kind(name), out.join(name), schema.OUTPUTS[name].names)
     _write(kind("changes"), out.join("changes"), CHANGES_SCHEMA.names, by=("transition",))
     summary = summarise(tallies, partitions)
     out.write_text(out.join("summary.json"), json.dumps(summary, ensure_ascii=False, indent=2))
-    for df in (keyed, staged):
-        df.unpersist()
+    staged.unpersist()
     broadcast.unpersist()
     return summary
 

@@ -7,6 +7,7 @@ batch function is tested without a cluster.
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -26,11 +27,21 @@ _LIST = pa.list_(pa.string())
 def out_schema() -> pa.Schema:
     """The one schema of `_assess_batch`'s output: a kind tag, the household's
     jurisdiction, one struct per output (null unless it is that kind) and, on the one
-    "tally" row of each batch, its summary counts as JSON."""
+    "tally" row of each batch, its summary counts as JSON and how many of its results
+    have each difficulty index (0–1000, a JSON list: what the run's rank needs)."""
     outputs = dict(schema.OUTPUTS, changes=CHANGES_SCHEMA)
     fields = [pa.field("_kind", pa.int8()), pa.field("jurisdiction", pa.string())]
     fields += [pa.field(name, pa.struct(list(outputs[name]))) for name in OUTPUTS]
-    return pa.schema([*fields, pa.field("_tally", pa.string())])
+    return pa.schema([*fields, pa.field("_tally", pa.string()), pa.field("_index", pa.string())])
+
+
+INDEX_VALUES = 1001  # RULES.md §9: the difficulty index is 0–1000
+
+
+def index_counts(results: pa.Table) -> list[int]:
+    """How many results have each difficulty index 0..1000."""
+    index = results["difficulty_index"].drop_null().to_numpy()
+    return np.bincount(index, minlength=INDEX_VALUES).tolist()
 
 
 def _global_rows(reasons: list[str], rows: dict[str, np.ndarray]) -> list[str]:
@@ -45,7 +56,7 @@ def _global_rows(reasons: list[str], rows: dict[str, np.ndarray]) -> list[str]:
     return out
 
 
-def _kind_batch(kind: str, jurisdiction: pa.Array, table: pa.Table | None, tally=None):
+def _kind_batch(kind: str, jurisdiction: pa.Array, table: pa.Table | None, tally=None, index=None):
     target = out_schema()
     n = len(jurisdiction)
     cols = [pa.array(np.full(n, KIND[kind], np.int8)), jurisdiction.cast(pa.string())]
@@ -56,7 +67,8 @@ def _kind_batch(kind: str, jurisdiction: pa.Array, table: pa.Table | None, tally
             cols.append(pa.StructArray.from_arrays(arrays, fields=list(typ)))
         else:
             cols.append(pa.nulls(n, typ))
-    cols.append(pa.array([tally], pa.string()) if tally is not None else pa.nulls(n, pa.string()))
+    for text in (tally, index):
+        cols.append(pa.array([text], pa.string()) if text is not None else pa.nulls(n, pa.string()))
     return pa.RecordBatch.from_arrays(cols, schema=target)
 
 
@@ -66,12 +78,12 @@ def _assess_batch(rows: pa.Table, library) -> list[pa.RecordBatch]:
     tables, numbers, duplicates = unpack(rows)
     b = assess_batch(tables, library, "fast", duplicates=duplicates)
     valid = b.engine_input.households
-    jurisdiction_of = dict(
-        zip(valid["household_id"].to_pylist(), valid["jurisdiction"].to_pylist(), strict=True)
-    )
+    valid_ids, valid_jurisdictions = valid["household_id"], valid["jurisdiction"]
 
     def jurisdictions(hids: pa.ChunkedArray) -> pa.Array:
-        return pa.array([jurisdiction_of[h] for h in hids.to_pylist()], pa.string())
+        """The jurisdiction of each row's household (an assessed one: ids are unique)."""
+        at = pc.index_in(hids, value_set=valid_ids.combine_chunks()).combine_chunks()
+        return valid_jurisdictions.combine_chunks().take(at)
 
     households = tables["households"]
     ok = pc.fill_null(pc.is_in(households["household_id"], valid["household_id"]), False)
@@ -88,7 +100,13 @@ def _assess_batch(rows: pa.Table, library) -> list[pa.RecordBatch]:
         _kind_batch("findings", jurisdictions(b.findings["household_id"]), b.findings),
         _kind_batch("rejects", rejected_rows["jurisdiction"].combine_chunks(), rejects),
         _kind_batch("changes", jurisdictions(b.changes["household_id"]), b.changes),
-        _kind_batch("tally", pa.nulls(1, pa.string()), None, b.tally.to_json()),
+        _kind_batch(
+            "tally",
+            pa.nulls(1, pa.string()),
+            None,
+            b.tally.to_json(),
+            json.dumps(index_counts(b.results)),
+        ),
     ]
 
 
