@@ -45,7 +45,7 @@ def limit_plus(a, b):
 
 def civil_from_days(z):
     z = z.astype(I64) + 719468
-    era = np.where(z >= 0, z, z - 146096) // 146097
+    era = z // 146097
     doe = z - era * 146097
     yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
     doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
@@ -57,7 +57,7 @@ def civil_from_days(z):
 
 def days_from_civil(y, m, d):
     y = y - (m <= 2)
-    era = np.where(y >= 0, y, y - 399) // 400
+    era = y // 400
     yoe = y - era * 400
     doy = (153 * np.where(m > 2, m - 3, m + 9) + 2) // 5 + d - 1
     return era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
@@ -112,13 +112,9 @@ class Instances:
         return segment_sum(values, self.off)
 
 
-def first_hit(inst, mask, v, n_h, ev_slot, ev_inst):
-    """Evidence of veto v: the first triggering instance of each household."""
-    hit = np.nonzero(mask)[0]
-    hs, pos = np.unique(inst.household[hit], return_index=True)
-    ev_inst[hs, v] = hit[pos]
-    ev_slot[hs, v] = inst.owner[hit[pos]]
-    return np.bincount(inst.household[hit], minlength=n_h) > 0
+def any_hit(inst, mask, n_h):
+    """Households with at least one instance in `mask`."""
+    return np.bincount(inst.household[mask], minlength=n_h) > 0
 
 
 # §2 §3 -----------------------------------------------------------------------------------
@@ -376,44 +372,54 @@ def assess(hh: Households, people: People, records: Records, pack: Pack) -> Outp
     checked = sum(
         (hh.codes[:, L.HC_CHECKED + k] == 0).astype(I64) << k for k in range(L.N_DEPARTMENTS)
     )
-    household = o["household"]
-    for col, values in (
-        (L.O_STATUS, state),
-        (L.O_BENEFIT, benefit),
-        (L.O_PHASEOUT, months),
-        (L.O_PCI, pci),
-        (L.O_STANDARD, standard),
-        (L.O_GROSS, gross),
-        (L.O_MEDICAL, medical),
-        (L.O_EDUCATION, education),
-        (L.O_PENSION, pension),
-        (L.O_NET, net),
-        (L.O_ASSETS, fa),
-        (L.O_CIRCLE, circle),
-        (L.O_TRANSITION, transition),
-        (L.O_VETOES, veto_mask),
-        (L.O_INDEX, index),
-        (L.O_NOT_CHECKED, checked),
-        (L.O_ELIGIBLE, eligible),
-        (L.O_UNDECLARED, undeclared_mask),
+    household_money = np.empty((L.N_OM, n_h), I64)
+    for row, values in (
+        (L.OM_BENEFIT, benefit),
+        (L.OM_PCI, pci),
+        (L.OM_STANDARD, standard),
+        (L.OM_GROSS, gross),
+        (L.OM_MEDICAL, medical),
+        (L.OM_EDUCATION, education),
+        (L.OM_PENSION, pension),
+        (L.OM_NET, net),
+        (L.OM_ASSETS, fa),
+        (L.OM_VERIFIED_MONTHLY, o["monthly"]),
+        (L.OM_INCOME_TOLERANCE, o["tolerance"]),
+        (L.OM_ELIGIBLE, eligible),
     ):
-        household[:, col] = values
-    member = np.stack(
-        [age, c, employment, basis, income, wage + rest, refused, s["resident"]], axis=1
-    ).astype(I64)
-    return Outputs(household=household, member=member, scratch=np.zeros((0, 0), I64), **o["rest"])
+        household_money[row] = values
+    household_codes = np.empty((L.N_OC, n_h), np.int32)
+    for row, values in (
+        (L.OC_STATUS, state),
+        (L.OC_PHASEOUT, months),
+        (L.OC_CIRCLE, circle),
+        (L.OC_TRANSITION, transition),
+        (L.OC_VETOES, veto_mask),
+        (L.OC_INDEX, index),
+        (L.OC_NOT_CHECKED, checked),
+        (L.OC_UNDECLARED, undeclared_mask),
+        (L.OC_OWNED_VEHICLES, o["owned_vehicles"]),
+        (L.OC_OWNED_PROPERTIES, o["owned_properties"]),
+    ):
+        household_codes[row] = values
+    v11 = ((veto_mask >> V["V11"]) & 1)[mh] == 1
+    return Outputs(
+        household_money=household_money,
+        household_codes=household_codes,
+        member_money=np.stack([employment, income, wage + rest]).astype(I64),
+        member_codes=np.stack([age, c, basis, refused & v11]).astype(np.int32),
+        scratch=np.zeros((0, 0), np.int32),
+        **o["bits"],
+    )
 
 
 def _vetoes(hh, records, params, inst, s, c, mc, P, d, n, fa, standard, verified):
     """§6 and §8 over the members' record instances."""
     n_h = len(d)
-    household = np.zeros((n_h, L.N_O), I64)
-    ev_slot = np.full((n_h, L.N_VETOES), -1, I64)
-    ev_inst = np.full((n_h, L.N_VETOES), -1, I64)
     flags = {}
 
     def hit(t, mask, code):
-        flags[code] = first_hit(inst[t], mask, V[code], n_h, ev_slot, ev_inst)
+        flags[code] = any_hit(inst[t], mask, n_h)
 
     def bit(mask, code):
         return mask.astype(np.int32) << V[code]
@@ -440,7 +446,11 @@ def _vetoes(hh, records, params, inst, s, c, mc, P, d, n, fa, standard, verified
     by_count = distinct(vh, plate, owned & veto_type, n_h) > P(L.P_MAX_VEHICLES)
     flags["V01"] = flags["V01"] | by_count
     owned_vehicles = distinct(vh, plate, owned, n_h)
-    vehicle_bits = bit(by_value | (owned & veto_type & by_count[vh]), "V01") | bit(recent, "V14")
+    vehicle_bits = (
+        bit(by_value | (owned & veto_type & by_count[vh]), "V01")
+        | bit(recent, "V14")
+        | (by_value.astype(np.int32) << L.V01_BY_VALUE)
+    )
     # V02 V03 V09 V10
     prop = inst[L.PROPERTY]
     pc, ph = records.property_codes[prop.row], prop.household
@@ -506,10 +516,7 @@ def _vetoes(hh, records, params, inst, s, c, mc, P, d, n, fa, standard, verified
     refused = (c >= P(L.P_REFUSED_COEFFICIENT)[mh]) & (
         mc[:, L.MC_REFUSED] >= P(L.P_REFUSED_COUNT)[mh]
     )
-    slots = np.nonzero(refused)[0]
-    hs, pos = np.unique(mh[slots], return_index=True)
-    ev_slot[hs, V["V11"]] = slots[pos]
-    flags["V11"] = np.bincount(mh[slots], minlength=n_h) > 0
+    flags["V11"] = np.bincount(mh[refused], minlength=n_h) > 0
     flags["V12"] = hh.codes[:, L.HC_CONSENT] == 0
     # §8 UNDECLARED_*
     money = hh.money
@@ -528,28 +535,28 @@ def _vetoes(hh, records, params, inst, s, c, mc, P, d, n, fa, standard, verified
     asset_abs = P(L.P_ASSET_DECLARATION_ABS)
     undeclared |= ((declared >= 0) & (fa > limit_plus(declared, asset_abs))).astype(I64) << 3
     flags["V13"] = undeclared != 0
-    household[:, L.O_VERIFIED_MONTHLY] = monthly
-    household[:, L.O_INCOME_TOLERANCE] = tolerance
-    household[:, L.O_OWNED_VEHICLES] = owned_vehicles
-    household[:, L.O_OWNED_PROPERTIES] = owned_properties
-    household[:, L.O_ASSET_TOLERANCE] = asset_abs
     mask = sum(flags[code].astype(I64) << v for code, v in V.items())
     mask &= P(L.P_VETO_ENABLED)
+    # an instance keeps the bits of the vetoes that fired for its household; V01's
+    # by-value bit goes with V01
+    fired = mask | (((mask >> V["V01"]) & 1) << L.V01_BY_VALUE)
+
+    def kept(t, bits):
+        return (bits & fired[inst[t].household]).astype(np.int16)
+
+    bits = {
+        "business_vetoes": kept(L.BUSINESS, business_bits),
+        "bank_vetoes": kept(L.BANK, bank_bits),
+        "vehicle_vetoes": kept(L.VEHICLE, vehicle_bits),
+        "property_vetoes": kept(L.PROPERTY, property_bits),
+        "social_vetoes": kept(L.SOCIAL, social_bits),
+    }
     rest = {
-        "evidence_slot": ev_slot,
-        "evidence_instance": ev_inst,
-        "business_vetoes": business_bits.astype(np.int32),
-        "bank_vetoes": bank_bits.astype(np.int32),
-        "vehicle_vetoes": vehicle_bits.astype(np.int32),
-        "property_vetoes": property_bits.astype(np.int32),
-        "social_vetoes": social_bits.astype(np.int32),
+        "bits": bits,
+        "monthly": monthly,
+        "tolerance": tolerance,
+        "owned_vehicles": owned_vehicles,
+        "owned_properties": owned_properties,
     }
     any_vehicle = owned_vehicles > 0
-    return (
-        mask,
-        undeclared,
-        residential,
-        any_vehicle,
-        refused,
-        {"household": household, "rest": rest},
-    )
+    return mask, undeclared, residential, any_vehicle, refused, rest

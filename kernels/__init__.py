@@ -1,8 +1,9 @@
 """Numba kernels of the means test (RULES.md §2–§11); imports only numpy and numba.
 
 Layers as in stumpy: `assess` (validating wrapper) → `_assess_all` (parallel over
-households) → `assess_household` and the per-section serial routines in `income`
-(§2–§5), `veto` (§6, §8), `outcome` (§7, §9, §11). Array layout: `layout`.
+chunks of households) → `assess_household` (`household`: one pass over each member's
+rows, `records`) and the per-section serial routines in `income` (§2–§5), `veto` (§6,
+§8), `outcome` (§7, §9, §11). Array layout: `layout`.
 
 numba's on-disk cache (cache=True) notices an edit only in the file of the cached
 function itself, not in the files of the functions it calls and inlines; the driver

@@ -1,9 +1,11 @@
-"""The household kernel: public wrapper → parallel driver → serial per-household routine.
+"""The household kernel: public wrapper → parallel driver → serial household routine.
 
-`assess` validates the grouped arrays (dtype, shape) and allocates the outputs;
-`_assess_all` runs `assess_household` for every household in a `prange`. Each household
-writes only its own output rows, its member slots and its members' record instances,
-so the result does not depend on the number of threads.
+`assess` validates the grouped arrays (dtype, shape, offsets) and allocates the outputs
+once, uninitialised (`np.empty`); `_assess_all` runs `assess_households` over chunks of
+households in a `prange` (`_assess_serial` over all of them, without threads); each
+household (`kernels.household`) writes every cell of its own output columns, member
+slots and record instances, once, so the result does not depend on the number of
+threads.
 """
 
 from __future__ import annotations
@@ -11,70 +13,25 @@ from __future__ import annotations
 import numpy as np
 from numba import config, get_thread_id, prange
 
-from .arith import age_on, civil_from_days, rhu
-from .income import (
-    education_deduction,
-    employment_income,
-    labour_coefficient,
-    medical_deduction,
-    pension_deduction,
-    record_sums,
-    support,
-)
+from .household import assess_household, calendar
 from .jit import parallel, serial
 from .layout import (
     BANK,
     BUSINESS,
-    HC_AREA,
-    HC_CHECKED,
-    HC_CONSENT,
     HC_DATE,
     HC_PACK,
-    HC_PREV_STATUS,
-    HM_PREV_BENEFIT,
-    MC_BIRTH,
-    MC_HEALTH,
-    MC_OCCUPATION,
     MC_PERSON,
-    MC_STUDENT,
-    MM_TUITION,
-    MO_AGE,
-    MO_BASIS,
-    MO_COEFFICIENT,
-    MO_EMPLOYMENT,
-    MO_INCOME,
-    MO_RESIDENT_CONTRIBUTION,
-    MO_VERIFIED,
     N_HC,
     N_HM,
     N_MC,
     N_MM,
-    N_MO,
-    N_O,
+    N_MOC,
+    N_MOM,
+    N_OC,
+    N_OM,
     N_PARAMS,
     N_SC,
     N_TABLES,
-    N_VETOES,
-    O_ASSETS,
-    O_BENEFIT,
-    O_CIRCLE,
-    O_EDUCATION,
-    O_ELIGIBLE,
-    O_GROSS,
-    O_INDEX,
-    O_MEDICAL,
-    O_NET,
-    O_NOT_CHECKED,
-    O_PCI,
-    O_PENSION,
-    O_PHASEOUT,
-    O_STANDARD,
-    O_STATUS,
-    O_TRANSITION,
-    O_UNDECLARED,
-    O_VETOES,
-    P_DIBAO_URBAN,
-    P_LOW_INCOME_RATIO,
     PROPERTY,
     SC_PERSON,
     SOCIAL,
@@ -85,142 +42,47 @@ from .layout import (
     People,
     Records,
 )
-from .outcome import circle, difficulty_index, eligible_programs, status, transition
-from .veto import vetoes
 
 
 @serial
-def assess_household(h, hh, people, records, pack, out, work):
-    """RULES.md §2–§11 for household h (serial); `work` is the thread's scratch row."""
-    codes, money = hh.codes, hh.money
-    pack_row = codes[h, HC_PACK]
-    par = pack.params[pack_row]
-    d = codes[h, HC_DATE]
-    area = codes[h, HC_AREA]
-    m0, m1 = hh.member_off[h], hh.member_off[h + 1]
-    s0, s1 = hh.supporter_off[h], hh.supporter_off[h + 1]
-    n = m1 - m0
-    mcodes, mo = people.member_codes, out.member
-    # §2 §3 members, with their §5 deductions
-    gross = 0
-    verified = 0
-    fa = 0
-    out_of_pocket = 0
-    education = 0
-    pension = 0
-    year, month, day = civil_from_days(d)
-    for slot in range(m0, m1):
-        age = age_on(mcodes[slot, MC_BIRTH], year, month, day)
-        level = mcodes[slot, MC_STUDENT]
-        c = labour_coefficient(age, mcodes[slot, MC_HEALTH], level, par)
-        wage, business, other, prop, transfer, balance, medical, contribution, resident = (
-            record_sums(mcodes[slot, MC_PERSON], d, par, people, records)
-        )
-        employment, basis = employment_income(wage, c, mcodes[slot, MC_OCCUPATION], area, par)
-        rest = business + other + prop + transfer
-        mo[slot, MO_AGE] = age
-        mo[slot, MO_COEFFICIENT] = c
-        mo[slot, MO_EMPLOYMENT] = employment
-        mo[slot, MO_BASIS] = basis
-        mo[slot, MO_INCOME] = employment + rest
-        mo[slot, MO_VERIFIED] = wage + rest
-        mo[slot, MO_RESIDENT_CONTRIBUTION] = resident
-        gross += employment + rest
-        verified += wage + rest
-        fa += balance
-        out_of_pocket += medical
-        education += education_deduction(level, people.member_money[slot, MM_TUITION], par)
-        pension += pension_deduction(contribution, par)
-    # §4 supporters
-    for slot in range(s0, s1):
-        gross += support(slot, d, par, people, records, work)
-    # §5
-    medical = medical_deduction(out_of_pocket, par)
-    net = gross - medical - education - pension
-    net = max(net, 0)
-    pci = rhu(net, 12 * n)
-    standard = par[P_DIBAO_URBAN + area]
-    low = rhu(standard * par[P_LOW_INCOME_RATIO], 1000)
-    # §6 §8
-    veto_mask, undeclared_mask, residential, any_vehicle = vetoes(
-        h,
-        m0,
-        m1,
-        n,
-        d,
-        fa,
-        standard,
-        verified,
-        codes[h, HC_CONSENT],
-        par,
-        money,
-        people,
-        records,
-        out,
-        work,
-    )
-    # §7
-    prev, prev_benefit = codes[h, HC_PREV_STATUS], money[h, HM_PREV_BENEFIT]
-    state, benefit, months = status(
-        veto_mask != 0,
-        m0,
-        m1,
-        s0,
-        s1,
-        n,
-        pci,
-        standard,
-        low,
-        prev,
-        prev_benefit,
-        par,
-        people,
-        out,
-    )
-    not_checked = 0
-    for k in range(5):
-        if codes[h, HC_CHECKED + k] == 0:
-            not_checked |= 1 << k
-    o = out.household
-    o[h, O_STATUS] = state
-    o[h, O_BENEFIT] = benefit
-    o[h, O_PHASEOUT] = months
-    o[h, O_PCI] = pci
-    o[h, O_STANDARD] = standard
-    o[h, O_GROSS] = gross
-    o[h, O_MEDICAL] = medical
-    o[h, O_EDUCATION] = education
-    o[h, O_PENSION] = pension
-    o[h, O_NET] = net
-    o[h, O_ASSETS] = fa
-    o[h, O_CIRCLE] = circle(state, pci, standard, low, par)
-    o[h, O_TRANSITION] = transition(state, benefit, prev, prev_benefit)
-    o[h, O_VETOES] = veto_mask
-    o[h, O_UNDECLARED] = undeclared_mask
-    o[h, O_NOT_CHECKED] = not_checked
-    # §9 §11
-    o[h, O_INDEX] = difficulty_index(
-        m0, m1, n, pci, standard, fa, residential, any_vehicle, par, people, out
-    )
-    o[h, O_ELIGIBLE] = eligible_programs(
-        pack_row, state, m0, m1, medical, residential, par, pack, people, out
-    )
+def assess_households(h0, h1, hh, people, records, pack, out, work):
+    """Households h0..h1-1, one after another (serial); `work` is the thread's scratch
+    row. Households of one district mostly share a date and a pack: the calendar is
+    computed again only when either changes."""
+    codes = hh.codes
+    last = (-1, 0)
+    dates = ((0, 0, 0), 0, 0, 0)  # replaced at the first household
+    for h in range(h0, h1):
+        pack_row = codes[h, HC_PACK]
+        d = codes[h, HC_DATE]
+        if (d, pack_row) != last:
+            last = (d, pack_row)
+            dates = calendar(d, pack.params[pack_row])
+        assess_household(h, dates, hh, people, records, pack, out, work)
+
+
+CHUNK = 256  # households per parallel task: one call per chunk, not per household
 
 
 @parallel
 def _assess_all(hh, people, records, pack, out):
-    for h in prange(hh.codes.shape[0]):
+    n_h = hh.codes.shape[0]
+    for k in prange((n_h + CHUNK - 1) // CHUNK):
         # the scratch row only holds values for distinct counting while one household
-        # is assessed, so which thread runs which household cannot change a result
-        assess_household(h, hh, people, records, pack, out, out.scratch[get_thread_id()])
+        # is assessed, so which thread runs which chunk cannot change a result
+        h0 = k * CHUNK
+        h1 = min(n_h, h0 + CHUNK)
+        assess_households(h0, h1, hh, people, records, pack, out, out.scratch[get_thread_id()])
 
 
 @serial
 def _assess_serial(hh, people, records, pack, out):
     # no parallel region: a call of a few households (the service) starts no threads
     # and never waits on them
-    for h in range(hh.codes.shape[0]):
-        assess_household(h, hh, people, records, pack, out, out.scratch[0])
+    # np.int64(0), not 0: a literal argument would compile assess_households a second
+    # time, specialised for it (as long again as everything else)
+    first = np.int64(0)
+    assess_households(first, hh.codes.shape[0], hh, people, records, pack, out, out.scratch[0])
 
 
 def _check(name: str, a, dtype, ncols: int | None = None) -> None:
@@ -238,23 +100,40 @@ def _check_group(group, spec) -> None:
         _check(f"{type(group).__name__}.{field}", getattr(group, field), dtype, ncols)
 
 
-I32, I64 = np.int32, np.int64
+I16, I32, I64 = np.int16, np.int32, np.int64
 
 
-def _work_width(hh: Households, people: People) -> int:
-    """Scratch per thread: twice the most vehicle or property rows of one household (or
-    one supporter)."""
-    rows = people.person_ranges[:, 1::2] - people.person_ranges[:, 0::2]
-    rows = rows[:, [VEHICLE, PROPERTY]]
-    per_slot = rows[people.member_codes[:, MC_PERSON]]
-    cs = np.zeros((per_slot.shape[0] + 1, 2), np.int64)
-    np.cumsum(per_slot, axis=0, out=cs[1:])
-    per_household = cs[hh.member_off[1:]] - cs[hh.member_off[:-1]]
-    widest = max(
-        int(per_household.max(initial=0)),
-        int(rows[people.supporter_codes[:, SC_PERSON]].max(initial=0)),
-    )
-    return 2 * max(widest, 1)
+@serial
+def _prepare(codes, member_off, instance_off, counts, supporter_codes, person_ranges, n_packs):
+    """One pass over the households before the kernels: (the first household with no
+    member or -1, the first with a pack row out of range or -1, the scratch width).
+
+    The scratch holds four lists per thread (owned plates of a veto type and of any
+    type, owned residential and any property ids), each as long as the most vehicle or
+    property rows of one household, or property rows of one supporter. A household's
+    instances of a table are numbered slot after slot, so its rows are a difference of
+    offsets."""
+    n_h = codes.shape[0]
+    n_m = instance_off.shape[0]
+    empty = -1
+    bad_pack = -1
+    widest = 1
+    for h in range(n_h):
+        m0, m1 = member_off[h], member_off[h + 1]
+        if m1 <= m0:
+            if empty < 0:
+                empty = h
+            continue
+        if not 0 <= codes[h, HC_PACK] < n_packs and bad_pack < 0:
+            bad_pack = h
+        for t in (VEHICLE, PROPERTY):
+            end = instance_off[m1, t] if m1 < n_m else counts[t]
+            widest = max(widest, end - instance_off[m0, t])
+    for s in range(supporter_codes.shape[0]):
+        person = supporter_codes[s, SC_PERSON]
+        rows = person_ranges[person, 2 * PROPERTY + 1] - person_ranges[person, 2 * PROPERTY]
+        widest = max(widest, rows)
+    return empty, bad_pack, 4 * widest
 
 
 def assess(
@@ -314,40 +193,44 @@ def assess(
         getattr(pack.program_statuses, "shape", (0, 0))[-1],
     )
     _check("Pack.program_requires", pack.program_requires, I64, pack.program_statuses.shape[1])
-    n_h = hh.codes.shape[0]
+    n_h, n_m = hh.codes.shape[0], people.member_codes.shape[0]
     if hh.member_off.shape[0] != n_h + 1 or hh.supporter_off.shape[0] != n_h + 1:
         raise TypeError("Households.member_off and supporter_off must have H + 1 entries")
-    if n_h and np.any(np.diff(hh.member_off) < 1):
-        raise ValueError("every household needs at least one member (RULES.md §1)")
-    if pack.params.shape[0] and n_h:
-        rows = hh.codes[:, HC_PACK]
-        if rows.min() < 0 or rows.max() >= pack.params.shape[0]:
-            raise ValueError("Households.codes pack row out of range")
+    if hh.member_off[0] != 0 or hh.member_off[-1] != n_m:
+        raise ValueError("Households.member_off must cover the member slots 0..M")
     if pack.program_statuses.shape[1] > 62:
         raise ValueError("a pack defines more than 62 programs")
-    counts = (
-        people.instance_off[-1]
-        + (
-            people.person_ranges[people.member_codes[-1, MC_PERSON], 1::2]
-            - people.person_ranges[people.member_codes[-1, MC_PERSON], 0::2]
+    counts = np.zeros(N_TABLES, I64)
+    if n_m:
+        last = people.member_codes[-1, MC_PERSON]
+        counts = people.instance_off[-1] + (
+            people.person_ranges[last, 1::2] - people.person_ranges[last, 0::2]
         )
-        if people.member_codes.shape[0]
-        else np.zeros(N_TABLES, np.int64)
+    empty, bad_pack, width = _prepare(
+        hh.codes,
+        hh.member_off,
+        people.instance_off,
+        counts,
+        people.supporter_codes,
+        people.person_ranges,
+        pack.params.shape[0],
     )
-    n_m = people.member_codes.shape[0]
+    if empty >= 0:
+        raise ValueError("every household needs at least one member (RULES.md §1)")
+    if bad_pack >= 0:
+        raise ValueError("Households.codes pack row out of range")
+    # np.empty: the kernels write every cell (each household its own)
     out = Outputs(
-        household=np.zeros((n_h, N_O), I64),
-        member=np.zeros((n_m, N_MO), I64),
-        evidence_slot=np.full((n_h, N_VETOES), -1, I64),
-        evidence_instance=np.full((n_h, N_VETOES), -1, I64),
-        business_vetoes=np.zeros(counts[BUSINESS], I32),
-        bank_vetoes=np.zeros(counts[BANK], I32),
-        vehicle_vetoes=np.zeros(counts[VEHICLE], I32),
-        property_vetoes=np.zeros(counts[PROPERTY], I32),
-        social_vetoes=np.zeros(counts[SOCIAL], I32),
-        scratch=np.zeros(
-            (config.NUMBA_NUM_THREADS if threads else 1, _work_width(hh, people)), I64
-        ),
+        household_money=np.empty((N_OM, n_h), I64),
+        household_codes=np.empty((N_OC, n_h), I32),
+        member_money=np.empty((N_MOM, n_m), I64),
+        member_codes=np.empty((N_MOC, n_m), I32),
+        business_vetoes=np.empty(counts[BUSINESS], I16),
+        bank_vetoes=np.empty(counts[BANK], I16),
+        vehicle_vetoes=np.empty(counts[VEHICLE], I16),
+        property_vetoes=np.empty(counts[PROPERTY], I16),
+        social_vetoes=np.empty(counts[SOCIAL], I16),
+        scratch=np.empty((config.NUMBA_NUM_THREADS if threads else 1, width), I32),
     )
     if n_h:
         (_assess_all if threads else _assess_serial)(hh, people, records, pack, out)

@@ -1,14 +1,17 @@
 """RULES.md §2–§5: labour coefficient, member income, support, deductions (serial routines).
 
-Each routine handles one member or supporter; the parallel driver in `kernels.assess`
-calls them per household. `par` is the pack's int64 parameter row
-(layout in `kernels.layout`), `d` the assessment date as a day number.
+A member's rows are read once, in the pass that also checks the §6 vetoes
+(`kernels.records`); what a row adds to the §3 and §5 sums is decided here (`tax_sums`,
+`rental_income`, `counted_transfer`, `out_of_pocket`; bank interest is property income
+and balances are FA, summed as they are). Supporters (§4) have no vetoes: `support`
+reads their rows itself, once per table. `par` is the pack's int64
+parameter row (layout in `kernels.layout`), `d` the assessment date as a day number.
 """
 
 from __future__ import annotations
 
-from .arith import age_years, rhu
-from .jit import serial
+from .arith import age_on, count_distinct, owned_property, owned_vehicle, rhu
+from .jit import inline, serial
 from .layout import (
     AREA_RURAL,
     BANK,
@@ -46,23 +49,16 @@ from .layout import (
     PC_ACQUIRED,
     PC_DISPOSED,
     PC_PROPERTY,
-    PC_SHARE,
     PC_USE,
-    PM_RENTAL,
     PROPERTY,
-    RT_MEDICAL,
-    RT_PENSION_CONTRIBUTION,
     SC_BIRTH,
     SC_COUNT,
     SC_EXEMPT,
     SC_HEALTH,
     SC_PERSON,
     SC_SECTOR,
-    SCHEME_RESIDENT,
     SIC_RECORD_TYPE,
-    SIC_SCHEME,
     SIM_AMOUNT,
-    SIM_REIMBURSED,
     SOCIAL,
     TAX,
     TC_INCOME_TYPE,
@@ -73,54 +69,6 @@ from .layout import (
     VEHICLE,
     VM_VALUE,
 )
-
-
-@serial
-def owned_property(codes, r, d):
-    """§0 owned at D: acquired_on <= D and (disposed_on null or disposed_on > D)."""
-    return codes[r, PC_ACQUIRED] <= d and codes[r, PC_DISPOSED] > d
-
-
-@serial
-def count_distinct(buf, k):
-    """Number of distinct values among buf[:k]; sorts buf[:k] in place.
-
-    Insertion sort for the few values a household has, heapsort beyond: plain loops,
-    cheaper here than numba's general sort for k of 0..10."""
-    if k == 0:
-        return 0
-    if k <= 16:
-        for i in range(1, k):
-            v = buf[i]
-            j = i - 1
-            while j >= 0 and buf[j] > v:
-                buf[j + 1] = buf[j]
-                j -= 1
-            buf[j + 1] = v
-    else:
-        for start in range(k // 2 - 1, -1, -1):
-            _sift_down(buf, start, k)
-        for end in range(k - 1, 0, -1):
-            buf[0], buf[end] = buf[end], buf[0]
-            _sift_down(buf, 0, end)
-    count = 1
-    for i in range(1, k):
-        if buf[i] != buf[i - 1]:
-            count += 1
-    return count
-
-
-@serial
-def _sift_down(buf, root, end):
-    while 2 * root + 1 < end:
-        child = 2 * root + 1
-        if child + 1 < end and buf[child] < buf[child + 1]:
-            child += 1
-        if buf[root] >= buf[child]:
-            return
-        buf[root], buf[child] = buf[child], buf[root]
-        root = child
-
 
 # §2 -------------------------------------------------------------------------------------
 
@@ -143,58 +91,46 @@ def labour_coefficient(age, health, level, par):
 # §3 -------------------------------------------------------------------------------------
 
 
-@serial
-def record_sums(person, d, par, people, records):
-    """§3 and §5 sums over one person's own records.
-
-    Returns (wage, business, other, property, transfer, balance, medical, contribution,
-    resident_contribution): wage = wage + labour tax rows; property = bank interest +
-    rhu(rental × share, 1000) over owned properties; transfer = the counted
-    social_insurance types; medical = Σ max(0, amount − reimbursed) of settlements;
-    contribution = Σ pension_contribution, resident_ that of scheme resident (V08)."""
-    ranges = people.person_ranges
+@inline
+def tax_sums(codes, money, start, end):
+    """§3 (wage, business, other) of one person's tax_income rows start..end-1: wage and
+    labour rows are wage; interest and rental rows are not counted (bank and property
+    report them)."""
     wage = 0
     business = 0
     other = 0
-    tcodes, tmoney = records.tax_codes, records.tax_money
-    for r in range(ranges[person, 2 * TAX], ranges[person, 2 * TAX + 1]):
-        kind = tcodes[r, TC_INCOME_TYPE]
+    for r in range(start, end):
+        kind = codes[r, TC_INCOME_TYPE]
         if kind == INCOME_WAGE or kind == INCOME_LABOUR:
-            wage += tmoney[r, TM_AMOUNT]
+            wage += money[r, TM_AMOUNT]
         elif kind == INCOME_BUSINESS:
-            business += tmoney[r, TM_AMOUNT]
+            business += money[r, TM_AMOUNT]
         elif kind == INCOME_OTHER:
-            other += tmoney[r, TM_AMOUNT]
-    prop = 0
+            other += money[r, TM_AMOUNT]
+    return wage, business, other
+
+
+@inline
+def bank_sums(money, start, end):
+    """(Σ interest, Σ balance) of one supporter's bank rows (a member's: `records`)."""
+    interest = 0
     balance = 0
-    bmoney = records.bank_money
-    for r in range(ranges[person, 2 * BANK], ranges[person, 2 * BANK + 1]):
-        prop += bmoney[r, KM_INTEREST]
-        balance += bmoney[r, KM_BALANCE]
-    pcodes, pmoney = records.property_codes, records.property_money
-    for r in range(ranges[person, 2 * PROPERTY], ranges[person, 2 * PROPERTY + 1]):
-        if owned_property(pcodes, r, d):
-            prop += rhu(pmoney[r, PM_RENTAL] * pcodes[r, PC_SHARE], 1000)
-    transfer = 0
-    medical = 0
-    contribution = 0
-    resident = 0
-    scodes, smoney = records.social_codes, records.social_money
-    for r in range(ranges[person, 2 * SOCIAL], ranges[person, 2 * SOCIAL + 1]):
-        kind = scodes[r, SIC_RECORD_TYPE]
-        amount = smoney[r, SIM_AMOUNT]
-        if kind < 3:
-            if (par[P_COUNTED_TRANSFERS] >> kind) & 1:
-                transfer += amount
-        elif kind == RT_MEDICAL:
-            paid = amount - smoney[r, SIM_REIMBURSED]
-            if paid > 0:
-                medical += paid
-        elif kind == RT_PENSION_CONTRIBUTION:
-            contribution += amount
-            if scodes[r, SIC_SCHEME] == SCHEME_RESIDENT:
-                resident += amount
-    return wage, business, other, prop, transfer, balance, medical, contribution, resident
+    for r in range(start, end):
+        interest += money[r, KM_INTEREST]
+        balance += money[r, KM_BALANCE]
+    return interest, balance
+
+
+@serial
+def rental_income(rental, share):
+    """§3 property income of one owned property row: rhu(rental_income × share, 1000)."""
+    return rhu(rental * share, 1000)
+
+
+@serial
+def counted_transfer(kind, par):
+    """§3 transfer: a social_insurance record_type among the pack's counted_transfers."""
+    return kind < 3 and (par[P_COUNTED_TRANSFERS] >> kind) & 1 == 1
 
 
 @serial
@@ -218,22 +154,21 @@ def imputed_work_income(c, par):
 # §4 -------------------------------------------------------------------------------------
 
 
-@serial
-def supporter_elevated(person, balance, d, par, people, records, work):
+@inline
+def supporter_elevated(vcodes, vmoney, pcodes, ranges, person, balance, d, par, work):
     """§4 子女拥有大宗资产/豪华车辆/高档住宅: the elevated_bonus applies."""
-    ranges = people.person_ranges
-    vcodes, vmoney = records.vehicle_codes, records.vehicle_money
     for r in range(ranges[person, 2 * VEHICLE], ranges[person, 2 * VEHICLE + 1]):
         if (
-            vcodes[r, VC_REGISTERED] <= d
+            owned_vehicle(vcodes[r, VC_REGISTERED], d)
             and (par[P_VEHICLE_TYPES] >> vcodes[r, VC_TYPE]) & 1
             and vmoney[r, VM_VALUE] > par[P_VEHICLE_VALUE_LIMIT]
         ):
             return True
-    pcodes = records.property_codes
     k = 0
     for r in range(ranges[person, 2 * PROPERTY], ranges[person, 2 * PROPERTY + 1]):
-        if pcodes[r, PC_USE] == USE_RESIDENTIAL and owned_property(pcodes, r, d):
+        if pcodes[r, PC_USE] == USE_RESIDENTIAL and owned_property(
+            pcodes[r, PC_ACQUIRED], pcodes[r, PC_DISPOSED], d
+        ):
             work[k] = pcodes[r, PC_PROPERTY]
             k += 1
     if count_distinct(work, k) > par[P_MAX_RESIDENTIAL]:
@@ -241,24 +176,43 @@ def supporter_elevated(person, balance, d, par, people, records, work):
     return balance > par[P_SUPPORTER_ASSET_LIMIT]
 
 
-@serial
-def support(slot, d, par, people, records, work):
-    """§4 赡养/抚养/扶养费 of one supporter slot (annual fen)."""
+@inline
+def support(slot, year, month, day, d, par, people, records, work):
+    """§4 赡养/抚养/扶养费 of one supporter slot (annual fen); (year, month, day) is D."""
     codes = people.supporter_codes
     if codes[slot, SC_EXEMPT] != EXEMPT_NONE:
         return 0
     person = codes[slot, SC_PERSON]
-    wage, business, other, _, transfer, balance, _, _, _ = record_sums(
-        person, d, par, people, records
+    ranges = people.person_ranges
+    wage, business, other = tax_sums(
+        records.tax_codes, records.tax_money, ranges[person, 2 * TAX], ranges[person, 2 * TAX + 1]
+    )
+    transfer = 0
+    scodes, smoney = records.social_codes, records.social_money
+    for r in range(ranges[person, 2 * SOCIAL], ranges[person, 2 * SOCIAL + 1]):
+        if counted_transfer(scodes[r, SIC_RECORD_TYPE], par):
+            transfer += smoney[r, SIM_AMOUNT]
+    _, balance = bank_sums(
+        records.bank_money, ranges[person, 2 * BANK], ranges[person, 2 * BANK + 1]
     )
     income = wage + business + other + transfer  # property income not counted
     if income == 0:
-        age = age_years(codes[slot, SC_BIRTH], d)
+        age = age_on(codes[slot, SC_BIRTH], year, month, day)
         # "supporters have no student level": §2 step 2 does not apply to them
         c = labour_coefficient(age, codes[slot, SC_HEALTH], NO_LEVEL, par)
         income = imputed_work_income(c, par)
     ratio = par[P_SECTOR_RATIO + codes[slot, SC_SECTOR]]
-    if supporter_elevated(person, balance, d, par, people, records, work):
+    if supporter_elevated(
+        records.vehicle_codes,
+        records.vehicle_money,
+        records.property_codes,
+        ranges,
+        person,
+        balance,
+        d,
+        par,
+        work,
+    ):
         ratio += par[P_ELEVATED_BONUS]
     share = rhu(income * ratio * codes[slot, SC_COUNT], 1000)
     cap = rhu(income * par[P_CAP_RATIO], 1000)
@@ -266,6 +220,13 @@ def support(slot, d, par, people, records, work):
 
 
 # §5 -------------------------------------------------------------------------------------
+
+
+@serial
+def out_of_pocket(amount, reimbursed):
+    """§5 a medical_settlement row's max(0, amount − reimbursed)."""
+    paid = amount - reimbursed
+    return max(0, paid)
 
 
 @serial
@@ -283,7 +244,7 @@ def pension_deduction(contribution, par):
 
 
 @serial
-def medical_deduction(out_of_pocket, par):
+def medical_deduction(out_of_pocket_total, par):
     """§5 min(medical_cap, Σ over members of max(0, amount − reimbursed))."""
     cap = par[P_MEDICAL_CAP]
-    return min(cap, out_of_pocket)
+    return min(cap, out_of_pocket_total)

@@ -1,141 +1,15 @@
-"""Joining source rows to people by resident ID (RULES.md §1), in numba.
+"""Joining source rows to people (RULES.md §1) once they have codes, in numba.
 
-An 18-character ID (17 digits and a check character, DATA.md) becomes one int64:
-number(first 17 digits) × 11 + check index (0–9, X = 10) — one-to-one on well-formed
-IDs, and 10**17 × 11 < 2**63. Anything else maps to -1 and matches nobody. People get
-codes 0..P-1 in order of first appearance through an open-addressing hash table, so
-matching is exact and costs a few nanoseconds per row.
+IDs are hashed once, by `meanstest.ids.IdPass` (kernels.keys, the project's one hash
+index); here rows are grouped by those dense codes with counting sorts (stable, O(n)),
+each person's records are put in record_id order, and the kernels' row ranges and
+record-instance offsets are laid out.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
-
-
-@njit(cache=True, parallel=True)
-def id_numbers(offsets, data, valid):
-    """int64 number of each string (Arrow offsets/data buffers; valid: uint8 per row)."""
-    n = offsets.shape[0] - 1
-    out = np.full(n, -1, np.int64)
-    for i in prange(n):
-        start = offsets[i]
-        if not valid[i] or offsets[i + 1] - start != 18:
-            continue
-        number = np.int64(0)
-        ok = True
-        for j in range(17):
-            digit = np.int64(data[start + j]) - 48
-            if digit < 0 or digit > 9:
-                ok = False
-                break
-            number = number * 10 + digit
-        last = np.int64(data[start + 17])
-        check = 10 if last == 88 else last - 48
-        if ok and 0 <= check <= 10:
-            out[i] = number * 11 + check
-    return out
-
-
-@njit(cache=True)
-def _slot(table, key):
-    mask = table.shape[0] - 1
-    h = (key * np.int64(-7046029254386353131)) & mask  # Fibonacci-style mixing
-    while table[h, 0] != -1 and table[h, 0] != key:
-        h = (h + 1) & mask
-    return h
-
-
-@njit(cache=True)
-def encode(keys):
-    """Codes 0..P-1 of `keys` (all >= 0) in order of first appearance, and the table."""
-    size = 1
-    while size < 2 * keys.shape[0] + 2:
-        size *= 2
-    table = np.full((size, 2), -1, np.int64)
-    codes = np.empty(keys.shape[0], np.int64)
-    count = 0
-    for i in range(keys.shape[0]):
-        h = _slot(table, keys[i])
-        if table[h, 0] == -1:
-            table[h, 0] = keys[i]
-            table[h, 1] = count
-            count += 1
-        codes[i] = table[h, 1]
-    return codes, count, table
-
-
-@njit(cache=True, parallel=True)
-def lookup(table, keys):
-    """Code of each key in a table from `encode` (-1: not there or key < 0)."""
-    out = np.full(keys.shape[0], -1, np.int64)
-    for i in prange(keys.shape[0]):
-        if keys[i] >= 0:
-            out[i] = table[_slot(table, keys[i]), 1]
-    return out
-
-
-@njit(cache=True)
-def _string_hash(offsets, data, i):
-    h = np.uint64(14695981039346656037)  # FNV-1a
-    for k in range(offsets[i], offsets[i + 1]):
-        h = (h ^ np.uint64(data[k])) * np.uint64(1099511628211)
-    return h
-
-
-@njit(cache=True)
-def _same(offsets_a, data_a, i, offsets_b, data_b, j):
-    n = offsets_a[i + 1] - offsets_a[i]
-    if offsets_b[j + 1] - offsets_b[j] != n:
-        return False
-    a, b = offsets_a[i], offsets_b[j]
-    for k in range(n):
-        if data_a[a + k] != data_b[b + k]:
-            return False
-    return True
-
-
-@njit(cache=True)
-def encode_strings(offsets, data):
-    """Codes 0..K-1 of equal strings (Arrow offsets/data buffers, no nulls), in order of
-    first appearance, and the table (row of the first occurrence, code) for lookups."""
-    n = offsets.shape[0] - 1
-    size = 1
-    while size < 2 * n + 2:
-        size *= 2
-    mask = np.uint64(size - 1)
-    table = np.full((size, 2), -1, np.int64)
-    codes = np.empty(n, np.int64)
-    count = 0
-    for i in range(n):
-        h = np.int64(_string_hash(offsets, data, i) & mask)
-        while table[h, 0] != -1 and not _same(offsets, data, table[h, 0], offsets, data, i):
-            h = (h + 1) & (size - 1)
-        if table[h, 0] == -1:
-            table[h, 0] = i
-            table[h, 1] = count
-            count += 1
-        codes[i] = table[h, 1]
-    return codes, count, table
-
-
-@njit(cache=True)
-def lookup_strings(table, offsets, data, q_offsets, q_data, q_valid):
-    """Code of each query string in a table from `encode_strings` (-1: not there)."""
-    n = q_offsets.shape[0] - 1
-    size = table.shape[0]
-    mask = np.uint64(size - 1)
-    out = np.full(n, -1, np.int64)
-    for i in range(n):
-        if not q_valid[i]:
-            continue
-        h = np.int64(_string_hash(q_offsets, q_data, i) & mask)
-        while table[h, 0] != -1:
-            if _same(offsets, data, table[h, 0], q_offsets, q_data, i):
-                out[i] = table[h, 1]
-                break
-            h = (h + 1) & (size - 1)
-    return out
+from numba import njit
 
 
 @njit(cache=True)
@@ -150,45 +24,63 @@ def _less(offsets, data, i, j):
 
 
 @njit(cache=True)
-def sort_runs(codes, offsets, data):
-    """Permutation sorting the rows of each run of equal `codes` by their string (stable
-    insertion sort: runs are a person's few records, usually already in order)."""
+def sort_runs(codes, order, offsets, data, insertion_below):
+    """Sort `order` (row numbers; codes[i] is the code of row order[i]) within every run
+    of equal codes by the rows' strings (Arrow buffers), stably: insertion sort for runs
+    shorter than `insertion_below` (a person's few records, usually in order already),
+    a merge sort for longer ones."""
     n = codes.shape[0]
-    perm = np.arange(n)
+    tmp = np.empty(0, np.int64)
     start = 0
     while start < n:
         end = start + 1
         while end < n and codes[end] == codes[start]:
             end += 1
-        for i in range(start + 1, end):
-            v = perm[i]
-            j = i - 1
-            while j >= start and _less(offsets, data, v, perm[j]):
-                perm[j + 1] = perm[j]
-                j -= 1
-            perm[j + 1] = v
+        if end - start < insertion_below:
+            for i in range(start + 1, end):
+                v = order[i]
+                j = i - 1
+                while j >= start and _less(offsets, data, v, order[j]):
+                    order[j + 1] = order[j]
+                    j -= 1
+                order[j + 1] = v
+        else:
+            if tmp.shape[0] < end - start:
+                tmp = np.empty(end - start, np.int64)
+            _merge_sort(order, start, end, tmp, offsets, data)
         start = end
-    return perm
+    return order
 
 
 @njit(cache=True)
-def grouped_offsets(offsets, data, h_offsets, h_data):
-    """Offsets [H + 1] when the rows' keys come in runs that are exactly the households
-    in order (the common layout of a bundle); an empty array otherwise."""
-    n = offsets.shape[0] - 1
-    n_h = h_offsets.shape[0] - 1
-    off = np.zeros(n_h + 1, np.int64)
-    h = -1
-    for i in range(n):
-        if h < 0 or not _same(offsets, data, i, h_offsets, h_data, h):
-            h += 1
-            if h >= n_h or not _same(offsets, data, i, h_offsets, h_data, h):
-                return np.zeros(0, np.int64)
-            off[h] = i
-    if h != n_h - 1:
-        return np.zeros(0, np.int64)
-    off[n_h] = n
-    return off
+def _merge_sort(order, lo, hi, tmp, offsets, data):
+    """Stable bottom-up merge sort of order[lo:hi] by string."""
+    n = hi - lo
+    width = 1
+    while width < n:
+        for left in range(lo, hi, 2 * width):
+            mid = min(left + width, hi)
+            right = min(left + 2 * width, hi)
+            a, b, k = left, mid, 0
+            while a < mid and b < right:
+                if _less(offsets, data, order[b], order[a]):  # strictly less: stable
+                    tmp[k] = order[b]
+                    b += 1
+                else:
+                    tmp[k] = order[a]
+                    a += 1
+                k += 1
+            while a < mid:
+                tmp[k] = order[a]
+                a += 1
+                k += 1
+            while b < right:
+                tmp[k] = order[b]
+                b += 1
+                k += 1
+            for t in range(k):
+                order[left + t] = tmp[t]
+        width *= 2
 
 
 @njit(cache=True)
@@ -235,3 +127,85 @@ def or_bits(n, rows, bits):
     for i in range(rows.shape[0]):
         mask[rows[i]] |= np.int64(1) << bits[i]
     return mask
+
+
+@njit(cache=True)
+def counting_sort(codes, n_groups):
+    """Stable order of rows grouped by code (0..n_groups-1; rows with code < 0 left out)
+    and offsets [n_groups + 1] into it."""
+    off = np.zeros(n_groups + 1, np.int64)
+    for i in range(codes.shape[0]):
+        if codes[i] >= 0:
+            off[codes[i] + 1] += 1
+    for g in range(n_groups):
+        off[g + 1] += off[g]
+    order = np.empty(off[n_groups], np.int64)
+    fill = off[:-1].copy()
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        if c >= 0:
+            order[fill[c]] = i
+            fill[c] += 1
+    return order, off
+
+
+@njit(cache=True)
+def distinct_groups(codes, values, n_groups):
+    """(offsets [n_groups + 1], values): the distinct values (>= 0) of the rows of each
+    code, ascending — rows with a code or value < 0 left out."""
+    off = np.zeros(n_groups + 1, np.int64)
+    for i in range(codes.shape[0]):
+        if codes[i] >= 0 and values[i] >= 0:
+            off[codes[i] + 1] += 1
+    for g in range(n_groups):
+        off[g + 1] += off[g]
+    out = np.empty(off[n_groups], np.int64)
+    fill = off[:-1].copy()
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        if c >= 0 and values[i] >= 0:
+            # insertion into the group's sorted run, dropping a repeat (groups are tiny)
+            j = fill[c]
+            v = values[i]
+            while j > off[c] and out[j - 1] > v:
+                j -= 1
+            if j > off[c] and out[j - 1] == v:
+                continue
+            for k in range(fill[c], j, -1):
+                out[k] = out[k - 1]
+            out[j] = v
+            fill[c] += 1
+    # compact: groups that dropped repeats leave gaps
+    new = np.zeros(n_groups + 1, np.int64)
+    w = 0
+    for g in range(n_groups):
+        for k in range(off[g], fill[g]):
+            out[w] = out[k]
+            w += 1
+        new[g + 1] = w
+    return new, out[:w].copy()
+
+
+@njit(cache=True)
+def runs_in_order(codes, order, offsets, data):
+    """Whether the strings of rows order[...] ascend (non-strictly) within every run of
+    equal codes."""
+    for i in range(1, codes.shape[0]):
+        if codes[i] == codes[i - 1] and _less(offsets, data, order[i], order[i - 1]):
+            return False
+    return True
+
+
+@njit(cache=True)
+def first_appearance(codes, n_codes):
+    """(renumber [n_codes + 1], count): new codes 0..count-1 of the codes >= 0 in order of
+    first appearance in `codes`; renumber[c] = -1 for a code that does not appear, and
+    renumber[-1] (index n_codes) = -1, so renumber[codes] maps -1 to -1."""
+    renumber = np.full(n_codes + 1, -1, np.int64)
+    count = 0
+    for i in range(codes.shape[0]):
+        c = codes[i]
+        if c >= 0 and renumber[c] < 0:
+            renumber[c] = count
+            count += 1
+    return renumber, count

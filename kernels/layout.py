@@ -22,11 +22,12 @@ Groups (namedtuples of numpy arrays, so a kernel takes five arguments, not fifty
 - `Pack`: params int64 [packs, N_PARAMS], program_statuses int64 [packs, max programs]
   (bit per STATUSES index), program_requires int64 [packs, max programs]
   (PROGRAM_REQUIRES index), program_count int64 [packs].
-- `Outputs`: household int64 [H, O_*], member int64 [M, MO_*], evidence_slot and
-  evidence_instance int64 [H, 14] (first triggering member slot / record instance per
-  veto code, -1 none), instance_vetoes int32 per table [instances] (bit v set when that
-  record instance triggers veto V(v+1) for its household), scratch int64
-  [threads, width] (per-thread workspace for distinct counting; not an output).
+- `Outputs`: household_money int64 [OM_*, H], household_codes int32 [OC_*, H],
+  member_money int64 [MOM_*, M], member_codes int32 [MOC_*, M] (one row per column),
+  <table>_vetoes int16 [instances] per table with vetoes (bits of the vetoes that fired
+  and list that record instance; see V01_BY_VALUE), scratch int32 [threads, width]
+  (per-thread workspace for distinct counting; not an output). The first triggering
+  record of a veto (its evidence) is the first instance of the household with the bit.
 """
 
 from __future__ import annotations
@@ -214,43 +215,47 @@ P_ASSET_PENALTY_MONTHS = _at["asset_penalty_months"]
 del _at, _names
 
 # -- outputs -----------------------------------------------------------------------------
+# One row per output column ([columns, H] or [columns, M]): every column is a contiguous
+# array that becomes an Arrow column without a copy. Money is int64; codes, counts and
+# bitmasks that fit are int32. The kernels write every cell (the arrays come from
+# np.empty).
 (
-    O_STATUS,
-    O_BENEFIT,
-    O_PHASEOUT,
-    O_PCI,
-    O_STANDARD,
-    O_GROSS,
-    O_MEDICAL,
-    O_EDUCATION,
-    O_PENSION,
-    O_NET,
-    O_ASSETS,
-    O_CIRCLE,
-    O_TRANSITION,
-    O_VETOES,
-    O_INDEX,
-    O_NOT_CHECKED,
-    O_ELIGIBLE,
-    O_UNDECLARED,
-    O_VERIFIED_MONTHLY,
-    O_INCOME_TOLERANCE,
-    O_OWNED_VEHICLES,
-    O_OWNED_PROPERTIES,
-    O_ASSET_TOLERANCE,
-) = range(23)
-N_O = 23  # O_VETOES, O_UNDECLARED, O_NOT_CHECKED, O_ELIGIBLE are bitmasks
+    OM_BENEFIT,
+    OM_PCI,
+    OM_STANDARD,
+    OM_GROSS,
+    OM_MEDICAL,
+    OM_EDUCATION,
+    OM_PENSION,
+    OM_NET,
+    OM_ASSETS,
+    OM_VERIFIED_MONTHLY,
+    OM_INCOME_TOLERANCE,
+    OM_ELIGIBLE,
+) = range(12)
+N_OM = 12  # household_money; OM_ELIGIBLE: bit i = program i of the pack (up to 62)
 (
-    MO_AGE,
-    MO_COEFFICIENT,
-    MO_EMPLOYMENT,
-    MO_BASIS,
-    MO_INCOME,
-    MO_VERIFIED,
-    MO_REFUSED_WORK,
-    MO_RESIDENT_CONTRIBUTION,
-) = range(8)
-N_MO = 8  # MO_REFUSED_WORK: 1 when the member triggers V11; MO_RESIDENT_CONTRIBUTION: V08
+    OC_STATUS,
+    OC_PHASEOUT,
+    OC_CIRCLE,
+    OC_TRANSITION,
+    OC_VETOES,
+    OC_INDEX,
+    OC_NOT_CHECKED,
+    OC_UNDECLARED,
+    OC_OWNED_VEHICLES,
+    OC_OWNED_PROPERTIES,
+) = range(10)
+N_OC = 10  # household_codes; OC_VETOES, OC_NOT_CHECKED, OC_UNDECLARED are bitmasks
+MOM_EMPLOYMENT, MOM_INCOME, MOM_VERIFIED = range(3)
+N_MOM = 3  # member_money
+MOC_AGE, MOC_COEFFICIENT, MOC_BASIS, MOC_REFUSED_WORK = range(4)
+N_MOC = 4  # member_codes; MOC_REFUSED_WORK: 1 when the member is V11's evidence
+# Record-instance bits (int16 per table, one cell per instance): bit v is set when the
+# instance is listed in the detail of veto V(v+1) *and that veto fired* for the
+# household; bit V01_BY_VALUE marks the vehicles that trigger V01 by their value (the
+# first of them is V01's evidence).
+V01_BY_VALUE = 14
 
 Households = namedtuple("Households", "codes money member_off supporter_off")
 People = namedtuple(
@@ -264,6 +269,6 @@ Records = namedtuple(
 Pack = namedtuple("Pack", "params program_statuses program_requires program_count")
 Outputs = namedtuple(
     "Outputs",
-    "household member evidence_slot evidence_instance business_vetoes bank_vetoes "
+    "household_money household_codes member_money member_codes business_vetoes bank_vetoes "
     "vehicle_vetoes property_vetoes social_vetoes scratch",
 )

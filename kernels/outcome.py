@@ -1,22 +1,16 @@
 """RULES.md §7 status/benefit/circle/transition, §9 difficulty index, §11 program routing.
 
-Serial routines for one household; member facts (age, c, income) are already in
-`out.member` rows m0..m1-1 when these run.
+Serial routines for one household. What a member contributes (`unable_to_work`,
+`addon`, `single_gap`, `member_points`, `member_requirements`) is taken in the member
+pass of `kernels.driver`, once per member; the household routines get the sums.
 """
 
 from __future__ import annotations
 
 from .arith import limit_times, rhu, yuan
-from .jit import serial
+from .jit import inline, serial
 from .layout import (
-    EXEMPT_NONE,
     LEVEL_PRESCHOOL,
-    MC_HEALTH,
-    MC_OCCUPATION,
-    MC_STUDENT,
-    MO_AGE,
-    MO_COEFFICIENT,
-    MO_INCOME,
     OCC_FLEXIBLE,
     OCC_NONE,
     OCC_UNEMPLOYED,
@@ -51,7 +45,6 @@ from .layout import (
     REQ_NO_HOME,
     REQ_STUDENT,
     REQ_WORK_CAPABLE,
-    SC_EXEMPT,
     ST_DIBAO,
     ST_DIBAO_SINGLE,
     ST_LOW_INCOME,
@@ -66,6 +59,8 @@ from .layout import (
     TR_NONE,
     TR_PHASE_OUT,
 )
+
+# §7 -------------------------------------------------------------------------------------
 
 
 @serial
@@ -84,48 +79,36 @@ def addon(age, health, par):
 
 
 @serial
-def tekun_members(m0, m1, s0, s1, people, out):
-    """§7 step 2 without the income test: nobody can work and nobody is liable to support."""
-    for slot in range(m0, m1):
-        age = out.member[slot, MO_AGE]
-        health = people.member_codes[slot, MC_HEALTH]
-        if out.member[slot, MO_COEFFICIENT] != 0:
-            return False
-        if not (age >= 60 or age < 16 or health == 5 or health == 6):
-            return False
-    for slot in range(s0, s1):
-        if people.supporter_codes[slot, SC_EXEMPT] == EXEMPT_NONE:
-            return False
-    return True
+def unable_to_work(c, age, health):
+    """§7 step 2, one member: c = 0 and (age ≥ 60 or age < 16 or health 5 or 6)."""
+    return c == 0 and (age >= 60 or age < 16 or health == 5 or health == 6)
 
 
 @serial
-def status(vetoed, m0, m1, s0, s1, n, pci, standard, low, prev, prev_benefit, par, people, out):
-    """§7 steps 1–5: (status, benefit, phaseout_months)."""
+def single_gap(health, income, standard):
+    """§7 step 4 单人保, one member: (health 5 or 6, max(0, S − rhu(member_income, 12)))."""
+    if health != 5 and health != 6:
+        return False, 0
+    gap = standard - rhu(income, 12)
+    return True, max(0, gap)
+
+
+@serial
+def status(vetoed, tekun, n, pci, standard, low, addons, any_ill, gaps, prev, prev_benefit, par):
+    """§7 steps 1–5: (status, benefit, phaseout_months). `tekun`: every member unable to
+    work and no supporter liable; `addons`: Σ over members rhu(S × addon, 1000);
+    `any_ill`, `gaps`: a member with health 5 or 6, and Σ of their single_gap."""
     if vetoed:
         return ST_VETOED, 0, 0
-    if pci < standard and tekun_members(m0, m1, s0, s1, people, out):
+    if pci < standard and tekun:
         return ST_TEKUN, yuan(rhu(standard * par[P_TEKUN_RATIO], 1000) * n), 0
     if pci < standard:
-        total = (standard - pci) * n
-        for slot in range(m0, m1):
-            a = addon(out.member[slot, MO_AGE], people.member_codes[slot, MC_HEALTH], par)
-            total += rhu(standard * a, 1000)
-        return ST_DIBAO, yuan(total), 0
+        return ST_DIBAO, yuan((standard - pci) * n + addons), 0
     if pci <= low:
         if prev == PREV_DIBAO and prev_benefit > 0:
             return ST_PHASE_OUT, yuan(prev_benefit), par[P_PHASEOUT_MONTHS]
-        single = 0
-        any_ill = False
-        for slot in range(m0, m1):
-            health = people.member_codes[slot, MC_HEALTH]
-            if health == 5 or health == 6:
-                any_ill = True
-                gap = standard - rhu(out.member[slot, MO_INCOME], 12)
-                if gap > 0:
-                    single += gap
-        if any_ill and yuan(single) > 0:
-            return ST_DIBAO_SINGLE, yuan(single), 0
+        if any_ill and yuan(gaps) > 0:
+            return ST_DIBAO_SINGLE, yuan(gaps), 0
         return ST_LOW_INCOME, 0, 0
     return ST_NOT_ELIGIBLE, 0, 0
 
@@ -161,20 +144,27 @@ def transition(state, benefit, prev, prev_benefit):
     return TR_NONE
 
 
+# §9 -------------------------------------------------------------------------------------
+
+
 @serial
-def difficulty_index(m0, m1, n, pci, standard, fa, residential, any_vehicle, par, people, out):
-    """§9 家庭困难指数 0–1000."""
+def member_points(age, health, level, par):
+    """§9 one member's age points + health points + student points."""
     points = 0
-    for slot in range(m0, m1):
-        age = out.member[slot, MO_AGE]
-        if age >= 70:
-            points += par[P_AGE_70]
-        elif age >= 60:
-            points += par[P_AGE_60]
-        elif age < 16:
-            points += par[P_AGE_CHILD]
-        points += par[P_HEALTH_POINTS + people.member_codes[slot, MC_HEALTH] - 1]
-        points += par[P_STUDENT_POINTS + people.member_codes[slot, MC_STUDENT]]
+    if age >= 70:
+        points += par[P_AGE_70]
+    elif age >= 60:
+        points += par[P_AGE_60]
+    elif age < 16:
+        points += par[P_AGE_CHILD]
+    points += par[P_HEALTH_POINTS + health - 1]
+    points += par[P_STUDENT_POINTS + level]
+    return points
+
+
+@inline
+def difficulty_index(points, n, pci, standard, fa, residential, any_vehicle, par):
+    """§9 家庭困难指数 0–1000; `points` = Σ member_points."""
     points = min(points, par[P_MEMBER_CAP])
     income = rhu((standard - pci) * par[P_INCOME_MAX], standard) if pci < standard else 0
     extra = residential - 1 if residential > 1 else 0
@@ -188,44 +178,43 @@ def difficulty_index(m0, m1, n, pci, standard, fa, residential, any_vehicle, par
     return min(1000, total)
 
 
-@serial
-def member_meets(requires, slot, par, people, out):
-    """§11 the member conditions of `requires` (student, medical, work_capable, ...)."""
-    health = people.member_codes[slot, MC_HEALTH]
-    if requires == REQ_STUDENT:
-        return people.member_codes[slot, MC_STUDENT] > LEVEL_PRESCHOOL
-    if requires == REQ_MEDICAL:
-        return health == 2 or health == 4 or health == 5
-    if requires == REQ_WORK_CAPABLE:
-        occupation = people.member_codes[slot, MC_OCCUPATION]
-        capable = out.member[slot, MO_COEFFICIENT] >= par[P_REFUSED_COEFFICIENT]
-        return capable and (
-            occupation == OCC_UNEMPLOYED or occupation == OCC_FLEXIBLE or occupation == OCC_NONE
-        )
-    if requires == REQ_DISABILITY:
-        return health == 3 or health == 6
-    if requires == REQ_ELDERLY:
-        return out.member[slot, MO_AGE] >= 60
-    return False
+# §11 ------------------------------------------------------------------------------------
 
 
 @serial
-def requirement_holds(requires, m0, m1, medical, residential, par, people, out):
-    """§11 the `requires` condition of a program for the household."""
+def member_requirements(c, age, health, level, occupation, par):
+    """§11 the `requires` conditions one member meets, as bits of PROGRAM_REQUIRES."""
+    bits = 0
+    if level > LEVEL_PRESCHOOL:
+        bits |= 1 << REQ_STUDENT
+    if health == 2 or health == 4 or health == 5:
+        bits |= 1 << REQ_MEDICAL
+    if c >= par[P_REFUSED_COEFFICIENT] and (
+        occupation == OCC_UNEMPLOYED or occupation == OCC_FLEXIBLE or occupation == OCC_NONE
+    ):
+        bits |= 1 << REQ_WORK_CAPABLE
+    if health == 3 or health == 6:
+        bits |= 1 << REQ_DISABILITY
+    if age >= 60:
+        bits |= 1 << REQ_ELDERLY
+    return bits
+
+
+@serial
+def requirement_holds(requires, members, medical, residential):
+    """§11 the `requires` condition of a program for the household; `members` = OR of
+    member_requirements."""
     if requires == REQ_ANY:
         return True
     if requires == REQ_NO_HOME:
         return residential == 0
     if requires == REQ_MEDICAL and medical > 0:
         return True
-    for slot in range(m0, m1):
-        if member_meets(requires, slot, par, people, out):
-            return True
-    return False
+    return (members >> requires) & 1 == 1
 
 
-@serial
-def eligible_programs(pack_row, state, m0, m1, medical, residential, par, pack, people, out):
+@inline
+def eligible_programs(pack_row, state, members, medical, residential, pack):
     """§11 可享受: bit i set when program i (pack's names by code point) qualifies."""
     if state == ST_VETOED:
         return 0
@@ -233,7 +222,6 @@ def eligible_programs(pack_row, state, m0, m1, medical, residential, par, pack, 
     for i in range(pack.program_count[pack_row]):
         if not (pack.program_statuses[pack_row, i] >> state) & 1:
             continue
-        requires = pack.program_requires[pack_row, i]
-        if requirement_holds(requires, m0, m1, medical, residential, par, people, out):
+        if requirement_holds(pack.program_requires[pack_row, i], members, medical, residential):
             mask |= 1 << i
     return mask

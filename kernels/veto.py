@@ -1,39 +1,27 @@
-"""RULES.md §6 一票否决 and §8 UNDECLARED_* 核对疑点 (serial routines, one household).
+"""RULES.md §6 一票否决 and §8 UNDECLARED_* 核对疑点 (serial routines).
 
-Records are visited in evidence order (member slots in persons order, each person's rows
-by record_id), so the first hit is the evidence of docs/engine.md. Every triggering
-record instance gets its veto bit in `out.<table>_vetoes` for the detail lists; bits
-are meaningful only for the vetoes that end up in the household's O_VETOES mask.
+Row checks (V01 by value, V03, V05–V07, V09, V10, V14) are called from the one pass over
+a member's rows (`kernels.records`), which writes each record instance's bits once.
+The aggregate vetoes (V01 by count, V02, V04, V08, V11–V13) are decided here after that
+pass; only when one fires are its records marked, by a second look at the household's
+rows of that table (`mark_*`). Bits are kept only for enabled vetoes, so a set bit means
+"listed in the detail of a veto that fired" (docs/engine.md); the evidence of a veto is
+its household's first instance with the bit (members in persons order, rows by
+record_id: the instance order).
 """
 
 from __future__ import annotations
 
-from .arith import add_months, limit_plus, limit_times, rhu
-from .income import count_distinct, owned_property
+from .arith import limit_plus, limit_times, owned_property, owned_vehicle, rhu
 from .jit import serial
 from .layout import (
     ACQ_PURCHASE,
-    BANK,
-    BC_EMPLOYEES,
-    BC_ROLE,
-    BM_TURNOVER,
-    BUSINESS,
     EMPLOYER_GOVERNMENT,
     EMPLOYER_PUBLIC_INSTITUTION,
     HM_DECLARED_ASSETS,
     HM_DECLARED_INCOME,
     HM_DECLARED_PROPERTIES,
     HM_DECLARED_VEHICLES,
-    MC_PERSON,
-    MC_REFUSED,
-    MO_COEFFICIENT,
-    MO_REFUSED_WORK,
-    MO_RESIDENT_CONTRIBUTION,
-    O_ASSET_TOLERANCE,
-    O_INCOME_TOLERANCE,
-    O_OWNED_PROPERTIES,
-    O_OWNED_VEHICLES,
-    O_VERIFIED_MONTHLY,
     P_AREA_LIMIT,
     P_ASSET_DECLARATION_ABS,
     P_ASSET_MONTHS,
@@ -42,9 +30,6 @@ from .layout import (
     P_INSURANCE_GRADE_LIMIT,
     P_MAX_RESIDENTIAL,
     P_MAX_VEHICLES,
-    P_RECENT_PURCHASE,
-    P_RECENT_TRANSFER,
-    P_RECENT_VEHICLE,
     P_REFUSED_COEFFICIENT,
     P_REFUSED_COUNT,
     P_TURNOVER_LIMIT,
@@ -52,250 +37,141 @@ from .layout import (
     P_VEHICLE_VALUE_LIMIT,
     P_VETO_ENABLED,
     PC_ACQUIRED,
-    PC_ACQUISITION,
     PC_DISPOSED,
-    PC_PROPERTY,
-    PC_SHARE,
     PC_USE,
-    PM_AREA,
-    PROPERTY,
     ROLE_SELF_EMPLOYED,
     RT_EMPLOYMENT,
     RT_PENSION_CONTRIBUTION,
     SCHEME_RESIDENT,
-    SIC_EMPLOYER,
     SIC_RECORD_TYPE,
     SIC_SCHEME,
-    SOCIAL,
     USE_OTHER,
     USE_RESIDENTIAL,
-    VC_PLATE,
     VC_REGISTERED,
     VC_TYPE,
-    VEHICLE,
-    VM_VALUE,
 )
 
 V01, V02, V03, V04, V05, V06, V07, V08, V09, V10, V11, V12, V13, V14 = range(14)
 
-
-@serial
-def _evidence(slots, instances, h, code, slot, instance):
-    """Keep the first triggering (member slot, record instance) of veto `code`."""
-    if slots[h, code] == -1 and instances[h, code] == -1:
-        slots[h, code] = slot
-        instances[h, code] = instance
+# row checks ------------------------------------------------------------------------------
 
 
 @serial
-def _rows(people, slot, table):
-    """(first row, end row, first instance) of a member slot's rows of `table`."""
-    person = people.member_codes[slot, MC_PERSON]
-    start = people.person_ranges[person, 2 * table]
-    end = people.person_ranges[person, 2 * table + 1]
-    return start, end, people.instance_off[slot, table]
+def veto_vehicle_type(vehicle_type, par):
+    """A vehicle of a type in the pack's vehicle_types (V01, V14)."""
+    return (par[P_VEHICLE_TYPES] >> vehicle_type) & 1 == 1
 
 
 @serial
-def vehicle_vetoes(h, m0, m1, d, par, people, records, out, work):
-    """V01 VEHICLE and V14 RECENT_VEHICLE; also the distinct owned vehicles (any type)."""
-    # arrays are bound to names: numba handles a store through a namedtuple
-    # attribute (out.x[i] = v) or a call taking the tuple at a high price
-    ev_slot, ev_inst = out.evidence_slot, out.evidence_instance
-    codes, money, bits = records.vehicle_codes, records.vehicle_money, out.vehicle_vetoes
-    half = work.shape[0] // 2
-    veto_plates, any_plates = work[:half], work[half:]
-    n_veto = 0
-    n_any = 0
-    by_value = False
-    recent = False
-    # "within N months before D" (§0) is since < day <= D; `since` once per household
-    since = add_months(d, -par[P_RECENT_VEHICLE])
-    for slot in range(m0, m1):
-        start, end, first = _rows(people, slot, VEHICLE)
-        for r in range(start, end):
-            inst = first + r - start
-            veto_type = (par[P_VEHICLE_TYPES] >> codes[r, VC_TYPE]) & 1
-            if veto_type and since < codes[r, VC_REGISTERED] <= d:
-                recent = True
-                bits[inst] |= 1 << V14
-                _evidence(ev_slot, ev_inst, h, V14, slot, inst)
-            if codes[r, VC_REGISTERED] > d:
-                continue
-            any_plates[n_any] = codes[r, VC_PLATE]
-            n_any += 1
-            if veto_type:
-                veto_plates[n_veto] = codes[r, VC_PLATE]
-                n_veto += 1
-                if money[r, VM_VALUE] > par[P_VEHICLE_VALUE_LIMIT]:
-                    by_value = True
-                    bits[inst] |= 1 << V01
-                    _evidence(ev_slot, ev_inst, h, V01, slot, inst)
-    by_count = count_distinct(veto_plates, n_veto) > par[P_MAX_VEHICLES]
-    if by_count:
-        # Every owned row of a veto type is evidence of the count (docs/engine.md).
-        for slot in range(m0, m1):
-            start, end, first = _rows(people, slot, VEHICLE)
-            for r in range(start, end):
-                if codes[r, VC_REGISTERED] <= d and (par[P_VEHICLE_TYPES] >> codes[r, VC_TYPE]) & 1:
-                    bits[first + r - start] |= 1 << V01
-    return by_value or by_count, recent, count_distinct(any_plates, n_any)
+def valuable_vehicle(value, par):
+    """V01 VEHICLE by value: an owned vehicle of a veto type worth more than the limit."""
+    return value > par[P_VEHICLE_VALUE_LIMIT]
 
 
 @serial
-def property_vetoes(h, m0, m1, n, d, par, people, records, out, work):
-    """V02 HOUSING, V03 NONRESIDENTIAL, V09 RECENT_PURCHASE, V10 RECENT_TRANSFER.
-
-    Also returns the distinct owned properties (any use) and owned residential ones."""
-    # arrays are bound to names: numba handles a store through a namedtuple
-    # attribute (out.x[i] = v) or a call taking the tuple at a high price
-    ev_slot, ev_inst = out.evidence_slot, out.evidence_instance
-    codes, money, bits = records.property_codes, records.property_money, out.property_vetoes
-    half = work.shape[0] // 2
-    residential, any_use = work[:half], work[half:]
-    n_res = 0
-    n_any = 0
-    area = 0
-    nonresidential = False
-    purchase = False
-    transfer = False
-    since_purchase = add_months(d, -par[P_RECENT_PURCHASE])
-    since_transfer = add_months(d, -par[P_RECENT_TRANSFER])
-    for slot in range(m0, m1):
-        start, end, first = _rows(people, slot, PROPERTY)
-        for r in range(start, end):
-            inst = first + r - start
-            acquired = codes[r, PC_ACQUIRED]
-            if codes[r, PC_ACQUISITION] == ACQ_PURCHASE and since_purchase < acquired <= d:
-                purchase = True
-                bits[inst] |= 1 << V09
-                _evidence(ev_slot, ev_inst, h, V09, slot, inst)
-            if since_transfer < codes[r, PC_DISPOSED] <= d:
-                transfer = True
-                bits[inst] |= 1 << V10
-                _evidence(ev_slot, ev_inst, h, V10, slot, inst)
-            if not owned_property(codes, r, d):
-                continue
-            use = codes[r, PC_USE]
-            any_use[n_any] = codes[r, PC_PROPERTY]
-            n_any += 1
-            if use == USE_RESIDENTIAL:
-                residential[n_res] = codes[r, PC_PROPERTY]
-                n_res += 1
-                area += rhu(money[r, PM_AREA] * codes[r, PC_SHARE], 1000)
-                bits[inst] |= 1 << V02
-            elif use != USE_OTHER:
-                nonresidential = True
-                bits[inst] |= 1 << V03
-                _evidence(ev_slot, ev_inst, h, V03, slot, inst)
-    n_residential = count_distinct(residential, n_res)
-    housing = n_residential > par[P_MAX_RESIDENTIAL] or area > limit_times(par[P_AREA_LIMIT], n)
-    owned = count_distinct(any_use, n_any)
-    return housing, nonresidential, purchase, transfer, owned, n_residential
+def recent_vehicle(registered, since, d):
+    """V14 RECENT_VEHICLE: a veto-type vehicle registered within recent_vehicle_months
+    before D (`since` = add_months(D, -months))."""
+    return since < registered <= d
 
 
 @serial
-def business_vetoes(h, m0, m1, par, people, records, out):
-    """V05 BUSINESS and V07 EMPLOYER."""
-    # arrays are bound to names: numba handles a store through a namedtuple
-    # attribute (out.x[i] = v) or a call taking the tuple at a high price
-    ev_slot, ev_inst = out.evidence_slot, out.evidence_instance
-    codes, money, bits = records.business_codes, records.business_money, out.business_vetoes
-    business = False
-    employer = False
-    for slot in range(m0, m1):
-        start, end, first = _rows(people, slot, BUSINESS)
-        for r in range(start, end):
-            inst = first + r - start
-            role = codes[r, BC_ROLE]
-            if role != ROLE_SELF_EMPLOYED or money[r, BM_TURNOVER] > par[P_TURNOVER_LIMIT]:
-                business = True
-                bits[inst] |= 1 << V05
-                _evidence(ev_slot, ev_inst, h, V05, slot, inst)
-            if codes[r, BC_EMPLOYEES] >= 1:
-                employer = True
-                bits[inst] |= 1 << V07
-                _evidence(ev_slot, ev_inst, h, V07, slot, inst)
-    return business, employer
+def nonresidential(use):
+    """V03 NONRESIDENTIAL: an owned commercial, office or industrial property."""
+    return use != USE_RESIDENTIAL and use != USE_OTHER
 
 
 @serial
-def social_vetoes(h, m0, m1, par, people, records, out):
-    """V06 PUBLIC_EMPLOYEE and V08 INSURANCE_GRADE."""
-    # arrays are bound to names: numba handles a store through a namedtuple
-    # attribute (out.x[i] = v) or a call taking the tuple at a high price
-    ev_slot, ev_inst = out.evidence_slot, out.evidence_instance
-    codes, bits = records.social_codes, out.social_vetoes
-    public = False
-    grade = False
-    for slot in range(m0, m1):
-        start, end, first = _rows(people, slot, SOCIAL)
-        over = out.member[slot, MO_RESIDENT_CONTRIBUTION] > par[P_INSURANCE_GRADE_LIMIT]
-        for r in range(start, end):
-            inst = first + r - start
-            kind = codes[r, SIC_RECORD_TYPE]
-            employer = codes[r, SIC_EMPLOYER]
-            if kind == RT_EMPLOYMENT and (
-                employer == EMPLOYER_GOVERNMENT or employer == EMPLOYER_PUBLIC_INSTITUTION
-            ):
-                public = True
-                bits[inst] |= 1 << V06
-                _evidence(ev_slot, ev_inst, h, V06, slot, inst)
-            if over and kind == RT_PENSION_CONTRIBUTION and codes[r, SIC_SCHEME] == SCHEME_RESIDENT:
-                grade = True
-                bits[inst] |= 1 << V08
-                _evidence(ev_slot, ev_inst, h, V08, slot, inst)
-    return public, grade
+def residential_area(area, share):
+    """V02 an owned residential row's rhu(area × share, 1000) (rounded per row)."""
+    return rhu(area * share, 1000)
 
 
 @serial
-def financial_veto(h, m0, m1, n, fa, standard, par, people, out):
-    """V04 FINANCIAL: FA > financial_asset_months × S × n; every member bank row listed."""
-    if fa <= limit_times(limit_times(par[P_ASSET_MONTHS], standard), n):
-        return False
-    bits = out.bank_vetoes
-    for slot in range(m0, m1):
-        start, end, first = _rows(people, slot, BANK)
-        for k in range(end - start):
-            bits[first + k] |= 1 << V04
-    return True
+def recent_purchase(acquisition, acquired, since, d):
+    """V09 RECENT_PURCHASE: bought within recent_purchase_months before D (even if
+    disposed since)."""
+    return acquisition == ACQ_PURCHASE and since < acquired <= d
 
 
 @serial
-def refused_work_veto(h, m0, m1, par, people, out):
-    """V11 REFUSED_WORK: c >= refused_work_min_coefficient and refusals >= the count."""
-    # arrays are bound to names: numba handles a store through a namedtuple
-    # attribute (out.x[i] = v) or a call taking the tuple at a high price
-    ev_slot, ev_inst = out.evidence_slot, out.evidence_instance
-    refused = False
-    mo = out.member
-    for slot in range(m0, m1):
-        if (
-            mo[slot, MO_COEFFICIENT] >= par[P_REFUSED_COEFFICIENT]
-            and people.member_codes[slot, MC_REFUSED] >= par[P_REFUSED_COUNT]
-        ):
-            mo[slot, MO_REFUSED_WORK] = 1
-            refused = True
-            _evidence(ev_slot, ev_inst, h, V11, slot, -1)
-    return refused
+def recent_transfer(disposed, since, d):
+    """V10 RECENT_TRANSFER: disposed within recent_transfer_months before D."""
+    return since < disposed <= d
 
 
 @serial
-def undeclared(h, verified, owned_vehicles, owned_properties, fa, par, money, out):
-    """§8 UNDECLARED_INCOME / _VEHICLE / _PROPERTY / _ASSETS as a 4-bit mask."""
-    o = out.household
+def business_bits(role, employees, turnover, par):
+    """V05 BUSINESS (legal_rep or shareholder, or self_employed over the turnover limit)
+    and V07 EMPLOYER (employees ≥ 1) of one business_registration row, as bits."""
+    bits = 0
+    if role != ROLE_SELF_EMPLOYED or turnover > par[P_TURNOVER_LIMIT]:
+        bits |= 1 << V05
+    if employees >= 1:
+        bits |= 1 << V07
+    return bits
+
+
+@serial
+def public_employee(kind, employer):
+    """V06 PUBLIC_EMPLOYEE: an employment row with a government or public employer."""
+    return kind == RT_EMPLOYMENT and (
+        employer == EMPLOYER_GOVERNMENT or employer == EMPLOYER_PUBLIC_INSTITUTION
+    )
+
+
+@serial
+def resident_contribution(kind, scheme):
+    """A pension_contribution row of scheme resident (V08's rows)."""
+    return kind == RT_PENSION_CONTRIBUTION and scheme == SCHEME_RESIDENT
+
+
+# aggregate vetoes ------------------------------------------------------------------------
+
+
+@serial
+def too_many_vehicles(distinct_veto_plates, par):
+    """V01 VEHICLE by count: more than max_vehicles distinct owned veto-type plates."""
+    return distinct_veto_plates > par[P_MAX_VEHICLES]
+
+
+@serial
+def housing(distinct_residential, area, n, par):
+    """V02 HOUSING: too many distinct residential properties, or Σ rhu(area × share,
+    1000) over owned residential rows above residential_area_per_capita_limit × n."""
+    return distinct_residential > par[P_MAX_RESIDENTIAL] or area > limit_times(par[P_AREA_LIMIT], n)
+
+
+@serial
+def financial(fa, standard, n, par):
+    """V04 FINANCIAL: FA > financial_asset_months × S × n."""
+    return fa > limit_times(limit_times(par[P_ASSET_MONTHS], standard), n)
+
+
+@serial
+def insurance_grade(resident, par):
+    """V08 INSURANCE_GRADE: a member's Σ resident pension_contribution over the limit."""
+    return resident > par[P_INSURANCE_GRADE_LIMIT]
+
+
+@serial
+def refused_work(c, refused, par):
+    """V11 REFUSED_WORK: c ≥ refused_work_min_coefficient and refusals ≥ the count."""
+    return c >= par[P_REFUSED_COEFFICIENT] and refused >= par[P_REFUSED_COUNT]
+
+
+@serial
+def undeclared(h, verified, owned_vehicles, owned_properties, fa, par, money):
+    """§8 UNDECLARED_INCOME / _VEHICLE / _PROPERTY / _ASSETS: (4-bit mask, rhu(Σ verified,
+    12), income tolerance — 0 when no income is declared)."""
     mask = 0
     declared = money[h, HM_DECLARED_INCOME]
     monthly = rhu(verified, 12)
-    o[h, O_VERIFIED_MONTHLY] = monthly
+    tolerance = 0
     if declared >= 0:
-        tolerance = rhu(declared * par[P_DECLARATION_RATIO], 1000)
-        tolerance = max(tolerance, par[P_DECLARATION_ABS])
-        o[h, O_INCOME_TOLERANCE] = tolerance
+        tolerance = max(rhu(declared * par[P_DECLARATION_RATIO], 1000), par[P_DECLARATION_ABS])
         if monthly > limit_plus(declared, tolerance):
             mask |= 1
-    o[h, O_OWNED_VEHICLES] = owned_vehicles
-    o[h, O_OWNED_PROPERTIES] = owned_properties
     declared = money[h, HM_DECLARED_VEHICLES]
     if declared >= 0 and owned_vehicles > declared:
         mask |= 2
@@ -303,30 +179,53 @@ def undeclared(h, verified, owned_vehicles, owned_properties, fa, par, money, ou
     if declared >= 0 and owned_properties > declared:
         mask |= 4
     declared = money[h, HM_DECLARED_ASSETS]
-    o[h, O_ASSET_TOLERANCE] = par[P_ASSET_DECLARATION_ABS]
     if declared >= 0 and fa > limit_plus(declared, par[P_ASSET_DECLARATION_ABS]):
         mask |= 8
-    return mask
+    return mask, monthly, tolerance
 
 
 @serial
-def vetoes(
-    h, m0, m1, n, d, fa, standard, verified, consent, par, hh_money, people, records, out, work
-):
-    """§6 and §8: (enabled triggered veto mask, undeclared mask, owned residential count,
-    any owned vehicle)."""
-    v01, v14, owned_vehicles = vehicle_vetoes(h, m0, m1, d, par, people, records, out, work)
-    v02, v03, v09, v10, owned_properties, residential = property_vetoes(
-        h, m0, m1, n, d, par, people, records, out, work
-    )
-    v05, v07 = business_vetoes(h, m0, m1, par, people, records, out)
-    v06, v08 = social_vetoes(h, m0, m1, par, people, records, out)
-    v04 = financial_veto(h, m0, m1, n, fa, standard, par, people, out)
-    v11 = refused_work_veto(h, m0, m1, par, people, out)
-    found = undeclared(h, verified, owned_vehicles, owned_properties, fa, par, hh_money, out)
-    flags = (v01, v02, v03, v04, v05, v06, v07, v08, v09, v10, v11, not consent, found != 0, v14)
-    mask = 0
-    for i in range(14):
-        if flags[i]:
-            mask |= 1 << i
-    return mask & par[P_VETO_ENABLED], found, residential, owned_vehicles > 0
+def veto_mask(found, consent, undeclared_mask, par):
+    """The enabled triggered vetoes (bit v for V(v+1)): `found` holds the row and
+    aggregate checks; V12 NO_CONSENT and V13 FALSE_DECLARATION are added here."""
+    if not consent:
+        found |= 1 << V12
+    if undeclared_mask != 0:
+        found |= 1 << V13
+    return found & par[P_VETO_ENABLED]
+
+
+# evidence of aggregate vetoes (only when one fired) --------------------------------------
+
+
+@serial
+def mark_vehicle_count(codes, bits, start, end, first, d, par):
+    """V01 by count: every owned veto-type row of one member is listed."""
+    for r in range(start, end):
+        if owned_vehicle(codes[r, VC_REGISTERED], d) and veto_vehicle_type(codes[r, VC_TYPE], par):
+            bits[first + r - start] |= 1 << V01
+
+
+@serial
+def mark_housing(codes, bits, start, end, first, d):
+    """V02: every owned residential row of one member is listed."""
+    for r in range(start, end):
+        if codes[r, PC_USE] == USE_RESIDENTIAL and owned_property(
+            codes[r, PC_ACQUIRED], codes[r, PC_DISPOSED], d
+        ):
+            bits[first + r - start] |= 1 << V02
+
+
+@serial
+def mark_resident_contributions(codes, bits, start, end, first):
+    """V08: the resident pension_contribution rows of a member over the limit."""
+    for r in range(start, end):
+        if resident_contribution(codes[r, SIC_RECORD_TYPE], codes[r, SIC_SCHEME]):
+            bits[first + r - start] |= 1 << V08
+
+
+@serial
+def mark_financial(bits, first, count):
+    """V04: every bank row of one member is listed."""
+    for k in range(first, first + count):
+        bits[k] |= 1 << V04

@@ -1,13 +1,18 @@
-"""EngineInput → the grouped numpy arrays of `meanstest.kernels.layout` (vectorised).
+"""EngineInput → the grouped numpy arrays of `meanstest.kernels.layout`.
 
-No per-row Python: enumerations become codes with `pc.index_in` over the schema's enum
-tuples, dates become day numbers, IDs are dictionary-encoded once over the union of
-member and supporter IDs, and every source table is sorted once by (person code,
-record_id) — Arrow's sort is stable, so equal record_ids keep bundle order. A person
-code owns one contiguous row range per table; a member slot (one persons row) reaches
-its records through its person code, so a person who is a member of two households is
-joined to both. Resident IDs are matched as integers (`id_numbers`), not hashed as
-strings. Sums over records are the kernels' job (RULES.md §3), not assembly's.
+No per-row Python and no hashing: IDs come coded from the ID pass validation made
+(`EngineInput.ids`, `meanstest.ids.IdPass`; made here when absent), enumerations come
+coded from validation's enum pass, numbers and dates are numpy views of their Arrow
+buffers. Members and supporters are grouped by household with a counting sort on their
+household's row; people get codes in order of first appearance over the member slots
+then supporter slots (households order), and every source table is ordered by a
+counting sort on those person codes, then by record_id within a person (department
+exports come sorted, so usually nothing moves; numba sorts the runs that do not) — the
+order of a stable sort on (person, record_id), ties in bundle order. A person code owns
+one contiguous row range per table; a member slot (one persons row) reaches its records
+through its person code, so a person who is a member of two households is joined to
+both. record_ids are not gathered: the evidence of a finding takes its few. Sums over
+records are the kernels' job (RULES.md §3), not assembly's.
 """
 
 from __future__ import annotations
@@ -18,7 +23,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from meanstest import schema
+from meanstest import ids, schema
+from meanstest.columns import enum_codes, numbers, valid
 from meanstest.engine import EngineInput
 from meanstest.kernels import join
 from meanstest.kernels import layout as L
@@ -40,7 +46,7 @@ class Assembled:
     member_rows: np.ndarray  # member slot -> row of inp.persons
     member_household: np.ndarray  # member slot -> household row
     member_ids: pa.Array  # member slot -> person_id
-    record_ids: dict[str, pa.Array]  # table -> record_id of each sorted row
+    record_ids: dict[str, SortedColumn]  # table -> record_id of each sorted row (lazy)
     program_names: list[list[str]]  # pack row -> program names by code point
     current_programs: np.ndarray  # household -> bitmask over its pack's program names
 
@@ -59,35 +65,10 @@ def _np(a) -> np.ndarray:
     return a.to_numpy(zero_copy_only=False)
 
 
-def codes_of(column, enum: tuple[str, ...], what: str) -> np.ndarray:
-    """Index of each value in `enum` (int32); an unknown value is bad input."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    idx = pc.index_in(column, value_set=pa.array(enum, pa.string()))
-    if idx.null_count:
-        raise ValueError(f"{what}: value outside {', '.join(enum)}")
-    return _np(idx).astype(I32, copy=False)
-
-
-def days_of(column, null: int | None = None) -> np.ndarray:
-    days = pc.cast(column, pa.int32())
-    if null is not None:
-        days = pc.fill_null(days, null)
-    return _np(days).astype(I32, copy=False)
-
-
-def ints_of(column, dtype=I64, null: int | None = None) -> np.ndarray:
-    if null is not None:
-        column = pc.fill_null(column, null)
-    return _np(column).astype(dtype, copy=False)
-
-
 def group_rows(keys: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
-    """Stable order of rows grouped by key, and offsets [n_groups + 1] into that order."""
-    order = np.argsort(keys, kind="stable")
-    off = np.zeros(n_groups + 1, I64)
-    np.cumsum(np.bincount(keys, minlength=n_groups), out=off[1:])
-    return order, off
+    """Stable order of rows grouped by key (rows with key < 0 left out), and offsets
+    [n_groups + 1] into that order (a counting sort)."""
+    return join.counting_sort(np.ascontiguousarray(keys, dtype=I64), n_groups)
 
 
 # -- policy packs -------------------------------------------------------------------------
@@ -191,7 +172,7 @@ def current_program_bits(column, pack_rows: np.ndarray, names: list[list[str]]) 
     """households.current_programs as a bitmask over the household's pack programs (a
     name listed twice counts once); a name the pack does not define is bad input."""
     n = len(pack_rows)
-    if column is None:
+    if column is None or column.null_count == len(column):
         return np.zeros(n, I64)
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
@@ -214,202 +195,118 @@ def current_program_bits(column, pack_rows: np.ndarray, names: list[list[str]]) 
     return join.or_bits(n, parent, bit)
 
 
-# -- tables ----------------------------------------------------------------------------
+# -- tables ---
 
 
-def string_buffers(column) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(offsets, data, valid) numpy views of a string column, for the join kernels."""
-    arr = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
-    n = len(arr)
-    if n == 0:
-        return np.zeros(1, np.int32), np.zeros(1, np.uint8), np.zeros(0, np.uint8)
-    if pa.types.is_large_string(arr.type):
-        offsets = np.frombuffer(arr.buffers()[1], np.int64, n + 1, arr.offset * 8)
-    else:
-        offsets = np.frombuffer(arr.buffers()[1], np.int32, n + 1, arr.offset * 4)
-    data = arr.buffers()[2]
-    data = np.frombuffer(data, np.uint8) if data is not None else np.zeros(1, np.uint8)
-    valid = _np(pc.is_valid(arr)).astype(np.uint8) if arr.null_count else np.ones(n, np.uint8)
-    return offsets, data, valid
+class SortedColumn:
+    """A column of a source table in the joined, sorted row order, gathered only where
+    asked (`take`): assembly does not copy every record_id for the few a finding cites."""
+
+    def __init__(self, column, rows: np.ndarray) -> None:
+        self._column, self._rows = column, rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def take(self, indices) -> pa.Array:
+        """Values at sorted rows `indices` (an integer array, Arrow or numpy)."""
+        idx = np.asarray(
+            indices.to_numpy(zero_copy_only=False) if hasattr(indices, "to_numpy") else indices,
+            dtype=I64,
+        )
+        return ids.take(self._column, self._rows[idx])
+
+    def to_array(self) -> pa.Array:
+        return ids.take(self._column, self._rows)
 
 
-def id_numbers(column) -> np.ndarray:
-    """18-character resident IDs as int64 (`kernels.join.id_numbers`); -1 otherwise."""
-    offsets, data, valid = string_buffers(column)
-    return join.id_numbers(offsets, data, valid)
-
-
-class PersonCodes:
-    """Distinct member/supporter IDs -> person codes 0..P-1 in order of first appearance
-    (member slots come in households order, so person ranges and sorted source rows
-    follow the households and the kernels read memory front to back); any other ID ->
-    -1. Well-formed IDs are matched as integers in a hash table; should a member or
-    supporter ID not be 18 characters of digits and X, strings are matched instead."""
-
-    def __init__(self, ids: pa.Array) -> None:
-        numbers = id_numbers(ids)
-        self.by_number = bool(len(numbers) == 0 or numbers.min() >= 0)
-        if self.by_number:
-            codes, self.count, self.table = join.encode(numbers)
-            self.codes = codes.astype(I32)
-        else:
-            encoded = pc.dictionary_encode(ids)
-            self.dictionary = encoded.dictionary
-            self.codes = encoded.indices.to_numpy(zero_copy_only=False).astype(I32)
-            self.count = len(self.dictionary)
-
-    def of(self, column) -> np.ndarray:
-        """Person code of each ID in `column` (int64, -1 = nobody of these households)."""
-        if not self.by_number:
-            return _np(pc.fill_null(pc.index_in(column, value_set=self.dictionary), -1)).astype(I64)
-        return join.lookup(self.table, id_numbers(column))
-
-
-class SortedSource:
-    """A source table's rows joined to a person, ordered by (person code, record_id);
-    Arrow's sort is stable, so equal record_ids keep bundle order."""
-
-    def __init__(self, table: pa.Table, people: PersonCodes) -> None:
-        code = people.of(table.column("person_id"))
-        keep = np.nonzero(code >= 0)[0]
-        rid = table.column("record_id").combine_chunks()
-        if len(keep) < table.num_rows:
-            rid = rid.take(pa.array(keep))
-        order = _by_person_then_record(code[keep], rid)
-        self.rows = keep[order]
-        self.code = code[self.rows]
-        self.table = table
-        self.record_ids = rid.take(pa.array(order)) if len(order) else rid
-        if isinstance(self.record_ids, pa.ChunkedArray):
-            self.record_ids = self.record_ids.combine_chunks()
-        self._take = pa.array(self.rows)
-
-    def column(self, name: str) -> pa.Array:
-        return self.table.column(name).take(self._take)
-
-    def _joined(self, values, what: str, null: int | None = None) -> np.ndarray:
-        """values (an Arrow column over all rows) at the joined rows; rows of nobody may
-        hold anything (they are not validated), joined rows must be complete."""
-        if values.null_count:
-            bad = _np(pc.is_null(values)).astype(bool)[self.rows]
-            if null is None and bad.any():
-                raise ValueError(f"{what}: null in a joined row")
-            values = pc.fill_null(values, 0 if null is None else null)
-        return _np(values)[self.rows]
-
-    def ints(self, name: str, dtype=I64, null: int | None = None) -> np.ndarray:
-        return self._joined(self.table.column(name), name, null).astype(dtype)
-
-    def codes(self, name: str, enum: tuple[str, ...], table: str) -> np.ndarray:
-        column = self.table.column(name).combine_chunks()
-        idx = pc.index_in(column, value_set=pa.array(enum, pa.string()))
-        return self._joined(idx, f"{table}.{name}: value outside {', '.join(enum)}").astype(I32)
-
-    def days(self, name: str, null: int | None = None) -> np.ndarray:
-        values = pc.cast(self.table.column(name), pa.int32())
-        return self._joined(values, name, null).astype(I32)
-
-
-def _by_person_then_record(code: np.ndarray, rid: pa.Array) -> np.ndarray:
-    """The stable order of rows by (person code, record_id).
-
-    A stable integer sort by person, then only the persons whose record_ids are not
-    already ascending in that order are sorted by record_id (department exports come
-    sorted by record id, so usually none are): a full sort on a string key costs about
-    ten times as much at district scale (benches/ANALYSIS.md). Same order as Arrow's
-    stable sort on both keys."""
-    if rid.null_count:  # not in validated input; keep Arrow's null placement
-        key = pa.table({"code": code, "record_id": rid})
-        keys = [("code", "ascending"), ("record_id", "ascending")]
-        return _np(pc.sort_indices(key, sort_keys=keys))
-    order = np.argsort(code, kind="stable")
+def by_person_then_record(code: np.ndarray, n_people: int, rid) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, offsets [n_people + 1]): the rows with code >= 0 in the stable order of
+    (person code, record_id) — a counting sort on the code, then each person's rows put
+    in record_id order when they are not already (numba: insertion sort for a few rows,
+    merge sort for many). Same order as Arrow's stable sort on both keys."""
+    order, off = join.counting_sort(np.ascontiguousarray(code, dtype=I64), n_people)
     if len(order) < 2:
-        return order
+        return order, off
+    arr = ids.string_array(rid)
+    if arr.null_count and not ids.valid_mask(arr)[order].all():
+        # not in validated input (a null record_id rejects its households): Arrow's order
+        by_code = code[order]
+        key = pa.table({"code": by_code, "record_id": arr.take(pa.array(order))})
+        keys = [("code", "ascending"), ("record_id", "ascending")]
+        return order[_np(pc.sort_indices(key, sort_keys=keys))], off
     by_code = code[order]
-    rid_sorted = rid.take(pa.array(order))
-    descending = _np(pc.less(rid_sorted.slice(1), rid_sorted.slice(0, len(order) - 1)))
-    unsorted = (by_code[1:] == by_code[:-1]) & descending.astype(bool)
-    if not unsorted.any():
-        return order
-    starts = np.flatnonzero(np.diff(by_code, prepend=by_code[0] - 1))
-    if np.diff(starts, append=len(order)).max() <= RUN_INSERTION_SORT:
-        offsets, data, _ = string_buffers(rid_sorted)
-        return order[join.sort_runs(by_code, offsets, data)]
-    # a person with very many records: the rows of the persons out of order are
-    # contiguous runs of `order`, in person order; Arrow sorts them
-    rows = np.nonzero(np.isin(by_code, np.unique(by_code[1:][unsorted])))[0]
-    sub = pa.table({"code": by_code[rows], "record_id": rid_sorted.take(pa.array(rows))})
-    keys = [("code", "ascending"), ("record_id", "ascending")]
-    order[rows] = order[rows][_np(pc.sort_indices(sub, sort_keys=keys))]
-    return order
+    offsets, data = ids._offsets(arr), ids._data(arr)
+    if not join.runs_in_order(by_code, order, offsets, data):
+        order = join.sort_runs(by_code, order, offsets, data, RUN_INSERTION_SORT)
+    return order, off
 
 
-def _distinct_codes(column) -> np.ndarray:
-    """Equal strings -> equal int32 codes (plates, property_ids); only equality matters
-    to the kernels (distinct counts), so Arrow's hash encoding serves."""
-    if isinstance(column, pa.ChunkedArray):
-        column = column.combine_chunks()
-    return _np(pc.dictionary_encode(column).indices).astype(I32)
+def _source_values(table: pa.Table, rows: np.ndarray, name: str, what: str, null=None):
+    """Numbers of column `name` at the joined rows; rows of nobody may hold anything (they
+    are not validated), joined rows must be complete unless `null` fills them."""
+    column = table.column(name)
+    values = numbers(column)[rows]
+    if column.null_count:
+        ok = valid(column)[rows]
+        if not ok.all():
+            if null is None:
+                raise ValueError(f"{what}.{name}: null in a joined row")
+            values = np.where(ok, values, null)
+    return values
 
 
-class HouseholdIndex:
-    """household_id -> households row, by a string hash table (kernels.join)."""
+def _codes(ip: ids.IdPass, table_name: str, table: pa.Table, column: str, enum, rows=None):
+    """Enumeration codes of a column (from validation's pass when it made them), at
+    `rows`; a value outside the enumeration (or a null) is bad input."""
+    codes = ip.enums.get((table_name, column))
+    if codes is None or len(codes) != table.num_rows:
+        codes = enum_codes(table.column(column), enum)
+    if rows is not None:
+        codes = codes[rows]
+    if len(codes) and codes.min() < 0:
+        raise ValueError(f"{table_name}.{column}: value outside {', '.join(enum)}")
+    return codes.astype(I32)
 
-    def __init__(self, household_ids: pa.Array) -> None:
-        self.offsets, self.data, _ = string_buffers(household_ids)
-        self._table = None
 
-    @property
-    def table(self) -> np.ndarray:
-        if self._table is None:  # built only when rows are not in households order
-            self._table = join.encode_strings(self.offsets, self.data)[2]
-        return self._table
-
-    def rows(self, table: pa.Table, key: str, n_h: int):
-        """Rows of `table` grouped by household (households order, then table order):
-        (row order, offsets [n_h + 1]); rows of other households are dropped."""
-        keys = string_buffers(table.column(key))
-        off = join.grouped_offsets(keys[0], keys[1], self.offsets, self.data)
-        if len(off) or len(keys[2]) == 0:  # rows already in households order
-            off = off if len(off) else np.zeros(n_h + 1, I64)
-            return np.arange(off[n_h], dtype=I64), off
-        hh = join.lookup_strings(self.table, self.offsets, self.data, *keys)
-        hh[hh < 0] = n_h
-        if len(hh) and np.all(hh[1:] >= hh[:-1]):  # already grouped: keep it so
-            order = np.arange(len(hh), dtype=I64)
-            off = np.zeros(n_h + 2, I64)
-            np.cumsum(np.bincount(hh, minlength=n_h + 1), out=off[1:])
-        else:
-            order, off = group_rows(hh, n_h + 1)
-        return order[: off[n_h]], off[:-1].copy()
+def _distinct_codes(table: pa.Table, column: str, rows: np.ndarray) -> np.ndarray:
+    """Equal strings -> equal int32 codes (plates, property_ids), numbered in order of
+    first appearance among the joined rows; only equality matters to the kernels
+    (distinct counts)."""
+    index = ids.StringIndex(table.column(column))
+    codes = index.codes[rows].astype(I64)
+    renumber, _ = join.first_appearance(codes, len(index))
+    return renumber[codes].astype(I32)
 
 
 def _in_order(column, order: np.ndarray) -> pa.Array:
     """column.take(order), without the copy when order is the identity."""
-    if (
-        len(order) == len(column)
-        and (len(order) == 0 or order[-1] == len(order) - 1)
-        and (np.array_equal(order, np.arange(len(order))))
-    ):
-        return column.combine_chunks()
-    return column.take(pa.array(order)).combine_chunks()
+    n = len(order)
+    if n == len(column) and (n == 0 or order[-1] == n - 1) and np.array_equal(order, np.arange(n)):
+        return _flat(column)
+    return ids.take(column, order)
+
+
+def _flat(column):
+    if isinstance(column, pa.ChunkedArray):
+        return column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    return column
 
 
 def assemble(inp: EngineInput) -> Assembled:
+    ip = inp.id_pass()
     hh = inp.households
     n_h = hh.num_rows
     pack_rows = np.asarray(inp.policy_index, dtype=I64).reshape(n_h)
     pack, names = assemble_packs(list(inp.policies))
     # households
     hcodes = np.empty((n_h, L.N_HC), I32)
-    hcodes[:, L.HC_DATE] = days_of(hh.column("assessment_date"))
-    hcodes[:, L.HC_AREA] = codes_of(hh.column("area"), L.AREAS, "households.area")
-    hcodes[:, L.HC_CONSENT] = ints_of(hh.column("consent_signed"), I32)
+    hcodes[:, L.HC_DATE] = numbers(hh.column("assessment_date"))
+    hcodes[:, L.HC_AREA] = _codes(ip, "households", hh, "area", L.AREAS)
+    hcodes[:, L.HC_CONSENT] = numbers(hh.column("consent_signed"))
     for k, dept in enumerate(schema.DEPARTMENTS):
-        hcodes[:, L.HC_CHECKED + k] = ints_of(hh.column(f"checked_{dept}"), I32)
-    hcodes[:, L.HC_PREV_STATUS] = codes_of(
-        hh.column("prev_status"), L.PREV_STATUSES, "households.prev_status"
-    )
+        hcodes[:, L.HC_CHECKED + k] = numbers(hh.column(f"checked_{dept}"))
+    hcodes[:, L.HC_PREV_STATUS] = _codes(ip, "households", hh, "prev_status", L.PREV_STATUSES)
     hcodes[:, L.HC_PACK] = pack_rows
     hmoney = np.empty((n_h, L.N_HM), I64)
     for col, name in (
@@ -418,99 +315,111 @@ def assemble(inp: EngineInput) -> Assembled:
         (L.HM_DECLARED_PROPERTIES, "declared_properties"),
         (L.HM_DECLARED_ASSETS, "declared_financial_assets"),
     ):
-        hmoney[:, col] = ints_of(pc.cast(hh.column(name), pa.int64()), null=L.NULL)
-    hmoney[:, L.HM_PREV_BENEFIT] = ints_of(hh.column("prev_benefit"))
+        column = hh.column(name)
+        hmoney[:, col] = numbers(column)
+        if column.null_count:
+            hmoney[~valid(column), col] = L.NULL
+    hmoney[:, L.HM_PREV_BENEFIT] = numbers(hh.column("prev_benefit"))
     current = current_program_bits(
         hh.column("current_programs") if "current_programs" in hh.column_names else None,
         pack_rows,
         names,
     )
     hmoney[:, L.HM_CURRENT_PROGRAMS] = current
-    household_ids = hh.column("household_id").combine_chunks()
+    household_ids = _flat(hh.column("household_id"))
     # members and supporters: slots grouped by household in households order
     persons, supporters = inp.persons, inp.supporters
-    index = HouseholdIndex(household_ids)
-    m_order, member_off = index.rows(persons, "household_id", n_h)
-    s_order, supporter_off = index.rows(supporters, "household_id", n_h)
+    m_order, member_off = group_rows(ip.person_home, n_h)
+    s_order, supporter_off = group_rows(ip.supporter_home, n_h)
     member_ids = _in_order(persons.column("person_id"), m_order)
-    supporter_ids = _in_order(supporters.column("supporter_id"), s_order)
-    people_codes = PersonCodes(pa.concat_arrays([member_ids, supporter_ids]))
-    n_m, n_s, n_p = len(m_order), len(s_order), people_codes.count
+    # people: codes in order of first appearance over member slots, then supporter slots
+    slot_people = np.concatenate([ip.person_code[m_order], ip.supporter_code[s_order]])
+    person_of, n_p = join.first_appearance(slot_people.astype(I64), len(ip.people))
+    slot_codes = person_of[slot_people]
+    n_m, n_s = len(m_order), len(s_order)
     mcodes = np.empty((n_m, L.N_MC), I32)
-    mcodes[:, L.MC_PERSON] = people_codes.codes[:n_m]
-    mcodes[:, L.MC_BIRTH] = days_of(persons.column("birth_date"))[m_order]
-    mcodes[:, L.MC_HEALTH] = ints_of(persons.column("health"), I32)[m_order]
-    mcodes[:, L.MC_STUDENT] = codes_of(
-        persons.column("student_level"), L.STUDENT_LEVELS, "persons.student_level"
-    )[m_order]
-    mcodes[:, L.MC_OCCUPATION] = codes_of(
-        persons.column("occupation"), L.OCCUPATIONS, "persons.occupation"
-    )[m_order]
-    mcodes[:, L.MC_REFUSED] = ints_of(persons.column("refused_job_offers"), I32)[m_order]
-    mmoney = ints_of(persons.column("tuition"))[m_order].reshape(n_m, L.N_MM)
+    mcodes[:, L.MC_PERSON] = slot_codes[:n_m]
+    mcodes[:, L.MC_BIRTH] = numbers(persons.column("birth_date"))[m_order]
+    mcodes[:, L.MC_HEALTH] = numbers(persons.column("health"))[m_order]
+    mcodes[:, L.MC_STUDENT] = _codes(
+        ip, "persons", persons, "student_level", L.STUDENT_LEVELS, m_order
+    )
+    mcodes[:, L.MC_OCCUPATION] = _codes(
+        ip, "persons", persons, "occupation", L.OCCUPATIONS, m_order
+    )
+    mcodes[:, L.MC_REFUSED] = numbers(persons.column("refused_job_offers"))[m_order]
+    mmoney = numbers(persons.column("tuition"))[m_order].astype(I64).reshape(n_m, L.N_MM)
     scodes = np.empty((n_s, L.N_SC), I32)
-    scodes[:, L.SC_PERSON] = people_codes.codes[n_m:]
-    scodes[:, L.SC_BIRTH] = days_of(supporters.column("birth_date"))[s_order]
-    scodes[:, L.SC_HEALTH] = ints_of(supporters.column("health"), I32)[s_order]
-    scodes[:, L.SC_SECTOR] = codes_of(
-        supporters.column("employment_sector"), L.SECTORS, "supporters.employment_sector"
-    )[s_order]
-    scodes[:, L.SC_EXEMPT] = codes_of(
-        supporters.column("exempt_reason"), L.EXEMPT_REASONS, "supporters.exempt_reason"
-    )[s_order]
-    scodes[:, L.SC_COUNT] = ints_of(supporters.column("supported_count"), I32)[s_order]
+    scodes[:, L.SC_PERSON] = slot_codes[n_m:]
+    scodes[:, L.SC_BIRTH] = numbers(supporters.column("birth_date"))[s_order]
+    scodes[:, L.SC_HEALTH] = numbers(supporters.column("health"))[s_order]
+    scodes[:, L.SC_SECTOR] = _codes(
+        ip, "supporters", supporters, "employment_sector", L.SECTORS, s_order
+    )
+    scodes[:, L.SC_EXEMPT] = _codes(
+        ip, "supporters", supporters, "exempt_reason", L.EXEMPT_REASONS, s_order
+    )
+    scodes[:, L.SC_COUNT] = numbers(supporters.column("supported_count"))[s_order]
     member_household = np.repeat(np.arange(n_h, dtype=I64), np.diff(member_off))
-    # source tables: each person's rows form one range per table
+    # source tables: a counting sort on person codes; each person's rows form one range
     counts = np.zeros((n_p, L.N_TABLES), I64)
-    src: dict[str, SortedSource] = {}
+    rows: dict[str, np.ndarray] = {}
     for t, name in enumerate(schema.SOURCE_TABLES):
-        src[name] = SortedSource(inp.sources[name], people_codes)
-        join.count_rows(counts, t, src[name].code)
+        table = inp.sources[name]
+        code = person_of[ip.source_code[name]] if table.num_rows else np.zeros(0, I64)
+        rows[name], off = by_person_then_record(code, n_p, table.column("record_id"))
+        counts[:, t] = np.diff(off)
     ranges = join.ranges_from_counts(counts)
-    tax = src["tax_income"]
-    tax_codes = tax.codes("income_type", L.INCOME_TYPES, "tax_income").reshape(-1, 1)
-    tax_money = tax.ints("amount").reshape(-1, 1)
-    bank = src["bank"]
-    bank_money = np.stack([bank.ints("balance"), bank.ints("interest")], axis=1)
-    si = src["social_insurance"]
-    social_codes = np.stack(
-        [
-            si.codes("record_type", L.RECORD_TYPES, "social_insurance"),
-            si.codes("scheme", L.SCHEMES, "social_insurance"),
-            si.codes("employer_type", L.EMPLOYER_TYPES, "social_insurance"),
-        ],
-        axis=1,
+    src = inp.sources
+
+    def money(name, *cols):
+        return np.stack(
+            [_source_values(src[name], rows[name], c, name) for c in cols], axis=1
+        ).astype(I64)
+
+    def codes(name, *cols):
+        out = []
+        for c in cols:
+            if isinstance(c, tuple):
+                out.append(_codes(ip, name, src[name], c[0], c[1], rows[name]))
+            else:
+                out.append(_source_values(src[name], rows[name], c, name))
+        return np.stack(out, axis=1).astype(I32)
+
+    tax_codes = codes("tax_income", ("income_type", L.INCOME_TYPES))
+    tax_money = money("tax_income", "amount")
+    bank_money = money("bank", "balance", "interest")
+    social_codes = codes(
+        "social_insurance",
+        ("record_type", L.RECORD_TYPES),
+        ("scheme", L.SCHEMES),
+        ("employer_type", L.EMPLOYER_TYPES),
     )
-    social_money = np.stack([si.ints("amount"), si.ints("reimbursed")], axis=1)
-    biz = src["business_registration"]
-    business_codes = np.stack(
-        [biz.codes("role", L.ROLES, "business_registration"), biz.ints("employees", I32)],
-        axis=1,
-    )
-    business_money = biz.ints("annual_turnover").reshape(-1, 1)
-    veh = src["vehicle"]
+    social_money = money("social_insurance", "amount", "reimbursed")
+    business_codes = codes("business_registration", ("role", L.ROLES), "employees")
+    business_money = money("business_registration", "annual_turnover")
+    veh, prop = src["vehicle"], src["property"]
     vehicle_codes = np.stack(
         [
-            _distinct_codes(veh.column("plate")),
-            veh.codes("vehicle_type", L.VEHICLE_TYPES, "vehicle"),
-            veh.days("registered_on"),
+            _distinct_codes(veh, "plate", rows["vehicle"]),
+            codes("vehicle", ("vehicle_type", L.VEHICLE_TYPES))[:, 0],
+            codes("vehicle", "registered_on")[:, 0],
         ],
         axis=1,
-    )
-    vehicle_money = veh.ints("value").reshape(-1, 1)
-    prop = src["property"]
+    ).astype(I32)
+    vehicle_money = money("vehicle", "value")
     property_codes = np.stack(
         [
-            _distinct_codes(prop.column("property_id")),
-            prop.codes("use", L.PROPERTY_USES, "property"),
-            prop.ints("share", I32),
-            prop.days("acquired_on"),
-            prop.codes("acquisition", L.ACQUISITIONS, "property"),
-            prop.days("disposed_on", null=L.NOT_DISPOSED),
+            _distinct_codes(prop, "property_id", rows["property"]),
+            codes("property", ("use", L.PROPERTY_USES))[:, 0],
+            codes("property", "share")[:, 0],
+            codes("property", "acquired_on")[:, 0],
+            codes("property", ("acquisition", L.ACQUISITIONS))[:, 0],
+            _source_values(prop, rows["property"], "disposed_on", "property", L.NOT_DISPOSED),
         ],
         axis=1,
-    )
-    property_money = np.stack([prop.ints("area"), prop.ints("rental_income")], axis=1)
+    ).astype(I32)
+    property_money = money("property", "area", "rental_income")
     # record instances: the rows of each member slot's person, slot after slot
     instance_off = join.instance_offsets(mcodes[:, L.MC_PERSON].astype(I64), counts)
     c = np.ascontiguousarray
@@ -540,7 +449,7 @@ def assemble(inp: EngineInput) -> Assembled:
         member_rows=m_order,
         member_household=member_household,
         member_ids=member_ids,
-        record_ids={name: s.record_ids for name, s in src.items()},
+        record_ids={n: SortedColumn(src[n].column("record_id"), rows[n]) for n in rows},
         program_names=names,
         current_programs=current,
     )

@@ -17,7 +17,8 @@ Reading is strict about what would change a value and lenient about what would n
   `.tmp` files an interrupted `write_bundle` may leave.
 
 Every failure is a BundleError naming the file and the reason, never a raw pyarrow
-traceback. The result tables have exactly `schema.arrow_schema(table)`.
+traceback. Strings must be UTF-8 (Arrow and Parquet promise it): a string value that is
+not is a corrupt file, named with its table, column and first bad row (1-based). The result tables have exactly `schema.arrow_schema(table)`.
 
 A table file is read in two steps — its schema is checked and a `_Plan` of casts made,
 then the data is read and conformed — so `iter_table` reuses the plan per Parquet row
@@ -148,8 +149,10 @@ class _TableFile:
             if self.kind == "parquet":
                 return self._handle.read(columns=columns, use_threads=True)
             table = self._handle.read_all().select(columns)
-            table.validate(full=True)  # IPC trusts its offsets; a forged one must not pass
+            _validate_ipc(table, self.file, 0)
             return table
+        except BundleError:
+            raise
         except _READ_ERRORS as e:
             raise BundleError(
                 f"{self.file}: cannot read {self.kind} data (truncated or corrupt?): {_reason(e)}",
@@ -163,10 +166,14 @@ class _TableFile:
                 for i in range(self._handle.num_row_groups):
                     yield self._handle.read_row_group(i, columns=columns)
             else:
+                first = 0
                 for i in range(self._handle.num_record_batches):
                     batch = self._handle.get_batch(i).select(columns)
-                    batch.validate(full=True)
+                    _validate_ipc(batch, self.file, first)
+                    first += batch.num_rows
                     yield batch
+        except BundleError:
+            raise
         except _READ_ERRORS as e:
             raise BundleError(
                 f"{self.file}: cannot read {self.kind} data (truncated or corrupt?): {_reason(e)}",
@@ -182,14 +189,17 @@ def _reason(e: Exception) -> str:
 # --------------------------------------------------------------------- conforming --
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Plan:
     """How a file's columns become the canonical table: for each canonical column, the
-    source column (None: absent optional column → nulls) and whether to cast."""
+    source column (None: absent optional column → nulls) and whether to cast.
+    `rows_done` counts the rows it has conformed, so that batches applied in file order
+    name a bad value by its row in the file."""
 
     name: str
     file: str
     sources: tuple[str | None, ...]
+    rows_done: int = 0
 
     @classmethod
     def make(cls, name: str, found: pa.Schema, file: str) -> _Plan:
@@ -214,7 +224,8 @@ class _Plan:
             got = found.field(index).type
             if not _compatible(col.type, got):
                 raise BundleError(
-                    f"{file}: column {col.name}: expected {col.type}, found {got}",
+                    f"{file}: {_hint(col.name, col.type, got)}"
+                    f"column {col.name}: expected {col.type}, found {got}",
                     file=file,
                     column=col.name,
                     expected=str(col.type),
@@ -240,7 +251,10 @@ class _Plan:
             if column.type != field.type:
                 column = self._cast(column, field)
             arrays.append(column)
-        return pa.Table.from_arrays(arrays, schema=target)
+        table = pa.Table.from_arrays(arrays, schema=target)
+        first, self.rows_done = self.rows_done, self.rows_done + table.num_rows
+        _check_utf8(table, self.name, self.file, first)
+        return table
 
     def _cast(self, column: pa.ChunkedArray, field: pa.Field) -> pa.ChunkedArray:
         try:  # dictionaries decode, integers cast with overflow checks
@@ -252,6 +266,125 @@ class _Plan:
                 file=self.file,
                 column=field.name,
             ) from None
+
+
+# -------------------------------------------------------------------------- UTF-8 --
+
+
+def check_utf8(table: pa.Table, name: str, file: str, first_row: int = 0) -> None:
+    """BundleError naming file, table, column and row (1-based, counted from
+    `first_row`) of the first string value of `table` that is not UTF-8 (string and
+    list<string> columns). Cheap: a column whose bytes are all ASCII is not looked at
+    row by row."""
+    _check_utf8(table, name, file, first_row)
+
+
+def _check_utf8(data, name: str, file: str, first_row: int) -> None:
+    found = _first_bad_utf8(data)
+    if found is None or found[1] < 0:
+        return
+    column, row = found
+    raise BundleError(
+        f"{file}: table {name}, column {column}: row {first_row + row + 1} is not valid "
+        "UTF-8 (Arrow and Parquet strings are UTF-8: the file is corrupt)",
+        file=file,
+        table=name,
+        column=column,
+        row=first_row + row + 1,
+    )
+
+
+def _validate_ipc(data, file: Path, first_row: int) -> None:
+    """Arrow's full validation of IPC data (IPC trusts its offsets; a forged one must
+    not pass), with a string that is not UTF-8 named by table, column and row."""
+    try:
+        data.validate(full=True)
+    except _READ_ERRORS:
+        found = _first_bad_utf8(data)  # bounds-checked: safe on unvalidated offsets
+        if found is not None and found[1] >= 0:
+            name = file.name.rsplit(".", 1)[0]
+            _check_utf8(data, name, str(file), first_row)
+        raise
+
+
+def _first_bad_utf8(data) -> tuple[str, int] | None:
+    """(column, row) of the first string that is not UTF-8, in column order; row -2
+    when a column's offsets are broken; None when every string is UTF-8."""
+    for i, field in enumerate(data.schema):
+        column = data.column(i)
+        chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+        base = 0
+        for chunk in chunks:
+            row = _bad_row(chunk)
+            if row is not None:
+                return field.name, row if row < 0 else base + row
+            base += len(chunk)
+    return None
+
+
+def _bad_row(arr: pa.Array) -> int | None:
+    """The first row of one array that holds a string that is not UTF-8 (-2: broken
+    offsets), None if none; other types (and string views, which Arrow validates
+    itself) are not looked at."""
+    import numpy as np
+
+    from meanstest.kernels.columns import first_bad_utf8
+
+    t = arr.type
+    if len(arr) == 0:
+        return None
+    if pa.types.is_dictionary(t):
+        if not (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)):
+            return None
+        bad = _bad_row(arr.dictionary)
+        if bad is None or bad < 0:
+            return bad
+        idx = arr.indices.to_numpy(zero_copy_only=False)
+        hits = np.flatnonzero(np.asarray(arr.indices.is_valid()) & (idx == bad))
+        return int(hits[0]) if hits.size else None
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        values = arr.values
+        if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+            return None
+        offsets = np.frombuffer(arr.buffers()[1], np.int32 if pa.types.is_list(t) else np.int64)
+        offsets = offsets[arr.offset : arr.offset + len(arr) + 1]
+        if len(offsets) != len(arr) + 1 or offsets[0] < 0 or offsets[-1] > len(values):
+            return -2
+        bad = _bad_row(values.slice(int(offsets[0]), int(offsets[-1] - offsets[0])))
+        if bad is None or bad < 0:
+            return bad
+        return int(np.searchsorted(offsets, offsets[0] + bad, side="right") - 1)
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+        return None
+    buffers = arr.buffers()
+    width = np.int32 if pa.types.is_string(t) else np.int64
+    if buffers[1] is None:
+        return None
+    offsets = np.frombuffer(buffers[1], width)[arr.offset : arr.offset + len(arr) + 1]
+    data = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    if len(offsets) != len(arr) + 1:
+        return -2
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    if 0 <= lo <= hi <= len(data) and _ascii(data[lo:hi]):
+        return None  # the usual case: IDs, codes, record ids
+    from meanstest.ids import valid_mask
+
+    valid = valid_mask(arr)
+    if len(valid) != len(arr):
+        valid = np.ones(len(arr), dtype=np.bool_)
+    row = int(first_bad_utf8(offsets, data, valid))
+    return None if row == -1 else row
+
+
+def _ascii(data) -> bool:
+    """Whether every byte is < 0x80 (eight at a time)."""
+    import numpy as np
+
+    k = len(data) // 8 * 8
+    high = np.uint64(0x8080808080808080)
+    if k and np.bitwise_or.reduce(data[:k].view(np.uint64)) & high:
+        return False
+    return not (k < len(data) and int(data[k:].max()) >= 0x80)
 
 
 def _is_string(t: pa.DataType) -> bool:
@@ -277,6 +410,18 @@ def _compatible(expected: pa.DataType, got: pa.DataType) -> bool:
             _is_string(got.value_type) or pa.types.is_null(got.value_type)
         )
     return False
+
+
+def _hint(name: str, expected: pa.DataType, got: pa.DataType) -> str:
+    """How to fix a common mismatch, said before it: timestamps (what pandas writes for
+    datetime64) where dates belong."""
+    if pa.types.is_date32(expected) and pa.types.is_timestamp(got):
+        return (
+            f"column {name} holds timestamps, not dates: write it as date32 (pandas "
+            f"df[{name!r}] = df[{name!r}].dt.date; pyarrow pc.cast(table[{name!r}], "
+            "pa.date32()), after checking the times are midnight in the intended time zone); "
+        )
+    return ""
 
 
 def conform(name: str, table: pa.Table, file: str | None = None) -> pa.Table:

@@ -7,6 +7,8 @@ import importlib
 import sys
 import time
 
+from meanstest import labels
+from meanstest.amounts import money
 from meanstest.errors import MeansTestError
 
 EXIT_USAGE = 2
@@ -31,7 +33,10 @@ FEATURES: dict[str, str] = {
 
 
 def _parser() -> argparse.ArgumentParser:
+    from meanstest.pipeline import ENGINE_VERSION
+
     p = _Parser(prog="meanstest", description="Means-test verification and assessment.")
+    p.add_argument("--version", action="version", version=ENGINE_VERSION)
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     r = sub.add_parser("review", help="assess every household of a bundle")
@@ -92,6 +97,20 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def summary_lines(s: dict) -> list[str]:
+    """A review summary's statuses (code and name) and total benefit in yuan, for the
+    console of every engine."""
+    lines = [
+        f"  {status:<13} {count:>9,}  {labels.of(labels.STATUS, status, 'zh')}"
+        for status, count in s["by_status"].items()
+    ]
+    lines.append(
+        f"total monthly benefit {money(s['total_monthly_benefit'], 'zh', 'month')}; "
+        f"provisional {s['provisional']}; unmatched source rows {s['unmatched_source_rows']}"
+    )
+    return lines
+
+
 def _review(args) -> int:
     if args.engine == "spark":
         from meanstest.spark import review_cli
@@ -117,13 +136,7 @@ def _review(args) -> int:
             f"households read {s['households_read']}: assessed {s['assessed']}, "
             f"rejected {s['rejected']} ({elapsed:.2f} s, {s['chunks']} chunk(s))"
         )
-        for status, count in s["by_status"].items():
-            print(f"  {status:<13} {count}")
-        yuan = s["total_monthly_benefit"] // 100
-        print(
-            f"total monthly benefit {yuan} yuan; provisional {s['provisional']}; "
-            f"unmatched source rows {s['unmatched_source_rows']}"
-        )
+        print("\n".join(summary_lines(s)))
         print(f"outputs and summary.json in {args.out}")
     if args.report:
         from meanstest.report import write_report
@@ -142,7 +155,7 @@ def _review(args) -> int:
 
 def _explain(args) -> int:
     from meanstest.bundle import read_bundle
-    from meanstest.explain import render, trace_household
+    from meanstest.explain import explain_household, render
     from meanstest.pipeline import load_policies
     from meanstest.validate import validate
 
@@ -157,7 +170,7 @@ def _explain(args) -> int:
         raise MeansTestError(
             f"household {args.household_id} is rejected: " + "; ".join(rejected[args.household_id])
         )
-    explanation = trace_household(validation.engine_input, args.household_id)
+    explanation = explain_household(validation.engine_input, args.household_id)
     sys.stdout.write(render(explanation, args.lang, args.format))
     return 0
 
@@ -168,12 +181,22 @@ def _reproduce(args) -> int:
 
     if (args.out_dir is None) == (args.journal is None):
         raise MeansTestError("reproduce: give a review folder or --journal FILE (one of them)")
+    moved = []
     if args.journal:
         ok, problems = reproduce_journal(args.journal, args.bundle, load_policies(args.policies))
     else:
-        ok, problems = reproduce_review(args.out_dir, args.bundle, load_policies(args.policies))
+        ok, problems, moved = reproduce_review(
+            args.out_dir, args.bundle, load_policies(args.policies)
+        )
     for p in problems:
         print(p)
+    if moved:
+        print(
+            f"rank only: {len(moved)} household(s) reproduced but moved in the ranking because "
+            "other households changed (not discrepancies): "
+            + ", ".join(map(str, moved[:20]))
+            + (f", … and {len(moved) - 20} more" if len(moved) > 20 else "")
+        )
     print(f"reproduced {ok} household(s); {len(problems)} discrepancy(ies)")
     return EXIT_ERROR if problems else 0
 

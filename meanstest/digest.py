@@ -8,67 +8,458 @@ the row's values in DATA.md column order, separated by TAB:
   - strings with `\\` → `\\\\`, TAB → `\\t`, LF → `\\n`, CR → `\\r`;
   - a list (current_programs) is its escaped entries joined by `,` (null entry `\\N`).
 Lines are sorted by their UTF-8 bytes, each ends with LF, and the digest is the
-hex SHA-256 of the concatenation. Lines are built with Arrow compute; sorting and
-joining run in a numba kernel (meanstest.kernels.canonical), hashing in hashlib.
+hex SHA-256 of the concatenation.
+
+How, all in numba and in parallel: every row's line is rendered once, straight from the
+Arrow buffers (meanstest.kernels.render; any chunking, slicing, string / large_string /
+dictionary strings); the lines of each household are found by a counting sort, sorted
+by bytes and hashed (meanstest.kernels.canonical). SHA-256 is OpenSSL's — the libcrypto
+Python's own hashlib is linked with, called through ctypes (SHA256_Init / _Update /
+_Final; 1.2 GB/s with the CPU's SHA instructions) — or, where that cannot be loaded,
+meanstest.kernels.sha256 (pure numba, ~0.25 GB/s). `SHA256` says which.
+
+Which rows are a household's: `Owners`, the codes the ID pass computes anyway (household
+code of every households / persons / supporters row, person code of every persons /
+supporters / source row). Give them (`owners=`) and no ID is hashed here; without them
+`owners_of` computes them with meanstest.ids' indexes. Households rows with the same
+household_id share one text (the rows of that id), as the auditor's script has it; rows
+with a null ID belong to nobody else.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
+from dataclasses import dataclass
 
+import numba
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from meanstest import schema
-from meanstest.ids import IdIndex, StringIndex
-from meanstest.kernels.canonical import group_texts
+from meanstest.ids import IdIndex, StringIndex, string_array
+from meanstest.kernels import canonical as K
+from meanstest.kernels import render as R
 
 NULL = "\\N"
+# Lines of different tables sort by table name (a name is followed by TAB, which sorts
+# before any letter), so rendering the tables in this order puts every household's
+# lines in table order already.
+TABLE_ORDER = tuple(sorted(schema.TABLES, key=str.encode))
+_NOWHERE = np.empty(0, dtype=np.uint8)  # `out` of the width pass, never written
 
 
-_SPECIAL = np.zeros(256, dtype=bool)
-_SPECIAL[[ord("\\"), ord("\t"), ord("\n"), ord("\r")]] = True
+# -- columns: Arrow arrays → descriptors of their buffers (kernels.render) ---------------
+
+WINDOW = 2048  # rows of a table that go through all its columns together (in L2)
 
 
-def _escape(arr: pa.Array) -> pa.Array:
-    data = arr.buffers()[2]
-    if data is None or not _SPECIAL[np.frombuffer(data, dtype=np.uint8)].any():
-        return arr  # the common case: nothing to escape, no four passes over the column
-    for old, new in (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r")):
-        arr = pc.replace_substring(arr, old, new)
-    return arr
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
 
-def _text(col) -> pa.Array:
-    """One column as canonical text (see module docstring)."""
-    t = col.type
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks()
-    if pa.types.is_list(t):
-        flat = pc.fill_null(_escape(pc.list_flatten(col)), NULL)
-        lengths = pc.list_value_length(col).fill_null(0).to_numpy()
-        offsets = np.concatenate([[0], np.cumsum(lengths)])
-        lists = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), flat, mask=pc.is_null(col))
-        joined = pc.binary_join(lists, ",")
-        return pc.fill_null(joined, NULL)
-    if pa.types.is_boolean(t):
-        out = pc.if_else(col, "true", "false")
-    elif pa.types.is_string(t):
-        out = _escape(col)
-    else:  # integers and date32 cast to decimal / ISO text
-        out = pc.cast(col, pa.string())
-    return pc.fill_null(out, NULL)
+class _Columns:
+    """Descriptor rows of column chunks (fields of kernels.render) and every array whose
+    buffers they address (kept alive here while the kernels read them)."""
+
+    def __init__(self) -> None:
+        self.rows: list[list[int]] = []
+        self.keep: list = []
+
+    def add(self, arr: pa.Array, start: int, label: str) -> None:
+        """One chunk holding table rows start..start + len(arr)."""
+        d = [0] * R.N_FIELDS  # a list: a call of one household describes ~50 chunks
+        d[R.START], d[R.STOP] = start, start + len(arr)
+        self._describe(arr, d, label)
+        self.rows.append(d)
+
+    def _describe(self, arr: pa.Array, d: list, label: str) -> None:
+        t, n, off = arr.type, len(arr), arr.offset
+        self.keep.append(arr)
+        bufs = arr.buffers()
+        if arr.null_count and bufs[0] is not None:
+            d[R.VALID], d[R.VALID_BIT], d[R.VALID_COUNT] = bufs[0].address, off, bufs[0].size
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            d[R.KIND] = R.STRING
+            self._strings(arr, d, R.A, R.A_WIDTH, R.A_COUNT, R.B, R.B_COUNT)
+        elif pa.types.is_integer(t):
+            if pa.types.is_unsigned_integer(t):  # not a bundle type; values kept exact
+                return self._describe(arr.cast(pa.int64()), d, label)
+            d[R.KIND], d[R.A_WIDTH], d[R.A_COUNT] = R.INT, t.bit_width // 8, n
+            d[R.A] = bufs[1].address + off * (t.bit_width // 8)
+        elif pa.types.is_date32(t):
+            d[R.KIND], d[R.A_WIDTH], d[R.A_COUNT] = R.DATE, 4, n
+            d[R.A] = bufs[1].address + off * 4
+        elif pa.types.is_boolean(t):
+            d[R.KIND], d[R.A], d[R.A_BIT], d[R.A_COUNT] = R.BOOL, bufs[1].address, off, bufs[1].size
+        elif pa.types.is_null(t):
+            d[R.KIND] = R.NULL
+        elif pa.types.is_dictionary(t) and _is_text(t.value_type):
+            indices = arr.indices
+            if pa.types.is_unsigned_integer(indices.type):
+                indices = indices.cast(pa.int64())
+            self.keep.append(indices)
+            width = indices.type.bit_width // 8
+            d[R.KIND], d[R.A_WIDTH], d[R.A_COUNT] = R.DICTIONARY, width, n
+            d[R.A] = indices.buffers()[1].address + indices.offset * width
+            lines, text = _render([(b"", label, [arr.dictionary], len(arr.dictionary))], False)
+            starts, ends = lines[:-1] + 1, lines[1:].copy()  # each entry follows a TAB
+            text = text if len(text) else np.zeros(1, dtype=np.uint8)
+            self.keep += [starts, ends, text]
+            d[R.B], d[R.B_COUNT] = text.ctypes.data, len(text)
+            d[R.C], d[R.C_COUNT], d[R.D], d[R.D_COUNT] = (
+                starts.ctypes.data,
+                len(starts),
+                ends.ctypes.data,
+                len(ends),
+            )
+        elif (pa.types.is_list(t) or pa.types.is_large_list(t)) and (
+            _is_text(t.value_type) or pa.types.is_null(t.value_type)
+        ):
+            items = arr.values
+            if not (pa.types.is_string(items.type) or pa.types.is_large_string(items.type)):
+                return self._describe(arr.cast(pa.list_(pa.string())), d, label)
+            self.keep.append(items)
+            width = 8 if pa.types.is_large_list(t) else 4
+            d[R.KIND], d[R.A_WIDTH], d[R.A_COUNT] = R.LIST, width, n + 1
+            d[R.A] = bufs[1].address + off * width
+            self._strings(items, d, R.B, R.B_WIDTH, R.B_COUNT, R.C, R.C_COUNT)
+            item_bits = items.buffers()[0]
+            if items.null_count and item_bits is not None:
+                d[R.D], d[R.D_BIT], d[R.D_COUNT] = item_bits.address, items.offset, item_bits.size
+        elif pa.types.is_string_view(t) or pa.types.is_date64(t):  # encodings of the same values
+            return self._describe(arr.cast(pa.string() if _is_text(t) else pa.date32()), d, label)
+        else:
+            raise TypeError(
+                f"input_digest: column {label} has type {t}, which has no canonical text"
+            )
+
+    def _strings(self, arr, d, at, width_at, count_at, data_at, size_at) -> None:
+        """Offsets (from the array's first row) and data of a string array into d."""
+        width = 8 if pa.types.is_large_string(arr.type) else 4
+        bufs = arr.buffers()
+        if bufs[1] is None:  # an empty array may have no offsets buffer
+            zero = np.zeros(1, dtype=np.int64 if width == 8 else np.int32)
+            self.keep.append(zero)
+            d[at] = zero.ctypes.data
+        else:
+            d[at] = bufs[1].address + arr.offset * width
+        d[width_at], d[count_at] = width, len(arr) + 1
+        if bufs[2] is not None:
+            d[data_at], d[size_at] = bufs[2].address, bufs[2].size
+        if len(arr):  # the kernels trust the offsets to lie within the data
+            ends = np.frombuffer(bufs[1], dtype=np.int64 if width == 8 else np.int32)
+            lo, hi = int(ends[arr.offset]), int(ends[arr.offset + len(arr)])
+            if not 0 <= lo <= hi <= (0 if bufs[2] is None else bufs[2].size):
+                raise ValueError(f"input_digest: a malformed string array ({lo}..{hi})")
+
+
+def _render(tables, threads: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Every row's line, table after table: (offsets int64 [rows + 1], text uint8).
+    `tables`: (name bytes, label, columns (arrays or chunked arrays), rows).
+
+    Rows go through all columns a window at a time (kernels.render): a column after
+    column pass over a whole table would fetch each line from memory once per column."""
+    columns = _Columns()
+    table_rows, names, windows, base = [], [], [], 0
+    widest = 1
+    for t, (name, label, cols, n) in enumerate(tables):
+        first = len(columns.rows)
+        for c, column in enumerate(cols):
+            start = 0
+            for arr in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
+                if len(arr):
+                    columns.add(arr, start, f"{label}.{c}")
+                start += len(arr)
+            if start != n:
+                raise ValueError(f"input_digest: {label} columns differ in length")
+        at = sum(len(x) for x in names)
+        table_rows.append([base, at, at + len(name), first, len(columns.rows)])
+        widest = max(widest, len(columns.rows) - first)
+        names.append(name)
+        windows += [[t, lo, min(n, lo + WINDOW)] for lo in range(0, n, WINDOW)]
+        base += n
+    args = (
+        np.array(table_rows, dtype=np.int64).reshape(-1, R.N_TABLE_FIELDS),
+        np.array(columns.rows, dtype=np.int64).reshape(-1, R.N_FIELDS),
+        np.array(windows, dtype=np.int64).reshape(-1, 3),
+        np.frombuffer(b"".join(names) or b"\0", dtype=np.uint8),
+        np.zeros((len(windows), widest), dtype=np.uint8),  # escape flags of the width pass
+    )
+    run = R.render_parallel if threads and base > WINDOW else R.render_serial
+    line_off = np.zeros(base + 1, dtype=np.int64)
+    widths = line_off[1:]  # first the width of every line, then (cumsum) where it starts
+    for t, (name, _, _, n) in enumerate(tables):
+        widths[table_rows[t][0] : table_rows[t][0] + n] = len(name)
+    run(*args, widths, _NOWHERE, False)
+    np.cumsum(line_off, out=line_off)
+    text = np.empty(line_off[-1], dtype=np.uint8)
+    pos = line_off[:-1].copy()
+    run(*args, pos, text, True)
+    if not np.array_equal(pos, line_off[1:]):  # the two passes share their code: never
+        raise RuntimeError("input_digest: rendered widths and bytes disagree")
+    del columns  # the buffers may go now
+    return line_off, text
+
+
+def _render_columns(columns, n: int, name: bytes, label: str, threads: bool):
+    """Lines of `n` rows: name, then each column after a TAB → (line offsets, text)."""
+    return _render([(name, label, columns, n)], threads)
+
+
+def _table_columns(name: str, table: pa.Table) -> list:
+    present = set(table.column_names)
+    return [table.column(c.name) for c in schema.TABLES[name] if c.name in present]
+
+
+def _string_array(line_off: np.ndarray, text: np.ndarray, skip: int = 0) -> pa.Array:
+    """Lines as an Arrow string array (large_string past 2 GiB); `skip`: leading bytes
+    of every line to leave out."""
+    n = len(line_off) - 1
+    if skip:
+        keep = np.ones(len(text), dtype=bool)
+        for k in range(skip):
+            keep[line_off[:-1] + k] = False
+        text = text[keep]
+        line_off = line_off - skip * np.arange(n + 1, dtype=np.int64)
+    if line_off[-1] < 2**31:
+        return pa.StringArray.from_buffers(
+            n, pa.py_buffer(line_off.astype(np.int32)), pa.py_buffer(text)
+        )
+    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(line_off), pa.py_buffer(text))
 
 
 def table_lines(name: str, table: pa.Table) -> pa.Array:
     """The canonical line of every row of `table` (a bundle table with canonical columns)."""
-    cols = [
-        _text(table.column(c.name)) for c in schema.TABLES[name] if c.name in table.column_names
+    line_off, text = _render_columns(
+        _table_columns(name, table), table.num_rows, name.encode(), name, threads=True
+    )
+    return _string_array(line_off, text)
+
+
+def column_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Every value of one column as its canonical text (no nulls: a null is `\\N`)."""
+    line_off, text = _render_columns([column], len(column), b"", "column", threads=True)
+    return _string_array(line_off, text, skip=1)  # the TAB before the value
+
+
+_text = column_text  # the name meanstest.service.journal imports
+
+
+# -- which rows are whose ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Owners:
+    """Which household each row belongs to, by codes (the ID pass's, or `owners_of`).
+
+    household_code: per households row, equal for equal household_ids, -1 for null;
+    person_home / supporter_home: per persons / supporters row, the code of its
+    household_id (-1: none of these households); person_code / supporter_code: per row, a
+    code of its person_id / supporter_id, equal for equal IDs across both tables;
+    source_code: per source table, per row, the code of its person_id (-1: no persons or
+    supporters row has it). meanstest.ids.IdPass has these same fields."""
+
+    household_code: np.ndarray
+    person_home: np.ndarray
+    supporter_home: np.ndarray
+    person_code: np.ndarray
+    supporter_code: np.ndarray
+    source_code: dict[str, np.ndarray]
+
+
+def _people(persons: pa.Table, supporters: pa.Table) -> IdIndex:
+    ids = [string_array(persons["person_id"]), string_array(supporters["supporter_id"])]
+    return IdIndex(pa.concat_arrays(ids))
+
+
+def owners_of(
+    households: pa.Table,
+    persons: pa.Table,
+    supporters: pa.Table,
+    sources: dict[str, pa.Table],
+) -> Owners:
+    """The Owners of these tables, with meanstest.ids' exact indexes."""
+    homes = StringIndex(households["household_id"])
+    people = _people(persons, supporters)
+    n = persons.num_rows
+    return Owners(
+        household_code=homes.codes,
+        person_home=homes.lookup(persons["household_id"]),
+        supporter_home=homes.lookup(supporters["household_id"]),
+        person_code=people.codes[:n],
+        supporter_code=people.codes[n:],
+        source_code={name: people.lookup(t["person_id"]) for name, t in sources.items()},
+    )
+
+
+def _codes(owners, field: str, rows: int) -> np.ndarray:
+    codes = np.asarray(getattr(owners, field))
+    if codes.ndim != 1 or len(codes) != rows or not np.issubdtype(codes.dtype, np.integer):
+        raise ValueError(
+            f"owners.{field}: need {rows} integer codes, got {codes.dtype} {codes.shape}"
+        )
+    return codes
+
+
+# -- SHA-256 -----------------------------------------------------------------------------
+
+
+def _openssl_sha256() -> np.ndarray | None:
+    """The addresses of OpenSSL's SHA256_Init / _Update / _Final, from the libcrypto that
+    Python's hashlib is linked with (symbols of an extension module's dependencies
+    resolve through its handle), checked on one message; None when any of that fails."""
+    try:
+        import _hashlib
+
+        lib = ctypes.CDLL(_hashlib.__file__)
+        fns = lib.SHA256_Init, lib.SHA256_Update, lib.SHA256_Final
+    except (ImportError, AttributeError, OSError):  # no OpenSSL, static, or a build without
+        return None
+    init, update, final = fns
+    init.argtypes = [ctypes.c_void_p]
+    update.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+    final.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
+    for f in fns:
+        f.restype = ctypes.c_int
+    context = ctypes.create_string_buffer(K.CONTEXT_BYTES)
+    md = ctypes.create_string_buffer(32)
+    message = b"meanstest input_digest"
+    if not (
+        init(context) == 1
+        and update(context, message, len(message)) == 1
+        and final(md, context) == 1
+        and md.raw == hashlib.sha256(message).digest()
+    ):
+        return None
+    return np.array([ctypes.cast(f, ctypes.c_void_p).value for f in fns], dtype=np.int64)
+
+
+_OPENSSL = _openssl_sha256()
+SHA256 = "numba" if _OPENSSL is None else "openssl"
+
+
+def _digests(line_off, text, refs, bounds, threads: bool) -> np.ndarray:
+    """SHA-256 of every group's canonical text: uint8 [groups, 32]."""
+    n = len(bounds) - 1
+    out = np.zeros((n, 32), dtype=np.uint8)
+    ok = np.zeros(n, dtype=np.bool_)
+    parallel = threads and n > K.BLOCK
+    if _OPENSSL is not None:
+        if parallel:
+            K.digest_blocks_openssl(_OPENSSL, text, line_off, refs, bounds, out, ok)
+        else:
+            K.digest_groups_openssl(_OPENSSL, text, line_off, refs, bounds, 0, n, out, ok)
+    elif parallel:
+        K.digest_blocks_numba(text, line_off, refs, bounds, out, ok)
+    else:
+        K.digest_groups_numba(text, line_off, refs, bounds, 0, n, out, ok)
+    if not ok.all():
+        raise RuntimeError("input_digest: OpenSSL's SHA-256 reported a failure")
+    return out
+
+
+# -- the digests -------------------------------------------------------------------------
+
+
+def _lines_by_household(households, persons, supporters, sources, owners, threads: bool):
+    """The canonical lines and which group each households row reads:
+    (line offsets, text, refs, bounds, group of each households row)."""
+    n = households.num_rows
+    if owners is None:
+        owners = owners_of(households, persons, supporters, sources)
+    group = _codes(owners, "household_code", n).astype(np.int64)
+    n_groups = int(group.max(initial=-1)) + 1
+    nameless = np.flatnonzero(group < 0)  # a null household_id: a group of its own row
+    group[nameless] = n_groups + np.arange(len(nameless))
+    n_groups += len(nameless)
+    person_code = _codes(owners, "person_code", persons.num_rows)
+    supporter_code = _codes(owners, "supporter_code", supporters.num_rows)
+    homes = {  # a code outside these households' (an ID pass of more tables): none
+        "persons": _codes(owners, "person_home", persons.num_rows),
+        "supporters": _codes(owners, "supporter_home", supporters.num_rows),
+    }
+    named = n_groups - len(nameless)
+    homes = {k: np.where((h >= 0) & (h < named), h, -1) for k, h in homes.items()}
+    n_people = int(max(person_code.max(initial=-1), supporter_code.max(initial=-1))) + 1
+    person_off, person_group = K.person_groups(
+        np.concatenate([person_code, supporter_code]).astype(np.int64),
+        np.concatenate([homes["persons"], homes["supporters"]]).astype(np.int64),
+        n_people,
+    )
+    given = getattr(owners, "source_code", {}) or {}
+    people = None
+    tables, codes, via = [], [], []
+    for name in TABLE_ORDER:
+        if name == "households":
+            table, code = households, group
+        elif name in homes:
+            table, code = (persons if name == "persons" else supporters), homes[name]
+        else:
+            table = sources.get(name)
+            if table is None or table.num_rows == 0:
+                continue
+            if name in given:
+                code = np.asarray(given[name])
+                if code.shape != (table.num_rows,) or not np.issubdtype(code.dtype, np.integer):
+                    raise ValueError(f"owners.source_code[{name!r}]: need {table.num_rows} codes")
+            else:  # the ID pass left this table out: look its person_ids up here
+                people = people or _people(persons, supporters)
+                code = people.lookup(table["person_id"])
+            code = np.where(code < n_people, code, -1)
+        table, code = _referenced(table, code, person_off if name in schema.SOURCE_TABLES else None)
+        tables.append((name.encode(), name, _table_columns(name, table), table.num_rows))
+        codes.append(code.astype(np.int32))
+        via.append(name in schema.SOURCE_TABLES)
+    line_off, text = _render(tables, threads)
+    code = np.concatenate(codes)
+    table_end = np.cumsum([len(c) for c in codes]).astype(np.int64)
+    table_via = np.array(via, dtype=np.bool_)
+    segments = numba.get_num_threads() if threads and len(code) > (1 << 16) else 1
+    slots = np.zeros((segments, n_groups), dtype=np.int64)
+    args = (code, table_end, table_via, person_off, person_group)
+    if segments == 1:
+        K.count_lines(*args, 0, len(code), slots[0])
+    else:
+        K.count_segments(*args, slots)
+    bounds = K.place_lines(slots)
+    refs = np.empty(bounds[-1], dtype=np.int64)
+    if segments == 1:
+        K.fill_lines(*args, 0, len(code), slots[0], refs)
+    else:
+        K.fill_segments(*args, slots, refs)
+    return line_off, text, refs, bounds, group
+
+
+def _referenced(table: pa.Table, code: np.ndarray, person_off):
+    """Only the rows some household reads, when most rows are read by none (a source
+    table of a whole bundle for a few households): they need no text."""
+    if len(code) < 4096:  # a few rows: rendering them is cheaper than choosing
+        return table, code
+    read = code >= 0
+    if person_off is not None:  # a person's rows are read by each of their households
+        households_of = np.append(np.diff(person_off), 0)  # code -1 → the appended 0
+        read = households_of[np.where(read, code, -1)] > 0
+    count = int(read.sum())
+    if count * 4 >= len(code) * 3:
+        return table, code
+    rows = pa.array(np.flatnonzero(read))
+    columns = [  # Arrow cannot take from string_view columns
+        (c.cast(pa.string()) if pa.types.is_string_view(c.type) else c).take(rows)
+        for c in table.columns
     ]
-    prefix = pa.array([name] * table.num_rows, pa.string())
-    joined = pc.binary_join_element_wise(prefix, *cols, "\t")
-    return joined.combine_chunks() if isinstance(joined, pa.ChunkedArray) else joined
+    return pa.table(columns, names=table.column_names), code[rows.to_numpy()]
+
+
+def _hex(households, persons, supporters, sources, owners, threads) -> np.ndarray:
+    n = households.num_rows
+    line_off, text, refs, bounds, group = _lines_by_household(
+        households, persons, supporters, sources, owners, threads
+    )
+    digests = _digests(line_off, text, refs, bounds, threads)
+    out = np.empty((n, 64), dtype=np.uint8)
+    K.hex_rows(digests, group, out)
+    return out
 
 
 def input_digests(
@@ -76,59 +467,57 @@ def input_digests(
     persons: pa.Table,
     supporters: pa.Table,
     sources: dict[str, pa.Table],
+    owners: Owners | None = None,
+    *,
+    threads: bool = True,
 ) -> list[str]:
-    """input_digest of every households row, in order."""
+    """input_digest of every households row, in order.
+
+    `owners`: the rows' household and person codes if already known (an Owners, or
+    meanstest.ids.IdPass of these very tables); computed here when not given.
+    `threads=False` runs on the calling thread only (a call of a few households)."""
+    if households.num_rows == 0:
+        return []
+    return input_digest_array(  # Arrow makes the Python strings 3x faster than slicing
+        households, persons, supporters, sources, owners, threads=threads
+    ).to_pylist()
+
+
+def input_digest_array(
+    households: pa.Table,
+    persons: pa.Table,
+    supporters: pa.Table,
+    sources: dict[str, pa.Table],
+    owners: Owners | None = None,
+    *,
+    threads: bool = True,
+) -> pa.StringArray:
+    """input_digests as an Arrow string array (no Python string per household)."""
     n = households.num_rows
     if n == 0:
+        return pa.array([], pa.string())
+    hexes = _hex(households, persons, supporters, sources, owners, threads)
+    return _string_array(np.arange(0, 64 * n + 1, 64, dtype=np.int64), hexes.reshape(-1))
+
+
+def canonical_texts(
+    households: pa.Table,
+    persons: pa.Table,
+    supporters: pa.Table,
+    sources: dict[str, pa.Table],
+    owners: Owners | None = None,
+) -> list[bytes]:
+    """The canonical text of every households row (what input_digest hashes), for
+    auditors and tests."""
+    if households.num_rows == 0:
         return []
-    homes = StringIndex(households["household_id"])
-    lines = [table_lines("households", households)]
-    owners = [np.arange(n, dtype=np.int64)]
-    refs = [np.arange(n, dtype=np.int64)]
-    base = n
-    people_h = []
-    for name, table, id_col in (
-        ("persons", persons, "person_id"),
-        ("supporters", supporters, "supporter_id"),
-    ):
-        h = homes.lookup(table["household_id"]).astype(np.int64)
-        keep = np.flatnonzero(h >= 0)
-        lines.append(table_lines(name, table))
-        owners.append(h[keep])
-        refs.append(base + keep)
-        base += table.num_rows
-        people_h.append(h)
-    ids = pa.chunked_array(
-        [persons["person_id"].combine_chunks(), supporters["supporter_id"].combine_chunks()],
-        pa.string(),
+    line_off, text, refs, bounds, group = _lines_by_household(
+        households, persons, supporters, sources, owners, threads=False
     )
-    people = IdIndex(ids)
-    # distinct (person code, household) pairs, sorted by person code
-    h_all = np.concatenate(people_h)
-    pairs = np.unique(people.codes[h_all >= 0].astype(np.int64) * n + h_all[h_all >= 0])
-    pair_code, pair_h = pairs // n, pairs % n
-    for name in schema.SOURCE_TABLES:
-        table = sources[name]
-        if table.num_rows == 0:
-            continue
-        code = people.lookup(table["person_id"])
-        lo = np.searchsorted(pair_code, code, side="left")
-        hi = np.searchsorted(pair_code, code, side="right")
-        counts = np.where(code >= 0, hi - lo, 0)
-        rows = np.repeat(np.arange(table.num_rows, dtype=np.int64), counts)
-        within = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
-        owners.append(pair_h[np.repeat(lo, counts) + within])
-        refs.append(base + rows)
-        lines.append(table_lines(name, table))
-        base += table.num_rows
-    text = pa.concat_arrays([pc.cast(a, pa.large_string()) for a in lines])
-    owner, ref = np.concatenate(owners), np.concatenate(refs)
-    order = np.argsort(owner, kind="stable")
-    bounds = np.searchsorted(owner[order], np.arange(n + 1))
-    offsets = np.frombuffer(
-        text.buffers()[1], dtype=np.int64, count=len(text) + 1, offset=8 * text.offset
-    )
-    data = np.frombuffer(text.buffers()[2] or b"\0", dtype=np.uint8)
-    canonical, starts = group_texts(offsets, data, ref[order], bounds)
-    view = memoryview(canonical)
-    return [hashlib.sha256(view[starts[i] : starts[i + 1]]).hexdigest() for i in range(n)]
+    spare = np.empty(max(1, int(np.diff(bounds).max(initial=0))), dtype=np.int64)
+    buf = np.empty(max(1, int(line_off[-1]) + len(line_off)), dtype=np.uint8)
+    texts = []
+    for g in range(len(bounds) - 1):
+        size = K.group_text(text, line_off, refs, bounds[g], bounds[g + 1], spare, buf)
+        texts.append(buf[:size].tobytes())
+    return [texts[g] for g in group]

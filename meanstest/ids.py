@@ -1,12 +1,14 @@
-"""Identifier columns: the GB 11643 resident ID check (公民身份号码校验), and exact
-string → code indexes for joining rows by household_id and person_id.
+"""Identifier columns: the GB 11643 resident ID check (公民身份号码校验), exact
+string → code indexes, and the one ID pass over a bundle that everything else reuses.
 
-Two layers, as everywhere in the engine: `id_problems` is the deliberately simple
-one-value reference (it also writes the reject reasons), `check_ids` the vectorised check
-of a whole column (a numba kernel); tests compare the two. `StringIndex` (any strings)
-and `IdIndex` (resident IDs, keyed by their number) are exact hash indexes in numba,
-because Arrow's own string hashing (dictionary_encode, index_in) was the slowest step of
-validating a million households, ~10× slower.
+Layers, as everywhere in the engine: `id_problems` is the deliberately simple one-value
+reference (it also writes the reject reasons), `check_ids` the vectorised check of a
+whole column (kernels.keys); tests compare the two. `StringIndex` (any strings) and
+`IdIndex` (resident IDs, keyed by their number) are the project's one exact hash index
+(kernels.keys). `IdPass` hashes every ID column of a bundle once: household codes,
+person keys and codes, the person of every source row. Validation builds it, carries it
+in the EngineInput (`EngineInput.ids`), and assembly, planning and digests read it
+instead of hashing the same IDs again.
 
 An ID is 18 characters: 6 digits of region, 8 of birth date (YYYYMMDD, a real date),
 3 of sequence, then the check character: with weights W_i = 2^(17-i) mod 11,
@@ -18,20 +20,21 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-import numba
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from meanstest.kernels import keys as K
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARACTERS = "10X98765432"  # indexed by Σ d_i W_i mod 11
 
 # Bits of `IdCheck.flags`; MALFORMED excludes the other two.
-MALFORMED = np.uint8(1)  # null, not 18 characters, or not 17 ASCII digits + [0-9X]
-BAD_DATE = np.uint8(2)  # characters 7-14 are not a calendar date (year 0001-9999)
-BAD_CHECK = np.uint8(4)  # the check character is not the one GB 11643 computes
+MALFORMED = K.MALFORMED  # null, not 18 characters, or not 17 ASCII digits + [0-9X]
+BAD_DATE = K.BAD_DATE  # characters 7-14 are not a calendar date (year 0001-9999)
+BAD_CHECK = K.BAD_CHECK  # the check character is not the one GB 11643 computes
 
 _DIGITS = frozenset("0123456789")
 _EPOCH = dt.date(1970, 1, 1)
@@ -101,79 +104,17 @@ class IdCheck:
     def has_birth(self) -> np.ndarray:
         return (self.flags & (MALFORMED | BAD_DATE)) == 0
 
+    def __len__(self) -> int:
+        return len(self.flags)
 
-_WEIGHTS = np.array(WEIGHTS, dtype=np.int64)
-_MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
-_BLOCK = 1 << 16  # rows per parallel block
+    def take(self, rows: np.ndarray) -> IdCheck:
+        return IdCheck(self.flags[rows], self.birth[rows], self.key[rows])
 
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _digits(data, s):
-    """(well-formed?, key, Σ d_k W_k, check value, high 9 digits, low 8 digits)."""
-    bad = 0
-    weighted = 0
-    hi = 0
-    lo = 0
-    # Branch-free and in short independent chains: ~3× faster than one Horner loop.
-    for k in range(9):
-        dk = np.int64(data[s + k]) - 48
-        bad |= (dk >> 4) | ((dk + 6) >> 4)  # non-zero unless 0 <= dk <= 9
-        weighted += dk * _WEIGHTS[k]
-        hi = hi * 10 + dk
-    for k in range(9, 17):
-        dk = np.int64(data[s + k]) - 48
-        bad |= (dk >> 4) | ((dk + 6) >> 4)
-        weighted += dk * _WEIGHTS[k]
-        lo = lo * 10 + dk
-    last = np.int64(data[s + 17])
-    well = bad == 0 and (48 <= last <= 57 or last == 88)
-    value = 10 if last == 88 else last - 48
-    return well, (hi * 100000000 + lo) * 11 + value, weighted, value, hi, lo
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _check_kernel(offsets, data, valid, flags, birth, key):
-    n = len(offsets) - 1
-    for block in numba.prange((n + _BLOCK - 1) // _BLOCK):
-        for i in range(block * _BLOCK, min(n, (block + 1) * _BLOCK)):
-            s = offsets[i]
-            flags[i] = MALFORMED
-            key[i] = -1
-            if not valid[i] or offsets[i + 1] - s != 18:
-                continue
-            well, k, weighted, value, hi, lo = _digits(data, s)
-            if not well:
-                continue
-            key[i] = k
-            f = np.uint8(0)
-            if value != (12 - weighted % 11) % 11:
-                f |= BAD_CHECK
-            y = hi % 1000 * 10 + lo // 10000000  # digits 6-9
-            m = lo // 100000 % 100  # digits 10-11
-            d = lo // 1000 % 100  # digits 12-13
-            leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
-            if y < 1 or m < 1 or m > 12 or d < 1 or d > _MONTH_DAYS[m] + (m == 2 and leap):
-                f |= BAD_DATE
-            else:  # days since 1970-01-01 (H. Hinnant's days_from_civil)
-                yy = y - 1 if m <= 2 else y
-                era = yy // 400
-                yoe = yy - era * 400
-                doy = (153 * ((m + 9) % 12) + 2) // 5 + d - 1
-                birth[i] = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
-            flags[i] = f
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _key_kernel(offsets, data, valid, key):
-    n = len(offsets) - 1
-    for block in numba.prange((n + _BLOCK - 1) // _BLOCK):
-        for i in range(block * _BLOCK, min(n, (block + 1) * _BLOCK)):
-            s = offsets[i]
-            key[i] = -1
-            if valid[i] and offsets[i + 1] - s == 18:
-                well, k, _, _, _, _ = _digits(data, s)
-                if well:
-                    key[i] = k
+    @staticmethod
+    def concat(*checks: IdCheck) -> IdCheck:
+        return IdCheck(
+            *(np.concatenate([getattr(c, f) for c in checks]) for f in ("flags", "birth", "key"))
+        )
 
 
 def check_ids(values: pa.Array | pa.ChunkedArray) -> IdCheck:
@@ -183,7 +124,11 @@ def check_ids(values: pa.Array | pa.ChunkedArray) -> IdCheck:
     flags = np.empty(n, dtype=np.uint8)
     birth = np.zeros(n, dtype=np.int32)
     key = np.empty(n, dtype=np.int64)
-    _check_kernel(_offsets(arr), _data(arr), valid_mask(arr), flags, birth, key)
+    buffers = _offsets(arr), _data(arr), valid_mask(arr)
+    if n < K.SERIAL_BELOW:
+        K.check_rows(*buffers, 0, n, flags, birth, key)
+    else:
+        K.check_parallel(*buffers, flags, birth, key)
     return IdCheck(flags, birth, key)
 
 
@@ -191,7 +136,11 @@ def id_keys(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """IdCheck.key alone (cheaper: no check character, no date)."""
     arr = string_array(values)
     key = np.empty(len(arr), dtype=np.int64)
-    _key_kernel(_offsets(arr), _data(arr), valid_mask(arr), key)
+    buffers = _offsets(arr), _data(arr), valid_mask(arr)
+    if len(arr) < K.SERIAL_BELOW:
+        K.key_rows(*buffers, 0, len(arr), key)
+    else:
+        K.key_parallel(*buffers, key)
     return key
 
 
@@ -219,168 +168,25 @@ def _data(arr: pa.StringArray) -> np.ndarray:
     return np.zeros(0, dtype=np.uint8) if buf is None else np.frombuffer(buf, dtype=np.uint8)
 
 
-def valid_mask(arr: pa.Array) -> np.ndarray:
+def valid_mask(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """bool per row: not null (the validity bitmap unpacked; no Arrow compute call)."""
+    if isinstance(arr, pa.ChunkedArray):
+        if arr.num_chunks == 1:
+            return valid_mask(arr.chunk(0))
+        return np.concatenate([valid_mask(c) for c in arr.chunks] or [np.zeros(0, np.bool_)])
+    n = len(arr)
     if arr.null_count == 0:
-        return np.ones(len(arr), dtype=np.bool_)
-    return arr.is_valid().to_numpy(zero_copy_only=False)
+        return np.ones(n, dtype=np.bool_)
+    if arr.null_count == n or arr.buffers()[0] is None:  # e.g. the null type: no bitmap
+        return np.zeros(n, dtype=np.bool_) if arr.null_count == n else np.ones(n, np.bool_)
+    bits = np.frombuffer(arr.buffers()[0], dtype=np.uint8)
+    first = arr.offset
+    byte0 = first >> 3
+    raw = np.unpackbits(bits[byte0 : (first + n + 7) // 8 + 1], bitorder="little")
+    return raw[first - 8 * byte0 : first - 8 * byte0 + n].view(np.bool_)
 
 
 # ------------------------------------------------------------------ hash indexes --
-# Arrow's string hashing (dictionary_encode, index_in) was the slowest step of validating
-# a million households, ~0.4 µs a row on the 2-core VM. Here a key is packed into at
-# most four little-endian uint64 words plus its byte length, and stored inline in an
-# open-addressing table (row = words…, (length << 32) | (code + 1); 0 = empty), so a
-# probe is one cache miss and a few compares. Resident IDs pack into one word (their
-# numeric key). A row equal to the previous row reuses its code without probing (members
-# of a household, records of a person come in runs). Strings longer than 32 bytes fall
-# back to Arrow's hashing.
-
-MAX_WORDS = 4
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _hash(words, r, nw, n):
-    h = np.uint64(n) * np.uint64(0x9E3779B97F4A7C15)
-    for w in range(nw):
-        h = (h ^ words[r, w]) * np.uint64(0xFF51AFD7ED558CCD)
-        h ^= h >> np.uint64(32)
-    return h * np.uint64(0xC4CEB9FE1A85EC53)
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _same(slots, j, words, r, nw, n):
-    # Unrolled for MAX_WORDS = 4: a runtime-length inner loop here costs ~4× overall.
-    return (
-        (slots[j, nw] >> np.uint64(32)) == n
-        and slots[j, 0] == words[r, 0]
-        and (nw < 2 or slots[j, 1] == words[r, 1])
-        and (nw < 3 or slots[j, 2] == words[r, 2])
-        and (nw < 4 or slots[j, 3] == words[r, 3])
-    )
-
-
-@numba.njit(cache=True, nogil=True, inline="always")
-def _as_previous(words, lengths, r, nw):
-    return (
-        r > 0
-        and lengths[r] == lengths[r - 1]
-        and words[r, 0] == words[r - 1, 0]
-        and (nw < 2 or words[r, 1] == words[r - 1, 1])
-        and (nw < 3 or words[r, 2] == words[r - 1, 2])
-        and (nw < 4 or words[r, 3] == words[r - 1, 3])
-    )
-
-
-@numba.njit(cache=True, nogil=True)
-def _insert(slots, bits, words, lengths, codes, first, base, k):
-    """Codes of rows words[0..] (global rows base…), adding absent keys; returns count."""
-    nw = words.shape[1]
-    mask = (1 << bits) - 1
-    shift = np.uint64(64 - bits)
-    for r in range(len(lengths)):
-        n = lengths[r]
-        codes[base + r] = -1
-        if n < 0:
-            continue
-        if _as_previous(words, lengths, r, nw):
-            codes[base + r] = codes[base + r - 1]
-            continue
-        j = np.int64(_hash(words, r, nw, n) >> shift)
-        while True:
-            meta = slots[j, nw]
-            if meta == 0:
-                for w in range(nw):
-                    slots[j, w] = words[r, w]
-                slots[j, nw] = (np.uint64(n) << np.uint64(32)) | np.uint64(k + 1)
-                first[k] = base + r
-                codes[base + r] = k
-                k += 1
-                break
-            if _same(slots, j, words, r, nw, n):
-                codes[base + r] = np.int64(meta & np.uint64(0xFFFFFFFF)) - 1
-                break
-            j = (j + 1) & mask
-    return k
-
-
-@numba.njit(cache=True, nogil=True)
-def _probe(slots, bits, words, lengths, out, base):
-    nw = words.shape[1]
-    mask = (1 << bits) - 1
-    shift = np.uint64(64 - bits)
-    for r in range(len(lengths)):
-        n = lengths[r]
-        found = -1
-        if n >= 0 and _as_previous(words, lengths, r, nw):
-            found = out[base + r - 1]
-        elif n >= 0:
-            j = np.int64(_hash(words, r, nw, n) >> shift)
-            while True:
-                meta = slots[j, nw]
-                if meta == 0:
-                    break
-                if _same(slots, j, words, r, nw, n):
-                    found = np.int64(meta & np.uint64(0xFFFFFFFF)) - 1
-                    break
-                j = (j + 1) & mask
-        out[base + r] = found
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _probe_keys(slots, bits, words, lengths, out):
-    n = len(lengths)
-    for block in numba.prange((n + _BLOCK - 1) // _BLOCK):
-        start, stop = block * _BLOCK, min(n, (block + 1) * _BLOCK)
-        _probe(slots, bits, words[start:stop], lengths[start:stop], out, start)
-
-
-@numba.njit(cache=True, nogil=True)
-def _pack(offsets, data, valid, start, stop, words, lengths):
-    """Rows start..stop-1 → words[r] and lengths[r] (-1: null or too long)."""
-    nw = words.shape[1]
-    for r in range(stop - start):
-        i = start + r
-        for w in range(nw):
-            words[r, w] = 0
-        s = offsets[i]
-        n = offsets[i + 1] - s
-        lengths[r] = n if valid[i] and n <= 8 * nw else -1
-        if lengths[r] >= 0:
-            for k in range(n):
-                words[r, k >> 3] |= np.uint64(data[s + k]) << np.uint64((k & 7) * 8)
-
-
-@numba.njit(cache=True, nogil=True)
-def _encode_strings(offsets, data, valid, slots, bits, codes, first):
-    words = np.zeros((_BLOCK, slots.shape[1] - 1), dtype=np.uint64)
-    lengths = np.empty(_BLOCK, dtype=np.int64)
-    n = len(offsets) - 1
-    k = 0
-    for start in range(0, n, _BLOCK):
-        stop = min(start + _BLOCK, n)
-        _pack(offsets, data, valid, start, stop, words, lengths)
-        k = _insert(
-            slots, bits, words[: stop - start], lengths[: stop - start], codes, first, start, k
-        )
-    return k
-
-
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _lookup_strings(offsets, data, valid, slots, bits, out):
-    n = len(offsets) - 1
-    for block in numba.prange((n + _BLOCK - 1) // _BLOCK):
-        start, stop = block * _BLOCK, min(n, (block + 1) * _BLOCK)
-        words = np.zeros((stop - start, slots.shape[1] - 1), dtype=np.uint64)
-        lengths = np.empty(stop - start, dtype=np.int64)
-        _pack(offsets, data, valid, start, stop, words, lengths)
-        _probe(slots, bits, words, lengths, out, start)
-
-
-def _table(n: int, nw: int) -> tuple[np.ndarray, int]:
-    bits = max(4, int(2 * max(n, 1) - 1).bit_length())  # load factor ≤ 1/2
-    # numpy-allocated: numpy asks for transparent huge pages, which cuts the TLB misses of
-    # random probes (~4× faster than Arrow-allocated memory on the 2-core VM).
-    return np.zeros((1 << bits, nw + 1), dtype=np.uint64), bits
 
 
 class StringIndex:
@@ -389,15 +195,17 @@ class StringIndex:
     codes[i] is the code of row i (dense 0…len-1 in order of first occurrence; -1 for
     null); first[k] is the first row holding code k. `lookup` gives the codes of another
     array's values (-1 for null or absent). Equality is byte equality of the UTF-8.
+    Strings longer than 32 bytes (never IDs of a valid bundle) use Arrow's hashing.
     """
 
     def __init__(self, values: pa.Array | pa.ChunkedArray) -> None:
         arr = self._arr = string_array(values)
         n = len(arr)
-        longest = int(pc.max(pc.binary_length(arr)).as_py() or 0) if n else 0
+        offsets = _offsets(arr)
+        longest = int(np.diff(offsets).max()) if n else 0
         nw = max(1, -(-longest // 8))
         self.codes = np.empty(n, dtype=np.int32)
-        if nw > MAX_WORDS:
+        if nw > K.MAX_WORDS:
             self._slots = None
             encoded = pc.dictionary_encode(arr)
             self._dictionary = encoded.dictionary
@@ -407,10 +215,10 @@ class StringIndex:
             np.minimum.at(first, self.codes[rows], rows)
             self.first = first
             return
-        self._slots, self._bits = _table(n, nw)
+        self._slots, self._bits = K.table(n, nw)
         first = np.empty(n, dtype=np.int64)
-        k = _encode_strings(
-            _offsets(arr), _data(arr), valid_mask(arr), self._slots, self._bits, self.codes, first
+        k = K.encode_strings(
+            offsets, _data(arr), valid_mask(arr), self._slots, self._bits, self.codes, first
         )
         self.first = first[:k].copy()
 
@@ -424,11 +232,14 @@ class StringIndex:
 
     def lookup(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         q = string_array(values)
-        out = np.empty(len(q), dtype=np.int32)
+        n = len(q)
+        out = np.empty(n, dtype=np.int32)
         if self._slots is None:
             out[:] = pc.index_in(q, value_set=self._dictionary).fill_null(-1).to_numpy()
+        elif n < K.SERIAL_BELOW:
+            K.lookup_rows(_offsets(q), _data(q), valid_mask(q), self._slots, self._bits, 0, n, out)
         else:
-            _lookup_strings(_offsets(q), _data(q), valid_mask(q), self._slots, self._bits, out)
+            K.lookup_parallel(_offsets(q), _data(q), valid_mask(q), self._slots, self._bits, out)
         return out
 
 
@@ -436,7 +247,8 @@ class IdIndex:
     """StringIndex's contract for a resident-ID column: well-formed IDs are keyed by
     their int64 (IdCheck.key), anything else by its string in a small StringIndex, so
     lookups stay exact for malformed values too. `flags[k]` is the IdCheck flags of the
-    value of code k (a looked-up row has the same string, hence the same flags)."""
+    value of code k (a looked-up row has the same string, hence the same flags) and
+    `keys[k]` its key (-1: malformed)."""
 
     def __init__(self, values: pa.Array | pa.ChunkedArray, check: IdCheck | None = None):
         """With `check` (of `values`) given, a ChunkedArray is indexed without copying."""
@@ -445,18 +257,23 @@ class IdIndex:
         arr = self._arr = values
         check = check_ids(arr) if check is None else check
         n = len(arr)
-        self._slots, self._bits = _table(int((check.key >= 0).sum()), 1)
+        well = check.key >= 0
+        self._slots, self._bits = K.table(int(well.sum()), 1)
         self.codes = np.empty(n, dtype=np.int32)
         first = np.empty(n, dtype=np.int64)
         words = check.key.reshape(-1, 1).view(np.uint64)
-        lengths = np.where(check.key >= 0, 18, -1)
-        k = _insert(self._slots, self._bits, words, lengths, self.codes, first, 0, 0)
-        odd_rows = np.flatnonzero((check.key < 0) & valid_mask(arr))
-        self._odd = StringIndex(take(arr, odd_rows))
+        lengths = np.where(well, 18, -1)
+        k = K.insert(self._slots, self._bits, words, lengths, self.codes, first, 0, 0)
         self._base = k
-        self.codes[odd_rows] = self._odd.codes + k
-        self.first = np.concatenate([first[:k], odd_rows[self._odd.first]])
+        odd_rows = np.flatnonzero(~well & valid_mask(arr))
+        self._odd = None
+        self.first = first[:k].copy()
+        if odd_rows.size:
+            self._odd = StringIndex(take(arr, odd_rows))
+            self.codes[odd_rows] = self._odd.codes + k
+            self.first = np.concatenate([self.first, odd_rows[self._odd.first]])
         self.flags = check.flags[self.first]
+        self.keys = check.key[self.first]
 
     def __len__(self) -> int:
         return len(self.first)
@@ -467,15 +284,39 @@ class IdIndex:
 
     def lookup(self, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         q = string_array(values)
-        key = id_keys(q)
-        out = np.empty(len(q), dtype=np.int32)
+        return self.lookup_keys(id_keys(q), q)
+
+    def lookup_keys(self, key: np.ndarray, values: pa.Array | None = None) -> np.ndarray:
+        """Codes of IDs given by their keys (id_keys); malformed ones (key -1) are found
+        by their string in `values` when given, else are -1."""
+        n = len(key)
+        out = np.empty(n, dtype=np.int32)
         lengths = np.where(key >= 0, 18, -1)
-        _probe_keys(self._slots, self._bits, key.reshape(-1, 1).view(np.uint64), lengths, out)
-        odd = np.flatnonzero((key < 0) & valid_mask(q))
-        if odd.size:
-            found = self._odd.lookup(q.take(pa.array(odd, type=pa.int64())))
-            out[odd] = np.where(found >= 0, found + self._base, -1)
+        words = key.reshape(-1, 1).view(np.uint64)
+        if n < K.SERIAL_BELOW:
+            K.probe(self._slots, self._bits, words, lengths, out, 0)
+        else:
+            K.probe_parallel(self._slots, self._bits, words, lengths, out)
+        if self._odd is not None and values is not None:
+            odd = np.flatnonzero((key < 0) & valid_mask(values))
+            if odd.size:
+                found = self._odd.lookup(values.take(pa.array(odd, type=pa.int64())))
+                out[odd] = np.where(found >= 0, found + self._base, -1)
         return out
+
+
+def encode_keys(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Dense int32 codes of int64 keys in order of first occurrence (a key < 0 has code
+    -1), and the first row of each code: the hash index on plain integer keys."""
+    keys = np.ascontiguousarray(keys, dtype=np.int64)
+    well = keys >= 0
+    slots, bits = K.table(int(well.sum()), 1)
+    codes = np.empty(len(keys), dtype=np.int32)
+    first = np.empty(len(keys), dtype=np.int64)
+    k = K.insert(
+        slots, bits, keys.reshape(-1, 1).view(np.uint64), np.where(well, 8, -1), codes, first, 0, 0
+    )
+    return codes, first[:k].copy()
 
 
 def take(values: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
@@ -501,3 +342,156 @@ def take(values: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> pa.Array:
 
 def date_of_days(days: int) -> dt.date:
     return _EPOCH + dt.timedelta(days=int(days))
+
+
+# ---------------------------------------------------------------- the one ID pass --
+
+SOURCE_TABLES = (
+    "tax_income",
+    "business_registration",
+    "bank",
+    "vehicle",
+    "property",
+    "social_insurance",
+)  # = schema.SOURCE_TABLES (ids is below schema in the imports)
+
+
+@dataclass
+class IdPass:
+    """Every ID column of a bundle hashed once (`IdPass.of`); rows are those of the
+    tables it was built from.
+
+    Households are numbered by household_id (codes dense in order of first row; -1 for
+    a null id), people by resident ID over persons.person_id then supporters.supporter_id
+    (IdIndex: well-formed IDs by their int64 key, others by their string; -1 for null).
+    A source row's `source_code` is the people code of its person_id, -1 when no persons
+    or supporters row has that ID. `people.keys[c]` is the int64 key of person c,
+    `people.flags[c]` its GB 11643 flags, `people.values(c)` its ID string.
+
+    Validation builds it, adds the enumeration codes it computed (`enums`: (table,
+    column) -> int8 code per row, index in the schema's enum, -1 unknown, -2 null), and
+    hands the EngineInput a copy restricted to the assessed households (`restrict`),
+    where household codes are the rows of EngineInput.households."""
+
+    tables: tuple  # the tables it describes, by identity (`describes`)
+    household_code: np.ndarray  # int32 per households row
+    household_first: np.ndarray  # int64 per household code: its first households row
+    person_home: np.ndarray  # int32 per persons row: household code, -1 none
+    supporter_home: np.ndarray  # int32 per supporters row
+    person_check: IdCheck  # GB 11643 check of persons.person_id
+    supporter_check: IdCheck
+    people: IdIndex  # distinct IDs of persons and supporters rows
+    person_code: np.ndarray  # int32 per persons row: people code
+    supporter_code: np.ndarray  # int32 per supporters row
+    source_code: dict[str, np.ndarray]  # int32 per source row: people code, -1 nobody
+    enums: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    _homes: tuple | None = field(default=None, repr=False)
+
+    @classmethod
+    def of(cls, tables: dict[str, pa.Table]) -> IdPass:
+        """The pass over tables["households"].household_id, persons (household_id,
+        person_id), supporters (household_id, supporter_id) and every source table's
+        person_id present in `tables` (other columns are not read; absent source tables
+        are left out of `source_code`)."""
+        households, persons, supporters = (
+            tables["households"],
+            tables["persons"],
+            tables["supporters"],
+        )
+        homes = StringIndex(households["household_id"])
+        p_check = check_ids(persons["person_id"])
+        s_check = check_ids(supporters["supporter_id"])
+        # a filtered table may have no chunks at all: type given
+        everyone = pa.chunked_array(
+            persons["person_id"].chunks + supporters["supporter_id"].chunks, type=pa.string()
+        )
+        people = IdIndex(everyone, IdCheck.concat(p_check, s_check))
+        n_p = persons.num_rows
+        sources = {n: tables[n] for n in SOURCE_TABLES if n in tables}
+        return cls(
+            tables=(households, persons, supporters, *(sources.get(n) for n in SOURCE_TABLES)),
+            household_code=homes.codes,
+            household_first=homes.first,
+            person_home=homes.lookup(persons["household_id"]),
+            supporter_home=homes.lookup(supporters["household_id"]),
+            person_check=p_check,
+            supporter_check=s_check,
+            people=people,
+            person_code=people.codes[:n_p],
+            supporter_code=people.codes[n_p:],
+            source_code={n: people.lookup(t["person_id"]) for n, t in sources.items()},
+        )
+
+    @property
+    def n_households(self) -> int:
+        """Distinct household_ids (household codes 0..n_households-1)."""
+        return len(self.household_first)
+
+    def describes(self, households, persons, supporters, sources: dict) -> bool:
+        """Whether these are the very tables (by identity) the pass was made of."""
+        given = (households, persons, supporters, *(sources.get(n) for n in SOURCE_TABLES))
+        return len(given) == len(self.tables) and all(
+            a is b for a, b in zip(given, self.tables, strict=True)
+        )
+
+    def households_of_people(self) -> tuple[np.ndarray, np.ndarray]:
+        """(offsets [len(people) + 1], household codes): person c is a member or supporter
+        of households homes[offsets[c]:offsets[c + 1]] (ascending, distinct)."""
+        if self._homes is None:
+            from meanstest.kernels import join
+
+            code = np.concatenate([self.person_code, self.supporter_code])
+            home = np.concatenate([self.person_home, self.supporter_home])
+            self._homes = join.distinct_groups(code, home, len(self.people))
+        return self._homes
+
+    def in_household(self) -> np.ndarray:
+        """bool per people code: a member or supporter of some households row."""
+        off, _ = self.households_of_people()
+        return off[1:] > off[:-1]
+
+    def source_households(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, household codes): every (source row, household) pair where the row's
+        person is a member or supporter of the household; by row, then household code.
+        A row of nobody's person has no pair; a person of two households gives two."""
+        off, homes = self.households_of_people()
+        code = self.source_code[name]
+        known = code >= 0
+        at = np.where(known, code, 0)
+        count = np.where(known, off[at + 1] - off[at], 0)
+        rows = np.repeat(np.arange(len(code), dtype=np.int64), count)
+        start = np.repeat(off[at] - (np.cumsum(count) - count), count)
+        return rows, homes[start + np.arange(len(rows), dtype=np.int64)]
+
+    def restrict(
+        self, keep_households: np.ndarray, tables: tuple[pa.Table, pa.Table, pa.Table]
+    ) -> IdPass:
+        """The pass over the households rows where `keep_households`, their persons and
+        supporters rows (`tables`: those three filtered tables) and the same sources.
+        The kept rows must have distinct household_ids (validated input): a household
+        code is then its row in the kept households table. People codes are unchanged."""
+        kept = np.flatnonzero(keep_households)
+        renumber = np.full(self.n_households + 1, -1, dtype=np.int32)  # [-1] reads -1
+        renumber[self.household_code[kept]] = np.arange(len(kept), dtype=np.int32)
+        p_keep = renumber[self.person_home] >= 0
+        s_keep = renumber[self.supporter_home] >= 0
+        rows = {
+            "households": kept,
+            "persons": np.flatnonzero(p_keep),
+            "supporters": np.flatnonzero(s_keep),
+        }
+        enums = {(t, c): (v[rows[t]] if t in rows else v) for (t, c), v in self.enums.items()}
+        return IdPass(
+            tables=(*tables, *self.tables[3:]),
+            household_code=np.arange(len(kept), dtype=np.int32),
+            household_first=np.arange(len(kept), dtype=np.int64),
+            person_home=renumber[self.person_home[p_keep]],
+            supporter_home=renumber[self.supporter_home[s_keep]],
+            person_check=self.person_check.take(p_keep),
+            supporter_check=self.supporter_check.take(s_keep),
+            people=self.people,
+            person_code=self.person_code[p_keep],
+            supporter_code=self.supporter_code[s_keep],
+            source_code=self.source_code,
+            enums=enums,
+        )

@@ -2,7 +2,10 @@
 
 Reads a review output folder (summary.json, results.parquet, changes_*.parquet) and
 writes report.html. Every chart is an inline <svg> with the class "chart"; the
-language toggle is a few lines of inline script switching `lang` on <html>.
+language toggle is a few lines of inline script switching `lang` on <html>. What people
+read is in words and yuan: statuses, circles, transitions, vetoes and reject rules by
+name (meanstest.labels), amounts in yuan with two decimals and the unit, histogram bins
+on round values, and a legend of every code. The files it reads stay codes and fen.
 """
 
 from __future__ import annotations
@@ -15,71 +18,198 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from meanstest import labels
+from meanstest.amounts import yuan
+from meanstest.document import width
 from meanstest.errors import MeansTestError
 
 T = {
     "title": ("社会救助年度复核报告", "Social assistance annual review"),
-    "read": ("读取家庭", "households read"),
-    "assessed": ("已核定", "assessed"),
-    "rejected": ("退回(数据有误)", "rejected (bad input)"),
-    "benefit": ("月发放总额(元)", "total monthly benefit (yuan)"),
-    "mean": ("户均月发放(元)", "mean monthly benefit per recipient (yuan)"),
-    "provisional": ("待补核(部门未查询)", "provisional (source not checked)"),
-    "status": ("认定结果分布", "Status"),
-    "circle": ("四级信息圈", "Information circles"),
-    "benefit_dist": ("月发放金额分布(元)", "Monthly benefit distribution (yuan)"),
-    "veto": ("一票否决规则触发次数", "Vetoes triggered"),
-    "transition": ("动态管理变化", "Transitions"),
-    "index": ("家庭困难指数分布", "Difficulty index distribution"),
-    "top": ("最困难家庭(前20)", "Most difficult households (top 20)"),
+    "read": ("读取家庭(户)", "households read"),
+    "assessed": ("已核定(户)", "assessed"),
+    "rejected": ("退回:数据有误(户)", "rejected: bad input"),
+    "benefit": ("月救助金总额", "total monthly benefit"),
+    "mean": ("受助家庭户均月救助金", "mean monthly benefit per recipient household"),
+    "provisional": ("临时结果:有部门未核对(户)", "provisional: a source not checked"),
+    "status": ("认定结果分布(户)", "Status (households)"),
+    "circle": ("四级信息圈(户)", "Information circles (households)"),
+    "benefit_dist": ("受助家庭月救助金分布(户)", "Monthly benefit of recipients (households)"),
+    "veto": ("一票否决规则触发次数(户)", "Vetoes triggered (households)"),
+    "transition": ("动态管理变化(户)", "Transitions (households)"),
+    "index": ("家庭困难指数分布(户)", "Difficulty index (households)"),
+    "top": ("最困难家庭(前 20 户)", "Most difficult households (top 20)"),
     "jurisdiction": ("分地区", "By jurisdiction"),
-    "changes": ("变化清单", "Change lists"),
+    "changes": ("变化清单(各列前 50 户)", "Change lists (first 50 of each)"),
     "rejects": ("退回原因", "Rejects by reason"),
+    "legend": ("代码说明", "What the codes mean"),
+    "bins": (
+        "区间含下限、不含上限;救助金均为整元。",
+        "Each bin includes its lower bound, not its upper; benefits are whole yuan.",
+    ),
+    "index_bins": ("困难指数 0–1000,越高越困难。", "Index 0–1000; higher is more difficult."),
 }
+COLUMNS = {  # report table columns: (zh, en)
+    "rank": ("排序", "rank"),
+    "household_id": ("户号", "household"),
+    "difficulty_index": ("困难指数", "difficulty index"),
+    "status": ("认定结果", "status"),
+    "benefit": ("月救助金", "monthly benefit"),
+    "pci": ("月人均收入", "per-capita monthly income"),
+    "circle": ("信息圈", "circle"),
+    "prev_status": ("上期状态", "previous status"),
+    "prev_benefit": ("上期月救助金", "previous monthly benefit"),
+    "jurisdiction": ("行政区划", "jurisdiction"),
+    "households": ("家庭(户)", "households"),
+    "assessed": ("已核定(户)", "assessed"),
+    "enrolled": ("纳入保障(户)", "enrolled"),
+    "reason": ("退回原因", "reason"),
+}
+MONEY = ("benefit", "pci", "prev_benefit")
 
 
-def _t(key: str) -> str:
-    zh, en = T[key]
+def _b(zh: str, en: str) -> str:
+    """Both languages; the page shows the one chosen by the toggle."""
     return f"<span lang='zh'>{html.escape(zh)}</span><span lang='en'>{html.escape(en)}</span>"
 
 
-def bar_chart(items: list[tuple[str, float]], width: int = 560) -> str:
-    """A horizontal bar chart as inline SVG."""
-    row, label_w = 22, 170
+def _t(key: str) -> str:
+    return _b(*T[key])
+
+
+def _name(table: dict, code) -> tuple[str, str]:
+    return labels.of(table, code, "zh"), labels.of(table, code, "en")
+
+
+def bar_chart(items: list[tuple[tuple[str, str], int]], size: int = 700) -> str:
+    """A horizontal bar chart as inline SVG; each label in both languages."""
+    row = 22
+    longest = max([width(t) for (zh, en), _ in items for t in (zh, en)] + [8])
+    label_w = 12 + 13 * longest // 2  # ~6.5 px a column at font-size 12
     top = max([v for _, v in items] + [1])
     h = row * len(items) + 10
-    svg_open = (
-        f"<svg class='chart' role='img' width='{width}' height='{h}' "
-        f"viewBox='0 0 {width} {h}' xmlns='http://www.w3.org/2000/svg'>"
+    svg = (
+        f"<svg class='chart' role='img' width='{size}' height='{h}' "
+        f"viewBox='0 0 {size} {h}' xmlns='http://www.w3.org/2000/svg'>"
     )
-    parts = [svg_open]
-    for i, (label, value) in enumerate(items):
+    parts = [svg]
+    for i, ((zh, en), value) in enumerate(items):
         y = 5 + i * row
-        w = (width - label_w - 80) * value / top
+        w = (size - label_w - 70) * value // top
+        for lang, text in (("zh", zh), ("en", en)):
+            parts.append(
+                f"<text lang='{lang}' x='{label_w - 6}' y='{y + 15}' text-anchor='end' "
+                f"font-size='12'>{html.escape(text)}</text>"
+            )
         parts.append(
-            f"<text x='{label_w - 6}' y='{y + 15}' text-anchor='end' font-size='12'>"
-            f"{html.escape(str(label))}</text>"
-            f"<rect x='{label_w}' y='{y + 3}' width='{w:.1f}' height='{row - 6}' fill='#3572b0'/>"
-            f"<text x='{label_w + w + 4:.1f}' y='{y + 15}' font-size='12'>{value:,.0f}</text>"
+            f"<rect x='{label_w}' y='{y + 3}' width='{w}' height='{row - 6}' fill='#3572b0'/>"
+            f"<text x='{label_w + w + 4}' y='{y + 15}' font-size='12'>{value:,}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def _histogram(values: np.ndarray, bins: int, label_fmt) -> list[tuple[str, float]]:
+def round_step(top: int, bins: int = 10) -> int:
+    """The smallest of 1, 2, 5 × 10^k with at most `bins` bins from 0 to `top` inclusive."""
+    step = 1
+    while True:
+        for m in (1, 2, 5):
+            if (top // (step * m)) + 1 <= bins:
+                return step * m
+        step *= 10
+
+
+def histogram(values: np.ndarray, step: int) -> list[tuple[int, int]]:
+    """(lower bound, count) of bins [k·step, (k+1)·step) from 0 to the largest value."""
     if len(values) == 0:
         return []
-    counts, edges = np.histogram(values, bins=bins)
-    return [(label_fmt(edges[i], edges[i + 1]), float(c)) for i, c in enumerate(counts)]
+    counts = np.bincount(values.astype(np.int64) // step)
+    return [(k * step, int(c)) for k, c in enumerate(counts)]
+
+
+def benefit_bins(benefit_fen: np.ndarray) -> list[tuple[tuple[str, str], int]]:
+    """Round yuan bins of the paid benefits: '0–499 元', '500–999 元' (whole yuan)."""
+    paid = benefit_fen[benefit_fen > 0] // 100
+    if len(paid) == 0:
+        return []
+    step = round_step(int(paid.max()))
+    return [
+        ((f"{lo:,}–{lo + step - 1:,} 元", f"{lo:,}–{lo + step - 1:,} yuan"), c)
+        for lo, c in histogram(paid, step)
+    ]
+
+
+def index_bins(index: np.ndarray) -> list[tuple[tuple[str, str], int]]:
+    """Bins of 100 points: '0–99' … '900–1000' (1000 falls in the last)."""
+    counts = histogram(np.minimum(index, 999), 100)
+    return [((f"{lo}–{lo + 99 if lo < 900 else 1000}",) * 2, c) for lo, c in counts]
+
+
+def _cell(column: str, value) -> str:
+    if value is None:
+        return "<td>—</td>"
+    if column in MONEY:
+        return f"<td class='r'>{_b(f'{yuan(value)} 元', f'{yuan(value)} yuan')}</td>"
+    if column == "status":
+        return f"<td>{_b(*_name(labels.STATUS, value))}</td>"
+    if column == "prev_status":
+        return f"<td>{_b(*_name(labels.PREV_STATUS, value))}</td>"
+    if column == "circle":
+        return f"<td>{_b(*_name(labels.CIRCLE, value))}</td>"
+    if column == "reason":
+        zh, en = labels.reject_rule(value, "zh"), labels.reject_rule(value, "en")
+        return f"<td>{_b(zh, en)}</td>"
+    if isinstance(value, int):
+        return f"<td class='r'>{value:,}</td>"
+    return f"<td>{html.escape(str(value))}</td>"
 
 
 def _table(rows: list[dict], columns: list[str]) -> str:
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in columns) + "</tr>"
-        for r in rows
-    )
+    head = "".join(f"<th{' class=r' if c in MONEY else ''}>{_b(*COLUMNS[c])}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(_cell(c, r.get(c)) for c in columns) + "</tr>" for r in rows)
     return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _legend() -> str:
+    def rows(table: dict, rules: dict, codes) -> str:
+        return "".join(
+            f"<tr><td>{_b(*_name(table, c))}</td><td>{_b(*rules[c])}</td></tr>" for c in codes
+        )
+
+    veto_rules = {
+        code: tuple(_rule_in_words(code, lang) for lang in labels.LANGS) for code in labels.VETO
+    }
+    vetoes = "".join(
+        f"<tr><td>{_b(labels.veto(c, 'zh'), labels.veto(c, 'en'))}</td><td>{_b(*veto_rules[c])}"
+        "</td></tr>"
+        for c in labels.VETO
+    )
+    parts = [
+        (("认定结果", "Status"), rows(labels.STATUS, labels.STATUS_RULE, labels.STATUS)),
+        (("四级信息圈", "Circles"), rows(labels.CIRCLE, labels.CIRCLE_RULE, labels.CIRCLE)),
+        (
+            ("动态管理", "Transitions"),
+            rows(labels.TRANSITION, labels.TRANSITION_RULE, labels.TRANSITION),
+        ),
+        (("一票否决规则", "Veto rules"), vetoes),
+    ]
+    params = _b(
+        "〔〕内为政策参数,取值见各地政策。", "[ ] are policy parameters; each pack sets them."
+    )
+    return (
+        "".join(
+            f"<table class='legend'><tr><th>{_b(*head)}</th><th>{_b('含义', 'meaning')}</th></tr>"
+            f"{body}</table>"
+            for head, body in parts
+        )
+        + f"<p class='note'>{params}</p>"
+    )
+
+
+def _rule_in_words(code: str, lang: str) -> str:
+    """A veto's rule with its parameters named (the report covers every pack)."""
+    brackets = "〔{}〕" if lang == "zh" else "[{}]"
+    names = {k: brackets.format(labels.parameter(k, lang)) for k in labels.PARAMETER}
+    return labels.pick(labels.VETO_RULE[code], lang).format_map(names)
 
 
 def build_report(out_dir) -> str:
@@ -101,37 +231,50 @@ def build_report(out_dir) -> str:
     except (OSError, ValueError) as e:
         raise MeansTestError(f"{out}: not a review output folder ({e})") from e
     benefit = results["benefit"].to_numpy()
-    paid = benefit[benefit > 0] / 100
     index = results["difficulty_index"].to_numpy()
     top = results.take(pc.sort_indices(results, [("rank", "ascending")])[:20]).to_pylist()
+    total, mean = summary["total_monthly_benefit"], summary["mean_monthly_benefit_of_recipients"]
     headline = [
         ("read", f"{summary['households_read']:,}"),
         ("assessed", f"{summary['assessed']:,}"),
         ("rejected", f"{summary['rejected']:,}"),
-        ("benefit", f"{summary['total_monthly_benefit'] // 100:,}"),
-        ("mean", f"{summary['mean_monthly_benefit_of_recipients'] // 100:,}"),
+        ("benefit", _b(f"{yuan(total)} 元/月", f"{yuan(total)} yuan/month")),
+        ("mean", _b(f"{yuan(mean)} 元/月", f"{yuan(mean)} yuan/month")),
         ("provisional", f"{summary['provisional']:,}"),
     ]
+    jurisdictions = sorted(summary.get("by_jurisdiction", {}).items())
+    note = "<p class='note'>{}</p>"
     sections = [
-        ("status", bar_chart(list(summary["by_status"].items()))),
-        ("circle", bar_chart([(f"circle {k}", v) for k, v in summary["by_circle"].items()])),
-        ("benefit_dist", bar_chart(_histogram(paid, 10, lambda a, b: f"{a:,.0f}–{b:,.0f}"))),
-        ("veto", bar_chart(list(summary["by_veto"].items()))),
-        ("transition", bar_chart(list(summary["by_transition"].items()))),
-        ("index", bar_chart(_histogram(index, 10, lambda a, b: f"{a:.0f}–{b:.0f}"))),
         (
-            "jurisdiction",
+            "status",
+            bar_chart([(_name(labels.STATUS, k), v) for k, v in summary["by_status"].items()]),
+        ),
+        (
+            "circle",
+            bar_chart([(_name(labels.CIRCLE, int(k)), v) for k, v in summary["by_circle"].items()]),
+        ),
+        ("benefit_dist", bar_chart(benefit_bins(benefit)) + note.format(_t("bins"))),
+        (
+            "veto",
             bar_chart(
                 [
-                    (j, v["households"])
-                    for j, v in sorted(summary.get("by_jurisdiction", {}).items())
+                    ((labels.veto(k, "zh"), labels.veto(k, "en")), v)
+                    for k, v in summary["by_veto"].items()
                 ]
-            )
+            ),
+        ),
+        (
+            "transition",
+            bar_chart(
+                [(_name(labels.TRANSITION, k), v) for k, v in summary["by_transition"].items()]
+            ),
+        ),
+        ("index", bar_chart(index_bins(index)) + note.format(_t("index_bins"))),
+        (
+            "jurisdiction",
+            bar_chart([((j, j), v["households"]) for j, v in jurisdictions])
             + _table(
-                [
-                    {"jurisdiction": j, **v}
-                    for j, v in sorted(summary.get("by_jurisdiction", {}).items())
-                ],
+                [{"jurisdiction": j, **v} for j, v in jurisdictions],
                 ["jurisdiction", "households", "assessed", "enrolled", "benefit"],
             ),
         ),
@@ -152,25 +295,43 @@ def build_report(out_dir) -> str:
         path = out / f"changes_{name}.parquet"
         if path.exists():
             t = pq.read_table(path)
+            columns = [
+                c
+                for c in (
+                    "household_id",
+                    "status",
+                    "benefit",
+                    "prev_status",
+                    "prev_benefit",
+                    "pci",
+                    "circle",
+                )
+                if c in t.column_names
+            ]
+            zh, en = _name(labels.TRANSITION, name.upper())
             changes.append(
-                f"<h3>{name.upper()} ({t.num_rows:,})</h3>"
-                + _table(t.slice(0, 50).to_pylist(), t.column_names)
+                f"<h3>{_b(f'{zh}({t.num_rows:,} 户)', f'{en} ({t.num_rows:,})')}</h3>"
+                + _table(t.slice(0, 50).to_pylist(), columns)
             )
     cards = "".join(f"<div class='card'><div class='n'>{v}</div>{_t(k)}</div>" for k, v in headline)
     body = "".join(f"<section><h2>{_t(k)}</h2>{chart}</section>" for k, chart in sections)
     return f"""<!doctype html>
 <html lang="zh"><head><meta charset="utf-8"><title>{T["title"][0]} / {T["title"][1]}</title>
 <style>
-body{{font-family:sans-serif;margin:2em;max-width:1000px}}
+body{{font-family:"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em;max-width:1000px}}
 html[lang=zh] [lang=en], html[lang=en] [lang=zh]{{display:none}}
-.card{{display:inline-block;border:1px solid #ccc;padding:.6em 1em;margin:.3em;min-width:9em}}
-.n{{font-size:1.6em;font-weight:bold}} table{{border-collapse:collapse;font-size:12px}}
-td,th{{border:1px solid #ddd;padding:2px 6px}} section{{margin:1.5em 0}}
+.card{{display:inline-block;border:1px solid #ccc;padding:.6em 1em;margin:.3em;min-width:10em;
+vertical-align:top}}
+.n{{font-size:1.5em;font-weight:bold}} table{{border-collapse:collapse;font-size:12px;margin:.4em 0}}
+td,th{{border:1px solid #ddd;padding:2px 6px;text-align:left}} .r{{text-align:right}}
+section{{margin:1.5em 0}} .note{{font-size:12px;color:#555;margin:.2em 0}}
+table.legend{{margin-bottom:1em;min-width:60%}} table.legend td:first-child{{white-space:nowrap}}
 </style></head><body>
 <button id="toggle" onclick="var h=document.documentElement;h.lang=h.lang=='zh'?'en':'zh'">
 中文 / English</button>
 <h1>{_t("title")}</h1><div>{cards}</div>{body}
 <section><h2>{_t("changes")}</h2>{"".join(changes)}</section>
+<section><h2>{_t("legend")}</h2>{_legend()}</section>
 </body></html>
 """
 

@@ -7,6 +7,13 @@ For each household of a review output folder the auditor learns one of:
 - `result differs` — same input and policy, different stored values (tampered or a bug);
 - `missing` / `not in review` — the household is on one side only.
 
+A household whose recomputation differs from the stored row in `rank` alone is not a
+discrepancy when the stored ranks are a consistent ranking of the stored rows (§9:
+difficulty_index descending, household_id ascending): rank is over the whole run, so it
+moves when other households changed, were added or left. Such households are listed
+apart (`rank_only`, with both ranks). Stored ranks that do not rank the stored rows are
+tampered or a bug, and every household whose rank then differs is a discrepancy.
+
 `reproduce_journal` does the same for the service's audit journal: it checks the hash
 chain, then every household of every answered call against the bundle, by input,
 policy and result digest (docs/service.md).
@@ -14,7 +21,6 @@ policy and result digest (docs/service.md).
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +29,18 @@ import pyarrow.parquet as pq
 from meanstest.errors import MeansTestError
 
 IGNORED = ("engine_version",)
+
+
+@dataclass
+class RankChange:
+    """A household that reproduced except its rank, which moved with other households."""
+
+    household_id: str
+    stored: int
+    recomputed: int
+
+    def __str__(self) -> str:
+        return f"{self.household_id} ({self.stored} → {self.recomputed})"
 
 
 @dataclass
@@ -38,13 +56,15 @@ class Discrepancy:
 
 def compare(
     stored: list[dict], recomputed: list[dict], stored_members=None, recomputed_members=None
-) -> tuple[int, list[Discrepancy]]:
-    """Compare stored and recomputed result rows; returns (households ok, discrepancies)."""
+) -> tuple[int, list[Discrepancy], list[RankChange]]:
+    """Compare stored and recomputed result rows; returns (households reproduced,
+    discrepancies, households that reproduced except a rank moved by other households)."""
     new = {r["household_id"]: r for r in recomputed}
     old = {r["household_id"]: r for r in stored}
     members_old = _by_household(stored_members or [])
     members_new = _by_household(recomputed_members or [])
-    out, ok = [], 0
+    consistent = ranks_consistent(stored)
+    out, moved, ok = [], [], 0
     for hid, s in old.items():
         r = new.get(hid)
         if r is None:
@@ -58,12 +78,21 @@ def compare(
             cols = [c for c in r if c not in IGNORED and s.get(c) != r[c]]
             if stored_members is not None and members_old.get(hid) != members_new.get(hid):
                 cols.append("members")
-            if cols:
+            if cols == ["rank"] and consistent:
+                moved.append(RankChange(hid, s["rank"], r["rank"]))
+                ok += 1
+            elif cols:
                 out.append(Discrepancy(hid, "result differs", cols))
             else:
                 ok += 1
     out += [Discrepancy(hid, "not in the review") for hid in new if hid not in old]
-    return ok, out
+    return ok, out, moved
+
+
+def ranks_consistent(rows: list[dict]) -> bool:
+    """Whether the stored ranks are 1..n in §9 order of the stored rows themselves."""
+    order = sorted(rows, key=lambda r: (-r["difficulty_index"], r["household_id"]))
+    return [r.get("rank") for r in order] == list(range(1, len(order) + 1))
 
 
 def _by_household(rows: list[dict]) -> dict[str, list[dict]]:
@@ -73,7 +102,9 @@ def _by_household(rows: list[dict]) -> dict[str, list[dict]]:
     return grouped
 
 
-def reproduce_review(out_dir, bundle, policies=None) -> tuple[int, list[Discrepancy]]:
+def reproduce_review(
+    out_dir, bundle, policies=None
+) -> tuple[int, list[Discrepancy], list[RankChange]]:
     from meanstest.pipeline import assess
 
     out = Path(out_dir)
@@ -90,7 +121,7 @@ def reproduce_journal(journal, bundle, policies=None) -> tuple[int, list[Discrep
     """Recompute every household answered in a service journal with the reference
     calculator; a broken hash chain is itself a discrepancy (and stops the check)."""
     from meanstest.pipeline import assess
-    from meanstest.service.journal import result_digests, verify
+    from meanstest.service.journal import read_entries, result_digests, verify
 
     _, _, broken = verify(journal)
     if broken:
@@ -103,9 +134,7 @@ def reproduce_journal(journal, bundle, policies=None) -> tuple[int, list[Discrep
     }
     rejected = set(again.rejects["household_id"].to_pylist())
     ok, out = 0, []
-    with open(journal, encoding="utf-8") as f:
-        entries = [json.loads(line) for line in f if line.strip()]
-    for entry in entries:
+    for entry in read_entries(journal):  # large calls' households are in blobs
         if entry.get("status") != "OK":
             continue
         where = f"entry {entry['seq']} ({entry['method']})"

@@ -24,8 +24,12 @@ Where DATA.md is silent:
 - a person twice in one household is one reason per (household, person), on the
   first member row (or the first supporter row if only a supporter).
 
-Everything is vectorised: Python only builds the reason strings of invalid rows and
-calls `library.select` once per distinct (jurisdiction, assessment_date).
+One pass over the Arrow buffers: IDs are hashed once (`ids.IdPass`, handed on to the
+engine in `EngineInput.ids`), enumerations are coded by a numba kernel (the codes are
+kept for assembly), numbers and dates are read as numpy views of their buffers and
+validity bitmaps. No Arrow compute call runs on a valid bundle's rows; Python builds the
+reason strings of invalid rows only, and calls `library.select` once per distinct
+(jurisdiction, assessment_date).
 """
 
 from __future__ import annotations
@@ -39,7 +43,9 @@ import pyarrow.compute as pc
 
 from meanstest import ids, schema
 from meanstest.bundle import conform_tables
+from meanstest.columns import UNKNOWN_CODE, enum_codes, numbers
 from meanstest.engine import EngineInput
+from meanstest.kernels.columns import digit_strings
 
 MONEY = {
     "households": ("declared_income_monthly", "declared_financial_assets", "prev_benefit"),
@@ -135,7 +141,9 @@ class _Issues:
 
 
 def _take(table: pa.Table, column: str, rows: np.ndarray) -> list:
-    return table.column(column).take(pa.array(rows, type=pa.int64())).to_pylist()
+    if not len(rows):  # the usual case: no bad row, no Arrow call
+        return []
+    return ids.take(table.column(column), rows).to_pylist()
 
 
 def _flat(column: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -163,42 +171,51 @@ def _key(value, row) -> str:
     return value if value is not None else f"(row {int(row) + 1})"
 
 
-def _check_columns(issues: _Issues, keep: np.ndarray | None = None) -> None:
+def _check_columns(issues: _Issues, enums: dict, keep: np.ndarray | None = None) -> None:
     """The column rules of DATA.md "Bad input" (nulls, enums, signs, ranges), for the rows
-    where `keep` (all when None)."""
+    where `keep` (all when None). Enumeration codes go to enums[(table, column)]."""
     name, table = issues.name, issues.table
 
-    def where(mask: np.ndarray) -> np.ndarray:
-        return np.flatnonzero(mask if keep is None else mask & keep)
+    def where(bad: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(bad if keep is None else bad & keep)
 
     for col in schema.TABLES[name]:
         arr = _flat(table.column(col.name))
-        valid = _valid(arr)
-        if not col.nullable and arr.null_count:
-            issues.add(col.name, where(~valid), NULL)
+        nulls = arr.null_count
+        if not col.nullable and nulls:
+            issues.add(col.name, where(~_valid(arr)), NULL)
         if col.enum:
-            known = pc.is_in(arr, value_set=pa.array(col.enum)).to_numpy(zero_copy_only=False)
-            rows = where(valid & ~known)
-            allowed = "|".join(col.enum)
-            values = _take(table, col.name, rows)
-            issues.add(
-                col.name,
-                rows,
-                "unknown enum value",
-                [f"{v!r}; allowed {allowed}" for v in values],
-                k=1,
-            )
-        rule = None
-        if col.name in MONEY.get(name, ()):
-            rule, low, high = "negative money", 0, None
-        elif col.name in COUNTS.get(name, ()):
-            rule, low, high = "negative count", 0, None
-        elif (name, col.name) in RANGES:
-            rule, low, high = RANGES[name, col.name]
+            codes = enums[name, col.name] = enum_codes(arr, col.enum)
+            unknown = codes == UNKNOWN_CODE
+            if unknown.any():
+                rows = where(unknown)
+                allowed = "|".join(col.enum)
+                values = _take(table, col.name, rows)
+                issues.add(
+                    col.name,
+                    rows,
+                    "unknown enum value",
+                    [f"{v!r}; allowed {allowed}" for v in values],
+                    k=1,
+                )
+        rule = _RULES.get((name, col.name))
         if rule is not None:
-            v = _ints(arr, fill=low)
-            rows = where(v < low if high is None else (v < low) | (v > high))
-            issues.add(col.name, rows, rule, [str(x) for x in v[rows].tolist()], k=2)
+            rule, low, high = rule
+            v = numbers(arr)
+            bad = v < low if high is None else (v < low) | (v > high)
+            if nulls:
+                bad &= _valid(arr)
+            if bad.any():
+                rows = where(bad)
+                issues.add(col.name, rows, rule, [str(x) for x in v[rows].tolist()], k=2)
+
+
+# (table, column) -> (rule, lowest, highest) of every signed or bounded column
+_RULES = {
+    **{(t, c): ("negative money", 0, None) for t, cols in MONEY.items() for c in cols},
+    **{(t, c): ("negative count", 0, None) for t, cols in COUNTS.items() for c in cols},
+    **RANGES,
+}
 
 
 def validate(tables: dict[str, pa.Table], library) -> Validation:
@@ -211,25 +228,22 @@ def validate(tables: dict[str, pa.Table], library) -> Validation:
     households, persons, supporters = t["households"], t["persons"], t["supporters"]
     n = households.num_rows
 
-    homes = ids.StringIndex(households["household_id"])
-    rows_of = np.bincount(homes.codes[homes.codes >= 0], minlength=len(homes))
-    p_home = homes.lookup(persons["household_id"])
-    s_home = homes.lookup(supporters["household_id"])
-
-    p_check = ids.check_ids(persons["person_id"])
-    s_check = ids.check_ids(supporters["supporter_id"])
-    everyone = pa.chunked_array(  # typed: a filtered table may have no chunks at all
-        persons["person_id"].chunks + supporters["supporter_id"].chunks, type=pa.string()
-    )
-    people = ids.IdIndex(everyone, _concat_checks(p_check, s_check))
-    p_code, s_code = people.codes[: persons.num_rows], people.codes[persons.num_rows :]
+    ip = ids.IdPass.of(t)  # every ID hashed here, once
+    codes = ip.household_code
+    n_codes = ip.n_households
+    rows_of = np.bincount(codes[codes >= 0], minlength=n_codes)
+    p_home, s_home = ip.person_home, ip.supporter_home
+    p_check, s_check = ip.person_check, ip.supporter_check
+    people = ip.people
+    p_code, s_code = ip.person_code, ip.supporter_code
     p_in = (p_home >= 0) & (p_code >= 0)
     s_in = (s_home >= 0) & (s_code >= 0)
     in_household = np.zeros(len(people), dtype=bool)
     in_household[p_code[p_in]] = True
     in_household[s_code[s_in]] = True
+    enums = ip.enums
 
-    packs, policy_of, house = _households_issues(households, homes, rows_of, library)
+    packs, policy_of, house = _households_issues(households, codes, rows_of, library, enums)
     found = _Reasons()
     for group, (issues, check, home) in enumerate(
         (
@@ -237,7 +251,7 @@ def validate(tables: dict[str, pa.Table], library) -> Validation:
             (_Issues("supporters", supporters), s_check, s_home),
         )
     ):
-        _check_columns(issues)
+        _check_columns(issues, enums)
         column = ID_COLUMNS[issues.name]
         flagged = np.flatnonzero((check.flags != 0) & _valid(_flat(issues.table[column])))
         _add_id_problems(issues, column, flagged)
@@ -246,9 +260,10 @@ def validate(tables: dict[str, pa.Table], library) -> Validation:
             if home[row] >= 0:
                 found.add_all(home[row], (group, row), reasons)
 
-    members_of = np.bincount(p_home[p_home >= 0], minlength=len(homes))
+    members_of = np.bincount(p_home[p_home >= 0], minlength=n_codes)
     for h in np.flatnonzero((rows_of > 0) & (members_of == 0)).tolist():
-        key = _key(households["household_id"][int(homes.first[h])].as_py(), homes.first[h])
+        first = ip.household_first[h]
+        key = _key(households["household_id"][int(first)].as_py(), first)
         found.add(h, (0, -1, 0, 0), f"persons.household_id record={key}: household has no members")
     p, s = (p_home, p_code, p_in), (s_home, s_code, s_in)
     _same_person_twice(found, persons, supporters, p, s, len(people))
@@ -257,11 +272,11 @@ def validate(tables: dict[str, pa.Table], library) -> Validation:
     source_reasons = []  # (people code, order, text)
     for group, name in enumerate(schema.SOURCE_TABLES, start=2):
         table = t[name]
-        code = people.lookup(table["person_id"])
+        code = ip.source_code[name]
         matched = _at(in_household, code)
         unmatched += int(table.num_rows - matched.sum())
         issues = _Issues(name, table)
-        _check_columns(issues, keep=matched)
+        _check_columns(issues, enums, keep=matched)
         # A matched person_id is the string of a member or supporter: the same flags.
         flagged = matched & (_at(people.flags, code, 0) != 0)
         _add_id_problems(issues, "person_id", np.flatnonzero(flagged))
@@ -277,29 +292,33 @@ def validate(tables: dict[str, pa.Table], library) -> Validation:
                 found.add(h, order, text)
 
     row_reasons = house.reasons()
-    code_bad = np.zeros(len(homes), dtype=bool)
+    code_bad = np.zeros(n_codes, dtype=bool)
     code_bad[list(found.by_code)] = True
-    rejected = _at(code_bad, homes.codes)
+    rejected = _at(code_bad, codes)
     rejected[list(row_reasons)] = True
     valid = ~rejected
 
-    valid_code = np.zeros(len(homes), dtype=bool)
-    valid_code[homes.codes[valid]] = True
     used = policy_of[valid]
     distinct, first = np.unique(used, return_index=True)
     distinct = distinct[np.argsort(first)]  # packs in order of first use
     remap = np.full(len(packs) + 1, -1, dtype=np.int32)
     remap[distinct] = np.arange(len(distinct), dtype=np.int32)
 
-    rejects = _rejects(households, homes.codes, np.flatnonzero(rejected), row_reasons, found)
+    rejects = _rejects(households, codes, np.flatnonzero(rejected), row_reasons, found)
+    valid_code = np.zeros(n_codes, dtype=bool)
+    valid_code[codes[valid]] = True
+    engine_tables = (
+        _keep(households, valid),
+        _keep(persons, _at(valid_code, p_home)),
+        _keep(supporters, _at(valid_code, s_home)),
+    )
     engine_input = EngineInput(
-        households=_keep(households, valid),
-        persons=_keep(persons, _at(valid_code, p_home)),
-        supporters=_keep(supporters, _at(valid_code, s_home)),
+        *engine_tables,
         sources={name: t[name] for name in schema.SOURCE_TABLES},
         policies=[packs[i] for i in distinct.tolist()],
         policy_index=remap[used],
-        duplicates=_duplicates(households, homes, people, p),
+        duplicates=_duplicates(households, ip, p),
+        ids=ip.restrict(valid, engine_tables),
     )
     orphans = int((p_home < 0).sum() + (s_home < 0).sum())
     if engine_input.households.num_rows + rejects.num_rows != n or (used < 0).any():
@@ -334,15 +353,6 @@ def _keep(table: pa.Table, mask: np.ndarray) -> pa.Table:
     return table if mask.all() else table.filter(pa.array(mask))
 
 
-def _concat_checks(a: ids.IdCheck, b: ids.IdCheck) -> ids.IdCheck:
-    return ids.IdCheck(
-        *(
-            np.concatenate([x, y])
-            for x, y in zip((a.flags, a.birth, a.key), (b.flags, b.birth, b.key), strict=True)
-        )
-    )
-
-
 def _add_id_problems(issues: _Issues, column: str, rows: np.ndarray) -> None:
     """The GB 11643 problems of flagged, non-null `rows` of an ID column."""
     texts = [ids.id_problems(v) for v in _take(issues.table, column, rows)]
@@ -353,7 +363,7 @@ def _add_id_problems(issues: _Issues, column: str, rows: np.ndarray) -> None:
 
 def _birth_disagreement(issues: _Issues, column: str, check: ids.IdCheck) -> None:
     birth = _flat(issues.table["birth_date"])
-    days = _ints(birth.cast(pa.int32()))
+    days = numbers(birth)
     rows = np.flatnonzero(check.has_birth & _valid(birth) & (check.birth != days))
     texts = [
         ids.disagreement(v, d)
@@ -367,7 +377,7 @@ def _birth_disagreement(issues: _Issues, column: str, check: ids.IdCheck) -> Non
 def _disposed_before_acquired(issues: _Issues, keep: np.ndarray) -> None:
     acquired = _flat(issues.table["acquired_on"])
     disposed = _flat(issues.table["disposed_on"])
-    a, d = _ints(acquired.cast(pa.int32())), _ints(disposed.cast(pa.int32()))
+    a, d = numbers(acquired), numbers(disposed)
     rows = np.flatnonzero(_valid(acquired) & _valid(disposed) & (d < a) & keep)
     details = [
         f"acquired_on {x}, disposed_on {y}"
@@ -380,47 +390,44 @@ def _disposed_before_acquired(issues: _Issues, keep: np.ndarray) -> None:
     issues.add("disposed_on", rows, "disposed before acquired", details, k=3)
 
 
-def _households_issues(households: pa.Table, homes: ids.StringIndex, rows_of, library):
+def _households_issues(households: pa.Table, codes, rows_of, library, enums: dict):
     """Issues of the households rows, and the pack of each row (-1: none)."""
     issues = _Issues("households", households)
-    _check_columns(issues)
-    dup = np.flatnonzero(_at(rows_of, homes.codes, 0) > 1)
+    _check_columns(issues, enums)
+    dup = np.flatnonzero(_at(rows_of, codes, 0) > 1)
     issues.add(
         "household_id",
         dup,
         "duplicate household_id",
-        [f"{rows_of[homes.codes[r]]} rows" for r in dup.tolist()],
+        [f"{rows_of[codes[r]]} rows" for r in dup.tolist()],
         k=3,
     )
 
-    jurisdiction = pc.dictionary_encode(_flat(households["jurisdiction"]))
-    names = jurisdiction.dictionary.to_pylist()
-    j_index = _ints(jurisdiction.indices, fill=-1).astype(np.int64)
-    six = np.array([bool(_SIX_DIGITS.fullmatch(v)) for v in names] + [False], dtype=bool)
-    well = six[j_index]  # j_index -1 reads the trailing False
-    bad = np.flatnonzero((j_index >= 0) & ~well)
+    jurisdiction = ids.string_array(households["jurisdiction"])
+    number = np.empty(len(jurisdiction), dtype=np.int64)  # the 6 digits' value, -1 if not
+    digit_strings(
+        ids._offsets(jurisdiction), ids._data(jurisdiction), ids.valid_mask(jurisdiction), 6, number
+    )
+    well = number >= 0
+    bad = np.flatnonzero(ids.valid_mask(jurisdiction) & ~well)
     issues.add(
         "jurisdiction",
         bad,
         "jurisdiction not 6 digits",
-        [repr(names[j]) for j in j_index[bad].tolist()],
+        [repr(v) for v in _take(households, "jurisdiction", bad)],
         k=3,
     )
 
     date = _flat(households["assessment_date"])
-    days = _ints(date.cast(pa.int32())).astype(np.int64)
+    days = numbers(date).astype(np.int64)
     # date32 reaches beyond Python's dates (found by fuzzing: an OverflowError)
     far = _valid(date) & ((days < _FIRST_DAY) | (days > _LAST_DAY))
     issues.add("assessment_date", np.flatnonzero(far), "date outside 0001-01-01..9999-12-31")
     ask = well & _valid(date) & ~far
-    pair = pc.dictionary_encode(pa.array(np.where(ask, (j_index << 32) + days + (1 << 31), -1)))
+    pair_index, first = ids.encode_keys(np.where(ask, (number << 32) + days + (1 << 31), -1))
     packs, pack_of_pair, detail_of_pair, index_of_pack = [], [], [], {}
-    for key in pair.dictionary.to_pylist():
-        if key < 0:
-            pack_of_pair.append(-1)
-            detail_of_pair.append(None)
-            continue
-        j, d = names[key >> 32], ids.date_of_days((key & 0xFFFFFFFF) - (1 << 31))
+    for row in first.tolist():  # distinct (jurisdiction, date) in order of first row
+        j, d = f"{number[row]:06d}", ids.date_of_days(days[row])
         pack = library.select(j, d)
         if pack is not None and id(pack) not in index_of_pack:
             index_of_pack[id(pack)] = len(packs)
@@ -428,8 +435,7 @@ def _households_issues(households: pa.Table, homes: ids.StringIndex, rows_of, li
         pack_of_pair.append(-1 if pack is None else index_of_pack[id(pack)])
         tried = ", ".join(library.candidates(j))
         detail_of_pair.append(f"jurisdiction {j}, assessment_date {d}; tried {tried}")
-    pair_index = _ints(pair.indices)
-    policy_of = np.array(pack_of_pair, dtype=np.int32)[pair_index]
+    policy_of = np.array(pack_of_pair + [-1], dtype=np.int32)[pair_index]  # -1 reads -1
     none = np.flatnonzero(ask & (policy_of < 0))
     issues.add(
         "jurisdiction",
@@ -503,7 +509,8 @@ def _same_person_twice(found, persons, supporters, p, s, n_people) -> None:
 
 
 def _homes_of(codes: set[int], p, s, n_people) -> dict[int, list[int]]:
-    """people code -> household codes where that person is a member or supporter."""
+    """people code -> household codes where that person is a member or supporter (only
+    the few people with an invalid source row: no pass over everybody's households)."""
     wanted = np.zeros(n_people, dtype=bool)
     wanted[list(codes)] = True
     out: dict[int, set[int]] = {c: set() for c in codes}
@@ -514,16 +521,17 @@ def _homes_of(codes: set[int], p, s, n_people) -> dict[int, list[int]]:
     return {c: sorted(hs) for c, hs in out.items()}
 
 
-def _duplicates(households, homes, people, p) -> dict[str, list[str]]:
+def _duplicates(households, ip: ids.IdPass, p) -> dict[str, list[str]]:
     """RULES.md §8 DUPLICATE_PERSON: person_id -> sorted distinct household_ids of every
     households row (rejected ones included) of which that person is a member."""
     p_home, p_code, p_in = p
+    people, n_homes = ip.people, ip.n_households
     count = np.bincount(p_code[p_in], minlength=len(people))
     rows = np.flatnonzero(p_in & _at(count > 1, p_code))
     if not rows.size:
         return {}
-    pairs = np.unique(p_code[rows].astype(np.int64) * len(homes) + p_home[rows])
-    code, home = pairs // len(homes), pairs % len(homes)
+    pairs = np.unique(p_code[rows].astype(np.int64) * n_homes + p_home[rows])
+    code, home = pairs // n_homes, pairs % n_homes
     starts = np.flatnonzero(np.r_[True, code[1:] != code[:-1]])
     sizes = np.diff(np.r_[starts, code.size])
     keep = np.repeat(sizes > 1, sizes)
@@ -531,7 +539,7 @@ def _duplicates(households, homes, people, p) -> dict[str, list[str]]:
     if not code.size:
         return {}
     pids = people.values(code).to_pylist()
-    hids = households["household_id"].take(pa.array(homes.first[home])).to_pylist()
+    hids = households["household_id"].take(pa.array(ip.household_first[home])).to_pylist()
     out: dict[str, list[str]] = {}
     for pid, hid in zip(pids, hids, strict=True):
         out.setdefault(pid, []).append(hid)
@@ -539,6 +547,8 @@ def _duplicates(households, homes, people, p) -> dict[str, list[str]]:
 
 
 def _rejects(households, codes, rows, row_reasons, found) -> pa.Table:
+    if not len(rows):
+        return schema.OUTPUTS["rejects"].empty_table()
     reasons = []
     for r in rows.tolist():
         texts = [text for _, _, text in sorted(row_reasons.get(r, ()))]

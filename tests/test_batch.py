@@ -42,7 +42,7 @@ def test_tally_survives_json(whole):
     assert isinstance(again.by_status, Counter)
 
 
-@pytest.mark.parametrize("chunk_size", [1, 13, 100])
+@pytest.mark.parametrize("chunk_size", [pytest.param(1, marks=pytest.mark.slow), 13, 100])
 def test_tallies_of_chunks_merge_to_the_tally_of_the_whole(tables, whole, chunk_size):
     n_chunks, chunks, total = chunks_in_memory(tables, chunk_size)
     assert n_chunks == -(-240 // chunk_size)

@@ -326,3 +326,128 @@ def test_iter_table_reads_row_group_by_row_group(tmp_path, suffix):
     assert all(p.schema == schema.arrow_schema("persons") for p in parts)
     assert pa.concat_tables(parts).equals(read_table(path, "persons"))
     assert read_table(path, "persons").equals(conform("persons", persons))
+
+
+# --------------------------------------------------------------- not UTF-8 --
+# Arrow and Parquet promise UTF-8 strings; a file breaking it is corrupt: a BundleError
+# naming file, table, column and first bad row (docs/decisions.md, issue 12), never a
+# UnicodeDecodeError from whoever reads the value first.
+
+
+def _not_utf8(column: pa.ChunkedArray, row: int, bad: bytes = b"\xff") -> pa.Array:
+    """`column` with the first byte(s) of row `row` replaced by bytes that are not UTF-8."""
+    arr = column.combine_chunks()
+    offsets = arr.buffers()[1]
+    start = int.from_bytes(offsets.to_pybytes()[4 * (arr.offset + row) :][:4], "little")
+    data = bytearray(arr.buffers()[2].to_pybytes())
+    data[start : start + len(bad)] = bad
+    return pa.Array.from_buffers(
+        arr.type,
+        len(arr),
+        [arr.buffers()[0], offsets, pa.py_buffer(bytes(data))],
+        arr.null_count,
+        arr.offset,
+    )
+
+
+def _write(table: pa.Table, path, fmt: str) -> None:
+    if fmt == "parquet":
+        pq.write_table(table, path)
+    else:
+        with ipc.new_file(str(path), table.schema) as writer:
+            writer.write_table(table)
+
+
+NOT_UTF8 = [
+    ("persons", "person_id", 1),
+    ("supporters", "supporter_id", 2),
+    ("households", "household_id", 2),
+    ("bank", "record_id", 0),
+    ("persons", "relation", 3),  # an enumeration
+    ("social_insurance", "scheme", 1),
+    ("vehicle", "plate", 2),  # not ASCII to begin with (蒙D…)
+]
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "arrow"])
+@pytest.mark.parametrize("table,column,row", NOT_UTF8)
+def test_a_string_that_is_not_utf8_is_a_bundle_error(tmp_path, fmt, table, column, row):
+    from meanstest import pipeline
+
+    tables = valid_bundle()
+    t = tables[table]
+    for bad in (b"\xff", b"\xc0\xaf", b"\xed\xa0\x80", b"\x80"):  # overlong, surrogate…
+        col = _not_utf8(t[column], row, bad)
+        broken = t.set_column(t.schema.get_field_index(column), column, col)
+        write_bundle(tables, tmp_path, format=fmt)
+        _write(broken, tmp_path / f"{table}.{fmt}", fmt)
+        expect = f"table {table}, column {column}: row {row + 1} is not valid UTF-8"
+        with pytest.raises(BundleError, match=expect) as e:
+            read_bundle(tmp_path)
+        assert f"{table}.{fmt}" in str(e.value)
+        with pytest.raises(BundleError, match=expect):
+            pipeline.assess(tmp_path)
+
+
+def test_not_utf8_in_a_list_column_names_the_row(tmp_path):
+    tables = valid_bundle()
+    hh = tables["households"]
+    values = _not_utf8(pa.chunked_array([pa.array(["ok", "x", "y"])]), 2)
+    lists = pa.ListArray.from_arrays(pa.array([0, 1, 1, 3], pa.int32()), values)
+    hh = hh.set_column(hh.schema.get_field_index("current_programs"), "current_programs", lists)
+    pq.write_table(hh, tmp_path / "households.parquet")
+    with pytest.raises(BundleError, match="column current_programs: row 3 is not valid UTF-8"):
+        read_bundle(tmp_path)
+
+
+def test_not_utf8_rows_are_counted_across_batches(tmp_path):
+    persons = valid_bundle(40)["persons"]
+    col = _not_utf8(persons["person_id"], 57)
+    broken = persons.set_column(1, "person_id", col)
+    pq.write_table(broken, tmp_path / "persons.parquet", row_group_size=10)
+    with pytest.raises(BundleError, match="row 58 is not valid UTF-8"):
+        list(iter_table(tmp_path / "persons.parquet", "persons"))
+    with pytest.raises(BundleError, match="row 58 is not valid UTF-8"):
+        read_table(tmp_path / "persons.parquet", "persons")
+
+
+def test_valid_utf8_beyond_ascii_reads(tmp_path):
+    tables = valid_bundle()
+    bank = tables["bank"]
+    names = pa.array(["中国工商银行", "农行😀", "É"])
+    tables["bank"] = bank.set_column(
+        bank.schema.get_field_index("institution"), "institution", names
+    )
+    write_bundle(tables, tmp_path)
+    assert read_bundle(tmp_path)["bank"]["institution"].to_pylist() == names.to_pylist()
+
+
+def test_utf8_kernel_agrees_with_python_on_random_bytes():
+    import numpy as np
+    from meanstest.kernels.columns import first_bad_utf8
+
+    rng = np.random.default_rng(7)
+    pieces = [
+        b"a",
+        b"\xc3\xa9",
+        b"\xe4\xb8\xad",
+        b"\xf0\x9f\x98\x80",
+        b"\xff",
+        b"\x80",
+        b"\xc0\xaf",
+        b"\xed\xa0\x80",
+        b"\xf4\x90\x80\x80",
+        b"\xe2\x82",
+        b"\xf0\x9f",
+    ]
+    for _ in range(3000):
+        value = b"".join(pieces[i] for i in rng.integers(0, len(pieces), rng.integers(0, 4)))
+        try:
+            value.decode("utf-8")
+            ok = True
+        except UnicodeDecodeError:
+            ok = False
+        offsets = np.array([0, len(value)], np.int64)
+        data = np.frombuffer(value or b"\0", np.uint8)
+        row = first_bad_utf8(offsets, data, np.ones(1, np.bool_))
+        assert (row == -1) == ok, value

@@ -1,23 +1,39 @@
-"""`meanstest explain` (issue 6): the reference calculator's trace of one household,
-Chinese by default, English with --lang en, as text, JSON or HTML; a household that is
-not assessed is one clear error."""
+"""`meanstest explain` (issues 6 and 14): the reference calculator's trace of one household
+as a 核算/核对 document an official can sign — Chinese by default, English with --lang en,
+text or HTML; amounts in yuan, codes by name, each step with its RULES.md section and its
+thresholds written out, findings with their evidence records, policy and input digests.
+JSON stays the machine trace (codes, integer fen). A household that is not assessed is
+one clear error."""
 
+import datetime as dt
+import html
 import json
+import re
 
+import pyarrow.parquet as pq
 import pytest
+from builders import engine_input, household, person, record
+from chromium import dom, needs_chromium, screenshot
 
-from meanstest import cli, synth
+from meanstest import cli, labels, schema, synth
+from meanstest.amounts import money
 from meanstest.bundle import write_bundle
-from meanstest.pipeline import assess
+from meanstest.explain import render, trace_household
+from meanstest.policy import default_library
+from meanstest.review import ReviewOptions, run_review
+
+STATUS_CODES = re.compile(r"\b(" + "|".join(schema.STATUSES + schema.TRANSITIONS) + r")\b")
+PY_REPRS = re.compile(r"\b(True|False|None)\b|\{'|\['|\bnan\b")
 
 
 @pytest.fixture(scope="module")
 def district(tmp_path_factory):
+    """60 households (bad rows included), reviewed: the results an explanation must match."""
     path = tmp_path_factory.mktemp("bundle")
-    tables = synth.generate(60, seed=17)
-    write_bundle(tables, path)
-    results = assess(path).results
-    return path, results
+    write_bundle(synth.generate(60, seed=17, bad_fraction=0.05), path)
+    out = tmp_path_factory.mktemp("review")
+    run_review(path, out, default_library(), ReviewOptions(quiet=True))
+    return path, pq.read_table(out / "results.parquet").to_pylist()
 
 
 def _explain(capsys, *args):
@@ -26,45 +42,177 @@ def _explain(capsys, *args):
     return code, out.out, out.err
 
 
-def test_chinese_trace_cites_sections_and_ends_in_the_result(district, capsys):
+def human_part(text: str) -> str:
+    """The document without its machine-check line (codes and fen, said to be so)."""
+    return "\n".join(line for line in text.splitlines() if "status=" not in line)
+
+
+def visible_text(page: str) -> str:
+    body = re.sub(r"<style>.*?</style>", "", page, flags=re.DOTALL)
+    return html.unescape(re.sub(r"<[^>]+>", " ", body))
+
+
+# The worked example of RULES.md §10, as the document shows it ---------------------------
+
+
+def worked_example():
+    head = person(dt.date(1979, 3, 10), health=2, occupation="farming")
+    spouse = person(dt.date(1981, 11, 2), relation="spouse", health=4, occupation="flexible")
+    son = person(dt.date(2007, 9, 1), relation="child", student_level="senior", tuition=450000)
+    records = [
+        record(
+            "social_insurance",
+            spouse,
+            "SI-1",
+            record_type="medical_settlement",
+            amount=3000000,
+            reimbursed=1800000,
+            scheme="none",
+        ),
+        record("bank", head, "BNK-1", balance=800000, interest=12000),
+    ]
+    members = [{"household_id": "H1", **m} for m in (head, spouse, son)]
+    return trace_household(engine_input([household()], members, records=records), "H1")
+
+
+def test_worked_example_reads_in_yuan_with_every_threshold_written_out():
+    """RULES.md §10 in the document: the same numbers as the spec, in yuan."""
+    text = render(worked_example(), "zh", "text")
+    for line in (
+        "认定结果        低保(补差)",
+        "月救助金        1,710.00 元/月",
+        "成员1: 年龄 45 岁(年龄段 41–50 岁),健康状况 2 一般慢性病 → 系数表第 2 行第 2 列 = 0.7",
+        (
+            "土地经营收入(推算):劳动力系数 0.7 × 上年度农牧民人均可支配收入 21,200.00 元 × 0.6 "
+            "= 8,904.00 元"
+        ),
+        "务工收入(推算):劳动力系数 0.3 × 最低工资标准 1,980.00 元/月 × 8 个月 = 4,752.00 元",
+        "成员3: 年龄 16 岁,全日制在校生(高中),不计劳动力 = 0",
+        "医疗支出 = min(年度上限 60,000.00 元, 个人自付(费用 − 报销) 12,000.00 元) = 12,000.00 元",
+        "教育支出:成员3(高中)学费 4,500.00 元,上限 3,000.00 元 → 3,000.00 元",
+        (
+            "扣除刚性支出 N = max(0, G 13,776.00 元 − 医疗 12,000.00 元 − 教育 3,000.00 元 − "
+            "养老 0.00 元) = 0.00 元"
+        ),
+        "家庭金融资产 8,000.00 元 ≤ 24 个月 × 低保标准 570.00 元 × 3 人 = 41,040.00 元",
+        "补差 = (低保标准 570.00 元 − 月人均收入 0.00 元) × 3 人 = 1,710.00 元",
+        "→ 困难指数 = min(1000, 110 + 400 + 200) = 710",
+        "→ 第一圈(特困、低保)",
+        "→ 新纳入",
+    ):
+        assert line in text, line
+    # the sections in RULES.md order, each step naming its section
+    sections = re.findall(r"^\[(§\d+)\]", text, flags=re.MULTILINE)
+    assert sections[0] == "§2" and sections[-1] == "§11"
+    assert sorted(set(sections), key=sections.index) == ["§2", "§3", "§5", "§6", "§7", "§9", "§11"]
+
+
+def test_worked_example_in_english():
+    text = render(worked_example(), "en", "text")
+    assert "Monthly benefit            1,710.00 yuan/month" in text
+    assert (
+        "Financial assets 8,000.00 yuan ≤ 24 months × standard 570.00 yuan × 3 = 41,040.00" in text
+    )
+    data = ("巴林左旗", "农村信用合作联社")  # the pack's name and a bank's: data, not words
+    words = human_part(text)
+    for name in data:
+        words = words.replace(name, "")
+    assert not re.search(r"[\u4e00-\u9fff]", words), "Chinese words in the English document"
+
+
+def test_the_document_is_written_from_the_trace_not_recomputed():
+    """Change a recorded value and the document says the changed value: it words the
+    reference calculator's trace and computes nothing of its own."""
+    ex = worked_example()
+    (pci,) = [s for s in ex["steps"] if s["label"] == "pci"]
+    pci["inputs"]["financial_assets"] = 123456
+    (v04,) = [s for s in ex["steps"] if s["label"] == "V04"]
+    v04["inputs"]["financial_assets"] = 123456
+    text = render(ex, "zh", "text")
+    assert "家庭金融资产 1,234.56 元 ≤ 24 个月" in text
+    assert "FA(成员银行、理财等余额合计) = 1,234.56 元" in text
+
+
+# Every household of a district ----------------------------------------------------------
+
+
+def test_chinese_documents_have_no_codes_fen_or_python_reprs(district, capsys):
     path, results = district
-    row = results.to_pylist()[0]
-    code, out, _ = _explain(capsys, path, row["household_id"])
-    assert code == 0
-    assert "的核算过程" in out and "[§2]" in out and "[§5]" in out and "[§7]" in out
-    assert f"status={row['status']} benefit={row['benefit']} pci={row['pci']}" in out
+    for row in results:
+        code, out, _ = _explain(capsys, path, row["household_id"])
+        assert code == 0
+        human = human_part(out)
+        assert out.startswith("家庭经济状况核算核对表")
+        assert not STATUS_CODES.search(human), STATUS_CODES.search(human)
+        assert not PY_REPRS.search(human), PY_REPRS.search(human)
+        for veto in re.findall(r"V\d\d\S*", human):  # a veto code always with its rule's name
+            assert (
+                re.fullmatch(r"V\d\d", veto[:3])
+                and f"{veto[:3]} {labels.VETO[veto[:3]][0]}" in human
+            )
+        assert f"月救助金        {money(row['benefit'], 'zh', 'month')}" in out
+        for fen in (row["benefit"], row["gross_income"], row["financial_assets"]):
+            if fen >= 10000:  # an amount in fen is never shown to people
+                assert not re.search(rf"(?<![\d,.]){fen}(?![\d,.])", human), (
+                    row["household_id"],
+                    fen,
+                )
+        # the machine line agrees with the stored results, in fen, said so
+        assert (
+            f"status={row['status']} benefit={row['benefit']} pci={row['pci']} "
+            f"circle={row['circle']} transition={row['transition']}"
+        ) in out
+        assert "金额单位为分" in out
 
 
-def test_english_trace_shows_the_employment_formula(district, capsys):
+def test_document_carries_the_digests_of_the_results_row(district, capsys):
     path, results = district
-    for row in results.to_pylist():
-        code, out, _ = _explain(capsys, path, row["household_id"], "--lang", "en")
-        assert code == 0 and out.startswith("Calculation of household")
-        assert "pci = rhu(N " in out and "medical_formula=min(medical_cap 6000000" in out
-        if row["status"] == "DIBAO":
-            assert "formula=yuan((S " in out
-        if "imputed_work" in out:
-            assert "formula=rhu(c " in out and "min_wage_monthly 198000" in out
-            return
-    pytest.fail("no member with imputed work income in the district")
+    row = results[0]
+    _, out, _ = _explain(capsys, path, row["household_id"], "--format", "html")
+    assert row["policy_digest"] in out and row["input_digest"] in out
+    assert row["engine_version"] in out
 
 
-def test_json_trace_holds_every_step(district, capsys):
+def test_findings_show_their_evidence_records(district, capsys):
     path, results = district
-    row = results.to_pylist()[1]
+    vetoed = [r for r in results if r["vetoes"]]
+    assert vetoed, "the district has vetoed households"
+    for row in vetoed[:8]:
+        _, out, _ = _explain(capsys, path, row["household_id"], "--format", "json")
+        trace = json.loads(out)
+        _, text, _ = _explain(capsys, path, row["household_id"])
+        findings = text.split("四、核对疑点")[1].split("五、核对记录")[0]
+        for f in trace["findings"]:
+            if f["code"] in row["vetoes"]:
+                assert labels.veto(f["code"], "zh") in findings
+            if f["record_id"]:  # the evidence record, described in words and yuan
+                assert f["record_id"] + ":" in findings
+        assert "→ 一票否决:" + "、".join(labels.veto(c, "zh") for c in row["vetoes"]) in text
+
+
+def test_html_document_is_a_self_contained_printable_page(district, capsys):
+    path, results = district
+    code, out, _ = _explain(capsys, path, results[0]["household_id"], "--format", "html")
+    assert code == 0 and out.lstrip().lower().startswith("<!doctype html")
+    assert "@page" in out and "<script" not in out and "://" not in out
+    text = visible_text(out)
+    assert "一、认定结论" in text and "核算人" in text and "复核人" in text
+    assert not STATUS_CODES.search(human_part(text))
+
+
+def test_json_trace_stays_machine_readable(district, capsys):
+    path, results = district
+    row = results[1]
     code, out, _ = _explain(capsys, path, row["household_id"], "--format", "json")
     assert code == 0
     trace = json.loads(out)
     assert trace["household_id"] == row["household_id"]
     assert trace["policy_digest"] == row["policy_digest"]
+    assert trace["input_digest"] == row["input_digest"]
+    assert trace["result"]["benefit"] == row["benefit"]  # integer fen
+    assert trace["result"]["status"] == row["status"]  # the code
     sections = {step["section"] for step in trace["steps"]}
-    assert {"§2", "§3", "§5", "§6", "§7", "§9"} <= sections
-
-
-def test_html_trace_is_a_page(district, capsys):
-    path, results = district
-    code, out, _ = _explain(capsys, path, results["household_id"][0].as_py(), "--format", "html")
-    assert code == 0 and out.lstrip().lower().startswith("<!doctype html")
+    assert {"§2", "§3", "§5", "§6", "§7", "§9", "§11"} <= sections
 
 
 def test_unknown_household_is_one_clear_error(district, capsys):
@@ -74,3 +222,26 @@ def test_unknown_household_is_one_clear_error(district, capsys):
     assert err.strip() == (
         "meanstest: error: household NO-SUCH-HOUSEHOLD is not among the assessed households"
     )
+
+
+# Rendered by Chromium: what an official sees and prints ---------------------------------
+
+
+@needs_chromium
+def test_explain_documents_render_in_chromium(district, capsys, tmp_path):
+    """A vetoed and an enrolled household's documents, in Chinese, as Chromium renders
+    them (screenshots printed for a person to look at)."""
+    path, results = district
+    vetoed = next(r for r in results if r["vetoes"])
+    enrolled = next(r for r in results if r["status"] in ("DIBAO", "TEKUN"))
+    for row in (vetoed, enrolled):
+        _, out, _ = _explain(capsys, path, row["household_id"], "--format", "html")
+        page = tmp_path / f"explain-{row['household_id']}.html"
+        page.write_text(out, encoding="utf-8")
+        text = visible_text(dom(page, tmp_path))
+        assert "家庭经济状况核算核对表" in text and "一、认定结论" in text
+        assert labels.STATUS[row["status"]][0] in text
+        assert money(row["benefit"], "zh", "month") in text
+        assert not STATUS_CODES.search(human_part(text))
+        shot = screenshot(page, tmp_path, f"explain-{row['household_id']}", "900,3000")
+        assert shot.stat().st_size > 10_000

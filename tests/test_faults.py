@@ -75,6 +75,7 @@ def _assert_nothing_half_written(out: Path, killed: bool = False) -> None:
 PATHS = [pytest.param([], id="in-memory"), pytest.param(["--spool"], id="spooled")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("run", range(RUNS))
 def test_random_sigkills_then_resume_give_identical_outputs(bundle, whole, tmp_path, run, path):

@@ -266,3 +266,134 @@ def test_take_from_chunked_arrays_keeps_the_row_order():
     assert ids.take(chunked, rows).to_pylist() == [f"v{i}" for i in rows]
     assert ids.take(chunked, np.array([], dtype=np.int64)).to_pylist() == []
     assert ids.take(arr, rows).to_pylist() == [f"v{i}" for i in rows]
+
+
+# ------------------------------------------------------------------ the ID pass --
+
+
+def mangled_bundle(seed: int, n: int = 40) -> dict[str, pa.Table]:
+    """A synthetic bundle with the ID cases that matter: duplicate household_ids, null
+    ids, orphans, a person in two households and as a supporter, malformed IDs, source
+    rows of nobody, and a long (> 32 bytes) household_id."""
+    from meanstest import synth
+
+    tables = synth.generate(n, seed=seed, bad_fraction=0.2)
+    rng = random.Random(seed)
+
+    def mutate(name, column, fn):
+        t = tables[name]
+        values = t[column].to_pylist()
+        for i in range(len(values)):
+            values[i] = fn(i, values[i], values)
+        i = t.schema.get_field_index(column)
+        tables[name] = t.set_column(i, column, pa.array(values, pa.string()))
+
+    hids = tables["households"]["household_id"].to_pylist()
+    pids = tables["persons"]["person_id"].to_pylist()
+    mutate(
+        "households",
+        "household_id",
+        lambda i, v, _: rng.choice([v] * 8 + [hids[0], None, "H" * 40]),
+    )
+    mutate(
+        "persons", "household_id", lambda i, v, _: rng.choice([v] * 8 + [hids[1], "nobody", None])
+    )
+    mutate(
+        "persons", "person_id", lambda i, v, _: rng.choice([v] * 8 + [pids[0], v[:17] + "x", None])
+    )
+    mutate("supporters", "supporter_id", lambda i, v, _: rng.choice([v] * 6 + [pids[2]]))
+    for name in ("bank", "tax_income"):
+        mutate(name, "person_id", lambda i, v, _: rng.choice([v] * 6 + [pids[0][:17] + "x", "?"]))
+    return tables
+
+
+def first_codes(values: list) -> tuple[list[int], int]:
+    seen: dict = {}
+    codes = [-1 if v is None else seen.setdefault(v, len(seen)) for v in values]
+    return codes, len(seen)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_id_pass_agrees_with_python_dicts(seed):
+    tables = mangled_bundle(seed)
+    ip = ids.IdPass.of(tables)
+    home_codes, n_homes = first_codes(tables["households"]["household_id"].to_pylist())
+    assert ip.household_code.tolist() == home_codes and ip.n_households == n_homes
+    home_of = {v: c for v, c in zip(tables["households"]["household_id"].to_pylist(), home_codes)}
+    everyone = (
+        tables["persons"]["person_id"].to_pylist()
+        + tables["supporters"]["supporter_id"].to_pylist()
+    )
+    # people codes: one per distinct ID (well-formed IDs first, then the others)
+    people_codes = np.concatenate([ip.person_code, ip.supporter_code]).tolist()
+    n_people = len({v for v in everyone if v is not None})
+    assert len(ip.people) == n_people
+    by_code = ip.people.values().to_pylist()
+    assert [None if c < 0 else by_code[c] for c in people_codes] == everyone
+    code_of = {v: c for v, c in zip(everyone, people_codes) if v is not None}
+    homes = [home_of.get(h, -1) for h in tables["persons"]["household_id"].to_pylist()]
+    homes += [home_of.get(h, -1) for h in tables["supporters"]["household_id"].to_pylist()]
+    assert np.concatenate([ip.person_home, ip.supporter_home]).tolist() == homes
+    for c, key in enumerate(ip.people.keys.tolist()):
+        value = ip.people.values(np.array([c])).to_pylist()[0]
+        assert key == (ids.id_keys(pa.array([value]))[0])
+    # person -> households, and each source row's households
+    expected: dict[int, set] = {}
+    for c, h in zip(people_codes, homes):
+        if c >= 0 and h >= 0:
+            expected.setdefault(c, set()).add(h)
+    off, found = ip.households_of_people()
+    for c in range(n_people):
+        assert found[off[c] : off[c + 1]].tolist() == sorted(expected.get(c, ()))
+    assert ip.in_household().tolist() == [c in expected for c in range(n_people)]
+    for name in ("tax_income", "bank", "vehicle"):
+        codes = [code_of.get(v, -1) for v in tables[name]["person_id"].to_pylist()]
+        assert ip.source_code[name].tolist() == codes
+        rows, hs = ip.source_households(name)
+        pairs = [(r, h) for r, c in enumerate(codes) for h in sorted(expected.get(c, ()))]
+        assert list(zip(rows.tolist(), hs.tolist())) == pairs
+
+
+def test_id_pass_restricted_to_kept_households():
+    tables = mangled_bundle(3, 60)
+    ip = ids.IdPass.of(tables)
+    codes = ip.household_code
+    unique = (codes >= 0) & (np.bincount(codes[codes >= 0], minlength=ip.n_households)[codes] == 1)
+    keep = unique & (np.arange(len(codes)) % 3 != 0)
+    kept_codes = set(codes[keep].tolist())
+    p_keep = np.isin(ip.person_home, list(kept_codes))
+    s_keep = np.isin(ip.supporter_home, list(kept_codes))
+    kept = (
+        tables["households"].filter(pa.array(keep)),
+        tables["persons"].filter(pa.array(p_keep)),
+        tables["supporters"].filter(pa.array(s_keep)),
+    )
+    sub = ip.restrict(keep, kept)
+    fresh = ids.IdPass.of(
+        {**tables, "households": kept[0], "persons": kept[1], "supporters": kept[2]}
+    )
+    assert sub.describes(*kept, {n: tables[n] for n in ids.SOURCE_TABLES})
+    whole = [tables[n] for n in ("households", "persons", "supporters")]
+    assert not sub.describes(*whole, {n: tables[n] for n in ids.SOURCE_TABLES})
+    assert sub.household_code.tolist() == list(range(int(keep.sum())))
+    assert sub.person_home.tolist() == fresh.person_home.tolist()
+    assert sub.supporter_home.tolist() == fresh.supporter_home.tolist()
+    # people codes stay those of the whole bundle: compare by ID string
+    for mine, theirs, col in ((sub.person_code, fresh.person_code, "person_id"),):
+        assert sub.people.values(mine).to_pylist() == fresh.people.values(theirs).to_pylist()
+    assert sub.person_check.key.tolist() == fresh.person_check.key.tolist()
+
+
+def test_encode_keys_codes_in_order_of_first_occurrence():
+    codes, first = ids.encode_keys(np.array([7, -1, 3, 7, 2**62, 3, -5], np.int64))
+    assert codes.tolist() == [0, -1, 1, 0, 2, 1, -1]
+    assert first.tolist() == [0, 2, 4]
+
+
+@pytest.mark.parametrize("offset", [0, 1, 7, 8, 13])
+def test_valid_mask_of_sliced_arrays(offset):
+    values = [None if i % 3 == 0 or i % 7 == 0 else str(i) for i in range(50)]
+    arr = pa.array(values).slice(offset, 30)
+    assert ids.valid_mask(arr).tolist() == [v is not None for v in values[offset : offset + 30]]
+    chunked = pa.chunked_array([arr.slice(0, 11), arr.slice(11)])
+    assert ids.valid_mask(chunked).tolist() == ids.valid_mask(arr).tolist()

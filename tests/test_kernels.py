@@ -2,8 +2,11 @@
 
 - random bundles (seeded batches and hypothesis examples) under the default pack and
   extreme ones: results, members and findings tables equal value for value;
-- the same outputs with 1 thread and with all threads;
-- the kernel wrapper refuses wrong dtypes with a TypeError naming the argument;
+- the same outputs with 1 thread, with all threads and without threads; every output
+  cell written by the kernels (they allocate with np.empty); record bits only for the
+  vetoes that fired;
+- the kernel wrapper refuses wrong dtypes with a TypeError naming the argument, and
+  inconsistent offsets with a ValueError;
 - the kernels' calendar twins against meanstest.arith (RULES.md §0).
 """
 
@@ -19,6 +22,7 @@ import strategies
 from hypothesis import HealthCheck, given, settings
 from meanstest.kernels import arith as karith
 from meanstest.kernels import assess
+from meanstest.kernels import layout as L
 
 from meanstest import arith, fast, schema
 from meanstest.assemble import assemble
@@ -106,6 +110,43 @@ def test_one_thread_and_all_threads_agree():
         assert getattr(tables, name).equals(getattr(tables_unthreaded, name))
 
 
+def _assert_outputs_equal(want, got) -> None:
+    for field in want._fields:
+        if field != "scratch":  # per-thread workspace, not an output
+            np.testing.assert_array_equal(getattr(want, field), getattr(got, field), field)
+
+
+def test_every_output_cell_is_written(monkeypatch):
+    """The outputs are allocated with np.empty, not zero-filled: the kernels write every
+    cell. Filled first with either of two sentinels, they come out the same."""
+    a = assemble(strategies.random_input(11, PACKS, 800))
+    args = (a.households, a.people, a.records, a.pack)
+    want = assess(*args, threads=False)
+    for sentinel in (-7, 12345):
+        monkeypatch.setattr(np, "empty", lambda shape, dtype, s=sentinel: np.full(shape, s, dtype))
+        for threads in (True, False):
+            _assert_outputs_equal(want, assess(*args, threads=threads))
+        monkeypatch.undo()
+
+
+def test_record_bits_only_for_vetoes_that_fired():
+    """docs/engine.md: a record instance's bit v (its evidence and detail entry) is set
+    only when V(v+1) fired for its household; V01_BY_VALUE only with V01."""
+    a = assemble(strategies.random_input(12, PACKS, 1500))
+    out = assess(a.households, a.people, a.records, a.pack)
+    fired = out.household_codes[L.OC_VETOES].astype(np.int64)
+    fired |= (fired & 1) << L.V01_BY_VALUE
+    seen = 0
+    for table, field in fast._BITS.items():
+        bits = getattr(out, field).astype(np.int64)
+        sel = np.flatnonzero(bits)
+        _, slots = a.instances(table, sel)
+        assert not np.any(bits[sel] & ~fired[a.member_household[slots]]), table
+        seen |= int(np.bitwise_or.reduce(bits[sel], initial=0))
+    listed = [v for v in range(L.N_VETOES) if v not in (10, 11, 12)]  # V11-V13: no records
+    assert seen == sum(1 << v for v in [*listed, L.V01_BY_VALUE])
+
+
 # (3) dtype discipline at the wrapper ----------------------------------------------------
 
 
@@ -149,6 +190,25 @@ def test_wrapper_refuses_wrong_dtypes():
             assess(*args)
 
 
+def test_wrapper_refuses_inconsistent_offsets():
+    """Every member slot belongs to one household (each cell of the member outputs is
+    written once), every household has a member (RULES.md §1) and a pack."""
+    a = assemble(strategies.random_input(6, PACKS, 5))
+    hh, people, records, pack = a.households, a.people, a.records, a.pack
+    off = hh.member_off
+    empty = off.copy()
+    empty[1] = empty[0]
+    codes = hh.codes.copy()
+    codes[2, L.HC_PACK] = pack.params.shape[0]
+    for bad, match in (
+        (hh._replace(member_off=empty), "at least one member"),
+        (hh._replace(member_off=off - off[1]), "cover the member slots"),
+        (hh._replace(codes=codes), "pack row out of range"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            assess(bad, people, records, pack)
+
+
 # §0 calendar twins -----------------------------------------------------------------------
 
 
@@ -179,6 +239,22 @@ def test_calendar_twins_agree_with_arith():
                 assert karith.within_months((e - epoch).days, z, months) == (
                     arith.within_months(e, d, months)
                 )
+
+
+def test_calendar_far_from_today():
+    """§0 day numbers of any int32 date (date32) round-trip through the civil date, and
+    the fast conversion (from year -32,800 on) agrees with the general one; a day
+    number and its successor are one day apart in the proleptic Gregorian calendar."""
+    rng = np.random.default_rng(1)
+    days = [-(2**31), 2**31 - 1, -719469, -719470, -719468, *range(-13_000_000, -12_600_000, 997)]
+    days += rng.integers(-(2**31), 2**31, 2000).tolist()
+    for z in days:
+        y, m, d = karith._civil_from_days_any(z)
+        assert karith.days_from_civil(y, m, d) == z
+        if z >= -12_699_422:  # year -32,800 and later
+            assert karith.civil_from_days(z) == (y, m, d)
+        y2, m2, d2 = karith._civil_from_days_any(z + 1) if z < 2**31 - 1 else (y, m, d + 1)
+        assert (y2, m2, d2) == (y, m, d + 1) or d2 == 1 and d == karith.days_in_month(y, m)
 
 
 def test_kernel_enumerations_match_the_schema():

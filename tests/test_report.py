@@ -1,19 +1,24 @@
-"""The review report (issue 3): self-contained HTML, rendered in a real headless Chromium."""
+"""The review report (issues 3 and 14): self-contained HTML, rendered in a real headless
+Chromium; its Chinese view reads without codes or fen — statuses, circles, transitions,
+vetoes and reject rules by name, amounts in yuan with the unit, histogram bins on round
+values, and a legend of every code."""
 
+import html
+import json
 import re
-import shutil
-import subprocess
 
+import numpy as np
 import pytest
+from chromium import dom, needs_chromium, screenshot
 
-synth = pytest.importorskip("meanstest.synth")
-write_bundle = pytest.importorskip("meanstest.bundle").write_bundle
-
+from meanstest import labels, schema, synth
+from meanstest.amounts import yuan
+from meanstest.bundle import write_bundle
 from meanstest.policy import default_library
-from meanstest.report import write_report
+from meanstest.report import benefit_bins, index_bins, round_step, write_report
 from meanstest.review import ReviewOptions, run_review
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CODES = re.compile(r"\b(" + "|".join(schema.STATUSES + schema.TRANSITIONS) + r")\b")
 
 
 @pytest.fixture(scope="module")
@@ -25,6 +30,16 @@ def report(tmp_path_factory):
     return write_report(out)
 
 
+def view(page: str, lang: str) -> str:
+    """The text a reader of one language sees (the other language's elements removed)."""
+    other = "en" if lang == "zh" else "zh"
+    page = re.sub(
+        r"<style>.*?</style>|<script.*?</script>|<title>.*?</title>", "", page, flags=re.DOTALL
+    )
+    page = re.sub(rf"<(span|text) lang='{other}'[^>]*>.*?</\1>", "", page, flags=re.DOTALL)
+    return html.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
 def test_report_is_self_contained(report):
     text = report.read_text(encoding="utf-8")
     urls = set(re.findall(r"(?:src|href)=['\"]([^'\"]+)", text))
@@ -32,35 +47,70 @@ def test_report_is_self_contained(report):
     assert "<script src" not in text and "<link" not in text
 
 
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="headless Chromium not installed (.ci/run installs it)"
-)
-def test_report_renders_with_charts_in_chromium(report, tmp_path):
-    args = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'profile'}",
-    ]
-    dom = subprocess.run(
-        [*args, "--dump-dom", report.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
-    assert dom.count('class="chart"') >= 7  # status, circle, benefit, veto, transition, …
-    assert "社会救助年度复核报告" in dom and "toggle" in dom
-    shot = tmp_path / "report.png"
-    subprocess.run(
-        [*args, f"--screenshot={shot}", "--window-size=1100,2400", report.as_uri()],
-        capture_output=True,
-        timeout=120,
-        check=True,
+def test_chinese_view_names_every_code_and_says_yuan(report):
+    zh = view(report.read_text(encoding="utf-8"), "zh")
+    assert not CODES.search(zh.replace("中文 / English", "")), CODES.search(zh)
+    assert not re.search(r"\b(True|False|None)\b|\{'", zh)
+    for code, name in labels.VETO.items():  # every veto with the name of its rule
+        assert f"{code} {name[0]}" in zh
+    assert re.findall(r"V\d\d", zh) and all(
+        f"{v} {labels.VETO[v][0]}" in zh for v in re.findall(r"V\d\d", zh)
     )
+    for status in schema.STATUSES:
+        assert labels.STATUS[status][0] in zh
+    summary = json.loads((report.parent / "summary.json").read_text(encoding="utf-8"))
+    assert f"{yuan(summary['total_monthly_benefit'])} 元/月" in zh
+    assert "代码说明" in zh and "〔金融资产月数〕" in zh
+    # every decimal amount carries its unit
+    amounts = re.findall(r"\d[\d,]*\.\d\d(?! ?(?:元|yuan))", zh)
+    assert amounts == [], amounts[:5]
+
+
+def test_english_view_has_no_chinese_words(report):
+    en = view(report.read_text(encoding="utf-8"), "en").replace("中文 / English", "")
+    assert not re.search(r"[\u4e00-\u9fff]", en), re.search(r".{20}[\u4e00-\u9fff].{20}", en)
+
+
+def test_summary_json_keeps_integer_fen(report):
+    summary = json.loads((report.parent / "summary.json").read_text(encoding="utf-8"))
+    assert isinstance(summary["total_monthly_benefit"], int)
+    assert list(summary["by_status"]) == list(schema.STATUSES)  # codes, for machines
+
+
+# Round histogram bins ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("top", "step"), [(0, 1), (9, 1), (10, 2), (99, 10), (3082, 500), (4999, 500), (5000, 1000)]
+)
+def test_round_step_is_1_2_or_5_times_a_power_of_ten(top, step):
+    assert round_step(top) == step
+    assert top // step + 1 <= 10
+
+
+def test_benefit_bins_are_round_yuan_and_count_every_recipient():
+    rng = np.random.default_rng(7)
+    benefit = rng.integers(0, 3_100, 1000) * 100  # whole yuan, in fen; zeros are not paid
+    bins = benefit_bins(benefit)
+    assert [zh for (zh, _), _ in bins][:3] == ["0–499 元", "500–999 元", "1,000–1,499 元"]
+    assert sum(c for _, c in bins) == int((benefit > 0).sum())
+    assert bins[-1][0][1] == "3,000–3,499 yuan"
+
+
+def test_index_bins_are_hundreds_and_1000_falls_in_the_last():
+    bins = index_bins(np.array([0, 99, 100, 950, 1000]))
+    assert [label for (label, _), _ in bins][:2] == ["0–99", "100–199"]
+    assert bins[-1] == (("900–1000", "900–1000"), 2)
+    assert sum(c for _, c in bins) == 5
+
+
+# Rendered by Chromium ------------------------------------------------------------------
+
+
+@needs_chromium
+def test_report_renders_with_charts_in_chromium(report, tmp_path):
+    page = dom(report, tmp_path)
+    assert page.count('class="chart"') >= 7  # status, circle, benefit, veto, transition, …
+    assert "社会救助年度复核报告" in page and "toggle" in page
+    shot = screenshot(report, tmp_path, "report-zh", "1100,2400")
     assert shot.stat().st_size > 10_000  # a rendered page, not a blank one

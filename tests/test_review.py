@@ -65,7 +65,7 @@ def test_accounting_closes(reference_run):
 
 
 @pytest.mark.parametrize("spooled", [False, True], ids=["in-memory", "spooled"])
-@pytest.mark.parametrize("chunk_size", [1, 7, 10_000])
+@pytest.mark.parametrize("chunk_size", [pytest.param(1, marks=pytest.mark.slow), 7, 10_000])
 def test_results_identical_whatever_the_chunk_size_and_path(
     bundle, reference_run, tmp_path, chunk_size, spooled
 ):
@@ -169,7 +169,7 @@ def test_changed_arguments_refuse_to_resume(bundle, tmp_path):
 def test_plan_finds_every_duplicate_member_exactly(tmp_path):
     """plan.duplicates (§8 DUPLICATE_PERSON across the whole bundle, rejected households
     included) equals a plain grouping of the persons rows, malformed IDs included."""
-    from meanstest.review.plan import bundle_files, file_columns, make_plan, table_columns
+    from meanstest.review.plan import bundle_files, id_tables, make_plan
 
     tables = synth.generate(600, seed=31, bad_fraction=0.1)
     persons = tables["persons"]
@@ -192,8 +192,8 @@ def test_plan_finds_every_duplicate_member_exactly(tmp_path):
     want = {pid: sorted(h) for pid, h in naive.items() if len(h) > 1}
     assert want  # the synthetic district has persons in several households
     for chunk_size in (1, 50, 10_000):
-        assert make_plan(file_columns(bundle_files(tmp_path)), chunk_size).duplicates == want
-        assert make_plan(table_columns(tables), chunk_size).duplicates == want
+        assert make_plan(id_tables(bundle_files(tmp_path)), chunk_size).duplicates == want
+        assert make_plan(tables, chunk_size).duplicates == want
 
 
 def test_first_run_says_the_kernels_are_compiling(bundle, tmp_path, monkeypatch, capsys):
@@ -210,3 +210,24 @@ def test_first_run_says_the_kernels_are_compiling(bundle, tmp_path, monkeypatch,
     assert "compiling kernels, first run only" in capsys.readouterr().err
     run_review(bundle, tmp_path / "c", default_library(), ReviewOptions(quiet=True))
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "arrow"])
+def test_id_column_not_utf8_is_a_clear_error_naming_the_file(tmp_path, suffix):
+    """DATA.md strings are UTF-8: a bundle whose persons.person_id holds other bytes is
+    refused with one error naming the file and the column (docs/decisions.md, issue 12
+    #5), never a UnicodeDecodeError traceback, on both review paths."""
+    tables = synth.generate(20, seed=3)
+    ids = tables["persons"]["person_id"].combine_chunks().cast(pa.binary()).to_pylist()
+    ids[4] = b"\xff\xfe" + ids[4][2:]
+    bad = pa.array(ids, pa.binary()).view(pa.string())
+    tables["persons"] = tables["persons"].set_column(
+        tables["persons"].schema.get_field_index("person_id"), "person_id", bad
+    )
+    write_bundle(tables, tmp_path / "bundle", format=suffix)
+    for extra in ((), ("--spool",)):
+        done = _cli(tmp_path / "bundle", tmp_path / "out", *extra)
+        assert done.returncode == 1, done.stderr
+        assert "Traceback" not in done.stderr and "UnicodeDecodeError" not in done.stderr
+        assert f"persons.{suffix}" in done.stderr and "person_id" in done.stderr
+        assert "UTF8" in done.stderr or "UTF-8" in done.stderr, done.stderr

@@ -239,6 +239,8 @@ def test_explain_trace_matches_assess(server, pki):
     assert pci and json.loads(pci[0].value_json) == assessed.pci
     assert "劳动力系数" in zh.text and "labour_coefficient" in en.text
     assert f"status={assessed.status}" in en.text
+    # the document carries the digests an auditor checks the results row against
+    assert assessed.input_digest in zh.text and assessed.policy_digest in zh.text
 
 
 def test_explain_rejected_household_is_invalid_argument(server, pki):

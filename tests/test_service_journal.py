@@ -19,6 +19,7 @@ from meanstest.service.journal import (
     canonical,
     entry_hash,
     households_section,
+    result_digests,
     verify,
 )
 
@@ -244,3 +245,98 @@ def test_result_digest_is_the_documented_text():
         body = "".join(x + "\n" for x in sorted(lines, key=str.encode))
         want.append(hashlib.sha256(body.encode()).hexdigest())
     assert result_digests(out.results, out.members) == want
+
+
+# issue 13: group commit, blobs for large calls -------------------------------------------
+
+
+def test_concurrent_appends_share_commits(tmp_path):
+    import threading
+
+    j = Journal(tmp_path / "j.jsonl")
+    barrier = threading.Barrier(16)
+
+    def append(i):
+        barrier.wait()
+        for k in range(5):
+            j.append(_entry(i * 10 + k))
+
+    threads = [threading.Thread(target=append, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    j.close()
+    count, _, problem = verify(tmp_path / "j.jsonl")
+    assert (count, problem) == (80, None)
+    assert j.commits < 80  # entries of concurrent calls went out together
+    assert sorted(json.loads(x)["n"] for x in lines(tmp_path / "j.jsonl")) == sorted(
+        i * 10 + k for i in range(16) for k in range(5)
+    )
+
+
+@pytest.fixture(scope="module")
+def large():
+    out = assess(synth.generate(1300, seed=21, bad_fraction=0.0)).tables()
+    return out
+
+
+def test_a_large_call_s_households_are_a_blob(tmp_path, large):
+    from meanstest.service.journal import INLINE_ROWS, read_entries
+
+    section = households_section(large["results"], large["members"], large["rejects"])
+    assert large["results"].num_rows > INLINE_ROWS
+    j = Journal(tmp_path / "j.jsonl")
+    j.append({"caller": "t", "method": "AssessArrow", "status": "OK"} | section)
+    j.append(_entry(1))
+    j.close()
+    line = lines(tmp_path / "j.jsonl")[0]
+    assert len(line) < 2000 and '"households_blob"' in line  # not a list of 1,300 dicts
+    assert verify(tmp_path / "j.jsonl")[2] is None
+    entry = read_entries(tmp_path / "j.jsonl")[0]
+    from meanstest.service.journal import _expand
+
+    assert entry["households"] == _expand(section["households"].to_pylist())
+    assert (
+        entry["households"][0]["result_digest"]
+        == result_digests(
+            large["results"].slice(0, 1),
+            large["members"].filter(
+                pa.compute.equal(
+                    large["members"]["household_id"], entry["households"][0]["household_id"]
+                )
+            ),
+        )[0]
+    )
+    assert len(entry["households"]) == large["results"].num_rows
+
+
+def test_an_edited_blob_is_detected(tmp_path, large):
+    section = households_section(large["results"], large["members"], large["rejects"])
+    j = Journal(tmp_path / "j.jsonl")
+    j.append({"caller": "t", "method": "AssessArrow", "status": "OK"} | section)
+    j.close()
+    blob = tmp_path / "j.jsonl.blobs"
+    data = bytearray(blob.read_bytes())
+    data[len(data) // 2] ^= 1
+    blob.write_bytes(bytes(data))
+    count, _, problem = verify(tmp_path / "j.jsonl")
+    assert count == 0 and "households_blob does not match its sha256" in problem
+
+
+def test_a_failed_write_stops_the_journal(tmp_path, monkeypatch):
+    import os as _os
+
+    j = Journal(tmp_path / "j.jsonl")
+    j.append(_entry(0))
+
+    def broken(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(_os, "fdatasync", broken)
+    with pytest.raises(OSError):
+        j.append(_entry(1))
+    monkeypatch.undo()
+    with pytest.raises(OSError, match="failed earlier"):
+        j.append(_entry(2))
+    j.close()

@@ -17,6 +17,8 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
+pytestmark = pytest.mark.slow  # a JVM per module, ~1.5 min
+
 pytest.importorskip("pyspark", reason="pyspark not installed (pip install -e '.[spark]')")
 if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
     pytest.skip("Spark needs Java 17: no JAVA_HOME and no java on PATH", allow_module_level=True)

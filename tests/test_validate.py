@@ -945,3 +945,68 @@ def test_any_mutation_rejects_only_affected_households(changes):
     for reasons in v.rejects["reasons"].to_pylist():
         assert reasons and len(reasons) == len(set(reasons))
     assert v.engine_input.households.num_rows == len(v.engine_input.policy_index)
+
+
+# ------------------------------------------------ the ID pass handed to the engine --
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_id_pass_travels_with_the_engine_input(seed):
+    """validate hands on its ID pass and enum codes (EngineInput.ids), restricted to the
+    assessed households; they equal a fresh pass over the EngineInput's own tables, and
+    assembly gives the same arrays with them as without."""
+    import dataclasses
+
+    from meanstest import synth
+    from meanstest.assemble import assemble
+    from meanstest.policy import default_library
+
+    v = validate(synth.generate(60, seed=seed, bad_fraction=0.3), default_library())
+    inp = v.engine_input
+    assert v.rejects.num_rows and inp.households.num_rows
+    carried = inp.ids
+    assert inp.id_pass() is carried
+    fresh = ids.IdPass.of(
+        {"households": inp.households, "persons": inp.persons, "supporters": inp.supporters}
+        | inp.sources
+    )
+    assert carried.household_code.tolist() == list(range(inp.households.num_rows))
+    assert carried.person_home.tolist() == fresh.person_home.tolist()
+    assert carried.supporter_home.tolist() == fresh.supporter_home.tolist()
+    for mine, theirs in ((carried.person_code, fresh.person_code),):
+        assert carried.people.values(mine).equals(fresh.people.values(theirs))
+    for (table, column), codes in carried.enums.items():
+        t = {"households": inp.households, "persons": inp.persons, "supporters": inp.supporters}
+        values = (t.get(table) or inp.sources[table])[column].to_pylist()
+        enum = next(c.enum for c in schema.TABLES[table] if c.name == column)
+        expected = [-2 if x is None else (enum.index(x) if x in enum else -1) for x in values]
+        assert codes.tolist() == expected, (table, column)
+    with_ids, without = assemble(inp), assemble(dataclasses.replace(inp, ids=None))
+    for group in ("households", "people", "records", "pack"):
+        for a, b in zip(getattr(with_ids, group), getattr(without, group), strict=True):
+            np.testing.assert_array_equal(a, b)
+    # a replaced table makes the carried pass ignored, never misused
+    other = dataclasses.replace(inp, persons=inp.persons.slice(0, 0))
+    assert other.id_pass() is not carried
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.sampled_from(["a", "ab", "b", "", "abc", "é", "x" * 70]), min_size=1, max_size=5),
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.sampled_from(["a", "ab", "b", "", "abc", "é", "ba", "x" * 70]),
+            st.text(max_size=4),
+        ),
+        max_size=40,
+    ),
+)
+def test_enum_codes_equal_python_index(enum, values):
+    """The enumeration kernel (dispatch on length and first byte, then one compare)
+    against list.index, with shared first bytes, prefixes, empty and long values."""
+    from meanstest.columns import enum_codes
+
+    enum = tuple(dict.fromkeys(enum))
+    got = enum_codes(pa.array(values, pa.string()), enum).tolist()
+    assert got == [-2 if v is None else (enum.index(v) if v in enum else -1) for v in values]

@@ -61,9 +61,15 @@ def assess_household(hh: Household, tr: Trace = NO_TRACE) -> tuple[dict, list[di
         "§5",
         "pci",
         facts["pci"],
+        gross_income=gross,
+        medical=medical,
+        education=education,
+        pension=pension,
         net_income=net,
         n=n,
+        area=row["area"],
         standard=standard,
+        low_income_ratio=pack["standards"]["low_income_ratio"],
         low_income=facts["low_income"],
         financial_assets=facts["financial_assets"],
         formula=(
@@ -73,10 +79,10 @@ def assess_household(hh: Household, tr: Trace = NO_TRACE) -> tuple[dict, list[di
             f"{facts['low_income']}"
         ),
     )
-    facts["undeclared"] = undeclared_findings(hh, facts)
+    facts["undeclared"] = undeclared_findings(hh, facts, tr)
     facts["vetoes"] = vetoes(hh, facts, tr)
     state, benefit, months = status(hh, facts, tr)
-    eligible, routing = programs(hh, state, facts)
+    eligible, routing = programs(hh, state, facts, tr)
     checks = source_findings(hh)
     result = {
         "household_id": row["household_id"],
@@ -91,8 +97,8 @@ def assess_household(hh: Household, tr: Trace = NO_TRACE) -> tuple[dict, list[di
         "pension": pension,
         "net_income": net,
         "financial_assets": facts["financial_assets"],
-        "circle": circle(state, facts, pack),
-        "transition": transition(state, benefit, row["prev_status"], row["prev_benefit"]),
+        "circle": circle(state, facts, pack, tr),
+        "transition": transition(state, benefit, row["prev_status"], row["prev_benefit"], tr),
         "vetoes": [f.code for f in facts["vetoes"]],
         "difficulty_index": difficulty_index(hh, facts, tr),
         "provisional": bool(checks),

@@ -15,15 +15,34 @@ def labour_coefficient(
     (None): step 2 does not apply to them, whatever levels the pack lists."""
     imp = pack["imputation"]
     if years < 16:
-        tr.note("§2", "labour_coefficient", 0, reason="age < 16", age=years)
+        tr.note("§2", "labour_coefficient", 0, basis="under_16", age=years, health=health)
         return 0
     if student_level in imp["student_levels_without_labour"]:
-        tr.note("§2", "labour_coefficient", 0, reason="full-time student", level=student_level)
+        tr.note(
+            "§2",
+            "labour_coefficient",
+            0,
+            basis="student",
+            age=years,
+            health=health,
+            level=student_level,
+            student_levels_without_labour=list(imp["student_levels_without_labour"]),
+        )
         return 0
     bands = imp["age_bands"]
     band = next((i for i, bound in enumerate(bands) if years <= bound), len(bands))
     c = imp["labour_coefficient"][health - 1][band]
-    tr.note("§2", "labour_coefficient", c, age=years, health=health, band=band, age_bands=bands)
+    tr.note(
+        "§2",
+        "labour_coefficient",
+        c,
+        basis="table",
+        age=years,
+        health=health,
+        level=student_level,
+        band=band,
+        age_bands=bands,
+    )
     return c
 
 
@@ -57,13 +76,15 @@ def member_income(hh: Household, m: dict, c: int, tr: Trace = NO_TRACE) -> dict:
     d = hh.row["assessment_date"]
     pid = m["person_id"]
     inc = source_income(hh, pid)
-    prop = sum(r["interest"] for r in hh.rows("bank", pid))
-    prop += sum(
+    interest = sum(r["interest"] for r in hh.rows("bank", pid))
+    rental = sum(
         rhu(r["rental_income"] * r["share"], 1000)
         for r in hh.rows("property", pid)
         if owned_property(r, d)
     )
+    prop = interest + rental
     imp = hh.pack["imputation"]
+    used_params: dict[str, int] = {}
     if inc["wage"] > 0:
         employment, basis = inc["wage"], "verified"
         formula = f"wage {employment}"
@@ -73,12 +94,14 @@ def member_income(hh: Household, m: dict, c: int, tr: Trace = NO_TRACE) -> dict:
     elif m["occupation"] == "farming" and hh.row["area"] == "rural":
         employment = rhu(c * imp["rural_income_annual"] * imp["land_ratio"], 1000 * 1000)
         basis = "imputed_land"
+        used_params = {k: imp[k] for k in ("rural_income_annual", "land_ratio")}
         formula = (
             f"rhu(c {c} × rural_income_annual {imp['rural_income_annual']} × land_ratio "
             f"{imp['land_ratio']}, 1000 × 1000) = {employment}"
         )
     else:
         employment, basis = imputed_work_income(c, hh.pack), "imputed_work"
+        used_params = {k: imp[k] for k in ("min_wage_monthly", "work_months")}
         formula = (
             f"rhu(c {c} × min_wage_monthly {imp['min_wage_monthly']} × work_months "
             f"{imp['work_months']}, 1000) = {employment}"
@@ -97,7 +120,18 @@ def member_income(hh: Household, m: dict, c: int, tr: Trace = NO_TRACE) -> dict:
         for table in ("tax_income", "bank", "property", "social_insurance")
         for r in hh.rows(table, pid)
     ]
-    tr.note("§3", f"member {pid}", out["member_income"], **out, formula=formula, records=used)
+    tr.note(
+        "§3",
+        f"member {pid}",
+        out["member_income"],
+        **out,
+        interest=interest,
+        rental=rental,
+        coefficient=c,
+        **used_params,
+        formula=formula,
+        records=used,
+    )
     return out
 
 
@@ -135,9 +169,11 @@ def support(hh: Household, s: dict, tr: Trace = NO_TRACE) -> int:
     inc = source_income(hh, s["supporter_id"])
     income = inc["wage"] + inc["business"] + inc["other"] + inc["transfer"]
     imputed = income == 0
+    years = age(s["birth_date"], hh.row["assessment_date"])
+    c_s = None
     if imputed:
-        years = age(s["birth_date"], hh.row["assessment_date"])
-        income = imputed_work_income(labour_coefficient(years, s["health"], None, hh.pack), hh.pack)
+        c_s = labour_coefficient(years, s["health"], None, hh.pack)
+        income = imputed_work_income(c_s, hh.pack)
     ratio = sup["sector_ratio"][s["employment_sector"]]
     elevated = supporter_elevated(hh, s)
     if elevated:
@@ -151,10 +187,19 @@ def support(hh: Household, s: dict, tr: Trace = NO_TRACE) -> int:
         owed,
         income=income,
         income_imputed=imputed,
+        age=years,
+        health=s["health"],
+        coefficient=c_s,
+        min_wage_monthly=hh.pack["imputation"]["min_wage_monthly"],
+        work_months=hh.pack["imputation"]["work_months"],
         sector=s["employment_sector"],
+        sector_ratio=sup["sector_ratio"][s["employment_sector"]],
+        elevated_bonus=sup["elevated_bonus"] if elevated else 0,
         ratio=ratio,
         elevated=elevated,
         supported_count=s["supported_count"],
+        share=share,
+        cap=cap,
         cap_ratio=sup["cap_ratio"],
         formula=(
             f"min(rhu(I {income} × r {ratio} × k {s['supported_count']}, 1000) = {share}, "
@@ -177,28 +222,39 @@ def deductions(hh: Household, tr: Trace = NO_TRACE) -> tuple[int, int, int]:
     )
     medical = min(ded["medical_cap"], out_of_pocket)
     caps = ded["tuition_cap"]
-    education = sum(
-        min(m["tuition"], caps[m["student_level"]])
+    tuition = [
+        (
+            m["person_id"],
+            m["student_level"],
+            m["tuition"],
+            min(m["tuition"], caps[m["student_level"]]),
+        )
         for m in hh.members
         if m["student_level"] in caps
-    )
-    pension = 0
+    ]
+    education = sum(deducted for *_, deducted in tuition)
+    contributions = []
     for m in hh.members:
         paid = sum(
             r["amount"]
             for r in hh.rows("social_insurance", m["person_id"])
             if r["record_type"] == "pension_contribution"
         )
-        pension += min(paid, ded["pension_contribution_cap"])
+        contributions.append((m["person_id"], paid, min(paid, ded["pension_contribution_cap"])))
+    pension = sum(deducted for *_, deducted in contributions)
     tr.note(
         "§5",
         "deductions",
         medical + education + pension,
         medical=medical,
+        out_of_pocket=out_of_pocket,
+        medical_cap=ded["medical_cap"],
         medical_formula=f"min(medical_cap {ded['medical_cap']}, out of pocket {out_of_pocket})",
         education=education,
+        tuition=tuition,
         tuition_cap=dict(caps),
         pension=pension,
+        contributions=contributions,
         pension_contribution_cap=ded["pension_contribution_cap"],
     )
     return medical, education, pension

@@ -6,7 +6,11 @@ from dataclasses import dataclass, field
 
 
 class Trace:
-    """Records each step the calculator takes: section, label, value and inputs used."""
+    """Records each step the calculator takes: section, label, value and inputs used.
+    `enabled` is False for NO_TRACE, so values gathered only for the record are skipped
+    when nobody records."""
+
+    enabled = True
 
     def __init__(self) -> None:
         self.steps: list[dict] = []
@@ -16,6 +20,8 @@ class Trace:
 
 
 class _NoTrace(Trace):
+    enabled = False
+
     def note(self, section: str, label: str, value, **inputs) -> None:
         pass
 

@@ -56,7 +56,8 @@ def status(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> tuple[str, int, 
         prev_benefit=row["prev_benefit"],
     )
     if no_labour and no_liable and pci < s:
-        benefit = yuan(rhu(s * pack["standards"]["tekun_ratio"], 1000) * n)
+        per_person = rhu(s * pack["standards"]["tekun_ratio"], 1000)
+        benefit = yuan(per_person * n)
         ratio = pack["standards"]["tekun_ratio"]
         tr.note(
             "§7",
@@ -64,13 +65,16 @@ def status(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> tuple[str, int, 
             benefit,
             standard=s,
             tekun_ratio=ratio,
+            per_person=per_person,
+            n=n,
             formula=f"yuan(rhu(S {s} × tekun_ratio {ratio}, 1000) × n {n}) = {benefit}",
         )
         return "TEKUN", benefit, 0
     if pci < s:
         addons = [rhu(s * addon(m, a, pack["addons"]), 1000) for m, a in zip(hh.members, ages)]
         extra = sum(addons)
-        benefit = yuan((s - pci) * n + extra)
+        gap = (s - pci) * n
+        benefit = yuan(gap + extra)
         tr.note(
             "§7",
             "DIBAO",
@@ -78,8 +82,12 @@ def status(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> tuple[str, int, 
             standard=s,
             pci=pci,
             n=n,
+            gap=gap,
             addons=extra,
             addon_per_member=addons,
+            addon_ratio_per_member=[addon(m, a, pack["addons"]) for m, a in zip(hh.members, ages)]
+            if tr.enabled
+            else [],
             addon_ratios=dict(pack["addons"]),
             formula=f"yuan((S {s} − pci {pci}) × n {n} + add-ons {extra}) = {benefit}",
         )
@@ -96,37 +104,87 @@ def status(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> tuple[str, int, 
                 months=pack["phaseout"]["months"],
             )
             return "PHASE_OUT", yuan(row["prev_benefit"]), pack["phaseout"]["months"]
-        ill = [inc for m, inc in zip(hh.members, facts["incomes"]) if m["health"] in (5, 6)]
-        single = yuan(sum(max(0, s - rhu(inc["member_income"], 12)) for inc in ill))
+        ill = [(m, inc) for m, inc in zip(hh.members, facts["incomes"]) if m["health"] in (5, 6)]
+        gaps = [
+            (
+                m["person_id"],
+                rhu(inc["member_income"], 12),
+                max(0, s - rhu(inc["member_income"], 12)),
+            )
+            for m, inc in ill
+        ]
+        single = yuan(sum(gap for *_, gap in gaps))
         if ill and single > 0:
-            gaps = " + ".join(f"max(0, S {s} − rhu({inc['member_income']}, 12))" for inc in ill)
-            tr.note("§7", "DIBAO_SINGLE", single, standard=s, formula=f"yuan({gaps}) = {single}")
+            text = " + ".join(f"max(0, S {s} − rhu({inc['member_income']}, 12))" for _, inc in ill)
+            tr.note(
+                "§7",
+                "DIBAO_SINGLE",
+                single,
+                standard=s,
+                pci=pci,
+                low_income=low,
+                members=gaps,
+                formula=f"yuan({text}) = {single}",
+            )
             return "DIBAO_SINGLE", single, 0
-        tr.note("§7", "LOW_INCOME", 0, pci=pci, low_income=low)
+        tr.note("§7", "LOW_INCOME", 0, pci=pci, low_income=low, ill_members=gaps)
         return "LOW_INCOME", 0, 0
     tr.note("§7", "NOT_ELIGIBLE", 0, pci=pci, low_income=low)
     return "NOT_ELIGIBLE", 0, 0
 
 
-def circle(state: str, facts: dict, pack: dict) -> int:
+def circle(state: str, facts: dict, pack: dict, tr: Trace = NO_TRACE) -> int:
     """四级信息圈 of a household not vetoed (§7); vetoed households are circle 0."""
     pci, s, low = facts["pci"], facts["standard"], facts["low_income"]
     circles = pack["circles"]
+    bound3 = rhu(low * circles["circle3_ratio"], 1000)
+    bound4 = rhu(low * circles["circle4_ratio"], 1000)
     if state == "VETOED":
-        return 0
-    if state == "TEKUN" or pci < s:
-        return 1
-    if pci <= low:
-        return 2
-    if pci <= rhu(low * circles["circle3_ratio"], 1000):
-        return 3
-    if pci <= rhu(low * circles["circle4_ratio"], 1000):
-        return 4
-    return 0
+        value = 0
+    elif state == "TEKUN" or pci < s:
+        value = 1
+    elif pci <= low:
+        value = 2
+    elif pci <= bound3:
+        value = 3
+    elif pci <= bound4:
+        value = 4
+    else:
+        value = 0
+    tr.note(
+        "§7",
+        "circle",
+        value,
+        status=state,
+        pci=pci,
+        standard=s,
+        low_income=low,
+        circle3_ratio=circles["circle3_ratio"],
+        circle3_bound=bound3,
+        circle4_ratio=circles["circle4_ratio"],
+        circle4_bound=bound4,
+    )
+    return value
 
 
-def transition(state: str, benefit: int, prev_status: str, prev_benefit: int) -> str:
+def transition(
+    state: str, benefit: int, prev_status: str, prev_benefit: int, tr: Trace = NO_TRACE
+) -> str:
     """NEW / CONTINUE / ADJUST / PHASE_OUT / EXIT / NONE against prev_status (§7)."""
+    value = _transition(state, benefit, prev_status, prev_benefit)
+    tr.note(
+        "§7",
+        "transition",
+        value,
+        status=state,
+        benefit=benefit,
+        prev_status=prev_status,
+        prev_benefit=prev_benefit,
+    )
+    return value
+
+
+def _transition(state: str, benefit: int, prev_status: str, prev_benefit: int) -> str:
     if state == "PHASE_OUT":
         return "PHASE_OUT"
     if state in ENROLLED:
@@ -144,17 +202,24 @@ def transition(state: str, benefit: int, prev_status: str, prev_benefit: int) ->
 def difficulty_index(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> int:
     """家庭困难指数, 0–1000 (RULES.md §9)."""
     ix, d = hh.pack["index"], hh.row["assessment_date"]
-    points = 0
+    per_member = []  # (person_id, age points, health points, student points)
     for m, a in zip(hh.members, facts["ages"]):
-        points += (
+        age_points = (
             ix["age_70"]
             if a >= 70
             else ix["age_60"]
             if a >= 60
             else (ix["age_child"] if a < 16 else 0)
         )
-        points += ix["health_points"][m["health"] - 1]
-        points += ix["student_points"].get(m["student_level"], 0)
+        per_member.append(
+            (
+                m["person_id"],
+                age_points,
+                ix["health_points"][m["health"] - 1],
+                ix["student_points"].get(m["student_level"], 0),
+            )
+        )
+    points = sum(a + h + st for _, a, h, st in per_member)
     member_points = min(ix["member_cap"], points)
     s, pci, n = facts["standard"], facts["pci"], len(hh.members)
     income_points = rhu((s - pci) * ix["income_max"], s) if pci < s else 0
@@ -164,17 +229,13 @@ def difficulty_index(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> int:
         if owned_property(r, d) and r["use"] == "residential"
     }
     any_vehicle = any(owned_vehicle(r, d) for _, r in hh.member_rows("vehicle"))
-    asset_points = max(
-        0,
-        ix["asset_max"]
-        - ix["extra_property_penalty"] * max(0, len(homes) - 1)
-        - (ix["vehicle_penalty"] if any_vehicle else 0)
-        - (
-            ix["asset_penalty"]
-            if facts["financial_assets"] > ix["asset_penalty_months"] * s * n
-            else 0
-        ),
+    asset_bound = ix["asset_penalty_months"] * s * n
+    penalties = (
+        ix["extra_property_penalty"] * max(0, len(homes) - 1),
+        ix["vehicle_penalty"] if any_vehicle else 0,
+        ix["asset_penalty"] if facts["financial_assets"] > asset_bound else 0,
     )
+    asset_points = max(0, ix["asset_max"] - sum(penalties))
     index = min(1000, member_points + income_points + asset_points)
     tr.note(
         "§9",
@@ -183,6 +244,19 @@ def difficulty_index(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> int:
         member=member_points,
         income=income_points,
         asset=asset_points,
+        member_points=per_member,
+        member_sum=points,
+        member_cap=ix["member_cap"],
+        pci=pci,
+        standard=s,
+        income_max=ix["income_max"],
+        asset_max=ix["asset_max"],
+        homes=len(homes),
+        any_vehicle=any_vehicle,
+        financial_assets=facts["financial_assets"],
+        asset_penalty_months=ix["asset_penalty_months"],
+        asset_bound=asset_bound,
+        penalties=list(penalties),
     )
     return index
 
@@ -216,7 +290,9 @@ def requirement_holds(requires: str, hh: Household, facts: dict) -> bool:
     raise ValueError(f"unknown program requirement {requires!r}")
 
 
-def programs(hh: Household, state: str, facts: dict) -> tuple[list[str], list[Finding]]:
+def programs(
+    hh: Household, state: str, facts: dict, tr: Trace = NO_TRACE
+) -> tuple[list[str], list[Finding]]:
     """可享受 / 已享受: eligible programs and the 漏救 / 错救 findings (RULES.md §11)."""
     defined = hh.pack.get("programs", {})
     eligible = sorted(
@@ -227,6 +303,18 @@ def programs(hh: Household, state: str, facts: dict) -> tuple[list[str], list[Fi
         and requirement_holds(p["requires"], hh, facts)
     )
     current = set(hh.row.get("current_programs") or [])
+    for name in sorted(defined) if tr.enabled else ():
+        p = defined[name]
+        tr.note(
+            "§11",
+            name,
+            name in eligible,
+            status=state,
+            statuses=list(p["statuses"]),
+            requires=p["requires"],
+            requirement_holds=requirement_holds(p["requires"], hh, facts),
+            current=name in current,
+        )
     missed = [
         Finding("PROGRAM_MISSED", "warning", None, "households", None, name)
         for name in eligible

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from meanstest import schema
-from meanstest.arith import rhu, within_months
+from meanstest.arith import add_months, rhu, within_months
 from meanstest.reference.model import (
     NO_TRACE,
     Finding,
@@ -55,6 +55,8 @@ def vetoes(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> list[Finding]:
     """一票否决: every enabled rule that excludes the household, with evidence (§6)."""
     d, n, veto = hh.row["assessment_date"], len(hh.members), hh.pack["veto"]
     found: dict[str, Finding] = {}
+    # What each rule measured, for the trace (the rule's own values, nothing recomputed).
+    measured: dict[str, dict] = {}
 
     veto_vehicles = [
         (m, r)
@@ -62,7 +64,9 @@ def vetoes(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> list[Finding]:
         if owned_vehicle(r, d) and r["vehicle_type"] in veto["vehicle_types"]
     ]
     costly = [(m, r) for m, r in veto_vehicles if r["value"] > veto["vehicle_value_limit"]]
-    too_many = len({r["plate"] for _, r in veto_vehicles}) > veto["max_vehicles"]
+    plates = len({r["plate"] for _, r in veto_vehicles})
+    too_many = plates > veto["max_vehicles"]
+    measured["V01"] = {"vehicles": plates, "over_value": [r["record_id"] for _, r in costly]}
     if costly or too_many:
         hits = veto_vehicles if too_many else costly
         f = _records_finding("V01", "vehicle", hits, costly[0] if costly else None)
@@ -76,10 +80,15 @@ def vetoes(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> list[Finding]:
         if owned_property(r, d) and r["use"] == "residential"
     ]
     home_area = sum(rhu(r["area"] * r["share"], 1000) for _, r in homes)
-    if (
-        len({r["property_id"] for _, r in homes}) > veto["max_residential_properties"]
-        or home_area > veto["residential_area_per_capita_limit"] * n
-    ):
+    home_count = len({r["property_id"] for _, r in homes})
+    area_limit = veto["residential_area_per_capita_limit"] * n
+    measured["V02"] = {
+        "homes": home_count,
+        "home_area": home_area,
+        "area_limit": area_limit,
+        "n": n,
+    }
+    if home_count > veto["max_residential_properties"] or home_area > area_limit:
         found["V02"] = _records_finding("V02", "property", homes)
         found["V02"].person_id = found["V02"].record_id = None
 
@@ -91,7 +100,14 @@ def vetoes(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> list[Finding]:
     if other_use:
         found["V03"] = _records_finding("V03", "property", other_use)
 
-    if facts["financial_assets"] > veto["financial_asset_months"] * facts["standard"] * n:
+    asset_limit = veto["financial_asset_months"] * facts["standard"] * n
+    measured["V04"] = {
+        "financial_assets": facts["financial_assets"],
+        "standard": facts["standard"],
+        "n": n,
+        "limit": asset_limit,
+    }
+    if facts["financial_assets"] > asset_limit:
         found["V04"] = _records_finding("V04", "bank", list(hh.member_rows("bank")))
         found["V04"].person_id = None
         found["V04"].record_id = None
@@ -123,11 +139,9 @@ def vetoes(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> list[Finding]:
         for m, r in hh.member_rows("social_insurance")
         if r["record_type"] == "pension_contribution" and r["scheme"] == "resident"
     ]
-    over = {
-        m["person_id"]
-        for m in hh.members
-        if sum(r["amount"] for p, r in resident if p is m) > veto["insurance_grade_limit"]
-    }
+    paid = {m["person_id"]: sum(r["amount"] for p, r in resident if p is m) for m in hh.members}
+    over = {pid for pid, total in paid.items() if total > veto["insurance_grade_limit"]}
+    measured["V08"] = {"resident_contributions": paid}
     grade = [(m, r) for m, r in resident if m["person_id"] in over]
     if grade:
         found["V08"] = _records_finding("V08", "social_insurance", grade)
@@ -138,6 +152,8 @@ def vetoes(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> list[Finding]:
         if r["acquisition"] == "purchase"
         and within_months(r["acquired_on"], d, veto["recent_purchase_months"])
     ]
+    if tr.enabled:
+        measured["V09"] = {"after": add_months(d, -veto["recent_purchase_months"]), "until": d}
     if purchases:
         found["V09"] = _records_finding("V09", "property", purchases)
 
@@ -146,6 +162,8 @@ def vetoes(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> list[Finding]:
         for m, r in hh.member_rows("property")
         if within_months(r["disposed_on"], d, veto["recent_transfer_months"])
     ]
+    if tr.enabled:
+        measured["V10"] = {"after": add_months(d, -veto["recent_transfer_months"]), "until": d}
     if transfers:
         found["V10"] = _records_finding("V10", "property", transfers)
 
@@ -155,6 +173,16 @@ def vetoes(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> list[Finding]:
         if c >= veto["refused_work_min_coefficient"]
         and m["refused_job_offers"] >= veto["refused_work_min_count"]
     ]
+    measured["V11"] = (
+        {}
+        if not tr.enabled
+        else {
+            "members": [
+                (m["person_id"], c, m["refused_job_offers"])
+                for m, c in zip(hh.members, facts["coefficients"])
+            ]
+        }
+    )
     if refusing:
         found["V11"] = Finding(
             "V11",
@@ -165,10 +193,12 @@ def vetoes(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> list[Finding]:
             "members " + ", ".join(m["person_id"] for m in refusing),
         )
 
+    measured["V12"] = {"consent_signed": hh.row["consent_signed"]}
     if not hh.row["consent_signed"]:
         found["V12"] = Finding("V12", "veto", None, "households", None, "consent_signed is false")
 
     undeclared = [f.code for f in facts["undeclared"]]
+    measured["V13"] = {"findings": undeclared}
     if undeclared:
         found["V13"] = Finding(
             "V13", "veto", None, "households", None, "findings " + ", ".join(undeclared)
@@ -180,17 +210,20 @@ def vetoes(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> list[Finding]:
         if r["vehicle_type"] in veto["vehicle_types"]
         and within_months(r["registered_on"], d, veto["recent_vehicle_months"])
     ]
+    if tr.enabled:
+        measured["V14"] = {"after": add_months(d, -veto["recent_vehicle_months"]), "until": d}
     if recent_cars:
         found["V14"] = _records_finding("V14", "vehicle", recent_cars)
 
     enabled = [code for code in schema.VETO_CODES if code in found and code in veto["enabled"]]
-    for code in veto["enabled"]:
+    for code in veto["enabled"] if tr.enabled else ():
         f = found.get(code)
         tr.note(
             "§6",
             code,
             f is not None,
             **{name: veto[name] for name in VETO_PARAMETERS[code]},
+            **measured.get(code, {}),
             evidence=f.record_id if f else None,
             detail=f.detail if f else "",
         )
@@ -201,7 +234,7 @@ def vetoes(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> list[Finding]:
 # §8 verification findings ---------------------------------------------------------------
 
 
-def undeclared_findings(hh: Household, facts: dict) -> list[Finding]:
+def undeclared_findings(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> list[Finding]:
     """核对疑点: what the records show beyond what was declared (RULES.md §8)."""
     row, veto, d = hh.row, hh.pack["veto"], hh.row["assessment_date"]
     severity = "veto" if "V13" in veto["enabled"] else "warning"
@@ -212,6 +245,17 @@ def undeclared_findings(hh: Household, facts: dict) -> list[Finding]:
         tolerance = max(
             rhu(declared * veto["declaration_tolerance_ratio"], 1000),
             veto["declaration_tolerance_abs"],
+        )
+        tr.note(
+            "§8",
+            "UNDECLARED_INCOME",
+            monthly > declared + tolerance,
+            verified_monthly=monthly,
+            verified_income=facts["verified_income"],
+            declared=declared,
+            tolerance=tolerance,
+            declaration_tolerance_ratio=veto["declaration_tolerance_ratio"],
+            declaration_tolerance_abs=veto["declaration_tolerance_abs"],
         )
         if monthly > declared + tolerance:
             out.append(
@@ -227,6 +271,7 @@ def undeclared_findings(hh: Household, facts: dict) -> list[Finding]:
     declared = row["declared_vehicles"]
     if declared is not None:
         owned = len({r["plate"] for _, r in hh.member_rows("vehicle") if owned_vehicle(r, d)})
+        tr.note("§8", "UNDECLARED_VEHICLE", owned > declared, owned=owned, declared=declared)
         if owned > declared:
             out.append(
                 Finding(
@@ -243,6 +288,7 @@ def undeclared_findings(hh: Household, facts: dict) -> list[Finding]:
         owned = len(
             {r["property_id"] for _, r in hh.member_rows("property") if owned_property(r, d)}
         )
+        tr.note("§8", "UNDECLARED_PROPERTY", owned > declared, owned=owned, declared=declared)
         if owned > declared:
             out.append(
                 Finding(
@@ -257,6 +303,14 @@ def undeclared_findings(hh: Household, facts: dict) -> list[Finding]:
     declared = row["declared_financial_assets"]
     if declared is not None:
         tolerance = veto["asset_declaration_tolerance_abs"]
+        tr.note(
+            "§8",
+            "UNDECLARED_ASSETS",
+            facts["financial_assets"] > declared + tolerance,
+            financial_assets=facts["financial_assets"],
+            declared=declared,
+            tolerance=tolerance,
+        )
         if facts["financial_assets"] > declared + tolerance:
             out.append(
                 Finding(

@@ -51,11 +51,10 @@ from meanstest.review.finish import (
 from meanstest.review.plan import (
     Plan,
     bundle_files,
-    file_columns,
     group_by_chunk,
+    id_tables,
     make_plan,
     select_rows,
-    table_columns,
 )
 from meanstest.review.spool import assess_spooled, spool
 from meanstest.review.state import (
@@ -210,7 +209,7 @@ def _chunks_in_memory(
     n = tables["households"].num_rows
     if n <= chunk_size:
         return 1, iter([(tables, None)]), Tally()
-    plan: Plan = make_plan(table_columns(tables), chunk_size)
+    plan: Plan = make_plan(tables, chunk_size)
     rows: dict[str, list] = {}
     unmatched = 0
     for name in schema.TABLES:
@@ -287,7 +286,7 @@ def _review_spooled(
         state = {"fingerprint": fp, "spooled": False, "chunks": {}}
         write_json_atomic(state_path, state)
 
-    plan = make_plan(file_columns(files), chunk_size)
+    plan = make_plan(id_tables(files), chunk_size)
     spool_dir, parts_dir = state_dir / "spool", state_dir / "parts"
     progress = Progress(plan.n_households, quiet=opts.quiet)
     if not state["spooled"]:

@@ -10,7 +10,6 @@ column at a time, whether the bundle is in memory or still on disk.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,11 +18,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from meanstest import schema
+from meanstest.bundle import check_utf8
 from meanstest.errors import BundleError
-from meanstest.ids import StringIndex, id_keys, string_array, take
+from meanstest.ids import IdPass, take
 
-# (table, column) -> the column's values, or None when the table is absent
-ColumnSource = Callable[[str, str], "pa.ChunkedArray | None"]
+ID_COLUMNS = {
+    "households": ["household_id"],
+    "persons": ["household_id", "person_id"],
+    "supporters": ["household_id", "supporter_id"],
+}
 
 
 def bundle_files(bundle: Path) -> dict[str, Path]:
@@ -41,78 +44,51 @@ def bundle_files(bundle: Path) -> dict[str, Path]:
 
 
 def read_columns(path: Path, table: str, columns: list[str]) -> pa.Table:
-    """Some columns of one bundle file, checked like the whole table would be."""
+    """Some columns of one bundle file, with the reader's own checks: an IPC file's
+    offsets validated in full, strings that are not UTF-8 named by column and row."""
     try:
         if path.suffix == ".parquet":
             got = pq.read_table(path, columns=columns)
         else:
             with pa.memory_map(str(path)) as src:
                 got = pa.ipc.open_file(src).read_all().select(columns)
-        got.validate(full=True)  # forged IPC offsets, strings that are not UTF-8
+            try:
+                got.validate(full=True)  # IPC trusts its offsets: a forged one must not pass
+            except pa.ArrowException:
+                check_utf8(got, table, str(path))  # names the row when that is the problem
+                raise
     except (pa.ArrowException, OSError, KeyError) as e:
         first = (str(e).strip() or type(e).__name__).splitlines()[0]
         raise BundleError(
             f"{path}: cannot read columns {', '.join(columns)} of table {table}: {first}",
             file=str(path),
         ) from e
+    check_utf8(got, table, str(path))
     return got
 
 
-def file_columns(files: dict[str, Path]) -> ColumnSource:
-    def column(table: str, name: str):
-        if table not in files:
-            return None
-        return read_columns(files[table], table, [name])[name]
-
-    return column
-
-
-def table_columns(tables: dict[str, pa.Table]) -> ColumnSource:
-    def column(table: str, name: str):
-        t = tables.get(table)
-        return t[name] if t is not None else None
-
-    return column
-
-
-# Person keys ------------------------------------------------------------------------------
-
-
-def person_keys(ids: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """Exact int64 keys for well-formed IDs (17 digits + 0-9/X): int(17 digits)·11 + check.
-
-    Returns (keys, odd): `odd` marks strings that are not of that shape; their key is
-    a per-string code ≥ 2^62 from a small Python dict (they are rare: bad input).
-    """
-    keys = id_keys(ids)
-    odd = keys < 0
-    if odd.any():
-        values = take(string_array(ids), np.flatnonzero(odd)).to_pylist()
-        keys[odd] = [_odd_key(v) for v in values]
-    return keys, odd
-
-
-_ODD: dict[str | None, int] = {}
-
-
-def _odd_key(value: str | None) -> int:
-    if value not in _ODD:
-        _ODD[value] = (1 << 62) + len(_ODD)
-    return _ODD[value]
-
-
-# The plan -----------------------------------------------------------------------------------
+def id_tables(files: dict[str, Path]) -> dict[str, pa.Table]:
+    """The ID columns of households, persons and supporters, read from the bundle's
+    files (absent tables empty): what the plan is made of."""
+    out = {}
+    for table, columns in ID_COLUMNS.items():
+        if table in files:
+            out[table] = read_columns(files[table], table, columns)
+        else:
+            out[table] = schema.empty_table(table).select(columns)
+    return out
 
 
 @dataclass
 class Plan:
     n_households: int
     n_chunks: int
-    household_chunk: np.ndarray  # per households row
-    persons_chunk: np.ndarray  # per persons row, -1 = no households row
+    household_chunk: np.ndarray  # int32 per households row
+    persons_chunk: np.ndarray  # int32 per persons row, -1 = no households row
     supporters_chunk: np.ndarray
-    keys: np.ndarray  # sorted person keys of members and supporters
-    key_chunk: np.ndarray  # the chunk of each key entry (a key may repeat, one per chunk)
+    ids: IdPass  # of the households, persons and supporters rows
+    chunk_off: np.ndarray  # people code c is in chunks chunks[chunk_off[c]:chunk_off[c+1]]
+    chunks: np.ndarray
     duplicates: dict[str, list[str]]
     orphan_rows: int
 
@@ -124,118 +100,74 @@ class Plan:
             "supporters": self.supporters_chunk,
         }[table]
 
-    def route(self, person_ids) -> tuple[np.ndarray, np.ndarray, int]:
-        """Source rows → (rows, chunks): one entry per (row, chunk of its person), and
-        the number of rows whose person is in no chunk (unmatched)."""
-        keys, _ = person_keys(person_ids)
-        # searched in ascending order (numpy narrows each search from the previous one):
-        # 7x less CPU than random-order queries into millions of keys
-        order = np.argsort(keys, kind="stable")
-        lo, hi = np.empty_like(order), np.empty_like(order)
-        lo[order] = np.searchsorted(self.keys, keys[order], side="left")
-        hi[order] = np.searchsorted(self.keys, keys[order], side="right")
-        counts = hi - lo
-        rows = np.repeat(np.arange(len(keys)), counts)
-        # entry index for every (row, chunk) copy: lo[row] + position within its run
-        within = np.arange(len(rows)) - np.repeat(np.cumsum(counts) - counts, counts)
-        chunks = self.key_chunk[np.repeat(lo, counts) + within]
-        return rows, chunks, int((counts == 0).sum())
+    def route(self, person_ids, codes: np.ndarray | None = None):
+        """Source rows → (rows, chunks): one entry per (row, chunk of its person), by
+        row, and the number of rows whose person is in no chunk (unmatched). `codes`:
+        the rows' people codes when already known (IdPass.source_code)."""
+        code = self.ids.people.lookup(person_ids) if codes is None else codes
+        known = code >= 0
+        at = np.where(known, code, 0)
+        count = np.where(known, self.chunk_off[at + 1] - self.chunk_off[at], 0)
+        rows = np.repeat(np.arange(len(code), dtype=np.int64), count)
+        start = np.repeat(self.chunk_off[at] - (np.cumsum(count) - count), count)
+        chunks = self.chunks[start + np.arange(len(rows), dtype=np.int64)]
+        return rows, chunks.astype(np.int32), int((count == 0).sum())
 
 
-def _chunk_of_household_id(hids: pa.Array, chunk_size: int) -> tuple[StringIndex, np.ndarray]:
-    """Each households row's chunk: that of the first row with its household_id (so
-    every row of a duplicated id lands in one chunk); a null id stays where it is."""
-    index = StringIndex(hids)
-    chunk_of_code = (index.first // chunk_size).astype(np.int32)
-    own = (np.arange(len(hids), dtype=np.int64) // chunk_size).astype(np.int32)
-    codes = index.codes
-    if not len(chunk_of_code):  # every household_id is null
-        return index, own
-    return index, np.where(codes >= 0, chunk_of_code[np.maximum(codes, 0)], own)
+def make_plan(tables: dict[str, pa.Table], chunk_size: int) -> Plan:
+    """The plan of a bundle from its households, persons and supporters tables (only
+    their ID columns are read; `id_tables` reads just those from files). Households
+    are numbered in bundle order; every row with the same household_id goes to the
+    chunk of its first row (duplicate ids are seen, and rejected, together)."""
+    from meanstest.kernels import join
 
+    ids = IdPass.of({name: tables[name] for name in ID_COLUMNS})
+    n = len(ids.household_code)
+    own = (np.arange(n, dtype=np.int64) // chunk_size).astype(np.int32)
+    first_chunk = (ids.household_first // chunk_size).astype(np.int32)  # by household code
+    known = ids.household_code >= 0  # a null id stays in its own row's chunk
+    household_chunk = np.where(known, first_chunk[np.maximum(ids.household_code, 0)], own)
 
-def _distinct_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct (a, b) pairs sorted by a then b (np.unique(axis=0) without its copies)."""
-    order = np.lexsort((b, a))
-    a, b = a[order], b[order]
-    new = np.ones(len(a), dtype=bool)
-    new[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-    return a[new], b[new]
+    def chunk_of(homes: np.ndarray) -> np.ndarray:
+        out = np.full(len(homes), -1, np.int32)
+        out[homes >= 0] = first_chunk[homes[homes >= 0]]
+        return out
 
-
-def make_plan(column: ColumnSource, chunk_size: int) -> Plan:
-    """The plan of a bundle whose ID columns `column` gives (from files or memory)."""
-    hids = string_array(column("households", "household_id"))
-    n = len(hids)
-    index, household_chunk = _chunk_of_household_id(hids, chunk_size)
-    people_keys, people_chunks, chunks = [], [], {}
-    duplicates: dict[str, list[str]] = {}
-    for table, id_col in (("persons", "person_id"), ("supporters", "supporter_id")):
-        homes_col = column(table, "household_id")
-        if homes_col is None:
-            chunks[table] = np.zeros(0, np.int32)
-            continue
-        # one column at a time: at 10M households each is a gigabyte of strings
-        homes = index.lookup(homes_col)
-        del homes_col
-        first_chunk = household_chunk[index.first]  # empty when every household_id is null
-        c = (
-            np.where(homes >= 0, first_chunk[np.maximum(homes, 0)], -1)
-            if len(first_chunk)
-            else (np.full(len(homes), -1))
-        )
-        chunks[table] = c = c.astype(np.int32)
-        ids = column(table, id_col)
-        keys, _ = person_keys(ids)
-        people_keys.append(keys[c >= 0])
-        people_chunks.append(c[c >= 0])
-        if table == "persons":
-            duplicates = duplicate_members(ids, keys, homes, index)
-        del ids, homes
-    keys = np.concatenate(people_keys) if people_keys else np.zeros(0, np.int64)
-    kchunk = np.concatenate(people_chunks) if people_chunks else np.zeros(0, np.int32)
-    del people_keys, people_chunks
-    keys, kchunk = _distinct_pairs(keys, kchunk)
-    orphans = int(sum((c < 0).sum() for c in chunks.values()))
+    persons_chunk, supporters_chunk = chunk_of(ids.person_home), chunk_of(ids.supporter_home)
+    people = np.concatenate([ids.person_code, ids.supporter_code])
+    chunk_off, chunks = join.distinct_groups(
+        people, np.concatenate([persons_chunk, supporters_chunk]), len(ids.people)
+    )
+    orphans = int((persons_chunk < 0).sum() + (supporters_chunk < 0).sum())
     return Plan(
         n,
         max(1, -(-n // chunk_size)),
-        household_chunk,
-        chunks["persons"],
-        chunks["supporters"],
-        keys,
-        kchunk.astype(np.int32),
-        duplicates,
+        household_chunk.astype(np.int32),
+        persons_chunk,
+        supporters_chunk,
+        ids,
+        chunk_off,
+        chunks,
+        duplicate_members(ids, tables["households"]["household_id"]),
         orphans,
     )
 
 
-def duplicate_members(
-    person_ids, keys: np.ndarray, homes: np.ndarray, index: StringIndex
-) -> dict[str, list[str]]:
+def duplicate_members(ids: IdPass, household_ids) -> dict[str, list[str]]:
     """person_id → sorted distinct household_ids, for persons who are members of more
-    than one households row of the bundle (§8). `keys` are the persons rows' person keys
-    and `homes` their households' codes in `index` (-1: no households row; such rows do
-    not count). The candidates found by key are regrouped by their exact strings."""
-    row = np.flatnonzero(homes >= 0)
-    order = row[np.argsort(keys[row], kind="stable")]
-    del row
-    k, h = keys[order], homes[order]
-    new = np.ones(len(k), dtype=bool)
-    new[1:] = k[1:] != k[:-1]
-    run_start = np.maximum.accumulate(np.where(new, np.arange(len(k)), 0))
-    multi = np.unique(k[h != h[run_start]])  # keys whose rows name two households
-    del new, run_start, h
+    than one households row of the bundle (§8; rejected households included, rows of
+    no households row not counted)."""
+    from meanstest.kernels import join
+
+    off, homes = join.distinct_groups(ids.person_code, ids.person_home, len(ids.people))
+    multi = np.flatnonzero(np.diff(off) > 1)
     if len(multi) == 0:
         return {}
-    lo, hi = np.searchsorted(k, multi, side="left"), np.searchsorted(k, multi, side="right")
-    rows = np.concatenate([order[a:b] for a, b in zip(lo.tolist(), hi.tolist())])
-    pids = take(person_ids, rows).to_pylist()
-    hids = index.values(homes[rows]).to_pylist()
-    out: dict[str, set[str]] = {}
-    for pid, hid in zip(pids, hids):
-        out.setdefault(pid, set()).add(hid)
-    return {pid: sorted(h) for pid, h in out.items() if len(h) > 1}
+    pids = ids.people.values(multi).to_pylist()
+    names = take(household_ids, ids.household_first[homes]).to_pylist()
+    return {
+        pid: sorted(names[off[c] : off[c + 1]]) for pid, c in zip(pids, multi.tolist(), strict=True)
+    }
 
 
 # Rows of each chunk ---------------------------------------------------------------------

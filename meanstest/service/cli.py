@@ -31,6 +31,11 @@ def add_arguments(p) -> None:
     p.add_argument("--max-message-mb", type=int, default=16)
     p.add_argument("--max-concurrent-calls", type=int, default=16)
     p.add_argument("--workers", type=int, default=8)
+    p.add_argument(
+        "--flight-port",
+        type=int,
+        help="also serve Arrow Flight (DoExchange) on this port, same TLS/tokens/journal",
+    )
     p.add_argument("--grace", type=float, default=30.0, help="seconds to finish calls on SIGTERM")
     p.add_argument("--log-level", default="INFO")
 
@@ -73,6 +78,9 @@ def check_security(args) -> tuple[str, bool]:
 
 
 def run(args) -> int:
+    from meanstest.service import threads
+
+    threads.pin()  # before anything can start numba's thread pool
     from meanstest.pipeline import load_policies
     from meanstest.service.auth import Tokens, server_credentials
     from meanstest.service.journal import Journal
@@ -94,6 +102,14 @@ def run(args) -> int:
     )
     address = f"[{host}]:{args.port}" if ":" in host else f"{host}:{args.port}"
     running = start(config, address, creds)
+    flight = None
+    if args.flight_port is not None:
+        from meanstest.service.flight import start_flight
+
+        pem = (Path(args.tls_cert).read_bytes(), Path(args.tls_key).read_bytes()) if tls else None
+        client_ca = Path(args.tls_client_ca).read_bytes() if args.tls_client_ca else None
+        flight = start_flight(running.service, host, args.flight_port, pem, client_ca)
+        print(f"meanstest Flight on {host}:{flight.port}", flush=True)
     stopping = threading.Event()
 
     def on_signal(signum, frame) -> None:
@@ -111,6 +127,8 @@ def run(args) -> int:
         pass
     print(f"meanstest: stopping, finishing calls for up to {args.grace:g} s", file=sys.stderr)
     running.stop(args.grace).wait()
+    if flight is not None:
+        flight.shutdown()
     config.journal.close()
     print("meanstest: stopped", file=sys.stderr)
     return 0

@@ -28,6 +28,7 @@ import pyarrow.compute as pc
 from meanstest import schema
 from meanstest.digest import table_lines
 from meanstest.errors import MeansTestError
+from meanstest.service import wire
 from meanstest.v1 import meanstest_pb2 as pb
 
 NESTED = ("persons", "supporters") + schema.SOURCE_TABLES
@@ -49,10 +50,32 @@ _INT_RANGE = {pa.int8(): (-(1 << 7), (1 << 7) - 1), pa.int32(): (-(1 << 31), (1 
 class Conversion:
     """Flattened tables plus the households rejected while converting (id -> reasons)."""
 
-    def __init__(self, tables: dict[str, pa.Table], rejects: dict[str, list[str]], rows: int):
+    def __init__(
+        self,
+        tables: dict[str, pa.Table],
+        rejects: dict[str, list[str]],
+        rows: int,
+        household_ids: pa.Array | None = None,
+    ):
         self.tables = tables
         self.rejects = rejects
         self.rejected_rows = rows  # households rows removed (a duplicated id counts twice)
+        self.household_ids = household_ids  # of the request, before any was removed
+
+    def rejects_table(self) -> pa.Table | None:
+        """The conversion rejects as a `rejects` table, one row per household sent with
+        a rejected (non-null) id, in request order; None when there are none."""
+        if not self.rejects:
+            return None
+        ids = self.household_ids
+        keys = pa.array([k for k in self.rejects if k is not None], pa.string())
+        hit = pc.fill_null(pc.is_in(ids, value_set=keys), False)
+        rows = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
+        hids = ids.take(pa.array(rows, pa.int64())).to_pylist()
+        return pa.table(
+            {"household_id": hids, "reasons": [self.rejects[h] for h in hids]},
+            schema=schema.OUTPUTS["rejects"],
+        )
 
 
 def _columns(table: str) -> list[schema.Column]:
@@ -87,44 +110,88 @@ class _Problems:
             self.by_household.setdefault(int(owners[r]), []).append(message(int(r)))
 
 
-def _column(col: schema.Column, values: list, table: str, keys: list, owners, problems):
-    """One column as Arrow, recording dates and integers that do not fit."""
+def _raw_type(col: schema.Column) -> pa.DataType:
+    """The Arrow type a column arrives in: dates as text, integers as int64."""
     if col.type == pa.date32():
-        text = pa.array(values, pa.string())
-        shaped = pc.match_substring_regex(text, _DATE.pattern)
-        parsed = pc.strptime(text, format="%Y-%m-%d", unit="s", error_is_null=True)
-        # a day that does not exist (1970-02-30) must not roll over into the next month
-        same = pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), text), False)
-        bad = pc.and_kleene(
-            pc.is_valid(text), pc.invert(pc.and_(pc.fill_null(shaped, False), same))
-        )
-        bad_rows = np.flatnonzero(bad.to_numpy(zero_copy_only=False))
-        problems.add(
-            owners,
-            bad_rows,
-            lambda r: f"{table}.{col.name} record={keys[r]}: not a date YYYY-MM-DD ({values[r]!r})",
-        )
-        return pc.cast(pc.if_else(bad, pa.scalar(None, pa.timestamp("s")), parsed), pa.date32())
+        return pa.string()
+    if pa.types.is_integer(col.type):
+        return pa.int64()
+    return col.type
+
+
+def _column(col: schema.Column, raw: pa.Array, table: str, keys: pa.Array, owners, problems):
+    """One column as Arrow (from `_raw_type`), recording dates and integers that do not
+    fit (only the offending rows are read back into Python, for the reasons)."""
+    if col.type == pa.date32():
+        return _dates(col, raw, table, keys, owners, problems)
     if col.type in _INT_RANGE:
         lo, hi = _INT_RANGE[col.type]
-        raw = pa.array(values, pa.int64())
         outside = pc.or_kleene(pc.less(raw, lo), pc.greater(raw, hi))
         bad_rows = np.flatnonzero(pc.fill_null(outside, False).to_numpy(zero_copy_only=False))
         problems.add(
             owners,
             bad_rows,
-            lambda r: f"{table}.{col.name} record={keys[r]}: {values[r]} does not fit {col.type}",
+            lambda r: (
+                f"{table}.{col.name} record={keys[r].as_py()}: {raw[r].as_py()} does not "
+                f"fit {col.type}"
+            ),
         )
         return pc.cast(pc.if_else(outside, pa.scalar(None, pa.int64()), raw), col.type)
-    return pa.array(values, col.type)
+    return raw if raw.type == col.type else raw.cast(col.type)
+
+
+def _dates(col: schema.Column, text: pa.Array, table: str, keys: pa.Array, owners, problems):
+    """A date column: the usual "YYYY-MM-DD" parsed in numba (wire.parse_dates), any
+    other text by Arrow's parser, the definition: a valid text round-trips exactly."""
+    offsets, data, valid = wire.string_buffers(text)
+    days, status = wire.parse_dates(offsets, data, valid)
+    bad = status == wire.DATE_BAD
+    unsure = np.flatnonzero(status == wire.DATE_UNSURE)
+    if len(unsure):
+        odd = text.take(pa.array(unsure, pa.int64()))
+        shaped = pc.match_substring_regex(odd, _DATE.pattern)
+        parsed = pc.strptime(odd, format="%Y-%m-%d", unit="s", error_is_null=True)
+        # a day that does not exist (1970-02-30) must not roll over into the next month
+        same = pc.fill_null(pc.equal(pc.strftime(parsed, format="%Y-%m-%d"), odd), False)
+        fine = pc.and_(pc.fill_null(shaped, False), same).to_numpy(zero_copy_only=False)
+        bad[unsure[~fine]] = True
+        days[unsure[fine]] = pc.cast(pc.cast(parsed, pa.date32()), pa.int32()).to_numpy(
+            zero_copy_only=False
+        )[fine]
+    problems.add(
+        owners,
+        np.flatnonzero(bad),
+        lambda r: (
+            f"{table}.{col.name} record={keys[r].as_py()}: not a date YYYY-MM-DD "
+            f"({text[r].as_py()!r})"
+        ),
+    )
+    absent = bad | (status == wire.DATE_ABSENT)
+    return pa.array(days, pa.int32(), mask=absent if absent.any() else None).cast(pa.date32())
+
+
+def _flatten(raw: dict, owners_of: dict, hh_ids: pa.Array) -> Conversion:
+    """Bundle tables from the raw columns of every table (and each row's household)."""
+    problems = _Problems()
+    tables: dict[str, pa.Table] = {}
+    for name in ("households",) + NESTED:
+        owners = owners_of[name]
+        keys = raw[name][KEY.get(name, "record_id")]
+        arrays = {
+            col.name: _column(col, raw[name][col.name], name, keys, owners, problems)
+            for col in _columns(name)
+        }
+        if name in ("persons", "supporters"):
+            arrays = {"household_id": hh_ids.take(pa.array(owners, pa.int64())), **arrays}
+        tables[name] = pa.table(arrays, schema=_schema(name))
+    return _drop_rejected(tables, owners_of, problems.by_household, hh_ids)
 
 
 def households_to_tables(households: Sequence[pb.Household]) -> Conversion:
-    """Flatten household messages into the bundle tables (DATA.md), with conversion rejects."""
-    problems = _Problems()
-    tables: dict[str, pa.Table] = {}
+    """Flatten household messages into the bundle tables (DATA.md), with conversion rejects
+    (the readable path: one Python step per field; `request_to_tables` reads bytes)."""
+    raw: dict[str, dict[str, pa.Array]] = {}
     owners_of: dict[str, np.ndarray] = {}
-    hh_ids: list = []
     for name in ("households",) + NESTED:
         if name == "households":
             msgs, owners = households, np.arange(len(households))
@@ -135,19 +202,37 @@ def households_to_tables(households: Sequence[pb.Household]) -> Conversion:
             owners = np.repeat(np.arange(len(households)), [len(rows) for rows in lists])
         columns = _columns(name)
         values = _gather(msgs, [c.name for c in columns])
-        if name == "households":
-            hh_ids = values["household_id"]
-        keys = values[KEY.get(name, "record_id")]
-        arrays = {
-            col.name: _column(col, values[col.name], name, keys, owners, problems)
-            for col in columns
-        }
-        if name in ("persons", "supporters"):
-            ids = pa.array([hh_ids[i] for i in owners], pa.string())
-            arrays = {"household_id": ids, **arrays}
-        tables[name] = pa.table(arrays, schema=_schema(name))
+        raw[name] = {c.name: pa.array(values[c.name], _raw_type(c)) for c in columns}
         owners_of[name] = owners
-    return _drop_rejected(tables, owners_of, problems.by_household, hh_ids)
+    return _flatten(raw, owners_of, raw["households"]["household_id"])
+
+
+def request_to_tables(decoded: wire.Decoded) -> Conversion:
+    """`households_to_tables` of a serialised AssessRequest read column by column from
+    its bytes (`wire.decode`, which returns None for bytes that need the protobuf
+    library)."""
+    raw: dict[str, dict[str, pa.Array]] = {}
+    owners_of: dict[str, np.ndarray] = {}
+    for m, name in enumerate(("households",) + NESTED):
+        names = wire.COLUMNS[m]
+        raw[name] = {}
+        for col in _columns(name):
+            c = names.index(col.name)
+            if col.name == "current_programs":
+                raw[name][col.name] = decoded.program_lists(c)
+            elif pa.types.is_string(col.type) or col.type == pa.date32():
+                raw[name][col.name] = decoded.strings(m, c)
+            elif pa.types.is_boolean(col.type):
+                raw[name][col.name] = decoded.bools(m, c)
+            else:
+                raw[name][col.name] = decoded.ints(m, c)
+        owners_of[name] = decoded.owners[m] if m else np.arange(len(decoded.lens[0]))
+    return _flatten(raw, owners_of, raw["households"]["household_id"])
+
+
+def request_jurisdictions(decoded: wire.Decoded) -> list:
+    """The distinct jurisdictions (None for absent) of a decoded AssessRequest."""
+    return pc.unique(decoded.strings(0, wire.COLUMNS[0].index("jurisdiction"))).to_pylist()
 
 
 def _schema(name: str) -> pa.Schema:
@@ -157,25 +242,41 @@ def _schema(name: str) -> pa.Schema:
 def _drop_rejected(tables, owners_of, by_household: dict[int, list[str]], hh_ids) -> Conversion:
     rejects: dict[str, list[str]] = {}
     for i, reasons in sorted(by_household.items()):
-        rejects.setdefault(hh_ids[i], []).extend(reasons)
-    drop = np.array([hid in rejects for hid in hh_ids], dtype=bool)
+        rejects.setdefault(hh_ids[i].as_py(), []).extend(reasons)
+    drop = np.zeros(len(hh_ids), bool)
+    if rejects:
+        keys = pa.array(list(rejects), pa.string())
+        drop = pc.is_in(hh_ids, value_set=keys, skip_nulls=False).to_numpy(zero_copy_only=False)
     out = {}
     for name, table in tables.items():
         keep = ~drop[owners_of[name]] if len(owners_of[name]) else np.zeros(0, bool)
         table = table.filter(pa.array(keep, pa.bool_())) if drop.any() else table
         out[name] = _unique_rows(name, table) if name in schema.SOURCE_TABLES else table
-    return Conversion(out, rejects, int(drop.sum()))
+    return Conversion(out, rejects, int(drop.sum()), hh_ids)
 
 
 def _unique_rows(name: str, table: pa.Table) -> pa.Table:
-    """Rows equal in every column kept once, in first-seen order."""
+    """Rows equal in every column kept once, in first-seen order. Only rows whose
+    record_id occurs more than once can be equal, so only those are compared whole."""
     if table.num_rows < 2:
         return table
-    codes = pc.dictionary_encode(table_lines(name, table)).indices.to_numpy()
-    _, first = np.unique(codes, return_index=True)
-    if len(first) == table.num_rows:
+    rid = table["record_id"].combine_chunks()
+    ids = pc.dictionary_encode(rid).indices
+    codes = pc.fill_null(ids, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    counts = np.bincount(codes + 1)  # nulls (code -1) count in slot 0
+    shared = counts[codes + 1] > 1
+    candidates = np.flatnonzero(shared)
+    if not len(candidates):
         return table
-    return table.take(pa.array(np.sort(first)))
+    lines = table_lines(name, table.take(pa.array(candidates, pa.int64())))
+    line_codes = pc.dictionary_encode(lines).indices.to_numpy()
+    _, first = np.unique(line_codes, return_index=True)
+    if len(first) == len(candidates):
+        return table
+    keep = np.ones(table.num_rows, bool)
+    keep[candidates] = False
+    keep[candidates[first]] = True
+    return table.filter(pa.array(keep))
 
 
 # Tables -> messages (the client side, and tests) -----------------------------------------

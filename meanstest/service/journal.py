@@ -17,12 +17,28 @@ household_id, policy_id, policy_digest, input_digest, result_digest, status, ben
 `result_digest` is the SHA-256 of the household's results row (without rank, which
 depends on the call's other households, and engine_version) and members rows, in the
 canonical text of docs/digests.md (lines `<table>\\t<values...>`, sorted, LF-ended).
+
+Large calls: past INLINE_ROWS households (or rejects) the per-household part of an
+entry is one Arrow IPC stream in the side file `<journal>.blobs`, and the entry holds
+`households_blob` / `rejects_blob` = {offset, bytes, rows, sha256} instead of the list
+(a 200,000-household call was a 68 MB JSON line). The entry's hash covers the blob's
+sha256, so the chain still proves every household; `verify` checks the blobs and
+`read_entries` gives the lists back.
+
+Group commit: concurrent calls queue their entries; whichever call finds no write under
+way writes every queued entry (blobs first, fdatasync, then the lines, one fdatasync)
+and wakes the others. The file's blocks are reserved ahead (fallocate, KEEP_SIZE: the
+file stays plain JSON Lines), so an append does not allocate. A write that fails leaves
+the journal refusing every later append: no answer is sent that the journal lacks.
 """
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import threading
@@ -35,8 +51,20 @@ import pyarrow.compute as pc
 from meanstest import schema
 from meanstest.digest import _text  # the canonical value text of docs/digests.md
 from meanstest.errors import MeansTestError
+from meanstest.kernels.canonical import group_texts
 
 GENESIS = "0" * 64
+INLINE_ROWS = 1000  # households (or rejects) of one entry written inline; more: a blob
+RESERVE = 64 << 20  # bytes of file blocks reserved ahead of the journal's end
+_HOUSEHOLD_KEYS = (
+    "household_id",
+    "policy_id",
+    "policy_digest",
+    "input_digest",
+    "status",
+    "benefit",
+    "result_digest",
+)
 RESULT_COLUMNS = tuple(
     n for n in schema.OUTPUTS["results"].names if n not in ("rank", "engine_version")
 )
@@ -59,60 +87,135 @@ def _lines(name: str, table: pa.Table, columns) -> pa.Array:
 
 
 def result_digests(results: pa.Table, members: pa.Table) -> list[str]:
-    """result_digest of every results row, in order (see module docstring)."""
+    """result_digest of every results row, in order (see module docstring). Runs a
+    parallel region (kernels.canonical): in the server, under the engine lock."""
     n = results.num_rows
     if n == 0:
         return []
-    owner = pa.table(
-        {"household_id": results["household_id"], "_h": pa.array(np.arange(n, dtype=np.int64))}
+    ids = results["household_id"].combine_chunks()
+    owner_m = pc.fill_null(pc.index_in(members["household_id"], value_set=ids), -1)
+    text = pa.concat_arrays(
+        [
+            pc.cast(_lines("results", results, RESULT_COLUMNS), pa.large_string()),
+            pc.cast(_lines("members", members, schema.OUTPUTS["members"].names), pa.large_string()),
+        ]
     )
-    res = pa.table({"_h": owner["_h"], "_line": _lines("results", results, RESULT_COLUMNS)})
-    mem = pa.table(
-        {
-            "household_id": members["household_id"],
-            "_line": _lines("members", members, schema.OUTPUTS["members"].names),
-        }
-    ).join(owner, "household_id", join_type="inner")
-    rows = pa.concat_tables([res, mem.select(["_h", "_line"])])
-    rows = rows.take(pc.sort_indices(rows, [("_h", "ascending"), ("_line", "ascending")]))
-    # one buffer of LF-ended lines; each household's lines are one contiguous slice
-    text = pc.binary_join_element_wise(rows["_line"], pa.scalar(""), "\n")
-    text = pc.cast(text, pa.large_string()).combine_chunks()
+    owner = np.concatenate(
+        [np.arange(n, dtype=np.int64), owner_m.to_numpy(zero_copy_only=False).astype(np.int64)]
+    )
+    refs = np.flatnonzero(owner >= 0)
+    refs = refs[np.argsort(owner[refs], kind="stable")]
+    bounds = np.searchsorted(owner[refs], np.arange(n + 1))
     offsets = np.frombuffer(
         text.buffers()[1], dtype=np.int64, count=len(text) + 1, offset=8 * text.offset
     )
-    data = memoryview(text.buffers()[2] or b"")
-    starts = offsets[np.searchsorted(rows["_h"].to_numpy(), np.arange(n + 1))]
-    return [hashlib.sha256(data[starts[i] : starts[i + 1]]).hexdigest() for i in range(n)]
+    data = np.frombuffer(text.buffers()[2] or b"\0", dtype=np.uint8)
+    canonical, starts = group_texts(offsets, data, refs, bounds)
+    view = memoryview(canonical)
+    return [hashlib.sha256(view[starts[i] : starts[i + 1]]).hexdigest() for i in range(n)]
 
 
 def reasons_digest(reasons: list[str]) -> str:
     return hashlib.sha256("".join(r + "\n" for r in reasons).encode("utf-8")).hexdigest()
 
 
-def households_section(results: pa.Table, members: pa.Table, rejects: pa.Table) -> dict:
-    """The `households` and `rejects` parts of an entry for one answered assessment."""
-    digests = result_digests(results, members)
-    cols = {c: results[c].to_pylist() for c in ("household_id", "policy_id", "policy_digest")}
-    cols |= {c: results[c].to_pylist() for c in ("input_digest", "status", "benefit")}
-    households = [
-        {k: cols[k][i] for k in cols} | {"result_digest": digests[i]}
-        for i in range(results.num_rows)
-    ]
-    rejected = [
-        {"household_id": r["household_id"], "reasons_digest": reasons_digest(r["reasons"])}
-        for r in rejects.to_pylist()
-    ]
-    return {"households": households, "rejects": rejected}
+def households_section(
+    results: pa.Table, members: pa.Table, rejects: pa.Table, digests: list[str] | None = None
+) -> dict:
+    """The `households` and `rejects` parts of an entry for one answered assessment:
+    lists, or Arrow tables (`Journal.append` writes those as blobs) past INLINE_ROWS.
+    `digests`: the result_digests, if already computed (under the engine lock)."""
+    if digests is None:
+        digests = result_digests(results, members)
+    table = pa.table(
+        {
+            **{c: results[c] for c in _HOUSEHOLD_KEYS[:-1]},
+            "result_digest": pa.array(digests, pa.string()),
+        }
+    )
+    reasons = rejects["reasons"].to_pylist() if rejects.num_rows else []
+    rejected = pa.table(
+        {
+            "household_id": rejects["household_id"],
+            "reasons_digest": pa.array([reasons_digest(r) for r in reasons], pa.string()),
+        }
+    )
+    return {
+        "households": _compact(table) if table.num_rows > INLINE_ROWS else table.to_pylist(),
+        "rejects": _compact(rejected) if rejected.num_rows > INLINE_ROWS else rejected.to_pylist(),
+    }
+
+
+_DIGESTS = ("input_digest", "result_digest", "reasons_digest")
+
+
+def _compact(table: pa.Table) -> pa.Table:
+    """A blob's table: digests as 32 raw bytes, repeated texts dictionary-encoded
+    (~90 bytes a household instead of ~340 of JSON); `_expand` undoes it."""
+    columns = {}
+    for name in table.column_names:
+        col = table[name].combine_chunks()
+        if name in _DIGESTS:
+            raw = bytes.fromhex("".join(col.to_pylist()))
+            col = pa.FixedSizeBinaryArray.from_buffers(
+                pa.binary(32), len(col), [None, pa.py_buffer(raw)]
+            )
+        elif name in ("policy_id", "policy_digest", "status"):
+            col = pc.dictionary_encode(col)
+        columns[name] = col
+    return pa.table(columns)
+
+
+def _expand(rows: list[dict]) -> list[dict]:
+    for row in rows:
+        for name in _DIGESTS:
+            if name in row:
+                row[name] = row[name].hex()
+    return rows
+
+
+def _ipc(table: pa.Table) -> bytes:
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+class _Pending:
+    __slots__ = ("blobs", "done", "entry", "error")
+
+    def __init__(self, entry: dict, blobs: dict[str, bytes]) -> None:
+        self.entry, self.blobs, self.done, self.error = entry, blobs, False, None
+
+
+_FALLOC_FL_KEEP_SIZE = 1
+_libc = None
+
+
+def _reserve(fd: int, offset: int, length: int) -> bool:
+    """Reserve file blocks [offset, offset + length) without changing the file size."""
+    global _libc
+    try:
+        if _libc is None:
+            _libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+            _libc.fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+        return _libc.fallocate(fd, _FALLOC_FL_KEEP_SIZE, offset, length) == 0
+    except (OSError, AttributeError):  # not Linux, or no fallocate: appends still work
+        return False
 
 
 class Journal:
-    """Appends entries durably; safe to share between threads."""
+    """Appends entries durably, with group commit; safe to share between threads."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._lock = threading.Lock()
+        self.blob_path = self.path.with_name(self.path.name + ".blobs")
+        self._cond = threading.Condition()
+        self._queue: list[_Pending] = []
+        self._writing = False
+        self._failed: BaseException | None = None
         self.seq, self.head = 0, GENESIS
+        self.commits = 0  # fdatasync rounds of the journal file (group commits)
         if self.path.exists() and self.path.stat().st_size:
             last = _last_line(self.path)
             try:
@@ -128,27 +231,94 @@ class Journal:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._size = os.fstat(self._fd).st_size
+        self._reserved = self._size
+        self._blob_fd: int | None = None
         if new:
             _fsync_dir(self.path.parent)
 
     def append(self, entry: dict) -> dict:
-        """Chain, write and fsync one entry; returns it with seq, time, prev and hash."""
-        with self._lock:
-            full = dict(entry)
-            full["seq"] = self.seq + 1
-            full.setdefault("time", dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"))
-            full["prev"] = self.head
-            full["hash"] = entry_hash(full)
-            data = (canonical(full) + "\n").encode("utf-8")
-            written = os.write(self._fd, data)
-            if written != len(data):
-                raise OSError(f"{self.path}: short write ({written} of {len(data)} bytes)")
-            os.fsync(self._fd)
-            self.seq, self.head = full["seq"], full["hash"]
-            return full
+        """Chain, write and fdatasync one entry (with the entries of concurrent calls);
+        returns it with seq, time, prev and hash. `households` / `rejects` given as
+        Arrow tables (households_section past INLINE_ROWS) are written as blobs."""
+        entry = dict(entry)
+        blobs = {}
+        for key in ("households", "rejects"):
+            if isinstance(entry.get(key), pa.Table):
+                table = entry.pop(key)
+                data = _ipc(table)
+                blobs[key] = data
+                entry[f"{key}_blob"] = {
+                    "bytes": len(data),
+                    "rows": table.num_rows,
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                }
+        mine = _Pending(entry, blobs)
+        with self._cond:
+            if self._failed is not None:
+                raise OSError(f"{self.path}: journal failed earlier ({self._failed})")
+            entry.setdefault("time", dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"))
+            self._queue.append(mine)
+            while self._writing and not mine.done:
+                self._cond.wait()
+            if not mine.done:  # nobody is writing: write everything queued, ours included
+                self._writing = True
+                batch, self._queue = self._queue, []
+        if not mine.done:
+            try:
+                self._commit(batch)
+            except BaseException as e:  # noqa: BLE001 - every waiting call must learn of it
+                for p in batch:
+                    p.error = e
+                self._failed = e
+            finally:
+                with self._cond:
+                    for p in batch:
+                        p.done = True
+                    self._writing = False
+                    self._cond.notify_all()
+        if mine.error is not None:
+            raise OSError(f"{self.path}: journal write failed ({mine.error})") from mine.error
+        return mine.entry
+
+    def _commit(self, batch: list[_Pending]) -> None:
+        blobs = [(p, key, data) for p in batch for key, data in p.blobs.items()]
+        if blobs:
+            if self._blob_fd is None:
+                flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                self._blob_fd = os.open(self.blob_path, flags, 0o600)
+            offset = os.fstat(self._blob_fd).st_size
+            for p, key, data in blobs:
+                p.entry[f"{key}_blob"]["offset"] = offset
+                _write_all(self._blob_fd, data, self.blob_path)
+                offset += len(data)
+            os.fdatasync(self._blob_fd)
+        seq, head, out = self.seq, self.head, []
+        for p in batch:
+            p.entry["seq"] = seq = seq + 1
+            p.entry["prev"] = head
+            p.entry["hash"] = head = entry_hash(p.entry)
+            out.append(canonical(p.entry) + "\n")
+        data = "".join(out).encode("utf-8")
+        if self._size + len(data) > self._reserved:
+            self._reserved = self._size + len(data) + RESERVE
+            _reserve(self._fd, self._size, self._reserved - self._size)
+        _write_all(self._fd, data, self.path)
+        os.fdatasync(self._fd)
+        self._size += len(data)
+        self.seq, self.head = seq, head
+        self.commits += 1
 
     def close(self) -> None:
         os.close(self._fd)
+        if self._blob_fd is not None:
+            os.close(self._blob_fd)
+
+
+def _write_all(fd: int, data: bytes, path: Path) -> None:
+    written = os.write(fd, data)
+    if written != len(data):
+        raise OSError(f"{path}: short write ({written} of {len(data)} bytes)")
 
 
 def _last_line(path: Path) -> str:
@@ -173,21 +343,42 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def read_entries(path: str | Path) -> list[dict]:
-    """Every entry, after `verify`; raises MeansTestError naming the first broken entry."""
+    """Every entry, after `verify`, with blobs read back into `households` / `rejects`
+    lists; raises MeansTestError naming the first broken entry."""
     _, _, problem = verify(path)
     if problem:
         raise MeansTestError(f"{path}: {problem}")
+    blobs = Path(path).with_name(Path(path).name + ".blobs")
+    out = []
     with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for line in f:
+            if not line.strip():
+                continue
+            entry = json.loads(line)
+            for key in ("households", "rejects"):
+                ref = entry.pop(f"{key}_blob", None)
+                if ref is not None:
+                    data = _blob(blobs, ref)
+                    table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+                    entry[key] = _expand(table.to_pylist())
+            out.append(entry)
+    return out
+
+
+def _blob(path: Path, ref: dict) -> bytes:
+    with open(path, "rb") as f:
+        f.seek(int(ref["offset"]))
+        return f.read(int(ref["bytes"]))
 
 
 def verify(path: str | Path) -> tuple[int, str, str | None]:
-    """(entries checked, head hash, first problem or None)."""
+    """(entries checked, head hash, first problem or None); blobs are checked too."""
     prev, seq = GENESIS, 0
     try:
         lines = Path(path).read_bytes().splitlines()
     except OSError as e:
         raise MeansTestError(f"{path}: cannot read the journal ({e.strerror})") from e
+    blobs = Path(path).with_name(Path(path).name + ".blobs")
     for lineno, raw in enumerate(lines, start=1):
         where = f"line {lineno}"
         try:
@@ -203,5 +394,15 @@ def verify(path: str | Path) -> tuple[int, str, str | None]:
             return seq, prev, f"{where} (seq {entry.get('seq')}): chain broken ({why})"
         if entry.get("seq") != seq + 1:
             return seq, prev, f"{where}: seq {entry.get('seq')} where {seq + 1} was due"
+        for key in ("households_blob", "rejects_blob"):
+            ref = entry.get(key)
+            if ref is None:
+                continue
+            try:
+                data = _blob(blobs, ref)
+            except (OSError, TypeError, ValueError, KeyError) as e:
+                return seq, prev, f"{where} (seq {seq + 1}): {key} unreadable ({e})"
+            if hashlib.sha256(data).hexdigest() != ref.get("sha256"):
+                return seq, prev, f"{where} (seq {seq + 1}): {key} does not match its sha256"
         prev, seq = entry["hash"], seq + 1
     return seq, prev, None

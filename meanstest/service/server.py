@@ -1,8 +1,15 @@
 """The MeansTest servicer and server: the same pipeline as `meanstest review`, over gRPC.
 
 Every call: authenticate (bearer token) → check the caller's jurisdictions → convert →
-`meanstest.pipeline.assess` → journal entry, fsync'd → response. Errors go through
+assess → journal entry, fdatasync'd (group commit) → response. Errors go through
 `errors.STATUS_TABLE`; nothing about a household (IDs, amounts) reaches the log.
+
+Two ways through for protobuf calls, with the same answers: a call of a few households
+takes the small-call path (`small`: scalar, serial kernel, no lock, no parallel region);
+a larger one (or one the small path declines) is converted column by column and runs
+`meanstest.pipeline.assess` under the engine lock, the only place parallel regions run.
+`Assess` and `AssessStream` take and return raw bytes (generic handlers), so a response
+is serialised once and its journal digest is of the very bytes sent.
 """
 
 from __future__ import annotations
@@ -19,13 +26,14 @@ from dataclasses import dataclass, field
 
 import grpc
 import pyarrow as pa
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from meanstest import schema
 from meanstest.errors import MeansTestError, PolicyError
 from meanstest.pipeline import ENGINE_VERSION, assess
-from meanstest.service import convert
+from meanstest.service import convert, small, threads, wire, wire_out
 from meanstest.service.auth import ANONYMOUS, Caller, Tokens
 from meanstest.service.errors import (
     DeadlineExpired,
@@ -34,13 +42,14 @@ from meanstest.service.errors import (
     abort,
     status_of,
 )
-from meanstest.service.journal import Journal, households_section
+from meanstest.service.journal import Journal, households_section, result_digests
+from meanstest.service.small_engine import PackCache
 from meanstest.v1 import meanstest_pb2 as pb
-from meanstest.v1 import meanstest_pb2_grpc as pb_grpc
 
 log = logging.getLogger("meanstest.service")
 SERVICE = pb.DESCRIPTOR.services_by_name["MeansTest"].full_name
 OUTPUT_TABLES = ("results", "members", "findings", "rejects")
+SMALL_BYTES = 256 << 10  # requests up to this size are parsed to try the small-call path
 
 
 @dataclass
@@ -69,6 +78,7 @@ class _Call:
         self.caller: Caller | None = None
         self.started = time.perf_counter()
         self.households = 0
+        self.digests: list | None = None  # result_digests, computed under the engine lock
 
     def stage(self, name: str) -> None:
         hook = self.service.config.on_stage
@@ -101,12 +111,14 @@ class _Call:
         )
 
 
-class MeansTestService(pb_grpc.MeansTestServicer):
+class MeansTestService:
     def __init__(self, config: ServiceConfig) -> None:
         self.config = config
-        # numba's parallel kernels are not re-entrant across threads: one engine run at a
-        # time (it uses every core), while conversion and I/O of other calls overlap.
+        # Every parallel region (validation's ID check, the kernels, the digests) runs
+        # under this lock: one bulk engine run at a time (it uses every core), so parallel
+        # regions never collide; conversion, small calls and I/O of other calls overlap.
         self._engine = threading.Lock()
+        self.packs = PackCache()  # kernel arrays of the packs, for small calls
 
     # --- the frame of every call -------------------------------------------------------
 
@@ -130,11 +142,17 @@ class MeansTestService(pb_grpc.MeansTestServicer):
             call.done(code.name)
             abort(context, e)
 
+    def assess_tables(self, tables: dict[str, pa.Table]) -> tuple[dict[str, pa.Table], list]:
+        """The bulk pipeline and the results' journal digests, under the engine lock (both
+        run parallel regions); also the Flight endpoint's engine."""
+        with self._engine:
+            outputs = assess(tables, self.config.library, engine=self.config.engine).tables()
+            digests = result_digests(outputs["results"], outputs["members"])
+        return outputs, digests
+
     def _assess_tables(self, call: _Call, tables: dict[str, pa.Table], extra_rejects=None):
         call.stage("engine")
-        with self._engine:
-            assessment = assess(tables, self.config.library, engine=self.config.engine)
-        outputs = assessment.tables()
+        outputs, call.digests = self.assess_tables(tables)
         if extra_rejects:
             outputs["rejects"] = pa.concat_tables([outputs["rejects"], extra_rejects])
         call.households = outputs["results"].num_rows + outputs["rejects"].num_rows
@@ -145,35 +163,52 @@ class MeansTestService(pb_grpc.MeansTestServicer):
         for h in households:
             call.caller.check(h.jurisdiction if h.HasField("jurisdiction") else None, "Assess")
 
-    def _assess_message(self, call: _Call, request: pb.AssessRequest) -> pb.AssessResponse:
-        self._check_households(call, request.households)
-        call.stage("convert")
-        conv = convert.households_to_tables(request.households)
-        extra = None
-        if conv.rejects:
-            rows = [
-                (h.household_id, conv.rejects[h.household_id])
-                for h in request.households
-                if h.HasField("household_id") and h.household_id in conv.rejects
-            ]
-            extra = pa.table(
-                {"household_id": [r[0] for r in rows], "reasons": [r[1] for r in rows]},
-                schema=schema.OUTPUTS["rejects"],
-            )
-        outputs = self._assess_tables(call, conv.tables, extra)
-        response = convert.outputs_to_response(outputs)
-        digest = hashlib.sha256(response.SerializeToString(deterministic=True)).hexdigest()
-        call.journal(
-            "OK",
-            output_digest=digest,
-            **households_section(outputs["results"], outputs["members"], outputs["rejects"]),
+    def _assess_bytes(self, call: _Call, data: bytes) -> bytes:
+        """One AssessRequest (serialised) → its AssessResponse (serialised), journaled."""
+        if len(data) <= SMALL_BYTES and self.config.engine == "fast":
+            request = _parse(data)
+            self._check_households(call, request.households)
+            call.stage("convert")
+            try:
+                answer = small.assess(request.households, self.config.library, self.packs)
+            except Exception as e:  # noqa: BLE001 - a bug there must not cost the answer
+                log.error("small-call path failed (%s); bulk path used", type(e).__name__)
+                answer = None
+            if answer is not None:
+                call.households = len(answer.results) + len(answer.rejects)
+                call.stage("engine")
+                body = small.response(answer).SerializeToString(deterministic=True)
+                call.stage("journal")
+                section = small.journal_section(answer)
+                call.journal("OK", output_digest=hashlib.sha256(body).hexdigest(), **section)
+                return body
+        conv = None
+        decoded = wire.decode(data)
+        if decoded is not None:
+            try:
+                for j in convert.request_jurisdictions(decoded):
+                    call.caller.check(j, "Assess")
+                call.stage("convert")
+                conv = convert.request_to_tables(decoded)
+            except wire.NotUTF8:
+                conv = None
+        if conv is None:  # bytes the column reader leaves to the protobuf library
+            request = _parse(data)
+            self._check_households(call, request.households)
+            call.stage("convert")
+            conv = convert.households_to_tables(request.households)
+        outputs = self._assess_tables(call, conv.tables, conv.rejects_table())
+        body = wire_out.encode_response(outputs)
+        section = households_section(
+            outputs["results"], outputs["members"], outputs["rejects"], call.digests
         )
-        return response
+        call.journal("OK", output_digest=hashlib.sha256(body).hexdigest(), **section)
+        return body
 
     # --- RPCs ------------------------------------------------------------------------------
 
     def Assess(self, request, context):
-        return self._run("Assess", context, lambda call: self._assess_message(call, request))
+        return self._run("Assess", context, lambda call: self._assess_bytes(call, request))
 
     def AssessStream(self, request_iterator, context):
         call = _Call(self, "AssessStream", context)
@@ -183,7 +218,7 @@ class MeansTestService(pb_grpc.MeansTestServicer):
                 tokens.authenticate(context.invocation_metadata()) if tokens else ANONYMOUS
             )
             for request in request_iterator:
-                yield self._assess_message(call, request)
+                yield self._assess_bytes(call, request)
             call.done("OK")
         except Exception as e:  # noqa: BLE001 - STATUS_TABLE maps every exception
             code, _ = status_of(e)
@@ -211,7 +246,9 @@ class MeansTestService(pb_grpc.MeansTestServicer):
             call.journal(
                 "OK",
                 output_digest=digest.hexdigest(),
-                **households_section(outputs["results"], outputs["members"], outputs["rejects"]),
+                **households_section(
+                    outputs["results"], outputs["members"], outputs["rejects"], call.digests
+                ),
             )
             return chunks
 
@@ -219,7 +256,7 @@ class MeansTestService(pb_grpc.MeansTestServicer):
 
     def Explain(self, request, context):
         def body(call: _Call) -> pb.Explanation:
-            from meanstest.explain import render, trace_household
+            from meanstest.explain import explain_household, render
             from meanstest.validate import validate
 
             if not request.HasField("household"):
@@ -232,14 +269,16 @@ class MeansTestService(pb_grpc.MeansTestServicer):
             conv = convert.households_to_tables([h])
             if conv.rejects:
                 raise InvalidArgument("; ".join(*conv.rejects.values()), field="household")
-            validation = validate(conv.tables, self.config.library)
+            with self._engine:  # validation runs parallel regions too
+                validation = validate(conv.tables, self.config.library)
             if validation.rejects.num_rows:
                 reasons = validation.rejects["reasons"][0].as_py()
                 raise InvalidArgument(
                     "household is rejected: " + "; ".join(reasons), field="household"
                 )
             outputs = self._assess_tables(call, conv.tables)
-            explanation = trace_household(validation.engine_input, h.household_id)
+            with self._engine:  # the input digest runs a parallel region
+                explanation = explain_household(validation.engine_input, h.household_id)
             response = convert.outputs_to_response(outputs)
             out = pb.Explanation(
                 household_id=explanation["household_id"],
@@ -260,7 +299,9 @@ class MeansTestService(pb_grpc.MeansTestServicer):
             call.journal(
                 "OK",
                 output_digest=hashlib.sha256(out.SerializeToString(deterministic=True)).hexdigest(),
-                **households_section(outputs["results"], outputs["members"], outputs["rejects"]),
+                **households_section(
+                    outputs["results"], outputs["members"], outputs["rejects"], call.digests
+                ),
             )
             return out
 
@@ -306,6 +347,13 @@ class MeansTestService(pb_grpc.MeansTestServicer):
         return self._run("GetPolicy", context, body)
 
 
+def _parse(data: bytes) -> pb.AssessRequest:
+    try:
+        return pb.AssessRequest.FromString(data)
+    except DecodeError as e:
+        raise InvalidArgument(f"not an AssessRequest ({e})", field="households") from None
+
+
 def _json(value) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
@@ -321,6 +369,35 @@ def _summary(p) -> pb.PolicySummary:
         name=p.name,
         effective_from=p.effective_from.isoformat(),
         digest=p.digest,
+    )
+
+
+def _handlers(service: MeansTestService) -> grpc.GenericRpcHandler:
+    """The MeansTest methods; Assess and AssessStream on raw bytes (see module docstring)."""
+
+    def unary(method, request=None, response=None):
+        return grpc.unary_unary_rpc_method_handler(
+            method,
+            request_deserializer=request and request.FromString,
+            response_serializer=response and response.SerializeToString,
+        )
+
+    return grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            "Assess": unary(service.Assess),
+            "AssessStream": grpc.stream_stream_rpc_method_handler(service.AssessStream),
+            "AssessArrow": grpc.stream_stream_rpc_method_handler(
+                service.AssessArrow,
+                request_deserializer=pb.ArrowChunk.FromString,
+                response_serializer=pb.ArrowChunk.SerializeToString,
+            ),
+            "Explain": unary(service.Explain, pb.ExplainRequest, pb.Explanation),
+            "ListPolicies": unary(
+                service.ListPolicies, pb.ListPoliciesRequest, pb.ListPoliciesResponse
+            ),
+            "GetPolicy": unary(service.GetPolicy, pb.GetPolicyRequest, pb.PolicyPack),
+        },
     )
 
 
@@ -351,6 +428,8 @@ def warm_up(config: ServiceConfig) -> None:
     via_ipc = convert.chunks_to_tables(convert.tables_to_chunks(tables, 1 << 20), schema.TABLES)
     for t in (tables, via_proto, via_ipc):
         assess(t, config.library, engine=config.engine)
+    if config.engine == "fast":  # the small-call path's serial kernel
+        small.assess(convert.tables_to_households(tables)[:2], config.library, PackCache())
 
 
 @dataclass
@@ -376,6 +455,7 @@ class Running:
 
 def start(config: ServiceConfig, address: str, credentials=None, warm: bool = True) -> Running:
     """Build, bind and start the server; health says SERVING only after the warm-up."""
+    threads.pin()
     opts = [
         ("grpc.max_receive_message_length", config.max_message_bytes),
         ("grpc.max_send_message_length", config.max_message_bytes),
@@ -387,7 +467,7 @@ def start(config: ServiceConfig, address: str, credentials=None, warm: bool = Tr
         maximum_concurrent_rpcs=config.max_concurrent_calls,
     )
     service = MeansTestService(config)
-    pb_grpc.add_MeansTestServicer_to_server(service, server)
+    server.add_generic_rpc_handlers((_handlers(service),))
     health_servicer = health.HealthServicer(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection(

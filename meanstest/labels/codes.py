@@ -1,0 +1,217 @@
+"""Names of the codes the engine writes (RULES.md §6–§11): sections, statuses, circles,
+transitions, vetoes and their rules, findings, severities, sources, programs."""
+
+from __future__ import annotations
+
+Name = tuple[str, str]  # (zh, en)
+
+# RULES.md sections ----------------------------------------------------------------------
+
+SECTION: dict[str, Name] = {
+    "§0": ("算术与日期", "Arithmetic"),
+    "§1": ("家庭成员", "Who is counted"),
+    "§2": ("劳动力系数", "Labour coefficient"),
+    "§3": ("成员收入", "Income of a member"),
+    "§4": ("赡养(抚养、扶养)费", "Support from supporters"),
+    "§5": ("家庭收入、刚性支出与月人均收入", "Household income, rigid expenses, per-capita income"),
+    "§6": ("一票否决", "One-vote veto"),
+    "§7": ("认定结果、救助金、信息圈与动态管理", "Status, benefit, circle, transition"),
+    "§8": ("核对疑点", "Verification findings"),
+    "§9": ("家庭困难指数", "Difficulty index"),
+    "§11": ("救助项目", "Program routing"),
+}
+
+# Results --------------------------------------------------------------------------------
+
+STATUS: dict[str, Name] = {
+    "VETOED": ("一票否决(不予认定)", "vetoed (excluded by a veto rule)"),
+    "TEKUN": ("特困供养", "extreme-poverty support (tekun)"),
+    "DIBAO": ("低保(补差)", "minimum living allowance (dibao)"),
+    "PHASE_OUT": ("渐退期", "phase-out"),
+    "DIBAO_SINGLE": ("单人保", "single-person dibao"),
+    "LOW_INCOME": ("低收入家庭", "low-income household"),
+    "NOT_ELIGIBLE": ("不符合条件", "not eligible"),
+}
+TRANSITION: dict[str, Name] = {
+    "NEW": ("新纳入", "newly enrolled"),
+    "CONTINUE": ("继续享受(待遇不变)", "continues (same benefit)"),
+    "ADJUST": ("调整待遇", "benefit adjusted"),
+    "PHASE_OUT": ("进入渐退期", "enters phase-out"),
+    "EXIT": ("退出", "exits"),
+    "NONE": ("无变化", "no change"),
+}
+CIRCLE: dict[int, Name] = {
+    0: ("圈外", "outside the circles"),
+    1: ("第一圈(特困、低保)", "circle 1 (tekun, dibao)"),
+    2: ("第二圈(低收入)", "circle 2 (low income)"),
+    3: ("第三圈(低收入边缘)", "circle 3 (near low income)"),
+    4: ("第四圈(相对困难)", "circle 4 (relative hardship)"),
+}
+# What each status, circle and transition means (RULES.md §7), for legends.
+STATUS_RULE: dict[str, Name] = {
+    "VETOED": ("触发任一一票否决规则,不予认定,不发放救助金", "a veto rule applies: no benefit"),
+    "TEKUN": (
+        "全体成员无劳动能力且年老、年幼或重病重残,无有能力的义务人,月人均收入低于低保标准",
+        "no member can work (old, young, seriously ill or disabled), no liable supporter, "
+        + "income below the standard",
+    ),
+    "DIBAO": ("月人均收入低于低保标准,按差额补助并分类施保", "income below the standard: top-up"),
+    "PHASE_OUT": (
+        "原低保家庭收入超过低保标准但不高于低收入标准,按原待遇渐退",
+        "former dibao household now at most the low-income standard: benefit phased out",
+    ),
+    "DIBAO_SINGLE": (
+        "收入不高于低收入标准,重病、重度残疾成员单独纳入低保",
+        "at most the low-income standard; seriously ill or disabled members covered alone",
+    ),
+    "LOW_INCOME": ("月人均收入不高于低收入标准,不发放低保金", "at most the low-income standard"),
+    "NOT_ELIGIBLE": ("月人均收入高于低收入标准", "income above the low-income standard"),
+}
+CIRCLE_RULE: dict[int, Name] = {
+    0: ("收入高于第四圈上限,或一票否决", "above circle 4, or vetoed"),
+    1: ("特困,或月人均收入低于低保标准", "tekun, or income below the standard"),
+    2: ("月人均收入不高于低收入标准", "income at most the low-income standard"),
+    3: ("不高于低收入标准 × 第三圈倍数", "at most the low-income standard × circle 3 ratio"),
+    4: ("不高于低收入标准 × 第四圈倍数", "at most the low-income standard × circle 4 ratio"),
+}
+TRANSITION_RULE: dict[str, Name] = {
+    "NEW": ("本期纳入特困、低保或单人保,上期未纳入", "enrolled now, not before"),
+    "CONTINUE": ("上期、本期均纳入,待遇不变", "enrolled before and now, same benefit"),
+    "ADJUST": ("上期、本期均纳入,待遇变化", "enrolled before and now, benefit changed"),
+    "PHASE_OUT": ("本期进入渐退期", "enters phase-out"),
+    "EXIT": ("上期纳入或渐退,本期不再纳入", "enrolled or phasing out before, not now"),
+    "NONE": ("上期、本期均未纳入", "not enrolled before or now"),
+}
+PREV_STATUS: dict[str, Name] = {
+    "none": ("无", "none"),
+    "dibao": ("低保", "dibao"),
+    "tekun": ("特困", "tekun"),
+    "low_income": ("低收入", "low income"),
+    "phase_out": ("渐退期", "phase-out"),
+}
+EMPLOYMENT_BASIS: dict[str, Name] = {
+    "verified": ("核实工资", "verified wages"),
+    "imputed_work": ("推算务工收入", "imputed work income"),
+    "imputed_land": ("推算土地经营收入", "imputed land income"),
+    "none": ("不计", "none"),
+}
+
+# Vetoes: the name says the rule; VETO_RULE is the rule with its parameters -------------
+
+VETO: dict[str, Name] = {
+    "V01": ("车辆超标", "vehicle over the limit"),
+    "V02": ("住房超标", "housing over the limit"),
+    "V03": ("拥有非住宅房产", "non-residential property"),
+    "V04": ("金融资产超标", "financial assets over the limit"),
+    "V05": ("经营企业或大额个体经营", "business owner or large self-employment"),
+    "V06": ("机关事业单位在职", "public-sector employee"),
+    "V07": ("雇佣他人", "employs staff"),
+    "V08": ("养老保险缴费档次超标", "pension contribution grade over the limit"),
+    "V09": ("近期购房", "recent property purchase"),
+    "V10": ("近期转让房产", "recent property transfer"),
+    "V11": ("有劳动能力拒不就业", "refused work while able"),
+    "V12": ("未签署核对授权", "no consent to verification"),
+    "V13": ("隐瞒或虚报家庭经济状况", "false declaration"),
+    "V14": ("近期购车", "recent vehicle purchase"),
+}
+VETO_RULE: dict[str, Name] = {  # {name}: the pack's parameter, in its unit
+    "V01": (
+        "{vehicle_types}价值超过 {vehicle_value_limit},或此类车辆超过 {max_vehicles} 辆",
+        "a {vehicle_types} worth more than {vehicle_value_limit}, or more than {max_vehicles}",
+    ),
+    "V02": (
+        "住宅超过 {max_residential_properties} 套,或住宅面积超过人均 "
+        + "{residential_area_per_capita_limit} × 家庭人数",
+        "more than {max_residential_properties} residential properties, or more area than "
+        + "{residential_area_per_capita_limit} × members",
+    ),
+    "V03": ("拥有商业、办公或工业用房", "owns commercial, office or industrial property"),
+    "V04": (
+        "家庭金融资产 > {financial_asset_months} × 低保标准 × 家庭人数",
+        "financial assets > {financial_asset_months} × standard × members",
+    ),
+    "V05": (
+        "企业法定代表人或股东,或个体经营年营业额超过 {business_turnover_limit}",
+        "legal representative or shareholder, or self-employed with turnover above "
+        + "{business_turnover_limit}",
+    ),
+    "V06": ("在机关或事业单位就业", "employed by a government body or public institution"),
+    "V07": ("经营中雇佣 1 人以上", "a registered business with employees"),
+    "V08": (
+        "某成员城乡居民养老保险年缴费超过 {insurance_grade_limit}",
+        "a member's resident pension contributions above {insurance_grade_limit}",
+    ),
+    "V09": (
+        "核定日前 {recent_purchase_months}内购买房产(已出售的也算)",
+        "a property bought within {recent_purchase_months} before the date (even if sold)",
+    ),
+    "V10": (
+        "核定日前 {recent_transfer_months}内转让房产",
+        "a property disposed of within {recent_transfer_months} before the date",
+    ),
+    "V11": (
+        "劳动力系数不低于 {refused_work_min_coefficient} 且拒绝工作 {refused_work_min_count} 次以上",
+        "labour coefficient at least {refused_work_min_coefficient} and at least "
+        + "{refused_work_min_count} job offers refused",
+    ),
+    "V12": ("未签署家庭经济状况核对授权书", "no signed authorisation for verification"),
+    "V13": (
+        "有未如实申报的收入、车辆、房产或金融资产(见 §8)",
+        "an undeclared income, vehicle, property or asset finding (§8)",
+    ),
+    "V14": (
+        "核定日前 {recent_vehicle_months}内登记{vehicle_types}",
+        "a {vehicle_types} registered within {recent_vehicle_months} before the date",
+    ),
+}
+
+FINDING: dict[str, Name] = {
+    "UNDECLARED_INCOME": ("未如实申报收入", "undeclared income"),
+    "UNDECLARED_VEHICLE": ("未如实申报车辆", "undeclared vehicle"),
+    "UNDECLARED_PROPERTY": ("未如实申报房产", "undeclared property"),
+    "UNDECLARED_ASSETS": ("未如实申报金融资产", "undeclared financial assets"),
+    "SOURCE_NOT_CHECKED": ("部门未核对(结果为临时结果)", "source not checked (provisional)"),
+    "DUPLICATE_PERSON": ("同一人登记在多户", "person in several households"),
+    "PROGRAM_MISSED": ("漏救:符合条件尚未享受", "missed: eligible, not received"),
+    "PROGRAM_UNDUE": ("错救:已享受但不符合条件", "undue: received, not eligible"),
+}
+SEVERITY: dict[str, Name] = {"veto": ("否决", "veto"), "warning": ("提示", "warning")}
+
+# Where evidence comes from: canonical tables and departments ----------------------------
+
+TABLE: dict[str, Name] = {
+    "households": ("家庭", "household"),
+    "persons": ("家庭成员", "members"),
+    "supporters": ("赡养(抚养、扶养)义务人", "supporters"),
+    "tax_income": ("税务收入", "tax income"),
+    "business_registration": ("市场主体登记", "business registration"),
+    "bank": ("银行存款及金融资产", "bank and financial assets"),
+    "vehicle": ("车辆登记", "vehicles"),
+    "property": ("不动产登记", "property"),
+    "social_insurance": ("社会保险", "social insurance"),
+}
+DEPARTMENT: dict[str, Name] = {
+    "tax": ("税务", "tax"),
+    "bank": ("银行", "banks"),
+    "vehicle": ("车辆管理", "vehicle registry"),
+    "housing": ("住房和不动产", "housing registry"),
+    "social_insurance": ("人力资源和社会保障", "social insurance"),
+}
+
+PROGRAM: dict[str, Name] = {  # the default packs' programs; other names show as written
+    "medical_assistance": ("医疗救助", "medical assistance"),
+    "education_assistance": ("教育救助", "education assistance"),
+    "housing_assistance": ("住房救助", "housing assistance"),
+    "employment_assistance": ("就业救助", "employment assistance"),
+    "disability_subsidy": ("困难残疾人生活补贴", "disability living subsidy"),
+    "elderly_subsidy": ("经济困难老年人补贴", "subsidy for elderly people in hardship"),
+}
+PROGRAM_REQUIRES: dict[str, Name] = {
+    "any": ("无附加条件", "no further condition"),
+    "student": ("有在校学生", "a member in school"),
+    "medical": ("有医疗支出或患病成员", "medical expenses or an ill member"),
+    "no_home": ("无自有住房", "no home of its own"),
+    "work_capable": ("有劳动能力且未稳定就业", "a member able to work, not in steady work"),
+    "disability": ("有残疾成员", "a member with a disability"),
+    "elderly": ("有 60 岁以上成员", "a member aged 60 or more"),
+}

@@ -1,0 +1,187 @@
+"""Arrow Flight beside the gRPC service: Java, Spark or Go clients send Arrow, not our
+proto (docs/service.md "Arrow Flight").
+
+One method: DoExchange with the command descriptor `assess`. The client writes the
+request table (`nested.request_schema()`: a row per household, its rows nested) in as
+many batches as it likes and closes its side; the server answers with the answer table
+(`nested.answer_schema()`). Same TLS (and mutual TLS), same bearer tokens and
+jurisdictions, same engine lock and same journal as the gRPC service it is started
+with (`start_flight(running.service, ...)`); the journal entry's method is
+`Flight.DoExchange` and its output_digest is the SHA-256 of the answer as one Arrow IPC
+stream (`answer_digest`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import threading
+import time
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.flight as fl
+
+from meanstest.errors import MeansTestError
+from meanstest.service import nested
+from meanstest.service.auth import ANONYMOUS
+from meanstest.service.errors import (
+    DeadlineExpired,
+    InvalidArgument,
+    PermissionDenied,
+    Unauthenticated,
+)
+from meanstest.service.journal import households_section
+
+log = logging.getLogger("meanstest.service")
+COMMAND = b"assess"
+
+
+class _Auth(fl.ServerMiddleware):
+    def __init__(self, caller=None, error=None) -> None:
+        self.caller, self.error = caller, error
+
+
+class _AuthFactory(fl.ServerMiddlewareFactory):
+    def __init__(self, tokens) -> None:
+        self.tokens = tokens
+
+    def start_call(self, info, headers):
+        if self.tokens is None:
+            return _Auth(ANONYMOUS)
+        metadata = [(k, v) for k, values in headers.items() for v in values]
+        try:
+            return _Auth(self.tokens.authenticate(metadata))
+        except Unauthenticated as e:
+            raise fl.FlightUnauthenticatedError(str(e)) from None
+
+
+def answer_digest(answer: pa.Table) -> str:
+    sink = io.BytesIO()
+    with pa.ipc.new_stream(sink, answer.schema) as writer:
+        writer.write_table(answer)
+    return hashlib.sha256(sink.getvalue()).hexdigest()
+
+
+class AssessFlight(fl.FlightServerBase):
+    def __init__(self, service, location: str, tls=None, client_ca=None, **kw) -> None:
+        self.service = service  # the MeansTestService: config, engine lock, journal
+        super().__init__(
+            location,
+            tls_certificates=tls or [],
+            verify_client=client_ca is not None,
+            root_certificates=client_ca,
+            middleware={"auth": _AuthFactory(service.config.tokens)},
+            **kw,
+        )
+
+    def do_exchange(self, context, descriptor, reader, writer):
+        started = time.perf_counter()
+        caller = context.get_middleware("auth").caller
+        households, status = 0, "OK"
+        try:
+            if descriptor.command != COMMAND:
+                raise InvalidArgument(
+                    f"unknown command {descriptor.command!r} (send {COMMAND!r})", field="command"
+                )
+            request = reader.read_all()
+            if "household_id" not in request.column_names:
+                raise InvalidArgument("the request has no household_id column", field="schema")
+            if "jurisdiction" in request.column_names:
+                for j in pc.unique(request["jurisdiction"]).to_pylist():
+                    caller.check(j, "Flight.DoExchange")
+            if context.is_cancelled():
+                raise DeadlineExpired("the call was cancelled before the engine ran")
+            tables = nested.nested_to_tables(request)
+            outputs, digests = self.service.assess_tables(tables)
+            answer = nested.answer_table(outputs)
+            households = answer.num_rows
+            self._journal(caller, "OK", answer_digest(answer), outputs, digests)
+            writer.begin(answer.schema)
+            writer.write_table(answer, max_chunksize=65_536)
+        except Exception as e:  # noqa: BLE001 - every failure becomes a Flight status
+            status = type(e).__name__
+            try:
+                self._journal(caller, _code(e), None, None, None, error=type(e).__name__)
+            except OSError:
+                log.exception("journal write failed")
+            raise _flight_error(e) from None
+        finally:
+            ms = (time.perf_counter() - started) * 1000
+            log.info(
+                "Flight.DoExchange caller=%s households=%d status=%s %.1fms",
+                caller.name,
+                households,
+                status,
+                ms,
+            )
+
+    def _journal(self, caller, status, digest, outputs, digests=None, **fields) -> None:
+        journal = self.service.config.journal
+        if journal is None:
+            return
+        from meanstest.pipeline import ENGINE_VERSION
+
+        entry = {"caller": caller.name, "method": "Flight.DoExchange", "status": status}
+        entry |= {"engine_version": ENGINE_VERSION, "households": [], "rejects": []}
+        if outputs is not None:
+            entry["output_digest"] = digest
+            entry |= households_section(
+                outputs["results"], outputs["members"], outputs["rejects"], digests
+            )
+        journal.append(entry | fields)
+
+
+def _code(e: Exception) -> str:
+    from meanstest.service.errors import status_of
+
+    return status_of(e)[0].name
+
+
+def _flight_error(e: Exception) -> Exception:
+    message = str(e).splitlines()[0] if str(e) else type(e).__name__
+    if isinstance(e, Unauthenticated):
+        return fl.FlightUnauthenticatedError(message)
+    if isinstance(e, PermissionDenied):
+        return fl.FlightUnauthorizedError(message)
+    if isinstance(e, DeadlineExpired):
+        return fl.FlightCancelledError(message)
+    if isinstance(e, (MeansTestError, pa.ArrowInvalid, pa.ArrowTypeError, KeyError)):
+        return pa.ArrowInvalid(message)  # INVALID_ARGUMENT
+    log.error("Flight internal error: %s", type(e).__name__)
+    return fl.FlightInternalError("internal error")
+
+
+def start_flight(service, host: str = "127.0.0.1", port: int = 0, tls=None, client_ca=None):
+    """Start the Flight endpoint beside a running gRPC service (same config, lock, journal);
+    `tls` = (cert PEM, key PEM). Returns the server; `.port` is the bound port."""
+    scheme = "grpc+tls" if tls else "grpc+tcp"
+    certs = [fl.CertKeyPair(cert=tls[0], key=tls[1])] if tls else None
+    server = AssessFlight(service, f"{scheme}://{host}:{port}", certs, client_ca)
+    threading.Thread(target=server.serve, name="meanstest-flight", daemon=True).start()
+    return server
+
+
+def flight_assess(location: str, tables, token=None, ca=None, cert=None, key=None):
+    """Client: assess bundle tables over Flight; the four output tables."""
+    kw = {}
+    if ca is not None:
+        kw["tls_root_certs"] = ca
+    if cert is not None:
+        kw |= {"cert_chain": cert, "private_key": key}
+    client = fl.FlightClient(location, **kw)
+    try:
+        options = fl.FlightCallOptions(
+            headers=[(b"authorization", f"Bearer {token}".encode())] if token else []
+        )
+        request = tables if isinstance(tables, pa.Table) else nested.tables_to_nested(tables)
+        writer, reader = client.do_exchange(fl.FlightDescriptor.for_command(COMMAND), options)
+        writer.begin(request.schema)
+        writer.write_table(request, max_chunksize=65_536)
+        writer.done_writing()
+        answer = reader.read_all()
+        writer.close()
+        return nested.answer_to_tables(answer)
+    finally:
+        client.close()

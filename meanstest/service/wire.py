@@ -1,0 +1,417 @@
+"""The protobuf wire format of AssessRequest / AssessResponse, column by column (numba).
+
+Reading a 10,000-household request through Python message objects cost ~150 µs a
+household (one Python step per field); here one pass over the request bytes fills, per
+table, a matrix of values (varints, or the offset of a string in the request) and
+lengths (-1: absent), and strings are gathered into Arrow buffers. The response is
+written the same way from the output tables: sizes first, then the bytes, exactly as
+upb's deterministic serialisation (fields in number order, zero values of proto3
+scalars left out, `optional` fields written when present); tests compare both
+directions with the protobuf library on random messages.
+
+Decoding follows the protobuf rules that can occur here: a scalar seen twice keeps the
+last value, an embedded `Programs` seen twice is merged, unknown fields (and known
+fields with another wire type) are skipped. Anything else — groups, a truncated or
+overlong varint, a length past the end — returns None, and the caller hands the bytes
+to the protobuf library instead (which accepts them, or raises DecodeError); a string
+that is not UTF-8 raises NotUTF8 (an ArrowInvalid) when its column is built, with the
+same consequence.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from numba import njit
+
+from meanstest.v1 import meanstest_pb2 as pb
+
+I64 = np.int64
+# message kinds: 0 Household, 1..8 the nested tables, 9 Programs
+NESTED_FIELDS = ("persons", "supporters", "tax_income", "business_registration", "bank",
+                 "vehicle", "property", "social_insurance")  # fmt: skip
+MESSAGES = [pb.Household.DESCRIPTOR] + [
+    pb.Household.DESCRIPTOR.fields_by_name[n].message_type for n in NESTED_FIELDS
+]
+INT, INT32, BOOL, STRING, CHILD, PROGRAMS = 1, 2, 3, 4, 5, 6
+WIDTH = 32  # field numbers are below 32
+# no reference counting: passing the tuples of arrays down would count 18 arrays up and
+# down per nested message (kernels/jit.py says why that is slow); nothing here allocates
+_serial = njit(cache=True, _nrt=False)
+_TYPES = {3: INT, 18: INT, 5: INT32, 8: BOOL, 9: STRING}  # int64 sint64 int32 bool string
+
+
+def _spec():
+    """kind[m, field], column[m, field] (or child message kind), and the column names."""
+    kind = np.zeros((len(MESSAGES), WIDTH), I64)
+    column = np.zeros((len(MESSAGES), WIDTH), I64)
+    names = []
+    for m, desc in enumerate(MESSAGES):
+        cols = []
+        for f in desc.fields:
+            if f.type == f.TYPE_MESSAGE:
+                if f.message_type.name == "Programs":
+                    kind[m, f.number] = PROGRAMS
+                    column[m, f.number] = len(cols)
+                    cols.append(f.name)
+                else:
+                    kind[m, f.number] = CHILD
+                    column[m, f.number] = 1 + NESTED_FIELDS.index(f.name)
+            else:
+                kind[m, f.number] = _TYPES[f.type]
+                column[m, f.number] = len(cols)
+                cols.append(f.name)
+        names.append(tuple(cols))
+    return kind, column, names
+
+
+KIND, COLUMN, COLUMNS = _spec()
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _varint(buf, pos, end):
+    """(value, next position); next position -1 when malformed."""
+    result = np.uint64(0)
+    shift = np.uint64(0)
+    for _ in range(10):
+        if pos >= end:
+            return np.int64(0), -1
+        b = np.uint64(buf[pos])
+        pos += 1
+        result |= (b & np.uint64(0x7F)) << shift
+        if b < 128:
+            return np.int64(result), pos
+        shift += np.uint64(7)
+    return np.int64(0), -1
+
+
+@_serial
+def _skip(buf, pos, end, wt):
+    if wt == 0:
+        _, pos = _varint(buf, pos, end)
+        return pos
+    if wt == 1:
+        return pos + 8 if pos + 8 <= end else -1
+    if wt == 5:
+        return pos + 4 if pos + 4 <= end else -1
+    if wt == 2:
+        n, pos = _varint(buf, pos, end)
+        if pos < 0 or n < 0 or pos + n > end:
+            return -1
+        return pos + n
+    return -1  # groups (3, 4), 6, 7: left to the protobuf library
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _scalar(buf, pos, end, m, row, field, k, wt, column, vals, lens, fill):
+    """A varint or string field of a known kind into its column; the next position."""
+    if wt == 0:
+        v, pos = _varint(buf, pos, end)
+        if pos >= 0 and fill:
+            c = column[m, field]
+            if k == INT32:
+                v = np.int64(np.int32(v & 0xFFFFFFFF))
+            elif k == BOOL:
+                v = 1 if v != 0 else 0
+            vals[m][row, c] = v
+            lens[m][row, c] = 0
+        return pos
+    n, pos = _varint(buf, pos, end)
+    if pos < 0 or n < 0 or pos + n > end:
+        return -1
+    if fill:
+        c = column[m, field]
+        vals[m][row, c] = pos
+        lens[m][row, c] = n
+    return pos + n
+
+
+@_serial
+def _leaf(buf, pos, end, m, row, kind, column, vals, lens, fill):
+    """A nested row (person, supporter, source record): scalars and strings only."""
+    while pos < end:
+        tag, pos = _varint(buf, pos, end)
+        if pos < 0 or (tag >> 3) <= 0:
+            return -1
+        field, wt = tag >> 3, tag & 7
+        k = kind[m, field] if field < 32 else 0
+        if k == 0 or k > STRING or (wt == 2) != (k == STRING) or (wt != 0 and wt != 2):
+            pos = _skip(buf, pos, end, wt)
+        else:
+            pos = _scalar(buf, pos, end, m, row, field, k, wt, column, vals, lens, fill)
+        if pos < 0:
+            return -1
+    return 0 if pos == end else -1
+
+
+@_serial
+def _programs(buf, p, q, counts, prog, fill, h):
+    while p < q:
+        tag, p = _varint(buf, p, q)
+        if p < 0 or (tag >> 3) <= 0:
+            return -1
+        if tag == 10:  # names (field 1, length-delimited)
+            ln, p = _varint(buf, p, q)
+            if p < 0 or ln < 0 or p + ln > q:
+                return -1
+            r = counts[9]
+            counts[9] += 1
+            if fill:
+                prog[r, 0] = h
+                prog[r, 1] = p
+                prog[r, 2] = ln
+            p += ln
+        else:
+            p = _skip(buf, p, q, tag & 7)
+            if p < 0:
+                return -1
+    return 0
+
+
+@_serial
+def _household(buf, pos, end, h, kind, column, vals, lens, counts, owners, prog, fill):
+    while pos < end:
+        tag, pos = _varint(buf, pos, end)
+        if pos < 0 or (tag >> 3) <= 0:
+            return -1
+        field, wt = tag >> 3, tag & 7
+        k = kind[0, field] if field < 32 else 0
+        if k == 0 or (wt == 2) != (k >= STRING) or (wt != 0 and wt != 2):
+            pos = _skip(buf, pos, end, wt)
+        elif k <= STRING:
+            pos = _scalar(buf, pos, end, 0, h, field, k, wt, column, vals, lens, fill)
+        else:
+            n, pos = _varint(buf, pos, end)
+            if pos < 0 or n < 0 or pos + n > end:
+                return -1
+            if k == CHILD:
+                child = column[0, field]
+                r = counts[child]
+                counts[child] += 1
+                if fill:
+                    owners[child][r] = h
+                if _leaf(buf, pos, pos + n, child, r, kind, column, vals, lens, fill) < 0:
+                    return -1
+            else:  # Programs: present, and its names appended (a repeat merges)
+                if fill:
+                    lens[0][h, column[0, field]] = 0
+                if _programs(buf, pos, pos + n, counts, prog, fill, h) < 0:
+                    return -1
+            pos += n
+        if pos < 0:
+            return -1
+    return 0 if pos == end else -1
+
+
+@_serial
+def _request(buf, kind, column, vals, lens, counts, owners, prog, fill):
+    pos, end = 0, len(buf)
+    while pos < end:
+        tag, pos = _varint(buf, pos, end)
+        if pos < 0 or (tag >> 3) <= 0:
+            return -1
+        if tag == 10:  # households (field 1, length-delimited)
+            n, pos = _varint(buf, pos, end)
+            if pos < 0 or n < 0 or pos + n > end:
+                return -1
+            h = counts[0]
+            counts[0] += 1
+            if _household(buf, pos, pos + n, h, kind, column, vals, lens, counts, owners,
+                          prog, fill) < 0:  # fmt: skip
+                return -1
+            pos += n
+        else:
+            pos = _skip(buf, pos, end, tag & 7)
+            if pos < 0:
+                return -1
+    return 0
+
+
+@njit(cache=True)
+def gather(buf, starts, lengths):
+    """Arrow string buffers (int32 offsets, bytes) of buf[starts[i]:starts[i]+lengths[i]]
+    (absent rows, length -1, are empty)."""
+    n = len(starts)
+    offsets = np.zeros(n + 1, np.int32)
+    for i in range(n):
+        offsets[i + 1] = offsets[i] + max(lengths[i], 0)
+    data = np.empty(max(offsets[n], 1), np.uint8)
+    for i in range(n):
+        s = starts[i]
+        o = offsets[i]
+        for k in range(max(lengths[i], 0)):
+            data[o + k] = buf[s + k]
+    return offsets, data
+
+
+class NotUTF8(pa.ArrowInvalid):
+    """A string field of the request is not UTF-8 (the protobuf library refuses those)."""
+
+
+class Decoded:
+    """Per message kind m: vals / lens [rows, columns], owners (household of each row);
+    programs [names, 3] = (household, start, length)."""
+
+    def __init__(self, buf, vals, lens, owners, programs) -> None:
+        self.buf, self.vals, self.lens, self.owners, self.programs = (
+            buf,
+            vals,
+            lens,
+            owners,
+            programs,
+        )
+
+    def strings(self, m: int, c: int) -> pa.Array:
+        starts, lengths = self.vals[m][:, c], self.lens[m][:, c]
+        return _strings(self.buf, starts, lengths)
+
+    def ints(self, m: int, c: int) -> pa.Array:
+        absent = self.lens[m][:, c] < 0
+        return pa.array(self.vals[m][:, c], pa.int64(), mask=absent if absent.any() else None)
+
+    def bools(self, m: int, c: int) -> pa.Array:
+        absent = self.lens[m][:, c] < 0
+        values = self.vals[m][:, c] != 0
+        return pa.array(values, pa.bool_(), mask=absent if absent.any() else None)
+
+    def program_lists(self, c: int) -> pa.Array:
+        """households.current_programs: list<string>, null where Programs is absent."""
+        n = len(self.lens[0])
+        prog = self.programs
+        counts = np.bincount(prog[:, 0], minlength=n) if len(prog) else np.zeros(n, I64)
+        offsets = np.zeros(n + 1, np.int32)
+        np.cumsum(counts, out=offsets[1:])
+        order = np.argsort(prog[:, 0], kind="stable")
+        names = _strings(self.buf, prog[order, 1], prog[order, 2])
+        absent = self.lens[0][:, c] < 0
+        return pa.ListArray.from_arrays(
+            pa.array(offsets), names, mask=pa.array(absent) if absent.any() else None
+        )
+
+
+def _strings(buf, starts, lengths) -> pa.Array:
+    starts = np.ascontiguousarray(starts)
+    lengths = np.ascontiguousarray(lengths)
+    offsets, data = gather(buf, starts, lengths)
+    absent = lengths < 0
+    validity = None
+    nulls = int(absent.sum())
+    if nulls:
+        validity = pa.py_buffer(np.packbits(~absent, bitorder="little"))
+    arr = pa.StringArray.from_buffers(
+        len(starts), pa.py_buffer(offsets), pa.py_buffer(data), validity, nulls
+    )
+    try:
+        arr.validate(full=True)
+    except pa.ArrowInvalid as e:
+        raise NotUTF8(str(e)) from None
+    return arr
+
+
+def decode(data: bytes) -> Decoded | None:
+    """The columns of a serialised AssessRequest, or None (see module docstring)."""
+    buf = np.frombuffer(data, np.uint8)
+    counts = np.zeros(10, I64)
+    empty = tuple(np.zeros((0, max(len(c), 1)), I64) for c in COLUMNS)
+    no_owner = tuple(np.zeros(0, I64) for _ in COLUMNS)
+    no_prog = np.zeros((0, 3), I64)
+    args = (KIND, COLUMN)
+    if _request(buf, *args, empty, empty, counts, no_owner, no_prog, False) < 0:
+        return None
+    vals = tuple(np.zeros((counts[m], max(len(c), 1)), I64) for m, c in enumerate(COLUMNS))
+    lens = tuple(np.full((counts[m], max(len(c), 1)), -1, I64) for m, c in enumerate(COLUMNS))
+    owners = tuple(np.zeros(counts[m], I64) for m in range(len(COLUMNS)))
+    programs = np.zeros((counts[9], 3), I64)
+    filled = np.zeros(10, I64)
+    if _request(buf, *args, vals, lens, filled, owners, programs, True) < 0:
+        return None
+    return Decoded(buf, vals, lens, owners, programs)
+
+
+# -- dates ------------------------------------------------------------------------------
+
+DATE_ABSENT, DATE_OK, DATE_BAD, DATE_UNSURE = 0, 1, 2, 3
+
+
+@_serial
+def _is_digit(b):
+    return 48 <= b <= 57
+
+
+@njit(cache=True)
+def parse_dates(offsets, data, valid):
+    """(days since 1970 int32, status uint8) of "YYYY-MM-DD" texts. OK: ten characters
+    of that shape, year 1000-9999, a real day; BAD: a real date of that shape would be
+    needed and is not there (no such substring, or a day that does not exist); UNSURE:
+    anything else (e.g. year 0999, text around a date), which the caller hands to
+    Arrow's parser, the definition (convert._column)."""
+    n = len(offsets) - 1
+    days = np.zeros(n, np.int32)
+    status = np.zeros(n, np.uint8)
+    for i in range(n):
+        if not valid[i]:
+            continue
+        s, e = offsets[i], offsets[i + 1]
+        shaped = e - s == 10
+        if shaped:
+            for k in range(10):
+                b = data[s + k]
+                if k == 4 or k == 7:
+                    shaped = shaped and b == 45
+                else:
+                    shaped = shaped and _is_digit(b)
+        if shaped and data[s] != 48:
+            y = (data[s] - 48) * 1000 + (data[s + 1] - 48) * 100 + (data[s + 2] - 48) * 10
+            y += data[s + 3] - 48
+            m = (data[s + 5] - 48) * 10 + data[s + 6] - 48
+            d = (data[s + 8] - 48) * 10 + data[s + 9] - 48
+            leap = y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)
+            month_days = 31
+            if m == 2:
+                month_days = 29 if leap else 28
+            elif m == 4 or m == 6 or m == 9 or m == 11:
+                month_days = 30
+            if m < 1 or m > 12 or d < 1 or d > month_days:
+                status[i] = DATE_BAD
+                continue
+            yy = y - 1 if m <= 2 else y  # days_from_civil (H. Hinnant)
+            era = yy // 400
+            yoe = yy - era * 400
+            doy = (153 * ((m + 9) % 12) + 2) // 5 + d - 1
+            days[i] = era * 146097 + yoe * 365 + yoe // 4 - yoe // 100 + doy - 719468
+            status[i] = DATE_OK
+            continue
+        found = False
+        for p in range(s, e - 9):
+            ok = True
+            for k in range(10):
+                b = data[p + k]
+                if (k == 4 or k == 7) and b != 45:
+                    ok = False
+                    break
+                if k != 4 and k != 7 and not _is_digit(b):
+                    ok = False
+                    break
+            if ok:
+                found = True
+                break
+        status[i] = DATE_UNSURE if found else DATE_BAD
+    return days, status
+
+
+def string_buffers(arr: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(int64 offsets, bytes, valid) of a string array, for the kernels above."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    n = len(arr)
+    bufs = arr.buffers()
+    if n == 0 or bufs[1] is None:
+        return np.zeros(n + 1, I64), np.zeros(1, np.uint8), np.zeros(n, np.bool_)
+    offsets = np.frombuffer(bufs[1], np.int32, n + 1, arr.offset * 4).astype(I64)
+    data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None else np.zeros(1, np.uint8)
+    valid = (
+        np.ones(n, np.bool_)
+        if arr.null_count == 0
+        else arr.is_valid().to_numpy(zero_copy_only=False)
+    )
+    return offsets, data, valid

@@ -1,0 +1,51 @@
+"""What the command line tells people (issue 14 items 1 and 4): its version, a review's
+summary in yuan with statuses named, and how to fix a date column written as timestamps."""
+
+import datetime as dt
+import re
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from meanstest import synth
+from meanstest.bundle import write_bundle
+from meanstest.cli import main
+from meanstest.pipeline import ENGINE_VERSION
+
+
+def test_version_is_the_engine_version_of_the_results(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == ENGINE_VERSION
+
+
+def test_review_summary_says_yuan_and_names_statuses(tmp_path, capsys):
+    bundle = tmp_path / "bundle"
+    write_bundle(synth.generate(40, seed=5), bundle)
+    assert main(["review", str(bundle), "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    total = re.search(r"total monthly benefit (\S+) 元/月", out)
+    assert total and re.fullmatch(r"\d{1,3}(,\d{3})*\.\d\d", total[1]), out
+    assert re.search(r"^  DIBAO +\d+  低保\(补差\)$", out, flags=re.MULTILINE), out
+
+
+@pytest.mark.parametrize("unit", ["ns", "ms"])
+def test_a_date_column_of_timestamps_says_how_to_fix_it(tmp_path, capsys, unit):
+    """pandas writes datetime64 columns as timestamps; the bundle wants date32."""
+    bundle = tmp_path / "bundle"
+    write_bundle(synth.generate(5, seed=5), bundle)
+    households = pq.read_table(bundle / "households.parquet")
+    i = households.schema.get_field_index("assessment_date")
+    stamps = pa.array([dt.datetime(2024, 7, 1)] * households.num_rows, pa.timestamp(unit))
+    pq.write_table(
+        households.set_column(i, "assessment_date", stamps), bundle / "households.parquet"
+    )
+
+    assert main(["review", str(bundle), "--out", str(tmp_path / "out"), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0  # one line
+    assert "column assessment_date holds timestamps, not dates: write it as date32" in err
+    assert "df['assessment_date'] = df['assessment_date'].dt.date" in err
+    assert f"column assessment_date: expected date32[day], found timestamp[{unit}]" in err

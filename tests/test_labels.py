@@ -1,0 +1,158 @@
+"""Human names and amounts (issue 14 items 1-2): every code the engine writes has a
+Chinese and an English name in meanstest.labels; amounts read in yuan with two decimals
+and the unit, made from integer fen without a float."""
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from meanstest import labels, schema, synth
+from meanstest.amounts import area, money, ratio, yuan
+from meanstest.pipeline import assess
+from meanstest.policy import default_library
+
+CHINESE = re.compile(r"[\u4e00-\u9fff]")
+FINDING_CODES = (
+    *schema.UNDECLARED_CODES,
+    "SOURCE_NOT_CHECKED",
+    "DUPLICATE_PERSON",
+    "PROGRAM_MISSED",
+    "PROGRAM_UNDUE",
+)
+
+
+def _named(table: dict, codes) -> None:
+    for code in codes:
+        zh, en = table[code][:2]
+        assert CHINESE.search(zh), (code, zh)
+        assert en and not CHINESE.search(en), (code, en)
+
+
+def test_every_result_code_has_both_names():
+    _named(labels.STATUS, schema.STATUSES)
+    _named(labels.TRANSITION, schema.TRANSITIONS)
+    _named(labels.CIRCLE, range(5))
+    _named(labels.PREV_STATUS, schema.PREV_STATUSES)
+    _named(labels.EMPLOYMENT_BASIS, schema.EMPLOYMENT_BASES)
+
+
+def test_every_veto_is_named_after_its_rule_and_states_it():
+    _named(labels.VETO, schema.VETO_CODES)
+    _named(labels.VETO_RULE, schema.VETO_CODES)
+    assert labels.veto("V04", "zh") == "V04 金融资产超标"
+    assert labels.veto("V04", "en") == "V04 financial assets over the limit"
+
+
+def test_every_finding_severity_source_and_department_is_named():
+    _named(labels.FINDING, FINDING_CODES)
+    _named(labels.SEVERITY, ("veto", "warning"))
+    _named(labels.TABLE, schema.TABLES)
+    _named(labels.DEPARTMENT, schema.DEPARTMENTS)
+    _named(labels.PROGRAM_REQUIRES, schema.PROGRAM_REQUIRES)
+    _named(labels.PROGRAM, default_library().by_id("150422-2024").programs)
+
+
+def test_every_column_and_enumeration_value_is_named():
+    for columns in schema.TABLES.values():
+        _named(labels.COLUMN, [c.name for c in columns])
+        for c in columns:
+            if c.enum:
+                _named(labels.ENUM[c.name], c.enum)
+    _named(labels.ENUM["health"], range(1, 7))
+    for out in schema.OUTPUTS.values():
+        _named(labels.COLUMN, out.names)
+
+
+def test_every_parameter_of_the_default_pack_is_named_with_a_unit():
+    params = default_library().by_id("150422-2024").params
+    keys = {
+        k
+        for section, table in params.items()
+        if section not in ("policy", "programs")
+        for k in table
+    }
+    _named(labels.PARAMETER, keys)
+    units = {"fen", "fen_month", "permille", "centi_m2", "months", "count", "list", "table"}
+    assert {labels.PARAMETER[k][2] for k in keys} <= units
+
+
+def test_unknown_codes_show_as_written():
+    assert labels.of(labels.STATUS, "SOMETHING_NEW", "zh") == "SOMETHING_NEW"
+    assert labels.program("school_meals", "zh") == "school_meals"
+
+
+# Amounts -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fen", "text"),
+    [
+        (0, "0.00"),
+        (5, "0.05"),
+        (99, "0.99"),
+        (100, "1.00"),
+        (171000, "1,710.00"),
+        (182437, "1,824.37"),
+        (-12, "-0.12"),
+        (-123456789, "-1,234,567.89"),
+        (9_223_372_036_854_775_807, "92,233,720,368,547,758.07"),  # int64 max, exact
+    ],
+)
+def test_yuan_from_fen(fen, text):
+    assert yuan(fen) == text
+
+
+@given(st.integers(min_value=-(2**63), max_value=2**63 - 1))
+def test_yuan_reads_back_to_the_same_fen(fen):
+    text = yuan(fen)
+    assert re.fullmatch(r"-?\d{1,3}(,\d{3})*\.\d\d", text)
+    assert int(text.replace(",", "").replace(".", "")) == fen
+
+
+@pytest.mark.parametrize("bad", [1.5, True, "100"])
+def test_yuan_refuses_what_is_not_integer_fen(bad):
+    with pytest.raises(TypeError):
+        yuan(bad)
+
+
+def test_money_carries_its_unit():
+    assert money(171000) == "1,710.00 元"
+    assert money(171000, "zh", "month") == "1,710.00 元/月"
+    assert money(57000, "zh", "person_month") == "570.00 元/人·月"
+    assert money(171000, "en", "year") == "1,710.00 yuan/year"
+
+
+@pytest.mark.parametrize(
+    ("permille", "text"),
+    [(0, "0"), (700, "0.7"), (1000, "1"), (1500, "1.5"), (25, "0.025"), (2000, "2")],
+)
+def test_ratio_from_per_mille(permille, text):
+    assert ratio(permille) == text
+
+
+def test_area_from_centi_square_metres():
+    assert area(5000) == "50.00 平方米" and area(2053, "en") == "20.53 m²"
+
+
+# Reject reasons ------------------------------------------------------------------------
+
+
+def test_every_reject_rule_of_a_dirty_district_reads_in_chinese():
+    """validate's reasons: table, column and rule in Chinese; the details (values, IDs)
+    as written."""
+    rejects = assess(synth.generate(1500, seed=3, bad_fraction=0.2), engine="reference").rejects
+    reasons = {r for rs in rejects["reasons"].to_pylist() for r in rs}
+    assert len(reasons) > 50
+    english_rules = [en for _, _, en in labels.REJECT_RULE]
+    for reason in reasons:
+        zh = labels.reject_rule(reason, "zh")
+        head = zh.split(" (")[0].split(": ")[0]
+        assert CHINESE.search(head), reason
+        rule = zh.split(": ", 1)[1]
+        assert not any(rule.startswith(en) for en in english_rules), reason
+    assert labels.reject_rule("persons.health: health outside 1..6", "zh") == (
+        "家庭成员·健康状况: 健康状况不在 1–6 之间"
+    )
+    assert labels.reject_rule("property.area: negative area", "zh") == "不动产登记·面积: 面积为负数"

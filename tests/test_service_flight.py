@@ -1,0 +1,133 @@
+"""The Arrow Flight endpoint (issue 13 item 5): same answers as `meanstest.assess`, over
+TLS and mutual TLS, with the gRPC service's tokens, jurisdictions and journal."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.flight as fl
+import pytest
+from fixtures.tls.pki import make_pki
+from test_service import GRANTS, TOKENS, write_tokens
+
+from meanstest import assess, synth
+from meanstest.policy import default_library
+from meanstest.service import nested
+from meanstest.service.auth import Tokens
+from meanstest.service.flight import COMMAND, flight_assess, start_flight
+from meanstest.service.journal import Journal, read_entries, verify
+from meanstest.service.server import ServiceConfig, start
+
+assert set(GRANTS) == set(TOKENS)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return make_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, pki):
+    folder = tmp_path_factory.mktemp("flight")
+    config = ServiceConfig(
+        default_library(),
+        journal=Journal(folder / "journal.jsonl"),
+        tokens=Tokens.load(write_tokens(folder / "tokens.toml")),
+    )
+    running = start(config, "127.0.0.1:0", warm=False)
+    pem = (pki["server"].read_bytes(), pki["server-key"].read_bytes())
+    flight = start_flight(running.service, "127.0.0.1", 0, pem)
+    yield f"grpc+tls://localhost:{flight.port}", folder / "journal.jsonl"
+    flight.shutdown()
+    running.stop(None).wait()
+    config.journal.close()
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return synth.generate(1500, seed=11, bad_fraction=0.05)
+
+
+def test_flight_equals_assess_and_is_journaled(served, pki, tables):
+    location, journal = served
+    out = flight_assess(location, tables, TOKENS["all"], ca=pki["ca"].read_bytes())
+    want = assess(tables).tables()
+    for name in want:
+        assert out[name].equals(want[name]), name
+    assert verify(journal)[2] is None
+    entry = read_entries(journal)[-1]
+    assert entry["method"] == "Flight.DoExchange" and entry["status"] == "OK"
+    assert len(entry["households"]) == want["results"].num_rows  # from its blob
+    assert "households_blob" in json.loads(journal.read_text().splitlines()[-1])
+
+
+def test_flight_needs_a_token(served, pki, tables):
+    location, _ = served
+    small = synth.generate(3, seed=1)
+    with pytest.raises(fl.FlightUnauthenticatedError):
+        flight_assess(location, small, None, ca=pki["ca"].read_bytes())
+    with pytest.raises(fl.FlightUnauthenticatedError):
+        flight_assess(location, small, "wrong", ca=pki["ca"].read_bytes())
+
+
+def test_flight_checks_jurisdictions(served, pki):
+    location, journal = served
+    small = synth.generate(20, seed=4)  # synth's households are of 150422 and 150404
+    with pytest.raises(fl.FlightUnauthorizedError):
+        flight_assess(location, small, TOKENS["township"], ca=pki["ca"].read_bytes())
+    assert read_entries(journal)[-1]["status"] == "PERMISSION_DENIED"
+    out = flight_assess(location, small, TOKENS["league"], ca=pki["ca"].read_bytes())
+    assert out["results"].num_rows + out["rejects"].num_rows == 20
+
+
+def test_flight_refuses_plaintext_and_unknown_commands(served, pki):
+    location, _ = served
+    with pytest.raises(fl.FlightError):
+        flight_assess(location.replace("grpc+tls", "grpc+tcp"), synth.generate(2, seed=1))
+    client = fl.FlightClient(location, tls_root_certs=pki["ca"].read_bytes())
+    options = fl.FlightCallOptions(headers=[(b"authorization", f"Bearer {TOKENS['all']}".encode())])
+    request = nested.tables_to_nested(synth.generate(2, seed=1))
+    writer, reader = client.do_exchange(fl.FlightDescriptor.for_command(b"nope"), options)
+    writer.begin(request.schema)
+    writer.write_table(request)
+    writer.done_writing()
+    with pytest.raises(pa.ArrowInvalid, match="unknown command"):
+        reader.read_all()
+    client.close()
+    assert COMMAND == b"assess"
+
+
+def test_mutual_tls(tmp_path, pki):
+    config = ServiceConfig(default_library(), journal=Journal(tmp_path / "j.jsonl"))
+    running = start(config, "127.0.0.1:0", warm=False)
+    pem = (pki["server"].read_bytes(), pki["server-key"].read_bytes())
+    flight = start_flight(running.service, "127.0.0.1", 0, pem, pki["ca"].read_bytes())
+    location = f"grpc+tls://localhost:{flight.port}"
+    try:
+        small = synth.generate(3, seed=2)
+        with pytest.raises(fl.FlightError):
+            flight_assess(location, small, ca=pki["ca"].read_bytes())
+        out = flight_assess(
+            location,
+            small,
+            ca=pki["ca"].read_bytes(),
+            cert=pki["client"].read_bytes(),
+            key=pki["client-key"].read_bytes(),
+        )
+        assert out["results"].num_rows + out["rejects"].num_rows == 3
+    finally:
+        flight.shutdown()
+        running.stop(None).wait()
+        config.journal.close()
+
+
+def test_nesting_round_trip(tables):
+    want = assess(tables).tables()
+    back = nested.nested_to_tables(nested.tables_to_nested(tables))
+    got = assess(back).tables()
+    for name in want:
+        assert got[name].equals(want[name]), name
+    again = nested.answer_to_tables(nested.answer_table(want))
+    for name in want:
+        assert again[name].equals(want[name]), name
