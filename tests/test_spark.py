@@ -6,6 +6,7 @@ One SparkSession for the module and one Spark review (through the CLI, of a bund
 with bad rows, a null household_id, an orphan member and a source row of nobody); the
 reader's handling of partitioned folders and in-memory tables is checked on its own."""
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -296,12 +297,117 @@ def test_a_partition_of_rows_of_no_household_is_counted_not_assessed():
     import json
 
     from meanstest.spark.layout import packed_table
-    from meanstest.spark.worker import _assess_batch
+    from meanstest.spark.worker import KIND, _assess_batch
 
     t = conform_tables(synth.generate(3, seed=1))
     rows = packed_table({"persons": t["persons"].slice(0, 1), "bank": t["bank"].slice(0, 1)})
-    out = _assess_batch(rows, default_library())
-    assert [b.num_rows for b in out] == [0, 0, 0, 0, 0, 1]
-    tally = json.loads(out[-1].column("_tally")[0].as_py())
+    out = _assess_batch(rows, default_library(), np.array([], dtype=object))
+    assert [b.column("_kind")[0].as_py() for b in out] == [KIND["tally"]]
+    tally = json.loads(bytes(out[-1].column("_blob")[0].as_py()))
+    assert sum(tally["counts"]) == 0
+    tally = json.loads(tally["tally"])
     assert tally["orphan_rows"] == 1 and tally["households_read"] == 0
     assert tally["unmatched_source_rows"] == 1
+
+
+# The data flow without a cluster ----------------------------------------------------
+
+
+def _deliver(batches, inbox: dict) -> None:
+    """Blob rows into the inbox of the partition their `_key` names (keys = partitions
+    here: Spark's hash of the key is what the cluster adds)."""
+    for batch in batches:
+        for i, key in enumerate(batch.column("_key").to_pylist()):
+            inbox.setdefault(key, []).append(batch.slice(i, 1))
+
+
+def _partitioned_review(tables: dict[str, pa.Table], library, partitions: int) -> dict:
+    """What review_spark does, with Python lists for Spark's exchanges: every table
+    packed by partition, the source rows routed in partitions by person ID (here a
+    CRC-32 of it), each household partition assessed, the outputs unpacked and ranked
+    from the partitions' counts."""
+    import zlib
+
+    from meanstest.spark.layout import BLOBS, DUPLICATES, ROUTES, from_blobs, pack, route
+    from meanstest.spark.worker import BUCKETS, KIND, OUTPUTS, _assess_batch, rank_offsets, unblob
+
+    keys = np.arange(partitions, dtype=np.int32)
+    ids = sorted({h for h in tables["households"]["household_id"].to_pylist() if h is not None})
+    cuts = {ids[len(ids) * k // partitions] for k in range(1, partitions)}
+    bounds = np.array(sorted(cuts), dtype=object)
+
+    def numbered(name):
+        t = tables[name]
+        return t.append_column("_row", pa.array(np.arange(t.num_rows, dtype=np.int64)))
+
+    def by_person(t, column):
+        pids, rows = t[column].to_pylist(), range(t.num_rows)
+        to = [zlib.crc32(p.encode()) % partitions if p else r % partitions
+              for p, r in zip(pids, rows)]  # fmt: skip
+        return t.append_column("_to", pa.array(to, pa.int32()))
+
+    homes = set(ids)
+    people = [(p, h, m) for name, col, m in (("persons", "person_id", True),
+                                             ("supporters", "supporter_id", False))
+              for p, h in zip(tables[name][col].to_pylist(),
+                              tables[name]["household_id"].to_pylist())
+              if p is not None and h in homes]  # fmt: skip
+    meet: dict = {}
+    for name in schema.SOURCE_TABLES:
+        _deliver(pack(by_person(numbered(name), "person_id"), name, keys, bounds), meet)
+    routes = pa.table(
+        {"_pid": [p for p, _, _ in people], "household_id": [h for _, h, _ in people]}
+    )
+    _deliver(pack(by_person(routes, "_pid"), ROUTES, keys, bounds), meet)
+    inbox: dict = {}
+    for batches in meet.values():
+        _deliver(route(from_blobs(batches), keys, bounds), inbox)
+    for name in ("households", "persons", "supporters"):
+        t = numbered(name)
+        _deliver(pack(t.append_column("_by", t["household_id"]), name, keys, bounds), inbox)
+    member_of: dict = {}
+    for p, h, m in people:
+        if m:
+            member_of.setdefault(p, set()).add(h)
+    dups = [(p, sorted(hs), h) for p, hs in member_of.items() if len(hs) > 1 for h in hs]
+    if dups:
+        d = pa.table({"person_id": [x[0] for x in dups], "households": [x[1] for x in dups],
+                      "_by": [x[2] for x in dups]})  # fmt: skip
+        _deliver(pack(d, DUPLICATES, keys, bounds), inbox)
+    staged = []
+    for batches in inbox.values():
+        staged += _assess_batch(pa.Table.from_batches(batches, schema=BLOBS), library, bounds)
+    counts = np.zeros((partitions, BUCKETS), np.int64)
+    tallies = []
+    for b in staged:
+        if b.column("_kind")[0].as_py() == KIND["tally"]:
+            t = json.loads(bytes(b.column("_blob")[0].as_py()))
+            counts[t["part"]] += t["counts"]
+            tallies.append(t["tally"])
+    offsets = rank_offsets(counts)
+    out = {"summary": summarise(tallies, partitions)}
+    for name in OUTPUTS:
+        mine = [b for b in staged if b.column("_kind")[0].as_py() == KIND[name]]
+        out[name] = pa.Table.from_batches(list(unblob(name, mine, offsets)))
+    return out
+
+
+@pytest.mark.parametrize("seed,partitions", [(1, 1), (2, 3), (3, 7)])
+def test_partitioned_flow_gives_the_single_machine_outputs(tmp_path, seed, partitions):
+    """Without Spark: any number of household ranges gives the single-machine review's
+    outputs, ranks included (each partition's counts finish the run's rank)."""
+    tables = conform_tables(synth.generate(300, seed=seed, bad_fraction=0.05))
+    write_bundle(tables, tmp_path / "bundle")
+    single = run_review(tmp_path / "bundle", tmp_path / "single", default_library(),
+                        ReviewOptions(quiet=True))  # fmt: skip
+    got = _partitioned_review(tables, default_library(), partitions)
+    for name in OUTPUTS:
+        want = pq.read_table(tmp_path / "single" / f"{name}.parquet")
+        assert _rows(got[name].drop_columns(["jurisdiction"])) == _rows(want), name
+    changes = [pq.read_table(tmp_path / "single" / f"changes_{t}.parquet")
+               for t in ("new", "exit", "adjust", "phase_out")]  # fmt: skip
+    assert _rows(got["changes"].drop_columns(["jurisdiction"])) == _rows(pa.concat_tables(changes))
+    drop = ("chunks", "chunk_size")
+    assert {k: v for k, v in got["summary"].items() if k not in drop} == {
+        k: v for k, v in single.items() if k not in drop
+    }

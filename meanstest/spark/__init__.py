@@ -37,50 +37,49 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from meanstest import schema
-from meanstest.batch import CHANGES_SCHEMA, Tally
+import numpy as np
+import pyarrow as pa
+
+from meanstest.batch import Tally
 from meanstest.errors import MeansTestError
-from meanstest.spark.frames import Storage, co_locate, read_frames, spark_schema
+from meanstest.spark.frames import (
+    Storage,
+    co_locate,
+    household_bounds,
+    partition_keys,
+    read_frames,
+    spark_schema,
+)
 from meanstest.spark.worker import (
-    INDEX_VALUES,
+    BUCKETS,
     KIND,
+    OUT_BLOBS,
     OUTPUTS,
     _assess_partition,
-    out_schema,
+    _unblob_partition,
+    output_schema,
+    rank_offsets,
 )
-
-RESULTS = schema.OUTPUTS["results"].names
-
 
 # The review -----------------------------------------------------------------------------
 
 
-def _rank(spark, results, counts: list[int]):
-    """§9 rank over the whole run: difficulty_index descending, household_id ascending.
-
-    `counts[d]` is how many results have index d (the batches count them), so a result
-    of index d comes after the sum of counts above d; within one index, a window orders
-    the households by household_id. One shuffle of the results by index, no sampling
-    pass, no counting pass."""
-    from pyspark.sql import Window
+def _write(spark, staged, name: str, path: str, offsets=None) -> None:
+    """One output as a Parquet folder partitioned by jurisdiction (changes: by
+    transition and jurisdiction). Its blob rows are gathered by jurisdiction (a few
+    large rows), so one task, and one file, has all of a jurisdiction's rows."""
     from pyspark.sql import functions as F
 
-    before, above = [], 0
-    for d in range(len(counts) - 1, -1, -1):
-        before.append((d, above))
-        above += counts[d]
-    offsets = spark.createDataFrame(before, "difficulty_index int, _before long")
-    within = F.row_number().over(Window.partitionBy("difficulty_index").orderBy("household_id"))
-    rank = F.when(F.col("difficulty_index").isNotNull(), F.col("_before") + within)
-    joined = results.join(F.broadcast(offsets), "difficulty_index", "left")
-    return joined.withColumn("rank", rank.cast("long")).drop("_before")
-
-
-def _write(df, path: str, columns: list[str], by: tuple[str, ...] = ()) -> None:
-    """One output as a Parquet folder partitioned by jurisdiction (one task, so one file,
-    per jurisdiction)."""
+    columns = output_schema(name).names
+    by = ("transition",) if name == "changes" else ()
     keys = [*by, "jurisdiction"]
-    data = df.select(*[c for c in columns if c not in by], *keys).repartition(*keys)
+    blobs = staged.where(F.col("_kind") == KIND[name])
+    places = max(1, min(spark.sparkContext.defaultParallelism * 4, 1000))
+    target = spark_schema(output_schema(name).append(pa.field("jurisdiction", pa.string())))
+    rows = blobs.repartition(places, "jurisdiction").mapInArrow(
+        _unblob_partition(name, offsets), target
+    )
+    data = rows.select(*[c for c in columns if c not in by], *keys)
     data.write.mode("overwrite").partitionBy(*keys).parquet(str(path))
 
 
@@ -130,32 +129,33 @@ def _review(spark, bundle, policies, out_path, partitions):
         raise MeansTestError("review_spark needs an output folder (out_path)")
     library = load_policies(policies)
     partitions = partitions or max(2, spark.sparkContext.defaultParallelism * 2)
-    grouped = co_locate(read_frames(spark, bundle), partitions)
+    frames = read_frames(spark, bundle)
+    keys = partition_keys(spark, partitions)
+    bounds = household_bounds(frames["households"], partitions)
+    grouped = co_locate(frames, partitions, keys, bounds)
     broadcast = spark.sparkContext.broadcast(library)
-    staged = grouped.mapInArrow(_assess_partition(broadcast), spark_schema(out_schema())).persist(
+    assess = _assess_partition(broadcast, bounds)
+    staged = grouped.mapInArrow(assess, spark_schema(OUT_BLOBS)).persist(
         StorageLevel.MEMORY_AND_DISK
     )
-
-    def kind(name):
-        return staged.where(F.col("_kind") == KIND[name]).select("jurisdiction", f"{name}.*")
-
-    rows = staged.where(F.col("_kind") == KIND["tally"]).select("_tally", "_index").collect()
-    tallies = [r[0] for r in rows]
-    counts = [sum(c) for c in zip(*(json.loads(r[1]) for r in rows))] or [0] * INDEX_VALUES
-    ranked = _rank(spark, kind("results"), counts)
+    rows = staged.where(F.col("_kind") == KIND["tally"]).select("_blob").collect()
+    tallies = [json.loads(bytes(r[0])) for r in rows]
+    counts = np.zeros((partitions, BUCKETS), np.int64)
+    for t in tallies:
+        counts[t["part"]] += np.array(t["counts"], np.int64)
+    offsets = spark.sparkContext.broadcast(rank_offsets(counts))
     out = Storage(spark, out_path)
     for name in (*OUTPUTS, "summary.json"):
         out.remove(out.join(name))
     if not out.remote:
         Path(out.root).mkdir(parents=True, exist_ok=True)
-    _write(ranked, out.join("results"), RESULTS)
-    for name in ("members", "findings", "rejects"):
-        _write(kind(name), out.join(name), schema.OUTPUTS[name].names)
-    _write(kind("changes"), out.join("changes"), CHANGES_SCHEMA.names, by=("transition",))
-    summary = summarise(tallies, partitions)
+    for name in OUTPUTS:
+        _write(spark, staged, name, out.join(name), offsets if name == "results" else None)
+    summary = summarise([t["tally"] for t in tallies], partitions)
     out.write_text(out.join("summary.json"), json.dumps(summary, ensure_ascii=False, indent=2))
     staged.unpersist()
     broadcast.unpersist()
+    offsets.unpersist()
     return summary
 
 
@@ -246,6 +246,7 @@ def session(master: str | None = None, app: str = "meanstest review", conf: dict
 
 def review_cli(args) -> int:
     """`meanstest review --engine spark [--master URL] BUNDLE --out DIR`."""
+    from meanstest.cli import summary_lines
     from meanstest.pipeline import load_policies
 
     if getattr(args, "report", False):
@@ -260,12 +261,7 @@ def review_cli(args) -> int:
             f"rejected {s['rejected']} ({time.perf_counter() - started:.2f} s on Spark "
             f"{spark.version}, master {spark.sparkContext.master}, {s['chunks']} partitions)"
         )
-        for status, count in s["by_status"].items():
-            print(f"  {status:<13} {count}")
-        print(
-            f"total monthly benefit {s['total_monthly_benefit'] // 100} yuan; provisional "
-            f"{s['provisional']}; unmatched source rows {s['unmatched_source_rows']}"
-        )
+        print("\n".join(summary_lines(s)))
         print(f"outputs (Parquet folders by jurisdiction) and summary.json in {args.out}")
     if not s["accounting_closes"]:
         print(

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from meanstest import schema
 from meanstest.errors import BundleError, MeansTestError
-from meanstest.spark.layout import DUPLICATES, SLOTS, TAG, slots_of
+from meanstest.spark.layout import BLOBS, DUPLICATES, ROUTES, part_schema
 
 # Arrow <-> Spark types ------------------------------------------------------------------
 
@@ -34,6 +34,7 @@ def spark_type(t: pa.DataType):
         pa.int64(): T.LongType(),
         pa.bool_(): T.BooleanType(),
         pa.date32(): T.DateType(),
+        pa.binary(): T.BinaryType(),
     }
     if t in simple:
         return simple[t]
@@ -230,63 +231,105 @@ def read_frames(spark, bundle) -> dict:
 # Co-location ----------------------------------------------------------------------------
 
 
-def _packed(df, part: str, h):
-    """`df`'s rows (canonical columns + `_row`) in the packed layout (meanstest.spark.
-    layout), with `_h`, the hash that picks their partition."""
+def partition_keys(spark, partitions: int) -> np.ndarray:
+    """keys[p]: an int whose Spark hash partitioning (`repartition(partitions, col)`)
+    is partition p, so blob rows keyed by it land exactly where they are meant to (a
+    partition number itself would collide: hash mod P is not one-to-one)."""
     from pyspark.sql import functions as F
 
-    by_slot = {slot: name for name, slot in slots_of(part)}
-    cols = [F.lit(TAG[part]).cast("byte").alias("_tag"), F.col("_row"), h.alias("_h")]
-    for slot, typ in SLOTS:
-        value = F.col(by_slot[slot]) if slot in by_slot else F.lit(None)
-        cols.append(value.cast(spark_type(typ)).alias(slot))
-    return df.select(*cols)
+    n = 40 * partitions  # each partition is missed with probability e^-40
+    k = F.col("id").cast("int")
+    pairs = spark.range(n).select(k.alias("k"), F.pmod(F.hash(k), F.lit(partitions)).alias("p"))
+    keys = np.full(partitions, -1, np.int32)
+    for k, p in sorted(pairs.collect()):
+        if keys[p] < 0:
+            keys[p] = k
+    if (keys < 0).any():
+        raise RuntimeError("no hash key for some partition (a bug in meanstest.spark)")
+    return keys
 
 
-def co_locate(frames: dict, partitions: int):
-    """Every row of the bundle in the partition of its household, as packed rows
+def household_bounds(households, partitions: int) -> np.ndarray:
+    """partitions - 1 household_ids cutting the run into ranges of about equal size
+    (from a sample of ~40 per partition; Python's str order, as Spark's and Arrow's).
+    Partition k holds the households whose household_id is in the k-th range, so the
+    §9 rank is finished from counts alone (worker.rank_offsets)."""
+    from pyspark.sql import functions as F
+
+    ids = households.select("household_id").where(F.col("household_id").isNotNull())
+    n = ids.count()
+    if partitions < 2 or n == 0:
+        return np.array([], dtype=object)
+    fraction = min(1.0, 40.0 * partitions / n)
+    sample = sorted(r[0] for r in ids.sample(fraction=fraction, seed=2024).collect())
+    if not sample:
+        return np.array([], dtype=object)
+    cut = [sample[len(sample) * k // partitions] for k in range(1, partitions)]
+    return np.array(sorted(set(cut)), dtype=object)
+
+
+def _blobs(df, part: str, keys, bounds, to=None, by: str | None = None):
+    """`df`'s rows as blob rows for their partitions: `to`, a column of partition
+    numbers, or the range of the household_id in column `by`."""
+    from pyspark.sql import functions as F
+
+    from meanstest.spark.worker import _pack_partition
+
+    names = part_schema(part).names
+    dest = to.cast("int").alias("_to") if to is not None else F.col(by).alias("_by")
+    data = df.select(*names, dest)
+    return data.mapInArrow(_pack_partition(part, keys, bounds), spark_schema(BLOBS))
+
+
+def co_locate(frames: dict, partitions: int, keys: np.ndarray, bounds: np.ndarray):
+    """Every row of the bundle in the partition of its household, as blob rows
     (meanstest.spark.layout): `partitions` partitions, each holding every row of its
     households and of their members' and supporters' records.
 
-    A household's partition is the hash of its household_id (`_h`, Spark's hash
-    partitioning). Households, members and supporters carry their household_id; a
-    member or supporter whose household has no households row (an orphan) lands in a
-    partition with no such household, where validate counts it. Source rows have only a
-    person ID: one join with the members and supporters of households rows (`_people`,
-    keys only) sends a copy to the partition of each of that person's households (two
-    copies in one partition are one row to the worker); a row of nobody lands anywhere,
-    where validate counts it unmatched. The DUPLICATE_PERSON list of the whole run
-    (`_duplicates`) goes to the partitions of the duplicated persons' households."""
+    A household's partition is the range of its household_id (`household_bounds`).
+    Households, members and supporters carry their household_id; a member or
+    supporter whose household has no households row (an orphan) lands in a partition
+    with no such household, where validate counts it. Source rows have only a person
+    ID: they and the routes (person ID → each households row it is a member or
+    supporter of) meet in a partition by the person ID's hash, where each source row
+    is sent to the partition of each of its routes (two copies in one partition are
+    one row to the worker); a row of nobody lands anywhere, where validate counts it
+    unmatched. The DUPLICATE_PERSON list of the whole run goes to the partitions of
+    the duplicated persons' households. Two exchanges, of a few large rows each."""
     from pyspark.sql import functions as F
 
-    hh, persons, supporters = frames["households"], frames["persons"], frames["supporters"]
-    own = F.when(F.col("household_id").isNull(), F.hash("_row")).otherwise(F.hash("household_id"))
+    from meanstest.spark.worker import _route_partition
+
+    def by_person(col):
+        return F.pmod(F.hash(col), F.lit(partitions))
+
     people = _people(frames, partitions)
-    routes = people.select("_pid", F.hash("household_id").alias("_rh")).hint("shuffle_hash")
-    sources = None
-    for name in schema.SOURCE_TABLES:
-        packed = _packed(frames[name], name, F.lit(0))  # person_id is slot s0
-        sources = packed if sources is None else sources.union(packed)
-    bucket = F.pmod(F.col("_row"), F.lit(partitions)).cast("int")  # rows of nobody
-    names = sources.columns
-    joined = sources.join(routes, sources["s0"] == routes["_pid"], "left")
-    parts = [
-        _packed(hh, "households", own),
-        _packed(persons, "persons", F.hash("household_id")),
-        _packed(supporters, "supporters", F.hash("household_id")),
-        joined.select(*[F.coalesce("_rh", bucket).alias(c) if c == "_h" else c for c in names]),
-        _duplicates(people),
+    meet = [
+        _blobs(frames[name], name, keys, bounds, to=by_person("person_id"))
+        for name in schema.SOURCE_TABLES
     ]
-    union = parts[0]
-    for p in parts[1:]:
-        union = union.union(p)  # same layout, by position
-    return union.repartition(partitions, "_h").drop("_h")
+    routes = people.select("_pid", "household_id")
+    meet.append(_blobs(routes, ROUTES, keys, bounds, to=by_person("_pid")))
+    met = _union(meet).repartition(partitions, "_key")
+    routed = met.mapInArrow(_route_partition(keys, bounds), spark_schema(BLOBS))
+    parts = [
+        _blobs(frames[name], name, keys, bounds, by="household_id")
+        for name in ("households", "persons", "supporters")
+    ]
+    parts += [routed, _duplicates(people, keys, bounds)]
+    return _union(parts).repartition(partitions, "_key")
+
+
+def _union(frames: list):
+    out = frames[0]
+    for f in frames[1:]:
+        out = out.union(f)
+    return out
 
 
 def _people(frames: dict, partitions: int):
     """(household_id, _pid, _m) of every member (_m) and supporter of a households row,
-    hash-partitioned by person ID (the join of the source rows and the duplicates
-    both use that one exchange)."""
+    hash-partitioned by person ID (the routes and the duplicates both use it)."""
     from pyspark.sql import functions as F
 
     ids = frames["households"].select("household_id").where(F.col("household_id").isNotNull())
@@ -300,10 +343,10 @@ def _people(frames: dict, partitions: int):
     return people.join(ids.distinct(), "household_id", "left_semi").repartition(partitions, "_pid")
 
 
-def _duplicates(people):
+def _duplicates(people, keys: np.ndarray, bounds: np.ndarray):
     """The run's DUPLICATE_PERSON entries (members of more than one households row:
-    person_id → sorted household_ids), one row per (person, household). Persons in
-    two or more member rows are found by a count (no strings in the aggregate), and
+    person_id → sorted household_ids), one blob row per (person, household). Persons
+    in two or more member rows are found by a count (no strings in the aggregate), and
     only their rows are collected."""
     from pyspark.sql import functions as F
 
@@ -316,10 +359,7 @@ def _duplicates(people):
         .agg(homes.alias("households"))
         .where(F.size("households") > 1)
     )
-    rows = dups.select("_pid", "households", F.explode("households").alias("_home")).select(
-        F.col("_pid").alias("person_id"),
-        "households",
-        F.lit(0).cast("long").alias("_row"),
-        F.hash("_home").alias("_h"),
+    rows = dups.select(
+        F.col("_pid").alias("person_id"), "households", F.explode("households").alias("_home")
     )
-    return _packed(rows, DUPLICATES, F.col("_h"))
+    return _blobs(rows, DUPLICATES, keys, bounds, by="_home")

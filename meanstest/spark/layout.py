@@ -1,20 +1,22 @@
-"""One row layout for every bundle table, so Spark moves flat rows, not lists of structs.
+"""Rows moved as Arrow blobs: Spark shuffles a few large binary rows, not millions of
+small ones.
 
-Co-location shuffles the rows of nine tables (and the run's DUPLICATE_PERSON entries)
-to their households' partitions in one exchange. Spark needs one schema for that, and a
-union of the nine tables' 75 columns would make every row carry 70 nulls through the
-shuffle and the Arrow conversion. Instead each table's columns are laid out on shared
-*slots* by kind — the i-th string column of a table in slot `s<i>`, the i-th integer
-column (int8/int32/int64) in `i<i>`, dates in `d<i>`, booleans in `b<i>`, the list
-column in `l0` — so a row is 19 slots wide whatever its table, plus `_tag` (which table)
-and `_row` (its place in that table).
+Co-location sends every row of the bundle to its household's partition. Shuffling the
+rows themselves costs the JVM per row (a row format, a serializer, a sort, an Arrow
+conversion back to Python), 1.5M rows per 100k households. Instead a Python task cuts
+its rows by destination partition and writes each piece as one Arrow IPC stream: a
+*blob* row `(_key, _tag, _blob)` — `_tag` names the table (or the routes and the
+DUPLICATE_PERSON entries), `_key` is the integer whose Spark hash picks the
+destination partition (see `partition_keys`). Every table keeps its canonical columns
+plus `_row` (its row in the bundle's table), so the receiving partition restores
+bundle order and drops a source row sent to it twice.
 
-`pack_schema()` is the layout (Arrow types; meanstest.spark.frames builds the Spark
-side), `unpack()` turns one partition's rows back into the bundle tables. Pure pyarrow:
-the worker imports it without pyspark.
+Pure pyarrow and numpy: the workers import it without pyspark.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -23,108 +25,172 @@ import pyarrow.compute as pc
 from meanstest import schema
 
 DUPLICATES = "duplicates"  # person_id -> every household_id it is a member of
-PARTS = (*schema.TABLES, DUPLICATES)
+ROUTES = "routes"  # person ID -> a partition of one of its households
+PARTS = (*schema.TABLES, DUPLICATES, ROUTES)
 TAG = {name: i for i, name in enumerate(PARTS)}
 _LIST = pa.list_(pa.string())
-_KINDS = {"s": pa.string(), "i": pa.int64(), "d": pa.date32(), "b": pa.bool_(), "l": _LIST}
-
-
-def _kind(t: pa.DataType) -> str:
-    if pa.types.is_string(t):
-        return "s"
-    if pa.types.is_integer(t):
-        return "i"
-    if pa.types.is_date32(t):
-        return "d"
-    if pa.types.is_boolean(t):
-        return "b"
-    if t == _LIST:
-        return "l"
-    raise TypeError(f"no slot for {t}")
+_ROW = pa.field("_row", pa.int64())
+BLOBS = pa.schema([("_key", pa.int32()), ("_tag", pa.int8()), ("_blob", pa.binary())])
+_MAX_BLOB_BATCH = 256 << 20  # bytes of blobs per Arrow batch handed back to the JVM
 
 
 def part_schema(part: str) -> pa.Schema:
-    """The columns of a part: a bundle table's canonical schema, or the duplicates'."""
+    """The columns a part's blobs hold: a bundle table's canonical columns and `_row`;
+    the duplicates' person_id and households; the routes' person ID and household."""
     if part == DUPLICATES:
         return pa.schema([("person_id", pa.string()), ("households", _LIST)])
-    return schema.arrow_schema(part)
+    if part == ROUTES:
+        return pa.schema([("_pid", pa.string()), ("household_id", pa.string())])
+    return schema.arrow_schema(part).append(_ROW)
 
 
-def slots_of(part: str) -> list[tuple[str, str]]:
-    """(column, slot) of each column of `part`, in column order."""
-    used: dict[str, int] = {}
-    out = []
-    for field in part_schema(part):
-        k = _kind(field.type)
-        out.append((field.name, f"{k}{used.get(k, 0)}"))
-        used[k] = used.get(k, 0) + 1
+def read_blob(blob) -> pa.Table:
+    """One blob (a binary scalar, buffer or bytes) → its table."""
+    buffer = blob.as_buffer() if isinstance(blob, pa.Scalar) else pa.py_buffer(blob)
+    return pa.ipc.open_stream(buffer).read_all()
+
+
+def to_blobs(table: pa.Table, group: np.ndarray) -> Iterator[tuple[np.ndarray, pa.Array]]:
+    """`table`'s rows cut by `group` (one non-negative int per row), each piece one
+    Arrow IPC stream: yields (the group of each blob, the blobs as a binary array),
+    at most _MAX_BLOB_BATCH bytes at a time."""
+    if table.num_rows == 0:
+        return
+    order = np.argsort(group, kind="stable")
+    g = group[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    ends = np.r_[starts[1:], len(g)]
+    if not bool((np.diff(order) > 0).all()):
+        table = table.take(pa.array(order))
+    sink, offsets, first = pa.BufferOutputStream(), [0], 0
+    for n, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table.slice(a, b - a))
+        offsets.append(sink.tell())
+        if offsets[-1] >= _MAX_BLOB_BATCH or n == len(starts) - 1:
+            bounds = pa.py_buffer(np.array(offsets, np.int32).tobytes())
+            data = sink.getvalue()
+            blobs = pa.Array.from_buffers(pa.binary(), len(offsets) - 1, [None, bounds, data])
+            yield g[starts[first : n + 1]], blobs
+            sink, offsets, first = pa.BufferOutputStream(), [0], n + 1
+
+
+def blob_rows(target: pa.Schema, same: dict, columns: dict, blobs) -> pa.RecordBatch:
+    """A batch of `target` (whose last column is `_blob`): `same` values repeated,
+    `columns` one value per blob."""
+    n = len(blobs)
+    arrays = []
+    for field in target:
+        if field.name == "_blob":
+            arrays.append(blobs if isinstance(blobs, pa.Array) else pa.array(blobs, pa.binary()))
+        elif field.name in same:
+            arrays.append(pa.array(np.full(n, same[field.name]), field.type))
+        else:
+            arrays.append(pa.array(columns[field.name], field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=target)
+
+
+def range_of(bounds: np.ndarray, values) -> np.ndarray:
+    """The partition of each household_id: how many of the sorted `bounds` are <= it
+    (Python's str order is code point order, the byte order of UTF-8, as Arrow's sort
+    and Spark's); -1 for a null."""
+    text = values.to_numpy(zero_copy_only=False)
+    null = pc.is_null(values).to_numpy(zero_copy_only=False)
+    if null.any():
+        text = text.copy()
+        text[null] = ""
+    out = np.searchsorted(bounds, text, side="right").astype(np.int64)
+    out[null] = -1
     return out
 
 
-def _slots() -> list[tuple[str, pa.DataType]]:
-    width: dict[str, int] = {}
-    for part in PARTS:
-        for _, slot in slots_of(part):
-            k, i = slot[0], int(slot[1:])
-            width[k] = max(width.get(k, 0), i + 1)
-    return [(f"{k}{i}", _KINDS[k]) for k in _KINDS for i in range(width.get(k, 0))]
+def pack(table: pa.Table, part: str, keys: np.ndarray, bounds: np.ndarray):
+    """Rows of `part` (its columns plus `_to`, their partition, or `_by`, a household_id
+    whose range is their partition; a null one goes by `_row`) → blob rows."""
+    if "_to" in table.column_names:
+        dest = table["_to"].to_numpy().astype(np.int64)
+    else:
+        dest = range_of(bounds, table["_by"])
+        if (dest < 0).any():
+            rows = table["_row"].to_numpy() if "_row" in table.column_names else 0
+            dest = np.where(dest < 0, rows % len(keys), dest)
+    data = table.select(part_schema(part).names)
+    for groups, blobs in to_blobs(data, dest):
+        yield blob_rows(BLOBS, {"_tag": TAG[part]}, {"_key": keys[groups]}, blobs)
 
 
-SLOTS = _slots()
-
-
-def pack_schema() -> pa.Schema:
-    """A packed row: its part (`_tag`), its row in that part's table, the slots."""
-    return pa.schema([("_tag", pa.int8()), ("_row", pa.int64()), *SLOTS])
-
-
-def unpack(rows: pa.Table) -> tuple[dict[str, pa.Table], dict[str, np.ndarray], dict]:
-    """One partition's packed rows → (the nine bundle tables, each in bundle row order,
-    a source row sent twice kept once; each table's bundle row numbers; the
-    DUPLICATE_PERSON entries, person_id → households)."""
-    tag = rows.column("_tag").to_numpy()
-    row = rows.column("_row").to_numpy()
-    order = np.lexsort((row, tag))
-    tag, row = tag[order], row[order]
-    keep = np.ones(len(order), dtype=bool)  # the same source row twice: keep one
-    keep[1:] = (tag[1:] != tag[:-1]) | (row[1:] != row[:-1]) | (tag[1:] == TAG[DUPLICATES])
-    order, tag, row = order[keep], tag[keep], row[keep]
-    bounds = np.searchsorted(tag, np.arange(len(PARTS) + 1))
-    in_order = len(order) == rows.num_rows and bool((order == np.arange(len(order))).all())
-    sorted_rows = rows if in_order else rows.take(pa.array(order))
-    tables, numbers = {}, {}
-    for part, t in TAG.items():
-        a, b = int(bounds[t]), int(bounds[t + 1])
-        piece = sorted_rows.slice(a, b - a)
+def from_blobs(batches: Iterable[pa.RecordBatch]) -> dict[str, pa.Table]:
+    """Blob rows → each part's rows (in no particular order), every part present."""
+    pieces: dict[str, list[pa.Table]] = {part: [] for part in PARTS}
+    for batch in batches:
+        tags = batch.column("_tag").to_numpy()
+        blobs = batch.column("_blob")
+        for i in range(batch.num_rows):
+            pieces[PARTS[tags[i]]].append(read_blob(blobs[i]))
+    out = {}
+    for part, tables in pieces.items():
         target = part_schema(part)
-        columns = [
-            piece.column(slot).cast(target.field(name).type) for name, slot in slots_of(part)
-        ]
-        tables[part] = pa.Table.from_arrays(columns, schema=target)
-        numbers[part] = row[a:b]
-    dup = tables.pop(DUPLICATES)
-    numbers.pop(DUPLICATES)
+        out[part] = pa.concat_tables(tables).cast(target) if tables else target.empty_table()
+    return out
+
+
+def in_bundle_order(parts: dict[str, pa.Table]) -> tuple[dict, dict, dict]:
+    """One partition's parts → (the nine bundle tables, each in bundle row order, a row
+    sent twice kept once; each table's bundle row numbers; the DUPLICATE_PERSON
+    entries, person_id → households)."""
+    tables, numbers = {}, {}
+    for name in schema.TABLES:
+        t = parts[name]
+        row = t.column("_row").to_numpy()
+        order = np.argsort(row, kind="stable")
+        row = row[order]
+        keep = np.r_[True, row[1:] != row[:-1]] if len(row) else np.zeros(0, bool)
+        order, row = order[keep], row[keep]
+        if not (len(order) == t.num_rows and bool((np.diff(order) > 0).all())):
+            t = t.take(pa.array(order))
+        tables[name] = t.drop_columns(["_row"])
+        numbers[name] = row
+    dup = parts[DUPLICATES]
     duplicates = dict(zip(dup["person_id"].to_pylist(), dup["households"].to_pylist(), strict=True))
     return tables, numbers, duplicates
 
 
+def route(parts: dict[str, pa.Table], keys: np.ndarray, bounds: np.ndarray):
+    """One person-hash partition: each source row joined with the routes of its person
+    ID (the households it is a member or supporter of) and sent to each of their
+    partitions; a row of nobody goes to partition `_row mod P`, where validate counts
+    it unmatched."""
+    routes = parts[ROUTES]
+    routes = pa.table({"_pid": routes["_pid"], "_dest": range_of(bounds, routes["household_id"])})
+    partitions = len(keys)
+    for name in schema.SOURCE_TABLES:
+        t = parts[name]
+        if t.num_rows == 0:
+            continue
+        left = pa.table({"_pid": t["person_id"], "_i": np.arange(t.num_rows, dtype=np.int64)})
+        joined = left.join(routes, "_pid", join_type="left outer")
+        i = joined["_i"].to_numpy()
+        unrouted = joined["_dest"].is_null().to_numpy()
+        dest = pc.fill_null(joined["_dest"], 0).to_numpy().astype(np.int64)
+        dest[unrouted] = t["_row"].to_numpy()[i[unrouted]] % partitions
+        for groups, blobs in to_blobs(t.take(pa.array(i)), dest):
+            yield blob_rows(BLOBS, {"_tag": TAG[name]}, {"_key": keys[groups]}, blobs)
+
+
 def packed_table(tables: dict[str, pa.Table], duplicates: dict | None = None) -> pa.Table:
-    """The packed rows of whole tables (rows numbered from 0): what Spark's co-location
-    sends a partition holding all of them. For tests, and as the layout's reference."""
+    """The blob rows of whole tables (rows numbered from 0) for one partition: what
+    co-location sends a partition holding all of them. For tests."""
+    keys, bounds = np.zeros(1, np.int32), np.array([], dtype=object)
     batches = []
-    parts = {**tables}
-    if duplicates is not None:
+    parts = dict(tables)
+    if duplicates:
         parts[DUPLICATES] = pa.table(
             {"person_id": list(duplicates), "households": list(duplicates.values())},
             schema=part_schema(DUPLICATES),
         )
-    target = pack_schema()
-    for part, table in parts.items():
-        n = table.num_rows
-        by_slot = {slot: table.column(name) for name, slot in slots_of(part)}
-        columns = [pa.array(np.full(n, TAG[part], np.int8)), pa.array(np.arange(n))]
-        for slot, typ in SLOTS:
-            col = by_slot.get(slot)
-            columns.append(pc.cast(col, typ) if col is not None else pa.nulls(n, typ))
-        batches.append(pa.Table.from_arrays(columns, schema=target))
-    return pa.concat_tables(batches) if batches else target.empty_table()
+    for name, table in parts.items():
+        t = table.append_column("_to", pa.array(np.zeros(table.num_rows, np.int32)))
+        if name != DUPLICATES:
+            t = t.append_column(_ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
+        batches += pack(t, name, keys, bounds)
+    return pa.Table.from_batches(batches, schema=BLOBS)
