@@ -60,14 +60,17 @@ from meanstest.spark.worker import (
     output_schema,
     rank_offsets,
 )
+from meanstest.spark.write import arrow_filesystem, write_outputs
 
 # The review -----------------------------------------------------------------------------
 
 
-def _write(spark, staged, name: str, path: str, offsets=None) -> None:
+def _write_with_spark(spark, staged, name: str, path: str, offsets=None) -> None:
     """One output as a Parquet folder partitioned by jurisdiction (changes: by
-    transition and jurisdiction). Its blob rows are gathered by jurisdiction (a few
-    large rows), so one task, and one file, has all of a jurisdiction's rows."""
+    transition and jurisdiction) through Spark's writer, for an output folder pyarrow
+    cannot reach (meanstest.spark.write is the usual way). Its blob rows are gathered
+    by jurisdiction (a few large rows), so one task, and one file, has all of a
+    jurisdiction's rows."""
     from pyspark.sql import functions as F
 
     columns = output_schema(name).names
@@ -109,17 +112,21 @@ def session_conf(spark, conf: dict[str, str]):
                 spark.conf.set(key, value)
 
 
-def review_spark(spark, bundle, policies=None, out_path=None, partitions: int | None = None):
+def review_spark(
+    spark, bundle, policies=None, out_path=None, partitions: int | None = None, arrow_writes=True
+):
     """Review `bundle` (folder of Parquet files/folders or .arrow files, or a dict of Arrow
     tables) on `spark` into `out_path`; returns the summary (also summary.json).
 
     `partitions`: how many household groups the run is cut into (default: twice the
-    cluster's cores); each is assessed by one task, in one batch."""
+    cluster's cores); each is assessed by one task, in one batch. `arrow_writes`: the
+    executors write the outputs with pyarrow when it reaches the output folder
+    (meanstest.spark.write); False: always through Spark's writer."""
     with session_conf(spark, REVIEW_CONF):
-        return _review(spark, bundle, policies, out_path, partitions)
+        return _review(spark, bundle, policies, out_path, partitions, arrow_writes)
 
 
-def _review(spark, bundle, policies, out_path, partitions):
+def _review(spark, bundle, policies, out_path, partitions, arrow_writes):
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -149,8 +156,13 @@ def _review(spark, bundle, policies, out_path, partitions):
         out.remove(out.join(name))
     if not out.remote:
         Path(out.root).mkdir(parents=True, exist_ok=True)
-    for name in OUTPUTS:
-        _write(spark, staged, name, out.join(name), offsets if name == "results" else None)
+    arrow = arrow_filesystem(out.root) if arrow_writes else None
+    if arrow is not None:
+        write_outputs(spark, staged, *arrow, offsets)
+    else:
+        for name in OUTPUTS:
+            ranks = offsets if name == "results" else None
+            _write_with_spark(spark, staged, name, out.join(name), ranks)
     summary = summarise([t["tally"] for t in tallies], partitions)
     out.write_text(out.join("summary.json"), json.dumps(summary, ensure_ascii=False, indent=2))
     staged.unpersist()
@@ -213,6 +225,7 @@ def _local_java() -> None:
 
 def session(master: str | None = None, app: str = "meanstest review", conf: dict | None = None):
     """A SparkSession: `master` when given, else spark-submit's (or pyspark's local[*]).
+    Its Python workers fork from meanstest.spark.daemon (meanstest imported once).
 
     A local session starts its own JVM: it gets Java 17/21 and a loopback driver, and a
     gateway that exits while starting is started once more (a JVM killed by a loaded
@@ -232,7 +245,8 @@ def session(master: str | None = None, app: str = "meanstest review", conf: dict
     builder = SparkSession.builder.appName(app)
     if master:
         builder = builder.master(master)
-    for key, value in (conf or {}).items():
+    conf = {"spark.python.daemon.module": "meanstest.spark.daemon", **(conf or {})}
+    for key, value in conf.items():
         builder = builder.config(key, value)
     for attempt in (1, 2):
         try:

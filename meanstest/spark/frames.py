@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from meanstest import schema
 from meanstest.errors import BundleError, MeansTestError
-from meanstest.spark.layout import BLOBS, DUPLICATES, ROUTES, part_schema
+from meanstest.spark.layout import BLOBS, ROUTES, part_schema
 
 # Arrow <-> Spark types ------------------------------------------------------------------
 
@@ -295,7 +295,8 @@ def co_locate(frames: dict, partitions: int, keys: np.ndarray, bounds: np.ndarra
     is sent to the partition of each of its routes (two copies in one partition are
     one row to the worker); a row of nobody lands anywhere, where validate counts it
     unmatched. The DUPLICATE_PERSON list of the whole run goes to the partitions of
-    the duplicated persons' households. Two exchanges, of a few large rows each."""
+    the duplicated persons' households (found where the routes meet). Two exchanges of
+    a few large rows each, and one of the members' and supporters' IDs."""
     from pyspark.sql import functions as F
 
     from meanstest.spark.worker import _route_partition
@@ -308,7 +309,7 @@ def co_locate(frames: dict, partitions: int, keys: np.ndarray, bounds: np.ndarra
         _blobs(frames[name], name, keys, bounds, to=by_person("person_id"))
         for name in schema.SOURCE_TABLES
     ]
-    routes = people.select("_pid", "household_id")
+    routes = people.select("_pid", "household_id", "_m")
     meet.append(_blobs(routes, ROUTES, keys, bounds, to=by_person("_pid")))
     met = _union(meet).repartition(partitions, "_key")
     routed = met.mapInArrow(_route_partition(keys, bounds), spark_schema(BLOBS))
@@ -316,7 +317,7 @@ def co_locate(frames: dict, partitions: int, keys: np.ndarray, bounds: np.ndarra
         _blobs(frames[name], name, keys, bounds, by="household_id")
         for name in ("households", "persons", "supporters")
     ]
-    parts += [routed, _duplicates(people, keys, bounds)]
+    parts.append(routed)
     return _union(parts).repartition(partitions, "_key")
 
 
@@ -329,7 +330,7 @@ def _union(frames: list):
 
 def _people(frames: dict, partitions: int):
     """(household_id, _pid, _m) of every member (_m) and supporter of a households row,
-    hash-partitioned by person ID (the routes and the duplicates both use it)."""
+    hash-partitioned by person ID."""
     from pyspark.sql import functions as F
 
     ids = frames["households"].select("household_id").where(F.col("household_id").isNotNull())
@@ -341,25 +342,3 @@ def _people(frames: dict, partitions: int):
     )
     people = members.union(helpers).where(F.col("_pid").isNotNull())
     return people.join(ids.distinct(), "household_id", "left_semi").repartition(partitions, "_pid")
-
-
-def _duplicates(people, keys: np.ndarray, bounds: np.ndarray):
-    """The run's DUPLICATE_PERSON entries (members of more than one households row:
-    person_id → sorted household_ids), one blob row per (person, household). Persons
-    in two or more member rows are found by a count (no strings in the aggregate), and
-    only their rows are collected."""
-    from pyspark.sql import functions as F
-
-    member = F.col("_m").cast("int")
-    twice = people.groupBy("_pid").agg(F.sum(member).alias("_n")).where("_n > 1")
-    homes = F.sort_array(F.collect_set(F.when(F.col("_m"), F.col("household_id"))))
-    dups = (
-        people.join(F.broadcast(twice.select("_pid")), "_pid")
-        .groupBy("_pid")
-        .agg(homes.alias("households"))
-        .where(F.size("households") > 1)
-    )
-    rows = dups.select(
-        F.col("_pid").alias("person_id"), "households", F.explode("households").alias("_home")
-    )
-    return _blobs(rows, DUPLICATES, keys, bounds, by="_home")

@@ -36,11 +36,12 @@ _MAX_BLOB_BATCH = 256 << 20  # bytes of blobs per Arrow batch handed back to the
 
 def part_schema(part: str) -> pa.Schema:
     """The columns a part's blobs hold: a bundle table's canonical columns and `_row`;
-    the duplicates' person_id and households; the routes' person ID and household."""
+    the duplicates' person_id and households; the routes' person ID, household and
+    whether the person is a member of it (or a supporter)."""
     if part == DUPLICATES:
         return pa.schema([("person_id", pa.string()), ("households", _LIST)])
     if part == ROUTES:
-        return pa.schema([("_pid", pa.string()), ("household_id", pa.string())])
+        return pa.schema([("_pid", pa.string()), ("household_id", pa.string()), ("_m", pa.bool_())])
     return schema.arrow_schema(part).append(_ROW)
 
 
@@ -159,8 +160,10 @@ def route(parts: dict[str, pa.Table], keys: np.ndarray, bounds: np.ndarray):
     """One person-hash partition: each source row joined with the routes of its person
     ID (the households it is a member or supporter of) and sent to each of their
     partitions; a row of nobody goes to partition `_row mod P`, where validate counts
-    it unmatched."""
+    it unmatched. The partition's persons who are members of two or more households
+    are its DUPLICATE_PERSON entries, sent to each of those households' partitions."""
     routes = parts[ROUTES]
+    yield from duplicates_of(routes, keys, bounds)
     routes = pa.table({"_pid": routes["_pid"], "_dest": range_of(bounds, routes["household_id"])})
     partitions = len(keys)
     for name in schema.SOURCE_TABLES:
@@ -175,6 +178,32 @@ def route(parts: dict[str, pa.Table], keys: np.ndarray, bounds: np.ndarray):
         dest[unrouted] = t["_row"].to_numpy()[i[unrouted]] % partitions
         for groups, blobs in to_blobs(t.take(pa.array(i)), dest):
             yield blob_rows(BLOBS, {"_tag": TAG[name]}, {"_key": keys[groups]}, blobs)
+
+
+def duplicates_of(routes: pa.Table, keys: np.ndarray, bounds: np.ndarray):
+    """DUPLICATE_PERSON entries (person_id → its households, sorted) of the persons
+    who are members of more than one households row, one blob row per household."""
+    members = routes.filter(routes["_m"]).select(["_pid", "household_id"])
+    if members.num_rows < 2:
+        return
+    many = members.group_by("_pid").aggregate([("household_id", "count_distinct")])
+    many = many.filter(pc.greater(many["household_id_count_distinct"], 1))
+    if many.num_rows == 0:
+        return
+    found = members.filter(pc.is_in(members["_pid"], many["_pid"]))
+    homes: dict[str, set] = {}
+    for pid, home in zip(*(found[c].to_pylist() for c in ("_pid", "household_id")), strict=True):
+        homes.setdefault(pid, set()).add(home)
+    pids, lists, at = [], [], []
+    for pid, hs in homes.items():
+        for home in sorted(hs):
+            pids.append(pid)
+            lists.append(sorted(hs))
+            at.append(home)
+    table = pa.table({"person_id": pids, "households": lists}, schema=part_schema(DUPLICATES))
+    dest = range_of(bounds, pa.array(at, pa.string()))
+    for groups, blobs in to_blobs(table, dest):
+        yield blob_rows(BLOBS, {"_tag": TAG[DUPLICATES]}, {"_key": keys[groups]}, blobs)
 
 
 def packed_table(tables: dict[str, pa.Table], duplicates: dict | None = None) -> pa.Table:

@@ -150,6 +150,13 @@ def rank_offsets(counts: np.ndarray) -> np.ndarray:
     return above[None, :] - above_here + before
 
 
+def ranked(results: pa.Table, part: int, offsets: np.ndarray) -> pa.Table:
+    """Results of partition `part` with their batch rank made the run's."""
+    rank = results["rank"].to_numpy() + offsets[part, buckets(results)]
+    at = results.schema.get_field_index("rank")
+    return results.set_column(at, "rank", pa.array(rank, pa.int64()))
+
+
 def unblob(name: str, batches, offsets: np.ndarray | None = None):
     """Output blob rows → the output's rows with `jurisdiction` (results ranked over
     the run with `offsets`)."""
@@ -160,10 +167,7 @@ def unblob(name: str, batches, offsets: np.ndarray | None = None):
         for i, blob in enumerate(batch.column("_blob")):
             table = read_blob(blob)
             if name == "results":
-                rank = table["rank"].to_numpy() + offsets[parts[i], buckets(table)]
-                table = table.set_column(
-                    table.schema.get_field_index("rank"), "rank", pa.array(rank, pa.int64())
-                )
+                table = ranked(table, parts[i], offsets)
             place = pa.array([places[i].as_py()] * table.num_rows, pa.string())
             table = table.cast(output_schema(name)).append_column("jurisdiction", place)
             yield from table.cast(target).to_batches()
