@@ -224,6 +224,26 @@ def test_partitioned_folders_read_in_bundle_order(spark, tmp_path):
         assert got.equals(want), name  # jurisdiction=150422 stays the string "150422"
 
 
+def test_partitioned_bundle_reviewed_like_its_tables(spark, tmp_path):
+    """The review reads a partitioned folder's files itself (binaryFile + pyarrow):
+    partition values become the column, rows keep their bundle order and numbers."""
+    from meanstest.spark import review_spark
+
+    t = conform_tables(synth.generate(200, seed=7, bad_fraction=0.1))
+    tables = _write_partitioned(t, tmp_path / "bundle")
+    write_bundle(tables, tmp_path / "flat")
+    single = run_review(tmp_path / "flat", tmp_path / "single", default_library(),
+                        ReviewOptions(quiet=True))  # fmt: skip
+    got = review_spark(spark, tmp_path / "bundle", default_library(), tmp_path / "out")
+    drop = ("chunks", "chunk_size")
+    assert {k: v for k, v in got.items() if k not in drop} == {
+        k: v for k, v in single.items() if k not in drop
+    }
+    for name in OUTPUTS:
+        want = pq.read_table(tmp_path / "single" / f"{name}.parquet")
+        assert _rows(_read_output(tmp_path / "out" / name)) == _rows(want), name
+
+
 def test_in_memory_tables_read_as_given(spark):
     t = conform_tables(synth.generate(10, seed=3))
     frames = read_frames(spark, {"households": t["households"], "tax_income": t["tax_income"]})
@@ -358,6 +378,8 @@ def _partitioned_review(tables: dict[str, pa.Table], library, partitions: int) -
               for p, r in zip(pids, rows)]  # fmt: skip
         return t.append_column("_to", pa.array(to, pa.int32()))
 
+    by_household = ("range", "household_id")
+
     homes = set(ids)
     people = [(p, h, m) for name, col, m in (("persons", "person_id", True),
                                              ("supporters", "supporter_id", False))
@@ -377,7 +399,7 @@ def _partitioned_review(tables: dict[str, pa.Table], library, partitions: int) -
         _deliver(route(from_blobs(batches), keys, bounds), inbox)
     for name in ("households", "persons", "supporters"):
         t = numbered(name)
-        _deliver(pack(t.append_column("_by", t["household_id"]), name, keys, bounds), inbox)
+        _deliver(pack(t, name, keys, bounds, by_household), inbox)
     staged = []
     for batches in inbox.values():
         staged += _assess_batch(pa.Table.from_batches(batches, schema=BLOBS), library, bounds)

@@ -136,10 +136,11 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes):
         raise MeansTestError("review_spark needs an output folder (out_path)")
     library = load_policies(policies)
     partitions = partitions or max(2, spark.sparkContext.defaultParallelism * 2)
-    frames = read_frames(spark, bundle)
+    files: dict = {}
+    frames = read_frames(spark, bundle, files)
     keys = partition_keys(spark, partitions)
     bounds = household_bounds(frames["households"], partitions)
-    grouped = co_locate(frames, partitions, keys, bounds)
+    grouped = co_locate(spark, frames, files, partitions, keys, bounds)
     broadcast = spark.sparkContext.broadcast(library)
     assess = _assess_partition(broadcast, bounds)
     staged = grouped.mapInArrow(assess, spark_schema(OUT_BLOBS)).persist(

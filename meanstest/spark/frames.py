@@ -165,7 +165,9 @@ def _canonical(df, name: str, file: str):
     return cols
 
 
-def _read_parquet(spark, path: str, name: str):
+def _read_parquet(spark, path: str, name: str, files: dict | None = None):
+    """Table `name` at `path` as a DataFrame; `files[name]` = (path, [(file, its first
+    row's number)]) when `files` is given (co-location reads the files themselves)."""
     from pyspark.sql import functions as F
 
     conf = "spark.sql.sources.partitionColumnTypeInference.enabled"
@@ -180,15 +182,21 @@ def _read_parquet(spark, path: str, name: str):
         raise BundleError(f"{path}: cannot read table {name}: {str(e).splitlines()[0]}") from e
     finally:
         spark.conf.set(conf, before)
+    found = files
     files = sorted(df.inputFiles())
     file_col, index = F.col("_metadata.file_path"), F.col("_metadata.row_index")
     if len(files) <= 1:
+        if found is not None:
+            found[name] = (str(path), [(f, 0) for f in files])
         return df.select(*cols, index.alias("_row"))
     counts = sorted(df.groupBy(file_col.alias("f")).count().collect(), key=lambda r: r.f)
-    offsets, at = [], 0
+    offsets, at, firsts = [], 0, []
     for r in counts:
         offsets += [F.lit(r.f), F.lit(at)]
+        firsts.append((r.f, at))
         at += r["count"]
+    if found is not None:
+        found[name] = (str(path), firsts)
     return df.select(*cols, (F.create_map(*offsets)[file_col] + index).alias("_row"))
 
 
@@ -200,8 +208,9 @@ def _from_arrow(spark, table: pa.Table, name: str):
     return spark.createDataFrame(table, schema=spark_schema(table.schema))
 
 
-def read_frames(spark, bundle) -> dict:
-    """Every table of schema.TABLES as a DataFrame of canonical columns plus `_row`."""
+def read_frames(spark, bundle, files: dict | None = None) -> dict:
+    """Every table of schema.TABLES as a DataFrame of canonical columns plus `_row`
+    (and, in `files` when given, each Parquet table's files: see _read_parquet)."""
     from meanstest.bundle import read_table
 
     if isinstance(bundle, dict):
@@ -224,7 +233,7 @@ def read_frames(spark, bundle) -> dict:
                 raise BundleError(f"{path}: Arrow IPC tables must be local; write Parquet")
             frames[name] = _from_arrow(spark, read_table(path, name), name)
         else:
-            frames[name] = _read_parquet(spark, path, name)
+            frames[name] = _read_parquet(spark, path, name, files)
     return frames
 
 
@@ -268,53 +277,61 @@ def household_bounds(households, partitions: int) -> np.ndarray:
     return np.array(sorted(set(cut)), dtype=object)
 
 
-def _blobs(df, part: str, keys, bounds, to=None, by: str | None = None):
-    """`df`'s rows as blob rows for their partitions: `to`, a column of partition
-    numbers, or the range of the household_id in column `by`."""
-    from pyspark.sql import functions as F
-
+def _blobs(df, part: str, keys, bounds, how):
+    """`df`'s rows as blob rows for their partitions (layout.pack's `how`)."""
     from meanstest.spark.worker import _pack_partition
 
-    names = part_schema(part).names
-    dest = to.cast("int").alias("_to") if to is not None else F.col(by).alias("_by")
-    data = df.select(*names, dest)
-    return data.mapInArrow(_pack_partition(part, keys, bounds), spark_schema(BLOBS))
+    data = df.select(*part_schema(part).names)
+    return data.mapInArrow(_pack_partition(part, keys, bounds, how), spark_schema(BLOBS))
 
 
-def co_locate(frames: dict, partitions: int, keys: np.ndarray, bounds: np.ndarray):
+def _table_blobs(spark, frames: dict, files: dict, name: str, keys, bounds, how):
+    """Table `name` as blob rows. A Parquet table's files are read whole by Spark's
+    binaryFile source (through the session's Hadoop FileSystem) and decoded by
+    pyarrow in the Python workers: no row of it passes through Spark's row format."""
+    from meanstest.spark.layout import file_key
+    from meanstest.spark.worker import _files_partition
+
+    if name not in files:
+        return _blobs(frames[name], name, keys, bounds, how)
+    root, firsts = files[name]
+    data = spark.read.format("binaryFile").load([f for f, _ in firsts])
+    at = {file_key(f): first for f, first in firsts}
+    run = _files_partition(name, root, at, keys, bounds, how)
+    return data.select("path", "content").mapInArrow(run, spark_schema(BLOBS))
+
+
+def co_locate(spark, frames: dict, files: dict, partitions: int, keys, bounds):
     """Every row of the bundle in the partition of its household, as blob rows
     (meanstest.spark.layout): `partitions` partitions, each holding every row of its
-    households and of their members' and supporters' records.
+    households and of their members' and supporters' records. `files`: the Parquet
+    tables' files (read_frames), read whole rather than through `frames`.
 
     A household's partition is the range of its household_id (`household_bounds`).
     Households, members and supporters carry their household_id; a member or
     supporter whose household has no households row (an orphan) lands in a partition
     with no such household, where validate counts it. Source rows have only a person
     ID: they and the routes (person ID → each households row it is a member or
-    supporter of) meet in a partition by the person ID's hash, where each source row
-    is sent to the partition of each of its routes (two copies in one partition are
-    one row to the worker); a row of nobody lands anywhere, where validate counts it
-    unmatched. The DUPLICATE_PERSON list of the whole run goes to the partitions of
-    the duplicated persons' households (found where the routes meet). Two exchanges of
-    a few large rows each, and one of the members' and supporters' IDs."""
-    from pyspark.sql import functions as F
-
+    supporter of) meet in a partition by person ID (layout.person_dest), where each
+    source row is sent to the partition of each of its routes (two copies in one
+    partition are one row to the worker); a row of nobody lands anywhere, where
+    validate counts it unmatched. The DUPLICATE_PERSON list of the whole run goes to
+    the partitions of the duplicated persons' households (found where the routes
+    meet). Two exchanges of a few large rows each, and one of the members' and
+    supporters' IDs."""
     from meanstest.spark.worker import _route_partition
-
-    def by_person(col):
-        return F.pmod(F.hash(col), F.lit(partitions))
 
     people = _people(frames, partitions)
     meet = [
-        _blobs(frames[name], name, keys, bounds, to=by_person("person_id"))
+        _table_blobs(spark, frames, files, name, keys, bounds, ("person", "person_id"))
         for name in schema.SOURCE_TABLES
     ]
     routes = people.select("_pid", "household_id", "_m")
-    meet.append(_blobs(routes, ROUTES, keys, bounds, to=by_person("_pid")))
+    meet.append(_blobs(routes, ROUTES, keys, bounds, ("person", "_pid")))
     met = _union(meet).repartition(partitions, "_key")
     routed = met.mapInArrow(_route_partition(keys, bounds), spark_schema(BLOBS))
     parts = [
-        _blobs(frames[name], name, keys, bounds, by="household_id")
+        _table_blobs(spark, frames, files, name, keys, bounds, ("range", "household_id"))
         for name in ("households", "persons", "supporters")
     ]
     parts.append(routed)

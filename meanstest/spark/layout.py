@@ -16,6 +16,7 @@ Pure pyarrow and numpy: the workers import it without pyspark.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 
 import numpy as np
@@ -105,19 +106,70 @@ def range_of(bounds: np.ndarray, values) -> np.ndarray:
     return out
 
 
-def pack(table: pa.Table, part: str, keys: np.ndarray, bounds: np.ndarray):
-    """Rows of `part` (its columns plus `_to`, their partition, or `_by`, a household_id
-    whose range is their partition; a null one goes by `_row`) → blob rows."""
-    if "_to" in table.column_names:
-        dest = table["_to"].to_numpy().astype(np.int64)
+def person_dest(ids, rows: np.ndarray, partitions: int) -> np.ndarray:
+    """The partition of each person ID where source rows and routes meet: a mix of
+    its 64-bit key (meanstest.ids, the project's one ID hash) mod P; a null ID goes
+    by its row number. Any fixed function would do; this one is cheap and spreads."""
+    from meanstest.ids import id_keys
+
+    key = id_keys(ids).view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    dest = ((key >> np.uint64(33)) % np.uint64(partitions)).astype(np.int64)
+    null = pc.is_null(ids).to_numpy(zero_copy_only=False)
+    if null.any():
+        dest[null] = rows[null] % partitions
+    return dest
+
+
+def pack(table: pa.Table, part: str, keys: np.ndarray, bounds: np.ndarray, how=("to", "_to")):
+    """Rows of `part` → blob rows for their partitions, picked by `how`: ("to", column)
+    names them; ("range", column), a household_id whose range is the partition (a
+    null one goes by `_row`); ("person", column), a person ID (person_dest)."""
+    kind, column = how
+    partitions = len(keys)
+    rows = table["_row"].to_numpy() if "_row" in table.column_names else None
+    if kind == "to":
+        dest = table[column].to_numpy().astype(np.int64)
+    elif kind == "person":
+        dest = person_dest(table[column], rows, partitions)
     else:
-        dest = range_of(bounds, table["_by"])
+        dest = range_of(bounds, table[column])
         if (dest < 0).any():
-            rows = table["_row"].to_numpy() if "_row" in table.column_names else 0
-            dest = np.where(dest < 0, rows % len(keys), dest)
+            dest = np.where(dest < 0, (rows if rows is not None else 0) % partitions, dest)
     data = table.select(part_schema(part).names)
     for groups, blobs in to_blobs(data, dest):
         yield blob_rows(BLOBS, {"_tag": TAG[part]}, {"_key": keys[groups]}, blobs)
+
+
+def file_key(path: str) -> str:
+    """A file's path as Spark's listings and its binaryFile source spell it, made one
+    spelling (file:/x, file:///x and /x; percent-escapes decoded)."""
+    from urllib.parse import unquote
+
+    return unquote(re.sub(r"^file:/+", "/", path))
+
+
+def parquet_file(name: str, root: str, path: str, data: pa.Buffer, firsts: dict) -> pa.Table:
+    """One Parquet file of table `name` (under `root`, the table's file or folder):
+    its partition folders' values (`jurisdiction=150422/`, strings) as columns, checked
+    and cast by the bundle reader's rules, and `_row`, its rows' numbers in the table
+    (`firsts[file_key(path)]` is its first)."""
+    from urllib.parse import unquote
+
+    import pyarrow.parquet as pq
+
+    from meanstest.bundle import conform
+
+    table = pq.read_table(pa.BufferReader(data))
+    n = table.num_rows
+    under = file_key(path)[len(file_key(root)) :].strip("/").split("/")[:-1]
+    for segment in under:
+        key, sep, value = segment.partition("=")
+        if sep and key not in table.column_names:
+            value = None if value == "__HIVE_DEFAULT_PARTITION__" else unquote(value)
+            table = table.append_column(key, pa.array([value] * n, pa.string()))
+    table = conform(name, table, path)
+    first = firsts[file_key(path)]
+    return table.append_column(_ROW, pa.array(np.arange(first, first + n, dtype=np.int64)))
 
 
 def from_blobs(batches: Iterable[pa.RecordBatch]) -> dict[str, pa.Table]:

@@ -193,15 +193,32 @@ def _assess_partition(library_broadcast, bounds: np.ndarray):
     return assess
 
 
-def _pack_partition(part: str, keys: np.ndarray, bounds: np.ndarray):
-    """A table's rows (its part's columns and `_to`, a partition, or `_by`, a
-    household_id whose range is the partition) → blob rows by partition."""
+def _pack_partition(part: str, keys: np.ndarray, bounds: np.ndarray, how):
+    """A table's rows (its part's columns and the column `how` names) → blob rows by
+    partition (layout.pack)."""
     from meanstest.spark.layout import pack
 
     def run(batches):
         for batch in batches:
             if batch.num_rows:
-                yield from pack(pa.Table.from_batches([batch]), part, keys, bounds)
+                yield from pack(pa.Table.from_batches([batch]), part, keys, bounds, how)
+
+    return run
+
+
+def _files_partition(name: str, root: str, firsts: dict, keys, bounds, how):
+    """Rows of Spark's binaryFile source (whole Parquet files of table `name`) → the
+    table's rows, checked and cast by the bundle reader's rules, numbered in bundle
+    order (`firsts`: a file's first row number), as blob rows by partition."""
+    from meanstest.spark.layout import pack, parquet_file
+
+    def run(batches):
+        for batch in batches:
+            paths = batch.column("path").to_pylist()
+            for path, content in zip(paths, batch.column("content"), strict=True):
+                table = parquet_file(name, root, path, content.as_buffer(), firsts)
+                if table.num_rows:
+                    yield from pack(table, name, keys, bounds, how)
 
     return run
 
