@@ -6,26 +6,26 @@ review` writes — results, members, findings, rejects, the changes lists and
 summary.json — as Parquet folders partitioned by jurisdiction. Values are identical to
 the single-machine review; docs/spark.md is the deployment guide.
 
-How it runs:
+How it runs (docs/spark.md has the table; rows move as Arrow blobs, meanstest.spark.
+layout, never through Spark's row format):
 
-1. read — each table as a DataFrame, its columns checked by the bundle reader's own
-   rules (meanstest.bundle) and cast to the canonical types; `_row` is the row's place
-   in the table (file order, then row order), kept so each household's rows reach the
-   engine in bundle order and a reject naming "(row N)" names the bundle's row.
-2. co-locate — one Spark row per household_id: its households rows, members and
-   supporters (joined by household_id), the source records of every member and
-   supporter (joined by person ID in Spark SQL) and the run-wide DUPLICATE_PERSON list
-   of its members, as lists of structs, hash-partitioned by household_id.
-3. assess — `mapInArrow` hands each Arrow batch of households to `_assess_batch`, which
-   runs the very same `validate` and fast engine (`meanstest.kernels`) as the
-   single-machine review; no pandas in between. The policy library is resolved once
-   on the driver and broadcast; numba's on-disk cache compiles the kernels once.
-4. finish — the §9 rank over the whole run (a range sort in Spark, no single-partition
-   window), the outputs written by jurisdiction, the summary aggregated in Spark.
+1. read — each table's columns checked on the driver by the bundle reader's own rules
+   (meanstest.bundle); the executors read each Parquet file whole (binaryFile) and
+   decode it with pyarrow. `_row` is the row's place in the table (file order, then
+   row order), so each household's rows reach the engine in bundle order and a
+   reject naming "(row N)" names the bundle's row.
+2. co-locate — households partitioned by household_id ranges; source rows routed to
+   their persons' households where they meet the routes by person ID (one exchange),
+   then everything sent to its household's partition (a second exchange).
+3. assess — each partition is one `meanstest.batch.assess_batch`, the single-machine
+   review's step; the policy library is resolved once on the driver and broadcast.
+4. finish — the §9 rank from the partitions' counts per difficulty index (no sort),
+   the outputs written by the executors by jurisdiction (one job), the summary added
+   up from the partitions' tallies on the driver.
 
-A batch may hold many households; a source record of a person in two of them arrives
-twice and is kept once (by `_row`), so a batch is exactly the bundle restricted to its
-households — the argument that makes the review chunks of meanstest.review correct.
+A partition is exactly the bundle restricted to its households (a source record of a
+person in two of them arrives twice and is kept once, by `_row`) — the argument that
+makes the review chunks of meanstest.review correct.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Types: the canonical Arrow types of meanstest.schema and their Spark counterparts.
 Reading: Parquet files or folders (possibly partitioned by jurisdiction), checked by the
-bundle reader's column rules. Co-location: one row per household key with its rows as
-lists of structs (see meanstest.spark).
+bundle reader's column rules (the review reads the files themselves, whole).
+Co-location: every row sent, as Arrow blobs, to the partition of its household
+(a range of household_id), source rows by way of their persons' routes.
 """
 
 from __future__ import annotations
