@@ -6,6 +6,7 @@ One SparkSession for the module and one Spark review (through the CLI, of a bund
 with bad rows, a null household_id, an orphan member and a source row of nobody); the
 reader's handling of partitioned folders and in-memory tables is checked on its own."""
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -107,6 +108,18 @@ def test_outputs_identical_to_single_machine_review(reviews, name):
     assert fields(got.schema) == fields(schema.OUTPUTS[name])
     assert got.num_rows == expected.num_rows > 0
     assert _rows(got) == _rows(expected)
+
+
+def test_spark_writer_gives_the_same_outputs(spark, reviews):
+    """An output folder pyarrow cannot reach is written by Spark's writer: same rows."""
+    from meanstest.spark import review_spark
+
+    root = reviews[0]
+    review_spark(spark, root / "bundle", default_library(), root / "by-spark", arrow_writes=False)
+    for name in (*OUTPUTS, "changes"):
+        by = ("transition", "jurisdiction") if name == "changes" else ("jurisdiction",)
+        got = _read_output(root / "by-spark" / name, by)
+        assert _rows(got) == _rows(_read_output(root / "spark" / name, by)), name
 
 
 def test_bundle_has_bad_rows_and_cross_household_findings(reviews):
@@ -211,6 +224,26 @@ def test_partitioned_folders_read_in_bundle_order(spark, tmp_path):
         assert got.equals(want), name  # jurisdiction=150422 stays the string "150422"
 
 
+def test_partitioned_bundle_reviewed_like_its_tables(spark, tmp_path):
+    """The review reads a partitioned folder's files itself (binaryFile + pyarrow):
+    partition values become the column, rows keep their bundle order and numbers."""
+    from meanstest.spark import review_spark
+
+    t = conform_tables(synth.generate(200, seed=7, bad_fraction=0.1))
+    tables = _write_partitioned(t, tmp_path / "bundle")
+    write_bundle(tables, tmp_path / "flat")
+    single = run_review(tmp_path / "flat", tmp_path / "single", default_library(),
+                        ReviewOptions(quiet=True))  # fmt: skip
+    got = review_spark(spark, tmp_path / "bundle", default_library(), tmp_path / "out")
+    drop = ("chunks", "chunk_size")
+    assert {k: v for k, v in got.items() if k not in drop} == {
+        k: v for k, v in single.items() if k not in drop
+    }
+    for name in OUTPUTS:
+        want = pq.read_table(tmp_path / "single" / f"{name}.parquet")
+        assert _rows(_read_output(tmp_path / "out" / name)) == _rows(want), name
+
+
 def test_in_memory_tables_read_as_given(spark):
     t = conform_tables(synth.generate(10, seed=3))
     frames = read_frames(spark, {"households": t["households"], "tax_income": t["tax_income"]})
@@ -290,21 +323,117 @@ def test_cli_refuses_report_with_spark(tmp_path, capsys):
     assert "--report is not available with --engine spark" in capsys.readouterr().err
 
 
-def test_a_batch_of_rows_of_no_household_is_counted_not_assessed():
-    """A batch may hold only buckets (orphan members, source rows of nobody)."""
+def test_a_partition_of_rows_of_no_household_is_counted_not_assessed():
+    """A partition may hold no households row at all (an orphan member, a source row of
+    nobody)."""
     import json
 
-    from meanstest.spark.worker import DUPLICATE, _assess_batch
+    from meanstest.spark.layout import packed_table
+    from meanstest.spark.worker import KIND, _assess_batch
 
     t = conform_tables(synth.generate(3, seed=1))
-    member = t["persons"].slice(0, 1).append_column("_row", pa.array([0], pa.int64()))
-    columns = {"_k": pa.array(["\x01p:0"])}
-    for name in schema.TABLES:
-        fields = [*schema.arrow_schema(name), pa.field("_row", pa.int64())]
-        rows = member.to_pylist() if name == "persons" else []
-        columns[name] = pa.array([rows], pa.list_(pa.struct(fields)))
-    columns["duplicates"] = pa.array([[]], pa.list_(DUPLICATE))
-    out = _assess_batch(pa.RecordBatch.from_pydict(columns), default_library())
-    assert [b.num_rows for b in out] == [0, 0, 0, 0, 0, 1]
-    tally = json.loads(out[-1].column("_tally")[0].as_py())
+    rows = packed_table({"persons": t["persons"].slice(0, 1), "bank": t["bank"].slice(0, 1)})
+    out = _assess_batch(rows, default_library(), np.array([], dtype=object))
+    assert [b.column("_kind")[0].as_py() for b in out] == [KIND["tally"]]
+    tally = json.loads(bytes(out[-1].column("_blob")[0].as_py()))
+    assert sum(tally["counts"]) == 0
+    tally = json.loads(tally["tally"])
     assert tally["orphan_rows"] == 1 and tally["households_read"] == 0
+    assert tally["unmatched_source_rows"] == 1
+
+
+# The data flow without a cluster ----------------------------------------------------
+
+
+def _deliver(batches, inbox: dict) -> None:
+    """Blob rows into the inbox of the partition their `_key` names (keys = partitions
+    here: Spark's hash of the key is what the cluster adds)."""
+    for batch in batches:
+        for i, key in enumerate(batch.column("_key").to_pylist()):
+            inbox.setdefault(key, []).append(batch.slice(i, 1))
+
+
+def _partitioned_review(tables: dict[str, pa.Table], library, partitions: int) -> dict:
+    """What review_spark does, with Python lists for Spark's exchanges: every table
+    packed by partition, the source rows routed in partitions by person ID (here a
+    CRC-32 of it) where the duplicates are found too, each household partition assessed, the outputs unpacked and ranked
+    from the partitions' counts."""
+    import zlib
+
+    from meanstest.spark.layout import BLOBS, ROUTES, from_blobs, pack, route
+    from meanstest.spark.worker import BUCKETS, KIND, OUTPUTS, _assess_batch, rank_offsets, unblob
+
+    keys = np.arange(partitions, dtype=np.int32)
+    ids = sorted({h for h in tables["households"]["household_id"].to_pylist() if h is not None})
+    cuts = {ids[len(ids) * k // partitions] for k in range(1, partitions)}
+    bounds = np.array(sorted(cuts), dtype=object)
+
+    def numbered(name):
+        t = tables[name]
+        return t.append_column("_row", pa.array(np.arange(t.num_rows, dtype=np.int64)))
+
+    def by_person(t, column):
+        pids, rows = t[column].to_pylist(), range(t.num_rows)
+        to = [zlib.crc32(p.encode()) % partitions if p else r % partitions
+              for p, r in zip(pids, rows)]  # fmt: skip
+        return t.append_column("_to", pa.array(to, pa.int32()))
+
+    by_household = ("range", "household_id")
+
+    homes = set(ids)
+    people = [(p, h, m) for name, col, m in (("persons", "person_id", True),
+                                             ("supporters", "supporter_id", False))
+              for p, h in zip(tables[name][col].to_pylist(),
+                              tables[name]["household_id"].to_pylist())
+              if p is not None and h in homes]  # fmt: skip
+    meet: dict = {}
+    for name in schema.SOURCE_TABLES:
+        _deliver(pack(by_person(numbered(name), "person_id"), name, keys, bounds), meet)
+    routes = pa.table(
+        {"_pid": [p for p, _, _ in people], "household_id": [h for _, h, _ in people],
+         "_m": [m for _, _, m in people]}
+    )  # fmt: skip
+    _deliver(pack(by_person(routes, "_pid"), ROUTES, keys, bounds), meet)
+    inbox: dict = {}
+    for batches in meet.values():
+        _deliver(route(from_blobs(batches), keys, bounds), inbox)
+    for name in ("households", "persons", "supporters"):
+        t = numbered(name)
+        _deliver(pack(t, name, keys, bounds, by_household), inbox)
+    staged = []
+    for batches in inbox.values():
+        staged += _assess_batch(pa.Table.from_batches(batches, schema=BLOBS), library, bounds)
+    counts = np.zeros((partitions, BUCKETS), np.int64)
+    tallies = []
+    for b in staged:
+        if b.column("_kind")[0].as_py() == KIND["tally"]:
+            t = json.loads(bytes(b.column("_blob")[0].as_py()))
+            counts[t["part"]] += t["counts"]
+            tallies.append(t["tally"])
+    offsets = rank_offsets(counts)
+    out = {"summary": summarise(tallies, partitions)}
+    for name in OUTPUTS:
+        mine = [b for b in staged if b.column("_kind")[0].as_py() == KIND[name]]
+        out[name] = pa.Table.from_batches(list(unblob(name, mine, offsets)))
+    return out
+
+
+@pytest.mark.parametrize("seed,partitions", [(1, 1), (2, 3), (3, 7)])
+def test_partitioned_flow_gives_the_single_machine_outputs(tmp_path, seed, partitions):
+    """Without Spark: any number of household ranges gives the single-machine review's
+    outputs, ranks included (each partition's counts finish the run's rank)."""
+    tables = conform_tables(synth.generate(300, seed=seed, bad_fraction=0.05))
+    write_bundle(tables, tmp_path / "bundle")
+    single = run_review(tmp_path / "bundle", tmp_path / "single", default_library(),
+                        ReviewOptions(quiet=True))  # fmt: skip
+    got = _partitioned_review(tables, default_library(), partitions)
+    for name in OUTPUTS:
+        want = pq.read_table(tmp_path / "single" / f"{name}.parquet")
+        assert _rows(got[name].drop_columns(["jurisdiction"])) == _rows(want), name
+    changes = [pq.read_table(tmp_path / "single" / f"changes_{t}.parquet")
+               for t in ("new", "exit", "adjust", "phase_out")]  # fmt: skip
+    assert _rows(got["changes"].drop_columns(["jurisdiction"])) == _rows(pa.concat_tables(changes))
+    drop = ("chunks", "chunk_size")
+    assert {k: v for k, v in got["summary"].items() if k not in drop} == {
+        k: v for k, v in single.items() if k not in drop
+    }

@@ -6,26 +6,26 @@ review` writes — results, members, findings, rejects, the changes lists and
 summary.json — as Parquet folders partitioned by jurisdiction. Values are identical to
 the single-machine review; docs/spark.md is the deployment guide.
 
-How it runs:
+How it runs (docs/spark.md has the table; rows move as Arrow blobs, meanstest.spark.
+layout, never through Spark's row format):
 
-1. read — each table as a DataFrame, its columns checked by the bundle reader's own
-   rules (meanstest.bundle) and cast to the canonical types; `_row` is the row's place
-   in the table (file order, then row order), kept so each household's rows reach the
-   engine in bundle order and a reject naming "(row N)" names the bundle's row.
-2. co-locate — one Spark row per household_id: its households rows, members and
-   supporters (joined by household_id), the source records of every member and
-   supporter (joined by person ID in Spark SQL) and the run-wide DUPLICATE_PERSON list
-   of its members, as lists of structs, hash-partitioned by household_id.
-3. assess — `mapInArrow` hands each Arrow batch of households to `_assess_batch`, which
-   runs the very same `validate` and fast engine (`meanstest.kernels`) as the
-   single-machine review; no pandas in between. The policy library is resolved once
-   on the driver and broadcast; numba's on-disk cache compiles the kernels once.
-4. finish — the §9 rank over the whole run (a range sort in Spark, no single-partition
-   window), the outputs written by jurisdiction, the summary aggregated in Spark.
+1. read — each table's columns checked on the driver by the bundle reader's own rules
+   (meanstest.bundle); the executors read each Parquet file whole (binaryFile) and
+   decode it with pyarrow. `_row` is the row's place in the table (file order, then
+   row order), so each household's rows reach the engine in bundle order and a
+   reject naming "(row N)" names the bundle's row.
+2. co-locate — households partitioned by household_id ranges; source rows routed to
+   their persons' households where they meet the routes by person ID (one exchange),
+   then everything sent to its household's partition (a second exchange).
+3. assess — each partition is one `meanstest.batch.assess_batch`, the single-machine
+   review's step; the policy library is resolved once on the driver and broadcast.
+4. finish — the §9 rank from the partitions' counts per difficulty index (no sort),
+   the outputs written by the executors by jurisdiction (one job), the summary added
+   up from the partitions' tallies on the driver.
 
-A batch may hold many households; a source record of a person in two of them arrives
-twice and is kept once (by `_row`), so a batch is exactly the bundle restricted to its
-households — the argument that makes the review chunks of meanstest.review correct.
+A partition is exactly the bundle restricted to its households (a source record of a
+person in two of them arrives twice and is kept once, by `_row`) — the argument that
+makes the review chunks of meanstest.review correct.
 """
 
 from __future__ import annotations
@@ -34,67 +34,99 @@ import json
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
-from meanstest import schema
-from meanstest.batch import CHANGES_SCHEMA, Tally
+import numpy as np
+import pyarrow as pa
+
+from meanstest.batch import Tally
 from meanstest.errors import MeansTestError
-from meanstest.spark.frames import Storage, co_locate, read_frames, spark_schema
+from meanstest.spark.frames import (
+    Storage,
+    co_locate,
+    household_bounds,
+    partition_keys,
+    read_frames,
+    spark_schema,
+)
 from meanstest.spark.worker import (
+    BUCKETS,
     KIND,
+    OUT_BLOBS,
     OUTPUTS,
     _assess_partition,
-    out_schema,
+    _unblob_partition,
+    output_schema,
+    rank_offsets,
 )
-
-_MID_BITS = 33  # monotonically_increasing_id: partition << 33 | row within partition
-RESULTS = schema.OUTPUTS["results"].names
-
+from meanstest.spark.write import arrow_filesystem, write_outputs
 
 # The review -----------------------------------------------------------------------------
 
 
-def _rank(results, partitions: int):
-    """§9 rank over the whole run: difficulty_index descending, household_id ascending.
-
-    A range sort, then each row's place = rows of earlier partitions + its place in its
-    own (read from monotonically_increasing_id); no single-partition window."""
-    from pyspark import StorageLevel
+def _write_with_spark(spark, staged, name: str, path: str, offsets=None) -> None:
+    """One output as a Parquet folder partitioned by jurisdiction (changes: by
+    transition and jurisdiction) through Spark's writer, for an output folder pyarrow
+    cannot reach (meanstest.spark.write is the usual way). Its blob rows are gathered
+    by jurisdiction (a few large rows), so one task, and one file, has all of a
+    jurisdiction's rows."""
     from pyspark.sql import functions as F
 
-    order = [F.col("difficulty_index").desc(), F.col("household_id").asc()]
-    keyed = (
-        results.repartitionByRange(partitions, *order)
-        .sortWithinPartitions(*order)
-        .withColumn("_mid", F.monotonically_increasing_id())
-        .persist(StorageLevel.MEMORY_AND_DISK)
-    )
-    part = F.shiftright("_mid", _MID_BITS)
-    counts = {r.p: r["count"] for r in keyed.groupBy(part.alias("p")).count().collect()}
-    offsets, at = [], 0
-    for p in range(max(counts, default=-1) + 1):
-        offsets.append(F.lit(at))
-        at += counts.get(p, 0)
-    within = F.col("_mid").bitwiseAND(F.lit((1 << _MID_BITS) - 1))
-    offset = F.element_at(F.array(*offsets), (part + 1).cast("int")) if offsets else F.lit(0)
-    rank = F.when(F.col("_mid") >= 0, offset + within + 1)  # nullable, as in schema.OUTPUTS
-    return keyed.withColumn("rank", rank).drop("_mid"), keyed
-
-
-def _write(df, path: str, columns: list[str], by: tuple[str, ...] = ()) -> None:
-    """One output as a Parquet folder partitioned by jurisdiction (one task, so one file,
-    per jurisdiction)."""
+    columns = output_schema(name).names
+    by = ("transition",) if name == "changes" else ()
     keys = [*by, "jurisdiction"]
-    data = df.select(*[c for c in columns if c not in by], *keys).repartition(*keys)
+    blobs = staged.where(F.col("_kind") == KIND[name])
+    places = max(1, min(spark.sparkContext.defaultParallelism * 4, 1000))
+    target = spark_schema(output_schema(name).append(pa.field("jurisdiction", pa.string())))
+    rows = blobs.repartition(places, "jurisdiction").mapInArrow(
+        _unblob_partition(name, offsets), target
+    )
+    data = rows.select(*[c for c in columns if c not in by], *keys)
     data.write.mode("overwrite").partitionBy(*keys).parquet(str(path))
 
 
-def review_spark(spark, bundle, policies=None, out_path=None, partitions: int | None = None):
+# Session settings of a review (restored after it). Arrow batches to the Python workers
+# are cut by rows only: Spark 4.1's byte limit sizes the batch being built after every
+# row, which for a list column walks the whole batch (41% of the JVM's samples at 100k
+# households). A partition is one assessment, so its batches may as well be large.
+REVIEW_CONF = {
+    "spark.sql.execution.arrow.maxBytesPerBatch": str(2**31 - 1),  # = no byte limit
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "100000",
+}
+
+
+@contextmanager
+def session_conf(spark, conf: dict[str, str]):
+    """`conf` set on the session for the block, the previous values restored after."""
+    before = {key: spark.conf.get(key, None) for key in conf}
+    for key, value in conf.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in before.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
+def review_spark(
+    spark, bundle, policies=None, out_path=None, partitions: int | None = None, arrow_writes=True
+):
     """Review `bundle` (folder of Parquet files/folders or .arrow files, or a dict of Arrow
     tables) on `spark` into `out_path`; returns the summary (also summary.json).
 
     `partitions`: how many household groups the run is cut into (default: twice the
-    cluster's cores); each is assessed by one task, batch by batch."""
+    cluster's cores); each is assessed by one task, in one batch. `arrow_writes`: the
+    executors write the outputs with pyarrow when it reaches the output folder
+    (meanstest.spark.write); False: always through Spark's writer."""
+    with session_conf(spark, REVIEW_CONF):
+        return _review(spark, bundle, policies, out_path, partitions, arrow_writes)
+
+
+def _review(spark, bundle, policies, out_path, partitions, arrow_writes):
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -104,33 +136,39 @@ def review_spark(spark, bundle, policies=None, out_path=None, partitions: int | 
         raise MeansTestError("review_spark needs an output folder (out_path)")
     library = load_policies(policies)
     partitions = partitions or max(2, spark.sparkContext.defaultParallelism * 2)
-    grouped = co_locate(read_frames(spark, bundle), partitions)
+    files: dict = {}
+    frames = read_frames(spark, bundle, files)
+    keys = partition_keys(spark, partitions)
+    bounds = household_bounds(frames["households"], partitions)
+    grouped = co_locate(spark, frames, files, partitions, keys, bounds)
     broadcast = spark.sparkContext.broadcast(library)
-    staged = grouped.mapInArrow(_assess_partition(broadcast), spark_schema(out_schema())).persist(
+    assess = _assess_partition(broadcast, bounds)
+    staged = grouped.mapInArrow(assess, spark_schema(OUT_BLOBS)).persist(
         StorageLevel.MEMORY_AND_DISK
     )
-
-    def kind(name):
-        return staged.where(F.col("_kind") == KIND[name]).select("jurisdiction", f"{name}.*")
-
-    tallies = [
-        r[0] for r in staged.where(F.col("_kind") == KIND["tally"]).select("_tally").collect()
-    ]
-    ranked, keyed = _rank(kind("results"), partitions)
+    rows = staged.where(F.col("_kind") == KIND["tally"]).select("_blob").collect()
+    tallies = [json.loads(bytes(r[0])) for r in rows]
+    counts = np.zeros((partitions, BUCKETS), np.int64)
+    for t in tallies:
+        counts[t["part"]] += np.array(t["counts"], np.int64)
+    offsets = spark.sparkContext.broadcast(rank_offsets(counts))
     out = Storage(spark, out_path)
     for name in (*OUTPUTS, "summary.json"):
         out.remove(out.join(name))
     if not out.remote:
         Path(out.root).mkdir(parents=True, exist_ok=True)
-    _write(ranked.sortWithinPartitions("rank"), out.join("results"), RESULTS)
-    for name in ("members", "findings", "rejects"):
-        _write(kind(name), out.join(name), schema.OUTPUTS[name].names)
-    _write(kind("changes"), out.join("changes"), CHANGES_SCHEMA.names, by=("transition",))
-    summary = summarise(tallies, partitions)
+    arrow = arrow_filesystem(out.root) if arrow_writes else None
+    if arrow is not None:
+        write_outputs(spark, staged, *arrow, offsets)
+    else:
+        for name in OUTPUTS:
+            ranks = offsets if name == "results" else None
+            _write_with_spark(spark, staged, name, out.join(name), ranks)
+    summary = summarise([t["tally"] for t in tallies], partitions)
     out.write_text(out.join("summary.json"), json.dumps(summary, ensure_ascii=False, indent=2))
-    for df in (keyed, staged):
-        df.unpersist()
+    staged.unpersist()
     broadcast.unpersist()
+    offsets.unpersist()
     return summary
 
 
@@ -188,6 +226,7 @@ def _local_java() -> None:
 
 def session(master: str | None = None, app: str = "meanstest review", conf: dict | None = None):
     """A SparkSession: `master` when given, else spark-submit's (or pyspark's local[*]).
+    Its Python workers fork from meanstest.spark.daemon (meanstest imported once).
 
     A local session starts its own JVM: it gets Java 17/21 and a loopback driver, and a
     gateway that exits while starting is started once more (a JVM killed by a loaded
@@ -207,7 +246,8 @@ def session(master: str | None = None, app: str = "meanstest review", conf: dict
     builder = SparkSession.builder.appName(app)
     if master:
         builder = builder.master(master)
-    for key, value in (conf or {}).items():
+    conf = {"spark.python.daemon.module": "meanstest.spark.daemon", **(conf or {})}
+    for key, value in conf.items():
         builder = builder.config(key, value)
     for attempt in (1, 2):
         try:
@@ -221,6 +261,7 @@ def session(master: str | None = None, app: str = "meanstest review", conf: dict
 
 def review_cli(args) -> int:
     """`meanstest review --engine spark [--master URL] BUNDLE --out DIR`."""
+    from meanstest.cli import summary_lines
     from meanstest.pipeline import load_policies
 
     if getattr(args, "report", False):
@@ -235,12 +276,7 @@ def review_cli(args) -> int:
             f"rejected {s['rejected']} ({time.perf_counter() - started:.2f} s on Spark "
             f"{spark.version}, master {spark.sparkContext.master}, {s['chunks']} partitions)"
         )
-        for status, count in s["by_status"].items():
-            print(f"  {status:<13} {count}")
-        print(
-            f"total monthly benefit {s['total_monthly_benefit'] // 100} yuan; provisional "
-            f"{s['provisional']}; unmatched source rows {s['unmatched_source_rows']}"
-        )
+        print("\n".join(summary_lines(s)))
         print(f"outputs (Parquet folders by jurisdiction) and summary.json in {args.out}")
     if not s["accounting_closes"]:
         print(

@@ -2,8 +2,9 @@
 
 Types: the canonical Arrow types of meanstest.schema and their Spark counterparts.
 Reading: Parquet files or folders (possibly partitioned by jurisdiction), checked by the
-bundle reader's column rules. Co-location: one row per household key with its rows as
-lists of structs (see meanstest.spark).
+bundle reader's column rules (the review reads the files themselves, whole).
+Co-location: every row sent, as Arrow blobs, to the partition of its household
+(a range of household_id), source rows by way of their persons' routes.
 """
 
 from __future__ import annotations
@@ -18,10 +19,7 @@ import pyarrow as pa
 
 from meanstest import schema
 from meanstest.errors import BundleError, MeansTestError
-
-_NULL_KEY = "\x00row:"  # group key of a households row whose household_id is null
-_NO_HOUSEHOLD = "\x01"  # group keys of rows of no household
-
+from meanstest.spark.layout import BLOBS, ROUTES, part_schema
 
 # Arrow <-> Spark types ------------------------------------------------------------------
 
@@ -37,6 +35,7 @@ def spark_type(t: pa.DataType):
         pa.int64(): T.LongType(),
         pa.bool_(): T.BooleanType(),
         pa.date32(): T.DateType(),
+        pa.binary(): T.BinaryType(),
     }
     if t in simple:
         return simple[t]
@@ -167,7 +166,9 @@ def _canonical(df, name: str, file: str):
     return cols
 
 
-def _read_parquet(spark, path: str, name: str):
+def _read_parquet(spark, path: str, name: str, files: dict | None = None):
+    """Table `name` at `path` as a DataFrame; `files[name]` = (path, [(file, its first
+    row's number)]) when `files` is given (co-location reads the files themselves)."""
     from pyspark.sql import functions as F
 
     conf = "spark.sql.sources.partitionColumnTypeInference.enabled"
@@ -182,15 +183,21 @@ def _read_parquet(spark, path: str, name: str):
         raise BundleError(f"{path}: cannot read table {name}: {str(e).splitlines()[0]}") from e
     finally:
         spark.conf.set(conf, before)
+    found = files
     files = sorted(df.inputFiles())
     file_col, index = F.col("_metadata.file_path"), F.col("_metadata.row_index")
     if len(files) <= 1:
+        if found is not None:
+            found[name] = (str(path), [(f, 0) for f in files])
         return df.select(*cols, index.alias("_row"))
     counts = sorted(df.groupBy(file_col.alias("f")).count().collect(), key=lambda r: r.f)
-    offsets, at = [], 0
+    offsets, at, firsts = [], 0, []
     for r in counts:
         offsets += [F.lit(r.f), F.lit(at)]
+        firsts.append((r.f, at))
         at += r["count"]
+    if found is not None:
+        found[name] = (str(path), firsts)
     return df.select(*cols, (F.create_map(*offsets)[file_col] + index).alias("_row"))
 
 
@@ -202,8 +209,9 @@ def _from_arrow(spark, table: pa.Table, name: str):
     return spark.createDataFrame(table, schema=spark_schema(table.schema))
 
 
-def read_frames(spark, bundle) -> dict:
-    """Every table of schema.TABLES as a DataFrame of canonical columns plus `_row`."""
+def read_frames(spark, bundle, files: dict | None = None) -> dict:
+    """Every table of schema.TABLES as a DataFrame of canonical columns plus `_row`
+    (and, in `files` when given, each Parquet table's files: see _read_parquet)."""
     from meanstest.bundle import read_table
 
     if isinstance(bundle, dict):
@@ -226,87 +234,129 @@ def read_frames(spark, bundle) -> dict:
                 raise BundleError(f"{path}: Arrow IPC tables must be local; write Parquet")
             frames[name] = _from_arrow(spark, read_table(path, name), name)
         else:
-            frames[name] = _read_parquet(spark, path, name)
+            frames[name] = _read_parquet(spark, path, name, files)
     return frames
 
 
 # Co-location ----------------------------------------------------------------------------
 
 
-def _struct(name: str):
+def partition_keys(spark, partitions: int) -> np.ndarray:
+    """keys[p]: an int whose Spark hash partitioning (`repartition(partitions, col)`)
+    is partition p, so blob rows keyed by it land exactly where they are meant to (a
+    partition number itself would collide: hash mod P is not one-to-one)."""
     from pyspark.sql import functions as F
 
-    return F.struct(*[c.name for c in schema.TABLES[name]], "_row").alias(name)
+    n = 40 * partitions  # each partition is missed with probability e^-40
+    k = F.col("id").cast("int")
+    pairs = spark.range(n).select(k.alias("k"), F.pmod(F.hash(k), F.lit(partitions)).alias("p"))
+    keys = np.full(partitions, -1, np.int32)
+    for k, p in sorted(pairs.collect()):
+        if keys[p] < 0:
+            keys[p] = k
+    if (keys < 0).any():
+        raise RuntimeError("no hash key for some partition (a bug in meanstest.spark)")
+    return keys
 
 
-def _bucket(tag: str, partitions: int):
-    """Key of rows that belong to no household (orphans, unmatched source rows): spread
-    over the partitions, counted by the executors, never assessed."""
+def household_bounds(households, partitions: int) -> np.ndarray:
+    """partitions - 1 household_ids cutting the run into ranges of about equal size
+    (from a sample of ~40 per partition; Python's str order, as Spark's and Arrow's).
+    Partition k holds the households whose household_id is in the k-th range, so the
+    §9 rank is finished from counts alone (worker.rank_offsets)."""
     from pyspark.sql import functions as F
 
-    bucket = F.pmod(F.col("_row"), F.lit(partitions)).cast("string")
-    return F.concat(F.lit(f"{_NO_HOUSEHOLD}{tag}:"), bucket)
+    ids = households.select("household_id").where(F.col("household_id").isNotNull())
+    n = ids.count()
+    if partitions < 2 or n == 0:
+        return np.array([], dtype=object)
+    fraction = min(1.0, 40.0 * partitions / n)
+    sample = sorted(r[0] for r in ids.sample(fraction=fraction, seed=2024).collect())
+    if not sample:
+        return np.array([], dtype=object)
+    cut = [sample[len(sample) * k // partitions] for k in range(1, partitions)]
+    return np.array(sorted(set(cut)), dtype=object)
 
 
-def co_locate(frames: dict, partitions: int):
-    """One row per household key: list<struct> per table (+ `duplicates`), hash
-    partitioned by household_id into `partitions` partitions.
+def _blobs(df, part: str, keys, bounds, how):
+    """`df`'s rows as blob rows for their partitions (layout.pack's `how`)."""
+    from meanstest.spark.worker import _pack_partition
 
-    Members and supporters go to their household_id (an orphan's group has no
-    households row, so validate counts it as an orphan); source rows are joined to the
-    members and supporters of households rows by person ID, once per household; a
-    source row matching nobody goes to a bucket of its own and is counted unmatched."""
-    from pyspark.sql import functions as F
+    data = df.select(*part_schema(part).names)
+    return data.mapInArrow(_pack_partition(part, keys, bounds, how), spark_schema(BLOBS))
 
-    hh, persons, supporters = frames["households"], frames["persons"], frames["supporters"]
-    ids = hh.select("household_id").where(F.col("household_id").isNotNull()).distinct()
-    people = (
-        persons.select("household_id", F.col("person_id").alias("_pid"), F.lit(True).alias("_m"))
-        .unionByName(
-            supporters.select(
-                "household_id", F.col("supporter_id").alias("_pid"), F.lit(False).alias("_m")
-            )
-        )
-        .join(ids, "household_id", "left_semi")
-    )
-    pairs = people.where("_m").select(F.col("_pid").alias("person_id"), "household_id").distinct()
-    dups = (
-        pairs.groupBy("person_id")
-        .agg(F.count("*").alias("_n"), F.sort_array(F.collect_list("household_id")).alias("hh"))
-        .where(F.col("_n") > 1)
-    )
-    people = people.select("household_id", "_pid").distinct()
 
-    def own(df, tag):
-        return F.coalesce(df["household_id"], _bucket(tag, partitions)).alias("_k")
+def _table_blobs(spark, frames: dict, files: dict, name: str, keys, bounds, how):
+    """Table `name` as blob rows. A Parquet table's files are read whole by Spark's
+    binaryFile source (through the session's Hadoop FileSystem) and decoded by
+    pyarrow in the Python workers: no row of it passes through Spark's row format."""
+    from meanstest.spark.layout import file_key
+    from meanstest.spark.worker import _files_partition
 
-    key = F.coalesce("household_id", F.concat(F.lit(_NULL_KEY), F.col("_row").cast("string")))
-    parts = [
-        hh.select(key.alias("_k"), _struct("households")),
-        persons.select(own(persons, "p"), _struct("persons")),
-        supporters.select(own(supporters, "s"), _struct("supporters")),
-        pairs.join(dups, "person_id").select(
-            F.col("household_id").alias("_k"),
-            F.struct("person_id", F.col("hh").alias("households")).alias("duplicates"),
-        ),
+    if name not in files:
+        return _blobs(frames[name], name, keys, bounds, how)
+    root, firsts = files[name]
+    data = spark.read.format("binaryFile").load([f for f, _ in firsts])
+    at = {file_key(f): first for f, first in firsts}
+    run = _files_partition(name, root, at, keys, bounds, how)
+    return data.select("path", "content").mapInArrow(run, spark_schema(BLOBS))
+
+
+def co_locate(spark, frames: dict, files: dict, partitions: int, keys, bounds):
+    """Every row of the bundle in the partition of its household, as blob rows
+    (meanstest.spark.layout): `partitions` partitions, each holding every row of its
+    households and of their members' and supporters' records. `files`: the Parquet
+    tables' files (read_frames), read whole rather than through `frames`.
+
+    A household's partition is the range of its household_id (`household_bounds`).
+    Households, members and supporters carry their household_id; a member or
+    supporter whose household has no households row (an orphan) lands in a partition
+    with no such household, where validate counts it. Source rows have only a person
+    ID: they and the routes (person ID → each households row it is a member or
+    supporter of) meet in a partition by person ID (layout.person_dest), where each
+    source row is sent to the partition of each of its routes (two copies in one
+    partition are one row to the worker); a row of nobody lands anywhere, where
+    validate counts it unmatched. The DUPLICATE_PERSON list of the whole run goes to
+    the partitions of the duplicated persons' households (found where the routes
+    meet). Two exchanges of a few large rows each, and one of the members' and
+    supporters' IDs."""
+    from meanstest.spark.worker import _route_partition
+
+    people = _people(frames, partitions)
+    meet = [
+        _table_blobs(spark, frames, files, name, keys, bounds, ("person", "person_id"))
+        for name in schema.SOURCE_TABLES
     ]
-    sources = None
-    for name in schema.SOURCE_TABLES:
-        src = frames[name].select("person_id", "_row", _struct(name))
-        sources = src if sources is None else sources.unionByName(src, allowMissingColumns=True)
-    joined = sources.join(people, sources["person_id"] == people["_pid"], "left")
-    parts.append(
-        joined.select(
-            F.coalesce("household_id", _bucket("u", partitions)).alias("_k"),
-            *schema.SOURCE_TABLES,
-        )
+    routes = people.select("_pid", "household_id", "_m")
+    meet.append(_blobs(routes, ROUTES, keys, bounds, ("person", "_pid")))
+    met = _union(meet).repartition(partitions, "_key")
+    routed = met.mapInArrow(_route_partition(keys, bounds), spark_schema(BLOBS))
+    parts = [
+        _table_blobs(spark, frames, files, name, keys, bounds, ("range", "household_id"))
+        for name in ("households", "persons", "supporters")
+    ]
+    parts.append(routed)
+    return _union(parts).repartition(partitions, "_key")
+
+
+def _union(frames: list):
+    out = frames[0]
+    for f in frames[1:]:
+        out = out.union(f)
+    return out
+
+
+def _people(frames: dict, partitions: int):
+    """(household_id, _pid, _m) of every member (_m) and supporter of a households row,
+    hash-partitioned by person ID."""
+    from pyspark.sql import functions as F
+
+    ids = frames["households"].select("household_id").where(F.col("household_id").isNotNull())
+    members = frames["persons"].select(
+        "household_id", F.col("person_id").alias("_pid"), F.lit(True).alias("_m")
     )
-    union = parts[0]
-    for p in parts[1:]:
-        union = union.unionByName(p, allowMissingColumns=True)
-    names = [*schema.TABLES, "duplicates"]
-    return (
-        union.repartition(partitions, "_k")
-        .groupBy("_k")
-        .agg(*[F.collect_list(n).alias(n) for n in names])
+    helpers = frames["supporters"].select(
+        "household_id", F.col("supporter_id").alias("_pid"), F.lit(False).alias("_m")
     )
+    people = members.union(helpers).where(F.col("_pid").isNotNull())
+    return people.join(ids.distinct(), "household_id", "left_semi").repartition(partitions, "_pid")

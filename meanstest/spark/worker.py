@@ -1,12 +1,15 @@
-"""The executor side: one Arrow batch of co-located households through the same
-`validate` and fast engine as the single-machine review (meanstest.review.assess_chunk).
+"""The executor side: one partition of co-located households through the same
+`meanstest.batch.assess_batch` as the single-machine review, its outputs handed back
+as Arrow blobs by jurisdiction; and the functions that turn those blobs into the
+output tables (the §9 rank finished from every partition's counts).
 
-Nothing here imports pyspark at module level but `_assess_partition`'s closure, so the
-batch function is tested without a cluster.
+Nothing here imports pyspark at module level, so the batch functions are tested
+without a cluster.
 """
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -15,37 +18,41 @@ import pyarrow.compute as pc
 
 from meanstest import schema
 from meanstest.batch import CHANGES_SCHEMA, assess_batch
+from meanstest.spark.layout import (
+    blob_rows,
+    from_blobs,
+    in_bundle_order,
+    range_of,
+    read_blob,
+    route,
+    to_blobs,
+)
 
 OUTPUTS = ("results", "members", "findings", "rejects", "changes")
 KIND = {name: i for i, name in enumerate((*OUTPUTS, "tally"))}
 _ROW_REF = re.compile(r"^(\w+)\.(\w+) record=\(row (\d+)\)")
 _LIST = pa.list_(pa.string())
-DUPLICATE = pa.struct([("person_id", pa.string()), ("households", _LIST)])
+# §9 rank buckets: a result's difficulty index d (0-1000) is bucket d + 1, a null one
+# bucket 0 (ranked last, as pipeline.rank's sort places nulls)
+BUCKETS = 1002
+OUT_BLOBS = pa.schema(
+    [
+        ("_kind", pa.int8()),
+        ("_part", pa.int32()),
+        ("jurisdiction", pa.string()),
+        ("_blob", pa.binary()),
+    ]
+)
 
 
-def out_schema() -> pa.Schema:
-    """The one schema of `_assess_batch`'s output: a kind tag, the household's
-    jurisdiction, one struct per output (null unless it is that kind) and, on the one
-    "tally" row of each batch, its summary counts as JSON."""
-    outputs = dict(schema.OUTPUTS, changes=CHANGES_SCHEMA)
-    fields = [pa.field("_kind", pa.int8()), pa.field("jurisdiction", pa.string())]
-    fields += [pa.field(name, pa.struct(list(outputs[name]))) for name in OUTPUTS]
-    return pa.schema([*fields, pa.field("_tally", pa.string())])
+def output_schema(name: str) -> pa.Schema:
+    return CHANGES_SCHEMA if name == "changes" else schema.OUTPUTS[name]
 
 
-def _flatten(lists: pa.Array, dedupe: bool) -> tuple[pa.Table, np.ndarray]:
-    """A batch's list<struct> column as one table in `_row` order, and the `_row`s."""
-    flat = pc.list_flatten(lists)
-    table = pa.Table.from_struct_array(flat) if len(flat) else None
-    if table is None:
-        fields = lists.type.value_type
-        table = pa.schema(list(fields)).empty_table()
-    rows = table.column("_row").to_numpy()
-    order = np.argsort(rows, kind="stable")
-    if dedupe and len(order):
-        keep = np.r_[True, rows[order][1:] != rows[order][:-1]]
-        order = order[keep]
-    return table.take(pa.array(order)).drop_columns(["_row"]), rows[order]
+def buckets(results: pa.Table) -> np.ndarray:
+    """Each result's rank bucket (see BUCKETS)."""
+    index = pc.fill_null(results["difficulty_index"], -1).to_numpy()
+    return index.astype(np.int64) + 1
 
 
 def _global_rows(reasons: list[str], rows: dict[str, np.ndarray]) -> list[str]:
@@ -60,69 +67,174 @@ def _global_rows(reasons: list[str], rows: dict[str, np.ndarray]) -> list[str]:
     return out
 
 
-def _kind_batch(kind: str, jurisdiction: pa.Array, table: pa.Table | None, tally=None):
-    target = out_schema()
-    n = len(jurisdiction)
-    cols = [pa.array(np.full(n, KIND[kind], np.int8)), jurisdiction.cast(pa.string())]
-    for name in OUTPUTS:
-        typ = target.field(name).type
-        if name == kind:
-            arrays = [table.column(f.name).combine_chunks().cast(f.type) for f in typ]
-            cols.append(pa.StructArray.from_arrays(arrays, fields=list(typ)))
-        else:
-            cols.append(pa.nulls(n, typ))
-    cols.append(pa.array([tally], pa.string()) if tally is not None else pa.nulls(n, pa.string()))
-    return pa.RecordBatch.from_arrays(cols, schema=target)
-
-
-def _assess_batch(batch: pa.RecordBatch, library) -> list[pa.RecordBatch]:
-    """The single-machine review's assessment step (meanstest.batch.assess_batch) on
-    the households of one Arrow batch, tagged for the driver."""
-    tables, rows = {}, {}
-    for name in schema.TABLES:
-        col = batch.column(name)
-        tables[name], rows[name] = _flatten(col, dedupe=name in schema.SOURCE_TABLES)
-    dup = pc.list_flatten(batch.column("duplicates"))
-    duplicates = dict(
-        zip(dup.field("person_id").to_pylist(), dup.field("households").to_pylist(), strict=True)
-    )
-    b = assess_batch(tables, library, "fast", duplicates=duplicates)
-    valid = b.engine_input.households
-    jurisdiction_of = dict(
-        zip(valid["household_id"].to_pylist(), valid["jurisdiction"].to_pylist(), strict=True)
-    )
-
-    def jurisdictions(hids: pa.ChunkedArray) -> pa.Array:
-        return pa.array([jurisdiction_of[h] for h in hids.to_pylist()], pa.string())
-
-    households = tables["households"]
-    ok = pc.fill_null(pc.is_in(households["household_id"], valid["household_id"]), False)
-    rejected_rows = households.filter(pc.invert(ok))
-    if rejected_rows.num_rows != b.rejects.num_rows:
-        raise RuntimeError("rejects out of step with households rows (a bug in meanstest.spark)")
-    reasons = [_global_rows(r, rows) for r in b.rejects["reasons"].to_pylist()]
-    rejects = pa.table(
-        {"household_id": b.rejects["household_id"], "reasons": pa.array(reasons, _LIST)}
-    )
+def _by_jurisdiction(kind: str, part: int, jurisdiction, table: pa.Table):
+    """`table` cut by jurisdiction (a null one is its own piece), one blob row each."""
+    if table.num_rows == 0:
+        return []
+    values = pc.fill_null(jurisdiction, "\0")
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    codes = pc.dictionary_encode(values)
+    names = codes.dictionary.to_pylist()
+    group = codes.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    values = [None if j == "\0" else j for j in names]
     return [
-        _kind_batch("results", valid["jurisdiction"].combine_chunks(), b.results),
-        _kind_batch("members", jurisdictions(b.members["household_id"]), b.members),
-        _kind_batch("findings", jurisdictions(b.findings["household_id"]), b.findings),
-        _kind_batch("rejects", rejected_rows["jurisdiction"].combine_chunks(), rejects),
-        _kind_batch("changes", jurisdictions(b.changes["household_id"]), b.changes),
-        _kind_batch("tally", pa.nulls(1, pa.string()), None, b.tally.to_json()),
+        blob_rows(
+            OUT_BLOBS,
+            {"_kind": KIND[kind], "_part": part},
+            {"jurisdiction": [values[g] for g in groups]},
+            blobs,
+        )
+        for groups, blobs in to_blobs(table, group)
     ]
 
 
-def _assess_partition(library_broadcast):
-    def assess(batches):
-        import numba
-        from pyspark import TaskContext
+def _assess_batch(rows: pa.Table, library, bounds: np.ndarray) -> list[pa.RecordBatch]:
+    """The single-machine review's assessment step (meanstest.batch.assess_batch) on
+    the households of one partition's blob rows (meanstest.spark.layout), its outputs
+    as blob rows by jurisdiction, and one tally row: the batch's summary counts, its
+    results' rank bucket counts and its partition (the range of household_ids it
+    covers), which is what the run's rank needs."""
+    tables, numbers, duplicates = in_bundle_order(from_blobs(rows.to_batches()))
+    b = assess_batch(tables, library, "fast", duplicates=duplicates)
+    valid = b.engine_input.households
+    valid_ids = valid["household_id"].combine_chunks()
+    valid_jurisdictions = valid["jurisdiction"].combine_chunks()
+    part = int(range_of(bounds, valid_ids[:1])[0]) if len(valid_ids) else 0
 
-        context = TaskContext.get()
-        numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, context.cpus())))
+    def jurisdictions(hids: pa.ChunkedArray) -> pa.Array:
+        """The jurisdiction of each row's household (an assessed one: ids are unique)."""
+        return valid_jurisdictions.take(pc.index_in(hids, value_set=valid_ids))
+
+    households = tables["households"]
+    ok = pc.fill_null(pc.is_in(households["household_id"], valid_ids), False)
+    rejected_rows = households.filter(pc.invert(ok))
+    if rejected_rows.num_rows != b.rejects.num_rows:
+        raise RuntimeError("rejects out of step with households rows (a bug in meanstest.spark)")
+    reasons = [_global_rows(r, numbers) for r in b.rejects["reasons"].to_pylist()]
+    rejects = pa.table(
+        {"household_id": b.rejects["household_id"], "reasons": pa.array(reasons, _LIST)}
+    )
+    tally = {
+        "tally": b.tally.to_json(),
+        "counts": np.bincount(buckets(b.results), minlength=BUCKETS).tolist(),
+        "part": part,
+    }
+    tally_row = blob_rows(
+        OUT_BLOBS,
+        {"_kind": KIND["tally"], "_part": part},
+        {"jurisdiction": [None]},
+        [json.dumps(tally).encode()],
+    )
+    return [
+        *_by_jurisdiction("results", part, valid_jurisdictions, b.results),
+        *_by_jurisdiction("members", part, jurisdictions(b.members["household_id"]), b.members),
+        *_by_jurisdiction("findings", part, jurisdictions(b.findings["household_id"]), b.findings),
+        *_by_jurisdiction("rejects", part, rejected_rows["jurisdiction"], rejects),
+        *_by_jurisdiction("changes", part, jurisdictions(b.changes["household_id"]), b.changes),
+        tally_row,
+    ]
+
+
+def rank_offsets(counts: np.ndarray) -> np.ndarray:
+    """offsets[k, b]: what turns a batch rank of partition k, bucket b into the run's.
+
+    Partitions are ranges of household_id in order, so a result of bucket b in
+    partition k comes after every result of a higher bucket (anywhere) and every result
+    of bucket b in an earlier partition; its batch rank already counts the higher
+    buckets of its own partition."""
+    total = counts.sum(axis=0)
+    above = np.cumsum(total[::-1])[::-1] - total  # results of higher buckets, run-wide
+    above_here = np.cumsum(counts[:, ::-1], axis=1)[:, ::-1] - counts
+    before = np.cumsum(counts, axis=0) - counts  # same bucket, earlier partitions
+    return above[None, :] - above_here + before
+
+
+def ranked(results: pa.Table, part: int, offsets: np.ndarray) -> pa.Table:
+    """Results of partition `part` with their batch rank made the run's."""
+    rank = results["rank"].to_numpy() + offsets[part, buckets(results)]
+    at = results.schema.get_field_index("rank")
+    return results.set_column(at, "rank", pa.array(rank, pa.int64()))
+
+
+def unblob(name: str, batches, offsets: np.ndarray | None = None):
+    """Output blob rows → the output's rows with `jurisdiction` (results ranked over
+    the run with `offsets`)."""
+    target = output_schema(name).append(pa.field("jurisdiction", pa.string()))
+    for batch in batches:
+        parts = batch.column("_part").to_numpy()
+        places = batch.column("jurisdiction")
+        for i, blob in enumerate(batch.column("_blob")):
+            table = read_blob(blob)
+            if name == "results":
+                table = ranked(table, parts[i], offsets)
+            place = pa.array([places[i].as_py()] * table.num_rows, pa.string())
+            table = table.cast(output_schema(name)).append_column("jurisdiction", place)
+            yield from table.cast(target).to_batches()
+
+
+def _threads() -> None:
+    """numba on the task's cores (spark.task.cpus)."""
+    import numba
+    from pyspark import TaskContext
+
+    cpus = TaskContext.get().cpus()
+    numba.set_num_threads(max(1, min(numba.config.NUMBA_NUM_THREADS, cpus)))
+
+
+def _assess_partition(library_broadcast, bounds: np.ndarray):
+    def assess(batches):
+        _threads()
         library = library_broadcast.value
-        for batch in batches:
-            yield from _assess_batch(batch, library)
+        rows = [b for b in batches if b.num_rows]
+        if rows:  # a partition holds every row of its households: one batch
+            yield from _assess_batch(pa.Table.from_batches(rows), library, bounds)
 
     return assess
+
+
+def _pack_partition(part: str, keys: np.ndarray, bounds: np.ndarray, how):
+    """A table's rows (its part's columns and the column `how` names) → blob rows by
+    partition (layout.pack)."""
+    from meanstest.spark.layout import pack
+
+    def run(batches):
+        for batch in batches:
+            if batch.num_rows:
+                yield from pack(pa.Table.from_batches([batch]), part, keys, bounds, how)
+
+    return run
+
+
+def _files_partition(name: str, root: str, firsts: dict, keys, bounds, how):
+    """Rows of Spark's binaryFile source (whole Parquet files of table `name`) → the
+    table's rows, checked and cast by the bundle reader's rules, numbered in bundle
+    order (`firsts`: a file's first row number), as blob rows by partition."""
+    from meanstest.spark.layout import pack, parquet_file
+
+    def run(batches):
+        for batch in batches:
+            paths = batch.column("path").to_pylist()
+            for path, content in zip(paths, batch.column("content"), strict=True):
+                table = parquet_file(name, root, path, content.as_buffer(), firsts)
+                if table.num_rows:
+                    yield from pack(table, name, keys, bounds, how)
+
+    return run
+
+
+def _route_partition(keys: np.ndarray, bounds: np.ndarray):
+    """A person-hash partition's source rows and routes → source blobs by household."""
+
+    def run(batches):
+        yield from route(from_blobs(batches), keys, bounds)
+
+    return run
+
+
+def _unblob_partition(name: str, offsets_broadcast=None):
+    def run(batches):
+        offsets = offsets_broadcast.value if offsets_broadcast is not None else None
+        yield from unblob(name, batches, offsets)
+
+    return run

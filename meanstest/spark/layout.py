@@ -1,0 +1,277 @@
+"""Rows moved as Arrow blobs: Spark shuffles a few large binary rows, not millions of
+small ones.
+
+Co-location sends every row of the bundle to its household's partition. Shuffling the
+rows themselves costs the JVM per row (a row format, a serializer, a sort, an Arrow
+conversion back to Python), 1.5M rows per 100k households. Instead a Python task cuts
+its rows by destination partition and writes each piece as one Arrow IPC stream: a
+*blob* row `(_key, _tag, _blob)` — `_tag` names the table (or the routes and the
+DUPLICATE_PERSON entries), `_key` is the integer whose Spark hash picks the
+destination partition (see `partition_keys`). Every table keeps its canonical columns
+plus `_row` (its row in the bundle's table), so the receiving partition restores
+bundle order and drops a source row sent to it twice.
+
+Pure pyarrow and numpy: the workers import it without pyspark.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from meanstest import schema
+
+DUPLICATES = "duplicates"  # person_id -> every household_id it is a member of
+ROUTES = "routes"  # person ID -> a partition of one of its households
+PARTS = (*schema.TABLES, DUPLICATES, ROUTES)
+TAG = {name: i for i, name in enumerate(PARTS)}
+_LIST = pa.list_(pa.string())
+_ROW = pa.field("_row", pa.int64())
+BLOBS = pa.schema([("_key", pa.int32()), ("_tag", pa.int8()), ("_blob", pa.binary())])
+_MAX_BLOB_BATCH = 256 << 20  # bytes of blobs per Arrow batch handed back to the JVM
+
+
+def part_schema(part: str) -> pa.Schema:
+    """The columns a part's blobs hold: a bundle table's canonical columns and `_row`;
+    the duplicates' person_id and households; the routes' person ID, household and
+    whether the person is a member of it (or a supporter)."""
+    if part == DUPLICATES:
+        return pa.schema([("person_id", pa.string()), ("households", _LIST)])
+    if part == ROUTES:
+        return pa.schema([("_pid", pa.string()), ("household_id", pa.string()), ("_m", pa.bool_())])
+    return schema.arrow_schema(part).append(_ROW)
+
+
+def read_blob(blob) -> pa.Table:
+    """One blob (a binary scalar, buffer or bytes) → its table."""
+    buffer = blob.as_buffer() if isinstance(blob, pa.Scalar) else pa.py_buffer(blob)
+    return pa.ipc.open_stream(buffer).read_all()
+
+
+def to_blobs(table: pa.Table, group: np.ndarray) -> Iterator[tuple[np.ndarray, pa.Array]]:
+    """`table`'s rows cut by `group` (one non-negative int per row), each piece one
+    Arrow IPC stream: yields (the group of each blob, the blobs as a binary array),
+    at most _MAX_BLOB_BATCH bytes at a time."""
+    if table.num_rows == 0:
+        return
+    order = np.argsort(group, kind="stable")
+    g = group[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    ends = np.r_[starts[1:], len(g)]
+    if not bool((np.diff(order) > 0).all()):
+        table = table.take(pa.array(order))
+    sink, offsets, first = pa.BufferOutputStream(), [0], 0
+    for n, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table.slice(a, b - a))
+        offsets.append(sink.tell())
+        if offsets[-1] >= _MAX_BLOB_BATCH or n == len(starts) - 1:
+            bounds = pa.py_buffer(np.array(offsets, np.int32).tobytes())
+            data = sink.getvalue()
+            blobs = pa.Array.from_buffers(pa.binary(), len(offsets) - 1, [None, bounds, data])
+            yield g[starts[first : n + 1]], blobs
+            sink, offsets, first = pa.BufferOutputStream(), [0], n + 1
+
+
+def blob_rows(target: pa.Schema, same: dict, columns: dict, blobs) -> pa.RecordBatch:
+    """A batch of `target` (whose last column is `_blob`): `same` values repeated,
+    `columns` one value per blob."""
+    n = len(blobs)
+    arrays = []
+    for field in target:
+        if field.name == "_blob":
+            arrays.append(blobs if isinstance(blobs, pa.Array) else pa.array(blobs, pa.binary()))
+        elif field.name in same:
+            arrays.append(pa.array(np.full(n, same[field.name]), field.type))
+        else:
+            arrays.append(pa.array(columns[field.name], field.type))
+    return pa.RecordBatch.from_arrays(arrays, schema=target)
+
+
+def range_of(bounds: np.ndarray, values) -> np.ndarray:
+    """The partition of each household_id: how many of the sorted `bounds` are <= it
+    (Python's str order is code point order, the byte order of UTF-8, as Arrow's sort
+    and Spark's); -1 for a null."""
+    text = values.to_numpy(zero_copy_only=False)
+    null = pc.is_null(values).to_numpy(zero_copy_only=False)
+    if null.any():
+        text = text.copy()
+        text[null] = ""
+    out = np.searchsorted(bounds, text, side="right").astype(np.int64)
+    out[null] = -1
+    return out
+
+
+def person_dest(ids, rows: np.ndarray, partitions: int) -> np.ndarray:
+    """The partition of each person ID where source rows and routes meet: a mix of
+    its 64-bit key (meanstest.ids, the project's one ID hash) mod P; a null ID goes
+    by its row number. Any fixed function would do; this one is cheap and spreads."""
+    from meanstest.ids import id_keys
+
+    key = id_keys(ids).view(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+    dest = ((key >> np.uint64(33)) % np.uint64(partitions)).astype(np.int64)
+    null = pc.is_null(ids).to_numpy(zero_copy_only=False)
+    if null.any():
+        dest[null] = rows[null] % partitions
+    return dest
+
+
+def pack(table: pa.Table, part: str, keys: np.ndarray, bounds: np.ndarray, how=("to", "_to")):
+    """Rows of `part` → blob rows for their partitions, picked by `how`: ("to", column)
+    names them; ("range", column), a household_id whose range is the partition (a
+    null one goes by `_row`); ("person", column), a person ID (person_dest)."""
+    kind, column = how
+    partitions = len(keys)
+    rows = table["_row"].to_numpy() if "_row" in table.column_names else None
+    if kind == "to":
+        dest = table[column].to_numpy().astype(np.int64)
+    elif kind == "person":
+        dest = person_dest(table[column], rows, partitions)
+    else:
+        dest = range_of(bounds, table[column])
+        if (dest < 0).any():
+            dest = np.where(dest < 0, (rows if rows is not None else 0) % partitions, dest)
+    data = table.select(part_schema(part).names)
+    for groups, blobs in to_blobs(data, dest):
+        yield blob_rows(BLOBS, {"_tag": TAG[part]}, {"_key": keys[groups]}, blobs)
+
+
+def file_key(path: str) -> str:
+    """A file's path as Spark's listings and its binaryFile source spell it, made one
+    spelling (file:/x, file:///x and /x; percent-escapes decoded)."""
+    from urllib.parse import unquote
+
+    return unquote(re.sub(r"^file:/+", "/", path))
+
+
+def parquet_file(name: str, root: str, path: str, data: pa.Buffer, firsts: dict) -> pa.Table:
+    """One Parquet file of table `name` (under `root`, the table's file or folder):
+    its partition folders' values (`jurisdiction=150422/`, strings) as columns, checked
+    and cast by the bundle reader's rules, and `_row`, its rows' numbers in the table
+    (`firsts[file_key(path)]` is its first)."""
+    from urllib.parse import unquote
+
+    import pyarrow.parquet as pq
+
+    from meanstest.bundle import conform
+
+    table = pq.read_table(pa.BufferReader(data))
+    n = table.num_rows
+    under = file_key(path)[len(file_key(root)) :].strip("/").split("/")[:-1]
+    for segment in under:
+        key, sep, value = segment.partition("=")
+        if sep and key not in table.column_names:
+            value = None if value == "__HIVE_DEFAULT_PARTITION__" else unquote(value)
+            table = table.append_column(key, pa.array([value] * n, pa.string()))
+    table = conform(name, table, path)
+    first = firsts[file_key(path)]
+    return table.append_column(_ROW, pa.array(np.arange(first, first + n, dtype=np.int64)))
+
+
+def from_blobs(batches: Iterable[pa.RecordBatch]) -> dict[str, pa.Table]:
+    """Blob rows → each part's rows (in no particular order), every part present."""
+    pieces: dict[str, list[pa.Table]] = {part: [] for part in PARTS}
+    for batch in batches:
+        tags = batch.column("_tag").to_numpy()
+        blobs = batch.column("_blob")
+        for i in range(batch.num_rows):
+            pieces[PARTS[tags[i]]].append(read_blob(blobs[i]))
+    out = {}
+    for part, tables in pieces.items():
+        target = part_schema(part)
+        out[part] = pa.concat_tables(tables).cast(target) if tables else target.empty_table()
+    return out
+
+
+def in_bundle_order(parts: dict[str, pa.Table]) -> tuple[dict, dict, dict]:
+    """One partition's parts → (the nine bundle tables, each in bundle row order, a row
+    sent twice kept once; each table's bundle row numbers; the DUPLICATE_PERSON
+    entries, person_id → households)."""
+    tables, numbers = {}, {}
+    for name in schema.TABLES:
+        t = parts[name]
+        row = t.column("_row").to_numpy()
+        order = np.argsort(row, kind="stable")
+        row = row[order]
+        keep = np.r_[True, row[1:] != row[:-1]] if len(row) else np.zeros(0, bool)
+        order, row = order[keep], row[keep]
+        if not (len(order) == t.num_rows and bool((np.diff(order) > 0).all())):
+            t = t.take(pa.array(order))
+        tables[name] = t.drop_columns(["_row"])
+        numbers[name] = row
+    dup = parts[DUPLICATES]
+    duplicates = dict(zip(dup["person_id"].to_pylist(), dup["households"].to_pylist(), strict=True))
+    return tables, numbers, duplicates
+
+
+def route(parts: dict[str, pa.Table], keys: np.ndarray, bounds: np.ndarray):
+    """One person-hash partition: each source row joined with the routes of its person
+    ID (the households it is a member or supporter of) and sent to each of their
+    partitions; a row of nobody goes to partition `_row mod P`, where validate counts
+    it unmatched. The partition's persons who are members of two or more households
+    are its DUPLICATE_PERSON entries, sent to each of those households' partitions."""
+    routes = parts[ROUTES]
+    yield from duplicates_of(routes, keys, bounds)
+    routes = pa.table({"_pid": routes["_pid"], "_dest": range_of(bounds, routes["household_id"])})
+    partitions = len(keys)
+    for name in schema.SOURCE_TABLES:
+        t = parts[name]
+        if t.num_rows == 0:
+            continue
+        left = pa.table({"_pid": t["person_id"], "_i": np.arange(t.num_rows, dtype=np.int64)})
+        joined = left.join(routes, "_pid", join_type="left outer")
+        i = joined["_i"].to_numpy()
+        unrouted = joined["_dest"].is_null().to_numpy()
+        dest = pc.fill_null(joined["_dest"], 0).to_numpy().astype(np.int64)
+        dest[unrouted] = t["_row"].to_numpy()[i[unrouted]] % partitions
+        for groups, blobs in to_blobs(t.take(pa.array(i)), dest):
+            yield blob_rows(BLOBS, {"_tag": TAG[name]}, {"_key": keys[groups]}, blobs)
+
+
+def duplicates_of(routes: pa.Table, keys: np.ndarray, bounds: np.ndarray):
+    """DUPLICATE_PERSON entries (person_id → its households, sorted) of the persons
+    who are members of more than one households row, one blob row per household."""
+    members = routes.filter(routes["_m"]).select(["_pid", "household_id"])
+    if members.num_rows < 2:
+        return
+    many = members.group_by("_pid").aggregate([("household_id", "count_distinct")])
+    many = many.filter(pc.greater(many["household_id_count_distinct"], 1))
+    if many.num_rows == 0:
+        return
+    found = members.filter(pc.is_in(members["_pid"], many["_pid"]))
+    homes: dict[str, set] = {}
+    for pid, home in zip(*(found[c].to_pylist() for c in ("_pid", "household_id")), strict=True):
+        homes.setdefault(pid, set()).add(home)
+    pids, lists, at = [], [], []
+    for pid, hs in homes.items():
+        for home in sorted(hs):
+            pids.append(pid)
+            lists.append(sorted(hs))
+            at.append(home)
+    table = pa.table({"person_id": pids, "households": lists}, schema=part_schema(DUPLICATES))
+    dest = range_of(bounds, pa.array(at, pa.string()))
+    for groups, blobs in to_blobs(table, dest):
+        yield blob_rows(BLOBS, {"_tag": TAG[DUPLICATES]}, {"_key": keys[groups]}, blobs)
+
+
+def packed_table(tables: dict[str, pa.Table], duplicates: dict | None = None) -> pa.Table:
+    """The blob rows of whole tables (rows numbered from 0) for one partition: what
+    co-location sends a partition holding all of them. For tests."""
+    keys, bounds = np.zeros(1, np.int32), np.array([], dtype=object)
+    batches = []
+    parts = dict(tables)
+    if duplicates:
+        parts[DUPLICATES] = pa.table(
+            {"person_id": list(duplicates), "households": list(duplicates.values())},
+            schema=part_schema(DUPLICATES),
+        )
+    for name, table in parts.items():
+        t = table.append_column("_to", pa.array(np.zeros(table.num_rows, np.int32)))
+        if name != DUPLICATES:
+            t = t.append_column(_ROW, pa.array(np.arange(table.num_rows, dtype=np.int64)))
+        batches += pack(t, name, keys, bounds)
+    return pa.Table.from_batches(batches, schema=BLOBS)
