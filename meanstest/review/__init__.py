@@ -147,12 +147,15 @@ def in_memory_chunk(files: dict[str, Path], households: int, opts: ReviewOptions
     return None
 
 
-def _households_in(files: dict[str, Path]) -> int:
-    path = files["households"]
+def _rows_in(path: Path) -> int:
     if path.suffix == ".parquet":
         return pq.ParquetFile(path).metadata.num_rows
     with pa.memory_map(str(path)) as src:
         return pa.ipc.open_file(src).read_all().num_rows  # counts only: buffers are mapped
+
+
+def _households_in(files: dict[str, Path]) -> int:
+    return _rows_in(files["households"])
 
 
 # The review ---------------------------------------------------------------------------------
@@ -297,16 +300,28 @@ def _review_spooled(
         state = {"fingerprint": fp, "spooled": False, "chunks": {}}
         write_json_atomic(state_path, state)
 
+    # planning and spooling a district take minutes: say what is happening before the
+    # households' progress line can start
+    note("planning chunks: reading the household and person IDs", quiet=opts.quiet)
     plan = make_plan(id_tables(files), chunk_size)
+    note(
+        f"spooled review of {plan.n_households:,} households in {plan.n_chunks:,} chunks"
+        f" of up to {chunk_size:,} (resumable after each chunk)",
+        quiet=opts.quiet,
+    )
     spool_dir, parts_dir = state_dir / "spool", state_dir / "parts"
-    progress = Progress(plan.n_households, quiet=opts.quiet)
     if not state["spooled"]:
         if spool_dir.exists():
             shutil.rmtree(spool_dir)
-        state["unmatched_spool"] = spool(files, plan, spool_dir, opts.batch_rows)
+        rows = Progress(
+            sum(_rows_in(path) for path in files.values()), "rows spooled", quiet=opts.quiet
+        )
+        state["unmatched_spool"] = spool(files, plan, spool_dir, opts.batch_rows, rows)
+        rows.close()
         state["spooled"] = True
         write_json_atomic(state_path, state)
 
+    progress = Progress(plan.n_households, quiet=opts.quiet)
     done = sum(c["households_read"] for c in state["chunks"].values())
     progress.update(done, force=True)
     for chunk in range(plan.n_chunks):
