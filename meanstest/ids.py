@@ -278,6 +278,19 @@ class IdIndex:
     def __len__(self) -> int:
         return len(self.first)
 
+    def lookup_only(self) -> IdIndex:
+        """This index without its per-row codes, values, flags and keys: what `lookup`
+        and `lookup_keys` need, kept by a spooled review's plan for a whole district
+        (a third of the memory; `values`, `flags`, `keys` and `len` are gone)."""
+        slim = object.__new__(IdIndex)
+        slim._slots, slim._bits, slim._base, slim._odd = (
+            self._slots,
+            self._bits,
+            self._base,
+            self._odd,
+        )
+        return slim
+
     def values(self, codes: np.ndarray | None = None) -> pa.StringArray:
         """The distinct values, by code (or the values of `codes`)."""
         return take(self._arr, self.first if codes is None else self.first[codes])
@@ -399,6 +412,10 @@ class IdPass:
             tables["supporters"],
         )
         homes = StringIndex(households["household_id"])
+        household_code, household_first = homes.codes, homes.first
+        person_home = homes.lookup(persons["household_id"])
+        supporter_home = homes.lookup(supporters["household_id"])
+        del homes  # its hash table goes before the people's is made (peak memory at 10M)
         p_check = check_ids(persons["person_id"])
         s_check = check_ids(supporters["supporter_id"])
         # a filtered table may have no chunks at all: type given
@@ -410,10 +427,10 @@ class IdPass:
         sources = {n: tables[n] for n in SOURCE_TABLES if n in tables}
         return cls(
             tables=(households, persons, supporters, *(sources.get(n) for n in SOURCE_TABLES)),
-            household_code=homes.codes,
-            household_first=homes.first,
-            person_home=homes.lookup(persons["household_id"]),
-            supporter_home=homes.lookup(supporters["household_id"]),
+            household_code=household_code,
+            household_first=household_first,
+            person_home=person_home,
+            supporter_home=supporter_home,
             person_check=p_check,
             supporter_check=s_check,
             people=people,
