@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-TARGETS_DOC = "issue 7"
+TARGETS_DOC = "issues 7, 12 and 13"
 
 
 def machine() -> dict:
@@ -139,6 +139,11 @@ def targets(by, sizes) -> list[tuple[str, str, str, str]]:
     if review:
         ok = n >= 1_000_000 and review <= 4.0
         row(f"review wall ({at})", "≤ 4 s at 1M", _fmt_s(review), ok)
+    for cores in (2, 1):  # issue 12: single-machine per-core throughput / Spark's
+        ratio = by.get((f"test_spark_review[local{cores}]", n), {}).get("extra_info", {})
+        if "per_core_ratio" in ratio:
+            value = ratio["per_core_ratio"]
+            row(f"Spark local[{cores}] per-core / single ({at})", "≤ 3×", _ratio(value), value <= 3)
     return rows
 
 
