@@ -149,8 +149,6 @@ def households_section(
 
 _DIGESTS = ("input_digest", "result_digest", "reasons_digest")
 _HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
-_NIBBLE = np.full(256, -1, np.int16)  # lowercase hex digit → its value (as _HEX writes)
-_NIBBLE[_HEX] = np.arange(16)
 
 
 def _fixed(raw: np.ndarray) -> pa.Array:
@@ -179,11 +177,17 @@ def _raw_digests(col) -> pa.Array:
     if n and col.null_count == 0 and pa.types.is_string(col.type):
         offsets = np.frombuffer(col.buffers()[1], np.int32, n + 1, col.offset * 4)
         if offsets[-1] - offsets[0] == 64 * n and (np.diff(offsets) == 64).all():
-            text = np.frombuffer(col.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
-            nibbles = _NIBBLE[text.reshape(n, 64)]
-            if (nibbles >= 0).all():
-                raw = (nibbles[:, 0::2] << 4 | nibbles[:, 1::2]).astype(np.uint8)
-                return _fixed(raw)
+            # the texts back to back: one bytes.fromhex (C) for all of them; 32 bytes
+            # each, or (a space, a non-hex text) the row by row path below
+            text = memoryview(col.buffers()[2])[offsets[0] : offsets[-1]]
+            try:
+                raw = bytes.fromhex(str(text, "ascii"))
+            except (UnicodeDecodeError, ValueError):
+                raw = b""
+            if len(raw) == 32 * n:
+                return pa.FixedSizeBinaryArray.from_buffers(
+                    pa.binary(32), n, [None, pa.py_buffer(raw)]
+                )
     raw = bytes.fromhex("".join(col.to_pylist()))
     return pa.FixedSizeBinaryArray.from_buffers(pa.binary(32), len(col), [None, pa.py_buffer(raw)])
 
