@@ -16,15 +16,22 @@ from meanstest.v1 import meanstest_pb2 as pb
 
 
 def ipc_stream(table: pa.Table) -> pa.Buffer:
-    """The table as one Arrow IPC stream (in Arrow's own buffer: no Python write() per
-    buffer)."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        # the table's own batches, not cut to 65,536 rows: the receiver's pipeline runs
-        # on the arrays as read, and validating 100,000 households cut into 65,536-row
-        # batches took ~0.3 s more CPU (combining them again)
-        writer.write_table(table)
-    return sink.getvalue()
+    """The table as one Arrow IPC stream. Measured first (a mock stream: no bytes), then
+    written into a buffer of exactly that size: a growing buffer copied its contents at
+    each doubling (6.6 MB of a 10,000-household answer: 1.8 -> 0.9 ms)."""
+
+    def write(sink) -> None:
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            # the table's own batches, not cut to 65,536 rows: the receiver's pipeline
+            # runs on the arrays as read, and validating 100,000 households cut into
+            # 65,536-row batches took ~0.3 s more CPU (combining them again)
+            writer.write_table(table)
+
+    mock = pa.MockOutputStream()
+    write(mock)
+    out = pa.allocate_buffer(mock.size())
+    write(pa.FixedSizeBufferWriter(out))
+    return out
 
 
 def _pieces(stream: pa.Buffer, chunk_bytes: int) -> Iterator[tuple[memoryview, bool]]:

@@ -52,6 +52,7 @@ from meanstest import schema
 # the canonical lines and their per-household SHA-256 of docs/digests.md
 from meanstest.digest import _digests, _render
 from meanstest.errors import MeansTestError
+from meanstest.service.chunks import ipc_stream
 
 GENESIS = "0" * 64
 INLINE_ROWS = 1000  # households (or rejects) of one entry written inline; more: a blob
@@ -214,14 +215,6 @@ def _expand(rows: list[dict]) -> list[dict]:
     return rows
 
 
-def _ipc(table: pa.Table):
-    """The table as one Arrow IPC stream (a pa.Buffer)."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue()
-
-
 class _Pending:
     __slots__ = ("blobs", "done", "entry", "error")
 
@@ -287,7 +280,7 @@ class Journal:
         for key in ("households", "rejects"):
             if isinstance(entry.get(key), pa.Table):
                 table = entry.pop(key)
-                data = _ipc(table)
+                data = ipc_stream(table)
                 blobs[key] = data
                 entry[f"{key}_blob"] = {
                     "bytes": len(data),
