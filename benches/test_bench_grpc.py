@@ -47,7 +47,7 @@ from meanstest.service import threads
 
 threads.pin()  # as `meanstest serve` does, before any parallel region of this process
 
-from meanstest import assess
+from meanstest import assess, schema
 from meanstest.bundle import read_bundle
 from meanstest.policy import default_library
 from meanstest.service import convert
@@ -379,3 +379,73 @@ def test_grpc_single_household_latency(
             "p99_vs_bare": round(p99 / LATENCY["bare_p99"], 2),
         }
     benchmark.extra_info.update(info | machine())
+
+
+def test_grpc_stages(benchmark, households, bundle, tmp_path):
+    """Where a call's CPU goes: each step the server (and the benchmark's clients) runs on
+    one call of at most PER_CALL households, timed alone in this process (least CPU of
+    three), beside the in-process pipeline it wraps; no gRPC. `extra_info` only."""
+    import hashlib
+
+    from meanstest.service import chunks, nested, wire, wire_out
+    from meanstest.service.flight import answer_digest
+    from meanstest.service.journal import households_section, result_digest_bytes
+    from meanstest.service.server import pipeline_tables
+    from meanstest.validate import validate
+
+    if households > PER_CALL:
+        pytest.skip("the stages of one call: see the run at PER_CALL households")
+    tables = read_bundle(bundle)
+    library = default_library()
+    journal = Journal(tmp_path / "journal.jsonl")
+    stages: dict[str, float] = {}
+
+    def cpu(name, fn):
+        best, out = float("inf"), None
+        for _ in range(3):
+            started = time.process_time()
+            out = fn()
+            best = min(best, time.process_time() - started)
+        stages[name] = round(best * 1000, 1)
+        return out
+
+    def all_stages():
+        cpu("inprocess_assess", lambda: assess(tables, library))
+        outs = cpu("server_pipeline", lambda: pipeline_tables(tables, library, "fast"))
+        cpu("  validate", lambda: validate(tables, library))
+        digests = cpu("journal_result_digests", lambda: result_digest_bytes(*_rm(outs)))
+        section = cpu(
+            "journal_section", lambda: households_section(*_rm(outs), outs["rejects"], digests)
+        )
+        cpu("journal_append", lambda: journal.append({"caller": "b", **section}))
+        # AssessArrow
+        sent = [c.SerializeToString() for c in chunks.tables_to_chunks(tables, 1 << 20)]
+        cpu("arrow_client_write", lambda: list(chunks.tables_to_chunks(tables, 1 << 20)))
+        cpu("arrow_server_read", lambda: chunks.chunks_to_tables(iter(sent), schema.TABLES))
+        streams = cpu(
+            "arrow_server_write", lambda: {n: chunks.ipc_stream(t) for n, t in outs.items()}
+        )
+        cpu("arrow_server_sha256", lambda: [hashlib.sha256(s).digest() for s in streams.values()])
+        # Flight
+        request = nested.tables_to_nested(tables)
+        cpu("flight_server_unnest", lambda: nested.nested_to_tables(request))
+        answer = cpu("flight_server_answer", lambda: nested.answer_table(outs))
+        cpu("flight_server_digest", lambda: answer_digest(answer))
+        cpu("flight_client_answer", lambda: nested.answer_to_tables(answer))
+        # protobuf
+        message = messages(bundle)[0]
+        data = cpu("proto_client_serialise", message.SerializeToString)
+        decoded = cpu("proto_server_read", lambda: wire.decode(data))
+        cpu("proto_server_convert", lambda: convert.request_to_tables(decoded))
+        body = cpu("proto_server_write", lambda: wire_out.encode_response(outs))
+        cpu("proto_server_sha256", lambda: hashlib.sha256(body).digest())
+        cpu("proto_client_parse", lambda: pb.AssessResponse.FromString(body))
+
+    benchmark.pedantic(all_stages, rounds=1, warmup_rounds=0)
+    journal.close()
+    benchmark.extra_info.update({f"{k.strip()}_cpu_ms": v for k, v in stages.items()})
+    benchmark.extra_info.update(households=households, **machine())
+
+
+def _rm(outs):
+    return outs["results"], outs["members"]
