@@ -322,7 +322,7 @@ def test_bytes_that_are_not_an_arrow_chunk_are_invalid_argument(server, pki):
     # the server reads ArrowChunk bytes itself; what protobuf refuses, it refuses
     with client(server, pki) as c, pytest.raises(grpc.RpcError) as e:
         raw = c.channel.stream_stream("/meanstest.v1.MeansTest/AssessArrow")
-        list(raw(iter([b"\x0a\x05house"]), metadata=c.metadata))  # truncated table name
+        list(raw(iter([b"\x0a\x09house"]), metadata=c.metadata))  # truncated table name
     assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT
     assert "not an ArrowChunk" in e.value.details()
     assert bad_request_fields(e.value) == ["data"]
