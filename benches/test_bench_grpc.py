@@ -25,11 +25,11 @@ serialising requests, parsing answers). Each is the least of the rounds;
 `cpu_throughput_vs_inprocess` the in-process baseline's CPU over it;
 `server_cpu_vs_inprocess` is the baseline's over the server's alone. The wall figure
 (the issue's "throughput vs in-process") is the whole call, client included, as
-before. On a shared machine CPU time moves less than wall time with the other tenants,
-and a round's ratio to an in-process run made just before it (untimed, between rounds)
-less than a ratio to the baseline's best round minutes earlier: `paired_wall_vs_inprocess`,
-`paired_cpu_vs_inprocess` and `paired_server_cpu_vs_inprocess` are the medians of those
-pairs' ratios.
+before. On a shared machine CPU time moves less than wall time with the other tenants.
+Each round is also paired with an in-process run made just before it (untimed, between
+rounds), so that a ratio need not compare minutes of different load:
+`paired_wall_vs_inprocess`, `paired_cpu_vs_inprocess` and
+`paired_server_cpu_vs_inprocess` are the medians of those pairs' ratios.
 """
 
 from __future__ import annotations
@@ -295,8 +295,8 @@ def _throughput(benchmark, households, bundle, served: Served, kind: str, **extr
     """One round = the client process running `kind` over the bundle; the least server
     (this process) and client (that process) CPU seconds of the rounds. Before each
     round (untimed) the in-process baseline runs once more, so every round is also a
-    pair measured back to back: `paired_*` are the medians of the pairs' ratios, which
-    a shared machine's load, changing from minute to minute, moves less."""
+    pair measured back to back (a shared machine's load changes from minute to
+    minute): `paired_*` are the medians of the pairs' ratios."""
     served.remote.prepare(bundle)
     tables, library = _bundle_tables(bundle), default_library()
     server_cpu: list[float] = []
