@@ -49,3 +49,26 @@ def test_spark_per_core_ratio_is_judged_for_each_session_size():
         "3.4×",
         "**missed**",
     )
+
+
+def test_service_targets_are_judged_per_journal_at_the_largest_size():
+    rows = _targets(
+        _bench("test_grpc_baseline_inprocess[1000000hh]", 1.0),
+        _bench("test_grpc_assess[disk-1000000hh]", 2.0),
+        _bench("test_grpc_flight[tmpfs-1000000hh]", 1.1),
+        _bench(
+            "test_grpc_single_household_latency[disk-1000000hh]",
+            0.01,
+            p50_vs_bare=3.0,
+            p99_vs_bare=12.5,
+        ),
+    )
+    where = "1,000,000 households, journal on"
+    assert rows[f"assess / in-process ({where} disk)"] == ("≥ 0.8×", "0.5×", "**missed**")
+    assert rows[f"flight / in-process ({where} tmpfs)"] == ("≥ 0.9×", "0.909×", "met")
+    assert rows[f"single household p50 / bare call ({where} disk)"] == ("≤ 10×", "3×", "met")
+    assert rows[f"single household p99 / bare call ({where} disk)"] == (
+        "≤ 10×",
+        "12.5×",
+        "**missed**",
+    )
