@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -198,12 +199,14 @@ def assess_batch(
     *,
     duplicates: dict[str, list[str]] | None = None,
     threads: bool = True,
+    overlap: bool = False,
 ) -> Batch:
     """Validate and assess one batch of households (a bundle's tables, or a part of one
     holding every row of its households and of their members' and supporters' records).
 
     `duplicates`: the run's DUPLICATE_PERSON list (person_id → households) when the
-    batch is part of a larger run; by default the batch's own."""
+    batch is part of a larger run; by default the batch's own. `overlap`: compute the
+    input digests on a thread of their own while the engine runs (`_overlaps`)."""
     from meanstest.pipeline import finish_results, input_digest_column, run_engine
     from meanstest.validate import validate
 
@@ -211,10 +214,19 @@ def assess_batch(
     inp = validation.engine_input
     if duplicates is not None:
         inp = _with_duplicates(inp, duplicates)
-    # digests before the engine: their text (about the bundle's decoded size) is freed
-    # before the engine's outputs exist, which lowers the batch's peak memory
-    digests = input_digest_column(inp, threads=threads)
-    out: EngineOutput = run_engine(inp, engine, threads=threads)
+    if overlap and threads and _overlaps():
+        # the digests' kernels run while the engine's Python and Arrow steps hold one
+        # core; a bundle written household by household is digested a slab at a time,
+        # so their text is a slab's, not the batch's
+        with ThreadPoolExecutor(1, "digests") as pool:
+            pending = pool.submit(input_digest_column, inp, threads=True)
+            out: EngineOutput = run_engine(inp, engine, threads=threads)
+            digests = pending.result()
+    else:
+        # digests before the engine: their text (about the bundle's decoded size) is
+        # freed before the engine's outputs exist, which lowers the batch's peak memory
+        digests = input_digest_column(inp, threads=threads)
+        out = run_engine(inp, engine, threads=threads)
     results = finish_results(inp, out, digests)
     return Batch(
         results,
@@ -225,6 +237,17 @@ def assess_batch(
         Tally.of(tables["households"], validation, results),
         inp,
     )
+
+
+def _overlaps() -> bool:
+    """Whether numba's threading layer lets two threads run parallel regions at once
+    (OpenMP and TBB do; workqueue is not re-entrant)."""
+    import numba
+
+    try:
+        return numba.threading_layer() in ("omp", "tbb")
+    except ValueError:  # no parallel region has run yet: the layer is not chosen
+        return False
 
 
 def _with_duplicates(inp: EngineInput, duplicates: dict[str, list[str]]) -> EngineInput:
