@@ -289,9 +289,14 @@ def _review_in_memory(
             fault_point(f"chunk:{c:06d}")
         del chunks, tables
         progress.close()
-        every = pa.concat_tables(results) if results else schema.OUTPUTS["results"].empty_table()
-        del results
-        outputs.append("results", with_rank(every, ranks(every.select(_RANK_KEYS))))
+        if len(results) == 1:  # one batch: the rank it was given is the run's
+            outputs.append("results", results.pop())
+        else:
+            every = (
+                pa.concat_tables(results) if results else schema.OUTPUTS["results"].empty_table()
+            )
+            del results
+            outputs.append("results", with_rank(every, ranks(every.select(_RANK_KEYS))))
         fault_point("finish:partial")  # outputs written, still under .tmp names
         outputs.close()
     except BaseException:
