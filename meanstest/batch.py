@@ -200,21 +200,28 @@ def assess_batch(
     duplicates: dict[str, list[str]] | None = None,
     threads: bool = True,
     overlap: bool = False,
+    release: bool = False,
 ) -> Batch:
     """Validate and assess one batch of households (a bundle's tables, or a part of one
     holding every row of its households and of their members' and supporters' records).
 
     `duplicates`: the run's DUPLICATE_PERSON list (person_id → households) when the
     batch is part of a larger run; by default the batch's own. `overlap`: compute the
-    input digests on a thread of their own while the engine runs (`_overlaps`)."""
+    input digests on a thread of their own while the engine runs (when numba's
+    threading layer allows it: `validate.reentrant_layer`). `release`: empty the dict
+    `tables` once validated, so that the rows the engine does not read (those of
+    rejected households, copied out by validation) are freed before it runs."""
     from meanstest.pipeline import finish_results, input_digest_column, run_engine
-    from meanstest.validate import validate
+    from meanstest.validate import reentrant_layer, validate
 
     validation = validate(tables, library)
+    households = tables["households"].select(["jurisdiction"])  # all Tally.of reads
+    if release:
+        tables.clear()
     inp = validation.engine_input
     if duplicates is not None:
         inp = _with_duplicates(inp, duplicates)
-    if overlap and threads and _overlaps():
+    if overlap and threads and reentrant_layer():
         # the digests' kernels run while the engine's Python and Arrow steps hold one
         # core; a bundle written household by household is digested a slab at a time,
         # so their text is a slab's, not the batch's
@@ -234,20 +241,9 @@ def assess_batch(
         out.findings,
         validation.rejects,
         changes_of(inp, results),
-        Tally.of(tables["households"], validation, results),
+        Tally.of(households, validation, results),
         inp,
     )
-
-
-def _overlaps() -> bool:
-    """Whether numba's threading layer lets two threads run parallel regions at once
-    (OpenMP and TBB do; workqueue is not re-entrant)."""
-    import numba
-
-    try:
-        return numba.threading_layer() in ("omp", "tbb")
-    except ValueError:  # no parallel region has run yet: the layer is not chosen
-        return False
 
 
 def _with_duplicates(inp: EngineInput, duplicates: dict[str, list[str]]) -> EngineInput:

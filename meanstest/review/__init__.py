@@ -276,14 +276,17 @@ def _review_in_memory(
         n_chunks, chunks, tally = _chunks_in_memory(tables, chunk_size)
         results, changes, done = [], [], 0
         for c, (part, duplicates) in enumerate(chunks):
-            batch = assess_batch(part, library, opts.engine, duplicates=duplicates, overlap=True)
+            batch = assess_batch(
+                part, library, opts.engine, duplicates=duplicates, overlap=True, release=True
+            )
             for name in STREAMED:
                 outputs.append(name, getattr(batch, name))
             results.append(batch.results)
             changes.append(batch.changes)
             tally = tally.merge(batch.tally)
             done += batch.tally.households_read
-            # this chunk's tables, ID pass and engine input go before the next is selected
+            # this chunk's tables (emptied by the batch: with one chunk, the bundle's), ID
+            # pass and engine input go before the next is selected
             del part, batch
             progress.update(done)
             fault_point(f"chunk:{c:06d}")
