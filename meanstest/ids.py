@@ -304,12 +304,11 @@ class IdIndex:
         by their string in `values` when given, else are -1."""
         n = len(key)
         out = np.empty(n, dtype=np.int32)
-        lengths = np.where(key >= 0, 18, -1)
-        words = key.reshape(-1, 1).view(np.uint64)
+        key = np.ascontiguousarray(key, dtype=np.int64)
         if n < K.SERIAL_BELOW:
-            K.probe(self._slots, self._bits, words, lengths, out, 0)
+            K.probe_keys(self._slots, self._bits, key, self.keys, out, 0, n)
         else:
-            K.probe_parallel(self._slots, self._bits, words, lengths, out)
+            K.probe_keys_parallel(self._slots, self._bits, key, self.keys, out)
         if self._odd is not None and values is not None:
             odd = np.flatnonzero((key < 0) & valid_mask(values))
             if odd.size:

@@ -145,7 +145,9 @@ def assess_spooled(folder: Path, parts: Path, library, plan: Plan, engine: str) 
         tables = {t: schema.empty_table(t) for t in schema.TABLES}
     else:
         tables = read_bundle(folder)
-    batch = assess_batch(tables, library, engine, duplicates=plan.duplicates)
+    batch = assess_batch(
+        tables, library, engine, duplicates=plan.duplicates, overlap=True, release=True
+    )
     for name in PARTS:
         write_parquet_atomic(getattr(batch, name), parts / f"{name}.parquet")
     fault_point(f"chunk:{folder.name}")
