@@ -281,7 +281,7 @@ class IdIndex:
     def lookup_only(self) -> IdIndex:
         """This index without its per-row codes, values, flags and keys: what `lookup`
         and `lookup_keys` need, kept by a spooled review's plan for a whole district
-        (a third of the memory; `values`, `flags`, `keys` and `len` are gone)."""
+        (a third of the memory; `values`, `flags`, `codes` and `len` are gone)."""
         slim = object.__new__(IdIndex)
         slim._slots, slim._bits, slim._base, slim._odd = (
             self._slots,
@@ -289,6 +289,7 @@ class IdIndex:
             self._base,
             self._odd,
         )
+        slim.keys = self.keys  # probe_keys tries the codes after the previous row's first
         return slim
 
     def values(self, codes: np.ndarray | None = None) -> pa.StringArray:
