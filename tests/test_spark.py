@@ -294,6 +294,47 @@ def test_a_local_session_compiles_with_c1_only(spark):
     assert "-XX:TieredStopAtLevel=1" in list(flags)
 
 
+def _daemon_imports(pythonpath: list[str]) -> dict:
+    """Where a worker daemon (meanstest.spark.daemon) imports pyspark from, with
+    `pythonpath` as Spark sets PYTHONPATH, and the zips left on its import path."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys; import meanstest.spark.daemon; import pyspark, py4j; "
+        "print(json.dumps({'pyspark': pyspark.__file__, "
+        "'zips': [p for p in sys.path if p.endswith('.zip') and "
+        "p.rsplit('/', 1)[1].startswith(('pyspark', 'py4j'))]}))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(pythonpath)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True, timeout=120)  # fmt: skip
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_worker_daemon_imports_the_installed_pyspark_not_its_zip(tmp_path):
+    """Spark puts pyspark.zip and py4j's zip on the workers' PYTHONPATH; the daemon
+    imports the same pyspark from its installed files (the zips' importers re-read the
+    zip before every task), and keeps the zips when the zipped pyspark is another."""
+    import zipfile
+
+    import pyspark
+
+    lib = Path(pyspark.__file__).parent / "python" / "lib"
+    zips = [str(p) for p in sorted(lib.glob("*.zip"))]
+    assert any("pyspark.zip" in z for z in zips) and any("py4j" in z for z in zips)
+    got = _daemon_imports(zips)
+    assert got["zips"] == [] and ".zip" not in got["pyspark"]
+
+    other = tmp_path / "pyspark.zip"
+    with zipfile.ZipFile(other, "w") as z:
+        z.writestr("pyspark/__init__.py", "")
+        z.writestr("pyspark/version.py", '__version__ = "0.0.1"\n')
+    py4j = [z for z in zips if "py4j" in z]
+    got = _daemon_imports([str(other), *py4j])
+    assert got["zips"] == [str(other), *py4j] and got["pyspark"].startswith(str(other))
+
+
 def test_type_mapping_round_trips_every_canonical_type():
     for name in schema.TABLES:
         for field in schema.arrow_schema(name):
