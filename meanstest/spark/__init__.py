@@ -14,9 +14,11 @@ layout, never through Spark's row format):
    decode it with pyarrow. `_row` is the row's place in the table (file order, then
    row order), so each household's rows reach the engine in bundle order and a
    reject naming "(row N)" names the bundle's row.
-2. co-locate — households partitioned by household_id ranges; source rows routed to
-   their persons' households where they meet the routes by person ID (one exchange),
-   then everything sent to its household's partition (a second exchange).
+2. co-locate — households partitioned by household_id ranges; the routes (person ID →
+   household) made where the households', members' and supporters' IDs meet in their
+   range (one exchange, IDs only); source rows routed to their persons' households
+   where they meet the routes by person ID (a second), then everything sent to its
+   household's partition (a third).
 3. assess — each partition is one `meanstest.batch.assess_batch`, the single-machine
    review's step; the policy library is resolved once on the driver and broadcast.
 4. finish — the §9 rank from the partitions' counts per difficulty index (no sort),
