@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-TARGETS_DOC = "issue 7"
+TARGETS_DOC = "issues 7, 12 and 13"
 
 
 def machine() -> dict:
@@ -139,6 +139,44 @@ def targets(by, sizes) -> list[tuple[str, str, str, str]]:
     if review:
         ok = n >= 1_000_000 and review <= 4.0
         row(f"review wall ({at})", "≤ 4 s at 1M", _fmt_s(review), ok)
+    rows += service_targets(by)
+    for cores in (2, 1):  # issue 12: single-machine per-core throughput / Spark's
+        ratio = by.get((f"test_spark_review[local{cores}]", n), {}).get("extra_info", {})
+        if "per_core_ratio" in ratio:
+            value = ratio["per_core_ratio"]
+            row(f"Spark local[{cores}] per-core / single ({at})", "≤ 3×", _ratio(value), value <= 3)
+    return rows
+
+
+# issue 13: throughput of each way in, versus in-process `meanstest.assess` (wall time);
+# single-household latency versus a bare gRPC call of the same run
+_THROUGHPUT = {"test_grpc_assess": 0.8, "test_grpc_assess_arrow": 0.9, "test_grpc_flight": 0.9}
+
+
+def service_targets(by) -> list[tuple[str, str, str, str]]:
+    """Issue 13's targets at the largest size the gRPC benchmarks ran, per journal."""
+    rows = []
+    for (name, n), b in sorted(by.items(), key=lambda kv: (kv[0][0], kv[0][1] or 0)):
+        base, _, journal = name.partition("[")
+        journal = journal.rstrip("]")
+        if n is None or n != max(m for (x, m), _ in by.items() if x == name and m):
+            continue
+        where = f"{n:,} households, journal on {journal}"
+        if base in _THROUGHPUT:
+            inproc = by.get(("test_grpc_baseline_inprocess", n))
+            if inproc:
+                ratio = inproc["stats"]["min"] / b["stats"]["min"]
+                goal = _THROUGHPUT[base]
+                ok = "met" if ratio >= goal else "**missed**"
+                what = f"{base[len('test_grpc_') :]} / in-process ({where})"
+                rows.append((what, f"≥ {goal}×", _ratio(ratio), ok))
+        elif base == "test_grpc_single_household_latency":
+            for q in ("p50", "p99"):
+                value = b.get("extra_info", {}).get(f"{q}_vs_bare")
+                if value is not None:
+                    ok = "met" if value <= 10 else "**missed**"
+                    what = f"single household {q} / bare call ({where})"
+                    rows.append((what, "≤ 10×", _ratio(value), ok))
     return rows
 
 

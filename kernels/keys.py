@@ -28,6 +28,7 @@ BAD_CHECK = np.uint8(4)  # the check character is not the one GB 11643 computes
 MAX_WORDS = 4
 BLOCK = 1 << 16  # rows per parallel block
 SERIAL_BELOW = 1 << 14  # rows under which a wrapper calls the serial kernel (no threads)
+HINT_AHEAD = 4  # codes after the previous row's that probe_keys tries before hashing
 
 _WEIGHTS = np.array((7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2), dtype=np.int64)
 _MONTH_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
@@ -219,6 +220,59 @@ def probe_parallel(slots, bits, words, lengths, out):
     for block in numba.prange((n + BLOCK - 1) // BLOCK):
         start, stop = block * BLOCK, min(n, (block + 1) * BLOCK)
         probe(slots, bits, words[start:stop], lengths[start:stop], out, start)
+
+
+@numba.njit(cache=True, nogil=True)
+def probe_keys(slots, bits, key, hint, out, start, stop):
+    """Codes of resident-ID keys key[start:stop] in a table of one-word keys (IdIndex;
+    key < 0: none, code -1), into out[start:stop]. Rows usually come in the order of the
+    people they name (a person's records together, people in bundle order), so before
+    probing, the codes just after the previous row's are tried: hint[c] is the key of
+    code c, and a key equal to hint[c] has code c (keys are distinct in the table)."""
+    mask = (1 << bits) - 1
+    shift = np.uint64(64 - bits)
+    n_hint = len(hint)
+    prev = -1
+    for r in range(start, stop):
+        k = key[r]
+        found = -1
+        if k >= 0:
+            if prev >= 0 and key[r - 1] == k:
+                found = prev
+            else:
+                c = prev + 1
+                while c < min(prev + 1 + HINT_AHEAD, n_hint) and prev >= 0:
+                    if hint[c] == k:
+                        found = c
+                        break
+                    c += 1
+                if found < 0:
+                    w = np.uint64(k)
+                    h = np.uint64(18) * np.uint64(0x9E3779B97F4A7C15)
+                    h = (h ^ w) * np.uint64(0xFF51AFD7ED558CCD)
+                    h ^= h >> np.uint64(32)
+                    h = h * np.uint64(0xC4CEB9FE1A85EC53)
+                    j = np.int64(h >> shift)
+                    while True:
+                        meta = slots[j, 1]
+                        if meta == 0:
+                            break
+                        if (meta >> np.uint64(32)) == 18 and slots[j, 0] == w:
+                            found = np.int64(meta & np.uint64(0xFFFFFFFF)) - 1
+                            break
+                        j = (j + 1) & mask
+        out[r] = found
+        if found >= 0:
+            prev = found
+        elif k >= 0:
+            prev = -1
+
+
+@numba.njit(cache=True, nogil=True, parallel=True)
+def probe_keys_parallel(slots, bits, key, hint, out):
+    n = len(key)
+    for block in numba.prange((n + BLOCK - 1) // BLOCK):
+        probe_keys(slots, bits, key, hint, out, block * BLOCK, min(n, (block + 1) * BLOCK))
 
 
 @numba.njit(cache=True, nogil=True)

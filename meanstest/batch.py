@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -198,23 +199,41 @@ def assess_batch(
     *,
     duplicates: dict[str, list[str]] | None = None,
     threads: bool = True,
+    overlap: bool = False,
+    release: bool = False,
 ) -> Batch:
     """Validate and assess one batch of households (a bundle's tables, or a part of one
     holding every row of its households and of their members' and supporters' records).
 
     `duplicates`: the run's DUPLICATE_PERSON list (person_id → households) when the
-    batch is part of a larger run; by default the batch's own."""
+    batch is part of a larger run; by default the batch's own. `overlap`: compute the
+    input digests on a thread of their own while the engine runs (when numba's
+    threading layer allows it: `validate.reentrant_layer`). `release`: empty the dict
+    `tables` once validated, so that the rows the engine does not read (those of
+    rejected households, copied out by validation) are freed before it runs."""
     from meanstest.pipeline import finish_results, input_digest_column, run_engine
-    from meanstest.validate import validate
+    from meanstest.validate import reentrant_layer, validate
 
     validation = validate(tables, library)
+    households = tables["households"].select(["jurisdiction"])  # all Tally.of reads
+    if release:
+        tables.clear()
     inp = validation.engine_input
     if duplicates is not None:
         inp = _with_duplicates(inp, duplicates)
-    # digests before the engine: their text (about the bundle's decoded size) is freed
-    # before the engine's outputs exist, which lowers the batch's peak memory
-    digests = input_digest_column(inp, threads=threads)
-    out: EngineOutput = run_engine(inp, engine, threads=threads)
+    if overlap and threads and reentrant_layer():
+        # the digests' kernels run while the engine's Python and Arrow steps hold one
+        # core; a bundle written household by household is digested a slab at a time,
+        # so their text is a slab's, not the batch's
+        with ThreadPoolExecutor(1, "digests") as pool:
+            pending = pool.submit(input_digest_column, inp, threads=True)
+            out: EngineOutput = run_engine(inp, engine, threads=threads)
+            digests = pending.result()
+    else:
+        # digests before the engine: their text (about the bundle's decoded size) is
+        # freed before the engine's outputs exist, which lowers the batch's peak memory
+        digests = input_digest_column(inp, threads=threads)
+        out = run_engine(inp, engine, threads=threads)
     results = finish_results(inp, out, digests)
     return Batch(
         results,
@@ -222,7 +241,7 @@ def assess_batch(
         out.findings,
         validation.rejects,
         changes_of(inp, results),
-        Tally.of(tables["households"], validation, results),
+        Tally.of(households, validation, results),
         inp,
     )
 

@@ -278,6 +278,19 @@ class IdIndex:
     def __len__(self) -> int:
         return len(self.first)
 
+    def lookup_only(self) -> IdIndex:
+        """This index without its per-row codes, values, flags and keys: what `lookup`
+        and `lookup_keys` need, kept by a spooled review's plan for a whole district
+        (a third of the memory; `values`, `flags`, `keys` and `len` are gone)."""
+        slim = object.__new__(IdIndex)
+        slim._slots, slim._bits, slim._base, slim._odd = (
+            self._slots,
+            self._bits,
+            self._base,
+            self._odd,
+        )
+        return slim
+
     def values(self, codes: np.ndarray | None = None) -> pa.StringArray:
         """The distinct values, by code (or the values of `codes`)."""
         return take(self._arr, self.first if codes is None else self.first[codes])
@@ -291,12 +304,11 @@ class IdIndex:
         by their string in `values` when given, else are -1."""
         n = len(key)
         out = np.empty(n, dtype=np.int32)
-        lengths = np.where(key >= 0, 18, -1)
-        words = key.reshape(-1, 1).view(np.uint64)
+        key = np.ascontiguousarray(key, dtype=np.int64)
         if n < K.SERIAL_BELOW:
-            K.probe(self._slots, self._bits, words, lengths, out, 0)
+            K.probe_keys(self._slots, self._bits, key, self.keys, out, 0, n)
         else:
-            K.probe_parallel(self._slots, self._bits, words, lengths, out)
+            K.probe_keys_parallel(self._slots, self._bits, key, self.keys, out)
         if self._odd is not None and values is not None:
             odd = np.flatnonzero((key < 0) & valid_mask(values))
             if odd.size:
@@ -399,6 +411,10 @@ class IdPass:
             tables["supporters"],
         )
         homes = StringIndex(households["household_id"])
+        household_code, household_first = homes.codes, homes.first
+        person_home = homes.lookup(persons["household_id"])
+        supporter_home = homes.lookup(supporters["household_id"])
+        del homes  # its hash table goes before the people's is made (peak memory at 10M)
         p_check = check_ids(persons["person_id"])
         s_check = check_ids(supporters["supporter_id"])
         # a filtered table may have no chunks at all: type given
@@ -410,10 +426,10 @@ class IdPass:
         sources = {n: tables[n] for n in SOURCE_TABLES if n in tables}
         return cls(
             tables=(households, persons, supporters, *(sources.get(n) for n in SOURCE_TABLES)),
-            household_code=homes.codes,
-            household_first=homes.first,
-            person_home=homes.lookup(persons["household_id"]),
-            supporter_home=homes.lookup(supporters["household_id"]),
+            household_code=household_code,
+            household_first=household_first,
+            person_home=person_home,
+            supporter_home=supporter_home,
             person_check=p_check,
             supporter_check=s_check,
             people=people,

@@ -35,7 +35,9 @@ reason strings of invalid rows only, and calls `library.select` once per distinc
 from __future__ import annotations
 
 import re
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Self
 
 import numpy as np
 import pyarrow as pa
@@ -243,38 +245,21 @@ def validate(tables: dict[str, pa.Table], library) -> Validation:
     in_household[s_code[s_in]] = True
     enums = ip.enums
 
-    packs, policy_of, house = _households_issues(households, codes, rows_of, library, enums)
-    found = _Reasons()
-    for group, (issues, check, home) in enumerate(
-        (
-            (_Issues("persons", persons), p_check, p_home),
-            (_Issues("supporters", supporters), s_check, s_home),
-        )
-    ):
+    # The checks of each table are independent of the other tables' (numpy, Arrow and
+    # numba release the GIL): for a large batch, run on two threads, their reasons
+    # merged in table order.
+    def people_reasons(group, issues, check, home):
         _check_columns(issues, enums)
         column = ID_COLUMNS[issues.name]
         flagged = np.flatnonzero((check.flags != 0) & _valid(_flat(issues.table[column])))
         _add_id_problems(issues, column, flagged)
         _birth_disagreement(issues, column, check)
-        for row, reasons in issues.reasons().items():
-            if home[row] >= 0:
-                found.add_all(home[row], (group, row), reasons)
+        return [(home[row], (group, row), r) for row, r in issues.reasons().items()]
 
-    members_of = np.bincount(p_home[p_home >= 0], minlength=n_codes)
-    for h in np.flatnonzero((rows_of > 0) & (members_of == 0)).tolist():
-        first = ip.household_first[h]
-        key = _key(households["household_id"][int(first)].as_py(), first)
-        found.add(h, (0, -1, 0, 0), f"persons.household_id record={key}: household has no members")
-    p, s = (p_home, p_code, p_in), (s_home, s_code, s_in)
-    _same_person_twice(found, persons, supporters, p, s, len(people))
-
-    unmatched = 0
-    source_reasons = []  # (people code, order, text)
-    for group, name in enumerate(schema.SOURCE_TABLES, start=2):
+    def source_reasons_of(group, name):
         table = t[name]
         code = ip.source_code[name]
         matched = _at(in_household, code)
-        unmatched += int(table.num_rows - matched.sum())
         issues = _Issues(name, table)
         _check_columns(issues, enums, keep=matched)
         # A matched person_id is the string of a member or supporter: the same flags.
@@ -282,9 +267,45 @@ def validate(tables: dict[str, pa.Table], library) -> Validation:
         _add_id_problems(issues, "person_id", np.flatnonzero(flagged))
         if name == "property":
             _disposed_before_acquired(issues, matched)
+        found_here = []
         for row, reasons in issues.reasons().items():
             for order, sub, text in reasons:
-                source_reasons.append((int(code[row]), (group, row, order, sub), text))
+                found_here.append((int(code[row]), (group, row, order, sub), text))
+        return int(table.num_rows - matched.sum()), found_here
+
+    with _executor(n) as pool:
+        house_job = pool.submit(_households_issues, households, codes, rows_of, library, enums)
+        people_jobs = [
+            pool.submit(people_reasons, 0, _Issues("persons", persons), p_check, p_home),
+            pool.submit(people_reasons, 1, _Issues("supporters", supporters), s_check, s_home),
+        ]
+        source_jobs = [
+            pool.submit(source_reasons_of, group, name)
+            for group, name in enumerate(schema.SOURCE_TABLES, start=2)
+        ]
+        packs, policy_of, house = house_job.result()
+        found = _Reasons()
+        for job in people_jobs:
+            for home, prefix, reasons in job.result():
+                if home >= 0:
+                    found.add_all(home, prefix, reasons)
+
+        members_of = np.bincount(p_home[p_home >= 0], minlength=n_codes)
+        for h in np.flatnonzero((rows_of > 0) & (members_of == 0)).tolist():
+            first = ip.household_first[h]
+            key = _key(households["household_id"][int(first)].as_py(), first)
+            found.add(
+                h, (0, -1, 0, 0), f"persons.household_id record={key}: household has no members"
+            )
+        p, s = (p_home, p_code, p_in), (s_home, s_code, s_in)
+        _same_person_twice(found, persons, supporters, p, s, len(people))
+
+        unmatched = 0
+        source_reasons = []  # (people code, order, text)
+        for job in source_jobs:
+            missed, found_here = job.result()
+            unmatched += missed
+            source_reasons += found_here
     if source_reasons:
         homes_of = _homes_of({c for c, _, _ in source_reasons}, p, s, len(people))
         for c, order, text in source_reasons:
@@ -330,6 +351,45 @@ def validate(tables: dict[str, pa.Table], library) -> Validation:
 
 
 # ------------------------------------------------------------------- the pieces --
+
+THREADED_FROM = 1 << 14  # households from which the tables are checked on two threads
+
+
+def _executor(households: int):
+    """Two threads for a large batch when numba allows parallel regions from two threads
+    at once (OpenMP, TBB); else the calling thread (a small batch, the service's calls)."""
+    if households >= THREADED_FROM and reentrant_layer():
+        return ThreadPoolExecutor(2, "validate")
+    return _Inline()
+
+
+def reentrant_layer() -> bool:
+    """Whether numba's threading layer lets two threads run parallel regions at once
+    (OpenMP and TBB do; workqueue is not re-entrant)."""
+    import numba
+
+    try:
+        return numba.threading_layer() in ("omp", "tbb")
+    except ValueError:  # no parallel region has run yet: the layer is not chosen
+        return False
+
+
+class _Inline:
+    """An executor that runs each job when it is submitted, on the calling thread."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def submit(self, fn, *args) -> Future:
+        done: Future = Future()
+        try:
+            done.set_result(fn(*args))
+        except BaseException as e:  # noqa: BLE001 - raised again by .result(), in order
+            done.set_exception(e)
+        return done
 
 
 class _Reasons:

@@ -257,6 +257,35 @@ def test_id_index_large_random_set_matches_a_dict():
         assert (c == -1 and q not in position) or firsts[c] == position[q]
 
 
+def test_id_index_lookup_of_records_in_people_order_matches_a_dict():
+    """Source rows name people mostly in bundle order (a person's records together, then
+    the next person's): the lookup tries the next codes before hashing; the codes must
+    be those of a dict whatever the order, with repeats, skips, absent, null and
+    malformed IDs, over the serial and the parallel (blocked) kernel."""
+    rng = np.random.default_rng(7)
+    people = random_ids(random.Random(7), 6_000)
+    people[10] = people[11] = people[12]  # one person three times in a row
+    people[40] = "15042219470720011x"  # malformed: found by its string
+    index = ids.IdIndex(pa.array(people, pa.string()))
+    absent = random_ids(random.Random(8), 50)
+    queries = []
+    at = 0
+    while len(queries) < 40_000:
+        at = (at + int(rng.choice([0, 1, 1, 2, 3, 5, 9, -7, 400]))) % len(people)
+        roll = rng.random()
+        if roll < 0.02:
+            queries.append(None)
+        elif roll < 0.04:
+            queries.append(str(rng.choice(absent)))
+        else:
+            queries += [people[at]] * int(rng.integers(1, 4))
+    position = {v: i for i, v in reversed(list(enumerate(people))) if v is not None}
+    for part in (queries[:300], queries):
+        found = index.lookup(pa.array(part, pa.string())).tolist()
+        for q, c in zip(part, found, strict=True):
+            assert (c == -1 and q not in position) or index.first[c] == position[q]
+
+
 def test_take_from_chunked_arrays_keeps_the_row_order():
     arr = pa.array([f"v{i}" for i in range(100)])
     chunked = pa.chunked_array(

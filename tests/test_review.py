@@ -212,6 +212,29 @@ def test_first_run_says_the_kernels_are_compiling(bundle, tmp_path, monkeypatch,
     assert capsys.readouterr().err == ""
 
 
+def test_a_spooled_review_says_what_it_does_before_the_households_progress(
+    bundle, tmp_path, capsys
+):
+    """Planning and spooling a district take minutes before the first household is
+    assessed: the review says it is planning, how it will chunk, and counts the rows
+    it spools (every row of every table), instead of printing nothing."""
+    from meanstest.review.plan import bundle_files
+
+    run_review(bundle, tmp_path, default_library(), ReviewOptions(chunk_size=40, spool=True))
+    err = capsys.readouterr().err.splitlines()
+    rows = sum(pq.ParquetFile(p).metadata.num_rows for p in bundle_files(bundle).values())
+    planning = err.index("planning chunks: reading the household and person IDs")
+    assert err[planning + 1] == (
+        "spooled review of 300 households in 8 chunks of up to 40 (resumable after each chunk)"
+    )
+    spooled = [line for line in err if "rows spooled" in line]
+    assert spooled[-1].startswith(f"{rows:,}/{rows:,} rows spooled")
+    households = [
+        i for i, line in enumerate(err) if line.split("  ")[0].endswith("/300 households")
+    ]
+    assert households and min(households) > err.index(spooled[-1])
+
+
 @pytest.mark.parametrize("suffix", ["parquet", "arrow"])
 def test_id_column_not_utf8_is_a_clear_error_naming_the_file(tmp_path, suffix):
     """DATA.md strings are UTF-8: a bundle whose persons.person_id holds other bytes is

@@ -318,6 +318,16 @@ def test_malformed_arrow_is_invalid_argument(server, pki, chunks, field):
     assert bad_request_fields(e.value) == [field]
 
 
+def test_bytes_that_are_not_an_arrow_chunk_are_invalid_argument(server, pki):
+    # the server reads ArrowChunk bytes itself; what protobuf refuses, it refuses
+    with client(server, pki) as c, pytest.raises(grpc.RpcError) as e:
+        raw = c.channel.stream_stream("/meanstest.v1.MeansTest/AssessArrow")
+        list(raw(iter([b"\x0a\x09house"]), metadata=c.metadata))  # truncated table name
+    assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not an ArrowChunk" in e.value.details()
+    assert bad_request_fields(e.value) == ["data"]
+
+
 def test_explain_without_household(server, pki):
     with client(server, pki) as c, pytest.raises(grpc.RpcError) as e:
         c.stub.Explain(pb.ExplainRequest(lang="fr"), metadata=c.metadata)

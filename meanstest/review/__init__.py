@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -147,12 +148,15 @@ def in_memory_chunk(files: dict[str, Path], households: int, opts: ReviewOptions
     return None
 
 
-def _households_in(files: dict[str, Path]) -> int:
-    path = files["households"]
+def _rows_in(path: Path) -> int:
     if path.suffix == ".parquet":
         return pq.ParquetFile(path).metadata.num_rows
     with pa.memory_map(str(path)) as src:
         return pa.ipc.open_file(src).read_all().num_rows  # counts only: buffers are mapped
+
+
+def _households_in(files: dict[str, Path]) -> int:
+    return _rows_in(files["households"])
 
 
 # The review ---------------------------------------------------------------------------------
@@ -239,12 +243,35 @@ def _chunks_in_memory(
     return plan.n_chunks, chunks(), outside
 
 
+def read_tables(files: dict[str, Path]) -> dict[str, pa.Table]:
+    """Every table of the bundle (absent ones empty), read side by side: Parquet decoding
+    releases the GIL, and one table's Python checks run while another's pages decode.
+    Each table comes as one chunk per column (what validation works on), made by its
+    reader: the row groups' arrays are freed as soon as they are copied, not kept beside
+    the copy. A bad file raises the error a reading in bundle order would raise first."""
+
+    def read(t: str) -> pa.Table:
+        return read_table(files[t], t).combine_chunks()
+
+    with ThreadPoolExecutor(_READERS, "read") as pool:
+        pending = {t: pool.submit(read, t) for t in schema.TABLES if t in files}
+        try:
+            return {
+                t: pending[t].result() if t in pending else schema.empty_table(t)
+                for t in schema.TABLES
+            }
+        finally:
+            for f in pending.values():
+                f.cancel()
+
+
+_READERS = 3
+
+
 def _review_in_memory(
     files: dict[str, Path], out: Path, library, opts: ReviewOptions, chunk_size: int
 ) -> dict:
-    tables = {
-        t: read_table(files[t], t) if t in files else schema.empty_table(t) for t in schema.TABLES
-    }
+    tables = read_tables(files)
     n = tables["households"].num_rows
     progress = Progress(n, quiet=opts.quiet)
     outputs = OutputFiles(out)
@@ -252,22 +279,30 @@ def _review_in_memory(
         n_chunks, chunks, tally = _chunks_in_memory(tables, chunk_size)
         results, changes, done = [], [], 0
         for c, (part, duplicates) in enumerate(chunks):
-            batch = assess_batch(part, library, opts.engine, duplicates=duplicates)
+            batch = assess_batch(
+                part, library, opts.engine, duplicates=duplicates, overlap=True, release=True
+            )
             for name in STREAMED:
                 outputs.append(name, getattr(batch, name))
             results.append(batch.results)
             changes.append(batch.changes)
             tally = tally.merge(batch.tally)
             done += batch.tally.households_read
-            # this chunk's tables, ID pass and engine input go before the next is selected
+            # this chunk's tables (emptied by the batch: with one chunk, the bundle's), ID
+            # pass and engine input go before the next is selected
             del part, batch
             progress.update(done)
             fault_point(f"chunk:{c:06d}")
         del chunks, tables
         progress.close()
-        every = pa.concat_tables(results) if results else schema.OUTPUTS["results"].empty_table()
-        del results
-        outputs.append("results", with_rank(every, ranks(every.select(_RANK_KEYS))))
+        if len(results) == 1:  # one batch: the rank it was given is the run's
+            outputs.append("results", results.pop())
+        else:
+            every = (
+                pa.concat_tables(results) if results else schema.OUTPUTS["results"].empty_table()
+            )
+            del results
+            outputs.append("results", with_rank(every, ranks(every.select(_RANK_KEYS))))
         fault_point("finish:partial")  # outputs written, still under .tmp names
         outputs.close()
     except BaseException:
@@ -297,16 +332,28 @@ def _review_spooled(
         state = {"fingerprint": fp, "spooled": False, "chunks": {}}
         write_json_atomic(state_path, state)
 
+    # planning and spooling a district take minutes: say what is happening before the
+    # households' progress line can start
+    note("planning chunks: reading the household and person IDs", quiet=opts.quiet)
     plan = make_plan(id_tables(files), chunk_size)
+    note(
+        f"spooled review of {plan.n_households:,} households in {plan.n_chunks:,} chunks"
+        f" of up to {chunk_size:,} (resumable after each chunk)",
+        quiet=opts.quiet,
+    )
     spool_dir, parts_dir = state_dir / "spool", state_dir / "parts"
-    progress = Progress(plan.n_households, quiet=opts.quiet)
     if not state["spooled"]:
         if spool_dir.exists():
             shutil.rmtree(spool_dir)
-        state["unmatched_spool"] = spool(files, plan, spool_dir, opts.batch_rows)
+        rows = Progress(
+            sum(_rows_in(path) for path in files.values()), "rows spooled", quiet=opts.quiet
+        )
+        state["unmatched_spool"] = spool(files, plan, spool_dir, opts.batch_rows, rows)
+        rows.close()
         state["spooled"] = True
         write_json_atomic(state_path, state)
 
+    progress = Progress(plan.n_households, quiet=opts.quiet)
     done = sum(c["households_read"] for c in state["chunks"].values())
     progress.update(done, force=True)
     for chunk in range(plan.n_chunks):

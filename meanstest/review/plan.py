@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from meanstest import schema
 from meanstest.bundle import check_utf8
 from meanstest.errors import BundleError
-from meanstest.ids import IdPass, take
+from meanstest.ids import IdIndex, IdPass, take
 
 ID_COLUMNS = {
     "households": ["household_id"],
@@ -86,9 +86,9 @@ class Plan:
     household_chunk: np.ndarray  # int32 per households row
     persons_chunk: np.ndarray  # int32 per persons row, -1 = no households row
     supporters_chunk: np.ndarray
-    ids: IdPass  # of the households, persons and supporters rows
-    chunk_off: np.ndarray  # people code c is in chunks chunks[chunk_off[c]:chunk_off[c+1]]
-    chunks: np.ndarray
+    people: IdIndex  # person and supporter IDs → people code (lookups only)
+    chunk_off: np.ndarray  # int32: people code c is in chunks chunks[chunk_off[c]:chunk_off[c+1]]
+    chunks: np.ndarray  # int32
     duplicates: dict[str, list[str]]
     orphan_rows: int
 
@@ -104,12 +104,12 @@ class Plan:
         """Source rows → (rows, chunks): one entry per (row, chunk of its person), by
         row, and the number of rows whose person is in no chunk (unmatched). `codes`:
         the rows' people codes when already known (IdPass.source_code)."""
-        code = self.ids.people.lookup(person_ids) if codes is None else codes
+        code = self.people.lookup(person_ids) if codes is None else codes
         known = code >= 0
         at = np.where(known, code, 0)
         count = np.where(known, self.chunk_off[at + 1] - self.chunk_off[at], 0)
         rows = np.repeat(np.arange(len(code), dtype=np.int64), count)
-        start = np.repeat(self.chunk_off[at] - (np.cumsum(count) - count), count)
+        start = np.repeat(self.chunk_off[at].astype(np.int64) - (np.cumsum(count) - count), count)
         chunks = self.chunks[start + np.arange(len(rows), dtype=np.int64)]
         return rows, chunks.astype(np.int32), int((count == 0).sum())
 
@@ -139,15 +139,17 @@ def make_plan(tables: dict[str, pa.Table], chunk_size: int) -> Plan:
         people, np.concatenate([persons_chunk, supporters_chunk]), len(ids.people)
     )
     orphans = int((persons_chunk < 0).sum() + (supporters_chunk < 0).sum())
+    # the plan lives as long as a district's review: it keeps only what routing needs
+    # (at 10M households the whole ID pass is several GiB; this is about 1.5)
     return Plan(
         n,
         max(1, -(-n // chunk_size)),
         household_chunk.astype(np.int32),
         persons_chunk,
         supporters_chunk,
-        ids,
-        chunk_off,
-        chunks,
+        ids.people.lookup_only(),
+        chunk_off.astype(np.int32),
+        chunks.astype(np.int32),
         duplicate_members(ids, tables["households"]["household_id"]),
         orphans,
     )
@@ -164,9 +166,14 @@ def duplicate_members(ids: IdPass, household_ids) -> dict[str, list[str]]:
     if len(multi) == 0:
         return {}
     pids = ids.people.values(multi).to_pylist()
-    names = take(household_ids, ids.household_first[homes]).to_pylist()
+    # the household names of those persons only (every member's would be GiBs at 10M)
+    count = off[multi + 1] - off[multi]
+    at = np.repeat(off[multi] - (np.cumsum(count) - count), count) + np.arange(count.sum())
+    names = take(household_ids, ids.household_first[homes[at]]).to_pylist()
+    ends = np.cumsum(count).tolist()
     return {
-        pid: sorted(names[off[c] : off[c + 1]]) for pid, c in zip(pids, multi.tolist(), strict=True)
+        pid: sorted(names[end - k : end])
+        for pid, k, end in zip(pids, count.tolist(), ends, strict=True)
     }
 
 

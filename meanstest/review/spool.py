@@ -20,6 +20,7 @@ from meanstest import schema
 from meanstest.batch import Tally, assess_batch
 from meanstest.bundle import check_table
 from meanstest.errors import BundleError
+from meanstest.progress import Progress
 from meanstest.review.plan import Plan
 from meanstest.review.state import (
     close_quietly,
@@ -100,9 +101,16 @@ def _route(t: pa.Table, rows: np.ndarray, chunks: np.ndarray, writers: _ChunkWri
             writers.write(int(chunk), t.take(pa.array(rows[chunks == chunk])))
 
 
-def spool(files: dict[str, Path], plan: Plan, spool_dir: Path, batch_rows: int) -> int:
-    """Write every table's rows into the chunk bundles; returns unmatched source rows."""
-    unmatched = 0
+def spool(
+    files: dict[str, Path],
+    plan: Plan,
+    spool_dir: Path,
+    batch_rows: int,
+    progress: Progress | None = None,
+) -> int:
+    """Write every table's rows into the chunk bundles; returns unmatched source rows.
+    `progress` is told the rows spooled so far, over all tables."""
+    unmatched, spooled = 0, 0
     for table, path in files.items():
         writers = _ChunkWriters(spool_dir, table)
         start = 0
@@ -117,6 +125,9 @@ def spool(files: dict[str, Path], plan: Plan, spool_dir: Path, batch_rows: int) 
                     unmatched += missed
                 _route(t, rows, chunks, writers)
                 start += batch.num_rows
+                spooled += batch.num_rows
+                if progress is not None:
+                    progress.update(spooled)
             writers.close()
         except BaseException:
             writers.abort()
@@ -134,7 +145,9 @@ def assess_spooled(folder: Path, parts: Path, library, plan: Plan, engine: str) 
         tables = {t: schema.empty_table(t) for t in schema.TABLES}
     else:
         tables = read_bundle(folder)
-    batch = assess_batch(tables, library, engine, duplicates=plan.duplicates)
+    batch = assess_batch(
+        tables, library, engine, duplicates=plan.duplicates, overlap=True, release=True
+    )
     for name in PARTS:
         write_parquet_atomic(getattr(batch, name), parts / f"{name}.parquet")
     fault_point(f"chunk:{folder.name}")

@@ -9,15 +9,15 @@ a date that is not `YYYY-MM-DD`, a value outside its Arrow integer type — make
 households (a person who is a member of one and a supporter of another) is kept once:
 rows equal in every column are one department record.
 
-Output: result tables become `Result`/`Member`/`Finding`/`Reject` messages; Arrow IPC
-streams are cut into chunks no larger than the configured maximum.
+Output: result tables become `Result`/`Member`/`Finding`/`Reject` messages. (Arrow IPC
+chunks of AssessArrow: `chunks`.)
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from operator import attrgetter
 
 import numpy as np
@@ -26,8 +26,12 @@ import pyarrow.compute as pc
 
 from meanstest import schema
 from meanstest.digest import table_lines
-from meanstest.errors import MeansTestError
 from meanstest.service import wire
+from meanstest.service.chunks import (  # noqa: F401 - their home before chunks.py
+    chunks_to_tables,
+    table_chunks,
+    tables_to_chunks,
+)
 from meanstest.service.dedup import shared_ids
 from meanstest.v1 import meanstest_pb2 as pb
 
@@ -366,64 +370,4 @@ def response_to_tables(response: pb.AssessResponse) -> dict[str, pa.Table]:
             else:
                 cols[f.name] = [getattr(m, f.name) for m in msgs]
         out[name] = pa.table(cols, schema=sch)
-    return out
-
-
-# Arrow IPC chunks ----------------------------------------------------------------------------
-
-
-def table_chunks(name: str, table: pa.Table, chunk_bytes: int) -> Iterator[pb.ArrowChunk]:
-    """A table's Arrow IPC stream cut into ArrowChunk messages of at most `chunk_bytes`."""
-    sink = pa.BufferOutputStream()  # Arrow's own buffer: no Python write() per buffer
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        # the table's own batches, not cut to 65,536 rows: the receiver's pipeline runs
-        # on the arrays as read, and validating 100,000 households cut into 65,536-row
-        # batches took ~0.3 s more CPU (combining them again)
-        writer.write_table(table)
-    data = memoryview(sink.getvalue())
-    n = len(data)
-    for start in range(0, max(n, 1), chunk_bytes):
-        end = min(start + chunk_bytes, n)
-        yield pb.ArrowChunk(table=name, data=bytes(data[start:end]), last=end >= n)
-
-
-def tables_to_chunks(tables: dict[str, pa.Table], chunk_bytes: int) -> Iterator[pb.ArrowChunk]:
-    for name, table in tables.items():
-        yield from table_chunks(name, table, chunk_bytes)
-
-
-def chunks_to_tables(chunks: Iterable[pb.ArrowChunk], allowed: Iterable[str]) -> dict:
-    """Reassemble ArrowChunk messages into tables; names outside `allowed` are refused."""
-    allowed = set(allowed)
-    parts: dict[str, list[bytes]] = {}
-    done: set[str] = set()
-    for i, chunk in enumerate(chunks):
-        if chunk.table not in allowed:
-            raise MeansTestError(
-                f"chunk {i}: unknown table {chunk.table!r} (allowed: {', '.join(sorted(allowed))})",
-                field="table",
-            )
-        if chunk.table in done:
-            raise MeansTestError(
-                f"chunk {i}: table {chunk.table} sent after its last chunk", field="table"
-            )
-        parts.setdefault(chunk.table, []).append(chunk.data)
-        if chunk.last:
-            done.add(chunk.table)
-    if missing := set(parts) - done:
-        raise MeansTestError(
-            f"table(s) {', '.join(sorted(missing))} ended without a chunk marked last", field="last"
-        )
-    out = {}
-    for name, pieces in parts.items():
-        try:
-            table = pa.ipc.open_stream(pa.py_buffer(b"".join(pieces))).read_all()
-            # IPC reading trusts the buffers' offsets; a forged one would send the kernels
-            # out of bounds (found by fuzzing: a segfault of the server), so check them all
-            table.validate(full=True)
-            out[name] = table
-        except (pa.ArrowInvalid, OSError) as e:
-            raise MeansTestError(
-                f"table {name}: not an Arrow IPC stream ({e})", field="data"
-            ) from e
     return out

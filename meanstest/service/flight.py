@@ -25,6 +25,7 @@ import pyarrow.flight as fl
 from meanstest.errors import MeansTestError
 from meanstest.service import nested
 from meanstest.service.auth import ANONYMOUS
+from meanstest.service.chunks import ipc_stream
 from meanstest.service.errors import (
     DeadlineExpired,
     InvalidArgument,
@@ -57,10 +58,7 @@ class _AuthFactory(fl.ServerMiddlewareFactory):
 
 
 def answer_digest(answer: pa.Table) -> str:
-    sink = pa.BufferOutputStream()  # Arrow's own buffer: no Python write() per buffer
-    with pa.ipc.new_stream(sink, answer.schema) as writer:
-        writer.write_table(answer)
-    return hashlib.sha256(sink.getvalue()).hexdigest()
+    return hashlib.sha256(ipc_stream(answer)).hexdigest()
 
 
 class AssessFlight(fl.FlightServerBase):

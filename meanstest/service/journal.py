@@ -52,6 +52,7 @@ from meanstest import schema
 # the canonical lines and their per-household SHA-256 of docs/digests.md
 from meanstest.digest import _digests, _render
 from meanstest.errors import MeansTestError
+from meanstest.service.chunks import ipc_stream
 
 GENESIS = "0" * 64
 INLINE_ROWS = 1000  # households (or rejects) of one entry written inline; more: a blob
@@ -149,8 +150,6 @@ def households_section(
 
 _DIGESTS = ("input_digest", "result_digest", "reasons_digest")
 _HEX = np.frombuffer(b"0123456789abcdef", np.uint8)
-_NIBBLE = np.full(256, -1, np.int16)  # lowercase hex digit → its value (as _HEX writes)
-_NIBBLE[_HEX] = np.arange(16)
 
 
 def _fixed(raw: np.ndarray) -> pa.Array:
@@ -179,11 +178,17 @@ def _raw_digests(col) -> pa.Array:
     if n and col.null_count == 0 and pa.types.is_string(col.type):
         offsets = np.frombuffer(col.buffers()[1], np.int32, n + 1, col.offset * 4)
         if offsets[-1] - offsets[0] == 64 * n and (np.diff(offsets) == 64).all():
-            text = np.frombuffer(col.buffers()[2], np.uint8)[offsets[0] : offsets[-1]]
-            nibbles = _NIBBLE[text.reshape(n, 64)]
-            if (nibbles >= 0).all():
-                raw = (nibbles[:, 0::2] << 4 | nibbles[:, 1::2]).astype(np.uint8)
-                return _fixed(raw)
+            # the texts back to back: one bytes.fromhex (C) for all of them; 32 bytes
+            # each, or (a space, a non-hex text) the row by row path below
+            text = memoryview(col.buffers()[2])[offsets[0] : offsets[-1]]
+            try:
+                raw = bytes.fromhex(str(text, "ascii"))
+            except (UnicodeDecodeError, ValueError):
+                raw = b""
+            if len(raw) == 32 * n:
+                return pa.FixedSizeBinaryArray.from_buffers(
+                    pa.binary(32), n, [None, pa.py_buffer(raw)]
+                )
     raw = bytes.fromhex("".join(col.to_pylist()))
     return pa.FixedSizeBinaryArray.from_buffers(pa.binary(32), len(col), [None, pa.py_buffer(raw)])
 
@@ -208,14 +213,6 @@ def _expand(rows: list[dict]) -> list[dict]:
             if name in row:
                 row[name] = row[name].hex()
     return rows
-
-
-def _ipc(table: pa.Table):
-    """The table as one Arrow IPC stream (a pa.Buffer)."""
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue()
 
 
 class _Pending:
@@ -283,7 +280,7 @@ class Journal:
         for key in ("households", "rejects"):
             if isinstance(entry.get(key), pa.Table):
                 table = entry.pop(key)
-                data = _ipc(table)
+                data = ipc_stream(table)
                 blobs[key] = data
                 entry[f"{key}_blob"] = {
                     "bytes": len(data),

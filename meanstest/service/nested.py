@@ -129,31 +129,32 @@ def nested_to_tables(request: pa.Table) -> dict[str, pa.Table]:
 
 
 def answer_table(outputs: dict[str, pa.Table]) -> pa.Table:
-    """The four output tables → the answer table (one row per household)."""
+    """The four output tables → the answer table (one row per household). The engine
+    writes members and findings in results order and most calls have no rejects: then
+    no row is moved and no column copied (a 10,000-household answer: ~8 -> ~3 ms)."""
     results, rejects = outputs["results"], outputs["rejects"]
-    n = results.num_rows
+    n, m = results.num_rows, rejects.num_rows
     ids = _flat(results["household_id"])
-    sch = answer_schema()
+
+    def then_rejects(first: pa.Array, rest) -> pa.Array:
+        return pa.concat_arrays([first, rest]) if m else first
+
     columns = {}
     for f in schema.OUTPUTS["results"]:
-        columns[f.name] = pa.concat_arrays(
-            [_flat(results[f.name]), pa.nulls(rejects.num_rows, f.type)]
-        )
-    columns["household_id"] = pa.concat_arrays([ids, _flat(rejects["household_id"])])
+        columns[f.name] = then_rejects(_flat(results[f.name]), pa.nulls(m, f.type))
+    columns["household_id"] = then_rejects(ids, _flat(rejects["household_id"]))
     for name in ("members", "findings"):
         table = outputs[name]
         group = pc.index_in(table["household_id"], value_set=ids).to_numpy(zero_copy_only=False)
         group = np.asarray(group, np.int64)
-        order = np.argsort(group, kind="stable")
-        rows = table.take(pa.array(order, pa.int64()))
+        if len(group) and not (group[1:] >= group[:-1]).all():
+            order = np.argsort(group, kind="stable")
+            table, group = table.take(pa.array(order, pa.int64())), group[order]
         inner = [f for f in schema.OUTPUTS[name] if f.name != "household_id"]
-        nested = _grouped(rows, group[order], n, inner)
-        empty = pa.array([[]] * rejects.num_rows, nested.type)
-        columns[name] = pa.concat_arrays([nested, empty])
-    columns["reasons"] = pa.concat_arrays(
-        [pa.nulls(n, pa.list_(pa.string())), _flat(rejects["reasons"])]
-    )
-    return pa.table(columns, schema=sch)
+        nested = _grouped(table, group, n, inner)
+        columns[name] = then_rejects(nested, pa.array([[]] * m, nested.type))
+    columns["reasons"] = then_rejects(pa.nulls(n, pa.list_(pa.string())), _flat(rejects["reasons"]))
+    return pa.table(columns, schema=answer_schema())
 
 
 def answer_to_tables(answer: pa.Table) -> dict[str, pa.Table]:

@@ -9,7 +9,9 @@ takes the small-call path (`small`: scalar, serial kernel, no lock, no parallel 
 a larger one (or one the small path declines) is converted column by column and runs
 `meanstest.pipeline.assess` under the engine lock, the only place parallel regions run.
 `Assess` and `AssessStream` take and return raw bytes (generic handlers), so a response
-is serialised once and its journal digest is of the very bytes sent.
+is serialised once and its journal digest is of the very bytes sent; `AssessArrow` too
+(its ArrowChunk messages read and written by `chunks`, the data never copied into
+message objects).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from grpc_reflection.v1alpha import reflection
 from meanstest import schema
 from meanstest.errors import MeansTestError, PolicyError
 from meanstest.pipeline import ENGINE_VERSION, finish_results, run_engine
-from meanstest.service import convert, small, threads, wire, wire_out
+from meanstest.service import chunks, convert, small, threads, wire, wire_out
 from meanstest.service.auth import ANONYMOUS, Caller, Tokens
 from meanstest.service.errors import (
     DeadlineExpired,
@@ -232,7 +234,7 @@ class MeansTestService:
 
     def AssessArrow(self, request_iterator, context):
         def body(call: _Call):
-            tables = convert.chunks_to_tables(request_iterator, schema.TABLES)
+            tables = chunks.chunks_to_tables(request_iterator, schema.TABLES)  # raw bytes
             if "households" not in tables:
                 raise InvalidArgument("no households table among the chunks", field="table")
             households = tables["households"]
@@ -240,10 +242,10 @@ class MeansTestService:
                 for j in pa.compute.unique(households["jurisdiction"]).to_pylist():
                     call.caller.check(j, "AssessArrow")
             outputs = self._assess_tables(call, tables)
-            chunks = list(convert.tables_to_chunks(outputs, self.config.chunk_bytes))
-            digest = hashlib.sha256()
-            for c in chunks:
-                digest.update(c.data)
+            streams = {name: chunks.ipc_stream(outputs[name]) for name in OUTPUT_TABLES}
+            digest = hashlib.sha256()  # of the chunks' data, in order
+            for stream in streams.values():
+                digest.update(stream)
             call.journal(
                 "OK",
                 output_digest=digest.hexdigest(),
@@ -251,7 +253,7 @@ class MeansTestService:
                     outputs["results"], outputs["members"], outputs["rejects"], call.digests
                 ),
             )
-            return chunks
+            return list(chunks.stream_chunk_bytes(streams, self.config.chunk_bytes))
 
         yield from self._run("AssessArrow", context, body)
 
@@ -407,11 +409,8 @@ def _handlers(service: MeansTestService) -> grpc.GenericRpcHandler:
         {
             "Assess": unary(service.Assess),
             "AssessStream": grpc.stream_stream_rpc_method_handler(service.AssessStream),
-            "AssessArrow": grpc.stream_stream_rpc_method_handler(
-                service.AssessArrow,
-                request_deserializer=pb.ArrowChunk.FromString,
-                response_serializer=pb.ArrowChunk.SerializeToString,
-            ),
+            # ArrowChunk bytes read and written by `chunks` (one copy of the data each way)
+            "AssessArrow": grpc.stream_stream_rpc_method_handler(service.AssessArrow),
             "Explain": unary(service.Explain, pb.ExplainRequest, pb.Explanation),
             "ListPolicies": unary(
                 service.ListPolicies, pb.ListPoliciesRequest, pb.ListPoliciesResponse

@@ -6,6 +6,7 @@ import datetime as dt
 
 import numpy as np
 
+from meanstest.registry import VETOES
 from meanstest.synth.common import (
     _A,
     _E,
@@ -33,7 +34,13 @@ _HEALTH_P = np.array([[0.90, 0.04, 0.02, 0.01, 0.02, 0.01],   # under 16
                       [0.30, 0.38, 0.08, 0.14, 0.05, 0.05]])  # 60 and over  # fmt: skip
 _CALIBRATED = np.isin(ARCHETYPES, ("poor", "band", "phase_out", "single_ill", "working",
                                    "veto", "edge"))  # fmt: skip
-_VETO_VARIANTS = (2, 2, 1, 1, 3, 1, 1, 1, 1, 1, 1, 1, 4, 1)
+# How many ways overlays.py triggers each veto (its variants): one entry per veto of the
+# registry, so a veto added there fails here until synth can trigger it.
+_VARIANTS_BY_CODE = {"V01": 2, "V02": 2, "V03": 1, "V04": 1, "V05": 3, "V06": 1, "V07": 1,
+                     "V08": 1, "V09": 1, "V10": 1, "V11": 1, "V12": 1, "V13": 4, "V14": 1}  # fmt: skip
+if set(_VARIANTS_BY_CODE) != {v.code for v in VETOES}:
+    raise ImportError("meanstest.synth: every veto of the registry needs its variants here")
+_VETO_VARIANTS = np.array([_VARIANTS_BY_CODE[v.code] for v in VETOES])  # by veto index
 
 
 class _Block:
@@ -109,15 +116,17 @@ class _Block:
         self.veto = np.full(H, -1)
         self.vvar = np.zeros(H, np.int64)
         iv = np.flatnonzero(self.on("veto"))
-        r = rng.integers(14) + np.arange(len(iv))
-        self.veto[iv] = r % 14
-        self.vvar[iv] = (r // 14) % np.array(_VETO_VARIANTS)[r % 14]
+        kinds = len(VETOES)
+        r = rng.integers(kinds) + np.arange(len(iv))
+        self.veto[iv] = r % kinds
+        self.vvar[iv] = (r // kinds) % _VETO_VARIANTS[r % kinds]
         self.ekind = np.full(H, -1)
         self.evar = np.zeros(H, np.int64)
         ie = np.flatnonzero(self.on("edge"))
-        r = rng.integers(len(EDGE_KINDS)) + np.arange(len(ie))
-        self.ekind[ie] = r % len(EDGE_KINDS)
-        self.evar[ie] = (r // len(EDGE_KINDS)) % np.array(list(EDGE_KINDS.values()))[r % 20]
+        kinds = len(EDGE_KINDS)
+        r = rng.integers(kinds) + np.arange(len(ie))
+        self.ekind[ie] = r % kinds
+        self.evar[ie] = (r // kinds) % np.array(list(EDGE_KINDS.values()))[r % kinds]
 
         self.jur = _pick(rng, (0.88, 0.045, 0.045, 0.03), H)
         self.jur[ie] = 0

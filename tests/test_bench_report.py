@@ -1,0 +1,74 @@
+"""benches/report.py judges the issues' targets from one benchmark run's figures."""
+
+import importlib.util
+from pathlib import Path
+
+_spec = importlib.util.spec_from_file_location(
+    "bench_report", Path(__file__).parent.parent / "benches" / "report.py"
+)
+report = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(report)
+
+N = 1_000_000
+
+
+def _bench(name, seconds, **extra):
+    return {
+        "name": name,
+        "params": {"households": N},
+        "stats": {"min": seconds},
+        "extra_info": extra,
+    }
+
+
+def _targets(*benchmarks):
+    return {
+        row[0]: row[1:] for row in report.targets(report.collect({"benchmarks": benchmarks}), [N])
+    }
+
+
+def test_review_against_the_io_floor_is_judged_within_the_run():
+    rows = _targets(
+        _bench("test_review_end_to_end[1000000hh]", 11.0), _bench("test_io_floor[1000000hh]", 5.0)
+    )
+    assert rows["review / I/O floor (1,000,000 households)"] == ("≤ 2×", "2.2×", "**missed**")
+
+
+def test_spark_per_core_ratio_is_judged_for_each_session_size():
+    rows = _targets(
+        _bench("test_spark_review[local2-1000000hh]", 60.0, per_core_ratio=2.9),
+        _bench("test_spark_review[local1-1000000hh]", 90.0, per_core_ratio=3.4),
+    )
+    assert rows["Spark local[2] per-core / single (1,000,000 households)"] == (
+        "≤ 3×",
+        "2.9×",
+        "met",
+    )
+    assert rows["Spark local[1] per-core / single (1,000,000 households)"] == (
+        "≤ 3×",
+        "3.4×",
+        "**missed**",
+    )
+
+
+def test_service_targets_are_judged_per_journal_at_the_largest_size():
+    rows = _targets(
+        _bench("test_grpc_baseline_inprocess[1000000hh]", 1.0),
+        _bench("test_grpc_assess[disk-1000000hh]", 2.0),
+        _bench("test_grpc_flight[tmpfs-1000000hh]", 1.1),
+        _bench(
+            "test_grpc_single_household_latency[disk-1000000hh]",
+            0.01,
+            p50_vs_bare=3.0,
+            p99_vs_bare=12.5,
+        ),
+    )
+    where = "1,000,000 households, journal on"
+    assert rows[f"assess / in-process ({where} disk)"] == ("≥ 0.8×", "0.5×", "**missed**")
+    assert rows[f"flight / in-process ({where} tmpfs)"] == ("≥ 0.9×", "0.909×", "met")
+    assert rows[f"single household p50 / bare call ({where} disk)"] == ("≤ 10×", "3×", "met")
+    assert rows[f"single household p99 / bare call ({where} disk)"] == (
+        "≤ 10×",
+        "12.5×",
+        "**missed**",
+    )

@@ -1,0 +1,101 @@
+"""AssessArrow's chunks as bytes (issue 13): the server reads and writes ArrowChunk
+messages without message objects (`chunks.chunk_fields`, `chunks.chunk_bytes_of`).
+
+- every ArrowChunk the protobuf library writes, and arbitrary bytes besides, are read
+  as the library reads them, or refused (INVALID_ARGUMENT) where it refuses them;
+- the bytes written are upb's deterministic serialisation, byte for byte;
+- a bundle cut into chunk bytes and reassembled gives the same tables.
+"""
+
+from __future__ import annotations
+
+import pytest
+from google.protobuf.message import DecodeError
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from meanstest import schema, synth
+from meanstest.errors import MeansTestError
+from meanstest.service import chunks
+from meanstest.v1 import meanstest_pb2 as pb
+
+SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+names = st.text(max_size=20)
+payloads = st.binary(max_size=300)
+
+
+def by_library(data: bytes):
+    try:
+        chunk = pb.ArrowChunk.FromString(data)
+    except DecodeError:
+        return None
+    return chunk.table, chunk.data, chunk.last
+
+
+def by_reader(data: bytes):
+    try:
+        name, payload, last = chunks.chunk_fields(data)
+    except MeansTestError as e:
+        assert e.attrs.get("field") == "data"
+        return None
+    return name, bytes(payload), last
+
+
+@SETTINGS
+@given(names, payloads, st.booleans())
+def test_written_bytes_are_upb_deterministic_serialisation(name, payload, last):
+    expected = pb.ArrowChunk(table=name, data=payload, last=last)
+    assert chunks.chunk_bytes_of(name, memoryview(payload), last) == expected.SerializeToString(
+        deterministic=True
+    )
+
+
+@SETTINGS
+@given(st.lists(st.tuples(names, payloads, st.booleans()), min_size=1, max_size=3))
+def test_messages_sent_twice_or_merged_read_as_the_library_reads_them(parts):
+    # concatenated messages are one message to protobuf: the last scalar of each field wins
+    data = b"".join(pb.ArrowChunk(table=n, data=p, last=b).SerializeToString() for n, p, b in parts)
+    assert by_reader(data) == by_library(data)
+
+
+@SETTINGS
+@given(st.binary(max_size=64))
+def test_arbitrary_bytes_read_or_refused_as_the_library_does(data):
+    assert by_reader(data) == by_library(data)
+
+
+@SETTINGS
+@given(st.binary(max_size=40), names, payloads)
+def test_unknown_fields_and_garbage_around_a_chunk(junk, name, payload):
+    data = pb.ArrowChunk(table=name, data=payload, last=True).SerializeToString() + junk
+    assert by_reader(data) == by_library(data)
+
+
+def test_unknown_fields_and_wrong_wire_types_are_skipped():
+    # field 9 (varint), field 1 sent as a varint, field 3 as length-delimited: skipped
+    data = b"\x48\x05" + b"\x08\x01" + b"\x1a\x01x" + b"\x0a\x02ab\x12\x01z\x18\x01"
+    assert by_reader(data) == by_library(data) == ("ab", b"z", True)
+
+
+def test_invalid_utf8_table_name_is_refused_as_by_the_library():
+    data = b"\x0a\x02\xff\xfe\x18\x01"
+    assert by_library(data) is None
+    with pytest.raises(MeansTestError, match="not an ArrowChunk"):
+        chunks.chunk_fields(data)
+
+
+@pytest.mark.parametrize("chunk_bytes", [1024, 7777, 1 << 20])
+def test_a_bundle_cut_into_chunk_bytes_and_reassembled(tmp_path, chunk_bytes):
+    synth.write_synth(tmp_path / "b", 40, 7)
+    from meanstest.bundle import read_bundle
+
+    tables = read_bundle(tmp_path / "b")
+    streams = {name: chunks.ipc_stream(t) for name, t in tables.items()}
+    sent = list(chunks.stream_chunk_bytes(streams, chunk_bytes))
+    as_messages = [c.SerializeToString() for c in chunks.tables_to_chunks(tables, chunk_bytes)]
+    assert sent == as_messages
+    assert all(len(pb.ArrowChunk.FromString(c).data) <= chunk_bytes for c in sent)
+    back = chunks.chunks_to_tables(iter(sent), schema.TABLES)
+    assert back.keys() == tables.keys()
+    for name, table in tables.items():
+        assert back[name].equals(table)
