@@ -70,7 +70,14 @@ def _odd_bundle() -> dict[str, pa.Table]:
     """A synthetic district with bad rows (5%), plus rows the generator never makes: a
     households row whose household_id is null, a member of no household, and a source
     row whose person_id is null."""
-    t = conform_tables(synth.generate(1200, seed=11, bad_fraction=0.05))
+    return _with_odd_rows(conform_tables(synth.generate(1200, seed=11, bad_fraction=0.05)))
+
+
+def _with_odd_rows(t: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """`t` with a null household_id, an orphan member (the first member, who stays a
+    member of his own household: his source rows are matched, not nobody's) and a
+    source row of a null person_id."""
+    t = dict(t)
     hh = t["households"]
     null_id = hh.slice(3, 1).set_column(0, "household_id", pa.nulls(1, pa.string()))
     t["households"] = pa.concat_tables([hh.slice(0, 40), null_id, hh.slice(40)])
@@ -275,6 +282,59 @@ def test_reader_refuses_a_table_twice_and_no_households(spark, tmp_path):
         read_frames(spark, tmp_path)
 
 
+def test_a_local_session_compiles_with_c1_only(spark):
+    """A local session's JVM stops at C1 (LOCAL_JAVA_OPTIONS): C2's compile time is not
+    repaid in one review (docs/spark.md, Performance)."""
+    from meanstest.spark import LOCAL_JAVA_OPTIONS
+
+    conf = spark.sparkContext.getConf().get("spark.driver.extraJavaOptions")
+    assert LOCAL_JAVA_OPTIONS in conf
+    jvm = spark.sparkContext._jvm
+    flags = jvm.java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()
+    assert "-XX:TieredStopAtLevel=1" in list(flags)
+
+
+def _daemon_imports(pythonpath: list[str]) -> dict:
+    """Where a worker daemon (meanstest.spark.daemon) imports pyspark from, with
+    `pythonpath` as Spark sets PYTHONPATH, and the zips left on its import path."""
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys; import meanstest.spark.daemon; import pyspark, py4j; "
+        "print(json.dumps({'pyspark': pyspark.__file__, "
+        "'zips': [p for p in sys.path if p.endswith('.zip') and "
+        "p.rsplit('/', 1)[1].startswith(('pyspark', 'py4j'))]}))"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(pythonpath)}
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True, timeout=120)  # fmt: skip
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def test_worker_daemon_imports_the_installed_pyspark_not_its_zip(tmp_path):
+    """Spark puts pyspark.zip and py4j's zip on the workers' PYTHONPATH; the daemon
+    imports the same pyspark from its installed files (the zips' importers re-read the
+    zip before every task), and keeps the zips when the zipped pyspark is another."""
+    import zipfile
+
+    import pyspark
+
+    lib = Path(pyspark.__file__).parent / "python" / "lib"
+    zips = [str(p) for p in sorted(lib.glob("*.zip"))]
+    assert any("pyspark.zip" in z for z in zips) and any("py4j" in z for z in zips)
+    got = _daemon_imports(zips)
+    assert got["zips"] == [] and ".zip" not in got["pyspark"]
+
+    other = tmp_path / "pyspark.zip"
+    with zipfile.ZipFile(other, "w") as z:
+        z.writestr("pyspark/__init__.py", "")
+        z.writestr("pyspark/version.py", '__version__ = "0.0.1"\n')
+    py4j = [z for z in zips if "py4j" in z]
+    got = _daemon_imports([str(other), *py4j])
+    assert got["zips"] == [str(other), *py4j] and got["pyspark"].startswith(str(other))
+
+
 def test_type_mapping_round_trips_every_canonical_type():
     for name in schema.TABLES:
         for field in schema.arrow_schema(name):
@@ -354,13 +414,20 @@ def _deliver(batches, inbox: dict) -> None:
 
 
 def _partitioned_review(tables: dict[str, pa.Table], library, partitions: int) -> dict:
-    """What review_spark does, with Python lists for Spark's exchanges: every table
-    packed by partition, the source rows routed in partitions by person ID (here a
-    CRC-32 of it) where the duplicates are found too, each household partition assessed, the outputs unpacked and ranked
-    from the partitions' counts."""
-    import zlib
-
-    from meanstest.spark.layout import BLOBS, ROUTES, from_blobs, pack, route
+    """What review_spark does, with Python lists for Spark's exchanges: the IDs of
+    households, persons and supporters packed by household range, where the routes are
+    made; source rows and routes meeting in partitions by person ID, where the source
+    rows are routed and the duplicates found; every household partition assessed, the
+    outputs unpacked and ranked from the partitions' counts."""
+    from meanstest.spark.layout import (
+        BLOBS,
+        IDS,
+        from_blobs,
+        id_rows,
+        pack,
+        route,
+        routes_of,
+    )
     from meanstest.spark.worker import BUCKETS, KIND, OUTPUTS, _assess_batch, rank_offsets, unblob
 
     keys = np.arange(partitions, dtype=np.int32)
@@ -372,28 +439,15 @@ def _partitioned_review(tables: dict[str, pa.Table], library, partitions: int) -
         t = tables[name]
         return t.append_column("_row", pa.array(np.arange(t.num_rows, dtype=np.int64)))
 
-    def by_person(t, column):
-        pids, rows = t[column].to_pylist(), range(t.num_rows)
-        to = [zlib.crc32(p.encode()) % partitions if p else r % partitions
-              for p, r in zip(pids, rows)]  # fmt: skip
-        return t.append_column("_to", pa.array(to, pa.int32()))
-
     by_household = ("range", "household_id")
-
-    homes = set(ids)
-    people = [(p, h, m) for name, col, m in (("persons", "person_id", True),
-                                             ("supporters", "supporter_id", False))
-              for p, h in zip(tables[name][col].to_pylist(),
-                              tables[name]["household_id"].to_pylist())
-              if p is not None and h in homes]  # fmt: skip
+    homes: dict = {}
+    for name in ("households", "persons", "supporters"):
+        _deliver(pack(id_rows(name, numbered(name)), IDS, keys, bounds, by_household), homes)
     meet: dict = {}
     for name in schema.SOURCE_TABLES:
-        _deliver(pack(by_person(numbered(name), "person_id"), name, keys, bounds), meet)
-    routes = pa.table(
-        {"_pid": [p for p, _, _ in people], "household_id": [h for _, h, _ in people],
-         "_m": [m for _, _, m in people]}
-    )  # fmt: skip
-    _deliver(pack(by_person(routes, "_pid"), ROUTES, keys, bounds), meet)
+        _deliver(pack(numbered(name), name, keys, bounds, ("person", "person_id")), meet)
+    for batches in homes.values():
+        _deliver(routes_of(from_blobs(batches), keys, bounds), meet)
     inbox: dict = {}
     for batches in meet.values():
         _deliver(route(from_blobs(batches), keys, bounds), inbox)
@@ -418,11 +472,16 @@ def _partitioned_review(tables: dict[str, pa.Table], library, partitions: int) -
     return out
 
 
-@pytest.mark.parametrize("seed,partitions", [(1, 1), (2, 3), (3, 7)])
-def test_partitioned_flow_gives_the_single_machine_outputs(tmp_path, seed, partitions):
+@pytest.mark.parametrize(
+    "seed,partitions,odd", [(1, 1, False), (2, 3, False), (3, 7, False), (4, 2, True), (5, 5, True)]
+)
+def test_partitioned_flow_gives_the_single_machine_outputs(tmp_path, seed, partitions, odd):
     """Without Spark: any number of household ranges gives the single-machine review's
-    outputs, ranks included (each partition's counts finish the run's rank)."""
+    outputs, ranks included (each partition's counts finish the run's rank), on seeded
+    random bundles, some with the odd rows (an orphan who is also a member elsewhere)."""
     tables = conform_tables(synth.generate(300, seed=seed, bad_fraction=0.05))
+    if odd:
+        tables = _with_odd_rows(tables)
     write_bundle(tables, tmp_path / "bundle")
     single = run_review(tmp_path / "bundle", tmp_path / "single", default_library(),
                         ReviewOptions(quiet=True))  # fmt: skip

@@ -14,9 +14,11 @@ layout, never through Spark's row format):
    decode it with pyarrow. `_row` is the row's place in the table (file order, then
    row order), so each household's rows reach the engine in bundle order and a
    reject naming "(row N)" names the bundle's row.
-2. co-locate — households partitioned by household_id ranges; source rows routed to
-   their persons' households where they meet the routes by person ID (one exchange),
-   then everything sent to its household's partition (a second exchange).
+2. co-locate — households partitioned by household_id ranges; the routes (person ID →
+   household) made where the households', members' and supporters' IDs meet in their
+   range (one exchange, IDs only); source rows routed to their persons' households
+   where they meet the routes by person ID (a second), then everything sent to its
+   household's partition (a third).
 3. assess — each partition is one `meanstest.batch.assess_batch`, the single-machine
    review's step; the policy library is resolved once on the driver and broadcast.
 4. finish — the §9 rank from the partitions' counts per difficulty index (no sort),
@@ -224,11 +226,18 @@ def _local_java() -> None:
     )
 
 
+# A local session's JVM compiles with C1 only (no tiered C2): a review in local mode is
+# one short job, and C2 compiling Spark's hot paths cost ~28 of the first 200k-household
+# review's 93 CPU-seconds, for code that ran no faster (measured: docs/spark.md).
+LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
+
+
 def session(master: str | None = None, app: str = "meanstest review", conf: dict | None = None):
     """A SparkSession: `master` when given, else spark-submit's (or pyspark's local[*]).
     Its Python workers fork from meanstest.spark.daemon (meanstest imported once).
 
-    A local session starts its own JVM: it gets Java 17/21 and a loopback driver, and a
+    A local session starts its own JVM: it gets Java 17/21, a loopback driver and
+    LOCAL_JAVA_OPTIONS (unless `conf` sets spark.driver.extraJavaOptions), and a
     gateway that exits while starting is started once more (a JVM killed by a loaded
     machine's memory pressure) before the error is raised."""
     try:
@@ -247,6 +256,8 @@ def session(master: str | None = None, app: str = "meanstest review", conf: dict
     if master:
         builder = builder.master(master)
     conf = {"spark.python.daemon.module": "meanstest.spark.daemon", **(conf or {})}
+    if local and launching:
+        conf.setdefault("spark.driver.extraJavaOptions", LOCAL_JAVA_OPTIONS)
     for key, value in conf.items():
         builder = builder.config(key, value)
     for attempt in (1, 2):

@@ -6,7 +6,48 @@ meanstest's modules loaded (about 0.7 CPU-seconds and several wall seconds on a 
 machine, per worker) instead of importing them. `meanstest.spark.session()` sets
 `spark.python.daemon.module` to it; nothing here runs the kernels (numba's threads
 must not be started before a fork).
+
+pyspark and py4j are imported from their installed files, not from the zips Spark puts
+on PYTHONPATH, when the installed pyspark is the zip's (same version.py): pyspark's
+worker calls `importlib.invalidate_caches()` before every task, and Python 3.11's
+zipimporter then re-reads the whole pyspark.zip directory once for every package of
+it imported so far (about 15), in Python — 30% of the workers' CPU in a 200k-household
+review (docs/spark.md).
 """
+
+import os
+import sys
+import zipfile
+from importlib.machinery import PathFinder
+
+
+def _installed_not_zipped() -> None:
+    """Drop pyspark's and py4j's zips from sys.path when the same pyspark is installed."""
+    ours = ("pyspark", "py4j")
+    zips = [p for p in sys.path if p.endswith(".zip") and os.path.basename(p).startswith(ours)]
+    rest = [p for p in sys.path if p not in zips]
+    if not zips or "pyspark" in sys.modules:
+        return
+    found = {name: PathFinder.find_spec(name, rest) for name in ours}
+    if not all(spec and spec.submodule_search_locations for spec in found.values()):
+        return
+    installed = os.path.join(next(iter(found["pyspark"].submodule_search_locations)), "version.py")
+    try:
+        with open(installed, "rb") as f:
+            mine = f.read()
+        zipped = [p for p in zips if os.path.basename(p).startswith("pyspark")]
+        for path in zipped:
+            with zipfile.ZipFile(path) as z:
+                if z.read("pyspark/version.py") != mine:
+                    return
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return
+    sys.path[:] = rest
+    for path in zips:
+        sys.path_importer_cache.pop(path, None)
+
+
+_installed_not_zipped()
 
 import meanstest.spark.worker
 import meanstest.spark.write  # noqa: F401

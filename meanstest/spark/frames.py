@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from meanstest import schema
 from meanstest.errors import BundleError, MeansTestError
-from meanstest.spark.layout import BLOBS, ROUTES, part_schema
+from meanstest.spark.layout import BLOBS, part_schema
 
 # Arrow <-> Spark types ------------------------------------------------------------------
 
@@ -286,19 +286,23 @@ def _blobs(df, part: str, keys, bounds, how):
     return data.mapInArrow(_pack_partition(part, keys, bounds, how), spark_schema(BLOBS))
 
 
-def _table_blobs(spark, frames: dict, files: dict, name: str, keys, bounds, how):
-    """Table `name` as blob rows. A Parquet table's files are read whole by Spark's
-    binaryFile source (through the session's Hadoop FileSystem) and decoded by
-    pyarrow in the Python workers: no row of it passes through Spark's row format."""
+def _table_blobs(spark, frames: dict, files: dict, name: str, keys, bounds, how, ids=False):
+    """Table `name` as blob rows (`ids`: only its IDs, layout.id_rows, by household
+    range). A Parquet table's files are read whole by Spark's binaryFile source
+    (through the session's Hadoop FileSystem) and decoded by pyarrow in the Python
+    workers: no row of it passes through Spark's row format."""
     from meanstest.spark.layout import file_key
-    from meanstest.spark.worker import _files_partition
+    from meanstest.spark.worker import _files_partition, _ids_partition
 
     if name not in files:
+        if ids:
+            data = frames[name].select(*part_schema(name).names)
+            return data.mapInArrow(_ids_partition(name, keys, bounds), spark_schema(BLOBS))
         return _blobs(frames[name], name, keys, bounds, how)
     root, firsts = files[name]
     data = spark.read.format("binaryFile").load([f for f, _ in firsts])
     at = {file_key(f): first for f, first in firsts}
-    run = _files_partition(name, root, at, keys, bounds, how)
+    run = _files_partition(name, root, at, keys, bounds, how, ids)
     return data.select("path", "content").mapInArrow(run, spark_schema(BLOBS))
 
 
@@ -316,25 +320,26 @@ def co_locate(spark, frames: dict, files: dict, partitions: int, keys, bounds):
     supporter of) meet in a partition by person ID (layout.person_dest), where each
     source row is sent to the partition of each of its routes (two copies in one
     partition are one row to the worker); a row of nobody lands anywhere, where
-    validate counts it unmatched. The DUPLICATE_PERSON list of the whole run goes to
+    validate counts it unmatched. The routes are made where each household's rows
+    meet (its range partition: only a households row's members and supporters have
+    routes) from the IDs of the households, persons and supporters files
+    (layout.routes_of). The DUPLICATE_PERSON list of the whole run goes to
     the partitions of the duplicated persons' households (found where the routes
-    meet). Two exchanges of a few large rows each, and one of the members' and
-    supporters' IDs."""
-    from meanstest.spark.worker import _route_partition
+    meet). Three exchanges of a few large rows each, the first of IDs only."""
+    from meanstest.spark.worker import _route_partition, _routes_partition
 
-    people = _people(frames, partitions)
+    by_household = ("range", "household_id")
+    homes = ("households", "persons", "supporters")
+    ids = [_table_blobs(spark, frames, files, n, keys, bounds, by_household, True) for n in homes]
+    routes = _union(ids).repartition(partitions, "_key")
     meet = [
         _table_blobs(spark, frames, files, name, keys, bounds, ("person", "person_id"))
         for name in schema.SOURCE_TABLES
     ]
-    routes = people.select("_pid", "household_id", "_m")
-    meet.append(_blobs(routes, ROUTES, keys, bounds, ("person", "_pid")))
+    meet.append(routes.mapInArrow(_routes_partition(keys, bounds), spark_schema(BLOBS)))
     met = _union(meet).repartition(partitions, "_key")
     routed = met.mapInArrow(_route_partition(keys, bounds), spark_schema(BLOBS))
-    parts = [
-        _table_blobs(spark, frames, files, name, keys, bounds, ("range", "household_id"))
-        for name in ("households", "persons", "supporters")
-    ]
+    parts = [_table_blobs(spark, frames, files, n, keys, bounds, by_household) for n in homes]
     parts.append(routed)
     return _union(parts).repartition(partitions, "_key")
 
@@ -344,19 +349,3 @@ def _union(frames: list):
     for f in frames[1:]:
         out = out.union(f)
     return out
-
-
-def _people(frames: dict, partitions: int):
-    """(household_id, _pid, _m) of every member (_m) and supporter of a households row,
-    hash-partitioned by person ID."""
-    from pyspark.sql import functions as F
-
-    ids = frames["households"].select("household_id").where(F.col("household_id").isNotNull())
-    members = frames["persons"].select(
-        "household_id", F.col("person_id").alias("_pid"), F.lit(True).alias("_m")
-    )
-    helpers = frames["supporters"].select(
-        "household_id", F.col("supporter_id").alias("_pid"), F.lit(False).alias("_m")
-    )
-    people = members.union(helpers).where(F.col("_pid").isNotNull())
-    return people.join(ids.distinct(), "household_id", "left_semi").repartition(partitions, "_pid")

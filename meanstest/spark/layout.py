@@ -27,7 +27,8 @@ from meanstest import schema
 
 DUPLICATES = "duplicates"  # person_id -> every household_id it is a member of
 ROUTES = "routes"  # person ID -> a partition of one of its households
-PARTS = (*schema.TABLES, DUPLICATES, ROUTES)
+IDS = "ids"  # the IDs of households, persons and supporters rows (routes are made of them)
+PARTS = (*schema.TABLES, DUPLICATES, ROUTES, IDS)
 TAG = {name: i for i, name in enumerate(PARTS)}
 _LIST = pa.list_(pa.string())
 _ROW = pa.field("_row", pa.int64())
@@ -43,6 +44,8 @@ def part_schema(part: str) -> pa.Schema:
         return pa.schema([("person_id", pa.string()), ("households", _LIST)])
     if part == ROUTES:
         return pa.schema([("_pid", pa.string()), ("household_id", pa.string()), ("_m", pa.bool_())])
+    if part == IDS:
+        return pa.schema([("household_id", pa.string()), ("_pid", pa.string()), ("_of", pa.int8())])
     return schema.arrow_schema(part).append(_ROW)
 
 
@@ -230,6 +233,41 @@ def route(parts: dict[str, pa.Table], keys: np.ndarray, bounds: np.ndarray):
         dest[unrouted] = t["_row"].to_numpy()[i[unrouted]] % partitions
         for groups, blobs in to_blobs(t.take(pa.array(i)), dest):
             yield blob_rows(BLOBS, {"_tag": TAG[name]}, {"_key": keys[groups]}, blobs)
+
+
+_ID_OF = {"households": (None, 0), "persons": ("person_id", 1), "supporters": ("supporter_id", 2)}
+
+
+def id_rows(name: str, table: pa.Table) -> pa.Table:
+    """The IDs routes are made of (part IDS), from rows of households, persons or
+    supporters: each row's household_id, its person ID (none for a households row)
+    and `_of`, which table it is (0, 1, 2). Rows with a null household_id (or a null
+    person ID) are left out: they route nothing."""
+    column, of = _ID_OF[name]
+    keep = pc.is_valid(table["household_id"])
+    if column is not None:
+        keep = pc.and_(keep, pc.is_valid(table[column]))
+    table = table.filter(keep)
+    n = table.num_rows
+    pid = table[column] if column is not None else pa.nulls(n, pa.string())
+    of = pa.array(np.full(n, of, np.int8))
+    return pa.table([table["household_id"], pid, of], schema=part_schema(IDS))
+
+
+def routes_of(parts: dict[str, pa.Table], keys: np.ndarray, bounds: np.ndarray):
+    """One household-range partition's IDS rows → the routes of its households (each
+    member's and supporter's person ID → the household), as blob rows for the partitions
+    where their persons' source rows meet them (person_dest). A member or supporter of a
+    household_id with no households row (an orphan) has no route: its source rows are
+    nobody's there, as validate counts them."""
+    ids = parts[IDS]
+    of = ids["_of"].to_numpy()
+    homes = ids.filter(pa.array(of == 0))["household_id"]
+    people = ids.filter(pa.array(of > 0))
+    people = people.filter(pc.is_in(people["household_id"], value_set=homes.combine_chunks()))
+    members = pc.equal(people["_of"], 1)
+    routes = pa.table([people["_pid"], people["household_id"], members], schema=part_schema(ROUTES))
+    yield from pack(routes, ROUTES, keys, bounds, ("person", "_pid"))
 
 
 def duplicates_of(routes: pa.Table, keys: np.ndarray, bounds: np.ndarray):

@@ -206,19 +206,45 @@ def _pack_partition(part: str, keys: np.ndarray, bounds: np.ndarray, how):
     return run
 
 
-def _files_partition(name: str, root: str, firsts: dict, keys, bounds, how):
+def _files_partition(name: str, root: str, firsts: dict, keys, bounds, how, ids=False):
     """Rows of Spark's binaryFile source (whole Parquet files of table `name`) → the
     table's rows, checked and cast by the bundle reader's rules, numbered in bundle
-    order (`firsts`: a file's first row number), as blob rows by partition."""
-    from meanstest.spark.layout import pack, parquet_file
+    order (`firsts`: a file's first row number), as blob rows by partition; `ids`:
+    only their IDs (layout.id_rows), by household range."""
+    from meanstest.spark.layout import IDS, id_rows, pack, parquet_file
 
     def run(batches):
         for batch in batches:
             paths = batch.column("path").to_pylist()
             for path, content in zip(paths, batch.column("content"), strict=True):
                 table = parquet_file(name, root, path, content.as_buffer(), firsts)
-                if table.num_rows:
+                if ids:
+                    yield from pack(id_rows(name, table), IDS, keys, bounds, how)
+                elif table.num_rows:
                     yield from pack(table, name, keys, bounds, how)
+
+    return run
+
+
+def _ids_partition(name: str, keys: np.ndarray, bounds: np.ndarray):
+    """Rows of table `name` (households, persons or supporters) → their IDs
+    (layout.id_rows) as blob rows by household range."""
+    from meanstest.spark.layout import IDS, id_rows, pack
+
+    def run(batches):
+        for batch in batches:
+            table = id_rows(name, pa.Table.from_batches([batch]))
+            yield from pack(table, IDS, keys, bounds, ("range", "household_id"))
+
+    return run
+
+
+def _routes_partition(keys: np.ndarray, bounds: np.ndarray):
+    """A household-range partition's IDs → the routes of its households (layout.routes_of)."""
+    from meanstest.spark.layout import routes_of
+
+    def run(batches):
+        yield from routes_of(from_blobs(batches), keys, bounds)
 
     return run
 
