@@ -1,6 +1,10 @@
-"""Write benches/RESULTS.md from a pytest-benchmark JSON file (`make bench` does both).
+"""Write benches/RESULTS.md from pytest-benchmark JSON files (`make bench` does both).
 
-    python benches/report.py BENCH.json benches/RESULTS.md
+    python benches/report.py BENCH.json [MORE.json ...] benches/RESULTS.md
+
+Several files are merged into one run (e.g. the review at 1M and the service at 100k, run
+back to back as separate pytest sessions): the date and the load at the start are the
+first file's, the load at the end the last file's; a benchmark in two files is an error.
 
 Every figure is the minimum over the rounds of one run (the least disturbed by other
 processes), and every ratio is between two figures of that same run on the same data.
@@ -275,13 +279,37 @@ def render(data: dict) -> str:
     return "\n".join(out)
 
 
+def merge(runs: list[dict]) -> dict:
+    """One run from the JSON of several back-to-back pytest-benchmark sessions."""
+    data = dict(runs[0], benchmarks=[])
+    seen = {}
+    for i, run in enumerate(runs):
+        for b in run["benchmarks"]:
+            if b["fullname"] in seen:
+                raise ValueError(
+                    f"benchmark {b['fullname']} is in file {seen[b['fullname']] + 1} "
+                    f"and file {i + 1}: merge distinct sessions only"
+                )
+            seen[b["fullname"]] = i
+            data["benchmarks"].append(b)
+    loads = [r["load_average"] for r in runs if r.get("load_average")]
+    if loads:
+        data["load_average"] = {"start": loads[0]["start"], "end": loads[-1]["end"]}
+    return data
+
+
 def main(argv: list[str]) -> int:
-    if len(argv) != 2:
+    if len(argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
-    data = json.loads(Path(argv[0]).read_text(encoding="utf-8"))
-    Path(argv[1]).write_text(render(data), encoding="utf-8")
-    print(f"wrote {argv[1]}")
+    runs = [json.loads(Path(a).read_text(encoding="utf-8")) for a in argv[:-1]]
+    try:
+        data = merge(runs)
+    except ValueError as e:
+        print(f"report: {e}", file=sys.stderr)
+        return 2
+    Path(argv[-1]).write_text(render(data), encoding="utf-8")
+    print(f"wrote {argv[-1]}")
     return 0
 
 

@@ -3,6 +3,8 @@
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 _spec = importlib.util.spec_from_file_location(
     "bench_report", Path(__file__).parent.parent / "benches" / "report.py"
 )
@@ -72,3 +74,27 @@ def test_service_targets_are_judged_per_journal_at_the_largest_size():
         "12.5×",
         "**missed**",
     )
+
+
+def _run(load_start, load_end, *benchmarks):
+    return {
+        "datetime": f"run at load {load_start}",
+        "load_average": {"start": [load_start] * 3, "end": [load_end] * 3},
+        "benchmarks": [dict(b, fullname=f"benches/x.py::{b['name']}") for b in benchmarks],
+    }
+
+
+def test_back_to_back_sessions_merge_into_one_run():
+    review = _run(0.5, 1.0, _bench("test_review_end_to_end[1000000hh]", 11.0))
+    floor = _run(1.5, 2.0, _bench("test_io_floor[1000000hh]", 5.0))
+    merged = report.merge([review, floor])
+    assert merged["datetime"] == "run at load 0.5"
+    assert merged["load_average"] == {"start": [0.5] * 3, "end": [2.0] * 3}
+    rows = {row[0]: row[1:] for row in report.targets(report.collect(merged), [N])}
+    assert rows["review / I/O floor (1,000,000 households)"][1] == "2.2×"
+
+
+def test_a_benchmark_in_two_sessions_is_refused():
+    one = _run(0.5, 1.0, _bench("test_io_floor[1000000hh]", 5.0))
+    with pytest.raises(ValueError, match=r"test_io_floor\[1000000hh\] is in file 1 and file 2"):
+        report.merge([one, one])
