@@ -25,13 +25,14 @@ class Progress:
         self.started = time.monotonic()
         self.last = 0.0
         self.done = 0
+        self.shown: int | None = None  # the count of the last line written
 
     def update(self, done: int, *, force: bool = False) -> None:
         self.done = done
         now = time.monotonic()
         if self.quiet or (not force and now - self.last < self.interval):
             return
-        self.last = now
+        self.last, self.shown = now, done
         elapsed = max(now - self.started, 1e-9)
         rate = done / elapsed
         eta = (self.total - done) / rate if rate > 0 else float("inf")
@@ -46,7 +47,10 @@ class Progress:
         self.stream.flush()
 
     def close(self) -> None:
-        self.update(self.done, force=True)
+        # a terminal's bar is redrawn with the final rate; a log is not given the same
+        # count twice
+        if self.tty or self.shown != self.done:
+            self.update(self.done, force=True)
         if self.tty and not self.quiet:
             self.stream.write("\n")
             self.stream.flush()

@@ -1,0 +1,48 @@
+"""The progress line of long work (meanstest.progress)."""
+
+import io
+
+from meanstest.progress import Progress
+
+
+class _Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_a_log_gets_each_count_once_and_the_final_count_at_close():
+    """On a log (not a terminal) every line is a new line: the count already shown is
+    not printed again by close(), and a count not yet shown is."""
+    log = io.StringIO()
+    progress = Progress(10, stream=log, interval=3600)
+    progress.update(10, force=True)
+    progress.close()
+    assert [line.split("  ")[0] for line in log.getvalue().splitlines()] == ["10/10 households"]
+
+    log = io.StringIO()
+    progress = Progress(10, stream=log, interval=3600)
+    progress.update(4, force=True)
+    progress.update(10)  # within the interval: not shown yet
+    progress.close()
+    assert [line.split("  ")[0] for line in log.getvalue().splitlines()] == [
+        "4/10 households",
+        "10/10 households",
+    ]
+
+
+def test_a_terminal_gets_one_bar_redrawn_and_a_newline_at_close():
+    tty = _Tty()
+    progress = Progress(10, stream=tty, interval=0)
+    progress.update(5)
+    progress.close()
+    out = tty.getvalue()
+    assert out.count("\r") == 2 and out.endswith("\n")
+    assert "10/10" not in out and out.count("5/10 households") == 2
+
+
+def test_quiet_progress_writes_nothing():
+    log = io.StringIO()
+    progress = Progress(10, stream=log, quiet=True)
+    progress.update(10, force=True)
+    progress.close()
+    assert log.getvalue() == ""
