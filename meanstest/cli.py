@@ -154,6 +154,7 @@ def _review(args) -> int:
 
 
 def _explain(args) -> int:
+    from meanstest import labels
     from meanstest.bundle import read_bundle
     from meanstest.explain import explain_household, render
     from meanstest.pipeline import load_policies
@@ -166,9 +167,19 @@ def _explain(args) -> int:
             validation.rejects["reasons"].to_pylist(),
         )
     )
-    if args.household_id in rejected:
+    hid, zh = args.household_id, args.lang == "zh"
+    if hid in rejected:  # the reasons as rejects.parquet has them, in words
+        reasons = "; ".join(labels.reject_rule(r, args.lang) for r in rejected[hid])
         raise MeansTestError(
-            f"household {args.household_id} is rejected: " + "; ".join(rejected[args.household_id])
+            f"家庭 {hid} 的数据未通过校验,未予核算:{reasons}"
+            if zh
+            else f"household {hid} is rejected (not assessed): {reasons}"
+        )
+    if hid not in set(validation.engine_input.households["household_id"].to_pylist()):
+        raise MeansTestError(
+            f"家庭 {hid} 不在数据包 {args.bundle} 中"
+            if zh
+            else f"household {hid} is not in the bundle {args.bundle}"
         )
     explanation = explain_household(validation.engine_input, args.household_id)
     sys.stdout.write(render(explanation, args.lang, args.format))

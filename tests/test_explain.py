@@ -215,13 +215,36 @@ def test_json_trace_stays_machine_readable(district, capsys):
     assert {"§2", "§3", "§5", "§6", "§7", "§9", "§11"} <= sections
 
 
-def test_unknown_household_is_one_clear_error(district, capsys):
+def test_unknown_household_is_one_clear_error_in_the_chosen_language(district, capsys):
     path, _ = district
     code, out, err = _explain(capsys, path, "NO-SUCH-HOUSEHOLD")
     assert code == 1 and out == ""
+    assert err.strip() == f"meanstest: error: 家庭 NO-SUCH-HOUSEHOLD 不在数据包 {path} 中"
+    code, out, err = _explain(capsys, path, "NO-SUCH-HOUSEHOLD", "--lang", "en")
+    assert code == 1 and out == ""
     assert err.strip() == (
-        "meanstest: error: household NO-SUCH-HOUSEHOLD is not among the assessed households"
+        f"meanstest: error: household NO-SUCH-HOUSEHOLD is not in the bundle {path}"
     )
+
+
+def test_rejected_household_is_one_error_with_its_reasons_in_words(district, capsys):
+    """A household validation rejected has no calculation to explain: the error says so
+    and gives every reject reason, named in the chosen language (issue 14 item 2)."""
+    from meanstest.bundle import read_bundle
+    from meanstest.validate import validate
+
+    path, _ = district
+    rejects = validate(read_bundle(path), default_library()).rejects.to_pylist()
+    assert rejects, "the fixture's bad rows reject some households"
+    hid, reasons = rejects[0]["household_id"], rejects[0]["reasons"]
+    code, out, err = _explain(capsys, path, hid)
+    assert code == 1 and out == ""
+    assert err.startswith(f"meanstest: error: 家庭 {hid} 的数据未通过校验,未予核算:")
+    for r in reasons:
+        assert labels.reject_rule(r, "zh") in err
+    code, out, err = _explain(capsys, path, hid, "--lang", "en")
+    assert code == 1 and err.startswith(f"meanstest: error: household {hid} is rejected")
+    assert all(labels.reject_rule(r, "en") in err for r in reasons)
 
 
 # Rendered by Chromium: what an official sees and prints ---------------------------------
