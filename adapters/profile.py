@@ -56,7 +56,9 @@ class ProfileError(MeansTestError):
     """A profile (or ingest manifest) is invalid: names the file, the key and the problem."""
 
     def __init__(self, file: str, key: str, problem: str) -> None:
-        super().__init__(f"{file}: {key}: {problem}", file=file, key=key, problem=problem)
+        # key "-": the whole file (unreadable, not TOML), no key to name
+        where = file if key == "-" else f"{file}: {key}"
+        super().__init__(f"{where}: {problem}", file=file, key=key, problem=problem)
         self.file, self.key, self.problem = file, key, problem
 
 

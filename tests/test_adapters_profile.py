@@ -123,8 +123,9 @@ def test_toml_syntax_and_duplicate_keys(tmp_path):
         load_profile(_write(tmp_path, VEHICLE + "\n[columns]\nplate = 'x'\n"))
     with pytest.raises(ProfileError, match="not valid UTF-8 TOML"):
         load_profile(_write(tmp_path, "[profile\n"))
-    with pytest.raises(ProfileError, match="cannot read"):
+    with pytest.raises(ProfileError, match="cannot read") as e:
         load_profile(tmp_path / "absent.toml")
+    assert e.value.message.startswith(f"{tmp_path / 'absent.toml'}: cannot read"), e.value.message
 
 
 def test_value_maps_take_any_value_of_the_columns_type():
