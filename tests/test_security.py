@@ -88,10 +88,11 @@ def test_cli_explain_of_a_rejected_household_masks_ids(tmp_path, capsys):
     write_bundle(tables, tmp_path / "b")
     hid = persons["household_id"][0].as_py()
     pid = persons["person_id"][0].as_py()
-    assert main(["explain", str(tmp_path / "b"), hid]) == 1
-    err = capsys.readouterr().err
-    assert "health outside 1..6" in err and pid[:6] in err
-    assert pid not in err and not FULL_ID.search(err)
+    for lang, rule in (("zh", "健康状况不在 1–6 之间"), ("en", "health outside 1..6")):
+        assert main(["explain", str(tmp_path / "b"), hid, "--lang", lang]) == 1
+        err = capsys.readouterr().err
+        assert rule in err and pid[:6] in err
+        assert pid not in err and not FULL_ID.search(err)
 
 
 def test_cli_ingest_of_a_headerless_export_masks_ids(tmp_path, capsys):
