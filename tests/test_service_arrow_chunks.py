@@ -77,6 +77,18 @@ def test_unknown_fields_and_wrong_wire_types_are_skipped():
     assert by_reader(data) == by_library(data) == ("ab", b"z", True)
 
 
+# field numbers at protobuf's limit: 2^29 - 1 is an unknown field, 2^29 + 15 is corrupt
+# (found by hypothesis at 20,000 examples: the reader skipped it as unknown)
+LARGEST_FIELD = b"\xfd\xff\xff\xff\x0f\x00\x00\x00\x00"  # field 2^29 - 1, fixed32
+BEYOND_LARGEST = b"\xfd\x80\x80\x80\x10\x00\x00\x00\x00"  # field 2^29 + 15, fixed32
+
+
+def test_field_numbers_beyond_protobufs_limit_are_refused_as_by_the_library():
+    assert by_reader(LARGEST_FIELD) == by_library(LARGEST_FIELD) == ("", b"", False)
+    assert by_library(BEYOND_LARGEST) is None
+    assert by_reader(BEYOND_LARGEST) is None
+
+
 def test_invalid_utf8_table_name_is_refused_as_by_the_library():
     data = b"\x0a\x02\xff\xfe\x18\x01"
     assert by_library(data) is None

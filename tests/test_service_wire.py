@@ -94,6 +94,22 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
+def test_field_numbers_beyond_protobufs_limit_are_declined_as_by_the_library():
+    """Field 2^29 - 1 is an unknown field to skip; 2^29 + 15 is corrupt to the library
+    (DecodeError), so the reader must not read it as an unknown field."""
+    largest = b"\xfd\xff\xff\xff\x0f\x00\x00\x00\x00"
+    beyond = b"\xfd\x80\x80\x80\x10\x00\x00\x00\x00"
+    assert read(largest) is not None
+    with pytest.raises(DecodeError):
+        pb.AssessRequest.FromString(beyond)
+    assert read(beyond) is None
+    household = pb.AssessRequest(households=[pb.Household(household_id="H")]).SerializeToString()
+    inner = pb.Household(household_id="H").SerializeToString() + beyond
+    nested = b"\x0a" + bytes([len(inner)]) + inner
+    assert read(household) is not None and read(nested) is None
+    same_conversion(nested)
+
+
 @SETTINGS
 @given(st.binary(max_size=300))
 def test_arbitrary_bytes_read_alike_or_are_declined(data):

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+import numpy as np
 import pyarrow as pa
 
 from meanstest.errors import MeansTestError
+from meanstest.service import wire
 from meanstest.v1 import meanstest_pb2 as pb
 
 
@@ -81,50 +83,36 @@ def stream_chunk_bytes(streams: dict[str, pa.Buffer], chunk_bytes: int) -> Itera
             yield chunk_bytes_of(name, piece, last)
 
 
-def _read_varint(data, pos: int, n: int) -> tuple[int, int]:
-    value = shift = 0
-    while pos < n and shift < 64:
-        b = data[pos]
-        pos += 1
-        value |= (b & 0x7F) << shift
-        if b < 0x80:
-            return value, pos
-        shift += 7
-    return -1, pos  # truncated or overlong: the protobuf library decides
-
-
 def chunk_fields(data: bytes) -> tuple[str, memoryview, bool]:
     """(table, data, last) of a serialised ArrowChunk, `data` a view of the bytes (no
-    copy). Protobuf's rules: the last occurrence of a field wins, unknown fields and
-    fields of another wire type are skipped; groups, truncation and invalid UTF-8 go to
-    the protobuf library (which parses them or raises DecodeError)."""
+    copy), read with the request reader's wire-format steps (`wire._tag`, `_varint`, `_skip`).
+    Protobuf's rules: the last occurrence of a field wins, unknown fields and fields of
+    another wire type are skipped; groups, truncation and invalid UTF-8 go to the
+    protobuf library (which parses them or raises DecodeError)."""
     view = memoryview(data)
-    n, pos = len(view), 0
+    buf = np.frombuffer(data, np.uint8)
+    n, pos = len(buf), 0
     table, payload, last = view[0:0], view[0:0], False
     while pos < n:
-        key, pos = _read_varint(view, pos, n)
-        wire_type = key & 7
-        if key < 0 or wire_type in (3, 4, 6, 7) or key >> 3 == 0:
+        number, wire_type, pos = wire._tag(buf, pos, n)
+        if pos < 0:
             return _chunk_by_library(data)
-        if wire_type == 0:
-            value, pos = _read_varint(view, pos, n)
-            if value < 0:
+        if number == 3 and wire_type == 0:
+            value, pos = wire._varint(buf, pos, n)
+            last = value != 0
+        elif number in (1, 2) and wire_type == 2:
+            length, start = wire._varint(buf, pos, n)
+            if start < 0 or length < 0 or start + length > n:
                 return _chunk_by_library(data)
-            if key >> 3 == 3:
-                last = value != 0
-        elif wire_type == 2:
-            length, pos = _read_varint(view, pos, n)
-            if length < 0 or pos + length > n:
-                return _chunk_by_library(data)
-            if key >> 3 == 1:
-                table = view[pos : pos + length]
-            elif key >> 3 == 2:
-                payload = view[pos : pos + length]
-            pos += length
+            pos = start + length
+            if number == 1:
+                table = view[start:pos]
+            else:
+                payload = view[start:pos]
         else:
-            pos += 8 if wire_type == 1 else 4
-            if pos > n:
-                return _chunk_by_library(data)
+            pos = wire._skip(buf, pos, n, wire_type)
+        if pos < 0:
+            return _chunk_by_library(data)
     try:
         name = str(table, "utf-8")
     except UnicodeDecodeError:

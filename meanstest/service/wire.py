@@ -87,6 +87,21 @@ def _varint(buf, pos, end):
     return np.int64(0), -1
 
 
+MAX_FIELD = (1 << 29) - 1  # protobuf's largest field number
+
+
+@njit(cache=True, inline="always", _nrt=False)
+def _tag(buf, pos, end):
+    """(field number, wire type, next position) of a field's key; next position -1 when
+    malformed: truncated, overlong, field number 0 or above 2^29 - 1 (which the protobuf
+    library refuses as corrupt)."""
+    tag, pos = _varint(buf, pos, end)
+    field = tag >> 3
+    if pos < 0 or field <= 0 or field > MAX_FIELD:
+        return np.int64(0), np.int64(0), -1
+    return field, tag & 7, pos
+
+
 @_serial
 def _skip(buf, pos, end, wt):
     if wt == 0:
@@ -132,10 +147,9 @@ def _scalar(buf, pos, end, m, row, field, k, wt, column, vals, lens, fill):
 def _leaf(buf, pos, end, m, row, kind, column, vals, lens, fill):
     """A nested row (person, supporter, source record): scalars and strings only."""
     while pos < end:
-        tag, pos = _varint(buf, pos, end)
-        if pos < 0 or (tag >> 3) <= 0:
+        field, wt, pos = _tag(buf, pos, end)
+        if pos < 0:
             return -1
-        field, wt = tag >> 3, tag & 7
         k = kind[m, field] if field < 32 else 0
         if k == 0 or k > STRING or (wt == 2) != (k == STRING) or (wt != 0 and wt != 2):
             pos = _skip(buf, pos, end, wt)
@@ -149,10 +163,10 @@ def _leaf(buf, pos, end, m, row, kind, column, vals, lens, fill):
 @_serial
 def _programs(buf, p, q, counts, prog, fill, h):
     while p < q:
-        tag, p = _varint(buf, p, q)
-        if p < 0 or (tag >> 3) <= 0:
+        field, wt, p = _tag(buf, p, q)
+        if p < 0:
             return -1
-        if tag == 10:  # names (field 1, length-delimited)
+        if field == 1 and wt == 2:  # names
             ln, p = _varint(buf, p, q)
             if p < 0 or ln < 0 or p + ln > q:
                 return -1
@@ -164,7 +178,7 @@ def _programs(buf, p, q, counts, prog, fill, h):
                 prog[r, 2] = ln
             p += ln
         else:
-            p = _skip(buf, p, q, tag & 7)
+            p = _skip(buf, p, q, wt)
             if p < 0:
                 return -1
     return 0
@@ -173,10 +187,9 @@ def _programs(buf, p, q, counts, prog, fill, h):
 @_serial
 def _household(buf, pos, end, h, kind, column, vals, lens, counts, owners, prog, fill):
     while pos < end:
-        tag, pos = _varint(buf, pos, end)
-        if pos < 0 or (tag >> 3) <= 0:
+        field, wt, pos = _tag(buf, pos, end)
+        if pos < 0:
             return -1
-        field, wt = tag >> 3, tag & 7
         k = kind[0, field] if field < 32 else 0
         if k == 0 or (wt == 2) != (k >= STRING) or (wt != 0 and wt != 2):
             pos = _skip(buf, pos, end, wt)
@@ -211,10 +224,10 @@ def _household(buf, pos, end, h, kind, column, vals, lens, counts, owners, prog,
 def _request(buf, kind, column, vals, lens, counts, owners, prog, fill):
     pos, end = 0, len(buf)
     while pos < end:
-        tag, pos = _varint(buf, pos, end)
-        if pos < 0 or (tag >> 3) <= 0:
+        field, wt, pos = _tag(buf, pos, end)
+        if pos < 0:
             return -1
-        if tag == 10:  # households (field 1, length-delimited)
+        if field == 1 and wt == 2:  # households
             n, pos = _varint(buf, pos, end)
             if pos < 0 or n < 0 or pos + n > end:
                 return -1
@@ -225,7 +238,7 @@ def _request(buf, kind, column, vals, lens, counts, owners, prog, fill):
                 return -1
             pos += n
         else:
-            pos = _skip(buf, pos, end, tag & 7)
+            pos = _skip(buf, pos, end, wt)
             if pos < 0:
                 return -1
     return 0
