@@ -27,6 +27,7 @@ with atheris.instrument_imports(include=["meanstest.service.convert"]):
     from meanstest.pipeline import assess
     from meanstest.policy import default_library
     from meanstest.service import convert
+    from meanstest.service.chunks import chunks_to_tables
     from meanstest.v1 import meanstest_pb2 as pb
 
 LIBRARY = default_library()
@@ -52,7 +53,7 @@ def _assess_request(data: bytes) -> None:
 def _arrow_chunks(data: bytes) -> None:
     chunks = [pb.ArrowChunk(table="households", data=data, last=True)]
     try:
-        tables = convert.chunks_to_tables(chunks, schema.TABLES)
+        tables = chunks_to_tables(chunks, schema.TABLES)
         assess(tables, LIBRARY)
     except MeansTestError:
         return

@@ -11,6 +11,7 @@ from meanstest import synth
 from meanstest.bundle import read_bundle, write_bundle
 from meanstest.rawsynth import write_raw
 from meanstest.service import convert
+from meanstest.service.chunks import table_chunks
 from meanstest.v1 import meanstest_pb2 as pb
 
 # first byte = profile index in fuzz_readers.NAMES
@@ -33,7 +34,7 @@ def main(out: Path) -> None:
     for i in range(0, len(households), 2):
         request = pb.AssessRequest(households=households[i : i + 2])
         (proto / f"seed-{i}").write_bytes(request.SerializeToString())
-    chunk = next(convert.table_chunks("households", tables["households"], 1 << 20))
+    chunk = next(table_chunks("households", tables["households"], 1 << 20))
     (proto / "seed-arrow").write_bytes(b"\xa7" + chunk.data)
 
 

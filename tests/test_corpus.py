@@ -378,6 +378,6 @@ def test_grpc_arrow_date_beyond_python_dates_is_a_reject(grpc_server):
 
 def convert_tables(chunks):
     from meanstest import schema
-    from meanstest.service import convert
+    from meanstest.service.chunks import chunks_to_tables
 
-    return convert.chunks_to_tables(chunks, schema.TABLES)
+    return chunks_to_tables(chunks, schema.TABLES)

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from meanstest import assess, synth
 from meanstest.service import convert
+from meanstest.service.chunks import chunks_to_tables, table_chunks
 from meanstest.service.convert import households_to_tables, tables_to_households
 
 
@@ -84,13 +85,13 @@ def test_response_round_trip(tables):
 
 
 def test_arrow_chunks_respect_the_size(tables):
-    chunks = list(convert.table_chunks("persons", tables["persons"], 4096))
+    chunks = list(table_chunks("persons", tables["persons"], 4096))
     assert len(chunks) > 1 and all(len(c.data) <= 4096 for c in chunks)
     assert [c.last for c in chunks] == [False] * (len(chunks) - 1) + [True]
-    back = convert.chunks_to_tables(chunks, ["persons"])["persons"]
+    back = chunks_to_tables(chunks, ["persons"])["persons"]
     assert back.equals(tables["persons"])
-    empty = list(convert.table_chunks("bank", tables["bank"].slice(0, 0), 4096))
-    assert convert.chunks_to_tables(empty, ["bank"])["bank"].num_rows == 0
+    empty = list(table_chunks("bank", tables["bank"].slice(0, 0), 4096))
+    assert chunks_to_tables(empty, ["bank"])["bank"].num_rows == 0
     assert isinstance(back, pa.Table)
 
 

@@ -19,6 +19,7 @@ import pyarrow as pa
 
 from meanstest import schema
 from meanstest.service import convert
+from meanstest.service.chunks import chunks_to_tables, tables_to_chunks
 from meanstest.v1 import meanstest_pb2 as pb
 from meanstest.v1 import meanstest_pb2_grpc as pb_grpc
 
@@ -97,9 +98,9 @@ class MeansTestClient:
             from meanstest.bundle import read_bundle
 
             bundle = read_bundle(bundle)
-        chunks = convert.tables_to_chunks(bundle, self.chunk_bytes)
+        chunks = tables_to_chunks(bundle, self.chunk_bytes)
         replies = self.stub.AssessArrow(chunks, **self._kw(timeout))
-        out = convert.chunks_to_tables(replies, schema.OUTPUTS)
+        out = chunks_to_tables(replies, schema.OUTPUTS)
         return {name: out.get(name, schema.OUTPUTS[name].empty_table()) for name in schema.OUTPUTS}
 
     def explain(self, tables, household_id: str, lang: str = "zh", timeout=None):

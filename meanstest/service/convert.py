@@ -27,11 +27,6 @@ import pyarrow.compute as pc
 from meanstest import schema
 from meanstest.digest import table_lines
 from meanstest.service import wire
-from meanstest.service.chunks import (  # noqa: F401 - their home before chunks.py
-    chunks_to_tables,
-    table_chunks,
-    tables_to_chunks,
-)
 from meanstest.service.dedup import shared_ids
 from meanstest.v1 import meanstest_pb2 as pb
 

@@ -15,6 +15,7 @@ from meanstest import schema
 from meanstest.errors import MeansTestError
 from meanstest.pipeline import assess
 from meanstest.service import convert, small
+from meanstest.service.chunks import chunks_to_tables, tables_to_chunks
 from meanstest.service.small_engine import PackCache
 
 
@@ -42,7 +43,7 @@ def warm_up(config) -> None:
     # Each input path once (bundle-like, protobuf-converted, Arrow IPC): whatever array
     # layouts they hand the kernels are compiled (or loaded) before SERVING.
     via_proto = convert.households_to_tables(convert.tables_to_households(tables)).tables
-    via_ipc = convert.chunks_to_tables(convert.tables_to_chunks(tables, 1 << 20), schema.TABLES)
+    via_ipc = chunks_to_tables(tables_to_chunks(tables, 1 << 20), schema.TABLES)
     for t in (tables, via_proto, via_ipc):
         assess(t, config.library, engine=config.engine)
     if config.engine == "fast":  # the small-call path's serial kernel
