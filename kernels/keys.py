@@ -123,13 +123,37 @@ def key_parallel(offsets, data, valid, key):
 # --------------------------------------------------------------------- hash index --
 
 
+_SEED = np.uint64(0x9E3779B97F4A7C15)  # the key hash: length * _SEED, _mix each word,
+_MULT = np.uint64(0xFF51AFD7ED558CCD)  # then * _FINAL (one hash for every index)
+_FINAL = np.uint64(0xC4CEB9FE1A85EC53)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mix(h, word):
+    h = (h ^ word) * _MULT
+    return h ^ (h >> np.uint64(32))
+
+
 @numba.njit(cache=True, nogil=True, inline="always")
 def _hash(words, r, nw, n):
-    h = np.uint64(n) * np.uint64(0x9E3779B97F4A7C15)
+    h = np.uint64(n) * _SEED
     for w in range(nw):
-        h = (h ^ words[r, w]) * np.uint64(0xFF51AFD7ED558CCD)
-        h ^= h >> np.uint64(32)
-    return h * np.uint64(0xC4CEB9FE1A85EC53)
+        h = _mix(h, words[r, w])
+    return h * _FINAL
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _lookup_one(slots, mask, shift, word, n):
+    """The code of a one-word key of length n in a table of one-word keys (-1: absent):
+    `_hash` and `probe` of a single row, without the words matrix."""
+    j = np.int64((_mix(np.uint64(n) * _SEED, word) * _FINAL) >> shift)
+    while True:
+        meta = slots[j, 1]
+        if meta == 0:
+            return -1
+        if (meta >> np.uint64(32)) == n and slots[j, 0] == word:
+            return np.int64(meta & np.uint64(0xFFFFFFFF)) - 1
+        j = (j + 1) & mask
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -247,20 +271,7 @@ def probe_keys(slots, bits, key, hint, out, start, stop):
                         break
                     c += 1
                 if found < 0:
-                    w = np.uint64(k)
-                    h = np.uint64(18) * np.uint64(0x9E3779B97F4A7C15)
-                    h = (h ^ w) * np.uint64(0xFF51AFD7ED558CCD)
-                    h ^= h >> np.uint64(32)
-                    h = h * np.uint64(0xC4CEB9FE1A85EC53)
-                    j = np.int64(h >> shift)
-                    while True:
-                        meta = slots[j, 1]
-                        if meta == 0:
-                            break
-                        if (meta >> np.uint64(32)) == 18 and slots[j, 0] == w:
-                            found = np.int64(meta & np.uint64(0xFFFFFFFF)) - 1
-                            break
-                        j = (j + 1) & mask
+                    found = _lookup_one(slots, mask, shift, np.uint64(k), 18)
         out[r] = found
         if found >= 0:
             prev = found
