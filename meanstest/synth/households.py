@@ -43,6 +43,20 @@ if set(_VARIANTS_BY_CODE) != {v.code for v in VETOES}:
 _VETO_VARIANTS = np.array([_VARIANTS_BY_CODE[v.code] for v in VETOES])  # by veto index
 
 
+def _rotate(rng, chosen: np.ndarray, variants: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(kind, variant) per household (-1, 0 where not `chosen`): the chosen households take
+    the kinds in turn from a random one, and each kind's variants in turn after that, so
+    a district shows every kind and every variant (variants[k]: how many kind k has)."""
+    kind = np.full(len(chosen), -1)
+    variant = np.zeros(len(chosen), np.int64)
+    at = np.flatnonzero(chosen)
+    kinds = len(variants)
+    r = rng.integers(kinds) + np.arange(len(at))
+    kind[at] = r % kinds
+    variant[at] = (r // kinds) % variants[r % kinds]
+    return kind, variant
+
+
 class _Block:
     """The households g0 .. g0+BLOCK-1 of one random stream, built table by table."""
 
@@ -113,20 +127,9 @@ class _Block:
     def households(self) -> None:
         rng, H, pk = self.rng, self.H, self.pk
         self.arch = _pick(rng, ARCHETYPE_SHARES, H)
-        self.veto = np.full(H, -1)
-        self.vvar = np.zeros(H, np.int64)
-        iv = np.flatnonzero(self.on("veto"))
-        kinds = len(VETOES)
-        r = rng.integers(kinds) + np.arange(len(iv))
-        self.veto[iv] = r % kinds
-        self.vvar[iv] = (r // kinds) % _VETO_VARIANTS[r % kinds]
-        self.ekind = np.full(H, -1)
-        self.evar = np.zeros(H, np.int64)
+        self.veto, self.vvar = _rotate(rng, self.on("veto"), _VETO_VARIANTS)
+        self.ekind, self.evar = _rotate(rng, self.on("edge"), np.array(list(EDGE_KINDS.values())))
         ie = np.flatnonzero(self.on("edge"))
-        kinds = len(EDGE_KINDS)
-        r = rng.integers(kinds) + np.arange(len(ie))
-        self.ekind[ie] = r % kinds
-        self.evar[ie] = (r // kinds) % np.array(list(EDGE_KINDS.values()))[r % kinds]
 
         self.jur = _pick(rng, (0.88, 0.045, 0.045, 0.03), H)
         self.jur[ie] = 0
