@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -201,6 +202,7 @@ def assess_batch(
     threads: bool = True,
     overlap: bool = False,
     release: bool = False,
+    emit: Callable[[str, pa.Table], None] | None = None,
 ) -> Batch:
     """Validate and assess one batch of households (a bundle's tables, or a part of one
     holding every row of its households and of their members' and supporters' records).
@@ -210,7 +212,10 @@ def assess_batch(
     input digests on a thread of their own while the engine runs (when numba's
     threading layer allows it: `validate.reentrant_layer`). `release`: empty the dict
     `tables` once validated, so that the rows the engine does not read (those of
-    rejected households, copied out by validation) are freed before it runs."""
+    rejected households, copied out by validation) are freed before it runs. `emit`:
+    called with ("rejects", table) once validated and ("members", …), ("findings", …)
+    once the engine is done — before the digests are — so that a caller can write them
+    while the digests still run (the Batch holds them too)."""
     from meanstest.pipeline import finish_results, input_digest_column, run_engine
     from meanstest.validate import reentrant_layer, validate
 
@@ -218,6 +223,8 @@ def assess_batch(
     households = tables["households"].select(["jurisdiction"])  # all Tally.of reads
     if release:
         tables.clear()
+    if emit is not None:
+        emit("rejects", validation.rejects)
     inp = validation.engine_input
     if duplicates is not None:
         inp = _with_duplicates(inp, duplicates)
@@ -228,12 +235,14 @@ def assess_batch(
         with ThreadPoolExecutor(1, "digests") as pool:
             pending = pool.submit(input_digest_column, inp, threads=True)
             out: EngineOutput = run_engine(inp, engine, threads=threads)
+            _emit_engine(emit, out)
             digests = pending.result()
     else:
         # digests before the engine: their text (about the bundle's decoded size) is
         # freed before the engine's outputs exist, which lowers the batch's peak memory
         digests = input_digest_column(inp, threads=threads)
         out = run_engine(inp, engine, threads=threads)
+        _emit_engine(emit, out)
     results = finish_results(inp, out, digests)
     return Batch(
         results,
@@ -244,6 +253,12 @@ def assess_batch(
         Tally.of(households, validation, results),
         inp,
     )
+
+
+def _emit_engine(emit, out: EngineOutput) -> None:
+    if emit is not None:
+        emit("members", out.members)
+        emit("findings", out.findings)
 
 
 def _with_duplicates(inp: EngineInput, duplicates: dict[str, list[str]]) -> EngineInput:

@@ -68,6 +68,20 @@ def test_unthreaded_batch_is_identical(tables, whole):
         assert getattr(alone, name).equals(getattr(whole, name)), name
 
 
+@pytest.mark.parametrize("overlap", [False, True])
+def test_emit_hands_out_each_table_once_validated_or_assessed(tables, whole, overlap):
+    """The review writes rejects, members and findings as `emit` hands them out (before
+    the digests are done): the same tables as the batch's, rejects first."""
+    emitted: list[tuple[str, object]] = []
+    batch = assess_batch(
+        dict(tables), default_library(), overlap=overlap, emit=lambda n, t: emitted.append((n, t))
+    )
+    assert [n for n, _ in emitted] == ["rejects", "members", "findings"]
+    for name, table in emitted:
+        assert table.equals(getattr(whole, name)), name
+        assert table.equals(getattr(batch, name)), name
+
+
 def test_changes_are_the_households_whose_status_changes(whole):
     transitions = set(whole.changes["transition"].to_pylist())
     assert transitions <= {"NEW", "EXIT", "ADJUST", "PHASE_OUT"}

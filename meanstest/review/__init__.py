@@ -279,11 +279,15 @@ def _review_in_memory(
         n_chunks, chunks, tally = _chunks_in_memory(tables, chunk_size)
         results, changes, done = [], [], 0
         for c, (part, duplicates) in enumerate(chunks):
-            batch = assess_batch(
-                part, library, opts.engine, duplicates=duplicates, overlap=True, release=True
+            batch = assess_batch(  # members, findings and rejects written as they come
+                part,
+                library,
+                opts.engine,
+                duplicates=duplicates,
+                overlap=True,
+                release=True,
+                emit=outputs.append,
             )
-            for name in STREAMED:
-                outputs.append(name, getattr(batch, name))
             results.append(batch.results)
             changes.append(batch.changes)
             tally = tally.merge(batch.tally)
