@@ -224,7 +224,21 @@ def test_a_spooled_review_says_what_it_does_before_the_households_progress(
     err = capsys.readouterr().err.splitlines()
     rows = sum(pq.ParquetFile(p).metadata.num_rows for p in bundle_files(bundle).values())
     planning = err.index("planning chunks: reading the household and person IDs")
+    people = sum(
+        pq.ParquetFile(bundle_files(bundle)[t]).metadata.num_rows for t in ("persons", "supporters")
+    )
     assert err[planning + 1] == (
+        f"planning chunks: indexing 300 household and {people:,} person and supporter IDs"
+    )
+    files = bundle_files(bundle)
+    distinct = len(
+        set(pq.read_table(files["persons"], columns=["person_id"])["person_id"].to_pylist())
+        | set(pq.read_table(files["supporters"], columns=["supporter_id"])[0].to_pylist())
+    )
+    assert err[planning + 2] == (
+        f"planning chunks: {distinct:,} distinct people; grouping them by chunk"
+    )
+    assert err[planning + 3] == (
         "spooled review of 300 households in 8 chunks of up to 40 (resumable after each chunk)"
     )
     spooled = [line for line in err if "rows spooled" in line]

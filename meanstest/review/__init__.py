@@ -339,7 +339,7 @@ def _review_spooled(
     # planning and spooling a district take minutes: say what is happening before the
     # households' progress line can start
     note("planning chunks: reading the household and person IDs", quiet=opts.quiet)
-    plan = make_plan(id_tables(files), chunk_size)
+    plan = make_plan(id_tables(files), chunk_size, say=lambda text: note(text, quiet=opts.quiet))
     note(
         f"spooled review of {plan.n_households:,} households in {plan.n_chunks:,} chunks"
         f" of up to {chunk_size:,} (resumable after each chunk)",

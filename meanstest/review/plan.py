@@ -114,14 +114,23 @@ class Plan:
         return rows, chunks.astype(np.int32), int((count == 0).sum())
 
 
-def make_plan(tables: dict[str, pa.Table], chunk_size: int) -> Plan:
+def make_plan(tables: dict[str, pa.Table], chunk_size: int, say=None) -> Plan:
     """The plan of a bundle from its households, persons and supporters tables (only
     their ID columns are read; `id_tables` reads just those from files). Households
     are numbered in bundle order; every row with the same household_id goes to the
-    chunk of its first row (duplicate ids are seen, and rejected, together)."""
+    chunk of its first row (duplicate ids are seen, and rejected, together). `say`
+    (text → None) hears what step starts: at 10M households each takes tens of seconds."""
     from meanstest.kernels import join
 
+    if say is not None:
+        people_rows = tables["persons"].num_rows + tables["supporters"].num_rows
+        say(
+            f"planning chunks: indexing {tables['households'].num_rows:,} household and"
+            f" {people_rows:,} person and supporter IDs"
+        )
     ids = IdPass.of({name: tables[name] for name in ID_COLUMNS})
+    if say is not None:
+        say(f"planning chunks: {len(ids.people):,} distinct people; grouping them by chunk")
     n = len(ids.household_code)
     own = (np.arange(n, dtype=np.int64) // chunk_size).astype(np.int32)
     first_chunk = (ids.household_first // chunk_size).astype(np.int32)  # by household code
