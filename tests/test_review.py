@@ -210,6 +210,9 @@ def test_first_run_says_the_kernels_are_compiling(bundle, tmp_path, monkeypatch,
     assert "compiling kernels, first run only" in capsys.readouterr().err
     run_review(bundle, tmp_path / "c", default_library(), ReviewOptions(quiet=True))
     assert capsys.readouterr().err == ""
+    quiet_spooled = ReviewOptions(chunk_size=100, spool=True, quiet=True)
+    run_review(bundle, tmp_path / "d", default_library(), quiet_spooled)
+    assert capsys.readouterr().err == ""
 
 
 def test_a_spooled_review_says_what_it_does_before_the_households_progress(
@@ -247,6 +250,11 @@ def test_a_spooled_review_says_what_it_does_before_the_households_progress(
         i for i, line in enumerate(err) if line.split("  ")[0].endswith("/300 households")
     ]
     assert households and min(households) > err.index(spooled[-1])
+    # then the outputs: ranked over all chunks, and the chunks counted as written
+    ranking = err.index("ranking the results of 8 chunks")
+    assert ranking > max(households)
+    written = [line for line in err[ranking:] if "chunks written to the outputs" in line]
+    assert written[-1].startswith("8/8 chunks written to the outputs")
 
 
 @pytest.mark.parametrize("suffix", ["parquet", "arrow"])

@@ -378,21 +378,25 @@ def _review_spooled(
     for key in sorted(state["chunks"]):
         tally = tally.merge(Tally.from_json(json.dumps(state["chunks"][key])))
     part_dirs = [parts_dir / f"{c:06d}" for c in range(plan.n_chunks)]
-    _finish_spooled(part_dirs, out)
+    _finish_spooled(part_dirs, out, opts.quiet)
     summary = tally.summary(plan.n_chunks, chunk_size)
     write_summary(out, summary)
     discard(state_dir)
     return summary
 
 
-def _finish_spooled(part_dirs: list[Path], out: Path) -> None:
-    """Global rank, then stream the parts into the outputs (each renamed into place)."""
+def _finish_spooled(part_dirs: list[Path], out: Path, quiet: bool = False) -> None:
+    """Global rank, then stream the parts into the outputs (each renamed into place).
+    At 10M households this takes minutes: it says so, and counts the chunks written."""
+    note(f"ranking the results of {len(part_dirs):,} chunks", quiet=quiet)
     keys = [pq.read_table(d / "results.parquet", columns=_RANK_KEYS) for d in part_dirs]
     rank = ranks(pa.concat_tables(keys)) if keys else pa.array([], pa.int64())
     outputs = OutputFiles(out)
     changes, offset = [], 0
+    written = Progress(len(part_dirs), "chunks written to the outputs", quiet=quiet)
     try:
-        for d in part_dirs:
+        for c, d in enumerate(part_dirs):
+            written.update(c)
             r = pq.read_table(d / "results.parquet")
             outputs.append("results", with_rank(r, rank.slice(offset, r.num_rows)))
             offset += r.num_rows
@@ -400,7 +404,9 @@ def _finish_spooled(part_dirs: list[Path], out: Path) -> None:
                 outputs.append(name, pq.read_table(d / f"{name}.parquet"))
             fault_point("finish:partial")  # outputs half-written, still under .tmp names
             changes.append(pq.read_table(d / "changes.parquet"))
+        written.update(len(part_dirs))
         outputs.close()
+        written.close()
     except BaseException:
         outputs.abort()
         raise
