@@ -257,6 +257,32 @@ def test_a_spooled_review_says_what_it_does_before_the_households_progress(
     assert written[-1].startswith("8/8 chunks written to the outputs")
 
 
+def test_a_large_one_chunk_review_says_its_steps(bundle, tmp_path, capsys, monkeypatch):
+    """In one chunk the households' line moves only at the end (at 1M households after
+    tens of seconds): from STEP_NOTES_FROM households the review says each step as it
+    starts; below it, and when quiet, it does not."""
+    from meanstest import review
+
+    run_review(bundle, tmp_path / "small", default_library())
+    small = capsys.readouterr().err
+    assert "validating" not in small and "reading the bundle" not in small
+    monkeypatch.setattr(review, "STEP_NOTES_FROM", 300)
+    summary = run_review(bundle, tmp_path / "large", default_library())
+    err = capsys.readouterr().err.splitlines()
+    steps = [
+        "reading the bundle: 300 households",
+        "validating",
+        f"{summary['rejected']:,} households rejected; assessing the others",
+        "assessed; finishing the input digests",
+        "writing the outputs",
+    ]
+    assert [line for line in err if line in steps] == steps
+    done = next(i for i, line in enumerate(err) if line.startswith("300/300 households"))
+    assert err.index("assessed; finishing the input digests") < done < err.index(steps[-1])
+    run_review(bundle, tmp_path / "quiet", default_library(), ReviewOptions(quiet=True))
+    assert capsys.readouterr().err == ""
+
+
 @pytest.mark.parametrize("suffix", ["parquet", "arrow"])
 def test_id_column_not_utf8_is_a_clear_error_naming_the_file(tmp_path, suffix):
     """DATA.md strings are UTF-8: a bundle whose persons.person_id holds other bytes is

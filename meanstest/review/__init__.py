@@ -268,26 +268,41 @@ def read_tables(files: dict[str, Path]) -> dict[str, pa.Table]:
 _READERS = 3
 
 
+STEP_NOTES_FROM = 100_000  # households of a one-chunk review whose steps are said
+
+
 def _review_in_memory(
     files: dict[str, Path], out: Path, library, opts: ReviewOptions, chunk_size: int
 ) -> dict:
+    # one chunk of a district: the households' line moves once, at the end; its steps
+    # (each seconds long at 1M households) are said as they start instead
+    expected = _households_in(files)
+    say = STEP_NOTES_FROM <= expected <= chunk_size and not opts.quiet
+    if say:
+        note(f"reading the bundle: {expected:,} households")
     tables = read_tables(files)
     n = tables["households"].num_rows
     progress = Progress(n, quiet=opts.quiet)
     outputs = OutputFiles(out)
     try:
         n_chunks, chunks, tally = _chunks_in_memory(tables, chunk_size)
+        say = say and n_chunks == 1
+        if say:
+            note("validating")
         results, changes, done = [], [], 0
         for c, (part, duplicates) in enumerate(chunks):
-            batch = assess_batch(  # members, findings and rejects written as they come
-                part,
-                library,
-                opts.engine,
-                duplicates=duplicates,
-                overlap=True,
-                release=True,
-                emit=outputs.append,
-            )
+
+            def emit(name: str, table: pa.Table) -> None:
+                outputs.append(name, table)  # members, findings and rejects as they come
+                if say and name == "rejects":
+                    note(f"{table.num_rows:,} households rejected; assessing the others")
+                elif say and name == "findings":
+                    note("assessed; finishing the input digests")
+
+            batch = assess_batch(
+                part, library, opts.engine, duplicates=duplicates, overlap=True, release=True,
+                emit=emit,
+            )  # fmt: skip
             results.append(batch.results)
             changes.append(batch.changes)
             tally = tally.merge(batch.tally)
@@ -308,6 +323,8 @@ def _review_in_memory(
             del results
             outputs.append("results", with_rank(every, ranks(every.select(_RANK_KEYS))))
         fault_point("finish:partial")  # outputs written, still under .tmp names
+        if say:
+            note("writing the outputs")
         outputs.close()
     except BaseException:
         outputs.abort()
