@@ -40,6 +40,7 @@ from meanstest.batch import Tally, assess_batch
 from meanstest.bundle import check_table, read_table
 from meanstest.errors import BundleError, MeansTestError
 from meanstest.progress import Progress, kernels_need_compiling, note
+from meanstest.review import stream
 from meanstest.review.finish import (
     STREAMED,
     OutputFiles,
@@ -52,12 +53,13 @@ from meanstest.review.finish import (
 from meanstest.review.plan import (
     Plan,
     bundle_files,
+    chunk_starts,
     group_by_chunk,
     id_tables,
     make_plan,
     select_rows,
 )
-from meanstest.review.spool import assess_spooled, spool
+from meanstest.review.spool import assess_part, assess_spooled, spool
 from meanstest.review.state import (
     DONE_DIR,
     STATE_DIR,
@@ -114,7 +116,8 @@ class ReviewOptions:
     restart: bool = False
     batch_rows: int = 262_144
     memory_limit: int | None = None  # bytes; None: default_memory_limit()
-    spool: bool = False  # force the spooled path (resumable chunk by chunk)
+    spool: bool = False  # force the chunk-by-chunk path (resumable after each chunk)
+    stream: bool = True  # that path reads a household-grouped bundle in place (stream.py)
 
 
 def decoded_size(files: dict[str, Path]) -> int:
@@ -356,19 +359,37 @@ def _review_spooled(
     # planning and spooling a district take minutes: say what is happening before the
     # households' progress line can start
     note("planning chunks: reading the household and person IDs", quiet=opts.quiet)
-    plan = make_plan(id_tables(files), chunk_size, say=lambda text: note(text, quiet=opts.quiet))
+    plan = make_plan(
+        id_tables(files),
+        chunk_size,
+        say=lambda text: note(text, quiet=opts.quiet),
+        starts=_chunk_starts(files["households"], chunk_size),
+    )
+    spool_dir, parts_dir = state_dir / "spool", state_dir / "parts"
+    total_rows = sum(_rows_in(path) for path in files.values())
+    if "layout" not in state:  # where each chunk's rows lie: read there, or spool
+        found = None
+        if opts.stream and all(p.suffix == ".parquet" for p in files.values()):
+            rows = Progress(total_rows, "rows located", quiet=opts.quiet)
+            found = stream.layout(files, plan, rows)
+            rows.close()
+        if found is not None and stream.streams(files, found):
+            state["layout"] = found.to_json()
+            state["unmatched_spool"] = found.unmatched
+        else:
+            state["layout"] = None
+        write_json_atomic(state_path, state)
+    found = stream.Layout.from_json(state["layout"]) if state["layout"] else None
+    how = "streamed from the bundle's row groups" if found else "spooled"
     note(
-        f"spooled review of {plan.n_households:,} households in {plan.n_chunks:,} chunks"
+        f"{how} review of {plan.n_households:,} households in {plan.n_chunks:,} chunks"
         f" of up to {chunk_size:,} (resumable after each chunk)",
         quiet=opts.quiet,
     )
-    spool_dir, parts_dir = state_dir / "spool", state_dir / "parts"
-    if not state["spooled"]:
+    if found is None and not state["spooled"]:
         if spool_dir.exists():
             shutil.rmtree(spool_dir)
-        rows = Progress(
-            sum(_rows_in(path) for path in files.values()), "rows spooled", quiet=opts.quiet
-        )
+        rows = Progress(total_rows, "rows spooled", quiet=opts.quiet)
         state["unmatched_spool"] = spool(files, plan, spool_dir, opts.batch_rows, rows)
         rows.close()
         state["spooled"] = True
@@ -384,7 +405,12 @@ def _review_spooled(
         parts = parts_dir / key
         if parts.exists():
             shutil.rmtree(parts)
-        tally = assess_spooled(spool_dir / key, parts, library, plan, opts.engine)
+        if found is not None:
+            tables = stream.read_chunk(files, plan, found, chunk)
+            tally = assess_part(tables, parts, library, plan, opts.engine)
+            del tables
+        else:
+            tally = assess_spooled(spool_dir / key, parts, library, plan, opts.engine)
         state["chunks"][key] = json.loads(tally.to_json())
         write_json_atomic(state_path, state)
         done += tally.households_read
@@ -400,6 +426,15 @@ def _review_spooled(
     write_summary(out, summary)
     discard(state_dir)
     return summary
+
+
+def _chunk_starts(households: Path, chunk_size: int) -> np.ndarray | None:
+    """Chunks of whole row groups of a Parquet households file (plan.chunk_starts): a
+    bundle written block by block can then be streamed; None (every chunk_size rows)
+    for an Arrow IPC file."""
+    if households.suffix != ".parquet":
+        return None
+    return chunk_starts(stream.group_rows(households), chunk_size)
 
 
 def _finish_spooled(part_dirs: list[Path], out: Path, quiet: bool = False) -> None:

@@ -114,12 +114,37 @@ class Plan:
         return rows, chunks.astype(np.int32), int((count == 0).sum())
 
 
-def make_plan(tables: dict[str, pa.Table], chunk_size: int, say=None) -> Plan:
+def chunk_starts(group_rows: list[int], chunk_size: int) -> np.ndarray:
+    """The first households row of every chunk when the households file's row groups
+    hold `group_rows` rows each: as many whole row groups as fit in `chunk_size`
+    households (a row group larger than that is cut every `chunk_size` rows). A bundle
+    written block by block then has chunks that are whole blocks (stream.py)."""
+    starts, count, row = [0], 0, 0
+    for n in group_rows:
+        if n <= 0:
+            continue
+        if count and count + n > chunk_size:
+            starts.append(row)
+            count = 0
+        first = row
+        while count + (row + n - first) > chunk_size:
+            first += chunk_size - count
+            starts.append(first)
+            count = 0
+        count += row + n - first
+        row += n
+    return np.array(starts, dtype=np.int64)
+
+
+def make_plan(
+    tables: dict[str, pa.Table], chunk_size: int, say=None, starts: np.ndarray | None = None
+) -> Plan:
     """The plan of a bundle from its households, persons and supporters tables (only
     their ID columns are read; `id_tables` reads just those from files). Households
-    are numbered in bundle order; every row with the same household_id goes to the
-    chunk of its first row (duplicate ids are seen, and rejected, together). `say`
-    (text → None) hears what step starts: at 10M households each takes tens of seconds."""
+    are numbered in bundle order and cut into chunks of `chunk_size`, or where `starts`
+    says (chunk_starts); every row with the same household_id goes to the chunk of its
+    first row (duplicate ids are seen, and rejected, together). `say` (text → None)
+    hears what step starts: at 10M households each takes tens of seconds."""
     from meanstest.kernels import join
 
     if say is not None:
@@ -132,8 +157,10 @@ def make_plan(tables: dict[str, pa.Table], chunk_size: int, say=None) -> Plan:
     if say is not None:
         say(f"planning chunks: {len(ids.people):,} distinct people; grouping them by chunk")
     n = len(ids.household_code)
-    own = (np.arange(n, dtype=np.int64) // chunk_size).astype(np.int32)
-    first_chunk = (ids.household_first // chunk_size).astype(np.int32)  # by household code
+    if starts is None:
+        starts = np.arange(0, max(n, 1), chunk_size, dtype=np.int64)
+    own = (np.searchsorted(starts, np.arange(n, dtype=np.int64), side="right") - 1).astype(np.int32)
+    first_chunk = own[ids.household_first]  # by household code
     known = ids.household_code >= 0  # a null id stays in its own row's chunk
     household_chunk = np.where(known, first_chunk[np.maximum(ids.household_code, 0)], own)
 
@@ -152,7 +179,7 @@ def make_plan(tables: dict[str, pa.Table], chunk_size: int, say=None) -> Plan:
     # (at 10M households the whole ID pass is several GiB; this is about 1.5)
     return Plan(
         n,
-        max(1, -(-n // chunk_size)),
+        len(starts),
         household_chunk.astype(np.int32),
         persons_chunk,
         supporters_chunk,

@@ -140,15 +140,21 @@ def assess_spooled(folder: Path, parts: Path, library, plan: Plan, engine: str) 
     """Assess one spooled chunk and write its parts; returns the chunk's tally."""
     from meanstest.bundle import read_bundle
 
-    parts.mkdir(parents=True, exist_ok=True)
     if not (folder / "households.parquet").exists():
         tables = {t: schema.empty_table(t) for t in schema.TABLES}
     else:
         tables = read_bundle(folder)
+    return assess_part(tables, parts, library, plan, engine)
+
+
+def assess_part(tables: dict, parts: Path, library, plan: Plan, engine: str) -> Tally:
+    """Assess one chunk's tables (spooled or streamed) and write its parts, named by the
+    chunk's folder; returns the chunk's tally."""
+    parts.mkdir(parents=True, exist_ok=True)
     batch = assess_batch(
         tables, library, engine, duplicates=plan.duplicates, overlap=True, release=True
     )
     for name in PARTS:
         write_parquet_atomic(getattr(batch, name), parts / f"{name}.parquet")
-    fault_point(f"chunk:{folder.name}")
+    fault_point(f"chunk:{parts.name}")
     return batch.tally

@@ -53,6 +53,7 @@ def fingerprint(files: dict[str, Path], library, chunk_size: int, engine: str) -
         "inputs": inputs,
         "policies": sorted([p.id, p.digest] for p in library.packs),
         "chunk_size": chunk_size,
+        "chunks": "whole row groups of households.parquet",  # plan.chunk_starts
         "engine": engine,
         "engine_version": ENGINE_VERSION,
     }
@@ -60,7 +61,7 @@ def fingerprint(files: dict[str, Path], library, chunk_size: int, engine: str) -
 
 def explain_change(old: dict, new: dict) -> str:
     """Why an interrupted review's fingerprint `old` refuses the new run's `new`."""
-    for key in ("inputs", "policies", "chunk_size", "engine", "engine_version"):
+    for key in ("inputs", "policies", "chunk_size", "chunks", "engine", "engine_version"):
         if old.get(key) != new.get(key):
             if key == "inputs":
                 changed = [
@@ -69,6 +70,8 @@ def explain_change(old: dict, new: dict) -> str:
                 return "input tables changed since the interrupted review: " + ", ".join(
                     sorted(changed)
                 )
+            if key == "chunks":  # an older meanstest's state: chunks cut another way
+                return "it was planned by an older meanstest (chunks cut another way)"
             return f"{key.replace('_', ' ')} changed since the interrupted review"
     return "state differs"
 

@@ -1,0 +1,118 @@
+"""The review of a bundle larger than memory, read where it lies: no spool.
+
+A bundle written block of households by block of households (`meanstest synth`, an
+ingest of exports kept in household order, or any writer that keeps a block's rows
+together) has Parquet row groups that each hold the rows of one chunk, or of a few.
+For such a bundle the spool (spool.py: every row written once more, into chunk files,
+and read back) is wasted work: each chunk can read its own row groups.
+
+`layout` finds, for every table, the row groups that hold rows of each chunk: the ID
+tables by the plan's chunk of every row, the source tables by routing each row group's
+person_id column (the plan's `route`, as the spool does). When the chunks together
+would read at most STREAM_READS times the bundle's rows, the review streams: `read_chunk`
+reads chunk c's row groups, conformed by the bundle reader's own rules, and keeps the
+rows the plan gives chunk c, in file order — exactly the rows, in exactly the order,
+that the spool writes into chunk c's folder, so the outputs are the same. Otherwise
+(rows of one chunk scattered over the files) the review spools. Parquet only: a bundle
+with an Arrow IPC file spools.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from meanstest import schema
+from meanstest.bundle import check_table
+from meanstest.progress import Progress
+from meanstest.review.plan import ID_COLUMNS, Plan
+
+STREAM_READS = 1.5  # rows the chunks read / rows in the bundle, at most, to stream
+
+
+@dataclass
+class Layout:
+    groups: dict[str, list[list[int]]]  # table → per chunk, the row groups holding its rows
+    unmatched: int  # source rows whose person is in no chunk (what the spool counts)
+    reads: int  # rows the chunks read together
+    rows: int  # rows in the bundle
+
+    def to_json(self) -> dict:
+        return {"groups": self.groups, "unmatched": self.unmatched, "reads": self.reads,
+                "rows": self.rows}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, d: dict) -> Layout:
+        return cls(d["groups"], d["unmatched"], d["reads"], d["rows"])
+
+
+def group_rows(path: Path) -> list[int]:
+    """Rows of each row group of a Parquet file."""
+    meta = pq.ParquetFile(path).metadata
+    return [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
+
+
+def layout(files: dict[str, Path], plan: Plan, progress: Progress | None = None) -> Layout:
+    """Which row groups each chunk reads (see the module docstring). `progress` is told
+    the rows looked at so far, over all tables."""
+    groups: dict[str, list[list[int]]] = {}
+    unmatched = reads = total = 0
+    for table, path in files.items():
+        per_chunk: list[list[int]] = [[] for _ in range(plan.n_chunks)]
+        handle = pq.ParquetFile(path)
+        start = 0
+        for g, n in enumerate(group_rows(path)):
+            if table in ID_COLUMNS:
+                chunks = plan.chunk_of_row(table)[start : start + n]
+            else:
+                person_id = handle.read_row_group(g, columns=["person_id"]).column(0)
+                _, chunks, missed = plan.route(person_id)
+                unmatched += missed
+            touched = np.unique(chunks)
+            touched = touched[touched >= 0]
+            for c in touched.tolist():
+                per_chunk[c].append(g)
+            reads += n * len(touched)
+            total += n
+            start += n
+            if progress is not None:
+                progress.update(total)
+        groups[table] = per_chunk
+    return Layout(groups, unmatched, reads, total)
+
+
+def streams(files: dict[str, Path], found: Layout) -> bool:
+    """Whether chunks read from the files (at most STREAM_READS times the rows)."""
+    return all(p.suffix == ".parquet" for p in files.values()) and (
+        found.reads <= STREAM_READS * found.rows
+    )
+
+
+def read_chunk(files: dict[str, Path], plan: Plan, found: Layout, c: int) -> dict[str, pa.Table]:
+    """Chunk c's tables: its row groups of every file, conformed, with the rows of other
+    chunks left out (file order kept); tables with no row of the chunk are empty."""
+    tables = {}
+    for table in schema.TABLES:
+        path = files.get(table)
+        wanted = found.groups[table][c] if path is not None else []
+        if not wanted:
+            tables[table] = schema.empty_table(table)
+            continue
+        conformer = check_table(path, table)
+        data = pq.ParquetFile(path).read_row_groups(wanted, columns=conformer.read_columns)
+        data = conformer.apply(data)
+        if table in ID_COLUMNS:
+            first = np.concatenate([[0], np.cumsum(group_rows(path))])
+            rows = np.concatenate([np.arange(first[g], first[g + 1]) for g in wanted])
+            keep = np.flatnonzero(plan.chunk_of_row(table)[rows] == c)
+        else:
+            routed, chunks, _ = plan.route(data.column("person_id"))
+            keep = routed[chunks == c]  # ascending: route lists each row's chunks once
+        if len(keep) != data.num_rows:
+            data = data.take(pa.array(keep, pa.int64()))
+        tables[table] = data
+    return tables

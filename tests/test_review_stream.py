@@ -1,0 +1,184 @@
+"""The chunk-by-chunk review of a bundle written block by block (issue 12 item 5): each
+chunk reads its own row groups of the bundle's files, without a spool, and the outputs
+are those of the in-memory review and of the spool."""
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from meanstest import schema, synth
+from meanstest.bundle import write_bundle
+from meanstest.policy import default_library
+from meanstest.review import ReviewOptions, run_review
+from meanstest.review.plan import chunk_starts
+
+OUTPUTS = ("results", "members", "findings", "rejects")
+BLOCK, BLOCKS = 50, 6
+
+
+@pytest.fixture(scope="module")
+def grouped(tmp_path_factory):
+    """300 households written as synth writes a district: one row group per table for
+    every block of 50 households (with bad rows, so some households are rejected)."""
+    path = tmp_path_factory.mktemp("grouped")
+    writers = {t: pq.ParquetWriter(path / f"{t}.parquet", schema.arrow_schema(t)) for t in
+               schema.TABLES}  # fmt: skip
+    for k in range(BLOCKS):
+        block = synth.generate(BLOCK, seed=11, bad_fraction=0.06, start=k * BLOCK)
+        for name, table in block.items():
+            writers[name].write_table(table)
+    for w in writers.values():
+        w.close()
+    return path
+
+
+@pytest.fixture(scope="module")
+def whole(grouped, tmp_path_factory):
+    out = tmp_path_factory.mktemp("whole")
+    summary = run_review(grouped, out, default_library(), ReviewOptions(quiet=True))
+    return out, summary
+
+
+def _tables(out):
+    return {name: pq.read_table(out / f"{name}.parquet") for name in OUTPUTS}
+
+
+def _same_outputs(out, whole):
+    reference, summary = whole
+    want = _tables(reference)
+    for name, table in _tables(out).items():
+        assert table.equals(want[name]), name
+    for name in ("new", "exit", "adjust", "phase_out"):
+        got = pq.read_table(out / f"changes_{name}.parquet")
+        assert got.equals(pq.read_table(reference / f"changes_{name}.parquet")), name
+    return summary
+
+
+def _without_chunking(summary):
+    return {k: v for k, v in summary.items() if k not in ("chunks", "chunk_size")}
+
+
+@pytest.mark.parametrize(
+    ("chunk_size", "way", "chunks"),
+    [
+        (50, "streamed from the bundle's row groups", 6),  # a row group per chunk
+        (120, "streamed from the bundle's row groups", 3),  # two whole row groups each
+        (30, "spooled", 12),  # row groups cut in two: each read by two chunks, so spooled
+    ],
+)
+def test_chunks_of_whole_row_groups_stream_and_give_the_same_outputs(
+    grouped, whole, tmp_path, capsys, chunk_size, way, chunks
+):
+    options = ReviewOptions(chunk_size=chunk_size, spool=True)
+    summary = run_review(grouped, tmp_path, default_library(), options)
+    err = capsys.readouterr().err
+    assert f"{way} review of 300 households in {chunks} chunks of up to {chunk_size}" in err
+    assert ("rows spooled" in err) == (way == "spooled")
+    assert summary["chunks"] == chunks
+    assert _without_chunking(summary) == _without_chunking(_same_outputs(tmp_path, whole))
+
+
+def test_rows_of_other_chunks_in_a_row_group_are_left_out(grouped, whole, tmp_path, capsys):
+    """vehicle.parquet as one row group: every chunk reads it whole and keeps only its
+    own households' vehicles (the other tables are still one row group per chunk, so
+    the chunks read the bundle less than STREAM_READS times over)."""
+    import shutil
+
+    from meanstest.review import stream
+    from meanstest.review.plan import bundle_files, id_tables, make_plan
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(grouped, bundle)
+    pq.write_table(pq.read_table(grouped / "vehicle.parquet"), bundle / "vehicle.parquet")
+    files = bundle_files(bundle)
+    starts = chunk_starts(stream.group_rows(files["households"]), BLOCK)
+    found = stream.layout(files, make_plan(id_tables(files), BLOCK, starts=starts))
+    assert found.groups["vehicle"] == [[0]] * BLOCKS
+    assert found.reads > found.rows and stream.streams(files, found)
+    out = tmp_path / "out"
+    options = ReviewOptions(chunk_size=BLOCK, spool=True)
+    summary = run_review(bundle, out, default_library(), options)
+    assert "streamed from the bundle's row groups" in capsys.readouterr().err
+    # the same households' vehicles: the same outputs, and no vehicle counted unmatched
+    assert _without_chunking(summary) == _without_chunking(_same_outputs(out, whole))
+
+
+def test_the_spool_gives_what_the_stream_gives(grouped, whole, tmp_path, capsys):
+    """The same chunks spooled (stream=False): the spool and the stream hand the batch
+    the same rows in the same order, so the outputs agree with each other and with the
+    in-memory review."""
+    options = ReviewOptions(chunk_size=50, spool=True, stream=False)
+    summary = run_review(grouped, tmp_path, default_library(), options)
+    assert "spooled review of 300 households in 6 chunks" in capsys.readouterr().err
+    assert _without_chunking(summary) == _without_chunking(_same_outputs(tmp_path, whole))
+
+
+def test_an_arrow_ipc_bundle_is_spooled(whole, tmp_path, capsys):
+    """Arrow IPC files have no row groups to read a chunk from: spooled, same outputs."""
+    bundle = tmp_path / "ipc"
+    bundle.mkdir()
+    tables = synth.generate(BLOCK * BLOCKS, seed=11, bad_fraction=0.06)
+    write_bundle(tables, bundle, format="arrow")
+    out = tmp_path / "out"
+    run_review(bundle, out, default_library(), ReviewOptions(chunk_size=50, spool=True))
+    assert "spooled review of 300 households" in capsys.readouterr().err
+    _same_outputs(out, whole)
+
+
+@pytest.mark.parametrize("point", ["chunk:000000", "chunk:000004", "finish:members"])
+def test_a_killed_streamed_review_resumes_to_the_same_outputs(grouped, whole, tmp_path, point):
+    def cli(env=None):
+        cmd = [sys.executable, "-m", "meanstest.cli", "review", str(grouped), "--out",
+               str(tmp_path), "--quiet", "--chunk-size", "50", "--spool"]  # fmt: skip
+        return subprocess.run(
+            cmd, env={**os.environ, **(env or {})}, capture_output=True, text=True, check=False
+        )
+
+    killed = cli({"MEANSTEST_FAULT_AT": point})
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    state = (tmp_path / ".review" / "state.json").read_text()
+    assert '"layout": {' in state  # the streamed path was taken, and its layout kept
+    assert not (tmp_path / ".review" / "spool").exists()
+    resumed = cli()
+    assert resumed.returncode == 0, resumed.stderr
+    _same_outputs(tmp_path, whole)
+    assert not (tmp_path / ".review").exists()
+
+
+@given(
+    st.lists(st.integers(0, 60), max_size=12),
+    st.integers(1, 50),
+)
+def test_chunk_starts_keep_row_groups_whole_when_they_fit(groups, chunk_size):
+    starts = chunk_starts(groups, chunk_size)
+    total = sum(groups)
+    assert starts[0] == 0 and np.all(np.diff(starts) > 0)
+    assert total == 0 or starts[-1] < total
+    sizes = np.diff(np.append(starts, max(total, 1)))
+    assert np.all(sizes <= chunk_size) or total == 0
+    edges = np.cumsum([0, *groups])
+    for lo, hi in itertools.pairwise(edges):
+        if hi - lo <= chunk_size:  # a row group that fits a chunk is never cut
+            assert not np.any((starts > lo) & (starts < hi)), (lo, hi)
+    # greedy: a chunk is full, or ends where the next row group would not fit in it
+    for a, b in itertools.pairwise(starts):
+        if b - a < chunk_size:
+            assert b in edges
+            following = next(n for lo, n in zip(edges, groups, strict=False) if lo >= b and n)
+            assert b - a + following > chunk_size
+
+
+def test_chunk_starts_examples():
+    assert chunk_starts([4, 4, 4], 10).tolist() == [0, 8]
+    assert chunk_starts([25], 10).tolist() == [0, 10, 20]
+    assert chunk_starts([3, 25], 10).tolist() == [0, 3, 13, 23]
+    assert chunk_starts([], 10).tolist() == [0]
+    assert chunk_starts([10, 10], 10).tolist() == [0, 10]
