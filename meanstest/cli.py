@@ -58,12 +58,14 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         metavar="GIB",
         help="review in memory when the bundle fits this many GiB (default: half the "
-        "machine's memory, at most 8), else spool it to disk chunk by chunk",
+        "machine's memory, at most 8), else chunk by chunk (a bundle written household "
+        "block by block is read in place, any other spooled to disk)",
     )
     r.add_argument(
         "--spool",
         action="store_true",
-        help="spool the bundle to disk and assess it chunk by chunk, resumable after a kill",
+        help="assess the bundle chunk by chunk, resumable after a kill (read in place when "
+        "written household block by block, else spooled to disk)",
     )
     r.add_argument("--report", action="store_true", help="also write report.html")
 
