@@ -380,10 +380,10 @@ def _review_spooled(
             state["layout"] = None
         write_json_atomic(state_path, state)
     found = stream.Layout.from_json(state["layout"]) if state["layout"] else None
-    how = "streamed from the bundle's row groups" if found else "spooled"
+    how = ("streamed", "read in place, ") if found else ("spooled", "")
     note(
-        f"{how} review of {plan.n_households:,} households in {plan.n_chunks:,} chunks"
-        f" of up to {chunk_size:,} (resumable after each chunk)",
+        f"{how[0]} review of {plan.n_households:,} households in {plan.n_chunks:,} chunks"
+        f" of up to {chunk_size:,} ({how[1]}resumable after each chunk)",
         quiet=opts.quiet,
     )
     if found is None and not state["spooled"]:
