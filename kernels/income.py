@@ -10,7 +10,7 @@ parameter row (layout in `kernels.layout`), `d` the assessment date as a day num
 
 from __future__ import annotations
 
-from .arith import age_on, count_distinct, owned_property, owned_vehicle, rhu
+from .arith import age_on, count_distinct, limit_times, owned_property, owned_vehicle, rhu
 from .jit import inline, serial
 from .layout import (
     AREA_RURAL,
@@ -214,9 +214,10 @@ def support(slot, year, month, day, d, par, people, records, work):
         work,
     ):
         ratio += par[P_ELEVATED_BONUS]
-    share = rhu(income * ratio * codes[slot, SC_COUNT], 1000)
-    cap = rhu(income * par[P_CAP_RATIO], 1000)
-    return min(cap, share)
+    # min(rhu(I × r × k, 1000), rhu(I × cap_ratio, 1000)) is rhu(I × min(r × k, cap_ratio),
+    # 1000) for I >= 0 (rhu never decreases as its numerator grows); with r × k saturated,
+    # a large income times r × k cannot wrap around int64 (validate.MAX_AMOUNT bounds I)
+    return rhu(income * min(limit_times(ratio, codes[slot, SC_COUNT]), par[P_CAP_RATIO]), 1000)
 
 
 # §5 -------------------------------------------------------------------------------------

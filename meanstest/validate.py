@@ -72,6 +72,15 @@ RANGES = {
     ("property", "area"): ("negative area", 0, None),
     ("supporters", "supported_count"): ("supported_count below 1", 1, None),
 }
+# RULES.md §0 computes in int64. An amount (fen) or area (centi-m²) above MAX_AMOUNT —
+# one trillion yuan in a single record — is not assessed: sums of such rows and their
+# per-mille products could leave int64, where the kernels would wrap silently and the
+# reference would fail (docs/decisions.md, "Amounts beyond int64").
+MAX_AMOUNT = 10**14
+CEILINGS = {
+    **{(t, c): "money above 10^14 fen (RULES.md §0: int64)" for t, cs in MONEY.items() for c in cs},
+    ("property", "area"): "area above 10^14 centi-m2 (RULES.md §0: int64)",
+}
 KEYS = {"households": "household_id", "persons": "person_id", "supporters": "supporter_id"}
 ID_COLUMNS = {"persons": "person_id", "supporters": "supporter_id"}
 NULL = "null in a required column"
@@ -210,6 +219,13 @@ def _check_columns(issues: _Issues, enums: dict, keep: np.ndarray | None = None)
             if bad.any():
                 rows = where(bad)
                 issues.add(col.name, rows, rule, [str(x) for x in v[rows].tolist()], k=2)
+            ceiling = CEILINGS.get((name, col.name))
+            over = v > MAX_AMOUNT if ceiling is not None else None
+            if over is not None and nulls:
+                over &= _valid(arr)  # a null's slot holds anything
+            if over is not None and over.any():
+                rows = where(over)
+                issues.add(col.name, rows, ceiling, [str(x) for x in v[rows].tolist()], k=2)
 
 
 # (table, column) -> (rule, lowest, highest) of every signed or bounded column

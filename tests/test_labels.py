@@ -156,3 +156,7 @@ def test_every_reject_rule_of_a_dirty_district_reads_in_chinese():
         "家庭成员·健康状况: 健康状况不在 1–6 之间"
     )
     assert labels.reject_rule("property.area: negative area", "zh") == "不动产登记·面积: 面积为负数"
+    beyond = "bank.balance: money above 10^14 fen (RULES.md §0: int64)"
+    assert labels.reject_rule(beyond, "zh").startswith(
+        "银行存款及金融资产·余额: 金额超过 10^14 分(一万亿元),超出 int64 计算范围"
+    )

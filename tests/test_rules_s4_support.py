@@ -25,6 +25,16 @@ def test_support_capped(engine):  # §4 cap_ratio
     assert _gross(engine, [s], rec) == 500000  # 600‰ capped at 500‰
 
 
+def test_support_of_a_large_income_times_a_large_count_is_still_capped(engine):  # §0, §4
+    """I × r × k can leave int64 while every amount is valid (8 wages of 10^14 fen, the
+    validation ceiling; r = 100‰, k = 127, int8's largest): the cap still applies, as
+    it does in exact integers, instead of a wrapped product."""
+    s = supporter(dt.date(1975, 1, 1), employment_sector="public", supported_count=127)
+    rec = [record("tax_income", s, amount=10**14) for _ in range(8)]
+    assert 8 * 10**14 * 100 * 127 > 2**63 - 1
+    assert _gross(engine, [s], rec) == 8 * 10**14 * 500 // 1000
+
+
 @pytest.mark.parametrize(
     "reason", ["dibao", "serious_illness", "severe_disability", "imprisoned", "student"]
 )

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from meanstest import ids, schema
 from meanstest.errors import BundleError
 from meanstest.policy import Policy
-from meanstest.validate import validate
+from meanstest.validate import CEILINGS, MAX_AMOUNT, validate
 
 D = dt.date(2024, 7, 1)
 DAY = dt.timedelta(days=1)
@@ -543,6 +543,43 @@ def test_the_fixtures_exercise_every_enum_and_every_sign_rule():
     for name, cols in {**mv.MONEY, **mv.COUNTS}.items():
         for col in cols:
             assert (name, col) in broken, (name, col)
+
+
+_SIGN_CASES = {(t, c): (row, p) for t, row, _, c, p in CASES if p.startswith("negative")}
+
+
+@pytest.mark.parametrize("table,column", sorted(CEILINGS), ids="{0[0]}.{0[1]}".format)
+def test_an_amount_beyond_int64_arithmetic_rejects_its_household(table, column):
+    """RULES.md §0 computes in int64: one record of more than 10^14 fen (or centi-m²)
+    is not assessed (its sums and per-mille products could leave int64); 10^14 is."""
+    row, sign_problem = _SIGN_CASES[(table, column)]
+    for value, rejects in ((MAX_AMOUNT, False), (MAX_AMOUNT + 1, True), (2**63 - 1, True)):
+        rows = valid_rows()
+        rows[table][row][column] = value
+        v = validate(tables_of(rows), FakeLibrary())
+        if not rejects:
+            assert rejected(v) == {}, value
+            continue
+        broken = rows[table][row]
+        key = broken[KEY_COLUMNS.get(table, "record_id")]
+        who = f"person {broken['person_id']}; " if "(person " in sign_problem else ""
+        problem = f"{CEILINGS[(table, column)]} ({who}{value})"
+        assert rejected(v) == {"HH001": [[f"{table}.{column} record={key}: {problem}"]]}
+        assert_accounting(v)
+
+
+def test_the_small_call_checks_apply_the_same_ceiling():
+    from meanstest.service import scalar_checks
+
+    for (table, column), text in CEILINGS.items():
+        row = {"person_id": "P", "record_id": "R", "_row": 0, column: MAX_AMOUNT + 1}
+        r = scalar_checks._Row(table, row)
+        scalar_checks.check_columns(table, row, r)
+        assert any(text in reason for _, _, reason in r.sorted()), (table, column)
+        row[column] = MAX_AMOUNT
+        r = scalar_checks._Row(table, row)
+        scalar_checks.check_columns(table, row, r)
+        assert not any(text in reason for _, _, reason in r.sorted()), (table, column)
 
 
 def test_null_household_id_is_keyed_by_row():

@@ -236,6 +236,16 @@ REJECT_RULE: tuple[tuple[str, str, str], ...] = (
     ("negative money", "金额为负数", "negative money"),
     ("negative count", "数量为负数", "negative count"),
     ("negative area", "面积为负数", "negative area"),
+    (
+        "money above 10^14 fen",
+        "金额超过 10^14 分(一万亿元),超出 int64 计算范围",
+        "money above 10^14 fen",
+    ),
+    (
+        "area above 10^14 centi-m2",
+        "面积超过 10^12 平方米,超出 int64 计算范围",
+        "area above 10^14 centi-m2",
+    ),
     ("health outside 1..6", "健康状况不在 1–6 之间", "health outside 1..6"),
     ("share outside 1..1000", "份额不在 1–1000‰ 之间", "share outside 1..1000"),
     ("supported_count below 1", "被赡养人数小于 1", "supported_count below 1"),

@@ -21,7 +21,7 @@ import datetime as dt
 import re
 
 from meanstest import ids, schema
-from meanstest.validate import COUNTS, KEYS, MONEY, NULL, RANGES
+from meanstest.validate import CEILINGS, COUNTS, KEYS, MAX_AMOUNT, MONEY, NULL, RANGES
 
 _SIX_DIGITS = re.compile(r"[0-9]{6}")
 _LAST = 1 << 20  # validate._LAST: after every column reason of its row
@@ -96,6 +96,9 @@ def check_columns(table: str, row: dict, r: _Row) -> None:
             text, low, high = rule
             if v < low or (high is not None and v > high):
                 r.add(name, 2, text, str(v))
+            ceiling = CEILINGS.get((table, name))
+            if ceiling is not None and v > MAX_AMOUNT:
+                r.add(name, 2, ceiling, str(v))
 
 
 def _id_problems(r: _Row, column: str, value) -> None:
