@@ -373,7 +373,12 @@ def _review_spooled(
             rows = Progress(total_rows, "rows located", quiet=opts.quiet)
             found = stream.layout(files, plan, rows)
             rows.close()
-        if found is not None and stream.streams(files, found):
+            if found is None:
+                note(
+                    "the chunks' rows are spread over the files' row groups: spooling",
+                    quiet=opts.quiet,
+                )
+        if found is not None:
             state["layout"] = found.to_json()
             state["unmatched_spool"] = found.unmatched
         else:

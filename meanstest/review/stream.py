@@ -56,11 +56,13 @@ def group_rows(path: Path) -> list[int]:
     return [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
 
 
-def layout(files: dict[str, Path], plan: Plan, progress: Progress | None = None) -> Layout:
-    """Which row groups each chunk reads (see the module docstring). `progress` is told
-    the rows looked at so far, over all tables."""
+def layout(files: dict[str, Path], plan: Plan, progress: Progress | None = None) -> Layout | None:
+    """Which row groups each chunk reads (see the module docstring); None as soon as the
+    chunks would read more than STREAM_READS times the bundle's rows (the review then
+    spools, without locating the rest). `progress` is told the rows looked at so far."""
     groups: dict[str, list[list[int]]] = {}
     unmatched = reads = total = 0
+    most = STREAM_READS * sum(sum(group_rows(path)) for path in files.values())
     for table, path in files.items():
         per_chunk: list[list[int]] = [[] for _ in range(plan.n_chunks)]
         handle = pq.ParquetFile(path)
@@ -77,19 +79,14 @@ def layout(files: dict[str, Path], plan: Plan, progress: Progress | None = None)
             for c in touched.tolist():
                 per_chunk[c].append(g)
             reads += n * len(touched)
+            if reads > most:
+                return None
             total += n
             start += n
             if progress is not None:
                 progress.update(total)
         groups[table] = per_chunk
     return Layout(groups, unmatched, reads, total)
-
-
-def streams(files: dict[str, Path], found: Layout) -> bool:
-    """Whether chunks read from the files (at most STREAM_READS times the rows)."""
-    return all(p.suffix == ".parquet" for p in files.values()) and (
-        found.reads <= STREAM_READS * found.rows
-    )
 
 
 def read_chunk(files: dict[str, Path], plan: Plan, found: Layout, c: int) -> dict[str, pa.Table]:
