@@ -26,8 +26,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 import strategies
-from builders import EXAMPLE
+from builders import EXAMPLE, engine_input, household, pack, person, record, supporter
 from hypothesis import HealthCheck, given, settings
+from oracle import add_months
 
 import meanstest
 from meanstest import fast, reference, synth
@@ -186,3 +187,180 @@ def test_random_bundles_engine_equals_oracle(seed):
 @given(strategies.engine_inputs(PACKS))
 def test_hypothesis_households_engine_equals_oracle(inp):
     check_input(inp)
+
+
+# -- (d) hand-made households on the edges the spec names -------------------------------
+
+
+def _years_before(d: dt.date, years: int, days: int = 0) -> dt.date:
+    """The birth date of someone `years` old on d (Feb 29 → Feb 28), shifted by days."""
+    try:
+        born = d.replace(year=d.year - years)
+    except ValueError:
+        born = d.replace(year=d.year - years, day=28)
+    return born + dt.timedelta(days=days)
+
+
+def _one(members, supporters=(), records=(), policy=None, **household_kw):
+    hh = household(**household_kw)
+    ms = [{"household_id": hh["household_id"], **m} for m in members]
+    ss = [{"household_id": hh["household_id"], **s} for s in supporters]
+    return engine_input([hh], ms, ss, records, [policy or pack()])
+
+
+def _birthdays():
+    """Ages 15/16, 59/60, 69/70 and the band bounds, on the day and a day either side;
+    Feb-29 births assessed on Feb 28 and Mar 1 of a common year and on Feb 29."""
+    out = []
+    for d in (D, dt.date(2023, 2, 28), dt.date(2023, 3, 1), dt.date(2024, 2, 29)):
+        ms = [
+            person(_years_before(d, a, s), occupation="flexible")
+            for a in (16, 40, 50, 55, 60, 70)
+            for s in (-1, 0, 1)
+        ]
+        ms += [person(dt.date(2008, 2, 29)), person(dt.date(1964, 2, 29), health=5)]
+        out.append(_one(ms, assessment_date=d))
+    return out
+
+
+def _thresholds():
+    """pci exactly at S and L (one fen below / at / above), a rounding half in rhu(N, 12n)."""
+    S, L = 57000, 85500
+    out = []
+    for target in (S - 1, S, S + 1, L - 1, L, L + 1):
+        for extra in (0, 6):  # N = 12·pci·n, and N + 6 (a half fen: rounds up)
+            m = person(dt.date(1980, 1, 1), occupation="employed")
+            wage = record("tax_income", m, amount=12 * target + extra)
+            for prev in ("none", "dibao"):
+                out.append(_one([m], records=[wage], prev_status=prev, prev_benefit=12300))
+    return out
+
+
+def _caps_and_zero_workers():
+    """Medical/tuition/pension caps ± 1; every member c = 0 (child, student, 61, health 6)."""
+    a = person(dt.date(1980, 1, 1), health=4)
+    b = person(dt.date(2007, 1, 1), student_level="senior", tuition=300001)
+    c = person(dt.date(2006, 1, 1), student_level="college", tuition=800000)
+    recs = [
+        record(
+            "social_insurance",
+            a,
+            record_type="medical_settlement",
+            amount=7000001,
+            reimbursed=1000000,
+        ),
+        record(
+            "social_insurance",
+            a,
+            record_type="pension_contribution",
+            amount=400001,
+            scheme="employee",
+        ),
+        record("social_insurance", b, record_type="pension_contribution", amount=399999),
+    ]
+    zero = [
+        person(dt.date(2015, 1, 1)),
+        person(dt.date(2005, 1, 1), student_level="vocational"),
+        person(dt.date(1963, 1, 1), health=1),
+        person(dt.date(1990, 1, 1), health=6),
+    ]
+    exempt = supporter(dt.date(1990, 1, 1), exempt_reason="imprisoned")
+    liable = supporter(dt.date(1990, 1, 1))
+    return [
+        _one([a, b, c], records=recs),
+        _one(zero),
+        _one(zero, supporters=[exempt]),
+        _one(zero, supporters=[exempt, liable]),
+        _one(zero[:1] + zero[2:], supporters=[exempt], prev_status="tekun", prev_benefit=1),
+    ]
+
+
+def _supporters():
+    """Supporters with income, without (imputed), exempt, elevated by a dear car, a
+    second home or savings — each just at and past its limit — and supporting several."""
+    m = person(dt.date(1950, 1, 1))
+    out = []
+    for k, (table, kw) in enumerate(
+        [
+            ("vehicle", {"value": 5000000}),
+            ("vehicle", {"value": 5000001}),
+            ("vehicle", {"value": 5000001, "registered_on": dt.date(2024, 7, 2)}),
+            ("vehicle", {"value": 9000000, "vehicle_type": "motorcycle"}),
+            ("bank", {"balance": 50000000}),
+            ("bank", {"balance": 50000001}),
+            ("property", {"property_id": "Q2"}),
+            ("property", {"property_id": "Q2", "disposed_on": D}),
+        ]
+    ):
+        s = supporter(dt.date(1980, 3, 3), employment_sector="public", supported_count=1 + k % 3)
+        recs = [record(table, s, **kw), record("property", s, property_id="Q1")]
+        if k % 2:
+            recs.append(record("tax_income", s, amount=3000000 + k))
+        out.append(_one([m], supporters=[s], records=recs))
+    young = supporter(dt.date(2010, 1, 1), employment_sector="none")
+    out.append(_one([m], supporters=[young]))
+    return out
+
+
+def _several_households():
+    """A supporter of two households and a person in two of them (DUPLICATE_PERSON);
+    equal indices (rank by household_id); a vetoed household ranked too."""
+    s = supporter(dt.date(1975, 1, 1), supported_count=2)
+    shared = person(dt.date(1944, 1, 1))
+    hhs, ms, ss = [], [], []
+    for hid in ("H3", "H1", "H2", "H4"):
+        hhs.append(household(household_id=hid, consent_signed=hid != "H4"))
+        ms += [{"household_id": hid, **shared}] if hid in ("H1", "H3") else []
+        ms.append({"household_id": hid, **person(dt.date(1944, 1, 1))})
+        ss.append({"household_id": hid, **s})
+    recs = [record("tax_income", s, amount=4000000)]
+    dup = {shared["person_id"]: ["H1", "H3"]}
+    return [engine_input(hhs, ms, ss, recs, [pack()], dup)]
+
+
+def _property_and_vehicle_windows():
+    """One household per event on a window edge (D − 24 and D − 12 months, a day either
+    side, D, D + 1): a purchase (V09, owned at D?), a disposal (V10, owned at D?), a
+    vehicle registration (V14, owned at D?); declared counts of 0 make ownership show."""
+    out = []
+    for d in (D, dt.date(2024, 3, 31), dt.date(2024, 2, 29)):
+        edges = [d, d + dt.timedelta(days=1)]
+        for months in (12, 24):
+            e = add_months(d, -months)
+            edges += [e - dt.timedelta(days=1), e, e + dt.timedelta(days=1)]
+        for day in edges:
+            a = person(dt.date(1970, 1, 1))
+            for kind, rec in (
+                (
+                    "property",
+                    {"acquired_on": day, "acquisition": "purchase", "rental_income": 1001},
+                ),
+                ("property", {"disposed_on": day, "rental_income": 999}),
+                ("vehicle", {"registered_on": day}),
+            ):
+                out.append(
+                    _one(
+                        [a],
+                        records=[record(kind, a, **rec)],
+                        assessment_date=d,
+                        declared_vehicles=0,
+                        declared_properties=0,
+                    )
+                )
+    return out
+
+
+EDGE_CASES = {
+    "birthdays": _birthdays,
+    "thresholds": _thresholds,
+    "caps_and_zero_workers": _caps_and_zero_workers,
+    "supporters": _supporters,
+    "several_households": _several_households,
+    "windows": _property_and_vehicle_windows,
+}
+
+
+@pytest.mark.parametrize("kind", sorted(EDGE_CASES))
+def test_hand_made_edges_engine_equals_oracle(kind):
+    for inp in EDGE_CASES[kind]():
+        check_input(inp)
