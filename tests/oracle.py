@@ -77,7 +77,8 @@ def index_sources(sources: dict) -> dict[str, dict[str, list[dict]]]:
         for row in table.to_pylist() if table is not None else []:
             by.setdefault(row["person_id"], []).append(row)
         for rows in by.values():
-            rows.sort(key=lambda r: r["record_id"])
+            # a null record_id is bad input: its person's households are rejected
+            rows.sort(key=lambda r: r["record_id"] or "")
         out[name] = by
     return out
 
