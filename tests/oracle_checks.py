@@ -87,7 +87,10 @@ def vetoes(h, undeclared_found) -> list[dict]:
     veto_type = _rows(h, "vehicle", lambda r: o.vehicle_owned(r, d) and r["vehicle_type"] in types)
     too_many = len({r["plate"] for _, r in veto_type}) > v["max_vehicles"]
     if dear:
-        out["V01"] = _veto_from_rows("V01", "vehicle", dear)
+        # evidence: the first dear vehicle; detail: every triggering one (all of a veto
+        # type when the count triggers too)
+        out["V01"] = _veto_from_rows("V01", "vehicle", veto_type if too_many else dear)
+        out["V01"]["person_id"], out["V01"]["record_id"] = dear[0][0], dear[0][1]["record_id"]
     elif too_many:
         out["V01"] = _veto_from_rows("V01", "vehicle", veto_type, aggregate=True)
 

@@ -85,6 +85,16 @@ SOURCE_TABLES = (
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
+def select_pack(library, jurisdiction: str, d: dt.date):
+    """POLICY.md "Selecting": among packs of J in force on D (effective_from ≤ D) the
+    latest; else the prefecture J[:4] + "00", then the province J[:2] + "0000"."""
+    for code in (jurisdiction, jurisdiction[:4] + "00", jurisdiction[:2] + "0000"):
+        in_force = [p for p in library if p.jurisdiction == code and p.effective_from <= d]
+        if in_force:
+            return max(in_force, key=lambda p: p.effective_from)
+    return None
+
+
 def id_is_valid(pid: str, birth: dt.date) -> bool:
     """GB 11643: 17 digits and a check character (upper-case X for 10), whose birth
     date (chars 7–14) is a real date equal to birth_date."""
@@ -137,7 +147,7 @@ def rejected(tables: dict, library) -> set[str]:
         if not re.fullmatch(r"[0-9]{6}", h["jurisdiction"]):
             bad.add(hid)
             continue
-        policy = library.select(h["jurisdiction"], h["assessment_date"])
+        policy = select_pack(library, h["jurisdiction"], h["assessment_date"])
         if policy is None:
             bad.add(hid)
             continue

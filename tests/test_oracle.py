@@ -43,6 +43,7 @@ ENGINES = ("fast", "reference")
 RUNS = {"fast": fast.run, "reference": reference.run}
 EVIDENCE = ("household_id", "code", "severity", "person_id", "source", "record_id")
 D = dt.date(2024, 7, 1)
+RECORD_VETOES = ("V01", "V02", "V03", "V04", "V05", "V06", "V07", "V08", "V09", "V10", "V14")
 
 
 # -- comparison -------------------------------------------------------------------------
@@ -50,6 +51,18 @@ D = dt.date(2024, 7, 1)
 
 def _findings(rows) -> collections.Counter:
     return collections.Counter(tuple(f[k] for k in EVIDENCE) for f in rows)
+
+
+def _records(rows) -> dict:
+    """(household, code) -> the record_ids a veto's detail lists ("every triggering
+    record_id", §6), for the vetoes whose evidence is source records. The engine's
+    detail reads "records A, B" (docs/engine.md); the oracle's is "A,B"."""
+    out = {}
+    for f in rows:
+        if f["severity"] == "veto" and f["code"] in RECORD_VETOES:
+            text = f["detail"].removeprefix("records ")
+            out[(f["household_id"], f["code"])] = {r.strip() for r in text.split(",") if r}
+    return out
 
 
 def assert_same(engine_results, engine_members, engine_findings, expected) -> None:
@@ -64,6 +77,7 @@ def assert_same(engine_results, engine_members, engine_findings, expected) -> No
     assert len(engine_members) == len(members)
     for ours, theirs in zip(engine_members, members):
         assert ours == theirs, f"{theirs['household_id']} member {theirs['person_id']}"
+    assert _records(engine_findings) == _records(findings), "veto detail: triggering records"
     engine_only = _findings(engine_findings) - _findings(findings)
     oracle_only = _findings(findings) - _findings(engine_findings)
     assert not engine_only and not oracle_only, (engine_only, oracle_only)
@@ -84,7 +98,9 @@ def oracle_of_bundle(tables: dict, library, rejected: set) -> tuple:
         tables["persons"],
         tables["supporters"],
         {t: tables[t] for t in oracle.SOURCE_TABLES},
-        lambda i, row: library.select(row["jurisdiction"], row["assessment_date"]),
+        lambda i, row: oracle_validate.select_pack(
+            library, row["jurisdiction"], row["assessment_date"]
+        ),
         homes,
     )
 
