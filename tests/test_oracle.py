@@ -205,7 +205,7 @@ def test_random_bundles_engine_equals_oracle(seed):
     check_input(strategies.with_previous(inp, first, seed))
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(strategies.engine_inputs(PACKS))
 def test_hypothesis_households_engine_equals_oracle(inp):
     check_input(inp)
