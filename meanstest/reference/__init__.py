@@ -146,7 +146,9 @@ def households(inp: EngineInput):
         for r in inp.sources[table].to_pylist():
             per_person.setdefault(r["person_id"], []).append(r)
         for rows in per_person.values():
-            rows.sort(key=lambda r: r["record_id"])
+            # a null record_id is bad input (its person's households are rejected) but its
+            # row is still in `sources`: it must not break the sort of its person's rows
+            rows.sort(key=lambda r: r["record_id"] or "")
         records[table] = per_person
     for i, row in enumerate(inp.households.to_pylist()):
         pack = inp.policies[int(inp.policy_index[i])].params
