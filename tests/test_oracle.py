@@ -443,26 +443,22 @@ def test_a_null_record_id_rejects_its_household_in_both_engines(engine):
     assert a.rejects.num_rows == 1
 
 
-# -- known disagreement: sums beyond int64 ----------------------------------------------
+# -- sums beyond int64: a record above 10^14 fen is bad input (docs/decisions.md) ----------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open: money sums beyond int64 wrap in the kernels (FA < 0, no V04, TEKUN) "
-    "and raise OverflowError in the reference; the spec is silent (see the oracle report)",
-)
 @pytest.mark.parametrize("engine", ENGINES)
-def test_balances_beyond_int64_are_not_assessed_silently(engine):
+def test_balances_beyond_int64_are_rejected_not_assessed(engine):
     """Two deposits of 2^62 fen each (valid int64 values): the exact FA (2^63) does not
-    fit in int64. The oracle (Python integers) vetoes the household by V04; the fast
-    engine wraps FA to −2^63 and pays TEKUN, the reference raises. Either a reject or a
-    veto would be acceptable here; a benefit is not."""
+    fit in int64. The fast engine used to wrap FA to −2^63 and pay TEKUN, the reference
+    to raise; both now reject the household, each record named (validate.CEILINGS)."""
     m = person(dt.date(1950, 1, 1))
     inp = _one([m], records=[record("bank", m, balance=2**62), record("bank", m, balance=2**62)])
     tables = {"households": inp.households, "persons": inp.persons,
               "supporters": inp.supporters, **inp.sources}  # fmt: skip
     a = meanstest.assess(tables, None, engine=engine)
-    assert a.rejects.num_rows == 1 or a.results.column("vetoes").to_pylist() == [["V04"]]
+    assert a.results.num_rows == 0 and a.rejects.num_rows == 1
+    reasons = a.rejects.column("reasons").to_pylist()[0]
+    assert len(reasons) == 2 and all("money above 10^14 fen" in r for r in reasons)
 
 
 # -- (f) the oracle's own households (not tests/strategies.py: other blind spots) -------
