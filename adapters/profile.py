@@ -120,7 +120,7 @@ def load_profile(path: str | Path) -> Profile:
     except OSError as e:
         raise ProfileError(name, "-", f"cannot read: {e.strerror or e}") from None
     try:
-        doc = tomllib.loads(raw.decode("utf-8"))
+        doc = tomllib.loads(raw.decode("utf-8-sig"))  # an editor's BOM is no error
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ProfileError(name, "-", f"not valid UTF-8 TOML: {e}") from None
     except RecursionError:  # tomllib recurses per nesting level

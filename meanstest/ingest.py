@@ -61,7 +61,7 @@ def load_manifest(path: str | Path) -> list[Source]:
     path = Path(path)
     name = str(path)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM is no error
     except OSError as e:
         raise ProfileError(name, "-", f"cannot read manifest: {e.strerror or e}") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
