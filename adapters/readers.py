@@ -81,9 +81,29 @@ def open_export(path: str | Path, profile: Profile):
         raise ProfileError(
             profile.path,
             "columns",
-            f"{path}: no column {missing[0]!r} in the export (columns found: {found})",
+            f"{path}: no column {missing[0]!r} in the export (columns found: {found})"
+            + _hint(path, profile, export.header),
         )
     return export
+
+
+def _hint(path: Path, profile: Profile, header: list[str]) -> str:
+    """Why a header may lack the profile's columns: another delimiter, or a UTF-8 file
+    read as GB18030 (which decodes almost any bytes, into nonsense)."""
+    if profile.format != "csv":
+        return ""
+    if len(header) == 1 and (others := [d for d in ",;\t|" if d in header[0]]):
+        return f"; the header splits on {others[0]!r}, not {profile.delimiter!r}: is the delimiter right?"
+    if codecs.lookup(profile.encoding).name != "utf-8":
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError as e:
+            text = head[: e.start].decode("utf-8") if e.start > len(head) - 4 else ""
+        if not text.isascii():
+            return f"; the file reads as UTF-8, not {profile.encoding}: is the encoding right?"
+    return ""
 
 
 def _needed(profile: Profile) -> list[str]:

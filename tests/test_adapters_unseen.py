@@ -650,3 +650,24 @@ def test_a_missing_raw_file_is_named(tmp_path, capsys):
     m.write_text('[[source]]\nprofile = "p.toml"\nfiles = ["raw/absent.csv"]\n')
     assert main(["ingest", str(m), "--out", str(tmp_path / "out")]) == 1
     assert "raw/absent.csv: raw export not found" in capsys.readouterr().err
+
+
+def test_a_header_in_one_piece_hints_at_the_delimiter(tmp_path):
+    data = "纳税人识别号,所得项目,收入额（元）\n".encode("gb18030")
+    with pytest.raises(ProfileError, match=r"splits on ',', not ';': is the delimiter right"):
+        ingest(_one(tmp_path, TAX_CSV, "t.csv", data), tmp_path / "out")
+
+
+def test_checked_flags_given_as_case_profile_defaults_are_reported_as_such(tmp_path):
+    """A case profile may state a flag as a constant ([defaults] checked_bank = true);
+    ingest.json says where the bundle's value came from, not the manifest's."""
+    rows = [{"hid": "H1", "j": "150422", "area": "rural", "d": "2024-07-01", "c": "true",
+             "ps": "none", "pb": "0", "cp": None}]  # fmt: skip
+    prof = CASE_PARQUET.replace('format = "parquet"', 'format = "jsonl"')
+    prof += "[defaults]\nchecked_bank = true\n"
+    text = "\n".join(json.dumps(r) for r in rows) + "\n"
+    doc = ingest(_one(tmp_path, prof, "h.jsonl", text.encode()), tmp_path / "out")
+    assert doc["checked"]["checked_bank"] == "case profile default"
+    assert doc["checked"]["checked_tax"] is False
+    [row] = read_bundle(tmp_path / "out")["households"].to_pylist()
+    assert (row["checked_bank"], row["checked_tax"]) == (True, False)
