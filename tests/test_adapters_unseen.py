@@ -239,15 +239,15 @@ files = ["raw/property.csv"]
 
 # ------------------------------------------------------------------- raw exports --
 
-HOUSEHOLDS_CSV = [  # GB18030, CRLF
-    "家庭编号,行政区划,城乡,核对日期,已签授权,申报月收入（元）,申报车辆,原救助类别,原救助金（元）,在享救助",
-    'H1,150422,农村,2024-7-1,是,"1,200.50",无,低保,"1,234",医疗救助、教育救助',  # line 2
-    "H2,150422,城镇,2024/07/01,否,,2,无,0,",  # line 3: empty optional cells are null
-    '"H3",150422,农村,"2024-07-01",是, 800 ,0,无,-0,无',  # line 4
-    "H4,150422,农村,2024-02-30,是,,,无,0,",  # line 5: no such date
-    "H5,150422,郊区,2024-07-01,是,,,无,1.234,",  # line 6: two bad cells, one row
+HOUSEHOLDS_CSV = [  # GB18030, CRLF; 备注 is a column no profile maps
+    "家庭编号,行政区划,城乡,核对日期,已签授权,申报月收入（元）,申报车辆,原救助类别,原救助金（元）,在享救助,备注",
+    'H1,150422,农村,2024-7-1,是,"1,200.50",无,低保,"1,234",医疗救助、教育救助,"电话,已核实"',  # line 2
+    "H2,150422,城镇,2024/07/01,否,,2,无,0,,",  # line 3: empty optional cells are null
+    '"H3",150422,农村,"2024-07-01",是, 800 ,0,无,-0,无,',  # line 4
+    "H4,150422,农村,2024-02-30,是,,,无,0,,",  # line 5: no such date
+    "H5,150422,郊区,2024-07-01,是,,,无,1.234,,",  # line 6: two bad cells, one row
     "",  # line 7: blank
-    "H6,150422,农村,2024-07-01,是,,,无,0",  # line 8: a field short
+    "H6,150422,农村,2024-07-01,是,,,无,0,",  # line 8: a field short
 ]
 PERSONS_TSV = [  # UTF-8 with a BOM, tabs, spaces around the headers
     " 家庭编号 \t 身份证号 \t关系\t出生日期\t健康状况\t在校情况\t就业状况\t学费（元） ",
@@ -361,7 +361,7 @@ def test_households_gb18030_crlf_value_maps_to_booleans_and_integers(district):
         (5, "assessment_date", "2024-02-30", "bad_date"),
         (6, "area", "郊区", "unmapped_value"),
         (6, "prev_benefit", "1.234", "bad_amount"),
-        (8, None, "H6,150422,农村,2024-07-01,是,,,无,0", "bad_row"),
+        (8, None, "H6,150422,农村,2024-07-01,是,,,无,0,", "bad_row"),
     ]
 
 
@@ -671,3 +671,40 @@ def test_checked_flags_given_as_case_profile_defaults_are_reported_as_such(tmp_p
     assert doc["checked"]["checked_tax"] is False
     [row] = read_bundle(tmp_path / "out")["households"].to_pylist()
     assert (row["checked_bank"], row["checked_tax"]) == (True, False)
+
+
+def test_a_utf8_file_read_as_gb18030_hints_at_the_encoding(tmp_path):
+    """GB18030 decodes many UTF-8 byte runs into other characters without an error: the
+    header then lacks the profile's columns, and the error says why."""
+    data = "纳税人识别号;收入额（元）\n".encode()
+    assert data.decode("gb18030") != data.decode("utf-8")  # no decode error, nonsense
+    with pytest.raises(ProfileError, match="reads as UTF-8, not gb18030: is the encoding right"):
+        ingest(_one(tmp_path, TAX_CSV, "t.csv", data), tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    "amounts, unit, expected",
+    [
+        (pa.array([100, -250, None], pa.int32()), "yuan", [10000, -25000]),
+        (pa.array([100, -250, None], pa.int64()), "fen", [100, -250]),
+        (pa.array(["100", "-2.5", ""]), "yuan", [10000, -250]),
+        (pa.array([decimal.Decimal("100.000"), decimal.Decimal("-2.500"), None],
+                  pa.decimal128(12, 3)), "yuan", [10000, -250]),
+    ],
+)  # fmt: skip
+def test_parquet_integer_decimal_and_text_money_in_yuan_or_fen(tmp_path, amounts, unit, expected):
+    """The third row's money is missing: quarantined as empty_required, counted."""
+    prof = TAX_JSONL.replace('format = "jsonl"', 'format = "parquet"')
+    prof = prof.replace('amount = "yuan"', f'amount = "{unit}"')
+    table = pa.table({"sfzh": [HEAD] * 3, "sdxm": ["wage"] * 3, "sre": amounts,
+                      "pzh": ["K1", None, "K3"]})  # fmt: skip
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    doc = ingest(_one(tmp_path, prof, "t.parquet", buf.getvalue()), tmp_path / "out")
+    got = read_bundle(tmp_path / "out")["tax_income"].to_pylist()
+    assert [(r["amount"], r["record_id"]) for r in got] == list(
+        zip(expected, ["K1", "t.parquet:2"])
+    )
+    q = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
+    assert [(r["line"], r["record_id"], r["reason"]) for r in q] == [(3, "K3", "empty_required")]
+    assert doc["files"][0]["rows_read"] == 3 and doc["accounting_closes"]
