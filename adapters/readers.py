@@ -131,13 +131,16 @@ class CsvExport:
             raise ExportError(f"{path}: not {profile.encoding} text: {e}", file=str(path)) from None
         except pycsv.Error as e:
             raise ExportError(f"{path}: cannot read the CSV header: {e}", file=str(path)) from None
-        if not any(h.strip() for h in self.header):
-            raise ExportError(
-                f"{path}: no header line (the file is empty"
+        if not self.header:  # csv yields [] for an empty line
+            line = profile.skip_rows + 1
+            why = (
+                f"line {line} is empty (skip_rows skips lines before the header)"
+                if not self.no_rows
+                else "the file is empty"
                 + (f" after {profile.skip_rows} skipped line(s)" if profile.skip_rows else "")
-                + "); an export without rows still has its header line",
-                file=str(path),
+                + "; an export without rows still has its header line"
             )
+            raise ExportError(f"{path}: no header line ({why})", file=str(path))
         self.header = [h.strip() for h in self.header]
         dup = {h for h in self.header if self.header.count(h) > 1} & set(_needed(profile))
         if dup:

@@ -708,3 +708,9 @@ def test_parquet_integer_decimal_and_text_money_in_yuan_or_fen(tmp_path, amounts
     q = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
     assert [(r["line"], r["record_id"], r["reason"]) for r in q] == [(3, "K3", "empty_required")]
     assert doc["files"][0]["rows_read"] == 3 and doc["accounting_closes"]
+
+
+def test_a_blank_line_before_the_header_is_named(tmp_path):
+    data = "\n纳税人识别号;所得项目;收入额（元）\n".encode("gb18030")
+    with pytest.raises(ExportError, match=r"no header line \(line 1 is empty \(skip_rows"):
+        ingest(_one(tmp_path, TAX_CSV, "t.csv", data), tmp_path / "out")
