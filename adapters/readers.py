@@ -74,8 +74,6 @@ def open_export(path: str | Path, profile: Profile):
     reader = {"csv": CsvExport, "jsonl": JsonlExport, "parquet": ParquetExport}[profile.format]
     export = reader(path, profile)
     missing = [raw for raw in profile.columns.values() if raw not in export.header]
-    if missing and profile.format == "jsonl" and not export.header:
-        missing = []  # no JSON object at all (an empty file): no rows, no keys to check
     if missing:
         found = ", ".join(export.header[:30]) or "none"
         raise ProfileError(
@@ -88,8 +86,10 @@ def open_export(path: str | Path, profile: Profile):
 
 
 def _hint(path: Path, profile: Profile, header: list[str]) -> str:
-    """Why a header may lack the profile's columns: another delimiter, or a UTF-8 file
-    read as GB18030 (which decodes almost any bytes, into nonsense)."""
+    """Why a header may lack the profile's columns: another delimiter, a UTF-8 file read
+    as GB18030 (which decodes almost any bytes, into nonsense), or no JSON object."""
+    if profile.format == "jsonl" and not header:
+        return f"; no JSON object in its first {JSONL_LINES:,} lines (an empty file?)"
     if profile.format != "csv":
         return ""
     if len(header) == 1 and (others := [d for d in ",;\t|" if d in header[0]]):

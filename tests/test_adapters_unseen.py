@@ -506,12 +506,12 @@ def test_an_empty_csv_is_an_error_naming_the_file_not_a_missing_column(tmp_path,
 
 
 @pytest.mark.parametrize("data", [b"", b"\n\n", b"\r\n"])
-def test_an_empty_jsonl_file_has_no_rows(tmp_path, data):
-    """JSON Lines has no header: an empty file is the format's only way to say 'no
-    records' (docs/decisions.md)."""
-    doc = ingest(_one(tmp_path, TAX_JSONL, "t.jsonl", data), tmp_path / "out")
-    f = doc["files"][0]
-    assert (f["rows_read"], f["blank_lines"]) == (0, data.count(b"\n"))
+def test_an_empty_jsonl_file_is_an_error_naming_the_file(tmp_path, data):
+    """As an empty CSV: more likely a failed export than a department with no records,
+    and it would make the department count as checked (docs/decisions.md)."""
+    with pytest.raises(ProfileError, match=r"t\.jsonl: no column .*no JSON object in its first"):
+        ingest(_one(tmp_path, TAX_JSONL, "t.jsonl", data), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_file_in_the_wrong_encoding_names_the_first_bad_line(tmp_path):
@@ -622,7 +622,8 @@ def test_integers_written_as_n_point_zero_are_exact_and_halves_are_errors(tmp_pa
 
 
 def test_profile_and_manifest_saved_with_a_bom_are_read(tmp_path):
-    m = _one(tmp_path, TAX_JSONL, "t.jsonl", b"")
+    row = {"sfzh": HEAD, "sdxm": "工资薪金", "sre": 1, "pzh": "K"}
+    m = _one(tmp_path, TAX_JSONL, "t.jsonl", json.dumps(row).encode())
     for f in (tmp_path / "p.toml", m):
         f.write_bytes(b"\xef\xbb\xbf" + f.read_bytes())
     assert ingest(m, tmp_path / "out")["accounting_closes"]
