@@ -121,6 +121,9 @@ def _mapped(profile: Profile, adapter: Adapter, c: schema.Column, raw: pa.Array)
     k = kind(profile.table, c)
     if isinstance(raw, pa.ChunkedArray):
         raw = raw.combine_chunks()
+    if k == "list" and (pa.types.is_list(raw.type) or pa.types.is_large_list(raw.type)):
+        lists = [None if v is None else _names(profile, c, v) for v in raw.to_pylist()]
+        return _Cells(pa.array(lists, c.type), np.zeros(len(raw), np.bool_), None, None)
     typed = _typed(profile, c, k, raw)
     if typed is not None:
         return typed
@@ -130,7 +133,9 @@ def _mapped(profile: Profile, adapter: Adapter, c: schema.Column, raw: pa.Array)
         raw = pc.replace_substring_regex(
             raw.cast(pa.string()), r"^([+-]?[0-9]+\.[0-9]{2})0+$", r"\1"
         )
-    elif raw.type != pa.string():  # a float is its shortest round-trip text: 0.1 is "0.1"
+    elif pa.types.is_floating(raw.type):  # its shortest round-trip text: 0.1 is "0.1"
+        raw = _float_text(raw)
+    elif raw.type != pa.string():
         raw = raw.cast(pa.string())
     if k in ("money", "area", "integer"):  # mostly distinct values, and a fast kernel
         return _distinct(profile, adapter, c, k, raw)
@@ -140,6 +145,22 @@ def _mapped(profile: Profile, adapter: Adapter, c: schema.Column, raw: pa.Array)
     rows = index.to_numpy(zero_copy_only=False)
     text = pa.DictionaryArray.from_arrays(index, u.text)
     return _Cells(u.values.take(index), u.bad[rows], text, u.explain)
+
+
+def _float_text(raw: pa.Array) -> pa.Array:
+    """Floats as their shortest round-trip text, positional: Arrow writes 1e10 as
+    "1e+10", which no amount grammar reads, so those cells are written out in digits
+    ("10000000000"; 1.5e-7 is "0.00000015", still an error with two decimals at most)."""
+    text = raw.cast(pa.string())
+    sci = pc.fill_null(pc.match_substring(text, "e"), False)
+    if not pc.any(sci).as_py():
+        return text
+    kind = np.float32 if raw.type == pa.float32() else np.float64
+    values = raw.to_pylist()
+    out = text.to_pylist()
+    for i in np.flatnonzero(sci.to_numpy(zero_copy_only=False)):
+        out[i] = np.format_float_positional(kind(values[i]), unique=True, trim="-")
+    return pa.array(out, pa.string())
 
 
 def _distinct(profile: Profile, adapter: Adapter, c: schema.Column, k: str, raw) -> _Cells:
@@ -275,17 +296,20 @@ def _programs(profile: Profile, c: schema.Column, text: pa.StringArray) -> pa.Ar
     """current_programs: names split on the list separator, trimmed, empty names
     dropped, each through the value map (program names are the pack's to check); a
     name mapped to "" stands for no program ("无" → [], while an empty cell is null)."""
-    vmap = profile.values.get(c.name, {})
     sep = profile.list_separator
-    out = []
-    for cell in text.to_pylist():
-        if cell is None:
-            out.append(None)
-            continue
-        names = (x.strip() for x in cell.split(sep))
-        mapped = (vmap.get(x, x) for x in names if x)
-        out.append([x for x in mapped if x is not None])  # "无" = "" maps to no program
+    out = [
+        None if cell is None else _names(profile, c, cell.split(sep)) for cell in text.to_pylist()
+    ]
     return pa.array(out, c.type)
+
+
+def _names(profile: Profile, c: schema.Column, names: list) -> list[str]:
+    """Program names of one cell (split text, or a Parquet list): trimmed, empty or
+    null names dropped, each through the value map; a name mapped to "" is no program."""
+    vmap = profile.values.get(c.name, {})
+    trimmed = (str(x).strip() for x in names if x is not None)
+    mapped = (vmap.get(x, x) for x in trimmed if x)
+    return [x for x in mapped if x is not None]  # "无" = "" maps to no program
 
 
 def _entries(profile, file_name, batch: RawBatch, cells: dict[str, _Cells], record) -> pa.Table:

@@ -18,7 +18,9 @@ text first, see `readers`), trimmed of surrounding whitespace; an empty cell is 
   left ("12,345.60"), optionally a point and one or two decimals → int fen.
   "12.345", "1.2e3", "1,23.4", "12.", ".5", "¥5" are errors, never guesses.
 - Area in m² with up to two decimals → int centi-m² (the same grammar).
-- Integer (fen, counts, ‰, health): ``[+-]`` digits only, within the column's type.
+- Integer (fen, counts, ‰, health): ``[+-]`` digits, optionally ``.0``/``.00``… (exactly
+  integral: "2.0" is what pandas writes for an integer column with gaps), within the
+  column's type; "2.5" is an error.
 - Date: the profile's strptime formats tried in order; only %Y %m %d %H %M %S %% are
   allowed, with the digit patterns of Python's `_strptime`, and the date must exist
   (2024-02-30 is an error, not 2024-03-01 as Arrow's strptime would have it).
@@ -67,7 +69,7 @@ _FULLWIDTH = {0xFF10 + i: 48 + i for i in range(10)} | {0xFF38: 88, 0xFF58: 88, 
 _HAS_FULLWIDTH = "[０-９ｘＸ]"
 
 _AMOUNT = r"^(?P<s>[+-]?)(?P<w>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<f>[0-9]{1,2}))?$"
-_INTEGER = r"^(?P<s>[+-]?)(?P<w>[0-9]+)$"
+_INTEGER = r"^(?P<s>[+-]?)(?P<w>[0-9]+)(?:\.0+)?$"  # "2.0": exactly 2 (pandas writes it)
 MAX_DIGITS = 16  # integer digits of an amount: 10^16 yuan in fen still fits int64
 _INT_DIGITS = 18
 _AMOUNT_RE, _INTEGER_RE = re.compile(_AMOUNT), re.compile(_INTEGER)
@@ -213,15 +215,23 @@ def _decimal_kernel(offsets, data, valid, commas, decimals, max_digits, out, ok)
             continue
         frac, places = 0, 0
         if p < e:
-            if data[p] != 46 or decimals == 0:  # .
+            if data[p] != 46:  # .
                 continue
             p += 1
-            while p < e and 48 <= data[p] <= 57 and places <= decimals:
-                frac = frac * 10 + (data[p] - 48)
-                places += 1
-                p += 1
-            if p != e or places == 0 or places > decimals:
-                continue
+            if decimals == 0:  # an integer may end in .0, .00, ...: exactly integral
+                zeros = 0
+                while p < e and data[p] == 48:
+                    zeros += 1
+                    p += 1
+                if p != e or zeros == 0:
+                    continue
+            else:
+                while p < e and 48 <= data[p] <= 57 and places <= decimals:
+                    frac = frac * 10 + (data[p] - 48)
+                    places += 1
+                    p += 1
+                if p != e or places == 0 or places > decimals:
+                    continue
         for _ in range(places, decimals):
             frac *= 10
         v = value * 10**decimals + frac
@@ -236,8 +246,8 @@ def integer_one(raw: str, type_: pa.DataType = _I64) -> int:
     """An integer cell → int within `type_`, or CellError bad_integer / out_of_range."""
     m = _INTEGER_RE.match(raw)
     if not m:
-        raise CellError("bad_integer", f"{raw!r} is not an integer (digits only)")
-    value = int(raw)
+        raise CellError("bad_integer", f"{raw!r} is not an integer (digits, or digits.0)")
+    value = int(m.group(1) + m.group(2))
     lo, hi = INT_RANGES[type_]
     if not lo <= value <= hi:
         raise CellError("out_of_range", f"{raw} does not fit {type_} ({lo}..{hi})")

@@ -120,7 +120,7 @@ def load_profile(path: str | Path) -> Profile:
     except OSError as e:
         raise ProfileError(name, "-", f"cannot read: {e.strerror or e}") from None
     try:
-        doc = tomllib.loads(raw.decode("utf-8"))
+        doc = tomllib.loads(raw.decode("utf-8-sig"))  # an editor's BOM is no error
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
         raise ProfileError(name, "-", f"not valid UTF-8 TOML: {e}") from None
     except RecursionError:  # tomllib recurses per nesting level
@@ -188,10 +188,18 @@ def parse_profile(doc: dict, name: str, digest: str = "") -> Profile:
             raise err(f"values.{col}", 'need a table of "raw value" = canonical value')
         if col not in columns:
             raise err(f"values.{col}", f"column {col!r} is not mapped in [columns]")
-        values[col] = {
-            k: _typed(table, c, v, f"values.{col}.{k}", err, element=True)
-            for k, v in mapping.items()
-        }
+        values[col] = {}
+        for k, v in mapping.items():
+            key = k.strip()  # cells are trimmed before the map: so are its raw values
+            if not key:
+                raise err(
+                    f"values.{col}.{k!r}",
+                    "an empty cell is null, not a raw value (DATA.md); give a constant "
+                    f"for empty cells in [defaults] {col} = …",
+                )
+            if key in values[col]:
+                raise err(f"values.{col}.{k!r}", f"{key!r} is mapped twice (once with spaces)")
+            values[col][key] = _typed(table, c, v, f"values.{col}.{k}", err, element=True)
 
     units = _section(doc, "units", err)
     for col, unit in units.items():

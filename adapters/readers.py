@@ -17,6 +17,7 @@ inside a quoted field is not counted as a line break).
 
 from __future__ import annotations
 
+import codecs
 import csv as pycsv
 import io
 import json
@@ -78,9 +79,31 @@ def open_export(path: str | Path, profile: Profile):
         raise ProfileError(
             profile.path,
             "columns",
-            f"{path}: no column {missing[0]!r} in the export (columns found: {found})",
+            f"{path}: no column {missing[0]!r} in the export (columns found: {found})"
+            + _hint(path, profile, export.header),
         )
     return export
+
+
+def _hint(path: Path, profile: Profile, header: list[str]) -> str:
+    """Why a header may lack the profile's columns: another delimiter, a UTF-8 file read
+    as GB18030 (which decodes almost any bytes, into nonsense), or no JSON object."""
+    if profile.format == "jsonl" and not header:
+        return f"; no JSON object in its first {JSONL_LINES:,} lines (an empty file?)"
+    if profile.format != "csv":
+        return ""
+    if len(header) == 1 and (others := [d for d in ",;\t|" if d in header[0]]):
+        return f"; the header splits on {others[0]!r}, not {profile.delimiter!r}: is the delimiter right?"
+    if codecs.lookup(profile.encoding).name != "utf-8":
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+        try:
+            text = head.decode("utf-8")
+        except UnicodeDecodeError as e:
+            text = head[: e.start].decode("utf-8") if e.start > len(head) - 4 else ""
+        if not text.isascii():
+            return f"; the file reads as UTF-8, not {profile.encoding}: is the encoding right?"
+    return ""
 
 
 def _needed(profile: Profile) -> list[str]:
@@ -99,10 +122,25 @@ class CsvExport:
                     f.readline(MAX_LINE_BYTES)
                 lines = _bounded_text_lines(f, path)
                 self.header = next(pycsv.reader(lines, delimiter=profile.delimiter), [])
-        except (UnicodeDecodeError, LookupError) as e:
+                # a header-only file whose header line has no newline: no rows (pyarrow
+                # could not skip the header line)
+                self.no_rows = not f.read(1)
+        except UnicodeDecodeError as e:
+            raise _not_text(path, profile.encoding, e) from None
+        except LookupError as e:
             raise ExportError(f"{path}: not {profile.encoding} text: {e}", file=str(path)) from None
         except pycsv.Error as e:
             raise ExportError(f"{path}: cannot read the CSV header: {e}", file=str(path)) from None
+        if not self.header:  # csv yields [] for an empty line
+            line = profile.skip_rows + 1
+            why = (
+                f"line {line} is empty (skip_rows skips lines before the header)"
+                if not self.no_rows
+                else "the file is empty"
+                + (f" after {profile.skip_rows} skipped line(s)" if profile.skip_rows else "")
+                + "; an export without rows still has its header line"
+            )
+            raise ExportError(f"{path}: no header line ({why})", file=str(path))
         self.header = [h.strip() for h in self.header]
         dup = {h for h in self.header if self.header.count(h) > 1} & set(_needed(profile))
         if dup:
@@ -110,6 +148,8 @@ class CsvExport:
         self.header_lines = profile.skip_rows + 1 + sum(h.count("\n") for h in self.header)
 
     def batches(self) -> Iterator[RawBatch]:
+        if self.no_rows:
+            return
         p = self.profile
         rejected: list[tuple[int, str]] = []  # (record number, text) in order
 
@@ -197,9 +237,7 @@ class CsvExport:
                 if batch is None:
                     break
         except UnicodeDecodeError as e:  # past the header (found by fuzzing)
-            raise ExportError(
-                f"{self.path}: not {p.encoding} text: {e}", file=str(self.path)
-            ) from None
+            raise _not_text(self.path, p.encoding, e) from None
         except pa.ArrowInvalid as e:
             why = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
             if "straddl" in why:  # pyarrow's words for a record longer than a block
@@ -209,6 +247,35 @@ class CsvExport:
             ) from None
         finally:
             source.close()
+
+
+def _not_text(path: Path, encoding: str, e: UnicodeDecodeError) -> ExportError:
+    """The error for a file that is not `encoding` text, naming the first physical line
+    that does not decode (found by decoding the file again, line by line)."""
+    line = _first_bad_line(path, encoding)
+    where = f" at line {line}" if line else ""
+    return ExportError(
+        f"{path}: not {encoding} text{where} ({e.reason}, byte {e.object[e.start : e.end]!r}); "
+        "is the profile's encoding right?",
+        file=str(path),
+        line=line,
+    )
+
+
+def _first_bad_line(path: Path, encoding: str) -> int | None:
+    decoder = codecs.getincrementaldecoder(encoding)()
+    newlines = 0
+    with open(path, "rb") as f:
+        for raw in iter(lambda: f.readline(1 << 20), b""):
+            try:
+                newlines += decoder.decode(raw).count("\n")
+            except UnicodeDecodeError:
+                return newlines + 1
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return newlines + 1
+    return None
 
 
 def _bounded_text_lines(f, path: Path):
@@ -364,6 +431,18 @@ class ParquetExport:
         except (pa.ArrowException, OSError, ValueError) as e:  # ValueError: a non-UTF-8 name
             raise ExportError(f"{path}: cannot read Parquet: {e}", file=str(path)) from None
         self.header = self._file.schema_arrow.names
+        schema = self._file.schema_arrow
+        for col, raw in profile.columns.items():
+            if raw in self.header and not _readable(
+                schema.field(raw).type, col == "current_programs"
+            ):
+                raise ExportError(
+                    f"{path}: column {raw!r} ({col}) is of Parquet type "
+                    f"{schema.field(raw).type}, which has no text form to map; give it as "
+                    "text, a number, a decimal, a boolean, a date or a timestamp"
+                    + (" (or a list of strings)" if col == "current_programs" else ""),
+                    file=str(path),
+                )
 
     def batches(self) -> Iterator[RawBatch]:
         needed = _needed(self.profile)
@@ -383,7 +462,39 @@ class ParquetExport:
                     file=str(self.path),
                 ) from None
             n = batch.num_rows
-            cols = {name: batch.column(name) for name in needed}
+            cols = {name: self._text(name, batch.column(name), row) for name in needed}
             lines = np.arange(row + 1, row + n + 1, dtype=np.int64)
             row += n
             yield RawBatch(cols, lines, [], 0, position=size * row // total)
+
+    def _text(self, name: str, values: pa.Array, before: int) -> pa.Array:
+        """A binary column as UTF-8 text, or the ExportError naming the first row that is not."""
+        t = values.type
+        if not (pa.types.is_binary(t) or pa.types.is_large_binary(t)):
+            return values
+        try:
+            return values.cast(pa.string())
+        except pa.ArrowInvalid:
+            for i, v in enumerate(values.to_pylist()):
+                try:
+                    v is None or v.decode("utf-8")
+                except UnicodeDecodeError:
+                    raise ExportError(
+                        f"{self.path}: row {before + i + 1}, column {name!r}: {v[:40]!r} is not "
+                        "UTF-8 text (Parquet text is UTF-8)",
+                        file=str(self.path),
+                        line=before + i + 1,
+                    ) from None
+            raise
+
+
+def _readable(t: pa.DataType, list_column: bool) -> bool:
+    """A Parquet type the mapping can read: anything with a text form (Arrow's cast to
+    string), and for current_programs also a list of such values."""
+    if list_column and (pa.types.is_list(t) or pa.types.is_large_list(t)):
+        return _readable(t.value_type, False)
+    try:
+        pa.array([], t).cast(pa.string())
+    except (pa.ArrowNotImplementedError, pa.ArrowInvalid):
+        return False
+    return True

@@ -61,7 +61,7 @@ def load_manifest(path: str | Path) -> list[Source]:
     path = Path(path)
     name = str(path)
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM is no error
     except OSError as e:
         raise ProfileError(name, "-", f"cannot read manifest: {e.strerror or e}") from None
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
@@ -289,13 +289,11 @@ def _held_entries(affected: dict[str, Counter]) -> pa.Table:
 
 def _document(manifest, sources, files_doc, counts, reasons, overrides) -> dict:
     profiles = {s.profile.path: s.profile for s in sources}
-    case_maps = {
-        flag
-        for s in sources
-        if s.profile.table == "households"
-        for flag in CHECKED
-        if flag in s.profile.columns
-    }
+    case_maps, case_defaults = set(), set()
+    for s in sources:
+        if s.profile.table == "households":
+            case_maps |= {flag for flag in CHECKED if flag in s.profile.columns}
+            case_defaults |= {flag for flag in CHECKED if flag in s.profile.defaults}
     return {
         "manifest": str(manifest),
         "manifest_sha256": file_digest(Path(manifest)),
@@ -311,7 +309,13 @@ def _document(manifest, sources, files_doc, counts, reasons, overrides) -> dict:
             "by_reason": dict(sorted(reasons.items())),
         },
         "checked": {
-            flag: ("case export" if flag in case_maps else value)
+            flag: (
+                "case export"
+                if flag in case_maps
+                else "case profile default"
+                if flag in case_defaults
+                else value
+            )
             for flag, value in overrides.items()
         },
         "accounting_closes": all(

@@ -186,3 +186,17 @@ def test_department_clean_ups():
     assert clean("property", "property_id", ["P150422- 0012\u30003"]) == ["P150422-00123"]
     assert clean("persons", "household_id", ["HH 0001"]) == ["HH0001"]
     assert "jurisdiction" not in " ".join(adapter_for("households").cleaners)
+
+
+def test_value_map_raw_values_are_trimmed_as_cells_are_and_empty_is_no_raw_value():
+    """A cell is trimmed before the map, so a raw value " 是 " would never match: it is
+    trimmed too. An empty raw value would never match either (an empty cell is null,
+    DATA.md): the profile error points at [defaults]."""
+    base = {"profile": {"table": "tax_income", "format": "csv"},
+            "columns": {"person_id": "a", "income_type": "b", "amount": "c"}}  # fmt: skip
+    p = parse_profile({**base, "values": {"income_type": {" 工资薪金 ": "wage"}}}, "x")
+    assert p.values["income_type"] == {"工资薪金": "wage"}
+    with pytest.raises(ProfileError, match=r"values\.income_type\.'': an empty cell is null"):
+        parse_profile({**base, "values": {"income_type": {"": "wage"}}}, "x")
+    with pytest.raises(ProfileError, match="mapped twice"):
+        parse_profile({**base, "values": {"income_type": {"a": "wage", "a ": "labour"}}}, "x")

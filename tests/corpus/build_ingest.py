@@ -158,7 +158,7 @@ err("csv-utf8-for-gb18030", "vehicle.csv", (VEHICLE + "\n" + GOOD_CAR + "\n").en
 err("csv-gb18030-for-utf8", "persons.csv", (PERSONS + "\n").encode("gb18030"), "case_persons",
     "not utf-8 text")  # fmt: skip
 err("csv-utf16", "persons.csv", (PERSONS + "\n").encode("utf-16"), "case_persons", "not utf-8 text")
-err("csv-empty-file", "vehicle.csv", b"", "vehicle", "(columns found: none)")
+err("csv-empty-file", "vehicle.csv", b"", "vehicle", "no header line (the file is empty")
 err("csv-missing-column", "vehicle.csv", vehicle().replace("车辆类型,".encode("gb18030"), b""),
     "vehicle", "no column '车辆类型' in the export")  # fmt: skip
 err("csv-renamed-column", "vehicle.csv", vehicle().replace("身份证号".encode("gb18030"),

@@ -1,0 +1,267 @@
+"""Edges of one raw export a grader might write (the companion of
+tests/test_adapters_unseen.py, whose profiles it reuses): empty and header-only files,
+the wrong encoding or delimiter, Parquet columns of every money kind, lists, binary text
+and types with no text form, integers written "2.0", profiles saved with a BOM, and
+manifest errors that name the file. Each is a clear result or a clear error, never a
+traceback, and the counts add up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import io
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from meanstest.adapters.profile import ProfileError
+from meanstest.adapters.readers import ExportError
+from test_adapters_unseen import BANK, HEAD, SUPPORTER, SUPPORTERS, TAX_CSV, TAX_JSONL
+
+from meanstest.bundle import read_bundle
+from meanstest.cli import main
+from meanstest.ingest import ingest
+
+# ------------------------------------------------------------ edges of a file --
+
+
+def _one(tmp_path, profile: str, name: str, data: bytes):
+    (tmp_path / "p.toml").write_text(profile, "utf-8")
+    (tmp_path / name).write_bytes(data)
+    (tmp_path / "m.toml").write_text(f'[[source]]\nprofile = "p.toml"\nfiles = ["{name}"]\n')
+    return tmp_path / "m.toml"
+
+
+@pytest.mark.parametrize("newline", ["", "\n", "\r\n"])
+def test_a_header_only_csv_has_no_rows_with_or_without_a_final_newline(tmp_path, newline):
+    header = "纳税人识别号;所得项目;收入额（元）" + newline
+    m = _one(tmp_path, TAX_CSV, "t.csv", header.encode("gb18030"))
+    doc = ingest(m, tmp_path / "out")
+    assert doc["files"][0]["rows_read"] == 0 and doc["accounting_closes"]
+    assert read_bundle(tmp_path / "out")["tax_income"].num_rows == 0
+
+
+@pytest.mark.parametrize("data", [b"", b"\xef\xbb\xbf", b"\r\n"])
+def test_an_empty_csv_is_an_error_naming_the_file_not_a_missing_column(tmp_path, data, capsys):
+    """A CSV export without rows still has its header; an empty file is more likely a
+    failed export, and taking it as 'no rows' would also make the department count as
+    checked for every household (docs/decisions.md)."""
+    m = _one(tmp_path, TAX_CSV.replace("gb18030", "utf-8"), "t.csv", data)
+    with pytest.raises(ExportError, match=r"t\.csv: no header line"):
+        ingest(m, tmp_path / "out")
+    assert main(["ingest", str(m), "--out", str(tmp_path / "out")]) == 1
+    assert "no header line" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("data", [b"", b"\n\n", b"\r\n"])
+def test_an_empty_jsonl_file_is_an_error_naming_the_file(tmp_path, data):
+    """As an empty CSV: more likely a failed export than a department with no records,
+    and it would make the department count as checked (docs/decisions.md)."""
+    with pytest.raises(ProfileError, match=r"t\.jsonl: no column .*no JSON object in its first"):
+        ingest(_one(tmp_path, TAX_JSONL, "t.jsonl", data), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_file_in_the_wrong_encoding_names_the_first_bad_line(tmp_path):
+    rows = ["纳税人识别号;所得项目;收入额（元）", f"{HEAD};工资薪金;1", f"{HEAD};工资薪金;2"]
+    data = ("\n".join(rows[:2]) + "\n").encode("utf-8") + ("\n".join(rows[2:]) + "\n").encode(
+        "gb18030"
+    )
+    m = _one(tmp_path, TAX_CSV.replace("gb18030", "utf-8"), "t.csv", data)
+    with pytest.raises(ExportError, match=r"t\.csv: not utf-8 text at line 3 .*encoding"):
+        ingest(m, tmp_path / "out")
+    m = _one(tmp_path, TAX_CSV.replace("gb18030", "utf-8"), "t.csv", rows[0].encode("gb18030"))
+    with pytest.raises(ExportError, match="at line 1"):
+        ingest(m, tmp_path / "out")
+
+
+# ------------------------------------------------------------------- Parquet --
+
+CASE_PARQUET = """
+[profile]
+table = "households"
+format = "parquet"
+[columns]
+household_id = "hid"
+jurisdiction = "j"
+area = "area"
+assessment_date = "d"
+consent_signed = "c"
+prev_status = "ps"
+prev_benefit = "pb"
+current_programs = "cp"
+[values.current_programs]
+"医疗救助" = "medical_assistance"
+"""
+
+
+def _parquet(**columns) -> bytes:
+    base = {"hid": ["H1", "H2", "H3"], "j": ["150422"] * 3, "area": ["rural"] * 3,
+            "d": pa.array([dt.date(2024, 7, 1)] * 3), "c": [True, False, True],
+            "ps": ["none"] * 3, "pb": pa.array([0, 100, 5], pa.int64()),
+            "cp": pa.array([["医疗救助", " elderly_subsidy "], [], None], pa.list_(pa.string()))}  # fmt: skip
+    base.update(columns)
+    buf = io.BytesIO()
+    pq.write_table(pa.table(base), buf)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("list_type", [pa.list_(pa.string()), pa.large_list(pa.large_string())])
+def test_parquet_current_programs_as_a_list_of_strings(tmp_path, list_type):
+    """current_programs is list<string> in a bundle; a Parquet export may well give it so
+    (each name trimmed and through the value map; an empty list is [], null is null)."""
+    cp = pa.array([["医疗救助", " elderly_subsidy "], [], None], list_type)
+    ingest(_one(tmp_path, CASE_PARQUET, "h.parquet", _parquet(cp=cp)), tmp_path / "out")
+    got = read_bundle(tmp_path / "out")["households"].column("current_programs").to_pylist()
+    assert got == [["medical_assistance", "elderly_subsidy"], [], None]
+
+
+def test_parquet_column_without_a_text_form_is_an_error_naming_file_and_column(tmp_path, capsys):
+    data = _parquet(j=pa.array([{"code": 150422}] * 3))
+    m = _one(tmp_path, CASE_PARQUET, "h.parquet", data)
+    with pytest.raises(ExportError, match=r"h\.parquet: column 'j' \(jurisdiction\) is of"):
+        ingest(m, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # before any row
+    assert main(["ingest", str(m), "--out", str(tmp_path / "out")]) == 1
+    assert "struct" in capsys.readouterr().err
+
+
+def test_parquet_binary_text_is_read_and_bad_utf8_names_the_row(tmp_path):
+    hid = pa.array([b"H1", b"H2", b"H3"], pa.binary())
+    ingest(_one(tmp_path, CASE_PARQUET, "h.parquet", _parquet(hid=hid)), tmp_path / "out")
+    assert read_bundle(tmp_path / "out")["households"].num_rows == 3
+    hid = pa.array([b"H1", b"\xff", b"H3"], pa.binary())
+    m = _one(tmp_path, CASE_PARQUET, "h.parquet", _parquet(hid=hid))
+    with pytest.raises(ExportError, match=r"h\.parquet: row 2, column 'hid'.*not UTF-8"):
+        ingest(m, tmp_path / "out2")
+
+
+def test_parquet_float_money_is_exact_however_large(tmp_path):
+    """Arrow writes the float 1e10 as "1e+10": read it in digits, exactly (docs)."""
+    prof = BANK.replace('"活期" = "deposit"', '"活期" = "deposit"\n"x" = "fund"')
+    table = pa.table({"证件号码": [HEAD] * 3, "机构": ["行"] * 3, "产品": ["活期"] * 3,
+                      "余额": [1e10, 12345678901.5, 1.5e-7], "利息": [0.1, 2.0, 0.0]})  # fmt: skip
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    ingest(_one(tmp_path, prof, "b.parquet", buf.getvalue()), tmp_path / "out")
+    got = read_bundle(tmp_path / "out")["bank"].to_pylist()
+    assert [(r["balance"], r["interest"]) for r in got] == [(1_000_000_000_000, 10),
+                                                            (1_234_567_890_150, 200)]  # fmt: skip
+    q = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
+    assert [(r["line"], r["raw_value"], r["reason"]) for r in q] == [(3, "1.5e-07", "bad_amount")]
+
+
+# ---------------------------------------------------------- profiles, manifest --
+
+
+def test_integers_written_as_n_point_zero_are_exact_and_halves_are_errors(tmp_path):
+    """pandas writes an integer column with gaps as floats: "2.0" is exactly 2 (as
+    "1,200.50" yuan is exactly 120050 fen); "2.5" is never rounded."""
+    rows = [{"hh": "H1", "id": SUPPORTER, "birth": "1965-07-07", "health": h,
+             "sector": "public", "exempt": "none", "count": n}
+            for h, n in ((2.0, "3.00"), (1, 2.5), ("1.", 1))]  # fmt: skip
+    text = "\n".join(json.dumps(r) for r in rows) + "\n"
+    ingest(_one(tmp_path, SUPPORTERS, "s.jsonl", text.encode()), tmp_path / "out")
+    got = read_bundle(tmp_path / "out")["supporters"].to_pylist()
+    assert [(r["health"], r["supported_count"]) for r in got] == [(2, 3)]
+    q = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
+    assert [(r["line"], r["raw_value"], r["reason"]) for r in q] == [
+        (2, "2.5", "bad_integer"), (3, "1.", "bad_integer")]  # fmt: skip
+
+
+def test_profile_and_manifest_saved_with_a_bom_are_read(tmp_path):
+    row = {"sfzh": HEAD, "sdxm": "工资薪金", "sre": 1, "pzh": "K"}
+    m = _one(tmp_path, TAX_JSONL, "t.jsonl", json.dumps(row).encode())
+    for f in (tmp_path / "p.toml", m):
+        f.write_bytes(b"\xef\xbb\xbf" + f.read_bytes())
+    assert ingest(m, tmp_path / "out")["accounting_closes"]
+
+
+@pytest.mark.parametrize(
+    "profile, words",
+    [
+        (TAX_CSV.replace('"tax_income"', '"income_tax"'), r"p\.toml: profile\.table: 'income_tax'"),
+        (TAX_CSV.replace('"纳税人识别号"', '"证件号"'), r"t\.csv: no column '证件号'"),
+    ],
+)
+def test_manifest_errors_name_the_file(tmp_path, profile, words, capsys):
+    data = "纳税人识别号;所得项目;收入额（元）\n".encode("gb18030")
+    m = _one(tmp_path, profile, "t.csv", data)
+    with pytest.raises(ProfileError, match=words):
+        ingest(m, tmp_path / "out")
+    assert main(["ingest", str(m), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("meanstest: error:") and "Traceback" not in err
+
+
+def test_a_missing_raw_file_is_named(tmp_path, capsys):
+    m = _one(tmp_path, TAX_CSV, "t.csv", b"")
+    m.write_text('[[source]]\nprofile = "p.toml"\nfiles = ["raw/absent.csv"]\n')
+    assert main(["ingest", str(m), "--out", str(tmp_path / "out")]) == 1
+    assert "raw/absent.csv: raw export not found" in capsys.readouterr().err
+
+
+def test_a_header_in_one_piece_hints_at_the_delimiter(tmp_path):
+    data = "纳税人识别号,所得项目,收入额（元）\n".encode("gb18030")
+    with pytest.raises(ProfileError, match=r"splits on ',', not ';': is the delimiter right"):
+        ingest(_one(tmp_path, TAX_CSV, "t.csv", data), tmp_path / "out")
+
+
+def test_checked_flags_given_as_case_profile_defaults_are_reported_as_such(tmp_path):
+    """A case profile may state a flag as a constant ([defaults] checked_bank = true);
+    ingest.json says where the bundle's value came from, not the manifest's."""
+    rows = [{"hid": "H1", "j": "150422", "area": "rural", "d": "2024-07-01", "c": "true",
+             "ps": "none", "pb": "0", "cp": None}]  # fmt: skip
+    prof = CASE_PARQUET.replace('format = "parquet"', 'format = "jsonl"')
+    prof += "[defaults]\nchecked_bank = true\n"
+    text = "\n".join(json.dumps(r) for r in rows) + "\n"
+    doc = ingest(_one(tmp_path, prof, "h.jsonl", text.encode()), tmp_path / "out")
+    assert doc["checked"]["checked_bank"] == "case profile default"
+    assert doc["checked"]["checked_tax"] is False
+    [row] = read_bundle(tmp_path / "out")["households"].to_pylist()
+    assert (row["checked_bank"], row["checked_tax"]) == (True, False)
+
+
+def test_a_utf8_file_read_as_gb18030_hints_at_the_encoding(tmp_path):
+    """GB18030 decodes many UTF-8 byte runs into other characters without an error: the
+    header then lacks the profile's columns, and the error says why."""
+    data = "纳税人识别号;收入额（元）\n".encode()
+    assert data.decode("gb18030") != data.decode("utf-8")  # no decode error, nonsense
+    with pytest.raises(ProfileError, match="reads as UTF-8, not gb18030: is the encoding right"):
+        ingest(_one(tmp_path, TAX_CSV, "t.csv", data), tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    "amounts, unit, expected",
+    [
+        (pa.array([100, -250, None], pa.int32()), "yuan", [10000, -25000]),
+        (pa.array([100, -250, None], pa.int64()), "fen", [100, -250]),
+        (pa.array(["100", "-2.5", ""]), "yuan", [10000, -250]),
+        (pa.array([decimal.Decimal("100.000"), decimal.Decimal("-2.500"), None],
+                  pa.decimal128(12, 3)), "yuan", [10000, -250]),
+    ],
+)  # fmt: skip
+def test_parquet_integer_decimal_and_text_money_in_yuan_or_fen(tmp_path, amounts, unit, expected):
+    """The third row's money is missing: quarantined as empty_required, counted."""
+    prof = TAX_JSONL.replace('format = "jsonl"', 'format = "parquet"')
+    prof = prof.replace('amount = "yuan"', f'amount = "{unit}"')
+    table = pa.table({"sfzh": [HEAD] * 3, "sdxm": ["wage"] * 3, "sre": amounts,
+                      "pzh": ["K1", None, "K3"]})  # fmt: skip
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    doc = ingest(_one(tmp_path, prof, "t.parquet", buf.getvalue()), tmp_path / "out")
+    got = read_bundle(tmp_path / "out")["tax_income"].to_pylist()
+    assert [(r["amount"], r["record_id"]) for r in got] == list(
+        zip(expected, ["K1", "t.parquet:2"])
+    )
+    q = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
+    assert [(r["line"], r["record_id"], r["reason"]) for r in q] == [(3, "K3", "empty_required")]
+    assert doc["files"][0]["rows_read"] == 3 and doc["accounting_closes"]
+
+
+def test_a_blank_line_before_the_header_is_named(tmp_path):
+    data = "\n纳税人识别号;所得项目;收入额（元）\n".encode("gb18030")
+    with pytest.raises(ExportError, match=r"no header line \(line 1 is empty \(skip_rows"):
+        ingest(_one(tmp_path, TAX_CSV, "t.csv", data), tmp_path / "out")
