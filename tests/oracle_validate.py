@@ -10,6 +10,8 @@ import collections
 import datetime as dt
 import re
 
+from oracle import SOURCE_TABLES
+
 ENUMS = {
     "households": {
         "area": ("urban", "rural"),
@@ -74,14 +76,6 @@ NULLABLE = {
     "disposed_on",
     "current_programs",
 }
-SOURCE_TABLES = (
-    "tax_income",
-    "business_registration",
-    "bank",
-    "vehicle",
-    "property",
-    "social_insurance",
-)
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
