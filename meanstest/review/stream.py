@@ -19,6 +19,7 @@ with an Arrow IPC file spools.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,17 +43,16 @@ class Layout:
     rows: int  # rows in the bundle
 
     def to_json(self) -> dict:
-        return {"groups": self.groups, "unmatched": self.unmatched, "reads": self.reads,
-                "rows": self.rows}  # fmt: skip
+        return dataclasses.asdict(self)
 
     @classmethod
     def from_json(cls, d: dict) -> Layout:
-        return cls(d["groups"], d["unmatched"], d["reads"], d["rows"])
+        return cls(**d)
 
 
-def group_rows(path: Path) -> list[int]:
-    """Rows of each row group of a Parquet file."""
-    meta = pq.ParquetFile(path).metadata
+def group_rows(path: Path | pq.ParquetFile) -> list[int]:
+    """Rows of each row group of a Parquet file (a path or an open file)."""
+    meta = (path if isinstance(path, pq.ParquetFile) else pq.ParquetFile(path)).metadata
     return [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
 
 
@@ -67,7 +67,7 @@ def layout(files: dict[str, Path], plan: Plan, progress: Progress | None = None)
         per_chunk: list[list[int]] = [[] for _ in range(plan.n_chunks)]
         handle = pq.ParquetFile(path)
         start = 0
-        for g, n in enumerate(group_rows(path)):
+        for g, n in enumerate(group_rows(handle)):
             if table in ID_COLUMNS:
                 chunks = plan.chunk_of_row(table)[start : start + n]
             else:
@@ -100,10 +100,10 @@ def read_chunk(files: dict[str, Path], plan: Plan, found: Layout, c: int) -> dic
             tables[table] = schema.empty_table(table)
             continue
         conformer = check_table(path, table)
-        data = pq.ParquetFile(path).read_row_groups(wanted, columns=conformer.read_columns)
-        data = conformer.apply(data)
+        handle = pq.ParquetFile(path)
+        data = conformer.apply(handle.read_row_groups(wanted, columns=conformer.read_columns))
         if table in ID_COLUMNS:
-            first = np.concatenate([[0], np.cumsum(group_rows(path))])
+            first = np.concatenate([[0], np.cumsum(group_rows(handle))])
             rows = np.concatenate([np.arange(first[g], first[g + 1]) for g in wanted])
             keep = np.flatnonzero(plan.chunk_of_row(table)[rows] == c)
         else:
