@@ -58,12 +58,13 @@ def tree_cpu_seconds() -> float:
     return total
 
 
-def spark_session(cores: int):
-    """A local[cores] session (Java 17/21 as `meanstest review --engine spark` picks it);
-    the session of another core count is stopped first."""
+def spark_session(cores: int, way: str):
+    """A local[cores] session (Java 17/21 as `meanstest review --engine spark` picks it)
+    for the review of one `way`: each way's review is the first of a fresh session; the
+    session of another core count or way is stopped first."""
     from meanstest.spark import session
 
-    if cores not in _session:
+    if (cores, way) not in _session:
         for other in list(_session):
             _session.pop(other).stop()
         conf = {
@@ -73,8 +74,8 @@ def spark_session(cores: int):
         }
         spark = session(f"local[{cores}]", f"meanstest bench local[{cores}]", conf)
         spark.sparkContext.setLogLevel("ERROR")
-        _session[cores] = spark
-    return _session[cores]
+        _session[cores, way] = spark
+    return _session[cores, way]
 
 
 def test_single_machine_review(benchmark, households, bundle, tmp_path_factory):
@@ -98,25 +99,32 @@ def test_single_machine_review(benchmark, households, bundle, tmp_path_factory):
     )
 
 
+WAYS = {"inplace": True, "shuffle": False}  # review_spark(in_place=…): no shuffle, or shuffles
+
+
 @pytest.mark.parametrize("cores", [2, 1], ids=["local2", "local1"])
-def test_spark_review(benchmark, households, bundle, tmp_path_factory, cores):
-    spark = spark_session(cores)
-    out = tmp_path_factory.mktemp(f"spark{cores}-{households}")
+@pytest.mark.parametrize("way", list(WAYS))
+def test_spark_review(benchmark, households, bundle, tmp_path_factory, cores, way):
+    spark = spark_session(cores, way)
+    out = tmp_path_factory.mktemp(f"spark{cores}-{way}-{households}")
     summaries = []
 
     cpu = []
 
     def review():
         before = tree_cpu_seconds()
-        summaries.append(review_spark(spark, bundle, default_library(), out))
+        summaries.append(review_spark(spark, bundle, default_library(), out, in_place=WAYS[way]))
         cpu.append(tree_cpu_seconds() - before)
 
     benchmark.pedantic(review, rounds=1)
     assert summaries[-1]["households_read"] == households
     assert summaries[-1]["accounting_closes"]
-    versus = ["test_single_machine_review"] if cores == 2 else ["test_spark_review[local2]"]
     benchmark.extra_info.update(
-        households=households, cores=cores, versus=versus, cpu_seconds=round(cpu[-1], 1)
+        households=households,
+        cores=cores,
+        way=way,
+        versus=["test_single_machine_review"],
+        cpu_seconds=round(cpu[-1], 1),
     )
     single = _single.get(households)
     if single:  # issue 12: single-machine per-core throughput / Spark's, target <= 3

@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--out", required=True, help="output folder")
     r.add_argument("--engine", choices=("fast", "reference", "spark"), default="fast")
     r.add_argument("--master", help="Spark master URL for --engine spark (default: local[*])")
+    r.add_argument(
+        "--spark-shuffle",
+        action="store_true",
+        help="--engine spark: shuffle the rows by household even when the bundle could be "
+        "read in place (a household-grouped Parquet bundle on a shared file system)",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress and no summary")
     r.add_argument(
         "--chunk-size",

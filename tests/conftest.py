@@ -32,3 +32,25 @@ def _engines():
 def engine(request):
     """Each hand-computed case runs through every engine: the reference and the kernels."""
     return request.param
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local[2] SparkSession for the Spark test modules (a JVM start is ~15 s), made
+    as `meanstest review --engine spark` makes it: this Python on the executors, Java
+    17/21, a loopback driver, one retry of a gateway that exits while starting. Modules
+    that use it skip themselves when pyspark or Java is missing."""
+    from meanstest.spark import session as spark_session
+
+    session = spark_session(
+        "local[2]",
+        "meanstest tests",
+        conf={
+            "spark.ui.enabled": "false",
+            "spark.ui.showConsoleProgress": "false",
+            "spark.sql.shuffle.partitions": "4",
+        },
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    yield session
+    session.stop()

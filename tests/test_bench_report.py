@@ -36,21 +36,25 @@ def test_review_against_the_io_floor_is_judged_within_the_run():
     assert rows["review / I/O floor (1,000,000 households)"] == ("≤ 2×", "2.2×", "**missed**")
 
 
-def test_spark_per_core_ratio_is_judged_for_each_session_size():
+def test_spark_per_core_ratio_is_judged_for_each_way_and_session_size():
     rows = _targets(
-        _bench("test_spark_review[local2-1000000hh]", 60.0, per_core_ratio=2.9),
-        _bench("test_spark_review[local1-1000000hh]", 90.0, per_core_ratio=3.4),
+        _bench("test_spark_review[inplace-local2-1000000hh]", 60.0, per_core_ratio=2.9),
+        _bench("test_spark_review[inplace-local1-1000000hh]", 90.0, per_core_ratio=3.4),
+        _bench("test_spark_review[shuffle-local2-1000000hh]", 99.0, per_core_ratio=4.5),
     )
-    assert rows["Spark local[2] per-core / single (1,000,000 households)"] == (
-        "≤ 3×",
-        "2.9×",
-        "met",
-    )
-    assert rows["Spark local[1] per-core / single (1,000,000 households)"] == (
+    at = "(1,000,000 households)"
+    assert rows[f"Spark local[2] in place per-core / single {at}"] == ("≤ 3×", "2.9×", "met")
+    assert rows[f"Spark local[1] in place per-core / single {at}"] == (
         "≤ 3×",
         "3.4×",
         "**missed**",
     )
+    assert rows[f"Spark local[2] shuffled per-core / single {at}"] == (
+        "≤ 3×",
+        "4.5×",
+        "**missed**",
+    )
+    assert f"Spark local[1] shuffled per-core / single {at}" not in rows  # not measured
 
 
 def test_service_targets_are_judged_per_journal_at_the_largest_size():

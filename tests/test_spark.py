@@ -2,7 +2,8 @@
 single-machine review's results, members, findings, rejects, change lists and summary
 value for value, on a synthetic bundle with bad rows, in local[2] mode.
 
-One SparkSession for the module and one Spark review (through the CLI, of a bundle
+One SparkSession (conftest.py's, shared with test_spark_inplace.py) and one Spark
+review by the general path, its shuffles (through the CLI, of a bundle
 with bad rows, a null household_id, an orphan member and a source row of nobody); the
 reader's handling of partitioned folders and in-memory tables is checked on its own."""
 
@@ -34,26 +35,6 @@ from meanstest.spark.frames import arrow_type, read_frames, spark_type
 from meanstest.spark.worker import _global_rows
 
 OUTPUTS = ("results", "members", "findings", "rejects")
-
-
-@pytest.fixture(scope="module")
-def spark():
-    from meanstest.spark import session as spark_session
-
-    # the same start as `meanstest review --engine spark`: this Python on the executors,
-    # Java 17/21, a loopback driver, one retry of a gateway that exits while starting
-    session = spark_session(
-        "local[2]",
-        "meanstest tests",
-        conf={
-            "spark.ui.enabled": "false",
-            "spark.ui.showConsoleProgress": "false",
-            "spark.sql.shuffle.partitions": "4",
-        },
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 def _read_output(folder: Path, partitioned_by=("jurisdiction",)) -> pa.Table:
@@ -92,13 +73,14 @@ def _with_odd_rows(t: dict[str, pa.Table]) -> dict[str, pa.Table]:
 @pytest.fixture(scope="module")
 def reviews(spark, tmp_path_factory):
     """The same bundle reviewed by `meanstest review` and by `meanstest review --engine
-    spark --master local[2]` (the module's session)."""
+    spark --master local[2] --spark-shuffle` (the session's): the general path, which
+    test_spark_inplace.py compares with the in-place one."""
     root = tmp_path_factory.mktemp("spark")
     bundle = root / "bundle"
     write_bundle(_odd_bundle(), bundle)
     single = run_review(bundle, root / "single", default_library(), ReviewOptions(quiet=True))
     argv = ["review", str(bundle), "--out", str(root / "spark"), "--quiet"]
-    code = cli.main([*argv, "--engine", "spark", "--master", "local[2]"])
+    code = cli.main([*argv, "--engine", "spark", "--master", "local[2]", "--spark-shuffle"])
     return root, single, code
 
 

@@ -89,6 +89,22 @@ def layout(files: dict[str, Path], plan: Plan, progress: Progress | None = None)
     return Layout(groups, unmatched, reads, total)
 
 
+def read_groups(path: Path, table: str, wanted: list[int]) -> tuple[pa.Table, np.ndarray]:
+    """Row groups `wanted` (ascending) of one bundle file, conformed by the bundle
+    reader's rules, and each row's place in the file (int64, 0-based)."""
+    conformer = check_table(path, table)
+    handle = pq.ParquetFile(path)
+    data = conformer.apply(handle.read_row_groups(wanted, columns=conformer.read_columns))
+    first = np.concatenate([[0], np.cumsum(group_rows(handle))])
+    rows = np.concatenate([np.arange(first[g], first[g + 1]) for g in wanted])
+    return data, rows.astype(np.int64)
+
+
+def take_rows(data: pa.Table, keep: np.ndarray) -> pa.Table:
+    """data[keep] (ascending), the table itself when every row is kept."""
+    return data if len(keep) == data.num_rows else data.take(pa.array(keep, pa.int64()))
+
+
 def read_chunk(files: dict[str, Path], plan: Plan, found: Layout, c: int) -> dict[str, pa.Table]:
     """Chunk c's tables: its row groups of every file, conformed, with the rows of other
     chunks left out (file order kept); tables with no row of the chunk are empty."""
@@ -99,17 +115,11 @@ def read_chunk(files: dict[str, Path], plan: Plan, found: Layout, c: int) -> dic
         if not wanted:
             tables[table] = schema.empty_table(table)
             continue
-        conformer = check_table(path, table)
-        handle = pq.ParquetFile(path)
-        data = conformer.apply(handle.read_row_groups(wanted, columns=conformer.read_columns))
+        data, rows = read_groups(path, table, wanted)
         if table in ID_COLUMNS:
-            first = np.concatenate([[0], np.cumsum(group_rows(handle))])
-            rows = np.concatenate([np.arange(first[g], first[g + 1]) for g in wanted])
             keep = np.flatnonzero(plan.chunk_of_row(table)[rows] == c)
         else:
             routed, chunks, _ = plan.route(data.column("person_id"))
             keep = routed[chunks == c]  # ascending: route lists each row's chunks once
-        if len(keep) != data.num_rows:
-            data = data.take(pa.array(keep, pa.int64()))
-        tables[table] = data
+        tables[table] = take_rows(data, keep)
     return tables

@@ -115,7 +115,14 @@ def session_conf(spark, conf: dict[str, str]):
 
 
 def review_spark(
-    spark, bundle, policies=None, out_path=None, partitions: int | None = None, arrow_writes=True
+    spark,
+    bundle,
+    policies=None,
+    out_path=None,
+    partitions: int | None = None,
+    arrow_writes=True,
+    in_place: bool | None = None,
+    say=None,
 ):
     """Review `bundle` (folder of Parquet files/folders or .arrow files, or a dict of Arrow
     tables) on `spark` into `out_path`; returns the summary (also summary.json).
@@ -123,12 +130,15 @@ def review_spark(
     `partitions`: how many household groups the run is cut into (default: twice the
     cluster's cores); each is assessed by one task, in one batch. `arrow_writes`: the
     executors write the outputs with pyarrow when it reaches the output folder
-    (meanstest.spark.write); False: always through Spark's writer."""
+    (meanstest.spark.write); False: always through Spark's writer. `in_place`: read a
+    household-grouped bundle where it lies, one task per chunk of row groups and no
+    shuffle (meanstest.spark.inplace); None: when the bundle allows it, True: or fail,
+    False: never. `say` (text → None) hears which way the review goes, and why."""
     with session_conf(spark, REVIEW_CONF):
-        return _review(spark, bundle, policies, out_path, partitions, arrow_writes)
+        return _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_place, say)
 
 
-def _review(spark, bundle, policies, out_path, partitions, arrow_writes):
+def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_place, say):
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -136,8 +146,13 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes):
 
     if out_path is None:
         raise MeansTestError("review_spark needs an output folder (out_path)")
+    say = say or (lambda text: None)
     library = load_policies(policies)
     partitions = partitions or max(2, spark.sparkContext.defaultParallelism * 2)
+    if in_place is not False:
+        planned = _plan_in_place(spark, bundle, out_path, partitions, arrow_writes, in_place, say)
+        if planned is not None:
+            return _review_in_place(spark, planned, library, out_path)
     files: dict = {}
     frames = read_frames(spark, bundle, files)
     keys = partition_keys(spark, partitions)
@@ -171,6 +186,46 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes):
     staged.unpersist()
     broadcast.unpersist()
     offsets.unpersist()
+    return summary
+
+
+def _plan_in_place(spark, bundle, out_path, partitions, arrow_writes, required, say):
+    """The in-place plan of the bundle (meanstest.spark.inplace.plan), None (said why)
+    when the review must take the general path; `required`: that is an error."""
+    from meanstest.spark import inplace
+
+    why: list[str] = []
+    planned = None
+    if arrow_writes and arrow_filesystem(Storage(spark, out_path).root) is not None:
+        planned = inplace.plan(bundle, partitions, why.append)
+    else:
+        why.append("the executors cannot write the output folder with pyarrow")
+    if planned is None:
+        if required:
+            raise MeansTestError(f"the bundle cannot be reviewed in place: {why[0]}")
+        say(f"shuffling the bundle's rows by household ({why[0]})")
+    else:
+        say(
+            f"reading the bundle in place: {len(planned.chunks)} chunks of whole row groups,"
+            f" up to {planned.chunk_size:,} households each, no shuffle"
+        )
+    return planned
+
+
+def _review_in_place(spark, planned, library, out_path) -> dict:
+    from meanstest.spark import inplace
+    from meanstest.spark.write import TMP, move_outputs
+
+    out = Storage(spark, out_path)
+    for name in (*OUTPUTS, "summary.json"):
+        out.remove(out.join(name))
+    if not out.remote:
+        Path(out.root).mkdir(parents=True, exist_ok=True)
+    filesystem, root = arrow_filesystem(out.root)
+    tallies = inplace.review(spark, planned, library, filesystem, root)
+    move_outputs(filesystem, root, f"{root}/{TMP}")
+    summary = inplace.summary_of(planned, tallies)
+    out.write_text(out.join("summary.json"), json.dumps(summary, ensure_ascii=False, indent=2))
     return summary
 
 
@@ -280,7 +335,13 @@ def review_cli(args) -> int:
     started = time.perf_counter()
     library = load_policies(args.policies)
     spark = session(args.master)
-    s = review_spark(spark, args.bundle, library, args.out)
+
+    def say(text: str) -> None:
+        if not args.quiet:
+            print(f"meanstest: {text}", file=sys.stderr, flush=True)
+
+    in_place = False if getattr(args, "spark_shuffle", False) else None
+    s = review_spark(spark, args.bundle, library, args.out, in_place=in_place, say=say)
     if not args.quiet:
         print(
             f"households read {s['households_read']}: assessed {s['assessed']}, "

@@ -67,17 +67,21 @@ def _global_rows(reasons: list[str], rows: dict[str, np.ndarray]) -> list[str]:
     return out
 
 
-def _by_jurisdiction(kind: str, part: int, jurisdiction, table: pa.Table):
-    """`table` cut by jurisdiction (a null one is its own piece), one blob row each."""
-    if table.num_rows == 0:
-        return []
+def _jurisdiction_groups(jurisdiction) -> tuple[list, np.ndarray]:
+    """(the distinct jurisdictions, a null one as None; each row's index among them)."""
     values = pc.fill_null(jurisdiction, "\0")
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     codes = pc.dictionary_encode(values)
-    names = codes.dictionary.to_pylist()
-    group = codes.indices.to_numpy(zero_copy_only=False).astype(np.int64)
-    values = [None if j == "\0" else j for j in names]
+    names = [None if j == "\0" else j for j in codes.dictionary.to_pylist()]
+    return names, codes.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _by_jurisdiction(kind: str, part: int, jurisdiction, table: pa.Table):
+    """`table` cut by jurisdiction (a null one is its own piece), one blob row each."""
+    if table.num_rows == 0:
+        return []
+    values, group = _jurisdiction_groups(jurisdiction)
     return [
         blob_rows(
             OUT_BLOBS,
@@ -89,18 +93,25 @@ def _by_jurisdiction(kind: str, part: int, jurisdiction, table: pa.Table):
     ]
 
 
-def _assess_batch(rows: pa.Table, library, bounds: np.ndarray) -> list[pa.RecordBatch]:
+def by_jurisdiction(name: str, table: pa.Table, jurisdiction) -> dict:
+    """Output `name`'s rows cut by jurisdiction: {(name, jurisdiction): [rows]}, the
+    rows cast to the output's schema (meanstest.spark.write.write_pieces)."""
+    if table.num_rows == 0:
+        return {}
+    values, group = _jurisdiction_groups(jurisdiction)
+    table = table.cast(output_schema(name))
+    return {(name, value): [table.filter(pa.array(group == g))] for g, value in enumerate(values)}
+
+
+def assessed(tables: dict, numbers: dict, duplicates: dict, library):
     """The single-machine review's assessment step (meanstest.batch.assess_batch) on
-    the households of one partition's blob rows (meanstest.spark.layout), its outputs
-    as blob rows by jurisdiction, and one tally row: the batch's summary counts, its
-    results' rank bucket counts and its partition (the range of household_ids it
-    covers), which is what the run's rank needs."""
-    tables, numbers, duplicates = in_bundle_order(from_blobs(rows.to_batches()))
+    the tables of some households (each row's bundle row number in `numbers`, so that a
+    reject naming "(row N)" names the bundle's row) → (the batch, {output: (its table,
+    each row's jurisdiction)}, the assessed households' IDs)."""
     b = assess_batch(tables, library, "fast", duplicates=duplicates)
     valid = b.engine_input.households
     valid_ids = valid["household_id"].combine_chunks()
     valid_jurisdictions = valid["jurisdiction"].combine_chunks()
-    part = int(range_of(bounds, valid_ids[:1])[0]) if len(valid_ids) else 0
 
     def jurisdictions(hids: pa.ChunkedArray) -> pa.Array:
         """The jurisdiction of each row's household (an assessed one: ids are unique)."""
@@ -115,6 +126,24 @@ def _assess_batch(rows: pa.Table, library, bounds: np.ndarray) -> list[pa.Record
     rejects = pa.table(
         {"household_id": b.rejects["household_id"], "reasons": pa.array(reasons, _LIST)}
     )
+    outputs = {
+        "results": (b.results, valid_jurisdictions),
+        "members": (b.members, jurisdictions(b.members["household_id"])),
+        "findings": (b.findings, jurisdictions(b.findings["household_id"])),
+        "rejects": (rejects, rejected_rows["jurisdiction"]),
+        "changes": (b.changes, jurisdictions(b.changes["household_id"])),
+    }
+    return b, outputs, valid_ids
+
+
+def _assess_batch(rows: pa.Table, library, bounds: np.ndarray) -> list[pa.RecordBatch]:
+    """`assessed` on the households of one partition's blob rows (meanstest.spark.
+    layout), its outputs as blob rows by jurisdiction, and one tally row: the batch's
+    summary counts, its results' rank bucket counts and its partition (the range of
+    household_ids it covers), which is what the run's rank needs."""
+    tables, numbers, duplicates = in_bundle_order(from_blobs(rows.to_batches()))
+    b, outputs, valid_ids = assessed(tables, numbers, duplicates, library)
+    part = int(range_of(bounds, valid_ids[:1])[0]) if len(valid_ids) else 0
     tally = {
         "tally": b.tally.to_json(),
         "counts": np.bincount(buckets(b.results), minlength=BUCKETS).tolist(),
@@ -126,14 +155,12 @@ def _assess_batch(rows: pa.Table, library, bounds: np.ndarray) -> list[pa.Record
         {"jurisdiction": [None]},
         [json.dumps(tally).encode()],
     )
-    return [
-        *_by_jurisdiction("results", part, valid_jurisdictions, b.results),
-        *_by_jurisdiction("members", part, jurisdictions(b.members["household_id"]), b.members),
-        *_by_jurisdiction("findings", part, jurisdictions(b.findings["household_id"]), b.findings),
-        *_by_jurisdiction("rejects", part, rejected_rows["jurisdiction"], rejects),
-        *_by_jurisdiction("changes", part, jurisdictions(b.changes["household_id"]), b.changes),
-        tally_row,
+    blobs = [
+        row
+        for name, (table, places) in outputs.items()
+        for row in _by_jurisdiction(name, part, places, table)
     ]
+    return [*blobs, tally_row]
 
 
 def rank_offsets(counts: np.ndarray) -> np.ndarray:

@@ -63,6 +63,13 @@ def write_partition(batches, filesystem, tmp: str, offsets=None, part: int = 0):
             if name == "results":
                 table = ranked(table, parts[i], offsets)
             pieces.setdefault((name, places[i]), []).append(table.cast(output_schema(name)))
+    yield from write_pieces(pieces, filesystem, tmp, part)
+
+
+def write_pieces(pieces: dict, filesystem, tmp: str, part: int):
+    """{(output, jurisdiction): [tables]} → one Parquet file each (changes: one per
+    transition too), `part-<part>.parquet` in its folder under `tmp`; yields one batch
+    of (path, rows) of the files written."""
     paths, rows = [], []
     for (name, place), tables in sorted(pieces.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
         table = pa.concat_tables(tables)
@@ -110,6 +117,12 @@ def write_outputs(spark, staged, filesystem, root: str, offsets_broadcast) -> No
     gathered.mapInArrow(
         _write_partition(filesystem, tmp, offsets_broadcast), "path string, rows long"
     ).collect()
+    move_outputs(filesystem, root, tmp)
+
+
+def move_outputs(filesystem, root: str, tmp: str) -> None:
+    """The output folders written under `tmp` moved into `root` (an output no task
+    wrote is an empty folder), each with `_SUCCESS`; `tmp` removed."""
     for name in OUTPUTS:
         target = f"{root}/{name}"
         _remove(filesystem, target)

@@ -1,0 +1,248 @@
+"""Province scale with the bundle read where it lies: one Spark task per chunk of row
+groups, no shuffle.
+
+A bundle whose tables are each one Parquet file, written household block by household
+block (`meanstest synth`; an ingest kept in household order), on a file system the
+executors reach with pyarrow (a local disk in local mode, a mount every node shares),
+needs none of the shuffles of meanstest.spark's general path. The driver plans it as
+the single machine's streamed review does (meanstest.review.plan and .stream): chunks
+of whole households row groups, and the row groups of every file that hold each
+chunk's rows. Then:
+
+1. each task reads its chunk's row groups (pyarrow), keeps the chunk's rows — the ID
+   tables' rows the driver's plan gives it, the source rows of its own members and
+   supporters — and assesses them with `meanstest.batch.assess_batch` (the review's
+   own step, through `worker.assessed`). It writes members, findings, rejects and
+   changes by jurisdiction, and its results unranked;
+2. the driver ranks every result (§9: difficulty index descending, household_id
+   ascending) from the unranked files' two columns, as the single machine does;
+3. a second pass of tasks writes each chunk's results with their ranks.
+
+No bundle row passes through the JVM; the outputs, folders and file names are those
+of the general path (meanstest.spark.write). When the bundle is not laid out this way
+(rows of one chunk spread over a file's row groups, an Arrow IPC file, a table in a
+folder of files, a URI), `plan` says why and the review takes the general path.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from meanstest import schema
+from meanstest.batch import Tally
+from meanstest.bundle import check_table
+from meanstest.review import stream
+from meanstest.review.plan import ID_COLUMNS, Plan, bundle_files, chunk_starts, id_tables, make_plan
+
+UNRANKED = "_unranked"  # results of each chunk before the run's rank, under the output's tmp
+
+
+@dataclass
+class Chunk:
+    """What a task needs to read chunk `chunk` of the bundle."""
+
+    chunk: int
+    groups: dict[str, list[int]]  # table → its row groups holding rows of the chunk
+    keep: dict[str, np.ndarray | None]  # ID table → rows kept among those read (None: all)
+
+
+@dataclass
+class InPlace:
+    """A bundle planned for the in-place review."""
+
+    files: dict[str, str]  # table → its Parquet file
+    chunks: list[Chunk]
+    chunk_size: int
+    duplicates: dict[str, list[str]]  # DUPLICATE_PERSON entries of the whole bundle
+    outside: Tally  # rows no chunk holds: orphans and source rows of nobody
+
+
+def _local_folder(bundle) -> Path | None:
+    if isinstance(bundle, dict):
+        return None
+    text = str(bundle)
+    if text.startswith("file:"):
+        text = re.sub(r"^file:(//)?", "", text)
+    elif re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/", text):
+        return None
+    return Path(text)
+
+
+def plan(bundle, partitions: int, say=None) -> InPlace | None:
+    """The in-place plan of `bundle` cut into about `partitions` chunks (whole
+    households row groups: never fewer households than the largest row group), or None
+    (and `say` is told why) when the bundle cannot be read in place."""
+    say = say or (lambda text: None)
+    folder = _local_folder(bundle)
+    if folder is None:
+        say("the bundle is not a folder on a local or mounted file system")
+        return None
+    if any((folder / t).is_dir() for t in schema.TABLES):
+        say("a table is a folder of files")
+        return None
+    files = bundle_files(folder)
+    if any(p.suffix != ".parquet" for p in files.values()):
+        say("a table is an Arrow IPC file")
+        return None
+    for table, path in files.items():  # schemas first: a bad table is refused here
+        check_table(path, table)
+    groups = stream.group_rows(files["households"])
+    n = sum(groups)
+    chunk_size = max(math.ceil(n / max(1, partitions)), max(groups, default=1), 1)
+    the_plan = make_plan(id_tables(files), chunk_size, starts=chunk_starts(groups, chunk_size))
+    found = stream.layout(files, the_plan)
+    if found is None:
+        say("the chunks' rows are spread over the files' row groups")
+        return None
+    chunks = [_chunk(files, the_plan, found, c) for c in range(the_plan.n_chunks)]
+    outside = Tally(unmatched_source_rows=found.unmatched, orphan_rows=the_plan.orphan_rows)
+    paths = {t: str(p.resolve()) for t, p in files.items()}
+    return InPlace(paths, chunks, chunk_size, the_plan.duplicates, outside)
+
+
+def _chunk(files: dict[str, Path], the_plan: Plan, found: stream.Layout, c: int) -> Chunk:
+    """Chunk c's row groups, and which rows of its ID tables' row groups are its own."""
+    groups = {t: found.groups[t][c] for t in files}
+    keep: dict[str, np.ndarray | None] = {}
+    for table in ID_COLUMNS:
+        if table not in files or not groups[table]:
+            continue
+        first = np.concatenate([[0], np.cumsum(stream.group_rows(files[table]))])
+        rows = np.concatenate([np.arange(first[g], first[g + 1]) for g in groups[table]])
+        mine = the_plan.chunk_of_row(table)[rows] == c
+        keep[table] = None if bool(mine.all()) else np.flatnonzero(mine).astype(np.int64)
+    return Chunk(c, groups, keep)
+
+
+def read(files: dict[str, str], chunk: Chunk) -> tuple[dict[str, pa.Table], dict[str, np.ndarray]]:
+    """The chunk's tables (file order kept) and each row's place in its file: the ID
+    tables' rows the plan gives the chunk; the source rows whose person is one of the
+    chunk's members or supporters — the rows meanstest.review.stream.read_chunk keeps."""
+    tables, numbers = {}, {}
+    order = [*ID_COLUMNS, *(t for t in schema.TABLES if t not in ID_COLUMNS)]
+    people = None
+    for table in order:
+        wanted = chunk.groups.get(table) or []
+        if not wanted:
+            tables[table], numbers[table] = schema.empty_table(table), np.zeros(0, np.int64)
+            continue
+        data, rows = stream.read_groups(Path(files[table]), table, wanted)
+        if table in ID_COLUMNS:
+            keep = chunk.keep.get(table)
+            keep = np.arange(data.num_rows) if keep is None else keep
+        else:
+            if people is None:  # the chunk's members and supporters
+                ids = [tables["persons"]["person_id"], tables["supporters"]["supporter_id"]]
+                people = pc.drop_null(pa.chunked_array([c for a in ids for c in a.chunks],
+                                                       pa.string())).combine_chunks()  # fmt: skip
+            mine = pc.is_in(data.column("person_id"), value_set=people)
+            keep = np.flatnonzero(pc.fill_null(mine, False).to_numpy(zero_copy_only=False))
+        tables[table] = stream.take_rows(data, keep)
+        numbers[table] = rows[keep]
+    return {t: tables[t] for t in schema.TABLES}, numbers
+
+
+# The tasks -----------------------------------------------------------------------------
+
+
+def assess_chunk(files, chunk: Chunk, library, duplicates, filesystem, tmp: str) -> str:
+    """One task of pass 1: chunk read, assessed, its outputs but results written by
+    jurisdiction under `tmp`, its results unranked; returns its tally (Tally JSON)."""
+    from meanstest.spark.worker import assessed, by_jurisdiction
+    from meanstest.spark.write import write_pieces
+
+    tables, numbers = read(files, chunk)
+    b, outputs, _ = assessed(tables, numbers, duplicates, library)
+    pieces: dict = {}
+    for name, (table, places) in outputs.items():
+        if name != "results":
+            pieces.update(by_jurisdiction(name, table, places))
+    for _ in write_pieces(pieces, filesystem, tmp, chunk.chunk):
+        pass
+    results, places = outputs["results"]
+    filesystem.create_dir(f"{tmp}/{UNRANKED}", recursive=True)
+    with filesystem.open_output_stream(_unranked(tmp, chunk.chunk)) as out:
+        pq.write_table(results.append_column("jurisdiction", places), out)
+    return b.tally.to_json()
+
+
+def write_ranked(chunk: int, rank: np.ndarray, filesystem, tmp: str) -> None:
+    """One task of pass 3: chunk's results with the run's rank, by jurisdiction."""
+    from meanstest.spark.worker import by_jurisdiction, output_schema
+    from meanstest.spark.write import write_pieces
+
+    with filesystem.open_input_file(_unranked(tmp, chunk)) as src:
+        results = pq.read_table(src)
+    at = results.schema.get_field_index("rank")
+    results = results.set_column(at, "rank", pa.array(rank, pa.int64()))
+    places = results["jurisdiction"]
+    results = results.drop_columns(["jurisdiction"]).cast(output_schema("results"))
+    for _ in write_pieces(by_jurisdiction("results", results, places), filesystem, tmp, chunk):
+        pass
+
+
+def _unranked(tmp: str, chunk: int) -> str:
+    return f"{tmp}/{UNRANKED}/part-{chunk:05d}.parquet"
+
+
+def run_ranks(filesystem, tmp: str, n_chunks: int) -> list[np.ndarray]:
+    """Each chunk's results' §9 rank over the run (pass 2, on the driver), from the
+    unranked results' household_id and difficulty_index."""
+    from meanstest.review.finish import ranks
+
+    keys = []
+    for c in range(n_chunks):
+        with filesystem.open_input_file(_unranked(tmp, c)) as src:
+            keys.append(pq.read_table(src, columns=["household_id", "difficulty_index"]))
+    rank = ranks(pa.concat_tables(keys)).to_numpy() if keys else np.zeros(0, np.int64)
+    cuts = np.cumsum([k.num_rows for k in keys])[:-1]
+    return np.split(rank.astype(np.int64), cuts) if keys else []
+
+
+def review(spark, planned: InPlace, library, filesystem, root: str) -> list[str]:
+    """Passes 1-3 (module docstring) with the outputs left under `root`/_meanstest_tmp
+    for meanstest.spark.write.move_outputs; returns the chunks' tallies (JSON)."""
+    from meanstest.spark.worker import _threads
+    from meanstest.spark.write import TMP, _remove
+
+    tmp = f"{root}/{TMP}"
+    _remove(filesystem, tmp)
+    sc = spark.sparkContext
+    shared = sc.broadcast((planned.files, library, planned.duplicates))
+    n = len(planned.chunks)
+
+    def first(chunks):
+        _threads()
+        files, lib, duplicates = shared.value
+        for chunk in chunks:
+            yield assess_chunk(files, chunk, lib, duplicates, filesystem, tmp)
+
+    try:
+        tallies = sc.parallelize(planned.chunks, n).mapPartitions(first).collect()
+        ranked = list(enumerate(run_ranks(filesystem, tmp, n)))
+
+        def third(items):
+            for chunk, rank in items:
+                write_ranked(chunk, rank, filesystem, tmp)
+            return iter(())
+
+        sc.parallelize(ranked, n).foreachPartition(third)
+    finally:
+        shared.unpersist()
+    return tallies
+
+
+def summary_of(planned: InPlace, tallies: list[str]) -> dict:
+    """summary.json: the chunks' tallies and the rows no chunk holds."""
+    total = planned.outside
+    for text in tallies:
+        total = total.merge(Tally.from_json(text))
+    return total.summary(len(planned.chunks), planned.chunk_size)

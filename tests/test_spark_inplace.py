@@ -1,0 +1,256 @@
+"""Spark with the bundle read where it lies (issue 12): a household-grouped Parquet
+bundle is reviewed one task per chunk of row groups, with no shuffle, and gives the
+single-machine review's outputs; any other bundle takes the general path, saying why.
+
+The planning and reading (meanstest.spark.inplace.plan and .read) run without Spark
+and are compared with the single machine's streamed review, which reads the same
+chunks (meanstest.review.stream.read_chunk); the review itself runs on conftest.py's
+local[2] session."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from meanstest import schema, synth
+from meanstest.bundle import conform_tables, write_bundle
+from meanstest.errors import MeansTestError
+from meanstest.policy import default_library
+from meanstest.review import ReviewOptions, run_review, stream
+from meanstest.review.plan import bundle_files, chunk_starts, id_tables, make_plan
+from meanstest.spark import inplace
+
+OUTPUTS = ("results", "members", "findings", "rejects")
+
+
+def _blocks(sizes: list[int], seed: int = 11, odd: bool = True) -> list[dict[str, pa.Table]]:
+    """Synthetic blocks of households (bad rows 5%). `odd`: block 0 gets a households
+    row with a null household_id, a member of no household and a source row of a null
+    person; the last block a member who is also a member in block 0 (DUPLICATE_PERSON
+    across chunks: his source rows, in block 0's row groups, belong to both)."""
+    blocks, start = [], 0
+    for n in sizes:
+        block = conform_tables(synth.generate(n, seed=seed, bad_fraction=0.05, start=start))
+        blocks.append(block)
+        start += n
+    if odd:
+        first = blocks[0]
+        hh = first["households"]
+        null_id = hh.slice(0, 1).set_column(0, "household_id", pa.nulls(1, pa.string()))
+        first["households"] = pa.concat_tables([hh.slice(0, 2), null_id, hh.slice(2)])
+        # the null id is row 3 of the file (row 2 when block 0 has one household)
+        persons = first["persons"]
+        orphan = persons.slice(0, 1).set_column(0, "household_id", pa.array(["NO-SUCH-HOME"]))
+        first["persons"] = pa.concat_tables([persons, orphan])
+        bank = first["bank"]
+        nobody = bank.slice(0, 1).set_column(0, "person_id", pa.nulls(1, pa.string()))
+        first["bank"] = pa.concat_tables([bank, nobody])
+        if len(blocks) > 1:
+            last = blocks[-1]
+            twice = persons.slice(0, 1).set_column(
+                0, "household_id", last["households"]["household_id"].slice(0, 1)
+            )
+            last["persons"] = pa.concat_tables([last["persons"], twice])
+    return blocks
+
+
+def _write_grouped(blocks: list[dict[str, pa.Table]], folder: Path) -> Path:
+    """One row group per table for every block, as `meanstest synth` writes a district."""
+    folder.mkdir(parents=True, exist_ok=True)
+    writers = {t: pq.ParquetWriter(folder / f"{t}.parquet", schema.arrow_schema(t)) for t in
+               schema.TABLES}  # fmt: skip
+    for block in blocks:
+        for name, table in block.items():
+            writers[name].write_table(table.cast(schema.arrow_schema(name)))
+    for w in writers.values():
+        w.close()
+    return folder
+
+
+def _single_machine_chunks(bundle: Path, chunk_size: int):
+    """The streamed review's plan and layout of the same chunks (what `plan` builds)."""
+    files = bundle_files(bundle)
+    groups = stream.group_rows(files["households"])
+    the_plan = make_plan(id_tables(files), chunk_size, starts=chunk_starts(groups, chunk_size))
+    return files, the_plan, stream.layout(files, the_plan)
+
+
+def _check_reads_like_the_single_machine(bundle: Path, partitions: int):
+    """inplace.plan against the streamed review's plan of the same chunks (about
+    `partitions`, whole households row groups): both read in place or neither does,
+    and each chunk's tables, and each row's number in its file, are the same."""
+    groups = stream.group_rows(bundle / "households.parquet")
+    chunk_size = max(-(-sum(groups) // partitions), max(groups))
+    files, the_plan, found = _single_machine_chunks(bundle, chunk_size)
+    planned = inplace.plan(bundle, partitions)
+    assert (planned is None) == (found is None)
+    if planned is None:
+        return None
+    assert planned.chunk_size == chunk_size and len(planned.chunks) == the_plan.n_chunks
+    whole = {t: pq.read_table(files[t]) for t in files}
+    for chunk in planned.chunks:
+        tables, numbers = inplace.read(planned.files, chunk)
+        want = stream.read_chunk(files, the_plan, found, chunk.chunk)
+        for name in schema.TABLES:
+            assert tables[name].equals(want[name]), (chunk.chunk, name)
+            if name in whole:  # each row's number is its place in its file
+                again = whole[name].take(pa.array(numbers[name], pa.int64()))
+                assert again.to_pylist() == tables[name].to_pylist(), (chunk.chunk, name)
+    households = np.concatenate([inplace.read(planned.files, c)[1]["households"]
+                                 for c in planned.chunks])  # fmt: skip
+    assert sorted(households.tolist()) == list(range(sum(groups)))
+    return planned
+
+
+def test_chunks_read_the_rows_the_streamed_review_reads(tmp_path):
+    bundle = _write_grouped(_blocks([40, 30, 50, 20]), tmp_path / "bundle")
+    planned = _check_reads_like_the_single_machine(bundle, partitions=4)
+    assert planned is not None and len(planned.chunks) == 4  # one row group each: none is cut
+    assert planned.outside.orphan_rows == 1 and planned.outside.unmatched_source_rows >= 1
+    assert planned.duplicates  # the person in two chunks' households
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sizes=st.lists(st.integers(1, 30), min_size=1, max_size=5),
+    partitions=st.integers(1, 6),
+    seed=st.integers(0, 10_000),
+)
+def test_random_groupings_read_like_the_streamed_review(tmp_path_factory, sizes, partitions, seed):
+    bundle = _write_grouped(_blocks(sizes, seed), tmp_path_factory.mktemp("random"))
+    _check_reads_like_the_single_machine(bundle, partitions)
+
+
+def test_a_scattered_bundle_is_not_read_in_place(tmp_path):
+    """Households rows shuffled over the row groups: every chunk would read about every
+    row group of the other files, so the general path is taken, and the reason said."""
+    bundle = _write_grouped(_blocks([30, 30, 30], odd=False), tmp_path / "bundle")
+    hh = pq.read_table(bundle / "households.parquet")
+    order = np.random.default_rng(7).permutation(hh.num_rows)
+    pq.write_table(hh.take(pa.array(order)), bundle / "households.parquet", row_group_size=30)
+    said = []
+    assert inplace.plan(bundle, 3, said.append) is None
+    assert said == ["the chunks' rows are spread over the files' row groups"]
+
+
+def test_bundles_that_are_not_one_parquet_file_per_table(tmp_path):
+    tables = conform_tables(synth.generate(30, seed=3))
+    arrow, folder = tmp_path / "arrow", tmp_path / "folder"
+    write_bundle(tables, arrow, format="arrow")
+    write_bundle(tables, folder)
+    (folder / "bank.parquet").unlink()
+    (folder / "bank").mkdir()
+    pq.write_table(tables["bank"], folder / "bank" / "part-0.parquet")
+    for bundle, why in [
+        (arrow, "a table is an Arrow IPC file"),
+        (folder, "a table is a folder of files"),
+        ("hdfs://namenode/bundle", "the bundle is not a folder on a local or mounted file system"),
+        (tables, "the bundle is not a folder on a local or mounted file system"),
+    ]:
+        said = []
+        assert inplace.plan(bundle, 2, said.append) is None
+        assert said == [why]
+
+
+# On Spark -------------------------------------------------------------------------------
+
+
+def _why_no_spark() -> str | None:
+    import importlib.util
+    import os
+
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark not installed (pip install -e '.[spark]')"
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        return "Spark needs Java 17: no JAVA_HOME and no java on PATH"
+    return None
+
+
+on_spark = pytest.mark.skipif(_why_no_spark() is not None, reason=str(_why_no_spark()))
+
+
+def _rows(table: pa.Table) -> list:
+    return sorted(table.to_pylist(), key=repr)
+
+
+def _output(folder: Path, by=("jurisdiction",)) -> pa.Table:
+    return (
+        ds.dataset(folder, format="parquet", partitioning="hive").to_table().drop_columns(list(by))
+    )
+
+
+@pytest.fixture(scope="module")
+def reviewed(spark, tmp_path_factory):
+    """A grouped bundle of 4 blocks reviewed by `meanstest review` (one chunk) and in
+    place on Spark (4 chunks)."""
+    root = tmp_path_factory.mktemp("inplace")
+    bundle = _write_grouped(_blocks([300, 250, 300, 200]), root / "bundle")
+    single = run_review(bundle, root / "single", default_library(), ReviewOptions(quiet=True))
+    said = []
+    from meanstest.spark import review_spark
+
+    summary = review_spark(spark, bundle, default_library(), root / "spark", 4, in_place=True,
+                           say=said.append)  # fmt: skip
+    return root, single, summary, said
+
+
+@pytest.mark.slow
+@on_spark
+def test_in_place_outputs_are_the_single_machine_review_s(reviewed):
+    root, single, summary, said = reviewed
+    text = "reading the bundle in place: 4 chunks of whole row groups, up to 301 households each"
+    assert said == [f"{text}, no shuffle"]
+    for name in OUTPUTS:
+        want = pq.read_table(root / "single" / f"{name}.parquet")
+        got = _output(root / "spark" / name)
+        assert got.num_rows == want.num_rows > 0, name
+        assert _rows(got) == _rows(want), name
+    got = _output(root / "spark" / "changes", ("transition", "jurisdiction"))
+    want = [pq.read_table(root / "single" / f"changes_{t}.parquet") for t in
+            ("new", "exit", "adjust", "phase_out")]  # fmt: skip
+    assert _rows(got) == _rows(pa.concat_tables([t.select(got.column_names) for t in want]))
+    on_disk = json.loads((root / "spark" / "summary.json").read_text(encoding="utf-8"))
+    assert on_disk == summary
+    assert {k: v for k, v in summary.items() if k not in ("chunks", "chunk_size")} == {
+        k: v for k, v in single.items() if k not in ("chunks", "chunk_size")
+    }
+    assert summary["chunks"] == 4 and summary["orphan_rows"] == 1
+
+
+@pytest.mark.slow
+@on_spark
+def test_in_place_outputs_have_the_general_path_s_folders(reviewed):
+    root = reviewed[0]
+    results = root / "spark" / "results"
+    assert (results / "_SUCCESS").exists()
+    places = {p.name for p in results.iterdir() if p.is_dir()}
+    table = ds.dataset(results, partitioning="hive").to_table()
+    assert places == {f"jurisdiction={j}" for j in set(table["jurisdiction"].to_pylist())}
+    assert not (root / "spark" / "_meanstest_tmp").exists()
+    texts = [r for rs in _output(root / "spark" / "rejects")["reasons"].to_pylist() for r in rs]
+    assert "households.household_id record=(row 3): null in a required column" in texts
+    codes = _output(root / "spark" / "findings")["code"].to_pylist()
+    assert "DUPLICATE_PERSON" in codes
+
+
+@pytest.mark.slow
+@on_spark
+def test_a_bundle_that_cannot_be_read_in_place(spark, tmp_path):
+    """in_place=None takes the general path and says why; in_place=True refuses."""
+    from meanstest.spark import review_spark
+
+    bundle = tmp_path / "bundle"
+    write_bundle(conform_tables(synth.generate(60, seed=5)), bundle, format="arrow")
+    with pytest.raises(MeansTestError, match="cannot be reviewed in place: a table is an Arrow"):
+        review_spark(spark, bundle, default_library(), tmp_path / "a", in_place=True)
+    said = []
+    summary = review_spark(spark, bundle, default_library(), tmp_path / "b", say=said.append)
+    assert said == ["shuffling the bundle's rows by household (a table is an Arrow IPC file)"]
+    assert summary["households_read"] == 60 and summary["accounting_closes"]
