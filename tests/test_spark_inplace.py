@@ -87,7 +87,7 @@ def _check_reads_like_the_single_machine(bundle: Path, partitions: int):
     `partitions`, whole households row groups): both read in place or neither does,
     and each chunk's tables, and each row's number in its file, are the same."""
     groups = stream.group_rows(bundle / "households.parquet")
-    chunk_size = max(-(-sum(groups) // partitions), max(groups))
+    chunk_size = max(min(-(-sum(groups) // partitions), inplace.MAX_CHUNK), max(groups))
     files, the_plan, found = _single_machine_chunks(bundle, chunk_size)
     planned = inplace.plan(bundle, partitions)
     assert (planned is None) == (found is None)
@@ -254,3 +254,31 @@ def test_a_bundle_that_cannot_be_read_in_place(spark, tmp_path):
     summary = review_spark(spark, bundle, default_library(), tmp_path / "b", say=said.append)
     assert said == ["shuffling the bundle's rows by household (a table is an Arrow IPC file)"]
     assert summary["households_read"] == 60 and summary["accounting_closes"]
+
+
+def test_a_task_holds_at_most_max_chunk_households(tmp_path, monkeypatch):
+    """One partition asked for, but chunks are cut at MAX_CHUNK households (whole row
+    groups): a task's memory does not grow with the bundle."""
+    monkeypatch.setattr(inplace, "MAX_CHUNK", 25)
+    bundle = _write_grouped(_blocks([20, 20, 20, 20], odd=False), tmp_path / "bundle")
+    planned = _check_reads_like_the_single_machine(bundle, partitions=1)
+    assert planned is not None
+    assert planned.chunk_size == 25 and len(planned.chunks) == 4
+
+
+@pytest.mark.slow
+@on_spark
+def test_a_review_in_place_says_its_steps_and_counts_its_chunks(spark, tmp_path, capfd):
+    from meanstest.spark import review_spark
+
+    bundle = _write_grouped(_blocks([40, 40, 40], odd=False), tmp_path / "bundle")
+    said = []
+    summary = review_spark(spark, bundle, default_library(), tmp_path / "out", 3,
+                           say=said.append, quiet=False)  # fmt: skip
+    assert summary["households_read"] == 120 and summary["chunks"] == 3
+    assert said[0] == "planning chunks: reading the household and person IDs"
+    assert "finding the row groups of 3 chunks in the bundle's files" in said
+    err = capfd.readouterr().err
+    for text in ("3/3 chunks assessed", "ranking the results of 3 chunks",
+                 "3/3 chunks' results written"):  # fmt: skip
+        assert text in err, text

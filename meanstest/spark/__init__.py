@@ -123,6 +123,7 @@ def review_spark(
     arrow_writes=True,
     in_place: bool | None = None,
     say=None,
+    quiet: bool = True,
 ):
     """Review `bundle` (folder of Parquet files/folders or .arrow files, or a dict of Arrow
     tables) on `spark` into `out_path`; returns the summary (also summary.json).
@@ -133,12 +134,15 @@ def review_spark(
     (meanstest.spark.write); False: always through Spark's writer. `in_place`: read a
     household-grouped bundle where it lies, one task per chunk of row groups and no
     shuffle (meanstest.spark.inplace); None: when the bundle allows it, True: or fail,
-    False: never. `say` (text → None) hears which way the review goes, and why."""
+    False: never. `say` (text → None) hears which way the review goes, and why; unless
+    `quiet`, the in-place review's steps and chunks are counted on stderr."""
     with session_conf(spark, REVIEW_CONF):
-        return _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_place, say)
+        return _review(
+            spark, bundle, policies, out_path, partitions, arrow_writes, in_place, say, quiet
+        )
 
 
-def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_place, say):
+def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_place, say, quiet):
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
@@ -150,9 +154,11 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
     library = load_policies(policies)
     partitions = partitions or max(2, spark.sparkContext.defaultParallelism * 2)
     if in_place is not False:
-        planned = _plan_in_place(spark, bundle, out_path, partitions, arrow_writes, in_place, say)
+        planned = _plan_in_place(
+            spark, bundle, out_path, partitions, arrow_writes, in_place, say, quiet
+        )
         if planned is not None:
-            return _review_in_place(spark, planned, library, out_path)
+            return _review_in_place(spark, planned, library, out_path, quiet)
     files: dict = {}
     frames = read_frames(spark, bundle, files)
     keys = partition_keys(spark, partitions)
@@ -189,7 +195,7 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
     return summary
 
 
-def _plan_in_place(spark, bundle, out_path, partitions, arrow_writes, required, say):
+def _plan_in_place(spark, bundle, out_path, partitions, arrow_writes, required, say, quiet):
     """The in-place plan of the bundle (meanstest.spark.inplace.plan), None (said why)
     when the review must take the general path; `required`: that is an error."""
     from meanstest.spark import inplace
@@ -197,7 +203,8 @@ def _plan_in_place(spark, bundle, out_path, partitions, arrow_writes, required, 
     why: list[str] = []
     planned = None
     if arrow_writes and arrow_filesystem(Storage(spark, out_path).root) is not None:
-        planned = inplace.plan(bundle, partitions, why.append)
+        steps = None if quiet else say
+        planned = inplace.plan(bundle, partitions, why.append, steps)
     else:
         why.append("the executors cannot write the output folder with pyarrow")
     if planned is None:
@@ -212,7 +219,7 @@ def _plan_in_place(spark, bundle, out_path, partitions, arrow_writes, required, 
     return planned
 
 
-def _review_in_place(spark, planned, library, out_path) -> dict:
+def _review_in_place(spark, planned, library, out_path, quiet) -> dict:
     from meanstest.spark import inplace
     from meanstest.spark.write import TMP, move_outputs
 
@@ -222,7 +229,7 @@ def _review_in_place(spark, planned, library, out_path) -> dict:
     if not out.remote:
         Path(out.root).mkdir(parents=True, exist_ok=True)
     filesystem, root = arrow_filesystem(out.root)
-    tallies = inplace.review(spark, planned, library, filesystem, root)
+    tallies = inplace.review(spark, planned, library, filesystem, root, quiet)
     move_outputs(filesystem, root, f"{root}/{TMP}")
     summary = inplace.summary_of(planned, tallies)
     out.write_text(out.join("summary.json"), json.dumps(summary, ensure_ascii=False, indent=2))
@@ -341,7 +348,9 @@ def review_cli(args) -> int:
             print(f"meanstest: {text}", file=sys.stderr, flush=True)
 
     in_place = False if getattr(args, "spark_shuffle", False) else None
-    s = review_spark(spark, args.bundle, library, args.out, in_place=in_place, say=say)
+    s = review_spark(
+        spark, args.bundle, library, args.out, in_place=in_place, say=say, quiet=args.quiet
+    )
     if not args.quiet:
         print(
             f"households read {s['households_read']}: assessed {s['assessed']}, "

@@ -28,6 +28,9 @@ from __future__ import annotations
 
 import math
 import re
+import threading
+import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,10 +42,15 @@ import pyarrow.parquet as pq
 from meanstest import schema
 from meanstest.batch import Tally
 from meanstest.bundle import check_table
+from meanstest.progress import Progress, note
 from meanstest.review import stream
 from meanstest.review.plan import ID_COLUMNS, Plan, bundle_files, chunk_starts, id_tables, make_plan
 
 UNRANKED = "_unranked"  # results of each chunk before the run's rank, under the output's tmp
+# Households a task assesses at most (unless one row group holds more): a task holds its
+# chunk in memory, about 0.8 GiB per 200,000 households (the single machine's spooled
+# chunk, meanstest.review.SPOOL_CHUNK), whatever the bundle's size.
+MAX_CHUNK = 200_000
 
 
 @dataclass
@@ -76,10 +84,12 @@ def _local_folder(bundle) -> Path | None:
     return Path(text)
 
 
-def plan(bundle, partitions: int, say=None) -> InPlace | None:
-    """The in-place plan of `bundle` cut into about `partitions` chunks (whole
-    households row groups: never fewer households than the largest row group), or None
-    (and `say` is told why) when the bundle cannot be read in place."""
+def plan(bundle, partitions: int, say=None, steps=None) -> InPlace | None:
+    """The in-place plan of `bundle` cut into about `partitions` chunks of at most
+    MAX_CHUNK households, each whole households row groups (so never fewer households
+    than the largest row group), or None
+    (and `say` is told why) when the bundle cannot be read in place. `steps` (text →
+    None) hears each planning step as it starts (tens of seconds each at 10M)."""
     say = say or (lambda text: None)
     folder = _local_folder(bundle)
     if folder is None:
@@ -96,8 +106,14 @@ def plan(bundle, partitions: int, say=None) -> InPlace | None:
         check_table(path, table)
     groups = stream.group_rows(files["households"])
     n = sum(groups)
-    chunk_size = max(math.ceil(n / max(1, partitions)), max(groups, default=1), 1)
-    the_plan = make_plan(id_tables(files), chunk_size, starts=chunk_starts(groups, chunk_size))
+    wanted = min(math.ceil(n / max(1, partitions)), MAX_CHUNK)
+    chunk_size = max(wanted, max(groups, default=1), 1)
+    if steps is not None:
+        steps("planning chunks: reading the household and person IDs")
+    starts = chunk_starts(groups, chunk_size)
+    the_plan = make_plan(id_tables(files), chunk_size, say=steps, starts=starts)
+    if steps is not None:
+        steps(f"finding the row groups of {the_plan.n_chunks:,} chunks in the bundle's files")
     found = stream.layout(files, the_plan)
     if found is None:
         say("the chunks' rows are spread over the files' row groups")
@@ -207,9 +223,12 @@ def run_ranks(filesystem, tmp: str, n_chunks: int) -> list[np.ndarray]:
     return np.split(rank.astype(np.int64), cuts) if keys else []
 
 
-def review(spark, planned: InPlace, library, filesystem, root: str) -> list[str]:
+def review(
+    spark, planned: InPlace, library, filesystem, root: str, quiet: bool = True
+) -> list[str]:
     """Passes 1-3 (module docstring) with the outputs left under `root`/_meanstest_tmp
-    for meanstest.spark.write.move_outputs; returns the chunks' tallies (JSON)."""
+    for meanstest.spark.write.move_outputs; returns the chunks' tallies (JSON). Unless
+    `quiet`, the chunks assessed and written are counted on stderr as tasks finish."""
     from meanstest.spark.worker import _threads
     from meanstest.spark.write import TMP, _remove
 
@@ -225,19 +244,56 @@ def review(spark, planned: InPlace, library, filesystem, root: str) -> list[str]
         for chunk in chunks:
             yield assess_chunk(files, chunk, lib, duplicates, filesystem, tmp)
 
+    def third(items):
+        for chunk, rank in items:
+            write_ranked(chunk, rank, filesystem, tmp)
+        return iter(())
+
     try:
-        tallies = sc.parallelize(planned.chunks, n).mapPartitions(first).collect()
+        with _counting(sc, n, "chunks assessed", quiet):
+            tallies = sc.parallelize(planned.chunks, n).mapPartitions(first).collect()
+        note(f"ranking the results of {n:,} chunks", quiet=quiet)
         ranked = list(enumerate(run_ranks(filesystem, tmp, n)))
-
-        def third(items):
-            for chunk, rank in items:
-                write_ranked(chunk, rank, filesystem, tmp)
-            return iter(())
-
-        sc.parallelize(ranked, n).foreachPartition(third)
+        with _counting(sc, n, "chunks' results written", quiet):
+            sc.parallelize(ranked, n).foreachPartition(third)
     finally:
         shared.unpersist()
     return tallies
+
+
+@contextmanager
+def _counting(sc, tasks: int, label: str, quiet: bool):
+    """A Progress line of the tasks finished by the jobs started in the block (polled
+    from Spark's status tracker, every second)."""
+    if quiet:
+        yield
+        return
+    group = f"meanstest-{uuid.uuid4().hex}"
+    sc.setJobGroup(group, label)
+    progress = Progress(tasks, label)
+    stop = threading.Event()
+
+    def poll() -> None:
+        tracker = sc.statusTracker()
+        while not stop.wait(1.0):
+            done = 0
+            for job in tracker.getJobIdsForGroup(group):
+                info = tracker.getJobInfo(job)
+                for stage in info.stageIds if info else ():
+                    got = tracker.getStageInfo(stage)
+                    done += got.numCompletedTasks if got else 0
+            progress.update(min(done, tasks))
+
+    watcher = threading.Thread(target=poll, name="meanstest-progress", daemon=True)
+    watcher.start()
+    try:
+        yield
+        progress.update(tasks)
+    finally:
+        stop.set()
+        watcher.join()
+        sc.setLocalProperty("spark.jobGroup.id", None)
+        progress.close()
 
 
 def summary_of(planned: InPlace, tallies: list[str]) -> dict:
