@@ -37,7 +37,8 @@ class Progress:
         rate = done / elapsed
         eta = (self.total - done) / rate if rate > 0 else float("inf")
         eta_text = f"{eta:,.0f} s" if eta != float("inf") else "?"
-        text = f"{done:,}/{self.total:,} {self.label}  {rate:,.0f}/s  ETA {eta_text}"
+        speed = f"{rate:,.0f}/s" if rate >= 10 or rate == 0 else f"{rate * 60:,.1f}/min"
+        text = f"{done:,}/{self.total:,} {self.label}  {speed}  ETA {eta_text}"
         if self.tty:
             width = 30
             filled = int(width * done / self.total) if self.total else width

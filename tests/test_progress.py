@@ -46,3 +46,13 @@ def test_quiet_progress_writes_nothing():
     progress.update(10, force=True)
     progress.close()
     assert log.getvalue() == ""
+
+
+def test_a_slow_count_shows_its_rate_per_minute(monkeypatch):
+    """Chunks of a Spark review finish a few per minute: "0/s" would say nothing."""
+    clock = iter([0.0, 30.0])
+    monkeypatch.setattr("meanstest.progress.time.monotonic", lambda: next(clock))
+    log = io.StringIO()
+    progress = Progress(10, "chunks assessed", stream=log, interval=0)
+    progress.update(3)
+    assert log.getvalue() == "3/10 chunks assessed  6.0/min  ETA 70 s\n"
