@@ -256,6 +256,17 @@ def test_a_bundle_that_cannot_be_read_in_place(spark, tmp_path):
     assert summary["households_read"] == 60 and summary["accounting_closes"]
 
 
+def test_an_empty_bundle_is_one_empty_chunk(tmp_path):
+    bundle = tmp_path / "empty"
+    write_bundle({t: schema.empty_table(t) for t in schema.TABLES}, bundle)
+    planned = inplace.plan(bundle, 4)
+    assert planned is not None and len(planned.chunks) == 1
+    tables, numbers = inplace.read(planned.files, planned.chunks[0])
+    assert all(t.num_rows == 0 for t in tables.values())
+    assert all(len(n) == 0 for n in numbers.values())
+    assert planned.outside.orphan_rows == planned.outside.unmatched_source_rows == 0
+
+
 def test_a_task_holds_at_most_max_chunk_households(tmp_path, monkeypatch):
     """One partition asked for, but chunks are cut at MAX_CHUNK households (whole row
     groups): a task's memory does not grow with the bundle."""
