@@ -256,6 +256,30 @@ def test_a_bundle_that_cannot_be_read_in_place(spark, tmp_path):
     assert summary["households_read"] == 60 and summary["accounting_closes"]
 
 
+def test_an_output_file_appears_whole_or_not_at_all(tmp_path):
+    """A task's file is written under a hidden name and renamed: a write that fails
+    leaves neither the file nor its partial copy (a retried or speculative attempt
+    of the task can then write it again)."""
+    from pyarrow import fs
+
+    from meanstest.spark.write import write_file
+
+    local, folder = fs.LocalFileSystem(), str(tmp_path)
+    table = pa.table({"x": [1, 2, 3]})
+    write_file(local, f"{folder}/part-00001.parquet", table)
+    assert pq.read_table(tmp_path / "part-00001.parquet").equals(table)
+
+    class Broken:  # pq.write_table fails after the file was opened
+        schema = table.schema
+
+        def __getattr__(self, name):
+            raise OSError("disk full")
+
+    with pytest.raises(Exception, match="disk full|Table"):
+        write_file(local, f"{folder}/part-00002.parquet", Broken())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["part-00001.parquet"]
+
+
 def test_an_empty_bundle_is_one_empty_chunk(tmp_path):
     bundle = tmp_path / "empty"
     write_bundle({t: schema.empty_table(t) for t in schema.TABLES}, bundle)

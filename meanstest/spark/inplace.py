@@ -173,7 +173,7 @@ def assess_chunk(files, chunk: Chunk, library, duplicates, filesystem, tmp: str)
     """One task of pass 1: chunk read, assessed, its outputs but results written by
     jurisdiction under `tmp`, its results unranked; returns its tally (Tally JSON)."""
     from meanstest.spark.worker import assessed, by_jurisdiction
-    from meanstest.spark.write import write_pieces
+    from meanstest.spark.write import write_file, write_pieces
 
     tables, numbers = read(files, chunk)
     b, outputs, _ = assessed(tables, numbers, duplicates, library)
@@ -185,8 +185,9 @@ def assess_chunk(files, chunk: Chunk, library, duplicates, filesystem, tmp: str)
         pass
     results, places = outputs["results"]
     filesystem.create_dir(f"{tmp}/{UNRANKED}", recursive=True)
-    with filesystem.open_output_stream(_unranked(tmp, chunk.chunk)) as out:
-        pq.write_table(results.append_column("jurisdiction", places), out)
+    write_file(
+        filesystem, _unranked(tmp, chunk.chunk), results.append_column("jurisdiction", places)
+    )
     return b.tally.to_json()
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import re
+import uuid
 from urllib.parse import quote
 
 import pyarrow as pa
@@ -84,14 +85,29 @@ def write_pieces(pieces: dict, filesystem, tmp: str, part: int):
             filesystem.create_dir(folder, recursive=True)
             path = f"{folder}/part-{part:05d}.parquet"
             data = piece.drop_columns(["transition"]) if folders else piece
-            with filesystem.open_output_stream(path) as stream:
-                pq.write_table(data, stream)
+            write_file(filesystem, path, data)
             paths.append(path)
             rows.append(piece.num_rows)
     if paths:
         yield pa.RecordBatch.from_arrays(
             [pa.array(paths, pa.string()), pa.array(rows, pa.int64())], names=["path", "rows"]
         )
+
+
+def write_file(filesystem, path: str, table: pa.Table) -> None:
+    """`table` as the Parquet file `path`, written under a hidden name in the same
+    folder and then renamed: a task attempt that dies, or a second attempt running
+    beside it, never leaves a half-written file under the file's name (readers skip
+    names starting with '.')."""
+    folder, name = path.rsplit("/", 1)
+    partial = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
+    try:
+        with filesystem.open_output_stream(partial) as stream:
+            pq.write_table(table, stream)
+        filesystem.move(partial, path)
+    except BaseException:
+        _remove(filesystem, partial)
+        raise
 
 
 def _write_partition(filesystem, tmp: str, offsets_broadcast):
