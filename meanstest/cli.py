@@ -29,6 +29,7 @@ FEATURES: dict[str, str] = {
     "serve": "meanstest.service.cli",
     "journal": "meanstest.service.journal_cli",
     "ingest": "meanstest.ingest",
+    "regroup": "meanstest.review.regroup",
 }
 
 

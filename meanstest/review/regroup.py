@@ -1,0 +1,190 @@
+"""`meanstest regroup BUNDLE --out GROUPED` (按户重排): the same bundle, its rows laid
+out block of households by block of households, so that it is reviewed in place.
+
+An ingest writes each department's rows in the order of its export (a bank's by
+account, a tax bureau's by taxpayer): a chunk of households then has rows in every
+row group of every source file, and a review beyond memory, or on Spark, must move
+every row to its household first (the spool, or the shuffles). Regrouped once, the
+bundle is read where it lies by every later review (meanstest.review.stream and
+meanstest.spark.inplace): a chunk reads its own row groups.
+
+Households are cut into blocks of `block` rows in bundle order, by the review's own
+plan (meanstest.review.plan: every row of one household_id in the block of its first
+row; members and supporters in their household's block). Each row goes once into one
+block: a source row into the first block of its person's households. A block is one
+row group of every table (rows in bundle order within it); rows of no household —
+members or supporters of no households row, source rows of nobody's member or
+supporter — go to a last row group. No row is added, dropped or changed: each table
+keeps its rows, in another order, and `regroup.json` records the counts of rows in
+and out, table by table, and the SHA-256 of every file read and written. Only the
+"(row N)" of a reject whose key is null changes, since it names a row by its place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from meanstest import schema
+from meanstest.bundle import check_table
+from meanstest.errors import BundleError
+from meanstest.progress import Progress, note
+from meanstest.review.plan import ID_COLUMNS, bundle_files, id_tables, make_plan
+from meanstest.review.spool import _ChunkWriters, iter_batches
+from meanstest.review.state import write_json_atomic
+
+HELP = "lay a bundle's rows out by blocks of households, so reviews read it in place"
+BLOCK = 196_608  # households per block: what `meanstest synth` writes
+_BATCH_ROWS = 262_144
+_WORK = ".regroup"
+
+
+def _digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for piece in iter(lambda: f.read(1 << 20), b""):
+            h.update(piece)
+    return h.hexdigest()
+
+
+def block_of_rows(plan, table: str, batch: pa.RecordBatch, start: int) -> np.ndarray:
+    """Each row's block (int32; plan.n_chunks: rows of no household): ID tables by the
+    plan's chunk of the row, source rows by the first chunk of their person."""
+    n = batch.num_rows
+    if table in ID_COLUMNS:
+        blocks = plan.chunk_of_row(table)[start : start + n].astype(np.int32)
+    else:
+        rows, chunks, _ = plan.route(batch.column("person_id"))
+        blocks = np.full(n, -1, np.int32)
+        first = np.r_[True, rows[1:] != rows[:-1]] if len(rows) else np.zeros(0, bool)
+        blocks[rows[first]] = chunks[first]  # route lists a row's chunks ascending
+    blocks[blocks < 0] = plan.n_chunks
+    return blocks
+
+
+def regroup(bundle, out, block: int = BLOCK, quiet: bool = False) -> dict:
+    """Write `bundle` regrouped into the folder `out` (module docstring); returns (and
+    writes as out/regroup.json) the record of what was read and written."""
+    bundle, out = Path(bundle), Path(out)
+    if block < 1:
+        raise BundleError("a block must hold at least 1 household")
+    if not bundle.is_dir():
+        raise BundleError(f"bundle folder not found: {bundle}")
+    if out.resolve() == bundle.resolve():
+        raise BundleError(f"{out}: regroup into another folder than the bundle's own")
+    files = bundle_files(bundle)
+    for table, path in files.items():  # schemas first: a bad table writes nothing
+        check_table(path, table)
+    note("planning blocks: reading the household and person IDs", quiet=quiet)
+    plan = make_plan(id_tables(files), block, say=lambda text: note(text, quiet=quiet))
+    out.mkdir(parents=True, exist_ok=True)
+    work = out / _WORK
+    shutil.rmtree(work, ignore_errors=True)
+    total = sum(_rows(path) for path in files.values())
+    progress = Progress(total, "rows regrouped", quiet=quiet)
+    done, tables, nobody = 0, {}, 0
+    try:
+        for table, path in files.items():
+            writers = _ChunkWriters(work, table)
+            start = rows_in = 0
+            try:
+                for batch in iter_batches(path, _BATCH_ROWS, table):
+                    blocks = block_of_rows(plan, table, batch, start)
+                    nobody += int((blocks == plan.n_chunks).sum())
+                    data = pa.Table.from_batches([batch])
+                    for b in np.unique(blocks).tolist():
+                        rows = np.flatnonzero(blocks == b)
+                        piece = data if len(rows) == data.num_rows else data.take(pa.array(rows))
+                        writers.write(b, piece)
+                    start += batch.num_rows
+                    rows_in += batch.num_rows
+                    done += batch.num_rows
+                    progress.update(done)
+                writers.close()
+            except BaseException:
+                writers.abort()
+                raise
+            rows_out = _concatenate(work, table, plan.n_chunks + 1, out / f"{table}.parquet")
+            if rows_out != rows_in:
+                raise RuntimeError(
+                    f"regroup lost rows of {table}: {rows_in} read, {rows_out} written"
+                )
+            tables[table] = {
+                "file": path.name,
+                "sha256": _digest(path),
+                "rows_in": rows_in,
+                "rows_out": rows_out,
+                "row_groups_out": pq.ParquetFile(out / f"{table}.parquet").num_row_groups,
+                "sha256_out": _digest(out / f"{table}.parquet"),
+            }
+            for stale in (out / f"{table}.arrow",):
+                stale.unlink(missing_ok=True)
+        progress.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    doc = {
+        "bundle": str(bundle),
+        "households_per_block": block,
+        "blocks": plan.n_chunks,
+        "tables": tables,
+        "rows_of_no_household": nobody,  # in the last row group of their table
+    }
+    write_json_atomic(out / "regroup.json", doc)
+    return doc
+
+
+def _rows(path: Path) -> int:
+    if path.suffix == ".parquet":
+        return pq.ParquetFile(path).metadata.num_rows
+    with pa.memory_map(str(path)) as src:
+        return pa.ipc.open_file(src).read_all().num_rows
+
+
+def _concatenate(work: Path, table: str, blocks: int, target: Path) -> int:
+    """The blocks' files of one table, in block order, as one Parquet file with a row
+    group per block (written to .tmp, fsynced, renamed); returns its rows."""
+    tmp = target.with_name(target.name + ".tmp")
+    rows = 0
+    with open(tmp, "wb") as f:
+        with pq.ParquetWriter(f, schema.arrow_schema(table)) as writer:
+            for b in range(blocks):
+                part = work / f"{b:06d}" / f"{table}.parquet"
+                if part.exists():
+                    data = pq.read_table(part)
+                    writer.write_table(data, row_group_size=max(1, data.num_rows))
+                    rows += data.num_rows
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, target)
+    return rows
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("bundle", help="bundle folder (<table>.parquet or .arrow files)")
+    parser.add_argument("--out", required=True, help="folder to write the regrouped bundle to")
+    parser.add_argument(
+        "--block",
+        type=int,
+        default=BLOCK,
+        help=f"households per block, one row group each (default {BLOCK:,}); a review's "
+        "chunks are whole blocks",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress")
+
+
+def run(args) -> int:
+    doc = regroup(args.bundle, args.out, args.block, quiet=args.quiet)
+    if not args.quiet:
+        for table, t in doc["tables"].items():
+            print(f"{table:<22} {t['rows_in']:>11,} rows in {t['row_groups_out']:>4} row groups")
+        print(
+            f"{doc['blocks']:,} blocks of up to {doc['households_per_block']:,} households"
+            f" → {args.out} (regroup.json records the files and rows)"
+        )
+    return 0
