@@ -47,6 +47,13 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--engine", choices=("fast", "reference", "spark"), default="fast")
     r.add_argument("--master", help="Spark master URL for --engine spark (default: local[*])")
     r.add_argument(
+        "--spark-conf",
+        action="append",
+        metavar="KEY=VALUE",
+        help="--engine spark: a Spark setting for the session (repeatable), e.g. "
+        "spark.driver.memory=12g",
+    )
+    r.add_argument(
         "--spark-shuffle",
         action="store_true",
         help="--engine spark: shuffle the rows by household even when the bundle could be "

@@ -276,6 +276,19 @@ def test_a_local_session_compiles_with_c1_only(spark):
     assert "-XX:TieredStopAtLevel=1" in list(flags)
 
 
+def test_a_local_session_gets_a_third_of_the_memory_for_its_heap(spark):
+    """Spark's default 1g heap ran out shuffling a 1M-household bundle in local mode."""
+    from meanstest.spark import local_driver_memory
+
+    if "SPARK_DRIVER_MEMORY" in os.environ:
+        pytest.skip("SPARK_DRIVER_MEMORY sets the heap")
+    assert spark.sparkContext.getConf().get("spark.driver.memory") == local_driver_memory()
+    megabytes = int(local_driver_memory().removesuffix("m"))
+    assert 1024 <= megabytes <= 8192
+    heap = spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory()
+    assert heap > 0.8 * (megabytes << 20)  # the JVM was started with it
+
+
 def _daemon_imports(pythonpath: list[str]) -> dict:
     """Where a worker daemon (meanstest.spark.daemon) imports pyspark from, with
     `pythonpath` as Spark sets PYTHONPATH, and the zips left on its import path."""
@@ -363,6 +376,36 @@ def test_cli_refuses_report_with_spark(tmp_path, capsys):
                      "--report"])  # fmt: skip
     assert code == 1
     assert "--report is not available with --engine spark" in capsys.readouterr().err
+
+
+def test_cli_spark_conf_is_key_value_of_spark_settings():
+    from meanstest.spark import spark_conf
+
+    assert spark_conf(["spark.driver.memory=12g", " spark.a.b = c=d "]) == {
+        "spark.driver.memory": "12g",
+        "spark.a.b": "c=d",
+    }
+    for bad in ("spark.driver.memory", "driver.memory=1g"):
+        with pytest.raises(Exception, match="write KEY=VALUE"):
+            spark_conf([bad])
+
+
+def test_cli_says_spark_stopped_when_its_jvm_goes_away(tmp_path, capsys, monkeypatch):
+    """A JVM killed under the driver (java.lang.OutOfMemoryError, the OOM killer) shows
+    as a refused connection: the command says what happened and what to change."""
+    import meanstest.spark as spark_module
+
+    def gone(*args, **kwargs):
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(spark_module, "session", lambda *args, **kwargs: None)
+    monkeypatch.setattr(spark_module, "review_spark", gone)
+    code = cli.main(["review", str(tmp_path), "--out", str(tmp_path / "o"), "--engine", "spark",
+                     "--spark-conf", "spark.driver.memory=2g"])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1
+    assert "Spark stopped during the review (ConnectionRefusedError" in err
+    assert "spark.driver.memory" in err
 
 
 def test_a_partition_of_rows_of_no_household_is_counted_not_assessed():

@@ -295,12 +295,24 @@ def _local_java() -> None:
 LOCAL_JAVA_OPTIONS = "-XX:TieredStopAtLevel=1"
 
 
+def local_driver_memory() -> str:
+    """spark.driver.memory of a local session started here: a third of this machine's
+    memory, between 1 and 8 GiB. In local mode the driver's JVM is the executor, and
+    Spark's default (1g) runs out of heap shuffling a 1M-household bundle."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        total = 3 << 30
+    return f"{max(1 << 10, min(8 << 10, total // 3 >> 20))}m"
+
+
 def session(master: str | None = None, app: str = "meanstest review", conf: dict | None = None):
     """A SparkSession: `master` when given, else spark-submit's (or pyspark's local[*]).
     Its Python workers fork from meanstest.spark.daemon (meanstest imported once).
 
-    A local session starts its own JVM: it gets Java 17/21, a loopback driver and
-    LOCAL_JAVA_OPTIONS (unless `conf` sets spark.driver.extraJavaOptions), and a
+    A local session starts its own JVM: it gets Java 17/21, a loopback driver,
+    LOCAL_JAVA_OPTIONS (unless `conf` sets spark.driver.extraJavaOptions) and
+    local_driver_memory() (unless `conf` or SPARK_DRIVER_MEMORY sets it), and a
     gateway that exits while starting is started once more (a JVM killed by a loaded
     machine's memory pressure) before the error is raised."""
     try:
@@ -321,6 +333,8 @@ def session(master: str | None = None, app: str = "meanstest review", conf: dict
     conf = {"spark.python.daemon.module": "meanstest.spark.daemon", **(conf or {})}
     if local and launching:
         conf.setdefault("spark.driver.extraJavaOptions", LOCAL_JAVA_OPTIONS)
+        if "SPARK_DRIVER_MEMORY" not in os.environ:
+            conf.setdefault("spark.driver.memory", local_driver_memory())
     for key, value in conf.items():
         builder = builder.config(key, value)
     for attempt in (1, 2):
@@ -333,6 +347,17 @@ def session(master: str | None = None, app: str = "meanstest review", conf: dict
     raise AssertionError("unreachable")
 
 
+def spark_conf(items: list[str]) -> dict[str, str]:
+    """`--spark-conf KEY=VALUE` options → a conf dict (a malformed one is refused)."""
+    conf = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().startswith("spark."):
+            raise MeansTestError(f"--spark-conf {item!r}: write KEY=VALUE, KEY a spark.* setting")
+        conf[key.strip()] = value.strip()
+    return conf
+
+
 def review_cli(args) -> int:
     """`meanstest review --engine spark [--master URL] BUNDLE --out DIR`."""
     from meanstest.cli import summary_lines
@@ -342,16 +367,23 @@ def review_cli(args) -> int:
         raise MeansTestError("--report is not available with --engine spark yet")
     started = time.perf_counter()
     library = load_policies(args.policies)
-    spark = session(args.master)
+    spark = session(args.master, conf=spark_conf(getattr(args, "spark_conf", None) or []))
 
     def say(text: str) -> None:
         if not args.quiet:
             print(f"meanstest: {text}", file=sys.stderr, flush=True)
 
     in_place = False if getattr(args, "spark_shuffle", False) else None
-    s = review_spark(
-        spark, args.bundle, library, args.out, in_place=in_place, say=say, quiet=args.quiet
-    )
+    try:
+        s = review_spark(
+            spark, args.bundle, library, args.out, in_place=in_place, say=say, quiet=args.quiet
+        )
+    except (ConnectionError, EOFError) as e:  # the JVM went away under the driver
+        raise MeansTestError(
+            f"Spark stopped during the review ({type(e).__name__}: {e}). If its log above "
+            "shows java.lang.OutOfMemoryError, give it more memory: --spark-conf "
+            "spark.driver.memory=… in local mode, spark.executor.memory on a cluster"
+        ) from e
     if not args.quiet:
         print(
             f"households read {s['households_read']}: assessed {s['assessed']}, "
