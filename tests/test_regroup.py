@@ -141,3 +141,19 @@ def test_bad_arguments_are_refused_before_anything_is_written(bundles, tmp_path)
     with pytest.raises(BundleError, match="not found"):
         regroup(tmp_path / "nowhere", tmp_path / "y", quiet=True)
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+
+
+def test_an_arrow_bundle_is_regrouped_into_parquet(tmp_path):
+    from meanstest.bundle import write_bundle
+
+    tables = _scattered(seed=9)
+    write_bundle(tables, tmp_path / "arrow", format="arrow")
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "bank.arrow").write_bytes(b"stale")  # would make bank twice
+    doc = regroup(tmp_path / "arrow", tmp_path / "out", block=50, quiet=True)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
+        [f"{t}.parquet" for t in schema.TABLES] + ["regroup.json"]
+    )
+    for name, table in tables.items():
+        assert _multiset(pq.read_table(tmp_path / "out" / f"{name}.parquet")) == _multiset(table)
+    assert doc["blocks"] == 4 and inplace.plan(tmp_path / "out", 4) is not None
