@@ -141,6 +141,18 @@ def test_bad_arguments_are_refused_before_anything_is_written(bundles, tmp_path)
     with pytest.raises(BundleError, match="not found"):
         regroup(tmp_path / "nowhere", tmp_path / "y", quiet=True)
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
+    (tmp_path / "z").mkdir()
+    (tmp_path / "z" / "vehicle.parquet").write_bytes(b"another bundle's")
+    no_vehicles = tmp_path / "no-vehicles"
+    no_vehicles.mkdir()
+    for name in schema.TABLES:
+        if name != "vehicle":
+            (no_vehicles / f"{name}.parquet").write_bytes(
+                (root / "scattered" / f"{name}.parquet").read_bytes()
+            )
+    with pytest.raises(BundleError, match="vehicle.parquet: the output folder holds a table"):
+        regroup(no_vehicles, tmp_path / "z", quiet=True)
+    assert sorted(p.name for p in (tmp_path / "z").iterdir()) == ["vehicle.parquet"]
 
 
 def test_an_arrow_bundle_is_regrouped_into_parquet(tmp_path):

@@ -81,6 +81,13 @@ def regroup(bundle, out, block: int = BLOCK, quiet: bool = False) -> dict:
     files = bundle_files(bundle)
     for table, path in files.items():  # schemas first: a bad table writes nothing
         check_table(path, table)
+    for table in schema.TABLES:  # another bundle's table would be read with this one
+        for other in (out / f"{table}.parquet", out / f"{table}.arrow"):
+            if table not in files and other.exists():
+                raise BundleError(
+                    f"{other}: the output folder holds a table this bundle does not have;"
+                    " regroup into an empty folder"
+                )
     note("planning blocks: reading the household and person IDs", quiet=quiet)
     plan = make_plan(id_tables(files), block, say=lambda text: note(text, quiet=quiet))
     out.mkdir(parents=True, exist_ok=True)
@@ -123,8 +130,7 @@ def regroup(bundle, out, block: int = BLOCK, quiet: bool = False) -> dict:
                 "row_groups_out": pq.ParquetFile(out / f"{table}.parquet").num_row_groups,
                 "sha256_out": _digest(out / f"{table}.parquet"),
             }
-            for stale in (out / f"{table}.arrow",):
-                stale.unlink(missing_ok=True)
+            (out / f"{table}.arrow").unlink(missing_ok=True)  # else the table is there twice
         progress.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -89,15 +89,20 @@ def layout(files: dict[str, Path], plan: Plan, progress: Progress | None = None)
     return Layout(groups, unmatched, reads, total)
 
 
+def rows_of_groups(sizes: list[int], wanted: list[int]) -> np.ndarray:
+    """The places in their file (int64, 0-based) of the rows of row groups `wanted`
+    (ascending), the file's row groups holding `sizes` rows each."""
+    first = np.concatenate([[0], np.cumsum(sizes, dtype=np.int64)])
+    return np.concatenate([np.arange(first[g], first[g + 1], dtype=np.int64) for g in wanted])
+
+
 def read_groups(path: Path, table: str, wanted: list[int]) -> tuple[pa.Table, np.ndarray]:
     """Row groups `wanted` (ascending) of one bundle file, conformed by the bundle
     reader's rules, and each row's place in the file (int64, 0-based)."""
     conformer = check_table(path, table)
     handle = pq.ParquetFile(path)
     data = conformer.apply(handle.read_row_groups(wanted, columns=conformer.read_columns))
-    first = np.concatenate([[0], np.cumsum(group_rows(handle))])
-    rows = np.concatenate([np.arange(first[g], first[g + 1]) for g in wanted])
-    return data, rows.astype(np.int64)
+    return data, rows_of_groups(group_rows(handle), wanted)
 
 
 def take_rows(data: pa.Table, keep: np.ndarray) -> pa.Table:

@@ -2,7 +2,7 @@
 groups, no shuffle.
 
 A bundle whose tables are each one Parquet file, written household block by household
-block (`meanstest synth`; an ingest kept in household order), on a file system the
+block (`meanstest synth`, `meanstest regroup`), on a file system the
 executors reach with pyarrow (a local disk in local mode, a mount every node shares),
 needs none of the shuffles of meanstest.spark's general path. The driver plans it as
 the single machine's streamed review does (meanstest.review.plan and .stream): chunks
@@ -87,9 +87,9 @@ def _local_folder(bundle) -> Path | None:
 def plan(bundle, partitions: int, say=None, steps=None) -> InPlace | None:
     """The in-place plan of `bundle` cut into about `partitions` chunks of at most
     MAX_CHUNK households, each whole households row groups (so never fewer households
-    than the largest row group), or None
-    (and `say` is told why) when the bundle cannot be read in place. `steps` (text →
-    None) hears each planning step as it starts (tens of seconds each at 10M)."""
+    than the largest row group), or None (and `say` is told why) when the bundle cannot
+    be read in place. `steps` (text → None) hears each planning step as it starts
+    (tens of seconds each at 10M)."""
     say = say or (lambda text: None)
     folder = _local_folder(bundle)
     if folder is None:
@@ -118,21 +118,22 @@ def plan(bundle, partitions: int, say=None, steps=None) -> InPlace | None:
     if found is None:
         say("the chunks' rows are spread over the files' row groups")
         return None
-    chunks = [_chunk(files, the_plan, found, c) for c in range(the_plan.n_chunks)]
+    sizes = {t: stream.group_rows(files[t]) for t in ID_COLUMNS if t in files}
+    chunks = [_chunk(sizes, the_plan, found, c) for c in range(the_plan.n_chunks)]
     outside = Tally(unmatched_source_rows=found.unmatched, orphan_rows=the_plan.orphan_rows)
     paths = {t: str(p.resolve()) for t, p in files.items()}
     return InPlace(paths, chunks, chunk_size, the_plan.duplicates, outside)
 
 
-def _chunk(files: dict[str, Path], the_plan: Plan, found: stream.Layout, c: int) -> Chunk:
-    """Chunk c's row groups, and which rows of its ID tables' row groups are its own."""
-    groups = {t: found.groups[t][c] for t in files}
+def _chunk(sizes: dict[str, list[int]], the_plan: Plan, found: stream.Layout, c: int) -> Chunk:
+    """Chunk c's row groups, and which rows of its ID tables' row groups are its own
+    (`sizes`: the rows of each row group of the ID tables' files)."""
+    groups = {t: per_chunk[c] for t, per_chunk in found.groups.items()}
     keep: dict[str, np.ndarray | None] = {}
-    for table in ID_COLUMNS:
-        if table not in files or not groups[table]:
+    for table, rows_per_group in sizes.items():
+        if not groups[table]:
             continue
-        first = np.concatenate([[0], np.cumsum(stream.group_rows(files[table]))])
-        rows = np.concatenate([np.arange(first[g], first[g + 1]) for g in groups[table]])
+        rows = stream.rows_of_groups(rows_per_group, groups[table])
         mine = the_plan.chunk_of_row(table)[rows] == c
         keep[table] = None if bool(mine.all()) else np.flatnonzero(mine).astype(np.int64)
     return Chunk(c, groups, keep)
@@ -287,13 +288,16 @@ def _counting(sc, tasks: int, label: str, quiet: bool):
 
     watcher = threading.Thread(target=poll, name="meanstest-progress", daemon=True)
     watcher.start()
+    finished = False
     try:
         yield
-        progress.update(tasks)
+        finished = True
     finally:
         stop.set()
-        watcher.join()
+        watcher.join()  # the line is the block's alone from here
         sc.setLocalProperty("spark.jobGroup.id", None)
+        if finished:
+            progress.update(tasks)
         progress.close()
 
 
