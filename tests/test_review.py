@@ -246,7 +246,8 @@ def test_a_spooled_review_says_what_it_does_before_the_households_progress(
     located = [i for i, line in enumerate(err) if "rows located" in line]
     assert located[0] == planning + 3
     assert err[located[-1] + 1] == (
-        "the chunks' rows are spread over the files' row groups: spooling"
+        "the chunks' rows are spread over the files' row groups: spooling (meanstest regroup"
+        " lays the bundle out once to be read in place)"
     )
     assert err[located[-1] + 2] == (
         "spooled review of 300 households in 8 chunks of up to 40 (resumable after each chunk)"

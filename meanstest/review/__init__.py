@@ -375,7 +375,8 @@ def _review_spooled(
             rows.close()
             if found is None:
                 note(
-                    "the chunks' rows are spread over the files' row groups: spooling",
+                    "the chunks' rows are spread over the files' row groups: spooling"
+                    " (meanstest regroup lays the bundle out once to be read in place)",
                     quiet=opts.quiet,
                 )
         if found is not None:

@@ -116,7 +116,10 @@ def plan(bundle, partitions: int, say=None, steps=None) -> InPlace | None:
         steps(f"finding the row groups of {the_plan.n_chunks:,} chunks in the bundle's files")
     found = stream.layout(files, the_plan)
     if found is None:
-        say("the chunks' rows are spread over the files' row groups")
+        say(
+            "the chunks' rows are spread over the files' row groups; meanstest regroup"
+            " lays the bundle out once to be read in place"
+        )
         return None
     sizes = {t: stream.group_rows(files[t]) for t in ID_COLUMNS if t in files}
     chunks = [_chunk(sizes, the_plan, found, c) for c in range(the_plan.n_chunks)]
