@@ -47,7 +47,6 @@ def spark():
         "meanstest tests",
         conf={
             "spark.ui.enabled": "false",
-            "spark.ui.showConsoleProgress": "false",
             "spark.sql.shuffle.partitions": "4",
         },
     )

@@ -289,6 +289,31 @@ def test_a_local_session_gets_a_third_of_the_memory_for_its_heap(spark):
     assert heap > 0.8 * (megabytes << 20)  # the JVM was started with it
 
 
+def test_a_session_has_no_console_progress_bar_unless_asked(spark, monkeypatch):
+    """The review counts its own steps on stderr; Spark's bar (carriage returns) wrote
+    over those lines. A --spark-conf still turns it on."""
+    import meanstest.spark as spark_module
+
+    assert spark.sparkContext.getConf().get("spark.ui.showConsoleProgress") == "false"
+    seen = {}
+
+    class Builder:
+        def appName(self, name):
+            return self
+
+        def config(self, key, value):
+            seen[key] = value
+            return self
+
+        def getOrCreate(self):
+            return "session"
+
+    monkeypatch.setattr("pyspark.sql.SparkSession.builder", Builder())
+    monkeypatch.setenv("PYSPARK_GATEWAY_PORT", "1")  # as inside spark-submit: no JVM here
+    assert spark_module.session(conf={"spark.ui.showConsoleProgress": "true"}) == "session"
+    assert seen["spark.ui.showConsoleProgress"] == "true"
+
+
 def _daemon_imports(pythonpath: list[str]) -> dict:
     """Where a worker daemon (meanstest.spark.daemon) imports pyspark from, with
     `pythonpath` as Spark sets PYTHONPATH, and the zips left on its import path."""

@@ -314,7 +314,9 @@ def session(master: str | None = None, app: str = "meanstest review", conf: dict
     LOCAL_JAVA_OPTIONS (unless `conf` sets spark.driver.extraJavaOptions) and
     local_driver_memory() (unless `conf` or SPARK_DRIVER_MEMORY sets it), and a
     gateway that exits while starting is started once more (a JVM killed by a loaded
-    machine's memory pressure) before the error is raised."""
+    machine's memory pressure) before the error is raised. Spark's console progress bar
+    is off unless `conf` turns it on: the review counts its own steps and chunks on
+    stderr, and the bar's carriage returns overwrote those lines."""
     try:
         from pyspark.errors import PySparkRuntimeError
         from pyspark.sql import SparkSession
@@ -330,7 +332,11 @@ def session(master: str | None = None, app: str = "meanstest review", conf: dict
     builder = SparkSession.builder.appName(app)
     if master:
         builder = builder.master(master)
-    conf = {"spark.python.daemon.module": "meanstest.spark.daemon", **(conf or {})}
+    conf = {
+        "spark.python.daemon.module": "meanstest.spark.daemon",
+        "spark.ui.showConsoleProgress": "false",
+        **(conf or {}),
+    }
     if local and launching:
         conf.setdefault("spark.driver.extraJavaOptions", LOCAL_JAVA_OPTIONS)
         if "SPARK_DRIVER_MEMORY" not in os.environ:
