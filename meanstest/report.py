@@ -1,7 +1,9 @@
 """The review report: one self-contained HTML file (inline SVG, no network), 中文 / English.
 
-Reads a review output folder (summary.json, results.parquet, changes_*.parquet) and
-writes report.html. Every chart is an inline <svg> with the class "chart"; the
+Reads a review output folder (summary.json, results.parquet, changes_*.parquet; or a
+Spark review's results/ and changes/transition=…/ Parquet folders) and writes
+report.html. Change lists show their first 50 households by household_id, so both
+engines' reports of one bundle are the same page. Every chart is an inline <svg> with the class "chart"; the
 language toggle is a few lines of inline script switching `lang` on <html>. What people
 read is in words and yuan: statuses, circles, transitions, vetoes and reject rules by
 name (meanstest.labels), amounts in yuan with two decimals and the unit, histogram bins
@@ -216,18 +218,14 @@ def build_report(out_dir) -> str:
     out = Path(out_dir)
     try:
         summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-        results = pq.read_table(
-            out / "results.parquet",
-            columns=[
-                "household_id",
-                "status",
-                "benefit",
-                "difficulty_index",
-                "rank",
-                "pci",
-                "circle",
-            ],
+        results = _read(
+            out,
+            "results.parquet",
+            "results",
+            ["household_id", "status", "benefit", "difficulty_index", "rank", "pci", "circle"],
         )
+        if results is None:
+            raise FileNotFoundError("no results.parquet or results/ folder")
     except (OSError, ValueError) as e:
         raise MeansTestError(f"{out}: not a review output folder ({e})") from e
     benefit = results["benefit"].to_numpy()
@@ -292,26 +290,16 @@ def build_report(out_dir) -> str:
     ]
     changes = []
     for name in ("new", "exit", "adjust", "phase_out"):
-        path = out / f"changes_{name}.parquet"
-        if path.exists():
-            t = pq.read_table(path)
-            columns = [
-                c
-                for c in (
-                    "household_id",
-                    "status",
-                    "benefit",
-                    "prev_status",
-                    "prev_benefit",
-                    "pci",
-                    "circle",
-                )
-                if c in t.column_names
-            ]
+        columns = ["household_id", "status", "benefit", "prev_status", "prev_benefit"]
+        columns += ["pci", "circle"]
+        t = _read(out, f"changes_{name}.parquet", f"changes/transition={name.upper()}", columns)
+        if t is not None:
+            first = t.take(pc.select_k_unstable(t, 50, [("household_id", "ascending")]))
+            first = first.take(pc.sort_indices(first, [("household_id", "ascending")]))
             zh, en = _name(labels.TRANSITION, name.upper())
             changes.append(
                 f"<h3>{_b(f'{zh}({t.num_rows:,} 户)', f'{en} ({t.num_rows:,})')}</h3>"
-                + _table(t.slice(0, 50).to_pylist(), columns)
+                + _table(first.to_pylist(), columns)
             )
     cards = "".join(f"<div class='card'><div class='n'>{v}</div>{_t(k)}</div>" for k, v in headline)
     body = "".join(f"<section><h2>{_t(k)}</h2>{chart}</section>" for k, chart in sections)
@@ -334,6 +322,20 @@ table.legend{{margin-bottom:1em;min-width:60%}} table.legend td:first-child{{whi
 <section><h2>{_t("legend")}</h2>{_legend()}</section>
 </body></html>
 """
+
+
+def _read(out: Path, file: str, folder: str, columns: list[str]):
+    """`columns` of the single-machine review's `file`, or of the Spark review's Parquet
+    `folder` (its partition folders' files, in path order); None when neither exists."""
+    if (out / file).is_file():
+        return pq.read_table(out / file, columns=columns)
+    if (out / folder).is_dir():
+        return pq.read_table(out / folder, columns=columns, partitioning=None)
+    if folder.startswith("changes/") and (out / "changes").is_dir():  # nobody in that list
+        from meanstest.batch import CHANGES_SCHEMA
+
+        return CHANGES_SCHEMA.empty_table().select(columns)
+    return None
 
 
 def write_report(out_dir) -> Path:

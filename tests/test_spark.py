@@ -79,7 +79,7 @@ def reviews(spark, tmp_path_factory):
     bundle = root / "bundle"
     write_bundle(_odd_bundle(), bundle)
     single = run_review(bundle, root / "single", default_library(), ReviewOptions(quiet=True))
-    argv = ["review", str(bundle), "--out", str(root / "spark"), "--quiet"]
+    argv = ["review", str(bundle), "--out", str(root / "spark"), "--quiet", "--report"]
     code = cli.main([*argv, "--engine", "spark", "--master", "local[2]", "--spark-shuffle"])
     return root, single, code
 
@@ -396,11 +396,25 @@ def test_tallies_merge_like_review_chunks():
     assert s["chunks"] == 2 and s["chunk_size"] == 3
 
 
-def test_cli_refuses_report_with_spark(tmp_path, capsys):
-    code = cli.main(["review", str(tmp_path), "--out", str(tmp_path / "o"), "--engine", "spark",
+def test_cli_report_of_a_spark_review_is_the_single_machine_s(reviews):
+    """report.html from the Spark review's Parquet folders (results/, changes/transition=
+    …/) is the single-machine review's page, change lists included."""
+    from meanstest.report import build_report
+
+    root, _, code = reviews
+    assert code == 0
+    page = (root / "spark" / "report.html").read_text(encoding="utf-8")
+    assert page == build_report(root / "single")
+    assert "<h3>" in page and "household_id" in page  # change lists with rows
+
+
+def test_cli_refuses_report_with_spark_when_out_is_not_mounted(tmp_path, capsys):
+    code = cli.main(["review", str(tmp_path), "--out", "hdfs://nn/out", "--engine", "spark",
                      "--report"])  # fmt: skip
     assert code == 1
-    assert "--report is not available with --engine spark" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "hdfs://nn/out is not a local or mounted folder" in err
+    assert "meanstest report OUT" in err
 
 
 def test_cli_spark_conf_is_key_value_of_spark_settings():

@@ -369,8 +369,16 @@ def review_cli(args) -> int:
     from meanstest.cli import summary_lines
     from meanstest.pipeline import load_policies
 
+    report = None
     if getattr(args, "report", False):
-        raise MeansTestError("--report is not available with --engine spark yet")
+        from meanstest.spark.inplace import local_folder
+
+        report = local_folder(args.out)
+        if report is None:
+            raise MeansTestError(
+                f"--report writes report.html with this process: {args.out} is not a local "
+                "or mounted folder; run `meanstest report OUT` where the output is mounted"
+            )
     started = time.perf_counter()
     library = load_policies(args.policies)
     spark = session(args.master, conf=spark_conf(getattr(args, "spark_conf", None) or []))
@@ -398,6 +406,12 @@ def review_cli(args) -> int:
         )
         print("\n".join(summary_lines(s)))
         print(f"outputs (Parquet folders by jurisdiction) and summary.json in {args.out}")
+    if report is not None:
+        from meanstest.report import write_report
+
+        path = write_report(report)
+        if not args.quiet:
+            print(f"report: {path}")
     if not s["accounting_closes"]:
         print(
             "meanstest: error: accounting does not close (read != assessed + rejected)",

@@ -73,7 +73,9 @@ class InPlace:
     outside: Tally  # rows no chunk holds: orphans and source rows of nobody
 
 
-def _local_folder(bundle) -> Path | None:
+def local_folder(bundle) -> Path | None:
+    """`bundle` (a path or URI) as a path of this machine, or None when it is a URI of
+    another file system (hdfs://, s3a://, ...) or in-memory tables."""
     if isinstance(bundle, dict):
         return None
     text = str(bundle)
@@ -91,7 +93,7 @@ def plan(bundle, partitions: int, say=None, steps=None) -> InPlace | None:
     be read in place. `steps` (text → None) hears each planning step as it starts
     (tens of seconds each at 10M)."""
     say = say or (lambda text: None)
-    folder = _local_folder(bundle)
+    folder = local_folder(bundle)
     if folder is None:
         say("the bundle is not a folder on a local or mounted file system")
         return None
