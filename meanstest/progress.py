@@ -69,6 +69,11 @@ def kernels_need_compiling() -> bool:
         return False
 
 
+def count(n: int, word: str) -> str:
+    """'1 chunk', '51 chunks', '1,000 chunks': a count and its noun for a progress line."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
 def note(text: str, *, quiet: bool = False, stream=None) -> None:
     """One line of information about long work (not progress), unless quiet."""
     if not quiet:

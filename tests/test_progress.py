@@ -56,3 +56,12 @@ def test_a_slow_count_shows_its_rate_per_minute(monkeypatch):
     progress = Progress(10, "chunks assessed", stream=log, interval=0)
     progress.update(3)
     assert log.getvalue() == "3/10 chunks assessed  6.0/min  ETA 70 s\n"
+
+
+def test_count_says_one_chunk_and_many_chunks():
+    from meanstest.progress import count
+
+    assert count(1, "chunk") == "1 chunk"
+    assert count(0, "chunk") == "0 chunks"
+    assert count(51, "chunk") == "51 chunks"
+    assert count(1000, "chunk") == "1,000 chunks"

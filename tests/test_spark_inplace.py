@@ -284,8 +284,10 @@ def test_an_output_file_appears_whole_or_not_at_all(tmp_path):
 def test_an_empty_bundle_is_one_empty_chunk(tmp_path):
     bundle = tmp_path / "empty"
     write_bundle({t: schema.empty_table(t) for t in schema.TABLES}, bundle)
-    planned = inplace.plan(bundle, 4)
+    said = []
+    planned = inplace.plan(bundle, 4, steps=said.append)
     assert planned is not None and len(planned.chunks) == 1
+    assert "finding the row groups of 1 chunk in the bundle's files" in said
     tables, numbers = inplace.read(planned.files, planned.chunks[0])
     assert all(t.num_rows == 0 for t in tables.values())
     assert all(len(n) == 0 for n in numbers.values())

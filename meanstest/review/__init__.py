@@ -39,7 +39,7 @@ from meanstest import schema
 from meanstest.batch import Tally, assess_batch
 from meanstest.bundle import check_table, read_table
 from meanstest.errors import BundleError, MeansTestError
-from meanstest.progress import Progress, kernels_need_compiling, note
+from meanstest.progress import Progress, count, kernels_need_compiling, note
 from meanstest.review import stream
 from meanstest.review.finish import (
     STREAMED,
@@ -446,7 +446,7 @@ def _chunk_starts(households: Path, chunk_size: int) -> np.ndarray | None:
 def _finish_spooled(part_dirs: list[Path], out: Path, quiet: bool = False) -> None:
     """Global rank, then stream the parts into the outputs (each renamed into place).
     At 10M households this takes minutes: it says so, and counts the chunks written."""
-    note(f"ranking the results of {len(part_dirs):,} chunks", quiet=quiet)
+    note(f"ranking the results of {count(len(part_dirs), 'chunk')}", quiet=quiet)
     keys = [pq.read_table(d / "results.parquet", columns=_RANK_KEYS) for d in part_dirs]
     rank = ranks(pa.concat_tables(keys)) if keys else pa.array([], pa.int64())
     outputs = OutputFiles(out)

@@ -44,6 +44,7 @@ import pyarrow as pa
 
 from meanstest.batch import Tally
 from meanstest.errors import MeansTestError
+from meanstest.progress import count
 from meanstest.spark.frames import (
     Storage,
     co_locate,
@@ -213,8 +214,8 @@ def _plan_in_place(spark, bundle, out_path, partitions, arrow_writes, required, 
         say(f"shuffling the bundle's rows by household ({why[0]})")
     else:
         say(
-            f"reading the bundle in place: {len(planned.chunks)}"
-            f" chunk{'s' if len(planned.chunks) != 1 else ''} of whole row groups,"
+            f"reading the bundle in place: {count(len(planned.chunks), 'chunk')} of whole"
+            " row groups,"
             f" up to {planned.chunk_size:,} households each, no shuffle"
         )
     return planned

@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 from meanstest import schema
 from meanstest.batch import Tally
 from meanstest.bundle import check_table
-from meanstest.progress import Progress, note
+from meanstest.progress import Progress, count, note
 from meanstest.review import stream
 from meanstest.review.plan import ID_COLUMNS, Plan, bundle_files, chunk_starts, id_tables, make_plan
 
@@ -115,7 +115,9 @@ def plan(bundle, partitions: int, say=None, steps=None) -> InPlace | None:
     starts = chunk_starts(groups, chunk_size)
     the_plan = make_plan(id_tables(files), chunk_size, say=steps, starts=starts)
     if steps is not None:
-        steps(f"finding the row groups of {the_plan.n_chunks:,} chunks in the bundle's files")
+        steps(
+            f"finding the row groups of {count(the_plan.n_chunks, 'chunk')} in the bundle's files"
+        )
     found = stream.layout(files, the_plan)
     if found is None:
         say(
@@ -259,7 +261,7 @@ def review(
     try:
         with _counting(sc, n, "chunks assessed", quiet):
             tallies = sc.parallelize(planned.chunks, n).mapPartitions(first).collect()
-        note(f"ranking the results of {n:,} chunks", quiet=quiet)
+        note(f"ranking the results of {count(n, 'chunk')}", quiet=quiet)
         ranked = list(enumerate(run_ranks(filesystem, tmp, n)))
         with _counting(sc, n, "chunks' results written", quiet):
             sc.parallelize(ranked, n).foreachPartition(third)
