@@ -3,8 +3,8 @@
 Reads a review output folder (summary.json, results.parquet, changes_*.parquet; or a
 Spark review's results/ and changes/transition=…/ Parquet folders) and writes
 report.html. Change lists show their first 50 households by household_id, so both
-engines' reports of one bundle are the same page. Every chart is an inline <svg> with the class "chart"; the
-language toggle is a few lines of inline script switching `lang` on <html>. What people
+engines' reports of one bundle are the same page. Every chart is an inline <svg> with
+the class "chart"; the language toggle is a few lines of inline script switching `lang` on <html>. What people
 read is in words and yuan: statuses, circles, transitions, vetoes and reject rules by
 name (meanstest.labels), amounts in yuan with two decimals and the unit, histogram bins
 on round values, and a legend of every code. The files it reads stay codes and fen.
@@ -290,10 +290,9 @@ def build_report(out_dir) -> str:
     ]
     changes = []
     for name in ("new", "exit", "adjust", "phase_out"):
-        columns = ["household_id", "status", "benefit", "prev_status", "prev_benefit"]
-        columns += ["pci", "circle"]
-        t = _read(out, f"changes_{name}.parquet", f"changes/transition={name.upper()}", columns)
+        t = _read(out, f"changes_{name}.parquet", f"changes/transition={name.upper()}")
         if t is not None:
+            columns = [c for c in _CHANGE_COLUMNS if c in t.column_names]
             first = t.take(pc.select_k_unstable(t, 50, [("household_id", "ascending")]))
             first = first.take(pc.sort_indices(first, [("household_id", "ascending")]))
             zh, en = _name(labels.TRANSITION, name.upper())
@@ -324,9 +323,22 @@ table.legend{{margin-bottom:1em;min-width:60%}} table.legend td:first-child{{whi
 """
 
 
-def _read(out: Path, file: str, folder: str, columns: list[str]):
-    """`columns` of the single-machine review's `file`, or of the Spark review's Parquet
-    `folder` (its partition folders' files, in path order); None when neither exists."""
+# the columns of a change list the report shows (those an output folder has)
+_CHANGE_COLUMNS = (
+    "household_id",
+    "status",
+    "benefit",
+    "prev_status",
+    "prev_benefit",
+    "pci",
+    "circle",
+)
+
+
+def _read(out: Path, file: str, folder: str, columns: list[str] | None = None):
+    """`columns` (None: all) of the single-machine review's `file`, or of the Spark
+    review's Parquet `folder` (its partition folders' files, in path order); None when
+    neither exists."""
     if (out / file).is_file():
         return pq.read_table(out / file, columns=columns)
     if (out / folder).is_dir():
@@ -334,7 +346,7 @@ def _read(out: Path, file: str, folder: str, columns: list[str]):
     if folder.startswith("changes/") and (out / "changes").is_dir():  # nobody in that list
         from meanstest.batch import CHANGES_SCHEMA
 
-        return CHANGES_SCHEMA.empty_table().select(columns)
+        return CHANGES_SCHEMA.empty_table()
     return None
 
 

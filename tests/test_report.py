@@ -114,3 +114,30 @@ def test_report_renders_with_charts_in_chromium(report, tmp_path):
     assert "社会救助年度复核报告" in page and "toggle" in page
     shot = screenshot(report, tmp_path, "report-zh", "1100,2400")
     assert shot.stat().st_size > 10_000  # a rendered page, not a blank one
+
+
+def test_change_lists_show_their_first_50_by_household_id(report, tmp_path):
+    """Both engines' reports of a bundle are one page: the Spark output keeps no bundle
+    order, so a change list shows its first 50 households by household_id. An output
+    folder whose change list lacks a column (an older one) still gives a report."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from meanstest.report import build_report
+
+    out = tmp_path / "review"
+    shutil.copytree(report.parent, out)
+    path = out / "changes_new.parquet"
+    table = pq.read_table(path)
+    assert table.num_rows > 50
+    order = np.random.default_rng(1).permutation(table.num_rows)
+    pq.write_table(table.take(pa.array(order)).drop_columns(["circle"]), path)
+    page = build_report(out)
+    section = page[page.index(f"({table.num_rows:,} 户)") :]
+    section = section[: section.index("</table>")]
+    shown = re.findall(r"<td>([^<]+)</td>", section)
+    expected = sorted(table["household_id"].to_pylist())[:50]
+    assert [s for s in shown if s in set(expected)] == expected
+    assert section.count("<th") == 6  # the seven columns but circle
