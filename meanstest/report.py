@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from meanstest import labels
+from meanstest import labels, schema
 from meanstest.amounts import yuan
 from meanstest.document import width
 from meanstest.errors import MeansTestError
@@ -337,17 +337,22 @@ _CHANGE_COLUMNS = (
 
 def _read(out: Path, file: str, folder: str, columns: list[str] | None = None):
     """`columns` (None: all) of the single-machine review's `file`, or of the Spark
-    review's Parquet `folder` (its partition folders' files, in path order); None when
-    neither exists."""
+    review's Parquet `folder` (its partition folders' files, in path order; a folder
+    of no files, or a change list's missing folder, is no rows); None when neither
+    exists."""
+    from meanstest.batch import CHANGES_SCHEMA
+
     if (out / file).is_file():
         return pq.read_table(out / file, columns=columns)
+    output = folder.split("/")[0]
     if (out / folder).is_dir():
-        return pq.read_table(out / folder, columns=columns, partitioning=None)
-    if folder.startswith("changes/") and (out / "changes").is_dir():  # nobody in that list
-        from meanstest.batch import CHANGES_SCHEMA
-
-        return CHANGES_SCHEMA.empty_table()
-    return None
+        dataset = pq.ParquetDataset(out / folder, partitioning=None)
+        if dataset.files:
+            return dataset.read(columns=columns)
+    elif output != "changes" or not (out / output).is_dir():
+        return None
+    empty = CHANGES_SCHEMA if output == "changes" else schema.OUTPUTS[output]
+    return empty.empty_table().select(columns or empty.names)
 
 
 def write_report(out_dir) -> Path:

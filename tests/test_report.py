@@ -141,3 +141,20 @@ def test_change_lists_show_their_first_50_by_household_id(report, tmp_path):
     expected = sorted(table["household_id"].to_pylist())[:50]
     assert [s for s in shown if s in set(expected)] == expected
     assert section.count("<th") == 6  # the seven columns but circle
+
+
+def test_a_spark_output_of_no_households_reports_like_the_single_machine(tmp_path):
+    """Spark writes an empty review as folders holding only _SUCCESS: no rows, not 'not
+    a review output folder'."""
+    from meanstest.report import build_report
+
+    bundle = tmp_path / "bundle"
+    write_bundle({t: schema.empty_table(t) for t in schema.TABLES}, bundle)
+    single = tmp_path / "single"
+    run_review(bundle, single, default_library(), ReviewOptions(quiet=True))
+    spark = tmp_path / "spark"
+    for name in ("results", "members", "findings", "rejects", "changes"):
+        (spark / name).mkdir(parents=True)
+        (spark / name / "_SUCCESS").write_bytes(b"")
+    (spark / "summary.json").write_bytes((single / "summary.json").read_bytes())
+    assert build_report(spark) == build_report(single)
