@@ -18,12 +18,12 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from meanstest import labels, schema
+from meanstest import labels
 from meanstest.amounts import yuan
 from meanstest.document import width
 from meanstest.errors import MeansTestError
+from meanstest.outputs import read_output
 
 T = {
     "title": ("社会救助年度复核报告", "Social assistance annual review"),
@@ -218,9 +218,8 @@ def build_report(out_dir) -> str:
     out = Path(out_dir)
     try:
         summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-        results = _read(
+        results = read_output(
             out,
-            "results.parquet",
             "results",
             ["household_id", "status", "benefit", "difficulty_index", "rank", "pci", "circle"],
         )
@@ -290,7 +289,7 @@ def build_report(out_dir) -> str:
     ]
     changes = []
     for name in ("new", "exit", "adjust", "phase_out"):
-        t = _read(out, f"changes_{name}.parquet", f"changes/transition={name.upper()}")
+        t = read_output(out, f"changes_{name}")
         if t is not None:
             columns = [c for c in _CHANGE_COLUMNS if c in t.column_names]
             first = t.take(pc.select_k_unstable(t, 50, [("household_id", "ascending")]))
@@ -333,26 +332,6 @@ _CHANGE_COLUMNS = (
     "pci",
     "circle",
 )
-
-
-def _read(out: Path, file: str, folder: str, columns: list[str] | None = None):
-    """`columns` (None: all) of the single-machine review's `file`, or of the Spark
-    review's Parquet `folder` (its partition folders' files, in path order; a folder
-    of no files, or a change list's missing folder, is no rows); None when neither
-    exists."""
-    from meanstest.batch import CHANGES_SCHEMA
-
-    if (out / file).is_file():
-        return pq.read_table(out / file, columns=columns)
-    output = folder.split("/")[0]
-    if (out / folder).is_dir():
-        dataset = pq.ParquetDataset(out / folder, partitioning=None)
-        if dataset.files:
-            return dataset.read(columns=columns)
-    elif output != "changes" or not (out / output).is_dir():
-        return None
-    empty = CHANGES_SCHEMA if output == "changes" else schema.OUTPUTS[output]
-    return empty.empty_table().select(columns or empty.names)
 
 
 def write_report(out_dir) -> Path:

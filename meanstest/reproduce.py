@@ -24,9 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from meanstest.errors import MeansTestError
+from meanstest.outputs import read_output
 
 IGNORED = ("engine_version",)
 
@@ -109,10 +108,13 @@ def reproduce_review(
 
     out = Path(out_dir)
     try:
-        stored = pq.read_table(out / "results.parquet").to_pylist()
-        members = pq.read_table(out / "members.parquet").to_pylist()
-    except OSError as e:
+        stored = read_output(out, "results")
+        members = read_output(out, "members")
+        if stored is None or members is None:
+            raise FileNotFoundError("no results and members, as files or Spark folders")
+    except (OSError, ValueError) as e:
         raise MeansTestError(f"{out}: not a review output folder ({e})") from e
+    stored, members = stored.to_pylist(), members.to_pylist()
     again = assess(bundle, policies, engine="reference")
     return compare(stored, again.results.to_pylist(), members, again.members.to_pylist())
 

@@ -408,6 +408,19 @@ def test_cli_report_of_a_spark_review_is_the_single_machine_s(reviews):
     assert "<h3>" in page and "household_id" in page  # change lists with rows
 
 
+def test_an_auditor_reproduces_a_spark_review(reviews):
+    """`meanstest reproduce OUT --bundle B` reads the Spark output's Parquet folders: every
+    household reproduces with the reference calculator, as the single machine's do."""
+    from meanstest.reproduce import reproduce_review
+
+    root, _, code = reviews
+    assert code == 0
+    ok, discrepancies, moved = reproduce_review(root / "spark", root / "bundle")
+    assert discrepancies == [] and moved == []
+    assert ok == pq.read_table(root / "single" / "results.parquet").num_rows > 0
+    assert reproduce_review(root / "single", root / "bundle") == (ok, [], [])
+
+
 def test_cli_refuses_report_with_spark_when_out_is_not_mounted(tmp_path, capsys):
     code = cli.main(["review", str(tmp_path), "--out", "hdfs://nn/out", "--engine", "spark",
                      "--report"])  # fmt: skip

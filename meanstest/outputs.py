@@ -1,0 +1,43 @@
+"""Reading a review's output folder, whichever engine wrote it.
+
+`meanstest review` writes one Parquet file per output (`results.parquet`,
+`changes_new.parquet`, ...); `--engine spark` writes Parquet folders partitioned by
+jurisdiction (`results/jurisdiction=150422/part-00000.parquet`, and
+`changes/transition=NEW/jurisdiction=…/`), whose files hold the same columns. The
+report and `meanstest reproduce` read either through `read_output`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from meanstest import schema
+
+
+def read_output(out: Path, name: str, columns: list[str] | None = None) -> pa.Table | None:
+    """`columns` (None: all) of output `name` (results, members, findings, rejects,
+    changes_new, changes_exit, changes_adjust, changes_phase_out) of the review folder
+    `out`; None when the folder has no such output. A Spark folder's files are read in
+    path order; a Spark output folder of no files (an empty review), or a change list's
+    missing transition folder, is no rows."""
+    from meanstest.batch import CHANGES_SCHEMA
+
+    file = out / f"{name}.parquet"
+    if file.is_file():
+        return pq.read_table(file, columns=columns)
+    if name.startswith("changes_"):
+        base, empty = out / "changes", CHANGES_SCHEMA
+        folder = base / f"transition={name.removeprefix('changes_').upper()}"
+    else:
+        base = folder = out / name
+        empty = schema.OUTPUTS[name]
+    if folder.is_dir():
+        dataset = pq.ParquetDataset(folder, partitioning=None)
+        if dataset.files:
+            return dataset.read(columns=columns)
+    elif not base.is_dir():
+        return None
+    return empty.empty_table().select(columns or empty.names)
