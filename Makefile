@@ -19,10 +19,11 @@ demo: $(STAMP)
 # One pytest worker per core, each test file on one worker (its module fixtures; a
 # Spark session per worker). Most tests run on one thread: on a slow 2-core VM
 # (2026-12-04) one worker took 20 min from a clean clone and 12 min with numba's
-# cache warm; two workers took 10 min from a clean clone and 6.8 min warm.
+# cache warm; two workers took 10 min from a clean clone and 6.8 min warm. At most 4
+# workers: each holds its own imports (and a JVM for the Spark files) in memory.
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest --numprocesses=auto --dist=loadfile
+	$(BIN)/python -m pytest --numprocesses=auto --maxprocesses=4 --dist=loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
