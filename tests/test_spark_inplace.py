@@ -320,3 +320,15 @@ def test_a_review_in_place_says_its_steps_and_counts_its_chunks(spark, tmp_path,
     for text in ("3/3 chunks assessed", "ranking the results of 3 chunks",
                  "3/3 chunks' results written"):  # fmt: skip
         assert text in err, text
+
+
+def test_a_bundle_path_is_local_whatever_its_spelling():
+    """file: URIs are this machine's paths (percent-escapes decoded, as Spark spells
+    them); other schemes are not, so the review takes the shuffled path for them."""
+    from pathlib import Path
+
+    for text in ("/x/a b", "file:/x/a b", "file:///x/a%20b"):
+        assert inplace.local_folder(text) == Path("/x/a b")
+    assert inplace.local_folder("rel/dir") == Path("rel/dir")
+    for text in ("hdfs://nn/x", "s3a://bucket/x", {"households": None}):
+        assert inplace.local_folder(text) is None

@@ -10,7 +10,6 @@ Co-location: every row sent, as Arrow blobs, to the partition of its household
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pyarrow as pa
 
 from meanstest import schema
 from meanstest.errors import BundleError, MeansTestError
-from meanstest.spark.layout import BLOBS, part_schema
+from meanstest.spark.layout import BLOBS, is_uri, part_schema
 
 # Arrow <-> Spark types ------------------------------------------------------------------
 
@@ -89,7 +88,7 @@ class Storage:
 
     def __init__(self, spark, root) -> None:
         self.spark, self.root = spark, str(root).rstrip("/") or "/"
-        self.remote = re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/", self.root) is not None
+        self.remote = is_uri(self.root)
 
     def join(self, name: str) -> str:
         return f"{self.root}/{name}"

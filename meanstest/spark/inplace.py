@@ -27,7 +27,6 @@ folder of files, a URI), `plan` says why and the review takes the general path.
 from __future__ import annotations
 
 import math
-import re
 import threading
 import uuid
 from contextlib import contextmanager
@@ -45,6 +44,7 @@ from meanstest.bundle import check_table
 from meanstest.progress import Progress, count, note
 from meanstest.review import stream
 from meanstest.review.plan import ID_COLUMNS, Plan, bundle_files, chunk_starts, id_tables, make_plan
+from meanstest.spark.layout import file_key, is_uri
 
 UNRANKED = "_unranked"  # results of each chunk before the run's rank, under the output's tmp
 # Households a task assesses at most (unless one row group holds more): a task holds its
@@ -80,10 +80,8 @@ def local_folder(bundle) -> Path | None:
         return None
     text = str(bundle)
     if text.startswith("file:"):
-        text = re.sub(r"^file:(//)?", "", text)
-    elif re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/", text):
-        return None
-    return Path(text)
+        return Path(file_key(text))
+    return None if is_uri(text) else Path(text)
 
 
 def plan(bundle, partitions: int, say=None, steps=None) -> InPlace | None:

@@ -143,6 +143,12 @@ def pack(table: pa.Table, part: str, keys: np.ndarray, bounds: np.ndarray, how=(
         yield blob_rows(BLOBS, {"_tag": TAG[part]}, {"_key": keys[groups]}, blobs)
 
 
+def is_uri(path: str) -> bool:
+    """Whether `path` is a URI with a scheme (hdfs://, s3a://, file:/…) rather than a
+    path of this machine."""
+    return re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/", path) is not None
+
+
 def file_key(path: str) -> str:
     """A file's path as Spark's listings and its binaryFile source spell it, made one
     spelling (file:/x, file:///x and /x; percent-escapes decoded)."""

@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.fs
 import pyarrow.parquet as pq
 
-from meanstest.spark.layout import read_blob
+from meanstest.spark.layout import is_uri, read_blob
 from meanstest.spark.worker import KIND, OUTPUTS, output_schema, ranked
 
 TMP = "_meanstest_tmp"
@@ -37,7 +37,7 @@ def arrow_filesystem(root: str):
     """(pyarrow file system, path of `root` on it), or None when pyarrow cannot reach it."""
     from pyarrow import fs
 
-    if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:/", root):
+    if not is_uri(root):
         return fs.LocalFileSystem(), os.path.abspath(root)
     try:
         return fs.FileSystem.from_uri(re.sub(r"^s3a://", "s3://", root))
