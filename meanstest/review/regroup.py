@@ -46,11 +46,8 @@ _WORK = ".regroup"
 
 
 def _digest(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for piece in iter(lambda: f.read(1 << 20), b""):
-            h.update(piece)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def block_of_rows(plan, table: str, batch: pa.RecordBatch, start: int) -> np.ndarray:
