@@ -38,6 +38,7 @@ from meanstest.progress import Progress, note
 from meanstest.review.plan import ID_COLUMNS, bundle_files, id_tables, make_plan
 from meanstest.review.spool import _ChunkWriters, iter_batches
 from meanstest.review.state import write_json_atomic
+from meanstest.review.stream import take_rows
 
 HELP = "lay a bundle's rows out by blocks of households, so reviews read it in place"
 BLOCK = 196_608  # households per block: what `meanstest synth` writes
@@ -103,9 +104,7 @@ def regroup(bundle, out, block: int = BLOCK, quiet: bool = False) -> dict:
                     nobody += int((blocks == plan.n_chunks).sum())
                     data = pa.Table.from_batches([batch])
                     for b in np.unique(blocks).tolist():
-                        rows = np.flatnonzero(blocks == b)
-                        piece = data if len(rows) == data.num_rows else data.take(pa.array(rows))
-                        writers.write(b, piece)
+                        writers.write(b, take_rows(data, np.flatnonzero(blocks == b)))
                     start += batch.num_rows
                     rows_in += batch.num_rows
                     done += batch.num_rows
