@@ -197,6 +197,16 @@ def runs_in_order(codes, order, offsets, data):
 
 
 @njit(cache=True)
+def strings_ascend(offsets, data):
+    """Whether the strings of an Arrow string array (its offsets and data) ascend,
+    non-strictly, in row order."""
+    for i in range(1, offsets.shape[0] - 1):
+        if _less(offsets, data, i, i - 1):
+            return False
+    return True
+
+
+@njit(cache=True)
 def first_appearance(codes, n_codes):
     """(renumber [n_codes + 1], count): new codes 0..count-1 of the codes >= 0 in order of
     first appearance in `codes`; renumber[c] = -1 for a code that does not appear, and

@@ -1,9 +1,12 @@
 """RULES.md §9: the difficulty index (家庭困难指数) and the run's rank."""
 
 import datetime as dt
+import itertools
 
 import pyarrow as pa
 from builders import assess_case, person, record
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meanstest.pipeline import rank
 
@@ -52,3 +55,60 @@ def test_rank_by_index_then_household_id():  # §9 rank; ties broken by househol
         }
     )
     assert rank(results).to_pylist() == [3, 2, 1, 4]
+
+
+def _rank_by_sorting(ids: list, indices: list) -> list[int]:
+    """§9's rank by Python's stable sort: index descending, household_id ascending by
+    UTF-8 bytes (Arrow's order of strings); nulls after every value of their key, as
+    Arrow places them."""
+
+    def key(i):
+        h, x = ids[i], indices[i]
+        return (x is None, -(x or 0), h is None, (h or "").encode())
+
+    ranks = [0] * len(ids)
+    for place, i in enumerate(sorted(range(len(ids)), key=key), start=1):
+        ranks[i] = place
+    return ranks
+
+
+_HOUSEHOLD_IDS = st.sampled_from(["A", "AB", "B", "a", "HH01", "HH010", "HH1", "户1", "户10", ""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.tuples(_HOUSEHOLD_IDS, st.sampled_from([0, 1, 7, 500, 999, 1000])), max_size=40),
+    st.booleans(),
+    st.integers(1, 3),
+    st.sampled_from([None, "null id", "null index", "index 1001", "index -1"]),
+)
+def test_rank_equals_a_plain_sort(rows, in_id_order, chunks, odd):
+    """pipeline.rank (a counting sort on the index of the rows in household_id order; the
+    rows as they are when their ids ascend) against Python's sort, on results in and out
+    of household_id order, in several chunks, and with what validated results never hold
+    (nulls, an index outside 0..1000), which takes Arrow's two-key sort."""
+    if in_id_order:
+        rows = sorted(rows, key=lambda r: r[0].encode())
+    ids, indices = [r[0] for r in rows], [r[1] for r in rows]
+    if odd and rows:
+        at = len(rows) // 2
+        if odd == "null id":
+            ids[at] = None
+        elif odd == "null index":
+            indices[at] = None
+        else:
+            indices[at] = int(odd.split()[1])
+    cut = [len(rows) * k // chunks for k in range(chunks + 1)]
+    table = pa.Table.from_batches(
+        [
+            pa.record_batch(
+                {
+                    "household_id": pa.array(ids[a:b], pa.string()),
+                    "difficulty_index": pa.array(indices[a:b], pa.int32()),
+                }
+            )
+            for a, b in itertools.pairwise(cut)
+        ],
+        schema=pa.schema([("household_id", pa.string()), ("difficulty_index", pa.int32())]),
+    )
+    assert rank(table).to_pylist() == _rank_by_sorting(ids, indices)
