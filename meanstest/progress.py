@@ -59,8 +59,9 @@ class Progress:
 
 def kernels_need_compiling() -> bool:
     """True when the household kernel is not in numba's on-disk cache (first run after
-    installing or changing meanstest): its compilation then takes about a minute, which
-    the user should be told about instead of watching a progress line sit at 0/s."""
+    installing or changing meanstest): compiling every kernel a review uses then takes
+    1-3 minutes (144 s on a slow 2-core VM, 2026-12-05), which the user should be told
+    about instead of watching a progress line sit at 0/s."""
     try:
         from meanstest.kernels import driver
 

@@ -188,7 +188,7 @@ def run_review(bundle, out, library, options: ReviewOptions | None = None) -> di
     fp = fingerprint(files, library, spool_chunk, opts.engine)
     state = _resumable_state(state_dir, fp)
     if opts.engine == "fast" and kernels_need_compiling():
-        note("compiling kernels, first run only (about a minute)", quiet=opts.quiet)
+        note("compiling kernels, first run only (1-3 minutes)", quiet=opts.quiet)
     chunk = None
     if state is None and not opts.spool:
         chunk = in_memory_chunk(files, _households_in(files), opts)
