@@ -32,6 +32,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from meanstest.adapters.profile import Profile, ProfileError
 
+from meanstest.bundle import first_bad_utf8_row
 from meanstest.errors import MeansTestError
 
 BLOCK_BYTES = 8 << 20  # CSV block per batch (and the longest CSV record)
@@ -239,6 +240,12 @@ class CsvExport:
         except UnicodeDecodeError as e:  # past the header (found by fuzzing)
             raise _not_text(self.path, p.encoding, e) from None
         except pa.ArrowInvalid as e:
+            # A record with the wrong number of fields that is not text either never
+            # reaches on_invalid (pyarrow decodes it first, fails, and stops on the field
+            # count): the file's encoding is the error to name. Found by fuzzing.
+            undecodable = _first_bad_line(self.path, p.encoding)
+            if undecodable is not None:
+                raise _not_text(self.path, p.encoding, undecodable[1], undecodable[0]) from None
             why = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
             if "straddl" in why:  # pyarrow's words for a record longer than a block
                 why = f"a record longer than {BLOCK_BYTES >> 20} MB (an unclosed quote?)"
@@ -249,10 +256,14 @@ class CsvExport:
             source.close()
 
 
-def _not_text(path: Path, encoding: str, e: UnicodeDecodeError) -> ExportError:
+def _not_text(
+    path: Path, encoding: str, e: UnicodeDecodeError, line: int | None = None
+) -> ExportError:
     """The error for a file that is not `encoding` text, naming the first physical line
-    that does not decode (found by decoding the file again, line by line)."""
-    line = _first_bad_line(path, encoding)
+    that does not decode (`line`, else found by decoding the file again, line by line)."""
+    if line is None:
+        found = _first_bad_line(path, encoding)
+        line = found[0] if found else None
     where = f" at line {line}" if line else ""
     return ExportError(
         f"{path}: not {encoding} text{where} ({e.reason}, byte {e.object[e.start : e.end]!r}); "
@@ -262,19 +273,21 @@ def _not_text(path: Path, encoding: str, e: UnicodeDecodeError) -> ExportError:
     )
 
 
-def _first_bad_line(path: Path, encoding: str) -> int | None:
+def _first_bad_line(path: Path, encoding: str) -> tuple[int, UnicodeDecodeError] | None:
+    """(line, its decoding error) of the first physical line of the file that does not
+    decode in `encoding`, or None when the whole file does."""
     decoder = codecs.getincrementaldecoder(encoding)()
     newlines = 0
     with open(path, "rb") as f:
         for raw in iter(lambda: f.readline(1 << 20), b""):
             try:
                 newlines += decoder.decode(raw).count("\n")
-            except UnicodeDecodeError:
-                return newlines + 1
+            except UnicodeDecodeError as e:
+                return newlines + 1, e
         try:
             decoder.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return newlines + 1
+        except UnicodeDecodeError as e:
+            return newlines + 1, e
     return None
 
 
@@ -468,9 +481,22 @@ class ParquetExport:
             yield RawBatch(cols, lines, [], 0, position=size * row // total)
 
     def _text(self, name: str, values: pa.Array, before: int) -> pa.Array:
-        """A binary column as UTF-8 text, or the ExportError naming the first row that is not."""
+        """A binary column as UTF-8 text, or the ExportError naming the first row that is
+        not. A string column is checked too: Parquet's reader does not check that its
+        strings are UTF-8 (found by fuzzing: a corrupt one reached the mapping)."""
         t = values.type
         if not (pa.types.is_binary(t) or pa.types.is_large_binary(t)):
+            bad = first_bad_utf8_row(values)
+            if bad is not None:
+                where = (
+                    f"row {before + bad + 1}, column {name!r}" if bad >= 0 else f"column {name!r}"
+                )
+                raise ExportError(
+                    f"{self.path}: {where}: not UTF-8 text (Parquet text is UTF-8: the file is"
+                    " corrupt)",
+                    file=str(self.path),
+                    line=before + bad + 1 if bad >= 0 else None,
+                )
             return values
         try:
             return values.cast(pa.string())

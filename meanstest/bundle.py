@@ -315,14 +315,14 @@ def _first_bad_utf8(data) -> tuple[str, int] | None:
         chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
         base = 0
         for chunk in chunks:
-            row = _bad_row(chunk)
+            row = first_bad_utf8_row(chunk)
             if row is not None:
                 return field.name, row if row < 0 else base + row
             base += len(chunk)
     return None
 
 
-def _bad_row(arr: pa.Array) -> int | None:
+def first_bad_utf8_row(arr: pa.Array) -> int | None:
     """The first row of one array that holds a string that is not UTF-8 (-2: broken
     offsets), None if none; other types (and string views, which Arrow validates
     itself) are not looked at."""
@@ -336,7 +336,7 @@ def _bad_row(arr: pa.Array) -> int | None:
     if pa.types.is_dictionary(t):
         if not (pa.types.is_string(t.value_type) or pa.types.is_large_string(t.value_type)):
             return None
-        bad = _bad_row(arr.dictionary)
+        bad = first_bad_utf8_row(arr.dictionary)
         if bad is None or bad < 0:
             return bad
         idx = arr.indices.to_numpy(zero_copy_only=False)
@@ -350,7 +350,7 @@ def _bad_row(arr: pa.Array) -> int | None:
         offsets = offsets[arr.offset : arr.offset + len(arr) + 1]
         if len(offsets) != len(arr) + 1 or offsets[0] < 0 or offsets[-1] > len(values):
             return -2
-        bad = _bad_row(values.slice(int(offsets[0]), int(offsets[-1] - offsets[0])))
+        bad = first_bad_utf8_row(values.slice(int(offsets[0]), int(offsets[-1] - offsets[0])))
         if bad is None or bad < 0:
             return bad
         return int(np.searchsorted(offsets, offsets[0] + bad, side="right") - 1)

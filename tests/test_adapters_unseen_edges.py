@@ -77,6 +77,28 @@ def test_a_file_in_the_wrong_encoding_names_the_first_bad_line(tmp_path):
         ingest(m, tmp_path / "out")
 
 
+@pytest.mark.parametrize(
+    "tail",
+    [
+        "纳税人识别号;所得".encode()[:-1],  # the file ends inside a character, two fields
+        b"x;\xff\n" + f"{HEAD};工资薪金;3\n".encode(),  # not UTF-8 and two fields, mid-file
+    ],
+)
+# pyarrow prints the decoding error of its own handler call ("Exception ignored")
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_record_of_the_wrong_width_that_is_not_text_names_the_encoding(tmp_path, tail, capsys):
+    """pyarrow decodes a record of the wrong number of fields before handing it to the
+    reader's handler; when it does not decode, pyarrow stops with "Expected 3 columns".
+    The error is the file's encoding, at its line (found by fuzzing)."""
+    head = f"纳税人识别号;所得项目;收入额（元）\n{HEAD};工资薪金;1\n".encode()
+    m = _one(tmp_path, TAX_CSV.replace("gb18030", "utf-8"), "t.csv", head + tail)
+    with pytest.raises(ExportError, match=r"t\.csv: not utf-8 text at line 3 .*encoding"):
+        ingest(m, tmp_path / "out")
+    assert main(["ingest", str(m), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "not utf-8 text at line 3" in err and "Expected 3 columns" not in err
+
+
 # ------------------------------------------------------------------- Parquet --
 
 CASE_PARQUET = """
@@ -136,6 +158,39 @@ def test_parquet_binary_text_is_read_and_bad_utf8_names_the_row(tmp_path):
     m = _one(tmp_path, CASE_PARQUET, "h.parquet", _parquet(hid=hid))
     with pytest.raises(ExportError, match=r"h\.parquet: row 2, column 'hid'.*not UTF-8"):
         ingest(m, tmp_path / "out2")
+
+
+def _not_utf8(values: list[bytes], large: bool = False) -> pa.Array:
+    """A string column holding bytes that are not UTF-8 (as a corrupt file would)."""
+    if large:
+        return pa.array(values, pa.large_binary()).view(pa.large_string())
+    return pa.array(values, pa.binary()).view(pa.string())
+
+
+_INDICES = pa.array([0, 1, 0], pa.int32())
+_LIST_OFFSETS = pa.array([0, 1, 2, 2], pa.int32())
+
+
+@pytest.mark.parametrize(
+    "column",
+    [
+        ("hid", _not_utf8([b"H1", b"H\xc9(", b"H3"])),
+        ("area", _not_utf8([b"rural", b"rur\xe5", b"rural"], large=True)),
+        ("area", pa.DictionaryArray.from_arrays(_INDICES, _not_utf8([b"rural", b"\xff"]))),
+        ("cp", pa.ListArray.from_arrays(_LIST_OFFSETS, _not_utf8([b"x", b"\xc3"]))),
+    ],
+    ids=["string", "large_string", "dictionary", "list"],
+)
+def test_parquet_strings_that_are_not_utf8_name_the_row(tmp_path, column, capsys):
+    """Parquet's reader does not check that a string column is UTF-8: the export reader
+    does, and names the row and column, for plain, large, dictionary and list columns
+    (found by fuzzing: the mapping ended in a UnicodeDecodeError)."""
+    name, values = column
+    m = _one(tmp_path, CASE_PARQUET, "h.parquet", _parquet(**{name: values}))
+    with pytest.raises(ExportError, match=rf"h\.parquet: row 2, column '{name}': not UTF-8"):
+        ingest(m, tmp_path / "out")
+    assert main(["ingest", str(m), "--out", str(tmp_path / "out")]) == 1
+    assert f"row 2, column '{name}': not UTF-8" in capsys.readouterr().err
 
 
 def test_parquet_float_money_is_exact_however_large(tmp_path):

@@ -274,6 +274,7 @@ FINDING_EXPECT = {
     "readers-parquet-corrupt-snappy": (1, "cannot read Parquet data"),
     "readers-parquet-non-utf8-name": (1, "cannot read Parquet"),
     "readers-csv-gb18030-incomplete": (1, "not gb18030 text"),
+    "readers-parquet-non-utf8-string": (1, "not UTF-8 text (Parquet text is UTF-8"),
 }
 
 
