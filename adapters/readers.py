@@ -21,7 +21,9 @@ import codecs
 import csv as pycsv
 import io
 import json
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -254,6 +256,30 @@ class CsvExport:
             ) from None
         finally:
             source.close()
+
+
+@contextmanager
+def quiet_undecodable_records():
+    """Within the block, drop Python's "Exception ignored in ... on_invalid" note.
+
+    pyarrow decodes a CSV record of the wrong number of fields before it calls the
+    reader's invalid-row handler; when the record is not text, that decoding error
+    cannot be raised, and Python prints it with a traceback, just before the reader's
+    own error naming the file's encoding and the line (CsvExport.batches). Nothing else
+    is dropped: other unraisable exceptions go to the hook that was there before."""
+    previous = sys.unraisablehook
+
+    def hook(args) -> None:
+        handler = getattr(args.object, "__qualname__", "")
+        if isinstance(args.exc_value, UnicodeDecodeError) and handler.startswith("CsvExport."):
+            return
+        previous(args)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 def _not_text(

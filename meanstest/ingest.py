@@ -39,7 +39,7 @@ from meanstest import schema
 from meanstest.adapters import ADAPTERS, adapter_for
 from meanstest.adapters.mapping import QUARANTINE, map_batch
 from meanstest.adapters.profile import CHECKED, Profile, ProfileError, load_profile
-from meanstest.adapters.readers import open_export
+from meanstest.adapters.readers import open_export, quiet_undecodable_records
 from meanstest.bundle import FORMATS
 from meanstest.errors import MeansTestError
 from meanstest.progress import Progress
@@ -342,7 +342,8 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    doc = ingest(args.manifest, args.out, quiet=args.quiet, hold=args.hold)
+    with quiet_undecodable_records():  # the ingest's own error names file and line
+        doc = ingest(args.manifest, args.out, quiet=args.quiet, hold=args.hold)
     if not args.quiet:
         for f in doc["files"]:
             print(

@@ -12,6 +12,8 @@ import datetime as dt
 import decimal
 import io
 import json
+import subprocess
+import sys
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -97,6 +99,22 @@ def test_a_record_of_the_wrong_width_that_is_not_text_names_the_encoding(tmp_pat
     assert main(["ingest", str(m), "--out", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert "not utf-8 text at line 3" in err and "Expected 3 columns" not in err
+
+
+def test_meanstest_ingest_prints_the_encoding_error_without_pyarrow_s_traceback(tmp_path):
+    """The same file through the command in a process of its own: the encoding error,
+    without the "Exception ignored" traceback of pyarrow's handler call above it."""
+    head = f"纳税人识别号;所得项目;收入额（元）\n{HEAD};工资薪金;1\n".encode()
+    m = _one(tmp_path, TAX_CSV.replace("gb18030", "utf-8"), "t.csv", head + "纳税".encode()[:-1])
+    done = subprocess.run(
+        [sys.executable, "-m", "meanstest.cli", "ingest", str(m), "--out", str(tmp_path / "o")],
+        check=False,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 1
+    assert "not utf-8 text at line 3" in done.stderr
+    assert "Exception ignored" not in done.stderr and "Traceback" not in done.stderr
 
 
 # ------------------------------------------------------------------- Parquet --
