@@ -13,11 +13,14 @@ from __future__ import annotations
 import sys
 
 import atheris
+import meanstest.kernels.columns
 from google.protobuf.message import DecodeError
 
 import meanstest.ids  # numba kernels cannot be instrumented: imported first, as they are
 import meanstest.pipeline
-import meanstest.policy  # noqa: F401
+import meanstest.policy
+import meanstest.service.dedup
+import meanstest.service.wire  # noqa: F401 - numba parsers of the protobuf path
 
 # Only the conversion module is instrumented: numba kernels cannot be, and protobuf's
 # parser is C (upb) anyway.

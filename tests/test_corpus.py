@@ -362,6 +362,25 @@ def test_grpc_forged_arrow_offsets_are_refused(grpc_server):
         assert c.list_policies(timeout=30)  # still serving
 
 
+def test_grpc_arrow_column_name_not_utf8_is_refused(grpc_server):
+    """An atheris finding (fuzz/findings/proto-arrow-non-utf8-name): an IPC stream whose
+    column name is not UTF-8 ended the call with a UnicodeDecodeError (INTERNAL)."""
+    import grpc
+
+    from meanstest.service.client import MeansTestClient
+    from meanstest.v1 import meanstest_pb2 as pb
+
+    target, _ = grpc_server
+    data = (Path(__file__).parents[1] / "fuzz/findings/proto-arrow-non-utf8-name").read_bytes()
+    chunk = pb.ArrowChunk(table="households", data=data[1:], last=True)
+    with MeansTestClient(target) as c:
+        with pytest.raises(grpc.RpcError) as e:
+            list(c.stub.AssessArrow(iter([chunk]), timeout=60))
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "a column name is not UTF-8" in e.value.details()
+        assert c.list_policies(timeout=30)  # still serving
+
+
 def test_grpc_arrow_date_beyond_python_dates_is_a_reject(grpc_server):
     """An atheris finding (fuzz/findings/proto-arrow-far-date): an assessment_date past
     9999-12-31 (date32 holds it) ended the call with an OverflowError."""

@@ -165,6 +165,11 @@ def chunks_to_tables(chunks: Iterable, allowed: Iterable[str]) -> dict:
             # out of bounds (found by fuzzing: a segfault of the server), so check them all
             table.validate(full=True)
             out[name] = table
+        except UnicodeDecodeError:  # a column name (found by fuzzing: an uncaught error)
+            raise MeansTestError(
+                f"table {name}: not an Arrow IPC stream (a column name is not UTF-8)",
+                field="data",
+            ) from None
         except (pa.ArrowInvalid, OSError) as e:
             raise MeansTestError(
                 f"table {name}: not an Arrow IPC stream ({e})", field="data"
