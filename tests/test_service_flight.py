@@ -171,3 +171,27 @@ def test_answer_table_of_rows_in_any_order(tables):
     back = nested.answer_to_tables(nested.answer_table(no_rejects))
     for name in want:
         assert back[name].equals(no_rejects[name]), name
+
+
+def test_request_errors_are_invalid_argument_and_others_internal():
+    """How a failure of the handler becomes a Flight status and the journal's status:
+    bad input (an engine error, Arrow's, a missing column, a column name that is not
+    UTF-8 — which a Python client cannot send, so it is checked here) is
+    INVALID_ARGUMENT with its message; anything else is an internal error that says no
+    more. The journal named Arrow's errors INTERNAL before."""
+    from meanstest.errors import MeansTestError
+    from meanstest.service.flight import _code, _flight_error
+
+    bad = [
+        MeansTestError("households.area: unknown value"),
+        pa.ArrowInvalid("not a stream"),
+        KeyError("household_id"),
+        UnicodeDecodeError("utf-8", b"\xc9(", 0, 1, "invalid continuation byte"),
+    ]
+    for e in bad:
+        assert type(_flight_error(e)) is pa.ArrowInvalid
+        assert _code(e) == "INVALID_ARGUMENT"  # the journal says what the caller got
+    assert "invalid continuation byte" in str(_flight_error(bad[-1]))
+    internal = _flight_error(RuntimeError("secret detail"))
+    assert isinstance(internal, fl.FlightInternalError) and "secret" not in str(internal)
+    assert _code(RuntimeError("secret detail")) == "INTERNAL"

@@ -130,9 +130,17 @@ class AssessFlight(fl.FlightServerBase):
         journal.append(entry | fields)
 
 
+# Bad input that is not a MeansTestError: Arrow's errors, a missing column, a column name
+# that is not UTF-8 (read by pyarrow.flight, decoded when the handler asks for names).
+_FOREIGN_BAD_INPUT = (pa.ArrowInvalid, pa.ArrowTypeError, KeyError, UnicodeDecodeError)
+
+
 def _code(e: Exception) -> str:
+    """The journal's status of a failed call: the status the caller gets."""
     from meanstest.service.errors import status_of
 
+    if isinstance(e, _FOREIGN_BAD_INPUT):
+        return "INVALID_ARGUMENT"
     return status_of(e)[0].name
 
 
@@ -144,7 +152,7 @@ def _flight_error(e: Exception) -> Exception:
         return fl.FlightUnauthorizedError(message)
     if isinstance(e, DeadlineExpired):
         return fl.FlightCancelledError(message)
-    if isinstance(e, (MeansTestError, pa.ArrowInvalid, pa.ArrowTypeError, KeyError)):
+    if isinstance(e, (MeansTestError, *_FOREIGN_BAD_INPUT)):
         return pa.ArrowInvalid(message)  # INVALID_ARGUMENT
     log.error("Flight internal error: %s", type(e).__name__)
     return fl.FlightInternalError("internal error")
