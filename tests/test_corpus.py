@@ -362,22 +362,30 @@ def test_grpc_forged_arrow_offsets_are_refused(grpc_server):
         assert c.list_policies(timeout=30)  # still serving
 
 
-def test_grpc_arrow_column_name_not_utf8_is_refused(grpc_server):
-    """An atheris finding (fuzz/findings/proto-arrow-non-utf8-name): an IPC stream whose
-    column name is not UTF-8 ended the call with a UnicodeDecodeError (INTERNAL)."""
+@pytest.mark.parametrize(
+    "finding, says",
+    [
+        ("proto-arrow-non-utf8-name", "a column name is not UTF-8"),
+        ("proto-arrow-int128", "Integers with more than 64 bits not implemented"),
+    ],
+)
+def test_grpc_arrow_streams_arrow_cannot_read_are_refused(grpc_server, finding, says):
+    """Atheris findings (fuzz/findings/): an IPC stream whose column name is not UTF-8,
+    and one with a 128-bit integer column, ended the call INTERNAL (a UnicodeDecodeError,
+    an ArrowNotImplementedError)."""
     import grpc
 
     from meanstest.service.client import MeansTestClient
     from meanstest.v1 import meanstest_pb2 as pb
 
     target, _ = grpc_server
-    data = (Path(__file__).parents[1] / "fuzz/findings/proto-arrow-non-utf8-name").read_bytes()
+    data = (Path(__file__).parents[1] / "fuzz/findings" / finding).read_bytes()
     chunk = pb.ArrowChunk(table="households", data=data[1:], last=True)
     with MeansTestClient(target) as c:
         with pytest.raises(grpc.RpcError) as e:
             list(c.stub.AssessArrow(iter([chunk]), timeout=60))
         assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-        assert "a column name is not UTF-8" in e.value.details()
+        assert says in e.value.details()
         assert c.list_policies(timeout=30)  # still serving
 
 

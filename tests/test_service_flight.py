@@ -186,6 +186,7 @@ def test_request_errors_are_invalid_argument_and_others_internal():
         MeansTestError("households.area: unknown value"),
         pa.ArrowInvalid("not a stream"),
         KeyError("household_id"),
+        pa.ArrowNotImplementedError("Integers with more than 64 bits not implemented"),
         UnicodeDecodeError("utf-8", b"\xc9(", 0, 1, "invalid continuation byte"),
     ]
     for e in bad:

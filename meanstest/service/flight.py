@@ -130,9 +130,16 @@ class AssessFlight(fl.FlightServerBase):
         journal.append(entry | fields)
 
 
-# Bad input that is not a MeansTestError: Arrow's errors, a missing column, a column name
-# that is not UTF-8 (read by pyarrow.flight, decoded when the handler asks for names).
-_FOREIGN_BAD_INPUT = (pa.ArrowInvalid, pa.ArrowTypeError, KeyError, UnicodeDecodeError)
+# Bad input that is not a MeansTestError: Arrow's errors (a type it cannot read), a missing
+# column, a column name that is not UTF-8 (read by pyarrow.flight, decoded when the
+# handler asks for names).
+_FOREIGN_BAD_INPUT = (
+    pa.ArrowInvalid,
+    pa.ArrowTypeError,
+    pa.ArrowNotImplementedError,
+    KeyError,
+    UnicodeDecodeError,
+)
 
 
 def _code(e: Exception) -> str:
