@@ -507,37 +507,25 @@ class ParquetExport:
             yield RawBatch(cols, lines, [], 0, position=size * row // total)
 
     def _text(self, name: str, values: pa.Array, before: int) -> pa.Array:
-        """A binary column as UTF-8 text, or the ExportError naming the first row that is
-        not. A string column is checked too: Parquet's reader does not check that its
-        strings are UTF-8 (found by fuzzing: a corrupt one reached the mapping)."""
+        """The column, a binary one as UTF-8 text, or the ExportError naming the first row
+        whose text is not UTF-8. Parquet's reader does not check that a string column is
+        UTF-8 (found by fuzzing: a corrupt one reached the mapping), so strings, binary
+        text, dictionaries and lists of them are all checked, by the bundle reader's check."""
         t = values.type
-        if not (pa.types.is_binary(t) or pa.types.is_large_binary(t)):
-            bad = first_bad_utf8_row(values)
-            if bad is not None:
-                where = (
-                    f"row {before + bad + 1}, column {name!r}" if bad >= 0 else f"column {name!r}"
-                )
-                raise ExportError(
-                    f"{self.path}: {where}: not UTF-8 text (Parquet text is UTF-8: the file is"
-                    " corrupt)",
-                    file=str(self.path),
-                    line=before + bad + 1 if bad >= 0 else None,
-                )
-            return values
-        try:
-            return values.cast(pa.string())
-        except pa.ArrowInvalid:
-            for i, v in enumerate(values.to_pylist()):
-                try:
-                    v is None or v.decode("utf-8")
-                except UnicodeDecodeError:
-                    raise ExportError(
-                        f"{self.path}: row {before + i + 1}, column {name!r}: {v[:40]!r} is not "
-                        "UTF-8 text (Parquet text is UTF-8)",
-                        file=str(self.path),
-                        line=before + i + 1,
-                    ) from None
-            raise
+        if pa.types.is_binary(t):
+            values = values.view(pa.string())
+        elif pa.types.is_large_binary(t):
+            values = values.view(pa.large_string())
+        bad = first_bad_utf8_row(values)
+        if bad is not None:  # the value is not shown: it may be a resident ID number
+            where = f"row {before + bad + 1}, column {name!r}" if bad >= 0 else f"column {name!r}"
+            raise ExportError(
+                f"{self.path}: {where}: not UTF-8 text (Parquet text is UTF-8: the file is"
+                " corrupt)",
+                file=str(self.path),
+                line=before + bad + 1 if bad >= 0 else None,
+            )
+        return values.cast(pa.string()) if pa.types.is_large_binary(t) else values
 
 
 def _readable(t: pa.DataType, list_column: bool) -> bool:
