@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from meanstest import ids, schema
 from meanstest.errors import MeansTestError, PolicyError
+from meanstest.progress import count
 
 HELP = "run hand-worked case files through both engines and report differences"
 EXIT_DIFFERS, EXIT_MALFORMED = 1, 2
@@ -548,5 +549,5 @@ def run(args) -> int:
         if not diffs and not args.quiet:
             print(f"{f}: ok ({', '.join(engines)})")
     passed = len(files) - failed - malformed
-    print(f"{len(files)} case(s): {passed} passed, {failed} differ, {malformed} malformed")
+    print(f"{count(len(files), 'case')}: {passed} passed, {failed} differ, {malformed} malformed")
     return EXIT_MALFORMED if malformed else EXIT_DIFFERS if failed else 0

@@ -10,6 +10,7 @@ import time
 from meanstest import labels
 from meanstest.amounts import money
 from meanstest.errors import MeansTestError
+from meanstest.progress import count
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
@@ -117,8 +118,8 @@ def summary_lines(s: dict) -> list[str]:
     """A review summary's statuses (code and name) and total benefit in yuan, for the
     console of every engine."""
     lines = [
-        f"  {status:<13} {count:>9,}  {labels.of(labels.STATUS, status, 'zh')}"
-        for status, count in s["by_status"].items()
+        f"  {status:<13} {n:>9,}  {labels.of(labels.STATUS, status, 'zh')}"
+        for status, n in s["by_status"].items()
     ]
     lines.append(
         f"total monthly benefit {money(s['total_monthly_benefit'], 'zh', 'month')}; "
@@ -149,8 +150,8 @@ def _review(args) -> int:
     if not args.quiet:
         elapsed = time.perf_counter() - started
         print(
-            f"households read {s['households_read']}: assessed {s['assessed']}, "
-            f"rejected {s['rejected']} ({elapsed:.2f} s, {s['chunks']} chunk(s))"
+            f"households read {s['households_read']:,}: assessed {s['assessed']:,}, "
+            f"rejected {s['rejected']:,} ({elapsed:.2f} s, {count(s['chunks'], 'chunk')})"
         )
         print("\n".join(summary_lines(s)))
         print(f"outputs and summary.json in {args.out}")
@@ -219,12 +220,14 @@ def _reproduce(args) -> int:
         print(p)
     if moved:
         print(
-            f"rank only: {len(moved)} household(s) reproduced but moved in the ranking because "
+            f"rank only: {count(len(moved), 'household')} reproduced but moved in the ranking because "
             "other households changed (not discrepancies): "
             + ", ".join(map(str, moved[:20]))
             + (f", … and {len(moved) - 20} more" if len(moved) > 20 else "")
         )
-    print(f"reproduced {ok} household(s); {len(problems)} discrepancy(ies)")
+    print(
+        f"reproduced {count(ok, 'household')}; {count(len(problems), 'discrepancy', 'discrepancies')}"
+    )
     return EXIT_ERROR if problems else 0
 
 

@@ -42,7 +42,7 @@ from meanstest.adapters.profile import CHECKED, Profile, ProfileError, load_prof
 from meanstest.adapters.readers import open_export, quiet_undecodable_records
 from meanstest.bundle import FORMATS
 from meanstest.errors import MeansTestError
-from meanstest.progress import Progress
+from meanstest.progress import Progress, count
 
 HELP = "map raw department exports to a bundle with their profiles (quarantine + ingest.json)"
 MANIFEST_KEYS = ("source", "description")
@@ -355,14 +355,14 @@ def run(args) -> int:
         q = doc["quarantine"]
         print(", ".join(f"{t} {n}" for t, n in doc["tables"].items()) + f" → {args.out}")
         print(
-            f"quarantine: {q['rows']} row(s), {q['entries']} entr(y/ies) "
+            f"quarantine: {count(q['rows'], 'row')}, {count(q['entries'], 'entry', 'entries')} "
             + (", ".join(f"{r} {n}" for r, n in q["by_reason"].items()) or "")
             + f"; quarantine.parquet and ingest.json in {args.out}"
         )
         a = doc["affected_households"]
         if a["count"]:
             print(
-                f"{a['count']} household(s) "
+                f"{count(a['count'], 'household')} "
                 + ("held back (not in the bundle)" if a["held"] else "in the bundle")
                 + " have quarantined rows of their own or of a member or supporter"
                 + ("" if a["held"] else "; their review lacks those rows (--hold leaves them out)")

@@ -70,9 +70,10 @@ def kernels_need_compiling() -> bool:
         return False
 
 
-def count(n: int, word: str) -> str:
-    """'1 chunk', '51 chunks', '1,000 chunks': a count and its noun for a progress line."""
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
+def count(n: int, word: str, plural: str | None = None) -> str:
+    """'1 chunk', '51 chunks', '1,000 chunks' (or `plural`: '2 discrepancies'): a count and
+    its noun for a progress or summary line."""
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
 
 
 def note(text: str, *, quiet: bool = False, stream=None) -> None:

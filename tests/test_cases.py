@@ -94,7 +94,7 @@ def test_check_command_passes_on_shipped_cases(capsys):
     assert cli.main(["check", *files]) == 0
     out = capsys.readouterr().out
     assert f"{files[0]}: ok (reference, fast)" in out
-    assert "2 case(s): 2 passed, 0 differ, 0 malformed" in out
+    assert "2 cases: 2 passed, 0 differ, 0 malformed" in out
 
 
 # -- a wrong case fails readably ----------------------------------------------------------
@@ -119,7 +119,7 @@ def test_a_wrong_case_fails_with_field_expected_and_got(tmp_path, capsys):
     out = capsys.readouterr().out
     assert f"{path}: [reference] benefit: expected 171100, got 171000" in out
     assert f"{path}: [fast] benefit: expected 171100, got 171000" in out
-    assert "1 case(s): 0 passed, 1 differ, 0 malformed" in out
+    assert "1 case: 0 passed, 1 differ, 0 malformed" in out
 
 
 def test_wrong_member_values_findings_and_evidence_are_named(tmp_path):
@@ -296,7 +296,7 @@ def test_check_command_exits_2_on_a_malformed_file_and_still_runs_the_others(tmp
     captured = capsys.readouterr()
     assert f"{tmp_path / 'a_bad.toml'}: household.area: unknown value 'village'" in captured.err
     assert f"{tmp_path / 'b_good.toml'}: ok (reference)" in captured.out
-    assert "2 case(s): 1 passed, 0 differ, 1 malformed" in captured.out
+    assert "2 cases: 1 passed, 0 differ, 1 malformed" in captured.out
 
 
 def test_check_command_refuses_an_empty_folder_or_missing_path(tmp_path, capsys):

@@ -108,9 +108,10 @@ def test_rank_moved_by_another_household_is_not_a_discrepancy(reviewed, tmp_path
     assert main(["reproduce", str(out), "--bundle", str(b2)]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == f"{last['household_id']}: input changed"
-    assert lines[1].startswith(f"rank only: {len(moved)} household(s) reproduced but moved")
+    noun = "household" if len(moved) == 1 else "households"
+    assert lines[1].startswith(f"rank only: {len(moved):,} {noun} reproduced but moved")
     assert f"{moved[0].household_id} ({moved[0].stored} → {moved[0].recomputed})" in lines[1]
-    assert lines[2] == f"reproduced {ok} household(s); 1 discrepancy(ies)"
+    assert lines[2] == f"reproduced {ok:,} households; 1 discrepancy"
 
 
 def test_tampered_ranks_are_discrepancies(reviewed, tmp_path):

@@ -164,7 +164,7 @@ def test_journal_reproduces(served, capsys):
     assert main(["reproduce", "--journal", str(path), "--bundle", str(bundle)]) == 0
     answered = sum(len(json.loads(x)["households"]) for x in lines(path))
     assert answered > 60
-    assert f"reproduced {answered} household(s); 0 discrepancy(ies)" in capsys.readouterr().out
+    assert f"reproduced {answered:,} households; 0 discrepancies" in capsys.readouterr().out
 
 
 def test_changed_input_is_reported(served, capsys):
