@@ -137,12 +137,20 @@ def ingest(
     """Run a manifest; write the bundle, quarantine.parquet and ingest.json to `out`.
     Returns the ingest.json document. With `hold`, affected households (see
     `affected_households`) are left out of the bundle, with their members and
-    supporters, and listed in the quarantine as held_household."""
-    stream = stream or sys.stderr
+    supporters, and listed in the quarantine as held_household.
+
+    A CSV record pyarrow cannot decode raises this reader's error naming the file and
+    line, without pyarrow's "Exception ignored" traceback before it
+    (readers.quiet_undecodable_records)."""
+    with quiet_undecodable_records():
+        return _ingest(Path(manifest), Path(out), quiet, stream or sys.stderr, hold)
+
+
+def _ingest(manifest: Path, out: Path, quiet: bool, stream, hold: bool) -> dict:
     sources = load_manifest(manifest)
     exports = [(s, f, open_export(f, s.profile)) for s in sources for f in s.files]
     overrides = checked_overrides(sources)
-    folder = Path(out)
+    folder = out
     folder.mkdir(parents=True, exist_ok=True)
     writers, counts = {}, dict.fromkeys(schema.TABLES, 0)
     tmp = {t: folder / f"{t}.parquet.tmp" for t in schema.TABLES}
@@ -342,8 +350,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    with quiet_undecodable_records():  # the ingest's own error names file and line
-        doc = ingest(args.manifest, args.out, quiet=args.quiet, hold=args.hold)
+    doc = ingest(args.manifest, args.out, quiet=args.quiet, hold=args.hold)
     if not args.quiet:
         for f in doc["files"]:
             print(
