@@ -11,8 +11,7 @@ Lines are sorted by their UTF-8 bytes, each ends with LF, and the digest is the
 hex SHA-256 of the concatenation.
 
 How, all in numba and in parallel: every row's line is rendered once, straight from the
-Arrow buffers (meanstest.kernels.render; any chunking, slicing, string / large_string /
-dictionary strings); the lines of each household are found by a counting sort, sorted
+Arrow buffers (meanstest.lines); the lines of each household are found by a counting sort, sorted
 by bytes and hashed (meanstest.kernels.canonical); for a bundle written household by
 household, a slab of households at a time (`_slab_digests`: the text in memory is a
 slab's, not the bundle's). SHA-256 is OpenSSL's — the libcrypto
@@ -41,234 +40,7 @@ import pyarrow as pa
 from meanstest import schema
 from meanstest.ids import IdIndex, StringIndex, string_array
 from meanstest.kernels import canonical as K
-from meanstest.kernels import render as R
-
-NULL = "\\N"
-# Lines of different tables sort by table name (a name is followed by TAB, which sorts
-# before any letter), so rendering the tables in this order puts every household's
-# lines in table order already.
-TABLE_ORDER = tuple(sorted(schema.TABLES, key=str.encode))
-_NOWHERE = np.empty(0, dtype=np.uint8)  # `out` of the width pass, never written
-
-
-# -- columns: Arrow arrays → descriptors of their buffers (kernels.render) ---------------
-
-WINDOW = 2048  # rows of a table that go through all its columns together (in L2)
-
-
-def _is_text(t: pa.DataType) -> bool:
-    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
-
-
-class _Columns:
-    """Descriptor rows of column chunks (fields of kernels.render) and every array whose
-    buffers they address (kept alive here while the kernels read them)."""
-
-    def __init__(self) -> None:
-        self.rows: list[list[int]] = []
-        self.keep: list = []
-
-    def add(self, arr: pa.Array, start: int, label: str) -> None:
-        """One chunk holding table rows start..start + len(arr)."""
-        d = [0] * R.N_FIELDS  # a list: a call of one household describes ~50 chunks
-        d[R.START], d[R.STOP] = start, start + len(arr)
-        self._describe(arr, d, label)
-        self.rows.append(d)
-
-    def _describe(self, arr: pa.Array, d: list, label: str) -> None:
-        t, n, off = arr.type, len(arr), arr.offset
-        self.keep.append(arr)
-        bufs = arr.buffers()
-        if arr.null_count and bufs[0] is not None:
-            d[R.VALID], d[R.VALID_BIT], d[R.VALID_COUNT] = bufs[0].address, off, bufs[0].size
-        if pa.types.is_string(t) or pa.types.is_large_string(t):
-            d[R.KIND] = R.STRING
-            self._strings(arr, d, R.A, R.A_WIDTH, R.A_COUNT, R.B, R.B_COUNT)
-        elif pa.types.is_integer(t):
-            if pa.types.is_unsigned_integer(t):  # not a bundle type; values kept exact
-                return self._describe(arr.cast(pa.int64()), d, label)
-            d[R.KIND], d[R.A_WIDTH], d[R.A_COUNT] = R.INT, t.bit_width // 8, n
-            d[R.A] = bufs[1].address + off * (t.bit_width // 8)
-        elif pa.types.is_date32(t):
-            d[R.KIND], d[R.A_WIDTH], d[R.A_COUNT] = R.DATE, 4, n
-            d[R.A] = bufs[1].address + off * 4
-        elif pa.types.is_boolean(t):
-            d[R.KIND], d[R.A], d[R.A_BIT], d[R.A_COUNT] = R.BOOL, bufs[1].address, off, bufs[1].size
-        elif pa.types.is_null(t):
-            d[R.KIND] = R.NULL
-        elif pa.types.is_dictionary(t) and _is_text(t.value_type):
-            indices = arr.indices
-            if pa.types.is_unsigned_integer(indices.type):
-                indices = indices.cast(pa.int64())
-            self.keep.append(indices)
-            width = indices.type.bit_width // 8
-            d[R.KIND], d[R.A_WIDTH], d[R.A_COUNT] = R.DICTIONARY, width, n
-            d[R.A] = indices.buffers()[1].address + indices.offset * width
-            lines, text = _render([(b"", label, [arr.dictionary], len(arr.dictionary))], False)
-            starts, ends = lines[:-1] + 1, lines[1:].copy()  # each entry follows a TAB
-            text = text if len(text) else np.zeros(1, dtype=np.uint8)
-            self.keep += [starts, ends, text]
-            d[R.B], d[R.B_COUNT] = text.ctypes.data, len(text)
-            d[R.C], d[R.C_COUNT], d[R.D], d[R.D_COUNT] = (
-                starts.ctypes.data,
-                len(starts),
-                ends.ctypes.data,
-                len(ends),
-            )
-        elif (pa.types.is_list(t) or pa.types.is_large_list(t)) and (
-            _is_text(t.value_type) or pa.types.is_null(t.value_type)
-        ):
-            items = arr.values
-            if not (pa.types.is_string(items.type) or pa.types.is_large_string(items.type)):
-                return self._describe(arr.cast(pa.list_(pa.string())), d, label)
-            self.keep.append(items)
-            width = 8 if pa.types.is_large_list(t) else 4
-            d[R.KIND], d[R.A_WIDTH], d[R.A_COUNT] = R.LIST, width, n + 1
-            d[R.A] = bufs[1].address + off * width
-            self._strings(items, d, R.B, R.B_WIDTH, R.B_COUNT, R.C, R.C_COUNT)
-            item_bits = items.buffers()[0]
-            if items.null_count and item_bits is not None:
-                d[R.D], d[R.D_BIT], d[R.D_COUNT] = item_bits.address, items.offset, item_bits.size
-        elif pa.types.is_string_view(t) or pa.types.is_date64(t):  # encodings of the same values
-            return self._describe(arr.cast(pa.string() if _is_text(t) else pa.date32()), d, label)
-        else:
-            raise TypeError(
-                f"input_digest: column {label} has type {t}, which has no canonical text"
-            )
-
-    def _strings(self, arr, d, at, width_at, count_at, data_at, size_at) -> None:
-        """Offsets (from the array's first row) and data of a string array into d."""
-        width = 8 if pa.types.is_large_string(arr.type) else 4
-        bufs = arr.buffers()
-        if bufs[1] is None:  # an empty array may have no offsets buffer
-            zero = np.zeros(1, dtype=np.int64 if width == 8 else np.int32)
-            self.keep.append(zero)
-            d[at] = zero.ctypes.data
-        else:
-            d[at] = bufs[1].address + arr.offset * width
-        d[width_at], d[count_at] = width, len(arr) + 1
-        if bufs[2] is not None:
-            d[data_at], d[size_at] = bufs[2].address, bufs[2].size
-        if len(arr):  # the kernels trust the offsets to lie within the data
-            ends = np.frombuffer(bufs[1], dtype=np.int64 if width == 8 else np.int32)
-            lo, hi = int(ends[arr.offset]), int(ends[arr.offset + len(arr)])
-            if not 0 <= lo <= hi <= (0 if bufs[2] is None else bufs[2].size):
-                raise ValueError(f"input_digest: a malformed string array ({lo}..{hi})")
-
-
-class _Scratch:
-    """Arrays by name, reused from call to call when large enough (`get` gives a view of
-    the asked size): new memory costs its page faults, about 1 s per GB here."""
-
-    def __init__(self, keep: bool = False) -> None:
-        self.keep = keep
-        self._arrays: dict[str, np.ndarray] = {}
-
-    def get(self, name: str, size: int, dtype) -> np.ndarray:
-        if not self.keep:
-            return np.empty(size, dtype=dtype)
-        a = self._arrays.get(name)
-        if a is None or len(a) < size:
-            grown = size if a is None else max(size, len(a) + len(a) // 4)
-            a = self._arrays[name] = np.empty(grown, dtype=dtype)
-        return a[:size]
-
-
-def _render(tables, threads: bool, scratch: _Scratch | None = None):
-    """Every row's line, table after table: (offsets int64 [rows + 1], text uint8).
-    `tables`: (name bytes, label, columns (arrays or chunked arrays), rows); `scratch`:
-    arrays to render into (the slabs of `_slab_digests`), else new ones.
-
-    Rows go through all columns a window at a time (kernels.render): a column after
-    column pass over a whole table would fetch each line from memory once per column."""
-    columns = _Columns()
-    table_rows, names, windows, base = [], [], [], 0
-    widest = 1
-    for t, (name, label, cols, n) in enumerate(tables):
-        first = len(columns.rows)
-        for c, column in enumerate(cols):
-            start = 0
-            for arr in column.chunks if isinstance(column, pa.ChunkedArray) else [column]:
-                if len(arr):
-                    columns.add(arr, start, f"{label}.{c}")
-                start += len(arr)
-            if start != n:
-                raise ValueError(f"input_digest: {label} columns differ in length")
-        at = sum(len(x) for x in names)
-        table_rows.append([base, at, at + len(name), first, len(columns.rows)])
-        widest = max(widest, len(columns.rows) - first)
-        names.append(name)
-        windows += [[t, lo, min(n, lo + WINDOW)] for lo in range(0, n, WINDOW)]
-        base += n
-    args = (
-        np.array(table_rows, dtype=np.int64).reshape(-1, R.N_TABLE_FIELDS),
-        np.array(columns.rows, dtype=np.int64).reshape(-1, R.N_FIELDS),
-        np.array(windows, dtype=np.int64).reshape(-1, 3),
-        np.frombuffer(b"".join(names) or b"\0", dtype=np.uint8),
-        np.zeros((len(windows), widest), dtype=np.uint8),  # escape flags of the width pass
-    )
-    run = R.render_parallel if threads and base > WINDOW else R.render_serial
-    scratch = scratch or _Scratch()
-    line_off = scratch.get("line_off", base + 1, np.int64)
-    line_off[0] = 0
-    widths = line_off[1:]  # first the width of every line, then (cumsum) where it starts
-    for t, (name, _, _, n) in enumerate(tables):
-        widths[table_rows[t][0] : table_rows[t][0] + n] = len(name)
-    run(*args, widths, _NOWHERE, False)
-    np.cumsum(line_off, out=line_off)
-    text = scratch.get("text", int(line_off[-1]), np.uint8)
-    pos = scratch.get("pos", base, np.int64)
-    pos[:] = line_off[:-1]
-    run(*args, pos, text, True)
-    if not np.array_equal(pos, line_off[1:]):  # the two passes share their code: never
-        raise RuntimeError("input_digest: rendered widths and bytes disagree")
-    del columns  # the buffers may go now
-    return line_off, text
-
-
-def _render_columns(columns, n: int, name: bytes, label: str, threads: bool):
-    """Lines of `n` rows: name, then each column after a TAB → (line offsets, text)."""
-    return _render([(name, label, columns, n)], threads)
-
-
-def _table_columns(name: str, table: pa.Table) -> list:
-    present = set(table.column_names)
-    return [table.column(c.name) for c in schema.TABLES[name] if c.name in present]
-
-
-def _string_array(line_off: np.ndarray, text: np.ndarray, skip: int = 0) -> pa.Array:
-    """Lines as an Arrow string array (large_string past 2 GiB); `skip`: leading bytes
-    of every line to leave out."""
-    n = len(line_off) - 1
-    if skip:
-        keep = np.ones(len(text), dtype=bool)
-        for k in range(skip):
-            keep[line_off[:-1] + k] = False
-        text = text[keep]
-        line_off = line_off - skip * np.arange(n + 1, dtype=np.int64)
-    if line_off[-1] < 2**31:
-        return pa.StringArray.from_buffers(
-            n, pa.py_buffer(line_off.astype(np.int32)), pa.py_buffer(text)
-        )
-    return pa.LargeStringArray.from_buffers(n, pa.py_buffer(line_off), pa.py_buffer(text))
-
-
-def table_lines(name: str, table: pa.Table) -> pa.Array:
-    """The canonical line of every row of `table` (a bundle table with canonical columns)."""
-    line_off, text = _render_columns(
-        _table_columns(name, table), table.num_rows, name.encode(), name, threads=True
-    )
-    return _string_array(line_off, text)
-
-
-def column_text(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Every value of one column as its canonical text (no nulls: a null is `\\N`)."""
-    line_off, text = _render_columns([column], len(column), b"", "column", threads=True)
-    return _string_array(line_off, text, skip=1)  # the TAB before the value
-
-
-_text = column_text  # the name meanstest.service.journal imports
-
+from meanstest.lines import TABLE_ORDER, Scratch, lines_array, render, table_columns
 
 # -- which rows are whose ----------------------------------------------------------------
 
@@ -363,7 +135,7 @@ _OPENSSL = _openssl_sha256()
 SHA256 = "numba" if _OPENSSL is None else "openssl"
 
 
-def _digests(line_off, text, refs, bounds, threads: bool) -> np.ndarray:
+def group_digests(line_off, text, refs, bounds, threads: bool) -> np.ndarray:
     """SHA-256 of every group's canonical text: uint8 [groups, 32]."""
     n = len(bounds) - 1
     out = np.zeros((n, 32), dtype=np.uint8)
@@ -390,13 +162,13 @@ def _lines_by_household(households, persons, supporters, sources, owners, thread
     """The canonical lines and which group each households row reads:
     (line offsets, text, refs, bounds, group of each households row)."""
     tables, refs, bounds, group = _groups(households, persons, supporters, sources, owners, threads)
-    line_off, text = _render(tables, threads)
+    line_off, text = render(tables, threads)
     return line_off, text, refs, bounds, group
 
 
 def _groups(households, persons, supporters, sources, owners, threads: bool):
     """Which lines each group reads, before any line is rendered: (tables to render, in
-    `_render`'s form; refs; bounds: group g reads lines refs[bounds[g]:bounds[g + 1]],
+    `render`'s form; refs; bounds: group g reads lines refs[bounds[g]:bounds[g + 1]],
     numbered over the tables back to back; group of each households row)."""
     n = households.num_rows
     if owners is None:
@@ -441,7 +213,7 @@ def _groups(households, persons, supporters, sources, owners, threads: bool):
                 code = people.lookup(table["person_id"])
             code = np.where(code < n_people, code, -1)
         table, code = _referenced(table, code, person_off if name in schema.SOURCE_TABLES else None)
-        tables.append((name.encode(), name, _table_columns(name, table), table.num_rows))
+        tables.append((name.encode(), name, table_columns(name, table), table.num_rows))
         codes.append(code.astype(np.int32))
         via.append(name in schema.SOURCE_TABLES)
     code = np.concatenate(codes)
@@ -472,7 +244,7 @@ SLAB_SPREAD = 2  # slabs only when they render at most this many times the lines
 
 
 def _slab_digests(tables, refs, bounds, threads: bool) -> np.ndarray | None:
-    """SHA-256 of every group (as `_digests`), slab by slab; None when the groups' lines
+    """SHA-256 of every group (as `group_digests`), slab by slab; None when the groups' lines
     are too scattered over the tables for slabs to pay (then all is rendered at once)."""
     n_groups, total = len(bounds) - 1, int(bounds[-1])
     if total <= SLAB_LINES:
@@ -491,7 +263,7 @@ def _slab_digests(tables, refs, bounds, threads: bool) -> np.ndarray | None:
     if int((hi - lo).sum()) > SLAB_SPREAD * total:
         return None
     out = np.empty((n_groups, 32), dtype=np.uint8)
-    scratch = _Scratch(keep=True)
+    scratch = Scratch(keep=True)
     for s in range(len(edges) - 1):
         part, shift, base = [], np.zeros(len(tables), dtype=np.int64), 0
         for t, (name, label, cols, _) in enumerate(tables):
@@ -501,12 +273,12 @@ def _slab_digests(tables, refs, bounds, threads: bool) -> np.ndarray | None:
             part.append((name, label, [c.slice(a, z - a) for c in cols], z - a))
             shift[t] = base - a - table_start[t]  # line id in the slab - line id
             base += z - a
-        line_off, text = _render(part, threads, scratch)
+        line_off, text = render(part, threads, scratch)
         g0, g1 = int(edges[s]), int(edges[s + 1])
         read = refs[bounds[g0] : bounds[g1]]
         local = scratch.get("refs", len(read), np.int64)
         K.relabel(read, table_start, shift, local)
-        out[g0:g1] = _digests(line_off, text, local, bounds[g0 : g1 + 1] - bounds[g0], threads)
+        out[g0:g1] = group_digests(line_off, text, local, bounds[g0 : g1 + 1] - bounds[g0], threads)
     return out
 
 
@@ -535,8 +307,8 @@ def _hex(households, persons, supporters, sources, owners, threads) -> np.ndarra
     tables, refs, bounds, group = _groups(households, persons, supporters, sources, owners, threads)
     digests = _slab_digests(tables, refs, bounds, threads)
     if digests is None:
-        line_off, text = _render(tables, threads)
-        digests = _digests(line_off, text, refs, bounds, threads)
+        line_off, text = render(tables, threads)
+        digests = group_digests(line_off, text, refs, bounds, threads)
         del line_off, text
     out = np.empty((n, 64), dtype=np.uint8)
     K.hex_rows(digests, group, out)
@@ -576,7 +348,7 @@ def input_digest_array(
     if n == 0:
         return pa.array([], pa.string())
     hexes = _hex(households, persons, supporters, sources, owners, threads)
-    return _string_array(np.arange(0, 64 * n + 1, 64, dtype=np.int64), hexes.reshape(-1))
+    return lines_array(np.arange(0, 64 * n + 1, 64, dtype=np.int64), hexes.reshape(-1))
 
 
 def canonical_texts(

@@ -20,15 +20,8 @@ from meanstest.kernels.canonical import group_text, group_texts
 
 from meanstest import digest, schema, synth
 from meanstest.bundle import read_bundle, write_bundle
-from meanstest.digest import (
-    Owners,
-    canonical_texts,
-    column_text,
-    input_digest_array,
-    input_digests,
-    owners_of,
-    table_lines,
-)
+from meanstest.digest import Owners, canonical_texts, input_digest_array, input_digests, owners_of
+from meanstest.lines import column_text, table_lines
 
 EXAMPLE = str(builders.EXAMPLE / "bundle")
 
@@ -544,13 +537,13 @@ def test_slabs_are_taken_for_a_household_ordered_bundle_and_not_for_a_shuffled_o
 ):
     monkeypatch.setattr(digest, "SLAB_LINES", 50)
     taken = []
-    real = digest._render
+    real = digest.render
 
     def render(tables, threads, scratch=None):
         taken.append(scratch is not None)
         return real(tables, threads, scratch)
 
-    monkeypatch.setattr(digest, "_render", render)
+    monkeypatch.setattr(digest, "render", render)
     digests_of(district)
     assert taken and all(taken)
     taken.clear()

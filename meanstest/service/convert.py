@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from meanstest import schema
-from meanstest.digest import table_lines
+from meanstest.lines import table_lines
 from meanstest.service import wire
 from meanstest.service.dedup import shared_ids
 from meanstest.v1 import meanstest_pb2 as pb

@@ -50,8 +50,9 @@ import pyarrow.compute as pc
 from meanstest import schema
 
 # the canonical lines and their per-household SHA-256 of docs/digests.md
-from meanstest.digest import _digests, _render
+from meanstest.digest import group_digests
 from meanstest.errors import MeansTestError
+from meanstest.lines import render
 from meanstest.service.chunks import ipc_stream
 
 GENESIS = "0" * 64
@@ -93,7 +94,7 @@ def result_digest_bytes(results: pa.Table, members: pa.Table, *, threads: bool =
         return np.zeros((0, 32), np.uint8)
     ids = results["household_id"].combine_chunks()
     owner_m = pc.fill_null(pc.index_in(members["household_id"], value_set=ids), -1)
-    line_off, text = _render(
+    line_off, text = render(
         [
             (b"results", "results", [results.column(c) for c in RESULT_COLUMNS], n),
             (b"members", "members", [members.column(c) for c in MEMBER_COLUMNS], members.num_rows),
@@ -106,7 +107,7 @@ def result_digest_bytes(results: pa.Table, members: pa.Table, *, threads: bool =
     refs = np.flatnonzero(owner >= 0)
     refs = refs[np.argsort(owner[refs], kind="stable")]
     bounds = np.searchsorted(owner[refs], np.arange(n + 1))
-    return _digests(line_off, text, refs, bounds, threads)
+    return group_digests(line_off, text, refs, bounds, threads)
 
 
 def result_digests(results: pa.Table, members: pa.Table) -> list[str]:

@@ -210,7 +210,7 @@ def _escape(value: str) -> str:
 
 
 def text(value) -> str:
-    """One value as canonical text (digest._text for one value)."""
+    """One value as canonical text (lines.column_text for one value)."""
     kind = type(value)
     if kind is str:
         return _escape(value)
