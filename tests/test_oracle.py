@@ -449,7 +449,7 @@ def test_a_null_record_id_rejects_its_household_in_both_engines(engine):
 def test_balances_beyond_int64_are_rejected_not_assessed(engine):
     """Two deposits of 2^62 fen each (valid int64 values): the exact FA (2^63) does not
     fit in int64. The fast engine used to wrap FA to −2^63 and pay TEKUN, the reference
-    to raise; both now reject the household, each record named (validate.CEILINGS)."""
+    to raise; both now reject the household, each record named (row_checks.CEILINGS)."""
     m = person(dt.date(1950, 1, 1))
     inp = _one([m], records=[record("bank", m, balance=2**62), record("bank", m, balance=2**62)])
     tables = {"households": inp.households, "persons": inp.persons,

@@ -228,7 +228,7 @@ COLUMN: dict[str, Name] = {
 
 PARAMETER: dict[str, tuple[str, str, str]] = {p.key: (p.zh, p.en, p.unit) for p in PARAMS}
 
-# Reject rules (validate.py's reason texts, by the rule's opening words) -----------------
+# Reject rules (the reason texts of validate.py and row_checks.py, by opening words) ---
 
 REJECT_RULE: tuple[tuple[str, str, str], ...] = (
     ("null in a required column", "必填项为空", "null in a required column"),

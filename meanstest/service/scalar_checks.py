@@ -21,7 +21,7 @@ import datetime as dt
 import re
 
 from meanstest import ids, schema
-from meanstest.validate import CEILINGS, COUNTS, KEYS, MAX_AMOUNT, MONEY, NULL, RANGES
+from meanstest.row_checks import CEILINGS, COUNTS, KEYS, MAX_AMOUNT, MONEY, NULL, RANGES
 
 _SIX_DIGITS = re.compile(r"[0-9]{6}")
 _LAST = 1 << 20  # validate._LAST: after every column reason of its row
@@ -81,7 +81,7 @@ _SOURCE = frozenset(schema.SOURCE_TABLES)
 
 
 def check_columns(table: str, row: dict, r: _Row) -> None:
-    """validate._check_columns for one row: nulls, enums, signs and ranges."""
+    """row_checks.check_columns for one row: nulls, enums, signs and ranges."""
     rules = _RULES[table]
     for base, name, nullable, enum, allowed in _COLUMNS[table]:
         v = row.get(name)
