@@ -30,6 +30,17 @@ def test_elderly(engine):  # §11 elderly: a member aged ≥ 60, DIBAO (not TEKU
     assert result["status"] == "DIBAO" and "elderly_subsidy" in result["eligible_programs"]
 
 
+def test_elderly_from_the_sixtieth_birthday(engine):  # §11 elderly: age ≥ 60 at D
+    """A DIBAO household (a worker's 600,000 fen a year, pci 25,000) with a seriously ill
+    member: elderly_subsidy from the day that member turns 60, not the day before."""
+    w = person(dt.date(1990, 1, 1), occupation="employed")
+    wage = [record("tax_income", w, amount=600000)]
+    for birth, eligible in ((dt.date(1964, 7, 1), True), (dt.date(1964, 7, 2), False)):
+        result, _, _ = assess_case(engine, [w, person(birth, health=5)], records=wage)
+        assert result["status"] == "DIBAO"
+        assert ("elderly_subsidy" in result["eligible_programs"]) is eligible, birth
+
+
 def test_work_capable_and_student(engine):  # §11 work_capable, student
     out_of_work = person(dt.date(1990, 1, 1), occupation="unemployed")  # c 1000, imputed
     pupil = person(dt.date(2014, 1, 1), student_level="primary")

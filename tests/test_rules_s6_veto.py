@@ -188,6 +188,16 @@ def test_v14_recent_vehicle(engine):
     assert _veto(engine, [m], rec)[0]["vetoes"] == []
 
 
+def test_a_vehicle_registered_on_d_is_owned_and_one_registered_after_d_is_not(engine):
+    """§0 owned at D: registered_on ≤ D. A car over the value limit registered on D itself
+    triggers V01 and V14; the day after D, neither (nor is it in V14's window)."""
+    m = person(ELDER)
+    on_d = [record("vehicle", m, value=5000001, registered_on=D)]
+    assert _veto(engine, [m], on_d)[0]["vetoes"] == ["V01", "V14"]
+    after = [record("vehicle", m, value=5000001, registered_on=D + dt.timedelta(days=1))]
+    assert _veto(engine, [m], after)[0]["vetoes"] == []
+
+
 def test_every_triggered_veto_is_reported_in_code_order(engine):  # §6 all, not the first
     m = person(ELDER)
     rec = [record("property", m, use="office"), record("bank", m, balance=10**9)]

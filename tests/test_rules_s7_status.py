@@ -45,6 +45,23 @@ def test_dibao_largest_addon_per_member(engine):  # §7.3 分类施保
     assert result["benefit"] == (57000 - 25000) * 2 + 17100
 
 
+def test_tekun_from_the_sixtieth_birthday(engine):  # §7.2 age ≥ 60, on D's date
+    """A member with c = 0 (a full-time college student) and no other reason: TEKUN from
+    the day they turn 60 (D = 2024-07-01), DIBAO the day before."""
+    sixty = person(dt.date(1964, 7, 1), student_level="college")
+    assert assess_case(engine, [sixty])[0]["status"] == "TEKUN"
+    fifty_nine = person(dt.date(1964, 7, 2), student_level="college")
+    result = assess_case(engine, [fifty_nine])[0]
+    assert (result["status"], result["benefit"]) == ("DIBAO", 57000)
+
+
+def test_elderly_addon_from_the_seventieth_birthday(engine):  # §7.3 elderly_70: age ≥ 70
+    seventy = person(dt.date(1954, 7, 1))  # 70 on D: + rhu(57,000 × 100‰) = 5,700
+    assert _worker(engine, 600000, [seventy])["benefit"] == (57000 - 25000) * 2 + 5700
+    sixty_nine = person(dt.date(1954, 7, 2))
+    assert _worker(engine, 600000, [sixty_nine])["benefit"] == (57000 - 25000) * 2
+
+
 def test_dibao_at_the_standard_is_not_dibao(engine):  # §7.3 pci < S strictly
     assert _worker(engine, 683988)["status"] == "DIBAO"  # pci 56,999
     result = _worker(engine, 684000)  # pci = S

@@ -4,6 +4,7 @@ import datetime as dt
 import itertools
 
 import pyarrow as pa
+import pytest
 from builders import assess_case, person, record
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -32,6 +33,23 @@ def test_index_components(engine):  # §9 age, health, student, income, asset po
     assert result["pci"] == 28500
     # assets: 200 − 100 (one extra home) − 50 (a vehicle) = 50; the household is vetoed (V02)
     assert result["difficulty_index"] == 130 + 200 + 50 and result["status"] == "VETOED"
+
+
+@pytest.mark.parametrize(
+    ("birth", "age_points"),
+    [
+        (dt.date(1954, 7, 1), 60),  # 70 on D: age_70
+        (dt.date(1954, 7, 2), 30),  # 69: age_60
+        (dt.date(1964, 7, 1), 30),  # 60 on D: age_60
+        (dt.date(1964, 7, 2), 0),  # 59
+    ],
+)
+def test_age_points_change_on_the_birthday(engine, birth, age_points):  # §9 ≥ 70, 60–69
+    """A seriously ill member (health 5: c = 0, 80 points) alone, TEKUN with pci 0:
+    income points 400, assets 200, and the age points of the full years at D."""
+    result, _, _ = assess_case(engine, [person(birth, health=5)])
+    assert result["pci"] == 0
+    assert result["difficulty_index"] == age_points + 80 + 400 + 200
 
 
 def test_asset_penalty_and_floor(engine):  # §9 asset_penalty when FA > 6 × S × n
