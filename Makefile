@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test,spark]'
 	touch $(STAMP)
 
-.PHONY: demo test lint bench fuzz
+.PHONY: demo test lint bench fuzz mutants
 demo: $(STAMP)
 	$(BIN)/meanstest synth --households 20000 --seed 1 --bad-fraction 0.01 --out out/demo/bundle
 	$(BIN)/meanstest review out/demo/bundle --out out/demo/review --report
@@ -48,3 +48,8 @@ fuzz: $(STAMP)
 		-timeout=120 -rss_limit_mb=4000 corpus/readers
 	cd out/fuzz && ../../$(BIN)/python ../../fuzz/fuzz_proto.py -max_total_time=$(FUZZ_SECONDS) \
 		-timeout=120 -rss_limit_mb=4000 corpus/proto
+
+# Mutants of the rules (tests/mutants.py, not part of `make test`): each moves one boundary
+# of RULES.md in the reference or the kernels; the rules' tests must fail. 15-30 minutes.
+mutants: $(STAMP)
+	$(BIN)/python tests/mutants.py

@@ -1,0 +1,308 @@
+"""Mutants of the rules: does a test fail when a boundary of RULES.md moves? (`make mutants`)
+
+Each mutant changes one comparison or formula of the reference calculator or of the
+kernels (`<` for `<=`, a cap dropped, a condition negated); the rules' tests — one module
+per RULES.md section (tests/test_rules_s*.py) and the case files (tests/test_cases.py)
+— must then fail. A mutant they let pass is a rule without a test: the run lists it and
+exits 1. The oracle and district tests are left out on purpose: they find such a change
+too, but only by chance of the random data, not by a test of the rule.
+
+The files are changed in place, one mutant at a time, and restored after each (also
+on Ctrl-C); a file with uncommitted changes is refused. A kernel mutant recompiles the
+kernels it touches (about a minute each on the 2-core VM); the whole run takes 15-30
+minutes. `python tests/mutants.py reference` (or `kernels`) runs one half;
+`python tests/mutants.py -k V01` the mutants whose rule names contain V01.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TESTS = [
+    *sorted(f"tests/{p.name}" for p in (ROOT / "tests").glob("test_rules_s*.py")),
+    "tests/test_cases.py",
+]
+
+REF, OUT, VETO = (
+    "meanstest/reference/income.py",
+    "meanstest/reference/outcome.py",
+    "meanstest/reference/veto.py",
+)
+MODEL, ARITH = "meanstest/reference/model.py", "meanstest/arith.py"
+K_INC, K_OUT, K_VETO, K_ARITH = (
+    "kernels/income.py",
+    "kernels/outcome.py",
+    "kernels/veto.py",
+    "kernels/arith.py",
+)
+
+# (rule, file, text, mutated text): the text occurs exactly once in the file
+MUTANTS = [
+    (
+        "§0 age: a birthday reached on its day",
+        ARITH,
+        "(on.month, on.day) < (birth.month, birth.day)",
+        "(on.month, on.day) <= (birth.month, birth.day)",
+    ),
+    (
+        "§0 within N months: the start excluded",
+        ARITH,
+        "add_months(on, -months) < d <= on",
+        "add_months(on, -months) <= d <= on",
+    ),
+    (
+        "§0 owned vehicle: registered_on <= D",
+        MODEL,
+        'row["registered_on"] <= d',
+        'row["registered_on"] < d',
+    ),
+    (
+        "§0 owned property: disposed_on > D",
+        MODEL,
+        'row["disposed_on"] > d)',
+        'row["disposed_on"] >= d)',
+    ),
+    ("§2 c = 0 under 16", REF, "    if years < 16:", "    if years <= 16:"),
+    ("§2 band: age <= bound", REF, "if years <= bound)", "if years < bound)"),
+    ("§3 employment: wage > 0 is verified", REF, 'if inc["wage"] > 0:', 'if inc["wage"] >= 0:'),
+    (
+        "§3 land income: rural farming only",
+        REF,
+        'hh.row["area"] == "rural"',
+        'hh.row["area"] != "rural"',
+    ),
+    (
+        "§3 rent: rhu(rental × share)",
+        REF,
+        'rhu(r["rental_income"] * r["share"], 1000)',
+        'r["rental_income"]',
+    ),
+    (
+        "§4 support: the lesser of share and cap",
+        REF,
+        "owed = min(share, cap)",
+        "owed = max(share, cap)",
+    ),
+    (
+        "§5 medical cap",
+        REF,
+        'medical = min(ded["medical_cap"], out_of_pocket)',
+        "medical = out_of_pocket",
+    ),
+    (
+        "§6 V01 value over the limit",
+        VETO,
+        'r["value"] > veto["vehicle_value_limit"]]',
+        'r["value"] >= veto["vehicle_value_limit"]]',
+    ),
+    (
+        "§6 V01 more than max_vehicles",
+        VETO,
+        'plates > veto["max_vehicles"]',
+        'plates >= veto["max_vehicles"]',
+    ),
+    ("§6 V02 area over the limit", VETO, "home_area > area_limit", "home_area >= area_limit"),
+    (
+        "§6 V04 FA over the limit",
+        VETO,
+        'if facts["financial_assets"] > asset_limit:',
+        'if facts["financial_assets"] >= asset_limit:',
+    ),
+    (
+        "§6 V05 turnover over the limit",
+        VETO,
+        'r["annual_turnover"] > veto["business_turnover_limit"]',
+        'r["annual_turnover"] >= veto["business_turnover_limit"]',
+    ),
+    ("§6 V07 employees >= 1", VETO, 'r["employees"] >= 1]', 'r["employees"] > 1]'),
+    (
+        "§6 V08 contributions over the grade",
+        VETO,
+        'total > veto["insurance_grade_limit"]',
+        'total >= veto["insurance_grade_limit"]',
+    ),
+    (
+        "§6 V11 c >= the coefficient",
+        VETO,
+        'if c >= veto["refused_work_min_coefficient"]',
+        'if c > veto["refused_work_min_coefficient"]',
+    ),
+    (
+        "§6 V11 offers >= the count",
+        VETO,
+        'm["refused_job_offers"] >= veto["refused_work_min_count"]',
+        'm["refused_job_offers"] > veto["refused_work_min_count"]',
+    ),
+    (
+        "§7.2 TEKUN from age 60",
+        OUT,
+        "c == 0 and (a >= 60 or a < 16",
+        "c == 0 and (a > 60 or a < 16",
+    ),
+    (
+        "§7.3 DIBAO: pci < S strictly",
+        OUT,
+        'elif state == "TEKUN" or pci < s:',
+        'elif state == "TEKUN" or pci <= s:',
+    ),
+    (
+        "§7.3 elderly_70 add-on from age 70",
+        OUT,
+        'addons["elderly_70"] if years >= 70 else 0',
+        'addons["elderly_70"] if years > 70 else 0',
+    ),
+    ("§7.4 pci <= L", OUT, "    if pci <= low:", "    if pci < low:"),
+    (
+        "§7.4 PHASE_OUT needs prev_benefit > 0",
+        OUT,
+        'row["prev_benefit"] > 0',
+        'row["prev_benefit"] >= 0',
+    ),
+    ("§7.4 DIBAO_SINGLE needs B > 0", OUT, "if ill and single > 0", "if ill and single >= 0"),
+    ("§7 circle 3 bound", OUT, "elif pci <= bound3:", "elif pci < bound3:"),
+    ("§7 circle 4 bound", OUT, "elif pci <= bound4:", "elif pci < bound4:"),
+    (
+        "§7 CONTINUE only when equal",
+        OUT,
+        '"CONTINUE" if benefit == prev_benefit else "ADJUST"',
+        '"CONTINUE" if benefit >= prev_benefit else "ADJUST"',
+    ),
+    (
+        "§8 UNDECLARED_INCOME over the tolerance",
+        VETO,
+        "        if monthly > declared + tolerance:",
+        "        if monthly >= declared + tolerance:",
+    ),
+    (
+        "§8 UNDECLARED_ASSETS over the tolerance",
+        VETO,
+        '        if facts["financial_assets"] > declared + tolerance:',
+        '        if facts["financial_assets"] >= declared + tolerance:',
+    ),
+    ("§9 age_70 points from 70", OUT, "            if a >= 70", "            if a > 70"),
+    ("§9 age_60 points from 60", OUT, "            if a >= 60", "            if a > 60"),
+    ("§11 elderly from 60", OUT, "any(a >= 60 for a in ages)", "any(a > 60 for a in ages)"),
+    (
+        "§11 medical: health 2, 4 or 5",
+        OUT,
+        'm["health"] in (2, 4, 5) for m in ms',
+        'm["health"] in (2, 4) for m in ms',
+    ),
+    # the same boundaries in the kernels
+    (
+        "§0 owned vehicle (kernels)",
+        K_ARITH,
+        "    return registered <= d",
+        "    return registered < d",
+    ),
+    ("§2 c = 0 under 16 (kernels)", K_INC, "    if age < 16:", "    if age <= 16:"),
+    (
+        "§6 V01 value (kernels)",
+        K_VETO,
+        "    return value > par[P_VEHICLE_VALUE_LIMIT]",
+        "    return value >= par[P_VEHICLE_VALUE_LIMIT]",
+    ),
+    (
+        "§6 V02 area (kernels)",
+        K_VETO,
+        "or area > limit_times(par[P_AREA_LIMIT], n)",
+        "or area >= limit_times(par[P_AREA_LIMIT], n)",
+    ),
+    (
+        "§7.2 TEKUN from age 60 (kernels)",
+        K_OUT,
+        "return c == 0 and (age >= 60 or age < 16",
+        "return c == 0 and (age > 60 or age < 16",
+    ),
+    (
+        "§7.3 elderly_70 add-on (kernels)",
+        K_OUT,
+        "    if age >= 70 and par[P_ADDON_ELDERLY] > best:",
+        "    if age > 70 and par[P_ADDON_ELDERLY] > best:",
+    ),
+    (
+        "§7 circle 3 bound (kernels)",
+        K_OUT,
+        "    if pci <= rhu(low * par[P_CIRCLE3], 1000):",
+        "    if pci < rhu(low * par[P_CIRCLE3], 1000):",
+    ),
+    ("§9 age_70 points (kernels)", K_OUT, "    if age >= 70:\n", "    if age > 70:\n"),
+    ("§9 age_60 points (kernels)", K_OUT, "    elif age >= 60:", "    elif age > 60:"),
+    ("§11 elderly from 60 (kernels)", K_OUT, "    if age >= 60:\n", "    if age > 60:\n"),
+]
+
+
+def _restore_on_signal(path: Path, text: str) -> None:
+    def handler(signum, frame):
+        path.write_text(text, encoding="utf-8")
+        raise SystemExit(f"interrupted; {path.relative_to(ROOT)} restored")
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+
+
+def run(mutant: tuple[str, str, str, str]) -> tuple[bool, str]:
+    """(killed, the first failing test or why it could not run) of one mutant."""
+    rule, file, old, new = mutant
+    path = ROOT / file
+    text = path.read_text(encoding="utf-8")
+    if text.count(old) != 1:
+        raise SystemExit(f"{file}: the text of mutant '{rule}' occurs {text.count(old)} times")
+    _restore_on_signal(path, text)
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *TESTS],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    finally:
+        path.write_text(text, encoding="utf-8")
+    failed = [ln for ln in done.stdout.splitlines() if ln.startswith("FAILED")]
+    return done.returncode != 0, (failed[0] if failed else done.stdout.strip()[-200:])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("half", nargs="?", choices=["reference", "kernels"])
+    parser.add_argument("-k", default="", help="only the mutants whose rule contains this")
+    args = parser.parse_args(argv)
+    chosen = [
+        m
+        for m in MUTANTS
+        if args.k in m[0]
+        and (args.half is None or m[1].startswith("kernels/") == (args.half == "kernels"))
+    ]
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", *sorted({m[1] for m in chosen})],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if dirty:
+        raise SystemExit(f"uncommitted changes in files to mutate:\n{dirty}")
+    survivors = []
+    for m in chosen:
+        started = time.perf_counter()
+        killed, why = run(m)
+        verdict = "killed  " if killed else "SURVIVED"
+        print(f"{verdict} {time.perf_counter() - started:5.0f} s  {m[0]}  ({why})", flush=True)
+        if not killed:
+            survivors.append(m[0])
+    print(f"{len(chosen) - len(survivors)} of {len(chosen)} mutants killed", flush=True)
+    for rule in survivors:
+        print(f"no test fails when this rule changes: {rule}")
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
