@@ -49,7 +49,8 @@ fuzz: $(STAMP)
 	cd out/fuzz && ../../$(BIN)/python ../../fuzz/fuzz_proto.py -max_total_time=$(FUZZ_SECONDS) \
 		-timeout=120 -rss_limit_mb=4000 corpus/proto
 
-# Mutants of the rules (tests/mutants.py, not part of `make test`): each moves one boundary
-# of RULES.md in the reference or the kernels; the rules' tests must fail. 15-30 minutes.
+# Mutants of the rules (tests/mutants.py, not part of `make test`): each changes one boundary
+# or formula of RULES.md in the reference or the kernels; the rules' tests must fail.
+# About 30 minutes (a kernel mutant recompiles the kernels).
 mutants: $(STAMP)
 	$(BIN)/python tests/mutants.py

@@ -60,6 +60,22 @@ def test_v02_housing_count_and_area(engine):
     assert _veto(engine, [m], ok)[0]["vetoes"] == []
 
 
+def test_v02_area_is_rounded_row_by_row(engine):  # §6 V02: Σ rhu(area × share, 1000)
+    """A couple owning one 55 m² home 333‰ / 667‰, limit 27.5 m² a person: the rows round
+    to 18.32 + 36.69 = 55.01 m² > 55.00 (V02); rounding the sum instead would give 55.00."""
+    husband, wife = person(ELDER), person(dt.date(1952, 3, 4), relation="spouse")
+    limit = pack(veto__residential_area_per_capita_limit=2750)
+
+    def home(area):
+        return [
+            record("property", husband, property_id="P1", area=area, share=333),
+            record("property", wife, property_id="P1", area=area, share=667),
+        ]
+
+    assert _veto(engine, [husband, wife], home(5500), policy=limit)[0]["vetoes"] == ["V02"]
+    assert _veto(engine, [husband, wife], home(5499), policy=limit)[0]["vetoes"] == []
+
+
 def test_v03_nonresidential(engine):
     m = person(ELDER)
     for use in ("commercial", "office", "industrial"):
@@ -185,6 +201,9 @@ def test_v14_recent_vehicle(engine):
     rec = [record("vehicle", m, value=10, registered_on=dt.date(2023, 7, 2))]
     assert _veto(engine, [m], rec)[0]["vetoes"] == ["V14"]
     rec = [record("vehicle", m, value=10, registered_on=dt.date(2023, 7, 1))]
+    assert _veto(engine, [m], rec)[0]["vetoes"] == []
+    # only the veto types (car, truck): a motorcycle registered last month is no veto
+    rec = [record("vehicle", m, vehicle_type="motorcycle", registered_on=dt.date(2024, 6, 1))]
     assert _veto(engine, [m], rec)[0]["vetoes"] == []
 
 

@@ -13,9 +13,14 @@ from meanstest.pipeline import rank
 
 
 def test_member_points_capped(engine):  # §9 member_cap 400
-    members = [person(dt.date(1940, 1, 1), health=6) for _ in range(4)]  # (60 + 80) × 4 = 560
-    result, _, _ = assess_case(engine, members)
-    assert result["difficulty_index"] == 400 + 400 + 200
+    """Four members of 60 + 80 points each (560) count 400. A pension of 1,368,000 a year
+    makes pci 28,500 = S / 2 (income points 200), so the index stays below its own cap
+    of 1000 and shows the member cap: 400 + 200 + 200."""
+    members = [person(dt.date(1940, 1, day), health=6) for day in (1, 2, 3, 4)]
+    pension = record("social_insurance", members[0], record_type="pension_benefit", amount=1368000)
+    result, _, _ = assess_case(engine, members, records=[pension])
+    assert result["pci"] == 28500
+    assert result["difficulty_index"] == 400 + 200 + 200
 
 
 def test_index_components(engine):  # §9 age, health, student, income, asset points
