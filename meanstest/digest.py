@@ -11,12 +11,12 @@ Lines are sorted by their UTF-8 bytes, each ends with LF, and the digest is the
 hex SHA-256 of the concatenation.
 
 How, all in numba and in parallel: every row's line is rendered once, straight from the
-Arrow buffers (meanstest.lines); the lines of each household are found by a counting sort, sorted
-by bytes and hashed (meanstest.kernels.canonical); for a bundle written household by
-household, a slab of households at a time (`_slab_digests`: the text in memory is a
-slab's, not the bundle's). SHA-256 is OpenSSL's — the libcrypto
-Python's own hashlib is linked with, called through ctypes (SHA256_Init / _Update /
-_Final; 1.2 GB/s with the CPU's SHA instructions) — or, where that cannot be loaded,
+Arrow buffers (meanstest.lines); the lines of each household are found by a counting
+sort, sorted by bytes and hashed (meanstest.kernels.canonical); for a bundle written
+household by household, a slab of households at a time (`_slab_digests`: the text in
+memory is a slab's, not the bundle's). SHA-256 is OpenSSL's — the libcrypto Python's own
+hashlib is linked with, called through ctypes (SHA256_Init / _Update / _Final; 1.2 GB/s
+with the CPU's SHA instructions) — or, where that cannot be loaded,
 meanstest.kernels.sha256 (pure numba, ~0.25 GB/s). `SHA256` says which.
 
 Which rows are a household's: `Owners`, the codes the ID pass computes anyway (household

@@ -371,7 +371,8 @@ def run(args) -> int:
             print(
                 f"{count(a['count'], 'household')} "
                 + ("held back (not in the bundle)" if a["held"] else "in the bundle")
-                + " have quarantined rows of their own or of a member or supporter"
+                + (" has" if a["count"] == 1 else " have")
+                + " quarantined rows of their own or of a member or supporter"
                 + ("" if a["held"] else "; their review lacks those rows (--hold leaves them out)")
             )
     if not doc["accounting_closes"]:
