@@ -473,7 +473,9 @@ def run(mutant: tuple[str, str, str, str]) -> tuple[bool, str]:
     finally:
         path.write_text(text, encoding="utf-8")
     failed = [ln for ln in done.stdout.splitlines() if ln.startswith("FAILED")]
-    return done.returncode != 0, (failed[0] if failed else done.stdout.strip()[-200:])
+    if done.returncode == 0:
+        return False, "every test passed"
+    return True, failed[0] if failed else done.stdout.strip()[-200:]
 
 
 def main(argv: list[str] | None = None) -> int:

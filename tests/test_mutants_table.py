@@ -1,0 +1,25 @@
+"""tests/mutants.py stays runnable: each mutant's text is still in its file, once.
+
+The mutant run itself (`make mutants`, about 30 minutes) is not part of the suite; this
+check is, so that an edit of the reference or the kernels that moves a mutant's text
+fails here, where the mutant list is updated with it, not in a later mutant run."""
+
+from pathlib import Path
+
+import mutants
+import pytest
+
+
+@pytest.mark.parametrize("mutant", mutants.MUTANTS, ids=lambda m: m[0])
+def test_each_mutant_changes_exactly_one_place(mutant):
+    rule, file, old, new = mutant
+    text = (mutants.ROOT / file).read_text(encoding="utf-8")
+    assert text.count(old) == 1, f"{rule}: its text occurs {text.count(old)} times in {file}"
+    assert old != new
+
+
+def test_the_mutant_run_reads_every_rules_section_and_the_case_files():
+    names = {Path(t).name for t in mutants.TESTS}
+    for k in (0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11):
+        assert any(n.startswith(f"test_rules_s{k}_") for n in names), k
+    assert "test_cases.py" in names
