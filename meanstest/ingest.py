@@ -146,11 +146,10 @@ def ingest(
         return _ingest(Path(manifest), Path(out), quiet, stream or sys.stderr, hold)
 
 
-def _ingest(manifest: Path, out: Path, quiet: bool, stream, hold: bool) -> dict:
+def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> dict:
     sources = load_manifest(manifest)
     exports = [(s, f, open_export(f, s.profile)) for s in sources for f in s.files]
     overrides = checked_overrides(sources)
-    folder = out
     folder.mkdir(parents=True, exist_ok=True)
     writers, counts = {}, dict.fromkeys(schema.TABLES, 0)
     tmp = {t: folder / f"{t}.parquet.tmp" for t in schema.TABLES}
