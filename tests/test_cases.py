@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from meanstest import cli, schema
-from meanstest.cases import CaseError, Difference, case_files, load_case, run_case
+from meanstest.case_file import CaseError, load_case
+from meanstest.cases import Difference, case_files, run_case
 
 CASES = Path(__file__).parent / "cases"
 SHIPPED = sorted(CASES.glob("*.toml"))
