@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from meanstest.adapters import normalise as N
 from meanstest.adapters.base import Adapter
 from meanstest.adapters.profile import Profile, kind
-from meanstest.adapters.readers import RawBatch
+from meanstest.adapters.raw import RawBatch
 
 from meanstest import schema
 from meanstest.ids import valid_mask

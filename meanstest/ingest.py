@@ -37,9 +37,10 @@ import pyarrow.parquet as pq
 
 from meanstest import schema
 from meanstest.adapters import ADAPTERS, adapter_for
+from meanstest.adapters.csv_export import quiet_undecodable_records
 from meanstest.adapters.mapping import QUARANTINE, map_batch
 from meanstest.adapters.profile import CHECKED, Profile, ProfileError, load_profile
-from meanstest.adapters.readers import open_export, quiet_undecodable_records
+from meanstest.adapters.readers import open_export
 from meanstest.bundle import FORMATS
 from meanstest.errors import MeansTestError
 from meanstest.progress import Progress, count
@@ -141,7 +142,7 @@ def ingest(
 
     A CSV record pyarrow cannot decode raises this reader's error naming the file and
     line, without pyarrow's "Exception ignored" traceback before it
-    (readers.quiet_undecodable_records)."""
+    (csv_export.quiet_undecodable_records)."""
     with quiet_undecodable_records():
         return _ingest(Path(manifest), Path(out), quiet, stream or sys.stderr, hold)
 

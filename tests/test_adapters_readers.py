@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from meanstest.adapters import readers
+from meanstest.adapters import csv_export, readers
 from meanstest.adapters.profile import ProfileError, parse_profile
 
 TAX = {"person_id": "身份证号", "income_type": "收入类型", "amount": "金额"}
@@ -44,7 +44,7 @@ def test_csv_line_numbers_are_exact_physical_lines(tmp_path, kinds, block, crlf)
     """Rows, blank lines, rows with too few / too many fields and quoted fields holding
     newlines, streamed in blocks of any size: every row and every bad row gets the line
     it starts on (header = line 1)."""
-    readers.BLOCK_BYTES, saved = block, readers.BLOCK_BYTES
+    csv_export.BLOCK_BYTES, saved = block, csv_export.BLOCK_BYTES
     try:
         records, expected, bad, line = ["身份证号,收入类型,金额"], [], [], 2
         for i, k in enumerate(kinds):
@@ -64,7 +64,7 @@ def test_csv_line_numbers_are_exact_physical_lines(tmp_path, kinds, block, crlf)
         assert sorted(problems) == bad
         assert blank == kinds.count("blank")
     finally:
-        readers.BLOCK_BYTES = saved
+        csv_export.BLOCK_BYTES = saved
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from meanstest.adapters.profile import ProfileError
-from meanstest.adapters.readers import ExportError
+from meanstest.adapters.raw import ExportError
 from test_adapters_unseen import BANK, HEAD, SUPPORTER, SUPPORTERS, TAX_CSV, TAX_JSONL
 
 from meanstest.bundle import read_bundle

@@ -1,0 +1,267 @@
+"""The CSV reader of raw department exports (any encoding, BOM or not, any delimiter),
+streamed in blocks of BLOCK_BYTES; line numbers as in readers.py's docstring."""
+
+from __future__ import annotations
+
+import codecs
+import csv as pycsv
+import io
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+from meanstest.adapters.profile import Profile
+from meanstest.adapters.raw import (
+    MAX_LINE_BYTES,
+    ExportError,
+    RawBatch,
+    RawRowProblem,
+    needed_columns,
+)
+
+BLOCK_BYTES = 8 << 20  # CSV block per batch (and the longest CSV record)
+
+
+class CsvExport:
+    def __init__(self, path: Path, profile: Profile) -> None:
+        self.path, self.profile = path, profile
+        try:
+            with open(path, encoding=profile.encoding, newline="") as f:
+                head = f.read(1)
+                if head != "\ufeff":  # a UTF-8 BOM (any "utf-8" accepts one)
+                    f.seek(0)
+                for _ in range(profile.skip_rows):
+                    f.readline(MAX_LINE_BYTES)
+                lines = _bounded_text_lines(f, path)
+                self.header = next(pycsv.reader(lines, delimiter=profile.delimiter), [])
+                # a header-only file whose header line has no newline: no rows (pyarrow
+                # could not skip the header line)
+                self.no_rows = not f.read(1)
+        except UnicodeDecodeError as e:
+            raise _not_text(path, profile.encoding, e) from None
+        except LookupError as e:
+            raise ExportError(f"{path}: not {profile.encoding} text: {e}", file=str(path)) from None
+        except pycsv.Error as e:
+            raise ExportError(f"{path}: cannot read the CSV header: {e}", file=str(path)) from None
+        if not self.header:  # csv yields [] for an empty line
+            line = profile.skip_rows + 1
+            why = (
+                f"line {line} is empty (skip_rows skips lines before the header)"
+                if not self.no_rows
+                else "the file is empty"
+                + (f" after {profile.skip_rows} skipped line(s)" if profile.skip_rows else "")
+                + "; an export without rows still has its header line"
+            )
+            raise ExportError(f"{path}: no header line ({why})", file=str(path))
+        self.header = [h.strip() for h in self.header]
+        dup = {h for h in self.header if self.header.count(h) > 1} & set(needed_columns(profile))
+        if dup:
+            raise ExportError(f"{path}: column {min(dup)!r} appears twice in the header")
+        self.header_lines = profile.skip_rows + 1 + sum(h.count("\n") for h in self.header)
+
+    def batches(self) -> Iterator[RawBatch]:
+        if self.no_rows:
+            return
+        p = self.profile
+        rejected: list[tuple[int, str]] = []  # (record number, text) in order
+
+        def on_invalid(row) -> str:
+            rejected.append((row.number, row.text))
+            return "skip"
+
+        read = pacsv.ReadOptions(
+            use_threads=False,  # the serial reader knows record numbers
+            block_size=BLOCK_BYTES,
+            skip_rows=p.skip_rows + 1,
+            column_names=self.header,
+            encoding=p.encoding,
+        )
+        parse = pacsv.ParseOptions(
+            delimiter=p.delimiter,
+            newlines_in_values=True,
+            ignore_empty_lines=False,
+            invalid_row_handler=on_invalid,
+        )
+        convert = pacsv.ConvertOptions(
+            column_types=dict.fromkeys(self.header, pa.string()), strings_can_be_null=False
+        )
+        needed = needed_columns(p)
+        # pyarrow numbers records from 1 at the file's start; the first data record is
+        # number skip_rows + 2, its line header_lines + 1 (a header may hold newlines)
+        first = p.skip_rows + 2
+        newlines_before = self.header_lines - (p.skip_rows + 1)
+        valid_seen = 0  # valid records (blank ones included) before this batch
+        bad_numbers: list[int] = []
+        pending: list[tuple[int, str]] = []
+        bad_newlines: list[int] = []
+        taken = 0
+        source = pa.OSFile(str(self.path))
+        try:
+            reader = pacsv.open_csv(
+                source, read_options=read, parse_options=parse, convert_options=convert
+            )
+            while True:
+                try:
+                    batch = reader.read_next_batch()
+                except StopIteration:
+                    batch = None
+                # rows rejected while parsing this block (serial: none from a later block)
+                fresh = rejected[taken:]
+                taken = len(rejected)
+                if batch is None and not pending and not fresh:
+                    break
+                n = 0 if batch is None else batch.num_rows
+                cols = {} if batch is None else dict(zip(self.header, batch.columns))
+                field_nl, blank = _newlines_and_blanks(list(cols.values()), n)
+                for number, text in fresh:
+                    bad_numbers.append(number)
+                    bad_newlines.append(text.count("\n"))
+                nb = np.asarray(bad_numbers, dtype=np.int64)
+                nl = np.concatenate(([0], np.cumsum(bad_newlines, dtype=np.int64)))
+                # record number of each valid row: the k-th record that was not rejected
+                k = valid_seen + np.arange(n, dtype=np.int64)
+                gaps = nb - first - np.arange(len(nb), dtype=np.int64)
+                number = first + k + np.searchsorted(gaps, k, side="right")
+                within = np.concatenate(([0], np.cumsum(field_nl)))  # before row i (+ total)
+                lines = number + newlines_before + within[:-1] + nl[np.searchsorted(nb, number)]
+                # a rejected record may be reported a block early: place it once the valid
+                # records before it are known (all of them at the end of the file)
+                pending.extend(fresh)
+                problems, waiting = [], []
+                for number_bad, text in pending:
+                    if batch is not None and (n == 0 or number_bad > number[-1]):
+                        waiting.append((number_bad, text))
+                        continue
+                    before = newlines_before + within[np.searchsorted(number, number_bad)]
+                    line = number_bad + before + nl[np.searchsorted(nb, number_bad)]
+                    fields = len(_split(text, p.delimiter))
+                    detail = f"{fields} field(s), the header has {len(self.header)}"
+                    problems.append(RawRowProblem(int(line), "bad_row", detail, text))
+                pending = waiting
+                valid_seen += n
+                newlines_before += int(within[-1])
+                keep = ~blank
+                out = {name: cols.get(name, pa.array([], pa.string())) for name in needed}
+                if not keep.all():
+                    mask = pa.array(keep)
+                    out = {name: a.filter(mask) for name, a in out.items()}
+                yield RawBatch(out, lines[keep], problems, int(blank.sum()), source.tell())
+                if batch is None:
+                    break
+        except UnicodeDecodeError as e:  # past the header (found by fuzzing)
+            raise _not_text(self.path, p.encoding, e) from None
+        except pa.ArrowInvalid as e:
+            # A record with the wrong number of fields that is not text either never
+            # reaches on_invalid (pyarrow decodes it first, fails, and stops on the field
+            # count): the file's encoding is the error to name. Found by fuzzing.
+            undecodable = _first_bad_line(self.path, p.encoding)
+            if undecodable is not None:
+                raise _not_text(self.path, p.encoding, undecodable[1], undecodable[0]) from None
+            why = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
+            if "straddl" in why:  # pyarrow's words for a record longer than a block
+                why = f"a record longer than {BLOCK_BYTES >> 20} MB (an unclosed quote?)"
+            raise ExportError(
+                f"{self.path}: cannot parse as CSV: {why}", file=str(self.path)
+            ) from None
+        finally:
+            source.close()
+
+
+@contextmanager
+def quiet_undecodable_records():
+    """Within the block, drop Python's "Exception ignored in ... on_invalid" note.
+
+    pyarrow decodes a CSV record of the wrong number of fields before it calls the
+    reader's invalid-row handler; when the record is not text, that decoding error
+    cannot be raised, and Python prints it with a traceback, just before the reader's
+    own error naming the file's encoding and the line (CsvExport.batches). Nothing else
+    is dropped: other unraisable exceptions go to the hook that was there before."""
+    previous = sys.unraisablehook
+
+    def hook(args) -> None:
+        handler = getattr(args.object, "__qualname__", "")
+        if isinstance(args.exc_value, UnicodeDecodeError) and handler.startswith("CsvExport."):
+            return
+        previous(args)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
+
+
+def _not_text(
+    path: Path, encoding: str, e: UnicodeDecodeError, line: int | None = None
+) -> ExportError:
+    """The error for a file that is not `encoding` text, naming the first physical line
+    that does not decode (`line`, else found by decoding the file again, line by line)."""
+    if line is None:
+        found = _first_bad_line(path, encoding)
+        line = found[0] if found else None
+    where = f" at line {line}" if line else ""
+    return ExportError(
+        f"{path}: not {encoding} text{where} ({e.reason}, byte {e.object[e.start : e.end]!r}); "
+        "is the profile's encoding right?",
+        file=str(path),
+        line=line,
+    )
+
+
+def _first_bad_line(path: Path, encoding: str) -> tuple[int, UnicodeDecodeError] | None:
+    """(line, its decoding error) of the first physical line of the file that does not
+    decode in `encoding`, or None when the whole file does."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    newlines = 0
+    with open(path, "rb") as f:
+        for raw in iter(lambda: f.readline(1 << 20), b""):
+            try:
+                newlines += decoder.decode(raw).count("\n")
+            except UnicodeDecodeError as e:
+                return newlines + 1, e
+        try:
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError as e:
+            return newlines + 1, e
+    return None
+
+
+def _bounded_text_lines(f, path: Path):
+    """Lines of a text file for the header reader, none longer than MAX_LINE_BYTES."""
+    while line := f.readline(MAX_LINE_BYTES):
+        if len(line) == MAX_LINE_BYTES and not line.endswith("\n"):
+            raise ExportError(
+                f"{path}: a header line longer than {MAX_LINE_BYTES >> 20} MB", file=str(path)
+            )
+        yield line
+
+
+def _newlines_and_blanks(columns: list[pa.Array], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: newlines held in its fields, and whether every field is empty (a blank
+    line). Cheap when, as usual, no field holds a newline: one memchr per column."""
+    field_nl = np.zeros(n, dtype=np.int64)
+    for arr in columns:
+        data = arr.buffers()[2]
+        if data is not None and memoryview(data).tobytes().find(b"\n") >= 0:
+            field_nl += pc.count_substring(arr, "\n").to_numpy()
+    blank = np.zeros(n, dtype=np.bool_)
+    if columns and n:
+        blank = pc.equal(columns[0], "").to_numpy(zero_copy_only=False)
+        if blank.any():
+            rows = pa.array(np.flatnonzero(blank))
+            for arr in columns[1:]:
+                sub = pc.equal(arr.take(rows), "").to_numpy(zero_copy_only=False)
+                blank[rows.to_numpy()] &= sub
+    return field_nl, blank
+
+
+def _split(text: str, delimiter: str) -> list[str]:
+    try:
+        return next(pycsv.reader(io.StringIO(text), delimiter=delimiter))
+    except (StopIteration, pycsv.Error):
+        return [text]
