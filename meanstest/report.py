@@ -217,6 +217,8 @@ def _rule_in_words(code: str, lang: str) -> str:
 def build_report(out_dir) -> str:
     out = Path(out_dir)
     try:
+        if not (out / "summary.json").is_file():
+            raise FileNotFoundError("no summary.json")
         summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         results = read_output(
             out,

@@ -158,3 +158,13 @@ def test_a_spark_output_of_no_households_reports_like_the_single_machine(tmp_pat
         (spark / name / "_SUCCESS").write_bytes(b"")
     (spark / "summary.json").write_bytes((single / "summary.json").read_bytes())
     assert build_report(spark) == build_report(single)
+
+
+def test_a_folder_that_is_not_a_review_says_what_is_missing(tmp_path):
+    from meanstest.errors import MeansTestError
+
+    with pytest.raises(MeansTestError, match=r"not a review output folder \(no summary.json\)"):
+        write_report(tmp_path)
+    (tmp_path / "summary.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(MeansTestError, match=r"no results.parquet or results/ folder"):
+        write_report(tmp_path)
