@@ -77,7 +77,7 @@ class CsvExport:
         read = pacsv.ReadOptions(
             use_threads=False,  # the serial reader knows record numbers
             block_size=BLOCK_BYTES,
-            skip_rows=p.skip_rows + 1,
+            skip_rows=self.header_lines,  # physical lines: pyarrow's skip ignores quotes
             column_names=self.header,
             encoding=p.encoding,
         )
@@ -91,10 +91,10 @@ class CsvExport:
             column_types=dict.fromkeys(self.header, pa.string()), strings_can_be_null=False
         )
         needed = needed_columns(p)
-        # pyarrow numbers records from 1 at the file's start; the first data record is
-        # number skip_rows + 2, its line header_lines + 1 (a header may hold newlines)
-        first = p.skip_rows + 2
-        newlines_before = self.header_lines - (p.skip_rows + 1)
+        # pyarrow numbers records from 1 at the file's start, each skipped line a record;
+        # the first data record is number header_lines + 1, on that line
+        first = self.header_lines + 1
+        newlines_before = 0
         valid_seen = 0  # valid records (blank ones included) before this batch
         bad_numbers: list[int] = []
         pending: list[tuple[int, str]] = []

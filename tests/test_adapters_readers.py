@@ -39,14 +39,24 @@ _KINDS = st.sampled_from(("row", "row", "row", "blank", "short", "long", "quoted
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-@given(st.lists(_KINDS, max_size=50), st.sampled_from((64, 97, 200, 1 << 20)), st.booleans())
-def test_csv_line_numbers_are_exact_physical_lines(tmp_path, kinds, block, crlf):
+@given(
+    st.lists(_KINDS, max_size=50),
+    st.sampled_from((128, 200, 1 << 20)),
+    st.booleans(),
+    st.integers(0, 2),
+    st.integers(0, 2),
+)
+def test_csv_line_numbers_are_exact_physical_lines(tmp_path, kinds, block, crlf, titles, cut):
     """Rows, blank lines, rows with too few / too many fields and quoted fields holding
-    newlines, streamed in blocks of any size: every row and every bad row gets the line
-    it starts on (header = line 1)."""
+    newlines, streamed in blocks of any size, after `titles` title lines (skip_rows; one
+    with an unclosed quote) and a header whose amount cell holds `cut` newlines (a cell
+    broken in Excel): every row and every bad row gets the line it starts on."""
     csv_export.BLOCK_BYTES, saved = block, csv_export.BLOCK_BYTES
+    amount = "金" + "\n" * cut + "额"
     try:
-        records, expected, bad, line = ["身份证号,收入类型,金额"], [], [], 2
+        title = ['"某县税务局导出, 2024年', "第二行"][:titles]
+        records = [*title, f'身份证号,收入类型,"{amount}"' if cut else "身份证号,收入类型,金额"]
+        expected, bad, line = [], [], titles + 2 + cut
         for i, k in enumerate(kinds):
             text = {"row": f"{i},wage,{i}", "blank": "", "short": f"{i},wage",
                     "long": f"{i},wage,1,2", "quoted_newlines": f'"{i}\n\nx",wage,{i}'}[k]  # fmt: skip
@@ -59,7 +69,8 @@ def test_csv_line_numbers_are_exact_physical_lines(tmp_path, kinds, block, crlf)
         nl = "\r\n" if crlf else "\n"
         path = tmp_path / "tax.csv"
         path.write_bytes((nl.join(records) + nl).encode("gb18030"))
-        rows, problems, blank = _rows(path, _profile(encoding="gb18030"))
+        profile = _profile(columns={**TAX, "amount": amount}, encoding="gb18030", skip_rows=titles)
+        rows, problems, blank = _rows(path, profile)
         assert rows == expected
         assert sorted(problems) == bad
         assert blank == kinds.count("blank")
