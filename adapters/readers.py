@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from meanstest.adapters.csv_export import CsvExport
-from meanstest.adapters.profile import Profile, ProfileError
+from meanstest.adapters.profile import Profile, ProfileError, kind
 from meanstest.adapters.raw import (
     MAX_LINE_BYTES,
     ExportError,
@@ -36,6 +36,7 @@ from meanstest.adapters.raw import (
 )
 
 from meanstest.bundle import first_bad_utf8_row
+from meanstest.schema import TABLES
 
 JSONL_LINES = 65_536  # JSON Lines per batch
 PARQUET_ROWS = 262_144
@@ -199,8 +200,23 @@ class ParquetExport:
         except (pa.ArrowException, OSError, ValueError) as e:  # ValueError: a non-UTF-8 name
             raise ExportError(f"{path}: cannot read Parquet: {e}", file=str(path)) from None
         self.header = self._file.schema_arrow.names
+        dup = {h for h in self.header if self.header.count(h) > 1} & set(needed_columns(profile))
+        if dup:
+            raise ExportError(f"{path}: column {min(dup)!r} appears twice in the file's schema")
         schema = self._file.schema_arrow
+        kinds = {c.name: kind(profile.table, c) for c in TABLES[profile.table]}
         for col, raw in profile.columns.items():
+            if (
+                raw in self.header
+                and kinds.get(col) == "id"
+                and pa.types.is_floating(schema.field(raw).type)
+            ):
+                raise ExportError(
+                    f"{path}: column {raw!r} ({col}) is of Parquet type "
+                    f"{schema.field(raw).type}: a float holds about 16 digits, so an "
+                    "18-digit ID number in it has lost its last digits; export it as text",
+                    file=str(path),
+                )
             if raw in self.header and not _readable(
                 schema.field(raw).type, col == "current_programs"
             ):

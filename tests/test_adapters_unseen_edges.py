@@ -170,6 +170,40 @@ def test_parquet_column_without_a_text_form_is_an_error_naming_file_and_column(t
     assert "struct" in capsys.readouterr().err
 
 
+def test_parquet_column_twice_is_an_error_naming_file_and_column(tmp_path, capsys):
+    """A Parquet schema may hold a name twice (Arrow writes it); a mapped one is an error
+    like a CSV header's, not a KeyError (found by an adversarial ingest run)."""
+    table = pa.Table.from_arrays(
+        [pa.array(["H1"]), pa.array(["150422"]), pa.array(["H2"])], names=["hid", "j", "hid"]
+    )
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    m = _one(tmp_path, CASE_PARQUET, "h.parquet", buf.getvalue())
+    with pytest.raises(ExportError, match=r"h\.parquet: column 'hid' appears twice"):
+        ingest(m, tmp_path / "out")
+    assert main(["ingest", str(m), "--out", str(tmp_path / "out")]) == 1
+    assert "column 'hid' appears twice in the file's schema" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("float_type", [pa.float64(), pa.float32()])
+def test_parquet_float_id_numbers_are_refused(tmp_path, float_type):
+    """pandas writes an all-digit ID column with a missing cell as float64, which keeps
+    ~16 of the 18 digits: 150422198112201798 reads back as 150422198112201800, itself a
+    valid ID of nobody. Such a column is refused at opening, naming file and column."""
+    ids = pa.array([150422198112201798.0, None, 150422198112201798.0], float_type)
+    table = pa.table({"证件号码": ids, "机构": ["行"] * 3, "产品": ["活期"] * 3,
+                      "余额": [1.0, 2.0, 3.0], "利息": [0.0, 0.0, 0.0]})  # fmt: skip
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    m = _one(tmp_path, BANK, "b.parquet", buf.getvalue())
+    with pytest.raises(
+        ExportError,
+        match=r"b\.parquet: column '证件号码' \(person_id\) is of Parquet type (double|float): a float",
+    ):
+        ingest(m, tmp_path / "out")
+    assert not (tmp_path / "out").exists()  # before any row
+
+
 def test_parquet_binary_text_is_read_and_bad_utf8_names_the_row(tmp_path):
     hid = pa.array([b"H1", b"H2", b"H3"], pa.binary())
     ingest(_one(tmp_path, CASE_PARQUET, "h.parquet", _parquet(hid=hid)), tmp_path / "out")
