@@ -1048,3 +1048,54 @@ def test_enum_codes_equal_python_index(enum, values):
     enum = tuple(dict.fromkeys(enum))
     got = enum_codes(pa.array(values, pa.string()), enum).tolist()
     assert got == [-2 if v is None else (enum.index(v) if v in enum else -1) for v in values]
+
+
+_DATE_COLUMNS = [
+    (t, c.name) for t, cols in schema.TABLES.items() for c in cols if c.type == pa.date32()
+]
+_HH001_ROW = {"households": 1, "persons": 2, "supporters": 1}  # the source tables: row 1
+
+
+def _with_days(tables: dict[str, pa.Table], table: str, column: str, row: int, days: int):
+    t = tables[table]
+    values = t[column].cast(pa.int32()).to_pylist()
+    values[row] = days
+    i = t.schema.get_field_index(column)
+    tables = dict(tables)
+    tables[table] = t.set_column(i, t.field(i), pa.array(values, pa.int32()).cast(pa.date32()))
+    return tables
+
+
+@pytest.mark.parametrize("table,column", _DATE_COLUMNS, ids=[f"{t}.{c}" for t, c in _DATE_COLUMNS])
+def test_a_date_beyond_python_dates_rejects_its_household(table, column):
+    """date32 holds days beyond 9999-12-31 and before 0001-01-01; Python's dates (the
+    reference, reasons' texts) do not. Such a date rejects its household, naming the
+    day, in every date column (found by an adversarial review run: a birth_date crashed
+    the run, a vehicle date made the reference fail where the kernels assessed)."""
+    assert len(_DATE_COLUMNS) == 6  # assessment, two births, registered, acquired, disposed
+    row = _HH001_ROW.get(table, 1)
+    first, last = -719_162, 2_932_896  # 0001-01-01, 9999-12-31
+    for days in (first - 1, last + 1, 3_000_000, -(2**31), 2**31 - 1):
+        tables = _with_days(valid_bundle(), table, column, row, days)
+        v = validate(tables, FakeLibrary())
+        key_column = KEY_COLUMNS.get(table, "record_id")
+        key = tables[table][key_column][row].as_py()
+        who = "" if table in KEY_COLUMNS else f"person {tables[table]['person_id'][row]}; "
+        reason = f"date outside 0001-01-01..9999-12-31 ({who}day {days} from 1970-01-01)"
+        assert rejected(v) == {"HH001": [[f"{table}.{column} record={key}: {reason}"]]}, days
+        assert_accounting(v)
+    for days in (first, last):  # the ends themselves are dates (other rules may apply)
+        v = validate(_with_days(valid_bundle(), table, column, row, days), FakeLibrary())
+        assert not any("date outside" in r for rs in rejected(v).get("HH001", []) for r in rs)
+
+
+@pytest.mark.parametrize("table,column", _DATE_COLUMNS, ids=[f"{t}.{c}" for t, c in _DATE_COLUMNS])
+def test_both_engines_agree_on_a_bundle_with_a_date_beyond_python_dates(table, column):
+    from meanstest import synth
+    from meanstest.pipeline import assess
+
+    tables = synth.generate(60, seed=5)
+    tables = _with_days(tables, table, column, 0, 3_000_000)
+    fast, ref = assess(tables, engine="fast"), assess(tables, engine="reference")
+    assert fast.results.equals(ref.results) and fast.rejects.equals(ref.rejects)
+    assert any("date outside" in r for rs in fast.rejects["reasons"].to_pylist() for r in rs)

@@ -23,6 +23,7 @@ from meanstest.reference.veto import (
     undeclared_findings,
     vetoes,
 )
+from meanstest.row_checks import far_dates
 
 __all__ = ["Finding", "Household", "Trace", "assess_household", "households", "run"]
 
@@ -143,7 +144,7 @@ def households(inp: EngineInput):
     records: dict[str, dict[str, list[dict]]] = {}
     for table in schema.SOURCE_TABLES:
         per_person: dict[str, list[dict]] = {}
-        for r in inp.sources[table].to_pylist():
+        for r in _python_dates(inp.sources[table]).to_pylist():
             per_person.setdefault(r["person_id"], []).append(r)
         for rows in per_person.values():
             # a null record_id is bad input (its person's households are rejected) but its
@@ -160,6 +161,18 @@ def households(inp: EngineInput):
             pack,
             inp.duplicates,
         )
+
+
+def _python_dates(table: pa.Table) -> pa.Table:
+    """The rows whose dates Python can hold. A row with a date beyond 0001..9999 is bad
+    input: it rejects its person's households (row_checks.far_dates), or its person is
+    in none; either way no household assessed here reads it."""
+    far = None
+    for field in table.schema:
+        if field.type == pa.date32():
+            bad = far_dates(table.column(field.name))
+            far = bad if far is None else far | bad
+    return table if far is None or not far.any() else table.filter(pa.array(~far))
 
 
 def run(inp: EngineInput) -> EngineOutput:
