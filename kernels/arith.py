@@ -21,6 +21,15 @@ def rhu(a, b):
 
 
 @serial
+def per_mille(a, q):
+    """rhu(a × q, 1000) for a >= 0 and 0 <= q <= 1000, without forming a × q: with
+    a = 1000·h + l, it is h·q + rhu(l·q, 1000) exactly (h·q is whole), and no term
+    exceeds a, where a × q could leave int64 (an income of ~10^16 fen times 1000 ‰)."""
+    h, l = divmod(a, 1000)
+    return h * q + rhu(l * q, 1000)
+
+
+@serial
 def yuan(x):
     """x fen rounded half up to a whole yuan, in fen."""
     return rhu(x, 100) * 100

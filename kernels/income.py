@@ -10,7 +10,15 @@ parameter row (layout in `kernels.layout`), `d` the assessment date as a day num
 
 from __future__ import annotations
 
-from .arith import age_on, count_distinct, limit_times, owned_property, owned_vehicle, rhu
+from .arith import (
+    age_on,
+    count_distinct,
+    limit_times,
+    owned_property,
+    owned_vehicle,
+    per_mille,
+    rhu,
+)
 from .jit import inline, serial
 from .layout import (
     AREA_RURAL,
@@ -215,9 +223,10 @@ def support(slot, year, month, day, d, par, people, records, work):
     ):
         ratio += par[P_ELEVATED_BONUS]
     # min(rhu(I × r × k, 1000), rhu(I × cap_ratio, 1000)) is rhu(I × min(r × k, cap_ratio),
-    # 1000) for I >= 0 (rhu never decreases as its numerator grows); with r × k saturated,
-    # a large income times r × k cannot wrap around int64 (validate.MAX_AMOUNT bounds I)
-    return rhu(income * min(limit_times(ratio, codes[slot, SC_COUNT]), par[P_CAP_RATIO]), 1000)
+    # 1000) for I >= 0 (rhu never decreases as its numerator grows); r × k is saturated,
+    # and per_mille never forms I × q, which wrapped for an income of many records
+    # (cap_ratio ≤ 1000 by POLICY.md, so q ≤ 1000)
+    return per_mille(income, min(limit_times(ratio, codes[slot, SC_COUNT]), par[P_CAP_RATIO]))
 
 
 # §5 -------------------------------------------------------------------------------------

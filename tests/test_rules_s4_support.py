@@ -35,6 +35,25 @@ def test_support_of_a_large_income_times_a_large_count_is_still_capped(engine): 
     assert _gross(engine, [s], rec) == 8 * 10**14 * 500 // 1000
 
 
+def test_support_of_an_income_of_many_records_does_not_wrap(engine):  # §0, §4
+    """I × q (q = min(r × k, cap_ratio) ≤ 1000) left int64 for a supporter's income of a
+    thousand wages of 10^14 fen, each valid, where the product's result fits: the kernels
+    wrapped it to a negative support and paid DIBAO (found by an adversarial review run).
+    Exact: 10^17 × 100‰ = 10^16."""
+    s = supporter(dt.date(1975, 1, 1), employment_sector="public", supported_count=1)
+    rec = [record("tax_income", s, amount=10**14) for _ in range(1000)]
+    assert 10**17 * 100 > 2**63 - 1
+    assert _gross(engine, [s], rec) == 10**16
+
+
+@pytest.mark.parametrize("a", [0, 1, 499, 500, 999, 1000, 10**17 + 1, 2**62, 2**63 - 1])
+@pytest.mark.parametrize("q", [0, 1, 100, 333, 500, 999, 1000])
+def test_per_mille_is_rhu_of_the_exact_product(a, q):  # §0 rhu, §4
+    from meanstest.kernels.arith import per_mille
+
+    assert per_mille(a, q) == (2 * a * q + 1000) // 2000
+
+
 @pytest.mark.parametrize(
     "reason", ["dibao", "serious_illness", "severe_disability", "imprisoned", "student"]
 )
