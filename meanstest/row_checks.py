@@ -51,6 +51,26 @@ CEILINGS = {
     **{(t, c): "money above 10^14 fen (RULES.md §0: int64)" for t, cs in MONEY.items() for c in cs},
     ("property", "area"): "area above 10^14 centi-m2 (RULES.md §0: int64)",
 }
+# ... and so is a household whose amounts together pass MAX_TOTAL: below it no sum of its
+# rows leaves int64 (each amount counted at most MAX_AMOUNT, negatives as 0: those rows
+# are rejected anyway, and the bound must hold before they are); 10^4 records at the
+# ceiling reach it.
+MAX_TOTAL = 10**18
+
+
+def total_reason(household_id, total: int) -> str:
+    """The reason of a household whose amounts total more than MAX_TOTAL fen."""
+    return (
+        f"households.household_id record={household_id}: amounts of the household's rows "
+        f"total {total} fen, above 10^18 (RULES.md §0: int64)"
+    )
+
+
+def counted(values) -> int:
+    """Σ min(max(v, 0), MAX_AMOUNT) of an iterable of ints and Nones, exactly."""
+    return sum(min(max(v, 0), MAX_AMOUNT) for v in values if v is not None)
+
+
 KEYS = {"households": "household_id", "persons": "person_id", "supporters": "supporter_id"}
 ID_COLUMNS = {"persons": "person_id", "supporters": "supporter_id"}
 NULL = "null in a required column"

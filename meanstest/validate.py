@@ -49,14 +49,19 @@ from meanstest.bundle import conform_tables
 from meanstest.engine import EngineInput
 from meanstest.row_checks import (
     ID_COLUMNS,
+    MAX_AMOUNT,
+    MAX_TOTAL,
+    MONEY,
     Issues,
     add_id_problems,
     birth_disagreement,
     check_columns,
+    counted,
     disposed_before_acquired,
     flat,
     households_issues,
     record_key,
+    total_reason,
     values_at,
 )
 
@@ -163,6 +168,8 @@ def validate(tables: dict[str, pa.Table], library) -> Validation:
         for c, order, text in source_reasons:
             for h in homes_of[c]:
                 found.add(h, order, text)
+
+    _totals(found, t, ip, (p_home, p_code), (s_home, s_code), rows_of)
 
     row_reasons = house.reasons()
     code_bad = np.zeros(n_codes, dtype=bool)
@@ -295,6 +302,41 @@ def _same_person_twice(found, persons, supporters, p, s, n_people) -> None:
         pid = (persons if group == 0 else supporters)[column][first].as_py()
         text = f"{table}.{column} record={pid}: same person twice in one household ({counts})"
         found.add(home[at], (group, first, _LAST, 0), text)
+
+
+def _totals(found, t: dict[str, pa.Table], ip: ids.IdPass, p, s, rows_of) -> None:
+    """A household whose amounts total more than MAX_TOTAL (row_checks): counted from the
+    number of amount cells (each at most MAX_AMOUNT) of its households row, its persons
+    rows and its members' and supporters' source rows; summed exactly only for the rare
+    household with more than MAX_TOTAL / MAX_AMOUNT such cells."""
+    (p_home, p_code), (s_home, s_code) = p, s
+    n_people = len(ip.people)
+    per_person = np.zeros(n_people, dtype=np.int64)
+    for name in schema.SOURCE_TABLES:
+        code = ip.source_code[name]
+        per_person += len(MONEY[name]) * np.bincount(code[code >= 0], minlength=n_people)
+    cells = len(MONEY["households"]) * rows_of.astype(np.int64)
+    cells += np.bincount(p_home[p_home >= 0], minlength=len(cells))  # tuition
+    for home, code in ((p_home, p_code), (s_home, s_code)):
+        inside = (home >= 0) & (code >= 0)
+        np.add.at(cells, home[inside], per_person[code[inside]])
+    for h in np.flatnonzero(cells > MAX_TOTAL // MAX_AMOUNT).tolist():
+        first = int(ip.household_first[h])
+        total = counted(
+            t["households"].slice(first, 1).select(MONEY["households"]).to_pylist()[0].values()
+        )
+        mine = p_home == h
+        total += counted(t["persons"]["tuition"].filter(pa.array(mine)).to_pylist())
+        people = np.zeros(n_people, dtype=bool)
+        people[p_code[mine & (p_code >= 0)]] = True
+        people[s_code[(s_home == h) & (s_code >= 0)]] = True
+        for name in schema.SOURCE_TABLES:
+            rows = pa.array(values_at(people, ip.source_code[name]))
+            for column in MONEY[name]:
+                total += counted(t[name][column].filter(rows).to_pylist())
+        if total > MAX_TOTAL:
+            hid = t["households"]["household_id"][first].as_py()
+            found.add(h, (len(schema.SOURCE_TABLES) + 2, 0, 0, 0), total_reason(hid, total))
 
 
 def _homes_of(codes: set[int], p, s, n_people) -> dict[int, list[int]]:

@@ -160,3 +160,14 @@ def test_every_reject_rule_of_a_dirty_district_reads_in_chinese():
     assert labels.reject_rule(beyond, "zh").startswith(
         "银行存款及金融资产·余额: 金额超过 10^14 分(一万亿元),超出 int64 计算范围"
     )
+    total = (
+        "households.household_id record=H1: amounts of the household's rows total "
+        "1000000000000000001 fen, above 10^18 (RULES.md §0: int64)"
+    )
+    assert labels.reject_rule(total, "zh") == (
+        "家庭·户号 (记录 H1): 本户各项金额合计 1000000000000000001 分,超过 10^18 分,"
+        "超出 int64 计算范围"
+    )
+    assert labels.reject_rule(total, "en").endswith(
+        "total 1000000000000000001 fen, above 10^18 (RULES.md §0: int64)"
+    )

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from meanstest import ids, schema
 from meanstest.errors import BundleError
 from meanstest.policy import Policy
-from meanstest.row_checks import CEILINGS, MAX_AMOUNT
+from meanstest.row_checks import CEILINGS, MAX_AMOUNT, MAX_TOTAL
 from meanstest.validate import validate
 
 D = dt.date(2024, 7, 1)
@@ -1099,3 +1099,64 @@ def test_both_engines_agree_on_a_bundle_with_a_date_beyond_python_dates(table, c
     fast, ref = assess(tables, engine="fast"), assess(tables, engine="reference")
     assert fast.results.equals(ref.results) and fast.rejects.equals(ref.rejects)
     assert any("date outside" in r for rs in fast.rejects["reasons"].to_pylist() for r in rs)
+
+
+def _money_of(rows: dict[str, list[dict]], household: str) -> int:
+    """Σ of every amount column of a household's rows (households, persons and the
+    source rows of its members and supporters), by the test's own reckoning."""
+    money = {t: [c.name for c in cols if c.type == pa.int64() and c.name != "area"]
+             for t, cols in schema.TABLES.items()}  # fmt: skip
+    people = {r["person_id"] for r in rows["persons"] if r["household_id"] == household}
+    people |= {r["supporter_id"] for r in rows["supporters"] if r["household_id"] == household}
+    total = 0
+    for table, cols in money.items():
+        for r in rows[table]:
+            mine = r.get("household_id") == household or r.get("person_id") in people
+            if mine and table != "supporters":
+                total += sum(r[c] or 0 for c in cols)
+    return total
+
+
+@pytest.mark.parametrize("over", [0, 1])
+def test_amounts_totalling_beyond_int64_arithmetic_reject_their_household(over):
+    """RULES.md §0 computes in int64: a household whose amounts total more than 10^18
+    fen is not assessed (92,234 valid wages of 10^14 fen made one sum wrap, the kernels
+    paid TEKUN and the reference failed; found by an adversarial review run). 10^18 is
+    assessed. The small-call checks give the same reason."""
+    from meanstest.service import scalar_checks
+
+    rows = valid_rows()
+    head = rows["persons"][2]["person_id"]  # HH001's
+    need = MAX_TOTAL + over - _money_of(rows, "HH001")
+    full, rest = divmod(need, MAX_AMOUNT)
+    amounts = [MAX_AMOUNT] * full + ([rest] if rest else [])
+    rows["tax_income"] += [
+        {"person_id": head, "income_type": "wage", "amount": a, "record_id": f"BIG{k}"}
+        for k, a in enumerate(amounts)
+    ]
+    assert _money_of(rows, "HH001") == MAX_TOTAL + over
+    v = validate(tables_of(rows), FakeLibrary())
+    reason = (
+        f"households.household_id record=HH001: amounts of the household's rows total "
+        f"{MAX_TOTAL + over} fen, above 10^18 (RULES.md §0: int64)"
+    )
+    assert rejected(v) == ({"HH001": [[reason]]} if over else {})
+    assert_accounting(v)
+    for table in rows.values():  # the small path's row numbers, as small.assess sets them
+        for k, r in enumerate(table):
+            r["_row"] = k
+    hh = rows["households"][1]
+    persons = [r for r in rows["persons"] if r["household_id"] == "HH001"]
+    supporters = [r for r in rows["supporters"] if r["household_id"] == "HH001"]
+    people = {r["person_id"] for r in persons} | {r["supporter_id"] for r in supporters}
+    sources = {t: [r for r in rows[t] if r["person_id"] in people] for t in schema.SOURCE_TABLES}
+    texts, _ = scalar_checks.reasons(hh, persons, supporters, sources, FakeLibrary())
+    assert texts == ([reason] if over else [])
+
+
+def test_the_amounts_total_counts_each_amount_at_most_at_the_ceiling():
+    """An amount over 10^14 is its own reason; in the total it counts 10^14, and a
+    negative one 0, so the total's reason does not depend on other rows' faults."""
+    from meanstest.row_checks import counted
+
+    assert counted([MAX_AMOUNT + 5, -7, None, 3]) == MAX_AMOUNT + 3

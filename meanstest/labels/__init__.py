@@ -143,6 +143,9 @@ def _rule_words(text: str, lang: str) -> str:
                 rest = rest.removeprefix(" 0001-01-01..9999-12-31")
             elif prefix == "program not defined":
                 rest = rest.removeprefix(" by the household's pack")
+            elif prefix.startswith("amounts of") and lang == "zh":
+                total = rest.split(" fen", 1)[0].strip()
+                rest = f" {total} 分,超过 10^18 分,超出 int64 计算范围"
             return (zh if lang == "zh" else en) + rest
     return text
 

@@ -246,6 +246,11 @@ REJECT_RULE: tuple[tuple[str, str, str], ...] = (
         "面积超过 10^12 平方米,超出 int64 计算范围",
         "area above 10^14 centi-m2",
     ),
+    (
+        "amounts of the household's rows total",
+        "本户各项金额合计",
+        "amounts of the household's rows total",
+    ),
     ("health outside 1..6", "健康状况不在 1–6 之间", "health outside 1..6"),
     ("share outside 1..1000", "份额不在 1–1000‰ 之间", "share outside 1..1000"),
     ("supported_count below 1", "被赡养人数小于 1", "supported_count below 1"),

@@ -21,7 +21,18 @@ import datetime as dt
 import re
 
 from meanstest import ids, schema
-from meanstest.row_checks import CEILINGS, COUNTS, KEYS, MAX_AMOUNT, MONEY, NULL, RANGES
+from meanstest.row_checks import (
+    CEILINGS,
+    COUNTS,
+    KEYS,
+    MAX_AMOUNT,
+    MAX_TOTAL,
+    MONEY,
+    NULL,
+    RANGES,
+    counted,
+    total_reason,
+)
 
 _SIX_DIGITS = re.compile(r"[0-9]{6}")
 _LAST = 1 << 20  # validate._LAST: after every column reason of its row
@@ -220,4 +231,10 @@ def reasons(hh: dict, persons, supporters, sources, library) -> tuple[list[str],
     rest = people_reasons(persons, supporters, sources)
     if not persons:
         rest.insert(0, no_members_reason(hh))  # order (0, -1, ...): before every member
+    total = counted(hh.get(c) for c in MONEY["households"])
+    total += counted(r.get("tuition") for r in persons)
+    for name, rows in sources.items():
+        total += sum(counted(r.get(c) for r in rows) for c in MONEY[name])
+    if total > MAX_TOTAL:  # after every other reason, as validate._totals
+        rest.append(total_reason(hh.get("household_id"), total))
     return list(dict.fromkeys(texts + rest)), pack
