@@ -10,7 +10,8 @@ Reading is strict about what would change a value and lenient about what would n
 - extra columns are ignored (departments add audit columns; they are not ours to judge);
 - a column's type must be the canonical one, except encodings of the same values:
   any integer type where an integer is expected (cast with overflow checking; a value
-  that does not fit is an error), large_string / string_view / dictionary-encoded
+  that does not fit the canonical type is an error naming its row: the file breaks
+  DATA.md's types, and the rule its value would break cannot be told for certain), large_string / string_view / dictionary-encoded
   strings for strings (decoded), date64 for date32, a list of any of those string
   types for list<string>, and the null type (a column with no values) for any column;
 - files other than `<table>.parquet` / `<table>.arrow` are ignored, including the
@@ -31,6 +32,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from pyarrow import ipc
@@ -260,12 +262,28 @@ class _Plan:
         try:  # dictionaries decode, integers cast with overflow checks
             return column.cast(field.type, safe=True)
         except _READ_ERRORS as e:
+            where = ""
+            if pa.types.is_integer(column.type) and pa.types.is_integer(field.type):
+                found = _first_beyond(column, field.type)
+                if found is not None:
+                    row, value = found
+                    row += self.rows_done + 1
+                    where = f"row {row} holds {value}, beyond {field.type} (DATA.md); "
             raise BundleError(
                 f"{self.file}: column {field.name}: cannot convert {column.type} to "
-                f"{field.type}: {_reason(e)}",
+                f"{field.type}: {where}{_reason(e)}",
                 file=self.file,
                 column=field.name,
             ) from None
+
+
+def _first_beyond(column: pa.ChunkedArray, target: pa.DataType) -> tuple[int, int] | None:
+    """(row, value) of the first value of an integer column outside `target`'s range."""
+    info = np.iinfo(target.to_pandas_dtype())  # an error's path: Python ints are exact
+    for row, value in enumerate(column.to_pylist()):
+        if value is not None and not info.min <= value <= info.max:
+            return row, value
+    return None
 
 
 # -------------------------------------------------------------------------- UTF-8 --

@@ -165,7 +165,7 @@ def test_integer_overflow_is_an_error_not_a_wraparound(tmp_path):
     )
     pq.write_table(persons, tmp_path / "persons.parquet")
     e = error_of(tmp_path)
-    assert "column health: cannot convert int64 to int8" in e.message
+    assert "column health: cannot convert int64 to int8: row 3 holds 300, beyond int8" in e.message
 
 
 def test_duplicate_column_is_an_error(tmp_path):
@@ -451,3 +451,15 @@ def test_utf8_kernel_agrees_with_python_on_random_bytes():
         data = np.frombuffer(value or b"\0", np.uint8)
         row = first_bad_utf8(offsets, data, np.ones(1, np.bool_))
         assert (row == -1) == ok, value
+
+
+def test_a_value_beyond_its_type_is_named_by_its_row_in_the_file_when_streamed(tmp_path):
+    """Row groups are conformed one at a time (iter_table): the row named is the file's."""
+    from meanstest.bundle import iter_table
+
+    persons = valid_bundle()["persons"]
+    health = pa.array([1, 2, 3, 1, 2**40, 1], pa.int64())
+    persons = persons.set_column(persons.schema.get_field_index("health"), "health", health)
+    pq.write_table(persons, tmp_path / "persons.parquet", row_group_size=2)
+    with pytest.raises(BundleError, match=r"row 5 holds 1099511627776, beyond int8 \(DATA.md\)"):
+        list(iter_table(tmp_path / "persons.parquet", "persons"))
