@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import codecs
 import csv as pycsv
-import io
+import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -139,8 +139,7 @@ class CsvExport:
                         continue
                     before = newlines_before + within[np.searchsorted(number, number_bad)]
                     line = number_bad + before + nl[np.searchsorted(nb, number_bad)]
-                    fields = len(_split(text, p.delimiter))
-                    detail = f"{fields} field(s), the header has {len(self.header)}"
+                    detail = _bad_row_detail(text, p.delimiter, len(self.header))
                     problems.append(RawRowProblem(int(line), "bad_row", detail, text))
                 pending = waiting
                 valid_seen += n
@@ -260,8 +259,16 @@ def _newlines_and_blanks(columns: list[pa.Array], n: int) -> tuple[np.ndarray, n
     return field_nl, blank
 
 
-def _split(text: str, delimiter: str) -> list[str]:
-    try:
-        return next(pycsv.reader(io.StringIO(text), delimiter=delimiter))
-    except (StopIteration, pycsv.Error):
-        return [text]
+_QUOTED = re.compile(r'"[^"]*(?:"|$)')
+
+
+def _bad_row_detail(text: str, delimiter: str, width: int) -> str:
+    """Why a record was not a row: its field count (delimiters outside quotes: no field
+    size limit, which miscounted a long record), and when a quote holds line breaks, how
+    many lines the record took (an unclosed quote swallows the lines after it)."""
+    fields = _QUOTED.sub("", text).count(delimiter) + 1
+    detail = f"{fields} field(s), the header has {width}"
+    lines = text.count("\n") + 1
+    if lines > 1 and '"' in text:
+        detail += f"; a quoted field runs over {lines:,} lines: an unclosed quote?"
+    return detail

@@ -171,3 +171,26 @@ def test_parquet_rows_are_numbered_from_one_and_keep_their_types(tmp_path):
     assert "备注" not in batches[0].columns  # only the mapped columns are read
     with pytest.raises(ProfileError, match="no column 'x'"):
         readers.open_export(path, _profile("parquet", {**TAX, "record_id": "x"}))
+
+
+def test_a_bad_row_says_its_field_count_and_an_unclosed_quote_that_swallowed_lines(tmp_path):
+    """The detail of a bad row counts its fields however long it is (Python's csv module
+    stops at 128 KiB and said "1 field(s)"), and a record that an unclosed quote ran on
+    over later lines says how many (found by an adversarial ingest run)."""
+    good = [f"{i},wage,{i}" for i in range(3000)]
+    long_field = "x" * 200_000
+    records = ["身份证号,收入类型,金额", "1,wage", f"2,{long_field},3,4", *good[:2],
+               '3,"wage,5', *good[2:]]  # fmt: skip
+    path = tmp_path / "tax.csv"
+    path.write_text("\n".join(records) + "\n", encoding="utf-8")
+    problems = []
+    for b in readers.open_export(path, _profile()).batches():
+        problems += [(p.line, p.detail) for p in b.problems]
+    assert problems == [
+        (2, "2 field(s), the header has 3"),
+        (3, "4 field(s), the header has 3"),
+        (
+            6,
+            "2 field(s), the header has 3; a quoted field runs over 2,999 lines: an unclosed quote?",
+        ),
+    ]
