@@ -128,7 +128,8 @@ def validate(tables: dict[str, pa.Table], library) -> Validation:
         for row, reasons in issues.reasons().items():
             for order, sub, text in reasons:
                 found_here.append((int(code[row]), (group, row, order, sub), text))
-        return int(table.num_rows - matched.sum()), found_here
+        rows_of_person = np.bincount(code[code >= 0], minlength=len(people))  # for _totals
+        return int(table.num_rows - matched.sum()), found_here, rows_of_person
 
     with _executor(n) as pool:
         house_job = pool.submit(households_issues, households, codes, rows_of, library, enums)
@@ -159,17 +160,19 @@ def validate(tables: dict[str, pa.Table], library) -> Validation:
 
         unmatched = 0
         source_reasons = []  # (people code, order, text)
-        for job in source_jobs:
-            missed, found_here = job.result()
+        cells_of_person = np.zeros(len(people), dtype=np.int64)  # amount cells of source rows
+        for name, job in zip(schema.SOURCE_TABLES, source_jobs, strict=True):
+            missed, found_here, rows_of_person = job.result()
             unmatched += missed
             source_reasons += found_here
+            cells_of_person += len(MONEY[name]) * rows_of_person
     if source_reasons:
         homes_of = _homes_of({c for c, _, _ in source_reasons}, p, s, len(people))
         for c, order, text in source_reasons:
             for h in homes_of[c]:
                 found.add(h, order, text)
 
-    _totals(found, t, ip, (p_home, p_code), (s_home, s_code), rows_of)
+    _totals(found, t, ip, (p_home, p_code), (s_home, s_code), rows_of, cells_of_person)
 
     row_reasons = house.reasons()
     code_bad = np.zeros(n_codes, dtype=bool)
@@ -304,17 +307,14 @@ def _same_person_twice(found, persons, supporters, p, s, n_people) -> None:
         found.add(home[at], (group, first, _LAST, 0), text)
 
 
-def _totals(found, t: dict[str, pa.Table], ip: ids.IdPass, p, s, rows_of) -> None:
+def _totals(found, t: dict[str, pa.Table], ip: ids.IdPass, p, s, rows_of, per_person) -> None:
     """A household whose amounts total more than MAX_TOTAL (row_checks): counted from the
     number of amount cells (each at most MAX_AMOUNT) of its households row, its persons
-    rows and its members' and supporters' source rows; summed exactly only for the rare
-    household with more than MAX_TOTAL / MAX_AMOUNT such cells."""
+    rows and its members' and supporters' source rows (`per_person`, by people code);
+    summed exactly only for the rare household with more than MAX_TOTAL / MAX_AMOUNT
+    such cells."""
     (p_home, p_code), (s_home, s_code) = p, s
     n_people = len(ip.people)
-    per_person = np.zeros(n_people, dtype=np.int64)
-    for name in schema.SOURCE_TABLES:
-        code = ip.source_code[name]
-        per_person += len(MONEY[name]) * np.bincount(code[code >= 0], minlength=n_people)
     cells = len(MONEY["households"]) * rows_of.astype(np.int64)
     cells += np.bincount(p_home[p_home >= 0], minlength=len(cells))  # tuition
     for home, code in ((p_home, p_code), (s_home, s_code)):
