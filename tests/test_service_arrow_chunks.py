@@ -111,3 +111,20 @@ def test_a_bundle_cut_into_chunk_bytes_and_reassembled(tmp_path, chunk_bytes):
     assert back.keys() == tables.keys()
     for name, table in tables.items():
         assert back[name].equals(table)
+
+
+@pytest.mark.parametrize("after", ["second stream", "junk"])
+def test_bytes_after_a_tables_stream_are_refused_not_dropped(after):
+    """Two IPC streams in one table's chunks, or junk after the stream: the reader stops
+    at the first stream's end, and the rows after it went unread with status OK (found
+    by an adversarial gRPC run). Refused, naming the table and the bytes."""
+    import pyarrow as pa
+
+    table = pa.table({"household_id": [f"H{i}" for i in range(20)]})
+    first = bytes(chunks.ipc_stream(table.slice(0, 10)))
+    tail = bytes(chunks.ipc_stream(table.slice(10))) if after == "second stream" else b"JUNK" * 20
+    chunk = pb.ArrowChunk(table="households", data=first + tail, last=True)
+    with pytest.raises(MeansTestError, match=rf"table households: {len(tail):,} bytes after"):
+        chunks.chunks_to_tables([chunk], ["households"])
+    whole = pb.ArrowChunk(table="households", data=bytes(chunks.ipc_stream(table)), last=True)
+    assert chunks.chunks_to_tables([whole], ["households"])["households"].num_rows == 20

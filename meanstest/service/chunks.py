@@ -160,7 +160,15 @@ def chunks_to_tables(chunks: Iterable, allowed: Iterable[str]) -> dict:
     out = {}
     for name, pieces in parts.items():
         try:
-            table = pa.ipc.open_stream(pa.py_buffer(b"".join(pieces))).read_all()
+            data = pa.py_buffer(b"".join(pieces))
+            source = pa.BufferReader(data)
+            table = pa.ipc.open_stream(source).read_all()
+            if source.tell() != data.size:  # a second stream, or anything else after it
+                raise MeansTestError(
+                    f"table {name}: {data.size - source.tell():,} bytes after the end of its "
+                    "Arrow IPC stream (one stream per table: rows there would go unread)",
+                    field="data",
+                )
             # IPC reading trusts the buffers' offsets; a forged one would send the kernels
             # out of bounds (found by fuzzing: a segfault of the server), so check them all
             table.validate(full=True)
