@@ -318,6 +318,39 @@ def test_malformed_arrow_is_invalid_argument(server, pki, chunks, field):
     assert bad_request_fields(e.value) == [field]
 
 
+@pytest.mark.parametrize(
+    "jurisdiction, says",
+    [
+        (pa.array([150422]), "column jurisdiction: expected string, found int64"),
+        (pa.array([["150422"]]), "column jurisdiction: expected string, found list<item: string>"),
+        ("twice", "column jurisdiction appears 2 times"),
+        ("two streams", "bytes after the end of its Arrow IPC stream"),
+    ],
+)
+def test_arrow_households_of_the_wrong_shape_are_invalid_argument(server, pki, jurisdiction, says):
+    """The jurisdictions are checked before the engine conforms the tables: a column that
+    is not text, or is there twice, ended the call INTERNAL; a second IPC stream in the
+    households' chunks was dropped with status OK (found by an adversarial gRPC run)."""
+    from meanstest.service.chunks import ipc_stream
+
+    households = synth.generate(1, seed=2)["households"]
+    data = bytes(ipc_stream(households))
+    if jurisdiction == "twice":
+        data = bytes(
+            ipc_stream(households.append_column("jurisdiction", households["jurisdiction"]))
+        )
+    elif jurisdiction == "two streams":
+        data += data
+    else:
+        at = households.schema.get_field_index("jurisdiction")
+        data = bytes(ipc_stream(households.set_column(at, "jurisdiction", jurisdiction)))
+    chunk = pb.ArrowChunk(table="households", data=data, last=True)
+    with client(server, pki) as c, pytest.raises(grpc.RpcError) as e:
+        list(c.stub.AssessArrow(iter([chunk]), metadata=c.metadata))
+    assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT
+    assert says in e.value.details()
+
+
 def test_bytes_that_are_not_an_arrow_chunk_are_invalid_argument(server, pki):
     # the server reads ArrowChunk bytes itself; what protobuf refuses, it refuses
     with client(server, pki) as c, pytest.raises(grpc.RpcError) as e:

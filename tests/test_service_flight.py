@@ -196,3 +196,70 @@ def test_request_errors_are_invalid_argument_and_others_internal():
     internal = _flight_error(RuntimeError("secret detail"))
     assert isinstance(internal, fl.FlightInternalError) and "secret" not in str(internal)
     assert _code(RuntimeError("secret detail")) == "INTERNAL"
+
+
+def _exchange(location, pki, request, command=COMMAND, schema_first=True):
+    client = fl.FlightClient(location, tls_root_certs=pki["ca"].read_bytes())
+    options = fl.FlightCallOptions(headers=[(b"authorization", f"Bearer {TOKENS['all']}".encode())])
+    try:
+        writer, reader = client.do_exchange(fl.FlightDescriptor.for_command(command), options)
+        if request is not None:
+            writer.begin(request.schema)
+            writer.write_table(request)
+        writer.done_writing()
+        return reader.read_all()
+    finally:
+        client.close()
+
+
+def test_a_refusal_carries_no_path_or_source_of_the_server(served, pki):
+    """pyarrow sends the handler's traceback with an INVALID_ARGUMENT; the handler is a
+    frame of no file, so the client reads neither the server's paths nor its source
+    (found by an adversarial gRPC run: flight.py's path, line and code)."""
+    location, _ = served
+    request = nested.tables_to_nested(synth.generate(2, seed=1))
+    with pytest.raises(pa.ArrowInvalid, match="unknown command") as e:
+        _exchange(location, pki, request, command=b"nope")
+    text = str(e.value)
+    assert "service/flight.py" not in text and "/meanstest/" not in text
+    assert "raise error" not in text and "self.exchange" not in text
+    assert "<meanstest flight>" in text
+
+
+def test_no_schema_and_a_jurisdiction_that_is_not_text_are_invalid_argument(served, pki):
+    """A client that closes without a schema, and a request whose jurisdiction column is
+    an integer or there twice, were INTERNAL (found by an adversarial gRPC run)."""
+    location, journal = served
+    with pytest.raises(pa.ArrowInvalid, match="not an Arrow stream"):
+        _exchange(location, pki, None)
+    assert read_entries(journal)[-1]["status"] == "INVALID_ARGUMENT"
+    request = nested.tables_to_nested(synth.generate(3, seed=1))
+    at = request.schema.get_field_index("jurisdiction")
+    as_int = request.set_column(at, "jurisdiction", pa.array([150422] * 3))
+    with pytest.raises(pa.ArrowInvalid, match="column jurisdiction: expected string, found int64"):
+        _exchange(location, pki, as_int)
+    twice = request.append_column("jurisdiction", request["jurisdiction"])
+    with pytest.raises(pa.ArrowInvalid, match="column jurisdiction appears 2 times"):
+        _exchange(location, pki, twice)
+    assert read_entries(journal)[-1]["status"] == "INVALID_ARGUMENT"
+
+
+def test_a_null_persons_list_is_a_household_without_members(served, pki):
+    """A null list whose offsets span rows is valid Arrow: list_flatten skips those rows,
+    list_parent_indices did not, and the call failed "Added column's length must match"
+    (found by an adversarial gRPC run). It is the household's "no members" reject."""
+    location, _ = served
+    tables = synth.generate(6, seed=3)
+    request = nested.tables_to_nested(tables)
+    persons = request["persons"].combine_chunks()
+    mask = pa.array([i == 0 for i in range(len(persons))])
+    nulled = pa.ListArray.from_arrays(persons.offsets, persons.values, mask=mask)
+    request = request.set_column(request.schema.get_field_index("persons"), "persons", nulled)
+    answer = _exchange(location, pki, request)
+    first = request["household_id"][0].as_py()
+    rejected = {
+        r["household_id"]: r["reasons"]
+        for r in nested.answer_to_tables(answer)["rejects"].to_pylist()
+    }
+    assert any("household has no members" in x for x in rejected[first])
+    assert answer.num_rows == 6

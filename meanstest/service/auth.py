@@ -20,7 +20,7 @@ from pathlib import Path
 import grpc
 
 from meanstest.errors import MeansTestError
-from meanstest.service.errors import PermissionDenied, Unauthenticated
+from meanstest.service.errors import InvalidArgument, PermissionDenied, Unauthenticated
 
 _PATTERN = re.compile(r"\*|[0-9]{1,5}\*|[0-9]{6}")
 _HEX = re.compile(r"[0-9a-f]{64}")
@@ -47,6 +47,31 @@ class Caller:
                 f"caller {self.name} may not assess jurisdiction {jurisdiction} ({what})",
                 field="jurisdiction",
             )
+
+    def check_table(self, table, what: str) -> None:
+        """check() for every distinct jurisdiction of a request table (AssessArrow's
+        households, Flight's request), before the engine reads it: a column that is not
+        text, or is there twice, is INVALID_ARGUMENT, not a TypeError ending the call
+        INTERNAL (found by an adversarial gRPC run)."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        found = table.column_names.count("jurisdiction")
+        if found > 1:
+            raise InvalidArgument(
+                f"column jurisdiction appears {found} times", field="jurisdiction"
+            )
+        if not found:
+            return
+        column = table["jurisdiction"]
+        t = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
+        text = (pa.types.is_string, pa.types.is_large_string, pa.types.is_string_view)
+        if not any(is_text(t) for is_text in text) and not pa.types.is_null(t):
+            raise InvalidArgument(
+                f"column jurisdiction: expected string, found {column.type}", field="jurisdiction"
+            )
+        for j in pc.unique(column).to_pylist():
+            self.check(j, what)
 
 
 ANONYMOUS = Caller("anonymous", ("*",))

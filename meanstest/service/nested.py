@@ -114,6 +114,9 @@ def nested_to_tables(request: pa.Table) -> dict[str, pa.Table]:
         if name not in names:
             continue
         col = _flat(request[name])
+        if col.null_count:  # a null list is empty: list_flatten skips what its offsets span,
+            # list_parent_indices does not (valid Arrow; found by an adversarial gRPC run)
+            col = pc.fill_null(col, pa.scalar([], col.type))
         values = pc.list_flatten(col)
         rows = pa.Table.from_struct_array(values) if len(values) else None
         if rows is None:

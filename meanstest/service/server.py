@@ -237,10 +237,7 @@ class MeansTestService:
             tables = chunks.chunks_to_tables(request_iterator, schema.TABLES)  # raw bytes
             if "households" not in tables:
                 raise InvalidArgument("no households table among the chunks", field="table")
-            households = tables["households"]
-            if "jurisdiction" in households.column_names:
-                for j in pa.compute.unique(households["jurisdiction"]).to_pylist():
-                    call.caller.check(j, "AssessArrow")
+            call.caller.check_table(tables["households"], "AssessArrow")
             outputs = self._assess_tables(call, tables)
             streams = {name: chunks.ipc_stream(outputs[name]) for name in OUTPUT_TABLES}
             digest = hashlib.sha256()  # of the chunks' data, in order
