@@ -61,18 +61,29 @@ STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
 )
 
 
+MAX_MESSAGE = 2_000  # characters of a status message: gRPC refuses trailers over 16 KiB
+
+
 def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
-    """(status code, public message) for any exception; unknown ones are INTERNAL."""
+    """(status code, public message) for any exception; unknown ones are INTERNAL. A
+    message quoting the caller's text is cut to MAX_MESSAGE characters: at 16 KiB gRPC
+    replaced the status with RESOURCE_EXHAUSTED (found by an adversarial gRPC run)."""
     for cls, code in STATUS_TABLE:
         if isinstance(exc, cls):
-            return code, exc.message  # type: ignore[attr-defined]
+            message = exc.message  # type: ignore[attr-defined]
+            if len(message) > MAX_MESSAGE:
+                cut = len(message) - MAX_MESSAGE
+                message = f"{message[:MAX_MESSAGE]}… ({cut:,} more characters)"
+            return code, message
     ref = uuid.uuid4().hex[:12]
     log.error("internal error ref=%s: %s", ref, redact(repr(exc)), exc_info=False)
     return grpc.StatusCode.INTERNAL, f"internal error (reference {ref}; see the server log)"
 
 
-def to_rpc_status(exc: BaseException) -> grpc.Status:
-    code, message = status_of(exc)
+def to_rpc_status(exc: BaseException, found: tuple | None = None) -> grpc.Status:
+    """The status of `exc`; `found` is its status_of when the caller has it already (an
+    internal error logs its reference once)."""
+    code, message = found if found is not None else status_of(exc)
     status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message)
     field = getattr(exc, "attrs", {}).get("field") if isinstance(exc, MeansTestError) else None
     if field:
@@ -88,6 +99,17 @@ def to_rpc_status(exc: BaseException) -> grpc.Status:
     return rpc_status.to_status(status)
 
 
-def abort(context: grpc.ServicerContext, exc: BaseException) -> None:
+def abort(context: grpc.ServicerContext, exc: BaseException, found: tuple | None = None) -> None:
     """End the call with the status of `exc` (raises, as grpc's abort does)."""
-    context.abort_with_status(to_rpc_status(exc))
+    context.abort_with_status(to_rpc_status(exc, found))
+
+
+def ended_early(exc: BaseException) -> BaseException:
+    """The error to report for `exc`: reading the request raises a bare grpc.RpcError when
+    the client cancels or its deadline passes; that is DEADLINE_EXCEEDED, journaled as
+    such, not an INTERNAL error left out of the journal (an adversarial gRPC run)."""
+    if isinstance(exc, grpc.RpcError) and not isinstance(exc, ServiceError):
+        return DeadlineExpired(
+            "the call ended (cancelled, or its deadline passed) while its request was read"
+        )
+    return exc

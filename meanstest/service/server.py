@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from meanstest.service.errors import (
     InvalidArgument,
     NotFound,
     abort,
+    ended_early,
     status_of,
 )
 from meanstest.service.journal import Journal, households_section, result_digest_bytes
@@ -136,14 +138,14 @@ class MeansTestService:
             call.done("OK")
             return result
         except Exception as e:  # noqa: BLE001 - STATUS_TABLE maps every exception
-            code, _ = status_of(e)
-            if not isinstance(e, grpc.RpcError):
-                try:
-                    call.journal(code.name, households=[], error=type(e).__name__)
-                except OSError:
-                    log.exception("journal write failed")
-            call.done(code.name)
-            abort(context, e)
+            e = ended_early(e)
+            found = status_of(e)
+            try:
+                call.journal(found[0].name, households=[], error=type(e).__name__)
+            except OSError:
+                log.exception("journal write failed")
+            call.done(found[0].name)
+            abort(context, e, found)
 
     def assess_tables(self, tables: dict[str, pa.Table]) -> tuple[dict[str, pa.Table], object]:
         """The bulk pipeline and the results' journal digests, under the engine lock (both
@@ -224,13 +226,14 @@ class MeansTestService:
                 yield self._assess_bytes(call, request)
             call.done("OK")
         except Exception as e:  # noqa: BLE001 - STATUS_TABLE maps every exception
-            code, _ = status_of(e)
+            e = ended_early(e)
+            found = status_of(e)
             try:
-                call.journal(code.name, error=type(e).__name__)
+                call.journal(found[0].name, error=type(e).__name__)
             except OSError:
                 log.exception("journal write failed")
-            call.done(code.name)
-            abort(context, e)
+            call.done(found[0].name)
+            abort(context, e, found)
 
     def AssessArrow(self, request_iterator, context):
         def body(call: _Call):
@@ -313,7 +316,7 @@ class MeansTestService:
             if request.jurisdiction:
                 codes = set(self.config.library.candidates(request.jurisdiction))
                 packs = [p for p in packs if p.jurisdiction in codes]
-            return pb.ListPoliciesResponse(policies=[_summary(p) for p in packs])
+            return _journaled(call, pb.ListPoliciesResponse(policies=[_summary(p) for p in packs]))
 
         return self._run("ListPolicies", context, body)
 
@@ -326,11 +329,13 @@ class MeansTestService:
                 except PolicyError as e:
                     raise NotFound(e.problem, field="id") from None
             elif request.jurisdiction or request.date:
-                try:
+                try:  # fromisoformat also reads 20240701 and 2024-W27-1
+                    if not _ISO_DAY.fullmatch(request.date):
+                        raise ValueError
                     day = dt.date.fromisoformat(request.date)
                 except ValueError:
                     raise InvalidArgument(
-                        f"date {request.date!r} is not YYYY-MM-DD", field="date"
+                        f"date {request.date[:100]!r} is not YYYY-MM-DD", field="date"
                     ) from None
                 pack = library.select(request.jurisdiction, day)
                 if pack is None:
@@ -342,7 +347,8 @@ class MeansTestService:
                     )
             else:
                 raise InvalidArgument("give id, or jurisdiction and date", field="id")
-            return pb.PolicyPack(summary=_summary(pack), params_json=_canonical(pack.params))
+            pack = pb.PolicyPack(summary=_summary(pack), params_json=_canonical(pack.params))
+            return _journaled(call, pack)
 
         return self._run("GetPolicy", context, body)
 
@@ -364,6 +370,17 @@ def pipeline_tables(tables: dict[str, pa.Table], library, engine: str) -> dict[s
         "findings": out.findings,
         "rejects": validation.rejects,
     }
+
+
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _journaled(call: _Call, response):
+    """A policy call's answer, once journaled (docs/service.md: every call that got past
+    authentication has an entry; successful policy reads had none)."""
+    digest = hashlib.sha256(response.SerializeToString(deterministic=True)).hexdigest()
+    call.journal("OK", output_digest=digest)
+    return response
 
 
 def _parse(data: bytes) -> pb.AssessRequest:
