@@ -153,7 +153,7 @@ SHAPES = ("int", "names", "map", "ints", "ages", "grid")
 # check (constraint of an integer): its unit and range, spelled by the validator
 CHECKS = (
     "fen", "count", "months", "points", "share", "multiplier", "age", "centi_m2",
-    "months_below_12", "low_income_permille",
+    "months_below_12", "low_income_permille", "standard",
 )  # fmt: skip
 # unit (how explain and the report show a value; labels.parameter_value)
 UNITS = ("fen", "fen_month", "permille", "centi_m2", "months", "count", "list", "table")
@@ -194,13 +194,13 @@ def _map(path: str, enum: str, check: str, exact: bool, zh: str, en: str) -> Par
 
 # In the order of POLICY.md's default pack (validation reports the first error in it).
 PARAMS: tuple[Param, ...] = (
-    _int("standards.dibao_urban", "fen", "fen_month", "城市低保标准", "urban dibao standard"),
-    _int("standards.dibao_rural", "fen", "fen_month", "农村低保标准", "rural dibao standard"),
+    _int("standards.dibao_urban", "standard", "fen_month", "城市低保标准", "urban dibao standard"),
+    _int("standards.dibao_rural", "standard", "fen_month", "农村低保标准", "rural dibao standard"),
     _int("standards.low_income_ratio", "multiplier", "permille", "低收入标准倍数", "low-income ratio"),
     _int("standards.tekun_ratio", "multiplier", "permille", "特困供养标准倍数", "tekun ratio"),
-    _int("imputation.min_wage_monthly", "fen", "fen", "最低工资标准(月)", "minimum wage (month)"),
+    _int("imputation.min_wage_monthly", "standard", "fen", "最低工资标准(月)", "minimum wage (month)"),
     _int("imputation.work_months", "months", "months", "务工月数", "work months"),
-    _int("imputation.rural_income_annual", "fen", "fen", "农牧民人均可支配收入(年)", "rural income per capita (year)"),
+    _int("imputation.rural_income_annual", "standard", "fen", "农牧民人均可支配收入(年)", "rural income per capita (year)"),
     _int("imputation.land_ratio", "share", "permille", "土地经营收入比例", "land income ratio"),
     Param("imputation", "age_bands", "ages", "age", "list", "年龄段上限", "age band bounds", length=4),
     Param("imputation", "labour_coefficient", "grid", "share", "table", "劳动力系数表", "labour coefficient table", length=6, width=5),

@@ -12,6 +12,7 @@ import copy
 import datetime as dt
 import hashlib
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -896,3 +897,67 @@ def test_a_key_holding_a_newline_is_named_on_one_line():
     assert "\n" not in info.value.message
     assert "standards.dibao\\nurban" in info.value.message
     assert info.value.key == "standards.dibao\nurban"  # the attribute keeps the real key
+
+
+# Upper bounds that keep RULES.md's products in int64 (docs/decisions.md) ----------------
+
+_BOUNDED = {  # key -> its largest valid value (the smallest refused is one more)
+    "standards.dibao_urban": 10**12,
+    "standards.dibao_rural": 10**12,
+    "imputation.min_wage_monthly": 10**12,
+    "imputation.rural_income_annual": 10**12,
+    "standards.low_income_ratio": 10_000,
+    "standards.tekun_ratio": 10_000,
+    "circles.circle3_ratio": 10_000,
+    "circles.circle4_ratio": 10_000,
+    "imputation.work_months": 1200,
+    "veto.recent_purchase_months": 1200,
+    "veto.recent_transfer_months": 1200,
+    "veto.recent_vehicle_months": 1200,
+    "veto.financial_asset_months": 1200,
+    "index.asset_penalty_months": 1200,
+    "index.member_cap": 10**6,
+    "index.income_max": 10**6,
+    "index.asset_max": 10**6,
+    "index.age_70": 10**6,
+    "index.age_60": 10**6,
+    "index.age_child": 10**6,
+}
+
+
+def _pack_with(changes: dict) -> dict:
+    raw = tomllib.loads(DEFAULT_TEXT)
+    for path, value in changes.items():
+        section, key = path.split(".")
+        raw[section][key] = value
+    return raw
+
+
+@pytest.mark.parametrize("path", sorted(_BOUNDED))
+def test_values_that_would_leave_int64_in_the_rules_products_are_refused(path):
+    """An adversarial run set dibao_rural to 2^63 − 1: the pack was valid, the kernels
+    paid negative benefits and the reference failed. Each value entering a product is
+    bounded, far above any real pack; the bound itself is valid."""
+    top = _BOUNDED[path]
+    changes = {path: top}
+    if path == "circles.circle3_ratio":
+        changes["circles.circle4_ratio"] = top  # circle4 may not be below circle3
+    library_from_dicts({"x.toml": _pack_with(changes)})
+    changes[path] = top + 1
+    with pytest.raises(PolicyError, match=re.escape(f"{path}: {top + 1} is not below {top + 1}")):
+        library_from_dicts({"x.toml": _pack_with(changes)})
+
+
+def test_a_pack_at_every_bound_at_once_gives_the_same_results_on_both_engines():
+    """The bounds are enough: with every bounded value at its largest, the kernels
+    (int64) and the reference (Python integers) agree on every output."""
+    from meanstest import synth
+    from meanstest.pipeline import assess
+
+    library = library_from_dicts({"x.toml": _pack_with(_BOUNDED)})
+    tables = synth.generate(400, seed=17, bad_fraction=0.05)
+    fast = assess(tables, library, engine="fast").tables()
+    reference = assess(tables, library, engine="reference").tables()
+    for name in fast:
+        assert fast[name].equals(reference[name]), name
+    assert fast["results"].num_rows > 300

@@ -121,12 +121,19 @@ class _Int:
         return f"an integer {span} ({self.unit})"
 
 
+# Upper bounds where POLICY.md says only "an integer ≥ 0": values that enter products
+# (RULES.md §3, §7, §9) are bounded so that every product stays in int64 — the kernels
+# would wrap, the reference fail (an adversarial run: dibao_rural = 2^63 − 1 paid
+# negative benefits). Far above any real pack: a standard of 10 billion yuan, a ratio
+# of 10×, a window of 100 years, a million index points (docs/decisions.md). Limits that
+# are only compared (veto thresholds) stay free: "practically infinite" is a valid limit.
 FEN = _Int("fen")
+STANDARD = _Int("fen", high=10**12)
 COUNT = _Int("count")
-MONTHS = _Int("months")
-POINTS = _Int("points")
+MONTHS = _Int("months", high=1200)
+POINTS = _Int("points", high=10**6)
 SHARE = _Int("‰, 1000 = 100%", high=1000)
-MULTIPLIER = _Int("‰ of the dibao standard, 1000 = 1.0", low=1000)
+MULTIPLIER = _Int("‰ of the dibao standard, 1000 = 1.0", low=1000, high=10_000)
 AGE = _Int("years")
 
 
@@ -247,7 +254,8 @@ _CHECKS: dict[str, _Int] = {
     "age": AGE,
     "centi_m2": _Int("centi-m²"),
     "months_below_12": _Int("months, below 12", high=11),
-    "low_income_permille": _Int("‰ of the low-income standard"),
+    "low_income_permille": _Int("‰ of the low-income standard", high=10_000),
+    "standard": STANDARD,
 }
 # The enumerations parameters name (registry Param.enum) and what one value is called.
 _ENUMS: dict[str, tuple[tuple[str, ...], str]] = {
