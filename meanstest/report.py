@@ -214,6 +214,29 @@ def _rule_in_words(code: str, lang: str) -> str:
     return labels.pick(labels.VETO_RULE[code], lang).format_map(names)
 
 
+def _check_totals(out: Path, summary: dict, results) -> None:
+    """The report shows summary.json's totals: they must be the results' own, or an
+    edited summary would be printed as fact (an adversarial auditor run)."""
+    statuses = results["status"].value_counts().to_pylist()
+    derived = {
+        "total_monthly_benefit": int(pc.sum(results["benefit"]).as_py() or 0),
+        **{f"by_status.{c['values']}": c["counts"] for c in statuses},
+    }
+    for status, n in summary.get("by_status", {}).items():
+        derived.setdefault(f"by_status.{status}", 0)
+        if derived[f"by_status.{status}"] != n:
+            want = derived[f"by_status.{status}"]
+            raise MeansTestError(
+                f"{out}: summary.json says by_status.{status} {n}, the results hold {want}; "
+                "run meanstest reproduce"
+            )
+    if summary.get("total_monthly_benefit") != derived["total_monthly_benefit"]:
+        raise MeansTestError(
+            f"{out}: summary.json says total_monthly_benefit {summary.get('total_monthly_benefit')}, "
+            f"the results add up to {derived['total_monthly_benefit']}; run meanstest reproduce"
+        )
+
+
 def build_report(out_dir) -> str:
     out = Path(out_dir)
     try:
@@ -229,6 +252,7 @@ def build_report(out_dir) -> str:
             raise FileNotFoundError("no results.parquet or results/ folder")
     except (OSError, ValueError) as e:
         raise MeansTestError(f"{out}: not a review output folder ({e})") from e
+    _check_totals(out, summary, results)
     benefit = results["benefit"].to_numpy()
     index = results["difficulty_index"].to_numpy()
     top = results.take(pc.sort_indices(results, [("rank", "ascending")])[:20]).to_pylist()

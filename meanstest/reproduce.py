@@ -1,11 +1,17 @@
 """Reproduce a review: recompute every stored result with the reference calculator.
 
 For each household of a review output folder the auditor learns one of:
-- `ok` — the stored result equals the recomputation, digests included;
+- `ok` — the stored result equals the recomputation, digests included, and so do its
+  members rows and findings;
 - `input changed` — the bundle's rows for the household differ (input_digest);
 - `policy changed` — the pack that applies now is not the one used (policy_digest);
 - `result differs` — same input and policy, different stored values (tampered or a bug);
-- `missing` / `not in review` — the household is on one side only.
+- `missing` / `not in review` — the household is on one side only;
+- `in the results N times` — a households row stored more than once.
+Every discrepancy shows the stored and the recomputed value of what differs (digests
+shortened), and the columns that differ besides a changed input or policy. The review's
+rejects are compared with the households rejected now (reasons included), and
+summary.json's counts and total with the stored results and rejects.
 
 A household whose recomputation differs from the stored row in `rank` alone is not a
 discrepancy when the stored ranks are a consistent ranking of the stored rows (§9:
@@ -21,6 +27,8 @@ policy and result digest (docs/service.md).
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,45 +55,100 @@ class Discrepancy:
     household_id: str
     kind: str
     columns: list[str] = field(default_factory=list)
+    values: list[str] = field(default_factory=list)  # "column: stored → recomputed"
 
     def __str__(self) -> str:
-        cols = f" ({', '.join(self.columns)})" if self.columns else ""
-        return f"{self.household_id}: {self.kind}{cols}"
+        shown = self.values or self.columns
+        return f"{self.household_id}: {self.kind}" + (f" ({'; '.join(shown)})" if shown else "")
+
+
+def _shown(value) -> str:
+    text = repr(value) if not isinstance(value, str) else value
+    return text[:12] + "…" if isinstance(value, str) and len(value) == 64 else text
+
+
+def _change(column: str, stored, recomputed) -> str:
+    return f"{column}: {_shown(stored)} → {_shown(recomputed)}"
 
 
 def compare(
-    stored: list[dict], recomputed: list[dict], stored_members=None, recomputed_members=None
+    stored: list[dict],
+    recomputed: list[dict],
+    stored_members=None,
+    recomputed_members=None,
+    stored_findings=None,
+    recomputed_findings=None,
 ) -> tuple[int, list[Discrepancy], list[RankChange]]:
-    """Compare stored and recomputed result rows; returns (households reproduced,
-    discrepancies, households that reproduced except a rank moved by other households)."""
+    """Compare stored and recomputed result rows (and, when given, members and findings
+    rows); returns (households reproduced, discrepancies, households that reproduced
+    except a rank moved by other households)."""
     new = {r["household_id"]: r for r in recomputed}
+    times = Counter(r["household_id"] for r in stored)
+    out = [Discrepancy(h, f"in the results {n} times") for h, n in times.items() if n > 1]
     old = {r["household_id"]: r for r in stored}
-    members_old = _by_household(stored_members or [])
-    members_new = _by_household(recomputed_members or [])
+    rows = {
+        "members": (_by_household(stored_members), _by_household(recomputed_members)),
+        "findings": (_by_household(stored_findings), _by_household(recomputed_findings)),
+    }
+    given = {"members": stored_members is not None, "findings": stored_findings is not None}
     consistent = ranks_consistent(stored)
-    out, moved, ok = [], [], 0
+    moved, ok = [], 0
     for hid, s in old.items():
         r = new.get(hid)
         if r is None:
             out.append(Discrepancy(hid, "not assessed now (rejected or missing from the bundle)"))
             continue
+        cols = [c for c in r if c not in IGNORED and s.get(c) != r[c]]
+        values = [_change(c, s.get(c), r[c]) for c in cols]
+        for name, (before, now) in rows.items():
+            if given[name] and _rows_of(before.get(hid)) != _rows_of(now.get(hid)):
+                cols.append(name)
+                values.append(_rows_differ(name, before.get(hid), now.get(hid)))
         if s["input_digest"] != r["input_digest"]:
-            out.append(Discrepancy(hid, "input changed"))
+            out.append(Discrepancy(hid, "input changed", cols, values))
         elif s["policy_digest"] != r["policy_digest"] or s["policy_id"] != r["policy_id"]:
-            out.append(Discrepancy(hid, "policy changed"))
+            hint = "reviewed with other packs? give them with --policies"
+            out.append(Discrepancy(hid, "policy changed", cols, [*values, hint]))
+        elif cols == ["rank"] and consistent:
+            moved.append(RankChange(hid, s["rank"], r["rank"]))
+            ok += 1
+        elif cols:
+            out.append(Discrepancy(hid, "result differs", cols, values))
         else:
-            cols = [c for c in r if c not in IGNORED and s.get(c) != r[c]]
-            if stored_members is not None and members_old.get(hid) != members_new.get(hid):
-                cols.append("members")
-            if cols == ["rank"] and consistent:
-                moved.append(RankChange(hid, s["rank"], r["rank"]))
-                ok += 1
-            elif cols:
-                out.append(Discrepancy(hid, "result differs", cols))
-            else:
-                ok += 1
+            ok += 1
     out += [Discrepancy(hid, "not in the review") for hid in new if hid not in old]
     return ok, out, moved
+
+
+def _rows_of(rows) -> list[tuple]:
+    """A household's members or findings rows as a sorted multiset (order is not data)."""
+    return sorted(tuple(sorted((k, repr(v)) for k, v in r.items())) for r in rows or [])
+
+
+def _rows_differ(name: str, before, now) -> str:
+    """Which rows of a household's members (by person) or findings (by code) differ."""
+    key = "person_id" if name == "members" else "code"
+    old, new = _by_key(before, key), _by_key(now, key)
+    parts = []
+    for k in sorted(set(old) | set(new), key=str):
+        a, b = old.get(k, []), new.get(k, [])
+        if _rows_of(a) == _rows_of(b):
+            continue
+        if len(a) != len(b):
+            parts.append(f"{k} ×{len(a)} → ×{len(b)}")
+        elif len(a) == 1:
+            diff = [c for c in b[0] if a[0].get(c) != b[0][c]]
+            parts.append(f"{k} " + ", ".join(_change(c, a[0].get(c), b[0][c]) for c in diff))
+        else:
+            parts.append(f"{k} rows differ")
+    return f"{name}: " + "; ".join(parts)
+
+
+def _by_key(rows, key) -> dict:
+    grouped: dict = {}
+    for r in rows or []:
+        grouped.setdefault(r.get(key), []).append(r)
+    return grouped
 
 
 def ranks_consistent(rows: list[dict]) -> bool:
@@ -94,9 +157,9 @@ def ranks_consistent(rows: list[dict]) -> bool:
     return [r.get("rank") for r in order] == list(range(1, len(order) + 1))
 
 
-def _by_household(rows: list[dict]) -> dict[str, list[dict]]:
+def _by_household(rows: list[dict] | None) -> dict[str, list[dict]]:
     grouped: dict[str, list[dict]] = {}
-    for m in rows:
+    for m in rows or []:
         grouped.setdefault(m["household_id"], []).append(m)
     return grouped
 
@@ -112,11 +175,72 @@ def reproduce_review(
         members = read_output(out, "members")
         if stored is None or members is None:
             raise FileNotFoundError("no results and members, as files or Spark folders")
+        findings, rejects = read_output(out, "findings"), read_output(out, "rejects")
+        summary_file = out / "summary.json"
+        summary = json.loads(summary_file.read_text("utf-8")) if summary_file.is_file() else None
     except (OSError, ValueError) as e:
         raise MeansTestError(f"{out}: not a review output folder ({e})") from e
     stored, members = stored.to_pylist(), members.to_pylist()
+    findings = findings.to_pylist() if findings is not None else None
+    rejects = rejects.to_pylist() if rejects is not None else []
     again = assess(bundle, policies, engine="reference")
-    return compare(stored, again.results.to_pylist(), members, again.members.to_pylist())
+    ok, out_, moved = compare(
+        stored,
+        again.results.to_pylist(),
+        members,
+        again.members.to_pylist(),
+        findings,
+        again.findings.to_pylist() if findings is not None else None,
+    )
+    out_ += _compare_rejects(
+        rejects, again.rejects.to_pylist(), {r["household_id"] for r in stored}
+    )
+    if summary is not None:
+        out_ += _check_summary(summary, stored, rejects)
+    return ok, out_, moved
+
+
+def _compare_rejects(stored: list[dict], now: list[dict], assessed: set) -> list[Discrepancy]:
+    """The review's rejects against the households rejected now (a duplicate
+    household_id is one reject row per households row: compared as lists)."""
+    before, after = _by_household(stored), _by_household(now)
+    out = []
+    for hid in sorted(set(before) | set(after), key=str):
+        a = sorted(tuple(r["reasons"]) for r in before.get(hid, []))
+        b = sorted(tuple(r["reasons"]) for r in after.get(hid, []))
+        if a == b:
+            continue
+        if not a and hid in assessed:
+            continue  # reported with the results: "not assessed now"
+        if not a:
+            out.append(Discrepancy(hid, "rejected now, missing from the review's rejects"))
+        elif not b:
+            out.append(Discrepancy(hid, "in the review's rejects, not rejected now"))
+        else:
+            out.append(Discrepancy(hid, "reject reasons differ", ["reasons"]))
+    return out
+
+
+def _check_summary(summary: dict, results: list[dict], rejects: list[dict]) -> list[Discrepancy]:
+    """summary.json's counts and totals against the stored results and rejects (the report
+    shows summary.json: a total edited there would be presented as fact)."""
+    counts = Counter(r["status"] for r in results)
+    derived = {
+        "assessed": len(results),
+        "rejected": len(rejects),
+        "total_monthly_benefit": sum(r["benefit"] for r in results),
+        "provisional": sum(bool(r["provisional"]) for r in results),
+        **{f"by_status.{s}": counts.get(s, 0) for s in summary.get("by_status", {})},
+    }
+    out = []
+    for key, want in derived.items():
+        section, _, name = key.partition(".")
+        got = summary.get(section, {}).get(name) if name else summary.get(key)
+        if got is not None and got != want:
+            out.append(
+                Discrepancy("summary.json", f"{key} is {got}; the stored rows give {want}", [key])
+            )
+    return out
 
 
 def reproduce_journal(journal, bundle, policies=None) -> tuple[int, list[Discrepancy]]:
@@ -129,7 +253,8 @@ def reproduce_journal(journal, bundle, policies=None) -> tuple[int, list[Discrep
     if broken:
         return 0, [Discrepancy("journal", f"hash chain broken at {broken}")]
     again = assess(bundle, policies, engine="reference")
-    rows = again.results.select(["household_id", "policy_id", "policy_digest", "input_digest"])
+    kept = ["household_id", "policy_id", "policy_digest", "input_digest", "status", "benefit"]
+    rows = again.results.select(kept)
     now = {
         r["household_id"]: r | {"result_digest": d}
         for r, d in zip(rows.to_pylist(), result_digests(again.results, again.members))
@@ -152,6 +277,10 @@ def reproduce_journal(journal, bundle, policies=None) -> tuple[int, list[Discrep
                 out.append(Discrepancy(hid, f"{where}: policy changed"))
             elif h["result_digest"] != r["result_digest"]:
                 out.append(Discrepancy(hid, f"{where}: result differs", ["result_digest"]))
+            elif cols := [c for c in ("status", "benefit") if h.get(c) != r[c]]:
+                # the entry's readable figures, which its result_digest does not cover
+                changes = [_change(c, h.get(c), r[c]) for c in cols]
+                out.append(Discrepancy(hid, f"{where}: result differs", cols, changes))
             else:
                 ok += 1
         for rj in entry.get("rejects", []):

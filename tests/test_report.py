@@ -168,3 +168,28 @@ def test_a_folder_that_is_not_a_review_says_what_is_missing(tmp_path):
     (tmp_path / "summary.json").write_text("{}", encoding="utf-8")
     with pytest.raises(MeansTestError, match=r"no results.parquet or results/ folder"):
         write_report(tmp_path)
+
+
+def test_a_summary_that_disagrees_with_the_results_is_not_reported_as_fact(tmp_path):
+    """An edited summary.json was printed as the district's total (an adversarial auditor
+    run): the report checks its totals against results.parquet first."""
+    import shutil
+
+    from meanstest.errors import MeansTestError
+
+    bundle = tmp_path / "bundle"
+    write_bundle(synth.generate(60, seed=4), bundle)
+    out = tmp_path / "review"
+    run_review(bundle, out, default_library(), ReviewOptions(quiet=True))
+    write_report(out)  # the review's own summary agrees
+    for key, edit in (("total", ("total_monthly_benefit", 99_999_900)), ("status", None)):
+        bad = tmp_path / key
+        shutil.copytree(out, bad)
+        summary = json.loads((bad / "summary.json").read_text())
+        if edit:
+            summary[edit[0]] = edit[1]
+        else:
+            summary["by_status"]["TEKUN"] += 500
+        (bad / "summary.json").write_text(json.dumps(summary))
+        with pytest.raises(MeansTestError, match="summary.json says .*; run meanstest reproduce"):
+            write_report(bad)

@@ -1,6 +1,7 @@
 """Auditor reproduction (issues 6 and 14): a review reproduces; tampering, changed input or
 policy show; a rank moved by other households is reported apart, not as a discrepancy."""
 
+import json
 import shutil
 
 import pyarrow as pa
@@ -50,11 +51,18 @@ def test_tampered_result_is_reported(reviewed, tmp_path, capsys):
     pq.write_table(results, out2 / "results.parquet")
     _, problems, _ = reproduce_review(out2, bundle)
     hid = results["household_id"][3].as_py()
+    total = sum(benefit)
     assert [(p.household_id, p.kind, p.columns) for p in problems] == [
-        (hid, "result differs", ["benefit"])
+        (hid, "result differs", ["benefit"]),
+        (
+            "summary.json",  # edited results no longer add up to the stored summary
+            f"total_monthly_benefit is {total - 100}; the stored rows give {total}",
+            ["total_monthly_benefit"],
+        ),
     ]
     assert main(["reproduce", str(out2), "--bundle", str(bundle)]) == 1
-    assert hid in capsys.readouterr().out
+    b = results["benefit"][3].as_py()
+    assert f"{hid}: result differs (benefit: {b} → {b - 100})" in capsys.readouterr().out
 
 
 def test_changed_input_is_reported(reviewed, tmp_path):
@@ -107,7 +115,8 @@ def test_rank_moved_by_another_household_is_not_a_discrepancy(reviewed, tmp_path
 
     assert main(["reproduce", str(out), "--bundle", str(b2)]) == 1
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == f"{last['household_id']}: input changed"
+    assert lines[0].startswith(f"{last['household_id']}: input changed (")
+    assert "input_digest: " in lines[0] and "difficulty_index: " in lines[0]
     noun = "household" if len(moved) == 1 else "households"
     assert lines[1].startswith(f"rank only: {len(moved):,} {noun} reproduced but moved")
     assert f"{moved[0].household_id} ({moved[0].stored} → {moved[0].recomputed})" in lines[1]
@@ -131,3 +140,92 @@ def test_tampered_ranks_are_discrepancies(reviewed, tmp_path):
     assert sorted((p.household_id, p.kind, tuple(p.columns)) for p in problems) == sorted(
         (results["household_id"][k].as_py(), "result differs", ("rank",)) for k in (i, j)
     )
+
+
+# Tamperings an adversarial auditor run found unreported ------------------------------------
+
+
+def _rewrite(out, name, change):
+    table = pq.read_table(out / f"{name}.parquet")
+    pq.write_table(change(table), out / f"{name}.parquet")
+    return table
+
+
+def _kinds(problems):
+    return [(p.household_id, p.kind) for p in problems]
+
+
+def test_a_results_row_stored_twice_is_reported(reviewed, tmp_path):
+    """A forged copy of a row, before the real one, reproduced: rows were keyed by
+    household_id and the last one won."""
+    bundle, out = reviewed
+    out2 = _copy(out, tmp_path / "out")
+    results = _rewrite(out2, "results", lambda t: pa.concat_tables([t.slice(2, 1), t]))
+    hid = results["household_id"][2].as_py()
+    _, problems, _ = reproduce_review(out2, bundle)
+    assert (hid, "in the results 2 times") in _kinds(problems)
+
+
+def test_findings_and_rejects_are_compared(reviewed, tmp_path):
+    bundle, out = reviewed
+    out2 = _copy(out, tmp_path / "out")
+    findings = _rewrite(out2, "findings", lambda t: t.slice(1))  # the first finding dropped
+    dropped = findings.slice(0, 1).to_pylist()[0]
+    rejects = _rewrite(out2, "rejects", lambda t: t.slice(1))  # the first reject dropped
+    lost = rejects["household_id"][0].as_py()
+    summary = json.loads((out2 / "summary.json").read_text())
+    summary["rejected"] -= 1  # the summary edited to match
+    (out2 / "summary.json").write_text(json.dumps(summary))
+    _, problems, _ = reproduce_review(out2, bundle)
+    found = {p.household_id: p for p in problems}
+    assert found[dropped["household_id"]].kind == "result differs"
+    assert found[dropped["household_id"]].columns == ["findings"]
+    assert f"findings: {dropped['code']} ×" in str(found[dropped["household_id"]])
+    assert (lost, "rejected now, missing from the review's rejects") in _kinds(problems)
+    assert len(problems) == 2
+
+
+def test_summary_json_is_checked_against_the_stored_rows(reviewed, tmp_path):
+    bundle, out = reviewed
+    out2 = _copy(out, tmp_path / "out")
+    summary = json.loads((out2 / "summary.json").read_text())
+    true_total = summary["total_monthly_benefit"]
+    summary["total_monthly_benefit"] = 99_999_900
+    summary["by_status"]["TEKUN"] += 500
+    (out2 / "summary.json").write_text(json.dumps(summary))
+    _, problems, _ = reproduce_review(out2, bundle)
+    assert sorted(p.columns[0] for p in problems) == ["by_status.TEKUN", "total_monthly_benefit"]
+    assert f"the stored rows give {true_total}" in str(problems[0]) + str(problems[1])
+
+
+def test_an_edited_input_digest_shows_both_digests_and_every_other_change(reviewed, tmp_path):
+    """A changed input_digest hid a benefit changed with it: every differing column is
+    listed, with the stored and recomputed values."""
+    bundle, out = reviewed
+    out2 = _copy(out, tmp_path / "out")
+
+    def edit(t):
+        rows = t.to_pylist()
+        rows[4]["input_digest"] = "0" * 64
+        rows[4]["benefit"] += 50_000
+        return pa.Table.from_pylist(rows, schema=t.schema)
+
+    results = _rewrite(out2, "results", edit)
+    hid, benefit = results["household_id"][4].as_py(), results["benefit"][4].as_py()
+    _, problems, _ = reproduce_review(out2, bundle)
+    p = next(p for p in problems if p.household_id == hid)
+    assert p.kind == "input changed" and set(p.columns) == {"benefit", "input_digest"}
+    assert f"benefit: {benefit + 50_000} → {benefit}" in str(p)
+    assert "input_digest: 000000000000… → " in str(p)
+
+
+def test_a_changed_pack_says_so_with_a_hint(reviewed, tmp_path):
+    bundle, out = reviewed
+    lib = _copy(default_library().path, tmp_path / "policies")
+    pack = lib / "150422-2024.toml"
+    text = pack.read_text(encoding="utf-8").replace("dibao_rural = 57000", "dibao_rural = 57100")
+    pack.write_text(text, encoding="utf-8")
+    _, problems, _ = reproduce_review(out, bundle, load_library(lib))
+    changed = [p for p in problems if p.kind == "policy changed"]
+    assert changed and all("policy_digest: " in str(p) for p in changed)
+    assert "give them with --policies" in str(changed[0])

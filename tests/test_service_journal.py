@@ -369,3 +369,23 @@ def test_a_failed_write_stops_the_journal(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="failed earlier"):
         j.append(_entry(2))
     j.close()
+
+
+def test_forged_benefit_and_status_with_the_digest_kept_are_reported(served, capsys):
+    """The entry's readable figures are not covered by its result_digest: a forger who
+    edits them and rewrites the chain went unreported (an adversarial auditor run)."""
+    bundle, path = served
+    rows = [json.loads(x) for x in lines(path)]
+    victim = rows[1]["households"][0]
+    benefit = victim["benefit"]
+    victim["benefit"] += 1000
+    prev = GENESIS
+    for r in rows:
+        r["prev"] = prev
+        r["hash"] = prev = entry_hash(r)
+    write(path, [canonical(r) for r in rows])
+    assert verify(path)[2] is None
+    assert main(["reproduce", "--journal", str(path), "--bundle", str(bundle)]) == 1
+    out = capsys.readouterr().out
+    hid = victim["household_id"]
+    assert f"{hid}: entry 2 (Assess): result differs (benefit: {benefit + 1000} → {benefit})" in out
