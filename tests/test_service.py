@@ -600,3 +600,23 @@ def test_an_arrow_call_whose_deadline_passes_while_sending_is_journaled(server, 
             break
         time.sleep(0.1)
     assert [(x["method"], x["status"]) for x in entries] == [("AssessArrow", "DEADLINE_EXCEEDED")]
+
+
+def test_an_error_of_a_call_whose_client_is_gone_is_deadline_exceeded():
+    """When the client cancels or its deadline passes, reading the request raises a bare
+    RpcError or simply ends, and the request looks cut short (CI's loaded run journaled
+    INVALID_ARGUMENT "ended without a chunk marked last"): both are DEADLINE_EXCEEDED."""
+    from meanstest.service.errors import DeadlineExpired, InvalidArgument, ended_early
+
+    class Context:
+        def __init__(self, active):
+            self.active = active
+
+        def is_active(self):
+            return self.active
+
+    cut = InvalidArgument("table(s) households ended without a chunk marked last")
+    assert isinstance(ended_early(cut, Context(False)), DeadlineExpired)
+    assert isinstance(ended_early(grpc.RpcError(), Context(True)), DeadlineExpired)
+    assert ended_early(cut, Context(True)) is cut
+    assert ended_early(cut) is cut

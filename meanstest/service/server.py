@@ -138,7 +138,7 @@ class MeansTestService:
             call.done("OK")
             return result
         except Exception as e:  # noqa: BLE001 - STATUS_TABLE maps every exception
-            e = ended_early(e)
+            e = ended_early(e, context)
             found = status_of(e)
             try:
                 call.journal(found[0].name, households=[], error=type(e).__name__)
@@ -226,7 +226,7 @@ class MeansTestService:
                 yield self._assess_bytes(call, request)
             call.done("OK")
         except Exception as e:  # noqa: BLE001 - STATUS_TABLE maps every exception
-            e = ended_early(e)
+            e = ended_early(e, context)
             found = status_of(e)
             try:
                 call.journal(found[0].name, error=type(e).__name__)
