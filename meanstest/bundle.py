@@ -29,6 +29,7 @@ group or IPC record batch (chunked streaming).
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,29 @@ _READ_ERRORS = (pa.ArrowException, OSError, ValueError, TypeError, IndexError)
 # ------------------------------------------------------------------------ reading --
 
 
+INCOMPLETE = ".incomplete"  # a writer of the folder (regroup, ingest) started, not finished
+
+
+@contextmanager
+def writing_bundle(folder: Path, what: str):
+    """Mark `folder` as being written by `what` until the block ends without an error: a
+    killed regroup left some tables, and review read the rest as absent (an adversarial
+    run: every household kept checked_tax = true, its tax rows gone)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    marker = folder / INCOMPLETE
+    marker.write_text(f"{what} did not finish writing this folder\n", encoding="utf-8")
+    yield
+    marker.unlink()
+
+
+def check_complete(folder: Path) -> None:
+    """A BundleError when a writer of the bundle folder was interrupted (writing_bundle)."""
+    marker = folder / INCOMPLETE
+    if marker.exists():
+        what = marker.read_text(encoding="utf-8", errors="replace").strip()
+        raise BundleError(f"{folder}: {what}; run it again", file=str(marker))
+
+
 def read_bundle(path: str | os.PathLike) -> dict[str, pa.Table]:
     """Every table of schema.TABLES, canonical schema, absent ones empty."""
     folder = Path(path)
@@ -54,6 +78,7 @@ def read_bundle(path: str | os.PathLike) -> dict[str, pa.Table]:
         raise BundleError(f"{folder}: bundle folder not found", file=str(folder))
     if not folder.is_dir():
         raise BundleError(f"{folder}: a bundle is a folder, this is a file", file=str(folder))
+    check_complete(folder)
     tables = {}
     for name in schema.TABLES:
         file = table_file(folder, name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import math
 import sys
 import time
 
@@ -70,7 +71,7 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--restart", action="store_true", help="discard an interrupted review")
     r.add_argument(
         "--memory-limit",
-        type=float,
+        type=_gib,
         metavar="GIB",
         help="review in memory when the bundle fits this many GiB (default: half the "
         "machine's memory, at most 8), else chunk by chunk (a bundle written household "
@@ -126,6 +127,18 @@ def summary_lines(s: dict) -> list[str]:
         f"provisional {s['provisional']}; unmatched source rows {s['unmatched_source_rows']}"
     )
     return lines
+
+
+def _gib(text: str) -> float:
+    """--memory-limit: a finite number of GiB, 0 or more (0: spool every bundle; nan and
+    inf were tracebacks)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of GiB (0 or more)")
+    return value
 
 
 def _review(args) -> int:

@@ -23,11 +23,13 @@ Both paths give identical outputs (tests/test_review.py), whatever the chunk siz
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +60,7 @@ from meanstest.review.plan import (
     id_tables,
     make_plan,
     select_rows,
+    unknown_files,
 )
 from meanstest.review.spool import assess_part, assess_spooled, spool
 from meanstest.review.state import (
@@ -177,10 +180,40 @@ def run_review(bundle, out, library, options: ReviewOptions | None = None) -> di
     files = bundle_files(bundle)
     for table, path in files.items():  # schemas first: a bad table creates no output
         check_table(path, table)
+    for name, hint in unknown_files(bundle):
+        note(f"ignored: {bundle / name} is no table of DATA.md{hint}", quiet=opts.quiet)
+    if out.exists() and not out.is_dir():
+        raise MeansTestError(f"--out {out} is a file: the review writes a folder of outputs")
     out.mkdir(parents=True, exist_ok=True)
+    with _only_review_of(out):
+        return _run_review(files, out, library, opts)
+
+
+LOCK = ".review.lock"  # held (flock) by the review writing the folder
+
+
+@contextmanager
+def _only_review_of(out: Path):
+    """One review at a time writes `out`: two at once mixed their outputs and corrupted a
+    file, each exiting 0 (an adversarial run). The lock is the kernel's (flock): a
+    killed review holds none."""
+    with open(out / LOCK, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise MeansTestError(f"{out}: another review is writing this folder") from None
+        yield
+
+
+def _run_review(files: dict[str, Path], out: Path, library, opts: ReviewOptions) -> dict:
     discard(out / DONE_DIR)  # a finished review's state, killed while being removed
     for name in output_names():  # a killed run's outputs, never renamed into place
         (out / f"{name}.tmp").unlink(missing_ok=True)
+    # An earlier review's outputs go before anything is written, summary.json first (it is
+    # written last): a killed run then leaves no folder that looks complete, where it left
+    # new tables beside the old summary, change lists and report.html (an adversarial run).
+    for name in ("summary.json", "report.html", *output_names()):
+        (out / name).unlink(missing_ok=True)
     state_dir = out / STATE_DIR
     if opts.restart and state_dir.exists():
         discard(state_dir)

@@ -32,12 +32,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from meanstest import schema
-from meanstest.bundle import check_table
+from meanstest.bundle import check_table, writing_bundle
 from meanstest.errors import BundleError
 from meanstest.progress import Progress, note
 from meanstest.review.plan import ID_COLUMNS, bundle_files, id_tables, make_plan
 from meanstest.review.spool import _ChunkWriters, iter_batches
-from meanstest.review.state import write_json_atomic
+from meanstest.review.state import fault_point, write_json_atomic
 from meanstest.review.stream import take_rows
 
 HELP = "lay a bundle's rows out by blocks of households, so reviews read it in place"
@@ -88,7 +88,11 @@ def regroup(bundle, out, block: int = BLOCK, quiet: bool = False) -> dict:
                 )
     note("planning blocks: reading the household and person IDs", quiet=quiet)
     plan = make_plan(id_tables(files), block, say=lambda text: note(text, quiet=quiet))
-    out.mkdir(parents=True, exist_ok=True)
+    with writing_bundle(out, f"meanstest regroup of {bundle}"):
+        return _write(bundle, out, files, plan, block, quiet)
+
+
+def _write(bundle: Path, out: Path, files: dict, plan, block: int, quiet: bool) -> dict:
     work = out / _WORK
     shutil.rmtree(work, ignore_errors=True)
     total = sum(_rows(path) for path in files.values())
@@ -127,6 +131,7 @@ def regroup(bundle, out, block: int = BLOCK, quiet: bool = False) -> dict:
                 "sha256_out": _digest(out / f"{table}.parquet"),
             }
             (out / f"{table}.arrow").unlink(missing_ok=True)  # else the table is there twice
+            fault_point("regroup:table")  # the test of a killed regroup
         progress.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)

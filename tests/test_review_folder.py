@@ -1,0 +1,107 @@
+"""The review's output folder and its bundle folder, as an adversarial run used them
+(session 23): a review killed over an earlier one, two reviews at once, a killed
+regroup, a misnamed table file, odd --memory-limit and --out values."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from meanstest import synth
+from meanstest.bundle import write_bundle
+from meanstest.cli import main
+from meanstest.errors import BundleError, MeansTestError
+from meanstest.policy import default_library
+from meanstest.report import write_report
+from meanstest.review import LOCK, ReviewOptions, run_review
+from meanstest.review.regroup import regroup
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory):
+    a, b = tmp_path_factory.mktemp("a"), tmp_path_factory.mktemp("b")
+    write_bundle(synth.generate(60, seed=1), a)
+    write_bundle(synth.generate(30, seed=2), b)
+    return a, b
+
+
+def _review(bundle, out, **kw):
+    return run_review(bundle, out, default_library(), ReviewOptions(quiet=True, **kw))
+
+
+def test_a_review_killed_over_an_earlier_one_leaves_no_folder_that_looks_complete(
+    bundles, tmp_path
+):
+    """Killed while renaming its tables into place, a review left them beside the earlier
+    review's summary.json, change lists and report.html, nothing marking the mix."""
+    a, b = bundles
+    out = tmp_path / "out"
+    _review(a, out)
+    write_report(out)
+    env = {**os.environ, "MEANSTEST_FAULT_AT": "finish:partial"}
+    command = [sys.executable, "-m", "meanstest.cli", "review", str(b), "--out", str(out)]
+    assert subprocess.run(command, check=False, env=env, capture_output=True).returncode == -9
+    assert not (out / "summary.json").exists() and not (out / "report.html").exists()
+    assert not list(out.glob("changes_*.parquet"))
+    with pytest.raises(MeansTestError, match="no summary.json"):
+        write_report(out)
+    summary = _review(b, out)  # the next run completes the folder
+    assert summary["households_read"] == 30
+
+
+def test_two_reviews_of_one_folder_at_once_are_refused(bundles, tmp_path):
+    """Two at once mixed their outputs and corrupted rejects.parquet, one exiting 0."""
+    import fcntl
+
+    a, _ = bundles
+    out = tmp_path / "out"
+    out.mkdir()
+    with open(out / LOCK, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(MeansTestError, match="another review is writing this folder"):
+            _review(a, out)
+    assert _review(a, out)["households_read"] == 60  # free again
+
+
+def test_a_killed_regroup_leaves_a_folder_review_refuses(bundles, tmp_path):
+    """Killed between two tables, regroup left a folder that review read with the rest
+    of the tables absent, exit 0 and other results."""
+    a, _ = bundles
+    grouped = tmp_path / "grouped"
+    env = {**os.environ, "MEANSTEST_FAULT_AT": "regroup:table"}
+    command = [sys.executable, "-m", "meanstest.cli", "regroup", str(a), "--out", str(grouped)]
+    assert subprocess.run(command, check=False, env=env, capture_output=True).returncode == -9
+    with pytest.raises(BundleError, match="meanstest regroup of .* did not finish"):
+        _review(grouped, tmp_path / "out")
+    regroup(a, grouped, quiet=True)
+    assert _review(grouped, tmp_path / "out")["households_read"] == 60
+
+
+def test_a_misnamed_table_file_is_named_as_ignored(bundles, tmp_path, capsys):
+    a, _ = bundles
+    (a / "tax_incomes.parquet").write_bytes((a / "tax_income.parquet").read_bytes())
+    try:
+        assert main(["review", str(a), "--out", str(tmp_path / "out")]) == 0
+    finally:
+        (a / "tax_incomes.parquet").unlink()
+    err = capsys.readouterr().err
+    assert "tax_incomes.parquet is no table of DATA.md (did you mean tax_income.parquet?)" in err
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "lots"])
+def test_memory_limit_must_be_a_number_of_gib(bundles, tmp_path, value, capsys):
+    a, _ = bundles
+    with pytest.raises(SystemExit) as e:
+        main(["review", str(a), "--out", str(tmp_path / "out"), "--memory-limit", value])
+    assert e.value.code == 2
+    assert f"{value!r} is not a number of GiB (0 or more)" in capsys.readouterr().err
+
+
+def test_out_that_is_a_file_says_so(bundles, tmp_path, capsys):
+    a, _ = bundles
+    (tmp_path / "afile").write_text("x")
+    assert main(["review", str(a), "--out", str(tmp_path / "afile")]) == 1
+    assert "is a file: the review writes a folder of outputs" in capsys.readouterr().err
