@@ -609,14 +609,32 @@ def test_an_error_of_a_call_whose_client_is_gone_is_deadline_exceeded():
     from meanstest.service.errors import DeadlineExpired, InvalidArgument, ended_early
 
     class Context:
-        def __init__(self, active):
-            self.active = active
+        def __init__(self, active, remaining=None):
+            self.active, self.remaining = active, remaining
 
         def is_active(self):
             return self.active
 
-    cut = InvalidArgument("table(s) households ended without a chunk marked last")
+        def time_remaining(self):
+            return self.remaining
+
+    class Cancelling(Context):  # the cancel shows a moment after the request ended
+        def __init__(self):
+            super().__init__(True)
+            self.asked = 0
+
+        def is_active(self):
+            self.asked += 1
+            return self.asked < 3
+
+    cut = InvalidArgument("table(s) households ended without a chunk marked last", field="last")
+    assert isinstance(ended_early(cut, Cancelling()), DeadlineExpired)
+    other = InvalidArgument("no households table among the chunks", field="table")
+    assert ended_early(other, Cancelling()) is other  # asked once: not a cut request
     assert isinstance(ended_early(cut, Context(False)), DeadlineExpired)
+    assert isinstance(ended_early(cut, Context(True, remaining=-0.2)), DeadlineExpired)
+    assert isinstance(ended_early(cut, Context(True, remaining=0.0)), DeadlineExpired)
     assert isinstance(ended_early(grpc.RpcError(), Context(True)), DeadlineExpired)
     assert ended_early(cut, Context(True)) is cut
+    assert ended_early(cut, Context(True, remaining=5.0)) is cut
     assert ended_early(cut) is cut
