@@ -183,18 +183,23 @@ def test_changed_input_is_reported(served, capsys):
     assert f"{first}: entry 1 (Assess): input changed" in capsys.readouterr().out
 
 
-def test_forged_result_is_reported(served, capsys):
-    bundle, path = served
-    rows = [json.loads(x) for x in lines(path)]
-    victim = rows[1]["households"][0]
-    victim["benefit"] += 1000
-    victim["result_digest"] = "0" * 64  # a forger who also rewrites the whole chain
+def _rewrite_chain(path, rows) -> None:
+    """Write edited entries back with every hash recomputed, as a forger would."""
     prev = GENESIS
     for r in rows:
         r["prev"] = prev
         r["hash"] = prev = entry_hash(r)
     write(path, [canonical(r) for r in rows])
     assert verify(path)[2] is None
+
+
+def test_forged_result_is_reported(served, capsys):
+    bundle, path = served
+    rows = [json.loads(x) for x in lines(path)]
+    victim = rows[1]["households"][0]
+    victim["benefit"] += 1000
+    victim["result_digest"] = "0" * 64  # a forger who also rewrites the whole chain
+    _rewrite_chain(path, rows)
     assert main(["reproduce", "--journal", str(path), "--bundle", str(bundle)]) == 1
     out = capsys.readouterr().out
     assert f"{victim['household_id']}: entry 2 (Assess): result differs (result_digest)" in out
@@ -379,12 +384,7 @@ def test_forged_benefit_and_status_with_the_digest_kept_are_reported(served, cap
     victim = rows[1]["households"][0]
     benefit = victim["benefit"]
     victim["benefit"] += 1000
-    prev = GENESIS
-    for r in rows:
-        r["prev"] = prev
-        r["hash"] = prev = entry_hash(r)
-    write(path, [canonical(r) for r in rows])
-    assert verify(path)[2] is None
+    _rewrite_chain(path, rows)
     assert main(["reproduce", "--journal", str(path), "--bundle", str(bundle)]) == 1
     out = capsys.readouterr().out
     hid = victim["household_id"]
