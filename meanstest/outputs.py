@@ -41,3 +41,31 @@ def read_output(out: Path, name: str, columns: list[str] | None = None) -> pa.Ta
     elif not base.is_dir():
         return None
     return empty.empty_table().select(columns or empty.names)
+
+
+def summary_mismatches(
+    summary: dict, results: pa.Table, rejected: int | None = None
+) -> list[tuple[str, object, int]]:
+    """(key, summary.json's value, the stored rows' value) of each count and total of
+    summary.json that the stored results (and the number of rejects, when given) do not
+    give. The report prints summary.json: an edited one would pass as fact (an
+    adversarial auditor run). A column `results` lacks is not checked."""
+    import pyarrow.compute as pc
+
+    statuses = {c["values"]: c["counts"] for c in results["status"].value_counts().to_pylist()}
+    derived = {
+        "assessed": results.num_rows,
+        "total_monthly_benefit": int(pc.sum(results["benefit"]).as_py() or 0),
+        **{f"by_status.{s}": statuses.get(s, 0) for s in summary.get("by_status", {})},
+    }
+    if rejected is not None:
+        derived["rejected"] = rejected
+    if "provisional" in results.column_names:
+        derived["provisional"] = int(pc.sum(results["provisional"].cast(pa.int64())).as_py() or 0)
+    out = []
+    for key, want in derived.items():
+        section, _, name = key.partition(".")
+        got = summary.get(section, {}).get(name) if name else summary.get(key)
+        if got is not None and got != want:
+            out.append((key, got, want))
+    return out

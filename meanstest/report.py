@@ -23,7 +23,7 @@ from meanstest import labels
 from meanstest.amounts import yuan
 from meanstest.document import width
 from meanstest.errors import MeansTestError
-from meanstest.outputs import read_output
+from meanstest.outputs import read_output, summary_mismatches
 
 T = {
     "title": ("社会救助年度复核报告", "Social assistance annual review"),
@@ -214,29 +214,6 @@ def _rule_in_words(code: str, lang: str) -> str:
     return labels.pick(labels.VETO_RULE[code], lang).format_map(names)
 
 
-def _check_totals(out: Path, summary: dict, results) -> None:
-    """The report shows summary.json's totals: they must be the results' own, or an
-    edited summary would be printed as fact (an adversarial auditor run)."""
-    statuses = results["status"].value_counts().to_pylist()
-    derived = {
-        "total_monthly_benefit": int(pc.sum(results["benefit"]).as_py() or 0),
-        **{f"by_status.{c['values']}": c["counts"] for c in statuses},
-    }
-    for status, n in summary.get("by_status", {}).items():
-        derived.setdefault(f"by_status.{status}", 0)
-        if derived[f"by_status.{status}"] != n:
-            want = derived[f"by_status.{status}"]
-            raise MeansTestError(
-                f"{out}: summary.json says by_status.{status} {n}, the results hold {want}; "
-                "run meanstest reproduce"
-            )
-    if summary.get("total_monthly_benefit") != derived["total_monthly_benefit"]:
-        raise MeansTestError(
-            f"{out}: summary.json says total_monthly_benefit {summary.get('total_monthly_benefit')}, "
-            f"the results add up to {derived['total_monthly_benefit']}; run meanstest reproduce"
-        )
-
-
 def build_report(out_dir) -> str:
     out = Path(out_dir)
     try:
@@ -252,7 +229,12 @@ def build_report(out_dir) -> str:
             raise FileNotFoundError("no results.parquet or results/ folder")
     except (OSError, ValueError) as e:
         raise MeansTestError(f"{out}: not a review output folder ({e})") from e
-    _check_totals(out, summary, results)
+    if mismatches := summary_mismatches(summary, results):
+        key, got, want = mismatches[0]
+        raise MeansTestError(
+            f"{out}: summary.json says {key} {got}, the results give {want}; "
+            "run meanstest reproduce"
+        )
     benefit = results["benefit"].to_numpy()
     index = results["difficulty_index"].to_numpy()
     top = results.take(pc.sort_indices(results, [("rank", "ascending")])[:20]).to_pylist()

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from meanstest.errors import MeansTestError
-from meanstest.outputs import read_output
+from meanstest.outputs import read_output, summary_mismatches
 
 IGNORED = ("engine_version",)
 
@@ -180,7 +180,7 @@ def reproduce_review(
         summary = json.loads(summary_file.read_text("utf-8")) if summary_file.is_file() else None
     except (OSError, ValueError) as e:
         raise MeansTestError(f"{out}: not a review output folder ({e})") from e
-    stored, members = stored.to_pylist(), members.to_pylist()
+    stored_table, stored, members = stored, stored.to_pylist(), members.to_pylist()
     findings = findings.to_pylist() if findings is not None else None
     rejects = rejects.to_pylist() if rejects is not None else []
     again = assess(bundle, policies, engine="reference")
@@ -196,7 +196,10 @@ def reproduce_review(
         rejects, again.rejects.to_pylist(), {r["household_id"] for r in stored}
     )
     if summary is not None:
-        out_ += _check_summary(summary, stored, rejects)
+        out_ += [
+            Discrepancy("summary.json", f"{key} is {got}; the stored rows give {want}", [key])
+            for key, got, want in summary_mismatches(summary, stored_table, len(rejects))
+        ]
     return ok, out_, moved
 
 
@@ -218,28 +221,6 @@ def _compare_rejects(stored: list[dict], now: list[dict], assessed: set) -> list
             out.append(Discrepancy(hid, "in the review's rejects, not rejected now"))
         else:
             out.append(Discrepancy(hid, "reject reasons differ", ["reasons"]))
-    return out
-
-
-def _check_summary(summary: dict, results: list[dict], rejects: list[dict]) -> list[Discrepancy]:
-    """summary.json's counts and totals against the stored results and rejects (the report
-    shows summary.json: a total edited there would be presented as fact)."""
-    counts = Counter(r["status"] for r in results)
-    derived = {
-        "assessed": len(results),
-        "rejected": len(rejects),
-        "total_monthly_benefit": sum(r["benefit"] for r in results),
-        "provisional": sum(bool(r["provisional"]) for r in results),
-        **{f"by_status.{s}": counts.get(s, 0) for s in summary.get("by_status", {})},
-    }
-    out = []
-    for key, want in derived.items():
-        section, _, name = key.partition(".")
-        got = summary.get(section, {}).get(name) if name else summary.get(key)
-        if got is not None and got != want:
-            out.append(
-                Discrepancy("summary.json", f"{key} is {got}; the stored rows give {want}", [key])
-            )
     return out
 
 
