@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -199,6 +200,7 @@ def assess_batch(
     engine: str = "fast",
     *,
     duplicates: dict[str, list[str]] | None = None,
+    places: dict[str, np.ndarray] | None = None,
     threads: bool = True,
     overlap: bool = False,
     release: bool = False,
@@ -208,7 +210,9 @@ def assess_batch(
     holding every row of its households and of their members' and supporters' records).
 
     `duplicates`: the run's DUPLICATE_PERSON list (person_id → households) when the
-    batch is part of a larger run; by default the batch's own. `overlap`: compute the
+    batch is part of a larger run; by default the batch's own. `places`: each row's
+    place in its bundle table when the batch is part of a bundle (validate: a reject's
+    "(row N)" names the bundle's row). `overlap`: compute the
     input digests on a thread of their own while the engine runs (when numba's
     threading layer allows it: `validate.reentrant_layer`). `release`: empty the dict
     `tables` once validated, so that the rows the engine does not read (those of
@@ -219,7 +223,7 @@ def assess_batch(
     from meanstest.pipeline import finish_results, input_digest_column, run_engine
     from meanstest.validate import reentrant_layer, validate
 
-    validation = validate(tables, library)
+    validation = validate(tables, library, places)
     households = tables["households"].select(["jurisdiction"])  # all Tally.of reads
     if release:
         tables.clear()

@@ -81,8 +81,10 @@ _FIRST_DAY, _LAST_DAY = -719_162, 2_932_896  # 0001-01-01 and 9999-12-31, days f
 class Issues:
     """The invalid cells of one table: which rows, and (for those rows only) the texts."""
 
-    def __init__(self, name: str, table: pa.Table) -> None:
-        self.name, self.table = name, table
+    def __init__(self, name: str, table: pa.Table, places: np.ndarray | None = None) -> None:
+        """`places`: each row's place in the bundle (0-based) when `table` holds some of
+        a bundle table's rows (a review's chunk), for "(row N)"; by default its own."""
+        self.name, self.table, self.places = name, table, places
         self.source = name in schema.SOURCE_TABLES
         self._position = {c.name: i for i, c in enumerate(schema.TABLES[name])}
         self._items: list[tuple[str, np.ndarray, str | None, list | None, int]] = []
@@ -128,7 +130,8 @@ class Issues:
                     if detail is not None:
                         parts.append(detail)
                     problem = f"{rule} ({'; '.join(parts)})" if parts else rule
-                text = f"{self.name}.{column} record={record_key(keys[row], row)}: {problem}"
+                key = record_key(keys[row], row, self.places)
+                text = f"{self.name}.{column} record={key}: {problem}"
                 out.setdefault(row, []).append((order, j, text))
         return out
 
@@ -156,8 +159,12 @@ def values_at(values: np.ndarray, index: np.ndarray, missing=False) -> np.ndarra
     return np.where(index >= 0, values[np.maximum(index, 0)], missing)
 
 
-def record_key(value, row) -> str:
-    return value if value is not None else f"(row {int(row) + 1})"
+def record_key(value, row, places: np.ndarray | None = None) -> str:
+    """A reason's record: its key, or "(row N)" (1-based: the row's place in the bundle
+    when `places` gives the places of a chunk's rows) when the key is null."""
+    if value is not None:
+        return value
+    return f"(row {int(row if places is None else places[row]) + 1})"
 
 
 def check_columns(issues: Issues, enums: dict, keep: np.ndarray | None = None) -> None:
@@ -268,9 +275,10 @@ def disposed_before_acquired(issues: Issues, keep: np.ndarray) -> None:
     issues.add("disposed_on", rows, "disposed before acquired", details, k=3)
 
 
-def households_issues(households: pa.Table, codes, rows_of, library, enums: dict):
-    """Issues of the households rows, and the pack of each row (-1: none)."""
-    issues = Issues("households", households)
+def households_issues(households: pa.Table, codes, rows_of, library, enums: dict, places=None):
+    """Issues of the households rows, and the pack of each row (-1: none); `places` as
+    for Issues."""
+    issues = Issues("households", households, places)
     check_columns(issues, enums)
     dup = np.flatnonzero(values_at(rows_of, codes, 0) > 1)
     issues.add(

@@ -77,12 +77,18 @@ class Validation:
     households_read: int
 
 
-def validate(tables: dict[str, pa.Table], library) -> Validation:
+def validate(
+    tables: dict[str, pa.Table], library, places: dict[str, np.ndarray] | None = None
+) -> Validation:
     """Split a bundle's households into the assessable (an EngineInput) and the rejected.
 
     `tables` is a bundle as read by meanstest.bundle.read_bundle (or any dict of tables
-    it would conform); `library` a meanstest.policy.PolicyLibrary.
+    it would conform); `library` a meanstest.policy.PolicyLibrary. `places`: when the
+    tables hold some of a bundle's rows (a review's chunk), each row's place in its
+    bundle table (0-based, by table name), so that a reason's "(row N)" names the row
+    in the bundle whatever the chunking; by default a row's place in `tables`.
     """
+    place = (places or {}).get
     t = {name: table.combine_chunks() for name, table in conform_tables(tables).items()}
     households, persons, supporters = t["households"], t["persons"], t["supporters"]
     n = households.num_rows
@@ -117,7 +123,7 @@ def validate(tables: dict[str, pa.Table], library) -> Validation:
         table = t[name]
         code = ip.source_code[name]
         matched = values_at(in_household, code)
-        issues = Issues(name, table)
+        issues = Issues(name, table, place(name))
         check_columns(issues, enums, keep=matched)
         # A matched person_id is the string of a member or supporter: the same flags.
         flagged = matched & (values_at(people.flags, code, 0) != 0)
@@ -132,10 +138,20 @@ def validate(tables: dict[str, pa.Table], library) -> Validation:
         return int(table.num_rows - matched.sum()), found_here, rows_of_person
 
     with _executor(n) as pool:
-        house_job = pool.submit(households_issues, households, codes, rows_of, library, enums)
+        house_job = pool.submit(
+            households_issues, households, codes, rows_of, library, enums, place("households")
+        )
         people_jobs = [
-            pool.submit(people_reasons, 0, Issues("persons", persons), p_check, p_home),
-            pool.submit(people_reasons, 1, Issues("supporters", supporters), s_check, s_home),
+            pool.submit(
+                people_reasons, 0, Issues("persons", persons, place("persons")), p_check, p_home
+            ),
+            pool.submit(
+                people_reasons,
+                1,
+                Issues("supporters", supporters, place("supporters")),
+                s_check,
+                s_home,
+            ),
         ]
         source_jobs = [
             pool.submit(source_reasons_of, group, name)
@@ -151,7 +167,9 @@ def validate(tables: dict[str, pa.Table], library) -> Validation:
         members_of = np.bincount(p_home[p_home >= 0], minlength=n_codes)
         for h in np.flatnonzero((rows_of > 0) & (members_of == 0)).tolist():
             first = ip.household_first[h]
-            key = record_key(households["household_id"][int(first)].as_py(), first)
+            key = record_key(
+                households["household_id"][int(first)].as_py(), first, place("households")
+            )
             found.add(
                 h, (0, -1, 0, 0), f"persons.household_id record={key}: household has no members"
             )

@@ -193,3 +193,21 @@ def assess_case(engine, members, supporters=(), records=(), policy=None, **house
 
 def codes(findings) -> list[str]:
     return [f["code"] for f in findings]
+
+
+def with_null_keys(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """The tables with one key nulled two thirds of the way down each table (a
+    household_id, person_id, supporter_id, every source table's record_id): the rows a
+    reject names "(row N)", by their place in the bundle whatever the review's chunks."""
+    keys = {"households": "household_id", "persons": "person_id", "supporters": "supporter_id"}
+    out = {}
+    for name, table in tables.items():
+        column = keys.get(name, "record_id")
+        if table.num_rows == 0 or column not in table.column_names:
+            out[name] = table
+            continue
+        values = table[column].to_pylist()
+        values[table.num_rows * 2 // 3] = None
+        at = table.schema.get_field_index(column)
+        out[name] = table.set_column(at, table.schema.field(at), pa.array(values, pa.string()))
+    return out

@@ -46,14 +46,15 @@ def test_tally_survives_json(whole):
 def test_tallies_of_chunks_merge_to_the_tally_of_the_whole(tables, whole, chunk_size):
     n_chunks, chunks, total = chunks_in_memory(tables, chunk_size)
     assert n_chunks == -(-240 // chunk_size)
-    for part, duplicates in chunks:
-        total = total.merge(assess_batch(part, default_library(), duplicates=duplicates).tally)
+    for part, duplicates, places in chunks:
+        batch = assess_batch(part, default_library(), duplicates=duplicates, places=places)
+        total = total.merge(batch.tally)
     assert total == whole.tally
 
 
 def test_merge_is_order_free(tables):
     _, chunks, _ = chunks_in_memory(tables, 60)
-    tallies = [assess_batch(p, default_library(), duplicates=d).tally for p, d in chunks]
+    tallies = [assess_batch(p, default_library(), duplicates=d).tally for p, d, _ in chunks]
     forward, backward = Tally(), Tally()
     for t in tallies:
         forward = forward.merge(t)

@@ -11,6 +11,7 @@ import sys
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from builders import with_null_keys
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -33,6 +34,8 @@ def grouped(tmp_path_factory):
                schema.TABLES}  # fmt: skip
     for k in range(BLOCKS):
         block = synth.generate(BLOCK, seed=11, bad_fraction=0.06, start=k * BLOCK)
+        if k in (1, 4):  # rejects naming "(row N)": the row's place in the bundle
+            block = with_null_keys(block)
         for name, table in block.items():
             writers[name].write_table(table)
     for w in writers.values():
@@ -121,11 +124,11 @@ def test_the_spool_gives_what_the_stream_gives(grouped, whole, tmp_path, capsys)
     assert _without_chunking(summary) == _without_chunking(_same_outputs(tmp_path, whole))
 
 
-def test_an_arrow_ipc_bundle_is_spooled(whole, tmp_path, capsys):
+def test_an_arrow_ipc_bundle_is_spooled(grouped, whole, tmp_path, capsys):
     """Arrow IPC files have no row groups to read a chunk from: spooled, same outputs."""
     bundle = tmp_path / "ipc"
     bundle.mkdir()
-    tables = synth.generate(BLOCK * BLOCKS, seed=11, bad_fraction=0.06)
+    tables = {t: pq.read_table(grouped / f"{t}.parquet") for t in schema.TABLES}
     write_bundle(tables, bundle, format="arrow")
     out = tmp_path / "out"
     run_review(bundle, out, default_library(), ReviewOptions(chunk_size=50, spool=True))

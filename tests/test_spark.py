@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from builders import with_null_keys
 
 pytestmark = pytest.mark.slow  # a JVM per module, ~1.5 min
 
@@ -32,7 +33,6 @@ from meanstest.policy import default_library
 from meanstest.review import ReviewOptions, run_review
 from meanstest.spark import summarise
 from meanstest.spark.frames import arrow_type, read_frames, spark_type
-from meanstest.spark.worker import _global_rows
 
 OUTPUTS = ("results", "members", "findings", "rejects")
 
@@ -49,9 +49,10 @@ def _rows(table: pa.Table) -> list:
 
 def _odd_bundle() -> dict[str, pa.Table]:
     """A synthetic district with bad rows (5%), plus rows the generator never makes: a
-    households row whose household_id is null, a member of no household, and a source
-    row whose person_id is null."""
-    return _with_odd_rows(conform_tables(synth.generate(1200, seed=11, bad_fraction=0.05)))
+    households row whose household_id is null, a member of no household, a source row
+    whose person_id is null, and a null key in every table (builders.with_null_keys)."""
+    tables = with_null_keys(synth.generate(1200, seed=11, bad_fraction=0.05))
+    return _with_odd_rows(conform_tables(tables))
 
 
 def _with_odd_rows(t: dict[str, pa.Table]) -> dict[str, pa.Table]:
@@ -359,20 +360,6 @@ def test_type_mapping_round_trips_every_canonical_type():
     for name in schema.TABLES:
         for field in schema.arrow_schema(name):
             assert arrow_type(spark_type(field.type)) == field.type, (name, field)
-
-
-def test_batch_row_numbers_become_bundle_row_numbers():
-    rows = {"households": np.array([4, 17, 30]), "persons": np.array([2, 9])}
-    reasons = [
-        "households.household_id record=(row 2): null in a required column",
-        "persons.person_id record=(row 1): null in a required column",
-        "persons.health record=110101199001011237: health outside 1..6 (9)",
-    ]
-    assert _global_rows(reasons, rows) == [
-        "households.household_id record=(row 18): null in a required column",
-        "persons.person_id record=(row 3): null in a required column",
-        reasons[2],
-    ]
 
 
 def test_tallies_merge_like_review_chunks():

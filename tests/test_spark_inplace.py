@@ -97,9 +97,10 @@ def _check_reads_like_the_single_machine(bundle: Path, partitions: int):
     whole = {t: pq.read_table(files[t]) for t in files}
     for chunk in planned.chunks:
         tables, numbers = inplace.read(planned.files, chunk)
-        want = stream.read_chunk(files, the_plan, found, chunk.chunk)
+        want, places = stream.read_chunk(files, the_plan, found, chunk.chunk)
         for name in schema.TABLES:
             assert tables[name].equals(want[name]), (chunk.chunk, name)
+            assert np.array_equal(numbers[name], places[name]), (chunk.chunk, name)
             if name in whole:  # each row's number is its place in its file
                 again = whole[name].take(pa.array(numbers[name], pa.int64()))
                 assert again.to_pylist() == tables[name].to_pylist(), (chunk.chunk, name)

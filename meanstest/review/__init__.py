@@ -253,11 +253,12 @@ def _resumable_state(state_dir: Path, fp: dict) -> dict | None:
 def _chunks_in_memory(
     tables: dict[str, pa.Table], chunk_size: int
 ) -> tuple[int, Iterator[tuple[dict, dict | None]], Tally]:
-    """(number of chunks, the chunks' tables and duplicates lists, the rows no chunk
-    holds as a tally). One chunk holding every household is the bundle itself."""
+    """(number of chunks, the chunks' (tables, duplicates list, each row's place in the
+    bundle), the rows no chunk holds as a tally). One chunk holding every household is
+    the bundle itself."""
     n = tables["households"].num_rows
     if n <= chunk_size:
-        return 1, iter([(tables, None)]), Tally()
+        return 1, iter([(tables, None, None)]), Tally()
     plan: Plan = make_plan(tables, chunk_size)
     rows: dict[str, list] = {}
     unmatched = 0
@@ -274,7 +275,7 @@ def _chunks_in_memory(
     def chunks():
         for c in range(plan.n_chunks):
             part = {name: select_rows(tables[name], rows[name][c]) for name in schema.TABLES}
-            yield part, plan.duplicates
+            yield part, plan.duplicates, {name: rows[name][c] for name in schema.TABLES}
 
     return plan.n_chunks, chunks(), outside
 
@@ -326,7 +327,7 @@ def _review_in_memory(
         if say:
             note("validating")
         results, changes, done = [], [], 0
-        for c, (part, duplicates) in enumerate(chunks):
+        for c, (part, duplicates, places) in enumerate(chunks):
 
             def emit(name: str, table: pa.Table) -> None:
                 outputs.append(name, table)  # members, findings and rejects as they come
@@ -336,8 +337,8 @@ def _review_in_memory(
                     note("assessed; finishing the input digests")
 
             batch = assess_batch(
-                part, library, opts.engine, duplicates=duplicates, overlap=True, release=True,
-                emit=emit,
+                part, library, opts.engine, duplicates=duplicates, places=places, overlap=True,
+                release=True, emit=emit,
             )  # fmt: skip
             results.append(batch.results)
             changes.append(batch.changes)
@@ -445,8 +446,8 @@ def _review_spooled(
         if parts.exists():
             shutil.rmtree(parts)
         if found is not None:
-            tables = stream.read_chunk(files, plan, found, chunk)
-            tally = assess_part(tables, parts, library, plan, opts.engine)
+            tables, places = stream.read_chunk(files, plan, found, chunk)
+            tally = assess_part(tables, parts, library, plan, opts.engine, places)
             del tables
         else:
             tally = assess_spooled(spool_dir / key, parts, library, plan, opts.engine)

@@ -5,6 +5,10 @@ gives it and is appended to OUT/.review/spool/<chunk>/<table>.parquet, so each s
 chunk folder is itself a bundle. Chunks are then assessed one at a time, each writing
 its parts (results, members, findings, rejects, changes, tally) before its marker in
 the state file: a killed review resumes after its last finished chunk.
+
+A spooled row carries its place in the bundle's file (column PLACE, which the bundle
+reader ignores as it ignores any column of no table), so that a reject's "(row N)"
+names the bundle's row, as the in-memory and streamed reviews' do.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from meanstest.review.state import (
 )
 
 PARTS = ("results", "members", "findings", "rejects", "changes")
+PLACE = "_meanstest_bundle_row"
 
 
 def _valid(batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -116,7 +121,8 @@ def spool(
         start = 0
         try:
             for batch in iter_batches(path, batch_rows, table):
-                t = pa.Table.from_batches([batch])
+                places = np.arange(start, start + batch.num_rows, dtype=np.int64)
+                t = pa.Table.from_batches([batch]).append_column(PLACE, pa.array(places))
                 if table in ("households", "persons", "supporters"):
                     chunks = plan.chunk_of_row(table)[start : start + batch.num_rows]
                     rows = np.arange(batch.num_rows)
@@ -144,16 +150,28 @@ def assess_spooled(folder: Path, parts: Path, library, plan: Plan, engine: str) 
         tables = {t: schema.empty_table(t) for t in schema.TABLES}
     else:
         tables = read_bundle(folder)
-    return assess_part(tables, parts, library, plan, engine)
+    places = {}
+    for name, table in tables.items():
+        path = folder / f"{name}.parquet"
+        if table.num_rows and path.exists():
+            column = pq.read_table(path, columns=[PLACE]).column(PLACE)
+            places[name] = column.to_numpy().astype(np.int64, copy=False)
+        else:
+            places[name] = np.zeros(0, np.int64)
+    return assess_part(tables, parts, library, plan, engine, places)
 
 
-def assess_part(tables: dict, parts: Path, library, plan: Plan, engine: str) -> Tally:
+def assess_part(
+    tables: dict, parts: Path, library, plan: Plan, engine: str, places: dict | None = None
+) -> Tally:
     """Assess one chunk's tables (spooled or streamed) and write its parts, named by the
-    chunk's folder; returns the chunk's tally."""
+    chunk's folder; returns the chunk's tally. `places`: each row's place in the bundle
+    (batch.assess_batch)."""
     parts.mkdir(parents=True, exist_ok=True)
     batch = assess_batch(
-        tables, library, engine, duplicates=plan.duplicates, overlap=True, release=True
-    )
+        tables, library, engine, duplicates=plan.duplicates, places=places, overlap=True,
+        release=True,
+    )  # fmt: skip
     for name in PARTS:
         write_parquet_atomic(getattr(batch, name), parts / f"{name}.parquet")
     fault_point(f"chunk:{parts.name}")

@@ -110,15 +110,18 @@ def take_rows(data: pa.Table, keep: np.ndarray) -> pa.Table:
     return data if len(keep) == data.num_rows else data.take(pa.array(keep, pa.int64()))
 
 
-def read_chunk(files: dict[str, Path], plan: Plan, found: Layout, c: int) -> dict[str, pa.Table]:
+def read_chunk(
+    files: dict[str, Path], plan: Plan, found: Layout, c: int
+) -> tuple[dict[str, pa.Table], dict[str, np.ndarray]]:
     """Chunk c's tables: its row groups of every file, conformed, with the rows of other
-    chunks left out (file order kept); tables with no row of the chunk are empty."""
-    tables = {}
+    chunks left out (file order kept); tables with no row of the chunk are empty. And
+    each row's place in its file (int64, 0-based)."""
+    tables, places = {}, {}
     for table in schema.TABLES:
         path = files.get(table)
         wanted = found.groups[table][c] if path is not None else []
         if not wanted:
-            tables[table] = schema.empty_table(table)
+            tables[table], places[table] = schema.empty_table(table), np.zeros(0, np.int64)
             continue
         data, rows = read_groups(path, table, wanted)
         if table in ID_COLUMNS:
@@ -126,5 +129,5 @@ def read_chunk(files: dict[str, Path], plan: Plan, found: Layout, c: int) -> dic
         else:
             routed, chunks, _ = plan.route(data.column("person_id"))
             keep = routed[chunks == c]  # ascending: route lists each row's chunks once
-        tables[table] = take_rows(data, keep)
-    return tables
+        tables[table], places[table] = take_rows(data, keep), rows[keep]
+    return tables, places

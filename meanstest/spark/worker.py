@@ -10,7 +10,6 @@ without a cluster.
 from __future__ import annotations
 
 import json
-import re
 
 import numpy as np
 import pyarrow as pa
@@ -30,8 +29,6 @@ from meanstest.spark.layout import (
 
 OUTPUTS = ("results", "members", "findings", "rejects", "changes")
 KIND = {name: i for i, name in enumerate((*OUTPUTS, "tally"))}
-_ROW_REF = re.compile(r"^(\w+)\.(\w+) record=\(row (\d+)\)")
-_LIST = pa.list_(pa.string())
 # §9 rank buckets: a result's difficulty index d (0-1000) is bucket d + 1, a null one
 # bucket 0 (ranked last, as pipeline.rank's sort places nulls)
 BUCKETS = 1002
@@ -53,18 +50,6 @@ def buckets(results: pa.Table) -> np.ndarray:
     """Each result's rank bucket (see BUCKETS)."""
     index = pc.fill_null(results["difficulty_index"], -1).to_numpy()
     return index.astype(np.int64) + 1
-
-
-def _global_rows(reasons: list[str], rows: dict[str, np.ndarray]) -> list[str]:
-    """'(row K)' of a batch-local table → the bundle's row number."""
-    out = []
-    for text in reasons:
-        m = _ROW_REF.match(text)
-        if m and m.group(1) in rows:
-            n = int(rows[m.group(1)][int(m.group(3)) - 1]) + 1
-            text = f"{text[: m.start(3)]}{n}{text[m.end(3) :]}"
-        out.append(text)
-    return out
 
 
 def _jurisdiction_groups(jurisdiction) -> tuple[list, np.ndarray]:
@@ -108,7 +93,7 @@ def assessed(tables: dict, numbers: dict, duplicates: dict, library):
     the tables of some households (each row's bundle row number in `numbers`, so that a
     reject naming "(row N)" names the bundle's row) → (the batch, {output: (its table,
     each row's jurisdiction)}, the assessed households' IDs)."""
-    b = assess_batch(tables, library, "fast", duplicates=duplicates)
+    b = assess_batch(tables, library, "fast", duplicates=duplicates, places=numbers)
     valid = b.engine_input.households
     valid_ids = valid["household_id"].combine_chunks()
     valid_jurisdictions = valid["jurisdiction"].combine_chunks()
@@ -122,15 +107,11 @@ def assessed(tables: dict, numbers: dict, duplicates: dict, library):
     rejected_rows = households.filter(pc.invert(ok))
     if rejected_rows.num_rows != b.rejects.num_rows:
         raise RuntimeError("rejects out of step with households rows (a bug in meanstest.spark)")
-    reasons = [_global_rows(r, numbers) for r in b.rejects["reasons"].to_pylist()]
-    rejects = pa.table(
-        {"household_id": b.rejects["household_id"], "reasons": pa.array(reasons, _LIST)}
-    )
     outputs = {
         "results": (b.results, valid_jurisdictions),
         "members": (b.members, jurisdictions(b.members["household_id"])),
         "findings": (b.findings, jurisdictions(b.findings["household_id"])),
-        "rejects": (rejects, rejected_rows["jurisdiction"]),
+        "rejects": (b.rejects, rejected_rows["jurisdiction"]),
         "changes": (b.changes, jurisdictions(b.changes["household_id"])),
     }
     return b, outputs, valid_ids
