@@ -170,6 +170,21 @@ def test_changed_arguments_refuse_to_resume(bundle, tmp_path):
         run_review(bundle, tmp_path, default_library(), ReviewOptions(chunk_size=41, quiet=True))
 
 
+def test_a_spool_of_an_older_meanstest_is_not_resumed(bundle, tmp_path):
+    """An older meanstest spooled rows without their places in the bundle (the "(row N)"
+    of a reject): its interrupted review is refused, not finished with other numbers."""
+    import json
+
+    killed = _cli(bundle, tmp_path, "--spool", env={"MEANSTEST_FAULT_AT": "chunk:000000"})
+    assert killed.returncode < 0
+    state = tmp_path / ".review" / "state.json"
+    old = json.loads(state.read_text())
+    del old["fingerprint"]["spool"]
+    state.write_text(json.dumps(old))
+    with pytest.raises(ResumeRefused, match="spooled by an older meanstest"):
+        run_review(bundle, tmp_path, default_library(), ReviewOptions(chunk_size=40, quiet=True))
+
+
 def test_plan_finds_every_duplicate_member_exactly(tmp_path):
     """plan.duplicates (§8 DUPLICATE_PERSON across the whole bundle, rejected households
     included) equals a plain grouping of the persons rows, malformed IDs included."""

@@ -54,6 +54,7 @@ def fingerprint(files: dict[str, Path], library, chunk_size: int, engine: str) -
         "policies": sorted([p.id, p.digest] for p in library.packs),
         "chunk_size": chunk_size,
         "chunks": "whole row groups of households.parquet",  # plan.chunk_starts
+        "spool": "rows with their places in the bundle",  # spool.PLACE
         "engine": engine,
         "engine_version": ENGINE_VERSION,
     }
@@ -61,7 +62,8 @@ def fingerprint(files: dict[str, Path], library, chunk_size: int, engine: str) -
 
 def explain_change(old: dict, new: dict) -> str:
     """Why an interrupted review's fingerprint `old` refuses the new run's `new`."""
-    for key in ("inputs", "policies", "chunk_size", "chunks", "engine", "engine_version"):
+    keys = ("inputs", "policies", "chunk_size", "chunks", "spool", "engine", "engine_version")
+    for key in keys:
         if old.get(key) != new.get(key):
             if key == "inputs":
                 changed = [
@@ -72,6 +74,8 @@ def explain_change(old: dict, new: dict) -> str:
                 )
             if key == "chunks":  # an older meanstest's state: chunks cut another way
                 return "it was planned by an older meanstest (chunks cut another way)"
+            if key == "spool":  # an older meanstest's spool: rows without their places
+                return "it was spooled by an older meanstest (rows without their places)"
             return f"{key.replace('_', ' ')} changed since the interrupted review"
     return "state differs"
 
