@@ -20,6 +20,7 @@ from .layout import (
     BUSINESS,
     HC_DATE,
     HC_PACK,
+    MAX_PROGRAMS,
     MC_PERSON,
     N_HC,
     N_HM,
@@ -198,8 +199,8 @@ def assess(
         raise TypeError("Households.member_off and supporter_off must have H + 1 entries")
     if hh.member_off[0] != 0 or hh.member_off[-1] != n_m:
         raise ValueError("Households.member_off must cover the member slots 0..M")
-    if pack.program_statuses.shape[1] > 62:
-        raise ValueError("a pack defines more than 62 programs")
+    if pack.program_statuses.shape[1] > MAX_PROGRAMS:
+        raise ValueError(f"a pack defines more than {MAX_PROGRAMS} programs")
     counts = np.zeros(N_TABLES, I64)
     if n_m:
         last = people.member_codes[-1, MC_PERSON]

@@ -227,7 +227,8 @@ del _at
     OM_INCOME_TOLERANCE,
     OM_ELIGIBLE,
 ) = range(12)
-N_OM = 12  # household_money; OM_ELIGIBLE: bit i = program i of the pack (up to 62)
+N_OM = 12  # household_money; OM_ELIGIBLE: bit i = program i of the pack
+MAX_PROGRAMS = 62  # programs of a pack the kernels hold (OM_ELIGIBLE, current_programs)
 (
     OC_STATUS,
     OC_PHASEOUT,

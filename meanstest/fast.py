@@ -145,7 +145,16 @@ def _veto_records(a: Assembled, out, table: str, households: np.ndarray):
 
 def run(inp: EngineInput, *, threads: bool = True) -> EngineOutput:
     """Assess every household of `inp` with the kernels (`threads=False`: on the calling
-    thread only, for calls of a few households)."""
+    thread only, for calls of a few households).
+
+    The kernels hold a pack's programs as bits of one int64 (L.MAX_PROGRAMS); POLICY.md
+    sets no limit, so a batch using a pack of more programs is assessed by the
+    reference calculator instead: the same outputs (tests/test_rules_s11_programs.py),
+    at its speed."""
+    if any(len(p.programs) > L.MAX_PROGRAMS for p in inp.policies):
+        from meanstest import reference
+
+        return reference.run(inp)
     a = assemble(inp)
     out = assess(a.households, a.people, a.records, a.pack, threads=threads)
     return EngineOutput(_results(a, out), _members(a, out), _findings(inp, a, out))

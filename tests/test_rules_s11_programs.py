@@ -87,3 +87,32 @@ def _with_programs(programs):
     p = pack()
     p.params["programs"] = programs
     return p
+
+
+# 70 programs: POLICY.md sets no limit; the kernels hold 62 (kernels.layout.MAX_PROGRAMS)
+WIDE = [f"p{chr(97 + i // 26)}{chr(97 + i % 26)}" for i in range(70)]
+
+
+def test_a_pack_of_more_programs_than_the_kernels_hold(engine):  # §11, any number
+    policy = _with_programs({n: {"statuses": ["TEKUN"], "requires": "any"} for n in WIDE})
+    eligible, routing = _route(engine, [person(ELDER)], policy=policy, current_programs=[WIDE[5]])
+    assert eligible == WIDE
+    assert routing == [("PROGRAM_MISSED", n) for n in WIDE if n != WIDE[5]]
+
+
+def test_a_run_with_a_wide_pack_assesses_every_household_as_the_reference_does():
+    """`assess` (the review's and the service's bulk path) on a synthetic district whose
+    pack defines 70 programs: the default engine gives the reference's outputs."""
+    from meanstest import assess, synth
+    from meanstest.policy import PolicyLibrary
+
+    wide = _with_programs(
+        {n: {"statuses": ["DIBAO", "NOT_ELIGIBLE", "VETOED"], "requires": "any"} for n in WIDE}
+    )
+    library = PolicyLibrary([wide])
+    tables = synth.generate(60, seed=3, bad_fraction=0.05)
+    fast, ref = assess(tables, library), assess(tables, library, engine="reference")
+    for name, table in ref.tables().items():
+        assert fast.tables()[name].equals(table), name
+    eligible = fast.results["eligible_programs"].to_pylist()
+    assert max(len(e) for e in eligible) == 70

@@ -10,6 +10,7 @@ field from the message descriptors (anything at all). Calls the small path decli
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import datetime as dt
 import hashlib
@@ -178,6 +179,15 @@ def test_declined_calls():
     many = convert.tables_to_households(synth.generate(small.MAX_HOUSEHOLDS + 1, seed=6))
     assert small.assess(many, LIBRARY, PackCache()) is None
     assert small.assess(many[:-1], LIBRARY, PackCache()) is not None
+    # a pack of more programs than the kernels hold (fast.run gives them to the reference)
+    params = copy.deepcopy(LIBRARY.packs[0].params)
+    params["programs"] = {"p" + "a" * i: {"statuses": [], "requires": "any"} for i in range(63)}
+    wide = PolicyLibrary([dataclasses.replace(LIBRARY.packs[0], params=params)])
+    plain = pb.Household()
+    plain.CopyFrom(msgs[0])
+    plain.ClearField("current_programs")  # names of the default pack's programs
+    assert small.assess([plain], LIBRARY, PackCache()).results  # assessed, not rejected
+    assert small.assess([plain], wide, PackCache()) is None
 
 
 def test_input_digest_text_is_the_documented_one():

@@ -11,7 +11,8 @@ text of docs/digests.md. Identical answers to the bulk path, digests included
 `assess` returns None whenever the call needs something only the bulk path does —
 more than MAX_HOUSEHOLDS, a person in two households, a source record carried by one
 household for a person of another, a missing or repeated household_id, a date the
-scalar reader is not sure of — and the server then runs the bulk path.
+scalar reader is not sure of, a pack of more programs than the kernels hold — and the
+server then runs the bulk path.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from meanstest import schema
+from meanstest.kernels import layout as L
 from meanstest.pipeline import ENGINE_VERSION
 from meanstest.service import scalar_checks
 from meanstest.service.journal import RESULT_COLUMNS, reasons_digest
@@ -168,6 +170,8 @@ def assess(households: Sequence[pb.Household], library, cache: PackCache) -> Sma
             rejects.append((d.row["household_id"], reasons))
         else:
             valid.append(Valid(d.row, persons, supporters, sources, pack))
+    if any(len(v.pack.programs) > L.MAX_PROGRAMS for v in valid):
+        return None  # the kernels' program bits: the bulk path (fast.run) routes them
     rejects += [(hid, d.problems) for hid, d in zip(hids, decoded, strict=True) if d.problems]
     answers = run(valid, cache) if valid else []
     results, members, findings = [], [], []
