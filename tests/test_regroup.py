@@ -155,6 +155,27 @@ def test_bad_arguments_are_refused_before_anything_is_written(bundles, tmp_path)
     assert sorted(p.name for p in (tmp_path / "z").iterdir()) == ["vehicle.parquet"]
 
 
+def test_an_ingests_record_goes_with_the_regrouped_bundle(tmp_path):
+    """ingest.json and quarantine.parquet (where the rows came from, and the rows that
+    could not be mapped) are copied beside the regrouped tables; a stale one of another
+    bundle is removed; regroup.json names the bundle by its full path."""
+    from meanstest.bundle import write_bundle
+
+    write_bundle(_scattered(seed=3), tmp_path / "ingested")
+    (tmp_path / "ingested" / "ingest.json").write_text('{"sources": []}', encoding="utf-8")
+    pq.write_table(pa.table({"file": ["raw.csv"]}), tmp_path / "ingested" / "quarantine.parquet")
+    doc = regroup(tmp_path / "ingested", tmp_path / "g", block=50, quiet=True)
+    for name in ("ingest.json", "quarantine.parquet"):
+        got, want = tmp_path / "g" / name, tmp_path / "ingested" / name
+        assert got.read_bytes() == want.read_bytes(), name
+    assert [p["file"] for p in doc["provenance"]] == ["ingest.json", "quarantine.parquet"]
+    assert doc["bundle"] == str((tmp_path / "ingested").resolve())
+    write_bundle(_scattered(seed=4), tmp_path / "plain")  # no ingest record
+    again = regroup(tmp_path / "plain", tmp_path / "g", block=50, quiet=True)
+    assert again["provenance"] == [] and not (tmp_path / "g" / "ingest.json").exists()
+    assert not (tmp_path / "g" / "quarantine.parquet").exists()
+
+
 def test_an_arrow_bundle_is_regrouped_into_parquet(tmp_path):
     from meanstest.bundle import write_bundle
 

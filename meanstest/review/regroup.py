@@ -18,6 +18,10 @@ supporter — go to a last row group. No row is added, dropped or changed: each 
 keeps its rows, in another order, and `regroup.json` records the counts of rows in
 and out, table by table, and the SHA-256 of every file read and written. Only the
 "(row N)" of a reject whose key is null changes, since it names a row by its place.
+
+An ingest's record of where the rows came from (PROVENANCE: `ingest.json`, the raw
+files and their digests; `quarantine.parquet`, the rows it could not map) is copied
+beside the regrouped tables: the regrouped bundle is the one reviewed from then on.
 """
 
 from __future__ import annotations
@@ -44,6 +48,7 @@ HELP = "lay a bundle's rows out by blocks of households, so reviews read it in p
 BLOCK = 196_608  # households per block: what `meanstest synth` writes
 _BATCH_ROWS = 262_144
 _WORK = ".regroup"
+PROVENANCE = ("ingest.json", "quarantine.parquet")
 
 
 def _digest(path: Path) -> str:
@@ -135,8 +140,19 @@ def _write(bundle: Path, out: Path, files: dict, plan, block: int, quiet: bool) 
         progress.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    copied = []
+    for name in PROVENANCE:  # a stale one of another bundle must not stay either
+        target = out / name
+        if (bundle / name).is_file():
+            tmp = out / f"{name}.tmp"
+            shutil.copyfile(bundle / name, tmp)
+            os.replace(tmp, target)
+            copied.append({"file": name, "sha256": _digest(target)})
+        else:
+            target.unlink(missing_ok=True)
     doc = {
-        "bundle": str(bundle),
+        "bundle": str(bundle.resolve()),
+        "provenance": copied,
         "households_per_block": block,
         "blocks": plan.n_chunks,
         "tables": tables,
