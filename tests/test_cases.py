@@ -98,6 +98,18 @@ def test_check_command_passes_on_shipped_cases(capsys):
     assert "2 cases: 2 passed, 0 differ, 0 malformed" in out
 
 
+def test_the_example_of_docs_cases_md_passes(tmp_path, capsys):
+    """The Format section's example is a case a reader copies to start from: it must
+    pass, and the summary line must read as the docs show it."""
+    docs = (Path(__file__).parents[1] / "docs" / "cases.md").read_text("utf-8")
+    example = docs.split("```toml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "example.toml"
+    path.write_text(example, "utf-8")
+    assert cli.main(["check", str(path)]) == 0
+    assert "1 case: 1 passed, 0 differ, 0 malformed" in capsys.readouterr().out
+    assert "2 cases: 1 passed, 1 differ, 0 malformed" in docs
+
+
 # -- a wrong case fails readably ----------------------------------------------------------
 
 
