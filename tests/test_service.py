@@ -373,6 +373,45 @@ def test_bytes_that_are_not_an_arrow_chunk_are_invalid_argument(server, pki):
     assert bad_request_fields(e.value) == ["data"]
 
 
+UNREADABLE = {  # bytes the protobuf library refuses, per RPC: garbage, truncated, bad UTF-8
+    "Assess": ("AssessRequest", "households", b"\x0a\x05\x0a\x01", b"\x0a\x03\x0a\x01\xff"),
+    "Explain": ("ExplainRequest", "household", b"\x0a\x05\x0a\x01", b"\x12\x01\xff"),
+    "GetPolicy": ("GetPolicyRequest", "id", b"\x0a\x05ab", b"\x1a\x01\xff"),
+    "ListPolicies": ("ListPoliciesRequest", "jurisdiction", b"\x0a\x05ab", b"\x0a\x01\xff"),
+}
+
+
+@pytest.mark.parametrize("method", sorted(UNREADABLE))
+def test_bytes_that_are_not_a_request_are_invalid_argument(server, pki, method, caplog):
+    """Every unary RPC answers unreadable bytes as Assess does: INVALID_ARGUMENT naming the
+    message type and a field, journaled, one log line. Explain, GetPolicy and ListPolicies
+    left them to grpcio: INTERNAL "Exception deserializing request!", no journal entry,
+    a traceback in the log (a new-user walkthrough)."""
+    _running, journal = server
+    message, field, *payloads = UNREADABLE[method]
+    for payload in (b"\xff\xff\xff", *payloads):
+        caplog.clear()
+        with client(server, pki, "township") as c, pytest.raises(grpc.RpcError) as e:
+            with caplog.at_level(logging.DEBUG):
+                c.channel.unary_unary(f"/{SERVICE}/{method}")(payload, metadata=c.metadata)
+        assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT, (payload, e.value.details())
+        assert e.value.details().startswith(f"not a{'n' * (message[0] in 'AE')} {message} (")
+        assert bad_request_fields(e.value) == [field]
+        last = json.loads(journal.read_text().splitlines()[-1])
+        assert (last["method"], last["caller"], last["status"]) == (
+            method,
+            "township",
+            "INVALID_ARGUMENT",
+        )
+        lines = [r.getMessage() for r in caplog.records if r.name.startswith(("grpc", "meanst"))]
+        assert len(lines) == 1 and lines[0].startswith(f"{method} caller=township"), lines
+        assert not [r for r in caplog.records if r.exc_info], "a traceback in the log"
+    # authentication still comes first: no token, garbage bytes → UNAUTHENTICATED
+    with client(server, pki, "wrong-token") as c, pytest.raises(grpc.RpcError) as e:
+        c.channel.unary_unary(f"/{SERVICE}/{method}")(b"\xff\xff\xff", metadata=c.metadata)
+    assert code_of(e) == grpc.StatusCode.UNAUTHENTICATED
+
+
 def test_explain_without_household(server, pki):
     with client(server, pki) as c, pytest.raises(grpc.RpcError) as e:
         c.stub.Explain(pb.ExplainRequest(lang="fr"), metadata=c.metadata)

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from meanstest.errors import MeansTestError
 from meanstest.service import wire
+from meanstest.service.errors import parse
 from meanstest.v1 import meanstest_pb2 as pb
 
 
@@ -121,12 +122,7 @@ def chunk_fields(data: bytes) -> tuple[str, memoryview, bool]:
 
 
 def _chunk_by_library(data: bytes) -> tuple[str, memoryview, bool]:
-    from google.protobuf.message import DecodeError
-
-    try:
-        chunk = pb.ArrowChunk.FromString(data)
-    except DecodeError as e:
-        raise MeansTestError(f"not an ArrowChunk ({e})", field="data") from None
+    chunk = parse(pb.ArrowChunk, data, "data")
     return chunk.table, memoryview(chunk.data), chunk.last
 
 

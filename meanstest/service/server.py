@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 
 import grpc
 import pyarrow as pa
-from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
@@ -44,6 +43,7 @@ from meanstest.service.errors import (
     NotFound,
     abort,
     ended_early,
+    parse,
     status_of,
 )
 from meanstest.service.journal import Journal, households_section, result_digest_bytes
@@ -257,11 +257,14 @@ class MeansTestService:
 
         yield from self._run("AssessArrow", context, body)
 
-    def Explain(self, request, context):
+    # Explain, ListPolicies and GetPolicy take raw bytes too, read by `parse` inside the
+    # call (after authentication): unreadable bytes are INVALID_ARGUMENT, journaled.
+    def Explain(self, data: bytes, context):
         def body(call: _Call) -> pb.Explanation:
             from meanstest.explain import explain_household, render
             from meanstest.validate import validate
 
+            request = parse(pb.ExplainRequest, data, "household")
             if not request.HasField("household"):
                 raise InvalidArgument("no household to explain", field="household")
             h = request.household
@@ -310,8 +313,9 @@ class MeansTestService:
 
         return self._run("Explain", context, body)
 
-    def ListPolicies(self, request, context):
+    def ListPolicies(self, data: bytes, context):
         def body(call: _Call) -> pb.ListPoliciesResponse:
+            request = parse(pb.ListPoliciesRequest, data, "jurisdiction")
             packs = list(self.config.library.packs)
             if request.jurisdiction:
                 codes = set(self.config.library.candidates(request.jurisdiction))
@@ -320,8 +324,9 @@ class MeansTestService:
 
         return self._run("ListPolicies", context, body)
 
-    def GetPolicy(self, request, context):
+    def GetPolicy(self, data: bytes, context):
         def body(call: _Call) -> pb.PolicyPack:
+            request = parse(pb.GetPolicyRequest, data, "id")
             library = self.config.library
             if request.id:
                 try:
@@ -384,10 +389,7 @@ def _journaled(call: _Call, response):
 
 
 def _parse(data: bytes) -> pb.AssessRequest:
-    try:
-        return pb.AssessRequest.FromString(data)
-    except DecodeError as e:
-        raise InvalidArgument(f"not an AssessRequest ({e})", field="households") from None
+    return parse(pb.AssessRequest, data, "households")
 
 
 def _json(value) -> str:
@@ -409,13 +411,13 @@ def _summary(p) -> pb.PolicySummary:
 
 
 def _handlers(service: MeansTestService) -> grpc.GenericRpcHandler:
-    """The MeansTest methods; Assess and AssessStream on raw bytes (see module docstring)."""
+    """The MeansTest methods. Every request arrives as raw bytes, read by the method
+    itself after authentication (`errors.parse`, or `wire` / `chunks`); Assess,
+    AssessStream and AssessArrow answer raw bytes too (see module docstring)."""
 
-    def unary(method, request=None, response=None):
+    def unary(method, response=None):
         return grpc.unary_unary_rpc_method_handler(
-            method,
-            request_deserializer=request and request.FromString,
-            response_serializer=response and response.SerializeToString,
+            method, response_serializer=response and response.SerializeToString
         )
 
     return grpc.method_handlers_generic_handler(
@@ -425,11 +427,9 @@ def _handlers(service: MeansTestService) -> grpc.GenericRpcHandler:
             "AssessStream": grpc.stream_stream_rpc_method_handler(service.AssessStream),
             # ArrowChunk bytes read and written by `chunks` (one copy of the data each way)
             "AssessArrow": grpc.stream_stream_rpc_method_handler(service.AssessArrow),
-            "Explain": unary(service.Explain, pb.ExplainRequest, pb.Explanation),
-            "ListPolicies": unary(
-                service.ListPolicies, pb.ListPoliciesRequest, pb.ListPoliciesResponse
-            ),
-            "GetPolicy": unary(service.GetPolicy, pb.GetPolicyRequest, pb.PolicyPack),
+            "Explain": unary(service.Explain, pb.Explanation),
+            "ListPolicies": unary(service.ListPolicies, pb.ListPoliciesResponse),
+            "GetPolicy": unary(service.GetPolicy, pb.PolicyPack),
         },
     )
 
