@@ -391,9 +391,12 @@ def test_bytes_that_are_not_a_request_are_invalid_argument(server, pki, method, 
     message, field, *payloads = UNREADABLE[method]
     for payload in (b"\xff\xff\xff", *payloads):
         caplog.clear()
-        with client(server, pki, "township") as c, pytest.raises(grpc.RpcError) as e:
-            with caplog.at_level(logging.DEBUG):
-                c.channel.unary_unary(f"/{SERVICE}/{method}")(payload, metadata=c.metadata)
+        with (
+            client(server, pki, "township") as c,
+            caplog.at_level(logging.DEBUG),
+            pytest.raises(grpc.RpcError) as e,
+        ):
+            c.channel.unary_unary(f"/{SERVICE}/{method}")(payload, metadata=c.metadata)
         assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT, (payload, e.value.details())
         assert e.value.details().startswith(f"not a{'n' * (message[0] in 'AE')} {message} (")
         assert bad_request_fields(e.value) == [field]
