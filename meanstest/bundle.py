@@ -71,13 +71,20 @@ def check_complete(folder: Path) -> None:
         raise BundleError(f"{folder}: {what}; run it again", file=str(marker))
 
 
-def read_bundle(path: str | os.PathLike) -> dict[str, pa.Table]:
-    """Every table of schema.TABLES, canonical schema, absent ones empty."""
+def bundle_folder(path: str | os.PathLike) -> Path:
+    """`path` when it is a bundle folder, else a BundleError saying it is missing or a
+    file (a table file given instead of its folder)."""
     folder = Path(path)
     if not folder.exists():
         raise BundleError(f"{folder}: bundle folder not found", file=str(folder))
     if not folder.is_dir():
         raise BundleError(f"{folder}: a bundle is a folder, this is a file", file=str(folder))
+    return folder
+
+
+def read_bundle(path: str | os.PathLike) -> dict[str, pa.Table]:
+    """Every table of schema.TABLES, canonical schema, absent ones empty."""
+    folder = bundle_folder(path)
     check_complete(folder)
     tables = {}
     for name in schema.TABLES:

@@ -11,6 +11,7 @@ import time
 from meanstest import labels
 from meanstest.amounts import money
 from meanstest.errors import MeansTestError
+from meanstest.outputs import output_folder, review_folder
 from meanstest.progress import count
 
 EXIT_USAGE = 2
@@ -223,6 +224,8 @@ def _reproduce(args) -> int:
     if (args.out_dir is None) == (args.journal is None):
         raise MeansTestError("reproduce: give a review folder or --journal FILE (one of them)")
     moved = []
+    if args.out_dir is not None:
+        review_folder(args.out_dir)
     if args.journal:
         ok, problems = reproduce_journal(args.journal, args.bundle, load_policies(args.policies))
     else:
@@ -247,7 +250,7 @@ def _reproduce(args) -> int:
 def _report(args) -> int:
     from meanstest.report import write_report
 
-    print(write_report(args.out_dir))
+    print(write_report(review_folder(args.out_dir)))
     return 0
 
 
@@ -258,6 +261,9 @@ def _synth(args) -> int:
         raise MeansTestError("--households must be at least 1")
     if not 0.0 <= args.bad_fraction <= 1.0:
         raise MeansTestError("--bad-fraction must be between 0 and 1")
+    output_folder(args.out)
+    if args.raw:
+        output_folder(args.raw, "--raw")
     counts = write_synth(
         args.out, args.households, args.seed, bad_fraction=args.bad_fraction, format=args.format
     )

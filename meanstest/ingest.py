@@ -43,6 +43,7 @@ from meanstest.adapters.profile import CHECKED, Profile, ProfileError, load_prof
 from meanstest.adapters.readers import open_export
 from meanstest.bundle import FORMATS
 from meanstest.errors import MeansTestError
+from meanstest.outputs import output_folder
 from meanstest.progress import Progress, count
 
 HELP = "map raw department exports to a bundle with their profiles (quarantine + ingest.json)"
@@ -151,7 +152,7 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
     sources = load_manifest(manifest)
     exports = [(s, f, open_export(f, s.profile)) for s in sources for f in s.files]
     overrides = checked_overrides(sources)
-    folder.mkdir(parents=True, exist_ok=True)
+    output_folder(folder)
     writers, counts = {}, dict.fromkeys(schema.TABLES, 0)
     tmp = {t: folder / f"{t}.parquet.tmp" for t in schema.TABLES}
     qtmp = folder / "quarantine.parquet.tmp"

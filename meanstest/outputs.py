@@ -5,16 +5,50 @@
 jurisdiction (`results/jurisdiction=150422/part-00000.parquet`, and
 `changes/transition=NEW/jurisdiction=…/`), whose files hold the same columns. The
 report and `meanstest reproduce` read either through `read_output`.
+
+Also the checks of the folders a command is given (`output_folder`, `review_folder`):
+a mistake there is said in the folder's terms, not as a file inside it.
 """
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from meanstest import schema
+from meanstest.errors import MeansTestError
+
+
+def output_folder(path, flag: str = "--out") -> Path:
+    """The folder a command writes (created, parents too), once it is known to be
+    writable: "--out /proc/x: cannot write the output folder there (No such file or
+    directory)" rather than the error of a file the command would write inside."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise MeansTestError(f"{flag} {path} is a file: the command writes a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError as e:
+        reason = e.strerror or type(e).__name__
+        raise MeansTestError(
+            f"{flag} {path}: cannot write the output folder there ({reason})"
+        ) from e
+    return path
+
+
+def review_folder(out) -> Path:
+    """A review's output folder given to report or reproduce: an error that says so when
+    it is missing or is a file (summary.json itself, say)."""
+    out = Path(out)
+    if not out.exists():
+        raise MeansTestError(f"{out}: review output folder not found")
+    if not out.is_dir():
+        raise MeansTestError(f"{out}: a review's outputs are a folder, this is a file")
+    return out
 
 
 def read_output(out: Path, name: str, columns: list[str] | None = None) -> pa.Table | None:

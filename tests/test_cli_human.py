@@ -51,3 +51,35 @@ def test_a_date_column_of_timestamps_says_how_to_fix_it(tmp_path, capsys, unit):
     assert "column assessment_date holds timestamps, not dates: write it as date32" in err
     assert "df['assessment_date'] = df['assessment_date'].dt.date" in err
     assert f"column assessment_date: expected date32[day], found timestamp[{unit}]" in err
+
+
+def test_a_folder_mistaken_is_said_in_the_folders_terms(tmp_path, capsys):
+    """A table file given for its bundle, summary.json for its review folder, an --out
+    that cannot be made: each error says what the folder should be (a new user's
+    walkthrough got "bundle folder not found" for a file that exists, and the error of
+    a file inside an --out that could not be created)."""
+    bundle = tmp_path / "bundle"
+    write_bundle(synth.generate(5, seed=5), bundle)
+    table = str(bundle / "households.parquet")
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where a folder would be made", encoding="utf-8")
+    cases = [
+        (["review", table, "--out", str(tmp_path / "o")], "a bundle is a folder, this is a file"),
+        (["regroup", table, "--out", str(tmp_path / "g")], "a bundle is a folder, this is a file"),
+        (["review", str(bundle), "--out", str(blocker / "o"), "--quiet"],
+         f"--out {blocker / 'o'}: cannot write the output folder there"),
+        (["synth", "--households", "3", "--out", str(blocker / "s")],
+         f"--out {blocker / 's'}: cannot write the output folder there"),
+    ]  # fmt: skip
+    assert main(["review", str(bundle), "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    summary = str(tmp_path / "r" / "summary.json")
+    cases += [
+        (["report", summary], "a review's outputs are a folder, this is a file"),
+        (["reproduce", summary, "--bundle", str(bundle)], "a review's outputs are a folder"),
+        (["report", str(tmp_path / "none")], "review output folder not found"),
+    ]
+    capsys.readouterr()
+    for argv, said in cases:
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err, (argv, err)

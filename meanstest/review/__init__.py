@@ -39,8 +39,9 @@ import pyarrow.parquet as pq
 
 from meanstest import schema
 from meanstest.batch import Tally, assess_batch
-from meanstest.bundle import check_table, read_table
-from meanstest.errors import BundleError, MeansTestError
+from meanstest.bundle import bundle_folder, check_table, read_table
+from meanstest.errors import MeansTestError
+from meanstest.outputs import output_folder
 from meanstest.progress import Progress, count, kernels_need_compiling, note
 from meanstest.review import stream
 from meanstest.review.finish import (
@@ -174,9 +175,7 @@ def run_review(bundle, out, library, options: ReviewOptions | None = None) -> di
     opts = options or ReviewOptions()
     if opts.chunk_size is not None and opts.chunk_size < 1:
         raise MeansTestError("chunk size must be at least 1 household")
-    bundle, out = Path(bundle), Path(out)
-    if not bundle.is_dir():
-        raise BundleError(f"bundle folder not found: {bundle}")
+    bundle, out = bundle_folder(bundle), Path(out)
     files = bundle_files(bundle)
     for table, path in files.items():  # schemas first: a bad table creates no output
         check_table(path, table)
@@ -184,7 +183,7 @@ def run_review(bundle, out, library, options: ReviewOptions | None = None) -> di
         note(f"ignored: {bundle / name} is no table of DATA.md{hint}", quiet=opts.quiet)
     if out.exists() and not out.is_dir():
         raise MeansTestError(f"--out {out} is a file: the review writes a folder of outputs")
-    out.mkdir(parents=True, exist_ok=True)
+    output_folder(out)
     with _only_review_of(out):
         return _run_review(files, out, library, opts)
 

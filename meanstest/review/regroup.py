@@ -36,8 +36,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from meanstest import schema
-from meanstest.bundle import check_table, writing_bundle
+from meanstest.bundle import bundle_folder, check_table, writing_bundle
 from meanstest.errors import BundleError
+from meanstest.outputs import output_folder
 from meanstest.progress import Progress, note
 from meanstest.review.plan import ID_COLUMNS, bundle_files, id_tables, make_plan
 from meanstest.review.spool import _ChunkWriters, iter_batches
@@ -77,8 +78,7 @@ def regroup(bundle, out, block: int = BLOCK, quiet: bool = False) -> dict:
     bundle, out = Path(bundle), Path(out)
     if block < 1:
         raise BundleError("a block must hold at least 1 household")
-    if not bundle.is_dir():
-        raise BundleError(f"bundle folder not found: {bundle}")
+    bundle_folder(bundle)
     if out.resolve() == bundle.resolve():
         raise BundleError(f"{out}: regroup into another folder than the bundle's own")
     files = bundle_files(bundle)
@@ -91,6 +91,7 @@ def regroup(bundle, out, block: int = BLOCK, quiet: bool = False) -> dict:
                     f"{other}: the output folder holds a table this bundle does not have;"
                     " regroup into an empty folder"
                 )
+    output_folder(out)
     note("planning blocks: reading the household and person IDs", quiet=quiet)
     plan = make_plan(id_tables(files), block, say=lambda text: note(text, quiet=quiet))
     with writing_bundle(out, f"meanstest regroup of {bundle}"):
