@@ -46,7 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("review", help="assess every household of a bundle")
     r.add_argument("bundle", help="bundle folder (<table>.parquet or .arrow files)")
     r.add_argument("--policies", help="policy library folder (default: packaged packs)")
-    r.add_argument("--out", required=True, help="output folder")
+    r.add_argument(
+        "--out",
+        required=True,
+        help="output folder; an earlier review's outputs in it are removed first, so a"
+        " review stopped midway leaves none (review into a new folder to keep them)",
+    )
     r.add_argument("--engine", choices=("fast", "reference", "spark"), default="fast")
     r.add_argument("--master", help="Spark master URL for --engine spark (default: local[*])")
     r.add_argument(
