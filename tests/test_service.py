@@ -415,6 +415,63 @@ def test_bytes_that_are_not_a_request_are_invalid_argument(server, pki, method, 
     assert code_of(e) == grpc.StatusCode.UNAUTHENTICATED
 
 
+def _journaled(journal) -> tuple:
+    last = json.loads(journal.read_text().splitlines()[-1])
+    return last["method"], last["caller"], last["status"], last["households"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",  # AssessRequest()
+        b"\x08\x01",  # households sent as a varint: an unknown field, nothing else
+        b"\x7a\x80\x80\x14" + bytes(320 << 10),  # 320 KiB of unknown field: the bulk path
+    ],
+    ids=["empty", "unknown-field", "large"],
+)
+def test_assess_without_household_is_invalid_argument(server, pki, payload):
+    """docs/decisions.md (gRPC service 3): no household is a structural problem of the
+    request, INVALID_ARGUMENT with a BadRequest field, as Explain's; it was answered OK
+    with nothing, and journaled OK (a new-user walkthrough)."""
+    _running, journal = server
+    with client(server, pki, "township") as c, pytest.raises(grpc.RpcError) as e:
+        c.channel.unary_unary(f"/{SERVICE}/Assess")(payload, metadata=c.metadata)
+    assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT
+    assert e.value.details() == "no household to assess"
+    assert bad_request_fields(e.value) == ["households"]
+    assert _journaled(journal) == ("Assess", "township", "INVALID_ARGUMENT", [])
+
+
+def test_a_stream_message_without_household_ends_the_stream_invalid_argument(server, pki):
+    """Each AssessStream message is an Assess: the answers before an empty message are
+    sent, then the stream ends INVALID_ARGUMENT (it answered an empty message OK)."""
+    _running, journal = server
+    hs = _good_households(2)
+    with client(server, pki, "township") as c:
+        answers = c.assess_stream(iter([hs[:1], [], hs[1:]]))
+        assert len(next(answers).results) == 1
+        with pytest.raises(grpc.RpcError) as e:
+            next(answers)
+    assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT
+    assert e.value.details() == "no household to assess"
+    assert bad_request_fields(e.value) == ["households"]
+    assert _journaled(journal) == ("AssessStream", "township", "INVALID_ARGUMENT", [])
+
+
+def test_arrow_households_table_without_rows_is_invalid_argument(server, pki):
+    """AssessArrow as Assess: a households table with no rows is INVALID_ARGUMENT (as no
+    households table is), naming the chunk's `data` (it was answered OK with nothing)."""
+    _running, journal = server
+    tables = convert.households_to_tables(_good_households(1)).tables
+    empty = {name: t.slice(0, 0) for name, t in tables.items()}
+    with client(server, pki, "township") as c, pytest.raises(grpc.RpcError) as e:
+        c.assess_arrow(empty)
+    assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT
+    assert e.value.details() == "no household to assess (the households table has no rows)"
+    assert bad_request_fields(e.value) == ["data"]
+    assert _journaled(journal) == ("AssessArrow", "township", "INVALID_ARGUMENT", [])
+
+
 def test_explain_without_household(server, pki):
     with client(server, pki) as c, pytest.raises(grpc.RpcError) as e:
         c.stub.Explain(pb.ExplainRequest(lang="fr"), metadata=c.metadata)

@@ -99,6 +99,16 @@ def test_flight_checks_jurisdictions(served, pki):
     assert out["results"].num_rows + out["rejects"].num_rows == 20
 
 
+def test_a_request_without_rows_is_invalid_argument(served, pki):
+    """As an empty Assess: no household to assess, journaled (it was answered OK)."""
+    location, journal = served
+    empty = nested.tables_to_nested(synth.generate(2, seed=1)).slice(0, 0)
+    with pytest.raises(pa.ArrowInvalid, match="no household to assess"):
+        flight_assess(location, empty, TOKENS["all"], ca=pki["ca"].read_bytes())
+    entry = read_entries(journal)[-1]
+    assert (entry["method"], entry["status"]) == ("Flight.DoExchange", "INVALID_ARGUMENT")
+
+
 def test_flight_refuses_plaintext_and_unknown_commands(served, pki):
     location, _ = served
     with pytest.raises(fl.FlightError):

@@ -100,6 +100,15 @@ def to_rpc_status(exc: BaseException, found: tuple | None = None) -> grpc.Status
     return rpc_status.to_status(status)
 
 
+def require_households(count: int, field: str, where: str = "") -> None:
+    """INVALID_ARGUMENT "no household to assess" naming `field` when a call (or stream
+    message) has no household: a structural problem of the request itself
+    (docs/decisions.md, gRPC service 3), as Explain's "no household to explain"; an
+    empty Assess was answered OK with nothing (a new-user walkthrough)."""
+    if count == 0:
+        raise InvalidArgument(f"no household to assess{where}", field=field)
+
+
 def parse(message_type, data: bytes, field: str):
     """`data` read as a `message_type` by the protobuf library, or INVALID_ARGUMENT "not
     a(n) <type> (<the library's reason>)" naming `field` (the library does not say which

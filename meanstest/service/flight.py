@@ -30,6 +30,7 @@ from meanstest.service.errors import (
     InvalidArgument,
     PermissionDenied,
     Unauthenticated,
+    require_households,
 )
 from meanstest.service.journal import households_section
 
@@ -91,6 +92,7 @@ class AssessFlight(fl.FlightServerBase):
                 raise InvalidArgument(f"the request is not an Arrow stream ({why})") from None
             if "household_id" not in request.column_names:
                 raise InvalidArgument("the request has no household_id column", field="schema")
+            require_households(request.num_rows, "households", " (the request has no rows)")
             caller.check_table(request, "Flight.DoExchange")
             if context.is_cancelled():
                 raise DeadlineExpired("the call was cancelled before the engine ran")

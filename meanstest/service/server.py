@@ -44,6 +44,7 @@ from meanstest.service.errors import (
     abort,
     ended_early,
     parse,
+    require_households,
     status_of,
 )
 from meanstest.service.journal import Journal, households_section, result_digest_bytes
@@ -165,6 +166,7 @@ class MeansTestService:
         return outputs
 
     def _check_households(self, call: _Call, households) -> None:
+        require_households(len(households), "households")
         for h in households:
             call.caller.check(h.jurisdiction if h.HasField("jurisdiction") else None, "Assess")
 
@@ -190,6 +192,7 @@ class MeansTestService:
         conv = None
         decoded = wire.decode(data)
         if decoded is not None:
+            require_households(decoded.households, "households")
             try:
                 for j in convert.request_jurisdictions(decoded):
                     call.caller.check(j, "Assess")
@@ -240,6 +243,8 @@ class MeansTestService:
             tables = chunks.chunks_to_tables(request_iterator, schema.TABLES)  # raw bytes
             if "households" not in tables:
                 raise InvalidArgument("no households table among the chunks", field="table")
+            n = tables["households"].num_rows
+            require_households(n, "data", " (the households table has no rows)")
             call.caller.check_table(tables["households"], "AssessArrow")
             outputs = self._assess_tables(call, tables)
             streams = {name: chunks.ipc_stream(outputs[name]) for name in OUTPUT_TABLES}

@@ -322,6 +322,10 @@ class Decoded:
             programs,
         )
 
+    @property
+    def households(self) -> int:
+        return len(self.vals[0])
+
     def strings(self, m: int, c: int) -> pa.Array:
         starts, lengths = self.vals[m][:, c], self.lens[m][:, c]
         return _strings(self.buf, starts, lengths)
