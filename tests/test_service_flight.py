@@ -4,6 +4,8 @@ TLS and mutual TLS, with the gRPC service's tokens, jurisdictions and journal.""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pyarrow as pa
@@ -87,6 +89,44 @@ def test_flight_needs_a_token(served, pki, tables):
         flight_assess(location, small, None, ca=pki["ca"].read_bytes())
     with pytest.raises(fl.FlightUnauthenticatedError):
         flight_assess(location, small, "wrong", ca=pki["ca"].read_bytes())
+
+
+_FAILING_CALL = """
+import sys
+import pyarrow as pa
+import pyarrow.flight as fl
+from meanstest import synth
+from meanstest.service import nested
+from meanstest.service.flight import flight_assess
+
+location, ca, token, rows = sys.argv[1], open(sys.argv[2], "rb").read(), sys.argv[3], sys.argv[4]
+tables = nested.tables_to_nested(synth.generate(20, seed=4)).slice(0, int(rows))
+try:
+    flight_assess(location, tables, token, ca=ca)
+except (fl.FlightError, pa.ArrowException) as e:
+    print(type(e).__name__)
+"""
+
+
+@pytest.mark.parametrize(
+    "who, rows, raised",
+    [
+        ("wrong-token", 20, "FlightUnauthenticatedError"),
+        ("township", 20, "FlightUnauthorizedError"),  # synth's 150404 households
+        ("all", 0, "ArrowInvalid"),  # no household to assess
+    ],
+)
+def test_a_failed_call_raises_and_prints_nothing(served, pki, who, rows, raised):
+    """flight_assess closes its writer when the call fails: the exception, and nothing on
+    stderr (Arrow printed "status.cc:182: Close() failed: IOError: …" when the unclosed
+    writer was collected; a new-user walkthrough)."""
+    location, _ = served
+    token = TOKENS.get(who, who)
+    args = [sys.executable, "-c", _FAILING_CALL, location, str(pki["ca"]), token, str(rows)]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300, check=True)
+    assert done.stdout.strip() == raised
+    assert "Close() failed" not in done.stderr, done.stderr
+    assert not done.stderr.strip(), done.stderr
 
 
 def test_flight_checks_jurisdictions(served, pki):

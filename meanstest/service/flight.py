@@ -221,10 +221,19 @@ def flight_assess(location, tables, token=None, ca=None, cert=None, key=None):
         )
         request = tables if isinstance(tables, pa.Table) else nested.tables_to_nested(tables)
         writer, reader = client.do_exchange(fl.FlightDescriptor.for_command(COMMAND), options)
-        writer.begin(request.schema)
-        writer.write_table(request, max_chunksize=65_536)
-        writer.done_writing()
-        answer = reader.read_all()
+        try:
+            writer.begin(request.schema)
+            writer.write_table(request, max_chunksize=65_536)
+            writer.done_writing()
+            answer = reader.read_all()
+        except BaseException:
+            # a failed call: the writer's close reports the same status again, and an
+            # unclosed writer prints it to stderr when collected ("Close() failed")
+            try:
+                writer.close()
+            except (fl.FlightError, pa.ArrowException, OSError):
+                pass
+            raise
         writer.close()
         return nested.answer_to_tables(answer)
     finally:
