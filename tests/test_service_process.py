@@ -107,9 +107,11 @@ def test_subprocess_serves_and_drains_on_sigterm(served):
         held.put(batch)
         first = next(stream)
         os.kill(proc.pid, signal.SIGTERM)
+        accepted = 0  # calls answered before the signal was handled (journaled, as all are)
         for _ in range(200):  # bounded: the server stops taking new calls within ~0.5 s
             try:
                 c.list_policies(timeout=5)
+                accepted += 1
             except grpc.RpcError as e:
                 # grpcio refuses calls arriving during the grace period as CANCELLED
                 assert e.code() in (grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE)
@@ -125,4 +127,6 @@ def test_subprocess_serves_and_drains_on_sigterm(served):
     assert proc.wait(timeout=60) == 0
     assert "stopped" in proc.stderr.read()
     count, _, problem = verify(journal)
-    assert problem is None and count == 3  # Assess, then two stream messages
+    # Assess, two stream messages, and any ListPolicies answered before the signal took
+    # effect (on a loaded machine one was: CI run 43)
+    assert problem is None and count == 3 + accepted
