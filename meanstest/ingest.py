@@ -41,10 +41,11 @@ from meanstest.adapters.csv_export import quiet_undecodable_records
 from meanstest.adapters.mapping import QUARANTINE, map_batch
 from meanstest.adapters.profile import CHECKED, Profile, ProfileError, load_profile
 from meanstest.adapters.readers import open_export
-from meanstest.bundle import FORMATS
+from meanstest.bundle import FORMATS, writing_bundle
 from meanstest.errors import MeansTestError
 from meanstest.outputs import output_folder
 from meanstest.progress import Progress, count
+from meanstest.review.state import fault_point
 
 HELP = "map raw department exports to a bundle with their profiles (quarantine + ingest.json)"
 MANIFEST_KEYS = ("source", "description")
@@ -211,24 +212,29 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
             reasons["held_household"] += len(affected)
         qwriter.close()
         writers.clear()
-        for t in schema.TABLES:
-            os.replace(tmp[t], folder / f"{t}.parquet")
-            for suffix in FORMATS.values():
-                if suffix != ".parquet":
-                    (folder / f"{t}{suffix}").unlink(missing_ok=True)
-        os.replace(qtmp, folder / "quarantine.parquet")
+        document = _document(manifest, sources, files_doc, counts, reasons, overrides)
+        document["affected_households"] = {
+            "count": len(affected),
+            "held": bool(hold and affected),
+            "household_ids": sorted(affected),
+        }
+        # the tables replace an earlier ingest's one by one, then ingest.json: a folder
+        # killed in between (new tables beside old ones, or an old ingest.json) is
+        # marked, and reviews refuse it (bundle.check_complete)
+        with writing_bundle(folder, f"meanstest ingest of {manifest}"):
+            for t in schema.TABLES:
+                os.replace(tmp[t], folder / f"{t}.parquet")
+                for suffix in FORMATS.values():
+                    if suffix != ".parquet":
+                        (folder / f"{t}{suffix}").unlink(missing_ok=True)
+                fault_point("ingest:table")  # the test of a killed ingest
+            os.replace(qtmp, folder / "quarantine.parquet")
+            _write_json(document, folder / "ingest.json")
     finally:
         for w in writers.values():
             w.close()
         for f in [*tmp.values(), qtmp]:
             f.unlink(missing_ok=True)
-    document = _document(manifest, sources, files_doc, counts, reasons, overrides)
-    document["affected_households"] = {
-        "count": len(affected),
-        "held": bool(hold and affected),
-        "household_ids": sorted(affected),
-    }
-    _write_json(document, folder / "ingest.json")
     return document
 
 

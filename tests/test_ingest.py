@@ -478,3 +478,26 @@ interest = "yuan"
         (3, "balance", "1.005", "bad_amount"),  # fractions of a fen are an error, not rounded
         (3, "interest", "0.30000000000000004", "bad_amount"),  # a float with more decimals
     ]
+
+
+def test_a_killed_ingest_leaves_a_folder_reviews_refuse(district, tmp_path):
+    """Killed while its tables replace an earlier ingest's (new tables beside old ones,
+    the old ingest.json beside them), the folder is marked incomplete and refused; the
+    next ingest finishes it."""
+    import os
+    import subprocess
+    import sys
+
+    from meanstest.errors import BundleError
+
+    _, manifest, _, _ = district
+    out = tmp_path / "bundle"
+    assert ingest(manifest, out)["accounting_closes"]
+    env = {**os.environ, "MEANSTEST_FAULT_AT": "ingest:table"}
+    command = [sys.executable, "-m", "meanstest.cli", "ingest", str(manifest), "--out", str(out)]
+    assert subprocess.run(command, check=False, env=env, capture_output=True).returncode == -9
+    with pytest.raises(BundleError, match="meanstest ingest of .* did not finish"):
+        read_bundle(out)
+    assert main(["review", str(out), "--out", str(tmp_path / "review")]) == 1
+    ingest(manifest, out)
+    assert read_bundle(out)["households"].num_rows == N_HOUSEHOLDS
