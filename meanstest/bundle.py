@@ -396,8 +396,9 @@ def first_bad_utf8_row(arr: pa.Array) -> int | None:
         values = arr.values
         if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
             return None
-        offsets = np.frombuffer(arr.buffers()[1], np.int32 if pa.types.is_list(t) else np.int64)
-        offsets = offsets[arr.offset : arr.offset + len(arr) + 1]
+        width = np.int32 if pa.types.is_list(t) else np.int64
+        offsets = np.frombuffer(arr.buffers()[1], width, count=arr.offset + len(arr) + 1)
+        offsets = offsets[arr.offset :]
         if len(offsets) != len(arr) + 1 or offsets[0] < 0 or offsets[-1] > len(values):
             return -2
         bad = first_bad_utf8_row(values.slice(int(offsets[0]), int(offsets[-1] - offsets[0])))

@@ -160,7 +160,9 @@ def _offsets(arr: pa.StringArray) -> np.ndarray:
     buf = arr.buffers()[1]
     if buf is None:
         return np.zeros(len(arr) + 1, dtype=np.int32)
-    return np.frombuffer(buf, dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1]
+    # the array's own offsets only: a buffer may be longer, and of any size (an IPC
+    # stream's, fuzzed: 106 bytes; numpy refused the whole of it)
+    return np.frombuffer(buf, dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4)
 
 
 def _data(arr: pa.StringArray) -> np.ndarray:

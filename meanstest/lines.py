@@ -124,7 +124,9 @@ class _Columns:
         if bufs[2] is not None:
             d[data_at], d[size_at] = bufs[2].address, bufs[2].size
         if len(arr):  # the kernels trust the offsets to lie within the data
-            ends = np.frombuffer(bufs[1], dtype=np.int64 if width == 8 else np.int32)
+            ends = np.frombuffer(
+                bufs[1], dtype=np.int64 if width == 8 else np.int32, count=arr.offset + len(arr) + 1
+            )
             lo, hi = int(ends[arr.offset]), int(ends[arr.offset + len(arr)])
             if not 0 <= lo <= hi <= (0 if bufs[2] is None else bufs[2].size):
                 raise ValueError(f"input_digest: a malformed string array ({lo}..{hi})")
