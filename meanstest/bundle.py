@@ -378,6 +378,7 @@ def first_bad_utf8_row(arr: pa.Array) -> int | None:
     itself) are not looked at."""
     import numpy as np
 
+    from meanstest.ids import buffer_values
     from meanstest.kernels.columns import first_bad_utf8
 
     t = arr.type
@@ -397,8 +398,7 @@ def first_bad_utf8_row(arr: pa.Array) -> int | None:
         if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
             return None
         width = np.int32 if pa.types.is_list(t) else np.int64
-        offsets = np.frombuffer(arr.buffers()[1], width, count=arr.offset + len(arr) + 1)
-        offsets = offsets[arr.offset :]
+        offsets = buffer_values(arr.buffers()[1], width, arr.offset, len(arr) + 1)
         if len(offsets) != len(arr) + 1 or offsets[0] < 0 or offsets[-1] > len(values):
             return -2
         bad = first_bad_utf8_row(values.slice(int(offsets[0]), int(offsets[-1] - offsets[0])))
@@ -411,7 +411,7 @@ def first_bad_utf8_row(arr: pa.Array) -> int | None:
     width = np.int32 if pa.types.is_string(t) else np.int64
     if buffers[1] is None:
         return None
-    offsets = np.frombuffer(buffers[1], width)[arr.offset : arr.offset + len(arr) + 1]
+    offsets = buffer_values(buffers[1], width, arr.offset, len(arr) + 1)
     data = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
     if len(offsets) != len(arr) + 1:
         return -2

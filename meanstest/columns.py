@@ -42,8 +42,10 @@ def numbers(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
         raw = np.frombuffer(buf, np.uint8)[first >> 3 : (first + n + 7) // 8 + 1]
         bits = np.unpackbits(raw, bitorder="little")
         return bits[first & 7 : (first & 7) + n].view(np.bool_)
-    dtype = np.dtype(f"int{t.bit_width}")  # the array's own values (ids._offsets)
-    return np.frombuffer(buf, dtype=dtype, count=n, offset=arr.offset * dtype.itemsize)
+    values = ids.buffer_values(buf, np.dtype(f"int{t.bit_width}"), arr.offset, n)
+    if len(values) != n:
+        raise ValueError(f"a {t} array of {n} rows with {len(values)} values")
+    return values
 
 
 def enum_codes(column: pa.ChunkedArray | pa.Array, enum: tuple[str, ...]) -> np.ndarray:

@@ -156,13 +156,25 @@ def string_array(values: pa.Array | pa.ChunkedArray) -> pa.StringArray:
     return values
 
 
+def buffer_values(buf: pa.Buffer, dtype, offset: int, count: int) -> np.ndarray:
+    """`count` values of `dtype` from value `offset` of an Arrow buffer, a view: the
+    array's own values only, for a buffer may be longer than its array and of any size
+    (an IPC stream's, fuzzed: 106 bytes, which numpy refused whole); fewer when the
+    buffer is shorter (a zero-row array's may hold no bytes at all; callers check)."""
+    dtype = np.dtype(dtype)
+    whole = buf.size // dtype.itemsize
+    start = min(offset, whole)
+    return np.frombuffer(buf, dtype, count=min(count, whole - start), offset=start * dtype.itemsize)
+
+
 def _offsets(arr: pa.StringArray) -> np.ndarray:
-    buf = arr.buffers()[1]
-    if buf is None:
-        return np.zeros(len(arr) + 1, dtype=np.int32)
-    # the array's own offsets only: a buffer may be longer, and of any size (an IPC
-    # stream's, fuzzed: 106 bytes; numpy refused the whole of it)
-    return np.frombuffer(buf, dtype=np.int32, count=len(arr) + 1, offset=arr.offset * 4)
+    buf, n = arr.buffers()[1], len(arr)
+    got = None if buf is None else buffer_values(buf, np.int32, arr.offset, n + 1)
+    if got is None or (n == 0 and len(got) == 0):  # no offsets for no rows
+        return np.zeros(n + 1, dtype=np.int32)
+    if len(got) != n + 1:
+        raise ValueError(f"a string array of {n} rows with {len(got)} offsets")
+    return got
 
 
 def _data(arr: pa.StringArray) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from meanstest import schema
+from meanstest import ids, schema
 from meanstest.kernels import render as R
 
 NULL = "\\N"
@@ -113,21 +113,21 @@ class _Columns:
     def _strings(self, arr, d, at, width_at, count_at, data_at, size_at) -> None:
         """Offsets (from the array's first row) and data of a string array into d."""
         width = 8 if pa.types.is_large_string(arr.type) else 4
-        bufs = arr.buffers()
-        if bufs[1] is None:  # an empty array may have no offsets buffer
-            zero = np.zeros(1, dtype=np.int64 if width == 8 else np.int32)
+        dtype, n, bufs = (np.int64 if width == 8 else np.int32), len(arr), arr.buffers()
+        ends = None if bufs[1] is None else ids.buffer_values(bufs[1], dtype, arr.offset, n + 1)
+        if ends is None or len(ends) != n + 1:
+            if n:  # the kernels read n + 1 offsets
+                raise ValueError("input_digest: a malformed string array (offsets missing)")
+            zero = np.zeros(1, dtype=dtype)  # no rows: no offsets buffer, or an empty one
             self.keep.append(zero)
             d[at] = zero.ctypes.data
         else:
             d[at] = bufs[1].address + arr.offset * width
-        d[width_at], d[count_at] = width, len(arr) + 1
+        d[width_at], d[count_at] = width, n + 1
         if bufs[2] is not None:
             d[data_at], d[size_at] = bufs[2].address, bufs[2].size
-        if len(arr):  # the kernels trust the offsets to lie within the data
-            ends = np.frombuffer(
-                bufs[1], dtype=np.int64 if width == 8 else np.int32, count=arr.offset + len(arr) + 1
-            )
-            lo, hi = int(ends[arr.offset]), int(ends[arr.offset + len(arr)])
+        if n:  # the kernels trust the offsets to lie within the data
+            lo, hi = int(ends[0]), int(ends[-1])
             if not 0 <= lo <= hi <= (0 if bufs[2] is None else bufs[2].size):
                 raise ValueError(f"input_digest: a malformed string array ({lo}..{hi})")
 

@@ -110,3 +110,52 @@ def test_buffers_longer_than_their_rows_are_read_as_their_rows():
     want = assess(tables, LIBRARY).tables()
     for name in ("results", "members", "findings", "rejects"):
         assert got[name].equals(want[name]), name
+
+
+def _no_bytes(field):
+    """A zero-row array of `field`'s type whose buffers hold no bytes (valid Arrow;
+    pyarrow's IPC keeps it so)."""
+    import pyarrow as pa
+
+    empty = pa.py_buffer(b"")
+    t = field.type
+    if pa.types.is_list(t):
+        values = pa.Array.from_buffers(t.value_type, 0, [None, empty, empty])
+        return pa.Array.from_buffers(t, 0, [None, empty], children=[values])
+    buffers = [None, empty, empty] if pa.types.is_string(t) else [None, empty]
+    return pa.Array.from_buffers(t, 0, buffers)
+
+
+def test_a_table_of_no_rows_whose_buffers_hold_no_bytes_is_empty():
+    """A department with no supporters, written by a writer that emits empty buffers:
+    the first read of only an array's own offsets (above) asked numpy for one offset
+    of a 0-byte buffer, and every review of such a bundle crashed."""
+    import pyarrow as pa
+
+    from meanstest import schema, synth
+
+    tables = synth.generate(8, seed=4)
+    for name in ("supporters", "vehicle"):
+        fields = schema.arrow_schema(name)
+        tables[name] = pa.table([_no_bytes(f) for f in fields], schema=fields)
+        tables[name].validate(full=True)
+    got = assess(tables, LIBRARY).tables()
+    empty = {n: schema.empty_table(n) for n in ("supporters", "vehicle")}
+    want = assess({**tables, **empty}, LIBRARY).tables()
+    for name in ("results", "members", "findings", "rejects"):
+        assert got[name].equals(want[name]), name
+
+
+def test_the_utf8_check_reads_an_arrays_own_offsets():
+    """bundle.first_bad_utf8_row on offsets buffers longer than their rows (any size):
+    a bundle file holding such an array was refused with numpy's error."""
+    import pyarrow as pa
+
+    from meanstest.bundle import first_bad_utf8_row
+
+    good = pa.array(["150422", "x", "abc"])
+    bad = pa.Array.from_buffers(
+        pa.string(), 3, [None, good.buffers()[1], pa.py_buffer(b"150422x\xffbc")]
+    )
+    assert first_bad_utf8_row(_padded(good, b"\0\0\0")) is None
+    assert first_bad_utf8_row(_padded(bad, b"\0\0")) == 2
