@@ -11,7 +11,7 @@ import time
 from meanstest import labels
 from meanstest.amounts import money
 from meanstest.errors import MeansTestError
-from meanstest.outputs import output_folder, review_folder
+from meanstest.outputs import check_output_folder, output_folder, review_folder
 from meanstest.progress import count
 
 EXIT_USAGE = 2
@@ -266,6 +266,8 @@ def _synth(args) -> int:
         raise MeansTestError("--households must be at least 1")
     if not 0.0 <= args.bad_fraction <= 1.0:
         raise MeansTestError("--bad-fraction must be between 0 and 1")
+    if args.raw:  # both checked before either folder is made
+        check_output_folder(args.raw, "--raw")
     output_folder(args.out)
     if args.raw:
         output_folder(args.raw, "--raw")
@@ -284,6 +286,9 @@ def _synth(args) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
+        for flag in ("out", "raw"):  # "" would be the current folder
+            if getattr(args, flag, None) == "":
+                check_output_folder("", f"--{flag}")
         if args.command in FEATURES:
             return importlib.import_module(FEATURES[args.command]).run(args)
         return {

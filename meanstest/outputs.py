@@ -22,13 +22,24 @@ from meanstest import schema
 from meanstest.errors import MeansTestError
 
 
+def check_output_folder(path, flag: str = "--out") -> Path:
+    """`path` as a folder a command may make (nothing is made): not empty, not a file,
+    not a symbolic link to nothing."""
+    if not str(path):  # Path("") is the current folder
+        raise MeansTestError(f"{flag} is empty: name the output folder")
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise MeansTestError(f"{flag} {path} is a file: the command writes a folder")
+    if path.is_symlink() and not path.exists():
+        raise MeansTestError(f"{flag} {path} is a symbolic link to nothing")
+    return path
+
+
 def output_folder(path, flag: str = "--out") -> Path:
     """The folder a command writes (created, parents too), once it is known to be
     writable: "--out /proc/x: cannot write the output folder there (No such file or
     directory)" rather than the error of a file the command would write inside."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise MeansTestError(f"{flag} {path} is a file: the command writes a folder")
+    path = check_output_folder(path, flag)
     try:
         path.mkdir(parents=True, exist_ok=True)
         tempfile.TemporaryFile(dir=path).close()

@@ -79,7 +79,17 @@ def test_a_folder_mistaken_is_said_in_the_folders_terms(tmp_path, capsys):
         (["report", str(tmp_path / "none")], "review output folder not found"),
     ]
     capsys.readouterr()
+    dangling = tmp_path / "dangling"
+    dangling.symlink_to(tmp_path / "nowhere")
+    cases += [
+        (["review", str(bundle), "--out", "", "--quiet"], "--out is empty"),
+        (["ingest", str(tmp_path / "m.toml"), "--out", ""], "--out is empty"),
+        (["review", str(bundle), "--out", str(dangling)], "is a symbolic link to nothing"),
+        (["synth", "--households", "3", "--out", str(tmp_path / "s"), "--raw", str(blocker)],
+         f"--raw {blocker} is a file"),
+    ]  # fmt: skip
     for argv, said in cases:
         assert main(argv) == 1, argv
         err = capsys.readouterr().err
         assert said in err and "Traceback" not in err, (argv, err)
+    assert not (tmp_path / "s").exists()  # --raw refused before --out was made
