@@ -53,7 +53,7 @@ def test_a_date_column_of_timestamps_says_how_to_fix_it(tmp_path, capsys, unit):
     assert f"column assessment_date: expected date32[day], found timestamp[{unit}]" in err
 
 
-def test_a_folder_mistaken_is_said_in_the_folders_terms(tmp_path, capsys):
+def test_a_folder_mistaken_is_said_in_the_folders_terms(tmp_path, capsys, monkeypatch):
     """A table file given for its bundle, summary.json for its review folder, an --out
     that cannot be made: each error says what the folder should be (a new user's
     walkthrough got "bundle folder not found" for a file that exists, and the error of
@@ -79,6 +79,7 @@ def test_a_folder_mistaken_is_said_in_the_folders_terms(tmp_path, capsys):
         (["report", str(tmp_path / "none")], "review output folder not found"),
     ]
     capsys.readouterr()
+    monkeypatch.chdir(tmp_path)  # an empty --out that is taken writes here, not in the repo
     dangling = tmp_path / "dangling"
     dangling.symlink_to(tmp_path / "nowhere")
     cases += [
