@@ -35,8 +35,8 @@ from meanstest.adapters.raw import (
     needed_columns,
 )
 
-from meanstest.bundle import first_bad_utf8_row
 from meanstest.schema import TABLES
+from meanstest.utf8 import first_bad_utf8_row
 
 JSONL_LINES = 65_536  # JSON Lines per batch
 PARQUET_ROWS = 262_144

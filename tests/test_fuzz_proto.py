@@ -147,11 +147,11 @@ def test_a_table_of_no_rows_whose_buffers_hold_no_bytes_is_empty():
 
 
 def test_the_utf8_check_reads_an_arrays_own_offsets():
-    """bundle.first_bad_utf8_row on offsets buffers longer than their rows (any size):
+    """utf8.first_bad_utf8_row on offsets buffers longer than their rows (any size):
     a bundle file holding such an array was refused with numpy's error."""
     import pyarrow as pa
 
-    from meanstest.bundle import first_bad_utf8_row
+    from meanstest.utf8 import first_bad_utf8_row
 
     good = pa.array(["150422", "x", "abc"])
     bad = pa.Array.from_buffers(

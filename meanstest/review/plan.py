@@ -19,9 +19,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from meanstest import schema
-from meanstest.bundle import check_complete, check_utf8
+from meanstest.bundle import check_complete
 from meanstest.errors import BundleError
 from meanstest.ids import IdIndex, IdPass, take
+from meanstest.utf8 import check_utf8
 
 ID_COLUMNS = {
     "households": ["household_id"],
