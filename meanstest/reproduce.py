@@ -145,6 +145,7 @@ def _rows_differ(name: str, before, now) -> str:
 
 
 def _by_key(rows, key) -> dict:
+    """rows (None: none) grouped by their value of `key`, in order."""
     grouped: dict = {}
     for r in rows or []:
         grouped.setdefault(r.get(key), []).append(r)
@@ -158,10 +159,7 @@ def ranks_consistent(rows: list[dict]) -> bool:
 
 
 def _by_household(rows: list[dict] | None) -> dict[str, list[dict]]:
-    grouped: dict[str, list[dict]] = {}
-    for m in rows or []:
-        grouped.setdefault(m["household_id"], []).append(m)
-    return grouped
+    return _by_key(rows, "household_id")
 
 
 def reproduce_review(
