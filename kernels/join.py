@@ -1,6 +1,6 @@
 """Joining source rows to people (RULES.md §1) once they have codes, in numba.
 
-IDs are hashed once, by `meanstest.ids.IdPass` (kernels.keys, the project's one hash
+IDs are hashed once, by `meanstest.id_pass.IdPass` (kernels.keys, the project's one hash
 index); here rows are grouped by those dense codes with counting sorts (stable, O(n)),
 each person's records are put in record_id order, and the kernels' row ranges and
 record-instance offsets are laid out.

@@ -1,7 +1,7 @@
 """EngineInput → the grouped numpy arrays of `meanstest.kernels.layout`.
 
 No per-row Python and no hashing: IDs come coded from the ID pass validation made
-(`EngineInput.ids`, `meanstest.ids.IdPass`; made here when absent), enumerations come
+(`EngineInput.ids`, `meanstest.id_pass.IdPass`; made here when absent), enumerations come
 coded from validation's enum pass, numbers and dates are numpy views of their Arrow
 buffers. Members and supporters are grouped by household with a counting sort on their
 household's row; people get codes in order of first appearance over the member slots
@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 from meanstest import ids, schema
 from meanstest.columns import enum_codes, numbers, valid
 from meanstest.engine import EngineInput
+from meanstest.id_pass import IdPass
 from meanstest.kernels import join
 from meanstest.kernels import layout as L
 from meanstest.kernels.layout import Households, Pack, People, Records
@@ -207,7 +208,7 @@ def _source_values(table: pa.Table, rows: np.ndarray, name: str, what: str, null
     return values
 
 
-def _codes(ip: ids.IdPass, table_name: str, table: pa.Table, column: str, enum, rows=None):
+def _codes(ip: IdPass, table_name: str, table: pa.Table, column: str, enum, rows=None):
     """Enumeration codes of a column (from validation's pass when it made them), at
     `rows`; a value outside the enumeration (or a null) is bad input."""
     codes = ip.enums.get((table_name, column))

@@ -1,7 +1,7 @@
 """Arrow columns read as numpy, without Arrow compute calls: numbers and dates from
 their value buffers, validity from the bitmap, enumeration codes by a numba kernel
 (kernels.columns). Shared by validation and assembly; a column is read once and its
-codes travel in `ids.IdPass.enums`.
+codes travel in `id_pass.IdPass.enums`.
 """
 
 from __future__ import annotations

@@ -54,7 +54,7 @@ class Owners:
     household_id (-1: none of these households); person_code / supporter_code: per row, a
     code of its person_id / supporter_id, equal for equal IDs across both tables;
     source_code: per source table, per row, the code of its person_id (-1: no persons or
-    supporters row has it). meanstest.ids.IdPass has these same fields."""
+    supporters row has it). meanstest.id_pass.IdPass has these same fields."""
 
     household_code: np.ndarray
     person_home: np.ndarray
@@ -327,7 +327,7 @@ def input_digests(
     """input_digest of every households row, in order.
 
     `owners`: the rows' household and person codes if already known (an Owners, or
-    meanstest.ids.IdPass of these very tables); computed here when not given.
+    meanstest.id_pass.IdPass of these very tables); computed here when not given.
     `threads=False` runs on the calling thread only (a call of a few households)."""
     return input_digest_array(  # Arrow makes the Python strings 3x faster than slicing
         households, persons, supporters, sources, owners, threads=threads

@@ -27,11 +27,11 @@ class EngineInput:
     duplicates: person_id -> sorted distinct household_ids of every households row of
         the bundle (rejected ones included) in which that person is a member, only for
         persons that are members of more than one (RULES.md §8 DUPLICATE_PERSON).
-    ids: optional, the ID pass of these very tables (meanstest.ids.IdPass: household
+    ids: optional, the ID pass of these very tables (meanstest.id_pass.IdPass: household
         and person codes, each source row's person, enumeration codes), made once by
         validation and reused by assembly and digests instead of hashing the IDs again.
         Used only while it `describes` the tables (a replaced table makes it ignored);
-        None: whoever needs it computes it (`meanstest.ids.IdPass.of`).
+        None: whoever needs it computes it (`meanstest.id_pass.IdPass.of`).
     """
 
     households: pa.Table
@@ -41,11 +41,11 @@ class EngineInput:
     policies: list  # list[meanstest.policy.Policy]
     policy_index: np.ndarray
     duplicates: dict[str, list[str]] = field(default_factory=dict)
-    ids: object | None = field(default=None, repr=False, compare=False)  # ids.IdPass
+    ids: object | None = field(default=None, repr=False, compare=False)  # id_pass.IdPass
 
     def id_pass(self):
         """The IdPass of these tables: the one validation made, or a new one."""
-        from meanstest.ids import IdPass
+        from meanstest.id_pass import IdPass
 
         if self.ids is not None and self.ids.describes(
             self.households, self.persons, self.supporters, self.sources

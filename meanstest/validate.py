@@ -24,7 +24,7 @@ Where DATA.md is silent:
 - a person twice in one household is one reason per (household, person), on the
   first member row (or the first supporter row if only a supporter).
 
-One pass over the Arrow buffers: IDs are hashed once (`ids.IdPass`, handed on to the
+One pass over the Arrow buffers: IDs are hashed once (`id_pass.IdPass`, handed on to the
 engine in `EngineInput.ids`), enumerations are coded by a numba kernel (the codes are
 kept for assembly), numbers and dates are read as numpy views of their buffers and
 validity bitmaps. No Arrow compute call runs on a valid bundle's rows; Python builds the
@@ -47,6 +47,7 @@ import pyarrow as pa
 from meanstest import ids, schema
 from meanstest.bundle import conform_tables
 from meanstest.engine import EngineInput
+from meanstest.id_pass import IdPass
 from meanstest.row_checks import (
     ID_COLUMNS,
     MAX_AMOUNT,
@@ -93,7 +94,7 @@ def validate(
     households, persons, supporters = t["households"], t["persons"], t["supporters"]
     n = households.num_rows
 
-    ip = ids.IdPass.of(t)  # every ID hashed here, once
+    ip = IdPass.of(t)  # every ID hashed here, once
     codes = ip.household_code
     n_codes = ip.n_households
     rows_of = np.bincount(codes[codes >= 0], minlength=n_codes)
@@ -325,7 +326,7 @@ def _same_person_twice(found, persons, supporters, p, s, n_people) -> None:
         found.add(home[at], (group, first, _LAST, 0), text)
 
 
-def _totals(found, t: dict[str, pa.Table], ip: ids.IdPass, p, s, rows_of, per_person) -> None:
+def _totals(found, t: dict[str, pa.Table], ip: IdPass, p, s, rows_of, per_person) -> None:
     """A household whose amounts total more than MAX_TOTAL (row_checks): counted from the
     number of amount cells (each at most MAX_AMOUNT) of its households row, its persons
     rows and its members' and supporters' source rows (`per_person`, by people code);
@@ -370,7 +371,7 @@ def _homes_of(codes: set[int], p, s, n_people) -> dict[int, list[int]]:
     return {c: sorted(hs) for c, hs in out.items()}
 
 
-def _duplicates(households, ip: ids.IdPass, p) -> dict[str, list[str]]:
+def _duplicates(households, ip: IdPass, p) -> dict[str, list[str]]:
     """RULES.md §8 DUPLICATE_PERSON: person_id -> sorted distinct household_ids of every
     households row (rejected ones included) of which that person is a member."""
     p_home, p_code, p_in = p

@@ -16,6 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meanstest import ids
+from meanstest.id_pass import IdPass
+from meanstest.schema import SOURCE_TABLES
 
 
 def valid_id(birth: dt.date, seq: int = 1, region: str = "150422") -> str:
@@ -347,7 +349,7 @@ def first_codes(values: list) -> tuple[list[int], int]:
 @pytest.mark.parametrize("seed", range(12))
 def test_id_pass_agrees_with_python_dicts(seed):
     tables = mangled_bundle(seed)
-    ip = ids.IdPass.of(tables)
+    ip = IdPass.of(tables)
     home_codes, n_homes = first_codes(tables["households"]["household_id"].to_pylist())
     assert ip.household_code.tolist() == home_codes and ip.n_households == n_homes
     home_of = {v: c for v, c in zip(tables["households"]["household_id"].to_pylist(), home_codes)}
@@ -387,7 +389,7 @@ def test_id_pass_agrees_with_python_dicts(seed):
 
 def test_id_pass_restricted_to_kept_households():
     tables = mangled_bundle(3, 60)
-    ip = ids.IdPass.of(tables)
+    ip = IdPass.of(tables)
     codes = ip.household_code
     unique = (codes >= 0) & (np.bincount(codes[codes >= 0], minlength=ip.n_households)[codes] == 1)
     keep = unique & (np.arange(len(codes)) % 3 != 0)
@@ -400,12 +402,10 @@ def test_id_pass_restricted_to_kept_households():
         tables["supporters"].filter(pa.array(s_keep)),
     )
     sub = ip.restrict(keep, kept)
-    fresh = ids.IdPass.of(
-        {**tables, "households": kept[0], "persons": kept[1], "supporters": kept[2]}
-    )
-    assert sub.describes(*kept, {n: tables[n] for n in ids.SOURCE_TABLES})
+    fresh = IdPass.of({**tables, "households": kept[0], "persons": kept[1], "supporters": kept[2]})
+    assert sub.describes(*kept, {n: tables[n] for n in SOURCE_TABLES})
     whole = [tables[n] for n in ("households", "persons", "supporters")]
-    assert not sub.describes(*whole, {n: tables[n] for n in ids.SOURCE_TABLES})
+    assert not sub.describes(*whole, {n: tables[n] for n in SOURCE_TABLES})
     assert sub.household_code.tolist() == list(range(int(keep.sum())))
     assert sub.person_home.tolist() == fresh.person_home.tolist()
     assert sub.supporter_home.tolist() == fresh.supporter_home.tolist()

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from meanstest import ids, schema
 from meanstest.errors import BundleError
+from meanstest.id_pass import IdPass
 from meanstest.policy import Policy
 from meanstest.row_checks import CEILINGS, MAX_AMOUNT, MAX_TOTAL
 from meanstest.validate import validate
@@ -1004,7 +1005,7 @@ def test_the_id_pass_travels_with_the_engine_input(seed):
     assert v.rejects.num_rows and inp.households.num_rows
     carried = inp.ids
     assert inp.id_pass() is carried
-    fresh = ids.IdPass.of(
+    fresh = IdPass.of(
         {"households": inp.households, "persons": inp.persons, "supporters": inp.supporters}
         | inp.sources
     )

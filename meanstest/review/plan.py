@@ -21,7 +21,8 @@ import pyarrow.parquet as pq
 from meanstest import schema
 from meanstest.bundle import check_complete
 from meanstest.errors import BundleError
-from meanstest.ids import IdIndex, IdPass, take
+from meanstest.id_pass import IdPass
+from meanstest.ids import IdIndex, take
 from meanstest.utf8 import check_utf8
 
 ID_COLUMNS = {
