@@ -239,16 +239,16 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
 
 
 def affected_households(tmp: dict[str, Path], owners: dict[str, Counter]) -> dict[str, Counter]:
-    """Households of the bundle some of whose rows were quarantined: their own case
-    rows (by household_id), or source rows of a member or supporter (by person_id).
-    Their assessment would lack those rows. -> household_id: Counter(table: rows)."""
+    """Households some of whose rows were quarantined: their own case rows (by
+    household_id), or source rows of a member or supporter (by person_id). Their
+    assessment would lack those rows; a household whose households row was quarantined
+    is not in the bundle at all, and its members' and supporters' rows would be left
+    without it (so --hold removes them too). -> household_id: Counter(table: rows)."""
     if not owners["household"] and not owners["person"]:
         return {}
-    ids = set(pq.read_table(tmp["households"], columns=["household_id"]).column(0).to_pylist())
     found: dict[str, Counter] = {}
     for (h, table), n in owners["household"].items():
-        if h in ids:
-            found.setdefault(h, Counter())[table] += n
+        found.setdefault(h, Counter())[table] += n
     if owners["person"]:
         by_person: dict[str, Counter] = {}
         for (person, table), n in owners["person"].items():
@@ -258,7 +258,7 @@ def affected_households(tmp: dict[str, Path], owners: dict[str, Counter]) -> dic
             for h, person in zip(
                 rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True
             ):
-                if person in by_person and h in ids:
+                if person in by_person and h is not None:
                     found.setdefault(h, Counter()).update(by_person[person])
     return found
 
@@ -377,10 +377,14 @@ def run(args) -> int:
         if a["count"]:
             print(
                 f"{count(a['count'], 'household')} "
-                + ("held back (not in the bundle)" if a["held"] else "in the bundle")
-                + (" has" if a["count"] == 1 else " have")
-                + " quarantined rows of their own or of a member or supporter"
-                + ("" if a["held"] else "; their review lacks those rows (--hold leaves them out)")
+                + (
+                    "held back (not in the bundle): quarantined rows of their own or of a "
+                    "member or supporter"
+                    if a["held"]
+                    else ("has" if a["count"] == 1 else "have")
+                    + " quarantined rows of their own or of a member or supporter; their "
+                    "review lacks those rows (--hold leaves them out)"
+                )
             )
     if not doc["accounting_closes"]:
         raise MeansTestError("ingest accounting does not close (read != mapped + quarantined)")

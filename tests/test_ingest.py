@@ -8,6 +8,7 @@ import json
 import re
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from meanstest.adapters import PROFILES
@@ -370,10 +371,28 @@ def test_affected_households_are_reported_and_held_back_with_hold(tmp_path):
                             "明细流水号": "T-NOBODY"}, ensure_ascii=False) + "\n")  # fmt: skip
     with open(tmp_path / "raw" / "case" / "case_persons.csv", "a", encoding="utf-8") as f:
         f.write(f"{other['household_id']},11010519491231002X,子女,1949-13-31,健康,非在校,无,0,0\n")
+    # a third household's own households row is quarantined (an area not in the map): it
+    # is not in the bundle, and its members' rows would be left without it
+    third = next(
+        h for h in tables["households"].column("household_id").to_pylist()
+        if h not in (member["household_id"], other["household_id"])
+        and h in tables["persons"].column("household_id").to_pylist()
+    )  # fmt: skip
+    case = tmp_path / "raw" / "case" / "case_households.csv"
+    lines = case.read_text("gb18030").split("\n")
+    at = next(i for i, line in enumerate(lines) if line.startswith(third + ","))
+    cells = lines[at].split(",")
+    cells[2] = "火星"
+    lines[at] = ",".join(cells)
+    case.write_text("\n".join(lines), "gb18030")
     doc = ingest(manifest, tmp_path / "plain")
-    expected = sorted({member["household_id"], other["household_id"]})
-    assert doc["affected_households"] == {"count": 2, "held": False, "household_ids": expected}
-    assert _rows(read_bundle(tmp_path / "plain")["households"]) == _rows(tables["households"])
+    expected = sorted({member["household_id"], other["household_id"], third})
+    assert doc["affected_households"] == {"count": 3, "held": False, "household_ids": expected}
+    plain = read_bundle(tmp_path / "plain")
+    assert _rows(plain["households"]) == _rows(
+        tables["households"].filter(pc.not_equal(tables["households"]["household_id"], third))
+    )
+    assert _rows(plain["persons"]) == _rows(tables["persons"])  # held only with --hold
 
     doc = ingest(manifest, tmp_path / "held", hold=True)
     assert (
@@ -438,7 +457,8 @@ def test_bad_boolean_and_bad_integer_cells_and_a_bad_profile_before_any_row(tmp_
         (2, "h.jsonl:2", "consent_signed", "bad_boolean"),
         (3, "h.jsonl:3", "declared_vehicles", "bad_integer"),
     ]
-    assert doc["affected_households"]["count"] == 0  # H2 and H3 are not in the bundle
+    # their own households rows are quarantined: affected, though not in the bundle
+    assert doc["affected_households"]["household_ids"] == ["H2", "H3"]
     (tmp_path / "h.toml").write_text(prof + "[profile.extra]\n", "utf-8")
     with pytest.raises(ProfileError, match="profile.extra: unknown key"):
         ingest(m, tmp_path / "out2")
