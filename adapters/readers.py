@@ -51,6 +51,15 @@ def open_export(path: str | Path, profile: Profile):
     reader = {"csv": CsvExport, "jsonl": JsonlExport, "parquet": ParquetExport}[profile.format]
     export = reader(path, profile)
     missing = [raw for raw in profile.columns.values() if raw not in export.header]
+    if profile.format == "jsonl":
+        # no header but the keys of the lines: a file with no line at all has no rows
+        # (a department that found nothing, as a JSON Lines writer writes it), and a
+        # key that no line has is an empty cell in every line, which a nullable column
+        # takes (writers that leave out null values); a required one is still missing
+        nullable = {c.name for c in TABLES[profile.table] if c.nullable}
+        absent = [c for c, raw in profile.columns.items() if raw not in export.header]
+        export.absent_keys = [profile.columns[c] for c in absent if c in nullable]
+        missing = [] if not export.lines else [m for m in missing if m not in export.absent_keys]
     if missing:
         found = ", ".join(export.header[:30]) or "none"
         raise ProfileError(
@@ -66,7 +75,7 @@ def _hint(path: Path, profile: Profile, header: list[str]) -> str:
     """Why a header may lack the profile's columns: another delimiter, a UTF-8 file read
     as GB18030 (which decodes almost any bytes, into nonsense), or no JSON object."""
     if profile.format == "jsonl" and not header:
-        return f"; no JSON object in its first {JSONL_LINES:,} lines (an empty file?)"
+        return f"; no line of its first {JSONL_LINES:,} is a JSON object"
     if profile.format != "csv":
         return ""
     if len(header) == 1 and (others := [d for d in ",;\t|" if d in header[0]]):
@@ -102,16 +111,20 @@ class JsonlExport:
     """One JSON object per line. Numbers keep their literal text (12345.60 stays
     "12345.60", never a float); true/false become "true"/"false"; an array (for
     `current_programs`) is joined with the profile's list separator. The header is the
-    keys of the first batch of lines; a key absent from a line is an empty cell."""
+    keys of the first batch of lines; a key absent from a line is an empty cell, and a
+    file with no line that is not blank has no rows (`open_export`)."""
 
     def __init__(self, path: Path, profile: Profile) -> None:
         self.path, self.profile = path, profile
         keys: dict[str, None] = {}
+        self.lines = 0  # lines that are not blank among the first JSONL_LINES
+        self.absent_keys: list[str] = []  # mapped keys of nullable columns no line has
         with open(path, "rb") as f:
             for i, raw in enumerate(_bounded_lines(f)):
                 if i == JSONL_LINES:
                     break
                 obj = self._parse(raw, i + 1)
+                self.lines += obj is not None
                 if isinstance(obj, dict):
                     keys.update(dict.fromkeys(obj))
         self.header = list(keys)

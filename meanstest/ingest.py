@@ -182,6 +182,8 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
                 "rows_quarantined": 0,
                 "blank_lines": 0,
             }
+            if getattr(export, "absent_keys", None):  # JSON Lines: keys of no line
+                doc["keys_in_no_line"] = list(export.absent_keys)
             for batch in export.batches():
                 mapped = map_batch(
                     p, adapter, batch, path.name, flags if p.table == "households" else None
@@ -364,6 +366,11 @@ def run(args) -> int:
                 f"{f['table']:<22} {f['file']}: read {f['rows_read']} = mapped "
                 f"{f['rows_mapped']} + quarantined {f['rows_quarantined']}"
                 + (f" ({f['blank_lines']} blank lines)" if f["blank_lines"] else "")
+                + (
+                    f" (in no line, so empty: {', '.join(f['keys_in_no_line'])})"
+                    if f.get("keys_in_no_line")
+                    else ""
+                )
                 + f"  sha256 {f['sha256'][:12]}"
             )
         q = doc["quarantine"]

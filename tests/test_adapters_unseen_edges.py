@@ -20,7 +20,15 @@ import pyarrow.parquet as pq
 import pytest
 from meanstest.adapters.profile import ProfileError
 from meanstest.adapters.raw import ExportError
-from test_adapters_unseen import BANK, HEAD, SUPPORTER, SUPPORTERS, TAX_CSV, TAX_JSONL
+from test_adapters_unseen import (
+    BANK,
+    HEAD,
+    PROPERTY,
+    SUPPORTER,
+    SUPPORTERS,
+    TAX_CSV,
+    TAX_JSONL,
+)
 
 from meanstest.bundle import read_bundle
 from meanstest.cli import main
@@ -58,12 +66,41 @@ def test_an_empty_csv_is_an_error_naming_the_file_not_a_missing_column(tmp_path,
 
 
 @pytest.mark.parametrize("data", [b"", b"\n\n", b"\r\n"])
-def test_an_empty_jsonl_file_is_an_error_naming_the_file(tmp_path, data):
-    """As an empty CSV: more likely a failed export than a department with no records,
-    and it would make the department count as checked (docs/decisions.md)."""
-    with pytest.raises(ProfileError, match=r"t\.jsonl: no column .*no JSON object in its first"):
-        ingest(_one(tmp_path, TAX_JSONL, "t.jsonl", data), tmp_path / "out")
+def test_an_empty_jsonl_file_has_no_rows(tmp_path, data):
+    """JSON Lines has no header: a department that found nothing writes no line (as
+    pandas' to_json(lines=True) of no rows does), so a file with no line that is not
+    blank is a file with no rows, and its department counts as checked (DATA.md)."""
+    doc = ingest(_one(tmp_path, TAX_JSONL, "t.jsonl", data), tmp_path / "out")
+    [f] = doc["files"]
+    assert (f["rows_read"], f["rows_quarantined"], doc["accounting_closes"]) == (0, 0, True)
+    bundle = read_bundle(tmp_path / "out")
+    assert bundle["tax_income"].num_rows == 0
+
+
+def test_a_jsonl_file_whose_lines_are_no_objects_is_an_error(tmp_path):
+    """Lines, but not one of them a JSON object (another format, another encoding): not
+    a department with no records."""
+    with pytest.raises(ProfileError, match=r"t\.jsonl: no column .*no line of its first"):
+        ingest(_one(tmp_path, TAX_JSONL, "t.jsonl", b"\xff\xfe\n[]\n"), tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_nullable_key_in_no_jsonl_line_is_empty_and_a_required_one_an_error(tmp_path):
+    """Writers that leave out null values leave out a nullable column's key in every line
+    when no row has a value: the cells are empty (null), and ingest.json says which key it
+    never saw. A required column's key in no line stays an error (a misnamed key)."""
+    profile = PROPERTY.replace('format = "csv"\nencoding = "utf-8"', 'format = "jsonl"')
+    row = {"权利人证件号": HEAD, "不动产权证号": "P1", "用途": "住宅", "面积（㎡）": "85.5",
+           "份额（‰）": 1000, "登记日期": "20190301", "取得方式": "购买", "年租金（元）": "0"}  # fmt: skip
+    data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+    doc = ingest(_one(tmp_path, profile, "p.jsonl", data), tmp_path / "out")
+    assert doc["files"][0]["keys_in_no_line"] == ["注销日期"]
+    [got] = read_bundle(tmp_path / "out")["property"].to_pylist()
+    assert got["disposed_on"] is None and got["property_id"] == "P1"
+    del row["用途"]
+    data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
+    with pytest.raises(ProfileError, match="no column '用途'"):
+        ingest(_one(tmp_path, profile, "p.jsonl", data), tmp_path / "out2")
 
 
 def test_a_file_in_the_wrong_encoding_names_the_first_bad_line(tmp_path):
