@@ -182,6 +182,7 @@ def _distinct(profile: Profile, adapter: Adapter, c: schema.Column, k: str, raw)
     values, bad, explain = _parse(profile, c, k, text_rest)
     if mapped_values is not None:
         values = pc.if_else(pa.array(is_mapped), mapped_values, values)
+        explain = _unmapped_or(explain)
     empty = ~valid_mask(text)
     if c.name in profile.defaults and empty.any():
         values = pc.if_else(pa.array(empty), _constant(profile.defaults[c.name], c.type, n), values)
@@ -244,6 +245,21 @@ def _empty_or(explain, column: str):
     return f
 
 
+def _unmapped_or(explain):
+    """A column with a value map: a value neither in the map nor canonical (DATA.md) is
+    unmapped_value, whatever the column's type, and the detail says both."""
+    if explain is None:
+        return None
+
+    def f(raw: str) -> N.CellError:
+        e = explain(raw)
+        if e.reason == "unmapped_value":
+            return e
+        return N.CellError("unmapped_value", f"not in the value map, and {e.detail}")
+
+    return f
+
+
 def _integer_explain(type_):
     return lambda raw: N.integer_reason(raw, type_)
 
@@ -269,7 +285,8 @@ def _parse(profile: Profile, c: schema.Column, k: str, text: pa.StringArray):
     if k in ("money", "area"):
         if profile.unit(c.name) in ("yuan", "m2"):
             values, bad = N.fen(text)
-            return values, bad, _reference(N.fen_one)
+            unit = "yuan" if k == "money" else "m²"
+            return values, bad, _reference(lambda raw: N.fen_one(raw, unit))
         values, bad = N.integers(text, c.type)
         return values, bad, _integer_explain(c.type)
     if k == "integer":

@@ -142,14 +142,15 @@ def ids(values: pa.StringArray) -> tuple[pa.StringArray, np.ndarray]:
 # --------------------------------------------------------------------- amounts --
 
 
-def fen_one(raw: str) -> int:
-    """A yuan amount ("12,345.60") → int fen (1234560), or CellError bad_amount."""
+def fen_one(raw: str, unit: str = "yuan") -> int:
+    """A yuan amount ("12,345.60") → int fen (1234560), or CellError bad_amount; an area
+    in m² (`unit="m²"`) → centi-m² by the same grammar."""
     m = _AMOUNT_RE.match(raw)
     whole = m.group(2).replace(",", "") if m else ""
     if not m or len(whole) > MAX_DIGITS:
         raise CellError(
             "bad_amount",
-            f"{raw!r} is not yuan with at most two decimals "
+            f"{raw!r} is not {unit} with at most two decimals "
             f"(digits, optional thousands commas, up to {MAX_DIGITS} integer digits)",
         )
     fen = int(whole) * 100 + int((m.group(3) or "").ljust(2, "0"))

@@ -435,6 +435,8 @@ def test_quoted_delimiter_and_crlf_count_as_one_row_starting_at_its_line(distric
         ("蒙(2001)002", 120025, 500, dt.date(2020, 1, 1), 360000, "property.csv:4"),
     ]
     assert _entries(quarantine, "property.csv") == [(5, "area", "85.555", "bad_amount")]
+    [detail] = [r["detail"] for r in quarantine if r["file"] == "property.csv"]
+    assert detail.startswith("'85.555' is not m² with at most two decimals")  # not "yuan"
 
 
 def test_counts_add_up_and_checked_flags_follow_the_manifest(district):

@@ -317,6 +317,22 @@ def test_integers_written_as_n_point_zero_are_exact_and_halves_are_errors(tmp_pa
         (2, "2.5", "bad_integer"), (3, "1.", "bad_integer")]  # fmt: skip
 
 
+def test_a_value_of_no_map_entry_in_a_mapped_integer_column_is_unmapped(tmp_path):
+    """DATA.md: a raw value neither in the column's map nor canonical is an error; with
+    a map it is unmapped_value and says so, whatever the column's type (was bad_integer,
+    "not an integer", which does not point at the map)."""
+    profile = SUPPORTERS + '[values.health]\n"健康" = 1\n"一般" = 2\n'
+    rows = [{"hh": "H1", "id": SUPPORTER, "birth": "1965-07-07", "health": h,
+             "sector": "public", "exempt": "none", "count": 1} for h in ("一般", 3, "很好")]  # fmt: skip
+    text = "\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n"
+    ingest(_one(tmp_path, profile, "s.jsonl", text.encode()), tmp_path / "out")
+    got = read_bundle(tmp_path / "out")["supporters"].to_pylist()
+    assert [r["health"] for r in got] == [2, 3]  # mapped, and a canonical value
+    [q] = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
+    assert (q["line"], q["raw_value"], q["reason"]) == (3, "很好", "unmapped_value")
+    assert q["detail"].startswith("not in the value map, and '很好' is not an integer")
+
+
 def test_profile_and_manifest_saved_with_a_bom_are_read(tmp_path):
     row = {"sfzh": HEAD, "sdxm": "工资薪金", "sre": 1, "pzh": "K"}
     m = _one(tmp_path, TAX_JSONL, "t.jsonl", json.dumps(row).encode())

@@ -87,7 +87,7 @@ q("row-too-few-fields", f"{ID2},蒙D1,小型轿车", "bad_row")
 q("row-one-field", "孤零零", "bad_row")
 q("row-unbalanced-quote-mid", f'{ID2},"蒙D1,小型轿车,1.00,2015-06-01,V2', "bad_row")
 q("row-unterminated-quote-at-end", f'{ID2},"蒙D1', "bad_row")
-qp("health-unknown", f"HH1,{ID2},配偶,1985-06-15,很好,非在校,就业,0,0.00", "bad_integer")
+qp("health-unknown", f"HH1,{ID2},配偶,1985-06-15,很好,非在校,就业,0,0.00", "unmapped_value")
 qp(
     "health-out-of-range", f"HH1,{ID2},配偶,1985-06-15,9,非在校,就业,0,0.00", ""
 )  # validation checks 1..6
