@@ -233,6 +233,12 @@ def parse_profile(doc: dict, name: str, digest: str = "") -> Profile:
         col: _typed(table, column_key("defaults", col), v, f"defaults.{col}", err)
         for col, v in _section(doc, "defaults", err).items()
     }
+    if "record_id" in defaults:  # one constant would name every row alike: no evidence
+        raise err(
+            "defaults.record_id",
+            "record_id takes no constant: it is each row's department key (map it in "
+            "[columns]) or, unmapped, <file name>:<line>",
+        )
 
     for col, c in canonical.items():
         optional = c.nullable or c.optional or col == "record_id" or col in CHECKED

@@ -94,6 +94,8 @@ BROKEN = [
     (('[units]', '[defaults]\nvalue = "0"\n[units]'), "defaults.value", "takes an integer"),
     (('[units]', '[defaults]\nregistered_on = "2024-01-01"\n[units]'), "defaults.registered_on",
      "TOML date"),
+    (('[units]', '[defaults]\nrecord_id = "X"\n[units]'), "defaults.record_id",
+     "record_id takes no constant"),
     (('format = "csv"', 'format = "csv"\nskip_rows = -1'), "profile.skip_rows", ">= 0"),
     (('format = "csv"\nencoding = "gb18030"', 'format = "jsonl"\nencoding = "utf-16"'),
      "profile.encoding", "ASCII-compatible"),
