@@ -148,6 +148,10 @@ def _gib(text: str) -> float:
 
 
 def _review(args) -> int:
+    from meanstest.ingest import quarantine_note
+
+    if not args.quiet and (note := quarantine_note(args.bundle)):
+        print(note)
     if args.engine == "spark":
         from meanstest.spark import review_cli
 

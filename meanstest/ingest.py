@@ -265,6 +265,25 @@ def affected_households(tmp: dict[str, Path], owners: dict[str, Counter]) -> dic
     return found
 
 
+def quarantine_note(bundle: str | Path) -> str | None:
+    """What a review of an ingested bundle should say first: the households the ingest
+    found rows of in quarantine and did not hold back (ingest.json), which the review
+    assesses without those rows. None when there are none (or no readable ingest.json)."""
+    try:
+        doc = json.loads((Path(bundle) / "ingest.json").read_text("utf-8"))
+        affected = doc["affected_households"]
+        n, held = int(affected["count"]), bool(affected["held"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not n or held:
+        return None
+    return (
+        f"note: the ingest of this bundle quarantined rows of {count(n, 'household')} (their "
+        "own or a member's or supporter's; ingest.json, quarantine.parquet): they are "
+        "assessed without those rows (`meanstest ingest --hold` holds them back instead)"
+    )
+
+
 def _hold(tmp: dict[str, Path], households: set[str]) -> dict[str, int]:
     """Rewrite the case tables without `households`; rows removed per table."""
     removed = {}

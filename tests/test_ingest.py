@@ -343,7 +343,7 @@ def test_cli_synth_raw_then_ingest_then_review(tmp_path, capsys):
     assert "meanstest: error:" in capsys.readouterr().err
 
 
-def test_affected_households_are_reported_and_held_back_with_hold(tmp_path):
+def test_affected_households_are_reported_and_held_back_with_hold(tmp_path, capsys):
     """A quarantined row of a household (case export) or of a member's source record
     makes the household's assessment incomplete: ingest names it, and --hold leaves it
     (members and supporters too) out of the bundle."""
@@ -394,7 +394,13 @@ def test_affected_households_are_reported_and_held_back_with_hold(tmp_path):
     )
     assert _rows(plain["persons"]) == _rows(tables["persons"])  # held only with --hold
 
+    # the review of that bundle says first that it assesses them without those rows
+    assert main(["review", str(tmp_path / "plain"), "--out", str(tmp_path / "r")]) == 0
+    assert "quarantined rows of 3 households" in capsys.readouterr().out
+
     doc = ingest(manifest, tmp_path / "held", hold=True)
+    assert main(["review", str(tmp_path / "held"), "--out", str(tmp_path / "rh")]) == 0
+    assert "quarantined" not in capsys.readouterr().out  # held back: nothing to say
     assert (
         doc["affected_households"]["held"]
         and doc["affected_households"]["household_ids"] == expected
