@@ -3,7 +3,9 @@
 import datetime as dt
 
 import pytest
-from builders import assess_case, pack, person
+from builders import assess_case, engine_input, household, pack, person
+
+from meanstest.pipeline import assess
 
 
 def _c(engine, birth, policy=None, **kw):
@@ -56,3 +58,15 @@ def test_feb29_birthday_age_on_feb28(engine):  # §0/§2: born 2008-02-29, D 202
         engine, [person(dt.date(2008, 2, 29))], assessment_date=dt.date(2024, 2, 29)
     )
     assert members[0]["age"] == 16 and members[0]["labour_coefficient"] == 1000
+
+
+def test_a_member_born_after_d_is_a_child_not_a_reject(engine):
+    """§0 age in completed years, §2 rule 1: born after the assessment date is not bad
+    input (DATA.md names no such rule; docs/decisions.md Rules 9): the age is negative,
+    under 16, so c = 0."""
+    _, members, _ = assess_case(engine, [person(dt.date(2025, 1, 1))])
+    assert members[0]["age"] == -1 and members[0]["labour_coefficient"] == 0
+    inp = engine_input([household()], [{"household_id": "H1", **person(dt.date(2025, 1, 1))}])
+    tables = {"households": inp.households, "persons": inp.persons, "supporters": inp.supporters}
+    out = assess(tables | inp.sources, engine=engine.__module__.rsplit(".", 1)[-1])  # validated
+    assert out.rejects.num_rows == 0 and out.results.num_rows == 1
