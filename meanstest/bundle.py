@@ -246,14 +246,17 @@ class _Plan:
                     raise BundleError(
                         f"{file}: column {col.name} appears more than once",
                         file=file,
+                        table=name,
                         column=col.name,
                     )
                 if col.optional:
                     sources.append(None)
                     continue
+                where = "" if file == f"table {name}" else f" (table {name})"
                 raise BundleError(
-                    f"{file}: missing required column {col.name} (table {name})",
+                    f"{file}: missing required column {col.name}{where}",
                     file=file,
+                    table=name,
                     column=col.name,
                 )
             got = found.field(index).type
@@ -262,6 +265,7 @@ class _Plan:
                     f"{file}: {_hint(col.name, col.type, got)}"
                     f"column {col.name}: expected {col.type}, found {got}",
                     file=file,
+                    table=name,
                     column=col.name,
                     expected=str(col.type),
                     found=str(got),

@@ -363,6 +363,31 @@ def test_arrow_households_of_the_wrong_shape_are_invalid_argument(server, pki, j
     assert says in e.value.details()
 
 
+@pytest.mark.parametrize("change", ["wrong type", "missing"])
+def test_an_arrow_table_that_does_not_fit_the_bundle_names_its_column(server, pki, change):
+    """A column of the wrong type, or a required one missing, is INVALID_ARGUMENT with the
+    BadRequest field `table.column`, as every malformed request has one (it had none,
+    and the message named the table twice: a client developer's check)."""
+    from meanstest.service.chunks import ipc_stream
+
+    households = synth.generate(1, seed=2)["households"]
+    if change == "wrong type":
+        at = households.schema.get_field_index("assessment_date")
+        households = households.set_column(
+            at, "assessment_date", households["assessment_date"].cast(pa.string())
+        )
+        column = "assessment_date"
+    else:
+        households = households.drop_columns(["consent_signed"])
+        column = "consent_signed"
+    chunk = pb.ArrowChunk(table="households", data=bytes(ipc_stream(households)), last=True)
+    with client(server, pki) as c, pytest.raises(grpc.RpcError) as e:
+        list(c.stub.AssessArrow(iter([chunk]), metadata=c.metadata))
+    assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT
+    assert bad_request_fields(e.value) == [f"households.{column}"]
+    assert e.value.details().count("households") == 1, e.value.details()
+
+
 def test_bytes_that_are_not_an_arrow_chunk_are_invalid_argument(server, pki):
     # the server reads ArrowChunk bytes itself; what protobuf refuses, it refuses
     with client(server, pki) as c, pytest.raises(grpc.RpcError) as e:
@@ -701,11 +726,13 @@ def test_an_arrow_call_whose_deadline_passes_while_sending_is_journaled(server, 
     assert [(x["method"], x["status"]) for x in entries] == [("AssessArrow", "DEADLINE_EXCEEDED")]
 
 
-def test_an_error_of_a_call_whose_client_is_gone_is_deadline_exceeded():
+def test_an_error_of_a_call_whose_client_is_gone_is_deadline_exceeded_or_cancelled():
     """When the client cancels or its deadline passes, reading the request raises a bare
     RpcError or simply ends, and the request looks cut short (CI's loaded run journaled
-    INVALID_ARGUMENT "ended without a chunk marked last"): both are DEADLINE_EXCEEDED."""
-    from meanstest.service.errors import DeadlineExpired, InvalidArgument, ended_early
+    INVALID_ARGUMENT "ended without a chunk marked last"): DEADLINE_EXCEEDED when the
+    deadline has passed, else CANCELLED (was DEADLINE_EXCEEDED for both: a client that
+    cancelled was journaled as having run out of time)."""
+    from meanstest.service.errors import Cancelled, DeadlineExpired, InvalidArgument, ended_early
 
     class Context:
         def __init__(self, active, remaining=None):
@@ -727,13 +754,38 @@ def test_an_error_of_a_call_whose_client_is_gone_is_deadline_exceeded():
             return self.asked < 3
 
     cut = InvalidArgument("table(s) households ended without a chunk marked last", field="last")
-    assert isinstance(ended_early(cut, Cancelling()), DeadlineExpired)
+    assert isinstance(ended_early(cut, Cancelling()), Cancelled)
     other = InvalidArgument("no households table among the chunks", field="table")
     assert ended_early(other, Cancelling()) is other  # asked once: not a cut request
-    assert isinstance(ended_early(cut, Context(False)), DeadlineExpired)
+    assert isinstance(ended_early(cut, Context(False)), Cancelled)
+    assert isinstance(ended_early(cut, Context(False, remaining=3.0)), Cancelled)
     assert isinstance(ended_early(cut, Context(True, remaining=-0.2)), DeadlineExpired)
-    assert isinstance(ended_early(cut, Context(True, remaining=0.0)), DeadlineExpired)
-    assert isinstance(ended_early(grpc.RpcError(), Context(True)), DeadlineExpired)
+    assert isinstance(ended_early(cut, Context(False, remaining=0.0)), DeadlineExpired)
+    assert isinstance(ended_early(grpc.RpcError(), Context(True)), Cancelled)
+    assert isinstance(ended_early(grpc.RpcError(), Context(True, remaining=-1)), DeadlineExpired)
+    assert isinstance(ended_early(grpc.RpcError()), Cancelled)
     assert ended_early(cut, Context(True)) is cut
     assert ended_early(cut, Context(True, remaining=5.0)) is cut
     assert ended_early(cut) is cut
+
+
+def test_explain_and_policy_answers_are_the_bytes_the_journal_digests(server, pki):
+    """docs/service.md: output_digest is the SHA-256 of the answer's deterministic
+    serialisation. Explain sent another serialisation (its steps' `inputs` map), so a
+    client could not check the digest against the bytes it received (a client
+    developer's check); now Explain, GetPolicy and ListPolicies send those very bytes."""
+    (h,) = _good_households(1)
+    _running, journal = server
+    with client(server, pki) as c:
+        for method, request in (
+            ("Explain", pb.ExplainRequest(household=h)),
+            ("GetPolicy", pb.GetPolicyRequest(id=default_library().packs[0].id)),
+            ("ListPolicies", pb.ListPoliciesRequest()),
+        ):
+            raw = c.channel.unary_unary(
+                f"/meanstest.v1.MeansTest/{method}",
+                request_serializer=type(request).SerializeToString,
+            )(request, metadata=c.metadata)
+            last = json.loads(journal.read_text().splitlines()[-1])
+            assert last["method"] == method and last["status"] == "OK"
+            assert last["output_digest"] == hashlib.sha256(raw).hexdigest(), method

@@ -313,3 +313,43 @@ def test_a_null_persons_list_is_a_household_without_members(served, pki):
     }
     assert any("household has no members" in x for x in rejected[first])
     assert answer.num_rows == 6
+
+
+def test_an_answer_the_client_is_gone_for_is_journaled_not_delivered(tmp_path):
+    """A Flight call whose client's deadline passed while it was assessed: the answer is
+    journaled OK before it is written; writing it then fails ("client disconnect?").
+    That was a second entry INTERNAL and an ERROR in the log (a client developer's
+    check); it is CANCELLED, error NotDelivered, and the caller's status is CANCELLED."""
+    from types import SimpleNamespace
+
+    from meanstest.service.auth import ANONYMOUS
+    from meanstest.service.flight import AssessFlight
+    from meanstest.service.server import MeansTestService
+
+    config = ServiceConfig(default_library(), journal=Journal(tmp_path / "j.jsonl"))
+    handler = SimpleNamespace(service=MeansTestService(config))
+    handler._journal = lambda *a, **kw: AssessFlight._journal(handler, *a, **kw)
+    context = SimpleNamespace(
+        get_middleware=lambda _: SimpleNamespace(caller=ANONYMOUS), is_cancelled=lambda: False
+    )
+    request = nested.tables_to_nested(synth.generate(20, seed=5))
+
+    class GoneWriter:
+        def begin(self, schema):
+            raise OSError("Could not write record batch to stream (client disconnect?)")
+
+    error = AssessFlight.exchange(
+        handler,
+        context,
+        SimpleNamespace(command=COMMAND),
+        SimpleNamespace(read_all=lambda: request),
+        GoneWriter(),
+    )
+    config.journal.close()
+    assert isinstance(error, fl.FlightCancelledError)
+    entries = read_entries(tmp_path / "j.jsonl")
+    assert [(e["status"], e.get("error")) for e in entries] == [
+        ("OK", None),
+        ("CANCELLED", "NotDelivered"),
+    ]
+    assert len(entries[0]["households"]) + len(entries[0]["rejects"]) == 20

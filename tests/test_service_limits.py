@@ -113,3 +113,63 @@ def test_overload_is_resource_exhausted(limited):
             threading.Event().wait(0.05)
         else:
             pytest.fail("the server did not accept calls after the stream ended")
+
+
+def _entries(journal, n, timeout=10.0):
+    """The journal's entries once there are at least n (bounded wait)."""
+    for _ in range(int(timeout / 0.02)):
+        lines = journal.read_text().splitlines() if journal.exists() else []
+        if len(lines) >= n:
+            break
+        time.sleep(0.02)
+    return [json.loads(line) for line in lines]
+
+
+def test_a_stream_cancelled_after_an_answer_is_journaled_cancelled(limited, caplog):
+    """docs/service.md: every call past authentication has its entries. A client that
+    cancels an AssessStream after an answer left no entry and no log line for the
+    cancel (a client developer's check); now the stream's last entry is CANCELLED (its
+    deadline had not passed: not DEADLINE_EXCEEDED)."""
+    running, _, journal = limited
+    held: queue.Queue = queue.Queue()
+
+    def requests():
+        while (item := held.get(timeout=30)) is not None:
+            yield item
+
+    with MeansTestClient(f"127.0.0.1:{running.port}") as c:
+        stream = c.stub.AssessStream(requests(), timeout=30)
+        held.put(convert.pb.AssessRequest(households=_households()))
+        assert next(stream).results
+        stream.cancel()
+        held.put(None)
+        entries = _entries(journal, 2)
+    assert [(e["method"], e["status"]) for e in entries] == [
+        ("AssessStream", "OK"),
+        ("AssessStream", "CANCELLED"),
+    ]
+    assert entries[1]["error"] == "Cancelled" and entries[1]["households"] == []
+
+
+def test_a_stream_message_over_the_size_limit_is_not_journaled_ok(tmp_path):
+    """gRPC refuses a message over --max-message-mb before the service sees it, and
+    ends the stream's requests as if the client had finished: the stream was journaled
+    OK (or DEADLINE_EXCEEDED). Its last entry is now CANCELLED, which is what the server
+    can know; the client's status is RESOURCE_EXHAUSTED."""
+    config = ServiceConfig(
+        default_library(), journal=Journal(tmp_path / "j.jsonl"), max_message_bytes=64 << 10
+    )
+    running = start(config, "127.0.0.1:0", warm=False)
+    try:
+        small = convert.pb.AssessRequest(households=_households(1))
+        big = convert.pb.AssessRequest(households=_households(1) * 400)
+        assert big.ByteSize() > 64 << 10
+        with MeansTestClient(f"127.0.0.1:{running.port}") as c:
+            with pytest.raises(grpc.RpcError) as e:
+                list(c.stub.AssessStream(iter([small, big]), timeout=30))
+            assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        entries = _entries(tmp_path / "j.jsonl", 2)
+        assert [x["status"] for x in entries] == ["OK", "CANCELLED"]
+    finally:
+        running.stop(None).wait()
+        config.journal.close()

@@ -49,12 +49,23 @@ class DeadlineExpired(ServiceError):
     pass
 
 
+class Cancelled(ServiceError):
+    """The call ended while the service worked on it, with its deadline not passed: the
+    client cancelled, or gRPC ended it (a message over --max-message-mb, a broken
+    connection). The server cannot tell which; the client's own status says."""
+
+
+class NotDelivered(Cancelled):
+    """An answer, already journaled OK, that could not be sent: the client is gone."""
+
+
 # Most specific first: the first row whose class matches decides the status.
 STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (DeadlineExpired, grpc.StatusCode.DEADLINE_EXCEEDED),
+    (Cancelled, grpc.StatusCode.CANCELLED),
     (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
     (BundleError, grpc.StatusCode.INVALID_ARGUMENT),
     (PolicyError, grpc.StatusCode.FAILED_PRECONDITION),
@@ -86,7 +97,7 @@ def to_rpc_status(exc: BaseException, found: tuple | None = None) -> grpc.Status
     internal error logs its reference once)."""
     code, message = found if found is not None else status_of(exc)
     status = status_pb2.Status(code=getattr(code_pb2, code.name), message=message)
-    field = getattr(exc, "attrs", {}).get("field") if isinstance(exc, MeansTestError) else None
+    field = _field(exc)
     if field:
         detail = any_pb2.Any()
         detail.Pack(
@@ -98,6 +109,19 @@ def to_rpc_status(exc: BaseException, found: tuple | None = None) -> grpc.Status
         )
         status.details.append(detail)
     return rpc_status.to_status(status)
+
+
+def _field(exc: BaseException) -> str | None:
+    """The request field an error names: its `field`, or `table.column` of a table that
+    does not fit the bundle schema (AssessArrow: a missing column, a wrong type)."""
+    if not isinstance(exc, MeansTestError):
+        return None
+    attrs = exc.attrs
+    if attrs.get("field"):
+        return attrs["field"]
+    if attrs.get("table") and attrs.get("column"):
+        return f"{attrs['table']}.{attrs['column']}"
+    return None
 
 
 def require_households(count: int, field: str, where: str = "") -> None:
@@ -133,21 +157,46 @@ def abort(context: grpc.ServicerContext, exc: BaseException, found: tuple | None
 def ended_early(exc: BaseException, context=None) -> BaseException:
     """The error to report for `exc`. When the client cancels or its deadline passes,
     reading the request raises a bare grpc.RpcError, or simply ends, and the request
-    looks cut short (`field="last"`): either is DEADLINE_EXCEEDED, journaled as such,
-    not an INTERNAL or INVALID_ARGUMENT error (an adversarial gRPC run; CI's loaded runs
-    saw the second, the context still active for a moment after the request ended)."""
+    looks cut short (`field="last"`): either is DEADLINE_EXCEEDED (the deadline passed)
+    or CANCELLED (`gone`), journaled as such, not an INTERNAL or INVALID_ARGUMENT error
+    (an adversarial gRPC run; CI's loaded runs saw the second, the context still active
+    for a moment after the request ended)."""
     if isinstance(exc, grpc.RpcError) and not isinstance(exc, ServiceError):
-        return DeadlineExpired(ENDED)
+        return gone(context, "while its request was read", ended=True)
     if context is None:
         return exc
     cut = isinstance(exc, MeansTestError) and exc.attrs.get("field") == "last"
     for _ in range(20 if cut else 1):  # a cut request: give the cancel 0.2 s to show
-        remaining = context.time_remaining()
-        if not context.is_active() or (remaining is not None and remaining <= 0):
-            return DeadlineExpired(ENDED)
+        ended = gone(context, "while its request was read")
+        if ended is not None:
+            return ended
         if cut:
             time.sleep(0.01)
     return exc
 
 
-ENDED = "the call ended (cancelled, or its deadline passed) while its request was read"
+def gone_after_requests(context, when: str, wait: float = 0.02) -> ServiceError | None:
+    """`gone` for a stream whose requests have just ended. gRPC ends them the same way
+    when the client finishes, when it cancels and when gRPC refuses a message (over
+    --max-message-mb); only the last two make the call inactive, a moment later. So
+    look for `wait` seconds (20 ms) before taking the end as the client's: a cancelled
+    AssessStream was logged OK (found again by a client developer's check)."""
+    deadline = time.monotonic() + wait
+    while (ended := gone(context, when)) is None and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return ended
+
+
+def gone(context, when: str, ended: bool = False) -> ServiceError | None:
+    """DeadlineExpired when the call's deadline has passed, else Cancelled when the call
+    is no longer active (or `ended`: known to be over); None while it is live. A call
+    with no context (a library caller) that is known to be over counts as cancelled."""
+    remaining = context.time_remaining() if context is not None else None
+    if remaining is not None and remaining <= 0:
+        return DeadlineExpired(f"the call's deadline passed {when}")
+    if ended or (context is not None and not context.is_active()):
+        return Cancelled(
+            f"the call was cancelled {when} (by the client, or by gRPC: a message over "
+            "--max-message-mb, a broken connection)"
+        )
+    return None

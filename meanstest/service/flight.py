@@ -26,8 +26,10 @@ from meanstest.service import nested
 from meanstest.service.auth import ANONYMOUS
 from meanstest.service.chunks import ipc_stream
 from meanstest.service.errors import (
+    Cancelled,
     DeadlineExpired,
     InvalidArgument,
+    NotDelivered,
     PermissionDenied,
     Unauthenticated,
     require_households,
@@ -95,14 +97,22 @@ class AssessFlight(fl.FlightServerBase):
             require_households(request.num_rows, "households", " (the request has no rows)")
             caller.check_table(request, "Flight.DoExchange")
             if context.is_cancelled():
-                raise DeadlineExpired("the call was cancelled before the engine ran")
+                raise Cancelled("the call was cancelled before the engine ran")
             tables = nested.nested_to_tables(request)
             outputs, digests = self.service.assess_tables(tables)
             answer = nested.answer_table(outputs)
             households = answer.num_rows
             self._journal(caller, "OK", answer_digest(answer), outputs, digests)
-            writer.begin(answer.schema)
-            writer.write_table(answer, max_chunksize=65_536)
+            try:
+                writer.begin(answer.schema)
+                writer.write_table(answer, max_chunksize=65_536)
+            except (OSError, pa.ArrowException) as e:  # "client disconnect?"
+                # the answer is journaled OK; this entry says it did not reach the
+                # client (a client deadline or cancel, not an internal error)
+                raise NotDelivered(
+                    "the answer could not be sent: the client is gone (cancelled, or its "
+                    "deadline passed)"
+                ) from e
         except Exception as e:  # noqa: BLE001 - every failure becomes a Flight status
             status = type(e).__name__
             try:
@@ -180,7 +190,7 @@ def _flight_error(e: Exception) -> Exception:
         return fl.FlightUnauthenticatedError(message)
     if isinstance(e, PermissionDenied):
         return fl.FlightUnauthorizedError(message)
-    if isinstance(e, DeadlineExpired):
+    if isinstance(e, (DeadlineExpired, Cancelled)):
         return fl.FlightCancelledError(message)
     if isinstance(e, (MeansTestError, *_FOREIGN_BAD_INPUT)):
         return pa.ArrowInvalid(message)  # INVALID_ARGUMENT

@@ -11,7 +11,8 @@ a larger one (or one the small path declines) is converted column by column and 
 `Assess` and `AssessStream` take and return raw bytes (generic handlers), so a response
 is serialised once and its journal digest is of the very bytes sent; `AssessArrow` too
 (its ArrowChunk messages read and written by `chunks`, the data never copied into
-message objects).
+message objects); Explain, ListPolicies and GetPolicy answer their deterministic
+serialisation as bytes, for the same reason.
 """
 
 from __future__ import annotations
@@ -38,11 +39,12 @@ from meanstest.pipeline import ENGINE_VERSION, finish_results, run_engine
 from meanstest.service import chunks, convert, small, threads, wire, wire_out
 from meanstest.service.auth import ANONYMOUS, Caller, Tokens
 from meanstest.service.errors import (
-    DeadlineExpired,
     InvalidArgument,
     NotFound,
     abort,
     ended_early,
+    gone,
+    gone_after_requests,
     parse,
     require_households,
     status_of,
@@ -90,11 +92,9 @@ class _Call:
         hook = self.service.config.on_stage
         if hook is not None:
             hook(name, self.context)
-        remaining = self.context.time_remaining()
-        if (remaining is not None and remaining <= 0) or not self.context.is_active():
-            raise DeadlineExpired(
-                f"deadline passed (or the call was cancelled) before {name}; work abandoned"
-            )
+        ended = gone(self.context, f"before {name}; work abandoned")
+        if ended is not None:
+            raise ended
 
     def journal(self, status: str, **fields) -> None:
         journal = self.service.config.journal
@@ -128,8 +128,8 @@ class MeansTestService:
 
     # --- the frame of every call -------------------------------------------------------
 
-    def _run(self, method: str, context, body: Callable[[_Call], object]):
-        call = _Call(self, method, context)
+    def _run(self, method: str, context, body: Callable[[_Call], object], call=None):
+        call = call or _Call(self, method, context)
         try:
             tokens = self.config.tokens
             call.caller = (
@@ -140,12 +140,7 @@ class MeansTestService:
             return result
         except Exception as e:  # noqa: BLE001 - STATUS_TABLE maps every exception
             e = ended_early(e, context)
-            found = status_of(e)
-            try:
-                call.journal(found[0].name, households=[], error=type(e).__name__)
-            except OSError:
-                log.exception("journal write failed")
-            call.done(found[0].name)
+            found = self._ended(call, e)
             abort(context, e, found)
 
     def assess_tables(self, tables: dict[str, pa.Table]) -> tuple[dict[str, pa.Table], object]:
@@ -227,16 +222,29 @@ class MeansTestService:
             )
             for request in request_iterator:
                 yield self._assess_bytes(call, request)
+            ended = gone_after_requests(context, "while its requests were read")
+            if ended is not None:
+                raise ended
             call.done("OK")
+        except GeneratorExit:
+            # gRPC stopped taking answers: the client cancelled or its deadline passed
+            # after an answer (journaled when it was made). Say so, then stop.
+            self._ended(call, gone(context, "after an answer", ended=True))
+            raise
         except Exception as e:  # noqa: BLE001 - STATUS_TABLE maps every exception
             e = ended_early(e, context)
-            found = status_of(e)
-            try:
-                call.journal(found[0].name, error=type(e).__name__)
-            except OSError:
-                log.exception("journal write failed")
-            call.done(found[0].name)
+            found = self._ended(call, e)
             abort(context, e, found)
+
+    def _ended(self, call: _Call, e: BaseException) -> tuple:
+        """Journal and log a call that failed with `e`; its (status, message)."""
+        found = status_of(e)
+        try:
+            call.journal(found[0].name, error=type(e).__name__)
+        except OSError:
+            log.exception("journal write failed")
+        call.done(found[0].name)
+        return found
 
     def AssessArrow(self, request_iterator, context):
         def body(call: _Call):
@@ -260,12 +268,18 @@ class MeansTestService:
             )
             return list(chunks.stream_chunk_bytes(streams, self.config.chunk_bytes))
 
-        yield from self._run("AssessArrow", context, body)
+        call = _Call(self, "AssessArrow", context)
+        answer = self._run("AssessArrow", context, body, call)
+        try:
+            yield from answer
+        except GeneratorExit:  # the answer, journaled OK, was not all taken: say so
+            self._ended(call, gone(context, "while its answer was sent", ended=True))
+            raise
 
     # Explain, ListPolicies and GetPolicy take raw bytes too, read by `parse` inside the
     # call (after authentication): unreadable bytes are INVALID_ARGUMENT, journaled.
     def Explain(self, data: bytes, context):
-        def body(call: _Call) -> pb.Explanation:
+        def body(call: _Call) -> bytes:
             from meanstest.explain import explain_household, render
             from meanstest.validate import validate
 
@@ -307,19 +321,18 @@ class MeansTestService:
                     value_json=_json(s["value"]),
                     inputs={k: _json(v) for k, v in s["inputs"].items()},
                 )
-            call.journal(
-                "OK",
-                output_digest=hashlib.sha256(out.SerializeToString(deterministic=True)).hexdigest(),
+            return _journaled(
+                call,
+                out,
                 **households_section(
                     outputs["results"], outputs["members"], outputs["rejects"], call.digests
                 ),
             )
-            return out
 
         return self._run("Explain", context, body)
 
     def ListPolicies(self, data: bytes, context):
-        def body(call: _Call) -> pb.ListPoliciesResponse:
+        def body(call: _Call) -> bytes:
             request = parse(pb.ListPoliciesRequest, data, "jurisdiction")
             packs = list(self.config.library.packs)
             if request.jurisdiction:
@@ -330,7 +343,7 @@ class MeansTestService:
         return self._run("ListPolicies", context, body)
 
     def GetPolicy(self, data: bytes, context):
-        def body(call: _Call) -> pb.PolicyPack:
+        def body(call: _Call) -> bytes:
             request = parse(pb.GetPolicyRequest, data, "id")
             library = self.config.library
             if request.id:
@@ -385,12 +398,15 @@ def pipeline_tables(tables: dict[str, pa.Table], library, engine: str) -> dict[s
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-def _journaled(call: _Call, response):
-    """A policy call's answer, once journaled (docs/service.md: every call that got past
-    authentication has an entry; successful policy reads had none)."""
-    digest = hashlib.sha256(response.SerializeToString(deterministic=True)).hexdigest()
-    call.journal("OK", output_digest=digest)
-    return response
+def _journaled(call: _Call, response, **fields) -> bytes:
+    """The bytes of an Explain or policy answer, once journaled: its deterministic
+    serialisation, which is what is sent, so output_digest is the SHA-256 of the bytes
+    the client receives (it was of a re-serialisation: Explain's `inputs` map made the
+    bytes sent differ; a client developer's check). Successful policy reads had no
+    entry (docs/service.md: every call past authentication has one)."""
+    body = response.SerializeToString(deterministic=True)
+    call.journal("OK", output_digest=hashlib.sha256(body).hexdigest(), **fields)
+    return body
 
 
 def _parse(data: bytes) -> pb.AssessRequest:
@@ -417,13 +433,11 @@ def _summary(p) -> pb.PolicySummary:
 
 def _handlers(service: MeansTestService) -> grpc.GenericRpcHandler:
     """The MeansTest methods. Every request arrives as raw bytes, read by the method
-    itself after authentication (`errors.parse`, or `wire` / `chunks`); Assess,
-    AssessStream and AssessArrow answer raw bytes too (see module docstring)."""
+    itself after authentication (`errors.parse`, or `wire` / `chunks`); every method
+    answers raw bytes too (see module docstring)."""
 
-    def unary(method, response=None):
-        return grpc.unary_unary_rpc_method_handler(
-            method, response_serializer=response and response.SerializeToString
-        )
+    def unary(method):
+        return grpc.unary_unary_rpc_method_handler(method)  # bytes in, bytes out
 
     return grpc.method_handlers_generic_handler(
         SERVICE,
@@ -432,9 +446,10 @@ def _handlers(service: MeansTestService) -> grpc.GenericRpcHandler:
             "AssessStream": grpc.stream_stream_rpc_method_handler(service.AssessStream),
             # ArrowChunk bytes read and written by `chunks` (one copy of the data each way)
             "AssessArrow": grpc.stream_stream_rpc_method_handler(service.AssessArrow),
-            "Explain": unary(service.Explain, pb.Explanation),
-            "ListPolicies": unary(service.ListPolicies, pb.ListPoliciesResponse),
-            "GetPolicy": unary(service.GetPolicy, pb.PolicyPack),
+            # answered as bytes too: the deterministic serialisation the journal digests
+            "Explain": unary(service.Explain),
+            "ListPolicies": unary(service.ListPolicies),
+            "GetPolicy": unary(service.GetPolicy),
         },
     )
 
