@@ -35,7 +35,8 @@ from pathlib import Path
 from meanstest.errors import MeansTestError
 from meanstest.outputs import read_output, summary_mismatches
 
-IGNORED = ("engine_version",)
+IGNORED = ("engine_version",)  # the engine that made the row: a later one reproduces it
+REVIEW_OUTPUTS = ("results", "members", "findings", "rejects")
 
 
 @dataclass
@@ -68,6 +69,12 @@ def _shown(value) -> str:
 
 
 def _change(column: str, stored, recomputed) -> str:
+    if (
+        isinstance(stored, str)
+        and isinstance(recomputed, str)
+        and stored.strip() == recomputed.strip()
+    ):
+        return f"{column}: {stored!r} → {recomputed!r}"  # they differ in spaces: show them
     return f"{column}: {_shown(stored)} → {_shown(recomputed)}"
 
 
@@ -165,40 +172,91 @@ def _by_household(rows: list[dict] | None) -> dict[str, list[dict]]:
 def reproduce_review(
     out_dir, bundle, policies=None
 ) -> tuple[int, list[Discrepancy], list[RankChange]]:
+    from meanstest.bundle import read_bundle
     from meanstest.pipeline import assess
 
     out = Path(out_dir)
     try:
-        stored = read_output(out, "results")
-        members = read_output(out, "members")
-        if stored is None or members is None:
-            raise FileNotFoundError("no results and members, as files or Spark folders")
-        findings, rejects = read_output(out, "findings"), read_output(out, "rejects")
+        stored = {name: read_output(out, name) for name in REVIEW_OUTPUTS}
         summary_file = out / "summary.json"
         summary = json.loads(summary_file.read_text("utf-8")) if summary_file.is_file() else None
     except (OSError, ValueError) as e:
         raise MeansTestError(f"{out}: not a review output folder ({e})") from e
-    stored_table, stored, members = stored, stored.to_pylist(), members.to_pylist()
-    findings = findings.to_pylist() if findings is not None else None
-    rejects = rejects.to_pylist() if rejects is not None else []
-    again = assess(bundle, policies, engine="reference")
+    missing = [f"{n}.parquet" for n, t in stored.items() if t is None]
+    missing += ["summary.json"] if summary is None else []
+    if missing:  # a review writes summary.json last: this one was stopped, or edited
+        raise MeansTestError(
+            f"{out}: not a complete review output folder (no {', '.join(missing)}; a "
+            "review stopped midway leaves it so: run it again)"
+        )
+    stored_table = stored["results"]
+    members, findings = stored["members"].to_pylist(), stored["findings"].to_pylist()
+    rejects = stored["rejects"].to_pylist()
+    tables = read_bundle(bundle) if isinstance(bundle, (str, Path)) else dict(bundle)
+    again = assess(tables, policies, engine="reference")
+    stored = stored_table.to_pylist()
     ok, out_, moved = compare(
         stored,
         again.results.to_pylist(),
         members,
         again.members.to_pylist(),
         findings,
-        again.findings.to_pylist() if findings is not None else None,
+        again.findings.to_pylist(),
     )
     out_ += _compare_rejects(
         rejects, again.rejects.to_pylist(), {r["household_id"] for r in stored}
     )
-    if summary is not None:
-        out_ += [
-            Discrepancy("summary.json", f"{key} is {got}; the stored rows give {want}", [key])
-            for key, got, want in summary_mismatches(summary, stored_table, len(rejects))
-        ]
+    out_ += [
+        Discrepancy("summary.json", f"{key} is {got}; the stored rows give {want}", [key])
+        for key, got, want in summary_mismatches(summary, stored_table, len(rejects))
+    ]
+    out_ += _compare_changes(out, stored, tables["households"])
     return ok, out_, moved
+
+
+def _compare_changes(out: Path, stored: list[dict], households) -> list[Discrepancy]:
+    """The change lists (changes_new/exit/adjust/phase_out) against the stored results
+    whose transition they list, with prev_status and prev_benefit from the bundle: a row
+    missing, added, or differing in any column is a discrepancy of its household."""
+    from meanstest.batch import CHANGE_COLUMNS, CHANGE_LISTS, CHANGES_SCHEMA
+
+    prev = {
+        h["household_id"]: (h["prev_status"], h["prev_benefit"])
+        for h in households.select(["household_id", "prev_status", "prev_benefit"]).to_pylist()
+    }
+    want: dict[tuple[str, str], list[tuple]] = {}
+    for r in stored:
+        if r["transition"] in CHANGE_LISTS:
+            row = tuple(r[c] for c in CHANGE_COLUMNS) + prev.get(r["household_id"], (None, None))
+            want.setdefault((r["transition"], r["household_id"]), []).append(row)
+    got: dict[tuple[str, str], list[tuple]] = {}
+    for t in CHANGE_LISTS:
+        table = read_output(out, f"changes_{t.lower()}")
+        partitioned = table is not None and "transition" not in table.column_names  # Spark
+        for r in [] if table is None else table.to_pylist():
+            r = r | {"transition": t} if partitioned else r
+            row = tuple(r.get(c) for c in CHANGES_SCHEMA.names)
+            got.setdefault((t, r["household_id"]), []).append(row)
+    problems = []
+    for t, hid in sorted(set(want) | set(got), key=lambda k: (str(k[1]), k[0])):
+        a, b = sorted(got.get((t, hid), []), key=repr), sorted(want.get((t, hid), []), key=repr)
+        if a == b:
+            continue
+        where = f"changes_{t.lower()}"
+        if not a:
+            problems.append(Discrepancy(hid, f"missing from {where} (its transition is {t})"))
+        elif not b:
+            problems.append(Discrepancy(hid, f"in {where}, but its transition is not {t}"))
+        else:
+            differ = [
+                _change(c, x, y)
+                for c, x, y in zip(CHANGES_SCHEMA.names, a[0], b[0], strict=True)
+                if x != y
+            ]
+            problems.append(
+                Discrepancy(hid, f"{where} row differs from its results row", values=differ)
+            )
+    return problems
 
 
 def _compare_rejects(stored: list[dict], now: list[dict], assessed: set) -> list[Discrepancy]:
@@ -218,7 +276,7 @@ def _compare_rejects(stored: list[dict], now: list[dict], assessed: set) -> list
         elif not b:
             out.append(Discrepancy(hid, "in the review's rejects, not rejected now"))
         else:
-            out.append(Discrepancy(hid, "reject reasons differ", ["reasons"]))
+            out.append(Discrepancy(hid, "reject reasons differ", values=[_change("reasons", a, b)]))
     return out
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from meanstest import synth
 from meanstest.cli import main
+from meanstest.errors import MeansTestError
 from meanstest.policy import default_library, load_library
 from meanstest.reproduce import reproduce_review
 from meanstest.review import ReviewOptions, run_review
@@ -59,6 +60,8 @@ def test_tampered_result_is_reported(reviewed, tmp_path, capsys):
             f"total_monthly_benefit is {total - 100}; the stored rows give {total}",
             ["total_monthly_benefit"],
         ),
+        # household 3 is NEW: its change-list row no longer matches its results row
+        (hid, "changes_new row differs from its results row", []),
     ]
     assert main(["reproduce", str(out2), "--bundle", str(bundle)]) == 1
     b = results["benefit"][3].as_py()
@@ -229,3 +232,61 @@ def test_a_changed_pack_says_so_with_a_hint(reviewed, tmp_path):
     changed = [p for p in problems if p.kind == "policy changed"]
     assert changed and all("policy_digest: " in str(p) for p in changed)
     assert "give them with --policies" in str(changed[0])
+
+
+@pytest.mark.parametrize("gone", ["findings.parquet", "rejects.parquet", "summary.json"])
+def test_a_review_folder_missing_an_output_is_refused(reviewed, tmp_path, gone, capsys):
+    """README: a review stopped midway leaves an incomplete folder that reproduce refuses.
+    Without findings.parquet it reproduced clean, without summary.json too, and without
+    rejects.parquet it listed every reject as missing (an auditor's blind check)."""
+    bundle, out = reviewed
+    out2 = _copy(out, tmp_path / "out")
+    (out2 / gone).unlink()
+    with pytest.raises(MeansTestError, match=f"not a complete review output folder .no {gone}"):
+        reproduce_review(out2, bundle)
+    assert main(["reproduce", str(out2), "--bundle", str(bundle)]) == 1
+    assert "run it again" in capsys.readouterr().err
+
+
+def test_change_lists_are_checked_against_the_results(reviewed, tmp_path):
+    """A row removed from a change list, or one whose values differ from its results
+    row, is a discrepancy of its household (they went unnoticed: an auditor's check)."""
+    bundle, out = reviewed
+    out2 = _copy(out, tmp_path / "out")
+    new = pq.read_table(out2 / "changes_new.parquet")
+    assert new.num_rows >= 2
+    first, second = new["household_id"][0].as_py(), new["household_id"][1].as_py()
+    prev = new["prev_benefit"].to_pylist()
+    prev[1] += 1
+    new = new.set_column(new.schema.get_field_index("prev_benefit"), "prev_benefit",
+                         pa.array(prev, pa.int64())).slice(1)  # fmt: skip
+    pq.write_table(new, out2 / "changes_new.parquet")
+    _, problems, _ = reproduce_review(out2, bundle)
+    assert [(p.household_id, p.kind, p.values) for p in problems] == [
+        (first, "missing from changes_new (its transition is NEW)", []),
+        (second, "changes_new row differs from its results row",
+         [f"prev_benefit: {prev[1]} → {prev[1] - 1}"]),
+    ]  # fmt: skip
+
+
+def test_reject_reasons_and_spaces_are_shown(reviewed, tmp_path):
+    """A changed reject reason shows both reasons, and a text that differs only in spaces
+    is shown quoted (it printed two strings that looked the same)."""
+    bundle, out = reviewed
+    out2 = _copy(out, tmp_path / "out")
+    rejects = pq.read_table(out2 / "rejects.parquet")
+    reasons = rejects["reasons"].to_pylist()
+    reasons[0] = [reasons[0][0] + " "]
+    rejects = rejects.set_column(rejects.schema.get_field_index("reasons"), "reasons",
+                                 pa.array(reasons, rejects.schema.field("reasons").type))  # fmt: skip
+    pq.write_table(rejects, out2 / "rejects.parquet")
+    findings = pq.read_table(out2 / "findings.parquet")
+    detail = findings["detail"].to_pylist()
+    detail[0] += " "
+    findings = findings.set_column(findings.schema.get_field_index("detail"), "detail",
+                                   pa.array(detail, pa.string()))  # fmt: skip
+    pq.write_table(findings, out2 / "findings.parquet")
+    _, problems, _ = reproduce_review(out2, bundle)
+    text = "\n".join(map(str, problems))
+    assert f"reject reasons differ (reasons: [({reasons[0][0]!r},)]" in text
+    assert repr(detail[0]) in text
