@@ -84,9 +84,15 @@ def bundle_folder(path: str | os.PathLike) -> Path:
 
 
 def read_bundle(path: str | os.PathLike) -> dict[str, pa.Table]:
-    """Every table of schema.TABLES, canonical schema, absent ones empty."""
+    """Every table of schema.TABLES, canonical schema, absent ones empty; a folder with
+    no households table is no bundle (explain said "household not in the bundle" and
+    reproduce "not assessed now" for each household of such a folder)."""
     folder = bundle_folder(path)
     check_complete(folder)
+    if table_file(folder, "households") is None:
+        raise BundleError(
+            f"{folder}: no households table (households.parquet or .arrow)", file=str(folder)
+        )
     tables = {}
     for name in schema.TABLES:
         file = table_file(folder, name)

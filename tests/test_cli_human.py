@@ -94,3 +94,19 @@ def test_a_folder_mistaken_is_said_in_the_folders_terms(tmp_path, capsys, monkey
         err = capsys.readouterr().err
         assert said in err and "Traceback" not in err, (argv, err)
     assert not (tmp_path / "s").exists()  # --raw refused before --out was made
+
+
+def test_explain_and_reproduce_of_a_folder_without_households_say_so(tmp_path, capsys):
+    """A folder with no households table is no bundle: explain said the household was
+    not in it, and reproduce listed every household as "not assessed now" (an auditor's
+    blind check); both now say what review says."""
+    from meanstest.cli import main
+
+    (tmp_path / "empty").mkdir()
+    assert main(["explain", str(tmp_path / "empty"), "H1"]) == 1
+    assert "no households table" in capsys.readouterr().err
+    assert main(["synth", "--households", "30", "--seed", "1", "--out", str(tmp_path / "b")]) == 0
+    assert main(["review", str(tmp_path / "b"), "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["reproduce", str(tmp_path / "r"), "--bundle", str(tmp_path / "r")]) == 1
+    assert "no households table" in capsys.readouterr().err
