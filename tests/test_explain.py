@@ -133,6 +133,31 @@ def test_the_document_is_written_from_the_trace_not_recomputed():
     assert "FA(成员银行、理财等余额合计) = 1,234.56 元" in text
 
 
+def test_records_used_for_income_are_the_ones_counted():
+    """§3's "records used" are the records whose amounts enter the member's income: it
+    listed every tax, bank, property and social-insurance row of the person, so a
+    medical settlement or a pension contribution read as income (an auditor's blind
+    check). A tax row of interest is not counted (interest comes from the bank), nor is
+    a property disposed before D."""
+    head = person(dt.date(1970, 1, 1))
+    si = {"amount": 100000, "reimbursed": 0, "scheme": "resident"}
+    records = [
+        record("tax_income", head, "T-WAGE", income_type="wage", amount=500000),
+        record("tax_income", head, "T-INT", income_type="interest", amount=1000),
+        record("bank", head, "B-1", balance=100000, interest=2000),
+        record("property", head, "P-NOW", rental_income=12000, share=1000),
+        record("property", head, "P-GONE", disposed_on=dt.date(2020, 1, 1)),
+        record("social_insurance", head, "S-PENSION", record_type="pension_benefit", **si),
+        record("social_insurance", head, "S-CONTRIB", record_type="pension_contribution", **si),
+        record("social_insurance", head, "S-MEDICAL", record_type="medical_settlement", **si),
+    ]
+    ex = trace_household(
+        engine_input([household()], [{"household_id": "H1", **head}], records=records), "H1"
+    )
+    (income,) = [s for s in ex["steps"] if s["section"] == "§3" and "records" in s["inputs"]]
+    assert income["inputs"]["records"] == ["T-WAGE", "B-1", "P-NOW", "S-PENSION"]
+
+
 # Every household of a district ----------------------------------------------------------
 
 

@@ -115,11 +115,16 @@ def member_income(hh: Household, m: dict, c: int, tr: Trace = NO_TRACE) -> dict:
         "property": prop,
         **inc,
     }
-    used = [
-        r["record_id"]
-        for table in ("tax_income", "bank", "property", "social_insurance")
-        for r in hh.rows(table, pid)
-    ]
+    # the records whose amounts entered the sums above, not every record of the person
+    # (a medical settlement or a contribution is no income; an auditor's blind check
+    # found them listed as used)
+    counted = {
+        "tax_income": lambda r: r["income_type"] in ("wage", "labour", "business", "other"),
+        "bank": lambda r: True,
+        "property": lambda r: owned_property(r, d),
+        "social_insurance": lambda r: r["record_type"] in imp["counted_transfers"],
+    }
+    used = [r["record_id"] for table, use in counted.items() for r in hh.rows(table, pid) if use(r)]
     tr.note(
         "§3",
         f"member {pid}",
