@@ -288,6 +288,12 @@ def test_list_and_get_policies(server, pki):
             "date",
         ),
         ({}, grpc.StatusCode.INVALID_ARGUMENT, "id"),
+        # both ways at once: the id silently won (a client developer's check)
+        (
+            {"id": "150422-2024", "jurisdiction": "150422", "date": "2025-07-01"},
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "jurisdiction",
+        ),
         ({"jurisdiction": "150422", "date": "20240701"}, grpc.StatusCode.INVALID_ARGUMENT, "date"),
         (
             {"jurisdiction": "150422", "date": "2024-W27-1"},

@@ -353,3 +353,23 @@ def test_an_answer_the_client_is_gone_for_is_journaled_not_delivered(tmp_path):
         ("CANCELLED", "NotDelivered"),
     ]
     assert len(entries[0]["households"]) + len(entries[0]["rejects"]) == 20
+
+
+def test_the_request_schema_in_the_docs_is_the_one_served():
+    """docs/service.md spells the Flight request's Arrow types for clients that do not run
+    Python (it only named nested.request_schema(): a client developer's check); the
+    table must stay that schema."""
+    import re
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[1] / "docs" / "service.md").read_text("utf-8")
+    rows = re.findall(
+        r"^  \| ([a-z_, ]+) \| ((?:list|string|date32|bool|int)[^|]*) \|$", doc, re.MULTILINE
+    )
+    documented = {name.strip(): t.strip() for names, t in rows for name in names.split(",")}
+    served = {f.name: str(f.type) for f in nested.request_schema()}
+    normal = {  # Arrow's spelling → the docs' shorter one
+        k: re.sub(r"date32\[day\]", "date32", re.sub(r"list<item: ", "list<", v))
+        for k, v in served.items()
+    }
+    assert documented == normal

@@ -346,6 +346,11 @@ class MeansTestService:
         def body(call: _Call) -> bytes:
             request = parse(pb.GetPolicyRequest, data, "id")
             library = self.config.library
+            if request.id and (request.jurisdiction or request.date):
+                # which one was meant? (the id silently won: a client developer's check)
+                raise InvalidArgument(
+                    "give id, or jurisdiction and date, not both", field="jurisdiction"
+                )
             if request.id:
                 try:
                     pack = library.by_id(request.id)
