@@ -12,7 +12,7 @@ import re
 
 import pyarrow.parquet as pq
 import pytest
-from builders import engine_input, household, person, record
+from builders import engine_input, household, person, record, supporter
 from chromium import dom, needs_chromium, screenshot
 
 from meanstest import cli, labels, schema, synth
@@ -156,6 +156,36 @@ def test_records_used_for_income_are_the_ones_counted():
     )
     (income,) = [s for s in ex["steps"] if s["section"] == "§3" and "records" in s["inputs"]]
     assert income["inputs"]["records"] == ["T-WAGE", "B-1", "P-NOW", "S-PENSION"]
+
+
+def _document(households, members, supporters=(), records=()) -> str:
+    rows = [{"household_id": "H1", **m} for m in members]
+    sups = [{"household_id": "H1", **x} for x in supporters]
+    ex = trace_household(engine_input(households, rows, sups, list(records)), "H1")
+    return render(ex, "zh", "text")
+
+
+def test_the_figures_behind_a_raised_ratio_a_phase_out_and_no_single_dibao_are_written():
+    """An auditor's blind check found three conclusions without their figures: which of
+    §4's conditions raised a supporter's ratio, the rounding of a phase-out's previous
+    benefit to the yuan (§7.4, yuan()), and why a seriously ill member gets no single-
+    person dibao (§7.4: max(0, S − own monthly income), summed and rounded)."""
+    sup = supporter(dt.date(1975, 1, 1))
+    homes = [record("property", sup, f"P{k}", property_id=f"PID{k}", use="residential")
+             for k in range(3)]  # fmt: skip
+    text = _document([household()], [person(dt.date(1950, 1, 1))], [sup], homes)
+    assert "拥有大额资产加计 0.05 = 0.13(住宅 3 套 > 1 套)" in text
+
+    worker = person(dt.date(1980, 1, 1), occupation="flexible")
+    wage = record("tax_income", worker, "W", income_type="wage", amount=840_000)  # 700 元/月
+    text = _document([household(prev_status="dibao", prev_benefit=212_149)], [worker], (), [wage])
+    assert "按上期待遇 2,121.49 元,四舍五入到元 = 2,121.00 元/月,渐退 6 个月" in text
+
+    ill = person(dt.date(1980, 1, 1), occupation="flexible", health=5)
+    wage = record("tax_income", ill, "W2", income_type="wage", amount=840_000)
+    text = _document([household()], [ill], (), [wage])
+    assert "max(0, 低保标准 570.00 元 − 本人月收入 700.00 元) = 0.00 元" in text
+    assert "合计四舍五入到元 = 0.00 元:不适用单人保" in text
 
 
 # Every household of a district ----------------------------------------------------------

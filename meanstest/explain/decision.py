@@ -218,10 +218,11 @@ def decision(s: dict, ctx: Ctx) -> Step:
         lines = [
             ctx.t(
                 f"上期为低保,本期月人均收入 {ctx.m(i['pci'])} 不高于低收入标准 {ctx.m(i['low_income'])}"
-                f":按上期待遇 {ctx.m(i['prev_benefit'])} 渐退 {i['months']} 个月",
+                f":按上期待遇 {ctx.m(i['prev_benefit'])},四舍五入到元 = {pay},渐退 "
+                f"{i['months']} 个月",
                 f"Previously dibao; pci {ctx.m(i['pci'])} at most the low-income standard "
-                f"{ctx.m(i['low_income'])}: previous benefit {ctx.m(i['prev_benefit'])} for "
-                f"{i['months']} months",
+                f"{ctx.m(i['low_income'])}: previous benefit {ctx.m(i['prev_benefit'])}, rounded "
+                f"to the yuan = {pay}, for {i['months']} months",
             )
         ]
     elif status == "DIBAO_SINGLE":
@@ -242,11 +243,20 @@ def decision(s: dict, ctx: Ctx) -> Step:
                 f"pci {ctx.m(i['pci'])} at most the low-income standard {ctx.m(i['low_income'])}",
             )
         ]
+        for pid, monthly, gap in i.get("ill_members") or []:  # why no single-person dibao
+            lines.append(
+                ctx.t(
+                    f"{ctx.who(pid)}(重病或重度残疾):max(0, 低保标准 {ctx.m(i['standard'])} − "
+                    f"本人月收入 {ctx.m(monthly)}) = {ctx.m(gap)}",
+                    f"{ctx.who(pid)} (serious illness or severe disability): max(0, standard "
+                    f"{ctx.m(i['standard'])} − own monthly income {ctx.m(monthly)}) = {ctx.m(gap)}",
+                )
+            )
         if i.get("ill_members"):
             lines.append(
                 ctx.t(
-                    "重病、重度残疾成员的月收入不低于低保标准,不适用单人保",
-                    "seriously ill or disabled members earn at least the standard: no single-person dibao",
+                    f"合计四舍五入到元 = {ctx.m(0)}:不适用单人保",
+                    f"Total rounded to the yuan = {ctx.m(0)}: no single-person dibao",
                 )
             )
     else:  # NOT_ELIGIBLE

@@ -98,6 +98,34 @@ def member(s: dict, ctx: Ctx) -> Step:
     )
 
 
+def _elevated_by(i: dict, ctx: Ctx) -> str:
+    """Which of §4's conditions raised the ratio, with its figures."""
+    by = i.get("elevated_by") or {}
+    said = []
+    if "luxury_vehicle" in by:
+        said.append(
+            ctx.t(
+                f"车辆 {by['luxury_vehicle']} 价值高于 {ctx.m(i['vehicle_value_limit'])}",
+                f"vehicle {by['luxury_vehicle']} worth more than {ctx.m(i['vehicle_value_limit'])}",
+            )
+        )
+    if "residential_properties" in by:
+        said.append(
+            ctx.t(
+                f"住宅 {by['residential_properties']} 套 > {i['max_residential_properties']} 套",
+                f"{by['residential_properties']} homes > {i['max_residential_properties']}",
+            )
+        )
+    if "bank_balance" in by:
+        said.append(
+            ctx.t(
+                f"存款 {ctx.m(by['bank_balance'])} > {ctx.m(i['supporter_asset_limit'])}",
+                f"bank balance {ctx.m(by['bank_balance'])} > {ctx.m(i['supporter_asset_limit'])}",
+            )
+        )
+    return ctx.t("(", " (") + ctx.join(said) + ctx.t(")", ")") if said else ""
+
+
 def support(s: dict, ctx: Ctx) -> Step:
     i, pid = s["inputs"], s["label"].split(" ", 1)[1]
     title = ctx.t(f"{ctx.sec('§4')}:{ctx.who(pid)}", f"{ctx.sec('§4')}: {ctx.who(pid)}")
@@ -126,6 +154,7 @@ def support(s: dict, ctx: Ctx) -> Step:
         ctx.t(" + 拥有大额资产加计 ", " + bonus for large assets ")
         + ratio(i["elevated_bonus"])
         + f" = {ratio(i['ratio'])}"
+        + _elevated_by(i, ctx)
         if i["elevated"]
         else ""
     )

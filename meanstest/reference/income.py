@@ -143,26 +143,32 @@ def member_income(hh: Household, m: dict, c: int, tr: Trace = NO_TRACE) -> dict:
 # §4 support from supporters -------------------------------------------------------------
 
 
-def supporter_elevated(hh: Household, s: dict) -> bool:
-    """子女拥有大宗资产/豪华车辆/高档住宅: the supporter's ratio is raised (§4)."""
+def supporter_elevation(hh: Household, s: dict) -> dict[str, object]:
+    """子女拥有大宗资产/豪华车辆/高档住宅: which of §4's conditions raise the supporter's
+    ratio (empty: none) — a luxury vehicle (its record_id), more residential properties
+    than the limit (their count), a bank balance above the limit (the balance)."""
     d, veto, pid = hh.row["assessment_date"], hh.pack["veto"], s["supporter_id"]
-    luxury = any(
-        owned_vehicle(r, d)
+    luxury = [
+        r["record_id"]
+        for r in hh.rows("vehicle", pid)
+        if owned_vehicle(r, d)
         and r["vehicle_type"] in veto["vehicle_types"]
         and r["value"] > veto["vehicle_value_limit"]
-        for r in hh.rows("vehicle", pid)
-    )
+    ]
     homes = {
         r["property_id"]
         for r in hh.rows("property", pid)
         if r["use"] == "residential" and owned_property(r, d)
     }
     balance = sum(r["balance"] for r in hh.rows("bank", pid))
-    return (
-        luxury
-        or len(homes) > veto["max_residential_properties"]
-        or balance > hh.pack["support"]["supporter_asset_limit"]
-    )
+    found: dict[str, object] = {}
+    if luxury:
+        found["luxury_vehicle"] = luxury[0]
+    if len(homes) > veto["max_residential_properties"]:
+        found["residential_properties"] = len(homes)
+    if balance > hh.pack["support"]["supporter_asset_limit"]:
+        found["bank_balance"] = balance
+    return found
 
 
 def support(hh: Household, s: dict, tr: Trace = NO_TRACE) -> int:
@@ -180,7 +186,8 @@ def support(hh: Household, s: dict, tr: Trace = NO_TRACE) -> int:
         c_s = labour_coefficient(years, s["health"], None, hh.pack)
         income = imputed_work_income(c_s, hh.pack)
     ratio = sup["sector_ratio"][s["employment_sector"]]
-    elevated = supporter_elevated(hh, s)
+    elevated_by = supporter_elevation(hh, s)
+    elevated = bool(elevated_by)
     if elevated:
         ratio += sup["elevated_bonus"]
     share = rhu(income * ratio * s["supported_count"], 1000)
@@ -202,6 +209,10 @@ def support(hh: Household, s: dict, tr: Trace = NO_TRACE) -> int:
         elevated_bonus=sup["elevated_bonus"] if elevated else 0,
         ratio=ratio,
         elevated=elevated,
+        elevated_by=elevated_by,
+        vehicle_value_limit=hh.pack["veto"]["vehicle_value_limit"],
+        max_residential_properties=hh.pack["veto"]["max_residential_properties"],
+        supporter_asset_limit=hh.pack["support"]["supporter_asset_limit"],
         supported_count=s["supported_count"],
         share=share,
         cap=cap,

@@ -127,7 +127,7 @@ def status(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> tuple[str, int, 
                 formula=f"yuan({text}) = {single}",
             )
             return "DIBAO_SINGLE", single, 0
-        tr.note("§7", "LOW_INCOME", 0, pci=pci, low_income=low, ill_members=gaps)
+        tr.note("§7", "LOW_INCOME", 0, pci=pci, low_income=low, standard=s, ill_members=gaps)
         return "LOW_INCOME", 0, 0
     tr.note("§7", "NOT_ELIGIBLE", 0, pci=pci, low_income=low)
     return "NOT_ELIGIBLE", 0, 0
