@@ -83,13 +83,14 @@ def bundle_folder(path: str | os.PathLike) -> Path:
     return folder
 
 
-def read_bundle(path: str | os.PathLike) -> dict[str, pa.Table]:
-    """Every table of schema.TABLES, canonical schema, absent ones empty; a folder with
-    no households table is no bundle (explain said "household not in the bundle" and
-    reproduce "not assessed now" for each household of such a folder)."""
+def read_bundle(path: str | os.PathLike, households: bool = False) -> dict[str, pa.Table]:
+    """Every table of schema.TABLES, canonical schema, absent ones empty. `households`:
+    a folder with no households table is an error, no bundle (explain said "household
+    not in the bundle" and reproduce "not assessed now" of each household of such a
+    folder; the review says so too, from its plan)."""
     folder = bundle_folder(path)
     check_complete(folder)
-    if table_file(folder, "households") is None:
+    if households and table_file(folder, "households") is None:
         raise BundleError(
             f"{folder}: no households table (households.parquet or .arrow)", file=str(folder)
         )

@@ -200,7 +200,7 @@ def _explain(args) -> int:
     from meanstest.pipeline import load_policies
     from meanstest.validate import validate
 
-    validation = validate(read_bundle(args.bundle), load_policies(args.policies))
+    validation = validate(read_bundle(args.bundle, households=True), load_policies(args.policies))
     rejected = dict(
         zip(
             validation.rejects["household_id"].to_pylist(),

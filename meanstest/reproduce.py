@@ -192,7 +192,9 @@ def reproduce_review(
     stored_table = stored["results"]
     members, findings = stored["members"].to_pylist(), stored["findings"].to_pylist()
     rejects = stored["rejects"].to_pylist()
-    tables = read_bundle(bundle) if isinstance(bundle, (str, Path)) else dict(bundle)
+    tables = (
+        read_bundle(bundle, households=True) if isinstance(bundle, (str, Path)) else dict(bundle)
+    )
     again = assess(tables, policies, engine="reference")
     stored = stored_table.to_pylist()
     ok, out_, moved = compare(
