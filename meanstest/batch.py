@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from meanstest import schema
+from meanstest.arith import rhu
 from meanstest.engine import EngineInput, EngineOutput
 
 ENROLLED = ("TEKUN", "DIBAO", "DIBAO_SINGLE", "PHASE_OUT")
@@ -71,6 +72,11 @@ class Tally:
     by_transition: Counter = field(default_factory=Counter)
     by_veto: Counter = field(default_factory=Counter)
     rejects_by_reason: Counter = field(default_factory=Counter)
+    # rejected households rows that were being paid (prev dibao / tekun / phase_out with a
+    # previous benefit): their payment needs a decision the review cannot make
+    rejected_paid: int = 0
+    rejected_paid_benefit: int = 0
+    rejected_paid_ids: list = field(default_factory=list)
 
     @classmethod
     def of(cls, households: pa.Table, validation, results: pa.Table) -> Tally:
@@ -80,6 +86,7 @@ class Tally:
         reasons = Counter()
         for rs in validation.rejects["reasons"].to_pylist():  # rejects are few
             reasons.update({reason_rule(r) for r in rs})
+        paid = _rejected_paid(households, validation.rejects["household_id"])
         return cls(
             households_read=validation.households_read,
             assessed=results.num_rows,
@@ -94,6 +101,9 @@ class Tally:
             by_transition=_counts(results["transition"]),
             by_veto=_counts(pc.list_flatten(results["vetoes"])),
             rejects_by_reason=reasons,
+            rejected_paid=paid.num_rows,
+            rejected_paid_benefit=int(pc.sum(paid["prev_benefit"]).as_py() or 0),
+            rejected_paid_ids=sorted(paid["household_id"].to_pylist(), key=str),
         )
 
     def merge(self, other: Tally) -> Tally:
@@ -110,6 +120,8 @@ class Tally:
                 setattr(merged, f.name, out)
             elif isinstance(a, Counter):
                 setattr(merged, f.name, a + b)
+            elif isinstance(a, list):  # household ids: sorted, so any order merges alike
+                setattr(merged, f.name, sorted(a + b, key=str))
             else:
                 setattr(merged, f.name, a + b)
         return merged
@@ -145,10 +157,40 @@ class Tally:
             "by_transition": {t: self.by_transition.get(t, 0) for t in schema.TRANSITIONS},
             "by_veto": {v: self.by_veto.get(v, 0) for v in schema.VETO_CODES},
             "total_monthly_benefit": self.total_monthly_benefit,
-            "mean_monthly_benefit_of_recipients": self.total_monthly_benefit // max(1, enrolled),
+            # rounded half up (RULES.md §0), as every amount: it was cut to the fen
+            "mean_monthly_benefit_of_recipients": rhu(self.total_monthly_benefit, enrolled)
+            if enrolled
+            else 0,
             "provisional": self.provisional,
             "rejects_by_reason": dict(sorted(self.rejects_by_reason.items())),
+            "rejected_previously_paid": {
+                "households": self.rejected_paid,
+                "prev_benefit": self.rejected_paid_benefit,
+                "first_household_ids": sorted(self.rejected_paid_ids, key=str)[:50],
+            },
         }
+
+
+PAID_BEFORE = ("dibao", "tekun", "phase_out")
+
+
+def _rejected_paid(households: pa.Table, rejected_ids) -> pa.Table:
+    """The households rows of rejected households that were being paid: prev_status
+    dibao, tekun or phase_out and a previous benefit above 0 (household_id,
+    prev_benefit)."""
+    rows = households.select(["household_id", "prev_status", "prev_benefit"])
+    if len(rejected_ids) == 0 or rows.num_rows == 0:
+        return rows.slice(0, 0)
+    if isinstance(rejected_ids, pa.ChunkedArray):
+        rejected_ids = rejected_ids.combine_chunks()
+    mask = pc.and_(
+        pc.and_(
+            pc.is_in(rows["household_id"], value_set=rejected_ids.cast(pa.string())),
+            pc.is_in(rows["prev_status"], value_set=pa.array(PAID_BEFORE)),
+        ),
+        pc.greater(rows["prev_benefit"], 0),
+    )
+    return rows.filter(pc.fill_null(mask, False))
 
 
 def _by_jurisdiction(all_jurisdictions, assessed: pa.Table, results: pa.Table) -> dict:
@@ -224,7 +266,9 @@ def assess_batch(
     from meanstest.validate import reentrant_layer, validate
 
     validation = validate(tables, library, places)
-    households = tables["households"].select(["jurisdiction"])  # all Tally.of reads
+    households = tables["households"].select(
+        ["household_id", "jurisdiction", "prev_status", "prev_benefit"]
+    )  # all Tally.of reads
     if release:
         tables.clear()
     if emit is not None:

@@ -1,9 +1,11 @@
 """The review report: one self-contained HTML file (inline SVG, no network), 中文 / English.
 
-Reads a review output folder (summary.json, results.parquet, changes_*.parquet; or a
-Spark review's results/ and changes/transition=…/ Parquet folders) and writes
-report.html. Change lists show their first 50 households by household_id, so both
-engines' reports of one bundle are the same page. Every chart is an inline <svg> with
+Reads a review output folder (summary.json, results.parquet, findings.parquet,
+changes_*.parquet; or a Spark review's results/ and changes/transition=…/ Parquet
+folders) and writes report.html. The NEW list (新纳入, 主动发现 included) shows its 50
+most difficult households by rank (§9), the visits to make first; the other change
+lists their first 50 by household_id. Both orders are the run's own, so both engines'
+reports of one bundle are the same page. Every chart is an inline <svg> with
 the class "chart"; the language toggle is a few lines of inline script switching `lang` on <html>. What people
 read is in words and yuan: statuses, circles, transitions, vetoes and reject rules by
 name (meanstest.labels), amounts in yuan with two decimals and the unit, histogram bins
@@ -17,10 +19,12 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from meanstest import labels
 from meanstest.amounts import yuan
+from meanstest.batch import ENROLLED
 from meanstest.document import width
 from meanstest.errors import MeansTestError
 from meanstest.outputs import read_output, summary_mismatches
@@ -33,6 +37,51 @@ T = {
     "benefit": ("月救助金总额", "total monthly benefit"),
     "mean": ("受助家庭户均月救助金", "mean monthly benefit per recipient household"),
     "provisional": ("临时结果:有部门未核对(户)", "provisional: a source not checked"),
+    "unmatched": ("未匹配到家庭的部门记录(条)", "source rows matching no household"),
+    "paid_rejected": (
+        "被退回但上期在保的家庭(户)",
+        "rejected households that were being paid",
+    ),
+    "findings": (
+        "核对疑点(含漏救、错救)",
+        "Verification findings (missed and undue help included)",
+    ),
+    "findings_note": (
+        (
+            "一户可有多条疑点;每类疑点下列出条数和涉及户数。逐户疑点见 findings.parquet,"
+            "逐户核算过程用 meanstest explain 查看。"
+        ),
+        (
+            "A household may have several findings; each kind shows findings and households. "
+            "Per household: findings.parquet, and meanstest explain for the calculation."
+        ),
+    ),
+    "many_rules": (
+        "一户触发多条规则时每条都计入,合计可多于户数。",
+        "A household counts under every rule it meets: totals may exceed the households.",
+    ),
+    "paid_rejected_note": (
+        (
+            "这些家庭因数据有误被退回,本期未核定;上期仍在领取救助金(低保、特困或渐退),需人工处理。"
+            "列出按户号前 50 户,全部见 rejects.parquet 与数据包。"
+        ),
+        (
+            "Rejected for bad input, so not assessed now, though they were being paid (dibao, "
+            "tekun or phase-out): they need a decision by hand. The first 50 by household id; "
+            "all in rejects.parquet and the bundle."
+        ),
+    ),
+    "changes_note": (
+        (
+            "新纳入(含主动发现)按困难排序列出前 50 户,即应优先入户核查的家庭;其余各列按户号列出"
+            "前 50 户。完整清单见 changes_*.parquet,逐户核算过程用 meanstest explain 查看。"
+        ),
+        (
+            "Newly enrolled (found by recomputation included): the 50 most difficult by rank, "
+            "the households to visit first; the other lists: the first 50 by household id. "
+            "Full lists: changes_*.parquet; each household's calculation: meanstest explain."
+        ),
+    ),
     "status": ("认定结果分布(户)", "Status (households)"),
     "circle": ("四级信息圈(户)", "Information circles (households)"),
     "benefit_dist": ("受助家庭月救助金分布(户)", "Monthly benefit of recipients (households)"),
@@ -41,7 +90,7 @@ T = {
     "index": ("家庭困难指数分布(户)", "Difficulty index (households)"),
     "top": ("最困难家庭(前 20 户)", "Most difficult households (top 20)"),
     "jurisdiction": ("分地区", "By jurisdiction"),
-    "changes": ("变化清单(各列前 50 户)", "Change lists (first 50 of each)"),
+    "changes": ("变化清单", "Change lists"),
     "rejects": ("退回原因", "Rejects by reason"),
     "legend": ("代码说明", "What the codes mean"),
     "bins": (
@@ -65,6 +114,9 @@ COLUMNS = {  # report table columns: (zh, en)
     "assessed": ("已核定(户)", "assessed"),
     "enrolled": ("纳入保障(户)", "enrolled"),
     "reason": ("退回原因", "reason"),
+    "code": ("疑点", "finding"),
+    "findings": ("疑点(条)", "findings"),
+    "provisional": ("临时结果", "provisional"),
 }
 MONEY = ("benefit", "pci", "prev_benefit")
 
@@ -129,8 +181,10 @@ def histogram(values: np.ndarray, step: int) -> list[tuple[int, int]]:
 
 
 def benefit_bins(benefit_fen: np.ndarray) -> list[tuple[tuple[str, str], int]]:
-    """Round yuan bins of the paid benefits: '0–499 元', '500–999 元' (whole yuan)."""
-    paid = benefit_fen[benefit_fen > 0] // 100
+    """Round yuan bins of the recipients' benefits: '0–499 元', '500–999 元' (whole
+    yuan). Give every recipient household (batch.ENROLLED), 0 元 included: a DIBAO whose
+    gap rounds to 0 元 is one (the chart left them out while the mean counted them)."""
+    paid = benefit_fen // 100
     if len(paid) == 0:
         return []
     step = round_step(int(paid.max()))
@@ -160,6 +214,10 @@ def _cell(column: str, value) -> str:
     if column == "reason":
         zh, en = labels.reject_rule(value, "zh"), labels.reject_rule(value, "en")
         return f"<td>{_b(zh, en)}</td>"
+    if column == "code":
+        return f"<td>{_b(labels.finding(value, 'zh'), labels.finding(value, 'en'))}</td>"
+    if isinstance(value, bool):
+        return f"<td>{_b('是', 'yes') if value else _b('否', 'no')}</td>"
     if isinstance(value, int):
         return f"<td class='r'>{value:,}</td>"
     return f"<td>{html.escape(str(value))}</td>"
@@ -223,10 +281,12 @@ def build_report(out_dir) -> str:
         results = read_output(
             out,
             "results",
-            ["household_id", "status", "benefit", "difficulty_index", "rank", "pci", "circle"],
-        )
+            ["household_id", "status", "benefit", "difficulty_index", "rank", "pci", "circle",
+             "provisional"],
+        )  # fmt: skip
         if results is None:
             raise FileNotFoundError("no results.parquet or results/ folder")
+        findings = read_output(out, "findings", ["household_id", "code"])
     except (OSError, ValueError) as e:
         raise MeansTestError(f"{out}: not a review output folder ({e})") from e
     if mismatches := summary_mismatches(summary, results):
@@ -235,7 +295,8 @@ def build_report(out_dir) -> str:
             f"{out}: summary.json says {key} {got}, the results give {want}; "
             "run meanstest reproduce"
         )
-    benefit = results["benefit"].to_numpy()
+    enrolled = pc.is_in(results["status"], value_set=pa.array(ENROLLED)).to_numpy()
+    benefit = results["benefit"].to_numpy()[enrolled]
     index = results["difficulty_index"].to_numpy()
     top = results.take(pc.sort_indices(results, [("rank", "ascending")])[:20]).to_pylist()
     total, mean = summary["total_monthly_benefit"], summary["mean_monthly_benefit_of_recipients"]
@@ -246,7 +307,17 @@ def build_report(out_dir) -> str:
         ("benefit", _b(f"{yuan(total)} 元/月", f"{yuan(total)} yuan/month")),
         ("mean", _b(f"{yuan(mean)} 元/月", f"{yuan(mean)} yuan/month")),
         ("provisional", f"{summary['provisional']:,}"),
+        ("unmatched", f"{summary.get('unmatched_source_rows', 0):,}"),
     ]
+    paid = summary.get("rejected_previously_paid")
+    if paid is not None:
+        money = yuan(paid["prev_benefit"])
+        headline.append(
+            (
+                "paid_rejected",
+                f"{paid['households']:,}<br>" + _b(f"{money} 元/月", f"{money} yuan/month"),
+            )
+        )
     jurisdictions = sorted(summary.get("by_jurisdiction", {}).items())
     note = "<p class='note'>{}</p>"
     sections = [
@@ -266,7 +337,8 @@ def build_report(out_dir) -> str:
                     ((labels.veto(k, "zh"), labels.veto(k, "en")), v)
                     for k, v in summary["by_veto"].items()
                 ]
-            ),
+            )
+            + note.format(_t("many_rules")),
         ),
         (
             "transition",
@@ -287,21 +359,35 @@ def build_report(out_dir) -> str:
             "top",
             _table(top, ["rank", "household_id", "difficulty_index", "status", "benefit", "pci"]),
         ),
+        ("findings", _findings_table(findings) + note.format(_t("findings_note"))),
         (
             "rejects",
             _table(
                 [{"reason": k, "households": v} for k, v in summary["rejects_by_reason"].items()],
                 ["reason", "households"],
-            ),
+            )
+            + note.format(_t("many_rules")),
         ),
     ]
+    if paid and paid["households"]:
+        sections.append(
+            (
+                "paid_rejected",
+                _table([{"household_id": h} for h in paid["first_household_ids"]], ["household_id"])
+                + note.format(_t("paid_rejected_note")),
+            )
+        )
     changes = []
     for name in ("new", "exit", "adjust", "phase_out"):
         t = read_output(out, f"changes_{name}")
         if t is not None:
             columns = [c for c in _CHANGE_COLUMNS if c in t.column_names]
-            first = t.take(pc.select_k_unstable(t, 50, [("household_id", "ascending")]))
-            first = first.take(pc.sort_indices(first, [("household_id", "ascending")]))
+            if name == "new":  # the visits to make first: by rank, with why and how sure
+                first = _by_rank(t, results)
+                columns = ["rank", "difficulty_index", *columns, "provisional"]
+            else:
+                first = t.take(pc.select_k_unstable(t, 50, [("household_id", "ascending")]))
+                first = first.take(pc.sort_indices(first, [("household_id", "ascending")]))
             zh, en = _name(labels.TRANSITION, name.upper())
             changes.append(
                 f"<h3>{_b(f'{zh}({t.num_rows:,} 户)', f'{en} ({t.num_rows:,})')}</h3>"
@@ -324,10 +410,41 @@ table.legend{{margin-bottom:1em;min-width:60%}} table.legend td:first-child{{whi
 <button id="toggle" onclick="var h=document.documentElement;h.lang=h.lang=='zh'?'en':'zh'">
 中文 / English</button>
 <h1>{_t("title")}</h1><div>{cards}</div>{body}
-<section><h2>{_t("changes")}</h2>{"".join(changes)}</section>
+<section><h2>{_t("changes")}</h2><p class='note'>{_t("changes_note")}</p>{"".join(changes)}</section>
 <section><h2>{_t("legend")}</h2>{_legend()}</section>
 </body></html>
 """
+
+
+def _by_rank(changes: pa.Table, results: pa.Table, k: int = 50) -> pa.Table:
+    """The k change-list rows of the best rank (§9: the most difficult first), with the
+    results' rank, difficulty index and provisional flag beside them."""
+    keep = pc.is_in(results["household_id"], value_set=changes["household_id"])
+    ranked = results.filter(keep).select(
+        ["household_id", "rank", "difficulty_index", "provisional"]
+    )
+    ranked = ranked.take(pc.select_k_unstable(ranked, k, [("rank", "ascending")]))
+    ranked = ranked.take(pc.sort_indices(ranked, [("rank", "ascending")]))
+    rows = {r["household_id"]: r for r in changes.to_pylist()}
+    return pa.Table.from_pylist([rows[r["household_id"]] | r for r in ranked.to_pylist()])
+
+
+def _findings_table(findings: pa.Table | None) -> str:
+    """Findings by code, in the legend's order: how many, and in how many households."""
+    if findings is None or findings.num_rows == 0:
+        return _table([], ["code", "findings", "households"])
+    grouped = findings.group_by("code").aggregate(
+        [("household_id", "count"), ("household_id", "count_distinct")]
+    )
+    by_code = {
+        r["code"]: {"code": r["code"], "findings": r["household_id_count"],
+                    "households": r["household_id_count_distinct"]}
+        for r in grouped.to_pylist()
+    }  # fmt: skip
+    order = [*labels.VETO, *labels.FINDING]
+    rows = [by_code[c] for c in order if c in by_code]
+    rows += [v for c, v in sorted(by_code.items()) if c not in order]
+    return _table(rows, ["code", "findings", "households"])
 
 
 # the columns of a change list the report shows (those an output folder has)

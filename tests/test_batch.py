@@ -97,3 +97,34 @@ def test_reason_rule_drops_the_record_and_the_value():
         reason_rule("persons.health record=150422199001011234: health outside 1..6 (9)")
         == "persons.health: health outside 1..6"
     )
+
+
+def test_rejected_households_that_were_paid_are_counted(tables, whole):
+    """summary.json names the rejected households rows that were being paid (prev
+    dibao, tekun or phase_out with a previous benefit): a review's report lost them, as
+    they are in no transition and no change list (a section chief's blind check)."""
+    rejected = set(whole.rejects["household_id"].to_pylist())
+    paid = [
+        h
+        for h in tables["households"].to_pylist()
+        if h["household_id"] in rejected
+        and h["prev_status"] in ("dibao", "tekun", "phase_out")
+        and (h["prev_benefit"] or 0) > 0
+    ]
+    assert paid, "the fixture's district should hold such a household"
+    got = whole.tally.summary(1, 240)["rejected_previously_paid"]
+    assert got == {
+        "households": len(paid),
+        "prev_benefit": sum(h["prev_benefit"] for h in paid),
+        "first_household_ids": sorted(h["household_id"] for h in paid)[:50],
+    }
+
+
+def test_the_mean_benefit_is_rounded_half_up():
+    """RULES.md §0 rounds half up; summary.json's mean benefit was cut (floor): 43,312,000
+    fen over 312 households is 138,820.51, shown 1,388.20 元 (a section chief's check)."""
+    tally = Tally(total_monthly_benefit=43_312_000, by_status=Counter({"DIBAO": 312}))
+    assert tally.summary(1, 312)["mean_monthly_benefit_of_recipients"] == 138_821
+    half = Tally(total_monthly_benefit=3, by_status=Counter({"TEKUN": 2}))
+    assert half.summary(1, 2)["mean_monthly_benefit_of_recipients"] == 2  # 1.5 → 2
+    assert Tally().summary(1, 0)["mean_monthly_benefit_of_recipients"] == 0

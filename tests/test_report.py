@@ -90,10 +90,13 @@ def test_round_step_is_1_2_or_5_times_a_power_of_ten(top, step):
 
 def test_benefit_bins_are_round_yuan_and_count_every_recipient():
     rng = np.random.default_rng(7)
-    benefit = rng.integers(0, 3_100, 1000) * 100  # whole yuan, in fen; zeros are not paid
+    benefit = rng.integers(0, 3_100, 1000) * 100  # whole yuan, in fen, of recipients
+    benefit[:5] = 0
     bins = benefit_bins(benefit)
     assert [zh for (zh, _), _ in bins][:3] == ["0–499 元", "500–999 元", "1,000–1,499 元"]
-    assert sum(c for _, c in bins) == int((benefit > 0).sum())
+    # a recipient paid 0 元 (a DIBAO gap that rounds to 0) is one too: the chart left them
+    # out while the mean counted them (a section chief's blind check)
+    assert sum(c for _, c in bins) == 1000 and (benefit == 0).any()
     assert bins[-1][0][1] == "3,000–3,499 yuan"
 
 
@@ -116,10 +119,13 @@ def test_report_renders_with_charts_in_chromium(report, tmp_path):
     assert shot.stat().st_size > 10_000  # a rendered page, not a blank one
 
 
-def test_change_lists_show_their_first_50_by_household_id(report, tmp_path):
+def test_the_new_list_shows_the_50_most_difficult_and_the_others_their_first_50(report, tmp_path):
     """Both engines' reports of a bundle are one page: the Spark output keeps no bundle
-    order, so a change list shows its first 50 households by household_id. An output
-    folder whose change list lacks a column (an older one) still gives a report."""
+    order. The NEW list (主动发现 included) shows its 50 best-ranked households (§9), the
+    visits to make first, with rank, difficulty index and provisional flag (it showed
+    the first 50 by household_id: a section chief could not tell whom to visit first);
+    the other lists their first 50 by household_id. An output folder whose change list
+    lacks a column (an older one) still gives a report."""
     import shutil
 
     import pyarrow as pa
@@ -134,13 +140,47 @@ def test_change_lists_show_their_first_50_by_household_id(report, tmp_path):
     assert table.num_rows > 50
     order = np.random.default_rng(1).permutation(table.num_rows)
     pq.write_table(table.take(pa.array(order)).drop_columns(["circle"]), path)
+    results = pq.read_table(out / "results.parquet").to_pylist()
+    rank = {r["household_id"]: r["rank"] for r in results}
     page = build_report(out)
     section = page[page.index(f"({table.num_rows:,} 户)") :]
     section = section[: section.index("</table>")]
     shown = re.findall(r"<td>([^<]+)</td>", section)
-    expected = sorted(table["household_id"].to_pylist())[:50]
+    expected = sorted(table["household_id"].to_pylist(), key=rank.get)[:50]
     assert [s for s in shown if s in set(expected)] == expected
-    assert section.count("<th") == 6  # the seven columns but circle
+    assert section.count("<th") == 9  # rank, index, six columns (no circle), provisional
+    exits = pq.read_table(out / "changes_exit.parquet")["household_id"].to_pylist()
+    assert exits
+    section = page[page.index(f"({len(exits):,} 户)") :]
+    section = section[: section.index("</table>")]
+    shown = re.findall(r"<td>([^<]+)</td>", section)
+    assert [s for s in shown if s in set(exits)] == sorted(exits)[:50]
+
+
+def test_the_report_shows_findings_unmatched_rows_and_paid_households_rejected(report):
+    """What a section chief's blind check found missing: the findings (漏救, 错救 and
+    the rest, by kind), the source rows that matched nobody, and the rejected households
+    that were being paid (they are in no transition and no change list)."""
+    import pyarrow.parquet as pq
+
+    out = report.parent
+    page = report.read_text(encoding="utf-8")
+    zh = view(page, "zh")
+    summary = json.loads((out / "summary.json").read_text("utf-8"))
+    findings = pq.read_table(out / "findings.parquet").to_pylist()
+    missed = [f for f in findings if f["code"] == "PROGRAM_MISSED"]
+    assert missed
+    name = labels.FINDING["PROGRAM_MISSED"][0]
+    assert re.search(
+        rf"{name}\s+{len(missed):,}\s+{len({f['household_id'] for f in missed}):,}", zh
+    )
+    assert re.search(rf"{summary['unmatched_source_rows']:,}\s+未匹配到家庭的部门记录", zh)
+    paid = summary["rejected_previously_paid"]
+    assert paid["households"] > 0
+    money = re.escape(yuan(paid["prev_benefit"]))
+    assert re.search(rf"{paid['households']:,}\s+{money} 元/月\s+被退回但上期在保的家庭", zh)
+    for hid in paid["first_household_ids"]:
+        assert f">{hid}<" in page
 
 
 def test_a_spark_output_of_no_households_reports_like_the_single_machine(tmp_path):

@@ -35,12 +35,12 @@ STATUS: dict[str, Name] = {
     "NOT_ELIGIBLE": ("不符合条件", "not eligible"),
 }
 TRANSITION: dict[str, Name] = {
-    "NEW": ("新纳入", "newly enrolled"),
+    "NEW": ("新纳入(含主动发现)", "newly enrolled (incl. found by recomputation)"),
     "CONTINUE": ("继续享受(待遇不变)", "continues (same benefit)"),
     "ADJUST": ("调整待遇", "benefit adjusted"),
     "PHASE_OUT": ("进入渐退期", "enters phase-out"),
     "EXIT": ("退出", "exits"),
-    "NONE": ("无变化", "no change"),
+    "NONE": ("无进退变化", "no enrolment change"),
 }
 CIRCLE: dict[int, Name] = {
     0: ("圈外", "outside the circles"),
@@ -59,8 +59,11 @@ STATUS_RULE: dict[str, Name] = {
     ),
     "DIBAO": ("月人均收入低于低保标准,按差额补助并分类施保", "income below the standard: top-up"),
     "PHASE_OUT": (
-        "原低保家庭收入超过低保标准但不高于低收入标准,按原待遇渐退",
-        "former dibao household now at most the low-income standard: benefit phased out",
+        "原低保家庭收入不低于低保标准、不高于低收入标准,按原待遇渐退",
+        (
+            "former dibao household now at or above the standard and at most the low-income "
+            "standard: benefit phased out"
+        ),
     ),
     "DIBAO_SINGLE": (
         "收入不高于低收入标准,重病、重度残疾成员单独纳入低保",
@@ -77,12 +80,18 @@ CIRCLE_RULE: dict[int, Name] = {
     4: ("不高于低收入标准 × 第四圈倍数", "at most the low-income standard × circle 4 ratio"),
 }
 TRANSITION_RULE: dict[str, Name] = {
-    "NEW": ("本期纳入特困、低保或单人保,上期未纳入", "enrolled now, not before"),
+    "NEW": (
+        "本期纳入特困、低保或单人保,上期未纳入;由复核重新核算发现的即主动发现",
+        "enrolled now, not before; found by the review's recomputation: proactive discovery",
+    ),
     "CONTINUE": ("上期、本期均纳入,待遇不变", "enrolled before and now, same benefit"),
     "ADJUST": ("上期、本期均纳入,待遇变化", "enrolled before and now, benefit changed"),
     "PHASE_OUT": ("本期进入渐退期", "enters phase-out"),
     "EXIT": ("上期纳入或渐退,本期不再纳入", "enrolled or phasing out before, not now"),
-    "NONE": ("上期、本期均未纳入", "not enrolled before or now"),
+    "NONE": (
+        "上期、本期均未纳入(低收入、不符合条件等之间的变化也在此)",
+        "not enrolled before or now (moves between low income, not eligible and so on too)",
+    ),
 }
 PREV_STATUS: dict[str, Name] = {
     "none": ("无", "none"),
