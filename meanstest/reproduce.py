@@ -85,10 +85,14 @@ def compare(
     recomputed_members=None,
     stored_findings=None,
     recomputed_findings=None,
+    rejected_now: dict[str, list[str]] | None = None,
 ) -> tuple[int, list[Discrepancy], list[RankChange]]:
     """Compare stored and recomputed result rows (and, when given, members and findings
     rows); returns (households reproduced, discrepancies, households that reproduced
-    except a rank moved by other households)."""
+    except a rank moved by other households). `rejected_now`: household_id → the reasons
+    of the households the recomputation rejects, to say why a stored one is not assessed
+    now (without them the auditor saw only "not assessed now", e.g. for every household
+    of a review made with packs not given to --policies)."""
     new = {r["household_id"]: r for r in recomputed}
     times = Counter(r["household_id"] for r in stored)
     out = [Discrepancy(h, f"in the results {n} times") for h, n in times.items() if n > 1]
@@ -103,7 +107,17 @@ def compare(
     for hid, s in old.items():
         r = new.get(hid)
         if r is None:
-            out.append(Discrepancy(hid, "not assessed now (rejected or missing from the bundle)"))
+            reasons = (rejected_now or {}).get(hid)
+            if reasons:
+                hint = (
+                    f"; the review used {s.get('policy_id')}: give its packs with --policies"
+                    if any("no policy pack" in x for x in reasons)
+                    else ""
+                )
+                why = f"not assessed now: rejected ({'; '.join(reasons)}){hint}"
+            else:
+                why = "not assessed now: missing from the bundle"
+            out.append(Discrepancy(hid, why))
             continue
         cols = [c for c in r if c not in IGNORED and s.get(c) != r[c]]
         values = [_change(c, s.get(c), r[c]) for c in cols]
@@ -204,6 +218,7 @@ def reproduce_review(
         again.members.to_pylist(),
         findings,
         again.findings.to_pylist(),
+        {r["household_id"]: r["reasons"] for r in again.rejects.to_pylist()},
     )
     out_ += _compare_rejects(
         rejects, again.rejects.to_pylist(), {r["household_id"] for r in stored}

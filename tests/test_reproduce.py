@@ -3,6 +3,7 @@ policy show; a rank moved by other households is reported apart, not as a discre
 
 import json
 import shutil
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -290,3 +291,22 @@ def test_reject_reasons_and_spaces_are_shown(reviewed, tmp_path):
     text = "\n".join(map(str, problems))
     assert f"reject reasons differ (reasons: [({reasons[0][0]!r},)]" in text
     assert repr(detail[0]) in text
+
+
+def test_a_household_not_assessed_now_says_why(reviewed, tmp_path):
+    """A review reproduced without its packs listed every household "not assessed now
+    (rejected or missing from the bundle)"; the cause, no policy pack, was only inside a
+    reject's diff (a county IT officer's blind check). Now the reasons are said, with
+    the pack the review used and --policies."""
+    bundle, out = reviewed
+    lib = tmp_path / "policies"
+    lib.mkdir()
+    base = (Path(default_library().path) / "150000-2024.toml").read_text(encoding="utf-8")
+    (lib / "310000-2024.toml").write_text(base.replace("150000", "310000"), encoding="utf-8")
+    _, problems, _ = reproduce_review(out, bundle, load_library(lib))
+    stored = {r["household_id"]: r["policy_id"] for r in _results(out).to_pylist()}
+    gone = [p for p in problems if p.kind.startswith("not assessed now")]
+    assert {p.household_id for p in gone} == set(stored)
+    one = gone[0]
+    assert "rejected (" in one.kind and "no policy pack" in one.kind
+    assert f"the review used {stored[one.household_id]}: give its packs with --policies" in one.kind
