@@ -273,14 +273,16 @@ def quarantine_note(bundle: str | Path) -> str | None:
         doc = json.loads((Path(bundle) / "ingest.json").read_text("utf-8"))
         affected = doc["affected_households"]
         n, held = int(affected["count"]), bool(affected["held"])
+        ids = [str(h) for h in affected.get("household_ids", [])]
     except (OSError, ValueError, KeyError, TypeError):
         return None
     if not n or held:
         return None
+    shown = ", ".join(ids[:10]) + (f", … ({n:,} in all)" if n > 10 else "")
     return (
         f"note: the ingest of this bundle quarantined rows of {count(n, 'household')} (their "
         "own or a member's or supporter's; ingest.json, quarantine.parquet): they are "
-        "assessed without those rows (`meanstest ingest --hold` holds them back instead)"
+        "assessed without those rows (`meanstest ingest --hold` holds them back instead): " + shown
     )
 
 
