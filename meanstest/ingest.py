@@ -287,22 +287,43 @@ def quarantine_note(bundle: str | Path) -> str | None:
 
 
 def _hold(tmp: dict[str, Path], households: set[str]) -> dict[str, int]:
-    """Rewrite the case tables without `households`; rows removed per table."""
+    """Rewrite the tables without `households`: their case rows, and the source rows of
+    their members and supporters who belong to no household kept (left in, the review
+    counted them as rows matching nobody, mixed with rows that truly match nobody: a
+    county IT officer's blind check). Rows removed per table."""
     removed = {}
     keep_out = pa.array(sorted(households), pa.string())
-    for t in schema.CASE_TABLES:
-        source = pq.ParquetFile(tmp[t])
-        path = tmp[t].with_name(tmp[t].name + ".held")
-        n = 0
-        with pq.ParquetWriter(path, schema.arrow_schema(t)) as w:
-            for batch in source.iter_batches():
-                keep = pc.invert(pc.is_in(batch.column("household_id"), value_set=keep_out))
-                kept = pa.Table.from_batches([batch]).filter(keep)
-                n += batch.num_rows - kept.num_rows
-                w.write_table(kept)
-        os.replace(path, tmp[t])
-        removed[t] = n
+    out_people, kept_people = set(), set()
+    for t, key in (("households", None), ("persons", "person_id"), ("supporters", "supporter_id")):
+        removed[t], ids = _rewrite(
+            tmp[t], t, lambda b: pc.is_in(b.column("household_id"), value_set=keep_out), key
+        )
+        out_people.update(ids)
+        if key is not None:
+            kept_people.update(pq.read_table(tmp[t], columns=[key]).column(0).to_pylist())
+    gone = pa.array(sorted(p for p in out_people - kept_people if p is not None), pa.string())
+    for t in schema.SOURCE_TABLES:
+        removed[t], _ = _rewrite(
+            tmp[t], t, lambda b: pc.is_in(b.column("person_id"), value_set=gone)
+        )
     return removed
+
+
+def _rewrite(file: Path, table: str, drop, key: str | None = None) -> tuple[int, list]:
+    """`file` without the rows where `drop(batch)`: (rows removed, their `key` values)."""
+    source = pq.ParquetFile(file)
+    path = file.with_name(file.name + ".held")
+    n, ids = 0, []
+    with pq.ParquetWriter(path, schema.arrow_schema(table)) as w:
+        for batch in source.iter_batches():
+            out = pc.fill_null(drop(batch), False)
+            if key is not None:
+                ids += batch.column(key).filter(out).to_pylist()
+            kept = pa.Table.from_batches([batch]).filter(pc.invert(out))
+            n += batch.num_rows - kept.num_rows
+            w.write_table(kept)
+    os.replace(path, file)
+    return n, ids
 
 
 def _held_entries(affected: dict[str, Counter]) -> pa.Table:

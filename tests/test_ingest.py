@@ -412,6 +412,23 @@ def test_affected_households_are_reported_and_held_back_with_hold(tmp_path, caps
         keep = [r for r in tables[name].to_pylist() if r["household_id"] not in expected]
         assert sorted(map(repr, held[name].to_pylist())) == sorted(map(repr, keep)), name
         assert doc["tables"][name] == len(keep)
+    # their members' and supporters' records go too (they were left matching nobody)
+    people = {
+        r.get("person_id") or r.get("supporter_id")
+        for name in ("persons", "supporters")
+        for r in tables[name].to_pylist()
+        if r["household_id"] in expected
+    }
+    kept = set(
+        held["persons"]["person_id"].to_pylist() + held["supporters"]["supporter_id"].to_pylist()
+    )
+    plain = read_bundle(tmp_path / "plain")
+    for name in schema.SOURCE_TABLES:
+        assert not people - kept & set(held[name]["person_id"].to_pylist()), name
+        assert doc["tables"][name] == held[name].num_rows
+    assert sum(held[n].num_rows for n in schema.SOURCE_TABLES) < sum(
+        plain[n].num_rows for n in schema.SOURCE_TABLES
+    )
     q = pq.read_table(tmp_path / "held" / "quarantine.parquet").to_pylist()
     held_rows = [r for r in q if r["reason"] == "held_household"]
     assert [r["record_id"] for r in held_rows] == expected
