@@ -379,9 +379,9 @@ def index(s: dict, ctx: Ctx) -> Step:
         lines.append(
             ctx.t(
                 f"收入分 = (低保标准 {ctx.m(i['standard'])} − 月人均收入 {ctx.m(i['pci'])}) × "
-                f"{i['income_max']} ÷ 低保标准 = {i['income']}",
+                f"{i['income_max']} ÷ 低保标准,四舍五入 = {i['income']}",
                 f"Income points = (standard {ctx.m(i['standard'])} − pci {ctx.m(i['pci'])}) × "
-                f"{i['income_max']} ÷ standard = {i['income']}",
+                f"{i['income_max']} ÷ standard, rounded half up = {i['income']}",
             )
         )
     else:
