@@ -215,6 +215,8 @@ class MeansTestService:
 
     def AssessStream(self, request_iterator, context):
         call = _Call(self, "AssessStream", context)
+        terminated = threading.Event()  # a cancel ends the call while its requests end
+        context.add_callback(terminated.set)
         try:
             tokens = self.config.tokens
             call.caller = (
@@ -222,7 +224,7 @@ class MeansTestService:
             )
             for request in request_iterator:
                 yield self._assess_bytes(call, request)
-            ended = gone_after_requests(context, "while its requests were read")
+            ended = gone_after_requests(context, "while its requests were read", terminated)
             if ended is not None:
                 raise ended
             call.done("OK")
