@@ -185,6 +185,22 @@ def test_a_spool_of_an_older_meanstest_is_not_resumed(bundle, tmp_path):
         run_review(bundle, tmp_path, default_library(), ReviewOptions(chunk_size=40, quiet=True))
 
 
+def test_chunks_counted_by_an_older_meanstest_are_not_resumed(bundle, tmp_path):
+    """An older meanstest's chunk counts lack rejected_previously_paid: a resumed review
+    reported it from the new chunks only (a review of the 2026-12-05 changes). Such a
+    review is refused, not finished with a summary that under-counts."""
+    import json
+
+    killed = _cli(bundle, tmp_path, "--spool", env={"MEANSTEST_FAULT_AT": "chunk:000000"})
+    assert killed.returncode < 0
+    state = tmp_path / ".review" / "state.json"
+    old = json.loads(state.read_text())
+    del old["fingerprint"]["tally"]
+    state.write_text(json.dumps(old))
+    with pytest.raises(ResumeRefused, match="counted by an older meanstest"):
+        run_review(bundle, tmp_path, default_library(), ReviewOptions(chunk_size=40, quiet=True))
+
+
 def test_plan_finds_every_duplicate_member_exactly(tmp_path):
     """plan.duplicates (§8 DUPLICATE_PERSON across the whole bundle, rejected households
     included) equals a plain grouping of the persons rows, malformed IDs included."""

@@ -55,6 +55,10 @@ def fingerprint(files: dict[str, Path], library, chunk_size: int, engine: str) -
         "chunk_size": chunk_size,
         "chunks": "whole row groups of households.parquet",  # plan.chunk_starts
         "spool": "rows with their places in the bundle",  # spool.PLACE
+        # batch.Tally: a chunk's counts kept by an older meanstest lack some (a resumed
+        # review under-counted rejected households that were being paid: a review of the
+        # 2026-12-05 changes)
+        "tally": "counts with rejected households that were being paid",
         "engine": engine,
         "engine_version": ENGINE_VERSION,
     }
@@ -62,7 +66,9 @@ def fingerprint(files: dict[str, Path], library, chunk_size: int, engine: str) -
 
 def explain_change(old: dict, new: dict) -> str:
     """Why an interrupted review's fingerprint `old` refuses the new run's `new`."""
-    keys = ("inputs", "policies", "chunk_size", "chunks", "spool", "engine", "engine_version")
+    keys = (
+        "inputs", "policies", "chunk_size", "chunks", "spool", "tally", "engine", "engine_version"
+    )  # fmt: skip
     for key in keys:
         if old.get(key) != new.get(key):
             if key == "inputs":
@@ -76,6 +82,10 @@ def explain_change(old: dict, new: dict) -> str:
                 return "it was planned by an older meanstest (chunks cut another way)"
             if key == "spool":  # an older meanstest's spool: rows without their places
                 return "it was spooled by an older meanstest (rows without their places)"
+            if key == "tally":  # an older meanstest's counts of its chunks
+                return (
+                    "its chunks were counted by an older meanstest (summary.json would lack some)"
+                )
             return f"{key.replace('_', ' ')} changed since the interrupted review"
     return "state differs"
 
