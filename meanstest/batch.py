@@ -163,15 +163,27 @@ class Tally:
             else 0,
             "provisional": self.provisional,
             "rejects_by_reason": dict(sorted(self.rejects_by_reason.items())),
-            "rejected_previously_paid": {
-                "households": self.rejected_paid,
-                "prev_benefit": self.rejected_paid_benefit,
-                "first_household_ids": sorted(self.rejected_paid_ids, key=str)[:50],
-            },
+            "rejected_previously_paid": paid_section(
+                self.rejected_paid, self.rejected_paid_benefit, self.rejected_paid_ids
+            ),
         }
 
 
 PAID_BEFORE = ("dibao", "tekun", "phase_out")
+
+
+def paid_section(households: int, prev_benefit: int, ids: list) -> dict:
+    """summary.json's `rejected_previously_paid` (the first 50 ids in order)."""
+    first = sorted(ids, key=str)[:50]
+    return {"households": households, "prev_benefit": prev_benefit, "first_household_ids": first}
+
+
+def rejected_paid_section(households: pa.Table, rejected_ids) -> dict:
+    """`rejected_previously_paid` of a bundle's households rows and the rejected ids, as
+    the review counts it (`meanstest reproduce` checks the stored one with it)."""
+    paid = _rejected_paid(households, rejected_ids)
+    total = int(pc.sum(paid["prev_benefit"]).as_py() or 0)
+    return paid_section(paid.num_rows, total, paid["household_id"].to_pylist())
 
 
 def _rejected_paid(households: pa.Table, rejected_ids) -> pa.Table:

@@ -228,7 +228,32 @@ def reproduce_review(
         for key, got, want in summary_mismatches(summary, stored_table, len(rejects))
     ]
     out_ += _compare_changes(out, stored, tables["households"])
+    out_ += _compare_paid(summary, tables["households"], rejects)
     return ok, out_, moved
+
+
+def _compare_paid(summary: dict, households, rejects: list[dict]) -> list[Discrepancy]:
+    """summary.json's rejected_previously_paid (the report prints it) against the stored
+    rejects and the bundle's prev_status and prev_benefit; an older summary has none."""
+    import pyarrow as pa
+
+    from meanstest.batch import rejected_paid_section
+
+    stored = summary.get("rejected_previously_paid")
+    if stored is None:
+        return []
+    ids = pa.array([r["household_id"] for r in rejects], pa.string())
+    want = rejected_paid_section(households, ids)
+    return [
+        Discrepancy(
+            "summary.json",
+            f"rejected_previously_paid.{key} is {stored.get(key)}; the stored rejects and the "
+            f"bundle give {want[key]}",
+            [f"rejected_previously_paid.{key}"],
+        )
+        for key in want
+        if stored.get(key) != want[key]
+    ]
 
 
 def _compare_changes(out: Path, stored: list[dict], households) -> list[Discrepancy]:

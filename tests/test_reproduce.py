@@ -186,7 +186,14 @@ def test_findings_and_rejects_are_compared(reviewed, tmp_path):
     assert found[dropped["household_id"]].columns == ["findings"]
     assert f"findings: {dropped['code']} ×" in str(found[dropped["household_id"]])
     assert (lost, "rejected now, missing from the review's rejects") in _kinds(problems)
-    assert len(problems) == 2
+    assert len([p for p in problems if p.household_id != "summary.json"]) == 2
+    # the dropped reject was a household being paid: summary.json's count of those no
+    # longer matches the stored rejects either
+    assert {c for p in problems if p.household_id == "summary.json" for c in p.columns} <= {
+        "rejected_previously_paid.households",
+        "rejected_previously_paid.prev_benefit",
+        "rejected_previously_paid.first_household_ids",
+    }
 
 
 def test_summary_json_is_checked_against_the_stored_rows(reviewed, tmp_path):
@@ -310,3 +317,24 @@ def test_a_household_not_assessed_now_says_why(reviewed, tmp_path):
     one = gone[0]
     assert "rejected (" in one.kind and "no policy pack" in one.kind
     assert f"the review used {stored[one.household_id]}: give its packs with --policies" in one.kind
+
+
+def test_the_paid_households_rejected_in_the_summary_are_checked(reviewed, tmp_path):
+    """summary.json's rejected_previously_paid is printed by the report; an edited one
+    reproduced clean (a review of the 2026-12-05 changes). It is checked against the
+    stored rejects and the bundle."""
+    bundle, out = reviewed
+    out2 = _copy(out, tmp_path / "out")
+    summary = json.loads((out2 / "summary.json").read_text("utf-8"))
+    paid = summary["rejected_previously_paid"]
+    assert paid["households"] > 0
+    summary["rejected_previously_paid"] = paid | {"households": 999, "prev_benefit": 123456789}
+    (out2 / "summary.json").write_text(json.dumps(summary), "utf-8")
+    _, problems, _ = reproduce_review(out2, bundle)
+    assert [p.columns for p in problems] == [
+        ["rejected_previously_paid.households"],
+        ["rejected_previously_paid.prev_benefit"],
+    ]
+    assert f"households is 999; the stored rejects and the bundle give {paid['households']}" in (
+        problems[0].kind
+    )
