@@ -47,6 +47,9 @@ class Mapped:
     # whose data the quarantined rows were: household_id (case tables) or person_id
     # (source tables) of each quarantined row where that cell itself was good
     owners: list[str] = field(default_factory=list)
+    # persons / supporters: (household_id, person id) of each quarantined row where both
+    # cells were good — whose records `ingest --hold` leaves out with the household
+    people: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -104,13 +107,21 @@ def map_batch(
     names = [c.name for c in schema.TABLES[table]]
     mapped = pa.table({k: out[k] for k in names}, schema=schema.arrow_schema(table))
     owners: list[str] = []
+    people: list[tuple[str, str]] = []
     if bad.any():
         mapped = mapped.filter(good)
         owner = cells.get("household_id" if table in schema.CASE_TABLES else "person_id")
         if owner is not None:
             rows = pa.array(bad & ~owner.bad)
             owners = [v for v in owner.values.filter(rows).to_pylist() if v is not None]
-    return Mapped(mapped, entries, int(bad.sum()) + len(batch.problems), owners)
+        person = cells.get({"persons": "person_id", "supporters": "supporter_id"}.get(table, ""))
+        if owner is not None and person is not None:
+            rows = pa.array(bad & ~owner.bad & ~person.bad)
+            pairs = zip(
+                owner.values.filter(rows).to_pylist(), person.values.filter(rows).to_pylist()
+            )
+            people = [(h, p) for h, p in pairs if h is not None and p is not None]
+    return Mapped(mapped, entries, int(bad.sum()) + len(batch.problems), owners, people)
 
 
 def _constant(value, type_: pa.DataType, n: int) -> pa.Array:

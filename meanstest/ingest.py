@@ -159,6 +159,7 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
     qtmp = folder / "quarantine.parquet.tmp"
     files_doc, reasons = [], Counter()
     owners: dict[str, Counter] = {"household": Counter(), "person": Counter()}
+    quarantined_people: list[tuple[str, str]] = []  # (household_id, person id) of bad rows
     try:
         for t in schema.TABLES:
             writers[t] = pq.ParquetWriter(tmp[t], schema.arrow_schema(t))
@@ -194,6 +195,7 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
                     reasons.update(mapped.quarantine.column("reason").to_pylist())
                 kind = "household" if p.table in schema.CASE_TABLES else "person"
                 owners[kind].update((o, p.table) for o in mapped.owners)
+                quarantined_people += mapped.people
                 doc["rows_mapped"] += mapped.table.num_rows
                 doc["rows_quarantined"] += mapped.rows_quarantined
                 doc["rows_read"] += batch.num_rows + len(batch.problems)
@@ -207,7 +209,7 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
                 w.close()
         affected = affected_households(tmp, owners)
         if hold and affected:
-            held = _hold(tmp, set(affected))
+            held = _hold(tmp, set(affected), quarantined_people)
             for t, n in held.items():
                 counts[t] -= n
             qwriter.write_table(_held_entries(affected))
@@ -281,19 +283,22 @@ def quarantine_note(bundle: str | Path) -> str | None:
     shown = ", ".join(ids[:10]) + (f", … ({n:,} in all)" if n > 10 else "")
     return (
         f"note: the ingest of this bundle quarantined rows of {count(n, 'household')} (their "
-        "own or a member's or supporter's; ingest.json, quarantine.parquet): they are "
-        "assessed without those rows (`meanstest ingest --hold` holds them back instead): " + shown
+        "own or a member's or supporter's; ingest.json, quarantine.parquet): those in the "
+        "bundle are assessed without those rows, and one whose own households row was "
+        "quarantined is not in it at all (`meanstest ingest --hold` holds them all back): " + shown
     )
 
 
-def _hold(tmp: dict[str, Path], households: set[str]) -> dict[str, int]:
+def _hold(tmp: dict[str, Path], households: set[str], quarantined_people=()) -> dict[str, int]:
     """Rewrite the tables without `households`: their case rows, and the source rows of
     their members and supporters who belong to no household kept (left in, the review
     counted them as rows matching nobody, mixed with rows that truly match nobody: a
-    county IT officer's blind check). Rows removed per table."""
+    county IT officer's blind check) — those whose own row was quarantined included
+    (`quarantined_people`: (household_id, person id) pairs). Rows removed per table."""
     removed = {}
     keep_out = pa.array(sorted(households), pa.string())
-    out_people, kept_people = set(), set()
+    out_people = {p for h, p in quarantined_people if h in households}
+    kept_people = set()
     for t, key in (("households", None), ("persons", "person_id"), ("supporters", "supporter_id")):
         removed[t], ids = _rewrite(
             tmp[t], t, lambda b: pc.is_in(b.column("household_id"), value_set=keep_out), key
@@ -432,7 +437,8 @@ def run(args) -> int:
                     if a["held"]
                     else ("has" if a["count"] == 1 else "have")
                     + " quarantined rows of their own or of a member or supporter; their "
-                    "review lacks those rows (--hold leaves them out)"
+                    "review lacks those rows, and one whose households row was quarantined is "
+                    "not in the bundle (--hold leaves them out)"
                 )
             )
     if not doc["accounting_closes"]:

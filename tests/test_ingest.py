@@ -399,6 +399,7 @@ def test_affected_households_are_reported_and_held_back_with_hold(tmp_path, caps
     said = capsys.readouterr().out
     assert "quarantined rows of 3 households" in said
     assert all(h in said for h in expected)  # named, not only counted
+    assert "not in it at all" in said  # the third is in neither results nor rejects
 
     doc = ingest(manifest, tmp_path / "held", hold=True)
     assert main(["review", str(tmp_path / "held"), "--out", str(tmp_path / "rh")]) == 0
@@ -546,3 +547,34 @@ def test_a_killed_ingest_leaves_a_folder_reviews_refuse(district, tmp_path):
     assert main(["review", str(out), "--out", str(tmp_path / "review")]) == 1
     ingest(manifest, out)
     assert read_bundle(out)["households"].num_rows == N_HOUSEHOLDS
+
+
+def test_hold_also_leaves_out_the_records_of_a_member_whose_own_row_was_quarantined(tmp_path):
+    """A member whose persons row is quarantined (a bad birth date) is held with the
+    household, and so are his records: they stayed in the bundle, matching nobody (a
+    review of the 2026-12-05 changes)."""
+    tables = generate(40, 5)
+    manifest = write_raw(tmp_path / "raw", tables, seed=5, dirt=False)
+    taxed = set(tables["tax_income"]["person_id"].to_pylist())
+    people = tables["persons"].to_pylist() + [
+        {"person_id": s["supporter_id"], "household_id": s["household_id"]}
+        for s in tables["supporters"].to_pylist()
+    ]
+    once = {
+        p["person_id"]
+        for p in people
+        if [q["person_id"] for q in people].count(p["person_id"]) == 1
+    }
+    member = next(p for p in tables["persons"].to_pylist() if p["person_id"] in taxed & once)
+    case = tmp_path / "raw" / "case" / "case_persons.csv"
+    lines = case.read_text("utf-8-sig").split("\n")
+    at = next(i for i, line in enumerate(lines) if member["person_id"] in line)
+    cells = lines[at].split(",")
+    cells[3] = "1949-13-31"  # birth_date: the row is quarantined (bad_date)
+    lines[at] = ",".join(cells)
+    case.write_text("\ufeff" + "\n".join(lines), "utf-8")
+    doc = ingest(manifest, tmp_path / "held", hold=True)
+    assert member["household_id"] in doc["affected_households"]["household_ids"]
+    held = read_bundle(tmp_path / "held")
+    for name in schema.SOURCE_TABLES:
+        assert member["person_id"] not in set(held[name]["person_id"].to_pylist()), name
