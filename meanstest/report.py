@@ -425,7 +425,10 @@ def _by_rank(changes: pa.Table, results: pa.Table, k: int = 50) -> pa.Table:
     )
     ranked = ranked.take(pc.select_k_unstable(ranked, k, [("rank", "ascending")]))
     ranked = ranked.take(pc.sort_indices(ranked, [("rank", "ascending")]))
-    rows = {r["household_id"]: r for r in changes.to_pylist()}
+    # only the k rows become Python objects (a million NEW households took 3.5 s and
+    # 700 MB as a whole list: a review of the 2026-12-05 changes)
+    shown = changes.filter(pc.is_in(changes["household_id"], value_set=ranked["household_id"]))
+    rows = {r["household_id"]: r for r in shown.to_pylist()}
     return pa.Table.from_pylist([rows[r["household_id"]] | r for r in ranked.to_pylist()])
 
 
