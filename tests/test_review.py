@@ -170,34 +170,28 @@ def test_changed_arguments_refuse_to_resume(bundle, tmp_path):
         run_review(bundle, tmp_path, default_library(), ReviewOptions(chunk_size=41, quiet=True))
 
 
-def test_a_spool_of_an_older_meanstest_is_not_resumed(bundle, tmp_path):
-    """An older meanstest spooled rows without their places in the bundle (the "(row N)"
-    of a reject): its interrupted review is refused, not finished with other numbers."""
+@pytest.mark.parametrize(
+    "key, says",
+    [
+        # rows spooled without their places in the bundle (the "(row N)" of a reject)
+        ("spool", "spooled by an older meanstest"),
+        # chunk counts without rejected_previously_paid: a resumed summary under-counted
+        # it (a review of the 2026-12-05 changes)
+        ("tally", "counted by an older meanstest"),
+    ],
+)
+def test_a_review_interrupted_by_an_older_meanstest_is_not_resumed(bundle, tmp_path, key, says):
+    """A state an older meanstest wrote lacks what this one's chunks carry: its
+    interrupted review is refused, not finished with other numbers."""
     import json
 
     killed = _cli(bundle, tmp_path, "--spool", env={"MEANSTEST_FAULT_AT": "chunk:000000"})
     assert killed.returncode < 0
     state = tmp_path / ".review" / "state.json"
     old = json.loads(state.read_text())
-    del old["fingerprint"]["spool"]
+    del old["fingerprint"][key]
     state.write_text(json.dumps(old))
-    with pytest.raises(ResumeRefused, match="spooled by an older meanstest"):
-        run_review(bundle, tmp_path, default_library(), ReviewOptions(chunk_size=40, quiet=True))
-
-
-def test_chunks_counted_by_an_older_meanstest_are_not_resumed(bundle, tmp_path):
-    """An older meanstest's chunk counts lack rejected_previously_paid: a resumed review
-    reported it from the new chunks only (a review of the 2026-12-05 changes). Such a
-    review is refused, not finished with a summary that under-counts."""
-    import json
-
-    killed = _cli(bundle, tmp_path, "--spool", env={"MEANSTEST_FAULT_AT": "chunk:000000"})
-    assert killed.returncode < 0
-    state = tmp_path / ".review" / "state.json"
-    old = json.loads(state.read_text())
-    del old["fingerprint"]["tally"]
-    state.write_text(json.dumps(old))
-    with pytest.raises(ResumeRefused, match="counted by an older meanstest"):
+    with pytest.raises(ResumeRefused, match=says):
         run_review(bundle, tmp_path, default_library(), ReviewOptions(chunk_size=40, quiet=True))
 
 
