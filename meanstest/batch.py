@@ -74,9 +74,8 @@ class Tally:
     rejects_by_reason: Counter = field(default_factory=Counter)
     # rejected households rows that were being paid (prev dibao / tekun / phase_out with a
     # previous benefit): their payment needs a decision the review cannot make
-    rejected_paid: int = 0
     rejected_paid_benefit: int = 0
-    rejected_paid_ids: list = field(default_factory=list)
+    rejected_paid_ids: list = field(default_factory=list)  # one per households row
 
     @classmethod
     def of(cls, households: pa.Table, validation, results: pa.Table) -> Tally:
@@ -86,7 +85,7 @@ class Tally:
         reasons = Counter()
         for rs in validation.rejects["reasons"].to_pylist():  # rejects are few
             reasons.update({reason_rule(r) for r in rs})
-        paid = _rejected_paid(households, validation.rejects["household_id"])
+        paid_benefit, paid_ids = _rejected_paid(households, validation.rejects["household_id"])
         return cls(
             households_read=validation.households_read,
             assessed=results.num_rows,
@@ -101,9 +100,8 @@ class Tally:
             by_transition=_counts(results["transition"]),
             by_veto=_counts(pc.list_flatten(results["vetoes"])),
             rejects_by_reason=reasons,
-            rejected_paid=paid.num_rows,
-            rejected_paid_benefit=int(pc.sum(paid["prev_benefit"]).as_py() or 0),
-            rejected_paid_ids=sorted(paid["household_id"].to_pylist(), key=str),
+            rejected_paid_benefit=paid_benefit,
+            rejected_paid_ids=paid_ids,
         )
 
     def merge(self, other: Tally) -> Tally:
@@ -164,7 +162,7 @@ class Tally:
             "provisional": self.provisional,
             "rejects_by_reason": dict(sorted(self.rejects_by_reason.items())),
             "rejected_previously_paid": paid_section(
-                self.rejected_paid, self.rejected_paid_benefit, self.rejected_paid_ids
+                self.rejected_paid_benefit, self.rejected_paid_ids
             ),
         }
 
@@ -172,27 +170,26 @@ class Tally:
 PAID_BEFORE = ("dibao", "tekun", "phase_out")
 
 
-def paid_section(households: int, prev_benefit: int, ids: list) -> dict:
-    """summary.json's `rejected_previously_paid` (the first 50 ids in order)."""
+def paid_section(prev_benefit: int, ids: list) -> dict:
+    """summary.json's `rejected_previously_paid`: households rows, their previous benefits'
+    total and the first 50 ids in order."""
     first = sorted(ids, key=str)[:50]
-    return {"households": households, "prev_benefit": prev_benefit, "first_household_ids": first}
+    return {"households": len(ids), "prev_benefit": prev_benefit, "first_household_ids": first}
 
 
 def rejected_paid_section(households: pa.Table, rejected_ids) -> dict:
     """`rejected_previously_paid` of a bundle's households rows and the rejected ids, as
     the review counts it (`meanstest reproduce` checks the stored one with it)."""
-    paid = _rejected_paid(households, rejected_ids)
-    total = int(pc.sum(paid["prev_benefit"]).as_py() or 0)
-    return paid_section(paid.num_rows, total, paid["household_id"].to_pylist())
+    return paid_section(*_rejected_paid(households, rejected_ids))
 
 
-def _rejected_paid(households: pa.Table, rejected_ids) -> pa.Table:
-    """The households rows of rejected households that were being paid: prev_status
-    dibao, tekun or phase_out and a previous benefit above 0 (household_id,
-    prev_benefit)."""
+def _rejected_paid(households: pa.Table, rejected_ids) -> tuple[int, list]:
+    """(previous benefits' total, sorted household_ids) of the households rows of rejected
+    households that were being paid: prev_status dibao, tekun or phase_out and a
+    previous benefit above 0."""
     rows = households.select(["household_id", "prev_status", "prev_benefit"])
     if len(rejected_ids) == 0 or rows.num_rows == 0:
-        return rows.slice(0, 0)
+        return 0, []
     if isinstance(rejected_ids, pa.ChunkedArray):
         rejected_ids = rejected_ids.combine_chunks()
     mask = pc.and_(
@@ -202,7 +199,9 @@ def _rejected_paid(households: pa.Table, rejected_ids) -> pa.Table:
         ),
         pc.greater(rows["prev_benefit"], 0),
     )
-    return rows.filter(pc.fill_null(mask, False))
+    paid = rows.filter(pc.fill_null(mask, False))
+    total = int(pc.sum(paid["prev_benefit"]).as_py() or 0)
+    return total, sorted(paid["household_id"].to_pylist(), key=str)
 
 
 def _by_jurisdiction(all_jurisdictions, assessed: pa.Table, results: pa.Table) -> dict:

@@ -58,7 +58,7 @@ def fingerprint(files: dict[str, Path], library, chunk_size: int, engine: str) -
         # batch.Tally: a chunk's counts kept by an older meanstest lack some (a resumed
         # review under-counted rejected households that were being paid: a review of the
         # 2026-12-05 changes)
-        "tally": "counts with rejected households that were being paid",
+        "tally": "counts with rejected households that were being paid (ids, benefits)",
         "engine": engine,
         "engine_version": ENGINE_VERSION,
     }
