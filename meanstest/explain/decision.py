@@ -255,8 +255,8 @@ def decision(s: dict, ctx: Ctx) -> Step:
         if i.get("ill_members"):
             lines.append(
                 ctx.t(
-                    f"合计四舍五入到元 = {ctx.m(0)}:不适用单人保",
-                    f"Total rounded to the yuan = {ctx.m(0)}: no single-person dibao",
+                    f"合计四舍五入到元 = {ctx.m(b)}:不适用单人保",
+                    f"Total rounded to the yuan = {ctx.m(b)}: no single-person dibao",
                 )
             )
     else:  # NOT_ELIGIBLE
