@@ -427,9 +427,12 @@ def write_bundle(
                 stale.unlink()
 
 
-def write_table_atomic(table: pa.Table, path: str | os.PathLike) -> None:
+def write_table_atomic(
+    table: pa.Table, path: str | os.PathLike, parquet_options: dict | None = None
+) -> None:
     """Write one table (Parquet or Arrow IPC file, by suffix) to `<path>.tmp`, fsync it,
-    then rename it over `path`: readers see the old file or the new, never half."""
+    then rename it over `path`: readers see the old file or the new, never half.
+    `parquet_options`: keyword arguments of pq.write_table (schema.output_parquet_options)."""
     path = Path(path)
     kind = next((k for k, s in FORMATS.items() if path.name.endswith(s)), None)
     if kind is None:
@@ -438,7 +441,7 @@ def write_table_atomic(table: pa.Table, path: str | os.PathLike) -> None:
     try:
         with open(tmp, "wb") as f:
             if kind == "parquet":
-                pq.write_table(table, f)
+                pq.write_table(table, f, **(parquet_options or {}))
             else:
                 with ipc.new_file(f, table.schema) as writer:
                     writer.write_table(table)

@@ -166,4 +166,6 @@ def write_outputs(assessment: Assessment, out_dir) -> None:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     for name, table in assessment.tables().items():
-        write_table_atomic(table, out / f"{name}.parquet")
+        write_table_atomic(
+            table, out / f"{name}.parquet", schema.output_parquet_options(table.schema)
+        )

@@ -61,7 +61,11 @@ class OutputFiles:
         w = self.writers.get(name)
         if w is None:
             with writing(self.tmp[name], self.tmp[name]):
-                w = self.writers[name] = pq.ParquetWriter(self.tmp[name], schema.OUTPUTS[name])
+                w = self.writers[name] = pq.ParquetWriter(
+                    self.tmp[name],
+                    schema.OUTPUTS[name],
+                    **schema.output_parquet_options(schema.OUTPUTS[name]),
+                )
         return w
 
     def _write(self, name: str, table: pa.Table) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from meanstest import schema
 from meanstest.errors import MeansTestError
 
 STATE_DIR = ".review"
@@ -115,7 +116,7 @@ def write_json_atomic(path: Path, data) -> None:
 def write_parquet_atomic(table: pa.Table, path: Path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with writing(path, tmp):
-        pq.write_table(table, tmp)
+        pq.write_table(table, tmp, **schema.output_parquet_options(table.schema))
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)

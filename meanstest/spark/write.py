@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.fs
 import pyarrow.parquet as pq
 
+from meanstest import schema
 from meanstest.spark.layout import is_uri, read_blob
 from meanstest.spark.worker import KIND, OUTPUTS, output_schema, ranked
 
@@ -103,7 +104,7 @@ def write_file(filesystem, path: str, table: pa.Table) -> None:
     partial = f"{folder}/.{name}.{uuid.uuid4().hex}.tmp"
     try:
         with filesystem.open_output_stream(partial) as stream:
-            pq.write_table(table, stream)
+            pq.write_table(table, stream, **schema.output_parquet_options(table.schema))
         filesystem.move(partial, path)
     except BaseException:
         _remove(filesystem, partial)
