@@ -270,9 +270,10 @@ def assess_batch(
     threading layer allows it: `validate.reentrant_layer`). `release`: empty the dict
     `tables` once validated, so that the rows the engine does not read (those of
     rejected households, copied out by validation) are freed before it runs. `emit`:
-    called with ("rejects", table) once validated and ("members", …), ("findings", …)
+    called with ("rejects", table) once validated, ("members", …), ("findings", …)
     once the engine is done — before the digests are — so that a caller can write them
-    while the digests still run (the Batch holds them too)."""
+    while the digests still run, and ("results", …) once the digests are in, before the
+    tally and change rows are counted (the Batch holds them all too)."""
     from meanstest.pipeline import finish_results, input_digest_column, run_engine
     from meanstest.validate import reentrant_layer, validate
 
@@ -303,6 +304,8 @@ def assess_batch(
         out = run_engine(inp, engine, threads=threads)
         _emit_engine(emit, out)
     results = finish_results(inp, out, digests)
+    if emit is not None:
+        emit("results", results)
     return Batch(
         results,
         out.members,

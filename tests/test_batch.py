@@ -72,12 +72,13 @@ def test_unthreaded_batch_is_identical(tables, whole):
 @pytest.mark.parametrize("overlap", [False, True])
 def test_emit_hands_out_each_table_once_validated_or_assessed(tables, whole, overlap):
     """The review writes rejects, members and findings as `emit` hands them out (before
-    the digests are done): the same tables as the batch's, rejects first."""
+    the digests are done), and results once the digests are in: the same tables as the
+    batch's, rejects first."""
     emitted: list[tuple[str, object]] = []
     batch = assess_batch(
         dict(tables), default_library(), overlap=overlap, emit=lambda n, t: emitted.append((n, t))
     )
-    assert [n for n, _ in emitted] == ["rejects", "members", "findings"]
+    assert [n for n, _ in emitted] == ["rejects", "members", "findings", "results"]
     for name, table in emitted:
         assert table.equals(getattr(whole, name)), name
         assert table.equals(getattr(batch, name)), name

@@ -329,7 +329,10 @@ def _review_in_memory(
         for c, (part, duplicates, places) in enumerate(chunks):
 
             def emit(name: str, table: pa.Table) -> None:
-                outputs.append(name, table)  # members, findings and rejects as they come
+                # members, findings and rejects as they come; results too when this
+                # batch is the run (its rank is the run's)
+                if name != "results" or n_chunks == 1:
+                    outputs.append(name, table)
                 if say and name == "rejects":
                     note(f"{table.num_rows:,} households rejected; assessing the others")
                 elif say and name == "findings":
@@ -350,8 +353,8 @@ def _review_in_memory(
             fault_point(f"chunk:{c:06d}")
         del chunks, tables
         progress.close()
-        if len(results) == 1:  # one batch: the rank it was given is the run's
-            outputs.append("results", results.pop())
+        if n_chunks == 1:  # one batch: its results were written as it gave them
+            results.clear()
         else:
             every = (
                 pa.concat_tables(results) if results else schema.OUTPUTS["results"].empty_table()
@@ -361,11 +364,11 @@ def _review_in_memory(
         fault_point("finish:partial")  # outputs written, still under .tmp names
         if say:
             note("writing the outputs")
+        write_change_lists(out, changes)  # while the writers' threads finish theirs
         outputs.close()
     except BaseException:
         outputs.abort()
         raise
-    write_change_lists(out, changes)
     summary = tally.summary(n_chunks, chunk_size)
     write_summary(out, summary)
     return summary
