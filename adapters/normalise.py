@@ -21,8 +21,9 @@ text first, see `readers`), trimmed of surrounding whitespace; an empty cell is 
 - Integer (fen, counts, ‰, health): ``[+-]`` digits, optionally ``.0``/``.00``… (exactly
   integral: "2.0" is what pandas writes for an integer column with gaps), within the
   column's type; "2.5" is an error.
-- Date: the profile's strptime formats tried in order; only %Y %m %d %H %M %S %% are
-  allowed, with the digit patterns of Python's `_strptime`, and the date must exist
+- Date: the profile's strptime formats tried in order; only %Y %m %d %H %M %S %f %% are
+  allowed (a database's "2024-07-01 00:00:00.000"; never %y: "50" is 1950 or 2050),
+  with the digit patterns of Python's `_strptime`, and the date must exist
   (2024-02-30 is an error, not 2024-03-01 as Arrow's strptime would have it).
 """
 
@@ -282,6 +283,7 @@ _DIRECTIVES = {  # the digit patterns of CPython's _strptime, ASCII digits only
     "H": "2[0-3]|[01][0-9]|[0-9]",
     "M": "[0-5][0-9]|[0-9]",
     "S": "6[01]|[0-5][0-9]|[0-9]",
+    "f": "[0-9]{1,6}",
 }
 _MONTH_DAYS = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 

@@ -173,6 +173,18 @@ def test_dates_that_do_not_exist_or_match_are_errors(raw):
     assert N.dates(pa.array([raw]), FORMATS)[1].tolist() == [True]
 
 
+def test_fractional_seconds_of_a_database_export_are_checked_and_dropped():
+    fmt = ("%Y-%m-%d %H:%M:%S.%f",)
+    assert N.date_one("2023-05-01 00:00:00.000", fmt) == dt.date(2023, 5, 1)
+    assert N.date_one("2023-05-01 23:59:59.123456", fmt) == dt.date(2023, 5, 1)
+    raw = pa.array(["2023-05-01 00:00:00.000", "2023-05-01 00:00:00.1234567", "2023-05-01"])
+    days, bad = N.dates(raw, fmt)
+    assert days.to_pylist() == [dt.date(2023, 5, 1), None, None]
+    assert bad.tolist() == [False, True, True]
+    with pytest.raises(N.CellError, match="bad_date"):
+        N.date_one("2023-05-01 00:00:00.1234567", fmt)
+
+
 def test_the_first_matching_format_wins():
     # "%Y%m%d" vs "%Y%d%m": 20240102 is 2 January under the first, 1 February under the other
     assert N.date_one("20240102", ("%Y%m%d", "%Y%d%m")) == dt.date(2024, 1, 2)
