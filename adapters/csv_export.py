@@ -9,12 +9,14 @@ import re
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from meanstest.adapters.csv_quotes import MAX_REPORTED, quote_problems
 from meanstest.adapters.profile import Profile
 from meanstest.adapters.raw import (
     MAX_LINE_BYTES,
@@ -91,6 +93,13 @@ class CsvExport:
             column_types=dict.fromkeys(self.header, pa.string()), strings_can_be_null=False
         )
         needed = needed_columns(p)
+        quotes = quote_problems(self.path, p.encoding, p.delimiter, self.header_lines)
+        if quotes.after_quote_count > MAX_REPORTED:
+            raise ExportError(
+                f"{self.path}: {quotes.after_quote_count:,} records have text after a closing "
+                "quote: is the delimiter right, or does the export quote its fields?",
+                file=str(self.path),
+            )
         # pyarrow numbers records from 1 at the file's start, each skipped line a record;
         # the first data record is number header_lines + 1, on that line
         first = self.header_lines + 1
@@ -144,7 +153,9 @@ class CsvExport:
                 pending = waiting
                 valid_seen += n
                 newlines_before += int(within[-1])
-                keep = ~blank
+                misquoted = _misquoted(quotes, lines[:n], field_nl, cols, p.delimiter)
+                problems += misquoted.problems
+                keep = ~blank & ~misquoted.rows
                 out = {name: cols.get(name, pa.array([], pa.string())) for name in needed}
                 if not keep.all():
                     mask = pa.array(keep)
@@ -257,6 +268,35 @@ def _newlines_and_blanks(columns: list[pa.Array], n: int) -> tuple[np.ndarray, n
                 sub = pc.equal(arr.take(rows), "").to_numpy(zero_copy_only=False)
                 blank[rows.to_numpy()] &= sub
     return field_nl, blank
+
+
+@dataclass
+class _Misquoted:
+    rows: np.ndarray  # bool per row of the batch
+    problems: list[RawRowProblem]
+
+
+def _misquoted(quotes, lines, field_nl, cols, delimiter: str) -> _Misquoted:
+    """The batch's rows that pyarrow read from a misquoted record (csv_quotes), as
+    bad_row problems: their text is the row's cells rejoined."""
+    rows = np.zeros(len(lines), dtype=np.bool_)
+    if quotes.after_quote.size:
+        rows |= np.isin(lines, quotes.after_quote)
+    if quotes.unclosed:
+        rows |= lines == quotes.unclosed
+    problems = []
+    for i in np.flatnonzero(rows).tolist():
+        text = delimiter.join(str(c[i].as_py()) for c in cols.values())
+        if int(lines[i]) == quotes.unclosed:
+            detail = (
+                f"a quoted field opened here is never closed: the {int(field_nl[i]):,} "
+                "line(s) after it, to the end of the file, were read into it (an unclosed "
+                "quote)"
+            )
+        else:
+            detail = 'text after the closing quote of a quoted field ("12"34 would read 1234)'
+        problems.append(RawRowProblem(int(lines[i]), "bad_row", detail, text))
+    return _Misquoted(rows, problems)
 
 
 _QUOTED = re.compile(r'"[^"]*(?:"|$)')

@@ -33,7 +33,9 @@ def _rows(path, profile):
     return out, problems, blank
 
 
-_KINDS = st.sampled_from(("row", "row", "row", "blank", "short", "long", "quoted_newlines"))
+_KINDS = st.sampled_from(
+    ("row", "row", "row", "blank", "short", "long", "quoted_newlines", "after_quote")
+)
 
 
 @settings(
@@ -45,12 +47,18 @@ _KINDS = st.sampled_from(("row", "row", "row", "blank", "short", "long", "quoted
     st.booleans(),
     st.integers(0, 2),
     st.integers(0, 2),
+    st.booleans(),
 )
-def test_csv_line_numbers_are_exact_physical_lines(tmp_path, kinds, block, crlf, titles, cut):
-    """Rows, blank lines, rows with too few / too many fields and quoted fields holding
-    newlines, streamed in blocks of any size, after `titles` title lines (skip_rows; one
-    with an unclosed quote) and a header whose amount cell holds `cut` newlines (a cell
-    broken in Excel): every row and every bad row gets the line it starts on."""
+def test_csv_line_numbers_are_exact_physical_lines(
+    tmp_path, kinds, block, crlf, titles, cut, open_tail
+):
+    """Rows, blank lines, rows with too few / too many fields, quoted fields holding
+    newlines and rows with text after a closing quote, streamed in blocks of any size,
+    after `titles` title lines (skip_rows; one with an unclosed quote) and a header whose
+    amount cell holds `cut` newlines (a cell broken in Excel), maybe ending in a row
+    whose last field's quote never closes (`open_tail`): every row gets the line it
+    starts on, every bad row is a bad_row there, and nothing after the open quote is a
+    row."""
     csv_export.BLOCK_BYTES, saved = block, csv_export.BLOCK_BYTES
     amount = "金" + "\n" * cut + "额"
     try:
@@ -59,13 +67,17 @@ def test_csv_line_numbers_are_exact_physical_lines(tmp_path, kinds, block, crlf,
         expected, bad, line = [], [], titles + 2 + cut
         for i, k in enumerate(kinds):
             text = {"row": f"{i},wage,{i}", "blank": "", "short": f"{i},wage",
-                    "long": f"{i},wage,1,2", "quoted_newlines": f'"{i}\n\nx",wage,{i}'}[k]  # fmt: skip
+                    "long": f"{i},wage,1,2", "quoted_newlines": f'"{i}\n\nx",wage,{i}',
+                    "after_quote": f'{i},wage,"1"{i}'}[k]  # fmt: skip
             records.append(text)
             if k in ("row", "quoted_newlines"):
                 expected.append((line, text.split(",")[0].strip('"'), "wage", str(i)))
-            elif k in ("short", "long"):
+            elif k in ("short", "long", "after_quote"):
                 bad.append((line, "bad_row"))
             line += text.count("\n") + 1
+        if open_tail:  # the rows after it are read into its last field
+            records += ['7,wage,"8', "9,wage,10", "11,wage,12"]
+            bad.append((line, "bad_row"))
         nl = "\r\n" if crlf else "\n"
         path = tmp_path / "tax.csv"
         path.write_bytes((nl.join(records) + nl).encode("gb18030"))
@@ -171,6 +183,32 @@ def test_parquet_rows_are_numbered_from_one_and_keep_their_types(tmp_path):
     assert "备注" not in batches[0].columns  # only the mapped columns are read
     with pytest.raises(ProfileError, match="no column 'x'"):
         readers.open_export(path, _profile("parquet", {**TAX, "record_id": "x"}))
+
+
+@pytest.mark.parametrize(
+    "encoding, delimiter, line_break",
+    [("utf-8", ",", "\n"), ("utf-8-sig", ",", "\r\n"), ("gb18030", "|", "\r"),
+     ("utf-16", ",", "\n"), ("gbk", "|", "\r\n")],
+)  # fmt: skip
+def test_misquoted_records_are_found_in_any_encoding_and_line_break(
+    tmp_path, encoding, delimiter, line_break
+):
+    """csv_quotes reads the bytes pyarrow parses: a GB18030 character whose second byte
+    is "|" (亅, 0x81 0x7C) is no delimiter, a lone CR ends a line, a UTF-16 file is
+    read as text; spaces after a closing quote are trimmed with the cell, not an error."""
+    from meanstest.adapters.csv_quotes import quote_problems
+
+    d = delimiter
+    records = [
+        f"a{d}b", f'"亅x"{d}1', f'"q""r" {d}2', f'"m{chr(10)}n"{d}3', f'亅{d}"4"x',
+        f'5{d}"6', "7,8",
+    ]  # fmt: skip
+    path = tmp_path / "x.csv"
+    path.write_bytes(line_break.join(records).encode(encoding) + line_break.encode(encoding))
+    found = quote_problems(path, encoding, delimiter, header_lines=1)
+    # lines: a quoted LF counts one line; records start on 2, 3, 4, 6, 7
+    assert found.after_quote.tolist() == [6] and found.after_quote_count == 1
+    assert found.unclosed == 7
 
 
 def test_a_bad_row_says_its_field_count_and_an_unclosed_quote_that_swallowed_lines(tmp_path):
