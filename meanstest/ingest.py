@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sys
 import tomllib
 from collections import Counter
@@ -159,6 +160,7 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
     qtmp = folder / "quarantine.parquet.tmp"
     files_doc, reasons = [], Counter()
     owners: dict[str, Counter] = {"household": Counter(), "person": Counter()}
+    unread: list[tuple[str, frozenset[str]]] = []  # rows no reader could split: their words
     quarantined_people: list[tuple[str, str]] = []  # (household_id, person id) of bad rows
     try:
         for t in schema.TABLES:
@@ -195,6 +197,8 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
                     reasons.update(mapped.quarantine.column("reason").to_pylist())
                 kind = "household" if p.table in schema.CASE_TABLES else "person"
                 owners[kind].update((o, p.table) for o in mapped.owners)
+                case = p.table in schema.CASE_TABLES
+                unread += [(p.table, unread_words(b.raw, case)) for b in batch.problems]
                 quarantined_people += mapped.people
                 doc["rows_mapped"] += mapped.table.num_rows
                 doc["rows_quarantined"] += mapped.rows_quarantined
@@ -207,7 +211,7 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
         for w in writers.values():
             if w is not qwriter:
                 w.close()
-        affected = affected_households(tmp, owners)
+        affected, unattributed = affected_households(tmp, owners, unread)
         if hold and affected:
             held = _hold(tmp, set(affected), quarantined_people)
             for t, n in held.items():
@@ -221,6 +225,7 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
             "count": len(affected),
             "held": bool(hold and affected),
             "household_ids": sorted(affected),
+            "unattributed_rows": dict(sorted(unattributed.items())),
         }
         # the tables replace an earlier ingest's one by one, then ingest.json: a folder
         # killed in between (new tables beside old ones, or an old ingest.json) is
@@ -242,51 +247,107 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
     return document
 
 
-def affected_households(tmp: dict[str, Path], owners: dict[str, Counter]) -> dict[str, Counter]:
+def affected_households(
+    tmp: dict[str, Path],
+    owners: dict[str, Counter],
+    unread: list[tuple[str, frozenset[str]]] = (),
+) -> tuple[dict[str, Counter], Counter]:
     """Households some of whose rows were quarantined: their own case rows (by
     household_id), or source rows of a member or supporter (by person_id). Their
     assessment would lack those rows; a household whose households row was quarantined
     is not in the bundle at all, and its members' and supporters' rows would be left
-    without it (so --hold removes them too). -> household_id: Counter(table: rows)."""
-    if not owners["household"] and not owners["person"]:
-        return {}
+    without it (so --hold removes them too).
+
+    `unread`: (table, words) of the rows no reader could split into cells (bad_row,
+    bad_json): such a row is a household's when one of its words is the ID of one of
+    the bundle's people (any table) or, for a case table, one of its household_ids — a
+    blind test's bank export of rows one field too long was quarantined whole and no
+    household was named. -> (household_id: Counter(table: rows), table: unread rows
+    tied to no household)."""
     found: dict[str, Counter] = {}
+    unattributed: Counter = Counter()
     for (h, table), n in owners["household"].items():
         found.setdefault(h, Counter())[table] += n
-    if owners["person"]:
-        by_person: dict[str, Counter] = {}
-        for (person, table), n in owners["person"].items():
-            by_person.setdefault(person, Counter())[table] += n
-        for t, col in (("persons", "person_id"), ("supporters", "supporter_id")):
-            rows = pq.read_table(tmp[t], columns=["household_id", col])
-            for h, person in zip(
-                rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True
-            ):
-                if person in by_person and h is not None:
-                    found.setdefault(h, Counter()).update(by_person[person])
-    return found
+    if not owners["person"] and not unread:
+        return found, unattributed
+    by_person: dict[str, Counter] = {}
+    for (person, table), n in owners["person"].items():
+        by_person.setdefault(person, Counter())[table] += n
+    homes_of: dict[str, set[str]] = {}  # person id -> their households
+    for t, col in (("persons", "person_id"), ("supporters", "supporter_id")):
+        rows = pq.read_table(tmp[t], columns=["household_id", col])
+        for h, person in zip(rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True):
+            if h is not None and person is not None:
+                homes_of.setdefault(person, set()).add(h)
+    for person, tables in by_person.items():
+        for h in homes_of.get(person, ()):
+            found.setdefault(h, Counter()).update(tables)
+    if unread:
+        homes = {h for hs in homes_of.values() for h in hs}
+        homes.update(
+            pq.read_table(tmp["households"], columns=["household_id"]).column(0).to_pylist()
+        )
+        for table, words in unread:
+            hit = {h for w in words for h in homes_of.get(w, ())}
+            if table in schema.CASE_TABLES:
+                hit |= words & homes
+            for h in hit:
+                found.setdefault(h, Counter())[table] += 1
+            if not hit:
+                unattributed[table] += 1
+    return found, unattributed
+
+
+_WORD = re.compile(r'[^\s,;|"{}\[\]:]+')
+
+
+def unread_words(raw: str, case: bool) -> frozenset[str]:
+    """The words of an unreadable row that may name its household: resident-ID-shaped
+    ones (as an ID cell is cleaned: full-width digits and x made ASCII), and for a case
+    table every word (a household_id has no shape)."""
+    from meanstest.adapters.normalise import clean_id_one
+
+    words = set()
+    for w in _WORD.findall(raw):
+        cleaned = clean_id_one(w).upper() if len(w) == 18 else ""
+        if len(cleaned) == 18 and cleaned[:17].isdigit() and cleaned[17] in "0123456789X":
+            words.add(cleaned)
+        elif case and len(w) <= 64:
+            words.add(w)
+    return frozenset(words)
 
 
 def quarantine_note(bundle: str | Path) -> str | None:
     """What a review of an ingested bundle should say first: the households the ingest
     found rows of in quarantine and did not hold back (ingest.json), which the review
-    assesses without those rows. None when there are none (or no readable ingest.json)."""
+    assesses without those rows, and the unreadable rows it could tie to no household
+    (any household may lack them). None when there are none (or no readable ingest.json)."""
     try:
         doc = json.loads((Path(bundle) / "ingest.json").read_text("utf-8"))
         affected = doc["affected_households"]
         n, held = int(affected["count"]), bool(affected["held"])
         ids = [str(h) for h in affected.get("household_ids", [])]
-    except (OSError, ValueError, KeyError, TypeError):
+        unattributed = {str(t): int(k) for t, k in affected.get("unattributed_rows", {}).items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    if not n or held:
-        return None
-    shown = ", ".join(ids[:10]) + (f", … ({n:,} in all)" if n > 10 else "")
-    return (
-        f"note: the ingest of this bundle quarantined rows of {count(n, 'household')} (their "
-        "own or a member's or supporter's; ingest.json, quarantine.parquet): those in the "
-        "bundle are assessed without those rows, and one whose own households row was "
-        "quarantined is not in it at all (`meanstest ingest --hold` holds them all back): " + shown
-    )
+    said = []
+    if n and not held:
+        shown = ", ".join(ids[:10]) + (f", … ({n:,} in all)" if n > 10 else "")
+        said.append(
+            f"note: the ingest of this bundle quarantined rows of {count(n, 'household')} "
+            "(their own or a member's or supporter's; ingest.json, quarantine.parquet): those "
+            "in the bundle are assessed without those rows, and one whose own households row "
+            "was quarantined is not in it at all (`meanstest ingest --hold` holds them all "
+            "back): " + shown
+        )
+    if unattributed:
+        rows = ", ".join(f"{t} {k:,}" for t, k in unattributed.items())
+        said.append(
+            f"note: the ingest quarantined rows it could not read far enough to tell whose "
+            f"they are ({rows}; quarantine.parquet, reasons bad_row and bad_json): any "
+            "household may be assessed without them, and --hold cannot hold them back"
+        )
+    return "\n".join(said) or None
 
 
 def _hold(tmp: dict[str, Path], households: set[str], quarantined_people=()) -> dict[str, int]:
@@ -441,6 +502,9 @@ def run(args) -> int:
                     "not in the bundle (--hold leaves them out)"
                 )
             )
+        if a["unattributed_rows"]:
+            rows = ", ".join(f"{t} {k:,}" for t, k in a["unattributed_rows"].items())
+            print(f"unreadable rows tied to no household ({rows}): any household may lack them")
     if not doc["accounting_closes"]:
         raise MeansTestError("ingest accounting does not close (read != mapped + quarantined)")
     return 0

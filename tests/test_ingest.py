@@ -387,7 +387,12 @@ def test_affected_households_are_reported_and_held_back_with_hold(tmp_path, caps
     case.write_text("\n".join(lines), "gb18030")
     doc = ingest(manifest, tmp_path / "plain")
     expected = sorted({member["household_id"], other["household_id"], third})
-    assert doc["affected_households"] == {"count": 3, "held": False, "household_ids": expected}
+    assert doc["affected_households"] == {
+        "count": 3,
+        "held": False,
+        "household_ids": expected,
+        "unattributed_rows": {},
+    }
     plain = read_bundle(tmp_path / "plain")
     assert _rows(plain["households"]) == _rows(
         tables["households"].filter(pc.not_equal(tables["households"]["household_id"], third))
@@ -578,3 +583,39 @@ def test_hold_also_leaves_out_the_records_of_a_member_whose_own_row_was_quaranti
     held = read_bundle(tmp_path / "held")
     for name in schema.SOURCE_TABLES:
         assert member["person_id"] not in set(held[name]["person_id"].to_pylist()), name
+
+
+def test_unreadable_rows_are_tied_to_the_household_whose_ids_they_hold(tmp_path, capsys):
+    """A row no reader can split into cells (bad_json, bad_row) is a household's when its
+    text holds a member's resident ID, or for a case export the household_id; one that
+    names nobody is counted as tied to no household, and the ingest and the review say
+    so (a blind test: a bank export whose rows had one field too many was quarantined
+    whole, and no household was named, held back or noted)."""
+    tables = generate(30, 4)
+    manifest = write_raw(tmp_path / "raw", tables, seed=4, dirt=False)
+    persons = tables["persons"].to_pylist()
+    member = persons[0]
+    other = next(p for p in persons if p["household_id"] != member["household_id"])
+    with open(tmp_path / "raw" / "tax" / "tax_income.jsonl", "a", encoding="utf-8") as f:
+        wide = "".join(chr(ord(c) + 0xFEE0) for c in member["person_id"])  # full-width
+        f.write(f'{{"纳税人识别号": "{wide}", "所得项目": "工资薪金所得", "收入额": "12",}}\n')
+        f.write('{"纳税人识别号": "nobody", "所得项目"\n')
+    with open(tmp_path / "raw" / "case" / "case_persons.csv", "a", encoding="utf-8") as f:
+        f.write(
+            f"{other['household_id']},11010519491231002X,子女,1949-12-31,健康,非在校,无,0,0,多\n"
+        )
+    doc = ingest(manifest, tmp_path / "plain")
+    affected = doc["affected_households"]
+    assert affected["household_ids"] == sorted({member["household_id"], other["household_id"]})
+    assert affected["unattributed_rows"] == {"tax_income": 1}
+    assert doc["quarantine"]["by_reason"] == {"bad_json": 2, "bad_row": 1}
+
+    assert main(["review", str(tmp_path / "plain"), "--out", str(tmp_path / "r")]) == 0
+    said = capsys.readouterr().out
+    assert member["household_id"] in said and other["household_id"] in said
+    assert "could not read far enough to tell whose they are (tax_income 1" in said
+
+    held = ingest(manifest, tmp_path / "held", hold=True)
+    assert held["affected_households"]["held"]
+    kept = set(read_bundle(tmp_path / "held")["households"]["household_id"].to_pylist())
+    assert not kept & {member["household_id"], other["household_id"]}
