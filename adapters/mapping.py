@@ -194,10 +194,7 @@ def _distinct(profile: Profile, adapter: Adapter, c: schema.Column, k: str, raw)
     if mapped_values is not None:
         values = pc.if_else(pa.array(is_mapped), mapped_values, values)
         explain = _unmapped_or(explain)
-    empty = ~valid_mask(text)
-    if c.name in profile.defaults and empty.any():
-        values = pc.if_else(pa.array(empty), _constant(profile.defaults[c.name], c.type, n), values)
-    elif not (c.nullable or c.optional):
+    if not (c.nullable or c.optional):
         missing = ~valid_mask(values) & ~bad  # empty, or mapped to an empty cell
         if missing.any():
             bad = bad | missing
@@ -238,10 +235,7 @@ def _nulls(cells: _Cells, c: schema.Column, profile: Profile) -> _Cells:
     empty = ~valid_mask(cells.values) & ~cells.bad
     if not empty.any():
         return cells
-    if c.name in profile.defaults:
-        default = _constant(profile.defaults[c.name], c.type, len(empty))
-        cells.values = pc.if_else(pa.array(empty), default, cells.values)
-    elif not (c.nullable or c.optional):
+    if not (c.nullable or c.optional):
         cells.bad = cells.bad | empty
         cells.explain = _empty_or(cells.explain, c.name)
     return cells

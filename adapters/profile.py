@@ -10,7 +10,6 @@ directive, or a required canonical column that is neither mapped nor defaulted i
 Extensions where DATA.md is silent (see docs/adapters.md):
 - `[profile]` also takes `skip_rows` (CSV lines before the header, e.g. a title line),
   `list_separator` (for `current_programs`, default ";") and `description`.
-- `[defaults]` also fills the empty cells of a mapped column.
 - A value map entry to "" maps that raw value to an empty cell (null), e.g. "无" for
   `disposed_on`.
 - Nullable columns (declared_*, disposed_on) and `current_programs` may be left out:
@@ -194,8 +193,8 @@ def parse_profile(doc: dict, name: str, digest: str = "") -> Profile:
             if not key:
                 raise err(
                     f"values.{col}.{k!r}",
-                    "an empty cell is null, not a raw value (DATA.md); give a constant "
-                    f"for empty cells in [defaults] {col} = …",
+                    "an empty cell is null, not a raw value (DATA.md): in a required "
+                    "column it is quarantined",
                 )
             if key in values[col]:
                 raise err(f"values.{col}.{k!r}", f"{key!r} is mapped twice (once with spaces)")
@@ -239,6 +238,21 @@ def parse_profile(doc: dict, name: str, digest: str = "") -> Profile:
             "record_id takes no constant: it is each row's department key (map it in "
             "[columns]) or, unmapped, <file name>:<line>",
         )
+    for col in defaults:
+        if col in columns:  # DATA.md: "constants for columns the export lacks"
+            raise err(
+                f"defaults.{col}",
+                f"{col} is mapped ([columns] {col} = {columns[col]!r}): [defaults] gives "
+                "constants for columns the export lacks; an empty cell is null, and "
+                "quarantined in a required column (DATA.md)",
+            )
+        if col in CHECKED:
+            raise err(
+                f"defaults.{col}",
+                f"{col} comes from the case export (map it in [columns]) or, when the "
+                "export has none, from the files the ingest manifest lists for the "
+                "department (DATA.md): a constant would say a department was queried",
+            )
 
     for col, c in canonical.items():
         optional = c.nullable or c.optional or col == "record_id" or col in CHECKED

@@ -411,11 +411,10 @@ def _held_entries(affected: dict[str, Counter]) -> pa.Table:
 
 def _document(manifest, sources, files_doc, counts, reasons, overrides) -> dict:
     profiles = {s.profile.path: s.profile for s in sources}
-    case_maps, case_defaults = set(), set()
+    case_maps = set()
     for s in sources:
         if s.profile.table == "households":
             case_maps |= {flag for flag in CHECKED if flag in s.profile.columns}
-            case_defaults |= {flag for flag in CHECKED if flag in s.profile.defaults}
     return {
         "manifest": str(manifest),
         "manifest_sha256": file_digest(Path(manifest)),
@@ -431,14 +430,7 @@ def _document(manifest, sources, files_doc, counts, reasons, overrides) -> dict:
             "by_reason": dict(sorted(reasons.items())),
         },
         "checked": {
-            flag: (
-                "case export"
-                if flag in case_maps
-                else "case profile default"
-                if flag in case_defaults
-                else value
-            )
-            for flag, value in overrides.items()
+            flag: "case export" if flag in case_maps else value for flag, value in overrides.items()
         },
         "accounting_closes": all(
             f["rows_read"] == f["rows_mapped"] + f["rows_quarantined"] for f in files_doc

@@ -96,6 +96,8 @@ BROKEN = [
      "TOML date"),
     (('[units]', '[defaults]\nrecord_id = "X"\n[units]'), "defaults.record_id",
      "record_id takes no constant"),
+    (('[units]', '[defaults]\nvalue = 0\n[units]'), "defaults.value",
+     "[defaults] gives constants for columns the export lacks"),
     (('format = "csv"', 'format = "csv"\nskip_rows = -1'), "profile.skip_rows", ">= 0"),
     (('format = "csv"\nencoding = "gb18030"', 'format = "jsonl"\nencoding = "utf-16"'),
      "profile.encoding", "ASCII-compatible"),
@@ -193,7 +195,7 @@ def test_department_clean_ups():
 def test_value_map_raw_values_are_trimmed_as_cells_are_and_empty_is_no_raw_value():
     """A cell is trimmed before the map, so a raw value " 是 " would never match: it is
     trimmed too. An empty raw value would never match either (an empty cell is null,
-    DATA.md): the profile error points at [defaults]."""
+    DATA.md): the profile error says so."""
     base = {"profile": {"table": "tax_income", "format": "csv"},
             "columns": {"person_id": "a", "income_type": "b", "amount": "c"}}  # fmt: skip
     p = parse_profile({**base, "values": {"income_type": {" 工资薪金 ": "wage"}}}, "x")

@@ -371,19 +371,22 @@ def test_a_header_in_one_piece_hints_at_the_delimiter(tmp_path):
         ingest(_one(tmp_path, TAX_CSV, "t.csv", data), tmp_path / "out")
 
 
-def test_checked_flags_given_as_case_profile_defaults_are_reported_as_such(tmp_path):
-    """A case profile may state a flag as a constant ([defaults] checked_bank = true);
-    ingest.json says where the bundle's value came from, not the manifest's."""
+def test_checked_flags_take_no_case_profile_default(tmp_path):
+    """DATA.md: the checked_* flags come from the case export when its profile maps them,
+    otherwise from the manifest's files. A constant in [defaults] (checked_bank = true,
+    no bank file listed) would certify every household's bank as queried: a profile
+    error (an independent reading of the spec found it winning over the manifest)."""
     rows = [{"hid": "H1", "j": "150422", "area": "rural", "d": "2024-07-01", "c": "true",
              "ps": "none", "pb": "0", "cp": None}]  # fmt: skip
     prof = CASE_PARQUET.replace('format = "parquet"', 'format = "jsonl"')
-    prof += "[defaults]\nchecked_bank = true\n"
     text = "\n".join(json.dumps(r) for r in rows) + "\n"
+    manifest = _one(tmp_path, prof + "[defaults]\nchecked_bank = true\n", "h.jsonl", text.encode())
+    with pytest.raises(ProfileError, match="defaults.checked_bank: checked_bank comes from"):
+        ingest(manifest, tmp_path / "out")
     doc = ingest(_one(tmp_path, prof, "h.jsonl", text.encode()), tmp_path / "out")
-    assert doc["checked"]["checked_bank"] == "case profile default"
-    assert doc["checked"]["checked_tax"] is False
+    assert doc["checked"]["checked_bank"] is False
     [row] = read_bundle(tmp_path / "out")["households"].to_pylist()
-    assert (row["checked_bank"], row["checked_tax"]) == (True, False)
+    assert (row["checked_bank"], row["checked_tax"]) == (False, False)
 
 
 def test_a_utf8_file_read_as_gb18030_hints_at_the_encoding(tmp_path):

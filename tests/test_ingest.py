@@ -199,7 +199,11 @@ def test_a_differently_shaped_export_needs_only_a_new_profile(tmp_path):
     assert doc["checked"]["checked_social_insurance"] is True
 
 
-def test_values_mapped_to_an_empty_cell_and_defaults_for_empty_cells(tmp_path):
+def test_values_mapped_to_an_empty_cell_and_empty_required_cells(tmp_path):
+    """A value map may send a raw value to an empty cell (null, in a nullable column); an
+    empty cell of a required column is quarantined (DATA.md), and [defaults] cannot fill
+    it: defaults are "constants for columns the export lacks" (an independent reading of
+    the spec found the constant filling empty cells here, where the spec quarantines)."""
     prof = """
 [profile]
 table = "property"
@@ -218,10 +222,11 @@ rental_income = "租金"
 "无" = ""
 [units]
 area = "m2"
-[defaults]
-share = 1000
-rental_income = 0
 """
+    (tmp_path / "p.toml").write_text(prof + "[defaults]\nshare = 1000\n", "utf-8")
+    (tmp_path / "m.toml").write_text('[[source]]\nprofile = "p.toml"\nfiles = ["p.jsonl"]\n')
+    with pytest.raises(ProfileError, match="defaults.share: share is mapped"):
+        ingest(tmp_path / "m.toml", tmp_path / "out")
     (tmp_path / "p.toml").write_text(prof, "utf-8")
     rows = [
         {"证件号": "11010519491231002X", "单元号": "U1", "用途": "residential", "面积": 85.5,
@@ -236,10 +241,14 @@ rental_income = 0
     ingest(tmp_path / "m.toml", tmp_path / "out")
     got = read_bundle(tmp_path / "out")["property"].to_pylist()
     assert [(r["area"], r["share"], r["disposed_on"], r["rental_income"]) for r in got] == [
-        (8550, 1000, None, 0),
         (120025, 500, __import__("datetime").date(2010, 1, 1), 3600),
     ]
-    assert [r["record_id"] for r in got] == ["p.jsonl:1", "p.jsonl:2"]
+    assert [r["record_id"] for r in got] == ["p.jsonl:2"]
+    q = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
+    assert sorted((r["line"], r["column"], r["reason"]) for r in q) == [
+        (1, "rental_income", "empty_required"),
+        (1, "share", "empty_required"),
+    ]
 
 
 def test_parquet_typed_columns_and_out_of_range_integers(tmp_path):
