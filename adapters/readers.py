@@ -140,7 +140,9 @@ class JsonlExport:
             text = raw.decode(self.profile.encoding)
             if line == 1 and text.startswith("\ufeff"):
                 text = text[1:]
-            obj = json.loads(text, parse_float=str, parse_int=str)
+            obj = json.loads(
+                text, parse_float=str, parse_int=str, object_pairs_hook=_object_once_each
+            )
         except (ValueError, UnicodeDecodeError, RecursionError) as e:  # deep nesting too
             return RawRowProblem(line, "bad_json", str(e) or type(e).__name__, _lossy(raw))
         if not isinstance(obj, dict):
@@ -165,6 +167,7 @@ class JsonlExport:
 
     def _batch(self, chunk, before, needed, sep, position) -> RawBatch:
         lines, problems, blank = [], [], 0
+        listed = self.profile.columns.get("current_programs")  # the one list column
         cols: dict[str, list] = {name: [] for name in needed}
         for i, raw in enumerate(chunk):
             obj = self._parse(raw, before + i + 1)
@@ -175,7 +178,7 @@ class JsonlExport:
             else:
                 lines.append(before + i + 1)
                 for name in needed:
-                    cols[name].append(_cell(obj.get(name), sep))
+                    cols[name].append(_cell(obj.get(name), sep if name == listed else None))
         arrays = {name: pa.array(v, pa.string()) for name, v in cols.items()}
         return RawBatch(arrays, np.asarray(lines, np.int64), problems, blank, position)
 
@@ -188,14 +191,28 @@ def _encodable(obj) -> bool:
     return True
 
 
-def _cell(v, sep: str) -> str | None:
+def _cell(v, sep: str | None) -> str | None:
+    """A JSON value as a cell's text. An array is a list only in the list column
+    (`sep`: joined by it); elsewhere it stays JSON text, which no column reads (a blind
+    test: `["wage"]` was read as wage)."""
     if v is None or isinstance(v, str):
         return v
     if isinstance(v, bool):
         return "true" if v else "false"
-    if isinstance(v, list):
+    if isinstance(v, list) and sep is not None:
         return sep.join("" if x is None else _cell(x, sep) for x in v)
     return json.dumps(v, ensure_ascii=False)
+
+
+def _object_once_each(pairs: list[tuple[str, object]]) -> dict:
+    """A JSON object whose keys are distinct: Python keeps the last of two equal keys,
+    and the line would be read as one of two values silently (a blind test)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        twice = next(k for k, _ in pairs if k in seen or seen.add(k))
+        raise ValueError(f"key {twice!r} twice in one object")
+    return obj
 
 
 def _lossy(raw: bytes) -> str:

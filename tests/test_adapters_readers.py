@@ -232,3 +232,28 @@ def test_a_bad_row_says_its_field_count_and_an_unclosed_quote_that_swallowed_lin
             "2 field(s), the header has 3; a quoted field runs over 2,999 lines: an unclosed quote?",
         ),
     ]
+
+
+def test_jsonl_arrays_outside_the_list_column_and_repeated_keys_are_not_read_as_values(tmp_path):
+    """A JSON array is a list only in current_programs' column: elsewhere it stays JSON
+    text, which no column reads (["wage"] was read as wage); an object with a key twice
+    is a bad line (Python keeps the last value, so one of two was taken silently). Both
+    found by a blind test of unseen exports."""
+    lines = [
+        {"身份证号": "110", "收入类型": ["工资"], "金额": "1"},
+        '{"身份证号": "111", "收入类型": "wage", "金额": "1", "金额": "2"}',
+        {"身份证号": "112", "收入类型": "wage", "金额": "3"},
+    ]
+    path = tmp_path / "t.jsonl"
+    path.write_text(
+        "\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines)
+        + "\n",
+        "utf-8",
+    )
+    rows, problems, _ = _rows(path, _profile(fmt="jsonl"))
+    assert rows == [(1, "110", '["工资"]', "1"), (3, "112", "wage", "3")]
+    assert problems == [(2, "bad_json")]
+    [bad] = [
+        p for b in readers.open_export(path, _profile(fmt="jsonl")).batches() for p in b.problems
+    ]
+    assert "'金额' twice" in bad.detail
