@@ -287,6 +287,9 @@ class ParquetExport:
         UTF-8 (found by fuzzing: a corrupt one reached the mapping), so strings, binary
         text, dictionaries and lists of them are all checked, by the bundle reader's check."""
         t = values.type
+        if pa.types.is_fixed_size_binary(t):  # checked as binary (fuzzing: it was not)
+            values = values.cast(pa.binary())
+            t = values.type
         if pa.types.is_binary(t):
             values = values.view(pa.string())
         elif pa.types.is_large_binary(t):

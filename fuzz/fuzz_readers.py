@@ -15,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 import atheris
+import meanstest.adapters.csv_quotes  # numba kernels: imported before instrumenting
 import meanstest.adapters.normalise
 
 import meanstest.ids  # noqa: F401 - numba kernels: imported before instrumenting (uninstrumentable)

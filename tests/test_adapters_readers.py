@@ -257,3 +257,20 @@ def test_jsonl_arrays_outside_the_list_column_and_repeated_keys_are_not_read_as_
         p for b in readers.open_export(path, _profile(fmt="jsonl")).batches() for p in b.problems
     ]
     assert "'金额' twice" in bad.detail
+
+
+def test_parquet_fixed_size_binary_is_text_when_utf8_and_an_error_naming_the_row_else(tmp_path):
+    """A fixed_size_binary column is read as the text of its bytes, checked as UTF-8 like
+    any binary column (fuzzing: its bytes reached the mapping's cast unchecked, and
+    pyarrow's "Invalid UTF8 payload" ended the ingest with a traceback)."""
+    from meanstest.adapters.raw import ExportError
+
+    path = tmp_path / "x.parquet"
+    amounts = pa.array([b"0012.30", b"0001.05"], pa.binary(7))
+    pq.write_table(pa.table({"身份证号": ["a", "b"], "收入类型": ["w"] * 2, "金额": amounts}), path)
+    rows, problems, _ = _rows(path, _profile("parquet"))
+    assert rows == [(1, "a", "w", "0012.30"), (2, "b", "w", "0001.05")] and problems == []
+    bad = pa.array([b"0012.30", b"\xe5\x00\x00\x00\x00\x00\x00"], pa.binary(7))
+    pq.write_table(pa.table({"身份证号": ["a", "b"], "收入类型": ["w"] * 2, "金额": bad}), path)
+    with pytest.raises(ExportError, match="row 2, column '金额': not UTF-8"):
+        _rows(path, _profile("parquet"))
