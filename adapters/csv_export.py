@@ -93,11 +93,18 @@ class CsvExport:
             column_types=dict.fromkeys(self.header, pa.string()), strings_can_be_null=False
         )
         needed = needed_columns(p)
-        quotes = quote_problems(self.path, p.encoding, p.delimiter, self.header_lines)
+        quotes = quote_problems(
+            self.path,
+            p.encoding,
+            p.delimiter,
+            self.header_lines,
+            [h in needed for h in self.header],
+        )
         if quotes.after_quote_count > MAX_REPORTED:
             raise ExportError(
-                f"{self.path}: {quotes.after_quote_count:,} records have text after a closing "
-                "quote: is the delimiter right, or does the export quote its fields?",
+                f"{self.path}: {quotes.after_quote_count:,} records have text after the closing "
+                "quote of a mapped field: is the delimiter right, or does the export quote "
+                "its fields?",
                 file=str(self.path),
             )
         # pyarrow numbers records from 1 at the file's start, each skipped line a record;
@@ -294,7 +301,7 @@ def _misquoted(quotes, lines, field_nl, cols, delimiter: str) -> _Misquoted:
                 "quote)"
             )
         else:
-            detail = 'text after the closing quote of a quoted field ("12"34 would read 1234)'
+            detail = 'text after the closing quote of a mapped field ("12"34 would read 1234)'
         problems.append(RawRowProblem(int(lines[i]), "bad_row", detail, text))
     return _Misquoted(rows, problems)
 

@@ -5,15 +5,19 @@ pass over the file's bytes before it is read.
   the quote into that field; when the field is the row's last, the row still has the
   header's number of fields, so the rows after it vanished without a quarantine entry
   (a blind test: one stray quote in a remarks column, the last 22 rows of a file gone).
-- **Text after a field's closing quote** (`"12"34`): pyarrow reads it on as part of the
-  field ("1234"), an amount nobody wrote.
+- **Text after the closing quote of a mapped field** (`"12"34`): pyarrow reads it on as
+  part of the field ("1234"), an amount nobody wrote. Spaces, tabs and any non-ASCII
+  character after the quote are let pass (a cell is trimmed of Unicode whitespace; the
+  non-ASCII text of a remark, `"他说"好的`, is still text), and so is anything in a
+  column the profile does not map: its value is never read.
 
 The pass follows pyarrow's grammar (quote `"`, doubled `""` inside a quoted field, a
 quote only opens a field at its start; line breaks `\\n`, `\\r\\n` or a lone `\\r`
 outside quotes, `\\n` inside them, as the reader counts lines) over the file's bytes
-when the encoding keeps ASCII's bytes for ASCII (UTF-8; GB18030 and GBK, whose
-two- and four-byte characters are stepped over), else over the file transcoded to
-UTF-8. It names each such record by its first physical line, the reader's `lines`.
+when the encoding keeps ASCII's bytes for ASCII (UTF-8, mapped; GB18030 and GBK,
+whose two- and four-byte characters are stepped over), else over the file decoded and
+re-encoded as UTF-8 a block at a time (the state carries across blocks). It names each
+record by its first physical line, the reader's `lines`.
 """
 
 from __future__ import annotations
@@ -27,7 +31,11 @@ from numba import njit
 
 _FIELD_START, _UNQUOTED, _QUOTED, _QUOTE_IN_QUOTED, _AFTER_QUOTE = 0, 1, 2, 3, 4
 _PLAIN, _GB = 0, 1  # how multibyte characters are stepped over
+# the carried state: [state, line, record's first line, line of the open quote's record,
+# records flagged, a CR ended the last block, line breaks still to skip, field index]
+_STATE, _LINE, _RECORD, _OPENED, _FLAGGED, _CR, _SKIP, _FIELD = range(8)
 MAX_REPORTED = 1 << 16  # records with text after a closing quote, listed by line
+_BLOCK = 8 << 20  # bytes of text decoded at a time (encodings without ASCII's bytes)
 
 
 @dataclass(frozen=True)
@@ -38,85 +46,122 @@ class QuoteProblems:
 
 
 @njit(cache=True, nogil=True)
-def _scan(data, start, delimiter, kind, first_line, out):
-    """(the line of the record whose quoted field never closes, or 0; how many records
-    have text after a closing quote, their lines written to `out` while it has room)
-    of data[start:], its first record on line `first_line`."""
-    state = _FIELD_START
-    line = record = first_line
-    flagged = opened = 0
-    i, n = start, len(data)
-    while i < n:
-        b = data[i]
-        step = 1
-        if kind == _GB and 0x81 <= b <= 0xFE and i + 1 < n:
-            # a GB18030 character, whose trail bytes may be ASCII's ("|", "\\")
-            step = 4 if 0x30 <= data[i + 1] <= 0x39 else 2
-            b = 0x80  # as any non-ASCII character
-        if state == _QUOTED:
-            if b == 34:
-                state = _QUOTE_IN_QUOTED
-            elif b == 10:
-                line += 1
-        elif state == _QUOTE_IN_QUOTED and b == 34:  # a doubled quote: one in the field
-            state = _QUOTED
-        elif b == delimiter:
-            state = _FIELD_START
-        elif b == 10 or b == 13:
-            line += 1
-            if b == 13 and i + 1 < n and data[i + 1] == 10:
-                step = 2
-            record = line
-            state = _FIELD_START
-        elif state == _FIELD_START and b == 34:
-            state = _QUOTED
-            opened = record
-        elif state == _QUOTE_IN_QUOTED or state == _AFTER_QUOTE:
-            if b == 32 or b == 9:  # spaces after a closing quote: trimmed with the cell
-                state = _AFTER_QUOTE
-            else:
-                if flagged < len(out):
-                    out[flagged] = record
-                flagged += 1
-                state = _UNQUOTED
-        else:
-            state = _UNQUOTED
-        i += step
-    return (opened if state == _QUOTED else 0), flagged
+def _line_break(data, i, st):
+    """A line break at data[i] (outside quotes): the next record starts; returns the
+    index after it (a CRLF is one break, across blocks too)."""
+    st[_LINE] += 1
+    st[_RECORD] = st[_LINE]
+    st[_STATE] = _FIELD_START
+    st[_FIELD] = 0
+    if data[i] == 13:
+        if i + 1 < len(data):
+            return i + 2 if data[i + 1] == 10 else i + 1
+        st[_CR] = 1
+    return i + 1
 
 
 @njit(cache=True, nogil=True)
-def _skip_lines(data, start, count):
-    """The offset after `count` line breaks (`\\n`, `\\r\\n`, `\\r`; quotes ignored, as
-    pyarrow's skip_rows does) from `start`."""
-    i = start
+def _scan(data, delimiter, kind, mapped, st, out):
+    """Carry the state `st` over one block of bytes; the lines of flagged records go to
+    `out` while it has room. `mapped[k]`: whether field k is one the profile maps."""
     n = len(data)
-    while count > 0 and i < n:
+    i = 0
+    if st[_CR] and n and data[0] == 10:  # the LF of a CRLF split between blocks
+        i = 1
+    st[_CR] = 0
+    while i < n and st[_SKIP] > 0:  # title and header lines: pyarrow ignores quotes there
         b = data[i]
         if b == 10 or b == 13:
-            count -= 1
-            if b == 13 and i + 1 < n and data[i + 1] == 10:
-                i += 1
+            st[_SKIP] -= 1
+            if b == 13:
+                if i + 1 < n:
+                    i += 1 if data[i + 1] == 10 else 0
+                else:
+                    st[_CR] = 1
         i += 1
-    return i
+    while i < n:
+        b = data[i]
+        state = st[_STATE]
+        if state == _QUOTED:  # only a quote or a line feed matters
+            while i < n and data[i] != 34 and data[i] != 10:
+                i += 1
+            if i < n:
+                if data[i] == 34:
+                    st[_STATE] = _QUOTE_IN_QUOTED
+                else:
+                    st[_LINE] += 1
+                i += 1
+            continue
+        if kind == _GB and 0x81 <= b <= 0xFE:
+            # a GB18030 character, whose trail bytes may be ASCII's ("|", "\\")
+            step = 4 if i + 1 < n and 0x30 <= data[i + 1] <= 0x39 else 2
+            if state == _FIELD_START:
+                st[_STATE] = _UNQUOTED
+            elif state == _QUOTE_IN_QUOTED:
+                st[_STATE] = _AFTER_QUOTE
+            i += step
+            continue
+        if state == _QUOTE_IN_QUOTED and b == 34:  # a doubled quote: one in the field
+            st[_STATE] = _QUOTED
+        elif b == delimiter:
+            st[_STATE] = _FIELD_START
+            st[_FIELD] += 1
+        elif b == 10 or b == 13:
+            i = _line_break(data, i, st)
+            continue
+        elif state == _FIELD_START and b == 34:
+            st[_STATE] = _QUOTED
+            st[_OPENED] = st[_RECORD]
+        elif state == _QUOTE_IN_QUOTED or state == _AFTER_QUOTE:
+            if b == 32 or b == 9 or b >= 0x80:  # whitespace, or non-ASCII text
+                st[_STATE] = _AFTER_QUOTE
+            else:
+                k = st[_FIELD]
+                if k < len(mapped) and mapped[k]:
+                    if st[_FLAGGED] < len(out):
+                        out[st[_FLAGGED]] = st[_RECORD]
+                    st[_FLAGGED] += 1
+                st[_STATE] = _UNQUOTED
+        elif state == _FIELD_START:
+            st[_STATE] = _UNQUOTED
+        i += 1
 
 
-def quote_problems(path: Path, encoding: str, delimiter: str, header_lines: int) -> QuoteProblems:
+def quote_problems(
+    path: Path, encoding: str, delimiter: str, header_lines: int, mapped: list[bool]
+) -> QuoteProblems:
     """The quoting mistakes of a CSV export (module docstring), its data records starting
-    after `header_lines` physical lines (title lines and the header)."""
+    after `header_lines` physical lines (title lines and the header); `mapped[k]`: whether
+    the header's k-th column is one the profile maps."""
     name = codecs.lookup(encoding).name
     if len(delimiter.encode("utf-8")) != 1:  # pyarrow's delimiter is one byte
         return QuoteProblems(0, np.zeros(0, dtype=np.int64), 0)
-    if name in ("utf-8", "gb18030", "gbk"):  # mapped, not read: an export may be GBs
+    st = np.zeros(8, dtype=np.int64)
+    st[_LINE] = st[_RECORD] = header_lines + 1
+    st[_SKIP] = header_lines
+    out = np.zeros(MAX_REPORTED, dtype=np.int64)
+    flags = np.asarray(mapped, dtype=np.bool_)
+    d = ord(delimiter)
+    if name in ("utf-8", "gb18030", "gbk"):  # the bytes, mapped: an export may be GBs
+        kind = _PLAIN if name == "utf-8" else _GB
         size = Path(path).stat().st_size
         data = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
-        kind = _PLAIN if name == "utf-8" else _GB
-    else:  # UTF-16 and the like: the text pyarrow parses, as UTF-8
-        text = Path(path).read_bytes().decode(encoding, errors="replace")  # the reader names those
-        data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-        kind = _PLAIN
-    start = 3 if name == "utf-8" and data[:3].tobytes() == codecs.BOM_UTF8 else 0
-    start = _skip_lines(data, start, header_lines)
-    out = np.zeros(MAX_REPORTED, dtype=np.int64)
-    unclosed, flagged = _scan(data, start, ord(delimiter), kind, header_lines + 1, out)
-    return QuoteProblems(int(unclosed), out[: min(flagged, MAX_REPORTED)].copy(), int(flagged))
+        start = 3 if name == "utf-8" and data[:3].tobytes() == codecs.BOM_UTF8 else 0
+        _scan(data[start:], d, kind, flags, st, out)
+    else:  # UTF-16, GB2312, Big5, …: the text pyarrow parses, as UTF-8, a block at a time
+        decoder = codecs.getincrementaldecoder(encoding)(errors="replace")  # reader names those
+        first = True
+        with open(path, "rb") as f:
+            while True:
+                raw = f.read(_BLOCK)
+                text = decoder.decode(raw, final=not raw)
+                if first and text.startswith("\ufeff"):
+                    text = text[1:]
+                first = False
+                if text:
+                    _scan(np.frombuffer(text.encode("utf-8"), np.uint8), d, _PLAIN, flags, st, out)
+                if not raw:
+                    break
+    unclosed = int(st[_OPENED]) if st[_STATE] == _QUOTED else 0
+    flagged = int(st[_FLAGGED])
+    return QuoteProblems(unclosed, out[: min(flagged, MAX_REPORTED)].copy(), flagged)

@@ -22,6 +22,7 @@ same manifest, profiles and files give the same bundle and the same ingest.json.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -160,7 +161,8 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
     qtmp = folder / "quarantine.parquet.tmp"
     files_doc, reasons = [], Counter()
     owners: dict[str, Counter] = {"household": Counter(), "person": Counter()}
-    unread: list[tuple[str, frozenset[str]]] = []  # rows no reader could split: their words
+    unread: list[Unread] = []  # rows no reader could split into cells
+    unexamined: Counter = Counter()  # such rows beyond UNREAD_KEPT
     quarantined_people: list[tuple[str, str]] = []  # (household_id, person id) of bad rows
     try:
         for t in schema.TABLES:
@@ -197,8 +199,11 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
                     reasons.update(mapped.quarantine.column("reason").to_pylist())
                 kind = "household" if p.table in schema.CASE_TABLES else "person"
                 owners[kind].update((o, p.table) for o in mapped.owners)
-                case = p.table in schema.CASE_TABLES
-                unread += [(p.table, unread_words(b.raw, case)) for b in batch.problems]
+                for problem in batch.problems:
+                    if len(unread) < UNREAD_KEPT:
+                        unread.append(unread_row(problem.raw, p, export.header))
+                    else:
+                        unexamined[p.table] += 1
                 quarantined_people += mapped.people
                 doc["rows_mapped"] += mapped.table.num_rows
                 doc["rows_quarantined"] += mapped.rows_quarantined
@@ -212,6 +217,7 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
             if w is not qwriter:
                 w.close()
         affected, unattributed = affected_households(tmp, owners, unread)
+        unattributed += unexamined
         if hold and affected:
             held = _hold(tmp, set(affected), quarantined_people)
             for t, n in held.items():
@@ -250,7 +256,7 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
 def affected_households(
     tmp: dict[str, Path],
     owners: dict[str, Counter],
-    unread: list[tuple[str, frozenset[str]]] = (),
+    unread: list[Unread] = (),
 ) -> tuple[dict[str, Counter], Counter]:
     """Households some of whose rows were quarantined: their own case rows (by
     household_id), or source rows of a member or supporter (by person_id). Their
@@ -258,63 +264,92 @@ def affected_households(
     is not in the bundle at all, and its members' and supporters' rows would be left
     without it (so --hold removes them too).
 
-    `unread`: (table, words) of the rows no reader could split into cells (bad_row,
-    bad_json): such a row is a household's when one of its words is the ID of one of
-    the bundle's people (any table) or, for a case table, one of its household_ids — a
+    `unread`: the rows no reader could split into cells (bad_row, bad_json; `Unread`):
+    such a row is the household's of a member or supporter whose resident ID its text
+    holds, or, from a case export, of the household_id in its household_id column — a
     blind test's bank export of rows one field too long was quarantined whole and no
-    household was named. -> (household_id: Counter(table: rows), table: unread rows
-    tied to no household)."""
+    household was named. Only the IDs asked about are looked up (Arrow's is_in), not
+    every person of the bundle. -> (household_id: Counter(table: rows), table: unread
+    rows tied to no household)."""
     found: dict[str, Counter] = {}
     unattributed: Counter = Counter()
     for (h, table), n in owners["household"].items():
         found.setdefault(h, Counter())[table] += n
-    if not owners["person"] and not unread:
-        return found, unattributed
     by_person: dict[str, Counter] = {}
     for (person, table), n in owners["person"].items():
         by_person.setdefault(person, Counter())[table] += n
+    wanted = set(by_person).union(*(u.ids for u in unread))
     homes_of: dict[str, set[str]] = {}  # person id -> their households
-    for t, col in (("persons", "person_id"), ("supporters", "supporter_id")):
-        rows = pq.read_table(tmp[t], columns=["household_id", col])
-        for h, person in zip(rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True):
-            if h is not None and person is not None:
-                homes_of.setdefault(person, set()).add(h)
+    if wanted:
+        value_set = pa.array(sorted(wanted), pa.string())
+        for t, col in (("persons", "person_id"), ("supporters", "supporter_id")):
+            rows = pq.read_table(tmp[t], columns=["household_id", col])
+            rows = rows.filter(pc.is_in(rows[col], value_set=value_set))
+            for h, p in zip(rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True):
+                if h is not None:
+                    homes_of.setdefault(p, set()).add(h)
     for person, tables in by_person.items():
         for h in homes_of.get(person, ()):
             found.setdefault(h, Counter()).update(tables)
-    if unread:
-        homes = {h for hs in homes_of.values() for h in hs}
-        homes.update(
-            pq.read_table(tmp["households"], columns=["household_id"]).column(0).to_pylist()
-        )
-        for table, words in unread:
-            hit = {h for w in words for h in homes_of.get(w, ())}
-            if table in schema.CASE_TABLES:
-                hit |= words & homes
-            for h in hit:
-                found.setdefault(h, Counter())[table] += 1
-            if not hit:
-                unattributed[table] += 1
+    named = {u.household for u in unread if u.household}
+    present: set[str] = set()
+    if named:
+        value_set = pa.array(sorted(named), pa.string())
+        for t in schema.CASE_TABLES:
+            column = pq.read_table(tmp[t], columns=["household_id"]).column(0)
+            present.update(column.filter(pc.is_in(column, value_set=value_set)).to_pylist())
+    for u in unread:
+        hit = {h for i in u.ids for h in homes_of.get(i, ())}
+        if u.household in present:
+            hit.add(u.household)
+        for h in hit:
+            found.setdefault(h, Counter())[u.table] += 1
+        if not hit:
+            unattributed[u.table] += 1
     return found, unattributed
 
 
-_WORD = re.compile(r'[^\s,;|"{}\[\]:]+')
+@dataclass(frozen=True)
+class Unread:
+    """What may tie a row no reader could split into cells to a household."""
+
+    table: str
+    ids: frozenset[str]  # the resident-ID-shaped words of its text
+    household: str | None  # a case export's row: its household_id column, if found
 
 
-def unread_words(raw: str, case: bool) -> frozenset[str]:
-    """The words of an unreadable row that may name its household: resident-ID-shaped
-    ones (as an ID cell is cleaned: full-width digits and x made ASCII), and for a case
-    table every word (a household_id has no shape)."""
+UNREAD_KEPT = 1_000_000  # unread rows examined; any beyond are counted as tied to none
+
+
+def unread_row(raw: str, profile, header: list[str]) -> Unread:
+    """The Unread of one bad_row / bad_json row of an export of `profile` (`header`: the
+    export's columns, or its JSON keys): the words that look like resident IDs (cleaned
+    as an ID cell is: full-width digits and x made ASCII), and for a case export the
+    value in its household_id column (CSV: that field of the record split by the
+    profile's delimiter; JSON Lines: that key's string) — not any word that equals some
+    household_id, which held a clean household "0" back for another's cell "0"."""
     from meanstest.adapters.normalise import clean_id_one
 
-    words = set()
-    for w in _WORD.findall(raw):
+    split = re.escape(profile.delimiter) if profile.format == "csv" else ""
+    ids = set()
+    for w in re.findall(rf'[^\s,;|"{{}}\[\]:{split}]+', raw):
         cleaned = clean_id_one(w).upper() if len(w) == 18 else ""
         if len(cleaned) == 18 and cleaned[:17].isdigit() and cleaned[17] in "0123456789X":
-            words.add(cleaned)
-        elif case and len(w) <= 64:
-            words.add(w)
-    return frozenset(words)
+            ids.add(cleaned)
+    household = None
+    column = profile.columns.get("household_id") if profile.table in schema.CASE_TABLES else None
+    if column is not None and profile.format == "csv" and column in header:
+        fields = next(csv.reader([raw], delimiter=profile.delimiter), [])
+        at = header.index(column)
+        household = fields[at].strip() if at < len(fields) else None
+    elif column is not None and profile.format == "jsonl":
+        m = re.search(rf'"{re.escape(column)}"\s*:\s*("(?:[^"\\]|\\.)*")', raw)
+        if m:
+            try:
+                household = str(json.loads(m.group(1))).strip()
+            except ValueError:
+                household = None
+    return Unread(profile.table, frozenset(ids), household or None)
 
 
 def quarantine_note(bundle: str | Path) -> str | None:

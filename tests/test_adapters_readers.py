@@ -195,20 +195,28 @@ def test_misquoted_records_are_found_in_any_encoding_and_line_break(
 ):
     """csv_quotes reads the bytes pyarrow parses: a GB18030 character whose second byte
     is "|" (亅, 0x81 0x7C) is no delimiter, a lone CR ends a line, a UTF-16 file is
-    read as text; spaces after a closing quote are trimmed with the cell, not an error."""
-    from meanstest.adapters.csv_quotes import quote_problems
+    read as text, a block at a time (here blocks of 7 bytes: a CRLF and a doubled quote
+    split between blocks); whitespace (a full-width space too) and non-ASCII text after
+    a closing quote pass, and so does anything in a column the profile does not map."""
+    from meanstest.adapters import csv_quotes
 
     d = delimiter
     records = [
         f"a{d}b", f'"亅x"{d}1', f'"q""r" {d}2', f'"m{chr(10)}n"{d}3', f'亅{d}"4"x',
-        f'5{d}"6', "7,8",
+        f'"他说"好的"{d}"1"\u3000', f'5{d}"6', "7,8",
     ]  # fmt: skip
     path = tmp_path / "x.csv"
     path.write_bytes(line_break.join(records).encode(encoding) + line_break.encode(encoding))
-    found = quote_problems(path, encoding, delimiter, header_lines=1)
-    # lines: a quoted LF counts one line; records start on 2, 3, 4, 6, 7
-    assert found.after_quote.tolist() == [6] and found.after_quote_count == 1
-    assert found.unclosed == 7
+    csv_quotes._BLOCK, saved = 7, csv_quotes._BLOCK
+    try:
+        found = csv_quotes.quote_problems(path, encoding, delimiter, 1, [True, True])
+        unmapped = csv_quotes.quote_problems(path, encoding, delimiter, 1, [False, True])
+    finally:
+        csv_quotes._BLOCK = saved
+    # lines: a quoted LF counts one line; records start on 2, 3, 4, 6, 7, 8
+    assert found.after_quote.tolist() == [6, 7] and found.after_quote_count == 2
+    assert found.unclosed == 8
+    assert unmapped.after_quote.tolist() == [6] and unmapped.unclosed == 8
 
 
 def test_a_bad_row_says_its_field_count_and_an_unclosed_quote_that_swallowed_lines(tmp_path):

@@ -596,7 +596,8 @@ def test_hold_also_leaves_out_the_records_of_a_member_whose_own_row_was_quaranti
 
 def test_unreadable_rows_are_tied_to_the_household_whose_ids_they_hold(tmp_path, capsys):
     """A row no reader can split into cells (bad_json, bad_row) is a household's when its
-    text holds a member's resident ID, or for a case export the household_id; one that
+    text holds a member's resident ID, or for a case export the household_id in its
+    household_id column — not another household's ID elsewhere in the row; one that
     names nobody is counted as tied to no household, and the ingest and the review say
     so (a blind test: a bank export whose rows had one field too many was quarantined
     whole, and no household was named, held back or noted)."""
@@ -605,17 +606,22 @@ def test_unreadable_rows_are_tied_to_the_household_whose_ids_they_hold(tmp_path,
     persons = tables["persons"].to_pylist()
     member = persons[0]
     other = next(p for p in persons if p["household_id"] != member["household_id"])
+    bystander = next(
+        h for h in tables["households"]["household_id"].to_pylist()
+        if h not in (member["household_id"], other["household_id"])
+    )  # fmt: skip
     with open(tmp_path / "raw" / "tax" / "tax_income.jsonl", "a", encoding="utf-8") as f:
         wide = "".join(chr(ord(c) + 0xFEE0) for c in member["person_id"])  # full-width
         f.write(f'{{"纳税人识别号": "{wide}", "所得项目": "工资薪金所得", "收入额": "12",}}\n')
         f.write('{"纳税人识别号": "nobody", "所得项目"\n')
     with open(tmp_path / "raw" / "case" / "case_persons.csv", "a", encoding="utf-8") as f:
         f.write(
-            f"{other['household_id']},11010519491231002X,子女,1949-12-31,健康,非在校,无,0,0,多\n"
+            f"{other['household_id']},11010519491231002X,{bystander},1949-12-31,健康,非在校,无,0,0,多\n"
         )
     doc = ingest(manifest, tmp_path / "plain")
     affected = doc["affected_households"]
     assert affected["household_ids"] == sorted({member["household_id"], other["household_id"]})
+    assert bystander not in affected["household_ids"]  # its ID is in the row, elsewhere
     assert affected["unattributed_rows"] == {"tax_income": 1}
     assert doc["quarantine"]["by_reason"] == {"bad_json": 2, "bad_row": 1}
 

@@ -2,7 +2,10 @@
 
 Members, findings and rejects are appended as each batch of households is assessed;
 results wait for the §9 rank over the whole run (their difficulty indexes are all that
-rank needs); the change lists and summary.json come last.
+rank needs), or, when one batch is the run, are appended as soon as its digests are in.
+The in-memory review writes the change lists while the writers' threads finish, then
+renames the four tables into place; summary.json comes last, so a folder without it is
+an unfinished review whatever else it holds.
 
 Each output file is written by a thread of its own (Parquet encoding releases the GIL),
 its batches in the order they were appended: the files are encoded side by side and
