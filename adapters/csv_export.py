@@ -60,6 +60,14 @@ class CsvExport:
                 + "; an export without rows still has its header line"
             )
             raise ExportError(f"{path}: no header line ({why})", file=str(path))
+        swallowing = [h for h in self.header if "\n" in h and profile.delimiter in h]
+        if swallowing:  # a cell broken in Excel holds a line break, not whole lines
+            raise ExportError(
+                f"{path}: a quoted header cell runs over lines that hold "
+                f"{profile.delimiter!r}: an unclosed quote in the header? (cell "
+                f"{swallowing[0].splitlines()[0][:40]!r}…)",
+                file=str(path),
+            )
         self.header = [h.strip() for h in self.header]
         dup = {h for h in self.header if self.header.count(h) > 1} & set(needed_columns(profile))
         if dup:
@@ -289,16 +297,24 @@ def _misquoted(quotes, lines, field_nl, cols, delimiter: str) -> _Misquoted:
     rows = np.zeros(len(lines), dtype=np.bool_)
     if quotes.after_quote.size:
         rows |= np.isin(lines, quotes.after_quote)
+    if quotes.swallowed.size:
+        rows |= np.isin(lines, quotes.swallowed)
     if quotes.unclosed:
         rows |= lines == quotes.unclosed
+    swallowed = set(quotes.swallowed.tolist())
     problems = []
     for i in np.flatnonzero(rows).tolist():
         text = delimiter.join(str(c[i].as_py()) for c in cols.values())
         if int(lines[i]) == quotes.unclosed:
             detail = (
-                f"a quoted field opened here is never closed: the {int(field_nl[i]):,} "
-                "line(s) after it, to the end of the file, were read into it (an unclosed "
-                "quote)"
+                "a quoted field opened here is never closed: everything after it, to the "
+                "end of the file, was read into it (an unclosed quote)"
+            )
+        elif int(lines[i]) in swallowed:
+            detail = (
+                f"a quoted field holds whole lines of the header's {len(cols)} fields "
+                f"({int(field_nl[i]):,} line break(s)): rows read into one field, a quote "
+                "not closed where it should be?"
             )
         else:
             detail = 'text after the closing quote of a mapped field ("12"34 would read 1234)'

@@ -32,8 +32,11 @@ from numba import njit
 _FIELD_START, _UNQUOTED, _QUOTED, _QUOTE_IN_QUOTED, _AFTER_QUOTE = 0, 1, 2, 3, 4
 _PLAIN, _GB = 0, 1  # how multibyte characters are stepped over
 # the carried state: [state, line, record's first line, line of the open quote's record,
-# records flagged, a CR ended the last block, line breaks still to skip, field index]
+# records flagged, a CR ended the last block, line breaks still to skip, field index,
+# delimiters on the quoted field's current line, line breaks in it, records swallowing]
 _STATE, _LINE, _RECORD, _OPENED, _FLAGGED, _CR, _SKIP, _FIELD = range(8)
+_INNER, _BREAKS, _SWALLOWED = 8, 9, 10
+_N_STATE = 11
 MAX_REPORTED = 1 << 16  # records with text after a closing quote, listed by line
 _BLOCK = 8 << 20  # bytes of text decoded at a time (encodings without ASCII's bytes)
 
@@ -43,6 +46,8 @@ class QuoteProblems:
     unclosed: int  # first line of the record whose quoted field never closes; 0: none
     after_quote: np.ndarray  # int64 first lines of records with text after a closing quote
     after_quote_count: int  # how many there are (after_quote lists MAX_REPORTED at most)
+    swallowed: np.ndarray  # int64 first lines of records a quoted field of which holds a
+    # whole line with the header's number of fields: rows read into one field
 
 
 @njit(cache=True, nogil=True)
@@ -61,9 +66,12 @@ def _line_break(data, i, st):
 
 
 @njit(cache=True, nogil=True)
-def _scan(data, delimiter, kind, mapped, st, out):
+def _scan(data, delimiter, kind, mapped, st, out, swallowing):
     """Carry the state `st` over one block of bytes; the lines of flagged records go to
-    `out` while it has room. `mapped[k]`: whether field k is one the profile maps."""
+    `out`, those of records whose quoted field holds a whole line of `len(mapped)`
+    fields to `swallowing`, while they have room. `mapped[k]`: whether field k is one
+    the profile maps."""
+    width = len(mapped)
     n = len(data)
     i = 0
     if st[_CR] and n and data[0] == 10:  # the LF of a CRLF split between blocks
@@ -82,13 +90,27 @@ def _scan(data, delimiter, kind, mapped, st, out):
     while i < n:
         b = data[i]
         state = st[_STATE]
-        if state == _QUOTED:  # only a quote or a line feed matters
+        if state == _QUOTED:  # a quote, a line feed or a delimiter matters
             while i < n and data[i] != 34 and data[i] != 10:
+                c = data[i]
+                if kind == _GB and 0x81 <= c <= 0xFE:
+                    i += 4 if i + 1 < n and 0x30 <= data[i + 1] <= 0x39 else 2
+                    continue
+                if c == delimiter:
+                    st[_INNER] += 1
                 i += 1
             if i < n:
                 if data[i] == 34:
                     st[_STATE] = _QUOTE_IN_QUOTED
-                else:
+                else:  # a whole line inside the quote with every field: a swallowed row
+                    whole = st[_BREAKS] > 0 and width > 1 and st[_INNER] >= width - 1
+                    k = st[_SWALLOWED]
+                    if whole and (k == 0 or swallowing[min(k, len(swallowing)) - 1] != st[_RECORD]):
+                        if k < len(swallowing):
+                            swallowing[k] = st[_RECORD]
+                        st[_SWALLOWED] += 1
+                    st[_BREAKS] += 1
+                    st[_INNER] = 0
                     st[_LINE] += 1
                 i += 1
             continue
@@ -112,6 +134,8 @@ def _scan(data, delimiter, kind, mapped, st, out):
         elif state == _FIELD_START and b == 34:
             st[_STATE] = _QUOTED
             st[_OPENED] = st[_RECORD]
+            st[_INNER] = 0
+            st[_BREAKS] = 0
         elif state == _QUOTE_IN_QUOTED or state == _AFTER_QUOTE:
             if b == 32 or b == 9 or b >= 0x80:  # whitespace, or non-ASCII text
                 st[_STATE] = _AFTER_QUOTE
@@ -135,11 +159,12 @@ def quote_problems(
     the header's k-th column is one the profile maps."""
     name = codecs.lookup(encoding).name
     if len(delimiter.encode("utf-8")) != 1:  # pyarrow's delimiter is one byte
-        return QuoteProblems(0, np.zeros(0, dtype=np.int64), 0)
-    st = np.zeros(8, dtype=np.int64)
+        return QuoteProblems(0, np.zeros(0, dtype=np.int64), 0, np.zeros(0, dtype=np.int64))
+    st = np.zeros(_N_STATE, dtype=np.int64)
     st[_LINE] = st[_RECORD] = header_lines + 1
     st[_SKIP] = header_lines
     out = np.zeros(MAX_REPORTED, dtype=np.int64)
+    swallowing = np.zeros(MAX_REPORTED, dtype=np.int64)
     flags = np.asarray(mapped, dtype=np.bool_)
     d = ord(delimiter)
     if name in ("utf-8", "gb18030", "gbk"):  # the bytes, mapped: an export may be GBs
@@ -147,7 +172,7 @@ def quote_problems(
         size = Path(path).stat().st_size
         data = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
         start = 3 if name == "utf-8" and data[:3].tobytes() == codecs.BOM_UTF8 else 0
-        _scan(data[start:], d, kind, flags, st, out)
+        _scan(data[start:], d, kind, flags, st, out, swallowing)
     else:  # UTF-16, GB2312, Big5, …: the text pyarrow parses, as UTF-8, a block at a time
         decoder = codecs.getincrementaldecoder(encoding)(errors="replace")  # reader names those
         first = True
@@ -159,9 +184,11 @@ def quote_problems(
                     text = text[1:]
                 first = False
                 if text:
-                    _scan(np.frombuffer(text.encode("utf-8"), np.uint8), d, _PLAIN, flags, st, out)
+                    block = np.frombuffer(text.encode("utf-8"), np.uint8)
+                    _scan(block, d, _PLAIN, flags, st, out, swallowing)
                 if not raw:
                     break
     unclosed = int(st[_OPENED]) if st[_STATE] == _QUOTED else 0
     flagged = int(st[_FLAGGED])
-    return QuoteProblems(unclosed, out[: min(flagged, MAX_REPORTED)].copy(), flagged)
+    swallowed = swallowing[: min(int(st[_SWALLOWED]), MAX_REPORTED)].copy()
+    return QuoteProblems(unclosed, out[: min(flagged, MAX_REPORTED)].copy(), flagged, swallowed)

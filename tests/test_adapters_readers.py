@@ -282,3 +282,58 @@ def test_parquet_fixed_size_binary_is_text_when_utf8_and_an_error_naming_the_row
     pq.write_table(pa.table({"身份证号": ["a", "b"], "收入类型": ["w"] * 2, "金额": bad}), path)
     with pytest.raises(ExportError, match="row 2, column '金额': not UTF-8"):
         _rows(path, _profile("parquet"))
+
+
+def test_a_quote_that_swallows_whole_rows_and_closes_later_is_a_bad_row(tmp_path):
+    """A quote opened in a remark and closed by a later row's quote (or its `12"`) reads
+    the rows between into one field with the header's number of fields: pyarrow sees
+    one good row. A quoted field holding whole lines of the header's fields is a bad
+    row, its text holding the rows read into it (a blind test: rows of three households
+    vanished with the counts closing)."""
+    lines = ["身份证号,收入类型,金额,备注", "1,wage,1,ok", '2,wage,2,"open', "3,wage,3,ok",
+             "4,wage,4,ok", '5,wage,5,12" monitor', "6,wage,6,ok"]  # fmt: skip
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    rows, problems, _ = _rows(path, _profile())
+    assert [r[0] for r in rows] == [2, 7]
+    assert problems == [(3, "bad_row")]
+    [bad] = [p for b in readers.open_export(path, _profile()).batches() for p in b.problems]
+    assert "whole lines of the header's" in bad.detail and "4,wage,4" in bad.raw
+    # a cell broken over two lines in Excel (no delimiter on its lines) is a good row
+    path.write_text('身份证号,收入类型,金额,备注\n1,wage,1,"第一行\n第二行"\n', "utf-8")
+    assert _rows(path, _profile()) == ([(2, "1", "wage", "1")], [], 0)
+
+
+def test_a_header_whose_quote_never_closes_is_an_error_not_a_file_without_rows(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text('身份证号,收入类型,金额,"备注\n1,wage,1,ok\n2,wage,2,ok\n', "utf-8")
+    from meanstest.adapters.raw import ExportError
+
+    with pytest.raises(ExportError, match="unclosed quote in the header"):
+        _rows(path, _profile())
+
+
+@pytest.mark.parametrize("kind", ["dictionary", "binary_view", "large_binary_dictionary"])
+def test_parquet_binary_kinds_are_text_when_utf8_and_an_error_naming_the_row_else(tmp_path, kind):
+    """Dictionary-encoded and view binary columns are checked as UTF-8 like plain binary
+    (a blind test: b'\\xff' in them ended the ingest in a traceback)."""
+    from meanstest.adapters.raw import ExportError
+
+    def column(values):
+        plain = pa.array(values, pa.large_binary() if kind.startswith("large") else pa.binary())
+        if kind == "binary_view":
+            return plain.cast(pa.binary_view())
+        return plain.dictionary_encode()
+
+    path = tmp_path / "x.parquet"
+    for values, good in (([b"wage", b"wage"], True), ([b"wage", b"\xff"], False)):
+        pq.write_table(pa.table({"身份证号": ["a", "b"], "收入类型": column(values),
+                                 "金额": ["1", "2"]}), path)  # fmt: skip
+        if good:
+            assert _rows(path, _profile("parquet"))[0] == [
+                (1, "a", "wage", "1"),
+                (2, "b", "wage", "2"),
+            ]
+        else:
+            with pytest.raises(ExportError, match="row 2, column '收入类型': not UTF-8"):
+                _rows(path, _profile("parquet"))

@@ -187,11 +187,18 @@ def _parquet(**columns) -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("list_type", [pa.list_(pa.string()), pa.large_list(pa.large_string())])
+@pytest.mark.parametrize(
+    "list_type",
+    [pa.list_(pa.string()), pa.large_list(pa.large_string()), pa.list_(pa.binary())],
+)
 def test_parquet_current_programs_as_a_list_of_strings(tmp_path, list_type):
     """current_programs is list<string> in a bundle; a Parquet export may well give it so
-    (each name trimmed and through the value map; an empty list is [], null is null)."""
-    cp = pa.array([["医疗救助", " elderly_subsidy "], [], None], list_type)
+    (each name trimmed and through the value map; an empty list is [], null is null), or
+    as a list of binary UTF-8 (a blind test: its names were read as "b'…'")."""
+    names = [["医疗救助", " elderly_subsidy "], [], None]
+    if pa.types.is_binary(list_type.value_type):
+        names = [None if n is None else [x.encode() for x in n] for n in names]
+    cp = pa.array(names, list_type)
     ingest(_one(tmp_path, CASE_PARQUET, "h.parquet", _parquet(cp=cp)), tmp_path / "out")
     got = read_bundle(tmp_path / "out")["households"].column("current_programs").to_pylist()
     assert got == [["medical_assistance", "elderly_subsidy"], [], None]
