@@ -343,7 +343,7 @@ def unread_row(raw: str, profile, header: list[str]) -> Unread:
         at = header.index(column)
         household = fields[at].strip() if at < len(fields) else None
     elif column is not None and profile.format == "jsonl":
-        m = re.search(rf'"{re.escape(column)}"\s*:\s*("(?:[^"\\]|\\.)*")', raw)
+        m = re.search(rf'"{re.escape(column)}"\s*:\s*("(?:[^"\\]|\\.)*"|-?[0-9]+)', raw)
         if m:
             try:
                 household = str(json.loads(m.group(1))).strip()
