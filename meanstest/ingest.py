@@ -339,7 +339,10 @@ def unread_row(raw: str, profile, header: list[str]) -> Unread:
     household = None
     column = profile.columns.get("household_id") if profile.table in schema.CASE_TABLES else None
     if column is not None and profile.format == "csv" and column in header:
-        fields = next(csv.reader([raw], delimiter=profile.delimiter), [])
+        try:
+            fields = next(csv.reader([raw], delimiter=profile.delimiter), [])
+        except csv.Error:  # a line break outside quotes: a misquoted record's cells, rejoined
+            fields = raw.split(profile.delimiter)
         at = header.index(column)
         household = fields[at].strip() if at < len(fields) else None
     elif column is not None and profile.format == "jsonl":

@@ -634,3 +634,20 @@ def test_unreadable_rows_are_tied_to_the_household_whose_ids_they_hold(tmp_path,
     assert held["affected_households"]["held"]
     kept = set(read_bundle(tmp_path / "held")["households"]["household_id"].to_pylist())
     assert not kept & {member["household_id"], other["household_id"]}
+
+
+def test_an_unreadable_case_row_with_line_breaks_is_tied_by_its_household_id_column():
+    """A misquoted record's text (its cells rejoined: the rows a quote swallowed, line
+    breaks outside any quote) still gives its household_id column's value, and its IDs
+    (Python's csv reader refused such text: the ingest stopped with its error)."""
+    import types
+
+    from meanstest.ingest import unread_row
+
+    profile = types.SimpleNamespace(
+        table="persons", format="csv", delimiter=",", columns={"household_id": "户号"}
+    )
+    raw = "H7,150422198001010016,open\nH8,150422197003030032,x\nH9"
+    found = unread_row(raw, profile, ["户号", "证件号", "备注"])
+    assert found.household == "H7"
+    assert found.ids == {"150422198001010016", "150422197003030032"}
