@@ -323,19 +323,21 @@ UNREAD_KEPT = 1_000_000  # unread rows examined; any beyond are counted as tied 
 
 def unread_row(raw: str, profile, header: list[str]) -> Unread:
     """The Unread of one bad_row / bad_json row of an export of `profile` (`header`: the
-    export's columns, or its JSON keys): the words that look like resident IDs (cleaned
-    as an ID cell is: full-width digits and x made ASCII), and for a case export the
+    export's columns, or its JSON keys): the words that are valid resident IDs once
+    cleaned as an ID cell is (normalise.id_one), and for a case export the
     value in its household_id column (CSV: that field of the record split by the
     profile's delimiter; JSON Lines: that key's string) — not any word that equals some
     household_id, which held a clean household "0" back for another's cell "0"."""
-    from meanstest.adapters.normalise import clean_id_one
+    from meanstest.adapters.normalise import CellError, id_one
 
     split = re.escape(profile.delimiter) if profile.format == "csv" else ""
     ids = set()
     for w in re.findall(rf'[^\s,;|"{{}}\[\]:{split}]+', raw):
-        cleaned = clean_id_one(w).upper() if len(w) == 18 else ""
-        if len(cleaned) == 18 and cleaned[:17].isdigit() and cleaned[17] in "0123456789X":
-            ids.add(cleaned)
+        if len(w) == 18:  # an ID cell's rule, not a second one: only valid IDs name people
+            try:
+                ids.add(id_one(w))
+            except CellError:
+                pass
     household = None
     column = profile.columns.get("household_id") if profile.table in schema.CASE_TABLES else None
     if column is not None and profile.format == "csv" and column in header:
