@@ -51,18 +51,25 @@ class QuoteProblems:
 
 
 @njit(cache=True, nogil=True)
-def _line_break(data, i, st):
-    """A line break at data[i] (outside quotes): the next record starts; returns the
-    index after it (a CRLF is one break, across blocks too)."""
-    st[_LINE] += 1
-    st[_RECORD] = st[_LINE]
-    st[_STATE] = _FIELD_START
-    st[_FIELD] = 0
+def _after_break(data, i, st):
+    """The index after the line break at data[i] (a CRLF is one break, across blocks
+    too: a CR ending the block is noted in st[_CR])."""
     if data[i] == 13:
         if i + 1 < len(data):
             return i + 2 if data[i + 1] == 10 else i + 1
         st[_CR] = 1
     return i + 1
+
+
+@njit(cache=True, nogil=True)
+def _line_break(data, i, st):
+    """A line break at data[i] (outside quotes): the next record starts; returns the
+    index after it."""
+    st[_LINE] += 1
+    st[_RECORD] = st[_LINE]
+    st[_STATE] = _FIELD_START
+    st[_FIELD] = 0
+    return _after_break(data, i, st)
 
 
 @njit(cache=True, nogil=True)
@@ -78,15 +85,11 @@ def _scan(data, delimiter, kind, mapped, st, out, swallowing):
         i = 1
     st[_CR] = 0
     while i < n and st[_SKIP] > 0:  # title and header lines: pyarrow ignores quotes there
-        b = data[i]
-        if b == 10 or b == 13:
+        if data[i] == 10 or data[i] == 13:
             st[_SKIP] -= 1
-            if b == 13:
-                if i + 1 < n:
-                    i += 1 if data[i + 1] == 10 else 0
-                else:
-                    st[_CR] = 1
-        i += 1
+            i = _after_break(data, i, st)
+        else:
+            i += 1
     while i < n:
         b = data[i]
         state = st[_STATE]
