@@ -200,7 +200,11 @@ def _cell(v, sep: str | None) -> str | None:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, list) and sep is not None:
-        return sep.join("" if x is None else _cell(x, sep) for x in v)
+        # a list whose names are all empty ([], [null], [" "]) is no program, not null:
+        # the separator alone splits into no names, where an empty cell would be null
+        # (the input digest of [] differs from null's)
+        text = sep.join("" if x is None else _cell(x, sep) for x in v)
+        return text if text.replace(sep, "").strip() else sep
     return json.dumps(v, ensure_ascii=False)
 
 

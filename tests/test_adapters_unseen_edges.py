@@ -204,6 +204,27 @@ def test_parquet_current_programs_as_a_list_of_strings(tmp_path, list_type):
     assert got == [["medical_assistance", "elderly_subsidy"], [], None]
 
 
+def test_jsonl_current_programs_empty_arrays_are_no_program_and_null_is_null(tmp_path):
+    """A JSON array in current_programs' key is a list: [] (or only empty or null names)
+    is the empty list, not null, as a Parquet list's [] is; a null or a missing key is
+    null. The two have different input digests (an independent reading of DATA.md
+    keeps [] as []; this reader joined it into an empty cell, which is null)."""
+    profile = CASE_PARQUET.replace('format = "parquet"', 'format = "jsonl"')
+    base = {"j": "150422", "area": "rural", "d": "2024-07-01", "c": "true", "ps": "none",
+            "pb": 0}  # fmt: skip
+    cps = [["医疗救助", " elderly_subsidy "], [], [None, " "], ["", ""], None, "absent"]
+    lines = []
+    for i, cp in enumerate(cps):
+        row = {"hid": f"H{i}", **base}
+        if cp != "absent":
+            row["cp"] = cp
+        lines.append(json.dumps(row, ensure_ascii=False))
+    data = ("\n".join(lines) + "\n").encode()
+    ingest(_one(tmp_path, profile, "h.jsonl", data), tmp_path / "out")
+    got = read_bundle(tmp_path / "out")["households"].column("current_programs").to_pylist()
+    assert got == [["medical_assistance", "elderly_subsidy"], [], [], [], None, None]
+
+
 def test_parquet_column_without_a_text_form_is_an_error_naming_file_and_column(tmp_path, capsys):
     data = _parquet(j=pa.array([{"code": 150422}] * 3))
     m = _one(tmp_path, CASE_PARQUET, "h.parquet", data)
