@@ -1,11 +1,12 @@
 """Protobuf ↔ Arrow conversion (meanstest/service/convert.py), without a server."""
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from meanstest import assess, synth
+from meanstest import assess, schema, synth
 from meanstest.service import convert
 from meanstest.service.chunks import chunks_to_tables, table_chunks
 from meanstest.service.convert import households_to_tables, tables_to_households
@@ -54,16 +55,49 @@ def test_nested_tables_equal_the_bundle(tables):
     assert None in programs and [] in programs
 
 
-def test_a_record_carried_twice_is_kept_once(tables):
+def test_a_record_twice_in_one_household_counts_twice_and_a_second_carrier_once(tables):
+    """A record a household carries twice counts twice, as the same rows do in a bundle
+    (docs/decisions.md, Rules 11); the copy a second household nests (a person in two
+    households) is the message format's repetition and is dropped; a different record is
+    kept. The service counted an in-household copy once, so a call and `meanstest.assess`
+    of the same bundle differed."""
     msgs = tables_to_households(tables)
-    h = next(m for m in msgs if m.bank)
+    h, other = [m for m in msgs if m.bank][:2]
     once = households_to_tables(msgs).tables["bank"].num_rows
-    h.bank.append(h.bank[0])  # the same department record again
-    assert households_to_tables(msgs).tables["bank"].num_rows == once
+    h.bank.append(h.bank[0])  # the same department record again, in its household
+    assert households_to_tables(msgs).tables["bank"].num_rows == once + 1
+    other.bank.append(h.bank[0])  # and nested under a second household
+    other.bank.append(h.bank[0])
+    bank = households_to_tables(msgs).tables["bank"]
+    assert bank.num_rows == once + 1
+    assert bank["record_id"].to_pylist().count(h.bank[0].record_id) == 2
     changed = h.bank.add()
     changed.CopyFrom(h.bank[0])
     changed.balance += 1  # a different record is kept
-    assert households_to_tables(msgs).tables["bank"].num_rows == once + 1
+    assert households_to_tables(msgs).tables["bank"].num_rows == once + 2
+
+
+def test_unique_rows_keeps_the_first_carriers_copies_in_order():
+    """convert.unique_rows against its definition: a row is dropped iff an equal row is
+    carried earlier by another household."""
+    rows = [("r1", 1), ("r1", 1), ("r2", 5), ("r1", 1), ("r1", 2), ("r2", 5), ("r1", 1)]
+    owners = np.array([0, 0, 0, 1, 1, 2, 0])
+    table = pa.table(
+        {
+            "record_id": [r for r, _ in rows],
+            "person_id": ["110101199001011237"] * len(rows),
+            "institution": ["ICBC"] * len(rows),
+            "product": ["deposit"] * len(rows),
+            "balance": [b for _, b in rows],
+            "interest": [0] * len(rows),
+        },
+        schema=schema.arrow_schema("bank"),
+    )
+    kept = convert.unique_rows("bank", table, owners)
+    first = {}
+    want = [k for k, row in enumerate(rows) if first.setdefault(row, owners[k]) == owners[k]]
+    assert want == [0, 1, 2, 4, 6]
+    assert kept.equals(table.take(pa.array(want)))
 
 
 def test_absent_field_is_null():

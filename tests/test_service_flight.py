@@ -210,6 +210,29 @@ def test_nesting_round_trip(tables):
         assert again[name].equals(want[name]), name
 
 
+def test_nesting_keeps_a_households_own_copies_and_drops_a_second_carriers():
+    """A bank row twice in a bundle counts twice there; nested and read back (Flight's
+    and AssessArrow's households table) it still does, and so does a wage row of a
+    person who is a member of two households (nested under each, read back once)."""
+    tables = synth.generate(30, seed=8)
+    bank, persons = tables["bank"], tables["persons"]
+    tables["bank"] = pa.concat_tables([bank, bank.slice(0, 1)])  # its household's own copy
+    first = persons["household_id"][0].as_py()
+    others = persons.filter(pc.not_equal(persons["household_id"], first))
+    banked = pc.is_in(others["person_id"], value_set=bank["person_id"])
+    elsewhere = others.filter(banked).slice(0, 1)  # a person with records of their own
+    moved = elsewhere.set_column(0, "household_id", pa.array([first]))
+    tables["persons"] = pa.concat_tables([persons, moved])  # a member of two households
+    back = nested.nested_to_tables(nested.tables_to_nested(tables))
+    for name in ("bank", "tax_income"):
+        assert back[name].num_rows == tables[name].num_rows, name
+    want, got = assess(tables).tables(), assess(back).tables()
+    codes = want["findings"]["code"].to_pylist()
+    assert codes.count("DUPLICATE_PERSON") == 2  # one per household of that person
+    for name in want:
+        assert got[name].equals(want[name]), name
+
+
 def test_answer_table_of_rows_in_any_order(tables):
     # the engine writes members and findings in results order (the answer then moves no
     # row); rows in another order are grouped all the same

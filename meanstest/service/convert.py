@@ -7,7 +7,8 @@ pipeline's validation rejects it. What a bundle cannot hold and validation canno
 a date that is not `YYYY-MM-DD`, a value outside its Arrow integer type — makes a
 *conversion reject* of that household here. The same source record carried by two
 households (a person who is a member of one and a supporter of another) is kept once:
-rows equal in every column are one department record.
+a row equal in every column to one an earlier household carries is that record again
+(`unique_rows`; the copies within one household each count, as in a bundle).
 
 Output: result tables become `Result`/`Member`/`Finding`/`Reject` messages. (Arrow IPC
 chunks of AssessArrow: `chunks`.)
@@ -255,15 +256,22 @@ def _drop_rejected(tables, owners_of, by_household: dict[int, list[str]], hh_ids
         drop = pc.is_in(hh_ids, value_set=keys, skip_nulls=False).to_numpy(zero_copy_only=False)
     out = {}
     for name, table in tables.items():
-        keep = ~drop[owners_of[name]] if len(owners_of[name]) else np.zeros(0, bool)
-        table = table.filter(pa.array(keep, pa.bool_())) if drop.any() else table
-        out[name] = _unique_rows(name, table) if name in schema.SOURCE_TABLES else table
+        owners = np.asarray(owners_of[name], np.int64)
+        keep = ~drop[owners] if len(owners) else np.zeros(0, bool)
+        if drop.any():
+            table, owners = table.filter(pa.array(keep, pa.bool_())), owners[keep]
+        out[name] = unique_rows(name, table, owners) if name in schema.SOURCE_TABLES else table
     return Conversion(out, rejects, int(drop.sum()), hh_ids)
 
 
-def _unique_rows(name: str, table: pa.Table) -> pa.Table:
-    """Rows equal in every column kept once, in first-seen order. Only rows whose
-    record_id occurs more than once can be equal, so only those are compared whole."""
+def unique_rows(name: str, table: pa.Table, owners: np.ndarray) -> pa.Table:
+    """A source table of a call without the copies the message format made: a row equal
+    in every column to a row an earlier household of the call carries (a person in two
+    households has their records nested under each) is dropped; the copies within the
+    household that carries it first each count, as they would in a bundle (docs/
+    decisions.md, Rules 11). `owners`: the carrying household of each row (any integer
+    per household). Only rows whose record_id occurs more than once can be equal, so
+    only those are compared whole; the rows kept stay in their order."""
     if table.num_rows < 2:
         return table
     candidates = np.flatnonzero(shared_ids(table["record_id"]))
@@ -271,12 +279,15 @@ def _unique_rows(name: str, table: pa.Table) -> pa.Table:
         return table
     lines = table_lines(name, table.take(pa.array(candidates, pa.int64())))
     line_codes = pc.dictionary_encode(lines).indices.to_numpy()
-    _, first = np.unique(line_codes, return_index=True)
-    if len(first) == len(candidates):
+    carrier = np.asarray(owners, np.int64)[candidates]
+    _, first = np.unique(line_codes, return_index=True)  # each line's first occurrence
+    first_carrier = np.empty(len(first), np.int64)
+    first_carrier[line_codes[first]] = carrier[first]
+    copies = carrier != first_carrier[line_codes]
+    if not copies.any():
         return table
     keep = np.ones(table.num_rows, bool)
-    keep[candidates] = False
-    keep[candidates[first]] = True
+    keep[candidates[copies]] = False
     return table.filter(pa.array(keep))
 
 

@@ -5,7 +5,7 @@ household with DATA.md's households columns, and `persons`, `supporters` and the
 source tables as list<struct> columns of their rows (DATA.md columns, without
 household_id, implied by nesting) — the protobuf `Household` message, in Arrow. As
 there, source rows join members and supporters by person_id across the whole call, and
-rows equal in every column are one record.
+a row equal in every column to one an earlier household carries is that record again.
 
 The answer is one row per household sent: the results columns (null for a rejected
 household), its `members` and `findings` as list<struct> (without household_id), and
@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from meanstest import schema
-from meanstest.service.convert import _unique_rows
+from meanstest.service.convert import unique_rows
 
 NESTED = ("persons", "supporters") + schema.SOURCE_TABLES
 
@@ -121,12 +121,12 @@ def nested_to_tables(request: pa.Table) -> dict[str, pa.Table]:
         rows = pa.Table.from_struct_array(values) if len(values) else None
         if rows is None:
             rows = pa.schema(_fields(name)).empty_table()
+        parent = pc.list_parent_indices(col)
         if name in ("persons", "supporters"):
-            parent = pc.list_parent_indices(col)
             owner = ids.take(parent) if ids is not None else pa.nulls(len(parent), pa.string())
             rows = rows.add_column(0, "household_id", owner)
         else:
-            rows = _unique_rows(name, rows)
+            rows = unique_rows(name, rows, parent.to_numpy())
         out[name] = rows
     return out
 

@@ -124,9 +124,11 @@ def assess(households: Sequence[pb.Household], library, cache: PackCache) -> Sma
     if None in hids or len(set(hids)) < len(hids):
         return None
     kept = [d for d in decoded if not d.problems]
-    # rows numbered as in the call's tables; source records equal in every column once
+    # rows numbered as in the call's tables; a source record equal in every column to one
+    # an earlier household carries is dropped (convert.unique_rows: the copies within
+    # the household that carries it first each count)
     counter = {name: 0 for name in ("households",) + NESTED}
-    seen: dict[str, set] = {name: set() for name in schema.SOURCE_TABLES}
+    seen: dict[str, dict] = {name: {} for name in schema.SOURCE_TABLES}
     home: dict[str, int] = {}
     for i, d in enumerate(kept):
         d.row["_row"] = counter["households"]
@@ -136,9 +138,8 @@ def assess(households: Sequence[pb.Household], library, cache: PackCache) -> Sma
             for r in d.tables[name]:
                 if name in seen:
                     line = tuple(r.get(c) for c in _COLUMNS[name])
-                    if line in seen[name]:
+                    if seen[name].setdefault(line, i) != i:
                         continue
-                    seen[name].add(line)
                 r["_row"] = counter[name]
                 counter[name] += 1
                 rows.append(r)
