@@ -148,7 +148,7 @@ def _gib(text: str) -> float:
 
 
 def _review(args) -> int:
-    from meanstest.ingest import quarantine_note
+    from meanstest.affected import quarantine_note
 
     if not args.quiet and (note := quarantine_note(args.bundle)):
         print(note)

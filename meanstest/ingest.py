@@ -22,19 +22,15 @@ same manifest, profiles and files give the same bundle and the same ingest.json.
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 import os
-import re
 import sys
 import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from meanstest import schema
@@ -43,6 +39,14 @@ from meanstest.adapters.csv_export import quiet_undecodable_records
 from meanstest.adapters.mapping import QUARANTINE, map_batch
 from meanstest.adapters.profile import CHECKED, Profile, ProfileError, load_profile
 from meanstest.adapters.readers import open_export
+from meanstest.affected import (
+    UNREAD_KEPT,
+    Unread,
+    affected_households,
+    held_entries,
+    hold_households,
+    unread_row,
+)
 from meanstest.bundle import FORMATS, writing_bundle
 from meanstest.errors import MeansTestError
 from meanstest.outputs import output_folder
@@ -219,10 +223,10 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
         affected, unattributed = affected_households(tmp, owners, unread)
         unattributed += unexamined
         if hold and affected:
-            held = _hold(tmp, set(affected), quarantined_people)
+            held = hold_households(tmp, set(affected), quarantined_people)
             for t, n in held.items():
                 counts[t] -= n
-            qwriter.write_table(_held_entries(affected))
+            qwriter.write_table(held_entries(affected))
             reasons["held_household"] += len(affected)
         qwriter.close()
         writers.clear()
@@ -251,202 +255,6 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
         for f in [*tmp.values(), qtmp]:
             f.unlink(missing_ok=True)
     return document
-
-
-def affected_households(
-    tmp: dict[str, Path],
-    owners: dict[str, Counter],
-    unread: list[Unread] = (),
-) -> tuple[dict[str, Counter], Counter]:
-    """Households some of whose rows were quarantined: their own case rows (by
-    household_id), or source rows of a member or supporter (by person_id). Their
-    assessment would lack those rows; a household whose households row was quarantined
-    is not in the bundle at all, and its members' and supporters' rows would be left
-    without it (so --hold removes them too).
-
-    `unread`: the rows no reader could split into cells (bad_row, bad_json; `Unread`):
-    such a row is the household's of a member or supporter whose resident ID its text
-    holds, or, from a case export, of the household_id in its household_id column — a
-    blind test's bank export of rows one field too long was quarantined whole and no
-    household was named. Only the IDs asked about are looked up (Arrow's is_in), not
-    every person of the bundle. -> (household_id: Counter(table: rows), table: unread
-    rows tied to no household)."""
-    found: dict[str, Counter] = {}
-    unattributed: Counter = Counter()
-    for (h, table), n in owners["household"].items():
-        found.setdefault(h, Counter())[table] += n
-    by_person: dict[str, Counter] = {}
-    for (person, table), n in owners["person"].items():
-        by_person.setdefault(person, Counter())[table] += n
-    wanted = set(by_person).union(*(u.ids for u in unread))
-    homes_of: dict[str, set[str]] = {}  # person id -> their households
-    if wanted:
-        value_set = pa.array(sorted(wanted), pa.string())
-        for t, col in (("persons", "person_id"), ("supporters", "supporter_id")):
-            rows = pq.read_table(tmp[t], columns=["household_id", col])
-            rows = rows.filter(pc.is_in(rows[col], value_set=value_set))
-            for h, p in zip(rows.column(0).to_pylist(), rows.column(1).to_pylist(), strict=True):
-                if h is not None:
-                    homes_of.setdefault(p, set()).add(h)
-    for person, tables in by_person.items():
-        for h in homes_of.get(person, ()):
-            found.setdefault(h, Counter()).update(tables)
-    named = {u.household for u in unread if u.household}
-    present: set[str] = set()
-    if named:
-        value_set = pa.array(sorted(named), pa.string())
-        for t in schema.CASE_TABLES:
-            column = pq.read_table(tmp[t], columns=["household_id"]).column(0)
-            present.update(column.filter(pc.is_in(column, value_set=value_set)).to_pylist())
-    for u in unread:
-        hit = {h for i in u.ids for h in homes_of.get(i, ())}
-        if u.household in present:
-            hit.add(u.household)
-        for h in hit:
-            found.setdefault(h, Counter())[u.table] += 1
-        if not hit:
-            unattributed[u.table] += 1
-    return found, unattributed
-
-
-@dataclass(frozen=True)
-class Unread:
-    """What may tie a row no reader could split into cells to a household."""
-
-    table: str
-    ids: frozenset[str]  # the resident-ID-shaped words of its text
-    household: str | None  # a case export's row: its household_id column, if found
-
-
-UNREAD_KEPT = 1_000_000  # unread rows examined; any beyond are counted as tied to none
-
-
-def unread_row(raw: str, profile, header: list[str]) -> Unread:
-    """The Unread of one bad_row / bad_json row of an export of `profile` (`header`: the
-    export's columns, or its JSON keys): the words that are valid resident IDs once
-    cleaned as an ID cell is (normalise.id_one), and for a case export the
-    value in its household_id column (CSV: that field of the record split by the
-    profile's delimiter; JSON Lines: that key's string) — not any word that equals some
-    household_id, which held a clean household "0" back for another's cell "0"."""
-    from meanstest.adapters.normalise import CellError, id_one
-
-    split = re.escape(profile.delimiter) if profile.format == "csv" else ""
-    ids = set()
-    for w in re.findall(rf'[^\s,;|"{{}}\[\]:{split}]+', raw):
-        if len(w) == 18:  # an ID cell's rule, not a second one: only valid IDs name people
-            try:
-                ids.add(id_one(w))
-            except CellError:
-                pass
-    household = None
-    column = profile.columns.get("household_id") if profile.table in schema.CASE_TABLES else None
-    if column is not None and profile.format == "csv" and column in header:
-        try:
-            fields = next(csv.reader([raw], delimiter=profile.delimiter), [])
-        except csv.Error:  # a line break outside quotes: a misquoted record's cells, rejoined
-            fields = raw.split(profile.delimiter)
-        at = header.index(column)
-        household = fields[at].strip() if at < len(fields) else None
-    elif column is not None and profile.format == "jsonl":
-        m = re.search(rf'"{re.escape(column)}"\s*:\s*("(?:[^"\\]|\\.)*"|-?[0-9]+)', raw)
-        if m:
-            try:
-                household = str(json.loads(m.group(1))).strip()
-            except ValueError:
-                household = None
-    return Unread(profile.table, frozenset(ids), household or None)
-
-
-def quarantine_note(bundle: str | Path) -> str | None:
-    """What a review of an ingested bundle should say first: the households the ingest
-    found rows of in quarantine and did not hold back (ingest.json), which the review
-    assesses without those rows, and the unreadable rows it could tie to no household
-    (any household may lack them). None when there are none (or no readable ingest.json)."""
-    try:
-        doc = json.loads((Path(bundle) / "ingest.json").read_text("utf-8"))
-        affected = doc["affected_households"]
-        n, held = int(affected["count"]), bool(affected["held"])
-        ids = [str(h) for h in affected.get("household_ids", [])]
-        unattributed = {str(t): int(k) for t, k in affected.get("unattributed_rows", {}).items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-    said = []
-    if n and not held:
-        shown = ", ".join(ids[:10]) + (f", … ({n:,} in all)" if n > 10 else "")
-        said.append(
-            f"note: the ingest of this bundle quarantined rows of {count(n, 'household')} "
-            "(their own or a member's or supporter's; ingest.json, quarantine.parquet): those "
-            "in the bundle are assessed without those rows, and one whose own households row "
-            "was quarantined is not in it at all (`meanstest ingest --hold` holds them all "
-            "back): " + shown
-        )
-    if unattributed:
-        rows = ", ".join(f"{t} {k:,}" for t, k in unattributed.items())
-        said.append(
-            f"note: the ingest quarantined rows it could not read far enough to tell whose "
-            f"they are ({rows}; quarantine.parquet, reasons bad_row and bad_json): any "
-            "household may be assessed without them, and --hold cannot hold them back"
-        )
-    return "\n".join(said) or None
-
-
-def _hold(tmp: dict[str, Path], households: set[str], quarantined_people=()) -> dict[str, int]:
-    """Rewrite the tables without `households`: their case rows, and the source rows of
-    their members and supporters who belong to no household kept (left in, the review
-    counted them as rows matching nobody, mixed with rows that truly match nobody: a
-    county IT officer's blind check) — those whose own row was quarantined included
-    (`quarantined_people`: (household_id, person id) pairs). Rows removed per table."""
-    removed = {}
-    keep_out = pa.array(sorted(households), pa.string())
-    out_people = {p for h, p in quarantined_people if h in households}
-    kept_people = set()
-    for t, key in (("households", None), ("persons", "person_id"), ("supporters", "supporter_id")):
-        removed[t], ids = _rewrite(
-            tmp[t], t, lambda b: pc.is_in(b.column("household_id"), value_set=keep_out), key
-        )
-        out_people.update(ids)
-        if key is not None:
-            kept_people.update(pq.read_table(tmp[t], columns=[key]).column(0).to_pylist())
-    gone = pa.array(sorted(p for p in out_people - kept_people if p is not None), pa.string())
-    for t in schema.SOURCE_TABLES:
-        removed[t], _ = _rewrite(
-            tmp[t], t, lambda b: pc.is_in(b.column("person_id"), value_set=gone)
-        )
-    return removed
-
-
-def _rewrite(file: Path, table: str, drop, key: str | None = None) -> tuple[int, list]:
-    """`file` without the rows where `drop(batch)`: (rows removed, their `key` values)."""
-    source = pq.ParquetFile(file)
-    path = file.with_name(file.name + ".held")
-    n, ids = 0, []
-    with pq.ParquetWriter(path, schema.arrow_schema(table)) as w:
-        for batch in source.iter_batches():
-            out = pc.fill_null(drop(batch), False)
-            if key is not None:
-                ids += batch.column(key).filter(out).to_pylist()
-            kept = pa.Table.from_batches([batch]).filter(pc.invert(out))
-            n += batch.num_rows - kept.num_rows
-            w.write_table(kept)
-    os.replace(path, file)
-    return n, ids
-
-
-def _held_entries(affected: dict[str, Counter]) -> pa.Table:
-    ids = sorted(affected)
-    detail = [
-        "held back: quarantined rows of it or its members ("
-        + ", ".join(f"{t} {n}" for t, n in sorted(affected[h].items()))
-        + ")"
-        for h in ids
-    ]
-    n = len(ids)
-    return pa.table(
-        {"table": ["households"] * n, "file": [None] * n, "line": pa.nulls(n, pa.int64()),
-         "record_id": ids, "column": [None] * n, "raw_column": [None] * n,
-         "raw_value": [None] * n, "reason": ["held_household"] * n, "detail": detail},
-        schema=QUARANTINE,
-    )  # fmt: skip
 
 
 def _document(manifest, sources, files_doc, counts, reasons, overrides) -> dict:

@@ -642,7 +642,7 @@ def test_an_unreadable_case_row_with_line_breaks_is_tied_by_its_household_id_col
     (Python's csv reader refused such text: the ingest stopped with its error)."""
     import types
 
-    from meanstest.ingest import unread_row
+    from meanstest.affected import unread_row
 
     profile = types.SimpleNamespace(
         table="persons", format="csv", delimiter=",", columns={"household_id": "户号"}
