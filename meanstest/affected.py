@@ -95,6 +95,11 @@ class Unread:
 UNREAD_KEPT = 1_000_000  # unread rows examined; any beyond are counted as tied to none
 
 
+_ID_CHAR = "[0-9\uff10-\uff19]"
+_SPACED_ID = re.compile(rf"(?=((?:{_ID_CHAR}\s*){{17}}[0-9\uff10-\uff19xX\uff58\uff38]))")
+_SPACE = re.compile(r"\s")
+
+
 def unread_row(raw: str, profile, header: list[str]) -> Unread:
     """The Unread of one bad_row / bad_json row of an export of `profile` (`header`: the
     export's columns, or its JSON keys): the words that are valid resident IDs once
@@ -105,13 +110,16 @@ def unread_row(raw: str, profile, header: list[str]) -> Unread:
     from meanstest.adapters.normalise import CellError, id_one
 
     split = re.escape(profile.delimiter) if profile.format == "csv" else ""
+    words = [w for w in re.findall(rf'[^\s,;|"{{}}\[\]:{split}]+', raw) if len(w) == 18]
+    # an ID cell loses all whitespace, so "110101 19900307 7777" is an ID too: every run
+    # of 18 ID characters with whitespace between them, overlapping runs included
+    words += [m.group(1) for m in _SPACED_ID.finditer(raw) if _SPACE.search(m.group(1))]
     ids = set()
-    for w in re.findall(rf'[^\s,;|"{{}}\[\]:{split}]+', raw):
-        if len(w) == 18:  # an ID cell's rule, not a second one: only valid IDs name people
-            try:
-                ids.add(id_one(w))
-            except CellError:
-                pass
+    for w in words:
+        try:  # an ID cell's rule, not a second one: only valid IDs name people
+            ids.add(id_one(w))
+        except CellError:
+            pass
     household = None
     column = profile.columns.get("household_id") if profile.table in schema.CASE_TABLES else None
     if column is not None and profile.format == "csv" and column in header:

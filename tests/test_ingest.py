@@ -651,3 +651,22 @@ def test_an_unreadable_case_row_with_line_breaks_is_tied_by_its_household_id_col
     found = unread_row(raw, profile, ["户号", "证件号", "备注"])
     assert found.household == "H7"
     assert found.ids == {"150422198001010016", "150422197003030032"}
+
+
+def test_an_unreadable_row_names_an_id_written_with_spaces_inside():
+    """An ID cell loses all whitespace (DATA.md), so an unreadable row holding
+    "150422 19800101 0016" (or with full-width spaces, tabs, a lower-case x) names that
+    person; digits of other fields next to it do not hide it, and 18 digits that are no
+    valid ID name nobody (they were counted as tied to no household)."""
+    import types
+
+    from meanstest.affected import unread_row
+
+    profile = types.SimpleNamespace(table="bank", format="jsonl", delimiter=",", columns={})
+    raw = (
+        '{"a": "7 150422 19800101 0016", "b": "1504\u3000221970\t0303 0032", '
+        '"c": "11010519491231002x", "d": "123456 789012 345678"'
+    )
+    found = unread_row(raw, profile, [])
+    assert found.ids == {"150422198001010016", "150422197003030032", "11010519491231002X"}
+    assert unread_row('{"a": "123456 789012 345678", "b": 1', profile, []).ids == frozenset()
