@@ -139,6 +139,17 @@ def unread_row(raw: str, profile, header: list[str]) -> Unread:
     return Unread(profile.table, frozenset(ids), household or None)
 
 
+def not_in_bundle(tmp: dict[str, Path], affected) -> int:
+    """How many of the `affected` households have no households row in the bundle (their
+    own was quarantined): named as such, not as households assessed without rows."""
+    if not affected:
+        return 0
+    column = pq.read_table(tmp["households"], columns=["household_id"]).column(0)
+    wanted = pa.array(sorted(affected), pa.string())
+    present = set(column.filter(pc.is_in(column, value_set=wanted)).to_pylist())
+    return len(set(affected) - present)
+
+
 def quarantine_note(bundle: str | Path) -> str | None:
     """What a review of an ingested bundle should say first: the households the ingest
     found rows of in quarantine and did not hold back (ingest.json), which the review
@@ -150,6 +161,8 @@ def quarantine_note(bundle: str | Path) -> str | None:
         n, held = int(affected["count"]), bool(affected["held"])
         ids = [str(h) for h in affected.get("household_ids", [])]
         unattributed = {str(t): int(k) for t, k in affected.get("unattributed_rows", {}).items()}
+        outside = affected.get("not_in_bundle")  # None: an ingest.json before 2026-12-05
+        outside = None if outside is None else int(outside)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     said = []
@@ -157,10 +170,19 @@ def quarantine_note(bundle: str | Path) -> str | None:
         shown = ", ".join(ids[:10]) + (f", … ({n:,} in all)" if n > 10 else "")
         said.append(
             f"note: the ingest of this bundle quarantined rows of {count(n, 'household')} "
-            "(their own or a member's or supporter's; ingest.json, quarantine.parquet): those "
-            "in the bundle are assessed without those rows, and one whose own households row "
-            "was quarantined is not in it at all (`meanstest ingest --hold` holds them all "
-            "back): " + shown
+            "(their own or a member's or supporter's; ingest.json, quarantine.parquet): "
+            + (
+                "those in the bundle are assessed without those rows, and one whose own "
+                "households row was quarantined is not in it at all"
+                if outside is None
+                else "they are assessed without those rows"
+                if not outside
+                else f"{n - outside:,} {'is' if n - outside == 1 else 'are'} assessed without "
+                f"those rows, and {outside:,} (own households row quarantined) "
+                f"{'is' if outside == 1 else 'are'} not in the bundle at all"
+            )
+            + " (`meanstest ingest --hold` holds them all back): "
+            + shown
         )
     if unattributed:
         rows = ", ".join(f"{t} {k:,}" for t, k in unattributed.items())

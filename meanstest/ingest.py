@@ -45,6 +45,7 @@ from meanstest.affected import (
     affected_households,
     held_entries,
     hold_households,
+    not_in_bundle,
     unread_row,
 )
 from meanstest.bundle import FORMATS, writing_bundle
@@ -222,6 +223,7 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
                 w.close()
         affected, unattributed = affected_households(tmp, owners, unread)
         unattributed += unexamined
+        outside = not_in_bundle(tmp, affected)  # their own households row quarantined
         if hold and affected:
             held = hold_households(tmp, set(affected), quarantined_people)
             for t, n in held.items():
@@ -235,6 +237,7 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
             "count": len(affected),
             "held": bool(hold and affected),
             "household_ids": sorted(affected),
+            "not_in_bundle": outside,
             "unattributed_rows": dict(sorted(unattributed.items())),
         }
         # the tables replace an earlier ingest's one by one, then ingest.json: a folder
@@ -306,6 +309,13 @@ def add_arguments(parser) -> None:
     )
 
 
+def _outside(k: int) -> str:
+    if not k:
+        return ""
+    verb = "is" if k == 1 else "are"
+    return f", and {k:,} of them {verb} not in the bundle at all (own households row quarantined)"
+
+
 def run(args) -> int:
     doc = ingest(args.manifest, args.out, quiet=args.quiet, hold=args.hold)
     if not args.quiet:
@@ -338,8 +348,9 @@ def run(args) -> int:
                     if a["held"]
                     else ("has" if a["count"] == 1 else "have")
                     + " quarantined rows of their own or of a member or supporter; their "
-                    "review lacks those rows, and one whose households row was quarantined is "
-                    "not in the bundle (--hold leaves them out)"
+                    "review lacks those rows"
+                    + _outside(a["not_in_bundle"])
+                    + " (--hold leaves them out)"
                 )
             )
         if a["unattributed_rows"]:

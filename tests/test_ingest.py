@@ -400,6 +400,7 @@ def test_affected_households_are_reported_and_held_back_with_hold(tmp_path, caps
         "count": 3,
         "held": False,
         "household_ids": expected,
+        "not_in_bundle": 1,
         "unattributed_rows": {},
     }
     plain = read_bundle(tmp_path / "plain")
@@ -413,7 +414,10 @@ def test_affected_households_are_reported_and_held_back_with_hold(tmp_path, caps
     said = capsys.readouterr().out
     assert "quarantined rows of 3 households" in said
     assert all(h in said for h in expected)  # named, not only counted
-    assert "not in it at all" in said  # the third is in neither results nor rejects
+    # the third is in neither results nor rejects, and only it is said to be missing
+    assert "2 are assessed without those rows, and 1 (own households row quarantined) is" in said
+    assert main(["ingest", str(manifest), "--out", str(tmp_path / "again")]) == 0
+    assert "and 1 of them is not in the bundle at all" in capsys.readouterr().out
 
     doc = ingest(manifest, tmp_path / "held", hold=True)
     assert main(["review", str(tmp_path / "held"), "--out", str(tmp_path / "rh")]) == 0
@@ -629,6 +633,7 @@ def test_unreadable_rows_are_tied_to_the_household_whose_ids_they_hold(tmp_path,
     said = capsys.readouterr().out
     assert member["household_id"] in said and other["household_id"] in said
     assert "could not read far enough to tell whose they are (tax_income 1" in said
+    assert "they are assessed without those rows" in said and "at all" not in said
 
     held = ingest(manifest, tmp_path / "held", hold=True)
     assert held["affected_households"]["held"]
