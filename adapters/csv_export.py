@@ -312,9 +312,9 @@ def _misquoted(quotes, lines, field_nl, cols, delimiter: str) -> _Misquoted:
             )
         elif int(lines[i]) in swallowed:
             detail = (
-                f"a quoted field holds whole lines of the header's {len(cols)} fields "
-                f"({int(field_nl[i]):,} line break(s)): rows read into one field, a quote "
-                "not closed where it should be?"
+                f"a quoted field holds the cells of a whole row of the header's {len(cols)} "
+                f"fields, across {int(field_nl[i]):,} line break(s): rows read into one "
+                "field, a quote not closed where it should be?"
             )
         else:
             detail = 'text after the closing quote of a mapped field ("12"34 would read 1234)'

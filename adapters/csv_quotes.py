@@ -5,6 +5,15 @@ pass over the file's bytes before it is read.
   the quote into that field; when the field is the row's last, the row still has the
   header's number of fields, so the rows after it vanished without a quarantine entry
   (a blind test: one stray quote in a remarks column, the last 22 rows of a file gone).
+- **A quoted field holding another row.** A quote opened in one row and closed by a
+  later row's quote reads the rows between into one field. When the quote closes in the
+  same column of the next row (two stray quotes in a remarks column), the record keeps
+  the header's number of fields: the first row's cells before the quote, the second's
+  after it (a blind test: one household's bank row given another's balance, the other
+  row gone). A quoted field across line breaks whose first line holds the delimiters of
+  the fields after it and whose last line those of the fields before it (or any of
+  whose whole lines holds a row's delimiters) makes its record a bad row; a remark
+  broken over lines with fewer delimiters is a good cell.
 - **Text after the closing quote of a mapped field** (`"12"34`): pyarrow reads it on as
   part of the field ("1234"), an amount nobody wrote. Spaces, tabs and any non-ASCII
   character after the quote are let pass (a cell is trimmed of Unicode whitespace; the
@@ -33,10 +42,11 @@ _FIELD_START, _UNQUOTED, _QUOTED, _QUOTE_IN_QUOTED, _AFTER_QUOTE = 0, 1, 2, 3, 4
 _PLAIN, _GB = 0, 1  # how multibyte characters are stepped over
 # the carried state: [state, line, record's first line, line of the open quote's record,
 # records flagged, a CR ended the last block, line breaks still to skip, field index,
-# delimiters on the quoted field's current line, line breaks in it, records swallowing]
+# delimiters on the quoted field's current line, line breaks in it, records swallowing,
+# delimiters on the quoted field's first line]
 _STATE, _LINE, _RECORD, _OPENED, _FLAGGED, _CR, _SKIP, _FIELD = range(8)
-_INNER, _BREAKS, _SWALLOWED = 8, 9, 10
-_N_STATE = 11
+_INNER, _BREAKS, _SWALLOWED, _FIRST = 8, 9, 10, 11
+_N_STATE = 12
 MAX_REPORTED = 1 << 16  # records with text after a closing quote, listed by line
 _BLOCK = 8 << 20  # bytes of text decoded at a time (encodings without ASCII's bytes)
 
@@ -46,8 +56,8 @@ class QuoteProblems:
     unclosed: int  # first line of the record whose quoted field never closes; 0: none
     after_quote: np.ndarray  # int64 first lines of records with text after a closing quote
     after_quote_count: int  # how many there are (after_quote lists MAX_REPORTED at most)
-    swallowed: np.ndarray  # int64 first lines of records a quoted field of which holds a
-    # whole line with the header's number of fields: rows read into one field
+    swallowed: np.ndarray  # int64 first lines of records a quoted field of which holds the
+    # delimiters of a whole row across a line break: rows read into one field
 
 
 @njit(cache=True, nogil=True)
@@ -73,6 +83,29 @@ def _line_break(data, i, st):
 
 
 @njit(cache=True, nogil=True)
+def _swallowing(st, swallowing):
+    """The record being read holds another row in a quoted field (its first line once)."""
+    k = st[_SWALLOWED]
+    if k == 0 or swallowing[min(k, len(swallowing)) - 1] != st[_RECORD]:
+        if k < len(swallowing):
+            swallowing[k] = st[_RECORD]
+        st[_SWALLOWED] += 1
+
+
+@njit(cache=True, nogil=True)
+def closed(st, width, swallowing):
+    """The quoted field of field index st[_FIELD] has just closed. Across a line break it
+    holds a row when its first line has the delimiters of the fields after it and its
+    last line those of the fields before it: a quote opened in one row and closed by the
+    next row's quote in the same column (`"note` … `, next row's cells, note"`) leaves
+    the record the header's number of fields, with the next row inside one field (a
+    blind test: a bank row given to another household's person, another row gone)."""
+    k = st[_FIELD]
+    if st[_BREAKS] > 0 and width > 1 and st[_FIRST] >= width - 1 - k and st[_INNER] >= k:
+        _swallowing(st, swallowing)
+
+
+@njit(cache=True, nogil=True)
 def _scan(data, delimiter, kind, mapped, st, out, swallowing):
     """Carry the state `st` over one block of bytes; the lines of flagged records go to
     `out`, those of records whose quoted field holds a whole line of `len(mapped)`
@@ -93,6 +126,8 @@ def _scan(data, delimiter, kind, mapped, st, out, swallowing):
     while i < n:
         b = data[i]
         state = st[_STATE]
+        if state == _QUOTE_IN_QUOTED and b != 34:  # the quoted field ends here
+            closed(st, width, swallowing)
         if state == _QUOTED:  # a quote, a line feed or a delimiter matters
             while i < n and data[i] != 34 and data[i] != 10:
                 c = data[i]
@@ -106,12 +141,10 @@ def _scan(data, delimiter, kind, mapped, st, out, swallowing):
                 if data[i] == 34:
                     st[_STATE] = _QUOTE_IN_QUOTED
                 else:  # a whole line inside the quote with every field: a swallowed row
-                    whole = st[_BREAKS] > 0 and width > 1 and st[_INNER] >= width - 1
-                    k = st[_SWALLOWED]
-                    if whole and (k == 0 or swallowing[min(k, len(swallowing)) - 1] != st[_RECORD]):
-                        if k < len(swallowing):
-                            swallowing[k] = st[_RECORD]
-                        st[_SWALLOWED] += 1
+                    if st[_BREAKS] > 0 and width > 1 and st[_INNER] >= width - 1:
+                        _swallowing(st, swallowing)
+                    if st[_BREAKS] == 0:
+                        st[_FIRST] = st[_INNER]
                     st[_BREAKS] += 1
                     st[_INNER] = 0
                     st[_LINE] += 1
@@ -139,6 +172,7 @@ def _scan(data, delimiter, kind, mapped, st, out, swallowing):
             st[_OPENED] = st[_RECORD]
             st[_INNER] = 0
             st[_BREAKS] = 0
+            st[_FIRST] = 0
         elif state == _QUOTE_IN_QUOTED or state == _AFTER_QUOTE:
             if b == 32 or b == 9 or b >= 0x80:  # whitespace, or non-ASCII text
                 st[_STATE] = _AFTER_QUOTE
@@ -191,6 +225,8 @@ def quote_problems(
                     _scan(block, d, _PLAIN, flags, st, out, swallowing)
                 if not raw:
                     break
+    if st[_STATE] == _QUOTE_IN_QUOTED:  # the file ends with a closing quote
+        closed(st, len(flags), swallowing)
     unclosed = int(st[_OPENED]) if st[_STATE] == _QUOTED else 0
     flagged = int(st[_FLAGGED])
     swallowed = swallowing[: min(int(st[_SWALLOWED]), MAX_REPORTED)].copy()

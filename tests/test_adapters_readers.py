@@ -298,10 +298,62 @@ def test_a_quote_that_swallows_whole_rows_and_closes_later_is_a_bad_row(tmp_path
     assert [r[0] for r in rows] == [2, 7]
     assert problems == [(3, "bad_row")]
     [bad] = [p for b in readers.open_export(path, _profile()).batches() for p in b.problems]
-    assert "whole lines of the header's" in bad.detail and "4,wage,4" in bad.raw
+    assert "a whole row of the header's" in bad.detail and "4,wage,4" in bad.raw
     # a cell broken over two lines in Excel (no delimiter on its lines) is a good row
     path.write_text('身份证号,收入类型,金额,备注\n1,wage,1,"第一行\n第二行"\n', "utf-8")
     assert _rows(path, _profile()) == ([(2, "1", "wage", "1")], [], 0)
+
+
+@pytest.mark.parametrize(
+    "header, first, second, line_break",
+    [
+        # a remark column between mapped ones: the next row's cells before it are inside
+        ("身份证号,备注,收入类型,金额", '1,"客户称已销户,wage,1', '2,核实中",wage,2', "\r\n"),
+        # the last column: the next row's cells, all but its remark, are inside
+        ("身份证号,收入类型,金额,备注", '1,wage,1,"见附件', '2,wage,2,同上"', "\n"),
+        ("身份证号,收入类型,金额,备注", '1,wage,1,"', '2,wage,2,"', "\n"),  # a lone quote
+        # the first column
+        ("备注,身份证号,收入类型,金额", '"open,1,wage,1', 'x",2,wage,2', "\n"),
+    ],
+)
+def test_a_quote_closed_by_the_next_rows_quote_in_the_same_column_is_a_bad_row(
+    tmp_path, header, first, second, line_break
+):
+    """A stray quote opened in one row and closed by the next row's stray quote in the
+    same column reads the second row into one field and leaves the header's number of
+    fields: pyarrow sees one good row made of the first row's cells before the quote and
+    the second's after it (a blind test: a bank row of one household given another's
+    balance, the other row gone, counts closing). Such a record is a bad row holding both
+    rows' text; a remark broken over lines with fewer delimiters is a good row."""
+    lines = [header, "0,wage,0,ok" if header.startswith("身份证号,收入") else _shift(header),
+             first, second, "3,wage,3,ok" if header.startswith("身份证号,收入") else _last(header)]  # fmt: skip
+    path = tmp_path / "t.csv"
+    path.write_bytes((line_break.join(lines) + line_break).encode("gb18030"))
+    rows, problems, _ = _rows(path, _profile(encoding="gb18030"))
+    assert [r[0] for r in rows] == [2, 5] and problems == [(3, "bad_row")]
+    [bad] = [
+        p
+        for b in readers.open_export(path, _profile(encoding="gb18030")).batches()
+        for p in b.problems
+    ]
+    assert "wage" in bad.raw and "2" in bad.raw and "rows read into one field" in bad.detail
+    # remarks over two lines, with a delimiter or two but not a row's: good rows
+    fine = [header, '1,wage,1,"地址:甲市,乙县\n丙镇"', '2,wage,2,"第一行\n第二, 行"']
+    if header.startswith("身份证号,收入"):
+        path.write_text("\n".join(fine) + "\n", "utf-8")
+        rows, problems, _ = _rows(path, _profile())
+        assert [r[0] for r in rows] == [2, 4] and problems == []
+
+
+def _shift(header: str) -> str:
+    """A good row for a header whose remark is not last: 0 / wage / 0 in their places."""
+    cells = {"身份证号": "0", "收入类型": "wage", "金额": "0", "备注": "ok"}
+    return ",".join(cells[h] for h in header.split(","))
+
+
+def _last(header: str) -> str:
+    cells = {"身份证号": "3", "收入类型": "wage", "金额": "3", "备注": "ok"}
+    return ",".join(cells[h] for h in header.split(","))
 
 
 def test_a_header_whose_quote_never_closes_is_an_error_not_a_file_without_rows(tmp_path):
