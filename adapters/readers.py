@@ -118,7 +118,9 @@ class JsonlExport:
         self.path, self.profile = path, profile
         keys: dict[str, None] = {}
         self.lines = 0  # lines that are not blank among the first JSONL_LINES
-        self.absent_keys: list[str] = []  # mapped keys of nullable columns no line has
+        # mapped keys of nullable columns no line has: of the first batch on opening, of
+        # the whole file once every batch is read
+        self.absent_keys: list[str] = []
         with open(path, "rb") as f:
             for i, raw in enumerate(_bounded_lines(f)):
                 if i == JSONL_LINES:
@@ -179,6 +181,8 @@ class JsonlExport:
                 lines.append(before + i + 1)
                 for name in needed:
                     cols[name].append(_cell(obj.get(name), sep if name == listed else None))
+                if self.absent_keys:  # a key of no line of the first batch, in a later one
+                    self.absent_keys = [k for k in self.absent_keys if k not in obj]
         arrays = {name: pa.array(v, pa.string()) for name, v in cols.items()}
         return RawBatch(arrays, np.asarray(lines, np.int64), problems, blank, position)
 

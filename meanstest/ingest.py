@@ -192,8 +192,6 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
                 "rows_quarantined": 0,
                 "blank_lines": 0,
             }
-            if getattr(export, "absent_keys", None):  # JSON Lines: keys of no line
-                doc["keys_in_no_line"] = list(export.absent_keys)
             for batch in export.batches():
                 mapped = map_batch(
                     p, adapter, batch, path.name, flags if p.table == "households" else None
@@ -216,6 +214,8 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
                 doc["blank_lines"] += batch.blank_lines
                 progress.update(batch.position)
             progress.close()
+            if getattr(export, "absent_keys", None):  # JSON Lines: keys of no line at all
+                doc["keys_in_no_line"] = list(export.absent_keys)
             counts[p.table] += doc["rows_mapped"]
             files_doc.append(doc)
         for w in writers.values():
