@@ -37,7 +37,7 @@ from meanstest import schema
 from meanstest.adapters import ADAPTERS, adapter_for
 from meanstest.adapters.csv_export import quiet_undecodable_records
 from meanstest.adapters.mapping import QUARANTINE, map_batch
-from meanstest.adapters.profile import CHECKED, Profile, ProfileError, load_profile
+from meanstest.adapters.profile import Profile, ProfileError, load_profile
 from meanstest.adapters.readers import open_export
 from meanstest.affected import (
     UNREAD_KEPT,
@@ -262,10 +262,23 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
 
 def _document(manifest, sources, files_doc, counts, reasons, overrides) -> dict:
     profiles = {s.profile.path: s.profile for s in sources}
-    case_maps = set()
-    for s in sources:
-        if s.profile.table == "households":
-            case_maps |= {flag for flag in CHECKED if flag in s.profile.columns}
+    case = [s.profile for s in sources if s.profile.table == "households"]
+
+    def came_from(flag: str, value: bool):
+        """ "case export", the manifest's true/false, or both: several case exports of
+        which only some map the flag (each row's flag is its own export's)."""
+        mapping = [p.path for p in case if flag in p.columns]
+        if not mapping:
+            return value
+        if len(mapping) == len(case):
+            return "case export"
+        others = [p.path for p in case if flag not in p.columns]
+        return (
+            f"case export for the rows of {', '.join(dict.fromkeys(mapping))}; "
+            f"{'true' if value else 'false'} (the manifest) for those of "
+            + ", ".join(dict.fromkeys(others))
+        )
+
     return {
         "manifest": str(manifest),
         "manifest_sha256": file_digest(Path(manifest)),
@@ -280,9 +293,7 @@ def _document(manifest, sources, files_doc, counts, reasons, overrides) -> dict:
             "entries": sum(reasons.values()),
             "by_reason": dict(sorted(reasons.items())),
         },
-        "checked": {
-            flag: "case export" if flag in case_maps else value for flag, value in overrides.items()
-        },
+        "checked": {flag: came_from(flag, value) for flag, value in overrides.items()},
         "accounting_closes": all(
             f["rows_read"] == f["rows_mapped"] + f["rows_quarantined"] for f in files_doc
         ),

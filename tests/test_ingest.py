@@ -130,6 +130,49 @@ def test_checked_flags_come_from_the_manifest_when_the_case_profile_lacks_them(t
     assert doc["checked"]["checked_vehicle"] is False and doc["checked"]["checked_tax"] is True
 
 
+def _without_checked(profile_text: str) -> str:
+    """A case households profile without its checked_* columns and their value maps."""
+    keep, out = True, []
+    for ln in profile_text.splitlines():
+        if ln.startswith("[values.checked_"):
+            keep = False
+        elif ln.startswith("["):
+            keep = True
+        if keep and not ln.startswith("checked_"):
+            out.append(ln)
+    return "\n".join(out)
+
+
+def test_checked_flags_of_two_case_exports_of_which_one_maps_them(tmp_path):
+    """Two case exports, one mapping the checked_* columns and one not: each row's flag
+    is its own export's, and ingest.json names both sources of the flag (it said "case
+    export" for the whole bundle: a blind test)."""
+    tables = generate(30, 5)
+    manifest = write_raw(tmp_path / "raw", tables, seed=5, dirt=False)
+    raw = tmp_path / "raw"
+    text = (PROFILES / "case_households.toml").read_text("utf-8")
+    (raw / "profiles" / "case_plain.toml").write_text(_without_checked(text), "utf-8")
+    case = raw / "case" / "case_households.csv"
+    header, *rows = case.read_text("gb18030").rstrip("\n").split("\n")
+    case.write_text("\n".join([header, *rows[:10]]) + "\n", "gb18030")
+    (raw / "case" / "case_later.csv").write_text("\n".join([header, *rows[10:]]) + "\n", "gb18030")
+    sources = manifest.read_text("utf-8").split("\n[[source]]")
+    sources = [x for x in sources if "bank" not in x]  # no bank file: the manifest says false
+    sources.append('\nprofile = "profiles/case_plain.toml"\nfiles = ["case/case_later.csv"]\n')
+    manifest.write_text("\n[[source]]".join(sources), "utf-8")
+    doc = ingest(manifest, tmp_path / "bundle")
+    said = doc["checked"]["checked_bank"]
+    assert said.startswith("case export for the rows of ") and "case_households.toml" in said
+    assert "; false (the manifest) for those of " in said and said.endswith("case_plain.toml")
+    got = read_bundle(tmp_path / "bundle")["households"].to_pylist()
+    want = {r["household_id"]: r["checked_bank"] for r in tables["households"].to_pylist()}
+    first = {r.split(",")[0] for r in rows[:10]}
+    assert {r["household_id"]: r["checked_bank"] for r in got} == {
+        h: (v if h in first else False) for h, v in want.items()
+    }
+    assert {want[h] for h in first} == {True}  # the case export's, not the manifest's
+
+
 def test_checked_flags_mapped_by_the_case_profile_win(district):
     tables, _, bundle, doc = district
     got = read_bundle(bundle)["households"]
