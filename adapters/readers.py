@@ -143,7 +143,7 @@ class JsonlExport:
             if line == 1 and text.startswith("\ufeff"):
                 text = text[1:]
             obj = json.loads(
-                text, parse_float=str, parse_int=str, object_pairs_hook=_object_once_each
+                text, parse_float=_Number, parse_int=_Number, object_pairs_hook=_object_once_each
             )
         except (ValueError, UnicodeDecodeError, RecursionError) as e:  # deep nesting too
             return RawRowProblem(line, "bad_json", str(e) or type(e).__name__, _lossy(raw))
@@ -200,7 +200,7 @@ def _cell(v, sep: str | None) -> str | None:
     (`sep`: joined by it); elsewhere it stays JSON text, which no column reads (a blind
     test: `["wage"]` was read as wage)."""
     if v is None or isinstance(v, str):
-        return v
+        return str(v) if isinstance(v, _Number) else v
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, list) and sep is not None:
@@ -209,6 +209,23 @@ def _cell(v, sep: str | None) -> str | None:
         # (the input digest of [] differs from null's)
         text = sep.join("" if x is None else _cell(x, sep) for x in v)
         return text if text.replace(sep, "").strip() else sep
+    return _json_text(v)
+
+
+class _Number(str):
+    """A JSON number's literal text (12345.60 stays "12345.60", never a float)."""
+
+
+def _json_text(v) -> str:
+    """An array or object as JSON text again, its numbers as they were written (json.dumps
+    would quote the number texts: a quarantine said {"v": "1"} for {"v": 1})."""
+    if isinstance(v, _Number):
+        return str(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_json_text(x) for x in v) + "]"
+    if isinstance(v, dict):
+        items = (f"{json.dumps(k, ensure_ascii=False)}: {_json_text(x)}" for k, x in v.items())
+        return "{" + ", ".join(items) + "}"
     return json.dumps(v, ensure_ascii=False)
 
 

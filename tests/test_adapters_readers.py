@@ -265,6 +265,13 @@ def test_jsonl_arrays_outside_the_list_column_and_repeated_keys_are_not_read_as_
         p for b in readers.open_export(path, _profile(fmt="jsonl")).batches() for p in b.problems
     ]
     assert "'金额' twice" in bad.detail
+    # an object stays its JSON text, numbers as written (a quarantine said {"v": "1"})
+    path.write_text(
+        '{"身份证号": "1", "收入类型": "w", "金额": {"v": 1, "w": [1.50, "a", null]}}\n', "utf-8"
+    )
+    assert _rows(path, _profile(fmt="jsonl"))[0] == [
+        (1, "1", "w", '{"v": 1, "w": [1.50, "a", null]}')
+    ]
 
 
 def test_parquet_fixed_size_binary_is_text_when_utf8_and_an_error_naming_the_row_else(tmp_path):
