@@ -74,6 +74,7 @@ def map_batch(
     table = profile.table
     out: dict[str, pa.Array] = {}
     cells: dict[str, _Cells] = {}
+    has_record_id = any(c.name == "record_id" for c in schema.TABLES[table])
     for c in schema.TABLES[table]:
         if c.name == "record_id":
             continue
@@ -87,11 +88,15 @@ def map_batch(
             out[c.name] = _constant(overrides[c.name], c.type, n)
         else:  # nullable, optional or a checked_* flag without a manifest decision
             out[c.name] = pa.nulls(n, c.type)
-    has_record_id = any(c.name == "record_id" for c in schema.TABLES[table])
     key = None
-    if "record_id" in profile.columns:  # the department's key, trimmed; empty: file:line
+    if "record_id" in profile.columns:  # the department's key, trimmed
         key = N.clean_text(batch.columns[profile.columns["record_id"]])
-    if key is None or key.null_count:
+        if has_record_id and key.null_count:
+            # a required column's empty cell (DATA.md), not file:line: that names the
+            # record only when the profile maps no key at all
+            empty = ~valid_mask(key)
+            cells["record_id"] = _Cells(key, empty, key, _empty_or(None, "record_id"))
+    if key is None or key.null_count:  # file:line (and the quarantine's name of a case row)
         where = pc.binary_join_element_wise(
             f"{file_name}:", pc.cast(pa.array(batch.lines, pa.int64()), pa.string()), ""
         )

@@ -276,7 +276,7 @@ TAX_CSV_ROWS = [  # GB18030, semicolons, CRLF, no department key
 ]
 TAX_JSONL_ROWS = [
     {"sfzh": HEAD, "sdxm": "工资薪金", "sre": 3000, "pzh": "PZ-1"},
-    {"sfzh": HEAD, "sdxm": "工资薪金", "sre": 2500.5, "pzh": ""},  # no key: file:line
+    {"sfzh": HEAD, "sdxm": "工资薪金", "sre": 2500.5, "pzh": ""},  # an empty key: quarantined
     {"sfzh": H2_HEAD, "sdxm": "工资薪金", "sre": "3,000.00", "pzh": "PZ-3"},
 ]
 PROPERTY_CSV = [  # UTF-8, CRLF; a quoted property id holding a comma and a CRLF
@@ -404,13 +404,15 @@ def test_two_sources_fill_tax_income_with_file_line_record_ids(district):
         (SPOUSE, "labour", 1230, "2024-01.csv:4"),
         (H2_HEAD, "wage", -500, "2024-01.csv:7"),
         (HEAD, "wage", 300000, "PZ-1"),
-        (HEAD, "wage", 250050, "2024-02.jsonl:2"),
         (H2_HEAD, "wage", 300000, "PZ-3"),
     ]
     assert _entries(quarantine, "2024-01.csv") == [
         (5, "amount", "１２３", "bad_amount"),
         (6, "amount", "1.234", "bad_amount"),
     ]
+    # the JSON Lines export maps its key: an empty one is a required cell's (DATA.md),
+    # where file:line names the rows of an export without a key
+    assert _entries(quarantine, "2024-02.jsonl") == [(2, "record_id", "", "empty_required")]
 
 
 def test_parquet_decimal_and_text_money(district):
@@ -444,10 +446,10 @@ def test_counts_add_up_and_checked_flags_follow_the_manifest(district):
     assert doc["accounting_closes"]
     for f in doc["files"]:
         assert f["rows_read"] == f["rows_mapped"] + f["rows_quarantined"], f["file"]
-    assert sum(f["rows_quarantined"] for f in doc["files"]) == doc["quarantine"]["rows"] == 9
-    assert doc["quarantine"]["entries"] == len(quarantine) == 10  # households.csv:6 twice
+    assert sum(f["rows_quarantined"] for f in doc["files"]) == doc["quarantine"]["rows"] == 10
+    assert doc["quarantine"]["entries"] == len(quarantine) == 11  # households.csv:6 twice
     assert {t: bundle[t].num_rows for t in ("households", "persons", "tax_income")} == {
-        "households": 3, "persons": 5, "tax_income": 7}  # fmt: skip
+        "households": 3, "persons": 5, "tax_income": 6}  # fmt: skip
     assert doc["checked"] == {"checked_tax": True, "checked_bank": True,
                               "checked_vehicle": False, "checked_housing": True,
                               "checked_social_insurance": False}  # fmt: skip

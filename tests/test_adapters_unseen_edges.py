@@ -454,14 +454,12 @@ def test_parquet_integer_decimal_and_text_money_in_yuan_or_fen(tmp_path, amounts
     prof = TAX_JSONL.replace('format = "jsonl"', 'format = "parquet"')
     prof = prof.replace('amount = "yuan"', f'amount = "{unit}"')
     table = pa.table({"sfzh": [HEAD] * 3, "sdxm": ["wage"] * 3, "sre": amounts,
-                      "pzh": ["K1", None, "K3"]})  # fmt: skip
+                      "pzh": ["K1", "K2", "K3"]})  # fmt: skip
     buf = io.BytesIO()
     pq.write_table(table, buf)
     doc = ingest(_one(tmp_path, prof, "t.parquet", buf.getvalue()), tmp_path / "out")
     got = read_bundle(tmp_path / "out")["tax_income"].to_pylist()
-    assert [(r["amount"], r["record_id"]) for r in got] == list(
-        zip(expected, ["K1", "t.parquet:2"])
-    )
+    assert [(r["amount"], r["record_id"]) for r in got] == list(zip(expected, ["K1", "K2"]))
     q = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
     assert [(r["line"], r["record_id"], r["reason"]) for r in q] == [(3, "K3", "empty_required")]
     assert doc["files"][0]["rows_read"] == 3 and doc["accounting_closes"]

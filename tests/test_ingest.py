@@ -230,15 +230,16 @@ def test_a_differently_shaped_export_needs_only_a_new_profile(tmp_path):
     assert si == [
         {"person_id": pid, "record_type": "pension_benefit", "amount": 215050, "reimbursed": 0,
          "scheme": "employee", "employer_type": "none", "record_id": "A-1"},
-        {"person_id": pid, "record_type": "unemployment_benefit", "amount": 120000,
-         "reimbursed": 0, "scheme": "resident", "employer_type": "none", "record_id": "si.csv:4"},
     ]  # fmt: skip
+    # a mapped department key left empty is a required column's empty cell (DATA.md),
+    # not file:line, which names the records of a profile that maps no key
     q = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
-    assert [(r["line"], r["column"], r["raw_value"], r["reason"]) for r in q] == [
-        (5, "amount", "3.456", "bad_amount"),
-        (6, "record_type", "工伤金", "unmapped_value"),
+    assert [(r["line"], r["record_id"], r["column"], r["raw_value"], r["reason"]) for r in q] == [
+        (4, "si.csv:4", "record_id", "", "empty_required"),
+        (5, "A-3", "amount", "3.456", "bad_amount"),
+        (6, "A-4", "record_type", "工伤金", "unmapped_value"),
     ]
-    assert doc["files"][0]["rows_read"] == 4 and doc["files"][0]["rows_quarantined"] == 2
+    assert doc["files"][0]["rows_read"] == 4 and doc["files"][0]["rows_quarantined"] == 3
     assert doc["checked"]["checked_social_insurance"] is True
 
 

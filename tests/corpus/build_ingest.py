@@ -81,7 +81,7 @@ q("enum-unknown", f"{ID2},蒙D1,坦克,1.00,2015-06-01,V2", "unmapped_value")
 q("enum-empty", f"{ID2},蒙D1,,1.00,2015-06-01,V2", "empty_required")
 q("enum-english-case", f"{ID2},蒙D1,CAR,1.00,2015-06-01,V2", "unmapped_value")
 q("plate-empty", f"{ID2},,小型轿车,1.00,2015-06-01,V2", "empty_required")
-q("record-id-empty", f"{ID2},蒙D1,小型轿车,1.00,2015-06-01,", "")  # filled as vehicle.csv:3
+q("record-id-empty", f"{ID2},蒙D1,小型轿车,1.00,2015-06-01,", "empty_required")  # a mapped key
 q("row-too-many-fields", f"{ID2},蒙D1,小型轿车,1.00,2015-06-01,V2,多余", "bad_row")
 q("row-too-few-fields", f"{ID2},蒙D1,小型轿车", "bad_row")
 q("row-one-field", "孤零零", "bad_row")
