@@ -119,6 +119,11 @@ def map_batch(
         if owner is not None:
             rows = pa.array(bad & ~owner.bad)
             owners = [v for v in owner.values.filter(rows).to_pylist() if v is not None]
+            if table not in schema.CASE_TABLES and owner.bad.any():
+                # a bad ID cell that holds a valid ID (Excel's ="150422…" or '150422…)
+                # names that person, so their household is told it lacks the row
+                texts = owner.text.filter(pa.array(owner.bad)).to_pylist()
+                owners += [i for t in texts if t for i in sorted(N.ids_in_text(t))]
         person = cells.get({"persons": "person_id", "supporters": "supporter_id"}.get(table, ""))
         if owner is not None and person is not None:
             rows = pa.array(bad & ~owner.bad & ~person.bad)

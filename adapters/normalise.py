@@ -111,6 +111,28 @@ def id_one(raw: str) -> str:
     return value
 
 
+_ID_CHAR = "[0-9\uff10-\uff19]"
+_SPACED_ID = re.compile(rf"(?=((?:{_ID_CHAR}\s*){{17}}[0-9\uff10-\uff19xX\uff58\uff38]))")
+_SPACE = re.compile(r"\s")
+
+
+def ids_in_text(text: str, splits: str = "") -> set[str]:
+    """The valid resident IDs in free text (a row no reader could split, a bad ID cell
+    such as Excel's `="150422…"`): its words of 18 characters, and every run of 18 ID
+    characters with whitespace between them (an ID cell loses all whitespace), each as
+    `id_one` reads an ID cell; `splits`: more characters that end a word."""
+    split = re.escape(splits)
+    words = [w for w in re.findall(rf'[^\s,;|"=\'{{}}\[\]:{split}]+', text) if len(w) == 18]
+    words += [m.group(1) for m in _SPACED_ID.finditer(text) if _SPACE.search(m.group(1))]
+    found = set()
+    for w in words:
+        try:  # an ID cell's rule, not a second one: only valid IDs name people
+            found.add(id_one(w))
+        except CellError:
+            pass
+    return found
+
+
 def clean_ids(values: pa.StringArray) -> pa.StringArray:
     out = pc.replace_substring_regex(values, WHITESPACE, "")
     out = pc.replace_substring(out, "x", "X")

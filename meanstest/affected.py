@@ -95,11 +95,6 @@ class Unread:
 UNREAD_KEPT = 1_000_000  # unread rows examined; any beyond are counted as tied to none
 
 
-_ID_CHAR = "[0-9\uff10-\uff19]"
-_SPACED_ID = re.compile(rf"(?=((?:{_ID_CHAR}\s*){{17}}[0-9\uff10-\uff19xX\uff58\uff38]))")
-_SPACE = re.compile(r"\s")
-
-
 def unread_row(raw: str, profile, header: list[str]) -> Unread:
     """The Unread of one bad_row / bad_json row of an export of `profile` (`header`: the
     export's columns, or its JSON keys): the words that are valid resident IDs once
@@ -107,19 +102,9 @@ def unread_row(raw: str, profile, header: list[str]) -> Unread:
     value in its household_id column (CSV: that field of the record split by the
     profile's delimiter; JSON Lines: that key's string) — not any word that equals some
     household_id, which held a clean household "0" back for another's cell "0"."""
-    from meanstest.adapters.normalise import CellError, id_one
+    from meanstest.adapters.normalise import ids_in_text
 
-    split = re.escape(profile.delimiter) if profile.format == "csv" else ""
-    words = [w for w in re.findall(rf'[^\s,;|"{{}}\[\]:{split}]+', raw) if len(w) == 18]
-    # an ID cell loses all whitespace, so "110101 19900307 7777" is an ID too: every run
-    # of 18 ID characters with whitespace between them, overlapping runs included
-    words += [m.group(1) for m in _SPACED_ID.finditer(raw) if _SPACE.search(m.group(1))]
-    ids = set()
-    for w in words:
-        try:  # an ID cell's rule, not a second one: only valid IDs name people
-            ids.add(id_one(w))
-        except CellError:
-            pass
+    ids = ids_in_text(raw, profile.delimiter if profile.format == "csv" else "")
     household = None
     column = profile.columns.get("household_id") if profile.table in schema.CASE_TABLES else None
     if column is not None and profile.format == "csv" and column in header:

@@ -702,6 +702,27 @@ def test_an_unreadable_case_row_with_line_breaks_is_tied_by_its_household_id_col
     assert found.ids == {"150422198001010016", "150422197003030032"}
 
 
+def test_a_bad_id_cell_holding_a_valid_id_names_that_persons_household(tmp_path):
+    """Excel protects an ID from becoming a number as ="150422…" or '150422…: the cell is
+    a bad ID (DATA.md names the clean-ups, and these are not among them), but the row is
+    that person's, so their household is named as lacking it (a blind test: the
+    household was assessed without its car, and nobody was told)."""
+    tables = generate(30, 4)
+    manifest = write_raw(tmp_path / "raw", tables, seed=4, dirt=False)
+    persons = tables["persons"].to_pylist()
+    a, b = persons[0], next(p for p in persons if p["household_id"] != persons[0]["household_id"])
+    with open(tmp_path / "raw" / "tax" / "tax_income.jsonl", "a", encoding="utf-8") as f:
+        for k, cell in enumerate((f'="{a["person_id"]}"', f"'{b['person_id']}", "12345")):
+            row = {"纳税人识别号": cell, "所得项目": "工资薪金所得", "收入额": "12",
+                   "明细流水号": f"T-X{k}"}  # fmt: skip
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    doc = ingest(manifest, tmp_path / "out")
+    assert doc["quarantine"]["by_reason"] == {"bad_id": 3}
+    assert doc["affected_households"]["household_ids"] == sorted(
+        {a["household_id"], b["household_id"]}
+    )
+
+
 def test_an_unreadable_row_names_an_id_written_with_spaces_inside():
     """An ID cell loses all whitespace (DATA.md), so an unreadable row holding
     "150422 19800101 0016" (or with full-width spaces, tabs, a lower-case x) names that
