@@ -218,6 +218,7 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
                 doc["keys_in_no_line"] = list(export.absent_keys)
             counts[p.table] += doc["rows_mapped"]
             files_doc.append(doc)
+        _refuse_copies(files_doc)
         for w in writers.values():
             if w is not qwriter:
                 w.close()
@@ -318,6 +319,24 @@ def add_arguments(parser) -> None:
         action="store_true",
         help="leave households with quarantined rows (theirs or their members') out of the bundle",
     )
+
+
+def _refuse_copies(files_doc: list[dict]) -> None:
+    """Two files of one table with the same bytes and rows (a department's export sent
+    again under another name, or a copy beside the original): their rows would be in the
+    bundle twice, each income counted twice. Files without rows may be alike (two months
+    in which a department found nothing)."""
+    first: dict[tuple[str, str], str] = {}
+    for f in files_doc:
+        if f["rows_read"] == 0:
+            continue
+        other = first.setdefault((f["table"], f["sha256"]), f["file"])
+        if other != f["file"]:
+            raise MeansTestError(
+                f"{f['file']} has the same bytes as {other} ({f['table']}, sha256 "
+                f"{f['sha256'][:12]}…): the same export listed under two names? Its rows "
+                "would be in the bundle twice; list it once"
+            )
 
 
 def _outside(k: int) -> str:
