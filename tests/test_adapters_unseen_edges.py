@@ -340,6 +340,23 @@ def test_parquet_float_money_is_exact_however_large(tmp_path):
     assert [(r["line"], r["raw_value"], r["reason"]) for r in q] == [(3, "1.5e-07", "bad_amount")]
 
 
+@pytest.mark.parametrize("float_type", [pa.float32(), pa.float16()])
+def test_parquet_narrow_float_money_is_refused_naming_the_column(tmp_path, float_type):
+    """A float32 holds about 7 digits: 12,345,678.91 yuan is 12,345,679 in it, and the
+    fen were lost before the export was written (a blind test read it without a word).
+    The file is refused, as a float ID column is; float64 money is read exactly."""
+    prof = BANK.replace('"活期" = "deposit"', '"活期" = "deposit"\n"x" = "fund"')
+    balance = pa.array([12345678.91, 1.5], pa.float32()).cast(float_type, safe=False)
+    table = pa.table({"证件号码": [HEAD] * 2, "机构": ["行"] * 2, "产品": ["活期"] * 2,
+                      "余额": balance, "利息": [0.1, 2.0]})  # fmt: skip
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    with pytest.raises(
+        ExportError, match=rf"column '余额' \(balance\) is of Parquet type {float_type}"
+    ):
+        ingest(_one(tmp_path, prof, "b.parquet", buf.getvalue()), tmp_path / "out")
+
+
 # ---------------------------------------------------------- profiles, manifest --
 
 
