@@ -272,15 +272,17 @@ class ParquetExport:
                     "18-digit ID number in it has lost its last digits; export it as text",
                     file=str(path),
                 )
-            narrow = (pa.float16(), pa.float32())
-            if raw in self.header and kinds.get(col) in ("money", "area"):
-                if schema.field(raw).type in narrow:
-                    raise ExportError(
-                        f"{path}: column {raw!r} ({col}) is of Parquet type "
-                        f"{schema.field(raw).type}: it holds about 7 digits, so 12,345,678.91 "
-                        "is already 12,345,679 in it; export it as a decimal, float64 or text",
-                        file=str(path),
-                    )
+            if (
+                raw in self.header
+                and kinds.get(col) in ("money", "area")
+                and schema.field(raw).type in (pa.float16(), pa.float32())
+            ):
+                raise ExportError(
+                    f"{path}: column {raw!r} ({col}) is of Parquet type "
+                    f"{schema.field(raw).type}: it holds about 7 digits, so 12,345,678.91 "
+                    "is already 12,345,679 in it; export it as a decimal, float64 or text",
+                    file=str(path),
+                )
             if raw in self.header and not _readable(
                 schema.field(raw).type, col == "current_programs"
             ):
