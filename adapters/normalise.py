@@ -319,13 +319,19 @@ _DIRECTIVES = {  # the digit patterns of CPython's _strptime, ASCII digits only
     "S": "6[01]|[0-5][0-9]|[0-9]",
     "f": "[0-9]{1,6}",
 }
+# the two-digit forms, for a directive written next to another with nothing between
+# them: "2024111" with %Y%m%d is 2024-11-01 or 2024-01-11, and strptime picks one
+_FIXED = {"m": "1[0-2]|0[1-9]", "d": "3[01]|[12][0-9]|0[1-9]", "H": "2[0-3]|[01][0-9]",
+          "M": "[0-5][0-9]", "S": "6[01]|[0-5][0-9]"}  # fmt: skip
 _MONTH_DAYS = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
 
 def date_pattern(fmt: str) -> tuple[str, tuple[str, ...]]:
     """A strptime format → (anchored regex, directive of each group). ValueError names
-    a directive that is not allowed, or a format without %Y, %m and %d."""
-    out, order, i = ["^"], [], 0
+    a directive that is not allowed, or a format without %Y, %m and %d. A directive next
+    to another (`%Y%m%d`) takes its two-digit form: "2024111" would be 2024-11-01 or
+    2024-01-11, and is a bad date rather than strptime's pick (a blind test)."""
+    tokens, i = [], 0  # (directive or None, regex text)
     while i < len(fmt):
         ch = fmt[i]
         if ch == "%":
@@ -333,23 +339,30 @@ def date_pattern(fmt: str) -> tuple[str, tuple[str, ...]]:
                 raise ValueError(f"format {fmt!r} ends with a lone %")
             d = fmt[i + 1]
             if d == "%":
-                out.append("%")
+                tokens.append((None, "%"))
             elif d in _DIRECTIVES:
-                if d in order:
+                if any(t == d for t, _ in tokens):
                     raise ValueError(f"format {fmt!r} has %{d} twice")
-                out.append(f"(?P<{d}>{_DIRECTIVES[d]})")
-                order.append(d)
+                tokens.append((d, ""))
             else:
                 allowed = " ".join(f"%{k}" for k in _DIRECTIVES)
                 raise ValueError(f"format {fmt!r}: %{d} is not supported (use {allowed} %%)")
             i += 2
         elif ch in " \t":
-            out.append("[ \t]+")
+            tokens.append((None, "[ \t]+"))
             while i < len(fmt) and fmt[i] in " \t":
                 i += 1
         else:
-            out.append(re.escape(ch))
+            tokens.append((None, re.escape(ch)))
             i += 1
+    out, order = ["^"], []
+    for k, (d, text) in enumerate(tokens):
+        if d is None:
+            out.append(text)
+            continue
+        beside = any(0 <= j < len(tokens) and tokens[j][0] for j in (k - 1, k + 1))
+        out.append(f"(?P<{d}>{_FIXED.get(d, _DIRECTIVES[d]) if beside else _DIRECTIVES[d]})")
+        order.append(d)
     if not {"Y", "m", "d"} <= set(order):
         raise ValueError(f"format {fmt!r} needs %Y, %m and %d")
     return "".join(out) + "$", tuple(order)

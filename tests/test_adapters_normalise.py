@@ -2,6 +2,7 @@
 against their one-value references (hypothesis), and the fen ↔ yuan round trip."""
 
 import datetime as dt
+import re
 
 import pyarrow as pa
 import pytest
@@ -179,6 +180,19 @@ def test_dates_that_do_not_exist_or_match_are_errors(raw):
     assert N.dates(pa.array([raw]), FORMATS)[1].tolist() == [True]
 
 
+@pytest.mark.parametrize("raw", ["2024111", "202411", "2024011", "20241101 930"])
+def test_digits_of_two_directives_without_a_separator_are_two_each(raw):
+    """%Y%m%d reads 8 digits: "2024111" is 2024-11-01 or 2024-01-11, and strptime's pick
+    of one is a guess (a blind test); with a separator, one digit is unambiguous."""
+    formats = ("%Y%m%d", "%Y%m%d %H%M")
+    with pytest.raises(N.CellError, match="bad_date"):
+        N.date_one(raw, formats)
+    assert N.dates(pa.array([raw]), formats)[1].tolist() == [True]
+    assert N.date_one("20241101", formats) == dt.date(2024, 11, 1)
+    assert N.date_one("20241101 0930", formats) == dt.date(2024, 11, 1)
+    assert N.date_one("2024-1-1", ("%Y-%m-%d",)) == dt.date(2024, 1, 1)
+
+
 def test_fractional_seconds_of_a_database_export_are_checked_and_dropped():
     fmt = ("%Y-%m-%d %H:%M:%S.%f",)
     assert N.date_one("2023-05-01 00:00:00.000", fmt) == dt.date(2023, 5, 1)
@@ -228,12 +242,28 @@ def test_vectorised_dates_agree_with_reference_and_with_strptime(cells, formats)
         python = None  # datetime.strptime on ASCII digits, first format that parses
         for f in formats:
             try:
-                python = dt.datetime.strptime(raw, f).date()
-                break
+                parsed = dt.datetime.strptime(raw, f).date()
             except ValueError:
                 continue
+            if _beside(f) and _digits(raw) < _width(f):
+                continue  # a one-digit field next to another: ambiguous, refused by design
+            python = parsed
+            break
         if " " not in raw:  # strptime lets "%H" match " 1"; profiles trim cells first
             assert expected == python, raw
+
+
+def _beside(fmt: str) -> bool:
+    return re.search(r"%[YmdHMS]%[YmdHMS]", fmt) is not None
+
+
+def _digits(raw: str) -> int:
+    return sum(c.isdigit() for c in raw)
+
+
+def _width(fmt: str) -> int:
+    """Digits of a format's fields written in full (4 for %Y, 2 for the others)."""
+    return sum(4 if d == "Y" else 2 for d in re.findall(r"%([YmdHMS])", fmt))
 
 
 # ---------------------------------------------------------------------------- IDs --
