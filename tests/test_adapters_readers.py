@@ -363,6 +363,25 @@ def _last(header: str) -> str:
     return ",".join(cells[h] for h in header.split(","))
 
 
+def test_lines_of_whitespace_are_blank_lines_as_lines_of_empty_cells_are(tmp_path):
+    """A cell is trimmed, so " , , " is a row of empty cells like ",,", a blank line,
+    and so is a line of spaces or a tab (a blind test: five empty_required entries for
+    one, a bad_row for the other); nothing else changes line numbers."""
+    lines = [
+        "身份证号,收入类型,金额",
+        "1,wage,1",
+        " , , ",
+        "   ",
+        "\t",
+        ",,",
+        "\u3000,\u3000,",
+        "2,wage,2",
+    ]
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    assert _rows(path, _profile()) == ([(2, "1", "wage", "1"), (8, "2", "wage", "2")], [], 5)
+
+
 def test_a_header_whose_quote_never_closes_is_an_error_not_a_file_without_rows(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text('身份证号,收入类型,金额,"备注\n1,wage,1,ok\n2,wage,2,ok\n', "utf-8")
