@@ -61,7 +61,7 @@ def open_export(path: str | Path, profile: Profile):
         export.absent_keys = [profile.columns[c] for c in absent if c in nullable]
         missing = [] if not export.lines else [m for m in missing if m not in export.absent_keys]
     if missing:
-        found = ", ".join(export.header[:30]) or "none"
+        found = ", ".join(repr(h) for h in export.header[:30]) or "none"
         raise ProfileError(
             profile.path,
             "columns",
@@ -73,7 +73,12 @@ def open_export(path: str | Path, profile: Profile):
 
 def _hint(path: Path, profile: Profile, header: list[str]) -> str:
     """Why a header may lack the profile's columns: another delimiter, a UTF-8 file read
-    as GB18030 (which decodes almost any bytes, into nonsense), or no JSON object."""
+    as GB18030 (which decodes almost any bytes, into nonsense), no JSON object, or a
+    name that differs only by surrounding whitespace (a CSV header is trimmed; a Parquet
+    or JSON name is taken as it is)."""
+    spaced = [h for h in header if h != h.strip() and h.strip() in profile.columns.values()]
+    if spaced:
+        return f"; the export has {spaced[0]!r}: its name has spaces around it, name it so"
     if profile.format == "jsonl" and not header:
         return f"; no line of its first {JSONL_LINES:,} is a JSON object"
     if profile.format != "csv":

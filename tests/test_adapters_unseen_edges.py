@@ -357,6 +357,19 @@ def test_parquet_narrow_float_money_is_refused_naming_the_column(tmp_path, float
         ingest(_one(tmp_path, prof, "b.parquet", buf.getvalue()), tmp_path / "out")
 
 
+def test_a_parquet_column_name_with_spaces_around_it_is_named_in_the_error(tmp_path):
+    """A CSV header is trimmed, a Parquet name is not: the error quotes the names found
+    and says which one differs only by its spaces (a blind test: the space was invisible
+    in the list of columns)."""
+    prof = '[profile]\ntable = "tax_income"\nformat = "parquet"\n[columns]\nperson_id = "sfzh"\nincome_type = "sdxm"\namount = "sre"\n'
+    buf = io.BytesIO()
+    pq.write_table(pa.table({"sfzh ": [HEAD], "sdxm": ["wage"], "sre": ["1"]}), buf)
+    with pytest.raises(
+        ProfileError, match=r"found: 'sfzh ', 'sdxm', 'sre'\); the export has 'sfzh '"
+    ):
+        ingest(_one(tmp_path, prof, "t.parquet", buf.getvalue()), tmp_path / "out")
+
+
 # ---------------------------------------------------------- profiles, manifest --
 
 
