@@ -111,23 +111,50 @@ def id_one(raw: str) -> str:
     return value
 
 
-_ID_CHAR = "[0-9\uff10-\uff19]"
-_SPACED_ID = re.compile(rf"(?=((?:{_ID_CHAR}\s*){{17}}[0-9\uff10-\uff19xX\uff58\uff38]))")
-_SPACE = re.compile(r"\s")
+def _wide(chars: str) -> str:
+    """A character class's ASCII digits (and ranges) with their full-width forms."""
+    out = []
+    for ch in chars:
+        out.append(ch)
+        if ch.isdigit():
+            out.append(chr(0xFF10 + int(ch)))
+        elif ch == "-":
+            out.append("")
+    text = "".join(out)
+    return re.sub(r"(\d)(.)-(\d)(.)", lambda m: f"{m[1]}-{m[3]}{m[2]}-{m[4]}", text)
 
 
-def ids_in_text(text: str, splits: str = "") -> set[str]:
+def _id_pattern() -> str:
+    """18 ID characters, whitespace allowed between them (an ID cell loses it), shaped
+    like an ID (a birth year 18xx-20xx, a month, a day), so that most runs of digits
+    fail at once; not touching another digit, and overlapping ("7 150422…")."""
+    gap = "[ \t\u3000\u00a0]*"
+    d = f"[{_wide('0-9')}]"
+
+    def one(chars: str) -> str:
+        return f"[{_wide(chars)}]"
+
+    parts = [d] * 6 + [
+        f"(?:{one('1')}{gap}{one('89')}|{one('2')}{gap}{one('0')})", d, d,
+        f"(?:{one('0')}{gap}{one('1-9')}|{one('1')}{gap}{one('0-2')})",
+        f"(?:{one('0')}{gap}{one('1-9')}|{one('12')}{gap}{d}|{one('3')}{gap}{one('01')})",
+        d, d, d, f"[{_wide('0-9')}xX\uff58\uff38]",
+    ]  # fmt: skip
+    return rf"(?<!{d})(?=({gap.join(parts)})(?!{d}))"
+
+
+_ID_RUN = re.compile(_id_pattern())
+
+
+def ids_in_text(text: str) -> set[str]:
     """The valid resident IDs in free text (a row no reader could split, a bad ID cell
-    such as Excel's `="150422…"`): its words of 18 characters, and every run of 18 ID
-    characters with whitespace between them (an ID cell loses all whitespace), each as
-    `id_one` reads an ID cell; `splits`: more characters that end a word."""
-    split = re.escape(splits)
-    words = [w for w in re.findall(rf'[^\s,;|"=\'{{}}\[\]:{split}]+', text) if len(w) == 18]
-    words += [m.group(1) for m in _SPACED_ID.finditer(text) if _SPACE.search(m.group(1))]
+    such as Excel's `="150422…"` or "150422….0"): every run of 18 ID characters that no
+    other digit touches (whitespace between them allowed, as an ID cell loses it), each
+    read as `id_one` reads an ID cell. Only valid IDs name people."""
     found = set()
-    for w in words:
-        try:  # an ID cell's rule, not a second one: only valid IDs name people
-            found.add(id_one(w))
+    for m in _ID_RUN.finditer(text):
+        try:
+            found.add(id_one(m.group(1)))
         except CellError:
             pass
     return found

@@ -104,7 +104,7 @@ def unread_row(raw: str, profile, header: list[str]) -> Unread:
     household_id, which held a clean household "0" back for another's cell "0"."""
     from meanstest.adapters.normalise import ids_in_text
 
-    ids = ids_in_text(raw, profile.delimiter if profile.format == "csv" else "")
+    ids = ids_in_text(raw)
     household = None
     column = profile.columns.get("household_id") if profile.table in schema.CASE_TABLES else None
     if column is not None and profile.format == "csv" and column in header:

@@ -266,6 +266,28 @@ def _width(fmt: str) -> int:
     return sum(4 if d == "Y" else 2 for d in re.findall(r"%([YmdHMS])", fmt))
 
 
+# ------------------------------------------------------------------- IDs in text --
+
+
+@pytest.mark.parametrize(
+    "text",
+    [f'="{ID_X}"', f"'{ID_X}", f"{ID_X}.0", f"{ID_X}（户主）", f"ID{ID_X}号", f"\u202d{ID_X}\u202c",
+     f"\ufeff{ID_X}\u200b", f"`{ID_X.lower()}", f"身份证:{ID_X[:6]} {ID_X[6:14]}\u3000{ID_X[14:]}",
+     f"7 {ID_X}", f"{ID_X},wage,1\n{ID_X}"],
+)  # fmt: skip
+def test_ids_in_text_find_a_valid_id_among_other_characters(text):
+    """Bad ID cells and unreadable rows name the person whose valid ID they hold, however
+    it is wrapped (a blind test listed the wrappings of spreadsheets and copied text)."""
+    assert N.ids_in_text(text) == {ID_X}
+
+
+@pytest.mark.parametrize(
+    "text", [ID_X[:-1], ID_X + "1", "1" + ID_X, "123456 789012 345678", ID_X[:9] + "\n" + ID_X[9:]]
+)
+def test_ids_in_text_name_nobody_for_runs_that_are_not_an_id(text):
+    assert N.ids_in_text(text) == set()
+
+
 # ---------------------------------------------------------------------------- IDs --
 
 
