@@ -65,7 +65,7 @@ def affected_households(
     for person, tables in by_person.items():
         for h in homes_of.get(person, ()):
             found.setdefault(h, Counter()).update(tables)
-    named = {u.household for u in unread if u.household}
+    named = set().union(*(u.households for u in unread))
     present: set[str] = set()
     if named:
         value_set = pa.array(sorted(named), pa.string())
@@ -74,8 +74,7 @@ def affected_households(
             present.update(column.filter(pc.is_in(column, value_set=value_set)).to_pylist())
     for u in unread:
         hit = {h for i in u.ids for h in homes_of.get(i, ())}
-        if u.household in present:
-            hit.add(u.household)
+        hit |= u.households & present
         for h in hit:
             found.setdefault(h, Counter())[u.table] += 1
         if not hit:
@@ -89,7 +88,7 @@ class Unread:
 
     table: str
     ids: frozenset[str]  # the resident-ID-shaped words of its text
-    household: str | None  # a case export's row: its household_id column, if found
+    households: frozenset[str]  # a case export's row: its household_id column's values
 
 
 UNREAD_KEPT = 1_000_000  # unread rows examined; any beyond are counted as tied to none
@@ -97,31 +96,35 @@ UNREAD_KEPT = 1_000_000  # unread rows examined; any beyond are counted as tied 
 
 def unread_row(raw: str, profile, header: list[str]) -> Unread:
     """The Unread of one bad_row / bad_json row of an export of `profile` (`header`: the
-    export's columns, or its JSON keys): the words that are valid resident IDs once
-    cleaned as an ID cell is (normalise.id_one), and for a case export the
-    value in its household_id column (CSV: that field of the record split by the
-    profile's delimiter; JSON Lines: that key's string) — not any word that equals some
-    household_id, which held a clean household "0" back for another's cell "0"."""
+    export's columns, or its JSON keys): the valid resident IDs in its text
+    (normalise.ids_in_text), and for a case export the values in its household_id
+    column (CSV: that field of each of the record's lines, split by the profile's
+    delimiter — a misquoted record holds the rows a quote swallowed, each on its line, and
+    a blind test found the second household's members silently gone; JSON Lines: that
+    key's string or number) — not any word that equals some household_id, which held a
+    clean household "0" back for another's cell "0"."""
     from meanstest.adapters.normalise import ids_in_text
 
     ids = ids_in_text(raw)
-    household = None
+    households = set()
     column = profile.columns.get("household_id") if profile.table in schema.CASE_TABLES else None
     if column is not None and profile.format == "csv" and column in header:
-        try:
-            fields = next(csv.reader([raw], delimiter=profile.delimiter), [])
-        except csv.Error:  # a line break outside quotes: a misquoted record's cells, rejoined
-            fields = raw.split(profile.delimiter)
         at = header.index(column)
-        household = fields[at].strip() if at < len(fields) else None
+        for line in raw.split("\n"):
+            try:
+                fields = next(csv.reader([line.rstrip("\r")], delimiter=profile.delimiter), [])
+            except csv.Error:
+                fields = line.split(profile.delimiter)
+            if at < len(fields) and fields[at].strip():
+                households.add(fields[at].strip())
     elif column is not None and profile.format == "jsonl":
         m = re.search(rf'"{re.escape(column)}"\s*:\s*("(?:[^"\\]|\\.)*"|-?[0-9]+)', raw)
         if m:
             try:
-                household = str(json.loads(m.group(1))).strip()
+                households.add(str(json.loads(m.group(1))).strip())
             except ValueError:
-                household = None
-    return Unread(profile.table, frozenset(ids), household or None)
+                pass
+    return Unread(profile.table, frozenset(ids), frozenset(h for h in households if h))
 
 
 def not_in_bundle(tmp: dict[str, Path], affected) -> int:
