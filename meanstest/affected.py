@@ -128,14 +128,17 @@ def unread_row(raw: str, profile, header: list[str]) -> Unread:
 
 
 def not_in_bundle(tmp: dict[str, Path], affected) -> int:
-    """How many of the `affected` households have no households row in the bundle (their
-    own was quarantined): named as such, not as households assessed without rows."""
-    if not affected:
+    """How many of the `affected` households (household_id: Counter of quarantined rows
+    by table) had a households row quarantined and have none in the bundle: named as
+    such, not as households assessed without rows. A household only a persons row names
+    (a mistyped household_id) had no households row to lose, and is not counted."""
+    lost = {h for h, tables in affected.items() if tables.get("households")}
+    if not lost:
         return 0
     column = pq.read_table(tmp["households"], columns=["household_id"]).column(0)
-    wanted = pa.array(sorted(affected), pa.string())
+    wanted = pa.array(sorted(lost), pa.string())
     present = set(column.filter(pc.is_in(column, value_set=wanted)).to_pylist())
-    return len(set(affected) - present)
+    return len(lost - present)
 
 
 def quarantine_note(bundle: str | Path) -> str | None:

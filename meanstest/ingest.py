@@ -339,11 +339,14 @@ def _refuse_copies(files_doc: list[dict]) -> None:
             )
 
 
-def _outside(k: int) -> str:
+def _outside(n: int, k: int) -> str:
+    """What the ingest says of `n` affected households of which `k` are not in the bundle."""
     if not k:
-        return ""
-    verb = "is" if k == 1 else "are"
-    return f", and {k:,} of them {verb} not in the bundle at all (own households row quarantined)"
+        return "their review lacks those rows"
+    gone = f"{k:,} {'is' if k == 1 else 'are'} not in the bundle at all (own households row quarantined)"
+    if k == n:
+        return gone
+    return f"{n - k:,} {'is' if n - k == 1 else 'are'} reviewed without those rows, and {gone}"
 
 
 def run(args) -> int:
@@ -377,9 +380,8 @@ def run(args) -> int:
                     "member or supporter"
                     if a["held"]
                     else ("has" if a["count"] == 1 else "have")
-                    + " quarantined rows of their own or of a member or supporter; their "
-                    "review lacks those rows"
-                    + _outside(a["not_in_bundle"])
+                    + " quarantined rows of their own or of a member or supporter; "
+                    + _outside(a["count"], a["not_in_bundle"])
                     + " (--hold leaves them out)"
                 )
             )

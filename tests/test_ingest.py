@@ -485,7 +485,9 @@ def test_affected_households_are_reported_and_held_back_with_hold(tmp_path, caps
     # the third is in neither results nor rejects, and only it is said to be missing
     assert "2 are assessed without those rows, and 1 (own households row quarantined) is" in said
     assert main(["ingest", str(manifest), "--out", str(tmp_path / "again")]) == 0
-    assert "and 1 of them is not in the bundle at all" in capsys.readouterr().out
+    assert "2 are reviewed without those rows, and 1 is not in the bundle at all" in (
+        capsys.readouterr().out
+    )
 
     doc = ingest(manifest, tmp_path / "held", hold=True)
     assert main(["review", str(tmp_path / "held"), "--out", str(tmp_path / "rh")]) == 0
@@ -725,6 +727,19 @@ def test_an_unreadable_case_row_with_line_breaks_is_tied_by_its_household_id_col
     found = unread_row(raw, profile, ["户号", "证件号", "备注"])
     assert found.households == {"H7", "H8", "H9"}
     assert found.ids == {"150422198001010016", "150422197003030032"}
+
+
+def test_a_mistyped_household_id_is_not_called_a_household_whose_row_was_quarantined(tmp_path):
+    """not_in_bundle counts households whose households row was quarantined: a persons
+    row of a household that never existed (a mistyped household_id) names that id as
+    affected, but it lost no households row (a review of the changes: it was counted)."""
+    tables = generate(30, 4)
+    manifest = write_raw(tmp_path / "raw", tables, seed=4, dirt=False)
+    with open(tmp_path / "raw" / "case" / "case_persons.csv", "a", encoding="utf-8") as f:
+        f.write("HH-TYPO,11010519491231002X,子女,1949-13-31,健康,非在校,无,0,0\n")
+    doc = ingest(manifest, tmp_path / "out")
+    assert doc["affected_households"]["household_ids"] == ["HH-TYPO"]
+    assert doc["affected_households"]["not_in_bundle"] == 0
 
 
 def test_a_persons_row_a_stray_quote_swallowed_names_its_household_too(tmp_path):
