@@ -218,7 +218,7 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
                 doc["keys_in_no_line"] = list(export.absent_keys)
             counts[p.table] += doc["rows_mapped"]
             files_doc.append(doc)
-        _refuse_copies(files_doc)
+        _note_copies(files_doc)
         for w in writers.values():
             if w is not qwriter:
                 w.close()
@@ -321,22 +321,19 @@ def add_arguments(parser) -> None:
     )
 
 
-def _refuse_copies(files_doc: list[dict]) -> None:
-    """Two files of one table with the same bytes and rows (a department's export sent
-    again under another name, or a copy beside the original): their rows would be in the
-    bundle twice, each income counted twice. Files without rows may be alike (two months
-    in which a department found nothing)."""
+def _note_copies(files_doc: list[dict]) -> None:
+    """Two files of one table with the same bytes and rows: a department's export sent
+    again under another name would put its rows in the bundle twice, but two months of
+    a pension export without a key or a period column are alike too, and each month
+    counts. Not refused (a review found the refusal dropping a month), but named:
+    `same_bytes_as` in ingest.json and a warning line."""
     first: dict[tuple[str, str], str] = {}
     for f in files_doc:
         if f["rows_read"] == 0:
             continue
         other = first.setdefault((f["table"], f["sha256"]), f["file"])
         if other != f["file"]:
-            raise MeansTestError(
-                f"{f['file']} has the same bytes as {other} ({f['table']}, sha256 "
-                f"{f['sha256'][:12]}…): the same export listed under two names? Its rows "
-                "would be in the bundle twice; list it once"
-            )
+            f["same_bytes_as"] = other
 
 
 def _outside(n: int, k: int) -> str:
@@ -363,6 +360,13 @@ def run(args) -> int:
                     else ""
                 )
                 + f"  sha256 {f['sha256'][:12]}"
+                + (
+                    f"\nwarning: {f['file']} has the same bytes as {f['same_bytes_as']}: the "
+                    "same export listed twice would count every row twice (two months alike "
+                    "are fine)"
+                    if f.get("same_bytes_as")
+                    else ""
+                )
             )
         q = doc["quarantine"]
         print(", ".join(f"{t} {n}" for t, n in doc["tables"].items()) + f" → {args.out}")

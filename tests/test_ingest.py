@@ -18,7 +18,6 @@ from meanstest.adapters.profile import ProfileError
 from meanstest import schema
 from meanstest.bundle import read_bundle
 from meanstest.cli import main
-from meanstest.errors import MeansTestError
 from meanstest.ingest import ingest
 from meanstest.pipeline import assess
 from meanstest.rawsynth import write_raw
@@ -368,11 +367,12 @@ def test_missing_raw_file_or_column_fails_before_anything_is_written(tmp_path):
         ingest(m, tmp_path / "out")
 
 
-def test_the_same_export_under_two_names_is_refused_unless_it_has_no_rows(tmp_path, capsys):
+def test_the_same_export_under_two_names_is_named_not_refused(tmp_path, capsys):
     """A copy of an export beside the original (or sent again under a new name) would put
-    its rows in the bundle twice; two files alike without rows (two months in which the
-    department found nothing) are not a mistake (a blind test: a hard-linked copy was
-    ingested twice with no word)."""
+    its rows in the bundle twice (a blind test: a hard-linked copy was ingested twice
+    with no word); but two months of a pension export without a key are alike too, and
+    each counts (a review: refusing them dropped a month). Both files are read, and the
+    second is named as having the first's bytes; files alike without rows are not."""
     (tmp_path / "v.toml").write_text((PROFILES / "vehicle.toml").read_text("utf-8"), "utf-8")
     header = "身份证号,号牌号码,车辆类型,评估价值(元),初次登记日期,机动车序号\n"
     rows = "11010519491231002X,蒙D1,小型轿车,1.00,2015-06-01,V1\n"
@@ -382,13 +382,14 @@ def test_the_same_export_under_two_names_is_refused_unless_it_has_no_rows(tmp_pa
     m = _manifest(
         tmp_path, "[[source]]\nprofile = 'v.toml'\nfiles = ['a.csv', 'e1.csv', 'e2.csv']\n"
     )
-    assert ingest(m, tmp_path / "ok")["tables"]["vehicle"] == 1
+    doc = ingest(m, tmp_path / "ok")
+    assert doc["tables"]["vehicle"] == 1 and not any("same_bytes_as" in f for f in doc["files"])
     m = _manifest(tmp_path, "[[source]]\nprofile = 'v.toml'\nfiles = ['a.csv', 'b.csv']\n")
-    with pytest.raises(MeansTestError, match=r"b\.csv has the same bytes as .*a\.csv \(vehicle"):
-        ingest(m, tmp_path / "out")
-    assert main(["ingest", str(m), "--out", str(tmp_path / "out2")]) == 1
-    assert "list it once" in capsys.readouterr().err
-    assert not (tmp_path / "out2" / "vehicle.parquet").exists()
+    doc = ingest(m, tmp_path / "out")
+    assert doc["tables"]["vehicle"] == 2
+    assert doc["files"][1]["same_bytes_as"] == doc["files"][0]["file"]
+    assert main(["ingest", str(m), "--out", str(tmp_path / "out2")]) == 0
+    assert "b.csv has the same bytes as" in capsys.readouterr().out
 
 
 def test_cli_synth_raw_then_ingest_then_review(tmp_path, capsys):
