@@ -161,8 +161,10 @@ class CsvExport:
                     if batch is not None and (n == 0 or number_bad > number[-1]):
                         waiting.append((number_bad, text))
                         continue
-                    if not text.strip():  # whitespace only, without the header's fields
-                        blank_records += 1  # a blank line, as a line of empty cells is
+                    if not text.replace(p.delimiter, "").replace('"', "").strip():
+                        # every field empty or whitespace, fewer than the header's: a
+                        # blank line, as such a line with the header's fields is
+                        blank_records += 1
                         continue
                     before = newlines_before + within[np.searchsorted(number, number_bad)]
                     line = number_bad + before + nl[np.searchsorted(nb, number_bad)]

@@ -147,6 +147,8 @@ class JsonlExport:
             text = raw.decode(self.profile.encoding)
             if line == 1 and text.startswith("\ufeff"):
                 text = text[1:]
+            if not text.strip():  # full-width or no-break spaces only: a blank line too
+                return None
             obj = json.loads(
                 text, parse_float=_Number, parse_int=_Number, object_pairs_hook=_object_once_each
             )

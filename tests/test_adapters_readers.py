@@ -380,6 +380,16 @@ def test_lines_of_whitespace_are_blank_lines_as_lines_of_empty_cells_are(tmp_pat
     path = tmp_path / "t.csv"
     path.write_text("\n".join(lines) + "\n", "utf-8")
     assert _rows(path, _profile()) == ([(2, "1", "wage", "1"), (8, "2", "wage", "2")], [], 5)
+    # fewer empty fields than the header's are blank too (a blind re-test: bad_row in a
+    # wider file), and so is a JSON Lines line of full-width or no-break spaces
+    lines = ["身份证号,收入类型,金额,备注", "1,wage,1,ok", ",", " , ", '"",""', "2,wage,2,ok"]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    assert _rows(path, _profile()) == ([(2, "1", "wage", "1"), (6, "2", "wage", "2")], [], 3)
+    path = tmp_path / "t.jsonl"
+    path.write_text(
+        '{"身份证号": "1", "收入类型": "w", "金额": "1"}\n\u3000\u3000\n\u00a0\n', "utf-8"
+    )
+    assert _rows(path, _profile(fmt="jsonl")) == ([(1, "1", "w", "1")], [], 2)
 
 
 def test_a_header_whose_quote_never_closes_is_an_error_not_a_file_without_rows(tmp_path):
