@@ -12,8 +12,9 @@ pass over the file's bytes before it is read.
   after it (a blind test: one household's bank row given another's balance, the other
   row gone). A quoted field across line breaks whose first line holds the delimiters of
   the fields after it and whose last line those of the fields before it (or any of
-  whose whole lines holds a row's delimiters) makes its record a bad row; a remark
-  broken over lines with fewer delimiters is a good cell.
+  whose whole lines holds a row's delimiters) makes its record a candidate; the reader
+  (csv_export) maps the cells it would cut it into and decides. Every candidate is
+  collected, a piece of the file at a time.
 - **Text after the closing quote of a mapped field** (`"12"34`): pyarrow reads it on as
   part of the field ("1234"), an amount nobody wrote. Spaces, tabs and any non-ASCII
   character after the quote are let pass (a cell is trimmed of Unicode whitespace; the
@@ -49,6 +50,10 @@ _INNER, _BREAKS, _SWALLOWED, _FIRST = 8, 9, 10, 11
 _N_STATE = 12
 MAX_REPORTED = 1 << 16  # records with text after a closing quote, listed by line
 _BLOCK = 8 << 20  # bytes of text decoded at a time (encodings without ASCII's bytes)
+# bytes scanned at a time, cut after a line feed (never a trail byte of UTF-8 or GB18030):
+# a record swallowing a row takes at least 2 bytes (a quote and a line feed), so the
+# candidates of one piece always fit MAX_REPORTED, and every one is collected
+_PIECE = 1 << 17
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,8 @@ class QuoteProblems:
     after_quote: np.ndarray  # int64 first lines of records with text after a closing quote
     after_quote_count: int  # how many there are (after_quote lists MAX_REPORTED at most)
     swallowed: np.ndarray  # int64 first lines of records a quoted field of which holds the
-    # delimiters of a whole row across a line break: rows read into one field
+    # delimiters of a whole row across a line break: maybe rows read into one field
+    swallowed_field: np.ndarray  # int64 the index of that quoted field in its record
 
 
 @njit(cache=True, nogil=True)
@@ -84,11 +90,12 @@ def _line_break(data, i, st):
 
 @njit(cache=True, nogil=True)
 def _swallowing(st, swallowing):
-    """The record being read holds another row in a quoted field (its first line once)."""
+    """The record being read may hold another row in a quoted field: its first line and
+    the field's index, once (`swallowing` [n, 2] has room: see _PIECE)."""
     k = st[_SWALLOWED]
-    if k == 0 or swallowing[min(k, len(swallowing)) - 1] != st[_RECORD]:
-        if k < len(swallowing):
-            swallowing[k] = st[_RECORD]
+    if k == 0 or swallowing[k - 1, 0] != st[_RECORD]:
+        swallowing[k, 0] = st[_RECORD]
+        swallowing[k, 1] = st[_FIELD]
         st[_SWALLOWED] += 1
 
 
@@ -188,6 +195,18 @@ def _scan(data, delimiter, kind, mapped, st, out, swallowing):
         i += 1
 
 
+def _after_line_feed(data: np.ndarray, at: int) -> int:
+    """The index after the first line feed at or after `at` (or the end of `data`)."""
+    window = 1 << 12
+    while at < len(data):
+        lf = np.flatnonzero(data[at : at + window] == 10)
+        if len(lf):
+            return at + int(lf[0]) + 1
+        at += window
+        window = min(window * 2, 1 << 22)
+    return len(data)
+
+
 def quote_problems(
     path: Path, encoding: str, delimiter: str, header_lines: int, mapped: list[bool]
 ) -> QuoteProblems:
@@ -196,20 +215,34 @@ def quote_problems(
     the header's k-th column is one the profile maps."""
     name = codecs.lookup(encoding).name
     if len(delimiter.encode("utf-8")) != 1:  # pyarrow's delimiter is one byte
-        return QuoteProblems(0, np.zeros(0, dtype=np.int64), 0, np.zeros(0, dtype=np.int64))
+        none = np.zeros(0, dtype=np.int64)
+        return QuoteProblems(0, none, 0, none, none)
     st = np.zeros(_N_STATE, dtype=np.int64)
     st[_LINE] = st[_RECORD] = header_lines + 1
     st[_SKIP] = header_lines
     out = np.zeros(MAX_REPORTED, dtype=np.int64)
-    swallowing = np.zeros(MAX_REPORTED, dtype=np.int64)
+    swallowing = np.zeros((MAX_REPORTED + 16, 2), dtype=np.int64)
+    found: dict[int, int] = {}  # candidate records: first line -> quoted field's index
     flags = np.asarray(mapped, dtype=np.bool_)
     d = ord(delimiter)
+
+    def scan(data: np.ndarray, kind: int) -> None:
+        """`data` a piece at a time, collecting the candidates of each."""
+        at = 0
+        while at < len(data):
+            end = _after_line_feed(data, at + _PIECE)
+            _scan(data[at:end], d, kind, flags, st, out, swallowing)
+            for line, field in swallowing[: st[_SWALLOWED]].tolist():
+                found.setdefault(line, field)
+            st[_SWALLOWED] = 0
+            at = end
+
     if name in ("utf-8", "gb18030", "gbk"):  # the bytes, mapped: an export may be GBs
         kind = _PLAIN if name == "utf-8" else _GB
         size = Path(path).stat().st_size
         data = np.memmap(path, dtype=np.uint8, mode="r") if size else np.zeros(0, np.uint8)
         start = 3 if name == "utf-8" and data[:3].tobytes() == codecs.BOM_UTF8 else 0
-        _scan(data[start:], d, kind, flags, st, out, swallowing)
+        scan(data[start:], kind)
     else:  # UTF-16, GB2312, Big5, …: the text pyarrow parses, as UTF-8, a block at a time
         decoder = codecs.getincrementaldecoder(encoding)(errors="replace")  # reader names those
         first = True
@@ -221,13 +254,15 @@ def quote_problems(
                     text = text[1:]
                 first = False
                 if text:
-                    block = np.frombuffer(text.encode("utf-8"), np.uint8)
-                    _scan(block, d, _PLAIN, flags, st, out, swallowing)
+                    scan(np.frombuffer(text.encode("utf-8"), np.uint8), _PLAIN)
                 if not raw:
                     break
     if st[_STATE] == _QUOTE_IN_QUOTED:  # the file ends with a closing quote
         closed(st, len(flags), swallowing)
+        for line, field in swallowing[: st[_SWALLOWED]].tolist():
+            found.setdefault(line, field)
     unclosed = int(st[_OPENED]) if st[_STATE] == _QUOTED else 0
     flagged = int(st[_FLAGGED])
-    swallowed = swallowing[: min(int(st[_SWALLOWED]), MAX_REPORTED)].copy()
-    return QuoteProblems(unclosed, out[: min(flagged, MAX_REPORTED)].copy(), flagged, swallowed)
+    lines = np.array(sorted(found), dtype=np.int64)
+    fields = np.array([found[x] for x in lines.tolist()], dtype=np.int64)
+    return QuoteProblems(unclosed, out[: min(flagged, MAX_REPORTED)].copy(), flagged, lines, fields)

@@ -168,6 +168,29 @@ def _mapped(profile: Profile, adapter: Adapter, c: schema.Column, raw: pa.Array)
     return _Cells(u.values.take(index), u.bad[rows], text, u.explain)
 
 
+def checkable(profile: Profile, name: str | None) -> bool:
+    """A mapped canonical column whose cells can be wrong (not free text, not record_id)."""
+    if name is None or name == "record_id" or name not in profile.columns:
+        return False
+    column = next(c for c in schema.TABLES[profile.table] if c.name == name)
+    return kind(profile.table, column) != "text" or column.name in profile.values
+
+
+def rows_map(profile: Profile, adapter: Adapter, rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """For rows of raw cells (canonical column -> text), how many of each row's cells map
+    without error, and how many it has: (mapped, checked) int arrays."""
+    mapped = np.zeros(len(rows), dtype=np.int64)
+    checked = np.zeros(len(rows), dtype=np.int64)
+    for name in sorted(set().union(*rows)) if rows else []:
+        column = next(c for c in schema.TABLES[profile.table] if c.name == name)
+        present = np.array([name in r for r in rows], dtype=np.bool_)
+        values = pa.array([r.get(name) for r in rows], pa.string())
+        cells = _mapped(profile, adapter, column, values)
+        checked += present
+        mapped += present & ~cells.bad
+    return mapped, checked
+
+
 def _float_text(raw: pa.Array) -> pa.Array:
     """Floats as their shortest round-trip text, positional: Arrow writes 1e10 as
     "1e+10", which no amount grammar reads, so those cells are written out in digits

@@ -352,6 +352,42 @@ def test_a_quote_closed_by_the_next_rows_quote_in_the_same_column_is_a_bad_row(
         assert [r[0] for r in rows] == [2, 4] and problems == []
 
 
+@pytest.mark.parametrize(
+    "header, row",
+    [
+        ("身份证号,备注,收入类型,金额", '1,"a, b, c\nd, e",wage,1'),
+        ("身份证号,备注,收入类型,金额", '1,"甲市,乙县,丙镇,丁村,戊组\n己号,庚室",wage,1'),
+        ("身份证号,收入类型,金额,备注", '1,wage,1,"第一行\n地址: 甲市, 乙县, 丙镇, 丁村"'),
+        ("身份证号,收入类型,金额,备注", '1,wage,1,"一\n甲, 乙, 丙, 丁, 戊, 己, 庚\n二"'),
+    ],
+)
+def test_a_remark_broken_over_lines_with_commas_is_a_good_row(tmp_path, header, row):
+    """A quoted remark or address over lines, with as many commas as a row has, is not a
+    row read into a field: the cells it would cut into do not map (an ID, a type, an
+    amount). A review of the first rule, on delimiter counts alone, quarantined them."""
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join([header, row, _last(header)]) + "\n", "utf-8")
+    rows, problems, _ = _rows(path, _profile())
+    assert problems == [] and [r[0] for r in rows] == [2, 2 + row.count("\n") + 1]
+
+
+def test_more_candidate_records_than_the_report_holds_are_all_judged(tmp_path, monkeypatch):
+    """The scan collects every record that may hold a row, a piece of the file at a time
+    (the first rule kept 65,536 and let the rest pass unlooked at)."""
+    from meanstest.adapters import csv_quotes
+
+    monkeypatch.setattr(csv_quotes, "_PIECE", 64)
+    monkeypatch.setattr(csv_quotes, "MAX_REPORTED", 40)
+    good = ['9,wage,9,"甲市\n1号楼, 3单元, 5层, 东户"'] * 60  # candidates, not rows
+    bad = ['1,wage,1,"见附件', '2,wage,2,同上"'] * 30  # each pair: a row read into a field
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(["身份证号,收入类型,金额,备注", *good, *bad]) + "\n", "utf-8")
+    found = csv_quotes.quote_problems(path, "utf-8", ",", 1, [True, True, True, False])
+    assert len(found.swallowed) == 90
+    rows, problems, _ = _rows(path, _profile())
+    assert len(rows) == 60 and len(problems) == 30 and {p[1] for p in problems} == {"bad_row"}
+
+
 def _shift(header: str) -> str:
     """A good row for a header whose remark is not last: 0 / wage / 0 in their places."""
     cells = {"身份证号": "0", "收入类型": "wage", "金额": "0", "备注": "ok"}
