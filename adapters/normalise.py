@@ -298,8 +298,11 @@ def integer_one(raw: str, type_: pa.DataType = _I64) -> int:
     m = _INTEGER_RE.match(raw)
     if not m:
         raise CellError("bad_integer", f"{raw!r} is not an integer (digits, or digits.0)")
-    value = int(m.group(1) + m.group(2))
     lo, hi = INT_RANGES[type_]
+    digits = m.group(2).lstrip("0")
+    if len(digits) > 19:  # beyond any int64 (and Python's 4,300-digit int() limit)
+        raise CellError("out_of_range", f"{raw[:40]}… does not fit {type_} ({lo}..{hi})")
+    value = int(m.group(1) + (digits or "0"))
     if not lo <= value <= hi:
         raise CellError("out_of_range", f"{raw} does not fit {type_} ({lo}..{hi})")
     return value
@@ -348,8 +351,8 @@ _DIRECTIVES = {  # the digit patterns of CPython's _strptime, ASCII digits only
 }
 # the two-digit forms, for a directive written next to another with nothing between
 # them: "2024111" with %Y%m%d is 2024-11-01 or 2024-01-11, and strptime picks one
-_FIXED = {"m": "1[0-2]|0[1-9]", "d": "3[01]|[12][0-9]|0[1-9]", "H": "2[0-3]|[01][0-9]",
-          "M": "[0-5][0-9]", "S": "6[01]|[0-5][0-9]"}  # fmt: skip
+# (the date's only: a time of day is read and dropped, "930" for %H%M is 9:30 as before)
+_FIXED = {"m": "1[0-2]|0[1-9]", "d": "3[01]|[12][0-9]|0[1-9]"}
 _MONTH_DAYS = np.array([0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
 
 

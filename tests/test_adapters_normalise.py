@@ -127,7 +127,8 @@ def test_integers(raw, type_, value):
     [("128", pa.int8(), "out_of_range"), ("2147483648", pa.int32(), "out_of_range"),
      ("1.5", pa.int32(), "bad_integer"), ("1,000", pa.int32(), "bad_integer"),
      ("三", pa.int8(), "bad_integer"), ("99999999999999999999", pa.int64(), "out_of_range"),
-     ("9223372036854775808", pa.int64(), "out_of_range"), ("0000000000000000000128", pa.int8(), "out_of_range")],
+     ("9223372036854775808", pa.int64(), "out_of_range"), ("0000000000000000000128", pa.int8(), "out_of_range"),
+     ("9" * 5000, pa.int64(), "out_of_range")],
 )  # fmt: skip
 def test_integer_errors(raw, type_, reason):
     assert N.integer_reason(raw, type_).reason == reason
@@ -180,7 +181,7 @@ def test_dates_that_do_not_exist_or_match_are_errors(raw):
     assert N.dates(pa.array([raw]), FORMATS)[1].tolist() == [True]
 
 
-@pytest.mark.parametrize("raw", ["2024111", "202411", "2024011", "20241101 930"])
+@pytest.mark.parametrize("raw", ["2024111", "202411", "2024011"])
 def test_digits_of_two_directives_without_a_separator_are_two_each(raw):
     """%Y%m%d reads 8 digits: "2024111" is 2024-11-01 or 2024-01-11, and strptime's pick
     of one is a guess (a blind test); with a separator, one digit is unambiguous."""
@@ -190,6 +191,8 @@ def test_digits_of_two_directives_without_a_separator_are_two_each(raw):
     assert N.dates(pa.array([raw]), formats)[1].tolist() == [True]
     assert N.date_one("20241101", formats) == dt.date(2024, 11, 1)
     assert N.date_one("20241101 0930", formats) == dt.date(2024, 11, 1)
+    # a time of day is read and dropped: its hour may still be one digit (a review)
+    assert N.date_one("20241101 930", formats) == dt.date(2024, 11, 1)
     assert N.date_one("2024-1-1", ("%Y-%m-%d",)) == dt.date(2024, 1, 1)
 
 
