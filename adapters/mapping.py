@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from meanstest.adapters import normalise as N
 from meanstest.adapters.base import Adapter
 from meanstest.adapters.profile import Profile, kind
-from meanstest.adapters.raw import RawBatch
+from meanstest.adapters.raw import EMPTY_LIST, RawBatch
 
 from meanstest import schema
 from meanstest.ids import valid_mask
@@ -353,7 +353,8 @@ def _programs(profile: Profile, c: schema.Column, text: pa.StringArray) -> pa.Ar
     name mapped to "" stands for no program ("无" → [], while an empty cell is null)."""
     sep = profile.list_separator
     out = [
-        None if cell is None else _names(profile, c, cell.split(sep)) for cell in text.to_pylist()
+        None if cell is None else [] if cell == EMPTY_LIST else _names(profile, c, cell.split(sep))
+        for cell in text.to_pylist()
     ]
     return pa.array(out, c.type)
 

@@ -12,6 +12,9 @@ from meanstest.adapters.profile import Profile
 
 from meanstest.errors import MeansTestError
 
+# a JSON Lines list with no name in it ([], [null], [" "]): the empty list, not an empty
+# cell, whatever the list separator (a lone " " separator was trimmed to an empty cell)
+EMPTY_LIST = "\x00[]"
 MAX_LINE_BYTES = 16 << 20  # a longer JSON Lines line (or CSV header) is never read whole
 
 

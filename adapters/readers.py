@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 from meanstest.adapters.csv_export import CsvExport
 from meanstest.adapters.profile import Profile, ProfileError, kind
 from meanstest.adapters.raw import (
+    EMPTY_LIST,
     MAX_LINE_BYTES,
     ExportError,
     RawBatch,
@@ -211,12 +212,14 @@ def _cell(v, sep: str | None) -> str | None:
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, list) and sep is not None:
-        # a list whose names are all empty ([], [null], [" "]) is no program, not null:
-        # the separator alone splits into no names, where an empty cell would be null
+        # a list whose names are all empty ([], [null], [" "]) is no program, not null
         # (the input digest of [] differs from null's)
         text = sep.join("" if x is None else _cell(x, sep) for x in v)
-        return text if text.replace(sep, "").strip() else sep
-    return _json_text(v)
+        return text if text.replace(sep, "").strip() else EMPTY_LIST
+    try:
+        return _json_text(v)
+    except RecursionError:  # hundreds of nested arrays: json's own text, numbers quoted
+        return json.dumps(v, ensure_ascii=False)
 
 
 class _Number(str):
@@ -286,8 +289,10 @@ class ParquetExport:
             ):
                 raise ExportError(
                     f"{path}: column {raw!r} ({col}) is of Parquet type "
-                    f"{schema.field(raw).type}: it holds about 7 digits, so 12,345,678.91 "
-                    "is already 12,345,679 in it; export it as a decimal, float64 or text",
+                    f"{schema.field(raw).type}: it holds about "
+                    f"{7 if schema.field(raw).type == pa.float32() else 3} digits, so "
+                    "12,345,678.91 is not 12,345,678.91 in it; export it as a decimal, float64 "
+                    "or text",
                     file=str(path),
                 )
             if raw in self.header and not _readable(

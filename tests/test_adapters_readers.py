@@ -265,6 +265,11 @@ def test_jsonl_arrays_outside_the_list_column_and_repeated_keys_are_not_read_as_
         p for b in readers.open_export(path, _profile(fmt="jsonl")).batches() for p in b.problems
     ]
     assert "'金额' twice" in bad.detail
+    # hundreds of nested arrays still read (a review: the number-keeping text recursed)
+    deep = "[" * 700 + "1" + "]" * 700
+    path.write_text(f'{{"身份证号": "1", "收入类型": "w", "金额": {deep}}}\n', "utf-8")
+    [(_, _, _, text)] = _rows(path, _profile(fmt="jsonl"))[0]
+    assert text.startswith("[[[") and text.count("1") == 1
     # an object stays its JSON text, numbers as written (a quarantine said {"v": "1"})
     path.write_text(
         '{"身份证号": "1", "收入类型": "w", "金额": {"v": 1, "w": [1.50, "a", null]}}\n', "utf-8"

@@ -236,6 +236,12 @@ def test_jsonl_current_programs_empty_arrays_are_no_program_and_null_is_null(tmp
     ingest(_one(tmp_path, profile, "h.jsonl", data), tmp_path / "out")
     got = read_bundle(tmp_path / "out")["households"].column("current_programs").to_pylist()
     assert got == [["medical_assistance", "elderly_subsidy"], [], [], [], None, None]
+    # whatever the list separator, a space too (a review: " " trimmed [] to null)
+    spaced = profile.replace("[columns]", 'list_separator = " "\n[columns]', 1)
+    assert 'list_separator = " "' in spaced
+    ingest(_one(tmp_path, spaced, "h.jsonl", data), tmp_path / "spaced")
+    got = read_bundle(tmp_path / "spaced")["households"].column("current_programs").to_pylist()
+    assert got == [["medical_assistance", "elderly_subsidy"], [], [], [], None, None]
 
 
 def test_parquet_column_without_a_text_form_is_an_error_naming_file_and_column(tmp_path, capsys):
