@@ -332,6 +332,7 @@ def _misquoted(quotes, lines, field_nl, cols, profile: Profile) -> _Misquoted:
             )
         else:
             detail = 'text after the closing quote of a mapped field ("12"34 would read 1234)'
+        detail += " (raw value: the record's cells as read, rejoined by the delimiter)"
         problems.append(RawRowProblem(int(lines[i]), "bad_row", detail, text))
     return _Misquoted(rows, problems)
 
@@ -400,7 +401,10 @@ def _bad_row_detail(text: str, delimiter: str, width: int) -> str:
     size limit, which miscounted a long record), and when a quote holds line breaks, how
     many lines the record took (an unclosed quote swallows the lines after it)."""
     fields = _QUOTED.sub("", text).count(delimiter) + 1
-    detail = f"{fields} field(s), the header has {width}"
+    if fields == width:  # the count outside quotes agrees: its quotes are what failed
+        detail = f"its quotes cannot be read as fields (the header has {width})"
+    else:
+        detail = f"{fields} field(s), the header has {width}"
     lines = text.count("\n") + 1
     if lines > 1 and '"' in text:
         detail += f"; a quoted field runs over {lines:,} lines: an unclosed quote?"

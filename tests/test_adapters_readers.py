@@ -349,6 +349,7 @@ def test_a_quote_closed_by_the_next_rows_quote_in_the_same_column_is_a_bad_row(
         for p in b.problems
     ]
     assert "wage" in bad.raw and "2" in bad.raw and "rows read into one field" in bad.detail
+    assert bad.detail.endswith("(raw value: the record's cells as read, rejoined by the delimiter)")
     # remarks over two lines, with a delimiter or two but not a row's: good rows
     fine = [header, '1,wage,1,"地址:甲市,乙县\n丙镇"', '2,wage,2,"第一行\n第二, 行"']
     if header.startswith("身份证号,收入"):
@@ -391,6 +392,17 @@ def test_more_candidate_records_than_the_report_holds_are_all_judged(tmp_path, m
     assert len(found.swallowed) == 90
     rows, problems, _ = _rows(path, _profile())
     assert len(rows) == 60 and len(problems) == 30 and {p[1] for p in problems} == {"bad_row"}
+
+
+def test_a_bad_rows_detail_does_not_contradict_itself():
+    """A record pyarrow could not split, whose delimiters outside quotes still number the
+    header's: the detail says its quotes failed, not "5 field(s), the header has 5" (a
+    blind re-test); a misquoted record's raw value is said to be its cells rejoined."""
+    text = '"1","a","car","1.50","2020-01-04\r\n"2","b","car","2.50",2020-01-05"'
+    assert csv_export._bad_row_detail(text, ",", 5).startswith(
+        "its quotes cannot be read as fields (the header has 5)"
+    )
+    assert csv_export._bad_row_detail("1,2", ",", 5) == "2 field(s), the header has 5"
 
 
 def _shift(header: str) -> str:
