@@ -108,6 +108,7 @@ class CsvExport:
             self.header_lines,
             [h in needed for h in self.header],
         )
+        candidates = _Candidates(quotes)
         if quotes.after_quote_count > MAX_REPORTED:
             raise ExportError(
                 f"{self.path}: {quotes.after_quote_count:,} records have text after the closing "
@@ -161,7 +162,7 @@ class CsvExport:
                     if batch is not None and (n == 0 or number_bad > number[-1]):
                         waiting.append((number_bad, text))
                         continue
-                    if not text.replace(p.delimiter, "").replace('"', "").strip():
+                    if _all_empty(text, p.delimiter):
                         # every field empty or whitespace, fewer than the header's: a
                         # blank line, as such a line with the header's fields is
                         blank_records += 1
@@ -173,7 +174,10 @@ class CsvExport:
                 pending = waiting
                 valid_seen += n
                 newlines_before += int(within[-1])
-                misquoted = _misquoted(quotes, lines[:n], field_nl, cols, p)
+                columns = [] if batch is None else batch.columns  # by place: names may repeat
+                misquoted = _misquoted(
+                    quotes, candidates, lines[:n], field_nl, columns, self.header, p
+                )
                 problems += misquoted.problems
                 keep = ~blank & ~misquoted.rows
                 out = {name: cols.get(name, pa.array([], pa.string())) for name in needed}
@@ -272,6 +276,21 @@ def _bounded_text_lines(f, path: Path):
         yield line
 
 
+_SEPARATORS = "\x1c\x1d\x1e\x1f"  # control characters Python counts as whitespace
+
+
+def _all_empty(text: str, delimiter: str) -> bool:
+    """Whether every field of a record's text is empty or whitespace (`","` is one field
+    holding a comma, not two empty ones; a line of \\x1e is a character, not space)."""
+    if any(c in text for c in _SEPARATORS):
+        return False
+    try:
+        fields = next(pycsv.reader([text], delimiter=delimiter), [])
+    except pycsv.Error:
+        return False
+    return all(not f.strip() for f in fields)
+
+
 def _empty(arr: pa.Array) -> np.ndarray:
     """Cells that are empty once trimmed of Unicode whitespace (as mapping trims them)."""
     return pc.equal(pc.utf8_trim_whitespace(arr), "").to_numpy(zero_copy_only=False)
@@ -304,29 +323,43 @@ class _Misquoted:
     problems: list[RawRowProblem]
 
 
-def _misquoted(quotes, lines, field_nl, cols, profile: Profile) -> _Misquoted:
+class _Candidates:
+    """csv_quotes' records that may hold a row, looked up by line once per file (a
+    review: rebuilding this per batch cost 22 s for 2M multi-line remarks)."""
+
+    def __init__(self, quotes) -> None:
+        self.lines = np.unique(quotes.swallowed)
+        self.fields: dict[int, list[int]] = {}
+        for line, field in zip(
+            quotes.swallowed.tolist(), quotes.swallowed_field.tolist(), strict=True
+        ):
+            self.fields.setdefault(line, []).append(field)
+
+
+def _misquoted(quotes, candidates, lines, field_nl, columns, header, profile) -> _Misquoted:
     """The batch's rows that pyarrow read from a misquoted record (csv_quotes), as
     bad_row problems: their text is the row's cells rejoined."""
     delimiter = profile.delimiter
     rows = np.zeros(len(lines), dtype=np.bool_)
-    if quotes.after_quote.size:
-        rows |= np.isin(lines, quotes.after_quote)
-    if quotes.swallowed.size:
-        rows |= _swallowing_rows(quotes, lines, cols, profile)
+    after = np.isin(lines, quotes.after_quote) if quotes.after_quote.size else rows
+    rows |= after
+    swallowing = np.zeros(len(lines), dtype=np.bool_)
+    if len(candidates.lines):
+        swallowing = _swallowing_rows(candidates, lines, columns, header, profile)
+        rows |= swallowing
     if quotes.unclosed:
         rows |= lines == quotes.unclosed
-    swallowed = set(quotes.swallowed.tolist())
     problems = []
     for i in np.flatnonzero(rows).tolist():
-        text = delimiter.join(str(c[i].as_py()) for c in cols.values())
+        text = delimiter.join(str(c[i].as_py()) for c in columns)
         if int(lines[i]) == quotes.unclosed:
             detail = (
                 "a quoted field opened here is never closed: everything after it, to the "
                 "end of the file, was read into it (an unclosed quote)"
             )
-        elif int(lines[i]) in swallowed:
+        elif swallowing[i]:
             detail = (
-                f"a quoted field holds the cells of a whole row of the header's {len(cols)} "
+                f"a quoted field holds the cells of a whole row of the header's {len(columns)} "
                 f"fields, across {int(field_nl[i]):,} line break(s): rows read into one "
                 "field, a quote not closed where it should be?"
             )
@@ -337,60 +370,77 @@ def _misquoted(quotes, lines, field_nl, cols, profile: Profile) -> _Misquoted:
     return _Misquoted(rows, problems)
 
 
-def _swallowing_rows(quotes, lines, cols: dict, profile: Profile) -> np.ndarray:
-    """Rows whose quoted cell holds another row (csv_quotes' candidates, bool per row):
-    the cell's text is cut where the rows would be — its first line ends with the
+def _swallowing_rows(candidates: _Candidates, lines, columns, header, profile) -> np.ndarray:
+    """Rows whose quoted cell holds another row (csv_quotes' candidates, bool per row).
+    The cell's text is cut where the rows would be — its first line ends with the
     swallowed row's cells after this column, its last line starts with the next row's
     cells before it, a whole line in between is a whole row — and the cells there that
     the profile maps and that can be wrong (an ID, an amount, a date, an enumeration…,
-    not free text) are mapped: when at least half of them map, and at least one, those
-    are a row's cells, read into one field. A remark or an address broken over lines,
-    with commas in it, rarely gives cells that map: its row stays (a review of the first
-    rule, on delimiter counts alone, found 65,536 such remarks quarantined)."""
+    not free text) are mapped. When none of them maps, the cell is a remark or an address
+    broken over lines, commas and all, and its row stays (a review of a rule on delimiter
+    counts alone found such remarks quarantined); when any maps, or there is none to
+    map, or the cell is in a column the profile maps (a plate, an amount: no remark), the
+    record is a bad row. So a swallowed row is quarantined though most of its own cells
+    are bad (a review of a rule that asked half of them to map: such rows vanished, or
+    gave one person's car to another); what passes is a remark column's swallowed row
+    none of whose checkable cells maps, beside a row whose cells after the remark do
+    not map either — both rows that would have been quarantined whole."""
     from meanstest.adapters import adapter_for
     from meanstest.adapters.mapping import checkable, rows_map
 
-    candidate = np.isin(lines, quotes.swallowed)
+    flagged = np.zeros(len(lines), dtype=np.bool_)
+    candidate = np.isin(lines, candidates.lines)
     if not candidate.any():
-        return candidate
-    field_of = dict(zip(quotes.swallowed.tolist(), quotes.swallowed_field.tolist(), strict=True))
-    header = list(cols)
-    n, d = len(header), profile.delimiter
+        return flagged
+    n, d = len(columns), profile.delimiter
     canonical = {raw: c for c, raw in profile.columns.items()}
     check = {j: canonical[h] for j, h in enumerate(header) if checkable(profile, canonical.get(h))}
-    owners, hidden = [], []  # candidate row of each hidden row; its checkable cells
-    flagged = np.zeros(len(lines), dtype=np.bool_)
+    by_field: dict[int, list[int]] = {}  # quoted field -> candidate rows
     for i in np.flatnonzero(candidate).tolist():
-        k = field_of[int(lines[i])]
-        segments = [
-            s.rstrip("\r") for s in str(cols[header[k]][i].as_py() if k < n else "").split("\n")
-        ]
-        cells = []
-        if len(segments) >= 2:
-            first, last = segments[0].split(d), segments[-1].split(d)
-            after = n - 1 - k
-            if len(first) - 1 >= after and len(last) - 1 >= k:
-                cut = dict(zip(range(k + 1, n), first[len(first) - after :] if after else []))
-                cut.update(zip(range(k), last[:k]))
-                cells.append(cut)
-        for s in segments[1:-1]:
-            pieces = s.split(d)
-            if len(pieces) >= n:
-                cut = dict(zip(range(k), pieces[:k]))
-                after = n - 1 - k
-                cut.update(zip(range(k + 1, n), pieces[len(pieces) - after :] if after else []))
-                cells.append(cut)
-        if not cells or k >= n:
-            flagged[i] = True  # the scanner saw a row's delimiters the cell does not show
-        for cut in cells:
-            owners.append(i)
-            hidden.append({check[j]: v.strip() for j, v in cut.items() if j in check})
+        for k in candidates.fields[int(lines[i])]:
+            by_field.setdefault(k, []).append(i)
+    owners, hidden = [], []  # candidate row of each cut; its checkable cells
+    for k, rows in by_field.items():
+        if k >= n or header[k] in canonical:
+            # the scanner saw a row's delimiters beyond the cells, or the cell is one the
+            # profile maps (a plate, an amount…): no remark, a swallowed row
+            flagged[rows] = True
+            continue
+        texts = columns[k].take(pa.array(rows, pa.int64())).to_pylist()
+        for i, text in zip(rows, texts, strict=True):
+            cuts = _cuts(text or "", k, n, d)
+            if not cuts:  # the scanner saw a row's delimiters the cell does not show
+                flagged[i] = True
+            for cut in cuts:
+                owners.append(i)
+                hidden.append({check[j]: v.strip() for j, v in cut.items() if j in check})
     if hidden:
         mapped, checked = rows_map(profile, adapter_for(profile.table), hidden)
         for i, good, total in zip(owners, mapped.tolist(), checked.tolist(), strict=True):
-            if total == 0 or 2 * good >= total:
+            if total == 0 or good > 0:
                 flagged[i] = True
     return flagged
+
+
+def _cuts(text: str, k: int, n: int, d: str) -> list[dict[int, str]]:
+    """The cells (column place -> text) a quoted cell of column k of n would hold if it
+    had swallowed rows: the tail of its row and the head of the next, and each whole line
+    between."""
+    segments = [s.rstrip("\r") for s in text.split("\n")]
+    after, cuts = n - 1 - k, []
+    if len(segments) >= 2:
+        first, last = segments[0].split(d), segments[-1].split(d)
+        if len(first) - 1 >= after and len(last) - 1 >= k:
+            cut = dict(zip(range(k + 1, n), first[len(first) - after :] if after else []))
+            cut.update(zip(range(k), last[:k]))
+            cuts.append(cut)
+    for s in segments[1:-1]:
+        pieces = s.split(d)
+        if len(pieces) >= n:
+            cut = dict(zip(range(k), pieces[:k]))
+            cut.update(zip(range(k + 1, n), pieces[len(pieces) - after :] if after else []))
+            cuts.append(cut)
+    return cuts
 
 
 _QUOTED = re.compile(r'"[^"]*(?:"|$)')

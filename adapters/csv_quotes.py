@@ -63,6 +63,7 @@ class QuoteProblems:
     after_quote_count: int  # how many there are (after_quote lists MAX_REPORTED at most)
     swallowed: np.ndarray  # int64 first lines of records a quoted field of which holds the
     # delimiters of a whole row across a line break: maybe rows read into one field
+    # (ascending; a record twice when two of its fields do)
     swallowed_field: np.ndarray  # int64 the index of that quoted field in its record
 
 
@@ -222,7 +223,7 @@ def quote_problems(
     st[_SKIP] = header_lines
     out = np.zeros(MAX_REPORTED, dtype=np.int64)
     swallowing = np.zeros((MAX_REPORTED + 16, 2), dtype=np.int64)
-    found: dict[int, int] = {}  # candidate records: first line -> quoted field's index
+    found: set[tuple[int, int]] = set()  # candidates: (first line, quoted field's index)
     flags = np.asarray(mapped, dtype=np.bool_)
     d = ord(delimiter)
 
@@ -233,7 +234,7 @@ def quote_problems(
             end = _after_line_feed(data, at + _PIECE)
             _scan(data[at:end], d, kind, flags, st, out, swallowing)
             for line, field in swallowing[: st[_SWALLOWED]].tolist():
-                found.setdefault(line, field)
+                found.add((line, field))
             st[_SWALLOWED] = 0
             at = end
 
@@ -260,9 +261,9 @@ def quote_problems(
     if st[_STATE] == _QUOTE_IN_QUOTED:  # the file ends with a closing quote
         closed(st, len(flags), swallowing)
         for line, field in swallowing[: st[_SWALLOWED]].tolist():
-            found.setdefault(line, field)
+            found.add((line, field))
     unclosed = int(st[_OPENED]) if st[_STATE] == _QUOTED else 0
     flagged = int(st[_FLAGGED])
-    lines = np.array(sorted(found), dtype=np.int64)
-    fields = np.array([found[x] for x in lines.tolist()], dtype=np.int64)
+    pairs = np.array(sorted(found), dtype=np.int64).reshape(-1, 2)
+    lines, fields = pairs[:, 0].copy(), pairs[:, 1].copy()
     return QuoteProblems(unclosed, out[: min(flagged, MAX_REPORTED)].copy(), flagged, lines, fields)

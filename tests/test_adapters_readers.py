@@ -377,6 +377,33 @@ def test_a_remark_broken_over_lines_with_commas_is_a_good_row(tmp_path, header, 
     assert problems == [] and [r[0] for r in rows] == [2, 2 + row.count("\n") + 1]
 
 
+@pytest.mark.parametrize(
+    "first, second",
+    [
+        # the stray quotes in a mapped column (the plate): no remark, whatever its cells
+        ('11010519491231002X,"蒙D2,中型客车,待评估,不详,V2,', '150422198001010017,蒙D3",小型轿车,500000.00,2016-01-01,V3,ok'),
+        # in the remark, the swallowed row's own cells mostly bad: one that maps is enough
+        ('11010519491231002X,蒙D2,小型轿车,1.00,2015-06-01,V2,"见附件', 'x,蒙D3,坦克,500000.00,不详,V3,同上"'),
+    ],
+)  # fmt: skip
+def test_a_swallowed_row_with_bad_cells_is_still_a_bad_row(tmp_path, first, second):
+    """A review of a rule that asked half of the cut cells to map: a swallowed row whose
+    own cells were mostly bad vanished without a quarantine entry, or gave one person's
+    500,000-yuan car to another."""
+    profile = parse_profile(
+        {"profile": {"table": "vehicle", "format": "csv", "encoding": "utf-8"},
+         "columns": {"person_id": "身份证号", "plate": "号牌号码", "vehicle_type": "车辆类型",
+                     "value": "评估价值(元)", "registered_on": "初次登记日期", "record_id": "机动车序号"},
+         "values": {"vehicle_type": {"小型轿车": "car", "中型客车": "car"}},
+         "units": {"value": "yuan"}}, "v.toml")  # fmt: skip
+    header = "身份证号,号牌号码,车辆类型,评估价值(元),初次登记日期,机动车序号,备注"
+    good = "11010519491231002X,蒙D1,小型轿车,1.00,2015-06-01,V1,ok"
+    path = tmp_path / "v.csv"
+    path.write_text(f"{header}\n{good}\n{first}\n{second}\n", "utf-8")
+    rows, problems, _ = _rows(path, profile)
+    assert [r[0] for r in rows] == [2] and problems == [(3, "bad_row")]
+
+
 def test_more_candidate_records_than_the_report_holds_are_all_judged(tmp_path, monkeypatch):
     """The scan collects every record that may hold a row, a piece of the file at a time
     (the first rule kept 65,536 and let the rest pass unlooked at)."""
@@ -438,11 +465,15 @@ def test_lines_of_whitespace_are_blank_lines_as_lines_of_empty_cells_are(tmp_pat
     lines = ["身份证号,收入类型,金额,备注", "1,wage,1,ok", ",", " , ", '"",""', "2,wage,2,ok"]
     path.write_text("\n".join(lines) + "\n", "utf-8")
     assert _rows(path, _profile()) == ([(2, "1", "wage", "1"), (6, "2", "wage", "2")], [], 3)
+    # a quoted comma is a field with a comma in it, not two empty ones (a review)
+    lines = ["身份证号,收入类型,金额,备注", '","', "2,wage,2,ok"]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    assert _rows(path, _profile()) == ([(3, "2", "wage", "2")], [(2, "bad_row")], 0)
     path = tmp_path / "t.jsonl"
     path.write_text(
-        '{"身份证号": "1", "收入类型": "w", "金额": "1"}\n\u3000\u3000\n\u00a0\n', "utf-8"
-    )
-    assert _rows(path, _profile(fmt="jsonl")) == ([(1, "1", "w", "1")], [], 2)
+        '{"身份证号": "1", "收入类型": "w", "金额": "1"}\n\u3000\u3000\n\u00a0\n\x1e\n', "utf-8"
+    )  # a record separator is a character, not a space (a review)
+    assert _rows(path, _profile(fmt="jsonl")) == ([(1, "1", "w", "1")], [(4, "bad_json")], 2)
 
 
 def test_a_header_whose_quote_never_closes_is_an_error_not_a_file_without_rows(tmp_path):
