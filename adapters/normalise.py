@@ -126,16 +126,16 @@ def _wide(chars: str) -> str:
 
 def _id_pattern() -> str:
     """18 ID characters, whitespace allowed between them (an ID cell loses it), shaped
-    like an ID (a birth year 18xx-20xx, a month, a day), so that most runs of digits
+    like an ID (a birth year 18xx-21xx, a month, a day), so that most runs of digits
     fail at once; not touching another digit, and overlapping ("7 150422…")."""
-    gap = "[ \t\u3000\u00a0]*"
+    gap = r"[^\S\n]*"  # any whitespace but a line feed (an ID cell loses all of it)
     d = f"[{_wide('0-9')}]"
 
     def one(chars: str) -> str:
         return f"[{_wide(chars)}]"
 
     parts = [d] * 6 + [
-        f"(?:{one('1')}{gap}{one('89')}|{one('2')}{gap}{one('0')})", d, d,
+        f"(?:{one('1')}{gap}{one('89')}|{one('2')}{gap}{one('01')})", d, d,
         f"(?:{one('0')}{gap}{one('1-9')}|{one('1')}{gap}{one('0-2')})",
         f"(?:{one('0')}{gap}{one('1-9')}|{one('12')}{gap}{d}|{one('3')}{gap}{one('01')})",
         d, d, d, f"[{_wide('0-9')}xX\uff58\uff38]",

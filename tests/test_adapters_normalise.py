@@ -276,12 +276,19 @@ def _width(fmt: str) -> int:
     "text",
     [f'="{ID_X}"', f"'{ID_X}", f"{ID_X}.0", f"{ID_X}（户主）", f"ID{ID_X}号", f"\u202d{ID_X}\u202c",
      f"\ufeff{ID_X}\u200b", f"`{ID_X.lower()}", f"身份证:{ID_X[:6]} {ID_X[6:14]}\u3000{ID_X[14:]}",
-     f"7 {ID_X}", f"{ID_X},wage,1\n{ID_X}"],
+     f"7 {ID_X}", f"{ID_X},wage,1\n{ID_X}", f"{ID_X[:6]}\u2009{ID_X[6:]}", f"{ID_X[:9]}\r{ID_X[9:]}",
+     f"{ID_X[:4]}\u202f{ID_X[4:]}"],
 )  # fmt: skip
 def test_ids_in_text_find_a_valid_id_among_other_characters(text):
     """Bad ID cells and unreadable rows name the person whose valid ID they hold, however
     it is wrapped (a blind test listed the wrappings of spreadsheets and copied text)."""
     assert N.ids_in_text(text) == {ID_X}
+
+
+def test_ids_in_text_finds_ids_of_every_birth_year_id_one_takes():
+    born_2101 = "11010521010101001"
+    check = next(c for c in "0123456789X" if not N.idlib.id_problems(born_2101 + c))
+    assert N.ids_in_text(f"x{born_2101}{check}x") == {born_2101 + check}
 
 
 @pytest.mark.parametrize(
