@@ -148,8 +148,8 @@ class JsonlExport:
             text = raw.decode(self.profile.encoding)
             if line == 1 and text.startswith("\ufeff"):
                 text = text[1:]
-            if not text.strip():  # full-width or no-break spaces only: a blank line too
-                return None
+            if not text.strip() and not any(c in text for c in "\x1c\x1d\x1e\x1f"):
+                return None  # full-width or no-break spaces only: a blank line too
             obj = json.loads(
                 text, parse_float=_Number, parse_int=_Number, object_pairs_hook=_object_once_each
             )
@@ -214,7 +214,11 @@ def _cell(v, sep: str | None) -> str | None:
     if isinstance(v, list) and sep is not None:
         # a list whose names are all empty ([], [null], [" "]) is no program, not null
         # (the input digest of [] differs from null's)
-        text = sep.join("" if x is None else _cell(x, sep) for x in v)
+        try:
+            names = ["" if x is None else _cell(x, sep) for x in v]
+        except RecursionError:  # hundreds of nested arrays: no names, its JSON text
+            return json.dumps(v, ensure_ascii=False)
+        text = sep.join("" if x == EMPTY_LIST else x for x in names)  # [[], "a"]: "a"
         return text if text.replace(sep, "").strip() else EMPTY_LIST
     try:
         return _json_text(v)

@@ -225,7 +225,8 @@ def test_jsonl_current_programs_empty_arrays_are_no_program_and_null_is_null(tmp
     profile = CASE_PARQUET.replace('format = "parquet"', 'format = "jsonl"')
     base = {"j": "150422", "area": "rural", "d": "2024-07-01", "c": "true", "ps": "none",
             "pb": 0}  # fmt: skip
-    cps = [["医疗救助", " elderly_subsidy "], [], [None, " "], ["", ""], None, "absent"]
+    cps = [["医疗救助", " elderly_subsidy "], [], [None, " "], ["", ""], None, "absent",
+           [[], "医疗救助"], [[[[[[]]]]]]]  # fmt: skip
     lines = []
     for i, cp in enumerate(cps):
         row = {"hid": f"H{i}", **base}
@@ -235,13 +236,20 @@ def test_jsonl_current_programs_empty_arrays_are_no_program_and_null_is_null(tmp
     data = ("\n".join(lines) + "\n").encode()
     ingest(_one(tmp_path, profile, "h.jsonl", data), tmp_path / "out")
     got = read_bundle(tmp_path / "out")["households"].column("current_programs").to_pylist()
-    assert got == [["medical_assistance", "elderly_subsidy"], [], [], [], None, None]
+    assert got == [["medical_assistance", "elderly_subsidy"], [], [], [], None, None,
+                   ["medical_assistance"], []]  # fmt: skip
     # whatever the list separator, a space too (a review: " " trimmed [] to null)
     spaced = profile.replace("[columns]", 'list_separator = " "\n[columns]', 1)
     assert 'list_separator = " "' in spaced
     ingest(_one(tmp_path, spaced, "h.jsonl", data), tmp_path / "spaced")
     got = read_bundle(tmp_path / "spaced")["households"].column("current_programs").to_pylist()
-    assert got == [["medical_assistance", "elderly_subsidy"], [], [], [], None, None]
+    assert got == [["medical_assistance", "elderly_subsidy"], [], [], [], None, None,
+                   ["medical_assistance"], []]  # fmt: skip
+    # hundreds of nested arrays: no crash; the text is no program name the pack has
+    deep = json.dumps({"hid": "HD", **base, "cp": json.loads("[" * 700 + "]" * 700)})
+    ingest(_one(tmp_path, profile, "h.jsonl", (deep + "\n").encode()), tmp_path / "deep")
+    [cp] = read_bundle(tmp_path / "deep")["households"].column("current_programs").to_pylist()
+    assert cp is not None and "\x00" not in "".join(cp)
 
 
 def test_parquet_column_without_a_text_form_is_an_error_naming_file_and_column(tmp_path, capsys):
