@@ -110,11 +110,12 @@ def unread_row(raw: str, profile, header: list[str]) -> Unread:
     column = profile.columns.get("household_id") if profile.table in schema.CASE_TABLES else None
     if column is not None and profile.format == "csv" and column in header:
         at = header.index(column)
-        for line in raw.split("\n"):
-            try:
-                fields = next(csv.reader([line.rstrip("\r")], delimiter=profile.delimiter), [])
-            except csv.Error:
-                fields = line.split(profile.delimiter)
+        try:  # each record of the text: a misquoted record's rejoined cells are a record a
+            # line, and a properly quoted cell keeps its line breaks inside its record
+            records = list(csv.reader(raw.splitlines(keepends=True), delimiter=profile.delimiter))
+        except csv.Error:  # a line break outside quotes: a record a line
+            records = [line.split(profile.delimiter) for line in raw.split("\n")]
+        for fields in records:
             if at < len(fields) and fields[at].strip():
                 households.add(fields[at].strip())
     elif column is not None and profile.format == "jsonl":
@@ -128,11 +129,10 @@ def unread_row(raw: str, profile, header: list[str]) -> Unread:
 
 
 def not_in_bundle(tmp: dict[str, Path], affected) -> int:
-    """How many of the `affected` households (household_id: Counter of quarantined rows
-    by table) had a households row quarantined and have none in the bundle: named as
-    such, not as households assessed without rows. A household only a persons row names
-    (a mistyped household_id) had no households row to lose, and is not counted."""
-    lost = {h for h, tables in affected.items() if tables.get("households")}
+    """How many of the `affected` households have no households row in the bundle: their
+    own was quarantined, or the case export never had one (a persons row's mistyped
+    household_id). Named as such, not as households assessed without rows."""
+    lost = set(affected)
     if not lost:
         return 0
     column = pq.read_table(tmp["households"], columns=["household_id"]).column(0)
@@ -169,8 +169,8 @@ def quarantine_note(bundle: str | Path) -> str | None:
                 else "they are assessed without those rows"
                 if not outside
                 else f"{n - outside:,} {'is' if n - outside == 1 else 'are'} assessed without "
-                f"those rows, and {outside:,} (own households row quarantined) "
-                f"{'is' if outside == 1 else 'are'} not in the bundle at all"
+                f"those rows, and {outside:,} {'is' if outside == 1 else 'are'} not in the "
+                "bundle at all (no households row: quarantined, or none in the case export)"
             )
             + " (`meanstest ingest --hold` holds them all back): "
             + shown

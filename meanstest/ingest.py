@@ -218,7 +218,9 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
                 doc["keys_in_no_line"] = list(export.absent_keys)
             counts[p.table] += doc["rows_mapped"]
             files_doc.append(doc)
-        _note_copies(files_doc)
+        _note_copies(
+            files_doc, {s.profile.path for s in sources if "record_id" in s.profile.columns}
+        )
         for w in writers.values():
             if w is not qwriter:
                 w.close()
@@ -321,26 +323,36 @@ def add_arguments(parser) -> None:
     )
 
 
-def _note_copies(files_doc: list[dict]) -> None:
-    """Two files of one table with the same bytes and rows: a department's export sent
-    again under another name would put its rows in the bundle twice, but two months of
-    a pension export without a key or a period column are alike too, and each month
-    counts. Not refused (a review found the refusal dropping a month), but named:
-    `same_bytes_as` in ingest.json and a warning line."""
-    first: dict[tuple[str, str], str] = {}
+def _note_copies(files_doc: list[dict], keyed: set[str]) -> None:
+    """Two files of one table with the same bytes and rows. Read by profiles that map a
+    department key (`keyed`: their paths), they hold the same records twice — the same
+    export sent again — and are refused. Without a key, two months of a pension export
+    alike are two months (a review found a refusal dropping one): they are read, and
+    the second is named (`same_bytes_as` in ingest.json, a warning)."""
+    first: dict[tuple[str, str], dict] = {}
     for f in files_doc:
         if f["rows_read"] == 0:
             continue
-        other = first.setdefault((f["table"], f["sha256"]), f["file"])
-        if other != f["file"]:
-            f["same_bytes_as"] = other
+        other = first.setdefault((f["table"], f["sha256"]), f)
+        if other is f:
+            continue
+        if f["profile"] in keyed and other["profile"] in keyed:
+            raise MeansTestError(
+                f"{f['file']} has the same bytes as {other['file']} ({f['table']}), the "
+                "same department keys: the same export listed twice; list it once"
+            )
+        f["same_bytes_as"] = other["file"]
 
 
 def _outside(n: int, k: int) -> str:
     """What the ingest says of `n` affected households of which `k` are not in the bundle."""
     if not k:
         return "their review lacks those rows"
-    gone = f"{k:,} {'is' if k == 1 else 'are'} not in the bundle at all (own households row quarantined)"
+    verb = "is" if k == 1 else "are"
+    gone = (
+        f"{k:,} {verb} not in the bundle at all (no households row: quarantined, or none "
+        "in the case export)"
+    )
     if k == n:
         return gone
     return f"{n - k:,} {'is' if n - k == 1 else 'are'} reviewed without those rows, and {gone}"
@@ -348,6 +360,13 @@ def _outside(n: int, k: int) -> str:
 
 def run(args) -> int:
     doc = ingest(args.manifest, args.out, quiet=args.quiet, hold=args.hold)
+    for f in doc["files"]:  # said even with --quiet: a warning, not progress
+        if f.get("same_bytes_as"):
+            print(
+                f"warning: {f['file']} has the same bytes as {f['same_bytes_as']}: the same "
+                "export listed twice counts every row twice (two months alike are fine)",
+                file=sys.stderr,
+            )
     if not args.quiet:
         for f in doc["files"]:
             print(
@@ -360,13 +379,6 @@ def run(args) -> int:
                     else ""
                 )
                 + f"  sha256 {f['sha256'][:12]}"
-                + (
-                    f"\nwarning: {f['file']} has the same bytes as {f['same_bytes_as']}: the "
-                    "same export listed twice would count every row twice (two months alike "
-                    "are fine)"
-                    if f.get("same_bytes_as")
-                    else ""
-                )
             )
         q = doc["quarantine"]
         print(", ".join(f"{t} {n}" for t, n in doc["tables"].items()) + f" → {args.out}")

@@ -18,6 +18,7 @@ from meanstest.adapters.profile import ProfileError
 from meanstest import schema
 from meanstest.bundle import read_bundle
 from meanstest.cli import main
+from meanstest.errors import MeansTestError
 from meanstest.ingest import ingest
 from meanstest.pipeline import assess
 from meanstest.rawsynth import write_raw
@@ -367,29 +368,37 @@ def test_missing_raw_file_or_column_fails_before_anything_is_written(tmp_path):
         ingest(m, tmp_path / "out")
 
 
-def test_the_same_export_under_two_names_is_named_not_refused(tmp_path, capsys):
-    """A copy of an export beside the original (or sent again under a new name) would put
-    its rows in the bundle twice (a blind test: a hard-linked copy was ingested twice
-    with no word); but two months of a pension export without a key are alike too, and
-    each counts (a review: refusing them dropped a month). Both files are read, and the
-    second is named as having the first's bytes; files alike without rows are not."""
-    (tmp_path / "v.toml").write_text((PROFILES / "vehicle.toml").read_text("utf-8"), "utf-8")
+def test_the_same_export_under_two_names_is_refused_with_keys_and_named_without(tmp_path, capsys):
+    """Two files of one table with the same bytes and rows. With a department key, they
+    are the same records twice — the export sent again (a blind test: a hard-linked copy
+    was ingested twice with no word) — and refused. Without one, two months of a
+    pension export are alike too, and each counts (a review: refusing them dropped a
+    month): both are read and the second is named, on stderr even with --quiet. Files
+    alike without rows are not named."""
     header = "身份证号,号牌号码,车辆类型,评估价值(元),初次登记日期,机动车序号\n"
     rows = "11010519491231002X,蒙D1,小型轿车,1.00,2015-06-01,V1\n"
     for name, text in (("a.csv", header + rows), ("b.csv", header + rows),
                        ("e1.csv", header), ("e2.csv", header)):  # fmt: skip
         (tmp_path / name).write_bytes(text.encode("gb18030"))
-    m = _manifest(
-        tmp_path, "[[source]]\nprofile = 'v.toml'\nfiles = ['a.csv', 'e1.csv', 'e2.csv']\n"
-    )
+    for profile in ("vehicle", "vehicle_county"):
+        (tmp_path / f"{profile}.toml").write_text(
+            (PROFILES / f"{profile}.toml").read_text("utf-8"), "utf-8"
+        )
+    files = "files = ['a.csv', 'e1.csv', 'e2.csv']"
+    m = _manifest(tmp_path, f"[[source]]\nprofile = 'vehicle.toml'\n{files}\n")
     doc = ingest(m, tmp_path / "ok")
     assert doc["tables"]["vehicle"] == 1 and not any("same_bytes_as" in f for f in doc["files"])
-    m = _manifest(tmp_path, "[[source]]\nprofile = 'v.toml'\nfiles = ['a.csv', 'b.csv']\n")
+    m = _manifest(tmp_path, "[[source]]\nprofile = 'vehicle.toml'\nfiles = ['a.csv', 'b.csv']\n")
+    with pytest.raises(MeansTestError, match=r"b\.csv has the same bytes as .*a\.csv .*keys"):
+        ingest(m, tmp_path / "keyed")
+    m = _manifest(
+        tmp_path, "[[source]]\nprofile = 'vehicle_county.toml'\nfiles = ['a.csv', 'b.csv']\n"
+    )
     doc = ingest(m, tmp_path / "out")
     assert doc["tables"]["vehicle"] == 2
     assert doc["files"][1]["same_bytes_as"] == doc["files"][0]["file"]
-    assert main(["ingest", str(m), "--out", str(tmp_path / "out2")]) == 0
-    assert "b.csv has the same bytes as" in capsys.readouterr().out
+    assert main(["ingest", str(m), "--out", str(tmp_path / "out2"), "--quiet"]) == 0
+    assert "b.csv has the same bytes as" in capsys.readouterr().err
 
 
 def test_cli_synth_raw_then_ingest_then_review(tmp_path, capsys):
@@ -484,7 +493,7 @@ def test_affected_households_are_reported_and_held_back_with_hold(tmp_path, caps
     assert "quarantined rows of 3 households" in said
     assert all(h in said for h in expected)  # named, not only counted
     # the third is in neither results nor rejects, and only it is said to be missing
-    assert "2 are assessed without those rows, and 1 (own households row quarantined) is" in said
+    assert "2 are assessed without those rows, and 1 is not in the bundle at all" in said
     assert main(["ingest", str(manifest), "--out", str(tmp_path / "again")]) == 0
     assert "2 are reviewed without those rows, and 1 is not in the bundle at all" in (
         capsys.readouterr().out
@@ -728,19 +737,30 @@ def test_an_unreadable_case_row_with_line_breaks_is_tied_by_its_household_id_col
     found = unread_row(raw, profile, ["户号", "证件号", "备注"])
     assert found.households == {"H7", "H8", "H9"}
     assert found.ids == {"150422198001010016", "150422197003030032"}
+    # a properly quoted cell over lines before the household_id column is one record's
+    # (a review: cutting at every line break named the ID as the household, and lost it)
+    header = ["序号", "备注", "户号", "证件号"]
+    raw = '1,"住址甲市\n乙县",H7,150422198001010016,多余'
+    assert unread_row(raw, profile, header).households == {"H7"}
 
 
-def test_a_mistyped_household_id_is_not_called_a_household_whose_row_was_quarantined(tmp_path):
-    """not_in_bundle counts households whose households row was quarantined: a persons
-    row of a household that never existed (a mistyped household_id) names that id as
-    affected, but it lost no households row (a review of the changes: it was counted)."""
+def test_a_mistyped_household_id_is_said_to_have_no_households_row(tmp_path, capsys):
+    """A persons row of a household that never existed (a mistyped household_id) names
+    that id as affected and not in the bundle, and the words say why either may be: its
+    row quarantined, or none in the case export (a review: they said "own households row
+    quarantined", which it never had; then "reviewed without those rows", which it is
+    not)."""
     tables = generate(30, 4)
     manifest = write_raw(tmp_path / "raw", tables, seed=4, dirt=False)
     with open(tmp_path / "raw" / "case" / "case_persons.csv", "a", encoding="utf-8") as f:
         f.write("HH-TYPO,11010519491231002X,子女,1949-13-31,健康,非在校,无,0,0\n")
     doc = ingest(manifest, tmp_path / "out")
     assert doc["affected_households"]["household_ids"] == ["HH-TYPO"]
-    assert doc["affected_households"]["not_in_bundle"] == 0
+    assert doc["affected_households"]["not_in_bundle"] == 1
+    assert main(["ingest", str(manifest), "--out", str(tmp_path / "again")]) == 0
+    said = capsys.readouterr().out
+    assert "1 is not in the bundle at all (no households row: quarantined, or none" in said
+    assert "reviewed without" not in said
 
 
 def test_a_persons_row_a_stray_quote_swallowed_names_its_household_too(tmp_path):
