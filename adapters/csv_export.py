@@ -376,15 +376,17 @@ def _swallowing_rows(candidates: _Candidates, lines, columns, header, profile) -
     swallowed row's cells after this column, its last line starts with the next row's
     cells before it, a whole line in between is a whole row — and the cells there that
     the profile maps and that can be wrong (an ID, an amount, a date, an enumeration…,
-    not free text) are mapped. When none of them maps, the cell is a remark or an address
-    broken over lines, commas and all, and its row stays (a review of a rule on delimiter
-    counts alone found such remarks quarantined); when any maps, or there is none to
-    map, or the cell is in a column the profile maps (a plate, an amount: no remark), the
-    record is a bad row. So a swallowed row is quarantined though most of its own cells
-    are bad (a review of a rule that asked half of them to map: such rows vanished, or
-    gave one person's car to another); what passes is a remark column's swallowed row
-    none of whose checkable cells maps, beside a row whose cells after the remark do
-    not map either — both rows that would have been quarantined whole."""
+    not free text) are mapped. The record is a bad row when the cell is in a column the
+    profile maps (a plate, an amount: no remark), when there is no such cell, when a cut
+    cell of an ID column is a valid resident ID (a swallowed row brings its ID; a remark
+    almost never holds one where the ID column would be), or when at least half of the
+    cut cells map. A remark or an address broken over lines, commas, years and all, rarely
+    does either, and its row stays. Reviews pulled both ways: on delimiter counts alone
+    such remarks were quarantined; asking half of the cells to map let a dirty swallowed
+    row vanish or give one person's car to another; asking any one to map quarantined a
+    remark listing years ("2019" read as an amount). What passes is a swallowed row with
+    no valid ID and fewer than half of its cells good — a row that would have been
+    quarantined itself."""
     from meanstest.adapters import adapter_for
     from meanstest.adapters.mapping import checkable, rows_map
 
@@ -415,9 +417,11 @@ def _swallowing_rows(candidates: _Candidates, lines, columns, header, profile) -
                 owners.append(i)
                 hidden.append({check[j]: v.strip() for j, v in cut.items() if j in check})
     if hidden:
-        mapped, checked = rows_map(profile, adapter_for(profile.table), hidden)
-        for i, good, total in zip(owners, mapped.tolist(), checked.tolist(), strict=True):
-            if total == 0 or good > 0:
+        mapped, checked, ids = rows_map(profile, adapter_for(profile.table), hidden)
+        for i, good, total, valid_id in zip(
+            owners, mapped.tolist(), checked.tolist(), ids.tolist(), strict=True
+        ):
+            if total == 0 or valid_id > 0 or 2 * good >= total:
                 flagged[i] = True
     return flagged
 

@@ -92,9 +92,9 @@ def _line_break(data, i, st):
 @njit(cache=True, nogil=True)
 def _swallowing(st, swallowing):
     """The record being read may hold another row in a quoted field: its first line and
-    the field's index, once (`swallowing` [n, 2] has room: see _PIECE)."""
+    the field's index, once each (`swallowing` [n, 2] has room: see _PIECE)."""
     k = st[_SWALLOWED]
-    if k == 0 or swallowing[k - 1, 0] != st[_RECORD]:
+    if k == 0 or swallowing[k - 1, 0] != st[_RECORD] or swallowing[k - 1, 1] != st[_FIELD]:
         swallowing[k, 0] = st[_RECORD]
         swallowing[k, 1] = st[_FIELD]
         st[_SWALLOWED] += 1

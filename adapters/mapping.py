@@ -176,11 +176,13 @@ def checkable(profile: Profile, name: str | None) -> bool:
     return kind(profile.table, column) != "text" or column.name in profile.values
 
 
-def rows_map(profile: Profile, adapter: Adapter, rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+def rows_map(profile: Profile, adapter: Adapter, rows: list[dict]) -> tuple[np.ndarray, ...]:
     """For rows of raw cells (canonical column -> text), how many of each row's cells map
-    without error, and how many it has: (mapped, checked) int arrays."""
+    without error, how many it has, and how many of its ID cells are valid IDs:
+    (mapped, checked, ids) int arrays."""
     mapped = np.zeros(len(rows), dtype=np.int64)
     checked = np.zeros(len(rows), dtype=np.int64)
+    ids = np.zeros(len(rows), dtype=np.int64)
     for name in sorted(set().union(*rows)) if rows else []:
         column = next(c for c in schema.TABLES[profile.table] if c.name == name)
         present = np.array([name in r for r in rows], dtype=np.bool_)
@@ -188,7 +190,9 @@ def rows_map(profile: Profile, adapter: Adapter, rows: list[dict]) -> tuple[np.n
         cells = _mapped(profile, adapter, column, values)
         checked += present
         mapped += present & ~cells.bad
-    return mapped, checked
+        if kind(profile.table, column) == "id":
+            ids += present & ~cells.bad & valid_mask(cells.values)
+    return mapped, checked, ids
 
 
 def _float_text(raw: pa.Array) -> pa.Array:

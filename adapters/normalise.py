@@ -128,7 +128,9 @@ def _id_pattern() -> str:
     """18 ID characters, whitespace allowed between them (an ID cell loses it), shaped
     like an ID (a birth year 18xx-21xx, a month, a day), so that most runs of digits
     fail at once; not touching another digit, and overlapping ("7 150422…")."""
-    gap = r"[^\S\n]*"  # any whitespace but a line feed (an ID cell loses all of it)
+    # whitespace an ID cell loses, but not a line feed, nor the control characters that
+    # Python calls whitespace and some exports use as separators (\x0b, \x0c, \x1c-\x1f)
+    gap = r"[^\S\n\x0b\x0c\x1c-\x1f]*"
     d = f"[{_wide('0-9')}]"
 
     def one(chars: str) -> str:

@@ -110,11 +110,21 @@ def unread_row(raw: str, profile, header: list[str]) -> Unread:
     column = profile.columns.get("household_id") if profile.table in schema.CASE_TABLES else None
     if column is not None and profile.format == "csv" and column in header:
         at = header.index(column)
-        try:  # each record of the text: a misquoted record's rejoined cells are a record a
-            # line, and a properly quoted cell keeps its line breaks inside its record
-            records = list(csv.reader(raw.splitlines(keepends=True), delimiter=profile.delimiter))
-        except csv.Error:  # a line break outside quotes: a record a line
-            records = [line.split(profile.delimiter) for line in raw.split("\n")]
+        # read two ways, and both kept: record by record (a quoted remark over lines keeps
+        # its household), and line by line (a stray quote in a swallowed line would carry
+        # a record reader past the next households); a value that names no household of
+        # the bundle is dropped later (`affected_households`: only present ones count)
+        pieces = raw.split("\n")  # line feeds only: \r, \x0b or \u2028 end no line here
+        lines = [p + "\n" for p in pieces[:-1]] + [pieces[-1]]
+        try:
+            records = list(csv.reader(lines, delimiter=profile.delimiter))
+        except csv.Error:  # a line break outside quotes
+            records = []
+        for line in pieces:
+            try:
+                records += list(csv.reader([line.rstrip("\r")], delimiter=profile.delimiter))
+            except csv.Error:
+                records.append(line.split(profile.delimiter))
         for fields in records:
             if at < len(fields) and fields[at].strip():
                 households.add(fields[at].strip())

@@ -226,7 +226,7 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
                 w.close()
         affected, unattributed = affected_households(tmp, owners, unread)
         unattributed += unexamined
-        outside = not_in_bundle(tmp, affected)  # their own households row quarantined
+        outside = not_in_bundle(tmp, affected)  # without a households row in the bundle
         if hold and affected:
             held = hold_households(tmp, set(affected), quarantined_people)
             for t, n in held.items():
@@ -329,19 +329,20 @@ def _note_copies(files_doc: list[dict], keyed: set[str]) -> None:
     export sent again — and are refused. Without a key, two months of a pension export
     alike are two months (a review found a refusal dropping one): they are read, and
     the second is named (`same_bytes_as` in ingest.json, a warning)."""
-    first: dict[tuple[str, str], dict] = {}
+    seen: dict[tuple[str, str], list[dict]] = {}
     for f in files_doc:
         if f["rows_read"] == 0:
             continue
-        other = first.setdefault((f["table"], f["sha256"]), f)
-        if other is f:
-            continue
-        if f["profile"] in keyed and other["profile"] in keyed:
+        alike = seen.setdefault((f["table"], f["sha256"]), [])
+        twin = next((o for o in alike if f["profile"] in keyed and o["profile"] in keyed), None)
+        if twin is not None:
             raise MeansTestError(
-                f"{f['file']} has the same bytes as {other['file']} ({f['table']}), the "
+                f"{f['file']} has the same bytes as {twin['file']} ({f['table']}), the "
                 "same department keys: the same export listed twice; list it once"
             )
-        f["same_bytes_as"] = other["file"]
+        if alike:
+            f["same_bytes_as"] = alike[0]["file"]
+        alike.append(f)
 
 
 def _outside(n: int, k: int) -> str:

@@ -292,8 +292,10 @@ def test_ids_in_text_finds_ids_of_every_birth_year_id_one_takes():
 
 
 @pytest.mark.parametrize(
-    "text", [ID_X[:-1], ID_X + "1", "1" + ID_X, "123456 789012 345678", ID_X[:9] + "\n" + ID_X[9:]]
-)
+    "text",
+    [ID_X[:-1], ID_X + "1", "1" + ID_X, "123456 789012 345678", ID_X[:9] + "\n" + ID_X[9:],
+     ID_X[:9] + "\x1f" + ID_X[9:]],  # a unit separator is a delimiter, not a space
+)  # fmt: skip
 def test_ids_in_text_name_nobody_for_runs_that_are_not_an_id(text):
     assert N.ids_in_text(text) == set()
 

@@ -365,6 +365,9 @@ def test_a_quote_closed_by_the_next_rows_quote_in_the_same_column_is_a_bad_row(
         ("身份证号,备注,收入类型,金额", '1,"甲市,乙县,丙镇,丁村,戊组\n己号,庚室",wage,1'),
         ("身份证号,收入类型,金额,备注", '1,wage,1,"第一行\n地址: 甲市, 乙县, 丙镇, 丁村"'),
         ("身份证号,收入类型,金额,备注", '1,wage,1,"一\n甲, 乙, 丙, 丁, 戊, 己, 庚\n二"'),
+        # numbers and dates in a remark: one of them reads as an amount or a date
+        ("身份证号,收入类型,金额,备注", '1,wage,1,"年检记录\n2016,2017,2018,2019"'),
+        ("身份证号,收入类型,金额,备注", '1,wage,1,"检验日期\n2019-05-01,2020-05-01,2021-05-01"'),
     ],
 )
 def test_a_remark_broken_over_lines_with_commas_is_a_good_row(tmp_path, header, row):
@@ -382,8 +385,8 @@ def test_a_remark_broken_over_lines_with_commas_is_a_good_row(tmp_path, header, 
     [
         # the stray quotes in a mapped column (the plate): no remark, whatever its cells
         ('11010519491231002X,"蒙D2,中型客车,待评估,不详,V2,', '150422198001010017,蒙D3",小型轿车,500000.00,2016-01-01,V3,ok'),
-        # in the remark, the swallowed row's own cells mostly bad: one that maps is enough
-        ('11010519491231002X,蒙D2,小型轿车,1.00,2015-06-01,V2,"见附件', 'x,蒙D3,坦克,500000.00,不详,V3,同上"'),
+        # in the remark, the swallowed row's own cells mostly bad: its valid ID is enough
+        ('11010519491231002X,蒙D2,小型轿车,1.00,2015-06-01,V2,"见附件', '150422198001010016,蒙D3,坦克,500000.00,不详,V3,同上"'),
     ],
 )  # fmt: skip
 def test_a_swallowed_row_with_bad_cells_is_still_a_bad_row(tmp_path, first, second):
@@ -402,6 +405,24 @@ def test_a_swallowed_row_with_bad_cells_is_still_a_bad_row(tmp_path, first, seco
     path.write_text(f"{header}\n{good}\n{first}\n{second}\n", "utf-8")
     rows, problems, _ = _rows(path, profile)
     assert [r[0] for r in rows] == [2] and problems == [(3, "bad_row")]
+
+
+def test_a_record_with_two_candidate_fields_is_judged_on_each(tmp_path):
+    """A legitimate address over lines in one field and a stray quote in another that
+    swallows the next row: both fields are candidates, and the second makes the record a
+    bad row (a review: only the first was recorded, and the next row vanished)."""
+    from meanstest.adapters import csv_quotes
+
+    header = "身份证号,地址,收入类型,金额,备注"
+    first = '11010519491231002X,"甲市,乙县,丙镇,丁村\n戊组,己号",wage,100,"见附件'
+    second = '150422198001010016,乙地,wage,200,同上"'
+    third = "150422197003030032,丙地,wage,300,ok"
+    path = tmp_path / "t.csv"
+    path.write_text(f"{header}\n{first}\n{second}\n{third}\n", "utf-8")
+    found = csv_quotes.quote_problems(path, "utf-8", ",", 1, [True, False, True, True, False])
+    assert found.swallowed.tolist() == [2, 2] and found.swallowed_field.tolist() == [1, 4]
+    rows, problems, _ = _rows(path, _profile())
+    assert [r[0] for r in rows] == [5] and problems == [(2, "bad_row")]
 
 
 def test_more_candidate_records_than_the_report_holds_are_all_judged(tmp_path, monkeypatch):

@@ -739,9 +739,18 @@ def test_an_unreadable_case_row_with_line_breaks_is_tied_by_its_household_id_col
     assert found.ids == {"150422198001010016", "150422197003030032"}
     # a properly quoted cell over lines before the household_id column is one record's
     # (a review: cutting at every line break named the ID as the household, and lost it)
+    # (line by line it also reads the ID there: a value that names no household of the
+    # bundle is dropped when households are tied, affected_households' `present`)
     header = ["序号", "备注", "户号", "证件号"]
     raw = '1,"住址甲市\n乙县",H7,150422198001010016,多余'
-    assert unread_row(raw, profile, header).households == {"H7"}
+    assert "H7" in unread_row(raw, profile, header).households
+    # a stray quote inside a swallowed line does not carry the reading past the others
+    raw = 'H4,150422198001010016,"见附件\nH5,150422197003030032,"\nH6,150422198402290004,同上"'
+    assert {"H4", "H5", "H6"} <= unread_row(raw, profile, ["户号", "证件号", "备注"]).households
+    # only line feeds end lines: a CR, a form feed or U+2028 inside a cell does not
+    for ch in "\r\x0c\u2028\x1e":
+        raw = f"1,住址甲市{ch}乙县,H7,150422198001010016,多余"
+        assert "H7" in unread_row(raw, profile, header).households
 
 
 def test_a_mistyped_household_id_is_said_to_have_no_households_row(tmp_path, capsys):
