@@ -151,11 +151,83 @@ def not_in_bundle(tmp: dict[str, Path], affected) -> int:
     return len(lost - present)
 
 
+SHOWN = 10  # ids a note names before "… (N in all)"
+
+
+def duplicate_keys(tmp: dict[str, Path]) -> dict:
+    """Department keys (record_id) that more than one row of a source table carries: the
+    same department record twice — a month's export sent again under another name, with
+    a value corrected, say (a blind test: every June wage counted twice, 48 statuses
+    changed, no word). DATA.md does not make them invalid, and the review counts each
+    row (docs/decisions.md, Rules 11); the ingest says so. {table: {"keys", "rows",
+    "examples"}}, tables without any left out. (file:line record_ids never repeat.)"""
+    found = {}
+    for t in schema.SOURCE_TABLES:
+        ids = pq.read_table(tmp[t], columns=["record_id"]).column(0)
+        if len(ids) < 2:
+            continue
+        counts = pc.value_counts(ids)
+        twice = counts.filter(pc.greater(counts.field("counts"), 1))
+        if len(twice):
+            values = twice.field("values").to_pylist()
+            found[t] = {
+                "keys": len(twice),
+                "rows": int(pc.sum(twice.field("counts")).as_py()),
+                "examples": sorted(str(v) for v in values)[:SHOWN],
+            }
+    return found
+
+
+def orphan_rows(tmp: dict[str, Path]) -> dict:
+    """persons and supporters rows whose household_id is in no households row: a review
+    assesses no one for them, and their household (under its right id) lacks a member
+    or supporter (a blind test: a household number typed in full-width digits made a
+    family of two a family of one). {"rows", "household_ids"}."""
+    households = pq.read_table(tmp["households"], columns=["household_id"]).column(0)
+    rows, ids = 0, set()
+    for t in ("persons", "supporters"):
+        column = pq.read_table(tmp[t], columns=["household_id"]).column(0)
+        alone = pc.invert(pc.is_in(column, value_set=households))
+        alone = pc.fill_null(alone, True)
+        rows += int(pc.sum(alone).as_py() or 0)
+        ids.update(str(h) for h in column.filter(alone).to_pylist())
+    return {"rows": rows, "household_ids": sorted(ids)}
+
+
+def ingest_warnings(doc: dict) -> list[str]:
+    """What an ingest.json says that someone must look at before trusting the bundle:
+    files with the same bytes, department keys twice, persons rows of no household."""
+    out = []
+    for f in doc.get("files", []):
+        if f.get("same_bytes_as"):
+            out.append(
+                f"{f['file']} has the same bytes as {f['same_bytes_as']}: the same export "
+                "listed twice counts every row twice (two months alike are fine)"
+            )
+    for t, d in sorted(doc.get("duplicate_keys", {}).items()):
+        shown = ", ".join(d["examples"][:3]) + (", …" if d["keys"] > 3 else "")
+        out.append(
+            f"{t}: {d['keys']:,} department keys are on more than one row ({d['rows']:,} rows: "
+            f"{shown}): the same record twice (an export sent again?) counts twice"
+        )
+    orphans = doc.get("orphan_rows", {})
+    if orphans.get("rows"):
+        ids = orphans["household_ids"]
+        shown = ", ".join(ids[:SHOWN]) + (f", … ({len(ids):,} in all)" if len(ids) > SHOWN else "")
+        out.append(
+            f"{orphans['rows']:,} persons or supporters rows name a household with no "
+            f"households row ({shown}): no one is assessed for them, and if the number is "
+            "mistyped, their household lacks them"
+        )
+    return out
+
+
 def quarantine_note(bundle: str | Path) -> str | None:
     """What a review of an ingested bundle should say first: the households the ingest
     found rows of in quarantine and did not hold back (ingest.json), which the review
-    assesses without those rows, and the unreadable rows it could tie to no household
-    (any household may lack them). None when there are none (or no readable ingest.json)."""
+    assesses without those rows, the unreadable rows it could tie to no household (any
+    household may lack them), and the ingest's warnings (`ingest_warnings`). None when
+    there are none (or no readable ingest.json)."""
     try:
         doc = json.loads((Path(bundle) / "ingest.json").read_text("utf-8"))
         affected = doc["affected_households"]
@@ -192,6 +264,7 @@ def quarantine_note(bundle: str | Path) -> str | None:
             f"they are ({rows}; quarantine.parquet, reasons bad_row and bad_json): any "
             "household may be assessed without them, and --hold cannot hold them back"
         )
+    said += [f"note: the ingest of this bundle warned: {w}" for w in ingest_warnings(doc)]
     return "\n".join(said) or None
 
 

@@ -43,9 +43,12 @@ from meanstest.affected import (
     UNREAD_KEPT,
     Unread,
     affected_households,
+    duplicate_keys,
     held_entries,
     hold_households,
+    ingest_warnings,
     not_in_bundle,
+    orphan_rows,
     unread_row,
 )
 from meanstest.bundle import FORMATS, writing_bundle
@@ -243,6 +246,8 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
             "not_in_bundle": outside,
             "unattributed_rows": dict(sorted(unattributed.items())),
         }
+        document["duplicate_keys"] = duplicate_keys(tmp)
+        document["orphan_rows"] = orphan_rows(tmp)
         # the tables replace an earlier ingest's one by one, then ingest.json: a folder
         # killed in between (new tables beside old ones, or an old ingest.json) is
         # marked, and reviews refuse it (bundle.check_complete)
@@ -361,13 +366,8 @@ def _outside(n: int, k: int) -> str:
 
 def run(args) -> int:
     doc = ingest(args.manifest, args.out, quiet=args.quiet, hold=args.hold)
-    for f in doc["files"]:  # said even with --quiet: a warning, not progress
-        if f.get("same_bytes_as"):
-            print(
-                f"warning: {f['file']} has the same bytes as {f['same_bytes_as']}: the same "
-                "export listed twice counts every row twice (two months alike are fine)",
-                file=sys.stderr,
-            )
+    for line in ingest_warnings(doc):  # said even with --quiet: warnings, not progress
+        print(f"warning: {line}", file=sys.stderr)
     if not args.quiet:
         for f in doc["files"]:
             print(

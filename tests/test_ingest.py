@@ -772,6 +772,52 @@ def test_a_mistyped_household_id_is_said_to_have_no_households_row(tmp_path, cap
     assert "reviewed without" not in said
 
 
+def test_resent_keys_orphan_members_and_full_width_household_numbers(tmp_path, capsys):
+    """Three things a blind test of a realistic county ingest found passing in silence:
+    a month's export sent again under another name (its department keys twice: every
+    wage counted twice), a member whose household number matches no household, and a
+    household number typed in full-width digits. The first two are warnings (stderr,
+    ingest.json, the review's notes); the third is cleaned up to its household."""
+    tables = generate(30, 4)
+    manifest = write_raw(tmp_path / "raw", tables, seed=4, dirt=False)
+    raw = tmp_path / "raw"
+    jsonl = raw / "tax" / "tax_income.jsonl"
+    lines = jsonl.read_text("utf-8").splitlines()
+    (raw / "tax" / "tax_income_resent.jsonl").write_text("\n".join(lines[:3]) + "\n", "utf-8")
+    text = manifest.read_text("utf-8").replace(
+        'files = ["tax/tax_income.jsonl"]',
+        'files = ["tax/tax_income.jsonl", "tax/tax_income_resent.jsonl"]',
+    )
+    assert text != manifest.read_text("utf-8")
+    manifest.write_text(text, "utf-8")
+    path = raw / "case" / "case_persons.csv"
+    rows = path.read_text("utf-8-sig").split("\n")
+    wide_home = rows[2].split(",")[0]
+    rows[2] = (
+        wide_home.translate({ord(c): ord(c) + 0xFEE0 for c in "0123456789H"})
+        + rows[2][len(wide_home) :]
+    )
+    rows[3] = "HH-NOWHERE" + rows[3][rows[3].index(",") :]
+    path.write_text("\n".join(rows), "utf-8-sig")
+    assert main(["ingest", str(manifest), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    doc = json.loads((tmp_path / "out" / "ingest.json").read_text("utf-8"))
+    dup = doc["duplicate_keys"]["tax_income"]
+    assert dup["keys"] == 3 and dup["rows"] == 6
+    assert "tax_income: 3 department keys are on more than one row" in err
+    assert doc["orphan_rows"] == {"rows": 1, "household_ids": ["HH-NOWHERE"]}
+    assert "1 persons or supporters rows name a household with no households row" in err
+    persons = read_bundle(tmp_path / "out")["persons"]
+    assert (
+        persons["household_id"].to_pylist().count(wide_home)
+        == [r.split(",")[0] for r in rows[1:] if r].count(wide_home) + 1
+    )  # the full-width one found its household
+    assert main(["review", str(tmp_path / "out"), "--out", str(tmp_path / "r")]) == 0
+    said = capsys.readouterr().out
+    assert "note: the ingest of this bundle warned: tax_income: 3 department keys" in said
+    assert "persons/supporters rows of no household 1" in said
+
+
 def test_a_persons_row_a_stray_quote_swallowed_names_its_household_too(tmp_path):
     """Two stray quotes on adjacent rows of the case persons export read the second
     household's head into the first row's remark: both households are named (a blind
