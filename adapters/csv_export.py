@@ -185,7 +185,7 @@ class CsvExport:
                     mask = pa.array(keep)
                     out = {name: a.filter(mask) for name, a in out.items()}
                 blanks = int(blank.sum()) + blank_records
-                yield RawBatch(out, lines[keep], problems, blanks, source.tell())
+                yield RawBatch(out, lines[keep], problems, blanks, source.tell(), misquoted.notices)
                 if batch is None:
                     break
         except UnicodeDecodeError as e:  # past the header (found by fuzzing)
@@ -321,6 +321,7 @@ def _newlines_and_blanks(columns: list[pa.Array], n: int) -> tuple[np.ndarray, n
 class _Misquoted:
     rows: np.ndarray  # bool per row of the batch
     problems: list[RawRowProblem]
+    notices: list[RawRowProblem]  # candidates read as remarks: kept, and said
 
 
 class _Candidates:
@@ -344,8 +345,9 @@ def _misquoted(quotes, candidates, lines, field_nl, columns, header, profile) ->
     after = np.isin(lines, quotes.after_quote) if quotes.after_quote.size else rows
     rows |= after
     swallowing = np.zeros(len(lines), dtype=np.bool_)
+    remarks = np.zeros(len(lines), dtype=np.bool_)
     if len(candidates.lines):
-        swallowing = _swallowing_rows(candidates, lines, columns, header, profile)
+        swallowing, remarks = _swallowing_rows(candidates, lines, columns, header, profile)
         rows |= swallowing
     if quotes.unclosed:
         rows |= lines == quotes.unclosed
@@ -367,10 +369,19 @@ def _misquoted(quotes, candidates, lines, field_nl, columns, header, profile) ->
             detail = 'text after the closing quote of a mapped field ("12"34 would read 1234)'
         detail += " (raw value: the record's cells as read, rejoined by the delimiter)"
         problems.append(RawRowProblem(int(lines[i]), "bad_row", detail, text))
-    return _Misquoted(rows, problems)
+    notices = []
+    for i in np.flatnonzero(remarks & ~rows).tolist():
+        text = delimiter.join(str(c[i].as_py()) for c in columns)
+        detail = (
+            "kept: a quoted field over lines holds a row's worth of delimiters, read as a "
+            "remark (its cut cells hold no valid ID and fewer than half map); if its quote "
+            "was stray, the row it closes was read into it (raw value: the record's cells)"
+        )
+        notices.append(RawRowProblem(int(lines[i]), "remark_over_lines", detail, text))
+    return _Misquoted(rows, problems, notices)
 
 
-def _swallowing_rows(candidates: _Candidates, lines, columns, header, profile) -> np.ndarray:
+def _swallowing_rows(candidates: _Candidates, lines, columns, header, profile):
     """Rows whose quoted cell holds another row (csv_quotes' candidates, bool per row).
     The cell's text is cut where the rows would be — its first line ends with the
     swallowed row's cells after this column, its last line starts with the next row's
@@ -381,19 +392,19 @@ def _swallowing_rows(candidates: _Candidates, lines, columns, header, profile) -
     cell of an ID column is a valid resident ID (a swallowed row brings its ID; a remark
     almost never holds one where the ID column would be), or when at least half of the
     cut cells map. A remark or an address broken over lines, commas, years and all, rarely
-    does either, and its row stays. Reviews pulled both ways: on delimiter counts alone
-    such remarks were quarantined; asking half of the cells to map let a dirty swallowed
-    row vanish or give one person's car to another; asking any one to map quarantined a
-    remark listing years ("2019" read as an amount). What passes is a swallowed row with
-    no valid ID and fewer than half of its cells good — a row that would have been
-    quarantined itself."""
+    does either, and its row stays — with a `remark_over_lines` quarantine entry that
+    keeps the row and says so, since a swallowed row with no ID and few good cells looks
+    the same. Reviews pulled both ways: on delimiter counts alone such remarks were
+    quarantined; asking half of the cells to map let a dirty swallowed row vanish or give
+    one person's car to another; asking any one to map quarantined a remark listing
+    years ("2019" read as an amount). -> (bad rows, candidates kept as remarks)."""
     from meanstest.adapters import adapter_for
     from meanstest.adapters.mapping import checkable, rows_map
 
     flagged = np.zeros(len(lines), dtype=np.bool_)
     candidate = np.isin(lines, candidates.lines)
     if not candidate.any():
-        return flagged
+        return flagged, candidate
     n, d = len(columns), profile.delimiter
     canonical = {raw: c for c, raw in profile.columns.items()}
     check = {j: canonical[h] for j, h in enumerate(header) if checkable(profile, canonical.get(h))}
@@ -423,7 +434,7 @@ def _swallowing_rows(candidates: _Candidates, lines, columns, header, profile) -
         ):
             if total == 0 or valid_id > 0 or 2 * good >= total:
                 flagged[i] = True
-    return flagged
+    return flagged, candidate & ~flagged
 
 
 def _cuts(text: str, k: int, n: int, d: str) -> list[dict[int, str]]:

@@ -178,8 +178,8 @@ def checkable(profile: Profile, name: str | None) -> bool:
 
 def rows_map(profile: Profile, adapter: Adapter, rows: list[dict]) -> tuple[np.ndarray, ...]:
     """For rows of raw cells (canonical column -> text), how many of each row's cells map
-    without error, how many it has, and how many of its ID cells are valid IDs:
-    (mapped, checked, ids) int arrays."""
+    without error, how many it has, and how many of its ID cells hold a valid ID (as the
+    cell, or wrapped in it: Excel's '150422…): (mapped, checked, ids) int arrays."""
     mapped = np.zeros(len(rows), dtype=np.int64)
     checked = np.zeros(len(rows), dtype=np.int64)
     ids = np.zeros(len(rows), dtype=np.int64)
@@ -190,8 +190,11 @@ def rows_map(profile: Profile, adapter: Adapter, rows: list[dict]) -> tuple[np.n
         cells = _mapped(profile, adapter, column, values)
         checked += present
         mapped += present & ~cells.bad
-        if kind(profile.table, column) == "id":
-            ids += present & ~cells.bad & valid_mask(cells.values)
+        if kind(profile.table, column) == "id":  # a valid ID, or one wrapped ('150422…)
+            good_id = present & ~cells.bad & valid_mask(cells.values)
+            texts = [r.get(name) for r in rows]
+            wrapped = [bool(t) and not g and bool(N.ids_in_text(t)) for t, g in zip(texts, good_id)]
+            ids += good_id | np.array(wrapped, dtype=np.bool_)
     return mapped, checked, ids
 
 
@@ -393,7 +396,7 @@ def _entries(profile, file_name, batch: RawBatch, cells: dict[str, _Cells], reco
         ):
             rows[key].append(v)
 
-    for p in batch.problems:
+    for p in batch.problems + batch.notices:
         add(p.line, f"{file_name}:{p.line}", None, None, p.raw, N.CellError(p.reason, p.detail))
     for name, cell in cells.items():
         idx = np.flatnonzero(cell.bad)

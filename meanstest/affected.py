@@ -103,6 +103,7 @@ def unread_row(raw: str, profile, header: list[str]) -> Unread:
     a blind test found the second household's members silently gone; JSON Lines: that
     key's string or number) — not any word that equals some household_id, which held a
     clean household "0" back for another's cell "0"."""
+    from meanstest.adapters import adapter_for
     from meanstest.adapters.normalise import ids_in_text
 
     ids = ids_in_text(raw)
@@ -110,21 +111,25 @@ def unread_row(raw: str, profile, header: list[str]) -> Unread:
     column = profile.columns.get("household_id") if profile.table in schema.CASE_TABLES else None
     if column is not None and profile.format == "csv" and column in header:
         at = header.index(column)
-        # read two ways, and both kept: record by record (a quoted remark over lines keeps
-        # its household), and line by line (a stray quote in a swallowed line would carry
-        # a record reader past the next households); a value that names no household of
-        # the bundle is dropped later (`affected_households`: only present ones count)
+        # record by record when its quotes pair up (a quoted remark over lines keeps its
+        # household, and its lines name no other: a review found a clean household held
+        # back for a remark's "HH…"), else line by line (a stray quote in a swallowed line
+        # would carry a record reader past the next households)
         pieces = raw.split("\n")  # line feeds only: \r, \x0b or \u2028 end no line here
         lines = [p + "\n" for p in pieces[:-1]] + [pieces[-1]]
-        try:
-            records = list(csv.reader(lines, delimiter=profile.delimiter))
-        except csv.Error:  # a line break outside quotes
-            records = []
-        for line in pieces:
+        records = None
+        if raw.count('"') % 2 == 0:
             try:
-                records += list(csv.reader([line.rstrip("\r")], delimiter=profile.delimiter))
-            except csv.Error:
-                records.append(line.split(profile.delimiter))
+                records = list(csv.reader(lines, delimiter=profile.delimiter))
+            except csv.Error:  # a line break outside quotes
+                records = None
+        if records is None:
+            records = []
+            for line in pieces:
+                try:
+                    records += list(csv.reader([line.rstrip("\r")], delimiter=profile.delimiter))
+                except csv.Error:
+                    records.append(line.split(profile.delimiter))
         for fields in records:
             if at < len(fields) and fields[at].strip():
                 households.add(fields[at].strip())
@@ -135,6 +140,9 @@ def unread_row(raw: str, profile, header: list[str]) -> Unread:
                 households.add(str(json.loads(m.group(1))).strip())
             except ValueError:
                 pass
+    clean = adapter_for(profile.table).cleaners.get(f"{profile.table}.household_id")
+    if clean is not None and households:  # as the mapped rows' ids are (full-width, spaces)
+        households = set(clean(pa.array(sorted(households), pa.string())).to_pylist())
     return Unread(profile.table, frozenset(ids), frozenset(h for h in households if h))
 
 
@@ -155,24 +163,26 @@ SHOWN = 10  # ids a note names before "… (N in all)"
 
 
 def duplicate_keys(tmp: dict[str, Path]) -> dict:
-    """Department keys (record_id) that more than one row of a source table carries: the
-    same department record twice — a month's export sent again under another name, with
+    """Department keys (record_id) that more than one row of a source table carries for
+    the same person (a firm's code is its legal representative's and its shareholders',
+    a property's number each co-owner's: a review found those warned of): the same
+    department record twice — a month's export sent again under another name, with
     a value corrected, say (a blind test: every June wage counted twice, 48 statuses
     changed, no word). DATA.md does not make them invalid, and the review counts each
     row (docs/decisions.md, Rules 11); the ingest says so. {table: {"keys", "rows",
     "examples"}}, tables without any left out. (file:line record_ids never repeat.)"""
     found = {}
     for t in schema.SOURCE_TABLES:
-        ids = pq.read_table(tmp[t], columns=["record_id"]).column(0)
-        if len(ids) < 2:
+        rows = pq.read_table(tmp[t], columns=["record_id", "person_id"])
+        if rows.num_rows < 2:
             continue
-        counts = pc.value_counts(ids)
-        twice = counts.filter(pc.greater(counts.field("counts"), 1))
-        if len(twice):
-            values = twice.field("values").to_pylist()
+        counts = rows.group_by(["record_id", "person_id"]).aggregate([([], "count_all")])
+        twice = counts.filter(pc.greater(counts["count_all"], 1))
+        if twice.num_rows:
+            values = twice["record_id"].to_pylist()
             found[t] = {
-                "keys": len(twice),
-                "rows": int(pc.sum(twice.field("counts")).as_py()),
+                "keys": twice.num_rows,
+                "rows": int(pc.sum(twice["count_all"]).as_py()),
                 "examples": sorted(str(v) for v in values)[:SHOWN],
             }
     return found
@@ -191,7 +201,7 @@ def orphan_rows(tmp: dict[str, Path]) -> dict:
         alone = pc.fill_null(alone, True)
         rows += int(pc.sum(alone).as_py() or 0)
         ids.update(str(h) for h in column.filter(alone).to_pylist())
-    return {"rows": rows, "household_ids": sorted(ids)}
+    return {"rows": rows, "households": len(ids), "household_ids": sorted(ids)[:100]}
 
 
 def ingest_warnings(doc: dict) -> list[str]:
@@ -206,18 +216,20 @@ def ingest_warnings(doc: dict) -> list[str]:
             )
     for t, d in sorted(doc.get("duplicate_keys", {}).items()):
         shown = ", ".join(d["examples"][:3]) + (", …" if d["keys"] > 3 else "")
+        keys = count(d["keys"], "department key")
         out.append(
-            f"{t}: {d['keys']:,} department keys are on more than one row ({d['rows']:,} rows: "
-            f"{shown}): the same record twice (an export sent again?) counts twice"
+            f"{t}: {keys} each on more than one row of one person ({d['rows']:,} rows: {shown}): "
+            "the same record twice (an export sent again?) counts twice"
         )
     orphans = doc.get("orphan_rows", {})
     if orphans.get("rows"):
-        ids = orphans["household_ids"]
-        shown = ", ".join(ids[:SHOWN]) + (f", … ({len(ids):,} in all)" if len(ids) > SHOWN else "")
+        ids, n = orphans["household_ids"], orphans.get("households", len(orphans["household_ids"]))
+        shown = ", ".join(ids[:SHOWN]) + (f", … ({n:,} in all)" if n > SHOWN else "")
         out.append(
-            f"{orphans['rows']:,} persons or supporters rows name a household with no "
-            f"households row ({shown}): no one is assessed for them, and if the number is "
-            "mistyped, their household lacks them"
+            f"{count(orphans['rows'], 'persons or supporters row')} "
+            f"{'names' if orphans['rows'] == 1 else 'name'} a household with "
+            f"no households row ({shown}): no one is assessed for them, and if the number "
+            "is mistyped, their household lacks them"
         )
     return out
 

@@ -385,8 +385,10 @@ def test_a_remark_broken_over_lines_with_commas_is_a_good_row(tmp_path, header, 
     [
         # the stray quotes in a mapped column (the plate): no remark, whatever its cells
         ('11010519491231002X,"蒙D2,中型客车,待评估,不详,V2,', '150422198001010017,蒙D3",小型轿车,500000.00,2016-01-01,V3,ok'),
-        # in the remark, the swallowed row's own cells mostly bad: its valid ID is enough
+        # in the remark, the swallowed row's own cells mostly bad: its valid ID is enough,
+        # written as Excel protects it too (a review: '150422… let the row vanish)
         ('11010519491231002X,蒙D2,小型轿车,1.00,2015-06-01,V2,"见附件', '150422198001010016,蒙D3,坦克,500000.00,不详,V3,同上"'),
+        ('11010519491231002X,蒙D2,小型轿车,1.00,2015-06-01,V2,"见附件', "'150422198001010016,蒙D3,坦克,500000.00,不详,V3,同上\""),
     ],
 )  # fmt: skip
 def test_a_swallowed_row_with_bad_cells_is_still_a_bad_row(tmp_path, first, second):
@@ -405,6 +407,21 @@ def test_a_swallowed_row_with_bad_cells_is_still_a_bad_row(tmp_path, first, seco
     path.write_text(f"{header}\n{good}\n{first}\n{second}\n", "utf-8")
     rows, problems, _ = _rows(path, profile)
     assert [r[0] for r in rows] == [2] and problems == [(3, "bad_row")]
+
+
+def test_a_remark_kept_over_lines_is_said_in_a_quarantine_entry_that_keeps_its_row(tmp_path):
+    """A candidate read as a remark stays a row, with a `remark_over_lines` entry: a
+    swallowed row with no ID and few good cells looks the same, and must not vanish in
+    silence (a review: such a row disappeared without a trace)."""
+    header = "身份证号,收入类型,金额,备注"
+    lines = [header, '1,wage,1,"年检记录\n2016,2017,2018,2019"', "2,wage,2,ok"]
+    path = tmp_path / "t.csv"
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    batches = list(readers.open_export(path, _profile()).batches())
+    assert [line for b in batches for line in b.lines.tolist()] == [2, 4]
+    assert [p.line for b in batches for p in b.problems] == []
+    [notice] = [p for b in batches for p in b.notices]
+    assert notice.line == 2 and notice.reason == "remark_over_lines" and "kept" in notice.detail
 
 
 def test_a_record_with_two_candidate_fields_is_judged_on_each(tmp_path):

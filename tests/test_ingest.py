@@ -89,6 +89,7 @@ def test_every_unmappable_row_is_quarantined_with_line_column_value_and_reason(d
         "bad_integer",
         "bad_boolean",
         "held_household",
+        "remark_over_lines",
     }
     raw = manifest.parent
     for r in q:
@@ -744,6 +745,12 @@ def test_an_unreadable_case_row_with_line_breaks_is_tied_by_its_household_id_col
     header = ["序号", "备注", "户号", "证件号"]
     raw = '1,"住址甲市\n乙县",H7,150422198001010016,多余'
     assert "H7" in unread_row(raw, profile, header).households
+    # a remark's line naming another household is no row of it (a review: that household
+    # was held back), and a full-width number is read as the mapped rows' ids are
+    raw = 'HH29,150422198001010016,x,"分户说明：\nHH30,原户已注销"'
+    assert unread_row(raw, profile, ["户号", "证件号", "关系", "备注"]).households == {"HH29"}
+    raw = "ＨＨ２９,150422198001010016,x,y,z"
+    assert unread_row(raw, profile, ["户号", "证件号", "关系", "备注"]).households == {"HH29"}
     # a stray quote inside a swallowed line does not carry the reading past the others
     raw = 'H4,150422198001010016,"见附件\nH5,150422197003030032,"\nH6,150422198402290004,同上"'
     assert {"H4", "H5", "H6"} <= unread_row(raw, profile, ["户号", "证件号", "备注"]).households
@@ -804,9 +811,9 @@ def test_resent_keys_orphan_members_and_full_width_household_numbers(tmp_path, c
     doc = json.loads((tmp_path / "out" / "ingest.json").read_text("utf-8"))
     dup = doc["duplicate_keys"]["tax_income"]
     assert dup["keys"] == 3 and dup["rows"] == 6
-    assert "tax_income: 3 department keys are on more than one row" in err
-    assert doc["orphan_rows"] == {"rows": 1, "household_ids": ["HH-NOWHERE"]}
-    assert "1 persons or supporters rows name a household with no households row" in err
+    assert "tax_income: 3 department keys each on more than one row of one person" in err
+    assert doc["orphan_rows"] == {"rows": 1, "households": 1, "household_ids": ["HH-NOWHERE"]}
+    assert "1 persons or supporters row names a household with no households row" in err
     persons = read_bundle(tmp_path / "out")["persons"]
     assert (
         persons["household_id"].to_pylist().count(wide_home)
@@ -815,7 +822,27 @@ def test_resent_keys_orphan_members_and_full_width_household_numbers(tmp_path, c
     assert main(["review", str(tmp_path / "out"), "--out", str(tmp_path / "r")]) == 0
     said = capsys.readouterr().out
     assert "note: the ingest of this bundle warned: tax_income: 3 department keys" in said
+    # a key that several people share (a firm's code: its representative and a
+    # shareholder; a co-owned property) is no record twice (a review: it was warned of)
+    assert "business_registration" not in doc["duplicate_keys"]
     assert "persons/supporters rows of no household 1" in said
+
+
+def test_duplicate_keys_are_one_persons_key_on_several_rows(tmp_path):
+    """The same key for two people (a firm's code for its representative and a
+    shareholder) is no record twice; the same key for one person twice is."""
+    from meanstest.affected import duplicate_keys
+
+    tmp = {t: tmp_path / f"{t}.parquet" for t in schema.TABLES}
+    for t in schema.TABLES:
+        pq.write_table(schema.arrow_schema(t).empty_table(), tmp[t])
+    rows = [("B1", "110105194912310021"), ("B1", "150422198001010016"),
+            ("B2", "110105194912310021"), ("B2", "110105194912310021")]  # fmt: skip
+    table = pa.table({"record_id": [r for r, _ in rows], "person_id": [p for _, p in rows]})
+    pq.write_table(table, tmp["business_registration"])
+    assert duplicate_keys(tmp) == {
+        "business_registration": {"keys": 1, "rows": 2, "examples": ["B2"]}
+    }
 
 
 def test_a_persons_row_a_stray_quote_swallowed_names_its_household_too(tmp_path):
