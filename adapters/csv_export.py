@@ -342,8 +342,8 @@ def _misquoted(quotes, candidates, lines, field_nl, columns, header, profile) ->
     bad_row problems: their text is the row's cells rejoined."""
     delimiter = profile.delimiter
     rows = np.zeros(len(lines), dtype=np.bool_)
-    after = np.isin(lines, quotes.after_quote) if quotes.after_quote.size else rows
-    rows |= after
+    if quotes.after_quote.size:
+        rows |= np.isin(lines, quotes.after_quote)
     swallowing = np.zeros(len(lines), dtype=np.bool_)
     remarks = np.zeros(len(lines), dtype=np.bool_)
     if len(candidates.lines):

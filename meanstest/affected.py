@@ -87,7 +87,7 @@ class Unread:
     """What may tie a row no reader could split into cells to a household."""
 
     table: str
-    ids: frozenset[str]  # the resident-ID-shaped words of its text
+    ids: frozenset[str]  # the valid resident IDs in its text
     households: frozenset[str]  # a case export's row: its household_id column's values
 
 
@@ -98,11 +98,11 @@ def unread_row(raw: str, profile, header: list[str]) -> Unread:
     """The Unread of one bad_row / bad_json row of an export of `profile` (`header`: the
     export's columns, or its JSON keys): the valid resident IDs in its text
     (normalise.ids_in_text), and for a case export the values in its household_id
-    column (CSV: that field of each of the record's lines, split by the profile's
-    delimiter — a misquoted record holds the rows a quote swallowed, each on its line, and
-    a blind test found the second household's members silently gone; JSON Lines: that
-    key's string or number) — not any word that equals some household_id, which held a
-    clean household "0" back for another's cell "0"."""
+    column, cleaned as the mapped rows' are (CSV: that field of each record of its text,
+    or of each line when its quotes do not pair — a misquoted record holds the rows a
+    quote swallowed, and a blind test found the second household's members silently
+    gone; JSON Lines: that key's string or number) — not any word that equals some
+    household_id, which held a clean household "0" back for another's cell "0"."""
     from meanstest.adapters import adapter_for
     from meanstest.adapters.normalise import ids_in_text
 
@@ -192,7 +192,8 @@ def orphan_rows(tmp: dict[str, Path]) -> dict:
     """persons and supporters rows whose household_id is in no households row: a review
     assesses no one for them, and their household (under its right id) lacks a member
     or supporter (a blind test: a household number typed in full-width digits made a
-    family of two a family of one). {"rows", "household_ids"}."""
+    family of two a family of one). {"rows", "households", "household_ids" (the first
+    100)}."""
     households = pq.read_table(tmp["households"], columns=["household_id"]).column(0)
     rows, ids = 0, set()
     for t in ("persons", "supporters"):
@@ -252,7 +253,7 @@ def quarantine_note(bundle: str | Path) -> str | None:
         return None
     said = []
     if n and not held:
-        shown = ", ".join(ids[:10]) + (f", … ({n:,} in all)" if n > 10 else "")
+        shown = ", ".join(ids[:SHOWN]) + (f", … ({n:,} in all)" if n > SHOWN else "")
         said.append(
             f"note: the ingest of this bundle quarantined rows of {count(n, 'household')} "
             "(their own or a member's or supporter's; ingest.json, quarantine.parquet): "
