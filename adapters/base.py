@@ -32,6 +32,11 @@ def no_whitespace(values: pa.StringArray) -> pa.StringArray:
 _FULLWIDTH_ASCII = {0xFF01 + i: 0x21 + i for i in range(94)}  # ！..～ → !..~
 
 
+def ascii_key_one(text: str) -> str:
+    """`ascii_key` of one value."""
+    return "".join(text.split()).translate(_FULLWIDTH_ASCII)
+
+
 def ascii_key(values: pa.StringArray) -> pa.StringArray:
     """A household number as the case system means it: no spaces, and ASCII for the
     full-width forms of ASCII ("ＨＨ０００１０" → "HH00010"), so a number typed in an IME's

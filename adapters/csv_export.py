@@ -185,7 +185,9 @@ class CsvExport:
                     mask = pa.array(keep)
                     out = {name: a.filter(mask) for name, a in out.items()}
                 blanks = int(blank.sum()) + blank_records
-                yield RawBatch(out, lines[keep], problems, blanks, source.tell(), misquoted.notices)
+                yield RawBatch(
+                    out, lines[keep], problems, blanks, source.tell(), misquoted.remark_lines
+                )
                 if batch is None:
                     break
         except UnicodeDecodeError as e:  # past the header (found by fuzzing)
@@ -321,7 +323,7 @@ def _newlines_and_blanks(columns: list[pa.Array], n: int) -> tuple[np.ndarray, n
 class _Misquoted:
     rows: np.ndarray  # bool per row of the batch
     problems: list[RawRowProblem]
-    notices: list[RawRowProblem]  # candidates read as remarks: kept, and said
+    remark_lines: list[int]  # candidates read as remarks: kept, and said
 
 
 class _Candidates:
@@ -369,16 +371,7 @@ def _misquoted(quotes, candidates, lines, field_nl, columns, header, profile) ->
             detail = 'text after the closing quote of a mapped field ("12"34 would read 1234)'
         detail += " (raw value: the record's cells as read, rejoined by the delimiter)"
         problems.append(RawRowProblem(int(lines[i]), "bad_row", detail, text))
-    notices = []
-    for i in np.flatnonzero(remarks & ~rows).tolist():
-        text = delimiter.join(str(c[i].as_py()) for c in columns)
-        detail = (
-            "kept: a quoted field over lines holds a row's worth of delimiters, read as a "
-            "remark (its cut cells hold no valid ID and fewer than half map); if its quote "
-            "was stray, the row it closes was read into it (raw value: the record's cells)"
-        )
-        notices.append(RawRowProblem(int(lines[i]), "remark_over_lines", detail, text))
-    return _Misquoted(rows, problems, notices)
+    return _Misquoted(rows, problems, lines[remarks & ~rows].tolist())
 
 
 def _swallowing_rows(candidates: _Candidates, lines, columns, header, profile):
@@ -392,9 +385,10 @@ def _swallowing_rows(candidates: _Candidates, lines, columns, header, profile):
     cell of an ID column is a valid resident ID (a swallowed row brings its ID; a remark
     almost never holds one where the ID column would be), or when at least half of the
     cut cells map. A remark or an address broken over lines, commas, years and all, rarely
-    does either, and its row stays — with a `remark_over_lines` quarantine entry that
-    keeps the row and says so, since a swallowed row with no ID and few good cells looks
-    the same. Reviews pulled both ways: on delimiter counts alone such remarks were
+    does either, and its row stays — its line counted in ingest.json
+    (`remarks_over_lines`) and warned of, since a swallowed row with no ID and few good
+    cells looks the same (a quarantine entry per such row, tried first, made 300,000
+    addresses over lines 300,000 entries for rows that were kept). Reviews pulled both ways: on delimiter counts alone such remarks were
     quarantined; asking half of the cells to map let a dirty swallowed row vanish or give
     one person's car to another; asking any one to map quarantined a remark listing
     years ("2019" read as an amount). -> (bad rows, candidates kept as remarks)."""

@@ -176,10 +176,22 @@ def checkable(profile: Profile, name: str | None) -> bool:
     return kind(profile.table, column) != "text" or column.name in profile.values
 
 
+def _excel_id(text: str) -> bool:
+    """A cell that is a valid ID once Excel's protection is taken off (`="150422…"`,
+    `'150422…`), not any text that mentions one (a review: a remark "赡养人身份证150424…"
+    counted as a swallowed row's ID)."""
+    bare = text.strip().removeprefix("=").strip('"').lstrip("'`").strip()
+    try:
+        N.id_one(bare)
+    except N.CellError:
+        return False
+    return True
+
+
 def rows_map(profile: Profile, adapter: Adapter, rows: list[dict]) -> tuple[np.ndarray, ...]:
     """For rows of raw cells (canonical column -> text), how many of each row's cells map
     without error, how many it has, and how many of its ID cells hold a valid ID (as the
-    cell, or wrapped in it: Excel's '150422…): (mapped, checked, ids) int arrays."""
+    cell, or as Excel protects one: '150422…): (mapped, checked, ids) int arrays."""
     mapped = np.zeros(len(rows), dtype=np.int64)
     checked = np.zeros(len(rows), dtype=np.int64)
     ids = np.zeros(len(rows), dtype=np.int64)
@@ -190,10 +202,10 @@ def rows_map(profile: Profile, adapter: Adapter, rows: list[dict]) -> tuple[np.n
         cells = _mapped(profile, adapter, column, values)
         checked += present
         mapped += present & ~cells.bad
-        if kind(profile.table, column) == "id":  # a valid ID, or one wrapped ('150422…)
+        if kind(profile.table, column) == "id":  # a valid ID, or one Excel wrapped
             good_id = present & ~cells.bad & valid_mask(cells.values)
             texts = [r.get(name) for r in rows]
-            wrapped = [bool(t) and not g and bool(N.ids_in_text(t)) for t, g in zip(texts, good_id)]
+            wrapped = [bool(t) and not g and _excel_id(t) for t, g in zip(texts, good_id)]
             ids += good_id | np.array(wrapped, dtype=np.bool_)
     return mapped, checked, ids
 
@@ -396,7 +408,7 @@ def _entries(profile, file_name, batch: RawBatch, cells: dict[str, _Cells], reco
         ):
             rows[key].append(v)
 
-    for p in batch.problems + batch.notices:
+    for p in batch.problems:
         add(p.line, f"{file_name}:{p.line}", None, None, p.raw, N.CellError(p.reason, p.detail))
     for name, cell in cells.items():
         idx = np.flatnonzero(cell.bad)

@@ -62,8 +62,6 @@ REASONS = {
     "bad_row": "a CSV row with the wrong number of fields",
     "bad_json": "a JSON Lines line that is not one JSON object",
     "held_household": "ingest --hold: a household left out because rows of it were quarantined",
-    "remark_over_lines": "a row kept: its quoted field over lines, read as a remark, could "
-    "hold another row",
 }
 
 # Python's str.isspace() set, in RE2 syntax (RE2's \s is ASCII only).

@@ -37,9 +37,9 @@ class RawBatch:
     problems: list[RawRowProblem] = field(default_factory=list)
     blank_lines: int = 0
     position: int = 0  # bytes of the file consumed so far (for progress)
-    # rows kept that someone should look at: quarantine entries, but the row is mapped
-    # (a remark over lines with a row's worth of delimiters, read as a remark)
-    notices: list[RawRowProblem] = field(default_factory=list)
+    # lines of rows kept as they are that someone should look at: a remark over lines
+    # with a row's worth of delimiters, read as a remark (ingest.json, a warning)
+    remark_lines: list[int] = field(default_factory=list)
 
     @property
     def num_rows(self) -> int:

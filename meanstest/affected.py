@@ -103,7 +103,7 @@ def unread_row(raw: str, profile, header: list[str]) -> Unread:
     quote swallowed, and a blind test found the second household's members silently
     gone; JSON Lines: that key's string or number) — not any word that equals some
     household_id, which held a clean household "0" back for another's cell "0"."""
-    from meanstest.adapters import adapter_for
+    from meanstest.adapters.base import ascii_key_one
     from meanstest.adapters.normalise import ids_in_text
 
     ids = ids_in_text(raw)
@@ -111,25 +111,21 @@ def unread_row(raw: str, profile, header: list[str]) -> Unread:
     column = profile.columns.get("household_id") if profile.table in schema.CASE_TABLES else None
     if column is not None and profile.format == "csv" and column in header:
         at = header.index(column)
-        # record by record when its quotes pair up (a quoted remark over lines keeps its
-        # household, and its lines name no other: a review found a clean household held
-        # back for a remark's "HH…"), else line by line (a stray quote in a swallowed line
-        # would carry a record reader past the next households)
+        # record by record (a quoted remark over lines keeps its household), and each line
+        # that holds a row's worth of delimiters on its own (a stray quote pairs with the
+        # next row's and reads it into the record: that row is such a line; a remark's line
+        # "HH…,原户已注销" is not, and names no household: a review found one held back)
+        d = profile.delimiter
         pieces = raw.split("\n")  # line feeds only: \r, \x0b or \u2028 end no line here
         lines = [p + "\n" for p in pieces[:-1]] + [pieces[-1]]
-        records = None
-        if raw.count('"') % 2 == 0:
-            try:
-                records = list(csv.reader(lines, delimiter=profile.delimiter))
-            except csv.Error:  # a line break outside quotes
-                records = None
-        if records is None:
-            records = []
+        try:
+            records = list(csv.reader(lines, delimiter=d))
+        except csv.Error:  # a CR outside quotes, say: the fields of each line as they are
+            records = [line.split(d) for line in pieces]
+        if len(pieces) > 1:
             for line in pieces:
-                try:
-                    records += list(csv.reader([line.rstrip("\r")], delimiter=profile.delimiter))
-                except csv.Error:
-                    records.append(line.split(profile.delimiter))
+                if line.count(d) >= len(header) - 1:
+                    records.append(line.rstrip("\r").replace('"', "").split(d))
         for fields in records:
             if at < len(fields) and fields[at].strip():
                 households.add(fields[at].strip())
@@ -140,9 +136,7 @@ def unread_row(raw: str, profile, header: list[str]) -> Unread:
                 households.add(str(json.loads(m.group(1))).strip())
             except ValueError:
                 pass
-    clean = adapter_for(profile.table).cleaners.get(f"{profile.table}.household_id")
-    if clean is not None and households:  # as the mapped rows' ids are (full-width, spaces)
-        households = set(clean(pa.array(sorted(households), pa.string())).to_pylist())
+    households = {ascii_key_one(h) for h in households}  # as the case adapter cleans ids
     return Unread(profile.table, frozenset(ids), frozenset(h for h in households if h))
 
 
@@ -163,10 +157,10 @@ SHOWN = 10  # ids a note names before "… (N in all)"
 
 
 def duplicate_keys(tmp: dict[str, Path]) -> dict:
-    """Department keys (record_id) that more than one row of a source table carries for
-    the same person (a firm's code is its legal representative's and its shareholders',
-    a property's number each co-owner's: a review found those warned of): the same
-    department record twice — a month's export sent again under another name, with
+    """Department keys (record_id) that more than one row of a source table carries — for
+    the same person in business_registration and property (SHARED_KEYS: a firm's code is
+    its representative's and its shareholders', a property's number each co-owner's; a
+    review found those warned of): the same department record twice — a month's export sent again under another name, with
     a value corrected, say (a blind test: every June wage counted twice, 48 statuses
     changed, no word). DATA.md does not make them invalid, and the review counts each
     row (docs/decisions.md, Rules 11); the ingest says so. {table: {"keys", "rows",
@@ -176,16 +170,22 @@ def duplicate_keys(tmp: dict[str, Path]) -> dict:
         rows = pq.read_table(tmp[t], columns=["record_id", "person_id"])
         if rows.num_rows < 2:
             continue
-        counts = rows.group_by(["record_id", "person_id"]).aggregate([([], "count_all")])
+        by = ["record_id", "person_id"] if t in SHARED_KEYS else ["record_id"]
+        counts = rows.group_by(by).aggregate([([], "count_all")])
         twice = counts.filter(pc.greater(counts["count_all"], 1))
         if twice.num_rows:
-            values = twice["record_id"].to_pylist()
+            keys = sorted({str(v) for v in twice["record_id"].to_pylist()})
             found[t] = {
-                "keys": twice.num_rows,
+                "keys": len(keys),
                 "rows": int(pc.sum(twice["count_all"]).as_py()),
-                "examples": sorted(str(v) for v in values)[:SHOWN],
+                "examples": keys[:SHOWN],
             }
     return found
+
+
+# tables whose department key several people's rows share: a firm's unified credit code
+# (its representative, its shareholders), a property's registration number (co-owners)
+SHARED_KEYS = ("business_registration", "property")
 
 
 def orphan_rows(tmp: dict[str, Path]) -> dict:
@@ -210,6 +210,15 @@ def ingest_warnings(doc: dict) -> list[str]:
     files with the same bytes, department keys twice, persons rows of no household."""
     out = []
     for f in doc.get("files", []):
+        remarks = f.get("remarks_over_lines")
+        if remarks:
+            lines = ", ".join(str(x) for x in remarks["lines"][:SHOWN])
+            out.append(
+                f"{f['file']}: {count(remarks['rows'], 'row')} kept whose quoted field over "
+                f"lines holds a row's worth of delimiters, read as a remark (lines {lines}"
+                + (", …" if remarks["rows"] > SHOWN else "")
+                + "): if a quote there was stray, the row it closed was read into it"
+            )
         if f.get("same_bytes_as"):
             out.append(
                 f"{f['file']} has the same bytes as {f['same_bytes_as']}: the same export "
@@ -219,7 +228,7 @@ def ingest_warnings(doc: dict) -> list[str]:
         shown = ", ".join(d["examples"][:3]) + (", …" if d["keys"] > 3 else "")
         keys = count(d["keys"], "department key")
         out.append(
-            f"{t}: {keys} each on more than one row of one person ({d['rows']:,} rows: {shown}): "
+            f"{t}: {keys} each on more than one row ({d['rows']:,} rows: {shown}): "
             "the same record twice (an export sent again?) counts twice"
         )
     orphans = doc.get("orphan_rows", {})

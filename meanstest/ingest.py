@@ -195,6 +195,7 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
                 "rows_quarantined": 0,
                 "blank_lines": 0,
             }
+            remarks: list[int] = []  # rows kept whose remark over lines could hold a row
             for batch in export.batches():
                 mapped = map_batch(
                     p, adapter, batch, path.name, flags if p.table == "households" else None
@@ -215,8 +216,13 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
                 doc["rows_quarantined"] += mapped.rows_quarantined
                 doc["rows_read"] += batch.num_rows + len(batch.problems)
                 doc["blank_lines"] += batch.blank_lines
+                if batch.remark_lines:  # those the mapping kept (no bad cell)
+                    gone = set(mapped.quarantine.column("line").to_pylist())
+                    remarks += [x for x in batch.remark_lines if x not in gone]
                 progress.update(batch.position)
             progress.close()
+            if remarks:
+                doc["remarks_over_lines"] = {"rows": len(remarks), "lines": remarks[:20]}
             if getattr(export, "absent_keys", None):  # JSON Lines: keys of no line at all
                 doc["keys_in_no_line"] = list(export.absent_keys)
             counts[p.table] += doc["rows_mapped"]

@@ -409,19 +409,21 @@ def test_a_swallowed_row_with_bad_cells_is_still_a_bad_row(tmp_path, first, seco
     assert [r[0] for r in rows] == [2] and problems == [(3, "bad_row")]
 
 
-def test_a_remark_kept_over_lines_is_said_in_a_quarantine_entry_that_keeps_its_row(tmp_path):
-    """A candidate read as a remark stays a row, with a `remark_over_lines` entry: a
-    swallowed row with no ID and few good cells looks the same, and must not vanish in
-    silence (a review: such a row disappeared without a trace)."""
+def test_a_remark_kept_over_lines_is_counted_by_its_line(tmp_path):
+    """A candidate read as a remark stays a row, and its line is given (ingest.json
+    `remarks_over_lines`, a warning): a swallowed row with no ID and few good cells looks
+    the same, and must not vanish in silence (a review: such a row disappeared without a
+    trace). A remark that mentions an ID ("赡养人身份证150424…") is still a remark: only
+    an ID cell Excel protected ('150422…) counts as a swallowed row's (a review)."""
     header = "身份证号,收入类型,金额,备注"
-    lines = [header, '1,wage,1,"年检记录\n2016,2017,2018,2019"', "2,wage,2,ok"]
+    lines = [header, '1,wage,1,"年检记录\n2016,2017,2018,2019"', "2,wage,2,ok",
+             '3,wage,3,"关于赡养人\n赡养人身份证150422198001010016, 已核实, 见附件, 2019年"']  # fmt: skip
     path = tmp_path / "t.csv"
     path.write_text("\n".join(lines) + "\n", "utf-8")
     batches = list(readers.open_export(path, _profile()).batches())
-    assert [line for b in batches for line in b.lines.tolist()] == [2, 4]
+    assert [line for b in batches for line in b.lines.tolist()] == [2, 4, 5]
     assert [p.line for b in batches for p in b.problems] == []
-    [notice] = [p for b in batches for p in b.notices]
-    assert notice.line == 2 and notice.reason == "remark_over_lines" and "kept" in notice.detail
+    assert [x for b in batches for x in b.remark_lines] == [2, 5]
 
 
 def test_a_record_with_two_candidate_fields_is_judged_on_each(tmp_path):

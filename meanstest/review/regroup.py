@@ -20,7 +20,8 @@ and out, table by table, and the SHA-256 of every file read and written. Only th
 "(row N)" of a reject whose key is null changes, since it names a row by its place.
 
 An ingest's record of where the rows came from (PROVENANCE: `ingest.json`, the raw
-files and their digests; `quarantine.parquet`, the rows it could not map) is copied
+files and their digests; `quarantine.parquet`, the rows it could not map and the
+households it held back) is copied
 beside the regrouped tables: the regrouped bundle is the one reviewed from then on.
 """
 
