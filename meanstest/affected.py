@@ -111,21 +111,25 @@ def unread_row(raw: str, profile, header: list[str]) -> Unread:
     column = profile.columns.get("household_id") if profile.table in schema.CASE_TABLES else None
     if column is not None and profile.format == "csv" and column in header:
         at = header.index(column)
-        # record by record (a quoted remark over lines keeps its household), and each line
-        # that holds a row's worth of delimiters on its own (a stray quote pairs with the
-        # next row's and reads it into the record: that row is such a line; a remark's line
-        # "HH…,原户已注销" is not, and names no household: a review found one held back)
+        # record by record (a quoted remark over lines keeps its household) and line by
+        # line (a stray quote that pairs with a later row's reads the rows between into
+        # the record, however short they are). A remark's line "HH…,原户已注销" names
+        # that household too: the safe side, since it is only noted (and held with
+        # --hold), where a row read into a remark would leave its household a member
+        # short in silence (reviews found both; a rule on each line's delimiters lost a
+        # short swallowed row)
         d = profile.delimiter
         pieces = raw.split("\n")  # line feeds only: \r, \x0b or \u2028 end no line here
         lines = [p + "\n" for p in pieces[:-1]] + [pieces[-1]]
         try:
             records = list(csv.reader(lines, delimiter=d))
-        except csv.Error:  # a CR outside quotes, say: the fields of each line as they are
-            records = [line.split(d) for line in pieces]
-        if len(pieces) > 1:
-            for line in pieces:
-                if line.count(d) >= len(header) - 1:
-                    records.append(line.rstrip("\r").replace('"', "").split(d))
+        except csv.Error:  # a CR outside quotes, say
+            records = []
+        for line in pieces if len(pieces) > 1 or not records else ():
+            try:
+                records += list(csv.reader([line.rstrip("\r")], delimiter=d))
+            except csv.Error:
+                records.append(line.split(d))
         for fields in records:
             if at < len(fields) and fields[at].strip():
                 households.add(fields[at].strip())
