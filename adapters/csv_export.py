@@ -23,6 +23,7 @@ from meanstest.adapters.raw import (
     ExportError,
     RawBatch,
     RawRowProblem,
+    blank,
     needed_columns,
 )
 
@@ -278,19 +279,14 @@ def _bounded_text_lines(f, path: Path):
         yield line
 
 
-_SEPARATORS = "\x1c\x1d\x1e\x1f"  # control characters Python counts as whitespace
-
-
 def _all_empty(text: str, delimiter: str) -> bool:
-    """Whether every field of a record's text is empty or whitespace (`","` is one field
-    holding a comma, not two empty ones; a line of \\x1e is a character, not space)."""
-    if any(c in text for c in _SEPARATORS):
-        return False
+    """Whether every field of a record's text is blank (`","` is one field holding a
+    comma, not two empty ones)."""
     try:
         fields = next(pycsv.reader([text], delimiter=delimiter), [])
     except pycsv.Error:
         return False
-    return all(not f.strip() for f in fields)
+    return all(blank(f) for f in fields)
 
 
 def _empty(arr: pa.Array) -> np.ndarray:

@@ -168,11 +168,15 @@ def _mapped(profile: Profile, adapter: Adapter, c: schema.Column, raw: pa.Array)
     return _Cells(u.values.take(index), u.bad[rows], text, u.explain)
 
 
+def _column(table: str, name: str) -> schema.Column:
+    return next(c for c in schema.TABLES[table] if c.name == name)
+
+
 def checkable(profile: Profile, name: str | None) -> bool:
     """A mapped canonical column whose cells can be wrong (not free text, not record_id)."""
     if name is None or name == "record_id" or name not in profile.columns:
         return False
-    column = next(c for c in schema.TABLES[profile.table] if c.name == name)
+    column = _column(profile.table, name)
     return kind(profile.table, column) != "text" or column.name in profile.values
 
 
@@ -196,7 +200,7 @@ def rows_map(profile: Profile, adapter: Adapter, rows: list[dict]) -> tuple[np.n
     checked = np.zeros(len(rows), dtype=np.int64)
     ids = np.zeros(len(rows), dtype=np.int64)
     for name in sorted(set().union(*rows)) if rows else []:
-        column = next(c for c in schema.TABLES[profile.table] if c.name == name)
+        column = _column(profile.table, name)
         present = np.array([name in r for r in rows], dtype=np.bool_)
         values = pa.array([r.get(name) for r in rows], pa.string())
         cells = _mapped(profile, adapter, column, values)

@@ -12,6 +12,14 @@ from meanstest.adapters.profile import Profile
 
 from meanstest.errors import MeansTestError
 
+
+def blank(text: str) -> bool:
+    """Text that is only whitespace, as a cell is trimmed: a blank line or an empty cell.
+    The control characters \\x1c-\\x1f, which Python counts as whitespace, are text here:
+    exports use them as separators (a review: a line of \\x1e was taken for blank)."""
+    return not text.strip() and not any(c in text for c in "\x1c\x1d\x1e\x1f")
+
+
 # a JSON Lines list with no name in it ([], [null], [" "]): the empty list, not an empty
 # cell, whatever the list separator (a lone " " separator was trimmed to an empty cell)
 EMPTY_LIST = "\x00[]"

@@ -33,6 +33,7 @@ from meanstest.adapters.raw import (
     ExportError,
     RawBatch,
     RawRowProblem,
+    blank,
     needed_columns,
 )
 
@@ -148,7 +149,7 @@ class JsonlExport:
             text = raw.decode(self.profile.encoding)
             if line == 1 and text.startswith("\ufeff"):
                 text = text[1:]
-            if not text.strip() and not any(c in text for c in "\x1c\x1d\x1e\x1f"):
+            if blank(text):
                 return None  # full-width or no-break spaces only: a blank line too
             obj = json.loads(
                 text, parse_float=_Number, parse_int=_Number, object_pairs_hook=_object_once_each
