@@ -386,3 +386,20 @@ def test_booleans_and_enums():
     with pytest.raises(N.CellError) as e:
         N.enum_one("Car", ("car", "truck"))
     assert e.value.reason == "unmapped_value"
+
+
+# ------------------------------------------------------------ household numbers --
+
+
+@FAST
+@given(st.lists(st.text(st.characters(codec="utf-8"), max_size=12), max_size=20))
+def test_household_number_cleanups_agree(values):
+    """The case adapter's vectorised clean-up of household numbers (mapped rows) and its
+    one-value twin (unreadable rows' numbers) give the same ids: spaces gone, full-width
+    ASCII folded. The two must agree, or an unreadable row names no household."""
+    from meanstest.adapters.base import ascii_key, ascii_key_one
+
+    # mapped cells are trimmed first (clean_text), as rows_map and mapping do
+    cells = [v.strip() for v in values]
+    assert ascii_key(pa.array(cells, pa.string())).to_pylist() == [ascii_key_one(v) for v in cells]
+    assert ascii_key_one("Ｈ Ｈ０\u3000１") == "HH01"
