@@ -227,15 +227,17 @@ def quote_problems(
     flags = np.asarray(mapped, dtype=np.bool_)
     d = ord(delimiter)
 
+    def collect() -> None:
+        found.update(map(tuple, swallowing[: st[_SWALLOWED]].tolist()))
+        st[_SWALLOWED] = 0
+
     def scan(data: np.ndarray, kind: int) -> None:
         """`data` a piece at a time, collecting the candidates of each."""
         at = 0
         while at < len(data):
             end = _after_line_feed(data, at + _PIECE)
             _scan(data[at:end], d, kind, flags, st, out, swallowing)
-            for line, field in swallowing[: st[_SWALLOWED]].tolist():
-                found.add((line, field))
-            st[_SWALLOWED] = 0
+            collect()
             at = end
 
     if name in ("utf-8", "gb18030", "gbk"):  # the bytes, mapped: an export may be GBs
@@ -260,8 +262,7 @@ def quote_problems(
                     break
     if st[_STATE] == _QUOTE_IN_QUOTED:  # the file ends with a closing quote
         closed(st, len(flags), swallowing)
-        for line, field in swallowing[: st[_SWALLOWED]].tolist():
-            found.add((line, field))
+        collect()
     unclosed = int(st[_OPENED]) if st[_STATE] == _QUOTED else 0
     flagged = int(st[_FLAGGED])
     pairs = np.array(sorted(found), dtype=np.int64).reshape(-1, 2)
