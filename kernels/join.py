@@ -11,15 +11,27 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .memory import big_endian_word
+
 
 @njit(cache=True)
 def _less(offsets, data, i, j):
-    """String i < string j, byte by byte, a prefix first (Arrow's order of strings)."""
+    """String i < string j by bytes, a prefix first (Arrow's order of strings): eight
+    bytes at a time as big-endian words (record_ids share long prefixes), then the rest
+    byte by byte."""
     a, b = offsets[i], offsets[j]
     na, nb = offsets[i + 1] - a, offsets[j + 1] - b
-    for k in range(min(na, nb)):
+    n = min(na, nb)
+    k = 0
+    while k + 8 <= n:
+        u, v = big_endian_word(data, a + k), big_endian_word(data, b + k)
+        if u != v:
+            return u < v
+        k += 8
+    while k < n:
         if data[a + k] != data[b + k]:
             return data[a + k] < data[b + k]
+        k += 1
     return na < nb
 
 
@@ -91,18 +103,21 @@ def count_rows(counts, table, codes):
 
 
 @njit(cache=True)
-def ranges_from_counts(counts):
-    """Row ranges [P, 2T] (start, end per table) of persons whose rows are sorted by
-    person code: start of p = rows of persons before p."""
-    n_p, n_t = counts.shape
+def ranges_of(offsets):
+    """(ranges [P, 2T], counts [P, T]) of persons whose rows of table t are sorted by
+    person code, from each table's counting-sort offsets (offsets[t]: [P + 1]): person
+    p's rows of table t are offsets[t, p]..offsets[t, p + 1]. One pass, row by row (both
+    outputs are row-major: a column at a time wrote them with a stride)."""
+    n_t, n_p = offsets.shape[0], offsets.shape[1] - 1
     ranges = np.empty((n_p, 2 * n_t), np.int64)
-    total = np.zeros(n_t, np.int64)
-    for p in range(n_p):  # row by row: both arrays are row-major
+    counts = np.empty((n_p, n_t), np.int64)
+    for p in range(n_p):
         for t in range(n_t):
-            ranges[p, 2 * t] = total[t]
-            total[t] += counts[p, t]
-            ranges[p, 2 * t + 1] = total[t]
-    return ranges
+            a, z = offsets[t, p], offsets[t, p + 1]
+            ranges[p, 2 * t] = a
+            ranges[p, 2 * t + 1] = z
+            counts[p, t] = z - a
+    return ranges, counts
 
 
 @njit(cache=True)

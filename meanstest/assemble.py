@@ -316,14 +316,13 @@ def assemble(inp: EngineInput) -> Assembled:
     scodes[:, L.SC_COUNT] = numbers(supporters.column("supported_count"))[s_order]
     member_household = np.repeat(np.arange(n_h, dtype=I64), np.diff(member_off))
     # source tables: a counting sort on person codes; each person's rows form one range
-    counts = np.zeros((n_p, L.N_TABLES), I64)
+    offsets = np.empty((L.N_TABLES, n_p + 1), I64)
     rows: dict[str, np.ndarray] = {}
     for t, name in enumerate(schema.SOURCE_TABLES):
         table = inp.sources[name]
         code = person_of[ip.source_code[name]] if table.num_rows else np.zeros(0, I64)
-        rows[name], off = by_person_then_record(code, n_p, table.column("record_id"))
-        counts[:, t] = np.diff(off)
-    ranges = join.ranges_from_counts(counts)
+        rows[name], offsets[t] = by_person_then_record(code, n_p, table.column("record_id"))
+    ranges, counts = join.ranges_of(offsets)
     src = inp.sources
 
     def money(name, *cols):
