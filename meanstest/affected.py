@@ -223,11 +223,12 @@ def ingest_warnings(doc: dict) -> list[str]:
                 + (", …" if remarks["rows"] > SHOWN else "")
                 + "): if a quote there was stray, the row it closed was read into it"
             )
-        if f.get("same_bytes_as"):
-            out.append(
-                f"{f['file']} has the same bytes as {f['same_bytes_as']}: the same export "
-                "listed twice counts every row twice (two months alike are fine)"
-            )
+        for key, how in (("same_bytes_as", "bytes"), ("same_text_as", "text but for line endings")):
+            if f.get(key):
+                out.append(
+                    f"{f['file']} has the same {how} as {f[key]}: the same export listed "
+                    "twice counts every row twice (two months alike are fine)"
+                )
     for t, d in sorted(doc.get("duplicate_keys", {}).items()):
         shown = ", ".join(d["examples"][:3]) + (", …" if d["keys"] > 3 else "")
         keys = count(d["keys"], "department key")

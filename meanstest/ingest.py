@@ -22,6 +22,7 @@ same manifest, profiles and files give the same bundle and the same ingest.json.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import os
@@ -228,7 +229,9 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
             counts[p.table] += doc["rows_mapped"]
             files_doc.append(doc)
         _note_copies(
-            files_doc, {s.profile.path for s in sources if "record_id" in s.profile.columns}
+            files_doc,
+            {s.profile.path for s in sources if "record_id" in s.profile.columns},
+            {str(f): s.profile for s in sources for f in s.files},
         )
         for w in writers.values():
             if w is not qwriter:
@@ -334,26 +337,65 @@ def add_arguments(parser) -> None:
     )
 
 
-def _note_copies(files_doc: list[dict], keyed: set[str]) -> None:
-    """Two files of one table with the same bytes and rows. Read by profiles that map a
-    department key (`keyed`: their paths), they hold the same records twice — the same
-    export sent again — and are refused. Without a key, two months of a pension export
-    alike are two months (a review found a refusal dropping one): they are read, and
-    the second is named (`same_bytes_as` in ingest.json, a warning)."""
-    seen: dict[tuple[str, str], list[dict]] = {}
+def _note_copies(files_doc: list[dict], keyed: set[str], profiles: dict[str, Profile]) -> None:
+    """Two files of one table with the same rows: the same bytes, or the same text but
+    for line endings or a UTF-8 BOM (a copy converted by an FTP transfer in ASCII mode,
+    an editor or a mail gateway). Read by profiles that map a department key (`keyed`:
+    their paths), they hold the same records twice — the same export sent again — and
+    are refused. Without a key, two months of a pension export alike are two months (a
+    review found a refusal dropping one): they are read, and the second is named
+    (`same_bytes_as` or `same_text_as` in ingest.json, a warning). The text is compared
+    only among files of a table that has several (a second read of those files)."""
+    by_table: dict[str, list[dict]] = {}
     for f in files_doc:
-        if f["rows_read"] == 0:
+        if f["rows_read"]:
+            by_table.setdefault(f["table"], []).append(f)
+    for group in by_table.values():
+        if len(group) < 2:
             continue
-        alike = seen.setdefault((f["table"], f["sha256"]), [])
-        twin = next((o for o in alike if f["profile"] in keyed and o["profile"] in keyed), None)
-        if twin is not None:
-            raise MeansTestError(
-                f"{f['file']} has the same bytes as {twin['file']} ({f['table']}), the "
-                "same department keys: the same export listed twice; list it once"
-            )
-        if alike:
-            f["same_bytes_as"] = alike[0]["file"]
-        alike.append(f)
+        seen: dict[str, list[dict]] = {}
+        for f in group:
+            text = text_digest(Path(f["file"]), profiles[f["file"]])
+            alike = seen.setdefault(text, [])
+            twin = next((o for o in alike if f["profile"] in keyed and o["profile"] in keyed), None)
+            if twin is not None:
+                how = "bytes" if twin["sha256"] == f["sha256"] else "text (line endings aside)"
+                raise MeansTestError(
+                    f"{f['file']} has the same {how} as {twin['file']} ({f['table']}), the "
+                    "same department keys: the same export listed twice; list it once"
+                )
+            same = next((o for o in alike if o["sha256"] == f["sha256"]), None)
+            if same is not None:
+                f["same_bytes_as"] = same["file"]
+            elif alike:
+                f["same_text_as"] = alike[0]["file"]
+            alike.append(f)
+
+
+def text_digest(path: Path, profile: Profile) -> str:
+    """SHA-256 of a text export with every line ending (CRLF, CR) as LF and without a
+    leading UTF-8 BOM; of the bytes as they are for Parquet and UTF-16/32, whose line
+    endings are not single bytes. In an ASCII-compatible encoding (UTF-8, GB18030, ...)
+    bytes 0x0D and 0x0A are only ever CR and LF."""
+    codec = "" if profile.format == "parquet" else codecs.lookup(profile.encoding).name
+    if not codec or codec.startswith(("utf-16", "utf-32")):
+        return file_digest(path)
+    digest, carry, first = hashlib.sha256(), b"", True
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            data = carry + chunk
+            if first and data.startswith(b"\xef\xbb\xbf"):
+                data = data[3:]
+            first = False
+            carry = b"\r" if data.endswith(b"\r") else b""  # an LF may follow
+            data = data[: len(data) - len(carry)]
+            if b"\r" in data:  # most exports are all CRLF or all LF: one replace, or none
+                data = data.replace(b"\r\n", b"\n")
+                if b"\r" in data:
+                    data = data.replace(b"\r", b"\n")
+            digest.update(data)
+    digest.update(carry.replace(b"\r", b"\n"))
+    return digest.hexdigest()
 
 
 def _outside(n: int, k: int) -> str:

@@ -401,6 +401,75 @@ def test_the_same_export_under_two_names_is_refused_with_keys_and_named_without(
     assert "b.csv has the same bytes as" in capsys.readouterr().err
 
 
+def test_a_copy_with_other_line_endings_is_the_same_export(tmp_path, capsys):
+    """A copy whose line endings were converted (CRLF, CR: an FTP transfer in ASCII mode,
+    an editor) or that gained a UTF-8 BOM holds the same rows as the file: with a
+    department key it is refused as the same export twice, without one it is read and
+    named (`same_text_as`), on stderr too. A file differing in one cell is not named."""
+    header = "身份证号,号牌号码,车辆类型,评估价值(元),初次登记日期,机动车序号\n"
+    rows = "11010519491231002X,蒙D1,小型轿车,1.00,2015-06-01,V1\n"
+    text = header + rows
+    files = {
+        "a.csv": text.encode("gb18030"),
+        "crlf.csv": text.replace("\n", "\r\n").encode("gb18030"),
+        "cr.csv": text.replace("\n", "\r").encode("gb18030"),
+        "other.csv": text.replace("1.00", "2.00").replace("\n", "\r\n").encode("gb18030"),
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    for profile in ("vehicle", "vehicle_county"):
+        (tmp_path / f"{profile}.toml").write_text(
+            (PROFILES / f"{profile}.toml").read_text("utf-8"), "utf-8"
+        )
+    for copy in ("crlf.csv", "cr.csv"):
+        m = _manifest(
+            tmp_path, f"[[source]]\nprofile = 'vehicle.toml'\nfiles = ['a.csv', '{copy}']\n"
+        )
+        with pytest.raises(
+            MeansTestError, match=rf"{copy} has the same text \(line endings aside\)"
+        ):
+            ingest(m, tmp_path / "keyed")
+    m = _manifest(
+        tmp_path, "[[source]]\nprofile = 'vehicle.toml'\nfiles = ['a.csv', 'other.csv']\n"
+    )
+    doc = ingest(m, tmp_path / "other")
+    assert not any("same_text_as" in f or "same_bytes_as" in f for f in doc["files"])
+    m = _manifest(
+        tmp_path,
+        "[[source]]\nprofile = 'vehicle_county.toml'\nfiles = ['a.csv', 'crlf.csv', 'other.csv']\n",
+    )
+    doc = ingest(m, tmp_path / "out")
+    assert doc["tables"]["vehicle"] == 3
+    assert doc["files"][1]["same_text_as"] == doc["files"][0]["file"]
+    assert "same_text_as" not in doc["files"][2] and "same_bytes_as" not in doc["files"][1]
+    assert main(["ingest", str(m), "--out", str(tmp_path / "out2"), "--quiet"]) == 0
+    assert "crlf.csv has the same text but for line endings as" in capsys.readouterr().err
+
+
+def test_text_digest_reads_line_endings_across_its_reads(tmp_path):
+    """text_digest reads 1 MiB at a time: a CRLF cut between two reads is one line end,
+    so is a CR at the file's end; a BOM is dropped; one byte more is another text; UTF-16
+    and Parquet files are compared by their bytes."""
+    from types import SimpleNamespace
+
+    from meanstest.ingest import file_digest, text_digest
+
+    csv = SimpleNamespace(format="csv", encoding="utf-8")
+    read = 1 << 20
+    for cr_at in (read - 2, read - 1, read):  # the CRLF before, across and after a cut
+        head = b"x" * cr_at
+        tail = b"y\nz" * 1000
+        (tmp_path / "lf").write_bytes(head + b"\n" + tail + b"\n")
+        (tmp_path / "crlf").write_bytes(head + b"\r\n" + tail.replace(b"\n", b"\r\n") + b"\r")
+        (tmp_path / "bom").write_bytes(b"\xef\xbb\xbf" + head + b"\r" + tail + b"\n")
+        (tmp_path / "more").write_bytes(head + b"\n\n" + tail + b"\n")
+        digests = {f: text_digest(tmp_path / f, csv) for f in ("lf", "crlf", "bom", "more")}
+        assert digests["lf"] == digests["crlf"] == digests["bom"] != digests["more"]
+    for other in (SimpleNamespace(format="csv", encoding="utf-16"),
+                  SimpleNamespace(format="parquet", encoding="utf-8")):  # fmt: skip
+        assert text_digest(tmp_path / "crlf", other) == file_digest(tmp_path / "crlf")
+
+
 def test_remarks_kept_over_lines_are_counted_and_warned_of(tmp_path, capsys):
     """A row kept whose remark over lines holds a row's worth of delimiters: its line in
     ingest.json (`remarks_over_lines`) and a warning, since a stray quote there would
