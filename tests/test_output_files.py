@@ -3,7 +3,8 @@ of their writers: the review (in memory and spooled), `write_outputs`, Spark's t
 
 IDs, digests and free text carry neither dictionary pages nor statistics (a dictionary
 of a million distinct values is built and dropped: CPU for nothing); enumerations and
-lists keep both; money and rank keep their statistics without a dictionary. The values
+lists keep both; money and rank keep their statistics without a dictionary. Input
+digests are stored uncompressed (random hex), every other column with Snappy. The values
 are what they were: the tests of each writer compare them."""
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ def _check_file(path: Path) -> set[str]:
             if chunk.num_values == 0:
                 continue
             dictionary = "RLE_DICTIONARY" in chunk.encodings
+            codec = "UNCOMPRESSED" if name in schema.OUTPUT_UNCOMPRESSED else "SNAPPY"
+            assert chunk.compression == codec, f"{path.name}: {column_path} {chunk.compression}"
             if name in schema.OUTPUT_FREE_TEXT:
                 assert not dictionary, f"{path.name}: {column_path} has dictionary pages"
                 assert not chunk.is_stats_set, f"{path.name}: {column_path} has statistics"
