@@ -223,7 +223,10 @@ def ingest_warnings(doc: dict) -> list[str]:
                 + (", …" if remarks["rows"] > SHOWN else "")
                 + "): if a quote there was stray, the row it closed was read into it"
             )
-        for key, how in (("same_bytes_as", "bytes"), ("same_text_as", "text but for line endings")):
+        for key, how in (
+            ("same_bytes_as", "bytes"),
+            ("same_text_as", "text but for line endings, blank lines or a BOM"),
+        ):
             if f.get(key):
                 out.append(
                     f"{f['file']} has the same {how} as {f[key]}: the same export listed "

@@ -11,6 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from meanstest.adapters import PROFILES
 from meanstest.adapters.normalise import REASONS
 from meanstest.adapters.profile import ProfileError
@@ -402,31 +404,36 @@ def test_the_same_export_under_two_names_is_refused_with_keys_and_named_without(
 
 
 def test_a_copy_with_other_line_endings_is_the_same_export(tmp_path, capsys):
-    """A copy whose line endings were converted (CRLF, CR: an FTP transfer in ASCII mode,
-    an editor) or that gained a UTF-8 BOM holds the same rows as the file: with a
-    department key it is refused as the same export twice, without one it is read and
-    named (`same_text_as`), on stderr too. A file differing in one cell is not named."""
+    """A copy whose line endings were converted (CRLF, CR, CR CR LF: an FTP transfer in
+    ASCII mode, twice), that lost its final line ending or gained blank lines or a BOM
+    (GB18030's, 84 31 95 33, in the county profiles' encoding) holds the same rows as
+    the file: with a department key it is refused as the same export twice, without
+    one it is read and named (`same_text_as`), on stderr too. A file differing in one
+    cell is not named."""
     header = "身份证号,号牌号码,车辆类型,评估价值(元),初次登记日期,机动车序号\n"
     rows = "11010519491231002X,蒙D1,小型轿车,1.00,2015-06-01,V1\n"
     text = header + rows
-    files = {
-        "a.csv": text.encode("gb18030"),
-        "crlf.csv": text.replace("\n", "\r\n").encode("gb18030"),
-        "cr.csv": text.replace("\n", "\r").encode("gb18030"),
-        "other.csv": text.replace("1.00", "2.00").replace("\n", "\r\n").encode("gb18030"),
+    copies = {
+        "crlf.csv": text.replace("\n", "\r\n"),
+        "cr.csv": text.replace("\n", "\r"),
+        "crcrlf.csv": text.replace("\n", "\r\r\n"),
+        "unended.csv": text.rstrip("\n"),
+        "blank.csv": text.replace("\n", "\n\n"),
+        "bom.csv": "\ufeff" + text,
     }
+    files = {"a.csv": text, **copies, "other.csv": text.replace("1.00", "2.00")}
     for name, data in files.items():
-        (tmp_path / name).write_bytes(data)
+        (tmp_path / name).write_bytes(data.encode("gb18030"))
     for profile in ("vehicle", "vehicle_county"):
         (tmp_path / f"{profile}.toml").write_text(
             (PROFILES / f"{profile}.toml").read_text("utf-8"), "utf-8"
         )
-    for copy in ("crlf.csv", "cr.csv"):
+    for copy in copies:
         m = _manifest(
             tmp_path, f"[[source]]\nprofile = 'vehicle.toml'\nfiles = ['a.csv', '{copy}']\n"
         )
         with pytest.raises(
-            MeansTestError, match=rf"{copy} has the same text \(line endings aside\)"
+            MeansTestError, match=rf"{copy} has the same text \(line endings, blank"
         ):
             ingest(m, tmp_path / "keyed")
     m = _manifest(
@@ -434,40 +441,59 @@ def test_a_copy_with_other_line_endings_is_the_same_export(tmp_path, capsys):
     )
     doc = ingest(m, tmp_path / "other")
     assert not any("same_text_as" in f or "same_bytes_as" in f for f in doc["files"])
-    m = _manifest(
-        tmp_path,
-        "[[source]]\nprofile = 'vehicle_county.toml'\nfiles = ['a.csv', 'crlf.csv', 'other.csv']\n",
-    )
+    listed = ", ".join(f"'{n}'" for n in files)
+    m = _manifest(tmp_path, f"[[source]]\nprofile = 'vehicle_county.toml'\nfiles = [{listed}]\n")
     doc = ingest(m, tmp_path / "out")
-    assert doc["tables"]["vehicle"] == 3
-    assert doc["files"][1]["same_text_as"] == doc["files"][0]["file"]
-    assert "same_text_as" not in doc["files"][2] and "same_bytes_as" not in doc["files"][1]
+    assert doc["tables"]["vehicle"] == len(files)
+    first = doc["files"][0]["file"]
+    assert [f.get("same_text_as") for f in doc["files"]] == [None, *[first] * len(copies), None]
     assert main(["ingest", str(m), "--out", str(tmp_path / "out2"), "--quiet"]) == 0
-    assert "crlf.csv has the same text but for line endings as" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "crlf.csv has the same text but for line endings, blank lines or a BOM as" in err
 
 
-def test_text_digest_reads_line_endings_across_its_reads(tmp_path):
-    """text_digest reads 1 MiB at a time: a CRLF cut between two reads is one line end,
-    so is a CR at the file's end; a BOM is dropped; one byte more is another text; UTF-16
-    and Parquet files are compared by their bytes."""
+def _read_as_rows(data: bytes, bom: bytes) -> bytes:
+    """The reference of text_digest's text: the whole file at once."""
+    data = data.removeprefix(bom)
+    data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return re.sub(rb"\n+", b"\n", data).strip(b"\n")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.sampled_from([b"a", b"xy", b"\r", b"\n", b"\r\n", b"\x841\x953", b" "])),
+    st.integers(1, 9),
+)
+def test_text_digest_reads_as_the_whole_file_at_once(tmp_path_factory, pieces, read):
+    """text_digest reads a file `_READ` bytes at a time: whatever the cuts (a CR LF
+    across them, a BOM, line endings at the ends), its text is the whole file's, line
+    endings alike, blank lines and a leading BOM left out."""
     from types import SimpleNamespace
 
-    from meanstest.ingest import file_digest, text_digest
+    from meanstest import ingest as ingest_module
 
-    csv = SimpleNamespace(format="csv", encoding="utf-8")
-    read = 1 << 20
-    for cr_at in (read - 2, read - 1, read):  # the CRLF before, across and after a cut
-        head = b"x" * cr_at
-        tail = b"y\nz" * 1000
-        (tmp_path / "lf").write_bytes(head + b"\n" + tail + b"\n")
-        (tmp_path / "crlf").write_bytes(head + b"\r\n" + tail.replace(b"\n", b"\r\n") + b"\r")
-        (tmp_path / "bom").write_bytes(b"\xef\xbb\xbf" + head + b"\r" + tail + b"\n")
-        (tmp_path / "more").write_bytes(head + b"\n\n" + tail + b"\n")
-        digests = {f: text_digest(tmp_path / f, csv) for f in ("lf", "crlf", "bom", "more")}
-        assert digests["lf"] == digests["crlf"] == digests["bom"] != digests["more"]
-    for other in (SimpleNamespace(format="csv", encoding="utf-16"),
-                  SimpleNamespace(format="parquet", encoding="utf-8")):  # fmt: skip
-        assert text_digest(tmp_path / "crlf", other) == file_digest(tmp_path / "crlf")
+    path = tmp_path_factory.mktemp("td") / "f.csv"
+    data = b"".join(pieces)
+    path.write_bytes(data)
+    gb = SimpleNamespace(format="csv", encoding="gb18030")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ingest_module, "_READ", read)
+        got = ingest_module.text_digest(path, gb)
+    assert got == hashlib.sha256(_read_as_rows(data, b"\x841\x953")).hexdigest()
+
+
+def test_text_digest_leaves_utf16_and_parquet_to_their_bytes(tmp_path):
+    from types import SimpleNamespace
+
+    from meanstest.ingest import text_digest
+
+    (tmp_path / "f").write_bytes("a\r\nb\r\n".encode("utf-16"))
+    for profile in (SimpleNamespace(format="csv", encoding="utf-16"),
+                    SimpleNamespace(format="parquet", encoding="utf-8")):  # fmt: skip
+        assert text_digest(tmp_path / "f", profile) is None
+    utf8 = SimpleNamespace(format="csv", encoding="utf-8")
+    (tmp_path / "g").write_bytes(b"\xef\xbb\xbfa\r\nb")
+    assert text_digest(tmp_path / "g", utf8) == hashlib.sha256(b"a\nb").hexdigest()
 
 
 def test_remarks_kept_over_lines_are_counted_and_warned_of(tmp_path, capsys):
