@@ -278,5 +278,9 @@ def output_parquet_options(table_schema: pa.Schema) -> dict:
 
 
 def _leaf_path(field: pa.Field) -> str:
-    """Parquet's path of a column's values: `vetoes.list.element` for a list column."""
-    return f"{field.name}.list.element" if pa.types.is_list(field.type) else field.name
+    """Parquet's path of a column's values: `vetoes.list.element` for a list column
+    (list or large_list of strings; the output tables have no other nesting)."""
+    nested = pa.types.is_list(field.type) or pa.types.is_large_list(field.type)
+    if not nested and pa.types.is_nested(field.type):
+        raise ValueError(f"{field.name}: {field.type} is not a type of the output tables")
+    return f"{field.name}.list.element" if nested else field.name

@@ -88,6 +88,31 @@ def test_the_options_name_list_columns_by_their_values_path():
     assert "status" in options["use_dictionary"]
 
 
+def _parquet_leaves(table_schema: pa.Schema) -> list[str]:
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table_schema.empty_table(), buffer)
+    return [c.path for c in pq.ParquetFile(pa.BufferReader(buffer.getvalue())).schema]
+
+
+@pytest.mark.parametrize("name", sorted(schema.OUTPUTS))
+@pytest.mark.parametrize("lists", [pa.list_, pa.large_list])
+def test_the_options_name_every_parquet_leaf(name, lists):
+    """Parquet's writer takes a column the options do not name as uncompressed, without
+    a dictionary and without statistics: every leaf of every output table is named,
+    its lists as list or large_list; another nesting is refused, not written raw."""
+    fields = [
+        pa.field(f.name, lists(f.type.value_type)) if pa.types.is_list(f.type) else f
+        for f in schema.OUTPUTS[name]
+    ]
+    table_schema = pa.schema(fields)
+    options = schema.output_parquet_options(table_schema)
+    assert sorted(options["compression"]) == sorted(_parquet_leaves(table_schema))
+    named = set(options["use_dictionary"]) | set(options["write_statistics"])
+    assert named <= set(options["compression"])
+    with pytest.raises(ValueError, match="not a type of the output tables"):
+        schema.output_parquet_options(pa.schema([pa.field("s", pa.struct([("a", pa.int8())]))]))
+
+
 @pytest.mark.parametrize("spooled", [False, True], ids=["in-memory", "spooled"])
 def test_review_outputs_are_written_with_the_output_options(bundle, tmp_path, spooled):
     run_review(
