@@ -470,22 +470,22 @@ def test_text_digest_reads_as_the_whole_file_at_once(tmp_path_factory, pieces, r
     endings alike, blank lines and a leading BOM left out."""
     from types import SimpleNamespace
 
-    from meanstest import ingest as ingest_module
+    from meanstest import copies
 
     path = tmp_path_factory.mktemp("td") / "f.csv"
     data = b"".join(pieces)
     path.write_bytes(data)
     gb = SimpleNamespace(format="csv", encoding="gb18030")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(ingest_module, "_READ", read)
-        got = ingest_module.text_digest(path, gb)
+        mp.setattr(copies, "_READ", read)
+        got = copies.text_digest(path, gb)
     assert got == hashlib.sha256(_read_as_rows(data, b"\x841\x953")).hexdigest()
 
 
 def test_text_digest_leaves_utf16_and_parquet_to_their_bytes(tmp_path):
     from types import SimpleNamespace
 
-    from meanstest.ingest import text_digest
+    from meanstest.copies import text_digest
 
     (tmp_path / "f").write_bytes("a\r\nb\r\n".encode("utf-16"))
     for profile in (SimpleNamespace(format="csv", encoding="utf-16"),
