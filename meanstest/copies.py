@@ -2,10 +2,10 @@
 
 Two files of one table with the same rows are the same records twice when a department
 key names them — the export sent again — and are refused; without a key they may be two
-months alike, and the second is named, a warning (docs/decisions.md, "Adapters and ingest", 8). The
-same rows are the same bytes, or the same text as the readers read it: a copy whose line
-endings an FTP transfer in ASCII mode or an editor converted, or that gained a BOM or
-blank lines.
+months alike, and the second is named, a warning (docs/decisions.md, "Adapters and
+ingest", 8). The same rows are the same bytes, or the same text as the readers read it:
+a copy whose line endings an FTP transfer in ASCII mode or an editor converted, or that
+gained a BOM or blank lines.
 """
 
 from __future__ import annotations
