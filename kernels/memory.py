@@ -5,8 +5,9 @@ Indexing an array with a signed integer checks for a negative index on every acc
 copying the canonical text byte by byte cost 10x a memcpy. So:
 
 - `copy_bytes(dst, d, src, s, n)`: dst[d:d + n] = src[s:s + n] with llvm.memcpy;
-- `big_endian_word(data, p)`: data[p:p + 8] as a big-endian uint64 (one unaligned load
-  and a byte swap), so that comparing words compares bytes in order;
+- `big_endian_word(data, p)`: data[p:p + 8] as a big-endian uint64 (one unaligned load,
+  and a byte swap on a little-endian machine), so that comparing words compares bytes
+  in order;
 - `pointer(address)`: an int64 address as a pointer, for numba.carray views of Arrow
   buffers (the caller keeps the buffers alive while the kernel runs);
 - `prefetch(data, i)`: a hint to fetch data[i] into cache.
@@ -16,6 +17,8 @@ does with boundscheck off). `dst` and `src` must not overlap.
 """
 
 from __future__ import annotations
+
+import sys
 
 from llvmlite import ir
 from numba import types
@@ -48,6 +51,9 @@ def copy_bytes(typingctx, dst, dst_start, src, src_start, n):
     return sig, codegen
 
 
+SWAP = sys.byteorder == "little"  # big_endian_word swaps the bytes it loads
+
+
 @intrinsic
 def big_endian_word(typingctx, data, start):
     if not (isinstance(data, types.Array) and data.dtype == types.uint8 and data.layout == "C"):
@@ -60,6 +66,8 @@ def big_endian_word(typingctx, data, start):
         word = ir.IntType(64)
         ptr = builder.bitcast(builder.gep(array.data, [p]), word.as_pointer())
         value = builder.load(ptr, align=1)
+        if not SWAP:  # a big-endian machine loads the bytes in order already
+            return value
         bswap = builder.module.declare_intrinsic("llvm.bswap", [word])
         return builder.call(bswap, [value])
 
