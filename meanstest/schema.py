@@ -281,6 +281,8 @@ def _leaf_path(field: pa.Field) -> str:
     """Parquet's path of a column's values: `vetoes.list.element` for a list column
     (list or large_list of strings; the output tables have no other nesting)."""
     nested = pa.types.is_list(field.type) or pa.types.is_large_list(field.type)
-    if not nested and pa.types.is_nested(field.type):
+    if (pa.types.is_nested(field.type) and not nested) or (
+        nested and pa.types.is_nested(field.type.value_type)
+    ):
         raise ValueError(f"{field.name}: {field.type} is not a type of the output tables")
     return f"{field.name}.list.element" if nested else field.name

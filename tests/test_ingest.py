@@ -436,6 +436,14 @@ def test_a_copy_with_other_line_endings_is_the_same_export(tmp_path, capsys):
             MeansTestError, match=rf"{copy} has the same text \(line endings, blank"
         ):
             ingest(m, tmp_path / "keyed")
+    # a copy read without the key the first file is read with: the same keys, refused
+    m = _manifest(
+        tmp_path,
+        "[[source]]\nprofile = 'vehicle.toml'\nfiles = ['a.csv']\n"
+        "[[source]]\nprofile = 'vehicle_county.toml'\nfiles = ['crlf.csv']\n",
+    )
+    with pytest.raises(MeansTestError, match=r"crlf\.csv has the same text .* department keys"):
+        ingest(m, tmp_path / "mixed")
     m = _manifest(
         tmp_path, "[[source]]\nprofile = 'vehicle.toml'\nfiles = ['a.csv', 'other.csv']\n"
     )
@@ -494,6 +502,11 @@ def test_text_digest_leaves_utf16_and_parquet_to_their_bytes(tmp_path):
     utf8 = SimpleNamespace(format="csv", encoding="utf-8")
     (tmp_path / "g").write_bytes(b"\xef\xbb\xbfa\r\nb")
     assert text_digest(tmp_path / "g", utf8) == hashlib.sha256(b"a\nb").hexdigest()
+    # utf-8-sig's decoder drops one BOM and the readers a second: both are left out
+    sig = SimpleNamespace(format="csv", encoding="utf-8-sig")
+    (tmp_path / "h").write_bytes(b"\xef\xbb\xbf" * 2 + b"a\nb")
+    assert text_digest(tmp_path / "h", sig) == hashlib.sha256(b"a\nb").hexdigest()
+    assert text_digest(tmp_path / "h", utf8) != hashlib.sha256(b"a\nb").hexdigest()
 
 
 def test_remarks_kept_over_lines_are_counted_and_warned_of(tmp_path, capsys):

@@ -109,8 +109,10 @@ def test_the_options_name_every_parquet_leaf(name, lists):
     assert sorted(options["compression"]) == sorted(_parquet_leaves(table_schema))
     named = set(options["use_dictionary"]) | set(options["write_statistics"])
     assert named <= set(options["compression"])
-    with pytest.raises(ValueError, match="not a type of the output tables"):
-        schema.output_parquet_options(pa.schema([pa.field("s", pa.struct([("a", pa.int8())]))]))
+    struct = pa.struct([("a", pa.int8())])
+    for other in (struct, pa.list_(struct), pa.list_(pa.list_(pa.string()))):
+        with pytest.raises(ValueError, match="not a type of the output tables"):
+            schema.output_parquet_options(pa.schema([pa.field("s", other)]))
 
 
 @pytest.mark.parametrize("spooled", [False, True], ids=["in-memory", "spooled"])
