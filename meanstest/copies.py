@@ -27,13 +27,13 @@ def file_digest(path: Path) -> str:
 def note_copies(files_doc: list[dict], keyed: set[str], profiles: dict[str, Profile]) -> None:
     """Two files of one table with the same rows: the same bytes, or the same text as
     the readers read it, line endings, blank lines and a BOM aside (a copy converted by
-    an FTP transfer in ASCII mode, an editor or a mail gateway). Read by profiles that
-    map a department key (`keyed`: their paths), they hold the same records twice — the
-    same export sent again — and are refused. Without a key, two months of a pension
-    export alike are two months (a review found a refusal dropping one): they are read,
-    and the second is named (`same_bytes_as` or `same_text_as` in ingest.json, a
-    warning). The text is compared only among files of a table that has several (a
-    second read of those files)."""
+    an FTP transfer in ASCII mode, an editor or a mail gateway). When either is read by a
+    profile that maps a department key (`keyed`: their paths), both hold those keys: the
+    same records twice — the same export sent again — and refused. Without a key, two
+    months of a pension export alike are two months (a review found a refusal dropping
+    one): they are read, and the second is named (`same_bytes_as` or `same_text_as` in
+    ingest.json, a warning). The text is compared only among files of a table that has
+    several (a second read of those files)."""
     by_table: dict[str, list[dict]] = {}
     for f in files_doc:
         if f["rows_read"]:
@@ -45,8 +45,6 @@ def note_copies(files_doc: list[dict], keyed: set[str], profiles: dict[str, Prof
         for f in group:
             text = text_digest(Path(f["file"]), profiles[f["file"]]) or f["sha256"]
             alike = seen.setdefault(text, [])
-            # one of the two read with a department key: the other file holds the same
-            # keys in the same column, so the same records (two months alike have none)
             twin = next((o for o in alike if f["profile"] in keyed or o["profile"] in keyed), None)
             if twin is not None:
                 how = "bytes" if twin["sha256"] == f["sha256"] else f"text ({TEXT_ASIDE} aside)"
