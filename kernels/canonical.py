@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from .memory import big_endian_word, call_c, copy_bytes, prefetch
+from .memory import bytes_before, call_c, copy_bytes, prefetch
 from .sha256 import DIGEST_SIZE, sha256
 
 BLOCK = 1 << 10  # groups per parallel block
@@ -157,19 +157,7 @@ def place_lines(slots):
 def _before(text, line_off, x, y):
     """Line x sorts before line y by bytes (a proper prefix first)."""
     a, b = line_off[x], line_off[y]
-    na, nb = line_off[x + 1] - a, line_off[y + 1] - b
-    n = min(na, nb)
-    k = 0
-    while k + 8 <= n:
-        u, v = big_endian_word(text, a + k), big_endian_word(text, b + k)
-        if u != v:
-            return u < v
-        k += 8
-    while k < n:
-        if text[a + k] != text[b + k]:
-            return text[a + k] < text[b + k]
-        k += 1
-    return na < nb
+    return bytes_before(text, a, line_off[x + 1] - a, b, line_off[y + 1] - b)
 
 
 @serial

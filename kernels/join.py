@@ -11,28 +11,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .memory import big_endian_word
+from .memory import bytes_before
 
 
 @njit(cache=True)
 def _less(offsets, data, i, j):
-    """String i < string j by bytes, a prefix first (Arrow's order of strings): eight
-    bytes at a time as big-endian words (record_ids share long prefixes), then the rest
-    byte by byte."""
+    """String i < string j (Arrow buffers), in Arrow's order of strings."""
     a, b = offsets[i], offsets[j]
-    na, nb = offsets[i + 1] - a, offsets[j + 1] - b
-    n = min(na, nb)
-    k = 0
-    while k + 8 <= n:
-        u, v = big_endian_word(data, a + k), big_endian_word(data, b + k)
-        if u != v:
-            return u < v
-        k += 8
-    while k < n:
-        if data[a + k] != data[b + k]:
-            return data[a + k] < data[b + k]
-        k += 1
-    return na < nb
+    return bytes_before(data, a, offsets[i + 1] - a, b, offsets[j + 1] - b)
 
 
 @njit(cache=True)

@@ -1,4 +1,5 @@
-"""Byte operations numba does not express well, as LLVM intrinsics.
+"""Byte operations numba does not express well, as LLVM intrinsics, and the byte-order
+comparison built on them.
 
 Indexing an array with a signed integer checks for a negative index on every access
 (Python's wraparound); in a byte-copy loop that check keeps LLVM from vectorising, and
@@ -10,7 +11,9 @@ copying the canonical text byte by byte cost 10x a memcpy. So:
   in order;
 - `pointer(address)`: an int64 address as a pointer, for numba.carray views of Arrow
   buffers (the caller keeps the buffers alive while the kernel runs);
-- `prefetch(data, i)`: a hint to fetch data[i] into cache.
+- `prefetch(data, i)`: a hint to fetch data[i] into cache;
+- `bytes_before(data, a, na, b, nb)`: whether data[a:a + na] sorts before data[b:b + nb]
+  by bytes, a proper prefix first (Arrow's order of strings), a word at a time.
 
 Neither checks bounds: callers pass ranges inside the arrays (as numba's own indexing
 does with boundscheck off). `dst` and `src` must not overlap.
@@ -21,7 +24,7 @@ from __future__ import annotations
 import sys
 
 from llvmlite import ir
-from numba import types
+from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
@@ -136,3 +139,22 @@ def call_c(typingctx, address, args):
         return builder.call(fn, values)
 
     return sig, codegen
+
+
+@njit(cache=True, nogil=True, _nrt=False, inline="always")
+def bytes_before(data, a, na, b, nb):
+    """data[a:a + na] < data[b:b + nb] by bytes, a proper prefix first: eight bytes at a
+    time as big-endian words (record_ids and canonical lines share long prefixes), then
+    the rest byte by byte."""
+    n = min(na, nb)
+    k = 0
+    while k + 8 <= n:
+        u, v = big_endian_word(data, a + k), big_endian_word(data, b + k)
+        if u != v:
+            return u < v
+        k += 8
+    while k < n:
+        if data[a + k] != data[b + k]:
+            return data[a + k] < data[b + k]
+        k += 1
+    return na < nb
