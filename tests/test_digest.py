@@ -440,6 +440,22 @@ def test_column_text_equals_the_auditors_field_text(col):
     assert column_text(col).to_pylist() == _naive_column(col)
 
 
+def test_integers_at_every_count_of_digits_are_written_in_decimal():
+    # kernels.text counts digits by comparisons below 10^8 and by a table above: every
+    # boundary 10^k - 1 / 10^k on both sides of zero, as int64 and as the narrower types
+    edges = [s * (10**k + d) for k in range(19) for d in (-1, 0, 1) for s in (1, -1)]
+    edges += [2**63 - 1, -(2**63), -(2**63) + 1]
+    assert column_text(pa.array(edges, pa.int64())).to_pylist() == [str(v) for v in edges]
+    for t in (pa.int8(), pa.int16(), pa.int32()):
+        fits = [v for v in edges if -(2 ** (t.bit_width - 1)) <= v < 2 ** (t.bit_width - 1)]
+        assert column_text(pa.array(fits, t)).to_pylist() == [str(v) for v in fits]
+
+
+@given(st.lists(st.integers(-(2**63), 2**63 - 1) | st.integers(-(10**9), 10**9), max_size=40))
+def test_any_int64_is_written_as_python_writes_it(values):
+    assert column_text(pa.array(values, pa.int64())).to_pylist() == [str(v) for v in values]
+
+
 def test_dates_are_written_as_arrow_casts_them_even_outside_real_years():
     rng = np.random.default_rng(4)
     edges = [-12687428, -12687429, 11248737, 11248738, -719528, -719529, 2932896, 2932897, 0]
