@@ -341,19 +341,26 @@ def _check_programs(issues: Issues, households: pa.Table, policy_of, packs) -> N
     known = ids.valid_mask(names)
     issues.add("current_programs", parent[~known], "null program name", k=3)
     pack_of = policy_of[parent]
-    for p in np.unique(pack_of[pack_of >= 0]).tolist():
-        entries = np.flatnonzero((pack_of == p) & known)
-        defined = sorted(packs[p].programs)
-        ok = pc.is_in(names.take(pa.array(entries)), value_set=pa.array(defined, pa.string()))
-        bad = entries[~ok.to_numpy(zero_copy_only=False)]
-        listing = ", ".join(defined) or "none"
-        issues.add(
-            "current_programs",
-            parent[bad],
-            "program not defined by the household's pack",
-            [
-                f"{v!r}; pack {packs[p].id} defines {listing}"
-                for v in names.take(pa.array(bad)).to_pylist()
-            ],
-            k=4,
-        )
+    used = np.unique(pack_of[pack_of >= 0]).tolist()
+    # one lookup of every entry among the names any used pack defines, then a table of
+    # (pack, name) -> defined: no per-pack take of the entries (0.22 s at 1M households)
+    universe = sorted({name for p in used for name in packs[p].programs})
+    found = pc.index_in(names, value_set=pa.array(universe, pa.string()))
+    code = _ints(found.fill_null(len(universe)))  # not among them: the last column
+    defined = np.zeros((len(packs), len(universe) + 1), dtype=bool)
+    for p in used:
+        defined[p, np.array([universe.index(n) for n in packs[p].programs], dtype=np.int64)] = True
+    bad = np.flatnonzero(known & (pack_of >= 0) & ~defined[np.maximum(pack_of, 0), code])
+    listing = {p: ", ".join(sorted(packs[p].programs)) or "none" for p in used}
+    issues.add(
+        "current_programs",
+        parent[bad],
+        "program not defined by the household's pack",
+        [
+            f"{v!r}; pack {packs[p].id} defines {listing[p]}"
+            for v, p in zip(
+                names.take(pa.array(bad)).to_pylist(), pack_of[bad].tolist(), strict=True
+            )
+        ],
+        k=4,
+    )

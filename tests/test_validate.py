@@ -1161,3 +1161,55 @@ def test_the_amounts_total_counts_each_amount_at_most_at_the_ceiling():
     from meanstest.row_checks import counted
 
     assert counted([MAX_AMOUNT + 5, -7, None, 3]) == MAX_AMOUNT + 3
+
+
+# -- §11 current_programs against each household's own pack --------------------------------
+
+
+class _Pack:
+    def __init__(self, id: str, programs: set[str]):
+        self.id, self.programs = id, {name: None for name in programs}
+
+
+_PACKS = [_Pack("A", {"b", "a"}), _Pack("B", {"b", "c"}), _Pack("NONE", set())]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(-1, 2),  # the household's pack (-1: none found)
+            st.none() | st.lists(st.sampled_from(["a", "b", "c", "d", None]), max_size=4),
+        ),
+        max_size=30,
+    )
+)
+def test_every_current_program_is_checked_against_its_households_pack(rows):
+    from meanstest.row_checks import Issues, _check_programs
+
+    households = pa.table(
+        {
+            "household_id": [f"H{i}" for i in range(len(rows))],
+            "current_programs": pa.array([p for _, p in rows], pa.list_(pa.string())),
+        }
+    )
+    issues = Issues("households", households)
+    _check_programs(issues, households, np.array([k for k, _ in rows], dtype=np.int64), _PACKS)
+    expected = {}
+    for i, (k, programs) in enumerate(rows):
+        for j, name in enumerate(programs or []):
+            if name is None:
+                text = "null program name"
+            elif k >= 0 and name not in _PACKS[k].programs:
+                listing = ", ".join(sorted(_PACKS[k].programs)) or "none"
+                text = (
+                    "program not defined by the household's pack "
+                    f"({name!r}; pack {_PACKS[k].id} defines {listing})"
+                )
+            else:
+                continue
+            expected.setdefault(i, []).append((name is not None, j, text))
+    got = {
+        row: [text.split(": ", 1)[1] for _, _, text in sorted(reasons)]
+        for row, reasons in issues.reasons().items()
+    }
+    assert got == {row: [text for *_, text in sorted(found)] for row, found in expected.items()}
