@@ -292,8 +292,38 @@ def _synth(args) -> int:
     return 0
 
 
+class _NoPandasYet:
+    """A finder that refuses pandas, installed only while pyarrow looks for it once."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError("meanstest hands pyarrow no pandas objects")
+
+
+def pyarrow_without_pandas() -> None:
+    """Let pyarrow's first look for pandas find none, unless pandas is already imported.
+
+    pyarrow imports pandas, when it is installed (the Spark extra installs it), the first
+    time it converts a Python object — `pa.array` of a list, `pa.scalar`, `fill_null(0)`
+    — only to ask whether the object is a pandas one: 0.2-0.3 s of a one-million-household
+    review, in the middle of validation, holding the GIL. meanstest never hands pyarrow a
+    pandas object. pandas stays importable: an explicit import works, and pyarrow's own
+    pandas calls (`to_pandas`) import it then (tests/test_cli_pandas.py)."""
+    if "pandas" in sys.modules:
+        return
+    import pyarrow as pa
+
+    finder = _NoPandasYet()
+    sys.meta_path.insert(0, finder)
+    try:
+        pa.array([0])  # pyarrow's shim remembers that it looked (pyarrow 26: pandas-shim.pxi)
+    finally:
+        sys.meta_path.remove(finder)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    pyarrow_without_pandas()
     try:
         for flag in ("out", "raw"):  # "" would be the current folder
             if getattr(args, flag, None) == "":
