@@ -350,7 +350,8 @@ def _check_programs(issues: Issues, households: pa.Table, policy_of, packs) -> N
     defined = np.zeros((len(packs), len(universe) + 1), dtype=bool)
     for p in used:
         defined[p, np.array([universe.index(n) for n in packs[p].programs], dtype=np.int64)] = True
-    bad = np.flatnonzero(known & (pack_of >= 0) & ~defined[np.maximum(pack_of, 0), code])
+    at = np.flatnonzero(known & (pack_of >= 0))  # named entries of households with a pack
+    bad = at[~defined[pack_of[at], code[at]]]
     listing = {p: ", ".join(sorted(packs[p].programs)) or "none" for p in used}
     issues.add(
         "current_programs",
