@@ -343,7 +343,7 @@ def _check_programs(issues: Issues, households: pa.Table, policy_of, packs) -> N
     pack_of = policy_of[parent]
     used = np.unique(pack_of[pack_of >= 0]).tolist()
     # one lookup of every entry among the names any used pack defines, then a table of
-    # (pack, name) -> defined: no per-pack take of the entries (0.22 s at 1M households)
+    # (pack, name) -> defined: no take and is_in per pack (45-50 ms at 1M, was 58-60)
     universe = sorted({name for p in used for name in packs[p].programs})
     found = pc.index_in(names, value_set=pa.array(universe, pa.string()))
     code = _ints(found.fill_null(len(universe)))  # not among them: the last column
