@@ -322,7 +322,7 @@ def assemble(inp: EngineInput) -> Assembled:
         table = inp.sources[name]
         code = person_of[ip.source_code[name]] if table.num_rows else np.zeros(0, I64)
         rows[name], offsets[t] = by_person_then_record(code, n_p, table.column("record_id"))
-    ranges, counts = join.ranges_of(offsets)
+    ranges = join.ranges_of(offsets)
     src = inp.sources
 
     def money(name, *cols):
@@ -374,7 +374,7 @@ def assemble(inp: EngineInput) -> Assembled:
     ).astype(I32, copy=False)
     property_money = money("property", "area", "rental_income")
     # record instances: the rows of each member slot's person, slot after slot
-    instance_off = join.instance_offsets(mcodes[:, L.MC_PERSON].astype(I64), counts)
+    instance_off = join.instance_offsets(mcodes[:, L.MC_PERSON].astype(I64), ranges)
     c = np.ascontiguousarray
     return Assembled(
         households=Households(hcodes, hmoney, member_off, supporter_off),
