@@ -307,8 +307,11 @@ def pyarrow_without_pandas() -> None:
     time it converts a Python object — `pa.array` of a list, `pa.scalar`, `fill_null(0)`
     — only to ask whether the object is a pandas one: 0.2-0.3 s of a one-million-household
     review, in the middle of validation, holding the GIL. meanstest never hands pyarrow a
-    pandas object. pandas stays importable: an explicit import works, and pyarrow's own
-    pandas calls (`to_pandas`) import it then (tests/test_cli_pandas.py)."""
+    pandas object. Afterwards pyarrow converts pandas objects as if pandas were absent
+    (a Series' NaN stays NaN, not null) until an explicit pandas call of pyarrow's
+    (`to_pandas`, `from_pandas`) imports it: so only the `meanstest` command's own
+    process does this (main() without argv), never a program that calls main(argv) or
+    imports meanstest (tests/test_cli_pandas.py)."""
     if "pandas" in sys.modules:
         return
     import pyarrow as pa
@@ -322,8 +325,9 @@ def pyarrow_without_pandas() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv is None:  # the command's own process (the console script, python -m)
+        pyarrow_without_pandas()
     args = _parser().parse_args(argv)
-    pyarrow_without_pandas()
     try:
         for flag in ("out", "raw"):  # "" would be the current folder
             if getattr(args, flag, None) == "":

@@ -1,5 +1,6 @@
-"""The CLI keeps pyarrow from importing pandas behind its back (cli.pyarrow_without_pandas):
-a review imports no pandas, and pandas still works for whoever imports it."""
+"""The `meanstest` command keeps pyarrow from importing pandas behind its back
+(cli.pyarrow_without_pandas): a review imports no pandas, pandas still works for whoever
+imports it, and a program that calls main(argv) keeps pyarrow's pandas conversions."""
 
 import subprocess
 import sys
@@ -15,12 +16,15 @@ def _python(code: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_a_review_imports_no_pandas(tmp_path):
+def test_the_command_reviews_without_importing_pandas(tmp_path):
+    bundle, out = tmp_path / "b", tmp_path / "r"
     code = f"""
 import sys
 from meanstest.cli import main
-assert main(["synth", "--households", "30", "--seed", "3", "--out", r"{tmp_path / "b"}"]) == 0
-assert main(["review", r"{tmp_path / "b"}", "--out", r"{tmp_path / "r"}", "--quiet"]) == 0
+sys.argv = ["meanstest", "synth", "--households", "30", "--seed", "3", "--out", r"{bundle}"]
+assert main() == 0
+sys.argv = ["meanstest", "review", r"{bundle}", "--out", r"{out}", "--quiet"]
+assert main() == 0
 print(sorted(m for m in sys.modules if m == "pandas" or m.startswith("pandas.")))
 """
     done = _python(code)
@@ -28,7 +32,21 @@ print(sorted(m for m in sys.modules if m == "pandas" or m.startswith("pandas."))
     assert done.stdout.strip().splitlines()[-1] == "[]"
 
 
-def test_pandas_still_works_after_the_cli_set_pyarrow_up():
+def test_main_with_argv_leaves_pyarrows_pandas_conversions_alone(tmp_path):
+    # a notebook or a job calling main(argv): a Series' NaN is still a null to pyarrow
+    code = f"""
+from meanstest.cli import main
+assert main(["synth", "--households", "5", "--seed", "1", "--out", r"{tmp_path / "b"}"]) == 0
+import pandas as pd
+import pyarrow as pa
+print(pa.array(pd.Series([1.5, float("nan")])).to_pylist())
+"""
+    done = _python(code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[1.5, None]"
+
+
+def test_pandas_still_works_after_the_command_set_pyarrow_up():
     code = """
 import sys
 import pyarrow as pa
@@ -37,9 +55,8 @@ pyarrow_without_pandas()
 pa.scalar(2); pa.array([1, None]).fill_null(0)
 assert "pandas" not in sys.modules
 import pandas as pd
-assert pa.array(pd.Series([1, 2])).to_pylist() == [1, 2]
-assert pa.table({"a": [1, 2]}).to_pandas()["a"].tolist() == [1, 2]
 assert pa.Table.from_pandas(pd.DataFrame({"b": [3]})).column("b").to_pylist() == [3]
+assert pa.table({"a": [1, 2]}).to_pandas()["a"].tolist() == [1, 2]
 print("ok")
 """
     done = _python(code)
@@ -53,7 +70,7 @@ import pandas as pd
 import pyarrow as pa
 from meanstest.cli import pyarrow_without_pandas
 pyarrow_without_pandas()
-assert pa.array(pd.Series([4, 5])).to_pylist() == [4, 5]
+assert pa.array(pd.Series([1.5, float("nan")])).to_pylist() == [1.5, None]
 print("ok")
 """
     done = _python(code)
