@@ -1183,15 +1183,28 @@ _PACKS = [_Pack("A", {"b", "a"}), _Pack("B", {"b", "c"}), _Pack("NONE", set())]
         ),
         max_size=30,
     ),
+    st.sampled_from(["list", "large", "sliced", "chunked"]),  # how the column is laid out
 )
-def test_every_current_program_is_checked_against_its_households_pack(found, rows):
+def test_every_current_program_is_checked_against_its_households_pack(found, rows, layout):
     from meanstest.row_checks import Issues, _check_programs
 
+    lists = [p for _, p in rows]
+    if layout == "large":
+        programs = pa.array(lists, pa.large_list(pa.large_string()))
+    elif layout == "sliced":  # buffers with rows before and after the table's own
+        programs = pa.array([["x"], *lists, None], pa.list_(pa.string())).slice(1, len(lists))
+    elif layout == "chunked":
+        half = len(lists) // 2
+        programs = pa.chunked_array(
+            [
+                pa.array(lists[:half], pa.list_(pa.string())),
+                pa.array(lists[half:], pa.list_(pa.string())),
+            ]
+        )
+    else:
+        programs = pa.array(lists, pa.list_(pa.string()))
     households = pa.table(
-        {
-            "household_id": [f"H{i}" for i in range(len(rows))],
-            "current_programs": pa.array([p for _, p in rows], pa.list_(pa.string())),
-        }
+        {"household_id": [f"H{i}" for i in range(len(rows))], "current_programs": programs}
     )
     packs = _PACKS[:found]
     rows = [(k if k < found else -1, programs) for k, programs in rows]
