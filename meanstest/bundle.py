@@ -85,15 +85,17 @@ def bundle_folder(path: str | os.PathLike) -> Path:
 
 def read_bundle(path: str | os.PathLike, households: bool = False) -> dict[str, pa.Table]:
     """Every table of schema.TABLES, canonical schema, absent ones empty. `households`:
-    a folder with no households table is an error, no bundle (explain said "household
+    a folder without its households, persons or supporters table is an error, no bundle
+    (DATA.md lets only source tables be absent; explain said "household
     not in the bundle" and reproduce "not assessed now" of each household of such a
     folder; the review says so too, from its plan)."""
     folder = bundle_folder(path)
     check_complete(folder)
-    if households and table_file(folder, "households") is None:
-        raise BundleError(
-            f"{folder}: no households table (households.parquet or .arrow)", file=str(folder)
-        )
+    if households:
+        present = [n for n in schema.CASE_TABLES if table_file(folder, n) is not None]
+        missing = schema.missing_case_table(present, str(folder))
+        if missing:
+            raise BundleError(missing, file=str(folder))
     tables = {}
     for name in schema.TABLES:
         file = table_file(folder, name)

@@ -163,6 +163,22 @@ TABLES: dict[str, tuple[Column, ...]] = {
 }
 
 CASE_TABLES = ("households", "persons", "supporters")
+
+
+def missing_case_table(present, where: str) -> str | None:
+    """The error for a bundle folder without one of CASE_TABLES, None when all are there.
+    DATA.md lets only a source table be absent (it has no rows): a folder without
+    supporters.parquet would be assessed as if no household had a supporter, with no
+    word (an operator's check found every benefit figure changed)."""
+    for name in CASE_TABLES:
+        if name not in present:
+            return (
+                f"{where}: no {name} table ({name}.parquet or .arrow): only a source table "
+                "may be absent from a bundle (DATA.md); write an empty one if none has rows"
+            )
+    return None
+
+
 SOURCE_TABLES = (
     "tax_income",
     "business_registration",

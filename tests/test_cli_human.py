@@ -110,3 +110,28 @@ def test_explain_and_reproduce_of_a_folder_without_households_say_so(tmp_path, c
     capsys.readouterr()
     assert main(["reproduce", str(tmp_path / "r"), "--bundle", str(tmp_path / "r")]) == 1
     assert "no households table" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("gone", ["persons", "supporters"])
+def test_a_bundle_without_its_persons_or_supporters_table_is_refused(tmp_path, capsys, gone):
+    """DATA.md lets only a source table be absent. Without supporters.parquet a review
+    assessed every household as if it had no supporter (rc 0, every benefit figure
+    changed: an operator's blind check); without persons.parquet it rejected them all."""
+    from meanstest.cli import main
+
+    bundle, out = tmp_path / "b", tmp_path / "r"
+    assert main(["synth", "--households", "30", "--seed", "1", "--out", str(bundle)]) == 0
+    assert main(["review", str(bundle), "--out", str(out), "--quiet"]) == 0
+    (bundle / f"{gone}.parquet").unlink()
+    capsys.readouterr()
+    said = f"no {gone} table ({gone}.parquet or .arrow)"
+    for argv in (
+        ["review", str(bundle), "--out", str(tmp_path / "r2"), "--quiet"],
+        ["review", str(bundle), "--out", str(tmp_path / "r3"), "--quiet", "--spool"],
+        ["explain", str(bundle), "H1"],
+        ["reproduce", str(out), "--bundle", str(bundle)],
+    ):
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err, (argv, err)
+    assert not (tmp_path / "r2" / "summary.json").exists()

@@ -259,6 +259,9 @@ def test_reader_refuses_a_table_twice_and_no_households(spark, tmp_path):
     with pytest.raises(BundleError, match="no households table"):
         read_frames(spark, tmp_path)
     t = conform_tables(synth.generate(5, seed=1))
+    write_bundle({"households": t["households"], "persons": t["persons"]}, tmp_path)
+    with pytest.raises(BundleError, match="no supporters table"):  # only sources may be absent
+        read_frames(spark, tmp_path)
     write_bundle({"households": t["households"]}, tmp_path)
     (tmp_path / "households").mkdir()
     with pytest.raises(BundleError, match="table households is in the bundle twice"):

@@ -42,8 +42,9 @@ def bundle_files(bundle: Path) -> dict[str, Path]:
             raise BundleError(f"{bundle}: both {table}.parquet and {table}.arrow exist")
         if found:
             files[table] = found[0]
-    if "households" not in files:
-        raise BundleError(f"{bundle}: no households table (households.parquet or .arrow)")
+    missing = schema.missing_case_table(files, str(bundle))
+    if missing:
+        raise BundleError(missing, file=str(bundle))
     return files
 
 

@@ -221,11 +221,14 @@ def read_frames(spark, bundle, files: dict | None = None) -> dict:
     store = Storage(spark, bundle)
     if not store.is_dir(store.root):
         raise BundleError(f"{store.root}: bundle folder not found", file=store.root)
+    missing = schema.missing_case_table(
+        [n for n in schema.CASE_TABLES if _table_path(store, n) is not None], store.root
+    )
+    if missing:
+        raise BundleError(missing, file=store.root)
     frames = {}
     for name in schema.TABLES:
         path = _table_path(store, name)
-        if path is None and name == "households":
-            raise BundleError(f"{store.root}: no households table (households.parquet or folder)")
         if path is None:
             frames[name] = _from_arrow(spark, schema.empty_table(name), name)
         elif path.endswith(".arrow"):  # IPC files are read on the driver (district size)
