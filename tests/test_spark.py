@@ -563,3 +563,27 @@ def test_partitioned_flow_gives_the_single_machine_outputs(tmp_path, seed, parti
     assert {k: v for k, v in got["summary"].items() if k not in drop} == {
         k: v for k, v in single.items() if k not in drop
     }
+
+
+def test_each_engine_removes_the_other_engines_earlier_review(reviews, tmp_path):
+    """A review removes an earlier review's outputs from its --out (README): a Spark
+    review left a single-machine review's tables, change lists and report.html beside
+    its folders (reproduce then failed on every household), and the other way round
+    (an operator's blind check)."""
+    root, _, code = reviews
+    assert code == 0
+    bundle = root / "bundle"
+    over_single = tmp_path / "over_single"
+    shutil.copytree(root / "single", over_single)
+    assert cli.main(["report", str(over_single)]) == 0
+    argv = ["review", str(bundle), "--out", str(over_single), "--quiet"]
+    assert cli.main([*argv, "--engine", "spark", "--master", "local[2]"]) == 0
+    left = sorted(p.name for p in over_single.iterdir() if not p.name.startswith("."))
+    assert left == sorted(["changes", "findings", "members", "rejects", "results", "summary.json"])
+
+    over_spark = tmp_path / "over_spark"
+    shutil.copytree(root / "spark", over_spark)
+    assert cli.main(["review", str(bundle), "--out", str(over_spark), "--quiet"]) == 0
+    left = {p.name for p in over_spark.iterdir() if not p.name.startswith(".")}
+    assert not left & {"changes", "findings", "members", "rejects", "results", "report.html"}
+    assert "results.parquet" in left and "summary.json" in left

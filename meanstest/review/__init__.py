@@ -49,6 +49,7 @@ from meanstest.review.finish import (
     OutputFiles,
     output_names,
     ranks,
+    remove_earlier_outputs,
     with_rank,
     write_change_lists,
     write_summary,
@@ -211,8 +212,7 @@ def _run_review(files: dict[str, Path], out: Path, library, opts: ReviewOptions)
     # An earlier review's outputs go before anything is written, summary.json first (it is
     # written last): a killed run then leaves no folder that looks complete, where it left
     # new tables beside the old summary, change lists and report.html (an adversarial run).
-    for name in ("summary.json", "report.html", *output_names()):
-        (out / name).unlink(missing_ok=True)
+    remove_earlier_outputs(out)  # the Spark engine's folders too
     state_dir = out / STATE_DIR
     if opts.restart and state_dir.exists():
         discard(state_dir)

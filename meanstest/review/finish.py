@@ -16,6 +16,7 @@ while the next batch is assessed. A write error is raised by the next `append` o
 from __future__ import annotations
 
 import os
+import shutil
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
@@ -41,6 +42,30 @@ def output_names() -> list[str]:
     """Every file a review writes into its output folder (each via `<name>.tmp`)."""
     changes = [f"changes_{t.lower()}.parquet" for t in CHANGE_LISTS]
     return [*(f"{n}.parquet" for n in OUTPUTS), *changes, "summary.json"]
+
+
+# The Spark engine's outputs: Parquet folders of these names (meanstest.spark.worker's
+# OUTPUTS; a test keeps the two equal).
+SPARK_FOLDERS = ("results", "members", "findings", "rejects", "changes")
+
+
+def earlier_outputs() -> list[str]:
+    """Everything a review of either engine writes into its output folder, summary.json
+    first: a review removes them all before it writes (an operator's check found a Spark
+    review leaving a single-machine review's tables and report.html beside its own, and
+    the other way round, reproduce then failing on every household)."""
+    files = [n for n in output_names() if n != "summary.json"]
+    return ["summary.json", "report.html", *files, *SPARK_FOLDERS]
+
+
+def remove_earlier_outputs(out: Path) -> None:
+    """An earlier review's outputs (either engine's) gone from local folder `out`."""
+    for name in earlier_outputs():
+        path = out / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def ranks(difficulty: pa.Table) -> pa.Array:

@@ -45,6 +45,7 @@ import pyarrow as pa
 from meanstest.batch import Tally
 from meanstest.errors import MeansTestError
 from meanstest.progress import count
+from meanstest.review.finish import earlier_outputs
 from meanstest.spark.frames import (
     Storage,
     co_locate,
@@ -177,7 +178,7 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
         counts[t["part"]] += np.array(t["counts"], np.int64)
     offsets = spark.sparkContext.broadcast(rank_offsets(counts))
     out = Storage(spark, out_path)
-    for name in (*OUTPUTS, "summary.json"):
+    for name in earlier_outputs():  # summary.json first; a single-machine review's too
         out.remove(out.join(name))
     if not out.remote:
         Path(out.root).mkdir(parents=True, exist_ok=True)
@@ -226,7 +227,7 @@ def _review_in_place(spark, planned, library, out_path, quiet) -> dict:
     from meanstest.spark.write import TMP, move_outputs
 
     out = Storage(spark, out_path)
-    for name in (*OUTPUTS, "summary.json"):
+    for name in earlier_outputs():  # summary.json first; a single-machine review's too
         out.remove(out.join(name))
     if not out.remote:
         Path(out.root).mkdir(parents=True, exist_ok=True)
