@@ -204,7 +204,7 @@ def _collect(df, name) -> pa.Table:
 
 def test_partitioned_folders_read_in_bundle_order(spark, tmp_path):
     t = conform_tables(synth.generate(40, seed=5, bad_fraction=0.1))
-    t = {n: t[n] for n in ("households", "persons", "bank")}
+    t = {n: t[n] for n in ("households", "persons", "supporters", "bank")}
     expected = _write_partitioned(t, tmp_path)
     frames = read_frames(spark, tmp_path.as_uri())  # file:///…, through Hadoop's FileSystem
     assert set(frames) == set(schema.TABLES)
@@ -250,6 +250,7 @@ def test_reader_refuses_a_column_of_the_wrong_type(spark, tmp_path):
     hh = t["households"]
     i = hh.schema.get_field_index("consent_signed")
     t["households"] = hh.set_column(i, "consent_signed", pc.cast(hh["consent_signed"], pa.string()))
+    write_bundle({n: t[n] for n in ("persons", "supporters")}, tmp_path)
     pq.write_table(t["households"], tmp_path / "households.parquet")
     with pytest.raises(BundleError, match="consent_signed: expected bool, found string"):
         read_frames(spark, tmp_path)
