@@ -185,3 +185,31 @@ def test_chunk_starts_examples():
     assert chunk_starts([3, 25], 10).tolist() == [0, 3, 13, 23]
     assert chunk_starts([], 10).tolist() == [0]
     assert chunk_starts([10, 10], 10).tolist() == [0, 10]
+
+
+def _corrupt_middle(file) -> None:
+    """400 bytes flipped in the middle of a Parquet file: its footer still reads, a data
+    page does not."""
+    data = bytearray(file.read_bytes())
+    middle = len(data) // 2
+    for i in range(middle, middle + 400):
+        data[i] ^= 0x5A
+    file.write_bytes(bytes(data))
+
+
+def test_a_corrupt_page_of_a_streamed_bundle_names_its_file(grouped, tmp_path, capsys):
+    """The whole-file reader names a file it cannot read; the streamed review's reader of
+    row groups (also Spark's in place) said only "Corrupt snappy compressed data." (an
+    operator's blind check)."""
+    import shutil
+
+    from meanstest.cli import main
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(grouped, bundle)
+    _corrupt_middle(bundle / "tax_income.parquet")
+    argv = ["review", str(bundle), "--out", str(tmp_path / "r"), "--chunk-size", "50", "--spool"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    said = f"{bundle / 'tax_income.parquet'}: cannot read parquet data (truncated or corrupt?)"
+    assert said in err and "Traceback" not in err, err

@@ -333,3 +333,38 @@ def test_a_bundle_path_is_local_whatever_its_spelling():
     assert inplace.local_folder("rel/dir") == Path("rel/dir")
     for text in ("hdfs://nn/x", "s3a://bucket/x", {"households": None}):
         assert inplace.local_folder(text) is None
+
+
+@pytest.mark.slow
+@on_spark
+def test_a_corrupt_page_read_by_a_task_is_named_in_one_line(spark, tmp_path, capfd):
+    """An executor that cannot read a file raised a BundleError naming it, which reached
+    the operator only inside a py4j traceback of ~100 lines (a blind check): the command
+    now ends with `meanstest: error: <file>: ...`, rc 1."""
+    from meanstest import cli
+
+    bundle = _write_grouped(_blocks([40, 40, 40], odd=False), tmp_path / "bundle")
+    data = bytearray((bundle / "tax_income.parquet").read_bytes())
+    middle = len(data) // 2
+    for i in range(middle, middle + 400):
+        data[i] ^= 0x5A
+    (bundle / "tax_income.parquet").write_bytes(bytes(data))
+    argv = ["review", str(bundle), "--out", str(tmp_path / "out"), "--quiet"]
+    assert cli.main([*argv, "--engine", "spark", "--master", "local[2]"]) == 1
+    last = capfd.readouterr().err.strip().splitlines()[-1]
+    named = f"meanstest: error: {bundle / 'tax_income.parquet'}: cannot read parquet data"
+    assert last.startswith(named), last
+
+
+def test_only_a_tasks_meanstest_error_is_taken_from_a_spark_failure():
+    from meanstest.spark import task_error
+
+    carried = (
+        "py4j.protocol.Py4JJavaError: An error occurred while calling o1.collect.\n"
+        ": org.apache.spark.SparkException: Job aborted: PythonException: Traceback:\n"
+        '  File "stream.py", line 107, in read_groups\n'
+        "meanstest.errors.BundleError: /b/tax_income.parquet: cannot read parquet data\n"
+        "\tat org.apache.spark.api.python.BasePythonRunner.handlePythonException\n"
+    )
+    assert task_error(RuntimeError(carried)) == "/b/tax_income.parquet: cannot read parquet data"
+    assert task_error(RuntimeError("java.lang.OutOfMemoryError: Java heap space")) is None

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from meanstest import schema
-from meanstest.bundle import check_table
+from meanstest.bundle import READ_ERRORS, check_table, unreadable
 from meanstest.progress import Progress
 from meanstest.review.plan import ID_COLUMNS, Plan
 
@@ -71,7 +71,10 @@ def layout(files: dict[str, Path], plan: Plan, progress: Progress | None = None)
             if table in ID_COLUMNS:
                 chunks = plan.chunk_of_row(table)[start : start + n]
             else:
-                person_id = handle.read_row_group(g, columns=["person_id"]).column(0)
+                try:  # a corrupt page names its file (read_groups)
+                    person_id = handle.read_row_group(g, columns=["person_id"]).column(0)
+                except READ_ERRORS as e:
+                    raise unreadable(path, "parquet", e) from None
                 _, chunks, missed = plan.route(person_id)
                 unmatched += missed
             touched = np.unique(chunks)
@@ -100,9 +103,12 @@ def read_groups(path: Path, table: str, wanted: list[int]) -> tuple[pa.Table, np
     """Row groups `wanted` (ascending) of one bundle file, conformed by the bundle
     reader's rules, and each row's place in the file (int64, 0-based)."""
     conformer = check_table(path, table)
-    handle = pq.ParquetFile(path)
-    data = conformer.apply(handle.read_row_groups(wanted, columns=conformer.read_columns))
-    return data, rows_of_groups(group_rows(handle), wanted)
+    try:  # a corrupt page names its file, as the whole-file reader says it (Spark's too)
+        handle = pq.ParquetFile(path)
+        read = handle.read_row_groups(wanted, columns=conformer.read_columns)
+    except READ_ERRORS as e:
+        raise unreadable(path, "parquet", e) from None
+    return conformer.apply(read), rows_of_groups(group_rows(handle), wanted)
 
 
 def take_rows(data: pa.Table, keep: np.ndarray) -> pa.Table:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from contextlib import contextmanager
@@ -366,6 +367,18 @@ def spark_conf(items: list[str]) -> dict[str, str]:
     return conf
 
 
+_TASK_ERROR = re.compile(r"^meanstest\.errors\.\w+: (.+)$", re.MULTILINE)
+
+
+def task_error(e: BaseException) -> str | None:
+    """The message of a meanstest error raised in a Spark task (a file an executor cannot
+    read), found in the text of the Java exception that carries the task's traceback; None
+    for any other error. Without it the command ended in a py4j traceback of ~100 lines
+    (an operator's blind check)."""
+    found = _TASK_ERROR.findall(str(e))
+    return found[-1].strip() if found else None
+
+
 def review_cli(args) -> int:
     """`meanstest review --engine spark [--master URL] BUNDLE --out DIR`."""
     from meanstest.cli import summary_lines
@@ -400,6 +413,13 @@ def review_cli(args) -> int:
             "shows java.lang.OutOfMemoryError, give it more memory: --spark-conf "
             "spark.driver.memory=… in local mode, spark.executor.memory on a cluster"
         ) from e
+    except MeansTestError:
+        raise
+    except Exception as e:  # a task's own error (a corrupt file on an executor) by its text
+        said = task_error(e)
+        if said is None:
+            raise
+        raise MeansTestError(said) from None
     if not args.quiet:
         print(
             f"households read {s['households_read']}: assessed {s['assessed']}, "
