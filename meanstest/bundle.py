@@ -43,7 +43,7 @@ from meanstest.errors import BundleError
 from meanstest.utf8 import check_utf8, first_bad_string
 
 FORMATS = {"parquet": ".parquet", "arrow": ".arrow"}
-_READ_ERRORS = (pa.ArrowException, OSError, ValueError, TypeError, IndexError)
+READ_ERRORS = (pa.ArrowException, OSError, ValueError, TypeError, IndexError)
 
 
 # ------------------------------------------------------------------------ reading --
@@ -168,7 +168,7 @@ class _TableFile:
             if kind == "parquet":
                 return cls(file, kind, pq.ParquetFile(file))
             return cls(file, kind, ipc.open_file(pa.memory_map(str(file), "r")))
-        except _READ_ERRORS as e:
+        except READ_ERRORS as e:
             raise BundleError(
                 f"{file}: cannot read {cls._what(kind, file)}: {_reason(e)}", file=str(file)
             ) from None
@@ -181,7 +181,7 @@ class _TableFile:
             with pa.OSFile(str(file)) as f:
                 ipc.open_stream(f).schema  # noqa: B018
             return "Arrow IPC file (this is the IPC stream format; write the file format)"
-        except _READ_ERRORS:
+        except READ_ERRORS:
             return "Arrow IPC file"
 
     @property
@@ -197,11 +197,8 @@ class _TableFile:
             return table
         except BundleError:
             raise
-        except _READ_ERRORS as e:
-            raise BundleError(
-                f"{self.file}: cannot read {self.kind} data (truncated or corrupt?): {_reason(e)}",
-                file=str(self.file),
-            ) from None
+        except READ_ERRORS as e:
+            raise unreadable(self.file, self.kind, e) from None
 
     def batches(self, columns: list[str]):
         """Parquet row groups / IPC record batches, one at a time."""
@@ -218,16 +215,20 @@ class _TableFile:
                     yield batch
         except BundleError:
             raise
-        except _READ_ERRORS as e:
-            raise BundleError(
-                f"{self.file}: cannot read {self.kind} data (truncated or corrupt?): {_reason(e)}",
-                file=str(self.file),
-            ) from None
+        except READ_ERRORS as e:
+            raise unreadable(self.file, self.kind, e) from None
 
 
 def _reason(e: Exception) -> str:
     text = str(e).strip() or type(e).__name__
     return text.splitlines()[0]
+
+
+def unreadable(file, kind: str, e: Exception) -> BundleError:
+    """The error for a table file whose data pyarrow cannot read, naming the file."""
+    return BundleError(
+        f"{file}: cannot read {kind} data (truncated or corrupt?): {_reason(e)}", file=str(file)
+    )
 
 
 # --------------------------------------------------------------------- conforming --
@@ -307,7 +308,7 @@ class _Plan:
     def _cast(self, column: pa.ChunkedArray, field: pa.Field) -> pa.ChunkedArray:
         try:  # dictionaries decode, integers cast with overflow checks
             return column.cast(field.type, safe=True)
-        except _READ_ERRORS as e:
+        except READ_ERRORS as e:
             where = ""
             if pa.types.is_integer(column.type) and pa.types.is_integer(field.type):
                 found = _first_beyond(column, field.type)
@@ -337,7 +338,7 @@ def _validate_ipc(data, file: Path, first_row: int) -> None:
     not pass), with a string that is not UTF-8 named by table, column and row."""
     try:
         data.validate(full=True)
-    except _READ_ERRORS:
+    except READ_ERRORS:
         found = first_bad_string(data)  # bounds-checked: safe on unvalidated offsets
         if found is not None and found[1] >= 0:
             name = file.name.rsplit(".", 1)[0]
