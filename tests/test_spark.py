@@ -588,3 +588,20 @@ def test_each_engine_removes_the_other_engines_earlier_review(reviews, tmp_path)
     left = {p.name for p in over_spark.iterdir() if not p.name.startswith(".")}
     assert not left & {"changes", "findings", "members", "rejects", "results", "report.html"}
     assert "results.parquet" in left and "summary.json" in left
+
+
+def test_an_unwritable_out_is_refused_before_spark_starts(tmp_path, capsys, monkeypatch):
+    """The single machine refuses an --out it cannot write at once; Spark did so only
+    after planning (23 s on a 10M bundle: an operator's blind check)."""
+    import meanstest.spark as engine
+
+    def no_spark(*a, **k):
+        raise AssertionError("Spark started before --out was checked")
+
+    monkeypatch.setattr(engine, "session", no_spark)
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    argv = ["review", str(tmp_path), "--out", str(blocker / "sub"), "--engine", "spark"]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"--out {blocker / 'sub'}: cannot write the output folder there" in err, err

@@ -382,13 +382,16 @@ def task_error(e: BaseException) -> str | None:
 def review_cli(args) -> int:
     """`meanstest review --engine spark [--master URL] BUNDLE --out DIR`."""
     from meanstest.cli import summary_lines
+    from meanstest.outputs import output_folder
     from meanstest.pipeline import load_policies
+    from meanstest.spark.inplace import local_folder
 
+    local = local_folder(args.out)
+    if local is not None:  # refused at once, as the single machine does, not after planning
+        output_folder(local)
     report = None
     if getattr(args, "report", False):
-        from meanstest.spark.inplace import local_folder
-
-        report = local_folder(args.out)
+        report = local
         if report is None:
             raise MeansTestError(
                 f"--report writes report.html with this process: {args.out} is not a local "
