@@ -374,3 +374,15 @@ def test_an_output_write_error_is_raised_and_leaves_no_tmp_files(tmp_path):
         outputs.append("members", schema.OUTPUTS["members"].empty_table())
     outputs.abort()
     assert not list(tmp_path.iterdir())
+
+
+def test_the_outputs_a_review_removes_are_every_engines():
+    """review.finish lists the Spark engine's output folders by name, to remove an
+    earlier Spark review's outputs without importing the Spark engine: the same names."""
+    from meanstest.review.finish import SPARK_FOLDERS, earlier_outputs, output_names
+    from meanstest.spark.worker import OUTPUTS
+
+    assert SPARK_FOLDERS == OUTPUTS
+    names = earlier_outputs()
+    assert names[0] == "summary.json"  # first: a folder without it is no finished review
+    assert set(names) == {"report.html", *output_names(), *OUTPUTS}
