@@ -17,8 +17,11 @@ class Progress:
         quiet: bool = False,
         stream=None,
         interval: float = 5.0,
+        start: int = 0,
     ) -> None:
-        self.total, self.label, self.quiet = total, label, quiet
+        """`start`: the count done before this run (a resumed review's chunks): the
+        rate and ETA are of this run's own work (a resumed run said "99,636,608,810/s")."""
+        self.total, self.label, self.quiet, self.start = total, label, quiet, start
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.interval = 0.2 if self.tty else interval
@@ -34,7 +37,7 @@ class Progress:
             return
         self.last, self.shown = now, done
         elapsed = max(now - self.started, 1e-9)
-        rate = done / elapsed
+        rate = max(done - self.start, 0) / elapsed
         eta = (self.total - done) / rate if rate > 0 else float("inf")
         eta_text = f"{eta:,.0f} s" if eta != float("inf") else "?"
         speed = f"{rate:,.0f}/s" if rate >= 10 or rate == 0 else f"{rate * 60:,.1f}/min"

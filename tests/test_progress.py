@@ -65,3 +65,18 @@ def test_count_says_one_chunk_and_many_chunks():
     assert count(0, "chunk") == "0 chunks"
     assert count(51, "chunk") == "51 chunks"
     assert count(1000, "chunk") == "1,000 chunks"
+
+
+def test_a_resumed_run_shows_the_rate_of_its_own_work(monkeypatch):
+    """A resumed review starts with the chunks done before it: counting them in the rate
+    said "99,636,608,810/s" (an operator's blind check)."""
+    clock = iter([0.0, 1e-6, 10.0])
+    monkeypatch.setattr("meanstest.progress.time.monotonic", lambda: next(clock))
+    log = io.StringIO()
+    progress = Progress(1000, stream=log, interval=0, start=600)
+    progress.update(600, force=True)
+    progress.update(700)
+    assert log.getvalue().splitlines() == [
+        "600/1,000 households  0/s  ETA ?",
+        "700/1,000 households  10/s  ETA 30 s",
+    ]

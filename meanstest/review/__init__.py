@@ -437,8 +437,8 @@ def _review_spooled(
         state["spooled"] = True
         write_json_atomic(state_path, state)
 
-    progress = Progress(plan.n_households, quiet=opts.quiet)
-    done = sum(c["households_read"] for c in state["chunks"].values())
+    done = sum(c["households_read"] for c in state["chunks"].values())  # resumed ones
+    progress = Progress(plan.n_households, quiet=opts.quiet, start=done)
     progress.update(done, force=True)
     for chunk in range(plan.n_chunks):
         key = f"{chunk:06d}"
