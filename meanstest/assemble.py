@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from meanstest import ids, schema
-from meanstest.columns import enum_codes, numbers, valid
+from meanstest.columns import enum_codes, numbers, program_codes, valid
 from meanstest.engine import EngineInput
 from meanstest.id_pass import IdPass
 from meanstest.kernels import join
@@ -132,16 +132,7 @@ def current_program_bits(column, pack_rows: np.ndarray, names: list[list[str]]) 
     if len(flat) == 0:
         return np.zeros(n, I64)
     parent = _np(pc.list_parent_indices(column)).astype(I64)
-    bit = np.full(len(flat), -1, I64)
-    element_pack = pack_rows[parent]
-    for p, prog in enumerate(names):
-        sel = np.nonzero(element_pack == p)[0]
-        if len(sel) == len(flat):  # one pack for all: no gather
-            idx = pc.index_in(flat, value_set=pa.array(prog, pa.string()))
-            bit = _np(pc.fill_null(idx, -1)).astype(I64)
-        elif len(sel):
-            idx = pc.index_in(flat.take(pa.array(sel)), value_set=pa.array(prog, pa.string()))
-            bit[sel] = _np(pc.fill_null(idx, -1)).astype(I64)
+    bit = program_codes(flat, pack_rows[parent], names)
     if len(bit) and bit.min() < 0:
         raise ValueError("households.current_programs: a program the pack does not define")
     return join.or_bits(n, parent, bit)

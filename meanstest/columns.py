@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from meanstest import ids
 from meanstest.kernels import columns as C
@@ -74,3 +75,22 @@ def _enum_buffers(enum: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray, np.nda
         data = np.frombuffer(b"".join(encoded) or b"\0", dtype=np.uint8).copy()
         _ENUM_BUFFERS[enum] = off, data, C.enum_dispatch(off, data)
     return _ENUM_BUFFERS[enum]
+
+
+def program_codes(names: pa.Array, entry_pack: np.ndarray, programs: list) -> np.ndarray:
+    """Per entry of a flattened current_programs column (RULES.md §11): the index of its
+    name among its household's pack's programs (`programs[entry_pack[k]]`, a list of
+    names), -1 for a null entry, a name that pack does not define, or a household with
+    no pack (entry_pack < 0). One lookup of every entry among all the packs' names, then
+    a (pack, name) table: validation's check and assembly's bits read the same codes."""
+    universe = sorted({name for names_of_pack in programs for name in names_of_pack})
+    found = pc.index_in(names, value_set=pa.array(universe, pa.string()))
+    code = found.fill_null(len(universe)).to_numpy(zero_copy_only=False).astype(np.int64)
+    table = np.full((max(len(programs), 1), len(universe) + 1), -1, np.int64)
+    for p, names_of_pack in enumerate(programs):
+        for i, name in enumerate(names_of_pack):
+            table[p, universe.index(name)] = i
+    out = np.full(len(code), -1, np.int64)
+    has = np.flatnonzero(np.asarray(entry_pack) >= 0)
+    out[has] = table[np.asarray(entry_pack)[has], code[has]]
+    return out
