@@ -360,6 +360,29 @@ def test_the_memory_model_picks_one_chunk_then_smaller_chunks_then_spooling(monk
     assert chunk(2, chunk_size=100_000) is None
 
 
+def test_the_reference_engine_is_reviewed_in_chunks_that_fit_the_limit(monkeypatch):
+    """The reference engine holds its chunk's households as Python objects (15 KB each,
+    measured): a 1M review in one chunk took 14.96 GiB against the 8 GiB limit. Its
+    chunks are sized by that cost; with too little room it is spooled."""
+    from meanstest import review
+
+    monkeypatch.setattr(review, "decoded_size", lambda files: 760_000_000)
+    gib = 1 << 30
+
+    def chunk(limit, chunk_size=None):
+        opts = ReviewOptions(memory_limit=limit * gib, chunk_size=chunk_size, engine="reference")
+        return review.in_memory_chunk({}, 1_000_000, opts)
+
+    fits = chunk(8)
+    assert review._MIN_CHUNK <= fits < 1_000_000
+    peak = review._PEAK_BASE + review._PEAK_PER_DECODED_BYTE * 760_000_000
+    assert peak + fits * review._PEAK_PER_REFERENCE_HOUSEHOLD <= 8 * gib
+    assert peak + (fits + 1) * review._PEAK_PER_REFERENCE_HOUSEHOLD > 8 * gib
+    assert chunk(8, chunk_size=1_000_000) is None  # asked for one chunk: spooled instead
+    assert chunk(8, chunk_size=50_000) == 50_000
+    assert chunk(3) is None
+
+
 def test_an_output_write_error_is_raised_and_leaves_no_tmp_files(tmp_path):
     """Output files are written by threads of their own: a batch that cannot be written
     fails the review at that file's next append or close, and abort removes the .tmp
