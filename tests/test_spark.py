@@ -136,6 +136,30 @@ def test_change_lists_identical(reviews):
     assert set(changes["transition"].to_pylist()) <= {"NEW", "EXIT", "ADJUST", "PHASE_OUT"}
 
 
+def test_the_documented_reading_recipe_gives_string_codes(reviews):
+    """docs/spark.md's recipe, run as written: jurisdiction and transition come back as
+    the strings of the folder names (left to infer, pyarrow read jurisdiction as int32)."""
+    import re
+
+    root = reviews[0]
+    text = (Path(__file__).parents[1] / "docs" / "spark.md").read_text(encoding="utf-8")
+    recipe = re.search(r"```python\n(import pyarrow as pa\n.*?)```", text, re.DOTALL).group(1)
+    scope: dict = {}
+    exec(recipe.replace("OUT/", f"{root / 'spark'}/"), scope)  # noqa: S102 - our own docs
+    results, changes = scope["results"], scope["changes"]
+    assert results.schema.field("jurisdiction").type == pa.string()
+    assert changes.schema.field("transition").type == pa.string()
+    single = pq.read_table(root / "single" / "results.parquet")
+    assert results.num_rows == single.num_rows
+    households = pq.read_table(root / "bundle" / "households.parquet")
+    declared = dict(
+        zip(households["household_id"].to_pylist(), households["jurisdiction"].to_pylist())
+    )
+    got = zip(results["household_id"].to_pylist(), results["jurisdiction"].to_pylist())
+    assert all(declared[h] == j for h, j in got)  # the bundle's code, as a string
+    assert {*changes["transition"].to_pylist()} <= {"NEW", "EXIT", "ADJUST", "PHASE_OUT"}
+
+
 def test_summary_identical_but_for_chunking(reviews):
     import json
 
