@@ -244,7 +244,7 @@ def _reproduce(args) -> int:
         ok, problems = reproduce_journal(args.journal, args.bundle, load_policies(args.policies))
     else:
         ok, problems, moved = reproduce_review(
-            args.out_dir, args.bundle, load_policies(args.policies)
+            args.out_dir, args.bundle, load_policies(args.policies), quiet=False
         )
     for p in problems:
         print(p)
