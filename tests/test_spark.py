@@ -629,3 +629,96 @@ def test_an_unwritable_out_is_refused_before_spark_starts(tmp_path, capsys, monk
     assert cli.main(argv) == 1
     err = capsys.readouterr().err
     assert f"--out {blocker / 'sub'}: cannot write the output folder there" in err, err
+
+
+def test_cli_says_which_master_refused_to_start_without_a_traceback(tmp_path, capsys, monkeypatch):
+    """An unreachable --master: Spark gives up after three tries and refuses the session
+    as "a stopped SparkContext" in a py4j error (a 100-line traceback in an operator's
+    blind check). The command ends in one line naming the master and where to look."""
+    from py4j.protocol import Py4JError
+    from pyspark.sql import SparkSession
+
+    def refused(self):
+        raise Py4JError(
+            "An error occurred while calling None.org.apache.spark.sql.classic.SparkSession.\n"
+            ": java.lang.IllegalStateException: Cannot call methods on a stopped SparkContext.\n"
+            "This stopped SparkContext was created at:\n\norg.apache.spark.api.java..."
+        )
+
+    monkeypatch.setattr(SparkSession.Builder, "getOrCreate", refused)
+    master = "spark://127.0.0.1:7999"
+    code = cli.main(["review", str(tmp_path), "--out", str(tmp_path / "o"), "--engine", "spark",
+                     "--master", master])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err
+    assert err.strip().splitlines() == [
+        (
+            f"meanstest: error: cannot start Spark with master {master}: "
+            "java.lang.IllegalStateException: Cannot call methods on a stopped SparkContext.; "
+            "is the master's URL right and the master running? (Spark's log above says why: "
+            "'Failed to connect to master' when it cannot be reached)"
+        )
+    ]
+
+
+class _Context:
+    def __init__(self):
+        self.cancelled_by = []
+
+    def cancelAllJobs(self):
+        import threading
+
+        self.cancelled_by.append(threading.current_thread())
+
+
+def test_ctrl_c_cancels_spark_s_jobs_from_another_thread_and_says_interrupted(
+    tmp_path, capsys, monkeypatch
+):
+    """pyspark's SIGINT handler cancelled the jobs on the main thread's py4j connection,
+    mid-call: pages of "reentrant call" tracebacks, then one more. The review now gets a
+    plain KeyboardInterrupt, cancels the jobs from a thread of its own, and the command
+    says "interrupted" (exit 130); py4j's log of the interrupt is dropped."""
+    import logging
+    import signal
+    from types import SimpleNamespace
+
+    import meanstest.spark as spark_module
+
+    context = _Context()
+    fake = SimpleNamespace(sparkContext=context)
+
+    def interrupted(*args, **kwargs):
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        raise KeyboardInterrupt
+
+    before = signal.getsignal(signal.SIGINT)
+    monkeypatch.setattr(spark_module, "session", lambda *args, **kwargs: fake)
+    monkeypatch.setattr(spark_module, "review_spark", interrupted)
+    root = logging.getLogger()
+    handlers = list(root.handlers)
+    try:
+        code = cli.main(["review", str(tmp_path), "--out", str(tmp_path / "o"), "--engine",
+                         "spark"])  # fmt: skip
+        added = [h for h in root.handlers if h not in handlers]
+        try:
+            raise BrokenPipeError(32, "Broken pipe")  # closing the interrupted connection
+        except BrokenPipeError as pipe:
+            pipe.__context__ = KeyboardInterrupt()
+            closing = logging.LogRecord("py4j", logging.ERROR, "", 0, "x", None, (None, pipe, None))
+        other = logging.LogRecord("py4j", logging.ERROR, "", 0, "x", None, None)
+        dropped = [not h.filter(closing) and h.filter(other) for h in root.handlers]
+    finally:
+        signal.signal(signal.SIGINT, before)
+        for h in added:
+            root.removeHandler(h)
+        for h in root.handlers:
+            h.removeFilter(spark_module._not_the_interrupt)
+    err = capsys.readouterr().err
+    assert code == 130
+    assert err.splitlines()[-2:] == [
+        "meanstest: interrupted: cancelling Spark's jobs",
+        "meanstest: interrupted",
+    ]
+    assert len(context.cancelled_by) == 1
+    assert context.cancelled_by[0] is not __import__("threading").main_thread()
+    assert dropped and all(dropped)  # by every handler of the root logger

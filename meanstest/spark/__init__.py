@@ -33,11 +33,12 @@ makes the review chunks of meanstest.review correct.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import numpy as np
@@ -321,6 +322,7 @@ def session(master: str | None = None, app: str = "meanstest review", conf: dict
     is off unless `conf` turns it on: the review counts its own steps and chunks on
     stderr, and the bar's carriage returns overwrote those lines."""
     try:
+        from py4j.protocol import Py4JError
         from pyspark.errors import PySparkRuntimeError
         from pyspark.sql import SparkSession
     except ImportError:
@@ -353,7 +355,71 @@ def session(master: str | None = None, app: str = "meanstest review", conf: dict
             if attempt == 2 or not launching or "JAVA_GATEWAY_EXITED" not in str(e):
                 raise MeansTestError(f"cannot start Spark: {e}") from e
             time.sleep(2)
+        except Py4JError as e:  # the JVM's refusal (a Java exception): no traceback
+            raise MeansTestError(not_started(master, e)) from None
     raise AssertionError("unreachable")
+
+
+def not_started(master: str | None, e: BaseException) -> str:
+    """What to say when the JVM refused to start a session: the Java exception's own line
+    and where to look. A master that never answers is given up after three tries, 20 s
+    apart, and the session is then refused as "a stopped SparkContext" (an operator's
+    blind check: a 100-line py4j traceback)."""
+    text = str(e)
+    java = re.search(r"^: (\S+(?:Exception|Error)\b.*)$", text, re.MULTILINE)
+    said = java.group(1) if java else text.strip().splitlines()[0] if text.strip() else ""
+    said = said or type(e).__name__
+    where = master or "spark-submit's or pyspark's default"
+    hint = (
+        "; is the master's URL right and the master running? (Spark's log above says "
+        "why: 'Failed to connect to master' when it cannot be reached)"
+        if "stopped SparkContext" in said or "masters are unresponsive" in text
+        else "; Spark's log above says why"
+    )
+    return f"cannot start Spark with master {where}: {said}{hint}"
+
+
+def cancel_on_interrupt(spark):
+    """Ctrl-C during a Spark review: a KeyboardInterrupt in the main thread, its jobs
+    cancelled from a thread of its own. pyspark's own SIGINT handler calls cancelAllJobs
+    on the main thread's py4j connection, which is mid-call: py4j then logged pages of
+    "reentrant call" and "Error while sending or receiving" tracebacks and the command
+    ended in one (an operator's blind check). Returns the function that cancels."""
+    import signal
+    import threading
+
+    def cancel() -> None:
+        worker = threading.Thread(target=_cancel_jobs, args=(spark,), daemon=True)
+        worker.start()
+        worker.join(10)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig()  # what py4j's first logging.exception would do
+    for handler in root.handlers:
+        handler.addFilter(_not_the_interrupt)
+    return cancel
+
+
+def _not_the_interrupt(record: logging.LogRecord) -> bool:
+    """False for py4j's log of the interrupt: "KeyboardInterrupt while sending command"
+    and the broken pipe of closing that connection, each with a traceback, on the root
+    logger. The command itself says "interrupted"."""
+    error = record.exc_info[1] if record.exc_info else None
+    while error is not None:
+        if isinstance(error, KeyboardInterrupt):
+            return False
+        error = error.__context__
+    return True
+
+
+def _cancel_jobs(spark) -> None:
+    from py4j.protocol import Py4JError
+
+    with suppress(Py4JError, ConnectionError):  # a JVM already gone has no jobs to cancel
+        spark.sparkContext.cancelAllJobs()
 
 
 def spark_conf(items: list[str]) -> dict[str, str]:
@@ -406,10 +472,15 @@ def review_cli(args) -> int:
             print(f"meanstest: {text}", file=sys.stderr, flush=True)
 
     in_place = False if getattr(args, "spark_shuffle", False) else None
+    cancel = cancel_on_interrupt(spark)
     try:
         s = review_spark(
             spark, args.bundle, library, args.out, in_place=in_place, say=say, quiet=args.quiet
         )
+    except KeyboardInterrupt:  # the CLI says "interrupted" and exits 130
+        say("interrupted: cancelling Spark's jobs")
+        cancel()
+        raise
     except (ConnectionError, EOFError) as e:  # the JVM went away under the driver
         raise MeansTestError(
             f"Spark stopped during the review ({type(e).__name__}: {e}). If its log above "
