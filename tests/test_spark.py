@@ -722,3 +722,39 @@ def test_ctrl_c_cancels_spark_s_jobs_from_another_thread_and_says_interrupted(
     assert len(context.cancelled_by) == 1
     assert context.cancelled_by[0] is not __import__("threading").main_thread()
     assert dropped and all(dropped)  # by every handler of the root logger
+
+
+def test_an_output_with_no_rows_is_a_file_of_its_columns(tmp_path):
+    """A Spark review with no rejects left `rejects/` an empty folder, read back as a
+    table of no columns. Each output no task wrote gets one Parquet file of no rows with
+    the output's columns (changes: without transition, which its folders hold)."""
+    from pyarrow import fs
+
+    from meanstest.batch import CHANGES_SCHEMA
+    from meanstest.outputs import read_output
+    from meanstest.spark.write import TMP, move_outputs, write_file
+
+    root = str(tmp_path)
+    results = schema.OUTPUTS["results"].empty_table()
+    folder = f"{root}/{TMP}/results/jurisdiction=150422"
+    local = fs.LocalFileSystem()
+    local.create_dir(folder, recursive=True)
+    write_file(local, f"{folder}/part-00000.parquet", results)
+    move_outputs(local, root, f"{root}/{TMP}")
+
+    def by_recipe(name, *keys):
+        keys = ds.partitioning(pa.schema([(k, pa.string()) for k in keys]), flavor="hive")
+        return ds.dataset(tmp_path / name, partitioning=keys).to_table()
+
+    for name in ("members", "findings", "rejects"):
+        table = by_recipe(name, "jurisdiction")
+        assert table.num_rows == 0
+        assert table.schema == schema.OUTPUTS[name].append(pa.field("jurisdiction", pa.string()))
+        assert read_output(tmp_path, name).schema == schema.OUTPUTS[name]
+    changes = by_recipe("changes", "transition", "jurisdiction")
+    assert changes.num_rows == 0 and set(changes.column_names) == {
+        *CHANGES_SCHEMA.names,
+        "jurisdiction",
+    }
+    assert read_output(tmp_path, "changes_new").schema == CHANGES_SCHEMA
+    assert not (tmp_path / TMP).exists() and (tmp_path / "rejects" / "_SUCCESS").exists()

@@ -137,14 +137,23 @@ def write_outputs(spark, staged, filesystem, root: str, offsets_broadcast) -> No
     move_outputs(filesystem, root, tmp)
 
 
+EMPTY = "part-empty.parquet"
+
+
 def move_outputs(filesystem, root: str, tmp: str) -> None:
-    """The output folders written under `tmp` moved into `root` (an output no task
-    wrote is an empty folder), each with `_SUCCESS`; `tmp` removed."""
+    """The output folders written under `tmp` moved into `root`, each with `_SUCCESS`;
+    `tmp` removed. An output no task wrote (a review with no rejects) is a folder with
+    one Parquet file of no rows and the output's columns: an empty folder read back as
+    a table of no columns (an operator's blind check)."""
     for name in OUTPUTS:
         target = f"{root}/{name}"
         _remove(filesystem, target)
         if filesystem.get_file_info(f"{tmp}/{name}").type == pa.fs.FileType.NotFound:
             filesystem.create_dir(target, recursive=True)  # an output with no rows
+            columns = output_schema(name)
+            if name == "changes":  # in the files as their folders would hold them
+                columns = columns.remove(columns.get_field_index("transition"))
+            write_file(filesystem, f"{target}/{EMPTY}", columns.empty_table())
         else:
             filesystem.move(f"{tmp}/{name}", target)
         with filesystem.open_output_stream(f"{target}/_SUCCESS"):
