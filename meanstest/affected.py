@@ -257,7 +257,27 @@ def quarantine_note(bundle: str | Path) -> str | None:
     found rows of in quarantine and did not hold back (ingest.json), which the review
     assesses without those rows, the unreadable rows it could tie to no household (any
     household may lack them), and the ingest's warnings (`ingest_warnings`). None when
-    there are none (or no readable ingest.json)."""
+    there are none (or no readable ingest.json). A bundle joined from districts
+    (`meanstest regroup D1 D2 …`) has each district's ingest.json in
+    districts/<k>-<name>/: each says its own, named by its folder."""
+    from meanstest.review.regroup import DISTRICTS
+
+    said = [] if (own := _quarantine_note(Path(bundle))) is None else [own]
+    for district in sorted((Path(bundle) / DISTRICTS).glob("*/"), key=_district_order):
+        if (text := _quarantine_note(district)) is not None:
+            said += [
+                line.replace("note: ", f"note: {DISTRICTS}/{district.name}: ", 1)
+                for line in text.splitlines()
+            ]
+    return "\n".join(said) or None
+
+
+def _district_order(folder: Path) -> tuple:
+    place, _, name = folder.name.partition("-")
+    return (int(place), name) if place.isdigit() else (1 << 62, folder.name)
+
+
+def _quarantine_note(bundle: Path) -> str | None:
     try:
         doc = json.loads((Path(bundle) / "ingest.json").read_text("utf-8"))
         affected = doc["affected_households"]

@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -190,3 +191,121 @@ def test_an_arrow_bundle_is_regrouped_into_parquet(tmp_path):
     for name, table in tables.items():
         assert _multiset(pq.read_table(tmp_path / "out" / f"{name}.parquet")) == _multiset(table)
     assert doc["blocks"] == 4 and inplace.plan(tmp_path / "out", 4) is not None
+
+
+# Districts joined into a province -------------------------------------------------------
+
+
+def _district(seed: int, prefix: str, shared: int = 0) -> dict[str, pa.Table]:
+    """A scattered district whose household_ids start with `prefix`, but for its first
+    `shared` households, whose start with "A-" (district A's, whose ids are mostly the
+    same before the prefix: a household in two districts). Person IDs are left alone:
+    a person of two districts is real."""
+    t = _scattered(seed)
+    other = t["households"]["household_id"].slice(0, shared)
+    for name in ("households", "persons", "supporters"):
+        hid = t[name]["household_id"]
+        renamed = pc.if_else(
+            pc.is_in(hid, value_set=other.combine_chunks()),
+            pc.binary_join_element_wise("A-", hid, ""),
+            pc.binary_join_element_wise(prefix, hid, ""),
+        )
+        at = t[name].schema.get_field_index("household_id")
+        t[name] = t[name].set_column(at, "household_id", renamed)
+    return t
+
+
+def test_districts_are_joined_into_one_bundle_reviewed_like_their_tables_end_to_end(tmp_path):
+    """`meanstest regroup D1 D2 D3 --out P`: the province bundle, reviewed, gives the
+    outputs of one bundle whose every table is the districts' tables end to end (a
+    household in two districts rejected in both, as any duplicate household_id); an
+    Arrow district and one without a vehicle table join in; every row is kept once and
+    regroup.json names each district's file, digest and rows."""
+    from meanstest.bundle import write_bundle
+
+    districts = [_district(3, "A-"), _district(4, "B-", shared=2), _district(6, "C-")]
+    del districts[2]["vehicle"]
+    for k, tables in enumerate(districts):
+        write_bundle(tables, tmp_path / f"d{k}", format="arrow" if k == 1 else "parquet")
+    (tmp_path / "d2" / "vehicle.parquet").unlink(missing_ok=True)
+    folders = [tmp_path / f"d{k}" for k in range(3)]
+    doc = regroup(folders, tmp_path / "province", block=64, quiet=True)
+
+    joined = {
+        name: pa.concat_tables([d.get(name, schema.empty_table(name)) for d in districts])
+        for name in schema.TABLES
+    }
+    write_bundle(conform_tables(joined), tmp_path / "end-to-end")
+    for name in schema.TABLES:
+        got = pq.read_table(tmp_path / "province" / f"{name}.parquet")
+        assert _multiset(got) == _multiset(conform_tables(joined)[name]), name
+        record = doc["tables"][name]
+        assert [f["rows"] for f in record["files"]] == [
+            len(d[name]) for d in districts if name in d
+        ]
+        assert record["rows_in"] == record["rows_out"] == joined[name].num_rows
+    assert doc["bundles"] == [str(f.resolve()) for f in folders]
+
+    a = run_review(
+        tmp_path / "end-to-end", tmp_path / "a", default_library(), ReviewOptions(quiet=True)
+    )
+    b = run_review(tmp_path / "province", tmp_path / "b", default_library(),
+                   ReviewOptions(quiet=True, chunk_size=64, spool=True))  # fmt: skip
+    for name in OUTPUTS:
+        got = pq.read_table(tmp_path / "b" / f"{name}.parquet")
+        want = pq.read_table(tmp_path / "a" / f"{name}.parquet")
+        assert _without_row_numbers(got) == _without_row_numbers(want), name
+    drop = ("chunks", "chunk_size")
+    assert {k: v for k, v in a.items() if k not in drop} == {
+        k: v for k, v in b.items() if k not in drop
+    }
+    rejects = pq.read_table(tmp_path / "b" / "rejects.parquet").to_pylist()
+    ids = [set(d["households"]["household_id"].drop_null().to_pylist()) for d in districts]
+    both = ids[0] & ids[1]
+    assert both and both == set(districts[1]["households"]["household_id"][:2].to_pylist())
+    for hid in both:  # every households row of it rejected: one in each district
+        assert sum(r["household_id"] == hid for r in rejects) == 2
+    files = sorted(p.name for p in (tmp_path / "province").iterdir())
+    assert files == sorted([f"{t}.parquet" for t in schema.TABLES] + ["regroup.json"])
+    grouped = pq.ParquetFile(tmp_path / "province" / "households.parquet")
+    assert doc["blocks"] >= 7 and grouped.num_row_groups in (doc["blocks"], doc["blocks"] + 1)
+    for g in range(grouped.num_row_groups):  # a block of at most 64 households
+        ids = grouped.read_row_group(g, columns=["household_id"]).column(0).drop_null()
+        assert len(set(ids.to_pylist())) <= 64
+
+
+def test_joined_districts_keep_their_ingest_records_and_say_them(tmp_path, capsys):
+    """Each district's ingest.json and quarantine.parquet go to districts/<k>-<name>/
+    (the province has none of its own), and the review's quarantine note is each
+    district's, named by its folder."""
+    from meanstest.affected import quarantine_note
+    from meanstest.bundle import write_bundle
+
+    for k, name in enumerate(("east", "west")):
+        write_bundle(_district(3 + k, f"{name}-"), tmp_path / name)
+    record = {"affected_households": {"count": 1, "held": False, "household_ids": ["west-HH1"]}}
+    (tmp_path / "west" / "ingest.json").write_text(json.dumps(record), encoding="utf-8")
+    pq.write_table(pa.table({"file": ["raw.csv"]}), tmp_path / "west" / "quarantine.parquet")
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "ingest.json").write_text("{}", encoding="utf-8")  # a stale one
+    assert cli.main(["regroup", str(tmp_path / "east"), str(tmp_path / "west"), "--out",
+                     str(tmp_path / "p"), "--quiet"]) == 0  # fmt: skip
+    doc = json.loads((tmp_path / "p" / "regroup.json").read_text(encoding="utf-8"))
+    assert [p["file"] for p in doc["provenance"]] == [
+        "districts/2-west/ingest.json",
+        "districts/2-west/quarantine.parquet",
+    ]
+    assert not (tmp_path / "p" / "ingest.json").exists()
+    assert (tmp_path / "p" / "districts" / "2-west" / "ingest.json").read_text(
+        encoding="utf-8"
+    ) == json.dumps(record)
+    said = quarantine_note(tmp_path / "p")
+    assert said.startswith("note: districts/2-west: the ingest of this bundle quarantined rows")
+    assert "west-HH1" in said
+
+
+def test_a_bundle_given_twice_is_refused(bundles, tmp_path):
+    root, _ = bundles
+    with pytest.raises(BundleError, match="the same bundle is given twice"):
+        regroup([root / "scattered", root / "scattered"], tmp_path / "p", quiet=True)
+    assert not (tmp_path / "p").exists()

@@ -23,6 +23,15 @@ An ingest's record of where the rows came from (PROVENANCE: `ingest.json`, the r
 files and their digests; `quarantine.parquet`, the rows it could not map and the
 households it held back) is copied
 beside the regrouped tables: the regrouped bundle is the one reviewed from then on.
+
+Several bundles (`meanstest regroup D1 D2 … --out PROVINCE`) are joined into one: the
+districts' tables are read one after the other, as if each table were the districts'
+files end to end, and regrouped together. That is how districts become a province
+(docs/spark.md): one bundle, household-grouped, reviewed in place by either engine. A
+household_id in two districts is then a duplicate of the province's (every row of it
+rejected, DATA.md), as within one bundle. Each district's provenance is copied into
+`districts/<k>-<folder name>/` (k its place on the command line), which the review's
+quarantine note reads.
 """
 
 from __future__ import annotations
@@ -41,7 +50,7 @@ from meanstest.bundle import bundle_folder, check_table, writing_bundle
 from meanstest.errors import BundleError
 from meanstest.outputs import output_folder
 from meanstest.progress import Progress, note
-from meanstest.review.plan import ID_COLUMNS, bundle_files, id_tables, make_plan
+from meanstest.review.plan import ID_COLUMNS, bundle_files, make_plan, read_columns
 from meanstest.review.spool import _ChunkWriters, iter_batches
 from meanstest.review.state import fault_point, write_json_atomic
 from meanstest.review.stream import take_rows
@@ -73,18 +82,32 @@ def block_of_rows(plan, table: str, batch: pa.RecordBatch, start: int) -> np.nda
     return blocks
 
 
+DISTRICTS = "districts"  # the joined bundles' provenance, one folder each
+
+
 def regroup(bundle, out, block: int = BLOCK, quiet: bool = False) -> dict:
-    """Write `bundle` regrouped into the folder `out` (module docstring); returns (and
-    writes as out/regroup.json) the record of what was read and written."""
-    bundle, out = Path(bundle), Path(out)
+    """Write `bundle` (a folder, or a list of folders to join) regrouped into the folder
+    `out` (module docstring); returns (and writes as out/regroup.json) the record of
+    what was read and written."""
+    bundles = [Path(b) for b in ([bundle] if isinstance(bundle, (str, os.PathLike)) else bundle)]
+    out = Path(out)
     if block < 1:
         raise BundleError("a block must hold at least 1 household")
-    bundle_folder(bundle)
-    if out.resolve() == bundle.resolve():
-        raise BundleError(f"{out}: regroup into another folder than the bundle's own")
-    files = bundle_files(bundle)
-    for table, path in files.items():  # schemas first: a bad table writes nothing
-        check_table(path, table)
+    if not bundles:
+        raise BundleError("regroup: give at least one bundle folder")
+    seen: dict[Path, Path] = {}
+    for b in bundles:
+        bundle_folder(b)
+        if out.resolve() == b.resolve():
+            raise BundleError(f"{out}: regroup into another folder than the bundle's own")
+        if b.resolve() in seen:
+            raise BundleError(f"{b}: the same bundle is given twice ({seen[b.resolve()]})")
+        seen[b.resolve()] = b
+    each = [bundle_files(b) for b in bundles]
+    for files in each:
+        for table, path in files.items():  # schemas first: a bad table writes nothing
+            check_table(path, table)
+    files = {t: [f[t] for f in each if t in f] for t in schema.TABLES if any(t in f for f in each)}
     for table in schema.TABLES:  # another bundle's table would be read with this one
         for other in (out / f"{table}.parquet", out / f"{table}.arrow"):
             if table not in files and other.exists():
@@ -94,32 +117,52 @@ def regroup(bundle, out, block: int = BLOCK, quiet: bool = False) -> dict:
                 )
     output_folder(out)
     note("planning blocks: reading the household and person IDs", quiet=quiet)
-    plan = make_plan(id_tables(files), block, say=lambda text: note(text, quiet=quiet))
-    with writing_bundle(out, f"meanstest regroup of {bundle}"):
-        return _write(bundle, out, files, plan, block, quiet)
+    ids = {
+        table: pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+        for table, parts in _id_parts(files).items()
+    }
+    plan = make_plan(ids, block, say=lambda text: note(text, quiet=quiet))
+    del ids
+    what = f"meanstest regroup of {', '.join(map(str, bundles))}"
+    with writing_bundle(out, what):
+        return _write(bundles, out, files, plan, block, quiet)
 
 
-def _write(bundle: Path, out: Path, files: dict, plan, block: int, quiet: bool) -> dict:
+def _id_parts(files: dict[str, list[Path]]) -> dict[str, list[pa.Table]]:
+    """The ID columns of households, persons and supporters, file by file in order."""
+    return {
+        table: [read_columns(path, table, columns) for path in files.get(table, [])]
+        or [schema.empty_table(table).select(columns)]
+        for table, columns in ID_COLUMNS.items()
+    }
+
+
+def _write(bundles: list[Path], out: Path, files: dict, plan, block: int, quiet: bool) -> dict:
     work = out / _WORK
     shutil.rmtree(work, ignore_errors=True)
-    total = sum(_rows(path) for path in files.values())
+    total = sum(_rows(path) for paths in files.values() for path in paths)
     progress = Progress(total, "rows regrouped", quiet=quiet)
     done, tables, nobody = 0, {}, 0
     try:
-        for table, path in files.items():
+        for table, paths in files.items():
             writers = _ChunkWriters(work, table)
             start = rows_in = 0
+            read = []
             try:
-                for batch in iter_batches(path, _BATCH_ROWS, table):
-                    blocks = block_of_rows(plan, table, batch, start)
-                    nobody += int((blocks == plan.n_chunks).sum())
-                    data = pa.Table.from_batches([batch])
-                    for b in np.unique(blocks).tolist():
-                        writers.write(b, take_rows(data, np.flatnonzero(blocks == b)))
-                    start += batch.num_rows
-                    rows_in += batch.num_rows
-                    done += batch.num_rows
-                    progress.update(done)
+                for path in paths:  # the districts' files end to end, as the plan read them
+                    rows = 0
+                    for batch in iter_batches(path, _BATCH_ROWS, table):
+                        blocks = block_of_rows(plan, table, batch, start)
+                        nobody += int((blocks == plan.n_chunks).sum())
+                        data = pa.Table.from_batches([batch])
+                        for b in np.unique(blocks).tolist():
+                            writers.write(b, take_rows(data, np.flatnonzero(blocks == b)))
+                        start += batch.num_rows
+                        rows += batch.num_rows
+                        done += batch.num_rows
+                        progress.update(done)
+                    rows_in += rows
+                    read.append({"file": str(path), "sha256": _digest(path), "rows": rows})
                 writers.close()
             except BaseException:
                 writers.abort()
@@ -130,8 +173,11 @@ def _write(bundle: Path, out: Path, files: dict, plan, block: int, quiet: bool) 
                     f"regroup lost rows of {table}: {rows_in} read, {rows_out} written"
                 )
             tables[table] = {
-                "file": path.name,
-                "sha256": _digest(path),
+                **(
+                    {"file": paths[0].name, "sha256": read[0]["sha256"]}
+                    if len(bundles) == 1
+                    else {"files": read}
+                ),
                 "rows_in": rows_in,
                 "rows_out": rows_out,
                 "row_groups_out": pq.ParquetFile(out / f"{table}.parquet").num_row_groups,
@@ -142,18 +188,26 @@ def _write(bundle: Path, out: Path, files: dict, plan, block: int, quiet: bool) 
         progress.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    copied = []
-    for name in PROVENANCE:  # a stale one of another bundle must not stay either
-        target = out / name
-        if (bundle / name).is_file():
-            tmp = out / f"{name}.tmp"
-            shutil.copyfile(bundle / name, tmp)
-            os.replace(tmp, target)
-            copied.append({"file": name, "sha256": _digest(target)})
-        else:
-            target.unlink(missing_ok=True)
+    shutil.rmtree(out / DISTRICTS, ignore_errors=True)  # a stale one must not stay either
+    if len(bundles) == 1:
+        copied = _copy_provenance(bundles[0], out)
+        named = {"bundle": str(bundles[0].resolve())}
+    else:
+        copied = []
+        for k, b in enumerate(bundles, 1):
+            for name in PROVENANCE:
+                (out / name).unlink(missing_ok=True)  # the province has none of its own
+            place = out / DISTRICTS / f"{k}-{b.resolve().name}"
+            if not any((b / name).is_file() for name in PROVENANCE):
+                continue  # no ingest record: nothing to keep
+            place.mkdir(parents=True)
+            copied += [
+                {**c, "file": f"{DISTRICTS}/{place.name}/{c['file']}"}
+                for c in _copy_provenance(b, place)
+            ]
+        named = {"bundles": [str(b.resolve()) for b in bundles]}
     doc = {
-        "bundle": str(bundle.resolve()),
+        **named,
         "provenance": copied,
         "households_per_block": block,
         "blocks": plan.n_chunks,
@@ -162,6 +216,22 @@ def _write(bundle: Path, out: Path, files: dict, plan, block: int, quiet: bool) 
     }
     write_json_atomic(out / "regroup.json", doc)
     return doc
+
+
+def _copy_provenance(bundle: Path, target_folder: Path) -> list[dict]:
+    """The bundle's PROVENANCE files copied into `target_folder` (one it lacks is
+    removed there); returns {file, sha256} of each copied."""
+    copied = []
+    for name in PROVENANCE:
+        target = target_folder / name
+        if (bundle / name).is_file():
+            tmp = target_folder / f"{name}.tmp"
+            shutil.copyfile(bundle / name, tmp)
+            os.replace(tmp, target)
+            copied.append({"file": name, "sha256": _digest(target)})
+        else:
+            target.unlink(missing_ok=True)
+    return copied
 
 
 def _rows(path: Path) -> int:
@@ -191,7 +261,12 @@ def _concatenate(work: Path, table: str, blocks: int, target: Path) -> int:
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("bundle", help="bundle folder (<table>.parquet or .arrow files)")
+    parser.add_argument(
+        "bundle",
+        nargs="+",
+        help="bundle folder (<table>.parquet or .arrow files); several are joined into one "
+        "(districts into a province)",
+    )
     parser.add_argument("--out", required=True, help="folder to write the regrouped bundle to")
     parser.add_argument(
         "--block",
