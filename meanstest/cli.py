@@ -81,7 +81,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="GIB",
         help="review in memory when the bundle fits this many GiB (default: half the "
         "machine's memory, at most 8), else chunk by chunk (a bundle written household "
-        "block by block is read in place, any other spooled to disk)",
+        "block by block is read in place, any other spooled to disk); it chooses the way "
+        "by the measured peak of each, and is no cap on the process (chunk by chunk, a "
+        "10M-household review peaked at 6.6 GiB)",
     )
     r.add_argument(
         "--spool",
