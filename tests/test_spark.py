@@ -9,6 +9,7 @@ reader's handling of partitioned folders and in-memory tables is checked on its 
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -139,8 +140,6 @@ def test_change_lists_identical(reviews):
 def test_the_documented_reading_recipe_gives_string_codes(reviews):
     """docs/spark.md's recipe, run as written: jurisdiction and transition come back as
     the strings of the folder names (left to infer, pyarrow read jurisdiction as int32)."""
-    import re
-
     root = reviews[0]
     text = (Path(__file__).parents[1] / "docs" / "spark.md").read_text(encoding="utf-8")
     recipe = re.search(r"```python\n(import pyarrow as pa\n.*?)```", text, re.DOTALL).group(1)
@@ -758,3 +757,26 @@ def test_an_output_with_no_rows_is_a_file_of_its_columns(tmp_path):
     }
     assert read_output(tmp_path, "changes_new").schema == CHANGES_SCHEMA
     assert not (tmp_path / TMP).exists() and (tmp_path / "rejects" / "_SUCCESS").exists()
+
+
+def test_a_shuffled_review_says_its_steps_and_counts_its_tasks(spark, tmp_path, capsys):
+    """The shuffled path said nothing while it ran (an operator's blind check at 1M
+    households: minutes of silence). It now says each step and counts the tasks of the
+    stages Spark has planned, to the last."""
+    from meanstest.spark import review_spark
+
+    write_bundle(synth.generate(200, seed=7), tmp_path / "bundle")
+    said: list[str] = []
+    review_spark(spark, tmp_path / "bundle", default_library(), tmp_path / "out",
+                 in_place=False, say=said.append, quiet=False)  # fmt: skip
+    n = max(2, spark.sparkContext.defaultParallelism * 2)
+    assert said == [
+        "reading the bundle's tables and cutting the households into ranges",
+        f"routing the rows to their households and assessing {n} partitions",
+        f"ranking the results of {n} partitions and writing the outputs",
+    ]
+    lines = capsys.readouterr().err.splitlines()
+    for label in ("routing and assessing", "writing"):
+        counted = [x for x in lines if f"tasks done ({label})" in x]
+        last = re.match(r"(\d+)/(\d+) tasks", counted[-1])
+        assert last and last.group(1) == last.group(2) != "0", counted

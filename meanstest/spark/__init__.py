@@ -163,17 +163,24 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
         )
         if planned is not None:
             return _review_in_place(spark, planned, library, out_path, quiet)
+    from meanstest.spark.inplace import counting
+
+    sc = spark.sparkContext
     files: dict = {}
+    steps = (lambda text: None) if quiet else say
+    steps("reading the bundle's tables and cutting the households into ranges")
     frames = read_frames(spark, bundle, files)
     keys = partition_keys(spark, partitions)
     bounds = household_bounds(frames["households"], partitions)
     grouped = co_locate(spark, frames, files, partitions, keys, bounds)
-    broadcast = spark.sparkContext.broadcast(library)
+    broadcast = sc.broadcast(library)
     assess = _assess_partition(broadcast, bounds)
     staged = grouped.mapInArrow(assess, spark_schema(OUT_BLOBS)).persist(
         StorageLevel.MEMORY_AND_DISK
     )
-    rows = staged.where(F.col("_kind") == KIND["tally"]).select("_blob").collect()
+    steps(f"routing the rows to their households and assessing {partitions:,} partitions")
+    with counting(sc, None, "tasks done (routing and assessing)", quiet):
+        rows = staged.where(F.col("_kind") == KIND["tally"]).select("_blob").collect()
     tallies = [json.loads(bytes(r[0])) for r in rows]
     counts = np.zeros((partitions, BUCKETS), np.int64)
     for t in tallies:
@@ -185,12 +192,14 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
     if not out.remote:
         Path(out.root).mkdir(parents=True, exist_ok=True)
     arrow = arrow_filesystem(out.root) if arrow_writes else None
-    if arrow is not None:
-        write_outputs(spark, staged, *arrow, offsets)
-    else:
-        for name in OUTPUTS:
-            ranks = offsets if name == "results" else None
-            _write_with_spark(spark, staged, name, out.join(name), ranks)
+    steps(f"ranking the results of {partitions:,} partitions and writing the outputs")
+    with counting(sc, None, "tasks done (writing)", quiet):
+        if arrow is not None:
+            write_outputs(spark, staged, *arrow, offsets)
+        else:
+            for name in OUTPUTS:
+                ranks = offsets if name == "results" else None
+                _write_with_spark(spark, staged, name, out.join(name), ranks)
     summary = summarise([t["tally"] for t in tallies], partitions)
     out.write_text(out.join("summary.json"), json.dumps(summary, ensure_ascii=False, indent=2))
     staged.unpersist()

@@ -257,11 +257,11 @@ def review(
         return iter(())
 
     try:
-        with _counting(sc, n, "chunks assessed", quiet):
+        with counting(sc, n, "chunks assessed", quiet):
             tallies = sc.parallelize(planned.chunks, n).mapPartitions(first).collect()
         note(f"ranking the results of {count(n, 'chunk')}", quiet=quiet)
         ranked = list(enumerate(run_ranks(filesystem, tmp, n)))
-        with _counting(sc, n, "chunks' results written", quiet):
+        with counting(sc, n, "chunks' results written", quiet):
             sc.parallelize(ranked, n).foreachPartition(third)
     finally:
         shared.unpersist()
@@ -269,27 +269,37 @@ def review(
 
 
 @contextmanager
-def _counting(sc, tasks: int, label: str, quiet: bool):
+def counting(sc, tasks: int | None, label: str, quiet: bool):
     """A Progress line of the tasks finished by the jobs started in the block (polled
-    from Spark's status tracker, every second)."""
+    from Spark's status tracker, every second). `tasks` None: the total is the tasks of
+    the stages Spark has planned so far (a shuffled review's stages, whose task counts
+    are known only as they are planned)."""
     if quiet:
         yield
         return
     group = f"meanstest-{uuid.uuid4().hex}"
     sc.setJobGroup(group, label)
-    progress = Progress(tasks, label)
+    progress = Progress(tasks or 0, label)
     stop = threading.Event()
 
+    tracker = sc.statusTracker()
+
+    def tally() -> tuple[int, int]:
+        done = planned = 0
+        for job in tracker.getJobIdsForGroup(group):
+            info = tracker.getJobInfo(job)
+            for stage in info.stageIds if info else ():
+                got = tracker.getStageInfo(stage)
+                done += got.numCompletedTasks if got else 0
+                planned += got.numTasks if got else 0
+        return done, planned
+
     def poll() -> None:
-        tracker = sc.statusTracker()
         while not stop.wait(1.0):
-            done = 0
-            for job in tracker.getJobIdsForGroup(group):
-                info = tracker.getJobInfo(job)
-                for stage in info.stageIds if info else ():
-                    got = tracker.getStageInfo(stage)
-                    done += got.numCompletedTasks if got else 0
-            progress.update(min(done, tasks))
+            done, planned = tally()
+            if tasks is None:
+                progress.total = max(planned, done)
+            progress.update(done if tasks is None else min(done, tasks))
 
     watcher = threading.Thread(target=poll, name="meanstest-progress", daemon=True)
     watcher.start()
@@ -301,7 +311,11 @@ def _counting(sc, tasks: int, label: str, quiet: bool):
         stop.set()
         watcher.join()  # the line is the block's alone from here
         sc.setLocalProperty("spark.jobGroup.id", None)
-        if finished:
+        if finished and tasks is None:  # the stages of a job done within the second
+            done, planned = tally()
+            progress.total = max(planned, done, progress.total)
+            progress.update(progress.total)
+        elif finished:
             progress.update(tasks)
         progress.close()
 
