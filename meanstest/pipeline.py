@@ -7,6 +7,7 @@ is here: the difficulty-index rank, digests, the engine version, the summary.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,7 +65,7 @@ def run_engine(inp: EngineInput, engine: str = "fast", *, threads: bool = True) 
     if engine == "reference":
         from meanstest import reference
 
-        return reference.run(inp)
+        return reference.run(inp, processes=len(os.sched_getaffinity(0)) if threads else 1)
     raise MeansTestError(f"unknown engine {engine!r} (choose one of {', '.join(ENGINES)})")
 
 
