@@ -89,6 +89,7 @@ def compare(
     recomputed_findings=None,
     rejected_now: dict[str, list[str]] | None = None,
     consistent: bool | None = None,
+    same_types: bool = False,
 ) -> tuple[int, list[Discrepancy], list[RankChange]]:
     """Compare stored and recomputed result rows (and, when given, members and findings
     rows); returns (households reproduced, discrepancies, households that reproduced
@@ -96,17 +97,19 @@ def compare(
     of the households the recomputation rejects, to say why a stored one is not assessed
     now (without them the auditor saw only "not assessed now", e.g. for every household
     of a review made with packs not given to --policies). `consistent`: whether the
-    whole review's stored ranks rank its stored rows (None: these rows are the review)."""
+    whole review's stored ranks rank its stored rows (None: these rows are the review).
+    `same_types`: the members and findings rows of both sides come from tables whose
+    columns have the same types (then rows equal by == are equal as written)."""
     ok, parts, moved = _compare_parts(
         stored, recomputed, stored_members, recomputed_members, stored_findings,
-        recomputed_findings, rejected_now, consistent,
+        recomputed_findings, rejected_now, consistent, same_types,
     )  # fmt: skip
     return ok, [d for part in parts for d in part], moved
 
 
 def _compare_parts(
     stored, recomputed, stored_members, recomputed_members, stored_findings,
-    recomputed_findings, rejected_now, consistent,
+    recomputed_findings, rejected_now, consistent, same_types=False,
 ) -> tuple[int, tuple[list, list, list], list[RankChange]]:  # fmt: skip
     """compare's discrepancies in its three parts, in the order it lists them: results
     rows stored more than once, the stored households in stored order, then the
@@ -143,7 +146,7 @@ def _compare_parts(
         cols = [c for c in r if c not in IGNORED and s.get(c) != r[c]]
         values = [_change(c, s.get(c), r[c]) for c in cols]
         for name, (before, now) in rows.items():
-            if given[name] and not _same_rows(before.get(hid), now.get(hid)):
+            if given[name] and not _same_rows(before.get(hid), now.get(hid), same_types):
                 cols.append(name)
                 values.append(_rows_differ(name, before.get(hid), now.get(hid)))
         if s["input_digest"] != r["input_digest"]:
@@ -162,10 +165,12 @@ def _compare_parts(
     return ok, (twice, out, absent), moved
 
 
-def _same_rows(a, b) -> bool:
-    """Whether two households' rows are the same multiset: equal lists (in the same order,
-    as both reviews write them) are, without sorting every row's items."""
-    return (a or []) == (b or []) or _rows_of(a) == _rows_of(b)
+def _same_rows(a, b, same_types: bool = False) -> bool:
+    """Whether two households' rows are the same multiset, value and type (`repr`): when
+    both sides' columns have the same types, equal lists (in the same order, as both
+    reviews write them) are, without sorting every row's items. Without that, 30.0 and
+    True would pass as 30 and 1 (a members file rewritten with float ages did)."""
+    return (same_types and (a or []) == (b or [])) or _rows_of(a) == _rows_of(b)
 
 
 def _rows_of(rows) -> list[tuple]:
@@ -214,6 +219,8 @@ def table_ranks_consistent(results) -> bool:
 
     if results.num_rows == 0:
         return True
+    if not {"rank", "difficulty_index", "household_id"} <= set(results.column_names):
+        return False  # an edited table without them ranks nothing (the old check's r.get)
     if results["difficulty_index"].null_count or results["household_id"].null_count:
         return False  # no ranking of rows without the keys it is by
     order = pc.sort_indices(
@@ -270,6 +277,7 @@ def reproduce_review(
         ("bundle", "households"): _Groups(households, ids, chunk),
     }
     consistent = table_ranks_consistent(stored["results"])
+    same_types = all(_types(stored[n]) == _types(again[n]) for n in ("members", "findings"))
     ok, moved = 0, []
     twice, differ, absent, rejects, lists = [], [], [], [], []
     progress = Progress(len(ids), "households compared", quiet=quiet)
@@ -283,7 +291,7 @@ def reproduce_review(
         n, parts, m = _compare_parts(
             stored_results, rows("again", "results"), rows("stored", "members"),
             rows("again", "members"), rows("stored", "findings"), rows("again", "findings"),
-            {r["household_id"]: r["reasons"] for r in again_rejects}, consistent,
+            {r["household_id"]: r["reasons"] for r in again_rejects}, consistent, same_types,
         )  # fmt: skip
         ok, moved = ok + n, moved + m
         for kept, part in zip((twice, differ, absent), parts, strict=True):
@@ -308,6 +316,10 @@ def reproduce_review(
     found += sorted(lists, key=lambda d: str(d.household_id))
     found += _compare_paid(summary, households, stored["rejects"]["household_id"])
     return ok, found, moved
+
+
+def _types(table) -> dict:
+    return {f.name: f.type for f in table.schema}
 
 
 def _stored_review(out: Path) -> tuple[dict, dict]:

@@ -443,3 +443,32 @@ def test_a_comparison_chunk_below_one_is_refused(reviewed):
     bundle, out = reviewed
     with pytest.raises(MeansTestError, match="at least 1 household"):
         reproduce_review(out, bundle, chunk=0)
+
+
+def test_results_without_a_rank_column_are_discrepancies_not_a_crash(reviewed, tmp_path):
+    """An edited results file without `rank`: every household's rank differs (None →
+    its rank); the chunked comparison's ranking check raised KeyError (a reviewer)."""
+    bundle, out = reviewed
+    out2 = _copy(out, tmp_path / "out")
+    results = pq.read_table(out2 / "results.parquet")
+    pq.write_table(results.drop_columns(["rank"]), out2 / "results.parquet")
+    ok, problems, moved = reproduce_review(out2, bundle)
+    assert ok == 0 and moved == []
+    differ = [p for p in problems if p.kind == "result differs"]
+    assert len(differ) == results.num_rows and all(p.columns == ["rank"] for p in differ)
+
+
+def test_a_members_file_rewritten_with_other_types_is_a_discrepancy(reviewed, tmp_path):
+    """members.age written as float64 (30.0 for 30): the rows are not those the review
+    wrote. Python's == took 30.0 for 30 and reproduced every household (a reviewer)."""
+    bundle, out = reviewed
+    out2 = _copy(out, tmp_path / "out")
+    members = pq.read_table(out2 / "members.parquet")
+    at = members.schema.get_field_index("age")
+    pq.write_table(
+        members.set_column(at, "age", members["age"].cast(pa.float64())), out2 / "members.parquet"
+    )
+    ok, problems, _ = reproduce_review(out2, bundle)
+    households = {m["household_id"] for m in members.to_pylist()}
+    assert ok == 0 and {p.household_id for p in problems} == households
+    assert all("members" in p.columns for p in problems)
