@@ -780,3 +780,41 @@ def test_a_shuffled_review_says_its_steps_and_counts_its_tasks(spark, tmp_path, 
         counted = [x for x in lines if f"tasks done ({label})" in x]
         last = re.match(r"(\d+)/(\d+) tasks", counted[-1])
         assert last and last.group(1) == last.group(2) != "0", counted
+
+
+def test_ctrl_c_replaced_by_pyspark_s_own_error_is_still_an_interrupt(
+    tmp_path, capsys, monkeypatch
+):
+    """2 of 6 Ctrl-Cs to the process group ended in a traceback and exit 1: while the
+    KeyboardInterrupt unwound, pyspark's call-site bookkeeping opened a py4j connection
+    whose error ("Answer from Java side is empty") took its place. An error with a
+    KeyboardInterrupt in its chain is an interrupt."""
+    from types import SimpleNamespace
+
+    from py4j.protocol import Py4JNetworkError
+
+    import meanstest.spark as spark_module
+
+    context = _Context()
+
+    def replaced(*args, **kwargs):
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt:
+            raise Py4JNetworkError("Answer from Java side is empty") from None
+
+    monkeypatch.setattr(
+        spark_module, "session", lambda *a, **k: SimpleNamespace(sparkContext=context)
+    )
+    monkeypatch.setattr(spark_module, "review_spark", replaced)
+    monkeypatch.setattr(
+        spark_module, "cancel_on_interrupt", lambda spark: lambda: context.cancelAllJobs()
+    )
+    code = cli.main(["review", str(tmp_path), "--out", str(tmp_path / "o"), "--engine", "spark"])
+    err = capsys.readouterr().err
+    assert code == 130 and "Traceback" not in err
+    assert err.splitlines()[-2:] == [
+        "meanstest: interrupted: cancelling Spark's jobs",
+        "meanstest: interrupted",
+    ]
+    assert len(context.cancelled_by) == 1

@@ -416,12 +416,7 @@ def _not_the_interrupt(record: logging.LogRecord) -> bool:
     """False for py4j's log of the interrupt: "KeyboardInterrupt while sending command"
     and the broken pipe of closing that connection, each with a traceback, on the root
     logger. The command itself says "interrupted"."""
-    error = record.exc_info[1] if record.exc_info else None
-    while error is not None:
-        if isinstance(error, KeyboardInterrupt):
-            return False
-        error = error.__context__
-    return True
+    return not interrupted(record.exc_info[1] if record.exc_info else None)
 
 
 def _cancel_jobs(spark) -> None:
@@ -429,6 +424,40 @@ def _cancel_jobs(spark) -> None:
 
     with suppress(Py4JError, ConnectionError):  # a JVM already gone has no jobs to cancel
         spark.sparkContext.cancelAllJobs()
+
+
+def _reviewed(spark, args, library, in_place, say) -> dict:
+    """review_spark for the command, its errors said in one line where they can be."""
+    try:
+        return review_spark(
+            spark, args.bundle, library, args.out, in_place=in_place, say=say, quiet=args.quiet
+        )
+    except (ConnectionError, EOFError) as e:  # the JVM went away under the driver
+        if interrupted(e):
+            raise
+        raise MeansTestError(
+            f"Spark stopped during the review ({type(e).__name__}: {e}). If its log above "
+            "shows java.lang.OutOfMemoryError, give it more memory: --spark-conf "
+            "spark.driver.memory=… in local mode, spark.executor.memory on a cluster"
+        ) from e
+    except MeansTestError:
+        raise
+    except Exception as e:  # a task's own error (a corrupt file on an executor) by its text
+        said = task_error(e)
+        if said is None:
+            raise
+        raise MeansTestError(said) from None
+
+
+def interrupted(e: BaseException | None) -> bool:
+    """Whether a KeyboardInterrupt is in the chain of exceptions `e` came from."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
 
 
 def spark_conf(items: list[str]) -> dict[str, str]:
@@ -483,26 +512,20 @@ def review_cli(args) -> int:
     in_place = False if getattr(args, "spark_shuffle", False) else None
     cancel = cancel_on_interrupt(spark)
     try:
-        s = review_spark(
-            spark, args.bundle, library, args.out, in_place=in_place, say=say, quiet=args.quiet
-        )
+        s = _reviewed(spark, args, library, in_place, say)
+    except Exception as e:
+        if not interrupted(e):
+            raise
+        # pyspark's call-site bookkeeping opens a py4j connection while the interrupt
+        # unwinds, and its error took the KeyboardInterrupt's place (2 of 6 Ctrl-Cs to
+        # the process group, a reviewer's check)
+        say("interrupted: cancelling Spark's jobs")
+        cancel()
+        raise KeyboardInterrupt from None
     except KeyboardInterrupt:  # the CLI says "interrupted" and exits 130
         say("interrupted: cancelling Spark's jobs")
         cancel()
         raise
-    except (ConnectionError, EOFError) as e:  # the JVM went away under the driver
-        raise MeansTestError(
-            f"Spark stopped during the review ({type(e).__name__}: {e}). If its log above "
-            "shows java.lang.OutOfMemoryError, give it more memory: --spark-conf "
-            "spark.driver.memory=… in local mode, spark.executor.memory on a cluster"
-        ) from e
-    except MeansTestError:
-        raise
-    except Exception as e:  # a task's own error (a corrupt file on an executor) by its text
-        said = task_error(e)
-        if said is None:
-            raise
-        raise MeansTestError(said) from None
     if not args.quiet:
         print(
             f"households read {s['households_read']}: assessed {s['assessed']}, "
