@@ -262,19 +262,23 @@ def quarantine_note(bundle: str | Path) -> str | None:
     districts/<k>-<name>/: each says its own, named by its folder."""
     from meanstest.review.regroup import DISTRICTS
 
-    said = [] if (own := _quarantine_note(Path(bundle))) is None else [own]
-    for district in sorted((Path(bundle) / DISTRICTS).glob("*/"), key=_district_order):
+    bundle = Path(bundle)
+    said = [] if (own := _quarantine_note(bundle)) is None else [own]
+    records = [f.parent for f in (bundle / DISTRICTS).rglob("ingest.json")]
+    for district in sorted(records, key=lambda f: _district_order(f.relative_to(bundle))):
         if (text := _quarantine_note(district)) is not None:
-            said += [
-                line.replace("note: ", f"note: {DISTRICTS}/{district.name}: ", 1)
-                for line in text.splitlines()
-            ]
+            where = district.relative_to(bundle).as_posix()
+            said += [line.replace("note: ", f"note: {where}: ", 1) for line in text.splitlines()]
     return "\n".join(said) or None
 
 
-def _district_order(folder: Path) -> tuple:
-    place, _, name = folder.name.partition("-")
-    return (int(place), name) if place.isdigit() else (1 << 62, folder.name)
+def _district_order(path: Path) -> tuple:
+    """districts/2-b before districts/10-a (k, its place on regroup's command line)."""
+    key = []
+    for part in path.parts:
+        place, _, name = part.partition("-")
+        key.append((int(place), name) if place.isdigit() else (1 << 62, part))
+    return tuple(key)
 
 
 def _quarantine_note(bundle: Path) -> str | None:

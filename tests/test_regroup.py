@@ -309,3 +309,52 @@ def test_a_bundle_given_twice_is_refused(bundles, tmp_path):
     with pytest.raises(BundleError, match="the same bundle is given twice"):
         regroup([root / "scattered", root / "scattered"], tmp_path / "p", quiet=True)
     assert not (tmp_path / "p").exists()
+
+
+def test_a_province_regrouped_again_or_joined_again_keeps_its_districts_records(tmp_path):
+    """A province regrouped with another --block, or joined into a larger one, lost
+    every district's ingest record silently (a reviewer): its districts/ is copied
+    whole, and the quarantine note still names the district."""
+    from meanstest.affected import quarantine_note
+    from meanstest.bundle import write_bundle
+
+    for k, name in enumerate(("east", "west", "north")):
+        write_bundle(_district(3 + k, f"{name}-"), tmp_path / name)
+    record = {"affected_households": {"count": 1, "held": False, "household_ids": ["west-HH1"]}}
+    (tmp_path / "west" / "ingest.json").write_text(json.dumps(record), encoding="utf-8")
+    regroup([tmp_path / "east", tmp_path / "west"], tmp_path / "p", block=50, quiet=True)
+
+    again = regroup(tmp_path / "p", tmp_path / "p2", block=70, quiet=True)
+    assert [p["file"] for p in again["provenance"]] == ["districts/2-west/ingest.json"]
+    assert quarantine_note(tmp_path / "p2") == quarantine_note(tmp_path / "p")
+    assert quarantine_note(tmp_path / "p").startswith("note: districts/2-west: ")
+
+    larger = regroup([tmp_path / "p", tmp_path / "north"], tmp_path / "q", quiet=True)
+    assert [p["file"] for p in larger["provenance"]] == [
+        "districts/1-p/districts/2-west/ingest.json"
+    ]
+    said = quarantine_note(tmp_path / "q")
+    assert said.startswith("note: districts/1-p/districts/2-west: ") and "west-HH1" in said
+
+
+def test_a_district_with_large_string_ids_joins(tmp_path):
+    """ID columns written as large_string (as Polars writes Arrow) failed the plan with
+    a raw ArrowInvalid (a reviewer); the review itself reads them."""
+    from meanstest.bundle import write_bundle
+
+    write_bundle(_district(3, "A-"), tmp_path / "a")
+    large = {}
+    for name, table in _district(4, "B-").items():
+        fields = [
+            f.with_type(pa.large_string()) if f.type == pa.string() else f for f in table.schema
+        ]
+        large[name] = table.cast(pa.schema(fields))
+    (tmp_path / "b").mkdir()
+    for name, table in large.items():
+        pq.write_table(table, tmp_path / "b" / f"{name}.parquet")
+    doc = regroup([tmp_path / "a", tmp_path / "b"], tmp_path / "p", block=64, quiet=True)
+    assert doc["tables"]["persons"]["rows_out"] == sum(
+        len(d["persons"]) for d in (_district(3, "A-"), large)
+    )
+    one = regroup(tmp_path / "b", tmp_path / "b-grouped", block=64, quiet=True)
+    assert one["tables"]["households"]["rows_out"] == large["households"].num_rows

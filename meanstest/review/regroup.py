@@ -129,9 +129,15 @@ def regroup(bundle, out, block: int = BLOCK, quiet: bool = False) -> dict:
 
 
 def _id_parts(files: dict[str, list[Path]]) -> dict[str, list[pa.Table]]:
-    """The ID columns of households, persons and supporters, file by file in order."""
+    """The ID columns of households, persons and supporters, file by file in order, in
+    their canonical types (a large_string column, as Polars writes, failed the plan)."""
     return {
-        table: [read_columns(path, table, columns) for path in files.get(table, [])]
+        table: [
+            read_columns(path, table, columns).cast(
+                schema.empty_table(table).select(columns).schema
+            )
+            for path in files.get(table, [])
+        ]
         or [schema.empty_table(table).select(columns)]
         for table, columns in ID_COLUMNS.items()
     }
@@ -162,7 +168,9 @@ def _write(bundles: list[Path], out: Path, files: dict, plan, block: int, quiet:
                         done += batch.num_rows
                         progress.update(done)
                     rows_in += rows
-                    read.append({"file": str(path), "sha256": _digest(path), "rows": rows})
+                    read.append(
+                        {"file": str(path.resolve()), "sha256": _digest(path), "rows": rows}
+                    )
                 writers.close()
             except BaseException:
                 writers.abort()
@@ -190,21 +198,14 @@ def _write(bundles: list[Path], out: Path, files: dict, plan, block: int, quiet:
         shutil.rmtree(work, ignore_errors=True)
     shutil.rmtree(out / DISTRICTS, ignore_errors=True)  # a stale one must not stay either
     if len(bundles) == 1:
-        copied = _copy_provenance(bundles[0], out)
+        copied = _copy_records(bundles[0], out, out)
         named = {"bundle": str(bundles[0].resolve())}
     else:
         copied = []
+        for name in PROVENANCE:
+            (out / name).unlink(missing_ok=True)  # the province has none of its own
         for k, b in enumerate(bundles, 1):
-            for name in PROVENANCE:
-                (out / name).unlink(missing_ok=True)  # the province has none of its own
-            place = out / DISTRICTS / f"{k}-{b.resolve().name}"
-            if not any((b / name).is_file() for name in PROVENANCE):
-                continue  # no ingest record: nothing to keep
-            place.mkdir(parents=True)
-            copied += [
-                {**c, "file": f"{DISTRICTS}/{place.name}/{c['file']}"}
-                for c in _copy_provenance(b, place)
-            ]
+            copied += _copy_records(b, out / DISTRICTS / f"{k}-{b.resolve().name}", out)
         named = {"bundles": [str(b.resolve()) for b in bundles]}
     doc = {
         **named,
@@ -218,20 +219,30 @@ def _write(bundles: list[Path], out: Path, files: dict, plan, block: int, quiet:
     return doc
 
 
-def _copy_provenance(bundle: Path, target_folder: Path) -> list[dict]:
-    """The bundle's PROVENANCE files copied into `target_folder` (one it lacks is
-    removed there); returns {file, sha256} of each copied."""
+def _copy_records(bundle: Path, place: Path, out: Path) -> list[dict]:
+    """The bundle's ingest record (PROVENANCE, one it lacks removed from `place`) and
+    its own districts' records (a province regrouped again, or joined into a larger
+    one: districts/ copied whole) copied into `place`; {file (from `out`), sha256} of
+    each file copied."""
+    districts = bundle / DISTRICTS
+    recorded = districts.is_dir() or any((bundle / n).is_file() for n in PROVENANCE)
+    if place != out and not recorded:
+        return []  # no record: no folder
+    place.mkdir(parents=True, exist_ok=True)
     copied = []
     for name in PROVENANCE:
-        target = target_folder / name
+        target = place / name
         if (bundle / name).is_file():
-            tmp = target_folder / f"{name}.tmp"
+            tmp = place / f"{name}.tmp"
             shutil.copyfile(bundle / name, tmp)
             os.replace(tmp, target)
-            copied.append({"file": name, "sha256": _digest(target)})
+            copied.append(target)
         else:
             target.unlink(missing_ok=True)
-    return copied
+    if districts.is_dir():
+        shutil.copytree(districts, place / DISTRICTS)
+        copied += sorted(p for p in (place / DISTRICTS).rglob("*") if p.is_file())
+    return [{"file": p.relative_to(out).as_posix(), "sha256": _digest(p)} for p in copied]
 
 
 def _rows(path: Path) -> int:
