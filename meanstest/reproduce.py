@@ -255,7 +255,7 @@ def reproduce_review(
     if chunk < 1:
         raise MeansTestError("reproduce: the comparison chunk must be at least 1 household")
     out = Path(out_dir)
-    stored, summary = _stored_review(out)
+    _stored_review(out, columns=[])  # an incomplete folder is refused before the work
     library = load_policies(policies)
     if isinstance(bundle, (str, Path)):
         again, households = _recomputed_review(bundle, library, quiet)
@@ -264,6 +264,7 @@ def reproduce_review(
         a = assess(tables, library, engine="reference")
         again = {"results": a.results, "members": a.members, "findings": a.findings}
         again["rejects"], households = a.rejects, tables["households"]
+    stored, summary = _stored_review(out)  # read after: not held during the recomputation
     households = households.select(["household_id", "prev_status", "prev_benefit"])
     changes = {t: _change_rows(out, t) for t in CHANGE_LISTS}
     ids = _household_ids(
@@ -322,11 +323,12 @@ def _types(table) -> dict:
     return {f.name: f.type for f in table.schema}
 
 
-def _stored_review(out: Path) -> tuple[dict, dict]:
-    """A review folder's four output tables and its summary.json; refuses an incomplete
-    folder."""
+def _stored_review(out: Path, columns: list[str] | None = None) -> tuple[dict, dict]:
+    """A review folder's four output tables (`columns`: [] for none, to check that the
+    folder is complete before the long recomputation) and its summary.json; refuses an
+    incomplete folder."""
     try:
-        stored = {name: read_output(out, name) for name in REVIEW_OUTPUTS}
+        stored = {name: read_output(out, name, columns) for name in REVIEW_OUTPUTS}
         summary_file = out / "summary.json"
         summary = json.loads(summary_file.read_text("utf-8")) if summary_file.is_file() else None
     except (OSError, ValueError) as e:
