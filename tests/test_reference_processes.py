@@ -85,7 +85,7 @@ def test_a_worker_s_error_is_raised_as_it_is(monkeypatch):
 
 
 def test_a_script_without_a_main_guard_is_not_run_again(tmp_path):
-    """Workers are `python -m meanstest.reference.worker`, not multiprocessing's: a
+    """Workers are `python -c` started with this sys.path, not multiprocessing's: a
     fork-server worker re-ran the caller's script, which without a `__main__` guard
     reviewed again inside the worker (and failed on the review's lock)."""
     import subprocess
@@ -108,3 +108,28 @@ def test_a_script_without_a_main_guard_is_not_run_again(tmp_path):
                           check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["ran", "40"]
+
+
+def test_a_worker_imports_from_this_process_s_sys_path(tmp_path, monkeypatch):
+    """A worker is started with this process's sys.path, so it imports the same code:
+    here a pack wrapper whose module is only on a folder added to sys.path at run time
+    (as a test runner or a notebook adds one); started as `python -m` with PYTHONPATH,
+    the worker could not unpickle it."""
+    import dataclasses
+    import sys
+
+    (tmp_path / "packs_elsewhere.py").write_text(
+        "class Pack:\n    def __init__(self, params):\n        self.params = params\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import packs_elsewhere
+
+    monkeypatch.setattr(reference, "PARALLEL_FROM", 2)
+    inp = _input(40, 6, 0.0)
+    wrapped = dataclasses.replace(
+        inp, policies=[packs_elsewhere.Pack(p.params) for p in inp.policies]
+    )
+    assert str(tmp_path) in sys.path
+    got = reference.run(wrapped, processes=2)
+    assert got.results.equals(reference._run(inp).results)

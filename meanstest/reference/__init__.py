@@ -200,22 +200,26 @@ def run(inp: EngineInput, processes: int = 1) -> EngineOutput:
 def _run_parts(parts: list[EngineInput]) -> list[EngineOutput]:
     """The first part here, each other in a worker process (meanstest.reference.worker)
     of this meanstest, at the same time; their outputs in order."""
+    import json
     import pickle
     import subprocess
     import sys
     import threading
-    from pathlib import Path
 
     from meanstest.errors import MeansTestError
 
-    here = str(Path(__file__).resolve().parents[2])  # the folder this meanstest is in
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([here, os.environ.get("PYTHONPATH", "")])}
+    # the worker imports what this process imports: this meanstest, from its sys.path
+    env = {**os.environ, "MEANSTEST_SYS_PATH": json.dumps(sys.path)}
+    start = (
+        "import json, os, sys; sys.path[:] = json.loads(os.environ['MEANSTEST_SYS_PATH']); "
+        "from meanstest.reference.worker import main; main()"
+    )
     workers = []
     try:
         for part in parts[1:]:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "meanstest.reference.worker"],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env,
+                [sys.executable, "-c", start], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                env=env,
             )  # fmt: skip
             feeder = threading.Thread(target=_feed, args=(proc, part), daemon=True)
             feeder.start()

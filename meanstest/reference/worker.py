@@ -1,8 +1,8 @@
 """A process of the reference calculator (`meanstest.reference.run` with processes > 1).
 
 Reads one pickled EngineInput from stdin; writes ("ok", EngineOutput) or ("error",
-exception) pickled to stdout. Started as `python -m meanstest.reference.worker`, never
-by multiprocessing: a spawned or fork-server worker re-runs the caller's main script,
+exception) pickled to stdout. Started by `python -c` with the parent's sys.path (so it
+imports the same meanstest), never by multiprocessing: a spawned or fork-server worker re-runs the caller's main script,
 and a caller's script without a `__main__` guard (a notebook's, an auditor's) then ran
 again in every worker. Ctrl-C is the parent's to handle: the parent stops its workers.
 """
