@@ -650,6 +650,7 @@ def test_cli_says_which_master_refused_to_start_without_a_traceback(tmp_path, ca
                      "--master", master])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 1 and "Traceback" not in err
+    assert not (tmp_path / "o").exists()  # made for the review, removed: it never began
     assert err.strip().splitlines() == [
         (
             f"meanstest: error: cannot start Spark with master {master}: "

@@ -491,6 +491,7 @@ def review_cli(args) -> int:
     from meanstest.spark.inplace import local_folder
 
     local = local_folder(args.out)
+    created = local is not None and not local.exists()
     if local is not None:  # refused at once, as the single machine does, not after planning
         output_folder(local)
     report = None
@@ -503,7 +504,13 @@ def review_cli(args) -> int:
             )
     started = time.perf_counter()
     library = load_policies(args.policies)
-    spark = session(args.master, conf=spark_conf(getattr(args, "spark_conf", None) or []))
+    try:
+        spark = session(args.master, conf=spark_conf(getattr(args, "spark_conf", None) or []))
+    except BaseException:
+        if created:  # the folder made for a review that never started (an operator's check)
+            with suppress(OSError):
+                local.rmdir()  # only while empty
+        raise
 
     def say(text: str) -> None:
         if not args.quiet:
