@@ -205,6 +205,7 @@ def test_an_arrow_bundle_is_regrouped_into_parquet(tmp_path):
     write_bundle(tables, tmp_path / "arrow", format="arrow")
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / "bank.arrow").write_bytes(b"stale")  # would make bank twice
+    (tmp_path / "out" / "regroup.json").write_text("{}", encoding="utf-8")  # an earlier one
     doc = regroup(tmp_path / "arrow", tmp_path / "out", block=50, quiet=True)
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(
         [f"{t}.parquet" for t in schema.TABLES] + ["regroup.json"]
@@ -379,3 +380,22 @@ def test_a_district_with_large_string_ids_joins(tmp_path):
     )
     one = regroup(tmp_path / "b", tmp_path / "b-grouped", block=64, quiet=True)
     assert one["tables"]["households"]["rows_out"] == large["households"].num_rows
+
+
+def test_a_folder_holding_another_bundle_is_not_written_over(bundles, tmp_path):
+    """regroup wrote over a bundle already in the output folder when it had the same
+    tables, and said nothing (an operator's blind check); an earlier regroup's output,
+    or a killed regroup's, is still replaced."""
+    import shutil
+
+    root, _ = bundles
+    shutil.copytree(root / "scattered", tmp_path / "other")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "other").iterdir()}
+    with pytest.raises(BundleError, match="holds a bundle regroup did not write"):
+        regroup(root / "scattered", tmp_path / "other", block=40, quiet=True)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "other").iterdir()} == before
+    regroup(root / "scattered", tmp_path / "again", block=40, quiet=True)
+    regroup(root / "scattered", tmp_path / "again", block=50, quiet=True)  # replaced
+    assert (
+        json.loads((tmp_path / "again" / "regroup.json").read_text())["households_per_block"] == 50
+    )

@@ -47,7 +47,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from meanstest import schema
-from meanstest.bundle import bundle_folder, check_table, writing_bundle
+from meanstest.bundle import INCOMPLETE, bundle_folder, check_table, writing_bundle
 from meanstest.errors import BundleError
 from meanstest.outputs import output_folder
 from meanstest.progress import Progress, note
@@ -125,6 +125,17 @@ def regroup(bundle, out, block: int = BLOCK, quiet: bool = False) -> dict:
                     f"{other}: the output folder holds a table this bundle does not have;"
                     " regroup into an empty folder"
                 )
+    held = [
+        f"{t}{x}"
+        for t in schema.TABLES
+        for x in (".parquet", ".arrow")
+        if (out / f"{t}{x}").exists()
+    ]
+    if held and not (out / "regroup.json").exists() and not (out / INCOMPLETE).exists():
+        raise BundleError(  # an earlier regroup's output is replaced; another bundle is not
+            f"{out}: the output folder holds a bundle regroup did not write ({held[0]}"
+            f"{', …' if len(held) > 1 else ''}); regroup into an empty folder, or remove it first"
+        )
     output_folder(out)
     note("planning blocks: reading the household and person IDs", quiet=quiet)
     ids = {
