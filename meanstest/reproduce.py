@@ -463,8 +463,9 @@ def _compare_changes(
         elif not b:
             problems.append(Discrepancy(hid, f"in {where}, but its transition is not {t}"))
         else:
-            differ = [
-                _change(c, x, y)
+            differ = [  # which value is which: the list's, then where it comes from
+                f"{c}: {_shown(x)} in {where}, {_shown(y)} in "
+                + ("the bundle's households row" if c.startswith("prev_") else "results")
                 for c, x, y in zip(CHANGES_SCHEMA.names, a[0], b[0], strict=True)
                 if x != y
             ]

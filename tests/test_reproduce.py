@@ -274,7 +274,8 @@ def test_change_lists_are_checked_against_the_results(reviewed, tmp_path):
     assert [(p.household_id, p.kind, p.values) for p in problems] == [
         (first, "missing from changes_new (its transition is NEW)", []),
         (second, "changes_new row differs from its results row",
-         [f"prev_benefit: {prev[1]} → {prev[1] - 1}"]),
+         [(f"prev_benefit: {prev[1]} in changes_new, {prev[1] - 1} in the bundle's "
+           "households row")]),
     ]  # fmt: skip
 
 

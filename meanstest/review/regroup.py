@@ -111,7 +111,9 @@ def regroup(bundle, out, block: int = BLOCK, quiet: bool = False) -> dict:
         if out.resolve() == b.resolve():
             raise BundleError(f"{out}: regroup into another folder than the bundle's own")
         if b.resolve() in seen:
-            raise BundleError(f"{b}: the same bundle is given twice ({seen[b.resolve()]})")
+            raise BundleError(
+                f"{b}: the same bundle is given twice ({seen[b.resolve()]} and {b})"
+            )
         seen[b.resolve()] = b
     each = [bundle_files(b) for b in bundles]
     for files in each:

@@ -535,9 +535,10 @@ def review_cli(args) -> int:
         raise
     if not args.quiet:
         print(
-            f"households read {s['households_read']}: assessed {s['assessed']}, "
-            f"rejected {s['rejected']} ({time.perf_counter() - started:.2f} s on Spark "
-            f"{spark.version}, master {spark.sparkContext.master}, {s['chunks']} partitions)"
+            f"households read {s['households_read']:,}: assessed {s['assessed']:,}, "
+            f"rejected {s['rejected']:,} ({time.perf_counter() - started:.2f} s on Spark "
+            f"{spark.version}, master {spark.sparkContext.master}, "
+            f"{count(s['chunks'], 'partition')})"
         )
         print("\n".join(summary_lines(s)))
         print(f"outputs (Parquet folders by jurisdiction) and summary.json in {args.out}")
