@@ -237,7 +237,9 @@ def _district(seed: int, prefix: str, shared: int = 0) -> dict[str, pa.Table]:
     return t
 
 
-def test_districts_are_joined_into_one_bundle_reviewed_like_their_tables_end_to_end(tmp_path):
+def test_districts_are_joined_into_one_bundle_reviewed_like_their_tables_end_to_end(
+    tmp_path, capsys
+):
     """`meanstest regroup D1 D2 D3 --out P`: the province bundle, reviewed, gives the
     outputs of one bundle whose every table is the districts' tables end to end (a
     household in two districts rejected in both, as any duplicate household_id); an
@@ -251,7 +253,10 @@ def test_districts_are_joined_into_one_bundle_reviewed_like_their_tables_end_to_
         write_bundle(tables, tmp_path / f"d{k}", format="arrow" if k == 1 else "parquet")
     (tmp_path / "d2" / "vehicle.parquet").unlink(missing_ok=True)
     folders = [tmp_path / f"d{k}" for k in range(3)]
-    doc = regroup(folders, tmp_path / "province", block=64, quiet=True)
+    doc = regroup(folders, tmp_path / "province", block=64, quiet=False)
+    said = capsys.readouterr().err
+    assert "note: 2 household_ids are in more than one district (e.g. A-" in said
+    assert doc["household_ids_in_several_districts"] == 2
 
     joined = {
         name: pa.concat_tables([d.get(name, schema.empty_table(name)) for d in districts])

@@ -111,9 +111,7 @@ def regroup(bundle, out, block: int = BLOCK, quiet: bool = False) -> dict:
         if out.resolve() == b.resolve():
             raise BundleError(f"{out}: regroup into another folder than the bundle's own")
         if b.resolve() in seen:
-            raise BundleError(
-                f"{b}: the same bundle is given twice ({seen[b.resolve()]} and {b})"
-            )
+            raise BundleError(f"{b}: the same bundle is given twice ({seen[b.resolve()]} and {b})")
         seen[b.resolve()] = b
     each = [bundle_files(b) for b in bundles]
     for files in each:
@@ -140,15 +138,37 @@ def regroup(bundle, out, block: int = BLOCK, quiet: bool = False) -> dict:
         )
     output_folder(out)
     note("planning blocks: reading the household and person IDs", quiet=quiet)
-    ids = {
-        table: pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-        for table, parts in _id_parts(files).items()
-    }
+    parts = _id_parts(files)
+    shared = shared_households(parts["households"]) if len(bundles) > 1 else (0, [])
+    if shared[0]:
+        note(
+            f"note: {shared[0]:,} household_id{'s are' if shared[0] > 1 else ' is'} in more "
+            f"than one district (e.g. {', '.join(shared[1])}): the review rejects every "
+            "households row of each, as a duplicate household_id (DATA.md)",
+            quiet=quiet,
+        )
+    ids = {table: pa.concat_tables(p) if len(p) > 1 else p[0] for table, p in parts.items()}
+    del parts
     plan = make_plan(ids, block, say=lambda text: note(text, quiet=quiet))
     del ids
     what = f"meanstest regroup of {', '.join(map(str, bundles))}"
+    extra = {"household_ids_in_several_districts": shared[0]} if len(bundles) > 1 else {}
     with writing_bundle(out, what):
-        return _write(bundles, out, files, plan, block, quiet)
+        return _write(bundles, out, files, plan, block, quiet, extra)
+
+
+def shared_households(tables: list[pa.Table], shown: int = 5) -> tuple[int, list[str]]:
+    """The household_ids found in more than one of the districts' households tables:
+    (how many, the first `shown` of them). The review rejects every row of each (a
+    duplicate household_id); an operator learnt of 50,000 such only from the review."""
+    import pyarrow.compute as pc
+
+    distinct = pa.chunked_array(
+        [pc.unique(t["household_id"].combine_chunks()).drop_null() for t in tables], pa.string()
+    )
+    counts = pc.value_counts(distinct)
+    several = counts.filter(pc.greater(counts.field("counts"), 1)).field("values")
+    return len(several), several.slice(0, shown).to_pylist()
 
 
 def _id_parts(files: dict[str, list[Path]]) -> dict[str, list[pa.Table]]:
@@ -166,7 +186,9 @@ def _id_parts(files: dict[str, list[Path]]) -> dict[str, list[pa.Table]]:
     }
 
 
-def _write(bundles: list[Path], out: Path, files: dict, plan, block: int, quiet: bool) -> dict:
+def _write(
+    bundles: list[Path], out: Path, files: dict, plan, block: int, quiet: bool, extra: dict
+) -> dict:
     work = out / _WORK
     shutil.rmtree(work, ignore_errors=True)
     total = sum(_rows(path) for paths in files.values() for path in paths)
@@ -239,6 +261,7 @@ def _write(bundles: list[Path], out: Path, files: dict, plan, block: int, quiet:
         "tables": tables,
         "rows_of_no_household": nobody,  # in the last row group of their table
         "rows_of_people_in_several_blocks": shared,  # there too
+        **extra,
     }
     write_json_atomic(out / "regroup.json", doc)
     return doc
