@@ -133,3 +133,30 @@ def test_a_worker_imports_from_this_process_s_sys_path(tmp_path, monkeypatch):
     assert str(tmp_path) in sys.path
     got = reference.run(wrapped, processes=2)
     assert got.results.equals(reference._run(inp).results)
+
+
+def test_a_print_in_a_worker_does_not_corrupt_its_answer(tmp_path, monkeypatch, capfd):
+    """The answer is pickled to the worker's stdout: a print during the work (a
+    library's warning, a debugging line) went into it. The worker's prints go to
+    stderr."""
+    (tmp_path / "chatty_packs.py").write_text(
+        "class Pack:\n"
+        "    def __init__(self, params):\n"
+        "        self.p = params\n"
+        "    @property\n"
+        "    def params(self):\n"
+        "        print('reading a pack')\n"
+        "        return self.p\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import dataclasses
+
+    import chatty_packs
+
+    monkeypatch.setattr(reference, "PARALLEL_FROM", 2)
+    inp = _input(40, 7, 0.0)
+    chatty = dataclasses.replace(inp, policies=[chatty_packs.Pack(p.params) for p in inp.policies])
+    got = reference.run(chatty, processes=2)
+    assert got.results.equals(reference._run(inp).results)
+    assert "reading a pack" in capfd.readouterr().err

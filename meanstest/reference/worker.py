@@ -16,6 +16,8 @@ import sys
 
 def main() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    answer_to = sys.stdout.buffer
+    sys.stdout = sys.stderr  # a print anywhere in the work must not corrupt the answer
     inp = pickle.load(sys.stdin.buffer)
     from meanstest.reference import _run
     from meanstest.review.state import fault_point
@@ -25,8 +27,8 @@ def main() -> None:
         answer = ("ok", _run(inp))
     except Exception as e:  # noqa: BLE001 - raised again in the parent, as it is
         answer = ("error", e)
-    pickle.dump(answer, sys.stdout.buffer, protocol=pickle.HIGHEST_PROTOCOL)
-    sys.stdout.buffer.flush()
+    pickle.dump(answer, answer_to, protocol=pickle.HIGHEST_PROTOCOL)
+    answer_to.flush()
 
 
 if __name__ == "__main__":
