@@ -98,6 +98,13 @@ def _parser() -> argparse.ArgumentParser:
     rr.add_argument("--journal", help="the service's audit journal, instead of a review folder")
     rr.add_argument("--bundle", required=True, help="the bundle the review was run on")
     rr.add_argument("--policies", help="policy library folder (default: packaged packs)")
+    rr.add_argument(
+        "--memory-limit",
+        type=_gib,
+        metavar="GIB",
+        help="the recomputation's review takes chunks that fit this many GiB (default: half "
+        "the machine's memory, at most 8); as `review --memory-limit`, no cap",
+    )
 
     rp = sub.add_parser("report", help="write report.html for a review output folder")
     rp.add_argument("out_dir")
@@ -245,9 +252,11 @@ def _reproduce(args) -> int:
     if args.journal:
         ok, problems = reproduce_journal(args.journal, args.bundle, load_policies(args.policies))
     else:
+        limit = None if args.memory_limit is None else int(args.memory_limit * (1 << 30))
         ok, problems, moved = reproduce_review(
-            args.out_dir, args.bundle, load_policies(args.policies), quiet=False
-        )
+            args.out_dir, args.bundle, load_policies(args.policies), quiet=False,
+            memory_limit=limit,
+        )  # fmt: skip
     for p in problems:
         print(p)
     if moved:

@@ -240,7 +240,13 @@ COMPARE_CHUNK = 20_000  # households whose rows are compared at a time, as Pytho
 
 
 def reproduce_review(
-    out_dir, bundle, policies=None, *, quiet: bool = True, chunk: int = COMPARE_CHUNK
+    out_dir,
+    bundle,
+    policies=None,
+    *,
+    quiet: bool = True,
+    chunk: int = COMPARE_CHUNK,
+    memory_limit: int | None = None,
 ) -> tuple[int, list[Discrepancy], list[RankChange]]:
     """Recompute the review of `bundle` (a folder, or a dict of tables) stored in
     `out_dir` with the reference calculator and compare it household by household.
@@ -249,7 +255,8 @@ def reproduce_review(
     the review's memory model, chunks and progress apply. Both reviews' rows are then
     compared `chunk` households at a time: a 1M review held every row as a Python dict
     at once (17.7 GiB, 3 min 42 s, silently). The discrepancies are listed in the order
-    an unchunked comparison lists them."""
+    an unchunked comparison lists them. `memory_limit` (bytes; None: the review's
+    default) is the recomputing review's."""
     from meanstest.pipeline import assess, load_policies
 
     if chunk < 1:
@@ -258,7 +265,7 @@ def reproduce_review(
     _stored_review(out, columns=[])  # an incomplete folder is refused before the work
     library = load_policies(policies)
     if isinstance(bundle, (str, Path)):
-        again, households = _recomputed_review(bundle, library, quiet)
+        again, households = _recomputed_review(bundle, library, quiet, memory_limit)
     else:
         tables = dict(bundle)
         a = assess(tables, library, engine="reference")
@@ -343,7 +350,7 @@ def _stored_review(out: Path, columns: list[str] | None = None) -> tuple[dict, d
     return stored, summary
 
 
-def _recomputed_review(bundle, library, quiet: bool) -> tuple[dict, object]:
+def _recomputed_review(bundle, library, quiet: bool, memory_limit=None) -> tuple[dict, object]:
     """The four output tables of a reference-engine review of the bundle folder, and its
     households table's prev_status and prev_benefit (for the change lists)."""
     import tempfile
@@ -355,7 +362,8 @@ def _recomputed_review(bundle, library, quiet: bool) -> tuple[dict, object]:
     folder = bundle_folder(bundle)
     note("recomputing every household with the reference calculator", quiet=quiet)
     with tempfile.TemporaryDirectory(prefix="meanstest-reproduce-") as tmp:
-        run_review(folder, tmp, library, ReviewOptions(engine="reference", quiet=quiet))
+        options = ReviewOptions(engine="reference", quiet=quiet, memory_limit=memory_limit)
+        run_review(folder, tmp, library, options)
         again = {name: read_output(Path(tmp), name) for name in REVIEW_OUTPUTS}
     # the review refused a folder without a households table: it is there
     households = read_table(table_file(folder, "households"), "households")

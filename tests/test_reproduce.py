@@ -473,3 +473,28 @@ def test_a_members_file_rewritten_with_other_types_is_a_discrepancy(reviewed, tm
     households = {m["household_id"] for m in members.to_pylist()}
     assert ok == 0 and {p.household_id for p in problems} == households
     assert all("members" in p.columns for p in problems)
+
+
+def test_reproduce_takes_the_review_s_memory_limit(reviewed, capsys, monkeypatch):
+    """The recomputation is a review: --memory-limit sets its chunks, as the review's
+    does (a dying reference worker's error tells the auditor to lower it; reproduce had
+    no such option). 0 GiB: chunk by chunk, and still every household reproduces."""
+    import meanstest.review as review_module
+
+    bundle, out = reviewed
+    seen = []
+    real = review_module.run_review
+
+    def spy(bundle, out, library, options=None):
+        seen.append(options)
+        return real(bundle, out, library, options)
+
+    monkeypatch.setattr(review_module, "run_review", spy)
+    args = ["reproduce", str(out), "--bundle", str(bundle), "--memory-limit", "0"]
+    assert main(args) == 0
+    assert [(o.engine, o.memory_limit) for o in seen] == [("reference", 0)]
+    assert "0 discrepancies" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        main(["reproduce", str(out), "--bundle", str(bundle), "--memory-limit", "-1"])
+    assert e.value.code == 2
+    assert "'-1' is not a number of GiB (0 or more)" in capsys.readouterr().err
