@@ -150,8 +150,10 @@ def test_the_command_line(bundles, tmp_path, capsys):
     root, _ = bundles
     assert cli.main(["regroup", str(root / "scattered"), "--out", str(tmp_path / "g"),
                      "--block", "100"]) == 0  # fmt: skip
-    out = capsys.readouterr().out
-    assert "2 blocks of up to 100 households" in out and "regroup.json" in out
+    said = capsys.readouterr()
+    assert "2 blocks of up to 100 households" in said.out and "regroup.json" in said.out
+    # its steps in its own words: it said "planning blocks", then "planning chunks"
+    assert "planning blocks: indexing" in said.err and "chunk" not in said.err
 
 
 def test_bad_arguments_are_refused_before_anything_is_written(bundles, tmp_path):

@@ -149,7 +149,10 @@ def regroup(bundle, out, block: int = BLOCK, quiet: bool = False) -> dict:
         )
     ids = {table: pa.concat_tables(p) if len(p) > 1 else p[0] for table, p in parts.items()}
     del parts
-    plan = make_plan(ids, block, say=lambda text: note(text, quiet=quiet))
+    # the plan's steps are said as regroup's own: its chunks are regroup's blocks
+    plan = make_plan(
+        ids, block, say=lambda text: note(text.replace(" chunk", " block"), quiet=quiet)
+    )
     del ids
     what = f"meanstest regroup of {', '.join(map(str, bundles))}"
     extra = {"household_ids_in_several_districts": shared[0]} if len(bundles) > 1 else {}
