@@ -88,13 +88,21 @@ def read_columns(path: Path, table: str, columns: list[str]) -> pa.Table:
     return got
 
 
+def id_columns(path: Path, table: str) -> pa.Table:
+    """The ID columns of one households, persons or supporters file, in their canonical
+    types: a large_string column (as Polars writes Arrow) made the plan fail with
+    "Array chunks must all be same type" (the streamed review and regroup alike)."""
+    columns = ID_COLUMNS[table]
+    return read_columns(path, table, columns).cast(schema.empty_table(table).select(columns).schema)
+
+
 def id_tables(files: dict[str, Path]) -> dict[str, pa.Table]:
     """The ID columns of households, persons and supporters, read from the bundle's
     files (absent tables empty): what the plan is made of."""
     out = {}
     for table, columns in ID_COLUMNS.items():
         if table in files:
-            out[table] = read_columns(files[table], table, columns)
+            out[table] = id_columns(files[table], table)
         else:
             out[table] = schema.empty_table(table).select(columns)
     return out

@@ -51,7 +51,7 @@ from meanstest.bundle import INCOMPLETE, bundle_folder, check_table, writing_bun
 from meanstest.errors import BundleError
 from meanstest.outputs import output_folder
 from meanstest.progress import Progress, note
-from meanstest.review.plan import ID_COLUMNS, bundle_files, make_plan, read_columns
+from meanstest.review.plan import ID_COLUMNS, bundle_files, id_columns, make_plan
 from meanstest.review.spool import _ChunkWriters, iter_batches
 from meanstest.review.state import fault_point, write_json_atomic
 from meanstest.review.stream import take_rows
@@ -175,15 +175,9 @@ def shared_households(tables: list[pa.Table], shown: int = 5) -> tuple[int, list
 
 
 def _id_parts(files: dict[str, list[Path]]) -> dict[str, list[pa.Table]]:
-    """The ID columns of households, persons and supporters, file by file in order, in
-    their canonical types (a large_string column, as Polars writes, failed the plan)."""
+    """The ID columns of households, persons and supporters, file by file in order."""
     return {
-        table: [
-            read_columns(path, table, columns).cast(
-                schema.empty_table(table).select(columns).schema
-            )
-            for path in files.get(table, [])
-        ]
+        table: [id_columns(path, table) for path in files.get(table, [])]
         or [schema.empty_table(table).select(columns)]
         for table, columns in ID_COLUMNS.items()
     }
