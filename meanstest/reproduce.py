@@ -80,41 +80,22 @@ def _change(column: str, stored, recomputed) -> str:
     return f"{column}: {_shown(stored)} → {_shown(recomputed)}"
 
 
-def compare(
-    stored: list[dict],
-    recomputed: list[dict],
-    stored_members=None,
-    recomputed_members=None,
-    stored_findings=None,
-    recomputed_findings=None,
-    rejected_now: dict[str, list[str]] | None = None,
-    consistent: bool | None = None,
-    same_types: bool = False,
-) -> tuple[int, list[Discrepancy], list[RankChange]]:
-    """Compare stored and recomputed result rows (and, when given, members and findings
-    rows); returns (households reproduced, discrepancies, households that reproduced
-    except a rank moved by other households). `rejected_now`: household_id → the reasons
-    of the households the recomputation rejects, to say why a stored one is not assessed
-    now (without them the auditor saw only "not assessed now", e.g. for every household
-    of a review made with packs not given to --policies). `consistent`: whether the
-    whole review's stored ranks rank its stored rows (None: these rows are the review).
-    `same_types`: the members and findings rows of both sides come from tables whose
-    columns have the same types (then rows equal by == are equal as written)."""
-    ok, parts, moved = _compare_parts(
-        stored, recomputed, stored_members, recomputed_members, stored_findings,
-        recomputed_findings, rejected_now, consistent, same_types,
-    )  # fmt: skip
-    return ok, [d for part in parts for d in part], moved
-
-
 def _compare_parts(
     stored, recomputed, stored_members, recomputed_members, stored_findings,
-    recomputed_findings, rejected_now, consistent, same_types=False,
+    recomputed_findings, rejected_now, consistent: bool, same_types: bool,
 ) -> tuple[int, tuple[list, list, list], list[RankChange]]:  # fmt: skip
-    """compare's discrepancies in its three parts, in the order it lists them: results
-    rows stored more than once, the stored households in stored order, then the
-    recomputed households the review lacks (a review compared chunk by chunk lists
-    each part of every chunk before the next part)."""
+    """Compare one chunk's stored and recomputed result, members and findings rows;
+    returns (households reproduced, discrepancies, households that reproduced except a
+    rank moved by other households). The discrepancies come in three parts, each of
+    every chunk listed before the next part: results rows stored more than once, the
+    stored households in stored order, then the recomputed households the review lacks.
+    `rejected_now`: household_id → the reasons of the households the recomputation
+    rejects, to say why a stored one is not assessed now (without them the auditor saw
+    only "not assessed now", e.g. for every household of a review made with packs not
+    given to --policies). `consistent`: whether the whole review's stored ranks rank
+    its stored rows (ranks_consistent). `same_types`: the members and findings rows of
+    both sides come from tables whose columns have the same types (then rows equal by ==
+    are equal as written)."""
     new = {r["household_id"]: r for r in recomputed}
     times = Counter(r["household_id"] for r in stored)
     twice = [Discrepancy(h, f"in the results {n} times") for h, n in times.items() if n > 1]
@@ -124,8 +105,6 @@ def _compare_parts(
         "findings": (_by_household(stored_findings), _by_household(recomputed_findings)),
     }
     given = {"members": stored_members is not None, "findings": stored_findings is not None}
-    if consistent is None:
-        consistent = ranks_consistent(stored)
     out: list[Discrepancy] = []
     moved, ok = [], 0
     for hid, s in old.items():
@@ -205,15 +184,10 @@ def _by_key(rows, key) -> dict:
     return grouped
 
 
-def ranks_consistent(rows: list[dict]) -> bool:
-    """Whether the stored ranks are 1..n in §9 order of the stored rows themselves."""
-    order = sorted(rows, key=lambda r: (-r["difficulty_index"], r["household_id"]))
-    return [r.get("rank") for r in order] == list(range(1, len(order) + 1))
-
-
-def table_ranks_consistent(results) -> bool:
-    """ranks_consistent of a whole results table, in Arrow (a stable sort, as Python's;
-    strings in UTF-8 byte order, which is code point order)."""
+def ranks_consistent(results) -> bool:
+    """Whether the stored ranks are 1..n in §9 order (difficulty_index descending,
+    household_id ascending, a stable sort; strings in UTF-8 byte order, which is code
+    point order) of the stored results table itself."""
     import numpy as np
     import pyarrow.compute as pc
 
@@ -284,7 +258,7 @@ def reproduce_review(
         **{("changes", n): _Groups(t, ids, chunk) for n, t in changes.items()},
         ("bundle", "households"): _Groups(households, ids, chunk),
     }
-    consistent = table_ranks_consistent(stored["results"])
+    consistent = ranks_consistent(stored["results"])
     same_types = all(_types(stored[n]) == _types(again[n]) for n in ("members", "findings"))
     ok, moved = 0, []
     twice, differ, absent, rejects, lists = [], [], [], [], []
