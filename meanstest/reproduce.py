@@ -239,12 +239,12 @@ def reproduce_review(
     _stored_review(out, columns=[])  # an incomplete folder is refused before the work
     library = load_policies(policies)
     if isinstance(bundle, (str, Path)):
-        again, households = _recomputed_review(bundle, library, quiet, memory_limit)
+        again, households, again_summary = _recomputed_review(bundle, library, quiet, memory_limit)
     else:
         tables = dict(bundle)
         a = assess(tables, library, engine="reference")
         again = {"results": a.results, "members": a.members, "findings": a.findings}
-        again["rejects"], households = a.rejects, tables["households"]
+        again["rejects"], households, again_summary = a.rejects, tables["households"], a.summary
     stored, summary = _stored_review(out)  # read after: not held during the recomputation
     households = households.select(["household_id", "prev_status", "prev_benefit"])
     changes = {t: _change_rows(out, t) for t in CHANGE_LISTS}
@@ -288,6 +288,7 @@ def reproduce_review(
         )
         progress.update(min(len(ids), (c + 1) * chunk))
     progress.close()
+    _say_whose_input(differ, stored["results"], again["results"])
     found = twice + differ + absent + sorted(rejects, key=lambda d: str(d.household_id))
     found += [
         Discrepancy("summary.json", f"{key} is {got}; the stored rows give {want}", [key])
@@ -297,7 +298,93 @@ def reproduce_review(
     ]
     found += sorted(lists, key=lambda d: str(d.household_id))
     found += _compare_paid(summary, households, stored["rejects"]["household_id"])
+    told = {c for d in found if d.household_id == "summary.json" for c in d.columns}
+    found += _compare_summary(summary, again_summary, told)
     return ok, found, moved
+
+
+RUN_ONLY = ("chunks", "chunk_size")  # how the run was cut (memory, engine), not its counts
+
+
+def _flat(summary: dict, prefix: str = "") -> dict:
+    """summary.json's values by dotted key (`by_veto.V01`); lists are values."""
+    out = {}
+    for key, value in summary.items():
+        if isinstance(value, dict):
+            out |= _flat(value, f"{prefix}{key}.")
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _compare_summary(stored: dict, again: dict, told: set) -> list[Discrepancy]:
+    """Every value of the stored summary.json against the recomputed review's (a value
+    not given by the stored rows, such as by_veto, unmatched_source_rows or a
+    jurisdiction's figures, was passed over when edited, and the report printed it);
+    `told`: keys already reported against the stored rows."""
+    old = {k: v for k, v in _flat(stored).items() if k.split(".")[0] not in RUN_ONLY}
+    new = {k: v for k, v in _flat(again).items() if k.split(".")[0] not in RUN_ONLY}
+    out = []
+    for key in [*new, *(k for k in old if k not in new)]:
+        if key in told or (key in old and key in new and old[key] == new[key]):
+            continue
+        if key not in old:
+            what = f"{key} is missing; the recomputation gives {_shown(new[key])}"
+        elif key not in new:
+            what = f"{key} is {_shown(old[key])}; a review's summary has no such value"
+        else:
+            what = _difference(key, old[key], new[key])
+        out.append(Discrepancy("summary.json", what, [key]))
+    return out
+
+
+def _difference(
+    key: str, stored, recomputed, source: str = "the recomputation", plural=False
+) -> str:
+    """'KEY is X; SOURCE gives Y' — of two lists (a 50-id list printed twice hid the id
+    that differs), the entries one has and the other lacks."""
+    gives, does = ("give", "do") if plural else ("gives", "does")
+    if not (isinstance(stored, list) and isinstance(recomputed, list)):
+        return f"{key} is {_shown(stored)}; {source} {gives} {_shown(recomputed)}"
+    extra = ", ".join(_shown(x) for x in stored if x not in recomputed)
+    lacking = ", ".join(_shown(x) for x in recomputed if x not in stored)
+    parts = [f"lists {extra}, which {source} {does} not"] if extra else []
+    parts += [f"lacks {lacking}, which {source} {gives}"] if lacking else []
+    return f"{key} " + ("; ".join(parts) or f"is in another order than {source}'s")
+
+
+def _say_whose_input(found: list[Discrepancy], stored, again) -> None:
+    """To each "input changed": either side may have changed — and when the stored
+    input_digest is another household's recomputed one, say whose (an auditor's blind
+    check swapped two households' digests, and the message blamed the bundle)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    changed = [d for d in found if d.kind == "input changed"]
+    if not changed:
+        return
+    ids = pa.array([d.household_id for d in changed], stored.schema.field("household_id").type)
+    rows = stored.filter(pc.is_in(stored["household_id"], value_set=ids))
+    at = pc.index_in(rows["input_digest"], value_set=again["input_digest"])
+    owner = pc.take(again["household_id"], pc.fill_null(at, 0)).to_pylist()
+    whose = {
+        hid: other
+        for hid, other, hit in zip(
+            rows["household_id"].to_pylist(), owner, at.is_valid().to_pylist(), strict=True
+        )
+        if hit and other != hid
+    }
+    for d in changed:
+        if d.household_id in whose:
+            d.values.append(
+                f"the stored input_digest is that of {whose[d.household_id]}'s rows in the "
+                "bundle: the results row was edited or swapped"
+            )
+        else:
+            d.values.append(
+                "the household's rows in the bundle, or the stored input_digest, changed "
+                "since the review"
+            )
 
 
 def _types(table) -> dict:
@@ -324,9 +411,10 @@ def _stored_review(out: Path, columns: list[str] | None = None) -> tuple[dict, d
     return stored, summary
 
 
-def _recomputed_review(bundle, library, quiet: bool, memory_limit=None) -> tuple[dict, object]:
-    """The four output tables of a reference-engine review of the bundle folder, and its
-    households table's prev_status and prev_benefit (for the change lists)."""
+def _recomputed_review(bundle, library, quiet: bool, memory_limit=None) -> tuple:
+    """The four output tables of a reference-engine review of the bundle folder, its
+    households table (prev_status and prev_benefit, for the change lists) and the
+    review's summary.json."""
     import tempfile
 
     from meanstest.bundle import bundle_folder, read_table, table_file
@@ -339,9 +427,10 @@ def _recomputed_review(bundle, library, quiet: bool, memory_limit=None) -> tuple
         options = ReviewOptions(engine="reference", quiet=quiet, memory_limit=memory_limit)
         run_review(folder, tmp, library, options)
         again = {name: read_output(Path(tmp), name) for name in REVIEW_OUTPUTS}
+        summary = json.loads((Path(tmp) / "summary.json").read_text("utf-8"))
     # the review refused a folder without a households table: it is there
     households = read_table(table_file(folder, "households"), "households")
-    return again, households
+    return again, households, summary
 
 
 def _change_rows(out: Path, transition: str):
@@ -405,8 +494,13 @@ def _compare_paid(summary: dict, households, rejected_ids) -> list[Discrepancy]:
     return [
         Discrepancy(
             "summary.json",
-            f"rejected_previously_paid.{key} is {stored.get(key)}; the stored rejects and the "
-            f"bundle give {want[key]}",
+            _difference(
+                f"rejected_previously_paid.{key}",
+                stored.get(key),
+                want[key],
+                "the stored rejects and the bundle",
+                plural=True,
+            ),
             [f"rejected_previously_paid.{key}"],
         )
         for key in want
@@ -424,16 +518,21 @@ def _compare_changes(
     from meanstest.batch import CHANGE_COLUMNS, CHANGE_LISTS, CHANGES_SCHEMA
 
     prev = {h["household_id"]: (h["prev_status"], h["prev_benefit"]) for h in households}
+    # a household gone from the bundle is reported as such ("not assessed now"): its
+    # rows are compared without prev_status and prev_benefit, which only the bundle has
+    width = len(CHANGE_COLUMNS)
     want: dict[tuple[str, str], list[tuple]] = {}
     for r in stored:
         if r["transition"] in CHANGE_LISTS:
-            row = tuple(r[c] for c in CHANGE_COLUMNS) + prev.get(r["household_id"], (None, None))
+            row = tuple(r[c] for c in CHANGE_COLUMNS) + prev.get(r["household_id"], ())
             want.setdefault((r["transition"], r["household_id"]), []).append(row)
     got: dict[tuple[str, str], list[tuple]] = {}
     for t in CHANGE_LISTS:
         for r in lists.get(t, []):
             row = tuple(r.get(c) for c in CHANGES_SCHEMA.names)
+            row = row if r["household_id"] in prev else row[:width]
             got.setdefault((t, r["household_id"]), []).append(row)
+    assessed = {r["household_id"] for r in stored}
     problems = []
     for t, hid in sorted(set(want) | set(got), key=lambda k: (str(k[1]), k[0])):
         a, b = sorted(got.get((t, hid), []), key=repr), sorted(want.get((t, hid), []), key=repr)
@@ -442,13 +541,17 @@ def _compare_changes(
         where = f"changes_{t.lower()}"
         if not a:
             problems.append(Discrepancy(hid, f"missing from {where} (its transition is {t})"))
+        elif hid not in assessed:
+            problems.append(
+                Discrepancy(hid, f"in {where}, but the review has no results row of it")
+            )
         elif not b:
             problems.append(Discrepancy(hid, f"in {where}, but its transition is not {t}"))
         else:
             differ = [  # which value is which: the list's, then where it comes from
                 f"{c}: {_shown(x)} in {where}, {_shown(y)} in "
                 + ("the bundle's households row" if c.startswith("prev_") else "results")
-                for c, x, y in zip(CHANGES_SCHEMA.names, a[0], b[0], strict=True)
+                for c, x, y in zip(CHANGES_SCHEMA.names[: len(a[0])], a[0], b[0], strict=True)
                 if x != y
             ]
             problems.append(
@@ -474,8 +577,20 @@ def _compare_rejects(stored: list[dict], now: list[dict], assessed: set) -> list
         elif not b:
             out.append(Discrepancy(hid, "in the review's rejects, not rejected now"))
         else:
-            out.append(Discrepancy(hid, "reject reasons differ", values=[_change("reasons", a, b)]))
+            out.append(Discrepancy(hid, "reject reasons differ", values=[_reasons(a, b)]))
     return out
+
+
+def _reasons(stored: list[tuple], now: list[tuple]) -> str:
+    """Two households' reject reasons as read ('a; b', one reject row per households row,
+    rows apart by ' | '), not as Python tuples."""
+
+    def text(rows, show=str):
+        return " | ".join("; ".join(map(show, reasons)) for reasons in rows) or "none"
+
+    if text(stored).split() == text(now).split():  # they differ in spaces: show them
+        return f"reasons: {text(stored, repr)} → {text(now, repr)}"
+    return f"reasons: {text(stored)} → {text(now)}"
 
 
 def reproduce_journal(journal, bundle, policies=None) -> tuple[int, list[Discrepancy]]:

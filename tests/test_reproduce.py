@@ -188,9 +188,13 @@ def test_findings_and_rejects_are_compared(reviewed, tmp_path):
     assert f"findings: {dropped['code']} ×" in str(found[dropped["household_id"]])
     assert (lost, "rejected now, missing from the review's rejects") in _kinds(problems)
     assert len([p for p in problems if p.household_id != "summary.json"]) == 2
-    # the dropped reject was a household being paid: summary.json's count of those no
-    # longer matches the stored rejects either
-    assert {c for p in problems if p.household_id == "summary.json" for c in p.columns} <= {
+    # the edited count agrees with the stored rejects, not with the recomputation; the
+    # dropped reject was a household being paid: summary.json's count of those no longer
+    # matches the stored rejects either
+    summary_keys = {c for p in problems if p.household_id == "summary.json" for c in p.columns}
+    assert "rejected" in summary_keys
+    assert summary_keys <= {
+        "rejected",
         "rejected_previously_paid.households",
         "rejected_previously_paid.prev_benefit",
         "rejected_previously_paid.first_household_ids",
@@ -208,6 +212,72 @@ def test_summary_json_is_checked_against_the_stored_rows(reviewed, tmp_path):
     _, problems, _ = reproduce_review(out2, bundle)
     assert sorted(p.columns[0] for p in problems) == ["by_status.TEKUN", "total_monthly_benefit"]
     assert f"the stored rows give {true_total}" in str(problems[0]) + str(problems[1])
+
+
+def _one_of(section: dict) -> str:
+    return next(k for k, v in section.items() if v)
+
+
+SUMMARY_EDITS = {  # what an operator might touch; none of it is in the stored rows alone
+    "by_veto": lambda s: s["by_veto"].update({_one_of(s["by_veto"]): 1}),
+    "by_circle": lambda s: s["by_circle"].update({"1": 1}),
+    "by_transition": lambda s: s["by_transition"].update({"NEW": 1}),
+    "by_jurisdiction": lambda s: next(iter(s["by_jurisdiction"].values())).update(benefit=100),
+    "mean": lambda s: s.update(mean_monthly_benefit_of_recipients=1),
+    "households_read": lambda s: s.update(households_read=s["households_read"] - 1),
+    "unmatched_source_rows": lambda s: s.update(
+        unmatched_source_rows=s["unmatched_source_rows"] + 5
+    ),
+    "orphan_rows": lambda s: s.update(orphan_rows=7),
+    "accounting_closes": lambda s: s.update(accounting_closes=False),
+    "rejects_by_reason": lambda s: s["rejects_by_reason"].pop(_one_of(s["rejects_by_reason"])),
+    "a key added": lambda s: s.update(approved_by="director"),
+}
+
+
+@pytest.mark.parametrize("edit", SUMMARY_EDITS)
+def test_every_value_of_summary_json_is_checked_against_the_recomputation(reviewed, tmp_path, edit):
+    """An auditor's blind check edited these and reproduce said 0 discrepancies: only
+    the counts the stored rows give were checked, and the report printed the rest."""
+    bundle, out = reviewed
+    out2 = _copy(out, tmp_path / "out")
+    summary = json.loads((out2 / "summary.json").read_text())
+    assert summary["rejects_by_reason"]  # the edits bite
+    SUMMARY_EDITS[edit](summary)
+    (out2 / "summary.json").write_text(json.dumps(summary))
+    _, problems, _ = reproduce_review(out2, bundle)
+    assert problems and {p.household_id for p in problems} == {"summary.json"}
+    assert all(p.columns[0].split(".")[0] not in ("chunks", "chunk_size") for p in problems)
+    assert main(["reproduce", str(out2), "--bundle", str(bundle)]) == 1
+
+
+def test_the_summarys_run_shape_is_not_a_discrepancy(reviewed, tmp_path):
+    """chunks and chunk_size say how the run was cut (memory limit, engine): a review in
+    chunks reproduces against the recomputation's one chunk."""
+    bundle, _ = reviewed
+    out2 = tmp_path / "chunked"
+    run_review(bundle, out2, default_library(), ReviewOptions(quiet=True, chunk_size=25))
+    assert json.loads((out2 / "summary.json").read_text())["chunks"] > 1
+    assert reproduce_review(out2, bundle)[1] == []
+
+
+def test_a_bundle_edit_that_moves_only_run_counts_is_caught(reviewed, tmp_path):
+    """A bank row of someone nobody is, and a member of a household that does not exist,
+    change no household's result, only summary.json's counts of them."""
+    bundle, out = reviewed
+    tables = read_bundle(bundle)
+    bank = tables["bank"].to_pylist()
+    bank.append(bank[0] | {"record_id": "BANKX", "person_id": "150422199001010000"})
+    tables["bank"] = pa.Table.from_pylist(bank, schema=tables["bank"].schema)
+    persons = tables["persons"].to_pylist()
+    persons.append(persons[0] | {"household_id": "NO-SUCH-HOUSEHOLD"})
+    tables["persons"] = pa.Table.from_pylist(persons, schema=tables["persons"].schema)
+    edited = tmp_path / "bundle"
+    write_bundle(tables, edited)
+    _, problems, _ = reproduce_review(out, edited)
+    keys = {p.columns[0] for p in problems if p.household_id == "summary.json"}
+    assert {"unmatched_source_rows", "orphan_rows"} <= keys
+    assert "unmatched_source_rows is " in "".join(str(p) for p in problems)
 
 
 def test_an_edited_input_digest_shows_both_digests_and_every_other_change(reviewed, tmp_path):
@@ -298,8 +368,80 @@ def test_reject_reasons_and_spaces_are_shown(reviewed, tmp_path):
     pq.write_table(findings, out2 / "findings.parquet")
     _, problems, _ = reproduce_review(out2, bundle)
     text = "\n".join(map(str, problems))
-    assert f"reject reasons differ (reasons: [({reasons[0][0]!r},)]" in text
+    assert f"reject reasons differ (reasons: {reasons[0][0]!r} → " in text
     assert repr(detail[0]) in text
+
+
+def test_reject_reasons_that_differ_read_as_text(reviewed, tmp_path):
+    """They were printed as Python tuples: `reasons: [('x',)] → [('…',)]`."""
+    bundle, out = reviewed
+    out2 = _copy(out, tmp_path / "out")
+    rejects = _rewrite(out2, "rejects", lambda t: t.set_column(
+        t.schema.get_field_index("reasons"), "reasons",
+        pa.array([["x"]] + t["reasons"].to_pylist()[1:], t.schema.field("reasons").type),
+    ))  # fmt: skip
+    hid = rejects["household_id"][0].as_py()
+    _, problems, _ = reproduce_review(out2, bundle)
+    p = next(p for p in problems if p.household_id == hid)
+    now = pq.read_table(out / "rejects.parquet")["reasons"][0].as_py()
+    assert str(p) == f"{hid}: reject reasons differ (reasons: x → {'; '.join(now)})"
+
+
+def test_swapped_input_digests_are_not_blamed_on_the_bundle(reviewed, tmp_path):
+    """Two results rows' input_digest swapped: the message said the input changed, and
+    the bundle had not; it now says whose rows the stored digest is of."""
+    bundle, out = reviewed
+    out2 = _copy(out, tmp_path / "out")
+
+    def swap(t):
+        rows = t.to_pylist()
+        rows[1]["input_digest"], rows[2]["input_digest"] = (
+            rows[2]["input_digest"], rows[1]["input_digest"],
+        )  # fmt: skip
+        return pa.Table.from_pylist(rows, schema=t.schema)
+
+    results = _rewrite(out2, "results", swap)
+    a, b = results["household_id"][1].as_py(), results["household_id"][2].as_py()
+    found = {p.household_id: str(p) for p in reproduce_review(out2, bundle)[1]}
+    assert f"the stored input_digest is that of {b}'s rows in the bundle" in found[a]
+    assert f"the stored input_digest is that of {a}'s rows in the bundle" in found[b]
+    edited = _copy(out, tmp_path / "edited")  # a digest nobody's: either side may have changed
+    results = _rewrite(edited, "results", lambda t: t.set_column(
+        t.schema.get_field_index("input_digest"), "input_digest",
+        pa.array(["0" * 64] + t["input_digest"].to_pylist()[1:], pa.string()),
+    ))  # fmt: skip
+    first = results["household_id"][0].as_py()
+    found = {p.household_id: str(p) for p in reproduce_review(edited, bundle)[1]}
+    assert "or the stored input_digest, changed since the review" in found[first]
+
+
+def test_a_change_list_row_without_its_results_row_says_so(reviewed, tmp_path):
+    """A results row deleted: its change-list row was 'in changes_x, but its transition is
+    not X', of a household with no results row at all."""
+    bundle, out = reviewed
+    out2 = _copy(out, tmp_path / "out")
+    listed = pq.read_table(next(out2.glob("changes_*.parquet")))
+    hid = listed["household_id"][0].as_py()
+    _rewrite(out2, "results", lambda t: t.filter(pc.not_equal(t["household_id"], hid)))
+    found = [str(p) for p in reproduce_review(out2, bundle)[1] if p.household_id == hid]
+    assert any(": in changes_" in f and "the review has no results row of it" in f for f in found)
+    assert f"{hid}: not in the review" in found
+
+
+def test_a_household_gone_from_the_bundle_is_not_a_change_list_difference(reviewed, tmp_path):
+    """Its change-list row was said to differ in prev_status ('None in the bundle's
+    households row'); the household is reported once as missing from the bundle."""
+    bundle, out = reviewed
+    listed = pq.read_table(next(out.glob("changes_*.parquet")))
+    hid = listed["household_id"][0].as_py()
+    tables = read_bundle(bundle)
+    tables["households"] = tables["households"].filter(
+        pc.not_equal(tables["households"]["household_id"], hid)
+    )
+    edited = tmp_path / "bundle"
+    write_bundle(tables, edited)
+    found = [str(p) for p in reproduce_review(out, edited)[1] if p.household_id == hid]
+    assert found == [f"{hid}: not assessed now: missing from the bundle"]
 
 
 def test_a_household_not_assessed_now_says_why(reviewed, tmp_path):
