@@ -89,28 +89,72 @@ def read_output(out: Path, name: str, columns: list[str] | None = None) -> pa.Ta
 
 
 def summary_mismatches(
-    summary: dict, results: pa.Table, rejected: int | None = None
-) -> list[tuple[str, object, int]]:
-    """(key, summary.json's value, the stored rows' value) of each count and total of
-    summary.json that the stored results (and the number of rejects, when given) do not
-    give. The report prints summary.json: an edited one would pass as fact (an
-    adversarial auditor run). A column `results` lacks is not checked."""
+    summary: dict, results: pa.Table, rejects: pa.Table | int | None = None
+) -> list[tuple[str, object, object]]:
+    """(key, summary.json's value, the stored rows' value) of each value of summary.json
+    that the stored results (and rejects: the table, or only its number of rows) do not
+    give. The report prints summary.json: an edited one would pass as fact (adversarial
+    auditor runs: first the total and statuses, then the counts by circle, transition,
+    veto and jurisdiction, the mean, the rejects by reason). A column `results` lacks is
+    not checked; nor is what only the bundle gives (unmatched and orphan rows: `meanstest
+    reproduce` checks those against its recomputation)."""
     import pyarrow.compute as pc
 
-    statuses = {c["values"]: c["counts"] for c in results["status"].value_counts().to_pylist()}
+    from meanstest.arith import rhu
+    from meanstest.batch import ENROLLED, reason_rule
+
+    def counts(column) -> dict:
+        vc = pc.value_counts(column)
+        return dict(zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()))
+
+    def section(name: str, found: dict) -> dict:  # every key of either side
+        keys = [*summary.get(name, {}), *(k for k in found if k not in summary.get(name, {}))]
+        return {f"{name}.{k}": found.get(k, 0) for k in keys}
+
+    names = set(results.column_names)
+    statuses = counts(results["status"])
+    total = int(pc.sum(results["benefit"]).as_py() or 0)
+    enrolled = sum(statuses.get(s, 0) for s in ENROLLED)
     derived = {
         "assessed": results.num_rows,
-        "total_monthly_benefit": int(pc.sum(results["benefit"]).as_py() or 0),
-        **{f"by_status.{s}": statuses.get(s, 0) for s in summary.get("by_status", {})},
+        "total_monthly_benefit": total,
+        "mean_monthly_benefit_of_recipients": rhu(total, enrolled) if enrolled else 0,
+        **section("by_status", statuses),
     }
-    if rejected is not None:
-        derived["rejected"] = rejected
-    if "provisional" in results.column_names:
+    if "circle" in names:
+        derived |= section("by_circle", {str(k): v for k, v in counts(results["circle"]).items()})
+    if "transition" in names:
+        derived |= section("by_transition", counts(results["transition"]))
+    if "vetoes" in names:
+        derived |= section("by_veto", counts(pc.list_flatten(results["vetoes"])))
+    if "provisional" in names:
         derived["provisional"] = int(pc.sum(results["provisional"].cast(pa.int64())).as_py() or 0)
+    jurisdictions = summary.get("by_jurisdiction", {}).values()
+    if jurisdictions:  # their sums: which jurisdiction a household is in, only the bundle says
+        for name, want in (("assessed", results.num_rows), ("enrolled", enrolled),
+                           ("benefit", total)):  # fmt: skip
+            derived[f"by_jurisdiction (sum of {name})"] = want
+    if rejects is not None:
+        rejected = rejects if isinstance(rejects, int) else rejects.num_rows
+        derived["rejected"] = rejected
+        if summary.get("accounting_closes") is not False:
+            derived["households_read"] = results.num_rows + rejected
+            derived["accounting_closes"] = True
+            if jurisdictions:
+                derived["by_jurisdiction (sum of households)"] = results.num_rows + rejected
+        if not isinstance(rejects, int) and "reasons" in rejects.column_names:
+            rules: dict[str, int] = {}
+            for reasons in rejects["reasons"].to_pylist():  # rejects are few
+                for rule in {reason_rule(r) for r in reasons or []}:
+                    rules[rule] = rules.get(rule, 0) + 1
+            derived |= section("rejects_by_reason", rules)
     out = []
     for key, want in derived.items():
-        section, _, name = key.partition(".")
-        got = summary.get(section, {}).get(name) if name else summary.get(key)
-        if got is not None and got != want:
+        if key.startswith("by_jurisdiction (sum of "):
+            got = sum(j.get(key[len("by_jurisdiction (sum of ") : -1], 0) for j in jurisdictions)
+        else:
+            head, _, name = key.partition(".")
+            got = summary.get(head, {}).get(name) if name else summary.get(key)
+        if got != want and (got is not None or "." in key):
             out.append((key, got, want))
     return out

@@ -282,14 +282,15 @@ def build_report(out_dir) -> str:
             out,
             "results",
             ["household_id", "status", "benefit", "difficulty_index", "rank", "pci", "circle",
-             "provisional"],
+             "provisional", "transition", "vetoes"],
         )  # fmt: skip
         if results is None:
             raise FileNotFoundError("no results.parquet or results/ folder")
         findings = read_output(out, "findings", ["household_id", "code"])
+        rejects = read_output(out, "rejects", ["reasons"])
     except (OSError, ValueError) as e:
         raise MeansTestError(f"{out}: not a review output folder ({e})") from e
-    if mismatches := summary_mismatches(summary, results):
+    if mismatches := summary_mismatches(summary, results, rejects):
         key, got, want = mismatches[0]
         raise MeansTestError(
             f"{out}: summary.json says {key} {got}, the results give {want}; "

@@ -292,9 +292,7 @@ def reproduce_review(
     found = twice + differ + absent + sorted(rejects, key=lambda d: str(d.household_id))
     found += [
         Discrepancy("summary.json", f"{key} is {got}; the stored rows give {want}", [key])
-        for key, got, want in summary_mismatches(
-            summary, stored["results"], stored["rejects"].num_rows
-        )
+        for key, got, want in summary_mismatches(summary, stored["results"], stored["rejects"])
     ]
     found += sorted(lists, key=lambda d: str(d.household_id))
     found += _compare_paid(summary, households, stored["rejects"]["household_id"])

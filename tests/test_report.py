@@ -233,3 +233,48 @@ def test_a_summary_that_disagrees_with_the_results_is_not_reported_as_fact(tmp_p
         (bad / "summary.json").write_text(json.dumps(summary))
         with pytest.raises(MeansTestError, match="summary.json says .*; run meanstest reproduce"):
             write_report(bad)
+
+
+REPORT_EDITS = {  # an auditor's blind check: each was printed into report.html as fact
+    "by_veto": lambda s: s["by_veto"].update({next(k for k, v in s["by_veto"].items() if v): 1}),
+    "by_circle": lambda s: s["by_circle"].update({"1": s["by_circle"]["1"] + 1}),
+    "by_transition": lambda s: s["by_transition"].update(NEW=s["by_transition"]["NEW"] + 1),
+    "mean": lambda s: s.update(
+        mean_monthly_benefit_of_recipients=s["mean_monthly_benefit_of_recipients"] + 1
+    ),
+    "jurisdiction benefit": lambda s: next(iter(s["by_jurisdiction"].values())).update(
+        benefit=next(iter(s["by_jurisdiction"].values()))["benefit"] + 100
+    ),
+    "jurisdiction enrolled": lambda s: next(iter(s["by_jurisdiction"].values())).update(enrolled=1),
+    "households_read": lambda s: s.update(households_read=s["households_read"] - 1),
+    "a reason dropped": lambda s: s["rejects_by_reason"].pop(next(iter(s["rejects_by_reason"]))),
+    "a reason added": lambda s: s["rejects_by_reason"].update({"bank.balance: invented": 3}),
+}
+
+
+@pytest.fixture(scope="module")
+def reviewed_with_rejects(tmp_path_factory):
+    bundle = tmp_path_factory.mktemp("bundle")
+    write_bundle(synth.generate(150, seed=9, bad_fraction=0.05), bundle)
+    out = tmp_path_factory.mktemp("review")
+    run_review(bundle, out, default_library(), ReviewOptions(quiet=True))
+    return out
+
+
+@pytest.mark.parametrize("edit", REPORT_EDITS)
+def test_every_count_the_outputs_give_is_checked_before_it_is_reported(
+    reviewed_with_rejects, tmp_path, edit
+):
+    import shutil
+
+    from meanstest.errors import MeansTestError
+
+    bad = tmp_path / "bad"
+    shutil.copytree(reviewed_with_rejects, bad)
+    write_report(bad)  # the review's own summary agrees
+    summary = json.loads((bad / "summary.json").read_text())
+    assert summary["rejects_by_reason"] and summary["by_veto"]  # the edits bite
+    REPORT_EDITS[edit](summary)
+    (bad / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(MeansTestError, match="summary.json says .*; run meanstest reproduce"):
+        write_report(bad)

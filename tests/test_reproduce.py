@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from meanstest import synth
+from meanstest.batch import reason_rule
 from meanstest.bundle import read_bundle, write_bundle
 from meanstest.cli import main
 from meanstest.errors import MeansTestError
@@ -55,15 +56,26 @@ def test_tampered_result_is_reported(reviewed, tmp_path, capsys):
     _, problems, _ = reproduce_review(out2, bundle)
     hid = results["household_id"][3].as_py()
     total = sum(benefit)
-    assert [(p.household_id, p.kind, p.columns) for p in problems] == [
+    summary = [(p.kind, p.columns) for p in problems if p.household_id == "summary.json"]
+    assert [
+        (p.household_id, p.kind, p.columns) for p in problems if p.household_id != "summary.json"
+    ] == [
         (hid, "result differs", ["benefit"]),
+        # household 3 is NEW: its change-list row no longer matches its results row
+        (hid, "changes_new row differs from its results row", []),
+    ]
+    # edited results no longer add up to the stored summary: its total, the mean and the
+    # jurisdictions' sum (the summary itself agrees with the recomputation)
+    assert summary == [
         (
-            "summary.json",  # edited results no longer add up to the stored summary
             f"total_monthly_benefit is {total - 100}; the stored rows give {total}",
             ["total_monthly_benefit"],
         ),
-        # household 3 is NEW: its change-list row no longer matches its results row
-        (hid, "changes_new row differs from its results row", []),
+        (summary[1][0], ["mean_monthly_benefit_of_recipients"]),
+        (
+            f"by_jurisdiction (sum of benefit) is {total - 100}; the stored rows give {total}",
+            ["by_jurisdiction (sum of benefit)"],
+        ),
     ]
     assert main(["reproduce", str(out2), "--bundle", str(bundle)]) == 1
     b = results["benefit"][3].as_py()
@@ -193,8 +205,14 @@ def test_findings_and_rejects_are_compared(reviewed, tmp_path):
     # matches the stored rejects either
     summary_keys = {c for p in problems if p.household_id == "summary.json" for c in p.columns}
     assert "rejected" in summary_keys
+    # and the rows the stored rejects lack from the households read and the rejects by rule
+    reason = "rejects_by_reason." + reason_rule(rejects["reasons"][0][0].as_py())
+    assert {"households_read", "by_jurisdiction (sum of households)", reason} <= summary_keys
     assert summary_keys <= {
         "rejected",
+        "households_read",
+        "by_jurisdiction (sum of households)",
+        reason,
         "rejected_previously_paid.households",
         "rejected_previously_paid.prev_benefit",
         "rejected_previously_paid.first_household_ids",
