@@ -189,6 +189,34 @@ def test_the_figures_behind_a_raised_ratio_a_phase_out_and_no_single_dibao_are_w
     assert "合计四舍五入到元 = 0.00 元:不适用单人保" in text
 
 
+def test_the_checks_stop_where_a_status_is_decided_and_the_asset_bound_is_not_asserted():
+    """An auditor's blind check: §7's step 4 ("— 是;上期状态 低保") was printed after step
+    3 had decided 低保 and read like 渐退; §9 said assets of 5,497.18 元 "超过" a bound of
+    13,680.00 元 and left out the bound's "× n 人"."""
+    text = render(worked_example(), "zh", "text")  # 低保 at step 3, assets under the bound
+    assert "第 3 步 低保:月人均收入低于低保标准 — 是" in text and "第 4 步" not in text
+    assert (
+        "金融资产 8,000.00 元 超过 6 个月 × 低保标准 570.00 元 × 3 人 = 10,260.00 元(否)扣 0"
+        in text
+    )
+    assert "Checks" not in text
+    english = render(worked_example(), "en", "text")
+    assert "4. pci at most" not in english
+    assert "over 6 months × standard 570.00 yuan × 3 = 10,260.00 yuan (no) 0" in english
+
+    elder = person(dt.date(1940, 1, 1), occupation="none", health=6)  # 特困: steps 1 and 2
+    text = _document([household()], [elder])
+    assert "特困供养" in text and "第 2 步" in text and "第 3 步" not in text
+
+    rich = person(dt.date(1980, 1, 1), occupation="flexible")  # above S: step 4 decides
+    wage = record("tax_income", rich, "W", income_type="wage", amount=840_000)
+    money_in_bank = record("bank", rich, "B", balance=500_000, interest=0)  # V04: 13,680
+    text = _document([household(prev_status="dibao", prev_benefit=10_000)], [rich], (),
+                     [wage, money_in_bank])  # fmt: skip
+    assert "第 4 步 月人均收入不高于低收入标准 — 是;上期状态 低保" in text
+    assert "个月 × 低保标准 570.00 元 × 1 人 = 3,420.00 元(是)扣" in text
+
+
 # Every household of a district ----------------------------------------------------------
 
 

@@ -164,6 +164,12 @@ def checks(s: dict, ctx: Ctx) -> Step:
             f"previous status {prev}, benefit {ctx.m(i['prev_benefit'], 'month')}",
         ),
     ]
+    # the checks stop at the first that decides (§7.2 特困, §7.3 低保): a step 4 shown after
+    # step 3 had decided 低保 ("— 是;上期状态 低保") read like 渐退 to an auditor
+    if i["tekun_no_labour"] and i["tekun_no_liable_supporter"] and i["pci_below_standard"]:
+        lines = lines[:2]
+    elif i["pci_below_standard"]:
+        lines = lines[:3]
     title = ctx.t("依次判断", "Checks in order")
     return Step("§7", title, lines)
 
@@ -389,16 +395,28 @@ def index(s: dict, ctx: Ctx) -> Step:
             ctx.t("收入分:月人均收入不低于低保标准,0 分", "Income points: pci ≥ standard, 0")
         )
     homes, vehicle, assets = i["penalties"]
+    # whether the assets exceed the bound is said, not asserted (an auditor read "超过" of
+    # 5,497.18 元 against 13,680.00 元), with the bound's factors as the V04 line has them
+    over = ctx.yn(i["financial_assets"] > i["asset_bound"])
+    n = len(i["member_points"])
+    bound = (
+        (
+            f"{i['asset_penalty_months']} 个月 × 低保标准 {ctx.m(i['standard'])} × {n} 人 = "
+            f"{ctx.m(i['asset_bound'])}"
+        ),
+        (
+            f"{i['asset_penalty_months']} months × standard {ctx.m(i['standard'])} × {n} = "
+            f"{ctx.m(i['asset_bound'])}"
+        ),
+    )
     lines.append(
         ctx.t(
             f"资产分 = max(0, {i['asset_max']} − 多套住房({i['homes']} 套)扣 {homes} − 有车"
             f"({ctx.yn(i['any_vehicle'])})扣 {vehicle} − 金融资产 {ctx.m(i['financial_assets'])} 超过"
-            f" {i['asset_penalty_months']} 个月低保标准 {ctx.m(i['asset_bound'])} 扣 {assets}) = "
-            f"{i['asset']}",
+            f" {bound[0]}({over})扣 {assets}) = {i['asset']}",
             f"Asset points = max(0, {i['asset_max']} − extra homes ({i['homes']}) {homes} − "
             f"vehicle ({ctx.yn(i['any_vehicle'])}) {vehicle} − assets "
-            f"{ctx.m(i['financial_assets'])} over {ctx.m(i['asset_bound'])} "
-            f"({i['asset_penalty_months']} months of S) {assets}) = {i['asset']}",
+            f"{ctx.m(i['financial_assets'])} over {bound[1]} ({over}) {assets}) = {i['asset']}",
         )
     )
     outcome = ctx.t(
