@@ -31,16 +31,16 @@ from meanstest.outputs import read_output, summary_mismatches
 
 T = {
     "title": ("社会救助年度复核报告", "Social assistance annual review"),
-    "read": ("读取家庭(户)", "households read"),
+    "read": ("读取家庭记录(条)", "households rows read"),
     "assessed": ("已核定(户)", "assessed"),
-    "rejected": ("退回:数据有误(户)", "rejected: bad input"),
+    "rejected": ("退回:数据有误的家庭记录(条)", "households rows rejected: bad input"),
     "benefit": ("月救助金总额", "total monthly benefit"),
     "mean": ("受助家庭户均月救助金", "mean monthly benefit per recipient household"),
     "provisional": ("临时结果:有部门未核对(户)", "provisional: a source not checked"),
     "unmatched": ("未匹配到家庭的部门记录(条)", "source rows matching no household"),
     "paid_rejected": (
-        "被退回但上期在保的家庭(户)",
-        "rejected households that were being paid",
+        "被退回但上期在保的家庭记录(条)",
+        "rejected households rows that were being paid",
     ),
     "findings": (
         "核对疑点(含漏救、错救)",
@@ -243,6 +243,14 @@ def _legend() -> str:
         "</td></tr>"
         for c in labels.VETO
     )
+    # a finding's name with the code findings.parquet holds (an auditor could not map the
+    # one to the other); statuses and transitions stay words, their codes are in DATA.md
+    findings = "".join(
+        f"<tr><td>{_b(labels.finding(c, 'zh'), labels.finding(c, 'en'))}</td>"
+        f"<td>{_b('findings.parquet 中的代码 ', 'the code in findings.parquet: ')}"
+        f"<code>{c}</code></td></tr>"
+        for c in labels.FINDING
+    )
     parts = [
         (("认定结果", "Status"), rows(labels.STATUS, labels.STATUS_RULE, labels.STATUS)),
         (("四级信息圈", "Circles"), rows(labels.CIRCLE, labels.CIRCLE_RULE, labels.CIRCLE)),
@@ -251,6 +259,7 @@ def _legend() -> str:
             rows(labels.TRANSITION, labels.TRANSITION_RULE, labels.TRANSITION),
         ),
         (("一票否决规则", "Veto rules"), vetoes),
+        (("核对疑点", "Findings"), findings),
     ]
     params = _b(
         "〔〕内为政策参数,取值见各地政策。", "[ ] are policy parameters; each pack sets them."

@@ -183,6 +183,22 @@ def test_the_report_shows_findings_unmatched_rows_and_paid_households_rejected(r
         assert f">{hid}<" in page
 
 
+def test_the_legend_maps_finding_names_to_codes_and_rows_are_not_called_households(report):
+    """An auditor's blind check: the findings' names could not be mapped to the codes of
+    findings.parquet; the read, rejected and paid-rejected counts are households rows (a
+    household_id twice is two rows), labelled 户; the 特困 legend said "no capable
+    supporter" where §7.2 says no supporter has exempt_reason none."""
+    page = report.read_text(encoding="utf-8")
+    zh, en = view(page, "zh"), view(page, "en")
+    for code, (zh_name, en_name) in labels.FINDING.items():
+        assert re.search(rf"{re.escape(zh_name)}\s+findings.parquet 中的代码\s+{code}", zh)
+        assert re.search(rf"{re.escape(en_name)}\s+the code in findings.parquet:\s+{code}", en)
+    summary = json.loads((report.parent / "summary.json").read_text("utf-8"))
+    assert re.search(rf"{summary['households_read']:,}\s+读取家庭记录\(条\)", zh)
+    assert re.search(rf"{summary['rejected']:,}\s+退回:数据有误的家庭记录\(条\)", zh)
+    assert "无义务人或义务人均已免除赡养义务" in zh and "有能力的义务人" not in zh
+
+
 def test_a_spark_output_of_no_households_reports_like_the_single_machine(tmp_path):
     """Spark writes an empty review as folders holding only _SUCCESS: no rows, not 'not
     a review output folder'."""

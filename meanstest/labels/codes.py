@@ -53,9 +53,12 @@ CIRCLE: dict[int, Name] = {
 STATUS_RULE: dict[str, Name] = {
     "VETOED": ("触发任一一票否决规则,不予认定,不发放救助金", "a veto rule applies: no benefit"),
     "TEKUN": (
-        "全体成员无劳动能力且年老、年幼或重病重残,无有能力的义务人,月人均收入低于低保标准",
-        "no member can work (old, young, seriously ill or disabled), no liable supporter, "
-        + "income below the standard",
+        (
+            "全体成员无劳动能力且年老、年幼或重病重残,无义务人或义务人均已免除赡养义务,"
+            "月人均收入低于低保标准"
+        ),
+        "no member can work (old, young, seriously ill or disabled), no supporter or every "
+        + "supporter exempt, income below the standard",
     ),
     "DIBAO": ("月人均收入低于低保标准,按差额补助并分类施保", "income below the standard: top-up"),
     "PHASE_OUT": (
