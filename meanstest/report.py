@@ -93,6 +93,17 @@ T = {
     "changes": ("变化清单", "Change lists"),
     "rejects": ("退回原因", "Rejects by reason"),
     "legend": ("代码说明", "What the codes mean"),
+    "packs": ("所用政策包与核算引擎", "Policy packs and engine used"),
+    "packs_note": (
+        (
+            "政策包摘要(policy_digest)是展开后政策参数的 SHA-256,可与发布的政策包摘要逐一核对;"
+            "核算引擎版本见 meanstest --version。"
+        ),
+        (
+            "policy_digest is the SHA-256 of the resolved pack's parameters: compare it with "
+            "the published pack's; the engine version is meanstest --version's."
+        ),
+    ),
     "bins": (
         "区间含下限、不含上限;救助金均为整元。",
         "Each bin includes its lower bound, not its upper; benefits are whole yuan.",
@@ -117,6 +128,9 @@ COLUMNS = {  # report table columns: (zh, en)
     "code": ("疑点", "finding"),
     "findings": ("疑点(条)", "findings"),
     "provisional": ("临时结果", "provisional"),
+    "policy_id": ("政策包", "policy pack"),
+    "policy_digest": ("政策包摘要", "policy digest"),
+    "engine_version": ("核算引擎版本", "engine version"),
 }
 MONEY = ("benefit", "pci", "prev_benefit")
 
@@ -291,7 +305,8 @@ def build_report(out_dir) -> str:
             out,
             "results",
             ["household_id", "status", "benefit", "difficulty_index", "rank", "pci", "circle",
-             "provisional", "transition", "vetoes"],
+             "provisional", "transition", "vetoes", "policy_id", "policy_digest",
+             "engine_version"],
         )  # fmt: skip
         if results is None:
             raise FileNotFoundError("no results.parquet or results/ folder")
@@ -370,6 +385,7 @@ def build_report(out_dir) -> str:
             _table(top, ["rank", "household_id", "difficulty_index", "status", "benefit", "pci"]),
         ),
         ("findings", _findings_table(findings) + note.format(_t("findings_note"))),
+        ("packs", _packs_table(results) + note.format(_t("packs_note"))),
         (
             "rejects",
             _table(
@@ -458,6 +474,24 @@ def _findings_table(findings: pa.Table | None) -> str:
     rows = [by_code[c] for c in order if c in by_code]
     rows += [v for c, v in sorted(by_code.items()) if c not in order]
     return _table(rows, ["code", "findings", "households"])
+
+
+def _packs_table(results: pa.Table) -> str:
+    """The (policy_id, policy_digest, engine_version) of the results and their households:
+    what an auditor checks against the published packs (a pack edited but kept under its
+    id reproduces against the edited folder; only its digest tells)."""
+    keys = [
+        c for c in ("policy_id", "policy_digest", "engine_version") if c in results.column_names
+    ]
+    if not keys or results.num_rows == 0:
+        return _table([], [*keys, "households"])
+    grouped = results.group_by(keys).aggregate([("household_id", "count")])
+    rows = sorted(
+        ({**{k: r[k] for k in keys}, "households": r["household_id_count"]}
+         for r in grouped.to_pylist()),
+        key=lambda r: tuple(str(r[k]) for k in keys),
+    )  # fmt: skip
+    return _table(rows, [*keys, "households"])
 
 
 # the columns of a change list the report shows (those an output folder has)

@@ -199,6 +199,20 @@ def test_the_legend_maps_finding_names_to_codes_and_rows_are_not_called_househol
     assert "无义务人或义务人均已免除赡养义务" in zh and "有能力的义务人" not in zh
 
 
+def test_the_report_names_the_packs_and_engine_with_their_digests(report):
+    """An auditor's blind check found no pack or engine named in report.html or
+    summary.json: a pack edited under its own id could only be caught by its digest."""
+    import pyarrow.parquet as pq
+
+    results = pq.read_table(report.parent / "results.parquet").to_pylist()
+    zh = view(report.read_text(encoding="utf-8"), "zh")
+    assert "所用政策包与核算引擎" in zh
+    used = {(r["policy_id"], r["policy_digest"], r["engine_version"]) for r in results}
+    for pack, digest, engine in used:
+        n = sum(1 for r in results if (r["policy_id"], r["policy_digest"]) == (pack, digest))
+        assert re.search(rf"{pack}\s+{digest}\s+{re.escape(engine)}\s+{n:,}", zh)
+
+
 def test_a_spark_output_of_no_households_reports_like_the_single_machine(tmp_path):
     """Spark writes an empty review as folders holding only _SUCCESS: no rows, not 'not
     a review output folder'."""
