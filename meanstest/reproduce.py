@@ -344,8 +344,10 @@ def _difference(
     gives, does = ("give", "do") if plural else ("gives", "does")
     if not (isinstance(stored, list) and isinstance(recomputed, list)):
         return f"{key} is {_shown(stored)}; {source} {gives} {_shown(recomputed)}"
-    extra = ", ".join(_shown(x) for x in stored if x not in recomputed)
-    lacking = ", ".join(_shown(x) for x in recomputed if x not in stored)
+    value = {repr(x): x for x in [*stored, *recomputed]}
+    a, b = Counter(map(repr, stored)), Counter(map(repr, recomputed))  # as multisets
+    extra = ", ".join(_shown(value[k]) for k in (a - b).elements())
+    lacking = ", ".join(_shown(value[k]) for k in (b - a).elements())
     parts = [f"lists {extra}, which {source} {does} not"] if extra else []
     parts += [f"lacks {lacking}, which {source} {gives}"] if lacking else []
     return f"{key} " + ("; ".join(parts) or f"is in another order than {source}'s")

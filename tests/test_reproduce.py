@@ -500,6 +500,15 @@ def test_the_paid_households_rejected_in_the_summary_are_checked(reviewed, tmp_p
     assert f"households is 999; the stored rejects and the bundle give {paid['households']}" in (
         problems[0].kind
     )
+    # a list says which ids differ (the 50-id list was printed twice, whole, on one line)
+    ids = paid["first_household_ids"]
+    summary["rejected_previously_paid"] = paid | {"first_household_ids": [*ids[1:], "HH-FAKE"]}
+    (out2 / "summary.json").write_text(json.dumps(summary), "utf-8")
+    (p,) = reproduce_review(out2, bundle)[1]
+    assert p.kind == (
+        "rejected_previously_paid.first_household_ids lists HH-FAKE, which the stored rejects "
+        f"and the bundle do not; lacks {ids[0]}, which the stored rejects and the bundle give"
+    )
 
 
 # Chunked comparison -------------------------------------------------------------------------
