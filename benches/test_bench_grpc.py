@@ -452,7 +452,7 @@ def test_grpc_stages(benchmark, households, bundle, tmp_path):
 
     def all_stages():
         cpu("inprocess_assess", lambda: assess(tables, library))
-        outs = cpu("server_pipeline", lambda: pipeline_tables(tables, library, "fast"))
+        outs, _ = cpu("server_pipeline", lambda: pipeline_tables(tables, library, "fast"))
         cpu("  validate", lambda: validate(tables, library))
         digests = cpu("journal_result_digests", lambda: result_digest_bytes(*_rm(outs)))
         section = cpu(

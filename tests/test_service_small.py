@@ -36,7 +36,8 @@ LIBRARY = default_library()
 def bulk(households, library):
     """What the server answers through the bulk path: response bytes, journal section."""
     conv = convert.households_to_tables(households)
-    out = assess(conv.tables, library).tables()
+    assessed = assess(conv.tables, library)
+    out = assessed.tables()
     if conv.rejects:
         rows = [
             {"household_id": h.household_id, "reasons": conv.rejects[h.household_id]}
@@ -45,7 +46,8 @@ def bulk(households, library):
         ]
         extra = pa.Table.from_pylist(rows, schema=schema.OUTPUTS["rejects"])
         out["rejects"] = pa.concat_tables([out["rejects"], extra])
-    body = convert.outputs_to_response(out).SerializeToString(deterministic=True)
+    unmatched = assessed.summary["unmatched_source_rows"]  # the run's summary's count
+    body = convert.outputs_to_response(out, unmatched).SerializeToString(deterministic=True)
     return body, households_section(out["results"], out["members"], out["rejects"])
 
 

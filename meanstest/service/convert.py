@@ -346,8 +346,10 @@ def _present(row: dict, name: str) -> dict:
 OUTPUT_MESSAGES = {"results": pb.Result, "members": pb.Member, "findings": pb.Finding}
 
 
-def outputs_to_response(tables: dict[str, pa.Table]) -> pb.AssessResponse:
-    response = pb.AssessResponse()
+def outputs_to_response(
+    tables: dict[str, pa.Table], unmatched_source_rows: int = 0
+) -> pb.AssessResponse:
+    response = pb.AssessResponse(unmatched_source_rows=unmatched_source_rows)
     for name, cls in OUTPUT_MESSAGES.items():
         field = getattr(response, name)
         field.extend(
@@ -361,8 +363,27 @@ def outputs_to_response(tables: dict[str, pa.Table]) -> pb.AssessResponse:
     return response
 
 
+UNMATCHED = b"unmatched_source_rows"  # the key of the count in an Arrow answer's metadata
+
+
+def with_unmatched(results: pa.Table, count: int) -> pa.Table:
+    """`results` with the call's count of unmatched source rows in its schema metadata
+    (key `unmatched_source_rows`, decimal text): how the Arrow answers carry it."""
+    return results.replace_schema_metadata(
+        {**(results.schema.metadata or {}), UNMATCHED: b"%d" % count}
+    )
+
+
+def unmatched_of(results: pa.Table) -> int | None:
+    """The count `with_unmatched` put in `results`, or None when there is none."""
+    text = (results.schema.metadata or {}).get(UNMATCHED)
+    return None if text is None else int(text)
+
+
 def response_to_tables(response: pb.AssessResponse) -> dict[str, pa.Table]:
-    """The four output tables of DATA.md from a response (the client side)."""
+    """The four output tables of DATA.md from a response (the client side); the count of
+    unmatched source rows in the results' schema metadata, as the Arrow answers have it
+    (`unmatched_of`)."""
     out = {}
     for name in ("results", "members", "findings", "rejects"):
         sch = schema.OUTPUTS[name]
@@ -376,4 +397,5 @@ def response_to_tables(response: pb.AssessResponse) -> dict[str, pa.Table]:
             else:
                 cols[f.name] = [getattr(m, f.name) for m in msgs]
         out[name] = pa.table(cols, schema=sch)
+    out["results"] = with_unmatched(out["results"], response.unmatched_source_rows)
     return out

@@ -25,6 +25,7 @@ from meanstest.errors import MeansTestError
 from meanstest.service import nested
 from meanstest.service.auth import ANONYMOUS
 from meanstest.service.chunks import ipc_stream
+from meanstest.service.convert import with_unmatched
 from meanstest.service.errors import (
     Cancelled,
     DeadlineExpired,
@@ -99,10 +100,17 @@ class AssessFlight(fl.FlightServerBase):
             if context.is_cancelled():
                 raise Cancelled("the call was cancelled before the engine ran")
             tables = nested.nested_to_tables(request)
-            outputs, digests = self.service.assess_tables(tables)
-            answer = nested.answer_table(outputs)
+            outputs, digests, unmatched = self.service.assess_tables(tables)
+            answer = with_unmatched(nested.answer_table(outputs), unmatched)
             households = answer.num_rows
-            self._journal(caller, "OK", answer_digest(answer), outputs, digests)
+            self._journal(
+                caller,
+                "OK",
+                answer_digest(answer),
+                outputs,
+                digests,
+                unmatched_source_rows=unmatched,
+            )
             try:
                 writer.begin(answer.schema)
                 writer.write_table(answer, max_chunksize=65_536)

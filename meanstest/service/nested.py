@@ -20,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from meanstest import schema
-from meanstest.service.convert import unique_rows
+from meanstest.service.convert import unique_rows, unmatched_of, with_unmatched
 
 NESTED = ("persons", "supporters") + schema.SOURCE_TABLES
 
@@ -176,4 +176,7 @@ def answer_to_tables(answer: pa.Table) -> dict[str, pa.Table]:
         else:
             out[name] = rows.add_column(0, "household_id", owner).cast(schema.OUTPUTS[name])
     out["rejects"] = rej.select(["household_id", "reasons"]).cast(schema.OUTPUTS["rejects"])
+    count = unmatched_of(answer)  # the answer's metadata, kept on the results
+    if count is not None:
+        out["results"] = with_unmatched(out["results"], count)
     return out

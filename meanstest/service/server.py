@@ -87,6 +87,7 @@ class _Call:
         self.started = time.perf_counter()
         self.households = 0
         self.digests = None  # result_digest_bytes, computed under the engine lock
+        self.unmatched = 0  # the call's source rows naming nobody (validate's count)
 
     def stage(self, name: str) -> None:
         hook = self.service.config.on_stage
@@ -143,17 +144,18 @@ class MeansTestService:
             found = self._ended(call, e)
             abort(context, e, found)
 
-    def assess_tables(self, tables: dict[str, pa.Table]) -> tuple[dict[str, pa.Table], object]:
-        """The bulk pipeline and the results' journal digests, under the engine lock (both
-        run parallel regions); also the Flight endpoint's engine."""
+    def assess_tables(self, tables: dict[str, pa.Table]) -> tuple[dict[str, pa.Table], object, int]:
+        """The bulk pipeline, the results' journal digests (under the engine lock: both
+        run parallel regions) and the count of unmatched source rows; also the Flight
+        endpoint's engine."""
         with self._engine:
-            outputs = pipeline_tables(tables, self.config.library, self.config.engine)
+            outputs, unmatched = pipeline_tables(tables, self.config.library, self.config.engine)
             digests = result_digest_bytes(outputs["results"], outputs["members"])
-        return outputs, digests
+        return outputs, digests, unmatched
 
     def _assess_tables(self, call: _Call, tables: dict[str, pa.Table], extra_rejects=None):
         call.stage("engine")
-        outputs, call.digests = self.assess_tables(tables)
+        outputs, call.digests, call.unmatched = self.assess_tables(tables)
         if extra_rejects:
             outputs["rejects"] = pa.concat_tables([outputs["rejects"], extra_rejects])
         call.households = outputs["results"].num_rows + outputs["rejects"].num_rows
@@ -182,7 +184,12 @@ class MeansTestService:
                 body = small.response(answer).SerializeToString(deterministic=True)
                 call.stage("journal")
                 section = small.journal_section(answer)
-                call.journal("OK", output_digest=hashlib.sha256(body).hexdigest(), **section)
+                call.journal(
+                    "OK",
+                    output_digest=hashlib.sha256(body).hexdigest(),
+                    unmatched_source_rows=answer.unmatched_source_rows,
+                    **section,
+                )
                 return body
         conv = None
         decoded = wire.decode(data)
@@ -201,11 +208,16 @@ class MeansTestService:
             call.stage("convert")
             conv = convert.households_to_tables(request.households)
         outputs = self._assess_tables(call, conv.tables, conv.rejects_table())
-        body = wire_out.encode_response(outputs)
+        body = wire_out.encode_response(outputs, call.unmatched)
         section = households_section(
             outputs["results"], outputs["members"], outputs["rejects"], call.digests
         )
-        call.journal("OK", output_digest=hashlib.sha256(body).hexdigest(), **section)
+        call.journal(
+            "OK",
+            output_digest=hashlib.sha256(body).hexdigest(),
+            unmatched_source_rows=call.unmatched,
+            **section,
+        )
         return body
 
     # --- RPCs ------------------------------------------------------------------------------
@@ -257,6 +269,7 @@ class MeansTestService:
             require_households(n, "data", " (the households table has no rows)")
             call.caller.check_table(tables["households"], "AssessArrow")
             outputs = self._assess_tables(call, tables)
+            outputs["results"] = convert.with_unmatched(outputs["results"], call.unmatched)
             streams = {name: chunks.ipc_stream(outputs[name]) for name in OUTPUT_TABLES}
             digest = hashlib.sha256()  # of the chunks' data, in order
             for stream in streams.values():
@@ -264,6 +277,7 @@ class MeansTestService:
             call.journal(
                 "OK",
                 output_digest=digest.hexdigest(),
+                unmatched_source_rows=call.unmatched,
                 **households_section(
                     outputs["results"], outputs["members"], outputs["rejects"], call.digests
                 ),
@@ -383,10 +397,14 @@ class MeansTestService:
         return self._run("GetPolicy", context, body)
 
 
-def pipeline_tables(tables: dict[str, pa.Table], library, engine: str) -> dict[str, pa.Table]:
+def pipeline_tables(
+    tables: dict[str, pa.Table], library, engine: str
+) -> tuple[dict[str, pa.Table], int]:
     """The four tables of `meanstest.pipeline.assess` — the steps of batch.assess_batch:
-    validation, engine, run-level columns — without the run's summary and change lists,
-    which a call does not return (tests compare the answers with meanstest.assess)."""
+    validation, engine, run-level columns — and the one count of the run's summary a
+    call returns, its unmatched source rows (DATA.md: ignored and counted); without the
+    rest of the summary and the change lists (tests compare the answers with
+    meanstest.assess)."""
     from meanstest.validate import validate
 
     validation = validate(tables, library)
@@ -394,12 +412,13 @@ def pipeline_tables(tables: dict[str, pa.Table], library, engine: str) -> dict[s
     # a few hundred households take less time than waking the thread pool (on a busy
     # machine, milliseconds): the kernels run on this thread; the outputs are identical
     out = run_engine(inp, engine, threads=inp.households.num_rows > SERIAL_HOUSEHOLDS)
-    return {
+    outputs = {
         "results": finish_results(inp, out),
         "members": out.members,
         "findings": out.findings,
         "rejects": validation.rejects,
     }
+    return outputs, validation.unmatched_source_rows
 
 
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")

@@ -111,6 +111,8 @@ class Small:
     members: list[dict]
     findings: list[dict]
     rejects: list[tuple[str, list[str]]]
+    # source rows naming no member or supporter of the call: validate's count
+    unmatched_source_rows: int = 0
 
 
 def assess(households: Sequence[pb.Household], library, cache: PackCache) -> Small | None:
@@ -151,6 +153,7 @@ def assess(households: Sequence[pb.Household], library, cache: PackCache) -> Sma
                 if pid is not None and home.setdefault(pid, i) != i:
                     return None  # a person in two households: DUPLICATE_PERSON etc.
     own: list[dict[str, list[dict]]] = []
+    unmatched = 0  # rows of nobody in the call: ignored, and counted (DATA.md)
     for i, d in enumerate(kept):
         mine = {}
         for name in schema.SOURCE_TABLES:
@@ -161,6 +164,8 @@ def assess(households: Sequence[pb.Household], library, cache: PackCache) -> Sma
                     return None  # a record of a person of another household
                 if h == i:
                     rows.append(r)
+                else:
+                    unmatched += 1
             mine[name] = rows
         own.append(mine)
     valid, rejects = [], []
@@ -188,7 +193,7 @@ def assess(households: Sequence[pb.Household], library, cache: PackCache) -> Sma
         results.append(r.result)
         members += r.members
         findings += r.findings
-    return Small(results, members, findings, rejects)
+    return Small(results, members, findings, rejects, unmatched)
 
 
 def _ranks(answers: list[Answer]) -> list[int]:
@@ -285,4 +290,5 @@ def response(small: Small) -> pb.AssessResponse:
         out.findings.add(**{k: v for k, v in f.items() if v is not None})
     for hid, reasons in small.rejects:
         out.rejects.add(household_id=hid, reasons=reasons)
+    out.unmatched_source_rows = small.unmatched_source_rows
     return out

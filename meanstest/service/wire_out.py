@@ -170,8 +170,10 @@ class _Columns:
 _MESSAGES = (("results", 1, pb.Result), ("members", 2, pb.Member), ("findings", 3, pb.Finding))
 
 
-def encode_response(tables: dict[str, pa.Table]) -> bytes:
-    """The serialised AssessResponse of the four output tables."""
+def encode_response(tables: dict[str, pa.Table], unmatched_source_rows: int = 0) -> bytes:
+    """The serialised AssessResponse of the four output tables and the call's count of
+    unmatched source rows (field 5, after the rows: upb writes fields in number order,
+    and leaves out a zero)."""
     chunks: list = []
     base = [0]
     parts = [
@@ -193,4 +195,19 @@ def encode_response(tables: dict[str, pa.Table]) -> bytes:
     for number, c, sizes in sized:
         rest = (c.s_lo, c.s_hi, c.l_lo, c.l_hi, c.i_lo, c.i_hi)
         pos = _write(out, pos, number, sizes, c.spec, c.ints, data, *rest)
-    return out[:total].tobytes()
+    body = out[:total].tobytes()
+    if unmatched_source_rows:
+        body += bytes([5 << 3]) + _varint_bytes(unmatched_source_rows)
+    return body
+
+
+def _varint_bytes(v: int) -> bytes:
+    """A varint as protobuf writes an int64 (a negative one as its 64-bit two's
+    complement: ten bytes)."""
+    u = v & ((1 << 64) - 1)
+    out = bytearray()
+    while u >= 0x80:
+        out.append(u & 0x7F | 0x80)
+        u >>= 7
+    out.append(u)
+    return bytes(out)

@@ -305,16 +305,18 @@ class AssessRequest(_message.Message):
     def __init__(self, households: _Optional[_Iterable[_Union[Household, _Mapping]]] = ...) -> None: ...
 
 class AssessResponse(_message.Message):
-    __slots__ = ("results", "members", "findings", "rejects")
+    __slots__ = ("results", "members", "findings", "rejects", "unmatched_source_rows")
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     FINDINGS_FIELD_NUMBER: _ClassVar[int]
     REJECTS_FIELD_NUMBER: _ClassVar[int]
+    UNMATCHED_SOURCE_ROWS_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[Result]
     members: _containers.RepeatedCompositeFieldContainer[Member]
     findings: _containers.RepeatedCompositeFieldContainer[Finding]
     rejects: _containers.RepeatedCompositeFieldContainer[Reject]
-    def __init__(self, results: _Optional[_Iterable[_Union[Result, _Mapping]]] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., rejects: _Optional[_Iterable[_Union[Reject, _Mapping]]] = ...) -> None: ...
+    unmatched_source_rows: int
+    def __init__(self, results: _Optional[_Iterable[_Union[Result, _Mapping]]] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., rejects: _Optional[_Iterable[_Union[Reject, _Mapping]]] = ..., unmatched_source_rows: _Optional[int] = ...) -> None: ...
 
 class ArrowChunk(_message.Message):
     __slots__ = ("table", "data", "last")
