@@ -303,9 +303,20 @@ def test_list_and_get_policies(server, pki):
         ({"id": "x" * 20_000}, grpc.StatusCode.NOT_FOUND, "id"),
         (
             {"jurisdiction": "1" * 9_000, "date": "2024-07-01"},
-            grpc.StatusCode.NOT_FOUND,
+            grpc.StatusCode.INVALID_ARGUMENT,
             "jurisdiction",
         ),
+        # not 6 ASCII digits (DATA.md): malformed, not a code without a pack (it was
+        # NOT_FOUND "no policy pack for jurisdiction 15A422": a blind integration check)
+        *(
+            (
+                {"jurisdiction": j, "date": "2024-07-01"},
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "jurisdiction",
+            )
+            for j in ("15A422", "15042", "１５０４２２", "150422\n")
+        ),
+        ({"date": "2024-07-01"}, grpc.StatusCode.INVALID_ARGUMENT, "jurisdiction"),
     ],
 )
 def test_get_policy_errors(server, pki, request_, code, field):
@@ -314,7 +325,24 @@ def test_get_policy_errors(server, pki, request_, code, field):
     assert code_of(e) == code and bad_request_fields(e.value) == [field]
     if request_.get("jurisdiction") == "110105":
         assert "110105" in e.value.details() and "2024-07-01" in e.value.details()
+    if (
+        field == "jurisdiction"
+        and code == grpc.StatusCode.INVALID_ARGUMENT
+        and "id" not in request_
+    ):
+        assert "6 ASCII digits" in e.value.details(), e.value.details()
     assert "Traceback" not in e.value.details() and len(e.value.details()) < 2_100
+
+
+@pytest.mark.parametrize("jurisdiction", ["15A422", "1504", "1504220", "１５０４２２"])
+def test_list_policies_refuses_a_malformed_jurisdiction(server, pki, jurisdiction):
+    """ListPolicies' filter is a division code too: a malformed one is INVALID_ARGUMENT
+    naming the field and the rule (it listed its province's packs, or none, silently)."""
+    with client(server, pki) as c, pytest.raises(grpc.RpcError) as e:
+        c.list_policies(jurisdiction)
+    assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT
+    assert bad_request_fields(e.value) == ["jurisdiction"]
+    assert "6 ASCII digits" in e.value.details()
 
 
 # Malformed requests -------------------------------------------------------------------------

@@ -352,6 +352,7 @@ class MeansTestService:
             request = parse(pb.ListPoliciesRequest, data, "jurisdiction")
             packs = list(self.config.library.packs)
             if request.jurisdiction:
+                _division_code(request.jurisdiction)
                 codes = set(self.config.library.candidates(request.jurisdiction))
                 packs = [p for p in packs if p.jurisdiction in codes]
             return _journaled(call, pb.ListPoliciesResponse(policies=[_summary(p) for p in packs]))
@@ -373,6 +374,7 @@ class MeansTestService:
                 except PolicyError as e:
                     raise NotFound(e.problem, field="id") from None
             elif request.jurisdiction or request.date:
+                _division_code(request.jurisdiction)
                 try:  # fromisoformat also reads 20240701 and 2024-W27-1
                     if not _ISO_DAY.fullmatch(request.date):
                         raise ValueError
@@ -422,6 +424,18 @@ def pipeline_tables(
 
 
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DIVISION_CODE = re.compile(r"[0-9]{6}")  # ASCII digits only (\d takes full-width ones)
+
+
+def _division_code(jurisdiction: str) -> None:
+    """INVALID_ARGUMENT unless `jurisdiction` is a division code as DATA.md requires: a
+    malformed one (15A422) was NOT_FOUND "no policy pack for jurisdiction 15A422", as
+    if a well-formed code merely lacked a pack (a blind integration check)."""
+    if not _DIVISION_CODE.fullmatch(jurisdiction):
+        raise InvalidArgument(
+            f"jurisdiction {jurisdiction[:100]!r} is not a division code (6 ASCII digits)",
+            field="jurisdiction",
+        )
 
 
 def _journaled(call: _Call, response, **fields) -> bytes:
