@@ -573,6 +573,32 @@ def test_cross_jurisdiction_is_permission_denied(server, pki):
         assert c.assess_households(other).results
 
 
+def test_permission_denied_names_the_method_called(server, pki):
+    """The message names the RPC the caller made: an AssessStream said "(Assess)" (a
+    blind integration check), on the small-call and the bulk path alike."""
+    tables = synth.generate(200, seed=5)
+    other = households_of(tables, "150404")[:1]
+    mine = households_of(tables, "150422")
+    bulk = mine[:40] + other  # past the small path's 32 households
+    assert len(bulk) > 32
+    with client(server, pki, "township") as c:
+        for method, call in (
+            ("Assess", lambda: c.assess_households(mine[:1] + other)),
+            ("Assess", lambda: c.assess_households(bulk)),
+            ("AssessStream", lambda: list(c.assess_stream([mine[:1] + other]))),
+            ("AssessStream", lambda: list(c.assess_stream([mine[:1], bulk]))),
+            (
+                "Explain",
+                lambda: c.stub.Explain(pb.ExplainRequest(household=other[0]), metadata=c.metadata),
+            ),
+            ("AssessArrow", lambda: c.assess_arrow(convert.households_to_tables(bulk).tables)),
+        ):
+            with pytest.raises(grpc.RpcError) as e:
+                call()
+            assert code_of(e) == grpc.StatusCode.PERMISSION_DENIED
+            assert e.value.details().endswith(f"jurisdiction 150404 ({method})"), e.value.details()
+
+
 # TLS ------------------------------------------------------------------------------------------
 
 

@@ -165,7 +165,8 @@ class MeansTestService:
     def _check_households(self, call: _Call, households) -> None:
         require_households(len(households), "households")
         for h in households:
-            call.caller.check(h.jurisdiction if h.HasField("jurisdiction") else None, "Assess")
+            # the RPC called (Assess or AssessStream): a stream was told "(Assess)"
+            call.caller.check(h.jurisdiction if h.HasField("jurisdiction") else None, call.method)
 
     def _assess_bytes(self, call: _Call, data: bytes) -> bytes:
         """One AssessRequest (serialised) → its AssessResponse (serialised), journaled."""
@@ -197,7 +198,7 @@ class MeansTestService:
             require_households(decoded.households, "households")
             try:
                 for j in convert.request_jurisdictions(decoded):
-                    call.caller.check(j, "Assess")
+                    call.caller.check(j, call.method)
                 call.stage("convert")
                 conv = convert.request_to_tables(decoded)
             except wire.NotUTF8:
