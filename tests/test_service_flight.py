@@ -4,6 +4,8 @@ TLS and mutual TLS, with the gRPC service's tokens, jurisdictions and journal.""
 from __future__ import annotations
 
 import json
+import logging
+import re
 import subprocess
 import sys
 
@@ -155,6 +157,44 @@ def test_a_request_without_rows_is_invalid_argument(served, pki):
         flight_assess(location, empty, TOKENS["all"], ca=pki["ca"].read_bytes())
     entry = read_entries(journal)[-1]
     assert (entry["method"], entry["status"]) == ("Flight.DoExchange", "INVALID_ARGUMENT")
+
+
+def test_flight_log_lines_say_what_grpc_s_say(served, pki, caplog):
+    """One line per call with the caller and the status code, as a gRPC call's
+    (`_Call.done`): unauthenticated calls had no line, and failed ones showed the
+    exception's name (status=BundleError) where gRPC shows INVALID_ARGUMENT (a blind
+    integration check)."""
+    location, _ = served
+    ca = pki["ca"].read_bytes()
+    request = nested.tables_to_nested(synth.generate(20, seed=4))
+    mistyped = request.set_column(
+        request.schema.get_field_index("assessment_date"),
+        "assessment_date",
+        pc.cast(request["assessment_date"], pa.string()),
+    )
+    calls = [
+        (None, request, fl.FlightUnauthenticatedError, "-", "UNAUTHENTICATED"),
+        ("wrong", request, fl.FlightUnauthenticatedError, "-", "UNAUTHENTICATED"),
+        ("township", request, fl.FlightUnauthorizedError, "township", "PERMISSION_DENIED"),
+        ("all", request.slice(0, 0), pa.ArrowInvalid, "all", "INVALID_ARGUMENT"),
+        ("all", mistyped, pa.ArrowInvalid, "all", "INVALID_ARGUMENT"),
+        ("all", request, None, "all", "OK"),
+    ]
+    for who, table, raised, caller, status in calls:
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="meanstest.service"):
+            token = TOKENS.get(who, who) if who else None
+            if raised is None:
+                flight_assess(location, table, token, ca=ca)
+            else:
+                with pytest.raises(raised):
+                    flight_assess(location, table, token, ca=ca)
+        lines = [r.getMessage() for r in caplog.records if r.name == "meanstest.service"]
+        assert len(lines) == 1, (who, lines)
+        assert re.fullmatch(
+            rf"Flight\.DoExchange caller={caller} households=\d+ status={status} [0-9.]+ms",
+            lines[0],
+        ), lines
 
 
 def test_flight_refuses_plaintext_and_unknown_commands(served, pki):

@@ -53,11 +53,27 @@ class _AuthFactory(fl.ServerMiddlewareFactory):
     def start_call(self, info, headers):
         if self.tokens is None:
             return _Auth(ANONYMOUS)
+        started = time.perf_counter()
         metadata = [(k, v) for k, values in headers.items() for v in values]
         try:
             return _Auth(self.tokens.authenticate(metadata))
         except Unauthenticated as e:
+            # refused before any handler runs: the log line gRPC's _Call.done writes for
+            # such a call (caller "-"), which Flight did not write at all
+            _log_call(_method_name(info.method), "-", 0, "UNAUTHENTICATED", started)
             raise fl.FlightUnauthenticatedError(str(e)) from None
+
+
+def _method_name(method) -> str:
+    """Flight.DoExchange for FlightMethod.DO_EXCHANGE (and so on)."""
+    words = getattr(method, "name", str(method)).split("_")
+    return "Flight." + "".join(w.capitalize() for w in words)
+
+
+def _log_call(method: str, caller: str, households: int, status: str, started: float) -> None:
+    """One line per call, the words of the gRPC service's (server._Call.done)."""
+    ms = (time.perf_counter() - started) * 1000
+    log.info("%s caller=%s households=%d status=%s %.1fms", method, caller, households, status, ms)
 
 
 def answer_digest(answer: pa.Table) -> str:
@@ -122,21 +138,14 @@ class AssessFlight(fl.FlightServerBase):
                     "deadline passed)"
                 ) from e
         except Exception as e:  # noqa: BLE001 - every failure becomes a Flight status
-            status = type(e).__name__
+            status = _code(e)  # the status code, as gRPC's lines and the journal say it
             try:
-                self._journal(caller, _code(e), None, None, None, error=type(e).__name__)
+                self._journal(caller, status, None, None, None, error=type(e).__name__)
             except OSError:
                 log.exception("journal write failed")
             return _flight_error(e)
         finally:
-            ms = (time.perf_counter() - started) * 1000
-            log.info(
-                "Flight.DoExchange caller=%s households=%d status=%s %.1fms",
-                caller.name,
-                households,
-                status,
-                ms,
-            )
+            _log_call("Flight.DoExchange", caller.name, households, status, started)
 
         return None
 
