@@ -13,6 +13,7 @@ import pyarrow as pa
 from numba import njit
 
 from meanstest.kernels.memory import copy_bytes
+from meanstest.service.chunks import _varint
 from meanstest.v1 import meanstest_pb2 as pb
 
 I64 = np.int64
@@ -197,17 +198,5 @@ def encode_response(tables: dict[str, pa.Table], unmatched_source_rows: int = 0)
         pos = _write(out, pos, number, sizes, c.spec, c.ints, data, *rest)
     body = out[:total].tobytes()
     if unmatched_source_rows:
-        body += bytes([5 << 3]) + _varint_bytes(unmatched_source_rows)
+        body += bytes([5 << 3]) + _varint(unmatched_source_rows)  # never negative
     return body
-
-
-def _varint_bytes(v: int) -> bytes:
-    """A varint as protobuf writes an int64 (a negative one as its 64-bit two's
-    complement: ten bytes)."""
-    u = v & ((1 << 64) - 1)
-    out = bytearray()
-    while u >= 0x80:
-        out.append(u & 0x7F | 0x80)
-        u >>= 7
-    out.append(u)
-    return bytes(out)
