@@ -69,7 +69,8 @@ def with_strangers(tables: dict[str, pa.Table], count: int, seed: int) -> dict[s
 
 def _carried(tables: dict[str, pa.Table]) -> dict[str, list[int]]:
     """Each source table's rows that no member or supporter of a household names (the
-    rows `convert.tables_to_households` and `nested.tables_to_nested` leave out)."""
+    rows `convert.tables_to_households` and `nested.tables_to_nested` put under the
+    first household)."""
     known = set(tables["households"]["household_id"].to_pylist())
     people = set()
     for name, column in (("persons", "person_id"), ("supporters", "supporter_id")):
@@ -83,10 +84,18 @@ def _carried(tables: dict[str, pa.Table]) -> dict[str, list[int]]:
     }
 
 
+def _without_carried(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    out = dict(tables)
+    for name, rows in _carried(tables).items():
+        keep = sorted(set(range(tables[name].num_rows)) - set(rows))
+        out[name] = tables[name].take(pa.array(keep, pa.int64()))
+    return out
+
+
 def messages(tables: dict[str, pa.Table], carrier: int) -> list[pb.Household]:
     """The bundle's households as messages, the rows of nobody nested under household
     number `carrier`: the call that is this bundle."""
-    out = convert.tables_to_households(tables)
+    out = convert.tables_to_households(_without_carried(tables))
     for name, rows in _carried(tables).items():
         for row in tables[name].take(pa.array(rows, pa.int64())).to_pylist():
             getattr(out[carrier], name).add(**convert._present(row, name))
@@ -95,7 +104,7 @@ def messages(tables: dict[str, pa.Table], carrier: int) -> list[pb.Household]:
 
 def request_table(tables: dict[str, pa.Table], carrier: int) -> pa.Table:
     """The Flight request of the same call (`messages`, in Arrow)."""
-    rows = nested.tables_to_nested(tables).to_pylist()
+    rows = nested.tables_to_nested(_without_carried(tables)).to_pylist()
     for name, found in _carried(tables).items():
         for row in tables[name].take(pa.array(found, pa.int64())).to_pylist():
             rows[carrier][name].append({k: v for k, v in row.items() if k != "household_id"})
@@ -148,6 +157,35 @@ def test_every_bulk_path_counts_what_validate_counts(served, n, seed, bad, stran
     assert convert.unmatched_of(out["results"]) == want
     assert journaled(journal, "Flight.DoExchange")[0]["unmatched_source_rows"] == want
     assert verify(journal)[2] is None
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    n=st.integers(1, 40),
+    seed=st.integers(0, 10_000),
+    bad=st.sampled_from([0.0, 0.2]),
+    strangers=st.integers(0, 6),
+)
+def test_the_clients_conversions_keep_the_rows_of_nobody(n, seed, bad, strangers):
+    """`client.assess` (tables_to_households) and Flight's request (tables_to_nested)
+    left rows of nobody out, so a call on a bundle's tables answered 0 where its review
+    counted them; they go under the first household now, and the tables they give back
+    have validate's count."""
+    tables, want = bundle_of(n, seed, bad, strangers)
+    back = convert.households_to_tables(convert.tables_to_households(tables))
+    assert validate(back.tables, LIBRARY).unmatched_source_rows == want
+    back = nested.nested_to_tables(nested.tables_to_nested(tables))
+    assert validate(back, LIBRARY).unmatched_source_rows == want
+
+
+def test_the_python_client_answers_the_reviews_count(served):
+    running, location, _ = served
+    tables, want = bundle_of(30, 3, 0.0, 4)
+    assert want >= 4
+    with MeansTestClient(f"127.0.0.1:{running.port}") as c:
+        assert convert.unmatched_of(c.assess(tables)["results"]) == want
+    request = nested.tables_to_nested(tables)
+    assert convert.unmatched_of(flight_assess(location, request)["results"]) == want
 
 
 @settings(max_examples=40, deadline=None)

@@ -302,8 +302,10 @@ def _text(value) -> object:
 
 def tables_to_households(tables: dict[str, pa.Table]) -> list[pb.Household]:
     """Nest bundle tables into household messages; a source row goes to every household
-    whose member or supporter it names (rows naming nobody are left out: they are
-    ignored by an assessment anyway)."""
+    whose member or supporter it names, and a row naming nobody to the first household:
+    the service ignores it there too, and counts it (`unmatched_source_rows`, DATA.md:
+    "ignored and counted"), as a review of the tables does. Left out, such rows were lost
+    on the way, and the answer said 0 where the review's summary said how many."""
     hh = tables["households"].to_pylist()
     out = [pb.Household(**_present(row, "households")) for row in hh]
     first: dict[str, int] = {}  # a duplicated household_id: its rows go to the first copy
@@ -323,7 +325,7 @@ def tables_to_households(tables: dict[str, pa.Table]) -> list[pb.Household]:
     for name in schema.SOURCE_TABLES:
         table = tables.get(name)
         for row in table.to_pylist() if table is not None else []:
-            for i in people.get(row["person_id"], []):
+            for i in people.get(row["person_id"], [0] if out else []):
                 getattr(out[i], name).add(**_present(row, name))
     return out
 

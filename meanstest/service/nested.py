@@ -62,7 +62,9 @@ def _grouped(rows: pa.Table, group: np.ndarray, n: int, fields: list[pa.Field]) 
 
 
 def tables_to_nested(tables: dict[str, pa.Table]) -> pa.Table:
-    """Bundle tables → the request table (the client side)."""
+    """Bundle tables → the request table (the client side). A source row goes under every
+    household whose member or supporter it names, and a row naming nobody under the first
+    household, where the service ignores and counts it (convert.tables_to_households)."""
     from meanstest.bundle import conform_tables
 
     t = conform_tables(tables)
@@ -96,7 +98,13 @@ def tables_to_nested(tables: dict[str, pa.Table]) -> pa.Table:
             rows, group = table.take(pa.array(order, pa.int64())), h[order]
         else:
             indexed = table.append_column("_row", pa.array(np.arange(table.num_rows)))
-            pairs = indexed.join(people, "person_id", join_type="inner")
+            pairs = indexed.join(people, "person_id", join_type="left outer")
+            nobody = pc.is_null(pairs["_h"])
+            pairs = pairs.set_column(
+                pairs.schema.get_field_index("_h"), "_h", pc.fill_null(pairs["_h"], 0)
+            )
+            if n == 0:
+                pairs = pairs.filter(pc.invert(nobody))
             pairs = pairs.sort_by([("_h", "ascending"), ("_row", "ascending")])
             rows, group = pairs, pairs["_h"].to_numpy()
         columns[name] = _grouped(rows, np.asarray(group, np.int64), n, _fields(name))
