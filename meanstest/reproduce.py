@@ -61,7 +61,7 @@ class Discrepancy:
     values: list[str] = field(default_factory=list)  # "column: stored → recomputed"
 
     def __str__(self) -> str:
-        shown = self.values or self.columns
+        shown = self.values or [c for c in self.columns if c not in self.kind]
         return f"{self.household_id}: {self.kind}" + (f" ({'; '.join(shown)})" if shown else "")
 
 
@@ -291,7 +291,11 @@ def reproduce_review(
     _say_whose_input(differ, stored["results"], again["results"])
     found = twice + differ + absent + sorted(rejects, key=lambda d: str(d.household_id))
     found += [
-        Discrepancy("summary.json", f"{key} is {got}; the stored rows give {want}", [key])
+        Discrepancy(
+            "summary.json",
+            f"{key} is {'missing' if got is None else got}; the stored rows give {want}",
+            [key],
+        )
         for key, got, want in summary_mismatches(summary, stored["results"], stored["rejects"])
     ]
     found += sorted(lists, key=lambda d: str(d.household_id))

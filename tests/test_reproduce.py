@@ -265,6 +265,8 @@ def test_every_value_of_summary_json_is_checked_against_the_recomputation(review
     (out2 / "summary.json").write_text(json.dumps(summary))
     _, problems, _ = reproduce_review(out2, bundle)
     assert problems and {p.household_id for p in problems} == {"summary.json"}
+    assert all(str(p).count(p.columns[0]) == 1 for p in problems)  # said once
+    assert all(" None" not in str(p) for p in problems)  # a missing value is "missing"
     assert all(p.columns[0].split(".")[0] not in ("chunks", "chunk_size") for p in problems)
     assert main(["reproduce", str(out2), "--bundle", str(bundle)]) == 1
 
