@@ -128,10 +128,11 @@ def _chunk_by_library(data: bytes) -> tuple[str, memoryview, bool]:
 
 def chunks_to_tables(chunks: Iterable, allowed: Iterable[str]) -> dict:
     """Reassemble ArrowChunk messages (or their serialised bytes, read by `chunk_fields`
-    without a copy) into tables; names outside `allowed` are refused."""
+    without a copy) into tables; names outside `allowed` are refused. A table is read
+    as soon as its last chunk is in, while gRPC receives the next table's."""
     allowed = set(allowed)
     parts: dict[str, list] = {}
-    done: set[str] = set()
+    out: dict[str, pa.Table] = {}
     for i, chunk in enumerate(chunks):
         if isinstance(chunk, bytes):
             name, data, last = chunk_fields(chunk)
@@ -142,41 +143,41 @@ def chunks_to_tables(chunks: Iterable, allowed: Iterable[str]) -> dict:
                 f"chunk {i}: unknown table {name!r} (allowed: {', '.join(sorted(allowed))})",
                 field="table",
             )
-        if name in done:
+        if name in out:
             raise MeansTestError(
                 f"chunk {i}: table {name} sent after its last chunk", field="table"
             )
         parts.setdefault(name, []).append(data)
         if last:
-            done.add(name)
-    if missing := set(parts) - done:
+            out[name] = _read_table(name, parts.pop(name))
+    if parts:
         raise MeansTestError(
-            f"table(s) {', '.join(sorted(missing))} ended without a chunk marked last", field="last"
+            f"table(s) {', '.join(sorted(parts))} ended without a chunk marked last", field="last"
         )
-    out = {}
-    for name, pieces in parts.items():
-        try:
-            data = pa.py_buffer(b"".join(pieces))
-            source = pa.BufferReader(data)
-            table = pa.ipc.open_stream(source).read_all()
-            if source.tell() != data.size:  # a second stream, or anything else after it
-                raise MeansTestError(
-                    f"table {name}: {data.size - source.tell():,} bytes after the end of its "
-                    "Arrow IPC stream (one stream per table: rows there would go unread)",
-                    field="data",
-                )
-            # IPC reading trusts the buffers' offsets; a forged one would send the kernels
-            # out of bounds (found by fuzzing: a segfault of the server), so check them all
-            table.validate(full=True)
-            out[name] = table
-        except UnicodeDecodeError:  # a column name (found by fuzzing: an uncaught error)
-            raise MeansTestError(
-                f"table {name}: not an Arrow IPC stream (a column name is not UTF-8)",
-                field="data",
-            ) from None
-        except (pa.ArrowException, OSError) as e:  # ArrowNotImplementedError: a type Arrow
-            # has no reader for (found by fuzzing: a 128-bit integer ended the call INTERNAL)
-            raise MeansTestError(
-                f"table {name}: not an Arrow IPC stream ({e})", field="data"
-            ) from e
     return out
+
+
+def _read_table(name: str, pieces: list) -> pa.Table:
+    """One table's Arrow IPC stream from its chunks' data, fully validated."""
+    try:
+        data = pa.py_buffer(b"".join(pieces))
+        source = pa.BufferReader(data)
+        table = pa.ipc.open_stream(source).read_all()
+        if source.tell() != data.size:  # a second stream, or anything else after it
+            raise MeansTestError(
+                f"table {name}: {data.size - source.tell():,} bytes after the end of its "
+                "Arrow IPC stream (one stream per table: rows there would go unread)",
+                field="data",
+            )
+        # IPC reading trusts the buffers' offsets; a forged one would send the kernels
+        # out of bounds (found by fuzzing: a segfault of the server), so check them all
+        table.validate(full=True)
+        return table
+    except UnicodeDecodeError:  # a column name (found by fuzzing: an uncaught error)
+        raise MeansTestError(
+            f"table {name}: not an Arrow IPC stream (a column name is not UTF-8)",
+            field="data",
+        ) from None
+    except (pa.ArrowException, OSError) as e:  # ArrowNotImplementedError: a type Arrow
+        # has no reader for (found by fuzzing: a 128-bit integer ended the call INTERNAL)
+        raise MeansTestError(f"table {name}: not an Arrow IPC stream ({e})", field="data") from e
