@@ -241,6 +241,9 @@ def test_explain_trace_matches_assess(server, pki):
     assert f"status={assessed.status}" in en.text
     # the document carries the digests an auditor checks the results row against
     assert assessed.input_digest in zh.text and assessed.policy_digest in zh.text
+    # the pack's name, as the CLI's JSON trace has it (a blind integration check missed it)
+    pack = next(p for p in default_library().packs if p.id == assessed.policy_id)
+    assert zh.policy_name == pack.name and pack.name in zh.text
 
 
 def test_explain_rejected_household_is_invalid_argument(server, pki):

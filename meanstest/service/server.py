@@ -326,6 +326,7 @@ class MeansTestService:
                 household_id=explanation["household_id"],
                 policy_id=explanation["policy_id"],
                 policy_digest=explanation["policy_digest"],
+                policy_name=explanation["policy_name"],
                 result=response.results[0],
                 members=response.members,
                 findings=response.findings,

@@ -356,7 +356,7 @@ class Step(_message.Message):
     def __init__(self, section: _Optional[str] = ..., label: _Optional[str] = ..., value_json: _Optional[str] = ..., inputs: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Explanation(_message.Message):
-    __slots__ = ("household_id", "policy_id", "policy_digest", "steps", "result", "members", "findings", "text")
+    __slots__ = ("household_id", "policy_id", "policy_digest", "steps", "result", "members", "findings", "text", "policy_name")
     HOUSEHOLD_ID_FIELD_NUMBER: _ClassVar[int]
     POLICY_ID_FIELD_NUMBER: _ClassVar[int]
     POLICY_DIGEST_FIELD_NUMBER: _ClassVar[int]
@@ -365,6 +365,7 @@ class Explanation(_message.Message):
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     FINDINGS_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    POLICY_NAME_FIELD_NUMBER: _ClassVar[int]
     household_id: str
     policy_id: str
     policy_digest: str
@@ -373,7 +374,8 @@ class Explanation(_message.Message):
     members: _containers.RepeatedCompositeFieldContainer[Member]
     findings: _containers.RepeatedCompositeFieldContainer[Finding]
     text: str
-    def __init__(self, household_id: _Optional[str] = ..., policy_id: _Optional[str] = ..., policy_digest: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[Step, _Mapping]]] = ..., result: _Optional[_Union[Result, _Mapping]] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., text: _Optional[str] = ...) -> None: ...
+    policy_name: str
+    def __init__(self, household_id: _Optional[str] = ..., policy_id: _Optional[str] = ..., policy_digest: _Optional[str] = ..., steps: _Optional[_Iterable[_Union[Step, _Mapping]]] = ..., result: _Optional[_Union[Result, _Mapping]] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., findings: _Optional[_Iterable[_Union[Finding, _Mapping]]] = ..., text: _Optional[str] = ..., policy_name: _Optional[str] = ...) -> None: ...
 
 class ListPoliciesRequest(_message.Message):
     __slots__ = ("jurisdiction",)
