@@ -290,7 +290,7 @@ def reproduce_review(
     progress.close()
     _say_whose_input(differ, stored["results"], again["results"])
     found = twice + differ + absent + sorted(rejects, key=lambda d: str(d.household_id))
-    found += [
+    rows = [
         Discrepancy(
             "summary.json",
             f"{key} is {'missing' if got is None else got}; the stored rows give {want}",
@@ -298,11 +298,27 @@ def reproduce_review(
         )
         for key, got, want in summary_mismatches(summary, stored["results"], stored["rejects"])
     ]
-    found += sorted(lists, key=lambda d: str(d.household_id))
-    found += _compare_paid(summary, households, stored["rejects"]["household_id"])
-    told = {c for d in found if d.household_id == "summary.json" for c in d.columns}
-    found += _compare_summary(summary, again_summary, told)
+    paid = _compare_paid(summary, households, stored["rejects"]["household_id"])
+    again = _compare_summary(summary, again_summary)
+    if (rows or paid) and not again:  # the rows were changed, not the summary: say it once
+        rows, paid = [_summary_is_the_recomputations([*rows, *paid])], []
+    found += [*rows, *sorted(lists, key=lambda d: str(d.household_id)), *paid]
+    told = {c for d in [*rows, *paid] for c in d.columns}
+    found += [d for d in again if d.columns[0] not in told]
     return ok, found, moved
+
+
+def _summary_is_the_recomputations(found: list[Discrepancy]) -> Discrepancy:
+    """One line for a summary.json that the recomputation gives but the stored rows do
+    not: the rows were changed after the review (each reported above). One deleted
+    results row gave some fifteen lines, each true, that hid the one fact."""
+    keys = [d.columns[0] for d in found]
+    return Discrepancy(
+        "summary.json",
+        f"agrees with the recomputation, not with the stored rows ({', '.join(keys)}): the "
+        "stored rows were changed after the review",
+        keys,
+    )
 
 
 RUN_ONLY = ("chunks", "chunk_size")  # how the run was cut (memory, engine), not its counts
@@ -319,16 +335,15 @@ def _flat(summary: dict, prefix: str = "") -> dict:
     return out
 
 
-def _compare_summary(stored: dict, again: dict, told: set) -> list[Discrepancy]:
+def _compare_summary(stored: dict, again: dict) -> list[Discrepancy]:
     """Every value of the stored summary.json against the recomputed review's (a value
     not given by the stored rows, such as by_veto, unmatched_source_rows or a
-    jurisdiction's figures, was passed over when edited, and the report printed it);
-    `told`: keys already reported against the stored rows."""
+    jurisdiction's figures, was passed over when edited, and the report printed it)."""
     old = {k: v for k, v in _flat(stored).items() if k.split(".")[0] not in RUN_ONLY}
     new = {k: v for k, v in _flat(again).items() if k.split(".")[0] not in RUN_ONLY}
     out = []
     for key in [*new, *(k for k in old if k not in new)]:
-        if key in told or (key in old and key in new and old[key] == new[key]):
+        if key in old and key in new and old[key] == new[key]:
             continue
         if key not in old:
             what = f"{key} is missing; the recomputation gives {_shown(new[key])}"
