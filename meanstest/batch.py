@@ -35,6 +35,7 @@ CHANGES_SCHEMA = pa.schema(
     + [("prev_status", pa.string()), ("prev_benefit", pa.int64())]
 )
 _JURISDICTION_COUNTS = ("households", "assessed", "enrolled", "benefit")
+_NESTED_COUNTS = ("by_jurisdiction", "by_policy")  # dicts of dicts, not Counters
 
 
 def reason_rule(reason: str) -> str:
@@ -67,6 +68,8 @@ class Tally:
     total_monthly_benefit: int = 0
     provisional: int = 0
     by_jurisdiction: dict = field(default_factory=dict)
+    # policy_id → {"policy_digest", "assessed"}: the packs the results were assessed by
+    by_policy: dict = field(default_factory=dict)
     by_status: Counter = field(default_factory=Counter)
     by_circle: Counter = field(default_factory=Counter)
     by_transition: Counter = field(default_factory=Counter)
@@ -86,6 +89,15 @@ class Tally:
         for rs in validation.rejects["reasons"].to_pylist():  # rejects are few
             reasons.update({reason_rule(r) for r in rs})
         paid_benefit, paid_ids = _rejected_paid(households, validation.rejects["household_id"])
+        used = np.bincount(
+            np.asarray(validation.engine_input.policy_index, np.int64),  # assessed rows' packs
+            minlength=len(validation.engine_input.policies),
+        )
+        by_policy = {
+            p.id: {"policy_digest": p.digest, "assessed": int(n)}
+            for p, n in zip(validation.engine_input.policies, used.tolist(), strict=True)
+            if n
+        }
         return cls(
             households_read=validation.households_read,
             assessed=results.num_rows,
@@ -95,6 +107,7 @@ class Tally:
             total_monthly_benefit=int(pc.sum(results["benefit"]).as_py() or 0),
             provisional=int(pc.sum(pc.cast(results["provisional"], pa.int64())).as_py() or 0),
             by_jurisdiction=_by_jurisdiction(households["jurisdiction"], assessed, results),
+            by_policy=by_policy,
             by_status=_counts(results["status"]),
             by_circle=Counter({str(k): v for k, v in _counts(results["circle"]).items()}),
             by_transition=_counts(results["transition"]),
@@ -116,6 +129,12 @@ class Tally:
                     for k, v in counts.items():
                         m[k] += v
                 setattr(merged, f.name, out)
+            elif f.name == "by_policy":  # one library: an id has one digest
+                out = {k: dict(v) for k, v in a.items()}
+                for k, v in b.items():
+                    out.setdefault(k, {"policy_digest": v["policy_digest"], "assessed": 0})
+                    out[k]["assessed"] += v["assessed"]
+                setattr(merged, f.name, out)
             elif isinstance(a, Counter):
                 setattr(merged, f.name, a + b)
             elif isinstance(a, list):  # household ids: sorted, so any order merges alike
@@ -133,12 +152,14 @@ class Tally:
     def from_json(cls, text: str) -> Tally:
         data = json.loads(text)
         for f in dataclasses.fields(cls):
-            if f.name.startswith(("by_", "rejects_")) and f.name != "by_jurisdiction":
+            if f.name.startswith(("by_", "rejects_")) and f.name not in _NESTED_COUNTS:
                 data[f.name] = Counter(data.get(f.name, {}))
         return cls(**data)
 
     def summary(self, chunks: int, chunk_size: int) -> dict:
         """summary.json: what a director reads first (counts, money in fen)."""
+        from meanstest.pipeline import ENGINE_VERSION
+
         enrolled = sum(self.by_status.get(s, 0) for s in ENROLLED)
         return {
             "households_read": self.households_read,
@@ -147,6 +168,10 @@ class Tally:
             "unmatched_source_rows": self.unmatched_source_rows,
             "orphan_rows": self.orphan_rows,
             "by_jurisdiction": dict(sorted(self.by_jurisdiction.items())),
+            # what produced the results, as each row carries it: an auditor compares the
+            # digests with the published packs' (an edited pack may keep its id)
+            "by_policy": dict(sorted(self.by_policy.items())),
+            "engine_version": ENGINE_VERSION,
             "chunks": chunks,
             "chunk_size": chunk_size,
             "accounting_closes": self.households_read == self.assessed + self.rejected,

@@ -95,7 +95,7 @@ def summary_mismatches(
     that the stored results (and rejects: the table, or only its number of rows) do not
     give. The report prints summary.json: an edited one would pass as fact (adversarial
     auditor runs: first the total and statuses, then the counts by circle, transition,
-    veto and jurisdiction, the mean, the rejects by reason). A column `results` lacks is
+    veto, jurisdiction and pack, the mean, the rejects by reason). A column `results` lacks is
     not checked; nor is what only the bundle gives (unmatched and orphan rows: `meanstest
     reproduce` checks those against its recomputation)."""
     import pyarrow.compute as pc
@@ -129,6 +129,18 @@ def summary_mismatches(
         derived |= section("by_veto", counts(pc.list_flatten(results["vetoes"])))
     if "provisional" in names:
         derived["provisional"] = int(pc.sum(results["provisional"].cast(pa.int64())).as_py() or 0)
+    if {"policy_id", "policy_digest"} <= names and "by_policy" in summary:
+        packs = results.group_by(["policy_id", "policy_digest"]).aggregate([("policy_id", "count")])
+        derived |= section(
+            "by_policy",
+            {
+                r["policy_id"]: {
+                    "policy_digest": r["policy_digest"],
+                    "assessed": r["policy_id_count"],
+                }
+                for r in packs.to_pylist()
+            },
+        )
     jurisdictions = summary.get("by_jurisdiction", {}).values()
     if jurisdictions:  # their sums: which jurisdiction a household is in, only the bundle says
         for name, want in (("assessed", results.num_rows), ("enrolled", enrolled),

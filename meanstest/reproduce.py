@@ -321,7 +321,9 @@ def _summary_is_the_recomputations(found: list[Discrepancy]) -> Discrepancy:
     )
 
 
-RUN_ONLY = ("chunks", "chunk_size")  # how the run was cut (memory, engine), not its counts
+# how the run was cut (memory, engine), not its counts; and the engine that made it: a
+# later one reproduces it (as the results rows' engine_version, IGNORED)
+RUN_ONLY = ("chunks", "chunk_size", "engine_version")
 
 
 def _flat(summary: dict, prefix: str = "") -> dict:

@@ -279,6 +279,8 @@ REPORT_EDITS = {  # an auditor's blind check: each was printed into report.html 
     "households_read": lambda s: s.update(households_read=s["households_read"] - 1),
     "a reason dropped": lambda s: s["rejects_by_reason"].pop(next(iter(s["rejects_by_reason"]))),
     "a reason added": lambda s: s["rejects_by_reason"].update({"bank.balance: invented": 3}),
+    "a pack's digest": lambda s: next(iter(s["by_policy"].values())).update(policy_digest="0" * 64),
+    "a pack's households": lambda s: next(iter(s["by_policy"].values())).update(assessed=1),
 }
 
 

@@ -242,6 +242,7 @@ SUMMARY_EDITS = {  # what an operator might touch; none of it is in the stored r
     "accounting_closes": lambda s: s.update(accounting_closes=False),
     "rejects_by_reason": lambda s: s["rejects_by_reason"].pop(_one_of(s["rejects_by_reason"])),
     "a key added": lambda s: s.update(approved_by="director"),
+    "a pack's digest": lambda s: next(iter(s["by_policy"].values())).update(policy_digest="0" * 64),
 }
 
 
@@ -269,8 +270,17 @@ def test_the_summarys_run_shape_is_not_a_discrepancy(reviewed, tmp_path):
     bundle, _ = reviewed
     out2 = tmp_path / "chunked"
     run_review(bundle, out2, default_library(), ReviewOptions(quiet=True, chunk_size=25))
-    assert json.loads((out2 / "summary.json").read_text())["chunks"] > 1
+    summary = json.loads((out2 / "summary.json").read_text())
+    assert summary["chunks"] > 1
     assert reproduce_review(out2, bundle)[1] == []
+    # the packs the chunks' results were assessed by, merged: as the rows carry them
+    rows = pq.read_table(out2 / "results.parquet").to_pylist()
+    packs = {(r["policy_id"], r["policy_digest"]) for r in rows}
+    assert summary["by_policy"] == {
+        pack: {"policy_digest": digest, "assessed": sum(r["policy_id"] == pack for r in rows)}
+        for pack, digest in sorted(packs)
+    }
+    assert len(packs) > 1 and summary["engine_version"] == rows[0]["engine_version"]
 
 
 def test_a_bundle_edit_that_moves_only_run_counts_is_caught(reviewed, tmp_path):
