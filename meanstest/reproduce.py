@@ -324,6 +324,9 @@ def _summary_is_the_recomputations(found: list[Discrepancy]) -> Discrepancy:
 # how the run was cut (memory, engine), not its counts; and the engine that made it: a
 # later one reproduces it (as the results rows' engine_version, IGNORED)
 RUN_ONLY = ("chunks", "chunk_size", "engine_version")
+# values summary.json gained after its first version: a review made before has none,
+# and still reproduces (the rows carry what they sum up)
+ADDED_LATER = ("rejected_previously_paid", "by_policy")
 
 
 def _flat(summary: dict, prefix: str = "") -> dict:
@@ -341,8 +344,9 @@ def _compare_summary(stored: dict, again: dict) -> list[Discrepancy]:
     """Every value of the stored summary.json against the recomputed review's (a value
     not given by the stored rows, such as by_veto, unmatched_source_rows or a
     jurisdiction's figures, was passed over when edited, and the report printed it)."""
-    old = {k: v for k, v in _flat(stored).items() if k.split(".")[0] not in RUN_ONLY}
-    new = {k: v for k, v in _flat(again).items() if k.split(".")[0] not in RUN_ONLY}
+    skip = (*RUN_ONLY, *(k for k in ADDED_LATER if k not in stored))
+    old = {k: v for k, v in _flat(stored).items() if k.split(".")[0] not in skip}
+    new = {k: v for k, v in _flat(again).items() if k.split(".")[0] not in skip}
     out = []
     for key in [*new, *(k for k in old if k not in new)]:
         if key in old and key in new and old[key] == new[key]:

@@ -283,6 +283,18 @@ def test_the_summarys_run_shape_is_not_a_discrepancy(reviewed, tmp_path):
     assert len(packs) > 1 and summary["engine_version"] == rows[0]["engine_version"]
 
 
+def test_a_review_from_before_the_summary_named_its_packs_reproduces(reviewed, tmp_path):
+    """summary.json gained by_policy (and rejected_previously_paid before it): a review
+    made before has none and still reproduces; one that has them is checked."""
+    bundle, out = reviewed
+    out2 = _copy(out, tmp_path / "out")
+    summary = json.loads((out2 / "summary.json").read_text())
+    for key in ("by_policy", "engine_version", "rejected_previously_paid"):
+        del summary[key]
+    (out2 / "summary.json").write_text(json.dumps(summary))
+    assert reproduce_review(out2, bundle)[1] == []
+
+
 def test_a_bundle_edit_that_moves_only_run_counts_is_caught(reviewed, tmp_path):
     """A bank row of someone nobody is, and a member of a household that does not exist,
     change no household's result, only summary.json's counts of them."""
