@@ -46,13 +46,28 @@ def reason_rule(reason: str) -> str:
     return f"{column}: {problem.split(' (')[0]}"
 
 
-def _counts(values: pa.ChunkedArray | pa.Array) -> Counter:
+def value_counts(values: pa.ChunkedArray | pa.Array) -> Counter:
     """value → count, by Arrow's value_counts (nulls are not counted)."""
     vc = pc.value_counts(values)
     if len(vc) == 0:
         return Counter()
     keys, counts = vc.field("values").to_pylist(), vc.field("counts").to_pylist()
     return Counter({k: c for k, c in zip(keys, counts, strict=True) if k is not None})
+
+
+def reject_rules(reasons) -> Counter:
+    """Rejects by rule (`reason_rule`), a reject row counted once under each rule it
+    breaks; `reasons`: the rejects' reasons column."""
+    rules: Counter = Counter()
+    for rs in reasons.to_pylist():  # rejects are few
+        rules.update({reason_rule(r) for r in rs or []})
+    return rules
+
+
+def mean_benefit(total: int, enrolled: int) -> int:
+    """The mean monthly benefit of the enrolled households, rounded half up (RULES.md §0,
+    as every amount: it is cut to the fen); 0 with none."""
+    return rhu(total, enrolled) if enrolled else 0
 
 
 @dataclass
@@ -85,9 +100,7 @@ class Tally:
         """The counts of one batch: `households` as read (rejected rows included), its
         validation and its results."""
         assessed = validation.engine_input.households
-        reasons = Counter()
-        for rs in validation.rejects["reasons"].to_pylist():  # rejects are few
-            reasons.update({reason_rule(r) for r in rs})
+        reasons = reject_rules(validation.rejects["reasons"])
         paid_benefit, paid_ids = _rejected_paid(households, validation.rejects["household_id"])
         used = np.bincount(
             np.asarray(validation.engine_input.policy_index, np.int64),  # assessed rows' packs
@@ -108,10 +121,10 @@ class Tally:
             provisional=int(pc.sum(pc.cast(results["provisional"], pa.int64())).as_py() or 0),
             by_jurisdiction=_by_jurisdiction(households["jurisdiction"], assessed, results),
             by_policy=by_policy,
-            by_status=_counts(results["status"]),
-            by_circle=Counter({str(k): v for k, v in _counts(results["circle"]).items()}),
-            by_transition=_counts(results["transition"]),
-            by_veto=_counts(pc.list_flatten(results["vetoes"])),
+            by_status=value_counts(results["status"]),
+            by_circle=Counter({str(k): v for k, v in value_counts(results["circle"]).items()}),
+            by_transition=value_counts(results["transition"]),
+            by_veto=value_counts(pc.list_flatten(results["vetoes"])),
             rejects_by_reason=reasons,
             rejected_paid_benefit=paid_benefit,
             rejected_paid_ids=paid_ids,
@@ -180,10 +193,9 @@ class Tally:
             "by_transition": {t: self.by_transition.get(t, 0) for t in schema.TRANSITIONS},
             "by_veto": {v: self.by_veto.get(v, 0) for v in schema.VETO_CODES},
             "total_monthly_benefit": self.total_monthly_benefit,
-            # rounded half up (RULES.md §0), as every amount: it was cut to the fen
-            "mean_monthly_benefit_of_recipients": rhu(self.total_monthly_benefit, enrolled)
-            if enrolled
-            else 0,
+            "mean_monthly_benefit_of_recipients": mean_benefit(
+                self.total_monthly_benefit, enrolled
+            ),
             "provisional": self.provisional,
             "rejects_by_reason": dict(sorted(self.rejects_by_reason.items())),
             "rejected_previously_paid": paid_section(
@@ -233,7 +245,7 @@ def _by_jurisdiction(all_jurisdictions, assessed: pa.Table, results: pa.Table) -
     """Per jurisdiction: households read (a null code counts as "(null)"), assessed,
     enrolled and their total monthly benefit."""
     out: dict[str, dict[str, int]] = {}
-    for j, n in _counts(pc.fill_null(all_jurisdictions, "(null)")).items():
+    for j, n in value_counts(pc.fill_null(all_jurisdictions, "(null)")).items():
         out[j] = {"households": n, "assessed": 0, "enrolled": 0, "benefit": 0}
     if results.num_rows == 0:
         return out

@@ -100,12 +100,8 @@ def summary_mismatches(
     reproduce` checks those against its recomputation)."""
     import pyarrow.compute as pc
 
-    from meanstest.arith import rhu
-    from meanstest.batch import ENROLLED, reason_rule
-
-    def counts(column) -> dict:
-        vc = pc.value_counts(column)
-        return dict(zip(vc.field("values").to_pylist(), vc.field("counts").to_pylist()))
+    from meanstest.batch import ENROLLED, mean_benefit, reject_rules
+    from meanstest.batch import value_counts as counts
 
     def section(name: str, found: dict) -> dict:  # every key of either side
         keys = [*summary.get(name, {}), *(k for k in found if k not in summary.get(name, {}))]
@@ -118,7 +114,7 @@ def summary_mismatches(
     derived = {
         "assessed": results.num_rows,
         "total_monthly_benefit": total,
-        "mean_monthly_benefit_of_recipients": rhu(total, enrolled) if enrolled else 0,
+        "mean_monthly_benefit_of_recipients": mean_benefit(total, enrolled),
         **section("by_status", statuses),
     }
     if "circle" in names:
@@ -155,11 +151,7 @@ def summary_mismatches(
             if jurisdictions:
                 derived["by_jurisdiction (sum of households)"] = results.num_rows + rejected
         if not isinstance(rejects, int) and "reasons" in rejects.column_names:
-            rules: dict[str, int] = {}
-            for reasons in rejects["reasons"].to_pylist():  # rejects are few
-                for rule in {reason_rule(r) for r in reasons or []}:
-                    rules[rule] = rules.get(rule, 0) + 1
-            derived |= section("rejects_by_reason", rules)
+            derived |= section("rejects_by_reason", reject_rules(rejects["reasons"]))
     out = []
     for key, want in derived.items():
         if key.startswith("by_jurisdiction (sum of "):

@@ -284,25 +284,14 @@ REPORT_EDITS = {  # an auditor's blind check: each was printed into report.html 
 }
 
 
-@pytest.fixture(scope="module")
-def reviewed_with_rejects(tmp_path_factory):
-    bundle = tmp_path_factory.mktemp("bundle")
-    write_bundle(synth.generate(150, seed=9, bad_fraction=0.05), bundle)
-    out = tmp_path_factory.mktemp("review")
-    run_review(bundle, out, default_library(), ReviewOptions(quiet=True))
-    return out
-
-
 @pytest.mark.parametrize("edit", REPORT_EDITS)
-def test_every_count_the_outputs_give_is_checked_before_it_is_reported(
-    reviewed_with_rejects, tmp_path, edit
-):
+def test_every_count_the_outputs_give_is_checked_before_it_is_reported(report, tmp_path, edit):
     import shutil
 
     from meanstest.errors import MeansTestError
 
     bad = tmp_path / "bad"
-    shutil.copytree(reviewed_with_rejects, bad)
+    shutil.copytree(report.parent, bad)  # the module's review, rejects included
     write_report(bad)  # the review's own summary agrees
     summary = json.loads((bad / "summary.json").read_text())
     assert summary["rejects_by_reason"] and summary["by_veto"]  # the edits bite
