@@ -944,7 +944,8 @@ def test_values_that_would_leave_int64_in_the_rules_products_are_refused(path):
         changes["circles.circle4_ratio"] = top  # circle4 may not be below circle3
     library_from_dicts({"x.toml": _pack_with(changes)})
     changes[path] = top + 1
-    with pytest.raises(PolicyError, match=re.escape(f"{path}: {top + 1} is not below {top + 1}")):
+    says = f"{path}: {top + 1} is above the largest value allowed, {top:,}"
+    with pytest.raises(PolicyError, match=re.escape(says)):
         library_from_dicts({"x.toml": _pack_with(changes)})
 
 

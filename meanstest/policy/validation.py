@@ -112,8 +112,10 @@ class _Int:
                 problem = f"share {value} above 1000"
             elif self.high == INT64_MAX:
                 problem = f"{value} does not fit a 64-bit integer"
+            elif self.high == 11:  # phaseout.months, "< 12" in POLICY.md's own words
+                problem = f"{value} is not below 12"
             else:
-                problem = f"{value} is not below {self.high + 1}"
+                problem = f"{value} is above the largest value allowed, {self.high:,}"
             raise pack.fail(key, f"{problem}; valid: {self.valid()}")
 
     def valid(self) -> str:
