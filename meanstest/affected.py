@@ -272,6 +272,18 @@ def quarantine_note(bundle: str | Path) -> str | None:
     return "\n".join(said) or None
 
 
+def ingest_notes(bundle) -> list[str]:
+    """`quarantine_note`, one entry per line, for summary.json's `ingest_notes` and the
+    report: the review's record says what its console said. An auditor's blind check
+    found households paid on a bundle that lacked some of their rows, and only the
+    console had said so. [] for a bundle without an ingest.json (or one that is not a
+    local folder: a dict of tables, a Spark URL)."""
+    if not isinstance(bundle, (str, Path)):
+        return []
+    note = quarantine_note(bundle)
+    return note.splitlines() if note else []
+
+
 def _district_order(path: Path) -> tuple:
     """districts/2-b before districts/10-a (k, its place on regroup's command line)."""
     key = []

@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -169,8 +169,9 @@ class Tally:
                 data[f.name] = Counter(data.get(f.name, {}))
         return cls(**data)
 
-    def summary(self, chunks: int, chunk_size: int) -> dict:
-        """summary.json: what a director reads first (counts, money in fen)."""
+    def summary(self, chunks: int, chunk_size: int, ingest_notes: Sequence[str] = ()) -> dict:
+        """summary.json: what a director reads first (counts, money in fen); and what the
+        ingest of the bundle said about it (`affected.ingest_notes`)."""
         from meanstest.pipeline import ENGINE_VERSION
 
         enrolled = sum(self.by_status.get(s, 0) for s in ENROLLED)
@@ -201,6 +202,7 @@ class Tally:
             "rejected_previously_paid": paid_section(
                 self.rejected_paid_benefit, self.rejected_paid_ids
             ),
+            "ingest_notes": list(ingest_notes),
         }
 
 

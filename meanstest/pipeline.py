@@ -147,6 +147,7 @@ def assess(bundle_or_tables, policies=None, engine: str = "fast") -> Assessment:
     Bad households are rejected with every reason (never raised); the call raises only
     when the bundle cannot be read at all or the policy library is invalid.
     """
+    from meanstest.affected import ingest_notes
     from meanstest.batch import assess_batch
     from meanstest.bundle import read_bundle
 
@@ -156,7 +157,11 @@ def assess(bundle_or_tables, policies=None, engine: str = "fast") -> Assessment:
     else:
         tables = dict(bundle_or_tables)
     batch = assess_batch(tables, library, engine)
-    summary = batch.tally.summary(chunks=1, chunk_size=batch.tally.households_read)
+    summary = batch.tally.summary(
+        chunks=1,
+        chunk_size=batch.tally.households_read,
+        ingest_notes=ingest_notes(bundle_or_tables),
+    )
     return Assessment(batch.results, batch.members, batch.findings, batch.rejects, summary)
 
 

@@ -82,6 +82,20 @@ T = {
             "Full lists: changes_*.parquet; each household's calculation: meanstest explain."
         ),
     ),
+    "ingest": ("数据导入提示", "What the ingest of the bundle said"),
+    "ingest_note": (
+        (
+            "数据包由 meanstest ingest 导入时给出以上提示(原文)。被隔离的原始记录"
+            "(quarantine.parquet)未计入所涉家庭的核算,这些家庭的结果须人工核实后方可据以发放;"
+            "详见数据包中的 ingest.json。"
+        ),
+        (
+            "The notes above are the ingest's own words. The rows it quarantined "
+            "(quarantine.parquet) are missing from the assessment of the households they "
+            "belong to: check those results by hand before paying on them. Details: "
+            "ingest.json in the bundle."
+        ),
+    ),
     "status": ("认定结果分布(户)", "Status (households)"),
     "circle": ("四级信息圈(户)", "Information circles (households)"),
     "benefit_dist": ("受助家庭月救助金分布(户)", "Monthly benefit of recipients (households)"),
@@ -395,6 +409,9 @@ def build_report(out_dir) -> str:
             + note.format(_t("many_rules")),
         ),
     ]
+    if notes := summary.get("ingest_notes"):  # first: what the figures below rest on
+        said = "".join(f"<li>{html.escape(str(line))}</li>" for line in notes)
+        sections.insert(0, ("ingest", f"<ul>{said}</ul>" + note.format(_t("ingest_note"))))
     if paid and paid["households"]:
         sections.append(
             (

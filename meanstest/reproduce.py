@@ -326,7 +326,7 @@ def _summary_is_the_recomputations(found: list[Discrepancy]) -> Discrepancy:
 RUN_ONLY = ("chunks", "chunk_size", "engine_version")
 # values summary.json gained after its first version: a review made before has none,
 # and still reproduces (the rows carry what they sum up)
-ADDED_LATER = ("rejected_previously_paid", "by_policy")
+ADDED_LATER = ("rejected_previously_paid", "by_policy", "ingest_notes")
 
 
 def _flat(summary: dict, prefix: str = "") -> dict:

@@ -211,3 +211,25 @@ def with_null_keys(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
         at = table.schema.get_field_index(column)
         out[name] = table.set_column(at, table.schema.field(at), pa.array(values, pa.string()))
     return out
+
+
+def ingest_record(bundle: Path, household_ids: list[str]) -> list[str]:
+    """An ingest.json in `bundle` saying the ingest quarantined rows of `household_ids`
+    and did not hold them back (as `meanstest ingest` writes it, the part a review reads);
+    returns the notes a review of the bundle keeps in summary.json."""
+    import json
+
+    from meanstest.affected import ingest_notes
+
+    affected = {
+        "count": len(household_ids),
+        "held": False,
+        "household_ids": household_ids,
+        "not_in_bundle": 0,
+        "unattributed_rows": {},
+    }
+    doc = {"affected_households": affected}
+    (Path(bundle) / "ingest.json").write_text(json.dumps(doc), encoding="utf-8")
+    notes = ingest_notes(bundle)
+    assert len(notes) == 1 and all(h in notes[0] for h in household_ids)
+    return notes

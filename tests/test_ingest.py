@@ -4,6 +4,7 @@ same review), counts that reconcile per file, every quarantine reason, the check
 flags, and a new export layout that needs only a new profile."""
 
 import hashlib
+import html
 import json
 import re
 
@@ -18,6 +19,7 @@ from meanstest.adapters.normalise import REASONS
 from meanstest.adapters.profile import ProfileError
 
 from meanstest import schema
+from meanstest.affected import quarantine_note
 from meanstest.bundle import read_bundle
 from meanstest.cli import main
 from meanstest.errors import MeansTestError
@@ -623,6 +625,26 @@ def test_affected_households_are_reported_and_held_back_with_hold(tmp_path, caps
     assert all(h in said for h in expected)  # named, not only counted
     # the third is in neither results nor rejects, and only it is said to be missing
     assert "2 are assessed without those rows, and 1 is not in the bundle at all" in said
+    # the review's record keeps what its console said: summary.json and report.html (an
+    # auditor's blind check found households paid on a bundle that lacked some of their
+    # rows, and only the console had said so)
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text("utf-8"))
+    assert summary["ingest_notes"] == quarantine_note(tmp_path / "plain").splitlines()
+    assert all(h in summary["ingest_notes"][0] for h in expected)
+    assert assess(tmp_path / "plain").summary["ingest_notes"] == summary["ingest_notes"]
+    argv = ["review", str(tmp_path / "plain"), "--out", str(tmp_path / "rs"), "--spool"]
+    assert main([*argv, "--quiet"]) == 0  # chunk by chunk, the same
+    spooled = json.loads((tmp_path / "rs" / "summary.json").read_text("utf-8"))
+    assert spooled["ingest_notes"] == summary["ingest_notes"]
+    assert main(["report", str(tmp_path / "r")]) == 0
+    page = (tmp_path / "r" / "report.html").read_text("utf-8")
+    assert html.escape(summary["ingest_notes"][0]) in page and "数据导入提示" in page
+    capsys.readouterr()
+    assert main(["reproduce", str(tmp_path / "r"), "--bundle", str(tmp_path / "plain")]) == 0
+    summary["ingest_notes"] = []  # an edited record of what the ingest said is caught
+    (tmp_path / "r" / "summary.json").write_text(json.dumps(summary), "utf-8")
+    assert main(["reproduce", str(tmp_path / "r"), "--bundle", str(tmp_path / "plain")]) != 0
+    assert "ingest_notes" in capsys.readouterr().out
     assert main(["ingest", str(manifest), "--out", str(tmp_path / "again")]) == 0
     assert "2 are reviewed without those rows, and 1 is not in the bundle at all" in (
         capsys.readouterr().out
@@ -631,6 +653,7 @@ def test_affected_households_are_reported_and_held_back_with_hold(tmp_path, caps
     doc = ingest(manifest, tmp_path / "held", hold=True)
     assert main(["review", str(tmp_path / "held"), "--out", str(tmp_path / "rh")]) == 0
     assert "quarantined" not in capsys.readouterr().out  # held back: nothing to say
+    assert json.loads((tmp_path / "rh" / "summary.json").read_text("utf-8"))["ingest_notes"] == []
     assert (
         doc["affected_households"]["held"]
         and doc["affected_households"]["household_ids"] == expected

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from builders import with_null_keys
+from builders import ingest_record, with_null_keys
 
 pytestmark = pytest.mark.slow  # a JVM per module, ~1.5 min
 
@@ -80,7 +80,9 @@ def reviews(spark, tmp_path_factory):
     root = tmp_path_factory.mktemp("spark")
     bundle = root / "bundle"
     write_bundle(_odd_bundle(), bundle)
+    notes = ingest_record(bundle, ["HH000000003"])  # summary.json keeps them on both engines
     single = run_review(bundle, root / "single", default_library(), ReviewOptions(quiet=True))
+    assert single["ingest_notes"] == notes
     argv = ["review", str(bundle), "--out", str(root / "spark"), "--quiet", "--report"]
     code = cli.main([*argv, "--engine", "spark", "--master", "local[2]", "--spark-shuffle"])
     return root, single, code

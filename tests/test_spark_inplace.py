@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
+from builders import ingest_record
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -194,7 +195,9 @@ def reviewed(spark, tmp_path_factory):
     place on Spark (4 chunks)."""
     root = tmp_path_factory.mktemp("inplace")
     bundle = _write_grouped(_blocks([300, 250, 300, 200]), root / "bundle")
+    notes = ingest_record(bundle, ["HH000000007"])  # summary.json keeps them on both engines
     single = run_review(bundle, root / "single", default_library(), ReviewOptions(quiet=True))
+    assert single["ingest_notes"] == notes
     said = []
     from meanstest.spark import review_spark
 

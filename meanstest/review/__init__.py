@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from meanstest import schema
+from meanstest.affected import ingest_notes
 from meanstest.batch import Tally, assess_batch
 from meanstest.bundle import bundle_folder, check_table, read_table
 from meanstest.errors import MeansTestError
@@ -195,8 +196,9 @@ def run_review(bundle, out, library, options: ReviewOptions | None = None) -> di
     if out.exists() and not out.is_dir():
         raise MeansTestError(f"--out {out} is a file: the review writes a folder of outputs")
     output_folder(out)
+    notes = ingest_notes(bundle)
     with _only_review_of(out):
-        return _run_review(files, out, library, opts)
+        return _run_review(files, out, library, opts, notes)
 
 
 LOCK = ".review.lock"  # held (flock) by the review writing the folder
@@ -215,7 +217,9 @@ def _only_review_of(out: Path):
         yield
 
 
-def _run_review(files: dict[str, Path], out: Path, library, opts: ReviewOptions) -> dict:
+def _run_review(
+    files: dict[str, Path], out: Path, library, opts: ReviewOptions, notes: list[str]
+) -> dict:
     discard(out / DONE_DIR)  # a finished review's state, killed while being removed
     for name in output_names():  # a killed run's outputs, never renamed into place
         (out / f"{name}.tmp").unlink(missing_ok=True)
@@ -237,8 +241,8 @@ def _run_review(files: dict[str, Path], out: Path, library, opts: ReviewOptions)
     if chunk is not None:
         if state_dir.exists():
             discard(state_dir)  # killed before its state was first written
-        return _review_in_memory(files, out, library, opts, chunk)
-    return _review_spooled(files, out, library, opts, state, fp, spool_chunk)
+        return _review_in_memory(files, out, library, opts, chunk, notes)
+    return _review_spooled(files, out, library, opts, state, fp, spool_chunk, notes)
 
 
 def _resumable_state(state_dir: Path, fp: dict) -> dict | None:
@@ -318,7 +322,12 @@ STEP_NOTES_FROM = 100_000  # households of a one-chunk review whose steps are sa
 
 
 def _review_in_memory(
-    files: dict[str, Path], out: Path, library, opts: ReviewOptions, chunk_size: int
+    files: dict[str, Path],
+    out: Path,
+    library,
+    opts: ReviewOptions,
+    chunk_size: int,
+    notes: list[str],
 ) -> dict:
     # one chunk of a district: the households' line moves once, at the end; its steps
     # (each seconds long at 1M households) are said as they start instead
@@ -379,7 +388,7 @@ def _review_in_memory(
     except BaseException:
         outputs.abort()
         raise
-    summary = tally.summary(n_chunks, chunk_size)
+    summary = tally.summary(n_chunks, chunk_size, notes)
     write_summary(out, summary)
     return summary
 
@@ -391,7 +400,14 @@ _RANK_KEYS = ["household_id", "difficulty_index"]
 
 
 def _review_spooled(
-    files: dict[str, Path], out: Path, library, opts: ReviewOptions, state, fp, chunk_size: int
+    files: dict[str, Path],
+    out: Path,
+    library,
+    opts: ReviewOptions,
+    state,
+    fp,
+    chunk_size: int,
+    notes: list[str],
 ) -> dict:
     state_dir = out / STATE_DIR
     state_path = state_dir / "state.json"
@@ -474,7 +490,7 @@ def _review_spooled(
         tally = tally.merge(Tally.from_json(json.dumps(state["chunks"][key])))
     part_dirs = [parts_dir / f"{c:06d}" for c in range(plan.n_chunks)]
     _finish_spooled(part_dirs, out, opts.quiet)
-    summary = tally.summary(plan.n_chunks, chunk_size)
+    summary = tally.summary(plan.n_chunks, chunk_size, notes)
     write_summary(out, summary)
     discard(state_dir)
     return summary

@@ -38,6 +38,7 @@ import os
 import re
 import sys
 import time
+from collections.abc import Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -150,6 +151,7 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
     from pyspark import StorageLevel
     from pyspark.sql import functions as F
 
+    from meanstest.affected import ingest_notes
     from meanstest.pipeline import load_policies
 
     if out_path is None:
@@ -162,7 +164,7 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
             spark, bundle, out_path, partitions, arrow_writes, in_place, say, quiet
         )
         if planned is not None:
-            return _review_in_place(spark, planned, library, out_path, quiet)
+            return _review_in_place(spark, planned, library, out_path, quiet, ingest_notes(bundle))
     from meanstest.spark.inplace import counting
 
     sc = spark.sparkContext
@@ -200,7 +202,7 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
             for name in OUTPUTS:
                 ranks = offsets if name == "results" else None
                 _write_with_spark(spark, staged, name, out.join(name), ranks)
-    summary = summarise([t["tally"] for t in tallies], partitions)
+    summary = summarise([t["tally"] for t in tallies], partitions, ingest_notes(bundle))
     out.write_text(out.join("summary.json"), json.dumps(summary, ensure_ascii=False, indent=2))
     staged.unpersist()
     broadcast.unpersist()
@@ -233,7 +235,7 @@ def _plan_in_place(spark, bundle, out_path, partitions, arrow_writes, required, 
     return planned
 
 
-def _review_in_place(spark, planned, library, out_path, quiet) -> dict:
+def _review_in_place(spark, planned, library, out_path, quiet, notes: list[str]) -> dict:
     from meanstest.spark import inplace
     from meanstest.spark.write import TMP, move_outputs
 
@@ -245,17 +247,18 @@ def _review_in_place(spark, planned, library, out_path, quiet) -> dict:
     filesystem, root = arrow_filesystem(out.root)
     tallies = inplace.review(spark, planned, library, filesystem, root, quiet)
     move_outputs(filesystem, root, f"{root}/{TMP}")
-    summary = inplace.summary_of(planned, tallies)
+    summary = inplace.summary_of(planned, tallies, notes)
     out.write_text(out.join("summary.json"), json.dumps(summary, ensure_ascii=False, indent=2))
     return summary
 
 
-def summarise(tallies: list[str], partitions: int) -> dict:
-    """summary.json of meanstest.review from the batches' tallies (Tally JSON)."""
+def summarise(tallies: list[str], partitions: int, notes: Sequence[str] = ()) -> dict:
+    """summary.json of meanstest.review from the batches' tallies (Tally JSON); `notes`:
+    the ingest's (affected.ingest_notes)."""
     total = Tally()
     for text in tallies:
         total = total.merge(Tally.from_json(text))
-    return total.summary(partitions, -(-total.households_read // partitions))
+    return total.summary(partitions, -(-total.households_read // partitions), notes)
 
 
 # The command line -----------------------------------------------------------------------

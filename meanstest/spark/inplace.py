@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import threading
 import uuid
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -320,9 +321,10 @@ def counting(sc, tasks: int | None, label: str, quiet: bool):
         progress.close()
 
 
-def summary_of(planned: InPlace, tallies: list[str]) -> dict:
-    """summary.json: the chunks' tallies and the rows no chunk holds."""
+def summary_of(planned: InPlace, tallies: list[str], notes: Sequence[str] = ()) -> dict:
+    """summary.json: the chunks' tallies and the rows no chunk holds; `notes`: the
+    ingest's (affected.ingest_notes)."""
     total = planned.outside
     for text in tallies:
         total = total.merge(Tally.from_json(text))
-    return total.summary(len(planned.chunks), planned.chunk_size)
+    return total.summary(len(planned.chunks), planned.chunk_size, notes)
