@@ -125,6 +125,13 @@ def read_table(file: str | os.PathLike, name: str) -> pa.Table:
     return plan.apply(source.read(plan.read_columns))
 
 
+def read_text_columns(file: str | os.PathLike, columns: list[str]) -> pa.Table:
+    """Some text columns (IDs, keys) of a table file as plain strings, without reading the
+    rest: for a look at a bundle already reviewed (`meanstest.unmatched`)."""
+    table = _TableFile.open(Path(file)).read(columns)
+    return pa.table({c: table.column(c).cast(pa.string()) for c in columns})
+
+
 def check_table(file: str | os.PathLike, name: str):
     """The checks of `read_table` that need only the file's schema (no data is read).
     Returns the conformer: `.apply(batch)` makes any batch of the file canonical (values

@@ -163,6 +163,7 @@ def _gib(text: str) -> float:
 
 def _review(args) -> int:
     from meanstest.affected import quarantine_note
+    from meanstest.unmatched import near_match_note
 
     if not args.quiet and (note := quarantine_note(args.bundle)):
         print(note)
@@ -191,6 +192,8 @@ def _review(args) -> int:
             f"rejected {s['rejected']:,} ({elapsed:.2f} s, {count(s['chunks'], 'chunk')})"
         )
         print("\n".join(summary_lines(s)))
+        if said := near_match_note(args.bundle, s["unmatched_source_rows"]):
+            print(said)
         print(f"outputs and summary.json in {args.out}")
     if args.report:
         from meanstest.report import write_report

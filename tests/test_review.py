@@ -434,3 +434,48 @@ def test_a_bundle_written_with_large_strings_is_reviewed_chunk_by_chunk(tmp_path
         a = pq.read_table(tmp_path / "a" / f"{name}.parquet").to_pylist()
         b = pq.read_table(tmp_path / "b" / f"{name}.parquet").to_pylist()
         assert sorted(map(repr, a)) == sorted(map(repr, b)), name
+
+
+def test_rows_that_match_a_member_only_once_normalised_are_named_not_joined(tmp_path, capsys):
+    """DATA.md joins a bundle's IDs exactly ("adapters normalise, bundles do not"): a bank
+    row under a member's ID with a lower-case x, or with a space before it, matches
+    nobody and counts for nothing. An auditor's blind check hid two 10,000,000-yuan rows
+    so, and only the unmatched count showed it: the review now names them."""
+    from meanstest.cli import main
+
+    tables = synth.generate(40, seed=11)
+    persons = tables["persons"].to_pylist()
+    with_x = next(p for p in persons if p["person_id"].endswith("X"))
+    other = next(p for p in persons if p["household_id"] != with_x["household_id"])
+    bank = tables["bank"].to_pylist()
+    near = [
+        dict(bank[0], person_id=with_x["person_id"][:-1] + "x", record_id="NEAR-1"),
+        dict(bank[0], person_id=" " + other["person_id"], record_id="NEAR-2"),
+        dict(bank[0], person_id="150422199001011234", record_id="NOBODY"),  # truly nobody's
+    ]
+    for row in near:
+        row["balance"] = 1_000_000_000
+    plain, odd = tmp_path / "plain", tmp_path / "odd"
+    write_bundle(tables, plain)
+    write_bundle({**tables, "bank": pa.Table.from_pylist(bank + near, tables["bank"].schema)}, odd)
+    assert main(["review", str(plain), "--out", str(tmp_path / "p")]) == 0
+    assert "normalised" not in capsys.readouterr().out
+    assert main(["review", str(odd), "--out", str(tmp_path / "o")]) == 0
+    said = capsys.readouterr().out
+    line = next(line for line in said.splitlines() if "normalised" in line)
+    extra = _unmatched(tmp_path / "o") - _unmatched(tmp_path / "p")
+    assert extra == 3
+    assert line.startswith(f"note: 2 of the {_unmatched(tmp_path / 'o')} source rows")
+    assert f"bank record NEAR-1 ({with_x['household_id']})" in line
+    assert f"bank record NEAR-2 ({other['household_id']})" in line
+    assert "NOBODY" not in line
+    # and they still count for nothing: the results are the plain bundle's
+    for name in ("status", "benefit", "financial_assets", "vetoes"):
+        got = pq.read_table(tmp_path / "o" / "results.parquet").column(name)
+        assert got.equals(pq.read_table(tmp_path / "p" / "results.parquet").column(name)), name
+
+
+def _unmatched(out: Path) -> int:
+    import json
+
+    return json.loads((out / "summary.json").read_text("utf-8"))["unmatched_source_rows"]

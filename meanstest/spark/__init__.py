@@ -492,6 +492,7 @@ def review_cli(args) -> int:
     from meanstest.outputs import output_folder
     from meanstest.pipeline import load_policies
     from meanstest.spark.inplace import local_folder
+    from meanstest.unmatched import near_match_note
 
     local = local_folder(args.out)
     created = local is not None and not local.exists()
@@ -544,6 +545,8 @@ def review_cli(args) -> int:
             f"{count(s['chunks'], 'partition')})"
         )
         print("\n".join(summary_lines(s)))
+        if said := near_match_note(args.bundle, s["unmatched_source_rows"]):
+            print(said)
         print(f"outputs (Parquet folders by jurisdiction) and summary.json in {args.out}")
     if report is not None:
         from meanstest.report import write_report
