@@ -132,6 +132,23 @@ MUTANTS = [
     ('§6 V02 area rounded half up (kernels)', K_VETO, '    return rhu(area * share, 1000)', '    return area * share // 1000'),
     ('§6 V14 veto types only (kernels)', 'kernels/records.py', 'if veto_type and recent_vehicle(registered, since, d):', 'if recent_vehicle(registered, since, d):'),
     ('§9 member cap (kernels)', K_OUT, '    points = min(points, par[P_MEMBER_CAP])', '    points = points'),
+    # rhu rounds an exact half up: each product of a ‰ or a count rounded down instead
+    ('§3 imputed work income rounds half up', REF, 'return rhu(c * imp["min_wage_monthly"] * imp["work_months"], 1000)', 'return c * imp["min_wage_monthly"] * imp["work_months"] // 1000'),
+    ('§3 land income rounds half up', REF, 'employment = rhu(c * imp["rural_income_annual"] * imp["land_ratio"], 1000 * 1000)', 'employment = c * imp["rural_income_annual"] * imp["land_ratio"] // (1000 * 1000)'),
+    ('§4 support share rounds half up', REF, 'share = rhu(income * ratio * s["supported_count"], 1000)', 'share = income * ratio * s["supported_count"] // 1000'),
+    ('§4 support cap rounds half up', REF, 'cap = rhu(income * sup["cap_ratio"], 1000)', 'cap = income * sup["cap_ratio"] // 1000'),
+    ('§5 L rounds half up', FACTS, '"low_income": rhu(standard * pack["standards"]["low_income_ratio"], 1000),', '"low_income": standard * pack["standards"]["low_income_ratio"] // 1000,'),
+    ('§7.2 TEKUN standard rounds half up', OUT, 'per_person = rhu(s * pack["standards"]["tekun_ratio"], 1000)', 'per_person = s * pack["standards"]["tekun_ratio"] // 1000'),
+    ('§7.3 add-ons round half up', OUT, 'addons = [rhu(s * addon(m, a, pack["addons"]), 1000) for', 'addons = [s * addon(m, a, pack["addons"]) // 1000 for'),
+    ('§7 circle 3 bound rounds half up', OUT, 'bound3 = rhu(low * circles["circle3_ratio"], 1000)', 'bound3 = low * circles["circle3_ratio"] // 1000'),
+    ('§7 circle 4 bound rounds half up', OUT, 'bound4 = rhu(low * circles["circle4_ratio"], 1000)', 'bound4 = low * circles["circle4_ratio"] // 1000'),
+    ('§3 imputed work income rounds half up (kernels)', K_INC, '    return rhu(c * par[P_MIN_WAGE] * par[P_WORK_MONTHS], 1000)', '    return c * par[P_MIN_WAGE] * par[P_WORK_MONTHS] // 1000'),
+    ('§3 land income rounds half up (kernels)', K_INC, 'return rhu(c * par[P_RURAL_INCOME] * par[P_LAND_RATIO], 1000 * 1000), BASIS_IMPUTED_LAND', 'return c * par[P_RURAL_INCOME] * par[P_LAND_RATIO] // (1000 * 1000), BASIS_IMPUTED_LAND'),
+    ('§4 support rounds half up (kernels)', K_ARITH, '    return h * q + rhu(l * q, 1000)', '    return h * q + l * q // 1000'),
+    ('§5 L rounds half up (kernels)', 'kernels/household.py', '    low = rhu(standard * par[P_LOW_INCOME_RATIO], 1000)', '    low = standard * par[P_LOW_INCOME_RATIO] // 1000'),
+    ('§7.2 TEKUN standard rounds half up (kernels)', K_OUT, 'return ST_TEKUN, yuan(rhu(standard * par[P_TEKUN_RATIO], 1000) * n), 0', 'return ST_TEKUN, yuan(standard * par[P_TEKUN_RATIO] // 1000 * n), 0'),
+    ('§7.3 add-ons round half up (kernels)', 'kernels/household.py', '        addons += rhu(standard * addon(age, health, par), 1000)', '        addons += standard * addon(age, health, par) // 1000'),
+    ('§7 circle 4 bound rounds half up (kernels)', K_OUT, '    if pci <= rhu(low * par[P_CIRCLE4], 1000):', '    if pci <= low * par[P_CIRCLE4] // 1000:'),
 ]
 # fmt: on
 

@@ -2,6 +2,7 @@
 
 import datetime as dt
 
+import pytest
 from builders import assess_case, pack, person, record
 
 ADULT = dt.date(1990, 1, 1)  # 34 on D: band ≤40
@@ -37,10 +38,26 @@ def test_land_income_for_rural_farmers_only(engine):  # §3 土地经营收入
     assert urban["employment_basis"] == "imputed_work" and urban["employment"] == 1584000
 
 
-def test_imputation_rounds_half_up(engine):  # §3 rhu(c × wage × months, 1000)
-    policy = pack(imputation__min_wage_monthly=1, imputation__work_months=1)
-    who = person(dt.date(1983, 7, 1), health=2)  # 41, health 2 → 700‰ × 1 fen = 0.7 → 1
-    assert _member(engine, who, policy=policy)["employment"] == 1
+# 700‰ × a fen amount: 0.7 → 1 (nearest), 1.4 → 1 (not up: no ceiling), 3.5 → 4 (an exact
+# half goes up: half-down or truncation give 3)
+HALVES = [(1, 1), (2, 1), (5, 4)]
+
+
+@pytest.mark.parametrize("wage,employment", HALVES)
+def test_imputation_rounds_half_up(engine, wage, employment):  # §3 rhu(c × wage × months, 1000)
+    policy = pack(imputation__min_wage_monthly=wage, imputation__work_months=1)
+    who = person(dt.date(1983, 7, 1), health=2)  # 41, health 2 → c = 700‰
+    assert _member(engine, who, policy=policy)["employment"] == employment
+
+
+@pytest.mark.parametrize("rural_income,employment", HALVES)
+def test_land_income_rounds_half_up(engine, rural_income, employment):
+    """§3 rhu(c × rural_income_annual × land_ratio, 1000 × 1000): 700‰ × rural income
+    × 1000‰ (land_ratio) is 0.7, 1.4 or 3.5 fen."""
+    policy = pack(imputation__rural_income_annual=rural_income, imputation__land_ratio=1000)
+    farmer = person(dt.date(1983, 7, 1), health=2, occupation="farming")  # c = 700‰
+    out = _member(engine, farmer, policy=policy)
+    assert (out["employment"], out["employment_basis"]) == (employment, "imputed_land")
 
 
 def test_zero_coefficient_means_no_employment(engine):  # §3 c = 0 → 0

@@ -5,6 +5,8 @@ import datetime as dt
 import pytest
 from builders import assess_case, pack, person, record, supporter
 
+from meanstest.schema import SECTORS
+
 ELDER = dt.date(1950, 1, 1)  # c = 0, so G is the support alone
 
 
@@ -65,6 +67,30 @@ def test_exempt_supporters_owe_nothing(engine, reason):  # §4 exempt_reason ≠
 def test_supporter_without_income_is_imputed(engine):  # §4 I_s = 0 → imputed work income
     s = supporter(dt.date(1983, 7, 1), health=2, employment_sector="enterprise")  # 41 → 700
     assert _gross(engine, [s]) == (700 * 198000 * 8 // 1000) * 80 // 1000  # 1108800 × 80‰
+
+
+def test_imputed_supporter_income_rounds_half_up(engine):  # §4 I_s = rhu(c_s × w × m, 1000)
+    """A supporter of 41 with health 2 (c_s = 700‰), 5 fen × 1 month: I_s = 3.5 → 4 (half
+    down: 3); every sector ratio and the cap 1000‰, so the support is I_s itself."""
+    policy = pack(
+        imputation__min_wage_monthly=5,
+        imputation__work_months=1,
+        support__sector_ratio=dict.fromkeys(SECTORS, 1000),
+        support__cap_ratio=1000,
+    )
+    s = supporter(dt.date(1983, 7, 1), health=2)
+    result, _, _ = assess_case(engine, [person(ELDER)], supporters=[s], policy=policy)
+    assert result["gross_income"] == 4
+
+
+def test_support_rounds_half_up(engine):  # §4 rhu(I × r × k, 1000), rhu(I × cap_ratio, 1000)
+    """I = 1,001 fen of wage, r = 500‰ (flexible) and cap 500‰: both 500.5 → 501 (half
+    down: 500, whichever of the two roundings moved)."""
+    policy = pack(support__sector_ratio={**dict.fromkeys(SECTORS, 50), "flexible": 500})
+    s = supporter(dt.date(1975, 1, 1), employment_sector="flexible")
+    rec = [record("tax_income", s, amount=1001)]
+    result, _, _ = assess_case(engine, [person(ELDER)], supporters=[s], records=rec, policy=policy)
+    assert result["gross_income"] == 501
 
 
 def test_supporter_has_no_student_level(engine):  # §4 "supporters have no student level"

@@ -5,6 +5,8 @@ import datetime as dt
 import pytest
 from builders import assess_case, pack, person, record, supporter
 
+from meanstest.schema import SECTORS
+
 ELDER = dt.date(1949, 1, 1)  # 75: c = 0, elderly_70 add-on
 
 
@@ -103,6 +105,66 @@ def test_low_income_up_to_l(engine):  # §7.4 pci ≤ L = 85,500
 @pytest.mark.parametrize("wage,circle", [(1539000, 3), (1539012, 4), (2052000, 4), (2052012, 0)])
 def test_circles_3_and_4(engine, wage, circle):  # §7 circle bounds 128,250 / 171,000
     assert _worker(engine, wage)["circle"] == circle
+
+
+# S = 57,033 fen makes every ‰ product of the standard end in an exact half: 1.5 × S =
+# 85,549.5 and 0.5 × S = 28,516.5. rhu takes them up; rounding down instead moves a
+# benefit by a whole yuan (yuan(85,550) = 85,600, yuan(85,549) = 85,500) or a household
+# across a bound.
+ODD_S = 57033
+
+
+def test_tekun_standard_rounds_half_up(engine):  # §7.2 yuan(rhu(S × tekun_ratio, 1000) × n)
+    policy = pack(standards__dibao_rural=ODD_S, standards__tekun_ratio=1500)
+    result, _, _ = assess_case(engine, [person(ELDER)], policy=policy)
+    assert (result["status"], result["benefit"]) == ("TEKUN", 85600)  # yuan(85,550)
+
+
+def test_addon_rounds_half_up(engine):  # §7.3 Σ rhu(S × addon(p), 1000)
+    """A child with a liable supporter (so not TEKUN) who owes nothing (sector ratios 0):
+    pci 0, DIBAO = yuan((S − 0) × 1 + rhu(57,033 × 500, 1000)) = yuan(57,033 + 28,517)."""
+    policy = pack(
+        standards__dibao_rural=ODD_S,
+        addons__child_under_16=500,
+        support__sector_ratio=dict.fromkeys(SECTORS, 0),
+    )
+    child = person(dt.date(2015, 1, 1), relation="child")
+    result, _, _ = assess_case(
+        engine, [child], supporters=[supporter(dt.date(1980, 1, 1))], policy=policy
+    )
+    assert (result["status"], result["pci"], result["benefit"]) == ("DIBAO", 0, 85600)
+
+
+@pytest.mark.parametrize(
+    "changes,pci,status,circle",
+    [
+        # L = rhu(57,033 × 1500, 1000) = 85,549.5 → 85,550: pci 85,550 ≤ L
+        ({}, 85550, "LOW_INCOME", 2),
+        ({}, 85551, "NOT_ELIGIBLE", 3),
+        # circle 3 bound rhu(L 85,550 × 1010, 1000) = 86,405.5 → 86,406
+        ({"circles__circle3_ratio": 1010}, 86406, "NOT_ELIGIBLE", 3),
+        ({"circles__circle3_ratio": 1010}, 86407, "NOT_ELIGIBLE", 4),
+        # circle 4 bound rhu(L 85,550 × 1030, 1000) = 88,116.5 → 88,117 (circle 3 up to L)
+        (
+            {"circles__circle3_ratio": 1000, "circles__circle4_ratio": 1030},
+            88117,
+            "NOT_ELIGIBLE",
+            4,
+        ),
+        (
+            {"circles__circle3_ratio": 1000, "circles__circle4_ratio": 1030},
+            88118,
+            "NOT_ELIGIBLE",
+            0,
+        ),
+    ],
+)
+def test_low_income_and_circle_bounds_round_half_up(engine, changes, pci, status, circle):
+    """§5 L = rhu(S × low_income_ratio, 1000), §7 circles rhu(L × circle_ratio, 1000): a
+    worker earning 12 × pci a year has exactly that pci (n = 1, nothing deducted)."""
+    policy = pack(standards__dibao_rural=ODD_S, **changes)
+    result = _worker(engine, 12 * pci, policy=policy)
+    assert (result["pci"], result["status"], result["circle"]) == (pci, status, circle)
 
 
 def test_urban_standard(engine):  # §5 S by area
