@@ -230,6 +230,50 @@ def packs() -> list[Policy]:
                 },
             },
         ),
+        # Products that end in an exact half, so random households meet rhu's .5 (a test
+        # audit found every other pack gave whole products there): c × 1,001 fen × 1 month
+        # and c × 1,001 × 1000‰ land at c = 500 are 500.5; 1.5 × 57,033 (TEKUN, L) and
+        # 0.5 × 57,033 (add-ons) end in .5; the support ratios and circles likewise.
+        _variant(
+            "halves",
+            {
+                "standards.dibao_rural": 57033,
+                "standards.dibao_urban": 78001,
+                "standards.tekun_ratio": 1500,
+                "imputation.min_wage_monthly": 1001,
+                "imputation.work_months": 1,
+                "imputation.rural_income_annual": 1001,
+                "imputation.land_ratio": 1000,
+                "imputation.labour_coefficient": [
+                    [500, 701, 555, 333, 1],
+                    [500, 499, 301, 101, 0],
+                    [333, 500, 250, 99, 0],
+                    [501, 300, 200, 100, 0],
+                    [0, 0, 0, 0, 0],
+                    [0, 0, 0, 0, 0],
+                ],
+                "support.sector_ratio": {
+                    "public": 500,
+                    "enterprise": 333,
+                    "self_employed": 501,
+                    "flexible": 499,
+                    "farming": 1,
+                    "none": 999,
+                },
+                "support.cap_ratio": 500,
+                "support.elevated_bonus": 1,
+                "addons": {
+                    "elderly_70": 500,
+                    "severe_disability": 333,
+                    "serious_illness": 501,
+                    "child_under_16": 1,
+                },
+                "circles.circle3_ratio": 1010,
+                "circles.circle4_ratio": 1030,
+                "veto.declaration_tolerance_ratio": 333,
+                "index.income_max": 333,
+            },
+        ),
     ]
 
 
