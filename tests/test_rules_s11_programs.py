@@ -118,3 +118,64 @@ def test_a_run_with_a_wide_pack_assesses_every_household_as_the_oracle_does():
     check_bundle(tables, library)
     eligible = assess(tables, library).results["eligible_programs"].to_pylist()
     assert max(len(e) for e in eligible) == 70
+
+
+@pytest.mark.parametrize(
+    ("reimbursed", "medical"),
+    [
+        (0, True),  # deduction max(0, 10,000 − 0) = 10,000 > 0
+        (10000, False),  # fully reimbursed: deduction 0
+    ],
+)
+def test_medical_by_the_medical_deduction_alone(engine, reimbursed, medical):  # §11 medical
+    """A healthy TEKUN elder (health 1: no member with health 2, 4 or 5) qualifies for
+    medical_assistance through a medical deduction > 0 alone (§5: Σ max(0, amount −
+    reimbursed), capped)."""
+    m = person(ELDER)
+    bill = record(
+        "social_insurance", m, record_type="medical_settlement", amount=10000, reimbursed=reimbursed
+    )
+    eligible, _ = _route(engine, [m], [bill])
+    assert eligible == ["housing_assistance"] + (["medical_assistance"] if medical else [])
+
+
+@pytest.mark.parametrize(
+    ("kw", "enabled"),
+    [
+        ({"acquired_on": dt.date(2024, 7, 2)}, None),  # residential, acquired after D
+        ({"disposed_on": dt.date(2020, 1, 1)}, None),  # residential, sold before D
+        # owned, but commercial (V03 disabled, else the household is vetoed and
+        # qualifies for nothing)
+        ({"use": "commercial"}, [f"V{i:02d}" for i in range(1, 15) if i != 3]),
+    ],
+)
+def test_no_home_looks_at_owned_residential_properties_only(engine, kw, enabled):  # §11
+    """no_home: no owned residential property. A TEKUN elder whose only property is not
+    owned at D, or is owned but not residential, still qualifies for housing_assistance."""
+    m = person(ELDER)
+    policy = pack(veto__enabled=enabled) if enabled else None
+    result, _, _ = assess_case(engine, [m], records=[record("property", m, **kw)], policy=policy)
+    assert result["status"] == "TEKUN"
+    assert result["eligible_programs"] == ["housing_assistance"]
+
+
+@pytest.mark.parametrize(
+    ("health", "coefficient", "status", "eligible"),
+    [
+        # c = 500 = refused_work_min_coefficient: imputed rhu(500 × 198,000 × 8, 1000) =
+        # 792,000, pci 66,000 ∈ [S 57,000, L 85,500] → LOW_INCOME, work_capable
+        (1, 500, "LOW_INCOME", ["employment_assistance", "housing_assistance"]),
+        # c = 300 < 500: imputed 475,200, pci 39,600 < S → DIBAO, not work_capable
+        # (health 2 qualifies for medical)
+        (2, 300, "DIBAO", ["housing_assistance", "medical_assistance"]),
+    ],
+)
+def test_work_capable_from_the_minimum_coefficient(
+    engine, health, coefficient, status, eligible
+):  # §11 work_capable: c ≥ refused_work_min_coefficient
+    """An unemployed 58-year-old alone (band 56–60): health 1 gives c = 500, exactly the
+    pack's refused_work_min_coefficient, and qualifies; health 2 gives 300 and does not."""
+    m = person(dt.date(1966, 1, 1), health=health, occupation="unemployed")
+    result, members, _ = assess_case(engine, [m])
+    assert members[0]["labour_coefficient"] == coefficient
+    assert (result["status"], result["eligible_programs"]) == (status, eligible)

@@ -108,3 +108,13 @@ def test_property_acquired_after_d_earns_nothing(engine):  # §0 owned at D
         record("property", m, rental_income=5000, acquired_on=dt.date(2024, 7, 2)),
     ]
     assert _member(engine, m, rec)["member_income"] == 1
+
+
+def test_wage_is_verified_employment_even_when_c_is_zero(engine):  # §3 wage > 0 first
+    """§3 tests wage > 0 before c = 0: a 65-year-old (band > 60, c = 0) with wage records
+    has employment = wage, verified — not 0."""
+    retired = person(dt.date(1959, 1, 1), occupation="employed")  # 65 on D
+    out = _member(engine, retired, [record("tax_income", retired, amount=300000)])
+    assert out["labour_coefficient"] == 0
+    assert (out["employment"], out["employment_basis"]) == (300000, "verified")
+    assert out["member_income"] == out["verified_income"] == 300000

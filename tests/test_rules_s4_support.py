@@ -139,3 +139,24 @@ def test_elevated_for_two_residential_properties(engine):  # §4 > max_residenti
     assert _gross(engine, [s], rec) == 13000
     rec[2] = record("property", s, property_id="A")  # same property twice: one distinct
     assert _gross(engine, [s], rec) == 8000
+
+
+@pytest.mark.parametrize(
+    "second",
+    [
+        {"acquired_on": dt.date(2024, 7, 2)},  # residential, acquired after D: not owned
+        {"disposed_on": dt.date(2020, 1, 1)},  # residential, disposed before D: not owned
+        {"use": "commercial"},  # owned, but not residential
+    ],
+)
+def test_elevated_bonus_counts_owned_residential_properties_only(engine, second):  # §4, §0
+    """§4 "more than max_residential_properties distinct owned residential properties":
+    one owned home plus a second property that is either not owned at D or not
+    residential is one home (not more than 1), so the ratio stays 80‰, not 80 + 50."""
+    s = supporter(dt.date(1975, 1, 1), employment_sector="enterprise")
+    rec = [
+        record("tax_income", s, amount=100000),
+        record("property", s, property_id="A"),
+        record("property", s, property_id="B", **second),
+    ]
+    assert _gross(engine, [s], rec) == 100000 * 80 // 1000  # 8,000, not 100,000 × 130‰

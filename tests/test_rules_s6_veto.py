@@ -83,6 +83,21 @@ def test_v03_nonresidential(engine):
     assert _veto(engine, [m], [record("property", m, use="other")])[0]["vetoes"] == []
 
 
+@pytest.mark.parametrize(
+    "dates",
+    [
+        {"disposed_on": dt.date(2020, 1, 1)},  # sold before D (and before V10's window)
+        {"acquired_on": dt.date(2024, 7, 2)},  # acquired the day after D
+    ],
+)
+def test_v03_counts_owned_properties_only(engine, dates):  # §6 owned rows only, §0
+    """A commercial property not owned at D (disposed_on ≤ D, or acquired_on > D) is no
+    V03: the veto looks at owned rows only."""
+    m = person(ELDER)
+    rec = [record("property", m, use="commercial", **dates)]
+    assert _veto(engine, [m], rec)[0]["vetoes"] == []
+
+
 def test_v04_financial_assets(engine):
     m = person(ELDER)
     limit = 24 * 57000 * 1
@@ -120,6 +135,26 @@ def test_v06_public_employee(engine):
             )
         ]
         assert (_veto(engine, [m], rec)[0]["vetoes"] == ["V06"]) is vetoed
+
+
+@pytest.mark.parametrize(
+    "record_type", ["pension_contribution", "pension_benefit", "medical_settlement"]
+)
+def test_v06_counts_employment_rows_only(engine, record_type):  # §6 V06 record_type
+    """A social_insurance row with employer_type government is V06 only when its
+    record_type is employment; a contribution, benefit or medical row is not."""
+    m = person(ELDER)
+    rec = [
+        record(
+            "social_insurance",
+            m,
+            record_type=record_type,
+            employer_type="government",
+            scheme="employee",
+            amount=1000,
+        )
+    ]
+    assert _veto(engine, [m], rec)[0]["vetoes"] == []
 
 
 def test_v07_employer(engine):
@@ -248,3 +283,24 @@ def test_undeclared_is_warning_when_v13_disabled(engine, disabled):  # §8 sever
     assert [(f["code"], f["severity"]) for f in findings if f["code"].startswith("UNDECL")] == [
         ("UNDECLARED_ASSETS", "warning")
     ]
+
+
+def test_evidence_is_the_first_record_by_record_id_in_code_point_order(engine):  # §6
+    """§6 evidence: within a member, records by record_id ascending — by code point, so
+    "Z10" < "Z9" < "a1" (digits before upper case before lower case, character by
+    character) — whatever order the rows come in. The rows are given a1, Z9, Z10: the
+    evidence is Z10, and the detail lists every triggering record in that order."""
+    m = person(ELDER)
+    rec = [
+        record("property", m, "a1", property_id="P1", use="office"),
+        record("property", m, "Z9", property_id="P2", use="commercial"),
+        record("property", m, "Z10", property_id="P3", use="industrial"),
+    ]
+    result, found = _veto(engine, [m], rec)
+    assert result["vetoes"] == ["V03"]
+    assert (found[0]["person_id"], found[0]["source"], found[0]["record_id"]) == (
+        m["person_id"],
+        "property",
+        "Z10",
+    )
+    assert found[0]["detail"] == "records Z10, Z9, a1"

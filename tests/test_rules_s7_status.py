@@ -203,3 +203,36 @@ def test_transitions_of_enrolled(engine, prev, prev_benefit, transition):  # §7
 def test_tekun_ratio_parameter(engine):  # POLICY.md standards.tekun_ratio
     result, _, _ = assess_case(engine, [person(ELDER)], policy=pack(standards__tekun_ratio=1000))
     assert result["benefit"] == 57000
+
+
+def test_tekun_needs_pci_below_the_standard(engine):  # §7.2 … and pci < S
+    """An elder alone (c = 0, age ≥ 60, no supporter) meets every other TEKUN condition;
+    a pension makes pci = rhu(pension, 12). At pci = S it is not TEKUN (nor DIBAO):
+    pci 57,000 ≤ L 85,500 with no prior dibao and no member of health 5 or 6 →
+    LOW_INCOME. One month's fen less makes pci 56,999 < S → TEKUN."""
+
+    def with_pension(amount):
+        elder = person(ELDER)
+        pension = record(
+            "social_insurance", elder, record_type="pension_benefit", amount=amount, scheme="none"
+        )
+        return assess_case(engine, [elder], records=[pension])[0]
+
+    at_s = with_pension(57000 * 12)  # 684,000 a year: pci = rhu(684,000, 12) = 57,000
+    assert at_s["pci"] == 57000
+    assert (at_s["status"], at_s["benefit"], at_s["circle"]) == ("LOW_INCOME", 0, 2)
+    below = with_pension(57000 * 12 - 12)  # 683,988: pci 56,999
+    assert below["pci"] == 56999
+    assert (below["status"], below["benefit"]) == ("TEKUN", 74100)  # yuan(74,100 × 1)
+
+
+@pytest.mark.parametrize("health", [5, 6])
+def test_tekun_counts_a_seriously_ill_or_severely_disabled_adult(engine, health):  # §7.2
+    """A 40-year-old (16–59) alone with health 5 (重病) or 6 (重度残疾): c = 0 (§2 table),
+    and health ∈ {5, 6} makes the member count as without labour → TEKUN, benefit
+    yuan(rhu(57,000 × 1300, 1000) × 1) = 74,100 (not DIBAO, whose benefit would be the
+    same 57,000 + 17,100 add-on)."""
+    adult = person(dt.date(1984, 1, 1), health=health)
+    result, members, _ = assess_case(engine, [adult])
+    assert members[0]["labour_coefficient"] == 0 and result["pci"] == 0
+    assert (result["status"], result["benefit"], result["circle"]) == ("TEKUN", 74100, 1)

@@ -3,6 +3,7 @@ sources not checked (provisional), persons in two households."""
 
 import datetime as dt
 
+import pytest
 from builders import assess_case, codes, engine_input, household, person, record
 
 ELDER = dt.date(1950, 1, 1)
@@ -25,6 +26,45 @@ def test_undeclared_income_tolerance(engine):  # §8: max(rhu(d × 100‰), 10,0
     assert hit["severity"] == "veto" and hit["source"] == "tax_income"
     assert hit["detail"] == "verified 110001 > declared 100000 + tolerance 10000"
     assert "V13" in result["vetoes"]
+
+
+@pytest.mark.parametrize(
+    "declared,tolerance",
+    [
+        # ratio larger: rhu(1,000,000 × 100‰, 1000) = 100,000 > abs 10,000
+        (1000000, 100000),
+        # abs larger: rhu(50,000 × 100‰, 1000) = 5,000 < abs 10,000
+        (50000, 10000),
+    ],
+)
+def test_undeclared_income_tolerance_is_the_larger_of_ratio_and_abs(
+    engine, declared, tolerance
+):  # §8 declared + max(rhu(declared × ratio, 1000), abs)
+    """At the bound (verified monthly = declared + tolerance) no finding; one fen more
+    a month, UNDECLARED_INCOME. Where ratio and abs differ, only the larger is right."""
+    w = person(dt.date(1990, 1, 1), occupation="employed")
+    bound = declared + tolerance  # 1,100,000 or 60,000 a month
+    rec = [record("tax_income", w, amount=bound * 12)]  # rhu(bound × 12, 12) = bound
+    _, f = _findings(engine, [w], rec, declared_income_monthly=declared)
+    assert "UNDECLARED_INCOME" not in codes(f)
+    rec = [record("tax_income", w, amount=(bound + 1) * 12)]  # bound + 1 a month
+    _, f = _findings(engine, [w], rec, declared_income_monthly=declared)
+    hit = next(x for x in f if x["code"] == "UNDECLARED_INCOME")
+    assert hit["detail"] == f"verified {bound + 1} > declared {declared} + tolerance {tolerance}"
+
+
+def test_undeclared_income_compares_verified_not_imputed_income(engine):  # §8, §3
+    """UNDECLARED_INCOME compares Σ verified_income (no imputation). An unemployed
+    34-year-old (c = 1000) is imputed rhu(1000 × 198,000 × 8, 1000) = 1,584,000 a year
+    of work income, plus 120,000 of `other` income: member_income 1,704,000 (142,000 a
+    month) would far exceed a declaration of 0 + tolerance 10,000, but the verified
+    income is 120,000 = 10,000 a month, not more than 0 + 10,000: no finding."""
+    w = person(dt.date(1990, 1, 1), occupation="unemployed")
+    rec = [record("tax_income", w, income_type="other", amount=120000)]
+    result, members, f = assess_case(engine, [w], records=rec, declared_income_monthly=0)
+    assert members[0]["member_income"] == 1584000 + 120000
+    assert members[0]["verified_income"] == 120000
+    assert "UNDECLARED_INCOME" not in codes(f) and "V13" not in result["vetoes"]
 
 
 def test_undeclared_income_absolute_floor(engine):  # §8 declaration_tolerance_abs

@@ -62,6 +62,37 @@ def test_asset_penalty_and_floor(engine):  # §9 asset_penalty when FA > 6 × S 
     at = assess_case(engine, [m], records=[record("bank", m, balance=342000)])[0]
     over = assess_case(engine, [m], records=[record("bank", m, balance=342001)])[0]
     assert at["difficulty_index"] - over["difficulty_index"] == 100
+    # Every penalty at once: 200 − 100 × (3 homes − 1) − 50 (a vehicle) − 100 (FA over
+    # the bound) = −150, floored at 0. The elder (74: 60 points, pci 0: income 400) is
+    # vetoed (V02, V04) but still indexed: 60 + 400 + 0 = 460, not 60 + 400 − 150.
+    rec = [
+        record("bank", m, balance=342001),
+        record("property", m, property_id="A"),
+        record("property", m, property_id="B"),
+        record("property", m, property_id="C"),
+        record("vehicle", m, vehicle_type="motorcycle"),
+    ]
+    floored = assess_case(engine, [m], records=rec)[0]
+    assert floored["pci"] == 0 and floored["status"] == "VETOED"
+    assert floored["difficulty_index"] == 60 + 400 + 0
+
+
+@pytest.mark.parametrize(
+    ("registered_on", "assets"),
+    [
+        (dt.date(2024, 7, 1), 200 - 50),  # registered on D: owned, vehicle_penalty
+        (dt.date(2024, 7, 2), 200),  # registered after D: not owned, no penalty
+    ],
+)
+def test_vehicle_penalty_counts_owned_vehicles_only(engine, registered_on, assets):  # §9, §0
+    """An elder alone (74: age 60 points, health 1: 0; TEKUN, pci 0: income 400) with a
+    motorcycle (no veto type): the vehicle penalty applies only if it is owned at D
+    (registered_on ≤ D)."""
+    m = person(dt.date(1950, 1, 1))
+    bike = record("vehicle", m, vehicle_type="motorcycle", registered_on=registered_on)
+    result, _, _ = assess_case(engine, [m], records=[bike])
+    assert result["pci"] == 0 and result["vetoes"] == []
+    assert result["difficulty_index"] == 60 + 400 + assets
 
 
 def test_no_income_points_at_or_above_standard(engine):
