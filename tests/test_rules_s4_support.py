@@ -4,6 +4,8 @@ import datetime as dt
 
 import pytest
 from builders import assess_case, pack, person, record, supporter
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meanstest.schema import SECTORS
 
@@ -54,6 +56,14 @@ def test_per_mille_is_rhu_of_the_exact_product(a, q):  # §0 rhu, §4
     from meanstest.kernels.arith import per_mille
 
     assert per_mille(a, q) == (2 * a * q + 1000) // 2000
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(0, 2**63 - 1), st.integers(0, 1000))
+def test_per_mille_on_random_amounts(a, q):  # §0 rhu, §4: the whole domain, not a grid
+    from meanstest.kernels.arith import per_mille
+
+    assert per_mille(a, q) == (2 * a * q + 1000) // 2000  # Python integers: exact
 
 
 @pytest.mark.parametrize(
