@@ -284,6 +284,26 @@ def ingest_notes(bundle) -> list[str]:
     return note.splitlines() if note else []
 
 
+def assessed_without_rows(bundle) -> set[str]:
+    """The households the ingest of `bundle` found quarantined rows of and did not hold
+    back (ingest.json's `affected_households`; a regrouped bundle's districts' too): what
+    `meanstest explain` says of one of them. Empty without a readable ingest.json."""
+    from meanstest.review.regroup import DISTRICTS
+
+    if not isinstance(bundle, (str, Path)):
+        return set()
+    bundle = Path(bundle)
+    found: set[str] = set()
+    for record in [bundle / "ingest.json", *(bundle / DISTRICTS).rglob("ingest.json")]:
+        try:
+            affected = json.loads(record.read_text("utf-8"))["affected_households"]
+            if not affected["held"]:
+                found.update(str(h) for h in affected.get("household_ids", []))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+    return found
+
+
 def _district_order(path: Path) -> tuple:
     """districts/2-b before districts/10-a (k, its place on regroup's command line)."""
     key = []

@@ -212,6 +212,7 @@ def _review(args) -> int:
 
 def _explain(args) -> int:
     from meanstest import labels
+    from meanstest.affected import assessed_without_rows
     from meanstest.bundle import read_bundle
     from meanstest.explain import explain_household, render
     from meanstest.pipeline import load_policies
@@ -239,6 +240,7 @@ def _explain(args) -> int:
             else f"household {hid} is not in the bundle {args.bundle}"
         )
     explanation = explain_household(validation.engine_input, args.household_id)
+    explanation["quarantined_rows"] = hid in assessed_without_rows(args.bundle)
     sys.stdout.write(render(explanation, args.lang, args.format))
     return 0
 

@@ -645,6 +645,15 @@ def test_affected_households_are_reported_and_held_back_with_hold(tmp_path, caps
     (tmp_path / "r" / "summary.json").write_text(json.dumps(summary), "utf-8")
     assert main(["reproduce", str(tmp_path / "r"), "--bundle", str(tmp_path / "plain")]) != 0
     assert "ingest_notes" in capsys.readouterr().out
+    # and the household's own calculation document says it lacks those rows
+    plain = str(tmp_path / "plain")
+    fine = next(h for h in tables["households"]["household_id"].to_pylist() if h not in expected)
+    for hid, lacks in ((member["household_id"], True), (fine, False)):
+        for lang, words in (("zh", "被隔离"), ("en", "quarantined")):
+            assert main(["explain", plain, hid, "--lang", lang]) == 0
+            assert (words in capsys.readouterr().out) is lacks, (hid, lang)
+        assert main(["explain", plain, hid, "--format", "json"]) == 0
+        assert json.loads(capsys.readouterr().out)["quarantined_rows"] is lacks
     assert main(["ingest", str(manifest), "--out", str(tmp_path / "again")]) == 0
     assert "2 are reviewed without those rows, and 1 is not in the bundle at all" in (
         capsys.readouterr().out

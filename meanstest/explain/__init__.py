@@ -131,6 +131,18 @@ def document(explanation: dict, lang: str) -> Document:
     )
     doc.heading(t("一、认定结论", "1. Conclusion"))
     doc.fields(_conclusion(r, ctx), "conclusion")
+    if ex.get("quarantined_rows"):  # what the bundle's ingest said of this household
+        doc.para(
+            t(
+                "注意:本户(或其成员、赡养人)有原始记录在数据导入时无法读取而被隔离(见数据包中的"
+                " ingest.json 与 quarantine.parquet),以下核算未计入这些记录,须人工核实后方可"
+                "据以发放。",
+                "Note: rows of this household (its own, or a member's or supporter's) could "
+                "not be read by the ingest of the bundle and were quarantined (ingest.json and "
+                "quarantine.parquet in the bundle): the calculation below lacks them; check "
+                "before paying on it.",
+            )
+        )
     doc.heading(t("二、家庭基本情况", "2. The household"))
     doc.fields(_household(ex, ctx))
     doc.table(members_table(ex, ctx))
