@@ -316,14 +316,19 @@ def _district_order(path: Path) -> tuple:
 def _quarantine_note(bundle: Path) -> str | None:
     try:
         doc = json.loads((Path(bundle) / "ingest.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(doc, dict):
+        return None
+    try:
         affected = doc["affected_households"]
         n, held = int(affected["count"]), bool(affected["held"])
         ids = [str(h) for h in affected.get("household_ids", [])]
         unattributed = {str(t): int(k) for t, k in affected.get("unattributed_rows", {}).items()}
         outside = affected.get("not_in_bundle")  # None: an ingest.json before 2026-12-05
         outside = None if outside is None else int(outside)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
+    except (ValueError, KeyError, TypeError, AttributeError):  # none, or not readable
+        n, held, ids, unattributed, outside = 0, True, [], {}, None
     said = []
     if n and not held:
         shown = ", ".join(ids[:SHOWN]) + (f", … ({n:,} in all)" if n > SHOWN else "")
@@ -350,7 +355,13 @@ def _quarantine_note(bundle: Path) -> str | None:
             f"they are ({rows}; quarantine.parquet, reasons bad_row and bad_json): any "
             "household may be assessed without them, and --hold cannot hold them back"
         )
-    said += [f"note: the ingest of this bundle warned: {w}" for w in ingest_warnings(doc)]
+    try:
+        warned = ingest_warnings(doc)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError):
+        # an edited or partial ingest.json: say so, rather than stop the review (which
+        # keeps these lines in summary.json) with a traceback
+        warned = ["its warnings could not be read (ingest.json is partial or was edited)"]
+    said += [f"note: the ingest of this bundle warned: {w}" for w in warned]
     return "\n".join(said) or None
 
 

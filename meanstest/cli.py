@@ -165,7 +165,12 @@ def _review(args) -> int:
     from meanstest.affected import quarantine_note
     from meanstest.unmatched import near_match_note
 
-    if not args.quiet and (note := quarantine_note(args.bundle)):
+    bundle = args.bundle
+    if args.engine == "spark":  # a file: URI is this machine's folder; other URIs have no notes
+        from meanstest.spark.inplace import local_folder
+
+        bundle = local_folder(args.bundle)
+    if not args.quiet and bundle is not None and (note := quarantine_note(bundle)):
         print(note)
     if args.engine == "spark":
         from meanstest.spark import review_cli

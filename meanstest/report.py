@@ -85,15 +85,16 @@ T = {
     "ingest": ("数据导入提示", "What the ingest of the bundle said"),
     "ingest_note": (
         (
-            "数据包由 meanstest ingest 导入时给出以上提示(原文)。被隔离的原始记录"
+            "以上为数据包由 meanstest ingest 导入时给出的提示(原文)。其中被隔离的原始记录"
             "(quarantine.parquet)未计入所涉家庭的核算,这些家庭的结果须人工核实后方可据以发放;"
-            "详见数据包中的 ingest.json。"
+            "重复文件、重复编号等其他提示的详情见数据包中的 ingest.json。"
         ),
         (
-            "The notes above are the ingest's own words. The rows it quarantined "
+            "These are the ingest's own words about the bundle. Rows it quarantined "
             "(quarantine.parquet) are missing from the assessment of the households they "
-            "belong to: check those results by hand before paying on them. Details: "
-            "ingest.json in the bundle."
+            "belong to: check those results by hand before paying on them. Its other "
+            "warnings (copies, repeated keys, orphan rows) are detailed in ingest.json in "
+            "the bundle."
         ),
     ),
     "status": ("认定结果分布(户)", "Status (households)"),
@@ -409,9 +410,11 @@ def build_report(out_dir) -> str:
             + note.format(_t("many_rules")),
         ),
     ]
-    if notes := summary.get("ingest_notes"):  # first: what the figures below rest on
+    ingest = ""  # above the headline figures: what they rest on
+    if notes := summary.get("ingest_notes"):
         said = "".join(f"<li>{html.escape(str(line))}</li>" for line in notes)
-        sections.insert(0, ("ingest", f"<ul>{said}</ul>" + note.format(_t("ingest_note"))))
+        ingest = f"<section><h2>{_t('ingest')}</h2><ul>{said}</ul>{note.format(_t('ingest_note'))}"
+        ingest += "</section>"
     if paid and paid["households"]:
         sections.append(
             (
@@ -452,7 +455,7 @@ table.legend{{margin-bottom:1em;min-width:60%}} table.legend td:first-child{{whi
 </style></head><body>
 <button id="toggle" onclick="var h=document.documentElement;h.lang=h.lang=='zh'?'en':'zh'">
 中文 / English</button>
-<h1>{_t("title")}</h1><div>{cards}</div>{body}
+<h1>{_t("title")}</h1>{ingest}<div>{cards}</div>{body}
 <section><h2>{_t("changes")}</h2><p class='note'>{_t("changes_note")}</p>{"".join(changes)}</section>
 <section><h2>{_t("legend")}</h2>{_legend()}</section>
 </body></html>

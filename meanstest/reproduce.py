@@ -327,6 +327,9 @@ RUN_ONLY = ("chunks", "chunk_size", "engine_version")
 # values summary.json gained after its first version: a review made before has none,
 # and still reproduces (the rows carry what they sum up)
 ADDED_LATER = ("rejected_previously_paid", "by_policy", "ingest_notes")
+# the engine's own words (the ingest's notes): compared only with the same engine's, so
+# a later engine that words them otherwise still reproduces an earlier one's review
+WORDED = ("ingest_notes",)
 
 
 def _flat(summary: dict, prefix: str = "") -> dict:
@@ -345,6 +348,8 @@ def _compare_summary(stored: dict, again: dict) -> list[Discrepancy]:
     not given by the stored rows, such as by_veto, unmatched_source_rows or a
     jurisdiction's figures, was passed over when edited, and the report printed it)."""
     skip = (*RUN_ONLY, *(k for k in ADDED_LATER if k not in stored))
+    if stored.get("engine_version") != again.get("engine_version"):
+        skip += WORDED
     old = {k: v for k, v in _flat(stored).items() if k.split(".")[0] not in skip}
     new = {k: v for k, v in _flat(again).items() if k.split(".")[0] not in skip}
     out = []

@@ -20,7 +20,7 @@ from meanstest.adapters.profile import ProfileError
 
 from meanstest import schema
 from meanstest.affected import quarantine_note
-from meanstest.bundle import read_bundle
+from meanstest.bundle import read_bundle, write_bundle
 from meanstest.cli import main
 from meanstest.errors import MeansTestError
 from meanstest.ingest import ingest
@@ -639,6 +639,7 @@ def test_affected_households_are_reported_and_held_back_with_hold(tmp_path, caps
     assert main(["report", str(tmp_path / "r")]) == 0
     page = (tmp_path / "r" / "report.html").read_text("utf-8")
     assert html.escape(summary["ingest_notes"][0]) in page and "数据导入提示" in page
+    assert page.index("数据导入提示") < page.index("class='card'")  # above the figures
     capsys.readouterr()
     assert main(["reproduce", str(tmp_path / "r"), "--bundle", str(tmp_path / "plain")]) == 0
     summary["ingest_notes"] = []  # an edited record of what the ingest said is caught
@@ -1086,3 +1087,23 @@ def test_an_unreadable_row_names_an_id_written_with_spaces_inside():
     found = unread_row(raw, profile, [])
     assert found.ids == {"150422198001010016", "150422197003030032", "11010519491231002X"}
     assert unread_row('{"a": "123456 789012 345678", "b": 1', profile, []).ids == frozenset()
+
+
+def test_a_partial_ingest_record_is_said_not_a_crash(tmp_path):
+    """An ingest.json whose warnings lack a part (duplicate_keys without its examples, as
+    an edited file may) stopped a quiet review, `meanstest.assess` and reproduce with a
+    KeyError once the review kept the ingest's notes in summary.json."""
+    from meanstest.affected import ingest_notes
+
+    write_bundle(generate(20, 2), tmp_path / "b")
+    affected = {"count": 0, "held": False, "household_ids": [], "not_in_bundle": 0}
+    doc = {"affected_households": affected, "duplicate_keys": {"bank": {"keys": 2, "rows": 4}}}
+    (tmp_path / "b" / "ingest.json").write_text(json.dumps(doc), "utf-8")
+    said = "its warnings could not be read (ingest.json is partial or was edited)"
+    assert ingest_notes(tmp_path / "b") == [f"note: the ingest of this bundle warned: {said}"]
+    del doc["affected_households"]  # the warnings are read even without that part
+    (tmp_path / "b" / "ingest.json").write_text(json.dumps(doc), "utf-8")
+    assert ingest_notes(tmp_path / "b") == [f"note: the ingest of this bundle warned: {said}"]
+    assert main(["review", str(tmp_path / "b"), "--out", str(tmp_path / "r"), "--quiet"]) == 0
+    summary = json.loads((tmp_path / "r" / "summary.json").read_text("utf-8"))
+    assert summary["ingest_notes"] == ingest_notes(tmp_path / "b")

@@ -458,3 +458,24 @@ def test_balances_beyond_int64_are_rejected_not_assessed(engine):
     assert a.results.num_rows == 0 and a.rejects.num_rows == 1
     reasons = a.rejects.column("reasons").to_pylist()[0]
     assert len(reasons) == 2 and all("money above 10^14 fen" in r for r in reasons)
+
+
+def test_a_run_with_a_wide_pack_assesses_every_household_as_the_oracle_does():
+    """RULES.md §11 sets no limit on programs: `assess` (the review's and the service's
+    bulk path) on a synthetic district whose pack defines 70, more than the kernels hold,
+    gives on both engines what the oracle gives. (Compared with the reference calculator
+    only, this compared the reference with itself. It is here, not in the §11 module,
+    because tests/mutants.py runs the § modules without the oracle on purpose.)"""
+    from test_rules_s11_programs import WIDE, _with_programs
+
+    from meanstest import assess, synth
+    from meanstest.policy import PolicyLibrary
+
+    wide = _with_programs(
+        {n: {"statuses": ["DIBAO", "NOT_ELIGIBLE", "VETOED"], "requires": "any"} for n in WIDE}
+    )
+    library = PolicyLibrary([wide])
+    tables = synth.generate(60, seed=3, bad_fraction=0.05)
+    check_bundle(tables, library)
+    eligible = assess(tables, library).results["eligible_programs"].to_pylist()
+    assert max(len(e) for e in eligible) == 70

@@ -295,6 +295,22 @@ def test_a_review_from_before_the_summary_named_its_packs_reproduces(reviewed, t
     assert reproduce_review(out2, bundle)[1] == []
 
 
+def test_notes_in_an_earlier_engine_s_words_still_reproduce(reviewed, tmp_path):
+    """summary.json's ingest_notes are the engine's own sentences: a later engine may
+    word them otherwise, and a review made by an earlier one still reproduces. The same
+    engine's notes are compared (an edit is caught: tests/test_ingest.py)."""
+    bundle, out = reviewed
+    out2 = _copy(out, tmp_path / "out")
+    summary = json.loads((out2 / "summary.json").read_text())
+    summary |= {"engine_version": "meanstest 0.0.9", "ingest_notes": ["note: in other words"]}
+    (out2 / "summary.json").write_text(json.dumps(summary))
+    assert reproduce_review(out2, bundle)[1] == []
+    summary["engine_version"] = json.loads((out / "summary.json").read_text())["engine_version"]
+    (out2 / "summary.json").write_text(json.dumps(summary))
+    (found,) = reproduce_review(out2, bundle)[1]
+    assert "ingest_notes" in str(found)
+
+
 def test_a_bundle_edit_that_moves_only_run_counts_is_caught(reviewed, tmp_path):
     """A bank row of someone nobody is, and a member of a household that does not exist,
     change no household's result, only summary.json's counts of them."""

@@ -1,5 +1,6 @@
 """The annual review (issue 3): chunking, kill -9 and resume, refusal to resume, accounting."""
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -479,3 +480,43 @@ def _unmatched(out: Path) -> int:
     import json
 
     return json.loads((out / "summary.json").read_text("utf-8"))["unmatched_source_rows"]
+
+
+def test_a_member_written_unnormalised_is_a_near_match_too(tmp_path, capsys):
+    """The member's ID is the one written '…x' (a rejected household: a bad ID), the
+    department's rows canonical '…X': those rows are named as well. A row that matches
+    such an ID exactly is matched, not near; a member row without household_id names
+    no household (the note said None, then raised TypeError joining it)."""
+    from builders import resident_id
+
+    from meanstest.unmatched import near_match_note, near_matches
+
+    tables = synth.generate(40, seed=11)
+    persons = tables["persons"].to_pylist()
+    with_x = next(p for p in persons if p["person_id"].endswith("X"))
+    canonical = with_x["person_id"]
+    for p in persons:
+        if p["person_id"] == canonical:
+            p["person_id"] = canonical[:-1] + "x"
+    fresh = resident_id(dt.date(1931, 5, 5))  # nobody's in the synthetic district
+    assert fresh not in {p["person_id"] for p in persons}
+    orphan = dict(persons[-1], person_id=" " + fresh, household_id=None)
+    bank = tables["bank"].to_pylist()
+    extra = [
+        dict(bank[0], person_id=canonical, record_id="CANON"),  # near: the member is '…x'
+        dict(bank[0], person_id=canonical[:-1] + "x", record_id="EXACT"),  # matched as written
+        dict(bank[0], person_id=fresh, record_id="ORPHANED"),
+    ]
+    table = tables["persons"]
+    tables = {
+        **tables,
+        "persons": pa.Table.from_pylist([*persons, orphan], table.schema),
+        "bank": pa.Table.from_pylist(bank + extra, tables["bank"].schema),
+    }
+    write_bundle(tables, tmp_path / "b")
+    found = {m.record_id: m.households for m in near_matches(tmp_path / "b")}
+    assert found["CANON"] == (with_x["household_id"],)
+    assert "EXACT" not in found
+    said = near_match_note(tmp_path / "b", 5)
+    assert f"bank record CANON ({with_x['household_id']})" in said
+    assert found["ORPHANED"] == () and "bank record ORPHANED (in no household)" in said

@@ -100,26 +100,6 @@ def test_a_pack_of_more_programs_than_the_kernels_hold(engine):  # §11, any num
     assert routing == [("PROGRAM_MISSED", n) for n in WIDE if n != WIDE[5]]
 
 
-def test_a_run_with_a_wide_pack_assesses_every_household_as_the_oracle_does():
-    """`assess` (the review's and the service's bulk path) on a synthetic district whose
-    pack defines 70 programs, more than the kernels hold: both engines give what the
-    oracle (tests/oracle.py, an independent reading of RULES.md) gives. Compared with the
-    reference calculator only, this compared the reference with itself."""
-    from test_oracle import check_bundle
-
-    from meanstest import assess, synth
-    from meanstest.policy import PolicyLibrary
-
-    wide = _with_programs(
-        {n: {"statuses": ["DIBAO", "NOT_ELIGIBLE", "VETOED"], "requires": "any"} for n in WIDE}
-    )
-    library = PolicyLibrary([wide])
-    tables = synth.generate(60, seed=3, bad_fraction=0.05)
-    check_bundle(tables, library)
-    eligible = assess(tables, library).results["eligible_programs"].to_pylist()
-    assert max(len(e) for e in eligible) == 70
-
-
 @pytest.mark.parametrize(
     ("reimbursed", "medical"),
     [

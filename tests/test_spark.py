@@ -115,6 +115,17 @@ def test_spark_writer_gives_the_same_outputs(spark, reviews):
         assert _rows(got) == _rows(_read_output(root / "spark" / name, by)), name
 
 
+def test_a_bundle_given_as_a_file_uri_keeps_its_ingest_notes(spark, reviews):
+    """docs/spark.md allows a `file:` bundle; the notes were looked for under the URI
+    as a path, so the summary said [] and reproducing it against the folder failed."""
+    from meanstest.spark import review_spark
+
+    root, single, _ = reviews
+    uri = (root / "bundle").as_uri()
+    got = review_spark(spark, uri, default_library(), root / "by-uri")
+    assert uri.startswith("file:") and got["ingest_notes"] == single["ingest_notes"] != []
+
+
 def test_bundle_has_bad_rows_and_cross_household_findings(reviews):
     """The comparison means something: rejects of many kinds, run-wide duplicates."""
     root = reviews[0]

@@ -153,6 +153,7 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
 
     from meanstest.affected import ingest_notes
     from meanstest.pipeline import load_policies
+    from meanstest.spark.inplace import local_folder
 
     if out_path is None:
         raise MeansTestError("review_spark needs an output folder (out_path)")
@@ -164,7 +165,8 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
             spark, bundle, out_path, partitions, arrow_writes, in_place, say, quiet
         )
         if planned is not None:
-            return _review_in_place(spark, planned, library, out_path, quiet, ingest_notes(bundle))
+            notes = ingest_notes(local_folder(bundle))  # file: URIs too
+            return _review_in_place(spark, planned, library, out_path, quiet, notes)
     from meanstest.spark.inplace import counting
 
     sc = spark.sparkContext
@@ -202,7 +204,9 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
             for name in OUTPUTS:
                 ranks = offsets if name == "results" else None
                 _write_with_spark(spark, staged, name, out.join(name), ranks)
-    summary = summarise([t["tally"] for t in tallies], partitions, ingest_notes(bundle))
+    summary = summarise(
+        [t["tally"] for t in tallies], partitions, ingest_notes(local_folder(bundle))
+    )
     out.write_text(out.join("summary.json"), json.dumps(summary, ensure_ascii=False, indent=2))
     staged.unpersist()
     broadcast.unpersist()
@@ -545,7 +549,7 @@ def review_cli(args) -> int:
             f"{count(s['chunks'], 'partition')})"
         )
         print("\n".join(summary_lines(s)))
-        if said := near_match_note(args.bundle, s["unmatched_source_rows"]):
+        if said := near_match_note(local_folder(args.bundle), s["unmatched_source_rows"]):
             print(said)
         print(f"outputs (Parquet folders by jurisdiction) and summary.json in {args.out}")
     if report is not None:
