@@ -284,24 +284,28 @@ def ingest_notes(bundle) -> list[str]:
     return note.splitlines() if note else []
 
 
-def assessed_without_rows(bundle) -> set[str]:
-    """The households the ingest of `bundle` found quarantined rows of and did not hold
-    back (ingest.json's `affected_households`; a regrouped bundle's districts' too): what
-    `meanstest explain` says of one of them. Empty without a readable ingest.json."""
+def assessed_without_rows(bundle) -> tuple[set[str], int]:
+    """What `meanstest explain` says of a household of `bundle` from its ingest record
+    (ingest.json's `affected_households`; a regrouped bundle's districts' too): the
+    households whose quarantined rows were not held back, and the quarantined rows
+    tied to no household (any household may lack them). Nothing without a readable
+    ingest.json."""
     from meanstest.review.regroup import DISTRICTS
 
     if not isinstance(bundle, (str, Path)):
-        return set()
+        return set(), 0
     bundle = Path(bundle)
     found: set[str] = set()
+    unattributed = 0
     for record in [bundle / "ingest.json", *(bundle / DISTRICTS).rglob("ingest.json")]:
         try:
             affected = json.loads(record.read_text("utf-8"))["affected_households"]
             if not affected["held"]:
                 found.update(str(h) for h in affected.get("household_ids", []))
+            unattributed += sum(int(k) for k in affected.get("unattributed_rows", {}).values())
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
-    return found
+    return found, unattributed
 
 
 def _district_order(path: Path) -> tuple:

@@ -245,7 +245,9 @@ def _explain(args) -> int:
             else f"household {hid} is not in the bundle {args.bundle}"
         )
     explanation = explain_household(validation.engine_input, args.household_id)
-    explanation["quarantined_rows"] = hid in assessed_without_rows(args.bundle)
+    lacking, unattributed = assessed_without_rows(args.bundle)
+    explanation["quarantined_rows"] = hid in lacking
+    explanation["unattributed_quarantined_rows"] = unattributed
     sys.stdout.write(render(explanation, args.lang, args.format))
     return 0
 

@@ -876,6 +876,13 @@ def test_unreadable_rows_are_tied_to_the_household_whose_ids_they_hold(tmp_path,
     assert member["household_id"] in said and other["household_id"] in said
     assert "could not read far enough to tell whose they are (tax_income 1" in said
     assert "they are assessed without those rows" in said and "at all" not in said
+    # a household's own document: it lacks rows, or (a bystander) may lack the untied one
+    for hid, lacks in ((member["household_id"], "被隔离"), (bystander, "可能缺少")):
+        assert main(["explain", str(tmp_path / "plain"), hid]) == 0
+        assert lacks in capsys.readouterr().out, hid
+    assert main(["explain", str(tmp_path / "plain"), bystander, "--format", "json"]) == 0
+    explained = json.loads(capsys.readouterr().out)
+    assert (explained["quarantined_rows"], explained["unattributed_quarantined_rows"]) == (False, 1)
 
     held = ingest(manifest, tmp_path / "held", hold=True)
     assert held["affected_households"]["held"]

@@ -143,6 +143,16 @@ def document(explanation: dict, lang: str) -> Document:
                 "before paying on it.",
             )
         )
+    elif n := ex.get("unattributed_quarantined_rows"):
+        doc.para(
+            t(
+                f"注意:数据导入时有 {n:,} 条原始记录无法读出归属而被隔离(见数据包中的"
+                " quarantine.parquet),本户可能缺少其中的记录,须人工核实后方可据以发放。",
+                f"Note: the ingest of the bundle quarantined {n:,} rows it could not tie to "
+                "any household (quarantine.parquet in the bundle): this household may lack "
+                "some of them; check before paying on it.",
+            )
+        )
     doc.heading(t("二、家庭基本情况", "2. The household"))
     doc.fields(_household(ex, ctx))
     doc.table(members_table(ex, ctx))
