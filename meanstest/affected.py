@@ -260,14 +260,14 @@ def quarantine_note(bundle: str | Path) -> str | None:
     there are none (or no readable ingest.json). A bundle joined from districts
     (`meanstest regroup D1 D2 …`) has each district's ingest.json in
     districts/<k>-<name>/: each says its own, named by its folder."""
-    from meanstest.review.regroup import DISTRICTS
-
     bundle = Path(bundle)
-    said = [] if (own := _quarantine_note(bundle)) is None else [own]
-    records = [f.parent for f in (bundle / DISTRICTS).rglob("ingest.json")]
-    for district in sorted(records, key=lambda f: _district_order(f.relative_to(bundle))):
-        if (text := _quarantine_note(district)) is not None:
-            where = district.relative_to(bundle).as_posix()
+    said = []
+    for folder in _record_folders(bundle):
+        if (text := _quarantine_note(folder)) is not None:
+            if folder == bundle:
+                said.append(text)
+                continue
+            where = folder.relative_to(bundle).as_posix()
             said += [line.replace("note: ", f"note: {where}: ", 1) for line in text.splitlines()]
     return "\n".join(said) or None
 
@@ -290,22 +290,49 @@ def assessed_without_rows(bundle) -> tuple[set[str], int]:
     households whose quarantined rows were not held back, and the quarantined rows
     tied to no household (any household may lack them). Nothing without a readable
     ingest.json."""
-    from meanstest.review.regroup import DISTRICTS
-
     if not isinstance(bundle, (str, Path)):
         return set(), 0
-    bundle = Path(bundle)
     found: set[str] = set()
     unattributed = 0
-    for record in [bundle / "ingest.json", *(bundle / DISTRICTS).rglob("ingest.json")]:
-        try:
-            affected = json.loads(record.read_text("utf-8"))["affected_households"]
-            if not affected["held"]:
-                found.update(str(h) for h in affected.get("household_ids", []))
-            unattributed += sum(int(k) for k in affected.get("unattributed_rows", {}).values())
-        except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            continue
+    for folder in _record_folders(Path(bundle)):
+        if (doc := _record(folder)) is not None:
+            _, held, ids, untied, _ = _affected(doc)
+            found.update(() if held else ids)
+            unattributed += sum(untied.values())
     return found, unattributed
+
+
+def _record_folders(bundle: Path) -> list[Path]:
+    """The bundle folder, then each district's of a regrouped bundle (districts/<k>-<name>/,
+    in regroup's order), whose ingest.json a review reads."""
+    from meanstest.review.regroup import DISTRICTS
+
+    districts = [f.parent for f in (bundle / DISTRICTS).rglob("ingest.json")]
+    return [bundle, *sorted(districts, key=lambda f: _district_order(f.relative_to(bundle)))]
+
+
+def _record(folder: Path) -> dict | None:
+    """The folder's ingest.json, None when there is none or it is not a JSON object."""
+    try:
+        doc = json.loads((folder / "ingest.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def _affected(doc: dict) -> tuple[int, bool, list[str], dict[str, int], int | None]:
+    """ingest.json's affected_households: (count, held, household_ids, unattributed rows
+    by table, not_in_bundle or None before 2026-12-05); nothing affected when the part
+    is absent or not readable."""
+    try:
+        affected = doc["affected_households"]
+        n, held = int(affected["count"]), bool(affected["held"])
+        ids = [str(h) for h in affected.get("household_ids", [])]
+        unattributed = {str(t): int(k) for t, k in affected.get("unattributed_rows", {}).items()}
+        outside = affected.get("not_in_bundle")
+        return n, held, ids, unattributed, None if outside is None else int(outside)
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return 0, True, [], {}, None
 
 
 def _district_order(path: Path) -> tuple:
@@ -318,21 +345,9 @@ def _district_order(path: Path) -> tuple:
 
 
 def _quarantine_note(bundle: Path) -> str | None:
-    try:
-        doc = json.loads((Path(bundle) / "ingest.json").read_text("utf-8"))
-    except (OSError, ValueError):
+    if (doc := _record(Path(bundle))) is None:
         return None
-    if not isinstance(doc, dict):
-        return None
-    try:
-        affected = doc["affected_households"]
-        n, held = int(affected["count"]), bool(affected["held"])
-        ids = [str(h) for h in affected.get("household_ids", [])]
-        unattributed = {str(t): int(k) for t, k in affected.get("unattributed_rows", {}).items()}
-        outside = affected.get("not_in_bundle")  # None: an ingest.json before 2026-12-05
-        outside = None if outside is None else int(outside)
-    except (ValueError, KeyError, TypeError, AttributeError):  # none, or not readable
-        n, held, ids, unattributed, outside = 0, True, [], {}, None
+    n, held, ids, unattributed, outside = _affected(doc)
     said = []
     if n and not held:
         shown = ", ".join(ids[:SHOWN]) + (f", … ({n:,} in all)" if n > SHOWN else "")

@@ -79,15 +79,15 @@ def near_matches(bundle) -> list[NearMatch]:
     cleaned = clean_ids(pa.array(written, pa.string())).to_pylist()
     exact = _present(ids, set(written))  # rows that match as written are matched
     plain = _present(ids, set(cleaned))
-    found, of = [], {}
+    found, persons = [], set()
     for (table, w, record_id), c in zip(candidates, cleaned, strict=True):
         if w in exact:
             continue
         person = c if c in plain else odd_person_of.get(c)
         if person is not None:
-            of.setdefault(person, []).append(len(found))
+            persons.add(person)
             found.append((table, record_id, person))
-    homes = _households_of(set(of), people)
+    homes = _households_of(persons, people)
     return [NearMatch(t, r, homes.get(p, ())) for t, r, p in found]
 
 
