@@ -2,7 +2,7 @@
 process per core, and `reproduce` of a whole review against the one-process calculator.
 
 `reproduce OUT --bundle B` recomputes B with a reference-engine review and compares it
-with OUT chunk by chunk (meanstest/reproduce.py); its time is mostly the reference
+with OUT chunk by chunk (meanstest/reproduce/__init__.py); its time is mostly the reference
 calculator's, which runs in one process per core from 20,000 households on
 (meanstest/reference/__init__.py). Sizes above 100,000 households are skipped: one
 round of the one-process calculator takes minutes there (1M by hand: docs/documents.md).
