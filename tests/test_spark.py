@@ -472,13 +472,13 @@ def test_cli_spark_conf_is_key_value_of_spark_settings():
 def test_cli_says_spark_stopped_when_its_jvm_goes_away(tmp_path, capsys, monkeypatch):
     """A JVM killed under the driver (java.lang.OutOfMemoryError, the OOM killer) shows
     as a refused connection: the command says what happened and what to change."""
-    import meanstest.spark as spark_module
+    from meanstest.spark import command  # where review_cli looks them up
 
     def gone(*args, **kwargs):
         raise ConnectionRefusedError(111, "Connection refused")
 
-    monkeypatch.setattr(spark_module, "session", lambda *args, **kwargs: None)
-    monkeypatch.setattr(spark_module, "review_spark", gone)
+    monkeypatch.setattr(command, "session", lambda *args, **kwargs: None)
+    monkeypatch.setattr(command, "review_spark", gone)
     code = cli.main(["review", str(tmp_path), "--out", str(tmp_path / "o"), "--engine", "spark",
                      "--spark-conf", "spark.driver.memory=2g"])  # fmt: skip
     err = capsys.readouterr().err
@@ -629,12 +629,12 @@ def test_each_engine_removes_the_other_engines_earlier_review(reviews, tmp_path)
 def test_an_unwritable_out_is_refused_before_spark_starts(tmp_path, capsys, monkeypatch):
     """The single machine refuses an --out it cannot write at once; Spark did so only
     after planning (23 s on a 10M bundle: an operator's blind check)."""
-    import meanstest.spark as engine
+    from meanstest.spark import command  # where review_cli looks it up
 
     def no_spark(*a, **k):
         raise AssertionError("Spark started before --out was checked")
 
-    monkeypatch.setattr(engine, "session", no_spark)
+    monkeypatch.setattr(command, "session", no_spark)
     blocker = tmp_path / "afile"
     blocker.write_text("x")
     argv = ["review", str(tmp_path), "--out", str(blocker / "sub"), "--engine", "spark"]
@@ -695,7 +695,7 @@ def test_ctrl_c_cancels_spark_s_jobs_from_another_thread_and_says_interrupted(
     import signal
     from types import SimpleNamespace
 
-    import meanstest.spark as spark_module
+    from meanstest.spark import command  # where review_cli looks them up
 
     context = _Context()
     fake = SimpleNamespace(sparkContext=context)
@@ -705,8 +705,8 @@ def test_ctrl_c_cancels_spark_s_jobs_from_another_thread_and_says_interrupted(
         raise KeyboardInterrupt
 
     before = signal.getsignal(signal.SIGINT)
-    monkeypatch.setattr(spark_module, "session", lambda *args, **kwargs: fake)
-    monkeypatch.setattr(spark_module, "review_spark", interrupted)
+    monkeypatch.setattr(command, "session", lambda *args, **kwargs: fake)
+    monkeypatch.setattr(command, "review_spark", interrupted)
     root = logging.getLogger()
     handlers = list(root.handlers)
     try:
@@ -725,7 +725,7 @@ def test_ctrl_c_cancels_spark_s_jobs_from_another_thread_and_says_interrupted(
         for h in added:
             root.removeHandler(h)
         for h in root.handlers:
-            h.removeFilter(spark_module._not_the_interrupt)
+            h.removeFilter(command._not_the_interrupt)
     err = capsys.readouterr().err
     assert code == 130
     assert err.splitlines()[-2:] == [
@@ -807,7 +807,7 @@ def test_ctrl_c_replaced_by_pyspark_s_own_error_is_still_an_interrupt(
 
     from py4j.protocol import Py4JNetworkError
 
-    import meanstest.spark as spark_module
+    from meanstest.spark import command  # where review_cli looks them up
 
     context = _Context()
 
@@ -817,12 +817,10 @@ def test_ctrl_c_replaced_by_pyspark_s_own_error_is_still_an_interrupt(
         except KeyboardInterrupt:
             raise Py4JNetworkError("Answer from Java side is empty") from None
 
+    monkeypatch.setattr(command, "session", lambda *a, **k: SimpleNamespace(sparkContext=context))
+    monkeypatch.setattr(command, "review_spark", replaced)
     monkeypatch.setattr(
-        spark_module, "session", lambda *a, **k: SimpleNamespace(sparkContext=context)
-    )
-    monkeypatch.setattr(spark_module, "review_spark", replaced)
-    monkeypatch.setattr(
-        spark_module, "cancel_on_interrupt", lambda spark: lambda: context.cancelAllJobs()
+        command, "cancel_on_interrupt", lambda spark: lambda: context.cancelAllJobs()
     )
     code = cli.main(["review", str(tmp_path), "--out", str(tmp_path / "o"), "--engine", "spark"])
     err = capsys.readouterr().err

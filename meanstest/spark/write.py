@@ -11,7 +11,7 @@ a retried task overwrites, never adds.
 The executors reach the output folder through a pyarrow file system: local paths and
 `file:`, `hdfs:` (libhdfs, as on a Hadoop node), `s3a:`/`s3:` and `gs:`. When pyarrow
 cannot open the folder's file system, the review falls back to Spark's writer
-(meanstest.spark._write_with_spark), same files, slower.
+(meanstest.spark.review._write_with_spark), same files, slower.
 """
 
 from __future__ import annotations

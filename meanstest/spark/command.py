@@ -1,0 +1,187 @@
+"""`meanstest review --engine spark`: the command around review_spark — its options, its
+errors and Ctrl-C said in one line rather than a py4j traceback, and what it prints."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+import time
+from contextlib import suppress
+
+from meanstest.errors import MeansTestError
+from meanstest.progress import count
+from meanstest.spark.review import review_spark
+from meanstest.spark.sessions import session
+
+
+def cancel_on_interrupt(spark):
+    """Ctrl-C during a Spark review: a KeyboardInterrupt in the main thread, its jobs
+    cancelled from a thread of its own. pyspark's own SIGINT handler calls cancelAllJobs
+    on the main thread's py4j connection, which is mid-call: py4j then logged pages of
+    "reentrant call" and "Error while sending or receiving" tracebacks and the command
+    ended in one (an operator's blind check). Returns the function that cancels."""
+    import signal
+    import threading
+
+    def cancel() -> None:
+        worker = threading.Thread(target=_cancel_jobs, args=(spark,), daemon=True)
+        worker.start()
+        worker.join(10)
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig()  # what py4j's first logging.exception would do
+    for handler in root.handlers:
+        handler.addFilter(_not_the_interrupt)
+    return cancel
+
+
+def _not_the_interrupt(record: logging.LogRecord) -> bool:
+    """False for py4j's log of the interrupt: "KeyboardInterrupt while sending command"
+    and the broken pipe of closing that connection, each with a traceback, on the root
+    logger. The command itself says "interrupted"."""
+    return not interrupted(record.exc_info[1] if record.exc_info else None)
+
+
+def _cancel_jobs(spark) -> None:
+    from py4j.protocol import Py4JError
+
+    with suppress(Py4JError, ConnectionError):  # a JVM already gone has no jobs to cancel
+        spark.sparkContext.cancelAllJobs()
+
+
+def _reviewed(spark, args, library, in_place, say) -> dict:
+    """review_spark for the command, its errors said in one line where they can be."""
+    try:
+        return review_spark(
+            spark, args.bundle, library, args.out, in_place=in_place, say=say, quiet=args.quiet
+        )
+    except (ConnectionError, EOFError) as e:  # the JVM went away under the driver
+        if interrupted(e):
+            raise
+        raise MeansTestError(
+            f"Spark stopped during the review ({type(e).__name__}: {e}). If its log above "
+            "shows java.lang.OutOfMemoryError, give it more memory: --spark-conf "
+            "spark.driver.memory=… in local mode, spark.executor.memory on a cluster"
+        ) from e
+    except MeansTestError:
+        raise
+    except Exception as e:  # a task's own error (a corrupt file on an executor) by its text
+        said = task_error(e)
+        if said is None:
+            raise
+        raise MeansTestError(said) from None
+
+
+def interrupted(e: BaseException | None) -> bool:
+    """Whether a KeyboardInterrupt is in the chain of exceptions `e` came from."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
+def spark_conf(items: list[str]) -> dict[str, str]:
+    """`--spark-conf KEY=VALUE` options → a conf dict (a malformed one is refused)."""
+    conf = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip().startswith("spark."):
+            raise MeansTestError(f"--spark-conf {item!r}: write KEY=VALUE, KEY a spark.* setting")
+        conf[key.strip()] = value.strip()
+    return conf
+
+
+_TASK_ERROR = re.compile(r"^meanstest\.errors\.\w+: (.+)$", re.MULTILINE)
+
+
+def task_error(e: BaseException) -> str | None:
+    """The message of a meanstest error raised in a Spark task (a file an executor cannot
+    read), found in the text of the Java exception that carries the task's traceback; None
+    for any other error. Without it the command ended in a py4j traceback of ~100 lines
+    (an operator's blind check)."""
+    found = _TASK_ERROR.findall(str(e))
+    return found[-1].strip() if found else None
+
+
+def review_cli(args) -> int:
+    """`meanstest review --engine spark [--master URL] BUNDLE --out DIR`."""
+    from meanstest.cli import summary_lines
+    from meanstest.outputs import output_folder
+    from meanstest.pipeline import load_policies
+    from meanstest.spark.inplace import local_folder
+    from meanstest.unmatched import near_match_note
+
+    local = local_folder(args.out)
+    created = local is not None and not local.exists()
+    if local is not None:  # refused at once, as the single machine does, not after planning
+        output_folder(local)
+    report = None
+    if getattr(args, "report", False):
+        report = local
+        if report is None:
+            raise MeansTestError(
+                f"--report writes report.html with this process: {args.out} is not a local "
+                "or mounted folder; run `meanstest report OUT` where the output is mounted"
+            )
+    started = time.perf_counter()
+    library = load_policies(args.policies)
+    try:
+        spark = session(args.master, conf=spark_conf(getattr(args, "spark_conf", None) or []))
+    except BaseException:
+        if created:  # the folder made for a review that never started (an operator's check)
+            with suppress(OSError):
+                local.rmdir()  # only while empty
+        raise
+
+    def say(text: str) -> None:
+        if not args.quiet:
+            print(f"meanstest: {text}", file=sys.stderr, flush=True)
+
+    in_place = False if getattr(args, "spark_shuffle", False) else None
+    cancel = cancel_on_interrupt(spark)
+    try:
+        s = _reviewed(spark, args, library, in_place, say)
+    except Exception as e:
+        if not interrupted(e):
+            raise
+        # pyspark's call-site bookkeeping opens a py4j connection while the interrupt
+        # unwinds, and its error took the KeyboardInterrupt's place (2 of 6 Ctrl-Cs to
+        # the process group, a reviewer's check)
+        say("interrupted: cancelling Spark's jobs")
+        cancel()
+        raise KeyboardInterrupt from None
+    except KeyboardInterrupt:  # the CLI says "interrupted" and exits 130
+        say("interrupted: cancelling Spark's jobs")
+        cancel()
+        raise
+    if not args.quiet:
+        print(
+            f"households read {s['households_read']:,}: assessed {s['assessed']:,}, "
+            f"rejected {s['rejected']:,} ({time.perf_counter() - started:.2f} s on Spark "
+            f"{spark.version}, master {spark.sparkContext.master}, "
+            f"{count(s['chunks'], 'partition')})"
+        )
+        print("\n".join(summary_lines(s)))
+        if said := near_match_note(local_folder(args.bundle), s["unmatched_source_rows"]):
+            print(said)
+        print(f"outputs (Parquet folders by jurisdiction) and summary.json in {args.out}")
+    if report is not None:
+        from meanstest.report import write_report
+
+        path = write_report(report)
+        if not args.quiet:
+            print(f"report: {path}")
+    if not s["accounting_closes"]:
+        print(
+            "meanstest: error: accounting does not close (read != assessed + rejected)",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
