@@ -71,7 +71,7 @@ def _method_name(method) -> str:
 
 
 def _log_call(method: str, caller: str, households: int, status: str, started: float) -> None:
-    """One line per call, the words of the gRPC service's (server._Call.done)."""
+    """One line per call, the words of the gRPC service's (call._Call.done)."""
     ms = (time.perf_counter() - started) * 1000
     log.info("%s caller=%s households=%d status=%s %.1fms", method, caller, households, status, ms)
 

@@ -19,14 +19,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
-import logging
-import re
 import threading
-import time
 from collections.abc import Callable
 from concurrent import futures
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import grpc
 import pyarrow as pa
@@ -35,9 +31,10 @@ from grpc_reflection.v1alpha import reflection
 
 from meanstest import schema
 from meanstest.errors import MeansTestError, PolicyError
-from meanstest.pipeline import ENGINE_VERSION, finish_results, run_engine
 from meanstest.service import chunks, convert, small, threads, wire, wire_out
-from meanstest.service.auth import ANONYMOUS, Caller, Tokens
+from meanstest.service.auth import ANONYMOUS
+from meanstest.service.bulk import SERIAL_HOUSEHOLDS, pipeline_tables
+from meanstest.service.call import ServiceConfig, _Call, log
 from meanstest.service.errors import (
     InvalidArgument,
     NotFound,
@@ -49,73 +46,34 @@ from meanstest.service.errors import (
     require_households,
     status_of,
 )
-from meanstest.service.journal import Journal, households_section, result_digest_bytes
+from meanstest.service.journal import households_section, result_digest_bytes
+from meanstest.service.replies import (
+    _ISO_DAY,
+    _canonical,
+    _division_code,
+    _journaled,
+    _json,
+    _parse,
+    _summary,
+)
 from meanstest.service.small_engine import PackCache
 from meanstest.v1 import meanstest_pb2 as pb
 
-log = logging.getLogger("meanstest.service")
+__all__ = [
+    "OUTPUT_TABLES",
+    "SERIAL_HOUSEHOLDS",
+    "SERVICE",
+    "SMALL_BYTES",
+    "MeansTestService",
+    "Running",
+    "ServiceConfig",
+    "pipeline_tables",
+    "start",
+]
+
 SERVICE = pb.DESCRIPTOR.services_by_name["MeansTest"].full_name
 OUTPUT_TABLES = ("results", "members", "findings", "rejects")
 SMALL_BYTES = 256 << 10  # requests up to this size are parsed to try the small-call path
-SERIAL_HOUSEHOLDS = 256  # bulk calls of at most this many households: serial kernels
-
-
-@dataclass
-class ServiceConfig:
-    library: object  # PolicyLibrary
-    journal: Journal | None = None
-    tokens: Tokens | None = None  # None = no authentication (loopback only; see cli)
-    engine: str = "fast"
-    max_message_bytes: int = 16 << 20
-    max_concurrent_calls: int = 16
-    workers: int = 8
-    # Test hook: called with (stage, context) at each checkpoint of a call.
-    on_stage: Callable[[str, grpc.ServicerContext], None] | None = None
-    chunk_bytes: int = field(default=0)
-
-    def __post_init__(self) -> None:
-        if not self.chunk_bytes:  # room for the ArrowChunk framing
-            self.chunk_bytes = max(1024, min(1 << 20, self.max_message_bytes - 4096))
-
-
-class _Call:
-    """One call's bookkeeping: caller, stages, deadline, journal entry."""
-
-    def __init__(self, service: MeansTestService, method: str, context) -> None:
-        self.service, self.method, self.context = service, method, context
-        self.caller: Caller | None = None
-        self.started = time.perf_counter()
-        self.households = 0
-        self.digests = None  # result_digest_bytes, computed under the engine lock
-        self.unmatched = 0  # the call's source rows naming nobody (validate's count)
-
-    def stage(self, name: str) -> None:
-        hook = self.service.config.on_stage
-        if hook is not None:
-            hook(name, self.context)
-        ended = gone(self.context, f"before {name}; work abandoned")
-        if ended is not None:
-            raise ended
-
-    def journal(self, status: str, **fields) -> None:
-        journal = self.service.config.journal
-        if journal is None or self.caller is None:
-            return
-        entry = {"caller": self.caller.name, "method": self.method, "status": status}
-        entry |= {"engine_version": ENGINE_VERSION, "households": [], "rejects": []}
-        journal.append(entry | fields)
-
-    def done(self, status: str) -> None:
-        ms = (time.perf_counter() - self.started) * 1000
-        who = self.caller.name if self.caller else "-"
-        log.info(
-            "%s caller=%s households=%d status=%s %.1fms",
-            self.method,
-            who,
-            self.households,
-            status,
-            ms,
-        )
 
 
 class MeansTestService:
@@ -399,78 +357,6 @@ class MeansTestService:
             return _journaled(call, pack)
 
         return self._run("GetPolicy", context, body)
-
-
-def pipeline_tables(
-    tables: dict[str, pa.Table], library, engine: str
-) -> tuple[dict[str, pa.Table], int]:
-    """The four tables of `meanstest.pipeline.assess` — the steps of batch.assess_batch:
-    validation, engine, run-level columns — and the one count of the run's summary a
-    call returns, its unmatched source rows (DATA.md: ignored and counted); without the
-    rest of the summary and the change lists (tests compare the answers with
-    meanstest.assess)."""
-    from meanstest.validate import validate
-
-    validation = validate(tables, library)
-    inp = validation.engine_input
-    # a few hundred households take less time than waking the thread pool (on a busy
-    # machine, milliseconds): the kernels run on this thread; the outputs are identical
-    out = run_engine(inp, engine, threads=inp.households.num_rows > SERIAL_HOUSEHOLDS)
-    outputs = {
-        "results": finish_results(inp, out),
-        "members": out.members,
-        "findings": out.findings,
-        "rejects": validation.rejects,
-    }
-    return outputs, validation.unmatched_source_rows
-
-
-_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_DIVISION_CODE = re.compile(r"[0-9]{6}")  # ASCII digits only (\d takes full-width ones)
-
-
-def _division_code(jurisdiction: str) -> None:
-    """INVALID_ARGUMENT unless `jurisdiction` is a division code as DATA.md requires: a
-    malformed one (15A422) was NOT_FOUND "no policy pack for jurisdiction 15A422", as
-    if a well-formed code merely lacked a pack (a blind integration check)."""
-    if not _DIVISION_CODE.fullmatch(jurisdiction):
-        raise InvalidArgument(
-            f"jurisdiction {jurisdiction[:100]!r} is not a division code (6 ASCII digits)",
-            field="jurisdiction",
-        )
-
-
-def _journaled(call: _Call, response, **fields) -> bytes:
-    """The bytes of an Explain or policy answer, once journaled: its deterministic
-    serialisation, which is what is sent, so output_digest is the SHA-256 of the bytes
-    the client receives (it was of a re-serialisation: Explain's `inputs` map made the
-    bytes sent differ; a client developer's check). Successful policy reads had no
-    entry (docs/service.md: every call past authentication has one)."""
-    body = response.SerializeToString(deterministic=True)
-    call.journal("OK", output_digest=hashlib.sha256(body).hexdigest(), **fields)
-    return body
-
-
-def _parse(data: bytes) -> pb.AssessRequest:
-    return parse(pb.AssessRequest, data, "households")
-
-
-def _json(value) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
-
-
-def _canonical(params: dict) -> str:
-    return json.dumps(params, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _summary(p) -> pb.PolicySummary:
-    return pb.PolicySummary(
-        id=p.id,
-        jurisdiction=p.jurisdiction,
-        name=p.name,
-        effective_from=p.effective_from.isoformat(),
-        digest=p.digest,
-    )
 
 
 def _handlers(service: MeansTestService) -> grpc.GenericRpcHandler:

@@ -1,0 +1,33 @@
+"""The bulk path of a call: meanstest.pipeline's steps on the call's tables."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from meanstest.pipeline import finish_results, run_engine
+
+SERIAL_HOUSEHOLDS = 256  # bulk calls of at most this many households: serial kernels
+
+
+def pipeline_tables(
+    tables: dict[str, pa.Table], library, engine: str
+) -> tuple[dict[str, pa.Table], int]:
+    """The four tables of `meanstest.pipeline.assess` — the steps of batch.assess_batch:
+    validation, engine, run-level columns — and the one count of the run's summary a
+    call returns, its unmatched source rows (DATA.md: ignored and counted); without the
+    rest of the summary and the change lists (tests compare the answers with
+    meanstest.assess)."""
+    from meanstest.validate import validate
+
+    validation = validate(tables, library)
+    inp = validation.engine_input
+    # a few hundred households take less time than waking the thread pool (on a busy
+    # machine, milliseconds): the kernels run on this thread; the outputs are identical
+    out = run_engine(inp, engine, threads=inp.households.num_rows > SERIAL_HOUSEHOLDS)
+    outputs = {
+        "results": finish_results(inp, out),
+        "members": out.members,
+        "findings": out.findings,
+        "rejects": validation.rejects,
+    }
+    return outputs, validation.unmatched_source_rows

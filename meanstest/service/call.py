@@ -1,0 +1,81 @@
+"""The service's configuration, and one call's bookkeeping: its caller, its stages (where
+an ended call stops), its journal entry and its log line."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import grpc
+
+from meanstest.pipeline import ENGINE_VERSION
+from meanstest.service.auth import Caller, Tokens
+from meanstest.service.errors import gone
+from meanstest.service.journal import Journal
+
+if TYPE_CHECKING:
+    from meanstest.service.server import MeansTestService
+
+
+log = logging.getLogger("meanstest.service")
+
+
+@dataclass
+class ServiceConfig:
+    library: object  # PolicyLibrary
+    journal: Journal | None = None
+    tokens: Tokens | None = None  # None = no authentication (loopback only; see cli)
+    engine: str = "fast"
+    max_message_bytes: int = 16 << 20
+    max_concurrent_calls: int = 16
+    workers: int = 8
+    # Test hook: called with (stage, context) at each checkpoint of a call.
+    on_stage: Callable[[str, grpc.ServicerContext], None] | None = None
+    chunk_bytes: int = field(default=0)
+
+    def __post_init__(self) -> None:
+        if not self.chunk_bytes:  # room for the ArrowChunk framing
+            self.chunk_bytes = max(1024, min(1 << 20, self.max_message_bytes - 4096))
+
+
+class _Call:
+    """One call's bookkeeping: caller, stages, deadline, journal entry."""
+
+    def __init__(self, service: MeansTestService, method: str, context) -> None:
+        self.service, self.method, self.context = service, method, context
+        self.caller: Caller | None = None
+        self.started = time.perf_counter()
+        self.households = 0
+        self.digests = None  # result_digest_bytes, computed under the engine lock
+        self.unmatched = 0  # the call's source rows naming nobody (validate's count)
+
+    def stage(self, name: str) -> None:
+        hook = self.service.config.on_stage
+        if hook is not None:
+            hook(name, self.context)
+        ended = gone(self.context, f"before {name}; work abandoned")
+        if ended is not None:
+            raise ended
+
+    def journal(self, status: str, **fields) -> None:
+        journal = self.service.config.journal
+        if journal is None or self.caller is None:
+            return
+        entry = {"caller": self.caller.name, "method": self.method, "status": status}
+        entry |= {"engine_version": ENGINE_VERSION, "households": [], "rejects": []}
+        journal.append(entry | fields)
+
+    def done(self, status: str) -> None:
+        ms = (time.perf_counter() - self.started) * 1000
+        who = self.caller.name if self.caller else "-"
+        log.info(
+            "%s caller=%s households=%d status=%s %.1fms",
+            self.method,
+            who,
+            self.households,
+            status,
+            ms,
+        )

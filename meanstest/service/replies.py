@@ -1,0 +1,60 @@
+"""What the servicer's methods share to read a request and answer it: the AssessRequest
+parser, the checks of a policy request's jurisdiction and date, and the deterministic
+bytes of Explain and policy answers, journaled."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+from meanstest.service.call import _Call
+from meanstest.service.errors import InvalidArgument, parse
+from meanstest.v1 import meanstest_pb2 as pb
+
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_DIVISION_CODE = re.compile(r"[0-9]{6}")  # ASCII digits only (\d takes full-width ones)
+
+
+def _division_code(jurisdiction: str) -> None:
+    """INVALID_ARGUMENT unless `jurisdiction` is a division code as DATA.md requires: a
+    malformed one (15A422) was NOT_FOUND "no policy pack for jurisdiction 15A422", as
+    if a well-formed code merely lacked a pack (a blind integration check)."""
+    if not _DIVISION_CODE.fullmatch(jurisdiction):
+        raise InvalidArgument(
+            f"jurisdiction {jurisdiction[:100]!r} is not a division code (6 ASCII digits)",
+            field="jurisdiction",
+        )
+
+
+def _journaled(call: _Call, response, **fields) -> bytes:
+    """The bytes of an Explain or policy answer, once journaled: its deterministic
+    serialisation, which is what is sent, so output_digest is the SHA-256 of the bytes
+    the client receives (it was of a re-serialisation: Explain's `inputs` map made the
+    bytes sent differ; a client developer's check). Successful policy reads had no
+    entry (docs/service.md: every call past authentication has one)."""
+    body = response.SerializeToString(deterministic=True)
+    call.journal("OK", output_digest=hashlib.sha256(body).hexdigest(), **fields)
+    return body
+
+
+def _parse(data: bytes) -> pb.AssessRequest:
+    return parse(pb.AssessRequest, data, "households")
+
+
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _canonical(params: dict) -> str:
+    return json.dumps(params, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _summary(p) -> pb.PolicySummary:
+    return pb.PolicySummary(
+        id=p.id,
+        jurisdiction=p.jurisdiction,
+        name=p.name,
+        effective_from=p.effective_from.isoformat(),
+        digest=p.digest,
+    )
