@@ -10,7 +10,7 @@ import pytest
 from meanstest import synth
 from meanstest.batch import Tally, assess_batch, reason_rule
 from meanstest.policy import default_library
-from meanstest.review import _chunks_in_memory as chunks_in_memory
+from meanstest.review.in_memory import _chunks_in_memory as chunks_in_memory
 
 
 @pytest.fixture(scope="module")

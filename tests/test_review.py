@@ -298,12 +298,12 @@ def test_a_large_one_chunk_review_says_its_steps(bundle, tmp_path, capsys, monke
     """In one chunk the households' line moves only at the end (at 1M households after
     tens of seconds): from STEP_NOTES_FROM households the review says each step as it
     starts; below it, and when quiet, it does not."""
-    from meanstest import review
+    from meanstest.review import in_memory  # where the in-memory review reads it
 
     run_review(bundle, tmp_path / "small", default_library())
     small = capsys.readouterr().err
     assert "validating" not in small and "reading the bundle" not in small
-    monkeypatch.setattr(review, "STEP_NOTES_FROM", 300)
+    monkeypatch.setattr(in_memory, "STEP_NOTES_FROM", 300)
     summary = run_review(bundle, tmp_path / "large", default_library())
     err = capsys.readouterr().err.splitlines()
     steps = [
@@ -345,17 +345,17 @@ def test_the_memory_model_picks_one_chunk_then_smaller_chunks_then_spooling(monk
     """A district of 1M households (760 MB decoded, measured peak 4.1 GiB in one chunk) is
     reviewed in one chunk under the default 8 GiB, in chunks under 4 GiB, spooled under
     2 GiB; a chunk size asked for is kept when it fits."""
-    from meanstest import review
+    from meanstest.review import memory  # where in_memory_chunk reads decoded_size
 
-    monkeypatch.setattr(review, "decoded_size", lambda files: 760_000_000)
+    monkeypatch.setattr(memory, "decoded_size", lambda files: 760_000_000)
     gib = 1 << 30
 
     def chunk(limit, chunk_size=None):
         opts = ReviewOptions(memory_limit=limit * gib, chunk_size=chunk_size)
-        return review.in_memory_chunk({}, 1_000_000, opts)
+        return memory.in_memory_chunk({}, 1_000_000, opts)
 
     assert chunk(8) == 1_000_000
-    assert review._MIN_CHUNK <= chunk(4) < 1_000_000
+    assert memory._MIN_CHUNK <= chunk(4) < 1_000_000
     assert chunk(2) is None
     assert chunk(8, chunk_size=100_000) == 100_000
     assert chunk(2, chunk_size=100_000) is None
@@ -365,20 +365,20 @@ def test_the_reference_engine_is_reviewed_in_chunks_that_fit_the_limit(monkeypat
     """The reference engine holds its chunk's households as Python objects (15 KB each,
     measured): a 1M review in one chunk took 14.96 GiB against the 8 GiB limit. Its
     chunks are sized by that cost; with too little room it is spooled."""
-    from meanstest import review
+    from meanstest.review import memory  # where in_memory_chunk reads decoded_size
 
-    monkeypatch.setattr(review, "decoded_size", lambda files: 760_000_000)
+    monkeypatch.setattr(memory, "decoded_size", lambda files: 760_000_000)
     gib = 1 << 30
 
     def chunk(limit, chunk_size=None):
         opts = ReviewOptions(memory_limit=limit * gib, chunk_size=chunk_size, engine="reference")
-        return review.in_memory_chunk({}, 1_000_000, opts)
+        return memory.in_memory_chunk({}, 1_000_000, opts)
 
     fits = chunk(8)
-    assert review._MIN_CHUNK <= fits < 1_000_000
-    peak = review._PEAK_BASE + review._PEAK_PER_DECODED_BYTE * 760_000_000
-    assert peak + fits * review._PEAK_PER_REFERENCE_HOUSEHOLD <= 8 * gib
-    assert peak + (fits + 1) * review._PEAK_PER_REFERENCE_HOUSEHOLD > 8 * gib
+    assert memory._MIN_CHUNK <= fits < 1_000_000
+    peak = memory._PEAK_BASE + memory._PEAK_PER_DECODED_BYTE * 760_000_000
+    assert peak + fits * memory._PEAK_PER_REFERENCE_HOUSEHOLD <= 8 * gib
+    assert peak + (fits + 1) * memory._PEAK_PER_REFERENCE_HOUSEHOLD > 8 * gib
     assert chunk(8, chunk_size=1_000_000) is None  # asked for one chunk: spooled instead
     assert chunk(8, chunk_size=50_000) == 50_000
     assert chunk(3) is None
