@@ -103,8 +103,34 @@ def read_bundle(path: str | os.PathLike, households: bool = False) -> dict[str, 
     return tables
 
 
+class TableIsFolder(BundleError):
+    """A table given as a folder of files (`bank/`, `bank.parquet/`), as Spark writes
+    tables: Spark's review reads it, this reader does not (docs/spark.md)."""
+
+
+def table_folder(folder: Path, name: str) -> Path | None:
+    """The folder holding table `name` in Spark's form (`<name>/`, `<name>.parquet/`),
+    None when there is none."""
+    for candidate in (folder / name, *(folder / f"{name}{s}" for s in FORMATS.values())):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
 def table_file(folder: Path, name: str) -> Path | None:
-    """The file holding table `name` in the bundle folder, None when absent."""
+    """The file holding table `name` in the bundle folder, None when absent.
+
+    A table that is a folder of files is a TableIsFolder error, not an absent table: read
+    as absent, a `bank/` folder written by Spark made a member with 9,000,000 yuan in the
+    bank TEKUN (checked_bank true, no bank rows), where Spark's review vetoed (V04)."""
+    nested = table_folder(folder, name)
+    if nested is not None:
+        raise TableIsFolder(
+            f"{nested}: table {name} is a folder of files, as Spark writes tables; this "
+            f"review reads one file per table ({name}.parquet or {name}.arrow). Review "
+            "the bundle with --engine spark (docs/spark.md), or write the table as one file",
+            file=str(nested),
+        )
     found = [folder / f"{name}{s}" for s in FORMATS.values() if (folder / f"{name}{s}").exists()]
     if len(found) > 1:
         raise BundleError(

@@ -91,6 +91,33 @@ def test_a_misnamed_table_file_is_named_as_ignored(bundles, tmp_path, capsys):
     assert "tax_incomes.parquet is no table of DATA.md (did you mean tax_income.parquet?)" in err
 
 
+@pytest.mark.parametrize("layout", ["bank/part-0.parquet", "bank.parquet/part-0.parquet"])
+def test_a_table_written_as_a_folder_is_refused_not_read_as_absent(
+    bundles, tmp_path, layout, capsys
+):
+    """A `bank/` folder (Spark's way of writing a table) was read as no bank table: a
+    member with 9,000,000 yuan in the bank was TEKUN (checked_bank true), where Spark's
+    review of the same folder vetoed (V04). A blind Spark check found it."""
+    import shutil
+
+    from meanstest.bundle import TableIsFolder, read_bundle
+
+    a, _ = bundles
+    bundle = tmp_path / "bundle"
+    shutil.copytree(a, bundle)
+    part = bundle / layout
+    (bundle / "bank.parquet").rename(tmp_path / "bank.parquet")
+    part.parent.mkdir()
+    (tmp_path / "bank.parquet").rename(part)
+    assert main(["review", str(bundle), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert f"{part.parent}: table bank is a folder of files" in err
+    assert "--engine spark" in err
+    assert not (tmp_path / "out" / "results.parquet").exists()
+    with pytest.raises(TableIsFolder, match="table bank is a folder of files"):
+        read_bundle(bundle)
+
+
 @pytest.mark.parametrize("value", ["nan", "inf", "-1", "lots"])
 def test_memory_limit_must_be_a_number_of_gib(bundles, tmp_path, value, capsys):
     a, _ = bundles

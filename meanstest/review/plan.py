@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from meanstest import schema
-from meanstest.bundle import check_complete
+from meanstest.bundle import check_complete, table_file
 from meanstest.errors import BundleError
 from meanstest.id_pass import IdPass
 from meanstest.ids import IdIndex, take
@@ -37,11 +37,9 @@ def bundle_files(bundle: Path) -> dict[str, Path]:
     check_complete(bundle)
     files = {}
     for table in schema.TABLES:
-        found = [p for p in (bundle / f"{table}.parquet", bundle / f"{table}.arrow") if p.exists()]
-        if len(found) > 1:
-            raise BundleError(f"{bundle}: both {table}.parquet and {table}.arrow exist")
-        if found:
-            files[table] = found[0]
+        found = table_file(bundle, table)
+        if found is not None:
+            files[table] = found
     missing = schema.missing_case_table(files, str(bundle))
     if missing:
         raise BundleError(missing, file=str(bundle))

@@ -41,7 +41,7 @@ import pyarrow.parquet as pq
 
 from meanstest import schema
 from meanstest.batch import Tally
-from meanstest.bundle import check_table
+from meanstest.bundle import check_table, table_folder
 from meanstest.progress import Progress, count, note
 from meanstest.review import stream
 from meanstest.review.plan import ID_COLUMNS, Plan, bundle_files, chunk_starts, id_tables, make_plan
@@ -96,7 +96,7 @@ def plan(bundle, partitions: int, say=None, steps=None) -> InPlace | None:
     if folder is None:
         say("the bundle is not a folder on a local or mounted file system")
         return None
-    if any((folder / t).is_dir() for t in schema.TABLES):
+    if any(table_folder(folder, t) is not None for t in schema.TABLES):  # <t>/, <t>.parquet/
         say("a table is a folder of files")
         return None
     files = bundle_files(folder)
