@@ -5,6 +5,8 @@ Reading is strict about what would change a value and lenient about what would n
 
 - an absent table has no rows (an empty table of the canonical schema);
 - a table present in both formats is an error (which one would be the truth?);
+- a table given as a folder of files (`<t>/`, `<t>.parquet/`: Spark's tables) is an
+  error naming the folder, not an absent table: Spark's review reads those;
 - a missing required column is an error naming file and column; an absent optional
   column (`current_programs`) becomes a column of nulls;
 - extra columns are ignored (departments add audit columns; they are not ours to judge);
