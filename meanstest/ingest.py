@@ -365,8 +365,8 @@ def run(args) -> int:
         q = doc["quarantine"]
         print(", ".join(f"{t} {n}" for t, n in doc["tables"].items()) + f" → {args.out}")
         print(
-            f"quarantine: {count(q['rows'], 'row')}, {count(q['entries'], 'entry', 'entries')} "
-            + (", ".join(f"{r} {n}" for r, n in q["by_reason"].items()) or "")
+            f"quarantine: {count(q['rows'], 'row')}, {count(q['entries'], 'entry', 'entries')}"
+            + "".join(f" {r} {n}," for r, n in q["by_reason"].items()).rstrip(",")
             + f"; quarantine.parquet and ingest.json in {args.out}"
         )
         a = doc["affected_households"]

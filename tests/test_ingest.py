@@ -1114,3 +1114,30 @@ def test_a_partial_ingest_record_is_said_not_a_crash(tmp_path):
     assert main(["review", str(tmp_path / "b"), "--out", str(tmp_path / "r"), "--quiet"]) == 0
     summary = json.loads((tmp_path / "r" / "summary.json").read_text("utf-8"))
     assert summary["ingest_notes"] == ingest_notes(tmp_path / "b")
+
+
+def test_cli_ingest_line_of_an_empty_quarantine_and_of_two_reasons(tmp_path, capsys):
+    """The console's quarantine line: "0 entries ;" had a stray space before its `;`."""
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "veh.toml").write_text(
+        '[profile]\ntable = "vehicle"\nformat = "csv"\nencoding = "utf-8"\n'
+        '[columns]\nperson_id = "id"\nplate = "plate"\nvehicle_type = "type"\n'
+        'value = "value"\nregistered_on = "on"\n[units]\nvalue = "yuan"\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "m.toml").write_text(
+        '[[source]]\nprofile = "veh.toml"\nfiles = ["raw/v.csv"]\n', encoding="utf-8"
+    )
+    head = "id,plate,type,value,on\n"
+    good = "150422195106296993,P1,car,100.00,2024-03-05\n"
+    (tmp_path / "raw" / "v.csv").write_text(head + good, encoding="utf-8")
+    assert main(["ingest", str(tmp_path / "m.toml"), "--out", str(tmp_path / "a")]) == 0
+    assert "quarantine: 0 rows, 0 entries; quarantine.parquet and ingest.json in" in (
+        capsys.readouterr().out
+    )
+    bad = "150422195106296993,P2,car,lots,2024-03-05\n150422195106296993,P3,car,1.00,someday\n"
+    (tmp_path / "raw" / "v.csv").write_text(head + good + bad, encoding="utf-8")
+    assert main(["ingest", str(tmp_path / "m.toml"), "--out", str(tmp_path / "b")]) == 0
+    out = capsys.readouterr().out
+    line = r"^quarantine: 2 rows, 2 entries bad_\w+ 1, bad_\w+ 1; quarantine"
+    assert re.search(line, out, re.MULTILINE), out
