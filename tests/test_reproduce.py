@@ -68,7 +68,8 @@ def test_tampered_result_is_reported(reviewed, tmp_path, capsys):
     keys = ["total_monthly_benefit", "mean_monthly_benefit_of_recipients",
             "by_jurisdiction (sum of benefit)"]  # fmt: skip
     said = f"agrees with the recomputation, not with the stored rows ({', '.join(keys)}): "
-    assert summary == [(said + "the stored rows were changed after the review", keys)]
+    why = "the stored rows are not the ones the review computed (changed after it, or lost in writing)"
+    assert summary == [(said + why, keys)]
     assert main(["reproduce", str(out2), "--bundle", str(bundle)]) == 1
     b = results["benefit"][3].as_py()
     assert f"{hid}: result differs (benefit: {b} → {b - 100})" in capsys.readouterr().out

@@ -10,13 +10,15 @@ from meanstest.reproduce.discrepancy import Discrepancy, _shown
 
 def _summary_is_the_recomputations(found: list[Discrepancy]) -> Discrepancy:
     """One line for a summary.json that the recomputation gives but the stored rows do
-    not: the rows were changed after the review (each reported above). One deleted
+    not: the rows were changed after the review or lost in writing (a Spark review lost
+    a reject row so), each reported above. One deleted
     results row gave some fifteen lines, each true, that hid the one fact."""
     keys = [d.columns[0] for d in found]
     return Discrepancy(
         "summary.json",
         f"agrees with the recomputation, not with the stored rows ({', '.join(keys)}): the "
-        "stored rows were changed after the review",
+        "stored rows are not the ones the review computed (changed after it, or lost in "
+        "writing)",
         keys,
     )
 
