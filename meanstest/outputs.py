@@ -2,7 +2,7 @@
 
 `meanstest review` writes one Parquet file per output (`results.parquet`,
 `changes_new.parquet`, ...); `--engine spark` writes Parquet folders partitioned by
-jurisdiction (`results/jurisdiction=150422/part-00000.parquet`, and
+jurisdiction (`results/jurisdiction=150422/part-00000-00000.parquet`, and
 `changes/transition=NEW/jurisdiction=…/`), whose files hold the same columns. The
 report and `meanstest reproduce` read either through `read_output`.
 

@@ -16,6 +16,7 @@ Pure pyarrow and numpy: the workers import it without pyspark.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Iterator
 
@@ -34,6 +35,21 @@ _LIST = pa.list_(pa.string())
 _ROW = pa.field("_row", pa.int64())
 BLOBS = pa.schema([("_key", pa.int32()), ("_tag", pa.int8()), ("_blob", pa.binary())])
 _MAX_BLOB_BATCH = 256 << 20  # bytes of blobs per Arrow batch handed back to the JVM
+NULL_FOLDER = "__HIVE_DEFAULT_PARTITION__"  # a null partition value, as Spark and Hive write it
+
+
+def folder_value(value: str | None) -> str | None:
+    """What an output's partition folder holds for the jurisdiction `value`, and its
+    readers give back: the value itself, unless it cannot be a folder of its own. The
+    text NULL_FOLDER cannot: Spark and pyarrow read that folder, however encoded, as a
+    null, and Spark's own writer put both in one folder. It is written as itself, `~`
+    and the first 16 hex digits of the SHA-256 of its UTF-8 text
+    (`__HIVE_DEFAULT_PARTITION__~…`; docs/spark.md). Only a rejected household can
+    have such a jurisdiction (a result's is 6 digits)."""
+    if value is None or value != NULL_FOLDER:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
+    return f"{value}~{digest}"
 
 
 def part_schema(part: str) -> pa.Schema:
@@ -174,7 +190,7 @@ def parquet_file(name: str, root: str, path: str, data: pa.Buffer, firsts: dict)
     for segment in under:
         key, sep, value = segment.partition("=")
         if sep and key not in table.column_names:
-            value = None if value == "__HIVE_DEFAULT_PARTITION__" else unquote(value)
+            value = None if value == NULL_FOLDER else unquote(value)
             table = table.append_column(key, pa.array([value] * n, pa.string()))
     table = conform(name, table, path)
     first = firsts[file_key(path)]

@@ -19,6 +19,7 @@ from meanstest import schema
 from meanstest.batch import CHANGES_SCHEMA, assess_batch
 from meanstest.spark.layout import (
     blob_rows,
+    folder_value,
     from_blobs,
     in_bundle_order,
     range_of,
@@ -53,13 +54,17 @@ def buckets(results: pa.Table) -> np.ndarray:
 
 
 def _jurisdiction_groups(jurisdiction) -> tuple[list, np.ndarray]:
-    """(the distinct jurisdictions, a null one as None; each row's index among them)."""
-    values = pc.fill_null(jurisdiction, "\0")
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-    codes = pc.dictionary_encode(values)
-    names = [None if j == "\0" else j for j in codes.dictionary.to_pylist()]
-    return names, codes.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    """(the distinct folders' jurisdictions, layout.folder_value: a null one as None;
+    each row's index among them)."""
+    if isinstance(jurisdiction, pa.ChunkedArray):
+        jurisdiction = jurisdiction.combine_chunks()
+    codes = pc.dictionary_encode(jurisdiction, null_encoding="encode")
+    names = [folder_value(j) for j in codes.dictionary.to_pylist()]
+    distinct = list(dict.fromkeys(names))  # two values may share a folder's value
+    at = {name: i for i, name in enumerate(distinct)}
+    group = np.array([at[name] for name in names], np.int64)
+    indices = codes.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    return distinct, group[indices]
 
 
 def _by_jurisdiction(kind: str, part: int, jurisdiction, table: pa.Table):
