@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
@@ -114,3 +115,57 @@ def test_a_null_jurisdiction_and_one_spelt_as_hive_s_null_folder_both_keep_their
             spark.conf.unset(conf)
         places = {r["household_id"]: r["jurisdiction"] for r in back}
         assert places["HH000000001"] is None and places["HH000000004"] == written, way
+
+
+LONG = "1" * 300
+ADDRESS = "内蒙古自治区赤峰市巴林左旗林东镇北城街道办事处第一社区居委会"  # 30 characters
+
+
+def test_a_jurisdiction_too_long_for_a_folder_name_is_rejected_not_fatal(spark, tmp_path):
+    """A households row whose jurisdiction is 300 digits, or a 30-character address put
+    in the column by mistake, is rejected by the single machine ("not 6 digits") and
+    the rest assessed. On Spark the whole review failed: its folder name
+    (`jurisdiction=` and the encoded text, 313 and 283 bytes) is beyond the file
+    system's 255 (`OSError: [Errno 36] File name too long`, _meanstest_tmp/ left in
+    --out). Now such a text's folder is its beginning and a digest, at most
+    FOLDER_BYTES, and the review gives the single machine's outputs every way."""
+    from urllib.parse import quote
+
+    tables = _with_jurisdictions(conform_tables(synth.generate(6, seed=3)), {2: LONG, 5: ADDRESS})
+    single = _reviewed_every_way(spark, tables, tmp_path)
+    from meanstest.spark.layout import FOLDER_BYTES, folder_value  # after: none before the fix
+
+    rejects = pq.read_table(tmp_path / "single" / "rejects.parquet")
+    assert {"HH000000002", "HH000000005"} <= set(rejects["household_id"].to_pylist())
+    assert single["assessed"] == 4
+    for way in WAYS:
+        names = [p.name for p in (tmp_path / way / "rejects").iterdir() if p.is_dir()]
+        assert max(len(n.encode("utf-8")) for n in names) <= FOLDER_BYTES, way
+        keys = ds.partitioning(pa.schema([("jurisdiction", pa.string())]), flavor="hive")
+        back = ds.dataset(tmp_path / way / "rejects", partitioning=keys).to_table()
+        places = dict(zip(*(back[c].to_pylist() for c in ("household_id", "jurisdiction"))))
+        for household, value in (("HH000000002", LONG), ("HH000000005", ADDRESS)):
+            written = folder_value(value)
+            assert places[household] == written, (way, household)
+            assert value.startswith(written.split("~")[0]) and len(written.split("~")[1]) == 16
+            assert len("jurisdiction=" + quote(written, safe="")) <= FOLDER_BYTES
+
+
+def test_a_review_that_fails_while_writing_leaves_no_tmp_folder(spark, tmp_path, monkeypatch):
+    """A Spark review that failed after its tasks had written (the too-long folder
+    name above) left `_meanstest_tmp/` in --out. Whatever fails once the outputs are
+    being written, in place or shuffled, the folder is removed and the error raised."""
+    from meanstest.spark import inplace, review_spark, write
+
+    write_bundle(conform_tables(synth.generate(6, seed=3)), tmp_path / "bundle")
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(write, "move_outputs", full)  # after the shuffled way's writes
+    monkeypatch.setattr(inplace, "run_ranks", full)  # between the in-place way's passes
+    for way in ("inplace", "shuffled"):  # Spark's writer has its own temporary files
+        how = WAYS[way]
+        with pytest.raises(OSError, match="No space left"):
+            review_spark(spark, tmp_path / "bundle", default_library(), tmp_path / way, **how)
+        assert not (tmp_path / way / "_meanstest_tmp").exists(), way

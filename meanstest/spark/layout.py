@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
+from urllib.parse import quote
 
 import numpy as np
 import pyarrow as pa
@@ -36,20 +37,34 @@ _ROW = pa.field("_row", pa.int64())
 BLOBS = pa.schema([("_key", pa.int32()), ("_tag", pa.int8()), ("_blob", pa.binary())])
 _MAX_BLOB_BATCH = 256 << 20  # bytes of blobs per Arrow batch handed back to the JVM
 NULL_FOLDER = "__HIVE_DEFAULT_PARTITION__"  # a null partition value, as Spark and Hive write it
+# Bytes of a jurisdiction's folder name at most: file systems refuse names beyond 255
+# bytes (ext4, XFS; HDFS's default limit too), and a 300-digit jurisdiction failed the
+# whole review with "File name too long".
+FOLDER_BYTES = 200
+_KEY = "jurisdiction="
 
 
 def folder_value(value: str | None) -> str | None:
     """What an output's partition folder holds for the jurisdiction `value`, and its
-    readers give back: the value itself, unless it cannot be a folder of its own. The
-    text NULL_FOLDER cannot: Spark and pyarrow read that folder, however encoded, as a
-    null, and Spark's own writer put both in one folder. It is written as itself, `~`
-    and the first 16 hex digits of the SHA-256 of its UTF-8 text
-    (`__HIVE_DEFAULT_PARTITION__~…`; docs/spark.md). Only a rejected household can
-    have such a jurisdiction (a result's is 6 digits)."""
-    if value is None or value != NULL_FOLDER:
+    readers give back: the value itself, unless it cannot be a folder of its own —
+    the text NULL_FOLDER (Spark and pyarrow read that folder, however encoded, as a
+    null, and Spark's own writer put both in one folder), or a text whose folder name
+    (`jurisdiction=` and the percent-encoded text) would be longer than FOLDER_BYTES.
+    Such a text is written as its longest beginning that fits, `~` and the first 16
+    hex digits of the SHA-256 of its UTF-8 text (docs/spark.md). Only a rejected
+    household can have one (a result's jurisdiction is 6 digits)."""
+    if value is None:
+        return None
+    if value != NULL_FOLDER and len(_KEY) + len(quote(value, safe="")) <= FOLDER_BYTES:
         return value
     digest = hashlib.sha256(value.encode("utf-8")).hexdigest()[:16]
-    return f"{value}~{digest}"
+    room, end = FOLDER_BYTES - len(_KEY) - 1 - len(digest), 0
+    for ch in value:  # whole characters; Spark's writer encodes no more than quote does
+        room -= len(quote(ch, safe=""))
+        if room < 0:
+            break
+        end += 1
+    return f"{value[:end]}~{digest}"
 
 
 def part_schema(part: str) -> pa.Schema:

@@ -205,7 +205,7 @@ def _plan_in_place(spark, bundle, out_path, partitions, arrow_writes, required, 
 
 def _review_in_place(spark, planned, library, out_path, quiet, notes: list[str]) -> dict:
     from meanstest.spark import inplace
-    from meanstest.spark.write import TMP, move_outputs
+    from meanstest.spark.write import TMP, move_outputs, tmp_removed_on_failure
 
     out = Storage(spark, out_path)
     for name in earlier_outputs():  # summary.json first; a single-machine review's too
@@ -213,8 +213,9 @@ def _review_in_place(spark, planned, library, out_path, quiet, notes: list[str])
     if not out.remote:
         Path(out.root).mkdir(parents=True, exist_ok=True)
     filesystem, root = arrow_filesystem(out.root)
-    tallies = inplace.review(spark, planned, library, filesystem, root, quiet)
-    move_outputs(filesystem, root, f"{root}/{TMP}")
+    with tmp_removed_on_failure(filesystem, f"{root}/{TMP}"):
+        tallies = inplace.review(spark, planned, library, filesystem, root, quiet)
+        move_outputs(filesystem, root, f"{root}/{TMP}")
     summary = inplace.summary_of(planned, tallies, notes)
     out.write_text(out.join("summary.json"), json.dumps(summary, ensure_ascii=False, indent=2))
     return summary

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from contextlib import contextmanager, suppress
 from urllib.parse import quote
 
 import pyarrow as pa
@@ -148,10 +149,25 @@ def write_outputs(spark, staged, filesystem, root: str, offsets_broadcast) -> No
     places = max(1, spark.sparkContext.defaultParallelism * 2)
     blobs = staged.where(F.col("_kind") != KIND["tally"])
     gathered = blobs.repartition(places, "_kind", "jurisdiction")
-    gathered.mapInArrow(
-        _write_partition(filesystem, tmp, offsets_broadcast), "path string, rows long"
-    ).collect()
-    move_outputs(filesystem, root, tmp)
+    with tmp_removed_on_failure(filesystem, tmp):
+        gathered.mapInArrow(
+            _write_partition(filesystem, tmp, offsets_broadcast), "path string, rows long"
+        ).collect()
+        move_outputs(filesystem, root, tmp)
+
+
+@contextmanager
+def tmp_removed_on_failure(filesystem, tmp: str):
+    """`tmp` (the outputs being written) removed when the block fails: a review that
+    failed while writing left `_meanstest_tmp/` in --out (an operator's blind check).
+    As far as it can: a task of the failed job that Spark has not yet stopped may
+    still write there."""
+    try:
+        yield
+    except BaseException:
+        with suppress(OSError, pa.ArrowException):
+            _remove(filesystem, tmp)
+        raise
 
 
 EMPTY = "part-empty.parquet"
