@@ -21,7 +21,7 @@ if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
     pytest.skip("Spark needs Java 17: no JAVA_HOME and no java on PATH", allow_module_level=True)
 
 from meanstest import schema, synth
-from meanstest.bundle import conform_tables
+from meanstest.bundle import conform_tables, write_bundle
 from meanstest.policy import default_library
 from meanstest.review import ReviewOptions, run_review
 
@@ -94,3 +94,36 @@ def test_columns_of_no_values_are_read_by_the_shuffled_review(spark, tmp_path, k
     got = review_spark(spark, bundle, default_library(), tmp_path / "spark", in_place=False)
     _same_outputs(tmp_path / "single", single, tmp_path / "spark", got)
     assert single["assessed"] > 0
+
+
+# Tables given as folders of files (docs/spark.md: `<t>.parquet` file or folder, `<t>/`)
+
+
+def _split(table: pa.Table, folder: Path, files: int = 2) -> None:
+    """`table` as a folder of `files` Parquet files, in order (as Spark writes one)."""
+    folder.mkdir(parents=True)
+    cuts = [table.num_rows * k // files for k in range(files + 1)]
+    for k in range(files):
+        piece = table.slice(cuts[k], cuts[k + 1] - cuts[k])
+        pq.write_table(piece, folder / f"part-{k:05d}.parquet")
+
+
+def test_a_persons_parquet_folder_is_reviewed_like_its_file(spark, tmp_path):
+    """`persons.parquet/` a folder holding one Parquet file: the in-place check read it
+    as a file and stopped the review (fixed in 200480b: inplace.plan asks
+    bundle.table_folder). It is reviewed shuffled, saying why, with the outputs of the
+    single machine's review of the same tables as files."""
+    from meanstest.spark import review_spark
+
+    tables = conform_tables(synth.generate(30, seed=13, bad_fraction=0.1))
+    write_bundle(tables, tmp_path / "flat")
+    write_bundle({n: t for n, t in tables.items() if n != "persons"}, tmp_path / "folder")
+    _split(tables["persons"], tmp_path / "folder" / "persons.parquet", files=1)
+    single = run_review(tmp_path / "flat", tmp_path / "single", default_library(),
+                        ReviewOptions(quiet=True))  # fmt: skip
+    said: list[str] = []
+    got = review_spark(spark, tmp_path / "folder", default_library(), tmp_path / "spark",
+                       say=said.append)  # fmt: skip
+    assert said == ["shuffling the bundle's rows by household (a table is a folder of files)"]
+    _same_outputs(tmp_path / "single", single, tmp_path / "spark", got)
+    assert single["rejected"] > 0 and single["assessed"] > 0
