@@ -163,7 +163,7 @@ def _gib(text: str) -> float:
 
 def _review(args) -> int:
     from meanstest.affected import quarantine_note
-    from meanstest.unmatched import near_match_note
+    from meanstest.unmatched import say_near_matches
 
     bundle = args.bundle
     if args.engine == "spark":  # a file: URI is this machine's folder; other URIs have no notes
@@ -197,8 +197,7 @@ def _review(args) -> int:
             f"rejected {s['rejected']:,} ({elapsed:.2f} s, {count(s['chunks'], 'chunk')})"
         )
         print("\n".join(summary_lines(s)))
-        if said := near_match_note(args.bundle, s["unmatched_source_rows"]):
-            print(said)
+        say_near_matches(args.bundle, s["unmatched_source_rows"])
         print(f"outputs and summary.json in {args.out}")
     if args.report:
         from meanstest.report import write_report

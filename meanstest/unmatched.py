@@ -13,20 +13,30 @@ whoever wrote the bundle without `meanstest ingest` can see what it cost.
 Only IDs that are not canonical are normalised (`near_matches`): the 1M-household
 synthetic bundle, whose 1,957 unmatched rows match nobody even so, is looked at in
 0.7–0.9 s, most of it the reading of its ID columns.
+
+The bundle's tables are read in every form a review reads them: a `<t>.parquet` or
+`<t>.arrow` file, or, for a Spark review, a folder of Parquet files (`<t>.parquet/`,
+`<t>/`, possibly partitioned: `household_id=…/`). The note comes after a finished
+review: `say_near_matches` says on stderr when it cannot be made, and the review
+stands.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import unquote
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from meanstest import schema
 from meanstest.adapters.normalise import clean_ids
-from meanstest.bundle import read_text_columns
+from meanstest.bundle import read_text_columns, table_folder
+from meanstest.errors import MeansTestError
 from meanstest.ids import id_keys, valid_mask
 from meanstest.progress import count
 from meanstest.review.plan import bundle_files
@@ -51,8 +61,8 @@ def near_matches(bundle) -> list[NearMatch]:
     they are looked at: a source row whose ID is not canonical, and, when some member's
     or supporter's ID is not canonical, the rows under that ID normalised. A bundle of
     canonical IDs costs the reading of its ID columns (0.7–0.9 s at 1M households)."""
-    files = bundle_files(Path(bundle))
-    people = {t: read_text_columns(files[t], ["household_id", c]) for t, c in _PEOPLE if t in files}
+    files = _tables(Path(bundle))
+    people = {t: _text_columns(files[t], ["household_id", c]) for t, c in _PEOPLE if t in files}
     chunks = [c for t in people.values() for c in t.column(1).chunks]
     ids = pa.chunked_array(chunks, pa.string()).combine_chunks()
     odd_people = ids.filter(pa.array(_not_canonical(ids)))
@@ -62,7 +72,7 @@ def near_matches(bundle) -> list[NearMatch]:
     for table in schema.SOURCE_TABLES:
         if table not in files:
             continue
-        t = read_text_columns(files[table], ["person_id", "record_id"])
+        t = _text_columns(files[table], ["person_id", "record_id"])
         source = t.column("person_id").combine_chunks()
         look = _not_canonical(source)
         if odd_person_of:  # a canonical row under a member's ID written '…x' or ' …X'
@@ -89,6 +99,69 @@ def near_matches(bundle) -> list[NearMatch]:
             found.append((table, record_id, person))
     homes = _households_of(persons, people)
     return [NearMatch(t, r, homes.get(p, ())) for t, r, p in found]
+
+
+def _tables(bundle: Path) -> dict[str, Path]:
+    """table → its file, or its folder of Parquet files (Spark's review reads those:
+    the single machine's discovery refuses them, bundle.TableIsFolder, and the note
+    after a Spark review of such a bundle failed a finished review, or said nothing)."""
+    folders = {t: f for t in schema.TABLES if (f := table_folder(bundle, t)) is not None}
+    if not folders:
+        return bundle_files(bundle)
+    files = {}
+    for table in schema.TABLES:
+        if table in folders:
+            files[table] = folders[table]
+        elif (found := _table_file(bundle, table)) is not None:
+            files[table] = found
+    return files
+
+
+def _table_file(bundle: Path, table: str) -> Path | None:
+    for suffix in (".parquet", ".arrow"):
+        if (bundle / f"{table}{suffix}").is_file():
+            return bundle / f"{table}{suffix}"
+    return None
+
+
+def _text_columns(path: Path, columns: list[str]) -> pa.Table:
+    """`columns` of a table file or folder as plain strings (read_text_columns). A
+    folder's Parquet files are read as Spark reads them: every file under it whose name
+    does not start with `_` or `.`, in path order, a column a file lacks taken from its
+    partition folders (`household_id=…/`, percent-encoded; __HIVE_DEFAULT_PARTITION__ is
+    a null)."""
+    if not path.is_dir():
+        return read_text_columns(path, columns)
+    parts = []
+    for file in sorted(_files_under(path)):
+        have = pq.read_schema(file).names
+        data = pq.read_table(file, columns=[c for c in columns if c in have])
+        folders = dict(
+            segment.split("=", 1) for segment in file.relative_to(path).parts[:-1] if "=" in segment
+        )
+        arrays = []
+        for c in columns:
+            if c in have:
+                arrays.append(data.column(c).cast(pa.string()))
+            elif c in folders:
+                value = None if folders[c] == "__HIVE_DEFAULT_PARTITION__" else unquote(folders[c])
+                arrays.append(pa.array([value] * data.num_rows, pa.string()))
+            else:
+                raise MeansTestError(f"{file}: no column {c} (table {path.name})")
+        parts.append(pa.table(arrays, names=columns))
+    if not parts:
+        return pa.table({c: pa.array([], pa.string()) for c in columns})
+    return pa.concat_tables(parts)
+
+
+def _files_under(folder: Path):
+    for entry in folder.iterdir():
+        if entry.name.startswith(("_", ".")):
+            continue
+        if entry.is_dir():
+            yield from _files_under(entry)
+        else:
+            yield entry
 
 
 def _not_canonical(ids: pa.Array) -> np.ndarray:
@@ -139,3 +212,23 @@ def near_match_note(bundle, unmatched: int) -> str | None:
         "lower-case x made ASCII X): DATA.md joins a bundle's IDs exactly, so this review "
         f"counted them for nothing: {shown}"
     )
+
+
+def say_near_matches(bundle, unmatched: int) -> None:
+    """After a finished review's summary: near_match_note on stdout, or, when the bundle
+    cannot be looked at (a file gone or changed since, a table the look cannot read), a
+    line on stderr saying that the look could not be made and why. The review's outputs
+    are written by then: the note is never what fails it (a Spark review of a bundle
+    with a folder table wrote every output, then exited 1 on the note's error)."""
+    try:
+        said = near_match_note(bundle, unmatched)
+    except Exception as e:  # noqa: BLE001 - any: the review stands whatever the look met
+        why = str(e) if isinstance(e, MeansTestError) else f"{type(e).__name__}: {e}"
+        print(
+            f"meanstest: the look for near matches among the {count(unmatched, 'source row')} "
+            f"matching nobody could not be made: {why}",
+            file=sys.stderr,
+        )
+        return
+    if said:
+        print(said)

@@ -6,11 +6,13 @@ that reads the bundle again.
 Each test reviews a tiny bundle with `meanstest review` and on conftest.py's local[2]
 session, and compares the outputs row for row."""
 
+import json
 import os
 import shutil
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
@@ -127,3 +129,87 @@ def test_a_persons_parquet_folder_is_reviewed_like_its_file(spark, tmp_path):
     assert said == ["shuffling the bundle's rows by household (a table is a folder of files)"]
     _same_outputs(tmp_path / "single", single, tmp_path / "spark", got)
     assert single["rejected"] > 0 and single["assessed"] > 0
+
+
+def _near_match_bundles(root: Path) -> tuple[Path, Path]:
+    """The same district written as files (`flat`) and with folder tables (`folders`:
+    persons/ partitioned by household_id, the column only in the folder names, and
+    bank/ two files). Its bank has a row under a member's ID ending in X written with a
+    lower-case x (a near match: the note names it) and a row of nobody."""
+    tables = conform_tables(synth.generate(40, seed=11))
+    persons = tables["persons"].sort_by("household_id")  # the folder's order, files by path
+    with_x = next(p for p in persons.to_pylist() if p["person_id"].endswith("X"))
+    bank = tables["bank"].to_pylist()
+    near = dict(bank[0], person_id=with_x["person_id"][:-1] + "x", record_id="NEAR-1")
+    nobody = dict(bank[0], person_id="150422199001011234", record_id="NOBODY")
+    tables = {
+        **tables,
+        "persons": persons,
+        "bank": pa.Table.from_pylist([*bank, near, nobody], tables["bank"].schema),
+    }
+    flat, folders = root / "flat", root / "folders"
+    write_bundle(tables, flat)
+    write_bundle({n: t for n, t in tables.items() if n not in ("persons", "bank")}, folders)
+    for home in sorted(set(persons["household_id"].to_pylist())):
+        mine = persons.filter(pc.equal(persons["household_id"], home))
+        where = folders / "persons" / f"household_id={home}"
+        where.mkdir(parents=True)
+        pq.write_table(mine.drop_columns(["household_id"]), where / "part-00000.parquet")
+    _split(tables["bank"], folders / "bank")
+    return flat, folders
+
+
+def _cli(capsys, *argv: str) -> tuple[int, str, str]:
+    from meanstest import cli
+
+    code = cli.main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def _note(stdout: str) -> list[str]:
+    return [line for line in stdout.splitlines() if line.startswith("note: ")]
+
+
+def test_the_near_match_note_reads_folder_tables_as_the_spark_review_does(spark, tmp_path, capsys):
+    """After a Spark review with source rows of nobody, the near-match note read the
+    bundle with the single machine's discovery, which refuses folder tables: the review
+    wrote every output, then exited 1 (bank/, persons.parquet/), or the note was left
+    out (an operator's blind checks). It now reads the tables in every form the review
+    reads them, hive partitions included, and says what the single machine says of the
+    same tables as files."""
+    flat, folders = _near_match_bundles(tmp_path)
+    code, out, _ = _cli(capsys, "review", str(flat), "--out", str(tmp_path / "single"))
+    assert code == 0
+    want = _note(out)
+    assert len(want) == 1 and "bank record NEAR-1 (" in want[0] and "NOBODY" not in want[0]
+    argv = ["review", str(folders), "--out", str(tmp_path / "spark"), "--engine", "spark"]
+    code, out, err = _cli(capsys, *argv, "--master", "local[2]")
+    assert code == 0, err
+    assert _note(out) == want
+    single = json.loads((tmp_path / "single" / "summary.json").read_text("utf-8"))
+    got = json.loads((tmp_path / "spark" / "summary.json").read_text("utf-8"))
+    _same_outputs(tmp_path / "single", single, tmp_path / "spark", got)
+    assert got["unmatched_source_rows"] >= 2
+
+
+def test_a_note_that_cannot_be_made_does_not_fail_the_review(spark, tmp_path, capsys, monkeypatch):
+    """Whatever the look for near matches meets, the review it follows has written its
+    outputs: the command says on stderr that the look could not be made, and why, and
+    exits 0."""
+    from meanstest import unmatched
+
+    _, folders = _near_match_bundles(tmp_path)
+
+    def unreadable(bundle):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(unmatched, "near_matches", unreadable)
+    argv = ["review", str(folders), "--out", str(tmp_path / "spark"), "--engine", "spark"]
+    code, out, err = _cli(capsys, *argv, "--master", "local[2]")
+    assert code == 0 and not _note(out)
+    assert "outputs (Parquet folders by jurisdiction) and summary.json in" in out
+    said = [line for line in err.splitlines() if "near matches" in line]
+    look = "meanstest: the look for near matches among the 2 source rows matching nobody"
+    assert said == [f"{look} could not be made: OSError: [Errno 5] Input/output error"]
+    assert (tmp_path / "spark" / "summary.json").exists()

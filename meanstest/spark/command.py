@@ -116,7 +116,7 @@ def review_cli(args) -> int:
     from meanstest.outputs import output_folder
     from meanstest.pipeline import load_policies
     from meanstest.spark.inplace import local_folder
-    from meanstest.unmatched import near_match_note
+    from meanstest.unmatched import say_near_matches
 
     local = local_folder(args.out)
     created = local is not None and not local.exists()
@@ -169,8 +169,7 @@ def review_cli(args) -> int:
             f"{count(s['chunks'], 'partition')})"
         )
         print("\n".join(summary_lines(s)))
-        if said := near_match_note(local_folder(args.bundle), s["unmatched_source_rows"]):
-            print(said)
+        say_near_matches(local_folder(args.bundle), s["unmatched_source_rows"])
         print(f"outputs (Parquet folders by jurisdiction) and summary.json in {args.out}")
     if report is not None:
         from meanstest.report import write_report
