@@ -143,6 +143,41 @@ def test_a_scattered_bundle_is_not_read_in_place(tmp_path):
     assert said == [f"{why} the bundle out once to be read in place"]
 
 
+def test_a_regrouped_bundle_not_read_in_place_says_why_not_to_regroup_it(tmp_path):
+    """On meanstest regroup's own output, the review advised "meanstest regroup lays the
+    bundle out once to be read in place": circular (an operator's blind check, 1,549
+    rows of people in several blocks). Here every member is a member of a second
+    household half the district away too: with blocks of 10 households their source rows
+    are in the tables' last row groups, read by every chunk. The review says that, with
+    regroup.json's count, and that larger blocks help, which they do."""
+    from meanstest.review.regroup import regroup
+
+    tables = conform_tables(synth.generate(40, seed=5))
+    persons = tables["persons"]
+    homes = tables["households"]["household_id"].to_pylist()
+    far = {h: homes[(i + 20) % len(homes)] for i, h in enumerate(homes)}
+    again = pa.array([far[h] for h in persons["household_id"].to_pylist()], pa.string())
+    tables["persons"] = pa.concat_tables([persons, persons.set_column(0, "household_id", again)])
+    write_bundle(tables, tmp_path / "bundle")
+    done = regroup(tmp_path / "bundle", tmp_path / "by10", block=10, quiet=True)
+    shared = done["rows_of_people_in_several_blocks"]
+    assert shared > 0
+    said = []
+    assert inplace.plan(tmp_path / "by10", 4, said.append) is None
+    why = (
+        "the chunks' rows are spread over the files' row groups; meanstest regroup wrote this"
+        f" bundle (regroup.json), but {shared:,} source rows are of people in households of"
+        " several blocks (its rows_of_people_in_several_blocks): they are in the last row"
+        " group of their table, which every chunk with one of those people reads, and the"
+        " chunks would read more than 1.5 times the bundle's rows. Regrouping with larger"
+        " blocks (--block; these hold 10 households) puts fewer people in several blocks;"
+        " the shuffled review gives the same outputs"
+    )
+    assert said == [why]
+    regroup(tmp_path / "bundle", tmp_path / "by40", block=40, quiet=True)
+    assert inplace.plan(tmp_path / "by40", 4) is not None
+
+
 def test_bundles_that_are_not_one_parquet_file_per_table(tmp_path):
     tables = conform_tables(synth.generate(30, seed=3))
     arrow, folder = tmp_path / "arrow", tmp_path / "folder"

@@ -119,16 +119,48 @@ def plan(bundle, partitions: int, say=None, steps=None) -> InPlace | None:
         )
     found = stream.layout(files, the_plan)
     if found is None:
-        say(
-            "the chunks' rows are spread over the files' row groups; meanstest regroup"
-            " lays the bundle out once to be read in place"
-        )
+        say(f"the chunks' rows are spread over the files' row groups; {_what_helps(folder)}")
         return None
     sizes = {t: stream.group_rows(files[t]) for t in ID_COLUMNS if t in files}
     chunks = [_chunk(sizes, the_plan, found, c) for c in range(the_plan.n_chunks)]
     outside = Tally(unmatched_source_rows=found.unmatched, orphan_rows=the_plan.orphan_rows)
     paths = {t: str(p.resolve()) for t, p in files.items()}
     return InPlace(paths, chunks, chunk_size, the_plan.duplicates, outside)
+
+
+def _what_helps(folder: Path) -> str:
+    """What would let a bundle whose chunks read too much be read in place. Any bundle:
+    meanstest regroup. A bundle regroup wrote (regroup.json beside it): its blocks are
+    row groups, and only the source rows of people in households of several blocks are
+    read by more than one chunk, in their table's last row group (review.regroup); when
+    those are too many, regroup again with larger blocks (advising regroup itself was
+    circular: an operator's blind check on such a bundle)."""
+    import json
+
+    record = folder / "regroup.json"
+    if not record.is_file():
+        return "meanstest regroup lays the bundle out once to be read in place"
+    try:
+        done = json.loads(record.read_text(encoding="utf-8"))
+        shared = int(done["rows_of_people_in_several_blocks"])
+        block = int(done["households_per_block"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return "its regroup.json cannot be read; meanstest regroup lays it out again"
+    if not shared:
+        return (
+            "meanstest regroup wrote this bundle (regroup.json) with no row of a person in"
+            " several blocks, so its files have changed since (regroup.json records their"
+            " SHA-256); regroup the bundle again"
+        )
+    return (
+        f"meanstest regroup wrote this bundle (regroup.json), but {shared:,} source rows are"
+        " of people in households of several blocks (its rows_of_people_in_several_blocks):"
+        " they are in the last row group of their table, which every chunk with one of"
+        f" those people reads, and the chunks would read more than {stream.STREAM_READS}"
+        " times the bundle's rows. Regrouping with larger blocks (--block; these hold"
+        f" {block:,} households) puts fewer people in several blocks; the shuffled review"
+        " gives the same outputs"
+    )
 
 
 def _chunk(sizes: dict[str, list[int]], the_plan: Plan, found: stream.Layout, c: int) -> Chunk:
