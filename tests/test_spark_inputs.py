@@ -213,3 +213,40 @@ def test_a_note_that_cannot_be_made_does_not_fail_the_review(spark, tmp_path, ca
     look = "meanstest: the look for near matches among the 2 source rows matching nobody"
     assert said == [f"{look} could not be made: OSError: [Errno 5] Input/output error"]
     assert (tmp_path / "spark" / "summary.json").exists()
+
+
+@pytest.mark.parametrize("what", ["missing", "file"])
+def test_a_bundle_that_is_no_folder_is_said_as_the_single_machine_says_it(
+    tmp_path, capsys, monkeypatch, what
+):
+    """`meanstest review b/nope --out X --engine spark` said "no households table
+    (households.parquet or .arrow)…" after starting Spark, and left an empty X/; the
+    single machine says "bundle folder not found" and makes nothing. Spark's command now
+    checks a local bundle path first, the single machine's way (a URI as it is)."""
+    from meanstest.spark import command  # where review_cli looks it up
+
+    def no_spark(*a, **k):
+        raise AssertionError("Spark started before the bundle was checked")
+
+    monkeypatch.setattr(command, "session", no_spark)
+    bundle = tmp_path / "nope"
+    if what == "file":
+        bundle.write_text("not a bundle")
+    said = {}
+    for engine in ([], ["--engine", "spark"]):
+        out = tmp_path / f"out{len(engine)}"
+        code, _, err = _cli(capsys, "review", str(bundle), "--out", str(out), *engine)
+        assert code == 1 and not out.exists()
+        said[bool(engine)] = err.strip().splitlines()
+    assert (
+        said[True]
+        == said[False]
+        == [
+            f"meanstest: error: {bundle}: "
+            + (
+                "bundle folder not found"
+                if what == "missing"
+                else "a bundle is a folder, this is a file"
+            )
+        ]
+    )

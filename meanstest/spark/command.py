@@ -112,12 +112,16 @@ def task_error(e: BaseException) -> str | None:
 
 def review_cli(args) -> int:
     """`meanstest review --engine spark [--master URL] BUNDLE --out DIR`."""
+    from meanstest.bundle import bundle_folder
     from meanstest.cli import summary_lines
     from meanstest.outputs import output_folder
     from meanstest.pipeline import load_policies
     from meanstest.spark.inplace import local_folder
     from meanstest.unmatched import say_near_matches
 
+    bundle = local_folder(args.bundle)
+    if bundle is not None:  # as the single machine: no --out made, no Spark started
+        bundle_folder(bundle)
     local = local_folder(args.out)
     created = local is not None and not local.exists()
     if local is not None:  # refused at once, as the single machine does, not after planning
