@@ -250,3 +250,48 @@ def test_a_bundle_that_is_no_folder_is_said_as_the_single_machine_says_it(
             )
         ]
     )
+
+
+def test_a_task_s_error_is_one_line_and_its_tracebacks_a_file(tmp_path):
+    """A value a task cannot read (persons.health 300 in an int32 column, beyond int8)
+    ended the Spark review with the single machine's error line, but after 110-260
+    lines of Java and Python tracebacks that Spark's task-failure loggers print (an
+    operator's blind check). In a session the command starts they are off: stderr holds
+    a line naming the file that keeps Spark's report of the failed task, then the same
+    error line as the single machine's. The command runs as an operator runs it, in a
+    process of its own (this process's JVM writes to pytest's capture, not the test's)."""
+    import subprocess
+    import sys
+
+    tables = conform_tables(synth.generate(6, seed=3))
+    persons = tables["persons"]
+    health = pa.array([300] + persons["health"].to_pylist()[1:], pa.int32())
+    tables["persons"] = _set(persons, "health", health)
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    for name, table in tables.items():
+        pq.write_table(table, bundle / f"{name}.parquet")
+    errors = {}
+    for engine in ([], ["--engine", "spark", "--master", "local[1]"]):
+        argv = ["review", str(bundle), "--out", str(tmp_path / f"out{len(engine)}"), "--quiet"]
+        done = subprocess.run(
+            [sys.executable, "-m", "meanstest.cli", *argv, *engine],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert done.returncode == 1, done.stderr
+        errors[bool(engine)] = done.stderr.strip().splitlines()
+    single, lines = errors[False], errors[True]
+    assert single[-1].startswith(f"meanstest: error: {bundle / 'persons.parquet'}: column health")
+    assert lines[-1] == single[-1]
+    noise = ("Traceback", "\tat ", "Exception in task", "Lost task", "aborting job")
+    assert not [x for x in lines if any(n in x for n in noise)], lines
+    report = "meanstest: Spark's report of the failed task (its Java and Python tracebacks): "
+    assert lines[-2].startswith(report), lines
+    kept = Path(lines[-2][len(report) :])
+    text = kept.read_text(encoding="utf-8")
+    kept.unlink()
+    assert "PythonException" in text and "meanstest.errors.BundleError" in text
+    assert len(lines) < 10, lines  # the JVM's few lines as it starts, and these two

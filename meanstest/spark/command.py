@@ -4,6 +4,7 @@ errors and Ctrl-C said in one line rather than a py4j traceback, and what it pri
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sys
 import time
@@ -53,8 +54,48 @@ def _cancel_jobs(spark) -> None:
         spark.sparkContext.cancelAllJobs()
 
 
-def _reviewed(spark, args, library, in_place, say) -> dict:
-    """review_spark for the command, its errors said in one line where they can be."""
+# The loggers that print a failed task's Java and Python tracebacks (Executor: "Exception
+# in task", TaskSetManager: "Lost task", "aborting job"): 110-260 lines on the console
+# before the command's one-line error, in a session the command starts (an operator's
+# blind check). The driver's error carries the same text, which the command keeps in a
+# file (_reviewed).
+TASK_FAILURE_LOGGERS = (
+    "org.apache.spark.executor.Executor",
+    "org.apache.spark.scheduler.TaskSetManager",
+)
+
+
+def quiet_task_failures(spark) -> bool:
+    """TASK_FAILURE_LOGGERS off in `spark`'s JVM (log4j 2, Spark's); whether they are."""
+    from py4j.protocol import Py4JError
+
+    try:
+        log4j = spark.sparkContext._jvm.org.apache.logging.log4j
+        for name in TASK_FAILURE_LOGGERS:
+            log4j.core.config.Configurator.setLevel(name, log4j.Level.OFF)
+    except (Py4JError, AttributeError, TypeError):
+        return False
+    return True
+
+
+def _task_report(e: BaseException) -> str | None:
+    """The text of Spark's error for a failed task (its Java and Python tracebacks) in a
+    file of the system's temporary folder; its path, None when it cannot be written."""
+    import tempfile
+
+    try:
+        handle, path = tempfile.mkstemp(prefix="meanstest-spark-", suffix=".log", text=True)
+        with open(handle, "w", encoding="utf-8") as f:
+            f.write(str(e))
+    except OSError:
+        return None
+    return path
+
+
+def _reviewed(spark, args, library, in_place, say, quieted: bool = False) -> dict:
+    """review_spark for the command, its errors said in one line where they can be;
+    `quieted`: Spark's task-failure loggers are off, so a task's error is also kept in a
+    file that a line before the error names."""
     try:
         return review_spark(
             spark, args.bundle, library, args.out, in_place=in_place, say=say, quiet=args.quiet
@@ -73,6 +114,13 @@ def _reviewed(spark, args, library, in_place, say) -> dict:
         said = task_error(e)
         if said is None:
             raise
+        if quieted and (path := _task_report(e)) is not None:
+            print(
+                f"meanstest: Spark's report of the failed task (its Java and Python "
+                f"tracebacks): {path}",
+                file=sys.stderr,
+                flush=True,
+            )
         raise MeansTestError(said) from None
 
 
@@ -136,6 +184,10 @@ def review_cli(args) -> int:
             )
     started = time.perf_counter()
     library = load_policies(args.policies)
+    # a local session this command starts (not spark-submit's, not a cluster's)
+    starts = (args.master or "local").startswith("local") and not os.environ.get(
+        "PYSPARK_GATEWAY_PORT"
+    )
     try:
         spark = session(args.master, conf=spark_conf(getattr(args, "spark_conf", None) or []))
     except BaseException:
@@ -149,9 +201,10 @@ def review_cli(args) -> int:
             print(f"meanstest: {text}", file=sys.stderr, flush=True)
 
     in_place = False if getattr(args, "spark_shuffle", False) else None
+    quieted = starts and quiet_task_failures(spark)
     cancel = cancel_on_interrupt(spark)
     try:
-        s = _reviewed(spark, args, library, in_place, say)
+        s = _reviewed(spark, args, library, in_place, say, quieted)
     except Exception as e:
         if not interrupted(e):
             raise
