@@ -169,7 +169,7 @@ def build() -> list[dict]:
         rows.append(
             {
                 "name": folder.name,
-                "expect": f"both {table}.parquet and {table}.arrow exist",
+                "expect": f"table {table} is in the bundle twice ({table}.parquet and {table}.arrow)",
                 "exit": 1,
             }
         )
