@@ -5,8 +5,9 @@ Reading is strict about what would change a value and lenient about what would n
 
 - an absent table has no rows (an empty table of the canonical schema);
 - a table present in both formats is an error (which one would be the truth?);
-- a table given as a folder of files (`<t>/`, `<t>.parquet/`: Spark's tables) is an
-  error naming the folder, not an absent table: Spark's review reads those;
+- a table given only as a folder of files (`<t>/`, `<t>.parquet/`: Spark's tables) is
+  an error naming the folder, not an absent table: Spark's review reads those; beside
+  the table's file, such a folder is not read (the review says so);
 - a missing required column is an error naming file and column; an absent optional
   column (`current_programs`) becomes a column of nulls;
 - extra columns are ignored (departments add audit columns; they are not ours to judge);
@@ -122,11 +123,14 @@ def table_folder(folder: Path, name: str) -> Path | None:
 def table_file(folder: Path, name: str) -> Path | None:
     """The file holding table `name` in the bundle folder, None when absent.
 
-    A table that is a folder of files is a TableIsFolder error, not an absent table: read
-    as absent, a `bank/` folder written by Spark made a member with 9,000,000 yuan in the
-    bank TEKUN (checked_bank true, no bank rows), where Spark's review vetoed (V04)."""
+    A table that is only a folder of files is a TableIsFolder error, not an absent table:
+    read as absent, a `bank/` folder written by Spark made a member with 9,000,000 yuan in
+    the bank TEKUN (checked_bank true, no bank rows), where Spark's review vetoed (V04).
+    Beside the table's file, a folder of that name is not the table (`meanstest ingest`
+    into the raw exports' folder leaves `bank/` exports beside `bank.parquet`); the
+    review names it as ignored (review.plan.unknown_files)."""
     nested = table_folder(folder, name)
-    if nested is not None:
+    if nested is not None and not any((folder / f"{name}{s}").is_file() for s in FORMATS.values()):
         raise TableIsFolder(
             f"{nested}: table {name} is a folder of files, as Spark writes tables; this "
             f"review reads one file per table ({name}.parquet or {name}.arrow). Review "

@@ -118,6 +118,35 @@ def test_a_table_written_as_a_folder_is_refused_not_read_as_absent(
         read_bundle(bundle)
 
 
+def test_a_folder_named_after_a_table_beside_its_file_is_named_as_ignored(
+    bundles, tmp_path, capsys
+):
+    """`meanstest ingest` into the raw exports' own folder (synth --raw lays them out in
+    bank/, vehicle/, …) leaves bank/ beside bank.parquet: the file is the table, as it
+    was before table folders were refused, and the review says the folder is ignored (a
+    review of this session's diff found that case refused)."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    a, _ = bundles
+    bundle = tmp_path / "bundle"
+    shutil.copytree(a, bundle)
+    (bundle / "bank").mkdir()
+    shutil.copy(bundle / "bank.parquet", bundle / "bank" / "bank.parquet")
+    (bundle / "bank" / "bank_export_00000.csv").write_text("id\n", encoding="utf-8")
+    assert main(["review", str(bundle), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"ignored: {bundle / 'bank'}/ is a folder, not a table file (bank.parquet is the table read)"
+        in err
+    )
+    assert main(["review", str(a), "--out", str(tmp_path / "plain"), "--quiet"]) == 0
+    for name in ("results", "members", "findings", "rejects"):
+        got = pq.read_table(tmp_path / "out" / f"{name}.parquet")
+        assert got.equals(pq.read_table(tmp_path / "plain" / f"{name}.parquet")), name
+
+
 @pytest.mark.parametrize("value", ["nan", "inf", "-1", "lots"])
 def test_memory_limit_must_be_a_number_of_gib(bundles, tmp_path, value, capsys):
     a, _ = bundles

@@ -101,7 +101,10 @@ def run_review(bundle, out, library, options: ReviewOptions | None = None) -> di
     for table, path in files.items():  # schemas first: a bad table creates no output
         check_table(path, table)
     for name, hint in unknown_files(bundle):
-        note(f"ignored: {bundle / name} is no table of DATA.md{hint}", quiet=opts.quiet)
+        what = (
+            "/ is a folder, not a table file" if name.endswith("/") else " is no table of DATA.md"
+        )
+        note(f"ignored: {bundle / name}{what}{hint}", quiet=opts.quiet)
     if out.exists() and not out.is_dir():
         raise MeansTestError(f"--out {out} is a file: the review writes a folder of outputs")
     output_folder(out)

@@ -52,13 +52,17 @@ NOT_TABLES = ("quarantine.parquet",)  # ingest's, beside the tables it wrote
 def unknown_files(bundle: Path) -> list[tuple[str, str]]:
     """(name, hint) of the bundle folder's Parquet and Arrow files that name no table:
     read as absent, a misnamed tax_incomes.parquet raised benefits silently (an
-    adversarial run), so the review says which it ignores."""
+    adversarial run), so the review says which it ignores; and the folders named after a
+    table beside that table's file (bundle.table_file reads the file)."""
     out = []
     for path in sorted([*bundle.glob("*.parquet"), *bundle.glob("*.arrow")]):
         if path.stem in schema.TABLES or path.name in NOT_TABLES:
             continue
         near = difflib.get_close_matches(path.stem, list(schema.TABLES), n=1)
         out.append((path.name, f" (did you mean {near[0]}{path.suffix}?)" if near else ""))
+    for table in schema.TABLES:  # `<t>/` beside `<t>.parquet` (table_file reads the file)
+        if (bundle / table).is_dir() and table_file(bundle, table) is not None:
+            out.append((f"{table}/", f" ({table_file(bundle, table).name} is the table read)"))
     return out
 
 
