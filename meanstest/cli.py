@@ -199,11 +199,18 @@ def _review(args) -> int:
         print("\n".join(summary_lines(s)))
         say_near_matches(args.bundle, s["unmatched_source_rows"])
         print(f"outputs and summary.json in {args.out}")
-    if args.report:
+    return review_ended(s, args.out if args.report else None, args.quiet)
+
+
+def review_ended(s: dict, report_out, quiet: bool) -> int:
+    """The end of `meanstest review` on either engine: report.html when asked for
+    (`report_out`, the output folder), then the exit code, an error when the run's
+    counts do not close."""
+    if report_out is not None:
         from meanstest.report import write_report
 
-        path = write_report(args.out)
-        if not args.quiet:
+        path = write_report(report_out)
+        if not quiet:
             print(f"report: {path}")
     if not s["accounting_closes"]:
         print(

@@ -161,7 +161,7 @@ def task_error(e: BaseException) -> str | None:
 def review_cli(args) -> int:
     """`meanstest review --engine spark [--master URL] BUNDLE --out DIR`."""
     from meanstest.bundle import bundle_folder
-    from meanstest.cli import summary_lines
+    from meanstest.cli import review_ended, summary_lines
     from meanstest.outputs import output_folder
     from meanstest.pipeline import load_policies
     from meanstest.spark.inplace import local_folder
@@ -228,16 +228,4 @@ def review_cli(args) -> int:
         print("\n".join(summary_lines(s)))
         say_near_matches(local_folder(args.bundle), s["unmatched_source_rows"])
         print(f"outputs (Parquet folders by jurisdiction) and summary.json in {args.out}")
-    if report is not None:
-        from meanstest.report import write_report
-
-        path = write_report(report)
-        if not args.quiet:
-            print(f"report: {path}")
-    if not s["accounting_closes"]:
-        print(
-            "meanstest: error: accounting does not close (read != assessed + rejected)",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    return review_ended(s, report, args.quiet)
