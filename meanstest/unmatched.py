@@ -35,7 +35,7 @@ import pyarrow.parquet as pq
 
 from meanstest import schema
 from meanstest.adapters.normalise import clean_ids
-from meanstest.bundle import read_text_columns, table_folder
+from meanstest.bundle import read_text_columns, table_file, table_folder
 from meanstest.errors import MeansTestError
 from meanstest.ids import id_keys, valid_mask
 from meanstest.progress import count
@@ -112,16 +112,9 @@ def _tables(bundle: Path) -> dict[str, Path]:
     for table in schema.TABLES:
         if table in folders:
             files[table] = folders[table]
-        elif (found := _table_file(bundle, table)) is not None:
+        elif (found := table_file(bundle, table)) is not None:
             files[table] = found
     return files
-
-
-def _table_file(bundle: Path, table: str) -> Path | None:
-    for suffix in (".parquet", ".arrow"):
-        if (bundle / f"{table}{suffix}").is_file():
-            return bundle / f"{table}{suffix}"
-    return None
 
 
 def _text_columns(path: Path, columns: list[str]) -> pa.Table:
