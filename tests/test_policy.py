@@ -229,13 +229,27 @@ VALUE_CASES = [
         "repeated entry",
     ),
     # shapes
-    ("sector_missing", ", none = 50 }", " }", "support.sector_ratio", "exactly the 6 sectors"),
+    # the names quoted: a missing sector called `none` must not read as "nothing missing"
+    (
+        "sector_missing",
+        ", none = 50 }",
+        " }",
+        "support.sector_ratio",
+        "(missing: 'none'; unknown: -)",
+    ),
     (
         "sector_unknown",
         "none = 50 }",
         "none = 50, army = 100 }",
         "support.sector_ratio",
-        "exactly the 6 sectors",
+        "exactly the 6 sectors (missing: -; unknown: 'army')",
+    ),
+    (
+        "statuses_not_an_array",
+        'statuses = ["TEKUN", "DIBAO", "DIBAO_SINGLE", "LOW_INCOME"]',
+        'statuses = "DIBAO"',
+        "programs.housing_assistance.statuses",
+        "valid: an array of statuses (TEKUN,",
     ),
     (
         "age_bands_three",
@@ -481,6 +495,47 @@ def test_typo_suggests_the_valid_key(tmp_path):
     """POLICY.md "Inheritance": an unknown key — a typo must not pass silently."""
     with pytest.raises(PolicyError, match="did you mean 'land_ratio'"):
         load_one(tmp_path, edited("land_ratio = 600", "land_rato = 600"))
+
+
+def test_a_missing_parents_valid_ids_leave_out_the_pack_itself(tmp_path):
+    """POLICY.md "Inheritance": a missing parent names the ids there are; the pack's own
+    id is not one (extending itself is a cycle)."""
+    child = '[policy]\nid = "a-child"\njurisdiction = "150423"\nname = "c"\n'
+    child += 'effective_from = 2024-01-01\nextends = "nope"\n'
+    with pytest.raises(PolicyError) as info:
+        load_library(write_library(tmp_path, {"a-child.toml": child, "base.toml": DEFAULT_TEXT}))
+    assert info.value.problem == (
+        "missing parent: no pack with id 'nope'; valid: one of 150422-2024"
+    )
+    with pytest.raises(PolicyError) as info:  # alone in its library
+        load_library(write_library(tmp_path / "alone", {"a-child.toml": child}))
+    assert info.value.problem.endswith("valid: one of (no other pack)")
+
+
+def _chain(levels: int) -> dict[str, str]:
+    """The default pack and `levels` packs, each extending the one before."""
+    files = {"base.toml": DEFAULT_TEXT}
+    for i in range(levels):
+        parent = f"c{i - 1}" if i else "150422-2024"
+        files[f"c{i:03d}.toml"] = (
+            f'[policy]\nid = "c{i}"\njurisdiction = "15{i:04d}"\nname = "c"\n'
+            f'effective_from = 2024-01-01\nextends = "{parent}"\n'
+        )
+    return files
+
+
+def test_extends_depth_limit_is_said_as_it_is_counted(tmp_path):
+    """64 levels of extends (65 packs) load; 65 levels are refused, in those words."""
+    lib = load_library(write_library(tmp_path / "ok", _chain(64)))
+    assert lib.by_id("c63").params == lib.by_id("150422-2024").params | {
+        "policy": lib.by_id("c63").params["policy"]
+    }
+    with pytest.raises(PolicyError) as info:
+        load_library(write_library(tmp_path / "deep", _chain(65)))
+    assert info.value.key == "policy.extends"
+    assert info.value.problem == (
+        "more than 64 levels of extends; valid: at most 64 (a chain of 65 packs)"
+    )
 
 
 def test_base_pack_is_validated_even_if_never_selected(tmp_path):

@@ -29,8 +29,8 @@ def _too_deep(file: str) -> PolicyError:
     return PolicyError(
         file,
         "policy.extends",
-        f"chain of more than {MAX_EXTENDS_DEPTH} packs; valid: at most "
-        f"{MAX_EXTENDS_DEPTH} levels of extends",
+        f"more than {MAX_EXTENDS_DEPTH} levels of extends; valid: at most "
+        f"{MAX_EXTENDS_DEPTH} (a chain of {MAX_EXTENDS_DEPTH + 1} packs)",
     )
 
 
@@ -68,11 +68,12 @@ def library_from_dicts(raws: Mapping[str, dict], path: str = "<memory>") -> Poli
             merged, depth[f] = body, 0
         else:
             if parent_id not in by_id:
+                others = sorted(i for i in by_id if by_id[i] != f)  # itself: a cycle
                 raise PolicyError(
                     f,
                     "policy.extends",
                     f"missing parent: no pack with id {parent_id!r}; "
-                    f"valid: one of {', '.join(sorted(by_id))}",
+                    f"valid: one of {', '.join(others) or '(no other pack)'}",
                 )
             pf = by_id[parent_id]
             if len(chain) >= MAX_EXTENDS_DEPTH:  # before the recursion gets deep

@@ -139,12 +139,21 @@ MULTIPLIER = _Int("‰ of the dibao standard, 1000 = 1.0", low=1000, high=10_000
 AGE = _Int("years")
 
 
+def _plural(what: str) -> str:
+    return what + ("es" if what.endswith("s") else "s")  # statuses, sectors
+
+
+def _quoted(names: list[str]) -> str:
+    """Names as quoted strings: a sector called `none` must not read as "nothing"."""
+    return ", ".join(repr(n) for n in names) or "-"
+
+
 def _names(enum: tuple[str, ...], what: str) -> Callable[[_Pack, str, object], None]:
     """An array of distinct names from `enum` (may be empty)."""
 
     def check(pack: _Pack, key: str, value: object) -> None:
         seen: dict[str, int] = {}
-        for i, v in enumerate(pack.array(key, value, f"{what}s ({', '.join(enum)})")):
+        for i, v in enumerate(pack.array(key, value, f"{_plural(what)} ({', '.join(enum)})")):
             if not isinstance(v, str):
                 raise pack.fail(
                     _join(key, i), f"wrong type: got {_got(v)}; valid: one of {', '.join(enum)}"
@@ -171,8 +180,8 @@ def _map(enum: tuple[str, ...], what: str, item: _Int, exact: bool):
             missing = [k for k in enum if k not in table]
             raise pack.fail(
                 key,
-                f"does not name exactly the {len(enum)} {what}s (missing: {', '.join(missing) or '-'}"
-                f"; unknown: {', '.join(unknown) or '-'}); valid: {', '.join(enum)}",
+                f"does not name exactly the {len(enum)} {_plural(what)} (missing: "
+                f"{_quoted(missing)}; unknown: {_quoted(unknown)}); valid: {', '.join(enum)}",
             )
         pack.keys(key, table, enum, what, exact=False)
         for k in enum:

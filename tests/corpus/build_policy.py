@@ -137,7 +137,7 @@ def build() -> list[dict]:
                 )
                 for i in range(66)
             },
-            "chain of more than 64 packs",
+            "more than 64 levels of extends; valid: at most 64 (a chain of 65 packs)",
         ),
         "child-wrong-type": (
             {
