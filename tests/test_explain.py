@@ -87,6 +87,10 @@ def test_worked_example_reads_in_yuan_with_every_threshold_written_out():
             "= 8,904.00 元"
         ),
         "务工收入(推算):劳动力系数 0.3 × 最低工资标准 1,980.00 元/月 × 8 个月 = 4,752.00 元",
+        # the sum names each member's employment part as the line above it (a blind
+        # check: imputed land income was summed as 务工)
+        "成员年收入 = 土地经营收入(推算) 8,904.00 元 + 经营所得 0.00 元",
+        "成员年收入 = 务工收入(推算) 4,752.00 元 + 经营所得 0.00 元",
         "成员3: 年龄 16 岁,全日制在校生(高中),不计劳动力 = 0",
         "医疗支出 = min(年度上限 60,000.00 元, 个人自付(费用 − 报销) 12,000.00 元) = 12,000.00 元",
         "教育支出:成员3(高中)学费 4,500.00 元,上限 3,000.00 元 → 3,000.00 元",
@@ -95,11 +99,11 @@ def test_worked_example_reads_in_yuan_with_every_threshold_written_out():
             "养老 0.00 元) = 0.00 元"
         ),
         "家庭金融资产 8,000.00 元 ≤ 24 个月 × 低保标准 570.00 元 × 3 人 = 41,040.00 元",
-        "补差 = (低保标准 570.00 元 − 月人均收入 0.00 元) × 3 人 = 1,710.00 元",
-        "收入分 = (低保标准 570.00 元 − 月人均收入 0.00 元) × 400 ÷ 低保标准,四舍五入 = 400",
+        "补差 = (低保标准 570.00 元 − 家庭人均月收入 0.00 元) × 3 人 = 1,710.00 元",
+        "收入分 = (低保标准 570.00 元 − 家庭人均月收入 0.00 元) × 400 ÷ 低保标准,四舍五入 = 400",
         "→ 困难指数 = min(1000, 110 + 400 + 200) = 710",
-        "→ 第一圈(特困、低保)",
-        "→ 新纳入",
+        "→ 一级信息圈(特困、低保)",
+        "→ 新增纳入",
     ):
         assert line in text, line
     # the sections in RULES.md order, each step naming its section
@@ -194,7 +198,7 @@ def test_the_checks_stop_where_a_status_is_decided_and_the_asset_bound_is_not_as
     3 had decided 低保 and read like 渐退; §9 said assets of 5,497.18 元 "超过" a bound of
     13,680.00 元 and left out the bound's "× n 人"."""
     text = render(worked_example(), "zh", "text")  # 低保 at step 3, assets under the bound
-    assert "第 3 步 低保:月人均收入低于低保标准 — 是" in text and "第 4 步" not in text
+    assert "第 3 步 低保:家庭人均月收入低于低保标准 — 是" in text and "第 4 步" not in text
     assert (
         "金融资产 8,000.00 元 超过 6 个月 × 低保标准 570.00 元 × 3 人 = 10,260.00 元(否)扣 0"
         in text
@@ -213,7 +217,7 @@ def test_the_checks_stop_where_a_status_is_decided_and_the_asset_bound_is_not_as
     money_in_bank = record("bank", rich, "B", balance=500_000, interest=0)  # V04: 13,680
     text = _document([household(prev_status="dibao", prev_benefit=10_000)], [rich], (),
                      [wage, money_in_bank])  # fmt: skip
-    assert "第 4 步 月人均收入不高于低收入标准 — 是;上期状态 低保" in text
+    assert "第 4 步 家庭人均月收入不高于低收入标准 — 是;上期状态 低保" in text
     assert "个月 × 低保标准 570.00 元 × 1 人 = 3,420.00 元(是)扣" in text
 
 
@@ -352,3 +356,25 @@ def test_explain_documents_render_in_chromium(district, capsys, tmp_path):
         assert not STATUS_CODES.search(human_part(text))
         shot = screenshot(page, tmp_path, f"explain-{row['household_id']}", "900,3000")
         assert shot.stat().st_size > 10_000
+
+
+def test_a_duplicate_person_names_the_other_households_and_counts_carry_units():
+    """A verification officer's blind check: DUPLICATE_PERSON listed the document's own
+    household among "also in" (§8), and counts of vehicles and properties were written
+    three ways (0 / 1辆 / 1)."""
+    head = person(dt.date(1970, 1, 5))
+    car = record("vehicle", head, "VEH-1", value=100000, vehicle_type="motorcycle")
+    inp = engine_input(
+        [household(declared_vehicles=0, declared_properties=2)],
+        [{"household_id": "H1", **head}],
+        records=[car],
+        duplicates={head["person_id"]: ["H0", "H1", "H9"]},
+    )
+    zh = render(trace_household(inp, "H1"), "zh", "text")
+    en = render(trace_household(inp, "H1"), "en", "text")
+    assert "该成员同时登记在户:H0、H9" in zh and "H0、H1" not in zh
+    assert "also a member of households: H0, H9" in en
+    assert re.search(r"申报车辆\s+0 辆", zh) and re.search(r"申报房产\s+2 处", zh)
+    assert "核实拥有 1 辆 > 申报 0 辆" in zh  # the step and the findings table alike
+    assert "核实拥有 1辆" not in zh
+    assert "适用政策 " in zh.splitlines()[1]  # the header names the policy as a policy

@@ -47,6 +47,7 @@ def test_every_veto_is_named_after_its_rule_and_states_it():
 
 def test_every_finding_severity_source_and_department_is_named():
     _named(labels.FINDING, FINDING_CODES)
+    _named(labels.FINDING_RULE, FINDING_CODES)  # the report's legend says what each means
     _named(labels.SEVERITY, ("veto", "warning"))
     _named(labels.TABLE, schema.TABLES)
     _named(labels.DEPARTMENT, schema.DEPARTMENTS)
@@ -139,9 +140,20 @@ def test_area_from_centi_square_metres():
 # Reject reasons ------------------------------------------------------------------------
 
 
+def _english_words(zh: str) -> list[str]:
+    """Words of English left in a Chinese reason, once what stays as written is taken
+    out: quoted values, enumeration codes and program names listed, IDs and record
+    keys, and int64."""
+    text = re.sub(r"'[^']*'", "", zh)
+    text = re.sub(r"(允许值|定义的项目:)[^)]*", "", text)
+    text = re.sub(r"\S*\d\S*", "", text).replace("int64", "")
+    return re.findall(r"[A-Za-z]{2,}", text)
+
+
 def test_every_reject_rule_of_a_dirty_district_reads_in_chinese():
-    """validate's reasons: table, column and rule in Chinese; the details (values, IDs)
-    as written."""
+    """validate's reasons: table, column, rule and details in Chinese (a blind check by a
+    verification officer found the details in English: "(2 rows)", "need 17 digits…");
+    values, IDs and codes as written."""
     rejects = assess(synth.generate(1500, seed=3, bad_fraction=0.2), engine="reference").rejects
     reasons = {r for rs in rejects["reasons"].to_pylist() for r in rs}
     assert len(reasons) > 50
@@ -152,6 +164,27 @@ def test_every_reject_rule_of_a_dirty_district_reads_in_chinese():
         assert CHINESE.search(head), reason
         rule = zh.split(": ", 1)[1]
         assert not any(rule.startswith(en) for en in english_rules), reason
+        assert _english_words(zh) == [], (reason, zh)
+    cases = {
+        "households.household_id record=H1: duplicate household_id (2 rows)": (
+            "家庭·户号 (记录 H1): 户号重复 (2 条记录)"
+        ),
+        "households.jurisdiction record=H1: no policy pack (jurisdiction 110105, "
+        "assessment_date 2024-07-01; tried 110105, 110100, 110000)": (
+            "家庭·行政区划 (记录 H1): 无适用的政策包 (行政区划 110105,核定日期 2024-07-01;"
+            "已依次查找 110105, 110100, 110000)"
+        ),
+        "households.current_programs record=H1: program not defined by the household's "
+        "pack ('x'; pack p-1 defines none)": (
+            "家庭·已享受救助项目 (记录 H1): 救助项目未在政策中定义 ('x';政策包 p-1 未定义救助项目)"
+        ),
+        "persons.birth_date record=P1: date outside 0001-01-01..9999-12-31 "
+        "(day -800000 from 1970-01-01)": (
+            "家庭成员·出生日期 (记录 P1): 日期超出有效范围 (自 1970-01-01 起第 -800000 天)"
+        ),
+    }
+    for reason, zh in cases.items():
+        assert labels.reject_rule(reason, "zh") == zh
     assert labels.reject_rule("persons.health: health outside 1..6", "zh") == (
         "家庭成员·健康状况: 健康状况不在 1–6 之间"
     )

@@ -178,7 +178,9 @@ def test_the_report_shows_findings_unmatched_rows_and_paid_households_rejected(r
     paid = summary["rejected_previously_paid"]
     assert paid["households"] > 0
     money = re.escape(yuan(paid["prev_benefit"]))
-    assert re.search(rf"{paid['households']:,}\s+{money} 元/月\s+被退回但上期在保的家庭", zh)
+    assert re.search(
+        rf"{paid['households']:,}\s+上期月救助金合计 {money} 元/月\s+被退回但上期在保的家庭", zh
+    )
     for hid in paid["first_household_ids"]:
         assert f">{hid}<" in page
 
@@ -190,9 +192,10 @@ def test_the_legend_maps_finding_names_to_codes_and_rows_are_not_called_househol
     supporter" where §7.2 says no supporter has exempt_reason none."""
     page = report.read_text(encoding="utf-8")
     zh, en = view(page, "zh"), view(page, "en")
-    for code, (zh_name, en_name) in labels.FINDING.items():
-        assert re.search(rf"{re.escape(zh_name)}\s+findings.parquet 中的代码\s+{code}", zh)
-        assert re.search(rf"{re.escape(en_name)}\s+the code in findings.parquet:\s+{code}", en)
+    for code, (zh_name, en_name) in labels.FINDING.items():  # and says what each means
+        zh_rule, en_rule = (re.escape(w) for w in labels.FINDING_RULE[code])
+        assert re.search(rf"{re.escape(zh_name)}\s+{zh_rule}\s+{code}", zh)
+        assert re.search(rf"{re.escape(en_name)}\s+{en_rule}\s+{code}", en)
     summary = json.loads((report.parent / "summary.json").read_text("utf-8"))
     assert re.search(rf"{summary['households_read']:,}\s+读取家庭记录\(条\)", zh)
     assert re.search(rf"{summary['rejected']:,}\s+退回:数据有误的家庭记录\(条\)", zh)

@@ -111,13 +111,15 @@ def document(explanation: dict, lang: str) -> Document:
         lang,
         [p["person_id"] for p in ex["persons"]],
         [s["supporter_id"] for s in ex["supporters"]],
+        ex["household_id"],
     )
     t = ctx.t
     doc = Document(
         t("家庭经济状况核算核对表", "Means-test calculation and verification record"),
         t(
-            f"户号 {ex['household_id']} · 核定日期 {row['assessment_date']} · {ex['policy_name']}",
-            f"household {ex['household_id']} · assessed on {row['assessment_date']} · "
+            f"户号 {ex['household_id']} · 核定日期 {row['assessment_date']} · 适用政策 "
+            f"{ex['policy_name']}",
+            f"household {ex['household_id']} · assessed on {row['assessment_date']} · policy "
             f"{ex['policy_name']}",
         ),
         lang,
@@ -195,7 +197,7 @@ def _conclusion(r: dict, ctx: Ctx) -> list[tuple[str, str]]:
     pairs = [
         (t("认定结果", "Status"), labels.of(labels.STATUS, r["status"], lang)),
         (t("月救助金", "Monthly benefit"), money(r["benefit"], lang, "month")),
-        (t("月人均收入", "Per-capita monthly income"), money(r["pci"], lang)),
+        (t("家庭人均月收入", "Per-capita monthly income"), money(r["pci"], lang)),
         (t("低保标准", "Dibao standard"), money(r["standard"], lang, "person_month")),
         (t("四级信息圈", "Information circle"), labels.of(labels.CIRCLE, r["circle"], lang)),
         (t("动态管理", "Transition"), labels.of(labels.TRANSITION, r["transition"], lang)),
@@ -207,7 +209,7 @@ def _conclusion(r: dict, ctx: Ctx) -> list[tuple[str, str]]:
         ),
         (
             t("结果性质", "Result"),
-            t("临时结果(有部门未核对)", "provisional (a source not checked)")
+            t("暂定结果(有部门未核对)", "provisional (a source not checked)")
             if r["provisional"]
             else t("正式结果", "final"),
         ),
@@ -263,8 +265,14 @@ def _household(ex: dict, ctx: Ctx) -> list[tuple[str, str]]:
             t("申报金融资产", "Declared financial assets"),
             declared("declared_financial_assets", lambda v: money(v, lang)),
         ),
-        (t("申报车辆", "Declared vehicles"), declared("declared_vehicles", str)),
-        (t("申报房产", "Declared properties"), declared("declared_properties", str)),
+        (
+            t("申报车辆", "Declared vehicles"),
+            declared("declared_vehicles", lambda v: t(f"{v} 辆", str(v))),
+        ),
+        (
+            t("申报房产", "Declared properties"),
+            declared("declared_properties", lambda v: t(f"{v} 处", str(v))),
+        ),
         (
             t("上期状态", "Previous status"),
             labels.enum("prev_status", row["prev_status"], lang)

@@ -13,6 +13,7 @@ class Ctx:
     lang: str
     members: list[str]  # person_ids in persons order
     supporters: list[str]
+    household: str = ""  # the document's household_id
 
     def t(self, zh: str, en: str) -> str:
         return zh if self.lang == "zh" else en

@@ -23,7 +23,7 @@ def _veto_measure(code: str, i: dict, hit: bool, ctx: Ctx) -> list[str]:
         over = ctx.join(i["over_value"])
         return [
             ctx.t(
-                f"否决类车辆 {i['vehicles']} 辆(上限 {i['max_vehicles']} 辆);价值超限的车辆:{over}",
+                f"否决车型车辆 {i['vehicles']} 辆(上限 {i['max_vehicles']} 辆);价值超限的车辆:{over}",
                 f"Vehicles of a veto type: {i['vehicles']} (limit {i['max_vehicles']}); over "
                 f"the value limit: {over}",
             )
@@ -146,7 +146,7 @@ def checks(s: dict, ctx: Ctx) -> Step:
             + ctx.yn(i["tekun_no_labour"])
             + ";义务人均已免除赡养义务 — "
             + ctx.yn(i["tekun_no_liable_supporter"])
-            + ";月人均收入低于低保标准 — "
+            + ";家庭人均月收入低于低保标准 — "
             + ctx.yn(i["pci_below_standard"]),
             "2. Tekun: every member has coefficient 0 and is 60+, under 16 or seriously ill/"
             f"disabled — {ctx.yn(i['tekun_no_labour'])}; every supporter exempt — "
@@ -154,11 +154,11 @@ def checks(s: dict, ctx: Ctx) -> Step:
             f"{ctx.yn(i['pci_below_standard'])}",
         ),
         ctx.t(
-            f"第 3 步 低保:月人均收入低于低保标准 — {ctx.yn(i['pci_below_standard'])}",
+            f"第 3 步 低保:家庭人均月收入低于低保标准 — {ctx.yn(i['pci_below_standard'])}",
             f"3. Dibao: pci below the standard — {ctx.yn(i['pci_below_standard'])}",
         ),
         ctx.t(
-            f"第 4 步 月人均收入不高于低收入标准 — {ctx.yn(i['pci_at_most_low_income'])};上期状态"
+            f"第 4 步 家庭人均月收入不高于低收入标准 — {ctx.yn(i['pci_at_most_low_income'])};上期状态"
             f" {prev},上期待遇 {ctx.m(i['prev_benefit'], 'month')}",
             f"4. pci at most the low-income standard — {ctx.yn(i['pci_at_most_low_income'])}; "
             f"previous status {prev}, benefit {ctx.m(i['prev_benefit'], 'month')}",
@@ -186,7 +186,7 @@ def decision(s: dict, ctx: Ctx) -> Step:
     elif status == "TEKUN":
         lines = [
             ctx.t(
-                f"特困供养标准 = 低保标准 {ctx.m(i['standard'])} × {ratio(i['tekun_ratio'])} = "
+                f"特困人员基本生活标准 = 低保标准 {ctx.m(i['standard'])} × {ratio(i['tekun_ratio'])} = "
                 f"{ctx.m(i['per_person'], 'person_month')}",
                 f"Tekun standard = standard {ctx.m(i['standard'])} × {ratio(i['tekun_ratio'])} = "
                 f"{ctx.m(i['per_person'], 'person_month')}",
@@ -199,7 +199,7 @@ def decision(s: dict, ctx: Ctx) -> Step:
     elif status == "DIBAO":
         lines = [
             ctx.t(
-                f"补差 = (低保标准 {ctx.m(i['standard'])} − 月人均收入 {ctx.m(i['pci'])}) × "
+                f"补差 = (低保标准 {ctx.m(i['standard'])} − 家庭人均月收入 {ctx.m(i['pci'])}) × "
                 f"{i['n']} 人 = {ctx.m(i['gap'])}",
                 f"Top-up = (standard {ctx.m(i['standard'])} − pci {ctx.m(i['pci'])}) × {i['n']}"
                 f" = {ctx.m(i['gap'])}",
@@ -223,7 +223,7 @@ def decision(s: dict, ctx: Ctx) -> Step:
     elif status == "PHASE_OUT":
         lines = [
             ctx.t(
-                f"上期为低保,本期月人均收入 {ctx.m(i['pci'])} 不高于低收入标准 {ctx.m(i['low_income'])}"
+                f"上期为低保,本期家庭人均月收入 {ctx.m(i['pci'])} 不高于低收入标准 {ctx.m(i['low_income'])}"
                 f":按上期待遇 {ctx.m(i['prev_benefit'])},四舍五入到元 = {pay},渐退 "
                 f"{i['months']} 个月",
                 f"Previously dibao; pci {ctx.m(i['pci'])} at most the low-income standard "
@@ -245,7 +245,7 @@ def decision(s: dict, ctx: Ctx) -> Step:
     elif status == "LOW_INCOME":
         lines = [
             ctx.t(
-                f"月人均收入 {ctx.m(i['pci'])} 不高于低收入标准 {ctx.m(i['low_income'])}",
+                f"家庭人均月收入 {ctx.m(i['pci'])} 不高于低收入标准 {ctx.m(i['low_income'])}",
                 f"pci {ctx.m(i['pci'])} at most the low-income standard {ctx.m(i['low_income'])}",
             )
         ]
@@ -268,7 +268,7 @@ def decision(s: dict, ctx: Ctx) -> Step:
     else:  # NOT_ELIGIBLE
         lines = [
             ctx.t(
-                f"月人均收入 {ctx.m(i['pci'])} 高于低收入标准 {ctx.m(i['low_income'])}",
+                f"家庭人均月收入 {ctx.m(i['pci'])} 高于低收入标准 {ctx.m(i['low_income'])}",
                 f"pci {ctx.m(i['pci'])} above the low-income standard {ctx.m(i['low_income'])}",
             )
         ]
@@ -280,14 +280,14 @@ def circle(s: dict, ctx: Ctx) -> Step:
     i = s["inputs"]
     lines = [
         ctx.t(
-            f"月人均收入 {ctx.m(i['pci'])};低保标准 {ctx.m(i['standard'])};低收入标准 "
+            f"家庭人均月收入 {ctx.m(i['pci'])};低保标准 {ctx.m(i['standard'])};低收入标准 "
             f"{ctx.m(i['low_income'])}",
             f"pci {ctx.m(i['pci'])}; standard {ctx.m(i['standard'])}; low-income standard "
             f"{ctx.m(i['low_income'])}",
         ),
         ctx.t(
-            f"第一圈:特困或低于低保标准;第二圈:不高于低收入标准;第三圈:不高于 低收入标准 × "
-            f"{ratio(i['circle3_ratio'])} = {ctx.m(i['circle3_bound'])};第四圈:不高于 低收入标准 × "
+            f"一级信息圈:特困或低于低保标准;二级信息圈:不高于低收入标准;三级信息圈:不高于 低收入标准 × "
+            f"{ratio(i['circle3_ratio'])} = {ctx.m(i['circle3_bound'])};四级信息圈:不高于 低收入标准 × "
             f"{ratio(i['circle4_ratio'])} = {ctx.m(i['circle4_bound'])};一票否决的家庭在圈外",
             f"Circle 1: tekun or below the standard; 2: at most L; 3: at most L × "
             f"{ratio(i['circle3_ratio'])} = {ctx.m(i['circle3_bound'])}; 4: at most L × "
@@ -353,7 +353,9 @@ def undeclared(s: dict, ctx: Ctx) -> Step:
         ]
     else:
         what = (
-            ctx.t("辆", " vehicles") if code == "UNDECLARED_VEHICLE" else ctx.t("处", " properties")
+            ctx.t(" 辆", " vehicles")
+            if code == "UNDECLARED_VEHICLE"
+            else ctx.t(" 处", " properties")
         )
         lines = [
             ctx.t(
@@ -384,7 +386,7 @@ def index(s: dict, ctx: Ctx) -> Step:
     if i["pci"] < i["standard"]:
         lines.append(
             ctx.t(
-                f"收入分 = (低保标准 {ctx.m(i['standard'])} − 月人均收入 {ctx.m(i['pci'])}) × "
+                f"收入分 = (低保标准 {ctx.m(i['standard'])} − 家庭人均月收入 {ctx.m(i['pci'])}) × "
                 f"{i['income_max']} ÷ 低保标准,四舍五入 = {i['income']}",
                 f"Income points = (standard {ctx.m(i['standard'])} − pci {ctx.m(i['pci'])}) × "
                 f"{i['income_max']} ÷ standard, rounded half up = {i['income']}",
@@ -392,7 +394,7 @@ def index(s: dict, ctx: Ctx) -> Step:
         )
     else:
         lines.append(
-            ctx.t("收入分:月人均收入不低于低保标准,0 分", "Income points: pci ≥ standard, 0")
+            ctx.t("收入分:家庭人均月收入不低于低保标准,0 分", "Income points: pci ≥ standard, 0")
         )
     homes, vehicle, assets = i["penalties"]
     # whether the assets exceed the bound is said, not asserted (an auditor read "超过" of
@@ -437,7 +439,7 @@ def programs(trace: list[dict], ctx: Ctx) -> Step:
         if s["value"] and not i["current"]:
             gap = ctx.t(",尚未享受 → 漏救", ", not received → missed")
         elif i["current"] and not s["value"]:
-            gap = ctx.t(",正在享受 → 错救", ", received → undue")
+            gap = ctx.t(",已享受 → 错救", ", received → undue")
         lines.append(
             ctx.t(
                 f"{name}:本户认定结果适用 — {ctx.yn(fits)};条件“{need}” — "

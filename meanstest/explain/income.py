@@ -70,6 +70,10 @@ def member(s: dict, ctx: Ctx) -> Step:
             f"Work income (imputed): coefficient {ratio(c)} × minimum wage "
             f"{ctx.m(i['min_wage_monthly'])}/month × {i['work_months']} months = {ctx.m(emp)}",
         )
+    part = {  # the sum names the employment part as the line above it does
+        "imputed_land": ctx.t("土地经营收入(推算)", "land income (imputed)"),
+        "imputed_work": ctx.t("务工收入(推算)", "work income (imputed)"),
+    }.get(basis, ctx.t("务工收入", "employment"))
     lines = [
         first,
         ctx.t(
@@ -79,10 +83,10 @@ def member(s: dict, ctx: Ctx) -> Step:
             f"{ctx.m(i['rental'])} = {ctx.m(i['property'])}",
         ),
         ctx.t(
-            f"成员年收入 = 务工 {ctx.m(emp)} + 经营所得 {ctx.m(i['business'])} + 其他所得 "
+            f"成员年收入 = {part} {ctx.m(emp)} + 经营所得 {ctx.m(i['business'])} + 其他所得 "
             f"{ctx.m(i['other'])} + 财产性收入 {ctx.m(i['property'])} + 社保待遇 "
             f"{ctx.m(i['transfer'])} = {ctx.m(s['value'])}",
-            f"Member income = employment {ctx.m(emp)} + business {ctx.m(i['business'])} + "
+            f"Member income = {part} {ctx.m(emp)} + business {ctx.m(i['business'])} + "
             f"other {ctx.m(i['other'])} + property {ctx.m(i['property'])} + transfers "
             f"{ctx.m(i['transfer'])} = {ctx.m(s['value'])}",
         ),
@@ -231,7 +235,7 @@ def pci(s: dict, ctx: Ctx) -> Step:
             f"{ctx.m(i['net_income'])}",
         ),
         ctx.t(
-            f"月人均收入 = N ÷ (12 个月 × {i['n']} 人) = {ctx.m(s['value'])}(四舍五入到分)",
+            f"家庭人均月收入 = N ÷ (12 个月 × {i['n']} 人) = {ctx.m(s['value'])}(四舍五入到分)",
             f"Per-capita monthly income = N ÷ (12 months × {i['n']}) = {ctx.m(s['value'])} "
             "(rounded half up to the fen)",
         ),
@@ -247,5 +251,5 @@ def pci(s: dict, ctx: Ctx) -> Step:
             f"Financial assets FA (members' balances) = {ctx.m(i['financial_assets'])}",
         ),
     ]
-    title = ctx.t("月人均收入", "Per-capita income")
-    return Step("§5", title, lines, ctx.t("月人均收入 ", "pci ") + ctx.m(s["value"], "month"))
+    title = ctx.t("家庭人均月收入", "Per-capita income")
+    return Step("§5", title, lines, ctx.t("家庭人均月收入 ", "pci ") + ctx.m(s["value"], "month"))

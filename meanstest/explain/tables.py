@@ -171,12 +171,13 @@ def finding_detail(f: dict, ctx: Ctx) -> str:
         )
     if d.startswith("findings "):
         return ctx.join(labels.finding(c, ctx.lang) for c in d[len("findings ") :].split(", "))
-    if d.startswith("member of households "):
-        return t("同时登记在户:", "also in households: ") + d[len("member of households ") :]
+    if d.startswith("member of households "):  # the others: this one is the document's
+        others = [h for h in d[len("member of households ") :].split(", ") if h != ctx.household]
+        return t("该成员同时登记在户:", "also a member of households: ") + ctx.join(others)
     if code == "V12":
         return t("核对授权书未签署", "consent not signed")
     if code == "SOURCE_NOT_CHECKED":
-        return t("该部门未核对,结果为临时结果", "not checked: the result is provisional")
+        return t("该部门未核对,结果为暂定结果", "not checked: the result is provisional")
     if code in ("PROGRAM_MISSED", "PROGRAM_UNDUE"):
         return labels.program(d, ctx.lang)
     if m := _UNDECLARED_MONEY.match(d):
@@ -191,7 +192,8 @@ def finding_detail(f: dict, ctx: Ctx) -> str:
             f"{what} {found} > declared {declared} + tolerance {tol}",
         )
     if m := _COUNTS.match(d):
-        return t(f"核实拥有 {m[1]} > 申报 {m[2]}", f"owned {m[1]} > declared {m[2]}")
+        unit = "辆" if code == "UNDECLARED_VEHICLE" else "处"
+        return t(f"核实拥有 {m[1]} {unit} > 申报 {m[2]} {unit}", f"owned {m[1]} > declared {m[2]}")
     return d
 
 

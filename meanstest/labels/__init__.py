@@ -19,6 +19,7 @@ from meanstest.labels.codes import (
     DEPARTMENT,
     EMPLOYMENT_BASIS,
     FINDING,
+    FINDING_RULE,
     PREV_STATUS,
     PROGRAM,
     PROGRAM_REQUIRES,
@@ -37,6 +38,7 @@ from meanstest.labels.data import (
     COLUMN,
     ENUM,
     PARAMETER,
+    REJECT_DETAIL_ZH,
     REJECT_RULE,
 )
 
@@ -48,6 +50,7 @@ __all__ = [
     "EMPLOYMENT_BASIS",
     "ENUM",
     "FINDING",
+    "FINDING_RULE",
     "LANGS",
     "PARAMETER",
     "PREV_STATUS",
@@ -122,8 +125,9 @@ def parameter(name: str, lang: str) -> str:
 
 def reject_rule(rule: str, lang: str) -> str:
     """A rule of a reject reason ('persons.health: health outside 1..6' or a whole reason)
-    in words: '家庭成员·健康状况: 健康状况不在 1–6 之间 (…)'. Details in parentheses
-    (values, IDs) are kept as written; a rule not listed here is shown as written."""
+    in words: '家庭成员·健康状况: 健康状况不在 1–6 之间 (…)'. The details in parentheses
+    are in the same language, with their values, IDs and codes as written; a rule not
+    listed here is shown as written."""
     m = _REASON.match(rule)
     if not m:
         return _rule_words(rule, lang)
@@ -146,6 +150,9 @@ def _rule_words(text: str, lang: str) -> str:
             elif prefix.startswith("amounts of") and lang == "zh":
                 total = rest.split(" fen", 1)[0].strip()
                 rest = f" {total} 分,超过 10^18 分,超出 int64 计算范围"
+            if lang == "zh":
+                for pattern, words in REJECT_DETAIL_ZH:
+                    rest = re.sub(pattern, words, rest)
             return (zh if lang == "zh" else en) + rest
     return text
 

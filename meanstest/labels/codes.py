@@ -15,7 +15,10 @@ SECTION: dict[str, Name] = {
     "§2": ("劳动力系数", "Labour coefficient"),
     "§3": ("成员收入", "Income of a member"),
     "§4": ("赡养(抚养、扶养)费", "Support from supporters"),
-    "§5": ("家庭收入、刚性支出与月人均收入", "Household income, rigid expenses, per-capita income"),
+    "§5": (
+        "家庭收入、刚性支出与家庭人均月收入",
+        "Household income, rigid expenses, per-capita income",
+    ),
     "§6": ("一票否决", "One-vote veto"),
     "§7": ("认定结果、救助金、信息圈与动态管理", "Status, benefit, circle, transition"),
     "§8": ("核对疑点", "Verification findings"),
@@ -35,7 +38,7 @@ STATUS: dict[str, Name] = {
     "NOT_ELIGIBLE": ("不符合条件", "not eligible"),
 }
 TRANSITION: dict[str, Name] = {
-    "NEW": ("新纳入(含主动发现)", "newly enrolled (incl. found by recomputation)"),
+    "NEW": ("新增纳入", "newly enrolled (incl. found by recomputation)"),
     "CONTINUE": ("继续享受(待遇不变)", "continues (same benefit)"),
     "ADJUST": ("调整待遇", "benefit adjusted"),
     "PHASE_OUT": ("进入渐退期", "enters phase-out"),
@@ -44,10 +47,10 @@ TRANSITION: dict[str, Name] = {
 }
 CIRCLE: dict[int, Name] = {
     0: ("圈外", "outside the circles"),
-    1: ("第一圈(特困、低保)", "circle 1 (tekun, dibao)"),
-    2: ("第二圈(低收入)", "circle 2 (low income)"),
-    3: ("第三圈(低收入边缘)", "circle 3 (near low income)"),
-    4: ("第四圈(相对困难)", "circle 4 (relative hardship)"),
+    1: ("一级信息圈(特困、低保)", "circle 1 (tekun, dibao)"),
+    2: ("二级信息圈(低收入)", "circle 2 (low income)"),
+    3: ("三级信息圈(低收入边缘)", "circle 3 (near low income)"),
+    4: ("四级信息圈(相对困难)", "circle 4 (relative hardship)"),
 }
 # What each status, circle and transition means (RULES.md §7), for legends.
 STATUS_RULE: dict[str, Name] = {
@@ -55,12 +58,15 @@ STATUS_RULE: dict[str, Name] = {
     "TEKUN": (
         (
             "全体成员无劳动能力且年老、年幼或重病重残,无义务人或义务人均已免除赡养义务,"
-            "月人均收入低于低保标准"
+            "家庭人均月收入低于低保标准"
         ),
         "no member can work (old, young, seriously ill or disabled), no supporter or every "
         + "supporter exempt, income below the standard",
     ),
-    "DIBAO": ("月人均收入低于低保标准,按差额补助并分类施保", "income below the standard: top-up"),
+    "DIBAO": (
+        "家庭人均月收入低于低保标准,按差额补助并分类施保",
+        "income below the standard: top-up",
+    ),
     "PHASE_OUT": (
         "原低保家庭收入不低于低保标准、不高于低收入标准,按原待遇渐退",
         (
@@ -72,15 +78,18 @@ STATUS_RULE: dict[str, Name] = {
         "收入不高于低收入标准,重病、重度残疾成员单独纳入低保",
         "at most the low-income standard; seriously ill or disabled members covered alone",
     ),
-    "LOW_INCOME": ("月人均收入不高于低收入标准,不发放低保金", "at most the low-income standard"),
-    "NOT_ELIGIBLE": ("月人均收入高于低收入标准", "income above the low-income standard"),
+    "LOW_INCOME": (
+        "家庭人均月收入不高于低收入标准,不发放低保金",
+        "at most the low-income standard",
+    ),
+    "NOT_ELIGIBLE": ("家庭人均月收入高于低收入标准", "income above the low-income standard"),
 }
 CIRCLE_RULE: dict[int, Name] = {
-    0: ("收入高于第四圈上限,或一票否决", "above circle 4, or vetoed"),
-    1: ("特困,或月人均收入低于低保标准", "tekun, or income below the standard"),
-    2: ("月人均收入不高于低收入标准", "income at most the low-income standard"),
-    3: ("不高于低收入标准 × 第三圈倍数", "at most the low-income standard × circle 3 ratio"),
-    4: ("不高于低收入标准 × 第四圈倍数", "at most the low-income standard × circle 4 ratio"),
+    0: ("收入高于四级信息圈上限,或一票否决", "above circle 4, or vetoed"),
+    1: ("特困,或家庭人均月收入低于低保标准", "tekun, or income below the standard"),
+    2: ("家庭人均月收入不高于低收入标准", "income at most the low-income standard"),
+    3: ("不高于低收入标准 × 三级信息圈倍数", "at most the low-income standard × circle 3 ratio"),
+    4: ("不高于低收入标准 × 四级信息圈倍数", "at most the low-income standard × circle 4 ratio"),
 }
 TRANSITION_RULE: dict[str, Name] = {
     "NEW": (
@@ -107,7 +116,7 @@ EMPLOYMENT_BASIS: dict[str, Name] = {
     "verified": ("核实工资", "verified wages"),
     "imputed_work": ("推算务工收入", "imputed work income"),
     "imputed_land": ("推算土地经营收入", "imputed land income"),
-    "none": ("不计", "none"),
+    "none": ("不推算(劳动力系数为 0)", "none"),
 }
 
 # Vetoes: the name says the rule; VETO_RULE is the rule with its parameters -------------
@@ -122,10 +131,45 @@ FINDING: dict[str, Name] = {
     "UNDECLARED_VEHICLE": ("未如实申报车辆", "undeclared vehicle"),
     "UNDECLARED_PROPERTY": ("未如实申报房产", "undeclared property"),
     "UNDECLARED_ASSETS": ("未如实申报金融资产", "undeclared financial assets"),
-    "SOURCE_NOT_CHECKED": ("部门未核对(结果为临时结果)", "source not checked (provisional)"),
+    "SOURCE_NOT_CHECKED": ("部门未核对(结果为暂定结果)", "source not checked (provisional)"),
     "DUPLICATE_PERSON": ("同一人登记在多户", "person in several households"),
     "PROGRAM_MISSED": ("漏救:符合条件尚未享受", "missed: eligible, not received"),
     "PROGRAM_UNDUE": ("错救:已享受但不符合条件", "undue: received, not eligible"),
+}
+# What each finding means (RULES.md §8, §11), for legends.
+FINDING_RULE: dict[str, Name] = {
+    "UNDECLARED_INCOME": (
+        "申报了月收入,核实的家庭月收入(不含推算部分)超过申报额加容差",
+        "verified monthly income (nothing imputed) above the declared plus the tolerance",
+    ),
+    "UNDECLARED_VEHICLE": (
+        "申报了车辆数,核实拥有的车辆(各类车辆)多于申报数",
+        "vehicles declared, and more are owned (any type)",
+    ),
+    "UNDECLARED_PROPERTY": (
+        "申报了房产数,核实拥有的房产(各类用途)多于申报数",
+        "properties declared, and more are owned (any use)",
+    ),
+    "UNDECLARED_ASSETS": (
+        "申报了金融资产,核实的金融资产超过申报额加容差",
+        "financial assets declared, and the verified ones are above them plus the tolerance",
+    ),
+    "SOURCE_NOT_CHECKED": (
+        "该部门未对全部成员和义务人完成查询,认定结果为暂定结果",
+        "not queried for every member and supporter: the result is provisional",
+    ),
+    "DUPLICATE_PERSON": (
+        "同一身份证号登记为两户以上的家庭成员",
+        "the same ID is a member of more than one household",
+    ),
+    "PROGRAM_MISSED": (
+        "符合该救助项目条件但尚未享受",
+        "qualifies for the program and does not receive it",
+    ),
+    "PROGRAM_UNDUE": (
+        "已享受该救助项目但不符合条件",
+        "receives the program and does not qualify for it",
+    ),
 }
 SEVERITY: dict[str, Name] = {"veto": ("否决", "veto"), "warning": ("提示", "warning")}
 
@@ -145,9 +189,9 @@ TABLE: dict[str, Name] = {
 DEPARTMENT: dict[str, Name] = {
     "tax": ("税务", "tax"),
     "bank": ("银行", "banks"),
-    "vehicle": ("车辆管理", "vehicle registry"),
-    "housing": ("住房和不动产", "housing registry"),
-    "social_insurance": ("人力资源和社会保障", "social insurance"),
+    "vehicle": ("公安交管(车辆登记)", "vehicle registry"),
+    "housing": ("住建、不动产登记", "housing registry"),
+    "social_insurance": ("人社、医保(社会保险)", "social insurance"),
 }
 
 PROGRAM: dict[str, Name] = {  # the default packs' programs; other names show as written

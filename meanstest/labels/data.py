@@ -155,7 +155,7 @@ COLUMN: dict[str, Name] = {
     "health": ("健康状况", "health"),
     "student_level": ("在学情况", "schooling"),
     "occupation": ("职业", "occupation"),
-    "refused_job_offers": ("拒绝工作次数", "job offers refused"),
+    "refused_job_offers": ("拒绝推荐就业次数", "job offers refused"),
     "tuition": ("学费(年)", "tuition (year)"),
     "employment_sector": ("就业领域", "employment sector"),
     "exempt_reason": ("免除义务原因", "exemption"),
@@ -189,7 +189,7 @@ COLUMN: dict[str, Name] = {
     "status": ("认定结果", "status"),
     "benefit": ("月救助金", "monthly benefit"),
     "phaseout_months": ("渐退月数", "phase-out months"),
-    "pci": ("月人均收入", "per-capita monthly income"),
+    "pci": ("家庭人均月收入", "per-capita monthly income"),
     "standard": ("低保标准", "dibao standard"),
     "gross_income": ("家庭年收入", "household income (year)"),
     "medical": ("医疗支出扣减", "medical deduction"),
@@ -202,7 +202,7 @@ COLUMN: dict[str, Name] = {
     "vetoes": ("一票否决", "vetoes"),
     "difficulty_index": ("困难指数", "difficulty index"),
     "rank": ("困难排序", "rank"),
-    "provisional": ("临时结果", "provisional"),
+    "provisional": ("暂定结果", "provisional"),
     "eligible_programs": ("可享受救助项目", "eligible programs"),
     "policy_id": ("政策编号", "policy id"),
     "policy_digest": ("政策摘要", "policy digest"),
@@ -262,7 +262,7 @@ REJECT_RULE: tuple[tuple[str, str, str], ...] = (
     ("duplicate household_id", "户号重复", "duplicate household_id"),
     ("jurisdiction not 6 digits", "行政区划代码不是 6 位数字", "jurisdiction not 6 digits"),
     ("date outside", "日期超出有效范围", "date outside 0001-01-01..9999-12-31"),
-    ("no policy pack", "无适用的政策", "no policy pack"),
+    ("no policy pack", "无适用的政策包", "no policy pack"),
     ("null program name", "救助项目名称为空", "null program name"),
     ("program not defined", "救助项目未在政策中定义", "program not defined by the pack"),
     ("household has no members", "家庭无成员", "household has no members"),
@@ -271,4 +271,28 @@ REJECT_RULE: tuple[tuple[str, str, str], ...] = (
         "同一人在一户中出现两次",
         "same person twice in one household",
     ),
+)
+
+# The details after a reject rule, in Chinese (values, IDs and codes stay as written);
+# each pattern is anchored where validate.py and row_checks.py put its words.
+REJECT_DETAIL_ZH: tuple[tuple[str, str], ...] = (
+    (r"\(person ([^;)]*)", r"(人员 \1"),
+    (
+        r": need 17 digits and a check character 0-9 or upper-case X\)$",
+        r":应为 17 位数字加 1 位校验码,校验码为 0–9 或大写 X)",
+    ),
+    (r", expected ('[^']*')\)$", r",应为 \1)"),
+    (r"acquired_on (\S+), disposed_on (\S+)\)$", r"取得日期 \1,转让日期 \2)"),
+    (r"; allowed (\S+)\)$", r";允许值 \1)"),
+    (r"; pack (\S+) defines none\)$", r";政策包 \1 未定义救助项目)"),
+    (r"; pack (\S+) defines (.*)\)$", r";政策包 \1 定义的项目:\2)"),
+    (r"\((\d+) rows\)$", r"(\1 条记录)"),
+    (
+        r"\(jurisdiction (\S+), assessment_date (\S+); tried (.*)\)$",
+        r"(行政区划 \1,核定日期 \2;已依次查找 \3)",
+    ),
+    (r"(\d+) member rows?", r"成员 \1 条"),
+    (r"(\d+) supporter rows?", r"义务人 \1 条"),
+    (r"\(ID says (\d+), birth_date (\S+)\)$", r"(身份证号中为 \1,出生日期为 \2)"),
+    (r"day (-?\d+) from 1970-01-01\)$", r"自 1970-01-01 起第 \1 天)"),
 )

@@ -2,7 +2,7 @@
 
 Reads a review output folder (summary.json, results.parquet, findings.parquet,
 changes_*.parquet; or a Spark review's results/ and changes/transition=…/ Parquet
-folders) and writes report.html. The NEW list (新纳入, 主动发现 included) shows its 50
+folders) and writes report.html. The NEW list (新增纳入, 主动发现 included) shows its 50
 most difficult households by rank (§9), the visits to make first; the other change
 lists their first 50 by household_id. Both orders are the run's own, so both engines'
 reports of one bundle are the same page. Every chart is an inline <svg> with
@@ -95,7 +95,8 @@ def build_report(out_dir) -> str:
         headline.append(
             (
                 "paid_rejected",
-                f"{paid['households']:,}<br>" + _b(f"{money} 元/月", f"{money} yuan/month"),
+                f"{paid['households']:,}<br>"
+                + _b(f"上期月救助金合计 {money} 元/月", f"last period's {money} yuan/month"),
             )
         )
     jurisdictions = sorted(summary.get("by_jurisdiction", {}).items())

@@ -59,8 +59,7 @@ def _legend() -> str:
     # one to the other); statuses and transitions stay words, their codes are in DATA.md
     findings = "".join(
         f"<tr><td>{_b(labels.finding(c, 'zh'), labels.finding(c, 'en'))}</td>"
-        f"<td>{_b('findings.parquet 中的代码 ', 'the code in findings.parquet: ')}"
-        f"<code>{c}</code></td></tr>"
+        f"<td>{_b(*labels.FINDING_RULE[c])} <code>{c}</code></td></tr>"
         for c in labels.FINDING
     )
     parts = [

@@ -14,7 +14,7 @@ T = {
     "rejected": ("退回:数据有误的家庭记录(条)", "households rows rejected: bad input"),
     "benefit": ("月救助金总额", "total monthly benefit"),
     "mean": ("受助家庭户均月救助金", "mean monthly benefit per recipient household"),
-    "provisional": ("临时结果:有部门未核对(户)", "provisional: a source not checked"),
+    "provisional": ("暂定结果:有部门未核对(户)", "provisional: a source not checked"),
     "unmatched": ("未匹配到家庭的部门记录(条)", "source rows matching no household"),
     "paid_rejected": (
         "被退回但上期在保的家庭记录(条)",
@@ -51,7 +51,7 @@ T = {
     ),
     "changes_note": (
         (
-            "新纳入(含主动发现)按困难排序列出前 50 户,即应优先入户核查的家庭;其余各列按户号列出"
+            "新增纳入(含主动发现)按困难排序列出前 50 户,即应优先入户核查的家庭;其余各列按户号列出"
             "前 50 户。完整清单见 changes_*.parquet,逐户核算过程用 meanstest explain 查看。"
         ),
         (
@@ -109,7 +109,7 @@ COLUMNS = {  # report table columns: (zh, en)
     "difficulty_index": ("困难指数", "difficulty index"),
     "status": ("认定结果", "status"),
     "benefit": ("月救助金", "monthly benefit"),
-    "pci": ("月人均收入", "per-capita monthly income"),
+    "pci": ("家庭人均月收入", "per-capita monthly income"),
     "circle": ("信息圈", "circle"),
     "prev_status": ("上期状态", "previous status"),
     "prev_benefit": ("上期月救助金", "previous monthly benefit"),
@@ -120,7 +120,7 @@ COLUMNS = {  # report table columns: (zh, en)
     "reason": ("退回原因", "reason"),
     "code": ("疑点", "finding"),
     "findings": ("疑点(条)", "findings"),
-    "provisional": ("临时结果", "provisional"),
+    "provisional": ("暂定结果", "provisional"),
     "policy_id": ("政策包", "policy pack"),
     "policy_digest": ("政策包摘要", "policy digest"),
     "engine_version": ("核算引擎版本", "engine version"),
