@@ -211,7 +211,7 @@ class CsvExport:
 
 
 @contextmanager
-def quiet_undecodable_records():
+def quiet_undecodable_records() -> Iterator[None]:
     """Within the block, drop Python's "Exception ignored in ... on_invalid" note.
 
     pyarrow decodes a CSV record of the wrong number of fields before it calls the

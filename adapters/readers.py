@@ -44,7 +44,7 @@ JSONL_LINES = 65_536  # JSON Lines per batch
 PARQUET_ROWS = 262_144
 
 
-def open_export(path: str | Path, profile: Profile):
+def open_export(path: str | Path, profile: Profile) -> CsvExport | JsonlExport | ParquetExport:
     """The reader of one export file under `profile`; `.header` is checked against
     the profile's mapped columns on opening, before any row is read."""
     path = Path(path)

@@ -15,8 +15,10 @@ import json
 import os
 import re
 from collections import Counter
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -25,6 +27,9 @@ import pyarrow.parquet as pq
 from meanstest import schema
 from meanstest.adapters.mapping import QUARANTINE
 from meanstest.progress import count
+
+if TYPE_CHECKING:
+    from meanstest.adapters.profile import Profile
 
 
 def affected_households(
@@ -94,7 +99,7 @@ class Unread:
 UNREAD_KEPT = 1_000_000  # unread rows examined; any beyond are counted as tied to none
 
 
-def unread_row(raw: str, profile, header: list[str]) -> Unread:
+def unread_row(raw: str, profile: Profile, header: list[str]) -> Unread:
     """The Unread of one bad_row / bad_json row of an export of `profile` (`header`: the
     export's columns, or its JSON keys): the valid resident IDs in its text
     (normalise.ids_in_text), and for a case export the values in its household_id
@@ -144,7 +149,7 @@ def unread_row(raw: str, profile, header: list[str]) -> Unread:
     return Unread(profile.table, frozenset(ids), frozenset(h for h in households if h))
 
 
-def not_in_bundle(tmp: dict[str, Path], affected) -> int:
+def not_in_bundle(tmp: dict[str, Path], affected: Iterable[str]) -> int:
     """How many of the `affected` households have no households row in the bundle: their
     own was quarantined, or the case export never had one (a persons row's mistyped
     household_id). Named as such, not as households assessed without rows."""
@@ -272,7 +277,7 @@ def quarantine_note(bundle: str | Path) -> str | None:
     return "\n".join(said) or None
 
 
-def ingest_notes(bundle) -> list[str]:
+def ingest_notes(bundle: str | Path | Mapping[str, pa.Table] | None) -> list[str]:
     """`quarantine_note`, one entry per line, for summary.json's `ingest_notes` and the
     report: the review's record says what its console said. An auditor's blind check
     found households paid on a bundle that lacked some of their rows, and only the
@@ -284,7 +289,9 @@ def ingest_notes(bundle) -> list[str]:
     return note.splitlines() if note else []
 
 
-def assessed_without_rows(bundle) -> tuple[set[str], int]:
+def assessed_without_rows(
+    bundle: str | Path | Mapping[str, pa.Table] | None,
+) -> tuple[set[str], int]:
     """What `meanstest explain` says of a household of `bundle` from its ingest record
     (ingest.json's `affected_households`; a regrouped bundle's districts' too): the
     households whose quarantined rows were not held back, and the quarantined rows
@@ -385,7 +392,7 @@ def _quarantine_note(bundle: Path) -> str | None:
 
 
 def hold_households(
-    tmp: dict[str, Path], households: set[str], quarantined_people=()
+    tmp: dict[str, Path], households: set[str], quarantined_people: Iterable[tuple[str, str]] = ()
 ) -> dict[str, int]:
     """Rewrite the tables without `households`: their case rows, and the source rows of
     their members and supporters who belong to no household kept (left in, the review

@@ -5,6 +5,8 @@ keep integer fen, these are for documents, reports and the console.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 def yuan(fen: int) -> str:
     """182400 → '1,824.00' (thousands separated, two decimals, integer arithmetic)."""
@@ -39,7 +41,7 @@ def area(centi_m2: int, lang: str = "zh") -> str:
     return f"{'-' if centi_m2 < 0 else ''}{whole:,}.{rest:02d} {unit}"
 
 
-def value(unit: str, v, lang: str) -> str:
+def value(unit: str, v: Any, lang: str) -> str:
     """A value in `unit` (labels.PARAMETER's units) as people read it."""
     if v is None:
         return "—"

@@ -120,7 +120,9 @@ def assemble_packs(policies: list) -> tuple[Pack, list[list[str]]]:
     return Pack(params, statuses, requires, count), names
 
 
-def current_program_bits(column, pack_rows: np.ndarray, names: list[list[str]]) -> np.ndarray:
+def current_program_bits(
+    column: pa.Array | pa.ChunkedArray | None, pack_rows: np.ndarray, names: list[list[str]]
+) -> np.ndarray:
     """households.current_programs as a bitmask over the household's pack programs (a
     name listed twice counts once); a name the pack does not define is bad input."""
     n = len(pack_rows)
@@ -145,13 +147,13 @@ class SortedColumn:
     """A column of a source table in the joined, sorted row order, gathered only where
     asked (`take`): assembly does not copy every record_id for the few a finding cites."""
 
-    def __init__(self, column, rows: np.ndarray) -> None:
+    def __init__(self, column: pa.Array | pa.ChunkedArray, rows: np.ndarray) -> None:
         self._column, self._rows = column, rows
 
     def __len__(self) -> int:
         return len(self._rows)
 
-    def take(self, indices) -> pa.Array:
+    def take(self, indices: pa.Array | np.ndarray) -> pa.Array:
         """Values at sorted rows `indices` (an integer array, Arrow or numpy)."""
         idx = np.asarray(
             indices.to_numpy(zero_copy_only=False) if hasattr(indices, "to_numpy") else indices,
@@ -163,7 +165,9 @@ class SortedColumn:
         return ids.take(self._column, self._rows)
 
 
-def by_person_then_record(code: np.ndarray, n_people: int, rid) -> tuple[np.ndarray, np.ndarray]:
+def by_person_then_record(
+    code: np.ndarray, n_people: int, rid: pa.Array | pa.ChunkedArray
+) -> tuple[np.ndarray, np.ndarray]:
     """(rows, offsets [n_people + 1]): the rows with code >= 0 in the stable order of
     (person code, record_id) — a counting sort on the code, then each person's rows put
     in record_id order when they are not already (numba: insertion sort for a few rows,

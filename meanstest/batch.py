@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +27,10 @@ import pyarrow.compute as pc
 from meanstest import schema
 from meanstest.arith import rhu
 from meanstest.engine import EngineInput, EngineOutput
+
+if TYPE_CHECKING:
+    from meanstest.policy import PolicyLibrary
+    from meanstest.validate import Validation
 
 ENROLLED = ("TEKUN", "DIBAO", "DIBAO_SINGLE", "PHASE_OUT")
 CHANGE_LISTS = ("NEW", "EXIT", "ADJUST", "PHASE_OUT")
@@ -55,7 +60,7 @@ def value_counts(values: pa.ChunkedArray | pa.Array) -> Counter:
     return Counter({k: c for k, c in zip(keys, counts, strict=True) if k is not None})
 
 
-def reject_rules(reasons) -> Counter:
+def reject_rules(reasons: pa.Array | pa.ChunkedArray) -> Counter:
     """Rejects by rule (`reason_rule`), a reject row counted once under each rule it
     breaks; `reasons`: the rejects' reasons column."""
     rules: Counter = Counter()
@@ -96,7 +101,7 @@ class Tally:
     rejected_paid_ids: list = field(default_factory=list)  # one per households row
 
     @classmethod
-    def of(cls, households: pa.Table, validation, results: pa.Table) -> Tally:
+    def of(cls, households: pa.Table, validation: Validation, results: pa.Table) -> Tally:
         """The counts of one batch: `households` as read (rejected rows included), its
         validation and its results."""
         assessed = validation.engine_input.households
@@ -216,7 +221,7 @@ def paid_section(prev_benefit: int, ids: list) -> dict:
     return {"households": len(ids), "prev_benefit": prev_benefit, "first_household_ids": first}
 
 
-def rejected_paid_section(households: pa.Table, rejected_ids) -> dict:
+def rejected_paid_section(households: pa.Table, rejected_ids: pa.Array | pa.ChunkedArray) -> dict:
     """`rejected_previously_paid` of a bundle's households rows and the rejected ids, as
     the review counts it (`meanstest reproduce` checks the stored one with it)."""
     return paid_section(*_rejected_paid(households, rejected_ids))
@@ -288,7 +293,7 @@ def changes_of(inp: EngineInput, results: pa.Table) -> pa.Table:
 
 def assess_batch(
     tables: dict[str, pa.Table],
-    library,
+    library: PolicyLibrary,
     engine: str = "fast",
     *,
     duplicates: dict[str, list[str]] | None = None,

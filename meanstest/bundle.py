@@ -32,6 +32,7 @@ group or IPC record batch (chunked streaming).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,7 @@ INCOMPLETE = ".incomplete"  # a writer of the folder (regroup, ingest) started, 
 
 
 @contextmanager
-def writing_bundle(folder: Path, what: str):
+def writing_bundle(folder: Path, what: str) -> Iterator[None]:
     """Mark `folder` as being written by `what` until the block ends without an error: a
     killed regroup left some tables, and review read the rest as absent (an adversarial
     run: every household kept checked_tax = true, its tax rows gone)."""
@@ -164,7 +165,7 @@ def read_text_columns(file: str | os.PathLike, columns: list[str]) -> pa.Table:
     return pa.table({c: table.column(c).cast(pa.string()) for c in columns})
 
 
-def check_table(file: str | os.PathLike, name: str):
+def check_table(file: str | os.PathLike, name: str) -> _Plan:
     """The checks of `read_table` that need only the file's schema (no data is read).
     Returns the conformer: `.apply(batch)` makes any batch of the file canonical (values
     cast with the same checks, errors naming this file)."""
@@ -174,7 +175,7 @@ def check_table(file: str | os.PathLike, name: str):
     return _Plan.make(name, _TableFile.open(file).schema, str(file))
 
 
-def iter_table(file: str | os.PathLike, name: str):
+def iter_table(file: str | os.PathLike, name: str) -> Iterator[pa.Table]:
     """The same table as `read_table`, one Parquet row group / IPC record batch at a
     time (each a canonical pa.Table), for chunked reading of large bundles."""
     file = Path(file)
@@ -263,7 +264,7 @@ def _reason(e: Exception) -> str:
     return text.splitlines()[0]
 
 
-def unreadable(file, kind: str, e: Exception) -> BundleError:
+def unreadable(file: str | os.PathLike[str], kind: str, e: Exception) -> BundleError:
     """The error for a table file whose data pyarrow cannot read, naming the file."""
     return BundleError(
         f"{file}: cannot read {kind} data (truncated or corrupt?): {_reason(e)}", file=str(file)

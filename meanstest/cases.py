@@ -13,14 +13,22 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from meanstest.case_file import RESULT_FIELDS, Case, CaseError, load_case
 from meanstest.errors import PolicyError
 from meanstest.progress import count
+
+if TYPE_CHECKING:
+    import argparse
+
+    from meanstest.policy import PolicyLibrary
 
 HELP = "run hand-worked case files through both engines and report differences"
 EXIT_DIFFERS, EXIT_MALFORMED = 1, 2
@@ -42,7 +50,7 @@ class Difference:
 # -- running ------------------------------------------------------------------------------
 
 
-def case_library(case: Case, library):
+def case_library(case: Case, library: PolicyLibrary) -> PolicyLibrary:
     """The policy library a case is assessed under: the whole library when the case
     names no pack and overrides nothing, else a library of that one pack (overridden)."""
     from meanstest.policy import library_from_dicts
@@ -96,7 +104,9 @@ def _with_jurisdiction(case: Case, lib) -> dict[str, pa.Table]:
     return tables
 
 
-def run_case(case: Case, library=None, engines=ENGINES) -> list[Difference]:
+def run_case(
+    case: Case, library: PolicyLibrary | str | Path | None = None, engines: Iterable[str] = ENGINES
+) -> list[Difference]:
     """Every difference between the case's expected values and each engine's output."""
     from meanstest.pipeline import assess, load_policies
 
@@ -153,7 +163,7 @@ def _compare(case: Case, engine: str, out) -> list[Difference]:
 # -- command line -------------------------------------------------------------------------
 
 
-def case_files(paths) -> list[Path]:
+def case_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     """The case files named: files as given, folders searched for *.toml (sorted)."""
     files = []
     for p in map(Path, paths):
@@ -169,14 +179,14 @@ def case_files(paths) -> list[Path]:
     return files
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("cases", nargs="+", help="case files or folders of *.toml case files")
     parser.add_argument("--policies", help="policy library folder (default: packaged packs)")
     parser.add_argument("--engine", choices=(*ENGINES, "both"), default="both")
     parser.add_argument("--quiet", action="store_true", help="print only differences")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     import sys
 
     from meanstest.pipeline import load_policies

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import math
+import os
 import sys
 import time
 
@@ -202,7 +203,7 @@ def _review(args) -> int:
     return review_ended(s, args.out if args.report else None, args.quiet)
 
 
-def review_ended(s: dict, report_out, quiet: bool) -> int:
+def review_ended(s: dict, report_out: str | os.PathLike[str] | None, quiet: bool) -> int:
     """The end of `meanstest review` on either engine: report.html when asked for
     (`report_out`, the output folder), then the exit code, an error when the run's
     counts do not close."""

@@ -135,7 +135,9 @@ _OPENSSL = _openssl_sha256()
 SHA256 = "numba" if _OPENSSL is None else "openssl"
 
 
-def group_digests(line_off, text, refs, bounds, threads: bool) -> np.ndarray:
+def group_digests(
+    line_off: np.ndarray, text: np.ndarray, refs: np.ndarray, bounds: np.ndarray, threads: bool
+) -> np.ndarray:
     """SHA-256 of every group's canonical text: uint8 [groups, 32]."""
     n = len(bounds) - 1
     out = np.zeros((n, 32), dtype=np.uint8)

@@ -8,9 +8,13 @@ everything that is not a rule of one household: validation, rank, digests, versi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
+
+if TYPE_CHECKING:
+    from meanstest.id_pass import IdPass
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ class EngineInput:
     duplicates: dict[str, list[str]] = field(default_factory=dict)
     ids: object | None = field(default=None, repr=False, compare=False)  # id_pass.IdPass
 
-    def id_pass(self):
+    def id_pass(self) -> IdPass:
         """The IdPass of these tables: the one validation made, or a new one."""
         from meanstest.id_pass import IdPass
 

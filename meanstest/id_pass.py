@@ -91,7 +91,9 @@ class IdPass:
         """Distinct household_ids (household codes 0..n_households-1)."""
         return len(self.household_first)
 
-    def describes(self, households, persons, supporters, sources: dict) -> bool:
+    def describes(
+        self, households: pa.Table, persons: pa.Table, supporters: pa.Table, sources: dict
+    ) -> bool:
         """Whether these are the very tables (by identity) the pass was made of."""
         given = (households, persons, supporters, *(sources.get(n) for n in SOURCE_TABLES))
         return len(given) == len(self.tables) and all(

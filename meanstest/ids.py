@@ -19,12 +19,16 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from meanstest.kernels import keys as K
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARACTERS = "10X98765432"  # indexed by Σ d_i W_i mod 11
@@ -154,7 +158,7 @@ def string_array(values: pa.Array | pa.ChunkedArray) -> pa.StringArray:
     return values
 
 
-def buffer_values(buf: pa.Buffer, dtype, offset: int, count: int) -> np.ndarray:
+def buffer_values(buf: pa.Buffer, dtype: DTypeLike, offset: int, count: int) -> np.ndarray:
     """`count` values of `dtype` from value `offset` of an Arrow buffer, a view: the
     array's own values only, for a buffer may be longer than its array and of any size
     (an IPC stream's, fuzzed: 106 bytes, which numpy refused whole); fewer when the

@@ -29,6 +29,7 @@ import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import pyarrow.parquet as pq
 
@@ -56,6 +57,9 @@ from meanstest.errors import MeansTestError
 from meanstest.outputs import output_folder
 from meanstest.progress import Progress, count
 from meanstest.review.state import fault_point
+
+if TYPE_CHECKING:
+    import argparse
 
 HELP = "map raw department exports to a bundle with their profiles (quarantine + ingest.json)"
 MANIFEST_KEYS = ("source", "description")
@@ -140,7 +144,12 @@ def checked_overrides(sources: list[Source]) -> dict[str, bool]:
 
 
 def ingest(
-    manifest: str | Path, out: str | Path, *, quiet: bool = True, stream=None, hold: bool = False
+    manifest: str | Path,
+    out: str | Path,
+    *,
+    quiet: bool = True,
+    stream: TextIO | None = None,
+    hold: bool = False,
 ) -> dict:
     """Run a manifest; write the bundle, quarantine.parquet and ingest.json to `out`.
     Returns the ingest.json document. With `hold`, affected households (see
@@ -320,7 +329,7 @@ def _write_json(doc: dict, path: Path) -> None:
 # ------------------------------------------------------------------------------ CLI --
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("manifest", help="ingest manifest (TOML: [[source]] profile + files)")
     parser.add_argument("--out", required=True, help="bundle folder to write")
     parser.add_argument("--quiet", action="store_true", help="no per-file lines, no progress")
@@ -345,7 +354,7 @@ def _outside(n: int, k: int) -> str:
     return f"{n - k:,} {'is' if n - k == 1 else 'are'} reviewed without those rows, and {gone}"
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     doc = ingest(args.manifest, args.out, quiet=args.quiet, hold=args.hold)
     for line in ingest_warnings(doc):  # said even with --quiet: warnings, not progress
         print(f"warning: {line}", file=sys.stderr)

@@ -11,11 +11,17 @@ result digests hash them. `table_lines` and `column_text` give them as Arrow str
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyarrow as pa
 
 from meanstest import ids, schema
 from meanstest.kernels import render as R
+
+if TYPE_CHECKING:
+    from numpy.typing import DTypeLike
 
 NULL = "\\N"
 # Lines of different tables sort by table name (a name is followed by TAB, which sorts
@@ -140,7 +146,7 @@ class Scratch:
         self.keep = keep
         self._arrays: dict[str, np.ndarray] = {}
 
-    def get(self, name: str, size: int, dtype) -> np.ndarray:
+    def get(self, name: str, size: int, dtype: DTypeLike) -> np.ndarray:
         if not self.keep:
             return np.empty(size, dtype=dtype)
         a = self._arrays.get(name)
@@ -150,7 +156,11 @@ class Scratch:
         return a[:size]
 
 
-def render(tables, threads: bool, scratch: Scratch | None = None):
+def render(
+    tables: Iterable[tuple[bytes, str, Sequence[pa.Array | pa.ChunkedArray], int]],
+    threads: bool,
+    scratch: Scratch | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Every row's line, table after table: (offsets int64 [rows + 1], text uint8).
     `tables`: (name bytes, label, columns (arrays or chunked arrays), rows); `scratch`:
     arrays to render into (the slabs of `_slab_digests`), else new ones.

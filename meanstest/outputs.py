@@ -12,6 +12,7 @@ a mistake there is said in the folder's terms, not as a file inside it.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from meanstest import schema
 from meanstest.errors import MeansTestError
 
 
-def check_output_folder(path, flag: str = "--out") -> Path:
+def check_output_folder(path: str | os.PathLike[str], flag: str = "--out") -> Path:
     """`path` as a folder a command may make (nothing is made): not empty, not a file,
     not a symbolic link to nothing."""
     if not str(path):  # Path("") is the current folder
@@ -35,7 +36,7 @@ def check_output_folder(path, flag: str = "--out") -> Path:
     return path
 
 
-def output_folder(path, flag: str = "--out") -> Path:
+def output_folder(path: str | os.PathLike[str], flag: str = "--out") -> Path:
     """The folder a command writes (created, parents too), once it is known to be
     writable: "--out /proc/x: cannot write the output folder there (No such file or
     directory)" rather than the error of a file the command would write inside."""
@@ -51,7 +52,7 @@ def output_folder(path, flag: str = "--out") -> Path:
     return path
 
 
-def review_folder(out) -> Path:
+def review_folder(out: str | os.PathLike[str]) -> Path:
     """A review's output folder given to report or reproduce: an error that says so when
     it is missing or is a file (summary.json itself, say)."""
     out = Path(out)

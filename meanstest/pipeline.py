@@ -8,8 +8,10 @@ is here: the difficulty-index rank, digests, the engine version, the summary.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -20,6 +22,9 @@ from meanstest.digest import input_digest_array
 from meanstest.engine import EngineInput, EngineOutput
 from meanstest.errors import MeansTestError
 from meanstest.kernels import join
+
+if TYPE_CHECKING:
+    from meanstest.policy import PolicyLibrary
 
 ENGINE_VERSION = "meanstest 0.1.0"
 ENGINES = ("fast", "reference")
@@ -45,7 +50,7 @@ class Assessment:
         }
 
 
-def load_policies(policies=None):
+def load_policies(policies: PolicyLibrary | str | Path | None = None) -> PolicyLibrary:
     """A PolicyLibrary from a library object, a folder path, or None (packaged packs)."""
     from meanstest import policy
 
@@ -141,7 +146,11 @@ def finish_results(
     return pa.Table.from_arrays(cols, schema=schema.OUTPUTS["results"])
 
 
-def assess(bundle_or_tables, policies=None, engine: str = "fast") -> Assessment:
+def assess(
+    bundle_or_tables: str | Path | Mapping[str, pa.Table],
+    policies: PolicyLibrary | str | Path | None = None,
+    engine: str = "fast",
+) -> Assessment:
     """Assess every household of a bundle (folder path or dict of Arrow tables).
 
     Bad households are rejected with every reason (never raised); the call raises only
@@ -165,7 +174,7 @@ def assess(bundle_or_tables, policies=None, engine: str = "fast") -> Assessment:
     return Assessment(batch.results, batch.members, batch.findings, batch.rejects, summary)
 
 
-def write_outputs(assessment: Assessment, out_dir) -> None:
+def write_outputs(assessment: Assessment, out_dir: str | os.PathLike[str]) -> None:
     """Write results, members, findings, rejects as Parquet, each atomically."""
     from meanstest.bundle import write_table_atomic
 

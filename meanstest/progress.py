@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TextIO
 
 
 class Progress:
@@ -15,7 +16,7 @@ class Progress:
         label: str = "households",
         *,
         quiet: bool = False,
-        stream=None,
+        stream: TextIO | None = None,
         interval: float = 5.0,
         start: int = 0,
     ) -> None:
@@ -79,7 +80,7 @@ def count(n: int, word: str, plural: str | None = None) -> str:
     return f"{n:,} {word if n == 1 else plural or word + 's'}"
 
 
-def note(text: str, *, quiet: bool = False, stream=None) -> None:
+def note(text: str, *, quiet: bool = False, stream: TextIO | None = None) -> None:
     """One line of information about long work (not progress), unless quiet."""
     if not quiet:
         stream = stream or sys.stderr

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import random
 import re
 import shutil
@@ -181,7 +182,13 @@ def _write_parquet(path: Path, p: Profile, table: pa.Table, writer: _Writer, ext
     pq.write_table(pa.table(cols), path)
 
 
-def write_raw(out_dir, tables: dict[str, pa.Table], seed: int = 0, *, dirt: bool = True) -> Path:
+def write_raw(
+    out_dir: str | os.PathLike[str],
+    tables: dict[str, pa.Table],
+    seed: int = 0,
+    *,
+    dirt: bool = True,
+) -> Path:
     """Write `tables` (a canonical bundle) as raw exports under `out_dir`, with the
     profiles copied to `out_dir/profiles` and `out_dir/manifest.toml`. Returns the
     manifest path."""

@@ -11,6 +11,9 @@ views of the Arrow buffers; no Arrow compute call runs on valid rows.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -18,6 +21,9 @@ import pyarrow.compute as pc
 from meanstest import ids, schema
 from meanstest.columns import UNKNOWN_CODE, enum_codes, numbers, program_codes
 from meanstest.kernels.columns import digit_strings
+
+if TYPE_CHECKING:
+    from meanstest.policy import Policy, PolicyLibrary
 
 MONEY = {
     "households": ("declared_income_monthly", "declared_financial_assets", "prev_benefit"),
@@ -58,7 +64,7 @@ CEILINGS = {
 MAX_TOTAL = 10**18
 
 
-def total_reason(household_id, total: int) -> str:
+def total_reason(household_id: str | None, total: int) -> str:
     """The reason of a household whose amounts total more than MAX_TOTAL fen."""
     return (
         f"households.household_id record={household_id}: amounts of the household's rows "
@@ -66,7 +72,7 @@ def total_reason(household_id, total: int) -> str:
     )
 
 
-def counted(values) -> int:
+def counted(values: Iterable[int | None]) -> int:
     """Σ min(max(v, 0), MAX_AMOUNT) of an iterable of ints and Nones, exactly."""
     return sum(min(max(v, 0), MAX_AMOUNT) for v in values if v is not None)
 
@@ -89,11 +95,13 @@ class Issues:
         self._position = {c.name: i for i, c in enumerate(schema.TABLES[name])}
         self._items: list[tuple[str, np.ndarray, str | None, list | None, int]] = []
 
-    def add(self, column: str, rows, rule: str, details: list | None = None, k: int = 0):
+    def add(
+        self, column: str, rows: np.ndarray, rule: str, details: list | None = None, k: int = 0
+    ) -> None:
         """Rows breaking `rule`: "{rule} ({person …; }{detail})"."""
         self._add(column, rows, rule, details, k)
 
-    def add_texts(self, column: str, rows, problems: list[str], k: int = 0) -> None:
+    def add_texts(self, column: str, rows: np.ndarray, problems: list[str], k: int = 0) -> None:
         """Rows with whole problem texts of their own (ID problems: never prefixed)."""
         self._add(column, rows, None, problems, k)
 
@@ -152,14 +160,14 @@ def _ints(arr: pa.Array, fill: int = 0) -> np.ndarray:
     return (arr.fill_null(fill) if arr.null_count else arr).to_numpy()
 
 
-def values_at(values: np.ndarray, index: np.ndarray, missing=False) -> np.ndarray:
+def values_at(values: np.ndarray, index: np.ndarray, missing: bool | int = False) -> np.ndarray:
     """values[index], `missing` where index < 0."""
     if not len(values):  # every index is < 0 (e.g. the only household_id is null)
         return np.full(np.shape(index), missing, dtype=np.asarray(missing).dtype)
     return np.where(index >= 0, values[np.maximum(index, 0)], missing)
 
 
-def record_key(value, row, places: np.ndarray | None = None) -> str:
+def record_key(value: str | None, row: int, places: np.ndarray | None = None) -> str:
     """A reason's record: its key, or "(row N)" (1-based: the row's place in the bundle
     when `places` gives the places of a chunk's rows) when the key is null."""
     if value is not None:
@@ -275,7 +283,14 @@ def disposed_before_acquired(issues: Issues, keep: np.ndarray) -> None:
     issues.add("disposed_on", rows, "disposed before acquired", details, k=3)
 
 
-def households_issues(households: pa.Table, codes, rows_of, library, enums: dict, places=None):
+def households_issues(
+    households: pa.Table,
+    codes: np.ndarray,
+    rows_of: np.ndarray,
+    library: PolicyLibrary,
+    enums: dict,
+    places: np.ndarray | None = None,
+) -> tuple[list[Policy], np.ndarray, Issues]:
     """Issues of the households rows, and the pack of each row (-1: none); `places` as
     for Issues."""
     issues = Issues("households", households, places)

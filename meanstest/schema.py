@@ -6,6 +6,7 @@ validators, generators and engines all take their column lists from here.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -165,7 +166,7 @@ TABLES: dict[str, tuple[Column, ...]] = {
 CASE_TABLES = ("households", "persons", "supporters")
 
 
-def missing_case_table(present, where: str) -> str | None:
+def missing_case_table(present: Container[str], where: str) -> str | None:
     """The error for a bundle folder without one of CASE_TABLES, None when all are there.
     DATA.md lets only a source table be absent (it has no rows): a folder without
     supporters.parquet would be assessed as if no household had a supporter, with no

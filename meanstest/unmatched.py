@@ -23,6 +23,7 @@ stands.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +53,7 @@ class NearMatch:
     households: tuple[str, ...]  # of the member or supporter it would match
 
 
-def near_matches(bundle) -> list[NearMatch]:
+def near_matches(bundle: str | os.PathLike[str]) -> list[NearMatch]:
     """Every source row of the bundle whose person_id matches no member or supporter
     as it stands but does once both are normalised; in table order, then row order.
 
@@ -184,7 +185,7 @@ def _households_of(persons: set[str], people: dict[str, pa.Table]) -> dict[str, 
     return {p: tuple(sorted(hs)) for p, hs in out.items()}
 
 
-def near_match_note(bundle, unmatched: int) -> str | None:
+def near_match_note(bundle: str | os.PathLike[str] | None, unmatched: int) -> str | None:
     """What a review says after its summary about the near matches among its
     `unmatched` source rows; None when there are none. `bundle`: a local folder (a
     Spark review's `file:` URI made a path by the caller; another URI says nothing)."""
@@ -207,7 +208,7 @@ def near_match_note(bundle, unmatched: int) -> str | None:
     )
 
 
-def say_near_matches(bundle, unmatched: int) -> None:
+def say_near_matches(bundle: str | os.PathLike[str] | None, unmatched: int) -> None:
     """After a finished review's summary: near_match_note on stdout, or, when the bundle
     cannot be looked at (a file gone or changed since, a table the look cannot read), a
     line on stderr saying that the look could not be made and why. The review's outputs

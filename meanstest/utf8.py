@@ -15,7 +15,7 @@ import pyarrow as pa
 from meanstest.errors import BundleError
 
 
-def check_utf8(data, name: str, file: str, first_row: int = 0) -> None:
+def check_utf8(data: pa.Table | pa.RecordBatch, name: str, file: str, first_row: int = 0) -> None:
     """BundleError naming file, table, column and row (1-based, counted from
     `first_row`) of the first string value of `data` (a table or record batch) that is
     not UTF-8 (string and list<string> columns)."""
@@ -33,7 +33,7 @@ def check_utf8(data, name: str, file: str, first_row: int = 0) -> None:
     )
 
 
-def first_bad_string(data) -> tuple[str, int] | None:
+def first_bad_string(data: pa.Table | pa.RecordBatch) -> tuple[str, int] | None:
     """(column, row) of the first string that is not UTF-8, in column order; row -2
     when a column's offsets are broken; None when every string is UTF-8."""
     for i, field in enumerate(data.schema):

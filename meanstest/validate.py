@@ -39,7 +39,7 @@ from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 import numpy as np
 import pyarrow as pa
@@ -66,6 +66,9 @@ from meanstest.row_checks import (
     values_at,
 )
 
+if TYPE_CHECKING:
+    from meanstest.policy import PolicyLibrary
+
 _LAST = 1 << 20  # order of a reason after every column reason of its row
 
 
@@ -79,7 +82,7 @@ class Validation:
 
 
 def validate(
-    tables: dict[str, pa.Table], library, places: dict[str, np.ndarray] | None = None
+    tables: dict[str, pa.Table], library: PolicyLibrary, places: dict[str, np.ndarray] | None = None
 ) -> Validation:
     """Split a bundle's households into the assessable (an EngineInput) and the rejected.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from meanstest import labels
@@ -31,7 +32,7 @@ class Ctx:
     def yn(self, flag: bool) -> str:
         return yes_no(flag, self.lang)
 
-    def join(self, items) -> str:
+    def join(self, items: Iterable[str]) -> str:
         items = list(items)
         return self.t("、", ", ").join(items) if items else self.t("无", "none")
 

@@ -11,6 +11,7 @@ integer fen. Amounts are formatted in meanstest.amounts (integer arithmetic, no 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from meanstest.amounts import money, ratio, value
 from meanstest.labels.codes import (
@@ -84,7 +85,7 @@ def pick(name: Name, lang: str) -> str:
     return name[0] if lang == "zh" else name[1]
 
 
-def of(table: dict, code, lang: str) -> str:
+def of(table: dict, code: str | int | None, lang: str) -> str:
     """The name of `code` in `table`; a code the table lacks is shown as written."""
     name = table.get(code)
     return pick(name, lang) if name else str(code)
@@ -102,7 +103,7 @@ def finding(code: str, lang: str) -> str:
     return of(FINDING, code, lang)
 
 
-def enum(column: str, value, lang: str) -> str:
+def enum(column: str, value: str | int | None, lang: str) -> str:
     """An enumeration value of `column` (health, relation, …) by name."""
     if value is None:
         return "—"
@@ -157,7 +158,7 @@ def _rule_words(text: str, lang: str) -> str:
     return text
 
 
-def parameter_value(name: str, v, lang: str) -> str:
+def parameter_value(name: str, v: Any, lang: str) -> str:
     """A policy parameter's value in its unit, enumerations by name."""
     unit = PARAMETER.get(name, ("", "", ""))[2]
     if name == "vehicle_types":

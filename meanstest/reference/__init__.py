@@ -10,6 +10,7 @@ pipeline; the order and wording of findings is fixed in docs/engine.md.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from itertools import pairwise
 
 import pyarrow as pa
@@ -136,7 +137,7 @@ def assess_household(hh: Household, tr: Trace = NO_TRACE) -> tuple[dict, list[di
 # The engine entry point -----------------------------------------------------------------
 
 
-def households(inp: EngineInput):
+def households(inp: EngineInput) -> Iterator[Household]:
     """Yield a `Household` per households row of the input, records joined by person_id."""
     by_household: dict[str, list[dict]] = {}
     for p in inp.persons.to_pylist():

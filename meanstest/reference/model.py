@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
@@ -15,7 +17,7 @@ class Trace:
     def __init__(self) -> None:
         self.steps: list[dict] = []
 
-    def note(self, section: str, label: str, value, **inputs) -> None:
+    def note(self, section: str, label: str, value: object, **inputs: object) -> None:
         self.steps.append({"section": section, "label": label, "value": value, "inputs": inputs})
 
 
@@ -43,7 +45,7 @@ class Household:
     def rows(self, table: str, person_id: str) -> list[dict]:
         return self.records[table].get(person_id, [])
 
-    def member_rows(self, table: str):
+    def member_rows(self, table: str) -> Iterator[tuple[dict, dict]]:
         """(member, row) pairs in evidence order: persons order, then record_id."""
         for m in self.members:
             for r in self.rows(table, m["person_id"]):
@@ -63,9 +65,9 @@ class Finding:
 # §0 ownership ---------------------------------------------------------------------------
 
 
-def owned_vehicle(row: dict, d) -> bool:
+def owned_vehicle(row: dict, d: dt.date) -> bool:
     return row["registered_on"] <= d
 
 
-def owned_property(row: dict, d) -> bool:
+def owned_property(row: dict, d: dt.date) -> bool:
     return row["acquired_on"] <= d and (row["disposed_on"] is None or row["disposed_on"] > d)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from pathlib import Path
 
 import pyarrow as pa
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 
-def build_report(out_dir) -> str:
+def build_report(out_dir: str | os.PathLike[str]) -> str:
     out = Path(out_dir)
     try:
         if not (out / "summary.json").is_file():
@@ -231,7 +232,7 @@ _CHANGE_COLUMNS = (
 )
 
 
-def write_report(out_dir) -> Path:
+def write_report(out_dir: str | os.PathLike[str]) -> Path:
     path = Path(out_dir) / "report.html"
     tmp = path.with_name("report.html.tmp")
     tmp.write_text(build_report(out_dir), encoding="utf-8")

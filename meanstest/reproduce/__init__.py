@@ -27,7 +27,10 @@ policy and result digest (docs/service.md).
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from meanstest.batch import CHANGE_LISTS
 from meanstest.errors import MeansTestError
@@ -61,6 +64,11 @@ from meanstest.reproduce.tables import (
     _types,
 )
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from meanstest.policy import PolicyLibrary
+
 __all__ = [
     "ADDED_LATER",
     "COMPARE_CHUNK",
@@ -80,9 +88,9 @@ COMPARE_CHUNK = 20_000  # households whose rows are compared at a time, as Pytho
 
 
 def reproduce_review(
-    out_dir,
-    bundle,
-    policies=None,
+    out_dir: str | os.PathLike[str],
+    bundle: str | Path | Mapping[str, pa.Table],
+    policies: PolicyLibrary | str | Path | None = None,
     *,
     quiet: bool = True,
     chunk: int = COMPARE_CHUNK,

@@ -3,10 +3,23 @@ household by input, policy and result digest (docs/service.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 from meanstest.reproduce.discrepancy import Discrepancy, _change
 
+if TYPE_CHECKING:
+    import pyarrow as pa
 
-def reproduce_journal(journal, bundle, policies=None) -> tuple[int, list[Discrepancy]]:
+    from meanstest.policy import PolicyLibrary
+
+
+def reproduce_journal(
+    journal: str | Path,
+    bundle: str | Path | Mapping[str, pa.Table],
+    policies: PolicyLibrary | str | Path | None = None,
+) -> tuple[int, list[Discrepancy]]:
     """Recompute every household answered in a service journal with the reference
     calculator; a broken hash chain is itself a discrepancy (and stops the check)."""
     from meanstest.pipeline import assess

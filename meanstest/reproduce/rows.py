@@ -5,8 +5,12 @@ input a changed input_digest is."""
 from __future__ import annotations
 
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from meanstest.reproduce.discrepancy import Discrepancy, RankChange, _change, _shown
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 IGNORED = ("engine_version",)  # the engine that made the row: a later one reproduces it
 
@@ -115,7 +119,7 @@ def _by_key(rows, key) -> dict:
     return grouped
 
 
-def ranks_consistent(results) -> bool:
+def ranks_consistent(results: pa.Table) -> bool:
     """Whether the stored ranks are 1..n in §9 order (difficulty_index descending,
     household_id ascending, a stable sort; strings in UTF-8 byte order, which is code
     point order) of the stored results table itself."""

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import fcntl
 import json
+import os
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from meanstest.affected import ingest_notes
 from meanstest.bundle import bundle_folder, check_table
@@ -55,6 +57,9 @@ from meanstest.review.state import (
     fingerprint,
     write_json_atomic,
 )
+
+if TYPE_CHECKING:
+    from meanstest.policy import PolicyLibrary
 
 __all__ = [
     "LOCK",
@@ -90,7 +95,12 @@ class ReviewOptions:
     stream: bool = True  # that path reads a household-grouped bundle in place (stream.py)
 
 
-def run_review(bundle, out, library, options: ReviewOptions | None = None) -> dict:
+def run_review(
+    bundle: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    library: PolicyLibrary,
+    options: ReviewOptions | None = None,
+) -> dict:
     """Review a bundle into `out`; resumes an interrupted (spooled) review of the same
     inputs. Returns the summary (also written to summary.json)."""
     opts = options or ReviewOptions()

@@ -11,6 +11,7 @@ column at a time, whether the bundle is in memory or still on disk.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,7 +132,9 @@ class Plan:
             "supporters": self.supporters_chunk,
         }[table]
 
-    def route(self, person_ids, codes: np.ndarray | None = None):
+    def route(
+        self, person_ids: pa.Array | pa.ChunkedArray, codes: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, int]:
         """Source rows → (rows, chunks): one entry per (row, chunk of its person), by
         row, and the number of rows whose person is in no chunk (unmatched). `codes`:
         the rows' people codes when already known (IdPass.source_code)."""
@@ -168,7 +171,10 @@ def chunk_starts(group_rows: list[int], chunk_size: int) -> np.ndarray:
 
 
 def make_plan(
-    tables: dict[str, pa.Table], chunk_size: int, say=None, starts: np.ndarray | None = None
+    tables: dict[str, pa.Table],
+    chunk_size: int,
+    say: Callable[[str], None] | None = None,
+    starts: np.ndarray | None = None,
 ) -> Plan:
     """The plan of a bundle from its households, persons and supporters tables (only
     their ID columns are read; `id_tables` reads just those from files). Households
@@ -222,7 +228,9 @@ def make_plan(
     )
 
 
-def duplicate_members(ids: IdPass, household_ids) -> dict[str, list[str]]:
+def duplicate_members(
+    ids: IdPass, household_ids: pa.Array | pa.ChunkedArray
+) -> dict[str, list[str]]:
     """person_id → sorted distinct household_ids, for persons who are members of more
     than one households row of the bundle (§8; rejected households included, rows of
     no households row not counted)."""
@@ -247,7 +255,7 @@ def duplicate_members(ids: IdPass, household_ids) -> dict[str, list[str]]:
 # Rows of each chunk ---------------------------------------------------------------------
 
 
-def group_by_chunk(rows: np.ndarray, chunks: np.ndarray, n_chunks: int):
+def group_by_chunk(rows: np.ndarray, chunks: np.ndarray, n_chunks: int) -> list[np.ndarray]:
     """(rows of chunk 0, rows of chunk 1, …), each ascending, from (row, chunk) pairs
     given in ascending row order (entries with chunk -1 belong to none)."""
     keep = chunks >= 0

@@ -40,7 +40,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -56,6 +58,11 @@ from meanstest.review.spool import _ChunkWriters, iter_batches
 from meanstest.review.state import fault_point, write_json_atomic
 from meanstest.review.stream import take_rows
 
+if TYPE_CHECKING:
+    import argparse
+
+    from meanstest.review.plan import Plan
+
 HELP = "lay a bundle's rows out by blocks of households, so reviews read it in place"
 BLOCK = 196_608  # households per block: what `meanstest synth` writes
 _BATCH_ROWS = 262_144
@@ -68,7 +75,9 @@ def _digest(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def block_of_rows(plan, table: str, batch: pa.RecordBatch, start: int) -> tuple[np.ndarray, int]:
+def block_of_rows(
+    plan: Plan, table: str, batch: pa.RecordBatch, start: int
+) -> tuple[np.ndarray, int]:
     """Each row's block (int32; plan.n_chunks: the last row group) and how many rows
     went there because their person is in households of several blocks. ID tables by
     the plan's chunk of the row; source rows by the block of their person, and those
@@ -95,7 +104,12 @@ def block_of_rows(plan, table: str, batch: pa.RecordBatch, start: int) -> tuple[
 DISTRICTS = "districts"  # the joined bundles' provenance, one folder each
 
 
-def regroup(bundle, out, block: int = BLOCK, quiet: bool = False) -> dict:
+def regroup(
+    bundle: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
+    out: str | os.PathLike[str],
+    block: int = BLOCK,
+    quiet: bool = False,
+) -> dict:
     """Write `bundle` (a folder, or a list of folders to join) regrouped into the folder
     `out` (module docstring); returns (and writes as out/regroup.json) the record of
     what was read and written."""
@@ -316,7 +330,7 @@ def _concatenate(work: Path, table: str, blocks: int, target: Path) -> int:
     return rows
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "bundle",
         nargs="+",
@@ -334,7 +348,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     doc = regroup(args.bundle, args.out, args.block, quiet=args.quiet)
     if not args.quiet:
         for table, t in doc["tables"].items():

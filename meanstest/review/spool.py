@@ -14,7 +14,9 @@ names the bundle's row, as the in-memory and streamed reviews' do.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -33,6 +35,9 @@ from meanstest.review.state import (
     writing,
 )
 
+if TYPE_CHECKING:
+    from meanstest.policy import PolicyLibrary
+
 PARTS = ("results", "members", "findings", "rejects", "changes")
 PLACE = "_meanstest_bundle_row"
 
@@ -42,7 +47,7 @@ def _valid(batch: pa.RecordBatch) -> pa.RecordBatch:
     return batch
 
 
-def iter_batches(path: Path, batch_rows: int, table: str):
+def iter_batches(path: Path, batch_rows: int, table: str) -> Iterator[pa.RecordBatch]:
     """The file's rows in batches, conformed to the canonical schema here, so that a
     value that does not fit its column is an error naming the bundle's file."""
     conformer = check_table(path, table)
@@ -142,7 +147,9 @@ def spool(
     return unmatched
 
 
-def assess_spooled(folder: Path, parts: Path, library, plan: Plan, engine: str) -> Tally:
+def assess_spooled(
+    folder: Path, parts: Path, library: PolicyLibrary, plan: Plan, engine: str
+) -> Tally:
     """Assess one spooled chunk and write its parts; returns the chunk's tally."""
     from meanstest.bundle import read_bundle
 
@@ -162,7 +169,12 @@ def assess_spooled(folder: Path, parts: Path, library, plan: Plan, engine: str) 
 
 
 def assess_part(
-    tables: dict, parts: Path, library, plan: Plan, engine: str, places: dict | None = None
+    tables: dict,
+    parts: Path,
+    library: PolicyLibrary,
+    plan: Plan,
+    engine: str,
+    places: dict | None = None,
 ) -> Tally:
     """Assess one chunk's tables (spooled or streamed) and write its parts, named by the
     chunk's folder; returns the chunk's tally. `places`: each row's place in the bundle

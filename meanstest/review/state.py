@@ -11,14 +11,19 @@ import json
 import os
 import shutil
 import signal
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from meanstest import schema
 from meanstest.errors import MeansTestError
+
+if TYPE_CHECKING:
+    from meanstest.policy import PolicyLibrary
 
 STATE_DIR = ".review"
 DONE_DIR = ".review.discarded"
@@ -38,7 +43,9 @@ def fault_point(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def fingerprint(files: dict[str, Path], library, chunk_size: int, engine: str) -> dict:
+def fingerprint(
+    files: dict[str, Path], library: PolicyLibrary, chunk_size: int, engine: str
+) -> dict:
     """What a resumed review must share with the interrupted one."""
     from meanstest.pipeline import ENGINE_VERSION
 
@@ -92,7 +99,7 @@ def explain_change(old: dict, new: dict) -> str:
 
 
 @contextmanager
-def writing(path: Path, *tmps: Path):
+def writing(path: Path, *tmps: Path) -> Iterator[None]:
     """Name `path` in any write error and leave none of `tmps` behind when one happens."""
     try:
         yield
@@ -103,7 +110,7 @@ def writing(path: Path, *tmps: Path):
         raise WriteFailed(f"{path}: cannot write: {reason}", file=str(path)) from None
 
 
-def write_json_atomic(path: Path, data) -> None:
+def write_json_atomic(path: Path, data: object) -> None:
     tmp = path.with_name(path.name + ".tmp")
     with writing(path, tmp):
         with open(tmp, "w", encoding="utf-8") as f:
@@ -122,7 +129,7 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> None:
         os.replace(tmp, path)
 
 
-def close_quietly(writers) -> None:
+def close_quietly(writers: Iterable[pq.ParquetWriter]) -> None:
     """Close Parquet writers after a failure: their own errors add nothing to the first."""
     for w in writers:
         try:

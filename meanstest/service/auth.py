@@ -14,13 +14,18 @@ import hashlib
 import hmac
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import grpc
 
 from meanstest.errors import MeansTestError
 from meanstest.service.errors import InvalidArgument, PermissionDenied, Unauthenticated
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _PATTERN = re.compile(r"\*|[0-9]{1,5}\*|[0-9]{6}")
 _HEX = re.compile(r"[0-9a-f]{64}")
@@ -48,7 +53,7 @@ class Caller:
                 field="jurisdiction",
             )
 
-    def check_table(self, table, what: str) -> None:
+    def check_table(self, table: pa.Table, what: str) -> None:
         """check() for every distinct jurisdiction of a request table (AssessArrow's
         households, Flight's request), before the engine reads it: a column that is not
         text, or is there twice, is INVALID_ARGUMENT, not a TypeError ending the call
@@ -120,7 +125,7 @@ class Tokens:
             raise MeansTestError(f"{path}: no [[caller]] entries")
         return cls(callers)
 
-    def authenticate(self, metadata) -> Caller:
+    def authenticate(self, metadata: Iterable[tuple[str, str]] | None) -> Caller:
         token = None
         for key, value in metadata or ():
             if key == "authorization":
@@ -138,7 +143,7 @@ class Tokens:
         return caller
 
 
-def server_credentials(cert: str, key: str, client_ca: str | None = None):
+def server_credentials(cert: str, key: str, client_ca: str | None = None) -> grpc.ServerCredentials:
     """TLS (and mutual TLS when `client_ca` is given) from PEM files."""
 
     def read(p: str) -> bytes:

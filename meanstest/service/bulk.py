@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pyarrow as pa
 
 from meanstest.pipeline import finish_results, run_engine
+
+if TYPE_CHECKING:
+    from meanstest.policy import PolicyLibrary
 
 SERIAL_HOUSEHOLDS = 256  # bulk calls of at most this many households: serial kernels
 
 
 def pipeline_tables(
-    tables: dict[str, pa.Table], library, engine: str
+    tables: dict[str, pa.Table], library: PolicyLibrary, engine: str
 ) -> tuple[dict[str, pa.Table], int]:
     """The four tables of `meanstest.pipeline.assess` — the steps of batch.assess_batch:
     validation, engine, run-level columns — and the one count of the run's summary a

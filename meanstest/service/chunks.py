@@ -65,7 +65,7 @@ def _varint(v: int) -> bytes:
     return bytes(out)
 
 
-def chunk_bytes_of(name: str, piece, last: bool) -> bytes:
+def chunk_bytes_of(name: str, piece: bytes | memoryview, last: bool) -> bytes:
     """An ArrowChunk serialised without a message object: upb's deterministic bytes
     (fields in number order, a default value left out), one copy of `piece`."""
     head = b""

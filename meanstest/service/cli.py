@@ -8,13 +8,17 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from meanstest.errors import MeansTestError
+
+if TYPE_CHECKING:
+    import argparse
 
 HELP = "serve assessments over gRPC (TLS, bearer tokens, audit journal)"
 
 
-def add_arguments(p) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--policies", help="policy library folder (default: packaged packs)")
     p.add_argument("--port", type=int, default=50051, help="0 = any free port")
     p.add_argument("--host", help="address to bind (default 0.0.0.0 with TLS, else 127.0.0.1)")
@@ -49,7 +53,7 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def check_security(args) -> tuple[str, bool]:
+def check_security(args: argparse.Namespace) -> tuple[str, bool]:
     """(host, tls) after the secure-by-default rules; MeansTestError when refused."""
     tls = bool(args.tls_cert or args.tls_key)
     if tls and not (args.tls_cert and args.tls_key):
@@ -77,7 +81,7 @@ def check_security(args) -> tuple[str, bool]:
     return host, tls
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from meanstest.service import threads
 
     threads.pin()  # before anything can start numba's thread pool

@@ -9,6 +9,8 @@ with MeansTestClient("localhost:50051", token="...", tls=ClientTLS.files("ca.pem
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +36,13 @@ class ClientTLS:
     server_name: str | None = None  # override the name checked in the server certificate
 
     @classmethod
-    def files(cls, ca, cert=None, key=None, server_name=None) -> ClientTLS:
+    def files(
+        cls,
+        ca: str | os.PathLike[str],
+        cert: str | os.PathLike[str] | None = None,
+        key: str | os.PathLike[str] | None = None,
+        server_name: str | None = None,
+    ) -> ClientTLS:
         def read(p):
             return Path(p).read_bytes() if p else None
 
@@ -78,21 +86,27 @@ class MeansTestClient:
     def _kw(self, timeout):
         return {"metadata": self.metadata, "timeout": timeout or self.timeout}
 
-    def assess_households(self, households, timeout=None) -> pb.AssessResponse:
+    def assess_households(
+        self, households: Iterable[pb.Household], timeout: float | None = None
+    ) -> pb.AssessResponse:
         return self.stub.Assess(pb.AssessRequest(households=households), **self._kw(timeout))
 
-    def assess(self, tables: dict[str, pa.Table], timeout=None) -> dict[str, pa.Table]:
+    def assess(
+        self, tables: dict[str, pa.Table], timeout: float | None = None
+    ) -> dict[str, pa.Table]:
         """Assess bundle tables through the protobuf path; the four output tables."""
         households = convert.tables_to_households(tables)
         return convert.response_to_tables(self.assess_households(households, timeout))
 
     def assess_stream(
-        self, batches: Iterable[list[pb.Household]], timeout=None
+        self, batches: Iterable[list[pb.Household]], timeout: float | None = None
     ) -> Iterator[pb.AssessResponse]:
         requests = (pb.AssessRequest(households=b) for b in batches)
         return self.stub.AssessStream(requests, **self._kw(timeout))
 
-    def assess_arrow(self, bundle, timeout=None) -> dict[str, pa.Table]:
+    def assess_arrow(
+        self, bundle: str | Path | dict[str, pa.Table], timeout: float | None = None
+    ) -> dict[str, pa.Table]:
         """Assess a bundle (folder or dict of tables) through the Arrow path."""
         if isinstance(bundle, (str, Path)):
             from meanstest.bundle import read_bundle
@@ -103,7 +117,13 @@ class MeansTestClient:
         out = chunks_to_tables(replies, schema.OUTPUTS)
         return {name: out.get(name, schema.OUTPUTS[name].empty_table()) for name in schema.OUTPUTS}
 
-    def explain(self, tables, household_id: str, lang: str = "zh", timeout=None):
+    def explain(
+        self,
+        tables: dict[str, pa.Table],
+        household_id: str,
+        lang: str = "zh",
+        timeout: float | None = None,
+    ) -> pb.Explanation:
         """The Explanation of one household of bundle tables."""
         match = [h for h in convert.tables_to_households(tables) if h.household_id == household_id]
         if not match:
@@ -111,10 +131,18 @@ class MeansTestClient:
         request = pb.ExplainRequest(household=match[0], lang=lang)
         return self.stub.Explain(request, **self._kw(timeout))
 
-    def list_policies(self, jurisdiction: str = "", timeout=None) -> list[pb.PolicySummary]:
+    def list_policies(
+        self, jurisdiction: str = "", timeout: float | None = None
+    ) -> list[pb.PolicySummary]:
         request = pb.ListPoliciesRequest(jurisdiction=jurisdiction)
         return list(self.stub.ListPolicies(request, **self._kw(timeout)).policies)
 
-    def get_policy(self, id="", jurisdiction="", date="", timeout=None) -> pb.PolicyPack:
+    def get_policy(
+        self,
+        id: str = "",
+        jurisdiction: str = "",
+        date: str | dt.date | None = "",
+        timeout: float | None = None,
+    ) -> pb.PolicyPack:
         request = pb.GetPolicyRequest(id=id, jurisdiction=jurisdiction, date=str(date or ""))
         return self.stub.GetPolicy(request, **self._kw(timeout))

@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 import uuid
+from typing import TYPE_CHECKING, TypeVar
 
 import grpc
 from google.protobuf import any_pb2
@@ -18,6 +19,11 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from meanstest.errors import BundleError, MeansTestError, PolicyError, redact
+
+if TYPE_CHECKING:
+    from google.protobuf.message import Message
+
+    _M = TypeVar("_M", bound=Message)
 
 log = logging.getLogger("meanstest.service")
 
@@ -134,7 +140,7 @@ def require_households(count: int, field: str, where: str = "") -> None:
         raise InvalidArgument(f"no household to assess{where}", field=field)
 
 
-def parse(message_type, data: bytes, field: str):
+def parse(message_type: type[_M], data: bytes, field: str) -> _M:
     """`data` read as a `message_type` by the protobuf library, or INVALID_ARGUMENT "not
     a(n) <type> (<the library's reason>)" naming `field` (the library does not say which
     field was bad). Every request message is read here, after authentication: grpcio's
@@ -155,7 +161,7 @@ def abort(context: grpc.ServicerContext, exc: BaseException, found: tuple | None
     context.abort_with_status(to_rpc_status(exc, found))
 
 
-def ended_early(exc: BaseException, context=None) -> BaseException:
+def ended_early(exc: BaseException, context: grpc.ServicerContext | None = None) -> BaseException:
     """The error to report for `exc`. When the client cancels or its deadline passes,
     reading the request raises a bare grpc.RpcError, or simply ends, and the request
     looks cut short (`field="last"`): either is DEADLINE_EXCEEDED (the deadline passed)
@@ -177,7 +183,10 @@ def ended_early(exc: BaseException, context=None) -> BaseException:
 
 
 def gone_after_requests(
-    context, when: str, ended: threading.Event | None = None, wait: float = 0.005
+    context: grpc.ServicerContext | None,
+    when: str,
+    ended: threading.Event | None = None,
+    wait: float = 0.005,
 ) -> ServiceError | None:
     """`gone` for a stream whose requests have just ended. gRPC ends them the same way
     when the client finishes, when it cancels and when gRPC refuses a message (over
@@ -192,7 +201,9 @@ def gone_after_requests(
     return gone(context, when)
 
 
-def gone(context, when: str, ended: bool = False) -> ServiceError | None:
+def gone(
+    context: grpc.ServicerContext | None, when: str, ended: bool = False
+) -> ServiceError | None:
     """DeadlineExpired when the call's deadline has passed, else Cancelled when the call
     is no longer active (or `ended`: known to be over); None while it is live. A call
     with no context (a library caller) that is known to be over counts as cancelled."""

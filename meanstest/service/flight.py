@@ -17,6 +17,7 @@ import hashlib
 import logging
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.flight as fl
@@ -36,6 +37,9 @@ from meanstest.service.errors import (
     require_households,
 )
 from meanstest.service.journal import households_section
+
+if TYPE_CHECKING:
+    from meanstest.service.server import MeansTestService
 
 log = logging.getLogger("meanstest.service")
 COMMAND = b"assess"
@@ -81,7 +85,14 @@ def answer_digest(answer: pa.Table) -> str:
 
 
 class AssessFlight(fl.FlightServerBase):
-    def __init__(self, service, location: str, tls=None, client_ca=None, **kw) -> None:
+    def __init__(
+        self,
+        service: MeansTestService,
+        location: str,
+        tls: list[fl.CertKeyPair] | None = None,
+        client_ca: bytes | None = None,
+        **kw: object,
+    ) -> None:
         self.service = service  # the MeansTestService: config, engine lock, journal
         super().__init__(
             location,
@@ -94,7 +105,13 @@ class AssessFlight(fl.FlightServerBase):
 
     # do_exchange (below the class) raises what this returns: an error raised here would
     # carry this file's frames to the client in pyarrow's error detail.
-    def exchange(self, context, descriptor, reader, writer) -> Exception | None:
+    def exchange(
+        self,
+        context: fl.ServerCallContext,
+        descriptor: fl.FlightDescriptor,
+        reader: fl.MetadataRecordBatchReader,
+        writer: fl.MetadataRecordBatchWriter,
+    ) -> Exception | None:
         started = time.perf_counter()
         caller = context.get_middleware("auth").caller
         households, status = 0, "OK"
@@ -215,7 +232,13 @@ def _flight_error(e: Exception) -> Exception:
     return fl.FlightInternalError("internal error")
 
 
-def start_flight(service, host: str = "127.0.0.1", port: int = 0, tls=None, client_ca=None):
+def start_flight(
+    service: MeansTestService,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    tls: tuple[bytes, bytes] | None = None,
+    client_ca: bytes | None = None,
+) -> AssessFlight:
     """Start the Flight endpoint beside a running gRPC service (same config, lock, journal);
     `tls` = (cert PEM, key PEM). Returns the server; `.port` is the bound port."""
     scheme = "grpc+tls" if tls else "grpc+tcp"
@@ -225,7 +248,9 @@ def start_flight(service, host: str = "127.0.0.1", port: int = 0, tls=None, clie
     return server
 
 
-def flight_client(location: str, ca=None, cert=None, key=None) -> fl.FlightClient:
+def flight_client(
+    location: str, ca: bytes | None = None, cert: bytes | None = None, key: bytes | None = None
+) -> fl.FlightClient:
     """A Flight client of the service (TLS root, and for mutual TLS a certificate and key,
     PEM bytes); keep it for many calls: each new client opens a new connection."""
     kw = {}
@@ -236,7 +261,14 @@ def flight_client(location: str, ca=None, cert=None, key=None) -> fl.FlightClien
     return fl.FlightClient(location, **kw)
 
 
-def flight_assess(location, tables, token=None, ca=None, cert=None, key=None):
+def flight_assess(
+    location: str | fl.FlightClient,
+    tables: pa.Table | dict[str, pa.Table],
+    token: str | None = None,
+    ca: bytes | None = None,
+    cert: bytes | None = None,
+    key: bytes | None = None,
+) -> dict[str, pa.Table]:
     """Client: assess bundle tables (or a request table) over Flight; the four output
     tables. `location` is a URI (a client is opened and closed for the call) or a
     FlightClient from `flight_client` (kept open: no new connection per call)."""

@@ -41,6 +41,7 @@ import hashlib
 import json
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +74,7 @@ RESULT_COLUMNS = tuple(
 MEMBER_COLUMNS = tuple(schema.OUTPUTS["members"].names)
 
 
-def canonical(obj) -> str:
+def canonical(obj: object) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -82,7 +83,9 @@ def entry_hash(entry: dict) -> str:
     return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
 
 
-def result_digest_bytes(results: pa.Table, members: pa.Table, *, threads: bool = True):
+def result_digest_bytes(
+    results: pa.Table, members: pa.Table, *, threads: bool = True
+) -> np.ndarray:
     """result_digest of every results row, in order, as raw SHA-256 bytes (uint8 [n, 32]).
 
     The canonical lines are rendered and each household's lines sorted and hashed by the
@@ -120,7 +123,10 @@ def reasons_digest(reasons: list[str]) -> str:
 
 
 def households_section(
-    results: pa.Table, members: pa.Table, rejects: pa.Table, digests=None
+    results: pa.Table,
+    members: pa.Table,
+    rejects: pa.Table,
+    digests: np.ndarray | Sequence[str] | None = None,
 ) -> dict:
     """The `households` and `rejects` parts of an entry for one answered assessment:
     lists, or Arrow tables (`Journal.append` writes those as blobs) past INLINE_ROWS.

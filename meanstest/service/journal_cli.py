@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
+
+
 HELP = "check the service's audit journal (hash chain)"
 
 
-def add_arguments(p) -> None:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     sub = p.add_subparsers(dest="journal_command", required=True)
     v = sub.add_parser("verify", help="check every entry; report the first broken one")
     v.add_argument("file")
     v.add_argument("--head", help="expected hash of the last entry (detects a cut-off tail)")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from meanstest.service.journal import verify
 
     count, head, problem = verify(args.file)

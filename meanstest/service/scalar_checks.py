@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import TYPE_CHECKING
 
 from meanstest import ids, schema
 from meanstest.row_checks import (
@@ -33,6 +34,9 @@ from meanstest.row_checks import (
     counted,
     total_reason,
 )
+
+if TYPE_CHECKING:
+    from meanstest.policy import PolicyLibrary
 
 _SIX_DIGITS = re.compile(r"[0-9]{6}")
 _LAST = 1 << 20  # validate._LAST: after every column reason of its row
@@ -129,7 +133,7 @@ def _birth_of(value) -> dt.date | None:
     return ids.birth_date_of(value)
 
 
-def household_reasons(hh: dict, library) -> tuple[list[str], object]:
+def household_reasons(hh: dict, library: PolicyLibrary) -> tuple[list[str], object]:
     """(reasons of the households row in order, its pack or None)."""
     r = _Row("households", hh)
     check_columns("households", hh, r)
@@ -225,7 +229,13 @@ def _same_person_twice(found: list, persons: list[dict], supporters: list[dict])
         found.append(((kind, first, _LAST, 0), text))
 
 
-def reasons(hh: dict, persons, supporters, sources, library) -> tuple[list[str], object]:
+def reasons(
+    hh: dict,
+    persons: list[dict],
+    supporters: list[dict],
+    sources: dict[str, list[dict]],
+    library: PolicyLibrary,
+) -> tuple[list[str], object]:
     """Every reason of one household (empty: valid) and its pack."""
     texts, pack = household_reasons(hh, library)
     rest = people_reasons(persons, supporters, sources)

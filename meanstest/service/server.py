@@ -20,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent import futures
 from dataclasses import dataclass
 
@@ -181,10 +181,12 @@ class MeansTestService:
 
     # --- RPCs ------------------------------------------------------------------------------
 
-    def Assess(self, request, context):
+    def Assess(self, request: bytes, context: grpc.ServicerContext) -> bytes:
         return self._run("Assess", context, lambda call: self._assess_bytes(call, request))
 
-    def AssessStream(self, request_iterator, context):
+    def AssessStream(
+        self, request_iterator: Iterator[bytes], context: grpc.ServicerContext
+    ) -> Iterator[bytes]:
         call = _Call(self, "AssessStream", context)
         terminated = threading.Event()  # a cancel ends the call while its requests end
         context.add_callback(terminated.set)
@@ -219,7 +221,9 @@ class MeansTestService:
         call.done(found[0].name)
         return found
 
-    def AssessArrow(self, request_iterator, context):
+    def AssessArrow(
+        self, request_iterator: Iterator[bytes], context: grpc.ServicerContext
+    ) -> Iterator[bytes]:
         def body(call: _Call):
             tables = chunks.chunks_to_tables(request_iterator, schema.TABLES)  # raw bytes
             if "households" not in tables:
@@ -253,7 +257,7 @@ class MeansTestService:
 
     # Explain, ListPolicies and GetPolicy take raw bytes too, read by `parse` inside the
     # call (after authentication): unreadable bytes are INVALID_ARGUMENT, journaled.
-    def Explain(self, data: bytes, context):
+    def Explain(self, data: bytes, context: grpc.ServicerContext) -> bytes:
         def body(call: _Call) -> bytes:
             from meanstest.explain import explain_household, render
             from meanstest.validate import validate
@@ -307,7 +311,7 @@ class MeansTestService:
 
         return self._run("Explain", context, body)
 
-    def ListPolicies(self, data: bytes, context):
+    def ListPolicies(self, data: bytes, context: grpc.ServicerContext) -> bytes:
         def body(call: _Call) -> bytes:
             request = parse(pb.ListPoliciesRequest, data, "jurisdiction")
             packs = list(self.config.library.packs)
@@ -319,7 +323,7 @@ class MeansTestService:
 
         return self._run("ListPolicies", context, body)
 
-    def GetPolicy(self, data: bytes, context):
+    def GetPolicy(self, data: bytes, context: grpc.ServicerContext) -> bytes:
         def body(call: _Call) -> bytes:
             request = parse(pb.GetPolicyRequest, data, "id")
             library = self.config.library
@@ -403,7 +407,12 @@ class Running:
         return self.server.stop(grace)
 
 
-def start(config: ServiceConfig, address: str, credentials=None, warm: bool = True) -> Running:
+def start(
+    config: ServiceConfig,
+    address: str,
+    credentials: grpc.ServerCredentials | None = None,
+    warm: bool = True,
+) -> Running:
     """Build, bind and start the server; health says SERVING only after the warm-up."""
     threads.pin()
     opts = [

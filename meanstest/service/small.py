@@ -20,8 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -32,6 +33,9 @@ from meanstest.service import scalar_checks
 from meanstest.service.journal import RESULT_COLUMNS, reasons_digest
 from meanstest.service.small_engine import Answer, PackCache, Valid, run
 from meanstest.v1 import meanstest_pb2 as pb
+
+if TYPE_CHECKING:
+    from meanstest.policy import PolicyLibrary
 
 MAX_HOUSEHOLDS = 32  # past ~30 households the bulk path is cheaper
 NESTED = ("persons", "supporters") + schema.SOURCE_TABLES
@@ -115,7 +119,9 @@ class Small:
     unmatched_source_rows: int = 0
 
 
-def assess(households: Sequence[pb.Household], library, cache: PackCache) -> Small | None:
+def assess(
+    households: Sequence[pb.Household], library: PolicyLibrary, cache: PackCache
+) -> Small | None:
     if not households or len(households) > MAX_HOUSEHOLDS:
         return None
     try:
@@ -219,7 +225,7 @@ def _escape(value: str) -> str:
     return value
 
 
-def text(value) -> str:
+def text(value: str | int | bool | list[str | None] | dt.date | None) -> str:
     """One value as canonical text (lines.column_text for one value)."""
     kind = type(value)
     if kind is str:
@@ -235,7 +241,7 @@ def text(value) -> str:
     return value.isoformat()  # a date (years 1000-9999 only reach here)
 
 
-def line(table: str, row: dict, columns) -> bytes:
+def line(table: str, row: dict, columns: Iterable[str]) -> bytes:
     return "\t".join([table, *(text(row.get(c)) for c in columns)]).encode("utf-8")
 
 

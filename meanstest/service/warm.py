@@ -8,6 +8,7 @@ the first real call would otherwise wait for.
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -18,8 +19,11 @@ from meanstest.service import convert, small
 from meanstest.service.chunks import chunks_to_tables, tables_to_chunks
 from meanstest.service.small_engine import PackCache
 
+if TYPE_CHECKING:
+    from meanstest.service.call import ServiceConfig
 
-def warm_up(config) -> None:
+
+def warm_up(config: ServiceConfig) -> None:
     """Run the engine once on a few synthetic households (compiles or loads the kernels)."""
     from meanstest import synth
 

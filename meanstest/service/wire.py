@@ -313,7 +313,14 @@ class Decoded:
     """Per message kind m: vals / lens [rows, columns], owners (household of each row);
     programs [names, 3] = (household, start, length)."""
 
-    def __init__(self, buf, vals, lens, owners, programs) -> None:
+    def __init__(
+        self,
+        buf: np.ndarray,
+        vals: tuple[np.ndarray, ...],
+        lens: tuple[np.ndarray, ...],
+        owners: tuple[np.ndarray, ...],
+        programs: np.ndarray,
+    ) -> None:
         self.buf, self.vals, self.lens, self.owners, self.programs = (
             buf,
             vals,

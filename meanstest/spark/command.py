@@ -8,15 +8,22 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from contextlib import suppress
+from typing import TYPE_CHECKING
 
 from meanstest.errors import MeansTestError
 from meanstest.progress import count
 from meanstest.spark.review import review_spark
 from meanstest.spark.sessions import session
 
+if TYPE_CHECKING:
+    import argparse
 
-def cancel_on_interrupt(spark):
+    from pyspark.sql import SparkSession
+
+
+def cancel_on_interrupt(spark: SparkSession) -> Callable[[], None]:
     """Ctrl-C during a Spark review: a KeyboardInterrupt in the main thread, its jobs
     cancelled from a thread of its own. pyspark's own SIGINT handler calls cancelAllJobs
     on the main thread's py4j connection, which is mid-call: py4j then logged pages of
@@ -65,7 +72,7 @@ TASK_FAILURE_LOGGERS = (
 )
 
 
-def quiet_task_failures(spark) -> bool:
+def quiet_task_failures(spark: SparkSession) -> bool:
     """TASK_FAILURE_LOGGERS off in `spark`'s JVM (log4j 2, Spark's); whether they are."""
     from py4j.protocol import Py4JError
 
@@ -158,7 +165,7 @@ def task_error(e: BaseException) -> str | None:
     return found[-1].strip() if found else None
 
 
-def review_cli(args) -> int:
+def review_cli(args: argparse.Namespace) -> int:
     """`meanstest review --engine spark [--master URL] BUNDLE --out DIR`."""
     from meanstest.bundle import bundle_folder
     from meanstest.cli import review_ended, summary_lines

@@ -10,8 +10,10 @@ Co-location: every row sent, as Arrow blobs, to the partition of its household
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -20,10 +22,14 @@ from meanstest import schema
 from meanstest.errors import BundleError, MeansTestError
 from meanstest.spark.layout import BLOBS, is_uri, part_schema
 
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import DataType, StructType
+
 # Arrow <-> Spark types ------------------------------------------------------------------
 
 
-def spark_type(t: pa.DataType):
+def spark_type(t: pa.DataType) -> DataType:
     from pyspark.sql import types as T
 
     simple = {
@@ -45,7 +51,7 @@ def spark_type(t: pa.DataType):
     raise TypeError(f"no Spark type for {t}")
 
 
-def arrow_type(t) -> pa.DataType:
+def arrow_type(t: DataType) -> pa.DataType:
     """The Arrow type a Spark column's values have (for the bundle reader's checks)."""
     from pyspark.sql import types as T
 
@@ -73,7 +79,7 @@ def arrow_type(t) -> pa.DataType:
     return pa.binary()  # anything else is incompatible with every canonical column
 
 
-def spark_schema(s: pa.Schema):
+def spark_schema(s: pa.Schema) -> StructType:
     from pyspark.sql import types as T
 
     return T.StructType([T.StructField(f.name, spark_type(f.type)) for f in s])
@@ -86,7 +92,7 @@ class Storage:
     """A folder on the driver's file system, or behind a URI (hdfs://, s3a://, file:/…)
     through the Hadoop FileSystem of the Spark session, as a cluster's bundles are."""
 
-    def __init__(self, spark, root) -> None:
+    def __init__(self, spark: SparkSession, root: str | os.PathLike[str]) -> None:
         self.spark, self.root = spark, str(root).rstrip("/") or "/"
         self.remote = is_uri(self.root)
 
@@ -255,7 +261,11 @@ def _from_arrow(spark, table: pa.Table, name: str):
     return spark.createDataFrame(table, schema=spark_schema(table.schema))
 
 
-def read_frames(spark, bundle, files: dict | None = None) -> dict:
+def read_frames(
+    spark: SparkSession,
+    bundle: str | os.PathLike[str] | dict[str, pa.Table],
+    files: dict | None = None,
+) -> dict:
     """Every table of schema.TABLES as a DataFrame of canonical columns plus `_row`
     (and, in `files` when given, each Parquet table's files: see _read_parquet)."""
     from meanstest.bundle import read_table
@@ -290,7 +300,7 @@ def read_frames(spark, bundle, files: dict | None = None) -> dict:
 # Co-location ----------------------------------------------------------------------------
 
 
-def partition_keys(spark, partitions: int) -> np.ndarray:
+def partition_keys(spark: SparkSession, partitions: int) -> np.ndarray:
     """keys[p]: an int whose Spark hash partitioning (`repartition(partitions, col)`)
     is partition p, so blob rows keyed by it land exactly where they are meant to (a
     partition number itself would collide: hash mod P is not one-to-one)."""
@@ -308,7 +318,7 @@ def partition_keys(spark, partitions: int) -> np.ndarray:
     return keys
 
 
-def household_bounds(households, partitions: int) -> np.ndarray:
+def household_bounds(households: DataFrame, partitions: int) -> np.ndarray:
     """partitions - 1 household_ids cutting the run into ranges of about equal size
     (from a sample of ~40 per partition; Python's str order, as Spark's and Arrow's).
     Partition k holds the households whose household_id is in the k-th range, so the
@@ -355,7 +365,14 @@ def _table_blobs(spark, frames: dict, files: dict, name: str, keys, bounds, how,
     return data.select("path", "content").mapInArrow(run, spark_schema(BLOBS))
 
 
-def co_locate(spark, frames: dict, files: dict, partitions: int, keys, bounds):
+def co_locate(
+    spark: SparkSession,
+    frames: dict,
+    files: dict,
+    partitions: int,
+    keys: np.ndarray,
+    bounds: np.ndarray,
+) -> DataFrame:
     """Every row of the bundle in the partition of its household, as blob rows
     (meanstest.spark.layout): `partitions` partitions, each holding every row of its
     households and of their members' and supporters' records. `files`: the Parquet

@@ -27,12 +27,14 @@ folder of files, a URI), `plan` says why and the review takes the general path.
 from __future__ import annotations
 
 import math
+import os
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -46,6 +48,13 @@ from meanstest.progress import Progress, count, note
 from meanstest.review import stream
 from meanstest.review.plan import ID_COLUMNS, Plan, bundle_files, chunk_starts, id_tables, make_plan
 from meanstest.spark.layout import file_key, is_uri
+
+if TYPE_CHECKING:
+    from pyarrow.fs import FileSystem
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
+
+    from meanstest.policy import PolicyLibrary
 
 UNRANKED = "_unranked"  # results of each chunk before the run's rank, under the output's tmp
 # Households a task assesses at most (unless one row group holds more): a task holds its
@@ -74,7 +83,7 @@ class InPlace:
     outside: Tally  # rows no chunk holds: orphans and source rows of nobody
 
 
-def local_folder(bundle) -> Path | None:
+def local_folder(bundle: str | os.PathLike[str] | dict[str, pa.Table]) -> Path | None:
     """`bundle` (a path or URI) as a path of this machine, or None when it is a URI of
     another file system (hdfs://, s3a://, ...) or in-memory tables."""
     if isinstance(bundle, dict):
@@ -85,7 +94,12 @@ def local_folder(bundle) -> Path | None:
     return None if is_uri(text) else Path(text)
 
 
-def plan(bundle, partitions: int, say=None, steps=None) -> InPlace | None:
+def plan(
+    bundle: str | os.PathLike[str] | dict[str, pa.Table],
+    partitions: int,
+    say: Callable[[str], None] | None = None,
+    steps: Callable[[str], None] | None = None,
+) -> InPlace | None:
     """The in-place plan of `bundle` cut into about `partitions` chunks of at most
     MAX_CHUNK households, each whole households row groups (so never fewer households
     than the largest row group), or None (and `say` is told why) when the bundle cannot
@@ -208,7 +222,14 @@ def read(files: dict[str, str], chunk: Chunk) -> tuple[dict[str, pa.Table], dict
 # The tasks -----------------------------------------------------------------------------
 
 
-def assess_chunk(files, chunk: Chunk, library, duplicates, filesystem, tmp: str) -> str:
+def assess_chunk(
+    files: dict[str, str],
+    chunk: Chunk,
+    library: PolicyLibrary,
+    duplicates: dict[str, list[str]],
+    filesystem: FileSystem,
+    tmp: str,
+) -> str:
     """One task of pass 1: chunk read, assessed, its outputs but results written by
     jurisdiction under `tmp`, its results unranked; returns its tally (Tally JSON)."""
     from meanstest.spark.worker import assessed, by_jurisdiction
@@ -230,7 +251,7 @@ def assess_chunk(files, chunk: Chunk, library, duplicates, filesystem, tmp: str)
     return b.tally.to_json()
 
 
-def write_ranked(chunk: int, rank: np.ndarray, filesystem, tmp: str) -> None:
+def write_ranked(chunk: int, rank: np.ndarray, filesystem: FileSystem, tmp: str) -> None:
     """One task of pass 3: chunk's results with the run's rank, by jurisdiction."""
     from meanstest.spark.worker import by_jurisdiction, output_schema
     from meanstest.spark.write import write_pieces
@@ -249,7 +270,7 @@ def _unranked(tmp: str, chunk: int) -> str:
     return f"{tmp}/{UNRANKED}/part-{chunk:05d}.parquet"
 
 
-def run_ranks(filesystem, tmp: str, n_chunks: int) -> list[np.ndarray]:
+def run_ranks(filesystem: FileSystem, tmp: str, n_chunks: int) -> list[np.ndarray]:
     """Each chunk's results' §9 rank over the run (pass 2, on the driver), from the
     unranked results' household_id and difficulty_index."""
     from meanstest.review.finish import ranks
@@ -264,7 +285,12 @@ def run_ranks(filesystem, tmp: str, n_chunks: int) -> list[np.ndarray]:
 
 
 def review(
-    spark, planned: InPlace, library, filesystem, root: str, quiet: bool = True
+    spark: SparkSession,
+    planned: InPlace,
+    library: PolicyLibrary,
+    filesystem: FileSystem,
+    root: str,
+    quiet: bool = True,
 ) -> list[str]:
     """Passes 1-3 (module docstring) with the outputs left under `root`/_meanstest_tmp
     for meanstest.spark.write.move_outputs; returns the chunks' tallies (JSON). Unless
@@ -302,7 +328,7 @@ def review(
 
 
 @contextmanager
-def counting(sc, tasks: int | None, label: str, quiet: bool):
+def counting(sc: SparkContext, tasks: int | None, label: str, quiet: bool) -> Iterator[None]:
     """A Progress line of the tasks finished by the jobs started in the block (polled
     from Spark's status tracker, every second). `tasks` None: the total is the tasks of
     the stages Spark has planned so far (a shuffled review's stages, whose task counts

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from urllib.parse import quote
 
 import numpy as np
@@ -80,7 +80,7 @@ def part_schema(part: str) -> pa.Schema:
     return schema.arrow_schema(part).append(_ROW)
 
 
-def read_blob(blob) -> pa.Table:
+def read_blob(blob: pa.Scalar | pa.Buffer | bytes) -> pa.Table:
     """One blob (a binary scalar, buffer or bytes) → its table."""
     buffer = blob.as_buffer() if isinstance(blob, pa.Scalar) else pa.py_buffer(blob)
     return pa.ipc.open_stream(buffer).read_all()
@@ -111,7 +111,9 @@ def to_blobs(table: pa.Table, group: np.ndarray) -> Iterator[tuple[np.ndarray, p
             sink, offsets, first = pa.BufferOutputStream(), [0], n + 1
 
 
-def blob_rows(target: pa.Schema, same: dict, columns: dict, blobs) -> pa.RecordBatch:
+def blob_rows(
+    target: pa.Schema, same: dict, columns: dict, blobs: pa.Array | Sequence[bytes]
+) -> pa.RecordBatch:
     """A batch of `target` (whose last column is `_blob`): `same` values repeated,
     `columns` one value per blob."""
     n = len(blobs)
@@ -126,7 +128,7 @@ def blob_rows(target: pa.Schema, same: dict, columns: dict, blobs) -> pa.RecordB
     return pa.RecordBatch.from_arrays(arrays, schema=target)
 
 
-def range_of(bounds: np.ndarray, values) -> np.ndarray:
+def range_of(bounds: np.ndarray, values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """The partition of each household_id: how many of the sorted `bounds` are <= it
     (Python's str order is code point order, the byte order of UTF-8, as Arrow's sort
     and Spark's); -1 for a null."""
@@ -140,7 +142,7 @@ def range_of(bounds: np.ndarray, values) -> np.ndarray:
     return out
 
 
-def person_dest(ids, rows: np.ndarray, partitions: int) -> np.ndarray:
+def person_dest(ids: pa.Array | pa.ChunkedArray, rows: np.ndarray, partitions: int) -> np.ndarray:
     """The partition of each person ID where source rows and routes meet: a mix of
     its 64-bit key (meanstest.ids, the project's one ID hash) mod P; a null ID goes
     by its row number. Any fixed function would do; this one is cheap and spreads."""
@@ -154,7 +156,13 @@ def person_dest(ids, rows: np.ndarray, partitions: int) -> np.ndarray:
     return dest
 
 
-def pack(table: pa.Table, part: str, keys: np.ndarray, bounds: np.ndarray, how=("to", "_to")):
+def pack(
+    table: pa.Table,
+    part: str,
+    keys: np.ndarray,
+    bounds: np.ndarray,
+    how: tuple[str, str] = ("to", "_to"),
+) -> Iterator[pa.RecordBatch]:
     """Rows of `part` → blob rows for their partitions, picked by `how`: ("to", column)
     names them; ("range", column), a household_id whose range is the partition (a
     null one goes by `_row`); ("person", column), a person ID (person_dest)."""
@@ -248,7 +256,9 @@ def in_bundle_order(parts: dict[str, pa.Table]) -> tuple[dict, dict, dict]:
     return tables, numbers, duplicates
 
 
-def route(parts: dict[str, pa.Table], keys: np.ndarray, bounds: np.ndarray):
+def route(
+    parts: dict[str, pa.Table], keys: np.ndarray, bounds: np.ndarray
+) -> Iterator[pa.RecordBatch]:
     """One person-hash partition: each source row joined with the routes of its person
     ID (the households it is a member or supporter of) and sent to each of their
     partitions; a row of nobody goes to partition `_row mod P`, where validate counts
@@ -291,7 +301,9 @@ def id_rows(name: str, table: pa.Table) -> pa.Table:
     return pa.table([table["household_id"], pid, of], schema=part_schema(IDS))
 
 
-def routes_of(parts: dict[str, pa.Table], keys: np.ndarray, bounds: np.ndarray):
+def routes_of(
+    parts: dict[str, pa.Table], keys: np.ndarray, bounds: np.ndarray
+) -> Iterator[pa.RecordBatch]:
     """One household-range partition's IDS rows → the routes of its households (each
     member's and supporter's person ID → the household), as blob rows for the partitions
     where their persons' source rows meet them (person_dest). A member or supporter of a
@@ -307,7 +319,9 @@ def routes_of(parts: dict[str, pa.Table], keys: np.ndarray, bounds: np.ndarray):
     yield from pack(routes, ROUTES, keys, bounds, ("person", "_pid"))
 
 
-def duplicates_of(routes: pa.Table, keys: np.ndarray, bounds: np.ndarray):
+def duplicates_of(
+    routes: pa.Table, keys: np.ndarray, bounds: np.ndarray
+) -> Iterator[pa.RecordBatch]:
     """DUPLICATE_PERSON entries (person_id → its households, sorted) of the persons
     who are members of more than one households row, one blob row per household."""
     members = routes.filter(routes["_m"]).select(["_pid", "household_id"])

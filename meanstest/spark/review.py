@@ -4,9 +4,11 @@ path), or hand the bundle to meanstest.spark.inplace when it can be read where i
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -34,6 +36,11 @@ from meanstest.spark.worker import (
     rank_offsets,
 )
 from meanstest.spark.write import arrow_filesystem, write_outputs
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from meanstest.policy import PolicyLibrary
 
 
 def _write_with_spark(spark, staged, name: str, path: str, offsets=None) -> None:
@@ -68,7 +75,7 @@ REVIEW_CONF = {
 
 
 @contextmanager
-def session_conf(spark, conf: dict[str, str]):
+def session_conf(spark: SparkSession, conf: dict[str, str]) -> Iterator[None]:
     """`conf` set on the session for the block, the previous values restored after."""
     before = {key: spark.conf.get(key, None) for key in conf}
     for key, value in conf.items():
@@ -84,16 +91,16 @@ def session_conf(spark, conf: dict[str, str]):
 
 
 def review_spark(
-    spark,
-    bundle,
-    policies=None,
-    out_path=None,
+    spark: SparkSession,
+    bundle: str | os.PathLike[str] | dict[str, pa.Table],
+    policies: PolicyLibrary | str | Path | None = None,
+    out_path: str | os.PathLike[str] | None = None,
     partitions: int | None = None,
-    arrow_writes=True,
+    arrow_writes: bool = True,
     in_place: bool | None = None,
-    say=None,
+    say: Callable[[str], None] | None = None,
     quiet: bool = True,
-):
+) -> dict:
     """Review `bundle` (folder of Parquet files/folders or .arrow files, or a dict of Arrow
     tables) on `spark` into `out_path`; returns the summary (also summary.json).
 

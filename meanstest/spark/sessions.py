@@ -8,8 +8,12 @@ import os
 import re
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from meanstest.errors import MeansTestError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 _JAVA_HOMES = ("/usr/lib/jvm/java-17-openjdk-amd64", "/usr/lib/jvm/java-17-openjdk-arm64")
 
@@ -69,7 +73,9 @@ def local_driver_memory() -> str:
     return f"{max(1 << 10, min(8 << 10, total // 3 >> 20))}m"
 
 
-def session(master: str | None = None, app: str = "meanstest review", conf: dict | None = None):
+def session(
+    master: str | None = None, app: str = "meanstest review", conf: dict | None = None
+) -> SparkSession:
     """A SparkSession: `master` when given, else spark-submit's (or pyspark's local[*]).
     Its Python workers fork from meanstest.spark.daemon (meanstest imported once).
 

@@ -10,6 +10,8 @@ without a cluster.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +29,10 @@ from meanstest.spark.layout import (
     route,
     to_blobs,
 )
+
+if TYPE_CHECKING:
+    from meanstest.batch import Batch
+    from meanstest.policy import PolicyLibrary
 
 OUTPUTS = ("results", "members", "findings", "rejects", "changes")
 KIND = {name: i for i, name in enumerate((*OUTPUTS, "tally"))}
@@ -83,7 +89,7 @@ def _by_jurisdiction(kind: str, part: int, jurisdiction, table: pa.Table):
     ]
 
 
-def by_jurisdiction(name: str, table: pa.Table, jurisdiction) -> dict:
+def by_jurisdiction(name: str, table: pa.Table, jurisdiction: pa.Array | pa.ChunkedArray) -> dict:
     """Output `name`'s rows cut by jurisdiction: {(name, jurisdiction): [rows]}, the
     rows cast to the output's schema (meanstest.spark.write.write_pieces)."""
     if table.num_rows == 0:
@@ -93,7 +99,9 @@ def by_jurisdiction(name: str, table: pa.Table, jurisdiction) -> dict:
     return {(name, value): [table.filter(pa.array(group == g))] for g, value in enumerate(values)}
 
 
-def assessed(tables: dict, numbers: dict, duplicates: dict, library):
+def assessed(
+    tables: dict, numbers: dict, duplicates: dict, library: PolicyLibrary
+) -> tuple[Batch, dict[str, tuple[pa.Table, pa.Array | pa.ChunkedArray]], pa.Array]:
     """The single-machine review's assessment step (meanstest.batch.assess_batch) on
     the tables of some households (each row's bundle row number in `numbers`, so that a
     reject naming "(row N)" names the bundle's row) → (the batch, {output: (its table,
@@ -170,7 +178,9 @@ def ranked(results: pa.Table, part: int, offsets: np.ndarray) -> pa.Table:
     return results.set_column(at, "rank", pa.array(rank, pa.int64()))
 
 
-def unblob(name: str, batches, offsets: np.ndarray | None = None):
+def unblob(
+    name: str, batches: Iterable[pa.RecordBatch], offsets: np.ndarray | None = None
+) -> Iterator[pa.RecordBatch]:
     """Output blob rows → the output's rows with `jurisdiction` (results ranked over
     the run with `offsets`)."""
     target = output_schema(name).append(pa.field("jurisdiction", pa.string()))

@@ -19,7 +19,9 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import pyarrow as pa
@@ -31,10 +33,15 @@ from meanstest import schema
 from meanstest.spark.layout import NULL_FOLDER, is_uri, read_blob
 from meanstest.spark.worker import KIND, OUTPUTS, output_schema, ranked
 
+if TYPE_CHECKING:
+    import numpy as np
+    from pyspark.broadcast import Broadcast
+    from pyspark.sql import DataFrame, SparkSession
+
 TMP = "_meanstest_tmp"
 
 
-def arrow_filesystem(root: str):
+def arrow_filesystem(root: str) -> tuple[pa.fs.FileSystem, str] | None:
     """(pyarrow file system, path of `root` on it), or None when pyarrow cannot reach it."""
     from pyarrow import fs
 
@@ -61,7 +68,13 @@ def _group_order(item) -> tuple:
     return (name, place is not None, "" if place is None else str(place))
 
 
-def write_partition(batches, filesystem, tmp: str, offsets=None, part: int = 0):
+def write_partition(
+    batches: Iterable[pa.RecordBatch],
+    filesystem: pa.fs.FileSystem,
+    tmp: str,
+    offsets: np.ndarray | None = None,
+    part: int = 0,
+) -> Iterator[pa.RecordBatch]:
     """One task: its output blobs (rows of worker.OUT_BLOBS) → one Parquet file per
     output, jurisdiction (and transition); yields (path, rows) of each file."""
     pieces: dict[tuple[str, object], list[pa.Table]] = {}
@@ -79,7 +92,9 @@ def write_partition(batches, filesystem, tmp: str, offsets=None, part: int = 0):
     yield from write_pieces(pieces, filesystem, tmp, part)
 
 
-def write_pieces(pieces: dict, filesystem, tmp: str, part: int):
+def write_pieces(
+    pieces: dict, filesystem: pa.fs.FileSystem, tmp: str, part: int
+) -> Iterator[pa.RecordBatch]:
     """{(output, jurisdiction): [tables]} → one Parquet file each (changes: one per
     transition too) in its folder under `tmp`, `part-<part>-<k>.parquet`, k the group's
     place among the task's groups (_group_order); yields one batch of (path, rows) of
@@ -113,7 +128,7 @@ def write_pieces(pieces: dict, filesystem, tmp: str, part: int):
         )
 
 
-def write_file(filesystem, path: str, table: pa.Table) -> None:
+def write_file(filesystem: pa.fs.FileSystem, path: str, table: pa.Table) -> None:
     """`table` as the Parquet file `path`, written under a hidden name in the same
     folder and then renamed: a task attempt that dies, or a second attempt running
     beside it, never leaves a half-written file under the file's name (readers skip
@@ -139,7 +154,13 @@ def _write_partition(filesystem, tmp: str, offsets_broadcast):
     return run
 
 
-def write_outputs(spark, staged, filesystem, root: str, offsets_broadcast) -> None:
+def write_outputs(
+    spark: SparkSession,
+    staged: DataFrame,
+    filesystem: pa.fs.FileSystem,
+    root: str,
+    offsets_broadcast: Broadcast[np.ndarray],
+) -> None:
     """Every output folder of the review from `staged` (the assessed partitions' blob
     rows), in one Spark job, then moved into `root`."""
     from pyspark.sql import functions as F
@@ -157,7 +178,7 @@ def write_outputs(spark, staged, filesystem, root: str, offsets_broadcast) -> No
 
 
 @contextmanager
-def tmp_removed_on_failure(filesystem, tmp: str):
+def tmp_removed_on_failure(filesystem: pa.fs.FileSystem, tmp: str) -> Iterator[None]:
     """`tmp` (the outputs being written) removed when the block fails: a review that
     failed while writing left `_meanstest_tmp/` in --out (an operator's blind check).
     As far as it can: a task of the failed job that Spark has not yet stopped may
@@ -173,7 +194,7 @@ def tmp_removed_on_failure(filesystem, tmp: str):
 EMPTY = "part-empty.parquet"
 
 
-def move_outputs(filesystem, root: str, tmp: str) -> None:
+def move_outputs(filesystem: pa.fs.FileSystem, root: str, tmp: str) -> None:
     """The output folders written under `tmp` moved into `root`, each with `_SUCCESS`;
     `tmp` removed. An output no task wrote (a review with no rejects) is a folder with
     one Parquet file of no rows and the output's columns: an empty folder read back as

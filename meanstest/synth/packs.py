@@ -58,7 +58,9 @@ def _packs(d: dt.date) -> dict:
     return a
 
 
-def labour_coefficient(age, health, student, packs) -> np.ndarray:
+def labour_coefficient(
+    age: np.ndarray, health: np.ndarray, student: np.ndarray, packs: dict
+) -> np.ndarray:
     """RULES.md §2 with the default pack's tables (for calibrating the archetypes)."""
     band = np.searchsorted(packs["bands"], age, side="left")
     c = packs["lc"][np.clip(health, 1, 6) - 1, band]

@@ -71,7 +71,7 @@ def generate(
 
 
 def write_synth(
-    out_dir,
+    out_dir: str | os.PathLike[str],
     n_households: int,
     seed: int,
     *,
