@@ -182,7 +182,12 @@ def case_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("cases", nargs="+", help="case files or folders of *.toml case files")
     parser.add_argument("--policies", help="policy library folder (default: packaged packs)")
-    parser.add_argument("--engine", choices=(*ENGINES, "both"), default="both")
+    parser.add_argument(
+        "--engine",
+        choices=(*ENGINES, "both"),
+        default="both",
+        help="run the cases on one engine or on both (default), which must agree",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only differences")
 
 

@@ -53,7 +53,13 @@ def _parser() -> argparse.ArgumentParser:
         help="output folder; an earlier review's outputs in it are removed first, so a"
         " review stopped midway leaves none (review into a new folder to keep them)",
     )
-    r.add_argument("--engine", choices=("fast", "reference", "spark"), default="fast")
+    r.add_argument(
+        "--engine",
+        choices=("fast", "reference", "spark"),
+        default="fast",
+        help="fast (kernels, default), reference (the readable calculator: an auditor's "
+        "check, slow) or spark (province scale: docs/spark.md)",
+    )
     r.add_argument("--master", help="Spark master URL for --engine spark (default: local[*])")
     r.add_argument(
         "--spark-conf",
@@ -108,21 +114,38 @@ def _parser() -> argparse.ArgumentParser:
     )
 
     rp = sub.add_parser("report", help="write report.html for a review output folder")
-    rp.add_argument("out_dir")
+    rp.add_argument("out_dir", help="a finished review's --out folder")
 
     e = sub.add_parser("explain", help="show the calculation of one household step by step")
-    e.add_argument("bundle")
-    e.add_argument("household_id")
+    e.add_argument("bundle", help="bundle folder (<table>.parquet or .arrow files)")
+    e.add_argument("household_id", help="the household's household_id in the bundle")
     e.add_argument("--policies", help="policy library folder (default: packaged packs)")
-    e.add_argument("--lang", choices=("zh", "en"), default="zh")
-    e.add_argument("--format", choices=("text", "json", "html"), default="text")
+    e.add_argument(
+        "--lang", choices=("zh", "en"), default="zh", help="document language (default: zh)"
+    )
+    e.add_argument(
+        "--format",
+        choices=("text", "json", "html"),
+        default="text",
+        help="text (default), json (the trace: every step's inputs and value, in fen), or "
+        "html (the document to print and sign: docs/documents.md)",
+    )
 
     s = sub.add_parser("synth", help="write a synthetic district bundle")
-    s.add_argument("--households", type=int, required=True)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", required=True)
-    s.add_argument("--bad-fraction", type=float, default=0.0)
-    s.add_argument("--format", choices=("parquet", "arrow"), default="parquet")
+    s.add_argument("--households", type=int, required=True, help="how many households")
+    s.add_argument(
+        "--seed", type=int, default=0, help="random seed (default 0): same seed, same bundle"
+    )
+    s.add_argument("--out", required=True, help="bundle folder to write")
+    s.add_argument(
+        "--bad-fraction",
+        type=float,
+        default=0.0,
+        help="share of households given an invalid row, to be rejected (default 0.0)",
+    )
+    s.add_argument(
+        "--format", choices=("parquet", "arrow"), default="parquet", help="table file format"
+    )
     s.add_argument("--raw", help="also write it as raw department exports + manifest here")
 
     for name, module in FEATURES.items():

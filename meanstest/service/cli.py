@@ -31,17 +31,35 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tokens", help="TOML file of token hashes -> caller and jurisdictions")
     p.add_argument("--no-auth", action="store_true", help="no tokens (loopback only)")
     p.add_argument("--journal", required=True, help="append-only audit journal (JSON Lines)")
-    p.add_argument("--engine", choices=("fast", "reference"), default="fast")
-    p.add_argument("--max-message-mb", type=int, default=16)
-    p.add_argument("--max-concurrent-calls", type=int, default=16)
-    p.add_argument("--workers", type=int, default=8)
+    p.add_argument(
+        "--engine",
+        choices=("fast", "reference"),
+        default="fast",
+        help="fast (kernels, default) or reference (the readable calculator; slow)",
+    )
+    p.add_argument(
+        "--max-message-mb",
+        type=int,
+        default=16,
+        help="largest message received or sent, MB (default 16); larger calls are "
+        "RESOURCE_EXHAUSTED: send them with AssessStream or AssessArrow",
+    )
+    p.add_argument(
+        "--max-concurrent-calls",
+        type=int,
+        default=16,
+        help="calls served at once (default 16); more are RESOURCE_EXHAUSTED, none queue",
+    )
+    p.add_argument(
+        "--workers", type=int, default=8, help="threads that serve the calls (default 8)"
+    )
     p.add_argument(
         "--flight-port",
         type=int,
         help="also serve Arrow Flight (DoExchange) on this port, same TLS/tokens/journal",
     )
     p.add_argument("--grace", type=float, default=30.0, help="seconds to finish calls on SIGTERM")
-    p.add_argument("--log-level", default="INFO")
+    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO (default), WARNING or ERROR")
 
 
 def _loopback(host: str) -> bool:

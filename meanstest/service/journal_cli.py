@@ -12,9 +12,9 @@ HELP = "check the service's audit journal (hash chain)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    sub = p.add_subparsers(dest="journal_command", required=True)
+    sub = p.add_subparsers(dest="journal_command", required=True, help="what to do")
     v = sub.add_parser("verify", help="check every entry; report the first broken one")
-    v.add_argument("file")
+    v.add_argument("file", help="the journal file (serve --journal)")
     v.add_argument("--head", help="expected hash of the last entry (detects a cut-off tail)")
 
 
