@@ -109,7 +109,7 @@ MUTANTS = [
     ('§8 UNDECLARED_PROPERTY owned only', VETO, '{r["property_id"] for _, r in hh.member_rows("property") if owned_property(r, d)}', '{r["property_id"] for _, r in hh.member_rows("property")}'),
     ('§8 severity veto when V13 enabled', VETO, 'severity = "veto" if "V13" in veto["enabled"] else "warning"', 'severity = "warning"'),
     ('§7.2 no liable supporter', OUT, 'no_liable = all(sp["exempt_reason"] != "none" for sp in hh.supporters)', 'no_liable = True'),
-    ('§7.3 the largest add-on', OUT, '    return max(qualifying)', '    return sum(qualifying)'),
+    ('§7.3 the largest add-on', OUT, '    return max(_addons_of(m, years, addons).values())', '    return sum(_addons_of(m, years, addons).values())'),
     ('§7.4 DIBAO_SINGLE: health 5 or 6', OUT, 'if m["health"] in (5, 6)]', 'if m["health"] in (6,)]'),
     ('§7 EXIT from phase_out', OUT, 'if prev_status in ("dibao", "tekun", "phase_out"):', 'if prev_status in ("dibao", "tekun"):'),
     ('§9 member cap', OUT, 'member_points = min(ix["member_cap"], points)', 'member_points = points'),

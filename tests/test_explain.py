@@ -12,7 +12,7 @@ import re
 
 import pyarrow.parquet as pq
 import pytest
-from builders import engine_input, household, person, record, supporter
+from builders import engine_input, household, pack, person, record, supporter
 from chromium import dom, needs_chromium, screenshot
 
 from meanstest import cli, labels, schema, synth
@@ -378,3 +378,24 @@ def test_a_duplicate_person_names_the_other_households_and_counts_carry_units():
     assert "核实拥有 1 辆 > 申报 0 辆" in zh  # the step and the findings table alike
     assert "核实拥有 1辆" not in zh
     assert "适用政策 " in zh.splitlines()[1]  # the header names the policy as a policy
+
+
+def test_each_add_on_names_its_category():
+    """§7.3 分类施保: the largest add-on a member qualifies for, named by its category (a
+    blind check read "成员1 低保标准 × 0.1" without knowing why); two categories paying
+    the same are both named."""
+    old = person(dt.date(1950, 1, 1), health=6)  # 74: elderly and severely disabled
+    ill = person(dt.date(1980, 1, 1), relation="spouse", health=5)
+    child = person(dt.date(2015, 1, 1), relation="child")
+    worker = person(dt.date(1984, 1, 1), relation="child")  # able to work: not TEKUN
+    members = [{"household_id": "H1", **m} for m in (old, ill, child, worker)]
+    same = pack(addons__elderly_70=300, addons__severe_disability=300)
+    zh = render(
+        trace_household(engine_input([household()], members, policies=[same]), "H1"), "zh", "text"
+    )
+    assert "分类施保:成员1(70 周岁以上老年人、重度残疾)低保标准 × 0.3" in zh
+    assert "分类施保:成员2(重病)低保标准 × 0.3" in zh
+    assert "分类施保:成员3(未满 16 周岁)低保标准 × 0.1" in zh
+    usual = engine_input([household()], members)  # elderly 0.1 < severe disability 0.3
+    en = render(trace_household(usual, "H1"), "en", "text")
+    assert "Add-on: member 1 (severe disability) standard × 0.3" in en

@@ -205,12 +205,16 @@ def decision(s: dict, ctx: Ctx) -> Step:
                 f" = {ctx.m(i['gap'])}",
             )
         ]
-        for pid, r, extra in zip(ctx.members, i["addon_ratio_per_member"], i["addon_per_member"]):
+        kinds = i.get("addon_kinds_per_member") or [[] for _ in ctx.members]
+        for pid, r, extra, kind in zip(
+            ctx.members, i["addon_ratio_per_member"], i["addon_per_member"], kinds
+        ):
             if r:
+                why = ctx.join(labels.pick(labels.ADDON[k], ctx.lang) for k in kind)
                 lines.append(
                     ctx.t(
-                        f"分类施保:{ctx.who(pid)} 低保标准 × {ratio(r)} = {ctx.m(extra)}",
-                        f"Add-on: {ctx.who(pid)} standard × {ratio(r)} = {ctx.m(extra)}",
+                        f"分类施保:{ctx.who(pid)}({why})低保标准 × {ratio(r)} = {ctx.m(extra)}",
+                        f"Add-on: {ctx.who(pid)} ({why}) standard × {ratio(r)} = {ctx.m(extra)}",
                     )
                 )
         lines.append(

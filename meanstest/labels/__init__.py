@@ -15,6 +15,7 @@ from typing import Any
 
 from meanstest.amounts import money, ratio, value
 from meanstest.labels.codes import (
+    ADDON,
     CIRCLE,
     CIRCLE_RULE,
     DEPARTMENT,
@@ -44,6 +45,7 @@ from meanstest.labels.data import (
 )
 
 __all__ = [
+    "ADDON",
     "CIRCLE",
     "CIRCLE_RULE",
     "COLUMN",

@@ -171,6 +171,13 @@ FINDING_RULE: dict[str, Name] = {
         "receives the program and does not qualify for it",
     ),
 }
+# The categories of 分类施保 (RULES.md §7.3), by their add-on's key in the pack.
+ADDON: dict[str, Name] = {
+    "elderly_70": ("70 周岁以上老年人", "aged 70 or more"),
+    "severe_disability": ("重度残疾", "severe disability"),
+    "serious_illness": ("重病", "serious illness"),
+    "child_under_16": ("未满 16 周岁", "under 16"),
+}
 SEVERITY: dict[str, Name] = {"veto": ("否决", "veto"), "warning": ("提示", "warning")}
 
 # Where evidence comes from: canonical tables and departments ----------------------------

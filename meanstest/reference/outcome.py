@@ -20,15 +20,26 @@ ENROLLED = ("TEKUN", "DIBAO", "DIBAO_SINGLE")
 # §7 status, benefit, circle, transition -------------------------------------------------
 
 
+def _addons_of(m: dict, years: int, addons: dict) -> dict[str, int]:
+    """The add-on (‰ of S) of each category of §7.3, 0 where the member is not in it."""
+    return {
+        "elderly_70": addons["elderly_70"] if years >= 70 else 0,
+        "severe_disability": addons["severe_disability"] if m["health"] == 6 else 0,
+        "serious_illness": addons["serious_illness"] if m["health"] == 5 else 0,
+        "child_under_16": addons["child_under_16"] if years < 16 else 0,
+    }
+
+
 def addon(m: dict, years: int, addons: dict) -> int:
     """分类施保: the largest add-on (‰ of S) the member qualifies for (§7)."""
-    qualifying = [
-        addons["elderly_70"] if years >= 70 else 0,
-        addons["severe_disability"] if m["health"] == 6 else 0,
-        addons["serious_illness"] if m["health"] == 5 else 0,
-        addons["child_under_16"] if years < 16 else 0,
-    ]
-    return max(qualifying)
+    return max(_addons_of(m, years, addons).values())
+
+
+def addon_kinds(m: dict, years: int, addons: dict) -> list[str]:
+    """The categories whose add-on is the member's (several when they pay the same)."""
+    qualifying = _addons_of(m, years, addons)
+    best = max(qualifying.values())
+    return [k for k, v in qualifying.items() if v == best and v > 0]
 
 
 def status(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> tuple[str, int, int]:
@@ -86,6 +97,11 @@ def status(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> tuple[str, int, 
             addons=extra,
             addon_per_member=addons,
             addon_ratio_per_member=[addon(m, a, pack["addons"]) for m, a in zip(hh.members, ages)]
+            if tr.enabled
+            else [],
+            addon_kinds_per_member=[
+                addon_kinds(m, a, pack["addons"]) for m, a in zip(hh.members, ages)
+            ]
             if tr.enabled
             else [],
             addon_ratios=dict(pack["addons"]),
