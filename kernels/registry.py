@@ -126,7 +126,7 @@ VETOES: tuple[Veto, ...] = (
     Veto(
         "V13", "FALSE_DECLARATION", "households", "household", (),
         "隐瞒或虚报家庭经济状况", "false declaration",
-        "有未如实申报的收入、车辆、房产或金融资产(见 §8)",
+        "有未如实申报的收入、车辆、房产或金融资产(见核对疑点)",
         "an undeclared income, vehicle, property or asset finding (§8)",
     ),
     Veto(

@@ -290,8 +290,8 @@ def circle(s: dict, ctx: Ctx) -> Step:
             f"{ctx.m(i['low_income'])}",
         ),
         ctx.t(
-            f"一级信息圈:特困或低于低保标准;二级信息圈:不高于低收入标准;三级信息圈:不高于 低收入标准 × "
-            f"{ratio(i['circle3_ratio'])} = {ctx.m(i['circle3_bound'])};四级信息圈:不高于 低收入标准 × "
+            f"一级信息圈:特困或低于低保标准;二级信息圈:不高于低收入标准;三级信息圈:不高于低收入标准 × "
+            f"{ratio(i['circle3_ratio'])} = {ctx.m(i['circle3_bound'])};四级信息圈:不高于低收入标准 × "
             f"{ratio(i['circle4_ratio'])} = {ctx.m(i['circle4_bound'])};一票否决的家庭在圈外",
             f"Circle 1: tekun or below the standard; 2: at most L; 3: at most L × "
             f"{ratio(i['circle3_ratio'])} = {ctx.m(i['circle3_bound'])}; 4: at most L × "
@@ -446,7 +446,7 @@ def programs(trace: list[dict], ctx: Ctx) -> Step:
             gap = ctx.t(",已享受 → 错救", ", received → undue")
         lines.append(
             ctx.t(
-                f"{name}:本户认定结果适用 — {ctx.yn(fits)};条件“{need}” — "
+                f"{name}:本户认定结果在该项目适用范围内 — {ctx.yn(fits)};条件“{need}” — "
                 f"{ctx.yn(i['requirement_holds'])} → {verdict}{gap}",
                 f"{name}: status qualifies — {ctx.yn(fits)}; condition '{need}' — "
                 f"{ctx.yn(i['requirement_holds'])} → {verdict}{gap}",

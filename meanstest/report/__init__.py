@@ -139,15 +139,16 @@ def build_report(out_dir: str | os.PathLike[str]) -> str:
         ),
         (
             "top",
-            _table(top, ["rank", "household_id", "difficulty_index", "status", "benefit", "pci"]),
+            _table(top, ["rank", "household_id", "difficulty_index", "status", "benefit", "pci"])
+            + note.format(_t("top_note")),
         ),
         ("findings", _findings_table(findings) + note.format(_t("findings_note"))),
         ("packs", _packs_table(results) + note.format(_t("packs_note"))),
         (
             "rejects",
             _table(
-                [{"reason": k, "households": v} for k, v in summary["rejects_by_reason"].items()],
-                ["reason", "households"],
+                [{"reason": k, "rows": v} for k, v in summary["rejects_by_reason"].items()],
+                ["reason", "rows"],
             )
             + note.format(_t("many_rules")),
         ),

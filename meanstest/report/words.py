@@ -101,6 +101,16 @@ T = {
         "区间含下限、不含上限;救助金均为整元。",
         "Each bin includes its lower bound, not its upper; benefits are whole yuan.",
     ),
+    "top_note": (
+        (
+            "排序按困难指数从高到低(同分按户号),本次核定的全部家庭都参与排序,"
+            "一票否决的家庭也在内,其认定结果见“认定结果”列。"
+        ),
+        (
+            "Ranked by difficulty index, highest first (ties by household id), over every "
+            "household assessed, vetoed ones included: see their status."
+        ),
+    ),
     "index_bins": ("困难指数 0–1000,越高越困难。", "Index 0–1000; higher is more difficult."),
 }
 COLUMNS = {  # report table columns: (zh, en)
@@ -115,6 +125,7 @@ COLUMNS = {  # report table columns: (zh, en)
     "prev_benefit": ("上期月救助金", "previous monthly benefit"),
     "jurisdiction": ("行政区划", "jurisdiction"),
     "households": ("家庭(户)", "households"),
+    "rows": ("家庭记录(条)", "households rows"),  # a household_id twice is two rows
     "assessed": ("已核定(户)", "assessed"),
     "enrolled": ("纳入保障(户)", "enrolled"),
     "reason": ("退回原因", "reason"),
