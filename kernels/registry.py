@@ -207,7 +207,7 @@ PARAMS: tuple[Param, ...] = (
     _names("imputation.student_levels_without_labour", "STUDENT_LEVELS", "不计劳动力的在学阶段", "student levels without labour"),
     _names("imputation.counted_transfers", "TRANSFER_TYPES", "计入收入的社保待遇", "counted transfers"),
     _map("support.sector_ratio", "SECTORS", "share", True, "赡养费比例(按就业领域)", "support ratio by sector"),
-    _int("support.elevated_bonus", "share", "permille", "大额资产赡养人加计比例", "elevated bonus"),
+    _int("support.elevated_bonus", "share", "permille", "拥有大宗资产、豪华车辆或高档住宅的义务人加计比例", "elevated bonus"),
     _int("support.cap_ratio", "share", "permille", "赡养费上限比例", "support cap ratio"),
     _int("support.supporter_asset_limit", "fen", "fen", "赡养人存款上限", "supporter asset limit"),
     _int("deductions.medical_cap", "fen", "fen", "医疗支出扣减上限(年)", "medical deduction cap (year)"),

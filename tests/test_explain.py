@@ -179,7 +179,7 @@ def test_the_figures_behind_a_raised_ratio_a_phase_out_and_no_single_dibao_are_w
     homes = [record("property", sup, f"P{k}", property_id=f"PID{k}", use="residential")
              for k in range(3)]  # fmt: skip
     text = _document([household()], [person(dt.date(1950, 1, 1))], [sup], homes)
-    assert "拥有大额资产加计 0.05 = 0.13(住宅 3 套 > 1 套)" in text
+    assert "拥有大宗资产、豪华车辆或高档住宅加计 0.05 = 0.13(住宅 3 套 > 1 套)" in text
 
     worker = person(dt.date(1980, 1, 1), occupation="flexible")
     wage = record("tax_income", worker, "W", income_type="wage", amount=840_000)  # 700 元/月

@@ -155,7 +155,7 @@ def support(s: dict, ctx: Ctx) -> Step:
         )
     sector = labels.enum("employment_sector", i["sector"], ctx.lang)
     bonus = (
-        ctx.t(" + 拥有大额资产加计 ", " + bonus for large assets ")
+        ctx.t(" + 拥有大宗资产、豪华车辆或高档住宅加计 ", " + bonus for large assets ")
         + ratio(i["elevated_bonus"])
         + f" = {ratio(i['ratio'])}"
         + _elevated_by(i, ctx)
