@@ -38,7 +38,7 @@ STATUS: dict[str, Name] = {
     "NOT_ELIGIBLE": ("不符合条件", "not eligible"),
 }
 TRANSITION: dict[str, Name] = {
-    "NEW": ("新增纳入", "newly enrolled (incl. found by recomputation)"),
+    "NEW": ("新增纳入", "newly enrolled"),
     "CONTINUE": ("继续享受(待遇不变)", "continues (same benefit)"),
     "ADJUST": ("调整待遇", "benefit adjusted"),
     "PHASE_OUT": ("进入渐退期", "enters phase-out"),
