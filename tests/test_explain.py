@@ -200,7 +200,7 @@ def test_the_checks_stop_where_a_status_is_decided_and_the_asset_bound_is_not_as
     text = render(worked_example(), "zh", "text")  # 低保 at step 3, assets under the bound
     assert "第 3 步 低保:家庭人均月收入低于低保标准 — 是" in text and "第 4 步" not in text
     assert (
-        "金融资产 8,000.00 元 超过 6 个月 × 低保标准 570.00 元 × 3 人 = 10,260.00 元(否)扣 0"
+        "金融资产 8,000.00 元 是否超过 6 个月 × 低保标准 570.00 元 × 3 人 = 10,260.00 元(否)扣 0"
         in text
     )
     assert "Checks" not in text

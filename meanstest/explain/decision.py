@@ -418,7 +418,7 @@ def index(s: dict, ctx: Ctx) -> Step:
     lines.append(
         ctx.t(
             f"资产分 = max(0, {i['asset_max']} − 多套住房({i['homes']} 套)扣 {homes} − 有车"
-            f"({ctx.yn(i['any_vehicle'])})扣 {vehicle} − 金融资产 {ctx.m(i['financial_assets'])} 超过"
+            f"({ctx.yn(i['any_vehicle'])})扣 {vehicle} − 金融资产 {ctx.m(i['financial_assets'])} 是否超过"
             f" {bound[0]}({over})扣 {assets}) = {i['asset']}",
             f"Asset points = max(0, {i['asset_max']} − extra homes ({i['homes']}) {homes} − "
             f"vehicle ({ctx.yn(i['any_vehicle'])}) {vehicle} − assets "
