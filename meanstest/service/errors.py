@@ -66,11 +66,25 @@ class NotDelivered(Cancelled):
     """An answer, already journaled OK, that could not be sent: the client is gone."""
 
 
+class ResourceExhausted(ServiceError):
+    """An answer larger than --max-message-mb: gRPC would refuse to send it."""
+
+
+class RequestIdle(grpc.RpcError):
+    """The request stream of a call that waited too long for a message and was cancelled
+    (service.gate.IdleWatch): read as a cancelled call's, with the wait named."""
+
+    def __init__(self, error: Cancelled) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 # Most specific first: the first row whose class matches decides the status.
 STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (NotFound, grpc.StatusCode.NOT_FOUND),
+    (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (DeadlineExpired, grpc.StatusCode.DEADLINE_EXCEEDED),
     (Cancelled, grpc.StatusCode.CANCELLED),
     (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
@@ -168,6 +182,8 @@ def ended_early(exc: BaseException, context: grpc.ServicerContext | None = None)
     or CANCELLED (`gone`), journaled as such, not an INTERNAL or INVALID_ARGUMENT error
     (an adversarial gRPC run; CI's loaded runs saw the second, the context still active
     for a moment after the request ended)."""
+    if isinstance(exc, RequestIdle):
+        return exc.error
     if isinstance(exc, grpc.RpcError) and not isinstance(exc, ServiceError):
         return gone(context, "while its request was read", ended=True)
     if context is None:

@@ -38,6 +38,7 @@ from meanstest.service.call import ServiceConfig, _Call, log
 from meanstest.service.errors import (
     InvalidArgument,
     NotFound,
+    ResourceExhausted,
     abort,
     ended_early,
     gone,
@@ -46,6 +47,7 @@ from meanstest.service.errors import (
     require_households,
     status_of,
 )
+from meanstest.service.gate import Gate, IdleWatch
 from meanstest.service.journal import households_section, result_digest_bytes
 from meanstest.service.replies import (
     _ISO_DAY,
@@ -141,6 +143,7 @@ class MeansTestService:
                 call.households = len(answer.results) + len(answer.rejects)
                 call.stage("engine")
                 body = small.response(answer).SerializeToString(deterministic=True)
+                self._sendable(body)
                 call.stage("journal")
                 section = small.journal_section(answer)
                 call.journal(
@@ -168,6 +171,7 @@ class MeansTestService:
             conv = convert.households_to_tables(request.households)
         outputs = self._assess_tables(call, conv.tables, conv.rejects_table())
         body = wire_out.encode_response(outputs, call.unmatched)
+        self._sendable(body)
         section = households_section(
             outputs["results"], outputs["members"], outputs["rejects"], call.digests
         )
@@ -178,6 +182,17 @@ class MeansTestService:
             **section,
         )
         return body
+
+    def _sendable(self, body: bytes) -> None:
+        """Refuse an answer gRPC would not send (over --max-message-mb) before the journal
+        says OK: a blind check's 7.5 MB request of 400,000 households was journaled OK
+        while the client got RESOURCE_EXHAUSTED from gRPC."""
+        limit = self.config.max_message_bytes
+        if len(body) > limit:
+            raise ResourceExhausted(
+                f"the answer is {len(body):,} bytes, over --max-message-mb ({limit:,} bytes): "
+                "send fewer households per call, or use AssessStream or AssessArrow"
+            )
 
     # --- RPCs ------------------------------------------------------------------------------
 
@@ -210,6 +225,15 @@ class MeansTestService:
             e = ended_early(e, context)
             found = self._ended(call, e)
             abort(context, e, found)
+
+    def unread(self, method: str, context: grpc.ServicerContext, error: Exception) -> bytes:
+        """A unary call whose request never came, or not as one message (gate.Gate):
+        journaled and logged as any call that ended with `error`."""
+
+        def body(call: _Call) -> bytes:
+            raise ended_early(error, context) if isinstance(error, grpc.RpcError) else error
+
+        return self._run(method, context, body)
 
     def _ended(self, call: _Call, e: BaseException) -> tuple:
         """Journal and log a call that failed with `e`; its (status, message)."""
@@ -366,11 +390,22 @@ class MeansTestService:
 def _handlers(service: MeansTestService) -> grpc.GenericRpcHandler:
     """The MeansTest methods. Every request arrives as raw bytes, read by the method
     itself after authentication (`errors.parse`, or `wire` / `chunks`); every method
-    answers raw bytes too (see module docstring)."""
+    answers raw bytes too (see module docstring). Behind `gate.Gate`: the token checked
+    as the call starts, no request awaited longer than `idle_seconds`."""
 
     def unary(method):
         return grpc.unary_unary_rpc_method_handler(method)  # bytes in, bytes out
 
+    tokens = service.config.tokens
+    return Gate(
+        _methods(service, unary),
+        tokens.authenticate if tokens else None,
+        IdleWatch(service.config.idle_seconds),
+        service.unread,
+    )
+
+
+def _methods(service: MeansTestService, unary) -> grpc.GenericRpcHandler:
     return grpc.method_handlers_generic_handler(
         SERVICE,
         {

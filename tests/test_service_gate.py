@@ -1,0 +1,180 @@
+"""The gate of every call (service.gate, docs/service.md "Limits"): a blind security
+review held every slot of the server with calls that never sent their request — 16
+without a token, or a few idle streams with one — and had a 400,000-household answer
+journaled OK that gRPC then refused to send."""
+
+import json
+import threading
+import time
+
+import grpc
+import pytest
+
+from meanstest import schema, synth
+from meanstest.policy import default_library
+from meanstest.service import convert
+from meanstest.service.auth import Caller, Tokens, token_hash
+from meanstest.service.journal import Journal
+from meanstest.service.server import SERVICE, ServiceConfig, start
+from meanstest.v1 import meanstest_pb2 as pb
+
+TOKEN = (("authorization", "Bearer secret"),)
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A server of two slots, waiting at most 0.5 s for a request message."""
+    config = ServiceConfig(
+        default_library(),
+        journal=Journal(tmp_path / "journal.jsonl"),
+        tokens=Tokens({token_hash("secret"): Caller("township", ("150422",))}),
+        max_concurrent_calls=2,
+        workers=4,
+        idle_seconds=0.5,
+    )
+    running = start(config, "127.0.0.1:0", warm=False)
+    channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
+    yield channel, tmp_path / "journal.jsonl", config
+    channel.close()
+    running.stop(None).wait()
+    config.journal.close()
+
+
+def _never(release: threading.Event):
+    """A request stream that sends nothing until released (then ends)."""
+    release.wait(30)
+    return
+    yield
+
+
+def _entries(journal) -> list[dict]:
+    return (
+        [json.loads(line) for line in journal.read_text().splitlines()] if journal.exists() else []
+    )
+
+
+def _list_policies(channel, metadata=TOKEN):
+    """A call with a token, answered once a slot is free: a cancelled call's slot is
+    freed when the server has journaled it, a moment after the client saw the cancel."""
+    call = channel.unary_unary(f"/{SERVICE}/ListPolicies")
+    for _ in range(100):  # at most 5 s
+        try:
+            return call(pb.ListPoliciesRequest().SerializeToString(), metadata=metadata, timeout=10)
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+                raise
+            time.sleep(0.05)
+    raise AssertionError("no slot was freed")
+
+
+def test_calls_without_a_token_are_refused_before_their_request_comes(served):
+    channel, journal, _ = served
+    release = threading.Event()
+    waiting = channel.stream_unary(f"/{SERVICE}/ListPolicies")
+    started = time.monotonic()
+    try:
+        for _ in range(6):  # three times the slots, each left waiting for its request
+            f = waiting.future(_never(release), timeout=20)
+            with pytest.raises(grpc.RpcError) as e:
+                f.result(timeout=10)
+            assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert time.monotonic() - started < 5  # not held until the request came
+        assert pb.ListPoliciesResponse.FromString(_list_policies(channel)).policies
+    finally:
+        release.set()
+    assert all(e["caller"] == "township" for e in _entries(journal))  # the refused: none
+
+
+@pytest.mark.parametrize("method", ["Assess", "Explain", "GetPolicy"])
+def test_a_unary_call_whose_request_never_comes_is_cancelled_and_journaled(served, method):
+    channel, journal, _ = served
+    release = threading.Event()
+    try:
+        call = channel.stream_unary(f"/{SERVICE}/{method}")
+        f = call.future(_never(release), metadata=TOKEN, timeout=20)
+        with pytest.raises(grpc.RpcError) as e:
+            f.result(timeout=10)
+        assert e.value.code() == grpc.StatusCode.CANCELLED
+        assert pb.ListPoliciesResponse.FromString(_list_policies(channel)).policies
+    finally:
+        release.set()
+    for _ in range(200):  # the entry is written as the call ends: at most 4 s
+        entries = [x for x in _entries(journal) if x["method"] == method]
+        if entries:
+            break
+        time.sleep(0.02)
+    assert entries[-1]["status"] == "CANCELLED" and entries[-1]["caller"] == "township"
+
+
+@pytest.mark.parametrize("method", ["AssessStream", "AssessArrow"])
+def test_an_idle_stream_is_cancelled_and_the_slot_freed(served, method):
+    channel, journal, _ = served
+    release = threading.Event()
+    try:
+        calls = [
+            channel.stream_stream(f"/{SERVICE}/{method}")(
+                _never(release), metadata=TOKEN, timeout=20
+            )
+            for _ in range(2)  # every slot
+        ]
+        for call in calls:
+            with pytest.raises(grpc.RpcError) as e:
+                list(call)
+            assert e.value.code() == grpc.StatusCode.CANCELLED
+        assert pb.ListPoliciesResponse.FromString(_list_policies(channel)).policies
+    finally:
+        release.set()
+    time.sleep(0.2)
+    ended = [x for x in _entries(journal) if x["method"] == method]
+    assert [x["status"] for x in ended] == ["CANCELLED", "CANCELLED"]
+
+
+def test_a_stream_that_keeps_sending_is_not_cut(served):
+    """The wait is per message: a stream whose messages come 0.3 s apart (under the
+    0.5 s bound) for 1.2 s is answered whole."""
+    channel, _, _ = served
+    households = [h for h in convert.tables_to_households(synth.generate(8, seed=3))]
+    households = [h for h in households if h.jurisdiction == "150422"][:4]
+
+    def slow():
+        for h in households:
+            time.sleep(0.3)
+            yield pb.AssessRequest(households=[h]).SerializeToString()
+
+    answers = list(channel.stream_stream(f"/{SERVICE}/AssessStream")(slow(), metadata=TOKEN))
+    assert len(answers) == len(households)
+
+
+def test_a_unary_call_of_two_messages_is_refused(served):
+    channel, journal, _ = served
+    two = [pb.ListPoliciesRequest().SerializeToString()] * 2
+    with pytest.raises(grpc.RpcError) as e:
+        channel.stream_unary(f"/{SERVICE}/ListPolicies")(iter(two), metadata=TOKEN, timeout=10)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "more than one request message" in e.value.details()
+    assert _entries(journal)[-1]["status"] == "INVALID_ARGUMENT"
+
+
+def test_an_answer_over_the_message_limit_is_refused_before_it_is_journaled(tmp_path):
+    households = convert.tables_to_households(synth.generate(200, seed=5))
+    for h in households:  # members only: a small request, a larger answer
+        for name in ("supporters", *schema.SOURCE_TABLES):
+            del getattr(h, name)[:]
+    request = pb.AssessRequest(households=households).SerializeToString()
+    config = ServiceConfig(
+        default_library(),
+        journal=Journal(tmp_path / "journal.jsonl"),
+        max_message_bytes=len(request) * 3 // 2,
+    )
+    running = start(config, "127.0.0.1:0", warm=False)
+    try:
+        channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
+        with channel, pytest.raises(grpc.RpcError) as e:
+            channel.unary_unary(f"/{SERVICE}/Assess")(request, timeout=30)
+        assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "over --max-message-mb" in e.value.details()
+    finally:
+        running.stop(None).wait()
+        config.journal.close()
+    last = _entries(tmp_path / "journal.jsonl")[-1]
+    assert last["status"] == "RESOURCE_EXHAUSTED" and last["households"] == []
