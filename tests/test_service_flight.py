@@ -444,3 +444,37 @@ def test_the_request_schema_in_the_docs_is_the_one_served():
         for k, v in served.items()
     }
     assert documented == normal
+
+
+def test_flight_calls_beyond_the_concurrency_bound_are_refused(tmp_path):
+    """--max-concurrent-calls holds for Flight too (a blind security review opened 300
+    idle exchanges: 323 server threads): a call beyond it is UNAVAILABLE at once, and
+    served again once a slot is free."""
+    config = ServiceConfig(default_library(), max_concurrent_calls=1)
+    running = start(config, "127.0.0.1:0", warm=False)
+    flight = start_flight(running.service, "127.0.0.1", 0)
+    location = f"grpc+tcp://127.0.0.1:{flight.port}"
+    holder = flight_client(location)
+    writer, reader = holder.do_exchange(fl.FlightDescriptor.for_command(COMMAND))
+    try:
+        for _ in range(100):  # the held exchange is in the server once it is counted
+            try:
+                flight_assess(location, synth.generate(3, seed=1))
+            except fl.FlightUnavailableError as e:
+                assert "--max-concurrent-calls" in str(e)
+                break
+        else:
+            raise AssertionError("a second call was served beside the held one")
+        with pytest.raises(pa.ArrowInvalid):  # the held call ends: no request, slot freed
+            writer.close()
+            reader.read_all()
+        out = flight_assess(location, synth.generate(3, seed=1))
+        assert out["results"].num_rows + out["rejects"].num_rows == 3
+    finally:
+        try:  # a held call left open would keep shutdown waiting
+            writer.close()
+        except pa.ArrowException:
+            pass
+        holder.close()
+        flight.shutdown()
+        running.stop(None).wait()

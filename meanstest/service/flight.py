@@ -94,6 +94,9 @@ class AssessFlight(fl.FlightServerBase):
         **kw: object,
     ) -> None:
         self.service = service  # the MeansTestService: config, engine lock, journal
+        # --max-concurrent-calls for Flight too: pyarrow starts a thread per call without
+        # a bound (a blind security review held 300 idle exchanges, 323 threads)
+        self._slots = threading.BoundedSemaphore(service.config.max_concurrent_calls)
         super().__init__(
             location,
             tls_certificates=tls or [],
@@ -112,6 +115,19 @@ class AssessFlight(fl.FlightServerBase):
         reader: fl.MetadataRecordBatchReader,
         writer: fl.MetadataRecordBatchWriter,
     ) -> Exception | None:
+        if not self._slots.acquire(blocking=False):  # refused as gRPC refuses: no entry
+            caller = context.get_middleware("auth").caller
+            _log_call("Flight.DoExchange", caller.name, 0, "UNAVAILABLE", time.perf_counter())
+            n = self.service.config.max_concurrent_calls
+            return fl.FlightUnavailableError(
+                f"more than {n} calls at once (--max-concurrent-calls): try again later"
+            )
+        try:
+            return self._exchange(context, descriptor, reader, writer)
+        finally:
+            self._slots.release()
+
+    def _exchange(self, context, descriptor, reader, writer) -> Exception | None:
         started = time.perf_counter()
         caller = context.get_middleware("auth").caller
         households, status = 0, "OK"
