@@ -409,7 +409,7 @@ def test_an_answer_the_client_is_gone_for_is_journaled_not_delivered(tmp_path):
         def begin(self, schema):
             raise OSError("Could not write record batch to stream (client disconnect?)")
 
-    error = AssessFlight.exchange(
+    error = AssessFlight._exchange(  # the call itself, inside its slot
         handler,
         context,
         SimpleNamespace(command=COMMAND),
