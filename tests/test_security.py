@@ -34,7 +34,8 @@ from meanstest.service.journal import Journal
 from meanstest.service.server import ServiceConfig, start
 from meanstest.v1 import meanstest_pb2 as pb
 
-FULL_ID = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+# an 18-character ID, a 15-digit first-generation one, one with a digit too many or too few
+FULL_ID = re.compile(r"(?<![0-9])[0-9]{14,}[0-9Xx](?![0-9])")
 TOKENS = {"mine": ("token-mine", '["150422"]'), "league": ("token-league", '["1504*"]')}
 
 
@@ -76,6 +77,49 @@ def test_every_error_message_is_masked():
     for exc in (MeansTestError(text), BundleError(text)):
         assert exc.message == str(exc) == redact(text)
         assert "150422********123X" in exc.message and not FULL_ID.search(exc.message)
+
+
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ("record=15042219700101123X:", "record=150422********123X:"),
+        ("record=500112550407000:", "record=500112******000:"),  # first generation: 15 digits
+        ("id '5001121955040700051'", "id '500112*********0051'"),  # 18 + a mistyped digit
+        ("id 50011219550407000512345", "id 500112*************2345"),
+        ("id 1504221960010201.", "id 150422******0201."),  # 16: two digits lost
+        ("not IDs: 15042219700101, 2024-07-01, 10^14, BNK000000000001", None),
+    ],
+)
+def test_every_id_form_is_masked(text, shown):
+    """The first generation's 15 digits (region, birth date YYMMDD, sequence) and runs
+    longer than 18 (an ID with a digit typed twice) are masked like an 18-character ID:
+    the region and the end kept, the birth date never shown (security review)."""
+    message = MeansTestError(text).message
+    assert message == (shown or text) and not FULL_ID.search(message)
+
+
+def test_status_messages_of_every_rpc_mask_every_id_form(served):
+    """Explain's rejected household, GetPolicy's unknown id, ListPolicies' and
+    AssessArrow's malformed names: each status message quotes what the caller sent."""
+    old, long = "500112550407000", "5001121955040700051"
+    (h,) = households("150422")
+    h.persons[0].person_id = old  # malformed: Explain refuses the household, naming it
+    chunk = pb.ArrowChunk(table=old, last=True)  # an unknown table, named
+    with client(served) as c:
+        calls = [
+            lambda: c.stub.Explain(pb.ExplainRequest(household=h), metadata=c.metadata),
+            lambda: c.get_policy(id=old),
+            lambda: c.get_policy(id=long),
+            lambda: c.list_policies(jurisdiction=old),
+            lambda: c.list_policies(jurisdiction=long),
+            lambda: list(c.stub.AssessArrow(iter([chunk]), metadata=c.metadata)),
+        ]
+        for call in calls:
+            with pytest.raises(grpc.RpcError) as e:
+                call()
+            details = e.value.details()
+            assert "500112" in details and old not in details and long not in details, details
+            assert not FULL_ID.search(details), details
 
 
 def test_cli_explain_of_a_rejected_household_masks_ids(tmp_path, capsys):
