@@ -17,6 +17,7 @@ import re
 import grpc
 import pyarrow as pa
 import pytest
+from fixtures.tls.pki import make_pki
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -234,6 +235,74 @@ def test_tokens_are_stored_hashed_and_compared_in_constant_time(tmp_path, monkey
         tokens.authenticate((("authorization", "Bearer wrong"),))
     assert len(calls) == 2
     assert all(b == token_hash("wrong") for _, b in calls)
+
+
+# files the server trusts -------------------------------------------------------------------
+
+
+class _Started(Exception):
+    """Raised instead of starting a server: `meanstest serve` got past its checks."""
+
+
+@pytest.fixture
+def serve(tmp_path, monkeypatch):
+    """`meanstest serve FLAGS` in-process, up to the server's start."""
+
+    def start(*args, **kwargs):
+        raise _Started
+
+    monkeypatch.setattr("meanstest.service.server.start", start)
+    return lambda *flags: main(["serve", "--journal", str(tmp_path / "j.jsonl"), *flags])
+
+
+TLS = ("server", "server-key", "ca")  # make_pki's names of --tls-cert, --tls-key, --tls-client-ca
+
+
+def _tokens_file(folder, mode):
+    path = folder / "tokens.toml"
+    digest = token_hash("t")
+    path.write_text(f'[[caller]]\nname = "a"\ntoken_sha256 = "{digest}"\njurisdictions = ["*"]\n')
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.parametrize("mode", [0o666, 0o646, 0o620, 0o602], ids="{:04o}".format)
+def test_a_tokens_file_other_users_may_write_is_refused(tmp_path, serve, capsys, mode):
+    """Any local user could add a caller granted every jurisdiction: a blind security
+    review was served with a tokens file of mode 0666."""
+    tokens = _tokens_file(tmp_path, mode)
+    assert serve("--plaintext-loopback", "--tokens", str(tokens)) == 1
+    err = capsys.readouterr().err
+    assert f"--tokens {tokens}: other users may write it (mode {mode:04o})" in err
+    assert "add a caller" in err and "Traceback" not in err
+    assert not (tmp_path / "j.jsonl").exists()  # refused before anything is written
+
+
+@pytest.mark.parametrize("flag", ["--tls-key", "--tls-client-ca"])
+def test_a_tls_key_or_client_ca_other_users_may_write_is_refused(tmp_path, serve, capsys, flag):
+    pki = make_pki(tmp_path / "pki")
+    tokens = _tokens_file(tmp_path, 0o600)
+    tls = dict(zip(("--tls-cert", "--tls-key", "--tls-client-ca"), (pki[k] for k in TLS)))
+    tls[flag].chmod(0o666)
+    flags = [str(x) for pair in tls.items() for x in pair]
+    assert serve(*flags, "--tokens", str(tokens)) == 1
+    assert f"{flag} {tls[flag]}: other users may write it (mode 0666)" in capsys.readouterr().err
+
+
+def test_secrets_other_users_may_read_are_served_with_a_warning(tmp_path, serve, caplog):
+    pki = make_pki(tmp_path / "pki")
+    tokens = _tokens_file(tmp_path, 0o644)
+    pki["server-key"].chmod(0o640)  # readable by its group: other users too
+    pki["ca"].chmod(0o644)  # a CA is public: no warning
+    flags = ["--tls-cert", str(pki["server"]), "--tls-key", str(pki["server-key"])]
+    flags += ["--tls-client-ca", str(pki["ca"]), "--tokens", str(tokens)]
+    with caplog.at_level(logging.WARNING, logger="meanstest.service"), pytest.raises(_Started):
+        serve(*flags)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"--tokens {tokens}: other users may read it (mode 0644); chmod 600 it",
+        f"--tls-key {pki['server-key']}: other users may read it (mode 0640); chmod 600 it",
+    ]
 
 
 # jurisdictions -----------------------------------------------------------------------------

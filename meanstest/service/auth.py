@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,6 +29,8 @@ from meanstest.service.errors import InvalidArgument, PermissionDenied, Unauthen
 
 if TYPE_CHECKING:
     import pyarrow as pa
+
+log = logging.getLogger("meanstest.service")
 
 _PATTERN = re.compile(r"\*|[0-9]{1,5}\*|[0-9]{6}")
 _HEX = re.compile(r"[0-9a-f]{64}")
@@ -168,6 +173,24 @@ class Tokens:
         if caller is None:
             raise Unauthenticated("unknown bearer token")
         return caller
+
+
+def check_file_mode(path: str, flag: str, risk: str, secret: bool = True) -> None:
+    """Refuse a file the server trusts that users other than its owner (its group
+    included) may write, `risk` saying what they could do; a `secret` one they may read
+    is served with a warning in the log naming the file and its mode. The mode is the
+    file's, a symbolic link followed (a Kubernetes secret is one)."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError as e:
+        raise MeansTestError(f"{flag} {path}: cannot read ({e.strerror})") from e
+    if mode & 0o022:
+        raise MeansTestError(
+            f"{flag} {path}: other users may write it (mode {mode:04o}): {risk}; "
+            f"refusing to start (chmod go-w {path})"
+        )
+    if secret and mode & 0o044:
+        log.warning("%s %s: other users may read it (mode %04o); chmod 600 it", flag, path, mode)
 
 
 def server_credentials(cert: str, key: str, client_ca: str | None = None) -> grpc.ServerCredentials:
