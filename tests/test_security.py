@@ -9,6 +9,7 @@ full IDs; stderr, logs and gRPC status details may not (150422********123X).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
 import hmac
 import logging
@@ -17,7 +18,7 @@ import re
 import grpc
 import pyarrow as pa
 import pytest
-from fixtures.tls.pki import make_pki
+from fixtures.tls.pki import make_pki, make_server_cert
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -303,6 +304,69 @@ def test_secrets_other_users_may_read_are_served_with_a_warning(tmp_path, serve,
         f"--tokens {tokens}: other users may read it (mode 0644); chmod 600 it",
         f"--tls-key {pki['server-key']}: other users may read it (mode 0640); chmod 600 it",
     ]
+
+
+def _tls_flags(cert, key, tokens):
+    return ["--tls-cert", str(cert), "--tls-key", str(key), "--tokens", str(tokens)]
+
+
+def test_tls_files_grpc_could_not_use_are_refused_in_one_line(tmp_path, serve, capsys):
+    """grpcio takes any bytes and fails when it binds: "Failed to bind to address
+    0.0.0.0:0" and a traceback, for a key of another certificate as for a file that is
+    no certificate at all (security review)."""
+    pki = make_pki(tmp_path / "pki")
+    cert, key, tokens = pki["server"], pki["server-key"], _tokens_file(tmp_path, 0o600)
+    other = pki["client-key"]  # a key of another certificate
+    pair = f"--tls-cert {cert} and --tls-key {other}"
+    (tmp_path / "encrypted-key.pem").write_text(
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n"
+    )
+    (tmp_path / "cut.pem").write_bytes(cert.read_bytes()[:300] + b"\n-----END CERTIFICATE-----\n")
+    now = dt.datetime.now(dt.UTC)
+    weak = make_server_cert(tmp_path, "weak", now, now + dt.timedelta(days=1), rsa_bits=1024)
+    cases = [
+        (cert, other, f"{pair}: the key does not match the certificate"),
+        (tokens, key, f"--tls-cert {tokens}: not a PEM certificate"),
+        (key, key, f"--tls-cert {key}: not a PEM certificate"),
+        (cert, tokens, f"--tls-key {tokens}: not a PEM private key"),
+        (cert, cert, f"--tls-key {cert}: not a PEM private key"),
+        (cert, tmp_path / "encrypted-key.pem", "an encrypted key"),
+        (tmp_path / "cut.pem", key, "the certificate is not an X.509 certificate"),
+        (cert, tmp_path / "absent.pem", f"--tls-key {tmp_path / 'absent.pem'}: cannot read"),
+        # gRPC's BoringSSL would serve it; OpenSSL's default security level refuses it
+        (weak, tmp_path / "weak-key.pem", "the key is too small (EE_KEY_TOO_SMALL: RSA needs"),
+    ]  # fmt: skip
+    for c, k, message in cases:
+        assert serve(*_tls_flags(c, k, tokens)) == 1, message
+        err = capsys.readouterr().err
+        assert err.startswith("meanstest: error: ") and err.count("\n") == 1, err
+        assert message in err, err
+    flags = _tls_flags(cert, key, tokens)
+    assert serve(*flags, "--tls-client-ca", str(tokens)) == 1
+    assert f"--tls-client-ca {tokens}: not a PEM certificate" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("when", ["expired", "not yet valid"])
+def test_a_certificate_out_of_its_validity_is_refused_naming_its_dates(
+    tmp_path, serve, capsys, when
+):
+    """Clients refuse a certificate outside its validity: an expired one was served."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    year = dt.timedelta(days=365)
+    start, end = (now - 2 * year, now - year) if when == "expired" else (now + year, now + 2 * year)
+    cert = make_server_cert(tmp_path / "pki", "server", start, end)
+    key = cert.with_name("server-key.pem")
+    assert serve(*_tls_flags(cert, key, _tokens_file(tmp_path, 0o600))) == 1
+    problem = "has expired" if when == "expired" else "is not valid yet"
+    span = f"valid from {start:%Y-%m-%d %H:%M:%S} UTC to {end:%Y-%m-%d %H:%M:%S} UTC"
+    assert f"--tls-cert {cert}: the certificate {problem} ({span})" in capsys.readouterr().err
+
+
+def test_good_tls_files_pass_their_checks(tmp_path, serve):
+    pki = make_pki(tmp_path / "pki")
+    flags = _tls_flags(pki["server"], pki["server-key"], _tokens_file(tmp_path, 0o600))
+    with pytest.raises(_Started):
+        serve(*flags, "--tls-client-ca", str(pki["ca"]))
 
 
 # jurisdictions -----------------------------------------------------------------------------

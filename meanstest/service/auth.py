@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import grpc
 
 from meanstest.errors import MeansTestError, one_line
+from meanstest.service import tls
 from meanstest.service.errors import InvalidArgument, PermissionDenied, Unauthenticated
 
 if TYPE_CHECKING:
@@ -194,7 +195,9 @@ def check_file_mode(path: str, flag: str, risk: str, secret: bool = True) -> Non
 
 
 def server_credentials(cert: str, key: str, client_ca: str | None = None) -> grpc.ServerCredentials:
-    """TLS (and mutual TLS when `client_ca` is given) from PEM files."""
+    """TLS (and mutual TLS when `client_ca` is given) from PEM files, checked first
+    (`tls.check_files`: grpcio fails only when it binds, with a traceback)."""
+    tls.check_files(cert, key, client_ca)
 
     def read(p: str) -> bytes:
         try:
