@@ -9,6 +9,7 @@ full IDs; stderr, logs and gRPC status details may not (150422********123X).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import hashlib
 import hmac
 import logging
@@ -17,6 +18,7 @@ import re
 import grpc
 import pyarrow as pa
 import pytest
+from fixtures.tls.pki import make_pki, make_server_cert
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
@@ -34,7 +36,8 @@ from meanstest.service.journal import Journal
 from meanstest.service.server import ServiceConfig, start
 from meanstest.v1 import meanstest_pb2 as pb
 
-FULL_ID = re.compile(r"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
+# an 18-character ID, a 15-digit first-generation one, one with a digit too many or too few
+FULL_ID = re.compile(r"(?<![0-9])[0-9]{14,}[0-9Xx](?![0-9])")
 TOKENS = {"mine": ("token-mine", '["150422"]'), "league": ("token-league", '["1504*"]')}
 
 
@@ -76,6 +79,49 @@ def test_every_error_message_is_masked():
     for exc in (MeansTestError(text), BundleError(text)):
         assert exc.message == str(exc) == redact(text)
         assert "150422********123X" in exc.message and not FULL_ID.search(exc.message)
+
+
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ("record=15042219700101123X:", "record=150422********123X:"),
+        ("record=500112550407000:", "record=500112******000:"),  # first generation: 15 digits
+        ("id '5001121955040700051'", "id '500112*********0051'"),  # 18 + a mistyped digit
+        ("id 50011219550407000512345", "id 500112*************2345"),
+        ("id 1504221960010201.", "id 150422******0201."),  # 16: two digits lost
+        ("not IDs: 15042219700101, 2024-07-01, 10^14, BNK000000000001", None),
+    ],
+)
+def test_every_id_form_is_masked(text, shown):
+    """The first generation's 15 digits (region, birth date YYMMDD, sequence) and runs
+    longer than 18 (an ID with a digit typed twice) are masked like an 18-character ID:
+    the region and the end kept, the birth date never shown (security review)."""
+    message = MeansTestError(text).message
+    assert message == (shown or text) and not FULL_ID.search(message)
+
+
+def test_status_messages_of_every_rpc_mask_every_id_form(served):
+    """Explain's rejected household, GetPolicy's unknown id, ListPolicies' and
+    AssessArrow's malformed names: each status message quotes what the caller sent."""
+    old, long = "500112550407000", "5001121955040700051"
+    (h,) = households("150422")
+    h.persons[0].person_id = old  # malformed: Explain refuses the household, naming it
+    chunk = pb.ArrowChunk(table=old, last=True)  # an unknown table, named
+    with client(served) as c:
+        calls = [
+            lambda: c.stub.Explain(pb.ExplainRequest(household=h), metadata=c.metadata),
+            lambda: c.get_policy(id=old),
+            lambda: c.get_policy(id=long),
+            lambda: c.list_policies(jurisdiction=old),
+            lambda: c.list_policies(jurisdiction=long),
+            lambda: list(c.stub.AssessArrow(iter([chunk]), metadata=c.metadata)),
+        ]
+        for call in calls:
+            with pytest.raises(grpc.RpcError) as e:
+                call()
+            details = e.value.details()
+            assert "500112" in details and old not in details and long not in details, details
+            assert not FULL_ID.search(details), details
 
 
 def test_cli_explain_of_a_rejected_household_masks_ids(tmp_path, capsys):
@@ -190,6 +236,137 @@ def test_tokens_are_stored_hashed_and_compared_in_constant_time(tmp_path, monkey
         tokens.authenticate((("authorization", "Bearer wrong"),))
     assert len(calls) == 2
     assert all(b == token_hash("wrong") for _, b in calls)
+
+
+# files the server trusts -------------------------------------------------------------------
+
+
+class _Started(Exception):
+    """Raised instead of starting a server: `meanstest serve` got past its checks."""
+
+
+@pytest.fixture
+def serve(tmp_path, monkeypatch):
+    """`meanstest serve FLAGS` in-process, up to the server's start."""
+
+    def start(*args, **kwargs):
+        raise _Started
+
+    monkeypatch.setattr("meanstest.service.server.start", start)
+    return lambda *flags: main(["serve", "--journal", str(tmp_path / "j.jsonl"), *flags])
+
+
+TLS = ("server", "server-key", "ca")  # make_pki's names of --tls-cert, --tls-key, --tls-client-ca
+
+
+def _tokens_file(folder, mode):
+    path = folder / "tokens.toml"
+    digest = token_hash("t")
+    path.write_text(f'[[caller]]\nname = "a"\ntoken_sha256 = "{digest}"\njurisdictions = ["*"]\n')
+    path.chmod(mode)
+    return path
+
+
+@pytest.mark.parametrize("mode", [0o666, 0o646, 0o620, 0o602], ids="{:04o}".format)
+def test_a_tokens_file_other_users_may_write_is_refused(tmp_path, serve, capsys, mode):
+    """Any local user could add a caller granted every jurisdiction: a blind security
+    review was served with a tokens file of mode 0666."""
+    tokens = _tokens_file(tmp_path, mode)
+    assert serve("--plaintext-loopback", "--tokens", str(tokens)) == 1
+    err = capsys.readouterr().err
+    assert f"--tokens {tokens}: other users may write it (mode {mode:04o})" in err
+    assert "add a caller" in err and "Traceback" not in err
+    assert not (tmp_path / "j.jsonl").exists()  # refused before anything is written
+
+
+@pytest.mark.parametrize("flag", ["--tls-key", "--tls-client-ca"])
+def test_a_tls_key_or_client_ca_other_users_may_write_is_refused(tmp_path, serve, capsys, flag):
+    pki = make_pki(tmp_path / "pki")
+    tokens = _tokens_file(tmp_path, 0o600)
+    tls = dict(zip(("--tls-cert", "--tls-key", "--tls-client-ca"), (pki[k] for k in TLS)))
+    tls[flag].chmod(0o666)
+    flags = [str(x) for pair in tls.items() for x in pair]
+    assert serve(*flags, "--tokens", str(tokens)) == 1
+    assert f"{flag} {tls[flag]}: other users may write it (mode 0666)" in capsys.readouterr().err
+
+
+def test_secrets_other_users_may_read_are_served_with_a_warning(tmp_path, serve, caplog):
+    pki = make_pki(tmp_path / "pki")
+    tokens = _tokens_file(tmp_path, 0o644)
+    pki["server-key"].chmod(0o640)  # readable by its group: other users too
+    pki["ca"].chmod(0o644)  # a CA is public: no warning
+    flags = ["--tls-cert", str(pki["server"]), "--tls-key", str(pki["server-key"])]
+    flags += ["--tls-client-ca", str(pki["ca"]), "--tokens", str(tokens)]
+    with caplog.at_level(logging.WARNING, logger="meanstest.service"), pytest.raises(_Started):
+        serve(*flags)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings == [
+        f"--tokens {tokens}: other users may read it (mode 0644); chmod 600 it",
+        f"--tls-key {pki['server-key']}: other users may read it (mode 0640); chmod 600 it",
+    ]
+
+
+def _tls_flags(cert, key, tokens):
+    return ["--tls-cert", str(cert), "--tls-key", str(key), "--tokens", str(tokens)]
+
+
+def test_tls_files_grpc_could_not_use_are_refused_in_one_line(tmp_path, serve, capsys):
+    """grpcio takes any bytes and fails when it binds: "Failed to bind to address
+    0.0.0.0:0" and a traceback, for a key of another certificate as for a file that is
+    no certificate at all (security review)."""
+    pki = make_pki(tmp_path / "pki")
+    cert, key, tokens = pki["server"], pki["server-key"], _tokens_file(tmp_path, 0o600)
+    other = pki["client-key"]  # a key of another certificate
+    pair = f"--tls-cert {cert} and --tls-key {other}"
+    (tmp_path / "encrypted-key.pem").write_text(
+        "-----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIB\n-----END ENCRYPTED PRIVATE KEY-----\n"
+    )
+    (tmp_path / "cut.pem").write_bytes(cert.read_bytes()[:300] + b"\n-----END CERTIFICATE-----\n")
+    now = dt.datetime.now(dt.UTC)
+    weak = make_server_cert(tmp_path, "weak", now, now + dt.timedelta(days=1), rsa_bits=1024)
+    cases = [
+        (cert, other, f"{pair}: the key does not match the certificate"),
+        (tokens, key, f"--tls-cert {tokens}: not a PEM certificate"),
+        (key, key, f"--tls-cert {key}: not a PEM certificate"),
+        (cert, tokens, f"--tls-key {tokens}: not a PEM private key"),
+        (cert, cert, f"--tls-key {cert}: not a PEM private key"),
+        (cert, tmp_path / "encrypted-key.pem", "an encrypted key"),
+        (tmp_path / "cut.pem", key, "the certificate is not an X.509 certificate"),
+        (cert, tmp_path / "absent.pem", f"--tls-key {tmp_path / 'absent.pem'}: cannot read"),
+        # gRPC's BoringSSL would serve it; OpenSSL's default security level refuses it
+        (weak, tmp_path / "weak-key.pem", "the key is too small (EE_KEY_TOO_SMALL: RSA needs"),
+    ]  # fmt: skip
+    for c, k, message in cases:
+        assert serve(*_tls_flags(c, k, tokens)) == 1, message
+        err = capsys.readouterr().err
+        assert err.startswith("meanstest: error: ") and err.count("\n") == 1, err
+        assert message in err, err
+    flags = _tls_flags(cert, key, tokens)
+    assert serve(*flags, "--tls-client-ca", str(tokens)) == 1
+    assert f"--tls-client-ca {tokens}: not a PEM certificate" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("when", ["expired", "not yet valid"])
+def test_a_certificate_out_of_its_validity_is_refused_naming_its_dates(
+    tmp_path, serve, capsys, when
+):
+    """Clients refuse a certificate outside its validity: an expired one was served."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    year = dt.timedelta(days=365)
+    start, end = (now - 2 * year, now - year) if when == "expired" else (now + year, now + 2 * year)
+    cert = make_server_cert(tmp_path / "pki", "server", start, end)
+    key = cert.with_name("server-key.pem")
+    assert serve(*_tls_flags(cert, key, _tokens_file(tmp_path, 0o600))) == 1
+    problem = "has expired" if when == "expired" else "is not valid yet"
+    span = f"valid from {start:%Y-%m-%d %H:%M:%S} UTC to {end:%Y-%m-%d %H:%M:%S} UTC"
+    assert f"--tls-cert {cert}: the certificate {problem} ({span})" in capsys.readouterr().err
+
+
+def test_good_tls_files_pass_their_checks(tmp_path, serve):
+    pki = make_pki(tmp_path / "pki")
+    flags = _tls_flags(pki["server"], pki["server-key"], _tokens_file(tmp_path, 0o600))
+    with pytest.raises(_Started):
+        serve(*flags, "--tls-client-ca", str(pki["ca"]))
 
 
 # jurisdictions -----------------------------------------------------------------------------

@@ -49,6 +49,47 @@ def test_bad_tokens_file_names_the_problem(tmp_path, text, message):
     assert message in e.value.message and "tokens.toml" in e.value.message
 
 
+ODD = "a control character or whitespace other than a plain space"
+
+
+@pytest.mark.parametrize(
+    "name, message",  # TOML text: \n is a newline
+    [
+        ('"-"', 'caller[0].name: "-" is how the log names a refused caller'),
+        ('""', "caller[0].name: empty"),
+        ("3", "caller[0].name: not a string"),
+        ('"ok\\n2026-12-06 09:00:00,000 INFO meanstest.service Assess caller=p"', ODD),
+        ('"tab\\there"', ODD),
+        ('"no\\u00a0break"', ODD),
+        ('"wide\\u3000space"', ODD),
+        ('"zero\\u200bwidth"', ODD),
+        ('" edge"', "begins or ends with a space"),
+        ('"edge "', "begins or ends with a space"),
+    ],
+)
+def test_caller_names_the_log_cannot_misread_are_refused(tmp_path, name, message):
+    """A caller is known in the log and the journal by its name alone: "-" is how the log
+    writes a refused caller, a newline forges a log line (security review)."""
+    with pytest.raises(MeansTestError) as e:
+        load(tmp_path, entry().replace('name = "a"', f"name = {name}"))
+    text = e.value.message
+    assert message in text and "tokens.toml" in text and "valid:" in text, text
+    assert "\n" not in text
+
+
+def test_two_callers_of_one_name_are_refused(tmp_path):
+    """The log and journal could not tell them apart, whatever their grants."""
+    other = entry(name="a", digest=token_hash("other"), grants='["310115"]')
+    with pytest.raises(MeansTestError) as e:
+        load(tmp_path, entry() + other)
+    assert "tokens.toml: caller[1].name: the same name as caller[0]" in e.value.message
+
+
+def test_a_caller_name_may_hold_inner_spaces_and_chinese(tmp_path):
+    tokens = load(tmp_path, entry(name="巴林左旗 民政局 03"))
+    assert tokens.authenticate((("authorization", "Bearer secret"),)).name == "巴林左旗 民政局 03"
+
+
 @pytest.mark.parametrize(
     "grants, allowed, denied",
     [

@@ -61,6 +61,7 @@ def served(tmp_path):
     tokens.write_text(
         f'[[caller]]\nname = "proc"\ntoken_sha256 = "{token_hash(TOKEN)}"\njurisdictions = ["*"]\n'
     )
+    tokens.chmod(0o600)  # others may not write it (refused), nor read it (a warning)
     port_file = tmp_path / "port"
     journal = tmp_path / "journal.jsonl"
     cmd = [

@@ -103,19 +103,22 @@ class _Int:
     def __call__(self, pack: _Pack, key: str, value: object) -> None:
         if isinstance(value, bool) or not isinstance(value, int):
             raise pack.fail(key, f"wrong type: got {_got(value)}; valid: {self.valid()}")
+        # 15 digits or more are grouped: an error message masks such a run as a resident
+        # ID (meanstest.errors.redact), and the value would no longer read as a number
+        shown = f"{value:,}" if abs(value) >= 10**14 else str(value)
         if value < 0:
-            raise pack.fail(key, f"negative number {value}; valid: {self.valid()}")
+            raise pack.fail(key, f"negative number {shown}; valid: {self.valid()}")
         if value < self.low:
-            raise pack.fail(key, f"{value} is below {self.low}; valid: {self.valid()}")
+            raise pack.fail(key, f"{shown} is below {self.low}; valid: {self.valid()}")
         if value > self.high:
             if self.high == 1000:
-                problem = f"share {value} above 1000"
+                problem = f"share {shown} above 1000"
             elif self.high == INT64_MAX:
-                problem = f"{value} does not fit a 64-bit integer"
+                problem = f"{shown} does not fit a 64-bit integer"
             elif self.high == 11:  # phaseout.months, "< 12" in POLICY.md's own words
-                problem = f"{value} is not below 12"
+                problem = f"{shown} is not below 12"
             else:
-                problem = f"{value} is above the largest value allowed, {self.high:,}"
+                problem = f"{shown} is above the largest value allowed, {self.high:,}"
             raise pack.fail(key, f"{problem}; valid: {self.valid()}")
 
     def valid(self) -> str:

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -21,15 +24,19 @@ from typing import TYPE_CHECKING
 
 import grpc
 
-from meanstest.errors import MeansTestError
+from meanstest.errors import MeansTestError, one_line
+from meanstest.service import tls
 from meanstest.service.errors import InvalidArgument, PermissionDenied, Unauthenticated
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
+log = logging.getLogger("meanstest.service")
+
 _PATTERN = re.compile(r"\*|[0-9]{1,5}\*|[0-9]{6}")
 _HEX = re.compile(r"[0-9a-f]{64}")
 _KEYS = {"name", "token_sha256", "jurisdictions"}
+_NAME = 'valid: a non-empty string of printable characters, spaces only between them, not "-"'
 
 
 @dataclass(frozen=True)
@@ -86,6 +93,31 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def _name(name: object, where: str, taken: list[str]) -> str:
+    """A caller's name, which the log and the journal know it by: unique, one line that
+    reads as one name, and not "-" (the log's caller of a refused call). A name with a
+    newline forged a log line; two callers of one name were told apart nowhere."""
+    if not isinstance(name, str):
+        raise MeansTestError(f"{where}.name: not a string; {_NAME}")
+    if not name:
+        raise MeansTestError(f"{where}.name: empty; {_NAME}")
+    if name == "-":
+        raise MeansTestError(f'{where}.name: "-" is how the log names a refused caller; {_NAME}')
+    if not name.isprintable():  # controls, and every space but U+0020 (U+3000, NBSP, ...)
+        raise MeansTestError(
+            f'{where}.name: "{one_line(name)}" holds a control character or whitespace '
+            f"other than a plain space; {_NAME}"
+        )
+    if name != name.strip(" "):
+        raise MeansTestError(f'{where}.name: "{name}" begins or ends with a space; {_NAME}')
+    if name in taken:
+        raise MeansTestError(
+            f"{where}.name: the same name as caller[{taken.index(name)}] (the log and the "
+            f"journal could not tell them apart); {_NAME}"
+        )
+    return name
+
+
 class Tokens:
     """token hash -> Caller, from a tokens file."""
 
@@ -120,7 +152,8 @@ class Tokens:
                     f"{where}.jurisdictions: a non-empty list of 6-digit codes, "
                     'prefixes ending in * (e.g. "1504*") or "*"'
                 )
-            callers[digest] = Caller(str(entry["name"]), tuple(js))
+            name = _name(entry["name"], where, [c.name for c in callers.values()])
+            callers[digest] = Caller(name, tuple(js))
         if not callers:
             raise MeansTestError(f"{path}: no [[caller]] entries")
         return cls(callers)
@@ -143,8 +176,28 @@ class Tokens:
         return caller
 
 
+def check_file_mode(path: str, flag: str, risk: str, secret: bool = True) -> None:
+    """Refuse a file the server trusts that users other than its owner (its group
+    included) may write, `risk` saying what they could do; a `secret` one they may read
+    is served with a warning in the log naming the file and its mode. The mode is the
+    file's, a symbolic link followed (a Kubernetes secret is one)."""
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode)
+    except OSError as e:
+        raise MeansTestError(f"{flag} {path}: cannot read ({e.strerror})") from e
+    if mode & 0o022:
+        raise MeansTestError(
+            f"{flag} {path}: other users may write it (mode {mode:04o}): {risk}; "
+            f"refusing to start (chmod go-w {path})"
+        )
+    if secret and mode & 0o044:
+        log.warning("%s %s: other users may read it (mode %04o); chmod 600 it", flag, path, mode)
+
+
 def server_credentials(cert: str, key: str, client_ca: str | None = None) -> grpc.ServerCredentials:
-    """TLS (and mutual TLS when `client_ca` is given) from PEM files."""
+    """TLS (and mutual TLS when `client_ca` is given) from PEM files, checked first
+    (`tls.check_files`: grpcio fails only when it binds, with a traceback)."""
+    tls.check_files(cert, key, client_ca)
 
     def read(p: str) -> bytes:
         try:

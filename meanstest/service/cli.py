@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
 
     threads.pin()  # before anything can start numba's thread pool
     from meanstest.pipeline import load_policies
-    from meanstest.service.auth import Tokens, server_credentials
+    from meanstest.service.auth import Tokens, check_file_mode, server_credentials
     from meanstest.service.journal import Journal
     from meanstest.service.server import ServiceConfig, start
 
@@ -112,6 +112,14 @@ def run(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     host, tls = check_security(args)
+    if args.tokens:
+        risk = "any local user could add a caller granted every jurisdiction"
+        check_file_mode(args.tokens, "--tokens", risk)
+    if tls:
+        check_file_mode(args.tls_key, "--tls-key", "any local user could replace the key")
+    if args.tls_client_ca:
+        risk = "any local user could add a CA whose certificates it lets in"
+        check_file_mode(args.tls_client_ca, "--tls-client-ca", risk, secret=False)
     creds = server_credentials(args.tls_cert, args.tls_key, args.tls_client_ca) if tls else None
     config = ServiceConfig(
         library=load_policies(args.policies),
