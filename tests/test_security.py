@@ -412,3 +412,25 @@ def test_a_disguised_jurisdiction_never_yields_a_result(served, code):
             assert e.code() == grpc.StatusCode.INVALID_ARGUMENT  # rejected, never explained
     assert not response.results and [r.household_id for r in response.rejects] == [h.household_id]
     assert explained is None
+
+
+@pytest.mark.parametrize("value", ["0", "0.5", "-3", "nan"])
+def test_idle_seconds_below_one_is_refused(tmp_path, serve, capsys, value):
+    """--idle-seconds bounds the wait for a request (service.gate): below a second, or
+    not a number, it would cancel ordinary calls."""
+    assert serve("--plaintext-loopback", "--no-auth", "--idle-seconds", value) == 1
+    assert "--idle-seconds must be at least 1" in capsys.readouterr().err
+
+
+def test_idle_seconds_reaches_the_server(tmp_path, monkeypatch):
+    seen = {}
+
+    def start(config, *args, **kwargs):
+        seen["idle"] = config.idle_seconds
+        raise _Started
+
+    monkeypatch.setattr("meanstest.service.server.start", start)
+    flags = ["--plaintext-loopback", "--no-auth", "--idle-seconds", "7.5"]
+    with pytest.raises(_Started):
+        main(["serve", "--journal", str(tmp_path / "j.jsonl"), *flags])
+    assert seen["idle"] == 7.5

@@ -54,6 +54,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--workers", type=int, default=8, help="threads that serve the calls (default 8)"
     )
     p.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=60.0,
+        help="longest wait for a call's next request message (default 60); a call that "
+        "waits longer is cancelled and journaled CANCELLED, freeing its slot",
+    )
+    p.add_argument(
         "--flight-port",
         type=int,
         help="also serve Arrow Flight (DoExchange) on this port, same TLS/tokens/journal",
@@ -93,9 +100,10 @@ def check_security(args: argparse.Namespace) -> tuple[str, bool]:
         raise MeansTestError("refusing to serve without --tokens (or --no-auth on loopback)")
     if args.no_auth and not _loopback(host):
         raise MeansTestError(f"--no-auth is for loopback only, not {host}")
-    for name in ("port", "max_message_mb", "max_concurrent_calls", "workers"):
-        if getattr(args, name) < (0 if name == "port" else 1):
-            raise MeansTestError(f"--{name.replace('_', '-')} must be positive")
+    for name in ("port", "max_message_mb", "max_concurrent_calls", "workers", "idle_seconds"):
+        value, least = getattr(args, name), 0 if name == "port" else 1
+        if not value >= least:  # NaN too
+            raise MeansTestError(f"--{name.replace('_', '-')} must be at least {least}")
     return host, tls
 
 
@@ -129,6 +137,7 @@ def run(args: argparse.Namespace) -> int:
         max_message_bytes=args.max_message_mb << 20,
         max_concurrent_calls=args.max_concurrent_calls,
         workers=args.workers,
+        idle_seconds=args.idle_seconds,
     )
     address = f"[{host}]:{args.port}" if ":" in host else f"{host}:{args.port}"
     running = start(config, address, creds)
