@@ -131,3 +131,50 @@ def test_subprocess_serves_and_drains_on_sigterm(served):
     # Assess, two stream messages, and any ListPolicies answered before the signal took
     # effect (on a loaded machine one was: CI run 43)
     assert problem is None and count == 3 + accepted
+
+
+def test_sighup_reloads_the_tokens_and_the_log_says_the_journal_head(served, tmp_path):
+    """A blind security review revoked a token by editing the tokens file: the running
+    server kept accepting it, and SIGHUP (what logrotate sends) killed the server. Now
+    SIGHUP reads the file again; a file that does not load leaves the callers as they
+    were. The log gives the journal's head at start and stop, for `journal verify
+    --head` (the review could cut the journal's tail unseen)."""
+    proc, target, pki, journal = served
+    tokens = tmp_path / "tokens.toml"
+    other = "another-token"
+    tls = ClientTLS.files(pki["ca"])
+    with MeansTestClient(target, token=TOKEN, tls=tls) as c:
+        assert c.list_policies(timeout=10)
+    tokens.write_text("[[caller]]\nname = 'broken'\n")  # not a valid file: kept as it was
+    os.kill(proc.pid, signal.SIGHUP)
+    time.sleep(1.5)
+    with MeansTestClient(target, token=TOKEN, tls=tls) as c:
+        assert c.list_policies(timeout=10)
+    tokens.write_text(
+        f'[[caller]]\nname = "new"\ntoken_sha256 = "{token_hash(other)}"\njurisdictions = ["*"]\n'
+    )
+    os.kill(proc.pid, signal.SIGHUP)
+    for _ in range(100):  # the main loop looks every 0.5 s: at most 10 s
+        time.sleep(0.1)
+        try:
+            with MeansTestClient(target, token=TOKEN, tls=tls) as c:
+                c.list_policies(timeout=10)
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.UNAUTHENTICATED
+            break
+    else:
+        pytest.fail("the removed token still works after SIGHUP")
+    with MeansTestClient(target, token=other, tls=tls) as c:
+        assert c.list_policies(timeout=10)
+    assert proc.poll() is None  # SIGHUP did not stop it
+    os.kill(proc.pid, signal.SIGTERM)
+    assert proc.wait(timeout=60) == 0
+    log = proc.stderr.read()
+    assert "SIGHUP: tokens not reloaded, the callers stay as they were" in log
+    assert f"SIGHUP: tokens reloaded from {tokens}: 1 callers" in log
+    count, head, problem = verify(journal)
+    assert problem is None and count >= 3  # and any call answered before the reload
+    assert f"journal {journal} at start: 0 entries" in log
+    assert f"journal {journal} at stop: {count} entries, head {head}" in log
+    assert "ListPolicies caller=proc households=0 status=OK" in log
+    assert "peer=ipv" in log  # where each call came from

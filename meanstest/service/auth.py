@@ -158,6 +158,13 @@ class Tokens:
             raise MeansTestError(f"{path}: no [[caller]] entries")
         return cls(callers)
 
+    def reload(self, path: str | Path) -> int:
+        """The callers of `path` in place of these (`meanstest serve` on SIGHUP): a token
+        removed from the file stops working at once, for every holder of this object.
+        A file that does not load raises, and the callers stay as they were."""
+        self.callers = Tokens.load(path).callers
+        return len(self.callers)
+
     def authenticate(self, metadata: Iterable[tuple[str, str]] | None) -> Caller:
         token = None
         for key, value in metadata or ():

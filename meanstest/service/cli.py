@@ -15,6 +15,10 @@ from meanstest.errors import MeansTestError
 if TYPE_CHECKING:
     import argparse
 
+    from meanstest.service.auth import Tokens
+    from meanstest.service.journal import Journal
+
+log = logging.getLogger("meanstest.service")
 HELP = "serve assessments over gRPC (TLS, bearer tokens, audit journal)"
 
 
@@ -120,6 +124,11 @@ def run(args: argparse.Namespace) -> int:
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     host, tls = check_security(args)
+    if not tls and not _loopback(host):
+        log.warning(
+            "plaintext on %s (--insecure): tokens and households cross the network unencrypted",
+            host,
+        )
     if args.tokens:
         risk = "any local user could add a caller granted every jurisdiction"
         check_file_mode(args.tokens, "--tokens", risk)
@@ -149,13 +158,15 @@ def run(args: argparse.Namespace) -> int:
         client_ca = Path(args.tls_client_ca).read_bytes() if args.tls_client_ca else None
         flight = start_flight(running.service, host, args.flight_port, pem, client_ca)
         print(f"meanstest Flight on {host}:{flight.port}", flush=True)
-    stopping = threading.Event()
+    stopping, hangup = threading.Event(), threading.Event()
 
     def on_signal(signum, frame) -> None:
         stopping.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, lambda signum, frame: hangup.set())  # was: killed
+    _log_head(config.journal, "at start")
     bound = f"{host}:{running.port}"
     if args.port_file:
         tmp = Path(args.port_file + ".tmp")
@@ -163,11 +174,37 @@ def run(args: argparse.Namespace) -> int:
         tmp.replace(args.port_file)
     print(f"meanstest serving on {bound} ({'TLS' if tls else 'plaintext'})", flush=True)
     while not stopping.wait(0.5):
-        pass
+        if hangup.is_set():
+            hangup.clear()
+            _reload_tokens(config.tokens, args.tokens)
     print(f"meanstest: stopping, finishing calls for up to {args.grace:g} s", file=sys.stderr)
     running.stop(args.grace).wait()
     if flight is not None:
         flight.shutdown()
     config.journal.close()
+    _log_head(config.journal, "at stop")
     print("meanstest: stopped", file=sys.stderr)
     return 0
+
+
+def _log_head(journal: Journal, when: str) -> None:
+    """The journal's head in the log: kept elsewhere (a log collector), it is what
+    `meanstest journal verify --head` needs to see a cut or rewritten tail."""
+    log.info("journal %s %s: %d entries, head %s", journal.path, when, journal.seq, journal.head)
+
+
+def _reload_tokens(tokens: Tokens | None, path: str | None) -> None:
+    """SIGHUP: the tokens file read again (a token revoked without a restart); a file
+    that does not load leaves the callers as they were."""
+    from meanstest.service.auth import check_file_mode
+
+    if tokens is None or path is None:
+        log.warning("SIGHUP: no tokens file to reload (--no-auth)")
+        return
+    try:
+        check_file_mode(path, "--tokens", "any local user could add a caller")
+        n = tokens.reload(path)
+    except MeansTestError as e:
+        log.error("SIGHUP: tokens not reloaded, the callers stay as they were: %s", e)
+        return
+    log.info("SIGHUP: tokens reloaded from %s: %d callers", path, n)
