@@ -389,3 +389,37 @@ def test_forged_benefit_and_status_with_the_digest_kept_are_reported(served, cap
     out = capsys.readouterr().out
     hid = victim["household_id"]
     assert f"{hid}: entry 2 (Assess): result differs (benefit: {benefit + 1000} → {benefit})" in out
+
+
+def test_a_journal_that_cannot_be_written_turns_health_not_serving(tmp_path):
+    """A blind security review filled the journal's disk: every call was INTERNAL while
+    health still said SERVING, so a load balancer kept sending calls there."""
+    import grpc
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    from meanstest.policy import default_library
+    from meanstest.service.server import SERVICE, ServiceConfig, start
+    from meanstest.v1 import meanstest_pb2 as pb
+
+    journal = Journal(tmp_path / "journal.jsonl")
+    config = ServiceConfig(default_library(), journal=journal)
+    running = start(config, "127.0.0.1:0", warm=False)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            ask = health_pb2.HealthCheckRequest(service=SERVICE)
+            assert health.Check(ask, timeout=10).status == health_pb2.HealthCheckResponse.SERVING
+            call = channel.unary_unary(f"/{SERVICE}/ListPolicies")
+            assert call(pb.ListPoliciesRequest().SerializeToString(), timeout=10)
+
+            def full(entry):
+                raise OSError(28, "No space left on device")
+
+            journal.append = full
+            with pytest.raises(grpc.RpcError) as e:
+                call(pb.ListPoliciesRequest().SerializeToString(), timeout=10)
+            assert e.value.code() == grpc.StatusCode.INTERNAL
+            reply = health.Check(ask, timeout=10)
+            assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
+    finally:
+        running.stop(None).wait()

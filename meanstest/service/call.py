@@ -36,6 +36,9 @@ class ServiceConfig:
     # Test hook: called with (stage, context) at each checkpoint of a call.
     on_stage: Callable[[str, grpc.ServicerContext], None] | None = None
     chunk_bytes: int = field(default=0)
+    # Called when a journal write fails (server.start: health NOT_SERVING): a server
+    # that can journal nothing answers every call INTERNAL, and must not look healthy.
+    on_journal_failure: Callable[[], None] | None = None
 
     def __post_init__(self) -> None:
         if not self.chunk_bytes:  # room for the ArrowChunk framing
@@ -67,7 +70,13 @@ class _Call:
             return
         entry = {"caller": self.caller.name, "method": self.method, "status": status}
         entry |= {"engine_version": ENGINE_VERSION, "households": [], "rejects": []}
-        journal.append(entry | fields)
+        try:
+            journal.append(entry | fields)
+        except OSError:
+            hook = self.service.config.on_journal_failure
+            if hook is not None:
+                hook()
+            raise
 
     def done(self, status: str) -> None:
         ms = (time.perf_counter() - self.started) * 1000

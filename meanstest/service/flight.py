@@ -195,7 +195,13 @@ class AssessFlight(fl.FlightServerBase):
             entry |= households_section(
                 outputs["results"], outputs["members"], outputs["rejects"], digests
             )
-        journal.append(entry | fields)
+        try:
+            journal.append(entry | fields)
+        except OSError:
+            hook = self.service.config.on_journal_failure
+            if hook is not None:
+                hook()  # health NOT_SERVING, as for a gRPC call's failed entry
+            raise
 
 
 # pyarrow sends a handler's Python traceback with an INVALID_ARGUMENT (ArrowInvalid is

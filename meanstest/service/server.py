@@ -480,6 +480,8 @@ def start(
         raise MeansTestError(f"cannot bind {address}")
     running = Running(server, port, health_servicer, service)
     running.set_serving(False)
+    if config.on_journal_failure is None:  # a blind security review: INTERNAL, SERVING
+        config.on_journal_failure = lambda: running.set_serving(False)
     server.start()
     if warm:
         from meanstest.service.warm import warm_up
