@@ -191,10 +191,14 @@ def test_flight_log_lines_say_what_grpc_s_say(served, pki, caplog):
                     flight_assess(location, table, token, ca=ca)
         lines = [r.getMessage() for r in caplog.records if r.name == "meanstest.service"]
         assert len(lines) == 1, (who, lines)
-        assert re.fullmatch(
-            rf"Flight\.DoExchange caller={caller} households=\d+ status={status} [0-9.]+ms",
+        found = re.fullmatch(
+            rf"Flight\.DoExchange caller={caller} households=\d+ status={status} [0-9.]+ms "
+            r"peer=(\S+)",
             lines[0],
-        ), lines
+        )
+        assert found, lines
+        # where the call came from, unless its token was refused before it had a context
+        assert found[1].startswith("ipv") or (status == "UNAUTHENTICATED" and found[1] == "-")
 
 
 def test_flight_refuses_plaintext_and_unknown_commands(served, pki):

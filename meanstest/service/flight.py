@@ -74,10 +74,29 @@ def _method_name(method) -> str:
     return "Flight." + "".join(w.capitalize() for w in words)
 
 
-def _log_call(method: str, caller: str, households: int, status: str, started: float) -> None:
-    """One line per call, the words of the gRPC service's (call._Call.done)."""
+def _log_call(
+    method: str, caller: str, households: int, status: str, started: float, context=None
+) -> None:
+    """One line per call, the words of the gRPC service's (call._Call.done), the peer
+    included where the call's context is at hand (not for a token refused before it)."""
     ms = (time.perf_counter() - started) * 1000
-    log.info("%s caller=%s households=%d status=%s %.1fms", method, caller, households, status, ms)
+    peer = _peer(context)
+    log.info(
+        "%s caller=%s households=%d status=%s %.1fms peer=%s",
+        method,
+        caller,
+        households,
+        status,
+        ms,
+        peer,
+    )
+
+
+def _peer(context) -> str:
+    try:
+        return context.peer() if context is not None else "-"
+    except Exception:  # noqa: BLE001 - a log line must not fail a call
+        return "-"
 
 
 def answer_digest(answer: pa.Table) -> str:
@@ -117,7 +136,8 @@ class AssessFlight(fl.FlightServerBase):
     ) -> Exception | None:
         if not self._slots.acquire(blocking=False):  # refused as gRPC refuses: no entry
             caller = context.get_middleware("auth").caller
-            _log_call("Flight.DoExchange", caller.name, 0, "UNAVAILABLE", time.perf_counter())
+            started = time.perf_counter()
+            _log_call("Flight.DoExchange", caller.name, 0, "UNAVAILABLE", started, context)
             n = self.service.config.max_concurrent_calls
             return fl.FlightUnavailableError(
                 f"more than {n} calls at once (--max-concurrent-calls): try again later"
@@ -178,7 +198,7 @@ class AssessFlight(fl.FlightServerBase):
                 log.exception("journal write failed")
             return _flight_error(e)
         finally:
-            _log_call("Flight.DoExchange", caller.name, households, status, started)
+            _log_call("Flight.DoExchange", caller.name, households, status, started, context)
 
         return None
 
