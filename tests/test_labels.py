@@ -204,3 +204,20 @@ def test_every_reject_rule_of_a_dirty_district_reads_in_chinese():
     assert labels.reject_rule(total, "en").endswith(
         "total 1000000000000000001 fen, above 10^18 (RULES.md §0: int64)"
     )
+
+
+def test_quoted_values_keep_their_words_in_chinese_reasons():
+    """The details are translated where their words are, not inside a value they quote
+    (the review of the translation: 'rural (person …' and '3 member rows' as values)."""
+    cases = {
+        "households.area record=H1: unknown enum value ('rural (person 1'; allowed "
+        "urban|rural)": "('rural (person 1';允许值 urban|rural)",
+        "households.prev_status record=H1: unknown enum value ('3 member rows'; allowed "
+        "none|dibao)": "('3 member rows';允许值 none|dibao)",
+        "households.current_programs record=H1: program not defined by the household's "
+        "pack ('edu; pack x defines nothing'; pack p-1 defines a_b, c)": (
+            "('edu; pack x defines nothing';政策包 p-1 定义的项目:a_b, c)"
+        ),
+    }
+    for reason, details in cases.items():
+        assert labels.reject_rule(reason, "zh").endswith(details), reason

@@ -362,6 +362,21 @@ def test_a_certificate_out_of_its_validity_is_refused_naming_its_dates(
     assert f"--tls-cert {cert}: the certificate {problem} ({span})" in capsys.readouterr().err
 
 
+def test_an_expired_extra_certificate_in_the_chain_file_is_served(tmp_path, serve):
+    """Only the server's own certificate must be valid now: an expired extra one after it
+    (the old Let's Encrypt full chain) is one gRPC serves and clients that trust the root
+    accept; the review of the TLS check found it refused."""
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    year = dt.timedelta(days=365)
+    pki = make_pki(tmp_path / "pki")
+    old = make_server_cert(tmp_path / "old", "old", now - 2 * year, now - year)
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(pki["server"].read_bytes() + old.read_bytes())
+    flags = _tls_flags(chain, pki["server-key"], _tokens_file(tmp_path, 0o600))
+    with pytest.raises(_Started):
+        serve(*flags)
+
+
 def test_good_tls_files_pass_their_checks(tmp_path, serve):
     pki = make_pki(tmp_path / "pki")
     flags = _tls_flags(pki["server"], pki["server-key"], _tokens_file(tmp_path, 0o600))

@@ -21,7 +21,13 @@ from meanstest import assess, synth
 from meanstest.policy import default_library
 from meanstest.service import nested
 from meanstest.service.auth import Tokens
-from meanstest.service.flight import COMMAND, flight_assess, flight_client, start_flight
+from meanstest.service.flight import (
+    COMMAND,
+    FLIGHT_SLOTS,
+    flight_assess,
+    flight_client,
+    start_flight,
+)
 from meanstest.service.journal import Journal, read_entries, verify
 from meanstest.service.server import ServiceConfig, start
 
@@ -459,13 +465,16 @@ def test_flight_calls_beyond_the_concurrency_bound_are_refused(tmp_path):
     flight = start_flight(running.service, "127.0.0.1", 0)
     location = f"grpc+tcp://127.0.0.1:{flight.port}"
     holder = flight_client(location)
-    writer, reader = holder.do_exchange(fl.FlightDescriptor.for_command(COMMAND))
+    held = [  # FLIGHT_SLOTS x 1: Flight cannot time an idle exchange out, so it has more
+        holder.do_exchange(fl.FlightDescriptor.for_command(COMMAND)) for _ in range(FLIGHT_SLOTS)
+    ]
+    writer, reader = held[0]
     try:
         for _ in range(100):  # the held exchange is in the server once it is counted
             try:
                 flight_assess(location, synth.generate(3, seed=1))
             except fl.FlightUnavailableError as e:
-                assert "--max-concurrent-calls" in str(e)
+                assert f"more than {FLIGHT_SLOTS} Flight calls at once" in str(e)
                 break
         else:
             raise AssertionError("a second call was served beside the held one")
@@ -475,10 +484,11 @@ def test_flight_calls_beyond_the_concurrency_bound_are_refused(tmp_path):
         out = flight_assess(location, synth.generate(3, seed=1))
         assert out["results"].num_rows + out["rejects"].num_rows == 3
     finally:
-        try:  # a held call left open would keep shutdown waiting
-            writer.close()
-        except pa.ArrowException:
-            pass
+        for w, _ in held:  # a held call left open would keep shutdown waiting
+            try:
+                w.close()
+            except pa.ArrowException:
+                pass
         holder.close()
         flight.shutdown()
         running.stop(None).wait()

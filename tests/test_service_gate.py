@@ -14,6 +14,7 @@ from meanstest import schema, synth
 from meanstest.policy import default_library
 from meanstest.service import convert
 from meanstest.service.auth import Caller, Tokens, token_hash
+from meanstest.service.errors import Unauthenticated
 from meanstest.service.journal import Journal
 from meanstest.service.server import SERVICE, ServiceConfig, start
 from meanstest.v1 import meanstest_pb2 as pb
@@ -145,14 +146,84 @@ def test_a_stream_that_keeps_sending_is_not_cut(served):
     assert len(answers) == len(households)
 
 
-def test_a_unary_call_of_two_messages_is_refused(served):
-    channel, journal, _ = served
-    two = [pb.ListPoliciesRequest().SerializeToString()] * 2
-    with pytest.raises(grpc.RpcError) as e:
-        channel.stream_unary(f"/{SERVICE}/ListPolicies")(iter(two), metadata=TOKEN, timeout=10)
-    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "more than one request message" in e.value.details()
-    assert _entries(journal)[-1]["status"] == "INVALID_ARGUMENT"
+def test_a_unary_call_is_answered_when_its_message_is_in(served):
+    """The method runs as soon as its one message has come, not when the client ends its
+    stream (the review of the gate: a client that half-closed 5 s after its message, past
+    the bound, was cancelled)."""
+    channel, _, _ = served
+    release = threading.Event()
+
+    def late_end():
+        yield pb.ListPoliciesRequest().SerializeToString()
+        release.wait(5)  # the end of the stream, ten bounds later
+
+    try:
+        started = time.monotonic()
+        call = channel.stream_unary(f"/{SERVICE}/ListPolicies")
+        answer = call(late_end(), metadata=TOKEN, timeout=10)
+        assert pb.ListPoliciesResponse.FromString(answer).policies
+        assert time.monotonic() - started < 2
+    finally:
+        release.set()
+
+
+def test_a_refused_call_never_reaches_its_method(tmp_path, monkeypatch):
+    """A call the gate refused is answered there, never by its method: had a SIGHUP
+    reload made the token valid between the gate's check and the method's, the method
+    ran on an empty request and answered OK (the review of the gate). Here the gate
+    refuses a token the method would take."""
+    from meanstest.service import server as served_module
+    from meanstest.service.gate import Gate
+
+    class Strict(Gate):
+        def __init__(self, inner, authenticate, *rest):
+            def refuse_all(metadata):
+                raise Unauthenticated("token revoked meanwhile")
+
+            super().__init__(inner, refuse_all, *rest)
+
+    monkeypatch.setattr(served_module, "Gate", Strict)
+    config = ServiceConfig(
+        default_library(),
+        journal=Journal(tmp_path / "journal.jsonl"),
+        tokens=Tokens({token_hash("secret"): Caller("township", ("150422",))}),
+    )
+    running = start(config, "127.0.0.1:0", warm=False)
+    try:
+        channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
+        with channel, pytest.raises(grpc.RpcError) as e:
+            _list_policies(channel)  # the token the method's own check would accept
+        assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    finally:
+        running.stop(None).wait()
+        config.journal.close()
+    assert _entries(tmp_path / "journal.jsonl") == []
+
+
+def test_the_idle_watch_forgets_every_call_and_stops_when_none_waits():
+    """No expired mark outlives its wait (an id(context) reused by a later call must not
+    find one), and the watch's thread ends when no call waits (one per server was left
+    running: the review of the gate)."""
+    from meanstest.service.gate import IdleWatch
+
+    class Context:
+        cancelled = False
+
+        def cancel(self):
+            self.cancelled = True
+
+    watch = IdleWatch(0.05)
+    late, quick = Context(), Context()
+    key = watch.begin(late)
+    time.sleep(0.2)
+    assert late.cancelled and watch.end(key)  # cancelled, and said so once
+    assert not watch.end(key) and watch._expired == set()
+    assert not watch.end(watch.begin(quick)) and not quick.cancelled
+    for _ in range(40):  # the thread looks every 12.5 ms here: gone within 0.5 s
+        if watch._thread is None:
+            break
+        time.sleep(0.0125)
+    assert watch._thread is None
 
 
 def test_an_answer_over_the_message_limit_is_refused_before_it_is_journaled(tmp_path):
@@ -178,3 +249,25 @@ def test_an_answer_over_the_message_limit_is_refused_before_it_is_journaled(tmp_
         config.journal.close()
     last = _entries(tmp_path / "journal.jsonl")[-1]
     assert last["status"] == "RESOURCE_EXHAUSTED" and last["households"] == []
+
+
+def test_an_explain_answer_over_the_limit_is_refused_before_it_is_journaled(tmp_path):
+    """Explain's answer too (it holds the document and every step): the review of the
+    answer-size fix found it journaled OK while gRPC refused to send it."""
+    households = [h for h in convert.tables_to_households(synth.generate(40, seed=3)) if h.persons]
+    config = ServiceConfig(
+        default_library(), journal=Journal(tmp_path / "journal.jsonl"), max_message_bytes=8192
+    )
+    running = start(config, "127.0.0.1:0", warm=False)
+    try:
+        request = pb.ExplainRequest(household=households[0]).SerializeToString()
+        assert len(request) < 8192
+        channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
+        with channel, pytest.raises(grpc.RpcError) as e:
+            channel.unary_unary(f"/{SERVICE}/Explain")(request, timeout=30)
+        assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "over --max-message-mb" in e.value.details()
+    finally:
+        running.stop(None).wait()
+        config.journal.close()
+    assert _entries(tmp_path / "journal.jsonl")[-1]["status"] == "RESOURCE_EXHAUSTED"

@@ -276,23 +276,29 @@ REJECT_RULE: tuple[tuple[str, str, str], ...] = (
 # The details after a reject rule, in Chinese (values, IDs and codes stay as written);
 # each pattern is anchored where validate.py and row_checks.py put its words.
 REJECT_DETAIL_ZH: tuple[tuple[str, str], ...] = (
-    (r"\(person ([^;)]*)", r"(人员 \1"),
+    # anchored at the details' start or end, where their words are: a quoted value that
+    # holds the same words ("'rural (person …'", "'3 member rows'") stays as written
+    (r"^ \(person ([^;)]*)", r" (人员 \1"),
     (
         r": need 17 digits and a check character 0-9 or upper-case X\)$",
         r":应为 17 位数字加 1 位校验码,校验码为 0–9 或大写 X)",
     ),
     (r", expected ('[^']*')\)$", r",应为 \1)"),
     (r"acquired_on (\S+), disposed_on (\S+)\)$", r"取得日期 \1,转让日期 \2)"),
-    (r"; allowed (\S+)\)$", r";允许值 \1)"),
+    (r"; allowed ([a-z_|]+)\)$", r";允许值 \1)"),
     (r"; pack (\S+) defines none\)$", r";政策包 \1 未定义救助项目)"),
-    (r"; pack (\S+) defines (.*)\)$", r";政策包 \1 定义的项目:\2)"),
-    (r"\((\d+) rows\)$", r"(\1 条记录)"),
+    (r"; pack (\S+) defines ((?:[a-z_]+, )*[a-z_]+)\)$", r";政策包 \1 定义的项目:\2)"),
+    (r"^ \((\d+) rows\)$", r" (\1 条记录)"),
     (
-        r"\(jurisdiction (\S+), assessment_date (\S+); tried (.*)\)$",
-        r"(行政区划 \1,核定日期 \2;已依次查找 \3)",
+        r"^ \(jurisdiction (\S+), assessment_date (\S+); tried ([0-9, ]+)\)$",
+        r" (行政区划 \1,核定日期 \2;已依次查找 \3)",
     ),
-    (r"(\d+) member rows?", r"成员 \1 条"),
-    (r"(\d+) supporter rows?", r"义务人 \1 条"),
-    (r"\(ID says (\d+), birth_date (\S+)\)$", r"(身份证号中为 \1,出生日期为 \2)"),
-    (r"day (-?\d+) from 1970-01-01\)$", r"自 1970-01-01 起第 \1 天)"),
+    (
+        r"^ \((\d+) member rows?, (\d+) supporter rows?\)$",
+        r" (成员 \1 条,义务人 \2 条)",
+    ),
+    (r"^ \((\d+) member rows?\)$", r" (成员 \1 条)"),
+    (r"^ \((\d+) supporter rows?\)$", r" (义务人 \1 条)"),
+    (r"^ \(ID says (\d+), birth_date (\S+)\)$", r" (身份证号中为 \1,出生日期为 \2)"),
+    (r"\(day (-?\d+) from 1970-01-01\)$", r"(自 1970-01-01 起第 \1 天)"),
 )

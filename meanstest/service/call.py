@@ -32,7 +32,7 @@ class ServiceConfig:
     max_message_bytes: int = 16 << 20
     max_concurrent_calls: int = 16
     workers: int = 8
-    idle_seconds: float = 60.0  # longest wait for a request message (service.gate)
+    idle_seconds: float = 300.0  # longest wait for a request message (service.gate)
     # Test hook: called with (stage, context) at each checkpoint of a call.
     on_stage: Callable[[str, grpc.ServicerContext], None] | None = None
     chunk_bytes: int = field(default=0)

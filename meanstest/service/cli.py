@@ -60,9 +60,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--idle-seconds",
         type=float,
-        default=60.0,
-        help="longest wait for a call's next request message (default 60); a call that "
-        "waits longer is cancelled and journaled CANCELLED, freeing its slot",
+        default=300.0,
+        help="longest wait for each whole request message (default 300: a 16 MB message "
+        "then needs 55 KB/s); a call that waits longer is cancelled and journaled "
+        "CANCELLED, freeing its slot",
     )
     p.add_argument(
         "--flight-port",
@@ -149,6 +150,8 @@ def run(args: argparse.Namespace) -> int:
         idle_seconds=args.idle_seconds,
     )
     address = f"[{host}]:{args.port}" if ":" in host else f"{host}:{args.port}"
+    hangup = threading.Event()  # before the warm-up: a SIGHUP then must not kill it
+    signal.signal(signal.SIGHUP, lambda signum, frame: hangup.set())  # was: killed
     running = start(config, address, creds)
     flight = None
     if args.flight_port is not None:
@@ -158,14 +161,13 @@ def run(args: argparse.Namespace) -> int:
         client_ca = Path(args.tls_client_ca).read_bytes() if args.tls_client_ca else None
         flight = start_flight(running.service, host, args.flight_port, pem, client_ca)
         print(f"meanstest Flight on {host}:{flight.port}", flush=True)
-    stopping, hangup = threading.Event(), threading.Event()
+    stopping = threading.Event()
 
     def on_signal(signum, frame) -> None:
         stopping.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGHUP, lambda signum, frame: hangup.set())  # was: killed
     _log_head(config.journal, "at start")
     bound = f"{host}:{running.port}"
     if args.port_file:
@@ -205,6 +207,7 @@ def _reload_tokens(tokens: Tokens | None, path: str | None) -> None:
         check_file_mode(path, "--tokens", "any local user could add a caller")
         n = tokens.reload(path)
     except MeansTestError as e:
-        log.error("SIGHUP: tokens not reloaded, the callers stay as they were: %s", e)
+        problem = str(e).replace("; refusing to start", "")  # it is running, and goes on
+        log.error("SIGHUP: tokens not reloaded, the callers stay as they were: %s", problem)
         return
     log.info("SIGHUP: tokens reloaded from %s: %d callers", path, n)

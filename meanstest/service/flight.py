@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("meanstest.service")
 COMMAND = b"assess"
+FLIGHT_SLOTS = 4  # Flight calls at once, per --max-concurrent-calls
 
 
 class _Auth(fl.ServerMiddleware):
@@ -113,9 +114,11 @@ class AssessFlight(fl.FlightServerBase):
         **kw: object,
     ) -> None:
         self.service = service  # the MeansTestService: config, engine lock, journal
-        # --max-concurrent-calls for Flight too: pyarrow starts a thread per call without
-        # a bound (a blind security review held 300 idle exchanges, 323 threads)
-        self._slots = threading.BoundedSemaphore(service.config.max_concurrent_calls)
+        # pyarrow starts a thread per call without a bound (a blind security review held
+        # 300 idle exchanges, 323 threads), and gives the server no way to time out an
+        # exchange that sends nothing: a bound as tight as gRPC's would let 16 idle ones
+        # shut Flight for good. So four times --max-concurrent-calls: a cap on threads.
+        self._slots = threading.BoundedSemaphore(FLIGHT_SLOTS * service.config.max_concurrent_calls)
         super().__init__(
             location,
             tls_certificates=tls or [],
@@ -138,9 +141,9 @@ class AssessFlight(fl.FlightServerBase):
             caller = context.get_middleware("auth").caller
             started = time.perf_counter()
             _log_call("Flight.DoExchange", caller.name, 0, "UNAVAILABLE", started, context)
-            n = self.service.config.max_concurrent_calls
+            n = FLIGHT_SLOTS * self.service.config.max_concurrent_calls
             return fl.FlightUnavailableError(
-                f"more than {n} calls at once (--max-concurrent-calls): try again later"
+                f"more than {n} Flight calls at once (4 × --max-concurrent-calls): try again later"
             )
         try:
             return self._exchange(context, descriptor, reader, writer)

@@ -8,26 +8,37 @@ runs, and the method checked the token. And a caller with a token held it with s
 that sent nothing. So:
 
 - the token is checked from the call's metadata as soon as gRPC offers the call, before
-  any message is read; a call without a valid one is answered UNAUTHENTICATED at once,
-  by the method itself (given no request: it authenticates first), so its log line is
-  the one every refused call has;
+  any message is read; a call without a valid one is answered UNAUTHENTICATED at once
+  (`refuse`: the log line of every refused call, no journal entry) and never reaches
+  its method;
 - every method reads its requests as a stream (a unary method's one message too: the
-  bytes on the wire are the same), and `IdleWatch` cancels a call that waits longer than
-  `idle_seconds` for its next message: one thread for the server, looking every
-  quarter of a second. The method sees its request end as a cancelled call's does and
-  journals it CANCELLED, naming the wait.
+  bytes on the wire are the same; the unary method runs as soon as its message is in,
+  without waiting for the client's end of stream), and `IdleWatch` cancels a call that
+  waits longer than `idle_seconds` for a whole message: one thread, looking every
+  quarter of a second while some call waits. gRPC hands Python whole messages only, so
+  the bound is on each message's arrival, not on a pause between bytes: a 16 MB message
+  needs 16 MB / idle_seconds of bandwidth (300 s by default: 55 KB/s). The method sees
+  its request end as a cancelled call's does and journals it CANCELLED, naming the wait.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 
 import grpc
 
-from meanstest.service.errors import Cancelled, InvalidArgument, RequestIdle, Unauthenticated
+from meanstest.service.errors import (
+    Cancelled,
+    InvalidArgument,
+    RequestIdle,
+    Unauthenticated,
+    gone_after_requests,
+)
 
+log = logging.getLogger("meanstest.service")
 Unary = Callable[[bytes, grpc.ServicerContext], bytes]
 Streaming = Callable[[Iterator[bytes], grpc.ServicerContext], Iterator[bytes]]
 
@@ -46,30 +57,40 @@ class IdleWatch:
         key = id(context)
         with self._lock:
             self._waiting[key] = (time.monotonic(), context)
-            if self._thread is None:
+            self._expired.discard(key)
+            if self._thread is None:  # the thread ends when nothing waits
                 self._thread = threading.Thread(target=self._run, name="idle-watch", daemon=True)
                 self._thread.start()
         return key
 
-    def end(self, key: int) -> None:
+    def end(self, key: int) -> bool:
+        """The wait is over; whether this watch cancelled the call meanwhile."""
         with self._lock:
             self._waiting.pop(key, None)
-
-    def expired(self, context: grpc.ServicerContext) -> bool:
-        """Whether this watch cancelled the call (once asked, forgotten)."""
-        with self._lock:
-            return _take(self._expired, id(context))
+            if key in self._expired:
+                self._expired.discard(key)
+                return True
+            return False
 
     def _run(self) -> None:
         while True:
             time.sleep(min(0.25, self.seconds / 4))
             now = time.monotonic()
             with self._lock:
+                if not self._waiting:
+                    self._thread = None
+                    return
                 late = [k for k, (t, _) in self._waiting.items() if now - t > self.seconds]
                 contexts = [self._waiting.pop(k)[1] for k in late]
                 self._expired.update(late)
-            for context in contexts:
+            for context in contexts:  # the why, which the client's CANCELLED cannot say
+                log.info(
+                    "cancelled: no request message for %g s (--idle-seconds) peer=%s",
+                    self.seconds,
+                    _peer(context),
+                )
                 context.cancel()
+            del contexts  # no context kept alive past its call
 
     def messages(self, requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
         """`requests`, each waited for at most `seconds`; a call this watch cancelled
@@ -80,13 +101,12 @@ class IdleWatch:
             try:
                 message = next(requests)
             except (StopIteration, grpc.RpcError) as e:
-                if self.expired(context):
+                if self.end(key):
                     raise RequestIdle(self.idle()) from None
                 if isinstance(e, StopIteration):
                     return
                 raise
-            finally:
-                self.end(key)
+            self.end(key)  # cancelled just as it came: the next read says so
             yield message
 
     def idle(self) -> Cancelled:
@@ -96,71 +116,70 @@ class IdleWatch:
         )
 
 
-def _take(found: set[int], key: int) -> bool:
-    if key in found:
-        found.discard(key)
-        return True
-    return False
-
-
 class Gate(grpc.GenericRpcHandler):
     """The methods of `inner` (a generic handler of unary-unary and stream-stream
     methods), each authenticated when its call starts and fed its requests through
-    `watch`. `authenticate(metadata)` raises Unauthenticated; `unread(method, context,
-    error)` ends a call whose request never came (journaled, logged)."""
+    `watch`. `authenticate(metadata)` raises Unauthenticated; `refuse(method, context,
+    error)` answers a refused call; `unread(method, context, error)` ends a call whose
+    request never came (journaled, logged)."""
 
     def __init__(
         self,
         inner: grpc.GenericRpcHandler,
         authenticate: Callable[[tuple], object] | None,
         watch: IdleWatch,
-        unread: Callable[[str, grpc.ServicerContext, Exception], object],
+        refuse: Callable[[str, grpc.ServicerContext, Exception], None],
+        unread: Callable[[str, grpc.ServicerContext, Exception], bytes],
     ) -> None:
-        self.inner, self.authenticate, self.watch, self.unread = inner, authenticate, watch, unread
+        self.inner, self.authenticate, self.watch = inner, authenticate, watch
+        self.refuse, self.unread = refuse, unread
 
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
         handler = self.inner.service(details)
         if handler is None:
             return None
-        refused = False
+        name = details.method.rsplit("/", 1)[-1]
+        refused = None
         if self.authenticate is not None:
             try:
                 self.authenticate(details.invocation_metadata)
-            except Unauthenticated:
-                refused = True
-        name = details.method.rsplit("/", 1)[-1]
+            except Unauthenticated as e:
+                refused = e
         if handler.unary_unary is not None:
             return grpc.stream_unary_rpc_method_handler(
                 self._unary(name, handler.unary_unary, refused)
             )
         return grpc.stream_stream_rpc_method_handler(
-            self._streaming(handler.stream_stream, refused)
+            self._streaming(name, handler.stream_stream, refused)
         )
 
-    def _unary(self, name: str, method: Unary, refused: bool):
+    def _unary(self, name: str, method: Unary, refused: Unauthenticated | None):
         def behavior(requests: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
-            if refused:  # the method authenticates before it reads: b"" is never read
-                return method(b"", context)
-            messages = self.watch.messages(requests, context)
+            if refused is not None:  # never the method: a token reloaded meanwhile
+                self.refuse(name, context, refused)  # (SIGHUP) must not let it in
             try:
-                request = next(messages, None)
-                extra = request is not None and next(messages, None) is not None
+                request = next(self.watch.messages(requests, context), None)
             except grpc.RpcError as e:  # RequestIdle, or the client gone
                 return self.unread(name, context, e)
-            if request is None:
-                return self.unread(name, context, InvalidArgument("no request message"))
-            if extra:
-                return self.unread(
-                    name, context, InvalidArgument("more than one request message (unary call)")
-                )
+            if request is None:  # no message: the call ended (a cancel, a message over
+                ended = gone_after_requests(context, "while its request was read")  # the
+                error = ended or InvalidArgument("no request message")  # limit), or none
+                return self.unread(name, context, error)
             return method(request, context)
 
         return behavior
 
-    def _streaming(self, method: Streaming, refused: bool):
+    def _streaming(self, name: str, method: Streaming, refused: Unauthenticated | None):
         def behavior(requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
-            if refused:
-                return method(iter(()), context)
+            if refused is not None:
+                self.refuse(name, context, refused)
             return method(self.watch.messages(requests, context), context)
 
         return behavior
+
+
+def _peer(context: grpc.ServicerContext) -> str:
+    try:
+        return context.peer()
+    except Exception:  # noqa: BLE001 - a log line must not stop the watch
+        return "-"

@@ -9,7 +9,7 @@ import json
 import re
 
 from meanstest.service.call import _Call
-from meanstest.service.errors import InvalidArgument, parse
+from meanstest.service.errors import InvalidArgument, ResourceExhausted, parse
 from meanstest.v1 import meanstest_pb2 as pb
 
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -34,8 +34,21 @@ def _journaled(call: _Call, response, **fields) -> bytes:
     bytes sent differ; a client developer's check). Successful policy reads had no
     entry (docs/service.md: every call past authentication has one)."""
     body = response.SerializeToString(deterministic=True)
+    sendable(body, call.service.config.max_message_bytes)
     call.journal("OK", output_digest=hashlib.sha256(body).hexdigest(), **fields)
     return body
+
+
+def sendable(body: bytes, limit: int) -> None:
+    """Refuse an answer gRPC would not send (over --max-message-mb) before the journal
+    says OK: a blind check's 7.5 MB request of 400,000 households was journaled OK while
+    the client got RESOURCE_EXHAUSTED from gRPC (and an Explain of a large household
+    too, found by the review of that fix)."""
+    if len(body) > limit:
+        raise ResourceExhausted(
+            f"the answer is {len(body):,} bytes, over --max-message-mb ({limit:,} bytes): "
+            "send fewer households per call, or use AssessStream or AssessArrow"
+        )
 
 
 def _parse(data: bytes) -> pb.AssessRequest:

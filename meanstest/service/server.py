@@ -38,7 +38,6 @@ from meanstest.service.call import ServiceConfig, _Call, log
 from meanstest.service.errors import (
     InvalidArgument,
     NotFound,
-    ResourceExhausted,
     abort,
     ended_early,
     gone,
@@ -57,6 +56,7 @@ from meanstest.service.replies import (
     _json,
     _parse,
     _summary,
+    sendable,
 )
 from meanstest.service.small_engine import PackCache
 from meanstest.v1 import meanstest_pb2 as pb
@@ -184,15 +184,7 @@ class MeansTestService:
         return body
 
     def _sendable(self, body: bytes) -> None:
-        """Refuse an answer gRPC would not send (over --max-message-mb) before the journal
-        says OK: a blind check's 7.5 MB request of 400,000 households was journaled OK
-        while the client got RESOURCE_EXHAUSTED from gRPC."""
-        limit = self.config.max_message_bytes
-        if len(body) > limit:
-            raise ResourceExhausted(
-                f"the answer is {len(body):,} bytes, over --max-message-mb ({limit:,} bytes): "
-                "send fewer households per call, or use AssessStream or AssessArrow"
-            )
+        sendable(body, self.config.max_message_bytes)
 
     # --- RPCs ------------------------------------------------------------------------------
 
@@ -225,6 +217,14 @@ class MeansTestService:
             e = ended_early(e, context)
             found = self._ended(call, e)
             abort(context, e, found)
+
+    def refuse(self, method: str, context: grpc.ServicerContext, error: Exception) -> None:
+        """A call the gate refused for its token: its log line (caller "-"), no journal
+        entry (no caller to journal), the status; the method never runs."""
+        call = _Call(self, method, context)
+        found = status_of(error)
+        call.done(found[0].name)
+        abort(context, error, found)
 
     def unread(self, method: str, context: grpc.ServicerContext, error: Exception) -> bytes:
         """A unary call whose request never came, or not as one message (gate.Gate):
@@ -401,6 +401,7 @@ def _handlers(service: MeansTestService) -> grpc.GenericRpcHandler:
         _methods(service, unary),
         tokens.authenticate if tokens else None,
         IdleWatch(service.config.idle_seconds),
+        service.refuse,
         service.unread,
     )
 

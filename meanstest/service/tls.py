@@ -34,14 +34,14 @@ def check_files(cert: str, key: str, client_ca: str | None = None) -> None:
     OpenSSL accepts, and `client_ca` (if any) PEM certificates."""
     now = dt.datetime.now(dt.UTC)
     ders = _certificates(cert, "--tls-cert")
-    for n, der in enumerate(ders):
-        which = "the certificate" if n == 0 else f"certificate {n + 1} of the chain"
-        start, end = _validity(der, f"--tls-cert {cert}: {which}")
-        span = f"valid from {_when(start)} to {_when(end)}"
-        if now < start:
-            raise MeansTestError(f"--tls-cert {cert}: {which} is not valid yet ({span})")
-        if now > end:
-            raise MeansTestError(f"--tls-cert {cert}: {which} has expired ({span})")
+    # the server's own certificate only: an expired extra one in a full chain (the old
+    # Let's Encrypt layout) is one gRPC serves and clients that trust the root accept
+    start, end = _validity(ders[0], f"--tls-cert {cert}: the certificate")
+    span = f"valid from {_when(start)} to {_when(end)}"
+    if now < start:
+        raise MeansTestError(f"--tls-cert {cert}: the certificate is not valid yet ({span})")
+    if now > end:
+        raise MeansTestError(f"--tls-cert {cert}: the certificate has expired ({span})")
     text = _read(key, "--tls-key")
     found = _KEY.search(text)
     if not found:
