@@ -221,3 +221,10 @@ def test_quoted_values_keep_their_words_in_chinese_reasons():
     }
     for reason, details in cases.items():
         assert labels.reject_rule(reason, "zh").endswith(details), reason
+
+
+def test_no_department_name_holds_the_list_separator():
+    """Departments are listed joined by 、 (explain's 部门核对): a name holding one read
+    as two departments (the review of the Chinese wording: 7 names for 5 flags)."""
+    for zh, _ in labels.DEPARTMENT.values():
+        assert "、" not in zh, zh

@@ -197,8 +197,8 @@ DEPARTMENT: dict[str, Name] = {
     "tax": ("税务", "tax"),
     "bank": ("银行", "banks"),
     "vehicle": ("公安交管(车辆登记)", "vehicle registry"),
-    "housing": ("住建、不动产登记", "housing registry"),
-    "social_insurance": ("人社、医保(社会保险)", "social insurance"),
+    "housing": ("住建/不动产登记", "housing registry"),  # no 、: lists join with it
+    "social_insurance": ("人社/医保(社会保险)", "social insurance"),
 }
 
 PROGRAM: dict[str, Name] = {  # the default packs' programs; other names show as written
