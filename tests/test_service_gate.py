@@ -226,28 +226,33 @@ def test_the_idle_watch_forgets_every_call_and_stops_when_none_waits():
     assert watch._thread is None
 
 
+def _over_the_limit(tmp_path, method: str, request: bytes, limit: int) -> dict:
+    """Call `method` of a server whose message limit is `limit`: RESOURCE_EXHAUSTED, said
+    by the service; the call's journal entry."""
+    assert len(request) < limit  # the request fits: the answer does not
+    config = ServiceConfig(
+        default_library(), journal=Journal(tmp_path / "journal.jsonl"), max_message_bytes=limit
+    )
+    running = start(config, "127.0.0.1:0", warm=False)
+    try:
+        channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
+        with channel, pytest.raises(grpc.RpcError) as e:
+            channel.unary_unary(f"/{SERVICE}/{method}")(request, timeout=30)
+        assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "over --max-message-mb" in e.value.details()
+    finally:
+        running.stop(None).wait()
+        config.journal.close()
+    return _entries(tmp_path / "journal.jsonl")[-1]
+
+
 def test_an_answer_over_the_message_limit_is_refused_before_it_is_journaled(tmp_path):
     households = convert.tables_to_households(synth.generate(200, seed=5))
     for h in households:  # members only: a small request, a larger answer
         for name in ("supporters", *schema.SOURCE_TABLES):
             del getattr(h, name)[:]
     request = pb.AssessRequest(households=households).SerializeToString()
-    config = ServiceConfig(
-        default_library(),
-        journal=Journal(tmp_path / "journal.jsonl"),
-        max_message_bytes=len(request) * 3 // 2,
-    )
-    running = start(config, "127.0.0.1:0", warm=False)
-    try:
-        channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
-        with channel, pytest.raises(grpc.RpcError) as e:
-            channel.unary_unary(f"/{SERVICE}/Assess")(request, timeout=30)
-        assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-        assert "over --max-message-mb" in e.value.details()
-    finally:
-        running.stop(None).wait()
-        config.journal.close()
-    last = _entries(tmp_path / "journal.jsonl")[-1]
+    last = _over_the_limit(tmp_path, "Assess", request, len(request) * 3 // 2)
     assert last["status"] == "RESOURCE_EXHAUSTED" and last["households"] == []
 
 
@@ -255,19 +260,5 @@ def test_an_explain_answer_over_the_limit_is_refused_before_it_is_journaled(tmp_
     """Explain's answer too (it holds the document and every step): the review of the
     answer-size fix found it journaled OK while gRPC refused to send it."""
     households = [h for h in convert.tables_to_households(synth.generate(40, seed=3)) if h.persons]
-    config = ServiceConfig(
-        default_library(), journal=Journal(tmp_path / "journal.jsonl"), max_message_bytes=8192
-    )
-    running = start(config, "127.0.0.1:0", warm=False)
-    try:
-        request = pb.ExplainRequest(household=households[0]).SerializeToString()
-        assert len(request) < 8192
-        channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
-        with channel, pytest.raises(grpc.RpcError) as e:
-            channel.unary_unary(f"/{SERVICE}/Explain")(request, timeout=30)
-        assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-        assert "over --max-message-mb" in e.value.details()
-    finally:
-        running.stop(None).wait()
-        config.journal.close()
-    assert _entries(tmp_path / "journal.jsonl")[-1]["status"] == "RESOURCE_EXHAUSTED"
+    request = pb.ExplainRequest(household=households[0]).SerializeToString()
+    assert _over_the_limit(tmp_path, "Explain", request, 8192)["status"] == "RESOURCE_EXHAUSTED"

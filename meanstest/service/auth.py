@@ -183,7 +183,9 @@ class Tokens:
         return caller
 
 
-def check_file_mode(path: str, flag: str, risk: str, secret: bool = True) -> None:
+def check_file_mode(
+    path: str, flag: str, risk: str, secret: bool = True, refusing: str = "refusing to start"
+) -> None:
     """Refuse a file the server trusts that users other than its owner (its group
     included) may write, `risk` saying what they could do; a `secret` one they may read
     is served with a warning in the log naming the file and its mode. The mode is the
@@ -195,7 +197,7 @@ def check_file_mode(path: str, flag: str, risk: str, secret: bool = True) -> Non
     if mode & 0o022:
         raise MeansTestError(
             f"{flag} {path}: other users may write it (mode {mode:04o}): {risk}; "
-            f"refusing to start (chmod go-w {path})"
+            f"{refusing} (chmod go-w {path})"
         )
     if secret and mode & 0o044:
         log.warning("%s %s: other users may read it (mode %04o); chmod 600 it", flag, path, mode)

@@ -88,13 +88,14 @@ class _Call:
             self.households,
             status,
             ms,
-            _peer(self.context),
+            peer_of(self.context),
         )
 
 
-def _peer(context: grpc.ServicerContext | None) -> str:
-    """Where the call came from ("ipv4:10.1.2.3:51234"): the audit log's "where" (a
-    blind security review found refused and served calls alike without it)."""
+def peer_of(context: grpc.ServicerContext | None) -> str:
+    """Where the call came from ("ipv4:10.1.2.3:51234"), "-" when unknown: the audit
+    log's "where" (a blind security review found refused and served calls alike without
+    it). gRPC's and Flight's contexts both have peer()."""
     try:
         return context.peer() if context is not None else "-"
     except Exception:  # noqa: BLE001 - a log line must not fail a call

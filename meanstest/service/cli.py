@@ -204,10 +204,10 @@ def _reload_tokens(tokens: Tokens | None, path: str | None) -> None:
         log.warning("SIGHUP: no tokens file to reload (--no-auth)")
         return
     try:
-        check_file_mode(path, "--tokens", "any local user could add a caller")
+        risk = "any local user could add a caller"
+        check_file_mode(path, "--tokens", risk, refusing="not read")
         n = tokens.reload(path)
     except MeansTestError as e:
-        problem = str(e).replace("; refusing to start", "")  # it is running, and goes on
-        log.error("SIGHUP: tokens not reloaded, the callers stay as they were: %s", problem)
+        log.error("SIGHUP: tokens not reloaded, the callers stay as they were: %s", e)
         return
     log.info("SIGHUP: tokens reloaded from %s: %d callers", path, n)

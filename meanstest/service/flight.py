@@ -25,6 +25,7 @@ import pyarrow.flight as fl
 from meanstest.errors import MeansTestError
 from meanstest.service import nested
 from meanstest.service.auth import ANONYMOUS
+from meanstest.service.call import peer_of
 from meanstest.service.chunks import ipc_stream
 from meanstest.service.convert import with_unmatched
 from meanstest.service.errors import (
@@ -81,7 +82,7 @@ def _log_call(
     """One line per call, the words of the gRPC service's (call._Call.done), the peer
     included where the call's context is at hand (not for a token refused before it)."""
     ms = (time.perf_counter() - started) * 1000
-    peer = _peer(context)
+    peer = peer_of(context)
     log.info(
         "%s caller=%s households=%d status=%s %.1fms peer=%s",
         method,
@@ -91,13 +92,6 @@ def _log_call(
         ms,
         peer,
     )
-
-
-def _peer(context) -> str:
-    try:
-        return context.peer() if context is not None else "-"
-    except Exception:  # noqa: BLE001 - a log line must not fail a call
-        return "-"
 
 
 def answer_digest(answer: pa.Table) -> str:

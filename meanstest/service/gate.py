@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterator
 
 import grpc
 
+from meanstest.service.call import peer_of
 from meanstest.service.errors import (
     Cancelled,
     InvalidArgument,
@@ -87,7 +88,7 @@ class IdleWatch:
                 log.info(
                     "cancelled: no request message for %g s (--idle-seconds) peer=%s",
                     self.seconds,
-                    _peer(context),
+                    peer_of(context),
                 )
                 context.cancel()
             del contexts  # no context kept alive past its call
@@ -176,10 +177,3 @@ class Gate(grpc.GenericRpcHandler):
             return method(self.watch.messages(requests, context), context)
 
         return behavior
-
-
-def _peer(context: grpc.ServicerContext) -> str:
-    try:
-        return context.peer()
-    except Exception:  # noqa: BLE001 - a log line must not stop the watch
-        return "-"

@@ -143,7 +143,7 @@ class MeansTestService:
                 call.households = len(answer.results) + len(answer.rejects)
                 call.stage("engine")
                 body = small.response(answer).SerializeToString(deterministic=True)
-                self._sendable(body)
+                sendable(body, self.config.max_message_bytes)
                 call.stage("journal")
                 section = small.journal_section(answer)
                 call.journal(
@@ -171,7 +171,7 @@ class MeansTestService:
             conv = convert.households_to_tables(request.households)
         outputs = self._assess_tables(call, conv.tables, conv.rejects_table())
         body = wire_out.encode_response(outputs, call.unmatched)
-        self._sendable(body)
+        sendable(body, self.config.max_message_bytes)
         section = households_section(
             outputs["results"], outputs["members"], outputs["rejects"], call.digests
         )
@@ -182,9 +182,6 @@ class MeansTestService:
             **section,
         )
         return body
-
-    def _sendable(self, body: bytes) -> None:
-        sendable(body, self.config.max_message_bytes)
 
     # --- RPCs ------------------------------------------------------------------------------
 
