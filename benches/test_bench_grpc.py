@@ -9,7 +9,8 @@ measured in the same run on the same households:
   gRPC round trip on the same channel settings (a generic handler that returns
   nothing for the same request bytes), with the journal on disk (one fdatasync per
   call, the durable cost) and on tmpfs (what the service itself costs);
-- the machine: name, CPU, cores, load average, and numba's threading layer.
+- the machine: name, CPU, cores, load average, numba's threading layer and Arrow's
+  memory pool (jemalloc, as the `meanstest` command's process uses: cli.arrow_memory_pool).
 
 Plaintext loopback; the journal is on in every gRPC/Flight figure: on disk (fdatasync
 waits for the disk, and on a shared VM for its other tenants' writes too) and on tmpfs
@@ -45,11 +46,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
+import pyarrow as pa
 import pytest
 
 from meanstest.service import threads
 
 threads.pin()  # as `meanstest serve` does, before any parallel region of this process
+from meanstest.cli import arrow_memory_pool
+
+arrow_memory_pool()  # as the `meanstest` command's process does: the baseline's too
 
 from meanstest import assess, schema
 from meanstest.bundle import read_bundle
@@ -79,6 +84,7 @@ def machine() -> dict:
         "cores": os.cpu_count(),
         "load": " ".join(f"{x:.1f}" for x in os.getloadavg()),
         "threading_layer": threads.layer() or "-",
+        "arrow_pool": pa.default_memory_pool().backend_name,
     }
 
 

@@ -377,9 +377,30 @@ def pyarrow_without_pandas() -> None:
         sys.meta_path.remove(finder)
 
 
+def arrow_memory_pool() -> str:
+    """Give Arrow's buffers jemalloc (when this pyarrow has it) unless the operator chose a
+    pool with ARROW_DEFAULT_MEMORY_POOL; the name of the pool in use.
+
+    With pyarrow's default, mimalloc, a one-million-household review spent about twice
+    the system time and took 10-25% longer on the 2-core test machine
+    (benches/ANALYSIS.md, "The review's memory pool"); the outputs are the same. Like `pyarrow_without_pandas`, only the `meanstest` command's own process does
+    this: a program that imports meanstest keeps the pool it chose."""
+    import pyarrow as pa
+
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL"):
+        return pa.default_memory_pool().backend_name
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:  # a pyarrow built without jemalloc (Windows wheels)
+        return pa.default_memory_pool().backend_name
+    pa.set_memory_pool(pool)
+    return pool.backend_name
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None:  # the command's own process (the console script, python -m)
         pyarrow_without_pandas()
+        arrow_memory_pool()
     args = _parser().parse_args(argv)
     try:
         for flag in ("out", "raw"):  # "" would be the current folder
