@@ -26,6 +26,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_data import SIZES, bundle_path
 
+from meanstest.cli import arrow_memory_pool
+
+# Arrow's memory pool of the `meanstest` command's process (jemalloc): the in-process
+# figures (the I/O floor, assembly, the service and its baseline) use what the command
+# would, so that a review in its own process is not compared with a floor measured on
+# pyarrow's default pool (mimalloc; the 1M floor was 3.6-3.8 s on it, 3.1-3.5 s on
+# jemalloc, benches/ANALYSIS.md)
+ARROW_POOL = arrow_memory_pool()
+
 
 def pytest_generate_tests(metafunc):
     if "households" in metafunc.fixturenames:
@@ -43,3 +52,4 @@ _LOAD_AT_START = os.getloadavg()
 def pytest_benchmark_update_json(config, benchmarks, output_json):
     """How busy the machine was: the report prints it beside the figures."""
     output_json["load_average"] = {"start": _LOAD_AT_START, "end": os.getloadavg()}
+    output_json["arrow_pool"] = ARROW_POOL

@@ -211,7 +211,8 @@ def render(data: dict) -> str:
         f"- **Date**: {when}",
         (
             f"- **Machine**: {m['cpu']}, {m['cores']} cores, {m['ram_gib']} GiB RAM; "
-            f"numba threads {threads}; load average (1, 5, 15 min) {m['load']}"
+            f"numba threads {threads}; Arrow's memory pool {data.get('arrow_pool', '?')}; "
+            f"load average (1, 5, 15 min) {m['load']}"
         ),
         "- **Versions**: " + ", ".join(f"{k} {x}" for k, x in v.items()),
         (
@@ -297,6 +298,9 @@ def merge(runs: list[dict]) -> dict:
                 )
             seen[b["fullname"]] = i
             data["benchmarks"].append(b)
+    pools = sorted({r["arrow_pool"] for r in runs if r.get("arrow_pool")})
+    if pools:
+        data["arrow_pool"] = ", ".join(pools)
     loads = [r["load_average"] for r in runs if r.get("load_average")]
     if loads:
         data["load_average"] = {"start": loads[0]["start"], "end": loads[-1]["end"]}

@@ -10,7 +10,7 @@ measured in the same run on the same households:
   nothing for the same request bytes), with the journal on disk (one fdatasync per
   call, the durable cost) and on tmpfs (what the service itself costs);
 - the machine: name, CPU, cores, load average, numba's threading layer and Arrow's
-  memory pool (jemalloc, as the `meanstest` command's process uses: cli.arrow_memory_pool).
+  memory pool (conftest.py sets the `meanstest` command's: cli.arrow_memory_pool).
 
 Plaintext loopback; the journal is on in every gRPC/Flight figure: on disk (fdatasync
 waits for the disk, and on a shared VM for its other tenants' writes too) and on tmpfs
@@ -52,9 +52,6 @@ import pytest
 from meanstest.service import threads
 
 threads.pin()  # as `meanstest serve` does, before any parallel region of this process
-from meanstest.cli import arrow_memory_pool
-
-arrow_memory_pool()  # as the `meanstest` command's process does: the baseline's too
 
 from meanstest import assess, schema
 from meanstest.bundle import read_bundle

@@ -102,3 +102,18 @@ def test_a_benchmark_in_two_sessions_is_refused():
     one = _run(0.5, 1.0, _bench("test_io_floor[1000000hh]", 5.0))
     with pytest.raises(ValueError, match=r"test_io_floor\[1000000hh\] is in file 1 and file 2"):
         report.merge([one, one])
+
+
+def test_the_report_names_each_sessions_arrow_pool():
+    # the review runs on the command's pool; a floor on another would not be its floor
+    def timed(name, seconds):
+        return dict(_bench(name, seconds), stats={"min": seconds, "median": seconds, "rounds": 1})
+
+    review = _run(0.5, 1.0, timed("test_review_end_to_end[1000000hh]", 11.0))
+    floor = _run(0.5, 1.0, timed("test_io_floor[1000000hh]", 5.0))
+    review["arrow_pool"], floor["arrow_pool"] = "jemalloc", "mimalloc"
+    merged = report.merge([review, floor])
+    assert merged["arrow_pool"] == "jemalloc, mimalloc"
+    assert "Arrow's memory pool jemalloc, mimalloc;" in report.render(merged)
+    floor["arrow_pool"] = "jemalloc"
+    assert "Arrow's memory pool jemalloc;" in report.render(report.merge([review, floor]))
