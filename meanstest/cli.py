@@ -163,9 +163,9 @@ def summary_lines(s: dict) -> list[str]:
     ]
     lines.append(
         f"total monthly benefit {money(s['total_monthly_benefit'], 'zh', 'month')}; "
-        f"provisional {s['provisional']}; unmatched source rows {s['unmatched_source_rows']}"
+        f"provisional {s['provisional']:,}; unmatched source rows {s['unmatched_source_rows']:,}"
         + (
-            f"; persons/supporters rows of no household {s['orphan_rows']}"
+            f"; persons/supporters rows of no household {s['orphan_rows']:,}"
             if s.get("orphan_rows")
             else ""
         )

@@ -34,6 +34,22 @@ def test_review_summary_says_yuan_and_names_statuses(tmp_path, capsys):
                      out, flags=re.MULTILINE), out  # fmt: skip
 
 
+def test_summary_counts_are_grouped_by_thousands_as_the_statuses_are():
+    s = {
+        "by_status": {"DIBAO": 276_448},
+        "total_monthly_benefit": 40_478_279_700,
+        "provisional": 23_220,
+        "unmatched_source_rows": 1_957,
+        "orphan_rows": 12_345,
+    }
+    lines = cli.summary_lines(s)
+    assert lines[0] == "  DIBAO           276,448  低保(补差)"
+    assert lines[1] == (
+        "total monthly benefit 404,782,797.00 元/月; provisional 23,220; "
+        "unmatched source rows 1,957; persons/supporters rows of no household 12,345"
+    )
+
+
 @pytest.mark.parametrize("unit", ["ns", "ms"])
 def test_a_date_column_of_timestamps_says_how_to_fix_it(tmp_path, capsys, unit):
     """pandas writes datetime64 columns as timestamps; the bundle wants date32."""
