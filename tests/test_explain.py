@@ -79,7 +79,7 @@ def test_worked_example_reads_in_yuan_with_every_threshold_written_out():
     """RULES.md §10 in the document: the same numbers as the spec, in yuan."""
     text = render(worked_example(), "zh", "text")
     for line in (
-        "认定结果        低保(补差)",
+        "认定结果        低保（补差）",
         "月救助金        1,710.00 元/月",
         "成员1: 年龄 45 岁(年龄段 41–50 岁),健康状况 2 一般慢性病 → 系数表第 2 行第 2 列 = 0.7",
         (
@@ -102,7 +102,7 @@ def test_worked_example_reads_in_yuan_with_every_threshold_written_out():
         "补差 = (低保标准 570.00 元 − 家庭人均月收入 0.00 元) × 3 人 = 1,710.00 元",
         "收入分 = (低保标准 570.00 元 − 家庭人均月收入 0.00 元) × 400 ÷ 低保标准,四舍五入 = 400",
         "→ 困难指数 = min(1000, 110 + 400 + 200) = 710",
-        "→ 一级信息圈(特困、低保)",
+        "→ 一级信息圈（特困、低保）",
         "→ 新增纳入",
     ):
         assert line in text, line
