@@ -52,14 +52,14 @@ VETOES: tuple[Veto, ...] = (
         "V01", "VEHICLE", "vehicle", "record_by_value",
         ("vehicle_types", "vehicle_value_limit", "max_vehicles"),
         "车辆超标", "vehicle over the limit",
-        "{vehicle_types}价值超过 {vehicle_value_limit},或此类车辆超过 {max_vehicles} 辆",
+        "{vehicle_types}价值超过 {vehicle_value_limit}，或此类车辆超过 {max_vehicles} 辆",
         "a {vehicle_types} worth more than {vehicle_value_limit}, or more than {max_vehicles}",
     ),
     Veto(
         "V02", "HOUSING", "property", "aggregate",
         ("max_residential_properties", "residential_area_per_capita_limit"),
         "住房超标", "housing over the limit",
-        "住宅超过 {max_residential_properties} 套,或住宅面积超过人均 "
+        "住宅超过 {max_residential_properties} 套，或住宅面积超过人均 "
         "{residential_area_per_capita_limit} × 家庭人数",
         "more than {max_residential_properties} residential properties, or more area than "
         "{residential_area_per_capita_limit} × members",
@@ -78,7 +78,7 @@ VETOES: tuple[Veto, ...] = (
     Veto(
         "V05", "BUSINESS", "business_registration", "record", ("business_turnover_limit",),
         "经营企业或大额个体经营", "business owner or large self-employment",
-        "企业法定代表人或股东,或个体经营年营业额超过 {business_turnover_limit}",
+        "企业法定代表人或股东，或个体经营年营业额超过 {business_turnover_limit}",
         "legal representative or shareholder, or self-employed with turnover above "
         "{business_turnover_limit}",
     ),
@@ -101,7 +101,7 @@ VETOES: tuple[Veto, ...] = (
     Veto(
         "V09", "RECENT_PURCHASE", "property", "record", ("recent_purchase_months",),
         "近期购房", "recent property purchase",
-        "核定日前 {recent_purchase_months}内购买房产(含已转让的)",
+        "核定日前 {recent_purchase_months}内购买房产（含已转让的）",
         "a property bought within {recent_purchase_months} before the date (even if sold)",
     ),
     Veto(
@@ -126,7 +126,7 @@ VETOES: tuple[Veto, ...] = (
     Veto(
         "V13", "FALSE_DECLARATION", "households", "household", (),
         "隐瞒或虚报家庭经济状况", "false declaration",
-        "有未如实申报的收入、车辆、房产或金融资产(见核对疑点)",
+        "有未如实申报的收入、车辆、房产或金融资产（见核对疑点）",
         "an undeclared income, vehicle, property or asset finding (§8)",
     ),
     Veto(
@@ -198,21 +198,21 @@ PARAMS: tuple[Param, ...] = (
     _int("standards.dibao_rural", "standard", "fen_month", "农村低保标准", "rural dibao standard"),
     _int("standards.low_income_ratio", "multiplier", "permille", "低收入标准倍数", "low-income ratio"),
     _int("standards.tekun_ratio", "multiplier", "permille", "特困人员基本生活标准倍数", "tekun ratio"),
-    _int("imputation.min_wage_monthly", "standard", "fen", "最低工资标准(月)", "minimum wage (month)"),
+    _int("imputation.min_wage_monthly", "standard", "fen", "最低工资标准（月）", "minimum wage (month)"),
     _int("imputation.work_months", "months", "months", "务工月数", "work months"),
-    _int("imputation.rural_income_annual", "standard", "fen", "农牧民人均可支配收入(年)", "rural income per capita (year)"),
+    _int("imputation.rural_income_annual", "standard", "fen", "农牧民人均可支配收入（年）", "rural income per capita (year)"),
     _int("imputation.land_ratio", "share", "permille", "土地经营收入比例", "land income ratio"),
     Param("imputation", "age_bands", "ages", "age", "list", "年龄段上限", "age band bounds", length=4),
     Param("imputation", "labour_coefficient", "grid", "share", "table", "劳动力系数表", "labour coefficient table", length=6, width=5),
     _names("imputation.student_levels_without_labour", "STUDENT_LEVELS", "不计劳动力的在学阶段", "student levels without labour"),
     _names("imputation.counted_transfers", "TRANSFER_TYPES", "计入收入的社保待遇", "counted transfers"),
-    _map("support.sector_ratio", "SECTORS", "share", True, "赡养费比例(按就业领域)", "support ratio by sector"),
+    _map("support.sector_ratio", "SECTORS", "share", True, "赡养费比例（按就业领域）", "support ratio by sector"),
     _int("support.elevated_bonus", "share", "permille", "拥有大宗资产、豪华车辆或高档住宅的义务人加计比例", "elevated bonus"),
     _int("support.cap_ratio", "share", "permille", "赡养费上限比例", "support cap ratio"),
     _int("support.supporter_asset_limit", "fen", "fen", "赡养人存款上限", "supporter asset limit"),
-    _int("deductions.medical_cap", "fen", "fen", "医疗支出扣减上限(年)", "medical deduction cap (year)"),
-    _map("deductions.tuition_cap", "STUDENT_LEVELS", "fen", False, "学费扣减上限(年)", "tuition cap (year)"),
-    _int("deductions.pension_contribution_cap", "fen", "fen", "养老保险缴费扣减上限(年)", "pension contribution cap (year)"),
+    _int("deductions.medical_cap", "fen", "fen", "医疗支出扣减上限（年）", "medical deduction cap (year)"),
+    _map("deductions.tuition_cap", "STUDENT_LEVELS", "fen", False, "学费扣减上限（年）", "tuition cap (year)"),
+    _int("deductions.pension_contribution_cap", "fen", "fen", "养老保险缴费扣减上限（年）", "pension contribution cap (year)"),
     _names("veto.enabled", "VETO_CODES", "启用的否决规则", "enabled veto rules"),
     _names("veto.vehicle_types", "VEHICLE_TYPES", "否决车辆类型", "veto vehicle types"),
     _int("veto.vehicle_value_limit", "fen", "fen", "车辆价值上限", "vehicle value limit"),
@@ -228,7 +228,7 @@ PARAMS: tuple[Param, ...] = (
     _int("veto.refused_work_min_coefficient", "share", "permille", "拒绝推荐就业最低劳动力系数", "refused-work coefficient"),
     _int("veto.refused_work_min_count", "count", "count", "拒绝推荐就业次数", "refused-work count"),
     _int("veto.declaration_tolerance_ratio", "share", "permille", "申报收入容差比例", "declaration tolerance ratio"),
-    _int("veto.declaration_tolerance_abs", "fen", "fen", "申报收入容差金额(月)", "declaration tolerance (month)"),
+    _int("veto.declaration_tolerance_abs", "fen", "fen", "申报收入容差金额（月）", "declaration tolerance (month)"),
     _int("veto.asset_declaration_tolerance_abs", "fen", "fen", "申报金融资产容差", "asset declaration tolerance"),
     _int("addons.elderly_70", "share", "permille", "70 岁以上老人加发比例", "add-on aged 70+"),
     _int("addons.severe_disability", "share", "permille", "重度残疾加发比例", "add-on severe disability"),

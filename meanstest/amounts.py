@@ -60,7 +60,7 @@ def value(unit: str, v: Any, lang: str) -> str:
     if unit == "months":
         return f"{v} 个月" if lang == "zh" else f"{v} months"
     if isinstance(v, (list, tuple)):
-        return ", ".join(str(x) for x in v)
+        return ("、" if lang == "zh" else ", ").join(str(x) for x in v)
     return str(v)
 
 

@@ -262,9 +262,11 @@ def _explain(args) -> int:
     )
     hid, zh = args.household_id, args.lang == "zh"
     if hid in rejected:  # the reasons as rejects.parquet has them, in words
-        reasons = "; ".join(labels.reject_rule(r, args.lang) for r in rejected[hid])
+        reasons = ("；" if zh else "; ").join(
+            labels.reject_rule(r, args.lang) for r in rejected[hid]
+        )
         raise MeansTestError(
-            f"家庭 {hid} 的数据未通过校验,未予核算:{reasons}"
+            f"家庭 {hid} 的数据未通过校验，未予核算：{reasons}"
             if zh
             else f"household {hid} is rejected (not assessed): {reasons}"
         )

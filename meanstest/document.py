@@ -126,7 +126,8 @@ def to_text(doc: Document) -> str:
         elif kind == "para":
             out += ["", block[1]]
         elif kind == "signatures":
-            out += [""] + ["   ".join(f"{label}: ____________" for label in block[1])]
+            colon = "：" if doc.lang == "zh" else ": "  # full-width in Chinese (GB/T 15834)
+            out += [""] + ["   ".join(f"{label}{colon}____________" for label in block[1])]
     return "\n".join(out) + "\n"
 
 

@@ -29,7 +29,7 @@ def test_review_summary_says_yuan_and_names_statuses(tmp_path, capsys):
     out = capsys.readouterr().out
     total = re.search(r"total monthly benefit (\S+) 元/月", out)
     assert total and re.fullmatch(r"\d{1,3}(,\d{3})*\.\d\d", total[1]), out
-    assert re.search(r"^  DIBAO +\d+  低保\(补差\)$", out, flags=re.MULTILINE), out
+    assert re.search(r"^  DIBAO +\d+  低保（补差）$", out, flags=re.MULTILINE), out
     assert re.search(r"^households read 40: assessed \d+, rejected \d+ \([\d.]+ s, 1 chunk\)$",
                      out, flags=re.MULTILINE), out  # fmt: skip
 

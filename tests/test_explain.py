@@ -79,30 +79,30 @@ def test_worked_example_reads_in_yuan_with_every_threshold_written_out():
     """RULES.md §10 in the document: the same numbers as the spec, in yuan."""
     text = render(worked_example(), "zh", "text")
     for line in (
-        "认定结果        低保(补差)",
+        "认定结果        低保（补差）",
         "月救助金        1,710.00 元/月",
-        "成员1: 年龄 45 岁(年龄段 41–50 岁),健康状况 2 一般慢性病 → 系数表第 2 行第 2 列 = 0.7",
+        "成员1：年龄 45 岁（年龄段 41–50 岁），健康状况 2 一般慢性病 → 系数表第 2 行第 2 列 = 0.7",
         (
-            "土地经营收入(推算):劳动力系数 0.7 × 上年度农牧民人均可支配收入 21,200.00 元 × 0.6 "
+            "土地经营收入（推算）：劳动力系数 0.7 × 上年度农牧民人均可支配收入 21,200.00 元 × 0.6 "
             "= 8,904.00 元"
         ),
-        "务工收入(推算):劳动力系数 0.3 × 最低工资标准 1,980.00 元/月 × 8 个月 = 4,752.00 元",
+        "务工收入（推算）：劳动力系数 0.3 × 最低工资标准 1,980.00 元/月 × 8 个月 = 4,752.00 元",
         # the sum names each member's employment part as the line above it (a blind
         # check: imputed land income was summed as 务工)
-        "成员年收入 = 土地经营收入(推算) 8,904.00 元 + 经营所得 0.00 元",
-        "成员年收入 = 务工收入(推算) 4,752.00 元 + 经营所得 0.00 元",
-        "成员3: 年龄 16 岁,全日制在校生(高中),不计劳动力 = 0",
-        "医疗支出 = min(年度上限 60,000.00 元, 个人自付(费用 − 报销) 12,000.00 元) = 12,000.00 元",
-        "教育支出:成员3(高中)学费 4,500.00 元,上限 3,000.00 元 → 3,000.00 元",
+        "成员年收入 = 土地经营收入（推算）8,904.00 元 + 经营所得 0.00 元",
+        "成员年收入 = 务工收入（推算）4,752.00 元 + 经营所得 0.00 元",
+        "成员3：年龄 16 岁，全日制在校生（高中），不计劳动力 = 0",
+        "医疗支出 = min(年度上限 60,000.00 元, 个人自付（费用 − 报销）12,000.00 元) = 12,000.00 元",
+        "教育支出：成员3（高中）学费 4,500.00 元，上限 3,000.00 元 → 3,000.00 元",
         (
             "扣除刚性支出 N = max(0, G 13,776.00 元 − 医疗 12,000.00 元 − 教育 3,000.00 元 − "
             "养老 0.00 元) = 0.00 元"
         ),
         "家庭金融资产 8,000.00 元 ≤ 24 个月 × 低保标准 570.00 元 × 3 人 = 41,040.00 元",
-        "补差 = (低保标准 570.00 元 − 家庭人均月收入 0.00 元) × 3 人 = 1,710.00 元",
-        "收入分 = (低保标准 570.00 元 − 家庭人均月收入 0.00 元) × 400 ÷ 低保标准,四舍五入 = 400",
+        "补差 =（低保标准 570.00 元 − 家庭人均月收入 0.00 元）× 3 人 = 1,710.00 元",
+        "收入分 =（低保标准 570.00 元 − 家庭人均月收入 0.00 元）× 400 ÷ 低保标准，四舍五入 = 400",
         "→ 困难指数 = min(1000, 110 + 400 + 200) = 710",
-        "→ 一级信息圈(特困、低保)",
+        "→ 一级信息圈（特困、低保）",
         "→ 新增纳入",
     ):
         assert line in text, line
@@ -135,7 +135,7 @@ def test_the_document_is_written_from_the_trace_not_recomputed():
     v04["inputs"]["financial_assets"] = 123456
     text = render(ex, "zh", "text")
     assert "家庭金融资产 1,234.56 元 ≤ 24 个月" in text
-    assert "FA(成员银行、理财等余额合计) = 1,234.56 元" in text
+    assert "FA（成员银行、理财等余额合计）= 1,234.56 元" in text
 
 
 def test_records_used_for_income_are_the_ones_counted():
@@ -179,28 +179,28 @@ def test_the_figures_behind_a_raised_ratio_a_phase_out_and_no_single_dibao_are_w
     homes = [record("property", sup, f"P{k}", property_id=f"PID{k}", use="residential")
              for k in range(3)]  # fmt: skip
     text = _document([household()], [person(dt.date(1950, 1, 1))], [sup], homes)
-    assert "拥有大宗资产、豪华车辆或高档住宅加计 0.05 = 0.13(住宅 3 套 > 1 套)" in text
+    assert "拥有大宗资产、豪华车辆或高档住宅加计 0.05 = 0.13（住宅 3 套 > 1 套）" in text
 
     worker = person(dt.date(1980, 1, 1), occupation="flexible")
     wage = record("tax_income", worker, "W", income_type="wage", amount=840_000)  # 700 元/月
     text = _document([household(prev_status="dibao", prev_benefit=212_149)], [worker], (), [wage])
-    assert "按上期待遇 2,121.49 元,四舍五入到元 = 2,121.00 元/月,渐退 6 个月" in text
+    assert "按上期待遇 2,121.49 元，四舍五入到元 = 2,121.00 元/月，渐退 6 个月" in text
 
     ill = person(dt.date(1980, 1, 1), occupation="flexible", health=5)
     wage = record("tax_income", ill, "W2", income_type="wage", amount=840_000)
     text = _document([household()], [ill], (), [wage])
     assert "max(0, 低保标准 570.00 元 − 本人月收入 700.00 元) = 0.00 元" in text
-    assert "合计四舍五入到元 = 0.00 元:不适用单人保" in text
+    assert "合计四舍五入到元 = 0.00 元：不适用单人保" in text
 
 
 def test_the_checks_stop_where_a_status_is_decided_and_the_asset_bound_is_not_asserted():
-    """An auditor's blind check: §7's step 4 ("— 是;上期状态 低保") was printed after step
+    """An auditor's blind check: §7's step 4 ("— 是；上期状态 低保") was printed after step
     3 had decided 低保 and read like 渐退; §9 said assets of 5,497.18 元 "超过" a bound of
     13,680.00 元 and left out the bound's "× n 人"."""
     text = render(worked_example(), "zh", "text")  # 低保 at step 3, assets under the bound
-    assert "第 3 步 低保:家庭人均月收入低于低保标准 — 是" in text and "第 4 步" not in text
+    assert "第 3 步 低保：家庭人均月收入低于低保标准 — 是" in text and "第 4 步" not in text
     assert (
-        "金融资产 8,000.00 元 是否超过 6 个月 × 低保标准 570.00 元 × 3 人 = 10,260.00 元(否)扣 0"
+        "金融资产 8,000.00 元 是否超过 6 个月 × 低保标准 570.00 元 × 3 人 = 10,260.00 元（否）扣 0"
         in text
     )
     assert "Checks" not in text
@@ -217,8 +217,8 @@ def test_the_checks_stop_where_a_status_is_decided_and_the_asset_bound_is_not_as
     money_in_bank = record("bank", rich, "B", balance=500_000, interest=0)  # V04: 13,680
     text = _document([household(prev_status="dibao", prev_benefit=10_000)], [rich], (),
                      [wage, money_in_bank])  # fmt: skip
-    assert "第 4 步 家庭人均月收入不高于低收入标准 — 是;上期状态 低保" in text
-    assert "个月 × 低保标准 570.00 元 × 1 人 = 3,420.00 元(是)扣" in text
+    assert "第 4 步 家庭人均月收入不高于低收入标准 — 是；上期状态 低保" in text
+    assert "个月 × 低保标准 570.00 元 × 1 人 = 3,420.00 元（是）扣" in text
 
 
 # Every household of a district ----------------------------------------------------------
@@ -274,8 +274,8 @@ def test_findings_show_their_evidence_records(district, capsys):
             if f["code"] in row["vetoes"]:
                 assert labels.veto(f["code"], "zh") in findings
             if f["record_id"]:  # the evidence record, described in words and yuan
-                assert f["record_id"] + ":" in findings
-        assert "→ 一票否决:" + "、".join(labels.veto(c, "zh") for c in row["vetoes"]) in text
+                assert f["record_id"] + "：" in findings
+        assert "→ 一票否决：" + "、".join(labels.veto(c, "zh") for c in row["vetoes"]) in text
 
 
 def test_html_document_is_a_self_contained_printable_page(district, capsys):
@@ -327,7 +327,7 @@ def test_rejected_household_is_one_error_with_its_reasons_in_words(district, cap
     hid, reasons = rejects[0]["household_id"], rejects[0]["reasons"]
     code, out, err = _explain(capsys, path, hid)
     assert code == 1 and out == ""
-    assert err.startswith(f"meanstest: error: 家庭 {hid} 的数据未通过校验,未予核算:")
+    assert err.startswith(f"meanstest: error: 家庭 {hid} 的数据未通过校验，未予核算：")
     for r in reasons:
         assert labels.reject_rule(r, "zh") in err
     code, out, err = _explain(capsys, path, hid, "--lang", "en")
@@ -372,7 +372,7 @@ def test_a_duplicate_person_names_the_other_households_and_counts_carry_units():
     )
     zh = render(trace_household(inp, "H1"), "zh", "text")
     en = render(trace_household(inp, "H1"), "en", "text")
-    assert "该成员同时登记在户:H0、H9" in zh and "H0、H1" not in zh
+    assert "该成员同时登记在户：H0、H9" in zh and "H0、H1" not in zh
     assert "also a member of households: H0, H9" in en
     assert re.search(r"申报车辆\s+0 辆", zh) and re.search(r"申报房产\s+2 处", zh)
     assert "核实拥有 1 辆 > 申报 0 辆" in zh  # the step and the findings table alike
@@ -393,9 +393,9 @@ def test_each_add_on_names_its_category():
     zh = render(
         trace_household(engine_input([household()], members, policies=[same]), "H1"), "zh", "text"
     )
-    assert "分类施保:成员1(70 周岁以上老年人、重度残疾)低保标准 × 0.3" in zh
-    assert "分类施保:成员2(重病)低保标准 × 0.3" in zh
-    assert "分类施保:成员3(未满 16 周岁)低保标准 × 0.1" in zh
+    assert "分类施保：成员1（70 周岁以上老年人、重度残疾）低保标准 × 0.3" in zh
+    assert "分类施保：成员2（重病）低保标准 × 0.3" in zh
+    assert "分类施保：成员3（未满 16 周岁）低保标准 × 0.1" in zh
     usual = engine_input([household()], members)  # elderly 0.1 < severe disability 0.3
     en = render(trace_household(usual, "H1"), "en", "text")
     assert "Add-on: member 1 (severe disability) standard × 0.3" in en

@@ -145,7 +145,7 @@ def _english_words(zh: str) -> list[str]:
     out: quoted values, enumeration codes and program names listed, IDs and record
     keys, and int64."""
     text = re.sub(r"'[^']*'", "", zh)
-    text = re.sub(r"(允许值|定义的项目:)[^)]*", "", text)
+    text = re.sub(r"(允许值|定义的项目：)[^）]*", "", text)
     text = re.sub(r"\S*\d\S*", "", text).replace("int64", "")
     return re.findall(r"[A-Za-z]{2,}", text)
 
@@ -160,45 +160,45 @@ def test_every_reject_rule_of_a_dirty_district_reads_in_chinese():
     english_rules = [en for _, _, en in labels.REJECT_RULE]
     for reason in reasons:
         zh = labels.reject_rule(reason, "zh")
-        head = zh.split(" (")[0].split(": ")[0]
+        head = zh.split("（")[0].split("：")[0]
         assert CHINESE.search(head), reason
-        rule = zh.split(": ", 1)[1]
+        rule = zh.split("：", 1)[1]
         assert not any(rule.startswith(en) for en in english_rules), reason
         assert _english_words(zh) == [], (reason, zh)
     cases = {
         "households.household_id record=H1: duplicate household_id (2 rows)": (
-            "家庭·户号 (记录 H1): 户号重复 (2 条记录)"
+            "家庭·户号（记录 H1）：户号重复（2 条记录）"
         ),
         "households.jurisdiction record=H1: no policy pack (jurisdiction 110105, "
         "assessment_date 2024-07-01; tried 110105, 110100, 110000)": (
-            "家庭·行政区划 (记录 H1): 无适用的政策包 (行政区划 110105,核定日期 2024-07-01;"
-            "已依次查找 110105, 110100, 110000)"
+            "家庭·行政区划（记录 H1）：无适用的政策包（行政区划 110105，核定日期 2024-07-01；"
+            "已依次查找 110105、110100、110000）"
         ),
         "households.current_programs record=H1: program not defined by the household's "
         "pack ('x'; pack p-1 defines none)": (
-            "家庭·已享受救助项目 (记录 H1): 救助项目未在政策中定义 ('x';政策包 p-1 未定义救助项目)"
+            "家庭·已享受救助项目（记录 H1）：救助项目未在政策中定义（'x'；政策包 p-1 未定义救助项目）"
         ),
         "persons.birth_date record=P1: date outside 0001-01-01..9999-12-31 "
         "(day -800000 from 1970-01-01)": (
-            "家庭成员·出生日期 (记录 P1): 日期超出有效范围 (自 1970-01-01 起第 -800000 天)"
+            "家庭成员·出生日期（记录 P1）：日期超出有效范围（自 1970-01-01 起第 -800000 天）"
         ),
     }
     for reason, zh in cases.items():
         assert labels.reject_rule(reason, "zh") == zh
     assert labels.reject_rule("persons.health: health outside 1..6", "zh") == (
-        "家庭成员·健康状况: 健康状况不在 1–6 之间"
+        "家庭成员·健康状况：健康状况不在 1–6 之间"
     )
-    assert labels.reject_rule("property.area: negative area", "zh") == "不动产登记·面积: 面积为负数"
+    assert labels.reject_rule("property.area: negative area", "zh") == "不动产登记·面积：面积为负数"
     beyond = "bank.balance: money above 10^14 fen (RULES.md §0: int64)"
     assert labels.reject_rule(beyond, "zh").startswith(
-        "银行存款及金融资产·余额: 金额超过 10^14 分(一万亿元),超出 int64 计算范围"
+        "银行存款及金融资产·余额：金额超过 10^14 分（一万亿元），超出 int64 计算范围"
     )
     total = (
         "households.household_id record=H1: amounts of the household's rows total "
         "1000000000000000001 fen, above 10^18 (RULES.md §0: int64)"
     )
     assert labels.reject_rule(total, "zh") == (
-        "家庭·户号 (记录 H1): 本户各项金额合计 1000000000000000001 分,超过 10^18 分,"
+        "家庭·户号（记录 H1）：本户各项金额合计 1000000000000000001 分，超过 10^18 分，"
         "超出 int64 计算范围"
     )
     assert labels.reject_rule(total, "en").endswith(
@@ -211,12 +211,12 @@ def test_quoted_values_keep_their_words_in_chinese_reasons():
     (the review of the translation: 'rural (person …' and '3 member rows' as values)."""
     cases = {
         "households.area record=H1: unknown enum value ('rural (person 1'; allowed "
-        "urban|rural)": "('rural (person 1';允许值 urban|rural)",
+        "urban|rural)": "（'rural (person 1'；允许值 urban|rural）",
         "households.prev_status record=H1: unknown enum value ('3 member rows'; allowed "
-        "none|dibao)": "('3 member rows';允许值 none|dibao)",
+        "none|dibao)": "（'3 member rows'；允许值 none|dibao）",
         "households.current_programs record=H1: program not defined by the household's "
         "pack ('edu; pack x defines nothing'; pack p-1 defines a_b, c)": (
-            "('edu; pack x defines nothing';政策包 p-1 定义的项目:a_b, c)"
+            "（'edu; pack x defines nothing'；政策包 p-1 定义的项目：a_b、c）"
         ),
     }
     for reason, details in cases.items():

@@ -143,7 +143,7 @@ def test_the_new_list_shows_the_50_most_difficult_and_the_others_their_first_50(
     results = pq.read_table(out / "results.parquet").to_pylist()
     rank = {r["household_id"]: r["rank"] for r in results}
     page = build_report(out)
-    section = page[page.index(f"({table.num_rows:,} 户)") :]
+    section = page[page.index(f"（{table.num_rows:,} 户）") :]
     section = section[: section.index("</table>")]
     shown = re.findall(r"<td>([^<]+)</td>", section)
     expected = sorted(table["household_id"].to_pylist(), key=rank.get)[:50]
@@ -151,7 +151,7 @@ def test_the_new_list_shows_the_50_most_difficult_and_the_others_their_first_50(
     assert section.count("<th") == 9  # rank, index, six columns (no circle), provisional
     exits = pq.read_table(out / "changes_exit.parquet")["household_id"].to_pylist()
     assert exits
-    section = page[page.index(f"({len(exits):,} 户)") :]
+    section = page[page.index(f"（{len(exits):,} 户）") :]
     section = section[: section.index("</table>")]
     shown = re.findall(r"<td>([^<]+)</td>", section)
     assert [s for s in shown if s in set(exits)] == sorted(exits)[:50]
@@ -197,11 +197,11 @@ def test_the_legend_maps_finding_names_to_codes_and_rows_are_not_called_househol
         assert re.search(rf"{re.escape(zh_name)}\s+{zh_rule}\s+{code}", zh)
         assert re.search(rf"{re.escape(en_name)}\s+{en_rule}\s+{code}", en)
     summary = json.loads((report.parent / "summary.json").read_text("utf-8"))
-    assert re.search(rf"{summary['households_read']:,}\s+读取家庭记录\(条\)", zh)
-    assert re.search(rf"{summary['rejected']:,}\s+退回:数据有误的家庭记录\(条\)", zh)
+    assert re.search(rf"{summary['households_read']:,}\s+读取家庭记录（条）", zh)
+    assert re.search(rf"{summary['rejected']:,}\s+退回：数据有误的家庭记录（条）", zh)
     assert "无义务人或义务人均已免除赡养义务" in zh and "有能力的义务人" not in zh
     # the rejects by reason count rows too (a verification officer's blind check: 户)
-    assert re.search(r"退回原因\s+退回原因\s+家庭记录\(条\)", zh), zh
+    assert re.search(r"退回原因\s+退回原因\s+家庭记录（条）", zh), zh
     # the top 20 say that vetoed households are ranked too (§9)
     assert "一票否决的家庭也在内" in zh and "vetoed ones included" in en
 

@@ -126,7 +126,7 @@ def document(explanation: dict, lang: str) -> Document:
     )
     doc.para(
         t(
-            "金额单位:元,保留两位小数;比例以小数表示(0.7 即 70%);§ 指《核定规则》(RULES.md)的条款。",
+            "金额单位：元，保留两位小数；比例以小数表示（0.7 即 70%）；§ 指《核定规则》（RULES.md）的条款。",
             "Amounts in yuan with two decimals; ratios as decimals (0.7 = 70%); § are the "
             "sections of the rules (RULES.md).",
         )
@@ -136,8 +136,8 @@ def document(explanation: dict, lang: str) -> Document:
     if ex.get("quarantined_rows"):  # what the bundle's ingest said of this household
         doc.para(
             t(
-                "注意:本户(或其成员、赡养人)有原始记录在数据导入时无法读取而被隔离(见数据包中的"
-                " ingest.json 与 quarantine.parquet),以下核算未计入这些记录,须人工核实后方可"
+                "注意：本户（或其成员、赡养人）有原始记录在数据导入时无法读取而被隔离（见数据包中的"
+                " ingest.json 与 quarantine.parquet），以下核算未计入这些记录，须人工核实后方可"
                 "据以发放。",
                 "Note: rows of this household (its own, or a member's or supporter's) could "
                 "not be read by the ingest of the bundle and were quarantined (ingest.json and "
@@ -148,8 +148,8 @@ def document(explanation: dict, lang: str) -> Document:
     elif n := ex.get("unattributed_quarantined_rows"):
         doc.para(
             t(
-                f"注意:数据导入时有 {n:,} 条原始记录无法读出归属而被隔离(见数据包中的"
-                " quarantine.parquet),本户可能缺少其中的记录,须人工核实后方可据以发放。",
+                f"注意：数据导入时有 {n:,} 条原始记录无法读出归属而被隔离（见数据包中的"
+                " quarantine.parquet），本户可能缺少其中的记录，须人工核实后方可据以发放。",
                 f"Note: the ingest of the bundle quarantined {n:,} rows it could not tie to "
                 "any household (quarantine.parquet in the bundle): this household may lack "
                 "some of them; check before paying on it.",
@@ -168,7 +168,7 @@ def document(explanation: dict, lang: str) -> Document:
         doc.table(findings_table(ex, ctx))
     else:
         doc.para(t("未发现疑点。", "No findings."))
-    doc.heading(t("五、核对记录(部门数据)", "5. Records from the departments"))
+    doc.heading(t("五、核对记录（部门数据）", "5. Records from the departments"))
     shown = False
     for table, rows in ex["records"].items():
         if rows:
@@ -209,7 +209,7 @@ def _conclusion(r: dict, ctx: Ctx) -> list[tuple[str, str]]:
         ),
         (
             t("结果性质", "Result"),
-            t("暂定结果(有部门未核对)", "provisional (a source not checked)")
+            t("暂定结果（有部门未核对）", "provisional (a source not checked)")
             if r["provisional"]
             else t("正式结果", "final"),
         ),
@@ -238,11 +238,11 @@ def _household(ex: dict, ctx: Ctx) -> list[tuple[str, str]]:
         labels.of(labels.DEPARTMENT, d, lang) for d in schema.DEPARTMENTS if not row[f"checked_{d}"]
     ]
     checked = (
-        t("全部已核对(", "all checked (") + ctx.join(done) + t(")", ")")
+        t("全部已核对（", "all checked (") + ctx.join(done) + t("）", ")")
         if not missing
-        else t("未核对:", "NOT checked: ")
+        else t("未核对：", "NOT checked: ")
         + ctx.join(missing)
-        + t(";已核对:", "; checked: ")
+        + t("；已核对：", "; checked: ")
         + ctx.join(done)
     )
     return [
@@ -251,7 +251,13 @@ def _household(ex: dict, ctx: Ctx) -> list[tuple[str, str]]:
         (t("城乡", "Area"), labels.enum("area", row["area"], lang)),
         (t("核定日期", "Assessment date"), str(row["assessment_date"])),
         (t("家庭人数", "Members"), str(len(ex["persons"]))),
-        (t("适用政策", "Policy"), f"{ex['policy_name']}({ex['policy_id']})"),
+        (
+            t("适用政策", "Policy"),
+            t(
+                f"{ex['policy_name']}（{ex['policy_id']}）",
+                f"{ex['policy_name']}({ex['policy_id']})",
+            ),
+        ),
         (
             t("核对授权", "Consent"),
             t("已签署", "signed") if row["consent_signed"] else t("未签署", "NOT signed"),
@@ -276,7 +282,7 @@ def _household(ex: dict, ctx: Ctx) -> list[tuple[str, str]]:
         (
             t("上期状态", "Previous status"),
             labels.enum("prev_status", row["prev_status"], lang)
-            + t(",", ", ")
+            + t("，", ", ")
             + money(row["prev_benefit"], lang, "month"),
         ),
         (
@@ -293,8 +299,8 @@ def _digests(ex: dict, ctx: Ctx) -> list[tuple[str, str]]:
     return [
         (t("政策编号", "Policy id"), ex["policy_id"]),
         (t("政策名称", "Policy name"), ex["policy_name"]),
-        (t("政策摘要(SHA-256)", "Policy digest (SHA-256)"), ex["policy_digest"]),
-        (t("数据摘要(SHA-256)", "Input digest (SHA-256)"), ex.get("input_digest") or "—"),
+        (t("政策摘要（SHA-256）", "Policy digest (SHA-256)"), ex["policy_digest"]),
+        (t("数据摘要（SHA-256）", "Input digest (SHA-256)"), ex.get("input_digest") or "—"),
         (t("引擎版本", "Engine version"), ex.get("engine_version") or "—"),
     ]
 
@@ -305,7 +311,7 @@ def _machine_line(ex: dict, ctx: Ctx) -> str:
     r = ex["result"]
     coefficients = ",".join(str(m["labour_coefficient"]) for m in ex["members"])
     return ctx.t(
-        "机读核对(与结果文件比对,金额单位为分):",
+        "机读核对（与结果文件比对，金额单位为分）：",
         "Machine check (as in the output files, amounts in fen): ",
     ) + (
         f"status={r['status']} benefit={r['benefit']} pci={r['pci']} circle={r['circle']} "

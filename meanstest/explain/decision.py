@@ -23,7 +23,7 @@ def _veto_measure(code: str, i: dict, hit: bool, ctx: Ctx) -> list[str]:
         over = ctx.join(i["over_value"])
         return [
             ctx.t(
-                f"否决车型车辆 {i['vehicles']} 辆(上限 {i['max_vehicles']} 辆);价值超限的车辆:{over}",
+                f"否决车型车辆 {i['vehicles']} 辆（上限 {i['max_vehicles']} 辆）；价值超限的车辆：{over}",
                 f"Vehicles of a veto type: {i['vehicles']} (limit {i['max_vehicles']}); over "
                 f"the value limit: {over}",
             )
@@ -31,8 +31,8 @@ def _veto_measure(code: str, i: dict, hit: bool, ctx: Ctx) -> list[str]:
     if code == "V02":
         return [
             ctx.t(
-                f"住宅 {i['homes']} 套(上限 {i['max_residential_properties']} 套);住宅面积(按产权份额)"
-                f" {area(i['home_area'])},上限 {area(i['residential_area_per_capita_limit'])} × "
+                f"住宅 {i['homes']} 套（上限 {i['max_residential_properties']} 套）；住宅面积（按产权份额）"
+                f"{area(i['home_area'])}，上限 {area(i['residential_area_per_capita_limit'])} × "
                 f"{i['n']} 人 = {area(i['area_limit'])}",
                 f"Homes: {i['homes']} (limit {i['max_residential_properties']}); area by share "
                 f"{area(i['home_area'], 'en')}, limit "
@@ -52,11 +52,13 @@ def _veto_measure(code: str, i: dict, hit: bool, ctx: Ctx) -> list[str]:
         ]
     if code == "V08":
         paid = [f"{ctx.who(p)} {ctx.m(v)}" for p, v in i["resident_contributions"].items() if v]
-        return [ctx.t("城乡居民养老保险缴费:", "Resident pension contributions: ") + ctx.join(paid)]
+        return [
+            ctx.t("城乡居民养老保险缴费：", "Resident pension contributions: ") + ctx.join(paid)
+        ]
     if code in ("V09", "V10", "V14"):
         return [
             ctx.t(
-                f"追溯期间:{i['after']} 之后至 {i['until']}(含)",
+                f"追溯期间：{i['after']} 之后至 {i['until']}（含）",
                 f"Window: after {i['after']} up to {i['until']}",
             )
         ]
@@ -68,13 +70,13 @@ def _veto_measure(code: str, i: dict, hit: bool, ctx: Ctx) -> list[str]:
             )
             for p, c, n in i["members"]
         ]
-        return ["; ".join(rows)]
+        return [ctx.t("；", "; ").join(rows)]
     if code == "V12":
         signed = ctx.t("已签署", "signed") if i["consent_signed"] else ctx.t("未签署", "not signed")
-        return [ctx.t("核对授权书:", "Consent: ") + signed]
+        return [ctx.t("核对授权书：", "Consent: ") + signed]
     if code == "V13":
         found = [labels.finding(f, ctx.lang) for f in i["findings"]]
-        return [ctx.t("未如实申报疑点(§8):", "Undeclared findings (§8): ") + ctx.join(found)]
+        return [ctx.t("未如实申报疑点（§8）：", "Undeclared findings (§8): ") + ctx.join(found)]
     return []
 
 
@@ -87,13 +89,14 @@ def vetoes(rules: list[dict], summary: dict, ctx: Ctx) -> Step:
         check = _veto_measure(code, i, hit, ctx)
         detail = i.get("detail") or ""
         if hit and detail.startswith("records "):
-            check.append(ctx.t("触发记录:", "triggering records: ") + detail[len("records ") :])
+            triggering = detail[len("records ") :].split(", ")
+            check.append(ctx.t("触发记录：", "triggering records: ") + ctx.join(triggering))
         outcome = ctx.t("触发", "triggered") if hit else ctx.t("未触发", "not triggered")
         rows.append(
             [
                 labels.veto(code, ctx.lang),
                 rule_text(code, i, ctx.lang),
-                ";".join(check) or "—",
+                ctx.t("；", ";").join(check) or "—",
                 outcome,
             ]
         )
@@ -103,13 +106,13 @@ def vetoes(rules: list[dict], summary: dict, ctx: Ctx) -> Step:
     off = [c for c in labels.VETO if c not in enabled]
     if off:
         lines = [
-            ctx.t("本政策未启用:", "Not enabled by the pack: ")
+            ctx.t("本政策未启用：", "Not enabled by the pack: ")
             + ctx.join(labels.veto(c, ctx.lang) for c in off)
         ]
     else:
         lines = [
             ctx.t(
-                f"本政策启用全部 {len(labels.VETO)} 条否决规则,逐条核对如下:",
+                f"本政策启用全部 {len(labels.VETO)} 条否决规则，逐条核对如下：",
                 f"The pack enables all {len(labels.VETO)} veto rules:",
             )
         ]
@@ -127,7 +130,7 @@ def vetoes(rules: list[dict], summary: dict, ctx: Ctx) -> Step:
         "§6",
         ctx.sec("§6"),
         lines,
-        ctx.t("一票否决:", "vetoes: ") + ctx.join(found),
+        ctx.t("一票否决：", "vetoes: ") + ctx.join(found),
         "hit" if found else "",
         Table(header, rows, marks=frozenset(hits), wrap=frozenset({1, 2})),
     )
@@ -140,13 +143,13 @@ def checks(s: dict, ctx: Ctx) -> Step:
     i = s["inputs"]
     prev = labels.enum("prev_status", i["prev_status"], ctx.lang)
     lines = [
-        ctx.t("第 1 步 一票否决:无", "1. Vetoes: none"),
+        ctx.t("第 1 步 一票否决：无", "1. Vetoes: none"),
         ctx.t(
-            "第 2 步 特困供养:全体成员劳动力系数为 0 且年满 60 周岁、未满 16 周岁或重病/重度残疾 — "
+            "第 2 步 特困供养：全体成员劳动力系数为 0 且年满 60 周岁、未满 16 周岁或重病/重度残疾 — "
             + ctx.yn(i["tekun_no_labour"])
-            + ";义务人均已免除赡养义务 — "
+            + "；义务人均已免除赡养义务 — "
             + ctx.yn(i["tekun_no_liable_supporter"])
-            + ";家庭人均月收入低于低保标准 — "
+            + "；家庭人均月收入低于低保标准 — "
             + ctx.yn(i["pci_below_standard"]),
             "2. Tekun: every member has coefficient 0 and is 60+, under 16 or seriously ill/"
             f"disabled — {ctx.yn(i['tekun_no_labour'])}; every supporter exempt — "
@@ -154,18 +157,18 @@ def checks(s: dict, ctx: Ctx) -> Step:
             f"{ctx.yn(i['pci_below_standard'])}",
         ),
         ctx.t(
-            f"第 3 步 低保:家庭人均月收入低于低保标准 — {ctx.yn(i['pci_below_standard'])}",
+            f"第 3 步 低保：家庭人均月收入低于低保标准 — {ctx.yn(i['pci_below_standard'])}",
             f"3. Dibao: pci below the standard — {ctx.yn(i['pci_below_standard'])}",
         ),
         ctx.t(
-            f"第 4 步 家庭人均月收入不高于低收入标准 — {ctx.yn(i['pci_at_most_low_income'])};上期状态"
-            f" {prev},上期待遇 {ctx.m(i['prev_benefit'], 'month')}",
+            f"第 4 步 家庭人均月收入不高于低收入标准 — {ctx.yn(i['pci_at_most_low_income'])}；上期状态"
+            f" {prev}，上期待遇 {ctx.m(i['prev_benefit'], 'month')}",
             f"4. pci at most the low-income standard — {ctx.yn(i['pci_at_most_low_income'])}; "
             f"previous status {prev}, benefit {ctx.m(i['prev_benefit'], 'month')}",
         ),
     ]
     # the checks stop at the first that decides (§7.2 特困, §7.3 低保): a step 4 shown after
-    # step 3 had decided 低保 ("— 是;上期状态 低保") read like 渐退 to an auditor
+    # step 3 had decided 低保 ("— 是；上期状态 低保") read like 渐退 to an auditor
     if i["tekun_no_labour"] and i["tekun_no_liable_supporter"] and i["pci_below_standard"]:
         lines = lines[:2]
     elif i["pci_below_standard"]:
@@ -178,10 +181,11 @@ def decision(s: dict, ctx: Ctx) -> Step:
     status, i, b = s["label"], s["inputs"], s["value"]
     name = labels.of(labels.STATUS, status, ctx.lang)
     pay = ctx.m(b, "month")
-    outcome = name + ctx.t(",月救助金 ", ", monthly benefit ") + pay
+    outcome = name + ctx.t("，月救助金 ", ", monthly benefit ") + pay
     if status == "VETOED":
         lines = [
-            ctx.t("一票否决:", "Vetoes: ") + ctx.join(labels.veto(c, ctx.lang) for c in i["vetoes"])
+            ctx.t("一票否决：", "Vetoes: ")
+            + ctx.join(labels.veto(c, ctx.lang) for c in i["vetoes"])
         ]
     elif status == "TEKUN":
         lines = [
@@ -192,14 +196,14 @@ def decision(s: dict, ctx: Ctx) -> Step:
                 f"{ctx.m(i['per_person'], 'person_month')}",
             ),
             ctx.t(
-                f"月救助金 = {ctx.m(i['per_person'])} × {i['n']} 人,四舍五入到元 = {pay}",
+                f"月救助金 = {ctx.m(i['per_person'])} × {i['n']} 人，四舍五入到元 = {pay}",
                 f"Benefit = {ctx.m(i['per_person'])} × {i['n']}, rounded to the yuan = {pay}",
             ),
         ]
     elif status == "DIBAO":
         lines = [
             ctx.t(
-                f"补差 = (低保标准 {ctx.m(i['standard'])} − 家庭人均月收入 {ctx.m(i['pci'])}) × "
+                f"补差 =（低保标准 {ctx.m(i['standard'])} − 家庭人均月收入 {ctx.m(i['pci'])}）× "
                 f"{i['n']} 人 = {ctx.m(i['gap'])}",
                 f"Top-up = (standard {ctx.m(i['standard'])} − pci {ctx.m(i['pci'])}) × {i['n']}"
                 f" = {ctx.m(i['gap'])}",
@@ -213,13 +217,13 @@ def decision(s: dict, ctx: Ctx) -> Step:
                 why = ctx.join(labels.pick(labels.ADDON[k], ctx.lang) for k in kind)
                 lines.append(
                     ctx.t(
-                        f"分类施保:{ctx.who(pid)}({why})低保标准 × {ratio(r)} = {ctx.m(extra)}",
+                        f"分类施保：{ctx.who(pid)}（{why}）低保标准 × {ratio(r)} = {ctx.m(extra)}",
                         f"Add-on: {ctx.who(pid)} ({why}) standard × {ratio(r)} = {ctx.m(extra)}",
                     )
                 )
         lines.append(
             ctx.t(
-                f"月救助金 = {ctx.m(i['gap'])} + 分类施保 {ctx.m(i['addons'])},四舍五入到元 = {pay}",
+                f"月救助金 = {ctx.m(i['gap'])} + 分类施保 {ctx.m(i['addons'])}，四舍五入到元 = {pay}",
                 f"Benefit = {ctx.m(i['gap'])} + add-ons {ctx.m(i['addons'])}, rounded to the "
                 f"yuan = {pay}",
             )
@@ -227,8 +231,8 @@ def decision(s: dict, ctx: Ctx) -> Step:
     elif status == "PHASE_OUT":
         lines = [
             ctx.t(
-                f"上期为低保,本期家庭人均月收入 {ctx.m(i['pci'])} 不高于低收入标准 {ctx.m(i['low_income'])}"
-                f":按上期待遇 {ctx.m(i['prev_benefit'])},四舍五入到元 = {pay},渐退 "
+                f"上期为低保，本期家庭人均月收入 {ctx.m(i['pci'])} 不高于低收入标准 {ctx.m(i['low_income'])}"
+                f"：按上期待遇 {ctx.m(i['prev_benefit'])}，四舍五入到元 = {pay}，渐退 "
                 f"{i['months']} 个月",
                 f"Previously dibao; pci {ctx.m(i['pci'])} at most the low-income standard "
                 f"{ctx.m(i['low_income'])}: previous benefit {ctx.m(i['prev_benefit'])}, rounded "
@@ -238,14 +242,14 @@ def decision(s: dict, ctx: Ctx) -> Step:
     elif status == "DIBAO_SINGLE":
         lines = [
             ctx.t(
-                f"{ctx.who(pid)}(重病或重度残疾):低保标准 {ctx.m(i['standard'])} − 本人月收入 "
+                f"{ctx.who(pid)}（重病或重度残疾）：低保标准 {ctx.m(i['standard'])} − 本人月收入 "
                 f"{ctx.m(monthly)} = {ctx.m(gap)}",
                 f"{ctx.who(pid)} (serious illness or severe disability): standard "
                 f"{ctx.m(i['standard'])} − own monthly income {ctx.m(monthly)} = {ctx.m(gap)}",
             )
             for pid, monthly, gap in i["members"]
         ]
-        lines.append(ctx.t(f"合计,四舍五入到元 = {pay}", f"Total, rounded to the yuan = {pay}"))
+        lines.append(ctx.t(f"合计，四舍五入到元 = {pay}", f"Total, rounded to the yuan = {pay}"))
     elif status == "LOW_INCOME":
         lines = [
             ctx.t(
@@ -256,7 +260,7 @@ def decision(s: dict, ctx: Ctx) -> Step:
         for pid, monthly, gap in i.get("ill_members") or []:  # why no single-person dibao
             lines.append(
                 ctx.t(
-                    f"{ctx.who(pid)}(重病或重度残疾):max(0, 低保标准 {ctx.m(i['standard'])} − "
+                    f"{ctx.who(pid)}（重病或重度残疾）：max(0, 低保标准 {ctx.m(i['standard'])} − "
                     f"本人月收入 {ctx.m(monthly)}) = {ctx.m(gap)}",
                     f"{ctx.who(pid)} (serious illness or severe disability): max(0, standard "
                     f"{ctx.m(i['standard'])} − own monthly income {ctx.m(monthly)}) = {ctx.m(gap)}",
@@ -265,7 +269,7 @@ def decision(s: dict, ctx: Ctx) -> Step:
         if i.get("ill_members"):
             lines.append(
                 ctx.t(
-                    f"合计四舍五入到元 = {ctx.m(b)}:不适用单人保",
+                    f"合计四舍五入到元 = {ctx.m(b)}：不适用单人保",
                     f"Total rounded to the yuan = {ctx.m(b)}: no single-person dibao",
                 )
             )
@@ -284,15 +288,15 @@ def circle(s: dict, ctx: Ctx) -> Step:
     i = s["inputs"]
     lines = [
         ctx.t(
-            f"家庭人均月收入 {ctx.m(i['pci'])};低保标准 {ctx.m(i['standard'])};低收入标准 "
+            f"家庭人均月收入 {ctx.m(i['pci'])}；低保标准 {ctx.m(i['standard'])}；低收入标准 "
             f"{ctx.m(i['low_income'])}",
             f"pci {ctx.m(i['pci'])}; standard {ctx.m(i['standard'])}; low-income standard "
             f"{ctx.m(i['low_income'])}",
         ),
         ctx.t(
-            f"一级信息圈:特困或低于低保标准;二级信息圈:不高于低收入标准;三级信息圈:不高于低收入标准 × "
-            f"{ratio(i['circle3_ratio'])} = {ctx.m(i['circle3_bound'])};四级信息圈:不高于低收入标准 × "
-            f"{ratio(i['circle4_ratio'])} = {ctx.m(i['circle4_bound'])};一票否决的家庭在圈外",
+            f"一级信息圈：特困或低于低保标准；二级信息圈：不高于低收入标准；三级信息圈：不高于低收入标准 × "
+            f"{ratio(i['circle3_ratio'])} = {ctx.m(i['circle3_bound'])}；四级信息圈：不高于低收入标准 × "
+            f"{ratio(i['circle4_ratio'])} = {ctx.m(i['circle4_bound'])}；一票否决的家庭在圈外",
             f"Circle 1: tekun or below the standard; 2: at most L; 3: at most L × "
             f"{ratio(i['circle3_ratio'])} = {ctx.m(i['circle3_bound'])}; 4: at most L × "
             f"{ratio(i['circle4_ratio'])} = {ctx.m(i['circle4_bound'])}; vetoed households are "
@@ -309,7 +313,7 @@ def transition(s: dict, ctx: Ctx) -> Step:
     now = labels.of(labels.STATUS, i["status"], ctx.lang)
     lines = [
         ctx.t(
-            f"上期:{prev},待遇 {ctx.m(i['prev_benefit'], 'month')};本期:{now},待遇 "
+            f"上期：{prev}，待遇 {ctx.m(i['prev_benefit'], 'month')}；本期：{now}，待遇 "
             f"{ctx.m(i['benefit'], 'month')}",
             f"Before: {prev}, {ctx.m(i['prev_benefit'], 'month')}; now: {now}, "
             f"{ctx.m(i['benefit'], 'month')}",
@@ -368,7 +372,7 @@ def undeclared(s: dict, ctx: Ctx) -> Step:
             )
         ]
     outcome = ctx.t("发现疑点", "finding") if hit else ctx.t("未发现疑点", "no finding")
-    title = ctx.t("核对疑点:", "Finding: ") + labels.finding(code, ctx.lang)
+    title = ctx.t("核对疑点：", "Finding: ") + labels.finding(code, ctx.lang)
     return Step("§8", title, lines, outcome, "hit" if hit else "")
 
 
@@ -376,7 +380,7 @@ def index(s: dict, ctx: Ctx) -> Step:
     i = s["inputs"]
     lines = [
         ctx.t(
-            f"{ctx.who(p)}:年龄分 {a} + 健康分 {h} + 在学分 {st}",
+            f"{ctx.who(p)}：年龄分 {a} + 健康分 {h} + 在学分 {st}",
             f"{ctx.who(p)}: age {a} + health {h} + school {st}",
         )
         for p, a, h, st in i["member_points"]
@@ -390,15 +394,15 @@ def index(s: dict, ctx: Ctx) -> Step:
     if i["pci"] < i["standard"]:
         lines.append(
             ctx.t(
-                f"收入分 = (低保标准 {ctx.m(i['standard'])} − 家庭人均月收入 {ctx.m(i['pci'])}) × "
-                f"{i['income_max']} ÷ 低保标准,四舍五入 = {i['income']}",
+                f"收入分 =（低保标准 {ctx.m(i['standard'])} − 家庭人均月收入 {ctx.m(i['pci'])}）× "
+                f"{i['income_max']} ÷ 低保标准，四舍五入 = {i['income']}",
                 f"Income points = (standard {ctx.m(i['standard'])} − pci {ctx.m(i['pci'])}) × "
                 f"{i['income_max']} ÷ standard, rounded half up = {i['income']}",
             )
         )
     else:
         lines.append(
-            ctx.t("收入分:家庭人均月收入不低于低保标准,0 分", "Income points: pci ≥ standard, 0")
+            ctx.t("收入分：家庭人均月收入不低于低保标准，0 分", "Income points: pci ≥ standard, 0")
         )
     homes, vehicle, assets = i["penalties"]
     # whether the assets exceed the bound is said, not asserted (an auditor read "超过" of
@@ -417,9 +421,9 @@ def index(s: dict, ctx: Ctx) -> Step:
     )
     lines.append(
         ctx.t(
-            f"资产分 = max(0, {i['asset_max']} − 多套住房({i['homes']} 套)扣 {homes} − 有车"
-            f"({ctx.yn(i['any_vehicle'])})扣 {vehicle} − 金融资产 {ctx.m(i['financial_assets'])} 是否超过"
-            f" {bound[0]}({over})扣 {assets}) = {i['asset']}",
+            f"资产分 = max(0, {i['asset_max']} − 多套住房（{i['homes']} 套）扣 {homes} − 有车"
+            f"（{ctx.yn(i['any_vehicle'])}）扣 {vehicle} − 金融资产 {ctx.m(i['financial_assets'])} 是否超过"
+            f" {bound[0]}（{over}）扣 {assets}) = {i['asset']}",
             f"Asset points = max(0, {i['asset_max']} − extra homes ({i['homes']}) {homes} − "
             f"vehicle ({ctx.yn(i['any_vehicle'])}) {vehicle} − assets "
             f"{ctx.m(i['financial_assets'])} over {bound[1]} ({over}) {assets}) = {i['asset']}",
@@ -441,16 +445,16 @@ def programs(trace: list[dict], ctx: Ctx) -> Step:
         verdict = ctx.t("可享受", "eligible") if s["value"] else ctx.t("不可享受", "not eligible")
         gap = ""
         if s["value"] and not i["current"]:
-            gap = ctx.t(",尚未享受 → 漏救", ", not received → missed")
+            gap = ctx.t("，尚未享受 → 漏救", ", not received → missed")
         elif i["current"] and not s["value"]:
-            gap = ctx.t(",已享受 → 错救", ", received → undue")
+            gap = ctx.t("，已享受 → 错救", ", received → undue")
         lines.append(
             ctx.t(
-                f"{name}:本户认定结果在该项目适用范围内 — {ctx.yn(fits)};条件“{need}” — "
+                f"{name}：本户认定结果在该项目适用范围内 — {ctx.yn(fits)}；条件“{need}” — "
                 f"{ctx.yn(i['requirement_holds'])} → {verdict}{gap}",
                 f"{name}: status qualifies — {ctx.yn(fits)}; condition '{need}' — "
                 f"{ctx.yn(i['requirement_holds'])} → {verdict}{gap}",
             )
         )
     eligible = [labels.program(s["label"], ctx.lang) for s in trace if s["value"]]
-    return Step("§11", ctx.sec("§11"), lines, ctx.t("可享受:", "eligible: ") + ctx.join(eligible))
+    return Step("§11", ctx.sec("§11"), lines, ctx.t("可享受：", "eligible: ") + ctx.join(eligible))

@@ -24,22 +24,22 @@ def labour(trace: list[dict], ctx: Ctx) -> Step:
         who = ctx.who(ctx.members[k]) if k < len(ctx.members) else "?"
         health = f"{i['health']} {labels.enum('health', i['health'], ctx.lang)}"
         if i.get("basis") == "under_16":
-            why = ctx.t(f"年龄 {i['age']} 岁,未满 16 周岁", f"age {i['age']}, under 16")
+            why = ctx.t(f"年龄 {i['age']} 岁，未满 16 周岁", f"age {i['age']}, under 16")
         elif i.get("basis") == "student":
             level = labels.enum("student_level", i["level"], ctx.lang)
             why = ctx.t(
-                f"年龄 {i['age']} 岁,全日制在校生({level}),不计劳动力",
+                f"年龄 {i['age']} 岁，全日制在校生（{level}），不计劳动力",
                 f"age {i['age']}, full-time student ({level}), no labour counted",
             )
         else:
             band = _band(i["age_bands"], i["band"], ctx)
             why = ctx.t(
-                f"年龄 {i['age']} 岁(年龄段 {band}),健康状况 {health} → 系数表第 {i['health']} 行"
+                f"年龄 {i['age']} 岁（年龄段 {band}），健康状况 {health} → 系数表第 {i['health']} 行"
                 f"第 {i['band'] + 1} 列",
                 f"age {i['age']} (band {band}), health {health} → table row {i['health']}, "
                 f"column {i['band'] + 1}",
             )
-        lines.append(f"{who}: {why} = {ratio(c)}")
+        lines.append(f"{who}{ctx.t('：', ': ')}{why} = {ratio(c)}")
     return Step("§2", ctx.sec("§2"), lines)
 
 
@@ -48,42 +48,43 @@ def member(s: dict, ctx: Ctx) -> Step:
     basis, emp, c = i["employment_basis"], i["employment"], i.get("coefficient", 0)
     if basis == "verified":
         first = ctx.t(
-            f"务工收入:核实的工资薪金和劳务报酬 {ctx.m(emp)}",
+            f"务工收入：核实的工资薪金和劳务报酬 {ctx.m(emp)}",
             f"Employment: verified wages {ctx.m(emp)}",
         )
     elif basis == "none":
         first = ctx.t(
-            "务工收入:劳动力系数为 0 且无工资记录,计 0.00 元",
+            "务工收入：劳动力系数为 0 且无工资记录，计 0.00 元",
             "Employment: coefficient 0 and no wages, 0.00 yuan",
         )
     elif basis == "imputed_land":
         first = ctx.t(
-            f"土地经营收入(推算):劳动力系数 {ratio(c)} × 上年度农牧民人均可支配收入 "
+            f"土地经营收入（推算）：劳动力系数 {ratio(c)} × 上年度农牧民人均可支配收入 "
             f"{ctx.m(i['rural_income_annual'])} × {ratio(i['land_ratio'])} = {ctx.m(emp)}",
             f"Land income (imputed): coefficient {ratio(c)} × rural income per capita "
             f"{ctx.m(i['rural_income_annual'])} × {ratio(i['land_ratio'])} = {ctx.m(emp)}",
         )
     else:
         first = ctx.t(
-            f"务工收入(推算):劳动力系数 {ratio(c)} × 最低工资标准 {ctx.m(i['min_wage_monthly'])}"
+            f"务工收入（推算）：劳动力系数 {ratio(c)} × 最低工资标准 {ctx.m(i['min_wage_monthly'])}"
             f"/月 × {i['work_months']} 个月 = {ctx.m(emp)}",
             f"Work income (imputed): coefficient {ratio(c)} × minimum wage "
             f"{ctx.m(i['min_wage_monthly'])}/month × {i['work_months']} months = {ctx.m(emp)}",
         )
     part = {  # the sum names the employment part as the line above it does
-        "imputed_land": ctx.t("土地经营收入(推算)", "land income (imputed)"),
-        "imputed_work": ctx.t("务工收入(推算)", "work income (imputed)"),
+        "imputed_land": ctx.t("土地经营收入（推算）", "land income (imputed)"),
+        "imputed_work": ctx.t("务工收入（推算）", "work income (imputed)"),
     }.get(basis, ctx.t("务工收入", "employment"))
+    gap = "" if part.endswith("）") else " "  # no space after a full-width parenthesis
     lines = [
         first,
         ctx.t(
-            f"财产性收入 = 存款利息 {ctx.m(i['interest'])} + 租金(按产权份额) "
+            f"财产性收入 = 存款利息 {ctx.m(i['interest'])} + 租金（按产权份额）"
             f"{ctx.m(i['rental'])} = {ctx.m(i['property'])}",
             f"Property income = interest {ctx.m(i['interest'])} + rent (by share) "
             f"{ctx.m(i['rental'])} = {ctx.m(i['property'])}",
         ),
         ctx.t(
-            f"成员年收入 = {part} {ctx.m(emp)} + 经营所得 {ctx.m(i['business'])} + 其他所得 "
+            f"成员年收入 = {part}{gap}{ctx.m(emp)} + 经营所得 {ctx.m(i['business'])} + 其他所得 "
             f"{ctx.m(i['other'])} + 财产性收入 {ctx.m(i['property'])} + 社保待遇 "
             f"{ctx.m(i['transfer'])} = {ctx.m(s['value'])}",
             f"Member income = {part} {ctx.m(emp)} + business {ctx.m(i['business'])} + "
@@ -91,12 +92,12 @@ def member(s: dict, ctx: Ctx) -> Step:
             f"{ctx.m(i['transfer'])} = {ctx.m(s['value'])}",
         ),
         ctx.t(
-            f"核实年收入(不含推算部分) {ctx.m(i['verified_income'])}",
+            f"核实年收入（不含推算部分）{ctx.m(i['verified_income'])}",
             f"Verified income (nothing imputed) {ctx.m(i['verified_income'])}",
         ),
-        ctx.t("所用记录: ", "Records used: ") + ctx.join(i.get("records", [])),
+        ctx.t("所用记录：", "Records used: ") + ctx.join(i.get("records", [])),
     ]
-    title = ctx.t(f"{ctx.sec('§3')}:{ctx.who(pid)}", f"{ctx.sec('§3')}: {ctx.who(pid)}")
+    title = ctx.t(f"{ctx.sec('§3')}：{ctx.who(pid)}", f"{ctx.sec('§3')}: {ctx.who(pid)}")
     return Step(
         "§3", title, lines, ctx.t("成员年收入 ", "member income ") + ctx.m(s["value"], "year")
     )
@@ -127,22 +128,22 @@ def _elevated_by(i: dict, ctx: Ctx) -> str:
                 f"bank balance {ctx.m(by['bank_balance'])} > {ctx.m(i['supporter_asset_limit'])}",
             )
         )
-    return ctx.t("(", " (") + ctx.join(said) + ctx.t(")", ")") if said else ""
+    return ctx.t("（", " (") + ctx.join(said) + ctx.t("）", ")") if said else ""
 
 
 def support(s: dict, ctx: Ctx) -> Step:
     i, pid = s["inputs"], s["label"].split(" ", 1)[1]
-    title = ctx.t(f"{ctx.sec('§4')}:{ctx.who(pid)}", f"{ctx.sec('§4')}: {ctx.who(pid)}")
+    title = ctx.t(f"{ctx.sec('§4')}：{ctx.who(pid)}", f"{ctx.sec('§4')}: {ctx.who(pid)}")
     owed = ctx.t("计入赡养费 ", "support counted ") + ctx.m(s["value"], "year")
     if "exempt" in i:
         reason = labels.enum("exempt_reason", i["exempt"], ctx.lang)
-        return Step("§4", title, [ctx.t("免除赡养义务:", "exempt: ") + reason], owed)
+        return Step("§4", title, [ctx.t("免除赡养义务：", "exempt: ") + reason], owed)
     income = ctx.m(i["income"])
     if i["income_imputed"]:
         health = labels.enum("health", i["health"], ctx.lang)
         first = ctx.t(
-            f"无收入记录,按劳动力推算:年龄 {i['age']} 岁、{health} → 系数 {ratio(i['coefficient'])};"
-            f" {ratio(i['coefficient'])} × 最低工资标准 {ctx.m(i['min_wage_monthly'])}/月 × "
+            f"无收入记录，按劳动力推算：年龄 {i['age']} 岁、{health} → 系数 {ratio(i['coefficient'])}；"
+            f"{ratio(i['coefficient'])} × 最低工资标准 {ctx.m(i['min_wage_monthly'])}/月 × "
             f"{i['work_months']} 个月 = 年收入 I {income}",
             f"No income records, imputed: age {i['age']}, {health} → coefficient "
             f"{ratio(i['coefficient'])}; × minimum wage {ctx.m(i['min_wage_monthly'])}/month × "
@@ -150,7 +151,7 @@ def support(s: dict, ctx: Ctx) -> Step:
         )
     else:
         first = ctx.t(
-            f"年收入 I(工资、经营、其他所得和社保待遇,不含财产性收入) = {income}",
+            f"年收入 I（工资、经营、其他所得和社保待遇，不含财产性收入）= {income}",
             f"Income I (wages, business, other, transfers; no property income) = {income}",
         )
     sector = labels.enum("employment_sector", i["sector"], ctx.lang)
@@ -165,7 +166,7 @@ def support(s: dict, ctx: Ctx) -> Step:
     lines = [
         first,
         ctx.t(
-            f"赡养比例 r = 就业领域({sector}) {ratio(i['sector_ratio'])}{bonus}",
+            f"赡养比例 r = 就业领域（{sector}）{ratio(i['sector_ratio'])}{bonus}",
             f"Ratio r = sector ({sector}) {ratio(i['sector_ratio'])}{bonus}",
         ),
         ctx.t(
@@ -184,7 +185,7 @@ def deductions(s: dict, ctx: Ctx) -> Step:
     i = s["inputs"]
     lines = [
         ctx.t(
-            f"医疗支出 = min(年度上限 {ctx.m(i['medical_cap'])}, 个人自付(费用 − 报销) "
+            f"医疗支出 = min(年度上限 {ctx.m(i['medical_cap'])}, 个人自付（费用 − 报销）"
             f"{ctx.m(i['out_of_pocket'])}) = {ctx.m(i['medical'])}",
             f"Medical = min(cap {ctx.m(i['medical_cap'])}, out of pocket "
             f"{ctx.m(i['out_of_pocket'])}) = {ctx.m(i['medical'])}",
@@ -194,26 +195,26 @@ def deductions(s: dict, ctx: Ctx) -> Step:
         name = labels.enum("student_level", level, ctx.lang)
         lines.append(
             ctx.t(
-                f"教育支出:{ctx.who(pid)}({name})学费 {ctx.m(tuition)},上限 "
+                f"教育支出：{ctx.who(pid)}（{name}）学费 {ctx.m(tuition)}，上限 "
                 f"{ctx.m(i['tuition_cap'][level])} → {ctx.m(deducted)}",
                 f"Education: {ctx.who(pid)} ({name}) tuition {ctx.m(tuition)}, cap "
                 f"{ctx.m(i['tuition_cap'][level])} → {ctx.m(deducted)}",
             )
         )
     if not i["tuition"]:
-        lines.append(ctx.t("教育支出:无可扣减的在学成员 → 0.00 元", "Education: none → 0.00 yuan"))
+        lines.append(ctx.t("教育支出：无可扣减的在学成员 → 0.00 元", "Education: none → 0.00 yuan"))
     paid_any = [c for c in i["contributions"] if c[1] > 0]
     for pid, paid, deducted in paid_any:
         lines.append(
             ctx.t(
-                f"养老保险缴费:{ctx.who(pid)} 缴费 {ctx.m(paid)},上限 "
+                f"养老保险缴费：{ctx.who(pid)} 缴费 {ctx.m(paid)}，上限 "
                 f"{ctx.m(i['pension_contribution_cap'])} → {ctx.m(deducted)}",
                 f"Pension: {ctx.who(pid)} paid {ctx.m(paid)}, cap "
                 f"{ctx.m(i['pension_contribution_cap'])} → {ctx.m(deducted)}",
             )
         )
     if not paid_any:
-        lines.append(ctx.t("养老保险缴费:无 → 0.00 元", "Pension contributions: none → 0.00 yuan"))
+        lines.append(ctx.t("养老保险缴费：无 → 0.00 元", "Pension contributions: none → 0.00 yuan"))
     title = ctx.t("刚性支出", "Rigid expenses")
     return Step("§5", title, lines, ctx.t("刚性支出合计 ", "total ") + ctx.m(s["value"], "year"))
 
@@ -235,19 +236,19 @@ def pci(s: dict, ctx: Ctx) -> Step:
             f"{ctx.m(i['net_income'])}",
         ),
         ctx.t(
-            f"家庭人均月收入 = N ÷ (12 个月 × {i['n']} 人) = {ctx.m(s['value'])}(四舍五入到分)",
+            f"家庭人均月收入 = N ÷（12 个月 × {i['n']} 人）= {ctx.m(s['value'])}（四舍五入到分）",
             f"Per-capita monthly income = N ÷ (12 months × {i['n']}) = {ctx.m(s['value'])} "
             "(rounded half up to the fen)",
         ),
         ctx.t(
-            f"低保标准 S({area_name}) = {ctx.m(i['standard'], 'person_month')};低收入标准 L = S × "
+            f"低保标准 S（{area_name}）= {ctx.m(i['standard'], 'person_month')}；低收入标准 L = S × "
             f"{ratio(i['low_income_ratio'])} = {ctx.m(i['low_income'], 'person_month')}",
             f"Standard S ({area_name}) = {ctx.m(i['standard'], 'person_month')}; low-income "
             f"standard L = S × {ratio(i['low_income_ratio'])} = "
             f"{ctx.m(i['low_income'], 'person_month')}",
         ),
         ctx.t(
-            f"家庭金融资产 FA(成员银行、理财等余额合计) = {ctx.m(i['financial_assets'])}",
+            f"家庭金融资产 FA（成员银行、理财等余额合计）= {ctx.m(i['financial_assets'])}",
             f"Financial assets FA (members' balances) = {ctx.m(i['financial_assets'])}",
         ),
     ]

@@ -107,7 +107,7 @@ def supporters_table(ex: dict, ctx: Ctx) -> Table:
         + [labels.column(c, lang) for c in cols]
         + [ctx.t("计入赡养费", "support counted")]
     )
-    return Table(header, rows, frozenset({6, 7}), ctx.t("赡养(抚养、扶养)义务人", "Supporters"))
+    return Table(header, rows, frozenset({6, 7}), ctx.t("赡养（抚养、扶养）义务人", "Supporters"))
 
 
 def findings_table(ex: dict, ctx: Ctx) -> Table:
@@ -125,7 +125,7 @@ def findings_table(ex: dict, ctx: Ctx) -> Table:
         if (f["detail"] or "").startswith("records "):
             ids += [x for x in f["detail"][len("records ") :].split(", ") if x not in ids]
         evidence = "\n".join(
-            rid + (f":{describe(f['source'], row, lang)}" if row else "")
+            rid + (f"{ctx.t('：', ':')}{describe(f['source'], row, lang)}" if row else "")
             for rid in ids
             for row in [records.get((f["source"], rid))]
         )
@@ -164,20 +164,20 @@ def finding_detail(f: dict, ctx: Ctx) -> str:
     code, d, t = f["code"], f["detail"] or "", ctx.t
     if d.startswith("records "):
         n = len(d[len("records ") :].split(", "))
-        return t(f"触发记录 {n} 条(见证据记录)", f"{n} triggering record(s), see evidence")
+        return t(f"触发记录 {n} 条（见证据记录）", f"{n} triggering record(s), see evidence")
     if d.startswith("members "):
-        return t("涉及:", "members: ") + ctx.join(
+        return t("涉及：", "members: ") + ctx.join(
             ctx.who(p) for p in d[len("members ") :].split(", ")
         )
     if d.startswith("findings "):
         return ctx.join(labels.finding(c, ctx.lang) for c in d[len("findings ") :].split(", "))
     if d.startswith("member of households "):  # the others: this one is the document's
         others = [h for h in d[len("member of households ") :].split(", ") if h != ctx.household]
-        return t("该成员同时登记在户:", "also a member of households: ") + ctx.join(others)
+        return t("该成员同时登记在户：", "also a member of households: ") + ctx.join(others)
     if code == "V12":
         return t("核对授权书未签署", "consent not signed")
     if code == "SOURCE_NOT_CHECKED":
-        return t("该部门未核对,结果为暂定结果", "not checked: the result is provisional")
+        return t("该部门未核对，结果为暂定结果", "not checked: the result is provisional")
     if code in ("PROGRAM_MISSED", "PROGRAM_UNDUE"):
         return labels.program(d, ctx.lang)
     if m := _UNDECLARED_MONEY.match(d):

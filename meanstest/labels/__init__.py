@@ -128,9 +128,9 @@ def parameter(name: str, lang: str) -> str:
 
 def reject_rule(rule: str, lang: str) -> str:
     """A rule of a reject reason ('persons.health: health outside 1..6' or a whole reason)
-    in words: '家庭成员·健康状况: 健康状况不在 1–6 之间 (…)'. The details in parentheses
+    in words: '家庭成员·健康状况：健康状况不在 1–6 之间（…）'. The details in parentheses
     are in the same language, with their values, IDs and codes as written; a rule not
-    listed here is shown as written."""
+    listed here is shown as written. Chinese takes full-width punctuation (GB/T 15834)."""
     m = _REASON.match(rule)
     if not m:
         return _rule_words(rule, lang)
@@ -138,8 +138,8 @@ def reject_rule(rule: str, lang: str) -> str:
     record = m["record"]
     if record:
         value = record.split("=", 1)[1]
-        where += f" ({'记录' if lang == 'zh' else 'record'} {value})"
-    return f"{where}: {_rule_words(m['rest'], lang)}"
+        where += f"（记录 {value}）" if lang == "zh" else f" (record {value})"
+    return f"{where}{'：' if lang == 'zh' else ': '}{_rule_words(m['rest'], lang)}"
 
 
 def _rule_words(text: str, lang: str) -> str:
@@ -152,7 +152,7 @@ def _rule_words(text: str, lang: str) -> str:
                 rest = rest.removeprefix(" by the household's pack")
             elif prefix.startswith("amounts of") and lang == "zh":
                 total = rest.split(" fen", 1)[0].strip()
-                rest = f" {total} 分,超过 10^18 分,超出 int64 计算范围"
+                rest = f" {total} 分，超过 10^18 分，超出 int64 计算范围"
             if lang == "zh":
                 for pattern, words in REJECT_DETAIL_ZH:
                     rest = re.sub(pattern, words, rest)

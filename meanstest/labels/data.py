@@ -3,6 +3,9 @@ parameters with their units, and the rules of validate's reject reasons."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 from meanstest.kernels.registry import PARAMS
 from meanstest.labels.codes import CIRCLE, EMPLOYMENT_BASIS, PREV_STATUS, STATUS, TRANSITION, Name
 
@@ -53,7 +56,7 @@ ENUM: dict[str, dict] = {
         "none": ("无业", "none"),
     },
     "exempt_reason": {
-        "none": ("无(应承担)", "none (liable)"),
+        "none": ("无（应承担）", "none (liable)"),
         "dibao": ("本人为低保对象", "receives dibao"),
         "serious_illness": ("本人患重病", "serious illness"),
         "severe_disability": ("本人重度残疾", "severe disability"),
@@ -156,7 +159,7 @@ COLUMN: dict[str, Name] = {
     "student_level": ("在学情况", "schooling"),
     "occupation": ("职业", "occupation"),
     "refused_job_offers": ("拒绝推荐就业次数", "job offers refused"),
-    "tuition": ("学费(年)", "tuition (year)"),
+    "tuition": ("学费（年）", "tuition (year)"),
     "employment_sector": ("就业领域", "employment sector"),
     "exempt_reason": ("免除义务原因", "exemption"),
     "supported_count": ("被赡养人数", "persons supported"),
@@ -210,7 +213,7 @@ COLUMN: dict[str, Name] = {
     "engine_version": ("引擎版本", "engine version"),
     "age": ("年龄", "age"),
     "labour_coefficient": ("劳动力系数", "labour coefficient"),
-    "employment": ("务工/经营收入(年)", "employment income (year)"),
+    "employment": ("务工/经营收入（年）", "employment income (year)"),
     "employment_basis": ("收入依据", "basis"),
     "member_income": ("成员年收入", "member income (year)"),
     "verified_income": ("核实年收入", "verified income (year)"),
@@ -238,12 +241,12 @@ REJECT_RULE: tuple[tuple[str, str, str], ...] = (
     ("negative area", "面积为负数", "negative area"),
     (
         "money above 10^14 fen",
-        "金额超过 10^14 分(一万亿元),超出 int64 计算范围",
+        "金额超过 10^14 分（一万亿元），超出 int64 计算范围",
         "money above 10^14 fen",
     ),
     (
         "area above 10^14 centi-m2",
-        "面积超过 10^12 平方米,超出 int64 计算范围",
+        "面积超过 10^12 平方米，超出 int64 计算范围",
         "area above 10^14 centi-m2",
     ),
     (
@@ -274,31 +277,47 @@ REJECT_RULE: tuple[tuple[str, str, str], ...] = (
 )
 
 # The details after a reject rule, in Chinese (values, IDs and codes stay as written);
-# each pattern is anchored where validate.py and row_checks.py put its words.
-REJECT_DETAIL_ZH: tuple[tuple[str, str], ...] = (
+# each pattern is anchored where validate.py and row_checks.py put its words. Chinese
+# punctuation (GB/T 15834): the details in full-width parentheses, their parts split by
+# ，and ；, lists of codes by 、.
+REJECT_DETAIL_ZH: tuple[tuple[str, str | Callable[[re.Match], str]], ...] = (
+    # the §0 ceiling's citation, part of the rule's own text, before any details
+    (r"^ \(RULES\.md §0: int64\)", "（RULES.md §0: int64）"),
     # anchored at the details' start or end, where their words are: a quoted value that
     # holds the same words ("'rural (person …'", "'3 member rows'") stays as written
-    (r"^ \(person ([^;)]*)", r" (人员 \1"),
+    (r"^ \(person ([^;)]*); ", r"（人员 \1；"),
+    (r"^ \(person ([^;)]*)\)$", r"（人员 \1）"),
     (
         r": need 17 digits and a check character 0-9 or upper-case X\)$",
-        r":应为 17 位数字加 1 位校验码,校验码为 0–9 或大写 X)",
+        r"：应为 17 位数字加 1 位校验码，校验码为 0–9 或大写 X）",
     ),
-    (r", expected ('[^']*')\)$", r",应为 \1)"),
-    (r"acquired_on (\S+), disposed_on (\S+)\)$", r"取得日期 \1,转让日期 \2)"),
-    (r"; allowed ([a-z_|]+)\)$", r";允许值 \1)"),
-    (r"; pack (\S+) defines none\)$", r";政策包 \1 未定义救助项目)"),
-    (r"; pack (\S+) defines ((?:[a-z_]+, )*[a-z_]+)\)$", r";政策包 \1 定义的项目:\2)"),
-    (r"^ \((\d+) rows\)$", r" (\1 条记录)"),
+    (r", expected ('[^']*')\)$", r"，应为 \1）"),
+    (r"acquired_on (\S+), disposed_on (\S+)\)$", r"取得日期 \1，转让日期 \2）"),
+    (r"; allowed ([a-z_|]+)\)$", r"；允许值 \1）"),
+    (r"; pack (\S+) defines none\)$", r"；政策包 \1 未定义救助项目）"),
+    (
+        r"; pack (\S+) defines ((?:[a-z_]+, )*[a-z_]+)\)$",
+        lambda m: f"；政策包 {m[1]} 定义的项目：{_listed(m[2])}）",
+    ),
+    (r"^ \((\d+) rows\)$", r"（\1 条记录）"),
     (
         r"^ \(jurisdiction (\S+), assessment_date (\S+); tried ([0-9, ]+)\)$",
-        r" (行政区划 \1,核定日期 \2;已依次查找 \3)",
+        lambda m: f"（行政区划 {m[1]}，核定日期 {m[2]}；已依次查找 {_listed(m[3])}）",
     ),
     (
         r"^ \((\d+) member rows?, (\d+) supporter rows?\)$",
-        r" (成员 \1 条,义务人 \2 条)",
+        r"（成员 \1 条，义务人 \2 条）",
     ),
-    (r"^ \((\d+) member rows?\)$", r" (成员 \1 条)"),
-    (r"^ \((\d+) supporter rows?\)$", r" (义务人 \1 条)"),
-    (r"^ \(ID says (\d+), birth_date (\S+)\)$", r" (身份证号中为 \1,出生日期为 \2)"),
-    (r"\(day (-?\d+) from 1970-01-01\)$", r"(自 1970-01-01 起第 \1 天)"),
+    (r"^ \((\d+) member rows?\)$", r"（成员 \1 条）"),
+    (r"^ \((\d+) supporter rows?\)$", r"（义务人 \1 条）"),
+    (r"^ \(ID says (\d+), birth_date (\S+)\)$", r"（身份证号中为 \1，出生日期为 \2）"),
+    (r"^ \(day (-?\d+) from 1970-01-01\)$", r"（自 1970-01-01 起第 \1 天）"),
+    # the parentheses of details with no words of their own ("(0)", "('15042')")
+    (r"^((?:（RULES\.md §0: int64）)?) \(", r"\1（"),
+    (r"\)$", "）"),
 )
+
+
+def _listed(codes: str) -> str:
+    """'110105, 110100' → '110105、110100': a list in a Chinese sentence."""
+    return "、".join(codes.split(", "))

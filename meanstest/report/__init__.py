@@ -179,7 +179,7 @@ def build_report(out_dir: str | os.PathLike[str]) -> str:
                 first = first.take(pc.sort_indices(first, [("household_id", "ascending")]))
             zh, en = _name(labels.TRANSITION, name.upper())
             changes.append(
-                f"<h3>{_b(f'{zh}({t.num_rows:,} 户)', f'{en} ({t.num_rows:,})')}</h3>"
+                f"<h3>{_b(f'{zh}（{t.num_rows:,} 户）', f'{en} ({t.num_rows:,})')}</h3>"
                 + _table(first.to_pylist(), columns)
             )
     cards = "".join(f"<div class='card'><div class='n'>{v}</div>{_t(k)}</div>" for k, v in headline)

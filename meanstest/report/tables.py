@@ -73,7 +73,7 @@ def _legend() -> str:
         (("核对疑点", "Findings"), findings),
     ]
     params = _b(
-        "〔〕内为政策参数,取值见各地政策。", "[ ] are policy parameters; each pack sets them."
+        "〔〕内为政策参数，取值见各地政策。", "[ ] are policy parameters; each pack sets them."
     )
     return (
         "".join(

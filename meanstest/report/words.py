@@ -9,24 +9,24 @@ from meanstest import labels
 
 T = {
     "title": ("社会救助年度复核报告", "Social assistance annual review"),
-    "read": ("读取家庭记录(条)", "households rows read"),
-    "assessed": ("已核定(户)", "assessed"),
-    "rejected": ("退回:数据有误的家庭记录(条)", "households rows rejected: bad input"),
+    "read": ("读取家庭记录（条）", "households rows read"),
+    "assessed": ("已核定（户）", "assessed"),
+    "rejected": ("退回：数据有误的家庭记录（条）", "households rows rejected: bad input"),
     "benefit": ("月救助金总额", "total monthly benefit"),
     "mean": ("受助家庭户均月救助金", "mean monthly benefit per recipient household"),
-    "provisional": ("暂定结果:有部门未核对(户)", "provisional: a source not checked"),
-    "unmatched": ("未匹配到家庭的部门记录(条)", "source rows matching no household"),
+    "provisional": ("暂定结果：有部门未核对（户）", "provisional: a source not checked"),
+    "unmatched": ("未匹配到家庭的部门记录（条）", "source rows matching no household"),
     "paid_rejected": (
-        "被退回但上期在保的家庭记录(条)",
+        "被退回但上期在保的家庭记录（条）",
         "rejected households rows that were being paid",
     ),
     "findings": (
-        "核对疑点(含漏救、错救)",
+        "核对疑点（含漏救、错救）",
         "Verification findings (missed and undue help included)",
     ),
     "findings_note": (
         (
-            "一户可有多条疑点;每类疑点下列出条数和涉及户数。逐户疑点见 findings.parquet,"
+            "一户可有多条疑点；每类疑点下列出条数和涉及户数。逐户疑点见 findings.parquet，"
             "逐户核算过程用 meanstest explain 查看。"
         ),
         (
@@ -35,13 +35,13 @@ T = {
         ),
     ),
     "many_rules": (
-        "一户触发多条规则时每条都计入,合计可多于户数。",
+        "一户触发多条规则时每条都计入，合计可多于户数。",
         "A household counts under every rule it meets: totals may exceed the households.",
     ),
     "paid_rejected_note": (
         (
-            "这些家庭因数据有误被退回,本期未核定;上期仍在领取救助金(低保、特困或渐退),需人工处理。"
-            "列出按户号前 50 户,全部见 rejects.parquet 与数据包。"
+            "这些家庭因数据有误被退回，本期未核定；上期仍在领取救助金（低保、特困或渐退），需人工处理。"
+            "列出按户号前 50 户，全部见 rejects.parquet 与数据包。"
         ),
         (
             "Rejected for bad input, so not assessed now, though they were being paid (dibao, "
@@ -51,8 +51,8 @@ T = {
     ),
     "changes_note": (
         (
-            "新增纳入(含主动发现)按困难排序列出前 50 户,即应优先入户核查的家庭;其余各列按户号列出"
-            "前 50 户。完整清单见 changes_*.parquet,逐户核算过程用 meanstest explain 查看。"
+            "新增纳入（含主动发现）按困难排序列出前 50 户，即应优先入户核查的家庭；其余各列按户号列出"
+            "前 50 户。完整清单见 changes_*.parquet，逐户核算过程用 meanstest explain 查看。"
         ),
         (
             "Newly enrolled (found by recomputation included): the 50 most difficult by rank, "
@@ -63,8 +63,8 @@ T = {
     "ingest": ("数据导入提示", "What the ingest of the bundle said"),
     "ingest_note": (
         (
-            "以上为数据包由 meanstest ingest 导入时给出的提示(原文)。其中被隔离的原始记录"
-            "(quarantine.parquet)未计入所涉家庭的核算,这些家庭的结果须人工核实后方可据以发放;"
+            "以上为数据包由 meanstest ingest 导入时给出的提示（原文）。其中被隔离的原始记录"
+            "（quarantine.parquet）未计入所涉家庭的核算，这些家庭的结果须人工核实后方可据以发放；"
             "重复文件、重复编号等其他提示的详情见数据包中的 ingest.json。"
         ),
         (
@@ -75,13 +75,13 @@ T = {
             "the bundle."
         ),
     ),
-    "status": ("认定结果分布(户)", "Status (households)"),
-    "circle": ("四级信息圈(户)", "Information circles (households)"),
-    "benefit_dist": ("受助家庭月救助金分布(户)", "Monthly benefit of recipients (households)"),
-    "veto": ("一票否决规则触发次数(户)", "Vetoes triggered (households)"),
-    "transition": ("动态管理变化(户)", "Transitions (households)"),
-    "index": ("家庭困难指数分布(户)", "Difficulty index (households)"),
-    "top": ("最困难家庭(前 20 户)", "Most difficult households (top 20)"),
+    "status": ("认定结果分布（户）", "Status (households)"),
+    "circle": ("四级信息圈（户）", "Information circles (households)"),
+    "benefit_dist": ("受助家庭月救助金分布（户）", "Monthly benefit of recipients (households)"),
+    "veto": ("一票否决规则触发次数（户）", "Vetoes triggered (households)"),
+    "transition": ("动态管理变化（户）", "Transitions (households)"),
+    "index": ("家庭困难指数分布（户）", "Difficulty index (households)"),
+    "top": ("最困难家庭（前 20 户）", "Most difficult households (top 20)"),
     "jurisdiction": ("分地区", "By jurisdiction"),
     "changes": ("变化清单", "Change lists"),
     "rejects": ("退回原因", "Rejects by reason"),
@@ -89,7 +89,7 @@ T = {
     "packs": ("所用政策包与核算引擎", "Policy packs and engine used"),
     "packs_note": (
         (
-            "政策包摘要(policy_digest)是展开后政策参数的 SHA-256,可与发布的政策包摘要逐一核对;"
+            "政策包摘要（policy_digest）是展开后政策参数的 SHA-256，可与发布的政策包摘要逐一核对；"
             "核算引擎版本见 meanstest --version。"
         ),
         (
@@ -98,20 +98,20 @@ T = {
         ),
     ),
     "bins": (
-        "区间含下限、不含上限;救助金均为整元。",
+        "区间含下限、不含上限；救助金均为整元。",
         "Each bin includes its lower bound, not its upper; benefits are whole yuan.",
     ),
     "top_note": (
         (
-            "排序按困难指数从高到低(同分按户号),本次核定的全部家庭都参与排序,"
-            "一票否决的家庭也在内,其认定结果见“认定结果”列。"
+            "排序按困难指数从高到低（同分按户号），本次核定的全部家庭都参与排序，"
+            "一票否决的家庭也在内，其认定结果见“认定结果”列。"
         ),
         (
             "Ranked by difficulty index, highest first (ties by household id), over every "
             "household assessed, vetoed ones included: see their status."
         ),
     ),
-    "index_bins": ("困难指数 0–1000,越高越困难。", "Index 0–1000; higher is more difficult."),
+    "index_bins": ("困难指数 0–1000，越高越困难。", "Index 0–1000; higher is more difficult."),
 }
 COLUMNS = {  # report table columns: (zh, en)
     "rank": ("排序", "rank"),
@@ -124,13 +124,13 @@ COLUMNS = {  # report table columns: (zh, en)
     "prev_status": ("上期状态", "previous status"),
     "prev_benefit": ("上期月救助金", "previous monthly benefit"),
     "jurisdiction": ("行政区划", "jurisdiction"),
-    "households": ("家庭(户)", "households"),
-    "rows": ("家庭记录(条)", "households rows"),  # a household_id twice is two rows
-    "assessed": ("已核定(户)", "assessed"),
-    "enrolled": ("纳入保障(户)", "enrolled"),
+    "households": ("家庭（户）", "households"),
+    "rows": ("家庭记录（条）", "households rows"),  # a household_id twice is two rows
+    "assessed": ("已核定（户）", "assessed"),
+    "enrolled": ("纳入保障（户）", "enrolled"),
     "reason": ("退回原因", "reason"),
     "code": ("疑点", "finding"),
-    "findings": ("疑点(条)", "findings"),
+    "findings": ("疑点（条）", "findings"),
     "provisional": ("暂定结果", "provisional"),
     "policy_id": ("政策包", "policy pack"),
     "policy_digest": ("政策包摘要", "policy digest"),
