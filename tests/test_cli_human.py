@@ -43,7 +43,7 @@ def test_summary_counts_are_grouped_by_thousands_as_the_statuses_are():
         "orphan_rows": 12_345,
     }
     lines = cli.summary_lines(s)
-    assert lines[0] == "  DIBAO           276,448  低保(补差)"
+    assert lines[0] == "  DIBAO           276,448  低保（补差）"
     assert lines[1] == (
         "total monthly benefit 404,782,797.00 元/月; provisional 23,220; "
         "unmatched source rows 1,957; persons/supporters rows of no household 12,345"
