@@ -206,6 +206,36 @@ def test_every_reject_rule_of_a_dirty_district_reads_in_chinese():
     )
 
 
+def test_reasons_of_department_records_and_of_rows_without_a_key_read_in_chinese():
+    """The translation's detail patterns missed three forms (found by the review of the
+    Chinese punctuation): a §0 ceiling's details after its citation, a record's date
+    outside the calendar after its person, and a reason whose row has no key at all
+    ("record=(row N)"), which was shown wholly in English."""
+    cases = {
+        "bank.balance record=B1: money above 10^14 fen (RULES.md §0: int64) "
+        "(person 150422198007250002; 1000000000000000)": (
+            "银行存款及金融资产·余额（记录 B1）：金额超过 10^14 分（一万亿元），超出 int64 计算范围"
+            "（RULES.md §0: int64）（人员 150422198007250002；1000000000000000）"
+        ),
+        "vehicle.registered_on record=V1: date outside 0001-01-01..9999-12-31 "
+        "(person 150422198401280007; day -800000 from 1970-01-01)": (
+            "车辆登记·登记日期（记录 V1）：日期超出有效范围"
+            "（人员 150422198401280007；自 1970-01-01 起第 -800000 天）"
+        ),
+        "persons.health record=(row 3): health outside 1..6 (0)": (
+            "家庭成员·健康状况（第 3 行）：健康状况不在 1–6 之间（0）"
+        ),
+        "persons.person_id record=(row 12): null in a required column": (
+            "家庭成员·身份证号（第 12 行）：必填项为空"
+        ),
+    }
+    for reason, zh in cases.items():
+        assert labels.reject_rule(reason, "zh") == zh, reason
+    assert labels.reject_rule("persons.health record=(row 3): health outside 1..6 (0)", "en") == (
+        "members·health (row 3): health outside 1..6 (0)"
+    )
+
+
 def test_quoted_values_keep_their_words_in_chinese_reasons():
     """The details are translated where their words are, not inside a value they quote
     (the review of the translation: 'rural (person …' and '3 member rows' as values)."""

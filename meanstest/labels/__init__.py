@@ -75,7 +75,9 @@ __all__ = [
 LANGS = ("zh", "en")
 
 _REASON = re.compile(
-    r"^(?P<table>[a-z_]+)\.(?P<column>[a-z_]+)(?P<record> record=\S+)?: (?P<rest>.*)$", re.DOTALL
+    r"^(?P<table>[a-z_]+)\.(?P<column>[a-z_]+)(?P<record> record=(?:\(row \d+\)|\S+))?: "
+    r"(?P<rest>.*)$",
+    re.DOTALL,
 )
 
 
@@ -138,7 +140,11 @@ def reject_rule(rule: str, lang: str) -> str:
     record = m["record"]
     if record:
         value = record.split("=", 1)[1]
-        where += f"（记录 {value}）" if lang == "zh" else f" (record {value})"
+        row = re.fullmatch(r"\(row (\d+)\)", value)  # a row whose key is null
+        if row:
+            where += f"（第 {row[1]} 行）" if lang == "zh" else f" (row {row[1]})"
+        else:
+            where += f"（记录 {value}）" if lang == "zh" else f" (record {value})"
     return f"{where}{'：' if lang == 'zh' else ': '}{_rule_words(m['rest'], lang)}"
 
 

@@ -285,8 +285,9 @@ REJECT_DETAIL_ZH: tuple[tuple[str, str | Callable[[re.Match], str]], ...] = (
     (r"^ \(RULES\.md §0: int64\)", "（RULES.md §0: int64）"),
     # anchored at the details' start or end, where their words are: a quoted value that
     # holds the same words ("'rural (person …'", "'3 member rows'") stays as written
-    (r"^ \(person ([^;)]*); ", r"（人员 \1；"),
-    (r"^ \(person ([^;)]*)\)$", r"（人员 \1）"),
+    # (the §0 ceiling's details follow its citation)
+    (r"^((?:（RULES\.md §0: int64）)?) \(person ([^;)]*); ", r"\1（人员 \2；"),
+    (r"^((?:（RULES\.md §0: int64）)?) \(person ([^;)]*)\)$", r"\1（人员 \2）"),
     (
         r": need 17 digits and a check character 0-9 or upper-case X\)$",
         r"：应为 17 位数字加 1 位校验码，校验码为 0–9 或大写 X）",
@@ -312,6 +313,7 @@ REJECT_DETAIL_ZH: tuple[tuple[str, str | Callable[[re.Match], str]], ...] = (
     (r"^ \((\d+) supporter rows?\)$", r"（义务人 \1 条）"),
     (r"^ \(ID says (\d+), birth_date (\S+)\)$", r"（身份证号中为 \1，出生日期为 \2）"),
     (r"^ \(day (-?\d+) from 1970-01-01\)$", r"（自 1970-01-01 起第 \1 天）"),
+    (r"；day (-?\d+) from 1970-01-01\)$", r"；自 1970-01-01 起第 \1 天）"),  # a record's
     # the parentheses of details with no words of their own ("(0)", "('15042')")
     (r"^((?:（RULES\.md §0: int64）)?) \(", r"\1（"),
     (r"\)$", "）"),
