@@ -384,7 +384,7 @@ def arrow_memory_pool() -> str:
     pool with ARROW_DEFAULT_MEMORY_POOL; the name of the pool in use.
 
     With pyarrow's default, mimalloc, a one-million-household review spent about twice
-    the system time and took 10-25% longer on the 2-core test machine
+    the system time and took 13-35% longer on the 2-core test machine
     (benches/ANALYSIS.md, "The review's memory pool"); the outputs are the same. Like
     `pyarrow_without_pandas`, only the `meanstest` command's own process does this: a
     program that imports meanstest keeps the pool it chose."""
