@@ -399,3 +399,18 @@ def test_each_add_on_names_its_category():
     usual = engine_input([household()], members)  # elderly 0.1 < severe disability 0.3
     en = render(trace_household(usual, "H1"), "en", "text")
     assert "Add-on: member 1 (severe disability) standard × 0.3" in en
+
+
+def test_a_vetos_triggering_records_are_shown_as_the_finding_lists_them():
+    """The records' list is the finding's detail as written: a record_id that holds ", "
+    (an export's file and line) was cut at it and joined with 、 (a review of the
+    Chinese punctuation found 'veh, 2024.csv:7' shown as 'veh、2024.csv:7')."""
+    owner = person(dt.date(1980, 1, 1))
+    cars = [record("vehicle", owner, rid, value=90_000_000) for rid in ("veh, 2024.csv:7", "V2")]
+    text = _document([household(declared_vehicles=2)], [owner], (), cars)
+    assert "触发记录：V2, veh, 2024.csv:7" in text, text
+    ex = trace_household(
+        engine_input([household(declared_vehicles=2)], [{"household_id": "H1", **owner}],
+                     records=cars), "H1",
+    )  # fmt: skip
+    assert "triggering records: V2, veh, 2024.csv:7" in render(ex, "en", "text")

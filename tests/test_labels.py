@@ -236,6 +236,30 @@ def test_reasons_of_department_records_and_of_rows_without_a_key_read_in_chinese
     )
 
 
+def test_a_person_id_holding_a_separator_is_shown_as_written_in_chinese_reasons():
+    """The person in a department record's details is bad data as often as not: an ID
+    holding '; ' or ')' kept "person" in English or had its own ';' made full-width (a
+    review of the Chinese punctuation). The separator after a 15-or-more-character ID is
+    full-width; after any other, the ID and the separator stay as written."""
+    cases = {
+        "tax_income.amount record=T1: negative money (person 1504; 22; -7)": (
+            "（人员 1504; 22; -7）"
+        ),
+        "tax_income.amount record=T1: negative money (person 1504)22; -7)": (
+            "（人员 1504)22; -7）"
+        ),
+        "vehicle.registered_on record=V1: date outside 0001-01-01..9999-12-31 "
+        "(person 1504)22; day 3500000 from 1970-01-01)": (
+            "（人员 1504)22；自 1970-01-01 起第 3500000 天）"
+        ),
+        "tax_income.amount record=T1: negative money (person 15042219800725000x; -7)": (
+            "（人员 15042219800725000x；-7）"
+        ),
+    }
+    for reason, details in cases.items():
+        assert labels.reject_rule(reason, "zh").endswith(details), reason
+
+
 def test_quoted_values_keep_their_words_in_chinese_reasons():
     """The details are translated where their words are, not inside a value they quote
     (the review of the translation: 'rural (person …' and '3 member rows' as values)."""

@@ -89,8 +89,9 @@ def vetoes(rules: list[dict], summary: dict, ctx: Ctx) -> Step:
         check = _veto_measure(code, i, hit, ctx)
         detail = i.get("detail") or ""
         if hit and detail.startswith("records "):
-            triggering = detail[len("records ") :].split(", ")
-            check.append(ctx.t("触发记录：", "triggering records: ") + ctx.join(triggering))
+            # as the finding's detail lists them: a record_id may itself hold ", ", so the
+            # list is not split to be joined with 、 (a review found 'veh, 2024.csv:7' cut)
+            check.append(ctx.t("触发记录：", "triggering records: ") + detail[len("records ") :])
         outcome = ctx.t("触发", "triggered") if hit else ctx.t("未触发", "not triggered")
         rows.append(
             [

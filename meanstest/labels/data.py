@@ -285,9 +285,12 @@ REJECT_DETAIL_ZH: tuple[tuple[str, str | Callable[[re.Match], str]], ...] = (
     (r"^ \(RULES\.md §0: int64\)", "（RULES.md §0: int64）"),
     # anchored at the details' start or end, where their words are: a quoted value that
     # holds the same words ("'rural (person …'", "'3 member rows'") stays as written
-    # (the §0 ceiling's details follow its citation)
-    (r"^((?:（RULES\.md §0: int64）)?) \(person ([^;)]*); ", r"\1（人员 \2；"),
-    (r"^((?:（RULES\.md §0: int64）)?) \(person ([^;)]*)\)$", r"\1（人员 \2）"),
+    # (the §0 ceiling's details follow its citation). A department record's person: the
+    # ID as written, the separator after it full-width only after an ID of 15 or more
+    # [0-9Xx] — an ID that holds '; ' or ')' itself (bad data, the reason's subject)
+    # keeps every character and the ASCII separator
+    (r"^((?:（RULES\.md §0: int64）)?) \(person ([0-9Xx]{15,}); ", r"\1（人员 \2；"),
+    (r"^((?:（RULES\.md §0: int64）)?) \(person ", r"\1（人员 "),
     (
         r": need 17 digits and a check character 0-9 or upper-case X\)$",
         r"：应为 17 位数字加 1 位校验码，校验码为 0–9 或大写 X）",
@@ -313,7 +316,7 @@ REJECT_DETAIL_ZH: tuple[tuple[str, str | Callable[[re.Match], str]], ...] = (
     (r"^ \((\d+) supporter rows?\)$", r"（义务人 \1 条）"),
     (r"^ \(ID says (\d+), birth_date (\S+)\)$", r"（身份证号中为 \1，出生日期为 \2）"),
     (r"^ \(day (-?\d+) from 1970-01-01\)$", r"（自 1970-01-01 起第 \1 天）"),
-    (r"；day (-?\d+) from 1970-01-01\)$", r"；自 1970-01-01 起第 \1 天）"),  # a record's
+    (r"(?:；|; )day (-?\d+) from 1970-01-01\)$", r"；自 1970-01-01 起第 \1 天）"),  # a record's
     # the parentheses of details with no words of their own ("(0)", "('15042')")
     (r"^((?:（RULES\.md §0: int64）)?) \(", r"\1（"),
     (r"\)$", "）"),
