@@ -236,45 +236,60 @@ def test_reasons_of_department_records_and_of_rows_without_a_key_read_in_chinese
     )
 
 
-def test_a_person_id_holding_a_separator_is_shown_as_written_in_chinese_reasons():
-    """The person in a department record's details is bad data as often as not: an ID
-    holding '; ' or ')' kept "person" in English or had its own ';' made full-width (a
-    review of the Chinese punctuation). The separator after a 15-or-more-character ID is
-    full-width; after any other, the ID and the separator stay as written."""
-    cases = {
-        "tax_income.amount record=T1: negative money (person 1504; 22; -7)": (
-            "（人员 1504; 22; -7）"
+# Data in a reason's details is shown as written in Chinese: the details are translated
+# where their words are, not inside a value they quote (the review of the translation:
+# 'rural (person …' and '3 member rows' as values), and the person of a department
+# record is bad data as often as not: an ID holding '; ' or ')' kept "person" in English
+# or had its own ';' made full-width (the review of the Chinese punctuation). The
+# separator after a 15-or-more-character ID is full-width; after any other, the ID and
+# the separator stay as written.
+@pytest.mark.parametrize(
+    ("reason", "details"),
+    [
+        (
+            (
+                "households.area record=H1: unknown enum value ('rural (person 1'; allowed "
+                "urban|rural)"
+            ),
+            "（'rural (person 1'；允许值 urban|rural）",
         ),
-        "tax_income.amount record=T1: negative money (person 1504)22; -7)": (
-            "（人员 1504)22; -7）"
+        (
+            (
+                "households.prev_status record=H1: unknown enum value ('3 member rows'; allowed "
+                "none|dibao)"
+            ),
+            "（'3 member rows'；允许值 none|dibao）",
         ),
-        "vehicle.registered_on record=V1: date outside 0001-01-01..9999-12-31 "
-        "(person 1504)22; day 3500000 from 1970-01-01)": (
-            "（人员 1504)22；自 1970-01-01 起第 3500000 天）"
+        (
+            (
+                "households.current_programs record=H1: program not defined by the household's "
+                "pack ('edu; pack x defines nothing'; pack p-1 defines a_b, c)"
+            ),
+            "（'edu; pack x defines nothing'；政策包 p-1 定义的项目：a_b、c）",
         ),
-        "tax_income.amount record=T1: negative money (person 15042219800725000x; -7)": (
-            "（人员 15042219800725000x；-7）"
+        (
+            "tax_income.amount record=T1: negative money (person 1504; 22; -7)",
+            "（人员 1504; 22; -7）",
         ),
-    }
-    for reason, details in cases.items():
-        assert labels.reject_rule(reason, "zh").endswith(details), reason
-
-
-def test_quoted_values_keep_their_words_in_chinese_reasons():
-    """The details are translated where their words are, not inside a value they quote
-    (the review of the translation: 'rural (person …' and '3 member rows' as values)."""
-    cases = {
-        "households.area record=H1: unknown enum value ('rural (person 1'; allowed "
-        "urban|rural)": "（'rural (person 1'；允许值 urban|rural）",
-        "households.prev_status record=H1: unknown enum value ('3 member rows'; allowed "
-        "none|dibao)": "（'3 member rows'；允许值 none|dibao）",
-        "households.current_programs record=H1: program not defined by the household's "
-        "pack ('edu; pack x defines nothing'; pack p-1 defines a_b, c)": (
-            "（'edu; pack x defines nothing'；政策包 p-1 定义的项目：a_b、c）"
+        (
+            "tax_income.amount record=T1: negative money (person 1504)22; -7)",
+            "（人员 1504)22; -7）",
         ),
-    }
-    for reason, details in cases.items():
-        assert labels.reject_rule(reason, "zh").endswith(details), reason
+        (
+            (
+                "vehicle.registered_on record=V1: date outside 0001-01-01..9999-12-31 "
+                "(person 1504)22; day 3500000 from 1970-01-01)"
+            ),
+            "（人员 1504)22；自 1970-01-01 起第 3500000 天）",
+        ),
+        (
+            "tax_income.amount record=T1: negative money (person 15042219800725000x; -7)",
+            "（人员 15042219800725000x；-7）",
+        ),
+    ],
+)
+def test_data_in_a_reasons_details_is_shown_as_written_in_chinese(reason, details):
+    assert labels.reject_rule(reason, "zh").endswith(details)
 
 
 def test_no_department_name_holds_the_list_separator():

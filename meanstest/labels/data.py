@@ -280,6 +280,7 @@ REJECT_RULE: tuple[tuple[str, str, str], ...] = (
 # each pattern is anchored where validate.py and row_checks.py put its words. Chinese
 # punctuation (GB/T 15834): the details in full-width parentheses, their parts split by
 # ，and ；, lists of codes by 、.
+_CITED = r"^((?:（RULES\.md §0: int64）)?)"  # the §0 ceiling's citation, once translated
 REJECT_DETAIL_ZH: tuple[tuple[str, str | Callable[[re.Match], str]], ...] = (
     # the §0 ceiling's citation, part of the rule's own text, before any details
     (r"^ \(RULES\.md §0: int64\)", "（RULES.md §0: int64）"),
@@ -289,8 +290,8 @@ REJECT_DETAIL_ZH: tuple[tuple[str, str | Callable[[re.Match], str]], ...] = (
     # ID as written, the separator after it full-width only after an ID of 15 or more
     # [0-9Xx] — an ID that holds '; ' or ')' itself (bad data, the reason's subject)
     # keeps every character and the ASCII separator
-    (r"^((?:（RULES\.md §0: int64）)?) \(person ([0-9Xx]{15,}); ", r"\1（人员 \2；"),
-    (r"^((?:（RULES\.md §0: int64）)?) \(person ", r"\1（人员 "),
+    (_CITED + r" \(person ([0-9Xx]{15,}); ", r"\1（人员 \2；"),
+    (_CITED + r" \(person ", r"\1（人员 "),
     (
         r": need 17 digits and a check character 0-9 or upper-case X\)$",
         r"：应为 17 位数字加 1 位校验码，校验码为 0–9 或大写 X）",
@@ -318,7 +319,7 @@ REJECT_DETAIL_ZH: tuple[tuple[str, str | Callable[[re.Match], str]], ...] = (
     (r"^ \(day (-?\d+) from 1970-01-01\)$", r"（自 1970-01-01 起第 \1 天）"),
     (r"(?:；|; )day (-?\d+) from 1970-01-01\)$", r"；自 1970-01-01 起第 \1 天）"),  # a record's
     # the parentheses of details with no words of their own ("(0)", "('15042')")
-    (r"^((?:（RULES\.md §0: int64）)?) \(", r"\1（"),
+    (_CITED + r" \(", r"\1（"),
     (r"\)$", "）"),
 )
 
