@@ -6,6 +6,7 @@ import queue
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import grpc
 import pytest
@@ -173,3 +174,104 @@ def test_a_stream_message_over_the_size_limit_is_not_journaled_ok(tmp_path):
     finally:
         running.stop(None).wait()
         config.journal.close()
+
+
+def test_the_answer_floor_is_less_than_any_assessed_households_answer():
+    """ANSWER_FLOOR holds for the smallest answer an assessed household can have: the
+    shortest status and transition, a one-character policy_id, every number zero, one
+    member with no household_id (the shortest strings the engine could write)."""
+    from meanstest.pipeline import ENGINE_VERSION
+    from meanstest.schema import STATUSES, TRANSITIONS
+    from meanstest.service.replies import ANSWER_FLOOR
+
+    least = convert.pb.AssessResponse(
+        results=[
+            convert.pb.Result(
+                status=min(STATUSES, key=len),
+                transition=min(TRANSITIONS, key=len),
+                policy_id="x",
+                policy_digest="0" * 64,
+                input_digest="0" * 64,
+                engine_version=ENGINE_VERSION,
+            )
+        ],
+        members=[convert.pb.Member(person_id="1" * 18, employment_basis="none")],
+    )
+    assert least.ByteSize() >= ANSWER_FLOOR
+    households = convert.tables_to_households(synth.generate(300, seed=8))
+    config = ServiceConfig(default_library(), journal=None)
+    with _server(config) as port, MeansTestClient(f"127.0.0.1:{port}") as c:
+        answer = c.stub.Assess(convert.pb.AssessRequest(households=households))
+    del answer.rejects[:]  # and a real answer, its assessed households only
+    assert answer.results and answer.ByteSize() >= ANSWER_FLOOR * len(answer.results)
+
+
+@contextmanager
+def _server(config):
+    running = start(config, "127.0.0.1:0", warm=False)
+    try:
+        yield running.port
+    finally:
+        running.stop(None).wait()
+        if config.journal is not None:
+            config.journal.close()
+
+
+def _empty_households(n: int, id_bytes: int = 0, group: bool = False) -> bytes:
+    """An AssessRequest of n households holding only an id of `id_bytes` characters; with
+    `group`, an unknown group field after them (the column reader leaves such bytes to the
+    protobuf library, which skips it)."""
+    one = convert.pb.Household(household_id="h" * id_bytes) if id_bytes else convert.pb.Household()
+    data = convert.pb.AssessRequest(households=[one] * n).SerializeToString()
+    return data + (b"\x13\x18\x01\x14" if group else b"")  # field 2: start, varint, end
+
+
+@pytest.mark.parametrize(
+    "path, id_bytes, group",
+    [("small call", 0, False), ("columns", 40, False), ("protobuf library", 40, True)],
+)
+def test_more_households_than_their_answer_could_hold_are_refused_before_any_work(
+    tmp_path, path, id_bytes, group
+):
+    """A 16 MB Assess of 8,000,000 empty households ran the server out of 24 GB before
+    its answer (~7 GB) could be refused: a message may carry one household per
+    ANSWER_FLOOR bytes of --max-message-mb, counted before anything is converted, on
+    each path a request can take (the small-call parse up to 256 KB, the column reader,
+    the protobuf library for bytes the reader is unsure of). One fewer is not refused
+    for its count."""
+    from meanstest.service.replies import ANSWER_FLOOR
+    from meanstest.service.server import SMALL_BYTES
+
+    limit = ANSWER_FLOOR * (50 if path == "small call" else 6_000)
+    most = limit // ANSWER_FLOOR
+    stages = Stages()
+    config = ServiceConfig(
+        default_library(),
+        journal=Journal(tmp_path / "j.jsonl"),
+        max_message_bytes=limit,
+        on_stage=stages,
+    )
+    over = _empty_households(most + 1, id_bytes, group)
+    assert (len(over) <= SMALL_BYTES) == (path == "small call") and len(over) < limit
+    with _server(config) as port, MeansTestClient(f"127.0.0.1:{port}") as c:
+        assess = c.channel.unary_unary("/meanstest.v1.MeansTest/Assess")
+        with pytest.raises(grpc.RpcError) as e:
+            assess(over, timeout=60)
+        assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert e.value.details() == (
+            f"{most + 1:,} households in one message, over the {most:,} that "
+            f"--max-message-mb allows (one per {ANSWER_FLOOR} bytes of {limit:,}): "
+            "send them in several messages (AssessStream) or with AssessArrow"
+        )
+        assert "convert" not in stages.seen
+        stream = [convert.pb.AssessRequest.FromString(_empty_households(most + 1, id_bytes))]
+        with pytest.raises(grpc.RpcError) as e:  # each message of a stream too
+            list(c.stub.AssessStream(iter(stream), timeout=60))
+        assert "households in one message" in e.value.details()
+        assert "convert" not in stages.seen
+        with pytest.raises(grpc.RpcError) as e:  # one fewer: converted, its answer too big
+            assess(_empty_households(most, id_bytes, group), timeout=120)
+        assert e.value.details().startswith("the answer is ")
+        assert "convert" in stages.seen
+    statuses = [x["status"] for x in _entries(tmp_path / "j.jsonl", 3)]
+    assert statuses == ["RESOURCE_EXHAUSTED"] * 3

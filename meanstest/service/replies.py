@@ -51,6 +51,29 @@ def sendable(body: bytes, limit: int) -> None:
         )
 
 
+# The least an assessed household's answer takes, in bytes: its results row holds two
+# 64-character digests (67 bytes each with tag and length), a status, a transition, a
+# policy_id and the engine_version; its one member at least an 18-character person_id
+# and an employment_basis. tests/test_service_limits.py builds the smallest such answer.
+ANSWER_FLOOR = 160
+
+
+def answerable(households: int, limit: int) -> None:
+    """Refuse, before anything is converted, a request message of more households than
+    one per ANSWER_FLOOR bytes of --max-message-mb: their answer would not fit unless
+    most were rejected, and the memory a message takes grows with its households, not
+    its bytes. A 16 MB Assess of 8,000,000 empty households (two bytes each) ran the
+    server out of 24 GB and was killed; `sendable` would have refused its answer only
+    after the work."""
+    most = limit // ANSWER_FLOOR
+    if households > most:
+        raise ResourceExhausted(
+            f"{households:,} households in one message, over the {most:,} that "
+            f"--max-message-mb allows (one per {ANSWER_FLOOR} bytes of {limit:,}): "
+            "send them in several messages (AssessStream) or with AssessArrow"
+        )
+
+
 def _parse(data: bytes) -> pb.AssessRequest:
     return parse(pb.AssessRequest, data, "households")
 

@@ -56,6 +56,7 @@ from meanstest.service.replies import (
     _json,
     _parse,
     _summary,
+    answerable,
     sendable,
 )
 from meanstest.service.small_engine import PackCache
@@ -130,8 +131,10 @@ class MeansTestService:
 
     def _assess_bytes(self, call: _Call, data: bytes) -> bytes:
         """One AssessRequest (serialised) → its AssessResponse (serialised), journaled."""
+        limit = self.config.max_message_bytes
         if len(data) <= SMALL_BYTES and self.config.engine == "fast":
             request = _parse(data)
+            answerable(len(request.households), limit)
             self._check_households(call, request.households)
             call.stage("convert")
             try:
@@ -143,7 +146,7 @@ class MeansTestService:
                 call.households = len(answer.results) + len(answer.rejects)
                 call.stage("engine")
                 body = small.response(answer).SerializeToString(deterministic=True)
-                sendable(body, self.config.max_message_bytes)
+                sendable(body, limit)
                 call.stage("journal")
                 section = small.journal_section(answer)
                 call.journal(
@@ -154,7 +157,10 @@ class MeansTestService:
                 )
                 return body
         conv = None
-        decoded = wire.decode(data)
+        counts = wire.count(data)  # None: bytes left to the protobuf library, counted there
+        if counts is not None:
+            answerable(int(counts[0]), limit)
+        decoded = wire.decode(data, counts) if counts is not None else None
         if decoded is not None:
             require_households(decoded.households, "households")
             try:
@@ -166,6 +172,7 @@ class MeansTestService:
                 conv = None
         if conv is None:  # bytes the column reader leaves to the protobuf library
             request = _parse(data)
+            answerable(len(request.households), limit)
             self._check_households(call, request.households)
             call.stage("convert")
             conv = convert.households_to_tables(request.households)

@@ -392,16 +392,28 @@ def _strings(buf, starts, lengths) -> pa.Array:
     return _string_array(len(starts), offsets, data, lengths < 0)
 
 
-def decode(data: bytes) -> Decoded | None:
-    """The columns of a serialised AssessRequest, or None (see module docstring)."""
-    buf = np.frombuffer(data, np.uint8)
+def count(data: bytes) -> np.ndarray | None:
+    """The rows of each message kind of a serialised AssessRequest (`[0]`: households),
+    without reading a row's fields or allocating per row; None where `decode` would
+    give None."""
     counts = np.zeros(10, I64)
     empty = tuple(np.zeros((0, max(len(c), 1)), I64) for c in COLUMNS)
     no_owner = tuple(np.zeros(0, I64) for _ in COLUMNS)
     no_prog = np.zeros((0, 3), I64)
-    args = (KIND, COLUMN)
-    if _request(buf, *args, empty, empty, counts, no_owner, no_prog, False) < 0:
+    buf = np.frombuffer(data, np.uint8)
+    if _request(buf, KIND, COLUMN, empty, empty, counts, no_owner, no_prog, False) < 0:
         return None
+    return counts
+
+
+def decode(data: bytes, counts: np.ndarray | None = None) -> Decoded | None:
+    """The columns of a serialised AssessRequest, or None (see module docstring);
+    `counts`: what `count(data)` gave, if the caller has it."""
+    buf = np.frombuffer(data, np.uint8)
+    counts = count(data) if counts is None else counts
+    if counts is None:
+        return None
+    args = (KIND, COLUMN)
     vals = tuple(np.zeros((counts[m], max(len(c), 1)), I64) for m, c in enumerate(COLUMNS))
     lens = tuple(np.full((counts[m], max(len(c), 1)), -1, I64) for m, c in enumerate(COLUMNS))
     owners = tuple(np.zeros(counts[m], I64) for m in range(len(COLUMNS)))
