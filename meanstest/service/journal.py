@@ -3,7 +3,7 @@
 Each line is the canonical JSON (sorted keys, no spaces, UTF-8) of one entry:
 
     seq, time, caller, method, status, households[], rejects[], output_digest,
-    engine_version, prev, hash
+    engine_version, prev, hash, and (a keyed journal) mac
 
 `hash` is the SHA-256 of the canonical JSON of the entry without `hash`; `prev` is the
 `hash` of the entry before (64 zeros for the first). An entry is written, flushed and
@@ -11,6 +11,12 @@ fsync'd before the call's response is sent. Editing, deleting, inserting or reor
 any entry breaks the chain at that entry; `verify` names the first broken one. (Cutting
 entries off the end leaves a valid shorter chain: compare `verify`'s head hash with one
 kept elsewhere — `meanstest journal verify --head`.)
+
+Keyed (`serve --journal-key`, meanstest.service.journal_key): each entry also has `mac`
+= HMAC-SHA256(key, its `hash`), written after the hash, which leaves it out: the chain
+verifies without the key, and an entry rewritten with every later hash recomputed fails
+its MAC (`verify(path, key)`). What the key does not protect against: whoever holds it
+can redo the MACs too, and a cut tail still shows only against a kept head.
 
 Per household the journal keeps what reproduction needs, and no personal data:
 household_id, policy_id, policy_digest, input_digest, result_digest, status, benefit.
