@@ -36,6 +36,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-auth", action="store_true", help="no tokens (loopback only)")
     p.add_argument("--journal", required=True, help="append-only audit journal (JSON Lines)")
     p.add_argument(
+        "--journal-key",
+        help="secret key file (64+ hex digits): every journal entry gets a MAC "
+        "(`meanstest journal verify --key`)",
+    )
+    p.add_argument(
         "--engine",
         choices=("fast", "reference"),
         default="fast",
@@ -119,6 +124,7 @@ def run(args: argparse.Namespace) -> int:
     from meanstest.pipeline import load_policies
     from meanstest.service.auth import Tokens, check_file_mode, server_credentials
     from meanstest.service.journal import Journal
+    from meanstest.service.journal_key import read_key
     from meanstest.service.server import ServiceConfig, start
 
     logging.basicConfig(
@@ -138,10 +144,15 @@ def run(args: argparse.Namespace) -> int:
     if args.tls_client_ca:
         risk = "any local user could add a CA whose certificates it lets in"
         check_file_mode(args.tls_client_ca, "--tls-client-ca", risk, secret=False)
+    journal_key = None
+    if args.journal_key:
+        risk = "any local user could replace the key with one they know, and forge entries"
+        check_file_mode(args.journal_key, "--journal-key", risk)
+        journal_key = read_key(args.journal_key, "--journal-key")
     creds = server_credentials(args.tls_cert, args.tls_key, args.tls_client_ca) if tls else None
     config = ServiceConfig(
         library=load_policies(args.policies),
-        journal=Journal(args.journal),
+        journal=Journal(args.journal, journal_key),
         tokens=Tokens.load(args.tokens) if args.tokens else None,
         engine=args.engine,
         max_message_bytes=args.max_message_mb << 20,

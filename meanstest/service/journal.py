@@ -3,7 +3,7 @@
 Each line is the canonical JSON (sorted keys, no spaces, UTF-8) of one entry:
 
     seq, time, caller, method, status, households[], rejects[], output_digest,
-    engine_version, prev, hash
+    engine_version, prev, hash, and (a keyed journal) mac
 
 `hash` is the SHA-256 of the canonical JSON of the entry without `hash`; `prev` is the
 `hash` of the entry before (64 zeros for the first). An entry is written, flushed and
@@ -11,6 +11,12 @@ fsync'd before the call's response is sent. Editing, deleting, inserting or reor
 any entry breaks the chain at that entry; `verify` names the first broken one. (Cutting
 entries off the end leaves a valid shorter chain: compare `verify`'s head hash with one
 kept elsewhere — `meanstest journal verify --head`.)
+
+Keyed (`serve --journal-key`, meanstest.service.journal_key): each entry also has `mac`
+= HMAC-SHA256(key, its `hash`), written after the hash, which leaves it out: the chain
+verifies without the key, and an entry rewritten with every later hash recomputed fails
+its MAC (`verify(path, key)`). What the key does not protect against: whoever holds it
+can redo the MACs too, and a cut tail still shows only against a kept head.
 
 Per household the journal keeps what reproduction needs, and no personal data:
 household_id, policy_id, policy_digest, input_digest, result_digest, status, benefit.
@@ -55,6 +61,7 @@ from meanstest.digest import group_digests
 from meanstest.errors import MeansTestError
 from meanstest.lines import render
 from meanstest.service.chunks import ipc_stream
+from meanstest.service.journal_key import KEY_BYTES, check_last, entry_mac, mac_problem
 
 GENESIS = "0" * 64
 INLINE_ROWS = 1000  # households (or rejects) of one entry written inline; more: a blob
@@ -79,7 +86,7 @@ def canonical(obj: object) -> str:
 
 
 def entry_hash(entry: dict) -> str:
-    body = {k: v for k, v in entry.items() if k != "hash"}
+    body = {k: v for k, v in entry.items() if k not in ("hash", "mac")}
     return hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
 
 
@@ -246,10 +253,14 @@ def _reserve(fd: int, offset: int, length: int) -> bool:
 
 
 class Journal:
-    """Appends entries durably, with group commit; safe to share between threads."""
+    """Appends entries durably, with group commit; safe to share between threads. With
+    `key` (journal_key.read_key) each entry gets its `mac`."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, key: bytes | None = None) -> None:
+        if key is not None and len(key) < KEY_BYTES:
+            raise MeansTestError(f"a journal key of {len(key)} bytes; {KEY_BYTES} or more")
         self.path = Path(path)
+        self._key = key
         self.blob_path = self.path.with_name(self.path.name + ".blobs")
         self._cond = threading.Condition()
         self._queue: list[_Pending] = []
@@ -268,6 +279,7 @@ class Journal:
                     f"{self.path}: last entry (seq {entry.get('seq')}) fails its hash; "
                     "run `meanstest journal verify` and keep this file as evidence"
                 )
+            check_last(entry, key, self.path)
             self.seq, self.head = int(entry["seq"]), entry["hash"]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists()
@@ -339,6 +351,8 @@ class Journal:
             p.entry["seq"] = seq = seq + 1
             p.entry["prev"] = head
             p.entry["hash"] = head = entry_hash(p.entry)
+            if self._key is not None:  # after the hash, which does not cover it
+                p.entry["mac"] = entry_mac(self._key, head)
             out.append(canonical(p.entry) + "\n")
         data = "".join(out).encode("utf-8")
         if self._size + len(data) > self._reserved:
@@ -383,10 +397,11 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def read_entries(path: str | Path) -> list[dict]:
-    """Every entry, after `verify`, with blobs read back into `households` / `rejects`
-    lists; raises MeansTestError naming the first broken entry."""
-    _, _, problem = verify(path)
+def read_entries(path: str | Path, key: bytes | None = None) -> list[dict]:
+    """Every entry, after `verify` (of the MACs too, with `key`), with blobs read back
+    into `households` / `rejects` lists; raises MeansTestError naming the first broken
+    entry."""
+    _, _, problem = verify(path, key)
     if problem:
         raise MeansTestError(f"{path}: {problem}")
     blobs = Path(path).with_name(Path(path).name + ".blobs")
@@ -396,12 +411,12 @@ def read_entries(path: str | Path) -> list[dict]:
             if not line.strip():
                 continue
             entry = json.loads(line)
-            for key in ("households", "rejects"):
-                ref = entry.pop(f"{key}_blob", None)
+            for name in ("households", "rejects"):
+                ref = entry.pop(f"{name}_blob", None)
                 if ref is not None:
                     data = _blob(blobs, ref)
                     table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
-                    entry[key] = _expand(table.to_pylist())
+                    entry[name] = _expand(table.to_pylist())
             out.append(entry)
     return out
 
@@ -412,9 +427,15 @@ def _blob(path: Path, ref: dict) -> bytes:
         return f.read(int(ref["bytes"]))
 
 
-def verify(path: str | Path) -> tuple[int, str, str | None]:
-    """(entries checked, head hash, first problem or None); blobs are checked too."""
-    prev, seq = GENESIS, 0
+def verify(path: str | Path, key: bytes | None = None) -> tuple[int, str, str | None]:
+    """(entries checked, head hash, first problem or None); blobs are checked too, and
+    with `key` every entry's `mac` (journal_key). Without one the MACs are ignored."""
+    return check_chain(path, key)[:3]
+
+
+def check_chain(path: str | Path, key: bytes | None = None) -> tuple[int, str, str | None, int]:
+    """`verify`'s answer and how many of the entries checked have a `mac`."""
+    prev, seq, macs = GENESIS, 0, 0
     try:
         lines = Path(path).read_bytes().splitlines()
     except OSError as e:
@@ -425,25 +446,28 @@ def verify(path: str | Path) -> tuple[int, str, str | None]:
         try:
             entry = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            return seq, prev, f"{where}: not a JSON entry ({e})"
+            return seq, prev, f"{where}: not a JSON entry ({e})", macs
         if not isinstance(entry, dict):
-            return seq, prev, f"{where}: not a JSON object"
+            return seq, prev, f"{where}: not a JSON object", macs
         if entry_hash(entry) != entry.get("hash"):
-            return seq, prev, f"{where} (seq {entry.get('seq')}): edited (hash does not match)"
+            why = "edited (hash does not match)"
+            return seq, prev, f"{where} (seq {entry.get('seq')}): {why}", macs
         if entry.get("prev") != prev:
             why = "prev is not the hash of the entry before: deleted, inserted or moved"
-            return seq, prev, f"{where} (seq {entry.get('seq')}): chain broken ({why})"
+            return seq, prev, f"{where} (seq {entry.get('seq')}): chain broken ({why})", macs
         if entry.get("seq") != seq + 1:
-            return seq, prev, f"{where}: seq {entry.get('seq')} where {seq + 1} was due"
-        for key in ("households_blob", "rejects_blob"):
-            ref = entry.get(key)
+            return seq, prev, f"{where}: seq {entry.get('seq')} where {seq + 1} was due", macs
+        for name in ("households_blob", "rejects_blob"):
+            ref = entry.get(name)
             if ref is None:
                 continue
             try:
                 data = _blob(blobs, ref)
             except (OSError, TypeError, ValueError, KeyError) as e:
-                return seq, prev, f"{where} (seq {seq + 1}): {key} unreadable ({e})"
+                return seq, prev, f"{where} (seq {seq + 1}): {name} unreadable ({e})", macs
             if hashlib.sha256(data).hexdigest() != ref.get("sha256"):
-                return seq, prev, f"{where} (seq {seq + 1}): {key} does not match its sha256"
-        prev, seq = entry["hash"], seq + 1
-    return seq, prev, None
+                return seq, prev, f"{where} (seq {seq + 1}): {name} does not match its sha256", macs
+        if why := mac_problem(entry, key):
+            return seq, prev, f"{where} (seq {seq + 1}): {why}", macs
+        prev, seq, macs = entry["hash"], seq + 1, macs + ("mac" in entry)
+    return seq, prev, None, macs

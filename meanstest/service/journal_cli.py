@@ -1,4 +1,5 @@
-"""`meanstest journal verify FILE`: check the audit journal's hash chain."""
+"""`meanstest journal verify FILE`: check the audit journal's hash chain (and, with
+`--key`, every entry's MAC)."""
 
 from __future__ import annotations
 
@@ -16,17 +17,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     v = sub.add_parser("verify", help="check every entry; report the first broken one")
     v.add_argument("file", help="the journal file (serve --journal)")
     v.add_argument("--head", help="expected hash of the last entry (detects a cut-off tail)")
+    v.add_argument(
+        "--key",
+        help="the journal's key file (serve --journal-key): check every entry's MAC too",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    from meanstest.service.journal import verify
+    from meanstest.service.auth import check_file_mode
+    from meanstest.service.journal import check_chain
+    from meanstest.service.journal_key import read_key
 
-    count, head, problem = verify(args.file)
+    key = None
+    if args.key:
+        risk = "any local user could replace it with a key that a forged journal's MACs match"
+        check_file_mode(args.key, "--key", risk, refusing="not checked")
+        key = read_key(args.key, "--key")
+    count, head, problem, macs = check_chain(args.file, key)
     if problem:
         print(f"{args.file}: BROKEN at {problem} ({count} entries before it are intact)")
         return 1
     if args.head and args.head != head:
         print(f"{args.file}: {count} entries intact, but the head {head} is not {args.head}")
         return 1
-    print(f"{args.file}: {count} entries, chain intact; head {head}")
+    if key is not None:
+        state = "chain and MACs intact"
+    elif macs:
+        state = f"chain intact ({macs} MACs present, not checked: give --key)"
+    else:
+        state = "chain intact"
+    print(f"{args.file}: {count} entries, {state}; head {head}")
     return 0
