@@ -476,3 +476,22 @@ def test_idle_seconds_reaches_the_server(tmp_path, monkeypatch):
     with pytest.raises(_Started):
         main(["serve", "--journal", str(tmp_path / "j.jsonl"), *flags])
     assert seen["idle"] == 7.5
+
+
+def test_max_call_households_reaches_the_server_and_zero_is_refused(
+    tmp_path, serve, capsys, monkeypatch
+):
+    """--max-call-households bounds a bulk call's rows (service.errors.CallRows)."""
+    assert serve("--plaintext-loopback", "--no-auth", "--max-call-households", "0") == 1
+    assert "--max-call-households must be at least 1" in capsys.readouterr().err
+    seen = {}
+
+    def start(config, *args, **kwargs):
+        seen["most"] = config.max_call_households
+        raise _Started
+
+    monkeypatch.setattr("meanstest.service.server.start", start)
+    flags = ["--plaintext-loopback", "--no-auth", "--max-call-households", "2500"]
+    with pytest.raises(_Started):
+        main(["serve", "--journal", str(tmp_path / "j.jsonl"), *flags])
+    assert seen["most"] == 2500

@@ -3,18 +3,22 @@ the concurrency bound get RESOURCE_EXHAUSTED instead of queueing without end."""
 
 import json
 import queue
+import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import grpc
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 
-from meanstest import synth
+from meanstest import schema, synth
 from meanstest.policy import default_library
 from meanstest.service import convert
 from meanstest.service.client import MeansTestClient
+from meanstest.service.flight import flight_assess, start_flight
 from meanstest.service.journal import Journal
 from meanstest.service.server import ServiceConfig, start
 
@@ -275,3 +279,69 @@ def test_more_households_than_their_answer_could_hold_are_refused_before_any_wor
         assert "convert" in stages.seen
     statuses = [x["status"] for x in _entries(tmp_path / "j.jsonl", 3)]
     assert statuses == ["RESOURCE_EXHAUSTED"] * 3
+
+
+def _null_households(n: int) -> pa.Table:
+    """A households table of n rows whose every column is of the null type: the bundle
+    reader's form of a column with no values, which takes no bytes on the wire."""
+    return pa.table({c: pa.nulls(n) for c in schema.arrow_schema("households").names})
+
+
+@pytest.fixture
+def bounded(tmp_path):
+    """A server (gRPC and Flight) taking at most 40 households a bulk call."""
+    stages = Stages()
+    config = ServiceConfig(
+        default_library(),
+        journal=Journal(tmp_path / "j.jsonl"),
+        max_call_households=40,
+        on_stage=stages,
+    )
+    running = start(config, "127.0.0.1:0", warm=False)
+    flight = start_flight(running.service, "127.0.0.1", 0)
+    yield running.port, f"grpc+tcp://127.0.0.1:{flight.port}", stages, tmp_path / "j.jsonl"
+    flight.shutdown()
+    running.stop(None).wait()
+    config.journal.close()
+
+
+def test_a_bulk_call_of_more_rows_than_allowed_is_refused_before_any_work(bounded):
+    """An AssessArrow request of 1,352 bytes — 200,000 households of null-typed columns —
+    took the server to 1.4 GB: a call's memory grows with its rows, not its bytes. A
+    bulk call (AssessArrow, Flight) carries at most --max-call-households households
+    and 32 rows of the other tables for each; a larger one is refused as its tables are
+    read, before anything is converted, and journaled so. At the bound, it is served."""
+    port, location, stages, journal = bounded
+    bundle = synth.generate(20, seed=2)
+    first = bundle["households"].slice(0, 2)
+    persons = bundle["persons"].filter(
+        pc.is_in(bundle["persons"]["household_id"], first["household_id"])
+    )
+    row = bundle["bank"].slice(0, 1).set_column(0, "person_id", persons["person_id"][:1])
+    many = {"households": first, "persons": persons, "bank": pa.concat_tables([row] * 1281)}
+    others = persons.num_rows + 1281
+    refused = [
+        (
+            {"households": _null_households(41)},
+            "41 households in one call, over --max-call-households (40): split the call",
+        ),
+        (
+            many,
+            f"hold {others:,} rows (counted up to bank), over 32 for each of --max-call-"
+            + "households (1,280)",
+        ),
+    ]
+    with MeansTestClient(f"127.0.0.1:{port}") as c:
+        for tables, message in refused:
+            with pytest.raises(grpc.RpcError) as e:
+                c.assess_arrow(tables, timeout=60)
+            assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            assert message in e.value.details()
+            with pytest.raises(pa.ArrowInvalid, match=re.escape(message)):
+                flight_assess(location, tables)
+        assert "engine" not in stages.seen
+        served = c.assess_arrow({"households": _null_households(40)}, timeout=60)
+    assert served["rejects"].num_rows == 40  # every household rejected, none lost
+    assert flight_assess(location, {"households": _null_households(40)})["rejects"].num_rows == 40
+    statuses = [x["status"] for x in _entries(journal, 6)]
+    assert statuses == ["RESOURCE_EXHAUSTED"] * 4 + ["OK"] * 2

@@ -31,6 +31,7 @@ class ServiceConfig:
     engine: str = "fast"
     max_message_bytes: int = 16 << 20
     max_concurrent_calls: int = 16
+    max_call_households: int = 1_000_000  # rows of one bulk call (errors.CallRows)
     workers: int = 8
     idle_seconds: float = 300.0  # longest wait for a request message (service.gate)
     # Test hook: called with (stage, context) at each checkpoint of a call.

@@ -7,7 +7,7 @@ message objects. Both are the protobuf wire format (tests/test_service_arrow_chu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -126,10 +126,13 @@ def _chunk_by_library(data: bytes) -> tuple[str, memoryview, bool]:
     return chunk.table, memoryview(chunk.data), chunk.last
 
 
-def chunks_to_tables(chunks: Iterable, allowed: Iterable[str]) -> dict:
+def chunks_to_tables(
+    chunks: Iterable, allowed: Iterable[str], rows: Callable[[str, int], None] | None = None
+) -> dict:
     """Reassemble ArrowChunk messages (or their serialised bytes, read by `chunk_fields`
     without a copy) into tables; names outside `allowed` are refused. A table is read
-    as soon as its last chunk is in, while gRPC receives the next table's."""
+    as soon as its last chunk is in, while gRPC receives the next table's, and its rows
+    are told to `rows(name, count)` (which may refuse them) before the next is read."""
     allowed = set(allowed)
     parts: dict[str, list] = {}
     out: dict[str, pa.Table] = {}
@@ -150,6 +153,8 @@ def chunks_to_tables(chunks: Iterable, allowed: Iterable[str]) -> dict:
         parts.setdefault(name, []).append(data)
         if last:
             out[name] = _read_table(name, parts.pop(name))
+            if rows is not None:
+                rows(name, out[name].num_rows)
     if parts:
         raise MeansTestError(
             f"table(s) {', '.join(sorted(parts))} ended without a chunk marked last", field="last"

@@ -60,6 +60,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="calls served at once (default 16); more are RESOURCE_EXHAUSTED, none queue",
     )
     p.add_argument(
+        "--max-call-households",
+        type=int,
+        default=1_000_000,
+        help="households of one AssessArrow or Flight call (default 1,000,000; the other "
+        "tables 32 rows for each); a larger call is refused before it is converted: a "
+        "call takes ~6.5 KB of memory a household",
+    )
+    p.add_argument(
         "--workers", type=int, default=8, help="threads that serve the calls (default 8)"
     )
     p.add_argument(
@@ -110,7 +118,8 @@ def check_security(args: argparse.Namespace) -> tuple[str, bool]:
         raise MeansTestError("refusing to serve without --tokens (or --no-auth on loopback)")
     if args.no_auth and not _loopback(host):
         raise MeansTestError(f"--no-auth is for loopback only, not {host}")
-    for name in ("port", "max_message_mb", "max_concurrent_calls", "workers", "idle_seconds"):
+    numbers = ("max_message_mb", "max_concurrent_calls", "max_call_households", "workers")
+    for name in ("port", *numbers, "idle_seconds"):
         value, least = getattr(args, name), 0 if name == "port" else 1
         if not value >= least:  # NaN too
             raise MeansTestError(f"--{name.replace('_', '-')} must be at least {least}")
@@ -157,6 +166,7 @@ def run(args: argparse.Namespace) -> int:
         engine=args.engine,
         max_message_bytes=args.max_message_mb << 20,
         max_concurrent_calls=args.max_concurrent_calls,
+        max_call_households=args.max_call_households,
         workers=args.workers,
         idle_seconds=args.idle_seconds,
     )

@@ -154,6 +154,43 @@ def require_households(count: int, field: str, where: str = "") -> None:
         raise InvalidArgument(f"no household to assess{where}", field=field)
 
 
+SOURCE_ROWS_PER_HOUSEHOLD = 32  # a call's rows besides households, per household allowed
+
+
+class CallRows:
+    """The rows of one bulk call (AssessArrow, Flight) against --max-call-households:
+    at most that many households, and SOURCE_ROWS_PER_HOUSEHOLD times as many rows of
+    the other tables together (a synthetic district has ~14). A call's memory grows
+    with its rows (~6.5 KB a household, assessed or rejected), not with its bytes: an
+    AssessArrow request of 1,352 bytes — a households table of 200,000 rows whose
+    columns are all of the null type, which takes no bytes — took the server to 1.4 GB
+    (every household rejected), so a few such calls would have ended it. Counted as
+    each table is read, before any is converted."""
+
+    def __init__(self, households: int) -> None:
+        self.households = households
+        self.others = households * SOURCE_ROWS_PER_HOUSEHOLD
+        self._others_seen = 0
+
+    def add(self, table: str, rows: int) -> None:
+        if table == "households":
+            if rows > self.households:
+                raise ResourceExhausted(
+                    f"{rows:,} households in one call, over --max-call-households "
+                    f"({self.households:,}): split the call, or review the bundle with "
+                    "`meanstest review`"
+                )
+            return
+        self._others_seen += rows
+        if self._others_seen > self.others:
+            raise ResourceExhausted(
+                f"the call's tables other than households hold {self._others_seen:,} rows "
+                f"(counted up to {table}), over {SOURCE_ROWS_PER_HOUSEHOLD} for each of "
+                f"--max-call-households ({self.others:,}): split the call, or review the "
+                "bundle with `meanstest review`"
+            )
+
+
 def parse(message_type: type[_M], data: bytes, field: str) -> _M:
     """`data` read as a `message_type` by the protobuf library, or INVALID_ARGUMENT "not
     a(n) <type> (<the library's reason>)" naming `field` (the library does not say which

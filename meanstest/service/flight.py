@@ -29,6 +29,7 @@ from meanstest.service.call import peer_of
 from meanstest.service.chunks import ipc_stream
 from meanstest.service.convert import with_unmatched
 from meanstest.service.errors import (
+    CallRows,
     Cancelled,
     DeadlineExpired,
     InvalidArgument,
@@ -162,6 +163,9 @@ class AssessFlight(fl.FlightServerBase):
             if "household_id" not in request.column_names:
                 raise InvalidArgument("the request has no household_id column", field="schema")
             require_households(request.num_rows, "households", " (the request has no rows)")
+            bound = CallRows(self.service.config.max_call_households)
+            for name, rows in nested.nested_rows(request):
+                bound.add(name, rows)
             caller.check_table(request, "Flight.DoExchange")
             if context.is_cancelled():
                 raise Cancelled("the call was cancelled before the engine ran")

@@ -15,6 +15,8 @@ the rejects.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -109,6 +111,20 @@ def tables_to_nested(tables: dict[str, pa.Table]) -> pa.Table:
             rows, group = pairs, pairs["_h"].to_numpy()
         columns[name] = _grouped(rows, np.asarray(group, np.int64), n, _fields(name))
     return pa.table(columns, schema=request_schema())
+
+
+def nested_rows(request: pa.Table) -> Iterator[tuple[str, int]]:
+    """(table, rows) of a request table without reading a row: households, then each
+    nested table's entries (what its lists' offsets span), for errors.CallRows before
+    the un-nesting allocates them (a list of null-typed structs takes no bytes)."""
+    yield "households", request.num_rows
+    for name in NESTED:
+        if name not in request.column_names:
+            continue
+        col = request[name]
+        if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
+            spans = (c.offsets[-1].as_py() - c.offsets[0].as_py() for c in col.chunks if len(c))
+            yield name, sum(spans)
 
 
 def nested_to_tables(request: pa.Table) -> dict[str, pa.Table]:

@@ -36,6 +36,7 @@ from meanstest.service.auth import ANONYMOUS
 from meanstest.service.bulk import SERIAL_HOUSEHOLDS, pipeline_tables
 from meanstest.service.call import ServiceConfig, _Call, log
 from meanstest.service.errors import (
+    CallRows,
     InvalidArgument,
     NotFound,
     abort,
@@ -253,7 +254,8 @@ class MeansTestService:
         self, request_iterator: Iterator[bytes], context: grpc.ServicerContext
     ) -> Iterator[bytes]:
         def body(call: _Call):
-            tables = chunks.chunks_to_tables(request_iterator, schema.TABLES)  # raw bytes
+            bound = CallRows(self.config.max_call_households)
+            tables = chunks.chunks_to_tables(request_iterator, schema.TABLES, bound.add)
             if "households" not in tables:
                 raise InvalidArgument("no households table among the chunks", field="table")
             n = tables["households"].num_rows
