@@ -9,6 +9,7 @@ messages without message objects (`chunks.chunk_fields`, `chunks.chunk_bytes_of`
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 from google.protobuf.message import DecodeError
 from hypothesis import HealthCheck, given, settings
@@ -128,3 +129,38 @@ def test_bytes_after_a_tables_stream_are_refused_not_dropped(after):
         chunks.chunks_to_tables([chunk], ["households"])
     whole = pb.ArrowChunk(table="households", data=bytes(chunks.ipc_stream(table)), last=True)
     assert chunks.chunks_to_tables([whole], ["households"])["households"].num_rows == 20
+
+
+def _stream(table, compression=None) -> bytes:
+    sink = pa.BufferOutputStream()
+    options = pa.ipc.IpcWriteOptions(compression=compression)
+    with pa.ipc.new_stream(sink, table.schema, options=options) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+@pytest.mark.parametrize("codec, name", [("zstd", "ZSTD"), ("lz4", "LZ4_FRAME")])
+def test_a_stream_with_compressed_bodies_is_refused_before_it_is_decoded(codec, name):
+    """3.4 MB of ZSTD read back as 1 GB (a million 1,000-character household_ids), and
+    the call's row bound does not bound a row's bytes: a table whose Arrow IPC bodies
+    are compressed is refused, naming the table and the codec, before Arrow allocates
+    what the buffers' headers promise. Record batches and dictionary batches alike."""
+    households = synth.generate(30, seed=4)["households"]
+    for table in (households, households.set_column(0, "household_id",
+                                                    households["household_id"].dictionary_encode())):  # fmt: skip
+        with pytest.raises(MeansTestError, match=rf"table households: .*\({name}\); send it "):
+            chunks._read_table("households", [_stream(table, codec)])
+        assert chunks._read_table("households", [_stream(table)]).equals(table)
+
+
+@SETTINGS
+@given(st.data())
+def test_the_codec_reader_never_fails_on_damaged_metadata(data):
+    """`_compressed` reads Flatbuffers by hand: on any damage it answers a codec or
+    None (the stream's own reading then says what is wrong), never an exception."""
+    table = synth.generate(5, seed=1)["households"]
+    raw = bytearray(_stream(table, data.draw(st.sampled_from([None, "zstd"]))))
+    for _ in range(data.draw(st.integers(1, 8))):
+        raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    assert chunks._compressed(pa.py_buffer(bytes(raw))) in (None, "ZSTD", "LZ4_FRAME",
+                                                            "an unknown codec")  # fmt: skip

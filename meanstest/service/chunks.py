@@ -7,6 +7,7 @@ message objects. Both are the protobuf wire format (tests/test_service_arrow_chu
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
@@ -163,9 +164,19 @@ def chunks_to_tables(
 
 
 def _read_table(name: str, pieces: list) -> pa.Table:
-    """One table's Arrow IPC stream from its chunks' data, fully validated."""
+    """One table's Arrow IPC stream from its chunks' data, fully validated. A stream
+    whose bodies are compressed is refused before any is decoded (`_compressed`)."""
     try:
         data = pa.py_buffer(b"".join(pieces))
+        codec = _compressed(data)
+        if codec is not None:
+            raise MeansTestError(
+                f"table {name}: its Arrow IPC stream compresses its bodies ({codec}); send "
+                "it uncompressed: a body's size after decompression is not bounded by the "
+                "bytes sent (gRPC's own compression, grpc-encoding gzip, is, by "
+                "--max-message-mb)",
+                field="data",
+            )
         source = pa.BufferReader(data)
         table = pa.ipc.open_stream(source).read_all()
         if source.tell() != data.size:  # a second stream, or anything else after it
@@ -186,3 +197,62 @@ def _read_table(name: str, pieces: list) -> pa.Table:
     except (pa.ArrowException, OSError) as e:  # ArrowNotImplementedError: a type Arrow
         # has no reader for (found by fuzzing: a 128-bit integer ended the call INTERNAL)
         raise MeansTestError(f"table {name}: not an Arrow IPC stream ({e})", field="data") from e
+
+
+# -- the compression of IPC bodies ------------------------------------------------------
+# Arrow IPC may compress each record batch's buffers (LZ4 frame or ZSTD); a reader then
+# allocates what each buffer's header says it decompresses to. 3.4 MB of ZSTD read back
+# as 1 GB (a million 1,000-character household_ids), and one row can hold a 1 GB string:
+# the call's row bound (errors.CallRows) does not bound that. pyarrow does not tell
+# whether a batch is compressed before decoding it, so the messages' Flatbuffers
+# metadata (format/Message.fbs: Message.header -> RecordBatch.compression) is read here.
+
+_CODECS = {0: "LZ4_FRAME", 1: "ZSTD"}
+
+
+def _compressed(stream: pa.Buffer) -> str | None:
+    """The codec of the first compressed batch of an Arrow IPC stream, or None (also for
+    bytes that are not a stream: reading them says why)."""
+    try:
+        for message in pa.ipc.MessageReader.open_stream(pa.BufferReader(stream)):
+            if message.type in ("record batch", "dictionary"):
+                codec = _body_codec(memoryview(message.metadata))
+                if codec is not None:
+                    return codec
+    except (pa.ArrowException, OSError, struct.error, IndexError):
+        return None  # not a stream, or metadata Arrow will refuse when it reads it
+    return None
+
+
+def _field(buf: memoryview, table: int, i: int) -> int | None:
+    """Where field i of the Flatbuffers table at `table` is, or None if absent."""
+    vtable = table - struct.unpack_from("<i", buf, table)[0]
+    if 4 + 2 * i >= struct.unpack_from("<H", buf, vtable)[0]:
+        return None
+    offset = struct.unpack_from("<H", buf, vtable + 4 + 2 * i)[0]
+    return table + offset if offset else None
+
+
+def _deref(buf: memoryview, at: int) -> int:
+    return at + struct.unpack_from("<I", buf, at)[0]
+
+
+def _body_codec(buf: memoryview) -> str | None:
+    """The body codec of one message's metadata: Message field 1 is the header's type
+    (2 DictionaryBatch, whose field 1 is its RecordBatch; 3 RecordBatch), field 2 the
+    header; RecordBatch field 3 is BodyCompression, whose field 0 is the codec."""
+    message = _deref(buf, 0)
+    kind_at, header_at = _field(buf, message, 1), _field(buf, message, 2)
+    if kind_at is None or header_at is None or buf[kind_at] not in (2, 3):
+        return None
+    batch = _deref(buf, header_at)
+    if buf[kind_at] == 2:
+        data_at = _field(buf, batch, 1)
+        if data_at is None:
+            return None
+        batch = _deref(buf, data_at)
+    compression_at = _field(buf, batch, 3)
+    if compression_at is None:
+        return None
+    codec_at = _field(buf, _deref(buf, compression_at), 0)
+    return _CODECS.get(buf[codec_at] if codec_at is not None else 0, "an unknown codec")
