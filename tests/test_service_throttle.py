@@ -1,0 +1,205 @@
+"""Failed authentications limited per address (service.throttle, docs/service.md "Tokens
+file"): a security review's leftover, "no throttling of token guesses". More than N
+failures from one address within W seconds lock it out for W seconds: every call from
+it is refused (gRPC RESOURCE_EXHAUSTED, Flight UNAVAILABLE) without its token being
+read, on gRPC and Flight alike; a success resets nothing."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import pytest
+
+from meanstest.service.auth import Caller
+from meanstest.service.errors import Unauthenticated
+from meanstest.service.throttle import AuthLimiter, LockedOut, admit, peer_host
+
+PEER = "ipv4:10.1.2.3:51234"
+LOCKED = "too many failed authentications from this address"
+
+
+class Clock:
+    """A clock the test moves."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def locked(limiter: AuthLimiter, peer: str = PEER) -> bool:
+    try:
+        limiter.check(peer)
+    except LockedOut:
+        return True
+    return False
+
+
+# the limiter alone -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "peer, host",
+    [
+        ("ipv4:127.0.0.1:54321", "127.0.0.1"),
+        ("ipv4:10.1.2.3:1", "10.1.2.3"),
+        ("ipv6:[::1]:54321", "::/64"),
+        ("ipv6:%5B::1%5D:54321", "::/64"),  # how grpcio and pyarrow write it
+        ("ipv6:[2001:db8:1:2:aaaa::7]:443", "2001:db8:1:2::/64"),
+        ("ipv6:%5B2001:db8:1:2:bbbb::9%5D:80", "2001:db8:1:2::/64"),  # the same /64
+        ("ipv6:[2001:db8:1:3::7]:443", "2001:db8:1:3::/64"),
+        ("ipv6:[::ffff:10.1.2.3]:51234", "10.1.2.3"),  # IPv4 through a socket bound on ::
+        ("ipv6:[fe80::1%25eth0]:51234", "fe80::/64"),
+        ("unix:/run/meanstest.sock", "unix:/run/meanstest.sock"),
+        ("unix-abstract:meanstest", "unix-abstract:meanstest"),
+        ("-", "-"),
+        ("ipv4:not-an-address:1", "ipv4:not-an-address:1"),
+    ],
+)
+def test_an_address_is_counted_without_its_port(peer, host):
+    assert peer_host(peer) == host
+
+
+def test_more_than_n_failures_within_the_window_lock_the_address_out():
+    clock = Clock()
+    limiter = AuthLimiter(3, 10.0, clock)
+    for at in (0.0, 1.0, 2.0):
+        clock.now = 1000.0 + at
+        limiter.failed(PEER)
+    assert not locked(limiter)  # three: not more than three
+    clock.now = 1010.5  # the failure at 0 has left the window: 1, 2, 10.5
+    limiter.failed(PEER)
+    assert not locked(limiter)
+    clock.now = 1011.5  # and the one at 1: 2, 10.5, 11.5
+    limiter.failed(PEER)
+    assert not locked(limiter)
+    assert not locked(limiter, "ipv4:10.1.2.4:51234")
+    clock.now = 1011.9  # 2, 10.5, 11.5, 11.9: four within ten seconds
+    limiter.failed("ipv4:10.1.2.3:60000")  # another port of the same address
+    assert locked(limiter) and locked(limiter, "ipv4:10.1.2.3:1")
+    assert not locked(limiter, "ipv4:10.1.2.4:51234")  # another address is not
+
+
+def test_a_lockout_lasts_the_window_and_then_counting_starts_afresh():
+    clock = Clock()
+    limiter = AuthLimiter(2, 60.0, clock)
+    for _ in range(3):
+        limiter.failed(PEER)
+    with pytest.raises(LockedOut) as e:
+        limiter.check(PEER)
+    assert e.value.message == (
+        f"{LOCKED} (more than 2 in 60 s): calls refused for 60 s more "
+        "(serve --auth-failures, --auth-window-seconds)"
+    )
+    clock.now += 17.5
+    with pytest.raises(LockedOut, match="refused for 43 s more"):
+        limiter.check(PEER)
+    clock.now += 42.4
+    assert locked(limiter)
+    clock.now += 0.1  # 60 s after the failure that locked it
+    assert not locked(limiter)
+    limiter.failed(PEER)
+    limiter.failed(PEER)
+    assert not locked(limiter)  # the failures before the lockout count no more
+    limiter.failed(PEER)
+    assert locked(limiter)
+
+
+def _authenticate(metadata):
+    if dict(metadata or ()).get("authorization") != "Bearer right":
+        raise Unauthenticated("unknown bearer token")
+    return Caller("holder", ("*",))
+
+
+def test_a_success_resets_nothing_and_a_locked_out_token_is_not_read():
+    """A holder of one valid token interleaving its calls with guesses is locked out
+    all the same; locked out, its right token is refused unread."""
+    limiter = AuthLimiter(3, 60.0, Clock())
+    right, wrong = (("authorization", "Bearer right"),), (("authorization", "Bearer guess"),)
+    for _ in range(3):
+        with pytest.raises(Unauthenticated):
+            admit(limiter, PEER, _authenticate, wrong)
+        assert admit(limiter, PEER, _authenticate, right).name == "holder"
+    with pytest.raises(Unauthenticated):
+        admit(limiter, PEER, _authenticate, wrong)  # the fourth failure
+    read = []
+
+    def spy(metadata):
+        read.append(metadata)
+        return _authenticate(metadata)
+
+    for metadata in (right, wrong):
+        with pytest.raises(LockedOut):
+            admit(limiter, PEER, spy, metadata)
+    assert read == []
+    assert admit(limiter, "ipv4:10.9.9.9:1", spy, right).name == "holder"  # others: as ever
+    assert admit(None, PEER, _authenticate, right).name == "holder"  # no limiter: no limit
+
+
+def test_the_table_of_addresses_is_bounded_and_forgets_the_stale():
+    clock = Clock()
+    limiter = AuthLimiter(1, 10.0, clock, max_peers=3)
+    limiter.failed("ipv4:10.0.0.1:1")  # one failure each: none locked out
+    for i in range(2, 6):
+        clock.now += 1
+        limiter.failed(f"ipv4:10.0.0.{i}:1")
+        assert len(limiter) <= 3
+    assert len(limiter) == 3
+    limiter.failed("ipv4:10.0.0.5:1")  # 5's second failure: locked, and it stays
+    assert locked(limiter, "ipv4:10.0.0.5:2")
+    limiter.failed("ipv4:10.0.0.1:1")  # 1, the stalest, was dropped: a first failure
+    assert not locked(limiter, "ipv4:10.0.0.1:1")
+    assert len(limiter) == 3 and locked(limiter, "ipv4:10.0.0.5:2")  # 3 went, not 5
+    clock.now += 10  # 5's lockout is over, and every failure is out of the window
+    limiter.failed("ipv4:10.0.0.9:1")
+    assert len(limiter) == 1  # only 9's
+
+
+def test_a_lockout_logs_one_line_naming_the_peer(caplog):
+    limiter = AuthLimiter(2, 30.0, Clock())
+    with caplog.at_level(logging.INFO, logger="meanstest.service"):
+        for _ in range(3):
+            limiter.failed("ipv6:[2001:db8::7]:4433")
+        for _ in range(5):
+            assert locked(limiter, "ipv6:[2001:db8::8]:1")
+    lines = [r.getMessage() for r in caplog.records if r.name == "meanstest.service"]
+    assert lines == [
+        (
+            "authentication: 3 failed from 2001:db8::/64 within 30 s (--auth-failures 2): "
+            "every call from it refused for 30 s peer=ipv6:[2001:db8::7]:4433"
+        )
+    ]
+
+
+def test_failures_from_many_threads_are_all_counted():
+    limiter = AuthLimiter(8 * 500 - 1, 60.0)  # the last of 4,000 failures locks it out
+
+    def fail():
+        for _ in range(500):
+            limiter.failed(PEER)
+
+    threads = [threading.Thread(target=fail) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert locked(limiter)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((0, 60.0), "failures: a whole number of at least 1"),
+        ((-1, 60.0), "failures: a whole number of at least 1"),
+        ((2.5, 60.0), "failures: a whole number of at least 1"),
+        ((20, 0.0), "window: a positive number of seconds"),
+        ((20, -1.0), "window: a positive number of seconds"),
+        ((20, float("nan")), "window: a positive number of seconds"),
+        ((20, float("inf")), "window: a positive number of seconds"),
+    ],
+)
+def test_a_limiter_refuses_limits_that_mean_nothing(args, message):
+    with pytest.raises(ValueError, match=message):
+        AuthLimiter(*args)
