@@ -9,11 +9,17 @@ from __future__ import annotations
 import logging
 import threading
 
+import grpc
 import pytest
 
-from meanstest.service.auth import Caller
+from meanstest.policy import default_library
+from meanstest.service.auth import Caller, Tokens, token_hash
 from meanstest.service.errors import Unauthenticated
+from meanstest.service.flight import start_flight
+from meanstest.service.journal import Journal, read_entries
+from meanstest.service.server import SERVICE, ServiceConfig, start
 from meanstest.service.throttle import AuthLimiter, LockedOut, admit, peer_host
+from meanstest.v1 import meanstest_pb2 as pb
 
 PEER = "ipv4:10.1.2.3:51234"
 LOCKED = "too many failed authentications from this address"
@@ -203,3 +209,89 @@ def test_failures_from_many_threads_are_all_counted():
 def test_a_limiter_refuses_limits_that_mean_nothing(args, message):
     with pytest.raises(ValueError, match=message):
         AuthLimiter(*args)
+
+
+# a real server: gRPC and Flight on loopback -------------------------------------------------
+
+RIGHT, WRONG = "the-right-token", "a-guess"
+
+
+@pytest.fixture
+def serving(tmp_path):
+    """serving(**config) → (gRPC channel, Flight location, clock, journal path) of a server
+    with one caller, the token RIGHT, and Flight beside it."""
+    made = []
+
+    def make(**kw):
+        clock = Clock()
+        journal = tmp_path / f"journal-{len(made)}.jsonl"
+        config = ServiceConfig(
+            default_library(),
+            journal=Journal(journal),
+            tokens=Tokens({token_hash(RIGHT): Caller("holder", ("*",))}),
+            auth_clock=clock,
+            **kw,
+        )
+        running = start(config, "127.0.0.1:0", warm=False)
+        flight = start_flight(running.service, "127.0.0.1", 0)
+        channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
+        made.append((channel, flight, running, config))
+        return channel, f"grpc+tcp://127.0.0.1:{flight.port}", clock, journal
+
+    yield make
+    for channel, flight, running, config in made:
+        channel.close()
+        flight.shutdown()
+        running.stop(None).wait()
+        config.journal.close()
+
+
+def list_policies(channel, token):
+    call = channel.unary_unary(f"/{SERVICE}/ListPolicies")
+    request = pb.ListPoliciesRequest().SerializeToString()
+    return call(request, metadata=(("authorization", f"Bearer {token}"),), timeout=30)
+
+
+def grpc_code(channel, token) -> grpc.StatusCode:
+    try:
+        list_policies(channel, token)
+    except grpc.RpcError as e:
+        return e.code()
+    return grpc.StatusCode.OK
+
+
+def test_grpc_guesses_beyond_the_limit_lock_the_address_out_for_the_window(serving, caplog):
+    channel, _, clock, journal = serving(auth_failures=3, auth_window_seconds=60.0)
+    assert grpc_code(channel, RIGHT) == grpc.StatusCode.OK
+    with caplog.at_level(logging.INFO, logger="meanstest.service"):
+        for _ in range(4):
+            assert grpc_code(channel, WRONG) == grpc.StatusCode.UNAUTHENTICATED
+        with pytest.raises(grpc.RpcError) as e:
+            list_policies(channel, RIGHT)  # the right token, from the locked-out address
+    assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert e.value.details() == (
+        f"{LOCKED} (more than 3 in 60 s): calls refused for 60 s more "
+        "(serve --auth-failures, --auth-window-seconds)"
+    )
+    streamed = channel.stream_stream(f"/{SERVICE}/AssessStream")
+    with pytest.raises(grpc.RpcError) as e:
+        list(streamed(iter([]), metadata=(("authorization", f"Bearer {RIGHT}"),), timeout=30))
+    assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    lines = [r.getMessage() for r in caplog.records if r.name == "meanstest.service"]
+    lockouts = [x for x in lines if x.startswith("authentication:")]
+    assert len(lockouts) == 1 and "4 failed from 127.0.0.1 within 60 s" in lockouts[0]
+    assert lines[-1].startswith("ListPolicies caller=- households=0 status=RESOURCE_EXHAUSTED")
+    assert [e["caller"] for e in read_entries(journal)] == ["holder"]  # refused: no entry
+    clock.now += 59.9
+    assert grpc_code(channel, RIGHT) == grpc.StatusCode.RESOURCE_EXHAUSTED
+    clock.now += 0.1
+    assert grpc_code(channel, RIGHT) == grpc.StatusCode.OK
+
+
+def test_the_default_limit_is_twenty_failures(serving):
+    channel, _, _, _ = serving()
+    for _ in range(20):
+        assert grpc_code(channel, WRONG) == grpc.StatusCode.UNAUTHENTICATED
+    assert grpc_code(channel, RIGHT) == grpc.StatusCode.OK  # twenty: not more than twenty
+    assert grpc_code(channel, "") == grpc.StatusCode.UNAUTHENTICATED  # no token counts too
+    assert grpc_code(channel, RIGHT) == grpc.StatusCode.RESOURCE_EXHAUSTED

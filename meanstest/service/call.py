@@ -33,6 +33,12 @@ class ServiceConfig:
     max_concurrent_calls: int = 16
     workers: int = 8
     idle_seconds: float = 300.0  # longest wait for a request message (service.gate)
+    # more failed authentications than this from one address within the window lock it
+    # out for the window (service.throttle); 0 = no limit
+    auth_failures: int = 20
+    auth_window_seconds: float = 60.0
+    # Test hook: the clock of the failed-authentication limit.
+    auth_clock: Callable[[], float] = time.monotonic
     # Test hook: called with (stage, context) at each checkpoint of a call.
     on_stage: Callable[[str, grpc.ServicerContext], None] | None = None
     chunk_bytes: int = field(default=0)
