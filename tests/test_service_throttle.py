@@ -10,12 +10,15 @@ import logging
 import threading
 
 import grpc
+import pyarrow as pa
+import pyarrow.flight as fl
 import pytest
 
+from meanstest import synth
 from meanstest.policy import default_library
 from meanstest.service.auth import Caller, Tokens, token_hash
 from meanstest.service.errors import Unauthenticated
-from meanstest.service.flight import start_flight
+from meanstest.service.flight import COMMAND, flight_assess, start_flight
 from meanstest.service.journal import Journal, read_entries
 from meanstest.service.server import SERVICE, ServiceConfig, start
 from meanstest.service.throttle import AuthLimiter, LockedOut, admit, peer_host
@@ -260,6 +263,14 @@ def grpc_code(channel, token) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
+def flight_raises(location, token) -> type | None:
+    try:
+        flight_assess(location, synth.generate(2, seed=1), token)
+    except fl.FlightError as e:
+        return type(e)
+    return None
+
+
 def test_grpc_guesses_beyond_the_limit_lock_the_address_out_for_the_window(serving, caplog):
     channel, _, clock, journal = serving(auth_failures=3, auth_window_seconds=60.0)
     assert grpc_code(channel, RIGHT) == grpc.StatusCode.OK
@@ -295,3 +306,94 @@ def test_the_default_limit_is_twenty_failures(serving):
     assert grpc_code(channel, RIGHT) == grpc.StatusCode.OK  # twenty: not more than twenty
     assert grpc_code(channel, "") == grpc.StatusCode.UNAUTHENTICATED  # no token counts too
     assert grpc_code(channel, RIGHT) == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+def test_flight_guesses_beyond_the_limit_lock_the_address_out(serving):
+    _, location, clock, _ = serving(auth_failures=2, auth_window_seconds=5.0)
+    for _ in range(3):
+        assert flight_raises(location, WRONG) is fl.FlightUnauthenticatedError
+    with pytest.raises(fl.FlightUnavailableError, match=LOCKED):
+        flight_assess(location, synth.generate(2, seed=1), RIGHT)
+    clock.now += 5
+    assert flight_raises(location, RIGHT) is None
+
+
+@pytest.mark.parametrize("guessed_on", ["gRPC", "Flight"])
+def test_guesses_on_one_protocol_lock_the_other(serving, guessed_on):
+    channel, location, _, _ = serving(auth_failures=2, auth_window_seconds=60.0)
+    for _ in range(3):
+        if guessed_on == "gRPC":
+            assert grpc_code(channel, WRONG) == grpc.StatusCode.UNAUTHENTICATED
+        else:
+            assert flight_raises(location, WRONG) is fl.FlightUnauthenticatedError
+    assert grpc_code(channel, RIGHT) == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert flight_raises(location, RIGHT) is fl.FlightUnavailableError
+
+
+def test_no_flight_method_tells_a_right_token_from_a_wrong_one_uncounted(serving):
+    """pyarrow's middleware cannot see the peer: it refused wrong tokens on every Flight
+    method, uncounted, and Handshake and PollFlightInfo (answered without Python) were
+    UNIMPLEMENTED for a right token and UNAUTHENTICATED for a wrong one. Now each method
+    other than DoExchange counts a wrong token and is UNIMPLEMENTED to a right one."""
+    _, location, _, _ = serving(auth_failures=3, auth_window_seconds=60.0)
+    address = location.removeprefix("grpc+tcp://")
+    methods = "/arrow.flight.protocol.FlightService/"
+    with grpc.insecure_channel(address) as raw:
+
+        def code(method, kind, token):
+            metadata = (("authorization", f"Bearer {token}"),)
+            call = getattr(raw, kind)(methods + method)
+            request = iter([]) if kind.startswith("stream") else b""
+            try:
+                answer = call(request, metadata=metadata, timeout=30)
+                list(answer) if kind.endswith("stream") else answer
+            except grpc.RpcError as e:
+                return e.code()
+            return grpc.StatusCode.OK
+
+        for method, kind in [("Handshake", "stream_stream"), ("PollFlightInfo", "unary_unary")]:
+            assert code(method, kind, WRONG) == code(method, kind, RIGHT)
+        assert code("ListFlights", "unary_stream", RIGHT) == grpc.StatusCode.UNIMPLEMENTED
+        assert code("ListFlights", "unary_stream", WRONG) == grpc.StatusCode.UNAUTHENTICATED
+        for _ in range(3):  # and the fourth failure
+            assert code("ListActions", "unary_stream", WRONG) == grpc.StatusCode.UNAUTHENTICATED
+        assert code("ListActions", "unary_stream", RIGHT) == grpc.StatusCode.UNAVAILABLE
+    assert flight_raises(location, RIGHT) is fl.FlightUnavailableError
+
+
+def test_no_limit_with_auth_failures_zero(serving):
+    channel, location, _, _ = serving(auth_failures=0)
+    for _ in range(25):
+        assert grpc_code(channel, WRONG) == grpc.StatusCode.UNAUTHENTICATED
+    for _ in range(5):
+        assert flight_raises(location, WRONG) is fl.FlightUnauthenticatedError
+    assert grpc_code(channel, RIGHT) == grpc.StatusCode.OK
+    assert flight_raises(location, RIGHT) is None
+
+
+def test_a_flight_refusal_for_the_lockout_carries_no_path_of_the_server(serving):
+    """Nor an unserved method's UNIMPLEMENTED: pyarrow sends its traceback, and the
+    handler is a frame of no file (as DoExchange's, test_service_flight)."""
+    _, location, _, _ = serving(auth_failures=1, auth_window_seconds=60.0)
+    client = fl.FlightClient(location)
+    options = fl.FlightCallOptions(headers=[(b"authorization", f"Bearer {RIGHT}".encode())])
+    with pytest.raises(pa.ArrowNotImplementedError) as unserved:
+        list(client.list_flights(options=options))
+    assert "Flight.ListFlights is not served" in str(unserved.value)
+    for _ in range(2):
+        assert flight_raises(location, WRONG) is fl.FlightUnauthenticatedError
+    try:
+        writer, reader = client.do_exchange(fl.FlightDescriptor.for_command(COMMAND), options)
+        with pytest.raises(fl.FlightUnavailableError) as e:
+            writer.done_writing()
+            reader.read_all()
+        with pytest.raises(fl.FlightUnavailableError):
+            writer.close()  # the same status again (an unclosed writer prints it)
+        with pytest.raises(fl.FlightUnavailableError) as listed:
+            list(client.list_flights(options=options))
+    finally:
+        client.close()
+    for text in (str(e.value), str(listed.value), str(unserved.value)):
+        assert LOCKED in text or "<meanstest flight>" in text
+        assert "service/flight.py" not in text and "/meanstest/" not in text
+    assert LOCKED in str(e.value) and LOCKED in str(listed.value)
