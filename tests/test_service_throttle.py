@@ -15,6 +15,7 @@ import pyarrow.flight as fl
 import pytest
 
 from meanstest import synth
+from meanstest.cli import main
 from meanstest.policy import default_library
 from meanstest.service.auth import Caller, Tokens, token_hash
 from meanstest.service.errors import Unauthenticated
@@ -212,6 +213,55 @@ def test_failures_from_many_threads_are_all_counted():
 def test_a_limiter_refuses_limits_that_mean_nothing(args, message):
     with pytest.raises(ValueError, match=message):
         AuthLimiter(*args)
+
+
+# meanstest serve --auth-failures N --auth-window-seconds W ----------------------------------
+
+
+class _Started(Exception):
+    """Raised instead of starting a server: `meanstest serve` got past its checks."""
+
+
+def _serve_config(tmp_path, monkeypatch, *flags) -> ServiceConfig:
+    seen = {}
+
+    def start(config, *args, **kwargs):
+        seen["config"] = config
+        raise _Started
+
+    monkeypatch.setattr("meanstest.service.server.start", start)
+    with pytest.raises(_Started):
+        main(["serve", "--journal", str(tmp_path / "j.jsonl"), "--plaintext-loopback", *flags])
+    return seen["config"]
+
+
+def test_the_limits_reach_the_server(tmp_path, monkeypatch):
+    tokens = tmp_path / "tokens.toml"
+    tokens.write_text(
+        f'[[caller]]\nname = "a"\ntoken_sha256 = "{token_hash("t")}"\njurisdictions = ["*"]\n'
+    )
+    tokens.chmod(0o600)
+    config = _serve_config(tmp_path, monkeypatch, "--tokens", str(tokens))
+    assert (config.auth_failures, config.auth_window_seconds) == (20, 60.0)  # the defaults
+    flags = ["--no-auth", "--auth-failures", "0", "--auth-window-seconds", "7.5"]
+    config = _serve_config(tmp_path, monkeypatch, *flags)
+    assert (config.auth_failures, config.auth_window_seconds) == (0, 7.5)
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--auth-failures", "-1"], "--auth-failures must be at least 0 (0 = no limit), not -1"),
+        (["--auth-window-seconds", "0"], "--auth-window-seconds must be a positive number"),
+        (["--auth-window-seconds", "-5"], "--auth-window-seconds must be a positive number"),
+        (["--auth-window-seconds", "nan"], "--auth-window-seconds must be a positive number"),
+        (["--auth-window-seconds", "inf"], "--auth-window-seconds must be a positive number"),
+    ],
+)
+def test_limits_that_mean_nothing_are_refused(tmp_path, capsys, flags, message):
+    argv = ["serve", "--journal", str(tmp_path / "j.jsonl"), "--plaintext-loopback", "--no-auth"]
+    assert main([*argv, *flags]) == 1
+    assert message in capsys.readouterr().err
 
 
 # a real server: gRPC and Flight on loopback -------------------------------------------------
