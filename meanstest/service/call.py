@@ -34,6 +34,12 @@ class ServiceConfig:
     max_call_households: int = 1_000_000  # rows of one bulk call (errors.CallRows)
     workers: int = 8
     idle_seconds: float = 300.0  # longest wait for a request message (service.gate)
+    # more failed authentications than this from one address within the window lock it
+    # out for the window (service.throttle); 0 = no limit
+    auth_failures: int = 20
+    auth_window_seconds: float = 60.0
+    # Test hook: the clock of the failed-authentication limit.
+    auth_clock: Callable[[], float] = time.monotonic
     # Test hook: called with (stage, context) at each checkpoint of a call.
     on_stage: Callable[[str, grpc.ServicerContext], None] | None = None
     chunk_bytes: int = field(default=0)

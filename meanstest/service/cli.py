@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import signal
 import sys
 import threading
@@ -79,6 +80,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "CANCELLED, freeing its slot",
     )
     p.add_argument(
+        "--auth-failures",
+        type=int,
+        default=20,
+        help="failed authentications (wrong or missing token) allowed from one address "
+        "within --auth-window-seconds (default 20); one more locks the address out for "
+        "that long: every call from it RESOURCE_EXHAUSTED, its token not read. 0 = no limit",
+    )
+    p.add_argument(
+        "--auth-window-seconds",
+        type=float,
+        default=60.0,
+        help="the window of --auth-failures, and the length of a lockout (default 60)",
+    )
+    p.add_argument(
         "--flight-port",
         type=int,
         help="also serve Arrow Flight (DoExchange) on this port, same TLS/tokens/journal",
@@ -123,6 +138,15 @@ def check_security(args: argparse.Namespace) -> tuple[str, bool]:
         value, least = getattr(args, name), 0 if name == "port" else 1
         if not value >= least:  # NaN too
             raise MeansTestError(f"--{name.replace('_', '-')} must be at least {least}")
+    if args.auth_failures < 0:
+        raise MeansTestError(
+            f"--auth-failures must be at least 0 (0 = no limit), not {args.auth_failures}"
+        )
+    if not 0 < args.auth_window_seconds < math.inf:  # NaN too
+        raise MeansTestError(
+            "--auth-window-seconds must be a positive number of seconds, not "
+            f"{args.auth_window_seconds:g}"
+        )
     return host, tls
 
 
@@ -169,6 +193,8 @@ def run(args: argparse.Namespace) -> int:
         max_call_households=args.max_call_households,
         workers=args.workers,
         idle_seconds=args.idle_seconds,
+        auth_failures=args.auth_failures,
+        auth_window_seconds=args.auth_window_seconds,
     )
     address = f"[{host}]:{args.port}" if ":" in host else f"{host}:{args.port}"
     hangup = threading.Event()  # before the warm-up: a SIGHUP then must not kill it

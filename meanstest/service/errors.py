@@ -67,7 +67,8 @@ class NotDelivered(Cancelled):
 
 
 class ResourceExhausted(ServiceError):
-    """An answer larger than --max-message-mb: gRPC would refuse to send it."""
+    """An answer larger than --max-message-mb (gRPC would refuse to send it); an address
+    locked out for its failed authentications (`throttle.LockedOut`)."""
 
 
 class RequestIdle(grpc.RpcError):

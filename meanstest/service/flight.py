@@ -9,6 +9,14 @@ jurisdictions, same engine lock and same journal as the gRPC service it is start
 with (`start_flight(running.service, ...)`); the journal entry's method is
 `Flight.DoExchange` and its output_digest is the SHA-256 of the answer as one Arrow IPC
 stream (`answer_digest`).
+
+The token is checked by each handler, not by the middleware: pyarrow gives a
+middleware the call's headers but not its peer, and a failure must count against the
+peer's address (`throttle`, the limiter the gRPC service uses). So the middleware only
+carries the headers; every other Flight method answers UNAUTHENTICATED to a wrong token
+(counted) and UNIMPLEMENTED to a right one. Handshake and PollFlightInfo, which pyarrow
+answers without Python, are UNIMPLEMENTED whatever the token (they told a right token
+from a wrong one, uncounted, when the middleware refused).
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from meanstest.service.errors import (
     require_households,
 )
 from meanstest.service.journal import households_section
+from meanstest.service.throttle import LockedOut, admit
 
 if TYPE_CHECKING:
     from meanstest.service.server import MeansTestService
@@ -49,39 +58,22 @@ FLIGHT_SLOTS = 4  # Flight calls at once, per --max-concurrent-calls
 
 
 class _Auth(fl.ServerMiddleware):
-    def __init__(self, caller=None, error=None) -> None:
-        self.caller, self.error = caller, error
+    """A call's headers, and its caller once the handler has admitted it."""
+
+    def __init__(self, metadata: list[tuple[str, str]]) -> None:
+        self.metadata, self.caller = metadata, None
 
 
 class _AuthFactory(fl.ServerMiddlewareFactory):
-    def __init__(self, tokens) -> None:
-        self.tokens = tokens
-
     def start_call(self, info, headers):
-        if self.tokens is None:
-            return _Auth(ANONYMOUS)
-        started = time.perf_counter()
-        metadata = [(k, v) for k, values in headers.items() for v in values]
-        try:
-            return _Auth(self.tokens.authenticate(metadata))
-        except Unauthenticated as e:
-            # refused before any handler runs: the log line gRPC's _Call.done writes for
-            # such a call (caller "-"), which Flight did not write at all
-            _log_call(_method_name(info.method), "-", 0, "UNAUTHENTICATED", started)
-            raise fl.FlightUnauthenticatedError(str(e)) from None
-
-
-def _method_name(method) -> str:
-    """Flight.DoExchange for FlightMethod.DO_EXCHANGE (and so on)."""
-    words = getattr(method, "name", str(method)).split("_")
-    return "Flight." + "".join(w.capitalize() for w in words)
+        return _Auth([(k, v) for k, values in headers.items() for v in values])
 
 
 def _log_call(
     method: str, caller: str, households: int, status: str, started: float, context=None
 ) -> None:
     """One line per call, the words of the gRPC service's (call._Call.done), the peer
-    included where the call's context is at hand (not for a token refused before it)."""
+    included."""
     ms = (time.perf_counter() - started) * 1000
     peer = peer_of(context)
     log.info(
@@ -119,9 +111,36 @@ class AssessFlight(fl.FlightServerBase):
             tls_certificates=tls or [],
             verify_client=client_ca is not None,
             root_certificates=client_ca,
-            middleware={"auth": _AuthFactory(service.config.tokens)},
+            middleware={"auth": _AuthFactory()},
             **kw,
         )
+
+    def admit(self, context: fl.ServerCallContext, method: str) -> Exception | None:
+        """The call's caller (on its middleware), or the Flight error that refuses it: a
+        wrong token (counted against the peer's address), or the address locked out (the
+        token not read). A refused call has its log line (caller "-") and no entry."""
+        auth = context.get_middleware("auth")
+        tokens = self.service.config.tokens
+        if tokens is None:
+            auth.caller = ANONYMOUS
+            return None
+        started = time.perf_counter()
+        try:
+            auth.caller = admit(
+                self.service.limiter, peer_of(context), tokens.authenticate, auth.metadata
+            )
+        except (Unauthenticated, LockedOut) as e:
+            _log_call(method, "-", 0, _code(e), started, context)
+            return _flight_error(e)
+        return None
+
+    def unserved(self, context: fl.ServerCallContext, method: str) -> Exception:
+        """What a Flight method other than DoExchange raises: the refusal of its caller,
+        else NotImplementedError (UNIMPLEMENTED), as pyarrow's own."""
+        refused = self.admit(context, method)
+        if refused is not None:
+            return refused
+        return NotImplementedError(f'{method} is not served (DoExchange "assess" is)')
 
     # do_exchange (below the class) raises what this returns: an error raised here would
     # carry this file's frames to the client in pyarrow's error detail.
@@ -132,6 +151,9 @@ class AssessFlight(fl.FlightServerBase):
         reader: fl.MetadataRecordBatchReader,
         writer: fl.MetadataRecordBatchWriter,
     ) -> Exception | None:
+        refused = self.admit(context, "Flight.DoExchange")
+        if refused is not None:
+            return refused
         if not self._slots.acquire(blocking=False):  # refused as gRPC refuses: no entry
             caller = context.get_middleware("auth").caller
             started = time.perf_counter()
@@ -234,10 +256,26 @@ def do_exchange(self, context, descriptor, reader, writer):
     error = self.exchange(context, descriptor, reader, writer)
     if error is not None:
         raise error
+
+def unserved(method):
+    def handler(self, context, *args):
+        raise self.unserved(context, method)
+    return handler
 """
 _namespace: dict = {}
 exec(compile(_HANDLER, "<meanstest flight>", "exec"), _namespace)  # noqa: S102 - our text
 AssessFlight.do_exchange = _namespace["do_exchange"]
+_UNSERVED = {  # each authenticated, then UNIMPLEMENTED (see the module's docstring)
+    "list_flights": "ListFlights",
+    "get_flight_info": "GetFlightInfo",
+    "get_schema": "GetSchema",
+    "do_put": "DoPut",
+    "do_get": "DoGet",
+    "list_actions": "ListActions",
+    "do_action": "DoAction",
+}
+for _handler, _method in _UNSERVED.items():
+    setattr(AssessFlight, _handler, _namespace["unserved"](f"Flight.{_method}"))
 
 
 # Bad input that is not a MeansTestError: Arrow's errors (a type it cannot read), a missing
@@ -265,6 +303,8 @@ def _flight_error(e: Exception) -> Exception:
     message = str(e).splitlines()[0] if str(e) else type(e).__name__
     if isinstance(e, Unauthenticated):
         return fl.FlightUnauthenticatedError(message)
+    if isinstance(e, LockedOut):  # Flight has no RESOURCE_EXHAUSTED: its nearest code
+        return fl.FlightUnavailableError(message)
     if isinstance(e, PermissionDenied):
         return fl.FlightUnauthorizedError(message)
     if isinstance(e, (DeadlineExpired, Cancelled)):

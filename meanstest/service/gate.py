@@ -7,10 +7,12 @@ their connections stayed open, because gRPC reads a unary request before the met
 runs, and the method checked the token. And a caller with a token held it with streams
 that sent nothing. So:
 
-- the token is checked from the call's metadata as soon as gRPC offers the call, before
-  any message is read; a call without a valid one is answered UNAUTHENTICATED at once
-  (`refuse`: the log line of every refused call, no journal entry) and never reaches
-  its method;
+- the token is checked from the call's metadata as soon as the call starts (its
+  handler's first step, where the peer is known), before any message is read; a call
+  without a valid one is answered UNAUTHENTICATED at once (`refuse`: the log line of
+  every refused call, no journal entry) and never reaches its method. Each such failure
+  counts against the peer's address (`throttle.AuthLimiter`); an address locked out is
+  answered RESOURCE_EXHAUSTED, its token not read;
 - every method reads its requests as a stream (a unary method's one message too: the
   bytes on the wire are the same; the unary method runs as soon as its message is in,
   without waiting for the client's end of stream), and `IdleWatch` cancels a call that
@@ -35,9 +37,11 @@ from meanstest.service.errors import (
     Cancelled,
     InvalidArgument,
     RequestIdle,
+    ServiceError,
     Unauthenticated,
     gone_after_requests,
 )
+from meanstest.service.throttle import AuthLimiter, LockedOut, admit
 
 log = logging.getLogger("meanstest.service")
 Unary = Callable[[bytes, grpc.ServicerContext], bytes]
@@ -120,9 +124,10 @@ class IdleWatch:
 class Gate(grpc.GenericRpcHandler):
     """The methods of `inner` (a generic handler of unary-unary and stream-stream
     methods), each authenticated when its call starts and fed its requests through
-    `watch`. `authenticate(metadata)` raises Unauthenticated; `refuse(method, context,
-    error)` answers a refused call; `unread(method, context, error)` ends a call whose
-    request never came (journaled, logged)."""
+    `watch`. `authenticate(metadata)` raises Unauthenticated, each counted by `limiter`
+    against the call's peer (None: no limit); `refuse(method, context, error)` answers a
+    refused call; `unread(method, context, error)` ends a call whose request never came
+    (journaled, logged)."""
 
     def __init__(
         self,
@@ -131,33 +136,40 @@ class Gate(grpc.GenericRpcHandler):
         watch: IdleWatch,
         refuse: Callable[[str, grpc.ServicerContext, Exception], None],
         unread: Callable[[str, grpc.ServicerContext, Exception], bytes],
+        limiter: AuthLimiter | None = None,
     ) -> None:
         self.inner, self.authenticate, self.watch = inner, authenticate, watch
-        self.refuse, self.unread = refuse, unread
+        self.refuse, self.unread, self.limiter = refuse, unread, limiter
 
     def service(self, details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler | None:
         handler = self.inner.service(details)
         if handler is None:
             return None
         name = details.method.rsplit("/", 1)[-1]
-        refused = None
-        if self.authenticate is not None:
-            try:
-                self.authenticate(details.invocation_metadata)
-            except Unauthenticated as e:
-                refused = e
+        metadata = details.invocation_metadata  # read in the handler: the peer is there
         if handler.unary_unary is not None:
             return grpc.stream_unary_rpc_method_handler(
-                self._unary(name, handler.unary_unary, refused)
+                self._unary(name, handler.unary_unary, metadata)
             )
         return grpc.stream_stream_rpc_method_handler(
-            self._streaming(name, handler.stream_stream, refused)
+            self._streaming(name, handler.stream_stream, metadata)
         )
 
-    def _unary(self, name: str, method: Unary, refused: Unauthenticated | None):
+    def _refused(self, metadata: tuple, context: grpc.ServicerContext) -> ServiceError | None:
+        """Why the call is refused (its token, or its address locked out), or None."""
+        if self.authenticate is None:
+            return None
+        try:
+            admit(self.limiter, peer_of(context), self.authenticate, metadata)
+        except (Unauthenticated, LockedOut) as e:
+            return e
+        return None
+
+    def _unary(self, name: str, method: Unary, metadata: tuple):
         def behavior(requests: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
-            if refused is not None:  # never the method: a token reloaded meanwhile
-                self.refuse(name, context, refused)  # (SIGHUP) must not let it in
+            refused = self._refused(metadata, context)
+            if refused is not None:  # never the method, whatever its own check would say
+                self.refuse(name, context, refused)
             try:
                 request = next(self.watch.messages(requests, context), None)
             except grpc.RpcError as e:  # RequestIdle, or the client gone
@@ -170,8 +182,9 @@ class Gate(grpc.GenericRpcHandler):
 
         return behavior
 
-    def _streaming(self, name: str, method: Streaming, refused: Unauthenticated | None):
+    def _streaming(self, name: str, method: Streaming, metadata: tuple):
         def behavior(requests: Iterator[bytes], context: grpc.ServicerContext) -> Iterator[bytes]:
+            refused = self._refused(metadata, context)
             if refused is not None:
                 self.refuse(name, context, refused)
             return method(self.watch.messages(requests, context), context)

@@ -61,6 +61,7 @@ from meanstest.service.replies import (
     sendable,
 )
 from meanstest.service.small_engine import PackCache
+from meanstest.service.throttle import AuthLimiter
 from meanstest.v1 import meanstest_pb2 as pb
 
 __all__ = [
@@ -88,6 +89,12 @@ class MeansTestService:
         # regions never collide; conversion, small calls and I/O of other calls overlap.
         self._engine = threading.Lock()
         self.packs = PackCache()  # kernel arrays of the packs, for small calls
+        # failed authentications per address, gRPC's and Flight's alike (service.throttle)
+        self.limiter = (
+            AuthLimiter(config.auth_failures, config.auth_window_seconds, config.auth_clock)
+            if config.auth_failures
+            else None
+        )
 
     # --- the frame of every call -------------------------------------------------------
 
@@ -224,8 +231,9 @@ class MeansTestService:
             abort(context, e, found)
 
     def refuse(self, method: str, context: grpc.ServicerContext, error: Exception) -> None:
-        """A call the gate refused for its token: its log line (caller "-"), no journal
-        entry (no caller to journal), the status; the method never runs."""
+        """A call the gate refused for its token, or its address locked out: its log line
+        (caller "-"), no journal entry (no caller to journal), the status; the method
+        never runs."""
         call = _Call(self, method, context)
         found = status_of(error)
         call.done(found[0].name)
@@ -397,7 +405,8 @@ def _handlers(service: MeansTestService) -> grpc.GenericRpcHandler:
     """The MeansTest methods. Every request arrives as raw bytes, read by the method
     itself after authentication (`errors.parse`, or `wire` / `chunks`); every method
     answers raw bytes too (see module docstring). Behind `gate.Gate`: the token checked
-    as the call starts, no request awaited longer than `idle_seconds`."""
+    as the call starts (failures counted per address), no request awaited longer than
+    `idle_seconds`."""
 
     def unary(method):
         return grpc.unary_unary_rpc_method_handler(method)  # bytes in, bytes out
@@ -409,6 +418,7 @@ def _handlers(service: MeansTestService) -> grpc.GenericRpcHandler:
         IdleWatch(service.config.idle_seconds),
         service.refuse,
         service.unread,
+        service.limiter,
     )
 
 
