@@ -177,7 +177,7 @@ def test_a_refused_call_never_reaches_its_method(tmp_path, monkeypatch):
 
     class Strict(Gate):
         def __init__(self, inner, authenticate, *rest):
-            def refuse_all(metadata):
+            def refuse_all(metadata, cert_sha256, peer):
                 raise Unauthenticated("token revoked meanwhile")
 
             super().__init__(inner, refuse_all, *rest)

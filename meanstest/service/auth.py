@@ -6,6 +6,13 @@ Tokens file (TOML), one table per caller; only the SHA-256 of a token is stored:
     name = "township-03"
     token_sha256 = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
     jurisdictions = ["150422"]      # exact codes, prefixes such as "1504*", or "*"
+    client_cert_sha256 = "3b1f…"    # optional: usable only with this client certificate
+
+`client_cert_sha256` (one SHA-256 of a certificate's DER encoding, or a list of them
+while a certificate is renewed) binds the token to the client certificates of mutual
+TLS that may present it: a token copied to another machine, whose certificate the same
+CA signed, is refused there (a security review's leftover). The server sees the
+certificate over gRPC only (`presented_cert_sha256`); Flight refuses a bound caller.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import hmac
 import logging
 import os
 import re
+import ssl
 import stat
 import tomllib
 from collections.abc import Iterable
@@ -36,6 +44,17 @@ log = logging.getLogger("meanstest.service")
 _PATTERN = re.compile(r"\*|[0-9]{1,5}\*|[0-9]{6}")
 _HEX = re.compile(r"[0-9a-f]{64}")
 _KEYS = {"name", "token_sha256", "jurisdictions"}
+_BINDING = "client_cert_sha256"
+_BINDING_VALID = (
+    "valid: the SHA-256 of a client certificate's DER encoding, 64 lower-case hex digits "
+    "(openssl x509 -in client.pem -outform DER | sha256sum), or a non-empty list of them"
+)
+# What a refused token is told when the tokens file binds any caller to a certificate:
+# the same words for a wrong token and for a right one without its certificate, which
+# must not learn that it is right (the log names the caller).
+UNKNOWN_OR_UNBOUND = (
+    "unknown bearer token, or one bound to a client certificate this call did not present"
+)
 _NAME = 'valid: a non-empty string of printable characters, spaces only between them, not "-"'
 
 
@@ -43,6 +62,13 @@ _NAME = 'valid: a non-empty string of printable characters, spaces only between 
 class Caller:
     name: str
     jurisdictions: tuple[str, ...]
+    # SHA-256 of the DER of each client certificate that may present the token; () = any
+    client_cert_sha256: tuple[str, ...] = ()
+
+    def presented_by(self, cert_sha256: str | None) -> bool:
+        """Whether a call that presented the certificate of this SHA-256 (None: none, or
+        none the server could see) may be this caller."""
+        return not self.client_cert_sha256 or cert_sha256 in self.client_cert_sha256
 
     def allows(self, jurisdiction: str) -> bool:
         return any(
@@ -118,14 +144,54 @@ def _name(name: object, where: str, taken: list[str]) -> str:
     return name
 
 
+def _binding(value: object, where: str, mutual_tls: bool) -> tuple[str, ...]:
+    """A caller's `client_cert_sha256`, one fingerprint or a list of them (a renewal
+    needs the old certificate's and the new one's at once), each once."""
+    found = [value] if isinstance(value, str) else value
+    if (
+        not isinstance(found, list)
+        or not found
+        or not all(isinstance(f, str) and _HEX.fullmatch(f) for f in found)
+    ):
+        raise MeansTestError(f"{where}.{_BINDING}: not 64 lower-case hex digits; {_BINDING_VALID}")
+    if len(set(found)) < len(found):
+        raise MeansTestError(f"{where}.{_BINDING}: the same certificate twice; {_BINDING_VALID}")
+    if not mutual_tls:
+        raise MeansTestError(
+            f"{where}.{_BINDING}: the server has no mutual TLS (serve --tls-client-ca), so "
+            "no call could present the certificate and the caller could never be used; "
+            f"give --tls-client-ca, or remove {_BINDING}"
+        )
+    return tuple(found)
+
+
+def presented_cert_sha256(context: grpc.ServicerContext) -> str | None:
+    """The SHA-256 of the DER encoding of the client certificate a gRPC call presented,
+    None without one (plain TLS, plaintext). gRPC verified it against --tls-client-ca
+    before the call began: `server_credentials` requires and verifies a client
+    certificate whenever it is given a CA, and hands none over otherwise."""
+    pem = context.auth_context().get("x509_pem_cert")
+    if not pem:
+        return None
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem[0].decode("ascii"))).hexdigest()
+
+
 class Tokens:
     """token hash -> Caller, from a tokens file."""
 
     def __init__(self, callers: dict[str, Caller]) -> None:
         self.callers = callers
 
+    @property
+    def bound(self) -> bool:
+        """Whether any caller is bound to client certificates."""
+        return any(c.client_cert_sha256 for c in self.callers.values())
+
     @classmethod
-    def load(cls, path: str | Path) -> Tokens:
+    def load(cls, path: str | Path, mutual_tls: bool = True) -> Tokens:
+        """The callers of a tokens file; MeansTestError naming the file, the entry and
+        what is valid. `mutual_tls` False (a server without --tls-client-ca) refuses a
+        caller bound to a certificate: no call could ever present it."""
         try:
             raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as e:
@@ -136,8 +202,11 @@ class Tokens:
         callers: dict[str, Caller] = {}
         for i, entry in enumerate(raw.get("caller", [])):
             where = f"{path}: caller[{i}]"
-            if not isinstance(entry, dict) or set(entry) != _KEYS:
-                raise MeansTestError(f"{where}: needs exactly the keys {', '.join(sorted(_KEYS))}")
+            if not isinstance(entry, dict) or set(entry) - {_BINDING} != _KEYS:
+                raise MeansTestError(
+                    f"{where}: needs exactly the keys {', '.join(sorted(_KEYS))}, "
+                    f"and may have {_BINDING}"
+                )
             digest, js = entry["token_sha256"], entry["jurisdictions"]
             if not isinstance(digest, str) or not _HEX.fullmatch(digest):
                 raise MeansTestError(f"{where}.token_sha256: not 64 lower-case hex digits")
@@ -153,19 +222,31 @@ class Tokens:
                     'prefixes ending in * (e.g. "1504*") or "*"'
                 )
             name = _name(entry["name"], where, [c.name for c in callers.values()])
-            callers[digest] = Caller(name, tuple(js))
+            bound = _binding(entry[_BINDING], where, mutual_tls) if _BINDING in entry else ()
+            callers[digest] = Caller(name, tuple(js), bound)
         if not callers:
             raise MeansTestError(f"{path}: no [[caller]] entries")
         return cls(callers)
 
-    def reload(self, path: str | Path) -> int:
+    def reload(self, path: str | Path, mutual_tls: bool = True) -> int:
         """The callers of `path` in place of these (`meanstest serve` on SIGHUP): a token
-        removed from the file stops working at once, for every holder of this object.
-        A file that does not load raises, and the callers stay as they were."""
-        self.callers = Tokens.load(path).callers
+        removed from the file stops working at once, for every holder of this object, and
+        so does a certificate removed from a caller's binding. A file that does not load
+        raises, and the callers stay as they were."""
+        self.callers = Tokens.load(path, mutual_tls).callers
         return len(self.callers)
 
-    def authenticate(self, metadata: Iterable[tuple[str, str]] | None) -> Caller:
+    def authenticate(
+        self,
+        metadata: Iterable[tuple[str, str]] | None,
+        cert_sha256: str | None = None,
+        peer: str = "-",
+    ) -> Caller:
+        """The caller of the call's bearer token, if the call may be it: a caller bound to
+        certificates only when the call presented one of them (`cert_sha256`, the
+        SHA-256 of its DER; None: none). Unauthenticated otherwise, in words that do not
+        tell a right token without its certificate from a wrong one; the log line of
+        the first names the caller and `peer`."""
         token = None
         for key, value in metadata or ():
             if key == "authorization":
@@ -178,8 +259,18 @@ class Tokens:
         for stored, who in self.callers.items():  # every entry, in constant time each
             if hmac.compare_digest(stored, digest):
                 caller = who
+        refused = UNKNOWN_OR_UNBOUND if self.bound else "unknown bearer token"
         if caller is None:
-            raise Unauthenticated("unknown bearer token")
+            raise Unauthenticated(refused)
+        if not caller.presented_by(cert_sha256):
+            log.warning(
+                "authentication: the token of caller %s came without a client certificate it "
+                "is bound to (the call's: %s) peer=%s",
+                caller.name,
+                cert_sha256 or "none; Flight never has one",
+                peer,
+            )
+            raise Unauthenticated(refused)
         return caller
 
 

@@ -183,10 +183,14 @@ def run(args: argparse.Namespace) -> int:
         check_file_mode(args.journal_key, "--journal-key", risk)
         journal_key = read_key(args.journal_key, "--journal-key")
     creds = server_credentials(args.tls_cert, args.tls_key, args.tls_client_ca) if tls else None
+    # before the journal is opened: a caller bound to a client certificate refused here,
+    # without --tls-client-ca, leaves nothing behind
+    mutual_tls = bool(args.tls_client_ca)
+    tokens = Tokens.load(args.tokens, mutual_tls) if args.tokens else None
     config = ServiceConfig(
         library=load_policies(args.policies),
         journal=Journal(args.journal, journal_key),
-        tokens=Tokens.load(args.tokens) if args.tokens else None,
+        tokens=tokens,
         engine=args.engine,
         max_message_bytes=args.max_message_mb << 20,
         max_concurrent_calls=args.max_concurrent_calls,
@@ -225,7 +229,7 @@ def run(args: argparse.Namespace) -> int:
     while not stopping.wait(0.5):
         if hangup.is_set():
             hangup.clear()
-            _reload_tokens(config.tokens, args.tokens)
+            _reload_tokens(config.tokens, args.tokens, mutual_tls)
     print(f"meanstest: stopping, finishing calls for up to {args.grace:g} s", file=sys.stderr)
     running.stop(args.grace).wait()
     if flight is not None:
@@ -242,9 +246,10 @@ def _log_head(journal: Journal, when: str) -> None:
     log.info("journal %s %s: %d entries, head %s", journal.path, when, journal.seq, journal.head)
 
 
-def _reload_tokens(tokens: Tokens | None, path: str | None) -> None:
-    """SIGHUP: the tokens file read again (a token revoked without a restart); a file
-    that does not load leaves the callers as they were."""
+def _reload_tokens(tokens: Tokens | None, path: str | None, mutual_tls: bool) -> None:
+    """SIGHUP: the tokens file read again (a token revoked without a restart, a
+    certificate binding changed); a file that does not load leaves the callers as they
+    were, as does one binding a caller to a certificate without mutual TLS."""
     from meanstest.service.auth import check_file_mode
 
     if tokens is None or path is None:
@@ -253,7 +258,7 @@ def _reload_tokens(tokens: Tokens | None, path: str | None) -> None:
     try:
         risk = "any local user could add a caller"
         check_file_mode(path, "--tokens", risk, refusing="not read")
-        n = tokens.reload(path)
+        n = tokens.reload(path, mutual_tls)
     except MeansTestError as e:
         log.error("SIGHUP: tokens not reloaded, the callers stay as they were: %s", e)
         return

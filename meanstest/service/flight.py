@@ -17,6 +17,13 @@ carries the headers; every other Flight method answers UNAUTHENTICATED to a wron
 (counted) and UNIMPLEMENTED to a right one. Handshake and PollFlightInfo, which pyarrow
 answers without Python, are UNIMPLEMENTED whatever the token (they told a right token
 from a wrong one, uncounted, when the middleware refused).
+
+A caller bound to client certificates (`auth.Caller.client_cert_sha256`) is refused
+here whatever certificate it presents, as a gRPC call without its certificate is
+(UNAUTHENTICATED, counted): pyarrow gives a handler the certificate's subject only
+(`ServerCallContext.peer_identity()`: its common name or first SAN), never the
+certificate, so there is no fingerprint to check, and a subject is shared by every
+certificate the CA issues in that name. Such a caller uses the gRPC service.
 """
 
 from __future__ import annotations
@@ -124,10 +131,13 @@ class AssessFlight(fl.FlightServerBase):
         if tokens is None:
             auth.caller = ANONYMOUS
             return None
-        started = time.perf_counter()
-        try:
+        started, peer = time.perf_counter(), peer_of(context)
+        try:  # no certificate to present (the module's docstring): a bound caller refused
             auth.caller = admit(
-                self.service.limiter, peer_of(context), tokens.authenticate, auth.metadata
+                self.service.limiter,
+                peer,
+                lambda m: tokens.authenticate(m, None, peer),
+                auth.metadata,
             )
         except (Unauthenticated, LockedOut) as e:
             _log_call(method, "-", 0, _code(e), started, context)
@@ -327,6 +337,14 @@ def start_flight(
     scheme = "grpc+tls" if tls else "grpc+tcp"
     certs = [fl.CertKeyPair(cert=tls[0], key=tls[1])] if tls else None
     server = AssessFlight(service, f"{scheme}://{host}:{port}", certs, client_ca)
+    tokens = service.config.tokens
+    bound = [c.name for c in tokens.callers.values() if c.client_cert_sha256] if tokens else []
+    if bound:
+        log.warning(
+            "Flight: callers bound to client certificates are refused there (pyarrow does "
+            "not give the server the certificate): %s",
+            ", ".join(bound),
+        )
     threading.Thread(target=server.serve, name="meanstest-flight", daemon=True).start()
     return server
 

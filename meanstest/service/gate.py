@@ -12,7 +12,9 @@ that sent nothing. So:
   without a valid one is answered UNAUTHENTICATED at once (`refuse`: the log line of
   every refused call, no journal entry) and never reaches its method. Each such failure
   counts against the peer's address (`throttle.AuthLimiter`); an address locked out is
-  answered RESOURCE_EXHAUSTED, its token not read;
+  answered RESOURCE_EXHAUSTED, its token not read. A token bound to client certificates
+  (`auth.Caller.client_cert_sha256`) passes only with the certificate the call presented
+  over mutual TLS, also read from the call here;
 - every method reads its requests as a stream (a unary method's one message too: the
   bytes on the wire are the same; the unary method runs as soon as its message is in,
   without waiting for the client's end of stream), and `IdleWatch` cancels a call that
@@ -32,6 +34,7 @@ from collections.abc import Callable, Iterator
 
 import grpc
 
+from meanstest.service.auth import presented_cert_sha256
 from meanstest.service.call import peer_of
 from meanstest.service.errors import (
     Cancelled,
@@ -124,15 +127,16 @@ class IdleWatch:
 class Gate(grpc.GenericRpcHandler):
     """The methods of `inner` (a generic handler of unary-unary and stream-stream
     methods), each authenticated when its call starts and fed its requests through
-    `watch`. `authenticate(metadata)` raises Unauthenticated, each counted by `limiter`
-    against the call's peer (None: no limit); `refuse(method, context, error)` answers a
-    refused call; `unread(method, context, error)` ends a call whose request never came
-    (journaled, logged)."""
+    `watch`. `authenticate(metadata, cert_sha256, peer)` (`auth.Tokens.authenticate`;
+    `cert_sha256` that of the client certificate the call presented, None without one)
+    raises Unauthenticated, each counted by `limiter` against the call's peer (None: no
+    limit); `refuse(method, context, error)` answers a refused call; `unread(method,
+    context, error)` ends a call whose request never came (journaled, logged)."""
 
     def __init__(
         self,
         inner: grpc.GenericRpcHandler,
-        authenticate: Callable[[tuple], object] | None,
+        authenticate: Callable[[tuple, str | None, str], object] | None,
         watch: IdleWatch,
         refuse: Callable[[str, grpc.ServicerContext, Exception], None],
         unread: Callable[[str, grpc.ServicerContext, Exception], bytes],
@@ -159,8 +163,9 @@ class Gate(grpc.GenericRpcHandler):
         """Why the call is refused (its token, or its address locked out), or None."""
         if self.authenticate is None:
             return None
+        peer, cert = peer_of(context), presented_cert_sha256(context)
         try:
-            admit(self.limiter, peer_of(context), self.authenticate, metadata)
+            admit(self.limiter, peer, lambda m: self.authenticate(m, cert, peer), metadata)
         except (Unauthenticated, LockedOut) as e:
             return e
         return None

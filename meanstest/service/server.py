@@ -32,9 +32,9 @@ from grpc_reflection.v1alpha import reflection
 from meanstest import schema
 from meanstest.errors import MeansTestError, PolicyError
 from meanstest.service import chunks, convert, small, threads, wire, wire_out
-from meanstest.service.auth import ANONYMOUS
+from meanstest.service.auth import ANONYMOUS, Caller, presented_cert_sha256
 from meanstest.service.bulk import SERIAL_HOUSEHOLDS, pipeline_tables
-from meanstest.service.call import ServiceConfig, _Call, log
+from meanstest.service.call import ServiceConfig, _Call, log, peer_of
 from meanstest.service.errors import (
     CallRows,
     InvalidArgument,
@@ -101,10 +101,7 @@ class MeansTestService:
     def _run(self, method: str, context, body: Callable[[_Call], object], call=None):
         call = call or _Call(self, method, context)
         try:
-            tokens = self.config.tokens
-            call.caller = (
-                tokens.authenticate(context.invocation_metadata()) if tokens else ANONYMOUS
-            )
+            call.caller = self._caller(context)
             result = body(call)
             call.done("OK")
             return result
@@ -112,6 +109,15 @@ class MeansTestService:
             e = ended_early(e, context)
             found = self._ended(call, e)
             abort(context, e, found)
+
+    def _caller(self, context: grpc.ServicerContext) -> Caller:
+        """The call's caller, from its token and the client certificate it presented (the
+        gate admitted it so; a SIGHUP since may have revoked either)."""
+        tokens = self.config.tokens
+        if tokens is None:
+            return ANONYMOUS
+        metadata, cert = context.invocation_metadata(), presented_cert_sha256(context)
+        return tokens.authenticate(metadata, cert, peer_of(context))
 
     def assess_tables(self, tables: dict[str, pa.Table]) -> tuple[dict[str, pa.Table], object, int]:
         """The bulk pipeline, the results' journal digests (under the engine lock: both
@@ -210,10 +216,7 @@ class MeansTestService:
         terminated = threading.Event()  # a cancel ends the call while its requests end
         context.add_callback(terminated.set)
         try:
-            tokens = self.config.tokens
-            call.caller = (
-                tokens.authenticate(context.invocation_metadata()) if tokens else ANONYMOUS
-            )
+            call.caller = self._caller(context)
             for request in request_iterator:
                 yield self._assess_bytes(call, request)
             ended = gone_after_requests(context, "while its requests were read", terminated)
