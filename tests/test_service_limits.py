@@ -281,6 +281,71 @@ def test_more_households_than_their_answer_could_hold_are_refused_before_any_wor
     assert statuses == ["RESOURCE_EXHAUSTED"] * 3
 
 
+def test_the_row_floor_is_less_than_any_valid_rows_bytes():
+    """ROW_FLOOR holds for the smallest valid row of every nested table (an 18-character
+    ID and nothing else, inside its own tag and length), and for a real request."""
+    from meanstest.service.replies import ROW_FLOOR, nested_rows
+    from meanstest.service.wire import NESTED_FIELDS
+
+    empty = convert.pb.Household().ByteSize()
+    for name in NESTED_FIELDS:
+        h = convert.pb.Household()
+        row = getattr(h, name).add()
+        setattr(row, "supporter_id" if name == "supporters" else "person_id", "1" * 18)
+        assert h.ByteSize() - empty >= ROW_FLOOR, name
+    households = convert.tables_to_households(synth.generate(300, seed=8))
+    request = convert.pb.AssessRequest(households=households)
+    assert request.ByteSize() >= ROW_FLOOR * nested_rows(households) > 0
+
+
+def _household_of_empty_rows(n: int, group: bool = False) -> bytes:
+    """An AssessRequest of one household with n empty persons rows (3 bytes each)."""
+    h = convert.pb.Household(household_id="h1", persons=[convert.pb.Person()] * n)
+    data = convert.pb.AssessRequest(households=[h]).SerializeToString()
+    return data + (b"\x13\x18\x01\x14" if group else b"")
+
+
+@pytest.mark.parametrize("path", ["small call", "columns", "protobuf library", "Explain"])
+def test_more_rows_than_could_be_valid_are_refused_before_any_work(tmp_path, path):
+    """One household of 300,000 empty persons (3 bytes each) took the server to 1.8 GB
+    before its 160 MB answer was refused: a message may carry one row of people,
+    supporters, records and programs per ROW_FLOOR bytes of --max-message-mb (a valid
+    row holds an 18-character ID), counted before anything is converted, on each path
+    and in Explain. One fewer is not refused for its count."""
+    from meanstest.service.replies import ROW_FLOOR
+    from meanstest.service.server import SMALL_BYTES
+
+    limit = ROW_FLOOR * (100 if path in ("small call", "Explain") else 104_858)
+    most = limit // ROW_FLOOR
+    stages = Stages()
+    config = ServiceConfig(
+        default_library(), journal=Journal(tmp_path / "j.jsonl"), max_message_bytes=limit
+    )
+    config.on_stage = stages
+    over = _household_of_empty_rows(most + 1, path == "protobuf library")
+    assert (len(over) <= SMALL_BYTES) == (path in ("small call", "Explain")) and len(over) < limit
+    # an ExplainRequest's household is its field 1, as an AssessRequest's households:
+    # the same bytes are an Explain of that one household
+    method = "Explain" if path == "Explain" else "Assess"
+    with _server(config) as port, MeansTestClient(f"127.0.0.1:{port}") as c:
+        call = c.channel.unary_unary(f"/meanstest.v1.MeansTest/{method}")
+        with pytest.raises(grpc.RpcError) as e:
+            call(over, timeout=60)
+        assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert e.value.details() == (
+            f"{most + 1:,} rows of people, supporters, records and programs in one message, "
+            f"over the {most:,} that --max-message-mb allows (one per {ROW_FLOOR} bytes "
+            f"of {limit:,}: a valid row holds an 18-character ID): send them in several "
+            "messages (AssessStream) or with AssessArrow"
+        )
+        assert "convert" not in stages.seen and "engine" not in stages.seen
+        with pytest.raises(grpc.RpcError) as e:  # one fewer: converted, then refused
+            call(_household_of_empty_rows(most, path == "protobuf library"), timeout=120)
+        assert "rows of people" not in e.value.details()
+    statuses = [x["status"] for x in _entries(tmp_path / "j.jsonl", 2)]
+    assert statuses[0] == "RESOURCE_EXHAUSTED"
+
+
 def _null_households(n: int) -> pa.Table:
     """A households table of n rows whose every column is of the null type: the bundle
     reader's form of a column with no values, which takes no bytes on the wire."""

@@ -10,6 +10,7 @@ import re
 
 from meanstest.service.call import _Call
 from meanstest.service.errors import InvalidArgument, ResourceExhausted, parse
+from meanstest.service.wire import NESTED_FIELDS
 from meanstest.v1 import meanstest_pb2 as pb
 
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -56,21 +57,42 @@ def sendable(body: bytes, limit: int) -> None:
 # policy_id and the engine_version; its one member at least an 18-character person_id
 # and an employment_basis. tests/test_service_limits.py builds the smallest such answer.
 ANSWER_FLOOR = 160
+# The least a valid row of a household's people, supporters or records takes on the
+# wire: an 18-character ID with its tag and length, inside the row's own tag and length.
+ROW_FLOOR = 20
 
 
-def answerable(households: int, limit: int) -> None:
+def nested_rows(households) -> int:
+    """The rows of parsed Household messages' people, supporters, records and programs."""
+    return sum(
+        sum(len(getattr(h, name)) for name in NESTED_FIELDS) + len(h.current_programs.names)
+        for h in households
+    )
+
+
+def answerable(households: int, rows: int, limit: int) -> None:
     """Refuse, before anything is converted, a request message of more households than
-    one per ANSWER_FLOOR bytes of --max-message-mb: their answer would not fit unless
-    most were rejected, and the memory a message takes grows with its households, not
-    its bytes. A 16 MB Assess of 8,000,000 empty households (two bytes each) ran the
-    server out of 24 GB and was killed; `sendable` would have refused its answer only
-    after the work."""
+    one per ANSWER_FLOOR bytes of --max-message-mb, or of more rows of their people,
+    supporters, records and programs than one per ROW_FLOOR bytes. The memory a message
+    takes grows with its rows, not its bytes (~6 KB a household or row rejected): a 16
+    MB Assess of 8,000,000 empty households (two bytes each) ran the server out of 24
+    GB and was killed, and one household of 300,000 empty persons took 1.8 GB;
+    `sendable` refused their answers only after the work. More households would not
+    fit an answer unless most were rejected; more rows could not all be valid."""
     most = limit // ANSWER_FLOOR
     if households > most:
         raise ResourceExhausted(
             f"{households:,} households in one message, over the {most:,} that "
             f"--max-message-mb allows (one per {ANSWER_FLOOR} bytes of {limit:,}): "
             "send them in several messages (AssessStream) or with AssessArrow"
+        )
+    most = limit // ROW_FLOOR
+    if rows > most:
+        raise ResourceExhausted(
+            f"{rows:,} rows of people, supporters, records and programs in one message, "
+            f"over the {most:,} that --max-message-mb allows (one per {ROW_FLOOR} bytes "
+            f"of {limit:,}: a valid row holds an 18-character ID): send them in several "
+            "messages (AssessStream) or with AssessArrow"
         )
 
 

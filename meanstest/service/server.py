@@ -58,6 +58,7 @@ from meanstest.service.replies import (
     _parse,
     _summary,
     answerable,
+    nested_rows,
     sendable,
 )
 from meanstest.service.small_engine import PackCache
@@ -148,7 +149,7 @@ class MeansTestService:
         limit = self.config.max_message_bytes
         if len(data) <= SMALL_BYTES and self.config.engine == "fast":
             request = _parse(data)
-            answerable(len(request.households), limit)
+            answerable(len(request.households), nested_rows(request.households), limit)
             self._check_households(call, request.households)
             call.stage("convert")
             try:
@@ -173,7 +174,7 @@ class MeansTestService:
         conv = None
         counts = wire.count(data)  # None: bytes left to the protobuf library, counted there
         if counts is not None:
-            answerable(int(counts[0]), limit)
+            answerable(int(counts[0]), int(counts[1:].sum()), limit)
         decoded = wire.decode(data, counts) if counts is not None else None
         if decoded is not None:
             require_households(decoded.households, "households")
@@ -186,7 +187,7 @@ class MeansTestService:
                 conv = None
         if conv is None:  # bytes the column reader leaves to the protobuf library
             request = _parse(data)
-            answerable(len(request.households), limit)
+            answerable(len(request.households), nested_rows(request.households), limit)
             self._check_households(call, request.households)
             call.stage("convert")
             conv = convert.households_to_tables(request.households)
@@ -307,6 +308,7 @@ class MeansTestService:
             if not request.HasField("household"):
                 raise InvalidArgument("no household to explain", field="household")
             h = request.household
+            answerable(1, nested_rows([h]), self.config.max_message_bytes)
             lang = request.lang or "zh"
             if lang not in ("zh", "en"):
                 raise InvalidArgument(f"unknown lang {lang!r} (zh or en)", field="lang")
