@@ -87,5 +87,10 @@ class PolicyError(MeansTestError):
         self.problem = problem
 
 
+class TooManyReasons(MeansTestError):
+    """A validation given a budget of reasons (a service call's) found more: the texts
+    are not built (meanstest.row_checks.ReasonBudget)."""
+
+
 class BundleError(MeansTestError):
     """A bundle cannot be read at all (missing folder, unreadable file, wrong column type)."""

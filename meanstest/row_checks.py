@@ -11,6 +11,7 @@ views of the Arrow buffers; no Arrow compute call runs on valid rows.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ import pyarrow.compute as pc
 
 from meanstest import ids, schema
 from meanstest.columns import UNKNOWN_CODE, enum_codes, numbers, program_codes
+from meanstest.errors import TooManyReasons
 from meanstest.kernels.columns import digit_strings
 
 if TYPE_CHECKING:
@@ -84,13 +86,43 @@ FAR_DATE = "date outside 0001-01-01..9999-12-31"
 _FIRST_DAY, _LAST_DAY = -719_162, 2_932_896  # 0001-01-01 and 9999-12-31, days from 1970
 
 
+class ReasonBudget:
+    """The most reason texts one validation may build (a service call's; a review has
+    none): each is ~0.7 KB of memory by the time the call has answered, and a row can
+    break a rule in every column, so a call of few bytes could otherwise take tens of
+    gigabytes (200,000 null persons rows of one household, 202 KB of Arrow IPC: 1.6M
+    reasons, 1.2 GB). Counted before any text is built; shared by the tables' checks,
+    which may run on two threads."""
+
+    def __init__(self, most: int) -> None:
+        self.most, self.used = most, 0
+        self._lock = threading.Lock()
+
+    def take(self, count: int, table: str) -> None:
+        with self._lock:
+            self.used += count
+            used = self.used
+        if used > self.most:
+            raise TooManyReasons(
+                f"the call's rejects would hold more than {self.most:,} reasons (at least "
+                f"{used:,}, counted up to table {table}): fix the export, or split the call"
+            )
+
+
 class Issues:
     """The invalid cells of one table: which rows, and (for those rows only) the texts."""
 
-    def __init__(self, name: str, table: pa.Table, places: np.ndarray | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        table: pa.Table,
+        places: np.ndarray | None = None,
+        budget: ReasonBudget | None = None,
+    ) -> None:
         """`places`: each row's place in the bundle (0-based) when `table` holds some of
-        a bundle table's rows (a review's chunk), for "(row N)"; by default its own."""
-        self.name, self.table, self.places = name, table, places
+        a bundle table's rows (a review's chunk), for "(row N)"; by default its own.
+        `budget`: taken from before the texts are built."""
+        self.name, self.table, self.places, self.budget = name, table, places, budget
         self.source = name in schema.SOURCE_TABLES
         self._position = {c.name: i for i, c in enumerate(schema.TABLES[name])}
         self._items: list[tuple[str, np.ndarray, str | None, list | None, int]] = []
@@ -120,6 +152,8 @@ class Issues:
         rows = self.rows()
         if not rows.size:
             return {}
+        if self.budget is not None:
+            self.budget.take(sum(len(item[1]) for item in self._items), self.name)
         key_column = KEYS.get(self.name, "record_id")
         keys = dict(zip(rows.tolist(), take_values(self.table, key_column, rows), strict=True))
         persons = {}
@@ -290,10 +324,11 @@ def households_issues(
     library: PolicyLibrary,
     enums: dict,
     places: np.ndarray | None = None,
+    budget: ReasonBudget | None = None,
 ) -> tuple[list[Policy], np.ndarray, Issues]:
-    """Issues of the households rows, and the pack of each row (-1: none); `places` as
-    for Issues."""
-    issues = Issues("households", households, places)
+    """Issues of the households rows, and the pack of each row (-1: none); `places` and
+    `budget` as for Issues."""
+    issues = Issues("households", households, places, budget)
     check_columns(issues, enums)
     dup = np.flatnonzero(values_at(rows_of, codes, 0) > 1)
     issues.add(

@@ -54,6 +54,7 @@ from meanstest.row_checks import (
     MAX_TOTAL,
     MONEY,
     Issues,
+    ReasonBudget,
     add_id_problems,
     birth_disagreement,
     check_columns,
@@ -82,7 +83,10 @@ class Validation:
 
 
 def validate(
-    tables: dict[str, pa.Table], library: PolicyLibrary, places: dict[str, np.ndarray] | None = None
+    tables: dict[str, pa.Table],
+    library: PolicyLibrary,
+    places: dict[str, np.ndarray] | None = None,
+    max_reasons: int | None = None,
 ) -> Validation:
     """Split a bundle's households into the assessable (an EngineInput) and the rejected.
 
@@ -91,8 +95,11 @@ def validate(
     tables hold some of a bundle's rows (a review's chunk), each row's place in its
     bundle table (0-based, by table name), so that a reason's "(row N)" names the row
     in the bundle whatever the chunking; by default a row's place in `tables`.
+    `max_reasons`: the most reasons of rows' checks (a service call's budget,
+    row_checks.ReasonBudget); past it TooManyReasons, before their texts are built.
     """
     place = (places or {}).get
+    budget = ReasonBudget(max_reasons) if max_reasons is not None else None
     t = {name: table.combine_chunks() for name, table in conform_tables(tables).items()}
     households, persons, supporters = t["households"], t["persons"], t["supporters"]
     n = households.num_rows
@@ -127,7 +134,7 @@ def validate(
         table = t[name]
         code = ip.source_code[name]
         matched = values_at(in_household, code)
-        issues = Issues(name, table, place(name))
+        issues = Issues(name, table, place(name), budget)
         check_columns(issues, enums, keep=matched)
         # A matched person_id is the string of a member or supporter: the same flags.
         flagged = matched & (values_at(people.flags, code, 0) != 0)
@@ -143,16 +150,27 @@ def validate(
 
     with _executor(n) as pool:
         house_job = pool.submit(
-            households_issues, households, codes, rows_of, library, enums, place("households")
+            households_issues,
+            households,
+            codes,
+            rows_of,
+            library,
+            enums,
+            place("households"),
+            budget,
         )
         people_jobs = [
             pool.submit(
-                people_reasons, 0, Issues("persons", persons, place("persons")), p_check, p_home
+                people_reasons,
+                0,
+                Issues("persons", persons, place("persons"), budget),
+                p_check,
+                p_home,
             ),
             pool.submit(
                 people_reasons,
                 1,
-                Issues("supporters", supporters, place("supporters")),
+                Issues("supporters", supporters, place("supporters"), budget),
                 s_check,
                 s_home,
             ),

@@ -410,3 +410,37 @@ def test_a_bulk_call_of_more_rows_than_allowed_is_refused_before_any_work(bounde
     assert flight_assess(location, {"households": _null_households(40)})["rejects"].num_rows == 40
     statuses = [x["status"] for x in _entries(journal, 6)]
     assert statuses == ["RESOURCE_EXHAUSTED"] * 4 + ["OK"] * 2
+
+
+def _household_of_null_persons(n: int) -> dict[str, pa.Table]:
+    """One household "h1" and n persons rows of it whose other columns are all of the
+    null type: each row breaks a rule in every required column."""
+
+    def table(name: str, rows: int) -> pa.Table:
+        columns = {c: pa.nulls(rows) for c in schema.arrow_schema(name).names}
+        return pa.table(columns | {"household_id": pa.array(["h1"] * rows)})
+
+    return {"households": table("households", 1), "persons": table("persons", n)}
+
+
+def test_a_call_whose_rejects_would_hold_too_many_reasons_is_refused(bounded):
+    """200,000 null persons rows of one household (202 KB of Arrow IPC) made 1.6M reasons
+    and took the server to 1.2 GB; 5,000,000 of them would have taken ~28 GB. A call's
+    validation may find 4 reasons for each of --max-call-households (here 160): past
+    that the call is refused before the texts are built, journaled so; within it, the
+    household is rejected with every reason, as before."""
+    port, location, stages, journal = bounded
+    message = "the call's rejects would hold more than 160 reasons (at least "
+    with MeansTestClient(f"127.0.0.1:{port}") as c:
+        with pytest.raises(grpc.RpcError) as e:
+            c.assess_arrow(_household_of_null_persons(40), timeout=60)
+        assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert e.value.details().startswith(message)
+        with pytest.raises(pa.ArrowInvalid, match=re.escape(message)):
+            flight_assess(location, _household_of_null_persons(40))
+        assert "journal" not in stages.seen
+        served = c.assess_arrow(_household_of_null_persons(5), timeout=60)
+    (reasons,) = served["rejects"]["reasons"].to_pylist()
+    assert sum(r.startswith("persons.") for r in reasons) >= 5  # each row's, at least
+    statuses = [x["status"] for x in _entries(journal, 3)]
+    assert statuses == ["RESOURCE_EXHAUSTED", "RESOURCE_EXHAUSTED", "OK"]

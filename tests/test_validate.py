@@ -1229,3 +1229,32 @@ def test_every_current_program_is_checked_against_its_households_pack(found, row
         for row, reasons in issues.reasons().items()
     }
     assert got == {row: [text for *_, text in sorted(e)] for row, e in expected.items()}
+
+
+def test_a_reason_budget_counts_every_rows_reason_and_changes_nothing_within_it(monkeypatch):
+    """validate's `max_reasons` (a service call's budget): at or above the number of the
+    rows' checks' reasons the validation is the one without a budget; one below it is
+    TooManyReasons, before any text is built."""
+    from meanstest import synth
+    from meanstest.errors import TooManyReasons
+    from meanstest.policy import default_library
+    from meanstest.row_checks import ReasonBudget
+
+    made: list[ReasonBudget] = []
+
+    class Recorded(ReasonBudget):
+        def __init__(self, most: int) -> None:
+            super().__init__(most)
+            made.append(self)
+
+    monkeypatch.setattr("meanstest.validate.ReasonBudget", Recorded)
+    library = default_library()
+    for seed in (1, 2, 3):
+        tables = synth.generate(300, seed=seed, bad_fraction=0.2)
+        free = validate(tables, library)
+        assert validate(tables, library, max_reasons=10**9).rejects.equals(free.rejects)
+        used = made[-1].used
+        assert 0 < used <= sum(len(r) for r in free.rejects["reasons"].to_pylist())
+        assert validate(tables, library, max_reasons=used).rejects.equals(free.rejects)
+        with pytest.raises(TooManyReasons, match=f"more than {used - 1:,} reasons"):
+            validate(tables, library, max_reasons=used - 1)

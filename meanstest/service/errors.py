@@ -18,7 +18,7 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from meanstest.errors import BundleError, MeansTestError, PolicyError, redact
+from meanstest.errors import BundleError, MeansTestError, PolicyError, TooManyReasons, redact
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
@@ -86,6 +86,7 @@ STATUS_TABLE: tuple[tuple[type[BaseException], grpc.StatusCode], ...] = (
     (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
     (NotFound, grpc.StatusCode.NOT_FOUND),
     (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (TooManyReasons, grpc.StatusCode.RESOURCE_EXHAUSTED),
     (DeadlineExpired, grpc.StatusCode.DEADLINE_EXCEEDED),
     (Cancelled, grpc.StatusCode.CANCELLED),
     (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
@@ -156,6 +157,13 @@ def require_households(count: int, field: str, where: str = "") -> None:
 
 
 SOURCE_ROWS_PER_HOUSEHOLD = 32  # a call's rows besides households, per household allowed
+REASONS_PER_HOUSEHOLD = 4  # a call's reject reasons, per household of --max-call-households
+
+
+def max_reasons(max_call_households: int) -> int:
+    """The reasons validation may find in one call (row_checks.ReasonBudget): each is
+    ~0.7 KB of memory by the answer, and one row can break a rule in every column."""
+    return max_call_households * REASONS_PER_HOUSEHOLD
 
 
 class CallRows:

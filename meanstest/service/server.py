@@ -43,6 +43,7 @@ from meanstest.service.errors import (
     ended_early,
     gone,
     gone_after_requests,
+    max_reasons,
     parse,
     require_households,
     status_of,
@@ -125,7 +126,9 @@ class MeansTestService:
         run parallel regions) and the count of unmatched source rows; also the Flight
         endpoint's engine."""
         with self._engine:
-            outputs, unmatched = pipeline_tables(tables, self.config.library, self.config.engine)
+            config = self.config
+            most = max_reasons(config.max_call_households)
+            outputs, unmatched = pipeline_tables(tables, config.library, config.engine, most)
             digests = result_digest_bytes(outputs["results"], outputs["members"])
         return outputs, digests, unmatched
 
@@ -317,7 +320,8 @@ class MeansTestService:
             if conv.rejects:
                 raise InvalidArgument("; ".join(*conv.rejects.values()), field="household")
             with self._engine:  # validation runs parallel regions too
-                validation = validate(conv.tables, self.config.library)
+                most = max_reasons(self.config.max_call_households)
+                validation = validate(conv.tables, self.config.library, max_reasons=most)
             if validation.rejects.num_rows:
                 reasons = validation.rejects["reasons"][0].as_py()
                 raise InvalidArgument(
