@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 
 from meanstest.service.call import _Call
 from meanstest.service.errors import InvalidArgument, ResourceExhausted, parse
@@ -62,7 +63,7 @@ ANSWER_FLOOR = 160
 ROW_FLOOR = 20
 
 
-def nested_rows(households) -> int:
+def nested_rows(households: Iterable[pb.Household]) -> int:
     """The rows of parsed Household messages' people, supporters, records and programs."""
     return sum(
         sum(len(getattr(h, name)) for name in NESTED_FIELDS) + len(h.current_programs.names)
