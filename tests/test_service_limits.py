@@ -16,7 +16,7 @@ import pytest
 
 from meanstest import schema, synth
 from meanstest.policy import default_library
-from meanstest.service import convert
+from meanstest.service import convert, nested
 from meanstest.service.client import MeansTestClient
 from meanstest.service.flight import flight_assess, start_flight
 from meanstest.service.journal import Journal
@@ -445,3 +445,24 @@ def test_a_call_whose_rejects_would_hold_too_many_reasons_is_refused(bounded):
     assert sum(r.startswith("persons.") for r in reasons) >= 5  # each row's, at least
     statuses = [x["status"] for x in _entries(journal, 3)]
     assert statuses == ["RESOURCE_EXHAUSTED", "RESOURCE_EXHAUSTED", "OK"]
+
+
+@pytest.mark.parametrize("kind", ["fixed_size_list", "list_view"])
+def test_a_flight_column_of_records_that_is_not_a_list_is_refused(bounded, kind):
+    """The call's row bound counts a nested column's list offsets; a fixed_size_list or
+    list_view of records was un-nested uncounted (the review of the bound: 20,000 valid
+    rows assessed past a bound of 3,200). Such a column is refused, whatever its rows."""
+    _, location, stages, _ = bounded
+    request = nested.tables_to_nested(synth.generate(3, seed=3))
+    records = pc.list_flatten(request["tax_income"]).combine_chunks()
+    n = request.num_rows
+    if kind == "fixed_size_list":
+        column = pa.FixedSizeListArray.from_arrays(records.slice(0, n), 1)
+    else:
+        starts = pa.array(range(n), pa.int32())
+        column = pa.ListViewArray.from_arrays(starts, pa.array([1] * n, pa.int32()), records)
+    at = request.schema.get_field_index("tax_income")
+    odd = request.set_column(at, "tax_income", column)
+    with pytest.raises(pa.ArrowInvalid, match=f"column tax_income: {kind}<.* is not a list of"):
+        flight_assess(location, odd)
+    assert "engine" not in stages.seen

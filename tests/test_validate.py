@@ -1258,3 +1258,35 @@ def test_a_reason_budget_counts_every_rows_reason_and_changes_nothing_within_it(
         assert validate(tables, library, max_reasons=used).rejects.equals(free.rejects)
         with pytest.raises(TooManyReasons, match=f"more than {used - 1:,} reasons"):
             validate(tables, library, max_reasons=used - 1)
+
+
+def test_a_source_rows_reason_counts_once_for_each_household_that_lists_it():
+    """A bad source row's reason is listed in every household of its person: one
+    supporter of 20 households with 10 bad tax rows is 10 reasons found and 200 listed,
+    and the budget counts the 200 (the review of the budget: 5,000,000 reasons answered
+    past a budget of 4,000,000 this way)."""
+    from meanstest import synth
+    from meanstest.errors import TooManyReasons
+    from meanstest.policy import default_library
+
+    tables = synth.generate(20, seed=4)
+    one = tables["supporters"].slice(0, 1).to_pylist()[0]
+    ids = tables["households"]["household_id"].to_pylist()
+    tables["supporters"] = pa.Table.from_pylist(
+        [dict(one, household_id=h) for h in ids], schema=tables["supporters"].schema
+    )
+    tax = tables["tax_income"]
+    bad = pa.table(
+        {
+            "person_id": [one["supporter_id"]] * 10,
+            "income_type": [tax["income_type"][0].as_py()] * 10,
+            "amount": pa.array([-1] * 10, pa.int64()),
+            "record_id": [f"BAD{i}" for i in range(10)],
+        }
+    ).cast(tax.schema)
+    tables["tax_income"] = pa.concat_tables([tax, bad])
+    library = default_library()
+    listed = validate(tables, library).rejects["reasons"].to_pylist()
+    assert sum(r.startswith("tax_income.amount") for reasons in listed for r in reasons) == 200
+    with pytest.raises(TooManyReasons, match="households of the source rows' people"):
+        validate(tables, library, max_reasons=199)
