@@ -312,7 +312,7 @@ def test_more_rows_than_could_be_valid_are_refused_before_any_work(tmp_path, pat
     supporters, records and programs per ROW_FLOOR bytes of --max-message-mb (a valid
     row holds an 18-character ID), counted before anything is converted, on each path
     and in Explain. One fewer is not refused for its count."""
-    from meanstest.service.replies import ROW_FLOOR
+    from meanstest.service.replies import EXPLAIN, ROW_FLOOR, SEVERAL
     from meanstest.service.server import SMALL_BYTES
 
     limit = ROW_FLOOR * (100 if path in ("small call", "Explain") else 104_858)
@@ -335,8 +335,8 @@ def test_more_rows_than_could_be_valid_are_refused_before_any_work(tmp_path, pat
         assert e.value.details() == (
             f"{most + 1:,} rows of people, supporters, records and programs in one message, "
             f"over the {most:,} that --max-message-mb allows (one per {ROW_FLOOR} bytes "
-            f"of {limit:,}: a valid row holds an 18-character ID): send them in several "
-            "messages (AssessStream) or with AssessArrow"
+            f"of {limit:,}: a valid row holds an 18-character ID): "
+            + (EXPLAIN if path == "Explain" else SEVERAL)
         )
         assert "convert" not in stages.seen and "engine" not in stages.seen
         with pytest.raises(grpc.RpcError) as e:  # one fewer: converted, then refused
@@ -437,6 +437,7 @@ def test_a_call_whose_rejects_would_hold_too_many_reasons_is_refused(bounded):
             c.assess_arrow(_household_of_null_persons(40), timeout=60)
         assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert e.value.details().startswith(message)
+        assert e.value.details().endswith("4 for each of --max-call-households (40)")
         with pytest.raises(pa.ArrowInvalid, match=re.escape(message)):
             flight_assess(location, _household_of_null_persons(40))
         assert "journal" not in stages.seen

@@ -11,6 +11,8 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 import grpc
@@ -164,6 +166,19 @@ def max_reasons(max_call_households: int) -> int:
     """The reasons validation may find in one call (row_checks.ReasonBudget): each is
     ~0.7 KB of memory by the answer, and one row can break a rule in every column."""
     return max_call_households * REASONS_PER_HOUSEHOLD
+
+
+@contextmanager
+def reasons_named(max_call_households: int) -> Iterator[None]:
+    """TooManyReasons of a call's validation, saying which flag sets the budget (the
+    review of the budget: the message named none)."""
+    try:
+        yield
+    except TooManyReasons as e:
+        raise TooManyReasons(
+            f"{e.message}; a call may have {REASONS_PER_HOUSEHOLD} for each of "
+            f"--max-call-households ({max_call_households:,})"
+        ) from None
 
 
 class CallRows:

@@ -71,15 +71,13 @@ def nested_rows(households: Iterable[pb.Household]) -> int:
     )
 
 
-def answerable(households: int, rows: int, limit: int) -> None:
+def answerable(households: int, limit: int) -> None:
     """Refuse, before anything is converted, a request message of more households than
-    one per ANSWER_FLOOR bytes of --max-message-mb, or of more rows of their people,
-    supporters, records and programs than one per ROW_FLOOR bytes. The memory a message
-    takes grows with its rows, not its bytes (~6 KB a household or row rejected): a 16
-    MB Assess of 8,000,000 empty households (two bytes each) ran the server out of 24
-    GB and was killed, and one household of 300,000 empty persons took 1.8 GB;
-    `sendable` refused their answers only after the work. More households would not
-    fit an answer unless most were rejected; more rows could not all be valid."""
+    one per ANSWER_FLOOR bytes of --max-message-mb: their answer would not fit unless
+    most were rejected, and the memory a message takes grows with its rows, not its
+    bytes (~5 KB a rejected household or row): a 16 MB Assess of 8,000,000 empty
+    households (two bytes each) ran the server out of 24 GB and was killed, where
+    `sendable` refused its answer only after the work."""
     most = limit // ANSWER_FLOOR
     if households > most:
         raise ResourceExhausted(
@@ -87,13 +85,22 @@ def answerable(households: int, rows: int, limit: int) -> None:
             f"--max-message-mb allows (one per {ANSWER_FLOOR} bytes of {limit:,}): "
             "send them in several messages (AssessStream) or with AssessArrow"
         )
+
+
+SEVERAL = "send them in several messages (AssessStream) or with AssessArrow"
+EXPLAIN = "no valid household has so many: check the request"
+
+
+def rows_answerable(rows: int, limit: int, advice: str = SEVERAL) -> None:
+    """`answerable` for the rows of a message's people, supporters, records and programs:
+    one per ROW_FLOOR bytes, less than any valid row takes (one household of 300,000
+    empty persons took 1.8 GB). Checked after the households, whose count is cheaper."""
     most = limit // ROW_FLOOR
     if rows > most:
         raise ResourceExhausted(
             f"{rows:,} rows of people, supporters, records and programs in one message, "
             f"over the {most:,} that --max-message-mb allows (one per {ROW_FLOOR} bytes "
-            f"of {limit:,}: a valid row holds an 18-character ID): send them in several "
-            "messages (AssessStream) or with AssessArrow"
+            f"of {limit:,}: a valid row holds an 18-character ID): {advice}"
         )
 
 

@@ -45,6 +45,7 @@ from meanstest.service.errors import (
     gone_after_requests,
     max_reasons,
     parse,
+    reasons_named,
     require_households,
     status_of,
 )
@@ -52,6 +53,7 @@ from meanstest.service.gate import Gate, IdleWatch
 from meanstest.service.journal import households_section, result_digest_bytes
 from meanstest.service.replies import (
     _ISO_DAY,
+    EXPLAIN,
     _canonical,
     _division_code,
     _journaled,
@@ -60,6 +62,7 @@ from meanstest.service.replies import (
     _summary,
     answerable,
     nested_rows,
+    rows_answerable,
     sendable,
 )
 from meanstest.service.small_engine import PackCache
@@ -128,7 +131,8 @@ class MeansTestService:
         with self._engine:
             config = self.config
             most = max_reasons(config.max_call_households)
-            outputs, unmatched = pipeline_tables(tables, config.library, config.engine, most)
+            with reasons_named(config.max_call_households):
+                outputs, unmatched = pipeline_tables(tables, config.library, config.engine, most)
             digests = result_digest_bytes(outputs["results"], outputs["members"])
         return outputs, digests, unmatched
 
@@ -152,7 +156,8 @@ class MeansTestService:
         limit = self.config.max_message_bytes
         if len(data) <= SMALL_BYTES and self.config.engine == "fast":
             request = _parse(data)
-            answerable(len(request.households), nested_rows(request.households), limit)
+            answerable(len(request.households), limit)
+            rows_answerable(nested_rows(request.households), limit)
             self._check_households(call, request.households)
             call.stage("convert")
             try:
@@ -177,7 +182,8 @@ class MeansTestService:
         conv = None
         counts = wire.count(data)  # None: bytes left to the protobuf library, counted there
         if counts is not None:
-            answerable(int(counts[0]), int(counts[1:].sum()), limit)
+            answerable(int(counts[0]), limit)
+            rows_answerable(int(counts[1:].sum()), limit)
         decoded = wire.decode(data, counts) if counts is not None else None
         if decoded is not None:
             require_households(decoded.households, "households")
@@ -190,7 +196,8 @@ class MeansTestService:
                 conv = None
         if conv is None:  # bytes the column reader leaves to the protobuf library
             request = _parse(data)
-            answerable(len(request.households), nested_rows(request.households), limit)
+            answerable(len(request.households), limit)
+            rows_answerable(nested_rows(request.households), limit)
             self._check_households(call, request.households)
             call.stage("convert")
             conv = convert.households_to_tables(request.households)
@@ -311,7 +318,7 @@ class MeansTestService:
             if not request.HasField("household"):
                 raise InvalidArgument("no household to explain", field="household")
             h = request.household
-            answerable(1, nested_rows([h]), self.config.max_message_bytes)
+            rows_answerable(nested_rows([h]), self.config.max_message_bytes, EXPLAIN)
             lang = request.lang or "zh"
             if lang not in ("zh", "en"):
                 raise InvalidArgument(f"unknown lang {lang!r} (zh or en)", field="lang")
@@ -320,8 +327,11 @@ class MeansTestService:
             if conv.rejects:
                 raise InvalidArgument("; ".join(*conv.rejects.values()), field="household")
             with self._engine:  # validation runs parallel regions too
-                most = max_reasons(self.config.max_call_households)
-                validation = validate(conv.tables, self.config.library, max_reasons=most)
+                bound = self.config.max_call_households
+                with reasons_named(bound):
+                    validation = validate(
+                        conv.tables, self.config.library, max_reasons=max_reasons(bound)
+                    )
             if validation.rejects.num_rows:
                 reasons = validation.rejects["reasons"][0].as_py()
                 raise InvalidArgument(
