@@ -25,25 +25,28 @@ def mask_id(value: str) -> str:
 
 
 # The same ID as people write it (a department's export, a caller's field): full-width
-# digits, or groups of 3 or more split by a space, a no-break or ideographic space, or a
-# hyphen ("150422 19700101 123X", "１５０４２２…"), 15 to 19 digits in all, the last
-# character possibly an X (or Ｘ) standing alone. Dates (2024-07-01) and phone numbers
-# are too short; a list of numbers split by single spaces could be long enough, and is
-# masked: a message shows less, never an ID.
+# digits, or groups of 3 or more split by a space (a no-break or ideographic one, a
+# tab), a hyphen or dash (ASCII, full-width, en, em), a dot, a slash or an underscore
+# ("150422 19700101 123X", "１５０４２２－…"), the last group possibly shorter and an X
+# (or Ｘ) possibly standing alone ("1504 2219 7001 0112 3X"), 15 digits or more in all
+# (two IDs in a row too). Dates (2024-07-01) and phone numbers are too short; a list of
+# numbers split by single spaces, or a range of two dates (20240701-20250630), can be
+# long enough, and is masked: a message shows less, never an ID.
 _DIGIT = "0-9\uff10-\uff19"
-_SEP = " \u00a0\u3000-"
+_SEPARATORS = " \u00a0\u3000\t-\uff0d\u2013\u2014./_"
+_SEP = re.escape(_SEPARATORS)
 _WRITTEN = re.compile(
     f"(?<![{_DIGIT}])[{_DIGIT}]{{3,}}(?:[{_SEP}][{_DIGIT}]{{3,}})*"
-    f"(?:[{_SEP}]?[XxＸｘ])?(?![{_DIGIT}XxＸｘ])"
+    f"(?:[{_SEP}][{_DIGIT}]{{1,2}})?(?:[{_SEP}]?[XxＸｘ])?(?![{_DIGIT}XxＸｘ])"
 )
 
 
 def _mask_written(match: re.Match) -> str:
     """A run of _WRITTEN masked as `mask_id` masks it, its separators kept in place."""
     text = match.group(0)
-    chars = [i for i, c in enumerate(text) if c not in _SEP]
-    if not 15 <= len(chars) <= 19 or (text.isascii() and text.isalnum()):
-        return text  # not an ID's length; or plain ASCII, which _ID has seen
+    chars = [i for i, c in enumerate(text) if c not in _SEPARATORS]
+    if len(chars) < 15 or (text.isascii() and text.isalnum()):
+        return text  # shorter than an ID; or plain ASCII, which _ID has seen
     shown = mask_id("".join(text[i] for i in chars))
     out = list(text)
     for i, c in zip(chars, shown, strict=True):

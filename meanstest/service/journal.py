@@ -5,7 +5,9 @@ Each line is the canonical JSON (sorted keys, no spaces, UTF-8) of one entry:
     seq, time, caller, method, status, households[], rejects[], output_digest,
     engine_version, prev, hash, and (a keyed journal) mac
 
-`hash` is the SHA-256 of the canonical JSON of the entry without `hash`; `prev` is the
+`hash` is the SHA-256 of the canonical JSON of the entry without `hash` (and `mac`,
+below: a verifier older than the key, 2026-12-06, hashes `mac` too and calls a keyed
+journal edited at its first entry); `prev` is the
 `hash` of the entry before (64 zeros for the first). An entry is written, flushed and
 fsync'd before the call's response is sent. Editing, deleting, inserting or reordering
 any entry breaks the chain at that entry; `verify` names the first broken one. (Cutting
