@@ -427,17 +427,17 @@ def _household_of_null_persons(n: int) -> dict[str, pa.Table]:
 def test_a_call_whose_rejects_would_hold_too_many_reasons_is_refused(bounded):
     """200,000 null persons rows of one household (202 KB of Arrow IPC) made 1.6M reasons
     and took the server to 1.2 GB; 5,000,000 of them would have taken ~28 GB. A call's
-    validation may find 4 reasons for each of --max-call-households (here 160): past
+    validation may find 8 reasons for each of --max-call-households (here 320): past
     that the call is refused before the texts are built, journaled so; within it, the
     household is rejected with every reason, as before."""
     port, location, stages, journal = bounded
-    message = "the call's rejects would hold more than 160 reasons (at least "
+    message = "the call's rejects would hold more than 320 reasons (at least "
     with MeansTestClient(f"127.0.0.1:{port}") as c:
         with pytest.raises(grpc.RpcError) as e:
             c.assess_arrow(_household_of_null_persons(40), timeout=60)
         assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert e.value.details().startswith(message)
-        assert e.value.details().endswith("4 for each of --max-call-households (40)")
+        assert e.value.details().endswith("8 for each of --max-call-households (40)")
         with pytest.raises(pa.ArrowInvalid, match=re.escape(message)):
             flight_assess(location, _household_of_null_persons(40))
         assert "journal" not in stages.seen

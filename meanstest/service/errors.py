@@ -159,7 +159,7 @@ def require_households(count: int, field: str, where: str = "") -> None:
 
 
 SOURCE_ROWS_PER_HOUSEHOLD = 32  # a call's rows besides households, per household allowed
-REASONS_PER_HOUSEHOLD = 4  # a call's reject reasons, per household of --max-call-households
+REASONS_PER_HOUSEHOLD = 8  # a call's reject reasons, per household of --max-call-households
 
 
 def max_reasons(max_call_households: int) -> int:
