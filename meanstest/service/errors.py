@@ -69,8 +69,9 @@ class NotDelivered(Cancelled):
 
 
 class ResourceExhausted(ServiceError):
-    """An answer larger than --max-message-mb (gRPC would refuse to send it); an address
-    locked out for its failed authentications (`throttle.LockedOut`)."""
+    """An answer larger than --max-message-mb (gRPC would refuse to send it); a request
+    past the service's bounds (`replies.answerable`, `CallRows`); an address locked out
+    for its failed authentications (`throttle.LockedOut`)."""
 
 
 class RequestIdle(grpc.RpcError):

@@ -49,15 +49,14 @@ from meanstest.service.errors import (
     require_households,
     status_of,
 )
+from meanstest.service.explaining import explain_call
 from meanstest.service.gate import Gate, IdleWatch
 from meanstest.service.journal import households_section, result_digest_bytes
 from meanstest.service.replies import (
     _ISO_DAY,
-    EXPLAIN,
     _canonical,
     _division_code,
     _journaled,
-    _json,
     _parse,
     _summary,
     answerable,
@@ -310,63 +309,7 @@ class MeansTestService:
     # Explain, ListPolicies and GetPolicy take raw bytes too, read by `parse` inside the
     # call (after authentication): unreadable bytes are INVALID_ARGUMENT, journaled.
     def Explain(self, data: bytes, context: grpc.ServicerContext) -> bytes:
-        def body(call: _Call) -> bytes:
-            from meanstest.explain import explain_household, render
-            from meanstest.validate import validate
-
-            request = parse(pb.ExplainRequest, data, "household")
-            if not request.HasField("household"):
-                raise InvalidArgument("no household to explain", field="household")
-            h = request.household
-            rows_answerable(nested_rows([h]), self.config.max_message_bytes, EXPLAIN)
-            lang = request.lang or "zh"
-            if lang not in ("zh", "en"):
-                raise InvalidArgument(f"unknown lang {lang!r} (zh or en)", field="lang")
-            call.caller.check(h.jurisdiction if h.HasField("jurisdiction") else None, "Explain")
-            conv = convert.households_to_tables([h])
-            if conv.rejects:
-                raise InvalidArgument("; ".join(*conv.rejects.values()), field="household")
-            with self._engine:  # validation runs parallel regions too
-                bound = self.config.max_call_households
-                with reasons_named(bound):
-                    validation = validate(
-                        conv.tables, self.config.library, max_reasons=max_reasons(bound)
-                    )
-            if validation.rejects.num_rows:
-                reasons = validation.rejects["reasons"][0].as_py()
-                raise InvalidArgument(
-                    "household is rejected: " + "; ".join(reasons), field="household"
-                )
-            outputs = self._assess_tables(call, conv.tables)
-            with self._engine:  # the input digest runs a parallel region
-                explanation = explain_household(validation.engine_input, h.household_id)
-            response = convert.outputs_to_response(outputs)
-            out = pb.Explanation(
-                household_id=explanation["household_id"],
-                policy_id=explanation["policy_id"],
-                policy_digest=explanation["policy_digest"],
-                policy_name=explanation["policy_name"],
-                result=response.results[0],
-                members=response.members,
-                findings=response.findings,
-                text=render(explanation, lang, "text"),
-            )
-            for s in explanation["steps"]:
-                out.steps.add(
-                    section=s["section"],
-                    label=s["label"],
-                    value_json=_json(s["value"]),
-                    inputs={k: _json(v) for k, v in s["inputs"].items()},
-                )
-            return _journaled(
-                call,
-                out,
-                **households_section(
-                    outputs["results"], outputs["members"], outputs["rejects"], call.digests
-                ),
-            )
-
-        return self._run("Explain", context, body)
+        return self._run("Explain", context, lambda call: explain_call(self, call, data))
 
     def ListPolicies(self, data: bytes, context: grpc.ServicerContext) -> bytes:
         def body(call: _Call) -> bytes:
