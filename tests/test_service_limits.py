@@ -467,3 +467,70 @@ def test_a_flight_column_of_records_that_is_not_a_list_is_refused(bounded, kind)
     with pytest.raises(pa.ArrowInvalid, match=f"column tax_income: {kind}<.* is not a list of"):
         flight_assess(location, odd)
     assert "engine" not in stages.seen
+
+
+def test_decoded_characters_counts_what_an_encoding_would_decode_to():
+    from meanstest.service.errors import decoded_characters
+
+    dictionary = pa.DictionaryArray.from_arrays(pa.array([0, 0, 1, None], pa.int8()), ["abc", "de"])
+    view = pa.array(["abcd", "ef", None, "x" * 20], pa.string_view())
+    in_lists = pa.array([["x", "yy"], []], pa.list_(pa.dictionary(pa.int8(), pa.string())))
+    records = pa.ListArray.from_arrays(
+        pa.array([0, 2, 4], pa.int32()), pa.StructArray.from_arrays([dictionary], names=["r"])
+    )
+    assert decoded_characters(dictionary) == 3 + 3 + 2 + 3  # a null index counted as 0's
+    assert (decoded_characters(view), decoded_characters(view.slice(1))) == (26, 22)
+    assert decoded_characters(in_lists) == 3
+    assert (decoded_characters(records), decoded_characters(records.slice(1))) == (11, 5)
+    assert decoded_characters(pa.array(["plain strings weigh what they hold"])) == 0
+
+
+def _one_value_everywhere(rows: int, size: int) -> dict[str, pa.Table]:
+    """_household_of_null_persons(rows) whose persons.relation is one value of `size`
+    characters in a dictionary, used by every row (and quoted by every row's reason)."""
+    tables = _household_of_null_persons(rows)
+    persons = tables["persons"]
+    value = pa.DictionaryArray.from_arrays(pa.array([0] * rows, pa.int8()), ["y" * size])
+    at = persons.schema.get_field_index("relation")
+    return tables | {"persons": persons.set_column(at, "relation", value)}
+
+
+def _nested_keeping_encodings(tables: dict[str, pa.Table]) -> pa.Table:
+    """The Flight request of `tables`, its persons' relation kept dictionary-encoded
+    (flight_assess's own nesting casts every column to its canonical type)."""
+    request = nested.tables_to_nested(
+        {k: v.cast(schema.arrow_schema(k)) for k, v in tables.items()}
+    )
+    people = request["persons"].combine_chunks()
+    records = people.values
+    fields = [records.field(i) for i in range(records.type.num_fields)]
+    names = [f.name for f in records.type]
+    fields[names.index("relation")] = tables["persons"]["relation"].combine_chunks()
+    kept = pa.ListArray.from_arrays(people.offsets, pa.StructArray.from_arrays(fields, names))
+    return request.set_column(request.schema.get_field_index("persons"), "persons", kept)
+
+
+def test_strings_encoded_once_and_used_everywhere_are_bounded_by_what_they_decode_to(bounded):
+    """242 KB of AssessArrow — one 100,000-character relation in a dictionary, used by
+    20,000 persons rows, each row's reason quoting it — took the server to 15.6 GB. A
+    bulk call's dictionary- and view-encoded strings may decode to 1,024 bytes for each
+    of --max-call-households (here 40,960), counted before anything is decoded, on
+    AssessArrow and Flight; under it the call is served."""
+    port, location, stages, _ = bounded
+    over, under = _one_value_everywhere(5, 10_000), _one_value_everywhere(3, 10_000)
+    message = (
+        "the call's dictionary- or view-encoded strings decode to 50,000 bytes (counted up "
+        "to persons.relation), over 1,024 for each of --max-call-households (40,960)"
+    )
+    with MeansTestClient(f"127.0.0.1:{port}") as c:
+        with pytest.raises(grpc.RpcError) as e:
+            c.assess_arrow(over, timeout=60)
+        assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert e.value.details().startswith(message)
+        flight = message.replace("persons.relation", "request.persons")
+        with pytest.raises(pa.ArrowInvalid, match=re.escape(flight)):
+            flight_assess(location, _nested_keeping_encodings(over))
+        assert "engine" not in stages.seen
+        served = c.assess_arrow(under, timeout=60)
+    assert served["rejects"].num_rows == 1
+    assert flight_assess(location, _nested_keeping_encodings(under))["rejects"].num_rows == 1

@@ -128,12 +128,12 @@ def _chunk_by_library(data: bytes) -> tuple[str, memoryview, bool]:
 
 
 def chunks_to_tables(
-    chunks: Iterable, allowed: Iterable[str], rows: Callable[[str, int], None] | None = None
+    chunks: Iterable, allowed: Iterable[str], read: Callable[[str, pa.Table], None] | None = None
 ) -> dict:
     """Reassemble ArrowChunk messages (or their serialised bytes, read by `chunk_fields`
     without a copy) into tables; names outside `allowed` are refused. A table is read
-    as soon as its last chunk is in, while gRPC receives the next table's, and its rows
-    are told to `rows(name, count)` (which may refuse them) before the next is read."""
+    as soon as its last chunk is in, while gRPC receives the next table's, and is given
+    to `read(name, table)` (which may refuse it) before the next is read."""
     allowed = set(allowed)
     parts: dict[str, list] = {}
     out: dict[str, pa.Table] = {}
@@ -154,8 +154,8 @@ def chunks_to_tables(
         parts.setdefault(name, []).append(data)
         if last:
             out[name] = _read_table(name, parts.pop(name))
-            if rows is not None:
-                rows(name, out[name].num_rows)
+            if read is not None:
+                read(name, out[name])
     if parts:
         raise MeansTestError(
             f"table(s) {', '.join(sorted(parts))} ended without a chunk marked last", field="last"

@@ -65,7 +65,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         default=1_000_000,
         help="households of one AssessArrow or Flight call (default 1,000,000; the other "
-        "tables 32 rows for each, and a call's rejects 8 reasons for each); a larger call "
+        "tables 32 rows for each, a call's rejects 8 reasons for each, its dictionary- or "
+        "view-encoded strings 1,024 bytes decoded for each); a larger call "
         "is refused before it is converted: a call takes ~6.5 KB of memory a household",
     )
     p.add_argument(

@@ -16,6 +16,9 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, TypeVar
 
 import grpc
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
@@ -182,6 +185,10 @@ def reasons_named(max_call_households: int) -> Iterator[None]:
         ) from None
 
 
+DECODED_PER_HOUSEHOLD = 1024  # characters of dictionary- or view-encoded strings a call
+# may decode, per household of --max-call-households
+
+
 class CallRows:
     """The rows of one bulk call (AssessArrow, Flight) against --max-call-households:
     at most that many households, and SOURCE_ROWS_PER_HOUSEHOLD times as many rows of
@@ -190,14 +197,28 @@ class CallRows:
     AssessArrow request of 1,352 bytes — a households table of 200,000 rows whose
     columns are all of the null type, which takes no bytes — took the server to 1.4 GB
     (every household rejected), so a few such calls would have ended it. Counted as
-    each table is read, before any is converted."""
+    each table is read, before any is converted.
+
+    And the characters its dictionary- or view-encoded strings decode to, at most
+    DECODED_PER_HOUSEHOLD for each of --max-call-households (a call of 1,000,000
+    households with every column so encoded decodes ~600 MB): such a column may hold a
+    value once and use it in every row, and a reject reason quotes the value. 242 KB of
+    AssessArrow — one 100,000-character relation in a dictionary, used by 20,000 persons
+    rows — took the server to 15.6 GB; plain strings cost what they weigh."""
 
     def __init__(self, households: int) -> None:
         self.households = households
         self.others = households * SOURCE_ROWS_PER_HOUSEHOLD
+        self.characters = households * DECODED_PER_HOUSEHOLD
         self._others_seen = 0
+        self._decoded = 0
 
-    def add(self, table: str, rows: int) -> None:
+    def add(self, table: str, data: pa.Table) -> None:
+        """`rows` and `strings` of one table as it is read (AssessArrow)."""
+        self.rows(table, data.num_rows)
+        self.strings(table, data)
+
+    def rows(self, table: str, rows: int) -> None:
         if table == "households":
             if rows > self.households:
                 raise ResourceExhausted(
@@ -214,6 +235,62 @@ class CallRows:
                 f"--max-call-households ({self.others:,}): split the call, or review the "
                 "bundle with `meanstest review`"
             )
+
+    def strings(self, table: str, data: pa.Table) -> None:
+        for name, column in zip(data.column_names, data.columns, strict=True):
+            self._decoded += sum(decoded_characters(chunk) for chunk in column.chunks)
+            if self._decoded > self.characters:
+                raise ResourceExhausted(
+                    f"the call's dictionary- or view-encoded strings decode to "
+                    f"{self._decoded:,} bytes (counted up to {table}.{name}), over "
+                    f"{DECODED_PER_HOUSEHOLD:,} for each of --max-call-households "
+                    f"({self.characters:,}): send those columns as plain strings, or split "
+                    "the call"
+                )
+
+
+def decoded_characters(array: pa.Array) -> int:
+    """The bytes of UTF-8 an array's dictionary- or view-encoded strings decode to (in a
+    list's or struct's values too), without decoding them; 0 for any other array (plain
+    strings weigh what they hold)."""
+    t = array.type
+    if pa.types.is_dictionary(t):
+        if not len(array) or not _is_text(t.value_type) or not len(array.dictionary):
+            return 0
+        indices = array.indices.fill_null(0).to_numpy(zero_copy_only=False)
+        return int(_lengths(array.dictionary)[indices].sum())
+    if pa.types.is_string_view(t) or pa.types.is_binary_view(t):
+        return int(_lengths(array).sum())
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return decoded_characters(array.flatten())
+    if pa.types.is_struct(t):
+        return sum(decoded_characters(field) for field in array.flatten())
+    return 0
+
+
+def _lengths(array: pa.Array) -> np.ndarray:
+    """Each value's length in bytes (0 where null) of a string or binary array; a view
+    array's from its views (Arrow has no binary_length kernel for them): a view is 16
+    bytes, its length the first 4."""
+    if pa.types.is_string_view(array.type) or pa.types.is_binary_view(array.type):
+        views = np.frombuffer(array.buffers()[1], np.int32).reshape(-1, 4)
+        lengths = views[array.offset : array.offset + len(array), 0].astype(np.int64)
+        return np.where(array.is_valid().to_numpy(zero_copy_only=False), lengths, 0)
+    return pc.binary_length(array).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return any(
+        f(t)
+        for f in (
+            pa.types.is_string,
+            pa.types.is_large_string,
+            pa.types.is_string_view,
+            pa.types.is_binary,
+            pa.types.is_large_binary,
+            pa.types.is_binary_view,
+        )
+    )
 
 
 def parse(message_type: type[_M], data: bytes, field: str) -> _M:

@@ -197,7 +197,8 @@ class AssessFlight(fl.FlightServerBase):
             require_households(request.num_rows, "households", " (the request has no rows)")
             bound = CallRows(self.service.config.max_call_households)
             for name, rows in nested.nested_rows(request):
-                bound.add(name, rows)
+                bound.rows(name, rows)
+            bound.strings("request", request)
             caller.check_table(request, "Flight.DoExchange")
             if context.is_cancelled():
                 raise Cancelled("the call was cancelled before the engine ran")
