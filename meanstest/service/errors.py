@@ -187,6 +187,7 @@ def reasons_named(max_call_households: int) -> Iterator[None]:
 
 DECODED_PER_HOUSEHOLD = 1024  # characters of dictionary- or view-encoded strings a call
 # may decode, per household of --max-call-households
+ID_CHARACTERS = 128  # the longest ID (a column named *_id) a bulk call may carry
 
 
 class CallRows:
@@ -214,9 +215,28 @@ class CallRows:
         self._decoded = 0
 
     def add(self, table: str, data: pa.Table) -> None:
-        """`rows` and `strings` of one table as it is read (AssessArrow)."""
+        """`rows`, `strings` and `ids` of one table as it is read (AssessArrow)."""
         self.rows(table, data.num_rows)
         self.strings(table, data)
+        self.ids(table, data)
+
+    def ids(self, table: str, data: pa.Table) -> None:
+        """At most ID_CHARACTERS bytes in an ID: a household's ID is repeated in every row
+        of its answer and its journal entry, and a row's key in each of its reasons (the
+        review of the bounds: 6.3 MB of AssessArrow with 2,000-character household_ids
+        in a dictionary answered 2.9 GB and peaked at 9.0 GB; plain, 200 MB did the
+        same). DATA.md gives IDs no length; real ones have tens of characters."""
+        for name, column in zip(data.column_names, data.columns, strict=True):
+            if not name.endswith("_id"):
+                continue
+            longest = max((_longest(chunk) for chunk in column.chunks), default=0)
+            if longest > ID_CHARACTERS:
+                raise ResourceExhausted(
+                    f"{table}.{name} holds an ID of {longest:,} bytes, over the "
+                    f"{ID_CHARACTERS} a bulk call takes (every row of a household's answer "
+                    "repeats its ID): shorten the IDs, or review the bundle with "
+                    "`meanstest review`"
+                )
 
     def rows(self, table: str, rows: int) -> None:
         if table == "households":
@@ -266,6 +286,16 @@ def decoded_characters(array: pa.Array) -> int:
     if pa.types.is_struct(t):
         return sum(decoded_characters(field) for field in array.flatten())
     return 0
+
+
+def _longest(array: pa.Array) -> int:
+    """The longest value in bytes of a string array, plain or encoded (a dictionary's
+    longest value, used or not); 0 for any other array."""
+    if pa.types.is_dictionary(array.type):
+        return _longest(array.dictionary) if len(array) else 0
+    if not len(array) or not _is_text(array.type):
+        return 0
+    return int(_lengths(array).max())
 
 
 def _lengths(array: pa.Array) -> np.ndarray:

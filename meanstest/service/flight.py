@@ -203,6 +203,8 @@ class AssessFlight(fl.FlightServerBase):
             if context.is_cancelled():
                 raise Cancelled("the call was cancelled before the engine ran")
             tables = nested.nested_to_tables(request)
+            for name, table in tables.items():
+                bound.ids(name, table)
             outputs, digests, unmatched = self.service.assess_tables(tables)
             answer = with_unmatched(nested.answer_table(outputs), unmatched)
             households = answer.num_rows
