@@ -187,7 +187,9 @@ def reasons_named(max_call_households: int) -> Iterator[None]:
 
 DECODED_PER_HOUSEHOLD = 1024  # characters of dictionary- or view-encoded strings a call
 # may decode, per household of --max-call-households
-ID_CHARACTERS = 128  # the longest ID (a column named *_id) a bulk call may carry
+ID_CHARACTERS = 128  # the longest ID (a column named *_id) a bulk call may carry, but
+RECORD_ID_CHARACTERS = 1024  # a record_id: `ingest` writes "<file basename>:<line>", and a
+# department's file name in Chinese takes 3 bytes a character
 
 
 class CallRows:
@@ -229,13 +231,13 @@ class CallRows:
         for name, column in zip(data.column_names, data.columns, strict=True):
             if not name.endswith("_id"):
                 continue
+            most = RECORD_ID_CHARACTERS if name == "record_id" else ID_CHARACTERS
             longest = max((_longest(chunk) for chunk in column.chunks), default=0)
-            if longest > ID_CHARACTERS:
+            if longest > most:
                 raise ResourceExhausted(
-                    f"{table}.{name} holds an ID of {longest:,} bytes, over the "
-                    f"{ID_CHARACTERS} a bulk call takes (every row of a household's answer "
-                    "repeats its ID): shorten the IDs, or review the bundle with "
-                    "`meanstest review`"
+                    f"{table}.{name} holds an ID of {longest:,} bytes, over the {most:,} a "
+                    "bulk call takes (every row of a household's answer repeats its ID): "
+                    "shorten the IDs, or review the bundle with `meanstest review`"
                 )
 
     def rows(self, table: str, rows: int) -> None:
