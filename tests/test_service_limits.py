@@ -536,16 +536,23 @@ def test_strings_encoded_once_and_used_everywhere_are_bounded_by_what_they_decod
     assert flight_assess(location, _nested_keeping_encodings(under))["rejects"].num_rows == 1
 
 
-@pytest.mark.parametrize("column, most", [("household_id", 128), ("record_id", 1024)])
-def test_an_id_longer_than_a_bulk_call_takes_is_refused(bounded, column, most):
+@pytest.mark.parametrize(
+    "table, column, most",
+    [
+        ("households", "household_id", 128),
+        ("bank", "record_id", 1024),
+        ("property", "property_id", 1024),
+    ],
+)
+def test_an_id_longer_than_a_bulk_call_takes_is_refused(bounded, table, column, most):
     """6.3 MB of AssessArrow with 2,000-character household_ids in a dictionary answered
     2.9 GB and peaked at 9.0 GB: every row of a household's answer repeats its ID. A
-    bulk call's IDs (columns named *_id) may have at most 128 bytes, a record_id 1,024
-    (ingest writes "<file basename>:<line>", and a file name in Chinese takes 3 bytes a
-    character), plain or encoded, on AssessArrow and Flight; the most is served."""
+    bulk call's household_id, person_id or supporter_id may have at most 128 bytes, any
+    other ID (record_id, property_id) 1,024 (ingest writes "<file basename>:<line>", and
+    Chinese takes 3 bytes a character), plain or encoded, on AssessArrow and Flight; the
+    most is served."""
     port, location, stages, _ = bounded
     tables = synth.generate(10, seed=5)
-    table = "households" if column == "household_id" else "bank"
 
     def with_id(length: int) -> dict[str, pa.Table]:
         t = tables[table]

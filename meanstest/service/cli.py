@@ -66,7 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=1_000_000,
         help="households of one AssessArrow or Flight call (default 1,000,000; the other "
         "tables 32 rows for each, a call's rejects 8 reasons for each, its dictionary- or "
-        "view-encoded strings 1,024 bytes decoded for each, an ID 128 bytes, a record_id 1,024); a larger call "
+        "view-encoded strings 1,024 bytes decoded for each, a household's or person's ID 128 bytes, another ID 1,024); a larger call "
         "is refused before it is converted: a call takes ~6.5 KB of memory a household",
     )
     p.add_argument(

@@ -187,9 +187,11 @@ def reasons_named(max_call_households: int) -> Iterator[None]:
 
 DECODED_PER_HOUSEHOLD = 1024  # characters of dictionary- or view-encoded strings a call
 # may decode, per household of --max-call-households
-ID_CHARACTERS = 128  # the longest ID (a column named *_id) a bulk call may carry, but
-RECORD_ID_CHARACTERS = 1024  # a record_id: `ingest` writes "<file basename>:<line>", and a
-# department's file name in Chinese takes 3 bytes a character
+ID_CHARACTERS = 128  # the longest household_id, person_id or supporter_id of a bulk call
+RECORD_ID_CHARACTERS = 1024  # any other ID (record_id, property_id): ingest writes a
+# record_id "<file basename>:<line>", and a Chinese file name or property certificate
+# number takes 3 bytes a character
+KEY_IDS = ("household_id", "person_id", "supporter_id")  # repeated in every answer row
 
 
 class CallRows:
@@ -223,15 +225,16 @@ class CallRows:
         self.ids(table, data)
 
     def ids(self, table: str, data: pa.Table) -> None:
-        """At most ID_CHARACTERS bytes in an ID: a household's ID is repeated in every row
-        of its answer and its journal entry, and a row's key in each of its reasons (the
+        """At most ID_CHARACTERS bytes in a household's or a person's ID, which is repeated
+        in every row of its answer and journal entry and a row's key in each of its
+        reasons, and RECORD_ID_CHARACTERS in any other column named *_id (the
         review of the bounds: 6.3 MB of AssessArrow with 2,000-character household_ids
         in a dictionary answered 2.9 GB and peaked at 9.0 GB; plain, 200 MB did the
         same). DATA.md gives IDs no length; real ones have tens of characters."""
         for name, column in zip(data.column_names, data.columns, strict=True):
             if not name.endswith("_id"):
                 continue
-            most = RECORD_ID_CHARACTERS if name == "record_id" else ID_CHARACTERS
+            most = ID_CHARACTERS if name in KEY_IDS else RECORD_ID_CHARACTERS
             longest = max((_longest(chunk) for chunk in column.chunks), default=0)
             if longest > most:
                 raise ResourceExhausted(
