@@ -492,3 +492,29 @@ def test_flight_calls_beyond_the_concurrency_bound_are_refused(tmp_path):
         holder.close()
         flight.shutdown()
         running.stop(None).wait()
+
+
+def test_a_request_whose_offsets_are_forged_is_refused_not_a_crash():
+    """IPC reading trusts a string column's offsets: household_id offsets that went down
+    and up again (0, 55, 0, 55, …, each within the data) killed the server process with
+    a segfault in libarrow. The request is validated in full first: INVALID_ARGUMENT,
+    and the server answers the next call."""
+    config = ServiceConfig(default_library())
+    running = start(config, "127.0.0.1:0", warm=False)
+    flight = start_flight(running.service, "127.0.0.1", 0)
+    location = f"grpc+tcp://127.0.0.1:{flight.port}"
+    try:
+        request = nested.tables_to_nested(synth.generate(5, seed=3))
+        ids = request["household_id"].combine_chunks()
+        end = ids.buffers()[2].size
+        ups_and_downs = [end if i % 2 == 0 else 0 for i in range(len(ids) - 1)]
+        offsets = np.array([0, *ups_and_downs, end], np.int32)  # first and last as valid
+        forged = pa.Array.from_buffers(
+            pa.string(), len(ids), [None, pa.py_buffer(offsets.tobytes()), ids.buffers()[2]]
+        )
+        with pytest.raises(pa.ArrowInvalid, match="not valid Arrow data .*non-monotonic offset"):
+            flight_assess(location, request.set_column(0, "household_id", forged))
+        assert flight_assess(location, synth.generate(3, seed=1))["results"].num_rows
+    finally:
+        flight.shutdown()
+        running.stop(None).wait()

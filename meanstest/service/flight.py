@@ -192,6 +192,14 @@ class AssessFlight(fl.FlightServerBase):
             except (OSError, pa.ArrowException) as e:  # no schema written, a cut stream
                 why = str(e).splitlines()[0] if str(e) else type(e).__name__
                 raise InvalidArgument(f"the request is not an Arrow stream ({why})") from None
+            try:
+                # IPC reading trusts the buffers' offsets: a string column whose offsets
+                # went down and up again killed the server (a segfault in libarrow, found
+                # while bounding the call's strings), as it had AssessArrow's (chunks.py)
+                request.validate(full=True)
+            except pa.ArrowException as e:
+                why = str(e).splitlines()[0] if str(e) else type(e).__name__
+                raise InvalidArgument(f"the request is not valid Arrow data ({why})") from None
             if "household_id" not in request.column_names:
                 raise InvalidArgument("the request has no household_id column", field="schema")
             require_households(request.num_rows, "households", " (the request has no rows)")
