@@ -36,7 +36,8 @@ _NOWHERE = np.empty(0, dtype=np.uint8)  # `out` of the width pass, never written
 WINDOW = 2048  # rows of a table that go through all its columns together (in L2)
 
 
-def _is_text(t: pa.DataType) -> bool:
+def is_text(t: pa.DataType) -> bool:
+    """Whether `t` is one of Arrow's string types (plain, large, view)."""
     return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
 
@@ -76,7 +77,7 @@ class _Columns:
             d[R.KIND], d[R.A], d[R.A_BIT], d[R.A_COUNT] = R.BOOL, bufs[1].address, off, bufs[1].size
         elif pa.types.is_null(t):
             d[R.KIND] = R.NULL
-        elif pa.types.is_dictionary(t) and _is_text(t.value_type):
+        elif pa.types.is_dictionary(t) and is_text(t.value_type):
             indices = arr.indices
             if pa.types.is_unsigned_integer(indices.type):
                 indices = indices.cast(pa.int64())
@@ -96,7 +97,7 @@ class _Columns:
                 len(ends),
             )
         elif (pa.types.is_list(t) or pa.types.is_large_list(t)) and (
-            _is_text(t.value_type) or pa.types.is_null(t.value_type)
+            is_text(t.value_type) or pa.types.is_null(t.value_type)
         ):
             items = arr.values
             if not (pa.types.is_string(items.type) or pa.types.is_large_string(items.type)):
@@ -110,7 +111,7 @@ class _Columns:
             if items.null_count and item_bits is not None:
                 d[R.D], d[R.D_BIT], d[R.D_COUNT] = item_bits.address, items.offset, item_bits.size
         elif pa.types.is_string_view(t) or pa.types.is_date64(t):  # encodings of the same values
-            return self._describe(arr.cast(pa.string() if _is_text(t) else pa.date32()), d, label)
+            return self._describe(arr.cast(pa.string() if is_text(t) else pa.date32()), d, label)
         else:
             raise TypeError(
                 f"input_digest: column {label} has type {t}, which has no canonical text"

@@ -24,6 +24,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
 from meanstest.errors import BundleError, MeansTestError, PolicyError, TooManyReasons, redact
+from meanstest.lines import is_text
 
 if TYPE_CHECKING:
     from google.protobuf.message import Message
@@ -282,13 +283,13 @@ def decoded_characters(array: pa.Array) -> int:
     strings weigh what they hold)."""
     t = array.type
     if pa.types.is_dictionary(t):
-        if not len(array) or not _is_text(t.value_type) or not len(array.dictionary):
+        if not len(array) or not is_text(t.value_type) or not len(array.dictionary):
             return 0
         indices = array.indices.fill_null(0).to_numpy(zero_copy_only=False)
         # clipped: an index out of range is Arrow's to refuse (a Flight request is not
         # validated before this count), not a reason for an IndexError here
         return int(np.take(_lengths(array.dictionary), indices, mode="clip").sum())
-    if pa.types.is_string_view(t) or pa.types.is_binary_view(t):
+    if pa.types.is_string_view(t):
         return int(_lengths(array).sum())
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         return decoded_characters(array.flatten())
@@ -302,16 +303,16 @@ def _longest(array: pa.Array) -> int:
     longest value, used or not); 0 for any other array."""
     if pa.types.is_dictionary(array.type):
         return _longest(array.dictionary) if len(array) else 0
-    if not len(array) or not _is_text(array.type):
+    if not len(array) or not is_text(array.type):
         return 0
     return int(_lengths(array).max())
 
 
 def _lengths(array: pa.Array) -> np.ndarray:
-    """Each value's length in bytes (0 where null) of a string or binary array; a view
+    """Each value's length in bytes (0 where null) of a string array; a view
     array's from its views (Arrow has no binary_length kernel for them): a view is 16
     bytes, its length the first 4."""
-    if pa.types.is_string_view(array.type) or pa.types.is_binary_view(array.type):
+    if pa.types.is_string_view(array.type):
         buffer = array.buffers()[1]
         views = np.frombuffer(buffer, np.int32, count=buffer.size // 16 * 4).reshape(-1, 4)
         lengths = views[array.offset : array.offset + len(array), 0].astype(np.int64)
@@ -319,20 +320,6 @@ def _lengths(array: pa.Array) -> np.ndarray:
             raise MeansTestError("not valid Arrow data: a string view buffer is too short")
         return np.where(array.is_valid().to_numpy(zero_copy_only=False), lengths, 0)
     return pc.binary_length(array).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
-
-
-def _is_text(t: pa.DataType) -> bool:
-    return any(
-        f(t)
-        for f in (
-            pa.types.is_string,
-            pa.types.is_large_string,
-            pa.types.is_string_view,
-            pa.types.is_binary,
-            pa.types.is_large_binary,
-            pa.types.is_binary_view,
-        )
-    )
 
 
 def parse(message_type: type[_M], data: bytes, field: str) -> _M:

@@ -190,16 +190,14 @@ class AssessFlight(fl.FlightServerBase):
             try:
                 request = reader.read_all()
             except (OSError, pa.ArrowException) as e:  # no schema written, a cut stream
-                why = str(e).splitlines()[0] if str(e) else type(e).__name__
-                raise InvalidArgument(f"the request is not an Arrow stream ({why})") from None
+                raise InvalidArgument(f"the request is not an Arrow stream ({_said(e)})") from None
             try:
                 # IPC reading trusts the buffers' offsets: a string column whose offsets
                 # went down and up again killed the server (a segfault in libarrow, found
                 # while bounding the call's strings), as it had AssessArrow's (chunks.py)
                 request.validate(full=True)
             except pa.ArrowException as e:
-                why = str(e).splitlines()[0] if str(e) else type(e).__name__
-                raise InvalidArgument(f"the request is not valid Arrow data ({why})") from None
+                raise InvalidArgument(f"the request is not valid Arrow data ({_said(e)})") from None
             if "household_id" not in request.column_names:
                 raise InvalidArgument("the request has no household_id column", field="schema")
             require_households(request.num_rows, "households", " (the request has no rows)")
@@ -320,8 +318,13 @@ def _code(e: Exception) -> str:
     return status_of(e)[0].name
 
 
+def _said(e: Exception) -> str:
+    """An error's first line (Arrow's go on for lines), or its type's name."""
+    return str(e).splitlines()[0] if str(e) else type(e).__name__
+
+
 def _flight_error(e: Exception) -> Exception:
-    message = str(e).splitlines()[0] if str(e) else type(e).__name__
+    message = _said(e)
     if isinstance(e, Unauthenticated):
         return fl.FlightUnauthenticatedError(message)
     if isinstance(e, LockedOut):  # Flight has no RESOURCE_EXHAUSTED: its nearest code
