@@ -246,6 +246,19 @@ def test_a_keyed_journal_with_a_forged_tail_is_not_extended(tmp_path):
 # the key file ------------------------------------------------------------------------------
 
 
+def _refused_by_serve_and_verify(tmp_path, capsys, key) -> tuple[str, str]:
+    """What `serve --journal-key key` and `journal verify --key key` say, each refusing
+    the key (exit 1); serve refuses before the journal is written."""
+    journal = tmp_path / "j.jsonl"
+    argv = ["serve", "--plaintext-loopback", "--no-auth", "--journal", str(journal)]
+    assert main([*argv, "--journal-key", str(key)]) == 1
+    served = capsys.readouterr().err
+    assert not journal.exists()
+    _write(journal, KEY)
+    assert main(["journal", "verify", str(journal), "--key", str(key)]) == 1
+    return served, capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
@@ -259,15 +272,9 @@ def test_a_keyed_journal_with_a_forged_tail_is_not_extended(tmp_path):
 )
 def test_a_short_or_malformed_key_is_refused(tmp_path, capsys, text, message):
     key = _key_file(tmp_path, text=text)
-    journal = tmp_path / "j.jsonl"
-    argv = ["serve", "--plaintext-loopback", "--no-auth", "--journal", str(journal)]
-    assert main([*argv, "--journal-key", str(key)]) == 1
-    err = capsys.readouterr().err
-    assert f"--journal-key {key}: {message}; valid: at least 64 hex digits (32 bytes)" in err
-    assert not journal.exists()  # refused before anything is written
-    _write(journal, KEY)
-    assert main(["journal", "verify", str(journal), "--key", str(key)]) == 1
-    assert f"--key {key}: {message}" in capsys.readouterr().err
+    served, verified = _refused_by_serve_and_verify(tmp_path, capsys, key)
+    assert f"--journal-key {key}: {message}; valid: at least 64 hex digits (32 bytes)" in served
+    assert f"--key {key}: {message}" in verified
 
 
 def test_key_files_in_pairs_of_hex_digits_and_longer_keys_are_read(tmp_path):
@@ -286,16 +293,10 @@ def test_key_files_in_pairs_of_hex_digits_and_longer_keys_are_read(tmp_path):
 @pytest.mark.parametrize("mode", [0o620, 0o660, 0o602], ids="{:04o}".format)
 def test_a_key_file_other_users_may_write_is_refused(tmp_path, capsys, mode):
     key = _key_file(tmp_path, mode=mode)
-    journal = tmp_path / "j.jsonl"
-    argv = ["serve", "--plaintext-loopback", "--no-auth", "--journal", str(journal)]
-    assert main([*argv, "--journal-key", str(key)]) == 1
-    err = capsys.readouterr().err
-    assert f"--journal-key {key}: other users may write it (mode {mode:04o})" in err
-    assert "forge entries; refusing to start" in err and "Traceback" not in err
-    assert not journal.exists()
-    _write(journal, KEY)
-    assert main(["journal", "verify", str(journal), "--key", str(key)]) == 1
-    assert f"--key {key}: other users may write it" in capsys.readouterr().err
+    served, verified = _refused_by_serve_and_verify(tmp_path, capsys, key)
+    assert f"--journal-key {key}: other users may write it (mode {mode:04o})" in served
+    assert "forge entries; refusing to start" in served and "Traceback" not in served
+    assert f"--key {key}: other users may write it" in verified
 
 
 # serve --journal-key, end to end ----------------------------------------------------------

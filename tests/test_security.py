@@ -474,34 +474,28 @@ def test_idle_seconds_below_one_is_refused(tmp_path, serve, capsys, value):
     assert "--idle-seconds must be at least 1" in capsys.readouterr().err
 
 
-def test_idle_seconds_reaches_the_server(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "flag, value, field, expected",
+    [
+        ("--idle-seconds", "7.5", "idle_seconds", 7.5),
+        ("--max-call-households", "2500", "max_call_households", 2500),
+    ],
+)
+def test_a_limit_reaches_the_server(tmp_path, monkeypatch, flag, value, field, expected):
     seen = {}
 
     def start(config, *args, **kwargs):
-        seen["idle"] = config.idle_seconds
+        seen[field] = getattr(config, field)
         raise _Started
 
     monkeypatch.setattr("meanstest.service.server.start", start)
-    flags = ["--plaintext-loopback", "--no-auth", "--idle-seconds", "7.5"]
+    flags = ["--plaintext-loopback", "--no-auth", flag, value]
     with pytest.raises(_Started):
         main(["serve", "--journal", str(tmp_path / "j.jsonl"), *flags])
-    assert seen["idle"] == 7.5
+    assert seen[field] == expected
 
 
-def test_max_call_households_reaches_the_server_and_zero_is_refused(
-    tmp_path, serve, capsys, monkeypatch
-):
+def test_max_call_households_zero_is_refused(serve, capsys):
     """--max-call-households bounds a bulk call's rows (service.errors.CallRows)."""
     assert serve("--plaintext-loopback", "--no-auth", "--max-call-households", "0") == 1
     assert "--max-call-households must be at least 1" in capsys.readouterr().err
-    seen = {}
-
-    def start(config, *args, **kwargs):
-        seen["most"] = config.max_call_households
-        raise _Started
-
-    monkeypatch.setattr("meanstest.service.server.start", start)
-    flags = ["--plaintext-loopback", "--no-auth", "--max-call-households", "2500"]
-    with pytest.raises(_Started):
-        main(["serve", "--journal", str(tmp_path / "j.jsonl"), *flags])
-    assert seen["most"] == 2500

@@ -346,10 +346,17 @@ def test_more_rows_than_could_be_valid_are_refused_before_any_work(tmp_path, pat
     assert statuses[0] == "RESOURCE_EXHAUSTED"
 
 
+def _nulls(table: str, n: int, household_id: str | None = None) -> pa.Table:
+    """A `table` of n rows whose every column (but household_id, if given) is of the null
+    type: the bundle reader's form of a column with no values, no bytes on the wire."""
+    columns = {c: pa.nulls(n) for c in schema.arrow_schema(table).names}
+    if household_id is not None:
+        columns["household_id"] = pa.array([household_id] * n)
+    return pa.table(columns)
+
+
 def _null_households(n: int) -> pa.Table:
-    """A households table of n rows whose every column is of the null type: the bundle
-    reader's form of a column with no values, which takes no bytes on the wire."""
-    return pa.table({c: pa.nulls(n) for c in schema.arrow_schema("households").names})
+    return _nulls("households", n)
 
 
 @pytest.fixture
@@ -416,12 +423,7 @@ def test_a_bulk_call_of_more_rows_than_allowed_is_refused_before_any_work(bounde
 def _household_of_null_persons(n: int) -> dict[str, pa.Table]:
     """One household "h1" and n persons rows of it whose other columns are all of the
     null type: each row breaks a rule in every required column."""
-
-    def table(name: str, rows: int) -> pa.Table:
-        columns = {c: pa.nulls(rows) for c in schema.arrow_schema(name).names}
-        return pa.table(columns | {"household_id": pa.array(["h1"] * rows)})
-
-    return {"households": table("households", 1), "persons": table("persons", n)}
+    return {"households": _nulls("households", 1, "h1"), "persons": _nulls("persons", n, "h1")}
 
 
 def test_a_call_whose_rejects_would_hold_too_many_reasons_is_refused(bounded):
