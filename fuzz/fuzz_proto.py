@@ -1,7 +1,9 @@
 """atheris harness: the protobuf entry point of the gRPC service. Bytes become an
 `AssessRequest` (as grpc would parse them), are converted to bundle tables
 (`meanstest.service.convert`) and assessed by `meanstest.assess`, as the servicer does;
-the first byte picks the ArrowChunk path instead (IPC stream bytes → tables).
+the first byte picks the ArrowChunk path instead (IPC stream bytes → tables), or
+Flight's (an IPC stream of the nested request table, through the DoExchange handler's
+own checks: `flight.bounded_request`, `flight.request_tables`, then the answer table).
 
 Any exception other than a protobuf DecodeError or a MeansTestError is a finding, and
 so is a call whose households are not all answered: results + rejects = households.
@@ -14,6 +16,7 @@ import sys
 
 import atheris
 import meanstest.kernels.columns
+import pyarrow as pa
 from google.protobuf.message import DecodeError
 
 import meanstest.ids  # numba kernels cannot be instrumented: imported first, as they are
@@ -22,15 +25,19 @@ import meanstest.policy
 import meanstest.service.dedup
 import meanstest.service.wire  # noqa: F401 - numba parsers of the protobuf path
 
-# Only the conversion module is instrumented: numba kernels cannot be, and protobuf's
+# Only the conversion modules are instrumented: numba kernels cannot be, and protobuf's
 # parser is C (upb) anyway.
-with atheris.instrument_imports(include=["meanstest.service.convert"]):
+CONVERSIONS = ["meanstest.service.convert", "meanstest.service.nested", "meanstest.service.errors"]
+with atheris.instrument_imports(include=CONVERSIONS):
     from meanstest import schema
     from meanstest.errors import MeansTestError
     from meanstest.pipeline import assess
     from meanstest.policy import default_library
-    from meanstest.service import convert
+    from meanstest.service import convert, nested
+    from meanstest.service.bulk import pipeline_tables
     from meanstest.service.chunks import chunks_to_tables
+    from meanstest.service.errors import max_reasons, reasons_named
+    from meanstest.service.flight import _FOREIGN_BAD_INPUT, bounded_request, request_tables
     from meanstest.v1 import meanstest_pb2 as pb
 
 LIBRARY = default_library()
@@ -62,11 +69,32 @@ def _arrow_chunks(data: bytes) -> None:
         return
 
 
+FLIGHT_HOUSEHOLDS = 64  # --max-call-households of the harness: small calls, many of them
+
+
+def _flight(data: bytes) -> None:
+    try:
+        request = pa.ipc.open_stream(data).read_all()  # what Flight's reader does
+    except (pa.ArrowException, OSError):
+        return
+    try:
+        bound = bounded_request(request, FLIGHT_HOUSEHOLDS)
+        tables = request_tables(request, bound)
+        with reasons_named(FLIGHT_HOUSEHOLDS):  # the service's own engine step
+            outputs, _ = pipeline_tables(tables, LIBRARY, "fast", max_reasons(FLIGHT_HOUSEHOLDS))
+    except (MeansTestError, *_FOREIGN_BAD_INPUT):  # what the handler answers INVALID_ARGUMENT
+        return
+    answer = nested.answer_table(outputs)
+    assert answer.num_rows == request.num_rows, (answer.num_rows, request.num_rows)
+
+
 def one_input(data: bytes) -> None:
     if not data:
         return
     if data[0] == 0xA7:
         _arrow_chunks(data[1:])
+    elif data[0] == 0xF1:
+        _flight(data[1:])
     else:
         _assess_request(data)
 

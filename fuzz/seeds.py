@@ -7,10 +7,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pyarrow as pa
+
 from meanstest import synth
 from meanstest.bundle import read_bundle, write_bundle
 from meanstest.rawsynth import write_raw
-from meanstest.service import convert
+from meanstest.service import convert, nested
 from meanstest.service.chunks import table_chunks
 from meanstest.v1 import meanstest_pb2 as pb
 
@@ -36,6 +38,12 @@ def main(out: Path) -> None:
         (proto / f"seed-{i}").write_bytes(request.SerializeToString())
     chunk = next(table_chunks("households", tables["households"], 1 << 20))
     (proto / "seed-arrow").write_bytes(b"\xa7" + chunk.data)
+    request = nested.tables_to_nested(tables)
+    for i in range(0, request.num_rows, 2):
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, request.schema) as writer:
+            writer.write_table(request.slice(i, 2))
+        (proto / f"seed-flight-{i}").write_bytes(b"\xf1" + sink.getvalue().to_pybytes())
 
 
 if __name__ == "__main__":

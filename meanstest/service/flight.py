@@ -76,6 +76,54 @@ class _AuthFactory(fl.ServerMiddlewareFactory):
         return _Auth([(k, v) for k, values in headers.items() for v in values])
 
 
+def bounded_request(request: pa.Table, max_call_households: int) -> CallRows:
+    """The checks of a Flight request table before anything reads its rows (each raises
+    a MeansTestError): valid Arrow data, a household_id column, at least one household,
+    the call's rows and decoded strings within the service's bounds. Returns the bound,
+    which `request_tables` goes on counting with."""
+    try:
+        _names(request.schema)
+        # IPC reading trusts the buffers' offsets: a string column whose offsets went
+        # down and up again killed the server (a segfault in libarrow, found while
+        # bounding the call's strings), as it had AssessArrow's (chunks.py)
+        request.validate(full=True)
+    except UnicodeDecodeError:  # pyarrow decodes a name when it is asked for
+        raise InvalidArgument(
+            "the request is not valid Arrow data (a column name is not UTF-8)", field="schema"
+        ) from None
+    except pa.ArrowException as e:
+        raise InvalidArgument(f"the request is not valid Arrow data ({_said(e)})") from None
+    if "household_id" not in request.column_names:
+        raise InvalidArgument("the request has no household_id column", field="schema")
+    require_households(request.num_rows, "households", " (the request has no rows)")
+    bound = CallRows(max_call_households)
+    for name, rows in nested.nested_rows(request):
+        bound.rows(name, rows)
+    bound.strings("request", request)
+    return bound
+
+
+def _names(fields) -> None:
+    """Every field name of a schema or nested type, read (decoded: UnicodeDecodeError
+    if one is not UTF-8, found by fuzzing Flight's request path)."""
+    for field in fields:
+        _ = field.name
+        t = field.type
+        if pa.types.is_struct(t):
+            _names(t.field(i) for i in range(t.num_fields))
+        elif hasattr(t, "value_field"):  # lists of any kind
+            _names([t.value_field])
+
+
+def request_tables(request: pa.Table, bound: CallRows) -> dict[str, pa.Table]:
+    """A request table that passed `bounded_request` → bundle tables, their IDs within
+    the bound's lengths."""
+    tables = nested.nested_to_tables(request)
+    for name, table in tables.items():
+        bound.ids(name, table)
+    return tables
+
+
 def _log_call(
     method: str, caller: str, households: int, status: str, started: float, context=None
 ) -> None:
@@ -191,26 +239,11 @@ class AssessFlight(fl.FlightServerBase):
                 request = reader.read_all()
             except (OSError, pa.ArrowException) as e:  # no schema written, a cut stream
                 raise InvalidArgument(f"the request is not an Arrow stream ({_said(e)})") from None
-            try:
-                # IPC reading trusts the buffers' offsets: a string column whose offsets
-                # went down and up again killed the server (a segfault in libarrow, found
-                # while bounding the call's strings), as it had AssessArrow's (chunks.py)
-                request.validate(full=True)
-            except pa.ArrowException as e:
-                raise InvalidArgument(f"the request is not valid Arrow data ({_said(e)})") from None
-            if "household_id" not in request.column_names:
-                raise InvalidArgument("the request has no household_id column", field="schema")
-            require_households(request.num_rows, "households", " (the request has no rows)")
-            bound = CallRows(self.service.config.max_call_households)
-            for name, rows in nested.nested_rows(request):
-                bound.rows(name, rows)
-            bound.strings("request", request)
+            bound = bounded_request(request, self.service.config.max_call_households)
             caller.check_table(request, "Flight.DoExchange")
             if context.is_cancelled():
                 raise Cancelled("the call was cancelled before the engine ran")
-            tables = nested.nested_to_tables(request)
-            for name, table in tables.items():
-                bound.ids(name, table)
+            tables = request_tables(request, bound)
             outputs, digests, unmatched = self.service.assess_tables(tables)
             answer = with_unmatched(nested.answer_table(outputs), unmatched)
             households = answer.num_rows
