@@ -358,6 +358,74 @@ def test_an_edited_blob_is_detected(tmp_path, large):
     assert count == 0 and "households_blob does not match its sha256" in problem
 
 
+def _forged_blob(tmp_path, large, ref=None, data=None):
+    """A journal of one large call whose households_blob reference (and blob bytes) are
+    replaced, the entry's hash recomputed, as anyone who can write an unkeyed journal
+    can: what verify and read_entries are given to judge."""
+    import hashlib
+
+    section = households_section(large["results"], large["members"], large["rejects"])
+    path = tmp_path / "j.jsonl"
+    j = Journal(path)
+    j.append({"caller": "t", "method": "AssessArrow", "status": "OK"} | section)
+    j.close()
+    entry = json.loads(lines(path)[0])
+    if data is not None:
+        (tmp_path / "j.jsonl.blobs").write_bytes(data)
+        ref = {"offset": 0, "bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    entry["households_blob"] = ref
+    entry["hash"] = entry_hash(entry)
+    write(path, [canonical(entry)])
+    return path
+
+
+@pytest.mark.parametrize(
+    "offset, size, said",
+    [
+        (0, 2**62, "bytes 0 to 4,611,686,018,427,387,904 of a file of"),  # was a MemoryError
+        (2**40, 10, "bytes 1,099,511,627,776 to"),
+        (0, -1, "are not byte counts"),
+        ("0", 10, "are not byte counts"),
+        (1.5, 10, "are not byte counts"),
+    ],
+)
+def test_a_blob_reference_outside_the_blobs_file_is_reported(tmp_path, large, offset, size, said):
+    path = _forged_blob(tmp_path, large, {"offset": offset, "bytes": size, "sha256": "0" * 64})
+    count, _, problem = verify(path)
+    assert count == 0 and problem.startswith("line 1 (seq 1): households_blob unreadable")
+    assert said in problem
+
+
+def _stream(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+def test_a_forged_blob_is_refused_before_its_rows_are_read(tmp_path, large):
+    """Its sha256 matches (the forger wrote both), so verify passes; its household_id
+    offsets go down and up again, each within the data, which IPC reading accepts and a
+    reader of the rows follows out of bounds."""
+    from meanstest.service.journal import read_entries
+
+    offsets = pa.array([0, 4, 0, 4], pa.int32()).buffers()[1]
+    ids = pa.StringArray.from_buffers(3, offsets, pa.py_buffer(b"H001"))
+    path = _forged_blob(tmp_path, large, data=_stream(pa.table({"household_id": ids})))
+    assert verify(path)[2] is None
+    with pytest.raises(MeansTestError, match=r"households_blob of seq 1 is not a valid Arrow"):
+        read_entries(path)
+
+
+def test_a_blob_whose_digests_are_not_digests_is_refused(tmp_path, large):
+    from meanstest.service.journal import read_entries
+
+    table = pa.table({"household_id": ["H001"], "result_digest": ["ab" * 32]})
+    path = _forged_blob(tmp_path, large, data=_stream(table))
+    with pytest.raises(MeansTestError, match=r"column result_digest is string with 0 nulls"):
+        read_entries(path)
+
+
 def test_a_failed_write_stops_the_journal(tmp_path, monkeypatch):
     import os as _os
 

@@ -416,17 +416,47 @@ def read_entries(path: str | Path, key: bytes | None = None) -> list[dict]:
             for name in ("households", "rejects"):
                 ref = entry.pop(f"{name}_blob", None)
                 if ref is not None:
-                    data = _blob(blobs, ref)
-                    table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
-                    entry[name] = _expand(table.to_pylist())
+                    entry[name] = _expand(
+                        _blob_table(blobs, ref, f"{name}_blob of seq {entry['seq']}")
+                    )
             out.append(entry)
     return out
 
 
 def _blob(path: Path, ref: dict) -> bytes:
+    """The bytes a blob reference names; ValueError when they are not within the file
+    (an entry names its blob by offset and length, and the hash chain alone lets anyone
+    who can write the journal recompute an entry's hash: `bytes` of 2**62 made verify
+    end in a MemoryError traceback)."""
+    offset, size = ref["offset"], ref["bytes"]
+    if not (type(offset) is int and type(size) is int and offset >= 0 and size >= 0):
+        raise ValueError(f"offset {offset!r} and bytes {size!r} are not byte counts")
     with open(path, "rb") as f:
-        f.seek(int(ref["offset"]))
-        return f.read(int(ref["bytes"]))
+        end = os.fstat(f.fileno()).st_size
+        if offset + size > end:
+            raise ValueError(f"bytes {offset:,} to {offset + size:,} of a file of {end:,} bytes")
+        f.seek(offset)
+        return f.read(size)
+
+
+def _blob_table(path: Path, ref: dict, what: str) -> list[dict]:
+    """A verified blob's rows. Its sha256 matched, but without a key the chain does not
+    tell our blobs from a forger's: the Arrow stream is validated in full before a row
+    is read (IPC reading trusts its offsets; forged ones crash a reader)."""
+    try:
+        table = pa.ipc.open_stream(pa.py_buffer(_blob(path, ref))).read_all()
+        table.validate(full=True)
+    except (pa.ArrowException, OSError, ValueError) as e:
+        first = str(e).splitlines()[0] if str(e) else type(e).__name__
+        raise MeansTestError(f"{path}: {what} is not a valid Arrow stream ({first})") from None
+    for name in set(_DIGESTS) & set(table.column_names):
+        column = table[name]
+        if column.type != pa.binary(32) or column.null_count:
+            raise MeansTestError(
+                f"{path}: {what}: column {name} is {column.type} with {column.null_count} "
+                "nulls, not the 32 bytes of a digest in every row"
+            )
+    return table.to_pylist()
 
 
 def verify(path: str | Path, key: bytes | None = None) -> tuple[int, str, str | None]:
