@@ -12,6 +12,7 @@ a mistake there is said in the folder's terms, not as a file inside it.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -87,6 +88,72 @@ def read_output(out: Path, name: str, columns: list[str] | None = None) -> pa.Ta
     elif not base.is_dir():
         return None
     return empty.empty_table().select(columns or empty.names)
+
+
+# summary.json as a review writes it (batch.Tally.summary): what the report and
+# `summary_mismatches` read from it, and the kinds of value they read
+_COUNTS = ("households_read", "assessed", "rejected", "total_monthly_benefit",
+           "mean_monthly_benefit_of_recipients", "provisional")  # fmt: skip
+_OPTIONAL_COUNTS = ("unmatched_source_rows", "orphan_rows", "chunks", "chunk_size")
+_COUNT_SECTIONS = ("by_status", "by_circle", "by_transition", "by_veto", "rejects_by_reason")
+_TABLE_SECTIONS = ("by_jurisdiction", "by_policy")  # a JSON object of JSON objects
+_PAID = ("households", "prev_benefit")  # of rejected_previously_paid (batch.paid_section)
+_PLACE = ("households", "assessed", "enrolled", "benefit")  # of each by_jurisdiction entry
+
+
+def read_summary(out: Path) -> dict | None:
+    """A review folder's summary.json (None when it has none); MeansTestError when it is
+    not one a review writes: not JSON, not an object, or a value the report and
+    `summary_mismatches` read of another kind (an edited or damaged file: a summary
+    nested 100,000 deep, or a list, ended `report` and `reproduce` in tracebacks)."""
+    file = out / "summary.json"
+    if not file.is_file():
+        return None
+    try:
+        summary = json.loads(file.read_text("utf-8"))
+    except RecursionError:
+        raise MeansTestError(f"{out}: summary.json is not JSON (nested too deeply)") from None
+    except (OSError, ValueError) as e:  # UnicodeDecodeError, JSONDecodeError, long integers
+        raise MeansTestError(f"{out}: summary.json is not JSON ({e})") from None
+    problem = _summary_problem(summary)
+    if problem:
+        raise MeansTestError(f"{out}: summary.json is not a review's summary ({problem})")
+    return summary
+
+
+def _summary_problem(summary) -> str | None:
+    def count(v) -> bool:
+        return type(v) is int
+
+    if not isinstance(summary, dict):
+        return f"a JSON {type(summary).__name__}, not an object"
+    for key in _COUNTS + _OPTIONAL_COUNTS:
+        if (key in summary or key in _COUNTS) and not count(summary.get(key)):
+            return f"{key} is {_shown(summary.get(key))}, not a count"
+    if "accounting_closes" in summary and not isinstance(summary["accounting_closes"], bool):
+        return "accounting_closes is not true or false"
+    paid = summary.get("rejected_previously_paid", dict.fromkeys(_PAID, 0))
+    if not isinstance(paid, dict) or not all(count(paid.get(k)) for k in _PAID):
+        return f"rejected_previously_paid is not an object with counts {' and '.join(_PAID)}"
+    for key in _COUNT_SECTIONS + _TABLE_SECTIONS:
+        section = summary.get(key, {})
+        if not isinstance(section, dict):
+            return f"{key} is not a JSON object"
+        for name, value in section.items():
+            if key == "by_jurisdiction":
+                if not isinstance(value, dict) or not all(count(value.get(k)) for k in _PLACE):
+                    return f"{key}.{_shown(name)} is not an object with counts {', '.join(_PLACE)}"
+            elif key == "by_policy":
+                if not isinstance(value, dict):
+                    return f"{key}.{_shown(name)} is not a JSON object"
+            elif not count(value):
+                return f"{key}.{_shown(name)} is {_shown(value)}, not a count"
+    return None
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else f"{text[:57]}..."
 
 
 def summary_mismatches(

@@ -306,3 +306,48 @@ def test_every_count_the_outputs_give_is_checked_before_it_is_reported(report, t
     (bad / "summary.json").write_text(json.dumps(summary))
     with pytest.raises(MeansTestError, match="summary.json says .*; run meanstest reproduce"):
         write_report(bad)
+
+
+SUMMARY_DAMAGE = {  # what `report` and `reproduce` read from summary.json, damaged
+    "nested 100,000 deep": ("[" * 100_000 + "]" * 100_000, r"is not JSON \(nested too deeply\)"),
+    "a list": ("[1, 2]", r"not a review's summary \(a JSON list, not an object\)"),
+    "a 5,000-digit count": ('{"households_read": 1' + "0" * 5000 + "}", r"is not JSON \(.*digits"),
+    "not UTF-8": (b'{"a": "\xff"}', r"is not JSON \("),
+    "no households_read": ({"households_read": None}, r"households_read is None, not a count"),
+    "a count as text": ({"assessed": "400"}, r"assessed is '400', not a count"),
+    "a count as true": ({"provisional": True}, r"provisional is True, not a count"),
+    "by_status a list": ({"by_status": [1]}, r"by_status is not a JSON object"),
+    "a status count as text": ({"by_status": {"TEKUN": "x" * 500}}, r"by_status.'TEKUN' is 'xxx.*\.\.\., not a count"),
+    "a jurisdiction without benefit": (
+        {"by_jurisdiction": {"150422": {"households": 1, "assessed": 1, "enrolled": 0}}},
+        r"by_jurisdiction.'150422' is not an object with counts households, assessed, enrolled, benefit",
+    ),
+    "a pack as a number": ({"by_policy": {"p": 3}}, r"by_policy.'p' is not a JSON object"),
+    "paid households as text": (
+        {"rejected_previously_paid": {"households": "3", "prev_benefit": 0}},
+        r"rejected_previously_paid is not an object with counts households and prev_benefit",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("damage", SUMMARY_DAMAGE)
+def test_a_damaged_summary_is_named_not_a_traceback(report, tmp_path, damage):
+    """An edited or damaged summary.json ended `report` and `reproduce` in a traceback
+    (RecursionError, AttributeError on a list, TypeError on a count as text): both now
+    say what is wrong with it, before any of it is read."""
+    import shutil
+
+    from meanstest.errors import MeansTestError
+    from meanstest.reproduce.tables import _stored_review
+
+    bad = tmp_path / "bad"
+    shutil.copytree(report.parent, bad)
+    text, said = SUMMARY_DAMAGE[damage]
+    if isinstance(text, dict):  # keys of the review's own summary replaced
+        summary = json.loads((bad / "summary.json").read_text()) | text
+        text = json.dumps(summary)
+    (bad / "summary.json").write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(MeansTestError, match=said):
+        write_report(bad)
+    with pytest.raises(MeansTestError, match=said):
+        _stored_review(bad, [])

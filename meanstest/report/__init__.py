@@ -15,7 +15,6 @@ on round values, and a legend of every code. The files it reads stay codes and f
 from __future__ import annotations
 
 import html
-import json
 import os
 from pathlib import Path
 
@@ -26,7 +25,7 @@ from meanstest import labels
 from meanstest.amounts import yuan
 from meanstest.batch import ENROLLED
 from meanstest.errors import MeansTestError
-from meanstest.outputs import read_output, summary_mismatches
+from meanstest.outputs import read_output, read_summary, summary_mismatches
 from meanstest.report.charts import (
     bar_chart,
     benefit_bins,
@@ -56,7 +55,6 @@ def build_report(out_dir: str | os.PathLike[str]) -> str:
     try:
         if not (out / "summary.json").is_file():
             raise FileNotFoundError("no summary.json")
-        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
         results = read_output(
             out,
             "results",
@@ -70,6 +68,7 @@ def build_report(out_dir: str | os.PathLike[str]) -> str:
         rejects = read_output(out, "rejects", ["reasons"])
     except (OSError, ValueError) as e:
         raise MeansTestError(f"{out}: not a review output folder ({e})") from e
+    summary = read_summary(out)
     if mismatches := summary_mismatches(summary, results, rejects):
         key, got, want = mismatches[0]
         raise MeansTestError(

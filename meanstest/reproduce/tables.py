@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from meanstest.errors import MeansTestError
-from meanstest.outputs import read_output
+from meanstest.outputs import read_output, read_summary
 
 REVIEW_OUTPUTS = ("results", "members", "findings", "rejects")
 
@@ -23,18 +23,16 @@ def _stored_review(out: Path, columns: list[str] | None = None) -> tuple[dict, d
     incomplete folder."""
     try:
         stored = {name: read_output(out, name, columns) for name in REVIEW_OUTPUTS}
-        summary_file = out / "summary.json"
-        summary = json.loads(summary_file.read_text("utf-8")) if summary_file.is_file() else None
     except (OSError, ValueError) as e:
         raise MeansTestError(f"{out}: not a review output folder ({e})") from e
     missing = [f"{n}.parquet" for n, t in stored.items() if t is None]
-    missing += ["summary.json"] if summary is None else []
+    missing += [] if (out / "summary.json").is_file() else ["summary.json"]
     if missing:  # a review writes summary.json last: this one was stopped, or edited
         raise MeansTestError(
             f"{out}: not a complete review output folder (no {', '.join(missing)}; a "
             "review stopped midway leaves it so: run it again)"
         )
-    return stored, summary
+    return stored, read_summary(out)
 
 
 def _recomputed_review(bundle, library, quiet: bool, memory_limit=None) -> tuple:
