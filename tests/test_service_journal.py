@@ -3,6 +3,7 @@
 
 import itertools
 import json
+import re
 import shutil
 
 import pyarrow as pa
@@ -103,6 +104,38 @@ def test_reorder_is_detected(journal):
     write(journal, rows)
     _, _, problem = verify(journal)
     assert problem.startswith("line 2 (seq 4): chain broken")
+
+
+DAMAGED_LINES = {  # a last line as damage or a forger may leave it, and what is said of it
+    "nested 100,000 deep": (b"[" * 100_000 + b"]" * 100_000, "not a JSON entry (nested too deeply)"),
+    "a 5,000-digit number": (b'{"seq": 1' + b"0" * 5000 + b"}", "not a JSON entry (Exceeds the limit"),
+    "not UTF-8": (b'{"caller": "\xff"}', "not a JSON entry ('utf-8' codec can't decode"),
+    "a list": (b"[1, 2]", "not a JSON object"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("damage", DAMAGED_LINES)
+def test_a_damaged_line_is_reported_by_verify_and_refused_by_the_server(journal, damage):
+    """Each ended `journal verify`, or a server starting on the journal, in a traceback
+    (RecursionError, ValueError, UnicodeDecodeError, AttributeError on a list)."""
+    line, said = DAMAGED_LINES[damage]
+    with open(journal, "ab") as f:
+        f.write(line + b"\n")
+    count, _, problem = verify(journal)
+    assert count == 5 and problem.startswith(f"line 6: {said}")
+    with pytest.raises(MeansTestError, match=rf"last entry is {re.escape(said)}"):
+        Journal(journal)
+
+
+def test_a_last_entry_whose_seq_is_not_a_number_is_refused(journal):
+    """Its hash recomputed (the chain alone allows it): a server extending the journal
+    read its seq with int() and stopped on a ValueError."""
+    rows = [json.loads(x) for x in lines(journal)]
+    rows[-1]["seq"] = "five"
+    rows[-1]["hash"] = entry_hash(rows[-1])
+    write(journal, [canonical(r) for r in rows])
+    with pytest.raises(MeansTestError, match=r"last entry's seq is 'five', not a number from 1"):
+        Journal(journal)
 
 
 def test_journal_will_not_extend_a_tampered_tail(journal):

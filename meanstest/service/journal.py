@@ -273,16 +273,21 @@ class Journal:
         if self.path.exists() and self.path.stat().st_size:
             last = _last_line(self.path)
             try:
-                entry = json.loads(last)
-            except json.JSONDecodeError as e:
-                raise MeansTestError(f"{self.path}: last entry is not JSON ({e})") from e
+                entry = parse_entry(last)
+            except ValueError as e:
+                raise MeansTestError(f"{self.path}: last entry is {e}") from None
             if entry_hash(entry) != entry.get("hash"):
                 raise MeansTestError(
                     f"{self.path}: last entry (seq {entry.get('seq')}) fails its hash; "
                     "run `meanstest journal verify` and keep this file as evidence"
                 )
             check_last(entry, key, self.path)
-            self.seq, self.head = int(entry["seq"]), entry["hash"]
+            if type(entry.get("seq")) is not int or entry["seq"] < 1:
+                raise MeansTestError(
+                    f"{self.path}: last entry's seq is {str(entry.get('seq'))[:40]!r}, not a "
+                    "number from 1; run `meanstest journal verify` and keep this file as evidence"
+                )
+            self.seq, self.head = entry["seq"], entry["hash"]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -378,7 +383,7 @@ def _write_all(fd: int, data: bytes, path: Path) -> None:
         raise OSError(f"{path}: short write ({written} of {len(data)} bytes)")
 
 
-def _last_line(path: Path) -> str:
+def _last_line(path: Path) -> bytes:
     with open(path, "rb") as f:
         f.seek(0, os.SEEK_END)
         size = f.tell()
@@ -387,7 +392,7 @@ def _last_line(path: Path) -> str:
             f.seek(size - block)
             tail = f.read(block).rstrip(b"\n")
             if b"\n" in tail or block == size:
-                return tail.rsplit(b"\n", 1)[-1].decode("utf-8")
+                return tail.rsplit(b"\n", 1)[-1]
             block = min(size, block * 4)
 
 
@@ -421,6 +426,21 @@ def read_entries(path: str | Path, key: bytes | None = None) -> list[dict]:
                     )
             out.append(entry)
     return out
+
+
+def parse_entry(line: bytes | str) -> dict:
+    """One journal line as an entry; ValueError saying why it is not one ("not a JSON
+    entry (…)", "not a JSON object"). A line nested 100,000 deep, or a number of 5,000
+    digits, ended `journal verify` in a traceback (RecursionError, ValueError)."""
+    try:
+        entry = json.loads(line.decode("utf-8") if isinstance(line, bytes) else line)
+    except RecursionError:
+        raise ValueError("not a JSON entry (nested too deeply)") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, an integer too long
+        raise ValueError(f"not a JSON entry ({e})") from None
+    if not isinstance(entry, dict):  # a line of the file, not an argument: ValueError
+        raise ValueError("not a JSON object")  # noqa: TRY004
+    return entry
 
 
 def _blob(path: Path, ref: dict) -> bytes:
@@ -476,11 +496,9 @@ def check_chain(path: str | Path, key: bytes | None = None) -> tuple[int, str, s
     for lineno, raw in enumerate(lines, start=1):
         where = f"line {lineno}"
         try:
-            entry = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            return seq, prev, f"{where}: not a JSON entry ({e})", macs
-        if not isinstance(entry, dict):
-            return seq, prev, f"{where}: not a JSON object", macs
+            entry = parse_entry(raw)
+        except ValueError as e:
+            return seq, prev, f"{where}: {e}", macs
         if entry_hash(entry) != entry.get("hash"):
             why = "edited (hash does not match)"
             return seq, prev, f"{where} (seq {entry.get('seq')}): {why}", macs
