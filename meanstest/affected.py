@@ -322,7 +322,7 @@ def _record(folder: Path) -> dict | None:
     """The folder's ingest.json, None when there is none or it is not a JSON object."""
     try:
         doc = json.loads((folder / "ingest.json").read_text("utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deeply
         return None
     return doc if isinstance(doc, dict) else None
 

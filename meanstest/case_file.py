@@ -180,6 +180,8 @@ def load_case(path: str | Path) -> Case:
         raw = tomllib.loads(Path(path).read_bytes().decode("utf-8-sig"))
     except tomllib.TOMLDecodeError as e:
         raise ld.fail("(syntax)", f"invalid TOML: {e}") from e
+    except RecursionError:  # tomllib recurses per nesting level
+        raise ld.fail("(syntax)", "invalid TOML: nested too deeply") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ld.fail("(file)", f"cannot be read as UTF-8 text: {e}") from e
     allowed = (*_TOP, *SOURCES)

@@ -273,6 +273,8 @@ MALFORMED = [
         "person_id, record_id",
     ),
     ("pack", '[policy]\npack = "999999-2024"\n' + MINIMAL, "policy.pack", "no pack"),
+    # tomllib recurses per level: a RecursionError traceback before it was caught
+    ("nested", MINIMAL + "x = " + "[" * 5000 + "]" * 5000 + "\n", "(syntax)", "nested too deeply"),
     (
         "override_key",
         "[policy.overrides.veto]\nmax_vehicle = 2\n" + MINIMAL,

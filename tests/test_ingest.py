@@ -1141,3 +1141,11 @@ def test_cli_ingest_line_of_an_empty_quarantine_and_of_two_reasons(tmp_path, cap
     out = capsys.readouterr().out
     line = r"^quarantine: 2 rows, 2 entries bad_\w+ 1, bad_\w+ 1; quarantine"
     assert re.search(line, out, re.MULTILINE), out
+
+
+def test_an_ingest_record_nested_too_deeply_gives_no_note(tmp_path):
+    """A review reads the bundle's ingest.json for its first note; one nested too deeply
+    ended the review in a RecursionError before it began. Unreadable, it says nothing,
+    as a missing or malformed record does."""
+    (tmp_path / "ingest.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    assert quarantine_note(tmp_path) is None

@@ -196,6 +196,29 @@ def test_a_review_interrupted_by_an_older_meanstest_is_not_resumed(bundle, tmp_p
         run_review(bundle, tmp_path, default_library(), ReviewOptions(chunk_size=40, quiet=True))
 
 
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        ("{" * 3, r"state.json cannot be read \(Expecting property name"),
+        ("[" * 100_000 + "]" * 100_000, r"state.json cannot be read \(nested too deeply\)"),
+        ("[1]", r"state.json cannot be read \(not a review's state\)"),
+        ('{"fingerprint": {"inputs": []}}', r"state.json cannot be read \(not a review's state\)"),
+    ],
+    ids=["cut", "nested", "a list", "inputs a list"],
+)
+def test_a_damaged_state_is_refused_with_the_way_to_start_over(bundle, tmp_path, text, says):
+    """A damaged state.json of an interrupted review ended the next review in a
+    traceback (JSONDecodeError, RecursionError, TypeError on a list)."""
+    killed = _cli(bundle, tmp_path, "--spool", env={"MEANSTEST_FAULT_AT": "chunk:000000"})
+    assert killed.returncode < 0
+    (tmp_path / ".review" / "state.json").write_text(text)
+    options = ReviewOptions(chunk_size=40, quiet=True)
+    with pytest.raises(ResumeRefused, match=says + r".*; rerun with --restart to start over"):
+        run_review(bundle, tmp_path, default_library(), options)
+    options = ReviewOptions(chunk_size=40, quiet=True, restart=True)
+    assert run_review(bundle, tmp_path, default_library(), options)["accounting_closes"]
+
+
 def test_plan_finds_every_duplicate_member_exactly(tmp_path):
     """plan.duplicates (§8 DUPLICATE_PERSON across the whole bundle, rejected households
     included) equals a plain grouping of the persons rows, malformed IDs included."""

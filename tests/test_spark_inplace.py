@@ -406,3 +406,19 @@ def test_only_a_tasks_meanstest_error_is_taken_from_a_spark_failure():
     )
     assert task_error(RuntimeError(carried)) == "/b/tax_income.parquet: cannot read parquet data"
     assert task_error(RuntimeError("java.lang.OutOfMemoryError: Java heap space")) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["{", "[" * 100_000 + "]" * 100_000, "[]", '{"households_per_block": 1}'],
+    ids=["cut", "nested", "a list", "a key missing"],
+)
+def test_a_damaged_regroup_record_gets_the_advice_to_regroup(tmp_path, text):
+    """The advice given when a bundle cannot be read in place reads regroup.json; one
+    nested too deeply ended the review in a RecursionError."""
+    from meanstest.spark.inplace import _what_helps
+
+    (tmp_path / "regroup.json").write_text(text, encoding="utf-8")
+    assert _what_helps(tmp_path) == (
+        "its regroup.json cannot be read; meanstest regroup lays it out again"
+    )

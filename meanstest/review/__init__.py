@@ -173,8 +173,21 @@ def _resumable_state(state_dir: Path, fp: dict) -> dict | None:
     path = state_dir / "state.json"
     if not path.exists():
         return None
-    state = json.loads(path.read_text(encoding="utf-8"))
-    if state["fingerprint"] != fp:
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError:
+        state, why = None, "nested too deeply"
+    except (OSError, ValueError) as e:  # damaged: a review writes it whole (atomically)
+        state, why = None, str(e)
+    else:
+        why = "not a review's state"
+    fingerprint = state.get("fingerprint") if isinstance(state, dict) else None
+    if not isinstance(fingerprint, dict) or not isinstance(fingerprint.get("inputs", {}), dict):
+        raise ResumeRefused(
+            f"{state_dir.parent} holds an interrupted review whose state.json cannot be "
+            f"read ({why}); rerun with --restart to start over"
+        )
+    if fingerprint != fp:
         raise ResumeRefused(
             f"{state_dir.parent} holds an interrupted review that cannot be resumed: "
             f"{explain_change(state['fingerprint'], fp)}; rerun with --restart to start over"

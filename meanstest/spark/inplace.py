@@ -158,7 +158,7 @@ def _what_helps(folder: Path) -> str:
         done = json.loads(record.read_text(encoding="utf-8"))
         shared = int(done["rows_of_people_in_several_blocks"])
         block = int(done["households_per_block"])
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, RecursionError):
         return "its regroup.json cannot be read; meanstest regroup lays it out again"
     if not shared:
         return (
