@@ -90,6 +90,22 @@ def read_output(out: Path, name: str, columns: list[str] | None = None) -> pa.Ta
     return empty.empty_table().select(columns or empty.names)
 
 
+def mistyped(table: pa.Table, name: str) -> list[tuple[str, pa.DataType, pa.DataType]]:
+    """(column, its type, the type a review writes) of each column of output `name` read
+    back in another type: a file rewritten by something else. `reproduce` reports its
+    rows as not those the review wrote; the report, which prints them, refuses it (a
+    results.parquet whose benefit was text ended both in Arrow's "Function 'sum' has no
+    kernel matching input types (string)")."""
+    from meanstest.batch import CHANGES_SCHEMA
+
+    written = CHANGES_SCHEMA if name.startswith("changes_") else schema.OUTPUTS[name]
+    return [
+        (f.name, f.type, written.field(f.name).type)
+        for f in table.schema
+        if written.get_field_index(f.name) >= 0 and f.type != written.field(f.name).type
+    ]
+
+
 # summary.json as a review writes it (batch.Tally.summary): what the report and
 # `summary_mismatches` read from it, and the kinds of value they read
 _COUNTS = ("households_read", "assessed", "rejected", "total_monthly_benefit",

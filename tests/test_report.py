@@ -351,3 +351,26 @@ def test_a_damaged_summary_is_named_not_a_traceback(report, tmp_path, damage):
         write_report(bad)
     with pytest.raises(MeansTestError, match=said):
         _stored_review(bad, [])
+
+
+def test_an_output_column_of_another_type_is_refused_by_the_report(report, tmp_path):
+    """A results.parquet whose benefit was rewritten as text ended `report` and
+    `reproduce` in Arrow's "Function 'sum' has no kernel matching input types
+    (string)". The report, which prints the rows, refuses them and names the column;
+    `reproduce` reports every row as not the review's (test_reproduce.py)."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from meanstest.errors import MeansTestError
+
+    results = pq.read_table(report.parent / "results.parquet")
+    at = results.schema.get_field_index("benefit")
+    bad = tmp_path / "bad"
+    shutil.copytree(report.parent, bad)
+    text = results["benefit"].cast(pa.string())  # the same numbers, as text
+    pq.write_table(results.set_column(at, "benefit", text), bad / "results.parquet")
+    said = r"results, column benefit: string where a review writes int64 \(the file was rewr"
+    with pytest.raises(MeansTestError, match=said):
+        write_report(bad)

@@ -677,6 +677,22 @@ def test_a_members_file_rewritten_with_other_types_is_a_discrepancy(reviewed, tm
     assert all("members" in p.columns for p in problems)
 
 
+def test_a_results_file_rewritten_with_text_amounts_is_a_discrepancy(reviewed, tmp_path):
+    """results.benefit rewritten as text: summary.json's check summed it and ended the
+    recomputation in Arrow's "Function 'sum' has no kernel matching input types
+    (string)"; every household is now reported as not the review's rows."""
+    bundle, out = reviewed
+    out2 = _copy(out, tmp_path / "out")
+    results = pq.read_table(out2 / "results.parquet")
+    at = results.schema.get_field_index("benefit")
+    text = results["benefit"].cast(pa.string())
+    pq.write_table(results.set_column(at, "benefit", text), out2 / "results.parquet")
+    ok, problems, _ = reproduce_review(out2, bundle)
+    assert ok == 0 and {p.household_id for p in problems} >= set(
+        results["household_id"].to_pylist()
+    )
+
+
 def test_reproduce_takes_the_review_s_memory_limit(reviewed, capsys, monkeypatch):
     """The recomputation is a review: --memory-limit sets its chunks, as the review's
     does (a dying reference worker's error tells the auditor to lower it; reproduce had

@@ -25,7 +25,7 @@ from meanstest import labels
 from meanstest.amounts import yuan
 from meanstest.batch import ENROLLED
 from meanstest.errors import MeansTestError
-from meanstest.outputs import read_output, read_summary, summary_mismatches
+from meanstest.outputs import mistyped, read_output, read_summary, summary_mismatches
 from meanstest.report.charts import (
     bar_chart,
     benefit_bins,
@@ -69,6 +69,12 @@ def build_report(out_dir: str | os.PathLike[str]) -> str:
     except (OSError, ValueError) as e:
         raise MeansTestError(f"{out}: not a review output folder ({e})") from e
     summary = read_summary(out)
+    for name, table in (("results", results), ("findings", findings), ("rejects", rejects)):
+        for column, got, want in mistyped(table, name) if table is not None else []:
+            raise MeansTestError(
+                f"{out}: {name}, column {column}: {got} where a review writes {want} (the "
+                "file was rewritten since the review); run meanstest reproduce"
+            )
     if mismatches := summary_mismatches(summary, results, rejects):
         key, got, want = mismatches[0]
         raise MeansTestError(
