@@ -151,6 +151,9 @@ def _summary_problem(summary) -> str | None:
     paid = summary.get("rejected_previously_paid", dict.fromkeys(_PAID, 0))
     if not isinstance(paid, dict) or not all(count(paid.get(k)) for k in _PAID):
         return f"rejected_previously_paid is not an object with counts {' and '.join(_PAID)}"
+    ids = paid.get("first_household_ids", [])
+    if not isinstance(ids, list) or not all(isinstance(h, str) for h in ids):
+        return "rejected_previously_paid.first_household_ids is not a list of IDs"
     for key in _COUNT_SECTIONS + _TABLE_SECTIONS:
         section = summary.get(key, {})
         if not isinstance(section, dict):

@@ -323,6 +323,10 @@ SUMMARY_DAMAGE = {  # what `report` and `reproduce` read from summary.json, dama
         r"by_jurisdiction.'150422' is not an object with counts households, assessed, enrolled, benefit",
     ),
     "a pack as a number": ({"by_policy": {"p": 3}}, r"by_policy.'p' is not a JSON object"),
+    "paid IDs as a number": (
+        {"rejected_previously_paid": {"households": 1, "prev_benefit": 0, "first_household_ids": 7}},
+        r"rejected_previously_paid.first_household_ids is not a list of IDs",
+    ),
     "paid households as text": (
         {"rejected_previously_paid": {"households": "3", "prev_benefit": 0}},
         r"rejected_previously_paid is not an object with counts households and prev_benefit",
@@ -353,11 +357,12 @@ def test_a_damaged_summary_is_named_not_a_traceback(report, tmp_path, damage):
         _stored_review(bad, [])
 
 
-def test_an_output_column_of_another_type_is_refused_by_the_report(report, tmp_path):
-    """A results.parquet whose benefit was rewritten as text ended `report` and
-    `reproduce` in Arrow's "Function 'sum' has no kernel matching input types
-    (string)". The report, which prints the rows, refuses them and names the column;
-    `reproduce` reports every row as not the review's (test_reproduce.py)."""
+@pytest.mark.parametrize("output", ["results", "changes_new"])
+def test_an_output_column_of_another_type_is_refused_by_the_report(report, tmp_path, output):
+    """benefit rewritten as text ended the report in Arrow's "Function 'sum' has no
+    kernel matching input types (string)" (results) or a TypeError (a change list). The
+    report, which prints the rows, refuses them and names the column; `reproduce`
+    reports every row as not the review's (test_reproduce.py)."""
     import shutil
 
     import pyarrow as pa
@@ -365,12 +370,13 @@ def test_an_output_column_of_another_type_is_refused_by_the_report(report, tmp_p
 
     from meanstest.errors import MeansTestError
 
-    results = pq.read_table(report.parent / "results.parquet")
-    at = results.schema.get_field_index("benefit")
     bad = tmp_path / "bad"
     shutil.copytree(report.parent, bad)
-    text = results["benefit"].cast(pa.string())  # the same numbers, as text
-    pq.write_table(results.set_column(at, "benefit", text), bad / "results.parquet")
-    said = r"results, column benefit: string where a review writes int64 \(the file was rewr"
+    table = pq.read_table(bad / f"{output}.parquet")
+    assert table.num_rows
+    at = table.schema.get_field_index("benefit")
+    text = table["benefit"].cast(pa.string())  # the same numbers, as text
+    pq.write_table(table.set_column(at, "benefit", text), bad / f"{output}.parquet")
+    said = rf"{output}, column benefit: string where a review writes int64 \(the file was rew"
     with pytest.raises(MeansTestError, match=said):
         write_report(bad)

@@ -50,12 +50,25 @@ __all__ = [
 ]
 
 
+def _output(out: Path, name: str, columns: list[str] | None = None) -> pa.Table | None:
+    """`read_output`, refusing a column read back in another type than a review writes
+    (the report prints the rows: a change list whose benefit was text ended it in a
+    TypeError, a results.parquet so in Arrow's "Function 'sum' has no kernel …")."""
+    table = read_output(out, name, columns)
+    for column, got, want in [] if table is None else mistyped(table, name):
+        raise MeansTestError(
+            f"{out}: {name}, column {column}: {got} where a review writes {want} (the file "
+            "was rewritten since the review); run meanstest reproduce"
+        )
+    return table
+
+
 def build_report(out_dir: str | os.PathLike[str]) -> str:
     out = Path(out_dir)
     try:
         if not (out / "summary.json").is_file():
             raise FileNotFoundError("no summary.json")
-        results = read_output(
+        results = _output(
             out,
             "results",
             ["household_id", "status", "benefit", "difficulty_index", "rank", "pci", "circle",
@@ -64,17 +77,11 @@ def build_report(out_dir: str | os.PathLike[str]) -> str:
         )  # fmt: skip
         if results is None:
             raise FileNotFoundError("no results.parquet or results/ folder")
-        findings = read_output(out, "findings", ["household_id", "code"])
-        rejects = read_output(out, "rejects", ["reasons"])
+        findings = _output(out, "findings", ["household_id", "code"])
+        rejects = _output(out, "rejects", ["reasons"])
     except (OSError, ValueError) as e:
         raise MeansTestError(f"{out}: not a review output folder ({e})") from e
     summary = read_summary(out)
-    for name, table in (("results", results), ("findings", findings), ("rejects", rejects)):
-        for column, got, want in mistyped(table, name) if table is not None else []:
-            raise MeansTestError(
-                f"{out}: {name}, column {column}: {got} where a review writes {want} (the "
-                "file was rewritten since the review); run meanstest reproduce"
-            )
     if mismatches := summary_mismatches(summary, results, rejects):
         key, got, want = mismatches[0]
         raise MeansTestError(
@@ -167,13 +174,16 @@ def build_report(out_dir: str | os.PathLike[str]) -> str:
         sections.append(
             (
                 "paid_rejected",
-                _table([{"household_id": h} for h in paid["first_household_ids"]], ["household_id"])
+                _table(
+                    [{"household_id": h} for h in paid.get("first_household_ids", [])],
+                    ["household_id"],
+                )
                 + note.format(_t("paid_rejected_note")),
             )
         )
     changes = []
     for name in ("new", "exit", "adjust", "phase_out"):
-        t = read_output(out, f"changes_{name}")
+        t = _output(out, f"changes_{name}")
         if t is not None:
             columns = [c for c in _CHANGE_COLUMNS if c in t.column_names]
             if name == "new":  # the visits to make first: by rank, with why and how sure
