@@ -693,6 +693,26 @@ def test_a_results_file_rewritten_with_text_amounts_is_a_discrepancy(reviewed, t
     )
 
 
+def test_values_that_differ_in_type_alone_are_shown_with_their_types(reviewed, tmp_path):
+    """A change list whose benefit was rewritten as text: each row was reported as
+    "benefit: 49100 in changes_new, 49100 in results", two values that read the same."""
+    bundle, out = reviewed
+    out2 = _copy(out, tmp_path / "out")
+    changes = pq.read_table(out2 / "changes_new.parquet")
+    assert changes.num_rows
+    at = changes.schema.get_field_index("benefit")
+    text = changes["benefit"].cast(pa.string())
+    pq.write_table(changes.set_column(at, "benefit", text), out2 / "changes_new.parquet")
+    _, problems, _ = reproduce_review(out2, bundle)
+    listed = [p for p in problems if "changes_new row differs" in str(p)]
+    assert len(listed) == changes.num_rows
+    first = changes.slice(0, 1).to_pylist()[0]
+    said = (
+        f"benefit: '{first['benefit']}' (str) in changes_new, {first['benefit']} (int) in results"
+    )
+    assert any(said in str(p) for p in listed)
+
+
 def test_reproduce_takes_the_review_s_memory_limit(reviewed, capsys, monkeypatch):
     """The recomputation is a review: --memory-limit sets its chunks, as the review's
     does (a dying reference worker's error tells the auditor to lower it; reproduce had

@@ -35,6 +35,16 @@ def _shown(value) -> str:
     return text[:12] + "…" if isinstance(value, str) and len(value) == 64 else text
 
 
+def shown_apart(a, b) -> tuple[str, str]:
+    """Two values that differ, shown so that they look different: with their types when
+    their texts are the same (49100 as text against the integer 49100: a file rewritten
+    in another type read "benefit: 49100 in changes_new, 49100 in results")."""
+    x, y = _shown(a), _shown(b)
+    if x == y:
+        return f"{a!r} ({type(a).__name__})", f"{b!r} ({type(b).__name__})"
+    return x, y
+
+
 def _change(column: str, stored, recomputed) -> str:
     if (
         isinstance(stored, str)
@@ -42,4 +52,4 @@ def _change(column: str, stored, recomputed) -> str:
         and stored.strip() == recomputed.strip()
     ):
         return f"{column}: {stored!r} → {recomputed!r}"  # they differ in spaces: show them
-    return f"{column}: {_shown(stored)} → {_shown(recomputed)}"
+    return "{}: {} → {}".format(column, *shown_apart(stored, recomputed))

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from meanstest.reproduce.discrepancy import Discrepancy, RankChange, _change, _shown
+from meanstest.reproduce.discrepancy import Discrepancy, RankChange, _change, shown_apart
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -219,12 +219,12 @@ def _compare_changes(
         elif not b:
             problems.append(Discrepancy(hid, f"in {where}, but its transition is not {t}"))
         else:
-            differ = [  # which value is which: the list's, then where it comes from
-                f"{c}: {_shown(x)} in {where}, {_shown(y)} in "
-                + ("the bundle's households row" if c.startswith("prev_") else "results")
-                for c, x, y in zip(CHANGES_SCHEMA.names[: len(a[0])], a[0], b[0], strict=True)
-                if x != y
-            ]
+            differ = []  # which value is which: the list's, then where it comes from
+            for c, x, y in zip(CHANGES_SCHEMA.names[: len(a[0])], a[0], b[0], strict=True):
+                if x != y:
+                    listed, source = shown_apart(x, y)
+                    whence = "the bundle's households row" if c.startswith("prev_") else "results"
+                    differ.append(f"{c}: {listed} in {where}, {source} in {whence}")
             problems.append(
                 Discrepancy(hid, f"{where} row differs from its results row", values=differ)
             )
