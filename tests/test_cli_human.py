@@ -103,6 +103,9 @@ def test_a_folder_mistaken_is_said_in_the_folders_terms(tmp_path, capsys, monkey
         (["review", str(bundle), "--out", "", "--quiet"], "--out is empty"),
         (["ingest", str(tmp_path / "m.toml"), "--out", ""], "--out is empty"),
         (["review", str(bundle), "--out", str(dangling)], "is a symbolic link to nothing"),
+        # the outputs were written among the tables, and summary.json beside them
+        (["review", str(bundle), "--out", str(bundle / "."), "--quiet"],
+         f"--out {bundle} is the bundle folder"),
         (["synth", "--households", "3", "--out", str(tmp_path / "s"), "--raw", str(blocker)],
          f"--raw {blocker} is a file"),
     ]  # fmt: skip

@@ -107,6 +107,11 @@ def run_review(
     if opts.chunk_size is not None and opts.chunk_size < 1:
         raise MeansTestError("chunk size must be at least 1 household")
     bundle, out = bundle_folder(bundle), Path(out)
+    if out.resolve() == bundle.resolve():
+        raise MeansTestError(
+            f"--out {out} is the bundle folder: the review's outputs (results.parquet, …) "
+            "would lie beside the tables it reads; give another folder"
+        )
     files = bundle_files(bundle)
     for table, path in files.items():  # schemas first: a bad table creates no output
         check_table(path, table)
