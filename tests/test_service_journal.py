@@ -238,6 +238,35 @@ def test_forged_result_is_reported(served, capsys):
     assert f"{victim['household_id']}: entry 2 (Assess): result differs (result_digest)" in out
 
 
+@pytest.mark.parametrize(
+    "edit, said",
+    [
+        (lambda e: e.update(households="abc"), "its households and rejects are not lists"),
+        (lambda e: e.update(households=[1, 2]), "a household without its household_id"),
+        (lambda e: e["households"][0].pop("household_id"), "a household without its"),
+        (lambda e: e["households"][0].update(input_digest=5), "a household without its"),
+        (lambda e: e.update(rejects=[3]), "a reject without its household_id as text"),
+    ],
+    ids=[
+        "households a text",
+        "households numbers",
+        "no household_id",
+        "a digest a number",
+        "rejects numbers",
+    ],
+)
+def test_a_forged_entry_of_another_shape_is_a_discrepancy(served, capsys, edit, said):
+    """Its chain rewritten, as a forger can without a key: an entry whose households or
+    rejects were not lists of the service's objects ended `reproduce --journal` in a
+    TypeError or KeyError."""
+    bundle, path = served
+    rows = [json.loads(x) for x in lines(path)]
+    edit(rows[1])
+    _rewrite_chain(path, rows)
+    assert main(["reproduce", "--journal", str(path), "--bundle", str(bundle)]) == 1
+    assert f"journal: entry 2 (Assess): {said}" in capsys.readouterr().out
+
+
 def test_broken_chain_is_reported(served, capsys):
     bundle, path = served
     rows = lines(path)

@@ -40,7 +40,10 @@ def reproduce_journal(
     for entry in read_entries(journal):  # large calls' households are in blobs
         if entry.get("status") != "OK":
             continue
-        where = f"entry {entry['seq']} ({entry['method']})"
+        where = f"entry {entry['seq']} ({entry.get('method')})"
+        if problem := _entry_problem(entry):
+            out.append(Discrepancy("journal", f"{where}: {problem}"))
+            continue
         for h in entry.get("households", []):
             hid = h["household_id"]
             r = now.get(hid)
@@ -63,3 +66,22 @@ def reproduce_journal(
             if rj["household_id"] in now:
                 out.append(Discrepancy(rj["household_id"], f"{where}: rejected then, assessed now"))
     return ok, out
+
+
+_ANSWERED = ("household_id", "input_digest", "policy_id", "policy_digest", "result_digest")
+
+
+def _entry_problem(entry: dict) -> str | None:
+    """Why an OK entry's households or rejects are not as the service writes them (its
+    hash matched: a forgery that recomputed it, or damage before it was written), None
+    when they are. Such an entry's lists ended the check in a TypeError or KeyError."""
+    households, rejects = entry.get("households", []), entry.get("rejects", [])
+    if not isinstance(households, list) or not isinstance(rejects, list):
+        return "its households and rejects are not lists"
+    for h in households:
+        if not isinstance(h, dict) or not all(isinstance(h.get(k), str) for k in _ANSWERED):
+            return f"a household without its {', '.join(_ANSWERED)} as texts"
+    for r in rejects:
+        if not isinstance(r, dict) or not isinstance(r.get("household_id"), str):
+            return "a reject without its household_id as text"
+    return None
