@@ -151,8 +151,8 @@ def _summary_problem(summary) -> str | None:
     paid = summary.get("rejected_previously_paid", dict.fromkeys(_PAID, 0))
     if not isinstance(paid, dict) or not all(count(paid.get(k)) for k in _PAID):
         return f"rejected_previously_paid is not an object with counts {' and '.join(_PAID)}"
-    ids = paid.get("first_household_ids", [])
-    if not isinstance(ids, list) or not all(isinstance(h, str) for h in ids):
+    ids = paid.get("first_household_ids", [])  # a null household_id is rejected too: null
+    if not isinstance(ids, list) or not all(h is None or isinstance(h, str) for h in ids):
         return "rejected_previously_paid.first_household_ids is not a list of IDs"
     for key in _COUNT_SECTIONS + _TABLE_SECTIONS:
         section = summary.get(key, {})

@@ -380,3 +380,19 @@ def test_an_output_column_of_another_type_is_refused_by_the_report(report, tmp_p
     said = rf"{output}, column benefit: string where a review writes int64 \(the file was rew"
     with pytest.raises(MeansTestError, match=said):
         write_report(bad)
+
+
+def test_a_summary_naming_a_rejected_household_without_an_id_is_read(report, tmp_path):
+    """A households row with a null household_id is rejected, and when it was paid
+    before, summary.json lists it as null among the first IDs (Spark's review of such a
+    bundle was refused as "not a review's summary" by the check above)."""
+    import shutil
+
+    from meanstest.outputs import read_summary
+
+    bad = tmp_path / "r"
+    shutil.copytree(report.parent, bad)
+    summary = json.loads((bad / "summary.json").read_text())
+    summary["rejected_previously_paid"]["first_household_ids"] = [None, "HH000000001"]
+    (bad / "summary.json").write_text(json.dumps(summary))
+    assert read_summary(bad)["rejected_previously_paid"]["first_household_ids"][0] is None

@@ -35,7 +35,7 @@ def _shown(value) -> str:
     return text[:12] + "…" if isinstance(value, str) and len(value) == 64 else text
 
 
-def shown_apart(a, b) -> tuple[str, str]:
+def shown_apart(a: object, b: object) -> tuple[str, str]:
     """Two values that differ, shown so that they look different: with their types when
     their texts are the same (49100 as text against the integer 49100: a file rewritten
     in another type read "benefit: 49100 in changes_new, 49100 in results")."""
