@@ -26,7 +26,7 @@ import pytest
 from meanstest import synth
 from meanstest.service import convert
 from meanstest.service.client import MeansTestClient
-from meanstest.service.journal import verify
+from meanstest.service.journal_check import verify
 
 ROUNDS = 5 if os.environ.get("MEANSTEST_LONG") else 1
 

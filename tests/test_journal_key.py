@@ -24,9 +24,8 @@ from meanstest.service.journal import (
     canonical,
     entry_hash,
     households_section,
-    read_entries,
-    verify,
 )
+from meanstest.service.journal_check import read_entries, verify
 from meanstest.service.server import SERVICE
 from meanstest.v1 import meanstest_pb2 as pb
 

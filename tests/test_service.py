@@ -29,7 +29,8 @@ from meanstest.review import ReviewOptions, run_review
 from meanstest.service import convert
 from meanstest.service.auth import Tokens, server_credentials, token_hash
 from meanstest.service.client import ClientTLS, MeansTestClient
-from meanstest.service.journal import Journal, result_digests, verify
+from meanstest.service.journal import Journal, result_digests
+from meanstest.service.journal_check import verify
 from meanstest.service.server import SERVICE, ServiceConfig, start
 from meanstest.v1 import meanstest_pb2 as pb
 

@@ -28,7 +28,8 @@ from meanstest.service.flight import (
     flight_client,
     start_flight,
 )
-from meanstest.service.journal import Journal, read_entries, verify
+from meanstest.service.journal import Journal
+from meanstest.service.journal_check import read_entries, verify
 from meanstest.service.server import ServiceConfig, start
 
 assert set(GRANTS) == set(TOKENS)

@@ -21,8 +21,8 @@ from meanstest.service.journal import (
     entry_hash,
     households_section,
     result_digests,
-    verify,
 )
+from meanstest.service.journal_check import verify
 
 
 def _entry(i: int) -> dict:
@@ -378,7 +378,8 @@ def large():
 
 
 def test_a_large_call_s_households_are_a_blob(tmp_path, large):
-    from meanstest.service.journal import INLINE_ROWS, read_entries
+    from meanstest.service.journal import INLINE_ROWS
+    from meanstest.service.journal_check import read_entries
 
     section = households_section(large["results"], large["members"], large["rejects"])
     assert large["results"].num_rows > INLINE_ROWS
@@ -469,7 +470,7 @@ def test_a_forged_blob_is_refused_before_its_rows_are_read(tmp_path, large):
     """Its sha256 matches (the forger wrote both), so verify passes; its household_id
     offsets go down and up again, each within the data, which IPC reading accepts and a
     reader of the rows follows out of bounds."""
-    from meanstest.service.journal import read_entries
+    from meanstest.service.journal_check import read_entries
 
     offsets = pa.array([0, 4, 0, 4], pa.int32()).buffers()[1]
     ids = pa.StringArray.from_buffers(3, offsets, pa.py_buffer(b"H001"))
@@ -480,7 +481,7 @@ def test_a_forged_blob_is_refused_before_its_rows_are_read(tmp_path, large):
 
 
 def test_a_blob_whose_digests_are_not_digests_is_refused(tmp_path, large):
-    from meanstest.service.journal import read_entries
+    from meanstest.service.journal_check import read_entries
 
     table = pa.table({"household_id": ["H001"], "result_digest": ["ab" * 32]})
     path = _forged_blob(tmp_path, large, data=_stream(table))

@@ -21,7 +21,7 @@ from meanstest.cli import main
 from meanstest.service import convert
 from meanstest.service.auth import token_hash
 from meanstest.service.client import ClientTLS, MeansTestClient
-from meanstest.service.journal import verify
+from meanstest.service.journal_check import verify
 from meanstest.service.server import SERVICE
 
 TOKEN = "process-test-token"

@@ -20,7 +20,8 @@ from meanstest.policy import default_library
 from meanstest.service.auth import Caller, Tokens, token_hash
 from meanstest.service.errors import Unauthenticated
 from meanstest.service.flight import COMMAND, flight_assess, start_flight
-from meanstest.service.journal import Journal, read_entries
+from meanstest.service.journal import Journal
+from meanstest.service.journal_check import read_entries
 from meanstest.service.server import SERVICE, ServiceConfig, start
 from meanstest.service.throttle import AuthLimiter, LockedOut, admit, peer_host
 from meanstest.v1 import meanstest_pb2 as pb

@@ -23,7 +23,8 @@ from meanstest.review import ReviewOptions, run_review
 from meanstest.service import convert, nested, small, wire_out
 from meanstest.service.client import MeansTestClient
 from meanstest.service.flight import flight_assess, start_flight
-from meanstest.service.journal import Journal, read_entries, verify
+from meanstest.service.journal import Journal
+from meanstest.service.journal_check import read_entries, verify
 from meanstest.service.server import SERVICE, ServiceConfig, start
 from meanstest.service.small_engine import PackCache
 from meanstest.v1 import meanstest_pb2 as pb

@@ -23,7 +23,8 @@ def reproduce_journal(
     """Recompute every household answered in a service journal with the reference
     calculator; a broken hash chain is itself a discrepancy (and stops the check)."""
     from meanstest.pipeline import assess
-    from meanstest.service.journal import read_entries, result_digests, verify
+    from meanstest.service.journal import result_digests
+    from meanstest.service.journal_check import read_entries, verify
 
     _, _, broken = verify(journal)
     if broken:

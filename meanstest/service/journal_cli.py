@@ -25,7 +25,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from meanstest.service.auth import check_file_mode
-    from meanstest.service.journal import check_chain
+    from meanstest.service.journal_check import check_chain
     from meanstest.service.journal_key import read_key
 
     key = None
