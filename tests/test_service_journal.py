@@ -127,6 +127,18 @@ def test_a_damaged_line_is_reported_by_verify_and_refused_by_the_server(journal,
         Journal(journal)
 
 
+def test_a_text_with_a_lone_surrogate_is_an_edit(journal):
+    """ "\\ud800" is valid JSON and a Python text with no UTF-8: hashing it ended
+    `journal verify`, and a server starting on the journal, in a UnicodeEncodeError."""
+    rows = [json.loads(x) for x in lines(journal)]
+    rows[-1]["caller"] = "\ud800"
+    write(journal, lines(journal)[:-1] + [json.dumps(rows[-1])])
+    count, _, problem = verify(journal)
+    assert count == 4 and problem == "line 5 (seq 5): edited (hash does not match)"
+    with pytest.raises(MeansTestError, match=r"last entry \(seq 5\) fails its hash"):
+        Journal(journal)
+
+
 def test_a_last_entry_whose_seq_is_not_a_number_is_refused(journal):
     """Its hash recomputed (the chain alone allows it): a server extending the journal
     read its seq with int() and stopped on a ValueError."""

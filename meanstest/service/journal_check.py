@@ -14,7 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from meanstest.errors import MeansTestError
-from meanstest.service.journal import _DIGESTS, GENESIS, _expand, entry_hash, parse_entry
+from meanstest.service.journal import _DIGESTS, GENESIS, _expand, hash_matches, parse_entry
 from meanstest.service.journal_key import mac_problem
 
 
@@ -98,7 +98,7 @@ def check_chain(path: str | Path, key: bytes | None = None) -> tuple[int, str, s
             entry = parse_entry(raw)
         except ValueError as e:
             return seq, prev, f"{where}: {e}", macs
-        if entry_hash(entry) != entry.get("hash"):
+        if not hash_matches(entry):
             why = "edited (hash does not match)"
             return seq, prev, f"{where} (seq {entry.get('seq')}): {why}", macs
         if entry.get("prev") != prev:
