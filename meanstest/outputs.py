@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from meanstest import schema
 from meanstest.errors import MeansTestError
+from meanstest.utf8 import check_utf8
 
 
 def check_output_folder(path: str | os.PathLike[str], flag: str = "--out") -> Path:
@@ -74,7 +75,7 @@ def read_output(out: Path, name: str, columns: list[str] | None = None) -> pa.Ta
 
     file = out / f"{name}.parquet"
     if file.is_file():
-        return pq.read_table(file, columns=columns)
+        return _text_checked(pq.read_table(file, columns=columns), name, file)
     if name.startswith("changes_"):
         base, empty = out / "changes", CHANGES_SCHEMA
         folder = base / f"transition={name.removeprefix('changes_').upper()}"
@@ -84,10 +85,18 @@ def read_output(out: Path, name: str, columns: list[str] | None = None) -> pa.Ta
     if folder.is_dir():
         dataset = pq.ParquetDataset(folder, partitioning=None)
         if dataset.files:
-            return dataset.read(columns=columns)
+            return _text_checked(dataset.read(columns=columns), name, folder)
     elif not base.is_dir():
         return None
     return empty.empty_table().select(columns or empty.names)
+
+
+def _text_checked(table: pa.Table, name: str, where: Path) -> pa.Table:
+    """`table`, its strings UTF-8 (Parquet does not check them on reading: a results
+    file with a household_id that was not ended `reproduce` in a UnicodeDecodeError);
+    BundleError naming the output, column and row otherwise."""
+    check_utf8(table, name, str(where))
+    return table
 
 
 def mistyped(table: pa.Table, name: str) -> list[tuple[str, pa.DataType, pa.DataType]]:
@@ -131,6 +140,10 @@ def read_summary(out: Path) -> dict | None:
         raise MeansTestError(f"{out}: summary.json is not JSON (nested too deeply)") from None
     except (OSError, ValueError) as e:  # UnicodeDecodeError, JSONDecodeError, long integers
         raise MeansTestError(f"{out}: summary.json is not JSON ({e})") from None
+    try:  # "\\ud800" is valid JSON and a text with no UTF-8: report.html could not hold it
+        json.dumps(summary, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise MeansTestError(f"{out}: summary.json is not JSON of UTF-8 texts ({e})") from None
     problem = _summary_problem(summary)
     if problem:
         raise MeansTestError(f"{out}: summary.json is not a review's summary ({problem})")
@@ -151,6 +164,9 @@ def _summary_problem(summary) -> str | None:
     paid = summary.get("rejected_previously_paid", dict.fromkeys(_PAID, 0))
     if not isinstance(paid, dict) or not all(count(paid.get(k)) for k in _PAID):
         return f"rejected_previously_paid is not an object with counts {' and '.join(_PAID)}"
+    notes = summary.get("ingest_notes", [])
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        return "ingest_notes is not a list of texts"
     ids = paid.get("first_household_ids", [])  # a null household_id is rejected too: null
     if not isinstance(ids, list) or not all(h is None or isinstance(h, str) for h in ids):
         return "rejected_previously_paid.first_household_ids is not a list of IDs"

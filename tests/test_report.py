@@ -323,6 +323,8 @@ SUMMARY_DAMAGE = {  # what `report` and `reproduce` read from summary.json, dama
         r"by_jurisdiction.'150422' is not an object with counts households, assessed, enrolled, benefit",
     ),
     "a pack as a number": ({"by_policy": {"p": 3}}, r"by_policy.'p' is not a JSON object"),
+    "a note with a lone surrogate": ({"ingest_notes": ["\ud800"]}, r"is not JSON of UTF-8 texts"),
+    "notes as a number": ({"ingest_notes": 3}, r"ingest_notes is not a list of texts"),
     "paid IDs as a number": (
         {"rejected_previously_paid": {"households": 1, "prev_benefit": 0, "first_household_ids": 7}},
         r"rejected_previously_paid.first_household_ids is not a list of IDs",
@@ -396,3 +398,33 @@ def test_a_summary_naming_a_rejected_household_without_an_id_is_read(report, tmp
     summary["rejected_previously_paid"]["first_household_ids"] = [None, "HH000000001"]
     (bad / "summary.json").write_text(json.dumps(summary))
     assert read_summary(bad)["rejected_previously_paid"]["first_household_ids"][0] is None
+
+
+def test_an_output_whose_text_is_not_utf8_is_named(report, tmp_path):
+    """Parquet does not check its strings on reading: a results.parquet whose first
+    household_id was not UTF-8 ended `reproduce` in a UnicodeDecodeError."""
+    import shutil
+
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from meanstest.errors import MeansTestError
+    from meanstest.reproduce.tables import _stored_review
+
+    bad = tmp_path / "bad"
+    shutil.copytree(report.parent, bad)
+    results = pq.read_table(bad / "results.parquet")
+    ids = results["household_id"].combine_chunks()
+    offsets = np.frombuffer(ids.buffers()[1], np.int32)[: len(ids) + 1]
+    data = bytearray(ids.buffers()[2].to_pybytes())
+    data[offsets[0]] = 0xFF
+    buffers = [None, pa.py_buffer(offsets.tobytes()), pa.py_buffer(bytes(data))]
+    damaged = pa.Array.from_buffers(pa.string(), len(ids), buffers)
+    at = results.schema.get_field_index("household_id")
+    pq.write_table(results.set_column(at, "household_id", damaged), bad / "results.parquet")
+    said = r"results.parquet: table results, column household_id: row 1 is not valid UTF-8"
+    with pytest.raises(MeansTestError, match=said):
+        write_report(bad)
+    with pytest.raises(MeansTestError, match=said):
+        _stored_review(bad)
