@@ -322,6 +322,9 @@ def _record(folder: Path) -> dict | None:
     """The folder's ingest.json, None when there is none or it is not a JSON object."""
     try:
         doc = json.loads((folder / "ingest.json").read_text("utf-8"))
+        # "\\ud800" is valid JSON and a text with no UTF-8: the notes made of it could be
+        # neither printed nor written to summary.json (a review ended in a traceback)
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
     except (OSError, ValueError, RecursionError):  # RecursionError: nested too deeply
         return None
     return doc if isinstance(doc, dict) else None

@@ -1149,3 +1149,12 @@ def test_an_ingest_record_nested_too_deeply_gives_no_note(tmp_path):
     as a missing or malformed record does."""
     (tmp_path / "ingest.json").write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
     assert quarantine_note(tmp_path) is None
+
+
+def test_an_ingest_record_with_a_lone_surrogate_gives_no_note(tmp_path):
+    """ "\\ud800" is valid JSON and a text with no UTF-8: a household ID so written in
+    ingest.json ended the review in a UnicodeEncodeError, printing its note or writing
+    summary.json. Unreadable, the record says nothing, as a malformed one does."""
+    record = {"affected_households": {"count": 1, "held": False, "household_ids": ["\ud800"]}}
+    (tmp_path / "ingest.json").write_text(json.dumps(record), encoding="utf-8")
+    assert quarantine_note(tmp_path) is None
