@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from meanstest import schema
 from meanstest.adapters.mapping import QUARANTINE
+from meanstest.jsonfile import parse_json
 from meanstest.progress import count
 
 if TYPE_CHECKING:
@@ -320,12 +321,9 @@ def _record_folders(bundle: Path) -> list[Path]:
 
 def _record(folder: Path) -> dict | None:
     """The folder's ingest.json, None when there is none or it is not a JSON object."""
-    try:
-        doc = json.loads((folder / "ingest.json").read_text("utf-8"))
-        # "\\ud800" is valid JSON and a text with no UTF-8: the notes made of it could be
-        # neither printed nor written to summary.json (a review ended in a traceback)
-        json.dumps(doc, ensure_ascii=False).encode("utf-8")
-    except (OSError, ValueError, RecursionError):  # RecursionError: nested too deeply
+    try:  # a text with no UTF-8 could be neither printed nor written to summary.json
+        doc = parse_json((folder / "ingest.json").read_text("utf-8"))
+    except (OSError, ValueError):
         return None
     return doc if isinstance(doc, dict) else None
 

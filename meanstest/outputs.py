@@ -12,7 +12,6 @@ a mistake there is said in the folder's terms, not as a file inside it.
 
 from __future__ import annotations
 
-import json
 import os
 import tempfile
 from pathlib import Path
@@ -22,6 +21,7 @@ import pyarrow.parquet as pq
 
 from meanstest import schema
 from meanstest.errors import MeansTestError
+from meanstest.jsonfile import NotUTF8Text, parse_json
 from meanstest.utf8 import check_utf8
 
 
@@ -135,15 +135,11 @@ def read_summary(out: Path) -> dict | None:
     if not file.is_file():
         return None
     try:
-        summary = json.loads(file.read_text("utf-8"))
-    except RecursionError:
-        raise MeansTestError(f"{out}: summary.json is not JSON (nested too deeply)") from None
-    except (OSError, ValueError) as e:  # UnicodeDecodeError, JSONDecodeError, long integers
-        raise MeansTestError(f"{out}: summary.json is not JSON ({e})") from None
-    try:  # "\\ud800" is valid JSON and a text with no UTF-8: report.html could not hold it
-        json.dumps(summary, ensure_ascii=False).encode("utf-8")
-    except UnicodeEncodeError as e:
+        summary = parse_json(file.read_text("utf-8"))
+    except NotUTF8Text as e:  # report.html could not hold such a text
         raise MeansTestError(f"{out}: summary.json is not JSON of UTF-8 texts ({e})") from None
+    except (OSError, ValueError) as e:
+        raise MeansTestError(f"{out}: summary.json is not JSON ({e})") from None
     problem = _summary_problem(summary)
     if problem:
         raise MeansTestError(f"{out}: summary.json is not a review's summary ({problem})")

@@ -24,7 +24,6 @@ Both paths give identical outputs (tests/test_review.py), whatever the chunk siz
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING
 from meanstest.affected import ingest_notes
 from meanstest.bundle import bundle_folder, check_table
 from meanstest.errors import MeansTestError
+from meanstest.jsonfile import parse_json
 from meanstest.outputs import output_folder
 from meanstest.progress import kernels_need_compiling, note
 from meanstest.review.finish import output_names, remove_earlier_outputs
@@ -179,9 +179,7 @@ def _resumable_state(state_dir: Path, fp: dict) -> dict | None:
     if not path.exists():
         return None
     try:
-        state = json.loads(path.read_text(encoding="utf-8"))
-    except RecursionError:
-        state, why = None, "nested too deeply"
+        state = parse_json(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:  # damaged: a review writes it whole (atomically)
         state, why = None, str(e)
     else:

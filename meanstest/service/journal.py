@@ -61,6 +61,7 @@ from meanstest import schema
 # the canonical lines and their per-household SHA-256 of docs/digests.md
 from meanstest.digest import group_digests
 from meanstest.errors import MeansTestError
+from meanstest.jsonfile import parse_json
 from meanstest.lines import render
 from meanstest.service.chunks import ipc_stream
 from meanstest.service.journal_key import KEY_BYTES, check_last, entry_mac
@@ -418,11 +419,9 @@ def parse_entry(line: bytes | str) -> dict:
     """One journal line as an entry; ValueError saying why it is not one ("not a JSON
     entry (…)", "not a JSON object"). A line nested 100,000 deep, or a number of 5,000
     digits, ended `journal verify` in a traceback (RecursionError, ValueError)."""
-    try:
-        entry = json.loads(line.decode("utf-8") if isinstance(line, bytes) else line)
-    except RecursionError:
-        raise ValueError("not a JSON entry (nested too deeply)") from None
-    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, an integer too long
+    try:  # a text with no UTF-8 is left to the hash check (`hash_matches`): an edit
+        entry = parse_json(line, texts=False)
+    except ValueError as e:
         raise ValueError(f"not a JSON entry ({e})") from None
     if not isinstance(entry, dict):  # a line of the file, not an argument: ValueError
         raise ValueError("not a JSON object")  # noqa: TRY004

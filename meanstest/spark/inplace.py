@@ -149,16 +149,16 @@ def _what_helps(folder: Path) -> str:
     read by more than one chunk, in their table's last row group (review.regroup); when
     those are too many, regroup again with larger blocks (advising regroup itself was
     circular: an operator's blind check on such a bundle)."""
-    import json
+    from meanstest.jsonfile import parse_json
 
     record = folder / "regroup.json"
     if not record.is_file():
         return "meanstest regroup lays the bundle out once to be read in place"
     try:
-        done = json.loads(record.read_text(encoding="utf-8"))
+        done = parse_json(record.read_text(encoding="utf-8"))
         shared = int(done["rows_of_people_in_several_blocks"])
         block = int(done["households_per_block"])
-    except (OSError, ValueError, KeyError, TypeError, RecursionError):
+    except (OSError, ValueError, KeyError, TypeError):
         return "its regroup.json cannot be read; meanstest regroup lays it out again"
     if not shared:
         return (
