@@ -34,10 +34,10 @@ with atheris.instrument_imports(include=CONVERSIONS):
     from meanstest.pipeline import assess
     from meanstest.policy import default_library
     from meanstest.service import convert, nested
-    from meanstest.service.bulk import pipeline_tables
+    from meanstest.service.call import ServiceConfig
     from meanstest.service.chunks import chunks_to_tables
-    from meanstest.service.errors import max_reasons, reasons_named
     from meanstest.service.flight import _FOREIGN_BAD_INPUT, bounded_request, request_tables
+    from meanstest.service.server import MeansTestService
     from meanstest.v1 import meanstest_pb2 as pb
 
 LIBRARY = default_library()
@@ -70,6 +70,7 @@ def _arrow_chunks(data: bytes) -> None:
 
 
 FLIGHT_HOUSEHOLDS = 64  # --max-call-households of the harness: small calls, many of them
+FLIGHT = MeansTestService(ServiceConfig(LIBRARY, max_call_households=FLIGHT_HOUSEHOLDS))
 
 
 def _flight(data: bytes) -> None:
@@ -80,8 +81,7 @@ def _flight(data: bytes) -> None:
     try:
         bound = bounded_request(request, FLIGHT_HOUSEHOLDS)
         tables = request_tables(request, bound)
-        with reasons_named(FLIGHT_HOUSEHOLDS):  # the service's own engine step
-            outputs, _ = pipeline_tables(tables, LIBRARY, "fast", max_reasons(FLIGHT_HOUSEHOLDS))
+        outputs, _, _ = FLIGHT.assess_tables(tables)  # the handler's engine step itself
     except (MeansTestError, *_FOREIGN_BAD_INPUT):  # what the handler answers INVALID_ARGUMENT
         return
     answer = nested.answer_table(outputs)

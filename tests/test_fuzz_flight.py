@@ -21,13 +21,13 @@ from meanstest import synth
 from meanstest.errors import MeansTestError
 from meanstest.policy import default_library
 from meanstest.service import nested
-from meanstest.service.bulk import pipeline_tables
-from meanstest.service.errors import max_reasons, reasons_named
+from meanstest.service.call import ServiceConfig
 from meanstest.service.flight import _FOREIGN_BAD_INPUT, bounded_request, request_tables
+from meanstest.service.server import MeansTestService
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
-LIBRARY = default_library()
 HOUSEHOLDS = 64  # --max-call-households of these calls
+SERVICE = MeansTestService(ServiceConfig(default_library(), max_call_households=HOUSEHOLDS))
 
 
 def _stream(table: pa.Table) -> bytes:
@@ -51,8 +51,7 @@ def served(data: bytes) -> pa.Table | None:
         return None
     bound = bounded_request(request, HOUSEHOLDS)
     tables = request_tables(request, bound)
-    with reasons_named(HOUSEHOLDS):
-        outputs, _ = pipeline_tables(tables, LIBRARY, "fast", max_reasons(HOUSEHOLDS))
+    outputs, _, _ = SERVICE.assess_tables(tables)  # the handler's engine step itself
     answer = nested.answer_table(outputs)
     assert answer.num_rows == request.num_rows
     return answer
