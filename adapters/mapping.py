@@ -150,11 +150,8 @@ def _mapped(profile: Profile, adapter: Adapter, c: schema.Column, raw: pa.Array)
         return typed
     # Normalise each distinct raw value once: IDs, dates and value names repeat (a
     # person's rows, a month's dates), so this is most of ingest's speed.
-    if pa.types.is_decimal(raw.type) and raw.type.scale > 2:  # 12.300 is 12.30 exactly
-        raw = pc.replace_substring_regex(
-            raw.cast(pa.string()), r"^([+-]?[0-9]+\.[0-9]{2})0+$", r"\1"
-        )
-    elif pa.types.is_floating(raw.type):  # its shortest round-trip text: 0.1 is "0.1"
+    # a decimal(18, 3) 12.300 is the text "12.300": 12.30 exactly, as the amount grammar has it
+    if pa.types.is_floating(raw.type):  # its shortest round-trip text: 0.1 is "0.1"
         raw = _float_text(raw)
     elif raw.type != pa.string():
         raw = raw.cast(pa.string())

@@ -53,7 +53,7 @@ class CellError(ValueError):
 REASONS = {
     "empty_required": "empty cell in a required column",
     "bad_id": "resident ID fails the GB 11643 check after normalisation",
-    "bad_amount": "not a decimal amount with at most two decimals",
+    "bad_amount": "not a decimal amount with at most two decimals (beyond them only zeros)",
     "bad_integer": "not an integer",
     "out_of_range": "integer outside the column's type",
     "bad_date": "not a date in any of the profile's formats",
@@ -69,7 +69,8 @@ WHITESPACE = r"[\t\n\x0b\f\r\x1c-\x1f\x85\p{Z}]"
 _FULLWIDTH = {0xFF10 + i: 48 + i for i in range(10)} | {0xFF38: 88, 0xFF58: 88, 0x78: 88}
 _HAS_FULLWIDTH = "[０-９ｘＸ]"
 
-_AMOUNT = r"^(?P<s>[+-]?)(?P<w>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<f>[0-9]{1,2}))?$"
+# "12.300" is 12.30 exactly (a database's NUMBER(18,3)); "12.345" is no amount in fen
+_AMOUNT = r"^(?P<s>[+-]?)(?P<w>[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.(?P<f>[0-9]{1,2})0*)?$"
 _INTEGER = r"^(?P<s>[+-]?)(?P<w>[0-9]+)(?:\.0+)?$"  # "2.0": exactly 2 (pandas writes it)
 MAX_DIGITS = 16  # integer digits of an amount: 10^16 yuan in fen still fits int64
 _INT_DIGITS = 18
@@ -203,7 +204,8 @@ def fen_one(raw: str, unit: str = "yuan") -> int:
         raise CellError(
             "bad_amount",
             f"{raw!r} is not {unit} with at most two decimals "
-            f"(digits, optional thousands commas, up to {MAX_DIGITS} integer digits)",
+            f"(digits, optional thousands commas, up to {MAX_DIGITS} integer digits; "
+            "further decimals only zeros)",
         )
     fen = int(whole) * 100 + int((m.group(3) or "").ljust(2, "0"))
     return -fen if m.group(1) == "-" else fen
@@ -240,7 +242,8 @@ def _decimal(values, commas: bool, decimals: int, max_digits: int):
 @numba.njit(cache=True, nogil=True)
 def _decimal_kernel(offsets, data, valid, commas, decimals, max_digits, out, ok):
     """The grammar of _AMOUNT (commas) or _INTEGER (no commas, decimals 0), one pass
-    over the UTF-8 bytes: [+-] digits (grouped 1-3,3,3… when commas) [. 1..decimals]."""
+    over the UTF-8 bytes: [+-] digits (grouped 1-3,3,3… when commas) [. 1..decimals
+    digits, then any zeros] (decimals 0: [. zeros])."""
     for i in range(len(offsets) - 1):
         s, e = offsets[i], offsets[i + 1]
         if not valid[i] or s == e:
@@ -278,12 +281,14 @@ def _decimal_kernel(offsets, data, valid, commas, decimals, max_digits, out, ok)
                     p += 1
                 if p != e or zeros == 0:
                     continue
-            else:
-                while p < e and 48 <= data[p] <= 57 and places <= decimals:
+            else:  # then only zeros: 12.300 is 12.30 exactly, 12.345 no amount
+                while p < e and 48 <= data[p] <= 57 and places < decimals:
                     frac = frac * 10 + (data[p] - 48)
                     places += 1
                     p += 1
-                if p != e or places == 0 or places > decimals:
+                while p < e and data[p] == 48:
+                    p += 1
+                if p != e or places == 0:
                     continue
         for _ in range(places, decimals):
             frac *= 10

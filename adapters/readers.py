@@ -18,6 +18,7 @@ inside a quoted field is not counted as a line break).
 from __future__ import annotations
 
 import codecs
+import decimal
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -209,7 +210,7 @@ def _cell(v, sep: str | None) -> str | None:
     (`sep`: joined by it); elsewhere it stays JSON text, which no column reads (a blind
     test: `["wage"]` was read as wage)."""
     if v is None or isinstance(v, str):
-        return str(v) if isinstance(v, _Number) else v
+        return _number_text(v) if isinstance(v, _Number) else v
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, list) and sep is not None:
@@ -229,6 +230,28 @@ def _cell(v, sep: str | None) -> str | None:
 
 class _Number(str):
     """A JSON number's literal text (12345.60 stays "12345.60", never a float)."""
+
+
+EXPONENT_DIGITS = 40  # a JSON number 1.5E7 is read as 15000000 up to this many places
+
+
+def _number_text(v: _Number) -> str:
+    """A JSON number as a cell: its literal text, but a number with an exponent that is
+    whole to two decimals written out in digits, exactly: Java's Double.toString writes
+    12,345,678 yuan as 1.2345678E7, a number by JSON's grammar, read as 12345678. Any
+    other (1.0E-4, beyond two decimals; an exponent beyond EXPONENT_DIGITS places) keeps
+    its text, which no amount or integer reads: its quarantine shows what the file has."""
+    text = str(v)
+    if "e" not in text and "E" not in text:
+        return text
+    try:
+        number = decimal.Decimal(text)
+    except decimal.InvalidOperation:  # 1E999999999999999999999: beyond what it holds
+        return text
+    if abs(number.adjusted()) > EXPONENT_DIGITS:
+        return text
+    plain = format(number, "f")
+    return text if len(plain.partition(".")[2].rstrip("0")) > 2 else plain
 
 
 def _json_text(v) -> str:

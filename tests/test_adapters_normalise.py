@@ -38,6 +38,12 @@ ID_7 = _valid_id("15042219800101001")
         ("1,234,567.89", 123456789),
         ("007", 700),
         ("9999999999999999.99", 999999999999999999),
+        # decimals beyond the fen only as zeros: a database's NUMBER(18,3) or (18,4)
+        ("12.300", 1230),
+        ("1,234.5000", 123450),
+        ("-2.000", -200),
+        ("0.0000000", 0),
+        ("7.050", 705),
     ],
 )
 def test_yuan_to_fen_exact(raw, fen):
@@ -50,7 +56,10 @@ def test_yuan_to_fen_exact(raw, fen):
     "raw",
     [
         "12.345",
-        "1.2e3",
+        "12.3450",  # a fraction of a fen, however many zeros follow it
+        "1.0050",
+        "12.30 0",
+        "1.2e3",  # text: a spreadsheet's 1.23457E+10 has lost digits
         "",
         "1,23.4",
         "12.",

@@ -159,6 +159,34 @@ def test_jsonl_numbers_keep_their_literal_text(tmp_path):
     assert problems == [(4, "bad_json"), (6, "bad_json")] and blank == 1
 
 
+@pytest.mark.parametrize(
+    "number, cell",
+    [
+        ("1.2345678E7", "12345678"),  # Java's Double.toString of 12,345,678
+        ("1.0E7", "10000000"),
+        ("-2.5e+1", "-25"),
+        ("1.25E1", "12.5"),
+        ("1.2345E2", "123.45"),
+        ("1E0", "1"),
+        ("1.0E-4", "1.0E-4"),  # not whole to the fen: its own text, which no amount reads
+        ("1.25E-1", "1.25E-1"),
+        ("1E41", "1E41"),  # beyond EXPONENT_DIGITS places
+        ("1E999999999999999999999", "1E999999999999999999999"),  # beyond a Decimal
+        ("12.300", "12.300"),  # without an exponent the text is kept as written
+    ],
+)
+def test_jsonl_numbers_with_an_exponent_are_written_out_when_whole_to_the_fen(
+    tmp_path, number, cell
+):
+    """JSON's grammar makes 1.2345678E7 a number, and Java's exporters write doubles so;
+    read as its digits, exactly, it is an amount (DATA.md: decimal strings)."""
+    path = tmp_path / "x.jsonl"
+    line = json.dumps({"身份证号": "1", "收入类型": "wage", "金额": 0}, ensure_ascii=False)
+    path.write_text(line.replace("0}", number + "}") + "\n", "utf-8")
+    rows, problems, _ = _rows(path, _profile("jsonl"))
+    assert rows == [(1, "1", "wage", cell)] and problems == []
+
+
 def test_jsonl_header_is_the_keys_of_the_first_lines(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_text(json.dumps({"身份证号": "1", "金额": "2"}, ensure_ascii=False) + "\n", "utf-8")

@@ -786,6 +786,59 @@ interest = "yuan"
     ]
 
 
+def test_one_yuan_amount_is_the_same_fen_in_every_export_format(tmp_path):
+    """DATA.md: money in yuan is a decimal string. 12.300 is 12.30 exactly whether a CSV,
+    a Parquet text or decimal column, or a JSON number holds it (a helper's audit found
+    the decimal column read and the others quarantined), and 1.2345678E7 in JSON is a
+    number (Java's Double.toString). A fraction of a fen is an error in every format."""
+    import decimal
+
+    cols = "[columns]\nperson_id = 'pid'\ninstitution = 'inst'\nproduct = 'product'\n"
+    cols += "balance = 'balance'\ninterest = 'interest'\n[units]\nbalance = 'yuan'\n"
+    cols += "interest = 'yuan'\n"
+    pid = "11010519491231002X"
+    balances = ["12.300", "1,234.5000", "0.010", "1.0050"]  # the last is an error
+    for fmt in ("csv", "jsonl", "parquet"):
+        head = f"[profile]\ntable = 'bank'\nformat = '{fmt}'\n"
+        (tmp_path / f"{fmt}.toml").write_text(head + cols, "utf-8")
+    rows = [f'{pid},信用社,deposit,"{b}",0' for b in balances]
+    (tmp_path / "b.csv").write_text("pid,inst,product,balance,interest\n" + "\n".join(rows) + "\n")
+    numbers = ["12.300", "1234.5000", "1.0E-2", "1.0050"]  # JSON numbers, not strings
+    numbers.append("1.2345678E7")
+    lines = [
+        f'{{"pid": "{pid}", "inst": "信用社", "product": "deposit", "balance": {b}, "interest": 0}}'
+        for b in numbers
+    ]
+    (tmp_path / "b.jsonl").write_text("\n".join(lines) + "\n", "utf-8")
+    d = decimal.Decimal
+    pq.write_table(pa.table({
+        "pid": [pid] * 4, "inst": ["信用社"] * 4, "product": ["deposit"] * 4,
+        "balance": pa.array([d("12.300"), d("1234.500"), d("0.010"), d("1.005")], pa.decimal128(18, 3)),
+        "interest": pa.array([d("0"), d("100"), d("0"), d("0")], pa.decimal128(10, 0)),
+    }), tmp_path / "b.parquet")  # fmt: skip
+    sources = "".join(
+        f'[[source]]\nprofile = "{f}.toml"\nfiles = ["b.{f}"]\n'
+        for f in ("csv", "jsonl", "parquet")
+    )
+    (tmp_path / "m.toml").write_text(sources, "utf-8")
+    ingest(tmp_path / "m.toml", tmp_path / "out")
+    got = read_bundle(tmp_path / "out")["bank"].to_pylist()
+    by_file = {}
+    for r in got:
+        by_file.setdefault(r["record_id"].split(":")[0], []).append((r["balance"], r["interest"]))
+    assert by_file == {
+        "b.csv": [(1230, 0), (123450, 0), (1, 0)],
+        "b.jsonl": [(1230, 0), (123450, 0), (1, 0), (1234567800, 0)],
+        "b.parquet": [(1230, 0), (123450, 10000), (1, 0)],
+    }
+    q = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
+    assert sorted((r["file"].split("/")[-1], r["raw_value"], r["reason"]) for r in q) == [
+        ("b.csv", "1.0050", "bad_amount"),
+        ("b.jsonl", "1.0050", "bad_amount"),
+        ("b.parquet", "1.005", "bad_amount"),
+    ]
+
+
 def test_a_killed_ingest_leaves_a_folder_reviews_refuse(district, tmp_path):
     """Killed while its tables replace an earlier ingest's (new tables beside old ones,
     the old ingest.json beside them), the folder is marked incomplete and refused; the
