@@ -127,6 +127,13 @@ def load_profile(path: str | Path) -> Profile:
     return parse_profile(doc, name, hashlib.sha256(raw).hexdigest())
 
 
+def _codec(encoding: str) -> str | None:
+    try:
+        return codecs.lookup(encoding).name
+    except LookupError:
+        return None
+
+
 def parse_profile(doc: dict, name: str, digest: str = "") -> Profile:
     def err(key: str, problem: str) -> ProfileError:
         return ProfileError(name, key, problem)
@@ -143,7 +150,10 @@ def parse_profile(doc: dict, name: str, digest: str = "") -> Profile:
     if fmt not in FORMATS:
         raise err("profile.format", f"{fmt!r} is not one of {', '.join(FORMATS)}")
     encoding = _text(head, "encoding", "utf-8", err)
-    if fmt == "parquet" and "encoding" in head:
+    # keys a format does not use are errors only where they would mean something: the
+    # spec's own template (DATA.md) has `delimiter = ","`, copied into JSON Lines and
+    # Parquet profiles, and Parquet text is UTF-8 (as skip_rows = 0 is no error)
+    if fmt == "parquet" and "encoding" in head and _codec(encoding) != "utf-8":
         raise err("profile.encoding", "Parquet files carry their own encoding; remove the key")
     try:
         codec = codecs.lookup(encoding).name
@@ -153,7 +163,7 @@ def parse_profile(doc: dict, name: str, digest: str = "") -> Profile:
         raise err("profile.encoding", f"{encoding}: JSON Lines are read line by line in bytes; "
                   "use an ASCII-compatible encoding (utf-8, gb18030, ...)")  # fmt: skip
     delimiter = _text(head, "delimiter", ",", err)
-    if fmt != "csv" and "delimiter" in head:
+    if fmt != "csv" and delimiter != ",":
         raise err("profile.delimiter", "only CSV profiles have a delimiter")
     if len(delimiter) != 1 or delimiter in '\r\n"':
         raise err("profile.delimiter", f"{delimiter!r}: need one character (not a quote/newline)")

@@ -101,6 +101,11 @@ BROKEN = [
     (('format = "csv"', 'format = "csv"\nskip_rows = -1'), "profile.skip_rows", ">= 0"),
     (('format = "csv"\nencoding = "gb18030"', 'format = "jsonl"\nencoding = "utf-16"'),
      "profile.encoding", "ASCII-compatible"),
+    (('format = "csv"', 'format = "jsonl"\ndelimiter = ";"'), "profile.delimiter",
+     "only CSV profiles have a delimiter"),
+    (('format = "csv"\nencoding = "gb18030"', 'format = "parquet"\ndelimiter = "|"'),
+     "profile.delimiter", "only CSV profiles have a delimiter"),
+    (('format = "csv"', 'format = "jsonl"\nskip_rows = 2'), "profile.skip_rows", "only CSV"),
 ]  # fmt: skip
 
 
@@ -114,6 +119,23 @@ def test_broken_profile_names_file_and_key(tmp_path, edit, key, words):
     assert e.value.file == str(path) and e.value.key == key, e.value.message
     assert words in e.value.problem
     assert e.value.message.startswith(f"{path}: {key}: ")
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        'format = "jsonl"\nencoding = "gb18030"\ndelimiter = ","',
+        'format = "parquet"\ndelimiter = ","',
+        'format = "parquet"\nencoding = "utf-8"',
+        'format = "parquet"\nencoding = "UTF8"\nskip_rows = 0',
+    ],
+)
+def test_keys_of_the_templates_defaults_load_in_any_format(tmp_path, head):
+    """DATA.md's template profile has `delimiter = ","`; copied into a JSON Lines or
+    Parquet profile it means nothing, as Parquet's text is UTF-8, and such a profile
+    loads (it stopped the whole ingest). Other values of them there stay errors (above)."""
+    text = VEHICLE.replace('format = "csv"\nencoding = "gb18030"', head, 1)
+    assert load_profile(_write(tmp_path, text)).format == head.split('"')[1]
 
 
 def test_profile_values_for_an_unmapped_column_are_an_error(tmp_path):
