@@ -50,6 +50,9 @@ class Mapped:
     # persons / supporters: (household_id, person id) of each quarantined row where both
     # cells were good — whose records `ingest --hold` leaves out with the household
     people: list[tuple[str, str]] = field(default_factory=list)
+    # quarantined rows whose owner cell (household_id / person_id) names nobody: empty,
+    # or no resident ID in it, even with its check character put right
+    untied: int = 0
 
 
 @dataclass
@@ -113,17 +116,27 @@ def map_batch(
     mapped = pa.table({k: out[k] for k in names}, schema=schema.arrow_schema(table))
     owners: list[str] = []
     people: list[tuple[str, str]] = []
+    untied = 0
     if bad.any():
         mapped = mapped.filter(good)
         owner = cells.get("household_id" if table in schema.CASE_TABLES else "person_id")
         if owner is not None:
             rows = pa.array(bad & ~owner.bad)
             owners = [v for v in owner.values.filter(rows).to_pylist() if v is not None]
-            if table not in schema.CASE_TABLES and owner.bad.any():
-                # a bad ID cell that holds a valid ID (Excel's ="150422…" or '150422…)
-                # names that person, so their household is told it lacks the row
+            if owner.bad.any():
                 texts = owner.text.filter(pa.array(owner.bad)).to_pylist()
-                owners += [i for t in texts if t for i in sorted(N.ids_in_text(t))]
+                if table in schema.CASE_TABLES:  # an empty household_id: nobody's
+                    untied += len(texts)
+                else:
+                    # a bad ID cell that holds a valid ID (Excel's ="150422…") names that
+                    # person, and one whose check character alone is wrong (a typed
+                    # 0 for X) the person it was meant for, so their household is told
+                    # it lacks the row; a cell naming nobody (Excel's 1.50422E+17) is
+                    # counted as tied to no household
+                    for t in texts:
+                        named = sorted(N.ids_in_text(t) or N.meant_ids(t)) if t else []
+                        owners += named
+                        untied += not named
         person = cells.get({"persons": "person_id", "supporters": "supporter_id"}.get(table, ""))
         if owner is not None and person is not None:
             rows = pa.array(bad & ~owner.bad & ~person.bad)
@@ -131,7 +144,7 @@ def map_batch(
                 owner.values.filter(rows).to_pylist(), person.values.filter(rows).to_pylist()
             )
             people = [(h, p) for h, p in pairs if h is not None and p is not None]
-    return Mapped(mapped, entries, int(bad.sum()) + len(batch.problems), owners, people)
+    return Mapped(mapped, entries, int(bad.sum()) + len(batch.problems), owners, people, untied)
 
 
 def _constant(value, type_: pa.DataType, n: int) -> pa.Array:

@@ -163,6 +163,22 @@ def ids_in_text(text: str) -> set[str]:
     return found
 
 
+def meant_ids(text: str) -> set[str]:
+    """The valid ID a bad ID cell was meant to be when only its check character is
+    wrong (a typed 0 for X, a dropped X): 17 digits, normalised as an ID cell is, then
+    any one character or none, read with the right check character — when that names
+    a real birth date. Used only to tell a household it may lack a quarantined row
+    (never to join a row), so a wrong guess notes one household too many."""
+    cleaned = clean_id_one(text)
+    body = cleaned[:17]
+    if len(cleaned) > 18 or len(body) != 17 or not body.isascii() or not body.isdigit():
+        return set()
+    try:
+        return {id_one(body + idlib.check_character(body))}
+    except CellError:
+        return set()
+
+
 def clean_ids(values: pa.StringArray) -> pa.StringArray:
     out = pc.replace_substring_regex(values, WHITESPACE, "")
     out = pc.replace_substring(out, "x", "X")

@@ -357,6 +357,14 @@ def _quarantine_note(bundle: Path) -> str | None:
         return None
     n, held, ids, unattributed, outside = _affected(doc)
     said = []
+    if n and held:
+        shown = ", ".join(ids[:SHOWN]) + (f", … ({n:,} in all)" if n > SHOWN else "")
+        said.append(
+            f"note: the ingest of this bundle held back {count(n, 'household')} with "
+            "quarantined rows of their own or of a member or supporter (`meanstest ingest "
+            "--hold`; ingest.json, quarantine.parquet): they are not in this bundle and not "
+            "assessed: " + shown
+        )
     if n and not held:
         shown = ", ".join(ids[:SHOWN]) + (f", … ({n:,} in all)" if n > SHOWN else "")
         said.append(
@@ -378,9 +386,10 @@ def _quarantine_note(bundle: Path) -> str | None:
     if unattributed:
         rows = ", ".join(f"{t} {k:,}" for t, k in unattributed.items())
         said.append(
-            f"note: the ingest quarantined rows it could not read far enough to tell whose "
-            f"they are ({rows}; quarantine.parquet, reasons bad_row and bad_json): any "
-            "household may be assessed without them, and --hold cannot hold them back"
+            f"note: the ingest quarantined rows it could not tell whose they are ({rows}; "
+            "quarantine.parquet: rows it could not read, bad_row and bad_json, and rows "
+            "whose ID cell names no person): any household may be assessed without them, "
+            "and --hold cannot hold them back"
         )
     try:
         warned = ingest_warnings(doc)

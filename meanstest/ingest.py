@@ -174,7 +174,8 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
     files_doc, reasons = [], Counter()
     owners: dict[str, Counter] = {"household": Counter(), "person": Counter()}
     unread: list[Unread] = []  # rows no reader could split into cells
-    unexamined: Counter = Counter()  # such rows beyond UNREAD_KEPT
+    # such rows beyond UNREAD_KEPT, and rows quarantined with an ID cell naming nobody
+    unexamined: Counter = Counter()
     quarantined_people: list[tuple[str, str]] = []  # (household_id, person id) of bad rows
     try:
         for t in schema.TABLES:
@@ -210,6 +211,7 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
                     reasons.update(mapped.quarantine.column("reason").to_pylist())
                 kind = "household" if p.table in schema.CASE_TABLES else "person"
                 owners[kind].update((o, p.table) for o in mapped.owners)
+                unexamined[p.table] += mapped.untied
                 for problem in batch.problems:
                     if len(unread) < UNREAD_KEPT:
                         unread.append(unread_row(problem.raw, p, export.header))
@@ -242,6 +244,7 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
         affected, unattributed = affected_households(tmp, owners, unread)
         unattributed += unexamined
         outside = not_in_bundle(tmp, affected)  # without a households row in the bundle
+        held: dict[str, int] = {}
         if hold and affected:
             held = hold_households(tmp, set(affected), quarantined_people)
             for t, n in held.items():
@@ -257,6 +260,9 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
             "household_ids": sorted(affected),
             "not_in_bundle": outside,
             "unattributed_rows": dict(sorted(unattributed.items())),
+            # rows mapped but left out with the held households (so that a file's mapped
+            # rows = its table's rows in the bundle + these, by table)
+            "held_rows": {t: n for t, n in held.items() if n},
         }
         document["duplicate_keys"] = duplicate_keys(tmp)
         document["orphan_rows"] = orphan_rows(tmp)
@@ -384,7 +390,8 @@ def run(args: argparse.Namespace) -> int:
                 f"{count(a['count'], 'household')} "
                 + (
                     "held back (not in the bundle): quarantined rows of their own or of a "
-                    "member or supporter"
+                    "member or supporter; mapped rows left out with them: "
+                    + (", ".join(f"{t} {n:,}" for t, n in a["held_rows"].items()) or "none")
                     if a["held"]
                     else ("has" if a["count"] == 1 else "have")
                     + " quarantined rows of their own or of a member or supporter; "
@@ -394,7 +401,7 @@ def run(args: argparse.Namespace) -> int:
             )
         if a["unattributed_rows"]:
             rows = ", ".join(f"{t} {k:,}" for t, k in a["unattributed_rows"].items())
-            print(f"unreadable rows tied to no household ({rows}): any household may lack them")
+            print(f"quarantined rows tied to no household ({rows}): any household may lack them")
     if not doc["accounting_closes"]:
         raise MeansTestError("ingest accounting does not close (read != mapped + quarantined)")
     return 0

@@ -412,3 +412,22 @@ def test_household_number_cleanups_agree(values):
     cells = [v.strip() for v in values]
     assert ascii_key(pa.array(cells, pa.string())).to_pylist() == [ascii_key_one(v) for v in cells]
     assert ascii_key_one("Ｈ Ｈ０\u3000１") == "HH01"
+
+
+@pytest.mark.parametrize(
+    "cell, meant",
+    [
+        ("150402196001010610", {"15040219600101061X"}),  # a typed 0 for X
+        ("15040219600101061", {"15040219600101061X"}),  # the X dropped
+        (
+            " １５０４０２１９６００１０１０６１０ ",
+            {"15040219600101061X"},
+        ),  # as an ID cell is cleaned
+        ("1.50422E+17", set()),  # Excel's: no 17 digits
+        ("1504021960010106101", set()),  # 19 characters: not one wrong check character
+        ("150402196013010610", set()),  # month 13: no real birth date
+        ("", set()),
+    ],
+)
+def test_the_id_a_cell_with_a_wrong_check_character_was_meant_to_be(cell, meant):
+    assert N.meant_ids(cell) == meant
