@@ -152,9 +152,15 @@ class JsonlExport:
                 text = text[1:]
             if blank(text):
                 return None  # full-width or no-break spaces only: a blank line too
-            obj = json.loads(
-                text, parse_float=_Number, parse_int=_Number, object_pairs_hook=_object_once_each
+            obj = json.loads(  # without its line ending: an error at the end is on this line
+                text.rstrip("\r\n"),
+                parse_float=_Number,
+                parse_int=_Number,
+                object_pairs_hook=_object_once_each,
             )
+        except json.JSONDecodeError as e:  # json counts its own lines: "line 1" of line 3
+            detail = f"{e.msg} at character {e.pos + 1} of the line"
+            return RawRowProblem(line, "bad_json", detail, _lossy(raw))
         except (ValueError, UnicodeDecodeError, RecursionError) as e:  # deep nesting too
             return RawRowProblem(line, "bad_json", str(e) or type(e).__name__, _lossy(raw))
         if not isinstance(obj, dict):

@@ -187,6 +187,26 @@ def test_jsonl_numbers_with_an_exponent_are_written_out_when_whole_to_the_fen(
     assert rows == [(1, "1", "wage", cell)] and problems == []
 
 
+def test_a_bad_json_line_is_placed_by_its_character_not_by_jsons_own_line_count(tmp_path):
+    """json numbers the lines of the text it is given, so a truncated object on line 3 of
+    the file was "line 2 column 1" (its line ending), beside the quarantine's line 3."""
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(
+        '{"身份证号": "1", "收入类型": "wage", "金额": 1}\n\n{"身份证号": "2",\r\n{"金额"  2}\n'.encode()
+    )
+    problems = [
+        p for b in readers.open_export(path, _profile("jsonl")).batches() for p in b.problems
+    ]
+    assert [(p.line, p.reason, p.detail) for p in problems] == [
+        (
+            3,
+            "bad_json",
+            "Expecting property name enclosed in double quotes at character 14 of the line",
+        ),
+        (4, "bad_json", "Expecting ':' delimiter at character 8 of the line"),
+    ]
+
+
 def test_jsonl_header_is_the_keys_of_the_first_lines(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_text(json.dumps({"身份证号": "1", "金额": "2"}, ensure_ascii=False) + "\n", "utf-8")
