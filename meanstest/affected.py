@@ -357,8 +357,8 @@ def _quarantine_note(bundle: Path) -> str | None:
         return None
     n, held, ids, unattributed, outside = _affected(doc)
     said = []
+    shown = ", ".join(ids[:SHOWN]) + (f", … ({n:,} in all)" if n > SHOWN else "")
     if n and held:
-        shown = ", ".join(ids[:SHOWN]) + (f", … ({n:,} in all)" if n > SHOWN else "")
         said.append(
             f"note: the ingest of this bundle held back {count(n, 'household')} with "
             "quarantined rows of their own or of a member or supporter (`meanstest ingest "
@@ -366,7 +366,6 @@ def _quarantine_note(bundle: Path) -> str | None:
             "assessed: " + shown
         )
     if n and not held:
-        shown = ", ".join(ids[:SHOWN]) + (f", … ({n:,} in all)" if n > SHOWN else "")
         said.append(
             f"note: the ingest of this bundle quarantined rows of {count(n, 'household')} "
             "(their own or a member's or supporter's; ingest.json, quarantine.parquet): "
