@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from meanstest import schema
 from meanstest.assemble import Assembled, assemble
-from meanstest.engine import EngineInput, EngineOutput
+from meanstest.engine import EngineInput, EngineOutput, duplicate_detail
 from meanstest.kernels import assess
 from meanstest.kernels import layout as L
 from meanstest.kernels.registry import VETO_BIT, VETOES
@@ -445,7 +445,7 @@ def _duplicates(inp: EngineInput, a: Assembled) -> tuple[np.ndarray, pa.Array | 
     keys = sorted(inp.duplicates)
     where = pc.index_in(a.member_ids, value_set=_str(keys))
     slots = np.flatnonzero(np.asarray(pc.is_valid(where)))
-    texts = _str(["member of households " + ", ".join(inp.duplicates[k]) for k in keys])
+    texts = _str([duplicate_detail(inp.duplicates[k]) for k in keys])
     return slots, texts.take(where.take(pa.array(slots)))
 
 

@@ -414,3 +414,24 @@ def test_a_vetos_triggering_records_are_shown_as_the_finding_lists_them():
                      records=cars), "H1",
     )  # fmt: skip
     assert "triggering records: V2, veh, 2024.csv:7" in render(ex, "en", "text")
+
+
+@pytest.mark.parametrize(
+    "household, others, rest",
+    [("H0005", 19, 5), ("H0099", 20, 4)],  # the document's household named, or counted
+)
+def test_a_duplicate_person_of_many_households_says_how_many_more(household, others, rest):
+    """engine.duplicate_detail names the first 20 households and counts the rest; the
+    document names the others among those 20 and counts the remaining others."""
+    from meanstest.engine import duplicate_detail
+    from meanstest.explain.context import Ctx
+    from meanstest.explain.tables import finding_detail
+
+    ids = [f"H{i:04d}" for i in range(24)] + ["H0099"]
+    f = {"code": "DUPLICATE_PERSON", "detail": duplicate_detail(ids)}
+    en = finding_detail(f, Ctx("en", [], [], household))
+    zh = finding_detail(f, Ctx("zh", [], [], household))
+    shown = [h for h in ids[:20] if h != household]
+    assert len(shown) == others
+    assert en == "also a member of households: " + ", ".join(shown) + f" and {rest} more"
+    assert zh.endswith(f"等，另有 {rest} 户") and household not in zh

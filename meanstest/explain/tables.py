@@ -172,8 +172,17 @@ def finding_detail(f: dict, ctx: Ctx) -> str:
     if d.startswith("findings "):
         return ctx.join(labels.finding(c, ctx.lang) for c in d[len("findings ") :].split(", "))
     if d.startswith("member of households "):  # the others: this one is the document's
-        others = [h for h in d[len("member of households ") :].split(", ") if h != ctx.household]
-        return t("该成员同时登记在户：", "also a member of households: ") + ctx.join(others)
+        listed = d[len("member of households ") :]
+        more = re.search(r" and ([0-9,]+) more$", listed)
+        named = (listed[: more.start()] if more else listed).split(", ")
+        total = len(named) + (int(more.group(1).replace(",", "")) if more else 0)
+        others = [h for h in named if h != ctx.household]
+        rest = total - 1 - len(others)  # engine.duplicate_detail names the first 20
+        return (
+            t("该成员同时登记在户：", "also a member of households: ")
+            + ctx.join(others)
+            + (t(f"等，另有 {rest:,} 户", f" and {rest:,} more") if rest > 0 else "")
+        )
     if code == "V12":
         return t("核对授权书未签署", "consent not signed")
     if code == "SOURCE_NOT_CHECKED":

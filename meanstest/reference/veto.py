@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from meanstest import schema
 from meanstest.arith import add_months, rhu, within_months
+from meanstest.engine import duplicate_detail
 from meanstest.reference.model import (
     NO_TRACE,
     Finding,
@@ -330,7 +331,7 @@ def duplicate_findings(hh: Household) -> list[Finding]:
             m["person_id"],
             "persons",
             None,
-            "member of households " + ", ".join(hh.duplicates[m["person_id"]]),
+            duplicate_detail(hh.duplicates[m["person_id"]]),
         )
         for m in hh.members
         if m["person_id"] in hh.duplicates
