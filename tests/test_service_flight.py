@@ -519,3 +519,31 @@ def test_a_request_whose_offsets_are_forged_is_refused_not_a_crash():
     finally:
         flight.shutdown()
         running.stop(None).wait()
+
+
+def test_a_list_column_that_names_no_table_is_refused_and_other_extra_columns_ignored():
+    """A misspelt table (`banks`) was read as no bank rows at all: a blind test's call
+    was answered OK with 50 of 300 households' statuses changed (VETOED → DIBAO), where
+    AssessArrow refuses an unknown table. A list column must name a table (or be
+    current_programs); another extra column is a households column, ignored as a
+    bundle's extra columns are."""
+    from meanstest.service.errors import InvalidArgument
+    from meanstest.service.flight import bounded_request, request_tables
+
+    request = nested.tables_to_nested(synth.generate(20, seed=3))
+    bank = request.schema.get_field_index("bank")
+    for name in ("banks", "current_program", "Bank"):
+        misspelt = request.rename_columns(
+            [name if i == bank else n for i, n in enumerate(request.column_names)]
+        )
+        if name == "current_program":
+            misspelt = misspelt.append_column(name, request["current_programs"])
+        with pytest.raises(InvalidArgument, match=f"list column '{name}' is no table"):
+            bounded_request(misspelt, 1000)
+    remark = request.append_column("remark", pa.array(["x"] * request.num_rows))
+    tables = request_tables(remark, bounded_request(remark, 1000))
+    assert set(tables) == {"households", *nested.NESTED}
+    assert (
+        tables["bank"].num_rows
+        == request_tables(request, bounded_request(request, 1000))["bank"].num_rows
+    )
