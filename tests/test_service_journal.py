@@ -566,3 +566,17 @@ def test_a_journal_that_cannot_be_written_turns_health_not_serving(tmp_path):
             assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
     finally:
         running.stop(None).wait()
+
+
+def test_an_entry_after_close_is_refused_not_written_to_a_closed_descriptor(tmp_path):
+    """A Flight exchange still running when the server's grace ran out appended after the
+    journal was closed: os.write to a closed (perhaps reused) descriptor. close waits for
+    the entries being written and then refuses any more; closing twice is harmless."""
+    journal = Journal(tmp_path / "j.jsonl")
+    journal.append({"method": "ListPolicies", "status": "OK"})
+    journal.close()
+    journal.close()
+    with pytest.raises(OSError, match="journal closed"):
+        journal.append({"method": "ListPolicies", "status": "OK"})
+    count, _, problem = verify(tmp_path / "j.jsonl")
+    assert problem is None and count == 1

@@ -9,6 +9,7 @@ import sys
 import time
 
 import grpc
+import pyarrow.flight as fl
 import pytest
 from fixtures.tls.pki import make_pki
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -178,3 +179,64 @@ def test_sighup_reloads_the_tokens_and_the_log_says_the_journal_head(served, tmp
     assert f"journal {journal} at stop: {count} entries, head {head}" in log
     assert "ListPolicies caller=proc households=0 status=OK" in log
     assert "peer=ipv" in log  # where each call came from
+
+
+def test_flight_refuses_new_calls_at_sigterm_while_grpc_drains(tmp_path):
+    """A blind test sent Flight calls after SIGTERM: they were answered (and journaled)
+    for the 5 s that gRPC took to finish a stream, where docs/service.md says new calls
+    are refused at once. Now Flight refuses them from the signal on; the stream is still
+    answered to its end and the server exits."""
+    from meanstest.service.flight import flight_assess
+
+    pki = make_pki(tmp_path / "pki")
+    tokens = tmp_path / "tokens.toml"
+    tokens.write_text(
+        f'[[caller]]\nname = "proc"\ntoken_sha256 = "{token_hash(TOKEN)}"\njurisdictions = ["*"]\n'
+    )
+    tokens.chmod(0o600)
+    port_file = tmp_path / "port"
+    cmd = [
+        sys.executable, "-m", "meanstest.cli", "serve", "--port", "0", "--flight-port", "0",
+        "--port-file", str(port_file), "--host", "127.0.0.1",
+        "--tls-cert", str(pki["server"]), "--tls-key", str(pki["server-key"]),
+        "--tokens", str(tokens), "--journal", str(tmp_path / "j.jsonl"), "--grace", "20",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        port = _wait_for(port_file, proc)
+        said = proc.stdout.readline()
+        assert "Flight on 127.0.0.1:" in said, said
+        location = "grpc+tls://localhost:" + said.strip().rsplit(":", 1)[1]
+        ca = pki["ca"].read_bytes()
+        tables = synth.generate(5, seed=9)
+        assert flight_assess(location, tables, TOKEN, ca)["results"].num_rows == 5
+        with MeansTestClient(f"localhost:{port}", token=TOKEN, tls=ClientTLS.files(pki["ca"])) as c:
+            held: queue.Queue = queue.Queue()
+
+            def requests():
+                while (item := held.get(timeout=30)) is not None:
+                    yield item
+
+            batch = convert.pb.AssessRequest(households=convert.tables_to_households(tables))
+            stream = c.stub.AssessStream(requests(), metadata=c.metadata)
+            held.put(batch)
+            first = next(stream)
+            os.kill(proc.pid, signal.SIGTERM)
+            for _ in range(100):  # the main loop sees the signal within 0.5 s
+                time.sleep(0.1)
+                try:
+                    flight_assess(location, tables, TOKEN, ca)
+                except (fl.FlightUnavailableError, fl.FlightError, OSError) as e:
+                    assert "stopping" in str(e) or "unavailable" in str(e).lower(), e
+                    break
+            else:
+                pytest.fail("Flight still answered new calls while gRPC drained")
+            held.put(batch)  # the stream in flight is still answered
+            assert next(stream) == first
+            held.put(None)
+            assert list(stream) == []
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)

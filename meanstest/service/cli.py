@@ -8,6 +8,7 @@ import math
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -232,9 +233,11 @@ def run(args: argparse.Namespace) -> int:
             hangup.clear()
             _reload_tokens(config.tokens, args.tokens, mutual_tls)
     print(f"meanstest: stopping, finishing calls for up to {args.grace:g} s", file=sys.stderr)
+    deadline = time.monotonic() + args.grace
+    flight_done = flight.drain() if flight is not None else None  # refuses new calls now
     running.stop(args.grace).wait()
-    if flight is not None:
-        flight.shutdown()
+    if flight_done is not None:  # an exchange beyond the grace is cut when the process ends
+        flight_done.join(max(0.0, deadline - time.monotonic()))
     config.journal.close()
     _log_head(config.journal, "at stop")
     print("meanstest: stopped", file=sys.stderr)

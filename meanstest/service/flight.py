@@ -188,6 +188,7 @@ class AssessFlight(fl.FlightServerBase):
         # exchange that sends nothing: a bound as tight as gRPC's would let 16 idle ones
         # shut Flight for good. So four times --max-concurrent-calls: a cap on threads.
         self._slots = threading.BoundedSemaphore(FLIGHT_SLOTS * service.config.max_concurrent_calls)
+        self.stopping = threading.Event()  # set by `drain`: new calls refused at once
         super().__init__(
             location,
             tls_certificates=tls or [],
@@ -196,6 +197,16 @@ class AssessFlight(fl.FlightServerBase):
             middleware={"auth": _AuthFactory()},
             **kw,
         )
+
+    def drain(self) -> threading.Thread:
+        """SIGTERM: new calls refused from now on, the calls under way finished in a
+        thread of their own (pyarrow's shutdown blocks until they are; the caller
+        waits for it with gRPC's grace). A blind test found Flight answering new calls
+        for the 5 s that gRPC took to drain, after "new calls are refused"."""
+        self.stopping.set()
+        done = threading.Thread(target=self.shutdown, name="meanstest-flight-drain", daemon=True)
+        done.start()
+        return done
 
     def admit(self, context: fl.ServerCallContext, method: str) -> Exception | None:
         """The call's caller (on its middleware), or the Flight error that refuses it: a
@@ -236,6 +247,9 @@ class AssessFlight(fl.FlightServerBase):
         reader: fl.MetadataRecordBatchReader,
         writer: fl.MetadataRecordBatchWriter,
     ) -> Exception | None:
+        if self.stopping.is_set():  # as gRPC's listening socket is closed: no entry
+            _log_call("Flight.DoExchange", "-", 0, "UNAVAILABLE", time.perf_counter(), context)
+            return fl.FlightUnavailableError("the server is stopping: try another, or later")
         refused = self.admit(context, "Flight.DoExchange")
         if refused is not None:
             return refused

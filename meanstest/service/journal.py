@@ -279,6 +279,7 @@ class Journal:
         self._queue: list[_Pending] = []
         self._writing = False
         self._failed: BaseException | None = None
+        self._closed = False
         self.seq, self.head = 0, GENESIS
         self.commits = 0  # fdatasync rounds of the journal file (group commits)
         if self.path.exists() and self.path.stat().st_size:
@@ -326,6 +327,8 @@ class Journal:
                 }
         mine = _Pending(entry, blobs)
         with self._cond:
+            if self._closed:  # a call outliving the server's grace: not written
+                raise OSError(f"{self.path}: journal closed (the server is stopping)")
             if self._failed is not None:
                 raise OSError(f"{self.path}: journal failed earlier ({self._failed})")
             entry.setdefault("time", dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"))
@@ -383,9 +386,18 @@ class Journal:
         self.commits += 1
 
     def close(self) -> None:
-        os.close(self._fd)
-        if self._blob_fd is not None:
-            os.close(self._blob_fd)
+        """After the entries being written are; an append after it raises OSError (a
+        Flight exchange still running when the server's grace ran out must not write to
+        a closed, perhaps reused, descriptor)."""
+        with self._cond:
+            while self._writing:
+                self._cond.wait()
+            if self._closed:
+                return
+            self._closed = True
+            os.close(self._fd)
+            if self._blob_fd is not None:
+                os.close(self._blob_fd)
 
 
 def _write_all(fd: int, data: bytes, path: Path) -> None:
