@@ -258,6 +258,7 @@ def test_forged_result_is_reported(served, capsys):
         (lambda e: e["households"][0].pop("household_id"), "a household without its"),
         (lambda e: e["households"][0].update(input_digest=5), "a household without its"),
         (lambda e: e.update(rejects=[3]), "a reject without its household_id as text"),
+        (lambda e: e.update(rejects=[{"reasons": []}]), "a reject without its household_id"),
     ],
     ids=[
         "households a text",
@@ -265,6 +266,7 @@ def test_forged_result_is_reported(served, capsys):
         "no household_id",
         "a digest a number",
         "rejects numbers",
+        "a reject without the key",
     ],
 )
 def test_a_forged_entry_of_another_shape_is_a_discrepancy(served, capsys, edit, said):
@@ -277,6 +279,17 @@ def test_a_forged_entry_of_another_shape_is_a_discrepancy(served, capsys, edit, 
     _rewrite_chain(path, rows)
     assert main(["reproduce", "--journal", str(path), "--bundle", str(bundle)]) == 1
     assert f"journal: entry 2 (Assess): {said}" in capsys.readouterr().out
+
+
+def test_a_reject_of_a_household_sent_without_its_id_reproduces(served, capsys):
+    """The service answers a household sent without household_id as a reject (with
+    household_id "") and journals null for it; `reproduce --journal` called such a
+    correct journal a discrepancy (a blind integration test)."""
+    bundle, path = served
+    rows = [json.loads(x) for x in lines(path)]
+    rows[1].setdefault("rejects", []).append({"household_id": None, "reasons": ["x"]})
+    _rewrite_chain(path, rows)
+    assert main(["reproduce", "--journal", str(path), "--bundle", str(bundle)]) == 0
 
 
 def test_broken_chain_is_reported(served, capsys):

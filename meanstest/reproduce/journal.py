@@ -82,7 +82,7 @@ def _entry_problem(entry: dict) -> str | None:
     for h in households:
         if not isinstance(h, dict) or not all(isinstance(h.get(k), str) for k in _ANSWERED):
             return f"a household without its {', '.join(_ANSWERED)} as texts"
-    for r in rejects:
-        if not isinstance(r, dict) or not isinstance(r.get("household_id"), str):
-            return "a reject without its household_id as text"
+    for r in rejects:  # null: a household sent without one (answered with "")
+        if not isinstance(r, dict) or not isinstance(r.get("household_id", 0), (str, type(None))):
+            return "a reject without its household_id as text or null"
     return None
