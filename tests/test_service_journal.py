@@ -22,7 +22,7 @@ from meanstest.service.journal import (
     households_section,
     result_digests,
 )
-from meanstest.service.journal_check import verify
+from meanstest.service.journal_check import read_entries, verify
 
 
 def _entry(i: int) -> dict:
@@ -593,3 +593,36 @@ def test_an_entry_after_close_is_refused_not_written_to_a_closed_descriptor(tmp_
         journal.append({"method": "ListPolicies", "status": "OK"})
     count, _, problem = verify(tmp_path / "j.jsonl")
     assert problem is None and count == 1
+
+
+def test_an_unfinished_last_write_is_no_entry_and_is_set_aside_at_the_next_start(
+    tmp_path, capsys
+):
+    """A SIGKILL can end a write() between pages: CI run 173 killed the server mid-write
+    and its journal ended in half an entry. `journal verify` called it BROKEN, and the
+    server refused to start on it ("last entry is not a JSON entry"). Bytes after the
+    last line ending are a write whose fdatasync never returned (no answer was sent):
+    verify and reproduce read the entries before them and say what follows; the server
+    moves them to <journal>.unfinished and goes on from the last entry."""
+    path = tmp_path / "j.jsonl"
+    journal = Journal(path)
+    for _ in range(3):
+        journal.append({"method": "ListPolicies", "status": "OK"})
+    journal.close()
+    whole = path.read_bytes()
+    fragment = whole.splitlines(keepends=True)[-1][:40]  # half of another entry
+    path.write_bytes(whole + fragment)
+    count, head, problem = verify(path)
+    assert (count, problem) == (3, None)
+    assert main(["journal", "verify", str(path)]) == 0
+    said = capsys.readouterr().out
+    assert "3 entries, chain intact" in said and "then 40 bytes of an unfinished write" in said
+    assert len(read_entries(path)) == 3
+
+    journal = Journal(path)  # what a restarted server does
+    assert (journal.seq, journal.head) == (3, head)
+    assert (tmp_path / "j.jsonl.unfinished").read_bytes() == fragment + b"\n"
+    journal.append({"method": "ListPolicies", "status": "OK"})
+    journal.close()
+    assert verify(path)[0::2] == (4, None)
+    assert path.read_bytes().startswith(whole)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from meanstest.service.auth import check_file_mode
+    from meanstest.service.journal import unfinished_bytes
     from meanstest.service.journal_check import check_chain
     from meanstest.service.journal_key import read_key
 
@@ -47,4 +49,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         state = "chain intact"
     print(f"{args.file}: {count} entries, {state}; head {head}")
+    if cut := unfinished_bytes(Path(args.file)):
+        print(
+            f"{args.file}: then {cut:,} bytes of an unfinished write (the server stopped "
+            "mid-write; no answer was sent for them): not an entry, and set aside to "
+            f"{args.file}.unfinished when the server next starts"
+        )
     return 0
