@@ -4,6 +4,8 @@ without a token, or a few idle streams with one — and had a 400,000-household 
 journaled OK that gRPC then refused to send."""
 
 import json
+import logging
+import re
 import threading
 import time
 
@@ -87,8 +89,11 @@ def test_calls_without_a_token_are_refused_before_their_request_comes(served):
 
 
 @pytest.mark.parametrize("method", ["Assess", "Explain", "GetPolicy"])
-def test_a_unary_call_whose_request_never_comes_is_cancelled_and_journaled(served, method):
+def test_a_unary_call_whose_request_never_comes_is_cancelled_and_journaled(
+    served, method, caplog
+):
     channel, journal, _ = served
+    caplog.set_level(logging.INFO, logger="meanstest.service")
     release = threading.Event()
     try:
         call = channel.stream_unary(f"/{SERVICE}/{method}")
@@ -105,6 +110,9 @@ def test_a_unary_call_whose_request_never_comes_is_cancelled_and_journaled(serve
             break
         time.sleep(0.02)
     assert entries[-1]["status"] == "CANCELLED" and entries[-1]["caller"] == "township"
+    # the log says why, and from where (a blind test found "peer=" empty there)
+    said = [r.getMessage() for r in caplog.records if "no request message" in r.getMessage()]
+    assert said and all(re.search(r"peer=ipv[46]:\S+$", m) for m in said), said
 
 
 @pytest.mark.parametrize("method", ["AssessStream", "AssessArrow"])
