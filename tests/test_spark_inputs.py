@@ -24,6 +24,7 @@ if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
 
 from meanstest import schema, synth
 from meanstest.bundle import conform_tables, write_bundle
+from meanstest.errors import MeansTestError
 from meanstest.policy import default_library
 from meanstest.review import ReviewOptions, run_review
 
@@ -295,3 +296,38 @@ def test_a_task_s_error_is_one_line_and_its_tracebacks_a_file(tmp_path):
     kept.unlink()
     assert "PythonException" in text and "meanstest.errors.BundleError" in text
     assert len(lines) < 10, lines  # the JVM's few lines as it starts, and these two
+
+
+def test_a_spark_review_takes_the_folder_s_lock_as_the_single_machine_does(
+    tmp_path, capsys, monkeypatch
+):
+    """A blind check started a single-machine review into the folder a Spark review was
+    writing: both exited 0, and summary.json was Spark's while results.parquet was the
+    other's. The Spark command now holds the same lock, before Spark starts; a session
+    that then fails to start leaves no folder it made."""
+    import fcntl
+
+    from meanstest.review import LOCK
+    from meanstest.spark import command
+
+    bundle = tmp_path / "b"
+    write_bundle(synth.generate(10, seed=1), bundle)
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def no_spark(*a, **k):
+        raise AssertionError("Spark started while another review held the folder")
+
+    monkeypatch.setattr(command, "session", no_spark)
+    with open(out / LOCK, "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        code, _, err = _cli(capsys, "review", str(bundle), "--out", str(out), "--engine", "spark")
+        assert code == 1 and f"{out}: another review is writing this folder" in err
+
+    def broken(*a, **k):
+        raise MeansTestError("no Java")
+
+    monkeypatch.setattr(command, "session", broken)
+    fresh = tmp_path / "fresh"
+    code, _, err = _cli(capsys, "review", str(bundle), "--out", str(fresh), "--engine", "spark")
+    assert code == 1 and "no Java" in err and not fresh.exists()

@@ -124,7 +124,7 @@ def run_review(
         raise MeansTestError(f"--out {out} is a file: the review writes a folder of outputs")
     output_folder(out)
     notes = ingest_notes(bundle)
-    with _only_review_of(out):
+    with only_review_of(out):
         return _run_review(files, out, library, opts, notes)
 
 
@@ -132,7 +132,7 @@ LOCK = ".review.lock"  # held (flock) by the review writing the folder
 
 
 @contextmanager
-def _only_review_of(out: Path):
+def only_review_of(out: Path):
     """One review at a time writes `out`: two at once mixed their outputs and corrupted a
     file, each exiting 0 (an adversarial run). The lock is the kernel's (flock): a
     killed review holds none."""

@@ -168,19 +168,32 @@ def task_error(e: BaseException) -> str | None:
 def review_cli(args: argparse.Namespace) -> int:
     """`meanstest review --engine spark [--master URL] BUNDLE --out DIR`."""
     from meanstest.bundle import bundle_folder
-    from meanstest.cli import review_ended, summary_lines
     from meanstest.outputs import output_folder
-    from meanstest.pipeline import load_policies
+    from meanstest.review import only_review_of
     from meanstest.spark.inplace import local_folder
-    from meanstest.unmatched import say_near_matches
 
     bundle = local_folder(args.bundle)
     if bundle is not None:  # as the single machine: no --out made, no Spark started
         bundle_folder(bundle)
     local = local_folder(args.out)
     created = local is not None and not local.exists()
-    if local is not None:  # refused at once, as the single machine does, not after planning
-        output_folder(local)
+    if local is None:
+        return _review_cli(args, local, created)
+    output_folder(local)  # refused at once, as the single machine does, not after planning
+    # one review at a time writes the folder, whichever engine: a single-machine review
+    # started during a Spark one wrote its outputs beside Spark's, both exiting 0, and
+    # summary.json was one's while results.parquet was the other's (a blind check)
+    with only_review_of(local):
+        return _review_cli(args, local, created)
+
+
+def _review_cli(args: argparse.Namespace, local, created: bool) -> int:
+    from meanstest.cli import review_ended, summary_lines
+    from meanstest.pipeline import load_policies
+    from meanstest.review import LOCK
+    from meanstest.spark.inplace import local_folder
+    from meanstest.unmatched import say_near_matches
+
     report = None
     if getattr(args, "report", False):
         report = local
@@ -200,6 +213,7 @@ def review_cli(args: argparse.Namespace) -> int:
     except BaseException:
         if created:  # the folder made for a review that never started (an operator's check)
             with suppress(OSError):
+                (local / LOCK).unlink(missing_ok=True)  # its lock, held: the folder goes
                 local.rmdir()  # only while empty
         raise
 
