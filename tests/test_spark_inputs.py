@@ -331,3 +331,31 @@ def test_a_spark_review_takes_the_folder_s_lock_as_the_single_machine_does(
     fresh = tmp_path / "fresh"
     code, _, err = _cli(capsys, "review", str(bundle), "--out", str(fresh), "--engine", "spark")
     assert code == 1 and "no Java" in err and not fresh.exists()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RuntimeError("Job aborted.\n...java.io.IOException: No space left on device\n\tat ..."),
+        OSError(28, "No space left on device", "/mnt/full/out/_meanstest_tmp/x.parquet"),
+    ],
+    ids=["a task's Java error", "the driver's OSError"],
+)
+def test_a_full_disk_under_spark_is_one_line(tmp_path, monkeypatch, error):
+    """A full disk ended a Spark review in 88-190 lines of Java or Python traceback (a
+    blind check on a 20 MB tmpfs); the single machine says one line naming the file."""
+    import argparse
+
+    from meanstest.spark import command
+
+    def full(*a, **k):
+        raise error
+
+    monkeypatch.setattr(command, "review_spark", full)
+    args = argparse.Namespace(bundle="b", out=str(tmp_path / "o"), quiet=True)
+    with pytest.raises(MeansTestError) as e:
+        command._reviewed(None, args, default_library(), None, print)
+    assert str(e.value) == (
+        f"{tmp_path / 'o'}: cannot write: No space left on device (Spark's tasks stopped; "
+        "free space and run the review again)"
+    )

@@ -119,6 +119,13 @@ def _reviewed(spark, args, library, in_place, say, quieted: bool = False) -> dic
         raise
     except Exception as e:  # a task's own error (a corrupt file on an executor) by its text
         said = task_error(e)
+        if said is None and "No space left on device" in str(e):  # Java's or Python's
+            # ended the review in 88-190 lines of traceback, where the single machine says
+            # one line (a blind check on a full tmpfs)
+            said = (
+                f"{args.out}: cannot write: No space left on device (Spark's tasks stopped; "
+                "free space and run the review again)"
+            )
         if said is None:
             raise
         if quieted and (path := _task_report(e)) is not None:
