@@ -167,7 +167,10 @@ def test_changed_input_refuses_to_resume(bundle, tmp_path):
 def test_changed_arguments_refuse_to_resume(bundle, tmp_path):
     killed = _cli(bundle, tmp_path, "--spool", env={"MEANSTEST_FAULT_AT": "chunk:000000"})
     assert killed.returncode < 0
-    with pytest.raises(ResumeRefused, match="chunk size"):
+    # both sizes said, and how to resume (a blind check's rerun without --chunk-size was
+    # refused with neither size named)
+    said = r"chunk size changed .*\(40 households then, 41 now: give --chunk-size 40 to resume"
+    with pytest.raises(ResumeRefused, match=said):
         run_review(bundle, tmp_path, default_library(), ReviewOptions(chunk_size=41, quiet=True))
 
 

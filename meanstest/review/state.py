@@ -94,6 +94,12 @@ def explain_change(old: dict, new: dict) -> str:
                 return (
                     "its chunks were counted by an older meanstest (summary.json would lack some)"
                 )
+            if key == "chunk_size":  # say both: a rerun without --chunk-size takes the default
+                return (
+                    f"chunk size changed since the interrupted review ({old.get(key)!r} "
+                    f"households then, {new.get(key)!r} now: give --chunk-size {old.get(key)} "
+                    "to resume it)"
+                )
             return f"{key.replace('_', ' ')} changed since the interrupted review"
     return "state differs"
 
