@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -132,7 +133,7 @@ LOCK = ".review.lock"  # held (flock) by the review writing the folder
 
 
 @contextmanager
-def only_review_of(out: Path):
+def only_review_of(out: Path) -> Iterator[None]:
     """One review at a time writes `out`: two at once mixed their outputs and corrupted a
     file, each exiting 0 (an adversarial run). The lock is the kernel's (flock): a
     killed review holds none."""
