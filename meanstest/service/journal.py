@@ -316,7 +316,7 @@ class Journal:
         self._reserved = self._size
         self._blob_fd: int | None = None
         if new:
-            _fsync_dir(self.path.parent)
+            _fsync_path(self.path.parent)
 
     def append(self, entry: dict) -> dict:
         """Chain, write and fdatasync one entry (with the entries of concurrent calls);
@@ -450,11 +450,7 @@ def set_aside_unfinished(path: Path) -> int:
         finally:
             os.close(fd)
         os.truncate(path, size - n)
-        fd = os.open(path, os.O_WRONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        _fsync_path(path)
     return n
 
 
@@ -471,8 +467,9 @@ def _last_line(path: Path) -> bytes:
             block = min(size, block * 4)
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
+def _fsync_path(path: Path) -> None:
+    """fsync a file, or a folder (its entries)."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
