@@ -359,3 +359,39 @@ def test_a_full_disk_under_spark_is_one_line(tmp_path, monkeypatch, error):
         f"{tmp_path / 'o'}: cannot write: No space left on device (Spark's tasks stopped; "
         "free space and run the review again)"
     )
+
+
+@pytest.mark.parametrize("how", ["escaped", "literal"])
+def test_a_folder_partitioned_by_a_value_with_a_space_is_read(spark, tmp_path, how):
+    """households/ partitioned by jurisdiction, one value "150 422" (synth's bad one):
+    pyarrow names its folder `jurisdiction=150%20422`, and Spark lists it escaped again.
+    Handed back as listed, the file was looked for under `150%252520422` and the review
+    failed with PATH_NOT_FOUND; a folder named with the space itself failed too (an
+    operator's blind check). The household is rejected for its jurisdiction, as on the
+    single machine, and every other is assessed."""
+    from urllib.parse import quote
+
+    from meanstest.spark import review_spark
+
+    tables = conform_tables(synth.generate(12, seed=5))
+    hh = tables["households"]
+    places = hh["jurisdiction"].to_pylist()
+    places[2] = "150 422"
+    hh = hh.set_column(hh.schema.get_field_index("jurisdiction"), "jurisdiction", pa.array(places))
+    tables = {**tables, "households": hh}
+    write_bundle(tables, tmp_path / "flat")
+    write_bundle({n: t for n, t in tables.items() if n != "households"}, tmp_path / "folder")
+    for place in sorted(set(places)):
+        name = quote(place) if how == "escaped" else place
+        where = tmp_path / "folder" / "households" / f"jurisdiction={name}"
+        where.mkdir(parents=True)
+        mine = hh.filter(pc.equal(hh["jurisdiction"], place))
+        pq.write_table(mine.drop_columns(["jurisdiction"]), where / "part-0.parquet")
+    assert (tmp_path / "folder" / "households" / f"jurisdiction={quote('150 422')}").exists() == (
+        how == "escaped"
+    )
+    single = run_review(tmp_path / "flat", tmp_path / "single", default_library(),
+                        ReviewOptions(quiet=True))  # fmt: skip
+    got = review_spark(spark, tmp_path / "folder", default_library(), tmp_path / "spark")
+    _same_outputs(tmp_path / "single", single, tmp_path / "spark", got)
+    assert single["rejected"] >= 1

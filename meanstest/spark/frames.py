@@ -350,7 +350,7 @@ def _table_blobs(spark, frames: dict, files: dict, name: str, keys, bounds, how,
     range). A Parquet table's files are read whole by Spark's binaryFile source
     (through the session's Hadoop FileSystem) and decoded by pyarrow in the Python
     workers: no row of it passes through Spark's row format."""
-    from meanstest.spark.layout import file_key
+    from meanstest.spark.layout import file_key, hadoop_path
     from meanstest.spark.worker import _files_partition, _ids_partition
 
     if name not in files:
@@ -359,8 +359,9 @@ def _table_blobs(spark, frames: dict, files: dict, name: str, keys, bounds, how,
             return data.mapInArrow(_ids_partition(name, keys, bounds), spark_schema(BLOBS))
         return _blobs(frames[name], name, keys, bounds, how)
     root, firsts = files[name]
-    data = spark.read.format("binaryFile").load([f for f, _ in firsts])
-    at = {file_key(f): first for f, first in firsts}
+    paths = [hadoop_path(f) for f, _ in firsts]  # binaryFile's `path` spells them so
+    data = spark.read.format("binaryFile").load(paths)
+    at = {file_key(p): first for p, (_, first) in zip(paths, firsts, strict=True)}
     run = _files_partition(name, root, at, keys, bounds, how, ids)
     return data.select("path", "content").mapInArrow(run, spark_schema(BLOBS))
 

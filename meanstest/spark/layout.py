@@ -196,6 +196,21 @@ def file_key(path: str) -> str:
     return unquote(re.sub(r"^file:/+", "/", path))
 
 
+def hadoop_path(uri: str) -> str:
+    """A file as Spark lists it (a URI, percent-escaped) as a path to hand back to Spark:
+    escapes decoded, since Hadoop escapes a path's text again. Listed as
+    `jurisdiction=150%2520422/` (a folder pyarrow named for the value "150 422"), a file
+    was looked for under `150%252520422` and the review failed with PATH_NOT_FOUND (an
+    operator's blind check)."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(uri)
+    if not parts.scheme:
+        return unquote(uri)
+    authority = f"//{parts.netloc}" if parts.netloc or uri.startswith(f"{parts.scheme}://") else ""
+    return f"{parts.scheme}:{authority}{unquote(parts.path)}"
+
+
 def parquet_file(name: str, root: str, path: str, data: pa.Buffer, firsts: dict) -> pa.Table:
     """One Parquet file of table `name` (under `root`, the table's file or folder):
     its partition folders' values (`jurisdiction=150422/`, strings) as columns, checked
