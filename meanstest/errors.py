@@ -31,7 +31,9 @@ def mask_id(value: str) -> str:
 # (or Ｘ) possibly standing alone ("1504 2219 7001 0112 3X"), 15 digits or more in all
 # (two IDs in a row too). Dates (2024-07-01) and phone numbers are too short; a list of
 # numbers split by single spaces, or a range of two dates (20240701-20250630), can be
-# long enough, and is masked: a message shows less, never an ID.
+# long enough, and is masked: a message shows less, never an ID. An ID is written with
+# one kind of separator; a run mixing two (a file path: 150000/150422-2024.toml) is not
+# masked, for an error must name its file.
 _DIGIT = "0-9\uff10-\uff19"
 _SEPARATORS = " \u00a0\u3000\t-\uff0d\u2013\u2014./_"
 _SEP = re.escape(_SEPARATORS)
@@ -47,6 +49,9 @@ def _mask_written(match: re.Match) -> str:
     chars = [i for i, c in enumerate(text) if c not in _SEPARATORS]
     if len(chars) < 15 or (text.isascii() and text.isalnum()):
         return text  # shorter than an ID; or plain ASCII, which _ID has seen
+    kinds = {" " if c.isspace() else c for c in text if c in _SEPARATORS}
+    if len(kinds) > 1:  # a path (150000/150422-2024.toml), not an ID as people write one:
+        return text  # a policy error's file name was masked (a policy author's blind test)
     shown = mask_id("".join(text[i] for i in chars))
     out = list(text)
     for i, c in zip(chars, shown, strict=True):

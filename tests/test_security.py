@@ -123,6 +123,11 @@ def test_every_id_form_is_masked(text, shown):
         ("１５０４２２－１９７００１０１－１２３Ｘ", "１５０４２２－********－１２３Ｘ"),
         ("150422\t19700101\t123X", "150422\t********\t123X"),
         ("150422/19700101/1234", "150422/********/1234"),
+        # a path mixes separators, an ID as people write it does not: a policy error
+        # named "mask/150000/******-2024.toml" (a policy author's blind test)
+        ("policies/150000/150422-2024.toml: standards.tekun_ratio", None),
+        ("big_low_income_10001/150422-2024.toml", None),
+        ("duplicate id '150000/150422-2024h2'", None),
     ],
 )
 def test_ids_written_with_spaces_dashes_or_full_width_digits_are_masked(text, shown):
