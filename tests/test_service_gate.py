@@ -89,9 +89,7 @@ def test_calls_without_a_token_are_refused_before_their_request_comes(served):
 
 
 @pytest.mark.parametrize("method", ["Assess", "Explain", "GetPolicy"])
-def test_a_unary_call_whose_request_never_comes_is_cancelled_and_journaled(
-    served, method, caplog
-):
+def test_a_unary_call_whose_request_never_comes_is_cancelled_and_journaled(served, method, caplog):
     channel, journal, _ = served
     caplog.set_level(logging.INFO, logger="meanstest.service")
     release = threading.Event()

@@ -595,9 +595,7 @@ def test_an_entry_after_close_is_refused_not_written_to_a_closed_descriptor(tmp_
     assert problem is None and count == 1
 
 
-def test_an_unfinished_last_write_is_no_entry_and_is_set_aside_at_the_next_start(
-    tmp_path, capsys
-):
+def test_an_unfinished_last_write_is_no_entry_and_is_set_aside_at_the_next_start(tmp_path, capsys):
     """A SIGKILL can end a write() between pages: CI run 173 killed the server mid-write
     and its journal ended in half an entry. `journal verify` called it BROKEN, and the
     server refused to start on it ("last entry is not a JSON entry"). Bytes after the
