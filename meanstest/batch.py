@@ -212,6 +212,7 @@ class Tally:
 
 
 PAID_BEFORE = ("dibao", "tekun", "phase_out")
+NOT_PAID = tuple(s for s in schema.PREV_STATUSES if s not in PAID_BEFORE)
 
 
 def paid_section(prev_benefit: int, ids: list) -> dict:
@@ -229,17 +230,22 @@ def rejected_paid_section(households: pa.Table, rejected_ids: pa.Array | pa.Chun
 
 def _rejected_paid(households: pa.Table, rejected_ids) -> tuple[int, list]:
     """(previous benefits' total, sorted household_ids) of the households rows of rejected
-    households that were being paid: prev_status dibao, tekun or phase_out and a
-    previous benefit above 0."""
+    households that were being paid, or may have been: a previous benefit above 0 and a
+    prev_status of dibao, tekun or phase_out — or one that is no prev_status at all (null,
+    or a value outside DATA.md's: the bad data may be the status itself; a blind test's
+    household paid 784 元 with prev_status 'unknown' was rejected and missing here)."""
     rows = households.select(["household_id", "prev_status", "prev_benefit"])
     if len(rejected_ids) == 0 or rows.num_rows == 0:
         return 0, []
     if isinstance(rejected_ids, pa.ChunkedArray):
         rejected_ids = rejected_ids.combine_chunks()
+    # dibao, tekun, phase_out, null or no status of DATA.md's: all but none and low_income
+    unpaid = pc.fill_null(pc.is_in(rows["prev_status"], value_set=pa.array(NOT_PAID)), False)
+    maybe_paid = pc.invert(unpaid)
     mask = pc.and_(
         pc.and_(
             pc.is_in(rows["household_id"], value_set=rejected_ids.cast(pa.string())),
-            pc.is_in(rows["prev_status"], value_set=pa.array(PAID_BEFORE)),
+            maybe_paid,
         ),
         pc.greater(rows["prev_benefit"], 0),
     )

@@ -13,7 +13,13 @@ T = {
     "assessed": ("已核定（户）", "assessed"),
     "rejected": ("退回：数据有误的家庭记录（条）", "households rows rejected: bad input"),
     "benefit": ("月救助金总额", "total monthly benefit"),
-    "mean": ("受助家庭户均月救助金", "mean monthly benefit per recipient household"),
+    # recipients: TEKUN, DIBAO, DIBAO_SINGLE and PHASE_OUT (batch.ENROLLED), a DIBAO of
+    # 0 元 included, which RULES.md §7's "enrolled" (transitions) does not count; said on
+    # the page, where an officer read it as RULES.md's (a blind test)
+    "mean": (
+        "受助家庭户均月救助金（含渐退期及月救助金 0 元的家庭）",
+        "mean monthly benefit per recipient household (phase-out and 0-yuan households included)",
+    ),
     "provisional": ("暂定结果：有部门未核对（户）", "provisional: a source not checked"),
     "unmatched": ("未匹配到家庭的部门记录（条）", "source rows matching no household"),
     "paid_rejected": (
@@ -127,7 +133,7 @@ COLUMNS = {  # report table columns: (zh, en)
     "households": ("家庭（户）", "households"),
     "rows": ("家庭记录（条）", "households rows"),  # a household_id twice is two rows
     "assessed": ("已核定（户）", "assessed"),
-    "enrolled": ("纳入保障（户）", "enrolled"),
+    "enrolled": ("纳入保障（户，含渐退期）", "enrolled (phase-out included)"),
     "reason": ("退回原因", "reason"),
     "code": ("疑点", "finding"),
     "findings": ("疑点（条）", "findings"),
