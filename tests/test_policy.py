@@ -484,6 +484,24 @@ def test_empty_folder_and_missing_folder_are_errors(tmp_path):
         load_library(tmp_path / "absent")
 
 
+def test_packs_in_a_subfolder_are_not_read_and_that_is_said(tmp_path, capsys):
+    """A policy author's blind test put a county pack in `county/`: it was not read, and
+    its households were assessed by the prefecture's pack without a word. A library is
+    its folder's own packs (POLICY.md, "a folder of packs"); a subfolder holding packs is
+    now named on stderr, and one holding none is not."""
+    (tmp_path / "pack.toml").write_text(DEFAULT_TEXT, encoding="utf-8")
+    (tmp_path / "county" / "old").mkdir(parents=True)
+    (tmp_path / "county" / "a.toml").write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "county" / "old" / "b.toml").write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "readme.md").write_text("", encoding="utf-8")
+    library = load_library(tmp_path)
+    assert [p.id for p in library.packs] == ["150422-2024"]
+    err = capsys.readouterr().err
+    assert f"policy library {tmp_path}: county/ holds 2 *.toml file(s), not read" in err
+    assert "notes/" not in err
+
+
 def test_not_utf8_is_an_error(tmp_path):
     (tmp_path / "pack.toml").write_bytes(DEFAULT_TEXT.encode("gb18030"))
     with pytest.raises(PolicyError) as info:

@@ -10,7 +10,9 @@ Choices made where POLICY.md is silent:
 
 - Library: the top-level `*.toml` files of the folder (not recursive), sorted by name;
   names starting with "." (editor lock and backup files) are skipped. The file name
-  need not match the pack id. A folder with no pack is an error.
+  need not match the pack id. A folder with no pack is an error. A subfolder holding
+  *.toml files is named on stderr as not read (a misplaced county pack otherwise left
+  its households to the prefecture's pack in silence).
 - Files are UTF-8; a leading byte-order mark (Windows editors) is tolerated. Invalid
   TOML is reported with key "(syntax)" and tomllib's message (line and column);
   an unreadable file with key "(file)"; folder-level problems with key "(library)".

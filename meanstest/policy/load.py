@@ -119,6 +119,7 @@ def load_library(path: str | Path) -> PolicyLibrary:
     if not folder.is_dir():
         raise PolicyError(str(folder), "(library)", "not a folder; valid: a folder of *.toml packs")
     raws: dict[str, dict] = {}
+    _say_subfolders(folder)
     for file in sorted(folder.glob("*.toml")):
         if file.name.startswith(".") or not file.is_file():
             continue
@@ -133,6 +134,22 @@ def load_library(path: str | Path) -> PolicyLibrary:
         except RecursionError:  # tomllib recurses per nesting level
             raise PolicyError(str(file), "(syntax)", "invalid TOML: nested too deeply") from None
     return library_from_dicts(raws, str(folder))
+
+
+def _say_subfolders(folder: Path) -> None:
+    """A library is its folder's own *.toml files (POLICY.md: "a folder of packs"); packs
+    in a subfolder are not read, and saying so is all that tells a misplaced county pack
+    from one that does not exist: a policy author's blind test put one in `county/`, and
+    its households were assessed by the prefecture's pack without a word."""
+    from meanstest.progress import note
+
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        packs = sum(1 for f in sub.rglob("*.toml") if not f.name.startswith("."))
+        if packs:
+            note(
+                f"policy library {folder}: {sub.name}/ holds {packs} *.toml file(s), not "
+                "read (a library is the folder's own packs; move them up to use them)"
+            )
 
 
 @functools.cache
