@@ -185,6 +185,28 @@ def test_the_report_shows_findings_unmatched_rows_and_paid_households_rejected(r
         assert f">{hid}<" in page
 
 
+def test_missed_and_undue_help_are_counted_by_program(report):
+    """主动发现 by program: the households that qualify for each program and do not
+    receive it, and that receive it and do not qualify. The report gave the totals only,
+    and a county officer could not see which help a household misses (a blind test)."""
+    from collections import defaultdict
+
+    import pyarrow.parquet as pq
+
+    out = report.parent
+    zh = view(report.read_text(encoding="utf-8"), "zh")
+    section = zh[zh.index("分项目漏救与错救") :]
+    counts: dict = defaultdict(lambda: {"PROGRAM_MISSED": set(), "PROGRAM_UNDUE": set()})
+    for f in pq.read_table(out / "findings.parquet").to_pylist():
+        if f["code"] in ("PROGRAM_MISSED", "PROGRAM_UNDUE"):
+            counts[f["detail"]][f["code"]].add(f["household_id"])
+    assert len(counts) >= 2
+    for program, by in counts.items():
+        missed, undue = len(by["PROGRAM_MISSED"]), len(by["PROGRAM_UNDUE"])
+        label = re.escape(labels.program(program, "zh"))
+        assert re.search(rf"{label}\s+{program}\s+{missed:,}\s+{undue:,}", section), program
+
+
 def test_the_legend_maps_finding_names_to_codes_and_rows_are_not_called_households(report):
     """An auditor's blind check: the findings' names could not be mapped to the codes of
     findings.parquet; the read, rejected and paid-rejected counts are households rows (a

@@ -33,7 +33,13 @@ from meanstest.report.charts import (
     index_bins,
     round_step,
 )
-from meanstest.report.tables import _findings_table, _legend, _packs_table, _table
+from meanstest.report.tables import (
+    _findings_table,
+    _legend,
+    _packs_table,
+    _programs_table,
+    _table,
+)
 from meanstest.report.words import COLUMNS, MONEY, T, _b, _name, _t
 
 __all__ = [
@@ -77,7 +83,7 @@ def build_report(out_dir: str | os.PathLike[str]) -> str:
         )  # fmt: skip
         if results is None:
             raise FileNotFoundError("no results.parquet or results/ folder")
-        findings = _output(out, "findings", ["household_id", "code"])
+        findings = _output(out, "findings", ["household_id", "code", "detail"])
         rejects = _output(out, "rejects", ["reasons"])
     except (OSError, ValueError) as e:
         raise MeansTestError(f"{out}: not a review output folder ({e})") from e
@@ -155,6 +161,7 @@ def build_report(out_dir: str | os.PathLike[str]) -> str:
             + note.format(_t("top_note")),
         ),
         ("findings", _findings_table(findings) + note.format(_t("findings_note"))),
+        ("programs", _programs_table(findings) + note.format(_t("programs_note"))),
         ("packs", _packs_table(results) + note.format(_t("packs_note"))),
         (
             "rejects",

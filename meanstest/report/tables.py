@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from meanstest import labels
 from meanstest.amounts import yuan
@@ -28,6 +29,9 @@ def _cell(column: str, value) -> str:
         return f"<td>{_b(zh, en)}</td>"
     if column == "code":
         return f"<td>{_b(labels.finding(value, 'zh'), labels.finding(value, 'en'))}</td>"
+    if column == "program":
+        zh, en = labels.program(value, "zh"), labels.program(value, "en")
+        return f"<td>{_b(zh, en)} <code>{html.escape(str(value))}</code></td>"
     if isinstance(value, bool):
         return f"<td>{_b('是', 'yes') if value else _b('否', 'no')}</td>"
     if isinstance(value, int):
@@ -108,6 +112,28 @@ def _findings_table(findings: pa.Table | None) -> str:
     rows = [by_code[c] for c in order if c in by_code]
     rows += [v for c, v in sorted(by_code.items()) if c not in order]
     return _table(rows, ["code", "findings", "households"])
+
+
+PROGRAM_FINDINGS = {"PROGRAM_MISSED": "missed", "PROGRAM_UNDUE": "undue"}
+
+
+def _programs_table(findings: pa.Table | None) -> str:
+    """Per program (a PROGRAM_MISSED / PROGRAM_UNDUE finding's detail is its name), the
+    households that qualify and do not receive it, and that receive it and do not qualify:
+    who to visit for which help (主动发现). The findings table gave the totals only, and an
+    officer could not tell which program a county's households miss (a blind test)."""
+    columns = ["program", "missed", "undue"]
+    if findings is None or "detail" not in findings.column_names:
+        return _table([], columns)
+    wanted = findings.filter(pc.is_in(findings["code"], pa.array(list(PROGRAM_FINDINGS))))
+    if wanted.num_rows == 0:
+        return _table([], columns)
+    grouped = wanted.group_by(["detail", "code"]).aggregate([("household_id", "count_distinct")])
+    rows: dict[str, dict] = {}
+    for r in grouped.to_pylist():
+        row = rows.setdefault(r["detail"], {"program": r["detail"], "missed": 0, "undue": 0})
+        row[PROGRAM_FINDINGS[r["code"]]] = r["household_id_count_distinct"]
+    return _table([rows[k] for k in sorted(rows, key=str)], columns)
 
 
 def _packs_table(results: pa.Table) -> str:

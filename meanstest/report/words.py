@@ -93,6 +93,14 @@ T = {
     "rejects": ("退回原因", "Rejects by reason"),
     "legend": ("代码说明", "What the codes mean"),
     "packs": ("所用政策包与核算引擎", "Policy packs and engine used"),
+    "programs": ("分项目漏救与错救（主动发现）", "Missed and undue help by program"),
+    "programs_note": (
+        "漏救：符合该项目条件而未享受；错救：享受该项目而不符合条件（按户计）。",
+        (
+            "Missed: qualifies for the program and does not receive it; undue: receives it "
+            "and does not qualify (households)."
+        ),
+    ),
     "packs_note": (
         (
             "政策包摘要（policy_digest）是展开后政策参数的 SHA-256，可与发布的政策包摘要逐一核对；"
@@ -135,6 +143,9 @@ COLUMNS = {  # report table columns: (zh, en)
     "assessed": ("已核定（户）", "assessed"),
     "enrolled": ("纳入保障（户，含渐退期）", "enrolled (phase-out included)"),
     "reason": ("退回原因", "reason"),
+    "program": ("救助项目", "program"),
+    "missed": ("漏救（户）", "missed (households)"),
+    "undue": ("错救（户）", "undue (households)"),
     "code": ("疑点", "finding"),
     "findings": ("疑点（条）", "findings"),
     "provisional": ("暂定结果", "provisional"),
