@@ -419,14 +419,27 @@ def unfinished_bytes(path: Path) -> int:
     """How many bytes follow the journal's last line ending: a write cut short (the
     server killed, or the machine down, mid-write; a SIGKILL can end a write() between
     pages). Its fdatasync never returned, so no answer was sent for what it held."""
+    tail = _tail(path, lambda t: b"\n" in t)
+    return len(tail) - (tail.rfind(b"\n") + 1)
+
+
+def complete_lines(data: bytes) -> list[bytes]:
+    """The journal's lines that end in a line ending: its entries, without the bytes of
+    an unfinished write after them (`unfinished_bytes`)."""
+    return data[: data.rfind(b"\n") + 1].splitlines()
+
+
+def _tail(path: Path, enough) -> bytes:
+    """The end of a file, read in blocks growing from 64 KiB until `enough(tail)` or the
+    whole file is read."""
     with open(path, "rb") as f:
         size = f.seek(0, os.SEEK_END)
         block = 1 << 16
         while True:
             f.seek(max(0, size - block))
             tail = f.read(min(size, block))
-            if b"\n" in tail or block >= size:
-                return len(tail) - (tail.rfind(b"\n") + 1)
+            if enough(tail) or block >= size:
+                return tail
             block *= 4
 
 
@@ -455,16 +468,8 @@ def set_aside_unfinished(path: Path) -> int:
 
 
 def _last_line(path: Path) -> bytes:
-    with open(path, "rb") as f:
-        f.seek(0, os.SEEK_END)
-        size = f.tell()
-        block = min(size, 1 << 16)
-        while True:
-            f.seek(size - block)
-            tail = f.read(block).rstrip(b"\n")
-            if b"\n" in tail or block == size:
-                return tail.rsplit(b"\n", 1)[-1]
-            block = min(size, block * 4)
+    tail = _tail(path, lambda t: b"\n" in t.rstrip(b"\n")).rstrip(b"\n")
+    return tail.rsplit(b"\n", 1)[-1]
 
 
 def _fsync_path(path: Path) -> None:

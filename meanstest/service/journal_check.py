@@ -14,7 +14,14 @@ from pathlib import Path
 import pyarrow as pa
 
 from meanstest.errors import MeansTestError
-from meanstest.service.journal import _DIGESTS, GENESIS, _expand, hash_matches, parse_entry
+from meanstest.service.journal import (
+    _DIGESTS,
+    GENESIS,
+    _expand,
+    complete_lines,
+    hash_matches,
+    parse_entry,
+)
 from meanstest.service.journal_key import mac_problem
 
 
@@ -28,7 +35,7 @@ def read_entries(path: str | Path, key: bytes | None = None) -> list[dict]:
     blobs = Path(path).with_name(Path(path).name + ".blobs")
     out = []
     data = Path(path).read_bytes()
-    for line in data[: data.rfind(b"\n") + 1].splitlines():  # not an unfinished write
+    for line in complete_lines(data):
         if line.strip():
             entry = json.loads(line)
             for name in ("households", "rejects"):
@@ -92,7 +99,7 @@ def check_chain(path: str | Path, key: bytes | None = None) -> tuple[int, str, s
         raise MeansTestError(f"{path}: cannot read the journal ({e.strerror})") from e
     # bytes after the last line ending are a write cut short (journal.unfinished_bytes):
     # never an entry, and never answered; the server sets them aside when it starts
-    lines = data[: data.rfind(b"\n") + 1].splitlines()
+    lines = complete_lines(data)
     blobs = Path(path).with_name(Path(path).name + ".blobs")
     for lineno, raw in enumerate(lines, start=1):
         where = f"line {lineno}"
