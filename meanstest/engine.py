@@ -7,6 +7,7 @@ everything that is not a rule of one household: validation, rank, digests, versi
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,7 +28,22 @@ def duplicate_detail(households: list[str]) -> str:
     call of 6,000 such households answered 327 MB (a blind test of the service)."""
     shown = ", ".join(households[:DUPLICATES_SHOWN])
     more = len(households) - DUPLICATES_SHOWN
-    return f"member of households {shown}" + (f" and {more:,} more" if more > 0 else "")
+    return f"{_DUPLICATE}{shown}" + (f" and {more:,} more" if more > 0 else "")
+
+
+_DUPLICATE = "member of households "
+_MORE = re.compile(r" and ([0-9,]+) more$")
+
+
+def duplicate_households(detail: str) -> tuple[list[str], int] | None:
+    """`duplicate_detail` read back: (the households named, how many in all); None for
+    another detail."""
+    if not detail.startswith(_DUPLICATE):
+        return None
+    listed = detail[len(_DUPLICATE) :]
+    more = _MORE.search(listed)
+    named = (listed[: more.start()] if more else listed).split(", ")
+    return named, len(named) + (int(more.group(1).replace(",", "")) if more else 0)
 
 
 @dataclass(frozen=True)

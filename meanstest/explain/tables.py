@@ -8,6 +8,7 @@ import re
 from meanstest import labels
 from meanstest.amounts import area, money, ratio, yes_no
 from meanstest.document import Table
+from meanstest.engine import duplicate_households
 from meanstest.explain.context import Ctx
 
 MONEY = {
@@ -171,11 +172,8 @@ def finding_detail(f: dict, ctx: Ctx) -> str:
         )
     if d.startswith("findings "):
         return ctx.join(labels.finding(c, ctx.lang) for c in d[len("findings ") :].split(", "))
-    if d.startswith("member of households "):  # the others: this one is the document's
-        listed = d[len("member of households ") :]
-        more = re.search(r" and ([0-9,]+) more$", listed)
-        named = (listed[: more.start()] if more else listed).split(", ")
-        total = len(named) + (int(more.group(1).replace(",", "")) if more else 0)
+    if listed := duplicate_households(d):  # the others: this one is the document's
+        named, total = listed
         others = [h for h in named if h != ctx.household]
         rest = total - 1 - len(others)  # engine.duplicate_detail names the first 20
         return (
