@@ -175,7 +175,7 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
     owners: dict[str, Counter] = {"household": Counter(), "person": Counter()}
     unread: list[Unread] = []  # rows no reader could split into cells
     # such rows beyond UNREAD_KEPT, and rows quarantined with an ID cell naming nobody
-    unexamined: Counter = Counter()
+    tied_to_none: Counter = Counter()
     quarantined_people: list[tuple[str, str]] = []  # (household_id, person id) of bad rows
     try:
         for t in schema.TABLES:
@@ -211,12 +211,12 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
                     reasons.update(mapped.quarantine.column("reason").to_pylist())
                 kind = "household" if p.table in schema.CASE_TABLES else "person"
                 owners[kind].update((o, p.table) for o in mapped.owners)
-                unexamined[p.table] += mapped.untied
+                tied_to_none[p.table] += mapped.untied
                 for problem in batch.problems:
                     if len(unread) < UNREAD_KEPT:
                         unread.append(unread_row(problem.raw, p, export.header))
                     else:
-                        unexamined[p.table] += 1
+                        tied_to_none[p.table] += 1
                 quarantined_people += mapped.people
                 doc["rows_mapped"] += mapped.table.num_rows
                 doc["rows_quarantined"] += mapped.rows_quarantined
@@ -242,7 +242,7 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
             if w is not qwriter:
                 w.close()
         affected, unattributed = affected_households(tmp, owners, unread)
-        unattributed += unexamined
+        unattributed += tied_to_none
         outside = not_in_bundle(tmp, affected)  # without a households row in the bundle
         held: dict[str, int] = {}
         if hold and affected:
