@@ -185,6 +185,29 @@ def test_the_report_shows_findings_unmatched_rows_and_paid_households_rejected(r
         assert f">{hid}<" in page
 
 
+def test_each_rejected_household_that_was_paid_shows_why(report):
+    """The officer deciding by hand on a rejected household that was being paid saw only
+    its ID (a county officer's blind check): each row now gives its first reasons in
+    words, as rejects.parquet holds them."""
+    import pyarrow.parquet as pq
+
+    out = report.parent
+    page = report.read_text(encoding="utf-8")
+    section = page[page.rindex("被退回但上期在保的家庭记录（条）") :]  # the section, not the card
+    section = section[: section.index("</table>")]
+    rejects = pq.read_table(out / "rejects.parquet").to_pylist()
+    paid = json.loads((out / "summary.json").read_text("utf-8"))["rejected_previously_paid"]
+    assert paid["first_household_ids"]
+    for hid in paid["first_household_ids"]:
+        reasons = next(r["reasons"] for r in rejects if r["household_id"] == hid)
+        row = section[section.index(f"<td>{hid}</td>") :]
+        row = row[: row.index("</tr>")]
+        for reason in reasons[:3]:
+            assert html.escape(labels.reject_rule(reason, "zh")) in row, (hid, reason)
+        if len(reasons) > 3:
+            assert f"另有 {len(reasons) - 3} 条" in row
+
+
 def test_missed_and_undue_help_are_counted_by_program(report):
     """主动发现 by program: the households that qualify for each program and do not
     receive it, and that receive it and do not qualify. The report gave the totals only,

@@ -84,7 +84,7 @@ def build_report(out_dir: str | os.PathLike[str]) -> str:
         if results is None:
             raise FileNotFoundError("no results.parquet or results/ folder")
         findings = _output(out, "findings", ["household_id", "code", "detail"])
-        rejects = _output(out, "rejects", ["reasons"])
+        rejects = _output(out, "rejects", ["household_id", "reasons"])
     except (OSError, ValueError) as e:
         raise MeansTestError(f"{out}: not a review output folder ({e})") from e
     summary = read_summary(out)
@@ -182,8 +182,8 @@ def build_report(out_dir: str | os.PathLike[str]) -> str:
             (
                 "paid_rejected",
                 _table(
-                    [{"household_id": h} for h in paid.get("first_household_ids", [])],
-                    ["household_id"],
+                    _paid_rows(paid.get("first_household_ids", []), rejects),
+                    ["household_id", "reasons"],
                 )
                 + note.format(_t("paid_rejected_note")),
             )
@@ -225,6 +225,17 @@ table.legend{{margin-bottom:1em;min-width:60%}} table.legend td:first-child{{whi
 <section><h2>{_t("legend")}</h2>{_legend()}</section>
 </body></html>
 """
+
+
+def _paid_rows(household_ids: list, rejects: pa.Table | None) -> list[dict]:
+    """The rejected households that were being paid, each with the reasons of its first
+    rejects row: the officer deciding by hand sees why without opening rejects.parquet."""
+    reasons: dict = {}
+    if rejects is not None and household_ids:
+        wanted = pc.is_in(rejects["household_id"], value_set=pa.array(household_ids, pa.string()))
+        for row in rejects.filter(wanted).to_pylist():
+            reasons.setdefault(row["household_id"], row["reasons"])
+    return [{"household_id": h, "reasons": reasons.get(h)} for h in household_ids]
 
 
 def _by_rank(changes: pa.Table, results: pa.Table, k: int = 50) -> pa.Table:

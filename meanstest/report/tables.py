@@ -27,6 +27,11 @@ def _cell(column: str, value) -> str:
     if column == "reason":
         zh, en = labels.reject_rule(value, "zh"), labels.reject_rule(value, "en")
         return f"<td>{_b(zh, en)}</td>"
+    if column == "reasons":  # a reject's reasons in words, the first few
+        shown = [_b(labels.reject_rule(r, "zh"), labels.reject_rule(r, "en")) for r in value[:3]]
+        if len(value) > 3:
+            shown.append(_b(f"另有 {len(value) - 3} 条", f"and {len(value) - 3} more"))
+        return f"<td>{'<br>'.join(shown)}</td>"
     if column == "code":
         return f"<td>{_b(labels.finding(value, 'zh'), labels.finding(value, 'en'))}</td>"
     if column == "program":

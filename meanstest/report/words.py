@@ -46,12 +46,13 @@ T = {
     ),
     "paid_rejected_note": (
         (
-            "这些家庭因数据有误被退回，本期未核定；上期仍在领取救助金（低保、特困或渐退），需人工处理。"
-            "列出按户号前 50 户，全部见 rejects.parquet 与数据包。"
+            "这些家庭因数据有误被退回，本期未核定；上期仍在领取救助金（低保、特困、渐退，或上期状态本身有误），"
+            "需人工处理。列出按户号前 50 户及各户前 3 条退回原因，全部见 rejects.parquet 与数据包。"
         ),
         (
             "Rejected for bad input, so not assessed now, though they were being paid (dibao, "
-            "tekun or phase-out): they need a decision by hand. The first 50 by household id; "
+            "tekun, phase-out, or a previous status that is itself bad data): they need a "
+            "decision by hand. The first 50 by household id, each with its first 3 reasons; "
             "all in rejects.parquet and the bundle."
         ),
     ),
@@ -143,6 +144,7 @@ COLUMNS = {  # report table columns: (zh, en)
     "assessed": ("已核定（户）", "assessed"),
     "enrolled": ("纳入保障（户，含渐退期）", "enrolled (phase-out included)"),
     "reason": ("退回原因", "reason"),
+    "reasons": ("退回原因（前 3 条）", "reasons (the first 3)"),
     "program": ("救助项目", "program"),
     "missed": ("漏救（户）", "missed (households)"),
     "undue": ("错救（户）", "undue (households)"),
