@@ -105,6 +105,33 @@ def test_a_bundle_over_the_memory_limit_is_spooled(bundle, reference_run, tmp_pa
         assert table.equals(whole[name]), name
 
 
+@pytest.mark.parametrize("engine", ["fast", "reference"])
+def test_a_bundle_of_one_spool_chunk_over_the_limit_is_reviewed_in_memory(
+    bundle, reference_run, tmp_path, monkeypatch, capsys, engine
+):
+    """Under a memory limit nothing fits, a bundle no larger than a spooled chunk would be
+    one chunk spooled too: the same peak and the spool on top (a blind test measured 1.41
+    GB spooled against 1.10-1.24 GB in memory). It is reviewed in memory, and the review
+    says the limit is not met; a chunk size smaller than the bundle still spools."""
+    import meanstest.review as review_module
+
+    def no_spool(*args, **kwargs):
+        raise AssertionError("spooled")
+
+    monkeypatch.setattr(review_module, "_review_spooled", no_spool)
+    opts = ReviewOptions(memory_limit=0, engine=engine)
+    run_review(bundle, tmp_path / "a", default_library(), opts)
+    said = capsys.readouterr().err
+    assert "memory: this bundle needs about" in said and "above the limit of 0.00 GiB" in said
+    assert "its 300 households would be one chunk" in said
+    whole = _tables(reference_run[0])
+    for name, table in _tables(tmp_path / "a").items():
+        assert table.equals(whole[name]), name
+    with pytest.raises(AssertionError, match="spooled"):
+        opts = ReviewOptions(memory_limit=0, chunk_size=299, engine=engine, quiet=True)
+        run_review(bundle, tmp_path / "b", default_library(), opts)
+
+
 @pytest.mark.parametrize("point", ["chunk:000003", "finish:partial", "finish:members"])
 def test_killed_in_memory_review_leaves_no_state_and_reruns_identically(
     bundle, reference_run, tmp_path, point

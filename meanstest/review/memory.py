@@ -83,6 +83,15 @@ def in_memory_chunk(files: dict[str, Path], households: int, opts: ReviewOptions
     return None
 
 
+def one_chunk_peak(files: dict[str, Path], households: int, opts: ReviewOptions) -> int:
+    """The estimated peak (bytes) of reviewing every household of the bundle in one chunk."""
+    decoded = decoded_size(files)
+    if opts.engine == "reference":
+        per = _PEAK_PER_DECODED_BYTE * decoded + _PEAK_PER_REFERENCE_HOUSEHOLD * households
+        return int(_PEAK_BASE + per)
+    return int(_PEAK_BASE + _PEAK_PER_DECODED_BYTE_ONE_CHUNK * decoded)
+
+
 def _rows_in(path: Path) -> int:
     if path.suffix == ".parquet":
         return pq.ParquetFile(path).metadata.num_rows
