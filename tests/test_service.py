@@ -257,6 +257,25 @@ def test_explain_rejected_household_is_invalid_argument(server, pki):
     assert bad_request_fields(e.value) == ["household"]
 
 
+def test_an_error_quoting_a_line_break_of_the_request_is_one_line(server, pki):
+    """Clients get a one-line message: an Explain of a rejected household whose IDs hold
+    CR and LF came back in several lines, message and BadRequest description alike (a
+    C++ integrator's check). Control characters are written as escapes."""
+    (h,) = _good_households(1)
+    h.persons[0].person_id = "150422\r\n197712210001"  # the key of its rows' reasons
+    h.persons[0].health = 9
+    with client(server, pki) as c, pytest.raises(grpc.RpcError) as e:
+        c.stub.Explain(pb.ExplainRequest(household=h), metadata=c.metadata)
+    assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT
+    details = e.value.details()
+    assert "health outside 1..6" in details and "\\n" in details
+    status = rpc_status.from_call(e.value)
+    br = error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(br)
+    for text in (details, status.message, br.field_violations[0].description):
+        assert "\n" not in text and "\r" not in text, text
+
+
 def test_list_and_get_policies(server, pki):
     library = default_library()
     with client(server, pki) as c:
@@ -821,6 +840,9 @@ def test_an_error_of_a_call_whose_client_is_gone_is_deadline_exceeded_or_cancell
     assert isinstance(ended_early(cut, Cancelling()), Cancelled)
     other = InvalidArgument("no households table among the chunks", field="table")
     assert ended_early(other, Cancelling()) is other  # asked once: not a cut request
+    # unless said to be one: gRPC refusing the first chunk (over --max-message-mb)
+    none = InvalidArgument("no households table among the chunks", field="table", cut=True)
+    assert isinstance(ended_early(none, Cancelling()), Cancelled)
     assert isinstance(ended_early(cut, Context(False)), Cancelled)
     assert isinstance(ended_early(cut, Context(False, remaining=3.0)), Cancelled)
     assert isinstance(ended_early(cut, Context(True, remaining=-0.2)), DeadlineExpired)

@@ -547,3 +547,15 @@ def test_a_list_column_that_names_no_table_is_refused_and_other_extra_columns_ig
         tables["bank"].num_rows
         == request_tables(request, bounded_request(request, 1000))["bank"].num_rows
     )
+
+
+def test_a_refusal_quoting_a_line_break_keeps_all_of_its_message_on_one_line():
+    """Flight sent a MeansTestError's first line only: a message quoting an ID with a
+    line break lost all that followed it (what the rule was). Control characters are
+    written as escapes, as the gRPC service's status messages are."""
+    from meanstest.errors import MeansTestError
+    from meanstest.service.flight import _flight_error
+
+    error = _flight_error(MeansTestError("persons.health record=1504\n22: health outside 1..6"))
+    assert isinstance(error, pa.ArrowInvalid)
+    assert str(error) == "persons.health record=1504\\n22: health outside 1..6"

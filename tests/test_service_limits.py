@@ -180,6 +180,31 @@ def test_a_stream_message_over_the_size_limit_is_not_journaled_ok(tmp_path):
         config.journal.close()
 
 
+def test_an_arrow_chunk_over_the_size_limit_is_journaled_as_the_call_ended(tmp_path, caplog):
+    """gRPC refused AssessArrow's first chunk (over --max-message-mb) and ended its
+    requests: the call was journaled INVALID_ARGUMENT, "no households table", where the
+    client got RESOURCE_EXHAUSTED, and its log line said "peer=" (a C++ integrator's
+    check). It is CANCELLED, as a stream's, and the log names the peer."""
+    config = ServiceConfig(
+        default_library(), journal=Journal(tmp_path / "j.jsonl"), max_message_bytes=64 << 10
+    )
+    running = start(config, "127.0.0.1:0", warm=False)
+    caplog.set_level("INFO", logger="meanstest.service")
+    try:
+        with MeansTestClient(f"127.0.0.1:{running.port}") as c:
+            c.chunk_bytes = 1 << 20  # one chunk of each table, households first
+            with pytest.raises(grpc.RpcError) as e:
+                c.assess_arrow(synth.generate(3000, seed=1), timeout=30)
+            assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        [entry] = _entries(tmp_path / "j.jsonl", 1)
+        assert (entry["status"], entry["error"]) == ("CANCELLED", "Cancelled")
+    finally:
+        running.stop(None).wait()
+        config.journal.close()
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("AssessArrow")]
+    assert "status=CANCELLED" in line and re.search(r"peer=ipv[46]:\S+", line), line
+
+
 def test_the_answer_floor_is_less_than_any_assessed_households_answer():
     """ANSWER_FLOOR holds for the smallest answer an assessed household can have: the
     shortest status and transition, a one-character policy_id, every number zero, one

@@ -59,6 +59,9 @@ class _Call:
         self.service, self.method, self.context = service, method, context
         self.caller: Caller | None = None
         self.started = time.perf_counter()
+        # read now: once gRPC has ended a call (a message over --max-message-mb) its
+        # peer() is empty, and the log line said "peer=" (a C++ integrator's check)
+        self.peer = peer_of(context)
         self.households = 0
         self.digests = None  # result_digest_bytes, computed under the engine lock
         self.unmatched = 0  # the call's source rows naming nobody (validate's count)
@@ -95,7 +98,7 @@ class _Call:
             self.households,
             status,
             ms,
-            peer_of(self.context),
+            self.peer,
         )
 
 
@@ -104,6 +107,6 @@ def peer_of(context: grpc.ServicerContext | None) -> str:
     log's "where" (a blind security review found refused and served calls alike without
     it). gRPC's and Flight's contexts both have peer()."""
     try:
-        return context.peer() if context is not None else "-"
+        return (context.peer() or "-") if context is not None else "-"
     except Exception:  # noqa: BLE001 - a log line must not fail a call
         return "-"

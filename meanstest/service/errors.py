@@ -23,7 +23,14 @@ from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from meanstest.errors import BundleError, MeansTestError, PolicyError, TooManyReasons, redact
+from meanstest.errors import (
+    BundleError,
+    MeansTestError,
+    PolicyError,
+    TooManyReasons,
+    one_line,
+    redact,
+)
 from meanstest.lines import is_text
 
 if TYPE_CHECKING:
@@ -35,10 +42,11 @@ log = logging.getLogger("meanstest.service")
 
 
 class ServiceError(MeansTestError):
-    """A refused call; `field` (if any) names the offending request field."""
+    """A refused call; `field` (if any) names the offending request field; `cut`: the
+    request may have been cut short by gRPC (see `ended_early`)."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message, field=field)
+    def __init__(self, message: str, field: str | None = None, cut: bool = False) -> None:
+        super().__init__(message, field=field, cut=cut)
         self.field = field
 
 
@@ -112,7 +120,9 @@ def status_of(exc: BaseException) -> tuple[grpc.StatusCode, str]:
     replaced the status with RESOURCE_EXHAUSTED (found by an adversarial gRPC run)."""
     for cls, code in STATUS_TABLE:
         if isinstance(exc, cls):
-            message = exc.message  # type: ignore[attr-defined]
+            # one line: an ID of the request may hold a line break (a C++ client's
+            # household_id "HH\r\nInjected: x" came back in an Explain message as two)
+            message = one_line(exc.message)  # type: ignore[attr-defined]
             if len(message) > MAX_MESSAGE:
                 cut = len(message) - MAX_MESSAGE
                 message = f"{message[:MAX_MESSAGE]}… ({cut:,} more characters)"
@@ -356,7 +366,12 @@ def ended_early(exc: BaseException, context: grpc.ServicerContext | None = None)
         return gone(context, "while its request was read", ended=True)
     if context is None:
         return exc
-    cut = isinstance(exc, MeansTestError) and exc.attrs.get("field") == "last"
+    # a request cut short: a table without its last chunk, or (gRPC refusing the first
+    # chunk over --max-message-mb) no households table at all: journaled INVALID_ARGUMENT
+    # where the client got RESOURCE_EXHAUSTED (a C++ integrator's check)
+    cut = isinstance(exc, MeansTestError) and (
+        exc.attrs.get("field") == "last" or bool(exc.attrs.get("cut"))
+    )
     for _ in range(20 if cut else 1):  # a cut request: give the cancel 0.2 s to show
         ended = gone(context, "while its request was read")
         if ended is not None:

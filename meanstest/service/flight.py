@@ -38,7 +38,7 @@ import pyarrow as pa
 import pyarrow.flight as fl
 
 from meanstest import schema
-from meanstest.errors import MeansTestError
+from meanstest.errors import MeansTestError, one_line
 from meanstest.service import nested
 from meanstest.service.auth import ANONYMOUS
 from meanstest.service.call import peer_of
@@ -393,7 +393,10 @@ def _code(e: Exception) -> str:
 
 
 def _said(e: Exception) -> str:
-    """An error's first line (Arrow's go on for lines), or its type's name."""
+    """An error's message on one line (ours: an ID of the request may hold a line
+    break), or its first line (Arrow's go on for lines), or its type's name."""
+    if isinstance(e, MeansTestError):
+        return one_line(e.message)
     return str(e).splitlines()[0] if str(e) else type(e).__name__
 
 

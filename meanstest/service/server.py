@@ -278,7 +278,9 @@ class MeansTestService:
             bound = CallRows(self.config.max_call_households)
             tables = chunks.chunks_to_tables(request_iterator, schema.TABLES, bound.add)
             if "households" not in tables:
-                raise InvalidArgument("no households table among the chunks", field="table")
+                raise InvalidArgument(  # or a request gRPC cut at its first chunk
+                    "no households table among the chunks", field="table", cut=True
+                )
             n = tables["households"].num_rows
             require_households(n, "data", " (the households table has no rows)")
             call.caller.check_table(tables["households"], "AssessArrow")
