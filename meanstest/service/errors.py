@@ -205,6 +205,24 @@ RECORD_ID_CHARACTERS = 1024  # any other ID (record_id, property_id): ingest wri
 KEY_IDS = ("household_id", "person_id", "supporter_id")  # repeated in every answer row
 
 
+def id_length(table: str, column: str, longest: int) -> None:
+    """RESOURCE_EXHAUSTED when the longest ID of a call's `table.column` (bytes) is over
+    ID_CHARACTERS (household_id, person_id, supporter_id) or RECORD_ID_CHARACTERS (any
+    other column named *_id): every row of a household's answer repeats its ID, each
+    reason its row's key. Every path of the service, protobuf included: a 125 KB Assess
+    of one household with a 64 KB household_id and 20,000 empty persons rows took 1.3
+    GB in its persons table alone, each row holding the household's ID (a C++
+    integrator's check found Assess unbounded where AssessArrow was not)."""
+    most = ID_CHARACTERS if column in KEY_IDS else RECORD_ID_CHARACTERS
+    if longest > most:
+        why = "every row of its answer" if column in KEY_IDS else "its findings and reasons"
+        raise ResourceExhausted(
+            f"{table}.{column} holds an ID of {longest:,} bytes, over the {most:,} a call "
+            f"takes ({why} repeat it): shorten the IDs, or review the bundle with "
+            "`meanstest review`"
+        )
+
+
 class CallRows:
     """The rows of one bulk call (AssessArrow, Flight) against --max-call-households:
     at most that many households, and SOURCE_ROWS_PER_HOUSEHOLD times as many rows of
@@ -244,17 +262,8 @@ class CallRows:
         in a dictionary answered 2.9 GB and peaked at 9.0 GB; plain, 200 MB did the
         same). DATA.md gives IDs no length; real ones have tens of characters."""
         for name, column in zip(data.column_names, data.columns, strict=True):
-            if not name.endswith("_id"):
-                continue
-            most = ID_CHARACTERS if name in KEY_IDS else RECORD_ID_CHARACTERS
-            longest = max((_longest(chunk) for chunk in column.chunks), default=0)
-            if longest > most:
-                why = "every row of its answer" if name in KEY_IDS else "its findings and reasons"
-                raise ResourceExhausted(
-                    f"{table}.{name} holds an ID of {longest:,} bytes, over the {most:,} a "
-                    f"bulk call takes ({why} repeat it): shorten the IDs, or review the "
-                    "bundle with `meanstest review`"
-                )
+            if name.endswith("_id"):
+                id_length(table, name, max((_longest(c) for c in column.chunks), default=0))
 
     def rows(self, table: str, rows: int) -> None:
         if table == "households":

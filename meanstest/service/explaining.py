@@ -10,7 +10,14 @@ from meanstest.service import convert
 from meanstest.service.call import _Call
 from meanstest.service.errors import InvalidArgument, max_reasons, parse, reasons_named
 from meanstest.service.journal import households_section
-from meanstest.service.replies import EXPLAIN, _journaled, _json, nested_rows, rows_answerable
+from meanstest.service.replies import (
+    EXPLAIN,
+    _journaled,
+    _json,
+    ids_answerable,
+    nested_rows,
+    rows_answerable,
+)
 from meanstest.v1 import meanstest_pb2 as pb
 
 if TYPE_CHECKING:
@@ -27,6 +34,7 @@ def explain_call(service: MeansTestService, call: _Call, data: bytes) -> bytes:
         raise InvalidArgument("no household to explain", field="household")
     h = request.household
     rows_answerable(nested_rows([h]), service.config.max_message_bytes, EXPLAIN)
+    ids_answerable([h])
     lang = request.lang or "zh"
     if lang not in ("zh", "en"):
         raise InvalidArgument(f"unknown lang {lang!r} (zh or en)", field="lang")

@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterable
 
 from meanstest.service.call import _Call
-from meanstest.service.errors import InvalidArgument, ResourceExhausted, parse
-from meanstest.service.wire import NESTED_FIELDS
+from meanstest.service.errors import InvalidArgument, ResourceExhausted, id_length, parse
+from meanstest.service.wire import COLUMNS, NESTED_FIELDS, Decoded
 from meanstest.v1 import meanstest_pb2 as pb
 
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -69,6 +69,34 @@ def nested_rows(households: Iterable[pb.Household]) -> int:
         sum(len(getattr(h, name)) for name in NESTED_FIELDS) + len(h.current_programs.names)
         for h in households
     )
+
+
+def ids_answerable(households: Iterable[pb.Household]) -> None:
+    """`errors.id_length` of every ID of parsed Household messages."""
+    longest: dict[tuple[str, str], int] = {}
+
+    def see(table: str, message) -> None:
+        for field, value in message.ListFields():
+            if field.name.endswith("_id"):
+                key = (table, field.name)
+                longest[key] = max(longest.get(key, 0), len(value.encode()))
+
+    for h in households:
+        see("households", h)
+        for name in NESTED_FIELDS:
+            for row in getattr(h, name):
+                see(name, row)
+    for (table, column), most in longest.items():
+        id_length(table, column, most)
+
+
+def decoded_ids_answerable(decoded: Decoded) -> None:
+    """`errors.id_length` of every ID of a request read by `wire.decode`, from the
+    lengths it found (no string is gathered)."""
+    for m, table in enumerate(("households", *NESTED_FIELDS)):
+        for c, column in enumerate(COLUMNS[m]):
+            if column.endswith("_id") and len(decoded.lens[m]):
+                id_length(table, column, int(decoded.lens[m][:, c].max()))
 
 
 def answerable(households: int, limit: int) -> None:

@@ -60,6 +60,8 @@ from meanstest.service.replies import (
     _parse,
     _summary,
     answerable,
+    decoded_ids_answerable,
+    ids_answerable,
     nested_rows,
     rows_answerable,
     sendable,
@@ -157,6 +159,7 @@ class MeansTestService:
             request = _parse(data)
             answerable(len(request.households), limit)
             rows_answerable(nested_rows(request.households), limit)
+            ids_answerable(request.households)
             self._check_households(call, request.households)
             call.stage("convert")
             try:
@@ -186,6 +189,7 @@ class MeansTestService:
         decoded = wire.decode(data, counts) if counts is not None else None
         if decoded is not None:
             require_households(decoded.households, "households")
+            decoded_ids_answerable(decoded)
             try:
                 for j in convert.request_jurisdictions(decoded):
                     call.caller.check(j, call.method)
@@ -197,6 +201,7 @@ class MeansTestService:
             request = _parse(data)
             answerable(len(request.households), limit)
             rows_answerable(nested_rows(request.households), limit)
+            ids_answerable(request.households)
             self._check_households(call, request.households)
             call.stage("convert")
             conv = convert.households_to_tables(request.households)
