@@ -186,6 +186,7 @@ class JsonlExport:
     def _batch(self, chunk, before, needed, sep, position) -> RawBatch:
         lines, problems, blank = [], [], 0
         listed = self.profile.columns.get("current_programs")  # the one list column
+        numeric = _numeric_keys(self.profile)
         cols: dict[str, list] = {name: [] for name in needed}
         for i, raw in enumerate(chunk):
             obj = self._parse(raw, before + i + 1)
@@ -196,7 +197,10 @@ class JsonlExport:
             else:
                 lines.append(before + i + 1)
                 for name in needed:
-                    cols[name].append(_cell(obj.get(name), sep if name == listed else None))
+                    value = obj.get(name)
+                    if name in numeric and isinstance(value, _Number):
+                        value = _number_text(value)
+                    cols[name].append(_cell(value, sep if name == listed else None))
                 if self.absent_keys:  # a key of no line of the first batch, in a later one
                     self.absent_keys = [k for k in self.absent_keys if k not in obj]
         arrays = {name: pa.array(v, pa.string()) for name, v in cols.items()}
@@ -211,12 +215,27 @@ def _encodable(obj) -> bool:
     return True
 
 
+NUMERIC_KINDS = ("money", "area", "integer")
+
+
+def _numeric_keys(profile: Profile) -> set[str]:
+    """The export's keys that feed amounts, areas and counts only: their JSON numbers
+    with an exponent are written out (`_number_text`). Any other column keeps a number's
+    text as written: an ID 1.5042219500101002E17 (a double's 17 digits of 150422195001
+    010004) was written out as 150422195001010020, a valid ID of another person, and its
+    income joined to them (a blind test of messy exports)."""
+    kinds: dict[str, set[str]] = {}
+    for column, raw in profile.columns.items():
+        kinds.setdefault(raw, set()).add(kind(profile.table, profile.canonical[column]))
+    return {raw for raw, k in kinds.items() if k <= set(NUMERIC_KINDS)}
+
+
 def _cell(v, sep: str | None) -> str | None:
     """A JSON value as a cell's text. An array is a list only in the list column
     (`sep`: joined by it); elsewhere it stays JSON text, which no column reads (a blind
     test: `["wage"]` was read as wage)."""
     if v is None or isinstance(v, str):
-        return _number_text(v) if isinstance(v, _Number) else v
+        return str(v) if isinstance(v, _Number) else v
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, list) and sep is not None:

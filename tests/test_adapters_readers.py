@@ -187,6 +187,20 @@ def test_jsonl_numbers_with_an_exponent_are_written_out_when_whole_to_the_fen(
     assert rows == [(1, "1", "wage", cell)] and problems == []
 
 
+@pytest.mark.parametrize("number", ["1.5042219500101002E17", "1.50422195001010004E17", "15E0"])
+def test_a_jsonl_number_with_an_exponent_keeps_its_text_where_no_amount_is_read(tmp_path, number):
+    """Only amounts, areas and counts write an exponent out. An ID sent as a double,
+    1.5042219500101002E17 (Java's text of 150422195001010004), was written out as
+    150422195001010020: a valid ID of another person, whose income it became (a blind
+    test of messy exports). As written, it is a bad ID whose quarantine shows the file's
+    text."""
+    path = tmp_path / "x.jsonl"
+    line = json.dumps({"身份证号": 0, "收入类型": "wage", "金额": 1.5}, ensure_ascii=False)
+    path.write_text(line.replace('"身份证号": 0', f'"身份证号": {number}') + "\n", "utf-8")
+    rows, problems, _ = _rows(path, _profile("jsonl"))
+    assert rows == [(1, number, "wage", "1.5")] and problems == []
+
+
 def test_a_bad_json_line_is_placed_by_its_character_not_by_jsons_own_line_count(tmp_path):
     """json numbers the lines of the text it is given, so a truncated object on line 3 of
     the file was "line 2 column 1" (its line ending), beside the quarantine's line 3."""
