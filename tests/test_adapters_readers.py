@@ -611,3 +611,29 @@ def test_parquet_binary_kinds_are_text_when_utf8_and_an_error_naming_the_row_els
         else:
             with pytest.raises(ExportError, match="row 2, column '收入类型': not UTF-8"):
                 _rows(path, _profile("parquet"))
+
+
+@pytest.mark.parametrize("rows", [0, 2])
+def test_an_export_that_lost_its_line_breaks_is_refused_not_read_as_a_header(tmp_path, rows):
+    """A county export whose line breaks were lost is one line: every cell became a
+    header name, the file "read 0" and exit 0, and its households looked as if they had
+    no such records (a blind test: 32,000 vehicle rows). Its duplicate check counted
+    names pairwise: 8,000 rows on one line took 24 s, 32,000 took 451 s. A file
+    without rows whose one line holds more than 1,000 fields, or any header of more than
+    a spreadsheet's 16,384, is refused naming the count; within the bounds it is read."""
+    path = tmp_path / "x.csv"
+
+    def export(fields: int) -> None:
+        header = ["身份证号", "收入类型", "金额"] + [f"c{i}" for i in range(fields - 3)]
+        row = ["150422195001010004", "wage", "1"] + [""] * (fields - 3)
+        lines = [header] + [row] * rows
+        path.write_text("".join(",".join(x) + "\n" for x in lines), "utf-8")
+
+    most = csv_export.MAX_HEADER_FIELDS if rows else csv_export.MAX_FIELDS_WITHOUT_ROWS
+    export(most + 1)
+    what = "its only line" if not rows else "its header line"
+    with pytest.raises(readers.ExportError, match=f"{what} holds {most + 1:,} fields: has the"):
+        readers.open_export(path, _profile())
+    export(most)
+    out, problems, _ = _rows(path, _profile())
+    assert len(out) == rows and not problems
