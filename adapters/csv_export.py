@@ -65,7 +65,7 @@ class CsvExport:
                 # could not skip the header line)
                 self.no_rows = not f.read(1)
         except UnicodeDecodeError as e:
-            raise _not_text(path, profile.encoding, e) from None
+            raise not_text(path, profile.encoding, e) from None
         except LookupError as e:
             raise ExportError(f"{path}: not {profile.encoding} text: {e}", file=str(path)) from None
         except pycsv.Error as e:
@@ -213,14 +213,14 @@ class CsvExport:
                 if batch is None:
                     break
         except UnicodeDecodeError as e:  # past the header (found by fuzzing)
-            raise _not_text(self.path, p.encoding, e) from None
+            raise not_text(self.path, p.encoding, e) from None
         except pa.ArrowInvalid as e:
             # A record with the wrong number of fields that is not text either never
             # reaches on_invalid (pyarrow decodes it first, fails, and stops on the field
             # count): the file's encoding is the error to name. Found by fuzzing.
             undecodable = _first_bad_line(self.path, p.encoding)
             if undecodable is not None:
-                raise _not_text(self.path, p.encoding, undecodable[1], undecodable[0]) from None
+                raise not_text(self.path, p.encoding, undecodable[1], undecodable[0]) from None
             why = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
             if "straddl" in why:  # pyarrow's words for a record longer than a block
                 why = f"a record longer than {BLOCK_BYTES >> 20} MB (an unclosed quote?)"
@@ -255,7 +255,7 @@ def quiet_undecodable_records() -> Iterator[None]:
         sys.unraisablehook = previous
 
 
-def _not_text(
+def not_text(
     path: Path, encoding: str, e: UnicodeDecodeError, line: int | None = None
 ) -> ExportError:
     """The error for a file that is not `encoding` text, naming the first physical line

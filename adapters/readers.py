@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from meanstest.adapters.csv_export import CsvExport
+from meanstest.adapters.csv_export import CsvExport, not_text
 from meanstest.adapters.profile import Profile, ProfileError, kind
 from meanstest.adapters.raw import (
     EMPTY_LIST,
@@ -161,7 +161,11 @@ class JsonlExport:
         except json.JSONDecodeError as e:  # json counts its own lines: "line 1" of line 3
             detail = f"{e.msg} at character {e.pos + 1} of the line"
             return RawRowProblem(line, "bad_json", detail, _lossy(raw))
-        except (ValueError, UnicodeDecodeError, RecursionError) as e:  # deep nesting too
+        except UnicodeDecodeError as e:  # the file's encoding is wrong: stop, as CSV does
+            # (it was a bad_json row whose quarantine showed U+FFFD for the bytes, and a
+            # whole GBK file "no line is a JSON object"; a blind test of messy exports)
+            raise not_text(self.path, self.profile.encoding, e, line) from None
+        except (ValueError, RecursionError) as e:  # deep nesting too
             return RawRowProblem(line, "bad_json", str(e) or type(e).__name__, _lossy(raw))
         if not isinstance(obj, dict):
             return RawRowProblem(line, "bad_json", "not a JSON object", _lossy(raw))

@@ -637,3 +637,23 @@ def test_an_export_that_lost_its_line_breaks_is_refused_not_read_as_a_header(tmp
     export(most)
     out, problems, _ = _rows(path, _profile())
     assert len(out) == rows and not problems
+
+
+@pytest.mark.parametrize("bad_line", [1, 3])
+def test_a_jsonl_line_not_in_the_profiles_encoding_stops_the_ingest_naming_it(tmp_path, bad_line):
+    """As docs/adapters.md says and CSV does: a GBK line in a UTF-8 JSON Lines file was a
+    bad_json row whose quarantine showed U+FFFD where its bytes were, and a whole GBK
+    file said "no line of its first 65,536 is a JSON object" (a blind test)."""
+    lines = [
+        json.dumps(
+            {"身份证号": "150422195001010004", "收入类型": "wage", "金额": i}, ensure_ascii=False
+        )
+        for i in range(4)
+    ]
+    data = [line.encode("utf-8") for line in lines]
+    data[bad_line - 1] = lines[bad_line - 1].encode("gbk")
+    path = tmp_path / "x.jsonl"
+    path.write_bytes(b"\n".join(data) + b"\n")
+    with pytest.raises(readers.ExportError, match=f"not utf-8 text at line {bad_line} "):
+        for _ in readers.open_export(path, _profile("jsonl")).batches():
+            pass

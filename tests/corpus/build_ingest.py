@@ -116,13 +116,26 @@ for name, line in (
     ("truncated", b'{"nsrsbh":"150422'),
     ("trailing-garbage", b'{"a":1} x'),
     ("single-quotes", b"{'a': 1}"),
-    ("not-utf8", b'{"nsrsbh":"\xff\xfe"}'),
-    ("gbk-bytes", '{"nsrsbh":"张三"}'.encode("gbk")),
     ("two-objects", b'{"a":1}{"b":2}'),
     ("deep-nesting", b"[" * 100_000 + b"]" * 100_000),
 ):
     CASES.append(
         (f"jsonl-{name}", "tax.jsonl", TAX_OK + b"\n" + line + b"\n", "tax_income", 0, "bad_json")
+    )
+
+
+# a line not in the profile's encoding stops the ingest naming it, as in a CSV (it was a
+# bad_json row whose quarantine showed U+FFFD for its bytes; a blind test)
+for name, line in (
+    ("not-utf8", b'{"nsrsbh":"\xff\xfe"}'),
+    ("gbk-bytes", '{"nsrsbh":"张三"}'.encode("gbk")),
+):
+    err(
+        f"jsonl-{name}",
+        "tax.jsonl",
+        TAX_OK + b"\n" + line + b"\n",
+        "tax_income",
+        "not utf-8 text at line 2",
     )
 
 
@@ -180,7 +193,8 @@ err("parquet-garbage", "bank.parquet", b"PAR1" + b"\x00" * 100 + b"PAR1", "bank"
 err("parquet-empty", "bank.parquet", b"", "bank", "cannot read Parquet")
 err("parquet-is-csv", "bank.parquet", vehicle(GOOD_CAR), "bank", "cannot read Parquet")
 err("jsonl-keys-missing", "tax.jsonl", b'{"a":"1"}\n', "tax_income", "no column '纳税人识别号'")
-err("jsonl-only-garbage", "tax.jsonl", b"\xff\xfe\n[]\n", "tax_income", "no line of its first")
+err("jsonl-only-garbage", "tax.jsonl", b"42\n[]\n", "tax_income", "no line of its first")
+err("jsonl-not-text", "tax.jsonl", b"\xff\xfe\n[]\n", "tax_income", "not utf-8 text at line 1")
 
 
 def parquet_cases() -> None:
