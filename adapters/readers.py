@@ -298,7 +298,10 @@ def _json_text(v) -> str:
 
 def _object_once_each(pairs: list[tuple[str, object]]) -> dict:
     """A JSON object whose keys are distinct: Python keeps the last of two equal keys,
-    and the line would be read as one of two values silently (a blind test)."""
+    and the line would be read as one of two values silently (a blind test). Keys are
+    trimmed, as a CSV header's cells are: a key "所得项目 " made every row
+    `empty_required` (a blind test of messy exports)."""
+    pairs = [(k.strip(), v) for k, v in pairs]
     obj = dict(pairs)
     if len(obj) != len(pairs):
         seen: set[str] = set()

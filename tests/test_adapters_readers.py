@@ -657,3 +657,17 @@ def test_a_jsonl_line_not_in_the_profiles_encoding_stops_the_ingest_naming_it(tm
     with pytest.raises(readers.ExportError, match=f"not utf-8 text at line {bad_line} "):
         for _ in readers.open_export(path, _profile("jsonl")).batches():
             pass
+
+
+def test_jsonl_keys_are_trimmed_as_csv_header_cells_are(tmp_path):
+    """A key with a trailing space ("收入类型 ") left every row `empty_required`, where a
+    CSV header cell so written is trimmed (a blind test). Two keys equal once trimmed
+    are one key twice: a bad line."""
+    path = tmp_path / "x.jsonl"
+    path.write_text(
+        '{"身份证号": "1", "收入类型 ": "wage", "\u3000金额": 5}\n'
+        '{"身份证号": "2", "收入类型": "wage", "收入类型 ": "labour", "金额": 6}\n',
+        "utf-8",
+    )
+    rows, problems, _ = _rows(path, _profile("jsonl"))
+    assert rows == [(1, "1", "wage", "5")] and problems == [(2, "bad_json")]
