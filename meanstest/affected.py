@@ -217,7 +217,8 @@ def orphan_rows(tmp: dict[str, Path]) -> dict:
 
 def ingest_warnings(doc: dict) -> list[str]:
     """What an ingest.json says that someone must look at before trusting the bundle:
-    files with the same bytes, department keys twice, persons rows of no household."""
+    files with the same bytes, department keys twice, persons rows of no household, a
+    bundle of no households."""
     out = []
     for f in doc.get("files", []):
         remarks = f.get("remarks_over_lines")
@@ -244,6 +245,14 @@ def ingest_warnings(doc: dict) -> list[str]:
         out.append(
             f"{t}: {keys} each on more than one row ({d['rows']:,} rows: {shown}): "
             "the same record twice (an export sent again?) counts twice"
+        )
+    tables = doc.get("tables", {})
+    if tables.get("households") == 0 and any(n for t, n in tables.items() if t != "households"):
+        rows = sum(n for t, n in tables.items() if t != "households")
+        out.append(
+            f"the bundle has no households row ({count(rows, 'row')} of other tables): no "
+            "one is assessed for them; does the manifest list the case system's "
+            "households export? (a manifest without it wrote such a bundle silently)"
         )
     orphans = doc.get("orphan_rows", {})
     if orphans.get("rows"):

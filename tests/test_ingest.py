@@ -1271,3 +1271,22 @@ def test_an_ingest_record_with_a_lone_surrogate_gives_no_note(tmp_path):
     record = {"affected_households": {"count": 1, "held": False, "household_ids": ["\ud800"]}}
     (tmp_path / "ingest.json").write_text(json.dumps(record), encoding="utf-8")
     assert quarantine_note(tmp_path) is None
+
+
+def test_a_manifest_without_the_households_export_is_warned_of(tmp_path, capsys):
+    """A manifest that lists department files but not the case system's households
+    export wrote a bundle of no household, exit 0, without a word: every record of it is
+    then of nobody (a blind test of messy exports)."""
+    tables = generate(10, 5)
+    manifest = write_raw(tmp_path / "raw", tables, seed=5, dirt=False)
+    text = manifest.read_text("utf-8")
+    blocks = text.split("[[source]]")
+    kept = [b for b in blocks if "case_households" not in b]
+    assert len(kept) == len(blocks) - 1
+    manifest.write_text("[[source]]".join(kept), "utf-8")
+    assert main(["ingest", str(manifest), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    doc = json.loads((tmp_path / "out" / "ingest.json").read_text("utf-8"))
+    assert doc["tables"]["households"] == 0 and doc["tables"]["persons"] > 0
+    assert "warning: the bundle has no households row" in err
+    assert "does the manifest list the case system's households export?" in err
