@@ -435,3 +435,24 @@ def test_a_duplicate_person_of_many_households_says_how_many_more(household, oth
     assert len(shown) == others
     assert en == "also a member of households: " + ", ".join(shown) + f" and {rest} more"
     assert zh.endswith(f"等，另有 {rest} 户") and household not in zh
+
+
+def test_the_chinese_document_uses_the_seeds_words_for_supporters_and_checks(district, capsys):
+    """A civil-affairs reviewer's reading against the seeds: a supporter who is a dibao
+    recipient, ill, imprisoned or a student still owes support, the fee is only not
+    assessed (004: 可不核定赡养费), so not "免除赡养义务"; a check that found nothing is
+    not headed with the finding's name as if it were one."""
+    path, results = district
+    said = []
+    for row in results:
+        code, out, _ = _explain(capsys, path, row["household_id"])
+        assert code == 0
+        said.append(human_part(out))
+    text = "\n".join(said)
+    assert "免除赡养义务" not in text and "无义务人或义务人均不核定赡养费" in text
+    assert "不核定赡养费：" in text  # an exempt supporter's §4 step
+    for doc in said:
+        for block in doc.split("[§8]")[1:]:
+            head, _, rest = block.partition("\n")
+            outcome = rest.split("[§")[0]
+            assert ("核对疑点：" in head) == ("未发现疑点" not in outcome), (head, outcome)

@@ -148,7 +148,7 @@ def checks(s: dict, ctx: Ctx) -> Step:
         ctx.t(
             "第 2 步 特困供养：全体成员劳动力系数为 0 且年满 60 周岁、未满 16 周岁或重病/重度残疾 — "
             + ctx.yn(i["tekun_no_labour"])
-            + "；义务人均已免除赡养义务 — "
+            + "；无义务人或义务人均不核定赡养费 — "
             + ctx.yn(i["tekun_no_liable_supporter"])
             + "；家庭人均月收入低于低保标准 — "
             + ctx.yn(i["pci_below_standard"]),
@@ -373,7 +373,10 @@ def undeclared(s: dict, ctx: Ctx) -> Step:
             )
         ]
     outcome = ctx.t("发现疑点", "finding") if hit else ctx.t("未发现疑点", "no finding")
-    title = ctx.t("核对疑点：", "Finding: ") + labels.finding(code, ctx.lang)
+    # a check that found nothing is headed as a check, not as the finding it did not make
+    title = (
+        ctx.t("核对疑点：", "Finding: ") if hit else ctx.t("核对项目：", "Check: ")
+    ) + labels.finding(code, ctx.lang)
     return Step("§8", title, lines, outcome, "hit" if hit else "")
 
 
@@ -422,10 +425,10 @@ def index(s: dict, ctx: Ctx) -> Step:
     )
     lines.append(
         ctx.t(
-            f"资产分 = max(0, {i['asset_max']} − 多套住房（{i['homes']} 套）扣 {homes} − 有车"
+            f"资产分 = max(0, {i['asset_max']} − 住宅（{i['homes']} 套）扣 {homes} − 有车"
             f"（{ctx.yn(i['any_vehicle'])}）扣 {vehicle} − 金融资产 {ctx.m(i['financial_assets'])} 是否超过"
             f" {bound[0]}（{over}）扣 {assets}) = {i['asset']}",
-            f"Asset points = max(0, {i['asset_max']} − extra homes ({i['homes']}) {homes} − "
+            f"Asset points = max(0, {i['asset_max']} − homes ({i['homes']}) {homes} − "
             f"vehicle ({ctx.yn(i['any_vehicle'])}) {vehicle} − assets "
             f"{ctx.m(i['financial_assets'])} over {bound[1]} ({over}) {assets}) = {i['asset']}",
         )

@@ -137,7 +137,7 @@ def support(s: dict, ctx: Ctx) -> Step:
     owed = ctx.t("计入赡养费 ", "support counted ") + ctx.m(s["value"], "year")
     if "exempt" in i:
         reason = labels.enum("exempt_reason", i["exempt"], ctx.lang)
-        return Step("§4", title, [ctx.t("免除赡养义务：", "exempt: ") + reason], owed)
+        return Step("§4", title, [ctx.t("不核定赡养费：", "exempt: ") + reason], owed)
     income = ctx.m(i["income"])
     if i["income_imputed"]:
         health = labels.enum("health", i["health"], ctx.lang)
@@ -202,7 +202,12 @@ def deductions(s: dict, ctx: Ctx) -> Step:
             )
         )
     if not i["tuition"]:
-        lines.append(ctx.t("教育支出：无可扣减的在学成员 → 0.00 元", "Education: none → 0.00 yuan"))
+        lines.append(  # tuition at a level without a cap is not deducted (RULES.md §5)
+            ctx.t(
+                "教育支出：无处于可扣减学段的成员 → 0.00 元",
+                "Education: no member at a level with a deduction → 0.00 yuan",
+            )
+        )
     paid_any = [c for c in i["contributions"] if c[1] > 0]
     for pid, paid, deducted in paid_any:
         lines.append(

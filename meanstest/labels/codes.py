@@ -49,15 +49,15 @@ CIRCLE: dict[int, Name] = {
     0: ("圈外", "outside the circles"),
     1: ("一级信息圈（特困、低保）", "circle 1 (tekun, dibao)"),
     2: ("二级信息圈（低收入）", "circle 2 (low income)"),
-    3: ("三级信息圈（低收入边缘）", "circle 3 (near low income)"),
-    4: ("四级信息圈（相对困难）", "circle 4 (relative hardship)"),
+    3: ("三级信息圈（高于低收入标准，第一档）", "circle 3 (above low income, first band)"),
+    4: ("四级信息圈（高于低收入标准，第二档）", "circle 4 (above low income, second band)"),
 }
 # What each status, circle and transition means (RULES.md §7), for legends.
 STATUS_RULE: dict[str, Name] = {
     "VETOED": ("触发任一一票否决规则，不予认定，不发放救助金", "a veto rule applies: no benefit"),
     "TEKUN": (
         (
-            "全体成员无劳动能力且年老、年幼或重病重残，无义务人或义务人均已免除赡养义务，"
+            "全体成员无劳动能力且年老、年幼或重病重残，无义务人或义务人均不核定赡养费，"
             "家庭人均月收入低于低保标准"
         ),
         "no member can work (old, young, seriously ill or disabled), no supporter or every "
@@ -113,7 +113,7 @@ PREV_STATUS: dict[str, Name] = {
     "phase_out": ("渐退期", "phase-out"),
 }
 EMPLOYMENT_BASIS: dict[str, Name] = {
-    "verified": ("核实工资", "verified wages"),
+    "verified": ("核实工资薪金、劳务报酬", "verified wages"),
     "imputed_work": ("推算务工收入", "imputed work income"),
     "imputed_land": ("推算土地经营收入", "imputed land income"),
     "none": ("不推算（劳动力系数为 0）", "none"),

@@ -25,7 +25,7 @@ ENUM: dict[str, dict] = {
     "health": {
         1: ("健康", "healthy"),
         2: ("一般慢性病", "chronic illness"),
-        3: ("轻度残疾", "mild disability"),
+        3: ("轻度残疾（三、四级）", "mild disability (grades 3–4)"),
         4: ("重大慢性病", "major chronic illness"),
         5: ("重病", "serious illness"),
         6: ("重度残疾", "severe disability"),
@@ -110,7 +110,7 @@ ENUM: dict[str, dict] = {
         "injury_benefit": ("工伤保险待遇", "injury benefit"),
         "pension_contribution": ("养老保险缴费", "pension contribution"),
         "medical_settlement": ("医疗费用结算", "medical settlement"),
-        "employment": ("参保就业", "employment"),
+        "employment": ("就业参保记录（在职）", "employment"),
     },
     "scheme": {
         "employee": ("职工", "employee"),
@@ -161,7 +161,7 @@ COLUMN: dict[str, Name] = {
     "refused_job_offers": ("拒绝推荐就业次数", "job offers refused"),
     "tuition": ("学费（年）", "tuition (year)"),
     "employment_sector": ("就业领域", "employment sector"),
-    "exempt_reason": ("免除义务原因", "exemption"),
+    "exempt_reason": ("不核定赡养费原因", "exemption"),
     "supported_count": ("被赡养人数", "persons supported"),
     "income_type": ("收入类型", "income type"),
     "amount": ("金额", "amount"),
