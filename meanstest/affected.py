@@ -173,9 +173,21 @@ def duplicate_keys(tmp: dict[str, Path]) -> dict:
     review found those warned of): the same department record twice — a month's export sent again under another name, with
     a value corrected, say (a blind test: every June wage counted twice, 48 statuses
     changed, no word). DATA.md does not make them invalid, and the review counts each
-    row (docs/decisions.md, Rules 11); the ingest says so. {table: {"keys", "rows",
+    row (docs/decisions.md, Rules 11); the ingest says so. And household_ids on more than
+    one households row (two case exports listing one household: the review rejects
+    every such row; a blind test found the ingest silent). {table: {"keys", "rows",
     "examples"}}, tables without any left out. (file:line record_ids never repeat.)"""
     found = {}
+    ids = pq.read_table(tmp["households"], columns=["household_id"])
+    counts = ids.group_by("household_id").aggregate([([], "count_all")])
+    twice = counts.filter(pc.greater(counts["count_all"], 1))
+    if twice.num_rows:  # the review rejects every row of such an id (DATA.md)
+        keys = sorted(str(v) for v in twice["household_id"].to_pylist())
+        found["households"] = {
+            "keys": len(keys),
+            "rows": int(pc.sum(twice["count_all"]).as_py()),
+            "examples": keys[:SHOWN],
+        }
     for t in schema.SOURCE_TABLES:
         rows = pq.read_table(tmp[t], columns=["record_id", "person_id"])
         if rows.num_rows < 2:
@@ -241,6 +253,13 @@ def ingest_warnings(doc: dict) -> list[str]:
                 )
     for t, d in sorted(doc.get("duplicate_keys", {}).items()):
         shown = ", ".join(d["examples"][:3]) + (", …" if d["keys"] > 3 else "")
+        if t == "households":
+            out.append(
+                f"households: {count(d['keys'], 'household_id')} each on more than one row "
+                f"({d['rows']:,} rows: {shown}): a review rejects every row of such an id "
+                "(DATA.md); two case exports listing one household?"
+            )
+            continue
         keys = count(d["keys"], "department key")
         out.append(
             f"{t}: {keys} each on more than one row ({d['rows']:,} rows: {shown}): "

@@ -1290,3 +1290,19 @@ def test_a_manifest_without_the_households_export_is_warned_of(tmp_path, capsys)
     assert doc["tables"]["households"] == 0 and doc["tables"]["persons"] > 0
     assert "warning: the bundle has no households row" in err
     assert "does the manifest list the case system's households export?" in err
+
+
+def test_a_household_id_on_two_households_rows_is_warned_of(tmp_path, capsys):
+    """Two case exports listing one household: the review rejects every row of the id
+    (DATA.md), and the ingest said nothing (a blind test of messy exports)."""
+    tables = generate(10, 6)
+    manifest = write_raw(tmp_path / "raw", tables, seed=6, dirt=False)
+    path = tmp_path / "raw" / "case" / "case_households.csv"
+    lines = path.read_bytes().splitlines()
+    path.write_bytes(b"\n".join([*lines, lines[1]]) + b"\n")
+    assert main(["ingest", str(manifest), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    doc = json.loads((tmp_path / "out" / "ingest.json").read_text("utf-8"))
+    first = lines[1].split(b",")[0].decode("ascii")
+    assert doc["duplicate_keys"]["households"] == {"keys": 1, "rows": 2, "examples": [first]}
+    assert f"households: 1 household_id each on more than one row (2 rows: {first})" in err
