@@ -65,6 +65,42 @@ def review_folder(out: str | os.PathLike[str]) -> Path:
     return out
 
 
+REVIEW_TABLES = (
+    "results",
+    "members",
+    "findings",
+    "rejects",
+    "changes_new",
+    "changes_exit",
+    "changes_adjust",
+    "changes_phase_out",
+)
+
+
+def missing_outputs(out: Path) -> list[str]:
+    """What a finished review writes and the folder `out` lacks: each table as a file (or
+    a Spark review's folder; the change lists its `changes/` folder), and summary.json. A
+    review stopped midway, or a folder edited since, lacks some: `report` drew an empty
+    findings table from a folder without findings.parquet (an adversarial run)."""
+    missing = []
+    for name in REVIEW_TABLES:
+        folder = out / ("changes" if name.startswith("changes_") else name)
+        if not ((out / f"{name}.parquet").is_file() or folder.is_dir()):
+            missing.append(f"{name}.parquet")
+    return missing + ([] if (out / "summary.json").is_file() else ["summary.json"])
+
+
+def incomplete(out: Path) -> MeansTestError | None:
+    """The error for a review folder that lacks outputs (`missing_outputs`), else None."""
+    missing = missing_outputs(out)
+    if not missing:
+        return None
+    return MeansTestError(
+        f"{out}: not a complete review output folder (no {', '.join(missing)}; a review "
+        "stopped midway leaves it so: run it again)"
+    )
+
+
 def read_output(out: Path, name: str, columns: list[str] | None = None) -> pa.Table | None:
     """`columns` (None: all) of output `name` (results, members, findings, rejects,
     changes_new, changes_exit, changes_adjust, changes_phase_out) of the review folder

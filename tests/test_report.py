@@ -14,6 +14,7 @@ from chromium import dom, needs_chromium, screenshot
 from meanstest import labels, schema, synth
 from meanstest.amounts import yuan
 from meanstest.bundle import write_bundle
+from meanstest.errors import MeansTestError
 from meanstest.policy import default_library
 from meanstest.report import benefit_bins, index_bins, round_step, write_report
 from meanstest.review import ReviewOptions, run_review
@@ -475,3 +476,28 @@ def test_an_output_whose_text_is_not_utf8_is_named(report, tmp_path):
         write_report(bad)
     with pytest.raises(MeansTestError, match=said):
         _stored_review(bad)
+
+
+@pytest.mark.parametrize(
+    "gone",
+    ["findings.parquet", "rejects.parquet", "members.parquet", "changes_new.parquet", "fifo"],
+)
+def test_a_review_folder_missing_an_output_is_refused_by_report(report, tmp_path, gone):
+    """README: `report` and `reproduce` refuse a folder a stopped review left. Without
+    findings.parquet the report drew an empty findings table and an empty table of
+    missed and undue help (the review had 391 findings), exit 0 (an adversarial run);
+    likewise without rejects, members or a change list, or with a FIFO for findings."""
+    import os
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(report.parent, bad)
+    if gone == "fifo":
+        (bad / "findings.parquet").unlink()
+        os.mkfifo(bad / "findings.parquet")
+        gone = "findings.parquet"
+    else:
+        (bad / gone).unlink()
+    with pytest.raises(MeansTestError, match=f"not a complete review output folder .no {gone}"):
+        write_report(bad)
+    assert not (bad / "report.html.tmp").exists()

@@ -25,7 +25,13 @@ from meanstest import labels
 from meanstest.amounts import yuan
 from meanstest.batch import ENROLLED
 from meanstest.errors import MeansTestError
-from meanstest.outputs import mistyped, read_output, read_summary, summary_mismatches
+from meanstest.outputs import (
+    incomplete,
+    mistyped,
+    read_output,
+    read_summary,
+    summary_mismatches,
+)
 from meanstest.report.charts import (
     bar_chart,
     benefit_bins,
@@ -87,6 +93,8 @@ def build_report(out_dir: str | os.PathLike[str]) -> str:
         rejects = _output(out, "rejects", ["household_id", "reasons"])
     except (OSError, ValueError) as e:
         raise MeansTestError(f"{out}: not a review output folder ({e})") from e
+    if (error := incomplete(out)) is not None:
+        raise error
     summary = read_summary(out)
     if mismatches := summary_mismatches(summary, results, rejects):
         key, got, want = mismatches[0]

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from meanstest.errors import MeansTestError
-from meanstest.outputs import read_output, read_summary
+from meanstest.outputs import incomplete, read_output, read_summary
 
 REVIEW_OUTPUTS = ("results", "members", "findings", "rejects")
 
@@ -25,13 +25,8 @@ def _stored_review(out: Path, columns: list[str] | None = None) -> tuple[dict, d
         stored = {name: read_output(out, name, columns) for name in REVIEW_OUTPUTS}
     except (OSError, ValueError) as e:
         raise MeansTestError(f"{out}: not a review output folder ({e})") from e
-    missing = [f"{n}.parquet" for n, t in stored.items() if t is None]
-    missing += [] if (out / "summary.json").is_file() else ["summary.json"]
-    if missing:  # a review writes summary.json last: this one was stopped, or edited
-        raise MeansTestError(
-            f"{out}: not a complete review output folder (no {', '.join(missing)}; a "
-            "review stopped midway leaves it so: run it again)"
-        )
+    if (error := incomplete(out)) is not None:  # summary.json is written last: stopped, or edited
+        raise error
     return stored, read_summary(out)
 
 
