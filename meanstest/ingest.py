@@ -51,7 +51,7 @@ from meanstest.affected import (
     orphan_rows,
     unread_row,
 )
-from meanstest.bundle import FORMATS, writing_bundle
+from meanstest.bundle import FORMATS, INCOMPLETE, writing_bundle
 from meanstest.copies import file_digest, note_copies
 from meanstest.errors import MeansTestError
 from meanstest.outputs import output_folder
@@ -71,6 +71,30 @@ PROGRESS_BYTES = 64 << 20  # files at least this large get a progress line
 class Source:
     profile: Profile
     files: tuple[Path, ...]
+
+
+def _written(folder: Path) -> set[str]:
+    """The names of the files an ingest writes, replaces or removes in its folder."""
+    names = {f"{t}{suffix}" for t in schema.TABLES for suffix in FORMATS.values()}
+    names |= {f"{t}.parquet.tmp" for t in schema.TABLES}
+    names |= {"quarantine.parquet", "quarantine.parquet.tmp", "ingest.json", "ingest.json.tmp"}
+    return names | {INCOMPLETE}
+
+
+def _not_over_inputs(folder: Path, manifest: Path, sources: list[Source]) -> None:
+    """Refuse an --out folder where the ingest would write over (or remove) a file it
+    reads: `--out raw/bank` replaced the bank's own export bank.parquet with the bundle's
+    table of that name, exit 0, a department's file lost (an adversarial run)."""
+    inputs = [manifest, *(Path(s.profile.path) for s in sources)]
+    inputs += [f for s in sources for f in s.files]
+    out, written = folder.resolve(), _written(folder)
+    for f in inputs:
+        f = f.resolve()
+        if f.parent == out and f.name in written:
+            raise MeansTestError(
+                f"--out {folder} holds {f.name}, which this ingest reads and would write "
+                "over: give the bundle a folder of its own"
+            )
 
 
 def load_manifest(path: str | Path) -> list[Source]:
@@ -165,6 +189,7 @@ def ingest(
 
 def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> dict:
     sources = load_manifest(manifest)
+    _not_over_inputs(folder, manifest, sources)
     exports = [(s, f, open_export(f, s.profile)) for s in sources for f in s.files]
     overrides = checked_overrides(sources)
     output_folder(folder)

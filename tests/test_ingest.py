@@ -1306,3 +1306,26 @@ def test_a_household_id_on_two_households_rows_is_warned_of(tmp_path, capsys):
     first = lines[1].split(b",")[0].decode("ascii")
     assert doc["duplicate_keys"]["households"] == {"keys": 1, "rows": 2, "examples": [first]}
     assert f"households: 1 household_id each on more than one row (2 rows: {first})" in err
+
+
+def test_an_out_folder_where_the_bundle_would_overwrite_an_input_is_refused(tmp_path):
+    """`ingest --out raw/bank` wrote the bundle's bank.parquet over the bank's own export
+    of that name, exit 0: a department's file lost (an adversarial run). Such a folder is
+    refused and nothing in it changes; one whose inputs the ingest does not write over
+    (the raw exports' own folder, its subfolders) is still written."""
+    import hashlib
+
+    tables = generate(10, 7)
+    manifest = write_raw(tmp_path / "raw", tables, seed=7, dirt=False)
+    own = manifest.parent / "bank" / "bank.parquet"  # the bank's export, named so
+    assert '"bank/bank.parquet"' in manifest.read_text("utf-8")
+
+    def digests():
+        return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in own.parent.iterdir()}
+
+    before = digests()
+    with pytest.raises(MeansTestError, match=r"--out .* holds bank.parquet, which this ingest"):
+        ingest(manifest, own.parent)
+    assert digests() == before
+    doc = ingest(manifest, manifest.parent)  # the manifest's folder: nothing of it written over
+    assert doc["tables"]["bank"] > 0 and digests() == before
