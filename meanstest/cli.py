@@ -11,7 +11,7 @@ import time
 
 from meanstest import labels
 from meanstest.amounts import money
-from meanstest.errors import MeansTestError
+from meanstest.errors import MeansTestError, one_line
 from meanstest.outputs import check_output_folder, output_folder, review_folder
 from meanstest.progress import count
 
@@ -424,6 +424,18 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         print(
             f"meanstest: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr
+        )
+        return EXIT_ERROR
+    except MemoryError as e:  # pyarrow's ArrowMemoryError too
+        # a few KB can decode to gigabytes (a 1 MB value in a dictionary column used by
+        # thousands of rows, one person in thousands of households): a traceback of 13
+        # frames said so (an adversarial run); one line says what and where to look
+        said = one_line(str(e))[:200] or type(e).__name__
+        print(
+            f"meanstest: error: out of memory ({said}): the input decodes to more than this "
+            "machine holds; a long value used by many rows, or one person in many households, "
+            "can take far more memory than the files' size (docs/RELIABILITY.md)",
+            file=sys.stderr,
         )
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -175,3 +175,25 @@ def test_every_argument_of_every_command_says_what_it_is():
         if not isinstance(a, argparse._HelpAction) and not a.help
     ]
     assert silent == []
+
+
+@pytest.mark.parametrize(
+    "error", [MemoryError(), pa.ArrowMemoryError("realloc of size 4096524288 failed")]
+)
+def test_running_out_of_memory_is_one_line_not_a_traceback(tmp_path, capsys, monkeypatch, error):
+    """A 68 KB bundle (one 1 MB value quoted in the reasons of 4,000 households) ended a
+    review in a 13-frame traceback of ArrowMemoryError (an adversarial run): one line
+    now says the input decodes to more than the machine holds, and why that can be."""
+    import meanstest.review as review_module
+
+    bundle = tmp_path / "b"
+    write_bundle(synth.generate(5, seed=1), bundle)
+
+    def run_review(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(review_module, "run_review", run_review)
+    assert main(["review", str(bundle), "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("meanstest: error: out of memory (") and err.count("\n") == 1
+    assert "Traceback" not in err
