@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from meanstest import ids as idlib
+from meanstest.errors import quoted
 
 
 class CellError(ValueError):
@@ -219,7 +220,7 @@ def fen_one(raw: str, unit: str = "yuan") -> int:
     if not m or len(whole) > MAX_DIGITS:
         raise CellError(
             "bad_amount",
-            f"{raw!r} is not {unit} with at most two decimals "
+            f"{quoted(raw)} is not {unit} with at most two decimals "
             f"(digits, optional thousands commas, up to {MAX_DIGITS} integer digits; "
             "further decimals only zeros)",
         )
@@ -320,7 +321,7 @@ def integer_one(raw: str, type_: pa.DataType = _I64) -> int:
     """An integer cell → int within `type_`, or CellError bad_integer / out_of_range."""
     m = _INTEGER_RE.match(raw)
     if not m:
-        raise CellError("bad_integer", f"{raw!r} is not an integer (digits, or digits.0)")
+        raise CellError("bad_integer", f"{quoted(raw)} is not an integer (digits, or digits.0)")
     lo, hi = INT_RANGES[type_]
     digits = m.group(2).lstrip("0")
     if len(digits) > 19:  # beyond any int64 (and Python's 4,300-digit int() limit)
@@ -432,7 +433,7 @@ def date_one(raw: str, formats: tuple[str, ...]) -> dt.date:
                 return dt.date(f["Y"], f["m"], f["d"])
             except ValueError:
                 continue
-    raise CellError("bad_date", f"{raw!r} is not a date in any of {list(formats)}")
+    raise CellError("bad_date", f"{quoted(raw)} is not a date in any of {list(formats)}")
 
 
 def dates(values: pa.StringArray, formats: tuple[str, ...]) -> tuple[pa.Array, np.ndarray]:
@@ -482,13 +483,15 @@ def _days_from_civil(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
 
 def enum_one(raw: str, allowed: tuple[str, ...]) -> str:
     if raw not in allowed:
-        raise CellError("unmapped_value", f"{raw!r} is not in the value map nor one of {allowed}")
+        raise CellError(
+            "unmapped_value", f"{quoted(raw)} is not in the value map nor one of {allowed}"
+        )
     return raw
 
 
 def boolean_one(raw: str) -> bool:
     if raw not in ("true", "false"):
-        raise CellError("bad_boolean", f"{raw!r} is not true or false (map it in [values])")
+        raise CellError("bad_boolean", f"{quoted(raw)} is not true or false (map it in [values])")
     return raw == "true"
 
 

@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from meanstest.errors import quoted
 from meanstest.kernels import keys as K
 
 if TYPE_CHECKING:
@@ -72,9 +73,8 @@ def _problems(value: str | None) -> tuple[str, ...]:
         and set(value[:17]) <= _DIGITS
         and (value[17] in _DIGITS or value[17] == "X")
     ):
-        return (
-            f"malformed ID ({value!r}: need 17 digits and a check character 0-9 or upper-case X)",
-        )
+        need = "need 17 digits and a check character 0-9 or upper-case X"
+        return (f"malformed ID ({quoted(value)}: {need})",)
     problems = []
     if birth_date_of(value) is None:
         problems.append(f"bad birth date in ID ({value!r}: {value[6:14]} is not a date)")

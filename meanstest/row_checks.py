@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from meanstest import ids, schema
 from meanstest.columns import UNKNOWN_CODE, enum_codes, numbers, program_codes
-from meanstest.errors import TooManyReasons
+from meanstest.errors import TooManyReasons, quoted, shown_key
 from meanstest.kernels.columns import digit_strings
 
 if TYPE_CHECKING:
@@ -205,7 +205,7 @@ def record_key(value: str | None, row: int, places: np.ndarray | None = None) ->
     """A reason's record: its key, or "(row N)" (1-based: the row's place in the bundle
     when `places` gives the places of a chunk's rows) when the key is null."""
     if value is not None:
-        return value
+        return shown_key(value)
     return f"(row {int(row if places is None else places[row]) + 1})"
 
 
@@ -233,7 +233,7 @@ def check_columns(issues: Issues, enums: dict, keep: np.ndarray | None = None) -
                     col.name,
                     rows,
                     "unknown enum value",
-                    [f"{v!r}; allowed {allowed}" for v in values],
+                    [f"{quoted(v)}; allowed {allowed}" for v in values],
                     k=1,
                 )
         rule = _RULES.get((name, col.name))
@@ -350,7 +350,7 @@ def households_issues(
         "jurisdiction",
         bad,
         "jurisdiction not 6 digits",
-        [repr(v) for v in take_values(households, "jurisdiction", bad)],
+        [quoted(v) for v in take_values(households, "jurisdiction", bad)],
         k=3,
     )
 
@@ -400,7 +400,7 @@ def _check_programs(issues: Issues, households: pa.Table, policy_of, packs) -> N
         parent[bad],
         "program not defined by the household's pack",
         [
-            f"{v!r}; pack {packs[p].id} defines {listing[p]}"
+            f"{quoted(v)}; pack {packs[p].id} defines {listing[p]}"
             for v, p in zip(
                 names.take(pa.array(bad)).to_pylist(), pack_of[bad].tolist(), strict=True
             )

@@ -22,6 +22,7 @@ import re
 from typing import TYPE_CHECKING
 
 from meanstest import ids, schema
+from meanstest.errors import quoted, shown_key
 from meanstest.row_checks import (
     CEILINGS,
     COUNTS,
@@ -83,7 +84,7 @@ class _Row:
                 parts.append(detail)
             problem = f"{rule} ({'; '.join(parts)})" if parts else rule
         key = self.row.get(KEYS.get(self.table, "record_id"))
-        key = key if key is not None else f"(row {self.row['_row'] + 1})"
+        key = shown_key(key) if key is not None else f"(row {self.row['_row'] + 1})"
         self.items.append(
             (order, len(self.items), f"{self.table}.{column} record={key}: {problem}")
         )
@@ -105,7 +106,7 @@ def check_columns(table: str, row: dict, r: _Row) -> None:
                 r.add(name, 0, NULL)
             continue
         if enum is not None and v not in enum:
-            r.add(name, 1, "unknown enum value", f"{v!r}; allowed {allowed}")
+            r.add(name, 1, "unknown enum value", f"{quoted(v)}; allowed {allowed}")
         rule = rules.get(name)
         if rule is not None:
             text, low, high = rule
@@ -142,7 +143,7 @@ def household_reasons(hh: dict, library: PolicyLibrary) -> tuple[list[str], obje
     pack = None
     well = j is not None and _SIX_DIGITS.fullmatch(j) is not None
     if j is not None and not well:
-        r.add("jurisdiction", 3, "jurisdiction not 6 digits", repr(j))
+        r.add("jurisdiction", 3, "jurisdiction not 6 digits", quoted(j))
     if well and d is not None:
         pack = library.select(j, d)
         if pack is None:
@@ -163,7 +164,7 @@ def household_reasons(hh: dict, library: PolicyLibrary) -> tuple[list[str], obje
                     "current_programs",
                     4,
                     "program not defined by the household's pack",
-                    f"{name!r}; pack {pack.id} defines {listing}",
+                    f"{quoted(name)}; pack {pack.id} defines {listing}",
                 )
     return [text for _, _, text in r.sorted()], pack
 
