@@ -114,6 +114,8 @@ def load_profile(path: str | Path) -> Profile:
     """Read and check one profile file (ProfileError on any problem)."""
     path = Path(path)
     name = str(path)
+    if path.exists() and not path.is_file():  # a FIFO held the ingest for ever
+        raise ProfileError(name, "-", "cannot read: not a regular file")
     try:
         raw = path.read_bytes()
     except OSError as e:

@@ -49,8 +49,9 @@ def open_export(path: str | Path, profile: Profile) -> CsvExport | JsonlExport |
     """The reader of one export file under `profile`; `.header` is checked against
     the profile's mapped columns on opening, before any row is read."""
     path = Path(path)
-    if not path.is_file():
-        raise ExportError(f"{path}: raw export not found", file=str(path))
+    if not path.is_file():  # a FIFO or a device is no export either (it was "not found")
+        what = "not a regular file" if path.exists() else "raw export not found"
+        raise ExportError(f"{path}: {what}", file=str(path))
     reader = {"csv": CsvExport, "jsonl": JsonlExport, "parquet": ParquetExport}[profile.format]
     export = reader(path, profile)
     missing = [raw for raw in profile.columns.values() if raw not in export.header]

@@ -101,6 +101,8 @@ def load_manifest(path: str | Path) -> list[Source]:
     """The manifest's sources with their profiles loaded and checked."""
     path = Path(path)
     name = str(path)
+    if path.exists() and not path.is_file():  # a FIFO would hold the ingest for ever
+        raise ProfileError(name, "-", "cannot read manifest: not a regular file")
     try:
         doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM is no error
     except OSError as e:

@@ -671,3 +671,31 @@ def test_jsonl_keys_are_trimmed_as_csv_header_cells_are(tmp_path):
     )
     rows, problems, _ = _rows(path, _profile("jsonl"))
     assert rows == [(1, "1", "wage", "5")] and problems == [(2, "bad_json")]
+
+
+def test_a_fifo_for_a_profile_or_an_export_is_refused_not_waited_on(tmp_path):
+    """A profile that was a FIFO held the ingest for ever, and a FIFO or device given as
+    an export was "raw export not found" (an adversarial run)."""
+    import os
+
+    from meanstest.adapters.profile import load_profile
+
+    import signal
+
+    def blocked(*_):
+        raise TimeoutError("waited on the FIFO")
+
+    fifo = tmp_path / "p.toml"
+    os.mkfifo(fifo)
+    before = signal.signal(signal.SIGALRM, blocked)
+    signal.alarm(10)  # a regression waits on the FIFO: fail, not hang the suite
+    try:
+        with pytest.raises(ProfileError, match="not a regular file"):
+            load_profile(fifo)
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, before)
+    with pytest.raises(readers.ExportError, match="/dev/zero: not a regular file"):
+        readers.open_export("/dev/zero", _profile())
+    with pytest.raises(readers.ExportError, match="raw export not found"):
+        readers.open_export(tmp_path / "none.csv", _profile())
