@@ -677,10 +677,9 @@ def test_a_fifo_for_a_profile_or_an_export_is_refused_not_waited_on(tmp_path):
     """A profile that was a FIFO held the ingest for ever, and a FIFO or device given as
     an export was "raw export not found" (an adversarial run)."""
     import os
+    import signal
 
     from meanstest.adapters.profile import load_profile
-
-    import signal
 
     def blocked(*_):
         raise TimeoutError("waited on the FIFO")
