@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from meanstest import schema
+from meanstest.batch import CHANGE_LISTS
 from meanstest.errors import MeansTestError
 from meanstest.jsonfile import NotUTF8Text, parse_json
 from meanstest.utf8 import check_utf8
@@ -65,16 +66,8 @@ def review_folder(out: str | os.PathLike[str]) -> Path:
     return out
 
 
-REVIEW_TABLES = (
-    "results",
-    "members",
-    "findings",
-    "rejects",
-    "changes_new",
-    "changes_exit",
-    "changes_adjust",
-    "changes_phase_out",
-)
+# the tables a finished review writes: the four outputs, then the change lists
+REVIEW_TABLES = (*schema.OUTPUTS, *(f"changes_{t.lower()}" for t in CHANGE_LISTS))
 
 
 def missing_outputs(out: Path) -> list[str]:
