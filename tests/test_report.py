@@ -501,3 +501,13 @@ def test_a_review_folder_missing_an_output_is_refused_by_report(report, tmp_path
     with pytest.raises(MeansTestError, match=f"not a complete review output folder .no {gone}"):
         write_report(bad)
     assert not (bad / "report.html.tmp").exists()
+
+
+def test_money_in_the_report_tables_is_said_per_month(report):
+    """Benefit, pci and the previous benefit are monthly (RULES.md §7): the district and
+    top-20 tables said "2,333.00 元" where every other figure says 元/月 (a civil-affairs
+    reviewer's reading)."""
+    page = report.read_text(encoding="utf-8")
+    cells = re.findall(r"<td class='r'><span lang='zh'>([^<]*)</span>", page)
+    money = [c for c in cells if "元" in c]
+    assert money and all(c.endswith(" 元/月") for c in money), money[:5]

@@ -16,8 +16,8 @@ from meanstest.report.words import COLUMNS, MONEY, _b, _name
 def _cell(column: str, value) -> str:
     if value is None:
         return "<td>—</td>"
-    if column in MONEY:
-        return f"<td class='r'>{_b(f'{yuan(value)} 元', f'{yuan(value)} yuan')}</td>"
+    if column in MONEY:  # benefit, pci and prev_benefit are all monthly (RULES.md §7)
+        return f"<td class='r'>{_b(f'{yuan(value)} 元/月', f'{yuan(value)} yuan/month')}</td>"
     if column == "status":
         return f"<td>{_b(*_name(labels.STATUS, value))}</td>"
     if column == "prev_status":
