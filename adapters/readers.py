@@ -125,6 +125,7 @@ class JsonlExport:
 
     def __init__(self, path: Path, profile: Profile) -> None:
         self.path, self.profile = path, profile
+        self.numeric = _numeric_keys(profile)  # keys whose exponents are written out
         keys: dict[str, None] = {}
         self.lines = 0  # lines that are not blank among the first JSONL_LINES
         # mapped keys of nullable columns no line has: of the first batch on opening, of
@@ -191,7 +192,6 @@ class JsonlExport:
     def _batch(self, chunk, before, needed, sep, position) -> RawBatch:
         lines, problems, blank = [], [], 0
         listed = self.profile.columns.get("current_programs")  # the one list column
-        numeric = _numeric_keys(self.profile)
         cols: dict[str, list] = {name: [] for name in needed}
         for i, raw in enumerate(chunk):
             obj = self._parse(raw, before + i + 1)
@@ -203,7 +203,7 @@ class JsonlExport:
                 lines.append(before + i + 1)
                 for name in needed:
                     value = obj.get(name)
-                    if name in numeric and isinstance(value, _Number):
+                    if name in self.numeric and isinstance(value, _Number):
                         value = _number_text(value)
                     cols[name].append(_cell(value, sep if name == listed else None))
                 if self.absent_keys:  # a key of no line of the first batch, in a later one

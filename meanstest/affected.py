@@ -178,31 +178,29 @@ def duplicate_keys(tmp: dict[str, Path]) -> dict:
     every such row; a blind test found the ingest silent). {table: {"keys", "rows",
     "examples"}}, tables without any left out. (file:line record_ids never repeat.)"""
     found = {}
-    ids = pq.read_table(tmp["households"], columns=["household_id"])
-    counts = ids.group_by("household_id").aggregate([([], "count_all")])
-    twice = counts.filter(pc.greater(counts["count_all"], 1))
-    if twice.num_rows:  # the review rejects every row of such an id (DATA.md)
-        keys = sorted(str(v) for v in twice["household_id"].to_pylist())
-        found["households"] = {
-            "keys": len(keys),
-            "rows": int(pc.sum(twice["count_all"]).as_py()),
-            "examples": keys[:SHOWN],
-        }
-    for t in schema.SOURCE_TABLES:
-        rows = pq.read_table(tmp[t], columns=["record_id", "person_id"])
-        if rows.num_rows < 2:
-            continue
-        by = ["record_id", "person_id"] if t in SHARED_KEYS else ["record_id"]
-        counts = rows.group_by(by).aggregate([([], "count_all")])
-        twice = counts.filter(pc.greater(counts["count_all"], 1))
-        if twice.num_rows:
-            keys = sorted({str(v) for v in twice["record_id"].to_pylist()})
-            found[t] = {
-                "keys": len(keys),
-                "rows": int(pc.sum(twice["count_all"]).as_py()),
-                "examples": keys[:SHOWN],
-            }
+    for t in ("households", *schema.SOURCE_TABLES):
+        key = "household_id" if t == "households" else "record_id"
+        by = [key, "person_id"] if t in SHARED_KEYS else [key]
+        if (repeated := _repeated(pq.read_table(tmp[t], columns=by), by)) is not None:
+            found[t] = repeated
     return found
+
+
+def _repeated(rows: pa.Table, by: list[str]) -> dict | None:
+    """{"keys", "rows", "examples"} of the values of by[0] on more than one row of `rows`
+    (counted by all of `by`), None when there are none."""
+    if rows.num_rows < 2:
+        return None
+    counts = rows.group_by(by).aggregate([([], "count_all")])
+    twice = counts.filter(pc.greater(counts["count_all"], 1))
+    if not twice.num_rows:
+        return None
+    keys = sorted({str(v) for v in twice[by[0]].to_pylist()})
+    return {
+        "keys": len(keys),
+        "rows": int(pc.sum(twice["count_all"]).as_py()),
+        "examples": keys[:SHOWN],
+    }
 
 
 # tables whose department key several people's rows share: a firm's unified credit code

@@ -70,7 +70,7 @@ def in_memory_chunk(files: dict[str, Path], households: int, opts: ReviewOptions
     decoded = decoded_size(files)
     want = max(1, households) if opts.chunk_size is None else min(opts.chunk_size, households)
     reference = opts.engine == "reference"
-    one_chunk = _PEAK_BASE + _PEAK_PER_DECODED_BYTE_ONE_CHUNK * decoded
+    one_chunk = _peak(decoded, households, reference)
     if want >= households and not reference and one_chunk <= limit:
         return max(1, want)
     room = limit - _PEAK_BASE - _PEAK_PER_DECODED_BYTE * decoded
@@ -85,11 +85,16 @@ def in_memory_chunk(files: dict[str, Path], households: int, opts: ReviewOptions
 
 def one_chunk_peak(files: dict[str, Path], households: int, opts: ReviewOptions) -> int:
     """The estimated peak (bytes) of reviewing every household of the bundle in one chunk."""
-    decoded = decoded_size(files)
-    if opts.engine == "reference":
+    return int(_peak(decoded_size(files), households, opts.engine == "reference"))
+
+
+def _peak(decoded: int, households: int, reference: bool) -> float:
+    """The model's peak of one chunk of every household: the fast engine's measured one,
+    or the reference engine's chunk of Python objects (its chunked estimate)."""
+    if reference:
         per = _PEAK_PER_DECODED_BYTE * decoded + _PEAK_PER_REFERENCE_HOUSEHOLD * households
-        return int(_PEAK_BASE + per)
-    return int(_PEAK_BASE + _PEAK_PER_DECODED_BYTE_ONE_CHUNK * decoded)
+        return _PEAK_BASE + per
+    return _PEAK_BASE + _PEAK_PER_DECODED_BYTE_ONE_CHUNK * decoded
 
 
 def _rows_in(path: Path) -> int:
