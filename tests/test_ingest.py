@@ -300,6 +300,32 @@ area = "m2"
     ]
 
 
+@pytest.mark.parametrize("profile", ["property", "property_county"])
+def test_the_shipped_property_profiles_read_a_cancellation_date_of_none_as_still_owned(
+    tmp_path, profile
+):
+    """注销日期 "无" (a registry's word for "not cancelled") is an empty cell in the shipped
+    property profiles: the property is still owned (DATA.md: disposed_on null). Without
+    the mapping a data officer's export had every such row quarantined as a bad date."""
+    header = "权利人证件号,不动产单元号,房屋用途,建筑面积(平方米),产权份额(‰),登记日期,取得方式,注销日期,年租金(元),登记业务号\n"
+    rows = (
+        "11010519491231002X,U1,住宅,85.50,1000,2001-02-03,购买,无,0,R1\n"
+        "11010519491231002X,U2,商业,20,500,2001-02-03,赠与,2010-01-01,3600,R2\n"
+        "11010519491231002X,U3,住宅,60,1000,2001-02-03,购买,,0,R3\n"
+    )
+    (tmp_path / "p.csv").write_bytes((header + rows).encode("gb18030"))
+    (tmp_path / "p.toml").write_text((PROFILES / f"{profile}.toml").read_text("utf-8"), "utf-8")
+    m = _manifest(tmp_path, "[[source]]\nprofile = 'p.toml'\nfiles = ['p.csv']\n")
+    doc = ingest(m, tmp_path / "out")
+    got = read_bundle(tmp_path / "out")["property"].to_pylist()
+    assert [(r["property_id"], r["disposed_on"]) for r in got] == [
+        ("U1", None),
+        ("U2", __import__("datetime").date(2010, 1, 1)),
+        ("U3", None),
+    ]
+    assert doc["files"][0]["rows_quarantined"] == 0 and doc["files"][0]["rows_mapped"] == 3
+
+
 def test_parquet_typed_columns_and_out_of_range_integers(tmp_path):
     prof = """
 [profile]
