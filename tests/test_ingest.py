@@ -3,6 +3,7 @@ district round trip (canonical bundle → raw exports → ingest → the same bu
 same review), counts that reconcile per file, every quarantine reason, the checked_*
 flags, and a new export layout that needs only a new profile."""
 
+import datetime as dt
 import hashlib
 import html
 import json
@@ -290,7 +291,7 @@ area = "m2"
     ingest(tmp_path / "m.toml", tmp_path / "out")
     got = read_bundle(tmp_path / "out")["property"].to_pylist()
     assert [(r["area"], r["share"], r["disposed_on"], r["rental_income"]) for r in got] == [
-        (120025, 500, __import__("datetime").date(2010, 1, 1), 3600),
+        (120025, 500, dt.date(2010, 1, 1), 3600),
     ]
     assert [r["record_id"] for r in got] == ["p.jsonl:2"]
     q = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
@@ -320,7 +321,7 @@ def test_the_shipped_property_profiles_read_a_cancellation_date_of_none_as_still
     got = read_bundle(tmp_path / "out")["property"].to_pylist()
     assert [(r["property_id"], r["disposed_on"]) for r in got] == [
         ("U1", None),
-        ("U2", __import__("datetime").date(2010, 1, 1)),
+        ("U2", dt.date(2010, 1, 1)),
         ("U3", None),
     ]
     assert doc["files"][0]["rows_quarantined"] == 0 and doc["files"][0]["rows_mapped"] == 3
