@@ -152,16 +152,22 @@ class MeansTestService:
             # the RPC called (Assess or AssessStream): a stream was told "(Assess)"
             call.caller.check(h.jurisdiction if h.HasField("jurisdiction") else None, call.method)
 
+    def _parsed(self, call: _Call, data: bytes, limit: int) -> pb.AssessRequest:
+        """An AssessRequest read by the protobuf library, within the call's bounds
+        (households, rows, ID lengths, the caller's jurisdictions)."""
+        request = _parse(data)
+        answerable(len(request.households), limit)
+        rows_answerable(nested_rows(request.households), limit)
+        ids_answerable(request.households)
+        self._check_households(call, request.households)
+        call.stage("convert")
+        return request
+
     def _assess_bytes(self, call: _Call, data: bytes) -> bytes:
         """One AssessRequest (serialised) → its AssessResponse (serialised), journaled."""
         limit = self.config.max_message_bytes
         if len(data) <= SMALL_BYTES and self.config.engine == "fast":
-            request = _parse(data)
-            answerable(len(request.households), limit)
-            rows_answerable(nested_rows(request.households), limit)
-            ids_answerable(request.households)
-            self._check_households(call, request.households)
-            call.stage("convert")
+            request = self._parsed(call, data, limit)
             try:
                 answer = small.assess(request.households, self.config.library, self.packs)
             except Exception as e:  # noqa: BLE001 - a bug there must not cost the answer
@@ -198,12 +204,7 @@ class MeansTestService:
             except wire.NotUTF8:
                 conv = None
         if conv is None:  # bytes the column reader leaves to the protobuf library
-            request = _parse(data)
-            answerable(len(request.households), limit)
-            rows_answerable(nested_rows(request.households), limit)
-            ids_answerable(request.households)
-            self._check_households(call, request.households)
-            call.stage("convert")
+            request = self._parsed(call, data, limit)
             conv = convert.households_to_tables(request.households)
         outputs = self._assess_tables(call, conv.tables, conv.rejects_table())
         body = wire_out.encode_response(outputs, call.unmatched)
