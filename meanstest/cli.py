@@ -11,7 +11,7 @@ import time
 
 from meanstest import labels
 from meanstest.amounts import money
-from meanstest.errors import MeansTestError, one_line
+from meanstest.errors import MeansTestError, interrupted, one_line
 from meanstest.outputs import check_output_folder, output_folder, review_folder
 from meanstest.progress import count
 
@@ -439,6 +439,13 @@ def main(argv: list[str] | None = None) -> int:
         )
         return EXIT_ERROR
     except KeyboardInterrupt:
+        print("meanstest: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if not interrupted(e):
+            raise
+        # Ctrl-C inside a library that raised its own error in its place (numba's
+        # dispatcher: "SystemError: ... returned a result with an exception set")
         print("meanstest: interrupted", file=sys.stderr)
         return 130
 

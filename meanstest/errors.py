@@ -107,6 +107,19 @@ def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+def interrupted(e: BaseException | None) -> bool:
+    """Whether a KeyboardInterrupt is in the chain of exceptions `e` came from: Ctrl-C
+    can land inside a library that puts its own error in its place (numba's dispatcher
+    gives a SystemError whose cause is the interrupt; pyspark a py4j error)."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        if isinstance(e, KeyboardInterrupt):
+            return True
+        seen.add(id(e))
+        e = e.__cause__ or e.__context__
+    return False
+
+
 class PolicyError(MeansTestError):
     """A policy pack or library is invalid: names the file, the key and the problem."""
 

@@ -293,9 +293,11 @@ class _Inline:
     def submit(self, fn, *args) -> Future:
         done: Future = Future()
         try:
-            done.set_result(fn(*args))
+            value = fn(*args)
         except BaseException as e:  # noqa: BLE001 - raised again by .result(), in order
             done.set_exception(e)
+        else:  # not in the try: an interrupt in set_result is not the job's to keep
+            done.set_result(value)
         return done
 
 

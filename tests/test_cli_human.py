@@ -197,3 +197,65 @@ def test_running_out_of_memory_is_one_line_not_a_traceback(tmp_path, capsys, mon
     err = capsys.readouterr().err
     assert err.startswith("meanstest: error: out of memory (") and err.count("\n") == 1
     assert "Traceback" not in err
+
+
+def _interrupt_taken_over(error_type, message):
+    """An error a library raises in the place of a KeyboardInterrupt it was handling."""
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt as k:
+        raise error_type(message) from k
+
+
+@pytest.mark.parametrize("cause", [True, False])
+def test_ctrl_c_inside_a_kernel_call_says_interrupted(tmp_path, capsys, monkeypatch, cause):
+    """Ctrl-C while numba's dispatcher ran a kernel ended a review in a 20-frame
+    traceback of "SystemError: CPUDispatcher(...) returned a result with an exception
+    set" (a blind operator's check, 2026-12-07): the interrupt is its cause, so the
+    review now says "interrupted" and exits 130, as for a plain Ctrl-C. A SystemError
+    with no interrupt behind it is a bug, and is not hidden."""
+    import meanstest.review as review_module
+
+    bundle = tmp_path / "b"
+    write_bundle(synth.generate(5, seed=1), bundle)
+
+    def run_review(*args, **kwargs):
+        if cause:
+            _interrupt_taken_over(
+                SystemError, "CPUDispatcher returned a result with an exception set"
+            )
+        raise SystemError("a bug")
+
+    monkeypatch.setattr(review_module, "run_review", run_review)
+    if not cause:
+        with pytest.raises(SystemError, match="a bug"):
+            main(["review", str(bundle), "--out", str(tmp_path / "out")])
+        return
+    assert main(["review", str(bundle), "--out", str(tmp_path / "out")]) == 130
+    assert capsys.readouterr().err == "meanstest: interrupted\n"
+
+
+def test_ctrl_c_as_a_validation_job_finishes_is_an_interrupt(monkeypatch):
+    """Validation's inline executor ran a job and stored its result inside the `try`
+    that keeps a job's error for `.result()`; Ctrl-C landing in that store (the future
+    already finished) was caught there, and storing it as the error raised
+    InvalidStateError, a traceback (a blind operator's check, 2026-12-07). The interrupt
+    now goes straight up."""
+    from concurrent.futures import Future
+
+    from meanstest.validate import _Inline
+
+    store = Future.set_result
+
+    def set_result(self, value):
+        store(self, value)
+        raise KeyboardInterrupt  # as if in a done-callback
+
+    monkeypatch.setattr(Future, "set_result", set_result)
+    with pytest.raises(KeyboardInterrupt):
+        _Inline().submit(lambda: 7)
+    monkeypatch.setattr(Future, "set_result", store)
+    failed = _Inline().submit(lambda: 1 // 0)
+    with pytest.raises(ZeroDivisionError):
+        failed.result()
+    assert _Inline().submit(lambda x: x + 1, 6).result() == 7

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 from meanstest.spark.command import (
     cancel_on_interrupt,
-    interrupted,
     review_cli,
     spark_conf,
     task_error,
@@ -51,7 +50,6 @@ __all__ = [
     "LOCAL_JAVA_OPTIONS",
     "REVIEW_CONF",
     "cancel_on_interrupt",
-    "interrupted",
     "local_driver_memory",
     "not_started",
     "review_cli",

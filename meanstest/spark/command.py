@@ -12,7 +12,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from typing import TYPE_CHECKING
 
-from meanstest.errors import MeansTestError
+from meanstest.errors import MeansTestError, interrupted
 from meanstest.progress import count
 from meanstest.spark.review import review_spark
 from meanstest.spark.sessions import session
@@ -136,17 +136,6 @@ def _reviewed(spark, args, library, in_place, say, quieted: bool = False) -> dic
                 flush=True,
             )
         raise MeansTestError(said) from None
-
-
-def interrupted(e: BaseException | None) -> bool:
-    """Whether a KeyboardInterrupt is in the chain of exceptions `e` came from."""
-    seen = set()
-    while e is not None and id(e) not in seen:
-        if isinstance(e, KeyboardInterrupt):
-            return True
-        seen.add(id(e))
-        e = e.__cause__ or e.__context__
-    return False
 
 
 def spark_conf(items: list[str]) -> dict[str, str]:
