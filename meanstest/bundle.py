@@ -271,6 +271,29 @@ def unreadable(file: str | os.PathLike[str], kind: str, e: Exception) -> BundleE
     )
 
 
+def parquet_file(path: str | os.PathLike[str]) -> pq.ParquetFile:
+    """A bundle's Parquet file opened for its metadata or row groups. The review opens a
+    file again after reading it once (its row counts, sizes and row groups), so one
+    truncated or replaced in between is a BundleError naming it, not pyarrow's
+    traceback (a blind operator's check, 2026-12-07)."""
+    try:
+        return pq.ParquetFile(path)
+    except READ_ERRORS as e:
+        raise unreadable(path, "parquet", e) from None
+
+
+def rows_in(path: Path) -> int:
+    """Rows of one bundle file (Parquet: from its footer; Arrow IPC: its batches, mapped,
+    not read)."""
+    if path.suffix == ".parquet":
+        return parquet_file(path).metadata.num_rows
+    try:
+        with pa.memory_map(str(path)) as src:
+            return ipc.open_file(src).read_all().num_rows
+    except READ_ERRORS as e:
+        raise unreadable(path, "arrow", e) from None
+
+
 # --------------------------------------------------------------------- conforming --
 
 

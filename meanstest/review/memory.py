@@ -8,8 +8,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+from meanstest.bundle import parquet_file, rows_in
 
 if TYPE_CHECKING:
     from meanstest.review import ReviewOptions
@@ -55,7 +54,7 @@ def decoded_size(files: dict[str, Path]) -> int:
     total = 0
     for path in files.values():
         if path.suffix == ".parquet":
-            meta = pq.ParquetFile(path).metadata
+            meta = parquet_file(path).metadata
             total += sum(meta.row_group(i).total_byte_size for i in range(meta.num_row_groups))
         else:
             total += path.stat().st_size
@@ -97,12 +96,5 @@ def _peak(decoded: int, households: int, reference: bool) -> float:
     return _PEAK_BASE + _PEAK_PER_DECODED_BYTE_ONE_CHUNK * decoded
 
 
-def _rows_in(path: Path) -> int:
-    if path.suffix == ".parquet":
-        return pq.ParquetFile(path).metadata.num_rows
-    with pa.memory_map(str(path)) as src:
-        return pa.ipc.open_file(src).read_all().num_rows  # counts only: buffers are mapped
-
-
 def _households_in(files: dict[str, Path]) -> int:
-    return _rows_in(files["households"])
+    return rows_in(files["households"])

@@ -49,7 +49,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from meanstest import schema
-from meanstest.bundle import INCOMPLETE, bundle_folder, check_table, writing_bundle
+from meanstest.bundle import INCOMPLETE, bundle_folder, check_table, rows_in, writing_bundle
 from meanstest.errors import BundleError
 from meanstest.outputs import output_folder
 from meanstest.progress import Progress, note
@@ -202,13 +202,13 @@ def _write(
 ) -> dict:
     work = out / _WORK
     shutil.rmtree(work, ignore_errors=True)
-    total = sum(_rows(path) for paths in files.values() for path in paths)
+    total = sum(rows_in(path) for paths in files.values() for path in paths)
     progress = Progress(total, "rows regrouped", quiet=quiet)
     done, tables, nobody, shared = 0, {}, 0, 0
     try:
         for table, paths in files.items():
             writers = _ChunkWriters(work, table)
-            start = rows_in = 0
+            start = rows_read = 0
             read = []
             try:
                 for path in paths:  # the districts' files end to end, as the plan read them
@@ -224,7 +224,7 @@ def _write(
                         rows += batch.num_rows
                         done += batch.num_rows
                         progress.update(done)
-                    rows_in += rows
+                    rows_read += rows
                     read.append(
                         {"file": str(path.resolve()), "sha256": _digest(path), "rows": rows}
                     )
@@ -233,9 +233,9 @@ def _write(
                 writers.abort()
                 raise
             rows_out = _concatenate(work, table, plan.n_chunks + 1, out / f"{table}.parquet")
-            if rows_out != rows_in:
+            if rows_out != rows_read:
                 raise RuntimeError(
-                    f"regroup lost rows of {table}: {rows_in} read, {rows_out} written"
+                    f"regroup lost rows of {table}: {rows_read} read, {rows_out} written"
                 )
             tables[table] = {
                 **(
@@ -243,7 +243,7 @@ def _write(
                     if len(bundles) == 1
                     else {"files": read}
                 ),
-                "rows_in": rows_in,
+                "rows_in": rows_read,
                 "rows_out": rows_out,
                 "row_groups_out": pq.ParquetFile(out / f"{table}.parquet").num_row_groups,
                 "sha256_out": _digest(out / f"{table}.parquet"),
@@ -302,13 +302,6 @@ def _copy_records(bundle: Path, place: Path, out: Path) -> list[dict]:
         shutil.copytree(districts, place / DISTRICTS)
         copied += sorted(p for p in (place / DISTRICTS).rglob("*") if p.is_file())
     return [{"file": p.relative_to(out).as_posix(), "sha256": _digest(p)} for p in copied]
-
-
-def _rows(path: Path) -> int:
-    if path.suffix == ".parquet":
-        return pq.ParquetFile(path).metadata.num_rows
-    with pa.memory_map(str(path)) as src:
-        return pa.ipc.open_file(src).read_all().num_rows
 
 
 def _concatenate(work: Path, table: str, blocks: int, target: Path) -> int:

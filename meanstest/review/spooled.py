@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from meanstest.batch import Tally
+from meanstest.bundle import rows_in
 from meanstest.progress import Progress, count, note
 from meanstest.review import stream
 from meanstest.review.finish import (
@@ -25,7 +26,6 @@ from meanstest.review.finish import (
     write_summary,
 )
 from meanstest.review.in_memory import _RANK_KEYS
-from meanstest.review.memory import _rows_in
 from meanstest.review.plan import chunk_starts, id_tables, make_plan
 from meanstest.review.spool import assess_part, assess_spooled, spool
 from meanstest.review.state import STATE_DIR, discard, fault_point, write_json_atomic
@@ -63,7 +63,7 @@ def _review_spooled(
         starts=_chunk_starts(files["households"], chunk_size),
     )
     spool_dir, parts_dir = state_dir / "spool", state_dir / "parts"
-    total_rows = sum(_rows_in(path) for path in files.values())
+    total_rows = sum(rows_in(path) for path in files.values())
     if "layout" not in state:  # where each chunk's rows lie: read there, or spool
         found = None
         if opts.stream and all(p.suffix == ".parquet" for p in files.values()):

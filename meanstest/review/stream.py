@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from meanstest import schema
-from meanstest.bundle import READ_ERRORS, check_table, unreadable
+from meanstest.bundle import READ_ERRORS, check_table, parquet_file, unreadable
 from meanstest.progress import Progress
 from meanstest.review.plan import ID_COLUMNS, Plan
 
@@ -52,7 +52,7 @@ class Layout:
 
 def group_rows(path: Path | pq.ParquetFile) -> list[int]:
     """Rows of each row group of a Parquet file (a path or an open file)."""
-    meta = (path if isinstance(path, pq.ParquetFile) else pq.ParquetFile(path)).metadata
+    meta = (path if isinstance(path, pq.ParquetFile) else parquet_file(path)).metadata
     return [meta.row_group(g).num_rows for g in range(meta.num_row_groups)]
 
 
@@ -65,7 +65,7 @@ def layout(files: dict[str, Path], plan: Plan, progress: Progress | None = None)
     most = STREAM_READS * sum(sum(group_rows(path)) for path in files.values())
     for table, path in files.items():
         per_chunk: list[list[int]] = [[] for _ in range(plan.n_chunks)]
-        handle = pq.ParquetFile(path)
+        handle = parquet_file(path)
         start = 0
         for g, n in enumerate(group_rows(handle)):
             if table in ID_COLUMNS:
