@@ -22,6 +22,7 @@ same manifest, profiles and files give the same bundle and the same ingest.json.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -56,7 +57,7 @@ from meanstest.copies import file_digest, note_copies
 from meanstest.errors import MeansTestError
 from meanstest.outputs import output_folder
 from meanstest.progress import Progress, count
-from meanstest.review.state import fault_point
+from meanstest.review.state import close_quietly, fault_point
 
 if TYPE_CHECKING:
     import argparse
@@ -305,12 +306,19 @@ def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> di
                 fault_point("ingest:table")  # the test of a killed ingest
             os.replace(qtmp, folder / "quarantine.parquet")
             _write_json(document, folder / "ingest.json")
+    except OSError as e:
+        if e.filename is not None or e.errno not in _FULL:
+            raise
+        # Arrow's writers say "Error writing bytes to file", not which file: the folder
+        raise OSError(e.errno, e.strerror or str(e), str(folder)) from None
     finally:
-        for w in writers.values():
-            w.close()
+        close_quietly(writers.values())
         for f in [*tmp.values(), qtmp]:
             f.unlink(missing_ok=True)
     return document
+
+
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # a write the file system refused
 
 
 def _document(manifest, sources, files_doc, counts, reasons, overrides) -> dict:

@@ -1356,3 +1356,50 @@ def test_an_out_folder_where_the_bundle_would_overwrite_an_input_is_refused(tmp_
     assert digests() == before
     doc = ingest(manifest, manifest.parent)  # the manifest's folder: nothing of it written over
     assert doc["tables"]["bank"] > 0 and digests() == before
+
+
+def test_a_full_disk_is_one_line_naming_the_folder(district, tmp_path):
+    """Ingest into a full tmpfs (a blind operator's check, 2026-12-07) said "Error
+    writing bytes to file" without saying where, then printed pyarrow's "Exception
+    ignored" traceback for every table writer whose close failed again when collected.
+    Two of the writers here write to /dev/full (their .tmp files are links to it)."""
+    import os
+    import subprocess
+    import sys
+
+    _, manifest, _, _ = district
+    out = tmp_path / "bundle"
+    out.mkdir()
+    for table in ("tax_income", "bank"):
+        (out / f"{table}.parquet.tmp").symlink_to("/dev/full")
+    command = [sys.executable, "-m", "meanstest.cli", "ingest", str(manifest), "--out", str(out)]
+    run = subprocess.run(command, check=False, capture_output=True, text=True, env=os.environ)
+    assert run.returncode == 1
+    assert run.stderr.endswith(f"No space left on device: {out}\n"), run.stderr
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, run.stderr
+    assert sorted(p.name for p in out.iterdir()) == []  # no table, no .tmp, no link
+
+
+def test_a_writer_whose_close_failed_is_not_closed_again_when_collected(tmp_path, monkeypatch):
+    """close_quietly (ingest, the review's outputs and spool): a writer on a full disk
+    fails to close; left open, pyarrow's __del__ closed it again on collection and
+    printed the failure as "Exception ignored"."""
+    import gc
+    import sys
+
+    from meanstest.review.state import close_quietly
+
+    class FullDisk:  # in place of the C++ writer: its file system is full
+        def close(self):
+            raise OSError(28, "Error writing bytes to file. Detail: No space left on device")
+
+    raised = []
+    monkeypatch.setattr(sys, "unraisablehook", raised.append)
+    writer = pq.ParquetWriter(tmp_path / "t.parquet", pa.schema([("a", pa.int64())]))
+    writer.write_table(pa.table({"a": [1, 2, 3]}))
+    real, writer.writer = writer.writer, FullDisk()
+    close_quietly([writer])
+    del writer
+    gc.collect()
+    assert raised == []
+    real.close()

@@ -136,12 +136,15 @@ def write_parquet_atomic(table: pa.Table, path: Path) -> None:
 
 
 def close_quietly(writers: Iterable[pq.ParquetWriter]) -> None:
-    """Close Parquet writers after a failure: their own errors add nothing to the first."""
+    """Close Parquet writers after a failure: their own errors add nothing to the first.
+    A writer whose close failed (the disk full) is marked closed, or pyarrow's __del__
+    closes it again when it is collected and prints the same error as "Exception
+    ignored", a traceback per table (a blind operator's check, 2026-12-07)."""
     for w in writers:
         try:
             w.close()
         except OSError:
-            pass
+            w.is_open = False
 
 
 def discard(folder: Path) -> None:
