@@ -208,6 +208,8 @@ class _TableFile:
             if kind == "parquet":
                 return cls(file, kind, pq.ParquetFile(file))
             return cls(file, kind, ipc.open_file(pa.memory_map(str(file), "r")))
+        except MemoryError:
+            raise
         except READ_ERRORS as e:
             raise BundleError(
                 f"{file}: cannot read {cls._what(kind, file)}: {_reason(e)}", file=str(file)
@@ -264,8 +266,13 @@ def _reason(e: Exception) -> str:
     return text.splitlines()[0]
 
 
-def unreadable(file: str | os.PathLike[str], kind: str, e: Exception) -> BundleError:
-    """The error for a table file whose data pyarrow cannot read, naming the file."""
+def unreadable(file: str | os.PathLike[str], kind: str, e: Exception) -> Exception:
+    """The error for a table file whose data pyarrow cannot read, naming the file; out of
+    memory (ArrowMemoryError is a MemoryError) is the machine's, not the file's, and is
+    raised as itself: "truncated or corrupt?" sent an operator under `ulimit -v` to
+    check a sound file (a blind check, 2026-12-07)."""
+    if isinstance(e, MemoryError):
+        return e
     return BundleError(
         f"{file}: cannot read {kind} data (truncated or corrupt?): {_reason(e)}", file=str(file)
     )
@@ -371,6 +378,8 @@ class _Plan:
     def _cast(self, column: pa.ChunkedArray, field: pa.Field) -> pa.ChunkedArray:
         try:  # dictionaries decode, integers cast with overflow checks
             return column.cast(field.type, safe=True)
+        except MemoryError:  # a dictionary decoding to more than the machine holds
+            raise
         except READ_ERRORS as e:
             where = ""
             if pa.types.is_integer(column.type) and pa.types.is_integer(field.type):

@@ -61,6 +61,8 @@ def iter_batches(path: Path, batch_rows: int, table: str) -> Iterator[pa.RecordB
             batches = (_valid(reader.get_batch(i)) for i in range(reader.num_record_batches))
         for batch in batches:
             yield from conformer.apply(batch).combine_chunks().to_batches()
+    except MemoryError:
+        raise
     except (pa.ArrowException, OSError) as e:
         first = (str(e).strip() or type(e).__name__).splitlines()[0]
         raise BundleError(f"{path}: cannot read (truncated or corrupt?): {first}") from e
