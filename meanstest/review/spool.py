@@ -24,8 +24,7 @@ import pyarrow.parquet as pq
 
 from meanstest import schema
 from meanstest.batch import Tally, assess_batch
-from meanstest.bundle import check_table
-from meanstest.errors import BundleError
+from meanstest.bundle import check_table, unreadable
 from meanstest.progress import Progress
 from meanstest.review.plan import Plan
 from meanstest.review.state import (
@@ -61,11 +60,8 @@ def iter_batches(path: Path, batch_rows: int, table: str) -> Iterator[pa.RecordB
             batches = (_valid(reader.get_batch(i)) for i in range(reader.num_record_batches))
         for batch in batches:
             yield from conformer.apply(batch).combine_chunks().to_batches()
-    except MemoryError:
-        raise
-    except (pa.ArrowException, OSError) as e:
-        first = (str(e).strip() or type(e).__name__).splitlines()[0]
-        raise BundleError(f"{path}: cannot read (truncated or corrupt?): {first}") from e
+    except (pa.ArrowException, OSError) as e:  # out of memory goes up as itself
+        raise unreadable(path, "parquet" if path.suffix == ".parquet" else "arrow", e) from e
     finally:
         if src is not None:
             src.close()
