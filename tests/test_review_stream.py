@@ -258,3 +258,85 @@ def test_rows_of_a_truncated_file_are_an_error_naming_it(tmp_path, suffix):
     path.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(BundleError, match=r"bank\.(parquet|arrow): cannot read .* data"):
         rows_in(path)
+
+
+def _replace_bank(bundle, how):
+    """bank.parquet changed the way an operator's copy would change it."""
+    victim = bundle / "bank.parquet"
+    if how == "replaced":  # another file moved into its place (mv)
+        other = bundle.parent / "other_bank.parquet"
+        pq.write_table(synth.generate(60, seed=99)["bank"], other)
+        os.replace(other, victim)
+    elif how == "rewritten":  # the same bytes written again, its mtime set back (cp -p)
+        st = victim.stat()
+        victim.write_bytes(victim.read_bytes())
+        os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+    else:
+        victim.unlink()
+
+
+@pytest.mark.parametrize("how", ["replaced", "rewritten", "removed"])
+@pytest.mark.parametrize("path", ["streamed", "spooled", "in memory"])
+def test_a_file_changed_while_the_review_reads_it_stops_the_review(
+    grouped, whole, tmp_path, capsys, monkeypatch, how, path
+):
+    """bank.parquet replaced while a review read the bundle chunk by chunk where it lies:
+    the review exited 0 with outputs mixing the old table and the new (5 of 5 in a blind
+    operator's check, 2026-12-07). Each read of the files is now followed by a check that
+    they are the files the review started with (device, inode, size, times); a change
+    stops the review with the file named, writes no output, and leaves no state to
+    resume, so that the rerun reads the new file throughout."""
+    import shutil
+
+    from meanstest.cli import main
+    from meanstest.review import in_memory, spooled, stream
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(grouped, bundle)
+    if path == "streamed":  # after the first chunk's rows are read, before the second's
+        read_chunk = stream.read_chunk
+
+        def patched(files, plan, found, c):
+            if c == 1:
+                _replace_bank(bundle, how)
+            return read_chunk(files, plan, found, c)
+
+        monkeypatch.setattr(stream, "read_chunk", patched)
+    elif path == "spooled":  # while the spool copies the tables
+        spool = spooled.spool
+
+        def patched(*args):
+            _replace_bank(bundle, how)
+            return spool(*args)
+
+        monkeypatch.setattr(spooled, "spool", patched)
+    else:  # while the tables are read into memory
+        read_tables = in_memory.read_tables
+
+        def patched(files):
+            tables = read_tables(files)
+            _replace_bank(bundle, how)
+            return tables
+
+        monkeypatch.setattr(in_memory, "read_tables", patched)
+    out = tmp_path / "r"
+    # chunks of 30 cut the row groups of 50 in two: spooled (test_chunks_of_whole_…)
+    size = {"streamed": "50", "spooled": "30", "in memory": "50"}[path]
+    argv = ["review", str(bundle), "--out", str(out), "--chunk-size", size]
+    argv += ["--spool"] if path != "in memory" else []
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    said = (
+        f"{bundle / 'bank.parquet'}: "
+        f"{'replaced by another file' if how == 'replaced' else how} while the review was "
+        "reading it; its outputs would mix two versions of the bank table, so none are written"
+    )
+    assert said in err.splitlines()[-1] and "Traceback" not in err, err
+    assert not any((out / f"{name}.parquet").exists() for name in OUTPUTS)
+    assert not (out / "summary.json").exists() and not (out / ".review").exists()
+    monkeypatch.undo()
+    if how == "removed":
+        shutil.copy(grouped / "bank.parquet", bundle / "bank.parquet")
+    assert main([*argv]) == 0  # the rerun starts over on the files as they are now
+    if how != "replaced":
+        _same_outputs(out, whole)

@@ -57,6 +57,7 @@ from meanstest.review.state import (
     discard,
     explain_change,
     fingerprint,
+    identities,
     write_json_atomic,
 )
 
@@ -115,6 +116,7 @@ def run_review(
             "would lie beside the tables it reads; give another folder"
         )
     files = bundle_files(bundle)
+    seen = identities(files)  # the files read are these, or the review refuses
     for table, path in files.items():  # schemas first: a bad table creates no output
         check_table(path, table)
     for name, hint in unknown_files(bundle):
@@ -127,7 +129,7 @@ def run_review(
     output_folder(out)
     notes = ingest_notes(bundle)
     with only_review_of(out):
-        return _run_review(files, out, library, opts, notes)
+        return _run_review(files, seen, out, library, opts, notes)
 
 
 LOCK = ".review.lock"  # held (flock) by the review writing the folder
@@ -147,7 +149,7 @@ def only_review_of(out: Path) -> Iterator[None]:
 
 
 def _run_review(
-    files: dict[str, Path], out: Path, library, opts: ReviewOptions, notes: list[str]
+    files: dict[str, Path], seen: dict, out: Path, library, opts: ReviewOptions, notes: list[str]
 ) -> dict:
     discard(out / DONE_DIR)  # a finished review's state, killed while being removed
     for name in output_names():  # a killed run's outputs, never renamed into place
@@ -176,8 +178,8 @@ def _run_review(
     if chunk is not None:
         if state_dir.exists():
             discard(state_dir)  # killed before its state was first written
-        return _review_in_memory(files, out, library, opts, chunk, notes)
-    return _review_spooled(files, out, library, opts, state, fp, spool_chunk, notes)
+        return _review_in_memory(files, seen, out, library, opts, chunk, notes)
+    return _review_spooled(files, seen, out, library, opts, state, fp, spool_chunk, notes)
 
 
 def _over_the_limit(

@@ -24,7 +24,7 @@ from meanstest.review.finish import (
 )
 from meanstest.review.memory import _households_in
 from meanstest.review.plan import Plan, group_by_chunk, make_plan, select_rows
-from meanstest.review.state import fault_point
+from meanstest.review.state import check_unchanged, fault_point
 
 if TYPE_CHECKING:
     from meanstest.review import ReviewOptions
@@ -90,6 +90,7 @@ STEP_NOTES_FROM = 100_000  # households of a one-chunk review whose steps are sa
 
 def _review_in_memory(
     files: dict[str, Path],
+    seen: dict,
     out: Path,
     library,
     opts: ReviewOptions,
@@ -102,7 +103,12 @@ def _review_in_memory(
     say = STEP_NOTES_FROM <= expected <= chunk_size and not opts.quiet
     if say:
         note(f"reading the bundle: {expected:,} households")
-    tables = read_tables(files)
+    try:
+        tables = read_tables(files)
+    except Exception:  # a file rewritten midway is reported as that, not as its symptom
+        check_unchanged(files, seen)
+        raise
+    check_unchanged(files, seen)  # read from the files the review started with
     n = tables["households"].num_rows
     progress = Progress(n, quiet=opts.quiet)
     outputs = OutputFiles(out)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +30,14 @@ from meanstest.review.finish import (
 from meanstest.review.in_memory import _RANK_KEYS
 from meanstest.review.plan import chunk_starts, id_tables, make_plan
 from meanstest.review.spool import assess_part, assess_spooled, spool
-from meanstest.review.state import STATE_DIR, discard, fault_point, write_json_atomic
+from meanstest.review.state import (
+    STATE_DIR,
+    InputChanged,
+    check_unchanged,
+    discard,
+    fault_point,
+    write_json_atomic,
+)
 
 if TYPE_CHECKING:
     from meanstest.review import ReviewOptions
@@ -36,6 +45,7 @@ if TYPE_CHECKING:
 
 def _review_spooled(
     files: dict[str, Path],
+    seen: dict,
     out: Path,
     library,
     opts: ReviewOptions,
@@ -56,19 +66,21 @@ def _review_spooled(
     # planning and spooling a district take minutes: say what is happening before the
     # households' progress line can start
     note("planning chunks: reading the household and person IDs", quiet=opts.quiet)
-    plan = make_plan(
-        id_tables(files),
-        chunk_size,
-        say=lambda text: note(text, quiet=opts.quiet),
-        starts=_chunk_starts(files["households"], chunk_size),
-    )
+    with reading(files, seen, state_dir):
+        plan = make_plan(
+            id_tables(files),
+            chunk_size,
+            say=lambda text: note(text, quiet=opts.quiet),
+            starts=_chunk_starts(files["households"], chunk_size),
+        )
     spool_dir, parts_dir = state_dir / "spool", state_dir / "parts"
     total_rows = sum(rows_in(path) for path in files.values())
     if "layout" not in state:  # where each chunk's rows lie: read there, or spool
         found = None
         if opts.stream and all(p.suffix == ".parquet" for p in files.values()):
             rows = Progress(total_rows, "rows located", quiet=opts.quiet)
-            found = stream.layout(files, plan, rows)
+            with reading(files, seen, state_dir):
+                found = stream.layout(files, plan, rows)
             rows.close()
             if found is None:
                 note(
@@ -93,7 +105,8 @@ def _review_spooled(
         if spool_dir.exists():
             shutil.rmtree(spool_dir)
         rows = Progress(total_rows, "rows spooled", quiet=opts.quiet)
-        state["unmatched_spool"] = spool(files, plan, spool_dir, opts.batch_rows, rows)
+        with reading(files, seen, state_dir):
+            state["unmatched_spool"] = spool(files, plan, spool_dir, opts.batch_rows, rows)
         rows.close()
         state["spooled"] = True
         write_json_atomic(state_path, state)
@@ -109,7 +122,8 @@ def _review_spooled(
         if parts.exists():
             shutil.rmtree(parts)
         if found is not None:
-            tables, places = stream.read_chunk(files, plan, found, chunk)
+            with reading(files, seen, state_dir):
+                tables, places = stream.read_chunk(files, plan, found, chunk)
             tally = assess_part(tables, parts, library, plan, opts.engine, places)
             del tables
         else:
@@ -129,6 +143,29 @@ def _review_spooled(
     write_summary(out, summary)
     discard(state_dir)
     return summary
+
+
+@contextmanager
+def reading(files: dict[str, Path], seen: dict, state_dir: Path) -> Iterator[None]:
+    """A read of the bundle's files, then check_unchanged; a read that failed is checked
+    too, so that a file replaced midway is reported as that, not as the row or row group
+    it no longer has. When a file changed the review's state is discarded: its chunks so
+    far were read from the file as it was, so a rerun starts over (resumed, it would take
+    them beside chunks read from the new file)."""
+    try:
+        yield
+    except Exception:
+        _unchanged(files, seen, state_dir)
+        raise
+    _unchanged(files, seen, state_dir)
+
+
+def _unchanged(files: dict[str, Path], seen: dict, state_dir: Path) -> None:
+    try:
+        check_unchanged(files, seen)
+    except InputChanged:
+        discard(state_dir)
+        raise
 
 
 def _chunk_starts(households: Path, chunk_size: int) -> np.ndarray | None:

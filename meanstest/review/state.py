@@ -37,6 +37,51 @@ class WriteFailed(MeansTestError):
     """An output or state file could not be written (disk full, read-only, quota)."""
 
 
+class InputChanged(MeansTestError):
+    """A bundle file was replaced, rewritten or removed while the review was reading it."""
+
+
+def identities(files: dict[str, Path]) -> dict[str, tuple[int, ...] | None]:
+    """Each input file's identity now: its device and inode (another file moved into its
+    place has others), size, and modification and change times in ns (a file rewritten
+    where it lies moves both; `touch` can set the first back, never the second). None
+    for a file that is gone."""
+    seen: dict[str, tuple[int, ...] | None] = {}
+    for table, path in files.items():
+        try:
+            st = path.stat()
+        except OSError:
+            seen[table] = None
+        else:
+            seen[table] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    return seen
+
+
+def check_unchanged(files: dict[str, Path], seen: dict[str, tuple[int, ...] | None]) -> None:
+    """Refuse (InputChanged) when a file is not the one `seen` when the review started: a
+    review reading the bundle chunk by chunk where it lies, whose bank.parquet was
+    replaced midway, exited 0 with outputs mixing the two tables (5 of 5 in a blind
+    operator's check, 2026-12-07). Called after each read of the files."""
+    now = identities(files)
+    for table in sorted(files):
+        before, after = seen.get(table), now[table]
+        if after == before:
+            continue
+        if after is None:
+            how = "removed"
+        elif before is None or after[:2] != before[:2]:
+            how = "replaced by another file"
+        else:
+            how = "rewritten"
+        path = files[table]
+        raise InputChanged(
+            f"{path}: {how} while the review was reading it; its outputs would mix two "
+            f"versions of the {table} table, so none are written: rerun the review once "
+            "nothing is writing the bundle",
+            file=str(path),
+        )
+
+
 def fault_point(name: str) -> None:
     """Crash here (SIGKILL) when MEANSTEST_FAULT_AT names this point: the resume tests' hook."""
     if os.environ.get("MEANSTEST_FAULT_AT") == name:
