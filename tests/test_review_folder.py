@@ -161,3 +161,20 @@ def test_out_that_is_a_file_says_so(bundles, tmp_path, capsys):
     (tmp_path / "afile").write_text("x")
     assert main(["review", str(a), "--out", str(tmp_path / "afile")]) == 1
     assert "is a file: the review writes a folder of outputs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "arrow"])
+def test_out_into_another_bundles_folder_is_refused(bundles, tmp_path, fmt):
+    """--out equal to the bundle was refused; --out another bundle's folder was accepted,
+    the outputs written beside that bundle's tables (a blind operator's check, D7 of
+    2026-12-07). Refused before anything is written into it."""
+    a, _ = bundles
+    other = tmp_path / "other"
+    write_bundle(synth.generate(5, seed=4), other, format=fmt)
+    before = sorted(p.name for p in other.iterdir())
+    with pytest.raises(MeansTestError) as e:
+        _review(a, other)
+    assert str(e.value).startswith(f"--out {other} holds a bundle's tables (households.{fmt}")
+    assert "give another folder" in str(e.value)
+    assert sorted(p.name for p in other.iterdir()) == before  # no lock, no output
+    _review(a, tmp_path / "fresh")  # a folder without tables is taken

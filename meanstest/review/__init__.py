@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from meanstest import schema
 from meanstest.affected import ingest_notes
-from meanstest.bundle import bundle_folder, check_table
+from meanstest.bundle import FORMATS, bundle_folder, check_table
 from meanstest.errors import MeansTestError
 from meanstest.jsonfile import parse_json
 from meanstest.outputs import output_folder
@@ -114,6 +115,14 @@ def run_review(
         raise MeansTestError(
             f"--out {out} is the bundle folder: the review's outputs (results.parquet, …) "
             "would lie beside the tables it reads; give another folder"
+        )
+    held = [
+        f"{t}{s}" for t in schema.TABLES for s in FORMATS.values() if (out / f"{t}{s}").is_file()
+    ]
+    if held:  # accepted, the outputs lay beside another bundle's tables (D7, 2026-12-07)
+        raise MeansTestError(
+            f"--out {out} holds a bundle's tables ({', '.join(held)}): the review's outputs "
+            "(results.parquet, …) would lie beside them; give another folder"
         )
     files = bundle_files(bundle)
     seen = identities(files)  # the files read are these, or the review refuses
