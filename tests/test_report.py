@@ -511,3 +511,64 @@ def test_money_in_the_report_tables_is_said_per_month(report):
     cells = re.findall(r"<td class='r'><span lang='zh'>([^<]*)</span>", page)
     money = [c for c in cells if "元" in c]
     assert money and all(c.endswith(" 元/月") for c in money), money[:5]
+
+
+@pytest.fixture
+def small_review(tmp_path):
+    bundle, out = tmp_path / "b", tmp_path / "r"
+    write_bundle(synth.generate(40, seed=6), bundle)
+    run_review(bundle, out, default_library(), ReviewOptions(quiet=True))
+    return bundle, out
+
+
+def _held_by_another(out, what):
+    """The folder's lock as another process holds it: its own opening of the file (flock
+    refuses a second opening, in one process too), `what` written in it."""
+    import fcntl
+
+    from meanstest.outputs import LOCK
+
+    lock = open(out / LOCK, "a+", encoding="utf-8")  # noqa: SIM115 (closed by the caller)
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    lock.truncate(0)
+    lock.write(what)
+    lock.flush()
+    return lock
+
+
+@pytest.mark.parametrize("holder", ["review", "report"])
+def test_a_report_and_a_review_of_one_folder_refuse_each_other(small_review, holder):
+    """`meanstest report` took no lock: a review starting into the folder while a report
+    was drawn left the old report.html beside the new outputs (2 of 10 in a blind
+    operator's check, 2026-12-07). Each now holds the folder's lock and refuses while
+    another process holds it, saying which command that is."""
+    bundle, out = small_review
+    with _held_by_another(out, holder):
+        with pytest.raises(MeansTestError, match=f"another {holder} is writing this folder"):
+            write_report(out)
+        assert not (out / "report.html").exists()
+        with pytest.raises(MeansTestError, match=f"another {holder} is writing this folder"):
+            run_review(bundle, out, default_library(), ReviewOptions(quiet=True))
+        assert (out / "summary.json").exists()  # the refused review removed nothing
+    assert write_report(out) == out / "report.html"  # free again: the report is written
+
+
+def test_a_review_holding_its_folder_writes_its_report_there(small_review):
+    """The Spark review writes report.html under its own lock of the folder."""
+    from meanstest.review import only_review_of
+
+    _, out = small_review
+    with only_review_of(out):
+        assert write_report(out).exists()
+
+
+def test_a_report_that_cannot_be_written_names_it_and_leaves_no_tmp(small_review):
+    """On a full disk the report said "No space left on device", naming no file, and left
+    report.html.tmp (a blind operator's check, 2026-12-07). report.html.tmp is made a
+    link to /dev/full, where every write fails with ENOSPC."""
+    _, out = small_review
+    (out / "report.html.tmp").symlink_to("/dev/full")
+    with pytest.raises(MeansTestError) as e:
+        write_report(out)
+    assert str(e.value) == f"{out / 'report.html'}: cannot write: No space left on device"
+    assert not (out / "report.html.tmp").is_symlink() and not (out / "report.html").exists()

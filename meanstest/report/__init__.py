@@ -28,9 +28,11 @@ from meanstest.errors import MeansTestError
 from meanstest.outputs import (
     incomplete,
     mistyped,
+    only_writer_of,
     read_output,
     read_summary,
     summary_mismatches,
+    writing,
 )
 from meanstest.report.charts import (
     bar_chart,
@@ -275,8 +277,16 @@ _CHANGE_COLUMNS = (
 
 
 def write_report(out_dir: str | os.PathLike[str]) -> Path:
-    path = Path(out_dir) / "report.html"
+    """report.html in the review folder `out_dir`, written while no review writes there
+    (a review starting midway would remove the old outputs, and the report drawn from
+    them would then lie beside the new ones). A write that fails names report.html and
+    leaves no report.html.tmp (a blind operator's check on a full disk, 2026-12-07)."""
+    out = Path(out_dir)
+    path = out / "report.html"
     tmp = path.with_name("report.html.tmp")
-    tmp.write_text(build_report(out_dir), encoding="utf-8")
-    tmp.replace(path)
+    with only_writer_of(out, "report"):
+        page = build_report(out)
+        with writing(path, tmp):
+            tmp.write_text(page, encoding="utf-8")
+            tmp.replace(path)
     return path

@@ -23,10 +23,8 @@ Both paths give identical outputs (tests/test_review.py), whatever the chunk siz
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,7 +34,7 @@ from meanstest.affected import ingest_notes
 from meanstest.bundle import FORMATS, bundle_folder, check_table
 from meanstest.errors import MeansTestError
 from meanstest.jsonfile import parse_json
-from meanstest.outputs import output_folder
+from meanstest.outputs import LOCK, WriteFailed, only_writer_of, output_folder
 from meanstest.progress import kernels_need_compiling, note
 from meanstest.review.finish import output_names, remove_earlier_outputs
 from meanstest.review.in_memory import STEP_NOTES_FROM, _review_in_memory, read_tables
@@ -54,7 +52,6 @@ from meanstest.review.state import (
     DONE_DIR,
     STATE_DIR,
     ResumeRefused,
-    WriteFailed,
     discard,
     explain_change,
     fingerprint,
@@ -141,20 +138,9 @@ def run_review(
         return _run_review(files, seen, out, library, opts, notes)
 
 
-LOCK = ".review.lock"  # held (flock) by the review writing the folder
-
-
-@contextmanager
-def only_review_of(out: Path) -> Iterator[None]:
-    """One review at a time writes `out`: two at once mixed their outputs and corrupted a
-    file, each exiting 0 (an adversarial run). The lock is the kernel's (flock): a
-    killed review holds none."""
-    with open(out / LOCK, "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise MeansTestError(f"{out}: another review is writing this folder") from None
-        yield
+def only_review_of(out: Path) -> contextlib.AbstractContextManager[None]:
+    """The review's hold of its folder (outputs.only_writer_of)."""
+    return only_writer_of(out, "review")
 
 
 def _run_review(

@@ -26,12 +26,12 @@ import pyarrow.parquet as pq
 
 from meanstest import schema
 from meanstest.batch import CHANGE_LISTS, CHANGES_SCHEMA
+from meanstest.outputs import writing
 from meanstest.review.state import (
     close_quietly,
     fault_point,
     write_json_atomic,
     write_parquet_atomic,
-    writing,
 )
 
 OUTPUTS = ("results", "members", "findings", "rejects")

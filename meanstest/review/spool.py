@@ -25,13 +25,13 @@ import pyarrow.parquet as pq
 from meanstest import schema
 from meanstest.batch import Tally, assess_batch
 from meanstest.bundle import check_table, unreadable
+from meanstest.outputs import writing
 from meanstest.progress import Progress
 from meanstest.review.plan import Plan
 from meanstest.review.state import (
     close_quietly,
     fault_point,
     write_parquet_atomic,
-    writing,
 )
 
 if TYPE_CHECKING:

@@ -11,8 +11,7 @@ import json
 import os
 import shutil
 import signal
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +20,7 @@ import pyarrow.parquet as pq
 
 from meanstest import schema
 from meanstest.errors import MeansTestError
+from meanstest.outputs import writing
 
 if TYPE_CHECKING:
     from meanstest.policy import PolicyLibrary
@@ -31,10 +31,6 @@ DONE_DIR = ".review.discarded"
 
 class ResumeRefused(MeansTestError):
     """An interrupted review exists for different inputs, policies or arguments."""
-
-
-class WriteFailed(MeansTestError):
-    """An output or state file could not be written (disk full, read-only, quota)."""
 
 
 class InputChanged(MeansTestError):
@@ -147,18 +143,6 @@ def explain_change(old: dict, new: dict) -> str:
                 )
             return f"{key.replace('_', ' ')} changed since the interrupted review"
     return "state differs"
-
-
-@contextmanager
-def writing(path: Path, *tmps: Path) -> Iterator[None]:
-    """Name `path` in any write error and leave none of `tmps` behind when one happens."""
-    try:
-        yield
-    except OSError as e:
-        for tmp in tmps:
-            tmp.unlink(missing_ok=True)
-        reason = os.strerror(e.errno) if e.errno else str(e)
-        raise WriteFailed(f"{path}: cannot write: {reason}", file=str(path)) from None
 
 
 def write_json_atomic(path: Path, data: object) -> None:
