@@ -80,8 +80,8 @@ _HELD: set[Path] = set()  # the folders this process holds the lock of
 
 @contextmanager
 def only_writer_of(out: Path, what: str) -> Iterator[None]:
-    """One command at a time writes a review's folder `out` (`what`: "review" or
-    "report"): two reviews at once mixed their outputs and corrupted a file, each exiting
+    """One command at a time writes a folder `out` (`what`: "review", "report" or
+    "ingest"): two reviews at once mixed their outputs and corrupted a file, each exiting
     0 (an adversarial run), and a report written while a review started there left the
     old report.html beside the new outputs (D2 of a blind operator's check, 2026-12-07).
     The lock is the kernel's (flock): a killed command holds none. The holder writes
@@ -93,18 +93,21 @@ def only_writer_of(out: Path, what: str) -> Iterator[None]:
         yield
         return
     path = out / LOCK
-    with writing(path), open(path, "a+", encoding="utf-8") as lock:
+    with writing(path):  # only the lock's own writes: the holder's errors are its own
+        lock = open(path, "a+", encoding="utf-8")  # noqa: SIM115 (closed below)
+    with lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             lock.seek(0)
             holder = lock.read(16).strip()
-            holder = holder if holder in ("review", "report") else "review"
+            holder = holder if holder in ("review", "report", "ingest") else "review"
             raise MeansTestError(f"{out}: another {holder} is writing this folder") from None
-        lock.seek(0)
-        lock.truncate()
-        lock.write(what)
-        lock.flush()
+        with writing(path):
+            lock.seek(0)
+            lock.truncate()
+            lock.write(what)
+            lock.flush()
         _HELD.add(key)
         try:
             yield

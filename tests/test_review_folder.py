@@ -178,3 +178,14 @@ def test_out_into_another_bundles_folder_is_refused(bundles, tmp_path, fmt):
     assert "give another folder" in str(e.value)
     assert sorted(p.name for p in other.iterdir()) == before  # no lock, no output
     _review(a, tmp_path / "fresh")  # a folder without tables is taken
+
+
+def test_an_error_of_the_command_holding_the_folder_is_its_own(tmp_path):
+    """The folder's lock names its own file in its own write errors only: an ingest's
+    full disk, raised while it held the lock, came out as ".review.lock: cannot write"
+    (caught by the full-disk test before it was committed)."""
+    from meanstest.outputs import only_writer_of
+
+    with pytest.raises(OSError) as e, only_writer_of(tmp_path, "ingest"):
+        raise OSError(28, "No space left on device", str(tmp_path / "bank.parquet"))
+    assert e.value.filename == str(tmp_path / "bank.parquet")
