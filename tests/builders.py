@@ -233,3 +233,19 @@ def ingest_record(bundle: Path, household_ids: list[str]) -> list[str]:
     notes = ingest_notes(bundle)
     assert len(notes) == 1 and all(h in notes[0] for h in household_ids)
     return notes
+
+
+def lock_held_by_another(out: Path, what: str):
+    """A folder's lock (outputs.LOCK) as another process holds it while writing there:
+    its own opening of the file (flock refuses a second opening, in one process too),
+    `what` ("review", "report", "ingest") written in it. Close it to let go."""
+    import fcntl
+
+    from meanstest.outputs import LOCK
+
+    lock = open(out / LOCK, "a+", encoding="utf-8")  # noqa: SIM115 (closed by the caller)
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    lock.truncate(0)
+    lock.write(what)
+    lock.flush()
+    return lock

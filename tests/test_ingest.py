@@ -1377,7 +1377,8 @@ def test_a_full_disk_is_one_line_naming_the_folder(district, tmp_path):
     assert run.returncode == 1
     assert run.stderr.endswith(f"No space left on device: {out}\n"), run.stderr
     assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, run.stderr
-    assert sorted(p.name for p in out.iterdir()) == []  # no table, no .tmp, no link
+    # no table, no .tmp, no link; the folder's lock (outputs.LOCK), never removed
+    assert sorted(p.name for p in out.iterdir()) == [".review.lock"]
 
 
 def test_a_writer_whose_close_failed_is_not_closed_again_when_collected(tmp_path, monkeypatch):
@@ -1403,3 +1404,19 @@ def test_a_writer_whose_close_failed_is_not_closed_again_when_collected(tmp_path
     gc.collect()
     assert raised == []
     real.close()
+
+
+def test_two_ingests_into_one_folder_refuse_each_other(district, tmp_path):
+    """Two ingests into one --out took no lock: both failed, one naming no problem, one
+    an unnamed file, once with a traceback (D4 of a blind operator's check, 2026-12-07).
+    The second now says another ingest is writing the folder, and writes nothing."""
+    from builders import lock_held_by_another
+
+    _, manifest, _, _ = district
+    out = tmp_path / "bundle"
+    out.mkdir()
+    with lock_held_by_another(out, "ingest"):
+        with pytest.raises(MeansTestError, match=f"^{out}: another ingest is writing this"):
+            ingest(manifest, out)
+        assert sorted(p.name for p in out.iterdir()) == [".review.lock"]  # the holder's
+    assert ingest(manifest, out)["accounting_closes"]  # once it is done

@@ -9,6 +9,7 @@ import re
 
 import numpy as np
 import pytest
+from builders import lock_held_by_another
 from chromium import dom, needs_chromium, screenshot
 
 from meanstest import labels, schema, synth
@@ -521,21 +522,6 @@ def small_review(tmp_path):
     return bundle, out
 
 
-def _held_by_another(out, what):
-    """The folder's lock as another process holds it: its own opening of the file (flock
-    refuses a second opening, in one process too), `what` written in it."""
-    import fcntl
-
-    from meanstest.outputs import LOCK
-
-    lock = open(out / LOCK, "a+", encoding="utf-8")  # noqa: SIM115 (closed by the caller)
-    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    lock.truncate(0)
-    lock.write(what)
-    lock.flush()
-    return lock
-
-
 @pytest.mark.parametrize("holder", ["review", "report"])
 def test_a_report_and_a_review_of_one_folder_refuse_each_other(small_review, holder):
     """`meanstest report` took no lock: a review starting into the folder while a report
@@ -543,7 +529,7 @@ def test_a_report_and_a_review_of_one_folder_refuse_each_other(small_review, hol
     operator's check, 2026-12-07). Each now holds the folder's lock and refuses while
     another process holds it, saying which command that is."""
     bundle, out = small_review
-    with _held_by_another(out, holder):
+    with lock_held_by_another(out, holder):
         with pytest.raises(MeansTestError, match=f"another {holder} is writing this folder"):
             write_report(out)
         assert not (out / "report.html").exists()
