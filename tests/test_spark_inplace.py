@@ -422,3 +422,49 @@ def test_a_damaged_regroup_record_gets_the_advice_to_regroup(tmp_path, text):
     assert _what_helps(tmp_path) == (
         "its regroup.json cannot be read; meanstest regroup lays it out again"
     )
+
+
+@pytest.mark.parametrize("in_place", [True, False])
+def test_a_file_replaced_while_spark_reads_it_stops_the_review(
+    spark, tmp_path, monkeypatch, in_place
+):
+    """As the single machine (review.state.check_unchanged): bank.parquet replaced while
+    the tasks read the bundle stops the review naming it, with no output written; the
+    single machine's streamed review exited 0 with the two tables mixed (a blind
+    operator's check, 2026-12-07), and Spark's in-place tasks read the same way."""
+    from meanstest.review.state import InputChanged
+    from meanstest.spark import review as spark_review
+    from meanstest.spark import review_spark
+
+    bundle = _write_grouped(_blocks([40, 40, 40], odd=False), tmp_path / "bundle")
+
+    def replace_bank():
+        other = tmp_path / "other.parquet"
+        pq.write_table(synth.generate(30, seed=98)["bank"], other)
+        other.replace(bundle / "bank.parquet")
+
+    if in_place:
+        review = inplace.review
+
+        def patched(*args):  # the tasks have read the old file; the new one is in place
+            tallies = review(*args)
+            replace_bank()
+            return tallies
+
+        monkeypatch.setattr(inplace, "review", patched)
+    else:
+        locate = spark_review.co_locate
+
+        def patched(*args):  # before the tasks read the rows
+            grouped = locate(*args)
+            replace_bank()
+            return grouped
+
+        monkeypatch.setattr(spark_review, "co_locate", patched)
+    out = tmp_path / "out"
+    with pytest.raises(InputChanged) as e:
+        review_spark(spark, bundle, default_library(), out, 3, in_place=in_place)
+    assert str(e.value).startswith(
+        f"{bundle / 'bank.parquet'}: replaced by another file while the review was reading it"
+    )
+    assert not out.exists() or not [p for p in out.iterdir() if not p.name.startswith(".")]

@@ -24,7 +24,7 @@ from meanstest.review.finish import (
 )
 from meanstest.review.memory import _households_in
 from meanstest.review.plan import Plan, group_by_chunk, make_plan, select_rows
-from meanstest.review.state import check_unchanged, fault_point
+from meanstest.review.state import fault_point, read_unchanged
 
 if TYPE_CHECKING:
     from meanstest.review import ReviewOptions
@@ -103,12 +103,8 @@ def _review_in_memory(
     say = STEP_NOTES_FROM <= expected <= chunk_size and not opts.quiet
     if say:
         note(f"reading the bundle: {expected:,} households")
-    try:
+    with read_unchanged(files, seen):  # the files the review started with
         tables = read_tables(files)
-    except Exception:  # a file rewritten midway is reported as that, not as its symptom
-        check_unchanged(files, seen)
-        raise
-    check_unchanged(files, seen)  # read from the files the review started with
     n = tables["households"].num_rows
     progress = Progress(n, quiet=opts.quiet)
     outputs = OutputFiles(out)

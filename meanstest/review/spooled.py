@@ -33,9 +33,9 @@ from meanstest.review.spool import assess_part, assess_spooled, spool
 from meanstest.review.state import (
     STATE_DIR,
     InputChanged,
-    check_unchanged,
     discard,
     fault_point,
+    read_unchanged,
     write_json_atomic,
 )
 
@@ -147,22 +147,13 @@ def _review_spooled(
 
 @contextmanager
 def reading(files: dict[str, Path], seen: dict, state_dir: Path) -> Iterator[None]:
-    """A read of the bundle's files, then check_unchanged; a read that failed is checked
-    too, so that a file replaced midway is reported as that, not as the row or row group
-    it no longer has. When a file changed the review's state is discarded: its chunks so
-    far were read from the file as it was, so a rerun starts over (resumed, it would take
-    them beside chunks read from the new file)."""
+    """A read of the bundle's files (state.read_unchanged). When a file changed the
+    review's state is discarded: its chunks so far were read from the file as it was,
+    so a rerun starts over (resumed, it would take them beside chunks read from the new
+    file)."""
     try:
-        yield
-    except Exception:
-        _unchanged(files, seen, state_dir)
-        raise
-    _unchanged(files, seen, state_dir)
-
-
-def _unchanged(files: dict[str, Path], seen: dict, state_dir: Path) -> None:
-    try:
-        check_unchanged(files, seen)
+        with read_unchanged(files, seen):
+            yield
     except InputChanged:
         discard(state_dir)
         raise

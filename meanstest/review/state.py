@@ -11,7 +11,8 @@ import json
 import os
 import shutil
 import signal
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -37,23 +38,31 @@ class InputChanged(MeansTestError):
     """A bundle file was replaced, rewritten or removed while the review was reading it."""
 
 
-def identities(files: dict[str, Path]) -> dict[str, tuple[int, ...] | None]:
+def identities(files: dict[str, Path]) -> dict[str, tuple | None]:
     """Each input file's identity now: its device and inode (another file moved into its
     place has others), size, and modification and change times in ns (a file rewritten
-    where it lies moves both; `touch` can set the first back, never the second). None
-    for a file that is gone."""
-    seen: dict[str, tuple[int, ...] | None] = {}
+    where it lies moves both; `touch` can set the first back, never the second). A table
+    that is a folder of files (Spark's) has its files' names and identities. None for a
+    table that is gone."""
+    seen: dict[str, tuple | None] = {}
     for table, path in files.items():
         try:
-            st = path.stat()
+            if path.is_dir():
+                inside = sorted(f for f in path.rglob("*") if f.is_file())
+                seen[table] = ("folder", tuple((str(f), *_identity(f)) for f in inside))
+            else:
+                seen[table] = _identity(path)
         except OSError:
             seen[table] = None
-        else:
-            seen[table] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
     return seen
 
 
-def check_unchanged(files: dict[str, Path], seen: dict[str, tuple[int, ...] | None]) -> None:
+def _identity(path: Path) -> tuple[int, ...]:
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def check_unchanged(files: dict[str, Path], seen: dict[str, tuple | None]) -> None:
     """Refuse (InputChanged) when a file is not the one `seen` when the review started: a
     review reading the bundle chunk by chunk where it lies, whose bank.parquet was
     replaced midway, exited 0 with outputs mixing the two tables (5 of 5 in a blind
@@ -65,7 +74,7 @@ def check_unchanged(files: dict[str, Path], seen: dict[str, tuple[int, ...] | No
             continue
         if after is None:
             how = "removed"
-        elif before is None or after[:2] != before[:2]:
+        elif before is None or (after[0] != "folder" and after[:2] != before[:2]):
             how = "replaced by another file"
         else:
             how = "rewritten"
@@ -76,6 +85,19 @@ def check_unchanged(files: dict[str, Path], seen: dict[str, tuple[int, ...] | No
             "nothing is writing the bundle",
             file=str(path),
         )
+
+
+@contextmanager
+def read_unchanged(files: dict[str, Path], seen: dict[str, tuple | None]) -> Iterator[None]:
+    """A read of the files, then check_unchanged; a read that failed is checked too, so
+    that a file changed midway is reported as that, not as the row or row group it no
+    longer has."""
+    try:
+        yield
+    except Exception:
+        check_unchanged(files, seen)
+        raise
+    check_unchanged(files, seen)
 
 
 def fault_point(name: str) -> None:

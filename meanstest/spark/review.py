@@ -13,10 +13,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
+from meanstest import schema
 from meanstest.batch import Tally
 from meanstest.errors import MeansTestError
 from meanstest.progress import count
 from meanstest.review.finish import earlier_outputs
+from meanstest.review.state import InputChanged, check_unchanged, identities, read_unchanged
 from meanstest.spark.frames import (
     Storage,
     co_locate,
@@ -128,6 +130,10 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
 
     if out_path is None:
         raise MeansTestError("review_spark needs an output folder (out_path)")
+    # a bundle on this machine is the one the review started with until it ends, or it
+    # refuses (review.state.check_unchanged; a blind check replaced a file midway)
+    inputs = _table_paths(local_folder(bundle))
+    seen = identities(inputs)
     say = say or (lambda text: None)
     library = load_policies(policies)
     partitions = partitions or max(2, spark.sparkContext.defaultParallelism * 2)
@@ -137,7 +143,15 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
         )
         if planned is not None:
             notes = ingest_notes(local_folder(bundle))  # file: URIs too
-            return _review_in_place(spark, planned, library, out_path, quiet, notes)
+            return _review_in_place(
+                spark,
+                planned,
+                library,
+                out_path,
+                quiet,
+                notes,
+                (inputs, seen),
+            )
     from meanstest.spark.inplace import counting
 
     sc = spark.sparkContext
@@ -154,7 +168,8 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
         StorageLevel.MEMORY_AND_DISK
     )
     steps(f"routing the rows to their households and assessing {partitions:,} partitions")
-    with counting(sc, None, "tasks done (routing and assessing)", quiet):
+    counted = counting(sc, None, "tasks done (routing and assessing)", quiet)
+    with counted, read_unchanged(inputs, seen):  # the files it started with, before writing
         rows = staged.where(F.col("_kind") == KIND["tally"]).select("_blob").collect()
     tallies = [json.loads(bytes(r[0])) for r in rows]
     counts = np.zeros((partitions, BUCKETS), np.int64)
@@ -175,6 +190,12 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
             for name in OUTPUTS:
                 ranks = offsets if name == "results" else None
                 _write_with_spark(spark, staged, name, out.join(name), ranks)
+    try:  # the writes may read the bundle again (a partition Spark did not keep)
+        check_unchanged(inputs, seen)
+    except InputChanged:
+        for name in earlier_outputs():
+            out.remove(out.join(name))
+        raise
     summary = summarise(
         [t["tally"] for t in tallies], partitions, ingest_notes(local_folder(bundle))
     )
@@ -210,7 +231,30 @@ def _plan_in_place(spark, bundle, out_path, partitions, arrow_writes, required, 
     return planned
 
 
-def _review_in_place(spark, planned, library, out_path, quiet, notes: list[str]) -> dict:
+def _table_paths(folder: Path | None) -> dict[str, Path]:
+    """table → the file or folder of a local bundle folder Spark reads it from; none for
+    a bundle elsewhere (hdfs://, in-memory tables)."""
+    if folder is None or not folder.is_dir():
+        return {}
+    paths = {}
+    for table in schema.TABLES:
+        for path in (folder / f"{table}.parquet", folder / f"{table}.arrow", folder / table):
+            if path.exists():
+                paths[table] = path
+                break
+    return paths
+
+
+def _review_in_place(
+    spark,
+    planned,
+    library,
+    out_path,
+    quiet,
+    notes: list[str],
+    watched: tuple[dict, dict],
+) -> dict:
+    """`watched`: the bundle's files and their identities when the review started."""
     from meanstest.spark import inplace
     from meanstest.spark.write import TMP, move_outputs, tmp_removed_on_failure
 
@@ -221,7 +265,8 @@ def _review_in_place(spark, planned, library, out_path, quiet, notes: list[str])
         Path(out.root).mkdir(parents=True, exist_ok=True)
     filesystem, root = arrow_filesystem(out.root)
     with tmp_removed_on_failure(filesystem, f"{root}/{TMP}"):
-        tallies = inplace.review(spark, planned, library, filesystem, root, quiet)
+        with read_unchanged(*watched):  # the tasks read the files the review started with
+            tallies = inplace.review(spark, planned, library, filesystem, root, quiet)
         move_outputs(filesystem, root, f"{root}/{TMP}")
     summary = inplace.summary_of(planned, tallies, notes)
     out.write_text(out.join("summary.json"), json.dumps(summary, ensure_ascii=False, indent=2))
