@@ -189,3 +189,21 @@ def test_an_error_of_the_command_holding_the_folder_is_its_own(tmp_path):
     with pytest.raises(OSError) as e, only_writer_of(tmp_path, "ingest"):
         raise OSError(28, "No space left on device", str(tmp_path / "bank.parquet"))
     assert e.value.filename == str(tmp_path / "bank.parquet")
+
+
+def test_an_interrupted_atomic_write_leaves_no_tmp(tmp_path, monkeypatch):
+    """A Ctrl-C while a change list was written left changes_new.parquet.tmp (3 of 300
+    interrupted reviews, D3 of 2026-12-07): writing() removed its tmp on write errors
+    only. An interrupt now removes it too, and goes on up."""
+    import pyarrow as pa
+
+    from meanstest.review import state
+
+    def interrupted_write(table, where, **kwargs):
+        where.write_bytes(b"PAR1 half a file")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(state.pq, "write_table", interrupted_write)
+    with pytest.raises(KeyboardInterrupt):
+        state.write_parquet_atomic(pa.table({"a": [1]}), tmp_path / "changes_new.parquet")
+    assert list(tmp_path.iterdir()) == []
