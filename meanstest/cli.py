@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import atexit
 import importlib
 import math
 import os
+import signal
 import sys
+import threading
 import time
 
-from meanstest import labels
-from meanstest.amounts import money
+# Only light modules here (none imports pyarrow, numpy or numba): until main() is inside
+# its `try`, a Ctrl-C is a KeyboardInterrupt traceback and exit -2, not "meanstest:
+# interrupted" and 130 (D3: half a second of imports was that window). Every other
+# module is imported where it is used, or in main() under the try.
 from meanstest.errors import MeansTestError, interrupted, one_line
-from meanstest.outputs import check_output_folder, output_folder, review_folder
 from meanstest.progress import count
 
 EXIT_USAGE = 2
@@ -157,6 +161,9 @@ def _parser() -> argparse.ArgumentParser:
 def summary_lines(s: dict) -> list[str]:
     """A review summary's statuses (code and name) and total benefit in yuan, for the
     console of every engine."""
+    from meanstest import labels
+    from meanstest.amounts import money
+
     lines = [
         f"  {status:<13} {n:>9,}  {labels.of(labels.STATUS, status, 'zh')}"
         for status, n in s["by_status"].items()
@@ -285,6 +292,7 @@ def _explain(args) -> int:
 
 
 def _reproduce(args) -> int:
+    from meanstest.outputs import review_folder
     from meanstest.pipeline import load_policies
     from meanstest.reproduce import reproduce_journal, reproduce_review
 
@@ -317,6 +325,7 @@ def _reproduce(args) -> int:
 
 
 def _report(args) -> int:
+    from meanstest.outputs import review_folder
     from meanstest.report import write_report
 
     print(write_report(review_folder(args.out_dir)))
@@ -324,6 +333,7 @@ def _report(args) -> int:
 
 
 def _synth(args) -> int:
+    from meanstest.outputs import check_output_folder, output_folder
     from meanstest.synth import write_synth
 
     if args.households < 1:
@@ -401,11 +411,18 @@ def arrow_memory_pool() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Everything under the try, the imports of pyarrow and of the subcommands' modules
+    # (building the parser imports meanstest.pipeline, numba with it) included: a Ctrl-C
+    # while they load is "meanstest: interrupted" and 130 like one at any later moment.
     if argv is None:  # the command's own process (the console script, python -m)
-        pyarrow_without_pandas()
-        arrow_memory_pool()
-    args = _parser().parse_args(argv)
+        interrupt_safely()
     try:
+        if argv is None:
+            pyarrow_without_pandas()
+            arrow_memory_pool()
+        args = _parser().parse_args(argv)
+        from meanstest.outputs import check_output_folder
+
         for flag in ("out", "raw"):  # "" would be the current folder
             if getattr(args, flag, None) == "":
                 check_output_folder("", f"--{flag}")
@@ -448,6 +465,91 @@ def main(argv: list[str] | None = None) -> int:
         # dispatcher: "SystemError: ... returned a result with an exception set")
         print("meanstest: interrupted", file=sys.stderr)
         return 130
+
+
+# ---------------------------------------------------- Ctrl-C in the command's process --
+
+# Where a KeyboardInterrupt must not be raised: code that holds a lock for a few bytecodes
+# with nothing yet (or no longer) set to release it. Python runs a signal handler between
+# any two bytecodes, so the default handler raised there, and the lock stayed held:
+# numba's global compiler lock, taken by the main thread in _CompilerLock.acquire or
+# ExitStack.enter_context (contextlib) when the interrupt came, was never released, and
+# the review's digest thread, compiling its first kernel, waited for it for ever while
+# the main thread, unwinding, waited for that thread (py-spy, D3: a review hung after
+# Ctrl-C in 1 of about 80). threading's own Condition.__enter__/__exit__ and importlib's
+# module locks have the same gap. llvmlite's Python code runs inside LLVM's callbacks
+# (ctypes swallows an exception raised in one and LLVM goes on with what it did not
+# fill in: a segmentation fault in the object cache's callback, 2 in 80) and while
+# disposing of LLVM objects ("Exception ignored ... AttributeError", 1 in 60).
+_LOCK_PLUMBING = (
+    os.path.join("numba", "core", "compiler_lock.py"),
+    os.sep + "contextlib.py",  # ExitStack.enter_context, a context manager's __exit__
+    "<frozen importlib._bootstrap>",  # its module locks
+)
+_CALLBACKS = os.sep + "llvmlite" + os.sep
+# threading's functions that wait: a Ctrl-C there interrupts the wait, which is safe
+# (the lock is taken again by a `finally`) and is what the user asked for
+_WAITING = frozenset({"wait", "wait_for", "join", "_wait_for_tstate_lock", "_shutdown"})
+_RETRY = 0.005  # seconds until a deferred interrupt is tried again
+_deferred = False
+
+
+def _unsafe_to_interrupt(frame) -> bool:
+    """Whether the main thread, stopped at `frame`, is in one of the gaps above: the
+    innermost frame in lock plumbing, or llvmlite anywhere in the stack (its Python runs
+    as LLVM's callbacks, which must return normally)."""
+    if frame is None:
+        return False
+    code = frame.f_code
+    name = code.co_filename
+    if name.endswith(_LOCK_PLUMBING):
+        return True
+    if name == threading.__file__ and code.co_name not in _WAITING:
+        return True
+    while frame is not None:
+        if _CALLBACKS in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _on_interrupt(signum: int, frame) -> None:
+    """SIGINT (and the alarm that retries a deferred one): KeyboardInterrupt, as Python's
+    own handler raises, unless the main thread is in a gap where it would leave a lock
+    held; then again in _RETRY seconds, by when the lock is held under a `with` (or
+    released) and the interrupt unwinds cleanly."""
+    global _deferred
+    if signum != signal.SIGINT and not _deferred:
+        return  # an alarm of nobody's asking: meanstest sets none other
+    if _unsafe_to_interrupt(frame):
+        _deferred = True
+        signal.setitimer(signal.ITIMER_REAL, _RETRY)
+        return
+    _deferred = False
+    raise KeyboardInterrupt
+
+
+def _no_interrupt_from_now() -> None:
+    """At exit (after the worker threads were joined: a Ctrl-C can still break a join
+    that hangs): the command's outputs and exit code are decided. Python then restores
+    the default SIGINT action and spends up to a second or more in its last garbage
+    collection (numba's objects), where a Ctrl-C killed the process with -2 (11 of 75
+    finished reviews interrupted then, D3). Python leaves an ignored signal ignored."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def interrupt_safely() -> None:
+    """Ctrl-C in the `meanstest` command's own process: raised where it cannot leave a
+    lock held (_on_interrupt), and ignored once the command has finished. Not for a
+    program that calls main(argv) or imports meanstest: their handlers are theirs. Not
+    when SIGINT was not Python's default (ignored: a background job of a shell)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        return
+    signal.signal(signal.SIGALRM, _on_interrupt)
+    signal.signal(signal.SIGINT, _on_interrupt)
+    atexit.register(_no_interrupt_from_now)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,279 @@
+"""Ctrl-C of the `meanstest` command at any moment is one line, "meanstest: interrupted",
+and exit 130 (D3, a failure-injection run): while its modules load, while numba takes
+its compiler lock, and not a kill by the signal while the interpreter shuts down.
+
+Each test runs the command as its console script does (`from meanstest.cli import main;
+sys.exit(main())`, pyproject's [project.scripts]) in a child process, and sends SIGINT
+at a moment it chose, not after a random delay."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from meanstest import synth
+from meanstest.bundle import write_bundle
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = pytest.mark.skipif(os.name != "posix", reason="signals as POSIX sends them")
+
+
+def _command(prelude: str, args: list[str], after: str = "") -> subprocess.CompletedProcess:
+    """`meanstest ARGS` in a child process, `prelude` run before meanstest is imported
+    and `after` once main() has returned (its code in `code`)."""
+    script = textwrap.dedent(prelude) + textwrap.dedent(
+        f"""
+        import sys
+        sys.argv = ["meanstest", *{args!r}]
+        from meanstest.cli import main
+        code = main()
+        """
+    ) + textwrap.dedent(after) + "\nsys.exit(code)\n"  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=ROOT,
+        # a child of a shell's background job inherits SIGINT ignored: Python's own
+        # handler only when it starts with the default action
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+
+
+def test_the_console_script_is_cli_main():
+    """The tests below run the command as this entry point does."""
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert pyproject["project"]["scripts"]["meanstest"] == "meanstest.cli:main"
+
+
+def test_importing_the_cli_loads_nothing_heavy():
+    """Until main() is in its `try`, a Ctrl-C is a traceback: the modules loaded before it
+    are only the light ones (pyarrow, numpy and numba took half a second)."""
+    heavy = ["pyarrow", "numpy", "numba", "meanstest.pipeline"]
+    probe = f"import sys, meanstest.cli; print([m for m in {heavy!r} if m in sys.modules])"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_assess_is_still_at_the_package_top():
+    import meanstest
+    from meanstest import Assessment, assess
+    from meanstest.pipeline import Assessment as PipelineAssessment
+    from meanstest.pipeline import assess as pipeline_assess
+
+    assert assess is pipeline_assess and Assessment is PipelineAssessment
+    assert meanstest.assess is pipeline_assess
+    assert {"assess", "Assessment"} <= set(dir(meanstest)) and meanstest.__all__
+    with pytest.raises(AttributeError, match="no attribute 'nothing_here'"):
+        meanstest.nothing_here  # noqa: B018 - the attribute look-up is the test
+
+
+# SIGINT sent by the process to itself as it starts importing `module`: the handler
+# runs before the next bytecode, inside that import
+_INTERRUPT_ON_IMPORT = """
+import os, signal, sys
+
+class Interrupt:
+    fired = False
+
+    def find_spec(self, name, path=None, target=None):
+        if name == {module!r} and not Interrupt.fired:
+            Interrupt.fired = True
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+
+sys.meta_path.insert(0, Interrupt())
+"""
+
+
+@pytest.mark.parametrize(
+    ("command", "module"),
+    [
+        ("review", "pyarrow"),  # the first heavy import: meanstest/__init__ made it
+        ("review", "numba"),  # building the parser imports meanstest.pipeline
+        ("review", "meanstest.pipeline"),
+        ("review", "meanstest.review"),
+        ("report", "pyarrow"),
+    ],
+)
+def test_ctrl_c_while_modules_load_is_one_line_and_130(tmp_path, command, module):
+    bundle = tmp_path / "bundle"
+    write_bundle(synth.generate(5, seed=1), bundle)
+    args = {"review": ["review", str(bundle), "--out", str(tmp_path / "out")]}
+    done = _command(
+        _INTERRUPT_ON_IMPORT.format(module=module),
+        args.get(command, [command, str(tmp_path / "out")]),
+    )
+    assert (done.returncode, done.stderr) == (130, "meanstest: interrupted\n"), done.stderr
+
+
+# Ctrl-C landing in the main thread the first time it has taken numba's global compiler
+# lock (the review's first kernel), in _CompilerLock.acquire just after the lock's own
+# acquire returned: where Python's own handler raised with the lock taken and nothing
+# set to release it. The SIGINT handler is called there as Python calls it, with that
+# frame (a real signal is handled in whatever frame runs when it lands: not a moment a
+# test can choose). After main(), the lock must be free: left held, the review's digest
+# thread waited for it for ever and the review hung (py-spy, D3).
+_INTERRUPT_IN_THE_COMPILER_LOCK = """
+import signal, sys, threading
+import meanstest.pipeline  # numba imported before the lock is watched
+from numba.core.compiler_lock import global_compiler_lock
+
+class Lock:
+    def __init__(self, lock):
+        self.lock, self.fired = lock, False
+
+    def acquire(self, *args):
+        got = self.lock.acquire(*args)
+        if not self.fired and threading.current_thread() is threading.main_thread():
+            self.fired = True
+            signal.getsignal(signal.SIGINT)(signal.SIGINT, sys._getframe(1))
+        return got
+
+    def __getattr__(self, name):
+        return getattr(self.lock, name)
+
+watched = global_compiler_lock._lock = Lock(global_compiler_lock._lock)
+"""
+
+_LOCK_AFTERWARDS = """
+print("fired" if watched.fired else "not fired")
+print("lock held" if global_compiler_lock.is_locked() else "lock free")
+"""
+
+
+def test_ctrl_c_as_numba_takes_its_compiler_lock_leaves_it_free(tmp_path):
+    bundle = tmp_path / "bundle"
+    write_bundle(synth.generate(3000, seed=2), bundle)
+    done = _command(
+        _INTERRUPT_IN_THE_COMPILER_LOCK,
+        ["review", str(bundle), "--out", str(tmp_path / "out"), "--quiet"],
+        _LOCK_AFTERWARDS,
+    )
+    assert done.stdout.split("\n")[:2] == ["fired", "lock free"], done.stdout + done.stderr
+    assert (done.returncode, done.stderr) == (130, "meanstest: interrupted\n"), done.stderr
+    assert not list((tmp_path / "out").glob("*.tmp"))
+
+
+# SIGINT sent by the process to itself from a finalizer that runs as the interpreter
+# clears __main__, after Python restored the default SIGINT action: the moment a Ctrl-C
+# killed a finished review with -2 (its last garbage collection takes about a second)
+_INTERRUPT_AT_SHUTDOWN = """
+import os, signal
+
+class Late:
+    def __del__(self, kill=os.kill, pid=os.getpid(), sigint=signal.SIGINT):
+        kill(pid, sigint)
+
+late = Late()
+"""
+
+
+def test_ctrl_c_while_the_interpreter_shuts_down_keeps_the_exit_code(tmp_path):
+    done = _command(
+        _INTERRUPT_AT_SHUTDOWN, ["synth", "--households", "3", "--out", str(tmp_path / "b")]
+    )
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert (tmp_path / "b" / "households.parquet").exists()
+
+
+def test_a_deferred_interrupt_is_raised_once_the_gap_is_left():
+    """The handler's choice, frame by frame: the gaps defer, a wait and ordinary code
+    raise."""
+    import contextlib
+    import threading
+
+    from meanstest import cli
+
+    frames = {}
+
+    class Spy:
+        def __enter__(self):
+            frames["enter_context"] = sys._getframe(1)  # ExitStack.enter_context's
+
+        def __exit__(self, *exc):
+            return None
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(Spy())
+    assert cli._unsafe_to_interrupt(frames["enter_context"])
+    assert not cli._unsafe_to_interrupt(sys._getframe())
+    assert not cli._unsafe_to_interrupt(None)
+
+    waiting = threading.Condition()
+    with waiting:
+        assert not cli._unsafe_to_interrupt(_frame_of(waiting.wait, timeout=0))
+    entered = _frame_of(waiting.__enter__)  # the lock taken, no `with` yet to free it
+    waiting.__exit__(None, None, None)
+    assert cli._unsafe_to_interrupt(entered)
+
+    from llvmlite import binding
+
+    assert cli._unsafe_to_interrupt(_frame_of(binding.get_process_triple))
+
+    old = signal.getsignal(signal.SIGALRM)
+    signal.signal(signal.SIGALRM, cli._on_interrupt)
+    try:
+        cli._on_interrupt(signal.SIGINT, frames["enter_context"])  # deferred: no raise
+        assert cli._deferred
+        with pytest.raises(KeyboardInterrupt):
+            signal.pause()  # the retry's alarm, here in ordinary code
+        assert not cli._deferred
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, old)
+
+
+def _frame_of(fn, **kwargs):
+    """The frame `fn` runs in, caught by a profile hook on its return (kept alive by the
+    reference)."""
+    caught = []
+    code = getattr(fn, "__func__", fn).__code__
+
+    def hook(frame, event, arg):
+        if event == "return" and frame.f_code is code:
+            caught.append(frame)
+
+    sys.setprofile(hook)
+    try:
+        fn(**kwargs)
+    finally:
+        sys.setprofile(None)
+    return caught[0]
+
+
+def test_the_handler_is_not_taken_when_sigint_was_ignored():
+    """A background job of a shell starts with SIGINT ignored: the command keeps that."""
+    probe = (
+        "import signal; from meanstest import cli; cli.interrupt_safely(); "
+        "print(signal.getsignal(signal.SIGINT) is signal.SIG_IGN)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    assert done.stdout.strip() == "True", done.stderr
+
+
+def test_sigint_of_the_test_process_is_left_alone():
+    """main(argv) (a program's call, these tests') changes no signal handler."""
+    from meanstest.cli import main
+
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGALRM)
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGALRM)) == before
