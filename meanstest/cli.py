@@ -17,6 +17,7 @@ import time
 # interrupted" and 130 (D3: half a second of imports was that window). Every other
 # module is imported where it is used, or in main() under the try.
 from meanstest.errors import MeansTestError, interrupted, one_line
+from meanstest.limits import address_space_note, address_space_problem
 from meanstest.progress import count
 
 EXIT_USAGE = 2
@@ -417,6 +418,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv is None:  # the command's own process (the console script, python -m)
         interrupt_safely()
     try:
+        problem = address_space_problem()  # before the libraries that crash under it load
+        if problem is not None:
+            raise MeansTestError(problem)
         if argv is None:
             pyarrow_without_pandas()
             arrow_memory_pool()
@@ -448,12 +452,12 @@ def main(argv: list[str] | None = None) -> int:
         # thousands of rows, one person in thousands of households): a traceback of 13
         # frames said so (an adversarial run); one line says what and where to look
         said = one_line(str(e))[:200] or type(e).__name__
-        print(
-            f"meanstest: error: out of memory ({said}): the input decodes to more than this "
-            "machine holds; a long value used by many rows, or one person in many households, "
-            "can take far more memory than the files' size (docs/RELIABILITY.md)",
-            file=sys.stderr,
+        why = address_space_note() or (
+            ": the input decodes to more than this machine holds; a long value used by many "
+            "rows, or one person in many households, can take far more memory than the "
+            "files' size (docs/RELIABILITY.md)"
         )
+        print(f"meanstest: error: out of memory ({said}){why}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         print("meanstest: interrupted", file=sys.stderr)

@@ -286,3 +286,54 @@ def test_memory_running_out_while_reading_is_not_called_a_corrupt_file(
     err = capsys.readouterr().err.splitlines()[-1]
     assert err.startswith("meanstest: error: out of memory (realloc of size 2097152 failed)"), err
     assert "corrupt" not in err
+
+
+def test_an_address_space_limit_too_small_to_run_in_is_refused_at_once(tmp_path):
+    """Under `ulimit -v` 0.7-2.5 GB a 20,000-household review segfaulted with nothing
+    said (exit 139), aborted in C++'s bad_alloc or glibc's thread-local data, or called
+    Arrow's failure to start a thread a corrupt file (D6 of 2026-12-07 and this fix's
+    own runs): the libraries reserve far more address space than they use. The command
+    now refuses such a limit in one line before loading them."""
+    import resource
+    import subprocess
+    import sys
+
+    from meanstest.limits import ADDRESS_SPACE_FLOOR
+
+    def limited():
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 1024**3, resource.RLIM_INFINITY))
+
+    out = tmp_path / "s"
+    run = subprocess.run(
+        [sys.executable, "-m", "meanstest.cli", "synth", "--households", "3", "--out", str(out)],
+        capture_output=True, text=True, timeout=120, check=False, preexec_fn=limited,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.startswith(
+        "meanstest: error: the address-space limit (ulimit -v) is 2.00 GiB, below the "
+        f"{ADDRESS_SPACE_FLOOR / 1024**3:.0f} GiB meanstest needs"
+    ), run.stderr
+    assert run.stderr.count("\n") == 1 and not out.exists()
+
+
+def test_out_of_memory_under_an_address_space_limit_says_so(monkeypatch, capsys):
+    """Out of memory with an address-space limit set names the limit (it counts space
+    reserved and never used), not the input's size."""
+    from meanstest import cli, limits
+
+    def synth(args):
+        raise MemoryError("realloc of size 2097152 failed")
+
+    monkeypatch.setattr(limits, "address_space_limit", lambda: 4 * 1024**3)
+    monkeypatch.setattr(cli, "_synth", synth)
+    assert cli.main(["synth", "--households", "3", "--out", "x"]) == 1
+    err = capsys.readouterr().err
+    assert err == (
+        "meanstest: error: out of memory (realloc of size 2097152 failed): this process's "
+        "address-space limit (ulimit -v) is 4.00 GiB, which counts space reserved and never "
+        "used; raise it, and bound memory with a cgroup (systemd-run --scope -p "
+        "MemoryMax=…) or review's --memory-limit\n"
+    )
+    monkeypatch.setattr(limits, "address_space_limit", lambda: None)
+    assert cli.main(["synth", "--households", "3", "--out", "x"]) == 1
+    assert "the input decodes to more than this machine holds" in capsys.readouterr().err
