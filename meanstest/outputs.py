@@ -7,7 +7,9 @@ jurisdiction (`results/jurisdiction=150422/part-00000-00000.parquet`, and
 report and `meanstest reproduce` read either through `read_output`.
 
 Also the checks of the folders a command is given (`output_folder`, `review_folder`):
-a mistake there is said in the folder's terms, not as a file inside it.
+a mistake there is said in the folder's terms, not as a file inside it; the lock a
+command holds on the folder it writes (`only_writer_of`); and the write errors that name
+their file (`writing`).
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ def writing(path: Path, *tmps: Path) -> Iterator[None]:
         raise
 
 
-LOCK = ".review.lock"  # held (flock) by the review or report writing the folder
+LOCK = ".review.lock"  # held (flock) by the review, report or ingest writing the folder
 _HELD: set[Path] = set()  # the folders this process holds the lock of
 
 
