@@ -573,3 +573,35 @@ def test_a_member_written_unnormalised_is_a_near_match_too(tmp_path, capsys):
     said = near_match_note(tmp_path / "b", 5)
     assert f"bank record CANON ({with_x['household_id']})" in said
     assert found["ORPHANED"] == () and "bank record ORPHANED (in no household)" in said
+
+
+def test_a_file_rewritten_with_its_mtime_set_back_refuses_to_resume(bundle, tmp_path):
+    """The resume fingerprint held each file's size and mtime: bank.parquet rewritten
+    between the kill and the rerun, its mtime set back as `cp -p` sets it, was taken for
+    the file the interrupted review read. Its inode and ctime are in the fingerprint now
+    (ctime cannot be set back), as in the running review's own check."""
+    import json
+
+    copy = tmp_path / "bundle"
+    copy.mkdir()
+    for f in bundle.iterdir():
+        (copy / f.name).write_bytes(f.read_bytes())
+    out = tmp_path / "out"
+    killed = _cli(copy, out, "--spool", env={"MEANSTEST_FAULT_AT": "chunk:000001"})
+    assert killed.returncode < 0
+    bank = copy / "bank.parquet"
+    st = bank.stat()
+    bank.write_bytes(bank.read_bytes())
+    os.utime(bank, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert (bank.stat().st_size, bank.stat().st_mtime_ns) == (st.st_size, st.st_mtime_ns)
+    with pytest.raises(
+        ResumeRefused, match="input tables changed since the interrupted review: bank; rerun"
+    ):
+        run_review(copy, out, default_library(), ReviewOptions(chunk_size=40, quiet=True))
+    # an interrupted review of an older meanstest, its files by size and mtime only
+    state_file = out / ".review" / "state.json"
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    del state["fingerprint"]["identity"]
+    state_file.write_text(json.dumps(state), encoding="utf-8")
+    with pytest.raises(ResumeRefused, match="started by an older meanstest .*size and mtime"):
+        run_review(copy, out, default_library(), ReviewOptions(chunk_size=40, quiet=True))

@@ -119,8 +119,13 @@ def fingerprint(
             "file": str(path.resolve()),
             "size": st.st_size,
             "mtime_ns": st.st_mtime_ns,
+            # a file put in its place by `mv`, or rewritten and its mtime set back (`cp
+            # -p`), has another inode or ctime (identities, for the run itself)
+            "inode": st.st_ino,
+            "ctime_ns": st.st_ctime_ns,
         }
     return {
+        "identity": "path, size, mtime, inode and ctime",
         "inputs": inputs,
         "policies": sorted([p.id, p.digest] for p in library.packs),
         "chunk_size": chunk_size,
@@ -138,7 +143,8 @@ def fingerprint(
 def explain_change(old: dict, new: dict) -> str:
     """Why an interrupted review's fingerprint `old` refuses the new run's `new`."""
     keys = (
-        "inputs", "policies", "chunk_size", "chunks", "spool", "tally", "engine", "engine_version"
+        "identity", "inputs", "policies", "chunk_size", "chunks", "spool", "tally", "engine",
+        "engine_version",
     )  # fmt: skip
     for key in keys:
         if old.get(key) != new.get(key):
@@ -148,6 +154,11 @@ def explain_change(old: dict, new: dict) -> str:
                 ]
                 return "input tables changed since the interrupted review: " + ", ".join(
                     sorted(changed)
+                )
+            if key == "identity":  # an older meanstest's state: files by size and mtime
+                return (
+                    "it was started by an older meanstest (its input files identified by "
+                    "size and mtime only)"
                 )
             if key == "chunks":  # an older meanstest's state: chunks cut another way
                 return "it was planned by an older meanstest (chunks cut another way)"
