@@ -55,7 +55,7 @@ from meanstest.affected import (
 from meanstest.bundle import FORMATS, INCOMPLETE, writing_bundle
 from meanstest.copies import file_digest, note_copies
 from meanstest.errors import MeansTestError
-from meanstest.outputs import only_writer_of, output_folder
+from meanstest.outputs import not_a_review_folder, only_writer_of, output_folder
 from meanstest.progress import Progress, count
 from meanstest.review.state import close_quietly, fault_point
 
@@ -193,6 +193,7 @@ def ingest(
 def _ingest(manifest: Path, folder: Path, quiet: bool, stream, hold: bool) -> dict:
     sources = load_manifest(manifest)
     _not_over_inputs(folder, manifest, sources)
+    not_a_review_folder(folder)
     exports = [(s, f, open_export(f, s.profile)) for s in sources for f in s.files]
     overrides = checked_overrides(sources)
     output_folder(folder)

@@ -123,6 +123,43 @@ def only_writer_of(out: Path, what: str) -> Iterator[None]:
             _HELD.discard(key)
 
 
+def not_a_bundle(out: Path, bundle: Path | None = None) -> None:
+    """Refuse a review's `--out` that is its bundle folder or holds a bundle's tables (a
+    file, or a folder as Spark writes one): the outputs were written among them, with
+    either engine (D7 of a blind operator's check, 2026-12-07, and its recheck)."""
+    if bundle is not None and out.resolve() == bundle.resolve():
+        raise MeansTestError(
+            f"--out {out} is the bundle folder: the review's outputs (results.parquet, …) "
+            "would lie beside the tables it reads; give another folder"
+        )
+    held = [
+        name
+        for t in schema.TABLES
+        for name in (f"{t}.parquet", f"{t}.arrow", f"{t}/")
+        if (out / name).is_file() or (name.endswith("/") and (out / t).is_dir())
+    ]
+    if held:
+        raise MeansTestError(
+            f"--out {out} holds a bundle's tables ({', '.join(held)}): the review's outputs "
+            "(results.parquet, …) would lie beside them; give another folder"
+        )
+
+
+def not_a_review_folder(out: Path) -> None:
+    """Refuse an ingest's `--out` that holds a review's outputs: the bundle's tables were
+    written beside results.parquet (a blind operator's check, 2026-12-07)."""
+    found = [
+        name
+        for name in ("summary.json", *(f"{t}.parquet" for t in schema.OUTPUTS))
+        if (out / name).is_file()
+    ] + [f"{t}/" for t in schema.OUTPUTS if (out / t).is_dir()]
+    if found:
+        raise MeansTestError(
+            f"--out {out} holds a review's outputs ({', '.join(found)}): the bundle's tables "
+            "would lie beside them; give the bundle a folder of its own"
+        )
+
+
 def review_folder(out: str | os.PathLike[str]) -> Path:
     """A review's output folder given to report or reproduce: an error that says so when
     it is missing or is a file (summary.json itself, say)."""

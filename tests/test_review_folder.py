@@ -207,3 +207,39 @@ def test_an_interrupted_atomic_write_leaves_no_tmp(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         state.write_parquet_atomic(pa.table({"a": [1]}), tmp_path / "changes_new.parquet")
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("engine", ["fast", "spark"])
+@pytest.mark.parametrize("layout", ["file", "folder"])
+def test_out_into_a_bundle_is_refused_by_either_engine(bundles, tmp_path, capsys, engine, layout):
+    """The blind recheck of D7: the single machine refused --out into another bundle's
+    folder, `--engine spark` wrote its outputs there, exit 0. Both refuse it now, before
+    Spark starts, whether the bundle's table is a file or a folder as Spark writes one."""
+    a, _ = bundles
+    other = tmp_path / "other"
+    write_bundle(synth.generate(5, seed=4), other)
+    if layout == "folder":  # bank as Spark writes a table: a folder of part files
+        (other / "bank").mkdir()
+        (other / "bank.parquet").rename(other / "bank" / "part-00000.parquet")
+    before = sorted(p.name for p in other.iterdir())
+    argv = ["review", str(a), "--out", str(other), "--engine", engine, "--quiet"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert f"--out {other} holds a bundle's tables (households.parquet" in err, err
+    assert ("bank/" in err) == (layout == "folder")
+    assert sorted(p.name for p in other.iterdir()) == before
+
+
+def test_an_ingest_into_a_review_folder_is_refused(bundles, tmp_path, capsys):
+    """`ingest --out` a finished review's folder wrote the bundle's tables beside
+    results.parquet (the same blind recheck)."""
+    from meanstest.rawsynth import write_raw
+
+    out = tmp_path / "review"
+    _review(bundles[0], out)
+    manifest = write_raw(tmp_path / "raw", synth.generate(5, seed=4), seed=4)
+    before = sorted(p.name for p in out.iterdir())
+    assert main(["ingest", str(manifest), "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert f"--out {out} holds a review's outputs (summary.json, results.parquet" in err, err
+    assert sorted(p.name for p in out.iterdir()) == before

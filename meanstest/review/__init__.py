@@ -29,12 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from meanstest import schema
 from meanstest.affected import ingest_notes
-from meanstest.bundle import FORMATS, bundle_folder, check_table
+from meanstest.bundle import bundle_folder, check_table
 from meanstest.errors import MeansTestError
 from meanstest.jsonfile import parse_json
-from meanstest.outputs import LOCK, WriteFailed, only_writer_of, output_folder
+from meanstest.outputs import LOCK, WriteFailed, not_a_bundle, only_writer_of, output_folder
 from meanstest.progress import kernels_need_compiling, note
 from meanstest.review.finish import output_names, remove_earlier_outputs
 from meanstest.review.in_memory import STEP_NOTES_FROM, _review_in_memory, read_tables
@@ -108,19 +107,7 @@ def run_review(
     if opts.chunk_size is not None and opts.chunk_size < 1:
         raise MeansTestError("chunk size must be at least 1 household")
     bundle, out = bundle_folder(bundle), Path(out)
-    if out.resolve() == bundle.resolve():
-        raise MeansTestError(
-            f"--out {out} is the bundle folder: the review's outputs (results.parquet, …) "
-            "would lie beside the tables it reads; give another folder"
-        )
-    held = [
-        f"{t}{s}" for t in schema.TABLES for s in FORMATS.values() if (out / f"{t}{s}").is_file()
-    ]
-    if held:  # accepted, the outputs lay beside another bundle's tables (D7, 2026-12-07)
-        raise MeansTestError(
-            f"--out {out} holds a bundle's tables ({', '.join(held)}): the review's outputs "
-            "(results.parquet, …) would lie beside them; give another folder"
-        )
+    not_a_bundle(out, bundle)  # before anything is written there
     files = bundle_files(bundle)
     seen = identities(files)  # the files read are these, or the review refuses
     for table, path in files.items():  # schemas first: a bad table creates no output

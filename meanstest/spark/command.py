@@ -164,7 +164,7 @@ def task_error(e: BaseException) -> str | None:
 def review_cli(args: argparse.Namespace) -> int:
     """`meanstest review --engine spark [--master URL] BUNDLE --out DIR`."""
     from meanstest.bundle import bundle_folder
-    from meanstest.outputs import output_folder
+    from meanstest.outputs import not_a_bundle, output_folder
     from meanstest.review import only_review_of
     from meanstest.spark.inplace import local_folder
 
@@ -175,6 +175,7 @@ def review_cli(args: argparse.Namespace) -> int:
     created = local is not None and not local.exists()
     if local is None:
         return _review_cli(args, local, created)
+    not_a_bundle(local, bundle)  # as the single machine: the outputs among its tables
     output_folder(local)  # refused at once, as the single machine does, not after planning
     # one review at a time writes the folder, whichever engine: a single-machine review
     # started during a Spark one wrote its outputs beside Spark's, both exiting 0, and
