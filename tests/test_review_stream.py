@@ -268,15 +268,33 @@ def _replace_bank(bundle, how):
         other = bundle.parent / "other_bank.parquet"
         pq.write_table(synth.generate(60, seed=99)["bank"], other)
         os.replace(other, victim)
-    elif how == "rewritten":  # the same bytes written again, its mtime set back (cp -p)
+    elif how == "rewritten":  # appended to where it lies
+        with open(victim, "ab") as f:
+            f.write(b"\0")
+    elif how == "set back":  # the same bytes written again, its mtime set back (cp -p)
         st = victim.stat()
         victim.write_bytes(victim.read_bytes())
         os.utime(victim, ns=(st.st_atime_ns, st.st_mtime_ns))
+    elif how == "chmod":  # nothing written: its permissions changed
+        victim.chmod(0o600)
     else:
         victim.unlink()
 
 
-@pytest.mark.parametrize("how", ["replaced", "rewritten", "removed"])
+SAID = {
+    "replaced": "replaced by another file while the review was reading it: its outputs would"
+    " mix two versions of the bank table, so none are written",
+    "rewritten": "rewritten while the review was reading it: its outputs would mix two"
+    " versions of the bank table, so none are written",
+    "set back": "changed (its change time moved: its permissions or links changed, or it was"
+    " rewritten with its modification time set back) while the review was reading it: the"
+    " review cannot vouch for the bank table it read, so no output is written",
+    "removed": "removed while the review was reading it: the review stopped and wrote no output",
+}
+SAID["chmod"] = SAID["set back"]  # the two cannot be told apart
+
+
+@pytest.mark.parametrize("how", list(SAID))
 @pytest.mark.parametrize("path", ["streamed", "spooled", "in memory"])
 def test_a_file_changed_while_the_review_reads_it_stops_the_review(
     grouped, whole, tmp_path, capsys, monkeypatch, how, path
@@ -327,16 +345,12 @@ def test_a_file_changed_while_the_review_reads_it_stops_the_review(
     argv += ["--spool"] if path != "in memory" else []
     assert main(argv) == 1
     err = capsys.readouterr().err
-    said = (
-        f"{bundle / 'bank.parquet'}: "
-        f"{'replaced by another file' if how == 'replaced' else how} while the review was "
-        "reading it; its outputs would mix two versions of the bank table, so none are written"
-    )
-    assert said in err.splitlines()[-1] and "Traceback" not in err, err
+    said = f"meanstest: error: {bundle / 'bank.parquet'}: {SAID[how]}; rerun the review"
+    assert err.splitlines()[-1].startswith(said) and "Traceback" not in err, err
     assert not any((out / f"{name}.parquet").exists() for name in OUTPUTS)
     assert not (out / "summary.json").exists() and not (out / ".review").exists()
     monkeypatch.undo()
-    if how == "removed":
+    if how in ("removed", "rewritten"):
         shutil.copy(grouped / "bank.parquet", bundle / "bank.parquet")
     assert main([*argv]) == 0  # the rerun starts over on the files as they are now
     if how != "replaced":

@@ -72,17 +72,27 @@ def check_unchanged(files: dict[str, Path], seen: dict[str, tuple | None]) -> No
         before, after = seen.get(table), now[table]
         if after == before:
             continue
-        if after is None:
-            how = "removed"
-        elif before is None or (after[0] != "folder" and after[:2] != before[:2]):
-            how = "replaced by another file"
-        else:
-            how = "rewritten"
         path = files[table]
+        mixed = f"its outputs would mix two versions of the {table} table, so none are written"
+        if after is None:
+            how, why = "removed", "the review stopped and wrote no output"
+        elif before is None or (after[0] != "folder" and after[:2] != before[:2]):
+            how, why = "replaced by another file", mixed
+        elif after[0] != "folder" and after[2:4] == before[2:4]:
+            # size and mtime kept, ctime moved: rewritten with its mtime set back, or only
+            # its permissions or links changed (chmod, a hard link, tar's atime reset);
+            # they cannot be told apart, and "rewritten" sent a blind recheck looking for a
+            # writer that did not exist
+            how = (
+                "changed (its change time moved: its permissions or links changed, or it "
+                "was rewritten with its modification time set back)"
+            )
+            why = f"the review cannot vouch for the {table} table it read, so no output is written"
+        else:
+            how, why = "rewritten", mixed
         raise InputChanged(
-            f"{path}: {how} while the review was reading it; its outputs would mix two "
-            f"versions of the {table} table, so none are written: rerun the review once "
-            "nothing is writing the bundle",
+            f"{path}: {how} while the review was reading it: {why}; rerun the review once "
+            "nothing is changing the bundle",
             file=str(path),
         )
 
