@@ -419,7 +419,8 @@ def main(argv: list[str] | None = None) -> int:
         interrupt_safely()
     try:
         problem = address_space_problem()  # before the libraries that crash under it load
-        if problem is not None:
+        asked = sys.argv[1:] if argv is None else argv
+        if problem is not None and not {"-h", "--help", "--version"} & set(asked):
             raise MeansTestError(problem)
         if argv is None:
             pyarrow_without_pandas()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import resource
 
-GiB = 1 << 30
+KiB, GiB = 1 << 10, 1 << 30  # ulimit -v counts KiB: the limit is said in its unit
 ADDRESS_SPACE_FLOOR = 3 * GiB  # below it the 20,000-household review crashed (see above)
 
 
@@ -34,8 +34,8 @@ def address_space_problem() -> str | None:
     if limit is None or limit >= ADDRESS_SPACE_FLOOR:
         return None
     return (
-        f"the address-space limit (ulimit -v) is {limit / GiB:.2f} GiB, below the "
-        f"{ADDRESS_SPACE_FLOOR / GiB:.0f} GiB meanstest needs: its libraries (numba's threads, "
+        f"the address-space limit (ulimit -v) is {limit // KiB:,} KiB, below the "
+        f"{ADDRESS_SPACE_FLOOR // KiB:,} KiB ({ADDRESS_SPACE_FLOOR / GiB:.0f} GiB) meanstest needs: its libraries (numba's threads, "
         "Arrow's allocator) reserve far more address space than they use, and under a "
         "smaller limit they crash instead of reporting. Raise it (ulimit -v unlimited), and "
         "bound memory with a limit that counts memory used: review's --memory-limit, or a "
@@ -49,7 +49,7 @@ def address_space_note() -> str:
     if limit is None:
         return ""
     return (
-        f": this process's address-space limit (ulimit -v) is {limit / GiB:.2f} GiB, which "
+        f": this process's address-space limit (ulimit -v) is {limit // KiB:,} KiB, which "
         "counts space reserved and never used; raise it, and bound memory with a cgroup "
         "(systemd-run --scope -p MemoryMax=…) or review's --memory-limit"
     )

@@ -310,10 +310,17 @@ def test_an_address_space_limit_too_small_to_run_in_is_refused_at_once(tmp_path)
     )  # fmt: skip
     assert run.returncode == 1, run.stderr
     assert run.stderr.startswith(
-        "meanstest: error: the address-space limit (ulimit -v) is 2.00 GiB, below the "
-        f"{ADDRESS_SPACE_FLOOR / 1024**3:.0f} GiB meanstest needs"
+        "meanstest: error: the address-space limit (ulimit -v) is 2,097,152 KiB, below the "
+        f"{ADDRESS_SPACE_FLOOR // 1024:,} KiB (3 GiB) meanstest needs"
     ), run.stderr
     assert run.stderr.count("\n") == 1 and not out.exists()
+    # what the command is and does can still be asked (a blind recheck found --help refused)
+    for asked in (["--help"], ["--version"], ["review", "--help"]):
+        shown = subprocess.run(
+            [sys.executable, "-m", "meanstest.cli", *asked],
+            capture_output=True, text=True, timeout=120, check=False, preexec_fn=limited,
+        )  # fmt: skip
+        assert shown.returncode == 0 and shown.stdout and not shown.stderr, (asked, shown.stderr)
 
 
 def test_out_of_memory_under_an_address_space_limit_says_so(monkeypatch, capsys):
@@ -330,7 +337,7 @@ def test_out_of_memory_under_an_address_space_limit_says_so(monkeypatch, capsys)
     err = capsys.readouterr().err
     assert err == (
         "meanstest: error: out of memory (realloc of size 2097152 failed): this process's "
-        "address-space limit (ulimit -v) is 4.00 GiB, which counts space reserved and never "
+        "address-space limit (ulimit -v) is 4,194,304 KiB, which counts space reserved and never "
         "used; raise it, and bound memory with a cgroup (systemd-run --scope -p "
         "MemoryMax=…) or review's --memory-limit\n"
     )
