@@ -527,6 +527,9 @@ def write_table_atomic(
     except (OSError, pa.ArrowException) as e:
         tmp.unlink(missing_ok=True)
         raise BundleError(f"{path}: cannot write: {_reason(e)}", file=str(path)) from None
+    except BaseException:  # an interrupt: no half-written .tmp left behind either
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _fsync_folder(folder: Path) -> None:

@@ -117,7 +117,10 @@ def write_synth(
     finally:
         for w in writers.values():
             w.close()
-        for name, f in files.items():
+        for f in files.values():
             f.close()
+        # every table's: a Ctrl-C between a file's opening (or its leaving `files`) and
+        # its rename left business_registration.parquet.tmp (a blind recheck, 2026-12-07)
+        for name in schema.TABLES:
             (folder / f"{name}{suffix}.tmp").unlink(missing_ok=True)
     return counts
