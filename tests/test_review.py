@@ -173,7 +173,8 @@ def test_kill_and_resume_gives_identical_outputs(bundle, reference_run, tmp_path
     assert not list(tmp_path.glob("*.tmp"))
 
 
-def test_changed_input_refuses_to_resume(bundle, tmp_path):
+def _killed_on_a_copy(bundle, tmp_path):
+    """A copy of the bundle, and the folder of its spooled review killed after a chunk."""
     copy = tmp_path / "bundle"
     copy.mkdir()
     for f in bundle.iterdir():
@@ -181,6 +182,11 @@ def test_changed_input_refuses_to_resume(bundle, tmp_path):
     out = tmp_path / "out"
     killed = _cli(copy, out, "--spool", env={"MEANSTEST_FAULT_AT": "chunk:000001"})
     assert killed.returncode < 0
+    return copy, out
+
+
+def test_changed_input_refuses_to_resume(bundle, tmp_path):
+    copy, out = _killed_on_a_copy(bundle, tmp_path)
     bank = copy / "bank.parquet"
     os.utime(bank, ns=(bank.stat().st_atime_ns, bank.stat().st_mtime_ns + 10**9))
     with pytest.raises(ResumeRefused, match="bank"):
@@ -582,13 +588,7 @@ def test_a_file_rewritten_with_its_mtime_set_back_refuses_to_resume(bundle, tmp_
     (ctime cannot be set back), as in the running review's own check."""
     import json
 
-    copy = tmp_path / "bundle"
-    copy.mkdir()
-    for f in bundle.iterdir():
-        (copy / f.name).write_bytes(f.read_bytes())
-    out = tmp_path / "out"
-    killed = _cli(copy, out, "--spool", env={"MEANSTEST_FAULT_AT": "chunk:000001"})
-    assert killed.returncode < 0
+    copy, out = _killed_on_a_copy(bundle, tmp_path)
     bank = copy / "bank.parquet"
     st = bank.stat()
     bank.write_bytes(bank.read_bytes())
