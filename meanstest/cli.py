@@ -557,6 +557,21 @@ def _no_interrupt_from_now() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _swallowed(unraisable) -> None:
+    """sys.unraisablehook of the command's process. An interrupt raised inside a __del__
+    or a weakref callback (numba disposes of its types in one, during garbage
+    collection) is not propagated: Python printed "Exception ignored ... KeyboardInterrupt"
+    and the command went on to exit 0 (CI run 201, a deferred interrupt whose retry
+    landed there). It is raised again _RETRY seconds later, where it propagates."""
+    global _raised_at, _deferred
+    if isinstance(unraisable.exc_value, KeyboardInterrupt) and _raised_at is not None:
+        _raised_at = None
+        _deferred = True
+        signal.setitimer(signal.ITIMER_REAL, _RETRY)
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def interrupt_safely() -> None:
     """Ctrl-C in the `meanstest` command's own process: raised where it cannot leave a
     lock held (_on_interrupt), and ignored once the command has finished. Not for a
@@ -568,6 +583,7 @@ def interrupt_safely() -> None:
         return
     signal.signal(signal.SIGALRM, _on_interrupt)
     signal.signal(signal.SIGINT, _on_interrupt)
+    sys.unraisablehook = _swallowed
     atexit.register(_no_interrupt_from_now)
 
 

@@ -349,3 +349,43 @@ def test_a_second_ctrl_c_as_the_first_is_reported_is_not_a_traceback(tmp_path):
     done = _command(_TWO_INTERRUPTS, ["review", str(bundle), "--out", str(out), "--quiet"])
     assert (done.returncode, done.stderr) == (130, "meanstest: interrupted\n"), done.stderr
     assert not list(out.glob("*.tmp"))
+
+
+# Ctrl-C handled inside a weakref callback (numba disposes of its types in one, during
+# garbage collection): the KeyboardInterrupt raised there is not propagated, Python
+# prints "Exception ignored" and goes on. A deferred interrupt's retry landed there in
+# CI run 201, and the review finished with exit 0.
+_INTERRUPT_IN_A_WEAKREF_CALLBACK = """
+import signal, sys, weakref
+from meanstest.review import finish
+
+class Thing:
+    pass
+
+appending = finish.OutputFiles.append
+fired = []
+
+def interrupt(ref):
+    signal.getsignal(signal.SIGINT)(signal.SIGINT, sys._getframe())
+
+def append(self, *args, **kwargs):
+    if not fired:
+        fired.append(True)
+        thing = Thing()
+        ref = weakref.ref(thing, interrupt)
+        del thing  # the callback runs here
+    return appending(self, *args, **kwargs)
+
+finish.OutputFiles.append = append
+"""
+
+
+def test_ctrl_c_swallowed_by_a_weakref_callback_is_raised_again(tmp_path):
+    bundle = tmp_path / "bundle"
+    write_bundle(synth.generate(30, seed=1), bundle)
+    out = tmp_path / "out"
+    done = _command(
+        _INTERRUPT_IN_A_WEAKREF_CALLBACK, ["review", str(bundle), "--out", str(out), "--quiet"]
+    )
+    assert (done.returncode, done.stderr) == (130, "meanstest: interrupted\n"), done.stderr
+    assert not (out / "summary.json").exists()
