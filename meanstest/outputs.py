@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 from meanstest import schema
 from meanstest.batch import CHANGE_LISTS
+from meanstest.bundle import FORMATS, table_folder
 from meanstest.errors import MeansTestError
 from meanstest.jsonfile import NotUTF8Text, parse_json
 from meanstest.utf8 import check_utf8
@@ -133,11 +134,9 @@ def not_a_bundle(out: Path, bundle: Path | None = None) -> None:
             "would lie beside the tables it reads; give another folder"
         )
     held = [
-        name
-        for t in schema.TABLES
-        for name in (f"{t}.parquet", f"{t}.arrow", f"{t}/")
-        if (out / name).is_file() or (name.endswith("/") and (out / t).is_dir())
+        f"{t}{s}" for t in schema.TABLES for s in FORMATS.values() if (out / f"{t}{s}").is_file()
     ]
+    held += [f"{f.name}/" for t in schema.TABLES if (f := table_folder(out, t)) is not None]
     if held:
         raise MeansTestError(
             f"--out {out} holds a bundle's tables ({', '.join(held)}): the review's outputs "

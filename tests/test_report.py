@@ -541,10 +541,10 @@ def test_a_report_and_a_review_of_one_folder_refuse_each_other(small_review, hol
 
 def test_a_review_holding_its_folder_writes_its_report_there(small_review):
     """The Spark review writes report.html under its own lock of the folder."""
-    from meanstest.review import only_review_of
+    from meanstest.outputs import only_writer_of
 
     _, out = small_review
-    with only_review_of(out):
+    with only_writer_of(out, "review"):
         assert write_report(out).exists()
 
 

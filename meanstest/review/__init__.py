@@ -23,7 +23,6 @@ Both paths give identical outputs (tests/test_review.py), whatever the chunk siz
 
 from __future__ import annotations
 
-import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,13 +120,8 @@ def run_review(
         raise MeansTestError(f"--out {out} is a file: the review writes a folder of outputs")
     output_folder(out)
     notes = ingest_notes(bundle)
-    with only_review_of(out):
+    with only_writer_of(out, "review"):
         return _run_review(files, seen, out, library, opts, notes)
-
-
-def only_review_of(out: Path) -> contextlib.AbstractContextManager[None]:
-    """The review's hold of its folder (outputs.only_writer_of)."""
-    return only_writer_of(out, "review")
 
 
 def _run_review(

@@ -124,15 +124,16 @@ def fingerprint(
 
     inputs = {}
     for table, path in sorted(files.items()):
-        st = path.stat()
+        _, inode, size, mtime_ns, ctime_ns = _identity(path)
         inputs[table] = {
             "file": str(path.resolve()),
-            "size": st.st_size,
-            "mtime_ns": st.st_mtime_ns,
+            "size": size,
+            "mtime_ns": mtime_ns,
             # a file put in its place by `mv`, or rewritten and its mtime set back (`cp
-            # -p`), has another inode or ctime (identities, for the run itself)
-            "inode": st.st_ino,
-            "ctime_ns": st.st_ctime_ns,
+            # -p`), has another inode or ctime (identities, for the run itself); not the
+            # device, which a remount may renumber between the kill and the rerun
+            "inode": inode,
+            "ctime_ns": ctime_ns,
         }
     return {
         "identity": "path, size, mtime, inode and ctime",

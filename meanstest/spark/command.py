@@ -164,8 +164,7 @@ def task_error(e: BaseException) -> str | None:
 def review_cli(args: argparse.Namespace) -> int:
     """`meanstest review --engine spark [--master URL] BUNDLE --out DIR`."""
     from meanstest.bundle import bundle_folder
-    from meanstest.outputs import not_a_bundle, output_folder
-    from meanstest.review import only_review_of
+    from meanstest.outputs import not_a_bundle, only_writer_of, output_folder
     from meanstest.spark.inplace import local_folder
 
     bundle = local_folder(args.bundle)
@@ -180,7 +179,7 @@ def review_cli(args: argparse.Namespace) -> int:
     # one review at a time writes the folder, whichever engine: a single-machine review
     # started during a Spark one wrote its outputs beside Spark's, both exiting 0, and
     # summary.json was one's while results.parquet was the other's (a blind check)
-    with only_review_of(local):
+    with only_writer_of(local, "review"):
         return _review_cli(args, local, created)
 
 

@@ -144,7 +144,8 @@ class Storage:
         fs.rename(p, self._hadoop(path)[1])
 
 
-def _table_path(store: Storage, name: str) -> str | None:
+def table_path(store: Storage, name: str) -> str | None:
+    """Where the bundle in `store` holds table `name` (file or folder), None if absent."""
     candidates = (f"{name}.parquet", name, f"{name}.arrow")
     found = [store.join(c) for c in candidates if store.exists(store.join(c))]
     if len(found) > 1:
@@ -279,13 +280,13 @@ def read_frames(
     if not store.is_dir(store.root):
         raise BundleError(f"{store.root}: bundle folder not found", file=store.root)
     missing = schema.missing_case_table(
-        [n for n in schema.CASE_TABLES if _table_path(store, n) is not None], store.root
+        [n for n in schema.CASE_TABLES if table_path(store, n) is not None], store.root
     )
     if missing:
         raise BundleError(missing, file=store.root)
     frames = {}
     for name in schema.TABLES:
-        path = _table_path(store, name)
+        path = table_path(store, name)
         if path is None:
             frames[name] = _from_arrow(spark, schema.empty_table(name), name)
         elif path.endswith(".arrow"):  # IPC files are read on the driver (district size)

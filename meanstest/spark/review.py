@@ -26,6 +26,7 @@ from meanstest.spark.frames import (
     partition_keys,
     read_frames,
     spark_schema,
+    table_path,
 )
 from meanstest.spark.worker import (
     BUCKETS,
@@ -132,7 +133,7 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
         raise MeansTestError("review_spark needs an output folder (out_path)")
     # a bundle on this machine is the one the review started with until it ends, or it
     # refuses (review.state.check_unchanged; a blind check replaced a file midway)
-    inputs = _table_paths(local_folder(bundle))
+    inputs = _table_paths(spark, local_folder(bundle))
     seen = identities(inputs)
     say = say or (lambda text: None)
     library = load_policies(policies)
@@ -231,18 +232,14 @@ def _plan_in_place(spark, bundle, out_path, partitions, arrow_writes, required, 
     return planned
 
 
-def _table_paths(folder: Path | None) -> dict[str, Path]:
-    """table → the file or folder of a local bundle folder Spark reads it from; none for
-    a bundle elsewhere (hdfs://, in-memory tables)."""
+def _table_paths(spark, folder: Path | None) -> dict[str, Path]:
+    """table → the file or folder of a local bundle folder that Spark reads it from
+    (frames.table_path); none for a bundle elsewhere (hdfs://, in-memory tables)."""
     if folder is None or not folder.is_dir():
         return {}
-    paths = {}
-    for table in schema.TABLES:
-        for path in (folder / f"{table}.parquet", folder / f"{table}.arrow", folder / table):
-            if path.exists():
-                paths[table] = path
-                break
-    return paths
+    store = Storage(spark, folder)
+    found = {table: table_path(store, table) for table in schema.TABLES}
+    return {table: Path(path) for table, path in found.items() if path is not None}
 
 
 def _review_in_place(
