@@ -174,9 +174,16 @@ class Tally:
                 data[f.name] = Counter(data.get(f.name, {}))
         return cls(**data)
 
-    def summary(self, chunks: int, chunk_size: int, ingest_notes: Sequence[str] = ()) -> dict:
-        """summary.json: what a director reads first (counts, money in fen); and what the
-        ingest of the bundle said about it (`affected.ingest_notes`)."""
+    def summary(
+        self,
+        chunks: int,
+        chunk_size: int,
+        ingest_notes: Sequence[str] = (),
+        absent_tables: Sequence[str] = (),
+    ) -> dict:
+        """summary.json: what a director reads first (counts, money in fen); the source
+        tables the bundle did not have (`schema.absent_source_tables`), read as no rows;
+        and what the ingest of the bundle said about it (`affected.ingest_notes`)."""
         from meanstest.pipeline import ENGINE_VERSION
 
         enrolled = sum(self.by_status.get(s, 0) for s in ENROLLED)
@@ -207,6 +214,7 @@ class Tally:
             "rejected_previously_paid": paid_section(
                 self.rejected_paid_benefit, self.rejected_paid_ids
             ),
+            "absent_source_tables": list(absent_tables),
             "ingest_notes": list(ingest_notes),
         }
 

@@ -293,6 +293,9 @@ def _summary_problem(summary) -> str | None:
     paid = summary.get("rejected_previously_paid", dict.fromkeys(_PAID, 0))
     if not isinstance(paid, dict) or not all(count(paid.get(k)) for k in _PAID):
         return f"rejected_previously_paid is not an object with counts {' and '.join(_PAID)}"
+    absent = summary.get("absent_source_tables", [])
+    if not isinstance(absent, list) or not all(t in schema.SOURCE_TABLES for t in absent):
+        return "absent_source_tables is not a list of source tables"
     notes = summary.get("ingest_notes", [])
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         return "ingest_notes is not a list of texts"

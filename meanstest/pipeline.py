@@ -158,18 +158,22 @@ def assess(
     """
     from meanstest.affected import ingest_notes
     from meanstest.batch import assess_batch
-    from meanstest.bundle import read_bundle
+    from meanstest.bundle import bundle_folder, read_bundle, table_file
 
     library = load_policies(policies)
     if isinstance(bundle_or_tables, (str, Path)):
-        tables = read_bundle(bundle_or_tables)
+        folder = bundle_folder(bundle_or_tables)
+        absent = schema.absent_source_tables({t for t in schema.TABLES if table_file(folder, t)})
+        tables = read_bundle(folder)
     else:
         tables = dict(bundle_or_tables)
+        absent = schema.absent_source_tables(tables)
     batch = assess_batch(tables, library, engine)
     summary = batch.tally.summary(
         chunks=1,
         chunk_size=batch.tally.households_read,
         ingest_notes=ingest_notes(bundle_or_tables),
+        absent_tables=absent,
     )
     return Assessment(batch.results, batch.members, batch.findings, batch.rejects, summary)
 

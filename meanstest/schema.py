@@ -190,6 +190,24 @@ SOURCE_TABLES = (
 )
 
 
+def absent_source_tables(present: Container[str]) -> list[str]:
+    """The source tables not in `present`, in SOURCE_TABLES' order. DATA.md reads an
+    absent source table as one with no rows, and a department's export that never
+    arrived looks the same: a member's bank millions left out of a bundle make a
+    household eligible without a word (a blind recheck), so summary.json, the review's
+    console and the report name them."""
+    return [name for name in SOURCE_TABLES if name not in present]
+
+
+def absent_note(where: object, table: str) -> str:
+    """The line a review says of an absent source table (absent_source_tables)."""
+    return (
+        f"no {table} table in {where}: every household is assessed as having no {table} "
+        "records (DATA.md: an absent source table has no rows); if its export was lost, "
+        "add it and review again"
+    )
+
+
 def arrow_schema(table: str) -> pa.Schema:
     """The canonical Arrow schema of a bundle table (all columns, optional ones included)."""
     return pa.schema([pa.field(c.name, c.type, nullable=True) for c in TABLES[table]])

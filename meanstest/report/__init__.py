@@ -183,9 +183,13 @@ def build_report(out_dir: str | os.PathLike[str]) -> str:
         ),
     ]
     ingest = ""  # above the headline figures: what they rest on
+    if absent := summary.get("absent_source_tables"):  # read as no rows: say which
+        said = "".join(f"<li>{_b(*_name(labels.TABLE, t))}</li>" for t in absent)
+        ingest += f"<section><h2>{_t('absent')}</h2><ul>{said}</ul>"
+        ingest += f"{note.format(_t('absent_note'))}</section>"
     if notes := summary.get("ingest_notes"):
         said = "".join(f"<li>{html.escape(str(line))}</li>" for line in notes)
-        ingest = f"<section><h2>{_t('ingest')}</h2><ul>{said}</ul>{note.format(_t('ingest_note'))}"
+        ingest += f"<section><h2>{_t('ingest')}</h2><ul>{said}</ul>{note.format(_t('ingest_note'))}"
         ingest += "</section>"
     if paid and paid["households"]:
         sections.append(

@@ -67,6 +67,18 @@ T = {
             "Full lists: changes_*.parquet; each household's calculation: meanstest explain."
         ),
     ),
+    "absent": ("数据包缺少的部门数据表", "Department tables absent from the bundle"),
+    "absent_note": (
+        (
+            "以上部门数据表不在数据包中，核算时视为所有家庭在该部门均无记录。若系部门数据未送达，"
+            "相关否决与补差金额可能有误，应补齐数据后重新核算。"
+        ),
+        (
+            "These tables are not in the bundle: every household was assessed as having no "
+            "records there (DATA.md: an absent source table has no rows). If a department's "
+            "export did not arrive, vetoes and benefits may be wrong: add it and review again."
+        ),
+    ),
     "ingest": ("数据导入提示", "What the ingest of the bundle said"),
     "ingest_note": (
         (

@@ -28,7 +28,7 @@ def _summary_is_the_recomputations(found: list[Discrepancy]) -> Discrepancy:
 RUN_ONLY = ("chunks", "chunk_size", "engine_version")
 # values summary.json gained after its first version: a review made before has none,
 # and still reproduces (the rows carry what they sum up)
-ADDED_LATER = ("rejected_previously_paid", "by_policy", "ingest_notes")
+ADDED_LATER = ("rejected_previously_paid", "by_policy", "ingest_notes", "absent_source_tables")
 # the engine's own words (the ingest's notes): compared only with the same engine's, so
 # a later engine that words them otherwise still reproduces an earlier one's review
 WORDED = ("ingest_notes",)

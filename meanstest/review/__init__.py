@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from meanstest import schema
 from meanstest.affected import ingest_notes
 from meanstest.bundle import bundle_folder, check_table
 from meanstest.errors import MeansTestError
@@ -116,6 +117,8 @@ def run_review(
             "/ is a folder, not a table file" if name.endswith("/") else " is no table of DATA.md"
         )
         note(f"ignored: {bundle / name}{what}{hint}", quiet=opts.quiet)
+    for table in schema.absent_source_tables(files):
+        note(schema.absent_note(bundle, table), quiet=opts.quiet)
     if out.exists() and not out.is_dir():
         raise MeansTestError(f"--out {out} is a file: the review writes a folder of outputs")
     output_folder(out)

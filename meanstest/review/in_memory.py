@@ -157,7 +157,7 @@ def _review_in_memory(
     except BaseException:
         outputs.abort()
         raise
-    summary = tally.summary(n_chunks, chunk_size, notes)
+    summary = tally.summary(n_chunks, chunk_size, notes, schema.absent_source_tables(files))
     write_summary(out, summary)
     return summary
 

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from meanstest import schema
 from meanstest.batch import Tally
 from meanstest.bundle import rows_in
 from meanstest.progress import Progress, count, note
@@ -139,7 +140,7 @@ def _review_spooled(
         tally = tally.merge(Tally.from_json(json.dumps(state["chunks"][key])))
     part_dirs = [parts_dir / f"{c:06d}" for c in range(plan.n_chunks)]
     _finish_spooled(part_dirs, out, opts.quiet)
-    summary = tally.summary(plan.n_chunks, chunk_size, notes)
+    summary = tally.summary(plan.n_chunks, chunk_size, notes, schema.absent_source_tables(files))
     write_summary(out, summary)
     discard(state_dir)
     return summary

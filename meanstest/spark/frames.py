@@ -157,6 +157,15 @@ def table_path(store: Storage, name: str) -> str | None:
     return found[0] if found else None
 
 
+def absent_tables(spark: SparkSession, bundle: str | os.PathLike[str] | dict) -> list[str]:
+    """schema.absent_source_tables of a bundle folder (a URI too) or a dict of tables."""
+    if isinstance(bundle, dict):
+        return schema.absent_source_tables(bundle)
+    store = Storage(spark, bundle)
+    found = {t for t in schema.SOURCE_TABLES if table_path(store, t) is not None}
+    return schema.absent_source_tables(found)
+
+
 def _canonical(df, name: str, file: str, files: list[str] | None = None):
     """`df` with exactly the canonical columns (cast), checked like meanstest.bundle.
 

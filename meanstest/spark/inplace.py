@@ -379,10 +379,12 @@ def counting(sc: SparkContext, tasks: int | None, label: str, quiet: bool) -> It
         progress.close()
 
 
-def summary_of(planned: InPlace, tallies: list[str], notes: Sequence[str] = ()) -> dict:
+def summary_of(
+    planned: InPlace, tallies: list[str], notes: Sequence[str] = (), absent: Sequence[str] = ()
+) -> dict:
     """summary.json: the chunks' tallies and the rows no chunk holds; `notes`: the
-    ingest's (affected.ingest_notes)."""
+    ingest's (affected.ingest_notes); `absent`: the bundle's absent source tables."""
     total = planned.outside
     for text in tallies:
         total = total.merge(Tally.from_json(text))
-    return total.summary(len(planned.chunks), planned.chunk_size, notes)
+    return total.summary(len(planned.chunks), planned.chunk_size, notes, absent)

@@ -21,6 +21,7 @@ from meanstest.review.finish import earlier_outputs
 from meanstest.review.state import InputChanged, check_unchanged, identities, read_unchanged
 from meanstest.spark.frames import (
     Storage,
+    absent_tables,
     co_locate,
     household_bounds,
     partition_keys,
@@ -136,6 +137,9 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
     inputs = _table_paths(spark, local_folder(bundle))
     seen = identities(inputs)
     say = say or (lambda text: None)
+    absent = absent_tables(spark, bundle)
+    for table in absent:
+        say(schema.absent_note("the tables given" if isinstance(bundle, dict) else bundle, table))
     library = load_policies(policies)
     partitions = partitions or max(2, spark.sparkContext.defaultParallelism * 2)
     if in_place is not False:
@@ -150,7 +154,7 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
                 library,
                 out_path,
                 quiet,
-                notes,
+                (notes, absent),
                 (inputs, seen),
             )
     from meanstest.spark.inplace import counting
@@ -198,7 +202,7 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
             out.remove(out.join(name))
         raise
     summary = summarise(
-        [t["tally"] for t in tallies], partitions, ingest_notes(local_folder(bundle))
+        [t["tally"] for t in tallies], partitions, ingest_notes(local_folder(bundle)), absent
     )
     out.write_text(out.join("summary.json"), json.dumps(summary, ensure_ascii=False, indent=2))
     staged.unpersist()
@@ -248,10 +252,11 @@ def _review_in_place(
     library,
     out_path,
     quiet,
-    notes: list[str],
+    said: tuple[list[str], list[str]],
     watched: tuple[dict, dict],
 ) -> dict:
-    """`watched`: the bundle's files and their identities when the review started."""
+    """`said`: the ingest's notes and the bundle's absent source tables, for summary.json;
+    `watched`: the bundle's files and their identities when the review started."""
     from meanstest.spark import inplace
     from meanstest.spark.write import TMP, move_outputs, tmp_removed_on_failure
 
@@ -265,15 +270,17 @@ def _review_in_place(
         with read_unchanged(*watched):  # the tasks read the files the review started with
             tallies = inplace.review(spark, planned, library, filesystem, root, quiet)
         move_outputs(filesystem, root, f"{root}/{TMP}")
-    summary = inplace.summary_of(planned, tallies, notes)
+    summary = inplace.summary_of(planned, tallies, *said)
     out.write_text(out.join("summary.json"), json.dumps(summary, ensure_ascii=False, indent=2))
     return summary
 
 
-def summarise(tallies: list[str], partitions: int, notes: Sequence[str] = ()) -> dict:
+def summarise(
+    tallies: list[str], partitions: int, notes: Sequence[str] = (), absent: Sequence[str] = ()
+) -> dict:
     """summary.json of meanstest.review from the batches' tallies (Tally JSON); `notes`:
-    the ingest's (affected.ingest_notes)."""
+    the ingest's (affected.ingest_notes); `absent`: the bundle's absent source tables."""
     total = Tally()
     for text in tallies:
         total = total.merge(Tally.from_json(text))
-    return total.summary(partitions, -(-total.households_read // partitions), notes)
+    return total.summary(partitions, -(-total.households_read // partitions), notes, absent)
