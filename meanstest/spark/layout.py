@@ -86,6 +86,9 @@ def read_blob(blob: pa.Scalar | pa.Buffer | bytes) -> pa.Table:
     return pa.ipc.open_stream(buffer).read_all()
 
 
+_COMPRESSED = pa.ipc.IpcWriteOptions(compression="lz4")
+
+
 def to_blobs(table: pa.Table, group: np.ndarray) -> Iterator[tuple[np.ndarray, pa.Array]]:
     """`table`'s rows cut by `group` (one non-negative int per row), each piece one
     Arrow IPC stream: yields (the group of each blob, the blobs as a binary array),
@@ -100,7 +103,7 @@ def to_blobs(table: pa.Table, group: np.ndarray) -> Iterator[tuple[np.ndarray, p
         table = table.take(pa.array(order))
     sink, offsets, first = pa.BufferOutputStream(), [0], 0
     for n, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-        with pa.ipc.new_stream(sink, table.schema) as writer:
+        with pa.ipc.new_stream(sink, table.schema, options=_COMPRESSED) as writer:
             writer.write_table(table.slice(a, b - a))
         offsets.append(sink.tell())
         if offsets[-1] >= _MAX_BLOB_BATCH or n == len(starts) - 1:
