@@ -107,6 +107,12 @@ def read_bundle(path: str | os.PathLike, households: bool = False) -> dict[str, 
     return tables
 
 
+def absent_tables(path: str | os.PathLike) -> list[str]:
+    """The source tables the bundle folder does not have (schema.absent_source_tables)."""
+    folder = bundle_folder(path)
+    return schema.absent_source_tables({t for t in schema.TABLES if table_file(folder, t)})
+
+
 class TableIsFolder(BundleError):
     """A table given as a folder of files (`bank/`, `bank.parquet/`), as Spark writes
     tables: Spark's review reads it, this reader does not (docs/spark.md)."""

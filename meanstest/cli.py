@@ -256,7 +256,7 @@ def review_ended(s: dict, report_out: str | os.PathLike[str] | None, quiet: bool
 def _explain(args) -> int:
     from meanstest import labels
     from meanstest.affected import assessed_without_rows
-    from meanstest.bundle import read_bundle
+    from meanstest.bundle import absent_tables, read_bundle
     from meanstest.explain import explain_household, render
     from meanstest.pipeline import load_policies
     from meanstest.validate import validate
@@ -288,6 +288,7 @@ def _explain(args) -> int:
     lacking, unattributed = assessed_without_rows(args.bundle)
     explanation["quarantined_rows"] = hid in lacking
     explanation["unattributed_quarantined_rows"] = unattributed
+    explanation["absent_source_tables"] = absent_tables(args.bundle)
     sys.stdout.write(render(explanation, args.lang, args.format))
     return 0
 

@@ -158,13 +158,12 @@ def assess(
     """
     from meanstest.affected import ingest_notes
     from meanstest.batch import assess_batch
-    from meanstest.bundle import bundle_folder, read_bundle, table_file
+    from meanstest.bundle import absent_tables, read_bundle
 
     library = load_policies(policies)
     if isinstance(bundle_or_tables, (str, Path)):
-        folder = bundle_folder(bundle_or_tables)
-        absent = schema.absent_source_tables({t for t in schema.TABLES if table_file(folder, t)})
-        tables = read_bundle(folder)
+        absent = absent_tables(bundle_or_tables)
+        tables = read_bundle(bundle_or_tables)
     else:
         tables = dict(bundle_or_tables)
         absent = schema.absent_source_tables(tables)

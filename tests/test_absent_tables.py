@@ -2,8 +2,9 @@
 rows, and a department's export that never arrived looks just the same: a blind recheck
 found a bundle without bank.parquet reviewed without a word, its members' bank millions
 left out of every veto. The review now says so on its console, in summary.json
-(`absent_source_tables`, on both engines and every path) and in the report; reproduce
-checks the list like any other value of the summary."""
+(`absent_source_tables`, on both engines and every path) and in the report, and
+`explain` above the household; reproduce checks the list like any other value of the
+summary."""
 
 from __future__ import annotations
 
@@ -91,6 +92,27 @@ def test_assess_names_them_for_a_folder_and_for_tables_given(bundle):
     assert assess(tables).summary["absent_source_tables"] == []
     del tables["property"]
     assert assess(tables).summary["absent_source_tables"] == ["property"]
+
+
+def _first_household(bundle: Path) -> str:
+    return read_bundle(bundle)["households"]["household_id"][0].as_py()
+
+
+def test_explain_says_so_above_the_household(bundle, full, capsys):
+    """The document showed 部门核对 全部已核对（…银行…） for a household whose bank rows
+    were never in the bundle, and nothing else."""
+    hid = _first_household(bundle)
+    assert main(["explain", str(bundle), hid]) == 0
+    text = capsys.readouterr().out
+    assert "注意：数据包中没有以下部门数据表：银行存款及金融资产、车辆登记。" in text
+    assert text.index("注意：数据包中没有") < text.index("二、家庭基本情况")
+    assert main(["explain", str(bundle), hid, "--lang", "en"]) == 0
+    text = capsys.readouterr().out
+    assert "Note: the bundle has no table of bank and financial assets, vehicles." in text
+    assert main(["explain", str(bundle), hid, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["absent_source_tables"] == ABSENT
+    assert main(["explain", str(full), hid]) == 0
+    assert "数据包中没有" not in capsys.readouterr().out
 
 
 def test_the_report_names_them_above_the_figures(bundle, full, tmp_path):

@@ -155,6 +155,18 @@ def document(explanation: dict, lang: str) -> Document:
                 "some of them; check before paying on it.",
             )
         )
+    if absent := ex.get("absent_source_tables"):  # read as no rows (DATA.md): say so
+        zh = "、".join(labels.of(labels.TABLE, name, "zh") for name in absent)
+        en = ", ".join(labels.of(labels.TABLE, name, "en") for name in absent)
+        doc.para(
+            t(
+                f"注意：数据包中没有以下部门数据表：{zh}。缺少的表视为所有家庭均无该类记录，"
+                "以下核算据此进行；若系部门数据未送达，结论可能有误。",
+                f"Note: the bundle has no table of {en}. A table absent from a bundle has no "
+                "rows (DATA.md), and the calculation below reads it so; if a department's "
+                "export did not arrive, the conclusion may be wrong.",
+            )
+        )
     doc.heading(t("二、家庭基本情况", "2. The household"))
     doc.fields(_household(ex, ctx))
     doc.table(members_table(ex, ctx))
