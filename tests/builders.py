@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pytest
 
 from meanstest import schema
 from meanstest.engine import EngineInput
@@ -249,3 +250,20 @@ def lock_held_by_another(out: Path, what: str):
     lock.write(what)
     lock.flush()
     return lock
+
+
+def why_no_spark() -> str | None:
+    """Why the Spark tests cannot run here, None when they can."""
+    import importlib.util
+    import os
+    import shutil
+
+    if importlib.util.find_spec("pyspark") is None:
+        return "pyspark not installed (pip install -e '.[spark]')"
+    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
+        return "Spark needs Java 17: no JAVA_HOME and no java on PATH"
+    return None
+
+
+# a test that needs a Spark session (the `spark` fixture of conftest.py)
+on_spark = pytest.mark.skipif(why_no_spark() is not None, reason=str(why_no_spark()))

@@ -13,6 +13,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from builders import on_spark
 
 from meanstest import schema, synth
 from meanstest.bundle import read_bundle, write_bundle
@@ -151,19 +152,8 @@ def test_reproduce_checks_them_and_passes_a_summary_from_before_them(bundle, tmp
     assert reproduce_review(out, bundle)[1] == []
 
 
-def _why_no_spark() -> str | None:
-    import importlib.util
-    import os
-
-    if importlib.util.find_spec("pyspark") is None:
-        return "pyspark not installed (pip install -e '.[spark]')"
-    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
-        return "Spark needs Java 17: no JAVA_HOME and no java on PATH"
-    return None
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(_why_no_spark() is not None, reason=str(_why_no_spark()))
+@on_spark
 @pytest.mark.parametrize("in_place", [True, False], ids=["in-place", "shuffled"])
 def test_spark_names_them_as_the_single_machine_does(spark, bundle, tmp_path, in_place):
     from meanstest.spark import review_spark

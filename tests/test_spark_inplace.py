@@ -8,7 +8,6 @@ chunks (meanstest.review.stream.read_chunk); the review itself runs on conftest.
 local[2] session."""
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
-from builders import ingest_record
+from builders import ingest_record, on_spark
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -198,20 +197,6 @@ def test_bundles_that_are_not_one_parquet_file_per_table(tmp_path):
 
 
 # On Spark -------------------------------------------------------------------------------
-
-
-def _why_no_spark() -> str | None:
-    import importlib.util
-    import os
-
-    if importlib.util.find_spec("pyspark") is None:
-        return "pyspark not installed (pip install -e '.[spark]')"
-    if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
-        return "Spark needs Java 17: no JAVA_HOME and no java on PATH"
-    return None
-
-
-on_spark = pytest.mark.skipif(_why_no_spark() is not None, reason=str(_why_no_spark()))
 
 
 def _rows(table: pa.Table) -> list:
