@@ -170,3 +170,21 @@ def test_spark_names_them_as_the_single_machine_does(spark, bundle, tmp_path, in
     assert {k: v for k, v in summary.items() if k not in ("chunks", "chunk_size")} == {
         k: v for k, v in single.items() if k not in ("chunks", "chunk_size")
     }
+
+
+@pytest.mark.slow
+@on_spark
+def test_spark_says_nothing_of_absent_tables_before_refusing_a_folder_that_is_no_bundle(
+    spark, bundle, tmp_path
+):
+    from meanstest.errors import BundleError
+    from meanstest.spark import review_spark
+
+    no_persons = tmp_path / "no-persons"
+    shutil.copytree(bundle, no_persons)
+    (no_persons / "persons.parquet").unlink()
+    for folder, why in [(tmp_path / "nowhere", "households"), (no_persons, "no persons table")]:
+        said: list[str] = []
+        with pytest.raises(BundleError, match=why):
+            review_spark(spark, folder, default_library(), tmp_path / "out", say=said.append)
+        assert not [line for line in said if " table in " in line]

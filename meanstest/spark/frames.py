@@ -158,10 +158,16 @@ def table_path(store: Storage, name: str) -> str | None:
 
 
 def absent_tables(spark: SparkSession, bundle: str | os.PathLike[str] | dict) -> list[str]:
-    """schema.absent_source_tables of a bundle folder (a URI too) or a dict of tables."""
+    """schema.absent_source_tables of a bundle folder (a URI too) or a dict of tables;
+    none of a folder that is no bundle (no folder, no case table), which read_frames
+    refuses: six absent tables said before that error would be noise."""
     if isinstance(bundle, dict):
         return schema.absent_source_tables(bundle)
     store = Storage(spark, bundle)
+    if not store.is_dir(store.root) or any(
+        table_path(store, t) is None for t in schema.CASE_TABLES
+    ):
+        return []
     found = {t for t in schema.SOURCE_TABLES if table_path(store, t) is not None}
     return schema.absent_source_tables(found)
 
