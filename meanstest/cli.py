@@ -178,6 +178,8 @@ def summary_lines(s: dict) -> list[str]:
             else ""
         )
     )
+    if absent := s.get("absent_source_tables"):  # the start's note has scrolled away
+        lines.append(f"absent source tables, read as no rows: {', '.join(absent)}")
     return lines
 
 

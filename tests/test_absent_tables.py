@@ -62,9 +62,10 @@ def test_the_source_tables_absent_are_those_not_present():
 def test_the_review_names_them_on_its_console_and_in_summary_json(bundle, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["review", str(bundle), "--out", str(out)]) == 0
-    err = capsys.readouterr().err
+    said = capsys.readouterr()
     for table in ABSENT:
-        assert f"no {table} table in {bundle}: every household is assessed as having no" in err
+        assert f"no {table} table in {bundle}: every household is assessed as having no" in said.err
+    assert "absent source tables, read as no rows: bank, vehicle" in said.out  # at the end
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     assert summary["absent_source_tables"] == ABSENT
 
@@ -82,7 +83,8 @@ def test_every_single_machine_path_keeps_them(bundle, tmp_path, options):
 
 def test_a_bundle_with_every_table_has_none(full, tmp_path, capsys):
     assert main(["review", str(full), "--out", str(tmp_path / "out")]) == 0
-    assert " table in " not in capsys.readouterr().err
+    said = capsys.readouterr()
+    assert " table in " not in said.err and "absent source tables" not in said.out
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["absent_source_tables"] == []
 
