@@ -193,9 +193,9 @@ SOURCE_TABLES = (
 def absent_source_tables(present: Container[str]) -> list[str]:
     """The source tables not in `present`, in SOURCE_TABLES' order. DATA.md reads an
     absent source table as one with no rows, and a department's export that never
-    arrived looks the same: a member's bank millions left out of a bundle make a
-    household eligible without a word (a blind recheck), so summary.json, the review's
-    console and the report name them."""
+    arrived looks the same: without bank.parquet no member's savings reach V04, and a
+    blind recheck noted how easily that gives wrong benefits in silence. So
+    summary.json, the review's console, the report and explain name them."""
     return [name for name in SOURCE_TABLES if name not in present]
 
 

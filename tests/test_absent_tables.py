@@ -1,7 +1,7 @@
 """A source table absent from a bundle is named. DATA.md reads it as a table with no
 rows, and a department's export that never arrived looks just the same: a blind recheck
-found a bundle without bank.parquet reviewed without a word, its members' bank millions
-left out of every veto. The review now says so on its console, in summary.json
+found a bundle without bank.parquet reviewed without a word, no member's savings
+reaching V04. The review now says so on its console, in summary.json
 (`absent_source_tables`, on both engines and every path) and in the report, and
 `explain` above the household; reproduce checks the list like any other value of the
 summary."""
