@@ -227,8 +227,9 @@ def orphan_rows(tmp: dict[str, Path]) -> dict:
 
 def ingest_warnings(doc: dict) -> list[str]:
     """What an ingest.json says that someone must look at before trusting the bundle:
-    files with the same bytes, department keys twice, persons rows of no household, a
-    bundle of no households."""
+    files with the same bytes, department keys twice, source tables no export filled
+    (a bank export left out of the manifest read as no one having savings), persons
+    rows of no household, a bundle of no households."""
     out = []
     for f in doc.get("files", []):
         remarks = f.get("remarks_over_lines")
@@ -262,6 +263,13 @@ def ingest_warnings(doc: dict) -> list[str]:
         out.append(
             f"{t}: {keys} each on more than one row ({d['rows']:,} rows: {shown}): "
             "the same record twice (an export sent again?) counts twice"
+        )
+    missing = doc.get("tables_without_export")
+    if isinstance(missing, list) and missing:
+        out.append(
+            f"no export in the manifest for {', '.join(str(t) for t in missing)}: written "
+            "empty, so a review reads every household as having no records there; was a "
+            "department's export left out?"
         )
     tables = doc.get("tables", {})
     if tables.get("households") == 0 and any(n for t, n in tables.items() if t != "households"):

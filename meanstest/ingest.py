@@ -355,6 +355,10 @@ def _document(manifest, sources, files_doc, counts, reasons, overrides) -> dict:
         ],
         "files": files_doc,
         "tables": counts,
+        # source tables no [[source]] fills: written empty, as DATA.md's absent table
+        "tables_without_export": [
+            t for t in schema.SOURCE_TABLES if t not in {s.profile.table for s in sources}
+        ],
         "quarantine": {
             "rows": sum(f["rows_quarantined"] for f in files_doc),
             "entries": sum(reasons.values()),

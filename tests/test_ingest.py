@@ -1319,6 +1319,33 @@ def test_a_manifest_without_the_households_export_is_warned_of(tmp_path, capsys)
     assert "does the manifest list the case system's households export?" in err
 
 
+def test_a_manifest_without_a_department_s_export_is_warned_of(tmp_path, capsys):
+    """A manifest without the bank's exports wrote an empty bank.parquet and said only
+    "bank 0" among the counts; the review, finding a bank table, said nothing, and read
+    every household as having no savings (the export that never arrived, found through
+    the absent-table check of 2026-12-07). The ingest now warns, and its note reaches
+    the review's summary.json and report."""
+    tables = generate(10, 5)
+    manifest = write_raw(tmp_path / "raw", tables, seed=5, dirt=False)
+    blocks = manifest.read_text("utf-8").split("[[source]]")
+    kept = [b for b in blocks if 'profile = "profiles/bank' not in b]
+    assert len(kept) < len(blocks)
+    manifest.write_text("[[source]]".join(kept), "utf-8")
+    out = tmp_path / "out"
+    assert main(["ingest", str(manifest), "--out", str(out), "--quiet"]) == 0
+    err = capsys.readouterr().err
+    doc = json.loads((out / "ingest.json").read_text("utf-8"))
+    assert doc["tables_without_export"] == ["bank"] and doc["tables"]["bank"] == 0
+    assert "warning: no export in the manifest for bank: written empty" in err
+    assert main(["review", str(out), "--out", str(tmp_path / "review"), "--quiet"]) == 0
+    summary = json.loads((tmp_path / "review" / "summary.json").read_text("utf-8"))
+    assert any("no export in the manifest for bank" in n for n in summary["ingest_notes"])
+
+
+def test_a_full_manifest_has_every_table_exported(district):
+    assert district[3]["tables_without_export"] == []
+
+
 def test_a_household_id_on_two_households_rows_is_warned_of(tmp_path, capsys):
     """Two case exports listing one household: the review rejects every row of the id
     (DATA.md), and the ingest said nothing (a blind test of messy exports)."""
