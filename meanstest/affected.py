@@ -344,6 +344,21 @@ def assessed_without_rows(
     return found, unattributed
 
 
+def tables_without_export(bundle: str | Path | Mapping[str, pa.Table] | None) -> list[str]:
+    """The source tables the bundle's ingest had no export for (ingest.json's
+    `tables_without_export`, a regrouped bundle's districts' too), in SOURCE_TABLES'
+    order: written empty, read as no one's records. What `meanstest explain` says of
+    them; [] without a readable ingest.json."""
+    if not isinstance(bundle, (str, Path)):
+        return []
+    found: set[str] = set()
+    for folder in _record_folders(Path(bundle)):
+        doc = _record(folder)
+        if doc is not None and isinstance(doc.get("tables_without_export"), list):
+            found.update(str(t) for t in doc["tables_without_export"])
+    return [t for t in schema.SOURCE_TABLES if t in found]
+
+
 def _record_folders(bundle: Path) -> list[Path]:
     """The bundle folder, then each district's of a regrouped bundle (districts/<k>-<name>/,
     in regroup's order), whose ingest.json a review reads."""

@@ -257,7 +257,7 @@ def review_ended(s: dict, report_out: str | os.PathLike[str] | None, quiet: bool
 
 def _explain(args) -> int:
     from meanstest import labels
-    from meanstest.affected import assessed_without_rows
+    from meanstest.affected import assessed_without_rows, tables_without_export
     from meanstest.bundle import absent_tables, read_bundle
     from meanstest.explain import explain_household, render
     from meanstest.pipeline import load_policies
@@ -291,6 +291,7 @@ def _explain(args) -> int:
     explanation["quarantined_rows"] = hid in lacking
     explanation["unattributed_quarantined_rows"] = unattributed
     explanation["absent_source_tables"] = absent_tables(args.bundle)
+    explanation["tables_without_export"] = tables_without_export(args.bundle)
     sys.stdout.write(render(explanation, args.lang, args.format))
     return 0
 

@@ -1340,6 +1340,14 @@ def test_a_manifest_without_a_department_s_export_is_warned_of(tmp_path, capsys)
     assert main(["review", str(out), "--out", str(tmp_path / "review"), "--quiet"]) == 0
     summary = json.loads((tmp_path / "review" / "summary.json").read_text("utf-8"))
     assert any("no export in the manifest for bank" in n for n in summary["ingest_notes"])
+    hid = pq.read_table(out / "households.parquet")["household_id"][0].as_py()
+    assert main(["explain", str(out), hid]) == 0
+    assert (
+        "注意：数据导入时清单中没有以下部门的导出数据：银行存款及金融资产"
+        in capsys.readouterr().out
+    )
+    assert main(["explain", str(out), hid, "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["tables_without_export"] == ["bank"]
 
 
 def test_a_full_manifest_has_every_table_exported(district):

@@ -167,6 +167,20 @@ def document(explanation: dict, lang: str) -> Document:
                 "export did not arrive, the conclusion may be wrong.",
             )
         )
+    if empty := ex.get("tables_without_export"):  # the ingest had no export for them
+        zh = "、".join(labels.of(labels.TABLE, name, "zh") for name in empty)
+        en = ", ".join(labels.of(labels.TABLE, name, "en") for name in empty)
+        doc.para(
+            t(
+                f"注意：数据导入时清单中没有以下部门的导出数据：{zh}（见数据包中的 "
+                "ingest.json），相应数据表为空，以下核算视为本户在该部门无记录；若系部门数据"
+                "未送达，结论可能有误。",
+                f"Note: the ingest of the bundle had no export for {en} (ingest.json in the "
+                "bundle): those tables are empty, and the calculation below reads this "
+                "household as having no records there; if a department's export did not "
+                "arrive, the conclusion may be wrong.",
+            )
+        )
     doc.heading(t("二、家庭基本情况", "2. The household"))
     doc.fields(_household(ex, ctx))
     doc.table(members_table(ex, ctx))
