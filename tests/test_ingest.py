@@ -1354,6 +1354,14 @@ def test_a_full_manifest_has_every_table_exported(district):
     assert district[3]["tables_without_export"] == []
 
 
+def test_an_edited_record_s_tables_without_export_warn_of_table_names_only():
+    from meanstest.affected import ingest_warnings
+
+    (line,) = ingest_warnings({"tables_without_export": ["x" * 10_000, "bank", {"a": 1}]})
+    assert line.startswith("no export in the manifest for bank: written empty")
+    assert ingest_warnings({"tables_without_export": "bank"}) == []
+
+
 def test_a_household_id_on_two_households_rows_is_warned_of(tmp_path, capsys):
     """Two case exports listing one household: the review rejects every row of the id
     (DATA.md), and the ingest said nothing (a blind test of messy exports)."""
