@@ -72,15 +72,13 @@ def writing(path: Path, *tmps: Path) -> Iterator[None]:
     left changes_*.parquet.tmp: 3 of 300 interrupted reviews, D3 of 2026-12-07)."""
     try:
         yield
-    except OSError as e:
+    except BaseException as e:
         for tmp in tmps:
             tmp.unlink(missing_ok=True)
+        if not isinstance(e, OSError):
+            raise
         reason = os.strerror(e.errno) if e.errno else str(e)
         raise WriteFailed(f"{path}: cannot write: {reason}", file=str(path)) from None
-    except BaseException:
-        for tmp in tmps:
-            tmp.unlink(missing_ok=True)
-        raise
 
 
 LOCK = ".review.lock"  # held (flock) by the review, report or ingest writing the folder

@@ -156,8 +156,7 @@ def document(explanation: dict, lang: str) -> Document:
             )
         )
     if absent := ex.get("absent_source_tables"):  # read as no rows (DATA.md): say so
-        zh = "、".join(labels.of(labels.TABLE, name, "zh") for name in absent)
-        en = ", ".join(labels.of(labels.TABLE, name, "en") for name in absent)
+        zh, en = _table_names(absent)
         doc.para(
             t(
                 f"注意：数据包中没有以下部门数据表：{zh}。缺少的表视为所有家庭均无该类记录，"
@@ -168,8 +167,7 @@ def document(explanation: dict, lang: str) -> Document:
             )
         )
     if empty := ex.get("tables_without_export"):  # the ingest had no export for them
-        zh = "、".join(labels.of(labels.TABLE, name, "zh") for name in empty)
-        en = ", ".join(labels.of(labels.TABLE, name, "en") for name in empty)
+        zh, en = _table_names(empty)
         doc.para(
             t(
                 f"注意：数据导入时清单中没有以下部门的导出数据：{zh}（见数据包中的 "
@@ -249,6 +247,12 @@ def _conclusion(r: dict, ctx: Ctx) -> list[tuple[str, str]]:
             ),
         )
     return pairs
+
+
+def _table_names(tables: list[str]) -> tuple[str, str]:
+    """Bundle tables by their names, in Chinese and in English."""
+    names = [labels.of(labels.TABLE, name, "zh") for name in tables]
+    return "、".join(names), ", ".join(labels.of(labels.TABLE, n, "en") for n in tables)
 
 
 def _household(ex: dict, ctx: Ctx) -> list[tuple[str, str]]:
