@@ -495,7 +495,20 @@ _LOCK_PLUMBING = (
     os.sep + "contextlib.py",  # ExitStack.enter_context, a context manager's __exit__
     "<frozen importlib._bootstrap>",  # its module locks
 )
-_CALLBACKS = os.sep + "llvmlite" + os.sep
+# numba's compiled code calls _numba_unpickle (numba.core.serialize, through _helperlib's
+# numba_unpickle) for the Python objects it needs, e.g. to box the arrays it returns, and
+# goes on with the NULL an exception there leaves it: a segmentation fault (-11, 1 in 300
+# reviews interrupted at random).
+_CALLBACKS = (os.sep + "llvmlite" + os.sep, os.path.join("numba", "core", "serialize.py"))
+# Starting a thread: Thread.start waits for the new thread to run, and an interrupt in
+# that wait left ThreadPoolExecutor.submit before the executor had counted its thread
+# or the caller had its Future. The thread ran on unjoined: shutdown(wait=True) did not
+# wait for it, the review's abort closed the Parquet writer it was writing with, and the
+# process died of a segmentation fault at exit (-11, CI of ff542b0 and 1 in 80 here).
+_STARTING = {
+    threading.__file__: "start",
+    os.path.join("concurrent", "futures", "thread.py"): "submit",
+}
 # threading's functions that wait: a Ctrl-C there interrupts the wait, which is safe
 # (the lock is taken again by a `finally`) and is what the user asked for
 _WAITING = frozenset({"wait", "wait_for", "join", "_wait_for_tstate_lock", "_shutdown"})
@@ -513,8 +526,9 @@ _raised_at: float | None = None
 
 def _unsafe_to_interrupt(frame) -> bool:
     """Whether the main thread, stopped at `frame`, is in one of the gaps above: the
-    innermost frame in lock plumbing, or llvmlite anywhere in the stack (its Python runs
-    as LLVM's callbacks, which must return normally)."""
+    innermost frame in lock plumbing; llvmlite or numba's unpickling anywhere in the
+    stack (Python that native code calls back, which must return normally); a thread
+    being started."""
     if frame is None:
         return False
     code = frame.f_code
@@ -524,7 +538,10 @@ def _unsafe_to_interrupt(frame) -> bool:
     if name == threading.__file__ and code.co_name not in _WAITING:
         return True
     while frame is not None:
-        if _CALLBACKS in frame.f_code.co_filename:
+        code = frame.f_code
+        if any(c in code.co_filename for c in _CALLBACKS):
+            return True
+        if any(code.co_filename.endswith(f) and code.co_name == n for f, n in _STARTING.items()):
             return True
         frame = frame.f_back
     return False

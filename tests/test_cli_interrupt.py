@@ -389,3 +389,92 @@ def test_ctrl_c_swallowed_by_a_weakref_callback_is_raised_again(tmp_path):
     )
     assert (done.returncode, done.stderr) == (130, "meanstest: interrupted\n"), done.stderr
     assert not (out / "summary.json").exists()
+
+
+# Ctrl-C while ThreadPoolExecutor.submit starts the thread (Thread.start waits for it to
+# run): raised there, submit left before the executor counted its thread and before the
+# review had the write's Future. Nothing joined the thread: the review's abort closed the
+# Parquet writer it was writing with, and the process died of a segmentation fault at
+# exit (-11, CI at ff542b0). Here the write is slowed so that the thread is still at work
+# when the command has returned, if nothing waited for it.
+_INTERRUPT_WHILE_A_WRITER_STARTS = """
+import signal, sys, threading, time
+from meanstest.review import finish
+
+waiting = threading.Event.wait
+writing = finish.OutputFiles._write
+fired = []
+
+def wait(self, timeout=None):
+    starting = sys._getframe(1).f_locals.get("self")
+    if not fired and str(getattr(starting, "name", "")).startswith("write-members"):
+        fired.append(True)
+        signal.getsignal(signal.SIGINT)(signal.SIGINT, sys._getframe())
+    return waiting(self, timeout)
+
+def slow_write(self, name, table):
+    time.sleep(0.5)
+    return writing(self, name, table)
+
+threading.Event.wait = wait
+finish.OutputFiles._write = slow_write
+"""
+
+_THREADS_LEFT = """
+import threading
+left = [t.name for t in threading.enumerate() if t is not threading.main_thread()]
+print("threads left:", left, file=sys.stderr)
+"""
+
+
+def test_ctrl_c_while_a_writer_thread_starts_waits_for_that_thread(tmp_path):
+    bundle = tmp_path / "bundle"
+    write_bundle(synth.generate(30, seed=1), bundle)
+    out = tmp_path / "out"
+    done = _command(
+        _INTERRUPT_WHILE_A_WRITER_STARTS,
+        ["review", str(bundle), "--out", str(out), "--quiet"],
+        after=_THREADS_LEFT,
+    )
+    assert (done.returncode, done.stderr) == (
+        130,
+        "meanstest: interrupted\nthreads left: []\n",
+    ), done.stderr
+    assert not list(out.glob("*.tmp"))
+
+
+# Ctrl-C in numba's _numba_unpickle, which compiled code calls (through _helperlib's
+# numba_unpickle) for the Python objects it needs, e.g. to box the arrays it returns:
+# raised there, the compiled code went on with the NULL it got back, and the process
+# died of a segmentation fault (-11, 1 in 300 reviews interrupted at random here).
+_INTERRUPT_IN_NUMBA_UNPICKLE = """
+import signal, sys
+from numba.core import serialize
+
+unpickling = serialize.cloudpickle
+fired = []
+
+class Loads:
+    def __getattr__(self, name):
+        return getattr(unpickling, name)
+
+    def loads(self, data):
+        handler = signal.getsignal(signal.SIGINT)
+        if not fired and handler is not signal.default_int_handler:
+            fired.append(True)
+            handler(signal.SIGINT, sys._getframe())
+        return unpickling.loads(data)
+
+serialize.cloudpickle = Loads()
+"""
+
+
+def test_ctrl_c_while_compiled_code_unpickles_a_constant_is_not_a_crash(tmp_path):
+    bundle = tmp_path / "bundle"
+    write_bundle(synth.generate(30, seed=1), bundle)
+    out = tmp_path / "out"
+    done = _command(
+        _INTERRUPT_IN_NUMBA_UNPICKLE, ["review", str(bundle), "--out", str(out), "--quiet"]
+    )
+    assert (done.returncode, done.stderr) == (130, "meanstest: interrupted\n"), done.stderr
+    assert not (out / "summary.json").exists()
