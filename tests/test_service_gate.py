@@ -131,21 +131,24 @@ def test_an_idle_stream_is_cancelled_and_the_slot_freed(served, method):
         assert pb.ListPoliciesResponse.FromString(_list_policies(channel)).policies
     finally:
         release.set()
-    time.sleep(0.2)
-    ended = [x for x in _entries(journal) if x["method"] == method]
+    for _ in range(200):  # each entry is written as its call ends: at most 4 s
+        ended = [x for x in _entries(journal) if x["method"] == method]
+        if len(ended) >= 2:
+            break
+        time.sleep(0.02)
     assert [x["status"] for x in ended] == ["CANCELLED", "CANCELLED"]
 
 
 def test_a_stream_that_keeps_sending_is_not_cut(served):
-    """The wait is per message: a stream whose messages come 0.3 s apart (under the
-    0.5 s bound) for 1.2 s is answered whole."""
+    """The wait is per message: a stream whose messages come 0.2 s apart (under the
+    0.5 s bound, with room for a loaded machine) for 0.8 s is answered whole."""
     channel, _, _ = served
     households = [h for h in convert.tables_to_households(synth.generate(8, seed=3))]
     households = [h for h in households if h.jurisdiction == "150422"][:4]
 
     def slow():
         for h in households:
-            time.sleep(0.3)
+            time.sleep(0.2)
             yield pb.AssessRequest(households=[h]).SerializeToString()
 
     answers = list(channel.stream_stream(f"/{SERVICE}/AssessStream")(slow(), metadata=TOKEN))
