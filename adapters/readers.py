@@ -143,9 +143,12 @@ class JsonlExport:
 
     def _parse(self, raw: bytes, line: int) -> dict | RawRowProblem | None:
         """The object of one line, None for a blank line, or the problem."""
+
+        def bad(detail: str) -> RawRowProblem:
+            return RawRowProblem(line, "bad_json", detail, _lossy(raw, self.profile.encoding))
+
         if isinstance(raw, _TooLong):
-            detail = f"line longer than {MAX_LINE_BYTES >> 20} MB"
-            return RawRowProblem(line, "bad_json", detail, _lossy(raw))
+            return bad(f"line longer than {MAX_LINE_BYTES >> 20} MB")
         if not raw.strip():
             return None
         try:
@@ -161,18 +164,17 @@ class JsonlExport:
                 object_pairs_hook=_object_once_each,
             )
         except json.JSONDecodeError as e:  # json counts its own lines: "line 1" of line 3
-            detail = f"{e.msg} at character {e.pos + 1} of the line"
-            return RawRowProblem(line, "bad_json", detail, _lossy(raw))
+            return bad(f"{e.msg} at character {e.pos + 1} of the line")
         except UnicodeDecodeError as e:  # the file's encoding is wrong: stop, as CSV does
             # (it was a bad_json row whose quarantine showed U+FFFD for the bytes, and a
             # whole GBK file "no line is a JSON object"; a blind test of messy exports)
             raise not_text(self.path, self.profile.encoding, e, line) from None
         except (ValueError, RecursionError) as e:  # deep nesting too
-            return RawRowProblem(line, "bad_json", str(e) or type(e).__name__, _lossy(raw))
+            return bad(str(e) or type(e).__name__)
         if not isinstance(obj, dict):
-            return RawRowProblem(line, "bad_json", "not a JSON object", _lossy(raw))
+            return bad("not a JSON object")
         if b"\\u" in raw and not _encodable(obj):  # "\ud800": a lone surrogate
-            return RawRowProblem(line, "bad_json", "a lone surrogate escape", _lossy(raw))
+            return bad("a lone surrogate escape")
         return obj
 
     def batches(self) -> Iterator[RawBatch]:
@@ -311,8 +313,12 @@ def _object_once_each(pairs: list[tuple[str, object]]) -> dict:
     return obj
 
 
-def _lossy(raw: bytes) -> str:
-    return raw.decode("utf-8", errors="replace").rstrip("\r\n")[:500]
+def _lossy(raw: bytes, encoding: str = "utf-8") -> str:
+    """A raw line as the quarantine's text, in the export's own encoding (a GB18030 line
+    decoded as UTF-8 was mojibake, and its household was not found in it: a blind test
+    of department exports); bytes it cannot decode (a cut line's last character) are
+    U+FFFD."""
+    return raw.decode(encoding, errors="replace").lstrip("\ufeff").rstrip("\r\n")[:500]
 
 
 class ParquetExport:

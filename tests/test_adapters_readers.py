@@ -698,3 +698,20 @@ def test_a_fifo_for_a_profile_or_an_export_is_refused_not_waited_on(tmp_path):
         readers.open_export("/dev/zero", _profile())
     with pytest.raises(readers.ExportError, match="raw export not found"):
         readers.open_export(tmp_path / "none.csv", _profile())
+
+
+@pytest.mark.parametrize("encoding", ["gb18030", "gbk", "utf-8"])
+def test_a_bad_json_line_is_quarantined_as_text_of_the_exports_own_encoding(tmp_path, encoding):
+    """A line that is not JSON keeps its text in the quarantine as the export wrote it:
+    a GB18030 line was decoded as UTF-8 (mojibake), and the household whose key it held
+    was not found in it, so the ingest did not name or hold it (a blind test)."""
+    good = '{"身份证号": "11010519491231002X", "收入类型": "工资", "金额": "12"}'
+    bad = '{"身份证号": "11010519491231002X", "收入类型": "工资", "金额": "2",}'
+    path = tmp_path / "tax.jsonl"
+    path.write_bytes(f"{good}\r\n{bad}\r\n".encode(encoding))
+    problems = [
+        (p.line, p.reason, p.raw)
+        for b in readers.open_export(path, _profile("jsonl", encoding=encoding)).batches()
+        for p in b.problems
+    ]
+    assert problems == [(2, "bad_json", bad)]

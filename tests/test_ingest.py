@@ -1463,3 +1463,28 @@ def test_two_ingests_into_one_folder_refuse_each_other(district, tmp_path):
             ingest(manifest, out)
         assert sorted(p.name for p in out.iterdir()) == [".review.lock"]  # the holder's
     assert ingest(manifest, out)["accounting_closes"]  # once it is done
+
+
+def test_a_bad_json_line_of_a_gb18030_export_is_tied_to_its_household(tmp_path):
+    """The household_id of a case export's line that is not JSON is found in the line's
+    text as the export wrote it: decoded as UTF-8, a GB18030 line's Chinese keys were
+    mojibake, no household was named, and `--hold` could not hold it (a blind test)."""
+    (tmp_path / "hh.toml").write_text(
+        '[profile]\ntable = "households"\nformat = "jsonl"\nencoding = "gb18030"\n'
+        '[columns]\nhousehold_id = "家庭编号"\njurisdiction = "区划"\narea = "城乡"\n'
+        'assessment_date = "日期"\nconsent_signed = "授权"\nprev_status = "类别"\n'
+        'prev_benefit = "救助金"\n',
+        encoding="utf-8",
+    )
+    line = (
+        '"家庭编号":"H1","区划":"150422","城乡":"urban","日期":"2024-03-01","授权":true,'
+        '"类别":"none","救助金":0'
+    )
+    (tmp_path / "hh.jsonl").write_bytes(f"{{{line}}}\n{{{line},}}\n".encode("gb18030"))
+    manifest = tmp_path / "manifest.toml"
+    manifest.write_text('[[source]]\nprofile = "hh.toml"\nfiles = ["hh.jsonl"]\n', encoding="utf-8")
+    doc = ingest(manifest, tmp_path / "bundle")
+    affected = doc["affected_households"]
+    assert (affected["household_ids"], affected["unattributed_rows"]) == (["H1"], {})
+    quarantined = pq.read_table(tmp_path / "bundle" / "quarantine.parquet").to_pylist()
+    assert [(q["line"], q["raw_value"]) for q in quarantined] == [(2, f"{{{line},}}")]
