@@ -72,6 +72,9 @@ PROGRESS_BYTES = 64 << 20  # files at least this large get a progress line
 class Source:
     profile: Profile
     files: tuple[Path, ...]
+    # the profile and files as the manifest names them (relative to its folder): what
+    # ingest.json records, whatever folder the ingest ran from
+    named: tuple[str, tuple[str, ...]]
 
 
 def _written(folder: Path) -> set[str]:
@@ -138,7 +141,9 @@ def load_manifest(path: str | Path) -> list[Source]:
         ppath = (base / prof).resolve()
         if ppath not in profiles:
             profiles[ppath] = load_profile(base / prof)
-        sources.append(Source(profiles[ppath], tuple(base / f for f in files)))
+        sources.append(
+            Source(profiles[ppath], tuple(base / f for f in files), (prof, tuple(files)))
+        )
     seen = Counter(f.resolve() for s in sources for f in s.files)
     twice = [f for f, n in seen.items() if n > 1]
     if twice:
@@ -330,16 +335,25 @@ _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # a write the file system ref
 def _document(manifest, sources, files_doc, counts, reasons, overrides) -> dict:
     profiles = {s.profile.path: s.profile for s in sources}
     case = [s.profile for s in sources if s.profile.table == "households"]
+    names = manifest_names(sources)
+
+    def named(path: str) -> str:
+        return names.get(path, path)
+
+    for f in files_doc:
+        for key in ("file", "profile", "same_bytes_as", "same_text_as"):
+            if key in f:
+                f[key] = named(f[key])
 
     def came_from(flag: str, value: bool):
         """ "case export", the manifest's true/false, or both: several case exports of
         which only some map the flag (each row's flag is its own export's)."""
-        mapping = [p.path for p in case if flag in p.columns]
+        mapping = [named(p.path) for p in case if flag in p.columns]
         if not mapping:
             return value
         if len(mapping) == len(case):
             return "case export"
-        others = [p.path for p in case if flag not in p.columns]
+        others = [named(p.path) for p in case if flag not in p.columns]
         return (
             f"case export for the rows of {', '.join(dict.fromkeys(mapping))}; "
             f"{'true' if value else 'false'} (the manifest) for those of "
@@ -347,10 +361,10 @@ def _document(manifest, sources, files_doc, counts, reasons, overrides) -> dict:
         )
 
     return {
-        "manifest": str(manifest),
+        "manifest": Path(manifest).name,  # the other paths are relative to its folder
         "manifest_sha256": file_digest(Path(manifest)),
         "profiles": [
-            {"profile": p.path, "table": p.table, "format": p.format, "sha256": p.digest}
+            {"profile": named(p.path), "table": p.table, "format": p.format, "sha256": p.digest}
             for p in profiles.values()
         ],
         "files": files_doc,
@@ -369,6 +383,18 @@ def _document(manifest, sources, files_doc, counts, reasons, overrides) -> dict:
             f["rows_read"] == f["rows_mapped"] + f["rows_quarantined"] for f in files_doc
         ),
     }
+
+
+def manifest_names(sources: list[Source]) -> dict[str, str]:
+    """Each profile's and file's path as this process reads it (relative to the folder
+    it ran in) → as the manifest names it (relative to the manifest's folder). ingest.json
+    records the latter: with the former, the same inputs gave another ingest.json from
+    another folder, and its paths meant nothing once that folder was unknown (a blind
+    test of department exports)."""
+    names = {s.profile.path: s.named[0] for s in reversed(sources)}  # the first naming
+    for s in reversed(sources):
+        names.update(zip(map(str, s.files), s.named[1]))
+    return names
 
 
 def _write_json(doc: dict, path: Path) -> None:

@@ -8,6 +8,7 @@ import hashlib
 import html
 import json
 import re
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -64,14 +65,15 @@ def test_review_of_the_ingested_district_equals_review_of_the_synthetic_bundle(d
 
 
 def test_counts_reconcile_per_file_and_hashes_are_the_files(district):
-    _, _, bundle, doc = district
+    _, manifest, bundle, doc = district
     assert doc["accounting_closes"]
+    here = manifest.parent  # paths are the manifest's, relative to its folder
     for f in doc["files"]:
         assert f["rows_read"] == f["rows_mapped"] + f["rows_quarantined"]
-        with open(f["file"], "rb") as fh:
+        with open(here / f["file"], "rb") as fh:
             assert f["sha256"] == hashlib.sha256(fh.read()).hexdigest()
     for p in doc["profiles"]:
-        with open(p["profile"], "rb") as fh:
+        with open(here / p["profile"], "rb") as fh:
             assert p["sha256"] == hashlib.sha256(fh.read()).hexdigest()
     saved = json.loads((bundle / "ingest.json").read_text("utf-8"))
     assert saved == json.loads(json.dumps(doc))
@@ -1488,3 +1490,20 @@ def test_a_bad_json_line_of_a_gb18030_export_is_tied_to_its_household(tmp_path):
     assert (affected["household_ids"], affected["unattributed_rows"]) == (["H1"], {})
     quarantined = pq.read_table(tmp_path / "bundle" / "quarantine.parquet").to_pylist()
     assert [(q["line"], q["raw_value"]) for q in quarantined] == [(2, f"{{{line},}}")]
+
+
+def test_ingest_json_names_paths_as_the_manifest_does_from_any_folder(tmp_path, monkeypatch):
+    """The same inputs give the same ingest.json whatever folder the ingest runs in: its
+    paths are the manifest's own, relative to the manifest's folder, and the manifest is
+    named by its file name (they were relative to the working folder: a blind test)."""
+    manifest = write_raw(tmp_path / "raw", generate(20, 5), seed=5)
+    monkeypatch.chdir(tmp_path)
+    ingest(Path("raw") / manifest.name, tmp_path / "a")
+    monkeypatch.chdir(manifest.parent)
+    ingest(manifest.name, tmp_path / "b")
+    a, b = ((tmp_path / x / "ingest.json").read_bytes() for x in "ab")
+    assert a == b
+    doc = json.loads(a)
+    assert doc["manifest"] == manifest.name
+    for f in doc["files"]:
+        assert (manifest.parent / f["file"]).is_file() and not f["file"].startswith("raw/")
