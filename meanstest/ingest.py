@@ -144,10 +144,15 @@ def load_manifest(path: str | Path) -> list[Source]:
         sources.append(
             Source(profiles[ppath], tuple(base / f for f in files), (prof, tuple(files)))
         )
-    seen = Counter(f.resolve() for s in sources for f in s.files)
-    twice = [f for f, n in seen.items() if n > 1]
+    # one file may fill two tables (a tax export's wages and its business registrations,
+    # each by its own profile); listed twice for one table, its rows would be doubled
+    seen = Counter((s.profile.table, f.resolve()) for s in sources for f in s.files)
+    twice = [(t, f) for (t, f), n in seen.items() if n > 1]
     if twice:
-        raise ProfileError(name, "files", f"{twice[0]} is listed twice (its rows would be doubled)")
+        table, file = twice[0]
+        raise ProfileError(
+            name, "files", f"{file} is listed twice for {table} (its rows would be doubled)"
+        )
     names: dict[tuple[str, str], Path] = {}
     for s in sources:
         if "record_id" in s.profile.columns or "record_id" not in _columns(s.profile.table):

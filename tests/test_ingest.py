@@ -1507,3 +1507,37 @@ def test_ingest_json_names_paths_as_the_manifest_does_from_any_folder(tmp_path, 
     assert doc["manifest"] == manifest.name
     for f in doc["files"]:
         assert (manifest.parent / f["file"]).is_file() and not f["file"].startswith("raw/")
+
+
+def test_one_export_may_fill_two_tables_each_by_its_own_profile(tmp_path):
+    """A tax export whose rows give a wage and a business registration is listed once per
+    table, each with its profile: read into both (it was refused as "listed twice (its
+    rows would be doubled)", a blind test); listed twice for one table, still refused."""
+    (tmp_path / "wage.toml").write_text(
+        '[profile]\ntable = "tax_income"\nformat = "csv"\nencoding = "utf-8"\n'
+        '[columns]\nperson_id = "证件号"\namount = "工资薪金(元)"\n[units]\namount = "yuan"\n'
+        '[defaults]\nincome_type = "wage"\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "firm.toml").write_text(
+        '[profile]\ntable = "business_registration"\nformat = "csv"\nencoding = "utf-8"\n'
+        '[columns]\nperson_id = "证件号"\nrole = "经营角色"\nannual_turnover = "年营业额(元)"\n'
+        'employees = "雇员数"\n[values.role]\n"个体" = "self_employed"\n'
+        '[units]\nannual_turnover = "yuan"\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "tax.csv").write_text(
+        '证件号,工资薪金(元),经营角色,年营业额(元),雇员数\n150422196503040013,"3,000.00",个体,"50,000",2\n',
+        encoding="utf-8",
+    )
+    both = "[[source]]\nprofile = '{}'\nfiles = ['tax.csv']\n"
+    m = _manifest(tmp_path, both.format("wage.toml") + both.format("firm.toml"))
+    doc = ingest(m, tmp_path / "out")
+    assert (doc["tables"]["tax_income"], doc["tables"]["business_registration"]) == (1, 1)
+    bundle = read_bundle(tmp_path / "out")
+    assert bundle["tax_income"]["amount"].to_pylist() == [300000]
+    assert bundle["business_registration"]["annual_turnover"].to_pylist() == [5000000]
+    assert [f.get("same_bytes_as") for f in doc["files"]] == [None, None]
+    m = _manifest(tmp_path, both.format("wage.toml") * 2)
+    with pytest.raises(ProfileError, match="listed twice for tax_income"):
+        ingest(m, tmp_path / "again")
