@@ -166,6 +166,12 @@ def load_manifest(path: str | Path) -> list[Source]:
                     f"{other} and {f} both fill {s.profile.table} without a department key: "
                     f"their record_ids '{f.name}:<line>' would collide; rename one",
                 )
+    for i, s in enumerate(sources):  # named with the manifest's entry (it was the path)
+        for f, written in zip(s.files, s.named[1], strict=True):
+            if not f.exists():
+                raise ProfileError(
+                    name, f"source[{i}].files", f"{written}: raw export not found (looked for {f})"
+                )
     return sources
 
 

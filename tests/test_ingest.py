@@ -385,8 +385,10 @@ def test_manifest_errors_are_clear_and_before_any_row(tmp_path, text, words):
 def test_missing_raw_file_or_column_fails_before_anything_is_written(tmp_path):
     (tmp_path / "v.toml").write_text((PROFILES / "vehicle.toml").read_text("utf-8"), "utf-8")
     m = _manifest(tmp_path, "[[source]]\nprofile = 'v.toml'\nfiles = ['v.csv']\n")
-    with pytest.raises(Exception, match="raw export not found"):
-        ingest(m, tmp_path / "out")
+    with pytest.raises(
+        ProfileError, match=r"m.toml: source\[0\]\.files: v.csv: raw export not found"
+    ):
+        ingest(m, tmp_path / "out")  # the manifest's entry named (it was the path alone)
     (tmp_path / "v.csv").write_bytes("身份证号,号牌号码\n1,2\n".encode("gb18030"))
     with pytest.raises(ProfileError, match="no column '车辆类型'"):
         ingest(m, tmp_path / "out")
