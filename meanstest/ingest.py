@@ -346,7 +346,7 @@ _FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}  # a write the file system ref
 def _document(manifest, sources, files_doc, counts, reasons, overrides) -> dict:
     profiles = {s.profile.path: s.profile for s in sources}
     case = [s.profile for s in sources if s.profile.table == "households"]
-    names = manifest_names(sources)
+    names = _manifest_names(sources)
 
     def named(path: str) -> str:
         return names.get(path, path)
@@ -396,7 +396,7 @@ def _document(manifest, sources, files_doc, counts, reasons, overrides) -> dict:
     }
 
 
-def manifest_names(sources: list[Source]) -> dict[str, str]:
+def _manifest_names(sources: list[Source]) -> dict[str, str]:
     """Each profile's and file's path as this process reads it (relative to the folder
     it ran in) → as the manifest names it (relative to the manifest's folder). ingest.json
     records the latter: with the former, the same inputs gave another ingest.json from
