@@ -53,7 +53,8 @@ VETOES: tuple[Veto, ...] = (
         ("vehicle_types", "vehicle_value_limit", "max_vehicles"),
         "车辆超标", "vehicle over the limit",
         "{vehicle_types}价值超过 {vehicle_value_limit}，或此类车辆超过 {max_vehicles} 辆",
-        "a {vehicle_types} worth more than {vehicle_value_limit}, or more than {max_vehicles}",
+        "a {vehicle_types} worth more than {vehicle_value_limit}, or more than {max_vehicles} "
+        "such vehicles",
     ),
     Veto(
         "V02", "HOUSING", "property", "aggregate",

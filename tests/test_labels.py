@@ -297,3 +297,17 @@ def test_no_department_name_holds_the_list_separator():
     as two departments (the review of the Chinese wording: 7 names for 5 flags)."""
     for zh, _ in labels.DEPARTMENT.values():
         assert "、" not in zh, zh
+
+
+def test_a_vetos_count_limit_says_what_it_counts():
+    """A count in a rule's text is followed by what it counts ("more than 1 such vehicles",
+    "超过 1 辆"): V01's English ended "or more than 1" (a blind audit of explain)."""
+    from meanstest.kernels.registry import VETOES
+
+    for v in VETOES:
+        for p in v.params:
+            if not (p.startswith("max_") or p.endswith("_count")):
+                continue
+            for text in (v.rule_zh, v.rule_en):
+                after = text.split("{" + p + "}", 1)[1].strip()
+                assert after and after[0] not in ",.;，。；", (v.code, text)
