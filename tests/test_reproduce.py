@@ -648,49 +648,100 @@ def test_a_comparison_chunk_below_one_is_refused(reviewed):
         reproduce_review(out, bundle, chunk=0)
 
 
-def test_results_without_a_rank_column_are_discrepancies_not_a_crash(reviewed, tmp_path):
-    """An edited results file without `rank`: every household's rank differs (None →
-    its rank); the chunked comparison's ranking check raised KeyError (a reviewer)."""
+def test_results_without_a_rank_column_are_one_discrepancy_not_a_crash(reviewed, tmp_path):
+    """An edited results file without `rank`: one discrepancy naming the file and the
+    column, the other columns still compared (the chunked comparison's ranking check
+    raised KeyError, a reviewer; then every household was "rank: None → its rank", 290
+    lines for one dropped column, a blind audit)."""
     bundle, out = reviewed
     out2 = _copy(out, tmp_path / "out")
     results = pq.read_table(out2 / "results.parquet")
     pq.write_table(results.drop_columns(["rank"]), out2 / "results.parquet")
     ok, problems, moved = reproduce_review(out2, bundle)
-    assert ok == 0 and moved == []
-    differ = [p for p in problems if p.kind == "result differs"]
-    assert len(differ) == results.num_rows and all(p.columns == ["rank"] for p in differ)
+    assert (ok, moved) == (results.num_rows, [])
+    assert [str(p) for p in problems] == ["results.parquet: no column rank, which a review writes"]
 
 
 def test_a_members_file_rewritten_with_other_types_is_a_discrepancy(reviewed, tmp_path):
-    """members.age written as float64 (30.0 for 30): the rows are not those the review
-    wrote. Python's == took 30.0 for 30 and reproduced every household (a reviewer)."""
+    """members.age written as float64 (30.0 for 30): the file is not the one the review
+    wrote. Python's == took 30.0 for 30 and reproduced every household (a reviewer);
+    then every household was "result differs (members: <person> )", naming no column (a
+    blind audit). Now: one discrepancy naming file, column and both types, and the
+    values compared in the review's type (an age that also differs still shows)."""
     bundle, out = reviewed
     out2 = _copy(out, tmp_path / "out")
     members = pq.read_table(out2 / "members.parquet")
     at = members.schema.get_field_index("age")
-    pq.write_table(
-        members.set_column(at, "age", members["age"].cast(pa.float64())), out2 / "members.parquet"
+    ages = pc.add(
+        members["age"].cast(pa.float64()), pa.array([1.0] + [0.0] * (members.num_rows - 1))
     )
+    pq.write_table(members.set_column(at, "age", ages), out2 / "members.parquet")
     ok, problems, _ = reproduce_review(out2, bundle)
-    households = {m["household_id"] for m in members.to_pylist()}
-    assert ok == 0 and {p.household_id for p in problems} == households
-    assert all("members" in p.columns for p in problems)
+    first = members.slice(0, 1).to_pylist()[0]
+    assert str(problems[0]) == (
+        f"members.parquet: column age: double where a review writes {members['age'].type} "
+        "(the file was rewritten since the review)"
+    )
+    assert [(p.household_id, p.values) for p in problems[1:]] == [
+        (
+            first["household_id"],
+            [f"members: {first['person_id']} age: {first['age'] + 1} → {first['age']}"],
+        )
+    ]
+    assert ok == len(set(members["household_id"].to_pylist())) - 1
 
 
 def test_a_results_file_rewritten_with_text_amounts_is_a_discrepancy(reviewed, tmp_path):
     """results.benefit rewritten as text: summary.json's check summed it and ended the
     recomputation in Arrow's "Function 'sum' has no kernel matching input types
-    (string)"; every household is now reported as not the review's rows."""
+    (string)"; it is one discrepancy naming the file and column, and the amounts are
+    compared as the review wrote them (a blind audit found a float64 benefit reproduced
+    as clean, which `report` refused)."""
+    bundle, out = reviewed
+    for kind in (pa.string(), pa.float64(), pa.decimal128(21, 2)):
+        out2 = _copy(out, tmp_path / f"out-{kind}")
+        results = pq.read_table(out2 / "results.parquet")
+        at = results.schema.get_field_index("benefit")
+        pq.write_table(
+            results.set_column(at, "benefit", results["benefit"].cast(kind)),
+            out2 / "results.parquet",
+        )
+        ok, problems, _ = reproduce_review(out2, bundle)
+        assert [str(p) for p in problems] == [
+            (
+                f"results.parquet: column benefit: {kind} where a review writes int64 (the "
+                "file was rewritten since the review)"
+            )
+        ]
+        assert ok == results.num_rows
+
+
+def test_rows_of_a_household_the_review_did_not_assess_are_discrepancies(reviewed, tmp_path):
+    """A members or findings row copied under a household with no results row (made up,
+    rejected, or null) reproduced with 0 discrepancies, and the report counted the made-up
+    finding (a blind audit)."""
     bundle, out = reviewed
     out2 = _copy(out, tmp_path / "out")
-    results = pq.read_table(out2 / "results.parquet")
-    at = results.schema.get_field_index("benefit")
-    text = results["benefit"].cast(pa.string())
-    pq.write_table(results.set_column(at, "benefit", text), out2 / "results.parquet")
+    rejected = pq.read_table(out2 / "rejects.parquet")["household_id"][0].as_py()
+    members = pq.read_table(out2 / "members.parquet")
+    row = members.slice(0, 1)
+    fake = row.set_column(0, "household_id", pa.array(["HHFAKE"], pa.string()))
+    pq.write_table(pa.concat_tables([members, fake]), out2 / "members.parquet")
+    findings = pq.read_table(out2 / "findings.parquet")
+    one = findings.slice(0, 1)
+    extra = [
+        one.set_column(0, "household_id", pa.array([h], pa.string())) for h in (rejected, None)
+    ]
+    pq.write_table(pa.concat_tables([findings, *extra]), out2 / "findings.parquet")
     ok, problems, _ = reproduce_review(out2, bundle)
-    assert ok == 0 and {p.household_id for p in problems} >= set(
-        results["household_id"].to_pylist()
+    assert sorted((str(p.household_id), p.kind) for p in problems) == sorted(
+        [
+            ("HHFAKE", "1 members row, but the review has no results row of it"),
+            (rejected, "1 findings row, but the review has no results row of it"),
+            ("None", "1 findings row, but the review has no results row of it"),
+        ]
     )
+    assert ok == pq.read_table(out / "results.parquet").num_rows
 
 
 def test_values_that_differ_in_type_alone_are_shown_with_their_types(reviewed, tmp_path):

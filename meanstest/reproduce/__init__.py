@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from meanstest import schema
 from meanstest.batch import CHANGE_LISTS
 from meanstest.errors import MeansTestError
 from meanstest.outputs import mistyped, summary_mismatches
@@ -62,6 +63,7 @@ from meanstest.reproduce.tables import (
     _recomputed_review,
     _stored_review,
     _types,
+    stored_layout,
 )
 
 if TYPE_CHECKING:
@@ -120,11 +122,12 @@ def reproduce_review(
         again = {"results": a.results, "members": a.members, "findings": a.findings}
         again["rejects"], households, again_summary = a.rejects, tables["households"], a.summary
     stored, summary = _stored_review(out)  # read after: not held during the recomputation
+    layout, stored, again = stored_layout(stored, again)
     households = households.select(["household_id", "prev_status", "prev_benefit"])
     changes = {t: _change_rows(out, t) for t in CHANGE_LISTS}
     ids = _household_ids(
         stored["results"], again["results"], stored["rejects"], again["rejects"],
-        *changes.values(),
+        *changes.values(), stored["members"], stored["findings"],
     )  # fmt: skip
     groups = {
         **{("stored", n): _Groups(t, ids, chunk) for n, t in stored.items()},
@@ -163,10 +166,11 @@ def reproduce_review(
         progress.update(min(len(ids), (c + 1) * chunk))
     progress.close()
     _say_whose_input(differ, stored["results"], again["results"])
-    found = twice + differ + absent + sorted(rejects, key=lambda d: str(d.household_id))
+    found = layout + twice + differ + absent + sorted(rejects, key=lambda d: str(d.household_id))
     # rows read back in other types are reported row by row above, as not the review's;
     # summary.json is checked against rows of the types a review writes
     typed = not mistyped(stored["results"], "results") + mistyped(stored["rejects"], "rejects")
+    typed = typed and set(schema.OUTPUTS["results"].names) <= set(stored["results"].column_names)
     rows = [
         Discrepancy(
             "summary.json",

@@ -76,6 +76,11 @@ def _compare_parts(
         else:
             ok += 1
     absent = [Discrepancy(hid, "not in the review") for hid in new if hid not in old]
+    for name, (before, _) in rows.items():  # rows of no household the review assessed
+        for hid, kept in before.items():  # (a blind audit's members row of "HHFAKE")
+            if hid not in old and hid not in new:
+                what = f"{len(kept)} {name} row{'s' if len(kept) > 1 else ''}"
+                out.append(Discrepancy(hid, f"{what}, but the review has no results row of it"))
     return ok, (twice, out, absent), moved
 
 
@@ -103,8 +108,8 @@ def _rows_differ(name: str, before, now) -> str:
             continue
         if len(a) != len(b):
             parts.append(f"{k} ×{len(a)} → ×{len(b)}")
-        elif len(a) == 1:
-            diff = [c for c in b[0] if a[0].get(c) != b[0][c]]
+        elif len(a) == 1:  # by repr: 30.0 and 30 differ (shown with their types)
+            diff = [c for c in b[0] if repr(a[0].get(c)) != repr(b[0][c])]
             parts.append(f"{k} " + ", ".join(_change(c, a[0].get(c), b[0][c]) for c in diff))
         else:
             parts.append(f"{k} rows differ")

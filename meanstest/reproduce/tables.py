@@ -30,6 +30,72 @@ def _stored_review(out: Path, columns: list[str] | None = None) -> tuple[dict, d
     return stored, read_summary(out)
 
 
+# the columns reproduce matches and judges rows by: a stored file without one is refused
+KEYS = {  # results: its keys, and what the change lists are compared with
+    "results": (
+        "household_id",
+        "input_digest",
+        "policy_digest",
+        "policy_id",
+        "status",
+        "benefit",
+        "transition",
+        "pci",
+        "circle",
+    ),
+    "members": ("household_id",),
+    "findings": ("household_id",),
+    "rejects": ("household_id",),
+}
+
+
+def stored_layout(stored: dict, again: dict) -> tuple[list, dict, dict]:
+    """The stored tables' columns against those a review writes: one discrepancy per file
+    and column missing, added or of another type (report refused a results.parquet whose
+    benefit was float64 while reproduce called it clean, a blind audit; a missing rank
+    was 290 lines of "rank: None → 270"). Then both sides are compared on the columns
+    the stored file has, a column of another type cast back to the review's where its
+    values allow (a float 116701.0 is 116701 fen, and a value that differs still shows).
+    -> (discrepancies, stored tables, recomputed tables)."""
+    import pyarrow as pa
+
+    from meanstest import schema
+    from meanstest.reproduce.discrepancy import Discrepancy
+
+    found, kept, compared = [], {}, {}
+    for name, table in stored.items():
+        written, file = schema.OUTPUTS[name], f"{name}.parquet"
+        absent = [f.name for f in written if f.name not in table.column_names]
+        if lost := [c for c in KEYS[name] if c in absent]:
+            raise MeansTestError(
+                f"{file} has no column {lost[0]}, which a review writes and reproduce "
+                "matches rows by: not a review's output (rewritten since the review?)"
+            )
+        found += [Discrepancy(file, f"no column {c}, which a review writes") for c in absent]
+        added = [c for c in table.column_names if written.get_field_index(c) < 0]
+        found += [Discrepancy(file, f"a column {c} that a review does not write") for c in added]
+        table = table.drop_columns(added)
+        for f in table.schema:
+            if f.type == (want := written.field(f.name).type):
+                continue
+            found.append(
+                Discrepancy(
+                    file,
+                    f"column {f.name}: {f.type} where a review writes {want} (the file was "
+                    "rewritten since the review)",
+                )
+            )
+            i = table.schema.get_field_index(f.name)
+            try:
+                table = table.set_column(i, f.name, table[f.name].cast(want))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+                pass  # values no cast keeps: the rows show them, types and all
+        kept[name] = table
+        other = again[name]
+        compared[name] = other.drop_columns([c for c in absent if c in other.column_names])
+    return found, kept, compared
+
+
 def _recomputed_review(bundle, library, quiet: bool, memory_limit=None) -> tuple:
     """The four output tables of a reference-engine review of the bundle folder, its
     households table (prev_status and prev_benefit, for the change lists) and the
