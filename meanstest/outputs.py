@@ -206,6 +206,7 @@ def read_output(out: Path, name: str, columns: list[str] | None = None) -> pa.Ta
 
     file = out / f"{name}.parquet"
     if file.is_file():
+        _has_columns(pq.read_schema(file).names, columns, file)
         return _text_checked(pq.read_table(file, columns=columns), name, file)
     if name.startswith("changes_"):
         base, empty = out / "changes", CHANGES_SCHEMA
@@ -216,10 +217,22 @@ def read_output(out: Path, name: str, columns: list[str] | None = None) -> pa.Ta
     if folder.is_dir():
         dataset = pq.ParquetDataset(folder, partitioning=None)
         if dataset.files:
+            _has_columns(dataset.schema.names, columns, folder)
             return _text_checked(dataset.read(columns=columns), name, folder)
     elif not base.is_dir():
         return None
     return empty.empty_table().select(columns or empty.names)
+
+
+def _has_columns(names: list[str], columns: list[str] | None, where: Path) -> None:
+    """MeansTestError naming the columns a reader asks for that an output file lacks:
+    Arrow's own error printed the file's whole schema, its internal fields included
+    (`meanstest report` of a results.parquet without rank, a blind audit)."""
+    if lost := [c for c in columns or () if c not in names]:
+        raise MeansTestError(
+            f"{where}: no column {', '.join(lost)}, which a review writes (the file was "
+            "rewritten since the review); run meanstest reproduce"
+        )
 
 
 def _text_checked(table: pa.Table, name: str, where: Path) -> pa.Table:

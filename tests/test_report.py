@@ -558,3 +558,25 @@ def test_a_report_that_cannot_be_written_names_it_and_leaves_no_tmp(small_review
         write_report(out)
     assert str(e.value) == f"{out / 'report.html'}: cannot write: No space left on device"
     assert not (out / "report.html.tmp").is_symlink() and not (out / "report.html").exists()
+
+
+def test_an_output_file_without_a_column_the_report_reads_is_named_in_one_line(report, tmp_path):
+    """A results.parquet without rank: the error names the file and the column, not
+    Arrow's "No match for FieldRef.Name(rank)" with the whole schema and its internal
+    fields (a blind audit)."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    from meanstest.errors import MeansTestError
+
+    bad = tmp_path / "bad"
+    shutil.copytree(report.parent, bad)
+    results = pq.read_table(bad / "results.parquet")
+    pq.write_table(results.drop_columns(["rank"]), bad / "results.parquet")
+    with pytest.raises(MeansTestError) as e:
+        write_report(bad)
+    assert str(e.value) == (
+        f"{bad / 'results.parquet'}: no column rank, which a review writes (the file was "
+        "rewritten since the review); run meanstest reproduce"
+    )
