@@ -271,3 +271,26 @@ def test_an_explain_answer_over_the_limit_is_refused_before_it_is_journaled(tmp_
     households = [h for h in convert.tables_to_households(synth.generate(40, seed=3)) if h.persons]
     request = pb.ExplainRequest(household=households[0]).SerializeToString()
     assert _over_the_limit(tmp_path, "Explain", request, 8192)["status"] == "RESOURCE_EXHAUSTED"
+
+
+def test_a_streams_log_line_counts_the_households_of_every_message(served, caplog):
+    """docs/service.md: one log line per call with its number of households. An
+    AssessStream of 1 + 2 + 3 households was logged households=3, its last message's
+    (a blind test of the service); its journal has one entry per message."""
+    channel, journal, _ = served
+    caplog.set_level(logging.INFO, logger="meanstest.service")
+    tables = synth.generate(40, seed=3)
+    households = [h for h in convert.tables_to_households(tables) if h.jurisdiction == "150422"][:6]
+    assert len(households) == 6
+    messages = [households[:1], households[1:3], households[3:6]]
+    answers = list(
+        channel.stream_stream(f"/{SERVICE}/AssessStream")(
+            (pb.AssessRequest(households=m).SerializeToString() for m in messages),
+            metadata=TOKEN,
+        )
+    )
+    assert len(answers) == 3
+    said = [r.getMessage() for r in caplog.records if "AssessStream caller=" in r.getMessage()]
+    assert len(said) == 1 and " households=6 " in said[0], said
+    entries = [x for x in _entries(journal) if x["method"] == "AssessStream"]
+    assert [len(x["households"]) for x in entries] == [1, 2, 3]

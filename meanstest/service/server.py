@@ -142,7 +142,7 @@ class MeansTestService:
         outputs, call.digests, call.unmatched = self.assess_tables(tables)
         if extra_rejects:
             outputs["rejects"] = pa.concat_tables([outputs["rejects"], extra_rejects])
-        call.households = outputs["results"].num_rows + outputs["rejects"].num_rows
+        call.households += outputs["results"].num_rows + outputs["rejects"].num_rows
         call.stage("journal")
         return outputs
 
@@ -174,7 +174,7 @@ class MeansTestService:
                 log.error("small-call path failed (%s); bulk path used", type(e).__name__)
                 answer = None
             if answer is not None:
-                call.households = len(answer.results) + len(answer.rejects)
+                call.households += len(answer.results) + len(answer.rejects)
                 call.stage("engine")
                 body = small.response(answer).SerializeToString(deterministic=True)
                 sendable(body, limit)
