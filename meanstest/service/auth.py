@@ -76,15 +76,29 @@ class Caller:
             for p in self.jurisdictions
         )
 
-    def check(self, jurisdiction: str | None, what: str) -> None:
+    def check(self, jurisdiction: str | None, what: str, household: object = None) -> None:
         """PERMISSION_DENIED unless the caller may see a well-formed jurisdiction. A malformed
-        or absent one is left to validation, which rejects that household (no result)."""
+        or absent one is left to validation, which rejects that household (no result).
+        `household`: the (first) household of that jurisdiction, named in the message (a
+        case system was left to search its batch of 200 for it, a blind test)."""
         well_formed = bool(jurisdiction) and re.fullmatch(r"[0-9]{6}", jurisdiction)
         if well_formed and not self.allows(jurisdiction):
+            whose = "" if household is None else f"household {household}, "
             raise PermissionDenied(
-                f"caller {self.name} may not assess jurisdiction {jurisdiction} ({what})",
+                f"caller {self.name} may not assess jurisdiction {jurisdiction} ({whose}{what})",
                 field="jurisdiction",
             )
+
+    def check_column(self, jurisdictions: pa.Array, households: pa.Array | None, what: str):
+        """check() for every distinct jurisdiction of a request's households, naming the
+        first household of one the caller may not see (`households`: their ids, or None)."""
+        import pyarrow.compute as pc
+
+        for j in pc.unique(jurisdictions).to_pylist():
+            if j is None or self.allows(j):
+                continue
+            at = pc.index(jurisdictions, j).as_py()
+            self.check(j, what, None if households is None else households[at].as_py())
 
     def check_table(self, table: pa.Table, what: str) -> None:
         """check() for every distinct jurisdiction of a request table (AssessArrow's
@@ -92,7 +106,6 @@ class Caller:
         text, or is there twice, is INVALID_ARGUMENT, not a TypeError ending the call
         INTERNAL (found by an adversarial gRPC run)."""
         import pyarrow as pa
-        import pyarrow.compute as pc
 
         found = table.column_names.count("jurisdiction")
         if found > 1:
@@ -108,8 +121,16 @@ class Caller:
             raise InvalidArgument(
                 f"column jurisdiction: expected string, found {column.type}", field="jurisdiction"
             )
-        for j in pc.unique(column).to_pylist():
-            self.check(j, what)
+        ids = table["household_id"] if table.column_names.count("household_id") == 1 else None
+        if ids is not None and not pa.types.is_string(ids.type):
+            ids = None  # named only when it is text (the engine's checks refuse the rest)
+        self.check_column(
+            column.combine_chunks().dictionary_decode()
+            if pa.types.is_dictionary(column.type)
+            else column.combine_chunks(),
+            None if ids is None else ids.combine_chunks(),
+            what,
+        )
 
 
 ANONYMOUS = Caller("anonymous", ("*",))

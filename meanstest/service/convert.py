@@ -237,9 +237,11 @@ def request_to_tables(decoded: wire.Decoded) -> Conversion:
     return _flatten(raw, owners_of, raw["households"]["household_id"])
 
 
-def request_jurisdictions(decoded: wire.Decoded) -> list:
-    """The distinct jurisdictions (None for absent) of a decoded AssessRequest."""
-    return pc.unique(decoded.strings(0, wire.COLUMNS[0].index("jurisdiction"))).to_pylist()
+def request_jurisdictions(decoded: wire.Decoded) -> tuple[pa.Array, pa.Array]:
+    """The jurisdictions (null for absent) and household_ids of a decoded AssessRequest's
+    households, in order (auth.Caller.check_column)."""
+    at = wire.COLUMNS[0].index
+    return decoded.strings(0, at("jurisdiction")), decoded.strings(0, at("household_id"))
 
 
 def _schema(name: str) -> pa.Schema:

@@ -38,7 +38,11 @@ def explain_call(service: MeansTestService, call: _Call, data: bytes) -> bytes:
     lang = request.lang or "zh"
     if lang not in ("zh", "en"):
         raise InvalidArgument(f"unknown lang {lang!r} (zh or en)", field="lang")
-    call.caller.check(h.jurisdiction if h.HasField("jurisdiction") else None, "Explain")
+    call.caller.check(
+        h.jurisdiction if h.HasField("jurisdiction") else None,
+        "Explain",
+        h.household_id if h.HasField("household_id") else None,
+    )
     conv = convert.households_to_tables([h])
     if conv.rejects:
         raise InvalidArgument("; ".join(*conv.rejects.values()), field="household")

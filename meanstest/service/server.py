@@ -150,7 +150,11 @@ class MeansTestService:
         require_households(len(households), "households")
         for h in households:
             # the RPC called (Assess or AssessStream): a stream was told "(Assess)"
-            call.caller.check(h.jurisdiction if h.HasField("jurisdiction") else None, call.method)
+            call.caller.check(
+                h.jurisdiction if h.HasField("jurisdiction") else None,
+                call.method,
+                h.household_id if h.HasField("household_id") else None,
+            )
 
     def _parsed(self, call: _Call, data: bytes, limit: int) -> pb.AssessRequest:
         """An AssessRequest read by the protobuf library, within the call's bounds
@@ -197,8 +201,7 @@ class MeansTestService:
             require_households(decoded.households, "households")
             decoded_ids_answerable(decoded)
             try:
-                for j in convert.request_jurisdictions(decoded):
-                    call.caller.check(j, call.method)
+                call.caller.check_column(*convert.request_jurisdictions(decoded), call.method)
                 call.stage("convert")
                 conv = convert.request_to_tables(decoded)
             except wire.NotUTF8:
