@@ -314,6 +314,8 @@ def _reproduce(args) -> int:
             args.out_dir, args.bundle, load_policies(args.policies), quiet=False,
             memory_limit=limit,
         )  # fmt: skip
+    if any(" → " in str(p) for p in problems):  # the order was told in docs alone
+        print("(values: stored → recomputed)")
     for p in problems:
         print(p)
     if moved:

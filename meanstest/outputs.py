@@ -192,7 +192,8 @@ def incomplete(out: Path) -> MeansTestError | None:
         return None
     return MeansTestError(
         f"{out}: not a complete review output folder (no {', '.join(missing)}; a review "
-        "stopped midway leaves it so: run it again)"
+        "stopped midway leaves it so, and so does a file removed since the review: run the "
+        "review again)"
     )
 
 

@@ -72,7 +72,10 @@ def test_tampered_result_is_reported(reviewed, tmp_path, capsys):
     assert summary == [(said + why, keys)]
     assert main(["reproduce", str(out2), "--bundle", str(bundle)]) == 1
     b = results["benefit"][3].as_py()
-    assert f"{hid}: result differs (benefit: {b} → {b - 100})" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    assert f"{hid}: result differs (benefit: {b} → {b - 100})" in said
+    # which side is which is said where it is read (it was in docs/documents.md alone)
+    assert said.startswith("(values: stored → recomputed)\n"), said
 
 
 def test_changed_input_is_reported(reviewed, tmp_path):
@@ -125,6 +128,7 @@ def test_rank_moved_by_another_household_is_not_a_discrepancy(reviewed, tmp_path
 
     assert main(["reproduce", str(out), "--bundle", str(b2)]) == 1
     lines = capsys.readouterr().out.splitlines()
+    assert lines.pop(0) == "(values: stored → recomputed)"
     assert lines[0].startswith(f"{last['household_id']}: input changed (")
     assert "input_digest: " in lines[0] and "difficulty_index: " in lines[0]
     noun = "household" if len(moved) == 1 else "households"
@@ -375,7 +379,10 @@ def test_a_review_folder_missing_an_output_is_refused(reviewed, tmp_path, gone, 
     with pytest.raises(MeansTestError, match=f"not a complete review output folder .no {gone}"):
         reproduce_review(out2, bundle)
     assert main(["reproduce", str(out2), "--bundle", str(bundle)]) == 1
-    assert "run it again" in capsys.readouterr().err
+    # a finished review whose file was removed since reads as such too (a blind audit)
+    assert "and so does a file removed since the review: run the review again" in (
+        capsys.readouterr().err
+    )
 
 
 def test_change_lists_are_checked_against_the_results(reviewed, tmp_path):
