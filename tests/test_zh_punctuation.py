@@ -317,3 +317,19 @@ persons.household_id record=H1: household has no members
             assert value in zh, (reason, zh)  # input values as written
         assert not FULL_WIDTH.search(labels.reject_rule(reason, "en")), reason
     assert labels.reject_rule(reasons[1], "zh").endswith("已依次查找 110105、110100、110000）")
+
+
+def test_english_documents_put_a_space_after_a_colon_or_semicolon(district, capsys):
+    """The English text keeps the same marks with a space after them: a blind audit read
+    "VEH000000000003:plate 蒙D9HXVP" and "over the value limit: none;triggering records"
+    (the Chinese text's full-width marks need none). Data values holding such marks are
+    left out of the check."""
+    bundle, out, _ = district
+    chosen, _ = _chosen(bundle, out)
+    data = _data(bundle)
+    for hid in chosen:
+        text = _explain(capsys, bundle, hid, "--lang", "en")
+        for value in sorted(data, key=len, reverse=True):
+            text = text.replace(value, "")
+        bad = re.findall(r"\S*[:;][^\s\d/]\S*", text)
+        assert not bad, (hid, bad[:5])

@@ -97,7 +97,7 @@ def vetoes(rules: list[dict], summary: dict, ctx: Ctx) -> Step:
             [
                 labels.veto(code, ctx.lang),
                 rule_text(code, i, ctx.lang),
-                ctx.t("；", ";").join(check) or "—",
+                ctx.t("；", "; ").join(check) or "—",
                 outcome,
             ]
         )

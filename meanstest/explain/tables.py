@@ -126,7 +126,7 @@ def findings_table(ex: dict, ctx: Ctx) -> Table:
         if (f["detail"] or "").startswith("records "):
             ids += [x for x in f["detail"][len("records ") :].split(", ") if x not in ids]
         evidence = "\n".join(
-            rid + (f"{ctx.t('：', ':')}{describe(f['source'], row, lang)}" if row else "")
+            rid + (f"{ctx.t('：', ': ')}{describe(f['source'], row, lang)}" if row else "")
             for rid in ids
             for row in [records.get((f["source"], rid))]
         )
