@@ -11,6 +11,7 @@ prints on A4.
 from __future__ import annotations
 
 import html
+import re
 import unicodedata
 from dataclasses import dataclass, field
 
@@ -128,7 +129,21 @@ def to_text(doc: Document) -> str:
         elif kind == "signatures":
             colon = "：" if doc.lang == "zh" else ": "  # full-width in Chinese (GB/T 15834)
             out += [""] + ["   ".join(f"{label}{colon}____________" for label in block[1])]
-    return "\n".join(out) + "\n"
+    return "\n".join(map(_shown, out)) + "\n"
+
+
+# Characters a terminal or a printer acts on rather than prints: C0 and C1 controls, line
+# and paragraph separators, bidi overrides and isolates. A data value's CR (a bank's
+# institution name) went to the text document raw, where a terminal returns the carriage
+# and the rest of the line overwrites what was printed (a blind audit); TAB broke columns.
+_ACTING = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\t]")
+_ESCAPES = {"\t": "\\t", "\r": "\\r"}
+
+
+def _shown(line: str) -> str:
+    """A line of the text document with such characters written as escapes (\\t, \\r,
+    \\u…): seen, not acted on. (A data value's LF is a line break of the document.)"""
+    return _ACTING.sub(lambda m: _ESCAPES.get(m[0], f"\\u{ord(m[0]):04x}"), line)
 
 
 # HTML -----------------------------------------------------------------------------------

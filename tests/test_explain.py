@@ -456,3 +456,15 @@ def test_the_chinese_document_uses_the_seeds_words_for_supporters_and_checks(dis
             head, _, rest = block.partition("\n")
             outcome = rest.split("[§")[0]
             assert ("核对疑点：" in head) == ("未发现疑点" not in outcome), (head, outcome)
+
+
+def test_control_characters_of_a_data_value_are_shown_not_acted_on_in_the_text():
+    """A bank's institution name with a CR, a TAB and a terminal escape: the text
+    document printed them raw, where a terminal returns the carriage and the rest of the
+    line overwrites what was printed (a blind audit). They are written as escapes."""
+    who = person(dt.date(1980, 1, 1))
+    name = "农村信用社\r伪造的结论\t\x1b[31m\u202e"
+    bank = record("bank", who, "B-CTRL", institution=name)
+    text = _document([household()], [who], (), [bank])
+    assert "农村信用社\\r伪造的结论\\t\\u001b[31m\\u202e" in text
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f\u202e]", text)
