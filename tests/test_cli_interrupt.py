@@ -384,15 +384,19 @@ finish.OutputFiles.append = append
 """
 
 
-def test_ctrl_c_swallowed_by_a_weakref_callback_is_raised_again(tmp_path):
+def _review_interrupted_cleanly(tmp_path, prelude: str) -> None:
+    """A review of 30 households run after `prelude` (which interrupts it) is "meanstest:
+    interrupted", 130, and no summary.json."""
     bundle = tmp_path / "bundle"
     write_bundle(synth.generate(30, seed=1), bundle)
     out = tmp_path / "out"
-    done = _command(
-        _INTERRUPT_IN_A_WEAKREF_CALLBACK, ["review", str(bundle), "--out", str(out), "--quiet"]
-    )
+    done = _command(prelude, ["review", str(bundle), "--out", str(out), "--quiet"])
     assert (done.returncode, done.stderr) == (130, "meanstest: interrupted\n"), done.stderr
     assert not (out / "summary.json").exists()
+
+
+def test_ctrl_c_swallowed_by_a_weakref_callback_is_raised_again(tmp_path):
+    _review_interrupted_cleanly(tmp_path, _INTERRUPT_IN_A_WEAKREF_CALLBACK)
 
 
 # Ctrl-C while ThreadPoolExecutor.submit starts the thread (Thread.start waits for it to
@@ -474,11 +478,4 @@ serialize.cloudpickle = Loads()
 
 
 def test_ctrl_c_while_compiled_code_unpickles_a_constant_is_not_a_crash(tmp_path):
-    bundle = tmp_path / "bundle"
-    write_bundle(synth.generate(30, seed=1), bundle)
-    out = tmp_path / "out"
-    done = _command(
-        _INTERRUPT_IN_NUMBA_UNPICKLE, ["review", str(bundle), "--out", str(out), "--quiet"]
-    )
-    assert (done.returncode, done.stderr) == (130, "meanstest: interrupted\n"), done.stderr
-    assert not (out / "summary.json").exists()
+    _review_interrupted_cleanly(tmp_path, _INTERRUPT_IN_NUMBA_UNPICKLE)
