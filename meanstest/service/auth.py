@@ -89,7 +89,7 @@ class Caller:
                 field="jurisdiction",
             )
 
-    def check_column(self, jurisdictions: pa.Array, households: pa.Array | None, what: str):
+    def check_column(self, jurisdictions: pa.Array, households: pa.Array | None, what: str) -> None:
         """check() for every distinct jurisdiction of a request's households, naming the
         first household of one the caller may not see (`households`: their ids, or None)."""
         import pyarrow.compute as pc
