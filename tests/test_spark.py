@@ -873,3 +873,30 @@ def test_ctrl_c_replaced_by_pyspark_s_own_error_is_still_an_interrupt(
         "meanstest: interrupted",
     ]
     assert len(context.cancelled_by) == 1
+
+
+def test_a_shuffled_review_that_fails_has_removed_the_earlier_review_first(
+    reviews, tmp_path, monkeypatch
+):
+    """README: a review removes an earlier review's outputs from its --out first, so that
+    one stopped midway leaves a folder report and reproduce refuse. The shuffled way
+    removed them only once the rows were assessed: a corrupt page or a Ctrl-C before
+    left the earlier review's outputs, which report and reproduce took for its own (a
+    blind test)."""
+    from meanstest.errors import MeansTestError
+    from meanstest.spark import review as spark_review
+
+    root, _, code = reviews
+    assert code == 0
+    earlier = tmp_path / "earlier"
+    shutil.copytree(root / "spark", earlier)
+
+    def broken(*args, **kwargs):
+        raise MeansTestError("a corrupt page")
+
+    monkeypatch.setattr(spark_review, "read_frames", broken)
+    argv = ["review", str(root / "bundle"), "--out", str(earlier), "--quiet"]
+    assert cli.main([*argv, "--engine", "spark", "--master", "local[2]", "--spark-shuffle"]) == 1
+    left = {p.name for p in earlier.iterdir() if not p.name.startswith(".")}
+    assert not left & {"summary.json", "results", "members", "report.html"}, left
+    assert cli.main(["report", str(earlier)]) == 1

@@ -159,6 +159,13 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
             )
     from meanstest.spark.inplace import counting
 
+    # an earlier review's outputs go before the work (summary.json first; a single-machine
+    # review's too): removed only once the rows were assessed, a shuffled review that
+    # failed or was interrupted before left them, and report and reproduce took them for
+    # its own (a blind test; the in-place way and the single machine removed them first)
+    out = Storage(spark, out_path)
+    for name in earlier_outputs():
+        out.remove(out.join(name))
     sc = spark.sparkContext
     files: dict = {}
     steps = (lambda text: None) if quiet else say
@@ -181,9 +188,6 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
     for t in tallies:
         counts[t["part"]] += np.array(t["counts"], np.int64)
     offsets = spark.sparkContext.broadcast(rank_offsets(counts))
-    out = Storage(spark, out_path)
-    for name in earlier_outputs():  # summary.json first; a single-machine review's too
-        out.remove(out.join(name))
     if not out.remote:
         Path(out.root).mkdir(parents=True, exist_ok=True)
     arrow = arrow_filesystem(out.root) if arrow_writes else None
