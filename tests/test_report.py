@@ -580,3 +580,32 @@ def test_an_output_file_without_a_column_the_report_reads_is_named_in_one_line(r
         f"{bad / 'results.parquet'}: no column rank, which a review writes (the file was "
         "rewritten since the review); run meanstest reproduce"
     )
+
+
+def test_persons_rows_of_no_household_are_in_the_report(tmp_path):
+    """A persons row whose household_id is in no households row is assessed nowhere: the
+    console and summary.json counted it, report.html, which staff read, did not (a blind
+    test of the annual review)."""
+    import pyarrow as pa
+
+    tables = synth.generate(40, seed=2)
+    persons = tables["persons"]
+    stray = persons.slice(0, 1).set_column(
+        persons.schema.get_field_index("household_id"),
+        persons.schema.field("household_id"),
+        pa.array(["HH-NOWHERE"], pa.string()),
+    )
+    tables["persons"] = pa.concat_tables([persons, stray.cast(persons.schema)])
+    bundle, out = tmp_path / "bundle", tmp_path / "out"
+    write_bundle(tables, bundle)
+    summary = run_review(bundle, out, default_library(), ReviewOptions(quiet=True))
+    assert summary["orphan_rows"] == 1
+    page = write_report(out).read_text(encoding="utf-8")
+    for lang in ("zh", "en"):
+        text = " ".join(view(page, lang).split())
+        label = (
+            "不属于任何家庭的成员、义务人记录（条，未核算）"
+            if lang == "zh"
+            else ("persons/supporters rows of no household (not assessed)")
+        )
+        assert f"1 {label}" in text, lang

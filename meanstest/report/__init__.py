@@ -118,6 +118,8 @@ def build_report(out_dir: str | os.PathLike[str]) -> str:
         ("provisional", f"{summary['provisional']:,}"),
         ("unmatched", f"{summary.get('unmatched_source_rows', 0):,}"),
     ]
+    if summary.get("orphan_rows"):  # the console and summary.json said it, the report not
+        headline.append(("orphans", f"{summary['orphan_rows']:,}"))  # (a blind test)
     paid = summary.get("rejected_previously_paid")
     if paid is not None:
         money = yuan(paid["prev_benefit"])

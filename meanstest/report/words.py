@@ -22,6 +22,10 @@ T = {
     ),
     "provisional": ("暂定结果：有部门未核对（户）", "provisional: a source not checked"),
     "unmatched": ("未匹配到家庭的部门记录（条）", "source rows matching no household"),
+    "orphans": (
+        "不属于任何家庭的成员、义务人记录（条，未核算）",
+        "persons/supporters rows of no household (not assessed)",
+    ),
     "paid_rejected": (
         "被退回但上期在保的家庭记录（条）",
         "rejected households rows that were being paid",
