@@ -360,10 +360,13 @@ def test_a_bundle_path_is_local_whatever_its_spelling():
 
 @pytest.mark.slow
 @on_spark
-def test_a_corrupt_page_read_by_a_task_is_named_in_one_line(spark, tmp_path, capfd):
+@pytest.mark.parametrize("how", [[], ["--spark-shuffle"]], ids=["in place", "shuffled"])
+def test_a_corrupt_page_read_by_a_task_is_named_in_one_line(spark, tmp_path, capfd, how):
     """An executor that cannot read a file raised a BundleError naming it, which reached
     the operator only inside a py4j traceback of ~100 lines (a blind check): the command
-    now ends with `meanstest: error: <file>: ...`, rc 1."""
+    now ends with `meanstest: error: <file>: ...`, rc 1. The shuffled way's tasks read
+    whole files with pyarrow and raised its OSError, an 80-line traceback (a blind
+    test)."""
     from meanstest import cli
 
     bundle = _write_grouped(_blocks([40, 40, 40], odd=False), tmp_path / "bundle")
@@ -373,7 +376,7 @@ def test_a_corrupt_page_read_by_a_task_is_named_in_one_line(spark, tmp_path, cap
         data[i] ^= 0x5A
     (bundle / "tax_income.parquet").write_bytes(bytes(data))
     argv = ["review", str(bundle), "--out", str(tmp_path / "out"), "--quiet"]
-    assert cli.main([*argv, "--engine", "spark", "--master", "local[2]"]) == 1
+    assert cli.main([*argv, "--engine", "spark", "--master", "local[2]", *how]) == 1
     last = capfd.readouterr().err.strip().splitlines()[-1]
     named = f"meanstest: error: {bundle / 'tax_income.parquet'}: cannot read parquet data"
     assert last.startswith(named), last
