@@ -131,6 +131,14 @@ def not_a_bundle(out: Path, bundle: Path | None = None) -> None:
             f"--out {out} is the bundle folder: the review's outputs (results.parquet, …) "
             "would lie beside the tables it reads; give another folder"
         )
+    if bundle is not None and bundle.resolve() in out.resolve().parents:
+        # a folder there named like a table (bank/) is read as that table: a Spark review
+        # into it failed and left an empty bank/ that every later review refused, and the
+        # single machine's outputs there became the bundle's bank table (a blind test)
+        raise MeansTestError(
+            f"--out {out} is inside the bundle folder {bundle}: the review's outputs would "
+            "become part of the bundle; give a folder outside it"
+        )
     held = [
         f"{t}{s}" for t in schema.TABLES for s in FORMATS.values() if (out / f"{t}{s}").is_file()
     ]

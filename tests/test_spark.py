@@ -900,3 +900,22 @@ def test_a_shuffled_review_that_fails_has_removed_the_earlier_review_first(
     left = {p.name for p in earlier.iterdir() if not p.name.startswith(".")}
     assert not left & {"summary.json", "results", "members", "report.html"}, left
     assert cli.main(["report", str(earlier)]) == 1
+
+
+def test_an_out_inside_the_bundle_is_refused_before_spark_starts(tmp_path, capsys, monkeypatch):
+    """--out e_outin/bank: Spark failed to read the (absent) bank table and left an empty
+    bank/ folder in the bundle, which every later review refused as a table of no files
+    (a blind test). Refused at once, as by the single machine."""
+    from meanstest.spark import command
+
+    def no_spark(*a, **k):
+        raise AssertionError("Spark started before --out was checked")
+
+    monkeypatch.setattr(command, "session", no_spark)
+    bundle = tmp_path / "bundle"
+    write_bundle(synth.generate(5, seed=1), bundle)
+    (bundle / "bank.parquet").unlink()
+    argv = ["review", str(bundle), "--out", str(bundle / "bank"), "--engine", "spark"]
+    assert cli.main(argv) == 1
+    assert f"is inside the bundle folder {bundle}" in capsys.readouterr().err
+    assert not (bundle / "bank").exists()
