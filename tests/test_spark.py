@@ -919,3 +919,18 @@ def test_an_out_inside_the_bundle_is_refused_before_spark_starts(tmp_path, capsy
     assert cli.main(argv) == 1
     assert f"is inside the bundle folder {bundle}" in capsys.readouterr().err
     assert not (bundle / "bank").exists()
+
+
+def test_a_truncated_table_file_is_named_with_pyarrows_reason_when_shuffled(spark, tmp_path, capfd):
+    """Spark's own reader refused a truncated bank.parquet as "An error occurred while
+    calling o452.parquet." (py4j's words); the single machine and the in-place way say
+    what pyarrow says of the file (a blind test)."""
+    bundle = tmp_path / "bundle"
+    write_bundle(synth.generate(20, seed=1), bundle)
+    bank = bundle / "bank.parquet"
+    bank.write_bytes(bank.read_bytes()[: bank.stat().st_size // 2])
+    argv = ["review", str(bundle), "--out", str(tmp_path / "out"), "--quiet"]
+    assert cli.main([*argv, "--engine", "spark", "--master", "local[2]", "--spark-shuffle"]) == 1
+    last = capfd.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"meanstest: error: {bank}: cannot read parquet data"), last
+    assert "o4" not in last and "An error occurred while calling" not in last, last

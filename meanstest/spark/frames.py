@@ -19,8 +19,9 @@ import numpy as np
 import pyarrow as pa
 
 from meanstest import schema
+from meanstest.bundle import parquet_file
 from meanstest.errors import BundleError, MeansTestError
-from meanstest.spark.layout import BLOBS, is_uri, part_schema
+from meanstest.spark.layout import BLOBS, file_key, is_uri, part_schema
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -249,6 +250,10 @@ def _read_parquet(spark, path: str, name: str, files: dict | None = None):
     except Exception as e:
         if isinstance(e, MeansTestError):
             raise
+        text = str(path)  # a file of this machine: pyarrow says why, as the other ways do
+        local = Path(file_key(text)) if text.startswith("file:") or not is_uri(text) else None
+        if local is not None and local.is_file():  # (Spark's "An error occurred while
+            parquet_file(local)  # calling o452.parquet" said nothing: a blind test)
         raise BundleError(f"{path}: cannot read table {name}: {str(e).splitlines()[0]}") from e
     finally:
         spark.conf.set(conf, before)
