@@ -132,13 +132,18 @@ def not_a_bundle(out: Path, bundle: Path | None = None) -> None:
             "would lie beside the tables it reads; give another folder"
         )
     if bundle is not None and bundle.resolve() in out.resolve().parents:
-        # a folder there named like a table (bank/) is read as that table: a Spark review
-        # into it failed and left an empty bank/ that every later review refused, and the
-        # single machine's outputs there became the bundle's bank table (a blind test)
-        raise MeansTestError(
-            f"--out {out} is inside the bundle folder {bundle}: the review's outputs would "
-            "become part of the bundle; give a folder outside it"
-        )
+        # a folder of the bundle named like a table (bank/) is read as that table: a Spark
+        # review into it failed and left an empty bank/ that every later review refused,
+        # and the single machine's outputs there became the bundle's bank table (a blind
+        # test). Other folders of the bundle's folder are no table: a review may go there.
+        first = out.resolve().relative_to(bundle.resolve()).parts[0]
+        names = {f"{t}{s}" for t in schema.TABLES for s in ("", *FORMATS.values())}
+        if first in names:
+            raise MeansTestError(
+                f"--out {out}: {bundle / first} is where the bundle's readers look for a "
+                "table, so the review's outputs would become part of the bundle; give "
+                "another folder"
+            )
     held = [
         f"{t}{s}" for t in schema.TABLES for s in FORMATS.values() if (out / f"{t}{s}").is_file()
     ]

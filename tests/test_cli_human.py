@@ -108,7 +108,7 @@ def test_a_folder_mistaken_is_said_in_the_folders_terms(tmp_path, capsys, monkey
          f"--out {bundle} is the bundle folder"),
         # a folder there named like a table became the bundle's table (a blind test)
         (["review", str(bundle), "--out", str(bundle / "bank"), "--quiet"],
-         f"--out {bundle / 'bank'} is inside the bundle folder {bundle}"),
+         f"{bundle / 'bank'} is where the bundle's readers look for a table"),
         (["synth", "--households", "3", "--out", str(tmp_path / "s"), "--raw", str(blocker)],
          f"--raw {blocker} is a file"),
     ]  # fmt: skip

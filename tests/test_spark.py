@@ -917,7 +917,7 @@ def test_an_out_inside_the_bundle_is_refused_before_spark_starts(tmp_path, capsy
     (bundle / "bank.parquet").unlink()
     argv = ["review", str(bundle), "--out", str(bundle / "bank"), "--engine", "spark"]
     assert cli.main(argv) == 1
-    assert f"is inside the bundle folder {bundle}" in capsys.readouterr().err
+    assert f"{bundle / 'bank'} is where the bundle's readers look" in capsys.readouterr().err
     assert not (bundle / "bank").exists()
 
 
