@@ -1515,19 +1515,19 @@ def test_one_export_may_fill_two_tables_each_by_its_own_profile(tmp_path):
     """A tax export whose rows give a wage and a business registration is listed once per
     table, each with its profile: read into both (it was refused as "listed twice (its
     rows would be doubled)", a blind test); listed twice for one table, still refused."""
-    (tmp_path / "wage.toml").write_text(
-        '[profile]\ntable = "tax_income"\nformat = "csv"\nencoding = "utf-8"\n'
-        '[columns]\nperson_id = "证件号"\namount = "工资薪金(元)"\n[units]\namount = "yuan"\n'
-        '[defaults]\nincome_type = "wage"\n',
-        encoding="utf-8",
+    wage = (
+        '[columns]\nperson_id = "证件号"\namount = "工资薪金(元)"\n'
+        '[units]\namount = "yuan"\n[defaults]\nincome_type = "wage"\n'
     )
-    (tmp_path / "firm.toml").write_text(
-        '[profile]\ntable = "business_registration"\nformat = "csv"\nencoding = "utf-8"\n'
+    firm = (
         '[columns]\nperson_id = "证件号"\nrole = "经营角色"\nannual_turnover = "年营业额(元)"\n'
         'employees = "雇员数"\n[values.role]\n"个体" = "self_employed"\n'
-        '[units]\nannual_turnover = "yuan"\n',
-        encoding="utf-8",
+        '[units]\nannual_turnover = "yuan"\n'
     )
+    profiles = {"wage.toml": ("tax_income", wage), "firm.toml": ("business_registration", firm)}
+    for name, (table, rest) in profiles.items():
+        head = f'[profile]\ntable = "{table}"\nformat = "csv"\nencoding = "utf-8"\n'
+        (tmp_path / name).write_text(head + rest, encoding="utf-8")
     (tmp_path / "tax.csv").write_text(
         '证件号,工资薪金(元),经营角色,年营业额(元),雇员数\n150422196503040013,"3,000.00",个体,"50,000",2\n',
         encoding="utf-8",
