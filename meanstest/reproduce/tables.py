@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from meanstest.errors import MeansTestError
-from meanstest.outputs import incomplete, read_output, read_summary
+from meanstest.outputs import incomplete, mistyped, read_output, read_summary
 
 REVIEW_OUTPUTS = ("results", "members", "findings", "rejects")
 
@@ -75,19 +75,17 @@ def stored_layout(stored: dict, again: dict) -> tuple[list, dict, dict]:
         added = [c for c in table.column_names if written.get_field_index(c) < 0]
         found += [Discrepancy(file, f"a column {c} that a review does not write") for c in added]
         table = table.drop_columns(added)
-        for f in table.schema:
-            if f.type == (want := written.field(f.name).type):
-                continue
+        for column, got, want in mistyped(table, name):
             found.append(
                 Discrepancy(
                     file,
-                    f"column {f.name}: {f.type} where a review writes {want} (the file was "
+                    f"column {column}: {got} where a review writes {want} (the file was "
                     "rewritten since the review)",
                 )
             )
-            i = table.schema.get_field_index(f.name)
+            i = table.schema.get_field_index(column)
             try:
-                table = table.set_column(i, f.name, table[f.name].cast(want))
+                table = table.set_column(i, column, table[column].cast(want))
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
                 pass  # values no cast keeps: the rows show them, types and all
         kept[name] = table
