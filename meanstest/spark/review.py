@@ -141,6 +141,12 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
     for table in absent:
         say(schema.absent_note("the tables given" if isinstance(bundle, dict) else bundle, table))
     library = load_policies(policies)
+    # an earlier review's outputs go before any work, whichever way the review goes: the
+    # shuffled way removed them only once the rows were assessed, and one that failed or
+    # was interrupted before left them for report and reproduce to take for its own (a
+    # blind test)
+    out = Storage(spark, out_path)
+    _remove_earlier(out)
     partitions = partitions or max(2, spark.sparkContext.defaultParallelism * 2)
     if in_place is not False:
         planned = _plan_in_place(
@@ -159,13 +165,6 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
             )
     from meanstest.spark.inplace import counting
 
-    # an earlier review's outputs go before the work (summary.json first; a single-machine
-    # review's too): removed only once the rows were assessed, a shuffled review that
-    # failed or was interrupted before left them, and report and reproduce took them for
-    # its own (a blind test; the in-place way and the single machine removed them first)
-    out = Storage(spark, out_path)
-    for name in earlier_outputs():
-        out.remove(out.join(name))
     sc = spark.sparkContext
     files: dict = {}
     steps = (lambda text: None) if quiet else say
@@ -202,8 +201,7 @@ def _review(spark, bundle, policies, out_path, partitions, arrow_writes, in_plac
     try:  # the writes may read the bundle again (a partition Spark did not keep)
         check_unchanged(inputs, seen)
     except InputChanged:
-        for name in earlier_outputs():
-            out.remove(out.join(name))
+        _remove_earlier(out)
         raise
     summary = summarise(
         [t["tally"] for t in tallies], partitions, ingest_notes(local_folder(bundle)), absent
@@ -250,6 +248,12 @@ def _table_paths(spark, folder: Path | None) -> dict[str, Path]:
     return {table: Path(path) for table, path in found.items() if path is not None}
 
 
+def _remove_earlier(out) -> None:
+    """Every output of either engine's review from `out` (a Storage), summary.json first."""
+    for name in earlier_outputs():
+        out.remove(out.join(name))
+
+
 def _review_in_place(
     spark,
     planned,
@@ -264,9 +268,7 @@ def _review_in_place(
     from meanstest.spark import inplace
     from meanstest.spark.write import TMP, move_outputs, tmp_removed_on_failure
 
-    out = Storage(spark, out_path)
-    for name in earlier_outputs():  # summary.json first; a single-machine review's too
-        out.remove(out.join(name))
+    out = Storage(spark, out_path)  # its earlier outputs removed by _review
     if not out.remote:
         Path(out.root).mkdir(parents=True, exist_ok=True)
     filesystem, root = arrow_filesystem(out.root)
