@@ -1,6 +1,7 @@
 """atheris harness: the protobuf entry point of the gRPC service. Bytes become an
 `AssessRequest` (as grpc would parse them), are converted to bundle tables
-(`meanstest.service.convert`) and assessed by `meanstest.assess`, as the servicer does;
+(`meanstest.service.convert`) and assessed by the servicer's bulk path
+(`meanstest.service.bulk.pipeline_tables`, with the cells that did not fit);
 the first byte picks the ArrowChunk path instead (IPC stream bytes → tables), or
 Flight's (an IPC stream of the nested request table, through the DoExchange handler's
 own checks: `flight.bounded_request`, `flight.request_tables`, then the answer table).
@@ -34,6 +35,7 @@ with atheris.instrument_imports(include=CONVERSIONS):
     from meanstest.pipeline import assess
     from meanstest.policy import default_library
     from meanstest.service import convert, nested
+    from meanstest.service.bulk import pipeline_tables
     from meanstest.service.call import ServiceConfig
     from meanstest.service.chunks import chunks_to_tables
     from meanstest.service.flight import _FOREIGN_BAD_INPUT, bounded_request, request_tables
@@ -53,10 +55,10 @@ def _assess_request(data: bytes) -> None:
         return
     conv = convert.households_to_tables(households)
     try:
-        out = assess(conv.tables, LIBRARY)
+        out, _ = pipeline_tables(conv.tables, LIBRARY, "fast", None, conv.unreadable)
     except MeansTestError:
         return
-    answered = out.results.num_rows + out.rejects.num_rows + conv.rejected_rows
+    answered = out["results"].num_rows + out["rejects"].num_rows
     assert answered == len(households), (answered, len(households))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -109,6 +110,20 @@ class ReasonBudget:
             )
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """Cells of one column that held what its bundle type cannot: a service call's
+    conversion (meanstest.service.convert) found a date that is not YYYY-MM-DD or an
+    integer outside int8/int32, and hands the cell on as a null. Validation reports
+    such a cell by `rule` (with its detail, the value as sent) where it would report a
+    null, and checks the rest of the row as usual, so the household's reject lists every
+    reason (DATA.md) and the cell's one."""
+
+    rows: np.ndarray  # row numbers in the table, ascending
+    rule: str  # e.g. "not a date YYYY-MM-DD"
+    details: list[str]  # one per row: the value as sent
+
+
 class Issues:
     """The invalid cells of one table: which rows, and (for those rows only) the texts."""
 
@@ -118,11 +133,14 @@ class Issues:
         table: pa.Table,
         places: np.ndarray | None = None,
         budget: ReasonBudget | None = None,
+        unreadable: dict[str, Unreadable] | None = None,
     ) -> None:
         """`places`: each row's place in the bundle (0-based) when `table` holds some of
         a bundle table's rows (a review's chunk), for "(row N)"; by default its own.
-        `budget`: taken from before the texts are built."""
+        `budget`: taken from before the texts are built. `unreadable`: by column, the
+        cells that arrived as nulls because their value did not fit (Unreadable)."""
         self.name, self.table, self.places, self.budget = name, table, places, budget
+        self.unreadable = unreadable or {}
         self.source = name in schema.SOURCE_TABLES
         self._position = {c.name: i for i, c in enumerate(schema.TABLES[name])}
         self._items: list[tuple[str, np.ndarray, str | None, list | None, int]] = []
@@ -220,8 +238,16 @@ def check_columns(issues: Issues, enums: dict, keep: np.ndarray | None = None) -
     for col in schema.TABLES[name]:
         arr = flat(table.column(col.name))
         nulls = arr.null_count
+        gone = issues.unreadable.get(col.name)
+        if gone is not None:  # nulls that stand for values the type cannot hold
+            sel = np.ones(len(gone.rows), bool) if keep is None else keep[gone.rows]
+            details = [d for d, s in zip(gone.details, sel.tolist(), strict=True) if s]
+            issues.add(col.name, gone.rows[sel], gone.rule, details)
         if not col.nullable and nulls:
-            issues.add(col.name, where(~ids.valid_mask(arr)), NULL)
+            null = ~ids.valid_mask(arr)
+            if gone is not None:
+                null[gone.rows] = False
+            issues.add(col.name, where(null), NULL)
         if col.enum:
             codes = enums[name, col.name] = enum_codes(arr, col.enum)
             unknown = codes == UNKNOWN_CODE
@@ -325,10 +351,11 @@ def households_issues(
     enums: dict,
     places: np.ndarray | None = None,
     budget: ReasonBudget | None = None,
+    unreadable: dict[str, Unreadable] | None = None,
 ) -> tuple[list[Policy], np.ndarray, Issues]:
-    """Issues of the households rows, and the pack of each row (-1: none); `places` and
-    `budget` as for Issues."""
-    issues = Issues("households", households, places, budget)
+    """Issues of the households rows, and the pack of each row (-1: none); `places`,
+    `budget` and `unreadable` as for Issues."""
+    issues = Issues("households", households, places, budget, unreadable)
     check_columns(issues, enums)
     dup = np.flatnonzero(values_at(rows_of, codes, 0) > 1)
     issues.add(

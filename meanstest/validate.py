@@ -55,6 +55,7 @@ from meanstest.row_checks import (
     MONEY,
     Issues,
     ReasonBudget,
+    Unreadable,
     add_id_problems,
     birth_disagreement,
     check_columns,
@@ -87,6 +88,7 @@ def validate(
     library: PolicyLibrary,
     places: dict[str, np.ndarray] | None = None,
     max_reasons: int | None = None,
+    unreadable: dict[str, dict[str, Unreadable]] | None = None,
 ) -> Validation:
     """Split a bundle's households into the assessable (an EngineInput) and the rejected.
 
@@ -97,8 +99,11 @@ def validate(
     in the bundle whatever the chunking; by default a row's place in `tables`.
     `max_reasons`: the most reasons of rows' checks (a service call's budget,
     row_checks.ReasonBudget); past it TooManyReasons, before their texts are built.
+    `unreadable`: by table and column, the cells a service call's conversion could not
+    hold and passed on as nulls (row_checks.Unreadable), each a reason of its own.
     """
     place = (places or {}).get
+    cells = (unreadable or {}).get
     budget = ReasonBudget(max_reasons) if max_reasons is not None else None
     t = {name: table.combine_chunks() for name, table in conform_tables(tables).items()}
     households, persons, supporters = t["households"], t["persons"], t["supporters"]
@@ -134,7 +139,7 @@ def validate(
         table = t[name]
         code = ip.source_code[name]
         matched = values_at(in_household, code)
-        issues = Issues(name, table, place(name), budget)
+        issues = Issues(name, table, place(name), budget, cells(name))
         check_columns(issues, enums, keep=matched)
         # A matched person_id is the string of a member or supporter: the same flags.
         flagged = matched & (values_at(people.flags, code, 0) != 0)
@@ -158,19 +163,20 @@ def validate(
             enums,
             place("households"),
             budget,
+            cells("households"),
         )
         people_jobs = [
             pool.submit(
                 people_reasons,
                 0,
-                Issues("persons", persons, place("persons"), budget),
+                Issues("persons", persons, place("persons"), budget, cells("persons")),
                 p_check,
                 p_home,
             ),
             pool.submit(
                 people_reasons,
                 1,
-                Issues("supporters", supporters, place("supporters"), budget),
+                Issues("supporters", supporters, place("supporters"), budget, cells("supporters")),
                 s_check,
                 s_home,
             ),

@@ -2,12 +2,15 @@
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from meanstest import assess, schema, synth
+from meanstest.policy import default_library
 from meanstest.service import convert
+from meanstest.service.bulk import pipeline_tables
 from meanstest.service.chunks import chunks_to_tables, table_chunks
 from meanstest.service.convert import households_to_tables, tables_to_households
 
@@ -21,33 +24,98 @@ def _with_property(msgs):
     return next(h for h in msgs if h.property and h.persons)
 
 
+def _bulk(conv):
+    """The server's bulk answer of a conversion (validation told the cells that did not
+    fit)."""
+    return pipeline_tables(conv.tables, default_library(), "fast", None, conv.unreadable)[0]
+
+
+def _reasons(out, household_id) -> list[str]:
+    rows = out["rejects"].filter(pc.equal(out["rejects"]["household_id"], household_id))
+    return [r for rs in rows["reasons"].to_pylist() for r in rs]
+
+
 @pytest.mark.parametrize(
     "edit, reason",
     [
-        (lambda h: setattr(h.persons[0], "health", 300), "persons.health record={pid}: 300 does not fit int8"),
+        (lambda h: setattr(h.persons[0], "health", 300), "persons.health record={pid}: does not fit int8 (300)"),
         (lambda h: setattr(h.persons[0], "birth_date", "1970-02-30"), "persons.birth_date record={pid}: not a date YYYY-MM-DD ('1970-02-30')"),
-        (lambda h: setattr(h.property[0], "disposed_on", "yesterday"), "property.disposed_on record={rid}: not a date YYYY-MM-DD ('yesterday')"),
+        (lambda h: setattr(h.property[0], "disposed_on", "yesterday"), "property.disposed_on record={rid}: not a date YYYY-MM-DD (person {owner}; 'yesterday')"),
         (lambda h: setattr(h, "assessment_date", "2024-7-1"), "households.assessment_date record={hid}: not a date YYYY-MM-DD ('2024-7-1')"),
     ],
 )  # fmt: skip
 def test_values_a_bundle_cannot_hold_reject_their_household(tables, edit, reason):
+    """The cell arrives as a null and is named for what it held (not as a null); the
+    household is rejected with it, the others are answered as before."""
     msgs = tables_to_households(tables)
     h = _with_property(msgs)
     edit(h)
     conv = households_to_tables(msgs)
     want = reason.format(
-        pid=h.persons[0].person_id, rid=h.property[0].record_id, hid=h.household_id
+        pid=h.persons[0].person_id,
+        rid=h.property[0].record_id,
+        owner=h.property[0].person_id,
+        hid=h.household_id,
     )
-    assert conv.rejects == {h.household_id: [want]}
-    assert h.household_id not in conv.tables["households"]["household_id"].to_pylist()
-    assert conv.tables["households"].num_rows == len(msgs) - 1
-    persons_left = set(conv.tables["persons"]["household_id"].to_pylist())
-    assert h.household_id not in persons_left
+    assert conv.tables["households"].num_rows == len(msgs)
+    [(name, columns)] = conv.unreadable.items()
+    [(column, cells)] = columns.items()
+    assert want.startswith(f"{name}.{column} ") and len(cells.rows) == 1
+    assert conv.tables[name][column][int(cells.rows[0])].as_py() is None
+    out = _bulk(conv)
+    assert _reasons(out, h.household_id) == [want]
+    assert h.household_id not in out["results"]["household_id"].to_pylist()
+    before = _bulk(households_to_tables(tables_to_households(tables)))
+    others = pc.invert(pc.equal(before["results"]["household_id"], h.household_id))
+    rest = before["results"].filter(others).drop_columns(["rank"])  # rank: within the call
+    assert out["results"].drop_columns(["rank"]).equals(rest)
+
+
+def test_a_value_that_does_not_fit_is_one_reason_among_all_of_its_household(tables):
+    """DATA.md: a rejected household lists every reason. A date that is not a date
+    beside a negative prev_benefit and a person's unknown enum value: all three, in the
+    order of validation (households row, then members, column by column)."""
+    msgs = tables_to_households(tables)
+    h = _with_property(msgs)
+    h.assessment_date = "2024-13-01"
+    h.prev_benefit = -5
+    h.persons[0].health = 1000
+    h.persons[0].relation = "astronaut"
+    out = _bulk(households_to_tables(msgs))
+    hid, pid = h.household_id, h.persons[0].person_id
+    assert _reasons(out, hid) == [
+        f"households.assessment_date record={hid}: not a date YYYY-MM-DD ('2024-13-01')",
+        f"households.prev_benefit record={hid}: negative money (-5)",
+        (
+            f"persons.relation record={pid}: unknown enum value ('astronaut'; allowed "
+            "head|spouse|child|parent|grandchild|sibling|other)"
+        ),
+        f"persons.health record={pid}: does not fit int8 (1000)",
+    ]
+
+
+def test_a_record_that_does_not_fit_rejects_every_household_of_its_person(tables):
+    """An invalid source row rejects every household in which its person is a member or
+    a supporter (DATA.md), whichever household's message carried it; before, only the
+    carrier was rejected and the person's own household was assessed without the row."""
+    msgs = tables_to_households(tables)
+    a = _with_property(msgs)
+    b = next(m for m in msgs if m.persons and m.household_id != a.household_id)
+    rec = b.vehicle.add(record_id="V-odd", person_id=a.persons[0].person_id, plate="P1")
+    rec.vehicle_type, rec.value, rec.registered_on = "car", 1, "2020-02-30"
+    conv = households_to_tables(msgs)
+    out = _bulk(conv)
+    want = (
+        f"vehicle.registered_on record=V-odd: not a date YYYY-MM-DD "
+        f"(person {a.persons[0].person_id}; '2020-02-30')"
+    )
+    assert want in _reasons(out, a.household_id)
+    assert want not in _reasons(out, b.household_id)
 
 
 def test_nested_tables_equal_the_bundle(tables):
     conv = households_to_tables(tables_to_households(tables))
-    assert conv.rejects == {}
+    assert conv.unreadable == {}
     for name in ("households", "persons", "supporters"):
         assert conv.tables[name].equals(tables[name].select(conv.tables[name].column_names)), name
     # both null and [] survive (they digest differently)

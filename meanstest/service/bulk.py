@@ -15,16 +15,21 @@ SERIAL_HOUSEHOLDS = 256  # bulk calls of at most this many households: serial ke
 
 
 def pipeline_tables(
-    tables: dict[str, pa.Table], library: PolicyLibrary, engine: str, max_reasons: int | None = None
+    tables: dict[str, pa.Table],
+    library: PolicyLibrary,
+    engine: str,
+    max_reasons: int | None = None,
+    unreadable: dict | None = None,
 ) -> tuple[dict[str, pa.Table], int]:
     """The four tables of `meanstest.pipeline.assess` — the steps of batch.assess_batch:
     validation, engine, run-level columns — and the one count of the run's summary a
     call returns, its unmatched source rows (DATA.md: ignored and counted); without the
     rest of the summary and the change lists (tests compare the answers with
-    meanstest.assess). `max_reasons`: validation's budget (row_checks.ReasonBudget)."""
+    meanstest.assess). `max_reasons`: validation's budget (row_checks.ReasonBudget);
+    `unreadable`: a conversion's cells that did not fit (convert.Conversion)."""
     from meanstest.validate import validate
 
-    validation = validate(tables, library, max_reasons=max_reasons)
+    validation = validate(tables, library, max_reasons=max_reasons, unreadable=unreadable)
     inp = validation.engine_input
     # a few hundred households take less time than waking the thread pool (on a busy
     # machine, milliseconds): the kernels run on this thread; the outputs are identical

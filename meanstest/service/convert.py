@@ -3,12 +3,16 @@
 Input: a household message carries its members, supporters and the source records of
 those people; flattening gives the bundle tables of DATA.md. Every input scalar has
 explicit presence, so an absent field is a null exactly as in a bundle and the
-pipeline's validation rejects it. What a bundle cannot hold and validation cannot see —
-a date that is not `YYYY-MM-DD`, a value outside its Arrow integer type — makes a
-*conversion reject* of that household here. The same source record carried by two
+pipeline's validation rejects it. What a bundle cannot hold — a date that is not
+`YYYY-MM-DD`, a value outside its Arrow integer type — arrives as a null too, and is
+listed in `Conversion.unreadable` (row_checks.Unreadable): validation reports such a
+cell as what it is ("not a date YYYY-MM-DD ('1970-13-45')") instead of a null, beside
+every other reason of the household, and a source row's cell rejects every household of
+its person, as any invalid source row does. The same source record carried by two
 households (a person who is a member of one and a supporter of another) is kept once:
 a row equal in every column to one an earlier household carries is that record again
-(`unique_rows`; the copies within one household each count, as in a bundle).
+(`unique_rows`; the copies within one household each count, as in a bundle; a row with
+a cell that did not fit is never taken for a copy: its nulls are not its values).
 
 Output: result tables become `Result`/`Member`/`Finding`/`Reject` messages. (Arrow IPC
 chunks of AssessArrow: `chunks`.)
@@ -27,6 +31,7 @@ import pyarrow.compute as pc
 
 from meanstest import schema
 from meanstest.lines import table_lines
+from meanstest.row_checks import Unreadable
 from meanstest.service import wire
 from meanstest.service.dedup import shared_ids
 from meanstest.v1 import meanstest_pb2 as pb
@@ -44,38 +49,23 @@ MESSAGES = {
 }
 KEY = {"households": "household_id", "persons": "person_id", "supporters": "supporter_id"}
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+NOT_A_DATE = "not a date YYYY-MM-DD"
 _INT_RANGE = {pa.int8(): (-(1 << 7), (1 << 7) - 1), pa.int32(): (-(1 << 31), (1 << 31) - 1)}
 
 
 class Conversion:
-    """Flattened tables plus the households rejected while converting (id -> reasons)."""
+    """Flattened tables, and by table and column the cells that arrived as nulls because
+    their value did not fit (validate's `unreadable`)."""
 
     def __init__(
         self,
         tables: dict[str, pa.Table],
-        rejects: dict[str, list[str]],
-        rows: int,
+        unreadable: dict[str, dict[str, Unreadable]],
         household_ids: pa.Array | None = None,
     ):
         self.tables = tables
-        self.rejects = rejects
-        self.rejected_rows = rows  # households rows removed (a duplicated id counts twice)
-        self.household_ids = household_ids  # of the request, before any was removed
-
-    def rejects_table(self) -> pa.Table | None:
-        """The conversion rejects as a `rejects` table, one row per household sent with
-        a rejected (non-null) id, in request order; None when there are none."""
-        if not self.rejects:
-            return None
-        ids = self.household_ids
-        keys = pa.array([k for k in self.rejects if k is not None], pa.string())
-        hit = pc.fill_null(pc.is_in(ids, value_set=keys), False)
-        rows = np.flatnonzero(hit.to_numpy(zero_copy_only=False))
-        hids = ids.take(pa.array(rows, pa.int64())).to_pylist()
-        return pa.table(
-            {"household_id": hids, "reasons": [self.rejects[h] for h in hids]},
-            schema=schema.OUTPUTS["rejects"],
-        )
+        self.unreadable = unreadable
+        self.household_ids = household_ids  # of the request
 
 
 def _columns(table: str) -> list[schema.Column]:
@@ -101,13 +91,17 @@ def _gather(msgs: Sequence, names: list[str]) -> dict[str, list]:
     return cols
 
 
-class _Problems:
-    def __init__(self) -> None:
-        self.by_household: dict[int, list[str]] = {}
+class _Cells:
+    """The cells of a table that did not fit, by column (row_checks.Unreadable)."""
 
-    def add(self, owners: np.ndarray, rows: np.ndarray, message) -> None:
-        for r in rows:
-            self.by_household.setdefault(int(owners[r]), []).append(message(int(r)))
+    def __init__(self) -> None:
+        self.by_column: dict[str, Unreadable] = {}
+
+    def add(self, column: str, rows: np.ndarray, rule: str, details) -> None:
+        if len(rows):
+            rows = np.asarray(rows, np.int64)
+            texts = [details(int(r)) for r in rows.tolist()]
+            self.by_column[column] = Unreadable(rows, rule, texts)
 
 
 def _raw_type(col: schema.Column) -> pa.DataType:
@@ -119,28 +113,21 @@ def _raw_type(col: schema.Column) -> pa.DataType:
     return col.type
 
 
-def _column(col: schema.Column, raw: pa.Array, table: str, keys: pa.Array, owners, problems):
-    """One column as Arrow (from `_raw_type`), recording dates and integers that do not
-    fit (only the offending rows are read back into Python, for the reasons)."""
+def _column(col: schema.Column, raw: pa.Array, cells: _Cells) -> pa.Array:
+    """One column as Arrow (from `_raw_type`), a null where a date or an integer does not
+    fit, recorded in `cells` (only those rows are read back into Python, for the texts)."""
     if col.type == pa.date32():
-        return _dates(col, raw, table, keys, owners, problems)
+        return _dates(col, raw, cells)
     if col.type in _INT_RANGE:
         lo, hi = _INT_RANGE[col.type]
         outside = pc.or_kleene(pc.less(raw, lo), pc.greater(raw, hi))
         bad_rows = np.flatnonzero(pc.fill_null(outside, False).to_numpy(zero_copy_only=False))
-        problems.add(
-            owners,
-            bad_rows,
-            lambda r: (
-                f"{table}.{col.name} record={keys[r].as_py()}: {raw[r].as_py()} does not "
-                f"fit {col.type}"
-            ),
-        )
+        cells.add(col.name, bad_rows, f"does not fit {col.type}", lambda r: str(raw[r].as_py()))
         return pc.cast(pc.if_else(outside, pa.scalar(None, pa.int64()), raw), col.type)
     return raw if raw.type == col.type else raw.cast(col.type)
 
 
-def _dates(col: schema.Column, text: pa.Array, table: str, keys: pa.Array, owners, problems):
+def _dates(col: schema.Column, text: pa.Array, cells: _Cells) -> pa.Array:
     """A date column: the usual "YYYY-MM-DD" parsed in numba (wire.parse_dates), any
     other text by Arrow's parser, the definition: a valid text round-trips exactly."""
     offsets, data, valid = wire.string_buffers(text)
@@ -158,38 +145,44 @@ def _dates(col: schema.Column, text: pa.Array, table: str, keys: pa.Array, owner
         days[unsure[fine]] = pc.cast(pc.cast(parsed, pa.date32()), pa.int32()).to_numpy(
             zero_copy_only=False
         )[fine]
-    problems.add(
-        owners,
-        np.flatnonzero(bad),
-        lambda r: (
-            f"{table}.{col.name} record={keys[r].as_py()}: not a date YYYY-MM-DD "
-            f"({text[r].as_py()!r})"
-        ),
-    )
+    cells.add(col.name, np.flatnonzero(bad), NOT_A_DATE, lambda r: repr(text[r].as_py()))
     absent = bad | (status == wire.DATE_ABSENT)
     return pa.array(days, pa.int32(), mask=absent if absent.any() else None).cast(pa.date32())
 
 
 def _flatten(raw: dict, owners_of: dict, hh_ids: pa.Array) -> Conversion:
     """Bundle tables from the raw columns of every table (and each row's household)."""
-    problems = _Problems()
     tables: dict[str, pa.Table] = {}
+    unreadable: dict[str, dict[str, Unreadable]] = {}
     for name in ("households",) + NESTED:
         owners = owners_of[name]
-        keys = raw[name][KEY.get(name, "record_id")]
-        arrays = {
-            col.name: _column(col, raw[name][col.name], name, keys, owners, problems)
-            for col in _columns(name)
-        }
+        cells = _Cells()
+        arrays = {col.name: _column(col, raw[name][col.name], cells) for col in _columns(name)}
         if name in ("persons", "supporters"):
             arrays = {"household_id": hh_ids.take(pa.array(owners, pa.int64())), **arrays}
-        tables[name] = pa.table(arrays, schema=_schema(name))
-    return _drop_rejected(tables, owners_of, problems.by_household, hh_ids)
+        table = pa.table(arrays, schema=_schema(name))
+        if name in schema.SOURCE_TABLES:
+            fixed = np.zeros(table.num_rows, bool)  # rows with a cell that did not fit
+            for u in cells.by_column.values():
+                fixed[u.rows] = True
+            keep = _first_copies(name, table, owners, fixed)
+            if keep is not None:
+                table = table.filter(pa.array(keep))
+                place = np.cumsum(keep) - 1  # a kept row's number after the filter
+                cells.by_column = {
+                    c: Unreadable(place[u.rows], u.rule, u.details)
+                    for c, u in cells.by_column.items()
+                }
+        tables[name] = table
+        if cells.by_column:
+            unreadable[name] = cells.by_column
+    return Conversion(tables, unreadable, hh_ids)
 
 
 def households_to_tables(households: Sequence[pb.Household]) -> Conversion:
-    """Flatten household messages into the bundle tables (DATA.md), with conversion rejects
-    (the readable path: one Python step per field; `request_to_tables` reads bytes)."""
+    """Flatten household messages into the bundle tables (DATA.md), with the cells that
+    did not fit (the readable path: one Python step per field; `request_to_tables`
+    reads bytes)."""
     raw: dict[str, dict[str, pa.Array]] = {}
     owners_of: dict[str, np.ndarray] = {}
     for name in ("households",) + NESTED:
@@ -248,37 +241,26 @@ def _schema(name: str) -> pa.Schema:
     return pa.schema([pa.field(c.name, c.type) for c in schema.TABLES[name]])
 
 
-def _drop_rejected(tables, owners_of, by_household: dict[int, list[str]], hh_ids) -> Conversion:
-    rejects: dict[str, list[str]] = {}
-    for i, reasons in sorted(by_household.items()):
-        rejects.setdefault(hh_ids[i].as_py(), []).extend(reasons)
-    drop = np.zeros(len(hh_ids), bool)
-    if rejects:
-        keys = pa.array(list(rejects), pa.string())
-        drop = pc.is_in(hh_ids, value_set=keys, skip_nulls=False).to_numpy(zero_copy_only=False)
-    out = {}
-    for name, table in tables.items():
-        owners = np.asarray(owners_of[name], np.int64)
-        keep = ~drop[owners] if len(owners) else np.zeros(0, bool)
-        if drop.any():
-            table, owners = table.filter(pa.array(keep, pa.bool_())), owners[keep]
-        out[name] = unique_rows(name, table, owners) if name in schema.SOURCE_TABLES else table
-    return Conversion(out, rejects, int(drop.sum()), hh_ids)
-
-
 def unique_rows(name: str, table: pa.Table, owners: np.ndarray) -> pa.Table:
     """A source table of a call without the copies the message format made: a row equal
     in every column to a row an earlier household of the call carries (a person in two
     households has their records nested under each) is dropped; the copies within the
     household that carries it first each count, as they would in a bundle (docs/
     decisions.md, Rules 11). `owners`: the carrying household of each row (any integer
-    per household). Only rows whose record_id occurs more than once can be equal, so
-    only those are compared whole; the rows kept stay in their order."""
+    per household). The rows kept stay in their order."""
+    keep = _first_copies(name, table, owners, np.zeros(table.num_rows, bool))
+    return table if keep is None else table.filter(pa.array(keep))
+
+
+def _first_copies(name: str, table: pa.Table, owners, fixed: np.ndarray) -> np.ndarray | None:
+    """unique_rows' rows to keep (None: all), never dropping a `fixed` row. Only rows
+    whose record_id occurs more than once can be equal, so only those are compared
+    whole."""
     if table.num_rows < 2:
-        return table
-    candidates = np.flatnonzero(shared_ids(table["record_id"]))
+        return None
+    candidates = np.flatnonzero(shared_ids(table["record_id"]) & ~fixed)
     if not len(candidates):
-        return table
+        return None
     lines = table_lines(name, table.take(pa.array(candidates, pa.int64())))
     line_codes = pc.dictionary_encode(lines).indices.to_numpy()
     carrier = np.asarray(owners, np.int64)[candidates]
@@ -287,10 +269,10 @@ def unique_rows(name: str, table: pa.Table, owners: np.ndarray) -> pa.Table:
     first_carrier[line_codes[first]] = carrier[first]
     copies = carrier != first_carrier[line_codes]
     if not copies.any():
-        return table
+        return None
     keep = np.ones(table.num_rows, bool)
     keep[candidates[copies]] = False
-    return table.filter(pa.array(keep))
+    return keep
 
 
 # Tables -> messages (the client side, and tests) -----------------------------------------

@@ -44,11 +44,14 @@ def explain_call(service: MeansTestService, call: _Call, data: bytes) -> bytes:
         h.household_id if h.HasField("household_id") else None,
     )
     conv = convert.households_to_tables([h])
-    if conv.rejects:
-        raise InvalidArgument("; ".join(*conv.rejects.values()), field="household")
     bound = service.config.max_call_households
     with service._engine, reasons_named(bound):  # validation runs parallel regions too
-        validation = validate(conv.tables, service.config.library, max_reasons=max_reasons(bound))
+        validation = validate(
+            conv.tables,
+            service.config.library,
+            max_reasons=max_reasons(bound),
+            unreadable=conv.unreadable,
+        )
     if validation.rejects.num_rows:
         reasons = validation.rejects["reasons"][0].as_py()
         raise InvalidArgument("household is rejected: " + "; ".join(reasons), field="household")

@@ -125,23 +125,26 @@ class MeansTestService:
         metadata, cert = context.invocation_metadata(), presented_cert_sha256(context)
         return tokens.authenticate(metadata, cert, peer_of(context))
 
-    def assess_tables(self, tables: dict[str, pa.Table]) -> tuple[dict[str, pa.Table], object, int]:
+    def assess_tables(
+        self, tables: dict[str, pa.Table], unreadable: dict | None = None
+    ) -> tuple[dict[str, pa.Table], object, int]:
         """The bulk pipeline, the results' journal digests (under the engine lock: both
         run parallel regions) and the count of unmatched source rows; also the Flight
-        endpoint's engine."""
+        endpoint's engine. `unreadable`: a conversion's cells that did not fit
+        (convert.Conversion)."""
         with self._engine:
             config = self.config
             most = max_reasons(config.max_call_households)
             with reasons_named(config.max_call_households):
-                outputs, unmatched = pipeline_tables(tables, config.library, config.engine, most)
+                outputs, unmatched = pipeline_tables(
+                    tables, config.library, config.engine, most, unreadable
+                )
             digests = result_digest_bytes(outputs["results"], outputs["members"])
         return outputs, digests, unmatched
 
-    def _assess_tables(self, call: _Call, tables: dict[str, pa.Table], extra_rejects=None):
+    def _assess_tables(self, call: _Call, tables: dict[str, pa.Table], unreadable=None):
         call.stage("engine")
-        outputs, call.digests, call.unmatched = self.assess_tables(tables)
-        if extra_rejects:
-            outputs["rejects"] = pa.concat_tables([outputs["rejects"], extra_rejects])
+        outputs, call.digests, call.unmatched = self.assess_tables(tables, unreadable)
         call.households += outputs["results"].num_rows + outputs["rejects"].num_rows
         call.stage("journal")
         return outputs
@@ -209,7 +212,7 @@ class MeansTestService:
         if conv is None:  # bytes the column reader leaves to the protobuf library
             request = self._parsed(call, data, limit)
             conv = convert.households_to_tables(request.households)
-        outputs = self._assess_tables(call, conv.tables, conv.rejects_table())
+        outputs = self._assess_tables(call, conv.tables, conv.unreadable)
         body = wire_out.encode_response(outputs, call.unmatched)
         sendable(body, self.config.max_message_bytes)
         section = households_section(

@@ -11,7 +11,8 @@ text of docs/digests.md. Identical answers to the bulk path, digests included
 `assess` returns None whenever the call needs something only the bulk path does —
 more than MAX_HOUSEHOLDS, a person in two households, a source record carried by one
 household for a person of another, a missing or repeated household_id, a date the
-scalar reader is not sure of, a pack of more programs than the kernels hold — and the
+scalar reader is not sure of, a value that does not fit its bundle type (validation
+lists it beside the household's other reasons), a pack of more programs than the kernels hold — and the
 server then runs the bulk path.
 """
 
@@ -69,10 +70,11 @@ def _row(msg) -> dict:
     return {fd.name: value for fd, value in msg.ListFields()}
 
 
-def _convert(table: str, rows: list[dict], problems: list[str]) -> None:
-    """Dates parsed in place; what a bundle cannot hold is a problem (convert._column),
-    column by column, row by row."""
-    key = _KEY.get(table, "record_id")
+def _fits(table: str, rows: list[dict]) -> bool:
+    """Dates parsed in place; False when a value does not fit its bundle type (a date
+    that is not YYYY-MM-DD, an int8 outside -128..127: convert._column), which the
+    bulk path reports beside the household's other reasons."""
+    fits = True
     for name, is_date in _CHECKED[table]:
         for row in rows:
             value = row.get(name)
@@ -80,19 +82,17 @@ def _convert(table: str, rows: list[dict], problems: list[str]) -> None:
                 continue
             if is_date:
                 row[name], bad = _date(value)
-                if bad:
-                    problems.append(
-                        f"{table}.{name} record={row.get(key)}: not a date YYYY-MM-DD ({value!r})"
-                    )
+                fits = fits and not bad
             elif not -128 <= value <= 127:
-                problems.append(f"{table}.{name} record={row.get(key)}: {value} does not fit int8")
+                fits = False
+    return fits
 
 
 @dataclass
 class _Household:
     row: dict
     tables: dict[str, list[dict]]
-    problems: list[str]
+    fits: bool
 
 
 def _decode(msg: pb.Household) -> _Household:
@@ -100,11 +100,10 @@ def _decode(msg: pb.Household) -> _Household:
     tables = {name: [_row(m) for m in row.pop(name, ())] for name in NESTED}
     programs = row.pop("current_programs", None)
     row["current_programs"] = None if programs is None else list(programs.names)
-    problems: list[str] = []
-    _convert("households", [row], problems)
+    fits = _fits("households", [row])
     for name in NESTED:
-        _convert(name, tables[name], problems)
-    return _Household(row, tables, problems)
+        fits = _fits(name, tables[name]) and fits
+    return _Household(row, tables, fits)
 
 
 @dataclass
@@ -129,16 +128,15 @@ def assess(
     except _Unsure:
         return None
     hids = [d.row.get("household_id") for d in decoded]
-    if None in hids or len(set(hids)) < len(hids):
+    if None in hids or len(set(hids)) < len(hids) or not all(d.fits for d in decoded):
         return None
-    kept = [d for d in decoded if not d.problems]
     # rows numbered as in the call's tables; a source record equal in every column to one
     # an earlier household carries is dropped (convert.unique_rows: the copies within
     # the household that carries it first each count)
     counter = {name: 0 for name in ("households",) + NESTED}
     seen: dict[str, dict] = {name: {} for name in schema.SOURCE_TABLES}
     home: dict[str, int] = {}
-    for i, d in enumerate(kept):
+    for i, d in enumerate(decoded):
         d.row["_row"] = counter["households"]
         counter["households"] += 1
         for name in NESTED:
@@ -160,7 +158,7 @@ def assess(
                     return None  # a person in two households: DUPLICATE_PERSON etc.
     own: list[dict[str, list[dict]]] = []
     unmatched = 0  # rows of nobody in the call: ignored, and counted (DATA.md)
-    for i, d in enumerate(kept):
+    for i, d in enumerate(decoded):
         mine = {}
         for name in schema.SOURCE_TABLES:
             rows = []
@@ -175,7 +173,7 @@ def assess(
             mine[name] = rows
         own.append(mine)
     valid, rejects = [], []
-    for d, sources in zip(kept, own, strict=True):
+    for d, sources in zip(decoded, own, strict=True):
         persons, supporters = d.tables["persons"], d.tables["supporters"]
         reasons, pack = scalar_checks.reasons(d.row, persons, supporters, sources, library)
         if reasons:
@@ -184,7 +182,6 @@ def assess(
             valid.append(Valid(d.row, persons, supporters, sources, pack))
     if any(len(v.pack.programs) > L.MAX_PROGRAMS for v in valid):
         return None  # the kernels' program bits: the bulk path (fast.run) routes them
-    rejects += [(hid, d.problems) for hid, d in zip(hids, decoded, strict=True) if d.problems]
     answers = run(valid, cache) if valid else []
     results, members, findings = [], [], []
     for v, a in zip(valid, answers, strict=True):
