@@ -22,8 +22,8 @@ pass over the file's bytes before it is read.
   column the profile does not map: its value is never read.
 
 The pass follows pyarrow's grammar (quote `"`, doubled `""` inside a quoted field, a
-quote only opens a field at its start; line breaks `\\n`, `\\r\\n` or a lone `\\r`
-outside quotes, `\\n` inside them, as the reader counts lines) over the file's bytes
+quote only opens a field at its start; line breaks `\\n`, `\\r\\n` or a lone `\\r`,
+inside quotes as outside, as the reader counts lines) over the file's bytes
 when the encoding keeps ASCII's bytes for ASCII (UTF-8, mapped; GB18030 and GBK,
 whose two- and four-byte characters are stepped over), else over the file decoded and
 re-encoded as UTF-8 a block at a time (the state carries across blocks). It names each
@@ -137,7 +137,7 @@ def _scan(data, delimiter, kind, mapped, st, out, swallowing):
         if state == _QUOTE_IN_QUOTED and b != 34:  # the quoted field ends here
             closed(st, width, swallowing)
         if state == _QUOTED:  # a quote, a line feed or a delimiter matters
-            while i < n and data[i] != 34 and data[i] != 10:
+            while i < n and data[i] != 34 and data[i] != 10 and data[i] != 13:
                 c = data[i]
                 if kind == _GB and 0x81 <= c <= 0xFE:
                     i += 4 if i + 1 < n and 0x30 <= data[i + 1] <= 0x39 else 2
@@ -156,6 +156,8 @@ def _scan(data, delimiter, kind, mapped, st, out, swallowing):
                     st[_BREAKS] += 1
                     st[_INNER] = 0
                     st[_LINE] += 1
+                    i = _after_break(data, i, st)  # a CRLF is one break
+                    continue
                 i += 1
             continue
         if kind == _GB and 0x81 <= b <= 0xFE:

@@ -169,6 +169,12 @@ def parse_profile(doc: dict, name: str, digest: str = "") -> Profile:
         raise err("profile.delimiter", "only CSV profiles have a delimiter")
     if len(delimiter) != 1 or delimiter in '\r\n"':
         raise err("profile.delimiter", f"{delimiter!r}: need one character (not a quote/newline)")
+    if not delimiter.isascii():  # the CSV reader (pyarrow's) splits on one byte
+        raise err(
+            "profile.delimiter",
+            f"{delimiter!r}: need an ASCII character; a full-width or other non-ASCII "
+            "delimiter cannot be read: export with ',', ';', '|' or a tab",
+        )
     skip_rows = head.get("skip_rows", 0)
     if not isinstance(skip_rows, int) or isinstance(skip_rows, bool) or skip_rows < 0:
         raise err("profile.skip_rows", f"{skip_rows!r}: need an integer >= 0")

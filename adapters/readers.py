@@ -66,11 +66,13 @@ def open_export(path: str | Path, profile: Profile) -> CsvExport | JsonlExport |
         missing = [] if not export.lines else [m for m in missing if m not in export.absent_keys]
     if missing:
         found = ", ".join(repr(h) for h in export.header[:30]) or "none"
+        what = f"no column {missing[0]!r} in the export (columns found"
+        if profile.format == "jsonl":  # keys are gathered from the first lines only
+            what = f"no key {missing[0]!r} in its first {JSONL_LINES:,} lines (keys found"
         raise ProfileError(
             profile.path,
             "columns",
-            f"{path}: no column {missing[0]!r} in the export (columns found: {found})"
-            + _hint(path, profile, export.header),
+            f"{path}: {what}: {found})" + _hint(path, profile, export.header),
         )
     return export
 

@@ -224,7 +224,7 @@ def test_a_bad_json_line_is_placed_by_its_character_not_by_jsons_own_line_count(
 def test_jsonl_header_is_the_keys_of_the_first_lines(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_text(json.dumps({"身份证号": "1", "金额": "2"}, ensure_ascii=False) + "\n", "utf-8")
-    with pytest.raises(ProfileError, match="no column '收入类型'"):
+    with pytest.raises(ProfileError, match="no key '收入类型' in its first 65,536 lines"):
         readers.open_export(path, _profile("jsonl"))
 
 

@@ -81,7 +81,7 @@ def test_an_empty_jsonl_file_has_no_rows(tmp_path, data):
 def test_a_jsonl_file_whose_lines_are_no_objects_is_an_error(tmp_path):
     """Lines, but not one of them a JSON object (another format): not a department with
     no records. (Another encoding is named as such: the reader's tests.)"""
-    with pytest.raises(ProfileError, match=r"t\.jsonl: no column .*no line of its first"):
+    with pytest.raises(ProfileError, match=r"t\.jsonl: no key .*no line of its first"):
         ingest(_one(tmp_path, TAX_JSONL, "t.jsonl", b'42\n[]\n"a"\n'), tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
@@ -112,8 +112,15 @@ def test_a_nullable_key_in_no_jsonl_line_is_empty_and_a_required_one_an_error(
     assert disposed == [None] * 5 + [dt.date(2023, 1, 1)]
     del row["用途"]
     data = (json.dumps(row, ensure_ascii=False) + "\n").encode("utf-8")
-    with pytest.raises(ProfileError, match="no column '用途'"):
+    with pytest.raises(ProfileError, match="no key '用途' in its first 4 lines"):
         ingest(_one(tmp_path, profile, "p.jsonl", data), tmp_path / "out2")
+    # a required key only after the lines looked at: the message says which lines
+    # (a blind test read "no column … in the export" and found it with grep)
+    data = "\n".join(
+        [json.dumps(row, ensure_ascii=False)] * 4 + [json.dumps(later, ensure_ascii=False)]
+    )
+    with pytest.raises(ProfileError, match="no key '用途' in its first 4 lines"):
+        ingest(_one(tmp_path, profile, "p.jsonl", data.encode("utf-8")), tmp_path / "out3")
 
 
 def test_a_file_in_the_wrong_encoding_names_the_first_bad_line(tmp_path):
@@ -513,3 +520,44 @@ def test_a_blank_line_before_the_header_is_named(tmp_path):
     data = "\n纳税人识别号;所得项目;收入额（元）\n".encode("gb18030")
     with pytest.raises(ExportError, match=r"no header line \(line 1 is empty \(skip_rows"):
         ingest(_one(tmp_path, TAX_CSV, "t.csv", data), tmp_path / "out")
+
+
+# ---------------------------------------------- line breaks of every kind --
+
+TAX_REMARKS = TAX_CSV.replace('amount = "收入额（元）"', 'amount = "收入额（元）"\n')
+
+
+@pytest.mark.parametrize("end", ["\n", "\r\n", "\r"])
+@pytest.mark.parametrize("inner", ["\n", "\r\n", "\r"])
+def test_a_line_break_inside_quotes_counts_as_a_line_whatever_its_kind(tmp_path, end, inner):
+    """docs/adapters.md: lines end in LF, CRLF or CR, and a row's line is the physical
+    line where it starts. A blind test: a lone CR inside a quoted remark (old Mac Excel
+    writes CR only) was not counted, so every later record_id and quarantine line was one
+    too low. The layout is the same for every kind of break, so are the lines."""
+    rows = [
+        "纳税人识别号;所得项目;收入额（元）;备注",  # line 1
+        f'{HEAD};工资薪金;100;"a{inner}b"',  # lines 2-3
+        f"{HEAD};工资薪金;200;c",  # line 4
+        f"{HEAD};工资薪金;x;d",  # line 5: bad_amount
+        f'{HEAD};工资薪金;300;"e{inner}f{inner}g"',  # lines 6-8
+        f"{HEAD};工资薪金;400;h;extra",  # line 9: one field too many
+        f'{HEAD};工资薪金;500;"i{inner}j"',  # lines 10-11
+        f"{HEAD};工资薪金;600;k",  # line 12
+    ]
+    data = end.join(rows).encode("gb18030") + end.encode()
+    doc = ingest(_one(tmp_path, TAX_REMARKS, "t.csv", data), tmp_path / "out")
+    tax = read_bundle(tmp_path / "out")["tax_income"]
+    assert tax["record_id"].to_pylist() == [f"t.csv:{n}" for n in (2, 4, 6, 10, 12)]
+    assert tax["amount"].to_pylist() == [10000, 20000, 30000, 50000, 60000]
+    quarantined = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
+    assert [(q["line"], q["reason"]) for q in quarantined] == [(5, "bad_amount"), (9, "bad_row")]
+    assert doc["accounting_closes"]
+
+
+def test_an_undecodable_line_is_named_by_its_physical_line_in_a_cr_file(tmp_path, capsys):
+    """The encoding error names the physical line, CR line ends counted as lines."""
+    rows = ["纳税人识别号;所得项目;收入额（元）", f"{HEAD};工资薪金;1", f"{HEAD};工资薪金;2"]
+    data = "\r".join(rows).encode("gb18030") + b"\r" + HEAD.encode() + b";\x80;3\r"
+    m = _one(tmp_path, TAX_CSV, "t.csv", data)
+    assert main(["ingest", str(m), "--out", str(tmp_path / "out")]) == 1
+    assert "not gb18030 text at line 4" in capsys.readouterr().err
