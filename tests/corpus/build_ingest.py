@@ -192,7 +192,13 @@ err("parquet-garbage", "bank.parquet", b"PAR1" + b"\x00" * 100 + b"PAR1", "bank"
     "cannot read Parquet")  # fmt: skip
 err("parquet-empty", "bank.parquet", b"", "bank", "cannot read Parquet")
 err("parquet-is-csv", "bank.parquet", vehicle(GOOD_CAR), "bank", "cannot read Parquet")
-err("jsonl-keys-missing", "tax.jsonl", b'{"a":"1"}\n', "tax_income", "no column '纳税人识别号'")
+err(
+    "jsonl-keys-missing",
+    "tax.jsonl",
+    b'{"a":"1"}\n',
+    "tax_income",
+    "no key '纳税人识别号' in its first 65,536 lines",
+)
 err("jsonl-only-garbage", "tax.jsonl", b"42\n[]\n", "tax_income", "no line of its first")
 err("jsonl-not-text", "tax.jsonl", b"\xff\xfe\n[]\n", "tax_income", "not utf-8 text at line 1")
 
