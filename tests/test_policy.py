@@ -403,7 +403,21 @@ VALUE_CASES = [
         'jurisdiction = "150422"',
         'jurisdiction = "15042"',
         "policy.jurisdiction",
-        "6 digits",
+        "'15042'; valid: a string of 6 digits",  # not "wrong type": the type is right
+    ),
+    (
+        "policy_id_control_character",  # a newline in policy_id split one-line displays
+        'id = "150422-2024"',
+        'id = "150422\\n2024"',
+        "policy.id",
+        "holds a control character",
+    ),
+    (
+        "policy_name_control_character",
+        'name = "巴林左旗 2024"',
+        'name = "巴林左旗\\u00002024"',
+        "policy.name",
+        "holds a control character",
     ),
     (
         "jurisdiction_integer",

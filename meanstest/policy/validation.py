@@ -6,6 +6,7 @@ import datetime as dt
 import difflib
 import json
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -323,11 +324,15 @@ def _check_policy_table(pack: _Pack, raw: dict) -> dict:
         if not isinstance(v, str) or not v.strip():
             problem = f"wrong type: got {_got(v)}" if not isinstance(v, str) else "empty string"
             raise pack.fail(f"policy.{k}", f"{problem}; valid: a non-empty string")
+        if any(unicodedata.category(c) == "Cc" for c in v):  # a newline in policy_id
+            # split every one-line display of it (a blind test of pack authoring)
+            raise pack.fail(f"policy.{k}", f"{v!r} holds a control character; valid: text")
     j = table["jurisdiction"]
     if not isinstance(j, str) or not _JURISDICTION.fullmatch(j):
+        problem = f"wrong type: got {_got(j)}" if not isinstance(j, str) else f"{j!r}"
         raise pack.fail(
             "policy.jurisdiction",
-            f'wrong type: got {_got(j)}; valid: a string of 6 digits (GB/T 2260), e.g. "150422"',
+            f'{problem}; valid: a string of 6 digits (GB/T 2260), e.g. "150422"',
         )
     d = table["effective_from"]
     if type(d) is not dt.date:
