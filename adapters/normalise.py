@@ -12,8 +12,10 @@ Amounts and integers are parsed by one numba pass over the Arrow string buffers
 Every raw cell arrives as text (Parquet and JSON values are turned into their literal
 text first, see `readers`), trimmed of surrounding whitespace; an empty cell is null.
 
-- ID: all whitespace removed, full-width digits (and a full-width X) become ASCII, a
-  lower-case x becomes X, then the GB 11643 check of `meanstest.ids`.
+- ID: all whitespace and invisible format characters (`INVISIBLE`: a zero-width space,
+  joiner or BOM pasted from a web form or a Word table) removed, full-width digits (and
+  a full-width X) become ASCII, a lower-case x becomes X, then the GB 11643 check of
+  `meanstest.ids`.
 - Amount in yuan: ``[+-]`` digits, optionally grouped by commas in threes from the
   left ("12,345.60"), optionally a point and one or two decimals → int fen.
   "12.345", "1.2e3", "1,23.4", "12.", ".5", "¥5" are errors, never guesses.
@@ -67,6 +69,15 @@ REASONS = {
 
 # Python's str.isspace() set, in RE2 syntax (RE2's \s is ASCII only).
 WHITESPACE = r"[\t\n\x0b\f\r\x1c-\x1f\x85\p{Z}]"
+# The invisible format characters (Unicode Cf) that pasted text carries: soft hyphen,
+# Arabic letter mark, Mongolian vowel separator, zero-width space/joiners, direction
+# marks and embeddings, word joiner and invisible operators, isolates, BOM. Listed, not
+# \p{Cf}: RE2's Unicode is newer than Python's unicodedata, and the scalar and the
+# vectorised cleaning must agree on every character.
+INVISIBLE = "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
+_INVISIBLE = re.compile(f"[{INVISIBLE}]")
+# what an ID cell loses: whitespace and those characters
+_NOT_IN_ID = WHITESPACE[:-1] + INVISIBLE + "]"
 _FULLWIDTH = {0xFF10 + i: 48 + i for i in range(10)} | {0xFF38: 88, 0xFF58: 88, 0x78: 88}
 _HAS_FULLWIDTH = "[０-９ｘＸ]"
 
@@ -101,7 +112,8 @@ def clean_text(values: pa.Array) -> pa.StringArray:
 
 def clean_id_one(raw: str) -> str:
     """The ID text after normalisation (before the check)."""
-    return "".join(ch for ch in raw if not ch.isspace()).translate(_FULLWIDTH)
+    kept = "".join(ch for ch in raw if not ch.isspace())
+    return _INVISIBLE.sub("", kept).translate(_FULLWIDTH)
 
 
 def id_one(raw: str) -> str:
@@ -181,7 +193,7 @@ def meant_ids(text: str) -> set[str]:
 
 
 def clean_ids(values: pa.StringArray) -> pa.StringArray:
-    out = pc.replace_substring_regex(values, WHITESPACE, "")
+    out = pc.replace_substring_regex(values, _NOT_IN_ID, "")
     out = pc.replace_substring(out, "x", "X")
     wide = pc.fill_null(pc.match_substring_regex(out, _HAS_FULLWIDTH), False)
     if pc.any(wide).as_py():  # rare: translate just those cells in Python
