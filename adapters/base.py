@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from meanstest.adapters.normalise import WHITESPACE
+from meanstest.adapters.normalise import NOT_IN_KEY, invisible_removed
 
 Cleaner = Callable[[pa.StringArray], pa.StringArray]
 
@@ -25,8 +25,9 @@ class Adapter:
 
 
 def no_whitespace(values: pa.StringArray) -> pa.StringArray:
-    """Keys that never hold a space ("P150422- 123" → "P150422-123")."""
-    return pc.replace_substring_regex(values, WHITESPACE, "")
+    """Keys that never hold a space ("P150422- 123" → "P150422-123"), nor an invisible
+    format character (normalise.INVISIBLE: a zero-width space pasted with a number)."""
+    return pc.replace_substring_regex(values, NOT_IN_KEY, "")
 
 
 _FULLWIDTH_ASCII = {0xFF01 + i: 0x21 + i for i in range(94)}  # ！..～ → !..~
@@ -34,7 +35,7 @@ _FULLWIDTH_ASCII = {0xFF01 + i: 0x21 + i for i in range(94)}  # ！..～ → !..
 
 def ascii_key_one(text: str) -> str:
     """`ascii_key` of one value."""
-    return "".join(text.split()).translate(_FULLWIDTH_ASCII)
+    return invisible_removed("".join(text.split())).translate(_FULLWIDTH_ASCII)
 
 
 def ascii_key(values: pa.StringArray) -> pa.StringArray:

@@ -76,8 +76,15 @@ WHITESPACE = r"[\t\n\x0b\f\r\x1c-\x1f\x85\p{Z}]"
 # vectorised cleaning must agree on every character.
 INVISIBLE = "\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff"
 _INVISIBLE = re.compile(f"[{INVISIBLE}]")
-# what an ID cell loses: whitespace and those characters
-_NOT_IN_ID = WHITESPACE[:-1] + INVISIBLE + "]"
+# what an ID cell (and a key adapters.base cleans) loses: whitespace and those characters
+NOT_IN_KEY = WHITESPACE[:-1] + INVISIBLE + "]"
+
+
+def invisible_removed(text: str) -> str:
+    """`text` without the INVISIBLE characters."""
+    return _INVISIBLE.sub("", text)
+
+
 _FULLWIDTH = {0xFF10 + i: 48 + i for i in range(10)} | {0xFF38: 88, 0xFF58: 88, 0x78: 88}
 _HAS_FULLWIDTH = "[０-９ｘＸ]"
 
@@ -113,7 +120,7 @@ def clean_text(values: pa.Array) -> pa.StringArray:
 def clean_id_one(raw: str) -> str:
     """The ID text after normalisation (before the check)."""
     kept = "".join(ch for ch in raw if not ch.isspace())
-    return _INVISIBLE.sub("", kept).translate(_FULLWIDTH)
+    return invisible_removed(kept).translate(_FULLWIDTH)
 
 
 def id_one(raw: str) -> str:
@@ -193,7 +200,7 @@ def meant_ids(text: str) -> set[str]:
 
 
 def clean_ids(values: pa.StringArray) -> pa.StringArray:
-    out = pc.replace_substring_regex(values, _NOT_IN_ID, "")
+    out = pc.replace_substring_regex(values, NOT_IN_KEY, "")
     out = pc.replace_substring(out, "x", "X")
     wide = pc.fill_null(pc.match_substring_regex(out, _HAS_FULLWIDTH), False)
     if pc.any(wide).as_py():  # rare: translate just those cells in Python

@@ -373,7 +373,7 @@ def test_an_id_cell_loses_the_same_characters_scalar_and_vectorised():
     import pyarrow.compute as pc
 
     chars = [chr(c) for c in range(0x3100)] + [chr(c) for c in range(0xFE00, 0x10000)]
-    removed = pc.match_substring_regex(pa.array(chars), N._NOT_IN_ID).to_pylist()
+    removed = pc.match_substring_regex(pa.array(chars), N.NOT_IN_KEY).to_pylist()
     assert removed == [N.clean_id_one(c) == "" for c in chars]
     invisible = [c for c, r in zip(chars, removed, strict=True) if r and not c.isspace()]
     assert invisible and all(unicodedata.category(c) == "Cf" for c in invisible)
@@ -429,6 +429,8 @@ def test_household_number_cleanups_agree(values):
     cells = [v.strip() for v in values]
     assert ascii_key(pa.array(cells, pa.string())).to_pylist() == [ascii_key_one(v) for v in cells]
     assert ascii_key_one("Ｈ Ｈ０\u3000１") == "HH01"
+    assert ascii_key_one("\ufeffHH\u200b01") == "HH01"  # invisible characters pasted too
+    assert ascii_key(pa.array(["\ufeffHH\u200b01"])).to_pylist() == ["HH01"]
 
 
 @pytest.mark.parametrize(
