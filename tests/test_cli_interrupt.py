@@ -129,24 +129,37 @@ def test_ctrl_c_while_modules_load_is_one_line_and_130(tmp_path, command, module
 # test can choose). After main(), the lock must be free: left held, the review's digest
 # thread waited for it for ever and the review hung (py-spy, D3).
 _INTERRUPT_IN_THE_COMPILER_LOCK = """
-import signal, sys, threading
+import signal, sys, threading, time
 import meanstest.pipeline  # numba imported before the lock is watched
+from numba.core import compiler_lock
 from numba.core.compiler_lock import global_compiler_lock
 
+# The wrapper stands in for the RLock's acquire, which is C: a signal handler never runs
+# inside it. Written in Python, it is lock plumbing like the rest of compiler_lock.py,
+# so it is compiled as that file's code: the deferred interrupt's retry landed inside it
+# once (CI run 229) and, the frame being the test's own, was raised there, leaving the
+# lock held. The first acquire after the interrupt holds the lock for 20 ms, so that
+# the retry (5 ms later) lands in the plumbing and must be deferred again.
+WRAPPER = '''
 class Lock:
     def __init__(self, lock):
-        self.lock, self.fired = lock, False
+        self.lock, self.fired, self.held = lock, False, False
 
     def acquire(self, *args):
         got = self.lock.acquire(*args)
-        if not self.fired and threading.current_thread() is threading.main_thread():
-            self.fired = True
-            signal.getsignal(signal.SIGINT)(signal.SIGINT, sys._getframe(1))
+        if threading.current_thread() is threading.main_thread():
+            if not self.fired:
+                self.fired = True
+                signal.getsignal(signal.SIGINT)(signal.SIGINT, sys._getframe(1))
+            elif not self.held:
+                self.held = True
+                time.sleep(0.02)
         return got
 
     def __getattr__(self, name):
         return getattr(self.lock, name)
-
+'''
+exec(compile(WRAPPER, compiler_lock.__file__, "exec"))
 watched = global_compiler_lock._lock = Lock(global_compiler_lock._lock)
 """
 
