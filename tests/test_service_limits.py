@@ -656,3 +656,26 @@ def test_an_id_longer_than_a_call_takes_is_refused_on_the_protobuf_paths(
         assert "engine" not in stages.seen
         served = c.assess_households(with_id(most), timeout=60)
     assert len(served.results) + len(served.rejects) == len(households)
+
+
+def test_a_unary_request_over_the_size_limit_is_logged_with_its_peer(tmp_path, caplog):
+    """Assess's one message over --max-message-mb: gRPC ends the call before the method
+    reads it, and the call's log line said "peer=-" (a blind integrator's check): the
+    peer is read when the call starts, before its message is waited for."""
+    config = ServiceConfig(
+        default_library(), journal=Journal(tmp_path / "j.jsonl"), max_message_bytes=64 << 10
+    )
+    running = start(config, "127.0.0.1:0", warm=False)
+    caplog.set_level("INFO", logger="meanstest.service")
+    try:
+        with MeansTestClient(f"127.0.0.1:{running.port}") as c:
+            with pytest.raises(grpc.RpcError) as e:
+                c.assess(synth.generate(3000, seed=1), timeout=30)
+            assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        [entry] = _entries(tmp_path / "j.jsonl", 1)
+        assert entry["status"] == "CANCELLED"
+    finally:
+        running.stop(None).wait()
+        config.journal.close()
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Assess ")]
+    assert "status=CANCELLED" in line and re.search(r"peer=ipv[46]:\S+", line), line

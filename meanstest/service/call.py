@@ -55,13 +55,16 @@ class ServiceConfig:
 class _Call:
     """One call's bookkeeping: caller, stages, deadline, journal entry."""
 
-    def __init__(self, service: MeansTestService, method: str, context) -> None:
+    def __init__(
+        self, service: MeansTestService, method: str, context, peer: str | None = None
+    ) -> None:
         self.service, self.method, self.context = service, method, context
         self.caller: Caller | None = None
         self.started = time.perf_counter()
-        # read now: once gRPC has ended a call (a message over --max-message-mb) its
-        # peer() is empty, and the log line said "peer=" (a C++ integrator's check)
-        self.peer = peer_of(context)
+        # read now (or given, read when the call started): once gRPC has ended a call (a
+        # message over --max-message-mb) its peer() is empty, and the log line said
+        # "peer=" (a C++ integrator's check)
+        self.peer = peer if peer is not None else peer_of(context)
         self.households = 0
         self.digests = None  # result_digest_bytes, computed under the engine lock
         self.unmatched = 0  # the call's source rows naming nobody (validate's count)

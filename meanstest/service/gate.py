@@ -131,7 +131,7 @@ class Gate(grpc.GenericRpcHandler):
     `cert_sha256` that of the client certificate the call presented, None without one)
     raises Unauthenticated, each counted by `limiter` against the call's peer (None: no
     limit); `refuse(method, context, error)` answers a refused call; `unread(method,
-    context, error)` ends a call whose request never came (journaled, logged)."""
+    context, error, peer)` ends a call whose request never came (journaled, logged)."""
 
     def __init__(
         self,
@@ -139,7 +139,7 @@ class Gate(grpc.GenericRpcHandler):
         authenticate: Callable[[tuple, str | None, str], object] | None,
         watch: IdleWatch,
         refuse: Callable[[str, grpc.ServicerContext, Exception], None],
-        unread: Callable[[str, grpc.ServicerContext, Exception], bytes],
+        unread: Callable[[str, grpc.ServicerContext, Exception, str], bytes],
         limiter: AuthLimiter | None = None,
     ) -> None:
         self.inner, self.authenticate, self.watch = inner, authenticate, watch
@@ -172,17 +172,20 @@ class Gate(grpc.GenericRpcHandler):
 
     def _unary(self, name: str, method: Unary, metadata: tuple):
         def behavior(requests: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
+            # where the call came from, while gRPC still says: once it has ended the call
+            # (a message over --max-message-mb) its peer is empty ("peer=-", a blind test)
+            peer = peer_of(context)
             refused = self._refused(metadata, context)
             if refused is not None:  # never the method, whatever its own check would say
                 self.refuse(name, context, refused)
             try:
                 request = next(self.watch.messages(requests, context), None)
             except grpc.RpcError as e:  # RequestIdle, or the client gone
-                return self.unread(name, context, e)
+                return self.unread(name, context, e, peer)
             if request is None:  # no message: the call ended (a cancel, a message over
                 ended = gone_after_requests(context, "while its request was read")  # the
                 error = ended or InvalidArgument("no request message")  # limit), or none
-                return self.unread(name, context, error)
+                return self.unread(name, context, error, peer)
             return method(request, context)
 
         return behavior

@@ -264,14 +264,17 @@ class MeansTestService:
         call.done(found[0].name)
         abort(context, error, found)
 
-    def unread(self, method: str, context: grpc.ServicerContext, error: Exception) -> bytes:
+    def unread(
+        self, method: str, context: grpc.ServicerContext, error: Exception, peer: str
+    ) -> bytes:
         """A unary call whose request never came, or not as one message (gate.Gate):
-        journaled and logged as any call that ended with `error`."""
+        journaled and logged as any call that ended with `error`; `peer` read when the
+        call started."""
 
         def body(call: _Call) -> bytes:
             raise ended_early(error, context) if isinstance(error, grpc.RpcError) else error
 
-        return self._run(method, context, body)
+        return self._run(method, context, body, _Call(self, method, context, peer))
 
     def _ended(self, call: _Call, e: BaseException) -> tuple:
         """Journal and log a call that failed with `e`; its (status, message)."""
