@@ -215,10 +215,14 @@ def id_length(table: str, column: str, longest: int) -> None:
     integrator's check found Assess unbounded where AssessArrow was not)."""
     most = ID_CHARACTERS if column in KEY_IDS else RECORD_ID_CHARACTERS
     if longest > most:
-        why = "every row of its answer" if column in KEY_IDS else "its findings and reasons"
+        why = (
+            "every row of its answer repeats"
+            if column in KEY_IDS
+            else "its findings and reasons repeat"
+        )
         raise ResourceExhausted(
             f"{table}.{column} holds an ID of {longest:,} bytes, over the {most:,} a call "
-            f"takes ({why} repeat it): shorten the IDs, or review the bundle with "
+            f"takes ({why} it): shorten the IDs, or review the bundle with "
             "`meanstest review`"
         )
 
