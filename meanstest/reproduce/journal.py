@@ -1,5 +1,6 @@
 """The service's audit journal reproduced: its hash chain, then every answered
-household by input, policy and result digest (docs/service.md)."""
+household by input, policy and result digest, and every rejected one by the digest of
+its reasons (docs/service.md)."""
 
 from __future__ import annotations
 
@@ -21,9 +22,11 @@ def reproduce_journal(
     policies: PolicyLibrary | str | Path | None = None,
 ) -> tuple[int, list[Discrepancy]]:
     """Recompute every household answered in a service journal with the reference
-    calculator; a broken hash chain is itself a discrepancy (and stops the check)."""
+    calculator, a result by its digests and figures, a reject by its reasons' digest;
+    a broken hash chain is itself a discrepancy (and stops the check). Returns the
+    households reproduced (results and rejects) and the discrepancies."""
     from meanstest.pipeline import assess
-    from meanstest.service.journal import result_digests
+    from meanstest.service.journal import reasons_digest, result_digests
     from meanstest.service.journal_check import read_entries, verify
 
     _, _, broken = verify(journal)
@@ -36,7 +39,11 @@ def reproduce_journal(
         r["household_id"]: r | {"result_digest": d}
         for r, d in zip(rows.to_pylist(), result_digests(again.results, again.members))
     }
-    rejected = set(again.rejects["household_id"].to_pylist())
+    rejected: dict[str, set[str]] = {}  # household_id -> the digests of its reasons now
+    for hid, reasons in zip(
+        again.rejects["household_id"].to_pylist(), again.rejects["reasons"].to_pylist()
+    ):
+        rejected.setdefault(hid, set()).add(reasons_digest(reasons))
     ok, out = 0, []
     for entry in read_entries(journal):  # large calls' households are in blobs
         if entry.get("status") != "OK":
@@ -64,8 +71,17 @@ def reproduce_journal(
             else:
                 ok += 1
         for rj in entry.get("rejects", []):
-            if rj["household_id"] in now:
-                out.append(Discrepancy(rj["household_id"], f"{where}: rejected then, assessed now"))
+            hid = rj.get("household_id")
+            if hid is None:  # sent without a household_id: nothing names it in a bundle
+                continue
+            if hid in now:
+                out.append(Discrepancy(hid, f"{where}: rejected then, assessed now"))
+            elif hid not in rejected:
+                out.append(Discrepancy(hid, f"{where}: rejected then, not in the bundle now"))
+            elif rj.get("reasons_digest") not in rejected[hid]:
+                out.append(Discrepancy(hid, f"{where}: rejected then and now, for other reasons"))
+            else:
+                ok += 1
     return ok, out
 
 
