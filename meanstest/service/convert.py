@@ -47,7 +47,6 @@ MESSAGES = {
     "property": pb.Property,
     "social_insurance": pb.SocialInsurance,
 }
-KEY = {"households": "household_id", "persons": "person_id", "supporters": "supporter_id"}
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 NOT_A_DATE = "not a date YYYY-MM-DD"
 _INT_RANGE = {pa.int8(): (-(1 << 7), (1 << 7) - 1), pa.int32(): (-(1 << 31), (1 << 31) - 1)}
@@ -57,15 +56,9 @@ class Conversion:
     """Flattened tables, and by table and column the cells that arrived as nulls because
     their value did not fit (validate's `unreadable`)."""
 
-    def __init__(
-        self,
-        tables: dict[str, pa.Table],
-        unreadable: dict[str, dict[str, Unreadable]],
-        household_ids: pa.Array | None = None,
-    ):
+    def __init__(self, tables: dict[str, pa.Table], unreadable: dict[str, dict[str, Unreadable]]):
         self.tables = tables
         self.unreadable = unreadable
-        self.household_ids = household_ids  # of the request
 
 
 def _columns(table: str) -> list[schema.Column]:
@@ -176,7 +169,7 @@ def _flatten(raw: dict, owners_of: dict, hh_ids: pa.Array) -> Conversion:
         tables[name] = table
         if cells.by_column:
             unreadable[name] = cells.by_column
-    return Conversion(tables, unreadable, hh_ids)
+    return Conversion(tables, unreadable)
 
 
 def households_to_tables(households: Sequence[pb.Household]) -> Conversion:

@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 MAX_HOUSEHOLDS = 32  # past ~30 households the bulk path is cheaper
 NESTED = ("persons", "supporters") + schema.SOURCE_TABLES
-_KEY = {"households": "household_id", "persons": "person_id", "supporters": "supporter_id"}
 _DATE_SHAPE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _COLUMNS = {t: tuple(c.name for c in cols) for t, cols in schema.TABLES.items()}
 # columns the conversion checks, in column order: (name, is a date) — else an int8
