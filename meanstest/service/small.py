@@ -12,8 +12,8 @@ text of docs/digests.md. Identical answers to the bulk path, digests included
 more than MAX_HOUSEHOLDS, a person in two households, a source record carried by one
 household for a person of another, a missing or repeated household_id, a date the
 scalar reader is not sure of, a value that does not fit its bundle type (validation
-lists it beside the household's other reasons), a pack of more programs than the kernels hold — and the
-server then runs the bulk path.
+lists it beside the household's other reasons), a pack of more programs than the
+kernels hold — and the server then runs the bulk path.
 """
 
 from __future__ import annotations
