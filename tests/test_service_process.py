@@ -37,11 +37,46 @@ TOKEN = "process-test-token"
         (["--plaintext-loopback"], "refusing to serve without --tokens"),
         (["--tls-cert", "x.pem"], "--tls-cert and --tls-key go together"),
         (["--tls-client-ca", "ca.pem", "--insecure"], "--tls-client-ca needs"),
+        # numbers out of range: one line each (a blind operator's check: --port 70000
+        # served on 4464, --max-message-mb 100000 and --grace nan were a traceback and a
+        # shutdown that cut every call at once)
+        (["--plaintext-loopback", "--no-auth", "--port", "70000"], "--port must be 0..65535, not 70000"),
+        (["--plaintext-loopback", "--no-auth", "--flight-port", "-1"], "--flight-port must be 0..65535"),
+        (["--plaintext-loopback", "--no-auth", "--max-message-mb", "100000"], "--max-message-mb must be 1..2047"),
+        (["--plaintext-loopback", "--no-auth", "--grace", "nan"], "--grace must be a number of seconds"),
+        (["--plaintext-loopback", "--no-auth", "--grace", "-1"], "--grace must be a number of seconds"),
     ],
-)
+)  # fmt: skip
 def test_insecure_setups_are_refused(tmp_path, capsys, flags, message):
     assert main(["serve", "--journal", str(tmp_path / "j.jsonl"), *flags]) == 1
     assert message in capsys.readouterr().err
+
+
+def test_an_unknown_log_level_is_a_usage_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["serve", "--journal", str(tmp_path / "j.jsonl"), "--log-level", "LOUD"])
+    assert e.value.code == 2 and "invalid choice: 'LOUD'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["--port", "--flight-port"])
+def test_a_port_in_use_is_one_line_not_a_traceback(tmp_path, capsys, flag):
+    """gRPC raised RuntimeError ("Failed to bind") and pyarrow ArrowInvalid through a
+    traceback (a blind operator's check)."""
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    try:
+        port = str(taken.getsockname()[1])
+        args = ["--plaintext-loopback", "--no-auth", "--journal", str(tmp_path / "j.jsonl")]
+        args += ["--port", "0", flag, port] if flag == "--flight-port" else ["--port", port]
+        assert main(["serve", *args]) == 1
+    finally:
+        taken.close()
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert ("cannot listen on 127.0.0.1:" if flag == "--port" else "cannot serve Flight") in err
 
 
 def _wait_for(path, proc, limit=120.0):

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("meanstest.service")
 HELP = "serve assessments over gRPC (TLS, bearer tokens, audit journal)"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -101,7 +102,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="also serve Arrow Flight (DoExchange) on this port, same TLS/tokens/journal",
     )
     p.add_argument("--grace", type=float, default=30.0, help="seconds to finish calls on SIGTERM")
-    p.add_argument("--log-level", default="INFO", help="DEBUG, INFO (default), WARNING or ERROR")
+    p.add_argument(
+        "--log-level",
+        default="INFO",
+        type=str.upper,
+        choices=LOG_LEVELS,
+        help="DEBUG, INFO (default), WARNING or ERROR",
+    )
 
 
 def _loopback(host: str) -> bool:
@@ -140,6 +147,18 @@ def check_security(args: argparse.Namespace) -> tuple[str, bool]:
         value, least = getattr(args, name), 0 if name == "port" else 1
         if not value >= least:  # NaN too
             raise MeansTestError(f"--{name.replace('_', '-')} must be at least {least}")
+    # a port number past 65,535 was taken modulo 65,536 (70000 served on 4464: a blind
+    # operator's check); a message limit past gRPC's int32 of bytes overflowed
+    for name, low, most in (
+        ("port", 0, 65535),
+        ("flight_port", 0, 65535),
+        ("max_message_mb", 1, 2047),
+    ):
+        value = getattr(args, name)
+        if value is not None and not low <= value <= most:
+            raise MeansTestError(f"--{name.replace('_', '-')} must be {low}..{most}, not {value}")
+    if not 0 <= args.grace < math.inf:  # NaN too: calls in flight were cut at once
+        raise MeansTestError(f"--grace must be a number of seconds >= 0, not {args.grace:g}")
     if args.auth_failures < 0:
         raise MeansTestError(
             f"--auth-failures must be at least 0 (0 = no limit), not {args.auth_failures}"
@@ -163,7 +182,7 @@ def run(args: argparse.Namespace) -> int:
     from meanstest.service.server import ServiceConfig, start
 
     logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        level=args.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     host, tls = check_security(args)
     if not tls and not _loopback(host):
@@ -208,11 +227,22 @@ def run(args: argparse.Namespace) -> int:
     running = start(config, address, creds)
     flight = None
     if args.flight_port is not None:
+        import pyarrow as pa
+
+        from meanstest.errors import one_line
         from meanstest.service.flight import start_flight
 
         pem = (Path(args.tls_cert).read_bytes(), Path(args.tls_key).read_bytes()) if tls else None
         client_ca = Path(args.tls_client_ca).read_bytes() if args.tls_client_ca else None
-        flight = start_flight(running.service, host, args.flight_port, pem, client_ca)
+        try:
+            flight = start_flight(running.service, host, args.flight_port, pem, client_ca)
+        except (OSError, pa.ArrowException) as e:  # a port in use: a traceback before
+            running.stop(None).wait()
+            config.journal.close()
+            raise MeansTestError(
+                f"--flight-port {args.flight_port}: cannot serve Flight on {host}: "
+                f"{one_line(str(e))}"
+            ) from None
         print(f"meanstest Flight on {host}:{flight.port}", flush=True)
     stopping = threading.Event()
 

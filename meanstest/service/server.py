@@ -468,12 +468,18 @@ def start(
         ),
         server,
     )
-    if credentials is None:
-        port = server.add_insecure_port(address)
-    else:
-        port = server.add_secure_port(address, credentials)
+    try:  # grpcio raises where it returned 0: a traceback at an operator's port in use
+        if credentials is None:
+            port = server.add_insecure_port(address)
+        else:
+            port = server.add_secure_port(address, credentials)
+    except RuntimeError:
+        port = 0
     if port == 0:
-        raise MeansTestError(f"cannot bind {address}")
+        raise MeansTestError(
+            f"cannot listen on {address}: is the port in use by another process, or the "
+            "address not one of this machine's?"
+        )
     running = Running(server, port, health_servicer, service)
     running.set_serving(False)
     if config.on_journal_failure is None:  # a blind security review: INTERNAL, SERVING
