@@ -587,9 +587,11 @@ def test_forged_benefit_and_status_with_the_digest_kept_are_reported(served, cap
     assert f"{hid}: entry 2 (Assess): result differs (benefit: {benefit + 1000} → {benefit})" in out
 
 
-def test_a_journal_that_cannot_be_written_turns_health_not_serving(tmp_path):
+def test_a_journal_that_cannot_be_written_turns_health_not_serving(tmp_path, caplog):
     """A blind security review filled the journal's disk: every call was INTERNAL while
-    health still said SERVING, so a load balancer kept sending calls there."""
+    health still said SERVING, so a load balancer kept sending calls there. And each
+    such call logged 35 lines of two chained tracebacks (a blind operator's check): one
+    line says the entry was not journaled, and why."""
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
@@ -619,6 +621,9 @@ def test_a_journal_that_cannot_be_written_turns_health_not_serving(tmp_path):
             assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
     finally:
         running.stop(None).wait()
+    said = [r for r in caplog.records if "not journaled" in r.getMessage()]
+    assert said and not any(r.exc_info for r in said), said
+    assert "No space left on device" in said[0].getMessage()
 
 
 def test_an_entry_after_close_is_refused_not_written_to_a_closed_descriptor(tmp_path):
@@ -664,3 +669,24 @@ def test_an_unfinished_last_write_is_no_entry_and_is_set_aside_at_the_next_start
     journal.close()
     assert verify(path)[0::2] == (4, None)
     assert path.read_bytes().startswith(whole)
+
+
+def test_a_full_disk_at_start_names_the_journal(tmp_path, monkeypatch):
+    """A blind operator restarted the server on a still-full disk: "No space left on
+    device", no file named. The error names the journal, and the journal is unchanged."""
+    from meanstest.service import journal as journal_module
+
+    path = tmp_path / "j.jsonl"
+    journal = Journal(path)
+    journal.append({"method": "ListPolicies", "status": "OK"})
+    journal.close()
+    path.write_bytes(path.read_bytes() + b'{"seq": 2, "half')
+    before = path.read_bytes()
+
+    def full(fd, data, where):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(journal_module, "_write_all", full)
+    with pytest.raises(MeansTestError, match=r"j\.jsonl: cannot set aside its unfinished"):
+        Journal(path)
+    assert path.read_bytes() == before

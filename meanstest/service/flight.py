@@ -310,8 +310,8 @@ class AssessFlight(fl.FlightServerBase):
             status = _code(e)  # the status code, as gRPC's lines and the journal say it
             try:
                 self._journal(caller, status, None, None, None, error=type(e).__name__)
-            except OSError:
-                log.exception("journal write failed")
+            except OSError as journal_error:  # one line: a traceback a call, on a full disk
+                log.error("the call's entry not journaled: %s", journal_error)
             return _flight_error(e)
         finally:
             _log_call("Flight.DoExchange", caller.name, households, status, started, context)

@@ -283,7 +283,14 @@ class Journal:
         self._closed = False
         self.seq, self.head = 0, GENESIS
         self.commits = 0  # fdatasync rounds of the journal file (group commits)
-        if self.path.exists() and (cut := set_aside_unfinished(self.path)):
+        try:
+            cut = set_aside_unfinished(self.path) if self.path.exists() else 0
+        except OSError as e:  # a full disk: "No space left on device" and no file named
+            raise MeansTestError(
+                f"{self.path}: cannot set aside its unfinished last write to "
+                f"{self.path.name}.unfinished ({e.strerror or e}); the journal is unchanged"
+            ) from None
+        if cut:
             logging.getLogger("meanstest.service").warning(
                 "journal %s: %d bytes of an unfinished write (stopped mid-write; no answer "
                 "was sent for them) moved to %s.unfinished",
