@@ -690,3 +690,24 @@ def test_a_full_disk_at_start_names_the_journal(tmp_path, monkeypatch):
     with pytest.raises(MeansTestError, match=r"j\.jsonl: cannot set aside its unfinished"):
         Journal(path)
     assert path.read_bytes() == before
+
+
+def test_a_journal_opened_on_a_full_disk_or_in_a_new_folder_says_so(tmp_path, monkeypatch, caplog):
+    """A blind operator's check: a server started on a full disk said SERVING and
+    nothing else until its first call failed; a mistyped journal path started a new chain
+    in folders it created, silently. Both are warnings at start now."""
+    import ctypes
+    import errno
+
+    from meanstest.service import journal as journal_module
+
+    def full(fd, offset, length):
+        ctypes.set_errno(errno.ENOSPC)
+        return False
+
+    monkeypatch.setattr(journal_module, "_reserve", full)
+    caplog.set_level("WARNING", logger="meanstest.service")
+    Journal(tmp_path / "new" / "folder" / "j.jsonl").close()
+    said = [r.getMessage() for r in caplog.records]
+    assert any("its folder did not exist and is created" in m for m in said), said
+    assert any("no room to reserve 64 MiB ahead" in m for m in said), said

@@ -45,6 +45,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import datetime as dt
+import errno
 import hashlib
 import json
 import logging
@@ -316,11 +317,23 @@ class Journal:
                     "number from 1; run `meanstest journal verify` and keep this file as evidence"
                 )
             self.seq, self.head = entry["seq"], entry["hash"]
+        said = logging.getLogger("meanstest.service")
+        if not self.path.parent.is_dir():  # a mistyped path starts a chain of its own
+            said.warning("journal %s: its folder did not exist and is created", self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._size = os.fstat(self._fd).st_size
         self._reserved = self._size
+        if _reserve(self._fd, self._size, RESERVE):  # the room ahead, checked at start
+            self._reserved = self._size + RESERVE
+        elif ctypes.get_errno() == errno.ENOSPC:  # a server that started SERVING on a full
+            said.warning(  # disk said nothing until its first call failed (blind check)
+                "journal %s: no room to reserve %d MiB ahead (No space left on device): "
+                "its next entries will fail, and every call with them",
+                self.path,
+                RESERVE >> 20,
+            )
         self._blob_fd: int | None = None
         if new:
             _fsync_path(self.path.parent)
