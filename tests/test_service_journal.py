@@ -219,6 +219,14 @@ def _rejected_in_journal(path) -> str:
     return next(r["household_id"] for x in lines(path) for r in json.loads(x).get("rejects", []))
 
 
+def _reproduced_with(tables, bundle, path, capsys) -> str:
+    """What `reproduce --journal` says once the bundle holds `tables` (exit 1: a
+    discrepancy)."""
+    write_bundle(tables, bundle)
+    assert main(["reproduce", "--journal", str(path), "--bundle", str(bundle)]) == 1
+    return capsys.readouterr().out
+
+
 def test_a_rejects_changed_reasons_are_reported(served, capsys):
     """A journaled reject holds the digest of its reasons: a household rejected now for
     other reasons is a discrepancy (a blind auditor's check found it ignored)."""
@@ -232,11 +240,8 @@ def test_a_rejects_changed_reasons_are_reported(served, capsys):
     tables["households"] = hh.set_column(
         hh.schema.get_field_index("prev_benefit"), "prev_benefit", pa.array(prev, pa.int64())
     )
-    write_bundle(tables, bundle)
-    assert main(["reproduce", "--journal", str(path), "--bundle", str(bundle)]) == 1
-    assert f"{victim}: entry 1 (Assess): rejected then and now, for other reasons" in (
-        capsys.readouterr().out
-    )
+    said = _reproduced_with(tables, bundle, path, capsys)
+    assert f"{victim}: entry 1 (Assess): rejected then and now, for other reasons" in said
 
 
 def test_a_reject_missing_from_the_bundle_is_reported(served, capsys):
@@ -245,11 +250,8 @@ def test_a_reject_missing_from_the_bundle_is_reported(served, capsys):
     tables = read_bundle(bundle)
     hh = tables["households"]
     tables["households"] = hh.filter(pc.not_equal(hh["household_id"], victim))
-    write_bundle(tables, bundle)
-    assert main(["reproduce", "--journal", str(path), "--bundle", str(bundle)]) == 1
-    assert f"{victim}: entry 1 (Assess): rejected then, not in the bundle now" in (
-        capsys.readouterr().out
-    )
+    said = _reproduced_with(tables, bundle, path, capsys)
+    assert f"{victim}: entry 1 (Assess): rejected then, not in the bundle now" in said
 
 
 def test_changed_input_is_reported(served, capsys):

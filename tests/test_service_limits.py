@@ -180,11 +180,17 @@ def test_a_stream_message_over_the_size_limit_is_not_journaled_ok(tmp_path):
         config.journal.close()
 
 
-def test_an_arrow_chunk_over_the_size_limit_is_journaled_as_the_call_ended(tmp_path, caplog):
+@pytest.mark.parametrize("method", ["AssessArrow", "Assess"])
+def test_a_message_over_the_size_limit_is_journaled_and_logged_with_its_peer(
+    tmp_path, caplog, method
+):
     """gRPC refused AssessArrow's first chunk (over --max-message-mb) and ended its
     requests: the call was journaled INVALID_ARGUMENT, "no households table", where the
     client got RESOURCE_EXHAUSTED, and its log line said "peer=" (a C++ integrator's
-    check). It is CANCELLED, as a stream's, and the log names the peer."""
+    check). It is CANCELLED, as a stream's, and the log names the peer. Assess's one
+    message over the limit: gRPC ends the call before the method reads it, and its log
+    line said "peer=-" (a blind integrator's check): the peer is read when the call
+    starts, before its message is waited for."""
     config = ServiceConfig(
         default_library(), journal=Journal(tmp_path / "j.jsonl"), max_message_bytes=64 << 10
     )
@@ -193,15 +199,16 @@ def test_an_arrow_chunk_over_the_size_limit_is_journaled_as_the_call_ended(tmp_p
     try:
         with MeansTestClient(f"127.0.0.1:{running.port}") as c:
             c.chunk_bytes = 1 << 20  # one chunk of each table, households first
+            call = c.assess_arrow if method == "AssessArrow" else c.assess
             with pytest.raises(grpc.RpcError) as e:
-                c.assess_arrow(synth.generate(3000, seed=1), timeout=30)
+                call(synth.generate(3000, seed=1), timeout=30)
             assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         [entry] = _entries(tmp_path / "j.jsonl", 1)
         assert (entry["status"], entry["error"]) == ("CANCELLED", "Cancelled")
     finally:
         running.stop(None).wait()
         config.journal.close()
-    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("AssessArrow")]
+    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith(method + " ")]
     assert "status=CANCELLED" in line and re.search(r"peer=ipv[46]:\S+", line), line
 
 
@@ -656,26 +663,3 @@ def test_an_id_longer_than_a_call_takes_is_refused_on_the_protobuf_paths(
         assert "engine" not in stages.seen
         served = c.assess_households(with_id(most), timeout=60)
     assert len(served.results) + len(served.rejects) == len(households)
-
-
-def test_a_unary_request_over_the_size_limit_is_logged_with_its_peer(tmp_path, caplog):
-    """Assess's one message over --max-message-mb: gRPC ends the call before the method
-    reads it, and the call's log line said "peer=-" (a blind integrator's check): the
-    peer is read when the call starts, before its message is waited for."""
-    config = ServiceConfig(
-        default_library(), journal=Journal(tmp_path / "j.jsonl"), max_message_bytes=64 << 10
-    )
-    running = start(config, "127.0.0.1:0", warm=False)
-    caplog.set_level("INFO", logger="meanstest.service")
-    try:
-        with MeansTestClient(f"127.0.0.1:{running.port}") as c:
-            with pytest.raises(grpc.RpcError) as e:
-                c.assess(synth.generate(3000, seed=1), timeout=30)
-            assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-        [entry] = _entries(tmp_path / "j.jsonl", 1)
-        assert entry["status"] == "CANCELLED"
-    finally:
-        running.stop(None).wait()
-        config.journal.close()
-    [line] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Assess ")]
-    assert "status=CANCELLED" in line and re.search(r"peer=ipv[46]:\S+", line), line
