@@ -157,6 +157,17 @@ def test_journal_will_not_extend_a_tampered_tail(journal):
         Journal(journal)
 
 
+def test_a_line_rewritten_with_the_same_content_is_found(journal, capsys):
+    """Each line is the canonical JSON the server writes; a line re-serialised with the
+    same content (spaces after the separators) passed `journal verify` as intact (a
+    blind auditor's check): the file is not the one the server wrote."""
+    rows = lines(journal)
+    rows[1] = json.dumps(json.loads(rows[1]), ensure_ascii=False)  # ", " and ": "
+    write(journal, rows)
+    assert main(["journal", "verify", str(journal)]) == 1
+    assert "line 2 (seq 2): rewritten: not the canonical JSON" in capsys.readouterr().out
+
+
 def test_verify_cli(journal, capsys):
     head = json.loads(lines(journal)[-1])["hash"]
     assert main(["journal", "verify", str(journal)]) == 0

@@ -18,6 +18,7 @@ from meanstest.service.journal import (
     _DIGESTS,
     GENESIS,
     _expand,
+    canonical,
     complete_lines,
     hash_matches,
     parse_entry,
@@ -109,6 +110,10 @@ def check_chain(path: str | Path, key: bytes | None = None) -> tuple[int, str, s
             return seq, prev, f"{where}: {e}", macs
         if not hash_matches(entry):
             why = "edited (hash does not match)"
+            return seq, prev, f"{where} (seq {entry.get('seq')}): {why}", macs
+        if canonical(entry).encode("utf-8") != raw:  # the same content, other bytes: a
+            # line rewritten by something else than the server (a blind auditor's check)
+            why = "rewritten: not the canonical JSON the server writes (keys sorted, no spaces)"
             return seq, prev, f"{where} (seq {entry.get('seq')}): {why}", macs
         if entry.get("prev") != prev:
             why = "prev is not the hash of the entry before: deleted, inserted or moved"
