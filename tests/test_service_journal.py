@@ -724,3 +724,25 @@ def test_a_journal_opened_on_a_full_disk_or_in_a_new_folder_says_so(tmp_path, mo
     said = [r.getMessage() for r in caplog.records]
     assert any("its folder did not exist and is created" in m for m in said), said
     assert any("no room to reserve 64 MiB ahead" in m for m in said), said
+
+
+def test_the_whole_chain_is_checked_when_the_server_starts(tmp_path, caplog):
+    """Only the last entry stops a start; a blind operator edited the first entry and the
+    server extended the journal without a word. serve checks the whole chain beside
+    its serving, and logs a broken one as an error."""
+    from meanstest.service.cli import check_journal_at_start
+
+    path = tmp_path / "j.jsonl"
+    journal = Journal(path)
+    for _ in range(3):
+        journal.append({"method": "ListPolicies", "status": "OK"})
+    journal.close()
+    caplog.set_level("INFO", logger="meanstest.service")
+    assert check_journal_at_start(path, None)
+    rows = lines(path)
+    rows[0] = rows[0].replace('"status":"OK"', '"status":"XX"')
+    write(path, rows)
+    Journal(path).close()  # the last entry is intact: the server starts
+    assert not check_journal_at_start(path, None)
+    said = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("BROKEN at line 1 (seq 1): edited" in m for m in said), said

@@ -252,6 +252,12 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     _log_head(config.journal, "at start")
+    threading.Thread(  # the whole chain, beside the serving: only its last entry is
+        target=check_journal_at_start,  # checked before it (a blind operator's check)
+        args=(config.journal.path, journal_key),
+        name="journal-check",
+        daemon=True,
+    ).start()
     bound = f"{host}:{running.port}"
     if args.port_file:
         tmp = Path(args.port_file + ".tmp")
@@ -272,6 +278,31 @@ def run(args: argparse.Namespace) -> int:
     _log_head(config.journal, "at stop")
     print("meanstest: stopped", file=sys.stderr)
     return 0
+
+
+def check_journal_at_start(path: Path, key: bytes | None) -> bool:
+    """The whole chain of the journal the server extends, checked once at start (in a
+    thread of its own: a large journal takes a while). Only the last entry stops a start;
+    an entry edited or removed before it was extended without a word (a blind
+    operator's check). A broken chain is logged as an error; the server serves on, as
+    the file is the evidence. Whether it is intact."""
+    from meanstest.service.journal_check import verify
+
+    try:
+        count, _, broken = verify(path, key)
+    except (MeansTestError, OSError) as e:
+        log.error("journal %s: not checked at start: %s", path, e)
+        return False
+    if broken is not None:
+        log.error(
+            "journal %s: BROKEN at %s; this server extends it: keep the file as evidence "
+            "and run `meanstest journal verify`",
+            path,
+            broken,
+        )
+        return False
+    log.info("journal %s: %d entries, chain intact (checked at start)", path, count)
+    return True
 
 
 def _log_head(journal: Journal, when: str) -> None:
