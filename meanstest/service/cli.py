@@ -120,6 +120,18 @@ def _loopback(host: str) -> bool:
         return False
 
 
+# the numbers of `serve`: (option, least, most); None (an option not given) passes
+_BOUNDS = (
+    ("port", 0, 65535),
+    ("flight_port", 0, 65535),
+    ("max_message_mb", 1, 2047),
+    ("max_concurrent_calls", 1, math.inf),
+    ("max_call_households", 1, math.inf),
+    ("workers", 1, math.inf),
+    ("idle_seconds", 1, math.inf),
+)
+
+
 def check_security(args: argparse.Namespace) -> tuple[str, bool]:
     """(host, tls) after the secure-by-default rules; MeansTestError when refused."""
     tls = bool(args.tls_cert or args.tls_key)
@@ -142,21 +154,13 @@ def check_security(args: argparse.Namespace) -> tuple[str, bool]:
         raise MeansTestError("refusing to serve without --tokens (or --no-auth on loopback)")
     if args.no_auth and not _loopback(host):
         raise MeansTestError(f"--no-auth is for loopback only, not {host}")
-    numbers = ("max_message_mb", "max_concurrent_calls", "max_call_households", "workers")
-    for name in ("port", *numbers, "idle_seconds"):
-        value, least = getattr(args, name), 0 if name == "port" else 1
-        if not value >= least:  # NaN too
-            raise MeansTestError(f"--{name.replace('_', '-')} must be at least {least}")
     # a port number past 65,535 was taken modulo 65,536 (70000 served on 4464: a blind
     # operator's check); a message limit past gRPC's int32 of bytes overflowed
-    for name, low, most in (
-        ("port", 0, 65535),
-        ("flight_port", 0, 65535),
-        ("max_message_mb", 1, 2047),
-    ):
+    for name, least, most in _BOUNDS:
         value = getattr(args, name)
-        if value is not None and not low <= value <= most:
-            raise MeansTestError(f"--{name.replace('_', '-')} must be {low}..{most}, not {value}")
+        if value is not None and not least <= value <= most:  # NaN too
+            said = f"at least {least}" if most == math.inf else f"{least}..{most}, not {value}"
+            raise MeansTestError(f"--{name.replace('_', '-')} must be {said}")
     if not 0 <= args.grace < math.inf:  # NaN too: calls in flight were cut at once
         raise MeansTestError(f"--grace must be a number of seconds >= 0, not {args.grace:g}")
     if args.auth_failures < 0:
