@@ -104,6 +104,12 @@ def _check_group(group, spec) -> None:
 I16, I32, I64 = np.int16, np.int32, np.int64
 
 
+def _index_dtype(people: People):
+    """People's row indexes: int32, or int64 throughout (layout: a batch too large for
+    int32)."""
+    return I64 if getattr(people.person_ranges, "dtype", None) == I64 else I32
+
+
 @serial
 def _prepare(codes, member_off, instance_off, counts, supporter_codes, person_ranges, n_packs):
     """One pass over the households before the kernels: (the first household with no
@@ -165,8 +171,8 @@ def assess(
             ("member_codes", I32, N_MC),
             ("member_money", I64, N_MM),
             ("supporter_codes", I32, N_SC),
-            ("person_ranges", I64, 2 * N_TABLES),
-            ("instance_off", I64, N_TABLES),
+            ("person_ranges", _index_dtype(people), 2 * N_TABLES),
+            ("instance_off", _index_dtype(people), N_TABLES),
         ),
     )
     _check_group(
@@ -204,9 +210,8 @@ def assess(
     counts = np.zeros(N_TABLES, I64)
     if n_m:
         last = people.member_codes[-1, MC_PERSON]
-        counts = people.instance_off[-1] + (
-            people.person_ranges[last, 1::2] - people.person_ranges[last, 0::2]
-        )
+        ranges = people.person_ranges[last].astype(I64)
+        counts = people.instance_off[-1].astype(I64) + (ranges[1::2] - ranges[0::2])
     empty, bad_pack, width = _prepare(
         hh.codes,
         hh.member_off,

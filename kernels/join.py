@@ -95,7 +95,7 @@ def ranges_of(offsets):
     are ranges[p, 2t]..ranges[p, 2t + 1]. One pass, row by row (row-major: a column at a
     time wrote it with a stride)."""
     n_t, n_p = offsets.shape[0], offsets.shape[1] - 1
-    ranges = np.empty((n_p, 2 * n_t), np.int64)
+    ranges = np.empty((n_p, 2 * n_t), offsets.dtype)
     for p in range(n_p):
         for t in range(n_t):
             ranges[p, 2 * t] = offsets[t, p]
@@ -104,19 +104,20 @@ def ranges_of(offsets):
 
 
 @njit(cache=True)
-def instance_offsets(slot_person, ranges):
-    """First record instance of each member slot per table: slot after slot, each slot
-    holding its person's rows (ranges as `ranges_of` gives them; no counts array beside
-    them: at 1M households it was 150 MB written and read once)."""
+def instance_offsets(slot_person, ranges, off):
+    """Fill `off` [slots, T] with the first record instance of each member slot per
+    table: slot after slot, each slot holding its person's rows (ranges as `ranges_of`
+    gives them; no counts array beside them: at 1M households it was 150 MB written and
+    read once). Returns the instances per table (int64): where one exceeds what `off`'s
+    dtype holds, `off` is not valid and the caller fills a wider one."""
     n_t = ranges.shape[1] // 2
-    off = np.empty((slot_person.shape[0], n_t), np.int64)
     total = np.zeros(n_t, np.int64)
     for s in range(slot_person.shape[0]):
         p = slot_person[s]
         for t in range(n_t):
             off[s, t] = total[t]
             total[t] += ranges[p, 2 * t + 1] - ranges[p, 2 * t]
-    return off
+    return total
 
 
 @njit(cache=True)

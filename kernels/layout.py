@@ -12,11 +12,13 @@ Groups (namedtuples of numpy arrays, so a kernel takes five arguments, not fifty
   member_off / supporter_off int64 [H + 1] (slots of household h are
   off[h]..off[h+1]-1, persons-table order).
 - `People`: member_codes int32 [M, MC_*], member_money int64 [M, MM_*],
-  supporter_codes int32 [S, SC_*], person_ranges int64 [P, 2 * N_TABLES] (rows
+  supporter_codes int32 [S, SC_*], person_ranges [P, 2 * N_TABLES] (rows
   [start, end) of a distinct person in each table's sorted rows, column 2*t, 2*t+1),
-  instance_off int64 [M, N_TABLES] (first "record instance" of a member slot: the k-th
+  instance_off [M, N_TABLES] (first "record instance" of a member slot: the k-th
   row of the slot's person in table t is instance instance_off[slot, t] + k; a person
-  who is a member of two households has two slots and two sets of instances).
+  who is a member of two households has two slots and two sets of instances). These
+  two index rows: both int32, or both int64 for a batch whose rows or instances of a
+  table do not fit int32 (half the memory at 1M households: 215 MB less).
 - `Records`: per table, codes int32 [rows, *] and money int64 [rows, *], rows sorted by
   (person, record_id).
 - `Pack`: params int64 [packs, N_PARAMS], program_statuses int64 [packs, max programs]

@@ -33,6 +33,7 @@ from meanstest.kernels.layout import Households, Pack, People, Records
 from meanstest.registry import PARAMS, Param
 
 I32, I64 = np.int32, np.int64
+INDEX_MAX = np.iinfo(I32).max  # row indexes of a batch's tables are int32 up to this
 RUN_INSERTION_SORT = 64  # records of one person sorted in numba up to this many
 
 
@@ -311,7 +312,8 @@ def assemble(inp: EngineInput) -> Assembled:
     scodes[:, L.SC_COUNT] = numbers(supporters.column("supported_count"))[s_order]
     member_household = np.repeat(np.arange(n_h, dtype=I64), np.diff(member_off))
     # source tables: a counting sort on person codes; each person's rows form one range
-    offsets = np.empty((L.N_TABLES, n_p + 1), I64)
+    most = max(inp.sources[name].num_rows for name in schema.SOURCE_TABLES)
+    offsets = np.empty((L.N_TABLES, n_p + 1), I32 if most <= INDEX_MAX else I64)
     rows: dict[str, np.ndarray] = {}
     for t, name in enumerate(schema.SOURCE_TABLES):
         table = inp.sources[name]
@@ -369,7 +371,13 @@ def assemble(inp: EngineInput) -> Assembled:
     ).astype(I32, copy=False)
     property_money = money("property", "area", "rental_income")
     # record instances: the rows of each member slot's person, slot after slot
-    instance_off = join.instance_offsets(mcodes[:, L.MC_PERSON].astype(I64), ranges)
+    slot_person = mcodes[:, L.MC_PERSON].astype(I64)
+    instance_off = np.empty((n_m, L.N_TABLES), ranges.dtype)
+    instances = join.instance_offsets(slot_person, ranges, instance_off)
+    if ranges.dtype == I32 and len(instances) and instances.max() > INDEX_MAX:
+        # a person in many households multiplies their rows: int64 throughout
+        ranges, instance_off = ranges.astype(I64), np.empty((n_m, L.N_TABLES), I64)
+        join.instance_offsets(slot_person, ranges, instance_off)
     c = np.ascontiguousarray
     return Assembled(
         households=Households(hcodes, hmoney, member_off, supporter_off),

@@ -17,14 +17,16 @@ import datetime as dt
 
 import numba
 import numpy as np
+import pyarrow.compute as pc
 import pytest
 import strategies
 from hypothesis import HealthCheck, given, settings
 from meanstest.kernels import arith as karith
-from meanstest.kernels import assess
+from meanstest.kernels import assess, join
 from meanstest.kernels import layout as L
 
 from meanstest import arith, fast, schema
+from meanstest import assemble as assemble_module
 from meanstest.assemble import assemble
 from meanstest.engine import EngineInput
 
@@ -147,6 +149,45 @@ def test_record_bits_only_for_vetoes_that_fired():
     assert seen == sum(1 << v for v in [*listed, L.V01_BY_VALUE])
 
 
+def _shared_people_only(inp: EngineInput) -> EngineInput:
+    """`inp` with only the source rows of people who are members of two or more
+    households: each such row is a record instance in every one of them, so a table's
+    instances outnumber its rows."""
+    counts = pc.value_counts(inp.persons["person_id"])
+    shared = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+    sources = {
+        name: t.filter(pc.is_in(t["person_id"], value_set=shared))
+        for name, t in inp.sources.items()
+    }
+    return dataclasses.replace(inp, sources=sources)
+
+
+@pytest.mark.parametrize("outgrown", ["rows", "instances"])
+def test_row_indexes_widen_when_a_batch_outgrows_int32(monkeypatch, outgrown):
+    """People's row indexes are int32; a batch whose rows of a table, or whose record
+    instances of a table (a person in several households), pass INDEX_MAX gets int64
+    ones (the limit lowered here to this batch's size), and the same outputs."""
+    inp = _shared_people_only(strategies.random_input(5, PACKS, 300))
+    narrow = assemble(inp)
+    assert narrow.people.person_ranges.dtype == narrow.people.instance_off.dtype == np.int32
+    rows = max(t.num_rows for t in inp.sources.values())
+    slot_person = narrow.people.member_codes[:, L.MC_PERSON].astype(np.int64)
+    instances = join.instance_offsets(
+        slot_person, narrow.people.person_ranges, np.empty_like(narrow.people.instance_off)
+    )
+    assert instances.max() > rows  # so that "instances" outgrows int32 while rows fit
+    monkeypatch.setattr(assemble_module, "INDEX_MAX", rows - 1 if outgrown == "rows" else rows)
+    wide = assemble(inp)
+    assert wide.people.person_ranges.dtype == wide.people.instance_off.dtype == np.int64
+    np.testing.assert_array_equal(wide.people.person_ranges, narrow.people.person_ranges)
+    np.testing.assert_array_equal(wide.people.instance_off, narrow.people.instance_off)
+    got = fast.run(inp, threads=False)
+    monkeypatch.undo()
+    want = fast.run(inp, threads=False)
+    for name in ("results", "members", "findings"):
+        assert getattr(got, name).equals(getattr(want, name)), name
+
+
 # (3) dtype discipline at the wrapper ----------------------------------------------------
 
 
@@ -162,11 +203,20 @@ def test_wrapper_refuses_wrong_dtypes():
         (
             (
                 hh,
-                people._replace(person_ranges=people.person_ranges.astype(np.int32)),
+                people._replace(person_ranges=people.person_ranges.astype(np.int16)),
                 records,
                 pack,
             ),
             "People.person_ranges",
+        ),
+        (  # the two row indexes: both int32 or both int64
+            (
+                hh,
+                people._replace(person_ranges=people.person_ranges.astype(np.int64)),
+                records,
+                pack,
+            ),
+            "People.instance_off",
         ),
         (
             (hh, people._replace(member_codes=people.member_codes[:, :3]), records, pack),

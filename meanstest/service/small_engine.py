@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from meanstest import schema
-from meanstest.assemble import assemble_packs
+from meanstest.assemble import INDEX_MAX, assemble_packs
 from meanstest.fast import _BITS as _VETO_BITS
 from meanstest.fast import _NO_EVIDENCE, UNDECLARED_SOURCES, V01, V11, V12, V13, VETO_SOURCES
 from meanstest.kernels import Households, People, Records
@@ -169,6 +169,8 @@ def run(valid: list[Valid], cache: PackCache) -> list[Answer]:
     instance_off = np.zeros((len(members), L.N_TABLES), I64)
     if len(members):
         np.cumsum(slot_counts[:-1], axis=0, out=instance_off[1:])
+    if max(ends.max(initial=0), slot_counts.sum(axis=0).max(initial=0)) <= INDEX_MAX:
+        ranges, instance_off = ranges.astype(I32), instance_off.astype(I32)  # as assembly's
     records = _records(rows)
     out = kernel_assess(
         Households(hcodes, hmoney, member_off, supporter_off),
