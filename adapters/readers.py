@@ -43,6 +43,9 @@ from meanstest.utf8 import first_bad_utf8_row
 
 JSONL_LINES = 65_536  # JSON Lines per batch
 PARQUET_ROWS = 262_144
+# Keys that case systems and departments often number with 17-20 digits: a Parquet
+# float column for one has lost digits before we read it (person IDs: kind "id")
+NUMBERED_KEYS = ("household_id", "record_id", "property_id", "plate")
 
 
 def open_export(path: str | Path, profile: Profile) -> CsvExport | JsonlExport | ParquetExport:
@@ -342,13 +345,15 @@ class ParquetExport:
         for col, raw in profile.columns.items():
             if (
                 raw in self.header
-                and kinds.get(col) == "id"
+                and (kinds.get(col) == "id" or col in NUMBERED_KEYS)
                 and pa.types.is_floating(schema.field(raw).type)
             ):
+                what = "ID number" if kinds.get(col) == "id" else "household or record number"
                 raise ExportError(
                     f"{path}: column {raw!r} ({col}) is of Parquet type "
                     f"{schema.field(raw).type}: a float holds about 16 digits, so an "
-                    "18-digit ID number in it has lost its last digits; export it as text",
+                    f"18-digit {what} in it has lost its last digits (two may have become "
+                    "one); export it as text",
                     file=str(path),
                 )
             if (

@@ -303,6 +303,35 @@ def test_parquet_float_id_numbers_are_refused(tmp_path, float_type):
     assert not (tmp_path / "out").exists()  # before any row
 
 
+def test_parquet_float_keys_are_refused(tmp_path):
+    """A household or department number in a float64 column: 20240100000000001 and
+    …002 are one float, and were two keys (of two households, or two records) made one
+    (a blind test: the bank's keys came out as "2.02401e+16" twice, warned of as an
+    export sent again). The file is refused at opening, naming file and columns."""
+    numbers = pa.array([20240100000000001.0, 20240100000000002.0, 3.0], pa.float64())
+    bank = pa.table({"证件号码": ["150422198112201798"] * 3, "机构": ["行"] * 3,
+                     "产品": ["活期"] * 3, "余额": [1.0, 2.0, 3.0], "利息": [0.0] * 3,
+                     "流水号": numbers})  # fmt: skip
+    buf = io.BytesIO()
+    pq.write_table(bank, buf)
+    keyed = BANK.replace("[columns]\n", '[columns]\nrecord_id = "流水号"\n')
+    cases = [
+        (CASE_PARQUET, "h.parquet", _parquet(hid=numbers), "hid", "household_id"),
+        (keyed, "b.parquet", buf.getvalue(), "流水号", "record_id"),
+    ]
+    for k, (profile, name, data, column, canonical) in enumerate(cases):
+        (tmp_path / str(k)).mkdir()
+        m = _one(tmp_path / str(k), profile, name, data)
+        with pytest.raises(
+            ExportError,
+            match=rf"{name[0]}\.parquet: column '{column}' \({canonical}\) is of Parquet "
+            r"type double: a float holds about 16 digits, so an 18-digit household or "
+            r"record number in it has lost its last digits",
+        ):
+            ingest(m, tmp_path / str(k) / "out")
+        assert not (tmp_path / str(k) / "out").exists()  # before any row
+
+
 def test_parquet_binary_text_is_read_and_bad_utf8_names_the_row(tmp_path):
     hid = pa.array([b"H1", b"H2", b"H3"], pa.binary())
     ingest(_one(tmp_path, CASE_PARQUET, "h.parquet", _parquet(hid=hid)), tmp_path / "out")
