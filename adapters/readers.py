@@ -20,6 +20,7 @@ from __future__ import annotations
 import codecs
 import decimal
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,14 +112,35 @@ class _TooLong(bytes):
 
 
 def _bounded_lines(f):
-    """Lines of a binary file; an over-long line is skipped in bounded reads and yielded
-    as a _TooLong prefix, so memory stays bounded whatever the file holds."""
-    while raw := f.readline(MAX_LINE_BYTES + 1):
-        if len(raw) > MAX_LINE_BYTES and not raw.endswith(b"\n"):
-            while (rest := f.readline(1 << 20)) and not rest.endswith(b"\n"):
-                pass
-            raw = _TooLong(raw[:500])
-        yield raw
+    """Lines of a binary file, each ending in LF, CRLF or a lone CR (as a CSV export's
+    lines do, docs/adapters.md: JSON text holds no raw CR inside a string, and a file
+    with CR line ends read by LF was one line, "no line is a JSON object"; GB18030 and
+    UTF-8 have no 0x0A or 0x0D byte inside a character). A line longer than
+    MAX_LINE_BYTES is yielded as a _TooLong prefix and the rest of it skipped, so memory
+    stays bounded whatever the file holds."""
+    carry, skip = b"", None  # the unfinished last line; skip: None, "line" or "lf"
+    while block := f.read(_BLOCK):
+        if skip == "lf":  # the last line ended in CR at a block's end: its LF is here
+            block, skip = (block[1:] if block[:1] == b"\n" else block), None
+        elif skip == "line":  # the rest of an over-long line
+            end = _LINE_END.search(block)
+            if end is None:
+                continue
+            block = block[end.end() :]
+            skip = "lf" if end.group() == b"\r" and not block else None
+        lines = (carry + block).splitlines(True) if carry else block.splitlines(True)
+        carry = lines.pop() if lines and not lines[-1].endswith(b"\n") else b""
+        for line in lines:
+            yield _TooLong(line[:500]) if len(line) > MAX_LINE_BYTES else line
+        if len(carry) > MAX_LINE_BYTES:
+            yield _TooLong(carry[:500])
+            carry, skip = b"", "lf" if carry.endswith(b"\r") else "line"
+    if carry:
+        yield carry
+
+
+_BLOCK = 1 << 20
+_LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
 class JsonlExport:

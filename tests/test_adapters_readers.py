@@ -6,6 +6,7 @@ import csv
 import decimal
 import io
 import json
+from unittest import mock
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -157,6 +158,43 @@ def test_jsonl_numbers_keep_their_literal_text(tmp_path):
         (7, "4", None, "5"),  # a key absent from a line is an empty cell
     ]
     assert problems == [(4, "bad_json"), (6, "bad_json")] and blank == 1
+
+
+@pytest.mark.parametrize("end", ["\r", "\n", "\r\n", "mixed"])
+def test_jsonl_lines_end_in_lf_crlf_or_a_lone_cr_as_csv_lines_do(tmp_path, end):
+    """A JSON Lines export with CR line ends (or a stray CR) is read line by line, each
+    numbered as CSV's physical lines are (docs/adapters.md); it was one line, "no line
+    of its first 65,536 is a JSON object", and a stray CR made two records one bad_json
+    line (a blind test of exports)."""
+    ends = ["\r", "\r\n", "\n", "\r", "\r\n"] if end == "mixed" else [end] * 5
+    row = '{{"身份证号": "{0}", "收入类型": "wage", "金额": {0}}}'.format
+    lines = [row(1), "", row(2), "{broken", row(3)]
+    path = tmp_path / "x.jsonl"
+    path.write_bytes("".join(t + e for t, e in zip(lines, ends)).encode())
+    rows, problems, blank = _rows(path, _profile("jsonl"))
+    assert rows == [(1, "1", "wage", "1"), (3, "2", "wage", "2"), (5, "3", "wage", "3")]
+    assert problems == [(4, "bad_json")] and blank == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.binary(max_size=80).map(lambda b: bytes(b"ab\r\n"[x % 4] for x in b)),
+    longest=st.integers(1, 12),
+    block=st.integers(1, 9),
+)
+def test_jsonl_lines_are_universal_newline_lines_read_in_bounded_blocks(data, longest, block):
+    """Read in blocks of any size, the lines are bytes.splitlines' (LF, CRLF, lone CR),
+    a CRLF split between two blocks included; a line longer than the bound is a
+    _TooLong holding its start."""
+    with mock.patch.multiple(readers, MAX_LINE_BYTES=longest, _BLOCK=block):
+        got = list(readers._bounded_lines(io.BytesIO(data)))
+    want = data.splitlines(keepends=True)
+    assert len(got) == len(want)
+    for g, w in zip(got, want, strict=True):
+        if len(w) > longest:
+            assert isinstance(g, readers._TooLong) and len(g) > longest and w.startswith(g)
+        else:
+            assert g == w and not isinstance(g, readers._TooLong)
 
 
 @pytest.mark.parametrize(
