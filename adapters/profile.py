@@ -120,13 +120,28 @@ def load_profile(path: str | Path) -> Profile:
         raw = path.read_bytes()
     except OSError as e:
         raise ProfileError(name, "-", f"cannot read: {e.strerror or e}") from None
+    return parse_profile(toml_doc(raw, name), name, hashlib.sha256(raw).hexdigest())
+
+
+def toml_doc(raw: bytes, name: str) -> dict:
+    """A profile's or manifest's TOML (an editor's BOM is no error); ProfileError saying
+    whether the bytes are not UTF-8 or the text is not TOML (both were "not valid UTF-8
+    TOML", which sent a blind tester looking at the encoding of a file whose TOML was
+    wrong)."""
     try:
-        doc = tomllib.loads(raw.decode("utf-8-sig"))  # an editor's BOM is no error
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise ProfileError(name, "-", f"not valid UTF-8 TOML: {e}") from None
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ProfileError(
+            name,
+            "-",
+            f"not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start}): save it as UTF-8",
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ProfileError(name, "-", f"not valid TOML: {e}") from None
     except RecursionError:  # tomllib recurses per nesting level
-        raise ProfileError(name, "-", "not valid UTF-8 TOML: nested too deeply") from None
-    return parse_profile(doc, name, hashlib.sha256(raw).hexdigest())
+        raise ProfileError(name, "-", "not valid TOML: nested too deeply") from None
 
 
 def _codec(encoding: str) -> str | None:

@@ -26,7 +26,6 @@ import errno
 import json
 import os
 import sys
-import tomllib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +37,7 @@ from meanstest import schema
 from meanstest.adapters import ADAPTERS, adapter_for
 from meanstest.adapters.csv_export import quiet_undecodable_records
 from meanstest.adapters.mapping import QUARANTINE, map_batch
-from meanstest.adapters.profile import Profile, ProfileError, load_profile
+from meanstest.adapters.profile import Profile, ProfileError, load_profile, toml_doc
 from meanstest.adapters.readers import open_export
 from meanstest.affected import (
     UNREAD_KEPT,
@@ -108,13 +107,10 @@ def load_manifest(path: str | Path) -> list[Source]:
     if path.exists() and not path.is_file():  # a FIFO would hold the ingest for ever
         raise ProfileError(name, "-", "cannot read manifest: not a regular file")
     try:
-        doc = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM is no error
+        raw = path.read_bytes()
     except OSError as e:
         raise ProfileError(name, "-", f"cannot read manifest: {e.strerror or e}") from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise ProfileError(name, "-", f"not valid UTF-8 TOML: {e}") from None
-    except RecursionError:  # tomllib recurses per nesting level
-        raise ProfileError(name, "-", "not valid UTF-8 TOML: nested too deeply") from None
+    doc = toml_doc(raw, name)
     for k in doc:
         if k not in MANIFEST_KEYS:
             raise ProfileError(name, k, f"unknown key (valid: {', '.join(MANIFEST_KEYS)})")

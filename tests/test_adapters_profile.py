@@ -148,10 +148,17 @@ def test_profile_values_for_an_unmapped_column_are_an_error(tmp_path):
 
 
 def test_toml_syntax_and_duplicate_keys(tmp_path):
-    with pytest.raises(ProfileError, match="not valid UTF-8 TOML"):
+    """Wrong TOML says TOML, and wrong bytes say UTF-8 (both said "not valid UTF-8 TOML",
+    which sent a blind tester to the encoding of a file whose TOML was wrong)."""
+    with pytest.raises(ProfileError, match="not valid TOML: Cannot declare") as e:
         load_profile(_write(tmp_path, VEHICLE + "\n[columns]\nplate = 'x'\n"))
-    with pytest.raises(ProfileError, match="not valid UTF-8 TOML"):
+    assert "UTF-8" not in e.value.message
+    with pytest.raises(ProfileError, match="not valid TOML"):
         load_profile(_write(tmp_path, "[profile\n"))
+    path = tmp_path / "gbk.toml"
+    path.write_bytes(VEHICLE.encode("gb18030"))
+    with pytest.raises(ProfileError, match=r"not UTF-8 text \(byte 0x[0-9a-f]{2} at offset \d+\)"):
+        load_profile(path)
     with pytest.raises(ProfileError, match="cannot read") as e:
         load_profile(tmp_path / "absent.toml")
     assert e.value.message.startswith(f"{tmp_path / 'absent.toml'}: cannot read"), e.value.message

@@ -235,7 +235,7 @@ MANIFESTS = {
     "manifest-file-missing": ('[[source]]\nprofile = "P"\nfiles = ["nowhere.csv"]\n',
                               "raw export not found"),
     "manifest-file-twice": ('[[source]]\nprofile = "P"\nfiles = ["F", "F"]\n', "is listed twice"),
-    "manifest-bad-toml": ('[[source]\nprofile = "P"\n', "not valid UTF-8 TOML"),
+    "manifest-bad-toml": ('[[source]\nprofile = "P"\n', "not valid TOML"),
     "manifest-source-not-table": ('source = [1, 2]\n', "each [[source]] is a table"),
 }  # fmt: skip
 PROFILE_BASE = """[profile]
@@ -278,8 +278,8 @@ PROFILES = {
     "profile-parquet-encoding": (PROFILE_BASE.replace('"csv"', '"parquet"'),
                                  "Parquet files carry their own encoding"),
     "profile-no-section": ('[columns]\nperson_id = "a"\n', "missing [profile] section"),
-    "profile-bad-toml": ("[profile\n", "not valid UTF-8 TOML"),
-    "profile-not-utf8": (None, "not valid UTF-8 TOML"),
+    "profile-bad-toml": ("[profile\n", "not valid TOML"),
+    "profile-not-utf8": (None, "not UTF-8 text"),
     "profile-default-wrong-type": (PROFILE_BASE + '[defaults]\nvalue = "many"\n', "takes an integer"),
     "profile-columns-not-table": (PROFILE_BASE.replace("[columns]", "columns = 1\n[other]"),
                                   "unknown key"),
