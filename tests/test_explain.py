@@ -92,7 +92,8 @@ def test_worked_example_reads_in_yuan_with_every_threshold_written_out():
         "成员年收入 = 土地经营收入（推算）8,904.00 元 + 经营所得 0.00 元",
         "成员年收入 = 务工收入（推算）4,752.00 元 + 经营所得 0.00 元",
         "成员3：年龄 16 岁，全日制在校生（高中），不计劳动力 = 0",
-        "医疗支出 = min(年度上限 60,000.00 元, 个人自付（费用 − 报销）12,000.00 元) = 12,000.00 元",
+        "医疗支出 = min(年度上限 60,000.00 元, 个人自付（逐条 max(0, 费用 − 报销) 之和）12,000.00 元) = "
+        "12,000.00 元",
         "教育支出：成员3（高中）学费 4,500.00 元，上限 3,000.00 元 → 3,000.00 元",
         (
             "扣除刚性支出 N = max(0, G 13,776.00 元 − 医疗 12,000.00 元 − 教育 3,000.00 元 − "
@@ -190,7 +191,49 @@ def test_the_figures_behind_a_raised_ratio_a_phase_out_and_no_single_dibao_are_w
     wage = record("tax_income", ill, "W2", income_type="wage", amount=840_000)
     text = _document([household()], [ill], (), [wage])
     assert "max(0, 低保标准 570.00 元 − 本人月收入 700.00 元) = 0.00 元" in text
-    assert "合计四舍五入到元 = 0.00 元：不适用单人保" in text
+    assert "合计 0.00 元，四舍五入到元 = 0.00 元：不适用单人保" in text
+
+
+def test_every_figure_of_single_dibao_transfers_medical_and_support_follows_from_the_text():
+    """A blind audit recomputed each figure from the document: a single-person dibao's
+    member line wrote "570.00 − 833.33 = 0.00" (§7.4 is max(0, S − income)) and its
+    total skipped the sum before rounding; the transfers left a pension-contribution
+    record out without saying which record types the pack counts (§3); "cost −
+    reimbursed" over the records shown gave another out-of-pocket figure than the sum
+    of max(0, ·) per record (§5); a supporter with records but no counted income was
+    "no income records" (§4: I = 0); and no line said how fractions of a fen round."""
+    ill = person(dt.date(1970, 1, 1), health=5)  # 10,000 元/年 of pension: 833.33 元/月
+    sick = person(dt.date(1971, 1, 1), health=6, relation="spouse")
+    worker = person(dt.date(1994, 1, 1), occupation="flexible", relation="child")
+    sup = supporter(dt.date(1960, 1, 1))
+    si = {"amount": 1_000_000, "reimbursed": 0}
+    records = [
+        record("social_insurance", ill, "SI-P", record_type="pension_benefit", **si),
+        record("social_insurance", ill, "SI-M1", record_type="medical_settlement",
+               amount=2_000_000, reimbursed=1_000_000),
+        record("social_insurance", ill, "SI-M2", record_type="medical_settlement",
+               amount=100_000, reimbursed=150_000),
+        record("social_insurance", sup, "SI-U", record_type="pension_contribution", **si),
+        record("tax_income", worker, "W", income_type="wage", amount=3_000_000),
+    ]  # fmt: skip
+    rows = [{"household_id": "H1", **m} for m in (ill, sick, worker)]
+    ex = trace_household(
+        engine_input([household()], rows, [{"household_id": "H1", **sup}], records), "H1"
+    )
+    assert ex["result"]["status"] == "DIBAO_SINGLE"
+    zh, en = render(ex, "zh", "text"), render(ex, "en", "text")
+    assert "max(0, 低保标准 570.00 元 − 本人月收入 833.33 元) = 0.00 元" in zh
+    assert "合计 570.00 元，四舍五入到元 = 570.00 元" in zh
+    assert "max(0, standard 570.00 yuan − own monthly income 833.33 yuan) = 0.00 yuan" in en
+    assert "Total 570.00 yuan, rounded half up to the yuan = 570.00 yuan" in en
+    counted = "工伤保险待遇、养老金、失业保险金"  # the default pack's, sorted by code
+    assert f"社保待遇（本政策计入：{counted}）10,000.00 元" in zh
+    assert "transfers (the policy counts: " in en
+    assert "个人自付（逐条 max(0, 费用 − 报销) 之和）10,000.00 元" in zh
+    assert "out of pocket (the sum over records of max(0, cost − reimbursed)) 10,000.00" in en
+    assert "计入收入 I 为 0，按劳动力推算" in zh and "无收入记录" not in zh
+    assert "不足一分的部分四舍五入到分，救助金四舍五入到元" in zh
+    assert "rounded half up to the fen, and a benefit half up to the whole yuan" in en
 
 
 def test_the_checks_stop_where_a_status_is_decided_and_the_asset_bound_is_not_asserted():

@@ -126,9 +126,11 @@ def document(explanation: dict, lang: str) -> Document:
     )
     doc.para(
         t(
-            "金额单位：元，保留两位小数；比例以小数表示（0.7 即 70%）；§ 指《核定规则》（RULES.md）的条款。",
-            "Amounts in yuan with two decimals; ratios as decimals (0.7 = 70%); § are the "
-            "sections of the rules (RULES.md).",
+            "金额单位：元，保留两位小数；凡除法或乘以比例所得不足一分的部分四舍五入到分，救助金四舍五入到元"
+            "（§0）；比例以小数表示（0.7 即 70%）；§ 指《核定规则》（RULES.md）的条款。",
+            "Amounts in yuan with two decimals; wherever a division or a ratio leaves a fraction "
+            "of a fen it is rounded half up to the fen, and a benefit half up to the whole yuan "
+            "(§0); ratios as decimals (0.7 = 70%); § are the sections of the rules (RULES.md).",
         )
     )
     doc.heading(t("一、认定结论", "1. Conclusion"))

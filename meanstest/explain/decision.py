@@ -198,7 +198,7 @@ def decision(s: dict, ctx: Ctx) -> Step:
             ),
             ctx.t(
                 f"月救助金 = {ctx.m(i['per_person'])} × {i['n']} 人，四舍五入到元 = {pay}",
-                f"Benefit = {ctx.m(i['per_person'])} × {i['n']}, rounded to the yuan = {pay}",
+                f"Benefit = {ctx.m(i['per_person'])} × {i['n']}, rounded half up to the yuan = {pay}",
             ),
         ]
     elif status == "DIBAO":
@@ -225,7 +225,7 @@ def decision(s: dict, ctx: Ctx) -> Step:
         lines.append(
             ctx.t(
                 f"月救助金 = {ctx.m(i['gap'])} + 分类施保 {ctx.m(i['addons'])}，四舍五入到元 = {pay}",
-                f"Benefit = {ctx.m(i['gap'])} + add-ons {ctx.m(i['addons'])}, rounded to the "
+                f"Benefit = {ctx.m(i['gap'])} + add-ons {ctx.m(i['addons'])}, rounded half up to the "
                 f"yuan = {pay}",
             )
         )
@@ -236,21 +236,19 @@ def decision(s: dict, ctx: Ctx) -> Step:
                 f"：按上期待遇 {ctx.m(i['prev_benefit'])}，四舍五入到元 = {pay}，渐退 "
                 f"{i['months']} 个月",
                 f"Previously dibao; pci {ctx.m(i['pci'])} at most the low-income standard "
-                f"{ctx.m(i['low_income'])}: previous benefit {ctx.m(i['prev_benefit'])}, rounded "
+                f"{ctx.m(i['low_income'])}: previous benefit {ctx.m(i['prev_benefit'])}, rounded half up "
                 f"to the yuan = {pay}, for {i['months']} months",
             )
         ]
     elif status == "DIBAO_SINGLE":
-        lines = [
+        lines = _ill_member_gaps(i, i["members"], ctx)
+        lines.append(
             ctx.t(
-                f"{ctx.who(pid)}（重病或重度残疾）：低保标准 {ctx.m(i['standard'])} − 本人月收入 "
-                f"{ctx.m(monthly)} = {ctx.m(gap)}",
-                f"{ctx.who(pid)} (serious illness or severe disability): standard "
-                f"{ctx.m(i['standard'])} − own monthly income {ctx.m(monthly)} = {ctx.m(gap)}",
+                f"合计 {ctx.m(sum(g for _, _, g in i['members']))}，四舍五入到元 = {pay}",
+                f"Total {ctx.m(sum(g for _, _, g in i['members']))}, rounded half up to the "
+                f"yuan = {pay}",
             )
-            for pid, monthly, gap in i["members"]
-        ]
-        lines.append(ctx.t(f"合计，四舍五入到元 = {pay}", f"Total, rounded to the yuan = {pay}"))
+        )
     elif status == "LOW_INCOME":
         lines = [
             ctx.t(
@@ -258,20 +256,14 @@ def decision(s: dict, ctx: Ctx) -> Step:
                 f"pci {ctx.m(i['pci'])} at most the low-income standard {ctx.m(i['low_income'])}",
             )
         ]
-        for pid, monthly, gap in i.get("ill_members") or []:  # why no single-person dibao
+        ill = i.get("ill_members") or []  # why no single-person dibao
+        lines += _ill_member_gaps(i, ill, ctx)
+        if ill:
             lines.append(
                 ctx.t(
-                    f"{ctx.who(pid)}（重病或重度残疾）：max(0, 低保标准 {ctx.m(i['standard'])} − "
-                    f"本人月收入 {ctx.m(monthly)}) = {ctx.m(gap)}",
-                    f"{ctx.who(pid)} (serious illness or severe disability): max(0, standard "
-                    f"{ctx.m(i['standard'])} − own monthly income {ctx.m(monthly)}) = {ctx.m(gap)}",
-                )
-            )
-        if i.get("ill_members"):
-            lines.append(
-                ctx.t(
-                    f"合计四舍五入到元 = {ctx.m(b)}：不适用单人保",
-                    f"Total rounded to the yuan = {ctx.m(b)}: no single-person dibao",
+                    f"合计 {ctx.m(sum(g for _, _, g in ill))}，四舍五入到元 = {ctx.m(b)}：不适用单人保",
+                    f"Total {ctx.m(sum(g for _, _, g in ill))}, rounded half up to the yuan = "
+                    f"{ctx.m(b)}: no single-person dibao",
                 )
             )
     else:  # NOT_ELIGIBLE
@@ -283,6 +275,20 @@ def decision(s: dict, ctx: Ctx) -> Step:
         ]
     title = ctx.t("认定结果与救助金", "Status and benefit")
     return Step("§7", title, lines, outcome)
+
+
+def _ill_member_gaps(i: dict, members: list, ctx: Ctx) -> list[str]:
+    """§7 step 4: max(0, S − the member's own monthly income), one line a member (the
+    single-person dibao's lines wrote "570.00 − 833.33 = 0.00", a blind audit found)."""
+    return [
+        ctx.t(
+            f"{ctx.who(pid)}（重病或重度残疾）：max(0, 低保标准 {ctx.m(i['standard'])} − "
+            f"本人月收入 {ctx.m(monthly)}) = {ctx.m(gap)}",
+            f"{ctx.who(pid)} (serious illness or severe disability): max(0, standard "
+            f"{ctx.m(i['standard'])} − own monthly income {ctx.m(monthly)}) = {ctx.m(gap)}",
+        )
+        for pid, monthly, gap in members
+    ]
 
 
 def circle(s: dict, ctx: Ctx) -> Step:

@@ -85,11 +85,11 @@ def member(s: dict, ctx: Ctx) -> Step:
         ),
         ctx.t(
             f"成员年收入 = {part}{gap}{ctx.m(emp)} + 经营所得 {ctx.m(i['business'])} + 其他所得 "
-            f"{ctx.m(i['other'])} + 财产性收入 {ctx.m(i['property'])} + 社保待遇 "
-            f"{ctx.m(i['transfer'])} = {ctx.m(s['value'])}",
+            f"{ctx.m(i['other'])} + 财产性收入 {ctx.m(i['property'])} + 社保待遇"
+            f"{_counted(i, ctx) or ' '}{ctx.m(i['transfer'])} = {ctx.m(s['value'])}",
             f"Member income = {part} {ctx.m(emp)} + business {ctx.m(i['business'])} + "
-            f"other {ctx.m(i['other'])} + property {ctx.m(i['property'])} + transfers "
-            f"{ctx.m(i['transfer'])} = {ctx.m(s['value'])}",
+            f"other {ctx.m(i['other'])} + property {ctx.m(i['property'])} + transfers"
+            f"{_counted(i, ctx)} {ctx.m(i['transfer'])} = {ctx.m(s['value'])}",
         ),
         ctx.t(
             f"核实年收入（不含推算部分）{ctx.m(i['verified_income'])}",
@@ -101,6 +101,16 @@ def member(s: dict, ctx: Ctx) -> Step:
     return Step(
         "§3", title, lines, ctx.t("成员年收入 ", "member income ") + ctx.m(s["value"], "year")
     )
+
+
+def _counted(i: dict, ctx: Ctx) -> str:
+    """Which social-insurance record types the pack counts as transfers (§3: the
+    policy's counted_transfers); a blind audit could not tell why a record was left out."""
+    kinds = i.get("counted_transfers")
+    if kinds is None:  # a trace written before the list was noted
+        return ""
+    names = ctx.join(labels.enum("record_type", k, ctx.lang) for k in kinds)
+    return ctx.t(f"（本政策计入：{names}）", f" (the policy counts: {names})")
 
 
 def _elevated_by(i: dict, ctx: Ctx) -> str:
@@ -142,10 +152,10 @@ def support(s: dict, ctx: Ctx) -> Step:
     if i["income_imputed"]:
         health = labels.enum("health", i["health"], ctx.lang)
         first = ctx.t(
-            f"无收入记录，按劳动力推算：年龄 {i['age']} 岁、{health} → 系数 {ratio(i['coefficient'])}；"
+            f"计入收入 I 为 0，按劳动力推算：年龄 {i['age']} 岁、{health} → 系数 {ratio(i['coefficient'])}；"
             f"{ratio(i['coefficient'])} × 最低工资标准 {ctx.m(i['min_wage_monthly'])}/月 × "
             f"{i['work_months']} 个月 = 年收入 I {income}",
-            f"No income records, imputed: age {i['age']}, {health} → coefficient "
+            f"Income I counted is 0, imputed: age {i['age']}, {health} → coefficient "
             f"{ratio(i['coefficient'])}; × minimum wage {ctx.m(i['min_wage_monthly'])}/month × "
             f"{i['work_months']} months = income I {income}",
         )
@@ -185,10 +195,10 @@ def deductions(s: dict, ctx: Ctx) -> Step:
     i = s["inputs"]
     lines = [
         ctx.t(
-            f"医疗支出 = min(年度上限 {ctx.m(i['medical_cap'])}, 个人自付（费用 − 报销）"
-            f"{ctx.m(i['out_of_pocket'])}) = {ctx.m(i['medical'])}",
-            f"Medical = min(cap {ctx.m(i['medical_cap'])}, out of pocket "
-            f"{ctx.m(i['out_of_pocket'])}) = {ctx.m(i['medical'])}",
+            f"医疗支出 = min(年度上限 {ctx.m(i['medical_cap'])}, 个人自付（逐条 max(0, 费用 − 报销) "
+            f"之和）{ctx.m(i['out_of_pocket'])}) = {ctx.m(i['medical'])}",
+            f"Medical = min(cap {ctx.m(i['medical_cap'])}, out of pocket (the sum over records "
+            f"of max(0, cost − reimbursed)) {ctx.m(i['out_of_pocket'])}) = {ctx.m(i['medical'])}",
         )
     ]
     for pid, level, tuition, deducted in i["tuition"]:

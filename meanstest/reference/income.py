@@ -133,6 +133,7 @@ def member_income(hh: Household, m: dict, c: int, tr: Trace = NO_TRACE) -> dict:
         interest=interest,
         rental=rental,
         coefficient=c,
+        counted_transfers=sorted(imp["counted_transfers"]),
         **used_params,
         formula=formula,
         records=used,
