@@ -92,8 +92,10 @@ def test_worked_example_reads_in_yuan_with_every_threshold_written_out():
         "成员年收入 = 土地经营收入（推算）8,904.00 元 + 经营所得 0.00 元",
         "成员年收入 = 务工收入（推算）4,752.00 元 + 经营所得 0.00 元",
         "成员3：年龄 16 岁，全日制在校生（高中），不计劳动力 = 0",
-        "医疗支出 = min(年度上限 60,000.00 元, 个人自付（逐条 max(0, 费用 − 报销) 之和）12,000.00 元) = "
-        "12,000.00 元",
+        (
+            "医疗支出 = min(年度上限 60,000.00 元, 个人自付（逐条 max(0, 费用 − 报销) 之和）"
+            "12,000.00 元) = 12,000.00 元"
+        ),
         "教育支出：成员3（高中）学费 4,500.00 元，上限 3,000.00 元 → 3,000.00 元",
         (
             "扣除刚性支出 N = max(0, G 13,776.00 元 − 医疗 12,000.00 元 − 教育 3,000.00 元 − "
@@ -234,6 +236,18 @@ def test_every_figure_of_single_dibao_transfers_medical_and_support_follows_from
     assert "计入收入 I 为 0，按劳动力推算" in zh and "无收入记录" not in zh
     assert "不足一分的部分四舍五入到分，救助金四舍五入到元" in zh
     assert "rounded half up to the fen, and a benefit half up to the whole yuan" in en
+
+
+def test_tuition_at_a_level_without_a_cap_is_shown_as_not_deducted():
+    """§5: "levels without a cap deduct 0". A blind audit found a junior pupil's tuition
+    left out of the document without a word when another member's was deducted."""
+    head = person(dt.date(1980, 1, 1))
+    pupil = person(dt.date(2010, 1, 1), relation="child", student_level="junior", tuition=100_000)
+    senior = person(dt.date(2007, 1, 1), relation="child", student_level="senior", tuition=450_000)
+    text = _document([household()], [head, pupil, senior])
+    assert "（初中）学费 1,000.00 元，本政策对该学段不设扣减 → 0.00 元" in text
+    assert "（高中）学费 4,500.00 元，上限 3,000.00 元 → 3,000.00 元" in text
+    assert "无处于可扣减学段的成员" not in text
 
 
 def test_the_checks_stop_where_a_status_is_decided_and_the_asset_bound_is_not_asserted():

@@ -211,7 +211,17 @@ def deductions(s: dict, ctx: Ctx) -> Step:
                 f"{ctx.m(i['tuition_cap'][level])} → {ctx.m(deducted)}",
             )
         )
-    if not i["tuition"]:
+    for pid, level, tuition in i.get("tuition_uncapped", ()):
+        name = labels.enum("student_level", level, ctx.lang)
+        lines.append(  # a blind audit: such tuition was left out without a word
+            ctx.t(
+                f"教育支出：{ctx.who(pid)}（{name}）学费 {ctx.m(tuition)}，本政策对该学段不设扣减"
+                " → 0.00 元",
+                f"Education: {ctx.who(pid)} ({name}) tuition {ctx.m(tuition)}, no deduction at "
+                "this level in the policy → 0.00 yuan",
+            )
+        )
+    if not i["tuition"] and not i.get("tuition_uncapped"):
         lines.append(  # tuition at a level without a cap is not deducted (RULES.md §5)
             ctx.t(
                 "教育支出：无处于可扣减学段的成员 → 0.00 元",

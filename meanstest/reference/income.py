@@ -270,6 +270,12 @@ def deductions(hh: Household, tr: Trace = NO_TRACE) -> tuple[int, int, int]:
         education=education,
         tuition=tuition,
         tuition_cap=dict(caps),
+        # paid at a level the pack gives no cap, so not deducted (shown, not silent)
+        tuition_uncapped=[
+            (m["person_id"], m["student_level"], m["tuition"])
+            for m in hh.members
+            if m["tuition"] > 0 and m["student_level"] not in caps
+        ],
         pension=pension,
         contributions=contributions,
         pension_contribution_cap=ded["pension_contribution_cap"],
