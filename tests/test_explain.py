@@ -250,6 +250,18 @@ def test_tuition_at_a_level_without_a_cap_is_shown_as_not_deducted():
     assert "无处于可扣减学段的成员" not in text
 
 
+def test_tax_rows_of_interest_and_rent_are_named_as_not_counted():
+    """§3: tax rows of type interest and rental are informational and not counted. A
+    blind audit found them left out of the member's income without a word."""
+    head = person(dt.date(1980, 1, 1), occupation="flexible")
+    rows = [record("tax_income", head, "T-INT", income_type="interest", amount=5_000),
+            record("tax_income", head, "T-RENT", income_type="rental", amount=7_000),
+            record("tax_income", head, "T-WAGE", income_type="wage", amount=100_000)]  # fmt: skip
+    text = _document([household()], [head], (), rows)
+    assert "税务利息、租金类记录仅作参考、不计入" in text and "T-INT、T-RENT" in text
+    assert "所用记录：T-WAGE" in text
+
+
 def test_the_checks_stop_where_a_status_is_decided_and_the_asset_bound_is_not_asserted():
     """An auditor's blind check: §7's step 4 ("— 是；上期状态 低保") was printed after step
     3 had decided 低保 and read like 渐退; §9 said assets of 5,497.18 元 "超过" a bound of

@@ -97,6 +97,15 @@ def member(s: dict, ctx: Ctx) -> Step:
         ),
         ctx.t("所用记录：", "Records used: ") + ctx.join(i.get("records", [])),
     ]
+    if i.get("informational"):  # a blind audit: they were left out without a word
+        lines.append(
+            ctx.t(
+                "税务利息、租金类记录仅作参考、不计入（利息按银行记录、租金按房产记录计，不重复计算）：",
+                "Tax rows of interest and rent are informational, not counted (interest comes "
+                "from bank, rent from property records, so nothing counts twice): ",
+            )
+            + ctx.join(i["informational"])
+        )
     title = ctx.t(f"{ctx.sec('§3')}：{ctx.who(pid)}", f"{ctx.sec('§3')}: {ctx.who(pid)}")
     return Step(
         "§3", title, lines, ctx.t("成员年收入 ", "member income ") + ctx.m(s["value"], "year")

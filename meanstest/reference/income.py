@@ -137,6 +137,12 @@ def member_income(hh: Household, m: dict, c: int, tr: Trace = NO_TRACE) -> dict:
         **used_params,
         formula=formula,
         records=used,
+        # tax rows of interest and rent: informational, counted from bank and property
+        informational=[
+            r["record_id"]
+            for r in hh.rows("tax_income", pid)
+            if r["income_type"] in ("interest", "rental")
+        ],
     )
     return out
 
