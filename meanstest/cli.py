@@ -231,7 +231,7 @@ def _review(args) -> int:
             f"rejected {s['rejected']:,} ({elapsed:.2f} s, {count(s['chunks'], 'chunk')})"
         )
         print("\n".join(summary_lines(s)))
-        say_near_matches(args.bundle, s["unmatched_source_rows"])
+        say_near_matches(args.bundle, s["unmatched_source_rows"], s.get("orphan_rows", 0))
         print(f"outputs and summary.json in {args.out}")
     return review_ended(s, args.out if args.report else None, args.quiet)
 

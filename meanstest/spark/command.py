@@ -243,6 +243,8 @@ def _review_cli(args: argparse.Namespace, local, created: bool) -> int:
             f"{count(s['chunks'], 'partition')})"
         )
         print("\n".join(summary_lines(s)))
-        say_near_matches(local_folder(args.bundle), s["unmatched_source_rows"])
+        say_near_matches(
+            local_folder(args.bundle), s["unmatched_source_rows"], s.get("orphan_rows", 0)
+        )
         print(f"outputs (Parquet folders by jurisdiction) and summary.json in {args.out}")
     return review_ended(s, report, args.quiet)
