@@ -151,7 +151,40 @@ def table_file(folder: Path, name: str) -> Path | None:
             f"{found[1].name}); keep one format",
             file=str(found[0]),
         )
+    if not found and (other := misnamed_table_file(folder, name)) is not None:
+        raise BundleError(
+            f"{other}: table {name} is read from {name}.parquet or {name}.arrow only "
+            f"(DATA.md), and this review would read it as absent: {_renamed(other, name)}",
+            file=str(other),
+        )
     return found[0] if found else None
+
+
+def misnamed_table_file(folder: Path, name: str) -> Path | None:
+    """A file named as table `name` with another case or suffix (bank.PARQUET, bank.pq,
+    bank.feather, Bank.parquet, bank.csv): read as absent, a blind test's bank.feather
+    made every household one of no bank records, its vetoes gone, and only the note
+    "if its export was lost" said so. None when there is none (hidden files aside)."""
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError:
+        return None
+    for entry in entries:
+        stem = entry.name.split(".", 1)[0]
+        if stem.lower() == name and not entry.name.startswith(".") and entry.is_file():
+            return entry
+    return None
+
+
+def _renamed(file: Path, name: str) -> str:
+    suffix = file.name.split(".", 1)[1].lower() if "." in file.name else ""
+    if suffix in ("parquet", "pq", "parq"):
+        return f"rename it {name}.parquet"
+    if suffix in ("arrow", "feather", "ipc", "arrows"):
+        return f"rename it {name}.arrow (a Feather v2 file is an Arrow IPC file)"
+    if suffix in ("csv", "jsonl", "json", "txt", "xlsx", "xls"):
+        return "a department's raw export becomes a table through `meanstest ingest`"
+    return f"rename it {name}.parquet or {name}.arrow if it is one, or move it out of the folder"
 
 
 def read_table(file: str | os.PathLike, name: str) -> pa.Table:

@@ -91,6 +91,42 @@ def test_a_misnamed_table_file_is_named_as_ignored(bundles, tmp_path, capsys):
     assert "tax_incomes.parquet is no table of DATA.md (did you mean tax_income.parquet?)" in err
 
 
+@pytest.mark.parametrize(
+    ("name", "advice"),
+    [
+        ("bank.feather", "rename it bank.arrow"),
+        ("bank.PARQUET", "rename it bank.parquet"),
+        ("bank.pq", "rename it bank.parquet"),
+        ("Bank.parquet", "rename it bank.parquet"),
+        ("bank.csv", "raw export becomes a table through `meanstest ingest`"),
+    ],
+)
+def test_a_table_file_named_otherwise_is_refused_not_read_as_absent(
+    bundles, tmp_path, name, advice, capsys
+):
+    """DATA.md names a table's file <table>.parquet or <table>.arrow. A blind test's
+    bank.feather (an Arrow IPC file) and bank.PARQUET were read as no bank table: every
+    household had no bank records, its vetoes gone, and the note said "if its export
+    was lost". A file named as an absent table otherwise now refuses the bundle; beside
+    the table's own file it is named as ignored."""
+    a, _ = bundles
+    bundle = tmp_path / "b"
+    bundle.mkdir()
+    for f in a.iterdir():
+        target = bundle / (name if f.name == "bank.parquet" else f.name)
+        target.write_bytes(f.read_bytes())
+    with pytest.raises(BundleError, match=rf"{name}: table bank is read from bank\.parquet"):
+        _review(bundle, tmp_path / "out")
+    assert main(["review", str(bundle), "--out", str(tmp_path / "out")]) == 1
+    assert advice in capsys.readouterr().err
+    assert not (tmp_path / "out" / "results.parquet").exists()
+    (bundle / "bank.parquet").write_bytes((a / "bank.parquet").read_bytes())
+    assert main(["review", str(bundle), "--out", str(tmp_path / "out")]) == 0
+    assert f"{name} is no table of DATA.md (bank.parquet is the table read)" in (
+        capsys.readouterr().err
+    )
+
+
 @pytest.mark.parametrize("layout", ["bank/part-0.parquet", "bank.parquet/part-0.parquet"])
 def test_a_table_written_as_a_folder_is_refused_not_read_as_absent(
     bundles, tmp_path, layout, capsys

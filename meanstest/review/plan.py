@@ -56,8 +56,16 @@ def unknown_files(bundle: Path) -> list[tuple[str, str]]:
     adversarial run), so the review says which it ignores; and the folders named after a
     table beside that table's file (bundle.table_file reads the file)."""
     out = []
-    for path in sorted([*bundle.glob("*.parquet"), *bundle.glob("*.arrow")]):
-        if path.stem in schema.TABLES or path.name in NOT_TABLES:
+    read = {f.name for t in schema.TABLES if (f := table_file(bundle, t)) is not None}
+    for path in sorted(bundle.iterdir()):
+        stem, _, suffix = path.name.partition(".")
+        tabular = suffix.lower() in ("parquet", "arrow")
+        if path.name in read or path.name in NOT_TABLES or path.name.startswith("."):
+            continue
+        if not (tabular or stem.lower() in schema.TABLES) or not path.is_file():
+            continue
+        if stem.lower() in schema.TABLES:  # beside the table read (bank.PARQUET, bank.pq)
+            out.append((path.name, f" ({table_file(bundle, stem.lower()).name} is the table read)"))
             continue
         near = difflib.get_close_matches(path.stem, list(schema.TABLES), n=1)
         out.append((path.name, f" (did you mean {near[0]}{path.suffix}?)" if near else ""))
