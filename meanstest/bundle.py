@@ -32,6 +32,7 @@ group or IPC record batch (chunked streaming).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -343,6 +344,17 @@ def rows_in(path: Path) -> int:
 # --------------------------------------------------------------------- conforming --
 
 
+def _near_column(name: str, names: list[str]) -> str:
+    """A hint at a column whose name is `name` but for case, spaces around it or an
+    invisible character (a BOM carried over from a CSV header): such a name prints as
+    the canonical one, and a blind test's ETL engineer could not see why it was missing."""
+    for found in names:
+        bare = "".join(c for c in found if c.isprintable() and c != "\ufeff").strip()
+        if found != name and bare.lower() == name:
+            return f"; the file has {found!r}: name it {name!r}"
+    return ""
+
+
 @dataclass
 class _Plan:
     """How a file's columns become the canonical table: for each canonical column, the
@@ -373,7 +385,8 @@ class _Plan:
                     continue
                 where = "" if file == f"table {name}" else f" (table {name})"
                 raise BundleError(
-                    f"{file}: missing required column {col.name}{where}",
+                    f"{file}: missing required column {col.name}{where}"
+                    + _near_column(col.name, found.names),
                     file=file,
                     table=name,
                     column=col.name,
@@ -449,11 +462,21 @@ def _validate_ipc(data, file: Path, first_row: int) -> None:
     not pass), with a string that is not UTF-8 named by table, column and row."""
     try:
         data.validate(full=True)
-    except READ_ERRORS:
+    except READ_ERRORS as e:
         found = first_bad_string(data)  # bounds-checked: safe on unvalidated offsets
         if found is not None and found[1] >= 0:
             name = file.name.rsplit(".", 1)[0]
             check_utf8(data, name, str(file), first_row)
+        # Arrow names a column by its place ("Column 3: … date64[ms] 152380800000 does
+        # not represent a whole number of days", a date with a time of day): by name
+        said = re.match(r"Column (\d+): (.*)", str(e), re.DOTALL)
+        if said and int(said[1]) < data.num_columns:
+            column = data.schema.names[int(said[1])]
+            raise BundleError(
+                f"{file}: cannot read arrow data: column {column}: {_reason(said[2])}",
+                file=str(file),
+                column=column,
+            ) from None
         raise
 
 

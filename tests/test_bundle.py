@@ -124,6 +124,39 @@ def test_missing_required_column_names_file_and_column(tmp_path):
     assert e.attrs["column"] == "health"
 
 
+@pytest.mark.parametrize("written", ["\ufeffhealth", "health ", "Health", "hea\u200blth"])
+def test_a_missing_column_written_with_a_bom_spaces_or_case_is_hinted(tmp_path, written):
+    """A blind test's ETL carried a CSV header's BOM into a column name, which prints as
+    the canonical one: "missing required column" alone did not say why."""
+    persons = valid_bundle()["persons"]
+    persons = persons.rename_columns(
+        [written if c == "health" else c for c in persons.column_names]
+    )
+    pq.write_table(persons, tmp_path / "persons.parquet")
+    assert error_of(tmp_path).message == (
+        f"{tmp_path / 'persons.parquet'}: missing required column health (table persons); "
+        f"the file has {written!r}: name it 'health'"
+    )
+
+
+def test_an_invalid_arrow_column_is_named_not_numbered(tmp_path):
+    """Arrow's validation names a column by its place ("Column 3: … date64[ms] … does not
+    represent a whole number of days": a date with a time of day, as pandas may write);
+    the message names it (a blind test)."""
+    persons = valid_bundle()["persons"]
+    at = persons.schema.get_field_index("birth_date")
+    ms = persons["birth_date"].cast(pa.int32()).cast(pa.int64()).to_numpy() * 86_400_000
+    with_time = pa.Array.from_buffers(pa.date64(), len(ms), [None, pa.py_buffer(ms + 3_600_000)])
+    persons = persons.set_column(at, "birth_date", with_time)
+    with ipc.new_file(tmp_path / "persons.arrow", persons.schema) as w:
+        w.write_table(persons)
+    e = error_of(tmp_path)
+    assert e.message.startswith(
+        f"{tmp_path / 'persons.arrow'}: cannot read arrow data: column birth_date: "
+    ), e.message
+    assert "does not represent a whole number of days" in e.message
+
+
 def test_wrong_type_names_file_column_expected_and_found(tmp_path):
     bank = valid_bundle()["bank"]
     bank = bank.set_column(
