@@ -420,14 +420,14 @@ class _Plan:
                 continue
             column = data.column(src)
             if column.type != field.type:
-                column = self._cast(column, field)
+                column = self._cast(column, field, data)
             arrays.append(column)
         table = pa.Table.from_arrays(arrays, schema=target)
         first, self.rows_done = self.rows_done, self.rows_done + table.num_rows
         check_utf8(table, self.name, self.file, first)
         return table
 
-    def _cast(self, column: pa.ChunkedArray, field: pa.Field) -> pa.ChunkedArray:
+    def _cast(self, column: pa.ChunkedArray, field: pa.Field, data: pa.Table) -> pa.ChunkedArray:
         try:  # dictionaries decode, integers cast with overflow checks
             return column.cast(field.type, safe=True)
         except MemoryError:  # a dictionary decoding to more than the machine holds
@@ -438,14 +438,32 @@ class _Plan:
                 found = _first_beyond(column, field.type)
                 if found is not None:
                     row, value = found
+                    whose = _row_keys(data, self.name, row)
                     row += self.rows_done + 1
-                    where = f"row {row} holds {value}, beyond {field.type} (DATA.md); "
+                    where = f"row {row}{whose} holds {value}, beyond {field.type} (DATA.md); "
             raise BundleError(
                 f"{self.file}: column {field.name}: cannot convert {column.type} to "
                 f"{field.type}: {where}{_reason(e)}",
                 file=self.file,
                 column=field.name,
             ) from None
+
+
+def _row_keys(data: pa.Table, table: str, row: int) -> str:
+    """ " (household H, person P)" or " (record R)": a row's keys, as the file has them
+    (a blind test: a value beyond its type named a row number only)."""
+    keys = {
+        "households": ("household_id",),
+        "persons": ("household_id", "person_id"),
+        "supporters": ("household_id", "supporter_id"),
+    }.get(table, ("record_id", "person_id"))
+    said = []
+    for key in keys:
+        if key in data.column_names:
+            value = data.column(key)[row].as_py()
+            if value is not None:
+                said.append(f"{key.split('_')[0]} {value}")
+    return f" ({', '.join(said)})" if said else ""
 
 
 def _first_beyond(column: pa.ChunkedArray, target: pa.DataType) -> tuple[int, int] | None:

@@ -21,7 +21,7 @@ from meanstest.bundle import (
     write_bundle,
     write_table_atomic,
 )
-from meanstest.errors import BundleError, MeansTestError
+from meanstest.errors import BundleError, MeansTestError, mask_id
 
 
 def canonical(tables):
@@ -198,7 +198,11 @@ def test_integer_overflow_is_an_error_not_a_wraparound(tmp_path):
     )
     pq.write_table(persons, tmp_path / "persons.parquet")
     e = error_of(tmp_path)
-    assert "column health: cannot convert int64 to int8: row 3 holds 300, beyond int8" in e.message
+    third = persons.slice(2, 1).to_pylist()[0]
+    assert (
+        "column health: cannot convert int64 to int8: row 3 (household "
+        f"{third['household_id']}, person {mask_id(third['person_id'])}) holds 300, beyond int8"
+    ) in e.message
 
 
 def test_duplicate_column_is_an_error(tmp_path):
@@ -494,5 +498,7 @@ def test_a_value_beyond_its_type_is_named_by_its_row_in_the_file_when_streamed(t
     health = pa.array([1, 2, 3, 1, 2**40, 1], pa.int64())
     persons = persons.set_column(persons.schema.get_field_index("health"), "health", health)
     pq.write_table(persons, tmp_path / "persons.parquet", row_group_size=2)
-    with pytest.raises(BundleError, match=r"row 5 holds 1099511627776, beyond int8 \(DATA.md\)"):
+    with pytest.raises(
+        BundleError, match=r"row 5 \(household .*\) holds 1099511627776, beyond int8"
+    ):
         list(iter_table(tmp_path / "persons.parquet", "persons"))
