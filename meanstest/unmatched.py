@@ -248,11 +248,12 @@ def orphan_note(bundle: str | os.PathLike[str] | None, orphans: int) -> str | No
 def say_near_matches(
     bundle: str | os.PathLike[str] | None, unmatched: int, orphans: int = 0
 ) -> None:
-    """After a finished review's summary: near_match_note on stdout, or, when the bundle
-    cannot be looked at (a file gone or changed since, a table the look cannot read), a
-    line on stderr saying that the look could not be made and why. The review's outputs
-    are written by then: the note is never what fails it (a Spark review of a bundle
-    with a folder table wrote every output, then exited 1 on the note's error)."""
+    """After a finished review's summary: near_match_note and orphan_note (the rows of no
+    household) on stdout, or, for each, when the bundle cannot be looked at (a file gone
+    or changed since, a table the look cannot read), a line on stderr saying that the
+    look could not be made and why. The review's outputs are written by then: a note is
+    never what fails it (a Spark review of a bundle with a folder table wrote every
+    output, then exited 1 on the note's error)."""
     near = f"near matches among the {count(unmatched, 'source row')} matching nobody"
     homes = f"the households of the {count(orphans, 'persons/supporters row')} of no household"
     looks = ((near_match_note, unmatched, near), (orphan_note, orphans, homes))
