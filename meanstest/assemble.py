@@ -43,7 +43,7 @@ class Assembled:
 
     households: Households
     people: People
-    records: Records
+    records: Records | None  # None once the kernels ran (fast.run frees it)
     pack: Pack
     household_ids: pa.Array  # households order
     member_rows: np.ndarray  # member slot -> row of inp.persons
