@@ -327,12 +327,13 @@ def assess_batch(
     input digests on a thread of their own while the engine runs (when numba's
     threading layer allows it: `validate.reentrant_layer`). `release`: empty the dict
     `tables` once validated, so that the rows the engine does not read (those of
-    rejected households, copied out by validation) are freed before it runs. `emit`:
+    rejected households, copied out by validation) are freed before it runs, and the
+    input's ID pass once the engine has assembled its arrays. `emit`:
     called with ("rejects", table) once validated, ("members", …), ("findings", …)
     once the engine is done — before the digests are — so that a caller can write them
     while the digests still run, and ("results", …) once the digests are in, before the
     tally and change rows are counted (the Batch holds them all too)."""
-    from meanstest.pipeline import finish_results, input_digest_column, run_engine
+    from meanstest.pipeline import digest_owners, finish_results, input_digest_column, run_engine
     from meanstest.validate import reentrant_layer, validate
 
     validation = validate(tables, library, places)
@@ -351,15 +352,17 @@ def assess_batch(
         # core; a bundle written household by household is digested a slab at a time,
         # so their text is a slab's, not the batch's
         with ThreadPoolExecutor(1, "digests") as pool:
-            pending = pool.submit(input_digest_column, inp, threads=True)
-            out: EngineOutput = run_engine(inp, engine, threads=threads)
+            # the digests' codes taken here, before the engine may release the ID pass
+            owners = digest_owners(inp)
+            pending = pool.submit(input_digest_column, inp, threads=True, owners=owners)
+            out: EngineOutput = run_engine(inp, engine, threads=threads, release=release)
             _emit_engine(emit, out)
             digests = pending.result()
     else:
         # digests before the engine: their text (about the bundle's decoded size) is
         # freed before the engine's outputs exist, which lowers the batch's peak memory
         digests = input_digest_column(inp, threads=threads)
-        out = run_engine(inp, engine, threads=threads)
+        out = run_engine(inp, engine, threads=threads, release=release)
         _emit_engine(emit, out)
     results = finish_results(inp, out, digests)
     if emit is not None:

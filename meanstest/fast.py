@@ -143,9 +143,10 @@ def _veto_records(a: Assembled, out, table: str, households: np.ndarray):
     return bits[hit], rows[hit], slots, households[member][which][hit]
 
 
-def run(inp: EngineInput, *, threads: bool = True) -> EngineOutput:
+def run(inp: EngineInput, *, threads: bool = True, release: bool = False) -> EngineOutput:
     """Assess every household of `inp` with the kernels (`threads=False`: on the calling
-    thread only, for calls of a few households).
+    thread only, for calls of a few households). `release`: the caller is done with
+    `inp`'s ID pass (`inp.ids`, a review's batch), which is freed once assembled.
 
     The kernels hold a pack's programs as bits of one int64 (L.MAX_PROGRAMS); POLICY.md
     sets no limit, so a batch using a pack of more programs is assessed by the
@@ -156,6 +157,8 @@ def run(inp: EngineInput, *, threads: bool = True) -> EngineOutput:
 
         return reference.run(inp)
     a = assemble(inp)
+    if release and inp.ids is not None:
+        inp.ids.release()
     out = assess(a.households, a.people, a.records, a.pack, threads=threads)
     # the records' arrays are the kernels' alone (233 MB at 1M households): freed before
     # the output tables are built, where a review's memory peaks

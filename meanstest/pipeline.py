@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from meanstest import ids, schema
-from meanstest.digest import input_digest_array
+from meanstest.digest import Owners, input_digest_array
 from meanstest.engine import EngineInput, EngineOutput
 from meanstest.errors import MeansTestError
 from meanstest.kernels import join
@@ -61,12 +61,15 @@ def load_policies(policies: PolicyLibrary | str | Path | None = None) -> PolicyL
     return policies
 
 
-def run_engine(inp: EngineInput, engine: str = "fast", *, threads: bool = True) -> EngineOutput:
-    """Run `engine` on validated input (`threads=False`: the kernels on this thread only)."""
+def run_engine(
+    inp: EngineInput, engine: str = "fast", *, threads: bool = True, release: bool = False
+) -> EngineOutput:
+    """Run `engine` on validated input (`threads=False`: the kernels on this thread only;
+    `release`: `inp`'s ID pass may be freed once the engine has read it)."""
     if engine == "fast":
         from meanstest import fast
 
-        return fast.run(inp, threads=threads)
+        return fast.run(inp, threads=threads, release=release)
     if engine == "reference":
         from meanstest import reference
 
@@ -104,16 +107,34 @@ def rank(results: pa.Table) -> pa.Array:
     return pa.array(ranks)
 
 
-def input_digest_column(inp: EngineInput, *, threads: bool = True) -> pa.Array:
+def input_digest_column(
+    inp: EngineInput, *, threads: bool = True, owners: Owners | None = None
+) -> pa.Array:
     """input_digest of every household of `inp`, with the codes of validation's ID pass
-    when it describes these tables (no ID is hashed again)."""
-    ids = inp.ids
-    if ids is not None and not ids.describes(
-        inp.households, inp.persons, inp.supporters, inp.sources
-    ):
-        ids = None
+    when it describes these tables (no ID is hashed again). `owners`: those codes taken
+    beforehand (`digest_owners`), by a caller whose engine may release the pass while
+    the digests run on another thread."""
+    if owners is None:
+        owners = digest_owners(inp)
     return input_digest_array(
-        inp.households, inp.persons, inp.supporters, inp.sources, ids, threads=threads
+        inp.households, inp.persons, inp.supporters, inp.sources, owners, threads=threads
+    )
+
+
+def digest_owners(inp: EngineInput) -> Owners | None:
+    """The digests' codes of validation's ID pass, as arrays of their own reference (an
+    IdPass released later leaves them whole); None when the pass does not describe
+    `inp`'s tables (the digests then compute their own)."""
+    ids = inp.ids
+    if ids is None or not ids.describes(inp.households, inp.persons, inp.supporters, inp.sources):
+        return None
+    return Owners(
+        household_code=ids.household_code,
+        person_home=ids.person_home,
+        supporter_home=ids.supporter_home,
+        person_code=ids.person_code,
+        supporter_code=ids.supporter_code,
+        source_code=dict(ids.source_code),
     )
 
 
