@@ -445,6 +445,7 @@ class _Plan:
                 f"{self.file}: column {field.name}: cannot convert {column.type} to "
                 f"{field.type}: {where}{_reason(e)}",
                 file=self.file,
+                table=self.name,
                 column=field.name,
             ) from None
 

@@ -420,15 +420,20 @@ def test_arrow_households_of_the_wrong_shape_are_invalid_argument(server, pki, j
     assert says in e.value.details()
 
 
-@pytest.mark.parametrize("change", ["wrong type", "missing"])
+@pytest.mark.parametrize("change", ["wrong type", "missing", "beyond its type"])
 def test_an_arrow_table_that_does_not_fit_the_bundle_names_its_column(server, pki, change):
     """A column of the wrong type, or a required one missing, is INVALID_ARGUMENT with the
     BadRequest field `table.column`, as every malformed request has one (it had none,
-    and the message named the table twice: a client developer's check)."""
+    and the message named the table twice: a client developer's check); so is a value
+    beyond its column's type (prev_benefit 2^63 as uint64: no field, a blind check)."""
     from meanstest.service.chunks import ipc_stream
 
     households = synth.generate(1, seed=2)["households"]
-    if change == "wrong type":
+    if change == "beyond its type":
+        at = households.schema.get_field_index("prev_benefit")
+        households = households.set_column(at, "prev_benefit", pa.array([2**63], pa.uint64()))
+        column = "prev_benefit"
+    elif change == "wrong type":
         at = households.schema.get_field_index("assessment_date")
         households = households.set_column(
             at, "assessment_date", households["assessment_date"].cast(pa.string())

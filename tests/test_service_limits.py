@@ -13,6 +13,7 @@ import grpc
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from test_service import bad_request_fields
 
 from meanstest import schema, synth
 from meanstest.policy import default_library
@@ -600,6 +601,8 @@ def test_an_id_longer_than_a_bulk_call_takes_is_refused(bounded, table, column, 
             c.assess_arrow(with_id(most + 1), timeout=60)
         assert e.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert e.value.details().startswith(message)
+        # the field named, as for a malformed value (it had none: a blind client's check)
+        assert bad_request_fields(e.value) == [f"{table}.{column}"]
         with pytest.raises(pa.ArrowInvalid, match=re.escape(message)):
             flight_assess(location, with_id(most + 1))
         assert "engine" not in stages.seen

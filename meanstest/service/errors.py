@@ -223,7 +223,8 @@ def id_length(table: str, column: str, longest: int) -> None:
         raise ResourceExhausted(
             f"{table}.{column} holds an ID of {longest:,} bytes, over the {most:,} a call "
             f"takes ({why} it): shorten the IDs, or review the bundle with "
-            "`meanstest review`"
+            "`meanstest review`",
+            field=f"{table}.{column}",  # a BadRequest field, as a malformed value has
         )
 
 
