@@ -461,7 +461,8 @@ def test_bytes_that_are_not_an_arrow_chunk_are_invalid_argument(server, pki):
 
 
 UNREADABLE = {  # bytes the protobuf library refuses, per RPC: garbage, truncated, bad UTF-8
-    "Assess": ("AssessRequest", "households", b"\x0a\x05\x0a\x01", b"\x0a\x03\x0a\x01\xff"),
+    # (Assess's string that is not UTF-8: named by its field, the test below)
+    "Assess": ("AssessRequest", "households", b"\x0a\x05\x0a\x01"),
     "Explain": ("ExplainRequest", "household", b"\x0a\x05\x0a\x01", b"\x12\x01\xff"),
     "GetPolicy": ("GetPolicyRequest", "id", b"\x0a\x05ab", b"\x1a\x01\xff"),
     "ListPolicies": ("ListPoliciesRequest", "jurisdiction", b"\x0a\x05ab", b"\x0a\x01\xff"),
@@ -527,6 +528,35 @@ def test_assess_without_household_is_invalid_argument(server, pki, payload):
     assert e.value.details() == "no household to assess"
     assert bad_request_fields(e.value) == ["households"]
     assert _journaled(journal) == ("Assess", "township", "INVALID_ARGUMENT", [])
+
+
+@pytest.mark.parametrize("path", ["small", "bulk"])
+def test_a_string_that_is_not_utf8_is_named_by_its_field_and_household(server, pki, path):
+    """Protobuf refuses a request holding a string that is not UTF-8, whole; its reason,
+    "String field had bad UTF-8", named no field, and the BadRequest field was
+    `households` (a blind client's GB18030 `relation` among five households). Both the
+    small-call path and the bulk path (a request of over 256 KiB) name them."""
+    households = convert.tables_to_households(synth.generate(5, seed=2))
+    households[1].persons[0].relation = "MARKERXY"
+    data = pb.AssessRequest(households=households).SerializeToString()
+    data = data.replace(b"MARKERXY", "你好".encode("gb18030") + b"\xff\xfe\xfd\xfc")
+    if path == "bulk":
+        data += b"\x7a\x80\x80\x14" + bytes(320 << 10)  # an unknown field of 320 KiB
+    with client(server, pki) as c, pytest.raises(grpc.RpcError) as e:
+        c.channel.unary_unary(f"/{SERVICE}/Assess")(data, metadata=c.metadata)
+    assert code_of(e) == grpc.StatusCode.INVALID_ARGUMENT
+    field = "households[1].persons[0].relation"
+    assert bad_request_fields(e.value) == [field]
+    assert e.value.details().startswith(
+        f"{field} of household {households[1].household_id!r} (2 of the request) is not UTF-8"
+    )
+    # the household's own ID: named by its place
+    with client(server, pki) as c, pytest.raises(grpc.RpcError) as e:
+        c.channel.unary_unary(f"/{SERVICE}/Assess")(b"\x0a\x03\x0a\x01\xff", metadata=c.metadata)
+    assert bad_request_fields(e.value) == ["households[0].household_id"]
+    assert e.value.details().startswith(
+        "households[0].household_id of the household at 1 of the request is not UTF-8 text"
+    )
 
 
 def test_a_stream_message_without_household_ends_the_stream_invalid_argument(server, pki):

@@ -9,6 +9,7 @@ import json
 import re
 from collections.abc import Iterable
 
+from meanstest.service import wire
 from meanstest.service.call import _Call
 from meanstest.service.errors import InvalidArgument, ResourceExhausted, id_length, parse
 from meanstest.service.wire import COLUMNS, NESTED_FIELDS, Decoded
@@ -133,7 +134,20 @@ def rows_answerable(rows: int, limit: int, advice: str = SEVERAL) -> None:
 
 
 def _parse(data: bytes) -> pb.AssessRequest:
-    return parse(pb.AssessRequest, data, "households")
+    """An AssessRequest by the protobuf library; a string in it that is not UTF-8 (which
+    the library refuses, the whole message) named by its field and household."""
+    try:
+        return parse(pb.AssessRequest, data, "households")
+    except InvalidArgument as e:
+        where = wire.not_utf8_field(data) if "UTF-8" in e.message else None
+        if where is None:
+            raise
+        field, household = where
+        raise InvalidArgument(
+            f"{field} of {household} is not UTF-8 text, which a protobuf string must be "
+            "(text read in another encoding, GB18030?): protobuf refuses the whole request",
+            field=field,
+        ) from None
 
 
 def _json(value) -> str:

@@ -424,6 +424,73 @@ def decode(data: bytes, counts: np.ndarray | None = None) -> Decoded | None:
     return Decoded(buf, vals, lens, owners, programs)
 
 
+# -- where a string is not UTF-8 ---------------------------------------------------------
+
+
+@njit(cache=True)
+def _first_not_utf8(buf, starts, lengths):
+    """The first row whose string (buf[starts[i]:starts[i] + lengths[i]]) is not UTF-8,
+    or -1."""
+    for i in range(len(starts)):
+        if lengths[i] > 0 and not _utf8_ok(buf, starts[i], starts[i] + lengths[i]):
+            return i
+    return -1
+
+
+def _string_columns(m: int) -> list[tuple[int, str]]:
+    """(column, field name) of message kind m's string fields."""
+    names = COLUMNS[m]
+    return [
+        (names.index(f.name), f.name)
+        for f in MESSAGES[m].fields
+        if f.type != f.TYPE_MESSAGE and _TYPES[f.type] == STRING
+    ]
+
+
+def not_utf8_field(data: bytes) -> tuple[str, str] | None:
+    """(the request field, "household H …") of the first string of a serialised
+    AssessRequest that is not UTF-8, in household order; None when the column reader
+    cannot read the request or finds none. For the message of a request the protobuf
+    library refuses whole ("String field had bad UTF-8" named no field: a blind client's
+    GB18030 `relation` among five households)."""
+    decoded = decode(data)
+    if decoded is None:
+        return None
+    found = []  # (household, kind, row, field)
+    for m in range(len(MESSAGES)):
+        for c, name in _string_columns(m):
+            row = _first_not_utf8(decoded.buf, decoded.vals[m][:, c], decoded.lens[m][:, c])
+            if row >= 0:
+                home = row if m == 0 else int(decoded.owners[m][row])
+                found.append((home, m, row, name))
+    prog = decoded.programs
+    if len(prog):
+        row = _first_not_utf8(decoded.buf, prog[:, 1], prog[:, 2])
+        if row >= 0:
+            found.append((int(prog[row, 0]), len(MESSAGES), row, "names"))
+    if not found:
+        return None
+    home, m, row, name = min(found)
+    if m == 0:
+        field = f"households[{home}].{name}"
+    elif m == len(MESSAGES):
+        k = int((prog[:row, 0] == home).sum())
+        field = f"households[{home}].current_programs.names[{k}]"
+    else:
+        k = int((decoded.owners[m][:row] == home).sum())
+        field = f"households[{home}].{NESTED_FIELDS[m - 1]}[{k}].{name}"
+    said = f"the household at {home + 1:,} of the request"
+    c = COLUMNS[0].index("household_id")
+    if decoded.lens[0][home, c] >= 0:
+        try:
+            start = int(decoded.vals[0][home, c])
+            hid = bytes(decoded.buf[start : start + int(decoded.lens[0][home, c])]).decode()
+            said = f"household {hid!r} ({home + 1:,} of the request)"
+        except UnicodeDecodeError:
+            pass
+    return field, said
+
+
 # -- dates ------------------------------------------------------------------------------
 
 DATE_ABSENT, DATE_OK, DATE_BAD, DATE_UNSURE = 0, 1, 2, 3
