@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from meanstest import ids, schema
@@ -362,3 +363,12 @@ def _check_type(ld: _Loader, key: str, value, arrow_type: pa.DataType) -> None:
         ok, what = isinstance(value, str), "a string"
     if not ok:
         raise ld.fail(key, f"wrong type: got {type(value).__name__} {value!r}; valid: {what}")
+    if pa.types.is_integer(arrow_type):  # the bundle column's type must hold it
+        info = np.iinfo(arrow_type.to_pandas_dtype())
+        if not info.min <= value <= info.max:
+            raise ld.fail(
+                key,
+                f"{value} does not fit {arrow_type} (DATA.md's type of the column); valid: "
+                f"{info.min}..{info.max} (a value the type holds but the rules do not is a "
+                "rejected household, as in a bundle)",
+            )

@@ -287,6 +287,26 @@ MALFORMED = [
         "policy.overrides.support.cap_ratio",
         "1000",
     ),
+    # an integer its bundle column cannot hold: a pyarrow traceback and exit 1, the later
+    # case files never run (a blind auditor's check); one it holds is a rejected household
+    (
+        "beyond_int8",
+        MINIMAL.replace('key = "m"', 'key = "m"\nrefused_job_offers = 300'),
+        "persons[0].refused_job_offers",
+        "300 does not fit int8",
+    ),
+    (
+        "beyond_int32",
+        MINIMAL.replace("[household]", "[household]\ndeclared_vehicles = 3000000000"),
+        "household.declared_vehicles",
+        "does not fit int32",
+    ),
+    (
+        "beyond_int64",
+        MINIMAL + '\n[[bank]]\nwho = "m"\nbalance = 9223372036854775808\n',
+        "bank[0].balance",
+        "does not fit int64",
+    ),
 ]
 
 
