@@ -42,17 +42,10 @@ _BITS = {
 # vetoes whose person_id and record_id are always null (aggregates, households rows)
 _NO_EVIDENCE = {i for i, v in enumerate(VETOES) if v.evidence in ("aggregate", "household")}
 V01, V11, V12, V13 = (VETO_BIT[c] for c in ("V01", "V11", "V12", "V13"))
-CODES = (
-    *schema.VETO_CODES,
-    *schema.UNDECLARED_CODES,
-    "SOURCE_NOT_CHECKED",
-    "DUPLICATE_PERSON",
-    "PROGRAM_MISSED",
-    "PROGRAM_UNDUE",
-)
+CODES = schema.FINDING_CODES
 _C_UNDECLARED = L.N_VETOES
 _C_NOT_CHECKED, _C_DUPLICATE, _C_MISSED, _C_UNDUE = range(len(CODES) - 4, len(CODES))
-SEVERITIES = ("veto", "warning")
+SEVERITIES = schema.SEVERITIES
 SOURCES = tuple(dict.fromkeys((*VETO_SOURCES, *UNDECLARED_SOURCES, *schema.DEPARTMENTS, "persons")))
 
 

@@ -62,6 +62,16 @@ UNDECLARED_CODES = (
     "UNDECLARED_PROPERTY",
     "UNDECLARED_ASSETS",
 )
+# Every findings.code (RULES.md §6, §8), in the fast engine's code order.
+FINDING_CODES = (
+    *VETO_CODES,
+    *UNDECLARED_CODES,
+    "SOURCE_NOT_CHECKED",
+    "DUPLICATE_PERSON",
+    "PROGRAM_MISSED",
+    "PROGRAM_UNDUE",
+)
+SEVERITIES = ("veto", "warning")
 # Department names used by SOURCE_NOT_CHECKED, in the order of the checked_* flags.
 DEPARTMENTS = ("tax", "bank", "vehicle", "housing", "social_insurance")
 PROGRAM_REQUIRES = ("any", "student", "medical", "no_home", "work_capable", "disability", "elderly")

@@ -301,6 +301,24 @@ MALFORMED = [
         "household.declared_vehicles",
         "does not fit int32",
     ),
+    # a misspelt expected value no engine gives was a difference (exit 1), as if the
+    # engines were wrong (a blind auditor's check)
+    ("expected_status", MINIMAL.replace('"TEKUN"', '"LOW_INCOM"'), "expected.status", "TEKUN"),
+    ("expected_transition", MINIMAL + 'transition = "NOEN"\n', "expected.transition", "NEW"),
+    ("expected_veto", MINIMAL + 'vetoes = ["V15"]\n', "expected.vetoes", "'V15'"),
+    ("expected_finding", MINIMAL + 'findings = ["PROGRAM_MISED"]\n', "expected.findings", "V01"),
+    (
+        "expected_basis",
+        MINIMAL + '\n[expected.members.m]\nemployment_basis = "imputed"\n',
+        "expected.members.m.employment_basis",
+        "imputed_work",
+    ),
+    (
+        "expected_evidence_code",
+        MINIMAL + '\n[[expected.evidence]]\ncode = "V1"\n',
+        "expected.evidence[0].code",
+        "unknown value 'V1'",
+    ),
     (
         "beyond_int64",
         MINIMAL + '\n[[bank]]\nwho = "m"\nbalance = 9223372036854775808\n',
