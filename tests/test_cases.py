@@ -359,6 +359,20 @@ def test_check_command_refuses_an_empty_folder_or_missing_path(tmp_path, capsys)
     assert "no such file or folder" in capsys.readouterr().err
 
 
+def test_a_path_naming_no_case_file_does_not_stop_the_others(tmp_path, capsys):
+    """A missing path or an empty folder among the arguments ended the run before any
+    case (a blind auditor's check): it is a malformed one now, and the others run."""
+    (tmp_path / "empty").mkdir()
+    good = tmp_path / "good.toml"
+    good.write_text(WORKED.read_text("utf-8"), "utf-8")
+    args = [str(tmp_path / "nope.toml"), str(tmp_path / "empty"), str(good)]
+    assert cli.main(["check", *args, "--engine", "reference"]) == 2
+    out, err = capsys.readouterr()
+    assert "no such file or folder" in err and "no *.toml case files" in err
+    assert f"{good}: ok (reference)" in out
+    assert "3 cases: 1 passed, 0 differ, 2 malformed" in out
+
+
 def test_case_files_expands_folders_sorted(tmp_path):
     for name in ("b.toml", "a.toml", "sub/c.toml", "note.txt"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
