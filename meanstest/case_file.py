@@ -162,8 +162,7 @@ class _Loader:
         column = columns.get("household_id" if name == "id" else name)
         # key, household, same_as, who and person_id of a source row: plain strings
         _check_type(self, key, value, column.type if column else pa.string())
-        if column is not None and column.enum and value not in column.enum:
-            raise self.fail(key, f"unknown value {value!r}; valid: {', '.join(column.enum)}")
+        _check_values(self, key, value, column.enum if column is not None else None)
         return value
 
     def new_id(self, birth: dt.date, region: str) -> str:
@@ -366,8 +365,9 @@ _EXPECTED_VALUES = {
 
 
 def _check_values(ld: _Loader, key: str, value, valid) -> None:
-    """`value` (or each of a list's) is one of `valid`, when given."""
-    if valid is None:
+    """`value` (or each of a list's) is one of `valid`, when given (an input column's
+    enumeration, an expected output's codes)."""
+    if not valid:
         return
     for v in value if isinstance(value, list) else [value]:
         if v not in valid:

@@ -284,6 +284,7 @@ class Journal:
         self._closed = False
         self.seq, self.head = 0, GENESIS
         self.commits = 0  # fdatasync rounds of the journal file (group commits)
+        said = logging.getLogger("meanstest.service")
         try:
             cut = set_aside_unfinished(self.path) if self.path.exists() else 0
         except OSError as e:  # a full disk: "No space left on device" and no file named
@@ -292,7 +293,7 @@ class Journal:
                 f"{self.path.name}.unfinished ({e.strerror or e}); the journal is unchanged"
             ) from None
         if cut:
-            logging.getLogger("meanstest.service").warning(
+            said.warning(
                 "journal %s: %d bytes of an unfinished write (stopped mid-write; no answer "
                 "was sent for them) moved to %s.unfinished",
                 self.path,
@@ -317,7 +318,6 @@ class Journal:
                     "number from 1; run `meanstest journal verify` and keep this file as evidence"
                 )
             self.seq, self.head = entry["seq"], entry["hash"]
-        said = logging.getLogger("meanstest.service")
         if not self.path.parent.is_dir():  # a mistyped path starts a chain of its own
             said.warning("journal %s: its folder did not exist and is created", self.path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
