@@ -206,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
     from meanstest.pipeline import load_policies
 
     engines = ENGINES if args.engine == "both" else (args.engine,)
-    library = load_policies(args.policies)  # a bad library is an error of its own (exit 1)
+    library = load_policies(args.policies)  # a bad library: nothing checked (cli, exit 2)
     # a path that names no case file is malformed, and the others still run (an empty
     # folder beside valid files ended the run: a blind auditor's check)
     files, unfound = _named(args.cases)

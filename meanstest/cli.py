@@ -22,6 +22,13 @@ from meanstest.progress import count
 
 EXIT_USAGE = 2
 EXIT_ERROR = 1
+# The commands whose answer is a verdict (`check`: the engines agree with the case files;
+# `reproduce`: the outputs are reproduced; `journal verify`: the chain holds) exit 1 for
+# "checked, and it does not hold" and 2 when they could not check (a missing bundle, a
+# broken policy library), as diff and cmp do: an auditor's script must not read "the
+# bundle was not there" as "discrepancies found" (it did: both were 1).
+EXIT_DIFFERS, EXIT_UNCHECKED = 1, 2
+VERDICTS = frozenset({"check", "reproduce", "journal"})
 
 
 class _Parser(argparse.ArgumentParser):
@@ -328,7 +335,7 @@ def _reproduce(args) -> int:
     print(
         f"reproduced {count(ok, 'household')}; {count(len(problems), 'discrepancy', 'discrepancies')}"
     )
-    return EXIT_ERROR if problems else 0
+    return EXIT_DIFFERS if problems else 0
 
 
 def _report(args) -> int:
@@ -423,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
     # while they load is "meanstest: interrupted" and 130 like one at any later moment.
     if argv is None:  # the command's own process (the console script, python -m)
         interrupt_safely()
+    failed = EXIT_ERROR  # a verdict command's once its arguments are read
     try:
         problem = address_space_problem()  # before the libraries that crash under it load
         asked = sys.argv[1:] if argv is None else argv
@@ -432,6 +440,7 @@ def main(argv: list[str] | None = None) -> int:
             pyarrow_without_pandas()
             arrow_memory_pool()
         args = _parser().parse_args(argv)
+        failed = EXIT_UNCHECKED if args.command in VERDICTS else EXIT_ERROR
         from meanstest.outputs import check_output_folder
 
         for flag in ("out", "raw"):  # "" would be the current folder
@@ -448,12 +457,12 @@ def main(argv: list[str] | None = None) -> int:
         }[args.command](args)
     except MeansTestError as e:
         print(f"meanstest: error: {e.message}", file=sys.stderr)
-        return EXIT_ERROR
+        return failed
     except OSError as e:
         print(
             f"meanstest: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr
         )
-        return EXIT_ERROR
+        return failed
     except MemoryError as e:  # pyarrow's ArrowMemoryError too
         # a few KB can decode to gigabytes (a 1 MB value in a dictionary column used by
         # thousands of rows, one person in thousands of households): a traceback of 13
@@ -465,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
             "files' size (docs/RELIABILITY.md)"
         )
         print(f"meanstest: error: out of memory ({said}){why}", file=sys.stderr)
-        return EXIT_ERROR
+        return failed
     except KeyboardInterrupt:
         print("meanstest: interrupted", file=sys.stderr)
         return 130

@@ -247,14 +247,15 @@ def test_a_keyed_journal_with_a_forged_tail_is_not_extended(tmp_path):
 
 def _refused_by_serve_and_verify(tmp_path, capsys, key) -> tuple[str, str]:
     """What `serve --journal-key key` and `journal verify --key key` say, each refusing
-    the key (exit 1); serve refuses before the journal is written."""
+    the key (serve exit 1; verify 2: it could not check, where 1 is a broken journal);
+    serve refuses before the journal is written."""
     journal = tmp_path / "j.jsonl"
     argv = ["serve", "--plaintext-loopback", "--no-auth", "--journal", str(journal)]
     assert main([*argv, "--journal-key", str(key)]) == 1
     served = capsys.readouterr().err
     assert not journal.exists()
     _write(journal, KEY)
-    assert main(["journal", "verify", str(journal), "--key", str(key)]) == 1
+    assert main(["journal", "verify", str(journal), "--key", str(key)]) == 2
     return served, capsys.readouterr().err
 
 

@@ -378,7 +378,7 @@ def test_a_review_folder_missing_an_output_is_refused(reviewed, tmp_path, gone, 
     (out2 / gone).unlink()
     with pytest.raises(MeansTestError, match=f"not a complete review output folder .no {gone}"):
         reproduce_review(out2, bundle)
-    assert main(["reproduce", str(out2), "--bundle", str(bundle)]) == 1
+    assert main(["reproduce", str(out2), "--bundle", str(bundle)]) == 2  # not reproduced
     # a finished review whose file was removed since reads as such too (a blind audit)
     assert "and so does a file removed since the review: run the review again" in (
         capsys.readouterr().err
