@@ -210,7 +210,7 @@ def test_a_deferred_interrupt_is_raised_once_the_gap_is_left():
     import contextlib
     import threading
 
-    from meanstest import cli
+    from meanstest import interrupts
 
     frames = {}
 
@@ -223,33 +223,33 @@ def test_a_deferred_interrupt_is_raised_once_the_gap_is_left():
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(Spy())
-    assert cli._unsafe_to_interrupt(frames["enter_context"])
-    assert not cli._unsafe_to_interrupt(sys._getframe())
-    assert not cli._unsafe_to_interrupt(None)
+    assert interrupts._unsafe_to_interrupt(frames["enter_context"])
+    assert not interrupts._unsafe_to_interrupt(sys._getframe())
+    assert not interrupts._unsafe_to_interrupt(None)
 
     waiting = threading.Condition()
     with waiting:
-        assert not cli._unsafe_to_interrupt(_frame_of(waiting.wait, timeout=0))
+        assert not interrupts._unsafe_to_interrupt(_frame_of(waiting.wait, timeout=0))
     entered = _frame_of(waiting.__enter__)  # the lock taken, no `with` yet to free it
     waiting.__exit__(None, None, None)
-    assert cli._unsafe_to_interrupt(entered)
+    assert interrupts._unsafe_to_interrupt(entered)
 
     from llvmlite import binding
 
-    assert cli._unsafe_to_interrupt(_frame_of(binding.get_process_triple))
+    assert interrupts._unsafe_to_interrupt(_frame_of(binding.get_process_triple))
 
     old = signal.getsignal(signal.SIGALRM)
-    signal.signal(signal.SIGALRM, cli._on_interrupt)
+    signal.signal(signal.SIGALRM, interrupts._on_interrupt)
     try:
-        cli._on_interrupt(signal.SIGINT, frames["enter_context"])  # deferred: no raise
-        assert cli._deferred
+        interrupts._on_interrupt(signal.SIGINT, frames["enter_context"])  # deferred: no raise
+        assert interrupts._deferred
         with pytest.raises(KeyboardInterrupt):
             signal.pause()  # the retry's alarm, here in ordinary code
-        assert not cli._deferred
+        assert not interrupts._deferred
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
-        cli._raised_at = None  # this process is not stopping
+        interrupts._raised_at = None  # this process is not stopping
 
 
 def _frame_of(fn, **kwargs):
@@ -298,11 +298,11 @@ def test_a_second_ctrl_c_while_the_first_unwinds(monkeypatch):
     terminal's to its child): the second, raised too, escaped the first's clean-up as a
     traceback (11 of 195 in a blind recheck, 2026-12-07). Within a second it is ignored;
     later it stops the process at once, exit 130."""
-    from meanstest import cli
+    from meanstest import interrupts
 
-    monkeypatch.setattr(cli, "_raised_at", None)
+    monkeypatch.setattr(interrupts, "_raised_at", None)
     now = [1000.0]
-    monkeypatch.setattr(cli.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(interrupts.time, "monotonic", lambda: now[0])
     exits = []
 
     class Exited(Exception):
@@ -312,16 +312,16 @@ def test_a_second_ctrl_c_while_the_first_unwinds(monkeypatch):
         exits.append(code)
         raise Exited
 
-    monkeypatch.setattr(cli.os, "_exit", exit_now)
-    monkeypatch.setattr(cli.os, "write", lambda fd, data: None)
+    monkeypatch.setattr(interrupts.os, "_exit", exit_now)
+    monkeypatch.setattr(interrupts.os, "write", lambda fd, data: None)
     frame = sys._getframe()
     with pytest.raises(KeyboardInterrupt):
-        cli._on_interrupt(signal.SIGINT, frame)
+        interrupts._on_interrupt(signal.SIGINT, frame)
     now[0] += 0.004
-    assert cli._on_interrupt(signal.SIGINT, frame) is None and exits == []  # the same one
+    assert interrupts._on_interrupt(signal.SIGINT, frame) is None and exits == []  # the same one
     now[0] += 2.0
     with pytest.raises(Exited):  # the user insisting
-        cli._on_interrupt(signal.SIGINT, frame)
+        interrupts._on_interrupt(signal.SIGINT, frame)
     assert exits == [130]
 
 
