@@ -45,7 +45,7 @@ import numpy as np
 import pyarrow as pa
 
 from meanstest import ids, schema
-from meanstest.bundle import conform_tables
+from meanstest.conform import conform_tables
 from meanstest.engine import EngineInput
 from meanstest.id_pass import IdPass
 from meanstest.row_checks import (

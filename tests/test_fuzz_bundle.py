@@ -17,7 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from meanstest import schema, synth
-from meanstest.bundle import conform, read_bundle
+from meanstest.bundle import read_bundle
+from meanstest.conform import conform
 from meanstest.errors import BundleError
 from meanstest.policy import default_library
 from meanstest.validate import validate

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from meanstest import reference, synth
-from meanstest.bundle import conform_tables
+from meanstest.conform import conform_tables
 from meanstest.errors import MeansTestError
 from meanstest.policy import default_library
 from meanstest.validate import validate

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from meanstest import cli, schema, synth
-from meanstest.bundle import conform_tables
+from meanstest.conform import conform_tables
 from meanstest.errors import BundleError
 from meanstest.policy import default_library
 from meanstest.review import ReviewOptions, run_review, stream

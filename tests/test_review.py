@@ -476,7 +476,7 @@ def test_a_bundle_written_with_large_strings_is_reviewed_chunk_by_chunk(tmp_path
     review read them, but the plan of a review chunk by chunk (and regroup's) failed
     with "Array chunks must all be same type". Its outputs now equal the in-memory ones."""
     from meanstest import synth
-    from meanstest.bundle import conform_tables
+    from meanstest.conform import conform_tables
 
     (tmp_path / "large").mkdir()
     for name, table in conform_tables(synth.generate(150, seed=8, bad_fraction=0.05)).items():

@@ -24,7 +24,7 @@ from test_digest import naive_digest
 from test_fuzz_proto import messages
 
 from meanstest import assess, synth
-from meanstest.bundle import conform_tables
+from meanstest.conform import conform_tables
 from meanstest.policy import PolicyLibrary, default_library
 from meanstest.service import convert, small
 from meanstest.service.bulk import pipeline_tables

@@ -20,7 +20,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from meanstest import schema, synth
-from meanstest.bundle import conform_tables, write_bundle
+from meanstest.bundle import write_bundle
+from meanstest.conform import conform_tables
 from meanstest.errors import MeansTestError
 from meanstest.policy import default_library
 from meanstest.review import ReviewOptions, run_review, stream

@@ -23,7 +23,8 @@ if not (os.environ.get("JAVA_HOME") or shutil.which("java")):
     pytest.skip("Spark needs Java 17: no JAVA_HOME and no java on PATH", allow_module_level=True)
 
 from meanstest import schema, synth
-from meanstest.bundle import conform_tables, write_bundle
+from meanstest.bundle import write_bundle
+from meanstest.conform import conform_tables
 from meanstest.errors import MeansTestError
 from meanstest.policy import default_library
 from meanstest.review import ReviewOptions, run_review

@@ -28,7 +28,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from meanstest import schema
-from meanstest.bundle import READ_ERRORS, check_table, parquet_file, unreadable
+from meanstest.bundle import check_table, parquet_file, unreadable
+from meanstest.conform import READ_ERRORS
 from meanstest.progress import Progress
 from meanstest.review.plan import ID_COLUMNS, Plan
 

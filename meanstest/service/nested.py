@@ -68,7 +68,7 @@ def tables_to_nested(tables: dict[str, pa.Table]) -> pa.Table:
     """Bundle tables → the request table (the client side). A source row goes under every
     household whose member or supporter it names, and a row naming nobody under the first
     household, where the service ignores and counts it (convert.tables_to_households)."""
-    from meanstest.bundle import conform_tables
+    from meanstest.conform import conform_tables
 
     t = conform_tables(tables)
     hh = t["households"]

@@ -187,23 +187,23 @@ def _canonical(df, name: str, file: str, files: list[str] | None = None):
     check) where the single machine and the in-place way accept them."""
     from pyspark.sql import functions as F
 
-    from meanstest.bundle import _compatible, _Plan  # the bundle reader's rules, not a copy
+    from meanstest.conform import Plan, compatible  # the bundle reader's rules, not a copy
 
     found = pa.schema([pa.field(f.name, arrow_type(f.dataType)) for f in df.schema])
     expected = {c.name: c.type for c in schema.TABLES[name]}
     refused = [
-        f.name for f in found if f.name in expected and not _compatible(expected[f.name], f.type)
+        f.name for f in found if f.name in expected and not compatible(expected[f.name], f.type)
     ]
     nulls: set[str] = set()
     if refused and files:
         types = _file_types(files, refused)
         for column in refused:
-            if types.get(column) and all(_compatible(expected[column], t) for t in types[column]):
+            if types.get(column) and all(compatible(expected[column], t) for t in types[column]):
                 at = found.get_field_index(column)
                 found = found.set(at, pa.field(column, expected[column]))
                 if all(pa.types.is_null(t) for t in types[column]):
                     nulls.add(column)
-    plan = _Plan.make(name, found, file)
+    plan = Plan.make(name, found, file)
     cols = []
     for col, src in zip(schema.TABLES[name], plan.sources, strict=True):
         value = F.col(f"`{src}`") if src is not None and src not in nulls else F.lit(None)
@@ -275,7 +275,7 @@ def _read_parquet(spark, path: str, name: str, files: dict | None = None):
 
 
 def _from_arrow(spark, table: pa.Table, name: str):
-    from meanstest.bundle import conform
+    from meanstest.conform import conform
 
     table = conform(name, table)
     table = table.append_column("_row", pa.array(np.arange(table.num_rows, dtype=np.int64)))
@@ -292,7 +292,7 @@ def read_frames(
     from meanstest.bundle import read_table
 
     if isinstance(bundle, dict):
-        from meanstest.bundle import conform_tables
+        from meanstest.conform import conform_tables
 
         tables = conform_tables(bundle)
         return {name: _from_arrow(spark, t, name) for name, t in tables.items()}

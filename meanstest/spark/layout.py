@@ -223,7 +223,8 @@ def parquet_file(name: str, root: str, path: str, data: pa.Buffer, firsts: dict)
 
     import pyarrow.parquet as pq
 
-    from meanstest.bundle import READ_ERRORS, conform, unreadable
+    from meanstest.bundle import unreadable
+    from meanstest.conform import READ_ERRORS, conform
 
     try:  # a corrupt page: the one line the in-place way says, not an 80-line traceback
         table = pq.read_table(pa.BufferReader(data))
