@@ -158,7 +158,7 @@ def _first_beyond(column: pa.ChunkedArray, target: pa.DataType) -> tuple[int, in
     return None
 
 
-def validate_ipc(data, file: Path, first_row: int) -> None:
+def validate_ipc(data: pa.Table | pa.RecordBatch, file: Path, first_row: int) -> None:
     """Arrow's full validation of IPC data (IPC trusts its offsets; a forged one must
     not pass), with a string that is not UTF-8 named by table, column and row."""
     try:
