@@ -247,6 +247,22 @@ def test_explain_trace_matches_assess(server, pki):
     assert zh.policy_name == pack.name and pack.name in zh.text
 
 
+def test_the_client_explains_one_household_and_refuses_an_absent_or_doubled_one(server, pki):
+    """client.explain(tables, id) sent the first copy of a household_id on two rows, with
+    the members of both, and was answered as if it were one household, where `meanstest
+    explain` and a review reject it; an absent one was a bare KeyError (a blind test)."""
+    tables = synth.generate(6, seed=3)
+    households = tables["households"]
+    first = households["household_id"][0].as_py()
+    with client(server, pki) as c:
+        assert c.explain(tables, first, lang="en").result.household_id == first
+        with pytest.raises(ValueError, match="household 'NOT-THERE' is not in the households"):
+            c.explain(tables, "NOT-THERE")
+        doubled = dict(tables, households=pa.concat_tables([households, households.slice(0, 1)]))
+        with pytest.raises(ValueError, match=f"household '{first}' is on 2 rows .*duplicate"):
+            c.explain(doubled, first)
+
+
 def test_explain_rejected_household_is_invalid_argument(server, pki):
     (h,) = _good_households(1)
     h.persons[0].health = 9

@@ -71,6 +71,33 @@ def test_values_a_bundle_cannot_hold_reject_their_household(tables, edit, reason
     assert out["results"].drop_columns(["rank"]).equals(rest)
 
 
+def test_a_date_python_cannot_hold_rejects_its_household_not_the_conversion(tables):
+    """A day number past 9999-12-31 (or before year 1) in a bundle's date column: the
+    review rejects its household; tables_to_households ended in pyarrow's OverflowError
+    (Python's date), so MeansTestClient.assess failed the whole call (a blind test). It
+    is sent as Arrow writes it, and the service rejects the same households."""
+    vehicle = tables["vehicle"]
+    assert vehicle.num_rows >= 2
+    days = vehicle["registered_on"].cast(pa.int32()).to_numpy(zero_copy_only=False).copy()
+    days[0], days[-1] = 3_000_000, -800_000
+    at = vehicle.schema.get_field_index("registered_on")
+    edited = dict(
+        tables, vehicle=vehicle.set_column(at, "registered_on", pa.array(days).cast(pa.date32()))
+    )
+    msgs = tables_to_households(edited)
+    sent = {v.registered_on for h in msgs for v in h.vehicle}
+    assert {"10183-09-21", "-0221-09-04"} <= sent
+    out = _bulk(households_to_tables(msgs))
+    review = assess(edited, default_library())
+    assert set(out["rejects"]["household_id"].to_pylist()) == set(
+        review.rejects["household_id"].to_pylist()
+    )
+    owner = vehicle["person_id"][0].as_py()
+    hid = next(h.household_id for h in msgs if any(p.person_id == owner for p in h.persons))
+    assert any("vehicle.registered_on" in r and "10183-09-21" in r for r in _reasons(out, hid))
+    assert out["results"].num_rows == review.results.num_rows > 0
+
+
 def test_a_value_that_does_not_fit_is_one_reason_among_all_of_its_household(tables):
     """DATA.md: a rejected household lists every reason. A date that is not a date
     beside a negative prev_benefit and a person's unknown enum value: all three, in the

@@ -124,10 +124,17 @@ class MeansTestClient:
         lang: str = "zh",
         timeout: float | None = None,
     ) -> pb.Explanation:
-        """The Explanation of one household of bundle tables."""
+        """The Explanation of one household of bundle tables. A household_id the tables
+        do not hold, or hold on two households rows (a review rejects both), is a
+        ValueError saying so, as `meanstest explain` refuses them."""
         match = [h for h in convert.tables_to_households(tables) if h.household_id == household_id]
-        if not match:
-            raise KeyError(household_id)
+        if len(match) != 1:
+            raise ValueError(
+                f"household {household_id!r} is not in the households table"
+                if not match
+                else f"household {household_id!r} is on {len(match)} rows of the households "
+                "table: a review rejects every copy (duplicate household_id); no explanation"
+            )
         request = pb.ExplainRequest(household=match[0], lang=lang)
         return self.stub.Explain(request, **self._kw(timeout))
 

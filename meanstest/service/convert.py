@@ -282,8 +282,15 @@ def tables_to_households(tables: dict[str, pa.Table]) -> list[pb.Household]:
     whose member or supporter it names, and a row naming nobody to the first household:
     the service ignores it there too, and counts it (`unmatched_source_rows`, DATA.md:
     "ignored and counted"), as a review of the tables does. Left out, such rows were lost
-    on the way, and the answer said 0 where the review's summary said how many."""
-    hh = tables["households"].to_pylist()
+    on the way, and the answer said 0 where the review's summary said how many.
+
+    A household_id on two households rows has its members and supporters nested under
+    the first copy: sent in one call, as these messages are meant to be, the service
+    rejects both copies as a review of the tables does (a split call would assess the
+    first copy with all of them). A date outside 0001..9999 is sent as Arrow writes it
+    (`10183-09-21`), so the service rejects its household naming it, as a review does;
+    Python's date could not hold it and the whole conversion failed."""
+    hh = _rows(tables["households"])
     out = [pb.Household(**_present(row, "households")) for row in hh]
     first: dict[str, int] = {}  # a duplicated household_id: its rows go to the first copy
     for i, row in enumerate(hh):
@@ -291,7 +298,7 @@ def tables_to_households(tables: dict[str, pa.Table]) -> list[pb.Household]:
     people: dict[str, list[int]] = {}
     for name, id_col in (("persons", "person_id"), ("supporters", "supporter_id")):
         table = tables.get(name)
-        for row in table.to_pylist() if table is not None else []:
+        for row in _rows(table) if table is not None else []:
             i = first.get(row["household_id"])
             if i is None:
                 continue
@@ -301,10 +308,18 @@ def tables_to_households(tables: dict[str, pa.Table]) -> list[pb.Household]:
                 homes.append(i)
     for name in schema.SOURCE_TABLES:
         table = tables.get(name)
-        for row in table.to_pylist() if table is not None else []:
+        for row in _rows(table) if table is not None else []:
             for i in people.get(row["person_id"], [0] if out else []):
                 getattr(out[i], name).add(**_present(row, name))
     return out
+
+
+def _rows(table: pa.Table) -> list[dict]:
+    """The table's rows as dicts, its dates as ISO text (Arrow's, for any day number)."""
+    for i, field in enumerate(table.schema):
+        if pa.types.is_date(field.type):
+            table = table.set_column(i, field.name, pc.cast(table.column(i), pa.string()))
+    return table.to_pylist()
 
 
 def _present(row: dict, name: str) -> dict:
