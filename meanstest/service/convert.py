@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from meanstest import schema
 from meanstest.lines import table_lines
 from meanstest.row_checks import Unreadable
-from meanstest.service import wire
+from meanstest.service import text_columns, wire
 from meanstest.service.dedup import shared_ids
 from meanstest.v1 import meanstest_pb2 as pb
 
@@ -121,12 +121,12 @@ def _column(col: schema.Column, raw: pa.Array, cells: _Cells) -> pa.Array:
 
 
 def _dates(col: schema.Column, text: pa.Array, cells: _Cells) -> pa.Array:
-    """A date column: the usual "YYYY-MM-DD" parsed in numba (wire.parse_dates), any
+    """A date column: the usual "YYYY-MM-DD" parsed in numba (text_columns.parse_dates), any
     other text by Arrow's parser, the definition: a valid text round-trips exactly."""
-    offsets, data, valid = wire.string_buffers(text)
-    days, status = wire.parse_dates(offsets, data, valid)
-    bad = status == wire.DATE_BAD
-    unsure = np.flatnonzero(status == wire.DATE_UNSURE)
+    offsets, data, valid = text_columns.string_buffers(text)
+    days, status = text_columns.parse_dates(offsets, data, valid)
+    bad = status == text_columns.DATE_BAD
+    unsure = np.flatnonzero(status == text_columns.DATE_UNSURE)
     if len(unsure):
         odd = text.take(pa.array(unsure, pa.int64()))
         shaped = pc.match_substring_regex(odd, _DATE.pattern)
@@ -139,7 +139,7 @@ def _dates(col: schema.Column, text: pa.Array, cells: _Cells) -> pa.Array:
             zero_copy_only=False
         )[fine]
     cells.add(col.name, np.flatnonzero(bad), NOT_A_DATE, lambda r: repr(text[r].as_py()))
-    absent = bad | (status == wire.DATE_ABSENT)
+    absent = bad | (status == text_columns.DATE_ABSENT)
     return pa.array(days, pa.int32(), mask=absent if absent.any() else None).cast(pa.date32())
 
 
