@@ -65,7 +65,7 @@ class CsvExport:
                 # could not skip the header line)
                 self.no_rows = not f.read(1)
         except UnicodeDecodeError as e:
-            raise not_text(path, profile.encoding, e) from None
+            raise not_text(path, profile, e) from None
         except LookupError as e:
             raise ExportError(f"{path}: not {profile.encoding} text: {e}", file=str(path)) from None
         except pycsv.Error as e:
@@ -213,14 +213,14 @@ class CsvExport:
                 if batch is None:
                     break
         except UnicodeDecodeError as e:  # past the header (found by fuzzing)
-            raise not_text(self.path, p.encoding, e) from None
+            raise not_text(self.path, p, e) from None
         except pa.ArrowInvalid as e:
             # A record with the wrong number of fields that is not text either never
             # reaches on_invalid (pyarrow decodes it first, fails, and stops on the field
             # count): the file's encoding is the error to name. Found by fuzzing.
             undecodable = _first_bad_line(self.path, p.encoding)
             if undecodable is not None:
-                raise not_text(self.path, p.encoding, undecodable[1], undecodable[0]) from None
+                raise not_text(self.path, p, undecodable[1], undecodable[0]) from None
             why = str(e).splitlines()[0] if str(e).strip() else type(e).__name__
             if "straddl" in why:  # pyarrow's words for a record longer than a block
                 why = f"a record longer than {BLOCK_BYTES >> 20} MB (an unclosed quote?)"
@@ -256,17 +256,19 @@ def quiet_undecodable_records() -> Iterator[None]:
 
 
 def not_text(
-    path: Path, encoding: str, e: UnicodeDecodeError, line: int | None = None
+    path: Path, profile: Profile, e: UnicodeDecodeError, line: int | None = None
 ) -> ExportError:
-    """The error for a file that is not `encoding` text, naming the first physical line
-    that does not decode (`line`, else found by decoding the file again, line by line)."""
+    """The error for a file that is not text in its profile's encoding, naming the first
+    physical line that does not decode (`line`, else found by decoding the file again,
+    line by line) and the profile's key to look at."""
+    encoding = profile.encoding
     if line is None:
         found = _first_bad_line(path, encoding)
         line = found[0] if found else None
     where = f" at line {line}" if line else ""
     return ExportError(
         f"{path}: not {encoding} text{where} ({e.reason}, byte {e.object[e.start : e.end]!r}); "
-        "is the profile's encoding right?",
+        f"is {profile.path}'s profile.encoding right?",
         file=str(path),
         line=line,
     )

@@ -56,6 +56,8 @@ def open_export(path: str | Path, profile: Profile) -> CsvExport | JsonlExport |
     if not path.is_file():  # a FIFO or a device is no export either (it was "not found")
         what = "not a regular file" if path.exists() else "raw export not found"
         raise ExportError(f"{path}: {what}", file=str(path))
+    if profile.format != "parquet":
+        _utf8_in_disguise(path, profile)
     reader = {"csv": CsvExport, "jsonl": JsonlExport, "parquet": ParquetExport}[profile.format]
     export = reader(path, profile)
     missing = [raw for raw in profile.columns.values() if raw not in export.header]
@@ -79,6 +81,46 @@ def open_export(path: str | Path, profile: Profile) -> CsvExport | JsonlExport |
             f"{path}: {what}: {found})" + _hint(path, profile, export.header),
         )
     return export
+
+
+# Non-ASCII bytes, every one in valid UTF-8, that make a file UTF-8 whatever its profile
+# says. GB18030 Chinese is valid UTF-8 by chance about 0.18 times a character (common
+# characters; 0.09 over all of GBK: tests/test_adapters_encoding.py measures it), so 32
+# bytes (16 characters) are wrong about once in 10^12 files.
+UTF8_EVIDENCE = 32
+UTF8_SAMPLE = 1 << 20  # the bytes of a file's start that are looked at
+
+
+def _utf8_in_disguise(path: Path, profile: Profile) -> None:
+    """Refuse a UTF-8 export whose profile names another encoding. GB18030 (and Latin-1,
+    …) decode almost any bytes without an error, into other characters: a blind test's
+    UTF-8 vehicle file under `encoding = "gb18030"` was ingested, exit 0, with 蒙D1234A
+    as 钂橠1234A and nothing quarantined. Its ASCII header gave no missing column to
+    hint at (`_hint`)."""
+    if codecs.lookup(profile.encoding).name in ("utf-8", "utf-8-sig"):
+        return
+    with open(path, "rb") as f:
+        head = f.read(UTF8_SAMPLE)
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as e:
+        if e.end != len(head) or e.reason != "unexpected end of data":
+            return  # not UTF-8 (a sequence cut by the sample's end is no evidence)
+        text = head[: e.start].decode("utf-8")
+    if int((np.frombuffer(head, np.uint8) >= 0x80).sum()) < UTF8_EVIDENCE:
+        return
+    at = next((i for i, c in enumerate(text) if ord(c) >= 0x80 and c != "\ufeff"), 0)
+    start = max(text.rfind("\n", 0, at) + 1, at - 12)
+    shown = text[start : start + 32].split("\n", 1)[0].strip("\r\ufeff")
+    misread = shown.encode("utf-8").decode(profile.encoding, errors="replace")
+    amount = f"{'its first ' if len(head) == UTF8_SAMPLE else ''}{len(head):,}"
+    raise ProfileError(
+        profile.path,
+        "profile.encoding",
+        f"{path} is UTF-8 text, not {profile.encoding} ({amount} bytes are UTF-8 without a "
+        f"fault; read as {profile.encoding}, {shown!r} would be {misread!r}): "
+        'set encoding = "utf-8"',
+    )
 
 
 def _hint(path: Path, profile: Profile, header: list[str]) -> str:
@@ -195,7 +237,7 @@ class JsonlExport:
         except UnicodeDecodeError as e:  # the file's encoding is wrong: stop, as CSV does
             # (it was a bad_json row whose quarantine showed U+FFFD for the bytes, and a
             # whole GBK file "no line is a JSON object"; a blind test of messy exports)
-            raise not_text(self.path, self.profile.encoding, e, line) from None
+            raise not_text(self.path, self.profile, e, line) from None
         except (ValueError, RecursionError) as e:  # deep nesting too
             return bad(str(e) or type(e).__name__)
         if not isinstance(obj, dict):

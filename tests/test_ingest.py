@@ -373,7 +373,10 @@ def _manifest(tmp_path, text):
         ("[[sources]]\nprofile = 'x.toml'\n", "sources: unknown key"),
         ("[[source]]\nprofile = 'x.toml'\nfiles = []\n", "non-empty list"),
         ("description = 'no sources'\n", "at least one [[source]]"),
-        ("[[source]]\nprofile = 'absent.toml'\nfiles = ['a.csv']\n", "cannot read"),
+        (
+            "[[source]]\nprofile = 'absent.toml'\nfiles = ['a.csv']\n",
+            "source[0].profile: absent.toml: profile not found",
+        ),
     ],
 )
 def test_manifest_errors_are_clear_and_before_any_row(tmp_path, text, words):

@@ -167,7 +167,7 @@ for name, fields, reason in (
 
 # whole-file problems: the ingest stops with one line naming the file
 err("csv-utf8-for-gb18030", "vehicle.csv", (VEHICLE + "\n" + GOOD_CAR + "\n").encode(), "vehicle",
-    "not gb18030 text")  # fmt: skip
+    "is UTF-8 text, not gb18030")  # fmt: skip
 err("csv-gb18030-for-utf8", "persons.csv", (PERSONS + "\n").encode("gb18030"), "case_persons",
     "not utf-8 text")  # fmt: skip
 err("csv-utf16", "persons.csv", (PERSONS + "\n").encode("utf-16"), "case_persons", "not utf-8 text")
@@ -231,7 +231,7 @@ MANIFESTS = {
     "manifest-files-empty": ('[[source]]\nprofile = "P"\nfiles = []\n', "need a non-empty list"),
     "manifest-no-profile": ('[[source]]\nfiles = ["F"]\n', "need the profile's path"),
     "manifest-profile-missing": ('[[source]]\nprofile = "nowhere.toml"\nfiles = ["F"]\n',
-                                 "cannot read"),
+                                 "source[0].profile: nowhere.toml: profile not found"),
     "manifest-file-missing": ('[[source]]\nprofile = "P"\nfiles = ["nowhere.csv"]\n',
                               "raw export not found"),
     "manifest-file-twice": ('[[source]]\nprofile = "P"\nfiles = ["F", "F"]\n', "is listed twice"),

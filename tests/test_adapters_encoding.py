@@ -1,0 +1,160 @@
+"""An export's encoding and an officer's profile mistakes, as a blind onboarding of a new
+district met them (DATA.md "Adapter profiles": nothing dropped or changed silently; a
+profile error names the file and the key)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from meanstest.adapters import readers
+from meanstest.adapters.profile import ProfileError
+from meanstest.adapters.raw import ExportError
+from test_adapters_unseen import HEAD, PERSONS, TAX_CSV
+from test_adapters_unseen_edges import _one
+
+from meanstest.bundle import read_bundle
+from meanstest.ingest import ingest
+
+VEHICLE = """
+[profile]
+table = "vehicle"
+format = "csv"
+encoding = "gb18030"
+[columns]
+person_id = "id"
+plate = "plate"
+vehicle_type = "type"
+value = "value"
+registered_on = "registered"
+[units]
+value = "yuan"
+"""
+
+
+def _vehicles(plates: list[str]) -> str:
+    rows = [f"{HEAD},{p},car,100,2020-01-01" for p in plates]
+    return "id,plate,type,value,registered\n" + "\n".join(rows) + "\n"
+
+
+def test_a_utf8_export_under_a_gb18030_profile_is_refused_not_garbled(tmp_path):
+    """GB18030 decodes UTF-8 bytes without an error into other characters: the file was
+    ingested, exit 0, 蒙D1234A as 钂橠1234A, nothing quarantined (its ASCII header gave
+    no missing column to hint at). Refused, naming the profile's key and showing how
+    the text would have read."""
+    plates = [f"蒙D{n:04d}A" for n in range(12)]
+    data = _vehicles(plates).encode("utf-8")
+    assert data.decode("gb18030") != data.decode("utf-8")  # no error: another text
+    manifest = _one(tmp_path, VEHICLE, "v.csv", data)
+    with pytest.raises(ProfileError) as e:
+        ingest(manifest, tmp_path / "out")
+    message = str(e.value)
+    assert message.startswith(f"{tmp_path / 'p.toml'}: profile.encoding: {tmp_path / 'v.csv'}")
+    assert "is UTF-8 text, not gb18030" in message and 'set encoding = "utf-8"' in message
+    assert "蒙D0000A" in message and "蒙D0000A".encode().decode("gb18030") in message
+    assert not (tmp_path / "out").exists()
+    # the same bytes under the right encoding are read as they are
+    utf8 = tmp_path / "utf8"
+    utf8.mkdir()
+    fixed = VEHICLE.replace('encoding = "gb18030"', 'encoding = "utf-8"')
+    ingest(_one(utf8, fixed, "v.csv", data), utf8 / "out")
+    assert read_bundle(utf8 / "out")["vehicle"]["plate"].to_pylist() == plates
+
+
+def test_a_gb18030_export_is_read_whatever_its_chance_utf8(tmp_path):
+    """The other side of the rule: real GB18030 text. A short Chinese text can be valid
+    UTF-8 by chance, so too little of it is no evidence (UTF8_EVIDENCE non-ASCII bytes
+    are needed), and a long one is read as GB18030."""
+    chance = next(
+        c for c in (chr(u) for u in range(0x4E00, 0x9FA6)) if _valid_utf8(c.encode("gb18030"))
+    )
+    short = tmp_path / "short"
+    short.mkdir()
+    plate = f"{chance}A12345"
+    ingest(_one(short, VEHICLE, "v.csv", _vehicles([plate]).encode("gb18030")), short / "out")
+    assert read_bundle(short / "out")["vehicle"]["plate"].to_pylist() == [plate]
+    long = tmp_path / "long"
+    long.mkdir()
+    plates = [
+        f"{c}A{n:05d}" for n, c in enumerate("京津沪渝冀豫云辽黑湘皖鲁新苏浙赣鄂桂甘晋蒙陕吉闽")
+    ]
+    ingest(_one(long, VEHICLE, "v.csv", _vehicles(plates).encode("gb18030")), long / "out")
+    assert read_bundle(long / "out")["vehicle"]["plate"].to_pylist() == plates
+
+
+def _valid_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def test_chance_utf8_in_gb18030_text_is_as_rare_as_utf8_evidence_assumes():
+    """UTF8_EVIDENCE's arithmetic: GB18030 Chinese is valid UTF-8 by chance about 0.18
+    times a character, so 4 characters are about 1 in 1,000 and 16 (32 bytes) about 1
+    in 10^12. Measured on random text of the 3,755 common characters (GB2312 level 1)."""
+    common = [bytes([hi, lo]).decode("gb2312") for hi in range(0xB0, 0xD8) for lo in range(0xA1, 0xFF)
+              if (hi, lo) < (0xD7, 0xFA)]  # fmt: skip
+    rng = random.Random(7)
+    tries = 50_000
+    one = sum(_valid_utf8(rng.choice(common).encode("gb18030")) for _ in range(tries)) / tries
+    four = (
+        sum(_valid_utf8("".join(rng.choices(common, k=4)).encode("gb18030")) for _ in range(tries))
+        / tries
+    )
+    assert 0.15 < one < 0.21 and four < 0.002
+    assert readers.UTF8_EVIDENCE >= 32  # 16 characters: 0.21 ** 16 < 10 ** -10
+
+
+def test_a_file_not_in_its_encoding_names_the_profile_key(tmp_path):
+    """The error ("not utf-8 text at line 1 …; is the profile's encoding right?") named
+    the export but not the profile to edit."""
+    data = "纳税人识别号;所得项目;收入额（元）\n".encode("gb18030")
+    utf8 = TAX_CSV.replace('encoding = "gb18030"', 'encoding = "utf-8"')
+    with pytest.raises(ExportError, match=rf"is {tmp_path / 'p.toml'}'s profile.encoding right"):
+        ingest(_one(tmp_path, utf8, "t.csv", data), tmp_path / "out")
+
+
+def test_a_missing_profile_is_named_by_the_manifest_key(tmp_path):
+    """It said "profile/bank.toml: cannot read: No such file or directory", where a
+    missing raw file names the manifest and its key."""
+    (tmp_path / "t.csv").write_bytes(b"x\n")
+    (tmp_path / "m.toml").write_text(
+        '[[source]]\nprofile = "p.toml"\nfiles = ["t.csv"]\n'
+        '[[source]]\nprofile = "profiles/bank.toml"\nfiles = ["t.csv"]\n',
+        "utf-8",
+    )
+    (tmp_path / "p.toml").write_text(TAX_CSV, "utf-8")
+    with pytest.raises(ProfileError) as e:
+        ingest(tmp_path / "m.toml", tmp_path / "out")
+    assert str(e.value).startswith(
+        f"{tmp_path / 'm.toml'}: source[1].profile: profiles/bank.toml: profile not found"
+    )
+
+
+@pytest.mark.parametrize(
+    "edit, key, said",
+    [
+        (('"重病" = 5', '"重病" = 7'), "values.health.重病", "7: health outside 1..6"),
+        (("refused_job_offers = 0", "refused_job_offers = 0\nhealth = 0"), "defaults.health",
+         "0: health outside 1..6"),
+    ],
+)  # fmt: skip
+def test_a_constant_outside_its_columns_rule_is_a_profile_error(tmp_path, edit, key, said):
+    """`"重度残疾" = 7` in [values.health] loaded and put health 7 in persons: the review
+    then rejected every household given it. A value map's or default's constant is the
+    profile's, so its mistake is the profile's error (the rule is validation's own,
+    row_checks.RANGES)."""
+    from meanstest.adapters.profile import load_profile
+
+    path = tmp_path / "p.toml"
+    text = PERSONS.replace(*edit)
+    if key == "defaults.health":  # a default for a column the profile does not map
+        text = text.replace('health = "健康状况"\n', "").replace(
+            '[values.health]\n"健康" = 1\n"重病" = 5\n', ""
+        )
+    path.write_text(text, "utf-8")
+    with pytest.raises(ProfileError) as e:
+        load_profile(path)
+    assert str(e.value).startswith(f"{path}: {key}: {said}")
