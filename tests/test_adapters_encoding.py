@@ -4,32 +4,25 @@ profile error names the file and the key)."""
 
 from __future__ import annotations
 
+import functools
 import random
 
 import pytest
 from meanstest.adapters import readers
 from meanstest.adapters.profile import ProfileError
 from meanstest.adapters.raw import ExportError
+from test_adapters_profile import VEHICLE as GB_VEHICLE
 from test_adapters_unseen import HEAD, PERSONS, TAX_CSV
 from test_adapters_unseen_edges import _one
 
 from meanstest.bundle import read_bundle
 from meanstest.ingest import ingest
 
-VEHICLE = """
-[profile]
-table = "vehicle"
-format = "csv"
-encoding = "gb18030"
-[columns]
-person_id = "id"
-plate = "plate"
-vehicle_type = "type"
-value = "value"
-registered_on = "registered"
-[units]
-value = "yuan"
-"""
+# the loader tests' vehicle profile, with the ASCII header of the blind test's export
+# (no missing column, so nothing to hint at the encoding)
+ASCII_HEADER = {"身份证号": "id", "号牌号码": "plate", "车辆类型": "type",
+                "评估价值(元)": "value", "初次登记日期": "registered"}  # fmt: skip
+VEHICLE = functools.reduce(lambda text, kv: text.replace(*kv), ASCII_HEADER.items(), GB_VEHICLE)
 
 
 def _vehicles(plates: list[str]) -> str:
