@@ -35,7 +35,7 @@ def test_a_utf8_export_under_a_gb18030_profile_is_refused_not_garbled(tmp_path):
     ingested, exit 0, 蒙D1234A as 钂橠1234A, nothing quarantined (its ASCII header gave
     no missing column to hint at). Refused, naming the profile's key and showing how
     the text would have read."""
-    plates = [f"蒙D{n:04d}A" for n in range(12)]
+    plates = [f"{'蒙京'[n % 2]}D{n:04d}A" for n in range(12)]  # two Chinese characters
     data = _vehicles(plates).encode("utf-8")
     assert data.decode("gb18030") != data.decode("utf-8")  # no error: another text
     manifest = _one(tmp_path, VEHICLE, "v.csv", data)
@@ -44,6 +44,7 @@ def test_a_utf8_export_under_a_gb18030_profile_is_refused_not_garbled(tmp_path):
     message = str(e.value)
     assert message.startswith(f"{tmp_path / 'p.toml'}: profile.encoding: {tmp_path / 'v.csv'}")
     assert "is UTF-8 text, not gb18030" in message and 'set encoding = "utf-8"' in message
+    assert "UTF-8 Chinese without a fault" in message
     assert "蒙D0000A" in message and "蒙D0000A".encode().decode("gb18030") in message
     assert not (tmp_path / "out").exists()
     # the same bytes under the right encoding are read as they are
@@ -55,9 +56,16 @@ def test_a_utf8_export_under_a_gb18030_profile_is_refused_not_garbled(tmp_path):
 
 
 def test_a_gb18030_export_is_read_whatever_its_chance_utf8(tmp_path):
-    """The other side of the rule: real GB18030 text. A short Chinese text can be valid
-    UTF-8 by chance, so too little of it is no evidence (UTF8_EVIDENCE non-ASCII bytes
-    are needed), and a long one is read as GB18030."""
+    """The other side of the rule: real GB18030 text. A Chinese text can be valid UTF-8
+    by chance, but it then decodes to other scripts, not to Chinese: read as GB18030. A
+    blind recheck's housing export, ASCII but for 住宅 on every row (valid UTF-8: "סլ"),
+    was refused when the rule counted non-ASCII bytes."""
+    homes = tmp_path / "homes"
+    homes.mkdir()
+    uses = ["住宅"] * 20
+    assert _valid_utf8("".join(uses).encode("gb18030"))
+    ingest(_one(homes, VEHICLE, "v.csv", _vehicles(uses).encode("gb18030")), homes / "out")
+    assert read_bundle(homes / "out")["vehicle"]["plate"].to_pylist() == uses
     chance = next(
         c for c in (chr(u) for u in range(0x4E00, 0x9FA6)) if _valid_utf8(c.encode("gb18030"))
     )
@@ -83,21 +91,27 @@ def _valid_utf8(data: bytes) -> bool:
     return True
 
 
-def test_chance_utf8_in_gb18030_text_is_as_rare_as_utf8_evidence_assumes():
-    """UTF8_EVIDENCE's arithmetic: GB18030 Chinese is valid UTF-8 by chance about 0.18
-    times a character, so 4 characters are about 1 in 1,000 and 16 (32 bytes) about 1
-    in 10^12. Measured on random text of the 3,755 common characters (GB2312 level 1)."""
-    common = [bytes([hi, lo]).decode("gb2312") for hi in range(0xB0, 0xD8) for lo in range(0xA1, 0xFF)
-              if (hi, lo) < (0xD7, 0xFA)]  # fmt: skip
+def test_chance_utf8_in_gb18030_text_is_not_utf8_chinese():
+    """readers.utf8_chinese's arithmetic: GB18030 Chinese is valid UTF-8 by chance about
+    once in five characters, but never as Chinese: no random text of GB2312's 6,763
+    characters, 1 to 8 characters long, passes the rule (UTF8_EVIDENCE ideographs)."""
+    chars = []
+    for hi in range(0xB0, 0xF8):
+        for lo in range(0xA1, 0xFF):
+            try:
+                chars.append(bytes([hi, lo]).decode("gb2312"))
+            except UnicodeDecodeError:
+                pass
+    assert len(chars) == 6763
     rng = random.Random(7)
-    tries = 50_000
-    one = sum(_valid_utf8(rng.choice(common).encode("gb18030")) for _ in range(tries)) / tries
-    four = (
-        sum(_valid_utf8("".join(rng.choices(common, k=4)).encode("gb18030")) for _ in range(tries))
-        / tries
-    )
-    assert 0.15 < one < 0.21 and four < 0.002
-    assert readers.UTF8_EVIDENCE >= 32  # 16 characters: 0.21 ** 16 < 10 ** -10
+    valid = passed = 0
+    for n in range(1, 9):
+        for _ in range(5_000):
+            data = "".join(rng.choices(chars, k=n)).encode("gb18030")
+            valid += _valid_utf8(data)
+            passed += readers.utf8_chinese(data) is not None
+    assert valid > 500 and passed == 0
+    assert readers.utf8_chinese("蒙D1234A,京A88888".encode()) is not None  # two suffice
 
 
 def test_a_file_not_in_its_encoding_names_the_profile_key(tmp_path):
