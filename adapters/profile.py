@@ -32,7 +32,7 @@ from meanstest.adapters import normalise
 
 from meanstest import schema
 from meanstest.errors import MeansTestError
-from meanstest.row_checks import RANGES
+from meanstest.row_checks import RULES
 
 FORMATS = ("csv", "jsonl", "parquet")
 SECTIONS = ("profile", "columns", "values", "units", "dates", "defaults")
@@ -356,7 +356,7 @@ def _typed(table: str, c: schema.Column, v, key: str, err, element: bool = False
             raise err(key, f"{v} does not fit {c.type}")
         # a constant outside the column's rule would have the review reject every row it
         # is given to (a blind test's "重度残疾" = 7 for health): the profile's mistake
-        rule, low, high = RANGES.get((table, c.name), (None, None, None))
+        rule, low, high = RULES.get((table, c.name), (None, None, None))
         if rule is not None and ((low is not None and v < low) or (high is not None and v > high)):
             raise err(key, f"{v}: {rule}, which the review rejects (every row given it)")
         return v
@@ -372,6 +372,10 @@ def _typed(table: str, c: schema.Column, v, key: str, err, element: bool = False
         raise err(key, f"{v!r}: {c.name} takes a string")
     if k == "enum" and v not in c.enum:
         raise err(key, f"{v!r} is not a value of {c.name} ({', '.join(c.enum)})")
+    if (table, c.name) == ("households", "jurisdiction") and not (
+        len(v) == 6 and v.isascii() and v.isdigit()
+    ):
+        raise err(key, f"{v!r}: jurisdiction not 6 digits, which the review rejects")
     if k == "id":
         try:
             return normalise.id_one(v)

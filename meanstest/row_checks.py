@@ -262,7 +262,7 @@ def check_columns(issues: Issues, enums: dict, keep: np.ndarray | None = None) -
                     [f"{quoted(v)}; allowed {allowed}" for v in values],
                     k=1,
                 )
-        rule = _RULES.get((name, col.name))
+        rule = RULES.get((name, col.name))
         if rule is not None:
             rule, low, high = rule
             v = numbers(arr)
@@ -294,8 +294,9 @@ def far_dates(arr: pa.Array) -> np.ndarray:
     return ids.valid_mask(arr) & ((days < _FIRST_DAY) | (days > _LAST_DAY))
 
 
-# (table, column) -> (rule, lowest, highest) of every signed or bounded column
-_RULES = {
+# (table, column) -> (rule, lowest, highest) of every signed or bounded column (the
+# adapters' profile loader holds its constants to them too)
+RULES = {
     **{(t, c): ("negative money", 0, None) for t, cols in MONEY.items() for c in cols},
     **{(t, c): ("negative count", 0, None) for t, cols in COUNTS.items() for c in cols},
     **RANGES,

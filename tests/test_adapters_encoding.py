@@ -146,13 +146,17 @@ def test_a_missing_profile_is_named_by_the_manifest_key(tmp_path):
         (('"重病" = 5', '"重病" = 7'), "values.health.重病", "7: health outside 1..6"),
         (("refused_job_offers = 0", "refused_job_offers = 0\nhealth = 0"), "defaults.health",
          "0: health outside 1..6"),
+        (("refused_job_offers = 0", "refused_job_offers = -1"), "defaults.refused_job_offers",
+         "-1: negative count"),
+        (('tuition = "yuan"', 'tuition = "yuan"\n[values.tuition]\n"免" = -100'),
+         "values.tuition.免", "-100: negative money"),
     ],
 )  # fmt: skip
 def test_a_constant_outside_its_columns_rule_is_a_profile_error(tmp_path, edit, key, said):
     """`"重度残疾" = 7` in [values.health] loaded and put health 7 in persons: the review
-    then rejected every household given it. A value map's or default's constant is the
-    profile's, so its mistake is the profile's error (the rule is validation's own,
-    row_checks.RANGES)."""
+    then rejected every household given it; so did a negative amount or count (a blind
+    recheck). A value map's or default's constant is the profile's, so its mistake is
+    the profile's error (the rules are validation's own, row_checks.RULES)."""
     from meanstest.adapters.profile import load_profile
 
     path = tmp_path / "p.toml"
@@ -165,3 +169,19 @@ def test_a_constant_outside_its_columns_rule_is_a_profile_error(tmp_path, edit, 
     with pytest.raises(ProfileError) as e:
         load_profile(path)
     assert str(e.value).startswith(f"{path}: {key}: {said}")
+
+
+def test_a_jurisdiction_constant_not_of_6_digits_is_a_profile_error(tmp_path):
+    """`[defaults] jurisdiction = "12345"` loaded, and the review rejected every
+    household (a blind recheck)."""
+    from meanstest.adapters.profile import load_profile
+    from test_adapters_unseen_edges import CASE_PARQUET
+
+    assert 'jurisdiction = "j"' in CASE_PARQUET
+    path = tmp_path / "p.toml"
+    text = CASE_PARQUET.replace('jurisdiction = "j"\n', "") + '[defaults]\njurisdiction = "12345"\n'
+    path.write_text(text, "utf-8")
+    with pytest.raises(ProfileError, match=r"defaults.jurisdiction: '12345': jurisdiction not 6"):
+        load_profile(path)
+    path.write_text(text.replace('"12345"', '"150422"'), "utf-8")
+    assert load_profile(path).defaults["jurisdiction"] == "150422"
