@@ -177,8 +177,19 @@ def _named(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[Path], list[Ca
     files, unfound = [], []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*.toml") if not f.name.startswith("."))
-            if not found:
+            # a folder that cannot be read is a case that could not be checked (rglob
+            # passed over it, and check exited 0: a blind recheck)
+            unreadable: list[OSError] = []
+            found = sorted(
+                Path(top) / name
+                for top, _, names in os.walk(p, onerror=unreadable.append)
+                for name in names
+                if name.endswith(".toml") and not name.startswith(".")
+            )
+            for e in unreadable:
+                why = e.strerror or type(e).__name__
+                unfound.append(CaseError(str(e.filename), "(folder)", f"cannot read: {why}"))
+            if not found and not unreadable:
                 unfound.append(CaseError(str(p), "(folder)", "no *.toml case files in this folder"))
             files += found
         elif p.is_file():

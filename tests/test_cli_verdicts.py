@@ -93,3 +93,29 @@ def test_the_process_exits_2_when_reproduce_cannot_check(reviewed, tmp_path):
     assert run.returncode == 2, run.stderr
     assert run.stderr.startswith("meanstest: error:") and "Traceback" not in run.stderr
     assert pq.read_table(out / "results.parquet").num_rows > 0  # the folder is untouched
+
+
+def test_check_counts_a_folder_it_cannot_read_and_runs_the_rest(tmp_path, monkeypatch, capsys):
+    """A case folder whose subfolder could not be read was passed over (Path.rglob says
+    nothing), and check exited 0 with the cases there never run (a blind recheck, with
+    the permission dropped). Simulated here: the tests may run as root."""
+    import os
+
+    cases = tmp_path / "cases"
+    sub = cases / "sub"
+    sub.mkdir(parents=True)
+    (cases / "ok.toml").write_text(WORKED.read_text("utf-8"), "utf-8")
+    (sub / "hidden.toml").write_text(WORKED.read_text("utf-8"), "utf-8")
+    scandir = os.scandir
+
+    def refusing(path="."):
+        if os.fspath(path) == str(sub):
+            raise PermissionError(13, "Permission denied", str(sub))
+        return scandir(path)
+
+    monkeypatch.setattr(os, "scandir", refusing)
+    assert main(["check", str(cases), "--engine", "fast"]) == 2
+    captured = capsys.readouterr()
+    assert f"meanstest: error: {sub}: (folder): cannot read: Permission denied" in captured.err
+    assert f"{cases / 'ok.toml'}: ok (fast)" in captured.out
+    assert "2 cases: 1 passed, 0 differ, 1 malformed" in captured.out
