@@ -135,10 +135,9 @@ def load_manifest(path: str | Path) -> list[Source]:
         if not isinstance(files, list) or not files or not all(isinstance(f, str) for f in files):
             raise ProfileError(name, f"{key}.files", "need a non-empty list of file paths")
         ppath = (base / prof).resolve()
-        if not ppath.exists():  # named as a missing raw file is (it named the profile alone)
-            raise ProfileError(
-                name, f"{key}.profile", f"{prof}: profile not found (looked for {ppath})"
-            )
+        if not ppath.is_file():  # named as a missing raw file is (it named the profile alone)
+            what = "a folder, not a profile" if ppath.is_dir() else "profile not found"
+            raise ProfileError(name, f"{key}.profile", f"{prof}: {what} (looked for {ppath})")
         if ppath not in profiles:
             profiles[ppath] = load_profile(base / prof)
         sources.append(

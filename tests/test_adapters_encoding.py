@@ -138,6 +138,12 @@ def test_a_missing_profile_is_named_by_the_manifest_key(tmp_path):
     assert str(e.value).startswith(
         f"{tmp_path / 'm.toml'}: source[1].profile: profiles/bank.toml: profile not found"
     )
+    (tmp_path / "profiles" / "bank.toml").mkdir(parents=True)  # a folder of that name
+    with pytest.raises(ProfileError) as e:
+        ingest(tmp_path / "m.toml", tmp_path / "out")
+    assert str(e.value).startswith(
+        f"{tmp_path / 'm.toml'}: source[1].profile: profiles/bank.toml: a folder, not a profile"
+    )
 
 
 @pytest.mark.parametrize(

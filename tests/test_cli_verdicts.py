@@ -74,6 +74,10 @@ def test_journal_verify_intact_broken_and_cannot_check(tmp_path, capsys):
     assert "BROKEN at line 2" in capsys.readouterr().out
     assert main(["journal", "verify", str(tmp_path / "absent.jsonl")]) == 2
     assert "absent.jsonl" in capsys.readouterr().err
+    # a --head that is no head at all checks nothing (it was "the head … is not zz", 1)
+    assert main(["journal", "verify", str(path), "--head", "zz"]) == 2
+    assert "--head 'zz': a head is 64 lower-case hex digits" in capsys.readouterr().err
+    assert main(["journal", "verify", str(path), "--head", "0" * 64]) == 1
 
 
 def test_other_commands_still_exit_1_on_an_error(tmp_path, capsys):

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,11 +26,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from meanstest.errors import MeansTestError
     from meanstest.service.auth import check_file_mode
     from meanstest.service.journal import unfinished_bytes
     from meanstest.service.journal_check import check_chain
     from meanstest.service.journal_key import read_key
 
+    if args.head is not None and not re.fullmatch("[0-9a-f]{64}", args.head):
+        # not a head at all: nothing was checked (it was "the head … is not zz", exit 1)
+        raise MeansTestError(f"--head {args.head!r}: a head is 64 lower-case hex digits")
     key = None
     if args.key:
         risk = "any local user could replace it with a key that a forged journal's MACs match"
