@@ -89,8 +89,9 @@ def open_export(path: str | Path, profile: Profile) -> CsvExport | JsonlExport |
 # non-ASCII characters are Chinese (ideographs, CJK punctuation, full-width forms).
 # GB18030 text is valid UTF-8 by chance about once in five characters, but it then
 # decodes to two-byte sequences (U+0080..U+07FF: 住宅 is "סլ"), not to Chinese: of random
-# GB2312 text, none of 1.2 million strings of 1 to 8 characters passed, and 7 in 200,000
-# of 3 characters decoded to one ideograph (tests/test_adapters_encoding.py). A count of
+# GB2312 text (200,000 strings each of 1, 2, 3, 4, 6 and 8 characters) none passed:
+# 7 strings of 3 characters decoded to one ideograph, below the two needed (a test tries
+# 40,000 more: tests/test_adapters_encoding.py). A count of
 # non-ASCII bytes alone refused a GB18030 export whose only Chinese, 住宅 on every row,
 # is valid UTF-8 (a blind recheck).
 UTF8_EVIDENCE = 2
