@@ -32,7 +32,7 @@ from meanstest.adapters import normalise
 
 from meanstest import schema
 from meanstest.errors import MeansTestError
-from meanstest.row_checks import RULES
+from meanstest.row_checks import JURISDICTION, JURISDICTION_RULE, RULES
 
 FORMATS = ("csv", "jsonl", "parquet")
 SECTIONS = ("profile", "columns", "values", "units", "dates", "defaults")
@@ -372,10 +372,8 @@ def _typed(table: str, c: schema.Column, v, key: str, err, element: bool = False
         raise err(key, f"{v!r}: {c.name} takes a string")
     if k == "enum" and v not in c.enum:
         raise err(key, f"{v!r} is not a value of {c.name} ({', '.join(c.enum)})")
-    if (table, c.name) == ("households", "jurisdiction") and not (
-        len(v) == 6 and v.isascii() and v.isdigit()
-    ):
-        raise err(key, f"{v!r}: jurisdiction not 6 digits, which the review rejects")
+    if (table, c.name) == ("households", "jurisdiction") and not JURISDICTION.fullmatch(v):
+        raise err(key, f"{v!r}: {JURISDICTION_RULE}, which the review rejects")
     if k == "id":
         try:
             return normalise.id_one(v)

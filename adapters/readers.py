@@ -108,14 +108,22 @@ def _chinese(c: str) -> bool:
     )
 
 
-def utf8_chinese(head: bytes) -> str | None:
-    """`head` (a file's start) decoded, when it is UTF-8 Chinese by the rule above."""
+def _utf8_start(head: bytes) -> str | None:
+    """A file's first bytes decoded as UTF-8; None when they are not UTF-8 (a sequence
+    cut by the sample's end is no evidence against it)."""
     try:
-        text = head.decode("utf-8")
+        return head.decode("utf-8")
     except UnicodeDecodeError as e:
         if e.end != len(head) or e.reason != "unexpected end of data":
-            return None  # not UTF-8 (a sequence cut by the sample's end is no evidence)
-        text = head[: e.start].decode("utf-8")
+            return None
+        return head[: e.start].decode("utf-8")
+
+
+def utf8_chinese(head: bytes) -> str | None:
+    """`head` (a file's start) decoded, when it is UTF-8 Chinese by the rule above."""
+    text = _utf8_start(head)
+    if text is None:
+        return None
     wide = {c: n for c, n in Counter(text).items() if ord(c) >= 0x80 and c != "\ufeff"}
     if sum(1 for c in wide if 0x3400 <= ord(c) <= 0x9FFF) < UTF8_EVIDENCE:
         return None
@@ -166,12 +174,8 @@ def _hint(path: Path, profile: Profile, header: list[str]) -> str:
         return f"; the header splits on {others[0]!r}, not {profile.delimiter!r}: is the delimiter right?"
     if codecs.lookup(profile.encoding).name != "utf-8":
         with open(path, "rb") as f:
-            head = f.read(1 << 16)
-        try:
-            text = head.decode("utf-8")
-        except UnicodeDecodeError as e:
-            text = head[: e.start].decode("utf-8") if e.start > len(head) - 4 else ""
-        if not text.isascii():
+            text = _utf8_start(f.read(1 << 16))
+        if text is not None and not text.isascii():
             return f"; the file reads as UTF-8, not {profile.encoding}: is the encoding right?"
     return ""
 

@@ -11,6 +11,7 @@ views of the Arrow buffers; no Arrow compute call runs on valid rows.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -294,6 +295,11 @@ def far_dates(arr: pa.Array) -> np.ndarray:
     return ids.valid_mask(arr) & ((days < _FIRST_DAY) | (days > _LAST_DAY))
 
 
+# A jurisdiction is a division code of 6 ASCII digits (a column is checked by
+# `digit_strings`; one value, a call's or a profile's constant, by this)
+JURISDICTION = re.compile(r"[0-9]{6}")
+JURISDICTION_RULE = "jurisdiction not 6 digits"
+
 # (table, column) -> (rule, lowest, highest) of every signed or bounded column (the
 # adapters' profile loader holds its constants to them too)
 RULES = {
@@ -377,7 +383,7 @@ def households_issues(
     issues.add(
         "jurisdiction",
         bad,
-        "jurisdiction not 6 digits",
+        JURISDICTION_RULE,
         [quoted(v) for v in take_values(households, "jurisdiction", bad)],
         k=3,
     )

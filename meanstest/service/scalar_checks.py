@@ -18,7 +18,6 @@ duplicate household ids); anything else takes the bulk path.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from typing import TYPE_CHECKING
 
 from meanstest import ids, schema
@@ -26,6 +25,8 @@ from meanstest.errors import quoted, shown_key
 from meanstest.row_checks import (
     CEILINGS,
     COUNTS,
+    JURISDICTION,
+    JURISDICTION_RULE,
     KEYS,
     MAX_AMOUNT,
     MAX_TOTAL,
@@ -39,7 +40,6 @@ from meanstest.row_checks import (
 if TYPE_CHECKING:
     from meanstest.policy import PolicyLibrary
 
-_SIX_DIGITS = re.compile(r"[0-9]{6}")
 _LAST = 1 << 20  # validate._LAST: after every column reason of its row
 _POSITION = {t: {c.name: i for i, c in enumerate(cols)} for t, cols in schema.TABLES.items()}
 
@@ -141,9 +141,9 @@ def household_reasons(hh: dict, library: PolicyLibrary) -> tuple[list[str], obje
     j = hh.get("jurisdiction")
     d = hh.get("assessment_date")
     pack = None
-    well = j is not None and _SIX_DIGITS.fullmatch(j) is not None
+    well = j is not None and JURISDICTION.fullmatch(j) is not None
     if j is not None and not well:
-        r.add("jurisdiction", 3, "jurisdiction not 6 digits", quoted(j))
+        r.add("jurisdiction", 3, JURISDICTION_RULE, quoted(j))
     if well and d is not None:
         pack = library.select(j, d)
         if pack is None:
