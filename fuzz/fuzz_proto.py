@@ -24,7 +24,8 @@ import meanstest.ids  # numba kernels cannot be instrumented: imported first, as
 import meanstest.pipeline
 import meanstest.policy
 import meanstest.service.dedup
-import meanstest.service.wire  # noqa: F401 - numba parsers of the protobuf path
+import meanstest.service.wire  # numba parsers of the protobuf path
+import meanstest.service.wire_out  # noqa: F401 - numba writers of the answer
 
 # Only the conversion modules are instrumented: numba kernels cannot be, and protobuf's
 # parser is C (upb) anyway.

@@ -17,6 +17,7 @@ from pathlib import Path
 import atheris
 import meanstest.adapters.csv_quotes  # numba kernels: imported before instrumenting
 import meanstest.adapters.normalise
+import meanstest.kernels.columns  # the readers' UTF-8 check (meanstest.utf8) compiles it
 
 import meanstest.ids  # noqa: F401 - numba kernels: imported before instrumenting (uninstrumentable)
 
