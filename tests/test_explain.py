@@ -196,6 +196,36 @@ def test_the_figures_behind_a_raised_ratio_a_phase_out_and_no_single_dibao_are_w
     assert "合计 0.00 元，四舍五入到元 = 0.00 元：不适用单人保" in text
 
 
+def test_step_4_says_whether_a_phase_out_follows_and_why_not_a_second():
+    """§7.4: pci between S and L phases out only a household paid dibao last year, and
+    prev phase_out is read as low_income. A blind two-year review found a former phase-
+    out household's document going from "previous status phase-out" to "low-income"
+    without the rule that decided it."""
+    worker = person(dt.date(1980, 1, 1), occupation="flexible")
+    wage = record("tax_income", worker, "W", income_type="wage", amount=840_000)  # 700 元/月
+    step4 = "第 4 步 家庭人均月收入不高于低收入标准 — 是；上期状态 "
+    cases = [
+        ({"prev_status": "dibao", "prev_benefit": 50_000}, "低保", "是", "", "渐退期"),
+        ({"prev_status": "dibao", "prev_benefit": 0}, "低保", "否", "", "低收入家庭"),
+        ({"prev_status": "phase_out", "prev_benefit": 87_300}, "渐退期", "否",
+         "（上期已在渐退期，不再渐退）", "低收入家庭"),
+    ]  # fmt: skip
+    for row, prev, yes, again, status in cases:
+        text = _document([household(**row)], [worker], (), [wage])
+        assert f"{step4}{prev}，上期待遇 " in text
+        assert f"；渐退（上期为低保且上期待遇大于 0）— {yes}{again}" in text
+        assert f"→ {status}，月救助金 " in text
+    english = render(
+        trace_household(
+            engine_input([household(prev_status="phase_out", prev_benefit=87_300)],
+                         [{"household_id": "H1", **worker}], [], [wage]), "H1"),
+        "en", "text",
+    )  # fmt: skip
+    assert (
+        "; phase-out (previously dibao with a benefit above 0) — no (a phase-out never" in english
+    )
+
+
 def test_every_figure_of_single_dibao_transfers_medical_and_support_follows_from_the_text():
     """A blind audit recomputed each figure from the document: a single-person dibao's
     member line wrote "570.00 − 833.33 = 0.00" (§7.4 is max(0, S − income)) and its

@@ -168,6 +168,15 @@ def checks(s: dict, ctx: Ctx) -> Step:
             f"previous status {prev}, benefit {ctx.m(i['prev_benefit'], 'month')}",
         ),
     ]
+    if i["pci_at_most_low_income"]:  # why a phase-out does or does not follow (§7.4)
+        again = i["prev_status"] == "phase_out"
+        lines[3] += ctx.t(
+            f"；渐退（上期为低保且上期待遇大于 0）— {ctx.yn(i['prev_dibao_paid'])}"
+            + ("（上期已在渐退期，不再渐退）" if again else ""),
+            f"; phase-out (previously dibao with a benefit above 0) — "
+            f"{ctx.yn(i['prev_dibao_paid'])}"
+            + (" (a phase-out never starts a second)" if again else ""),
+        )
     # the checks stop at the first that decides (§7.2 特困, §7.3 低保): a step 4 shown after
     # step 3 had decided 低保 ("— 是；上期状态 低保") read like 渐退 to an auditor
     if i["tekun_no_labour"] and i["tekun_no_liable_supporter"] and i["pci_below_standard"]:

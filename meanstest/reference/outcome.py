@@ -55,6 +55,9 @@ def status(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> tuple[str, int, 
         for m, a, c in zip(hh.members, ages, cs)
     )
     no_liable = all(sp["exempt_reason"] != "none" for sp in hh.supporters)
+    # §7.4: only a household paid dibao last year phases out; a phase-out never starts a
+    # second one (prev phase_out is read as low_income)
+    phases_out = row["prev_status"] == "dibao" and row["prev_benefit"] > 0
     tr.note(
         "§7",
         "checks in order",
@@ -65,6 +68,7 @@ def status(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> tuple[str, int, 
         pci_at_most_low_income=pci <= low,
         prev_status=row["prev_status"],
         prev_benefit=row["prev_benefit"],
+        prev_dibao_paid=phases_out,
     )
     if no_labour and no_liable and pci < s:
         per_person = rhu(s * pack["standards"]["tekun_ratio"], 1000)
@@ -109,7 +113,7 @@ def status(hh: Household, facts: dict, tr: Trace = NO_TRACE) -> tuple[str, int, 
         )
         return "DIBAO", benefit, 0
     if pci <= low:
-        if row["prev_status"] == "dibao" and row["prev_benefit"] > 0:
+        if phases_out:
             tr.note(
                 "§7",
                 "PHASE_OUT",
