@@ -2,6 +2,7 @@
 policy show; a rank moved by other households is reported apart, not as a discrepancy."""
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -366,6 +367,24 @@ def test_a_changed_pack_says_so_with_a_hint(reviewed, tmp_path):
     changed = [p for p in problems if p.kind == "policy changed"]
     assert changed and all("policy_digest: " in str(p) for p in changed)
     assert "give them with --policies" in str(changed[0])
+
+
+def test_a_pack_the_recomputation_did_not_use_is_named_as_the_recomputations_lack(
+    reviewed, tmp_path
+):
+    """A blind two-year review reproduced with the library lacking its new pack and read
+    "by_policy.<id>.assessed is N; a review's summary has no such value" as if the
+    stored summary.json lacked it: the recomputation is what gives no such value."""
+    bundle, out = reviewed
+    lib = _copy(default_library().path, tmp_path / "policies")
+    for pack in ("150422-2024.toml", "150422-2025.toml"):  # (-2025 extends -2024)
+        (lib / pack).unlink()  # their households fall back to 150400-2024
+    _, problems, _ = reproduce_review(out, bundle, load_library(lib))
+    lines = [str(p) for p in problems if p.household_id == "summary.json"]
+    assert any(
+        re.search(r"by_policy\.150422-2024\.assessed is \d+; the recomputation gives none", x)
+        for x in lines
+    ), lines
 
 
 @pytest.mark.parametrize("gone", ["findings.parquet", "rejects.parquet", "summary.json"])

@@ -61,7 +61,7 @@ def _compare_summary(stored: dict, again: dict) -> list[Discrepancy]:
         if key not in old:
             what = f"{key} is missing; the recomputation gives {_shown(new[key])}"
         elif key not in new:
-            what = f"{key} is {_shown(old[key])}; a review's summary has no such value"
+            what = f"{key} is {_shown(old[key])}; the recomputation gives none"
         else:
             what = _difference(key, old[key], new[key])
         out.append(Discrepancy("summary.json", what, [key]))
