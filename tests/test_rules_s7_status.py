@@ -80,6 +80,17 @@ def test_phase_out(engine):  # §7.4 渐退期
     assert (result["transition"], result["circle"]) == ("PHASE_OUT", 2)
 
 
+@pytest.mark.parametrize(("prev_benefit", "benefit"), [(1, 0), (49, 0), (50, 100), (149, 100)])
+def test_phase_out_pays_last_years_benefit_in_whole_yuan(engine, prev_benefit, benefit):
+    # §7.4: benefit = yuan(prev_benefit), even where that is 0 (decisions.md, item 16)
+    result = _worker(engine, 800000, prev_status="dibao", prev_benefit=prev_benefit)
+    assert (result["status"], result["benefit"], result["phaseout_months"]) == (
+        "PHASE_OUT",
+        benefit,
+        6,
+    )
+
+
 def test_phase_out_never_twice(engine):  # §7: prev phase_out is treated like low_income
     result = _worker(engine, 800000, prev_status="phase_out", prev_benefit=50000)
     assert (result["status"], result["benefit"], result["transition"]) == ("LOW_INCOME", 0, "EXIT")
