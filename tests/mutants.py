@@ -151,6 +151,11 @@ MUTANTS = [
     ('§8 income tolerance: the larger, not the smaller', VETO, '        tolerance = max(\n            rhu(declared * veto["declaration_tolerance_ratio"], 1000),\n            veto["declaration_tolerance_abs"],\n        )', '        tolerance = min(\n            rhu(declared * veto["declaration_tolerance_ratio"], 1000),\n            veto["declaration_tolerance_abs"],\n        )'),
     ('§8 income tolerance: not the ratio term alone', VETO, '        tolerance = max(\n            rhu(declared * veto["declaration_tolerance_ratio"], 1000),\n            veto["declaration_tolerance_abs"],\n        )', '        tolerance = rhu(declared * veto["declaration_tolerance_ratio"], 1000)'),
     ('§8 income tolerance: not the absolute term alone', VETO, '        tolerance = max(\n            rhu(declared * veto["declaration_tolerance_ratio"], 1000),\n            veto["declaration_tolerance_abs"],\n        )', '        tolerance = veto["declaration_tolerance_abs"]'),
+    # boundaries an automated sweep of the reference's comparisons found untested (2026-12-07)
+    ('§7.2 TEKUN: under 16 strictly', OUT, 'c == 0 and (a >= 60 or a < 16', 'c == 0 and (a >= 60 or a <= 16'),
+    ('§0 owned property: acquired_on <= D', MODEL, 'return row["acquired_on"] <= d', 'return row["acquired_on"] < d'),
+    ('§7.2 TEKUN: under 16 strictly (kernels)', K_OUT, 'or age < 16 or health == 5', 'or age <= 16 or health == 5'),
+    ('§0 owned property: acquired_on <= D (kernels)', K_ARITH, 'return acquired <= d and disposed > d', 'return acquired < d and disposed > d'),
     # rhu rounds an exact half up: each product of a ‰ or a count rounded down instead
     ('§3 imputed work income rounds half up', REF, 'return rhu(c * imp["min_wage_monthly"] * imp["work_months"], 1000)', 'return c * imp["min_wage_monthly"] * imp["work_months"] // 1000'),
     ('§3 land income rounds half up', REF, 'employment = rhu(c * imp["rural_income_annual"] * imp["land_ratio"], 1000 * 1000)', 'employment = c * imp["rural_income_annual"] * imp["land_ratio"] // (1000 * 1000)'),

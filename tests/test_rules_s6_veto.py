@@ -98,6 +98,21 @@ def test_v03_counts_owned_properties_only(engine, dates):  # §6 owned rows only
     assert _veto(engine, [m], rec)[0]["vetoes"] == []
 
 
+@pytest.mark.parametrize(
+    "dates",
+    [
+        {"acquired_on": D},  # acquired on D itself
+        {"acquired_on": dt.date(2020, 1, 1), "disposed_on": dt.date(2024, 7, 2)},  # sold after D
+    ],
+)
+def test_v03_a_property_acquired_by_d_and_not_disposed_by_it_is_owned(engine, dates):
+    """§0: owned = acquired_on ≤ D and (disposed_on null or > D); a mutation sweep found
+    `acquired_on < D` passed every test."""
+    m = person(ELDER)
+    rec = [record("property", m, use="commercial", **dates)]
+    assert _veto(engine, [m], rec)[0]["vetoes"] == ["V03"]
+
+
 def test_v04_financial_assets(engine):
     m = person(ELDER)
     limit = 24 * 57000 * 1

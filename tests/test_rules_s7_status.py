@@ -57,6 +57,18 @@ def test_tekun_from_the_sixtieth_birthday(engine):  # §7.2 age ≥ 60, on D's d
     assert (result["status"], result["benefit"]) == ("DIBAO", 57000)
 
 
+def test_tekun_under_16_means_before_the_sixteenth_birthday(engine):  # §7.2 age < 16
+    """A senior-school student has c = 0 (§2) at any age: TEKUN the day before they turn
+    16 (D = 2024-07-01), not on the birthday itself (a mutation sweep found `age <= 16`
+    passed every test)."""
+    fifteen = person(dt.date(2008, 7, 2), student_level="senior")
+    result = assess_case(engine, [fifteen])[0]
+    assert (result["status"], result["benefit"]) == ("TEKUN", 74100)
+    sixteen = person(dt.date(2008, 7, 1), student_level="senior")
+    result = assess_case(engine, [sixteen])[0]
+    assert (result["status"], result["benefit"]) == ("DIBAO", 57000)
+
+
 def test_elderly_addon_from_the_seventieth_birthday(engine):  # §7.3 elderly_70: age ≥ 70
     seventy = person(dt.date(1954, 7, 1))  # 70 on D: + rhu(57,000 × 100‰) = 5,700
     assert _worker(engine, 600000, [seventy])["benefit"] == (57000 - 25000) * 2 + 5700
