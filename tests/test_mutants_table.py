@@ -23,3 +23,13 @@ def test_the_mutant_run_reads_every_rules_section_and_the_case_files():
     for k in (0, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11):
         assert any(n.startswith(f"test_rules_s{k}_") for n in names), k
     assert "test_cases.py" in names
+
+
+def test_each_excused_sweep_mutant_is_still_made():
+    """mutant_sweep.ALIVE stays current: each excused mutant is one the sweep still
+    makes (an edit that moves its line fails here, not in a later sweep)."""
+    import mutant_sweep
+
+    made = {(f, source, what) for f in mutant_sweep.SWEPT
+            for what, _, source, _ in mutant_sweep.mutants(f)}  # fmt: skip
+    assert set(mutant_sweep.ALIVE) <= made, set(mutant_sweep.ALIVE) - made
