@@ -103,3 +103,20 @@ def test_a_name_that_is_not_utf8_is_refused_as_such(name):
         MeansTestError, match=r"not valid Arrow data \(a column name is not UTF-8\)"
     ):
         served(damaged)
+
+
+@pytest.mark.parametrize(
+    ("kind", "entries"),
+    [(pa.list_(pa.null()), [[None, None], [None]]), (pa.list_(pa.int64()), [[1], [2, 3]])],
+)
+def test_a_table_whose_entries_are_not_records_is_refused_naming_it(kind, entries):
+    """`make fuzz` (2026-12-07): a persons column of list<null> with entries (a shuffled
+    schema) ended the un-nesting in a TypeError, which the handler answers "internal
+    error"; list<int64> did the same. A list<null> with no entries is an empty table."""
+    persons = REQUEST.schema.get_field_index("persons")
+    table = REQUEST.slice(0, 2).set_column(persons, "persons", pa.array(entries, kind))
+    with pytest.raises(MeansTestError, match=r"column persons: list<item: \w+> holds 3 entries"):
+        served(_stream(table))
+    empty = REQUEST.slice(0, 2).set_column(persons, "persons", pa.array([[], None], kind))
+    answer = served(_stream(empty))
+    assert answer is not None and answer.num_rows == 2

@@ -134,7 +134,18 @@ def nested_rows(request: pa.Table) -> Iterator[tuple[str, int]]:
                 field="schema",
             )
         spans = (c.offsets[-1].as_py() - c.offsets[0].as_py() for c in col.chunks if len(c))
-        yield name, sum(spans)
+        entries = sum(spans)
+        if entries and not pa.types.is_struct(col.type.value_type):
+            # list<null> or list<int64> of entries ended the un-nesting in a TypeError,
+            # answered "internal error" (found by fuzzing Flight's request path);
+            # list<null> with no entries is an empty table, as pandas writes one
+            raise InvalidArgument(
+                f"column {name}: {col.type} holds {entries:,} "
+                f"entr{'y' if entries == 1 else 'ies'} that are not records "
+                "(list<struct<…>> or large_list<struct<…>>)",
+                field="schema",
+            )
+        yield name, entries
 
 
 def nested_to_tables(request: pa.Table) -> dict[str, pa.Table]:
