@@ -276,6 +276,13 @@ CASES = [
         "jurisdiction not 6 digits ('15042a')",
     ),
     ("households", 1, {"jurisdiction": None}, "jurisdiction", NULL),
+    (  # six digits, all of them 0: no pack has it, but it is no malformed code
+        "households",
+        1,
+        {"jurisdiction": "000000"},
+        "jurisdiction",
+        "no policy pack (jurisdiction 000000, assessment_date 2024-07-01; tried 000000)",
+    ),
     (
         "households",
         1,
@@ -723,6 +730,56 @@ def test_same_person_twice_as_supporters():
             ]
         ]
     }
+
+
+def _no_members(rows):
+    rows["persons"] = [p for p in rows["persons"] if p["household_id"] != "HH000"]
+
+
+def _twice_as_members(rows):
+    head = rows["persons"][0]
+    rows["persons"][1].update(person_id=head["person_id"], birth_date=head["birth_date"])
+
+
+def _member_and_supporter(rows):
+    head = rows["persons"][0]
+    rows["supporters"][0].update(supporter_id=head["person_id"], birth_date=head["birth_date"])
+
+
+def _twice_as_supporters(rows):
+    rows["supporters"].append(dict(rows["supporters"][0]))
+
+
+def _beyond_int64(rows):
+    need = MAX_TOTAL + 1 - _money_of(rows, "HH000")
+    full, rest = divmod(need, MAX_AMOUNT)
+    head = rows["persons"][0]["person_id"]
+    rows["tax_income"] += [
+        {"person_id": head, "income_type": "wage", "amount": a, "record_id": f"BIG{k}"}
+        for k, a in enumerate([MAX_AMOUNT] * full + ([rest] if rest else []))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        (_no_members, "household has no members"),
+        (_twice_as_members, "same person twice in one household (2 member rows)"),
+        (_member_and_supporter, "same person twice in one household (1 member row, 1 supporter"),
+        (_twice_as_supporters, "same person twice in one household (2 supporter rows)"),
+        (_beyond_int64, "above 10^18 (RULES.md §0: int64)"),
+    ],
+)
+def test_the_first_household_is_checked_like_any_other(fault, reason):
+    """Validation numbers households and people from 0, and "not found" is -1: a sweep of
+    its comparisons found `code >= 0` read as `code > 0` passing every test, which
+    skipped these checks for the bundle's first household and first person."""
+    rows = valid_rows()
+    fault(rows)
+    v = validate(tables_of(rows), FakeLibrary())
+    found = rejected(v)
+    assert list(found) == ["HH000"] and reason in found["HH000"][0][0], found
+    assert_accounting(v)
 
 
 def test_duplicate_household_id_rejects_every_row_with_it():
