@@ -760,6 +760,16 @@ def _beyond_int64(rows):
     ]
 
 
+def test_a_property_disposed_on_the_day_it_was_acquired_is_valid():
+    """DATA.md rejects a property "disposed before it was acquired"; the same day is not
+    before (a sweep found `disposed < acquired` read as `<=` passing every test)."""
+    rows = valid_rows()
+    rows["property"][1]["disposed_on"] = rows["property"][1]["acquired_on"]
+    v = validate(tables_of(rows), FakeLibrary())
+    assert rejected(v) == {}
+    assert_accounting(v)
+
+
 @pytest.mark.parametrize(
     ("fault", "reason"),
     [
@@ -1210,6 +1220,29 @@ def test_amounts_totalling_beyond_int64_arithmetic_reject_their_household(over):
     sources = {t: [r for r in rows[t] if r["person_id"] in people] for t in schema.SOURCE_TABLES}
     texts, _ = scalar_checks.reasons(hh, persons, supporters, sources, FakeLibrary())
     assert texts == ([reason] if over else [])
+
+
+@pytest.mark.parametrize("over", [0, 1])
+def test_a_supporters_rows_count_in_their_own_households_total_only(over):
+    """The int64 total takes in the source rows of the household's supporters, and of no
+    other household's: here every supporter has a bank row, and the first household's
+    reaches 10^18 (+ over) through its supporter's wages (a sweep of validate.py found
+    both "its own supporters" and "the first supporter" untested)."""
+    rows = valid_rows()
+    for k, sup in enumerate(rows["supporters"]):
+        rows["bank"].append({"person_id": sup["supporter_id"], "institution": "ICBC",
+                             "product": "deposit", "balance": 5000, "interest": 0,
+                             "record_id": f"SB{k}"})  # fmt: skip
+    sid = rows["supporters"][0]["supporter_id"]  # HH000's
+    full, rest = divmod(MAX_TOTAL + over - _money_of(rows, "HH000"), MAX_AMOUNT)
+    rows["tax_income"] += [
+        {"person_id": sid, "income_type": "wage", "amount": a, "record_id": f"BIG{k}"}
+        for k, a in enumerate([MAX_AMOUNT] * full + ([rest] if rest else []))
+    ]
+    assert _money_of(rows, "HH000") == MAX_TOTAL + over
+    v = validate(tables_of(rows), FakeLibrary())
+    assert list(rejected(v)) == (["HH000"] if over else [])
+    assert_accounting(v)
 
 
 def test_the_amounts_total_counts_each_amount_at_most_at_the_ceiling():
