@@ -49,10 +49,10 @@ fuzz: $(STAMP)
 	cd out/fuzz && ../../$(BIN)/python ../../fuzz/fuzz_proto.py -max_total_time=$(FUZZ_SECONDS) \
 		-timeout=120 -rss_limit_mb=4000 corpus/proto
 
-# Mutants of the rules (tests/mutants.py and a sweep of the reference's comparisons,
-# tests/mutant_sweep.py; not part of `make test`): each changes one boundary
+# Mutants of the rules (tests/mutants.py, and a sweep of the reference's and validation's
+# comparisons, tests/mutant_sweep.py; not part of `make test`): each changes one boundary
 # or formula of RULES.md in the reference or the kernels; the rules' tests must fail.
-# About 40 minutes (a kernel mutant recompiles the kernels; the sweep takes about 10).
+# About 40 minutes (a kernel mutant recompiles the kernels; the sweeps about 15).
 mutants: $(STAMP)
 	$(BIN)/python tests/mutants.py
 	$(BIN)/python tests/mutant_sweep.py

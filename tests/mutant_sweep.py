@@ -1,4 +1,4 @@
-"""Every comparison of the reference calculator, mutated: does a rules test fail? (`make mutants`)
+"""Every comparison of the reference and of validation, mutated: does a test fail? (`make mutants`)
 
 tests/mutants.py holds mutants chosen by hand, one per rule. This sweep makes them
 mechanically, so that a boundary nobody thought of is tried too: each comparison of
@@ -9,8 +9,13 @@ let pass is listed and the run exits 1, unless ALIVE says why it may live (it ch
 nothing a rule reads, or nothing at all). Comparisons inside trace notes and f-strings
 (explain's words, not the outputs) are not mutated.
 
-The first sweep (2026-12-07: 174 mutants, about 3 s each) found two rules without a
-test, TEKUN's "age < 16" and §0's "acquired_on <= D"; both have one now. The kernels
+Validation (validate.py, row_checks.py) is swept the same way against test_validate.py
+and the case files, for DATA.md's list of what is invalid.
+
+The first sweeps (2026-12-07: 174 mutants of the reference and 74 of validation, a few
+seconds each) found rules without a test: TEKUN's "age < 16", §0's "acquired_on <= D",
+validation of the bundle's first household and person, a supporter's rows in the int64
+total, a disposal on the acquisition day, the jurisdiction 000000; each has one now. The kernels
 are not swept: a kernel mutant recompiles for about a minute, and NUMBA_DISABLE_JIT
 changes their integer arithmetic; the hand-made mutants cover their boundaries.
 `python tests/mutant_sweep.py [FILE …]` sweeps some files only.
@@ -26,16 +31,22 @@ import sys
 import time
 from collections.abc import Iterator
 
-from mutants import ROOT, run
+from mutants import ROOT, TESTS, run
 
-SWEPT = (
-    "meanstest/arith.py",
-    "meanstest/reference/model.py",
-    "meanstest/reference/income.py",
-    "meanstest/reference/veto.py",
-    "meanstest/reference/outcome.py",
-    "meanstest/reference/__init__.py",
-)
+VALIDATION = ["tests/test_validate.py", "tests/test_cases.py"]
+
+# the files swept, each with the tests that hold its rules: RULES.md's in the reference,
+# DATA.md's list of what is invalid in validation
+SWEPT = {
+    "meanstest/arith.py": TESTS,
+    "meanstest/reference/model.py": TESTS,
+    "meanstest/reference/income.py": TESTS,
+    "meanstest/reference/veto.py": TESTS,
+    "meanstest/reference/outcome.py": TESTS,
+    "meanstest/reference/__init__.py": TESTS,
+    "meanstest/validate.py": VALIDATION,
+    "meanstest/row_checks.py": VALIDATION,
+}
 FLIP = {
     ast.Lt: ast.LtE,
     ast.LtE: ast.Lt,
@@ -60,6 +71,8 @@ SYMBOL = {
 _USED_RECORDS = "the records explain lists as used, not a sum"
 _ADDON_KINDS = "the add-on's category explain names, not its amount (§7.3's max is addon())"
 _WORKERS = "how many processes the reference uses, not what they compute"
+_THREADS = "whether validation runs on threads, not what it finds"
+_PREFILTER = "a cheap bound that picks candidates; an exact check of each follows"
 # (file, the mutated line's text, the mutation): why no rules test need fail
 # fmt: off
 ALIVE = {
@@ -78,6 +91,18 @@ ALIVE = {
     ("meanstest/reference/__init__.py", "if code != 0 or not data:", "!= → =="): "a worker process's failure, which the rules' tests do not cause",
     ("meanstest/reference/__init__.py", 'if kind == "error":', "== → !="): "a worker process's failure, which the rules' tests do not cause",
     ("meanstest/arith.py", "if a < 0 or b <= 0:", "<= → <"): "rhu's guard: b = 0 then fails as a ZeroDivisionError instead",
+    ("meanstest/validate.py", "if engine_input.households.num_rows + rejects.num_rows != n or (used < 0).any():", "or → and"): "validation's check that it lost no row, which fails only on its own bug",
+    ("meanstest/validate.py", "if households >= THREADED_FROM and reentrant_layer():", "and → or"): _THREADS,
+    ("meanstest/validate.py", "if households >= THREADED_FROM and reentrant_layer():", ">= → >"): _THREADS,
+    ("meanstest/validate.py", 'return numba.threading_layer() in ("omp", "tbb")', "in → not in"): _THREADS,
+    ("meanstest/validate.py", "p_rows = np.flatnonzero(p_in & values_at(count > 1, p_code))", "> → >="): _PREFILTER,
+    ("meanstest/validate.py", "s_rows = np.flatnonzero(s_in & values_at(count > 1, s_code))", "> → >="): _PREFILTER,
+    ("meanstest/validate.py", "rows = np.flatnonzero(p_in & values_at(count > 1, p_code))", "> → >="): _PREFILTER,
+    ("meanstest/validate.py", "keep = np.repeat(sizes > 1, sizes)", "> → >="): "adds people of one household (twice in it), which is rejected and has no findings",
+    ("meanstest/validate.py", "cells += np.bincount(p_home[p_home >= 0], minlength=len(cells))  # tuition", ">= → >"): _PREFILTER,
+    ("meanstest/validate.py", "for h in np.flatnonzero(cells > MAX_TOTAL // MAX_AMOUNT).tolist():", "> → >="): _PREFILTER,
+    ("meanstest/validate.py", "people[s_code[(s_home == h) & (s_code >= 0)]] = True", ">= → >"): "people code 0 is the first member's, never only a supporter's",
+    ("meanstest/validate.py", "for h in np.flatnonzero((rows_of > 0) & (members_of == 0)).tolist():", "> → >="): "equivalent: every household code has a households row",
 }
 # fmt: on
 
@@ -129,7 +154,7 @@ def mutants(file: str) -> Iterator[tuple[str, int, str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("files", nargs="*", default=list(SWEPT))
+    parser.add_argument("files", nargs="*", default=list(SWEPT), choices=list(SWEPT))
     args = parser.parse_args(argv)
     dirty = subprocess.run(
         ["git", "status", "--porcelain", "--", *args.files],
@@ -146,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         for what, line, source, mutated in mutants(file):
             count += 1
             started = time.perf_counter()
-            killed, _ = run((f"{file}:{line} {what}", file, original, mutated))
+            killed, _ = run((f"{file}:{line} {what}", file, original, mutated), SWEPT[file])
             excused = ALIVE.get((file, source, what))
             verdict = "killed  " if killed else ("alive   " if excused else "SURVIVED")
             took = time.perf_counter() - started

@@ -186,8 +186,8 @@ def _restore_on_signal(path: Path, text: str) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
-def run(mutant: tuple[str, str, str, str]) -> tuple[bool, str]:
-    """(killed, the first failing test or why it could not run) of one mutant."""
+def run(mutant: tuple[str, str, str, str], tests: list[str] = TESTS) -> tuple[bool, str]:
+    """(killed, the first failing test or why it could not run) of one mutant, by `tests`."""
     rule, file, old, new = mutant
     path = ROOT / file
     text = path.read_text(encoding="utf-8")
@@ -197,7 +197,7 @@ def run(mutant: tuple[str, str, str, str]) -> tuple[bool, str]:
     path.write_text(text.replace(old, new), encoding="utf-8")
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *TESTS],
+            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
             cwd=ROOT,
             capture_output=True,
             text=True,
