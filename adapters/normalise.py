@@ -139,8 +139,6 @@ def _wide(chars: str) -> str:
         out.append(ch)
         if ch.isdigit():
             out.append(chr(0xFF10 + int(ch)))
-        elif ch == "-":
-            out.append("")
     text = "".join(out)
     return re.sub(r"(\d)(.)-(\d)(.)", lambda m: f"{m[1]}-{m[3]}{m[2]}-{m[4]}", text)
 

@@ -186,6 +186,13 @@ def _restore_on_signal(path: Path, text: str) -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+# a mutant may loop: in a sweep of the adapters' date-format parser, `ch in " \t"` made
+# `not in` grew a list for 6 minutes, to 23 GB, until stopped by hand (2026-12-07). A run
+# that ends takes about 65 s at most (a kernel mutant recompiling), so 3 minutes is
+# ample, and stops such a loop near 12 GB on the 24 GB test machine.
+TIMEOUT = 180
+
+
 def run(mutant: tuple[str, str, str, str], tests: list[str] = TESTS) -> tuple[bool, str]:
     """(killed, the first failing test or why it could not run) of one mutant, by `tests`."""
     rule, file, old, new = mutant
@@ -202,7 +209,10 @@ def run(mutant: tuple[str, str, str, str], tests: list[str] = TESTS) -> tuple[bo
             capture_output=True,
             text=True,
             check=False,
+            timeout=TIMEOUT,
         )
+    except subprocess.TimeoutExpired:  # killed: the tests caught it, by never ending
+        return True, f"the tests did not end within {TIMEOUT} s"
     finally:
         path.write_text(text, encoding="utf-8")
     failed = [ln for ln in done.stdout.splitlines() if ln.startswith("FAILED")]
