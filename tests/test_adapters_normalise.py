@@ -124,6 +124,10 @@ def test_vectorised_amounts_agree_with_reference(cells):
         ("-9223372036854775808", pa.int64(), -(2**63)),
         ("00000000000000000000001", pa.int64(), 1),
         ("00000000000000000000127", pa.int8(), 127),
+        # an integer may end in .0, .00 … (exactly integral; a sweep found these untested)
+        ("12.0", pa.int32(), 12),
+        ("12.00", pa.int32(), 12),
+        ("-0.0", pa.int32(), 0),
     ],
 )
 def test_integers(raw, type_, value):
@@ -137,7 +141,8 @@ def test_integers(raw, type_, value):
      ("1.5", pa.int32(), "bad_integer"), ("1,000", pa.int32(), "bad_integer"),
      ("三", pa.int8(), "bad_integer"), ("99999999999999999999", pa.int64(), "out_of_range"),
      ("9223372036854775808", pa.int64(), "out_of_range"), ("0000000000000000000128", pa.int8(), "out_of_range"),
-     ("9" * 5000, pa.int64(), "out_of_range")],
+     ("9" * 5000, pa.int64(), "out_of_range"), ("12.", pa.int32(), "bad_integer"),
+     ("12.01", pa.int32(), "bad_integer"), (".0", pa.int32(), "bad_integer")],
 )  # fmt: skip
 def test_integer_errors(raw, type_, reason):
     assert N.integer_reason(raw, type_).reason == reason
@@ -171,7 +176,11 @@ FORMATS = ("%Y-%m-%d", "%Y%m%d", "%Y/%m/%d", "%Y年%m月%d日")
     "raw, date",
     [("2024-01-05", dt.date(2024, 1, 5)), ("20240105", dt.date(2024, 1, 5)),
      ("2024/1/5", dt.date(2024, 1, 5)), ("2024年1月5日", dt.date(2024, 1, 5)),
-     ("2024-02-29", dt.date(2024, 2, 29))],
+     ("2024-02-29", dt.date(2024, 2, 29)),
+     # month ends, a century's leap day, the first year (a sweep found these untested)
+     ("2024-01-31", dt.date(2024, 1, 31)), ("2024-12-31", dt.date(2024, 12, 31)),
+     ("2024-04-30", dt.date(2024, 4, 30)), ("2000-02-29", dt.date(2000, 2, 29)),
+     ("0001-01-01", dt.date(1, 1, 1))],
 )  # fmt: skip
 def test_dates_in_the_profiles_formats_in_order(raw, date):
     assert N.date_one(raw, FORMATS) == date
@@ -180,7 +189,7 @@ def test_dates_in_the_profiles_formats_in_order(raw, date):
 
 @pytest.mark.parametrize(
     "raw", ["2024-02-30", "2023-02-29", "2024-13-01", "0000-01-01", "24-01-05", "2024-01-05x",
-            "2024.01.05", "2024-1-", "2024/01-05"],
+            "2024.01.05", "2024-1-", "2024/01-05", "1900-02-29", "2024-04-31"],
 )  # fmt: skip
 def test_dates_that_do_not_exist_or_match_are_errors(raw):
     # Arrow's own strptime would read 2024-02-30 as 2024-03-01; we never do.
