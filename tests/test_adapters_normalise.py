@@ -199,6 +199,17 @@ def test_dates_that_do_not_exist_or_match_are_errors(raw):
     assert N.dates(pa.array([raw]), FORMATS)[1].tolist() == [True]
 
 
+def test_the_first_two_directives_side_by_side_are_two_digits_each():
+    """%d%m/%Y: %m's only directive neighbour comes before it (a sweep found the first
+    token's side untested); a format ending in a space is read to its end."""
+    formats = ("%d%m/%Y",)
+    assert N.date_one("1112/2024", formats) == dt.date(2024, 12, 11)
+    with pytest.raises(N.CellError, match="bad_date"):
+        N.date_one("111/2024", formats)  # 1 November or 11 January
+    assert N.dates(pa.array(["1112/2024", "111/2024"]), formats)[1].tolist() == [False, True]
+    assert N.date_one("2024-01-05 ", ("%Y-%m-%d ",)) == dt.date(2024, 1, 5)
+
+
 @pytest.mark.parametrize("raw", ["2024111", "202411", "2024011"])
 def test_digits_of_two_directives_without_a_separator_are_two_each(raw):
     """%Y%m%d reads 8 digits: "2024111" is 2024-11-01 or 2024-01-11, and strptime's pick
