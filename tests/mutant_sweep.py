@@ -26,12 +26,11 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
 
-from mutants import ROOT, TESTS, run
+from mutants import ROOT, TESTS, finish, refuse_uncommitted, run
 
 VALIDATION = ["tests/test_validate.py", "tests/test_cases.py"]
 
@@ -156,15 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="*", default=list(SWEPT), choices=list(SWEPT))
     args = parser.parse_args(argv)
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--", *args.files],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    if dirty:
-        raise SystemExit(f"uncommitted changes in files to mutate:\n{dirty}")
+    refuse_uncommitted(args.files)
     survivors, count = [], 0
     for file in args.files:
         original = (ROOT / file).read_text(encoding="utf-8")
@@ -178,10 +169,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{verdict} {took:4.0f} s  {file}:{line} {what}  {source[:80]}", flush=True)
             if not killed and not excused:
                 survivors.append(f"{file}:{line} {what}: {source}")
-    print(f"{count} mutants, {len(survivors)} alive without a reason", flush=True)
-    for s in survivors:
-        print(f"no rules test fails when this changes: {s}")
-    return 1 if survivors else 0
+    summary = f"{count} mutants, {len(survivors)} alive without a reason"
+    return finish(summary, survivors, "no rules test fails when this changes")
 
 
 if __name__ == "__main__":

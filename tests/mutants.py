@@ -221,6 +221,20 @@ def run(mutant: tuple[str, str, str, str], tests: list[str] = TESTS) -> tuple[bo
     return True, failed[0] if failed else done.stdout.strip()[-200:]
 
 
+def refuse_uncommitted(files: list[str]) -> None:
+    """Stop before mutating a file with uncommitted changes: each mutant's run restores
+    the file as it read it, and a change made meanwhile would be lost."""
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", *files],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if dirty:
+        raise SystemExit(f"uncommitted changes in files to mutate:\n{dirty}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("half", nargs="?", choices=["reference", "kernels"])
@@ -232,15 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.k in m[0]
         and (args.half is None or m[1].startswith("kernels/") == (args.half == "kernels"))
     ]
-    dirty = subprocess.run(
-        ["git", "status", "--porcelain", "--", *sorted({m[1] for m in chosen})],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    if dirty:
-        raise SystemExit(f"uncommitted changes in files to mutate:\n{dirty}")
+    refuse_uncommitted(sorted({m[1] for m in chosen}))
     survivors = []
     for m in chosen:
         started = time.perf_counter()
@@ -249,9 +255,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{verdict} {time.perf_counter() - started:5.0f} s  {m[0]}  ({why})", flush=True)
         if not killed:
             survivors.append(m[0])
-    print(f"{len(chosen) - len(survivors)} of {len(chosen)} mutants killed", flush=True)
-    for rule in survivors:
-        print(f"no test fails when this rule changes: {rule}")
+    summary = f"{len(chosen) - len(survivors)} of {len(chosen)} mutants killed"
+    return finish(summary, survivors, "no test fails when this rule changes")
+
+
+def finish(summary: str, survivors: list[str], lead: str) -> int:
+    """Print the run's summary and each survivor after `lead`; the exit status (1: some)."""
+    print(summary, flush=True)
+    for survivor in survivors:
+        print(f"{lead}: {survivor}")
     return 1 if survivors else 0
 
 
