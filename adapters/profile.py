@@ -32,7 +32,7 @@ from meanstest.adapters import normalise
 
 from meanstest import schema
 from meanstest.errors import MeansTestError
-from meanstest.row_checks import JURISDICTION, JURISDICTION_RULE, RULES
+from meanstest.row_checks import JURISDICTION, JURISDICTION_RULE, RULES, breaks
 
 FORMATS = ("csv", "jsonl", "parquet")
 SECTIONS = ("profile", "columns", "values", "units", "dates", "defaults")
@@ -356,9 +356,9 @@ def _typed(table: str, c: schema.Column, v, key: str, err, element: bool = False
             raise err(key, f"{v} does not fit {c.type}")
         # a constant outside the column's rule would have the review reject every row it
         # is given to (a blind test's "重度残疾" = 7 for health): the profile's mistake
-        rule, low, high = RULES.get((table, c.name), (None, None, None))
-        if rule is not None and ((low is not None and v < low) or (high is not None and v > high)):
-            raise err(key, f"{v}: {rule}, which the review rejects (every row given it)")
+        rule = RULES.get((table, c.name))
+        if rule is not None and breaks(rule, v):
+            raise err(key, f"{v}: {rule[0]}, which the review rejects (every row given it)")
         return v
     if k == "boolean":
         if not isinstance(v, bool):

@@ -309,6 +309,13 @@ RULES = {
 }
 
 
+def breaks(rule: tuple[str, int, int | None], value: int) -> bool:
+    """Whether one value breaks its column's rule of RULES (bounds inclusive): the
+    small-call checks' and the profile loader's test, as check_columns' is a column's."""
+    _, low, high = rule
+    return value < low or (high is not None and value > high)
+
+
 def add_id_problems(issues: Issues, column: str, rows: np.ndarray) -> None:
     """The GB 11643 problems of flagged, non-null `rows` of an ID column."""
     texts = [ids.id_problems(v) for v in take_values(issues.table, column, rows)]

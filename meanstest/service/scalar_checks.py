@@ -24,7 +24,6 @@ from meanstest import ids, schema
 from meanstest.errors import quoted, shown_key
 from meanstest.row_checks import (
     CEILINGS,
-    COUNTS,
     JURISDICTION,
     JURISDICTION_RULE,
     KEYS,
@@ -32,7 +31,8 @@ from meanstest.row_checks import (
     MAX_TOTAL,
     MONEY,
     NULL,
-    RANGES,
+    RULES,
+    breaks,
     counted,
     total_reason,
 )
@@ -44,19 +44,7 @@ _LAST = 1 << 20  # validate._LAST: after every column reason of its row
 _POSITION = {t: {c.name: i for i, c in enumerate(cols)} for t, cols in schema.TABLES.items()}
 
 
-def _rules(table: str) -> dict[str, tuple[str, int, int | None]]:
-    out = {}
-    for name in MONEY.get(table, ()):
-        out[name] = ("negative money", 0, None)
-    for name in COUNTS.get(table, ()):
-        out[name] = ("negative count", 0, None)
-    for (t, name), rule in RANGES.items():
-        if t == table:
-            out[name] = rule
-    return out
-
-
-_RULES = {t: _rules(t) for t in schema.TABLES}
+_RULES = {t: {c: rule for (tt, c), rule in RULES.items() if tt == t} for t in schema.TABLES}
 _COLUMNS = {
     t: tuple(
         (pos * 16, c.name, c.nullable, c.enum, "|".join(c.enum) if c.enum else None)
@@ -109,9 +97,8 @@ def check_columns(table: str, row: dict, r: _Row) -> None:
             r.add(name, 1, "unknown enum value", f"{quoted(v)}; allowed {allowed}")
         rule = rules.get(name)
         if rule is not None:
-            text, low, high = rule
-            if v < low or (high is not None and v > high):
-                r.add(name, 2, text, str(v))
+            if breaks(rule, v):
+                r.add(name, 2, rule[0], str(v))
             ceiling = CEILINGS.get((table, name))
             if ceiling is not None and v > MAX_AMOUNT:
                 r.add(name, 2, ceiling, str(v))
