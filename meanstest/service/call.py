@@ -92,17 +92,25 @@ class _Call:
             raise
 
     def done(self, status: str) -> None:
-        ms = (time.perf_counter() - self.started) * 1000
         who = self.caller.name if self.caller else "-"
-        log.info(
-            "%s caller=%s households=%d status=%s %.1fms peer=%s",
-            self.method,
-            who,
-            self.households,
-            status,
-            ms,
-            self.peer,
-        )
+        log_call(self.method, who, self.households, status, self.started, self.peer)
+
+
+def log_call(
+    method: str, caller: str, households: int, status: str, started: float, peer: str
+) -> None:
+    """The one log line of a call, gRPC's or Flight's: method, caller, households
+    assessed, status, milliseconds since `started` (time.perf_counter) and peer."""
+    ms = (time.perf_counter() - started) * 1000
+    log.info(
+        "%s caller=%s households=%d status=%s %.1fms peer=%s",
+        method,
+        caller,
+        households,
+        status,
+        ms,
+        peer,
+    )
 
 
 def peer_of(context: grpc.ServicerContext | None) -> str:

@@ -41,7 +41,7 @@ from meanstest import schema
 from meanstest.errors import MeansTestError, one_line
 from meanstest.service import nested
 from meanstest.service.auth import ANONYMOUS
-from meanstest.service.call import peer_of
+from meanstest.service.call import log_call, peer_of
 from meanstest.service.chunks import ipc_stream
 from meanstest.service.convert import with_unmatched
 from meanstest.service.errors import (
@@ -154,19 +154,9 @@ def request_tables(request: pa.Table, bound: CallRows) -> dict[str, pa.Table]:
 def _log_call(
     method: str, caller: str, households: int, status: str, started: float, context=None
 ) -> None:
-    """One line per call, the words of the gRPC service's (call._Call.done), the peer
+    """One line per call, the words of the gRPC service's (call.log_call), the peer
     included."""
-    ms = (time.perf_counter() - started) * 1000
-    peer = peer_of(context)
-    log.info(
-        "%s caller=%s households=%d status=%s %.1fms peer=%s",
-        method,
-        caller,
-        households,
-        status,
-        ms,
-        peer,
-    )
+    log_call(method, caller, households, status, started, peer_of(context))
 
 
 def answer_digest(answer: pa.Table) -> str:
