@@ -91,6 +91,17 @@ def test_a_kept_client_answers_call_after_call(served, pki):
         client.close()
 
 
+@pytest.mark.parametrize("given", ["ca", "cert", "key"])
+def test_a_certificate_path_is_refused_naming_the_argument(pki, given):
+    """The TLS files are PEM bytes, as ClientTLS holds them: a path (str or Path) given
+    instead is a TypeError naming the argument, before any connection (Arrow took the
+    path's text for the certificate; the call then failed "empty address list")."""
+    files = {"ca": pki["ca"].read_bytes(), "cert": None, "key": None}
+    for wrong in (str(pki["ca"]), pki["ca"]):
+        with pytest.raises(TypeError, match=rf"^{given}: the PEM bytes of the file"):
+            flight_client("grpc+tls://127.0.0.1:1", **(files | {given: wrong}))
+
+
 def test_flight_needs_a_token(served, pki, tables):
     location, _ = served
     small = synth.generate(3, seed=1)

@@ -434,7 +434,15 @@ def flight_client(
     location: str, ca: bytes | None = None, cert: bytes | None = None, key: bytes | None = None
 ) -> fl.FlightClient:
     """A Flight client of the service (TLS root, and for mutual TLS a certificate and key,
-    PEM bytes); keep it for many calls: each new client opens a new connection."""
+    PEM bytes); keep it for many calls: each new client opens a new connection. A path
+    or str given for one is a TypeError naming it: Arrow would read the path's text as
+    the certificate and fail the call with "empty address list" (a blind user's check)."""
+    for name, value in (("ca", ca), ("cert", cert), ("key", key)):
+        if value is not None and not isinstance(value, bytes):
+            raise TypeError(
+                f"{name}: the PEM bytes of the file, e.g. Path('{name}.pem').read_bytes(), "
+                f"not {type(value).__name__}"
+            )
     kw = {}
     if ca is not None:
         kw["tls_root_certs"] = ca
