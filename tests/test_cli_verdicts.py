@@ -71,7 +71,8 @@ def test_journal_verify_intact_broken_and_cannot_check(tmp_path, capsys):
     entry["n"] = 9
     path.write_text("\n".join([lines[0], json.dumps(entry), lines[2]]) + "\n", "utf-8")
     assert main(["journal", "verify", str(path)]) == 1
-    assert "BROKEN at line 2" in capsys.readouterr().out
+    assert "BROKEN at line 2 (seq 2): " in (said := capsys.readouterr().out)
+    assert said.rstrip().endswith("(1 entry before it is intact)")  # it said "1 entries"
     assert main(["journal", "verify", str(tmp_path / "absent.jsonl")]) == 2
     assert "absent.jsonl" in capsys.readouterr().err
     # a --head that is no head at all checks nothing (it was "the head … is not zz", 1)

@@ -42,10 +42,11 @@ def run(args: argparse.Namespace) -> int:
         key = read_key(args.key, "--key")
     count, head, problem, macs = check_chain(args.file, key)
     if problem:
-        print(f"{args.file}: BROKEN at {problem} ({count} entries before it are intact)")
+        verb = "is" if count == 1 else "are"
+        print(f"{args.file}: BROKEN at {problem} ({_entries(count)} before it {verb} intact)")
         return 1
     if args.head and args.head != head:
-        print(f"{args.file}: {count} entries intact, but the head {head} is not {args.head}")
+        print(f"{args.file}: {_entries(count)} intact, but the head {head} is not {args.head}")
         return 1
     if key is not None:
         state = "chain and MACs intact"
@@ -53,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         state = f"chain intact ({macs} MACs present, not checked: give --key)"
     else:
         state = "chain intact"
-    print(f"{args.file}: {count} entries, {state}; head {head}")
+    print(f"{args.file}: {_entries(count)}, {state}; head {head}")
     if cut := unfinished_bytes(Path(args.file)):
         print(
             f"{args.file}: then {cut:,} bytes of an unfinished write (the server stopped "
@@ -61,3 +62,10 @@ def run(args: argparse.Namespace) -> int:
             f"{args.file}.unfinished when the server next starts"
         )
     return 0
+
+
+def _entries(n: int) -> str:
+    """'1 entry', '2 entries' (it said "1 entries", a blind user's check)."""
+    from meanstest.progress import count
+
+    return count(n, "entry", "entries")
