@@ -935,3 +935,16 @@ def test_a_truncated_table_file_is_named_with_pyarrows_reason_when_shuffled(spar
     last = capfd.readouterr().err.strip().splitlines()[-1]
     assert last.startswith(f"meanstest: error: {bank}: cannot read parquet data"), last
     assert "o4" not in last and "An error occurred while calling" not in last, last
+
+
+def test_the_last_line_counts_chunks_either_way():
+    """summary.json's `chunks` (in-place chunks or shuffled household partitions) are
+    "chunks" on the console too: the in-place way's line said "1 partition"."""
+    from meanstest.spark.command import ended_line
+
+    s = {"households_read": 1200, "assessed": 1190, "rejected": 10, "chunks": 1}
+    assert ended_line(s, 2.5, "4.1.4", "local[2]") == (
+        "households read 1,200: assessed 1,190, rejected 10 "
+        "(2.50 s on Spark 4.1.4, master local[2], 1 chunk)"
+    )
+    assert ended_line(s | {"chunks": 4}, 2.5, "4.1.4", "local[2]").endswith(", 4 chunks)")

@@ -236,15 +236,23 @@ def _review_cli(args: argparse.Namespace, local, created: bool) -> int:
         cancel()
         raise
     if not args.quiet:
-        print(
-            f"households read {s['households_read']:,}: assessed {s['assessed']:,}, "
-            f"rejected {s['rejected']:,} ({time.perf_counter() - started:.2f} s on Spark "
-            f"{spark.version}, master {spark.sparkContext.master}, "
-            f"{count(s['chunks'], 'partition')})"
-        )
+        took = time.perf_counter() - started
+        print(ended_line(s, took, spark.version, spark.sparkContext.master))
         print("\n".join(summary_lines(s)))
         say_near_matches(
             local_folder(args.bundle), s["unmatched_source_rows"], s.get("orphan_rows", 0)
         )
         print(f"outputs (Parquet folders by jurisdiction) and summary.json in {args.out}")
     return review_ended(s, report, args.quiet)
+
+
+def ended_line(summary: dict, seconds: float, version: str, master: str) -> str:
+    """The review's last line before its statuses. summary.json's `chunks` are the
+    in-place way's chunks or the shuffled way's household partitions, each assessed as
+    one batch: "chunks" for both (the in-place way's line said "1 partition", a blind
+    user's check)."""
+    return (
+        f"households read {summary['households_read']:,}: assessed {summary['assessed']:,}, "
+        f"rejected {summary['rejected']:,} ({seconds:.2f} s on Spark {version}, master "
+        f"{master}, {count(summary['chunks'], 'chunk')})"
+    )
