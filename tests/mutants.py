@@ -173,6 +173,10 @@ MUTANTS = [
     ('§7.2 TEKUN standard rounds half up (kernels)', K_OUT, 'return ST_TEKUN, yuan(rhu(standard * par[P_TEKUN_RATIO], 1000) * n), 0', 'return ST_TEKUN, yuan(standard * par[P_TEKUN_RATIO] // 1000 * n), 0'),
     ('§7.3 add-ons round half up (kernels)', 'kernels/household.py', '        addons += rhu(standard * addon(age, health, par), 1000)', '        addons += standard * addon(age, health, par) // 1000'),
     ('§7 circle 4 bound rounds half up (kernels)', K_OUT, '    if pci <= rhu(low * par[P_CIRCLE4], 1000):', '    if pci <= low * par[P_CIRCLE4] // 1000:'),
+    # found by the kernels' sweep (2026-12-07): a declared income of 0 is set; V09's window ends on D
+    ('§8 a declared income of 0 is set', VETO, 'declared = row["declared_income_monthly"]\n    if declared is not None:', 'declared = row["declared_income_monthly"]\n    if declared:'),
+    ('§8 a declared income of 0 is set (kernels)', K_VETO, '    if declared >= 0:\n        tolerance', '    if declared > 0:\n        tolerance'),
+    ('§6 V09 a purchase on D is recent (kernels)', K_VETO, 'return acquisition == ACQ_PURCHASE and since < acquired <= d', 'return acquisition == ACQ_PURCHASE and since < acquired < d'),
 ]
 # fmt: on
 

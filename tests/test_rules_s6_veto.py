@@ -211,6 +211,10 @@ def test_v09_recent_purchase_even_if_disposed(engine):
     assert _veto(engine, [m], rec)[0]["vetoes"] == ["V09", "V10"]  # the resale is V10 too
     rec = [record("property", m, acquisition="inheritance", acquired_on=dt.date(2023, 1, 1))]
     assert _veto(engine, [m], rec)[0]["vetoes"] == []
+    rec = [record("property", m, acquisition="purchase", acquired_on=D)]  # the window ends on D
+    assert _veto(engine, [m], rec)[0]["vetoes"] == ["V09"]
+    rec = [record("property", m, acquisition="purchase", acquired_on=dt.date(2024, 7, 2))]
+    assert _veto(engine, [m], rec)[0]["vetoes"] == []  # after D: neither bought yet nor owned
 
 
 def test_v10_recent_transfer(engine):

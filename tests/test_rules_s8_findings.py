@@ -68,11 +68,20 @@ def test_undeclared_income_compares_verified_not_imputed_income(engine):  # §8,
 
 
 def test_undeclared_income_absolute_floor(engine):  # §8 declaration_tolerance_abs
+    """A declaration of 0 is set ("declared_income_monthly is set"): the tolerance is
+    then the absolute 10,000 alone. At it no finding, one fen a month more
+    UNDECLARED_INCOME; with no declaration (null) none at all."""
     w = person(dt.date(1990, 1, 1), occupation="employed")
     rec = [record("tax_income", w, amount=120000)]  # 10,000 / month, declared 0
     assert "UNDECLARED_INCOME" not in codes(
         _findings(engine, [w], rec, declared_income_monthly=0)[1]
     )
+    rec = [record("tax_income", w, amount=120012)]  # 10,001 / month
+    result, f = _findings(engine, [w], rec, declared_income_monthly=0)
+    hit = next(x for x in f if x["code"] == "UNDECLARED_INCOME")
+    assert hit["detail"] == "verified 10001 > declared 0 + tolerance 10000"
+    assert "V13" in result["vetoes"]
+    assert "UNDECLARED_INCOME" not in codes(_findings(engine, [w], rec)[1])
 
 
 def test_undeclared_vehicle_and_property_count_distinct_owned(engine):  # §8
