@@ -52,7 +52,9 @@ fuzz: $(STAMP)
 # Mutants of the rules (tests/mutants.py, and a sweep of the reference's and validation's
 # comparisons, tests/mutant_sweep.py; not part of `make test`): each changes one boundary
 # or formula of RULES.md in the reference or the kernels; the rules' tests must fail.
-# About 40 minutes (a kernel mutant recompiles the kernels; the sweeps about 15).
+# About 40 minutes (a kernel mutant recompiles the kernels; the sweeps about 15). The
+# kernels' own sweep is not in it: `.venv/bin/python tests/mutant_sweep.py --kernels`,
+# nearly four hours more.
 mutants: $(STAMP)
 	$(BIN)/python tests/mutants.py
 	$(BIN)/python tests/mutant_sweep.py

@@ -30,6 +30,40 @@ def test_each_excused_sweep_mutant_is_still_made():
     makes (an edit that moves its line fails here, not in a later sweep)."""
     import mutant_sweep
 
-    made = {(f, source, what) for f in mutant_sweep.SWEPT
+    made = {(f, source, what) for f in mutant_sweep.SWEPT | mutant_sweep.KERNELS
             for what, _, source, _ in mutant_sweep.mutants(f)}  # fmt: skip
     assert set(mutant_sweep.ALIVE) <= made, set(mutant_sweep.ALIVE) - made
+
+
+@pytest.mark.parametrize(
+    "argv, files",
+    [
+        ([], "SWEPT"),
+        (["--kernels"], "SWEPT KERNELS"),
+        (["kernels/veto.py"], "kernels/veto.py"),
+    ],
+)
+def test_the_sweep_reads_its_arguments(monkeypatch, argv, files):
+    """`make mutants` names no file: the sweep's default. It ended in argparse's
+    "invalid choice" (a '*' argument's default list checked as one of its choices)."""
+    import mutant_sweep
+
+    def chosen(names):
+        raise StopIteration(names)
+
+    monkeypatch.setattr(mutant_sweep, "refuse_uncommitted", chosen)
+    want = []
+    for word in files.split():
+        want += list(getattr(mutant_sweep, word, {word: 0}))
+    with pytest.raises(StopIteration) as got:
+        mutant_sweep.main(argv)
+    assert got.value.value == want
+
+
+def test_the_sweep_refuses_a_file_it_does_not_sweep(capsys):
+    import mutant_sweep
+
+    with pytest.raises(SystemExit) as stopped:
+        mutant_sweep.main(["meanstest/cli.py"])
+    assert stopped.value.code == 2
+    assert "not a swept file: meanstest/cli.py" in capsys.readouterr().err
