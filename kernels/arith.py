@@ -160,12 +160,6 @@ def add_months_civil(y, m, d, months):
 
 
 @serial
-def within_months(day, on, months):
-    """ "Within N months before D": add_months(D, -N) < day <= D."""
-    return add_months(on, -months) < day <= on
-
-
-@serial
 def owned_property(acquired, disposed, d):
     """§0 owned at D: acquired_on <= D and (disposed_on null or disposed_on > D); a null
     disposed_on arrives as NOT_DISPOSED, later than every D."""
