@@ -50,9 +50,14 @@ SWEPT = {
     "meanstest/validate.py": VALIDATION,
     "meanstest/row_checks.py": VALIDATION,
 }
-# the kernels' modules of RULES.md's sections, against the same tests (both engines)
+# the kernels' modules of RULES.md's sections, against the same tests (both engines); their
+# calendar (§0) against its own tests too, which compare it with meanstest.arith's dates
+CALENDAR = [
+    "tests/test_kernels.py::test_calendar_twins_agree_with_arith",
+    "tests/test_kernels.py::test_calendar_far_from_today",
+]
 KERNELS = {
-    f"kernels/{name}.py": TESTS
+    f"kernels/{name}.py": TESTS + (CALENDAR if name == "arith" else [])
     for name in ("veto", "income", "household", "records", "outcome", "arith")
 }
 FLIP = {
@@ -81,6 +86,7 @@ _ADDON_KINDS = "the add-on's category explain names, not its amount (§7.3's max
 _WORKERS = "how many processes the reference uses, not what they compute"
 _THREADS = "whether validation runs on threads, not what it finds"
 _PREFILTER = "a cheap bound that picks candidates; an exact check of each follows"
+_EQUAL_ADDONS = "equivalent: of two equal add-ons either is the largest (§7.3 takes the value)"
 # (file, the mutated line's text, the mutation): why no rules test need fail
 # fmt: off
 ALIVE = {
@@ -111,6 +117,18 @@ ALIVE = {
     ("meanstest/validate.py", "for h in np.flatnonzero(cells > MAX_TOTAL // MAX_AMOUNT).tolist():", "> → >="): _PREFILTER,
     ("meanstest/validate.py", "people[s_code[(s_home == h) & (s_code >= 0)]] = True", ">= → >"): "people code 0 is the first member's, never only a supporter's",
     ("meanstest/validate.py", "for h in np.flatnonzero((rows_of > 0) & (members_of == 0)).tolist():", "> → >="): "equivalent: every household code has a households row",
+    ("kernels/outcome.py", "if age >= 70 and par[P_ADDON_ELDERLY] > best:", "> → >="): _EQUAL_ADDONS,
+    ("kernels/outcome.py", "if health == 6 and par[P_ADDON_SEVERE] > best:", "> → >="): _EQUAL_ADDONS,
+    ("kernels/outcome.py", "if health == 5 and par[P_ADDON_SERIOUS] > best:", "> → >="): _EQUAL_ADDONS,
+    ("kernels/outcome.py", "if age < 16 and par[P_ADDON_CHILD] > best:", "> → >="): _EQUAL_ADDONS,
+    ("kernels/outcome.py", "income = rhu((standard - pci) * par[P_INCOME_MAX], standard) if pci < standard else 0", "< → <="): "equivalent: at pci = S the points are rhu(0, S) = 0 either way",
+    ("kernels/outcome.py", "extra = residential - 1 if residential > 1 else 0", "> → >="): "equivalent: one residential property is 1 - 1 = 0 extra either way",
+    ("kernels/income.py", "return kind < 3 and (par[P_COUNTED_TRANSFERS] >> kind) & 1 == 1", "< → <="): "equivalent: counted_transfers holds transfer types only (codes 0..2); bit 3 is never set",
+    ("kernels/arith.py", "if a > INT64_MAX // b:", "> → >="): "the threshold moves by less than b below int64's maximum: above every sum validation admits (10^18)",
+    ("kernels/arith.py", "if a > INT64_MAX - b:", "> → >="): "equivalent: a sum of exactly int64's maximum is that maximum either way",
+    ("kernels/arith.py", "if k <= 1:", "<= → <"): "a fast path: one value counts 1 either way",
+    ("kernels/arith.py", "if k <= 16:", "<= → <"): "insertion sort or heapsort: the same count either way",
+    ("kernels/arith.py", "if n < 0:", "< → <="): "equivalent: at n = 0 the general conversion gives the same date (the calendar tests compare the two)",
 }
 # fmt: on
 
