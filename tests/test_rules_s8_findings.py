@@ -99,6 +99,26 @@ def test_undeclared_vehicle_and_property_count_distinct_owned(engine):  # §8
     assert {"UNDECLARED_VEHICLE", "UNDECLARED_PROPERTY"} <= set(codes(f))
 
 
+def test_undeclared_counts_many_distinct_records_exactly(engine):  # §8 distinct owned
+    """More than 16 rows (the kernels count distinct plates and property_ids by heapsort
+    beyond 16; the kernels' sweep found that path untested): two members' 24 vehicle
+    and 24 property rows, 18 distinct of each, in no order; 18 declared is no finding,
+    17 is one of each."""
+    a, b = person(ELDER), person(ELDER)
+    order = [7, 3, 17, 0, 11, 5, 14, 2, 9, 16, 1, 12, 8, 4, 15, 6, 10, 13, 3, 17, 0, 9, 9, 5]
+    rec = [
+        record("vehicle", (a, b)[i % 2], plate=f"蒙D{n:02d}", vehicle_type="motorcycle")
+        for i, n in enumerate(order)
+    ] + [
+        record("property", (a, b)[i % 2], property_id=f"P{n:02d}", area=100)
+        for i, n in enumerate(reversed(order))
+    ]
+    _, f = _findings(engine, [a, b], rec, declared_vehicles=18, declared_properties=18)
+    assert "UNDECLARED_VEHICLE" not in codes(f) and "UNDECLARED_PROPERTY" not in codes(f)
+    _, f = _findings(engine, [a, b], rec, declared_vehicles=17, declared_properties=17)
+    assert {"UNDECLARED_VEHICLE", "UNDECLARED_PROPERTY"} <= set(codes(f))
+
+
 def test_undeclared_assets(engine):  # §8 FA > declared + 100,000
     m = person(ELDER)
     rec = [record("bank", m, balance=300000)]
