@@ -178,6 +178,7 @@ MUTANTS = [
     ('§8 a declared income of 0 is set (kernels)', K_VETO, '    if declared >= 0:\n        tolerance', '    if declared > 0:\n        tolerance'),
     ('§6 V09 a purchase on D is recent (kernels)', K_VETO, 'return acquisition == ACQ_PURCHASE and since < acquired <= d', 'return acquisition == ACQ_PURCHASE and since < acquired < d'),
     ('§8 distinct count of more than 16 rows (kernels: heapsort)', K_ARITH, '    while 2 * root + 1 < end:', '    while 2 * root + 1 <= end:'),
+    ('§8 distinct count, a code moved to the front (kernels: insertion sort)', K_ARITH, '            while j >= 0 and buf[j] > v:', '            while j > 0 and buf[j] > v:'),
 ]
 # fmt: on
 

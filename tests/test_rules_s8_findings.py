@@ -119,6 +119,30 @@ def test_undeclared_counts_many_distinct_records_exactly(engine):  # §8 distinc
     assert {"UNDECLARED_VEHICLE", "UNDECLARED_PROPERTY"} <= set(codes(f))
 
 
+def test_undeclared_counts_a_plate_another_household_has_first(engine):  # §8 distinct
+    """H2's rows name plates Y, X, Y, where X is also H1's (so X is coded before Y):
+    2 distinct plates, not 3. The kernels' insertion sort of a household's plate codes
+    must move a code to the front (the kernels' sweep: `j >= 0` as `j > 0` passed)."""
+    a, b = person(ELDER), person(ELDER)
+    hh = [household(household_id="H1"), household(household_id="H2", declared_vehicles=2)]
+    ms = [{"household_id": "H1", **a}, {"household_id": "H2", **b}]
+    rec = [
+        record("vehicle", a, "A1", plate="X", vehicle_type="motorcycle"),
+        record("vehicle", b, "B1", plate="Y", vehicle_type="motorcycle"),
+        record("vehicle", b, "B2", plate="X", vehicle_type="motorcycle"),
+        record("vehicle", b, "B3", plate="Y", vehicle_type="motorcycle"),
+    ]
+    out = engine(engine_input(hh, ms, records=rec))
+    found = [(f["household_id"], f["code"]) for f in out.findings.to_pylist()]
+    assert ("H2", "UNDECLARED_VEHICLE") not in found
+    hh[1]["declared_vehicles"] = 1
+    found = [
+        (f["household_id"], f["code"])
+        for f in engine(engine_input(hh, ms, records=rec)).findings.to_pylist()
+    ]
+    assert ("H2", "UNDECLARED_VEHICLE") in found
+
+
 def test_undeclared_assets(engine):  # §8 FA > declared + 100,000
     m = person(ELDER)
     rec = [record("bank", m, balance=300000)]
