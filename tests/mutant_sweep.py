@@ -86,6 +86,7 @@ _ADDON_KINDS = "the add-on's category explain names, not its amount (§7.3's max
 _WORKERS = "how many processes the reference uses, not what they compute"
 _THREADS = "whether validation runs on threads, not what it finds"
 _PREFILTER = "a cheap bound that picks candidates; an exact check of each follows"
+_EQUAL_KEYS = "equal codes moved or swapped: the same sorted codes, the same distinct count"
 _EQUAL_ADDONS = "equivalent: of two equal add-ons either is the largest (§7.3 takes the value)"
 # (file, the mutated line's text, the mutation): why no rules test need fail
 # fmt: off
@@ -128,6 +129,9 @@ ALIVE = {
     ("kernels/arith.py", "if a > INT64_MAX - b:", "> → >="): "equivalent: a sum of exactly int64's maximum is that maximum either way",
     ("kernels/arith.py", "if k <= 1:", "<= → <"): "a fast path: one value counts 1 either way",
     ("kernels/arith.py", "if k <= 16:", "<= → <"): "insertion sort or heapsort: the same count either way",
+    ("kernels/arith.py", "if buf[root] >= buf[child]:", ">= → >"): _EQUAL_KEYS,
+    ("kernels/arith.py", "if child + 1 < end and buf[child] < buf[child + 1]:", "< → <="): _EQUAL_KEYS + " (the line's other '<' is killed)",
+    ("kernels/arith.py", "while j >= 0 and buf[j] > v:", "> → >="): _EQUAL_KEYS,
     ("kernels/arith.py", "if n < 0:", "< → <="): "equivalent: at n = 0 the general conversion gives the same date (the calendar tests compare the two)",
 }
 # fmt: on
