@@ -19,9 +19,10 @@ total, a disposal on the acquisition day, the jurisdiction 000000; each has one 
 
 The kernels' rule modules are swept only when asked (`--kernels`, or their files by
 name): a kernel mutant recompiles the kernels, about a minute each (NUMBA_DISABLE_JIT
-would be quicker, but changes their integer arithmetic), so their 223 mutants take
-nearly four hours. Their first sweep (2026-12-07, kernels/veto.py first) found a
-declared income of 0 and V09's purchase on D untested.
+would be quicker, but changes their integer arithmetic), so their 221 mutants take
+nearly four hours. Their first sweep (2026-12-07) found four boundaries without a test:
+a declared income of 0, V09's purchase on D, a distinct count over more than 16 rows
+(the heapsort) and one whose smallest code is not the household's first.
 `python tests/mutant_sweep.py [FILE …]` sweeps some files only.
 """
 
