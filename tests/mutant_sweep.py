@@ -61,6 +61,22 @@ KERNELS = {
     f"kernels/{name}.py": TESTS + (CALENDAR if name == "arith" else [])
     for name in ("veto", "income", "household", "records", "outcome", "arith")
 }
+# the inputs' own rules, swept when asked (`--inputs`, or their files by name): POLICY.md's
+# pack checks and choice against the policy tests and the case files; DATA.md's adapter
+# profiles and ingest against the adapters' and ingest's tests
+POLICY = ["tests/test_policy.py", "tests/test_fuzz_policy.py", "tests/test_cases.py"]
+ADAPTERS = [
+    *sorted(f"tests/{p.name}" for p in (ROOT / "tests").glob("test_adapters_*.py")),
+    "tests/test_ingest.py",
+]
+INPUTS = {
+    **{f"meanstest/policy/{name}.py": POLICY for name in ("validation", "load", "library")},
+    **{
+        f"adapters/{name}.py": ADAPTERS
+        for name in ("mapping", "profile", "readers", "csv_quotes", "csv_export", "raw")
+    },
+    "meanstest/ingest.py": ADAPTERS,
+}
 FLIP = {
     ast.Lt: ast.LtE,
     ast.LtE: ast.Lt,
@@ -185,17 +201,26 @@ def mutants(file: str) -> Iterator[tuple[str, int, str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    tests = SWEPT | KERNELS
+    tests = SWEPT | KERNELS | INPUTS
     # no `choices`: argparse checks a '*' argument's default list against them as one
     # value, and `make mutants` (no files named) ended in "invalid choice" (2026-12-07)
-    parser.add_argument("files", nargs="*", help=f"of: {', '.join(tests)} (default: not kernels)")
+    parser.add_argument(
+        "files", nargs="*", help=f"of: {', '.join(tests)} (default: not kernels, not inputs)"
+    )
     parser.add_argument(
         "--kernels", action="store_true", help="the kernels' files too (about four hours)"
+    )
+    parser.add_argument(
+        "--inputs", action="store_true", help="the policy packs' and adapters' files too"
     )
     args = parser.parse_args(argv)
     if unknown := [f for f in args.files if f not in tests]:
         parser.error(f"not a swept file: {', '.join(unknown)}")
-    args.files = args.files or list(SWEPT) + (list(KERNELS) if args.kernels else [])
+    args.files = args.files or [
+        *SWEPT,
+        *(KERNELS if args.kernels else []),
+        *(INPUTS if args.inputs else []),
+    ]
     refuse_uncommitted(args.files)
     survivors, count = [], 0
     for file in args.files:

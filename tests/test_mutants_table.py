@@ -30,8 +30,8 @@ def test_each_excused_sweep_mutant_is_still_made():
     makes (an edit that moves its line fails here, not in a later sweep)."""
     import mutant_sweep
 
-    made = {(f, source, what) for f in mutant_sweep.SWEPT | mutant_sweep.KERNELS
-            for what, _, source, _ in mutant_sweep.mutants(f)}  # fmt: skip
+    files = mutant_sweep.SWEPT | mutant_sweep.KERNELS | mutant_sweep.INPUTS
+    made = {(f, source, what) for f in files for what, _, source, _ in mutant_sweep.mutants(f)}
     assert set(mutant_sweep.ALIVE) <= made, set(mutant_sweep.ALIVE) - made
 
 
@@ -40,6 +40,9 @@ def test_each_excused_sweep_mutant_is_still_made():
     [
         ([], "SWEPT"),
         (["--kernels"], "SWEPT KERNELS"),
+        (["--inputs"], "SWEPT INPUTS"),
+        (["--inputs", "--kernels"], "SWEPT KERNELS INPUTS"),
+        (["adapters/mapping.py"], "adapters/mapping.py"),
         (["kernels/veto.py"], "kernels/veto.py"),
     ],
 )
