@@ -142,6 +142,8 @@ ALIVE = {
     ("kernels/outcome.py", "income = rhu((standard - pci) * par[P_INCOME_MAX], standard) if pci < standard else 0", "< → <="): "equivalent: at pci = S the points are rhu(0, S) = 0 either way",
     ("kernels/outcome.py", "extra = residential - 1 if residential > 1 else 0", "> → >="): "equivalent: one residential property is 1 - 1 = 0 extra either way",
     ("kernels/income.py", "return kind < 3 and (par[P_COUNTED_TRANSFERS] >> kind) & 1 == 1", "< → <="): "equivalent: counted_transfers holds transfer types only (codes 0..2); bit 3 is never set",
+    ("meanstest/policy/load.py", "if len(chain) >= MAX_EXTENDS_DEPTH:  # before the recursion gets deep,", ">= → >"): "a recursion guard a level later: the depth check after it refuses the same pack",
+    ("meanstest/policy/library.py", "if len(self._memo) >= 1 << 20:  # bound memory on adversarial inputs", ">= → >"): "when the choice's memo is emptied, not what it chooses",
     ("kernels/arith.py", "if a > INT64_MAX // b:", "> → >="): "the threshold moves by less than b below int64's maximum: above every sum validation admits (10^18)",
     ("kernels/arith.py", "if a > INT64_MAX - b:", "> → >="): "equivalent: a sum of exactly int64's maximum is that maximum either way",
     ("kernels/arith.py", "if k <= 1:", "<= → <"): "a fast path: one value counts 1 either way",

@@ -66,7 +66,13 @@ def load_one(tmp_path: Path, text: str) -> PolicyLibrary:
 VALUE_CASES = [
     # unknown / missing keys and sections (a typo must not pass silently)
     ("unknown_key", "land_ratio = 600", "land_rato = 600", "imputation.land_rato", "unknown key"),
-    ("unknown_section", "$", "\n[standard]\nx = 1\n", "standard", "unknown section"),
+    (
+        "unknown_section",
+        "$",
+        "\n[standard]\nx = 1\n",
+        "standard",
+        "unknown section (did you mean 'standards'?)",  # not extends' hint: a sweep
+    ),
     ("extends_outside_policy", "^", 'extends = "x"\n', "extends", "belongs in the [policy]"),
     ("missing_key", "work_months = 8 ", "", "imputation.work_months", "missing key"),
     ("missing_section", "[phaseout]\nmonths = 6", "", "phaseout", "missing section"),
@@ -116,6 +122,13 @@ VALUE_CASES = [
     ),
     # negative numbers
     ("negative", "dibao_rural = 57000", "dibao_rural = -1", "standards.dibao_rural", "negative"),
+    (  # 15 digits are grouped: the messages mask a run of 15 as a resident ID
+        "negative_of_15_digits",
+        "dibao_rural = 57000",
+        "dibao_rural = -100000000000000",
+        "standards.dibao_rural",
+        "negative number -100,000,000,000,000;",
+    ),
     (
         "negative_in_array",
         "health_points = [0, 30,",
@@ -509,11 +522,13 @@ def test_packs_in_a_subfolder_are_not_read_and_that_is_said(tmp_path, capsys):
     (tmp_path / "county" / "old" / "b.toml").write_text("x = 1\n", encoding="utf-8")
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "readme.md").write_text("", encoding="utf-8")
+    (tmp_path / ".git").mkdir()  # a hidden folder is no misplaced pack
+    (tmp_path / ".git" / "c.toml").write_text("x = 1\n", encoding="utf-8")
     library = load_library(tmp_path)
     assert [p.id for p in library.packs] == ["150422-2024"]
     err = capsys.readouterr().err
     assert f"policy library {tmp_path}: county/ holds 2 *.toml file(s), not read" in err
-    assert "notes/" not in err
+    assert "notes/" not in err and ".git/" not in err
 
 
 def test_not_utf8_is_an_error(tmp_path):
@@ -568,6 +583,21 @@ def test_extends_depth_limit_is_said_as_it_is_counted(tmp_path):
     assert info.value.problem == (
         "more than 64 levels of extends; valid: at most 64 (a chain of 65 packs)"
     )
+
+
+def test_too_deep_names_the_pack_too_deep_whichever_pack_is_read_first(tmp_path):
+    """Packs resolve in file-name order. Named so that the chain's last child is read
+    first, its ancestors were resolved down a growing chain, and the guard that stops
+    that recursion named the pack where it stopped: the one 1 level below the base
+    (a mutant sweep, 2026-12-07). The pack more than 64 levels deep is named."""
+    files = _chain(65)
+    renamed = {"z_base.toml": files.pop("base.toml")}
+    for name, text in files.items():  # c000 … c064 as c999 … c935: the deepest first
+        renamed[f"c{999 - int(name[1:4]):03d}.toml"] = text
+    with pytest.raises(PolicyError) as info:
+        load_library(write_library(tmp_path, renamed))
+    assert Path(info.value.file).name == "c935.toml"  # c64, 65 levels of extends
+    assert info.value.problem.startswith("more than 64 levels of extends")
 
 
 def test_base_pack_is_validated_even_if_never_selected(tmp_path):

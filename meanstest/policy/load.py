@@ -76,8 +76,8 @@ def library_from_dicts(raws: Mapping[str, dict], path: str = "<memory>") -> Poli
                     f"valid: one of {', '.join(others) or '(no other pack)'}",
                 )
             pf = by_id[parent_id]
-            if len(chain) >= MAX_EXTENDS_DEPTH:  # before the recursion gets deep
-                raise _too_deep(f)
+            if len(chain) >= MAX_EXTENDS_DEPTH:  # before the recursion gets deep,
+                raise _too_deep(chain[0])  # the pack it began from: more than 64 above pf
             if pf == f or pf in chain:
                 loop = [*chain[chain.index(pf) :], f] if pf in chain else [f]
                 cycle = " -> ".join([*(heads[x]["id"] for x in loop), parent_id])
