@@ -46,6 +46,8 @@ def test_a_utf8_export_under_a_gb18030_profile_is_refused_not_garbled(tmp_path):
     assert "is UTF-8 text, not gb18030" in message and 'set encoding = "utf-8"' in message
     assert "UTF-8 Chinese without a fault" in message
     assert "蒙D0000A" in message and "蒙D0000A".encode().decode("gb18030") in message
+    row = f"{HEAD},蒙D0000A,car,100,2020-01-01"  # shown from 12 characters before 蒙
+    assert repr(row[row.index("蒙") - 12 :][:32]) in message
     assert not (tmp_path / "out").exists()
     # the same bytes under the right encoding are read as they are
     utf8 = tmp_path / "utf8"
@@ -191,3 +193,36 @@ def test_a_jurisdiction_constant_not_of_6_digits_is_a_profile_error(tmp_path):
         load_profile(path)
     path.write_text(text.replace('"12345"', '"150422"'), "utf-8")
     assert load_profile(path).defaults["jurisdiction"] == "150422"
+
+
+def test_a_utf8_sample_cut_inside_a_character_is_still_utf8(tmp_path, monkeypatch):
+    """The rule looks at a file's first UTF8_SAMPLE bytes, whose end may cut a character
+    in two: that is no evidence against UTF-8, and the file is refused as the whole of
+    it would be (a sweep: no test cut one)."""
+    plates = [f"{'蒙京'[n % 2]}D{n:04d}A" for n in range(12)]
+    data = _vehicles(plates).encode("utf-8")
+    third = data.index("蒙D0002A".encode())  # after two distinct Chinese characters
+    monkeypatch.setattr(readers, "UTF8_SAMPLE", third + 1)  # one byte of its three
+    with pytest.raises(ProfileError, match=f"its first {third + 1:,} bytes are UTF-8 Chinese"):
+        ingest(_one(tmp_path, VEHICLE, "v.csv", data), tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    "char, chinese",
+    [(chr(o), True) for o in (0x4E00, 0x9FFF, 0x3400, 0x4DBF, 0x3000, 0x303F, 0xFF00, 0xFFEF)]
+    + [(chr(o), False) for o in (0x4DC0, 0xA000, 0x33FF, 0x2FFF, 0x3040, 0xFEFF, 0xFFF0)],
+)
+def test_the_characters_counted_as_chinese_end_where_their_blocks_end(char, chinese):
+    """Ideographs (U+4E00–9FFF, extension A U+3400–4DBF), CJK punctuation (U+3000–303F)
+    and full-width forms (U+FF00–FFEF), each block's first and last included."""
+    assert readers._chinese(char) is chinese
+
+
+def test_utf8_chinese_at_its_thresholds():
+    """Two distinct ideographs are evidence (each end of U+3400–9FFF counts), and nine in
+    ten non-ASCII characters Chinese is enough; U+0080 is non-ASCII too."""
+    assert readers.utf8_chinese("\u3400\u9fff".encode()) is not None
+    nine = "京津沪渝冀豫云辽黑"
+    assert readers.utf8_chinese((nine + "é").encode()) is not None  # exactly 9 in 10
+    assert readers.utf8_chinese((nine[:8] + "é").encode()) is None  # 8 in 9
+    assert readers.utf8_chinese((nine[:8] + "\x80").encode()) is None

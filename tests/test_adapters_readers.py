@@ -127,6 +127,7 @@ def test_header_without_a_mapped_column_is_an_error_before_any_row(tmp_path):
     assert (
         e.value.file == "t.toml" and "收入类型" in e.value.problem and str(path) in e.value.problem
     )
+    assert "spaces around it" not in e.value.problem  # its names are right as they are
 
 
 def test_a_file_in_the_wrong_encoding_is_a_clear_error(tmp_path):
@@ -208,6 +209,7 @@ def test_jsonl_lines_are_universal_newline_lines_read_in_bounded_blocks(data, lo
         ("1E0", "1"),
         ("1.0E-4", "1.0E-4"),  # not whole to the fen: its own text, which no amount reads
         ("1.25E-1", "1.25E-1"),
+        ("1E40", "1" + "0" * 40),  # EXPONENT_DIGITS places, the most written out
         ("1E41", "1E41"),  # beyond EXPONENT_DIGITS places
         ("1E999999999999999999999", "1E999999999999999999999"),  # beyond a Decimal
         ("12.300", "12.300"),  # without an exponent the text is kept as written
@@ -262,8 +264,22 @@ def test_a_bad_json_line_is_placed_by_its_character_not_by_jsons_own_line_count(
 def test_jsonl_header_is_the_keys_of_the_first_lines(tmp_path):
     path = tmp_path / "x.jsonl"
     path.write_text(json.dumps({"身份证号": "1", "金额": "2"}, ensure_ascii=False) + "\n", "utf-8")
-    with pytest.raises(ProfileError, match="no key '收入类型' in its first 65,536 lines"):
+    with pytest.raises(ProfileError, match="no key '收入类型' in its first 65,536 lines") as e:
         readers.open_export(path, _profile("jsonl"))
+    assert "JSON object" not in str(e.value)  # its line is one: no hint that it is not
+
+
+def test_a_jsonl_line_with_a_lone_surrogate_escape_is_a_bad_json_row(tmp_path):
+    """A "\\ud800" escape is valid JSON and no text (UTF-8 has no surrogates): the line is
+    quarantined as bad_json, its neighbours read (a sweep: the check was untested)."""
+    path = tmp_path / "x.jsonl"
+    good = json.dumps({"身份证号": "1", "收入类型": "wage", "金额": 1}, ensure_ascii=False)
+    lone = good.replace('"wage"', '"wa\\ud800ge"')
+    pair = good.replace('"wage"', '"\\ud83d\\ude00"')  # a pair is one character: read
+    path.write_text(f"{good}\n{lone}\n{pair}\n", "utf-8")
+    rows, problems, _ = _rows(path, _profile("jsonl"))
+    assert rows == [(1, "1", "wage", "1"), (3, "1", "\U0001f600", "1")]
+    assert problems == [(2, "bad_json")]
 
 
 def test_parquet_rows_are_numbered_from_one_and_keep_their_types(tmp_path):
