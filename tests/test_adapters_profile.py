@@ -200,6 +200,23 @@ def test_booleans_dates_and_empty_cells_in_value_maps():
         parse_profile(hh, "x")
 
 
+def test_current_programs_constants_are_lists_of_names_and_map_to_names():
+    """[defaults] current_programs is a list of strings, not a string (read as a list of
+    its letters) nor a list of numbers; a value map gives each raw name a name (a sweep:
+    the string was untested)."""
+    columns = {c.name: c.name for c in TABLES["households"]
+               if c.name != "current_programs" and not c.name.startswith("checked_")}  # fmt: skip
+    hh = {"profile": {"table": "households", "format": "csv"}, "columns": columns}
+    ok = parse_profile({**hh, "defaults": {"current_programs": ["medical_assistance"]}}, "x")
+    assert ok.defaults["current_programs"] == ["medical_assistance"]
+    for bad in ("medical_assistance", [1]):
+        with pytest.raises(ProfileError, match="need a list of strings"):
+            parse_profile({**hh, "defaults": {"current_programs": bad}}, "x")
+    mapped = {**hh, "columns": {**columns, "current_programs": "cp"}}
+    with pytest.raises(ProfileError, match="a program name is a string"):
+        parse_profile({**mapped, "values": {"current_programs": {"医疗救助": 1}}}, "x")
+
+
 def test_unmapped_optional_columns_are_allowed():
     """record_id, nullable columns, current_programs and checked_* may be left out."""
     hh = {
