@@ -77,6 +77,19 @@ INPUTS = {
     },
     "meanstest/ingest.py": ADAPTERS,
 }
+# what the outputs are made of, swept when asked (`--outputs`, or by name): the input
+# digests' canonical lines (docs/digests.md), a bundle's reading, the output folders,
+# the auditor's recomputation and the amounts documents show
+REPRODUCE = ("__init__", "discrepancy", "journal", "rows", "summary", "tables")
+OUTPUTS = {
+    **{f"meanstest/{name}.py": ["tests/test_digest.py", "tests/test_example.py"]
+       for name in ("digest", "lines")},
+    "meanstest/conform.py": ["tests/test_bundle.py", "tests/test_validate.py"],
+    "meanstest/outputs.py": [
+        "tests/test_output_files.py", "tests/test_review_folder.py", "tests/test_report.py"],
+    **{f"meanstest/reproduce/{name}.py": ["tests/test_reproduce.py"] for name in REPRODUCE},
+    "meanstest/amounts.py": ["tests/test_labels.py", "tests/test_explain.py", "tests/test_report.py"],
+}  # fmt: skip
 FLIP = {
     ast.Lt: ast.LtE,
     ast.LtE: ast.Lt,
@@ -203,17 +216,20 @@ def mutants(file: str) -> Iterator[tuple[str, int, str, str]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    tests = SWEPT | KERNELS | INPUTS
+    tests = SWEPT | KERNELS | INPUTS | OUTPUTS
     # no `choices`: argparse checks a '*' argument's default list against them as one
     # value, and `make mutants` (no files named) ended in "invalid choice" (2026-12-07)
     parser.add_argument(
-        "files", nargs="*", help=f"of: {', '.join(tests)} (default: not kernels, not inputs)"
+        "files", nargs="*", help=f"of: {', '.join(tests)} (default: the reference, validation)"
     )
     parser.add_argument(
         "--kernels", action="store_true", help="the kernels' files too (about four hours)"
     )
     parser.add_argument(
         "--inputs", action="store_true", help="the policy packs' and adapters' files too"
+    )
+    parser.add_argument(
+        "--outputs", action="store_true", help="the digests', outputs' and reproduce's too"
     )
     args = parser.parse_args(argv)
     if unknown := [f for f in args.files if f not in tests]:
@@ -222,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         *SWEPT,
         *(KERNELS if args.kernels else []),
         *(INPUTS if args.inputs else []),
+        *(OUTPUTS if args.outputs else []),
     ]
     refuse_uncommitted(args.files)
     survivors, count = [], 0

@@ -30,7 +30,7 @@ def test_each_excused_sweep_mutant_is_still_made():
     makes (an edit that moves its line fails here, not in a later sweep)."""
     import mutant_sweep
 
-    files = mutant_sweep.SWEPT | mutant_sweep.KERNELS | mutant_sweep.INPUTS
+    files = mutant_sweep.SWEPT | mutant_sweep.KERNELS | mutant_sweep.INPUTS | mutant_sweep.OUTPUTS
     made = {(f, source, what) for f in files for what, _, source, _ in mutant_sweep.mutants(f)}
     assert set(mutant_sweep.ALIVE) <= made, set(mutant_sweep.ALIVE) - made
 
@@ -42,6 +42,7 @@ def test_each_excused_sweep_mutant_is_still_made():
         (["--kernels"], "SWEPT KERNELS"),
         (["--inputs"], "SWEPT INPUTS"),
         (["--inputs", "--kernels"], "SWEPT KERNELS INPUTS"),
+        (["--outputs"], "SWEPT OUTPUTS"),
         (["adapters/mapping.py"], "adapters/mapping.py"),
         (["kernels/veto.py"], "kernels/veto.py"),
     ],
