@@ -474,6 +474,16 @@ def test_a_quote_closed_by_the_next_rows_quote_in_the_same_column_is_a_bad_row(
         assert [r[0] for r in rows] == [2, 4] and problems == []
 
 
+def test_a_row_read_into_the_last_field_at_the_end_of_the_file_is_a_bad_row(tmp_path):
+    """The same with the closing quote the file's last byte (no final line break): the
+    pass checks the field that closes there too (a sweep: untested)."""
+    lines = ["身份证号,收入类型,金额,备注", "0,wage,0,ok", '1,wage,1,"见附件', '2,wage,2,同上"']
+    path = tmp_path / "t.csv"
+    path.write_bytes("\n".join(lines).encode("gb18030"))
+    rows, problems, _ = _rows(path, _profile(encoding="gb18030"))
+    assert [r[0] for r in rows] == [2] and problems == [(3, "bad_row")]
+
+
 @pytest.mark.parametrize(
     "header, row",
     [

@@ -373,6 +373,9 @@ def _manifest(tmp_path, text):
         ("[[sources]]\nprofile = 'x.toml'\n", "sources: unknown key"),
         ("[[source]]\nprofile = 'x.toml'\nfiles = []\n", "non-empty list"),
         ("description = 'no sources'\n", "at least one [[source]]"),
+        # one [source] table, not an array of them (a sweep: untested); none at all
+        ("[source]\nprofile = 'x.toml'\nfiles = ['a.csv']\n", "at least one [[source]]"),
+        ("source = []\n", "at least one [[source]]"),
         (
             "[[source]]\nprofile = 'absent.toml'\nfiles = ['a.csv']\n",
             "source[0].profile: absent.toml: profile not found",
