@@ -180,6 +180,16 @@ def test_value_maps_take_any_value_of_the_columns_type():
     doc["values"]["health"] = {"重病": 500}
     with pytest.raises(ProfileError, match="does not fit int8"):
         parse_profile(doc, "persons.toml")
+    # int8's own ends: 127 fits (no rule caps a count), 128 does not; -128 fits and is
+    # a negative count (a sweep: the ends were untested)
+    doc["values"] = {"refused_job_offers": {"多": 127}}
+    assert parse_profile(doc, "persons.toml").values["refused_job_offers"] == {"多": 127}
+    doc["values"] = {"refused_job_offers": {"多": 128}}
+    with pytest.raises(ProfileError, match="128 does not fit int8"):
+        parse_profile(doc, "persons.toml")
+    doc["values"] = {"refused_job_offers": {"多": -128}}
+    with pytest.raises(ProfileError, match="-128: negative count"):
+        parse_profile(doc, "persons.toml")
 
 
 def test_booleans_dates_and_empty_cells_in_value_maps():

@@ -283,6 +283,37 @@ def test_parquet_column_without_a_text_form_is_an_error_naming_file_and_column(
         ingest(m, tmp_path / "out")
 
 
+def test_parquet_nulls_in_a_nullable_typed_column_are_null_not_quarantined(tmp_path):
+    """declared_income_monthly is nullable: a Parquet int64 column of it with nulls maps
+    them to null (undeclared), and only a required column's null is quarantined (a
+    sweep: the typed path's nullable case was untested)."""
+    profile = CASE_PARQUET.replace(
+        'current_programs = "cp"', 'current_programs = "cp"\ndeclared_income_monthly = "dim"'
+    )
+    data = _parquet(dim=pa.array([None, 5000, None], pa.int64()))
+    doc = ingest(_one(tmp_path, profile, "h.parquet", data), tmp_path / "out")
+    assert doc["files"][0]["rows_quarantined"] == 0
+    got = read_bundle(tmp_path / "out")["households"]["declared_income_monthly"].to_pylist()
+    assert got == [None, 5000, None]
+
+
+def test_parquet_integer_codes_of_a_boolean_and_a_date_are_read_as_their_text(tmp_path):
+    """A database's 0/1 flags and 20240701 dates: integer columns read as their text,
+    through the value map and the date formats; a null in a required column is
+    quarantined (a sweep: the text of a non-text column with nulls was untested)."""
+    profile = CASE_PARQUET + '[values.consent_signed]\n"1" = true\n"0" = false\n'
+    profile += '[dates]\nassessment_date = ["%Y%m%d"]\n'
+    data = _parquet(c=pa.array([1, 0, None], pa.int64()), d=pa.array([20240701, None, 20240702]))
+    ingest(_one(tmp_path, profile, "h.parquet", data), tmp_path / "out")
+    got = read_bundle(tmp_path / "out")["households"].to_pylist()
+    assert [(r["consent_signed"], r["assessment_date"]) for r in got] == [
+        (True, dt.date(2024, 7, 1))
+    ]
+    q = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
+    assert [(r["line"], r["column"], r["reason"]) for r in q] == [
+        (2, "assessment_date", "empty_required"), (3, "consent_signed", "empty_required")]  # fmt: skip
+
+
 def test_parquet_column_twice_is_an_error_naming_file_and_column(tmp_path, capsys):
     """A Parquet schema may hold a name twice (Arrow writes it); a mapped one is an error
     like a CSV header's, not a KeyError (found by an adversarial ingest run)."""

@@ -373,6 +373,14 @@ def _manifest(tmp_path, text):
         ("[[sources]]\nprofile = 'x.toml'\n", "sources: unknown key"),
         ("[[source]]\nprofile = 'x.toml'\nfiles = []\n", "non-empty list"),
         ("description = 'no sources'\n", "at least one [[source]]"),
+        (
+            "[[source]]\nprofile = ''\nfiles = ['a.csv']\n",
+            "source[0].profile: need the profile's path",
+        ),
+        (
+            "[[source]]\nprofile = 5\nfiles = ['a.csv']\n",
+            "source[0].profile: need the profile's path",
+        ),
         # one [source] table, not an array of them (a sweep: untested); none at all
         ("[source]\nprofile = 'x.toml'\nfiles = ['a.csv']\n", "at least one [[source]]"),
         ("source = []\n", "at least one [[source]]"),
@@ -407,6 +415,15 @@ def test_missing_raw_file_or_column_fails_before_anything_is_written(tmp_path):
     m = _manifest(tmp_path, "[[source]]\nprofile = 'c.toml'\nfiles = ['a/v.csv', 'b/v.csv']\n")
     with pytest.raises(ProfileError, match="record_ids 'v.csv:<line>' would collide"):
         ingest(m, tmp_path / "out")
+    # with a department key (v.toml), or for a case table (no record_id), the names may
+    # be alike: the next check, that the files exist, is the one that speaks (a sweep)
+    (tmp_path / "h.toml").write_text((PROFILES / "case_households.toml").read_text("utf-8"))
+    for profile in ("v.toml", "h.toml"):
+        m = _manifest(
+            tmp_path, f"[[source]]\nprofile = '{profile}'\nfiles = ['a/v.csv', 'b/v.csv']\n"
+        )
+        with pytest.raises(ProfileError, match="a/v.csv: raw export not found"):
+            ingest(m, tmp_path / "out")
 
 
 def test_the_same_export_under_two_names_is_refused_with_keys_and_named_without(tmp_path, capsys):
@@ -1225,6 +1242,24 @@ def test_a_row_quarantined_for_its_id_is_tied_to_whom_the_id_was_meant_or_to_non
     assert doc["affected_households"]["household_ids"] == [member["household_id"]]
     held = read_bundle(tmp_path / "held")["households"]["household_id"].to_pylist()
     assert member["household_id"] not in held
+
+
+def test_unreadable_rows_beyond_the_kept_ones_are_counted_as_tied_to_none(tmp_path, monkeypatch):
+    """Unreadable rows are examined for IDs up to UNREAD_KEPT (a million); any beyond are
+    counted as tied to no household, not dropped (a sweep: the bound was untested)."""
+    import meanstest.ingest as ingest_module
+
+    tables = generate(30, 4)
+    manifest = write_raw(tmp_path / "raw", tables, seed=4, dirt=False)
+    member = tables["persons"].to_pylist()[0]
+    with open(tmp_path / "raw" / "tax" / "tax_income.jsonl", "a", encoding="utf-8") as f:
+        f.writelines(
+            f'{{"纳税人识别号": "{member["person_id"]}", "所得项目": [\n' for _ in range(3)
+        )
+    monkeypatch.setattr(ingest_module, "UNREAD_KEPT", 2)
+    affected = ingest(manifest, tmp_path / "out")["affected_households"]
+    assert affected["household_ids"] == [member["household_id"]]  # by the two examined
+    assert affected["unattributed_rows"] == {"tax_income": 1}  # the third
 
 
 def test_an_unreadable_row_names_an_id_written_with_spaces_inside():
