@@ -528,6 +528,27 @@ def test_a_value_map_applies_to_a_typed_parquet_column(tmp_path):
         (1, dt.date(1965, 7, 7)), (2, dt.date(1965, 7, 7)), (5, dt.date(1965, 7, 7))]  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    "birth",
+    [
+        pa.array([dt.datetime(1965, 7, 7, 0, 0), dt.datetime(1965, 7, 7, 23, 59), None]),
+        pa.array([dt.date(1965, 7, 7), dt.date(1965, 7, 7), None], pa.date64()),
+    ],
+    ids=["timestamp", "date64"],
+)
+def test_a_parquet_timestamp_or_date64_is_a_date(tmp_path, birth):
+    """A database's DATETIME or a date64 column of a date column is its date, taken as it
+    is, its time of day dropped (a sweep: untested); a null is a required date missing."""
+    profile = SUPPORTERS.replace('format = "jsonl"', 'format = "parquet"')
+    ingest(_one(tmp_path, profile, "s.parquet", _supporters_parquet(birth=birth)), tmp_path / "out")
+    got = read_bundle(tmp_path / "out")["supporters"]["birth_date"].to_pylist()
+    assert got == [dt.date(1965, 7, 7)] * 2
+    q = pq.read_table(tmp_path / "out" / "quarantine.parquet").to_pylist()
+    assert [(r["line"], r["column"], r["reason"]) for r in q] == [
+        (3, "birth_date", "empty_required")
+    ]
+
+
 def test_a_parquet_boolean_or_date_column_in_an_integer_column_is_read_as_its_text(tmp_path):
     """A Parquet column typed as another kind than its canonical column is not taken as
     it is (a boolean or a date in an integer column): it is read as its text, which is

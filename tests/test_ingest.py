@@ -1229,6 +1229,7 @@ def test_a_row_quarantined_for_its_id_is_tied_to_whom_the_id_was_meant_or_to_non
     assert main(["ingest", str(manifest), "--out", str(tmp_path / "plain")]) == 0
     said = capsys.readouterr().out
     assert "quarantined rows tied to no household (persons 1, tax_income 1)" in said
+    assert "1 household has quarantined rows of their own or of a member or supporter" in said
     doc = json.loads((tmp_path / "plain" / "ingest.json").read_text("utf-8"))
     affected = doc["affected_households"]
     assert affected["household_ids"] == [member["household_id"]]
