@@ -335,6 +335,33 @@ def test_misquoted_records_are_found_in_any_encoding_and_line_break(
     assert unmapped.after_quote.tolist() == [6] and unmapped.unclosed == 8
 
 
+def test_a_gb18030_character_whose_second_byte_is_the_delimiter_is_never_cut(tmp_path, monkeypatch):
+    """䙡 is 0xFE 0x7C: the last lead byte, and a second byte that is "|", the delimiter.
+    It is one character wherever it stands, also when the pass's pieces are as short as
+    can be: each is cut after a line feed, never inside a character (a sweep: neither
+    was tested)."""
+    from meanstest.adapters import csv_quotes
+
+    records = ["a|b", '䙡|"9"x', 'a䙡|"8"x', '䙡䙡|"7"x', 'aa䙡|"6"x']
+    path = tmp_path / "x.csv"
+    path.write_bytes(("\n".join(records) + "\n").encode("gb18030"))
+    for piece in (csv_quotes._PIECE, 1):
+        monkeypatch.setattr(csv_quotes, "_PIECE", piece)
+        found = csv_quotes.quote_problems(path, "gb18030", "|", 1, [True, True])
+        assert found.after_quote.tolist() == [2, 3, 4, 5]
+
+
+def test_a_quoted_last_field_holding_a_row_on_one_line_is_a_good_row(tmp_path):
+    """A remark quoted on one line may hold a row's worth of cells: pyarrow reads it as
+    the one field it is; only a field across a line break can hold another row (a
+    sweep: a one-line field was never tried)."""
+    path = tmp_path / "t.csv"
+    lines = ["身份证号,收入类型,金额,备注", '1,wage,1,"2,wage,2,同上"', "3,wage,3,ok"]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    rows, problems, _ = _rows(path, _profile())
+    assert [r[0] for r in rows] == [2, 3] and problems == []
+
+
 def test_a_bad_row_says_its_field_count_and_an_unclosed_quote_that_swallowed_lines(tmp_path):
     """The detail of a bad row counts its fields however long it is (Python's csv module
     stops at 128 KiB and said "1 field(s)"), and a record that an unclosed quote ran on
