@@ -118,6 +118,10 @@ _THREADS = "whether validation runs on threads, not what it finds"
 _PREFILTER = "a cheap bound that picks candidates; an exact check of each follows"
 _EQUAL_KEYS = "equal codes moved or swapped: the same sorted codes, the same distinct count"
 _EQUAL_ADDONS = "equivalent: of two equal add-ons either is the largest (§7.3 takes the value)"
+_SAME_CELLS = "the typed or dictionary fast path or the text path: the same cells"
+_PROGRESS = "whether or how far progress is drawn, not what is read"
+_PAST_THE_PIECE = "reads one byte past the piece (numba checks no bounds); the loop ends there unless it is a line break or a quote"
+_BOM_IN_HEADER = "the BOM lies in the header line, which the pass skips (one shorter than 3 bytes: a one-column export)"
 # (file, the mutated line's text, the mutation): why no rules test need fail
 # fmt: off
 ALIVE = {
@@ -148,6 +152,32 @@ ALIVE = {
     ("meanstest/validate.py", "for h in np.flatnonzero(cells > MAX_TOTAL // MAX_AMOUNT).tolist():", "> → >="): _PREFILTER,
     ("meanstest/validate.py", "people[s_code[(s_home == h) & (s_code >= 0)]] = True", ">= → >"): "people code 0 is the first member's, never only a supporter's",
     ("meanstest/validate.py", "for h in np.flatnonzero((rows_of > 0) & (members_of == 0)).tolist():", "> → >="): "equivalent: every household code has a households row",
+    ("adapters/mapping.py", 'has_record_id = any(c.name == "record_id" for c in schema.TABLES[table])', "== → !="): "equivalent: a table without record_id would get a file:line key, the name its quarantine rows have anyway, and not write it",
+    ("adapters/mapping.py", "if has_record_id and key.null_count:", "and → or"): "equivalent: a profile maps record_id only where its table has one",
+    ("adapters/mapping.py", "people = [(h, p) for h, p in pairs if h is not None and p is not None]", "and → or"): "equivalent: both cells are required and not bad, so never null",
+    ("adapters/mapping.py", 'if k in ("money", "area", "integer"):  # mostly distinct values, and a fast kernel', "in → not in"): _SAME_CELLS,
+    ("adapters/mapping.py", 'return kind(profile.table, column) != "text" or column.name in profile.values', "in → not in"): "equivalent: a text column's cell is never wrong, mapped or not",
+    ("adapters/mapping.py", 'k == "integer" or (k in ("money", "area") and profile.unit(c.name) in ("fen", "centi_m2"))', "or → and"): _SAME_CELLS,
+    ("adapters/mapping.py", 'k == "integer" or (k in ("money", "area") and profile.unit(c.name) in ("fen", "centi_m2"))', "in → not in"): _SAME_CELLS + " (the line's other 'in' is killed)",
+    ("adapters/profile.py", 'return self.units.get(column, "fen" if k == "money" else "centi_m2")', "== → !="): "equivalent: fen and centi-m² are each read as the column's integer",
+    ("meanstest/ingest.py", 'size, "bytes", quiet=quiet or size < PROGRESS_BYTES, stream=stream', "or → and"): _PROGRESS,
+    ("meanstest/ingest.py", 'size, "bytes", quiet=quiet or size < PROGRESS_BYTES, stream=stream', "< → <="): _PROGRESS,
+    ("meanstest/ingest.py", "if e.filename is not None or e.errno not in _FULL:", "or → and"): "which path a disk-full error names, the folder or Arrow's file, not whether it is raised",
+    ("meanstest/ingest.py", "raise OSError(e.errno, e.strerror or str(e), str(folder)) from None", "or → and"): "the words of an OSError without a strerror",
+    ("adapters/readers.py", 'at = next((i for i, c in enumerate(text) if ord(c) >= 0x80 and c != "\\ufeff"), 0)', ">= → >"): "where the message's example starts when the first non-ASCII character is U+0080",
+    ("adapters/readers.py", "if len(chunk) == JSONL_LINES:", "== → !="): "how many lines a batch holds, not what they say",
+    ("adapters/readers.py", "return {raw for raw, k in kinds.items() if k <= set(NUMERIC_KINDS)}", "<= → <"): "differs only for one raw key mapped to a money, an area and an integer column at once",
+    ("adapters/readers.py", "total = max(1, self._file.metadata.num_rows)", "max → min"): _PROGRESS,
+    ("adapters/readers.py", "why = (str(e).strip() or type(e).__name__).splitlines()[0]", "or → and"): "the words of an Arrow error whose message is empty",
+    ("adapters/csv_quotes.py", "if k == 0 or swallowing[k - 1, 0] != st[_RECORD] or swallowing[k - 1, 1] != st[_FIELD]:", "== → !="): "the first candidate of a piece is compared with a row never written (zeros, no line): added either way, and found is a set",
+    ("adapters/csv_quotes.py", "if st[_BREAKS] > 0 and width > 1 and st[_FIRST] >= width - 1 - k and st[_INNER] >= k:", "> → >="): "(width > 1) a one-column export, every other column a constant: a field across lines becomes a candidate the reader judges (the line's other '>' is killed)",
+    ("adapters/csv_quotes.py", "while i < n and st[_SKIP] > 0:  # title and header lines: pyarrow ignores quotes there", "< → <="): _PAST_THE_PIECE,
+    ("adapters/csv_quotes.py", "while i < n and data[i] != 34 and data[i] != 10 and data[i] != 13:", "< → <="): _PAST_THE_PIECE,
+    ("adapters/csv_quotes.py", "while at < len(data):", "< → <="): "equivalent: at the end the window is empty and the end is returned",
+    ("adapters/csv_quotes.py", "window = min(window * 2, 1 << 22)", "min → max"): "how far each look for a line feed reaches, not where it finds one",
+    ("adapters/csv_quotes.py", 'start = 3 if name == "utf-8" and data[:3].tobytes() == codecs.BOM_UTF8 else 0', "and → or"): _BOM_IN_HEADER,
+    ("adapters/csv_quotes.py", 'start = 3 if name == "utf-8" and data[:3].tobytes() == codecs.BOM_UTF8 else 0', "== → !="): _BOM_IN_HEADER,
+    ("adapters/csv_quotes.py", 'if first and text.startswith("\\ufeff"):', "and → or"): _BOM_IN_HEADER,
     ("kernels/outcome.py", "if age >= 70 and par[P_ADDON_ELDERLY] > best:", "> → >="): _EQUAL_ADDONS,
     ("kernels/outcome.py", "if health == 6 and par[P_ADDON_SEVERE] > best:", "> → >="): _EQUAL_ADDONS,
     ("kernels/outcome.py", "if health == 5 and par[P_ADDON_SERIOUS] > best:", "> → >="): _EQUAL_ADDONS,
