@@ -457,6 +457,12 @@ def test_a_quote_that_swallows_whole_rows_and_closes_later_is_a_bad_row(tmp_path
     # a cell broken over two lines in Excel (no delimiter on its lines) is a good row
     path.write_text('身份证号,收入类型,金额,备注\n1,wage,1,"第一行\n第二行"\n', "utf-8")
     assert _rows(path, _profile()) == ([(2, "1", "wage", "1")], [], 0)
+    # one whole row inside, the lines around it without a row's delimiters: still a bad
+    # row; a row's cells on the quote's own first line are no other row (a sweep)
+    path.write_text('身份证号,收入类型,金额,备注\n1,wage,1,"open\n2,wage,2,ok\nend"\n', "utf-8")
+    assert _rows(path, _profile())[1] == [(2, "bad_row")]
+    path.write_text('身份证号,收入类型,金额,备注\n1,wage,1,"2,wage,2,x\ny"\n', "utf-8")
+    assert _rows(path, _profile()) == ([(2, "1", "wage", "1")], [], 0)
 
 
 @pytest.mark.parametrize(
