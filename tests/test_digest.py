@@ -392,6 +392,24 @@ def test_a_few_households_against_a_whole_districts_records(county, rows):
     assert digests_of(tables, threads=False) == digests_of(tables)
 
 
+@pytest.mark.parametrize("offsets", [None, b""], ids=["no_buffer", "empty_buffer"])
+def test_a_string_array_of_no_rows_without_offsets_is_read(offsets):
+    """Arrow lets a writer (another language's IPC or Flight client) send a string array
+    of no rows without an offsets buffer, or with an empty one, as the values of a list
+    column whose lists are all empty or null: `[]` and `\\N`, no error (a sweep: only
+    Python-built arrays, which have one offset, were tried)."""
+    empty = pa.Array.from_buffers(
+        pa.string(),
+        0,
+        [None, None if offsets is None else pa.py_buffer(offsets), pa.py_buffer(b"")],
+    )
+    lists = pa.ListArray.from_arrays(
+        pa.array([0, 0, 0], pa.int32()), empty, mask=pa.array([False, True])
+    )
+    assert column_text(lists).to_pylist() == ["", "\\N"]
+    assert column_text(empty).to_pylist() == []
+
+
 def _relabelled(owners: Owners, rng) -> Owners:
     """The same grouping under other codes (as another ID pass might number them)."""
     n_h = int(max(owners.household_code.max(initial=0), 0)) + 1
