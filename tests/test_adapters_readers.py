@@ -338,17 +338,27 @@ def test_misquoted_records_are_found_in_any_encoding_and_line_break(
 def test_a_gb18030_character_whose_second_byte_is_the_delimiter_is_never_cut(tmp_path, monkeypatch):
     """䙡 is 0xFE 0x7C: the last lead byte, and a second byte that is "|", the delimiter.
     It is one character wherever it stands, also when the pass's pieces are as short as
-    can be: each is cut after a line feed, never inside a character (a sweep: neither
-    was tested)."""
+    can be: each is cut after a line feed, never inside a character; and a four-byte
+    character is four bytes, inside quotes and out (a sweep: none was tested)."""
     from meanstest.adapters import csv_quotes
 
-    records = ["a|b", '䙡|"9"x', 'a䙡|"8"x', '䙡䙡|"7"x', 'aa䙡|"6"x']
+    records = ["a|b", '䙡|"9"x', 'a䙡|"8"x', '䙡䙡|"7"x', 'aa䙡|"6"x',
+               # four bytes whose second is a digit at each end: ¡ 81 30 84 33, ⺑ 81 39 81 30
+               '¡|"5"x', '⺑|"4"x', '"¡"x|1', '"⺑"x|1', '"䙡"x|1']  # fmt: skip
     path = tmp_path / "x.csv"
     path.write_bytes(("\n".join(records) + "\n").encode("gb18030"))
     for piece in (csv_quotes._PIECE, 1):
         monkeypatch.setattr(csv_quotes, "_PIECE", piece)
         found = csv_quotes.quote_problems(path, "gb18030", "|", 1, [True, True])
-        assert found.after_quote.tolist() == [2, 3, 4, 5]
+        assert found.after_quote.tolist() == list(range(2, 11)) and found.unclosed == 0
+
+
+def test_a_quote_inside_an_unquoted_field_is_a_character(tmp_path):
+    """A quote opens a field only at its start: `12" TV` is a remark of an inch mark,
+    not a quoted field left open to the end of the file (a sweep: untested)."""
+    path = tmp_path / "t.csv"
+    path.write_text('身份证号,收入类型,金额,备注\n1,wage,1,12" TV\n2,wage,2,ok\n', "utf-8")
+    assert _rows(path, _profile()) == ([(2, "1", "wage", "1"), (3, "2", "wage", "2")], [], 0)
 
 
 def test_a_quoted_last_field_holding_a_row_on_one_line_is_a_good_row(tmp_path):
