@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from meanstest.adapters import csv_export, readers
 from meanstest.adapters.profile import ProfileError, parse_profile
+from meanstest.adapters.raw import ExportError
 
 TAX = {"person_id": "身份证号", "income_type": "收入类型", "amount": "金额"}
 
@@ -378,21 +379,52 @@ def test_a_bad_row_says_its_field_count_and_an_unclosed_quote_that_swallowed_lin
     over later lines says how many (found by an adversarial ingest run)."""
     good = [f"{i},wage,{i}" for i in range(3000)]
     long_field = "x" * 200_000
-    records = ["身份证号,收入类型,金额", "1,wage", f"2,{long_field},3,4", *good[:2],
-               '3,"wage,5', *good[2:]]  # fmt: skip
+    records = ["身份证号,收入类型,金额", '4,"wage",1,2', "1,wage", f"2,{long_field},3,4",
+               *good[:2], '3,"wage,5', *good[2:]]  # fmt: skip
     path = tmp_path / "tax.csv"
     path.write_text("\n".join(records) + "\n", encoding="utf-8")
     problems = []
     for b in readers.open_export(path, _profile()).batches():
         problems += [(p.line, p.detail) for p in b.problems]
     assert problems == [
-        (2, "2 field(s), the header has 3"),
-        (3, "4 field(s), the header has 3"),
+        (2, "4 field(s), the header has 3"),  # quoted, on one line: no unclosed quote
+        (3, "2 field(s), the header has 3"),
+        (4, "4 field(s), the header has 3"),
         (
-            6,
+            7,
             "2 field(s), the header has 3; a quoted field runs over 2,999 lines: an unclosed quote?",
         ),
     ]
+
+
+@pytest.mark.parametrize("brk", ["\n", "\r", "\r\n"], ids=["lf", "cr", "crlf"])
+def test_a_first_value_that_begins_with_a_line_break_counts_its_line(tmp_path, brk):
+    """The physical lines of a batch count the line breaks inside its quoted values; one
+    at the very start of a column's first value counts too (a sweep: found at offset 0
+    of the column's data, it was untested)."""
+    path = tmp_path / "t.csv"
+    text = f'身份证号,收入类型,金额,备注\n1,wage,1,"{brk}x"\n2,wage,2,ok\n'
+    path.write_bytes(text.encode("utf-8"))
+    rows, problems, _ = _rows(path, _profile())
+    assert [r[0] for r in rows] == [2, 4] and problems == []
+
+
+def test_more_records_with_text_after_a_quote_than_are_listed_refuse_the_file(
+    tmp_path, monkeypatch
+):
+    """MAX_REPORTED such records are read (each a bad row); one more refuses the file,
+    whose delimiter or quoting is wrong, not its rows (here the bound made 2)."""
+    from meanstest.adapters import csv_quotes
+
+    monkeypatch.setattr(csv_quotes, "MAX_REPORTED", 2)
+    monkeypatch.setattr(csv_export, "MAX_REPORTED", 2)
+    path = tmp_path / "t.csv"
+    rows = ["身份证号,收入类型,金额", '1,wage,"1"2', '2,wage,"2"3', "3,wage,3"]
+    path.write_text("\n".join(rows) + "\n", "utf-8")
+    assert _rows(path, _profile())[1] == [(2, "bad_row"), (3, "bad_row")]
+    path.write_text("\n".join([*rows, '4,wage,"4"5']) + "\n", "utf-8")
+    with pytest.raises(ExportError, match="3 records have text after the closing quote"):
+        _rows(path, _profile())
 
 
 def test_jsonl_arrays_outside_the_list_column_and_repeated_keys_are_not_read_as_values(tmp_path):
@@ -534,6 +566,7 @@ def test_a_row_read_into_the_last_field_at_the_end_of_the_file_is_a_bad_row(tmp_
         ("身份证号,备注,收入类型,金额", '1,"甲市,乙县,丙镇,丁村,戊组\n己号,庚室",wage,1'),
         ("身份证号,收入类型,金额,备注", '1,wage,1,"第一行\n地址: 甲市, 乙县, 丙镇, 丁村"'),
         ("身份证号,收入类型,金额,备注", '1,wage,1,"一\n甲, 乙, 丙, 丁, 戊, 己, 庚\n二"'),
+        ("身份证号,收入类型,金额,备注", '1,wage,1,"一\n甲, 乙, 丙, 丁\n二"'),  # exactly a row's
         # numbers and dates in a remark: one of them reads as an amount or a date
         ("身份证号,收入类型,金额,备注", '1,wage,1,"年检记录\n2016,2017,2018,2019"'),
         ("身份证号,收入类型,金额,备注", '1,wage,1,"检验日期\n2019-05-01,2020-05-01,2021-05-01"'),
