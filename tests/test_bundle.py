@@ -87,6 +87,35 @@ def test_other_encodings_of_the_same_values_are_accepted(tmp_path):
     assert back.equals(conform("persons", persons))
 
 
+@pytest.mark.parametrize(
+    "programs",
+    [
+        pa.array([["medical_assistance"], [], None], pa.large_list(pa.string())),
+        pa.array([["medical_assistance"], [], None], pa.list_(pa.large_string())),
+        pa.array([[None], [], None], pa.list_(pa.null())),  # a writer's all-null entries
+    ],
+    ids=["large_list", "large_string_values", "null_values"],
+)
+def test_current_programs_in_other_list_encodings_is_accepted(tmp_path, programs):
+    """DATA.md's list<string>, as another writer may type it (a sweep: only list<string>
+    itself, and a column of nulls, were tried)."""
+    hh = valid_bundle()["households"]
+    hh = hh.set_column(hh.schema.get_field_index("current_programs"), "current_programs", programs)
+    pq.write_table(hh, tmp_path / "households.parquet")
+    back = read_bundle(tmp_path)["households"]["current_programs"]
+    assert back.type == pa.list_(pa.string()) and back.to_pylist() == programs.to_pylist()
+
+
+def test_current_programs_of_numbers_is_a_wrong_type(tmp_path):
+    hh = valid_bundle()["households"]
+    numbers = pa.array([[1], [], None], pa.list_(pa.int64()))
+    hh = hh.set_column(hh.schema.get_field_index("current_programs"), "current_programs", numbers)
+    pq.write_table(hh, tmp_path / "households.parquet")
+    assert error_of(tmp_path).message.endswith(
+        "column current_programs: expected list<item: string>, found list<element: int64>"
+    )
+
+
 def test_an_all_null_column_of_null_type_is_accepted(tmp_path):
     hh = valid_bundle()["households"]
     hh = hh.set_column(
@@ -177,6 +206,7 @@ def test_wrong_type_names_file_column_expected_and_found(tmp_path):
             "timestamp[ms]",
         ),
         ("health", pa.array(["1"] * 6), "string"),
+        ("birth_date", pa.array(["1960-01-01"] * 6), "string"),
         ("person_id", pa.array([1] * 6), "int64"),
     ],
 )
@@ -184,11 +214,14 @@ def test_other_wrong_types(tmp_path, column, array, found):
     persons = valid_bundle()["persons"]
     persons = persons.set_column(persons.schema.get_field_index(column), column, array)
     pq.write_table(persons, tmp_path / "persons.parquet")
-    assert error_of(tmp_path).message.endswith(
+    message = error_of(tmp_path).message
+    assert message.endswith(
         f"column {column}: expected "
         f"{schema.arrow_schema('persons').field(column).type}"
         f", found {found}"
     )
+    # the timestamps' hint before it, for a date column only (a sweep: its absence untested)
+    assert ("holds timestamps, not dates" in message) is found.startswith("timestamp")
 
 
 def test_integer_overflow_is_an_error_not_a_wraparound(tmp_path):
@@ -203,6 +236,19 @@ def test_integer_overflow_is_an_error_not_a_wraparound(tmp_path):
         "column health: cannot convert int64 to int8: row 3 (household "
         f"{third['household_id']}, person {mask_id(third['person_id'])}) holds 300, beyond int8"
     ) in e.message
+
+
+def test_the_row_named_beyond_its_type_is_the_first_outside_not_one_at_its_end(tmp_path):
+    """int32's own ends fit; the error names the first row beyond them (a sweep: a
+    value exactly at the end was untested)."""
+    hh = valid_bundle()["households"]
+    values = pa.array([2**31 - 1, -(2**31), 2**31], pa.int64())
+    hh = hh.set_column(hh.schema.get_field_index("declared_vehicles"), "declared_vehicles", values)
+    pq.write_table(hh, tmp_path / "households.parquet")
+    message = error_of(tmp_path).message
+    assert "cannot convert int64 to int32: row 3 (household" in message
+    assert "holds 2147483648, beyond int32" in message
+    assert "holds timestamps" not in message  # the hint is for dates only
 
 
 def test_duplicate_column_is_an_error(tmp_path):

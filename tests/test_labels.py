@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from meanstest import labels, schema, synth
-from meanstest.amounts import area, money, ratio, yuan
+from meanstest.amounts import area, money, ratio, value, yuan
 from meanstest.pipeline import assess
 from meanstest.policy import default_library
 
@@ -311,3 +311,11 @@ def test_a_vetos_count_limit_says_what_it_counts():
             for text in (v.rule_zh, v.rule_en):
                 after = text.split("{" + p + "}", 1)[1].strip()
                 assert after and after[0] not in ",.;，。；", (v.code, text)
+
+
+def test_values_in_months_and_lists_read_in_either_language():
+    """A parameter in months and a list of names, as explain and the report print them
+    (a sweep: neither unit was tried)."""
+    assert (value("months", 6, "zh"), value("months", 6, "en")) == ("6 个月", "6 months")
+    assert value("names", ["car", "truck"], "zh") == "car、truck"
+    assert value("names", ["car", "truck"], "en") == "car, truck"
