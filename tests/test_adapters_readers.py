@@ -6,6 +6,7 @@ import csv
 import decimal
 import io
 import json
+import tomllib
 from unittest import mock
 
 import pyarrow as pa
@@ -352,6 +353,34 @@ def test_a_gb18030_character_whose_second_byte_is_the_delimiter_is_never_cut(tmp
         monkeypatch.setattr(csv_quotes, "_PIECE", piece)
         found = csv_quotes.quote_problems(path, "gb18030", "|", 1, [True, True])
         assert found.after_quote.tolist() == list(range(2, 11)) and found.unclosed == 0
+
+
+@pytest.mark.parametrize(
+    "inside, bad",
+    [
+        ("x,蒙A1,小型轿车,100,bad,z", True),  # 2 of its 4 checked cells map: half is a row
+        ("x,蒙A1,小型轿车,abc,bad,z", False),  # 1 of 4: a remark
+    ],
+)
+def test_a_line_inside_a_quote_is_a_row_when_half_its_checked_cells_map(tmp_path, inside, bad):
+    """A candidate is judged by the cells it would cut the quoted text into: a row when
+    half or more of those the profile can check map (the ID, the type, the amount, the
+    date here; the ID "x" does not). The tie was untested (a sweep)."""
+    from test_adapters_profile import VEHICLE
+
+    prof = parse_profile(tomllib.loads(VEHICLE.replace("gb18030", "utf-8")), "v.toml")
+    path = tmp_path / "v.csv"
+    head = "身份证号,号牌号码,车辆类型,评估价值(元),初次登记日期,备注"
+    rows = [
+        head,
+        f'y,蒙B2,小型轿车,1,2020-01-01,"open\n{inside}\nend"',
+        "w,蒙C3,小型轿车,2,2020-01-01,ok",
+    ]
+    path.write_text("\n".join(rows) + "\n", "utf-8")
+    got = [b for b in readers.open_export(path, prof).batches()]
+    problems = [(q.line, q.reason) for b in got for q in b.problems]
+    assert problems == ([(2, "bad_row")] if bad else [])
+    assert [n for b in got for n in b.lines.tolist()] == ([5] if bad else [2, 5])
 
 
 def test_a_quote_inside_an_unquoted_field_is_a_character(tmp_path):

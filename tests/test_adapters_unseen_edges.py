@@ -134,6 +134,11 @@ def test_a_file_in_the_wrong_encoding_names_the_first_bad_line(tmp_path):
     m = _one(tmp_path, TAX_CSV.replace("gb18030", "utf-8"), "t.csv", rows[0].encode("gb18030"))
     with pytest.raises(ExportError, match="at line 1"):
         ingest(m, tmp_path / "out")
+    # blank lines before it count (a sweep: a line that is a bare line feed was untested)
+    data = ("\n".join(rows[:2]) + "\n\n\n").encode("utf-8") + rows[2].encode("gb18030") + b"\n"
+    m = _one(tmp_path, TAX_CSV.replace("gb18030", "utf-8"), "t.csv", data)
+    with pytest.raises(ExportError, match=r"not utf-8 text at line 5 "):
+        ingest(m, tmp_path / "out")
 
 
 @pytest.mark.parametrize(
@@ -718,4 +723,14 @@ def test_an_undecodable_line_is_named_by_its_physical_line_in_a_cr_file(tmp_path
     data = "\r".join(rows).encode("gb18030") + b"\r" + HEAD.encode() + b";\x80;3\r"
     m = _one(tmp_path, TAX_CSV, "t.csv", data)
     assert main(["ingest", str(m), "--out", str(tmp_path / "out")]) == 1
+    assert "not gb18030 text at line 4" in capsys.readouterr().err
+    # a CR-only file is read in 1 MiB pieces: one that ends just after a CR, the bad
+    # line the next piece's start, is still its own line (a sweep: the cut was untested)
+    head = "\r".join(rows[:2]).encode("gb18030") + b"\r"
+    pad = (1 << 20) - len(head) - len(f"{HEAD};工资薪金;".encode("gb18030")) - 1
+    data = head + f"{HEAD};工资薪金;{'1' * pad}\r".encode("gb18030")
+    assert len(data) == 1 << 20 and data.endswith(b"\r")
+    data += HEAD.encode() + b";\x80;3\r"
+    m = _one(tmp_path, TAX_CSV, "t.csv", data)
+    assert main(["ingest", str(m), "--out", str(tmp_path / "out2")]) == 1
     assert "not gb18030 text at line 4" in capsys.readouterr().err
