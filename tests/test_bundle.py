@@ -316,6 +316,19 @@ def test_conform_refuses_unknown_tables():
         conform("household", valid_bundle()["households"])
 
 
+def test_conform_names_the_file_it_is_given_else_the_table():
+    """A table built in memory (a call's, Spark's) is named as such; one read from a
+    file by the file (a sweep: neither message was checked)."""
+    persons = valid_bundle()["persons"]
+    bad = persons.set_column(
+        persons.schema.get_field_index("health"), "health", pa.array(["1"] * 6)
+    )
+    with pytest.raises(BundleError, match=r"^table persons: column health: expected int8"):
+        conform("persons", bad)
+    with pytest.raises(BundleError, match=r"^p\.parquet: column health: expected int8"):
+        conform("persons", bad, "p.parquet")
+
+
 # ------------------------------------------------------------------------ writing --
 
 
