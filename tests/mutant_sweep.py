@@ -122,6 +122,12 @@ _SAME_CELLS = "the typed or dictionary fast path or the text path: the same cell
 _PROGRESS = "whether or how far progress is drawn, not what is read"
 _PAST_THE_PIECE = "reads one byte past the piece (numba checks no bounds); the loop ends there unless it is a line break or a quote"
 _BOM_IN_HEADER = "the BOM lies in the header line, which the pass skips (one shorter than 3 bytes: a one-column export)"
+_PARALLEL = "serial, parallel or in segments: the same lines in the same places"
+_SLABS = "slab by slab or all at once: the same digests (tests take both ways)"
+_UNREAD_ROWS = "whether the rows no household reads are left out first: the same digests"
+_SHA256 = (
+    "which SHA-256 runs, OpenSSL's or (its self-check failing) the numba one: the same digests"
+)
 # (file, the mutated line's text, the mutation): why no rules test need fail
 # fmt: off
 ALIVE = {
@@ -178,6 +184,43 @@ ALIVE = {
     ("adapters/csv_quotes.py", 'start = 3 if name == "utf-8" and data[:3].tobytes() == codecs.BOM_UTF8 else 0', "and → or"): _BOM_IN_HEADER,
     ("adapters/csv_quotes.py", 'start = 3 if name == "utf-8" and data[:3].tobytes() == codecs.BOM_UTF8 else 0', "== → !="): _BOM_IN_HEADER,
     ("adapters/csv_quotes.py", 'if first and text.startswith("\\ufeff"):', "and → or"): _BOM_IN_HEADER,
+    ("adapters/csv_quotes.py", "if kind == _GB and 0x81 <= c <= 0xFE:", "<= → <"): "(<= 0xFE) inside quotes a second byte misread can only count one more delimiter toward a candidate, which the reader judges by its cells (the line's other '<=' is killed)",
+    ("adapters/csv_quotes.py", "i += 4 if i + 1 < n and 0x30 <= data[i + 1] <= 0x39 else 2", "< → <="): _PAST_THE_PIECE,
+    ("adapters/csv_quotes.py", "step = 4 if i + 1 < n and 0x30 <= data[i + 1] <= 0x39 else 2", "< → <="): _PAST_THE_PIECE,
+    ("adapters/csv_quotes.py", "if st[_BREAKS] > 0 and width > 1 and st[_INNER] >= width - 1:", "> → >="): "(width > 1) a one-column export, every other column a constant: a line inside a quote becomes a candidate the reader judges (the line's other '>' is killed)",
+    ("adapters/csv_quotes.py", "if k < len(mapped) and mapped[k]:", "< → <="): "a field past the header's in a record of the wrong width (a bad row anyway): one flag read past mapped",
+    ("adapters/csv_quotes.py", "if st[_FLAGGED] < len(out):", "< → <="): "the 65,537th flagged record written one past out, which the file's refusal then ignores",
+    ("adapters/csv_export.py", "if batch is not None and (n == 0 or number_bad > number[-1]):", "> → >="): "equivalent: a record is bad or valid, never both, so no bad record has a valid one's number",
+    ("adapters/csv_export.py", 'if "straddl" in why:  # pyarrow\'s words for a record longer than a block', "in → not in"): "killed by tests/test_corpus.py (a record longer than 8 MB), which the sweep does not run",
+    ("adapters/csv_export.py", 'if isinstance(args.exc_value, UnicodeDecodeError) and handler.startswith("CsvExport."):', "and → or"): "which unraisable exceptions are kept off stderr, not what is read",
+    ("adapters/csv_export.py", "if columns and n:", "and → or"): "equivalent: a CSV batch has a column, and one of no rows no blank row",
+    ("adapters/csv_export.py", "if k >= n or header[k] in canonical:", ">= → >"): "a quoted field past the header's cells in a record pyarrow read with the header's count: only a scanner that disagreed with pyarrow would give one",
+    ("adapters/csv_export.py", "if len(first) - 1 >= after and len(last) - 1 >= k:", "and → or"): "a cut from the first and last lines when only one side holds its cells: the candidate is one the middle lines' cuts judge",
+    ("meanstest/digest.py", "parallel = threads and n > K.BLOCK", "and → or"): _PARALLEL,
+    ("meanstest/digest.py", "parallel = threads and n > K.BLOCK", "> → >="): _PARALLEL,
+    ("meanstest/digest.py", "segments = numba.get_num_threads() if threads and len(code) > (1 << 16) else 1", "and → or"): _PARALLEL,
+    ("meanstest/digest.py", "segments = numba.get_num_threads() if threads and len(code) > (1 << 16) else 1", "> → >="): _PARALLEL,
+    ("meanstest/digest.py", "if segments == 1:", "== → !="): _PARALLEL,
+    ("meanstest/digest.py", "if total <= SLAB_LINES:", "<= → <"): _SLABS,
+    ("meanstest/digest.py", "if int((hi - lo).sum()) > SLAB_SPREAD * total:", "> → >="): _SLABS,
+    ("meanstest/digest.py", "if len(code) < 4096:  # a few rows: rendering them is cheaper than choosing", "< → <="): _UNREAD_ROWS,
+    ("meanstest/digest.py", "read = households_of[np.where(read, code, -1)] > 0", "> → >="): _UNREAD_ROWS,
+    ("meanstest/digest.py", "if count * 4 >= len(code) * 3:", ">= → >"): _UNREAD_ROWS,
+    ("meanstest/digest.py", "init(context) == 1", "and → or"): _SHA256,
+    ("meanstest/digest.py", "init(context) == 1", "== → !="): _SHA256,
+    ("meanstest/digest.py", "and update(context, message, len(message)) == 1", "== → !="): _SHA256,
+    ("meanstest/digest.py", "and final(md, context) == 1", "== → !="): _SHA256,
+    ("meanstest/digest.py", "and md.raw == hashlib.sha256(message).digest()", "== → !="): _SHA256,
+    ("meanstest/digest.py", "homes = {k: np.where((h >= 0) & (h < named), h, -1) for k, h in homes.items()}", "< → <="): "a home code equal to the count of named households, which only owners of more households than these could give",
+    ("meanstest/digest.py", "if table is None or table.num_rows == 0:", "or → and"): "equivalent: an empty source table adds no line",
+    ("meanstest/lines.py", "if line_off[-1] < 2**31:", "< → <="): "a text of exactly 2 GiB (int32 offsets would overflow): too large to test",
+    ("meanstest/lines.py", "run = R.render_parallel if threads and base > WINDOW else R.render_serial", "and → or"): _PARALLEL,
+    ("meanstest/lines.py", "run = R.render_parallel if threads and base > WINDOW else R.render_serial", "> → >="): _PARALLEL,
+    ("meanstest/lines.py", "if a is None or len(a) < size:", "< → <="): "equivalent: a scratch array of exactly the size asked for is made anew",
+    ("meanstest/lines.py", "if items.null_count and item_bits is not None:", "and → or"): "equivalent: a list's item bitmap with no null in it marks every item valid",
+    ("meanstest/conform.py", "if pa.types.is_integer(column.type) and pa.types.is_integer(field.type):", "and → or"): "equivalent: the casts that can fail are integer to integer and date64 to date32, neither side an integer in the second",
+    ("meanstest/conform.py", "if said and int(said[1]) < data.num_columns:", "and → or"): "an Arrow validation error that names no column: each the tests meet names one",
+    ("meanstest/conform.py", "if said and int(said[1]) < data.num_columns:", "< → <="): "equivalent: Arrow numbers only the columns there are",
     ("kernels/outcome.py", "if age >= 70 and par[P_ADDON_ELDERLY] > best:", "> → >="): _EQUAL_ADDONS,
     ("kernels/outcome.py", "if health == 6 and par[P_ADDON_SEVERE] > best:", "> → >="): _EQUAL_ADDONS,
     ("kernels/outcome.py", "if health == 5 and par[P_ADDON_SERIOUS] > best:", "> → >="): _EQUAL_ADDONS,
