@@ -23,6 +23,13 @@ would be quicker, but changes their integer arithmetic), so their 221 mutants ta
 nearly four hours. Their first sweep (2026-12-07) found four boundaries without a test:
 a declared income of 0, V09's purchase on D, a distinct count over more than 16 rows
 (the heapsort) and one whose smallest code is not the household's first.
+
+What unseen inputs reach first and what the outputs are made of are swept when asked,
+each file against its own tests: `--inputs` (the policy packs' checks and choice, the
+adapters, ingest) and `--outputs` (the input digests' lines, a bundle's reading, output
+folders, reproduce, amounts). Their first sweeps (2026-12-08) found about sixty
+behaviours without a test, each now with one, and one defect: a chain of packs too deep
+named the wrong pack when its last child's file sorted first.
 `python tests/mutant_sweep.py [FILE …]` sweeps some files only.
 """
 
@@ -85,9 +92,11 @@ OUTPUTS = {
     **{f"meanstest/{name}.py": ["tests/test_digest.py", "tests/test_example.py"]
        for name in ("digest", "lines")},
     "meanstest/conform.py": ["tests/test_bundle.py", "tests/test_validate.py"],
-    "meanstest/outputs.py": [
-        "tests/test_output_files.py", "tests/test_review_folder.py", "tests/test_report.py"],
-    **{f"meanstest/reproduce/{name}.py": ["tests/test_reproduce.py"] for name in REPRODUCE},
+    "meanstest/outputs.py": ["tests/test_output_files.py", "tests/test_review_folder.py",
+                             "tests/test_report.py", "tests/test_cli_human.py"],
+    # the journal's reproduction is tested with the service's journal
+    **{f"meanstest/reproduce/{name}.py": ["tests/test_reproduce.py"]
+       + (["tests/test_service_journal.py"] if name == "journal" else []) for name in REPRODUCE},
     "meanstest/amounts.py": ["tests/test_labels.py", "tests/test_explain.py", "tests/test_report.py"],
 }  # fmt: skip
 FLIP = {

@@ -207,6 +207,15 @@ def test_a_utf8_sample_cut_inside_a_character_is_still_utf8(tmp_path, monkeypatc
         ingest(_one(tmp_path, VEHICLE, "v.csv", data), tmp_path / "out")
 
 
+def test_only_a_character_cut_by_the_samples_end_is_no_evidence_against_utf8():
+    """A sequence cut where the sample ends is let pass; a byte that is never UTF-8 is
+    evidence against it, at the end as anywhere (a sweep: the end was untested)."""
+    text = "蒙D0000A,京D0001A"
+    assert readers._utf8_start(text.encode() + "京".encode()[:2]) == text
+    assert readers._utf8_start(text.encode() + b"\xff") is None
+    assert readers._utf8_start(text.encode() + b"\xe4\xb8A") is None
+
+
 @pytest.mark.parametrize(
     "char, chinese",
     [(chr(o), True) for o in (0x4E00, 0x9FFF, 0x3400, 0x4DBF, 0x3000, 0x303F, 0xFF00, 0xFFEF)]
