@@ -450,6 +450,11 @@ def test_given_owners_of_the_wrong_length_are_refused(district):
     short = Owners(**{**owners.__dict__, "person_home": owners.person_home[:-1]})
     with pytest.raises(ValueError, match="person_home"):
         input_digests(*args, short)
+    codes = owners.source_code["bank"]
+    for bad in (codes[:-1], codes.astype(np.float64)):  # a sweep: one wrong was untested
+        given = Owners(**{**owners.__dict__, "source_code": {**owners.source_code, "bank": bad}})
+        with pytest.raises(ValueError, match=r"owners.source_code\['bank'\]"):
+            input_digests(*args, given)
 
 
 # -- one column's text ---------------------------------------------------------------------
