@@ -454,6 +454,26 @@ def test_an_output_column_of_another_type_is_refused_by_the_report(report, tmp_p
         write_report(bad)
 
 
+def test_the_first_column_of_another_type_is_refused_too(report, tmp_path):
+    """household_id, results' first column, rewritten as large_string: named as any
+    other column is (a sweep: a column at index 0 went unchecked when '>= 0' read '> 0')."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from meanstest.errors import MeansTestError
+
+    bad = tmp_path / "bad"
+    shutil.copytree(report.parent, bad)
+    table = pq.read_table(bad / "results.parquet")
+    assert table.schema.get_field_index("household_id") == 0
+    wide = table["household_id"].cast(pa.large_string())
+    pq.write_table(table.set_column(0, "household_id", wide), bad / "results.parquet")
+    with pytest.raises(MeansTestError, match=r"results, column household_id: large_string where"):
+        write_report(bad)
+
+
 def test_a_summary_naming_a_rejected_household_without_an_id_is_read(report, tmp_path):
     """A households row with a null household_id is rejected, and when it was paid
     before, summary.json lists it as null among the first IDs (Spark's review of such a
