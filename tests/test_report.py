@@ -392,6 +392,22 @@ SUMMARY_DAMAGE = {  # what `report` and `reproduce` read from summary.json, dama
 }  # fmt: skip
 
 
+def test_a_summary_without_a_count_it_must_have_is_named(report, tmp_path):
+    """A required count deleted (not nulled) is named as missing; the optional ones may
+    be absent (a sweep: deleting one was untested)."""
+    import shutil
+
+    from meanstest.errors import MeansTestError
+
+    bad = tmp_path / "bad"
+    shutil.copytree(report.parent, bad)
+    summary = json.loads((bad / "summary.json").read_text())
+    del summary["assessed"]
+    (bad / "summary.json").write_text(json.dumps(summary))
+    with pytest.raises(MeansTestError, match=r"\(assessed is None, not a count\)"):
+        write_report(bad)
+
+
 def test_a_summary_without_by_policy_is_reported(report, tmp_path):
     """by_policy is checked against the results when the summary has it; a summary
     without it (an older review's) is still reported (a sweep: untested)."""

@@ -485,11 +485,37 @@ def test_swapped_input_digests_are_not_blamed_on_the_bundle(reviewed, tmp_path):
     edited = _copy(out, tmp_path / "edited")  # a digest nobody's: either side may have changed
     results = _rewrite(edited, "results", lambda t: t.set_column(
         t.schema.get_field_index("input_digest"), "input_digest",
-        pa.array(["0" * 64] + t["input_digest"].to_pylist()[1:], pa.string()),
+        pa.array(["0" * 64] * 2 + t["input_digest"].to_pylist()[2:], pa.string()),
     ))  # fmt: skip
-    first = results["household_id"][0].as_py()
     found = {p.household_id: str(p) for p in reproduce_review(edited, bundle)[1]}
-    assert "or the stored input_digest, changed since the review" in found[first]
+    for row in (0, 1):  # not the first row's either (a sweep: only row 0 was edited)
+        said = found[results["household_id"][row].as_py()]
+        assert "or the stored input_digest, changed since the review" in said
+        assert "the stored input_digest is that of" not in said
+
+
+@pytest.mark.parametrize("side", ["made up", "left out"])
+def test_findings_made_up_or_left_out_of_an_assessed_household_are_discrepancies(
+    reviewed, tmp_path, side
+):
+    """A finding added to an assessed household that has none, or a household's
+    findings deleted: either side empty, the other not (a sweep: comparing an empty side
+    with [] passed both as the same)."""
+    bundle, out = reviewed
+    out2 = _copy(out, tmp_path / "out")
+    findings = pq.read_table(out2 / "findings.parquet")
+    results = pq.read_table(out2 / "results.parquet")
+    if side == "made up":
+        listed = set(findings["household_id"].to_pylist())
+        hid = next(h for h in results["household_id"].to_pylist() if h not in listed)
+        one = findings.slice(0, 1).set_column(0, "household_id", pa.array([hid], pa.string()))
+        findings = pa.concat_tables([findings, one])
+    else:
+        hid = findings["household_id"][0].as_py()
+        findings = findings.filter(pc.not_equal(findings["household_id"], hid))
+    pq.write_table(findings, out2 / "findings.parquet")
+    problems = [p for p in reproduce_review(out2, bundle)[1] if p.household_id == hid]
+    assert [p.kind for p in problems] == ["result differs"] and "findings" in problems[0].columns
 
 
 def test_a_change_list_row_without_its_results_row_says_so(reviewed, tmp_path):
@@ -813,3 +839,25 @@ def test_reproduce_takes_the_review_s_memory_limit(reviewed, capsys, monkeypatch
         main(["reproduce", str(out), "--bundle", str(bundle), "--memory-limit", "-1"])
     assert e.value.code == 2
     assert "'-1' is not a number of GiB (0 or more)" in capsys.readouterr().err
+
+
+def test_ranks_of_rows_without_their_keys_are_not_consistent():
+    """A stored results table ranks its rows only when each has a difficulty index and
+    a household ID (a sweep: a null in one key alone was untested)."""
+    from meanstest.reproduce.rows import ranks_consistent
+
+    base = {"household_id": ["A", "B"], "difficulty_index": [20, 10], "rank": [1, 2]}
+    assert ranks_consistent(pa.table(base))
+    for key in ("household_id", "difficulty_index"):
+        values = list(base[key])
+        values[1] = None
+        assert not ranks_consistent(pa.table({**base, key: values}))
+
+
+def test_a_difference_of_a_list_and_a_value_reads_as_both():
+    """summary.json's value and the recomputed one, one a list and one not, are both
+    shown as they are (a sweep: it was read as two lists)."""
+    from meanstest.reproduce.summary import _difference
+
+    assert _difference("k", [1], 5) == "k is [1]; the recomputation gives 5"
+    assert _difference("k", 5, [1]) == "k is 5; the recomputation gives [1]"

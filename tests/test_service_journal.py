@@ -265,6 +265,26 @@ def test_a_reject_missing_from_the_bundle_is_reported(served, capsys):
     assert f"{victim}: entry 1 (Assess): rejected then, not in the bundle now" in said
 
 
+def test_an_answered_household_rejected_now_or_gone_is_said_which(served, capsys):
+    """A household answered then and rejected by the bundle now is "rejected now"; one
+    missing from it is "not in the bundle" (a sweep: the two were not told apart)."""
+    bundle, path = served
+    first = json.loads(lines(path)[0])["households"][0]["household_id"]
+    tables = read_bundle(bundle)
+    hh = tables["households"]
+    i = hh["household_id"].to_pylist().index(first)
+    prev = hh["prev_benefit"].to_pylist()
+    prev[i] = -7  # negative money: rejected
+    tables["households"] = hh.set_column(
+        hh.schema.get_field_index("prev_benefit"), "prev_benefit", pa.array(prev, pa.int64())
+    )
+    said = _reproduced_with(tables, bundle, path, capsys)
+    assert f"{first}: entry 1 (Assess): not assessed now (rejected now)" in said
+    tables["households"] = hh.filter(pc.not_equal(hh["household_id"], first))
+    said = _reproduced_with(tables, bundle, path, capsys)
+    assert f"{first}: entry 1 (Assess): not assessed now (not in the bundle)" in said
+
+
 def test_changed_input_is_reported(served, capsys):
     bundle, path = served
     first = json.loads(lines(path)[0])["households"][0]["household_id"]
