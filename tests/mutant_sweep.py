@@ -137,6 +137,7 @@ _UNREAD_ROWS = "whether the rows no household reads are left out first: the same
 _SHA256 = (
     "which SHA-256 runs, OpenSSL's or (its self-check failing) the numba one: the same digests"
 )
+_SPARK_CHANGES = "a change list lacks its transition column only in a Spark review's folders (tests/test_spark.py reproduces them); a single machine writes every list with it"
 # (file, the mutated line's text, the mutation): why no rules test need fail
 # fmt: off
 ALIVE = {
@@ -230,6 +231,17 @@ ALIVE = {
     ("meanstest/conform.py", "if pa.types.is_integer(column.type) and pa.types.is_integer(field.type):", "and → or"): "equivalent: the casts that can fail are integer to integer and date64 to date32, neither side an integer in the second",
     ("meanstest/conform.py", "if said and int(said[1]) < data.num_columns:", "and → or"): "an Arrow validation error that names no column: each the tests meet names one",
     ("meanstest/conform.py", "if said and int(said[1]) < data.num_columns:", "< → <="): "equivalent: Arrow numbers only the columns there are",
+    ("meanstest/outputs.py", "reason = e.strerror or type(e).__name__", "or → and"): "the words of an OSError without a strerror",
+    ("meanstest/outputs.py", 'if {"policy_id", "policy_digest"} <= names and "by_policy" in summary:', "<= → <"): "equivalent: a results table has more columns than these two",
+    ("meanstest/outputs.py", 'if not isinstance(rejects, int) and "reasons" in rejects.column_names:', "and → or"): "no caller passes the rejects as a count (the int form is unused)",
+    ("meanstest/digest.py", "edges.append(min(n_groups, max(g1, g0 + 1)))", "max → min"): _SLABS,
+    ("meanstest/reproduce/__init__.py", 'same_types = all(_types(stored[n]) == _types(again[n]) for n in ("members", "findings"))', "== → !="): "a rewritten column type is reported by the type check (mistyped), whichever way the rows then compare",
+    ("meanstest/reproduce/__init__.py", 'typed = typed and set(schema.OUTPUTS["results"].names) <= set(stored["results"].column_names)', "and → or"): "summary.json also checked against rows read back in other types, which are reported as not the review's either way",
+    ("meanstest/reproduce/rows.py", "return (same_types and (a or []) == (b or [])) or _rows_of(a) == _rows_of(b)", "or → and"): "(the outer or) with the same types both comparisons agree, and other types are reported by the type check (the inner ones are killed)",
+    ("meanstest/reproduce/rows.py", 'if not {"rank", "difficulty_index", "household_id"} <= set(results.column_names):', "<= → <"): "equivalent: a results table has more columns than these three",
+    ("meanstest/reproduce/tables.py", 'if table is not None and "transition" not in table.column_names:', "and → or"): _SPARK_CHANGES,
+    ("meanstest/reproduce/tables.py", 'if table is not None and "transition" not in table.column_names:', "not in → in"): _SPARK_CHANGES,
+    ("meanstest/reproduce/tables.py", "if table is None or table.num_rows == 0:", "or → and"): "an empty table gives no rows either way; an absent one would end in an AttributeError, and none reaches here in any test",
     ("kernels/outcome.py", "if age >= 70 and par[P_ADDON_ELDERLY] > best:", "> → >="): _EQUAL_ADDONS,
     ("kernels/outcome.py", "if health == 6 and par[P_ADDON_SEVERE] > best:", "> → >="): _EQUAL_ADDONS,
     ("kernels/outcome.py", "if health == 5 and par[P_ADDON_SERIOUS] > best:", "> → >="): _EQUAL_ADDONS,
