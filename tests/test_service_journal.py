@@ -238,20 +238,23 @@ def _reproduced_with(tables, bundle, path, capsys) -> str:
     return capsys.readouterr().out
 
 
+def _prev_benefit(households: pa.Table, hid: str, change) -> pa.Table:
+    """`households` with household `hid`'s prev_benefit changed by `change`."""
+    i = households["household_id"].to_pylist().index(hid)
+    prev = households["prev_benefit"].to_pylist()
+    prev[i] = change(prev[i])
+    at = households.schema.get_field_index("prev_benefit")
+    return households.set_column(at, "prev_benefit", pa.array(prev, pa.int64()))
+
+
 def test_a_rejects_changed_reasons_are_reported(served, capsys):
     """A journaled reject holds the digest of its reasons: a household rejected now for
     other reasons is a discrepancy (a blind auditor's check found it ignored)."""
     bundle, path = served
     victim = _rejected_in_journal(path)
     tables = read_bundle(bundle)
-    hh = tables["households"]
-    i = hh["household_id"].to_pylist().index(victim)
-    prev = hh["prev_benefit"].to_pylist()
-    prev[i] = -7  # one more reason: negative money
-    tables["households"] = hh.set_column(
-        hh.schema.get_field_index("prev_benefit"), "prev_benefit", pa.array(prev, pa.int64())
-    )
-    said = _reproduced_with(tables, bundle, path, capsys)
+    tables["households"] = _prev_benefit(tables["households"], victim, lambda _: -7)
+    said = _reproduced_with(tables, bundle, path, capsys)  # -7: one more reason
     assert f"{victim}: entry 1 (Assess): rejected then and now, for other reasons" in said
 
 
@@ -272,12 +275,7 @@ def test_an_answered_household_rejected_now_or_gone_is_said_which(served, capsys
     first = json.loads(lines(path)[0])["households"][0]["household_id"]
     tables = read_bundle(bundle)
     hh = tables["households"]
-    i = hh["household_id"].to_pylist().index(first)
-    prev = hh["prev_benefit"].to_pylist()
-    prev[i] = -7  # negative money: rejected
-    tables["households"] = hh.set_column(
-        hh.schema.get_field_index("prev_benefit"), "prev_benefit", pa.array(prev, pa.int64())
-    )
+    tables["households"] = _prev_benefit(hh, first, lambda _: -7)  # negative money: rejected
     said = _reproduced_with(tables, bundle, path, capsys)
     assert f"{first}: entry 1 (Assess): not assessed now (rejected now)" in said
     tables["households"] = hh.filter(pc.not_equal(hh["household_id"], first))
@@ -289,13 +287,7 @@ def test_changed_input_is_reported(served, capsys):
     bundle, path = served
     first = json.loads(lines(path)[0])["households"][0]["household_id"]
     tables = read_bundle(bundle)
-    hh = tables["households"]
-    i = hh["household_id"].to_pylist().index(first)
-    prev = hh["prev_benefit"].to_pylist()
-    prev[i] += 100
-    tables["households"] = hh.set_column(
-        hh.schema.get_field_index("prev_benefit"), "prev_benefit", pa.array(prev, pa.int64())
-    )
+    tables["households"] = _prev_benefit(tables["households"], first, lambda v: v + 100)
     write_bundle(tables, bundle)
     assert main(["reproduce", "--journal", str(path), "--bundle", str(bundle)]) == 1
     assert f"{first}: entry 1 (Assess): input changed" in capsys.readouterr().out
