@@ -106,7 +106,7 @@ def map_batch(
         key = where if key is None else pc.coalesce(key, where)
     if has_record_id:
         out["record_id"] = key
-    record = key if has_record_id else None  # a profile maps record_id only where it is
+    record = key if has_record_id else None  # profiles map record_id only where tables have it
     bad = np.zeros(n, dtype=np.bool_)
     for cell in cells.values():
         bad |= cell.bad

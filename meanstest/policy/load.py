@@ -77,7 +77,7 @@ def library_from_dicts(raws: Mapping[str, dict], path: str = "<memory>") -> Poli
                 )
             pf = by_id[parent_id]
             if len(chain) >= MAX_EXTENDS_DEPTH:  # before the recursion gets deep,
-                raise _too_deep(chain[0])  # the pack it began from: more than 64 above pf
+                raise _too_deep(chain[0])  # where it began: over 64 levels of extends above pf
             if pf == f or pf in chain:
                 loop = [*chain[chain.index(pf) :], f] if pf in chain else [f]
                 cycle = " -> ".join([*(heads[x]["id"] for x in loop), parent_id])
