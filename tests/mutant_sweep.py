@@ -83,6 +83,14 @@ INPUTS = {
         for name in ("mapping", "profile", "readers", "csv_quotes", "csv_export", "raw")
     },
     "meanstest/ingest.py": ADAPTERS,
+    # a case system's protobuf calls, decoded and converted to tables
+    **{
+        f"meanstest/service/{name}.py": [
+            "tests/test_service_convert.py",
+            "tests/test_service_wire.py",
+        ]
+        for name in ("convert", "wire", "nested", "text_columns")
+    },
 }
 # what the outputs are made of, swept when asked (`--outputs`, or by name): the input
 # digests' canonical lines (docs/digests.md), a bundle's reading, the output folders,
