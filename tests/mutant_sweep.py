@@ -76,6 +76,11 @@ ADAPTERS = [
     *sorted(f"tests/{p.name}" for p in (ROOT / "tests").glob("test_adapters_*.py")),
     "tests/test_ingest.py",
 ]
+SERVICE = [
+    "tests/test_service_convert.py",
+    "tests/test_service_wire.py",
+    "tests/test_service_proto.py",
+]
 INPUTS = {
     **{f"meanstest/policy/{name}.py": POLICY for name in ("validation", "load", "library")},
     **{
@@ -83,14 +88,14 @@ INPUTS = {
         for name in ("mapping", "profile", "readers", "csv_quotes", "csv_export", "raw")
     },
     "meanstest/ingest.py": ADAPTERS,
-    # a case system's protobuf calls, decoded and converted to tables
-    **{
-        f"meanstest/service/{name}.py": [
-            "tests/test_service_convert.py",
-            "tests/test_service_wire.py",
-        ]
-        for name in ("convert", "wire", "nested", "text_columns")
-    },
+    # a case system's protobuf calls (and Flight's nested tables), decoded and converted
+    **{f"meanstest/service/{name}.py": SERVICE for name in ("convert", "text_columns")},
+    "meanstest/service/wire.py": [*SERVICE, "tests/test_fuzz_proto.py"],
+    "meanstest/service/nested.py": [
+        "tests/test_service_flight.py",
+        "tests/test_fuzz_flight.py",
+        "tests/test_service_convert.py",
+    ],
 }
 # what the outputs are made of, swept when asked (`--outputs`, or by name): the input
 # digests' canonical lines (docs/digests.md), a bundle's reading, the output folders,

@@ -193,6 +193,10 @@ def test_unique_rows_keeps_the_first_carriers_copies_in_order():
     want = [k for k, row in enumerate(rows) if first.setdefault(row, owners[k]) == owners[k]]
     assert want == [0, 1, 2, 4, 6]
     assert kept.equals(table.take(pa.array(want)))
+    # two rows only, one record carried by two households: one is kept (a sweep: the
+    # shortcut for fewer than two rows was untested at two)
+    two = table.take(pa.array([0, 3]))
+    assert convert.unique_rows("bank", two, np.array([0, 1])).equals(table.slice(0, 1))
 
 
 def test_absent_field_is_null():
