@@ -87,6 +87,13 @@ def test_other_encodings_of_the_same_values_are_accepted(tmp_path):
     assert back.equals(conform("persons", persons))
 
 
+def _write_households_with(folder, column: str, values) -> None:
+    """The valid bundle's households table, `column` replaced by `values`, in `folder`."""
+    hh = valid_bundle()["households"]
+    hh = hh.set_column(hh.schema.get_field_index(column), column, values)
+    pq.write_table(hh, folder / "households.parquet")
+
+
 @pytest.mark.parametrize(
     "programs",
     [
@@ -99,29 +106,21 @@ def test_other_encodings_of_the_same_values_are_accepted(tmp_path):
 def test_current_programs_in_other_list_encodings_is_accepted(tmp_path, programs):
     """DATA.md's list<string>, as another writer may type it (a sweep: only list<string>
     itself, and a column of nulls, were tried)."""
-    hh = valid_bundle()["households"]
-    hh = hh.set_column(hh.schema.get_field_index("current_programs"), "current_programs", programs)
-    pq.write_table(hh, tmp_path / "households.parquet")
+    _write_households_with(tmp_path, "current_programs", programs)
     back = read_bundle(tmp_path)["households"]["current_programs"]
     assert back.type == pa.list_(pa.string()) and back.to_pylist() == programs.to_pylist()
 
 
 def test_current_programs_of_numbers_is_a_wrong_type(tmp_path):
-    hh = valid_bundle()["households"]
     numbers = pa.array([[1], [], None], pa.list_(pa.int64()))
-    hh = hh.set_column(hh.schema.get_field_index("current_programs"), "current_programs", numbers)
-    pq.write_table(hh, tmp_path / "households.parquet")
+    _write_households_with(tmp_path, "current_programs", numbers)
     assert error_of(tmp_path).message.endswith(
         "column current_programs: expected list<item: string>, found list<element: int64>"
     )
 
 
 def test_an_all_null_column_of_null_type_is_accepted(tmp_path):
-    hh = valid_bundle()["households"]
-    hh = hh.set_column(
-        hh.schema.get_field_index("declared_vehicles"), "declared_vehicles", pa.nulls(3)
-    )
-    pq.write_table(hh, tmp_path / "households.parquet")
+    _write_households_with(tmp_path, "declared_vehicles", pa.nulls(3))
     assert read_bundle(tmp_path)["households"]["declared_vehicles"].null_count == 3
 
 
@@ -241,10 +240,8 @@ def test_integer_overflow_is_an_error_not_a_wraparound(tmp_path):
 def test_the_row_named_beyond_its_type_is_the_first_outside_not_one_at_its_end(tmp_path):
     """int32's own ends fit; the error names the first row beyond them (a sweep: a
     value exactly at the end was untested)."""
-    hh = valid_bundle()["households"]
     values = pa.array([2**31 - 1, -(2**31), 2**31], pa.int64())
-    hh = hh.set_column(hh.schema.get_field_index("declared_vehicles"), "declared_vehicles", values)
-    pq.write_table(hh, tmp_path / "households.parquet")
+    _write_households_with(tmp_path, "declared_vehicles", values)
     message = error_of(tmp_path).message
     assert "cannot convert int64 to int32: row 3 (household" in message
     assert "holds 2147483648, beyond int32" in message

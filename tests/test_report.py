@@ -392,18 +392,23 @@ SUMMARY_DAMAGE = {  # what `report` and `reproduce` read from summary.json, dama
 }  # fmt: skip
 
 
+def _without(report, folder, key: str):
+    """A copy of the module's review whose summary.json lacks `key`."""
+    import shutil
+
+    shutil.copytree(report.parent, folder)
+    summary = json.loads((folder / "summary.json").read_text())
+    del summary[key]
+    (folder / "summary.json").write_text(json.dumps(summary))
+    return folder
+
+
 def test_a_summary_without_a_count_it_must_have_is_named(report, tmp_path):
     """A required count deleted (not nulled) is named as missing; the optional ones may
     be absent (a sweep: deleting one was untested)."""
-    import shutil
-
     from meanstest.errors import MeansTestError
 
-    bad = tmp_path / "bad"
-    shutil.copytree(report.parent, bad)
-    summary = json.loads((bad / "summary.json").read_text())
-    del summary["assessed"]
-    (bad / "summary.json").write_text(json.dumps(summary))
+    bad = _without(report, tmp_path / "bad", "assessed")
     with pytest.raises(MeansTestError, match=r"\(assessed is None, not a count\)"):
         write_report(bad)
 
@@ -411,15 +416,9 @@ def test_a_summary_without_a_count_it_must_have_is_named(report, tmp_path):
 def test_a_summary_without_by_policy_is_reported(report, tmp_path):
     """by_policy is checked against the results when the summary has it; a summary
     without it (an older review's) is still reported (a sweep: untested)."""
-    import shutil
-
-    bad = tmp_path / "old"
-    shutil.copytree(report.parent, bad)
-    summary = json.loads((bad / "summary.json").read_text())
-    del summary["by_policy"]
-    (bad / "summary.json").write_text(json.dumps(summary))
-    write_report(bad)
-    assert (bad / "report.html").stat().st_size > 0
+    old = _without(report, tmp_path / "old", "by_policy")
+    write_report(old)
+    assert (old / "report.html").stat().st_size > 0
 
 
 @pytest.mark.parametrize("damage", SUMMARY_DAMAGE)
